@@ -1,0 +1,84 @@
+/* The configuration sluice runs with: a LiteLLM proxy config.yaml read into plain
+ * structs once, in the master, before any worker forks. Workers only read it.
+ * Every key sluice reads is listed in README.md's config reference. */
+#ifndef SL_CORE_CONFIG_H
+#define SL_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One model_list entry. */
+struct sl_deployment {
+  char *model_name;      /* the group name clients ask for */
+  char *model;           /* litellm_params.model as written, e.g. "openai/gpt-4o-mini" */
+  char *provider;        /* "openai", "hosted_vllm", ... (prefix before '/'; "openai" if none) */
+  char *upstream_model;  /* model name sent upstream, e.g. "gpt-4o-mini" */
+  char *api_base;        /* e.g. "https://api.openai.com/v1" (default per provider) */
+  char *api_key;         /* may be NULL; os.environ/NAME already resolved */
+  /* api_base split up */
+  char *host;
+  uint16_t port;
+  bool tls;
+  char *base_path;       /* path prefix without trailing '/', may be "" */
+
+  double timeout_s;        /* litellm_params.timeout; 0: router/global default */
+  double stream_timeout_s; /* litellm_params.stream_timeout; 0: none */
+  int64_t rpm, tpm;        /* 0: unlimited */
+  double weight;           /* 0: unset */
+  int order;               /* 0: unset */
+  int max_retries;         /* -1: unset */
+
+  char *id;                       /* model_info.id, or a generated stable id */
+  double input_cost_per_token;    /* model_info; 0 when unknown */
+  double output_cost_per_token;
+  int64_t max_input_tokens;       /* 0: unknown */
+};
+
+struct sl_config {
+  struct sl_deployment *deployments;
+  size_t ndeployments;
+
+  /* general_settings */
+  char *master_key; /* NULL: no auth */
+
+  /* router_settings (more keys arrive with the routing issue) */
+  int num_retries;       /* default 0 */
+  double timeout_s;      /* default 600 (LiteLLM's) */
+
+  /* sluice_settings */
+  char *listen_host;     /* default "127.0.0.1" */
+  uint16_t port;         /* default 4000; 0 = ephemeral */
+  int workers;           /* default 0 = number of CPUs */
+  char *data_dir;        /* default "./sluice-data" */
+  size_t max_body_bytes;     /* default 16 MiB -> 413 */
+  size_t max_header_bytes;   /* default 32 KiB -> 431 */
+  uint64_t header_timeout_ms;    /* default 10000 -> 408 */
+  uint64_t body_timeout_ms;      /* default 30000 -> 408 */
+  uint64_t keepalive_timeout_ms; /* default 75000 */
+  uint64_t drain_timeout_ms;     /* default 30000 */
+  uint64_t connect_timeout_ms;   /* default 5000 */
+  char *ca_file;                 /* NULL: system bundle */
+  char *log_level;               /* "debug" | "info" | "warn" | "error"; default "info" */
+  bool access_log;               /* default true */
+
+  char *source; /* file path or "<embedded>" */
+};
+
+/* Parses and validates. On failure returns -EINVAL (or -errno for I/O) and writes one
+ * message naming the key path and YAML line into err, e.g.
+ *   "config.yaml:12: model_list[1].litellm_params.rpm: expected a non-negative integer, got 'ten'"
+ * Unknown keys are reported through warn (once each) and do not fail. */
+typedef void (*sl_config_warn_fn)(void *ud, const char *msg);
+int sl_config_load_file(const char *path, sl_config_warn_fn warn, void *ud,
+                        struct sl_config **out, char *err, size_t errlen);
+int sl_config_load_string(const char *yaml, size_t len, const char *name,
+                          sl_config_warn_fn warn, void *ud,
+                          struct sl_config **out, char *err, size_t errlen);
+void sl_config_free(struct sl_config *c);
+
+/* The embedded default: two local mock deployments in group "demo" (and "gpt-4o-mini"),
+ * so `sluice` with no --config answers with no API keys. */
+extern const char sl_config_default_yaml[];
+
+#endif
