@@ -1,1 +1,71 @@
-/* placeholder */
+/* JSON-lines logger; see log.h. Timestamps are wall-clock (they are shown to people). */
+#include "core/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static enum sl_log_level level = SL_LOG_INFO;
+static const char *names[] = {"debug", "info", "warn", "error"};
+
+void sl_log_set_level(enum sl_log_level l) { level = l; }
+bool sl_log_enabled(enum sl_log_level l) { return l >= level; }
+
+int sl_log_level_parse(const char *s, enum sl_log_level *out) {
+  for (int i = 0; i < 4; i++)
+    if (strcmp(s, names[i]) == 0) {
+      *out = (enum sl_log_level)i;
+      return 0;
+    }
+  return -1;
+}
+
+static void write_all(const char *p, size_t n) {
+  while (n) {
+    ssize_t k = write(STDOUT_FILENO, p, n);
+    if (k <= 0) return;
+    p += k;
+    n -= (size_t)k;
+  }
+}
+
+void sl_log_raw(const char *json, size_t n) {
+  char line[8192];
+  if (n < sizeof line) {
+    memcpy(line, json, n);
+    line[n] = '\n';
+    write_all(line, n + 1);
+  } else {
+    write_all(json, n);
+    write_all("\n", 1);
+  }
+}
+
+void sl_log(enum sl_log_level l, const char *msg, const char *fields, ...) {
+  if (l < level) return;
+  char line[4096];
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  struct tm tm;
+  gmtime_r(&tv.tv_sec, &tm);
+  int n = snprintf(line, sizeof line,
+                   "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\",\"msg\":\"%s\",\"pid\":%d",
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                   (long)(tv.tv_usec / 1000), names[l], msg, (int)getpid());
+  if (fields && n > 0 && (size_t)n < sizeof line - 2) {
+    line[n++] = ',';
+    va_list ap;
+    va_start(ap, fields);
+    int k = vsnprintf(line + n, sizeof line - (size_t)n - 2, fields, ap);
+    va_end(ap);
+    if (k > 0) n += k < (int)(sizeof line - (size_t)n - 2) ? k : (int)(sizeof line - (size_t)n - 3);
+  }
+  if (n < 0) return;
+  if ((size_t)n > sizeof line - 3) n = (int)sizeof line - 3;
+  line[n++] = '}';
+  line[n++] = '\n';
+  write_all(line, (size_t)n);
+}

@@ -1,1 +1,476 @@
-/* placeholder */
+/* Client connections of one worker. Each connection is a small state machine:
+ *   IDLE -> READING (request bytes seen) -> HANDLING (handler owns the request)
+ *        -> FINISHING (response queued) -> IDLE, or closed.
+ * One timer per connection enforces the keep-alive, head and body deadlines. Bytes that
+ * arrive while a request is being handled (pipelining) wait in `pending` and are parsed
+ * once the response has been written, so answers go out in request order. Reading
+ * continues while a request is handled, so a client that goes away is noticed and the
+ * handler can cancel its upstream call. */
+#include "net/http_server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/buf.h"
+#include "net/oai_error.h"
+
+enum conn_state { C_IDLE, C_READING, C_HANDLING, C_FINISHING };
+enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY };
+
+#define PENDING_MAX (1u << 20) /* pipelined bytes buffered while handling a request */
+
+struct sl_conn {
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  struct sl_server *srv;
+  struct sl_http_parser *parser;
+  struct sl_conn *prev, *next;
+  char *pending;
+  size_t pending_n;
+  void *req;
+  uint64_t id;
+  enum conn_state state;
+  enum timer_kind tkind;
+  int open_handles;
+  bool closing, close_after, reading, streaming, chunked, head_only;
+};
+
+struct sl_server {
+  uv_tcp_t listener;
+  uv_loop_t *loop;
+  struct sl_server_opts o;
+  struct sl_server_cbs cbs;
+  void *ud;
+  struct sl_conn *conns;
+  size_t nconns;
+  uint64_t next_id;
+  bool listener_open, draining, closing;
+  char rbuf[65536];
+};
+
+struct wreq {
+  uv_write_t w;
+  struct sl_conn *c;
+  bool last;
+  char data[];
+};
+
+static void conn_close(struct sl_conn *c);
+static void process_input(struct sl_conn *c, const char *data, size_t n);
+static void start_reading(struct sl_conn *c);
+
+static void server_maybe_free(struct sl_server *s) {
+  if (s->closing && !s->listener_open && s->nconns == 0) free(s);
+}
+
+int sl_net_bind_reuseport(const char *host, uint16_t port, int *fd_out, uint16_t *port_out, char *err,
+                          size_t errlen) {
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  struct addrinfo *ai = NULL;
+  char ps[8];
+  snprintf(ps, sizeof ps, "%u", port);
+  int rc = getaddrinfo(host, ps, &hints, &ai);
+  if (rc) {
+    snprintf(err, errlen, "cannot resolve listen host '%s': %s", host, gai_strerror(rc));
+    return -EINVAL;
+  }
+  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    rc = -errno;
+    snprintf(err, errlen, "socket: %s", strerror(errno));
+    freeaddrinfo(ai);
+    return rc;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) ||
+      bind(fd, ai->ai_addr, ai->ai_addrlen)) {
+    rc = -errno;
+    snprintf(err, errlen, "cannot listen on %s:%u: %s", host, port, strerror(errno));
+    close(fd);
+    freeaddrinfo(ai);
+    return rc;
+  }
+  freeaddrinfo(ai);
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  getsockname(fd, (struct sockaddr *)&ss, &sl);
+  *port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                             : ((struct sockaddr_in *)&ss)->sin_port);
+  *fd_out = fd;
+  return 0;
+}
+
+/* ---- timers ---- */
+
+static void on_timer(uv_timer_t *t) {
+  struct sl_conn *c = t->data;
+  enum timer_kind k = c->tkind;
+  c->tkind = T_NONE;
+  if (k == T_IDLE) {
+    conn_close(c);
+  } else if (k == T_HEAD || k == T_BODY) {
+    c->state = C_FINISHING;
+    c->close_after = true;
+    sl_conn_respond_error(c, 408, k == T_HEAD ? "Timed out reading the request headers"
+                                              : "Timed out reading the request body",
+                          "request_timeout", NULL);
+  }
+}
+
+static void arm(struct sl_conn *c, enum timer_kind k) {
+  uint64_t ms = k == T_IDLE ? c->srv->o.keepalive_timeout_ms
+              : k == T_HEAD ? c->srv->o.header_timeout_ms
+              : c->srv->o.body_timeout_ms;
+  c->tkind = k;
+  uv_timer_start(&c->timer, on_timer, ms ? ms : 1, 0);
+}
+
+static void disarm(struct sl_conn *c) {
+  c->tkind = T_NONE;
+  uv_timer_stop(&c->timer);
+}
+
+/* Chooses the deadline for where the parser stands: the head deadline is absolute
+ * from the first byte of a request, the body deadline restarts on every read. */
+static void rearm_for_parser(struct sl_conn *c) {
+  if (sl_http_parser_in_body(c->parser)) arm(c, T_BODY);
+  else if (sl_http_parser_in_request(c->parser)) { if (c->tkind != T_HEAD) arm(c, T_HEAD); }
+  else if (c->tkind != T_IDLE) arm(c, T_IDLE);
+}
+
+/* ---- closing ---- */
+
+static void on_handle_closed(uv_handle_t *h) {
+  struct sl_conn *c = h->data;
+  if (--c->open_handles) return;
+  struct sl_server *s = c->srv;
+  if (c->prev) c->prev->next = c->next; else s->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  s->nconns--;
+  sl_http_parser_free(c->parser);
+  free(c->pending);
+  free(c);
+  server_maybe_free(s);
+}
+
+static void conn_close(struct sl_conn *c) {
+  if (c->closing) return;
+  c->closing = true;
+  if (c->req && c->state == C_HANDLING) {
+    void *req = c->req;
+    c->req = NULL;
+    c->srv->cbs.on_abort(c->srv->ud, c, req);
+  }
+  c->req = NULL;
+  uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+  uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+/* ---- writing ---- */
+
+static void after_response(struct sl_conn *c) {
+  if (c->close_after || c->srv->draining) {
+    conn_close(c);
+    return;
+  }
+  sl_http_parser_next(c->parser);
+  c->state = C_IDLE;
+  c->streaming = false;
+  char *p = c->pending;
+  size_t n = c->pending_n;
+  c->pending = NULL;
+  c->pending_n = 0;
+  start_reading(c);
+  if (n) process_input(c, p, n);
+  else rearm_for_parser(c);
+  free(p);
+}
+
+static void on_write(uv_write_t *w, int status) {
+  struct wreq *wr = (struct wreq *)w;
+  struct sl_conn *c = wr->c;
+  bool last = wr->last;
+  free(wr);
+  if (c->closing) return;
+  if (status < 0) {
+    conn_close(c);
+    return;
+  }
+  if (last) after_response(c);
+}
+
+/* Queues bytes made of up to three pieces (copied into one allocation). */
+static void conn_write3(struct sl_conn *c, const char *a, size_t an, const char *b, size_t bn,
+                        const char *d, size_t dn, bool last) {
+  if (c->closing) return;
+  struct wreq *wr = malloc(sizeof *wr + an + bn + dn);
+  if (!wr) {
+    conn_close(c);
+    return;
+  }
+  wr->c = c;
+  wr->last = last;
+  if (an) memcpy(wr->data, a, an);
+  if (bn) memcpy(wr->data + an, b, bn);
+  if (dn) memcpy(wr->data + an + bn, d, dn);
+  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)(an + bn + dn));
+  int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
+  if (rc) {
+    free(wr);
+    conn_close(c);
+  }
+}
+
+static void head_append(struct sl_conn *c, struct sl_buf *b, int status, const char *ctype,
+                        const char *headers, size_t hlen) {
+  const struct sl_http_request *r = sl_http_parser_request(c->parser);
+  bool http10 = r && r->http_major == 1 && r->http_minor == 0;
+  if (!r || !r->keep_alive || c->srv->draining) c->close_after = true;
+  sl_buf_printf(b, "HTTP/1.1 %d %s\r\n", status, sl_http_reason(status));
+  if (ctype) sl_buf_printf(b, "Content-Type: %s\r\n", ctype);
+  if (hlen) sl_buf_append(b, headers, hlen);
+  if (c->close_after) sl_buf_puts(b, "Connection: close\r\n");
+  else if (http10) sl_buf_puts(b, "Connection: keep-alive\r\n");
+}
+
+void sl_conn_respond(struct sl_conn *c, int status, const char *content_type, const char *headers,
+                     size_t hlen, const char *body, size_t blen) {
+  if (c->closing) return;
+  struct sl_buf b = {0};
+  head_append(c, &b, status, content_type, headers, hlen);
+  sl_buf_printf(&b, "Content-Length: %zu\r\n\r\n", blen);
+  c->state = C_FINISHING;
+  c->req = NULL;
+  disarm(c);
+  if (b.oom) {
+    sl_buf_free(&b);
+    conn_close(c);
+    return;
+  }
+  conn_write3(c, b.p, b.n, c->head_only ? NULL : body, c->head_only ? 0 : blen, NULL, 0, true);
+  sl_buf_free(&b);
+}
+
+void sl_conn_respond_error(struct sl_conn *c, int status, const char *message, const char *code,
+                           const char *headers) {
+  struct sl_buf body = {0};
+  sl_oai_error_append(&body, message, sl_oai_error_type_for(status), code);
+  sl_conn_respond(c, status, "application/json", headers, headers ? strlen(headers) : 0,
+                  body.p, body.n);
+  sl_buf_free(&body);
+}
+
+void sl_conn_stream_start(struct sl_conn *c, int status, const char *content_type,
+                          const char *headers, size_t hlen) {
+  if (c->closing) return;
+  const struct sl_http_request *r = sl_http_parser_request(c->parser);
+  struct sl_buf b = {0};
+  c->chunked = r && (r->http_major > 1 || r->http_minor >= 1);
+  if (!c->chunked) c->close_after = true;
+  head_append(c, &b, status, content_type, headers, hlen);
+  sl_buf_puts(&b, c->chunked ? "Transfer-Encoding: chunked\r\n\r\n" : "\r\n");
+  c->streaming = true;
+  disarm(c);
+  if (!b.oom) conn_write3(c, b.p, b.n, NULL, 0, NULL, 0, false);
+  else conn_close(c);
+  sl_buf_free(&b);
+}
+
+void sl_conn_stream_write(struct sl_conn *c, const char *p, size_t n) {
+  if (c->closing || !c->streaming || n == 0) return;
+  if (!c->chunked) {
+    conn_write3(c, p, n, NULL, 0, NULL, 0, false);
+    return;
+  }
+  char hdr[24];
+  int hn = snprintf(hdr, sizeof hdr, "%zx\r\n", n);
+  conn_write3(c, hdr, (size_t)hn, p, n, "\r\n", 2, false);
+}
+
+void sl_conn_stream_end(struct sl_conn *c) {
+  if (c->closing || !c->streaming) return;
+  c->state = C_FINISHING;
+  c->req = NULL;
+  if (c->chunked) conn_write3(c, "0\r\n\r\n", 5, NULL, 0, NULL, 0, true);
+  else { c->close_after = true; conn_write3(c, NULL, 0, NULL, 0, NULL, 0, true); }
+}
+
+size_t sl_conn_pending_bytes(const struct sl_conn *c) {
+  return c->closing ? 0 : uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+}
+void sl_conn_close_after(struct sl_conn *c) { c->close_after = true; }
+void sl_conn_attach(struct sl_conn *c, void *req) { c->req = req; }
+uint64_t sl_conn_id(const struct sl_conn *c) { return c->id; }
+
+/* ---- reading ---- */
+
+static void stash(struct sl_conn *c, const char *data, size_t n) {
+  if (!n) return;
+  char *p = realloc(c->pending, c->pending_n + n);
+  if (!p) {
+    conn_close(c);
+    return;
+  }
+  memcpy(p + c->pending_n, data, n);
+  c->pending = p;
+  c->pending_n += n;
+}
+
+static void process_input(struct sl_conn *c, const char *data, size_t n) {
+  while (!c->closing) {
+    size_t used = 0;
+    enum sl_http_parse_event ev = sl_http_parser_feed(c->parser, data, n, &used);
+    data += used;
+    n -= used;
+    switch (ev) {
+    case SL_HP_NEED_MORE:
+      c->state = sl_http_parser_in_request(c->parser) ? C_READING : C_IDLE;
+      rearm_for_parser(c);
+      return;
+    case SL_HP_HEAD: {
+      static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      conn_write3(c, cont, sizeof cont - 1, NULL, 0, NULL, 0, false);
+      arm(c, T_BODY);
+      continue;
+    }
+    case SL_HP_REQUEST: {
+      stash(c, data, n);
+      const struct sl_http_request *r = sl_http_parser_request(c->parser);
+      c->state = C_HANDLING;
+      c->head_only = r->method == SL_M_HEAD;
+      disarm(c);
+      c->srv->cbs.on_request(c->srv->ud, c, r);
+      return;
+    }
+    case SL_HP_ERROR: {
+      const char *msg = NULL;
+      int st = sl_http_parser_error(c->parser, &msg);
+      c->state = C_FINISHING;
+      c->close_after = true;
+      uv_read_stop((uv_stream_t *)&c->tcp);
+      c->reading = false;
+      const char *code = st == 413 ? "request_too_large"
+                       : st == 431 ? "request_header_fields_too_large"
+                       : st == 417 ? "expectation_failed"
+                       : st == 500 ? "internal_error" : "bad_request";
+      sl_conn_respond_error(c, st, msg ? msg : "Malformed HTTP request", code, NULL);
+      return;
+    }
+    }
+  }
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  struct sl_conn *c = h->data;
+  *buf = uv_buf_init(c->srv->rbuf, sizeof c->srv->rbuf);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  struct sl_conn *c = st->data;
+  if (nread == 0 || c->closing) return;
+  if (nread < 0) {
+    conn_close(c);
+    return;
+  }
+  if (c->state == C_HANDLING || c->state == C_FINISHING) {
+    stash(c, buf->base, (size_t)nread);
+    if (c->pending_n > PENDING_MAX) {
+      uv_read_stop(st);
+      c->reading = false;
+    }
+    return;
+  }
+  process_input(c, buf->base, (size_t)nread);
+}
+
+static void start_reading(struct sl_conn *c) {
+  if (c->reading || c->closing) return;
+  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
+}
+
+static void on_connection(uv_stream_t *ls, int status) {
+  struct sl_server *s = ls->data;
+  if (status < 0 || s->draining) return;
+  struct sl_conn *c = calloc(1, sizeof *c);
+  if (!c) return;
+  c->srv = s;
+  if (sl_http_parser_create(&s->o.limits, &c->parser)) {
+    free(c);
+    return;
+  }
+  uv_tcp_init(s->loop, &c->tcp);
+  uv_timer_init(s->loop, &c->timer);
+  c->tcp.data = c->timer.data = c;
+  c->open_handles = 2;
+  c->id = ++s->next_id;
+  c->next = s->conns;
+  if (s->conns) s->conns->prev = c;
+  s->conns = c;
+  s->nconns++;
+  if (uv_accept(ls, (uv_stream_t *)&c->tcp)) {
+    conn_close(c);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  start_reading(c);
+  arm(c, T_IDLE);
+}
+
+int sl_server_start(uv_loop_t *loop, int fd, const struct sl_server_opts *o,
+                    const struct sl_server_cbs *cbs, void *ud, struct sl_server **out) {
+  struct sl_server *s = calloc(1, sizeof *s);
+  if (!s) return -ENOMEM;
+  s->loop = loop;
+  s->o = *o;
+  s->cbs = *cbs;
+  s->ud = ud;
+  uv_tcp_init(loop, &s->listener);
+  s->listener.data = s;
+  s->listener_open = true;
+  int rc = uv_tcp_open(&s->listener, fd);
+  if (!rc) rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
+  if (rc) {
+    s->closing = true;
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    s->listener_open = false;
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+static void on_listener_closed(uv_handle_t *h) {
+  struct sl_server *s = h->data;
+  s->listener_open = false;
+  server_maybe_free(s);
+}
+
+void sl_server_drain(struct sl_server *s) {
+  if (s->draining) return;
+  s->draining = true;
+  uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+  for (struct sl_conn *c = s->conns, *nx; c; c = nx) {
+    nx = c->next;
+    if (c->state == C_IDLE) conn_close(c);
+    else c->close_after = true;
+  }
+}
+
+void sl_server_close(struct sl_server *s) {
+  sl_server_drain(s);
+  s->closing = true;
+  for (struct sl_conn *c = s->conns, *nx; c; c = nx) {
+    nx = c->next;
+    conn_close(c);
+  }
+  server_maybe_free(s);
+}
+
+size_t sl_server_connections(const struct sl_server *s) { return s->nconns; }

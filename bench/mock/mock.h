@@ -1,0 +1,322 @@
+/* mock.h: internal interfaces of sluice-mock, the imitation LLM provider used by tests and
+ * benchmarks (never linked into sluice).
+ *
+ * The idea: one single-threaded libuv loop and one context struct (struct mock_ctx) that owns
+ * every piece of mutable state: configuration, the seeded PRNG, counters, the free list of write
+ * buffers and the list of connections. A connection serves one request at a time; its response is
+ * either "whole" (one buffer, headers included, written after an optional delay) or a "stream"
+ * (format-specific event builders driven by one timer per connection). Faults are decided once
+ * per request, before any byte of the response is sent. */
+#ifndef SLUICE_MOCK_H
+#define SLUICE_MOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <llhttp.h>
+#include <uv.h>
+
+/* ---- limits ---------------------------------------------------------------------------- */
+
+#define MOCK_MAX_HEADERS      128
+#define MOCK_MAX_URL          (16u * 1024)           /* request target; more -> 414 */
+#define MOCK_MAX_HEADER_BYTES (64u * 1024)           /* all header names and values; -> 431 */
+#define MOCK_MAX_BODY         (64u * 1024 * 1024)    /* request body; more -> 413 */
+#define MOCK_MAX_PIPELINE     (1u * 1024 * 1024)     /* unparsed bytes kept while busy */
+#define MOCK_READ_BUF         (64u * 1024)           /* the one read buffer all connections share */
+#define MOCK_HDR_RESERVE      512                    /* room left before a body for its headers */
+#define MOCK_MAX_TOKENS       1000000L
+#define MOCK_LAST_N           16                     /* requests remembered for /mock/stats */
+#define MOCK_LAST_BODY_MAX    (4u * 1024 * 1024)     /* longer bodies are kept truncated */
+#define MOCK_MAX_PATHS        64                     /* distinct by_path keys; then "(other)" */
+#define MOCK_WBUF_CACHE       1024                   /* write buffers kept on the free list */
+#define MOCK_WBUF_KEEP        (64u * 1024)           /* larger ones are freed, not kept */
+#define MOCK_MAX_EMBED_DIM    65536
+
+/* ---- growable buffers (mock_buf.c) ------------------------------------------------------ */
+
+/* Allocation failure is sticky: every put after it is a no-op and b->oom stays set, so a
+ * builder checks once at the end. */
+struct mock_buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+int mock_buf_reserve(struct mock_buf *b, size_t n);
+void mock_buf_put(struct mock_buf *b, const void *s, size_t n);
+void mock_buf_puts(struct mock_buf *b, const char *s);
+void mock_buf_putf(struct mock_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mock_buf_put_u64(struct mock_buf *b, uint64_t v);
+void mock_buf_put_i64(struct mock_buf *b, int64_t v);
+/* JSON string contents (no quotes); invalid UTF-8 becomes \ufffd. */
+void mock_buf_put_json_chars(struct mock_buf *b, const char *s, size_t n);
+/* A quoted JSON string. */
+void mock_buf_put_json_str(struct mock_buf *b, const char *s, size_t n);
+void mock_buf_put_base64(struct mock_buf *b, const unsigned char *s, size_t n);
+/* Empty the buffer; give the memory back if it grew beyond keep. */
+void mock_buf_reset(struct mock_buf *b, size_t keep);
+void mock_buf_free(struct mock_buf *b);
+size_t mock_utf8_chars(const char *s, size_t n);
+
+#define MOCK_PUTS(b, lit) mock_buf_put((b), (lit), sizeof(lit) - 1)
+
+/* ---- write buffers (mock_buf.c) --------------------------------------------------------- */
+
+enum {
+	MOCK_W_END = 1,   /* last bytes of the response: finish it when written */
+	MOCK_W_RESET = 2, /* reset the connection (RST) once written */
+	MOCK_W_CLOSE = 4, /* close the connection once written */
+};
+
+struct mock_conn;
+struct mock_ctx;
+
+struct mock_wbuf {
+	uv_write_t req;         /* first member: the write callback casts back */
+	struct mock_conn *conn;
+	struct mock_wbuf *next; /* free list */
+	struct mock_buf b;
+	size_t off;             /* first byte to send (headers sit just before the body) */
+	size_t body_off;        /* where the body starts */
+	size_t cut;             /* if nonzero, send only up to this offset */
+	int flags;
+};
+
+struct mock_wbuf *mock_wbuf_get(struct mock_ctx *ctx);
+void mock_wbuf_release(struct mock_ctx *ctx, struct mock_wbuf *w);
+void mock_wbuf_free_all(struct mock_ctx *ctx);
+
+/* ---- randomness and text (mock_rand.c) -------------------------------------------------- */
+
+uint64_t mock_rand_next(uint64_t *s);
+double mock_rand_uniform(uint64_t *s);                      /* [0, 1) */
+double mock_rand_lognormal(uint64_t *s, double median, double sigma);
+uint64_t mock_hash(const void *p, size_t n);
+const char *mock_word(uint64_t *s, size_t *len);           /* next word of the fixed list */
+
+/* ---- configuration (mock.c) ------------------------------------------------------------- */
+
+struct mock_config {
+	const char *host;
+	int port;
+	uint64_t seed;
+	double latency_ms, latency_sigma, ttft_ms, itl_ms;
+	long tokens;
+	double p_429, p_500, p_503, p_reset_before, p_reset_during, p_stall;
+	double retry_after;
+	long stall_ms;
+	char *models_buf;     /* the --models string, split in place */
+	const char **models;
+	size_t n_models;
+	long embedding_dim;
+};
+
+/* ---- faults (mock_faults.c) ------------------------------------------------------------- */
+
+enum mock_fault {
+	MOCK_F_NONE,
+	MOCK_F_RESET_BEFORE,
+	MOCK_F_STALL,
+	MOCK_F_429,
+	MOCK_F_500,
+	MOCK_F_503,
+	MOCK_F_RESET_DURING,
+	MOCK_F_STATUS, /* the per-request override asked for a given status */
+	MOCK_F_COUNT
+};
+
+/* The request body's "mock" object. Strings point into the request's cJSON tree. */
+struct mock_override {
+	bool has_fault, has_tokens, has_ttft, has_itl, has_latency, has_stall, has_status,
+	     has_retry_after;
+	enum mock_fault fault;
+	long tokens, stall_ms;
+	double ttft_ms, itl_ms, latency_ms, retry_after;
+	int status;
+	const char *error_message;
+};
+
+enum mock_fault mock_fault_draw(const struct mock_config *cfg, double u);
+const char *mock_fault_name(enum mock_fault f);
+int mock_override_parse(const cJSON *mock, struct mock_override *ov, char *err, size_t errlen);
+
+/* ---- responses (mock_respond.c) --------------------------------------------------------- */
+
+enum mock_phase {
+	MOCK_P_IDLE,
+	MOCK_P_STALL,   /* waiting stall_ms before the first byte */
+	MOCK_P_DELAY,   /* whole response: waiting latency_ms */
+	MOCK_P_TTFT,    /* stream: headers sent, waiting for the first token */
+	MOCK_P_ITL,     /* stream: waiting between tokens */
+	MOCK_P_WRITING, /* last bytes handed to libuv */
+};
+
+/* How one API streams: what goes before the first token, each token, and after the last. */
+struct mock_stream_ops {
+	void (*preamble)(struct mock_conn *c, struct mock_buf *out);
+	void (*token)(struct mock_conn *c, struct mock_buf *out, const char *word, size_t n, bool first);
+	void (*end)(struct mock_conn *c, struct mock_buf *out);
+};
+
+struct mock_resp {
+	bool active;        /* a request was dispatched and its response is not finished */
+	bool api;           /* counts in stats (requests, inflight) */
+	bool anthropic;     /* errors in Anthropic shape */
+	bool keepalive, http10, head;
+	bool stream, include_usage, capped, preamble_sent;
+	enum mock_phase phase;
+	enum mock_fault fault;
+	const struct mock_stream_ops *ops;
+	struct mock_wbuf *pending; /* whole response, built at dispatch, sent when due */
+	double latency_ms, ttft_ms, itl_ms;
+	uint64_t stall_ms;
+	uint32_t ntok, sent, reset_at;
+	uint64_t hash, word_rng, prompt_tokens;
+	int64_t created;
+	const char *default_model; /* e.g. an Azure deployment name from the path (into c->url) */
+	size_t default_model_len;
+};
+
+void mock_resp_start(struct mock_conn *c);
+void mock_resp_finish(struct mock_conn *c);
+void mock_resp_abort(struct mock_conn *c, bool client_gone);
+void mock_resp_on_timer(uv_timer_t *t);
+
+/* ---- HTTP server (mock_http.c) ---------------------------------------------------------- */
+
+struct mock_hdr {
+	uint32_t name_off, name_len, val_off, val_len; /* into conn->hdrs; names lowercased */
+};
+
+enum mock_close {
+	MOCK_CLOSE_GRACEFUL, /* server side: FIN */
+	MOCK_CLOSE_RESET,    /* server side: RST (a fault) */
+	MOCK_CLOSE_GONE,     /* the client went away (EOF, read or write error) */
+};
+
+struct mock_conn {
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	llhttp_t parser;
+	struct mock_ctx *ctx;
+	struct mock_conn *prev, *next;
+	int open_handles;
+	bool closing;   /* uv_close called; memory freed when both handles are closed */
+	bool busy;      /* a request is dispatched; parsing waits */
+	bool req_ready; /* llhttp paused at the end of a request */
+	bool dead;      /* a protocol error reply is under way; input is ignored */
+	bool read_stopped;
+	bool in_field, in_value;
+	int err_status; /* set by parser callbacks that hit a limit */
+	/* unparsed bytes that arrived while busy (pipelining) */
+	char *rbuf;
+	size_t rpos, rlen, rcap;
+	/* the request being parsed */
+	struct mock_buf url, hdrs, body;
+	struct mock_hdr hdr[MOCK_MAX_HEADERS];
+	unsigned nhdr;
+	size_t field_start, value_start;
+	/* the response in progress */
+	struct mock_resp resp;
+	struct mock_buf model; /* the response's model name as a quoted JSON string */
+};
+
+int mock_http_listen(struct mock_ctx *ctx);
+void mock_http_shutdown(struct mock_ctx *ctx);
+void mock_conn_write(struct mock_conn *c, struct mock_wbuf *w, int flags);
+void mock_conn_close(struct mock_conn *c, enum mock_close how);
+void mock_conn_next(struct mock_conn *c, bool keepalive);
+const char *mock_conn_header(const struct mock_conn *c, const char *name, size_t *len);
+/* Header block for a whole response placed just before the body in w (body starts at
+ * MOCK_HDR_RESERVE). extra: more header lines, each ending in \r\n, or NULL. */
+int mock_http_whole(struct mock_wbuf *w, int status, const char *ctype, const char *extra,
+                    bool keepalive, bool head);
+void mock_http_stream_head(struct mock_wbuf *w, bool http10, bool keepalive);
+void mock_http_chunk(struct mock_wbuf *w, const char *data, size_t n, bool http10);
+void mock_http_chunk_last(struct mock_wbuf *w, bool http10);
+
+/* ---- routing and shared request helpers (mock_route.c) ---------------------------------- */
+
+void mock_route_dispatch(struct mock_conn *c);
+/* Start a whole response: a write buffer whose body begins at MOCK_HDR_RESERVE. */
+struct mock_wbuf *mock_whole_begin(struct mock_conn *c);
+/* Frame it and keep it as the pending response (NULL or out of memory: the connection will be
+ * closed when the response is due). */
+void mock_whole_end(struct mock_conn *c, struct mock_wbuf *w, int status, const char *ctype,
+                    const char *extra);
+/* An error reply in the shape of the request's API, with the usual type for the status. */
+void mock_reply_status(struct mock_conn *c, int status, const char *message, const char *extra);
+/* Hash, words, created, model, stream flags and max_tokens cap of a generation request. */
+void mock_gen_setup(struct mock_conn *c, const cJSON *req);
+size_t mock_content_chars(const cJSON *content);
+uint64_t mock_prompt_tokens(uint64_t chars);
+void mock_put_text(struct mock_conn *c, struct mock_buf *out); /* ntok words, JSON-safe */
+
+/* ---- APIs (mock_openai.c, mock_anthropic.c) --------------------------------------------- */
+
+void mock_openai_error_body(struct mock_buf *b, const char *message, const char *type,
+                            const char *code);
+void mock_openai_chat(struct mock_conn *c, const cJSON *req);
+void mock_openai_completions(struct mock_conn *c, const cJSON *req);
+void mock_openai_embeddings(struct mock_conn *c, const cJSON *req);
+void mock_openai_models(struct mock_conn *c, const char *id, size_t id_len);
+void mock_anthropic_error_body(struct mock_buf *b, const char *type, const char *message);
+void mock_anthropic_messages(struct mock_conn *c, const cJSON *req);
+
+/* ---- stats (mock_stats.c) --------------------------------------------------------------- */
+
+struct mock_last {
+	struct mock_buf b; /* method, url, header bytes and body, back to back */
+	struct mock_hdr hdr[MOCK_MAX_HEADERS];
+	unsigned nhdr;
+	size_t method_len, url_len, path_len, hdrs_len, body_len;
+	bool body_truncated;
+};
+
+struct mock_path_count {
+	char *path;
+	uint64_t n;
+};
+
+struct mock_stats {
+	uint64_t requests, streams_started, streams_completed, streams_aborted;
+	uint64_t connections_accepted;
+	uint64_t inflight, connections_open; /* gauges: not zeroed by /mock/reset */
+	uint64_t faults[MOCK_F_COUNT];
+	struct mock_path_count paths[MOCK_MAX_PATHS];
+	unsigned npaths;
+	uint64_t other_paths;
+	struct mock_last last[MOCK_LAST_N];
+	unsigned last_next, last_count;
+};
+
+void mock_stats_record(struct mock_conn *c, const char *method, size_t path_len);
+void mock_stats_render(struct mock_ctx *ctx, struct mock_buf *out);
+void mock_stats_reset(struct mock_ctx *ctx);
+void mock_stats_free(struct mock_ctx *ctx);
+
+/* ---- the context -------------------------------------------------------------------------- */
+
+struct mock_ctx {
+	uv_loop_t loop;
+	uv_tcp_t listener;
+	uv_signal_t sigterm, sigint;
+	llhttp_settings_t settings;
+	struct mock_config cfg;
+	uint64_t rng;              /* faults and latency jitter */
+	int64_t started;           /* unix time, "created" of models */
+	int port;                  /* the bound port */
+	bool stopping;
+	struct mock_conn *conns;
+	struct mock_wbuf *free_wbufs;
+	unsigned n_free_wbufs;
+	char *read_buf;            /* MOCK_READ_BUF bytes, shared by all connections */
+	struct mock_buf scratch;   /* stream events before chunk framing */
+	struct mock_buf fscratch;  /* embedding vectors */
+	struct mock_stats stats;
+};
+
+#endif

@@ -1,0 +1,112 @@
+/* Internals shared by the config loader's files: the key-table engine (config.c) and the
+ * schema it runs (config_schema.c). Not an API for other rooms.
+ * The one idea: every section of config.yaml is a table of keys (name, type, where the value
+ * goes, range); one engine walks a YAML mapping against a table, so unknown keys, type errors,
+ * null handling, os.environ/ substitution and duplicate keys are handled in one place, and the
+ * schema file holds only tables and the cross-key checks ("finish" hooks). */
+#ifndef SL_CORE_CONFIG_INTERNAL_H
+#define SL_CORE_CONFIG_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <yaml.h>
+
+#include "core/config.h"
+
+#define SL_CFG_MAX_KEYS 48
+#define SL_CFG_PATH 256
+
+struct sl_cfg_ctx {
+  yaml_document_t *doc;
+  const char *name; /* file name used in messages */
+  char *err;
+  size_t errlen;
+  sl_config_warn_fn warn;
+  void *ud;
+  char **warned; /* normalized key paths already warned about */
+  size_t nwarned;
+};
+
+enum sl_cfg_kind {
+  SL_K_STR,   /* char *; plain scalars that YAML types as int/float/bool are refused */
+  SL_K_ID,    /* char *; a string or an integer */
+  SL_K_ENUM,  /* char *; one of key->choices */
+  SL_K_INT,   /* int, in [min, max] */
+  SL_K_I64,   /* int64_t, in [min, max] */
+  SL_K_NUM,   /* double, >= 0 (> 0 with SL_F_POSITIVE) */
+  SL_K_BOOL,  /* bool */
+  SL_K_SIZE,  /* size_t bytes, >= min */
+  SL_K_DUR,   /* uint64_t milliseconds (> 0 with SL_F_POSITIVE) */
+  SL_K_MAP,   /* a nested section parsed into the same target */
+  SL_K_FUNC,  /* custom: key->fn parses the value */
+};
+
+#define SL_F_REQUIRED 1u
+#define SL_F_POSITIVE 2u
+
+struct sl_cfg_section;
+
+struct sl_cfg_key {
+  const char *name;
+  enum sl_cfg_kind kind;
+  size_t off; /* offset of the field in the section's target struct */
+  int64_t min, max;
+  unsigned flags;
+  const char *const *choices;          /* SL_K_ENUM, NULL-terminated */
+  const struct sl_cfg_section *sub;    /* SL_K_MAP */
+  int (*fn)(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *target);
+};
+
+enum sl_cfg_unknown { SL_UNKNOWN_WARN, SL_UNKNOWN_ERROR, SL_UNKNOWN_IGNORE };
+
+struct sl_cfg_section {
+  const struct sl_cfg_key *keys;
+  size_t nkeys;
+  const char *const *known;   /* keys LiteLLM knows that sluice ignores (NULL-terminated) */
+  const char *known_note;     /* warning for those, e.g. "not supported yet, ignored" */
+  enum sl_cfg_unknown unknown;
+  const char *unknown_note;   /* warning for other keys */
+  /* Cross-key checks after all keys are read; seen[i] is the value node of keys[i]
+   * (NULL when absent or null). */
+  int (*finish)(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map, void *target,
+                yaml_node_t *const *seen);
+};
+
+/* Engine (config.c). */
+int sl_cfg_parse_section(struct sl_cfg_ctx *c, const struct sl_cfg_section *s, yaml_node_t *map,
+                         const char *path, void *target);
+int sl_cfg_fail(struct sl_cfg_ctx *c, const yaml_node_t *at, const char *path, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
+void sl_cfg_warn(struct sl_cfg_ctx *c, const yaml_node_t *at, const char *path, const char *fmt,
+                 ...) __attribute__((format(printf, 4, 5)));
+/* The scalar's text after os.environ/NAME substitution (*env = NAME when substituted). */
+int sl_cfg_scalar(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, const char **text,
+                  const char **env);
+bool sl_cfg_is_null(const yaml_node_t *v);
+const char *sl_cfg_node_desc(const yaml_node_t *v); /* "a mapping", "a list", "a scalar" */
+void sl_cfg_path_join(char *buf, const char *base, const char *key);
+void sl_cfg_path_index(char *buf, const char *base, size_t i);
+size_t sl_cfg_line(const yaml_node_t *n);
+void sl_cfg_deployment_clear(struct sl_deployment *d);
+void sl_cfg_config_clear(struct sl_config *c); /* frees the fields, not c */
+
+/* Schema (config_schema.c). */
+struct sl_cfg_scratch {
+  struct sl_config c;
+  int router_retries, litellm_retries;    /* -1: unset */
+  double router_timeout, litellm_timeout; /* -1: unset */
+  char *listen;
+  char *host;
+  int port; /* -1: unset */
+  yaml_node_t *root;
+  yaml_node_t *master_key_node;
+  yaml_node_t **id_nodes; /* per deployment: model_info.id node, or the entry */
+};
+void sl_cfg_scratch_init(struct sl_cfg_scratch *s);
+int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s);
+void sl_cfg_scratch_clear(struct sl_cfg_scratch *s);
+extern const struct sl_cfg_section sl_cfg_root_section;
+
+#endif

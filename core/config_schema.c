@@ -1,0 +1,565 @@
+/* What config.yaml's keys mean to sluice: one key table per section (model_list entries,
+ * litellm_params, model_info, general_settings, router_settings, litellm_settings,
+ * sluice_settings, the top level) and the "finish" hooks that check keys against each other
+ * (provider and api_base, listen vs host/port, LiteLLM's timeout precedence, deployment ids).
+ * The one idea: LiteLLM's keys mean what they mean in LiteLLM; keys LiteLLM knows but sluice
+ * does not implement are warned about once and ignored, providers sluice cannot speak to are
+ * refused, and sluice's own section (sluice_settings) refuses unknown keys outright.
+ * Every key read here is listed in README.md's config reference. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/config_internal.h"
+#include "core/config_parse.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define I32 INT32_MAX
+#define I64 INT64_MAX
+
+/* ---- providers ---- */
+
+struct provider {
+  const char *name;
+  const char *default_base; /* NULL: api_base is required */
+  const char *key_env[2];   /* LiteLLM's api_key fallbacks from the environment */
+  bool key_env_default_base_only; /* use key_env only with default_base (keeps the OpenAI
+                                     key away from other servers) */
+};
+
+/* All speak the OpenAI wire format. */
+static const struct provider providers[] = {
+    {"openai", "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true},
+    {"text-completion-openai", "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true},
+    {"custom_openai", NULL, {NULL}, false},
+    {"hosted_vllm", NULL, {"HOSTED_VLLM_API_KEY"}, false},
+    {"openrouter", "https://openrouter.ai/api/v1", {"OPENROUTER_API_KEY", "OR_API_KEY"}, false},
+};
+
+/* Providers LiteLLM knows that sluice does not speak to (yet). */
+static const char *const litellm_providers[] = {
+    "anthropic", "azure", "azure_ai", "azure_text", "gemini", "vertex_ai", "vertex_ai_beta",
+    "bedrock", "sagemaker", "sagemaker_chat", "cohere", "cohere_chat", "mistral", "codestral",
+    "groq", "together_ai", "fireworks_ai", "deepseek", "xai", "perplexity", "ollama",
+    "ollama_chat", "huggingface", "replicate", "databricks", "watsonx", "cloudflare",
+    "deepinfra", "anyscale", "voyage", "nvidia_nim", "cerebras", "sambanova", "ai21",
+    "nlp_cloud", "aleph_alpha", "palm", "predibase", "triton", "vllm", "lm_studio",
+    "llamafile", "friendliai", "github", "clarifai", "baseten", "litellm_proxy", "jina_ai",
+    "dashscope", "moonshot", "nebius", "novita", "lambda_ai", "xinference", "volcengine",
+    "snowflake", "meta_llama", "infinity", "nscale", NULL};
+
+#define SUPPORTED_PROVIDERS \
+  "supported: openai, hosted_vllm, openrouter, ollama's /v1 via openai/ with api_base"
+
+static const struct provider *find_provider(const char *name) {
+  for (size_t i = 0; i < N(providers); i++)
+    if (strcmp(providers[i].name, name) == 0)
+      return &providers[i];
+  return NULL;
+}
+
+static bool in_list(const char *const *list, const char *name) {
+  for (; *list; list++)
+    if (strcmp(*list, name) == 0)
+      return true;
+  return false;
+}
+
+/* ---- model_list[].litellm_params and model_info ---- */
+
+struct dep_scratch {
+  struct sl_deployment d;
+  double lp_in_cost, lp_out_cost; /* litellm_params custom pricing; -1: unset */
+  int64_t top_rpm, top_tpm;       /* model_list[].rpm/tpm (LiteLLM reads both places) */
+  yaml_node_t *id_node;
+};
+
+#define DEP(f) offsetof(struct dep_scratch, f)
+
+/* "openai/gpt-4o" -> provider "openai", upstream "gpt-4o"; "gpt-4o" -> "openai", "gpt-4o". */
+static int split_model(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path,
+                       struct sl_deployment *d) {
+  const char *m = d->model, *slash = strchr(m, '/');
+  if (!*m || (slash && (slash == m || !slash[1])))
+    return sl_cfg_fail(c, at, path, "expected 'provider/model' or a model name, got '%s'", m);
+  d->provider = slash ? strndup(m, (size_t)(slash - m)) : strdup("openai");
+  d->upstream_model = strdup(slash ? slash + 1 : m);
+  return d->provider && d->upstream_model ? 0 : -ENOMEM;
+}
+
+static int unsupported_provider(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path,
+                                const struct sl_deployment *d) {
+  if (in_list(litellm_providers, d->provider))
+    return sl_cfg_fail(c, at, path, "provider '%s' is not supported yet (" SUPPORTED_PROVIDERS
+                       ")", d->provider);
+  return sl_cfg_fail(c, at, path,
+                     "provider '%s' is not supported yet (" SUPPORTED_PROVIDERS "); if '%s' is "
+                     "the model name your server expects, write 'openai/%s' or "
+                     "'hosted_vllm/%s' and set api_base",
+                     d->provider, d->model, d->model, d->model);
+}
+
+static int set_api_base(struct sl_cfg_ctx *c, const struct provider *pv, yaml_node_t *map,
+                        yaml_node_t *base_node, const char *path, struct sl_deployment *d) {
+  char kp[SL_CFG_PATH];
+  sl_cfg_path_join(kp, path, "api_base");
+  if (!d->api_base) {
+    if (!pv->default_base)
+      return sl_cfg_fail(c, map, kp,
+                         "missing; provider '%s' needs api_base (the server's URL, e.g. "
+                         "http://127.0.0.1:8000/v1)", d->provider);
+    if (!(d->api_base = strdup(pv->default_base)))
+      return -ENOMEM;
+  }
+  struct sl_config_url u;
+  const char *why = "invalid URL";
+  int rc = sl_config_parse_url(d->api_base, &u, &why);
+  if (rc == -EINVAL)
+    return sl_cfg_fail(c, base_node, kp, "expected an http(s) URL, got '%s' (%s)", d->api_base,
+                       why);
+  if (rc)
+    return rc;
+  d->host = u.host;
+  d->port = u.port;
+  d->tls = u.tls;
+  d->base_path = u.path;
+  size_t n = strlen(d->api_base); /* keep api_base as written, minus trailing '/' */
+  while (n && d->api_base[n - 1] == '/')
+    d->api_base[--n] = 0;
+  return 0;
+}
+
+static void set_api_key_fallback(struct sl_cfg_ctx *c, const struct provider *pv, bool base_set,
+                                 yaml_node_t *map, const char *path, struct sl_deployment *d) {
+  if (d->api_key || (pv->key_env_default_base_only && base_set))
+    return;
+  for (size_t i = 0; i < N(pv->key_env) && pv->key_env[i]; i++) {
+    const char *v = getenv(pv->key_env[i]);
+    if (v && *v) {
+      d->api_key = strdup(v); /* NULL on ENOMEM: the request then fails with 401, not here */
+      return;
+    }
+  }
+  if (pv->default_base && !base_set) {
+    char kp[SL_CFG_PATH];
+    sl_cfg_path_join(kp, path, "api_key");
+    sl_cfg_warn(c, map, kp, "not set and %s is not set in the environment; %s will refuse "
+                "requests", pv->key_env[0], pv->default_base);
+  }
+}
+
+static int finish_litellm_params(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map,
+                                 void *target, yaml_node_t *const *seen) {
+  struct sl_deployment *d = &((struct dep_scratch *)target)->d;
+  char kp[SL_CFG_PATH];
+  sl_cfg_path_join(kp, path, "model");
+  int rc = split_model(c, seen[0], kp, d);
+  if (rc)
+    return rc;
+  const struct provider *pv = find_provider(d->provider);
+  if (!pv)
+    return unsupported_provider(c, seen[0], kp, d);
+  bool base_set = d->api_base != NULL;
+  if ((rc = set_api_base(c, pv, map, seen[1], path, d)))
+    return rc;
+  set_api_key_fallback(c, pv, base_set, map, path, d);
+  return 0;
+}
+
+/* Order matters: finish_litellm_params reads seen[0] (model) and seen[1] (api_base). */
+static const struct sl_cfg_key litellm_params_keys[] = {
+    {.name = "model", .kind = SL_K_STR, .off = DEP(d.model), .flags = SL_F_REQUIRED},
+    {.name = "api_base", .kind = SL_K_STR, .off = DEP(d.api_base)},
+    {.name = "api_key", .kind = SL_K_STR, .off = DEP(d.api_key)},
+    {.name = "timeout", .kind = SL_K_NUM, .off = DEP(d.timeout_s)},
+    {.name = "stream_timeout", .kind = SL_K_NUM, .off = DEP(d.stream_timeout_s)},
+    {.name = "rpm", .kind = SL_K_I64, .off = DEP(d.rpm), .min = 0, .max = I64},
+    {.name = "tpm", .kind = SL_K_I64, .off = DEP(d.tpm), .min = 0, .max = I64},
+    {.name = "weight", .kind = SL_K_NUM, .off = DEP(d.weight)},
+    {.name = "order", .kind = SL_K_INT, .off = DEP(d.order), .min = 1, .max = I32},
+    {.name = "max_retries", .kind = SL_K_INT, .off = DEP(d.max_retries), .min = 0, .max = I32},
+    {.name = "input_cost_per_token", .kind = SL_K_NUM, .off = DEP(lp_in_cost)},
+    {.name = "output_cost_per_token", .kind = SL_K_NUM, .off = DEP(lp_out_cost)},
+};
+
+static const struct sl_cfg_section litellm_params_section = {
+    litellm_params_keys, N(litellm_params_keys), NULL, NULL, SL_UNKNOWN_WARN,
+    "not supported by sluice yet, ignored", finish_litellm_params};
+
+static int finish_model_info(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map,
+                             void *target, yaml_node_t *const *seen) {
+  struct dep_scratch *ds = target;
+  ds->id_node = seen[0];
+  if (ds->d.id && !ds->d.id[0]) {
+    char kp[SL_CFG_PATH];
+    sl_cfg_path_join(kp, path, "id");
+    return sl_cfg_fail(c, seen[0], kp, "must not be empty");
+  }
+  return 0;
+}
+
+static const struct sl_cfg_key model_info_keys[] = {
+    {.name = "id", .kind = SL_K_ID, .off = DEP(d.id)},
+    {.name = "input_cost_per_token", .kind = SL_K_NUM, .off = DEP(d.input_cost_per_token)},
+    {.name = "output_cost_per_token", .kind = SL_K_NUM, .off = DEP(d.output_cost_per_token)},
+    {.name = "max_input_tokens", .kind = SL_K_I64, .off = DEP(d.max_input_tokens), .min = 0, .max = I64},
+};
+
+/* LiteLLM allows arbitrary model_info keys (mode, base_model, supports_*...): ignore them. */
+static const struct sl_cfg_section model_info_section = {
+    model_info_keys, N(model_info_keys), NULL, NULL, SL_UNKNOWN_IGNORE, NULL, finish_model_info};
+
+static int finish_deployment(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map,
+                             void *target, yaml_node_t *const *seen) {
+  struct dep_scratch *ds = target;
+  struct sl_deployment *d = &ds->d;
+  if (!d->model_name[0]) {
+    char kp[SL_CFG_PATH];
+    sl_cfg_path_join(kp, path, "model_name");
+    return sl_cfg_fail(c, seen[0], kp, "must not be empty");
+  }
+  /* litellm_params wins over the deployment-level rpm/tpm, and over model_info pricing */
+  if (d->rpm < 0)
+    d->rpm = ds->top_rpm > 0 ? ds->top_rpm : 0;
+  if (d->tpm < 0)
+    d->tpm = ds->top_tpm > 0 ? ds->top_tpm : 0;
+  if (ds->lp_in_cost >= 0)
+    d->input_cost_per_token = ds->lp_in_cost;
+  if (ds->lp_out_cost >= 0)
+    d->output_cost_per_token = ds->lp_out_cost;
+  return 0;
+}
+
+static const struct sl_cfg_key deployment_keys[] = {
+    {.name = "model_name", .kind = SL_K_STR, .off = DEP(d.model_name), .flags = SL_F_REQUIRED},
+    {.name = "litellm_params", .kind = SL_K_MAP, .flags = SL_F_REQUIRED, .sub = &litellm_params_section},
+    {.name = "model_info", .kind = SL_K_MAP, .sub = &model_info_section},
+    {.name = "rpm", .kind = SL_K_I64, .off = DEP(top_rpm), .min = 0, .max = I64},
+    {.name = "tpm", .kind = SL_K_I64, .off = DEP(top_tpm), .min = 0, .max = I64},
+};
+
+static const struct sl_cfg_section deployment_section = {
+    deployment_keys, N(deployment_keys), NULL, NULL, SL_UNKNOWN_WARN,
+    "unknown model_list entry key, ignored", finish_deployment};
+
+/* ---- scratch: sl_config plus the settings whose precedence is resolved at the end ---- */
+
+#define SCR(f) offsetof(struct sl_cfg_scratch, f)
+
+void sl_cfg_scratch_init(struct sl_cfg_scratch *s) {
+  memset(s, 0, sizeof *s);
+  s->router_retries = s->litellm_retries = -1;
+  s->router_timeout = s->litellm_timeout = -1;
+  s->port = -1;
+}
+
+int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s) {
+  struct sl_config *c = &s->c;
+  c->timeout_s = 600;
+  c->port = 4000;
+  c->max_body_bytes = 16u << 20;
+  c->max_header_bytes = 32u << 10;
+  c->header_timeout_ms = 10000;
+  c->body_timeout_ms = 30000;
+  c->keepalive_timeout_ms = 75000;
+  c->drain_timeout_ms = 30000;
+  c->connect_timeout_ms = 5000;
+  c->access_log = true;
+  c->listen_host = strdup("127.0.0.1");
+  c->data_dir = strdup("./sluice-data");
+  c->log_level = strdup("info");
+  return c->listen_host && c->data_dir && c->log_level ? 0 : -ENOMEM;
+}
+
+void sl_cfg_scratch_clear(struct sl_cfg_scratch *s) {
+  sl_cfg_config_clear(&s->c);
+  free(s->listen);
+  free(s->host);
+  free(s->id_nodes);
+  s->listen = s->host = NULL;
+  s->id_nodes = NULL;
+}
+
+/* ---- model_list ---- */
+
+static void dep_scratch_init(struct dep_scratch *ds) {
+  memset(ds, 0, sizeof *ds);
+  ds->d.rpm = ds->d.tpm = -1;
+  ds->d.max_retries = -1;
+  ds->lp_in_cost = ds->lp_out_cost = -1;
+}
+
+static int parse_model_list(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path,
+                            void *target) {
+  struct sl_cfg_scratch *s = target;
+  if (v->type != YAML_SEQUENCE_NODE)
+    return sl_cfg_fail(c, v, path, "expected a list of deployments, got %s",
+                       sl_cfg_node_desc(v));
+  size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+  if (n == 0)
+    return sl_cfg_fail(c, v, path, "empty; sluice has nothing to serve (add a deployment)");
+  s->c.deployments = calloc(n, sizeof *s->c.deployments);
+  s->id_nodes = calloc(n, sizeof *s->id_nodes);
+  if (!s->c.deployments || !s->id_nodes)
+    return -ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    yaml_node_t *item = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+    char ip[SL_CFG_PATH];
+    sl_cfg_path_index(ip, path, i);
+    if (item->type != YAML_MAPPING_NODE)
+      return sl_cfg_fail(c, item, ip, "expected a mapping with model_name and litellm_params, "
+                         "got %s", sl_cfg_node_desc(item));
+    struct dep_scratch ds;
+    dep_scratch_init(&ds);
+    int rc = sl_cfg_parse_section(c, &deployment_section, item, ip, &ds);
+    if (rc) {
+      sl_cfg_deployment_clear(&ds.d);
+      return rc;
+    }
+    s->c.deployments[i] = ds.d;
+    s->c.ndeployments = i + 1;
+    s->id_nodes[i] = ds.id_node ? ds.id_node : item;
+  }
+  return 0;
+}
+
+/* Deployments without model_info.id get "<model_name>-<n>", n counting from 0 within the
+ * group in file order: readable in x-sluice-* headers and logs, stable while the group's
+ * order is. Ids must be unique. */
+static int assign_ids(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s) {
+  struct sl_deployment *ds = s->c.deployments;
+  for (size_t i = 0; i < s->c.ndeployments; i++) {
+    if (ds[i].id)
+      continue;
+    size_t pos = 0;
+    for (size_t j = 0; j < i; j++)
+      pos += strcmp(ds[j].model_name, ds[i].model_name) == 0;
+    if (asprintf(&ds[i].id, "%s-%zu", ds[i].model_name, pos) < 0) {
+      ds[i].id = NULL;
+      return -ENOMEM;
+    }
+  }
+  for (size_t i = 0; i < s->c.ndeployments; i++) {
+    for (size_t j = 0; j < i; j++) {
+      if (strcmp(ds[i].id, ds[j].id))
+        continue;
+      char kp[SL_CFG_PATH], other[SL_CFG_PATH];
+      sl_cfg_path_index(kp, "model_list", i);
+      sl_cfg_path_index(other, "model_list", j);
+      strncat(kp, ".model_info.id", sizeof kp - strlen(kp) - 1);
+      return sl_cfg_fail(c, s->id_nodes[i], kp,
+                         "id '%s' is also the id of %s (ids must be unique; deployments without "
+                         "model_info.id get '<model_name>-<n>')", ds[i].id, other);
+    }
+  }
+  return 0;
+}
+
+/* ---- general_settings, router_settings, litellm_settings ---- */
+
+static int finish_general(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map,
+                          void *target, yaml_node_t *const *seen) {
+  struct sl_cfg_scratch *s = target;
+  s->master_key_node = seen[0];
+  if (s->c.master_key && !s->c.master_key[0]) {
+    char kp[SL_CFG_PATH];
+    sl_cfg_path_join(kp, path, "master_key");
+    return sl_cfg_fail(c, seen[0], kp, "empty; remove the key to run without authentication");
+  }
+  return 0;
+}
+
+static const struct sl_cfg_key general_keys[] = {
+    {.name = "master_key", .kind = SL_K_STR, .off = SCR(c.master_key)},
+};
+
+static const struct sl_cfg_section general_section = {
+    general_keys, N(general_keys), NULL, NULL, SL_UNKNOWN_WARN, "not supported yet, ignored",
+    finish_general};
+
+static const struct sl_cfg_key router_keys[] = {
+    {.name = "num_retries", .kind = SL_K_INT, .off = SCR(router_retries), .min = 0, .max = I32},
+    {.name = "timeout", .kind = SL_K_NUM, .off = SCR(router_timeout), .flags = SL_F_POSITIVE},
+};
+
+static const char *const router_known[] = {
+    "routing_strategy", "routing_strategy_args", "fallbacks", "context_window_fallbacks",
+    "content_policy_fallbacks", "default_fallbacks", "max_fallbacks", "allowed_fails",
+    "allowed_fails_policy", "cooldown_time", "disable_cooldowns", "retry_policy",
+    "model_group_retry_policy", "retry_after", "model_group_alias", "redis_host", "redis_port",
+    "redis_password", "redis_url", "cache_responses", "cache_kwargs", "caching_groups",
+    "client_ttl", "enable_pre_call_checks", "optional_pre_call_checks", "enable_tag_filtering",
+    "tag_filtering_match_any", "default_litellm_params", "default_max_parallel_requests",
+    "default_priority", "stream_timeout", "provider_budget_config", "polling_interval",
+    "set_verbose", "debug_level", "routing_groups", "alerting_config", "assistants_config",
+    "router_general_settings", "ignore_invalid_deployments", "model_group_affinity_config",
+    NULL};
+
+static const struct sl_cfg_section router_section = {
+    router_keys, N(router_keys), router_known, "not supported yet, ignored", SL_UNKNOWN_WARN,
+    "unknown router_settings key, ignored", NULL};
+
+static const struct sl_cfg_key litellm_keys[] = {
+    {.name = "num_retries", .kind = SL_K_INT, .off = SCR(litellm_retries), .min = 0, .max = I32},
+    {.name = "request_timeout", .kind = SL_K_NUM, .off = SCR(litellm_timeout), .flags = SL_F_POSITIVE},
+};
+
+static const struct sl_cfg_section litellm_section = {
+    litellm_keys, N(litellm_keys), NULL, NULL, SL_UNKNOWN_WARN, "not supported yet, ignored",
+    NULL};
+
+/* ---- sluice_settings ---- */
+
+static int listen_from_parts(struct sl_cfg_ctx *c, const char *path, struct sl_cfg_scratch *s,
+                             yaml_node_t *const *seen) {
+  char kp[SL_CFG_PATH];
+  if (s->host) {
+    const char *h = s->host;
+    size_t n = strlen(h);
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') { /* "[::1]" -> "::1" */
+      memmove(s->host, h + 1, n - 2);
+      s->host[n - 2] = 0;
+    }
+    if (!sl_config_host_valid(s->host)) {
+      sl_cfg_path_join(kp, path, "host");
+      return sl_cfg_fail(c, seen[1], kp, "expected a host name or IP address, got '%s'", h);
+    }
+    free(s->c.listen_host);
+    s->c.listen_host = s->host;
+    s->host = NULL;
+  }
+  if (s->port >= 0)
+    s->c.port = (uint16_t)s->port;
+  return 0;
+}
+
+static int finish_sluice(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map, void *target,
+                         yaml_node_t *const *seen) {
+  struct sl_cfg_scratch *s = target;
+  char kp[SL_CFG_PATH];
+  if (s->listen) { /* seen[0..2]: listen, host, port */
+    if (seen[1] || seen[2]) {
+      sl_cfg_path_join(kp, path, seen[1] ? "host" : "port");
+      return sl_cfg_fail(c, seen[1] ? seen[1] : seen[2], kp,
+                         "conflicts with sluice_settings.listen; set listen or host/port");
+    }
+    char *host;
+    uint16_t port;
+    const char *why = "invalid";
+    int rc = sl_config_parse_listen(s->listen, &host, &port, &why);
+    sl_cfg_path_join(kp, path, "listen");
+    if (rc == -EINVAL)
+      return sl_cfg_fail(c, seen[0], kp, "expected 'host:port' or '[v6addr]:port', got '%s' (%s)",
+                         s->listen, why);
+    if (rc)
+      return rc;
+    free(s->c.listen_host);
+    s->c.listen_host = host;
+    s->c.port = port;
+  } else {
+    int rc = listen_from_parts(c, path, s, seen);
+    if (rc)
+      return rc;
+  }
+  if (!s->c.data_dir[0]) {
+    sl_cfg_path_join(kp, path, "data_dir");
+    return sl_cfg_fail(c, map, kp, "must not be empty");
+  }
+  if (s->c.ca_file && access(s->c.ca_file, R_OK) != 0) {
+    int e = errno;
+    sl_cfg_path_join(kp, path, "ca_file");
+    return sl_cfg_fail(c, map, kp, "cannot read '%s': %s", s->c.ca_file, strerror(e));
+  }
+  return 0;
+}
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+
+/* Order matters: finish_sluice reads seen[0..2] (listen, host, port). */
+static const struct sl_cfg_key sluice_keys[] = {
+    {.name = "listen", .kind = SL_K_STR, .off = SCR(listen)},
+    {.name = "host", .kind = SL_K_STR, .off = SCR(host)},
+    {.name = "port", .kind = SL_K_INT, .off = SCR(port), .min = 0, .max = 65535},
+    {.name = "workers", .kind = SL_K_INT, .off = SCR(c.workers), .min = 0, .max = 1024},
+    {.name = "data_dir", .kind = SL_K_STR, .off = SCR(c.data_dir)},
+    {.name = "max_body_bytes", .kind = SL_K_SIZE, .off = SCR(c.max_body_bytes), .min = 1},
+    {.name = "max_header_bytes", .kind = SL_K_SIZE, .off = SCR(c.max_header_bytes), .min = 1024},
+    {.name = "header_timeout", .kind = SL_K_DUR, .off = SCR(c.header_timeout_ms), .flags = SL_F_POSITIVE},
+    {.name = "body_timeout", .kind = SL_K_DUR, .off = SCR(c.body_timeout_ms), .flags = SL_F_POSITIVE},
+    {.name = "keepalive_timeout", .kind = SL_K_DUR, .off = SCR(c.keepalive_timeout_ms)},
+    {.name = "drain_timeout", .kind = SL_K_DUR, .off = SCR(c.drain_timeout_ms)},
+    {.name = "connect_timeout", .kind = SL_K_DUR, .off = SCR(c.connect_timeout_ms), .flags = SL_F_POSITIVE},
+    {.name = "ca_file", .kind = SL_K_STR, .off = SCR(c.ca_file)},
+    {.name = "log_level", .kind = SL_K_ENUM, .off = SCR(c.log_level), .choices = log_levels},
+    {.name = "access_log", .kind = SL_K_BOOL, .off = SCR(c.access_log)},
+};
+
+/* sluice_settings is ours: a typo must not pass silently. */
+static const struct sl_cfg_section sluice_section = {
+    sluice_keys, N(sluice_keys), NULL, NULL, SL_UNKNOWN_ERROR, NULL, finish_sluice};
+
+/* ---- the top level ---- */
+
+static int warn_environment_variables(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path,
+                                      void *target) {
+  sl_cfg_warn(c, v, path, "not applied by sluice (export these variables before starting it), "
+              "ignored");
+  return 0;
+}
+
+static void resolve_precedence(struct sl_cfg_scratch *s) {
+  /* router_settings wins; litellm_settings is LiteLLM's global fallback */
+  s->c.num_retries = s->router_retries >= 0    ? s->router_retries
+                     : s->litellm_retries >= 0 ? s->litellm_retries
+                                               : 0;
+  s->c.timeout_s = s->router_timeout > 0    ? s->router_timeout
+                   : s->litellm_timeout > 0 ? s->litellm_timeout
+                                            : 600;
+}
+
+static int resolve_master_key(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s) {
+  yaml_node_t *at = s->master_key_node ? s->master_key_node : s->root;
+  if (!s->c.master_key) { /* LiteLLM's fallback when general_settings has none */
+    const char *env = getenv("LITELLM_MASTER_KEY");
+    if (!env || !*env)
+      return 0;
+    if (!(s->c.master_key = strdup(env)))
+      return -ENOMEM;
+  }
+  if (strncmp(s->c.master_key, "sk-", 3) != 0)
+    sl_cfg_warn(c, at, "general_settings.master_key",
+                "does not start with 'sk-' (LiteLLM requires that; sluice accepts it)");
+  return 0;
+}
+
+static int finish_root(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map, void *target,
+                       yaml_node_t *const *seen) {
+  struct sl_cfg_scratch *s = target;
+  if (s->c.ndeployments == 0)
+    return sl_cfg_fail(c, map, "model_list",
+                       "missing or empty; sluice has nothing to serve (add a deployment)");
+  resolve_precedence(s);
+  int rc = resolve_master_key(c, s);
+  return rc ? rc : assign_ids(c, s);
+}
+
+static const struct sl_cfg_key root_keys[] = {
+    {.name = "model_list", .kind = SL_K_FUNC, .fn = parse_model_list},
+    {.name = "general_settings", .kind = SL_K_MAP, .sub = &general_section},
+    {.name = "router_settings", .kind = SL_K_MAP, .sub = &router_section},
+    {.name = "litellm_settings", .kind = SL_K_MAP, .sub = &litellm_section},
+    {.name = "sluice_settings", .kind = SL_K_MAP, .sub = &sluice_section},
+    {.name = "environment_variables", .kind = SL_K_FUNC, .fn = warn_environment_variables},
+};
+
+static const char *const root_known[] = {
+    "include", "credential_list", "callback_settings", "guardrails", "mcp_servers",
+    "mcp_aliases", "vector_store_registry", "files_settings", "finetune_settings",
+    "assistant_settings", "search_tools", "prompts", "pass_through_endpoints",
+    "model_group_settings", "user_api_key_cache_ttl", NULL};
+
+const struct sl_cfg_section sl_cfg_root_section = {
+    root_keys, N(root_keys), root_known, "not supported yet, ignored", SL_UNKNOWN_WARN,
+    "unknown top-level key, ignored", finish_root};

@@ -1,0 +1,21 @@
+/* Logging: one JSON object per line on stdout, each written with a single write(2) so
+ * lines from the master and every worker never interleave. */
+#ifndef SL_CORE_LOG_H
+#define SL_CORE_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum sl_log_level { SL_LOG_DEBUG = 0, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR };
+
+void sl_log_set_level(enum sl_log_level l);
+int sl_log_level_parse(const char *s, enum sl_log_level *out);
+bool sl_log_enabled(enum sl_log_level l);
+/* `fields` is a printf format producing further JSON members without braces or a
+ * leading comma (e.g. "\"port\":%u"), or NULL. msg is a plain literal. */
+void sl_log(enum sl_log_level l, const char *msg, const char *fields, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Writes an already built JSON line (without the newline). */
+void sl_log_raw(const char *json, size_t n);
+
+#endif

@@ -1,0 +1,29 @@
+/* The API surface: which paths sluice serves, with which methods. One table, so 404
+ * and 405 (with its Allow header) fall out of the same lookup. */
+#ifndef SL_CORE_ROUTES_H
+#define SL_CORE_ROUTES_H
+
+#include "net/http_parse.h"
+
+enum sl_route {
+  SL_R_NONE = 0,
+  SL_R_CHAT,        /* POST /v1/chat/completions */
+  SL_R_COMPLETIONS, /* POST /v1/completions */
+  SL_R_EMBEDDINGS,  /* POST /v1/embeddings */
+  SL_R_MODELS,      /* GET  /v1/models */
+  SL_R_MESSAGES,    /* POST /v1/messages (Anthropic) */
+  SL_R_LIVE,        /* GET  /health/liveliness */
+  SL_R_READY,       /* GET  /health/readiness */
+};
+
+struct sl_route_match {
+  enum sl_route route;
+  bool method_ok;
+  const char *allow;       /* for 405 */
+  const char *upstream_path; /* path appended to api_base, e.g. "/chat/completions" */
+};
+
+/* Matches path (with or without the /v1 prefix, trailing slash tolerated). */
+struct sl_route_match sl_route_find(enum sl_http_method_kind m, struct sl_slice path);
+
+#endif

@@ -1,0 +1,53 @@
+/* One worker process: a single-threaded libuv loop that owns its SO_REUSEPORT
+ * listener, its client connections and its upstream pools. Everything a request needs
+ * hangs off this struct; there is no other mutable state in a worker. */
+#ifndef SL_CORE_WORKER_H
+#define SL_CORE_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/config.h"
+#include "net/http_server.h"
+#include "net/upstream.h"
+#include "store/shm.h"
+
+/* A model group: the deployments sharing one model_name, in config order. */
+struct sl_group {
+  const char *name;
+  size_t *deps; /* indexes into cfg->deployments */
+  size_t n;
+};
+
+struct sl_worker {
+  uv_loop_t loop;
+  const struct sl_config *cfg;
+  struct sl_shm *shm;
+  unsigned index;
+  struct sl_server *srv;
+  struct sl_tls_ctx *tls;
+  struct sl_upstream_pool **pools; /* one per deployment, made on first use */
+  struct sl_group *groups;
+  size_t ngroups;
+  char *models_json; /* GET /v1/models body, built once */
+  size_t models_json_len;
+  uint64_t next_req;
+  size_t inflight;
+  bool draining;
+  uv_signal_t sig_term, sig_int;
+  uv_timer_t drain_poll, drain_deadline;
+};
+
+/* Runs a worker to completion; returns the process exit code. listen_fd comes from
+ * sl_net_bind_reuseport; one byte is written to ready_fd once it accepts. */
+int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, unsigned index, int listen_fd,
+                  int ready_fd);
+
+const struct sl_group *sl_worker_group(const struct sl_worker *w, const char *name);
+/* The pool of deployment i, created on first use; NULL on failure (err filled). */
+struct sl_upstream_pool *sl_worker_pool(struct sl_worker *w, size_t i, char *err, size_t errlen);
+uint64_t sl_now_ms(void); /* monotonic */
+
+#endif

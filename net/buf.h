@@ -1,0 +1,24 @@
+/* A growable byte buffer for building responses and request heads. Allocation
+ * failure is sticky (`oom`), so builders can append freely and check once. */
+#ifndef SL_NET_BUF_H
+#define SL_NET_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct sl_buf {
+  char *p;
+  size_t n, cap;
+  bool oom;
+};
+
+void sl_buf_append(struct sl_buf *b, const void *p, size_t n);
+void sl_buf_puts(struct sl_buf *b, const char *s);
+void sl_buf_printf(struct sl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as the inside of a JSON string (quotes not included). */
+void sl_buf_json_escape(struct sl_buf *b, const char *s, size_t n);
+/* Hands the memory to the caller (who frees it) and resets b. */
+char *sl_buf_take(struct sl_buf *b, size_t *len);
+void sl_buf_free(struct sl_buf *b);
+
+#endif

@@ -1,0 +1,252 @@
+/* Server-side request parser on llhttp. The request line and headers are copied into
+ * one head buffer as they arrive (they may be split across reads) and recorded as
+ * offsets; offsets become slices only when the head is complete and the buffer can no
+ * longer move. The body goes into a second buffer. llhttp is paused after the head
+ * of a request that expects `100-continue` (so the caller can give the go-ahead) and
+ * after each message (so pipelined requests are handed out one at a time, in order). */
+#include "net/http_parse.h"
+
+#include <errno.h>
+#include <llhttp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/buf.h"
+
+struct hdr_off {
+  size_t name, name_len, value, value_len;
+};
+
+struct sl_http_parser {
+  llhttp_t ll;
+  struct sl_http_limits lim;
+  struct sl_buf head, body;
+  struct hdr_off *offs;
+  size_t noffs;
+  size_t url_len;
+  size_t head_bytes;
+  int last_cb; /* 0 none, 1 field, 2 value */
+  bool in_request, head_done, message_done, head_reported;
+  struct sl_http_request req;
+  struct sl_header *hdrs; /* lim.max_headers entries */
+  int err_status;
+  const char *err_msg;
+};
+
+static struct sl_http_parser *P(llhttp_t *ll) { return (struct sl_http_parser *)ll->data; }
+
+static int fail(struct sl_http_parser *p, int status, const char *msg) {
+  p->err_status = status;
+  p->err_msg = msg;
+  return HPE_USER;
+}
+
+static int count_head(struct sl_http_parser *p, size_t n) {
+  p->head_bytes += n;
+  if (p->head_bytes > p->lim.max_header_bytes)
+    return fail(p, 431, "Request header fields too large");
+  return 0;
+}
+
+static int on_message_begin(llhttp_t *ll) {
+  struct sl_http_parser *p = P(ll);
+  p->in_request = true;
+  return 0;
+}
+
+static int on_url(llhttp_t *ll, const char *at, size_t n) {
+  struct sl_http_parser *p = P(ll);
+  if (count_head(p, n)) return HPE_USER;
+  sl_buf_append(&p->head, at, n);
+  p->url_len += n;
+  return p->head.oom ? fail(p, 500, "Out of memory") : 0;
+}
+
+static int on_header_field(llhttp_t *ll, const char *at, size_t n) {
+  struct sl_http_parser *p = P(ll);
+  if (count_head(p, n + 4)) return HPE_USER;
+  if (p->last_cb != 1) {
+    if (p->noffs == p->lim.max_headers) return fail(p, 431, "Too many request header fields");
+    p->offs[p->noffs++] = (struct hdr_off){p->head.n, 0, 0, 0};
+    p->last_cb = 1;
+  }
+  sl_buf_append(&p->head, at, n);
+  p->offs[p->noffs - 1].name_len += n;
+  return p->head.oom ? fail(p, 500, "Out of memory") : 0;
+}
+
+static int on_header_value(llhttp_t *ll, const char *at, size_t n) {
+  struct sl_http_parser *p = P(ll);
+  if (count_head(p, n)) return HPE_USER;
+  struct hdr_off *o = &p->offs[p->noffs - 1];
+  if (p->last_cb != 2) {
+    o->value = p->head.n;
+    p->last_cb = 2;
+  }
+  sl_buf_append(&p->head, at, n);
+  o->value_len += n;
+  return p->head.oom ? fail(p, 500, "Out of memory") : 0;
+}
+
+static enum sl_http_method_kind method_kind(uint8_t m) {
+  switch (m) {
+  case HTTP_GET: return SL_M_GET;
+  case HTTP_HEAD: return SL_M_HEAD;
+  case HTTP_POST: return SL_M_POST;
+  case HTTP_OPTIONS: return SL_M_OPTIONS;
+  default: return SL_M_OTHER;
+  }
+}
+
+static int on_headers_complete(llhttp_t *ll) {
+  struct sl_http_parser *p = P(ll);
+  struct sl_http_request *r = &p->req;
+  const char *base = p->head.p ? p->head.p : "";
+  memset(r, 0, sizeof *r);
+  size_t q = 0;
+  while (q < p->url_len && base[q] != '?') q++;
+  r->path = (struct sl_slice){base, q};
+  r->query = q < p->url_len ? (struct sl_slice){base + q + 1, p->url_len - q - 1}
+                            : (struct sl_slice){base + p->url_len, 0};
+  for (size_t i = 0; i < p->noffs; i++) {
+    p->hdrs[i].name = (struct sl_slice){base + p->offs[i].name, p->offs[i].name_len};
+    size_t vl = p->offs[i].value_len; /* trailing whitespace is not part of the value */
+    while (vl && (base[p->offs[i].value + vl - 1] == ' ' || base[p->offs[i].value + vl - 1] == '\t')) vl--;
+    p->hdrs[i].value = (struct sl_slice){base + p->offs[i].value, vl};
+  }
+  r->headers = p->hdrs;
+  r->nheaders = p->noffs;
+  r->method = method_kind(ll->method);
+  const char *mn = llhttp_method_name((llhttp_method_t)ll->method);
+  r->method_name = (struct sl_slice){mn, strlen(mn)};
+  r->http_major = ll->http_major;
+  r->http_minor = ll->http_minor;
+  r->keep_alive = llhttp_should_keep_alive(ll);
+  r->chunked = (ll->flags & F_CHUNKED) != 0;
+  r->content_length = (ll->flags & F_CONTENT_LENGTH) ? (int64_t)ll->content_length : -1;
+  const struct sl_header *ex = sl_http_header_find(p->hdrs, p->noffs, "expect");
+  if (ex) {
+    if (!sl_slice_eq_ci(ex->value, "100-continue")) return fail(p, 417, "Unsupported Expect header");
+    r->expect_continue = r->http_major == 1 && r->http_minor >= 1;
+  }
+  if (r->content_length > 0 && (uint64_t)r->content_length > p->lim.max_body_bytes)
+    return fail(p, 413, "Request body too large");
+  if (r->content_length > 0) {
+    /* Reserve once; the body cannot outgrow the declared length. */
+    sl_buf_append(&p->body, "", 0);
+    if (p->body.cap < (size_t)r->content_length + 1) {
+      char *nb = realloc(p->body.p, (size_t)r->content_length + 1);
+      if (!nb) return fail(p, 500, "Out of memory");
+      p->body.p = nb;
+      p->body.cap = (size_t)r->content_length + 1;
+    }
+  }
+  p->head_done = true;
+  /* Hand the head out early only when the client waits for our go-ahead. */
+  return r->expect_continue && (r->chunked || r->content_length > 0) ? HPE_PAUSED : 0;
+}
+
+static int on_body(llhttp_t *ll, const char *at, size_t n) {
+  struct sl_http_parser *p = P(ll);
+  if (p->body.n + n > p->lim.max_body_bytes) return fail(p, 413, "Request body too large");
+  sl_buf_append(&p->body, at, n);
+  return p->body.oom ? fail(p, 500, "Out of memory") : 0;
+}
+
+static int on_message_complete(llhttp_t *ll) {
+  struct sl_http_parser *p = P(ll);
+  p->req.body = p->body.p ? p->body.p : "";
+  p->req.body_len = p->body.n;
+  p->message_done = true;
+  return HPE_PAUSED;
+}
+
+static const llhttp_settings_t settings = {
+  .on_message_begin = on_message_begin,
+  .on_url = on_url,
+  .on_header_field = on_header_field,
+  .on_header_value = on_header_value,
+  .on_headers_complete = on_headers_complete,
+  .on_body = on_body,
+  .on_message_complete = on_message_complete,
+};
+
+int sl_http_parser_create(const struct sl_http_limits *lim, struct sl_http_parser **out) {
+  struct sl_http_parser *p = calloc(1, sizeof *p);
+  if (!p) return -ENOMEM;
+  p->lim = *lim;
+  if (!p->lim.max_headers) p->lim.max_headers = 100;
+  p->offs = calloc(p->lim.max_headers, sizeof *p->offs);
+  p->hdrs = calloc(p->lim.max_headers, sizeof *p->hdrs);
+  if (!p->offs || !p->hdrs) {
+    sl_http_parser_free(p);
+    return -ENOMEM;
+  }
+  llhttp_init(&p->ll, HTTP_REQUEST, &settings);
+  p->ll.data = p;
+  *out = p;
+  return 0;
+}
+
+void sl_http_parser_free(struct sl_http_parser *p) {
+  if (!p) return;
+  sl_buf_free(&p->head);
+  sl_buf_free(&p->body);
+  free(p->offs);
+  free(p->hdrs);
+  free(p);
+}
+
+enum sl_http_parse_event sl_http_parser_feed(struct sl_http_parser *p, const char *data, size_t len,
+                                             size_t *consumed) {
+  *consumed = 0;
+  if (p->err_status) return SL_HP_ERROR;
+  if (p->message_done) return SL_HP_REQUEST; /* caller must call _next() first */
+  if (len == 0) return SL_HP_NEED_MORE;
+  llhttp_errno_t e = llhttp_execute(&p->ll, data, len);
+  if (e == HPE_OK) {
+    *consumed = len;
+    return SL_HP_NEED_MORE;
+  }
+  if (e == HPE_PAUSED) {
+    const char *pos = llhttp_get_error_pos(&p->ll);
+    *consumed = pos ? (size_t)(pos - data) : len;
+    llhttp_resume(&p->ll);
+    if (p->message_done) return SL_HP_REQUEST;
+    return SL_HP_HEAD;
+  }
+  if (!p->err_status) {
+    p->err_status = 400;
+    p->err_msg = e == HPE_INVALID_METHOD ? "Malformed HTTP request: invalid method"
+               : e == HPE_INVALID_VERSION ? "Malformed HTTP request: invalid HTTP version"
+               : e == HPE_UNEXPECTED_CONTENT_LENGTH ? "Malformed HTTP request: conflicting Content-Length"
+               : "Malformed HTTP request";
+  }
+  return SL_HP_ERROR;
+}
+
+const struct sl_http_request *sl_http_parser_request(const struct sl_http_parser *p) {
+  return p->head_done ? &p->req : NULL;
+}
+
+void sl_http_parser_next(struct sl_http_parser *p) {
+  p->head.n = 0;
+  p->body.n = 0;
+  /* A connection that once carried a large body should not keep it while idle. */
+  if (p->body.cap > 65536) sl_buf_free(&p->body);
+  if (p->head.cap > 65536) sl_buf_free(&p->head);
+  p->noffs = 0;
+  p->url_len = 0;
+  p->head_bytes = 0;
+  p->last_cb = 0;
+  p->in_request = p->head_done = p->message_done = false;
+  memset(&p->req, 0, sizeof p->req);
+}
+
+bool sl_http_parser_in_request(const struct sl_http_parser *p) { return p->in_request; }
+bool sl_http_parser_in_body(const struct sl_http_parser *p) { return p->head_done && !p->message_done; }
+
+int sl_http_parser_error(const struct sl_http_parser *p, const char **msg) {
+  if (msg) *msg = p->err_msg;
+  return p->err_status;
+}

@@ -1,0 +1,72 @@
+/* The client-facing HTTP/1.1 server of one worker: an SO_REUSEPORT listener on the
+ * worker's loop, connections with keep-alive, in-order pipelining, 100-continue,
+ * size limits and read timeouts. It knows nothing about LLMs: a complete request is
+ * handed to on_request, and the handler answers through the sl_conn_* calls, whole or
+ * as a chunked stream, at any later time on the same loop. */
+#ifndef SL_NET_HTTP_SERVER_H
+#define SL_NET_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "net/http_parse.h"
+
+struct sl_server_opts {
+  struct sl_http_limits limits;
+  uint64_t header_timeout_ms;    /* whole request head must arrive within this */
+  uint64_t body_timeout_ms;      /* longest silence while reading a body */
+  uint64_t keepalive_timeout_ms; /* idle connection lifetime */
+};
+
+struct sl_server;
+struct sl_conn;
+
+struct sl_server_cbs {
+  /* A complete request. The handler must end it with sl_conn_respond or
+   * sl_conn_stream_end (or the connection closes under it: see on_abort). The request
+   * memory stays valid until then. */
+  void (*on_request)(void *ud, struct sl_conn *c, const struct sl_http_request *r);
+  /* The client connection died while a request was being handled; `req` is what the
+   * handler attached with sl_conn_attach. The connection must not be used again. */
+  void (*on_abort)(void *ud, struct sl_conn *c, void *req);
+};
+
+/* Creates a TCP socket bound to host:port with SO_REUSEPORT, not yet listening.
+ * *port_out receives the bound port (useful with port 0). */
+int sl_net_bind_reuseport(const char *host, uint16_t port, int *fd_out, uint16_t *port_out,
+                          char *err, size_t errlen);
+
+/* Starts listening on an fd from sl_net_bind_reuseport (the server owns it). */
+int sl_server_start(uv_loop_t *loop, int fd, const struct sl_server_opts *o,
+                    const struct sl_server_cbs *cbs, void *ud, struct sl_server **out);
+/* Graceful drain: stop accepting, close idle connections, finish the rest
+ * (each closes after its current response). */
+void sl_server_drain(struct sl_server *s);
+/* Closes everything (in-flight requests get on_abort) and frees the server once the
+ * handles are closed. */
+void sl_server_close(struct sl_server *s);
+size_t sl_server_connections(const struct sl_server *s);
+
+void sl_conn_attach(struct sl_conn *c, void *req);
+/* A complete response. `headers` holds extra preformatted "Name: value\r\n" lines. */
+void sl_conn_respond(struct sl_conn *c, int status, const char *content_type,
+                     const char *headers, size_t hlen, const char *body, size_t blen);
+/* An OpenAI-shaped JSON error response. */
+void sl_conn_respond_error(struct sl_conn *c, int status, const char *message, const char *code,
+                           const char *headers);
+/* A streamed response (chunked on HTTP/1.1, close-delimited on HTTP/1.0). Data is
+ * copied; each write is flushed to the socket at once. */
+void sl_conn_stream_start(struct sl_conn *c, int status, const char *content_type,
+                          const char *headers, size_t hlen);
+void sl_conn_stream_write(struct sl_conn *c, const char *p, size_t n);
+void sl_conn_stream_end(struct sl_conn *c);
+/* Bytes queued to the client and not yet written (for back-pressure). */
+size_t sl_conn_pending_bytes(const struct sl_conn *c);
+/* Asks the connection to close after the current response. */
+void sl_conn_close_after(struct sl_conn *c);
+/* A short per-worker connection id, for logs. */
+uint64_t sl_conn_id(const struct sl_conn *c);
+
+#endif

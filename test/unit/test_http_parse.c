@@ -1,0 +1,148 @@
+/* http_parse: the server's request parser, fed whole, byte by byte and pipelined. */
+#include <stdlib.h>
+
+#include "check.h"
+#include "net/http_parse.h"
+
+static struct sl_http_parser *mk(size_t max_head, size_t max_body) {
+  struct sl_http_limits lim = {max_head, max_body, 16};
+  struct sl_http_parser *p = NULL;
+  sl_http_parser_create(&lim, &p);
+  return p;
+}
+
+/* Feeds all of s, in pieces of `step` bytes; returns the event that stopped it and
+ * how much was consumed in total. */
+static enum sl_http_parse_event feed(struct sl_http_parser *p, const char *s, size_t n, size_t step,
+                                     size_t *used_total) {
+  size_t off = 0;
+  enum sl_http_parse_event ev = SL_HP_NEED_MORE;
+  while (off < n) {
+    size_t len = n - off < step ? n - off : step, used = 0;
+    ev = sl_http_parser_feed(p, s + off, len, &used);
+    off += used;
+    if (ev != SL_HP_NEED_MORE) break;
+  }
+  *used_total = off;
+  return ev;
+}
+
+static bool slice_is(struct sl_slice s, const char *lit) { return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0; }
+
+static void simple_post(void) {
+  const char *req = "POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n"
+                    "X-Thing:  v  \r\n\r\nabcd";
+  for (size_t step = 1; step <= strlen(req); step += (step < 8 ? 1 : 13)) {
+    struct sl_http_parser *p = mk(4096, 1024);
+    size_t used;
+    CHECK(feed(p, req, strlen(req), step, &used) == SL_HP_REQUEST);
+    CHECK(used == strlen(req));
+    const struct sl_http_request *r = sl_http_parser_request(p);
+    CHECK(r && r->method == SL_M_POST);
+    CHECK(slice_is(r->path, "/v1/chat/completions"));
+    CHECK(slice_is(r->query, "x=1"));
+    CHECK(r->nheaders == 3);
+    const struct sl_header *h = sl_http_header_find(r->headers, r->nheaders, "x-thing");
+    CHECK(h && slice_is(h->value, "v"));
+    CHECK(r->body_len == 4 && memcmp(r->body, "abcd", 4) == 0);
+    CHECK(r->keep_alive);
+    sl_http_parser_free(p);
+  }
+}
+
+static void pipelined_in_order(void) {
+  const char *two = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  struct sl_http_parser *p = mk(4096, 1024);
+  size_t used;
+  CHECK(sl_http_parser_feed(p, two, strlen(two), &used) == SL_HP_REQUEST);
+  CHECK(slice_is(sl_http_parser_request(p)->path, "/a"));
+  CHECK(used < strlen(two));
+  sl_http_parser_next(p);
+  size_t used2;
+  CHECK(sl_http_parser_feed(p, two + used, strlen(two) - used, &used2) == SL_HP_REQUEST);
+  CHECK(slice_is(sl_http_parser_request(p)->path, "/b"));
+  CHECK(!sl_http_parser_request(p)->keep_alive);
+  CHECK(used + used2 == strlen(two));
+  sl_http_parser_free(p);
+}
+
+static void chunked_body(void) {
+  const char *req = "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+  struct sl_http_parser *p = mk(4096, 1024);
+  size_t used;
+  CHECK(feed(p, req, strlen(req), 3, &used) == SL_HP_REQUEST);
+  const struct sl_http_request *r = sl_http_parser_request(p);
+  CHECK(r->chunked && r->body_len == 5 && memcmp(r->body, "abcde", 5) == 0);
+  sl_http_parser_free(p);
+}
+
+static void expect_continue_pauses_after_head(void) {
+  const char *head = "POST /x HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+  struct sl_http_parser *p = mk(4096, 1024);
+  size_t used;
+  CHECK(sl_http_parser_feed(p, head, strlen(head), &used) == SL_HP_HEAD);
+  CHECK(used == strlen(head));
+  CHECK(sl_http_parser_request(p)->expect_continue);
+  CHECK(sl_http_parser_in_body(p));
+  CHECK(sl_http_parser_feed(p, "xyz", 3, &used) == SL_HP_REQUEST);
+  CHECK(sl_http_parser_request(p)->body_len == 3);
+  sl_http_parser_free(p);
+}
+
+static void limits(void) {
+  struct sl_http_parser *p = mk(64, 8);
+  size_t used;
+  const char *big = "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n\r\n";
+  CHECK(sl_http_parser_feed(p, big, strlen(big), &used) == SL_HP_ERROR);
+  CHECK(sl_http_parser_error(p, NULL) == 431);
+  sl_http_parser_free(p);
+
+  p = mk(4096, 8);
+  const char *cl = "POST /x HTTP/1.1\r\nContent-Length: 9\r\n\r\n";
+  CHECK(sl_http_parser_feed(p, cl, strlen(cl), &used) == SL_HP_ERROR);
+  CHECK(sl_http_parser_error(p, NULL) == 413);
+  sl_http_parser_free(p);
+
+  p = mk(4096, 8);
+  const char *ch = "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n5\r\nfghij\r\n0\r\n\r\n";
+  CHECK(sl_http_parser_feed(p, ch, strlen(ch), &used) == SL_HP_ERROR);
+  CHECK(sl_http_parser_error(p, NULL) == 413);
+  sl_http_parser_free(p);
+
+  p = mk(100000, 8);
+  char many[4096] = "GET / HTTP/1.1\r\n";
+  for (int i = 0; i < 20; i++) strcat(many, "A: b\r\n");
+  strcat(many, "\r\n");
+  CHECK(sl_http_parser_feed(p, many, strlen(many), &used) == SL_HP_ERROR);
+  CHECK(sl_http_parser_error(p, NULL) == 431);
+  sl_http_parser_free(p);
+}
+
+static void malformed(void) {
+  const char *bad[] = {
+    "GARBAGE\r\n\r\n",
+    "GET / HTTP/9.9\r\n\r\n",
+    "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+    "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+    "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct sl_http_parser *p = mk(4096, 1024);
+    size_t used;
+    CHECK(sl_http_parser_feed(p, bad[i], strlen(bad[i]), &used) == SL_HP_ERROR);
+    CHECK(sl_http_parser_error(p, NULL) == 400);
+    sl_http_parser_free(p);
+  }
+}
+
+static void in_request_tracks_partial_head(void) {
+  struct sl_http_parser *p = mk(4096, 1024);
+  size_t used;
+  CHECK(!sl_http_parser_in_request(p));
+  CHECK(sl_http_parser_feed(p, "GET / HT", 8, &used) == SL_HP_NEED_MORE);
+  CHECK(sl_http_parser_in_request(p) && !sl_http_parser_in_body(p));
+  sl_http_parser_free(p);
+}
+
+CHECK_MAIN(T(simple_post), T(pipelined_in_order), T(chunked_body), T(expect_continue_pauses_after_head), T(limits),
+           T(malformed), T(in_request_tracks_partial_head))

@@ -1,0 +1,28 @@
+/* routes: one table gives route, 404 and 405. */
+#include "check.h"
+#include "core/routes.h"
+
+static struct sl_route_match find(enum sl_http_method_kind m, const char *path) {
+  return sl_route_find(m, (struct sl_slice){path, strlen(path)});
+}
+
+static void v1_and_bare_paths(void) {
+  CHECK(find(SL_M_POST, "/v1/chat/completions").route == SL_R_CHAT);
+  CHECK(find(SL_M_POST, "/chat/completions").route == SL_R_CHAT);
+  CHECK(find(SL_M_POST, "/v1/chat/completions/").route == SL_R_CHAT);
+  CHECK(find(SL_M_POST, "/v1/embeddings").route == SL_R_EMBEDDINGS);
+  CHECK(find(SL_M_GET, "/models").route == SL_R_MODELS);
+  CHECK_STR(find(SL_M_POST, "/completions").upstream_path, "/completions");
+}
+
+static void unknown_and_wrong_method(void) {
+  CHECK(find(SL_M_GET, "/v1/nope").route == SL_R_NONE);
+  CHECK(find(SL_M_GET, "/v1").route == SL_R_NONE);
+  CHECK(find(SL_M_POST, "/v1/health/liveliness").route == SL_R_NONE);
+  struct sl_route_match m = find(SL_M_GET, "/v1/chat/completions");
+  CHECK(m.route == SL_R_CHAT && !m.method_ok);
+  CHECK_STR(m.allow, "POST");
+  CHECK(find(SL_M_HEAD, "/health/readiness").method_ok);
+}
+
+CHECK_MAIN(T(v1_and_bare_paths), T(unknown_and_wrong_method))
