@@ -17,7 +17,7 @@ struct sl_deployment {
   char *api_base;        /* e.g. "https://api.openai.com/v1" (default per provider) */
   char *api_key;         /* may be NULL; os.environ/NAME already resolved */
   /* api_base split up */
-  char *host;
+  char *host;            /* IPv6 literals without brackets: add them for Host: / URLs */
   uint16_t port;
   bool tls;
   char *base_path;       /* path prefix without trailing '/', may be "" */
@@ -29,7 +29,8 @@ struct sl_deployment {
   int order;               /* 0: unset */
   int max_retries;         /* -1: unset */
 
-  char *id;                       /* model_info.id, or a generated stable id */
+  char *id;                       /* model_info.id, or "<model_name>-<n>" (n from 0 within
+                                     the group, file order); unique across deployments */
   double input_cost_per_token;    /* model_info; 0 when unknown */
   double output_cost_per_token;
   int64_t max_input_tokens;       /* 0: unknown */

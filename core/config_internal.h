@@ -1,4 +1,4 @@
-/* Internals shared by the config loader's files: the key-table engine (config.c) and the
+/* Internals shared by the config loader's files: the key-table engine (config_engine.c) and the
  * schema it runs (config_schema.c). Not an API for other rooms.
  * The one idea: every section of config.yaml is a table of keys (name, type, where the value
  * goes, range); one engine walks a YAML mapping against a table, so unknown keys, type errors,
@@ -27,6 +27,7 @@ struct sl_cfg_ctx {
   void *ud;
   char **warned; /* normalized key paths already warned about */
   size_t nwarned;
+  yaml_node_t *cur_key; /* the key whose value is being parsed (for SL_K_FUNC messages) */
 };
 
 enum sl_cfg_kind {
@@ -74,7 +75,7 @@ struct sl_cfg_section {
                 yaml_node_t *const *seen);
 };
 
-/* Engine (config.c). */
+/* Engine (config_engine.c). */
 int sl_cfg_parse_section(struct sl_cfg_ctx *c, const struct sl_cfg_section *s, yaml_node_t *map,
                          const char *path, void *target);
 int sl_cfg_fail(struct sl_cfg_ctx *c, const yaml_node_t *at, const char *path, const char *fmt,

@@ -18,6 +18,8 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define I32 INT32_MAX
 #define I64 INT64_MAX
+/* One key-table row: name, kind, field offset, then optional .min/.max/.flags/... */
+#define KEY(n, k, o, ...) {.name = (n), .kind = (k), .off = (o), __VA_ARGS__}
 
 /* ---- providers ---- */
 
@@ -84,6 +86,9 @@ static int split_model(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path,
   const char *m = d->model, *slash = strchr(m, '/');
   if (!*m || (slash && (slash == m || !slash[1])))
     return sl_cfg_fail(c, at, path, "expected 'provider/model' or a model name, got '%s'", m);
+  if (strchr(m, '*'))
+    return sl_cfg_fail(c, at, path, "wildcard models ('%s') are not supported yet; list each "
+                       "model as its own deployment", m);
   d->provider = slash ? strndup(m, (size_t)(slash - m)) : strdup("openai");
   d->upstream_model = strdup(slash ? slash + 1 : m);
   return d->provider && d->upstream_model ? 0 : -ENOMEM;
@@ -133,6 +138,10 @@ static int set_api_base(struct sl_cfg_ctx *c, const struct provider *pv, yaml_no
 
 static void set_api_key_fallback(struct sl_cfg_ctx *c, const struct provider *pv, bool base_set,
                                  yaml_node_t *map, const char *path, struct sl_deployment *d) {
+  if (d->api_key && !d->api_key[0]) { /* "" means unset, as in LiteLLM (Python) */
+    free(d->api_key);
+    d->api_key = NULL;
+  }
   if (d->api_key || (pv->key_env_default_base_only && base_set))
     return;
   for (size_t i = 0; i < N(pv->key_env) && pv->key_env[i]; i++) {
@@ -170,18 +179,18 @@ static int finish_litellm_params(struct sl_cfg_ctx *c, const char *path, yaml_no
 
 /* Order matters: finish_litellm_params reads seen[0] (model) and seen[1] (api_base). */
 static const struct sl_cfg_key litellm_params_keys[] = {
-    {.name = "model", .kind = SL_K_STR, .off = DEP(d.model), .flags = SL_F_REQUIRED},
-    {.name = "api_base", .kind = SL_K_STR, .off = DEP(d.api_base)},
-    {.name = "api_key", .kind = SL_K_STR, .off = DEP(d.api_key)},
-    {.name = "timeout", .kind = SL_K_NUM, .off = DEP(d.timeout_s)},
-    {.name = "stream_timeout", .kind = SL_K_NUM, .off = DEP(d.stream_timeout_s)},
-    {.name = "rpm", .kind = SL_K_I64, .off = DEP(d.rpm), .min = 0, .max = I64},
-    {.name = "tpm", .kind = SL_K_I64, .off = DEP(d.tpm), .min = 0, .max = I64},
-    {.name = "weight", .kind = SL_K_NUM, .off = DEP(d.weight)},
-    {.name = "order", .kind = SL_K_INT, .off = DEP(d.order), .min = 1, .max = I32},
-    {.name = "max_retries", .kind = SL_K_INT, .off = DEP(d.max_retries), .min = 0, .max = I32},
-    {.name = "input_cost_per_token", .kind = SL_K_NUM, .off = DEP(lp_in_cost)},
-    {.name = "output_cost_per_token", .kind = SL_K_NUM, .off = DEP(lp_out_cost)},
+    KEY("model", SL_K_STR, DEP(d.model), .flags = SL_F_REQUIRED),
+    KEY("api_base", SL_K_STR, DEP(d.api_base)),
+    KEY("api_key", SL_K_STR, DEP(d.api_key)),
+    KEY("timeout", SL_K_NUM, DEP(d.timeout_s)),
+    KEY("stream_timeout", SL_K_NUM, DEP(d.stream_timeout_s)),
+    KEY("rpm", SL_K_I64, DEP(d.rpm), .max = I64),
+    KEY("tpm", SL_K_I64, DEP(d.tpm), .max = I64),
+    KEY("weight", SL_K_NUM, DEP(d.weight)),
+    KEY("order", SL_K_INT, DEP(d.order), .min = 1, .max = I32),
+    KEY("max_retries", SL_K_INT, DEP(d.max_retries), .max = I32),
+    KEY("input_cost_per_token", SL_K_NUM, DEP(lp_in_cost)),
+    KEY("output_cost_per_token", SL_K_NUM, DEP(lp_out_cost)),
 };
 
 static const struct sl_cfg_section litellm_params_section = {
@@ -201,10 +210,10 @@ static int finish_model_info(struct sl_cfg_ctx *c, const char *path, yaml_node_t
 }
 
 static const struct sl_cfg_key model_info_keys[] = {
-    {.name = "id", .kind = SL_K_ID, .off = DEP(d.id)},
-    {.name = "input_cost_per_token", .kind = SL_K_NUM, .off = DEP(d.input_cost_per_token)},
-    {.name = "output_cost_per_token", .kind = SL_K_NUM, .off = DEP(d.output_cost_per_token)},
-    {.name = "max_input_tokens", .kind = SL_K_I64, .off = DEP(d.max_input_tokens), .min = 0, .max = I64},
+    KEY("id", SL_K_ID, DEP(d.id)),
+    KEY("input_cost_per_token", SL_K_NUM, DEP(d.input_cost_per_token)),
+    KEY("output_cost_per_token", SL_K_NUM, DEP(d.output_cost_per_token)),
+    KEY("max_input_tokens", SL_K_I64, DEP(d.max_input_tokens), .max = I64),
 };
 
 /* LiteLLM allows arbitrary model_info keys (mode, base_model, supports_*...): ignore them. */
@@ -233,11 +242,11 @@ static int finish_deployment(struct sl_cfg_ctx *c, const char *path, yaml_node_t
 }
 
 static const struct sl_cfg_key deployment_keys[] = {
-    {.name = "model_name", .kind = SL_K_STR, .off = DEP(d.model_name), .flags = SL_F_REQUIRED},
-    {.name = "litellm_params", .kind = SL_K_MAP, .flags = SL_F_REQUIRED, .sub = &litellm_params_section},
-    {.name = "model_info", .kind = SL_K_MAP, .sub = &model_info_section},
-    {.name = "rpm", .kind = SL_K_I64, .off = DEP(top_rpm), .min = 0, .max = I64},
-    {.name = "tpm", .kind = SL_K_I64, .off = DEP(top_tpm), .min = 0, .max = I64},
+    KEY("model_name", SL_K_STR, DEP(d.model_name), .flags = SL_F_REQUIRED),
+    KEY("litellm_params", SL_K_MAP, 0, .flags = SL_F_REQUIRED, .sub = &litellm_params_section),
+    KEY("model_info", SL_K_MAP, 0, .sub = &model_info_section),
+    KEY("rpm", SL_K_I64, DEP(top_rpm), .max = I64),
+    KEY("tpm", SL_K_I64, DEP(top_tpm), .max = I64),
 };
 
 static const struct sl_cfg_section deployment_section = {
@@ -372,7 +381,7 @@ static int finish_general(struct sl_cfg_ctx *c, const char *path, yaml_node_t *m
 }
 
 static const struct sl_cfg_key general_keys[] = {
-    {.name = "master_key", .kind = SL_K_STR, .off = SCR(c.master_key)},
+    KEY("master_key", SL_K_STR, SCR(c.master_key)),
 };
 
 static const struct sl_cfg_section general_section = {
@@ -380,8 +389,8 @@ static const struct sl_cfg_section general_section = {
     finish_general};
 
 static const struct sl_cfg_key router_keys[] = {
-    {.name = "num_retries", .kind = SL_K_INT, .off = SCR(router_retries), .min = 0, .max = I32},
-    {.name = "timeout", .kind = SL_K_NUM, .off = SCR(router_timeout), .flags = SL_F_POSITIVE},
+    KEY("num_retries", SL_K_INT, SCR(router_retries), .max = I32),
+    KEY("timeout", SL_K_NUM, SCR(router_timeout), .flags = SL_F_POSITIVE),
 };
 
 static const char *const router_known[] = {
@@ -402,8 +411,8 @@ static const struct sl_cfg_section router_section = {
     "unknown router_settings key, ignored", NULL};
 
 static const struct sl_cfg_key litellm_keys[] = {
-    {.name = "num_retries", .kind = SL_K_INT, .off = SCR(litellm_retries), .min = 0, .max = I32},
-    {.name = "request_timeout", .kind = SL_K_NUM, .off = SCR(litellm_timeout), .flags = SL_F_POSITIVE},
+    KEY("num_retries", SL_K_INT, SCR(litellm_retries), .max = I32),
+    KEY("request_timeout", SL_K_NUM, SCR(litellm_timeout), .flags = SL_F_POSITIVE),
 };
 
 static const struct sl_cfg_section litellm_section = {
@@ -411,6 +420,27 @@ static const struct sl_cfg_section litellm_section = {
     NULL};
 
 /* ---- sluice_settings ---- */
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+
+/* Order matters: finish_sluice reads seen[0..2] (listen, host, port). */
+static const struct sl_cfg_key sluice_keys[] = {
+    KEY("listen", SL_K_STR, SCR(listen)),
+    KEY("host", SL_K_STR, SCR(host)),
+    KEY("port", SL_K_INT, SCR(port), .max = 65535),
+    KEY("workers", SL_K_INT, SCR(c.workers), .max = 1024),
+    KEY("data_dir", SL_K_STR, SCR(c.data_dir)),
+    KEY("max_body_bytes", SL_K_SIZE, SCR(c.max_body_bytes), .min = 1),
+    KEY("max_header_bytes", SL_K_SIZE, SCR(c.max_header_bytes), .min = 1024),
+    KEY("header_timeout", SL_K_DUR, SCR(c.header_timeout_ms), .flags = SL_F_POSITIVE),
+    KEY("body_timeout", SL_K_DUR, SCR(c.body_timeout_ms), .flags = SL_F_POSITIVE),
+    KEY("keepalive_timeout", SL_K_DUR, SCR(c.keepalive_timeout_ms)),
+    KEY("drain_timeout", SL_K_DUR, SCR(c.drain_timeout_ms)),
+    KEY("connect_timeout", SL_K_DUR, SCR(c.connect_timeout_ms), .flags = SL_F_POSITIVE),
+    KEY("ca_file", SL_K_STR, SCR(c.ca_file)),
+    KEY("log_level", SL_K_ENUM, SCR(c.log_level), .choices = log_levels),
+    KEY("access_log", SL_K_BOOL, SCR(c.access_log)),
+};
 
 static int listen_from_parts(struct sl_cfg_ctx *c, const char *path, struct sl_cfg_scratch *s,
                              yaml_node_t *const *seen) {
@@ -433,6 +463,14 @@ static int listen_from_parts(struct sl_cfg_ctx *c, const char *path, struct sl_c
   if (s->port >= 0)
     s->c.port = (uint16_t)s->port;
   return 0;
+}
+
+static yaml_node_t *seen_node(const struct sl_cfg_key *keys, size_t n, yaml_node_t *const *seen,
+                              const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(keys[i].name, name) == 0)
+      return seen[i];
+  return NULL;
 }
 
 static int finish_sluice(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map, void *target,
@@ -465,36 +503,17 @@ static int finish_sluice(struct sl_cfg_ctx *c, const char *path, yaml_node_t *ma
   }
   if (!s->c.data_dir[0]) {
     sl_cfg_path_join(kp, path, "data_dir");
-    return sl_cfg_fail(c, map, kp, "must not be empty");
+    return sl_cfg_fail(c, seen_node(sluice_keys, N(sluice_keys), seen, "data_dir"), kp,
+                       "must not be empty");
   }
   if (s->c.ca_file && access(s->c.ca_file, R_OK) != 0) {
     int e = errno;
     sl_cfg_path_join(kp, path, "ca_file");
-    return sl_cfg_fail(c, map, kp, "cannot read '%s': %s", s->c.ca_file, strerror(e));
+    return sl_cfg_fail(c, seen_node(sluice_keys, N(sluice_keys), seen, "ca_file"), kp,
+                       "cannot read '%s': %s", s->c.ca_file, strerror(e));
   }
   return 0;
 }
-
-static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
-
-/* Order matters: finish_sluice reads seen[0..2] (listen, host, port). */
-static const struct sl_cfg_key sluice_keys[] = {
-    {.name = "listen", .kind = SL_K_STR, .off = SCR(listen)},
-    {.name = "host", .kind = SL_K_STR, .off = SCR(host)},
-    {.name = "port", .kind = SL_K_INT, .off = SCR(port), .min = 0, .max = 65535},
-    {.name = "workers", .kind = SL_K_INT, .off = SCR(c.workers), .min = 0, .max = 1024},
-    {.name = "data_dir", .kind = SL_K_STR, .off = SCR(c.data_dir)},
-    {.name = "max_body_bytes", .kind = SL_K_SIZE, .off = SCR(c.max_body_bytes), .min = 1},
-    {.name = "max_header_bytes", .kind = SL_K_SIZE, .off = SCR(c.max_header_bytes), .min = 1024},
-    {.name = "header_timeout", .kind = SL_K_DUR, .off = SCR(c.header_timeout_ms), .flags = SL_F_POSITIVE},
-    {.name = "body_timeout", .kind = SL_K_DUR, .off = SCR(c.body_timeout_ms), .flags = SL_F_POSITIVE},
-    {.name = "keepalive_timeout", .kind = SL_K_DUR, .off = SCR(c.keepalive_timeout_ms)},
-    {.name = "drain_timeout", .kind = SL_K_DUR, .off = SCR(c.drain_timeout_ms)},
-    {.name = "connect_timeout", .kind = SL_K_DUR, .off = SCR(c.connect_timeout_ms), .flags = SL_F_POSITIVE},
-    {.name = "ca_file", .kind = SL_K_STR, .off = SCR(c.ca_file)},
-    {.name = "log_level", .kind = SL_K_ENUM, .off = SCR(c.log_level), .choices = log_levels},
-    {.name = "access_log", .kind = SL_K_BOOL, .off = SCR(c.access_log)},
-};
 
 /* sluice_settings is ours: a typo must not pass silently. */
 static const struct sl_cfg_section sluice_section = {
@@ -504,7 +523,7 @@ static const struct sl_cfg_section sluice_section = {
 
 static int warn_environment_variables(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path,
                                       void *target) {
-  sl_cfg_warn(c, v, path, "not applied by sluice (export these variables before starting it), "
+  sl_cfg_warn(c, c->cur_key, path, "not applied by sluice (export these variables before starting it), "
               "ignored");
   return 0;
 }
@@ -546,12 +565,12 @@ static int finish_root(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map,
 }
 
 static const struct sl_cfg_key root_keys[] = {
-    {.name = "model_list", .kind = SL_K_FUNC, .fn = parse_model_list},
-    {.name = "general_settings", .kind = SL_K_MAP, .sub = &general_section},
-    {.name = "router_settings", .kind = SL_K_MAP, .sub = &router_section},
-    {.name = "litellm_settings", .kind = SL_K_MAP, .sub = &litellm_section},
-    {.name = "sluice_settings", .kind = SL_K_MAP, .sub = &sluice_section},
-    {.name = "environment_variables", .kind = SL_K_FUNC, .fn = warn_environment_variables},
+    KEY("model_list", SL_K_FUNC, 0, .fn = parse_model_list),
+    KEY("general_settings", SL_K_MAP, 0, .sub = &general_section),
+    KEY("router_settings", SL_K_MAP, 0, .sub = &router_section),
+    KEY("litellm_settings", SL_K_MAP, 0, .sub = &litellm_section),
+    KEY("sluice_settings", SL_K_MAP, 0, .sub = &sluice_section),
+    KEY("environment_variables", SL_K_FUNC, 0, .fn = warn_environment_variables),
 };
 
 static const char *const root_known[] = {

@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/master.h"
+#include "net/buf.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -22,7 +23,12 @@ static void usage(FILE *f) {
 
 static void warn_cb(void *ud, const char *msg) {
   bool *json = ud;
-  if (*json) sl_log(SL_LOG_WARN, "config", "\"detail\":\"%s\"", msg);
+  if (*json) {
+    struct sl_buf b = {0};
+    sl_buf_json_escape(&b, msg, strlen(msg));
+    sl_log(SL_LOG_WARN, "config", "\"detail\":\"%s\"", b.p ? b.p : "");
+    sl_buf_free(&b);
+  }
   else fprintf(stderr, "sluice: warning: %s\n", msg);
 }
 

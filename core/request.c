@@ -24,6 +24,7 @@
 #include "policy/select.h"
 
 #define MAX_BUFFERED_RESPONSE (64u << 20)
+#define STREAM_HIGH_WATER (1u << 20) /* client output queued before upstream reads pause */
 #define FAILURES_BEFORE_COOLDOWN 3
 #define COOLDOWN_MS 5000
 
@@ -50,7 +51,7 @@ struct sl_request {
   struct sl_buf path, auth;
   /* response */
   int up_status;
-  bool streaming;
+  bool streaming, paused;
   struct sl_buf resp;
   char ctype[128];
   int status;
@@ -209,7 +210,13 @@ static void up_head(void *ud, int status, const struct sl_header *h, size_t n) {
 static void up_body(void *ud, const char *p, size_t n) {
   struct sl_request *rq = ud;
   if (rq->streaming) {
-    if (rq->conn) sl_conn_stream_write(rq->conn, p, n);
+    if (!rq->conn) return;
+    sl_conn_stream_write(rq->conn, p, n);
+    if (!rq->paused && sl_conn_pending_bytes(rq->conn) > STREAM_HIGH_WATER) {
+      rq->paused = true;
+      sl_upstream_pause(rq->up);
+      sl_conn_want_writable(rq->conn);
+    }
     return;
   }
   if (rq->resp.n + n > MAX_BUFFERED_RESPONSE) {
@@ -348,7 +355,9 @@ static void forward(struct sl_request *rq) {
     reply_error(rq, 502, "upstream_connect_error", NULL, "Cannot start upstream request: %s", uv_strerror(rc));
     return;
   }
-  double t = d->timeout_s > 0 ? d->timeout_s : w->cfg->timeout_s;
+  double t = rq->stream && d->stream_timeout_s > 0 ? d->stream_timeout_s
+           : d->timeout_s > 0                   ? d->timeout_s
+                                                : w->cfg->timeout_s;
   uv_timer_start(&rq->timer, on_deadline, (uint64_t)(t * 1000.0), 0);
 }
 
@@ -489,6 +498,14 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
     return;
   default:
     handle_api(rq);
+  }
+}
+
+void sl_request_on_writable(void *ud, struct sl_conn *c, void *req) {
+  struct sl_request *rq = req;
+  if (rq->paused && rq->up) {
+    rq->paused = false;
+    sl_upstream_resume(rq->up);
   }
 }
 

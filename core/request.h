@@ -9,5 +9,6 @@
 /* sl_server_cbs handlers; ud is the struct sl_worker. */
 void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_request *r);
 void sl_request_on_abort(void *ud, struct sl_conn *c, void *req);
+void sl_request_on_writable(void *ud, struct sl_conn *c, void *req);
 
 #endif

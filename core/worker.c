@@ -133,7 +133,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, unsigned inde
     .body_timeout_ms = cfg->body_timeout_ms,
     .keepalive_timeout_ms = cfg->keepalive_timeout_ms,
   };
-  struct sl_server_cbs cbs = {sl_request_on_http, sl_request_on_abort};
+  struct sl_server_cbs cbs = {sl_request_on_http, sl_request_on_abort, sl_request_on_writable};
   int rc = sl_server_start(&w->loop, listen_fd, &so, &cbs, w, &w->srv);
   if (rc) {
     sl_log(SL_LOG_ERROR, "worker listen failed", "\"worker\":%u,\"error\":\"%s\"", index, uv_strerror(rc));
