@@ -58,7 +58,11 @@ static pid_t spawn(struct master *m, unsigned i) {
       sl_log(SL_LOG_ERROR, "worker bind failed", "\"worker\":%u,\"error\":\"%s\"", i, err);
       _exit(1);
     }
-    exit(sl_worker_run(m->cfg, m->shm, i, fd, m->ready_w));
+    int wrc = sl_worker_run(m->cfg, m->shm, i, fd, m->ready_w);
+    /* The worker's copy of the master's memory is freed too, so leak checks stay exact. */
+    free(m->slots);
+    sl_config_free((struct sl_config *)m->cfg);
+    exit(wrc);
   }
   m->slots[i].pid = pid;
   m->slots[i].started_ms = sl_now_ms();
@@ -215,6 +219,10 @@ int sl_master_run(const struct sl_config *cfg) {
     else if (sig == SIGTERM || sig == SIGINT) {
       int rc = shutdown_workers(&m, sig);
       close(reserve_fd);
+      close(m.ready_r);
+      close(m.ready_w);
+      free(m.slots);
+      sl_shm_destroy(m.shm);
       return rc;
     } else if (sig == SIGHUP) {
       sl_log(SL_LOG_WARN, "SIGHUP: configuration reload is not supported yet; ignored", NULL);

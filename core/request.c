@@ -397,6 +397,27 @@ static void unknown_model(struct sl_request *rq, const char *model) {
   sl_buf_free(&list);
 }
 
+static int cmp_keys(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* cJSON keeps every duplicate member; sorting the names finds one in O(k log k). */
+static const char *duplicate_key(const cJSON *obj) {
+  size_t k = 0;
+  for (const cJSON *c = obj->child; c; c = c->next) k++;
+  if (k < 2) return NULL;
+  const char *small[32], **names = k <= 32 ? small : malloc(k * sizeof *names);
+  if (!names) return NULL;
+  size_t i = 0;
+  for (const cJSON *c = obj->child; c; c = c->next) names[i++] = c->string;
+  qsort(names, k, sizeof *names, cmp_keys);
+  const char *dup = NULL;
+  for (i = 1; i < k && !dup; i++)
+    if (strcmp(names[i - 1], names[i]) == 0) dup = names[i];
+  if (names != small) free(names);
+  return dup;
+}
+
 static void handle_api(struct sl_request *rq) {
   const struct sl_http_request *hr = rq->hr;
   rq->json = cJSON_ParseWithLength(hr->body, hr->body_len);
@@ -406,6 +427,13 @@ static void handle_api(struct sl_request *rq) {
   }
   if (!cJSON_IsObject(rq->json)) {
     reply_error(rq, 400, "invalid_json", NULL, "Request body must be a JSON object");
+    return;
+  }
+  const char *dup = duplicate_key(rq->json);
+  if (dup) {
+    /* Parsers disagree on which duplicate wins; refuse rather than route on one value
+     * while the provider reads another. */
+    reply_error(rq, 400, "invalid_json", NULL, "Duplicate top-level field '%.100s' in the request body", dup);
     return;
   }
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(rq->json, "model");

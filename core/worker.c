@@ -157,7 +157,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, unsigned inde
   uv_run(&w->loop, UV_RUN_DEFAULT);
 
   /* Close everything still open (pools, timers, signals) and let the callbacks run. */
-  if (!w->draining) sl_server_close(w->srv);
+  sl_server_close(w->srv); /* frees the server once its handles have closed */
   for (size_t i = 0; i < cfg->ndeployments; i++)
     if (w->pools[i]) sl_upstream_pool_destroy(w->pools[i]);
   uv_walk(&w->loop, close_walk, NULL);

@@ -23,6 +23,7 @@ enum conn_state { C_IDLE, C_READING, C_HANDLING, C_FINISHING };
 enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY };
 
 #define PENDING_MAX (1u << 20) /* pipelined bytes buffered while handling a request */
+#define WRITE_LOW_WATER (64u << 10)
 
 struct sl_conn {
   uv_tcp_t tcp;
@@ -37,7 +38,7 @@ struct sl_conn {
   enum conn_state state;
   enum timer_kind tkind;
   int open_handles;
-  bool closing, close_after, reading, streaming, chunked, head_only;
+  bool closing, close_after, reading, streaming, chunked, head_only, want_writable;
 };
 
 struct sl_server {
@@ -203,7 +204,13 @@ static void on_write(uv_write_t *w, int status) {
     conn_close(c);
     return;
   }
-  if (last) after_response(c);
+  if (last) {
+    after_response(c);
+  } else if (c->want_writable && c->req &&
+             uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) <= WRITE_LOW_WATER) {
+    c->want_writable = false;
+    if (c->srv->cbs.on_writable) c->srv->cbs.on_writable(c->srv->ud, c, c->req);
+  }
 }
 
 /* Queues bytes made of up to three pieces (copied into one allocation). */
@@ -306,6 +313,7 @@ size_t sl_conn_pending_bytes(const struct sl_conn *c) {
   return c->closing ? 0 : uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
 }
 void sl_conn_close_after(struct sl_conn *c) { c->close_after = true; }
+void sl_conn_want_writable(struct sl_conn *c) { c->want_writable = true; }
 void sl_conn_attach(struct sl_conn *c, void *req) { c->req = req; }
 uint64_t sl_conn_id(const struct sl_conn *c) { return c->id; }
 

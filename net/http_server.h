@@ -31,6 +31,9 @@ struct sl_server_cbs {
   /* The client connection died while a request was being handled; `req` is what the
    * handler attached with sl_conn_attach. The connection must not be used again. */
   void (*on_abort)(void *ud, struct sl_conn *c, void *req);
+  /* Optional: after sl_conn_want_writable, the queued output fell under the low
+   * watermark (back-pressure for streams from fast upstreams to slow clients). */
+  void (*on_writable)(void *ud, struct sl_conn *c, void *req);
 };
 
 /* Creates a TCP socket bound to host:port with SO_REUSEPORT, not yet listening.
@@ -64,6 +67,8 @@ void sl_conn_stream_write(struct sl_conn *c, const char *p, size_t n);
 void sl_conn_stream_end(struct sl_conn *c);
 /* Bytes queued to the client and not yet written (for back-pressure). */
 size_t sl_conn_pending_bytes(const struct sl_conn *c);
+/* Asks for one on_writable call once queued output drains below the low watermark. */
+void sl_conn_want_writable(struct sl_conn *c);
 /* Asks the connection to close after the current response. */
 void sl_conn_close_after(struct sl_conn *c);
 /* A short per-worker connection id, for logs. */

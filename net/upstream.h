@@ -32,6 +32,8 @@ struct sl_tls_ctx; /* shared per worker: CA chain, RNG, mbedtls config */
 /* Loads the CA bundle (ca_file, or the system bundle when NULL). Returns 0 or -errno
  * and writes a message into err. */
 int sl_tls_ctx_create(const char *ca_file, struct sl_tls_ctx **out, char *err, size_t errlen);
+/* Drops the caller's reference: pools (and their closing connections) keep their own,
+ * so this may be called right after sl_upstream_pool_destroy. */
 void sl_tls_ctx_free(struct sl_tls_ctx *t);
 
 struct sl_upstream_pool_opts {
@@ -48,8 +50,10 @@ struct sl_upstream_pool;
 int sl_upstream_pool_create(uv_loop_t *loop, const struct sl_upstream_pool_opts *o,
                             struct sl_upstream_pool **out);
 /* Closes idle connections; in-flight exchanges are cancelled without callbacks. The
- * pool frees itself once every handle has closed. */
+ * pool frees itself once every handle has closed. Safe from inside a callback. */
 void sl_upstream_pool_destroy(struct sl_upstream_pool *p);
+/* Idle keep-alive connections currently pooled (for metrics and tests). */
+unsigned sl_upstream_pool_idle(const struct sl_upstream_pool *p);
 
 struct sl_upstream_cbs {
   /* Status line and headers arrived. Headers point into parser memory valid only
@@ -67,18 +71,27 @@ struct sl_upstream_cbs {
 struct sl_upstream_req;
 
 /* Sends `method path` with the given headers (Host, Content-Length and Connection are
- * added by the client; do not pass them) and a body made of nbody buffers (which must
- * stay valid until on_done/on_error or cancel). Exactly one of on_done / on_error is
- * called later, never from inside this call. */
+ * added by the client; do not pass them: they, and Transfer-Encoding, are dropped) and a
+ * body made of nbody buffers (the bytes must stay valid until on_done/on_error or
+ * cancel; the uv_buf_t array itself and the headers are copied). Exactly one of
+ * on_done / on_error is called later, never from inside this call; on a nonzero return
+ * (-EINVAL for CR/LF in a header, method or path; -ENOMEM; a libuv error) none is.
+ * The request handle is valid until its on_done/on_error returns or until cancel.
+ * A request that dies on a reused keep-alive connection before any response byte is
+ * retried once on a fresh connection (the server closed it while idle). */
 int sl_upstream_send(struct sl_upstream_pool *p, const char *method, const char *path,
                      const struct sl_header *h, size_t nh, const uv_buf_t *body, size_t nbody,
                      const struct sl_upstream_cbs *cbs, void *ud, struct sl_upstream_req **out);
 
 /* Abandons the exchange: its connection is closed (the upstream stops generating), no
- * callback runs afterwards. Safe to call from inside a callback. */
+ * callback runs afterwards. Safe to call from inside a callback; a no-op from inside
+ * the request's own on_done / on_error. */
 void sl_upstream_cancel(struct sl_upstream_req *r);
 
-/* Stops / resumes reading the response (back-pressure from a slow client). */
+/* Stops / resumes reading the response (back-pressure from a slow client). Pausing
+ * from inside on_head/on_body takes effect at once: no further on_body until resumed
+ * (a response that cannot have a body, e.g. 204 or an answer to HEAD, still completes).
+ * Resume delivers buffered bytes from the loop, never from inside the call. */
 void sl_upstream_pause(struct sl_upstream_req *r);
 void sl_upstream_resume(struct sl_upstream_req *r);
 

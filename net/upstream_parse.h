@@ -14,8 +14,8 @@
 
 #include "net/upstream.h"
 
-#define SL_UP_PARSE_MAX_HEADERS 64
-#define SL_UP_PARSE_HEAD_MAX 8192 /* header names + values of one response */
+#define SL_UP_PARSE_MAX_HEADERS 100
+#define SL_UP_PARSE_HEAD_MAX 16384 /* header names + values of one response */
 
 enum sl_upstream_parse_rc {
   SL_UP_PARSE_MORE = 0,   /* all bytes consumed; the response is not complete yet */

@@ -251,6 +251,8 @@ void mock_whole_end(struct mock_conn *c, struct mock_wbuf *w, int status, const 
 void mock_reply_status(struct mock_conn *c, int status, const char *message, const char *extra);
 /* Hash, words, created, model, stream flags and max_tokens cap of a generation request. */
 void mock_gen_setup(struct mock_conn *c, const cJSON *req);
+/* c->model from the request's "model" (else the path's deployment, else the first --models). */
+void mock_set_model(struct mock_conn *c, const cJSON *req);
 size_t mock_content_chars(const cJSON *content);
 uint64_t mock_prompt_tokens(uint64_t chars);
 void mock_put_text(struct mock_conn *c, struct mock_buf *out); /* ntok words, JSON-safe */
@@ -269,10 +271,10 @@ void mock_anthropic_messages(struct mock_conn *c, const cJSON *req);
 /* ---- stats (mock_stats.c) --------------------------------------------------------------- */
 
 struct mock_last {
-	struct mock_buf b; /* method, url, header bytes and body, back to back */
+	struct mock_buf b; /* method, path, url, header bytes and body, back to back */
 	struct mock_hdr hdr[MOCK_MAX_HEADERS];
 	unsigned nhdr;
-	size_t method_len, url_len, path_len, hdrs_len, body_len;
+	size_t method_len, path_len, url_len, hdrs_len, body_len;
 	bool body_truncated;
 };
 
@@ -293,7 +295,7 @@ struct mock_stats {
 	unsigned last_next, last_count;
 };
 
-void mock_stats_record(struct mock_conn *c, const char *method, size_t path_len);
+void mock_stats_record(struct mock_conn *c, const char *method, const char *path, size_t path_len);
 void mock_stats_render(struct mock_ctx *ctx, struct mock_buf *out);
 void mock_stats_reset(struct mock_ctx *ctx);
 void mock_stats_free(struct mock_ctx *ctx);

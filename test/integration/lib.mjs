@@ -112,12 +112,13 @@ export function toYaml(v, indent = 0) {
   return `${pad}${scalar(v)}\n`;
 }
 
-/** A config for sluice in front of mocks. groups: { name: {port|api_base, model, api_key, ...} } */
+/** A config for sluice in front of mocks. groups: { name: dep | [dep...] } where dep is
+ *  {port | api_base, model, api_key, model_info, ...other litellm_params} */
 export function sluiceConfig({ groups, masterKey, settings = {}, extra = {} }) {
   const model_list = [];
   for (const [name, deps] of Object.entries(groups)) {
     for (const d of Array.isArray(deps) ? deps : [deps]) {
-      const { port, api_base, model = 'openai/mock-model', api_key = 'sk-mock', ...rest } = d;
+      const { port, api_base, model = 'openai/mock-model', api_key = 'sk-mock', model_info, ...rest } = d;
       model_list.push({
         model_name: name,
         litellm_params: {
@@ -126,6 +127,7 @@ export function sluiceConfig({ groups, masterKey, settings = {}, extra = {} }) {
           ...(api_key === null ? {} : { api_key }),
           ...rest,
         },
+        ...(model_info ? { model_info } : {}),
       });
     }
   }
@@ -218,9 +220,10 @@ function spawnTracked(name, bin, args, { env = {}, cwd } = {}) {
       if (st.exited) reject(new Error(`${name} exited (code ${st.exitCode}) before ${what}\n${st.output()}`));
     }, timeoutMs, `${name}: ${what}`, st.output);
   };
-  /** Sends sig, waits for exit, asserts no sanitizer reports; returns the exit code. */
+  /** Sends signal (none when null: the caller already did), waits for exit, asserts no
+   *  sanitizer reports; returns the exit code. */
   st.stop = async ({ signal = 'SIGTERM', timeoutMs = 15000 } = {}) => {
-    if (!st.exited) proc.kill(signal);
+    if (!st.exited && signal) proc.kill(signal);
     const code = await withDeadline(st.exitPromise, timeoutMs, `${name} to exit after ${signal}`, st.output);
     // Let the pipes drain so late sanitizer reports are seen.
     await Promise.all([
