@@ -82,13 +82,14 @@ static int build_groups(struct sl_worker *w) {
 
 static void stop_loop_when_idle(uv_timer_t *t) {
   struct sl_worker *w = t->data;
-  if (w->inflight == 0 && sl_server_connections(w->srv) == 0) uv_stop(&w->loop);
+  if (w->srv && w->inflight == 0 && sl_server_connections(w->srv) == 0) uv_stop(&w->loop);
 }
 
 static void on_drain_deadline(uv_timer_t *t) {
   struct sl_worker *w = t->data;
   sl_log(SL_LOG_WARN, "drain timeout", "\"worker\":%u,\"inflight\":%zu", w->index, w->inflight);
   sl_server_close(w->srv);
+  w->srv = NULL;
   uv_stop(&w->loop);
 }
 
@@ -157,7 +158,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, unsigned inde
   uv_run(&w->loop, UV_RUN_DEFAULT);
 
   /* Close everything still open (pools, timers, signals) and let the callbacks run. */
-  sl_server_close(w->srv); /* frees the server once its handles have closed */
+  if (w->srv) sl_server_close(w->srv); /* frees the server once its handles have closed */
   for (size_t i = 0; i < cfg->ndeployments; i++)
     if (w->pools[i]) sl_upstream_pool_destroy(w->pools[i]);
   uv_walk(&w->loop, close_walk, NULL);

@@ -35,7 +35,7 @@
 #define SL_UP_DNS_TTL_MS 30000
 #define SL_UP_HEAD_INLINE 1536
 #define SL_UP_BUFS_INLINE 8
-#define SL_UP_FREE_REQS 64
+#define SL_UP_FREE_REQS 32
 #define SL_UP_TLS_WBATCH 65536 /* ciphertext queued per write round */
 #define SL_UP_HOST_MAX 255
 

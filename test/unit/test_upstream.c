@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1127,6 +1128,7 @@ static pid_t s_server(const char *name, int port) {
   snprintf(key, sizeof key, "%s/%s.key", tmpdir, name);
   pid_t pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed test */
     int dn = open("/dev/null", O_RDWR);
     dup2(dn, 0);
     dup2(dn, 1);
