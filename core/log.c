@@ -44,17 +44,22 @@ void sl_log_raw(const char *json, size_t n) {
   }
 }
 
-void sl_log(enum sl_log_level l, const char *msg, const char *fields, ...) {
-  if (l < level) return;
-  char line[4096];
+int sl_log_open(char *buf, size_t cap, enum sl_log_level l, const char *msg) {
   struct timeval tv;
   gettimeofday(&tv, NULL);
   struct tm tm;
   gmtime_r(&tv.tv_sec, &tm);
-  int n = snprintf(line, sizeof line,
+  int n = snprintf(buf, cap,
                    "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\",\"msg\":\"%s\",\"pid\":%d",
                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                    (long)(tv.tv_usec / 1000), names[l], msg, (int)getpid());
+  return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+void sl_log(enum sl_log_level l, const char *msg, const char *fields, ...) {
+  if (l < level) return;
+  char line[4096];
+  int n = sl_log_open(line, sizeof line, l, msg);
   if (fields && n > 0 && (size_t)n < sizeof line - 2) {
     line[n++] = ',';
     va_list ap;

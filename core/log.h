@@ -15,6 +15,9 @@ bool sl_log_enabled(enum sl_log_level l);
  * leading comma (e.g. "\"port\":%u"), or NULL. msg is a plain literal. */
 void sl_log(enum sl_log_level l, const char *msg, const char *fields, ...)
     __attribute__((format(printf, 3, 4)));
+/* Writes the opening members of a log line ({"ts":..,"level":..,"msg":..,"pid":..)
+ * into buf (no closing brace); returns the length, or -1 if it does not fit. */
+int sl_log_open(char *buf, size_t cap, enum sl_log_level l, const char *msg);
 /* Writes an already built JSON line (without the newline). */
 void sl_log_raw(const char *json, size_t n);
 

@@ -78,8 +78,11 @@ static void access_log(struct sl_request *rq) {
   if (!w->cfg->access_log || !sl_log_enabled(SL_LOG_INFO)) return;
   const struct sl_http_request *hr = rq->hr;
   struct sl_buf b = {0};
-  sl_buf_printf(&b, "{\"ts_ms\":%llu,\"level\":\"info\",\"msg\":\"access\",\"request_id\":\"%s\",\"method\":\"",
-                (unsigned long long)time(NULL) * 1000ULL, rq->id);
+  char open[160];
+  int on = sl_log_open(open, sizeof open, SL_LOG_INFO, "access");
+  if (on < 0) return;
+  sl_buf_append(&b, open, (size_t)on);
+  sl_buf_printf(&b, ",\"request_id\":\"%s\",\"method\":\"", rq->id);
   if (hr) sl_buf_json_escape(&b, hr->method_name.p, hr->method_name.n);
   sl_buf_puts(&b, "\",\"path\":\"");
   if (hr) sl_buf_json_escape(&b, hr->path.p, hr->path.n < 256 ? hr->path.n : 256);
