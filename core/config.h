@@ -36,6 +36,51 @@ struct sl_deployment {
   int64_t max_input_tokens;       /* 0: unknown */
 };
 
+enum sl_routing_strategy {
+  SL_ROUTE_SIMPLE_SHUFFLE = 0, /* "simple-shuffle" (default) */
+  SL_ROUTE_LEAST_BUSY,         /* "least-busy" */
+  SL_ROUTE_LATENCY,            /* "latency-based-routing" */
+  SL_ROUTE_COST,               /* "cost-based-routing" */
+  SL_ROUTE_USAGE,              /* "usage-based-routing" and "usage-based-routing-v2" */
+};
+
+struct sl_name_list {
+  char **names;
+  size_t n;
+};
+
+/* One entry of a LiteLLM fallbacks list: {group: [fallback groups...]}. */
+struct sl_fallback {
+  char *group;
+  struct sl_name_list to;
+};
+
+/* router_settings.model_group_alias: alias -> group (value a string or {model, hidden}). */
+struct sl_alias {
+  char *alias;
+  char *group;
+  bool hidden; /* not listed by /v1/models */
+};
+
+struct sl_hedging {
+  bool enabled;              /* default false */
+  uint64_t delay_ms;         /* fixed hedge delay; 0 = adaptive (quantile below) */
+  double quantile;           /* adaptive delay: this quantile of the deployment's recent
+                                latency (TTFT for streams); default 0.95 */
+  uint64_t min_delay_ms;     /* floor for the adaptive delay; default 10 */
+  int max_extra;             /* extra attempts per request; default 1 */
+  double budget_ratio;       /* hedges allowed per request, token bucket; default 0.10 */
+  double budget_burst;       /* bucket size in hedges; default 10 */
+};
+
+struct sl_cache_settings {
+  bool enabled;        /* litellm_settings.cache; default false */
+  char *type;          /* cache_params.type: "local" | "disk" (both = LMDB); default "local" */
+  double ttl_s;        /* cache_params.ttl; default 3600 */
+  char *namespace_;    /* cache_params.namespace; default "" */
+  size_t max_size;     /* sluice_settings.cache.max_size; default 1 GiB */
+};
+
 struct sl_config {
   struct sl_deployment *deployments;
   size_t ndeployments;
@@ -43,9 +88,19 @@ struct sl_config {
   /* general_settings */
   char *master_key; /* NULL: no auth */
 
-  /* router_settings (more keys arrive with the routing issue) */
+  /* router_settings */
   int num_retries;       /* default 0 */
   double timeout_s;      /* default 600 (LiteLLM's) */
+  enum sl_routing_strategy routing_strategy;
+  struct sl_alias *aliases;
+  size_t naliases;
+  struct sl_fallback *fallbacks, *context_window_fallbacks, *content_policy_fallbacks;
+  size_t nfallbacks, ncontext_window_fallbacks, ncontent_policy_fallbacks;
+  struct sl_name_list default_fallbacks;
+  int max_fallbacks;         /* default 5 */
+  int allowed_fails;         /* failures within a minute before a cooldown; default 3 */
+  double cooldown_time_s;    /* default 5 */
+  double retry_after_s;      /* minimum wait before a retry; default 0 */
 
   /* sluice_settings */
   char *listen_host;     /* default "127.0.0.1" */
@@ -61,6 +116,10 @@ struct sl_config {
   uint64_t connect_timeout_ms;   /* default 5000 */
   char *ca_file;                 /* NULL: system bundle */
   char *log_level;               /* "debug" | "info" | "warn" | "error"; default "info" */
+  uint64_t stream_idle_timeout_ms; /* longest silence between stream chunks; default 60000 */
+  uint64_t cooldown_max_ms;        /* cap for a cooldown that doubles after failed probes; default 300000 */
+  struct sl_hedging hedging;       /* sluice_settings.hedging */
+  struct sl_cache_settings cache;  /* litellm_settings.cache / cache_params, sluice_settings.cache */
   bool access_log;               /* default true */
 
   char *source; /* file path or "<embedded>" */
