@@ -203,6 +203,17 @@ void sl_cfg_config_clear(struct sl_config *c) {
   free(c->data_dir);
   free(c->ca_file);
   free(c->log_level);
+  for (size_t i = 0; i < c->naliases; i++) {
+    free(c->aliases[i].alias);
+    free(c->aliases[i].group);
+  }
+  free(c->aliases);
+  sl_cfg_fallbacks_free(c->fallbacks, c->nfallbacks);
+  sl_cfg_fallbacks_free(c->context_window_fallbacks, c->ncontext_window_fallbacks);
+  sl_cfg_fallbacks_free(c->content_policy_fallbacks, c->ncontent_policy_fallbacks);
+  sl_cfg_names_free(&c->default_fallbacks);
+  free(c->cache.type);
+  free(c->cache.namespace_);
   free(c->source);
   memset(c, 0, sizeof *c);
 }

@@ -160,11 +160,8 @@ int sl_cfg_scalar(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, const 
 
 /* ---- mappings: explicit pairs, duplicates, << merges ---- */
 
-struct pair {
-  yaml_node_t *k, *v;
-};
 struct pairs {
-  struct pair *v;
+  struct sl_cfg_pair *v;
   size_t n, cap;
 };
 
@@ -180,13 +177,13 @@ static bool is_merge_key(const yaml_node_t *k) {
 static int pairs_push(struct pairs *ps, yaml_node_t *k, yaml_node_t *v) {
   if (ps->n == ps->cap) {
     size_t cap = ps->cap ? ps->cap * 2 : 16;
-    struct pair *p = realloc(ps->v, cap * sizeof *p);
+    struct sl_cfg_pair *p = realloc(ps->v, cap * sizeof *p);
     if (!p)
       return -ENOMEM;
     ps->v = p;
     ps->cap = cap;
   }
-  ps->v[ps->n++] = (struct pair){k, v};
+  ps->v[ps->n++] = (struct sl_cfg_pair){k, v};
   return 0;
 }
 
@@ -279,7 +276,10 @@ static void describe_expected(const struct sl_cfg_key *k, char *buf, size_t n) {
                (long long)k->max);
     break;
   case SL_K_NUM:
-    snprintf(buf, n, (k->flags & SL_F_POSITIVE) ? "a positive number" : "a non-negative number");
+    if (k->min > 0)
+      snprintf(buf, n, "a number >= %lld", (long long)k->min);
+    else
+      snprintf(buf, n, (k->flags & SL_F_POSITIVE) ? "a positive number" : "a non-negative number");
     break;
   case SL_K_BOOL: snprintf(buf, n, "a boolean (true/false, yes/no, on/off)"); break;
   case SL_K_SIZE:
@@ -341,7 +341,8 @@ static int set_scalar(const struct sl_cfg_key *k, void *field, const char *text)
   case SL_K_INT:
   case SL_K_I64: return set_int(k, field, text);
   case SL_K_NUM:
-    if (sl_config_parse_number(text, &d) || d < 0 || (d == 0 && (k->flags & SL_F_POSITIVE)))
+    if (sl_config_parse_number(text, &d) || d < 0 || (d == 0 && (k->flags & SL_F_POSITIVE)) ||
+        d < (double)k->min)
       return -EINVAL;
     *(double *)field = d;
     return 0;
@@ -378,7 +379,7 @@ static int parse_value(struct sl_cfg_ctx *c, const struct sl_cfg_key *k, yaml_no
                        const char *path, void *target) {
   void *field = (char *)target + k->off;
   if (k->kind == SL_K_FUNC)
-    return k->fn(c, v, path, target);
+    return k->fn(c, v, path, field);
   if (k->kind == SL_K_MAP) {
     if (v->type != YAML_MAPPING_NODE)
       return sl_cfg_fail(c, v, path, "expected a mapping, got %s%s%s%s", sl_cfg_node_desc(v),
@@ -399,6 +400,24 @@ static int parse_value(struct sl_cfg_ctx *c, const struct sl_cfg_key *k, yaml_no
   if (rc == -EINVAL)
     return type_error(c, k, v, path, text, env, NULL);
   return rc;
+}
+
+int sl_cfg_string(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, char **out) {
+  static const struct sl_cfg_key str = {.name = "", .kind = SL_K_STR};
+  return parse_value(c, &str, v, path, out);
+}
+
+int sl_cfg_pairs(struct sl_cfg_ctx *c, yaml_node_t *map, const char *path,
+                 struct sl_cfg_pair **out, size_t *n) {
+  struct pairs ps = {0};
+  int rc = collect_pairs(c, map, path, &ps, 0);
+  if (rc) {
+    free(ps.v);
+    return rc;
+  }
+  *out = ps.v;
+  *n = ps.n;
+  return 0;
 }
 
 static const struct sl_cfg_key *find_key(const struct sl_cfg_section *s, const char *name) {

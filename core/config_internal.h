@@ -36,12 +36,13 @@ enum sl_cfg_kind {
   SL_K_ENUM,  /* char *; one of key->choices */
   SL_K_INT,   /* int, in [min, max] */
   SL_K_I64,   /* int64_t, in [min, max] */
-  SL_K_NUM,   /* double, >= 0 (> 0 with SL_F_POSITIVE) */
+  SL_K_NUM,   /* double, >= 0 (> 0 with SL_F_POSITIVE; >= min when min > 0) */
   SL_K_BOOL,  /* bool */
   SL_K_SIZE,  /* size_t bytes, >= min */
   SL_K_DUR,   /* uint64_t milliseconds (> 0 with SL_F_POSITIVE) */
   SL_K_MAP,   /* a nested section parsed into the same target */
-  SL_K_FUNC,  /* custom: key->fn parses the value */
+  SL_K_FUNC,  /* custom: key->fn parses the value; it gets target + off (off 0: the whole
+                 target) */
 };
 
 #define SL_F_REQUIRED 1u
@@ -57,8 +58,14 @@ struct sl_cfg_key {
   unsigned flags;
   const char *const *choices;          /* SL_K_ENUM, NULL-terminated */
   const struct sl_cfg_section *sub;    /* SL_K_MAP */
-  int (*fn)(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *target);
+  int (*fn)(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field);
 };
+
+/* Writing key tables. */
+#define SL_CFG_N(a) (sizeof(a) / sizeof((a)[0]))
+/* One key-table row: name, kind, field offset, then optional .min/.max/.flags/... */
+#define SL_CFG_KEY(n, k, o, ...) {.name = (n), .kind = (k), .off = (o), __VA_ARGS__}
+#define SL_CFG_SCR(f) offsetof(struct sl_cfg_scratch, f)
 
 enum sl_cfg_unknown { SL_UNKNOWN_WARN, SL_UNKNOWN_ERROR, SL_UNKNOWN_IGNORE };
 
@@ -86,6 +93,16 @@ void sl_cfg_warn(struct sl_cfg_ctx *c, const yaml_node_t *at, const char *path, 
 int sl_cfg_scalar(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, const char **text,
                   const char **env);
 bool sl_cfg_is_null(const yaml_node_t *v);
+/* A string value (typed as SL_K_STR keys are: env substitution, YAML-type check) into *out
+ * (replacing and freeing what *out held). */
+int sl_cfg_string(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, char **out);
+/* A mapping's key/value pairs as the engine sees them (duplicates refused, `<<` merged).
+ * *out is malloc'd (NULL when empty); free it. */
+struct sl_cfg_pair {
+  yaml_node_t *k, *v;
+};
+int sl_cfg_pairs(struct sl_cfg_ctx *c, yaml_node_t *map, const char *path,
+                 struct sl_cfg_pair **out, size_t *n);
 const char *sl_cfg_node_desc(const yaml_node_t *v); /* "a mapping", "a list", "a scalar" */
 void sl_cfg_path_join(char *buf, const char *base, const char *key);
 void sl_cfg_path_index(char *buf, const char *base, size_t i);
@@ -93,11 +110,40 @@ size_t sl_cfg_line(const yaml_node_t *n);
 void sl_cfg_deployment_clear(struct sl_deployment *d);
 void sl_cfg_config_clear(struct sl_config *c); /* frees the fields, not c */
 
-/* Schema (config_schema.c). */
+/* Schema (config_schema.c, config_router.c, config_sluice.c). */
+
+/* A fallbacks-style list as read ([{group: [fallback, ...]}, ...]), kept with its YAML nodes
+ * until model_list is known and its names can be checked. */
+struct sl_cfg_fallbacks {
+  struct sl_fallback *v;
+  size_t n;
+  yaml_node_t **nodes; /* per entry: the group's key node, its value node, each target's node */
+  size_t nnodes;
+  char path[SL_CFG_PATH]; /* "router_settings.fallbacks"; "" when the key is absent */
+};
+
+/* A list of group names (default_fallbacks), likewise. */
+struct sl_cfg_names {
+  struct sl_name_list l;
+  yaml_node_t **nodes; /* the value node, then each name's node */
+  size_t nnodes;
+  char path[SL_CFG_PATH];
+};
+
+enum { SL_CFG_FB_GENERAL, SL_CFG_FB_CONTEXT_WINDOW, SL_CFG_FB_CONTENT_POLICY, SL_CFG_FB_KINDS };
+
 struct sl_cfg_scratch {
   struct sl_config c;
   int router_retries, litellm_retries;    /* -1: unset */
   double router_timeout, litellm_timeout; /* -1: unset */
+  /* router_settings wins over litellm_settings for these (resolved in finish_root) */
+  struct sl_cfg_fallbacks router_fb[SL_CFG_FB_KINDS], litellm_fb[SL_CFG_FB_KINDS];
+  struct sl_cfg_names router_default_fb, litellm_default_fb;
+  int router_allowed_fails, litellm_allowed_fails; /* -1: unset */
+  double router_cooldown, litellm_cooldown;        /* -1: unset */
+  yaml_node_t **alias_nodes; /* per alias: key node, value node, target node */
+  yaml_node_t *cooldown_max_node;
+  yaml_node_t *cache_type_node;
   char *listen;
   char *host;
   int port; /* -1: unset */
@@ -109,5 +155,14 @@ void sl_cfg_scratch_init(struct sl_cfg_scratch *s);
 int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s);
 void sl_cfg_scratch_clear(struct sl_cfg_scratch *s);
 extern const struct sl_cfg_section sl_cfg_root_section;
+extern const struct sl_cfg_section sl_cfg_router_section;  /* config_router.c */
+extern const struct sl_cfg_section sl_cfg_litellm_section; /* config_router.c */
+extern const struct sl_cfg_section sl_cfg_sluice_section;  /* config_sluice.c */
+/* After every section is read: LiteLLM's router/litellm precedence, then aliases and fallbacks
+ * checked against model_list's groups (config_router.c). */
+int sl_cfg_router_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s);
+void sl_cfg_router_scratch_clear(struct sl_cfg_scratch *s);
+void sl_cfg_fallbacks_free(struct sl_fallback *v, size_t n);
+void sl_cfg_names_free(struct sl_name_list *l);
 
 #endif

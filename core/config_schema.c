@@ -1,7 +1,8 @@
 /* What config.yaml's keys mean to sluice: one key table per section (model_list entries,
- * litellm_params, model_info, general_settings, router_settings, litellm_settings,
- * sluice_settings, the top level) and the "finish" hooks that check keys against each other
- * (provider and api_base, listen vs host/port, LiteLLM's timeout precedence, deployment ids).
+ * litellm_params, model_info, general_settings, the top level) and the "finish" hooks that
+ * check keys against each other (provider and api_base, deployment ids, master_key), plus the
+ * scratch state every section writes into. router_settings and litellm_settings live in
+ * config_router.c, sluice_settings in config_sluice.c.
  * The one idea: LiteLLM's keys mean what they mean in LiteLLM; keys LiteLLM knows but sluice
  * does not implement are warned about once and ignored, providers sluice cannot speak to are
  * refused, and sluice's own section (sluice_settings) refuses unknown keys outright.
@@ -15,11 +16,10 @@
 #include "core/config_internal.h"
 #include "core/config_parse.h"
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define N SL_CFG_N
 #define I32 INT32_MAX
 #define I64 INT64_MAX
-/* One key-table row: name, kind, field offset, then optional .min/.max/.flags/... */
-#define KEY(n, k, o, ...) {.name = (n), .kind = (k), .off = (o), __VA_ARGS__}
+#define KEY SL_CFG_KEY
 
 /* ---- providers ---- */
 
@@ -255,12 +255,14 @@ static const struct sl_cfg_section deployment_section = {
 
 /* ---- scratch: sl_config plus the settings whose precedence is resolved at the end ---- */
 
-#define SCR(f) offsetof(struct sl_cfg_scratch, f)
+#define SCR SL_CFG_SCR
 
 void sl_cfg_scratch_init(struct sl_cfg_scratch *s) {
   memset(s, 0, sizeof *s);
   s->router_retries = s->litellm_retries = -1;
   s->router_timeout = s->litellm_timeout = -1;
+  s->router_allowed_fails = s->litellm_allowed_fails = -1;
+  s->router_cooldown = s->litellm_cooldown = -1;
   s->port = -1;
 }
 
@@ -279,11 +281,34 @@ int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s) {
   c->listen_host = strdup("127.0.0.1");
   c->data_dir = strdup("./sluice-data");
   c->log_level = strdup("info");
-  return c->listen_host && c->data_dir && c->log_level ? 0 : -ENOMEM;
+  /* router_settings (allowed_fails and cooldown_time are resolved in finish_root) */
+  c->routing_strategy = SL_ROUTE_SIMPLE_SHUFFLE;
+  c->max_fallbacks = 5;
+  c->retry_after_s = 0;
+  /* sluice_settings */
+  c->stream_idle_timeout_ms = 60000;
+  c->cooldown_max_ms = 300000;
+  c->hedging = (struct sl_hedging){.enabled = false,
+                                   .delay_ms = 0,
+                                   .quantile = 0.95,
+                                   .min_delay_ms = 10,
+                                   .max_extra = 1,
+                                   .budget_ratio = 0.10,
+                                   .budget_burst = 10};
+  /* litellm_settings.cache, cache_params; sluice_settings.cache */
+  c->cache.enabled = false;
+  c->cache.type = strdup("local");
+  c->cache.ttl_s = 3600;
+  c->cache.namespace_ = strdup("");
+  c->cache.max_size = (size_t)1 << 30;
+  return c->listen_host && c->data_dir && c->log_level && c->cache.type && c->cache.namespace_
+             ? 0
+             : -ENOMEM;
 }
 
 void sl_cfg_scratch_clear(struct sl_cfg_scratch *s) {
   sl_cfg_config_clear(&s->c);
+  sl_cfg_router_scratch_clear(s);
   free(s->listen);
   free(s->host);
   free(s->id_nodes);
@@ -366,7 +391,7 @@ static int assign_ids(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s) {
   return 0;
 }
 
-/* ---- general_settings, router_settings, litellm_settings ---- */
+/* ---- general_settings ---- */
 
 static int finish_general(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map,
                           void *target, yaml_node_t *const *seen) {
@@ -388,137 +413,6 @@ static const struct sl_cfg_section general_section = {
     general_keys, N(general_keys), NULL, NULL, SL_UNKNOWN_WARN, "not supported yet, ignored",
     finish_general};
 
-static const struct sl_cfg_key router_keys[] = {
-    KEY("num_retries", SL_K_INT, SCR(router_retries), .max = I32),
-    KEY("timeout", SL_K_NUM, SCR(router_timeout), .flags = SL_F_POSITIVE),
-};
-
-static const char *const router_known[] = {
-    "routing_strategy", "routing_strategy_args", "fallbacks", "context_window_fallbacks",
-    "content_policy_fallbacks", "default_fallbacks", "max_fallbacks", "allowed_fails",
-    "allowed_fails_policy", "cooldown_time", "disable_cooldowns", "retry_policy",
-    "model_group_retry_policy", "retry_after", "model_group_alias", "redis_host", "redis_port",
-    "redis_password", "redis_url", "cache_responses", "cache_kwargs", "caching_groups",
-    "client_ttl", "enable_pre_call_checks", "optional_pre_call_checks", "enable_tag_filtering",
-    "tag_filtering_match_any", "default_litellm_params", "default_max_parallel_requests",
-    "default_priority", "stream_timeout", "provider_budget_config", "polling_interval",
-    "set_verbose", "debug_level", "routing_groups", "alerting_config", "assistants_config",
-    "router_general_settings", "ignore_invalid_deployments", "model_group_affinity_config",
-    NULL};
-
-static const struct sl_cfg_section router_section = {
-    router_keys, N(router_keys), router_known, "not supported yet, ignored", SL_UNKNOWN_WARN,
-    "unknown router_settings key, ignored", NULL};
-
-static const struct sl_cfg_key litellm_keys[] = {
-    KEY("num_retries", SL_K_INT, SCR(litellm_retries), .max = I32),
-    KEY("request_timeout", SL_K_NUM, SCR(litellm_timeout), .flags = SL_F_POSITIVE),
-};
-
-static const struct sl_cfg_section litellm_section = {
-    litellm_keys, N(litellm_keys), NULL, NULL, SL_UNKNOWN_WARN, "not supported yet, ignored",
-    NULL};
-
-/* ---- sluice_settings ---- */
-
-static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
-
-/* Order matters: finish_sluice reads seen[0..2] (listen, host, port). */
-static const struct sl_cfg_key sluice_keys[] = {
-    KEY("listen", SL_K_STR, SCR(listen)),
-    KEY("host", SL_K_STR, SCR(host)),
-    KEY("port", SL_K_INT, SCR(port), .max = 65535),
-    KEY("workers", SL_K_INT, SCR(c.workers), .max = 1024),
-    KEY("data_dir", SL_K_STR, SCR(c.data_dir)),
-    KEY("max_body_bytes", SL_K_SIZE, SCR(c.max_body_bytes), .min = 1),
-    KEY("max_header_bytes", SL_K_SIZE, SCR(c.max_header_bytes), .min = 1024),
-    KEY("header_timeout", SL_K_DUR, SCR(c.header_timeout_ms), .flags = SL_F_POSITIVE),
-    KEY("body_timeout", SL_K_DUR, SCR(c.body_timeout_ms), .flags = SL_F_POSITIVE),
-    KEY("keepalive_timeout", SL_K_DUR, SCR(c.keepalive_timeout_ms)),
-    KEY("drain_timeout", SL_K_DUR, SCR(c.drain_timeout_ms)),
-    KEY("connect_timeout", SL_K_DUR, SCR(c.connect_timeout_ms), .flags = SL_F_POSITIVE),
-    KEY("ca_file", SL_K_STR, SCR(c.ca_file)),
-    KEY("log_level", SL_K_ENUM, SCR(c.log_level), .choices = log_levels),
-    KEY("access_log", SL_K_BOOL, SCR(c.access_log)),
-};
-
-static int listen_from_parts(struct sl_cfg_ctx *c, const char *path, struct sl_cfg_scratch *s,
-                             yaml_node_t *const *seen) {
-  char kp[SL_CFG_PATH];
-  if (s->host) {
-    const char *h = s->host;
-    size_t n = strlen(h);
-    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') { /* "[::1]" -> "::1" */
-      memmove(s->host, h + 1, n - 2);
-      s->host[n - 2] = 0;
-    }
-    if (!sl_config_host_valid(s->host)) {
-      sl_cfg_path_join(kp, path, "host");
-      return sl_cfg_fail(c, seen[1], kp, "expected a host name or IP address, got '%s'", h);
-    }
-    free(s->c.listen_host);
-    s->c.listen_host = s->host;
-    s->host = NULL;
-  }
-  if (s->port >= 0)
-    s->c.port = (uint16_t)s->port;
-  return 0;
-}
-
-static yaml_node_t *seen_node(const struct sl_cfg_key *keys, size_t n, yaml_node_t *const *seen,
-                              const char *name) {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(keys[i].name, name) == 0)
-      return seen[i];
-  return NULL;
-}
-
-static int finish_sluice(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map, void *target,
-                         yaml_node_t *const *seen) {
-  struct sl_cfg_scratch *s = target;
-  char kp[SL_CFG_PATH];
-  if (s->listen) { /* seen[0..2]: listen, host, port */
-    if (seen[1] || seen[2]) {
-      sl_cfg_path_join(kp, path, seen[1] ? "host" : "port");
-      return sl_cfg_fail(c, seen[1] ? seen[1] : seen[2], kp,
-                         "conflicts with sluice_settings.listen; set listen or host/port");
-    }
-    char *host;
-    uint16_t port;
-    const char *why = "invalid";
-    int rc = sl_config_parse_listen(s->listen, &host, &port, &why);
-    sl_cfg_path_join(kp, path, "listen");
-    if (rc == -EINVAL)
-      return sl_cfg_fail(c, seen[0], kp, "expected 'host:port' or '[v6addr]:port', got '%s' (%s)",
-                         s->listen, why);
-    if (rc)
-      return rc;
-    free(s->c.listen_host);
-    s->c.listen_host = host;
-    s->c.port = port;
-  } else {
-    int rc = listen_from_parts(c, path, s, seen);
-    if (rc)
-      return rc;
-  }
-  if (!s->c.data_dir[0]) {
-    sl_cfg_path_join(kp, path, "data_dir");
-    return sl_cfg_fail(c, seen_node(sluice_keys, N(sluice_keys), seen, "data_dir"), kp,
-                       "must not be empty");
-  }
-  if (s->c.ca_file && access(s->c.ca_file, R_OK) != 0) {
-    int e = errno;
-    sl_cfg_path_join(kp, path, "ca_file");
-    return sl_cfg_fail(c, seen_node(sluice_keys, N(sluice_keys), seen, "ca_file"), kp,
-                       "cannot read '%s': %s", s->c.ca_file, strerror(e));
-  }
-  return 0;
-}
-
-/* sluice_settings is ours: a typo must not pass silently. */
-static const struct sl_cfg_section sluice_section = {
-    sluice_keys, N(sluice_keys), NULL, NULL, SL_UNKNOWN_ERROR, NULL, finish_sluice};
-
 /* ---- the top level ---- */
 
 static int warn_environment_variables(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path,
@@ -526,16 +420,6 @@ static int warn_environment_variables(struct sl_cfg_ctx *c, yaml_node_t *v, cons
   sl_cfg_warn(c, c->cur_key, path, "not applied by sluice (export these variables before starting it), "
               "ignored");
   return 0;
-}
-
-static void resolve_precedence(struct sl_cfg_scratch *s) {
-  /* router_settings wins; litellm_settings is LiteLLM's global fallback */
-  s->c.num_retries = s->router_retries >= 0    ? s->router_retries
-                     : s->litellm_retries >= 0 ? s->litellm_retries
-                                               : 0;
-  s->c.timeout_s = s->router_timeout > 0    ? s->router_timeout
-                   : s->litellm_timeout > 0 ? s->litellm_timeout
-                                            : 600;
 }
 
 static int resolve_master_key(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s) {
@@ -559,17 +443,18 @@ static int finish_root(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map,
   if (s->c.ndeployments == 0)
     return sl_cfg_fail(c, map, "model_list",
                        "missing or empty; sluice has nothing to serve (add a deployment)");
-  resolve_precedence(s);
   int rc = resolve_master_key(c, s);
-  return rc ? rc : assign_ids(c, s);
+  if (rc == 0)
+    rc = assign_ids(c, s);
+  return rc ? rc : sl_cfg_router_resolve(c, s);
 }
 
 static const struct sl_cfg_key root_keys[] = {
     KEY("model_list", SL_K_FUNC, 0, .fn = parse_model_list),
     KEY("general_settings", SL_K_MAP, 0, .sub = &general_section),
-    KEY("router_settings", SL_K_MAP, 0, .sub = &router_section),
-    KEY("litellm_settings", SL_K_MAP, 0, .sub = &litellm_section),
-    KEY("sluice_settings", SL_K_MAP, 0, .sub = &sluice_section),
+    KEY("router_settings", SL_K_MAP, 0, .sub = &sl_cfg_router_section),
+    KEY("litellm_settings", SL_K_MAP, 0, .sub = &sl_cfg_litellm_section),
+    KEY("sluice_settings", SL_K_MAP, 0, .sub = &sl_cfg_sluice_section),
     KEY("environment_variables", SL_K_FUNC, 0, .fn = warn_environment_variables),
 };
 

@@ -170,6 +170,8 @@ int sl_master_run(const struct sl_config *cfg) {
     fprintf(stderr, "sluice: cannot create shared memory: %s\n", strerror(errno));
     return 1;
   }
+  /* The hedge budget starts full: a fresh gateway may hedge its first slow requests. */
+  atomic_store(&m.shm->hedge_budget_milli, (int64_t)(cfg->hedging.budget_burst * 1000.0));
   m.slots = calloc(m.n, sizeof *m.slots);
   int p[2];
   if (!m.slots || pipe2(p, O_CLOEXEC | O_NONBLOCK)) {

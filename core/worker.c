@@ -21,10 +21,18 @@ uint64_t sl_now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-const struct sl_group *sl_worker_group(const struct sl_worker *w, const char *name) {
+static const struct sl_group *group_named(const struct sl_worker *w, const char *name) {
   for (size_t i = 0; i < w->ngroups; i++)
     if (strcmp(w->groups[i].name, name) == 0) return &w->groups[i];
   return NULL;
+}
+
+/* A group by its name or by a router_settings.model_group_alias. */
+const struct sl_group *sl_worker_group(const struct sl_worker *w, const char *name) {
+  const struct sl_group *g = group_named(w, name);
+  for (size_t i = 0; !g && i < w->cfg->naliases; i++)
+    if (strcmp(w->cfg->aliases[i].alias, name) == 0) g = group_named(w, w->cfg->aliases[i].group);
+  return g;
 }
 
 struct sl_upstream_pool *sl_worker_pool(struct sl_worker *w, size_t i, char *err, size_t errlen) {
@@ -53,7 +61,7 @@ static int build_groups(struct sl_worker *w) {
   w->groups = calloc(c->ndeployments, sizeof *w->groups);
   if (!w->groups) return -ENOMEM;
   for (size_t i = 0; i < c->ndeployments; i++) {
-    struct sl_group *g = (struct sl_group *)sl_worker_group(w, c->deployments[i].model_name);
+    struct sl_group *g = (struct sl_group *)group_named(w, c->deployments[i].model_name);
     if (!g) {
       g = &w->groups[w->ngroups++];
       g->name = c->deployments[i].model_name;
@@ -65,9 +73,10 @@ static int build_groups(struct sl_worker *w) {
   cJSON *root = cJSON_CreateObject(), *data = cJSON_CreateArray();
   cJSON_AddStringToObject(root, "object", "list");
   cJSON_AddItemToObject(root, "data", data);
-  for (size_t i = 0; i < w->ngroups; i++) {
+  for (size_t i = 0; i < w->ngroups + c->naliases; i++) {
+    if (i >= w->ngroups && c->aliases[i - w->ngroups].hidden) continue;
     cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "id", w->groups[i].name);
+    cJSON_AddStringToObject(m, "id", i < w->ngroups ? w->groups[i].name : c->aliases[i - w->ngroups].alias);
     cJSON_AddStringToObject(m, "object", "model");
     cJSON_AddNumberToObject(m, "created", 1677610602);
     cJSON_AddStringToObject(m, "owned_by", "sluice");
@@ -122,6 +131,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, unsigned inde
   w->cfg = cfg;
   w->shm = shm;
   w->index = index;
+  w->rng = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15ULL;
   w->pools = calloc(cfg->ndeployments ? cfg->ndeployments : 1, sizeof *w->pools);
   if (!w->pools || build_groups(w) || uv_loop_init(&w->loop)) {
     sl_log(SL_LOG_ERROR, "worker init failed", "\"worker\":%u", index);

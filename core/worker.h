@@ -34,6 +34,7 @@ struct sl_worker {
   char *models_json; /* GET /v1/models body, built once */
   size_t models_json_len;
   uint64_t next_req;
+  uint64_t rng; /* xorshift64* state for routing decisions */
   size_t inflight;
   bool draining;
   uv_signal_t sig_term, sig_int;

@@ -72,8 +72,12 @@ static int skip_value(struct scan *s) {
   return 0;
 }
 
-int sl_json_top_field(const char *buf, size_t len, const char *key, size_t *start, size_t *end) {
+/* Walks the top-level members; reports the value range and the member range (with one
+ * adjacent comma) of `key`. */
+static int top_scan(const char *buf, size_t len, const char *key, size_t *vstart, size_t *vend,
+                    size_t *mstart, size_t *mend) {
   struct scan s = {buf, len, 0};
+  size_t prev_comma = 0; /* position of the comma before the current member, 0 = none */
   size_t klen = strlen(key);
   ws(&s);
   if (s.i >= s.n || s.p[s.i] != '{') return -EINVAL;
@@ -92,15 +96,37 @@ int sl_json_top_field(const char *buf, size_t len, const char *key, size_t *star
     ws(&s);
     size_t vs = s.i;
     if (skip_value(&s)) return -EINVAL;
-    if (match) {
-      *start = vs;
-      *end = s.i;
-      return 0;
-    }
+    size_t ve = s.i;
     ws(&s);
     if (s.i >= s.n) return -EINVAL;
+    if (match) {
+      *vstart = vs;
+      *vend = ve;
+      if (s.p[s.i] == ',') { /* cut this member and the comma after it */
+        *mstart = ks;
+        *mend = s.i + 1;
+      } else if (prev_comma) { /* last member: cut the comma before it */
+        *mstart = prev_comma;
+        *mend = ve;
+      } else { /* the only member */
+        *mstart = ks;
+        *mend = ve;
+      }
+      return 0;
+    }
     if (s.p[s.i] == '}') return -ENOENT;
     if (s.p[s.i] != ',') return -EINVAL;
+    prev_comma = s.i;
     s.i++;
   }
+}
+
+int sl_json_top_field(const char *buf, size_t len, const char *key, size_t *start, size_t *end) {
+  size_t ms, me;
+  return top_scan(buf, len, key, start, end, &ms, &me);
+}
+
+int sl_json_top_member(const char *buf, size_t len, const char *key, size_t *start, size_t *end) {
+  size_t vs, ve;
+  return top_scan(buf, len, key, &vs, &ve, start, end);
 }

@@ -11,4 +11,8 @@
  * returns 0; -ENOENT when absent; -EINVAL when buf is not a well-formed object. */
 int sl_json_top_field(const char *buf, size_t len, const char *key, size_t *start, size_t *end);
 
+/* Like sl_json_top_field, but the range covers the whole member (`"key": value`) plus
+ * one separating comma, so cutting [*start, *end) out leaves a valid object. */
+int sl_json_top_member(const char *buf, size_t len, const char *key, size_t *start, size_t *end);
+
 #endif

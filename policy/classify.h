@@ -16,17 +16,36 @@ enum sl_outcome {
   SL_OUT_CLIENT,          /* other 4xx: the client's fault, passed through */
 };
 
-/* transport_failed: the exchange failed before a complete status (status is then 0). */
+/* transport_failed: the exchange failed before a complete status (status is then 0);
+ * any transport failure or status <= 0 is RETRY. 400 (and 413, 422, which some servers
+ * use for the same refusals) look at the body: phrases of context-window errors
+ * ("context_length_exceeded", "maximum context length", "prompt is too long", "too many
+ * tokens", "input is too long", ...) give CONTEXT_WINDOW, else content-policy phrases
+ * ("content_policy_violation", "content_filter", "content management policy", "safety
+ * system", ...) give CONTENT_POLICY, else CLIENT; matched ignoring case. Other 4xx are
+ * CLIENT, other 5xx RETRY; 1xx/3xx (never a proper answer from an LLM API) RETRY. */
 enum sl_outcome sl_policy_classify(int status, int transport_failed, const char *body, size_t n);
 
 /* Retry-After header value (delta-seconds, possibly fractional, or an HTTP date given
- * now_unix) in milliseconds; 0 when absent or unparseable. Capped at one hour. */
+ * now_unix) in milliseconds; 0 when absent or unparseable. Capped at one hour.
+ * Fractions round up to the next ms; a date in the past (or now) gives 0. Dates: the
+ * IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT" and the obsolete RFC 850 and asctime
+ * forms (RFC 9110 5.6.7); surrounding spaces are ignored. */
 uint64_t sl_policy_retry_after_ms(const char *v, size_t n, int64_t now_unix);
+/* The `retry-after-ms` header (OpenAI, Azure): milliseconds, possibly fractional (rounded
+ * up), capped at one hour; 0 when absent or unparseable. Prefer it to Retry-After when
+ * both are present. */
+uint64_t sl_policy_retry_after_ms_value(const char *v, size_t n);
 
 /* Delay before retry `attempt` (1 = first retry): exponential with full jitter for 429s
- * (base 100 ms, cap 10 s), at least retry_after_ms and at least min_ms; 0 for other
- * retryable errors unless min_ms. Never more than deadline_left_ms; returns UINT64_MAX
- * when the wait does not fit in the deadline (do not retry). */
+ * (uniform in [0, min(10 s, 100 ms x 2^(attempt-1))]), at least retry_after_ms and at
+ * least min_ms; for other retryable errors min_ms (retry_after_ms is ignored there).
+ * Pass retry_after_ms only when the retry may land where it was said (e.g. no other
+ * deployment is available): a retry on another deployment need not wait for it.
+ * deadline_left_ms: UINT64_MAX for no deadline. Returns UINT64_MAX when the floor
+ * (retry_after_ms, min_ms) is not less than deadline_left_ms (do not retry: no time
+ * would be left for the call); a jittered wait that would not fit is cut to the floor
+ * plus half of what is left. rng is used only for 429s. */
 uint64_t sl_policy_backoff_ms(int attempt, int was_rate_limited, uint64_t retry_after_ms,
                               uint64_t min_ms, uint64_t deadline_left_ms, uint64_t *rng);
 

@@ -5,6 +5,12 @@
 #include <errno.h>
 #include <sys/mman.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#define SL_CPU_RELAX() __builtin_ia32_pause()
+#else
+#define SL_CPU_RELAX() ((void)0)
+#endif
+
 static size_t shm_size(size_t n) {
   return sizeof(struct sl_shm) + n * sizeof(struct sl_shm_deployment);
 }
@@ -23,3 +29,17 @@ int sl_shm_create(size_t ndeployments, struct sl_shm **out) {
 void sl_shm_destroy(struct sl_shm *s) {
   if (s) munmap(s, shm_size(s->ndeployments));
 }
+
+void sl_shm_lock(_Atomic uint32_t *l) {
+  for (unsigned spins = 0;; spins++) {
+    uint32_t z = 0;
+    if (atomic_compare_exchange_weak_explicit(l, &z, 1, memory_order_acquire, memory_order_relaxed)) return;
+    if (spins > 100000) { /* the holder is gone: the state it guarded is still well-formed */
+      atomic_store(l, 1);
+      return;
+    }
+    SL_CPU_RELAX();
+  }
+}
+
+void sl_shm_unlock(_Atomic uint32_t *l) { atomic_store_explicit(l, 0, memory_order_release); }

@@ -230,7 +230,11 @@ int main(int argc, char **argv)
 		return pr > 0 ? 0 : 2;
 	}
 
-	signal(SIGPIPE, SIG_IGN);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) { /* writes to a closed peer must not kill us */
+		fprintf(stderr, "sluice-mock: cannot ignore SIGPIPE\n");
+		ctx_free(ctx);
+		return 1;
+	}
 	ctx->rng = cfg->seed;
 	(void)mock_rand_next(&ctx->rng); /* seed 0 and 1 start far apart */
 	ctx->started = (int64_t)time(NULL);

@@ -34,6 +34,8 @@
 #define MOCK_WBUF_CACHE       1024                   /* write buffers kept on the free list */
 #define MOCK_WBUF_KEEP        (64u * 1024)           /* larger ones are freed, not kept */
 #define MOCK_MAX_EMBED_DIM    65536
+#define MOCK_MAX_EMBED_INPUTS 2048                   /* as OpenAI */
+#define MOCK_MAX_EMBED_VALUES (16u * 1024 * 1024)    /* inputs x dimensions per response */
 
 /* ---- growable buffers (mock_buf.c) ------------------------------------------------------ */
 

@@ -533,7 +533,9 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	ctx->stats.connections_accepted++;
-	uv_tcp_nodelay(&c->tcp, 1);
+	/* Without TCP_NODELAY stream events would wait for ACKs; failure only costs latency. */
+	if (uv_tcp_nodelay(&c->tcp, 1) < 0)
+		fprintf(stderr, "sluice-mock: cannot set TCP_NODELAY\n");
 	llhttp_init(&c->parser, HTTP_REQUEST, &ctx->settings);
 	c->parser.data = c;
 	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)

@@ -340,6 +340,11 @@ void mock_openai_embeddings(struct mock_conn *c, const cJSON *req)
 			}
 		}
 	}
+	int count = single ? 1 : cJSON_GetArraySize(input);
+	if (count > MOCK_MAX_EMBED_INPUTS) {
+		mock_reply_status(c, 400, "'input' can have at most 2048 items", NULL);
+		return;
+	}
 	long dim = c->ctx->cfg.embedding_dim;
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(req, "dimensions");
 	if (d) {
@@ -349,6 +354,11 @@ void mock_openai_embeddings(struct mock_conn *c, const cJSON *req)
 			return;
 		}
 		dim = (long)d->valuedouble;
+	}
+	if ((uint64_t)count * (uint64_t)dim > MOCK_MAX_EMBED_VALUES) {
+		mock_reply_status(c, 400, "too many embedding values requested (inputs x dimensions)",
+		                  NULL);
+		return;
 	}
 	bool base64 = false;
 	const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(req, "encoding_format");

@@ -1,6 +1,8 @@
 /* core/config: the LiteLLM config.yaml loader. Defaults, a realistic full config, the embedded
  * default, every error class with its exact FILE:LINE: key.path, os.environ/ substitution,
- * sizes, durations, listen addresses, URLs, anchors and merge keys, and once-only warnings. */
+ * sizes, durations, listen addresses, URLs, anchors and merge keys, once-only warnings, and the
+ * router keys (routing strategy, aliases, fallbacks and their group checks, cooldowns), hedging
+ * in all its forms, and the cache settings. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -107,7 +109,7 @@ static void defaults(void) {
   CHECK(d->input_cost_per_token == 0 && d->output_cost_per_token == 0);
   CHECK(d->max_input_tokens == 0);
   CHECK(c->master_key == NULL);
-  CHECK(c->num_retries == 0);
+  CHECK(c->num_retries == 2);
   CHECK(c->timeout_s == 600);
   CHECK_STR(c->listen_host, "127.0.0.1");
   CHECK(c->port == 4000);
@@ -124,6 +126,33 @@ static void defaults(void) {
   CHECK_STR(c->log_level, "info");
   CHECK(c->access_log == true);
   CHECK_STR(c->source, "t.yaml");
+  /* router_settings */
+  CHECK(c->routing_strategy == SL_ROUTE_SIMPLE_SHUFFLE);
+  CHECK(c->aliases == NULL && c->naliases == 0);
+  CHECK(c->fallbacks == NULL && c->nfallbacks == 0);
+  CHECK(c->context_window_fallbacks == NULL && c->ncontext_window_fallbacks == 0);
+  CHECK(c->content_policy_fallbacks == NULL && c->ncontent_policy_fallbacks == 0);
+  CHECK(c->default_fallbacks.names == NULL && c->default_fallbacks.n == 0);
+  CHECK(c->max_fallbacks == 5);
+  CHECK(c->allowed_fails == 3);
+  CHECK(c->cooldown_time_s == 5);
+  CHECK(c->retry_after_s == 0);
+  /* sluice_settings */
+  CHECK(c->stream_idle_timeout_ms == 60000);
+  CHECK(c->cooldown_max_ms == 300000);
+  CHECK(c->hedging.enabled == false);
+  CHECK(c->hedging.delay_ms == 0);
+  CHECK(c->hedging.quantile == 0.95);
+  CHECK(c->hedging.min_delay_ms == 10);
+  CHECK(c->hedging.max_extra == 1);
+  CHECK(c->hedging.budget_ratio == 0.10);
+  CHECK(c->hedging.budget_burst == 10);
+  /* cache */
+  CHECK(c->cache.enabled == false);
+  CHECK_STR(c->cache.type, "local");
+  CHECK(c->cache.ttl_s == 3600);
+  CHECK_STR(c->cache.namespace_, "");
+  CHECK(c->cache.max_size == (size_t)1 << 30);
   /* no key anywhere for api.openai.com: one warning */
   CHECK(w.n == 1);
   CHECK(nwarn(&w, "t.yaml:4: model_list[0].litellm_params.api_key: not set and "
@@ -295,14 +324,20 @@ static void full_config(void) {
   CHECK(nwarn(&w, "t.yaml:38: model_list[3].litellm_params.drop_params: not supported") == 1);
   CHECK(nwarn(&w, "t.yaml:46: litellm_settings.drop_params: not supported yet, ignored") == 1);
   CHECK(nwarn(&w, "t.yaml:49: litellm_settings.success_callback: not supported yet") == 1);
-  CHECK(nwarn(&w, "t.yaml:52: router_settings.routing_strategy: not supported yet, ignored") ==
-        1);
-  CHECK(nwarn(&w, "t.yaml:54: router_settings.fallbacks: not supported yet, ignored") == 1);
+  CHECK(nwarn(&w, "routing_strategy") == 0); /* read now */
+  CHECK(nwarn(&w, "fallbacks") == 0);
   CHECK(nwarn(&w, "t.yaml:55: router_settings.redis_host: not supported yet") == 1);
   CHECK(nwarn(&w, "t.yaml:56: router_settings.frobnicate: unknown router_settings key") == 1);
   CHECK(nwarn(&w, "t.yaml:60: general_settings.database_url: not supported yet") == 1);
   CHECK(nwarn(&w, "t.yaml:62: environment_variables: not applied by sluice") == 1);
-  CHECK(w.n == 10);
+  CHECK(w.n == 8);
+  CHECK(c->routing_strategy == SL_ROUTE_LATENCY);
+  CHECK(c->nfallbacks == 1);
+  if (c->nfallbacks == 1) {
+    CHECK_STR(c->fallbacks[0].group, "gpt-4o-mini");
+    CHECK(c->fallbacks[0].to.n == 1);
+    CHECK_STR(c->fallbacks[0].to.names[0], "llama-3-8b");
+  }
   sl_config_free(c);
   unsetenv("TEST_OPENAI_KEY");
   unsetenv("TEST_OPENROUTER_KEY");
@@ -900,6 +935,553 @@ static void load_file(void) {
   sl_config_free(NULL);
 }
 
+/* ---- router_settings, fallbacks, aliases, hedging, cache ---- */
+
+static const char router_yaml[] =
+    "model_list:\n"                                                               /* 1 */
+    "  - model_name: gpt-4o\n"                                                    /* 2 */
+    "    litellm_params: {model: openai/gpt-4o, api_key: sk-a}\n"                 /* 3 */
+    "  - model_name: gpt-4o-mini\n"                                               /* 4 */
+    "    litellm_params: {model: openai/gpt-4o-mini, api_key: sk-a}\n"            /* 5 */
+    "  - model_name: gpt-4o-mini\n"                                               /* 6 */
+    "    litellm_params:\n"                                                       /* 7 */
+    "      model: openrouter/openai/gpt-4o-mini\n"                                /* 8 */
+    "      api_key: sk-or\n"                                                      /* 9 */
+    "  - model_name: claude-haiku\n"                                              /* 10 */
+    "    litellm_params: {model: openai/claude-3-haiku, api_base: \"http://127.0.0.1:9000/v1\"}\n"
+    "  - model_name: llama-70b\n"                                                 /* 12 */
+    "    litellm_params: {model: hosted_vllm/llama, api_base: \"http://10.0.0.5:8000/v1\"}\n"
+    "router_settings:\n"                                                          /* 14 */
+    "  routing_strategy: usage-based-routing-v2\n"                                /* 15 */
+    "  num_retries: 2\n"                                                          /* 16 */
+    "  timeout: 30\n"                                                             /* 17 */
+    "  model_group_alias:\n"                                                      /* 18 */
+    "    gpt-4: gpt-4o\n"                                                         /* 19 */
+    "    claude-3-haiku-20240307: {model: claude-haiku, hidden: true}\n"          /* 20 */
+    "  fallbacks:\n"                                                              /* 21 */
+    "    - gpt-4o: [gpt-4o-mini, claude-haiku]\n"                                 /* 22 */
+    "    - gpt-4o-mini: llama-70b\n"                                              /* 23 */
+    "  context_window_fallbacks: [{\"gpt-4o-mini\": [\"gpt-4o\"]}, {\"gpt-4\": [\"llama-70b\"]}]\n"
+    "  content_policy_fallbacks: [{claude-haiku: [gpt-4o]}]\n"                    /* 25 */
+    "  default_fallbacks: [\"llama-70b\"]\n"                                      /* 26 */
+    "  max_fallbacks: 3\n"                                                        /* 27 */
+    "  allowed_fails: 2\n"                                                        /* 28 */
+    "  cooldown_time: 30\n"                                                       /* 29 */
+    "  retry_after: 1.5\n"                                                        /* 30 */
+    "  redis_host: localhost\n"                                                   /* 31 */
+    "litellm_settings:\n"                                                         /* 32 */
+    "  cache: true\n"                                                             /* 33 */
+    "  cache_params:\n"                                                           /* 34 */
+    "    type: disk\n"                                                            /* 35 */
+    "    ttl: 600\n"                                                              /* 36 */
+    "    namespace: \"prod\"\n"                                                   /* 37 */
+    "    supported_call_types: [\"acompletion\"]\n"                               /* 38 */
+    "    disk_cache_dir: /tmp/litellm-cache\n"                                    /* 39 */
+    "  allowed_fails: 9\n"                                                        /* 40 */
+    "  fallbacks: [{\"*\": [gpt-4o-mini]}]\n"                                     /* 41 */
+    "sluice_settings:\n"                                                          /* 42 */
+    "  stream_idle_timeout: 45s\n"                                                /* 43 */
+    "  cooldown_max: 10m\n"                                                       /* 44 */
+    "  hedging:\n"                                                                /* 45 */
+    "    delay: p99\n"                                                            /* 46 */
+    "    min_delay: 20ms\n"                                                       /* 47 */
+    "    max_extra: 2\n"                                                          /* 48 */
+    "    budget: \"5%\"\n"                                                        /* 49 */
+    "    budget_burst: 20\n"                                                      /* 50 */
+    "  cache:\n"                                                                  /* 51 */
+    "    max_size: 2GiB\n";                                                       /* 52 */
+
+static bool names_are(const struct sl_name_list *l, const char *a, const char *b) {
+  if (l->n != (b ? 2u : a ? 1u : 0u))
+    return false;
+  return (!a || strcmp(l->names[0], a) == 0) && (!b || strcmp(l->names[1], b) == 0);
+}
+
+static void router_config(void) {
+  struct sl_config *c;
+  char err[512];
+  struct warns w;
+  int rc = load(router_yaml, &c, err, sizeof err, &w);
+  CHECK(rc == 0);
+  if (rc) {
+    fprintf(stderr, "  %s\n", err);
+    return;
+  }
+  CHECK(c->routing_strategy == SL_ROUTE_USAGE);
+  CHECK(c->num_retries == 2 && c->timeout_s == 30);
+  CHECK(c->naliases == 2);
+  if (c->naliases == 2) {
+    CHECK_STR(c->aliases[0].alias, "gpt-4");
+    CHECK_STR(c->aliases[0].group, "gpt-4o");
+    CHECK(!c->aliases[0].hidden);
+    CHECK_STR(c->aliases[1].alias, "claude-3-haiku-20240307");
+    CHECK_STR(c->aliases[1].group, "claude-haiku");
+    CHECK(c->aliases[1].hidden);
+  }
+  CHECK(c->nfallbacks == 2); /* router_settings wins over litellm_settings */
+  if (c->nfallbacks == 2) {
+    CHECK_STR(c->fallbacks[0].group, "gpt-4o");
+    CHECK(names_are(&c->fallbacks[0].to, "gpt-4o-mini", "claude-haiku"));
+    CHECK_STR(c->fallbacks[1].group, "gpt-4o-mini");
+    CHECK(names_are(&c->fallbacks[1].to, "llama-70b", NULL)); /* bare string: one-element list */
+  }
+  CHECK(c->ncontext_window_fallbacks == 2);
+  if (c->ncontext_window_fallbacks == 2) {
+    CHECK_STR(c->context_window_fallbacks[0].group, "gpt-4o-mini");
+    CHECK(names_are(&c->context_window_fallbacks[0].to, "gpt-4o", NULL));
+    CHECK_STR(c->context_window_fallbacks[1].group, "gpt-4"); /* an alias is a group name too */
+    CHECK(names_are(&c->context_window_fallbacks[1].to, "llama-70b", NULL));
+  }
+  CHECK(c->ncontent_policy_fallbacks == 1);
+  if (c->ncontent_policy_fallbacks == 1) {
+    CHECK_STR(c->content_policy_fallbacks[0].group, "claude-haiku");
+    CHECK(names_are(&c->content_policy_fallbacks[0].to, "gpt-4o", NULL));
+  }
+  CHECK(names_are(&c->default_fallbacks, "llama-70b", NULL));
+  CHECK(c->max_fallbacks == 3);
+  CHECK(c->allowed_fails == 2); /* router_settings wins */
+  CHECK(c->cooldown_time_s == 30);
+  CHECK(c->retry_after_s == 1.5);
+  CHECK(c->cache.enabled);
+  CHECK_STR(c->cache.type, "disk");
+  CHECK(c->cache.ttl_s == 600);
+  CHECK_STR(c->cache.namespace_, "prod");
+  CHECK(c->cache.max_size == (size_t)2 << 30);
+  CHECK(c->stream_idle_timeout_ms == 45000);
+  CHECK(c->cooldown_max_ms == 600000);
+  CHECK(c->hedging.enabled); /* a hedging map turns it on */
+  CHECK(c->hedging.delay_ms == 0 && c->hedging.quantile == 0.99);
+  CHECK(c->hedging.min_delay_ms == 20);
+  CHECK(c->hedging.max_extra == 2);
+  CHECK(c->hedging.budget_ratio == 0.05);
+  CHECK(c->hedging.budget_burst == 20);
+  CHECK(nwarn(&w, "t.yaml:31: router_settings.redis_host: not supported yet, ignored") == 1);
+  CHECK(nwarn(&w, "t.yaml:38: litellm_settings.cache_params.supported_call_types: not used by "
+                  "sluice's LMDB cache, ignored") == 1);
+  CHECK(nwarn(&w, "t.yaml:39: litellm_settings.cache_params.disk_cache_dir: not used") == 1);
+  CHECK(w.n == 3);
+  sl_config_free(c);
+}
+
+static void routing_strategies(void) {
+  static const struct {
+    const char *name;
+    enum sl_routing_strategy v;
+  } cases[] = {
+      {"simple-shuffle", SL_ROUTE_SIMPLE_SHUFFLE},
+      {"least-busy", SL_ROUTE_LEAST_BUSY},
+      {"latency-based-routing", SL_ROUTE_LATENCY},
+      {"cost-based-routing", SL_ROUTE_COST},
+      {"usage-based-routing", SL_ROUTE_USAGE},
+      {"\"usage-based-routing-v2\"", SL_ROUTE_USAGE},
+  };
+  struct sl_config *c;
+  char y[512], err[512];
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    snprintf(y, sizeof y, ONE_DEP "router_settings:\n  routing_strategy: %s\n", cases[i].name);
+    CHECK(load(y, &c, err, sizeof err, NULL) == 0);
+    if (!c)
+      continue;
+    CHECK(c->routing_strategy == cases[i].v);
+    sl_config_free(c);
+  }
+}
+
+/* Two groups, a and b, for the error cases below (router_settings starts at line 5). */
+#define TWO_GROUPS                                          \
+  "model_list:\n"                                           \
+  "  - model_name: a\n"                                     \
+  "    litellm_params: {model: openai/a, api_key: k}\n"     \
+  "  - {model_name: b, litellm_params: {model: openai/b, api_key: k}}\n"
+
+static const struct err_case router_errors[] = {
+    /* routing_strategy */
+    {TWO_GROUPS "router_settings:\n  routing_strategy: round-robin\n",
+     "t.yaml:6: router_settings.routing_strategy: expected one of simple-shuffle|least-busy|"
+     "latency-based-routing|cost-based-routing|usage-based-routing|usage-based-routing-v2, got "
+     "'round-robin'"},
+    {TWO_GROUPS "router_settings:\n  routing_strategy: [simple-shuffle]\n",
+     "t.yaml:6: router_settings.routing_strategy: expected a string, got a list"},
+    /* model_group_alias */
+    {TWO_GROUPS "router_settings:\n  model_group_alias: {gpt-4: gpt-4o}\n",
+     "t.yaml:6: router_settings.model_group_alias.gpt-4: unknown model group 'gpt-4o' (an alias "
+     "must name a model_name in model_list)"},
+    {TWO_GROUPS "router_settings:\n  model_group_alias:\n    gpt-4: {model: aa, hidden: true}\n",
+     "t.yaml:7: router_settings.model_group_alias.gpt-4.model: unknown model group 'aa' (an alias "
+     "must name a model_name in model_list; did you mean 'a'?)"},
+    {TWO_GROUPS "router_settings:\n  model_group_alias:\n    x: a\n    a: b\n",
+     "t.yaml:8: router_settings.model_group_alias.a: 'a' is a model_name in model_list; an alias "
+     "must not hide a model group"},
+    {TWO_GROUPS "router_settings:\n  model_group_alias:\n    x: a\n    y: x\n",
+     "t.yaml:8: router_settings.model_group_alias.y: 'x' is itself an alias; an alias must name a "
+     "model_name in model_list"},
+    {TWO_GROUPS "router_settings:\n  model_group_alias: [a]\n",
+     "t.yaml:6: router_settings.model_group_alias: expected a mapping {alias: model group}, got "
+     "a list"},
+    {TWO_GROUPS "router_settings:\n  model_group_alias:\n    x: {hidden: true}\n",
+     "t.yaml:7: router_settings.model_group_alias.x.model: missing (required)"},
+    {TWO_GROUPS "router_settings:\n  model_group_alias:\n    x: [a]\n",
+     "t.yaml:7: router_settings.model_group_alias.x: expected a model group name or {model: "
+     "group, hidden: bool}, got a list"},
+    {TWO_GROUPS "router_settings:\n  model_group_alias:\n    x: {model: a, hidden: maybe}\n",
+     "t.yaml:7: router_settings.model_group_alias.x.hidden: expected a boolean"},
+    {TWO_GROUPS "router_settings:\n  model_group_alias: {\"\": a}\n",
+     "t.yaml:6: router_settings.model_group_alias: an alias must not be empty"},
+    {TWO_GROUPS "router_settings:\n  model_group_alias:\n    x:\n",
+     "t.yaml:7: router_settings.model_group_alias.x: expected a model group name or {model: "
+     "group, hidden: bool}, got nothing"},
+    {TWO_GROUPS "router_settings:\n  model_group_alias:\n    x: a\n    x: b\n",
+     "t.yaml:8: router_settings.model_group_alias.x: duplicate key (first at line 7)"},
+    /* fallbacks: structure */
+    {TWO_GROUPS "router_settings:\n  fallbacks: {a: [b]}\n",
+     "t.yaml:6: router_settings.fallbacks: expected a list of {model group: [fallback groups]} "
+     "mappings, got a mapping"},
+    {TWO_GROUPS "router_settings:\n  fallbacks: [a]\n",
+     "t.yaml:6: router_settings.fallbacks[0]: expected a mapping {model group: [fallback "
+     "groups]}, got a scalar"},
+    {TWO_GROUPS "router_settings:\n  fallbacks:\n    - {a: [b], b: [a]}\n",
+     "t.yaml:7: router_settings.fallbacks[0]: expected exactly one model group per list item, "
+     "got 2"},
+    {TWO_GROUPS "router_settings:\n  fallbacks:\n    - a: {b: 1}\n",
+     "t.yaml:7: router_settings.fallbacks[0].a: expected a list of model groups (or one model "
+     "group), got a mapping"},
+    {TWO_GROUPS "router_settings:\n  fallbacks:\n    - a:\n",
+     "t.yaml:7: router_settings.fallbacks[0].a: expected a list of model groups (or one model "
+     "group), got nothing"},
+    {TWO_GROUPS "router_settings:\n  fallbacks:\n    - a: [b, 4]\n",
+     "t.yaml:7: router_settings.fallbacks[0].a[1]: expected a string, got '4' (YAML reads it as "
+     "an integer"},
+    /* fallbacks: names that are not groups */
+    {TWO_GROUPS "router_settings:\n  fallbacks:\n    - a: [b]\n    - zeta: [a]\n",
+     "t.yaml:8: router_settings.fallbacks[1].zeta: unknown model group 'zeta' (not a model_name "
+     "in model_list or a router_settings.model_group_alias)"},
+    {TWO_GROUPS "router_settings:\n  fallbacks:\n    - a: [b,\n        bb]\n",
+     "t.yaml:8: router_settings.fallbacks[0].a[1]: unknown model group 'bb' (not a model_name in "
+     "model_list or a router_settings.model_group_alias; did you mean 'b'?)"},
+    {TWO_GROUPS "router_settings:\n  fallbacks: [{a: gpt-5}]\n",
+     "t.yaml:6: router_settings.fallbacks[0].a: unknown model group 'gpt-5'"},
+    {TWO_GROUPS "router_settings:\n  fallbacks: [{\"*\": [\"*\"]}]\n",
+     "t.yaml:6: router_settings.fallbacks[0].*[0]: unknown model group '*'"},
+    {TWO_GROUPS "router_settings:\n  context_window_fallbacks: [{a: [big]}]\n",
+     "t.yaml:6: router_settings.context_window_fallbacks[0].a[0]: unknown model group 'big'"},
+    {TWO_GROUPS "router_settings:\n  content_policy_fallbacks:\n    - safe: [a]\n",
+     "t.yaml:7: router_settings.content_policy_fallbacks[0].safe: unknown model group 'safe'"},
+    {TWO_GROUPS "router_settings:\n  default_fallbacks: [a, z]\n",
+     "t.yaml:6: router_settings.default_fallbacks[1]: unknown model group 'z'"},
+    {TWO_GROUPS "router_settings:\n  default_fallbacks: z\n",
+     "t.yaml:6: router_settings.default_fallbacks: unknown model group 'z'"},
+    /* checked in litellm_settings too, even where router_settings overrides it */
+    {TWO_GROUPS "router_settings:\n  fallbacks: [{a: [b]}]\n"
+                "litellm_settings:\n  fallbacks: [{a: [q]}]\n",
+     "t.yaml:8: litellm_settings.fallbacks[0].a[0]: unknown model group 'q'"},
+    {TWO_GROUPS "litellm_settings:\n  default_fallbacks: [y]\n",
+     "t.yaml:6: litellm_settings.default_fallbacks[0]: unknown model group 'y'"},
+    /* model_list after router_settings: names are checked once it is known */
+    {"router_settings:\n  fallbacks: [{a: [c]}]\n" TWO_GROUPS,
+     "t.yaml:2: router_settings.fallbacks[0].a[0]: unknown model group 'c'"},
+    /* numbers */
+    {TWO_GROUPS "router_settings:\n  max_fallbacks: -1\n",
+     "t.yaml:6: router_settings.max_fallbacks: expected a non-negative integer, got '-1'"},
+    {TWO_GROUPS "router_settings:\n  allowed_fails: 1.5\n",
+     "t.yaml:6: router_settings.allowed_fails: expected a non-negative integer, got '1.5'"},
+    {TWO_GROUPS "litellm_settings:\n  allowed_fails: few\n",
+     "t.yaml:6: litellm_settings.allowed_fails: expected a non-negative integer, got 'few'"},
+    {TWO_GROUPS "router_settings:\n  cooldown_time: -5\n",
+     "t.yaml:6: router_settings.cooldown_time: expected a non-negative number, got '-5'"},
+    {TWO_GROUPS "router_settings:\n  retry_after: soon\n",
+     "t.yaml:6: router_settings.retry_after: expected a non-negative number, got 'soon'"},
+    /* sluice_settings next to them */
+    {TWO_GROUPS "sluice_settings:\n  stream_idle_timeout: 0\n",
+     "t.yaml:6: sluice_settings.stream_idle_timeout: expected a positive duration"},
+    {TWO_GROUPS "sluice_settings:\n  cooldown_max: forever\n",
+     "t.yaml:6: sluice_settings.cooldown_max: expected a positive duration"},
+    {TWO_GROUPS "router_settings:\n  cooldown_time: 600\nsluice_settings:\n  cooldown_max: 5m\n",
+     "t.yaml:8: sluice_settings.cooldown_max: shorter than router_settings.cooldown_time (600s)"},
+    {TWO_GROUPS "litellm_settings:\n  cooldown_time: 60\nsluice_settings:\n  cooldown_max: 30s\n",
+     "t.yaml:8: sluice_settings.cooldown_max: shorter than litellm_settings.cooldown_time (60s)"},
+};
+
+static void errors_router(void) {
+  char err[512];
+  for (size_t i = 0; i < sizeof router_errors / sizeof router_errors[0]; i++)
+    CHECK(fails_with(router_errors[i].yaml, router_errors[i].want, err, sizeof err));
+}
+
+static void fallback_precedence(void) {
+  struct sl_config *c;
+  char err[512];
+  struct warns w;
+  /* litellm_settings only: used */
+  CHECK(load(TWO_GROUPS "litellm_settings:\n"
+                        "  fallbacks: [{a: b}]\n"
+                        "  context_window_fallbacks: [{b: [a]}]\n"
+                        "  content_policy_fallbacks: [{\"*\": [a, b]}]\n"
+                        "  default_fallbacks: b\n"
+                        "  allowed_fails: 0\n"
+                        "  cooldown_time: 0.5\n",
+             &c, err, sizeof err, &w) == 0);
+  if (c) {
+    CHECK(c->nfallbacks == 1 && c->ncontext_window_fallbacks == 1 &&
+          c->ncontent_policy_fallbacks == 1);
+    if (c->ncontent_policy_fallbacks == 1) {
+      CHECK_STR(c->content_policy_fallbacks[0].group, "*");
+      CHECK(names_are(&c->content_policy_fallbacks[0].to, "a", "b"));
+    }
+    CHECK(names_are(&c->default_fallbacks, "b", NULL));
+    CHECK(c->allowed_fails == 0);
+    CHECK(c->cooldown_time_s == 0.5);
+    CHECK(w.n == 0);
+    sl_config_free(c);
+  }
+  /* router_settings wins per key; an empty router list still wins */
+  CHECK(load(TWO_GROUPS "router_settings:\n"
+                        "  fallbacks: []\n"
+                        "  default_fallbacks: [a]\n"
+                        "  cooldown_time: 7\n"
+                        "litellm_settings:\n"
+                        "  fallbacks: [{a: b}]\n"
+                        "  context_window_fallbacks: [{b: [a]}]\n"
+                        "  default_fallbacks: [b]\n"
+                        "  allowed_fails: 4\n"
+                        "  cooldown_time: 8\n",
+             &c, err, sizeof err, NULL) == 0);
+  if (c) {
+    CHECK(c->nfallbacks == 0 && c->fallbacks == NULL);
+    CHECK(c->ncontext_window_fallbacks == 1);
+    CHECK(names_are(&c->default_fallbacks, "a", NULL));
+    CHECK(c->allowed_fails == 4);
+    CHECK(c->cooldown_time_s == 7);
+    sl_config_free(c);
+  }
+  /* a long LiteLLM cooldown raises the unset cap instead of failing */
+  CHECK(load(TWO_GROUPS "router_settings:\n  cooldown_time: 600\n", &c, err, sizeof err, NULL) ==
+        0);
+  if (c) {
+    CHECK(c->cooldown_time_s == 600 && c->cooldown_max_ms == 600000);
+    sl_config_free(c);
+  }
+  /* a group listed twice: LiteLLM uses the first entry; warned */
+  CHECK(load(TWO_GROUPS "router_settings:\n"
+                        "  fallbacks:\n"
+                        "    - a: [b]\n"
+                        "    - a: []\n",
+             &c, err, sizeof err, &w) == 0);
+  if (c) {
+    CHECK(c->nfallbacks == 2 && c->fallbacks[1].to.n == 0);
+    CHECK(nwarn(&w, "t.yaml:8: router_settings.fallbacks[1].a: 'a' already has an entry at "
+                    "router_settings.fallbacks[0]; LiteLLM uses the first, so this one is "
+                    "ignored") == 1);
+    CHECK(w.n == 1);
+    sl_config_free(c);
+  }
+  /* anchors and merge keys work in fallback entries too */
+  CHECK(load(TWO_GROUPS "x-fb: &fb {a: [b]}\n"
+                        "router_settings:\n"
+                        "  fallbacks: [*fb, {<<: {b: [a]}}]\n",
+             &c, err, sizeof err, NULL) == 0);
+  if (c) {
+    CHECK(c->nfallbacks == 2);
+    if (c->nfallbacks == 2) {
+      CHECK_STR(c->fallbacks[0].group, "a");
+      CHECK_STR(c->fallbacks[1].group, "b");
+    }
+    sl_config_free(c);
+  }
+  /* an alias may be a fallback group or target; unknown alias-map keys are warned */
+  CHECK(load(TWO_GROUPS "router_settings:\n"
+                        "  model_group_alias: {x: {model: a, hidden: false, note: hi}}\n"
+                        "  fallbacks: [{x: [b]}, {b: x}]\n",
+             &c, err, sizeof err, &w) == 0);
+  if (c) {
+    CHECK(c->naliases == 1 && !c->aliases[0].hidden);
+    CHECK(c->nfallbacks == 2);
+    CHECK(nwarn(&w, "t.yaml:6: router_settings.model_group_alias.x.note: unknown "
+                    "model_group_alias key, ignored") == 1);
+    sl_config_free(c);
+  }
+}
+
+static void hedging_forms(void) {
+  static const struct {
+    const char *yaml;
+    bool enabled;
+    uint64_t delay_ms;
+    double quantile, budget;
+    uint64_t min_delay_ms;
+    int max_extra;
+    double burst;
+  } cases[] = {
+      {"hedging: true", true, 0, 0.95, 0.10, 10, 1, 10},
+      {"hedging: yes", true, 0, 0.95, 0.10, 10, 1, 10},
+      {"hedging: false", false, 0, 0.95, 0.10, 10, 1, 10},
+      {"hedging: {}", true, 0, 0.95, 0.10, 10, 1, 10},
+      {"hedging: {enabled: false, delay: 80ms}", false, 80, 0.95, 0.10, 10, 1, 10},
+      {"hedging: {delay: p99}", true, 0, 0.99, 0.10, 10, 1, 10},
+      {"hedging: {delay: p50}", true, 0, 0.50, 0.10, 10, 1, 10},
+      {"hedging: {delay: \"p99.9\"}", true, 0, 0.999, 0.10, 10, 1, 10},
+      {"hedging: {delay: 50ms}", true, 50, 0.95, 0.10, 10, 1, 10},
+      {"hedging: {delay: 0.25}", true, 250, 0.95, 0.10, 10, 1, 10},
+      {"hedging: {budget: \"10%\"}", true, 0, 0.95, 0.10, 10, 1, 10},
+      {"hedging: {budget: 2.5%}", true, 0, 0.95, 0.025, 10, 1, 10},
+      {"hedging: {budget: 0.2}", true, 0, 0.95, 0.2, 10, 1, 10},
+      {"hedging: {budget: 0}", true, 0, 0.95, 0, 10, 1, 10},
+      {"hedging: {budget: 1}", true, 0, 0.95, 1, 10, 1, 10},
+      {"hedging: {min_delay: 0, max_extra: 4, budget_burst: 1}", true, 0, 0.95, 0.10, 0, 4, 1},
+      {"hedging: {min_delay: 5ms, max_extra: 3, budget_burst: 2.5}", true, 0, 0.95, 0.10, 5, 3,
+       2.5},
+  };
+  struct sl_config *c;
+  char y[512], err[512];
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    snprintf(y, sizeof y, ONE_DEP "sluice_settings:\n  %s\n", cases[i].yaml);
+    int rc = load(y, &c, err, sizeof err, NULL);
+    CHECK(rc == 0);
+    if (rc) {
+      fprintf(stderr, "  %s: %s\n", cases[i].yaml, err);
+      continue;
+    }
+    const struct sl_hedging *h = &c->hedging;
+    bool ok = h->enabled == cases[i].enabled && h->delay_ms == cases[i].delay_ms &&
+              h->quantile == cases[i].quantile && h->budget_ratio == cases[i].budget &&
+              h->min_delay_ms == cases[i].min_delay_ms && h->max_extra == cases[i].max_extra &&
+              h->budget_burst == cases[i].burst;
+    if (!ok)
+      fprintf(stderr, "  %s: enabled %d delay %llu q %g budget %g min %llu extra %d burst %g\n",
+              cases[i].yaml, h->enabled, (unsigned long long)h->delay_ms, h->quantile,
+              h->budget_ratio, (unsigned long long)h->min_delay_ms, h->max_extra,
+              h->budget_burst);
+    CHECK(ok);
+    sl_config_free(c);
+  }
+}
+
+static const struct err_case hedging_errors[] = {
+    {ONE_DEP "sluice_settings:\n  hedging: sometimes\n",
+     "t.yaml:7: sluice_settings.hedging: expected true, false or a mapping (enabled, delay, "
+     "min_delay, max_extra, budget, budget_burst), got 'sometimes'"},
+    {ONE_DEP "sluice_settings:\n  hedging: [p95]\n",
+     "t.yaml:7: sluice_settings.hedging: expected true, false or a mapping (enabled, delay, "
+     "min_delay, max_extra, budget, budget_burst), got a list"},
+    {ONE_DEP "sluice_settings:\n  hedging:\n    delay: p100\n",
+     "t.yaml:8: sluice_settings.hedging.delay: expected a positive duration (e.g. \"50ms\") or a "
+     "latency quantile \"p50\"..\"p99.9\", got 'p100'"},
+    {ONE_DEP "sluice_settings:\n  hedging:\n    delay: p49\n",
+     "t.yaml:8: sluice_settings.hedging.delay: expected a positive duration"},
+    {ONE_DEP "sluice_settings:\n  hedging:\n    delay: P95\n",
+     "t.yaml:8: sluice_settings.hedging.delay: expected a positive duration"},
+    {ONE_DEP "sluice_settings:\n  hedging:\n    delay: 0ms\n",
+     "t.yaml:8: sluice_settings.hedging.delay: expected a positive duration (e.g. \"50ms\") or a "
+     "latency quantile \"p50\"..\"p99.9\", got '0ms'"},
+    {ONE_DEP "sluice_settings:\n  hedging:\n    delay: {p: 95}\n",
+     "t.yaml:8: sluice_settings.hedging.delay: expected a positive duration (e.g. \"50ms\") or a "
+     "latency quantile \"p50\"..\"p99.9\", got a mapping"},
+    {ONE_DEP "sluice_settings:\n  hedging:\n    budget: 10\n",
+     "t.yaml:8: sluice_settings.hedging.budget: expected a fraction between 0 and 1 (e.g. 0.1) "
+     "or a percentage (e.g. \"10%\"), got '10'"},
+    {ONE_DEP "sluice_settings:\n  hedging:\n    budget: 150%\n",
+     "t.yaml:8: sluice_settings.hedging.budget: expected a fraction between 0 and 1 (e.g. 0.1) "
+     "or a percentage (e.g. \"10%\"), got '150%'"},
+    {ONE_DEP "sluice_settings:\n  hedging:\n    budget: \"%\"\n",
+     "t.yaml:8: sluice_settings.hedging.budget: expected a fraction"},
+    {ONE_DEP "sluice_settings:\n  hedging:\n    max_extra: 5\n",
+     "t.yaml:8: sluice_settings.hedging.max_extra: expected an integer between 1 and 4, got '5'"},
+    {ONE_DEP "sluice_settings:\n  hedging:\n    max_extra: 0\n",
+     "t.yaml:8: sluice_settings.hedging.max_extra: expected an integer between 1 and 4, got '0'"},
+    {ONE_DEP "sluice_settings:\n  hedging:\n    budget_burst: 0.5\n",
+     "t.yaml:8: sluice_settings.hedging.budget_burst: expected a number >= 1, got '0.5'"},
+    {ONE_DEP "sluice_settings:\n  hedging:\n    min_delay: soon\n",
+     "t.yaml:8: sluice_settings.hedging.min_delay: expected a duration"},
+    {ONE_DEP "sluice_settings:\n  hedging:\n    enabled: maybe\n",
+     "t.yaml:8: sluice_settings.hedging.enabled: expected a boolean"},
+    {ONE_DEP "sluice_settings:\n  hedging:\n    dealy: 50ms\n",
+     "t.yaml:8: sluice_settings.hedging.dealy: unknown key (did you mean 'delay'?)"},
+};
+
+static void errors_hedging(void) {
+  char err[512];
+  for (size_t i = 0; i < sizeof hedging_errors / sizeof hedging_errors[0]; i++)
+    CHECK(fails_with(hedging_errors[i].yaml, hedging_errors[i].want, err, sizeof err));
+}
+
+static void cache_types(void) {
+  struct sl_config *c;
+  char err[512];
+  struct warns w;
+  /* cache: true alone: the LMDB cache with LiteLLM's defaults */
+  CHECK(load(ONE_DEP "litellm_settings:\n  cache: true\n", &c, err, sizeof err, &w) == 0);
+  if (c) {
+    CHECK(c->cache.enabled);
+    CHECK_STR(c->cache.type, "local");
+    CHECK(c->cache.ttl_s == 3600);
+    CHECK_STR(c->cache.namespace_, "");
+    CHECK(c->cache.max_size == (size_t)1 << 30);
+    CHECK(w.n == 0);
+    sl_config_free(c);
+  }
+  CHECK(load(ONE_DEP "litellm_settings:\n"
+                     "  cache: True\n"
+                     "  cache_params: {type: local, ttl: 90.5, namespace: team-a, host: x,"
+                     " port: 6379, password: p, mode: default_off}\n"
+                     "sluice_settings:\n"
+                     "  cache: {max_size: 1MiB}\n",
+             &c, err, sizeof err, &w) == 0);
+  if (c) {
+    CHECK(c->cache.enabled);
+    CHECK_STR(c->cache.type, "local");
+    CHECK(c->cache.ttl_s == 90.5);
+    CHECK_STR(c->cache.namespace_, "team-a");
+    CHECK(c->cache.max_size == 1u << 20);
+    CHECK(nwarn(&w, "litellm_settings.cache_params.host: not used by sluice's LMDB cache") == 1);
+    CHECK(nwarn(&w, "litellm_settings.cache_params.port: not used") == 1);
+    CHECK(nwarn(&w, "litellm_settings.cache_params.password: not used") == 1);
+    CHECK(nwarn(&w, "litellm_settings.cache_params.mode: not used") == 1);
+    CHECK(w.n == 4);
+    sl_config_free(c);
+  }
+  /* an unsupported type with the cache off: LiteLLM would not read it either */
+  CHECK(load(ONE_DEP "litellm_settings:\n  cache: false\n  cache_params:\n    type: redis\n",
+             &c, err, sizeof err, &w) == 0);
+  if (c) {
+    CHECK(!c->cache.enabled);
+    CHECK_STR(c->cache.type, "local");
+    CHECK(nwarn(&w, "t.yaml:9: litellm_settings.cache_params.type: cache type 'redis' is not "
+                    "supported by sluice (it caches in LMDB); ignored because "
+                    "litellm_settings.cache is not true") == 1);
+    sl_config_free(c);
+  }
+  static const char *const unsupported[] = {"redis", "redis-semantic", "qdrant-semantic", "s3",
+                                            "gcs", "memcached"};
+  for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
+    char y[512], want[256];
+    snprintf(y, sizeof y,
+             ONE_DEP "litellm_settings:\n  cache_params:\n    type: %s\n    host: h\n"
+                     "  cache: true\n",
+             unsupported[i]);
+    snprintf(want, sizeof want,
+             "t.yaml:8: litellm_settings.cache_params.type: cache type '%s' is not supported: "
+             "sluice caches in LMDB (use type: local or disk)",
+             unsupported[i]);
+    CHECK(fails_with(y, want, err, sizeof err));
+  }
+  CHECK(fails_with(ONE_DEP "litellm_settings:\n  cache: on\n  cache_params: {ttl: 0.5}\n",
+                   "t.yaml:8: litellm_settings.cache_params.ttl: expected a number >= 1, got "
+                   "'0.5'", err, sizeof err));
+  CHECK(fails_with(ONE_DEP "litellm_settings:\n  cache: sometimes\n",
+                   "t.yaml:7: litellm_settings.cache: expected a boolean", err, sizeof err));
+  CHECK(fails_with(ONE_DEP "litellm_settings:\n  cache_params: {type: 5}\n",
+                   "t.yaml:7: litellm_settings.cache_params.type: expected a string, got '5'",
+                   err, sizeof err));
+  CHECK(fails_with(ONE_DEP "litellm_settings:\n  cache_params: redis\n",
+                   "t.yaml:7: litellm_settings.cache_params: expected a mapping, got a scalar "
+                   "'redis'", err, sizeof err));
+  CHECK(fails_with(ONE_DEP "sluice_settings:\n  cache:\n    max_size: 512KiB\n",
+                   "t.yaml:8: sluice_settings.cache.max_size: expected a size in bytes of at "
+                   "least 1048576", err, sizeof err));
+  CHECK(fails_with(ONE_DEP "sluice_settings:\n  cache:\n    max_sise: 1GiB\n",
+                   "t.yaml:8: sluice_settings.cache.max_sise: unknown key (did you mean "
+                   "'max_size'?)", err, sizeof err));
+}
+
 /* ---- value parsers ---- */
 
 static void yaml11_typing(void) {
@@ -1061,5 +1643,7 @@ CHECK_MAIN(T(defaults), T(full_config), T(embedded_default), T(errors_types),
            T(errors_structure), T(errors_providers_and_urls), T(errors_sluice_settings),
            T(errors_yaml_syntax), T(env_interpolation), T(env_fallbacks), T(warnings_once),
            T(anchors_and_merge_keys), T(nulls_are_unset), T(precedence), T(listen_forms),
-           T(load_file), T(yaml11_typing), T(numbers), T(sizes), T(durations), T(urls),
+           T(load_file), T(router_config), T(routing_strategies), T(errors_router),
+           T(fallback_precedence), T(hedging_forms), T(errors_hedging), T(cache_types),
+           T(yaml11_typing), T(numbers), T(sizes), T(durations), T(urls),
            T(listen_parser), T(did_you_mean))

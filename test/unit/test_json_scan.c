@@ -58,5 +58,22 @@ static void key_prefix_does_not_match(void) {
   CHECK(memcmp(s + a, "\"z\"", 3) == 0);
 }
 
-CHECK_MAIN(T(finds_string_value), T(skips_nested_values), T(escapes_inside_strings), T(absent_and_malformed),
+static void member_ranges_cut_cleanly(void) {
+  const char *cases[][2] = {
+    {"{\"a\":1,\"timeout\":5,\"b\":2}", "{\"a\":1,\"b\":2}"},
+    {"{\"a\":1, \"timeout\" : 5 }", "{\"a\":1 }"},
+    {"{\"timeout\":5,\"b\":[1]}", "{\"b\":[1]}"},
+    {"{ \"timeout\":{\"x\":1} }", "{  }"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const char *s = cases[i][0];
+    size_t a, b;
+    CHECK(sl_json_top_member(s, strlen(s), "timeout", &a, &b) == 0);
+    char out[128];
+    snprintf(out, sizeof out, "%.*s%s", (int)a, s, s + b);
+    CHECK_STR(out, cases[i][1]);
+  }
+}
+
+CHECK_MAIN(T(member_ranges_cut_cleanly), T(finds_string_value), T(skips_nested_values), T(escapes_inside_strings), T(absent_and_malformed),
            T(numbers_and_literals), T(key_prefix_does_not_match))

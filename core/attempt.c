@@ -1,0 +1,626 @@
+/* The back half of a request: attempts. Each attempt is one upstream exchange with one
+ * deployment. The first is chosen by policy; a failure before anything reached the
+ * client is retried on another deployment of the group (with back-off after 429s,
+ * inside the request's deadline), then on fallback groups; a slow first attempt may be
+ * hedged by a second one. The first attempt to produce a complete response (or, when
+ * streaming, its first bytes of a 2xx event stream) wins and every other is cancelled
+ * by closing its connection. Once a stream has started, a failure can only be told to
+ * the client in band. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/health.h"
+#include "core/request_internal.h"
+#include "net/json_scan.h"
+#include "net/oai_error.h"
+#include "policy/classify.h"
+
+#define MAX_BUFFERED_RESPONSE (64u << 20)
+#define STREAM_HIGH_WATER (1u << 20) /* client output queued before upstream reads pause */
+
+/* Body fields that are sluice's (LiteLLM's) to read, never the provider's. */
+static const char *const stripped_fields[] = {"timeout", "cache"};
+
+static const struct sl_upstream_cbs up_cbs;
+static bool launch(struct sl_request *rq, bool hedge, bool force_advance);
+static void give_up(struct sl_request *rq);
+static void arm_hedge(struct sl_request *rq, size_t dep);
+static void attempt_timer(uv_timer_t *t);
+
+static uint64_t left_ms(const struct sl_request *rq) {
+  uint64_t now = sl_now_ms();
+  return rq->deadline_ms > now ? rq->deadline_ms - now : 0;
+}
+
+static void set_outcome(struct sl_attempt *at, const char *s) {
+  snprintf(at->outcome, sizeof at->outcome, "%s", s);
+}
+
+/* ---- building the upstream request ---- */
+
+struct edit {
+  size_t start, end;
+  const char *p; /* replacement (NULL = delete) */
+  size_t n;
+};
+
+static int cmp_edit(const void *a, const void *b) {
+  const struct edit *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The client's body with `model` replaced and sluice-only fields cut out, as slices of
+ * the original bytes plus the new model value: nothing else is copied or re-encoded. */
+static int build_body(struct sl_attempt *at, const struct sl_deployment *d) {
+  struct sl_request *rq = at->rq;
+  const struct sl_http_request *hr = rq->hr;
+  sl_buf_puts(&at->model_val, "\"");
+  sl_buf_json_escape(&at->model_val, d->upstream_model, strlen(d->upstream_model));
+  sl_buf_puts(&at->model_val, "\"");
+  if (at->model_val.oom) return -1;
+  struct edit e[1 + sizeof stripped_fields / sizeof stripped_fields[0]];
+  size_t ne = 0, s, en;
+  bool ok = sl_json_top_field(hr->body, hr->body_len, "model", &s, &en) == 0;
+  if (ok) e[ne++] = (struct edit){s, en, at->model_val.p, at->model_val.n};
+  for (size_t i = 0; ok && i < sizeof stripped_fields / sizeof stripped_fields[0]; i++) {
+    int rc = sl_json_top_member(hr->body, hr->body_len, stripped_fields[i], &s, &en);
+    if (rc == 0) e[ne++] = (struct edit){s, en, NULL, 0};
+    else if (rc != -ENOENT) ok = false;
+  }
+  if (ok) {
+    qsort(e, ne, sizeof e[0], cmp_edit);
+    size_t pos = 0;
+    at->nbody = 0;
+    for (size_t i = 0; i < ne; i++) {
+      if (e[i].start < pos) { ok = false; break; } /* overlapping members cannot happen; be safe */
+      at->body[at->nbody++] = uv_buf_init((char *)hr->body + pos, (unsigned)(e[i].start - pos));
+      if (e[i].p) at->body[at->nbody++] = uv_buf_init((char *)e[i].p, (unsigned)e[i].n);
+      pos = e[i].end;
+    }
+    if (ok) {
+      at->body[at->nbody++] = uv_buf_init((char *)hr->body + pos, (unsigned)(hr->body_len - pos));
+      return 0;
+    }
+  }
+  /* Text the scanner will not walk (e.g. nesting deeper than it tracks): re-serialise. */
+  cJSON *copy = cJSON_Duplicate(rq->json, 1);
+  if (!copy) return -1;
+  cJSON_ReplaceItemInObjectCaseSensitive(copy, "model", cJSON_CreateString(d->upstream_model));
+  for (size_t i = 0; i < sizeof stripped_fields / sizeof stripped_fields[0]; i++)
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, stripped_fields[i]);
+  at->reserialised = cJSON_PrintUnformatted(copy);
+  cJSON_Delete(copy);
+  if (!at->reserialised) return -1;
+  at->body[0] = uv_buf_init(at->reserialised, (unsigned)strlen(at->reserialised));
+  at->nbody = 1;
+  return 0;
+}
+
+/* ---- attempt lifecycle ---- */
+
+static void attempt_end_health(struct sl_attempt *at, bool cancelled, bool ok, enum sl_failure_kind kind) {
+  if (!at->live) return;
+  at->live = false;
+  at->rq->live--;
+  at->t_end = sl_now_ms();
+  uv_timer_stop(&at->timer);
+  double lat = (double)(at->t_end - at->t_start);
+  double ttft = at->t_first ? (double)(at->t_first - at->t_start) : 0;
+  sl_health_end(at->rq->w, at->dep, at->probe, cancelled, ok, kind, at->retry_after_ms, lat,
+                at->rq->stream ? ttft : 0);
+}
+
+static void attempt_cancel(struct sl_attempt *at, const char *why) {
+  if (!at->live) return;
+  if (at->up) sl_upstream_cancel(at->up);
+  at->up = NULL;
+  set_outcome(at, why);
+  attempt_end_health(at, true, false, SL_FAIL_ERROR);
+}
+
+void sl_attempts_cancel_all(struct sl_request *rq) {
+  uv_timer_stop(&rq->deadline);
+  uv_timer_stop(&rq->retry_timer);
+  uv_timer_stop(&rq->hedge_timer);
+  for (int i = 0; i < rq->natt; i++)
+    if (rq->att[i]->live) attempt_cancel(rq->att[i], rq->winner ? "cancelled" : "client_closed");
+}
+
+void sl_attempts_free(struct sl_request *rq) {
+  for (int i = 0; i < rq->natt; i++) {
+    struct sl_attempt *at = rq->att[i];
+    sl_buf_free(&at->resp);
+    sl_buf_free(&at->model_val);
+    sl_buf_free(&at->path);
+    sl_buf_free(&at->auth);
+    free(at->reserialised);
+    free(at);
+  }
+  rq->natt = 0;
+}
+
+void sl_attempts_log(const struct sl_request *rq, struct sl_buf *b) {
+  sl_buf_puts(b, "[");
+  for (int i = 0; i < rq->natt; i++) {
+    const struct sl_attempt *at = rq->att[i];
+    const char *id = rq->w->cfg->deployments[at->dep].id;
+    sl_buf_puts(b, i ? ",{\"deployment\":\"" : "{\"deployment\":\"");
+    sl_buf_json_escape(b, id, strlen(id));
+    uint64_t end = at->t_end ? at->t_end : sl_now_ms();
+    sl_buf_printf(b, "\",\"start_ms\":%llu,\"latency_ms\":%llu,\"outcome\":\"%s\"%s%s}",
+                  (unsigned long long)(at->t_start - rq->t0_ms), (unsigned long long)(end - at->t_start),
+                  at->outcome[0] ? at->outcome : "running", at->hedge ? ",\"hedge\":true" : "",
+                  at->probe ? ",\"probe\":true" : "");
+  }
+  sl_buf_puts(b, "]");
+}
+
+/* ---- responding ---- */
+
+static void stream_fail(struct sl_request *rq, const char *msg, const char *code) {
+  rq->err_code = code;
+  if (!rq->conn) return;
+  struct sl_buf b = {0};
+  sl_buf_puts(&b, "data: ");
+  sl_oai_error_append(&b, msg, "upstream_error", code);
+  sl_buf_puts(&b, "\n\n");
+  if (!b.oom) sl_conn_stream_write(rq->conn, b.p, b.n);
+  sl_buf_free(&b);
+  sl_conn_stream_end(rq->conn);
+}
+
+/* Whole response of an attempt (success, or an upstream error passed through). */
+static void respond_with(struct sl_request *rq, struct sl_attempt *at) {
+  rq->status = at->status;
+  if (at->status >= 400 && !rq->err_code) rq->err_code = "upstream_error";
+  sl_request_build_headers(rq);
+  if (rq->conn)
+    sl_conn_respond(rq->conn, at->status, at->ctype[0] ? at->ctype : "application/json", rq->hdrs.p, rq->hdrs.n,
+                    at->resp.p ? at->resp.p : "", at->resp.n);
+  sl_request_finish(rq);
+}
+
+/* at won: every other attempt is cancelled (its connection closed). */
+static void declare_winner(struct sl_attempt *at) {
+  struct sl_request *rq = at->rq;
+  rq->winner = at;
+  if (at->hedge) rq->hedge_won = true;
+  uv_timer_stop(&rq->hedge_timer);
+  uv_timer_stop(&rq->retry_timer);
+  for (int i = 0; i < rq->natt; i++)
+    if (rq->att[i] != at && rq->att[i]->live) attempt_cancel(rq->att[i], "lost_race");
+}
+
+static void start_stream(struct sl_attempt *at) {
+  struct sl_request *rq = at->rq;
+  declare_winner(at);
+  rq->status = 200;
+  sl_request_build_headers(rq);
+  sl_buf_puts(&rq->hdrs, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+  if (rq->conn) sl_conn_stream_start(rq->conn, 200, "text/event-stream; charset=utf-8", rq->hdrs.p, rq->hdrs.n);
+}
+
+/* ---- failure handling ---- */
+
+static enum sl_failure_kind failure_kind(const struct sl_attempt *at) {
+  if (at->status == 429) return SL_FAIL_RATE_LIMIT;
+  if (at->status == 401 || at->status == 403 || at->status == 404) return SL_FAIL_AUTH;
+  return SL_FAIL_ERROR;
+}
+
+static void retry_fire(uv_timer_t *t) {
+  struct sl_request *rq = t->data;
+  if (rq->finished) return;
+  if (!launch(rq, false, false)) give_up(rq);
+}
+
+/* An attempt failed before anything reached the client: try again elsewhere, or give up. */
+static void attempt_failed(struct sl_attempt *at, enum sl_outcome out) {
+  struct sl_request *rq = at->rq;
+  /* Context-window and content-policy refusals are the request's nature, not the
+   * deployment's health. */
+  bool neutral = out == SL_OUT_CONTEXT_WINDOW || out == SL_OUT_CONTENT_POLICY;
+  attempt_end_health(at, neutral, false, failure_kind(at));
+  rq->last_failed = at;
+  if (rq->finished || rq->winner) return;
+  if (rq->live > 0) return; /* a hedge is still running: let it answer */
+  bool force_advance = neutral || rq->attempts_in_group > rq->max_retries;
+  int was_429 = at->status == 429;
+  uint64_t wait = sl_policy_backoff_ms(rq->natt, was_429, 0, (uint64_t)(rq->w->cfg->retry_after_s * 1000.0),
+                                       left_ms(rq), &rq->w->rng);
+  if (wait == UINT64_MAX) {
+    give_up(rq);
+    return;
+  }
+  if (wait > 0 && !force_advance) {
+    uv_timer_start(&rq->retry_timer, retry_fire, wait, 0);
+    return;
+  }
+  if (!launch(rq, false, force_advance)) give_up(rq);
+}
+
+static void give_up(struct sl_request *rq) {
+  struct sl_attempt *lf = rq->last_failed;
+  if (lf && lf->status >= 400) {
+    respond_with(rq, lf); /* the provider's own error, as it came */
+    return;
+  }
+  if (lf) {
+    int status = strcmp(lf->outcome, "upstream_timeout") == 0 ? 504 : 502;
+    const struct sl_deployment *d = &rq->w->cfg->deployments[lf->dep];
+    sl_request_reply_error(rq, status, lf->outcome, NULL, "Upstream %s (%s:%u) failed: %s; no other deployment could serve",
+                           d->id, d->host, d->port, lf->outcome);
+    return;
+  }
+  char ra[64];
+  uint64_t s = (rq->last_choice.retry_after_ms + 999) / 1000;
+  snprintf(ra, sizeof ra, "Retry-After: %llu\r\n", (unsigned long long)(s ? s : 1));
+  switch (rq->last_choice.why) {
+  case SL_NONE_RATE_LIMITED:
+    sl_request_reply_error(rq, 429, "rate_limit_exceeded", ra,
+                           "Every deployment of model group '%s' is at its rate limit", rq->group->name);
+    return;
+  case SL_NONE_TOO_LONG:
+    sl_request_reply_error(rq, 400, "context_length_exceeded", NULL,
+                           "The prompt (about %lld tokens) exceeds max_input_tokens of every deployment of '%s'",
+                           (long long)rq->est_tokens, rq->group->name);
+    return;
+  default:
+    sl_request_reply_error(rq, 503, "no_healthy_deployment", ra,
+                           "No deployment of model group '%s' is available (all cooling down)", rq->group->name);
+  }
+}
+
+/* ---- upstream callbacks ---- */
+
+static void up_head(void *ud, int status, const struct sl_header *h, size_t n) {
+  struct sl_attempt *at = ud;
+  struct sl_request *rq = at->rq;
+  at->head = true;
+  at->status = status;
+  if (!at->t_first) at->t_first = sl_now_ms();
+  const struct sl_header *ct = sl_http_header_find(h, n, "content-type");
+  size_t cn = ct ? ct->value.n : 0;
+  if (cn >= sizeof at->ctype) cn = sizeof at->ctype - 1;
+  for (size_t i = 0; i < cn; i++)
+    at->ctype[i] = (ct->value.p[i] == '\r' || ct->value.p[i] == '\n') ? ' ' : ct->value.p[i];
+  at->ctype[cn] = 0;
+  const struct sl_header *ra = sl_http_header_find(h, n, "retry-after-ms"); /* OpenAI/Azure, precise */
+  if (ra) at->retry_after_ms = sl_policy_retry_after_ms_value(ra->value.p, ra->value.n);
+  if (!at->retry_after_ms && (ra = sl_http_header_find(h, n, "retry-after")))
+    at->retry_after_ms = sl_policy_retry_after_ms(ra->value.p, ra->value.n, (int64_t)time(NULL));
+  at->streaming = rq->stream && status >= 200 && status < 300 && cn >= 17 &&
+                  strncasecmp(at->ctype, "text/event-stream", 17) == 0;
+}
+
+static void up_body(void *ud, const char *p, size_t n) {
+  struct sl_attempt *at = ud;
+  struct sl_request *rq = at->rq;
+  if (at->streaming) {
+    if (!rq->winner) start_stream(at);
+    if (rq->winner != at || !rq->conn) return;
+    sl_conn_stream_write(rq->conn, p, n);
+    uv_timer_start(&at->timer, attempt_timer, rq->w->cfg->stream_idle_timeout_ms, 0);
+    if (sl_conn_pending_bytes(rq->conn) > STREAM_HIGH_WATER) {
+      sl_upstream_pause(at->up);
+      sl_conn_want_writable(rq->conn);
+    }
+    return;
+  }
+  if (at->resp.n + n > MAX_BUFFERED_RESPONSE) {
+    sl_upstream_cancel(at->up);
+    at->up = NULL;
+    at->status = 0;
+    set_outcome(at, "upstream_protocol_error");
+    attempt_failed(at, SL_OUT_RETRY);
+    return;
+  }
+  sl_buf_append(&at->resp, p, n);
+}
+
+static void up_done(void *ud) {
+  struct sl_attempt *at = ud;
+  struct sl_request *rq = at->rq;
+  at->up = NULL;
+  if (at == rq->winner) { /* a stream that ended well */
+    set_outcome(at, "ok");
+    attempt_end_health(at, false, true, SL_FAIL_ERROR);
+    if (rq->conn) sl_conn_stream_end(rq->conn);
+    sl_request_finish(rq);
+    return;
+  }
+  if (at->streaming) { /* an empty 2xx stream: nothing to race on, pass it on as it is */
+    start_stream(at);
+    set_outcome(at, "ok");
+    attempt_end_health(at, false, true, SL_FAIL_ERROR);
+    if (rq->conn) sl_conn_stream_end(rq->conn);
+    sl_request_finish(rq);
+    return;
+  }
+  if (at->resp.oom) {
+    set_outcome(at, "out_of_memory");
+    attempt_failed(at, SL_OUT_RETRY);
+    return;
+  }
+  enum sl_outcome out = sl_policy_classify(at->status, 0, at->resp.p, at->resp.n);
+  if (out == SL_OUT_OK || out == SL_OUT_CLIENT) {
+    set_outcome(at, out == SL_OUT_OK ? "ok" : "client_error");
+    snprintf(at->outcome, sizeof at->outcome, out == SL_OUT_OK ? "ok" : "http_%d", at->status);
+    /* A client error is the request's, not the deployment's: no health change. */
+    attempt_end_health(at, out != SL_OUT_OK, out == SL_OUT_OK, SL_FAIL_ERROR);
+    declare_winner(at);
+    respond_with(rq, at);
+    return;
+  }
+  snprintf(at->outcome, sizeof at->outcome, "http_%d", at->status);
+  attempt_failed(at, out);
+}
+
+static void up_error(void *ud, enum sl_upstream_err err, const char *msg) {
+  struct sl_attempt *at = ud;
+  struct sl_request *rq = at->rq;
+  at->up = NULL;
+  const char *code = err == SL_UP_CONNECT_TIMEOUT ? "upstream_timeout"
+                   : err == SL_UP_TLS ? "upstream_tls_error"
+                   : err == SL_UP_RESET ? "upstream_reset"
+                   : err == SL_UP_PROTOCOL ? "upstream_protocol_error" : "upstream_connect_error";
+  set_outcome(at, code);
+  if (at == rq->winner) {
+    attempt_end_health(at, false, false, SL_FAIL_ERROR);
+    char m[512];
+    snprintf(m, sizeof m, "Upstream %s failed mid-stream: %s", rq->w->cfg->deployments[at->dep].id,
+             msg ? msg : sl_upstream_err_str(err));
+    stream_fail(rq, m, code);
+    sl_request_finish(rq);
+    return;
+  }
+  at->status = 0;
+  attempt_failed(at, SL_OUT_RETRY);
+}
+
+static const struct sl_upstream_cbs up_cbs = {up_head, up_body, up_done, up_error};
+
+/* The attempt's deadline: before the first byte (or whole call), or stream silence. */
+static void attempt_timer(uv_timer_t *t) {
+  struct sl_attempt *at = t->data;
+  struct sl_request *rq = at->rq;
+  if (!at->live) return;
+  if (at->up) sl_upstream_cancel(at->up);
+  at->up = NULL;
+  set_outcome(at, "upstream_timeout");
+  if (at == rq->winner) {
+    attempt_end_health(at, false, false, SL_FAIL_ERROR);
+    stream_fail(rq, "Upstream stream went silent for longer than stream_idle_timeout", "upstream_timeout");
+    sl_request_finish(rq);
+    return;
+  }
+  at->status = 0;
+  attempt_failed(at, SL_OUT_RETRY);
+}
+
+static void request_deadline(uv_timer_t *t) {
+  struct sl_request *rq = t->data;
+  if (rq->finished) return;
+  if (rq->winner && rq->winner->streaming) {
+    set_outcome(rq->winner, "upstream_timeout");
+    attempt_end_health(rq->winner, false, false, SL_FAIL_ERROR);
+    stream_fail(rq, "Request timed out mid-stream", "upstream_timeout");
+    sl_request_finish(rq);
+    return;
+  }
+  for (int i = 0; i < rq->natt; i++)
+    if (rq->att[i]->live) {
+      set_outcome(rq->att[i], "upstream_timeout");
+      if (rq->att[i]->up) sl_upstream_cancel(rq->att[i]->up);
+      rq->att[i]->up = NULL;
+      attempt_end_health(rq->att[i], false, false, SL_FAIL_ERROR);
+    }
+  sl_request_reply_error(rq, 504, "upstream_timeout", NULL, "No complete answer within the request timeout");
+}
+
+/* ---- choosing and launching ---- */
+
+static enum sl_strategy strategy(const struct sl_config *c) {
+  switch (c->routing_strategy) {
+  case SL_ROUTE_LEAST_BUSY: return SL_STRAT_LEAST_BUSY;
+  case SL_ROUTE_LATENCY: return SL_STRAT_LATENCY;
+  case SL_ROUTE_COST: return SL_STRAT_COST;
+  case SL_ROUTE_USAGE: return SL_STRAT_USAGE;
+  default: return SL_STRAT_SHUFFLE;
+  }
+}
+
+static const struct sl_fallback *find_fb(const struct sl_fallback *list, size_t n, const char *group) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(list[i].group, group) == 0) return &list[i];
+  return NULL;
+}
+
+/* The fallback groups for this request, from the kind of the last failure. */
+static void build_fallbacks(struct sl_request *rq) {
+  const struct sl_config *c = rq->w->cfg;
+  rq->fallbacks_built = true;
+  enum sl_outcome kind = SL_OUT_RETRY;
+  if (rq->last_choice.why == SL_NONE_TOO_LONG && !rq->last_failed) kind = SL_OUT_CONTEXT_WINDOW;
+  else if (rq->last_failed && rq->last_failed->status)
+    kind = sl_policy_classify(rq->last_failed->status, 0, rq->last_failed->resp.p, rq->last_failed->resp.n);
+  const struct sl_fallback *f = NULL;
+  const struct sl_name_list *names = NULL;
+  if (kind == SL_OUT_CONTEXT_WINDOW) f = find_fb(c->context_window_fallbacks, c->ncontext_window_fallbacks, rq->group->name);
+  else if (kind == SL_OUT_CONTENT_POLICY) f = find_fb(c->content_policy_fallbacks, c->ncontent_policy_fallbacks, rq->group->name);
+  if (!f) f = find_fb(c->fallbacks, c->nfallbacks, rq->group->name);
+  if (!f) f = find_fb(c->fallbacks, c->nfallbacks, "*"); /* LiteLLM: any group without its own entry */
+  names = f ? &f->to : &c->default_fallbacks;
+  int cap = c->max_fallbacks < SL_MAX_FALLBACK_GROUPS ? c->max_fallbacks : SL_MAX_FALLBACK_GROUPS;
+  for (size_t i = 0; names && i < names->n && rq->nfallbacks < cap; i++) {
+    const struct sl_group *g = sl_worker_group(rq->w, names->names[i]);
+    if (g && g != rq->group) rq->fallbacks[rq->nfallbacks++] = g;
+  }
+}
+
+static bool advance_group(struct sl_request *rq) {
+  if (!rq->fallbacks_built) build_fallbacks(rq);
+  if (rq->next_fallback >= rq->nfallbacks) return false;
+  const struct sl_group *g = rq->fallbacks[rq->next_fallback++];
+  bool *t = calloc(g->n, sizeof *t);
+  if (!t) return false;
+  free(rq->tried);
+  rq->tried = t;
+  rq->cur_group = g;
+  rq->attempts_in_group = 0;
+  rq->fallback_used = g->name;
+  return true;
+}
+
+static int send_attempt(struct sl_attempt *at) {
+  struct sl_request *rq = at->rq;
+  struct sl_worker *w = rq->w;
+  const struct sl_deployment *d = &w->cfg->deployments[at->dep];
+  char err[256];
+  struct sl_upstream_pool *pool = sl_worker_pool(w, at->dep, err, sizeof err);
+  if (!pool || build_body(at, d)) return -1;
+  sl_buf_printf(&at->path, "%s%s", d->base_path, rq->upstream_path);
+  struct sl_header hs[4];
+  size_t nh = 0;
+  hs[nh++] = (struct sl_header){SL_SLICE_LIT("Content-Type"), SL_SLICE_LIT("application/json")};
+  hs[nh++] = rq->stream ? (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("text/event-stream")}
+                        : (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("application/json")};
+  hs[nh++] = (struct sl_header){SL_SLICE_LIT("User-Agent"), SL_SLICE_LIT("sluice/0.1")};
+  if (d->api_key && d->api_key[0]) {
+    sl_buf_printf(&at->auth, "Bearer %s", d->api_key);
+    hs[nh++] = (struct sl_header){SL_SLICE_LIT("Authorization"), {at->auth.p, at->auth.n}};
+  }
+  if (at->path.oom || at->auth.oom) return -1;
+  return sl_upstream_send(pool, "POST", at->path.p, hs, nh, at->body, at->nbody, &up_cbs, at, &at->up);
+}
+
+static double attempt_timeout_s(const struct sl_request *rq, const struct sl_deployment *d) {
+  if (rq->stream && d->stream_timeout_s > 0) return d->stream_timeout_s;
+  if (d->timeout_s > 0) return d->timeout_s;
+  return 0;
+}
+
+/* Chooses a deployment of g (skipping those marked in tried) and starts an attempt on
+ * it. Returns 1 when an attempt started, 0 when none could be chosen (*ch says why). */
+static int try_group(struct sl_request *rq, const struct sl_group *g, bool *tried, bool hedge,
+                     struct sl_choice *ch) {
+  struct sl_worker *w = rq->w;
+  struct sl_candidate small[16], *cands = g->n <= 16 ? small : malloc(g->n * sizeof *cands);
+  if (!cands) return 0;
+  for (;;) {
+    sl_health_snapshot(w, g, tried, rq->stream, cands);
+    *ch = sl_policy_choose(strategy(w->cfg), cands, g->n, sl_now_ms(), sl_health_minute_left(), rq->est_tokens,
+                           &w->rng);
+    if (ch->index < 0) break;
+    size_t gpos = (size_t)ch->index, dep = g->deps[gpos];
+    tried[gpos] = true;
+    if (sl_health_begin(w, dep, ch->probe, rq->est_tokens)) break;
+    /* another worker is probing it: choose again */
+  }
+  if (cands != small) free(cands);
+  if (ch->index < 0) return 0;
+  size_t gpos = (size_t)ch->index, dep = g->deps[gpos];
+  struct sl_attempt *at = calloc(1, sizeof *at);
+  if (!at) {
+    sl_health_end(w, dep, ch->probe, true, false, SL_FAIL_ERROR, 0, 0, 0);
+    ch->why = SL_NONE_EMPTY;
+    return 0;
+  }
+  at->rq = rq;
+  at->no = rq->natt + 1;
+  at->dep = dep;
+  at->group = g;
+  at->gpos = gpos;
+  at->hedge = hedge;
+  at->probe = ch->probe;
+  at->live = true;
+  at->t_start = sl_now_ms();
+  uv_timer_init(&w->loop, &at->timer);
+  at->timer.data = at;
+  rq->open_handles++;
+  /* The first deployment's own max_retries, when set, bounds this request's retries. */
+  if (rq->natt == 0 && w->cfg->deployments[dep].max_retries >= 0) rq->max_retries = w->cfg->deployments[dep].max_retries;
+  rq->att[rq->natt++] = at;
+  rq->live++;
+  if (g == rq->cur_group) rq->attempts_in_group++;
+  if (g != rq->group) rq->fallback_used = g->name;
+  if (hedge) atomic_fetch_add(&w->shm->deployments[dep].hedges, 1);
+  double t = attempt_timeout_s(rq, &w->cfg->deployments[dep]);
+  uint64_t ms = t > 0 ? (uint64_t)(t * 1000.0) : left_ms(rq);
+  if (ms > left_ms(rq)) ms = left_ms(rq);
+  uv_timer_start(&at->timer, attempt_timer, ms ? ms : 1, 0);
+  if (send_attempt(at)) {
+    at->up = NULL;
+    set_outcome(at, "upstream_connect_error");
+    attempt_failed(at, SL_OUT_RETRY); /* goes on (or gives up) by itself */
+    return 1;
+  }
+  if (!hedge) arm_hedge(rq, dep);
+  return 1;
+}
+
+/* Starts the next attempt: in the current group, else in the next fallback group. A
+ * hedge stays in the current group, or goes to the first fallback group when the
+ * current one has nobody else to ask. False when nothing can be tried. */
+static bool launch(struct sl_request *rq, bool hedge, bool force_advance) {
+  if (rq->natt >= SL_MAX_ATTEMPTS || left_ms(rq) == 0) return false;
+  if (force_advance && (hedge || !advance_group(rq))) return false;
+  struct sl_choice ch;
+  for (;;) {
+    if (try_group(rq, rq->cur_group, rq->tried, hedge, &ch)) return true;
+    if (hedge) break;
+    rq->last_choice = ch;
+    if (!advance_group(rq)) return false;
+  }
+  if (!rq->fallbacks_built) build_fallbacks(rq);
+  if (rq->next_fallback >= rq->nfallbacks) return false;
+  const struct sl_group *g = rq->fallbacks[rq->next_fallback];
+  bool small[16], *tried = g->n <= 16 ? small : calloc(g->n, sizeof *tried);
+  if (!tried) return false;
+  memset(tried, 0, g->n * sizeof *tried);
+  int ok = try_group(rq, g, tried, true, &ch);
+  if (tried != small) free(tried);
+  return ok;
+}
+
+/* ---- hedging ---- */
+
+static void hedge_fire(uv_timer_t *t) {
+  struct sl_request *rq = t->data;
+  const struct sl_hedging *h = &rq->w->cfg->hedging;
+  if (rq->finished || rq->winner || rq->hedges_fired >= h->max_extra) return;
+  for (int i = 0; i < rq->natt; i++)
+    if (rq->att[i]->live && rq->att[i]->head) return; /* it is answering: no need */
+  if (!sl_health_hedge_take(rq->w)) return;
+  int before = rq->natt;
+  if (!launch(rq, true, false) || rq->natt == before) return;
+  rq->hedges_fired++;
+  struct sl_attempt *hat = rq->att[rq->natt - 1];
+  if (rq->hedges_fired < h->max_extra) arm_hedge(rq, hat->dep);
+}
+
+static void arm_hedge(struct sl_request *rq, size_t dep) {
+  const struct sl_hedging *h = &rq->w->cfg->hedging;
+  if (!h->enabled || rq->hedge_off || rq->hedges_fired >= h->max_extra) return;
+  uint64_t delay = sl_health_hedge_delay(rq->w, dep, rq->stream);
+  if (delay == 0 || delay >= left_ms(rq)) return;
+  uv_timer_start(&rq->hedge_timer, hedge_fire, delay, 0);
+}
+
+void sl_attempts_start(struct sl_request *rq) {
+  struct sl_worker *w = rq->w;
+  const struct sl_config *c = w->cfg;
+  rq->cur_group = rq->group;
+  rq->tried = calloc(rq->group->n, sizeof *rq->tried);
+  if (!rq->tried) {
+    sl_request_reply_error(rq, 500, "internal_error", NULL, "Out of memory");
+    return;
+  }
+  rq->max_retries = c->num_retries;
+  if (c->hedging.enabled) sl_health_hedge_deposit(w);
+  uv_timer_start(&rq->deadline, request_deadline, left_ms(rq) ? left_ms(rq) : 1, 0);
+  if (!launch(rq, false, false)) give_up(rq);
+}

@@ -1,0 +1,168 @@
+/* Shared health bookkeeping; see health.h. Single fields are plain atomics (an EWMA
+ * update lost to a concurrent writer costs nothing); the cooldown breaker's fields
+ * change together under the deployment's tiny spinlock. */
+#include "core/health.h"
+
+#include <string.h>
+
+#include "policy/hedge.h"
+
+_Static_assert(SL_SHM_SKETCH == SL_SKETCH_BUCKETS, "shared sketch and policy sketch must agree");
+
+#define EWMA_TAU_MS 5000.0
+#define SKETCH_MAX_TOTAL 4000
+
+static double bits_to_d(uint64_t b) {
+  double d;
+  memcpy(&d, &b, sizeof d);
+  return d;
+}
+static uint64_t d_to_bits(double d) {
+  uint64_t b;
+  memcpy(&b, &d, sizeof b);
+  return b;
+}
+
+uint64_t sl_health_minute_left(void) { return 60000 - sl_now_ms() % 60000; }
+
+/* The per-minute counters belong to a minute number; the first touch in a new minute
+ * resets them. */
+static void roll_minute(struct sl_shm_deployment *d, uint64_t now_ms) {
+  uint64_t m = now_ms / 60000, cur = atomic_load(&d->minute);
+  if (cur != m && atomic_compare_exchange_strong(&d->minute, &cur, m)) {
+    atomic_store(&d->requests_minute, 0);
+    atomic_store(&d->tokens_minute, 0);
+  }
+}
+
+void sl_health_snapshot(struct sl_worker *w, const struct sl_group *g, const bool *tried, bool stream,
+                        struct sl_candidate *out) {
+  uint64_t now = sl_now_ms();
+  for (size_t i = 0; i < g->n; i++) {
+    size_t di = g->deps[i];
+    const struct sl_deployment *dep = &w->cfg->deployments[di];
+    struct sl_shm_deployment *d = &w->shm->deployments[di];
+    roll_minute(d, now);
+    struct sl_candidate *c = &out[i];
+    memset(c, 0, sizeof *c);
+    c->weight = dep->weight;
+    c->rpm = dep->rpm;
+    c->tpm = dep->tpm;
+    c->order = dep->order;
+    c->input_cost = dep->input_cost_per_token;
+    c->output_cost = dep->output_cost_per_token;
+    c->max_input_tokens = dep->max_input_tokens;
+    /* The EWMA decays while a deployment gets no traffic, so one that was slow is
+     * tried again after a while instead of being shunned forever. */
+    bool ttft = stream && atomic_load(&d->ewma_ttft_ms_bits) != 0;
+    double e = bits_to_d(atomic_load(ttft ? &d->ewma_ttft_ms_bits : &d->ewma_ms_bits));
+    uint64_t at = atomic_load(ttft ? &d->ewma_ttft_at_ms : &d->ewma_at_ms);
+    c->ewma_ms = e > 0 && now > at ? sl_policy_ewma_decay(e, now - at, EWMA_TAU_MS) : e;
+    c->inflight = atomic_load(&d->inflight);
+    c->requests_this_minute = atomic_load(&d->requests_minute);
+    c->tokens_this_minute = atomic_load(&d->tokens_minute);
+    /* A deployment alone in its group is never cooled down (as in LiteLLM): refusing
+     * would only turn the provider's own errors into 503s. */
+    c->cooldown_until_ms = g->n > 1 ? atomic_load(&d->cooldown_until_ms) : 0;
+    c->probe_busy = g->n > 1 && atomic_load(&d->probe_busy) != 0;
+    c->excluded = tried && tried[i];
+  }
+}
+
+bool sl_health_begin(struct sl_worker *w, size_t dep, bool probe, int64_t est_tokens) {
+  struct sl_shm_deployment *d = &w->shm->deployments[dep];
+  if (probe) {
+    uint32_t z = 0;
+    if (!atomic_compare_exchange_strong(&d->probe_busy, &z, 1)) return false;
+  }
+  roll_minute(d, sl_now_ms());
+  atomic_fetch_add(&d->inflight, 1);
+  atomic_fetch_add(&d->requests, 1);
+  atomic_fetch_add(&d->requests_minute, 1);
+  if (est_tokens > 0) atomic_fetch_add(&d->tokens_minute, est_tokens);
+  return true;
+}
+
+static void ewma_update(_Atomic uint64_t *bits, _Atomic uint64_t *at, double sample, uint64_t now) {
+  uint64_t prev_at = atomic_load(at);
+  double prev = bits_to_d(atomic_load(bits));
+  double v = sl_policy_ewma(prev, sample, prev_at ? now - prev_at : 0, EWMA_TAU_MS);
+  atomic_store(bits, d_to_bits(v));
+  atomic_store(at, now);
+}
+
+static void sketch_add(_Atomic uint32_t *sk, double ms) {
+  atomic_fetch_add(&sk[sl_policy_sketch_bucket(ms)], 1);
+  uint32_t snap[SL_SKETCH_BUCKETS];
+  for (unsigned i = 0; i < SL_SKETCH_BUCKETS; i++) snap[i] = atomic_load(&sk[i]);
+  if (sl_policy_sketch_should_decay(snap, SKETCH_MAX_TOTAL))
+    for (unsigned i = 0; i < SL_SKETCH_BUCKETS; i++) atomic_store(&sk[i], snap[i] / 2);
+}
+
+void sl_health_end(struct sl_worker *w, size_t dep, bool probe, bool cancelled, bool ok,
+                   enum sl_failure_kind kind, uint64_t retry_after_ms, double latency_ms, double ttft_ms) {
+  struct sl_shm_deployment *d = &w->shm->deployments[dep];
+  uint64_t now = sl_now_ms();
+  atomic_fetch_sub(&d->inflight, 1);
+  if (probe) atomic_store(&d->probe_busy, 0);
+  if (cancelled) return;
+  const struct sl_config *cfg = w->cfg;
+  struct sl_cooldown_rules rules = {
+    /* LiteLLM cools a deployment down when failures in a minute exceed allowed_fails. */
+    .allowed_fails = (uint32_t)cfg->allowed_fails + 1,
+    .cooldown_ms = (uint64_t)(cfg->cooldown_time_s * 1000.0),
+    .max_cooldown_ms = cfg->cooldown_max_ms,
+  };
+  sl_shm_lock(&d->lock);
+  struct sl_cooldown cd = {d->window_start_ms, d->fails_in_window, atomic_load(&d->cooldown_until_ms),
+                           d->last_cooldown_ms, d->half_open};
+  if (ok) sl_policy_cooldown_ok(&cd, now);
+  else sl_policy_cooldown_fail(&cd, &rules, kind, retry_after_ms, now);
+  d->window_start_ms = cd.window_start_ms;
+  d->fails_in_window = cd.fails_in_window;
+  d->last_cooldown_ms = cd.last_cooldown_ms;
+  d->half_open = cd.half_open;
+  atomic_store(&d->cooldown_until_ms, cd.until_ms);
+  sl_shm_unlock(&d->lock);
+  if (ok) {
+    atomic_fetch_add(&d->successes, 1);
+    if (latency_ms > 0) {
+      ewma_update(&d->ewma_ms_bits, &d->ewma_at_ms, latency_ms, now);
+      sketch_add(d->sketch, latency_ms);
+    }
+    if (ttft_ms > 0) {
+      ewma_update(&d->ewma_ttft_ms_bits, &d->ewma_ttft_at_ms, ttft_ms, now);
+      sketch_add(d->sketch_ttft, ttft_ms);
+    }
+  } else {
+    atomic_fetch_add(&d->failures, 1);
+    /* A failure is slow as far as latency routing is concerned. */
+    if (latency_ms > 0) ewma_update(&d->ewma_ms_bits, &d->ewma_at_ms, latency_ms, now);
+  }
+}
+
+uint64_t sl_health_hedge_delay(struct sl_worker *w, size_t dep, bool stream) {
+  const struct sl_hedging *h = &w->cfg->hedging;
+  struct sl_shm_deployment *d = &w->shm->deployments[dep];
+  uint32_t snap[SL_SKETCH_BUCKETS];
+  _Atomic uint32_t *sk = stream ? d->sketch_ttft : d->sketch;
+  for (unsigned i = 0; i < SL_SKETCH_BUCKETS; i++) snap[i] = atomic_load(&sk[i]);
+  return sl_policy_hedge_delay_ms(h->delay_ms, snap, h->quantile, h->min_delay_ms);
+}
+
+void sl_health_hedge_deposit(struct sl_worker *w) {
+  const struct sl_hedging *h = &w->cfg->hedging;
+  int64_t cur = atomic_load(&w->shm->hedge_budget_milli);
+  int64_t next = sl_policy_budget_deposit(cur, h->budget_ratio, h->budget_burst);
+  while (next != cur && !atomic_compare_exchange_weak(&w->shm->hedge_budget_milli, &cur, next))
+    next = sl_policy_budget_deposit(cur, h->budget_ratio, h->budget_burst);
+}
+
+bool sl_health_hedge_take(struct sl_worker *w) {
+  int64_t cur = atomic_load(&w->shm->hedge_budget_milli);
+  for (;;) {
+    int64_t next = sl_policy_budget_withdraw(cur);
+    if (next < 0) return false;
+    if (atomic_compare_exchange_weak(&w->shm->hedge_budget_milli, &cur, next)) return true;
+  }
+}

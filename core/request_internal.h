@@ -1,0 +1,94 @@
+/* The request and its attempts, shared by request.c (front half: route, authenticate,
+ * parse, respond, log) and attempt.c (back half: upstream attempts, retries,
+ * fallbacks, hedging). Not an API for other rooms. */
+#ifndef SL_CORE_REQUEST_INTERNAL_H
+#define SL_CORE_REQUEST_INTERNAL_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/routes.h"
+#include "core/worker.h"
+#include "net/buf.h"
+#include "policy/choose.h"
+
+#define SL_MAX_ATTEMPTS 12
+#define SL_MAX_FALLBACK_GROUPS 16
+
+struct sl_request;
+
+struct sl_attempt {
+  struct sl_request *rq;
+  int no;                      /* 1-based */
+  size_t dep;                  /* index into cfg->deployments */
+  const struct sl_group *group;
+  size_t gpos;                 /* position within group */
+  struct sl_upstream_req *up;  /* NULL once the exchange ended */
+  uv_timer_t timer;            /* first-byte / whole-call / stream-idle deadline */
+  bool hedge, probe, live, head, first_byte, streaming;
+  int status;                  /* upstream status, 0 = none */
+  uint64_t retry_after_ms;
+  char ctype[128];
+  struct sl_buf resp;          /* buffered body (whole responses, error bodies) */
+  struct sl_buf model_val, path, auth;
+  char *reserialised;
+  uv_buf_t body[5];
+  size_t nbody;
+  uint64_t t_start, t_first, t_end; /* monotonic ms */
+  char outcome[48];            /* for the access log: "ok", "http_500", "upstream_reset", ... */
+};
+
+struct sl_request {
+  struct sl_worker *w;
+  struct sl_conn *conn; /* NULL once the response has ended or the client left */
+  const struct sl_http_request *hr;
+  enum sl_route route;
+  const char *upstream_path;
+  char id[32];
+  uint64_t t0_ms;
+  cJSON *json;
+  bool stream, finished, hedge_off;
+  int open_handles;            /* timers still to close before the request is freed */
+  uv_timer_t deadline, retry_timer, hedge_timer;
+
+  /* routing state */
+  const struct sl_group *group;     /* the group the client asked for (after aliasing) */
+  const struct sl_group *cur_group; /* the group being tried (a fallback after the first) */
+  bool *tried;                      /* per position of cur_group */
+  int attempts_in_group, max_retries;
+  const struct sl_group *fallbacks[SL_MAX_FALLBACK_GROUPS];
+  int nfallbacks, next_fallback;
+  bool fallbacks_built;
+  const char *fallback_used;
+  int64_t est_tokens;
+  uint64_t deadline_ms;             /* absolute, monotonic */
+  struct sl_attempt *att[SL_MAX_ATTEMPTS];
+  int natt, live;
+  struct sl_attempt *winner;
+  struct sl_attempt *last_failed;   /* the most recent attempt that failed */
+  int hedges_fired;
+  bool hedge_won;
+  struct sl_choice last_choice;     /* why the last choice found nothing */
+
+  /* response */
+  int status;
+  const char *err_code;
+  struct sl_buf hdrs;               /* x-sluice-* lines, built when the response starts */
+};
+
+/* request.c */
+void sl_request_reply_error(struct sl_request *rq, int status, const char *code, const char *extra_hdrs,
+                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void sl_request_finish(struct sl_request *rq);
+/* Builds rq->hdrs (x-sluice-*, x-request-id) for the response about to start. */
+void sl_request_build_headers(struct sl_request *rq);
+
+/* attempt.c */
+void sl_attempts_start(struct sl_request *rq);
+void sl_attempts_cancel_all(struct sl_request *rq);
+void sl_attempts_free(struct sl_request *rq);
+/* JSON array of the attempts for the access log. */
+void sl_attempts_log(const struct sl_request *rq, struct sl_buf *b);
+
+#endif

@@ -1,0 +1,310 @@
+/* Opening the shared LMDB environment; see lmdb_env.h for the flags and why. The one
+ * idea: opening is serialised across processes by an flock on <dir>/open.lock, so when
+ * every worker finds the same damaged file at once, exactly one moves it aside and the
+ * others open the fresh file it created. */
+#include "store/lmdb_env.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_DBS 8
+#define MAX_READERS 1024
+
+static void note(char *msg, size_t msglen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note(char *msg, size_t msglen, const char *fmt, ...) {
+  if (!msg || !msglen) return;
+  size_t used = strnlen(msg, msglen);
+  if (used + 3 >= msglen) return;
+  if (used) {
+    memcpy(msg + used, "; ", 3);
+    used += 2;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg + used, msglen - used, fmt, ap);
+  va_end(ap);
+}
+
+int sl_lmdb_err(int rc) {
+  if (rc == 0) return 0;
+  if (rc > 0) return -rc;
+  switch (rc) {
+  case MDB_NOTFOUND: return -ENOENT;
+  case MDB_MAP_FULL: return -ENOSPC;
+  case MDB_READERS_FULL:
+  case MDB_MAP_RESIZED: return -EAGAIN;
+  default: return -EIO;
+  }
+}
+
+bool sl_lmdb_is_corruption(int rc) {
+  switch (rc) {
+  case MDB_INVALID:
+  case MDB_CORRUPTED:
+  case MDB_VERSION_MISMATCH:
+  case MDB_PANIC:
+  case MDB_PAGE_NOTFOUND:
+  case MDB_INCOMPATIBLE:
+  case MDB_BAD_VALSIZE:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* Errors of the file itself, which a fresh file cures. Address-space or memory
+ * shortages (ENOMEM) and a directory we cannot write (checked before) are not. */
+static bool file_problem(int rc) {
+  return sl_lmdb_is_corruption(rc) || rc == EACCES || rc == EPERM || rc == EISDIR || rc == EINVAL ||
+         rc == ENOTDIR || rc == EIO;
+}
+
+static int mkdir_p(const char *dir) {
+  char p[4096];
+  size_t n = strlen(dir);
+  if (n == 0 || n >= sizeof p) return -ENAMETOOLONG;
+  memcpy(p, dir, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (p[i] != '/' && p[i] != 0) continue;
+    char c = p[i];
+    p[i] = 0;
+    if (mkdir(p, 0755) != 0 && errno != EEXIST) return -errno;
+    p[i] = c;
+  }
+  struct stat st;
+  if (stat(dir, &st) != 0) return -errno;
+  if (!S_ISDIR(st.st_mode)) return -ENOTDIR;
+  return 0;
+}
+
+static int path_in(char *out, size_t n, const char *dir, const char *name) {
+  int k = snprintf(out, n, "%s/%s", dir, name);
+  return k < 0 || (size_t)k >= n ? -ENAMETOOLONG : 0;
+}
+
+/* data.mdb -> data.mdb.corrupt-<unix time>[.N]; lock.mdb is removed, so processes still
+ * using the old file keep their (now unlinked) lock file and new ones get a fresh pair. */
+static int move_aside(const char *dir, char *msg, size_t msglen) {
+  char from[4200], to[4300], lock[4200];
+  if (path_in(from, sizeof from, dir, "data.mdb") || path_in(lock, sizeof lock, dir, "lock.mdb"))
+    return -ENAMETOOLONG;
+  long long t = (long long)time(NULL);
+  struct stat st;
+  snprintf(to, sizeof to, "%s.corrupt-%lld", from, t);
+  for (int i = 1; i < 100 && lstat(to, &st) == 0; i++) snprintf(to, sizeof to, "%s.corrupt-%lld.%d", from, t, i);
+  if (rename(from, to) != 0) {
+    if (errno != ENOENT) {
+      int e = errno;
+      note(msg, msglen, "cannot move %s aside: %s", from, strerror(e));
+      return -e;
+    }
+  } else {
+    note(msg, msglen, "moved %s aside to %s", from, to);
+  }
+  if (unlink(lock) != 0 && errno != ENOENT) {
+    int e = errno;
+    note(msg, msglen, "cannot remove %s: %s", lock, strerror(e));
+    return -e;
+  }
+  return 0;
+}
+
+static int open_dbs(struct sl_lmdb *e) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(e->env, NULL, 0, &txn);
+  if (rc) return rc;
+  static const struct {
+    const char *name;
+    size_t off;
+  } dbs[] = {
+      {"cache", offsetof(struct sl_lmdb, dbi_cache)},
+      {"cache_lru", offsetof(struct sl_lmdb, dbi_cache_lru)},
+      {"cache_stats", offsetof(struct sl_lmdb, dbi_cache_stats)},
+      {"keys", offsetof(struct sl_lmdb, dbi_keys)},
+      {"spend", offsetof(struct sl_lmdb, dbi_spend)},
+  };
+  for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+    MDB_dbi *d = (MDB_dbi *)((char *)e + dbs[i].off);
+    rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, d);
+    if (rc) {
+      mdb_txn_abort(txn);
+      return rc;
+    }
+  }
+  rc = mdb_txn_commit(txn);
+  if (rc) return rc;
+  /* A cheap sanity walk: the root-to-leaf paths at both ends of every database. It
+   * catches a damaged root or tree edge now rather than at the first lookup. */
+  rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
+  if (rc) return rc;
+  MDB_dbi all[] = {e->dbi_cache, e->dbi_cache_lru, e->dbi_cache_stats, e->dbi_keys, e->dbi_spend};
+  for (size_t i = 0; i < sizeof all / sizeof all[0] && !rc; i++) {
+    MDB_cursor *cur;
+    MDB_val k, v;
+    rc = mdb_cursor_open(txn, all[i], &cur);
+    if (rc) break;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    if (rc == 0) rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    if (rc == MDB_NOTFOUND) rc = 0;
+    mdb_cursor_close(cur);
+  }
+  mdb_txn_abort(txn);
+  return rc;
+}
+
+static int try_open(struct sl_lmdb *e, const char *dir, size_t map_size, unsigned flags, int *dead) {
+  int rc = mdb_env_create(&e->env);
+  if (rc) return rc;
+  unsigned envflags = MDB_NOTLS | MDB_NORDAHEAD | MDB_NOMETASYNC;
+  if (flags & SL_LMDB_NOSYNC) envflags |= MDB_NOSYNC;
+  if (!(rc = mdb_env_set_maxdbs(e->env, MAX_DBS)) && !(rc = mdb_env_set_maxreaders(e->env, MAX_READERS)) &&
+      !(rc = mdb_env_set_mapsize(e->env, map_size)))
+    rc = mdb_env_open(e->env, dir, envflags, 0644);
+  if (!rc) rc = mdb_reader_check(e->env, dead);
+  if (!rc) rc = open_dbs(e);
+  if (!rc) {
+    MDB_stat st;
+    rc = mdb_env_stat(e->env, &st);
+    e->psize = st.ms_psize;
+  }
+  if (rc) {
+    mdb_env_close(e->env);
+    e->env = NULL;
+  }
+  return rc;
+}
+
+int sl_lmdb_open(const char *dir, size_t map_size, unsigned flags, struct sl_lmdb **out, char *msg,
+                 size_t msglen) {
+  *out = NULL;
+  if (msg && msglen) msg[0] = 0;
+  if (!dir || !dir[0]) dir = ".";
+  if (strlen(dir) >= sizeof((struct sl_lmdb *)0)->dir) return -ENAMETOOLONG;
+  int rc = mkdir_p(dir);
+  if (rc) {
+    note(msg, msglen, "cannot create data dir %s: %s", dir, strerror(-rc));
+    return rc;
+  }
+  if (access(dir, W_OK | X_OK) != 0) {
+    int e = errno;
+    note(msg, msglen, "data dir %s is not writable: %s", dir, strerror(e));
+    return -e;
+  }
+  struct sl_lmdb *e = calloc(1, sizeof *e);
+  if (!e) return -ENOMEM;
+  snprintf(e->dir, sizeof e->dir, "%s", dir);
+  e->map_size = map_size;
+  if (pthread_rwlock_init(&e->remap_lock, NULL) != 0) {
+    free(e);
+    return -ENOMEM;
+  }
+
+  char lockpath[4200], marker[4200];
+  int lockfd = -1;
+  if (!path_in(lockpath, sizeof lockpath, dir, "open.lock")) {
+    lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lockfd >= 0) {
+      while (flock(lockfd, LOCK_EX) != 0 && errno == EINTR) {
+      }
+    }
+  }
+  if (!path_in(marker, sizeof marker, dir, "data.mdb.broken") && access(marker, F_OK) == 0) {
+    note(msg, msglen, "data.mdb was marked damaged at run time");
+    if (move_aside(dir, msg, msglen) == 0) unlink(marker);
+  }
+  int dead = 0;
+  rc = try_open(e, dir, map_size, flags, &dead);
+  if (rc && file_problem(rc)) {
+    note(msg, msglen, "cannot open the LMDB environment in %s: %s", dir, mdb_strerror(rc));
+    if (move_aside(dir, msg, msglen) == 0) {
+      dead = 0;
+      rc = try_open(e, dir, map_size, flags, &dead);
+      if (!rc) note(msg, msglen, "started a fresh cache");
+    }
+  }
+  if (lockfd >= 0) close(lockfd); /* releases the flock */
+  if (rc) {
+    note(msg, msglen, "LMDB environment in %s unusable: %s", dir, mdb_strerror(rc));
+    pthread_rwlock_destroy(&e->remap_lock);
+    free(e);
+    return sl_lmdb_err(rc);
+  }
+  if (dead > 0) note(msg, msglen, "cleared %d stale reader slot%s", dead, dead == 1 ? "" : "s");
+  *out = e;
+  return 0;
+}
+
+void sl_lmdb_close(struct sl_lmdb *e) {
+  if (!e) return;
+  if (e->env) mdb_env_close(e->env);
+  pthread_rwlock_destroy(&e->remap_lock);
+  free(e);
+}
+
+int sl_lmdb_reader_check(struct sl_lmdb *e) {
+  int dead = 0;
+  int rc = mdb_reader_check(e->env, &dead);
+  return rc ? sl_lmdb_err(rc) : dead;
+}
+
+int sl_lmdb_used_pages(struct sl_lmdb *e, MDB_txn *rtxn, size_t *used, size_t *last) {
+  MDB_envinfo info;
+  int rc = mdb_txn_renew(rtxn);
+  if (rc) {
+    if (rc == MDB_MAP_RESIZED) atomic_store(&e->need_remap, true);
+    return sl_lmdb_err(rc);
+  }
+  mdb_env_info(e->env, &info);
+  size_t hw = (size_t)info.me_last_pgno + 1, nfree = 0;
+  MDB_cursor *cur;
+  rc = mdb_cursor_open(rtxn, 0 /* FREE_DBI */, &cur);
+  if (!rc) {
+    MDB_val k, v;
+    for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+      size_t cnt;
+      if (v.mv_size < sizeof cnt) continue;
+      memcpy(&cnt, v.mv_data, sizeof cnt); /* an IDL: the count, then the page numbers */
+      nfree += cnt;
+    }
+    if (rc == MDB_NOTFOUND) rc = 0;
+    mdb_cursor_close(cur);
+  }
+  mdb_txn_reset(rtxn);
+  if (rc) return sl_lmdb_err(rc);
+  *used = nfree < hw ? hw - nfree : 0;
+  if (last) *last = hw;
+  return 0;
+}
+
+int sl_lmdb_remap(struct sl_lmdb *e) {
+  pthread_rwlock_wrlock(&e->remap_lock);
+  int rc = mdb_env_set_mapsize(e->env, 0);
+  if (!rc) atomic_store(&e->need_remap, false);
+  pthread_rwlock_unlock(&e->remap_lock);
+  return sl_lmdb_err(rc);
+}
+
+int sl_lmdb_grow(struct sl_lmdb *e) {
+  MDB_envinfo info;
+  pthread_rwlock_wrlock(&e->remap_lock);
+  mdb_env_info(e->env, &info);
+  size_t limit = e->map_size + e->map_size / 16, next = info.me_mapsize + e->map_size / 64;
+  int rc = next > limit ? -ENOSPC : sl_lmdb_err(mdb_env_set_mapsize(e->env, next));
+  pthread_rwlock_unlock(&e->remap_lock);
+  return rc;
+}
+
+void sl_lmdb_mark_broken(struct sl_lmdb *e) {
+  char marker[4200];
+  if (path_in(marker, sizeof marker, e->dir, "data.mdb.broken")) return;
+  int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd >= 0) close(fd);
+}

@@ -1,0 +1,88 @@
+/* The LMDB environment in data_dir: one file shared by every worker and by any other
+ * sluice on the same directory, opened once per process after fork. The one idea: the
+ * cache must never stop sluice from serving, so a file that cannot be opened or is
+ * corrupt is moved aside (data.mdb.corrupt-<unix time>) and a fresh one is created,
+ * and every odd thing that happened is reported in a message for the caller to log.
+ *
+ * Flags: MDB_NOTLS (read transactions belong to the txn object, not the thread, so a
+ * worker keeps one long-lived read txn and resets/renews it per lookup, and the cache
+ * writer thread can have its own), MDB_NORDAHEAD (lookups are random), and
+ * MDB_NOMETASYNC by default: each commit fdatasyncs the data pages but not the meta
+ * page. A killed process (kill -9) can never corrupt the file whatever the sync flags
+ * are: LMDB copies on write and a commit only becomes visible when the meta page is
+ * written, and the page cache outlives the process. The sync flags only matter when
+ * the machine itself crashes; NOMETASYNC then loses at most the last transaction and
+ * keeps the file intact. MDB_WRITEMAP|MDB_MAPASYNC (Knot Resolver's choice) is faster
+ * but can leave a corrupt file after a power loss and lets a stray pointer write
+ * scribble on the database; since all writes here run on a writer thread, the fsync
+ * costs the event loop nothing, so sluice takes the safer flags. SL_LMDB_NOSYNC
+ * (MDB_NOSYNC) is for tests and benchmarks: still safe against kill -9.
+ *
+ * Named databases: "cache" (key -> value), "cache_lru" (key -> access/expiry/size
+ * record used for eviction), "cache_stats" (global counters), and "keys", "spend"
+ * reserved for the key store and the spend ledger. */
+#ifndef SL_STORE_LMDB_ENV_H
+#define SL_STORE_LMDB_ENV_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum {
+  SL_LMDB_NOSYNC = 1 << 0, /* MDB_NOSYNC: no fsync at all (tests, benchmarks) */
+};
+
+struct sl_lmdb {
+  MDB_env *env;
+  MDB_dbi dbi_cache, dbi_cache_lru, dbi_cache_stats, dbi_keys, dbi_spend;
+  size_t map_size;  /* as configured (the cache's max_size) */
+  unsigned psize;   /* page size */
+  char dir[4096];
+  /* A second sluice with a bigger map can grow the file past our map; renewing a read
+   * txn then fails with MDB_MAP_RESIZED and the map must be re-established with no
+   * txn of this process inside it. Readers hold this shared, the remap holds it
+   * exclusive. */
+  pthread_rwlock_t remap_lock;
+  _Atomic bool need_remap;
+};
+
+/* Opens (creating dir and the file when missing) the environment in dir with map size
+ * map_size (rounded up to whole pages by LMDB; an existing larger file keeps its size),
+ * clears stale reader slots, and opens the named databases. Call in each process after
+ * fork, never before a fork that the child will use. msg (may be NULL) receives a
+ * human-readable note of what happened worth logging (file moved aside, stale readers
+ * cleared) or "" when nothing did; on failure it says why. Returns 0 or -errno
+ * (-EIO for LMDB-specific failures). */
+int sl_lmdb_open(const char *dir, size_t map_size, unsigned flags, struct sl_lmdb **out, char *msg,
+                 size_t msglen);
+/* Closes the environment; every user (cache, ...) must have been closed first. */
+void sl_lmdb_close(struct sl_lmdb *e);
+
+/* Clears reader slots of dead processes; returns how many (or -errno). */
+int sl_lmdb_reader_check(struct sl_lmdb *e);
+
+/* Pages in use: the file's high-water mark minus the pages on the free list, read
+ * with the caller's read txn (renewed and reset here). *last is the high-water mark. */
+int sl_lmdb_used_pages(struct sl_lmdb *e, MDB_txn *rtxn, size_t *used, size_t *last);
+
+/* Re-establishes the map after MDB_MAP_RESIZED; only when this process has no write
+ * txn open. Takes remap_lock exclusively. */
+int sl_lmdb_remap(struct sl_lmdb *e);
+
+/* The escape hatch for a map that is full to the last page, where even a delete
+ * cannot get the few pages its copy-on-write needs: grows the map by map_size/64, at
+ * most to map_size * 17/16 in total. Same locking rule as sl_lmdb_remap. Returns 0,
+ * or -ENOSPC when the limit is reached. */
+int sl_lmdb_grow(struct sl_lmdb *e);
+
+/* LMDB result -> 0 or -errno. */
+int sl_lmdb_err(int rc);
+/* True for the results that mean the file itself is damaged. */
+bool sl_lmdb_is_corruption(int rc);
+/* Creates <data.mdb>.broken so that the next sl_lmdb_open moves the file aside. Used
+ * when corruption shows up at run time. */
+void sl_lmdb_mark_broken(struct sl_lmdb *e);
+
+#endif
