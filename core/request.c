@@ -19,8 +19,7 @@
 
 /* ---- ending ---- */
 
-static void on_handle_closed(uv_handle_t *h) {
-  struct sl_request *rq = h->data;
+static void handle_closed(struct sl_request *rq) {
   if (--rq->open_handles) return;
   sl_attempts_free(rq);
   if (rq->json) cJSON_Delete(rq->json);
@@ -28,6 +27,10 @@ static void on_handle_closed(uv_handle_t *h) {
   sl_buf_free(&rq->hdrs);
   free(rq);
 }
+
+static void on_handle_closed(uv_handle_t *h) { handle_closed(h->data); }
+/* Attempt timers carry their attempt, which points back at the request. */
+static void on_attempt_handle_closed(uv_handle_t *h) { handle_closed(((struct sl_attempt *)h->data)->rq); }
 
 static void access_log(struct sl_request *rq) {
   struct sl_worker *w = rq->w;
@@ -84,7 +87,7 @@ void sl_request_finish(struct sl_request *rq) {
   uv_close((uv_handle_t *)&rq->deadline, on_handle_closed);
   uv_close((uv_handle_t *)&rq->retry_timer, on_handle_closed);
   uv_close((uv_handle_t *)&rq->hedge_timer, on_handle_closed);
-  for (int i = 0; i < rq->natt; i++) uv_close((uv_handle_t *)&rq->att[i]->timer, on_handle_closed);
+  for (int i = 0; i < rq->natt; i++) uv_close((uv_handle_t *)&rq->att[i]->timer, on_attempt_handle_closed);
 }
 
 void sl_request_build_headers(struct sl_request *rq) {

@@ -142,7 +142,10 @@ static int enqueue(struct sl_cache *c, struct sl_cache_op *op) {
   c->ring[(c->head + c->n) % c->cap] = *op;
   c->n++;
   c->qbytes += op->len;
-  pthread_cond_signal(&c->wake);
+  if (op->kind == SL_CACHE_OP_PUT) {
+    c->puts_queued++;
+    pthread_cond_signal(&c->wake);
+  }
   pthread_mutex_unlock(&c->mu);
   return 0;
 }
@@ -377,7 +380,7 @@ int sl_cache_put(struct sl_cache *c, const uint8_t key[SL_CACHE_KEY_LEN], const 
 int sl_cache_flush(struct sl_cache *c) {
   pthread_mutex_lock(&c->mu);
   for (size_t i = 0; i < c->n; i++) free(c->ring[(c->head + i) % c->cap].buf);
-  c->n = c->head = c->qbytes = 0;
+  c->n = c->head = c->qbytes = c->puts_queued = 0;
   c->flush_pending = true;
   ++c->enq_seq;
   pthread_cond_signal(&c->wake);
@@ -388,8 +391,10 @@ int sl_cache_flush(struct sl_cache *c) {
 int sl_cache_sync(struct sl_cache *c) {
   pthread_mutex_lock(&c->mu);
   uint64_t target = ++c->enq_seq;
+  c->sync_waiters++;
   pthread_cond_signal(&c->wake);
   while (c->done_seq < target) pthread_cond_wait(&c->idle, &c->mu);
+  c->sync_waiters--;
   pthread_mutex_unlock(&c->mu);
   return 0;
 }

@@ -67,6 +67,8 @@ struct sl_cache {
   struct sl_cache_op *ring;
   size_t cap, head, n, qbytes;
   bool flush_pending, stop;
+  size_t puts_queued;     /* puts wake the writer at once; touches wait for its tick */
+  unsigned sync_waiters;
   uint64_t enq_seq, done_seq;
   pthread_t thr;
   bool thr_started;

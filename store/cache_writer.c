@@ -504,13 +504,21 @@ void *sl_cache_writer_main(void *arg) {
     size_t used;
     measure(c, &used);
   }
+  struct timespec next_tick;
+  deadline_after(&next_tick, c->o.maintenance_ms);
+  bool draining = false;
   pthread_mutex_lock(&c->mu);
   for (;;) {
+    /* Puts, a flush, a sync or stop: at once. Touches and counters: at the next tick,
+     * so a stream of hits costs one small commit a second, not one per hit. */
     bool timed_out = false;
-    if (!c->stop && c->n == 0 && !c->flush_pending && c->done_seq == c->enq_seq) {
-      struct timespec ts;
-      deadline_after(&ts, c->o.maintenance_ms);
-      timed_out = pthread_cond_timedwait(&c->wake, &c->mu, &ts) == ETIMEDOUT;
+    while (!c->stop && !c->flush_pending && c->puts_queued == 0 && !(c->sync_waiters && c->done_seq < c->enq_seq) &&
+           !(draining && c->n) && !atomic_load(&c->e->need_remap)) {
+      if (pthread_cond_timedwait(&c->wake, &c->mu, &next_tick) == ETIMEDOUT) {
+        timed_out = true;
+        deadline_after(&next_tick, c->o.maintenance_ms);
+        break;
+      }
     }
     bool flush = c->flush_pending;
     c->flush_pending = false;
@@ -519,6 +527,7 @@ void *sl_cache_writer_main(void *arg) {
       struct sl_cache_op *op = &c->ring[c->head];
       if (k && bytes + op->len > maxb) break;
       ops[k++] = *op;
+      if (op->kind == SL_CACHE_OP_PUT) c->puts_queued--;
       bytes += op->len;
       c->qbytes -= op->len;
       c->head = (c->head + 1) % c->cap;
@@ -526,10 +535,11 @@ void *sl_cache_writer_main(void *arg) {
     }
     if (!ops && c->n) { /* out of memory for the batch array: drop the queue */
       for (; c->n; c->n--, c->head = (c->head + 1) % c->cap) free(c->ring[c->head].buf);
-      c->qbytes = 0;
+      c->qbytes = c->puts_queued = 0;
     }
     uint64_t target = c->n ? ops[k - 1].seq : c->enq_seq;
     bool stopping = c->stop && c->n == 0 && !c->flush_pending;
+    draining = (timed_out || draining) && c->n > 0;
     pthread_mutex_unlock(&c->mu);
 
     if (atomic_load(&c->e->need_remap)) sl_lmdb_remap(c->e);

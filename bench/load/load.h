@@ -241,7 +241,9 @@ struct load_ctx {
 void load_dispatch(struct load_ctx *ctx);
 /* A connect failed (the connection is closing): the oldest queued request fails with it. */
 void load_on_connect_failed(struct load_ctx *ctx, const char *why);
-/* The request in flight on c (or queued, c NULL) ended; e is LOAD_OK or an error class. */
+/* The request r, in flight on c (or still queued: c NULL), ended with e (LOAD_OK or an error
+ * class): count it, and in closed loop queue its user's next request. It does not dispatch;
+ * the caller calls load_dispatch once the connection is back in the pool or closed. */
 void load_req_done(struct load_ctx *ctx, struct load_conn *c, const struct load_req *r,
                    int e, const char *why);
 void load_note_error(struct load_ctx *ctx, int e, const char *why);

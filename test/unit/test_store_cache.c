@@ -434,7 +434,7 @@ static void kill9_during_writes(void) {
   CHECK(foreign == 0);
   size_t n, bad;
   verify_all(penv, &n, &bad);
-  printf("kill9: %zu entries\n", n);
+  if (getenv("SL_TEST_VERBOSE")) printf("kill9: %zu entries\n", n);
   CHECK(n > 100);
   CHECK(bad == 0);
   close_cache(pc, penv);
