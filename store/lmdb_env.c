@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,22 @@ static int open_dbs(struct sl_lmdb *e) {
   return rc;
 }
 
+/* A file shorter than its own meta page says (a truncated copy, a full disk) would
+ * fault (SIGBUS) at the first read of a missing page: refuse it before any. */
+static int check_size(MDB_env *env) {
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_filehandle_t fd;
+  struct stat fs;
+  int rc = mdb_env_info(env, &info);
+  if (!rc) rc = mdb_env_stat(env, &st);
+  if (!rc) rc = mdb_env_get_fd(env, &fd);
+  if (rc) return rc;
+  if (fstat(fd, &fs) != 0) return errno;
+  if ((uint64_t)fs.st_size < ((uint64_t)info.me_last_pgno + 1) * st.ms_psize) return MDB_CORRUPTED;
+  return 0;
+}
+
 static int try_open(struct sl_lmdb *e, const char *dir, size_t map_size, unsigned flags, int *dead) {
   int rc = mdb_env_create(&e->env);
   if (rc) return rc;
@@ -168,6 +185,7 @@ static int try_open(struct sl_lmdb *e, const char *dir, size_t map_size, unsigne
   if (!(rc = mdb_env_set_maxdbs(e->env, MAX_DBS)) && !(rc = mdb_env_set_maxreaders(e->env, MAX_READERS)) &&
       !(rc = mdb_env_set_mapsize(e->env, map_size)))
     rc = mdb_env_open(e->env, dir, envflags, 0644);
+  if (!rc) rc = check_size(e->env);
   if (!rc) rc = mdb_reader_check(e->env, dead);
   if (!rc) rc = open_dbs(e);
   if (!rc) {

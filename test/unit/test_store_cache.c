@@ -233,6 +233,44 @@ static void damaged_value_is_a_miss_and_deleted(void) {
   free(dir);
 }
 
+static int64_t lru_atime(struct sl_lmdb *env, const uint8_t key[32]) {
+  MDB_txn *t;
+  int64_t at = -1;
+  if (mdb_txn_begin(env->env, NULL, MDB_RDONLY, &t)) return -1;
+  MDB_val k = {32, (void *)key}, v;
+  if (mdb_get(t, env->dbi_cache_lru, &k, &v) == 0 && v.mv_size >= 8) memcpy(&at, v.mv_data, 8);
+  mdb_txn_abort(t);
+  return at;
+}
+
+/* Hits are recorded for LRU without any put to carry them: the writer's tick applies
+ * them, at most once per touch_granularity_s per key. */
+static void hits_touch_lru_on_tick(void) {
+  char *dir = tmpdir();
+  struct sl_lmdb *env;
+  struct sl_cache_opts o = {.maintenance_ms = 20, .touch_granularity_s = 10};
+  struct sl_cache *c = open_cache(dir, 8 * MiB, SL_LMDB_NOSYNC, &o, &env);
+  CHECK(c != NULL);
+  if (!c) return;
+  uint8_t k[32];
+  make_key(k, 2, 1);
+  put_pattern(c, 2, 1, 100, 1000, T0);
+  sl_cache_sync(c);
+  CHECK(lru_atime(env, k) == T0);
+  CHECK(get_pattern(c, 2, 1, T0 + 5) == 0); /* within the granularity: not applied */
+  CHECK(get_pattern(c, 2, 1, T0 + 50) == 0);
+  CHECK(get_pattern(c, 2, 1, T0 + 51) == 0); /* suppressed by the reader */
+  int64_t at = -1;
+  for (int i = 0; i < 200 && at != T0 + 50; i++) {
+    usleep(5000);
+    at = lru_atime(env, k);
+  }
+  CHECK(at == T0 + 50);
+  close_cache(c, env);
+  rm_rf(dir);
+  free(dir);
+}
+
 static void flush_empties(void) {
   char *dir = tmpdir();
   struct sl_lmdb *env;
@@ -651,6 +689,6 @@ static void creates_nested_data_dir(void) {
 }
 
 CHECK_MAIN(T(crc32c_vectors), T(put_get_expire_overwrite), T(damaged_value_is_a_miss_and_deleted),
-           T(flush_empties), T(queue_overflow_drops_and_counts), T(two_processes_share_entries), T(bigger_map_in_other_process),
+           T(hits_touch_lru_on_tick), T(flush_empties), T(queue_overflow_drops_and_counts), T(two_processes_share_entries), T(bigger_map_in_other_process),
            T(kill9_during_writes), T(fill_far_past_max_size), T(expired_evicted_first),
            T(map_full_is_survived), T(corrupt_file_moved_aside), T(creates_nested_data_dir))
