@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -258,6 +260,110 @@ int sl_lmdb_open(const char *dir, size_t map_size, unsigned flags, struct sl_lmd
   if (dead > 0) note(msg, msglen, "cleared %d stale reader slot%s", dead, dead == 1 ? "" : "s");
   *out = e;
   return 0;
+}
+
+/* ---- the deep check, in a child ---- */
+
+enum { VERIFY_OK = 0, VERIFY_DAMAGED = 3, VERIFY_INCONCLUSIVE = 4 };
+
+static int walk_db(MDB_txn *txn, MDB_dbi dbi, size_t bound, bool values) {
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, dbi, &cur);
+  if (rc) return rc;
+  MDB_val k, v;
+  size_t n = 0;
+  for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+    if (++n > bound) {
+      rc = MDB_CORRUPTED; /* a cycle */
+      break;
+    }
+    if (values && v.mv_size >= 4) { /* touch the value's first page */
+      volatile unsigned char c = *(const unsigned char *)v.mv_data;
+      (void)c;
+    }
+  }
+  mdb_cursor_close(cur);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int verify_child(const char *dir, size_t map_size) {
+  MDB_env *env;
+  if (mdb_env_create(&env)) return VERIFY_INCONCLUSIVE;
+  mdb_env_set_maxdbs(env, MAX_DBS);
+  mdb_env_set_maxreaders(env, MAX_READERS);
+  mdb_env_set_mapsize(env, map_size);
+  int rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS | MDB_NORDAHEAD, 0644);
+  if (!rc) rc = check_size(env);
+  MDB_txn *txn = NULL;
+  if (!rc) rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+  size_t bound = 0;
+  if (!rc) {
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_env_info(env, &info);
+    mdb_env_stat(env, &st);
+    bound = ((size_t)info.me_last_pgno + 2) * (st.ms_psize / 8 + 1);
+  }
+  if (!rc) rc = walk_db(txn, 0, bound, true); /* the free list */
+  MDB_dbi main_dbi;
+  if (!rc) rc = mdb_dbi_open(txn, NULL, 0, &main_dbi);
+  if (!rc) rc = walk_db(txn, main_dbi, bound, false);
+  static const char *const names[] = {"cache", "cache_lru", "cache_stats", "keys", "spend"};
+  for (size_t i = 0; !rc && i < sizeof names / sizeof names[0]; i++) {
+    MDB_dbi d;
+    int r = mdb_dbi_open(txn, names[i], 0, &d);
+    if (r == MDB_NOTFOUND) continue;
+    rc = r ? r : walk_db(txn, d, bound, true);
+  }
+  if (txn) mdb_txn_abort(txn);
+  mdb_env_close(env);
+  if (rc == ENOENT) return VERIFY_OK; /* no file yet */
+  return rc == 0 ? VERIFY_OK : sl_lmdb_is_corruption(rc) ? VERIFY_DAMAGED : VERIFY_INCONCLUSIVE;
+}
+
+int sl_lmdb_verify(const char *dir, size_t map_size, unsigned timeout_ms, char *msg, size_t msglen) {
+  if (msg && msglen) msg[0] = 0;
+  if (!dir || !dir[0]) dir = ".";
+  char data[4200];
+  struct stat st;
+  if (path_in(data, sizeof data, dir, "data.mdb")) return -ENAMETOOLONG;
+  if (stat(data, &st) != 0 || st.st_size == 0) return 0;
+  pid_t pid = fork();
+  if (pid < 0) return -errno;
+  if (pid == 0) _exit(verify_child(dir, map_size));
+  int status = 0;
+  unsigned waited = 0;
+  for (;;) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) return -errno;
+    if (waited >= timeout_ms) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      note(msg, msglen, "checking %s took longer than %u ms; left as it is", data, timeout_ms);
+      return -ETIMEDOUT;
+    }
+    struct timespec ts = {0, 5 * 1000000L};
+    nanosleep(&ts, NULL);
+    waited += 5;
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) != VERIFY_DAMAGED) return 0;
+  if (WIFSIGNALED(status))
+    note(msg, msglen, "checking %s crashed (signal %d): the file is damaged", data, WTERMSIG(status));
+  else
+    note(msg, msglen, "%s is damaged", data);
+  char lockpath[4200];
+  int lockfd = -1;
+  if (!path_in(lockpath, sizeof lockpath, dir, "open.lock")) {
+    lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lockfd >= 0)
+      while (flock(lockfd, LOCK_EX) != 0 && errno == EINTR) {
+      }
+  }
+  int rc = move_aside(dir, msg, msglen);
+  if (lockfd >= 0) close(lockfd);
+  return rc ? rc : 1;
 }
 
 void sl_lmdb_close(struct sl_lmdb *e) {

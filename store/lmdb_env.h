@@ -57,6 +57,16 @@ struct sl_lmdb {
  * (-EIO for LMDB-specific failures). */
 int sl_lmdb_open(const char *dir, size_t map_size, unsigned flags, struct sl_lmdb **out, char *msg,
                  size_t msglen);
+/* A deep check that sl_lmdb_open cannot afford: a child process opens the environment
+ * read-only and walks every page of every database (a damaged tree page can make LMDB
+ * fault rather than return an error, so the walk runs where a fault is harmless). A
+ * file that faults or reports damage is moved aside. Call only while the process is
+ * single-threaded (it forks): in the master before it forks the workers, and again
+ * when a worker died of SIGSEGV/SIGBUS. Returns 0 (sound, or no file yet), 1 (damaged,
+ * moved aside; msg says so), -ETIMEDOUT (the walk took longer than timeout_ms; nothing
+ * moved), or another -errno. */
+int sl_lmdb_verify(const char *dir, size_t map_size, unsigned timeout_ms, char *msg, size_t msglen);
+
 /* Closes the environment; every user (cache, ...) must have been closed first. */
 void sl_lmdb_close(struct sl_lmdb *e);
 

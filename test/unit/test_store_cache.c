@@ -673,6 +673,48 @@ static void corrupt_file_moved_aside(void) {
   free(dir);
 }
 
+/* Damage deep in the tree, which a cheap open does not see (and a lookup might fault
+ * on), is found by the forked walk and moved aside. */
+static void verify_finds_deep_damage(void) {
+  char *dir = tmpdir();
+  char msg[512];
+  CHECK(sl_lmdb_verify(dir, 8 * MiB, 10000, msg, sizeof msg) == 0); /* no file yet */
+  struct sl_lmdb *env;
+  struct sl_cache *c = open_cache(dir, 8 * MiB, SL_LMDB_NOSYNC, NULL, &env);
+  CHECK(c != NULL);
+  if (!c) return;
+  for (int i = 0; i < 3000; i++) {
+    put_pattern(c, 21, (uint64_t)i, 400, 1000, T0);
+    if (i % 200 == 0) sl_cache_sync(c);
+  }
+  close_cache(c, env);
+  CHECK(sl_lmdb_verify(dir, 8 * MiB, 10000, msg, sizeof msg) == 0);
+  CHECK(msg[0] == 0 && count_aside(dir) == 0);
+  char path[4200];
+  snprintf(path, sizeof path, "%s/data.mdb", dir);
+  struct stat fs;
+  CHECK(stat(path, &fs) == 0);
+  int fd = open(path, O_WRONLY);
+  char junk[4096];
+  for (size_t i = 0; i < sizeof junk; i++) junk[i] = (char)(i * 7 + 1);
+  for (off_t pg = 40; pg < 60; pg += 3) CHECK(pwrite(fd, junk, sizeof junk, pg * 4096) == (ssize_t)sizeof junk);
+  close(fd);
+  int rc = sl_lmdb_verify(dir, 8 * MiB, 10000, msg, sizeof msg);
+  CHECK(rc == 1);
+  CHECK(strstr(msg, "moved") != NULL && count_aside(dir) == 1);
+  if (getenv("SL_TEST_VERBOSE")) printf("verify: %s\n", msg);
+  c = open_cache(dir, 8 * MiB, SL_LMDB_NOSYNC, NULL, &env);
+  CHECK(c != NULL);
+  if (c) {
+    put_pattern(c, 21, 1, 400, 1000, T0);
+    sl_cache_sync(c);
+    CHECK(get_pattern(c, 21, 1, T0) == 0);
+    close_cache(c, env);
+  }
+  rm_rf(dir);
+  free(dir);
+}
+
 static void creates_nested_data_dir(void) {
   char *dir = tmpdir();
   char sub[4200];
@@ -691,4 +733,4 @@ static void creates_nested_data_dir(void) {
 CHECK_MAIN(T(crc32c_vectors), T(put_get_expire_overwrite), T(damaged_value_is_a_miss_and_deleted),
            T(hits_touch_lru_on_tick), T(flush_empties), T(queue_overflow_drops_and_counts), T(two_processes_share_entries), T(bigger_map_in_other_process),
            T(kill9_during_writes), T(fill_far_past_max_size), T(expired_evicted_first),
-           T(map_full_is_survived), T(corrupt_file_moved_aside), T(creates_nested_data_dir))
+           T(map_full_is_survived), T(corrupt_file_moved_aside), T(verify_finds_deep_damage), T(creates_nested_data_dir))
