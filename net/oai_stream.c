@@ -16,7 +16,11 @@
 #define MAX_FIELDS 256
 
 enum fkind { F_NULL, F_STR, F_JSON };
-enum fmode { M_CONCAT, M_REPLACE, M_ARRAYS };
+enum fmode {
+  M_CONCAT,  /* strings and arrays concatenate, other values replace (delta fields) */
+  M_REPLACE, /* every value replaces (top level, choice level, tool call extras) */
+  M_ARRAYS,  /* arrays concatenate, other values replace (logprobs) */
+};
 
 struct field {
   char *name;
@@ -116,7 +120,7 @@ static int fields_apply(struct fields *fs, const char *name, const cJSON *v, enu
     sl_buf_puts(&f->s, v->valuestring);
     return f->s.oom ? -ENOMEM : 0;
   }
-  if (m == M_ARRAYS && cJSON_IsArray(v) && f->kind == F_JSON && cJSON_IsArray(f->v)) {
+  if (m != M_REPLACE && cJSON_IsArray(v) && f->kind == F_JSON && cJSON_IsArray(f->v)) {
     for (const cJSON *it = v->child; it; it = it->next) {
       cJSON *d = cJSON_Duplicate(it, 1);
       if (!d) return -ENOMEM;

@@ -8,8 +8,9 @@
  *  - top level: every field (id, created, model, system_fingerprint, unknown ones) is
  *    the last non-null value seen; "usage" the last non-null object;
  *  - choices by "index"; in delta: string fields (content, reasoning_content, refusal,
- *    unknown ones) are concatenated, "role" and non-string fields take the last
- *    non-null value, a null never replaces a value but is kept when nothing else came;
+ *    unknown ones) are concatenated, and so are arrays (e.g. reasoning_details);
+ *    "role" and other values take the last non-null value; a null never replaces a
+ *    value but is kept when nothing else came;
  *  - tool_calls merged by index: id and type from the first chunk that has them,
  *    function.name set once (a repeat of the same name is ignored, a different piece is
  *    appended), function.arguments concatenated; legacy function_call likewise;

@@ -3,9 +3,12 @@
  * only ever reads (a memory-mapped lookup in a long-lived read txn that is renewed per
  * lookup and reset right after); everything that writes (puts, LRU touches, deletes of
  * bad entries, eviction, flush, counters) is queued to a writer thread per process that
- * batches it into few write transactions. The queue is bounded and drops when full, and
- * MDB_MAP_FULL never reaches a request: the batch is retried once after eviction, else
- * dropped and counted.
+ * batches it into few write transactions. Puts wake the writer at once; touches and
+ * counters wait for its tick (maintenance_ms), so a stream of hits costs about one
+ * small commit a second. The queue is bounded and drops when full, and MDB_MAP_FULL
+ * never reaches a request: the batch is retried once after eviction, else dropped and
+ * counted. If the map is full to its last page, so that even a delete cannot get the
+ * pages its copy-on-write needs, the map grows by 1/64 (at most 1/16 in all) to get out.
  *
  * Stored value: a 40-byte header {magic "SLC1", version, header length, stored_at,
  * expires_at, body length, CRC32C over key + header + body} then the body. A value whose

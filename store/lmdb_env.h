@@ -18,6 +18,11 @@
  * costs the event loop nothing, so sluice takes the safer flags. SL_LMDB_NOSYNC
  * (MDB_NOSYNC) is for tests and benchmarks: still safe against kill -9.
  *
+ * Damage the open cannot see (a garbage tree page deep in the file, on which LMDB may
+ * fault instead of returning an error) is what sl_lmdb_verify is for: a forked child
+ * walks every page, and a file that faults there is moved aside too. A file shorter
+ * than its meta page claims is refused at open (it would fault with SIGBUS).
+ *
  * Named databases: "cache" (key -> value), "cache_lru" (key -> access/expiry/size
  * record used for eviction), "cache_stats" (global counters), and "keys", "spend"
  * reserved for the key store and the spend ledger. */

@@ -51,3 +51,55 @@ mock_reset() { curl -s -X POST "http://127.0.0.1:$1/mock/reset" >/dev/null; }
 json_get() { python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
 
 machine() { echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"; }
+
+# --- process accounting (bench/compare) --------------------------------------------------
+# proc_tree PID: PID and all its descendants, one per line (from /proc/*/task/*/children).
+proc_tree() {
+  local p="$1" t c
+  [ -d "/proc/$p" ] || return 0
+  echo "$p"
+  for t in /proc/"$p"/task/*/children; do
+    [ -r "$t" ] || continue
+    for c in $(cat "$t" 2>/dev/null); do proc_tree "$c"; done
+  done
+}
+
+# proc_cpu_ticks PID...: utime+stime (clock ticks, all threads) summed over the processes.
+proc_cpu_ticks() {
+  local sum=0 p s f
+  for p in "$@"; do
+    s="$(cat "/proc/$p/stat" 2>/dev/null)" || continue
+    s="${s##*) }"          # fields after "(comm) ": state is field 3
+    read -r -a f <<<"$s"
+    sum=$((sum + f[11] + f[12]))   # fields 14 (utime) and 15 (stime)
+  done
+  echo "$sum"
+}
+
+# proc_cpu_ns PID...: CPU time in nanoseconds (first field of each thread's schedstat),
+# summed over every thread of the processes: the same clock as utime+stime, unrounded.
+proc_cpu_ns() {
+  local sum=0 p t v
+  for p in "$@"; do
+    for t in /proc/"$p"/task/*/schedstat; do
+      read -r v _ 2>/dev/null <"$t" || continue
+      sum=$((sum + v))
+    done
+  done
+  echo "$sum"
+}
+
+# proc_mem_kb FIELD PID...: a /proc/PID/status field in kB (VmHWM: peak RSS, VmRSS: now),
+# summed over the processes.
+proc_mem_kb() {
+  local field="$1" sum=0 p k v; shift
+  for p in "$@"; do
+    while read -r k v _; do
+      [ "$k" = "$field:" ] && { sum=$((sum + v)); break; }
+    done 2>/dev/null <"/proc/$p/status" || true
+  done
+  echo "$sum"
+}
+
+# free_port: a TCP port that is free on 127.0.0.1 right now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -1,0 +1,195 @@
+/* Wire-format translators between the OpenAI Chat Completions format and the Anthropic
+ * Messages format: requests, whole responses, streams and errors, in both directions.
+ * The one idea: every translator is a pure function of its input (no I/O, no clock, no
+ * globals; time comes in through the options), builds its output as new JSON text, and
+ * answers bad input with an error code, never a crash. The vocabularies that differ
+ * (roles, stop/finish reasons, error types, scalar parameters) are tables in
+ * xlate_tables.c, not branches.
+ *
+ * Naming: "oai_to_anth" reads "from the OpenAI format to the Anthropic format". A request
+ * goes client -> upstream, a response or stream upstream -> client, so an OpenAI client
+ * in front of an Anthropic deployment uses sl_xlate_oai_to_anth_request, then
+ * sl_xlate_anth_to_oai_response or a SL_XLATE_ANTH_TO_OAI stream.
+ *
+ * Memory: every function appends to a caller-owned struct sl_buf (the caller frees it
+ * with sl_buf_free or takes it with sl_buf_take); nothing returned points into the input.
+ * The stream translator is the only object: sl_xlate_stream_new allocates it,
+ * sl_xlate_stream_free releases it. On error a buf may hold a partial append; discard it.
+ *
+ * ---- Requests, OpenAI -> Anthropic (POST {api_base}/v1/messages) -------------------
+ *  - model: opts->model. messages: required array.
+ *  - system and developer messages (string or text parts, anywhere in the list) are
+ *    lifted, in order, into top-level `system` (a string when there is one text, else an
+ *    array of text blocks; cache_control on parts is kept).
+ *  - user: string content stays a string; parts: text -> text, image_url with a data URL
+ *    (data:<type>;base64,<data>) -> image source base64, http(s) URL -> image source url,
+ *    file with file_data (data URL) -> document source base64. Empty text parts are
+ *    skipped (Anthropic rejects them). input_audio, file_id and unknown parts -> error.
+ *  - assistant: text/refusal content -> text blocks; tool_calls -> tool_use blocks with
+ *    `arguments` parsed into `input`. Arguments that are empty, not valid JSON or not an
+ *    object become {} (lenient: the history a client replays must stay usable).
+ *  - tool messages -> tool_result blocks (tool_use_id, content as a string or text
+ *    blocks) in a user message; consecutive messages of the same resulting role (tool
+ *    results, a user message after them, two assistants) are merged into one message.
+ *  - role function (legacy) and unknown roles -> error. `name` on messages is dropped.
+ *  - max_tokens, else max_completion_tokens, else opts->default_max_tokens (<= 0: 4096).
+ *  - stop (string or array) -> stop_sequences; temperature clamped to [0, 1] (OpenAI
+ *    allows 2); top_p, top_k; stream; user -> metadata.user_id.
+ *  - tools (type function) -> {name, description, input_schema (parameters, default an
+ *    empty object schema)}; other tool types -> error. tool_choice: auto -> auto,
+ *    required -> any, none -> none, {function:{name}} -> {type:tool,name};
+ *    parallel_tool_calls false -> disable_parallel_tool_use. tool_choice without tools
+ *    is dropped.
+ *  - n > 1 -> error. Dropped (no Anthropic equivalent): frequency_penalty,
+ *    presence_penalty, logit_bias, logprobs, top_logprobs, seed, response_format,
+ *    service_tier, store, metadata, modalities, audio, prediction, reasoning_effort,
+ *    web_search_options, stream_options (used by the caller for the stream
+ *    translation), functions/function_call, and any unknown field (including sluice's
+ *    own timeout/cache).
+ *
+ * ---- Requests, Anthropic -> OpenAI (POST {api_base}/chat/completions) ---------------
+ *  - model: opts->model. system (string or text blocks joined with "\n\n") -> a first
+ *    system message.
+ *  - user: string stays a string; blocks: text -> text part, image base64 -> image_url
+ *    data URL, image url -> image_url, document base64 -> file part (file_data data
+ *    URL), document text source -> text part; tool_result blocks -> tool messages
+ *    (tool_call_id, content string; text blocks joined) placed before the user's other
+ *    content; images inside a tool_result go to a user message right after the tool
+ *    messages (OpenAI tool messages carry text only).
+ *  - assistant: text blocks -> content string (null when only tool calls); tool_use ->
+ *    tool_calls (arguments = input as a JSON string); thinking/redacted_thinking dropped.
+ *  - max_tokens -> max_tokens (or max_completion_tokens with opts->max_completion_tokens,
+ *    for OpenAI reasoning models); stop_sequences -> stop; temperature, top_p; stream ->
+ *    stream + stream_options.include_usage; metadata.user_id -> user.
+ *  - tools (custom) -> function tools; server tools (typed, e.g. web_search_*) -> error.
+ *    tool_choice: auto, any -> required, none, tool -> named function;
+ *    disable_parallel_tool_use -> parallel_tool_calls false.
+ *  - Dropped: top_k, thinking, service_tier, container, mcp_servers, cache_control on
+ *    blocks, citations, server tool blocks in history, unknown fields.
+ *
+ * ---- Responses and streams ------------------------------------------------------------
+ *  Anthropic -> OpenAI: text blocks -> message.content (concatenated; null when none),
+ *  tool_use -> tool_calls (arguments as JSON strings), thinking -> reasoning_content;
+ *  stop_reason via the table (end_turn/stop_sequence/pause_turn -> stop, max_tokens ->
+ *  length, tool_use -> tool_calls, refusal -> content_filter); usage prompt_tokens =
+ *  input + cache_read + cache_creation, completion_tokens = output,
+ *  prompt_tokens_details.cached_tokens = cache_read. Ids and model names are kept.
+ *  OpenAI -> Anthropic: the reverse; reasoning_content -> a thinking block (empty
+ *  signature), content and refusal -> text blocks, tool_calls -> tool_use (arguments
+ *  parsed, {} when not an object), finish_reason via the table, usage input_tokens =
+ *  prompt_tokens - cached_tokens, cache_read_input_tokens = cached_tokens. Only choice 0
+ *  is translated (the Anthropic format has one answer).
+ *
+ * ---- Errors --------------------------------------------------------------------------
+ *  Any upstream error body (OpenAI, Anthropic, {"error":"text"}, {"detail":...},
+ *  {"message":...} or plain text) is rewritten in the client's format, the type mapped
+ *  through the table (429 rate_limit_error, 529/503 overloaded_error <->
+ *  service_unavailable, 401 authentication_error, 400 invalid_request_error, ...). The
+ *  HTTP status is not changed. */
+#ifndef SL_NET_XLATE_H
+#define SL_NET_XLATE_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/buf.h"
+
+#define SL_XLATE_DEFAULT_MAX_TOKENS 4096
+#define SL_XLATE_ANTHROPIC_VERSION "2023-06-01" /* the anthropic-version header to send */
+
+enum sl_wire { SL_WIRE_OPENAI = 0, SL_WIRE_ANTHROPIC = 1 };
+
+/* ---- requests (client -> upstream) ---- */
+
+struct sl_xlate_req_opts {
+  const char *model;          /* upstream model name written into the body; NULL keeps the client's */
+  int default_max_tokens;     /* oai->anth when the client gave none; <= 0: 4096 */
+  bool max_completion_tokens; /* anth->oai: write max_completion_tokens instead of max_tokens */
+};
+
+/* Translate a parsed client request into the upstream's JSON text, appended to out.
+ * 0; -EINVAL when the request cannot be translated (err gets a client-facing message for
+ * a 400 invalid_request_error; err may be NULL); -ENOMEM. */
+int sl_xlate_oai_to_anth_request(const cJSON *req, const struct sl_xlate_req_opts *o, struct sl_buf *out,
+                                 char *err, size_t errlen);
+int sl_xlate_anth_to_oai_request(const cJSON *req, const struct sl_xlate_req_opts *o, struct sl_buf *out,
+                                 char *err, size_t errlen);
+
+/* ---- responses and streams (upstream -> client) ---- */
+
+struct sl_xlate_resp_opts {
+  int64_t created;    /* unix seconds written as OpenAI "created" (the caller reads the clock) */
+  bool include_usage; /* stream to an OpenAI client: its stream_options.include_usage */
+};
+
+/* Token counts in the upstream's own terms, for accounting. input excludes cached
+ * tokens in both formats (OpenAI: prompt_tokens - cached_tokens). known is false when
+ * the upstream reported no usage. */
+struct sl_xlate_usage {
+  int64_t input, output, cache_read, cache_creation;
+  bool known;
+};
+
+/* A whole 2xx response body in the upstream's format -> the client's format, appended to
+ * out; u (may be NULL) gets the usage. 0; -EBADMSG when body is not a message /
+ * chat.completion; -ENOMEM. */
+int sl_xlate_anth_to_oai_response(const char *body, size_t len, const struct sl_xlate_resp_opts *o,
+                                  struct sl_buf *out, struct sl_xlate_usage *u);
+int sl_xlate_oai_to_anth_response(const char *body, size_t len, const struct sl_xlate_resp_opts *o,
+                                  struct sl_buf *out, struct sl_xlate_usage *u);
+
+enum sl_xlate_dir {
+  SL_XLATE_ANTH_TO_OAI, /* Anthropic upstream events -> OpenAI chat.completion.chunks + [DONE] */
+  SL_XLATE_OAI_TO_ANTH, /* OpenAI upstream chunks -> Anthropic message_start ... message_stop */
+};
+
+/* Stream results. Positive: the stream ended well; negative: it is over badly. After
+ * any non-zero result every later call appends nothing and returns the same value. */
+#define SL_XLATE_MORE 0 /* keep feeding */
+#define SL_XLATE_END 1  /* the upstream's final event was translated: end the client stream */
+/* -EPROTO   the upstream sent an in-band error; out ends with it in the client's format.
+ * -EBADMSG  the upstream sent an event that is not its format (bad JSON, wrong shape,
+ *           an SSE event over 16 MiB); out ends with an in-band error.
+ * -EPIPE    (finish only) the upstream ended before its final event; out ends with an
+ *           in-band error.
+ * -ENOMEM   out of memory; end the client stream (out may hold a partial event). */
+
+struct sl_xlate_stream;
+
+int sl_xlate_stream_new(enum sl_xlate_dir dir, const struct sl_xlate_resp_opts *o, struct sl_xlate_stream **out);
+void sl_xlate_stream_free(struct sl_xlate_stream *s);
+/* Raw upstream body bytes, split anywhere (an internal net/sse parser frames them).
+ * Appends the translated events (complete SSE events only) to out. */
+int sl_xlate_stream_feed(struct sl_xlate_stream *s, const char *p, size_t n, struct sl_buf *out);
+/* One already-framed SSE event (event name may be NULL/empty; data as in the data lines
+ * joined by \n), for callers that run their own SSE parser. */
+int sl_xlate_stream_event(struct sl_xlate_stream *s, const char *event, size_t event_len, const char *data,
+                          size_t data_len, struct sl_buf *out);
+/* The upstream body ended cleanly (not a reset or timeout: for those, write
+ * sl_xlate_error_event yourself). Returns SL_XLATE_END when the stream was complete, or
+ * when an OpenAI stream lacks only its [DONE] after a finish_reason (closed normally);
+ * otherwise -EPIPE with the in-band error appended; or the earlier non-zero result. */
+int sl_xlate_stream_finish(struct sl_xlate_stream *s, struct sl_buf *out);
+/* Usage seen so far (final once the stream ended). */
+void sl_xlate_stream_usage(const struct sl_xlate_stream *s, struct sl_xlate_usage *u);
+/* True once the translator has appended anything to an out buffer. */
+bool sl_xlate_stream_started(const struct sl_xlate_stream *s);
+
+/* ---- errors ---- */
+
+/* An upstream (or sluice's own OpenAI-shaped) error body of any shape, with its HTTP
+ * status -> the error body in the client's format, appended to out. Never fails except
+ * -ENOMEM; a body that is not JSON becomes the message (cut at 1000 bytes). */
+int sl_xlate_error_body(enum sl_wire client, int status, const char *body, size_t len, struct sl_buf *out);
+/* An in-band stream error event in the client's format: OpenAI `data: {"error":{...}}`,
+ * Anthropic `event: error` + `data: {"type":"error","error":{...}}`. type NULL: from the
+ * status (0: server error); code (OpenAI's, may be NULL). */
+void sl_xlate_error_event(enum sl_wire client, int status, const char *type, const char *message,
+                          const char *code, struct sl_buf *out);
+/* The error type name in the given format for an HTTP status (e.g. 529 ->
+ * overloaded_error / service_unavailable). */
+const char *sl_xlate_error_type(enum sl_wire wire, int status);
+
+#endif

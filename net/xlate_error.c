@@ -1,0 +1,104 @@
+/* Error bodies and in-band stream errors in either format. The one idea: read whatever
+ * shape the upstream used into one small struct (type, message, code, param), then write
+ * that struct in the client's shape, with the type mapped through the tables; anything
+ * unreadable becomes the message itself, so a client always gets a well-formed error. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "net/xlate_internal.h"
+
+#define MAX_RAW_MESSAGE 1000
+
+bool sl_xl_err_read(const cJSON *root, struct sl_xl_err *e) {
+  memset(e, 0, sizeof *e);
+  if (!cJSON_IsObject(root)) return false;
+  const cJSON *err = sl_xl_get(root, "error");
+  if (cJSON_IsObject(err)) { /* OpenAI {"error":{...}}, Anthropic {"type":"error","error":{...}} */
+    e->type = sl_xl_getstr(err, "type");
+    e->message = sl_xl_getstr(err, "message");
+    e->code = sl_xl_getstr(err, "code");
+    e->param = sl_xl_getstr(err, "param");
+  } else if (cJSON_IsString(err)) { /* {"error":"text"} (Ollama, some proxies) */
+    e->message = err->valuestring;
+  } else {
+    e->message = sl_xl_getstr(root, "message"); /* {"message":..., "type":...} */
+    if (!e->message) e->message = sl_xl_getstr(root, "detail"); /* FastAPI servers */
+    e->type = sl_xl_getstr(root, "type");
+    if (e->type && strcmp(e->type, "error") == 0) e->type = NULL;
+    e->code = sl_xl_getstr(root, "code");
+  }
+  if (e->message) e->message_len = strlen(e->message);
+  return e->message != NULL;
+}
+
+void sl_xl_err_write(enum sl_wire client, int status, const struct sl_xl_err *e, struct sl_buf *out) {
+  char msg0[MAX_RAW_MESSAGE + 1]; /* a NUL-terminated copy for the phrase search */
+  const char *msg = e->message;
+  size_t mlen = e->message_len;
+  char fallback[64];
+  if (!msg || mlen == 0) {
+    snprintf(fallback, sizeof fallback, "Upstream returned HTTP %d", status);
+    msg = fallback;
+    mlen = strlen(fallback);
+  }
+  size_t k = mlen < MAX_RAW_MESSAGE ? mlen : MAX_RAW_MESSAGE;
+  memcpy(msg0, msg, k);
+  msg0[k] = 0;
+  if (client == SL_WIRE_ANTHROPIC) {
+    sl_buf_puts(out, "{\"type\":\"error\",\"error\":{\"type\":");
+    sl_xl_put_jstr(out, sl_xl_err_type_anth(status, e->type));
+    sl_buf_puts(out, ",\"message\":");
+    sl_xl_put_jstrn(out, msg, mlen);
+    sl_buf_puts(out, "}}");
+    return;
+  }
+  const char *code = NULL;
+  const char *type = sl_xl_err_type_oai(status, e->type, msg0, &code);
+  if (e->code) code = e->code;
+  sl_buf_puts(out, "{\"error\":{\"message\":");
+  sl_xl_put_jstrn(out, msg, mlen);
+  sl_buf_puts(out, ",\"type\":");
+  sl_xl_put_jstr(out, type);
+  sl_buf_puts(out, ",\"param\":");
+  sl_xl_put_jstr(out, e->param);
+  sl_buf_puts(out, ",\"code\":");
+  sl_xl_put_jstr(out, code);
+  sl_buf_puts(out, "}}");
+}
+
+/* Cuts a raw body to at most MAX_RAW_MESSAGE bytes, never inside a UTF-8 sequence, and
+ * trims surrounding white space. */
+static size_t raw_message(const char *body, size_t len, const char **start) {
+  while (len && (*body == ' ' || *body == '\n' || *body == '\r' || *body == '\t')) body++, len--;
+  while (len && (body[len - 1] == ' ' || body[len - 1] == '\n' || body[len - 1] == '\r' || body[len - 1] == '\t'))
+    len--;
+  if (len > MAX_RAW_MESSAGE) {
+    len = MAX_RAW_MESSAGE;
+    while (len && ((unsigned char)body[len] & 0xC0) == 0x80) len--;
+  }
+  *start = body;
+  return len;
+}
+
+int sl_xlate_error_body(enum sl_wire client, int status, const char *body, size_t len, struct sl_buf *out) {
+  cJSON *root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
+  struct sl_xl_err e;
+  if (!sl_xl_err_read(root, &e) && body) {
+    memset(&e, 0, sizeof e);
+    e.message_len = raw_message(body, len, &e.message);
+  }
+  sl_xl_err_write(client, status, &e, out);
+  cJSON_Delete(root);
+  return out->oom ? -ENOMEM : 0;
+}
+
+void sl_xlate_error_event(enum sl_wire client, int status, const char *type, const char *message, const char *code,
+                          struct sl_buf *out) {
+  struct sl_xl_err e = {.type = type, .message = message, .code = code};
+  if (message) e.message_len = strlen(message);
+  if (client == SL_WIRE_ANTHROPIC) sl_buf_puts(out, "event: error\n");
+  sl_buf_puts(out, "data: ");
+  sl_xl_err_write(client, status, &e, out);
+  sl_buf_puts(out, "\n\n");
+}

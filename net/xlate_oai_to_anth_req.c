@@ -1,0 +1,442 @@
+/* OpenAI chat request -> Anthropic Messages request (the rules are listed in xlate.h).
+ * The one idea: Anthropic wants one system prompt and alternating user/assistant turns
+ * of typed blocks, so every OpenAI message is turned into (role, blocks) and handed to
+ * one emitter that lifts system text, skips empty turns and merges a turn into the
+ * previous one when the roles match (which is how consecutive tool results become one
+ * user message of tool_result blocks). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "net/xlate_internal.h"
+
+struct ctx {
+  struct sl_xl x;
+  cJSON *system; /* array of text blocks, attached at the end when not empty */
+  cJSON *msgs;   /* the output messages array */
+  cJSON *last;   /* last output message, for merging */
+  enum sl_xl_role last_role;
+};
+
+static void copy_cache_control(struct ctx *c, const cJSON *from, cJSON *to) {
+  const cJSON *cc = sl_xl_get(from, "cache_control");
+  if (cJSON_IsObject(cc)) sl_xl_add_copy(&c->x, to, "cache_control", cc);
+}
+
+static void text_block(struct ctx *c, cJSON *arr, const char *text, const cJSON *part) {
+  if (!text || !text[0]) return; /* Anthropic rejects empty text blocks */
+  cJSON *b = sl_xl_add_obj(&c->x, arr, NULL);
+  sl_xl_add_str(&c->x, b, "type", "text");
+  sl_xl_add_str(&c->x, b, "text", text);
+  if (part) copy_cache_control(c, part, b);
+}
+
+/* A base64 source for an image or document from a data URL. */
+static void base64_source(struct ctx *c, cJSON *block, const char *url, const char *dflt_type) {
+  const char *type, *data;
+  size_t tn;
+  char t[128];
+  if (!sl_xl_data_url(url, &type, &tn, &data)) return;
+  if (tn >= sizeof t) {
+    sl_xl_bad(&c->x, "data URL media type too long");
+    return;
+  }
+  memcpy(t, type, tn); /* the media type is a slice of url */
+  t[tn] = 0;
+  cJSON *src = sl_xl_add_obj(&c->x, block, "source");
+  sl_xl_add_str(&c->x, src, "type", "base64");
+  sl_xl_add_str(&c->x, src, "media_type", tn ? t : dflt_type);
+  sl_xl_add_str(&c->x, src, "data", data);
+}
+
+static void image_part(struct ctx *c, cJSON *arr, const cJSON *part, const char *where) {
+  const cJSON *iu = sl_xl_get(part, "image_url");
+  const char *url = cJSON_IsString(iu) ? iu->valuestring : sl_xl_getstr(iu, "url");
+  if (!url) {
+    sl_xl_bad(&c->x, "%s: image_url.url must be a string", where);
+    return;
+  }
+  const char *t, *d;
+  size_t tn;
+  bool data = sl_xl_data_url(url, &t, &tn, &d);
+  if (!data && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+    sl_xl_bad(&c->x, "%s: image_url.url must be an http(s) URL or a base64 data URL", where);
+    return;
+  }
+  cJSON *b = sl_xl_add_obj(&c->x, arr, NULL);
+  sl_xl_add_str(&c->x, b, "type", "image");
+  if (data) {
+    base64_source(c, b, url, "image/jpeg");
+  } else {
+    cJSON *src = sl_xl_add_obj(&c->x, b, "source");
+    sl_xl_add_str(&c->x, src, "type", "url");
+    sl_xl_add_str(&c->x, src, "url", url);
+  }
+  copy_cache_control(c, part, b);
+}
+
+static void file_part(struct ctx *c, cJSON *arr, const cJSON *part, const char *where) {
+  const cJSON *f = sl_xl_get(part, "file");
+  const char *fd = sl_xl_getstr(f, "file_data"), *t, *d;
+  size_t tn;
+  if (!fd || !sl_xl_data_url(fd, &t, &tn, &d)) {
+    sl_xl_bad(&c->x, "%s: only file parts with file_data as a base64 data URL are supported by this deployment", where);
+    return;
+  }
+  cJSON *b = sl_xl_add_obj(&c->x, arr, NULL);
+  sl_xl_add_str(&c->x, b, "type", "document");
+  base64_source(c, b, fd, "application/pdf");
+  copy_cache_control(c, part, b);
+}
+
+/* User (or tool result) content -> a new array of blocks (NULL after a failure). */
+static cJSON *user_blocks(struct ctx *c, const cJSON *content, const char *where) {
+  cJSON *arr = cJSON_CreateArray();
+  if (!arr) {
+    sl_xl_oom(&c->x);
+    return NULL;
+  }
+  if (cJSON_IsString(content)) {
+    text_block(c, arr, content->valuestring, NULL);
+  } else if (cJSON_IsArray(content)) {
+    const cJSON *part;
+    cJSON_ArrayForEach(part, content) {
+      const char *type = sl_xl_getstr(part, "type");
+      if (!type) sl_xl_bad(&c->x, "%s: every content part needs a string type", where);
+      else if (strcmp(type, "text") == 0) {
+        const char *text = sl_xl_getstr(part, "text");
+        if (!text) sl_xl_bad(&c->x, "%s: text part without a string text", where);
+        text_block(c, arr, text, part);
+      } else if (strcmp(type, "image_url") == 0) image_part(c, arr, part, where);
+      else if (strcmp(type, "file") == 0) file_part(c, arr, part, where);
+      else sl_xl_bad(&c->x, "%s: content part type '%s' is not supported by this deployment", where, type);
+      if (c->x.rc) break;
+    }
+  } else if (!cJSON_IsNull(content) && content) {
+    sl_xl_bad(&c->x, "%s: content must be a string or an array of parts", where);
+  }
+  if (c->x.rc) {
+    cJSON_Delete(arr);
+    return NULL;
+  }
+  return arr;
+}
+
+/* Adds blocks (owned) as a turn of role; merges with the previous turn of the same role.
+ * A lone user string stays a string (content_str) when it starts a turn. */
+static void emit(struct ctx *c, enum sl_xl_role role, cJSON *blocks, const char *content_str) {
+  if (c->x.rc || !blocks) {
+    cJSON_Delete(blocks);
+    return;
+  }
+  if (cJSON_GetArraySize(blocks) == 0) { /* Anthropic rejects empty turns */
+    cJSON_Delete(blocks);
+    return;
+  }
+  if (c->last && c->last_role == role) {
+    cJSON *prev = cJSON_GetObjectItemCaseSensitive(c->last, "content");
+    if (cJSON_IsString(prev)) { /* turn the earlier string into a text block */
+      cJSON *arr = cJSON_CreateArray();
+      if (arr) text_block(c, arr, prev->valuestring, NULL);
+      if (!arr || !cJSON_ReplaceItemInObjectCaseSensitive(c->last, "content", arr)) {
+        cJSON_Delete(arr);
+        cJSON_Delete(blocks);
+        sl_xl_oom(&c->x);
+        return;
+      }
+      prev = arr;
+    }
+    cJSON *b;
+    while ((b = cJSON_DetachItemFromArray(blocks, 0)) != NULL) sl_xl_put(&c->x, prev, NULL, b);
+    cJSON_Delete(blocks);
+    return;
+  }
+  cJSON *m = sl_xl_add_obj(&c->x, c->msgs, NULL);
+  sl_xl_add_str(&c->x, m, "role", role == SL_XL_ROLE_ASSISTANT ? "assistant" : "user");
+  if (content_str) {
+    sl_xl_add_str(&c->x, m, "content", content_str);
+    cJSON_Delete(blocks);
+  } else {
+    sl_xl_put(&c->x, m, "content", blocks);
+  }
+  c->last = m;
+  c->last_role = role;
+}
+
+static void system_msg(struct ctx *c, const cJSON *content, const char *where) {
+  if (cJSON_IsString(content)) {
+    text_block(c, c->system, content->valuestring, NULL);
+    return;
+  }
+  if (!cJSON_IsArray(content)) {
+    sl_xl_bad(&c->x, "%s: system content must be a string or an array of text parts", where);
+    return;
+  }
+  const cJSON *part;
+  cJSON_ArrayForEach(part, content) {
+    const char *type = sl_xl_getstr(part, "type"), *text = sl_xl_getstr(part, "text");
+    if (!type || strcmp(type, "text") != 0 || !text) {
+      sl_xl_bad(&c->x, "%s: system content parts must be text", where);
+      return;
+    }
+    text_block(c, c->system, text, part);
+  }
+}
+
+static void assistant_msg(struct ctx *c, const cJSON *m, const char *where) {
+  cJSON *arr = cJSON_CreateArray();
+  if (!arr) {
+    sl_xl_oom(&c->x);
+    return;
+  }
+  const cJSON *content = sl_xl_get(m, "content");
+  if (cJSON_IsString(content)) {
+    text_block(c, arr, content->valuestring, NULL);
+  } else if (cJSON_IsArray(content)) {
+    const cJSON *part;
+    cJSON_ArrayForEach(part, content) {
+      const char *type = sl_xl_getstr(part, "type");
+      const char *text = type && strcmp(type, "refusal") == 0 ? sl_xl_getstr(part, "refusal") : sl_xl_getstr(part, "text");
+      if (!type || (strcmp(type, "text") != 0 && strcmp(type, "refusal") != 0) || !text) {
+        sl_xl_bad(&c->x, "%s: assistant content parts must be text or refusal", where);
+        break;
+      }
+      text_block(c, arr, text, part);
+    }
+  } else if (content && !cJSON_IsNull(content)) {
+    sl_xl_bad(&c->x, "%s: content must be a string, an array of parts or null", where);
+  }
+  if (!cJSON_IsString(content) && !cJSON_IsArray(content)) text_block(c, arr, sl_xl_getstr(m, "refusal"), NULL);
+  if (sl_xl_get(m, "function_call") && !cJSON_IsNull(sl_xl_get(m, "function_call")))
+    sl_xl_bad(&c->x, "%s: legacy function_call is not supported by this deployment; use tool_calls", where);
+  const cJSON *calls = sl_xl_get(m, "tool_calls"), *tc;
+  if (calls && !cJSON_IsNull(calls) && !cJSON_IsArray(calls)) sl_xl_bad(&c->x, "%s: tool_calls must be an array", where);
+  int j = 0;
+  cJSON_ArrayForEach(tc, cJSON_IsArray(calls) ? calls : NULL) {
+    const cJSON *fn = sl_xl_get(tc, "function");
+    const char *id = sl_xl_getstr(tc, "id"), *name = sl_xl_getstr(fn, "name");
+    if (!id || !name) {
+      sl_xl_bad(&c->x, "%s: tool_calls[%d] needs a string id and function.name", where, j);
+      break;
+    }
+    cJSON *b = sl_xl_add_obj(&c->x, arr, NULL);
+    sl_xl_add_str(&c->x, b, "type", "tool_use");
+    sl_xl_add_str(&c->x, b, "id", id);
+    sl_xl_add_str(&c->x, b, "name", name);
+    sl_xl_put(&c->x, b, "input", sl_xl_parse_args(sl_xl_getstr(fn, "arguments")));
+    j++;
+  }
+  emit(c, SL_XL_ROLE_ASSISTANT, arr, NULL);
+}
+
+static void tool_msg(struct ctx *c, const cJSON *m, const char *where) {
+  const char *id = sl_xl_getstr(m, "tool_call_id");
+  if (!id) {
+    sl_xl_bad(&c->x, "%s: tool message needs a string tool_call_id", where);
+    return;
+  }
+  cJSON *arr = cJSON_CreateArray();
+  cJSON *b = sl_xl_add_obj(&c->x, arr, NULL);
+  if (!arr) sl_xl_oom(&c->x);
+  sl_xl_add_str(&c->x, b, "type", "tool_result");
+  sl_xl_add_str(&c->x, b, "tool_use_id", id);
+  const cJSON *content = sl_xl_get(m, "content");
+  if (cJSON_IsString(content)) {
+    if (content->valuestring[0]) sl_xl_add_str(&c->x, b, "content", content->valuestring);
+  } else {
+    cJSON *inner = user_blocks(c, content, where);
+    if (inner && cJSON_GetArraySize(inner) > 0) sl_xl_put(&c->x, b, "content", inner);
+    else cJSON_Delete(inner);
+  }
+  emit(c, SL_XL_ROLE_USER, arr, NULL);
+}
+
+static void messages(struct ctx *c, const cJSON *msgs) {
+  const cJSON *m;
+  int i = 0;
+  char where[48];
+  cJSON_ArrayForEach(m, msgs) {
+    snprintf(where, sizeof where, "messages[%d]", i++);
+    if (!cJSON_IsObject(m)) {
+      sl_xl_bad(&c->x, "%s must be an object", where);
+      return;
+    }
+    const char *role = sl_xl_getstr(m, "role");
+    const cJSON *content = sl_xl_get(m, "content");
+    switch (sl_xl_oai_role(role)) {
+    case SL_XL_ROLE_SYSTEM:
+      system_msg(c, content, where);
+      break;
+    case SL_XL_ROLE_USER:
+      if (!cJSON_IsString(content) && !cJSON_IsArray(content)) {
+        sl_xl_bad(&c->x, "%s: user content must be a string or an array of parts", where);
+        break;
+      }
+      emit(c, SL_XL_ROLE_USER, user_blocks(c, content, where),
+           cJSON_IsString(content) ? content->valuestring : NULL);
+      break;
+    case SL_XL_ROLE_ASSISTANT:
+      assistant_msg(c, m, where);
+      break;
+    case SL_XL_ROLE_TOOL:
+      tool_msg(c, m, where);
+      break;
+    case SL_XL_ROLE_UNSUPPORTED:
+      sl_xl_bad(&c->x, "%s: role '%s' is not supported by this deployment", where, role);
+      break;
+    default:
+      sl_xl_bad(&c->x, "%s: unknown role%s%s", where, role ? " " : "", role ? role : "");
+    }
+    if (c->x.rc) return;
+  }
+}
+
+static void tools(struct ctx *c, const cJSON *req, cJSON *root) {
+  const cJSON *ts = sl_xl_get(req, "tools"), *t;
+  if (!ts || cJSON_IsNull(ts)) return;
+  if (!cJSON_IsArray(ts)) {
+    sl_xl_bad(&c->x, "tools must be an array");
+    return;
+  }
+  if (cJSON_GetArraySize(ts) == 0) return;
+  cJSON *out = sl_xl_add_arr(&c->x, root, "tools");
+  int i = 0;
+  cJSON_ArrayForEach(t, ts) {
+    const char *type = sl_xl_getstr(t, "type");
+    const cJSON *fn = sl_xl_get(t, "function");
+    const char *name = sl_xl_getstr(fn, "name");
+    if (!type || strcmp(type, "function") != 0) {
+      sl_xl_bad(&c->x, "tools[%d]: tool type '%s' is not supported by this deployment", i, type ? type : "");
+      return;
+    }
+    if (!name) {
+      sl_xl_bad(&c->x, "tools[%d]: function.name must be a string", i);
+      return;
+    }
+    const cJSON *params = sl_xl_get(fn, "parameters");
+    if (params && !cJSON_IsObject(params)) {
+      sl_xl_bad(&c->x, "tools[%d]: function.parameters must be an object", i);
+      return;
+    }
+    cJSON *o = sl_xl_add_obj(&c->x, out, NULL);
+    sl_xl_add_str(&c->x, o, "name", name);
+    const char *desc = sl_xl_getstr(fn, "description");
+    if (desc) sl_xl_add_str(&c->x, o, "description", desc);
+    if (params) {
+      sl_xl_add_copy(&c->x, o, "input_schema", params);
+    } else {
+      cJSON *s = sl_xl_add_obj(&c->x, o, "input_schema");
+      sl_xl_add_str(&c->x, s, "type", "object");
+      sl_xl_add_obj(&c->x, s, "properties");
+    }
+    copy_cache_control(c, t, o);
+    i++;
+  }
+  /* tool_choice and parallel_tool_calls, only meaningful with tools */
+  const cJSON *tc = sl_xl_get(req, "tool_choice");
+  const cJSON *ptc = sl_xl_get(req, "parallel_tool_calls");
+  cJSON *choice = NULL;
+  if (cJSON_IsString(tc)) {
+    static const struct {
+      const char *oai, *anth;
+    } modes[] = {{"auto", "auto"}, {"required", "any"}, {"none", "none"}};
+    for (size_t k = 0; k < sizeof modes / sizeof modes[0]; k++)
+      if (strcmp(tc->valuestring, modes[k].oai) == 0) {
+        choice = sl_xl_add_obj(&c->x, root, "tool_choice");
+        sl_xl_add_str(&c->x, choice, "type", modes[k].anth);
+      }
+    if (!choice && !c->x.rc) sl_xl_bad(&c->x, "tool_choice '%s' is not supported", tc->valuestring);
+  } else if (cJSON_IsObject(tc)) {
+    const char *name = sl_xl_getstr(sl_xl_get(tc, "function"), "name");
+    if (!name) {
+      sl_xl_bad(&c->x, "tool_choice must be auto, required, none or {\"type\":\"function\",\"function\":{\"name\":...}}");
+      return;
+    }
+    choice = sl_xl_add_obj(&c->x, root, "tool_choice");
+    sl_xl_add_str(&c->x, choice, "type", "tool");
+    sl_xl_add_str(&c->x, choice, "name", name);
+  } else if (tc && !cJSON_IsNull(tc)) {
+    sl_xl_bad(&c->x, "tool_choice must be a string or an object");
+  }
+  if (cJSON_IsFalse(ptc)) {
+    if (!choice) {
+      choice = sl_xl_add_obj(&c->x, root, "tool_choice");
+      sl_xl_add_str(&c->x, choice, "type", "auto");
+    }
+    const char *ty = sl_xl_getstr(choice, "type");
+    if (ty && strcmp(ty, "none") != 0) sl_xl_add_bool(&c->x, choice, "disable_parallel_tool_use", true);
+  }
+}
+
+static void stops(struct ctx *c, const cJSON *req, cJSON *root) {
+  const cJSON *stop = sl_xl_get(req, "stop"), *s;
+  if (cJSON_IsString(stop)) {
+    cJSON *arr = sl_xl_add_arr(&c->x, root, "stop_sequences");
+    sl_xl_add_str(&c->x, arr, NULL, stop->valuestring);
+  } else if (cJSON_IsArray(stop) && cJSON_GetArraySize(stop) > 0) {
+    cJSON *arr = sl_xl_add_arr(&c->x, root, "stop_sequences");
+    cJSON_ArrayForEach(s, stop) {
+      if (!cJSON_IsString(s)) {
+        sl_xl_bad(&c->x, "stop must be a string or an array of strings");
+        return;
+      }
+      sl_xl_add_str(&c->x, arr, NULL, s->valuestring);
+    }
+  } else if (stop && !cJSON_IsNull(stop) && !cJSON_IsArray(stop)) {
+    sl_xl_bad(&c->x, "stop must be a string or an array of strings");
+  }
+}
+
+int sl_xlate_oai_to_anth_request(const cJSON *req, const struct sl_xlate_req_opts *o, struct sl_buf *out,
+                                 char *err, size_t errlen) {
+  struct ctx c = {.x = {0, err, errlen}};
+  if (err && errlen) err[0] = 0;
+  if (!cJSON_IsObject(req)) return sl_xl_bad(&c.x, "the request body must be a JSON object");
+  const cJSON *msgs = sl_xl_get(req, "messages");
+  if (!cJSON_IsArray(msgs)) return sl_xl_bad(&c.x, "'messages' must be an array");
+  double n;
+  if (sl_xl_getnum(req, "n", &n) && n > 1) return sl_xl_bad(&c.x, "n > 1 is not supported by this deployment");
+  const char *model = o && o->model ? o->model : sl_xl_getstr(req, "model");
+  if (!model) return sl_xl_bad(&c.x, "'model' must be a string");
+
+  cJSON *root = cJSON_CreateObject();
+  c.system = cJSON_CreateArray();
+  if (!root || !c.system) {
+    cJSON_Delete(root);
+    cJSON_Delete(c.system);
+    sl_xl_oom(&c.x);
+    return c.x.rc;
+  }
+  sl_xl_add_str(&c.x, root, "model", model);
+  c.msgs = sl_xl_add_arr(&c.x, root, "messages");
+  messages(&c, msgs);
+
+  /* system: a string for one text block without cache_control, else the blocks */
+  int ns = cJSON_GetArraySize(c.system);
+  if (ns == 1 && !sl_xl_get(cJSON_GetArrayItem(c.system, 0), "cache_control")) {
+    sl_xl_add_str(&c.x, root, "system", sl_xl_getstr(cJSON_GetArrayItem(c.system, 0), "text"));
+    cJSON_Delete(c.system);
+  } else if (ns > 0) {
+    sl_xl_put(&c.x, root, "system", c.system);
+  } else {
+    cJSON_Delete(c.system);
+  }
+  c.system = NULL;
+
+  int64_t max = 0;
+  if (sl_xl_get(req, "max_tokens") && !cJSON_IsNull(sl_xl_get(req, "max_tokens"))) max = sl_xl_getint(req, "max_tokens");
+  else if (sl_xl_get(req, "max_completion_tokens") && !cJSON_IsNull(sl_xl_get(req, "max_completion_tokens")))
+    max = sl_xl_getint(req, "max_completion_tokens");
+  else max = o && o->default_max_tokens > 0 ? o->default_max_tokens : SL_XLATE_DEFAULT_MAX_TOKENS;
+  sl_xl_add_num(&c.x, root, "max_tokens", (double)max);
+
+  stops(&c, req, root);
+  sl_xl_copy_params(&c.x, req, root, sl_xl_oai_to_anth_params, sl_xl_n_oai_to_anth_params);
+  tools(&c, req, root);
+  const char *user = sl_xl_getstr(req, "user");
+  if (user) sl_xl_add_str(&c.x, sl_xl_add_obj(&c.x, root, "metadata"), "user_id", user);
+
+  sl_xl_print(&c.x, root, out);
+  cJSON_Delete(root);
+  return c.x.rc;
+}

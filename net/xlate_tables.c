@@ -1,0 +1,209 @@
+/* The translation tables: roles, stop/finish reasons, scalar request parameters and
+ * error types, each a const array read by a small lookup. The one idea: when a provider
+ * adds a reason or an error type, the change is one row here, never a new branch in a
+ * translator. */
+#include <strings.h>
+#include <string.h>
+
+#include "net/xlate_internal.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- roles: OpenAI message role -> its place in an Anthropic request ---- */
+
+static const struct {
+  const char *oai;
+  enum sl_xl_role role;
+} roles[] = {
+  {"system", SL_XL_ROLE_SYSTEM},       /* lifted into top-level system */
+  {"developer", SL_XL_ROLE_SYSTEM},    /* o-series name for system */
+  {"user", SL_XL_ROLE_USER},
+  {"assistant", SL_XL_ROLE_ASSISTANT},
+  {"tool", SL_XL_ROLE_TOOL},           /* tool_result blocks in a user message */
+  {"function", SL_XL_ROLE_UNSUPPORTED}, /* legacy function results: no tool_use id to pair with */
+};
+
+enum sl_xl_role sl_xl_oai_role(const char *role) {
+  for (size_t i = 0; role && i < N(roles); i++)
+    if (strcmp(roles[i].oai, role) == 0) return roles[i].role;
+  return SL_XL_ROLE_UNKNOWN;
+}
+
+/* ---- stop_reason (Anthropic) <-> finish_reason (OpenAI) ---- */
+
+enum { A2O = 1, O2A = 2 };
+static const struct {
+  const char *anth, *oai;
+  unsigned dir;
+} reasons[] = {
+  {"end_turn", "stop", A2O | O2A},
+  {"stop_sequence", "stop", A2O},
+  {"pause_turn", "stop", A2O},
+  {"max_tokens", "length", A2O | O2A},
+  {"model_context_window_exceeded", "length", A2O},
+  {"tool_use", "tool_calls", A2O | O2A},
+  {"tool_use", "function_call", O2A},
+  {"refusal", "content_filter", A2O | O2A},
+};
+
+const char *sl_xl_finish_reason(const char *stop_reason) {
+  for (size_t i = 0; stop_reason && i < N(reasons); i++)
+    if ((reasons[i].dir & A2O) && strcmp(reasons[i].anth, stop_reason) == 0) return reasons[i].oai;
+  return "stop";
+}
+
+const char *sl_xl_stop_reason(const char *finish_reason) {
+  for (size_t i = 0; finish_reason && i < N(reasons); i++)
+    if ((reasons[i].dir & O2A) && strcmp(reasons[i].oai, finish_reason) == 0) return reasons[i].anth;
+  return "end_turn";
+}
+
+/* ---- scalar request parameters ---- */
+
+const struct sl_xl_param sl_xl_oai_to_anth_params[] = {
+  {"temperature", "temperature", SL_XL_NUM01}, /* OpenAI allows 0..2, Anthropic 0..1: clamped */
+  {"top_p", "top_p", SL_XL_NUM},
+  {"top_k", "top_k", SL_XL_INT}, /* not OpenAI's, but sent by clients written for vLLM */
+  {"stream", "stream", SL_XL_BOOL},
+};
+const size_t sl_xl_n_oai_to_anth_params = N(sl_xl_oai_to_anth_params);
+
+const struct sl_xl_param sl_xl_anth_to_oai_params[] = {
+  {"temperature", "temperature", SL_XL_NUM},
+  {"top_p", "top_p", SL_XL_NUM},
+  {"stream", "stream", SL_XL_BOOL},
+};
+const size_t sl_xl_n_anth_to_oai_params = N(sl_xl_anth_to_oai_params);
+
+void sl_xl_copy_params(struct sl_xl *x, const cJSON *src, cJSON *dst, const struct sl_xl_param *t, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const cJSON *v = sl_xl_get(src, t[i].from);
+    double d;
+    switch (t[i].kind) {
+    case SL_XL_BOOL:
+      if (cJSON_IsBool(v)) sl_xl_add_bool(x, dst, t[i].to, cJSON_IsTrue(v));
+      break;
+    case SL_XL_NUM:
+    case SL_XL_NUM01:
+    case SL_XL_INT:
+      if (!sl_xl_getnum(src, t[i].from, &d)) break;
+      if (t[i].kind == SL_XL_NUM01) d = d < 0 ? 0 : d > 1 ? 1 : d;
+      if (t[i].kind == SL_XL_INT) d = (double)sl_xl_getint(src, t[i].from);
+      sl_xl_add_num(x, dst, t[i].to, d);
+      break;
+    }
+  }
+}
+
+/* ---- error types ---- */
+
+/* By HTTP status: the type each format uses, and OpenAI's code. */
+static const struct {
+  int status;
+  const char *anth, *oai, *oai_code;
+} err_status[] = {
+  {400, "invalid_request_error", "invalid_request_error", NULL},
+  {401, "authentication_error", "authentication_error", NULL},
+  {402, "billing_error", "insufficient_quota", "insufficient_quota"},
+  {403, "permission_error", "permission_error", NULL},
+  {404, "not_found_error", "invalid_request_error", NULL},
+  {408, "timeout_error", "timeout_error", NULL},
+  {413, "request_too_large", "invalid_request_error", NULL},
+  {422, "invalid_request_error", "invalid_request_error", NULL},
+  {429, "rate_limit_error", "rate_limit_error", "rate_limit_exceeded"},
+  {500, "api_error", "server_error", NULL},
+  {502, "api_error", "upstream_error", NULL},
+  {503, "overloaded_error", "service_unavailable", NULL},
+  {504, "timeout_error", "upstream_error", NULL},
+  {529, "overloaded_error", "service_unavailable", NULL},
+};
+
+/* Anthropic type -> OpenAI type and code. */
+static const struct {
+  const char *anth, *oai, *oai_code;
+} err_a2o[] = {
+  {"invalid_request_error", "invalid_request_error", NULL},
+  {"authentication_error", "authentication_error", NULL},
+  {"billing_error", "insufficient_quota", "insufficient_quota"},
+  {"permission_error", "permission_error", NULL},
+  {"not_found_error", "invalid_request_error", NULL},
+  {"request_too_large", "invalid_request_error", NULL},
+  {"rate_limit_error", "rate_limit_error", "rate_limit_exceeded"},
+  {"api_error", "server_error", NULL},
+  {"timeout_error", "timeout_error", NULL},
+  {"overloaded_error", "service_unavailable", NULL},
+};
+
+/* OpenAI (and OpenAI-compatible servers') type -> Anthropic type; NULL: the status decides
+ * (OpenAI says invalid_request_error for 400, 404 and 413 alike). */
+static const struct {
+  const char *oai, *anth;
+} err_o2a[] = {
+  {"invalid_request_error", NULL},
+  {"authentication_error", "authentication_error"},
+  {"permission_error", "permission_error"},
+  {"insufficient_quota", "billing_error"},
+  {"rate_limit_error", "rate_limit_error"},
+  {"rate_limit_exceeded", "rate_limit_error"},
+  {"requests", "rate_limit_error"}, /* OpenAI's 429 types */
+  {"tokens", "rate_limit_error"},
+  {"server_error", "api_error"},
+  {"upstream_error", "api_error"},
+  {"service_unavailable", "overloaded_error"},
+  {"timeout_error", "timeout_error"},
+};
+
+/* Words in an error message that mean the prompt did not fit (OpenAI code
+ * context_length_exceeded), as worded by Anthropic, OpenAI and vLLM. */
+static const char *const context_phrases[] = {
+  "prompt is too long", "context length", "context window", "context limit", "too many tokens",
+};
+
+static bool is_anth_type(const char *t) {
+  for (size_t i = 0; t && i < N(err_a2o); i++)
+    if (strcmp(err_a2o[i].anth, t) == 0) return true;
+  return false;
+}
+
+const char *sl_xlate_error_type(enum sl_wire wire, int status) {
+  for (size_t i = 0; i < N(err_status); i++)
+    if (err_status[i].status == status) return wire == SL_WIRE_ANTHROPIC ? err_status[i].anth : err_status[i].oai;
+  if (status >= 400 && status < 500) return "invalid_request_error";
+  return wire == SL_WIRE_ANTHROPIC ? "api_error" : "server_error";
+}
+
+const char *sl_xl_err_type_anth(int status, const char *src) {
+  for (size_t i = 0; src && i < N(err_o2a); i++)
+    if (strcmp(err_o2a[i].oai, src) == 0) {
+      if (err_o2a[i].anth) return err_o2a[i].anth;
+      const char *t = sl_xlate_error_type(SL_WIRE_ANTHROPIC, status);
+      return status >= 400 && status < 500 ? t : "invalid_request_error";
+    }
+  if (is_anth_type(src)) return src;
+  return sl_xlate_error_type(SL_WIRE_ANTHROPIC, status);
+}
+
+static bool has_phrase(const char *m) {
+  for (size_t i = 0; m && i < N(context_phrases); i++)
+    if (strcasestr(m, context_phrases[i])) return true;
+  return false;
+}
+
+const char *sl_xl_err_type_oai(int status, const char *src, const char *message, const char **code) {
+  const char *type = NULL, *c = NULL;
+  for (size_t i = 0; src && i < N(err_a2o); i++)
+    if (strcmp(err_a2o[i].anth, src) == 0) {
+      type = err_a2o[i].oai;
+      c = err_a2o[i].oai_code;
+      break;
+    }
+  if (!type && src && src[0]) type = src; /* already OpenAI's (or a compatible server's) word */
+  if (!type) {
+    type = sl_xlate_error_type(SL_WIRE_OPENAI, status);
+    for (size_t i = 0; i < N(err_status); i++)
+      if (err_status[i].status == status) c = err_status[i].oai_code;
+  }
+  if (!c && strcmp(type, "invalid_request_error") == 0 && has_phrase(message)) c = "context_length_exceeded";
+  if (code) *code = c;
+  return type;
+}
