@@ -197,6 +197,7 @@ static void declare_winner(struct sl_attempt *at) {
 static void start_stream(struct sl_attempt *at) {
   struct sl_request *rq = at->rq;
   declare_winner(at);
+  sl_reqcache_stream_begin(rq);
   rq->status = 200;
   sl_request_build_headers(rq);
   sl_buf_puts(&rq->hdrs, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
@@ -302,6 +303,7 @@ static void up_body(void *ud, const char *p, size_t n) {
   if (at->streaming) {
     if (!rq->winner) start_stream(at);
     if (rq->winner != at || !rq->conn) return;
+    sl_reqcache_stream_bytes(rq, p, n);
     sl_conn_stream_write(rq->conn, p, n);
     uv_timer_start(&at->timer, attempt_timer, rq->w->cfg->stream_idle_timeout_ms, 0);
     if (sl_conn_pending_bytes(rq->conn) > STREAM_HIGH_WATER) {
@@ -328,6 +330,7 @@ static void up_done(void *ud) {
   if (at == rq->winner) { /* a stream that ended well */
     set_outcome(at, "ok");
     attempt_end_health(at, false, true, SL_FAIL_ERROR);
+    sl_reqcache_stream_end(rq);
     if (rq->conn) sl_conn_stream_end(rq->conn);
     sl_request_finish(rq);
     return;
@@ -352,6 +355,7 @@ static void up_done(void *ud) {
     /* A client error is the request's, not the deployment's: no health change. */
     attempt_end_health(at, out != SL_OUT_OK, out == SL_OUT_OK, SL_FAIL_ERROR);
     declare_winner(at);
+    if (at->status == 200) sl_reqcache_fill(rq, at->resp.p ? at->resp.p : "", at->resp.n);
     respond_with(rq, at);
     return;
   }
@@ -610,6 +614,10 @@ static void arm_hedge(struct sl_request *rq, size_t dep) {
   uv_timer_start(&rq->hedge_timer, hedge_fire, delay, 0);
 }
 
+void sl_attempts_arm_deadline(struct sl_request *rq) {
+  uv_timer_start(&rq->deadline, request_deadline, left_ms(rq) ? left_ms(rq) : 1, 0);
+}
+
 void sl_attempts_start(struct sl_request *rq) {
   struct sl_worker *w = rq->w;
   const struct sl_config *c = w->cfg;
@@ -621,6 +629,6 @@ void sl_attempts_start(struct sl_request *rq) {
   }
   rq->max_retries = c->num_retries;
   if (c->hedging.enabled) sl_health_hedge_deposit(w);
-  uv_timer_start(&rq->deadline, request_deadline, left_ms(rq) ? left_ms(rq) : 1, 0);
+  sl_attempts_arm_deadline(rq);
   if (!launch(rq, false, false)) give_up(rq);
 }

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/worker.h"
 #include "net/http_server.h"
+#include "store/lmdb_env.h"
 #include "store/shm.h"
 
 #define BACKOFF_MIN_MS 100
@@ -37,6 +38,16 @@ struct master {
   int ready_r, ready_w;
   sigset_t blocked, old;
 };
+
+/* Walks the cache file in a child process before workers map it: a damaged page would
+ * crash every worker that reads it, so it is moved aside here instead. */
+static void verify_store(const struct sl_config *cfg) {
+  if (!cfg->cache.enabled) return;
+  char msg[512] = "";
+  int rc = sl_lmdb_verify(cfg->data_dir, cfg->cache.max_size, 60000, msg, sizeof msg);
+  if (rc != 0 || msg[0])
+    sl_log(rc == 0 ? SL_LOG_INFO : SL_LOG_WARN, "cache store check", "\"rc\":%d,\"detail\":\"%s\"", rc, msg);
+}
 
 static pid_t spawn(struct master *m, unsigned i) {
   pid_t pid = fork();
@@ -92,6 +103,7 @@ static unsigned reap(struct master *m, bool stopping) {
                   : s->backoff_ms ? (s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2)
                   : BACKOFF_MIN_MS;
     s->restart_at_ms = now + s->backoff_ms;
+    if (WIFSIGNALED(st) && (WTERMSIG(st) == SIGSEGV || WTERMSIG(st) == SIGBUS)) verify_store(m->cfg);
     if (WIFSIGNALED(st))
       sl_log(SL_LOG_WARN, "worker died", "\"worker\":%d,\"worker_pid\":%d,\"signal\":%d,\"restart_in_ms\":%llu", i,
              (int)pid, WTERMSIG(st), (unsigned long long)s->backoff_ms);
@@ -166,6 +178,7 @@ int sl_master_run(const struct sl_config *cfg) {
     fprintf(stderr, "sluice: %s\n", err);
     return 1;
   }
+  verify_store(cfg);
   if (sl_shm_create(cfg->ndeployments, &m.shm)) {
     fprintf(stderr, "sluice: cannot create shared memory: %s\n", strerror(errno));
     return 1;

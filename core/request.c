@@ -63,6 +63,8 @@ static void access_log(struct sl_request *rq) {
     sl_buf_json_escape(&b, rq->fallback_used, strlen(rq->fallback_used));
     sl_buf_puts(&b, "\"");
   }
+  static const char *const cache_names[] = {"none", "miss", "hit", "bypass"};
+  sl_buf_printf(&b, ",\"cache\":\"%s\"", cache_names[rq->cache_state]);
   sl_buf_printf(&b, ",\"stream\":%s,\"latency_ms\":%llu,\"hedge\":\"%s\"", rq->stream ? "true" : "false",
                 (unsigned long long)(sl_now_ms() - rq->t0_ms),
                 rq->hedge_won ? "won" : rq->hedges_fired ? "fired" : "none");
@@ -80,6 +82,7 @@ void sl_request_finish(struct sl_request *rq) {
   if (rq->finished) return;
   rq->finished = true;
   sl_attempts_cancel_all(rq);
+  sl_reqcache_finish(rq);
   if (rq->conn) sl_conn_attach(rq->conn, NULL);
   rq->conn = NULL;
   rq->w->inflight--;
@@ -102,6 +105,9 @@ void sl_request_build_headers(struct sl_request *rq) {
                   rq->hedge_won ? "won" : rq->hedges_fired ? "fired" : "none");
     if (rq->fallback_used) sl_buf_printf(&rq->hdrs, "x-sluice-fallback: %s\r\n", rq->fallback_used);
   }
+  static const char *const cache_names[] = {NULL, "miss", "hit", "bypass"};
+  if (rq->cache_state != SL_CS_NONE) sl_buf_printf(&rq->hdrs, "x-sluice-cache: %s\r\n", cache_names[rq->cache_state]);
+  if (rq->cache_state == SL_CS_HIT) sl_buf_printf(&rq->hdrs, "age: %lld\r\n", (long long)rq->cache_age_s);
 }
 
 void sl_request_reply_error(struct sl_request *rq, int status, const char *code, const char *extra_hdrs,
@@ -265,6 +271,7 @@ static void handle_api(struct sl_request *rq) {
                                              text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "input")));
   double t = tmo > 0 ? tmo : rq->w->cfg->timeout_s;
   rq->deadline_ms = rq->t0_ms + (uint64_t)(t * 1000.0);
+  if (sl_reqcache_begin(rq)) return; /* served from the cache, or waiting for a twin's answer */
   sl_attempts_start(rq);
 }
 
@@ -332,6 +339,26 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
   case SL_R_MODELS:
     reply_json(rq, 200, w->models_json, w->models_json_len);
     return;
+  case SL_R_CACHE_STATS: {
+    char *body;
+    size_t n;
+    if (sl_reqcache_stats_json(w, &body, &n)) {
+      sl_request_reply_error(rq, 500, "internal_error", NULL, "Cannot read cache statistics");
+      return;
+    }
+    reply_json(rq, 200, body, n);
+    free(body);
+    return;
+  }
+  case SL_R_CACHE_FLUSH: {
+    static const char b[] = "{\"status\":\"flushed\"}";
+    if (sl_reqcache_flush(w)) {
+      sl_request_reply_error(rq, 500, "internal_error", NULL, "Cannot flush the cache");
+      return;
+    }
+    reply_json(rq, 200, b, sizeof b - 1);
+    return;
+  }
   case SL_R_MESSAGES:
     sl_request_reply_error(rq, 501, "not_implemented", NULL,
                            "The Anthropic /v1/messages API is not supported yet; use /v1/chat/completions");

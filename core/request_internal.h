@@ -12,6 +12,9 @@
 #include "core/worker.h"
 #include "net/buf.h"
 #include "policy/choose.h"
+#include "core/reqcache.h"
+
+struct sl_oai_asm;
 
 #define SL_MAX_ATTEMPTS 12
 #define SL_MAX_FALLBACK_GROUPS 16
@@ -71,6 +74,20 @@ struct sl_request {
   bool hedge_won;
   struct sl_choice last_choice;     /* why the last choice found nothing */
 
+  /* cache */
+  enum sl_cache_state cache_state;
+  bool cache_store;                 /* fill the cache from a successful answer */
+  bool include_usage;               /* stream_options.include_usage (for replays) */
+  uint8_t ckey[32];
+  int64_t cache_ttl_s, cache_age_s;
+  struct sl_oai_asm *asm_;          /* assembling the winning stream */
+  char *fill_json;                  /* the answer, kept for single-flight followers */
+  size_t fill_len;
+  struct sl_request *sf_leader;     /* follower: the request whose answer it waits for */
+  struct sl_request *sf_followers;  /* leader: who waits for its answer */
+  struct sl_request *sf_next;       /* link in a leader's followers, or in a table bucket */
+  bool sf_registered;
+
   /* response */
   int status;
   const char *err_code;
@@ -86,6 +103,8 @@ void sl_request_build_headers(struct sl_request *rq);
 
 /* attempt.c */
 void sl_attempts_start(struct sl_request *rq);
+/* Arms only the request deadline (a single-flight follower waits under it). */
+void sl_attempts_arm_deadline(struct sl_request *rq);
 void sl_attempts_cancel_all(struct sl_request *rq);
 void sl_attempts_free(struct sl_request *rq);
 /* JSON array of the attempts for the access log. */

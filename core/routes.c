@@ -18,6 +18,8 @@ static const struct {
   {"/health/liveliness", SL_R_LIVE, SL_M_GET, false, NULL},
   {"/health/liveness", SL_R_LIVE, SL_M_GET, false, NULL},
   {"/health/readiness", SL_R_READY, SL_M_GET, false, NULL},
+  {"/cache/stats", SL_R_CACHE_STATS, SL_M_GET, false, NULL},
+  {"/cache", SL_R_CACHE_FLUSH, SL_M_DELETE, false, NULL},
 };
 
 struct sl_route_match sl_route_find(enum sl_http_method_kind m, struct sl_slice path) {
@@ -39,7 +41,7 @@ struct sl_route_match sl_route_find(enum sl_http_method_kind m, struct sl_slice 
     r.upstream_path = table[i].upstream;
     /* HEAD is served like GET by the server (no body). */
     r.method_ok = m == table[i].method || (m == SL_M_HEAD && table[i].method == SL_M_GET);
-    r.allow = table[i].method == SL_M_POST ? "POST" : "GET, HEAD";
+    r.allow = table[i].method == SL_M_POST ? "POST" : table[i].method == SL_M_DELETE ? "DELETE" : "GET, HEAD";
     return r;
   }
   return r;

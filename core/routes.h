@@ -14,6 +14,8 @@ enum sl_route {
   SL_R_MESSAGES,    /* POST /v1/messages (Anthropic) */
   SL_R_LIVE,        /* GET  /health/liveliness */
   SL_R_READY,       /* GET  /health/readiness */
+  SL_R_CACHE_STATS, /* GET  /cache/stats */
+  SL_R_CACHE_FLUSH, /* DELETE /cache */
 };
 
 struct sl_route_match {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/reqcache.h"
 #include "core/request.h"
 
 uint64_t sl_now_ms(void) {
@@ -159,6 +160,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, unsigned inde
   uv_timer_init(&w->loop, &w->drain_deadline);
   w->drain_poll.data = w->drain_deadline.data = w;
   atomic_store(&shm->workers[index].pid, (int32_t)getpid());
+  sl_reqcache_open(w); /* after fork: an LMDB environment never crosses one */
 
   if (ready_fd >= 0) {
     char b = (char)index;
@@ -174,6 +176,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, unsigned inde
   uv_walk(&w->loop, close_walk, NULL);
   uv_run(&w->loop, UV_RUN_DEFAULT);
   uv_loop_close(&w->loop);
+  sl_reqcache_close(w);
   free_worker(w);
   free(w);
   return 0;

@@ -14,6 +14,10 @@
 #include "net/upstream.h"
 #include "store/shm.h"
 
+struct sl_request;
+struct sl_lmdb;
+struct sl_cache;
+
 /* A model group: the deployments sharing one model_name, in config order. */
 struct sl_group {
   const char *name;
@@ -35,6 +39,9 @@ struct sl_worker {
   size_t models_json_len;
   uint64_t next_req;
   uint64_t rng; /* xorshift64* state for routing decisions */
+  struct sl_lmdb *lmdb;            /* NULL when the cache is off or could not open */
+  struct sl_cache *cache;
+  struct sl_request *sf_table[256]; /* single-flight leaders by cache-key byte 0 */
   size_t inflight;
   bool draining;
   uv_signal_t sig_term, sig_int;

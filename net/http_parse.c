@@ -94,6 +94,7 @@ static enum sl_http_method_kind method_kind(uint8_t m) {
   case HTTP_HEAD: return SL_M_HEAD;
   case HTTP_POST: return SL_M_POST;
   case HTTP_OPTIONS: return SL_M_OPTIONS;
+  case HTTP_DELETE: return SL_M_DELETE;
   default: return SL_M_OTHER;
   }
 }

@@ -18,7 +18,7 @@ struct sl_http_limits {
   size_t max_headers;      /* header count; beyond -> 431 */
 };
 
-enum sl_http_method_kind { SL_M_OTHER = 0, SL_M_GET, SL_M_HEAD, SL_M_POST, SL_M_OPTIONS };
+enum sl_http_method_kind { SL_M_OTHER = 0, SL_M_GET, SL_M_HEAD, SL_M_POST, SL_M_OPTIONS, SL_M_DELETE };
 
 struct sl_http_request {
   enum sl_http_method_kind method;

@@ -30,6 +30,7 @@ const cJSON *sl_xl_get(const cJSON *o, const char *key);
 const char *sl_xl_getstr(const cJSON *o, const char *key);     /* NULL unless a string */
 bool sl_xl_getnum(const cJSON *o, const char *key, double *v); /* false unless a number */
 int64_t sl_xl_getint(const cJSON *o, const char *key);         /* 0 unless a finite number; clamped */
+bool sl_xl_getidx(const cJSON *o, const char *key, int *v);    /* an integer in [0, 1e6] */
 
 /* Building: attach item under key (object parent) or at the end (array parent, key
  * NULL). Takes ownership of item; on any failure (item NULL, parent NULL, earlier

@@ -54,6 +54,13 @@ int64_t sl_xl_getint(const cJSON *o, const char *key) {
   return (int64_t)d;
 }
 
+bool sl_xl_getidx(const cJSON *o, const char *key, int *v) {
+  double d;
+  if (!sl_xl_getnum(o, key, &d) || d < 0 || d > 1e6 || d != (double)(int)d) return false;
+  *v = (int)d;
+  return true;
+}
+
 cJSON *sl_xl_put(struct sl_xl *x, cJSON *parent, const char *key, cJSON *item) {
   if (!item || !parent || x->rc) {
     cJSON_Delete(item);

@@ -212,7 +212,7 @@ static void assistant_msg(struct ctx *c, const cJSON *m, const char *where) {
   const cJSON *calls = sl_xl_get(m, "tool_calls"), *tc;
   if (calls && !cJSON_IsNull(calls) && !cJSON_IsArray(calls)) sl_xl_bad(&c->x, "%s: tool_calls must be an array", where);
   int j = 0;
-  cJSON_ArrayForEach(tc, cJSON_IsArray(calls) ? calls : NULL) {
+  cJSON_ArrayForEach(tc, (cJSON_IsArray(calls) ? calls : NULL)) {
     const cJSON *fn = sl_xl_get(tc, "function");
     const char *id = sl_xl_getstr(tc, "id"), *name = sl_xl_getstr(fn, "name");
     if (!id || !name) {

@@ -78,7 +78,7 @@ int sl_xlate_oai_to_anth_response(const char *body, size_t len, const struct sl_
   }
   text_block(&x, blocks, sl_xl_getstr(msg, "refusal"));
   const cJSON *tc;
-  cJSON_ArrayForEach(tc, cJSON_IsArray(sl_xl_get(msg, "tool_calls")) ? sl_xl_get(msg, "tool_calls") : NULL) {
+  cJSON_ArrayForEach(tc, (cJSON_IsArray(sl_xl_get(msg, "tool_calls")) ? sl_xl_get(msg, "tool_calls") : NULL)) {
     const cJSON *fn = sl_xl_get(tc, "function");
     const char *tid = sl_xl_getstr(tc, "id"), *name = sl_xl_getstr(fn, "name");
     cJSON *b = sl_xl_add_obj(&x, blocks, NULL);

@@ -1,0 +1,228 @@
+/* Response cache glue; see reqcache.h. Single flight: the first miss for a key in a
+ * worker becomes the leader and is registered in a small table; later identical misses
+ * attach to it as followers and arm only their deadline. When the leader ends, each
+ * follower is served the leader's complete answer (replayed as a stream if it asked
+ * for one) or, if the leader failed, goes upstream itself. */
+#include "core/reqcache.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/cache_key.h"
+#include "core/log.h"
+#include "core/request_internal.h"
+#include "net/oai_stream.h"
+#include "store/cache.h"
+#include "store/lmdb_env.h"
+
+void sl_reqcache_open(struct sl_worker *w) {
+  const struct sl_config *c = w->cfg;
+  if (!c->cache.enabled) return;
+  char msg[512] = "";
+  int rc = sl_lmdb_open(c->data_dir, c->cache.max_size, 0, &w->lmdb, msg, sizeof msg);
+  if (msg[0]) sl_log(SL_LOG_WARN, "cache store", "\"worker\":%u,\"detail\":\"%s\"", w->index, msg);
+  if (rc) {
+    sl_log(SL_LOG_ERROR, "cache disabled: cannot open the LMDB environment", "\"worker\":%u,\"dir\":\"%s\",\"rc\":%d",
+           w->index, c->data_dir, rc);
+    w->lmdb = NULL;
+    return;
+  }
+  if (sl_cache_open(w->lmdb, NULL, &w->cache)) {
+    sl_log(SL_LOG_ERROR, "cache disabled: cannot start the cache", "\"worker\":%u", w->index);
+    sl_lmdb_close(w->lmdb);
+    w->lmdb = NULL;
+    w->cache = NULL;
+  }
+}
+
+void sl_reqcache_close(struct sl_worker *w) {
+  if (w->cache) sl_cache_close(w->cache);
+  if (w->lmdb) sl_lmdb_close(w->lmdb);
+  w->cache = NULL;
+  w->lmdb = NULL;
+}
+
+static struct sl_request **bucket(struct sl_worker *w, const uint8_t *key) { return &w->sf_table[key[0]]; }
+
+static struct sl_request *find_leader(struct sl_worker *w, const uint8_t *key) {
+  for (struct sl_request *r = *bucket(w, key); r; r = r->sf_next)
+    if (memcmp(r->ckey, key, sizeof r->ckey) == 0) return r;
+  return NULL;
+}
+
+static void unlink_from(struct sl_request **head, struct sl_request *rq) {
+  for (struct sl_request **p = head; *p; p = &(*p)->sf_next)
+    if (*p == rq) {
+      *p = rq->sf_next;
+      rq->sf_next = NULL;
+      return;
+    }
+}
+
+/* Serves a complete stored answer: JSON as is, or replayed as an SSE stream. */
+static bool serve(struct sl_request *rq, const char *json, size_t len, int64_t age) {
+  struct sl_buf sse = {0};
+  if (rq->stream) {
+    struct sl_oai_replay_opts o = {.include_usage = rq->include_usage};
+    if (sl_oai_replay(json, len, &o, &sse)) {
+      sl_buf_free(&sse);
+      return false;
+    }
+  }
+  rq->cache_state = SL_CS_HIT;
+  rq->cache_age_s = age;
+  rq->status = 200;
+  sl_request_build_headers(rq);
+  if (rq->conn) {
+    if (rq->stream) {
+      sl_buf_puts(&rq->hdrs, "Cache-Control: no-cache\r\n");
+      sl_conn_stream_start(rq->conn, 200, "text/event-stream; charset=utf-8", rq->hdrs.p, rq->hdrs.n);
+      sl_conn_stream_write(rq->conn, sse.p, sse.n);
+      sl_conn_stream_end(rq->conn);
+    } else {
+      sl_conn_respond(rq->conn, 200, "application/json", rq->hdrs.p, rq->hdrs.n, json, len);
+    }
+  }
+  sl_buf_free(&sse);
+  sl_request_finish(rq);
+  return true;
+}
+
+bool sl_reqcache_begin(struct sl_request *rq) {
+  struct sl_worker *w = rq->w;
+  const struct sl_config *cfg = w->cfg;
+  if (!w->cache || !rq->upstream_path) return false;
+  const struct sl_http_request *hr = rq->hr;
+  struct sl_cache_control cc;
+  sl_cache_control_init(&cc);
+  if (sl_cache_control_from_body(rq->json, &cc) || sl_cache_control_from_headers(hr->headers, hr->nheaders, &cc))
+    return false; /* malformed controls: just do not cache */
+  const cJSON *so = cJSON_GetObjectItemCaseSensitive(rq->json, "stream_options");
+  rq->include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
+  if (cc.no_store) {
+    rq->cache_state = SL_CS_BYPASS;
+    return false;
+  }
+  const char *ns = cc.namespace_ ? cc.namespace_ : cfg->cache.namespace_ ? cfg->cache.namespace_ : "";
+  if (sl_cache_key(rq->group->name, ns, rq->upstream_path, hr->body, hr->body_len, rq->ckey)) return false;
+  rq->cache_ttl_s = cc.ttl_s >= 0 ? cc.ttl_s : (int64_t)cfg->cache.ttl_s;
+  rq->cache_store = rq->cache_ttl_s > 0;
+  if (cc.no_cache) {
+    rq->cache_state = SL_CS_BYPASS;
+    return false;
+  }
+  int64_t now = (int64_t)time(NULL);
+  struct sl_cache_entry e;
+  if (sl_cache_get(w->cache, rq->ckey, now, &e) == 0) {
+    int64_t age = now - e.stored_at;
+    bool fresh = cc.max_age_s < 0 || age <= cc.max_age_s;
+    bool served = fresh && serve(rq, e.value, e.len, age < 0 ? 0 : age);
+    sl_cache_entry_free(&e);
+    if (served) return true;
+  }
+  rq->cache_state = SL_CS_MISS;
+  struct sl_request *leader = find_leader(w, rq->ckey);
+  if (leader && !leader->finished) {
+    rq->sf_leader = leader;
+    rq->sf_next = leader->sf_followers;
+    leader->sf_followers = rq;
+    sl_attempts_arm_deadline(rq);
+    return true;
+  }
+  if (!leader) {
+    rq->sf_next = *bucket(w, rq->ckey);
+    *bucket(w, rq->ckey) = rq;
+    rq->sf_registered = true;
+  }
+  return false;
+}
+
+void sl_reqcache_fill(struct sl_request *rq, const char *json, size_t len) {
+  struct sl_worker *w = rq->w;
+  if (rq->cache_state == SL_CS_NONE || !w->cache) return;
+  if (rq->cache_store) sl_cache_put(w->cache, rq->ckey, json, len, rq->cache_ttl_s, (int64_t)time(NULL));
+  if (rq->sf_followers && !rq->fill_json && (rq->fill_json = malloc(len + 1))) {
+    memcpy(rq->fill_json, json, len);
+    rq->fill_json[len] = 0;
+    rq->fill_len = len;
+  }
+}
+
+void sl_reqcache_stream_begin(struct sl_request *rq) {
+  if (rq->cache_state == SL_CS_NONE || !rq->w->cache || rq->asm_) return;
+  if (sl_oai_asm_new(&rq->asm_)) rq->asm_ = NULL;
+}
+
+void sl_reqcache_stream_bytes(struct sl_request *rq, const char *p, size_t n) {
+  if (rq->asm_) sl_oai_asm_feed_bytes(rq->asm_, p, n);
+}
+
+void sl_reqcache_stream_end(struct sl_request *rq) {
+  if (!rq->asm_) return;
+  char *json = NULL;
+  size_t len = 0;
+  bool complete = false;
+  if (sl_oai_asm_finish(rq->asm_, &json, &len, &complete) == 0 && complete) sl_reqcache_fill(rq, json, len);
+  free(json);
+  sl_oai_asm_free(rq->asm_);
+  rq->asm_ = NULL;
+}
+
+void sl_reqcache_finish(struct sl_request *rq) {
+  struct sl_worker *w = rq->w;
+  if (rq->asm_) {
+    sl_oai_asm_free(rq->asm_);
+    rq->asm_ = NULL;
+  }
+  if (rq->sf_leader) {
+    unlink_from(&rq->sf_leader->sf_followers, rq);
+    rq->sf_leader = NULL;
+  }
+  if (rq->sf_registered) {
+    unlink_from(bucket(w, rq->ckey), rq);
+    rq->sf_registered = false;
+  }
+  /* Release the followers: each gets the answer, or calls upstream on its own. */
+  while (rq->sf_followers) {
+    struct sl_request *f = rq->sf_followers;
+    rq->sf_followers = f->sf_next;
+    f->sf_next = NULL;
+    f->sf_leader = NULL;
+    if (f->finished) continue;
+    if (rq->fill_json && serve(f, rq->fill_json, rq->fill_len, 0)) continue;
+    sl_attempts_start(f);
+  }
+  free(rq->fill_json);
+  rq->fill_json = NULL;
+}
+
+int sl_reqcache_stats_json(struct sl_worker *w, char **out, size_t *len) {
+  struct sl_buf b = {0};
+  if (!w->cache) {
+    sl_buf_puts(&b, "{\"enabled\":false}");
+  } else {
+    struct sl_cache_stats st;
+    if (sl_cache_stats_get(w->cache, &st)) return -1;
+    double ratio = st.hits + st.misses ? (double)st.hits / (double)(st.hits + st.misses) : 0.0;
+    sl_buf_printf(&b,
+                  "{\"enabled\":true,\"entries\":%llu,\"bytes\":%llu,\"used_bytes\":%llu,\"max_bytes\":%llu,"
+                  "\"hits\":%llu,\"misses\":%llu,\"hit_ratio\":%.4f,\"stores\":%llu,\"evictions\":%llu,"
+                  "\"expired\":%llu,\"dropped_writes\":%llu,\"oversize\":%llu,\"errors\":%llu,\"broken\":%s}",
+                  (unsigned long long)st.entries, (unsigned long long)st.bytes, (unsigned long long)st.used_bytes,
+                  (unsigned long long)st.max_bytes, (unsigned long long)st.hits, (unsigned long long)st.misses, ratio,
+                  (unsigned long long)st.stores, (unsigned long long)st.evictions, (unsigned long long)st.expired,
+                  (unsigned long long)st.dropped_writes, (unsigned long long)st.oversize,
+                  (unsigned long long)st.errors, st.broken ? "true" : "false");
+  }
+  if (b.oom) {
+    sl_buf_free(&b);
+    return -1;
+  }
+  *out = sl_buf_take(&b, len);
+  return 0;
+}
+
+int sl_reqcache_flush(struct sl_worker *w) { return w->cache ? sl_cache_flush(w->cache) : 0; }
