@@ -87,8 +87,10 @@ int sl_xlate_oai_to_anth_response(const char *body, size_t len, const struct sl_
     sl_xl_add_str(&x, b, "name", name ? name : "");
     sl_xl_put(&x, b, "input", sl_xl_parse_args(sl_xl_getstr(fn, "arguments")));
   }
-  const char *fr = sl_xl_getstr(choice, "finish_reason");
-  sl_xl_add_str(&x, root, "stop_reason", sl_xl_stop_reason(fr));
+  const char *fr = sl_xl_getstr(choice, "finish_reason"), *sr = sl_xl_stop_reason(fr);
+  /* Some OpenAI-compatible servers say "stop" after tool calls. */
+  if (strcmp(sr, "end_turn") == 0 && cJSON_GetArraySize(sl_xl_get(msg, "tool_calls")) > 0) sr = "tool_use";
+  sl_xl_add_str(&x, root, "stop_reason", sr);
   sl_xl_add_null(&x, root, "stop_sequence");
   put_usage(&x, sl_xl_add_obj(&x, root, "usage"), &us);
 

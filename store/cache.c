@@ -189,7 +189,10 @@ int sl_cache_open(struct sl_lmdb *env, const struct sl_cache_opts *opts, struct 
   c->cap = c->o.queue_max_ops;
   c->ring = calloc(c->cap, sizeof *c->ring);
   if (!c->ring) rc = -ENOMEM;
-  if (!rc) rc = sl_lmdb_err(mdb_txn_begin(env->env, NULL, MDB_RDONLY, &c->rtxn));
+  if (!rc) rc = mdb_txn_begin(env->env, NULL, MDB_RDONLY, &c->rtxn);
+  /* Another process grew the file since this environment was opened: adopt its size. */
+  if (rc == MDB_MAP_RESIZED && sl_lmdb_remap(env) == 0) rc = mdb_txn_begin(env->env, NULL, MDB_RDONLY, &c->rtxn);
+  rc = sl_lmdb_err(rc);
   if (!rc) mdb_txn_reset(c->rtxn);
   if (!rc) rc = sl_lmdb_err(mdb_txn_begin(env->env, NULL, MDB_RDONLY, &c->wrtxn));
   if (!rc) mdb_txn_reset(c->wrtxn);

@@ -38,9 +38,10 @@ def read_tsv(name):
 
 
 runs = {}  # (target, workload, kind) -> dict
-for t, wl, kind, label, ticks, ns, nprocs, mock_delta, rc in read_tsv("runs.tsv"):
+for t, wl, kind, label, ticks, ns, nprocs, mock_delta, rc, mocks_ns, busy_j, total_j in read_tsv("runs.tsv"):
     r = {"ticks": int(ticks), "ns": int(ns), "nprocs": int(nprocs), "mock": int(mock_delta),
-         "rc": int(rc), "label": label, "d": None}
+         "rc": int(rc), "label": label, "d": None, "mocks_ns": int(mocks_ns),
+         "busy_j": int(busy_j), "total_j": int(total_j)}
     p = os.path.join(RUN, label + ".json")
     if os.path.exists(p) and os.path.getsize(p) > 0:
         with open(p) as f:
@@ -155,10 +156,11 @@ w("")
 w("Added latency is the target's percentile minus the mock's own (`direct`) in the same run;")
 w("open-loop latency counts from the scheduled send time. CPU is the target's processes only")
 w("(sluice and nginx: master + workers; Portkey: the node process; `direct`: the mock), per")
-w(f"request sent: at max throughput from /proc/PID/stat utime+stime ({HZ} Hz ticks, summed over")
-w("the processes), at the fixed rates from each thread's /proc schedstat run time (the same")
-w("clock, unrounded: those runs use too little CPU for 10 ms ticks). RSS: VmRSS summed over the")
-w("processes when idle after start, and VmHWM summed at the end (processes in parentheses).")
+w("request sent (warmup included), from the run time of every thread of those processes in")
+w("/proc/PID/task/TID/schedstat: the clock utime+stime in /proc/PID/stat is scaled to, without")
+w(f"its {1000 // HZ} ms rounding (the utime+stime figures are in the notes as a cross-check). RSS: VmRSS")
+w("summed over the processes when idle after start, and VmHWM summed at the end (processes in")
+w("parentheses; pages shared between a master and its workers are counted in each).")
 w("")
 
 # ---- non-streaming table
@@ -181,7 +183,7 @@ for t in present:
                 cell(t, "chat", f"r{r}", "latency_us", "p99")]
     mx = get(t, "chat", "max")
     row += [fmt_num(mx["d"]["requests"]["rps"]) if mx else "-",
-            fmt_cpu(cpu_us(mx, "ticks")),
+            fmt_cpu(cpu_us(mx, "ns")),
             fmt_cpu(cpu_us(get(t, "chat", f"r{rates[0]}"), "ns")) if rates else "-",
             rss_cell(t)]
     w("| " + " | ".join(row) + " |")
@@ -211,7 +213,7 @@ if any(k[1] == "stream" for k in runs):
             row += [cell(t, "stream", f"r{sr}", "ttft_us", "p50"),
                     cell(t, "stream", f"r{sr}", "ttft_us", "p99")]
         mx = get(t, "stream", "max")
-        cs = cpu_us(mx, "ticks")
+        cs = cpu_us(mx, "ns")
         ev = mx["d"].get("tokens", {}).get("events_per_stream") if mx else None
         row += [fmt_num(mx["d"]["requests"]["rps"]) if mx else "-", fmt_cpu(cs),
                 f"{cs / ev:.2f}" if cs is not None and ev else "-"]
@@ -235,7 +237,7 @@ def fx(v, digits=2):
 
 
 S = "sluice-routed"
-cpu_max = {t: cpu_us(get(t, "chat", "max"), "ticks") for t in present}
+cpu_max = {t: cpu_us(get(t, "chat", "max"), "ns") for t in present}
 cpu_rate = {t: cpu_us(get(t, "chat", f"r{rates[0]}"), "ns") if rates else None for t in present}
 add_p50 = {t: added(t, "chat", "c1", "latency_us", "p50")[0] for t in present if t != "direct"}
 mx_rps = {t: (get(t, "chat", "max")["d"]["requests"]["rps"] if get(t, "chat", "max") else None)
@@ -295,11 +297,11 @@ if 5000 in rates:
           None if a99 is None else a99 < 200)
 mx = get(S, "stream", "max")
 if mx:
-    cs = cpu_us(mx, "ticks")
+    cs = cpu_us(mx, "ns")
     ev = mx["d"]["tokens"]["events_per_stream"] or 100
     ng = get("nginx", "stream", "max")
     check("streaming: proxy CPU per chunk ≤ 2 µs", f"{cs / ev:.2f} µs" +
-          (f" (nginx {cpu_us(ng, 'ticks') / ev:.2f} µs)" if ng else ""), cs / ev <= 2)
+          (f" (nginx {cpu_us(ng, 'ns') / ev:.2f} µs)" if ng else ""), cs / ev <= 2)
     tt, _ = added(S, "stream", "c1", "ttft_us", "p50")
     tn, _ = added("nginx", "stream", "c1", "ttft_us", "p50")
     check("streaming: added TTFT p50 < 50 µs (1 connection)", fmt_us(tt, True) +
@@ -336,10 +338,34 @@ for t in present:
     for wl in ("chat", "stream"):
         for b in errors_mark(t, wl):
             bad.append(f"{t} {wl} {b}")
+xcheck = []
+for (t, wl, k), r in sorted(runs.items()):
+    if k == "max" and r["d"] and t != "direct":
+        xcheck.append(f"{t}/{wl} {fmt_cpu(cpu_us(r, 'ticks'))} ({r['ticks']} ticks)")
+others = []
+for (t, wl, k), r in sorted(runs.items()):
+    if not r["d"] or r["total_j"] <= 0:
+        continue
+    g = r["d"]["generator"]
+    used = r["mocks_ns"] / 1e9 + g["cpu_user_s"] + g["cpu_sys_s"]
+    if t != "direct":
+        used += r["ns"] / 1e9
+    other = max(r["busy_j"] / HZ - used, 0) / (r["total_j"] / HZ)
+    others.append((other, f"{t}/{wl}/{k}"))
 gens = []
 for (t, wl, k), r in sorted(runs.items()):
     if k == "max" and r["d"]:
         gens.append(f"{t}/{wl} {r['d']['generator']['cpu_pct_of_core']:.0f}%")
+if xcheck:
+    notes.append("CPU µs/request at max throughput from utime+stime (cross-check): " + ", ".join(xcheck))
+if others:
+    worst = max(others)
+    mean = sum(o for o, _ in others) / len(others)
+    notes.append(f"CPU used by other processes on the machine during the runs (the whole machine's busy "
+                 f"time minus target, mocks and sluice-load): mean {mean * 100:.1f}%, worst "
+                 f"{worst[0] * 100:.1f}% of the machine ({worst[1]})"
+                 + ("; runs above 10%: " + ", ".join(n for o, n in sorted(others, reverse=True) if o > 0.10)
+                    if worst[0] > 0.10 else ""))
 if notes or bad or gens:
     w("Notes:")
     w("")

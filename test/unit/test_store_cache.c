@@ -375,9 +375,11 @@ static void two_processes_share_entries(void) {
 static void bigger_map_in_other_process(void) {
   char *dir = tmpdir();
   struct sl_lmdb *env;
-  struct sl_cache *c = open_cache(dir, 2 * MiB, SL_LMDB_NOSYNC, NULL, &env);
-  CHECK(c != NULL);
-  if (!c) return;
+  char msg[512];
+  /* Only the environment (no writer thread) is open across fork(): a child forked from a
+   * threaded parent may inherit a lock held by another thread (the allocator's under
+   * ASan) and hang. sluice itself never forks a process that has a cache open. */
+  CHECK(sl_lmdb_open(dir, 2 * MiB, SL_LMDB_NOSYNC, &env, msg, sizeof msg) == 0);
   pid_t pid = fork();
   if (pid == 0) {
     struct sl_lmdb *e2;
@@ -393,6 +395,9 @@ static void bigger_map_in_other_process(void) {
   int status = -1;
   waitpid(pid, &status, 0);
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  struct sl_cache *c = NULL;
+  CHECK(sl_cache_open(env, NULL, &c) == 0);
+  if (!c) return;
   int r = get_pattern(c, 13, 1499, T0);
   if (getenv("SL_TEST_VERBOSE")) printf("bigger map: first lookup %d\n", r);
   CHECK(r != -1);
@@ -419,9 +424,11 @@ static int count_foreign_readers_cb(const char *msg, void *ctx) {
 static void kill9_during_writes(void) {
   char *dir = tmpdir();
   struct sl_lmdb *penv;
-  struct sl_cache *pc = open_cache(dir, 16 * MiB, 0, NULL, &penv);
-  CHECK(pc != NULL);
-  if (!pc) return;
+  char pmsg[512];
+  /* The environment stays open across every crash; the cache (with its writer thread)
+   * is opened only between forks (see bigger_map_in_other_process). */
+  CHECK(sl_lmdb_open(dir, 16 * MiB, 0, &penv, pmsg, sizeof pmsg) == 0);
+  struct sl_cache *pc = NULL;
   srand(12345);
   int kills = 0;
   for (int round = 0; round < 8; round++) {
@@ -457,9 +464,13 @@ static void kill9_during_writes(void) {
     int dead = sl_lmdb_reader_check(penv);
     CHECK(dead >= 1);
     /* the survivor keeps working across each crash */
+    CHECK(sl_cache_open(penv, NULL, &pc) == 0);
+    if (!pc) break;
     CHECK(put_pattern(pc, 99, (uint64_t)round, 1000, 1000, T0) == 0);
     sl_cache_sync(pc);
     CHECK(get_pattern(pc, 99, (uint64_t)round, T0) == 0);
+    sl_cache_close(pc);
+    pc = NULL;
     if (getenv("SL_TEST_VERBOSE")) {
       size_t n, bad;
       verify_all(penv, &n, &bad);
@@ -475,7 +486,7 @@ static void kill9_during_writes(void) {
   if (getenv("SL_TEST_VERBOSE")) printf("kill9: %zu entries\n", n);
   CHECK(n > 100);
   CHECK(bad == 0);
-  close_cache(pc, penv);
+  sl_lmdb_close(penv);
   /* a fresh open (as after a restart): clean, and every entry reads back complete */
   char msg[512];
   struct sl_lmdb *env;

@@ -18,11 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "net/sse.h"
 #include "net/xlate.h"
 
-static char dir[4096];
+static char dir[8192];
 
 static bool find_dir(void) {
   const char *env = getenv("SL_XLATE_FIXTURES");
@@ -36,6 +37,19 @@ static bool find_dir(void) {
   char *slash = strrchr(src, '/');
   if (slash) *slash = 0;
   else snprintf(src, sizeof src, ".");
+  /* ... or relative to the build root, two levels above this executable */
+  char exe[2048];
+  ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (k > 0 && src[0] != '/') {
+    exe[k] = 0;
+    for (int up = 0; up < 3; up++) {
+      char *sl = strrchr(exe, '/');
+      if (sl) *sl = 0;
+    }
+    struct stat st;
+    snprintf(dir, sizeof dir, "%s/%s/../fixtures/xlate", exe, src);
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return true;
+  }
   static const char *const ups[] = {"", "../", "../../", "../../../", "../../../../"};
   for (size_t i = 0; i < sizeof ups / sizeof ups[0]; i++) {
     struct stat st;
@@ -153,7 +167,7 @@ static void read_opts(const char *base, struct opts *o) {
   o->req.model = "upstream-model";
   o->resp.created = 1700000000;
   o->status = 400;
-  char path[4600];
+  char path[10000];
   snprintf(path, sizeof path, "%s/%s.opts.json", dir, base);
   size_t n;
   char *s = slurp(path, &n);
@@ -201,7 +215,7 @@ static int run_stream(enum sl_xlate_dir d, const struct opts *o, const char *in,
 static int failures, cases;
 
 static void run_case(const char *file) {
-  char base[1024], ext[16], path[4600];
+  char base[1024], ext[16], path[10000];
   const char *dot = strstr(file, ".in.");
   if (!dot || (size_t)(dot - file) >= sizeof base) return;
   memcpy(base, file, (size_t)(dot - file));
@@ -260,7 +274,7 @@ static void run_case(const char *file) {
       printf("wrote %s\n", path);
       want = slurp(path, &wn);
     }
-    if (!want) snprintf(why, sizeof why, "missing %s", path);
+    if (!want) snprintf(why, sizeof why, "missing %.600s", path);
     else if (!is_sse && rc != 0) snprintf(why, sizeof why, "rc %d (%s)", rc, err);
     else if (!is_sse && !json_equal(out.p ? out.p : "", out.n, want, wn))
       snprintf(why, sizeof why, "output differs: %.600s", out.p ? out.p : "");
