@@ -88,6 +88,11 @@ struct sl_request {
   struct sl_request *sf_next;       /* link in a leader's followers, or in a table bucket */
   bool sf_registered;
 
+  /* accounting (the keys/limits issue fills these from the provider's usage) */
+  int64_t tokens_in, tokens_out;    /* of every attempt that consumed tokens */
+  int64_t cost_micro;               /* USD x 1e6, the request's total */
+  bool usage_estimated;             /* some usage was estimated, not reported */
+
   /* response */
   int status;
   const char *err_code;

@@ -8,7 +8,8 @@
  *                           thinking_delta -> delta.reasoning_content
  *   message_delta        -> finish chunk (stop_reason through the table); usage kept
  *   message_stop         -> usage chunk (when asked for), then data: [DONE]
- *   ping, content_block_stop, signature/citations deltas -> nothing
+ *   content_block_stop   -> arguments "{}" for a tool call that got none
+ *   ping, signature/citations deltas -> nothing
  *   error                -> data: {"error":{...}} and the stream is over (-EPROTO). */
 #include <errno.h>
 #include <string.h>
@@ -61,26 +62,35 @@ static void tool_chunk(struct sl_xlate_stream *s, struct sl_buf *out, int index,
                                       : "}}]},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
 }
 
+/* Present counters are whole-message totals: they overwrite, never add. */
 static void usage_from(struct sl_xlate_stream *s, const cJSON *u) {
   if (!cJSON_IsObject(u)) return;
-  static const struct {
+  const struct {
     const char *key;
-    size_t off;
+    int64_t *dst;
   } fields[] = {
-    {"input_tokens", offsetof(struct sl_xlate_usage, input)},
-    {"output_tokens", offsetof(struct sl_xlate_usage, output)},
-    {"cache_read_input_tokens", offsetof(struct sl_xlate_usage, cache_read)},
-    {"cache_creation_input_tokens", offsetof(struct sl_xlate_usage, cache_creation)},
+    {"input_tokens", &s->usage.input},
+    {"output_tokens", &s->usage.output},
+    {"cache_read_input_tokens", &s->usage.cache_read},
+    {"cache_creation_input_tokens", &s->usage.cache_creation},
   };
   s->usage.known = true;
-  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) /* present counters are totals: overwrite */
-    if (cJSON_IsNumber(sl_xl_get(u, fields[i].key)))
-      *(int64_t *)((char *)&s->usage + fields[i].off) = sl_xl_getint(u, fields[i].key);
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+    if (cJSON_IsNumber(sl_xl_get(u, fields[i].key))) *fields[i].dst = sl_xl_getint(u, fields[i].key);
+}
+
+/* A tool call whose input never arrived in pieces gets "{}" (as OpenAI sends for a
+ * call without arguments) so that clients can always parse arguments. */
+static void tool_done(struct sl_xlate_stream *s, struct sl_xl_map *m, struct sl_buf *out) {
+  if (m->kind != SL_XL_BLK_TOOL || m->args) return;
+  m->args = true;
+  tool_chunk(s, out, m->val, NULL, NULL, "{}");
 }
 
 static void finish_chunk(struct sl_xlate_stream *s, struct sl_buf *out) {
   if (s->finish_sent) return;
   s->finish_sent = true;
+  for (size_t i = 0; i < s->nmap; i++) tool_done(s, &s->map[i], out);
   chunk(s, out, "{}", s->reason ? s->reason : "stop");
 }
 
@@ -131,6 +141,7 @@ static int block_start(struct sl_xlate_stream *s, const cJSON *ev, struct sl_buf
     char *args = cJSON_IsObject(input) && input->child ? cJSON_PrintUnformatted(input) : NULL;
     if (cJSON_IsObject(input) && input->child && !args) return -ENOMEM;
     tool_chunk(s, out, tool, id ? id : "", sl_xl_getstr(cb, "name"), args ? args : "");
+    if (args) s->map[s->nmap - 1].args = true;
     cJSON_free(args);
     break;
   }
@@ -153,7 +164,10 @@ static int block_delta(struct sl_xlate_stream *s, const cJSON *ev, struct sl_buf
     text_chunk(s, out, "reasoning_content", sl_xl_getstr(d, "thinking"));
   else if (strcmp(type, "input_json_delta") == 0 && m->kind == SL_XL_BLK_TOOL) {
     const char *pj = sl_xl_getstr(d, "partial_json");
-    if (pj && pj[0]) tool_chunk(s, out, m->val, NULL, NULL, pj);
+    if (pj && pj[0]) {
+      tool_chunk(s, out, m->val, NULL, NULL, pj);
+      m->args = true;
+    }
   }
   return 0;
 }
@@ -192,6 +206,10 @@ int sl_xl_a2o_event(struct sl_xlate_stream *s, const char *event, size_t elen, c
     rc = block_start(s, ev, out);
   } else if (strcmp(type, "content_block_delta") == 0) {
     rc = block_delta(s, ev, out);
+  } else if (strcmp(type, "content_block_stop") == 0) {
+    int idx;
+    struct sl_xl_map *m = sl_xl_getidx(ev, "index", &idx) ? sl_xl_map_find(s, idx) : NULL;
+    if (m) tool_done(s, m, out);
   } else if (strcmp(type, "message_delta") == 0) {
     const cJSON *d = sl_xl_get(ev, "delta");
     const char *sr = sl_xl_getstr(d, "stop_reason");
@@ -202,7 +220,7 @@ int sl_xl_a2o_event(struct sl_xlate_stream *s, const char *event, size_t elen, c
   } else if (strcmp(type, "message_stop") == 0) {
     rc = end(s, out);
   }
-  /* content_block_stop and unknown (newer) event types: nothing to say */
+  /* unknown (newer) event types: nothing to say */
   cJSON_Delete(ev);
   return rc;
 }

@@ -112,6 +112,7 @@ enum sl_xl_blk { SL_XL_BLK_NONE, SL_XL_BLK_TEXT, SL_XL_BLK_THINKING, SL_XL_BLK_T
 struct sl_xl_map {
   int key, val;
   enum sl_xl_blk kind;
+  bool args; /* anth->oai: some arguments were written for this tool call */
 };
 
 struct sl_xlate_stream {

@@ -46,7 +46,7 @@ struct sl_xl_map *sl_xl_map_add(struct sl_xlate_stream *s, int key, int val, enu
     s->map = m;
     s->capmap = cap;
   }
-  s->map[s->nmap] = (struct sl_xl_map){key, val, kind};
+  s->map[s->nmap] = (struct sl_xl_map){key, val, kind, false};
   return &s->map[s->nmap++];
 }
 

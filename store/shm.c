@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #define SL_CPU_RELAX() __builtin_ia32_pause()
@@ -21,6 +23,7 @@ int sl_shm_create(size_t ndeployments, struct sl_shm **out) {
   if (p == MAP_FAILED) return -errno;
   struct sl_shm *s = p; /* zero-filled by the kernel */
   s->magic = 0x736c6963; /* "slic" */
+  s->epoch = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)p;
   s->ndeployments = (uint32_t)ndeployments;
   *out = s;
   return 0;
@@ -43,3 +46,19 @@ void sl_shm_lock(_Atomic uint32_t *l) {
 }
 
 void sl_shm_unlock(_Atomic uint32_t *l) { atomic_store_explicit(l, 0, memory_order_release); }
+
+/* Open addressing with linear probing; a slot is claimed by CAS on its id and never
+ * released (ids are keys and groups, a bounded set). */
+struct sl_shm_key *sl_shm_key_slot(struct sl_shm *s, uint64_t id) {
+  if (id == 0) id = 1;
+  for (size_t i = 0; i < SL_SHM_KEY_SLOTS; i++) {
+    struct sl_shm_key *k = &s->keys[(id + i) % SL_SHM_KEY_SLOTS];
+    uint64_t cur = atomic_load(&k->id);
+    if (cur == id) return k;
+    if (cur == 0) {
+      uint64_t z = 0;
+      if (atomic_compare_exchange_strong(&k->id, &z, id) || z == id) return k;
+    }
+  }
+  return NULL;
+}
