@@ -203,6 +203,7 @@ void sl_cfg_config_clear(struct sl_config *c) {
   free(c->data_dir);
   free(c->ca_file);
   free(c->log_level);
+  free(c->log_file);
   for (size_t i = 0; i < c->naliases; i++) {
     free(c->aliases[i].alias);
     free(c->aliases[i].group);

@@ -116,6 +116,7 @@ struct sl_config {
   uint64_t connect_timeout_ms;   /* default 5000 */
   char *ca_file;                 /* NULL: system bundle */
   char *log_level;               /* "debug" | "info" | "warn" | "error"; default "info" */
+  char *log_file;                /* NULL: stdout; reopened on SIGUSR1 */
   uint64_t stream_idle_timeout_ms; /* longest silence between stream chunks; default 60000 */
   uint64_t cooldown_max_ms;        /* cap for a cooldown that doubles after failed probes; default 300000 */
   struct sl_hedging hedging;       /* sluice_settings.hedging */

@@ -294,12 +294,27 @@ static void describe_expected(const struct sl_cfg_key *k, char *buf, size_t n) {
   }
 }
 
+/* Keys whose values are secrets: messages name the key and never echo the value (it
+ * would end up in the log, or in a POST /config/reload answer). */
+static bool secret_path(const char *path) {
+  static const char *const secret[] = {"api_key", "master_key"};
+  const char *last = strrchr(path, '.');
+  last = last ? last + 1 : path;
+  for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++)
+    if (strcmp(last, secret[i]) == 0)
+      return true;
+  return false;
+}
+
 static int type_error(struct sl_cfg_ctx *c, const struct sl_cfg_key *k, yaml_node_t *v,
                       const char *path, const char *text, const char *env, const char *why) {
   char exp[160];
   describe_expected(k, exp, sizeof exp);
   if (v->type != YAML_SCALAR_NODE)
     return sl_cfg_fail(c, v, path, "expected %s, got %s", exp, sl_cfg_node_desc(v));
+  if (secret_path(path))
+    return sl_cfg_fail(c, v, path, "expected %s, got a value that is not one (not shown: it is a "
+                       "secret)%s", exp, why ? why : "");
   if (env)
     return sl_cfg_fail(c, v, path, "expected %s, got '%.80s' (from os.environ/%s)", exp, text,
                        env);

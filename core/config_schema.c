@@ -121,6 +121,9 @@ static int set_api_base(struct sl_cfg_ctx *c, const struct provider *pv, yaml_no
   struct sl_config_url u;
   const char *why = "invalid URL";
   int rc = sl_config_parse_url(d->api_base, &u, &why);
+  if (rc == -EINVAL && strchr(d->api_base, '@')) /* may hold a password: never echoed */
+    return sl_cfg_fail(c, base_node, kp, "expected an http(s) URL (%s); the value is not shown "
+                       "because it may contain credentials", why);
   if (rc == -EINVAL)
     return sl_cfg_fail(c, base_node, kp, "expected an http(s) URL, got '%s' (%s)", d->api_base,
                        why);

@@ -159,6 +159,7 @@ static const struct sl_cfg_key sluice_keys[] = {
     KEY("connect_timeout", SL_K_DUR, SCR(c.connect_timeout_ms), .flags = SL_F_POSITIVE),
     KEY("ca_file", SL_K_STR, SCR(c.ca_file)),
     KEY("log_level", SL_K_ENUM, SCR(c.log_level), .choices = log_levels),
+    KEY("log_file", SL_K_STR, SCR(c.log_file)),
     KEY("access_log", SL_K_BOOL, SCR(c.access_log)),
     KEY("stream_idle_timeout", SL_K_DUR, SCR(c.stream_idle_timeout_ms), .flags = SL_F_POSITIVE),
     KEY("cooldown_max", SL_K_DUR, SCR(c.cooldown_max_ms), .flags = SL_F_POSITIVE),
@@ -229,6 +230,10 @@ static int finish_sluice(struct sl_cfg_ctx *c, const char *path, yaml_node_t *ma
     sl_cfg_path_join(kp, path, "data_dir");
     return sl_cfg_fail(c, seen_node(sluice_keys, N(sluice_keys), seen, "data_dir"), kp,
                        "must not be empty");
+  }
+  if (s->c.log_file && !s->c.log_file[0]) { /* "" means stdout, as when absent */
+    free(s->c.log_file);
+    s->c.log_file = NULL;
   }
   /* checked against router_settings.cooldown_time once every section is read */
   s->cooldown_max_node = seen_node(sluice_keys, N(sluice_keys), seen, "cooldown_max");

@@ -1,6 +1,13 @@
-/* JSON-lines logger; see log.h. Timestamps are wall-clock (they are shown to people). */
+/* JSON-lines logger; see log.h. Timestamps are wall-clock (they are shown to people).
+ * The destination is one descriptor per process: stdout, or the log file opened with
+ * O_APPEND (each line is one write(2), so processes sharing the file never interleave).
+ * A reopen swaps the descriptor in place with dup3(), so a line is never lost between
+ * closing the old file and opening the new one. */
 #include "core/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +17,48 @@
 
 static enum sl_log_level level = SL_LOG_INFO;
 static const char *names[] = {"debug", "info", "warn", "error"};
+static int log_fd = STDOUT_FILENO;
+static char log_path[PATH_MAX]; /* "" while logging to stdout */
+
+static int open_log(const char *path) {
+  int fd;
+  do fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+  while (fd < 0 && errno == EINTR);
+  return fd < 0 ? -errno : fd;
+}
+
+int sl_log_set_file(const char *path, char *err, size_t errlen) {
+  if (!path || !*path) {
+    if (log_fd != STDOUT_FILENO) close(log_fd);
+    log_fd = STDOUT_FILENO;
+    log_path[0] = 0;
+    return 0;
+  }
+  if (strlen(path) >= sizeof log_path) {
+    snprintf(err, errlen, "log file path too long");
+    return -ENAMETOOLONG;
+  }
+  int fd = open_log(path);
+  if (fd < 0) {
+    snprintf(err, errlen, "cannot open log file '%s': %s", path, strerror(-fd));
+    return fd;
+  }
+  if (log_fd != STDOUT_FILENO) close(log_fd);
+  log_fd = fd;
+  memmove(log_path, path, strlen(path) + 1);
+  return 0;
+}
+
+int sl_log_reopen(void) {
+  if (!log_path[0]) return 0;
+  int fd = open_log(log_path);
+  if (fd < 0) return fd;
+  int rc = dup3(fd, log_fd, O_CLOEXEC) < 0 ? -errno : 0;
+  close(fd);
+  return rc;
+}
+
+const char *sl_log_file(void) { return log_path[0] ? log_path : NULL; }
 
 void sl_log_set_level(enum sl_log_level l) { level = l; }
 bool sl_log_enabled(enum sl_log_level l) { return l >= level; }
@@ -25,7 +74,8 @@ int sl_log_level_parse(const char *s, enum sl_log_level *out) {
 
 static void write_all(const char *p, size_t n) {
   while (n) {
-    ssize_t k = write(STDOUT_FILENO, p, n);
+    ssize_t k = write(log_fd, p, n);
+    if (k < 0 && errno == EINTR) continue;
     if (k <= 0) return;
     p += k;
     n -= (size_t)k;

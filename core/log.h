@@ -1,5 +1,7 @@
-/* Logging: one JSON object per line on stdout, each written with a single write(2) so
- * lines from the master and every worker never interleave. */
+/* Logging: one JSON object per line on stdout or in a file (sluice_settings.log_file),
+ * each written with a single write(2) on an O_APPEND descriptor so lines from the master
+ * and every worker never interleave. Every process reopens the file on SIGUSR1 (for
+ * logrotate): the master reopens its own and forwards the signal to the workers. */
 #ifndef SL_CORE_LOG_H
 #define SL_CORE_LOG_H
 
@@ -20,5 +22,13 @@ void sl_log(enum sl_log_level l, const char *msg, const char *fields, ...)
 int sl_log_open(char *buf, size_t cap, enum sl_log_level l, const char *msg);
 /* Writes an already built JSON line (without the newline). */
 void sl_log_raw(const char *json, size_t n);
+/* Sends the log to path (created 0640, O_APPEND), or back to stdout when path is NULL or
+ * empty. On failure the current destination is kept and -errno returned (err filled). */
+int sl_log_set_file(const char *path, char *err, size_t errlen);
+/* Reopens the log file by its path (after a rename by logrotate); no-op on stdout.
+ * Returns 0 or -errno (then the old descriptor is kept). */
+int sl_log_reopen(void);
+/* The current log file path, or NULL for stdout. */
+const char *sl_log_file(void);
 
 #endif

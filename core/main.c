@@ -1,6 +1,8 @@
 /* sluice: command line. `sluice --config FILE [--host H] [--port P] [--workers N]
  * [--data-dir DIR]` serves; `sluice check FILE` validates a config and exits. With no
- * --config, sluice serves its embedded default (two local mock deployments). */
+ * --config, sluice serves its embedded default (two local mock deployments). The flags
+ * are kept with the config path (struct sl_master_opts) so a reload (SIGHUP) applies them
+ * again to the re-read file. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -10,7 +12,6 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/master.h"
-#include "net/buf.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -21,23 +22,9 @@ static void usage(FILE *f) {
           "127.0.0.1:18081 and :18082). See README.md for the config reference.\n");
 }
 
-static void warn_cb(void *ud, const char *msg) {
-  bool *json = ud;
-  if (*json) {
-    struct sl_buf b = {0};
-    sl_buf_json_escape(&b, msg, strlen(msg));
-    sl_log(SL_LOG_WARN, "config", "\"detail\":\"%s\"", b.p ? b.p : "");
-    sl_buf_free(&b);
-  }
-  else fprintf(stderr, "sluice: warning: %s\n", msg);
-}
-
-static int load(const char *path, bool json_warnings, struct sl_config **cfg) {
+static int load(const struct sl_master_opts *o, bool json_warnings, struct sl_config **cfg) {
   char err[1024];
-  int rc = path ? sl_config_load_file(path, warn_cb, &json_warnings, cfg, err, sizeof err)
-                : sl_config_load_string(sl_config_default_yaml, strlen(sl_config_default_yaml), "<embedded>",
-                                        warn_cb, &json_warnings, cfg, err, sizeof err);
-  if (rc) {
+  if (sl_master_load_config(o, json_warnings, cfg, err, sizeof err)) {
     fprintf(stderr, "sluice: invalid config: %s\n", err);
     return 2;
   }
@@ -60,7 +47,8 @@ int main(int argc, char **argv) {
       return 2;
     }
     struct sl_config *cfg;
-    int rc = load(argv[2], false, &cfg);
+    struct sl_master_opts co = {.config_path = argv[2], .port = -1, .workers = -1};
+    int rc = load(&co, false, &cfg);
     if (rc) return rc;
     printf("%s: ok (%zu deployments)\n", argv[2], cfg->ndeployments);
     sl_config_free(cfg);
@@ -102,23 +90,20 @@ int main(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
+  struct sl_master_opts o = {.config_path = config, .host = host, .data_dir = data_dir, .port = port,
+                             .workers = workers};
   struct sl_config *cfg;
-  int rc = load(config, true, &cfg);
+  int rc = load(&o, true, &cfg);
   if (rc) return rc;
-  if (host) {
-    free(cfg->listen_host);
-    cfg->listen_host = strdup(host);
-  }
-  if (data_dir) {
-    free(cfg->data_dir);
-    cfg->data_dir = strdup(data_dir);
-  }
-  if (port >= 0) cfg->port = (uint16_t)port;
-  if (workers >= 0) cfg->workers = (int)workers;
   enum sl_log_level lvl;
   if (cfg->log_level && sl_log_level_parse(cfg->log_level, &lvl) == 0) sl_log_set_level(lvl);
+  char err[512];
+  if (sl_log_set_file(cfg->log_file, err, sizeof err)) {
+    fprintf(stderr, "sluice: sluice_settings.log_file: %s\n", err);
+    sl_config_free(cfg);
+    return 1;
+  }
   if (!config) sl_log(SL_LOG_INFO, "no --config given: serving the embedded demo config", NULL);
-  rc = sl_master_run(cfg);
-  sl_config_free(cfg);
+  rc = sl_master_run(cfg, &o); /* owns cfg */
   return rc;
 }

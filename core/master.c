@@ -1,26 +1,43 @@
-/* Master lifecycle; see master.h. */
+/* Master lifecycle; see master.h.
+ * The one idea: workers come in generations. A generation is one config, one shared-memory
+ * region and N workers; reloading starts a new generation next to the serving one and,
+ * once every new worker listens, drains the old one. Worker i of every generation accepts
+ * on the same listening socket i, made once by the master and kept for its lifetime: the
+ * kernel's SO_REUSEPORT group never loses a member during a reload, so a connection that
+ * waits in a socket's accept queue while an old worker closes its copy is accepted by the
+ * new worker instead of being reset. */
 #include "core/master.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/notify.h"
 #include "core/worker.h"
+#include "net/buf.h"
 #include "net/http_server.h"
 #include "store/lmdb_env.h"
 #include "store/shm.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
-#define STABLE_AFTER_MS 5000 /* a worker that lived this long resets its back-off */
-#define READY_TIMEOUT_MS 15000
+#define STABLE_AFTER_MS 5000   /* a worker that lived this long resets its back-off */
+#define READY_TIMEOUT_MS 15000 /* for a generation's workers to listen */
+#define KILL_GRACE_MS 5000     /* after drain_timeout, before SIGKILL */
+#define CLOSE_SOCKET_BACKOFF_MS 1000 /* a worker backing off this long gives up its socket */
+#define HEARTBEAT_STALE_MIN_MS 2500  /* workers stamp every 1 s */
 
 struct slot {
   pid_t pid;
@@ -29,15 +46,97 @@ struct slot {
   uint64_t backoff_ms;
 };
 
-struct master {
-  const struct sl_config *cfg;
+enum gen_state { G_STARTING, G_SERVING, G_DRAINING };
+
+struct gen {
+  struct gen *next;
+  unsigned id;
+  enum gen_state state;
+  struct sl_config *cfg;
   struct sl_shm *shm;
-  struct slot *slots;
-  unsigned n;
-  uint16_t port;
+  struct slot *slots; /* master.n */
   int ready_r, ready_w;
+  unsigned nready;
+  uint64_t deadline_ms; /* STARTING: ready timeout; DRAINING: SIGKILL */
+  bool killed;
+};
+
+struct master {
+  const struct sl_master_opts *opts;
+  pid_t pid;
+  unsigned n;
+  char *host;        /* listen host as bound */
+  uint16_t cfg_port; /* as configured (0: ephemeral) */
+  uint16_t port;     /* as bound */
+  int reserve_fd;    /* bound, never listening: keeps the port while every socket is closed */
+  int *lfd;          /* the n listening sockets; -1 while closed */
+  int sigfd;
+  struct sl_notify notify;
+  struct sl_master_ctl *ctl;
+  struct gen *gens;
+  struct gen *serving, *starting;
+  unsigned next_id;
+  bool stopping, reload_again, watchdog_stalled;
+  uint64_t reload_ticket, reload_t0, next_ping_ms;
   sigset_t blocked, old;
 };
+
+static char *json_escape(const char *s) {
+  struct sl_buf b = {0};
+  sl_buf_json_escape(&b, s, strlen(s));
+  sl_buf_append(&b, "", 1);
+  return b.oom ? (sl_buf_free(&b), NULL) : b.p;
+}
+
+/* ---- config ---- */
+
+static void warn_log(void *ud, const char *msg) {
+  char *e = json_escape(msg);
+  sl_log(SL_LOG_WARN, "config", "\"detail\":\"%s\"", e ? e : "");
+  free(e);
+}
+
+static void warn_stderr(void *ud, const char *msg) { fprintf(stderr, "sluice: warning: %s\n", msg); }
+
+int sl_master_load_config(const struct sl_master_opts *o, bool json_warnings, struct sl_config **out,
+                          char *err, size_t errlen) {
+  sl_config_warn_fn warn = json_warnings ? warn_log : warn_stderr;
+  struct sl_config *cfg;
+  int rc = o->config_path
+               ? sl_config_load_file(o->config_path, warn, NULL, &cfg, err, errlen)
+               : sl_config_load_string(sl_config_default_yaml, strlen(sl_config_default_yaml), "<embedded>",
+                                       warn, NULL, &cfg, err, errlen);
+  if (rc) return rc;
+  if (o->host) {
+    free(cfg->listen_host);
+    cfg->listen_host = strdup(o->host);
+  }
+  if (o->data_dir) {
+    free(cfg->data_dir);
+    cfg->data_dir = strdup(o->data_dir);
+  }
+  if (!cfg->listen_host || !cfg->data_dir) {
+    sl_config_free(cfg);
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+  if (o->port >= 0) cfg->port = (uint16_t)o->port;
+  if (o->workers >= 0) cfg->workers = (int)o->workers;
+  *out = cfg;
+  return 0;
+}
+
+static unsigned workers_of(const struct sl_config *cfg) {
+  long n = cfg->workers > 0 ? cfg->workers : sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1) n = 1;
+  if (n > SL_SHM_MAX_WORKERS) n = SL_SHM_MAX_WORKERS;
+  return (unsigned)n;
+}
+
+static void apply_log_level(const struct sl_config *cfg) {
+  enum sl_log_level lvl;
+  if (cfg->log_level && sl_log_level_parse(cfg->log_level, &lvl) == 0) sl_log_set_level(lvl);
+}
 
 /* Walks the cache file in a child process before workers map it: a damaged page would
  * crash every worker that reads it, so it is moved aside here instead. */
@@ -45,202 +144,617 @@ static void verify_store(const struct sl_config *cfg) {
   if (!cfg->cache.enabled) return;
   char msg[512] = "";
   int rc = sl_lmdb_verify(cfg->data_dir, cfg->cache.max_size, 60000, msg, sizeof msg);
-  if (rc != 0 || msg[0])
-    sl_log(rc == 0 ? SL_LOG_INFO : SL_LOG_WARN, "cache store check", "\"rc\":%d,\"detail\":\"%s\"", rc, msg);
+  if (rc != 0 || msg[0]) {
+    char *e = json_escape(msg);
+    sl_log(rc == 0 ? SL_LOG_INFO : SL_LOG_WARN, "cache store check", "\"rc\":%d,\"detail\":\"%s\"", rc, e ? e : "");
+    free(e);
+  }
 }
 
-static pid_t spawn(struct master *m, unsigned i) {
+/* ---- the control page (reload answers) ---- */
+
+void sl_master_ctl_result(struct sl_master_ctl *ctl, int *status, char *msg, size_t msglen) {
+  for (int tries = 0;; tries++) {
+    uint32_t s1 = atomic_load_explicit(&ctl->result_seq, memory_order_acquire);
+    if ((s1 & 1) && tries < 100000) continue; /* the master is writing (a few instructions) */
+    *status = ctl->result_status;
+    snprintf(msg, msglen, "%.*s", (int)sizeof ctl->result_msg, ctl->result_msg);
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&ctl->result_seq, memory_order_relaxed) == s1 || tries >= 100000) return;
+  }
+}
+
+/* Stores a reload outcome and answers every ticket taken before the reload began. */
+static void reload_answer(struct master *m, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void reload_answer(struct master *m, int status, const char *fmt, ...) {
+  struct sl_master_ctl *c = m->ctl;
+  atomic_fetch_add(&c->result_seq, 1); /* odd: being written */
+  c->result_status = status;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->result_msg, sizeof c->result_msg, fmt, ap);
+  va_end(ap);
+  atomic_fetch_add(&c->result_seq, 1);
+  if (m->reload_ticket > atomic_load(&c->reload_done)) atomic_store(&c->reload_done, m->reload_ticket);
+}
+
+/* ---- generations ---- */
+
+static struct gen *gen_new(struct master *m, struct sl_config *cfg, char *err, size_t errlen) {
+  struct gen *g = calloc(1, sizeof *g);
+  int p[2] = {-1, -1};
+  if (!g || !(g->slots = calloc(m->n, sizeof *g->slots)) || pipe2(p, O_CLOEXEC | O_NONBLOCK)) {
+    snprintf(err, errlen, "out of resources: %s", strerror(errno ? errno : ENOMEM));
+    if (g) free(g->slots);
+    free(g);
+    return NULL;
+  }
+  if (sl_shm_create(cfg->ndeployments, &g->shm)) {
+    snprintf(err, errlen, "cannot create shared memory: %s", strerror(errno));
+    close(p[0]);
+    close(p[1]);
+    free(g->slots);
+    free(g);
+    return NULL;
+  }
+  /* The hedge budget starts full: a fresh gateway may hedge its first slow requests. */
+  atomic_store(&g->shm->hedge_budget_milli, (int64_t)(cfg->hedging.budget_burst * 1000.0));
+  g->ready_r = p[0];
+  g->ready_w = p[1];
+  g->cfg = cfg;
+  g->id = m->next_id++;
+  g->next = m->gens;
+  m->gens = g;
+  return g;
+}
+
+static void gen_free(struct master *m, struct gen *g) {
+  for (struct gen **pp = &m->gens; *pp; pp = &(*pp)->next)
+    if (*pp == g) {
+      *pp = g->next;
+      break;
+    }
+  if (m->serving == g) m->serving = NULL;
+  if (m->starting == g) m->starting = NULL;
+  close(g->ready_r);
+  close(g->ready_w);
+  sl_shm_destroy(g->shm);
+  sl_config_free(g->cfg);
+  free(g->slots);
+  free(g);
+}
+
+static unsigned gen_live(const struct master *m, const struct gen *g) {
+  unsigned live = 0;
+  for (unsigned i = 0; i < m->n; i++) live += g->slots[i].pid != 0;
+  return live;
+}
+
+static void gen_signal(struct master *m, struct gen *g, int sig) {
+  for (unsigned i = 0; i < m->n; i++)
+    if (g->slots[i].pid > 0) kill(g->slots[i].pid, sig);
+}
+
+/* SIGTERM: the workers stop accepting, finish what they have, exit. */
+static void gen_drain(struct master *m, struct gen *g) {
+  g->state = G_DRAINING;
+  atomic_store(&g->shm->draining, 1);
+  for (unsigned i = 0; i < m->n; i++) g->slots[i].restart_at_ms = 0;
+  gen_signal(m, g, SIGTERM);
+  g->deadline_ms = sl_now_ms() + g->cfg->drain_timeout_ms + KILL_GRACE_MS;
+  if (m->serving == g) m->serving = NULL;
+  if (m->starting == g) m->starting = NULL;
+}
+
+/* ---- workers ---- */
+
+static int bind_slot(struct master *m, unsigned i) {
+  char err[256];
+  uint16_t port;
+  int rc = sl_net_bind_reuseport(m->host, m->port, &m->lfd[i], &port, err, sizeof err);
+  if (rc) {
+    char *e = json_escape(err);
+    sl_log(SL_LOG_ERROR, "cannot bind", "\"worker\":%u,\"error\":\"%s\"", i, e ? e : "");
+    free(e);
+    m->lfd[i] = -1;
+  }
+  return rc;
+}
+
+/* In a new worker: drop everything of the master's that is not this worker's. */
+static void child_close(struct master *m, struct gen *mine, unsigned i) {
+  close(m->sigfd);
+  sl_notify_close(&m->notify);
+  if (m->reserve_fd >= 0) close(m->reserve_fd);
+  for (unsigned k = 0; k < m->n; k++)
+    if (k != i && m->lfd[k] >= 0) close(m->lfd[k]);
+  for (struct gen *g = m->gens; g; g = g->next) {
+    close(g->ready_r);
+    if (g != mine) {
+      close(g->ready_w);
+      sl_shm_destroy(g->shm); /* an old generation's region is none of a new worker's business */
+      g->shm = NULL;
+    }
+  }
+}
+
+/* In a worker that is done: free the master's memory too, so leak checks stay exact. */
+static void child_free(struct master *m) {
+  for (struct gen *g = m->gens, *nx; g; g = nx) {
+    nx = g->next;
+    sl_config_free(g->cfg);
+    free(g->slots);
+    free(g);
+  }
+  free(m->lfd);
+  free(m->host);
+}
+
+static pid_t spawn(struct master *m, struct gen *g, unsigned i) {
+  if (m->lfd[i] < 0 && bind_slot(m, i)) return -1;
   pid_t pid = fork();
   if (pid < 0) {
     sl_log(SL_LOG_ERROR, "fork failed", "\"error\":\"%s\"", strerror(errno));
     return -1;
   }
   if (pid == 0) {
-    /* The worker dies with the master, and gets its signals back for libuv. */
+    /* The worker dies with the master, and gets its signals back for libuv. A SIGHUP sent
+     * to the whole group must not kill it; SIGUSR1 before its handler exists is moot
+     * (it opened the current log file at fork). */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() == 1) _exit(0);
-    close(m->ready_r);
-    char err[256];
-    int fd;
-    uint16_t port;
-    int rc = sl_net_bind_reuseport(m->cfg->listen_host, m->port, &fd, &port, err, sizeof err);
+    if (getppid() != m->pid) _exit(0);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
+    child_close(m, g, i);
+    int fd = m->lfd[i];
     sigprocmask(SIG_SETMASK, &m->old, NULL);
-    if (rc) {
-      sl_log(SL_LOG_ERROR, "worker bind failed", "\"worker\":%u,\"error\":\"%s\"", i, err);
-      _exit(1);
-    }
-    int wrc = sl_worker_run(m->cfg, m->shm, i, fd, m->ready_w);
-    /* The worker's copy of the master's memory is freed too, so leak checks stay exact. */
-    free(m->slots);
-    sl_config_free((struct sl_config *)m->cfg);
+    int wrc = sl_worker_run(g->cfg, g->shm, m->ctl, i, fd, g->ready_w);
+    child_free(m);
     exit(wrc);
   }
-  m->slots[i].pid = pid;
-  m->slots[i].started_ms = sl_now_ms();
-  m->slots[i].restart_at_ms = 0;
-  atomic_fetch_add(&m->shm->workers[i].restarts, 1);
+  g->slots[i].pid = pid;
+  g->slots[i].started_ms = sl_now_ms();
+  g->slots[i].restart_at_ms = 0;
+  atomic_fetch_add(&g->shm->workers[i].restarts, 1);
   return pid;
 }
 
-static int slot_of(struct master *m, pid_t pid) {
-  for (unsigned i = 0; i < m->n; i++)
-    if (m->slots[i].pid == pid) return (int)i;
-  return -1;
+static struct gen *gen_of(struct master *m, pid_t pid, unsigned *slot) {
+  for (struct gen *g = m->gens; g; g = g->next)
+    for (unsigned i = 0; i < m->n; i++)
+      if (g->slots[i].pid == pid) {
+        *slot = i;
+        return g;
+      }
+  return NULL;
 }
 
-/* Reaps dead workers; schedules restarts unless stopping. Returns live count. */
-static unsigned reap(struct master *m, bool stopping) {
+static void reload_failed_start(struct master *m, const char *why);
+static bool same_str(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
+
+static void reap(struct master *m) {
   int st;
   pid_t pid;
   while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-    int i = slot_of(m, pid);
-    if (i < 0) continue;
-    struct slot *s = &m->slots[i];
+    unsigned i;
+    struct gen *g = gen_of(m, pid, &i);
+    if (!g) continue;
+    struct slot *s = &g->slots[i];
     s->pid = 0;
-    if (stopping) continue;
+    char how[64];
+    if (WIFSIGNALED(st)) snprintf(how, sizeof how, "\"signal\":%d", WTERMSIG(st));
+    else snprintf(how, sizeof how, "\"status\":%d", WEXITSTATUS(st));
+    if (g->state == G_DRAINING || m->stopping) {
+      bool clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+      sl_log(clean ? SL_LOG_DEBUG : SL_LOG_WARN, "worker stopped",
+             "\"generation\":%u,\"worker\":%u,\"worker_pid\":%d,%s", g->id, i, (int)pid, how);
+      continue;
+    }
+    if (g->state == G_STARTING) {
+      sl_log(SL_LOG_ERROR, "new worker died before it was ready",
+             "\"generation\":%u,\"worker\":%u,\"worker_pid\":%d,%s", g->id, i, (int)pid, how);
+      reload_failed_start(m, "a new worker exited before it was ready (see the log)");
+      continue;
+    }
     uint64_t now = sl_now_ms(), lived = now - s->started_ms;
     s->backoff_ms = lived >= STABLE_AFTER_MS ? 0
                   : s->backoff_ms ? (s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2)
                   : BACKOFF_MIN_MS;
     s->restart_at_ms = now + s->backoff_ms;
-    if (WIFSIGNALED(st) && (WTERMSIG(st) == SIGSEGV || WTERMSIG(st) == SIGBUS)) verify_store(m->cfg);
-    if (WIFSIGNALED(st))
-      sl_log(SL_LOG_WARN, "worker died", "\"worker\":%d,\"worker_pid\":%d,\"signal\":%d,\"restart_in_ms\":%llu", i,
-             (int)pid, WTERMSIG(st), (unsigned long long)s->backoff_ms);
-    else
-      sl_log(SL_LOG_WARN, "worker exited", "\"worker\":%d,\"worker_pid\":%d,\"status\":%d,\"restart_in_ms\":%llu", i,
-             (int)pid, WEXITSTATUS(st), (unsigned long long)s->backoff_ms);
-  }
-  unsigned live = 0;
-  for (unsigned i = 0; i < m->n; i++) live += m->slots[i].pid != 0;
-  return live;
-}
-
-static void drain_ready_pipe(struct master *m) {
-  char b[64];
-  while (read(m->ready_r, b, sizeof b) > 0) {}
-}
-
-/* Waits until every initial worker reported that it listens. */
-static int await_ready(struct master *m) {
-  unsigned got = 0;
-  uint64_t deadline = sl_now_ms() + READY_TIMEOUT_MS;
-  while (got < m->n) {
-    if (reap(m, true) < m->n) return -1; /* a worker died before it was ready */
-    char b[64];
-    ssize_t k = read(m->ready_r, b, sizeof b);
-    if (k > 0) {
-      got += (unsigned)k;
-      continue;
+    /* A worker that keeps dying gives up its socket meanwhile: new connections then go to
+     * the other workers instead of waiting in its queue (unless a new generation shares it). */
+    if (s->backoff_ms >= CLOSE_SOCKET_BACKOFF_MS && !m->starting && m->lfd[i] >= 0) {
+      close(m->lfd[i]);
+      m->lfd[i] = -1;
     }
-    if (sl_now_ms() > deadline) return -1;
-    struct timespec ts = {0, 10 * 1000000};
-    siginfo_t si;
-    sigtimedwait(&m->blocked, &si, &ts); /* SIGCHLD wakes us early; others are re-checked below */
+    if (WIFSIGNALED(st) && (WTERMSIG(st) == SIGSEGV || WTERMSIG(st) == SIGBUS)) verify_store(g->cfg);
+    sl_log(SL_LOG_WARN, WIFSIGNALED(st) ? "worker died" : "worker exited",
+           "\"worker\":%u,\"worker_pid\":%d,%s,\"restart_in_ms\":%llu", i, (int)pid, how,
+           (unsigned long long)s->backoff_ms);
   }
-  return 0;
+  /* Drained generations that have no worker left are gone. */
+  for (struct gen *g = m->gens, *nx; g; g = nx) {
+    nx = g->next;
+    if (g->state == G_DRAINING && gen_live(m, g) == 0) {
+      sl_log(SL_LOG_INFO, "generation stopped", "\"generation\":%u", g->id);
+      gen_free(m, g);
+    }
+  }
 }
 
-static void signal_all(struct master *m, int sig) {
+/* ---- reload ---- */
+
+static void start_reload(struct master *m);
+
+static void notify_ready(struct master *m, const char *what) {
+  sl_notify_send(&m->notify, "READY=1\nMAINPID=%d\nSTATUS=%s: %s:%u, %u workers, %zu deployments, generation %u",
+                 (int)m->pid, what, m->host, m->port, m->n, m->serving ? m->serving->cfg->ndeployments : (size_t)0,
+                 m->serving ? m->serving->id : 0);
+}
+
+/* Every worker of the starting generation listens: it serves, the old one drains. */
+static void promote(struct master *m) {
+  struct gen *g = m->starting, *old = m->serving;
+  m->starting = NULL;
+  g->state = G_SERVING;
+  m->serving = g;
+  atomic_store(&m->ctl->generation, g->id);
+  apply_log_level(g->cfg);
+  if (!old) {
+    sl_log(SL_LOG_INFO, "ready", "\"host\":\"%s\",\"port\":%u,\"workers\":%u,\"deployments\":%zu", g->cfg->listen_host,
+           m->port, m->n, g->cfg->ndeployments);
+    notify_ready(m, "serving");
+    return;
+  }
+  uint64_t ms = sl_now_ms() - m->reload_t0;
+  reload_answer(m, 0, "reloaded: generation %u serves %zu deployments", g->id, g->cfg->ndeployments);
+  gen_drain(m, old);
+  sl_log(SL_LOG_INFO, "reloaded",
+         "\"generation\":%u,\"deployments\":%zu,\"workers\":%u,\"ms\":%llu,\"draining_generation\":%u", g->id,
+         g->cfg->ndeployments, m->n, (unsigned long long)ms, old->id);
+  notify_ready(m, "reloaded");
+  if (m->reload_again) {
+    m->reload_again = false;
+    start_reload(m);
+  }
+}
+
+static void reload_failed(struct master *m, int status, const char *msg) {
+  char *e = json_escape(msg);
+  sl_log(SL_LOG_ERROR, "reload failed", "\"error\":\"%s\",\"config\":\"%s\"", e ? e : "",
+         m->opts->config_path ? "file" : "embedded");
+  free(e);
+  reload_answer(m, status, "%s", msg);
+  notify_ready(m, "reload failed, still serving the previous config");
+  if (m->reload_again) {
+    m->reload_again = false;
+    start_reload(m);
+  }
+}
+
+/* The new generation did not come up: drain what did, keep serving the old one. */
+static void reload_failed_start(struct master *m, const char *why) {
+  struct gen *g = m->starting;
+  if (!g) return;
+  gen_drain(m, g);
+  if (!m->serving) return; /* startup: sl_master_run gives up */
+  if (!same_str(m->serving->cfg->log_file, g->cfg->log_file)) {
+    char err[256];
+    sl_log_set_file(m->serving->cfg->log_file, err, sizeof err);
+  }
+  apply_log_level(m->serving->cfg);
+  reload_failed(m, -EIO, why);
+}
+
+static void start_reload(struct master *m) {
+  if (m->starting || !m->serving) {
+    m->reload_again = true; /* answered once the reload under way is done */
+    return;
+  }
+  m->reload_ticket = atomic_load(&m->ctl->reload_requested);
+  m->reload_t0 = sl_now_ms();
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  sl_notify_send(&m->notify, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading the configuration",
+                 (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000u);
+  sl_log(SL_LOG_INFO, "reloading", "\"generation\":%u", m->serving->id);
+
+  char err[1024];
+  struct sl_config *cfg;
+  if (sl_master_load_config(m->opts, true, &cfg, err, sizeof err)) {
+    reload_failed(m, -EINVAL, err);
+    return;
+  }
+  const struct sl_config *cur = m->serving->cfg;
+  if (strcmp(cfg->listen_host, m->host) != 0 || cfg->port != m->cfg_port) {
+    char *h = json_escape(cfg->listen_host);
+    sl_log(SL_LOG_WARN, "the listen address cannot change on reload; restart sluice to apply it",
+           "\"configured\":\"%s:%u\",\"kept\":\"%s:%u\"", h ? h : "", cfg->port, m->host, m->cfg_port);
+    free(h);
+    free(cfg->listen_host);
+    cfg->listen_host = strdup(m->host);
+    cfg->port = m->cfg_port;
+  }
+  if (workers_of(cfg) != m->n) {
+    sl_log(SL_LOG_WARN, "the number of workers cannot change on reload; restart sluice to apply it",
+           "\"configured\":%u,\"kept\":%u", workers_of(cfg), m->n);
+  }
+  if (!cfg->listen_host) {
+    sl_config_free(cfg);
+    reload_failed(m, -EIO, "out of memory");
+    return;
+  }
+  if (!same_str(cfg->log_file, cur->log_file) && sl_log_set_file(cfg->log_file, err, sizeof err)) {
+    sl_config_free(cfg);
+    reload_failed(m, -EINVAL, err);
+    return;
+  }
+  apply_log_level(cfg); /* the new workers inherit it; restored if they fail */
+  struct gen *g = gen_new(m, cfg, err, sizeof err);
+  if (!g) {
+    sl_config_free(cfg);
+    reload_failed(m, -EIO, err);
+    return;
+  }
+  g->state = G_STARTING;
+  g->deadline_ms = sl_now_ms() + READY_TIMEOUT_MS;
+  m->starting = g;
   for (unsigned i = 0; i < m->n; i++)
-    if (m->slots[i].pid > 0) kill(m->slots[i].pid, sig);
-}
-
-static int shutdown_workers(struct master *m, int sig) {
-  sl_log(SL_LOG_INFO, "shutting down", "\"signal\":%d,\"drain_timeout_ms\":%llu", sig,
-         (unsigned long long)m->cfg->drain_timeout_ms);
-  signal_all(m, SIGTERM);
-  uint64_t deadline = sl_now_ms() + m->cfg->drain_timeout_ms + 5000;
-  while (reap(m, true) > 0) {
-    if (sl_now_ms() > deadline) {
-      sl_log(SL_LOG_ERROR, "workers did not stop in time; killing", NULL);
-      signal_all(m, SIGKILL);
-      deadline = UINT64_MAX;
+    if (spawn(m, g, i) < 0) {
+      reload_failed_start(m, "cannot start new workers (see the log)");
+      return;
     }
-    struct timespec ts = {0, 50 * 1000000};
-    siginfo_t si;
-    sigtimedwait(&m->blocked, &si, &ts);
-  }
-  sl_log(SL_LOG_INFO, "stopped", NULL);
-  return 0;
 }
 
-int sl_master_run(const struct sl_config *cfg) {
-  struct master m = {.cfg = cfg};
-  m.n = cfg->workers > 0 ? (unsigned)cfg->workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
-  if (m.n < 1) m.n = 1;
-  if (m.n > SL_SHM_MAX_WORKERS) m.n = SL_SHM_MAX_WORKERS;
+/* ---- shutdown ---- */
+
+static void begin_shutdown(struct master *m, int sig) {
+  m->stopping = true;
+  uint64_t drain = m->serving ? m->serving->cfg->drain_timeout_ms : 0;
+  sl_log(SL_LOG_INFO, "shutting down", "\"signal\":%d,\"drain_timeout_ms\":%llu", sig, (unsigned long long)drain);
+  sl_notify_send(&m->notify, "STOPPING=1\nSTATUS=draining");
+  if (m->starting) {
+    m->reload_ticket = atomic_load(&m->ctl->reload_requested);
+    reload_answer(m, -EIO, "sluice is shutting down");
+  }
+  for (struct gen *g = m->gens; g; g = g->next)
+    if (g->state != G_DRAINING) gen_drain(m, g);
+  /* The workers close their copies as they drain; once the last one has, connecting fails
+   * at once instead of waiting in a queue nobody accepts from. */
+  for (unsigned i = 0; i < m->n; i++)
+    if (m->lfd[i] >= 0) {
+      close(m->lfd[i]);
+      m->lfd[i] = -1;
+    }
+}
+
+/* ---- watchdog ---- */
+
+/* Pings systemd only while every live worker of the serving generation stamped its
+ * heartbeat recently. Returns when to look again. */
+static uint64_t watchdog(struct master *m, uint64_t now) {
+  if (!m->notify.watchdog_usec) return UINT64_MAX;
+  uint64_t interval = m->notify.watchdog_usec / 2000;
+  if (interval < 1) interval = 1;
+  if (now < m->next_ping_ms) return m->next_ping_ms;
+  m->next_ping_ms = now + interval;
+  if (m->stopping) { /* the drain has its own limits (drain_timeout, TimeoutStopSec) */
+    sl_notify_send(&m->notify, "WATCHDOG=1");
+    return m->next_ping_ms;
+  }
+  struct gen *g = m->serving;
+  if (!g) return m->next_ping_ms;
+  uint64_t stale_after = interval > HEARTBEAT_STALE_MIN_MS ? interval : HEARTBEAT_STALE_MIN_MS;
+  unsigned live = 0;
+  int stale = -1;
+  uint64_t age = 0;
+  for (unsigned i = 0; i < m->n; i++) {
+    if (!g->slots[i].pid) continue;
+    live++;
+    uint64_t hb = atomic_load(&g->shm->workers[i].heartbeat_ms);
+    uint64_t since = hb > g->slots[i].started_ms ? hb : g->slots[i].started_ms;
+    if (now > since && now - since > stale_after && now - since > age) {
+      stale = (int)i;
+      age = now - since;
+    }
+  }
+  if (live && stale < 0) {
+    sl_notify_send(&m->notify, "WATCHDOG=1");
+    if (m->watchdog_stalled) sl_log(SL_LOG_INFO, "watchdog: every worker answers again; pinging", NULL);
+    m->watchdog_stalled = false;
+  } else if (!m->watchdog_stalled) {
+    m->watchdog_stalled = true;
+    if (live)
+      sl_log(SL_LOG_ERROR, "watchdog: a worker does not answer; not pinging systemd",
+             "\"worker\":%d,\"worker_pid\":%d,\"silent_ms\":%llu", stale, (int)g->slots[stale].pid,
+             (unsigned long long)age);
+    else
+      sl_log(SL_LOG_ERROR, "watchdog: no worker is running; not pinging systemd", NULL);
+  }
+  return m->next_ping_ms;
+}
+
+/* ---- the loop ---- */
+
+static void read_ready(struct master *m, struct gen *g) {
+  char b[64];
+  ssize_t k;
+  while ((k = read(g->ready_r, b, sizeof b)) > 0)
+    if (g->state == G_STARTING) g->nready += (unsigned)k;
+}
+
+static void forward_usr1(struct master *m) {
+  int rc = sl_log_reopen();
+  if (rc) sl_log(SL_LOG_ERROR, "cannot reopen the log file", "\"error\":\"%s\"", strerror(-rc));
+  else sl_log(SL_LOG_INFO, "log reopened", NULL);
+  for (struct gen *g = m->gens; g; g = g->next) gen_signal(m, g, SIGUSR1);
+}
+
+/* Returns -1 to keep going, else the exit code. */
+static int handle_signals(struct master *m) {
+  struct signalfd_siginfo si[16];
+  ssize_t k;
+  while ((k = read(m->sigfd, si, sizeof si)) > 0) {
+    for (size_t j = 0; j < (size_t)k / sizeof si[0]; j++) {
+      int sig = (int)si[j].ssi_signo;
+      if (sig == SIGTERM || sig == SIGINT) {
+        if (!m->stopping) begin_shutdown(m, sig);
+      } else if (sig == SIGHUP) {
+        if (!m->stopping) start_reload(m);
+      } else if (sig == SIGUSR1) {
+        forward_usr1(m);
+      }
+      /* SIGCHLD: reaped below */
+    }
+  }
+  return -1;
+}
+
+static void restart_and_deadlines(struct master *m, uint64_t now, uint64_t *wake) {
+  struct gen *g = m->serving;
+  if (g && !m->stopping) {
+    for (unsigned i = 0; i < m->n; i++) {
+      struct slot *s = &g->slots[i];
+      if (s->pid == 0 && s->restart_at_ms && s->restart_at_ms <= now) {
+        if (spawn(m, g, i) > 0)
+          sl_log(SL_LOG_INFO, "worker started", "\"worker\":%u,\"worker_pid\":%d", i, (int)s->pid);
+        else
+          s->restart_at_ms = now + BACKOFF_MAX_MS;
+      }
+      if (s->pid == 0 && s->restart_at_ms && s->restart_at_ms < *wake) *wake = s->restart_at_ms;
+    }
+  }
+  if (m->starting && now >= m->starting->deadline_ms) {
+    sl_log(SL_LOG_ERROR, "new workers did not report ready in time", "\"timeout_ms\":%d", READY_TIMEOUT_MS);
+    reload_failed_start(m, "new workers did not start in time (see the log)");
+  }
+  if (m->starting && m->starting->deadline_ms < *wake) *wake = m->starting->deadline_ms;
+  for (struct gen *d = m->gens; d; d = d->next) {
+    if (d->state != G_DRAINING || d->killed) continue;
+    if (now >= d->deadline_ms) {
+      sl_log(SL_LOG_ERROR, "workers did not stop in time; killing", "\"generation\":%u", d->id);
+      gen_signal(m, d, SIGKILL);
+      d->killed = true;
+    } else if (d->deadline_ms < *wake) {
+      *wake = d->deadline_ms;
+    }
+  }
+}
+
+static int loop(struct master *m) {
+  for (;;) {
+    reap(m);
+    if (m->stopping && !m->gens) return 0;
+    if (!m->serving && !m->starting && !m->stopping) return 1; /* the first generation failed */
+    uint64_t now = sl_now_ms(), wake = now + 1000;
+    restart_and_deadlines(m, now, &wake);
+    if (!m->serving && !m->starting && !m->stopping) return 1;
+    uint64_t ping = watchdog(m, now);
+    if (ping < wake) wake = ping;
+
+    struct pollfd pf[3] = {{m->sigfd, POLLIN, 0}};
+    struct gen *pg[3] = {NULL};
+    nfds_t np = 1;
+    if (m->starting) pg[np] = m->starting, pf[np++] = (struct pollfd){m->starting->ready_r, POLLIN, 0};
+    if (m->serving) pg[np] = m->serving, pf[np++] = (struct pollfd){m->serving->ready_r, POLLIN, 0};
+    now = sl_now_ms();
+    int timeout = wake > now ? (int)(wake - now > 60000 ? 60000 : wake - now) : 0;
+    int rc = poll(pf, np, timeout);
+    if (rc < 0 && errno != EINTR) {
+      sl_log(SL_LOG_ERROR, "poll failed", "\"error\":\"%s\"", strerror(errno));
+      struct timespec ts = {0, 10 * 1000000};
+      nanosleep(&ts, NULL);
+    }
+    for (nfds_t j = 1; j < np; j++)
+      if (pf[j].revents) read_ready(m, pg[j]);
+    handle_signals(m);
+    if (m->starting && m->starting->nready >= m->n && gen_live(m, m->starting) == m->n) promote(m);
+  }
+}
+
+int sl_master_run(struct sl_config *cfg, const struct sl_master_opts *o) {
+  struct master m = {.opts = o, .pid = getpid(), .reserve_fd = -1, .sigfd = -1};
+  m.n = workers_of(cfg);
+  m.cfg_port = cfg->port;
+  m.host = strdup(cfg->listen_host);
+  m.lfd = malloc(m.n * sizeof *m.lfd);
+  m.ctl = mmap(NULL, sizeof *m.ctl, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (!m.host || !m.lfd || m.ctl == MAP_FAILED) {
+    fprintf(stderr, "sluice: out of resources\n");
+    free(m.host);
+    free(m.lfd);
+    sl_config_free(cfg);
+    return 1;
+  }
+  atomic_store(&m.ctl->master_pid, (int32_t)m.pid);
+  for (unsigned i = 0; i < m.n; i++) m.lfd[i] = -1;
 
   char err[256];
-  int reserve_fd;
-  if (sl_net_bind_reuseport(cfg->listen_host, cfg->port, &reserve_fd, &m.port, err, sizeof err)) {
-    sl_log(SL_LOG_ERROR, "cannot listen", "\"error\":\"%s\"", err);
+  int rc = 1;
+  if (sl_net_bind_reuseport(cfg->listen_host, cfg->port, &m.reserve_fd, &m.port, err, sizeof err)) {
+    char *e = json_escape(err);
+    sl_log(SL_LOG_ERROR, "cannot listen", "\"error\":\"%s\"", e ? e : "");
+    free(e);
     fprintf(stderr, "sluice: %s\n", err);
-    return 1;
+    sl_config_free(cfg);
+    goto out;
   }
+  for (unsigned i = 0; i < m.n; i++)
+    if (bind_slot(&m, i)) {
+      fprintf(stderr, "sluice: cannot listen on %s:%u\n", cfg->listen_host, m.port);
+      sl_config_free(cfg);
+      goto out;
+    }
+  if (sl_notify_open(&m.notify, err, sizeof err)) sl_log(SL_LOG_WARN, "systemd notification disabled", "\"error\":\"%s\"", err);
   verify_store(cfg);
-  if (sl_shm_create(cfg->ndeployments, &m.shm)) {
-    fprintf(stderr, "sluice: cannot create shared memory: %s\n", strerror(errno));
-    return 1;
-  }
-  /* The hedge budget starts full: a fresh gateway may hedge its first slow requests. */
-  atomic_store(&m.shm->hedge_budget_milli, (int64_t)(cfg->hedging.budget_burst * 1000.0));
-  m.slots = calloc(m.n, sizeof *m.slots);
-  int p[2];
-  if (!m.slots || pipe2(p, O_CLOEXEC | O_NONBLOCK)) {
-    fprintf(stderr, "sluice: out of resources\n");
-    return 1;
-  }
-  m.ready_r = p[0];
-  m.ready_w = p[1];
+
   signal(SIGPIPE, SIG_IGN);
   sigemptyset(&m.blocked);
   sigaddset(&m.blocked, SIGCHLD);
   sigaddset(&m.blocked, SIGTERM);
   sigaddset(&m.blocked, SIGINT);
   sigaddset(&m.blocked, SIGHUP);
+  sigaddset(&m.blocked, SIGUSR1);
   sigprocmask(SIG_BLOCK, &m.blocked, &m.old);
-
-  for (unsigned i = 0; i < m.n; i++)
-    if (spawn(&m, i) < 0) return 1;
-  if (await_ready(&m)) {
+  m.sigfd = signalfd(-1, &m.blocked, SFD_NONBLOCK | SFD_CLOEXEC);
+  struct gen *g = m.sigfd >= 0 ? gen_new(&m, cfg, err, sizeof err) : NULL;
+  if (!g) {
+    fprintf(stderr, "sluice: %s\n", m.sigfd < 0 ? strerror(errno) : err);
+    sl_config_free(cfg);
+    goto out_signals;
+  }
+  g->state = G_STARTING;
+  g->deadline_ms = sl_now_ms() + READY_TIMEOUT_MS;
+  m.starting = g;
+  bool spawned = true;
+  for (unsigned i = 0; i < m.n && spawned; i++) spawned = spawn(&m, g, i) > 0;
+  rc = spawned ? loop(&m) : 1;
+  if (rc != 0) {
+    /* The first generation never came up: nothing to drain. */
     sl_log(SL_LOG_ERROR, "workers failed to start", NULL);
     fprintf(stderr, "sluice: workers failed to start\n");
-    signal_all(&m, SIGKILL);
-    while (reap(&m, true) > 0) usleep(10000);
-    return 1;
-  }
-  sl_log(SL_LOG_INFO, "ready", "\"host\":\"%s\",\"port\":%u,\"workers\":%u,\"deployments\":%zu",
-         cfg->listen_host, m.port, m.n, cfg->ndeployments);
-
-  for (;;) {
-    uint64_t now = sl_now_ms(), next = now + 1000;
-    for (unsigned i = 0; i < m.n; i++) {
-      struct slot *s = &m.slots[i];
-      if (s->pid == 0 && s->restart_at_ms && s->restart_at_ms <= now) {
-        if (spawn(&m, i) > 0)
-          sl_log(SL_LOG_INFO, "worker started", "\"worker\":%u,\"worker_pid\":%d", i, (int)s->pid);
-        else
-          s->restart_at_ms = now + BACKOFF_MAX_MS;
-      }
-      if (s->pid == 0 && s->restart_at_ms && s->restart_at_ms < next) next = s->restart_at_ms;
+    sl_notify_send(&m.notify, "STATUS=workers failed to start");
+    for (struct gen *x = m.gens; x; x = x->next) gen_signal(&m, x, SIGKILL);
+    m.stopping = true;
+    while (m.gens) {
+      for (struct gen *x = m.gens; x; x = x->next) x->state = G_DRAINING;
+      reap(&m);
+      if (m.gens) usleep(10000);
     }
-    uint64_t wait = next > now ? next - now : 0;
-    struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
-    siginfo_t si;
-    int sig = sigtimedwait(&m.blocked, &si, &ts);
-    drain_ready_pipe(&m);
-    if (sig == SIGCHLD) reap(&m, false);
-    else if (sig == SIGTERM || sig == SIGINT) {
-      int rc = shutdown_workers(&m, sig);
-      close(reserve_fd);
-      close(m.ready_r);
-      close(m.ready_w);
-      free(m.slots);
-      sl_shm_destroy(m.shm);
-      return rc;
-    } else if (sig == SIGHUP) {
-      sl_log(SL_LOG_WARN, "SIGHUP: configuration reload is not supported yet; ignored", NULL);
-    }
+  } else {
+    sl_log(SL_LOG_INFO, "stopped", NULL);
   }
+out_signals:
+  if (m.sigfd >= 0) close(m.sigfd);
+  sigprocmask(SIG_SETMASK, &m.old, NULL);
+out:
+  while (m.gens) gen_free(&m, m.gens);
+  for (unsigned i = 0; i < m.n; i++)
+    if (m.lfd[i] >= 0) close(m.lfd[i]);
+  if (m.reserve_fd >= 0) close(m.reserve_fd);
+  sl_notify_close(&m.notify);
+  munmap(m.ctl, sizeof *m.ctl);
+  free(m.lfd);
+  free(m.host);
+  return rc;
 }

@@ -1,6 +1,9 @@
 /* Worker process lifecycle: build the per-worker tables (groups, /v1/models body),
  * start listening, serve until SIGTERM/SIGINT, then drain: stop accepting, let
- * in-flight requests finish up to drain_timeout, close the rest and exit 0. */
+ * in-flight requests finish up to drain_timeout, close the rest and exit 0. While it
+ * runs, a 1 s timer stamps shm->workers[i].heartbeat_ms (the master pings the systemd
+ * watchdog only while every worker's stamp is fresh), SIGUSR1 reopens the log file, and
+ * POST /config/reload waits here (polling the master's control page) for its answer. */
 #include "core/worker.h"
 
 #include <cjson/cJSON.h>
@@ -13,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/master.h"
 #include "core/reqcache.h"
 #include "core/request.h"
 
@@ -113,6 +117,98 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
   uv_timer_start(&w->drain_deadline, on_drain_deadline, w->cfg->drain_timeout_ms, 0);
 }
 
+#define HEARTBEAT_MS 1000
+#define RELOAD_POLL_MS 10
+
+static void on_heartbeat(uv_timer_t *t) {
+  struct sl_worker *w = t->data;
+  atomic_store(&w->shm->workers[w->index].heartbeat_ms, sl_now_ms());
+}
+
+static void on_usr1(uv_signal_t *s, int signum) {
+  struct sl_worker *w = s->data;
+  int rc = sl_log_reopen();
+  if (rc)
+    sl_log(SL_LOG_ERROR, "cannot reopen the log file", "\"worker\":%u,\"error\":\"%s\"", w->index, strerror(-rc));
+  else
+    sl_log(SL_LOG_INFO, "log reopened", "\"worker\":%u", w->index);
+}
+
+/* ---- POST /config/reload ---- */
+
+struct sl_reload_wait {
+  struct sl_worker *w;
+  struct sl_reload_wait *next, **pprev; /* in w->reload_waits */
+  uint64_t ticket, deadline_ms;
+  int early_status;                     /* answered on the first tick without asking (-ESRCH) */
+  sl_reload_cb cb;
+  void *ud;
+  uv_timer_t timer;
+};
+
+static void reload_wait_closed(uv_handle_t *h) { free(h->data); }
+
+static void reload_wait_unlink_close(struct sl_reload_wait *r) {
+  if (r->pprev) {
+    *r->pprev = r->next;
+    if (r->next) r->next->pprev = r->pprev;
+    r->pprev = NULL;
+  }
+  uv_timer_stop(&r->timer);
+  uv_close((uv_handle_t *)&r->timer, reload_wait_closed);
+}
+
+static void reload_tick(uv_timer_t *t) {
+  struct sl_reload_wait *r = t->data;
+  int status;
+  char msg[SL_RELOAD_MSG + 64];
+  if (r->early_status) {
+    status = r->early_status;
+    snprintf(msg, sizeof msg, "cannot reach the master process to reload the configuration");
+  } else if (atomic_load(&r->w->ctl->reload_done) >= r->ticket) {
+    sl_master_ctl_result(r->w->ctl, &status, msg, sizeof msg);
+  } else if (sl_now_ms() >= r->deadline_ms) {
+    status = -ETIMEDOUT;
+    snprintf(msg, sizeof msg, "the reload did not finish in time; it may still complete (see the log)");
+  } else {
+    return;
+  }
+  sl_reload_cb cb = r->cb;
+  void *ud = r->ud;
+  reload_wait_unlink_close(r);
+  cb(ud, status, msg);
+}
+
+struct sl_reload_wait *sl_worker_request_reload(struct sl_worker *w, uint64_t timeout_ms, sl_reload_cb cb,
+                                                void *ud) {
+  struct sl_reload_wait *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  r->w = w;
+  r->cb = cb;
+  r->ud = ud;
+  r->deadline_ms = sl_now_ms() + timeout_ms;
+  pid_t master = w->ctl ? (pid_t)atomic_load(&w->ctl->master_pid) : 0;
+  if (!master || getppid() != master) {
+    r->early_status = -ESRCH;
+  } else {
+    r->ticket = atomic_fetch_add(&w->ctl->reload_requested, 1) + 1;
+    if (kill(master, SIGHUP)) r->early_status = -ESRCH;
+  }
+  uv_timer_init(&w->loop, &r->timer);
+  r->timer.data = r;
+  r->next = w->reload_waits;
+  if (r->next) r->next->pprev = &r->next;
+  r->pprev = &w->reload_waits;
+  w->reload_waits = r;
+  uv_timer_start(&r->timer, reload_tick, r->early_status ? 0 : RELOAD_POLL_MS, RELOAD_POLL_MS);
+  sl_log(SL_LOG_INFO, "config reload requested", "\"worker\":%u", w->index);
+  return r;
+}
+
+void sl_worker_reload_cancel(struct sl_reload_wait *r) {
+  if (r) reload_wait_unlink_close(r);
+}
+
 static void close_walk(uv_handle_t *h, void *arg) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
@@ -125,12 +221,13 @@ static void free_worker(struct sl_worker *w) {
   if (w->tls) sl_tls_ctx_free(w->tls);
 }
 
-int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, unsigned index, int listen_fd,
-                  int ready_fd) {
+int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_master_ctl *ctl,
+                  unsigned index, int listen_fd, int ready_fd) {
   struct sl_worker *w = calloc(1, sizeof *w);
   if (!w) return 1;
   w->cfg = cfg;
   w->shm = shm;
+  w->ctl = ctl;
   w->index = index;
   w->rng = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15ULL;
   w->pools = calloc(cfg->ndeployments ? cfg->ndeployments : 1, sizeof *w->pools);
@@ -156,9 +253,14 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, unsigned inde
   w->sig_term.data = w->sig_int.data = w;
   uv_signal_start(&w->sig_term, on_stop_signal, SIGTERM);
   uv_signal_start(&w->sig_int, on_stop_signal, SIGINT);
+  uv_signal_init(&w->loop, &w->sig_usr1);
+  w->sig_usr1.data = w;
+  uv_signal_start(&w->sig_usr1, on_usr1, SIGUSR1);
   uv_timer_init(&w->loop, &w->drain_poll);
   uv_timer_init(&w->loop, &w->drain_deadline);
-  w->drain_poll.data = w->drain_deadline.data = w;
+  uv_timer_init(&w->loop, &w->heartbeat);
+  w->drain_poll.data = w->drain_deadline.data = w->heartbeat.data = w;
+  uv_timer_start(&w->heartbeat, on_heartbeat, 0, HEARTBEAT_MS);
   atomic_store(&shm->workers[index].pid, (int32_t)getpid());
   sl_reqcache_open(w); /* after fork: an LMDB environment never crosses one */
 
@@ -171,6 +273,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, unsigned inde
 
   /* Close everything still open (pools, timers, signals) and let the callbacks run. */
   if (w->srv) sl_server_close(w->srv); /* frees the server once its handles have closed */
+  while (w->reload_waits) reload_wait_unlink_close(w->reload_waits);
   for (size_t i = 0; i < cfg->ndeployments; i++)
     if (w->pools[i]) sl_upstream_pool_destroy(w->pools[i]);
   uv_walk(&w->loop, close_walk, NULL);

@@ -17,6 +17,8 @@
 struct sl_request;
 struct sl_lmdb;
 struct sl_cache;
+struct sl_master_ctl;
+struct sl_reload_wait;
 
 /* A model group: the deployments sharing one model_name, in config order. */
 struct sl_group {
@@ -44,14 +46,35 @@ struct sl_worker {
   struct sl_request *sf_table[256]; /* single-flight leaders by cache-key byte 0 */
   size_t inflight;
   bool draining;
-  uv_signal_t sig_term, sig_int;
+  uv_signal_t sig_term, sig_int, sig_usr1;
   uv_timer_t drain_poll, drain_deadline;
+  uv_timer_t heartbeat;               /* shm->workers[index].heartbeat_ms, for the watchdog */
+  struct sl_master_ctl *ctl;          /* shared with the master (reload requests) */
+  struct sl_reload_wait *reload_waits; /* pending sl_worker_request_reload calls */
 };
 
 /* Runs a worker to completion; returns the process exit code. listen_fd comes from
- * sl_net_bind_reuseport; one byte is written to ready_fd once it accepts. */
-int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, unsigned index, int listen_fd,
-                  int ready_fd);
+ * sl_net_bind_reuseport (the worker owns it); one byte is written to ready_fd once it
+ * accepts. ctl may be NULL (then reload requests fail with -ESRCH). */
+int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_master_ctl *ctl,
+                  unsigned index, int listen_fd, int ready_fd);
+
+/* POST /config/reload: asks the master to re-read its config file (SIGHUP) and calls cb
+ * exactly once, from the worker loop (never from inside this call), with the outcome:
+ *   0           reloaded: new workers serve the new config, this worker drains
+ *   -EINVAL     the config is invalid: nothing changed; message is the loader's error
+ *               (file:line: key.path: why), already logged by the master
+ *   -EIO        new workers failed to start: nothing changed
+ *   -ETIMEDOUT  no outcome within timeout_ms (the reload may still complete)
+ *   -ESRCH      no master to ask
+ * message is a NUL-terminated string, valid only during the call. The answer covers
+ * every change made to the file before this call. Returns a handle for
+ * sl_worker_reload_cancel (call it if the request goes away first; cb then never runs),
+ * or NULL when out of memory (cb never runs). */
+typedef void (*sl_reload_cb)(void *ud, int status, const char *message);
+struct sl_reload_wait *sl_worker_request_reload(struct sl_worker *w, uint64_t timeout_ms, sl_reload_cb cb,
+                                                void *ud);
+void sl_worker_reload_cancel(struct sl_reload_wait *h);
 
 const struct sl_group *sl_worker_group(const struct sl_worker *w, const char *name);
 /* The pool of deployment i, created on first use; NULL on failure (err filled). */

@@ -147,6 +147,22 @@ static int scan_lru(struct sl_cache *c, bool (*fn)(void *, const uint8_t *, cons
 
 enum victim_kind { VICTIM_EXPIRED, VICTIM_LRU, VICTIM_FLUSH };
 
+/* Write txns hold remap_lock shared, like every txn of this process: a remap (which
+ * needs no live txn in the process) waits for them. */
+static int wtxn_begin(struct sl_cache *c, MDB_txn **t) {
+  pthread_rwlock_rdlock(&c->e->remap_lock);
+  int rc = mdb_txn_begin(c->e->env, NULL, 0, t);
+  if (rc) pthread_rwlock_unlock(&c->e->remap_lock);
+  return rc;
+}
+
+static int wtxn_commit(struct sl_cache *c, MDB_txn *t, int rc) {
+  if (!rc) rc = mdb_txn_commit(t);
+  else mdb_txn_abort(t);
+  pthread_rwlock_unlock(&c->e->remap_lock);
+  return rc;
+}
+
 /* Deletes the victims in chunks, each entry only if it still qualifies (expired, or
  * not accessed since it was chosen). Returns 0 or the LMDB error. */
 static int delete_victims(struct sl_cache *c, const struct victims *vs, enum victim_kind kind, int64_t now,
@@ -156,7 +172,7 @@ static int delete_victims(struct sl_cache *c, const struct victims *vs, enum vic
   while (i < vs->n) {
     size_t m = vs->n - i < chunk ? vs->n - i : chunk;
     MDB_txn *t;
-    int rc = mdb_txn_begin(c->e->env, NULL, 0, &t);
+    int rc = wtxn_begin(c, &t);
     if (rc) return rc;
     struct sl_cache_totals tt;
     totals_load(c, t, &tt);
@@ -183,10 +199,7 @@ static int delete_victims(struct sl_cache *c, const struct victims *vs, enum vic
       n++;
     }
     if (!rc) rc = totals_store(c, t, &tt, NULL);
-    if (!rc)
-      rc = mdb_txn_commit(t);
-    else
-      mdb_txn_abort(t);
+    rc = wtxn_commit(c, t, rc);
     if (rc == MDB_MAP_FULL && chunk > 1) {
       chunk /= 2; /* deleting needs a few fresh pages too: try smaller txns */
       continue;
@@ -399,7 +412,7 @@ static int apply_del_bad(struct sl_cache *c, MDB_txn *t, struct sl_cache_op *op,
 
 static int apply_ops(struct sl_cache *c, struct sl_cache_op *ops, size_t k) {
   MDB_txn *t;
-  int rc = mdb_txn_begin(c->e->env, NULL, 0, &t);
+  int rc = wtxn_begin(c, &t);
   if (rc) return rc;
   struct sl_cache_totals tt;
   totals_load(c, t, &tt);
@@ -413,10 +426,7 @@ static int apply_ops(struct sl_cache *c, struct sl_cache_op *ops, size_t k) {
     }
   }
   if (!rc) rc = totals_store(c, t, &tt, &d);
-  if (!rc)
-    rc = mdb_txn_commit(t);
-  else
-    mdb_txn_abort(t);
+  rc = wtxn_commit(c, t, rc);
   if (rc) deltas_return(c, &d);
   return rc;
 }
@@ -457,7 +467,7 @@ static void writer_batch(struct sl_cache *c, struct sl_cache_op *ops, size_t k) 
 
 static void do_flush(struct sl_cache *c) {
   MDB_txn *t;
-  int rc = mdb_txn_begin(c->e->env, NULL, 0, &t);
+  int rc = wtxn_begin(c, &t);
   if (!rc) {
     struct sl_cache_totals tt;
     totals_load(c, t, &tt);
@@ -465,10 +475,7 @@ static void do_flush(struct sl_cache *c) {
     rc = mdb_drop(t, c->e->dbi_cache, 0);
     if (!rc) rc = mdb_drop(t, c->e->dbi_cache_lru, 0);
     if (!rc) rc = totals_store(c, t, &tt, NULL);
-    if (!rc)
-      rc = mdb_txn_commit(t);
-    else
-      mdb_txn_abort(t);
+    rc = wtxn_commit(c, t, rc);
   }
   if (rc == MDB_MAP_FULL) {
     /* Dropping a huge tree in one txn can itself run out of pages: delete in chunks. */

@@ -364,8 +364,8 @@ if others:
     notes.append(f"CPU used by other processes on the machine during the runs (the whole machine's busy "
                  f"time minus target, mocks and sluice-load): mean {mean * 100:.1f}%, worst "
                  f"{worst[0] * 100:.1f}% of the machine ({worst[1]})"
-                 + ("; runs above 10%: " + ", ".join(n for o, n in sorted(others, reverse=True) if o > 0.10)
-                    if worst[0] > 0.10 else ""))
+                 + (f"; {sum(1 for o, _ in others if o > 0.10)} of {len(others)} runs above 10%: "
+                    "treat this run's numbers as noisy" if worst[0] > 0.10 else ""))
 if notes or bad or gens:
     w("Notes:")
     w("")

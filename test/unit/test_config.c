@@ -397,8 +397,8 @@ static const struct err_case type_errors[] = {
      "t.yaml:6: model_list[0].litellm_params.tpm: expected a non-negative integer, got '1.5'"},
     {"model_list:\n  - model_name: m\n    litellm_params:\n      model: openai/x\n"
      "      api_key: 12345\n",
-     "t.yaml:5: model_list[0].litellm_params.api_key: expected a string, got '12345' (YAML "
-     "reads it as an integer; quote it"},
+     "t.yaml:5: model_list[0].litellm_params.api_key: expected a string, got a value that is "
+     "not one (not shown: it is a secret) (YAML reads it as an integer; quote it"},
     {"model_list:\n  - model_name: 1.5\n    litellm_params:\n      model: openai/x\n",
      "t.yaml:2: model_list[0].model_name: expected a string, got '1.5' (YAML reads it as a "
      "number"},
@@ -425,7 +425,8 @@ static const struct err_case type_errors[] = {
     {ONE_DEP "litellm_settings:\n  request_timeout: soon\n",
      "t.yaml:7: litellm_settings.request_timeout: expected a positive number, got 'soon'"},
     {ONE_DEP "general_settings:\n  master_key: 1234\n",
-     "t.yaml:7: general_settings.master_key: expected a string, got '1234'"},
+     "t.yaml:7: general_settings.master_key: expected a string, got a value that is not one "
+     "(not shown: it is a secret)"},
     {ONE_DEP "sluice_settings:\n  access_log: maybe\n",
      "t.yaml:7: sluice_settings.access_log: expected a boolean (true/false, yes/no, on/off), "
      "got 'maybe'"},
@@ -558,8 +559,8 @@ static const struct err_case url_errors[] = {
      "t.yaml:9: model_list[2].litellm_params.api_base: expected an http(s) URL, got "
      "'http://[::1/v1' (unterminated '['"},
     {"      api_base: http://user:pw@host/v1\n",
-     "t.yaml:9: model_list[2].litellm_params.api_base: expected an http(s) URL, got "
-     "'http://user:pw@host/v1' (credentials in the URL"},
+     "t.yaml:9: model_list[2].litellm_params.api_base: expected an http(s) URL (credentials "
+     "in the URL are not supported (use api_key)); the value is not shown"},
     {"      api_base: http://host/v1?x=1\n",
      "t.yaml:9: model_list[2].litellm_params.api_base: expected an http(s) URL, got "
      "'http://host/v1?x=1' (query strings"},

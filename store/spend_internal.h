@@ -1,0 +1,27 @@
+/* The two steps of a spend flush, separated for tests that stop a flusher between
+ * them (a process killed after its commit and before it advanced the shm counters).
+ * Not an API for other rooms: use sl_spend_flush or the flusher thread. */
+#ifndef SL_STORE_SPEND_INTERNAL_H
+#define SL_STORE_SPEND_INTERNAL_H
+
+#include "store/spend.h"
+
+struct sl_spend_flush_item {
+  uint32_t slot;
+  int64_t total[SL_SPEND_NFIELDS]; /* what the slot's flushed counters advance to */
+};
+
+struct sl_spend_flush_plan {
+  struct sl_spend_flush_item items[SL_SHM_KEY_SLOTS];
+  size_t n;
+  struct sl_spend_flush_stats st;
+};
+
+/* Step 1: the write txn (ledger rows + meta rows), committed. Fills plan with what
+ * step 2 must do. gc: also drop meta rows of other epochs idle for a week. */
+int sl_spend_flush_commit(struct sl_lmdb *e, struct sl_shm *shm, int64_t now_unix, bool gc,
+                          struct sl_spend_flush_plan *plan);
+/* Step 2: advances the slots' flushed counters (atomic max) to the committed totals. */
+void sl_spend_flush_apply(struct sl_shm *shm, const struct sl_spend_flush_plan *plan);
+
+#endif

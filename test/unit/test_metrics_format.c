@@ -1,0 +1,235 @@
+/* metrics: finished requests counted into the shared-memory region and rendered in the
+ * Prometheus text format, checked line by line against a fake worker (no loop, no
+ * sockets): which series a request lands in, status classes, cache results, retries,
+ * hedges, own 429s, histogram buckets, label escaping, health gauges. */
+#include <stdlib.h>
+
+#include "check.h"
+#include "core/metrics.h"
+#include "core/request_internal.h"
+
+static struct sl_deployment deps[3] = {
+  {.model_name = "alpha", .id = "alpha-0"},
+  {.model_name = "alpha", .id = "we\"ird\\id\nx"},
+  {.model_name = "solo", .id = "solo-0"},
+};
+static struct sl_config cfg = {.deployments = deps, .ndeployments = 3};
+static size_t ga[2] = {0, 1}, gs[1] = {2};
+static struct sl_group groups[2] = {{"alpha", ga, 2}, {"solo", gs, 1}};
+
+static struct sl_worker *fresh_worker(void) {
+  static struct sl_worker w;
+  static struct sl_shm *shm;
+  if (shm) sl_shm_destroy(shm);
+  if (sl_shm_create(3, &shm)) abort();
+  memset(&w, 0, sizeof w);
+  w.cfg = &cfg;
+  w.shm = shm;
+  w.groups = groups;
+  w.ngroups = 2;
+  return &w;
+}
+
+static struct sl_attempt att[4];
+
+/* A finished request that took ms milliseconds, answered by dep (SIZE_MAX: no attempt). */
+static struct sl_request req(struct sl_worker *w, const struct sl_group *g, size_t dep, int status, uint64_t ms) {
+  struct sl_request rq = {.w = w, .group = g, .status = status, .cache_state = SL_CS_MISS};
+  rq.t0_ms = sl_now_ms() - ms;
+  if (dep != SIZE_MAX) {
+    memset(&att[0], 0, sizeof att[0]);
+    att[0].dep = dep;
+    att[0].status = status;
+    rq.att[0] = &att[0];
+    rq.natt = 1;
+    if (status < 400) rq.winner = &att[0];
+  }
+  return rq;
+}
+
+static char *render(struct sl_worker *w) {
+  static struct sl_buf b;
+  sl_buf_free(&b);
+  CHECK(sl_metrics_render(w, &b) == 0);
+  sl_buf_append(&b, "", 1);
+  return b.p;
+}
+
+/* The whole line (between newlines) is in the text. */
+static bool has_line(const char *text, const char *line) {
+  size_t n = strlen(line);
+  for (const char *p = text; (p = strstr(p, line)); p++)
+    if ((p == text || p[-1] == '\n') && p[n] == '\n') return true;
+  return false;
+}
+
+static void request_lands_on_the_answering_deployment(void) {
+  struct sl_worker *w = fresh_worker();
+  struct sl_request rq = req(w, &groups[0], 1, 200, 30);
+  sl_metrics_request_done(w, &rq);
+  char *t = render(w);
+  CHECK(has_line(t, "sluice_requests_total{group=\"alpha\",deployment=\"we\\\"ird\\\\id\\nx\",status_class=\"2xx\","
+                    "cache=\"miss\"} 1"));
+  /* 30 ms: not in 0.025, in 0.05 and above */
+  CHECK(has_line(t, "sluice_request_duration_seconds_bucket{group=\"alpha\",deployment=\"we\\\"ird\\\\id\\nx\","
+                    "le=\"0.025\"} 0"));
+  CHECK(has_line(t, "sluice_request_duration_seconds_bucket{group=\"alpha\",deployment=\"we\\\"ird\\\\id\\nx\","
+                    "le=\"0.05\"} 1"));
+  CHECK(has_line(t, "sluice_request_duration_seconds_bucket{group=\"alpha\",deployment=\"we\\\"ird\\\\id\\nx\","
+                    "le=\"+Inf\"} 1"));
+  CHECK(has_line(t, "sluice_request_duration_seconds_count{group=\"alpha\",deployment=\"we\\\"ird\\\\id\\nx\"} 1"));
+  /* Deployments with nothing counted still show one series per family. */
+  CHECK(has_line(t, "sluice_requests_total{group=\"alpha\",deployment=\"alpha-0\",status_class=\"2xx\",cache=\"none\"} 0"));
+  CHECK(has_line(t, "sluice_requests_total{group=\"solo\",deployment=\"solo-0\",status_class=\"2xx\",cache=\"none\"} 0"));
+  CHECK(has_line(t, "sluice_request_duration_seconds_count{group=\"solo\",deployment=\"solo-0\"} 0"));
+  /* No group-level series until a request without a deployment is counted. */
+  CHECK(!strstr(t, "\",deployment=\"\""));
+  CHECK(has_line(t, "# TYPE sluice_requests_total counter"));
+  CHECK(has_line(t, "# TYPE sluice_request_duration_seconds histogram"));
+  CHECK(has_line(t, "sluice_build_info{version=\"0.1.0\"} 1"));
+  CHECK(strlen(t) > 0 && t[strlen(t) - 1] == '\n');
+}
+
+static void status_classes_cache_results_and_group_series(void) {
+  struct sl_worker *w = fresh_worker();
+  struct sl_request rq = req(w, &groups[0], SIZE_MAX, 200, 1);
+  rq.cache_state = SL_CS_HIT;
+  sl_metrics_request_done(w, &rq);
+  rq = req(w, &groups[0], 0, 499, 1); /* client closed */
+  sl_metrics_request_done(w, &rq);
+  rq = req(w, &groups[0], 0, 503, 1);
+  rq.cache_state = SL_CS_BYPASS;
+  sl_metrics_request_done(w, &rq);
+  rq = req(w, &groups[1], SIZE_MAX, 0, 1);
+  rq.cache_state = SL_CS_NONE;
+  sl_metrics_request_done(w, &rq);
+  rq = req(w, NULL, SIZE_MAX, 404, 1); /* no group: not counted */
+  sl_metrics_request_done(w, &rq);
+  char *t = render(w);
+  CHECK(has_line(t, "sluice_requests_total{group=\"alpha\",deployment=\"\",status_class=\"2xx\",cache=\"hit\"} 1"));
+  CHECK(has_line(t, "sluice_requests_total{group=\"alpha\",deployment=\"alpha-0\",status_class=\"4xx\",cache=\"miss\"} 1"));
+  CHECK(has_line(t, "sluice_requests_total{group=\"alpha\",deployment=\"alpha-0\",status_class=\"5xx\",cache=\"bypass\"} 1"));
+  CHECK(has_line(t, "sluice_requests_total{group=\"solo\",deployment=\"\",status_class=\"other\",cache=\"none\"} 1"));
+  /* zero combinations of a counted series are left out */
+  CHECK(!strstr(t, "deployment=\"alpha-0\",status_class=\"2xx\""));
+  CHECK(!strstr(t, "404"));
+  CHECK(has_line(t, "sluice_request_duration_seconds_count{group=\"alpha\",deployment=\"\"} 1"));
+}
+
+static void retries_hedges_fallbacks_rate_limits(void) {
+  struct sl_worker *w = fresh_worker();
+  struct sl_request rq = req(w, &groups[0], 0, 200, 1);
+  /* three attempts, one of them a hedge that won, after a fallback */
+  for (int i = 0; i < 3; i++) {
+    memset(&att[i], 0, sizeof att[i]);
+    att[i].dep = 0;
+    rq.att[i] = &att[i];
+  }
+  rq.natt = 3;
+  rq.winner = &att[2];
+  rq.hedges_fired = 1;
+  rq.hedge_won = true;
+  rq.fallback_used = "alpha";
+  rq.tokens_in = 12;
+  rq.tokens_out = 34;
+  rq.cost_micro = 1234567;
+  sl_metrics_request_done(w, &rq);
+  /* sluice's own 429: counted; a provider's 429 passed through: not */
+  rq = req(w, &groups[1], SIZE_MAX, 429, 1);
+  rq.err_code = "rate_limit_exceeded";
+  sl_metrics_request_done(w, &rq);
+  rq = req(w, &groups[1], 2, 429, 1);
+  rq.err_code = "upstream_error";
+  sl_metrics_request_done(w, &rq);
+  char *t = render(w);
+  CHECK(has_line(t, "sluice_retries_total{group=\"alpha\",deployment=\"alpha-0\"} 1"));
+  CHECK(has_line(t, "sluice_hedges_fired_total{group=\"alpha\",deployment=\"alpha-0\"} 1"));
+  CHECK(has_line(t, "sluice_hedges_won_total{group=\"alpha\",deployment=\"alpha-0\"} 1"));
+  CHECK(has_line(t, "sluice_fallbacks_total{group=\"alpha\",deployment=\"alpha-0\"} 1"));
+  CHECK(has_line(t, "sluice_tokens_total{group=\"alpha\",deployment=\"alpha-0\",direction=\"in\"} 12"));
+  CHECK(has_line(t, "sluice_tokens_total{group=\"alpha\",deployment=\"alpha-0\",direction=\"out\"} 34"));
+  CHECK(has_line(t, "sluice_cost_usd_total{group=\"alpha\",deployment=\"alpha-0\"} 1.234567"));
+  CHECK(has_line(t, "sluice_cost_usd_total{group=\"solo\",deployment=\"solo-0\"} 0.000000"));
+  CHECK(has_line(t, "sluice_rate_limited_total{group=\"solo\",deployment=\"\"} 1"));
+  CHECK(has_line(t, "sluice_rate_limited_total{group=\"solo\",deployment=\"solo-0\"} 0"));
+  CHECK(has_line(t, "sluice_requests_total{group=\"solo\",deployment=\"solo-0\",status_class=\"4xx\",cache=\"miss\"} 1"));
+  /* cooldowns are per deployment only */
+  CHECK(!strstr(t, "sluice_cooldowns_total{group=\"solo\",deployment=\"\"}"));
+}
+
+static void ttft_of_streams(void) {
+  struct sl_worker *w = fresh_worker();
+  struct sl_request rq = req(w, &groups[1], 2, 200, 40);
+  rq.stream = true;
+  att[0].streaming = true;
+  att[0].t_first = rq.t0_ms + 7;
+  sl_metrics_request_done(w, &rq);
+  rq = req(w, &groups[1], 2, 200, 40); /* not a stream: no TTFT */
+  sl_metrics_request_done(w, &rq);
+  char *t = render(w);
+  CHECK(has_line(t, "sluice_time_to_first_token_seconds_bucket{group=\"solo\",deployment=\"solo-0\",le=\"0.005\"} 0"));
+  CHECK(has_line(t, "sluice_time_to_first_token_seconds_bucket{group=\"solo\",deployment=\"solo-0\",le=\"0.01\"} 1"));
+  CHECK(has_line(t, "sluice_time_to_first_token_seconds_sum{group=\"solo\",deployment=\"solo-0\"} 0.007000"));
+  CHECK(has_line(t, "sluice_time_to_first_token_seconds_count{group=\"solo\",deployment=\"solo-0\"} 1"));
+  CHECK(has_line(t, "sluice_request_duration_seconds_count{group=\"solo\",deployment=\"solo-0\"} 2"));
+}
+
+static void health_gauges(void) {
+  struct sl_worker *w = fresh_worker();
+  uint64_t now = sl_now_ms();
+  atomic_store(&w->shm->deployments[0].cooldown_until_ms, now + 60000);
+  atomic_store(&w->shm->deployments[2].cooldown_until_ms, now + 60000); /* alone in its group */
+  atomic_store(&w->shm->deployments[1].inflight, 3);
+  atomic_store(&w->shm->deployments[1].m.cooldowns, 2);
+  double ms = 250;
+  uint64_t bits;
+  memcpy(&bits, &ms, sizeof bits);
+  atomic_store(&w->shm->deployments[0].ewma_ms_bits, bits);
+  atomic_store(&w->shm->workers[0].pid, 100);
+  atomic_store(&w->shm->workers[0].connections, 4);
+  atomic_store(&w->shm->workers[1].pid, 101);
+  atomic_store(&w->shm->workers[1].connections, 1);
+  char *t = render(w);
+  CHECK(has_line(t, "sluice_deployment_healthy{group=\"alpha\",deployment=\"alpha-0\"} 0"));
+  CHECK(has_line(t, "sluice_deployment_healthy{group=\"solo\",deployment=\"solo-0\"} 1"));
+  CHECK(has_line(t, "sluice_deployment_inflight{group=\"alpha\",deployment=\"we\\\"ird\\\\id\\nx\"} 3"));
+  CHECK(has_line(t, "sluice_cooldowns_total{group=\"alpha\",deployment=\"we\\\"ird\\\\id\\nx\"} 2"));
+  CHECK(has_line(t, "sluice_deployment_ewma_latency_seconds{group=\"alpha\",deployment=\"alpha-0\"} 0.25"));
+  CHECK(has_line(t, "sluice_deployment_ewma_latency_seconds{group=\"solo\",deployment=\"solo-0\"} 0"));
+  CHECK(has_line(t, "sluice_workers 2"));
+  CHECK(has_line(t, "sluice_connections_open 5"));
+  CHECK(!strstr(t, "sluice_cache_entries")); /* no cache: no cache families */
+}
+
+/* Every line is a comment (HELP/TYPE) or name{labels} value, and families are
+ * announced before their samples. */
+static void every_line_is_well_formed(void) {
+  struct sl_worker *w = fresh_worker();
+  struct sl_request rq = req(w, &groups[0], 1, 200, 3);
+  sl_metrics_request_done(w, &rq);
+  char *t = render(w);
+  char type_of[64] = "";
+  for (char *p = t; *p;) {
+    char *nl = strchr(p, '\n');
+    CHECK(nl != NULL);
+    if (!nl) break;
+    *nl = 0;
+    if (strncmp(p, "# TYPE ", 7) == 0) {
+      snprintf(type_of, sizeof type_of, "%.*s", (int)strcspn(p + 7, " "), p + 7);
+    } else if (strncmp(p, "# HELP ", 7) != 0) {
+      CHECK(p[0] != '#' && p[0] != 0);
+      CHECK(type_of[0] && strncmp(p, type_of, strlen(type_of)) == 0); /* sample of the announced family */
+      char *sp = strrchr(p, ' ');
+      CHECK(sp && sp[1]);
+      char *end;
+      strtod(sp + 1, &end);
+      CHECK(*end == 0);
+    }
+    *nl = '\n';
+    p = nl + 1;
+  }
+}
+
+CHECK_MAIN(T(request_lands_on_the_answering_deployment), T(status_classes_cache_results_and_group_series),
+           T(retries_hedges_fallbacks_rate_limits), T(ttft_of_streams), T(health_gauges),
+           T(every_line_is_well_formed))
