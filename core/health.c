@@ -116,6 +116,7 @@ void sl_health_end(struct sl_worker *w, size_t dep, bool probe, bool cancelled, 
   sl_shm_lock(&d->lock);
   struct sl_cooldown cd = {d->window_start_ms, d->fails_in_window, atomic_load(&d->cooldown_until_ms),
                            d->last_cooldown_ms, d->half_open};
+  uint64_t was_until = cd.until_ms;
   if (ok) sl_policy_cooldown_ok(&cd, now);
   else sl_policy_cooldown_fail(&cd, &rules, kind, retry_after_ms, now);
   d->window_start_ms = cd.window_start_ms;
@@ -124,6 +125,7 @@ void sl_health_end(struct sl_worker *w, size_t dep, bool probe, bool cancelled, 
   d->half_open = cd.half_open;
   atomic_store(&d->cooldown_until_ms, cd.until_ms);
   sl_shm_unlock(&d->lock);
+  if (cd.until_ms > now && cd.until_ms != was_until) atomic_fetch_add(&d->m.cooldowns, 1); /* entered a cooldown */
   if (ok) {
     atomic_fetch_add(&d->successes, 1);
     if (latency_ms > 0) {

@@ -5,11 +5,16 @@
  * again to the re-read file. */
 #include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "core/config.h"
+#include "core/config_parse.h"
 #include "core/log.h"
 #include "core/master.h"
 
@@ -17,6 +22,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: sluice [--config FILE] [--host H] [--port P] [--workers N] [--data-dir DIR]\n"
           "       sluice check FILE\n"
+          "       sluice probe http://HOST:PORT/PATH   (exit 0 on a 2xx answer; for health checks)\n"
           "       sluice --version\n"
           "Without --config, sluice serves its embedded demo config (mock deployments on\n"
           "127.0.0.1:18081 and :18082). See README.md for the config reference.\n");
@@ -29,6 +35,61 @@ static int load(const struct sl_master_opts *o, bool json_warnings, struct sl_co
     return 2;
   }
   return 0;
+}
+
+/* `sluice probe URL`: one GET, exit 0 on a 2xx status and 1 otherwise, within 2 s. For
+ * container health checks where sluice listens on loopback (a kubelet httpGet probe
+ * would knock on the pod IP) and the image has no curl. */
+static int probe(const char *url) {
+  struct sl_config_url u;
+  const char *why = "invalid URL";
+  if (sl_config_parse_url(url, &u, &why) || u.tls) {
+    fprintf(stderr, "sluice probe: %s: %s\n", url, u.tls ? "https is not supported" : why);
+    sl_config_url_clear(&u); /* safe after a failed parse too */
+    return 2;
+  }
+  char port[8];
+  snprintf(port, sizeof port, "%u", u.port);
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai = NULL;
+  int rc = 1, fd = -1;
+  if (getaddrinfo(u.host, port, &hints, &ai) == 0) {
+    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
+      fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      struct timeval tv = {2, 0};
+      if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv); /* bounds connect() too */
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      }
+      if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen)) {
+        close(fd);
+        fd = -1;
+      }
+    }
+    freeaddrinfo(ai);
+  }
+  if (fd < 0) {
+    fprintf(stderr, "sluice probe: cannot connect to %s:%s\n", u.host, port);
+    sl_config_url_clear(&u);
+    return 1;
+  }
+  char req[1024], resp[512];
+  bool v6 = strchr(u.host, ':') != NULL;
+  int n = snprintf(req, sizeof req,
+                   "GET %s HTTP/1.1\r\nHost: %s%s%s\r\nUser-Agent: sluice-probe\r\nConnection: close\r\n\r\n",
+                   u.path[0] ? u.path : "/", v6 ? "[" : "", u.host, v6 ? "]" : "");
+  size_t got = 0;
+  if (n > 0 && (size_t)n < sizeof req && write(fd, req, (size_t)n) == n) {
+    ssize_t k;
+    while (got < sizeof resp - 1 && (k = read(fd, resp + got, sizeof resp - 1 - got)) > 0) got += (size_t)k;
+  }
+  close(fd);
+  resp[got] = 0;
+  int status = 0;
+  if (sscanf(resp, "HTTP/1.%*d %d", &status) == 1 && status >= 200 && status < 300) rc = 0;
+  const char *body = strstr(resp, "\r\n\r\n");
+  printf("%d %s\n", status, body ? body + 4 : "");
+  sl_config_url_clear(&u);
+  return rc;
 }
 
 static int parse_int(const char *s, long lo, long hi, long *out) {
@@ -53,6 +114,13 @@ int main(int argc, char **argv) {
     printf("%s: ok (%zu deployments)\n", argv[2], cfg->ndeployments);
     sl_config_free(cfg);
     return 0;
+  }
+  if (argc >= 2 && strcmp(argv[1], "probe") == 0) {
+    if (argc != 3) {
+      usage(stderr);
+      return 2;
+    }
+    return probe(argv[2]);
   }
   static const struct option opts[] = {
     {"config", required_argument, 0, 'c'}, {"host", required_argument, 0, 'H'},

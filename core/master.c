@@ -44,6 +44,7 @@ struct slot {
   uint64_t started_ms;
   uint64_t restart_at_ms; /* 0: not scheduled */
   uint64_t backoff_ms;
+  bool ready, drained;    /* records from the worker: accepting; stopped accepting */
 };
 
 enum gen_state { G_STARTING, G_SERVING, G_DRAINING };
@@ -55,9 +56,9 @@ struct gen {
   struct sl_config *cfg;
   struct sl_shm *shm;
   struct slot *slots; /* master.n */
-  int ready_r, ready_w;
-  unsigned nready;
-  uint64_t deadline_ms; /* STARTING: ready timeout; DRAINING: SIGKILL */
+  int ready_r, ready_w;  /* two-byte records from the workers (see worker.h) */
+  int partial;           /* first byte of a record split across reads; -1: none */
+  uint64_t deadline_ms;  /* STARTING: ready timeout; DRAINING: SIGKILL */
   bool killed;
 };
 
@@ -75,6 +76,9 @@ struct master {
   struct sl_master_ctl *ctl;
   struct gen *gens;
   struct gen *serving, *starting;
+  struct gen *retiring;   /* the generation a reload replaced, until its workers stop accepting */
+  bool finishing;         /* a reload waits for `retiring` before it answers */
+  uint64_t finish_deadline_ms;
   unsigned next_id;
   bool stopping, reload_again, watchdog_stalled;
   uint64_t reload_ticket, reload_t0, next_ping_ms;
@@ -201,6 +205,7 @@ static struct gen *gen_new(struct master *m, struct sl_config *cfg, char *err, s
   atomic_store(&g->shm->hedge_budget_milli, (int64_t)(cfg->hedging.budget_burst * 1000.0));
   g->ready_r = p[0];
   g->ready_w = p[1];
+  g->partial = -1;
   g->cfg = cfg;
   g->id = m->next_id++;
   g->next = m->gens;
@@ -216,6 +221,7 @@ static void gen_free(struct master *m, struct gen *g) {
     }
   if (m->serving == g) m->serving = NULL;
   if (m->starting == g) m->starting = NULL;
+  if (m->retiring == g) m->retiring = NULL;
   close(g->ready_r);
   close(g->ready_w);
   sl_shm_destroy(g->shm);
@@ -315,6 +321,7 @@ static pid_t spawn(struct master *m, struct gen *g, unsigned i) {
   g->slots[i].pid = pid;
   g->slots[i].started_ms = sl_now_ms();
   g->slots[i].restart_at_ms = 0;
+  g->slots[i].ready = g->slots[i].drained = false;
   atomic_fetch_add(&g->shm->workers[i].restarts, 1);
   return pid;
 }
@@ -392,7 +399,10 @@ static void notify_ready(struct master *m, const char *what) {
                  m->serving ? m->serving->id : 0);
 }
 
-/* Every worker of the starting generation listens: it serves, the old one drains. */
+#define RETIRE_WAIT_MS 3000 /* longest wait for old workers to stop accepting */
+
+/* Every worker of the starting generation listens: it serves, the old one drains. The
+ * reload is answered once every old worker has stopped accepting (finish_reload). */
 static void promote(struct master *m) {
   struct gen *g = m->starting, *old = m->serving;
   m->starting = NULL;
@@ -406,12 +416,30 @@ static void promote(struct master *m) {
     notify_ready(m, "serving");
     return;
   }
+  gen_drain(m, old);
+  m->retiring = old;
+  m->finishing = true;
+  m->finish_deadline_ms = sl_now_ms() + RETIRE_WAIT_MS;
+}
+
+static bool retired(const struct master *m) {
+  const struct gen *old = m->retiring;
+  if (!old) return true;
+  for (unsigned i = 0; i < m->n; i++)
+    if (old->slots[i].pid && !old->slots[i].drained) return false;
+  return true;
+}
+
+static void finish_reload(struct master *m) {
+  struct gen *g = m->serving;
+  m->finishing = false;
+  unsigned old_id = m->retiring ? m->retiring->id : g->id - 1;
+  m->retiring = NULL;
   uint64_t ms = sl_now_ms() - m->reload_t0;
   reload_answer(m, 0, "reloaded: generation %u serves %zu deployments", g->id, g->cfg->ndeployments);
-  gen_drain(m, old);
   sl_log(SL_LOG_INFO, "reloaded",
          "\"generation\":%u,\"deployments\":%zu,\"workers\":%u,\"ms\":%llu,\"draining_generation\":%u", g->id,
-         g->cfg->ndeployments, m->n, (unsigned long long)ms, old->id);
+         g->cfg->ndeployments, m->n, (unsigned long long)ms, old_id);
   notify_ready(m, "reloaded");
   if (m->reload_again) {
     m->reload_again = false;
@@ -447,7 +475,7 @@ static void reload_failed_start(struct master *m, const char *why) {
 }
 
 static void start_reload(struct master *m) {
-  if (m->starting || !m->serving) {
+  if (m->starting || m->finishing || !m->serving) {
     m->reload_again = true; /* answered once the reload under way is done */
     return;
   }
@@ -516,7 +544,11 @@ static void begin_shutdown(struct master *m, int sig) {
   if (m->starting) {
     m->reload_ticket = atomic_load(&m->ctl->reload_requested);
     reload_answer(m, -EIO, "sluice is shutting down");
+  } else if (m->finishing) {
+    reload_answer(m, 0, "reloaded; sluice is shutting down");
   }
+  m->finishing = false;
+  m->retiring = NULL;
   for (struct gen *g = m->gens; g; g = g->next)
     if (g->state != G_DRAINING) gen_drain(m, g);
   /* The workers close their copies as they drain; once the last one has, connecting fails
@@ -577,10 +609,29 @@ static uint64_t watchdog(struct master *m, uint64_t now) {
 /* ---- the loop ---- */
 
 static void read_ready(struct master *m, struct gen *g) {
-  char b[64];
+  unsigned char b[64 + 1];
   ssize_t k;
-  while ((k = read(g->ready_r, b, sizeof b)) > 0)
-    if (g->state == G_STARTING) g->nready += (unsigned)k;
+  while ((k = read(g->ready_r, b + 1, sizeof b - 1)) > 0) {
+    unsigned char *p = b + 1;
+    size_t n = (size_t)k;
+    if (g->partial >= 0) {
+      *--p = (unsigned char)g->partial;
+      n++;
+      g->partial = -1;
+    }
+    for (; n >= 2; p += 2, n -= 2) {
+      if (p[1] >= m->n) continue;
+      if (p[0] == SL_WORKER_READY) g->slots[p[1]].ready = true;
+      else if (p[0] == SL_WORKER_DRAINING) g->slots[p[1]].drained = true;
+    }
+    if (n) g->partial = p[0];
+  }
+}
+
+static bool all_ready(const struct master *m, const struct gen *g) {
+  for (unsigned i = 0; i < m->n; i++)
+    if (!g->slots[i].pid || !g->slots[i].ready) return false;
+  return true;
 }
 
 static void forward_usr1(struct master *m) {
@@ -652,11 +703,14 @@ static int loop(struct master *m) {
     uint64_t ping = watchdog(m, now);
     if (ping < wake) wake = ping;
 
-    struct pollfd pf[3] = {{m->sigfd, POLLIN, 0}};
-    struct gen *pg[3] = {NULL};
+    struct pollfd pf[16] = {{m->sigfd, POLLIN, 0}};
+    struct gen *pg[16] = {NULL};
     nfds_t np = 1;
-    if (m->starting) pg[np] = m->starting, pf[np++] = (struct pollfd){m->starting->ready_r, POLLIN, 0};
-    if (m->serving) pg[np] = m->serving, pf[np++] = (struct pollfd){m->serving->ready_r, POLLIN, 0};
+    for (struct gen *g = m->gens; g && np < 16; g = g->next) {
+      pg[np] = g;
+      pf[np++] = (struct pollfd){g->ready_r, POLLIN, 0};
+    }
+    if (m->finishing && m->finish_deadline_ms < wake) wake = m->finish_deadline_ms;
     now = sl_now_ms();
     int timeout = wake > now ? (int)(wake - now > 60000 ? 60000 : wake - now) : 0;
     int rc = poll(pf, np, timeout);
@@ -668,7 +722,8 @@ static int loop(struct master *m) {
     for (nfds_t j = 1; j < np; j++)
       if (pf[j].revents) read_ready(m, pg[j]);
     handle_signals(m);
-    if (m->starting && m->starting->nready >= m->n && gen_live(m, m->starting) == m->n) promote(m);
+    if (m->starting && all_ready(m, m->starting)) promote(m);
+    if (m->finishing && (retired(m) || sl_now_ms() >= m->finish_deadline_ms)) finish_reload(m);
   }
 }
 

@@ -13,7 +13,8 @@
  *    labelled with that deployment's own group (after a fallback: the fallback group);
  *  - it reached none but has a model group (cache hits, single-flight followers, 429s
  *    and 503s decided before any attempt, client gone before routing): groups[g] with
- *    g = its index in w->groups, rendered with deployment="";
+ *    g = its index in w->groups (the first SL_SHM_MAX_WORKERS groups), rendered with
+ *    deployment="";
  *  - it has no group (404, 405, 401, bad JSON, unknown model, health, /v1/models,
  *    /metrics itself): not counted in these families (the per-worker `requests` slot
  *    still sees it).
@@ -23,7 +24,9 @@
  * retry too); rate_limited counts 429s that sluice produced itself (its limits and
  * budgets), not a provider's 429 passed through. TTFT is the first response byte of
  * the winning upstream stream after the request arrived (what health.c tracks).
- * `cooldowns` is incremented by core/health.c when a deployment enters a cooldown. */
+ * `cooldowns` is incremented by core/health.c when a deployment enters a cooldown;
+ * connections_open sums what each worker last published in its shared slot (the
+ * rendering worker refreshes its own first). */
 #include "core/metrics.h"
 
 #include <errno.h>

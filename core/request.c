@@ -13,6 +13,7 @@
 
 #include "core/health.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/request_internal.h"
 #include "net/oai_error.h"
 #include "policy/classify.h"
@@ -86,6 +87,7 @@ void sl_request_finish(struct sl_request *rq) {
   if (rq->conn) sl_conn_attach(rq->conn, NULL);
   rq->conn = NULL;
   rq->w->inflight--;
+  sl_metrics_request_done(rq->w, rq);
   access_log(rq);
   uv_close((uv_handle_t *)&rq->deadline, on_handle_closed);
   uv_close((uv_handle_t *)&rq->retry_timer, on_handle_closed);
@@ -326,6 +328,21 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
       reply_json(rq, 200, b, sizeof b - 1);
     }
     return;
+  case SL_R_METRICS: { /* unauthenticated, as LiteLLM's: scrapers rarely carry keys */
+    struct sl_buf b = {0};
+    if (sl_metrics_render(w, &b)) {
+      sl_buf_free(&b);
+      sl_request_reply_error(rq, 500, "internal_error", NULL, "Cannot render metrics");
+      return;
+    }
+    rq->status = 200;
+    sl_request_build_headers(rq);
+    if (rq->conn)
+      sl_conn_respond(rq->conn, 200, "text/plain; version=0.0.4; charset=utf-8", rq->hdrs.p, rq->hdrs.n, b.p, b.n);
+    sl_buf_free(&b);
+    sl_request_finish(rq);
+    return;
+  }
   default:
     break;
   }

@@ -20,6 +20,7 @@ static const struct {
   {"/health/readiness", SL_R_READY, SL_M_GET, false, NULL},
   {"/cache/stats", SL_R_CACHE_STATS, SL_M_GET, false, NULL},
   {"/cache", SL_R_CACHE_FLUSH, SL_M_DELETE, false, NULL},
+  {"/metrics", SL_R_METRICS, SL_M_GET, false, NULL},
 };
 
 struct sl_route_match sl_route_find(enum sl_http_method_kind m, struct sl_slice path) {

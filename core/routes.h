@@ -16,6 +16,7 @@ enum sl_route {
   SL_R_READY,       /* GET  /health/readiness */
   SL_R_CACHE_STATS, /* GET  /cache/stats */
   SL_R_CACHE_FLUSH, /* DELETE /cache */
+  SL_R_METRICS,     /* GET  /metrics (Prometheus) */
 };
 
 struct sl_route_match {

@@ -107,12 +107,27 @@ static void on_drain_deadline(uv_timer_t *t) {
   uv_stop(&w->loop);
 }
 
+/* A two-byte record on the pipe to the master (atomic: far below PIPE_BUF). */
+static void tell_master(struct sl_worker *w, char what, bool last) {
+  if (w->ready_fd < 0) return;
+  char b[2] = {what, (char)w->index};
+  if (write(w->ready_fd, b, 2) != 2) { /* the master notices a worker that never reports */ }
+  if (last) {
+    close(w->ready_fd);
+    w->ready_fd = -1;
+  }
+}
+
 static void on_stop_signal(uv_signal_t *s, int signum) {
   struct sl_worker *w = s->data;
   if (w->draining) return;
   w->draining = true;
   sl_log(SL_LOG_INFO, "worker draining", "\"worker\":%u,\"inflight\":%zu", w->index, w->inflight);
   sl_server_drain(w->srv);
+  /* The listener's fd is closed now (libuv closes it in uv_close): after a reload the
+   * master answers once every old worker has said so, so that from then on every new
+   * connection meets the new configuration. */
+  tell_master(w, SL_WORKER_DRAINING, true);
   uv_timer_start(&w->drain_poll, stop_loop_when_idle, 0, 20);
   uv_timer_start(&w->drain_deadline, on_drain_deadline, w->cfg->drain_timeout_ms, 0);
 }
@@ -264,16 +279,14 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   atomic_store(&shm->workers[index].pid, (int32_t)getpid());
   sl_reqcache_open(w); /* after fork: an LMDB environment never crosses one */
 
-  if (ready_fd >= 0) {
-    char b = (char)index;
-    if (write(ready_fd, &b, 1) != 1) { /* the master notices a worker that never reports */ }
-    close(ready_fd);
-  }
+  w->ready_fd = ready_fd;
+  tell_master(w, SL_WORKER_READY, false);
   uv_run(&w->loop, UV_RUN_DEFAULT);
 
   /* Close everything still open (pools, timers, signals) and let the callbacks run. */
   if (w->srv) sl_server_close(w->srv); /* frees the server once its handles have closed */
   while (w->reload_waits) reload_wait_unlink_close(w->reload_waits);
+  if (w->ready_fd >= 0) close(w->ready_fd);
   for (size_t i = 0; i < cfg->ndeployments; i++)
     if (w->pools[i]) sl_upstream_pool_destroy(w->pools[i]);
   uv_walk(&w->loop, close_walk, NULL);

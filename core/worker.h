@@ -49,13 +49,18 @@ struct sl_worker {
   uv_signal_t sig_term, sig_int, sig_usr1;
   uv_timer_t drain_poll, drain_deadline;
   uv_timer_t heartbeat;               /* shm->workers[index].heartbeat_ms, for the watchdog */
+  int ready_fd;                       /* to the master: ready, then draining; -1 once closed */
   struct sl_master_ctl *ctl;          /* shared with the master (reload requests) */
   struct sl_reload_wait *reload_waits; /* pending sl_worker_request_reload calls */
 };
 
 /* Runs a worker to completion; returns the process exit code. listen_fd comes from
- * sl_net_bind_reuseport (the worker owns it); one byte is written to ready_fd once it
- * accepts. ctl may be NULL (then reload requests fail with -ESRCH). */
+ * sl_net_bind_reuseport (the worker owns it). Two-byte records go to ready_fd (the
+ * worker owns it too): {SL_WORKER_READY, index} once it accepts, {SL_WORKER_DRAINING,
+ * index} once it has stopped accepting. ctl may be NULL (then reload requests fail with
+ * -ESRCH). */
+#define SL_WORKER_READY 'R'
+#define SL_WORKER_DRAINING 'D'
 int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_master_ctl *ctl,
                   unsigned index, int listen_fd, int ready_fd);
 

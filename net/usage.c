@@ -242,6 +242,7 @@ enum verdict { V_FORWARD, V_DROP, V_CUT };
  * For V_CUT, [*cs, *ce) is the member to cut, in data coordinates. */
 static enum verdict judge(struct sl_usage_filter *f, const char *d, size_t n, size_t *cs, size_t *ce) {
   size_t i = 0;
+  if (!d) return V_FORWARD;
   while (i < n && is_ws(d[i])) i++;
   if (n - i == 6 && memcmp(d + i, "[DONE]", 6) == 0) {
     f->saw_done = true;

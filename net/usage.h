@@ -60,7 +60,7 @@ enum {
 /* Feed it raw upstream SSE bytes split anywhere; it appends what to forward to the
  * client. Without strip flags the output is the input, byte for byte, as it comes
  * (the filter only observes: out may then be NULL and the caller forwards the input
- * itself). With strip flags a event is held until its blank line, then forwarded
+ * itself). With strip flags an event is held until its blank line, then forwarded
  * (possibly with the usage member cut) or dropped whole; everything else, [DONE],
  * comments, events without data, unparseable data, passes unchanged. The usage kept
  * is the last one reported; Anthropic streams (message_start's message.usage, then

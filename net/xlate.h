@@ -32,6 +32,8 @@
  *    blocks) in a user message; consecutive messages of the same resulting role (tool
  *    results, a user message after them, two assistants) are merged into one message.
  *  - role function (legacy) and unknown roles -> error. `name` on messages is dropped.
+ *    Empty turns are skipped; a conversation that starts with an assistant turn is
+ *    passed on as it is (the upstream decides).
  *  - max_tokens, else max_completion_tokens, else opts->default_max_tokens (<= 0: 4096).
  *  - stop (string or array) -> stop_sequences; temperature clamped to [0, 1] (OpenAI
  *    allows 2); top_p, top_k; stream; user -> metadata.user_id.
@@ -73,12 +75,19 @@
  *  stop_reason via the table (end_turn/stop_sequence/pause_turn -> stop, max_tokens ->
  *  length, tool_use -> tool_calls, refusal -> content_filter); usage prompt_tokens =
  *  input + cache_read + cache_creation, completion_tokens = output,
- *  prompt_tokens_details.cached_tokens = cache_read. Ids and model names are kept.
- *  OpenAI -> Anthropic: the reverse; reasoning_content -> a thinking block (empty
- *  signature), content and refusal -> text blocks, tool_calls -> tool_use (arguments
- *  parsed, {} when not an object), finish_reason via the table, usage input_tokens =
- *  prompt_tokens - cached_tokens, cache_read_input_tokens = cached_tokens. Only choice 0
- *  is translated (the Anthropic format has one answer).
+ *  prompt_tokens_details.cached_tokens = cache_read (cache_creation has no OpenAI field:
+ *  it is only in prompt_tokens and in struct sl_xlate_usage). Ids and model names are
+ *  kept. A streamed tool call that got no input_json_delta gets arguments "{}".
+ *  OpenAI -> Anthropic: the reverse; reasoning_content (or vLLM's reasoning) -> a
+ *  thinking block (empty signature), content and refusal -> text blocks, tool_calls ->
+ *  tool_use (arguments parsed, {} when not an object), finish_reason via the table (and
+ *  "stop" after tool calls -> tool_use, as some compatible servers say stop), usage
+ *  input_tokens = prompt_tokens - cached_tokens, cache_read_input_tokens =
+ *  cached_tokens. Only choice 0 is translated (the Anthropic format has one answer).
+ *  Streams: an OpenAI stream reports usage only at its end, so message_start carries
+ *  input_tokens 0 (unless a chunk had usage already) and message_delta carries the real
+ *  input and output counts (the SDK takes both from there); a stream that produced no
+ *  content still gets one empty text block.
  *
  * ---- Errors --------------------------------------------------------------------------
  *  Any upstream error body (OpenAI, Anthropic, {"error":"text"}, {"detail":...},

@@ -7,8 +7,8 @@
  *
  * where elapsed_ms is the time since the current minute began. A request of `amount`
  * units is admitted iff estimate + amount <= limit. In a first window (prev = 0) this
- * admits exactly `limit` units, and no sliding 60 s ever holds more than about
- * 2 x limit (the usual bound of this scheme; exactly limit when the traffic is even).
+ * admits exactly `limit` units; later, a real 60 s span holds at most 2 x limit (when
+ * the previous minute's units all came at its very end) and about limit on average.
  *
  * Pure: the caller owns the window (in shared memory, under the slot's lock) and passes
  * the time. Windows are the integer minutes of now_ms (now_ms / 60000), so every
