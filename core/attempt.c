@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "core/health.h"
+#include "core/tenancy.h"
 #include "core/request_internal.h"
 #include "net/json_scan.h"
 #include "net/oai_error.h"
@@ -61,10 +62,13 @@ static int build_body(struct sl_attempt *at, const struct sl_deployment *d) {
   sl_buf_json_escape(&at->model_val, d->upstream_model, strlen(d->upstream_model));
   sl_buf_puts(&at->model_val, "\"");
   if (at->model_val.oom) return -1;
-  struct edit e[1 + sizeof stripped_fields / sizeof stripped_fields[0]];
+  struct edit e[2 + sizeof stripped_fields / sizeof stripped_fields[0]];
   size_t ne = 0, s, en;
-  bool ok = sl_json_top_field(hr->body, hr->body_len, "model", &s, &en) == 0;
+  bool ok = rq->usage_ask != SL_USAGE_ASK_RESERIALISE &&
+            sl_json_top_field(hr->body, hr->body_len, "model", &s, &en) == 0;
   if (ok) e[ne++] = (struct edit){s, en, at->model_val.p, at->model_val.n};
+  if (ok && rq->usage_ask == SL_USAGE_ASK_SPLICE && rq->inject.text)
+    e[ne++] = (struct edit){rq->inject.at, rq->inject.at, rq->inject.text, rq->inject.len};
   for (size_t i = 0; ok && i < sizeof stripped_fields / sizeof stripped_fields[0]; i++) {
     int rc = sl_json_top_member(hr->body, hr->body_len, stripped_fields[i], &s, &en);
     if (rc == 0) e[ne++] = (struct edit){s, en, NULL, 0};
@@ -91,6 +95,12 @@ static int build_body(struct sl_attempt *at, const struct sl_deployment *d) {
   cJSON_ReplaceItemInObjectCaseSensitive(copy, "model", cJSON_CreateString(d->upstream_model));
   for (size_t i = 0; i < sizeof stripped_fields / sizeof stripped_fields[0]; i++)
     cJSON_DeleteItemFromObjectCaseSensitive(copy, stripped_fields[i]);
+  if (rq->usage_ask == SL_USAGE_ASK_SPLICE || rq->usage_ask == SL_USAGE_ASK_RESERIALISE) {
+    cJSON *so = cJSON_CreateObject();
+    cJSON_AddBoolToObject(so, "include_usage", 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "stream_options");
+    cJSON_AddItemToObject(copy, "stream_options", so);
+  }
   at->reserialised = cJSON_PrintUnformatted(copy);
   cJSON_Delete(copy);
   if (!at->reserialised) return -1;
@@ -137,6 +147,10 @@ void sl_attempts_free(struct sl_request *rq) {
     sl_buf_free(&at->path);
     sl_buf_free(&at->auth);
     free(at->reserialised);
+    if (at->uf) {
+      sl_usage_filter_free(at->uf);
+      free(at->uf);
+    }
     free(at);
   }
   rq->natt = 0;
@@ -198,10 +212,43 @@ static void start_stream(struct sl_attempt *at) {
   struct sl_request *rq = at->rq;
   declare_winner(at);
   sl_reqcache_stream_begin(rq);
+  if ((at->uf = malloc(sizeof *at->uf)))
+    sl_usage_filter_init(at->uf, rq->usage_ask == SL_USAGE_ASK_CLIENT ? 0 : SL_USAGE_STRIP, 0);
   rq->status = 200;
+  rq->winner_streams = true;
   sl_request_build_headers(rq);
-  sl_buf_puts(&rq->hdrs, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+  sl_buf_puts(&rq->hdrs, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\nTrailer: x-sluice-cost\r\n");
   if (rq->conn) sl_conn_stream_start(rq->conn, 200, "text/event-stream; charset=utf-8", rq->hdrs.p, rq->hdrs.n);
+}
+
+/* Forwards a winning stream's bytes, through the usage filter when there is one (it
+ * reads the usage and removes the usage chunk sluice asked for on the client's behalf). */
+static void forward_stream(struct sl_request *rq, struct sl_attempt *at, const char *p, size_t n) {
+  if (!at->uf) {
+    sl_conn_stream_write(rq->conn, p, n);
+    return;
+  }
+  struct sl_buf out = {0};
+  sl_usage_filter_feed(at->uf, p, n, &out);
+  if (out.n) sl_conn_stream_write(rq->conn, out.p, out.n);
+  sl_buf_free(&out);
+}
+
+/* Ends a winning stream: the filter's last bytes, the usage it saw, the cost trailer. */
+static void end_stream(struct sl_request *rq, struct sl_attempt *at) {
+  if (at->uf) {
+    struct sl_buf out = {0};
+    sl_usage_filter_finish(at->uf, &out);
+    if (out.n && rq->conn) sl_conn_stream_write(rq->conn, out.p, out.n);
+    sl_buf_free(&out);
+    at->has_usage = sl_usage_filter_usage(at->uf, &at->usage) == 0;
+  }
+  if (!rq->conn) return;
+  char cost[32], tr[64];
+  sl_tenancy_cost(rq);
+  sl_tenancy_format_cost(rq->cost_micro, cost);
+  snprintf(tr, sizeof tr, "x-sluice-cost: %s\r\n", cost);
+  sl_conn_stream_end_trailers(rq->conn, tr);
 }
 
 /* ---- failure handling ---- */
@@ -304,7 +351,7 @@ static void up_body(void *ud, const char *p, size_t n) {
     if (!rq->winner) start_stream(at);
     if (rq->winner != at || !rq->conn) return;
     sl_reqcache_stream_bytes(rq, p, n);
-    sl_conn_stream_write(rq->conn, p, n);
+    forward_stream(rq, at, p, n);
     uv_timer_start(&at->timer, attempt_timer, rq->w->cfg->stream_idle_timeout_ms, 0);
     if (sl_conn_pending_bytes(rq->conn) > STREAM_HIGH_WATER) {
       sl_upstream_pause(at->up);
@@ -327,19 +374,12 @@ static void up_done(void *ud) {
   struct sl_attempt *at = ud;
   struct sl_request *rq = at->rq;
   at->up = NULL;
+  if (at->streaming && at != rq->winner) start_stream(at); /* an empty 2xx stream: pass it on */
   if (at == rq->winner) { /* a stream that ended well */
     set_outcome(at, "ok");
     attempt_end_health(at, false, true, SL_FAIL_ERROR);
     sl_reqcache_stream_end(rq);
-    if (rq->conn) sl_conn_stream_end(rq->conn);
-    sl_request_finish(rq);
-    return;
-  }
-  if (at->streaming) { /* an empty 2xx stream: nothing to race on, pass it on as it is */
-    start_stream(at);
-    set_outcome(at, "ok");
-    attempt_end_health(at, false, true, SL_FAIL_ERROR);
-    if (rq->conn) sl_conn_stream_end(rq->conn);
+    end_stream(rq, at);
     sl_request_finish(rq);
     return;
   }
@@ -355,6 +395,7 @@ static void up_done(void *ud) {
     /* A client error is the request's, not the deployment's: no health change. */
     attempt_end_health(at, out != SL_OUT_OK, out == SL_OUT_OK, SL_FAIL_ERROR);
     declare_winner(at);
+    if (out == SL_OUT_OK) at->has_usage = sl_usage_from_json(at->resp.p ? at->resp.p : "", at->resp.n, &at->usage) == 0;
     if (at->status == 200) sl_reqcache_fill(rq, at->resp.p ? at->resp.p : "", at->resp.n);
     respond_with(rq, at);
     return;

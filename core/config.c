@@ -200,6 +200,7 @@ void sl_cfg_config_clear(struct sl_config *c) {
   free(c->deployments);
   free(c->master_key);
   free(c->listen_host);
+  free(c->budget_duration);
   free(c->data_dir);
   free(c->ca_file);
   free(c->log_level);

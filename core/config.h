@@ -87,6 +87,8 @@ struct sl_config {
 
   /* general_settings */
   char *master_key; /* NULL: no auth */
+  double max_budget;      /* USD cap for the whole gateway; 0: none */
+  char *budget_duration;  /* period after which max_budget's spend resets ("30d", "1h"); NULL: never */
 
   /* router_settings */
   int num_retries;       /* default 0 */

@@ -410,6 +410,8 @@ static int finish_general(struct sl_cfg_ctx *c, const char *path, yaml_node_t *m
 
 static const struct sl_cfg_key general_keys[] = {
     KEY("master_key", SL_K_STR, SCR(c.master_key)),
+    KEY("max_budget", SL_K_NUM, SCR(c.max_budget)),
+    KEY("budget_duration", SL_K_STR, SCR(c.budget_duration)),
 };
 
 static const struct sl_cfg_section general_section = {

@@ -14,6 +14,9 @@
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/tenancy.h"
+#include "core/admin.h"
+#include "store/keys.h"
 #include "core/request_internal.h"
 #include "net/oai_error.h"
 #include "policy/classify.h"
@@ -26,6 +29,11 @@ static void handle_closed(struct sl_request *rq) {
   if (rq->json) cJSON_Delete(rq->json);
   free(rq->tried);
   sl_buf_free(&rq->hdrs);
+  sl_buf_free(&rq->rl_hdrs);
+  if (rq->key) {
+    sl_key_record_free(rq->key);
+    free(rq->key);
+  }
   free(rq);
 }
 
@@ -69,6 +77,18 @@ static void access_log(struct sl_request *rq) {
   sl_buf_printf(&b, ",\"stream\":%s,\"latency_ms\":%llu,\"hedge\":\"%s\"", rq->stream ? "true" : "false",
                 (unsigned long long)(sl_now_ms() - rq->t0_ms),
                 rq->hedge_won ? "won" : rq->hedges_fired ? "fired" : "none");
+  if (rq->key) {
+    const char *alias = rq->key->key_alias[0] ? rq->key->key_alias : rq->key->display;
+    sl_buf_puts(&b, ",\"key\":\"");
+    sl_buf_json_escape(&b, alias, strlen(alias));
+    sl_buf_puts(&b, "\"");
+  }
+  if (rq->natt) {
+    char cost[32];
+    sl_tenancy_format_cost(rq->cost_micro, cost);
+    sl_buf_printf(&b, ",\"tokens_in\":%lld,\"tokens_out\":%lld,\"cost_usd\":%s%s", (long long)rq->tokens_in,
+                  (long long)rq->tokens_out, cost, rq->usage_estimated ? ",\"usage_estimated\":true" : "");
+  }
   if (rq->err_code) sl_buf_printf(&b, ",\"error\":\"%s\"", rq->err_code);
   if (rq->natt) {
     sl_buf_puts(&b, ",\"attempts\":");
@@ -87,6 +107,7 @@ void sl_request_finish(struct sl_request *rq) {
   if (rq->conn) sl_conn_attach(rq->conn, NULL);
   rq->conn = NULL;
   rq->w->inflight--;
+  sl_tenancy_account(rq);
   sl_metrics_request_done(rq->w, rq);
   access_log(rq);
   uv_close((uv_handle_t *)&rq->deadline, on_handle_closed);
@@ -106,6 +127,13 @@ void sl_request_build_headers(struct sl_request *rq) {
     sl_buf_printf(&rq->hdrs, "x-sluice-attempts: %d\r\nx-sluice-hedge: %s\r\n", rq->natt,
                   rq->hedge_won ? "won" : rq->hedges_fired ? "fired" : "none");
     if (rq->fallback_used) sl_buf_printf(&rq->hdrs, "x-sluice-fallback: %s\r\n", rq->fallback_used);
+  }
+  if (rq->rl_hdrs.n) sl_buf_append(&rq->hdrs, rq->rl_hdrs.p, rq->rl_hdrs.n);
+  if (rq->natt && !rq->winner_streams) { /* a stream's cost comes as a trailer */
+    char cost[32];
+    sl_tenancy_cost(rq);
+    sl_tenancy_format_cost(rq->cost_micro, cost);
+    sl_buf_printf(&rq->hdrs, "x-sluice-cost: %s\r\n", cost);
   }
   static const char *const cache_names[] = {NULL, "miss", "hit", "bypass"};
   if (rq->cache_state != SL_CS_NONE) sl_buf_printf(&rq->hdrs, "x-sluice-cache: %s\r\n", cache_names[rq->cache_state]);
@@ -137,28 +165,6 @@ static void reply_json(struct sl_request *rq, int status, const char *body, size
 }
 
 /* ---- front half: route, authenticate, parse ---- */
-
-/* Constant-time comparison: time depends only on the length of the expected key. */
-static bool key_matches(struct sl_slice given, const char *expected) {
-  size_t n = strlen(expected);
-  unsigned char diff = given.n != n;
-  for (size_t i = 0; i < n; i++) diff |= (unsigned char)(expected[i] ^ (i < given.n ? given.p[i] : 0));
-  return diff == 0;
-}
-
-static bool authorized(const struct sl_worker *w, const struct sl_http_request *hr) {
-  const char *mk = w->cfg->master_key;
-  if (!mk) return true;
-  const struct sl_header *a = sl_http_header_find(hr->headers, hr->nheaders, "authorization");
-  if (a && a->value.n > 7 && strncasecmp(a->value.p, "bearer ", 7) == 0) {
-    struct sl_slice k = {a->value.p + 7, a->value.n - 7};
-    while (k.n && k.p[0] == ' ') { k.p++; k.n--; }
-    return key_matches(k, mk);
-  }
-  const struct sl_header *x = sl_http_header_find(hr->headers, hr->nheaders, "x-api-key");
-  if (!x) x = sl_http_header_find(hr->headers, hr->nheaders, "api-key");
-  return x && key_matches(x->value, mk);
-}
 
 static void unknown_model(struct sl_request *rq, const char *model) {
   struct sl_buf list = {0};
@@ -273,6 +279,12 @@ static void handle_api(struct sl_request *rq) {
                                              text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "input")));
   double t = tmo > 0 ? tmo : rq->w->cfg->timeout_s;
   rq->deadline_ms = rq->t0_ms + (uint64_t)(t * 1000.0);
+  if (!sl_tenancy_admit(rq)) return;
+  /* Streams report usage only when asked: ask for the client when it did not. */
+  rq->usage_ask = rq->stream && rq->route != SL_R_EMBEDDINGS
+                      ? sl_usage_inject_stream_options(hr->body, hr->body_len, &rq->inject)
+                      : SL_USAGE_ASK_NOT_STREAM;
+  if (rq->usage_ask < 0) rq->usage_ask = SL_USAGE_ASK_NOT_STREAM;
   if (sl_reqcache_begin(rq)) return; /* served from the cache, or waiting for a twin's answer */
   sl_attempts_start(rq);
 }
@@ -346,10 +358,9 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
   default:
     break;
   }
-  if (!authorized(w, hr)) {
-    sl_request_reply_error(rq, 401, "invalid_api_key", "WWW-Authenticate: Bearer\r\n",
-                           "Authentication error: missing or invalid API key. Pass the master key as "
-                           "'Authorization: Bearer <key>'.");
+  const char *why;
+  if (sl_tenancy_authenticate(rq, &why)) {
+    sl_request_reply_error(rq, 401, "invalid_api_key", "WWW-Authenticate: Bearer\r\n", "%s", why);
     return;
   }
   switch (m.route) {
@@ -376,6 +387,19 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
     reply_json(rq, 200, b, sizeof b - 1);
     return;
   }
+  case SL_R_KEY_GENERATE:
+  case SL_R_KEY_INFO:
+  case SL_R_KEY_UPDATE:
+  case SL_R_KEY_DELETE:
+  case SL_R_KEY_LIST:
+  case SL_R_SPEND_REPORT:
+  case SL_R_CONFIG_RELOAD:
+    if (rq->key) { /* admin routes take the master key, not a virtual key */
+      sl_request_reply_error(rq, 403, "admin_only", NULL, "This route needs the master key");
+      return;
+    }
+    sl_admin_handle(rq);
+    return;
   case SL_R_MESSAGES:
     sl_request_reply_error(rq, 501, "not_implemented", NULL,
                            "The Anthropic /v1/messages API is not supported yet; use /v1/chat/completions");

@@ -13,6 +13,7 @@
 #include "net/buf.h"
 #include "policy/choose.h"
 #include "core/reqcache.h"
+#include "net/usage.h"
 
 struct sl_oai_asm;
 
@@ -39,6 +40,9 @@ struct sl_attempt {
   uv_buf_t body[5];
   size_t nbody;
   uint64_t t_start, t_first, t_end; /* monotonic ms */
+  struct sl_usage usage;       /* what this attempt consumed (reported or estimated) */
+  bool has_usage;
+  struct sl_usage_filter *uf;  /* streaming winner: reads usage, strips what sluice asked for */
   char outcome[48];            /* for the access log: "ok", "http_500", "upstream_reset", ... */
 };
 
@@ -88,7 +92,18 @@ struct sl_request {
   struct sl_request *sf_next;       /* link in a leader's followers, or in a table bucket */
   bool sf_registered;
 
-  /* accounting (the keys/limits issue fills these from the provider's usage) */
+  /* tenancy: who is calling, what they may spend */
+  struct sl_key_record *key;        /* the virtual key used; NULL for the master key / no auth */
+  struct sl_shm_key *key_slot;
+  int64_t tpm_reserved;             /* tokens reserved on the key's TPM window */
+  uint64_t tpm_taken_ms;
+  struct sl_buf rl_hdrs;            /* x-ratelimit-* lines */
+  int usage_ask;                    /* enum sl_usage_ask for this body */
+  struct sl_usage_splice inject;    /* where to ask the upstream for stream usage */
+  bool accounted;
+  bool winner_streams;              /* the response is a stream (cost goes in a trailer) */
+
+  /* accounting: filled from the provider's usage */
   int64_t tokens_in, tokens_out;    /* of every attempt that consumed tokens */
   int64_t cost_micro;               /* USD x 1e6, the request's total */
   bool usage_estimated;             /* some usage was estimated, not reported */

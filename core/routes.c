@@ -21,6 +21,13 @@ static const struct {
   {"/cache/stats", SL_R_CACHE_STATS, SL_M_GET, false, NULL},
   {"/cache", SL_R_CACHE_FLUSH, SL_M_DELETE, false, NULL},
   {"/metrics", SL_R_METRICS, SL_M_GET, false, NULL},
+  {"/key/generate", SL_R_KEY_GENERATE, SL_M_POST, false, NULL},
+  {"/key/info", SL_R_KEY_INFO, SL_M_GET, false, NULL},
+  {"/key/update", SL_R_KEY_UPDATE, SL_M_POST, false, NULL},
+  {"/key/delete", SL_R_KEY_DELETE, SL_M_POST, false, NULL},
+  {"/key/list", SL_R_KEY_LIST, SL_M_GET, false, NULL},
+  {"/spend/report", SL_R_SPEND_REPORT, SL_M_GET, false, NULL},
+  {"/config/reload", SL_R_CONFIG_RELOAD, SL_M_POST, false, NULL},
 };
 
 struct sl_route_match sl_route_find(enum sl_http_method_kind m, struct sl_slice path) {

@@ -17,6 +17,13 @@ enum sl_route {
   SL_R_CACHE_STATS, /* GET  /cache/stats */
   SL_R_CACHE_FLUSH, /* DELETE /cache */
   SL_R_METRICS,     /* GET  /metrics (Prometheus) */
+  SL_R_KEY_GENERATE, /* POST /key/generate (master key) */
+  SL_R_KEY_INFO,    /* GET  /key/info?key= */
+  SL_R_KEY_UPDATE,  /* POST /key/update */
+  SL_R_KEY_DELETE,  /* POST /key/delete */
+  SL_R_KEY_LIST,    /* GET  /key/list */
+  SL_R_SPEND_REPORT, /* GET /spend/report?group_by=key|model&start=&end= */
+  SL_R_CONFIG_RELOAD, /* POST /config/reload (master key) */
 };
 
 struct sl_route_match {

@@ -19,6 +19,7 @@
 #include "core/master.h"
 #include "core/reqcache.h"
 #include "core/request.h"
+#include "core/tenancy.h"
 
 uint64_t sl_now_ms(void) {
   struct timespec ts;
@@ -278,6 +279,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   uv_timer_start(&w->heartbeat, on_heartbeat, 0, HEARTBEAT_MS);
   atomic_store(&shm->workers[index].pid, (int32_t)getpid());
   sl_reqcache_open(w); /* after fork: an LMDB environment never crosses one */
+  sl_tenancy_open(w);
 
   w->ready_fd = ready_fd;
   tell_master(w, SL_WORKER_READY, false);
@@ -292,6 +294,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   uv_walk(&w->loop, close_walk, NULL);
   uv_run(&w->loop, UV_RUN_DEFAULT);
   uv_loop_close(&w->loop);
+  sl_tenancy_close(w);
   sl_reqcache_close(w);
   free_worker(w);
   free(w);

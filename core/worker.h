@@ -17,6 +17,9 @@
 struct sl_request;
 struct sl_lmdb;
 struct sl_cache;
+struct sl_keys;
+struct sl_spend_flusher;
+struct sl_price;
 struct sl_master_ctl;
 struct sl_reload_wait;
 
@@ -25,6 +28,7 @@ struct sl_group {
   const char *name;
   size_t *deps; /* indexes into cfg->deployments */
   size_t n;
+  uint64_t spend_id; /* ledger / shm slot id of the group */
 };
 
 struct sl_worker {
@@ -44,6 +48,9 @@ struct sl_worker {
   struct sl_lmdb *lmdb;            /* NULL when the cache is off or could not open */
   struct sl_cache *cache;
   struct sl_request *sf_table[256]; /* single-flight leaders by cache-key byte 0 */
+  struct sl_keys *keys;            /* virtual keys (NULL without a store or a master key) */
+  struct sl_spend_flusher *flusher;
+  struct sl_price *prices;         /* per deployment, USD per token */
   size_t inflight;
   bool draining;
   uv_signal_t sig_term, sig_int, sig_usr1;

@@ -301,13 +301,20 @@ void sl_conn_stream_write(struct sl_conn *c, const char *p, size_t n) {
   conn_write3(c, hdr, (size_t)hn, p, n, "\r\n", 2, false);
 }
 
-void sl_conn_stream_end(struct sl_conn *c) {
+void sl_conn_stream_end_trailers(struct sl_conn *c, const char *trailers) {
   if (c->closing || !c->streaming) return;
   c->state = C_FINISHING;
   c->req = NULL;
-  if (c->chunked) conn_write3(c, "0\r\n\r\n", 5, NULL, 0, NULL, 0, true);
-  else { c->close_after = true; conn_write3(c, NULL, 0, NULL, 0, NULL, 0, true); }
+  if (c->chunked) {
+    size_t tn = trailers ? strlen(trailers) : 0;
+    conn_write3(c, "0\r\n", 3, trailers, tn, "\r\n", 2, true);
+  } else {
+    c->close_after = true;
+    conn_write3(c, NULL, 0, NULL, 0, NULL, 0, true);
+  }
 }
+
+void sl_conn_stream_end(struct sl_conn *c) { sl_conn_stream_end_trailers(c, NULL); }
 
 size_t sl_conn_pending_bytes(const struct sl_conn *c) {
   return c->closing ? 0 : uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);

@@ -65,6 +65,10 @@ void sl_conn_stream_start(struct sl_conn *c, int status, const char *content_typ
                           const char *headers, size_t hlen);
 void sl_conn_stream_write(struct sl_conn *c, const char *p, size_t n);
 void sl_conn_stream_end(struct sl_conn *c);
+/* Ends a chunked stream with trailer fields ("Name: value\r\n" lines), which the
+ * stream's head must have announced in a Trailer header. Without chunking (HTTP/1.0)
+ * the trailers are dropped. */
+void sl_conn_stream_end_trailers(struct sl_conn *c, const char *trailers);
 /* Bytes queued to the client and not yet written (for back-pressure). */
 size_t sl_conn_pending_bytes(const struct sl_conn *c);
 /* Asks for one on_writable call once queued output drains below the low watermark. */

@@ -208,7 +208,13 @@ void mock_set_model(struct mock_conn *c, const cJSON *req)
 void mock_gen_setup(struct mock_conn *c, const cJSON *req)
 {
 	struct mock_resp *r = &c->resp;
-	r->hash = mock_hash(c->body.p, c->body.len);
+	/* The answer depends on what was asked, not on transport options: a gateway that
+	 * adds stream_options (to learn the usage) must get the same words and id. */
+	cJSON *so_item = cJSON_DetachItemFromObjectCaseSensitive((cJSON *)req, "stream_options");
+	char *canon = cJSON_PrintUnformatted(req);
+	r->hash = canon ? mock_hash(canon, strlen(canon)) : mock_hash(c->body.p, c->body.len);
+	cJSON_free(canon);
+	if (so_item) cJSON_AddItemToObject((cJSON *)req, "stream_options", so_item);
 	r->word_rng = r->hash;
 	r->created = (int64_t)time(NULL);
 	mock_set_model(c, req);

@@ -123,7 +123,7 @@ async function startNotifyListener(port, { abstract = false } = {}) {
 
 /** Closed-loop load: `concurrency` clients, each sending one request after the other on a
  *  keep-alive agent (or a fresh connection each time), bounded by maxRequests and maxMs. */
-function startLoad(url, { concurrency = 4, maxRequests = 4000, maxMs = 30000, keepAlive = true, models = () => 'm', headers = {} } = {}) {
+function startLoad(url, { concurrency = 4, maxRequests = 4000, maxMs = 30000, keepAlive = true, models = () => 'm', headers = {}, stopOnRefused = false } = {}) {
   const agent = keepAlive ? new http.Agent({ keepAlive: true, maxSockets: concurrency }) : false;
   const results = [];
   let stop = false;
@@ -158,7 +158,9 @@ function startLoad(url, { concurrency = 4, maxRequests = 4000, maxMs = 30000, ke
   }
   async function client(k) {
     while (!stop && results.length < maxRequests && Date.now() - t0 < maxMs) {
-      results.push(await one(models(k, results.length)));
+      const r = await one(models(k, results.length));
+      results.push(r);
+      if (stopOnRefused && /ECONNREFUSED/.test(r.err ?? '')) return; // the server is gone for new connections
     }
   }
   const done = Promise.all(Array.from({ length: concurrency }, (_, k) => client(k)));
@@ -244,75 +246,81 @@ test('NOTIFY_SOCKET in the abstract namespace (@name) works too; no watchdog pin
 
 // ------------------------------------------------------------------ hot reload
 
-test('SIGHUP under steady load: the new model is served, no request fails, an open stream finishes, old workers exit', async (t) => {
+test('SIGHUP under steady load, twice: each new model is served, no request fails, an open stream finishes, old workers exit', async (t) => {
   const port = await freePort();
   const nl = await startNotifyListener(port);
+  const settings = { drain_timeout: '10s' };
   const s = await startSluice({
-    yaml: config({ groups: ['m'], settings: { drain_timeout: '10s' } }), workers: 2,
+    yaml: config({ groups: ['m'], settings }), workers: 2,
     args: ['--port', String(port)], env: { NOTIFY_SOCKET: nl.sock },
   });
-  let load;
+  const loads = [];
   let stream;
   try {
     await nl.wait((m) => m.fields?.READY === '1', 5000, 'READY=1');
-    const oldWorkers = liveChildPids(s.pid);
-    assert.equal(oldWorkers.length, 2);
-    let m2 = (await request(`${s.url}/v1/models`)).json().data.map((d) => d.id);
-    assert.deepEqual(m2, ['m']);
+    let workers = liveChildPids(s.pid);
+    assert.equal(workers.length, 2);
+    assert.deepEqual((await request(`${s.url}/v1/models`)).json().data.map((d) => d.id), ['m']);
 
-    // A stream that outlives the reload (10 chunks, 150 ms apart).
+    // A stream that outlives both reloads (12 chunks, 150 ms apart).
     stream = await openStream(`${s.url}/v1/chat/completions`, {
-      body: chatBody('m', { stream: true, mock: { tokens: 10, ttft_ms: 0, itl_ms: 150 } }),
+      body: chatBody('m', { stream: true, mock: { tokens: 12, ttft_ms: 0, itl_ms: 150 } }),
     });
     assert.equal(stream.status, 200);
     await stream.waitFor((x) => sseData(x).length >= 1, 5000, 'the first event');
 
-    // Steady load on "m", and on "m2" once it exists (a client switches after the reload).
-    let reloaded = false;
-    load = startLoad(s.url, { concurrency: 4, models: (k) => (reloaded && k % 2 ? 'm2' : 'm') });
-    await pollUntil(() => load.okCount() >= 100, { timeoutMs: 10000, what: '100 requests before the reload' });
+    // Steady load: keep-alive clients and clients on a fresh connection per request; each
+    // client asks for the models that exist, the newest included.
+    let active = ['m'];
+    const models = (k, n) => active[(k + n) % active.length];
+    loads.push(startLoad(s.url, { concurrency: 3, models }));
+    loads.push(startLoad(s.url, { concurrency: 2, keepAlive: false, models }));
+    const okCount = () => loads.reduce((a, l) => a + l.okCount(), 0);
+    const all = () => loads.flatMap((l) => l.results);
+    await pollUntil(() => okCount() >= 100, { timeoutMs: 10000, what: '100 requests before the first reload' });
 
-    fs.writeFileSync(s.configPath, config({ groups: ['m', 'm2'], settings: { drain_timeout: '10s' } }));
-    const mark = nl.msgs.length;
-    const tHup = Date.now();
-    s.proc.kill('SIGHUP');
-    const reloading = await nl.wait((m) => m.fields?.RELOADING === '1', 5000, 'RELOADING=1', mark);
-    assert.match(reloading.fields.MONOTONIC_USEC ?? '', /^\d+$/, 'RELOADING=1 carries MONOTONIC_USEC');
-    const ready = await nl.wait((m) => m.fields?.READY === '1', 15000, 'READY=1 after the reload', mark);
-    assert.equal(ready.connect, 'ok');
-    const line = await s.waitLine((l) => l.msg === 'reloaded', 5000, 'the "reloaded" line');
-    assert.equal(line.deployments, 2);
-    reloaded = true;
+    const steps = [['m', 'm2'], ['m', 'm2', 'm3']];
+    for (const [i, groups] of steps.entries()) {
+      const newest = groups.at(-1);
+      fs.writeFileSync(s.configPath, config({ groups, settings }));
+      const mark = nl.msgs.length;
+      s.proc.kill('SIGHUP');
+      const reloading = await nl.wait((m) => m.fields?.RELOADING === '1', 5000, 'RELOADING=1', mark);
+      assert.match(reloading.fields.MONOTONIC_USEC ?? '', /^\d+$/, 'RELOADING=1 carries MONOTONIC_USEC');
+      const ready = await nl.wait((m) => m.fields?.READY === '1', 15000, 'READY=1 after the reload', mark);
+      assert.equal(ready.connect, 'ok');
+      const line = await s.waitLine((l) => l.msg === 'reloaded' && l.generation === i + 1, 5000, `the "reloaded" line of generation ${i + 1}`);
+      assert.equal(line.deployments, groups.length);
+      t.diagnostic(`reload ${i + 1} took ${line.ms} ms`);
 
-    // The new model is listed and served.
-    m2 = await pollUntil(async () => {
-      const r = await request(`${s.url}/v1/models`);
-      const ids = r.json().data.map((d) => d.id);
-      return ids.includes('m2') ? ids : null;
-    }, { timeoutMs: 5000, what: '/v1/models to list m2' });
-    assert.deepEqual(m2.sort(), ['m', 'm2']);
-    const r2 = await post(`${s.url}/v1/chat/completions`, chatBody('m2'));
-    assert.equal(r2.status, 200, r2.text);
+      // Once the reload is announced, every new connection meets the new config.
+      const ids = (await request(`${s.url}/v1/models`)).json().data.map((d) => d.id);
+      assert.deepEqual(ids.sort(), [...groups].sort());
+      const r = await post(`${s.url}/v1/chat/completions`, chatBody(newest));
+      assert.equal(r.status, 200, r.text);
+      active = groups;
 
-    // The old generation drains and exits; two new workers serve.
-    await pollUntil(() => oldWorkers.every((p) => !alive(p)), { timeoutMs: 15000, what: 'the old workers to exit' });
-    const newWorkers = liveChildPids(s.pid);
-    assert.equal(newWorkers.length, 2);
-    assert.ok(newWorkers.every((p) => !oldWorkers.includes(p)), 'new worker pids');
-
-    await pollUntil(() => load.results.filter((r) => r.start > Date.now() - 1000 && r.model === 'm2' && r.ok).length >= 20,
-      { timeoutMs: 10000, what: '20 requests for m2 after the reload' });
-    const results = await load.stop();
+      // The old generation drains and exits; two new workers serve.
+      const old = workers;
+      await pollUntil(() => old.every((p) => !alive(p)), { timeoutMs: 15000, what: 'the old workers to exit' });
+      workers = liveChildPids(s.pid);
+      assert.equal(workers.length, 2);
+      assert.ok(workers.every((p) => !old.includes(p)), 'new worker pids');
+      const since = Date.now();
+      await pollUntil(() => all().filter((x) => x.start >= since && x.model === newest && x.ok).length >= 20,
+        { timeoutMs: 10000, what: `20 requests for ${newest} after reload ${i + 1}` });
+    }
+    const results = (await Promise.all(loads.map((l) => l.stop()))).flat();
     const failed = results.filter((r) => !r.ok);
-    t.diagnostic(`${results.length} requests (${results.filter((r) => r.start > tHup).length} after SIGHUP), ${failed.length} failed, reload took ${line.ms} ms`);
-    assert.equal(failed.length, 0, `failed requests during the reload: ${describeFailures(results)}`);
+    t.diagnostic(`${results.length} requests across two reloads, ${failed.length} failed`);
+    assert.equal(failed.length, 0, `failed requests during the reloads: ${describeFailures(results)}`);
 
     await stream.waitEnd(10000);
     const events = sseData(stream.text);
-    assert.equal(events.at(-1), '[DONE]', `the stream opened before the reload completed:\n${stream.text}`);
+    assert.equal(events.at(-1), '[DONE]', `the stream opened before the reloads completed:\n${stream.text}`);
     assert.ok(!s.exited, 'the master kept running');
   } finally {
-    if (load) await load.stop();
+    await Promise.all(loads.map((l) => l.stop()));
     if (stream) stream.destroy();
     assert.equal(await s.stop(), 0);
     nl.stop();
@@ -418,7 +426,7 @@ test('SIGTERM under load with streams open: the streams finish, nothing in fligh
       probes.push(c);
     }
 
-    load = startLoad(s.url, { concurrency: 4, keepAlive: true });
+    load = startLoad(s.url, { concurrency: 4, keepAlive: true, stopOnRefused: true });
     await pollUntil(() => load.okCount() >= 50, { timeoutMs: 10000, what: '50 requests before SIGTERM' });
     const tTerm = Date.now();
     s.proc.kill('SIGTERM');
@@ -435,13 +443,14 @@ test('SIGTERM under load with streams open: the streams finish, nothing in fligh
     }
     assert.ok(answers.every((x) => x === 503), `readiness while draining: ${answers}`);
 
-    const results = await load.stop();
+    // The load runs on through the drain (each client stops at its first refused connection).
     for (const st of streams) {
       await st.waitEnd(10000);
       const ev = sseData(st.text);
       assert.equal(ev.at(-1), '[DONE]', `a stream open at SIGTERM completed:\n${st.text}`);
       assert.ok(ev.length >= 13);
     }
+    const results = await load.stop();
     const code = await s.stop({ signal: null, timeoutMs: 15000 });
     assert.equal(code, 0);
 
@@ -515,6 +524,39 @@ test('an unwritable log_file fails startup with a message naming the key', async
   const r = await runCommand(SLUICE_BIN, ['--config', cfgPath, '--port', '0', '--workers', '1']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /log_file/);
+});
+
+// ------------------------------------------------------------------ sluice probe
+
+test('`sluice probe URL` exits 0 on a 2xx answer, 1 on 503 while draining or when nothing listens', async () => {
+  const s = await startSluice({ yaml: config({ settings: { drain_timeout: '10s' } }), workers: 1 });
+  let stream;
+  try {
+    const ok = await runCommand(SLUICE_BIN, ['probe', `${s.url}/health/readiness`]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /^200 /);
+    assert.equal((await runCommand(SLUICE_BIN, ['probe', `${s.url}/health/liveliness`])).code, 0);
+    assert.equal((await runCommand(SLUICE_BIN, ['probe', `${s.url}/no/such/path`])).code, 1);
+    assert.equal((await runCommand(SLUICE_BIN, ['probe', 'ftp://x/'])).code, 2);
+
+    // Draining: the listener is closed, so the probe (a new connection) fails too, which
+    // is what readiness should say.
+    stream = await openStream(`${s.url}/v1/chat/completions`, {
+      body: chatBody('m', { stream: true, mock: { tokens: 10, ttft_ms: 0, itl_ms: 100 } }),
+    });
+    await stream.waitFor((x) => sseData(x).length >= 1, 5000, 'the first event');
+    s.proc.kill('SIGTERM');
+    await s.waitLine((l) => l.msg === 'worker draining', 5000, 'the drain');
+    const draining = await runCommand(SLUICE_BIN, ['probe', `${s.url}/health/readiness`]);
+    assert.equal(draining.code, 1, draining.stdout + draining.stderr);
+    await stream.waitEnd(10000);
+    assert.equal(await s.stop({ signal: null }), 0);
+  } finally {
+    if (stream) stream.destroy();
+    if (!s.exited) await s.stop();
+  }
+  const gone = await runCommand(SLUICE_BIN, ['probe', `http://${HOST}:${await freePort()}/health/liveliness`]);
+  assert.equal(gone.code, 1);
 });
 
 // ------------------------------------------------------------------ shipped files
@@ -662,14 +704,19 @@ test('core/dist/k8s-sidecar.yaml: sluice beside the app on 127.0.0.1:4000, confi
   assert.equal(chk.code, 0, `the ConfigMap's config passes sluice check: ${chk.stderr}`);
   assert.match(cfgText, /master_key/, 'the sidecar requires a key even on loopback');
 
-  // Probes on the health endpoints, on the port sluice listens on.
+  // Probes on the health endpoints, on the port sluice listens on. sluice listens on
+  // loopback, which a kubelet httpGet probe (sent to the pod IP) cannot reach, so they run
+  // `sluice probe URL` in the container.
   const probe = (p, pathWanted) => {
-    assert.ok(p?.httpGet, `${pathWanted}: an httpGet probe`);
-    assert.equal(p.httpGet.path, pathWanted);
-    assert.equal(String(p.httpGet.port), '4000');
+    assert.ok(p?.exec?.command, `${pathWanted}: an exec probe (an httpGet probe would go to the pod IP)`);
+    const [bin, sub, url] = p.exec.command;
+    assert.match(bin, /(^|\/)sluice$/);
+    assert.equal(sub, 'probe');
+    assert.equal(url, `http://127.0.0.1:4000${pathWanted}`);
   };
   probe(sluice.readinessProbe, '/health/readiness');
   probe(sluice.livenessProbe, '/health/liveliness');
+  if (sluice.startupProbe) probe(sluice.startupProbe, '/health/readiness');
 
   // Modest resources, requests and limits.
   assert.equal(sluice.resources.requests.cpu, '100m');

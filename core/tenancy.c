@@ -1,0 +1,322 @@
+/* Keys, limits, budgets and cost on the request path; see tenancy.h. Limits and
+ * budgets are decided on shared-memory slots under each slot's spinlock, so every
+ * worker sees one exact count; spend is added to monotonic totals that the spend
+ * flusher moves to the LMDB ledger. Windows use the wall clock in unix minutes, the
+ * only clock all processes agree on for "this minute". */
+#include "core/tenancy.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/request_internal.h"
+#include "policy/cost.h"
+#include "policy/prices.h"
+#include "policy/ratelimit.h"
+#include "store/keys.h"
+#include "store/lmdb_env.h"
+#include "store/spend.h"
+
+static uint64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int64_t sl_tenancy_parse_duration(const char *s) {
+  if (!s || !*s) return -1;
+  char *end;
+  double v = strtod(s, &end);
+  if (end == s || v < 0) return -1;
+  double mul = 1;
+  if (!strcmp(end, "") || !strcmp(end, "s")) mul = 1;
+  else if (!strcmp(end, "m") || !strcmp(end, "min")) mul = 60;
+  else if (!strcmp(end, "h")) mul = 3600;
+  else if (!strcmp(end, "d")) mul = 86400;
+  else if (!strcmp(end, "w")) mul = 7 * 86400;
+  else if (!strcmp(end, "mo")) mul = 30 * 86400;
+  else return -1;
+  return (int64_t)(v * mul);
+}
+
+void sl_tenancy_format_cost(int64_t micro, char out[32]) {
+  snprintf(out, 32, "%lld.%06lld", (long long)(micro / 1000000), (long long)(micro % 1000000));
+}
+
+/* ---- worker lifecycle ---- */
+
+void sl_tenancy_open(struct sl_worker *w) {
+  const struct sl_config *c = w->cfg;
+  w->prices = calloc(c->ndeployments ? c->ndeployments : 1, sizeof *w->prices);
+  for (size_t i = 0; w->prices && i < c->ndeployments; i++) {
+    const struct sl_deployment *d = &c->deployments[i];
+    if (d->input_cost_per_token > 0 || d->output_cost_per_token > 0) {
+      w->prices[i] = (struct sl_price){.input = d->input_cost_per_token, .output = d->output_cost_per_token};
+      continue;
+    }
+    const struct sl_price_entry *e = sl_prices_lookup(d->upstream_model);
+    if (e) w->prices[i] = e->price;
+    else if (w->index == 0)
+      sl_log(SL_LOG_WARN, "deployment has no price: its requests cost 0", "\"deployment\":\"%s\",\"model\":\"%s\"",
+             d->id, d->upstream_model);
+  }
+  for (size_t i = 0; i < w->ngroups; i++)
+    w->groups[i].spend_id = sl_spend_id_name(SL_SPEND_GROUP, w->groups[i].name, strlen(w->groups[i].name));
+  /* The store opens when something needs it: the cache, virtual keys, a budget. */
+  if (!w->lmdb && (c->master_key || c->max_budget > 0)) {
+    char msg[512] = "";
+    if (sl_lmdb_open(c->data_dir, c->cache.max_size, 0, &w->lmdb, msg, sizeof msg)) {
+      sl_log(SL_LOG_ERROR, "store unavailable: virtual keys and the spend ledger are off",
+             "\"worker\":%u,\"dir\":\"%s\"", w->index, c->data_dir);
+      w->lmdb = NULL;
+    } else if (msg[0]) {
+      sl_log(SL_LOG_WARN, "store", "\"worker\":%u,\"detail\":\"%s\"", w->index, msg);
+    }
+  }
+  if (!w->lmdb) return;
+  if (c->master_key && sl_keys_open(w->lmdb, &w->keys)) w->keys = NULL;
+  if (sl_spend_flusher_start(w->lmdb, w->shm, 1000, &w->flusher)) w->flusher = NULL;
+}
+
+void sl_tenancy_close(struct sl_worker *w) {
+  if (w->flusher) sl_spend_flusher_stop(w->flusher); /* a final flush */
+  if (w->keys) sl_keys_close(w->keys);
+  w->flusher = NULL;
+  w->keys = NULL;
+  free(w->prices);
+  w->prices = NULL;
+}
+
+/* ---- authentication ---- */
+
+/* Constant-time comparison: time depends only on the length of the expected key. */
+static bool key_matches(struct sl_slice given, const char *expected) {
+  size_t n = strlen(expected);
+  unsigned char diff = given.n != n;
+  for (size_t i = 0; i < n; i++) diff |= (unsigned char)(expected[i] ^ (i < given.n ? given.p[i] : 0));
+  return diff == 0;
+}
+
+static bool bearer_token(const struct sl_http_request *hr, struct sl_slice *out) {
+  const struct sl_header *a = sl_http_header_find(hr->headers, hr->nheaders, "authorization");
+  if (a && a->value.n > 7 && strncasecmp(a->value.p, "bearer ", 7) == 0) {
+    *out = (struct sl_slice){a->value.p + 7, a->value.n - 7};
+    while (out->n && out->p[0] == ' ') { out->p++; out->n--; }
+    return true;
+  }
+  const struct sl_header *x = sl_http_header_find(hr->headers, hr->nheaders, "x-api-key");
+  if (!x) x = sl_http_header_find(hr->headers, hr->nheaders, "api-key");
+  if (!x) return false;
+  *out = x->value;
+  return true;
+}
+
+int sl_tenancy_authenticate(struct sl_request *rq, const char **why) {
+  struct sl_worker *w = rq->w;
+  const char *mk = w->cfg->master_key;
+  if (!mk) return 0;
+  struct sl_slice tok;
+  *why = "Authentication error: missing API key. Pass it as 'Authorization: Bearer <key>'.";
+  if (!bearer_token(rq->hr, &tok) || tok.n == 0) return -1;
+  if (key_matches(tok, mk)) return 0;
+  *why = "Authentication error: invalid API key.";
+  if (!w->keys || tok.n < 3 || memcmp(tok.p, "sk-", 3) != 0) return -1;
+  struct sl_key_record *r = calloc(1, sizeof *r);
+  if (!r) return -1;
+  if (sl_keys_lookup(w->keys, tok.p, tok.n, r)) {
+    free(r);
+    return -1;
+  }
+  int chk = sl_key_check(r, (int64_t)time(NULL));
+  if (chk) {
+    *why = chk == -EKEYEXPIRED ? "Authentication error: this key has expired." : "Authentication error: this key is blocked.";
+    sl_key_record_free(r);
+    free(r);
+    return -1;
+  }
+  rq->key = r;
+  return 0;
+}
+
+/* ---- budgets and limits ---- */
+
+/* The slot's current-period spend, loaded from the ledger the first time this region
+ * sees the payer, and restarted when a new budget period begins. */
+static int64_t period_spend(struct sl_worker *w, struct sl_shm_key *s, enum sl_spend_kind kind, uint64_t id,
+                            int64_t period_start) {
+  if (atomic_load(&s->loaded) && (int64_t)atomic_load(&s->period_start) == period_start)
+    return atomic_load(&s->period_spend_micro);
+  sl_shm_lock(&s->lock);
+  if (!atomic_load(&s->loaded) || (int64_t)atomic_load(&s->period_start) != period_start) {
+    int64_t m = 0;
+    if (atomic_load(&s->loaded) && period_start > (int64_t)atomic_load(&s->period_start)) {
+      m = 0; /* a new period begins */
+    } else if (w->lmdb) {
+      sl_spend_period_load(w->lmdb, kind, id, period_start, &m);
+      m += atomic_load(&s->spend_total_micro) - atomic_load(&s->spend_flushed_micro);
+    }
+    atomic_store(&s->period_spend_micro, m);
+    atomic_store(&s->period_start, (uint64_t)period_start);
+    atomic_store(&s->loaded, 1);
+  }
+  sl_shm_unlock(&s->lock);
+  return atomic_load(&s->period_spend_micro);
+}
+
+static int64_t gateway_period_start(const struct sl_config *c, int64_t now) {
+  int64_t d = c->budget_duration ? sl_tenancy_parse_duration(c->budget_duration) : 0;
+  return d > 0 ? now - now % d : 0;
+}
+
+static void budget_exceeded(struct sl_request *rq, const char *who, int64_t spent, double max) {
+  char s[32];
+  sl_tenancy_format_cost(spent, s);
+  sl_request_reply_error(rq, 429, "budget_exceeded", NULL, "Budget has been exceeded: %s spent %s USD of max_budget %.6f USD",
+                         who, s, max);
+}
+
+/* Copies between the shm window (plain fields under the slot lock) and policy's. */
+static struct sl_rate_window win_get(const struct sl_shm_window *s) { return (struct sl_rate_window){s->minute, s->prev, s->cur}; }
+static void win_put(struct sl_shm_window *s, const struct sl_rate_window *r) {
+  s->minute = r->minute;
+  s->prev = r->prev;
+  s->cur = r->cur;
+}
+
+static void rl_headers(struct sl_buf *b, const char *what, int64_t limit, const struct sl_rate_window *rw, uint64_t now) {
+  char reset[32];
+  sl_policy_rate_format_duration(sl_policy_rate_reset_ms(rw, now), reset, sizeof reset);
+  sl_buf_printf(b, "x-ratelimit-limit-%s: %lld\r\nx-ratelimit-remaining-%s: %lld\r\nx-ratelimit-reset-%s: %s\r\n", what,
+                (long long)limit, what, (long long)sl_policy_rate_remaining(rw, limit, now), what, reset);
+}
+
+static int64_t max_tokens_bound(const cJSON *j) {
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "max_completion_tokens");
+  if (!cJSON_IsNumber(m)) m = cJSON_GetObjectItemCaseSensitive(j, "max_tokens");
+  return cJSON_IsNumber(m) && m->valuedouble > 0 ? (int64_t)m->valuedouble : 1024;
+}
+
+bool sl_tenancy_admit(struct sl_request *rq) {
+  struct sl_worker *w = rq->w;
+  const struct sl_config *c = w->cfg;
+  int64_t now = (int64_t)time(NULL);
+  if (c->max_budget > 0) {
+    struct sl_shm_key *g = sl_shm_key_slot(w->shm, SL_SPEND_ID_GATEWAY);
+    int64_t spent = g ? period_spend(w, g, SL_SPEND_GATEWAY, SL_SPEND_ID_GATEWAY, gateway_period_start(c, now)) : 0;
+    if (spent >= (int64_t)(c->max_budget * 1e6)) {
+      budget_exceeded(rq, "the gateway", spent, c->max_budget);
+      return false;
+    }
+  }
+  struct sl_key_record *k = rq->key;
+  if (!k) return true;
+  const cJSON *model = cJSON_GetObjectItemCaseSensitive(rq->json, "model");
+  const char *asked = cJSON_IsString(model) ? model->valuestring : rq->group->name;
+  if (!sl_key_allows_model(k, asked, strlen(asked)) &&
+      !sl_key_allows_model(k, rq->group->name, strlen(rq->group->name))) {
+    sl_request_reply_error(rq, 403, "model_not_allowed", NULL, "This key is not allowed to access model=%.200s", asked);
+    return false;
+  }
+  struct sl_shm_key *s = rq->key_slot = sl_shm_key_slot(w->shm, k->id);
+  if (!s) return true; /* table full: serve rather than refuse */
+  if (k->max_budget > 0) {
+    int64_t spent = period_spend(w, s, SL_SPEND_KEY, k->id, sl_key_period_start(k, now));
+    if (spent >= sl_key_max_budget_micro(k)) {
+      budget_exceeded(rq, k->key_alias[0] ? k->key_alias : k->display, spent, k->max_budget);
+      return false;
+    }
+  }
+  if (k->rpm_limit <= 0 && k->tpm_limit <= 0) return true;
+  uint64_t nowms = wall_ms(), ra = 0;
+  int64_t est = rq->est_tokens + max_tokens_bound(rq->json);
+  if (k->tpm_limit > 0 && est > k->tpm_limit) est = k->tpm_limit; /* one request may use the whole minute */
+  const char *denied = NULL;
+  sl_shm_lock(&s->lock);
+  struct sl_rate_window req = win_get(&s->req), tok = win_get(&s->tok);
+  if (k->rpm_limit > 0 && sl_policy_rate_try_take(&req, k->rpm_limit, 1, nowms, &ra)) denied = "rpm_limit";
+  if (!denied && k->tpm_limit > 0 && sl_policy_rate_try_take(&tok, k->tpm_limit, est, nowms, &ra)) {
+    denied = "tpm_limit";
+    req = win_get(&s->req); /* give the request back */
+  }
+  if (!denied) {
+    win_put(&s->req, &req);
+    win_put(&s->tok, &tok);
+    if (k->tpm_limit > 0) {
+      rq->tpm_reserved = est;
+      rq->tpm_taken_ms = nowms;
+    }
+  }
+  sl_shm_unlock(&s->lock);
+  if (k->rpm_limit > 0) rl_headers(&rq->rl_hdrs, "requests", k->rpm_limit, &req, nowms);
+  if (k->tpm_limit > 0) rl_headers(&rq->rl_hdrs, "tokens", k->tpm_limit, &tok, nowms);
+  if (denied) {
+    char hdr[64];
+    snprintf(hdr, sizeof hdr, "Retry-After: %llu\r\n", (unsigned long long)sl_policy_rate_retry_after_s(ra));
+    sl_request_reply_error(rq, 429, "rate_limit_exceeded", hdr, "Rate limit exceeded for key %s: %s %lld per minute",
+                           k->key_alias[0] ? k->key_alias : k->display, denied,
+                           (long long)(denied[0] == 'r' ? k->rpm_limit : k->tpm_limit));
+    return false;
+  }
+  return true;
+}
+
+/* ---- cost ---- */
+
+/* An attempt that was sent and then cut off (a lost hedge, a timeout, a client that
+ * left) has consumed at least the prompt; one that was refused consumed nothing. */
+static bool consumed(const struct sl_attempt *at) {
+  if (at->has_usage) return true;
+  if (at->status >= 400) return false;
+  return at->head || !strcmp(at->outcome, "lost_race") || !strcmp(at->outcome, "cancelled") ||
+         !strcmp(at->outcome, "client_closed") || !strcmp(at->outcome, "upstream_timeout");
+}
+
+void sl_tenancy_cost(struct sl_request *rq) {
+  struct sl_worker *w = rq->w;
+  rq->tokens_in = rq->tokens_out = rq->cost_micro = 0;
+  for (int i = 0; i < rq->natt; i++) {
+    struct sl_attempt *at = rq->att[i];
+    if (!consumed(at)) continue;
+    struct sl_usage u = at->usage;
+    if (!at->has_usage) {
+      memset(&u, 0, sizeof u);
+      u.prompt_tokens = rq->est_tokens;
+      if (at->uf) u.completion_tokens = sl_usage_estimate_from_chars(at->uf->out_chars, at->uf->out_deltas);
+      u.estimated = true;
+    }
+    struct sl_tokens t = {u.prompt_tokens, u.completion_tokens, u.cached_tokens, u.cache_write_tokens};
+    if (w->prices) rq->cost_micro += sl_policy_cost_micro_tokens(&t, &w->prices[at->dep]);
+    rq->tokens_in += u.prompt_tokens;
+    rq->tokens_out += u.completion_tokens;
+    rq->usage_estimated |= u.estimated;
+  }
+}
+
+static void add_spend(struct sl_shm_key *s, int64_t micro) {
+  if (!s || micro <= 0) return;
+  atomic_fetch_add(&s->spend_total_micro, micro);
+  atomic_fetch_add(&s->period_spend_micro, micro);
+}
+
+void sl_tenancy_account(struct sl_request *rq) {
+  struct sl_worker *w = rq->w;
+  if (rq->accounted) return;
+  rq->accounted = true;
+  if (rq->natt == 0 && !rq->tpm_reserved) return;
+  sl_tenancy_cost(rq);
+  if (rq->cost_micro > 0) {
+    add_spend(rq->key_slot, rq->cost_micro);
+    if (rq->group) add_spend(sl_shm_key_slot(w->shm, rq->group->spend_id), rq->cost_micro);
+    add_spend(sl_shm_key_slot(w->shm, SL_SPEND_ID_GATEWAY), rq->cost_micro);
+  }
+  if (rq->key_slot && rq->tpm_reserved) { /* replace the reservation by what was used */
+    sl_shm_lock(&rq->key_slot->lock);
+    struct sl_rate_window tok = win_get(&rq->key_slot->tok);
+    sl_policy_rate_settle(&tok, rq->tpm_taken_ms, rq->tpm_reserved, rq->tokens_in + rq->tokens_out, wall_ms());
+    win_put(&rq->key_slot->tok, &tok);
+    sl_shm_unlock(&rq->key_slot->lock);
+  }
+}
