@@ -71,15 +71,34 @@ void sl_health_snapshot(struct sl_worker *w, const struct sl_group *g, const boo
 
 bool sl_health_begin(struct sl_worker *w, size_t dep, bool probe, int64_t est_tokens) {
   struct sl_shm_deployment *d = &w->shm->deployments[dep];
+  const struct sl_deployment *cd = &w->cfg->deployments[dep];
   if (probe) {
     uint32_t z = 0;
     if (!atomic_compare_exchange_strong(&d->probe_busy, &z, 1)) return false;
   }
   roll_minute(d, sl_now_ms());
+  if (cd->rpm > 0 || cd->tpm > 0) {
+    /* The check and the count happen together under the lock, so no two workers can
+     * both take the last request of a deployment's minute. */
+    bool ok;
+    sl_shm_lock(&d->lock);
+    ok = (cd->rpm <= 0 || atomic_load(&d->requests_minute) < cd->rpm) &&
+         (cd->tpm <= 0 || atomic_load(&d->tokens_minute) + (est_tokens > 0 ? est_tokens : 0) <= cd->tpm);
+    if (ok) {
+      atomic_fetch_add(&d->requests_minute, 1);
+      if (est_tokens > 0) atomic_fetch_add(&d->tokens_minute, est_tokens);
+    }
+    sl_shm_unlock(&d->lock);
+    if (!ok) {
+      if (probe) atomic_store(&d->probe_busy, 0);
+      return false;
+    }
+  } else {
+    atomic_fetch_add(&d->requests_minute, 1);
+    if (est_tokens > 0) atomic_fetch_add(&d->tokens_minute, est_tokens);
+  }
   atomic_fetch_add(&d->inflight, 1);
   atomic_fetch_add(&d->requests, 1);
-  atomic_fetch_add(&d->requests_minute, 1);
-  if (est_tokens > 0) atomic_fetch_add(&d->tokens_minute, est_tokens);
   return true;
 }
 

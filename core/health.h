@@ -14,8 +14,9 @@
 /* Fills out[i] for each deployment of g (in group order). tried[i] marks excluded ones. */
 void sl_health_snapshot(struct sl_worker *w, const struct sl_group *g, const bool *tried, bool stream,
                         struct sl_candidate *out);
-/* An attempt starts on deployment dep; for a probe, claims the probe slot (false when
- * another worker claimed it first). */
+/* An attempt starts on deployment dep: counts it against the deployment's rpm/tpm for
+ * this minute and, for a probe, claims the probe slot. False when the deployment is at
+ * its limit or another worker claimed the probe first (choose another). */
 bool sl_health_begin(struct sl_worker *w, size_t dep, bool probe, int64_t est_tokens);
 /* The attempt ended. ok: success (latency/ttft in ms, 0 = unknown); otherwise `kind`
  * with retry_after_ms. cancelled: neither (a hedge loser or client abort). */

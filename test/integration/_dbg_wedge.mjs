@@ -12,10 +12,11 @@ for (let iter = 0; iter < ITER; iter++) {
   const filler = Array.from({ length: N }, (_, i) => mk(`fill-${i}`));
   await runLoad(N, CONC, (i) => client.chat(filler[i])); puts += N;
   await pollUntil(async () => { const x = await st(); return x.stores + x.dropped_writes + x.oversize >= puts; }, { timeoutMs: 20000 });
-  const t0 = Date.now(); await pollUntil(() => Date.now() - t0 > 1500, { timeoutMs: 3000 });
+  const W = Number(process.env.WAIT ?? 0); const t0 = Date.now(); await pollUntil(() => Date.now() - t0 >= W, { timeoutMs: 5000 });
   const x0 = await st();
-  const probe = Array.from({ length: 20 }, (_, i) => mk(`probe-${i}`));
-  await runLoad(20, 1, (i) => client.chat(probe[i])); puts += 20;
+  const PN = Number(process.env.PN ?? 20), PC = Number(process.env.PC ?? 1);
+  const probe = Array.from({ length: PN }, (_, i) => mk(`probe-${i}`));
+  await runLoad(PN, PC, (i) => client.chat(probe[i])); puts += PN;
   const x = await pollUntil(async () => { const y = await st(); return y.stores + y.dropped_writes + y.oversize >= puts ? y : null; });
   const d = x.dropped_writes - x0.dropped_writes;
   if (d) wedged++;
