@@ -58,6 +58,19 @@ static int cmp_edit(const void *a, const void *b) {
 static int build_body(struct sl_attempt *at, const struct sl_deployment *d) {
   struct sl_request *rq = at->rq;
   const struct sl_http_request *hr = rq->hr;
+  if (at->uwire != rq->cwire) { /* another wire format: translate (the request's fault: -2) */
+    if (rq->route != SL_R_CHAT && rq->route != SL_R_MESSAGES) {
+      snprintf(at->xerr, sizeof at->xerr, "deployment %s speaks the Anthropic Messages API only", d->id);
+      return -2;
+    }
+    struct sl_xlate_req_opts o = {.model = d->upstream_model};
+    int rc = at->uwire == SL_WIRE_ANTHROPIC ? sl_xlate_oai_to_anth_request(rq->json, &o, &at->xbody, at->xerr, sizeof at->xerr)
+                                            : sl_xlate_anth_to_oai_request(rq->json, &o, &at->xbody, at->xerr, sizeof at->xerr);
+    if (rc) return rc == -EINVAL ? -2 : -1;
+    at->body[0] = uv_buf_init(at->xbody.p, (unsigned)at->xbody.n);
+    at->nbody = 1;
+    return 0;
+  }
   sl_buf_puts(&at->model_val, "\"");
   sl_buf_json_escape(&at->model_val, d->upstream_model, strlen(d->upstream_model));
   sl_buf_puts(&at->model_val, "\"");
@@ -147,6 +160,8 @@ void sl_attempts_free(struct sl_request *rq) {
     sl_buf_free(&at->path);
     sl_buf_free(&at->auth);
     free(at->reserialised);
+    sl_buf_free(&at->xbody);
+    if (at->xs) sl_xlate_stream_free(at->xs);
     if (at->uf) {
       sl_usage_filter_free(at->uf);
       free(at->uf);
@@ -178,9 +193,7 @@ static void stream_fail(struct sl_request *rq, const char *msg, const char *code
   rq->err_code = code;
   if (!rq->conn) return;
   struct sl_buf b = {0};
-  sl_buf_puts(&b, "data: ");
-  sl_oai_error_append(&b, msg, "upstream_error", code);
-  sl_buf_puts(&b, "\n\n");
+  sl_xlate_error_event(rq->cwire, strcmp(code, "upstream_timeout") ? 502 : 504, "upstream_error", msg, code, &b);
   if (!b.oom) sl_conn_stream_write(rq->conn, b.p, b.n);
   sl_buf_free(&b);
   sl_conn_stream_end(rq->conn);
@@ -190,6 +203,16 @@ static void stream_fail(struct sl_request *rq, const char *msg, const char *code
 static void respond_with(struct sl_request *rq, struct sl_attempt *at) {
   rq->status = at->status;
   if (at->status >= 400 && !rq->err_code) rq->err_code = "upstream_error";
+  if (at->status >= 400 && at->uwire != rq->cwire) { /* the error in the client's format */
+    struct sl_buf eb = {0};
+    if (sl_xlate_error_body(rq->cwire, at->status, at->resp.p ? at->resp.p : "", at->resp.n, &eb) == 0) {
+      sl_buf_free(&at->resp);
+      at->resp = eb;
+      snprintf(at->ctype, sizeof at->ctype, "application/json");
+    } else {
+      sl_buf_free(&eb);
+    }
+  }
   sl_request_build_headers(rq);
   if (rq->conn)
     sl_conn_respond(rq->conn, at->status, at->ctype[0] ? at->ctype : "application/json", rq->hdrs.p, rq->hdrs.n,
@@ -212,8 +235,17 @@ static void start_stream(struct sl_attempt *at) {
   struct sl_request *rq = at->rq;
   declare_winner(at);
   sl_reqcache_stream_begin(rq);
-  if ((at->uf = malloc(sizeof *at->uf)))
-    sl_usage_filter_init(at->uf, rq->usage_ask == SL_USAGE_ASK_CLIENT ? 0 : SL_USAGE_STRIP, 0);
+  if (at->uwire != rq->cwire) {
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(rq->json, "stream_options");
+    struct sl_xlate_resp_opts o = {(int64_t)time(NULL), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"))};
+    if (sl_xlate_stream_new(at->uwire == SL_WIRE_ANTHROPIC ? SL_XLATE_ANTH_TO_OAI : SL_XLATE_OAI_TO_ANTH, &o, &at->xs))
+      at->xs = NULL;
+  } else if ((at->uf = malloc(sizeof *at->uf))) {
+    /* Anthropic streams are only observed: their usage events are the client's too. */
+    bool strip = rq->cwire == SL_WIRE_OPENAI && rq->usage_ask != SL_USAGE_ASK_CLIENT &&
+                 rq->usage_ask != SL_USAGE_ASK_NOT_STREAM;
+    sl_usage_filter_init(at->uf, strip ? SL_USAGE_STRIP : 0, 0);
+  }
   rq->status = 200;
   rq->winner_streams = true;
   sl_request_build_headers(rq);
@@ -236,6 +268,21 @@ static void forward_stream(struct sl_request *rq, struct sl_attempt *at, const c
 
 /* Ends a winning stream: the filter's last bytes, the usage it saw, the cost trailer. */
 static void end_stream(struct sl_request *rq, struct sl_attempt *at) {
+  if (at->xs) {
+    struct sl_buf x = {0};
+    if (sl_xlate_stream_finish(at->xs, &x) == -EPIPE) rq->err_code = "upstream_protocol_error";
+    if (x.n && rq->conn) sl_conn_stream_write(rq->conn, x.p, x.n);
+    sl_buf_free(&x);
+    struct sl_xlate_usage xu;
+    sl_xlate_stream_usage(at->xs, &xu);
+    if (xu.known) {
+      at->has_usage = true;
+      at->usage = (struct sl_usage){.prompt_tokens = xu.input + xu.cache_read + xu.cache_creation,
+                                    .completion_tokens = xu.output,
+                                    .cached_tokens = xu.cache_read,
+                                    .cache_write_tokens = xu.cache_creation};
+    }
+  }
   if (at->uf) {
     struct sl_buf out = {0};
     sl_usage_filter_finish(at->uf, &out);
@@ -350,8 +397,28 @@ static void up_body(void *ud, const char *p, size_t n) {
   if (at->streaming) {
     if (!rq->winner) start_stream(at);
     if (rq->winner != at || !rq->conn) return;
-    sl_reqcache_stream_bytes(rq, p, n);
-    forward_stream(rq, at, p, n);
+    if (at->xs) {
+      struct sl_buf x = {0};
+      int xr = sl_xlate_stream_feed(at->xs, p, n, &x);
+      if (x.n) {
+        sl_reqcache_stream_bytes(rq, x.p, x.n);
+        sl_conn_stream_write(rq->conn, x.p, x.n);
+      }
+      sl_buf_free(&x);
+      if (xr < 0) { /* the error event is already written in the client's format */
+        set_outcome(at, xr == -EPROTO ? "upstream_error" : "upstream_protocol_error");
+        if (at->up) sl_upstream_cancel(at->up);
+        at->up = NULL;
+        attempt_end_health(at, false, false, SL_FAIL_ERROR);
+        rq->err_code = at->outcome;
+        end_stream(rq, at);
+        sl_request_finish(rq);
+        return;
+      }
+    } else {
+      sl_reqcache_stream_bytes(rq, p, n);
+      forward_stream(rq, at, p, n);
+    }
     uv_timer_start(&at->timer, attempt_timer, rq->w->cfg->stream_idle_timeout_ms, 0);
     if (sl_conn_pending_bytes(rq->conn) > STREAM_HIGH_WATER) {
       sl_upstream_pause(at->up);
@@ -389,13 +456,38 @@ static void up_done(void *ud) {
     return;
   }
   enum sl_outcome out = sl_policy_classify(at->status, 0, at->resp.p, at->resp.n);
+  if (out == SL_OUT_OK && at->uwire != rq->cwire) { /* the answer in the client's format */
+    struct sl_buf xb = {0};
+    struct sl_xlate_usage xu;
+    struct sl_xlate_resp_opts o = {(int64_t)time(NULL), false};
+    int xr = at->uwire == SL_WIRE_ANTHROPIC ? sl_xlate_anth_to_oai_response(at->resp.p ? at->resp.p : "", at->resp.n, &o, &xb, &xu)
+                                            : sl_xlate_oai_to_anth_response(at->resp.p ? at->resp.p : "", at->resp.n, &o, &xb, &xu);
+    if (xr) {
+      sl_buf_free(&xb);
+      set_outcome(at, "upstream_protocol_error");
+      at->status = 0;
+      attempt_failed(at, SL_OUT_RETRY);
+      return;
+    }
+    sl_buf_free(&at->resp);
+    at->resp = xb;
+    snprintf(at->ctype, sizeof at->ctype, "application/json");
+    if (xu.known) {
+      at->has_usage = true;
+      at->usage = (struct sl_usage){.prompt_tokens = xu.input + xu.cache_read + xu.cache_creation,
+                                    .completion_tokens = xu.output,
+                                    .cached_tokens = xu.cache_read,
+                                    .cache_write_tokens = xu.cache_creation};
+    }
+  }
   if (out == SL_OUT_OK || out == SL_OUT_CLIENT) {
     set_outcome(at, out == SL_OUT_OK ? "ok" : "client_error");
     snprintf(at->outcome, sizeof at->outcome, out == SL_OUT_OK ? "ok" : "http_%d", at->status);
     /* A client error is the request's, not the deployment's: no health change. */
     attempt_end_health(at, out != SL_OUT_OK, out == SL_OUT_OK, SL_FAIL_ERROR);
     declare_winner(at);
-    if (out == SL_OUT_OK) at->has_usage = sl_usage_from_json(at->resp.p ? at->resp.p : "", at->resp.n, &at->usage) == 0;
+    if (out == SL_OUT_OK && !at->has_usage)
+      at->has_usage = sl_usage_from_json(at->resp.p ? at->resp.p : "", at->resp.n, &at->usage) == 0;
     if (at->status == 200) sl_reqcache_fill(rq, at->resp.p ? at->resp.p : "", at->resp.n);
     respond_with(rq, at);
     return;
@@ -526,17 +618,45 @@ static int send_attempt(struct sl_attempt *at) {
   const struct sl_deployment *d = &w->cfg->deployments[at->dep];
   char err[256];
   struct sl_upstream_pool *pool = sl_worker_pool(w, at->dep, err, sizeof err);
-  if (!pool || build_body(at, d)) return -1;
-  sl_buf_printf(&at->path, "%s%s", d->base_path, rq->upstream_path);
-  struct sl_header hs[4];
+  if (!pool) return -1;
+  int brc = build_body(at, d);
+  if (brc) return brc;
+  /* Each provider's path and credentials. */
+  const char *endpoint = rq->route == SL_R_MESSAGES ? "/chat/completions" : rq->upstream_path;
+  bool anth = at->uwire == SL_WIRE_ANTHROPIC, azure = strcmp(d->provider, "azure") == 0;
+  if (anth) {
+    size_t bl = strlen(d->base_path);
+    const char *suffix = bl >= 12 && !strcmp(d->base_path + bl - 12, "/v1/messages") ? ""
+                       : bl >= 3 && !strcmp(d->base_path + bl - 3, "/v1") ? "/messages" : "/v1/messages";
+    sl_buf_printf(&at->path, "%s%s", d->base_path, suffix);
+  } else if (azure) {
+    sl_buf_printf(&at->path, "%s/openai/deployments/%s%s?api-version=%s", d->base_path, d->upstream_model, endpoint,
+                  d->api_version ? d->api_version : "2024-10-21");
+  } else {
+    sl_buf_printf(&at->path, "%s%s", d->base_path, endpoint);
+  }
+  struct sl_header hs[6];
   size_t nh = 0;
   hs[nh++] = (struct sl_header){SL_SLICE_LIT("Content-Type"), SL_SLICE_LIT("application/json")};
   hs[nh++] = rq->stream ? (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("text/event-stream")}
                         : (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("application/json")};
   hs[nh++] = (struct sl_header){SL_SLICE_LIT("User-Agent"), SL_SLICE_LIT("sluice/0.1")};
+  if (anth) {
+    hs[nh++] = (struct sl_header){SL_SLICE_LIT("anthropic-version"), SL_SLICE_LIT(SL_XLATE_ANTHROPIC_VERSION)};
+    const struct sl_header *beta = rq->cwire == SL_WIRE_ANTHROPIC
+                                       ? sl_http_header_find(rq->hr->headers, rq->hr->nheaders, "anthropic-beta")
+                                       : NULL;
+    if (beta) hs[nh++] = (struct sl_header){SL_SLICE_LIT("anthropic-beta"), beta->value};
+  }
   if (d->api_key && d->api_key[0]) {
-    sl_buf_printf(&at->auth, "Bearer %s", d->api_key);
-    hs[nh++] = (struct sl_header){SL_SLICE_LIT("Authorization"), {at->auth.p, at->auth.n}};
+    if (anth || azure) {
+      sl_buf_puts(&at->auth, d->api_key);
+      hs[nh++] = anth ? (struct sl_header){SL_SLICE_LIT("x-api-key"), {at->auth.p, at->auth.n}}
+                      : (struct sl_header){SL_SLICE_LIT("api-key"), {at->auth.p, at->auth.n}};
+    } else {
+      sl_buf_printf(&at->auth, "Bearer %s", d->api_key);
+      hs[nh++] = (struct sl_header){SL_SLICE_LIT("Authorization"), {at->auth.p, at->auth.n}};
+    }
   }
   if (at->path.oom || at->auth.oom) return -1;
   return sl_upstream_send(pool, "POST", at->path.p, hs, nh, at->body, at->nbody, &up_cbs, at, &at->up);
@@ -582,6 +702,7 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   at->hedge = hedge;
   at->probe = ch->probe;
   at->live = true;
+  at->uwire = strcmp(w->cfg->deployments[dep].provider, "anthropic") == 0 ? SL_WIRE_ANTHROPIC : SL_WIRE_OPENAI;
   at->t_start = sl_now_ms();
   uv_timer_init(&w->loop, &at->timer);
   at->timer.data = at;
@@ -597,7 +718,16 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   uint64_t ms = t > 0 ? (uint64_t)(t * 1000.0) : left_ms(rq);
   if (ms > left_ms(rq)) ms = left_ms(rq);
   uv_timer_start(&at->timer, attempt_timer, ms ? ms : 1, 0);
-  if (send_attempt(at)) {
+  int src = send_attempt(at);
+  if (src == -2) { /* the request cannot be said in this deployment's format */
+    at->up = NULL;
+    set_outcome(at, "invalid_request");
+    attempt_end_health(at, true, false, SL_FAIL_ERROR);
+    if (!rq->winner && rq->live == 0)
+      sl_request_reply_error(rq, 400, "invalid_request_error", NULL, "%s", at->xerr);
+    return 1;
+  }
+  if (src) {
     at->up = NULL;
     set_outcome(at, "upstream_connect_error");
     attempt_failed(at, SL_OUT_RETRY); /* goes on (or gives up) by itself */

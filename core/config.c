@@ -188,6 +188,7 @@ void sl_cfg_deployment_clear(struct sl_deployment *d) {
   free(d->upstream_model);
   free(d->api_base);
   free(d->api_key);
+  free(d->api_version);
   free(d->host);
   free(d->base_path);
   free(d->id);

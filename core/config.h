@@ -16,6 +16,7 @@ struct sl_deployment {
   char *upstream_model;  /* model name sent upstream, e.g. "gpt-4o-mini" */
   char *api_base;        /* e.g. "https://api.openai.com/v1" (default per provider) */
   char *api_key;         /* may be NULL; os.environ/NAME already resolved */
+  char *api_version;     /* azure: the api-version query parameter (default 2024-10-21) */
   /* api_base split up */
   char *host;            /* IPv6 literals without brackets: add them for Host: / URLs */
   uint16_t port;

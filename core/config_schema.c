@@ -31,29 +31,43 @@ struct provider {
                                      key away from other servers) */
 };
 
-/* All speak the OpenAI wire format. */
+/* All speak the OpenAI wire format (through their OpenAI-compatible endpoints) except
+ * anthropic (the Messages API) and azure (OpenAI's format on Azure's paths). */
 static const struct provider providers[] = {
     {"openai", "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true},
     {"text-completion-openai", "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true},
     {"custom_openai", NULL, {NULL}, false},
     {"hosted_vllm", NULL, {"HOSTED_VLLM_API_KEY"}, false},
     {"openrouter", "https://openrouter.ai/api/v1", {"OPENROUTER_API_KEY", "OR_API_KEY"}, false},
+    {"anthropic", "https://api.anthropic.com", {"ANTHROPIC_API_KEY"}, true},
+    {"azure", NULL, {"AZURE_API_KEY", "AZURE_OPENAI_API_KEY"}, false},
+    {"gemini", "https://generativelanguage.googleapis.com/v1beta/openai", {"GEMINI_API_KEY"}, true},
+    {"ollama", "http://localhost:11434/v1", {NULL}, false},
+    {"ollama_chat", "http://localhost:11434/v1", {NULL}, false},
+    {"lm_studio", "http://localhost:1234/v1", {"LM_STUDIO_API_KEY"}, false},
+    {"groq", "https://api.groq.com/openai/v1", {"GROQ_API_KEY"}, true},
+    {"deepseek", "https://api.deepseek.com/v1", {"DEEPSEEK_API_KEY"}, true},
+    {"mistral", "https://api.mistral.ai/v1", {"MISTRAL_API_KEY"}, true},
+    {"together_ai", "https://api.together.xyz/v1", {"TOGETHERAI_API_KEY", "TOGETHER_API_KEY"}, true},
+    {"fireworks_ai", "https://api.fireworks.ai/inference/v1", {"FIREWORKS_AI_API_KEY"}, true},
+    {"xai", "https://api.x.ai/v1", {"XAI_API_KEY"}, true},
 };
 
 /* Providers LiteLLM knows that sluice does not speak to (yet). */
 static const char *const litellm_providers[] = {
-    "anthropic", "azure", "azure_ai", "azure_text", "gemini", "vertex_ai", "vertex_ai_beta",
-    "bedrock", "sagemaker", "sagemaker_chat", "cohere", "cohere_chat", "mistral", "codestral",
-    "groq", "together_ai", "fireworks_ai", "deepseek", "xai", "perplexity", "ollama",
-    "ollama_chat", "huggingface", "replicate", "databricks", "watsonx", "cloudflare",
+    "azure_ai", "azure_text", "vertex_ai", "vertex_ai_beta",
+    "bedrock", "sagemaker", "sagemaker_chat", "cohere", "cohere_chat", "codestral",
+    "perplexity", "huggingface", "replicate", "databricks", "watsonx", "cloudflare",
     "deepinfra", "anyscale", "voyage", "nvidia_nim", "cerebras", "sambanova", "ai21",
-    "nlp_cloud", "aleph_alpha", "palm", "predibase", "triton", "vllm", "lm_studio",
+    "nlp_cloud", "aleph_alpha", "palm", "predibase", "triton", "vllm",
     "llamafile", "friendliai", "github", "clarifai", "baseten", "litellm_proxy", "jina_ai",
     "dashscope", "moonshot", "nebius", "novita", "lambda_ai", "xinference", "volcengine",
     "snowflake", "meta_llama", "infinity", "nscale", NULL};
 
 #define SUPPORTED_PROVIDERS \
-  "supported: openai, hosted_vllm, openrouter, ollama's /v1 via openai/ with api_base"
+  "supported: openai, anthropic, azure, gemini, hosted_vllm, openrouter, ollama, groq, deepseek, " \
+  "mistral, together_ai, fireworks_ai, xai, lm_studio, custom_openai, and any OpenAI-compatible " \
+  "server as openai/ with api_base"
 
 static const struct provider *find_provider(const char *name) {
   for (size_t i = 0; i < N(providers); i++)
@@ -184,6 +198,7 @@ static int finish_litellm_params(struct sl_cfg_ctx *c, const char *path, yaml_no
 static const struct sl_cfg_key litellm_params_keys[] = {
     KEY("model", SL_K_STR, DEP(d.model), .flags = SL_F_REQUIRED),
     KEY("api_base", SL_K_STR, DEP(d.api_base)),
+    KEY("api_version", SL_K_STR, DEP(d.api_version)),
     KEY("api_key", SL_K_STR, DEP(d.api_key)),
     KEY("timeout", SL_K_NUM, DEP(d.timeout_s)),
     KEY("stream_timeout", SL_K_NUM, DEP(d.stream_timeout_s)),

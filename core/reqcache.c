@@ -94,7 +94,8 @@ static bool serve(struct sl_request *rq, const char *json, size_t len, int64_t a
 bool sl_reqcache_begin(struct sl_request *rq) {
   struct sl_worker *w = rq->w;
   const struct sl_config *cfg = w->cfg;
-  if (!w->cache || !rq->upstream_path) return false;
+  /* The cache holds OpenAI-format answers; Anthropic-format requests go around it. */
+  if (!w->cache || !rq->upstream_path || rq->cwire != SL_WIRE_OPENAI) return false;
   const struct sl_http_request *hr = rq->hr;
   struct sl_cache_control cc;
   sl_cache_control_init(&cc);

@@ -152,7 +152,16 @@ void sl_request_reply_error(struct sl_request *rq, int status, const char *code,
   if (rq->conn) {
     sl_request_build_headers(rq);
     if (extra_hdrs) sl_buf_puts(&rq->hdrs, extra_hdrs);
-    sl_conn_respond_error(rq->conn, status, msg, code, rq->hdrs.oom ? NULL : rq->hdrs.p);
+    if (rq->cwire == SL_WIRE_ANTHROPIC) { /* Anthropic clients get Anthropic-shaped errors */
+      struct sl_buf o = {0}, a = {0};
+      sl_oai_error_append(&o, msg, sl_oai_error_type_for(status), code);
+      sl_xlate_error_body(SL_WIRE_ANTHROPIC, status, o.p ? o.p : "", o.n, &a);
+      sl_conn_respond(rq->conn, status, "application/json", rq->hdrs.p, rq->hdrs.n, a.p ? a.p : "", a.n);
+      sl_buf_free(&o);
+      sl_buf_free(&a);
+    } else {
+      sl_conn_respond_error(rq->conn, status, msg, code, rq->hdrs.oom ? NULL : rq->hdrs.p);
+    }
   }
   sl_request_finish(rq);
 }
@@ -276,12 +285,13 @@ static void handle_api(struct sl_request *rq) {
   rq->hedge_off = ho && sl_slice_eq_ci(ho->value, "off");
   rq->est_tokens = sl_policy_estimate_tokens(text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "messages")) +
                                              text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "prompt")) +
+                                             text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "system")) +
                                              text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "input")));
   double t = tmo > 0 ? tmo : rq->w->cfg->timeout_s;
   rq->deadline_ms = rq->t0_ms + (uint64_t)(t * 1000.0);
   if (!sl_tenancy_admit(rq)) return;
   /* Streams report usage only when asked: ask for the client when it did not. */
-  rq->usage_ask = rq->stream && rq->route != SL_R_EMBEDDINGS
+  rq->usage_ask = rq->stream && rq->route != SL_R_EMBEDDINGS && rq->route != SL_R_MESSAGES
                       ? sl_usage_inject_stream_options(hr->body, hr->body_len, &rq->inject)
                       : SL_USAGE_ASK_NOT_STREAM;
   if (rq->usage_ask < 0) rq->usage_ask = SL_USAGE_ASK_NOT_STREAM;
@@ -300,6 +310,7 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
   rq->conn = c;
   rq->hr = hr;
   rq->t0_ms = sl_now_ms();
+  rq->cwire = SL_WIRE_OPENAI;
   snprintf(rq->id, sizeof rq->id, "%x-%llx", w->index, (unsigned long long)++w->next_req);
   uv_timer_init(&w->loop, &rq->deadline);
   uv_timer_init(&w->loop, &rq->retry_timer);
@@ -312,6 +323,7 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
 
   struct sl_route_match m = sl_route_find(hr->method, hr->path);
   rq->route = m.route;
+  if (m.route == SL_R_MESSAGES) rq->cwire = SL_WIRE_ANTHROPIC; /* errors and streams in its format */
   rq->upstream_path = m.upstream_path;
   if (m.route == SL_R_NONE) {
     sl_request_reply_error(rq, 404, "not_found", NULL, "Unknown path %.*s",
@@ -399,10 +411,6 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
       return;
     }
     sl_admin_handle(rq);
-    return;
-  case SL_R_MESSAGES:
-    sl_request_reply_error(rq, 501, "not_implemented", NULL,
-                           "The Anthropic /v1/messages API is not supported yet; use /v1/chat/completions");
     return;
   default:
     handle_api(rq);

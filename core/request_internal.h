@@ -14,6 +14,7 @@
 #include "policy/choose.h"
 #include "core/reqcache.h"
 #include "net/usage.h"
+#include "net/xlate.h"
 
 struct sl_oai_asm;
 
@@ -43,6 +44,10 @@ struct sl_attempt {
   struct sl_usage usage;       /* what this attempt consumed (reported or estimated) */
   bool has_usage;
   struct sl_usage_filter *uf;  /* streaming winner: reads usage, strips what sluice asked for */
+  enum sl_wire uwire;          /* the deployment's wire format */
+  struct sl_buf xbody;         /* the request translated into the deployment's format */
+  struct sl_xlate_stream *xs;  /* streaming winner of another format: translates its events */
+  char xerr[256];              /* why the request could not be translated */
   char outcome[48];            /* for the access log: "ok", "http_500", "upstream_reset", ... */
 };
 
@@ -101,7 +106,8 @@ struct sl_request {
   int usage_ask;                    /* enum sl_usage_ask for this body */
   struct sl_usage_splice inject;    /* where to ask the upstream for stream usage */
   bool accounted;
-  bool winner_streams;              /* the response is a stream (cost goes in a trailer) */
+  bool winner_streams;
+  enum sl_wire cwire;               /* the client's wire format (Anthropic on /v1/messages) */              /* the response is a stream (cost goes in a trailer) */
 
   /* accounting: filled from the provider's usage */
   int64_t tokens_in, tokens_out;    /* of every attempt that consumed tokens */

@@ -95,6 +95,13 @@ function waitSettled(s, puts) {
   }, { timeoutMs: 10000, intervalMs: 20, what: `${puts} stores to be committed or dropped` });
 }
 
+/** Waits until the wall clock is 100 ms into the next second: recency is kept in whole
+ *  seconds, and time() (a coarse clock) may lag Date.now() by a tick. */
+async function nextSecond() {
+  const t = Math.floor(Date.now() / 1000);
+  await pollUntil(() => Date.now() >= (t + 1) * 1000 + 100, { timeoutMs: 2500, intervalMs: 10, what: 'the next wall-clock second' });
+}
+
 const mockCount = async () => (await mock.stats()).requests;
 
 function cacheHdr(r) { return r.headers['x-sluice-cache']; }
@@ -374,10 +381,6 @@ test('kill -9 of workers while they write, 5 rounds: the file opens cleanly and 
 test('filling far past max_size (1 MiB) stays bounded, keeps serving, and evicts the oldest first', async (t) => {
   const s = await startCached({ workers: 1, maxSize: '1MiB' });
   const client = makeClient(s.url, { maxSockets: 16 });
-  const nextSecond = async () => {
-    const t = Math.floor(Date.now() / 1000);
-    await pollUntil(() => Math.floor(Date.now() / 1000) > t, { timeoutMs: 2000, intervalMs: 10, what: 'the next wall-clock second' });
-  };
   const send = async (bodies, conc) => {
     const rs = await runLoad(bodies.length, conc, (i) => client.chat(bodies[i]));
     rs.forEach((r) => assertCache(r, 'miss'));
@@ -398,7 +401,7 @@ test('filling far past max_size (1 MiB) stays bounded, keeps serving, and evicts
     }
     t.diagnostic(`after the filler: ${JSON.stringify(await waitSettled(s, first.length + filler.length))}`);
     await nextSecond();
-    await send(last, 2);
+    await send(last, 1);
     const st = await waitSettled(s, first.length + filler.length + last.length);
     const dataFile = fs.statSync(path.join(s.dir, 'data', 'data.mdb')).size;
     t.diagnostic(`after the fill: ${JSON.stringify(st)}; data.mdb ${dataFile} bytes`);
@@ -422,6 +425,47 @@ test('filling far past max_size (1 MiB) stays bounded, keeps serving, and evicts
     const firstMisses = firstR.filter((r) => r.status === 200 && cacheHdr(r) === 'miss').length;
     assert.equal(firstMisses, first.length, `the first keys written miss again (${firstMisses}/${first.length})`);
     assert.ok(!s.exited, 'sluice kept running');
+  } finally {
+    client.close();
+    await stopOk(s);
+  }
+});
+
+test('a full 1 MiB cache still stores a burst of new answers, evicting old ones to make room', async (t) => {
+  // After the fill, every burst of 200 new answers (about 90 KB: far under the writer
+  // queue's 4096 ops / 256 KiB, so the queue cannot be what drops them) must be stored;
+  // the oldest entries make room.
+  const s = await startCached({ workers: 1, maxSize: '1MiB' });
+  const client = makeClient(s.url, { maxSockets: 16 });
+  let puts = 0;
+  const send = async (bodies, conc) => {
+    const rs = await runLoad(bodies.length, conc, (i) => client.chat(bodies[i]));
+    rs.forEach((r) => assertCache(r, 'miss'));
+    puts += bodies.length;
+    return waitSettled(s, puts);
+  };
+  try {
+    const fill = Array.from({ length: 4000 }, (_, i) => JSON.stringify(chatReq(`burst-fill-${i}`)));
+    const before = await send(fill, 8);
+    assert.ok(before.evictions > 0, `the fill went past the bound: ${JSON.stringify(before)}`);
+    const lost = [];
+    let burst;
+    let prev = before;
+    for (let round = 0; round < 5; round++) {
+      await nextSecond(); // each burst strictly newer than everything before it
+      burst = Array.from({ length: 200 }, (_, i) => JSON.stringify(chatReq(`burst-${round}-${i}`)));
+      const st = await send(burst, 16);
+      t.diagnostic(`burst ${round}: dropped ${st.dropped_writes - prev.dropped_writes}, evicted ${st.evictions - prev.evictions}, used ${st.used_bytes} of ${st.max_bytes}`);
+      if (st.dropped_writes !== prev.dropped_writes) {
+        lost.push(`burst ${round}: ${st.dropped_writes - prev.dropped_writes} of 200 stores dropped ` +
+          `(evicted ${st.evictions - prev.evictions}; used_bytes ${st.used_bytes} of ${st.max_bytes})`);
+      }
+      prev = st;
+    }
+    assert.deepEqual(lost, [], 'stores dropped although the queue had room: the map was "full" while under its watermark');
+    const rs = await runLoad(burst.length, 4, (i) => client.chat(burst[i]));
+    const hits = rs.filter((r) => cacheHdr(r) === 'hit').length;
+    assert.equal(hits, burst.length, `the last burst is all in the cache (${hits}/${burst.length})`);
   } finally {
     client.close();
     await stopOk(s);

@@ -518,19 +518,22 @@ static const char three_deps[] =
     "%s";
 
 static const struct err_case provider_errors[] = {
-    {"anthropic/claude-3-5-sonnet-20241022",
-     "t.yaml:8: model_list[2].litellm_params.model: provider 'anthropic' is not supported yet "
-     "(supported: openai, hosted_vllm, openrouter, ollama's /v1 via openai/ with api_base)"},
+    {"cohere/command-r",
+     "t.yaml:8: model_list[2].litellm_params.model: provider 'cohere' is not supported yet "
+     "(supported: openai, anthropic, azure, gemini, hosted_vllm, openrouter, ollama, groq, deepseek, "
+     "mistral, together_ai, fireworks_ai, xai, lm_studio, custom_openai, and any OpenAI-compatible "
+     "server as openai/ with api_base)"},
     {"azure/gpt-4o-eu",
-     "t.yaml:8: model_list[2].litellm_params.model: provider 'azure' is not supported yet"},
+     "t.yaml:8: model_list[2].litellm_params.api_base: missing; provider 'azure' needs api_base"},
     {"bedrock/anthropic.claude-3",
      "t.yaml:8: model_list[2].litellm_params.model: provider 'bedrock' is not supported yet"},
-    {"gemini/gemini-1.5-pro", "t.yaml:8: model_list[2].litellm_params.model: provider 'gemini'"},
     {"vertex_ai/gemini-pro", "t.yaml:8: model_list[2].litellm_params.model: provider 'vertex_ai'"},
-    {"ollama/llama3", "t.yaml:8: model_list[2].litellm_params.model: provider 'ollama' is not"},
+    {"sagemaker/llama3", "t.yaml:8: model_list[2].litellm_params.model: provider 'sagemaker' is not"},
     {"meta-llama/Llama-3-8B",
      "t.yaml:8: model_list[2].litellm_params.model: provider 'meta-llama' is not supported yet "
-     "(supported: openai, hosted_vllm, openrouter, ollama's /v1 via openai/ with api_base); if "
+     "(supported: openai, anthropic, azure, gemini, hosted_vllm, openrouter, ollama, groq, deepseek, "
+     "mistral, together_ai, fireworks_ai, xai, lm_studio, custom_openai, and any OpenAI-compatible "
+     "server as openai/ with api_base); if "
      "'meta-llama/Llama-3-8B' is the model name your server expects, write "
      "'openai/meta-llama/Llama-3-8B'"},
     {"openai/*",
