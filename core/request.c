@@ -123,7 +123,8 @@ void sl_request_build_headers(struct sl_request *rq) {
   if (rq->group) sl_buf_printf(&rq->hdrs, "x-sluice-model-group: %s\r\n", rq->group->name);
   const struct sl_attempt *last = rq->winner ? rq->winner : rq->natt ? rq->att[rq->natt - 1] : NULL;
   if (last) sl_buf_printf(&rq->hdrs, "x-sluice-deployment: %s\r\n", cfg->deployments[last->dep].id);
-  if (rq->route == SL_R_CHAT || rq->route == SL_R_COMPLETIONS || rq->route == SL_R_EMBEDDINGS) {
+  if (rq->route == SL_R_CHAT || rq->route == SL_R_COMPLETIONS || rq->route == SL_R_EMBEDDINGS ||
+      rq->route == SL_R_MESSAGES) {
     sl_buf_printf(&rq->hdrs, "x-sluice-attempts: %d\r\nx-sluice-hedge: %s\r\n", rq->natt,
                   rq->hedge_won ? "won" : rq->hedges_fired ? "fired" : "none");
     if (rq->fallback_used) sl_buf_printf(&rq->hdrs, "x-sluice-fallback: %s\r\n", rq->fallback_used);

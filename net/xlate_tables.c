@@ -134,23 +134,27 @@ static const struct {
   {"overloaded_error", "service_unavailable", NULL},
 };
 
-/* OpenAI (and OpenAI-compatible servers') type -> Anthropic type; NULL: the status decides
- * (OpenAI says invalid_request_error for 400, 404 and 413 alike). */
+/* OpenAI (and OpenAI-compatible servers') type -> Anthropic type. NULL: the type names a
+ * class of failure and the status decides within it (lo..hi), `other` outside it: OpenAI
+ * says invalid_request_error for 400, 404 and 413 alike, and server_error for its 500s and
+ * for its overloaded 503s (Anthropic: api_error vs overloaded_error). */
 static const struct {
   const char *oai, *anth;
+  int lo, hi;
+  const char *other;
 } err_o2a[] = {
-  {"invalid_request_error", NULL},
-  {"authentication_error", "authentication_error"},
-  {"permission_error", "permission_error"},
-  {"insufficient_quota", "billing_error"},
-  {"rate_limit_error", "rate_limit_error"},
-  {"rate_limit_exceeded", "rate_limit_error"},
-  {"requests", "rate_limit_error"}, /* OpenAI's 429 types */
-  {"tokens", "rate_limit_error"},
-  {"server_error", "api_error"},
-  {"upstream_error", "api_error"},
-  {"service_unavailable", "overloaded_error"},
-  {"timeout_error", "timeout_error"},
+  {"invalid_request_error", NULL, 400, 499, "invalid_request_error"},
+  {"authentication_error", "authentication_error", 0, 0, NULL},
+  {"permission_error", "permission_error", 0, 0, NULL},
+  {"insufficient_quota", "billing_error", 0, 0, NULL},
+  {"rate_limit_error", "rate_limit_error", 0, 0, NULL},
+  {"rate_limit_exceeded", "rate_limit_error", 0, 0, NULL},
+  {"requests", "rate_limit_error", 0, 0, NULL}, /* OpenAI's 429 types */
+  {"tokens", "rate_limit_error", 0, 0, NULL},
+  {"server_error", NULL, 500, 599, "api_error"},
+  {"upstream_error", NULL, 500, 599, "api_error"},
+  {"service_unavailable", "overloaded_error", 0, 0, NULL},
+  {"timeout_error", "timeout_error", 0, 0, NULL},
 };
 
 /* Words in an error message that mean the prompt did not fit (OpenAI code
@@ -176,8 +180,8 @@ const char *sl_xl_err_type_anth(int status, const char *src) {
   for (size_t i = 0; src && i < N(err_o2a); i++)
     if (strcmp(err_o2a[i].oai, src) == 0) {
       if (err_o2a[i].anth) return err_o2a[i].anth;
-      const char *t = sl_xlate_error_type(SL_WIRE_ANTHROPIC, status);
-      return status >= 400 && status < 500 ? t : "invalid_request_error";
+      return status >= err_o2a[i].lo && status <= err_o2a[i].hi ? sl_xlate_error_type(SL_WIRE_ANTHROPIC, status)
+                                                                : err_o2a[i].other;
     }
   if (is_anth_type(src)) return src;
   return sl_xlate_error_type(SL_WIRE_ANTHROPIC, status);
