@@ -87,6 +87,7 @@ struct sl_cache {
   /* writer only */
   size_t high_pages, low_pages, nodemax;
   size_t bytes_since_measure;
+  size_t batch_puts; /* puts in the batch being applied (writer thread) */
   unsigned batches_since_measure, ticks;
 };
 

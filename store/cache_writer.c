@@ -337,7 +337,9 @@ static void evict_to(struct sl_cache *c, size_t target) {
 static void maybe_evict(struct sl_cache *c, size_t bytes) {
   MDB_envinfo info;
   mdb_env_info(c->e->env, &info);
-  size_t ps = c->e->psize, incoming = bytes / ps + 2, hw = (size_t)info.me_last_pgno + 1;
+  /* Every put of a random key dirties its own leaf (and branch) pages in both the cache
+   * and the LRU database: copy-on-write needs fresh pages for all of them. */
+  size_t ps = c->e->psize, incoming = bytes / ps + 3 * c->batch_puts + 2, hw = (size_t)info.me_last_pgno + 1;
   c->bytes_since_measure += bytes;
   c->batches_since_measure++;
   if (hw + incoming <= c->high_pages) return;
@@ -431,6 +433,37 @@ static int apply_ops(struct sl_cache *c, struct sl_cache_op *ops, size_t k) {
   return rc;
 }
 
+static size_t count_puts(const struct sl_cache_op *ops, size_t k) {
+  size_t n = 0;
+  for (size_t i = 0; i < k; i++) n += ops[i].kind == SL_CACHE_OP_PUT;
+  return n;
+}
+
+/* Applies a batch; a full map never fails it outright: eviction makes room for what the
+ * batch needs (below the low watermark if it must: the watermarks are estimates, and
+ * pages freed by the last commit are not reusable yet), and a batch that still does not
+ * fit is applied in halves. Returns how many puts were dropped. */
+static size_t apply_split(struct sl_cache *c, struct sl_cache_op *ops, size_t k, size_t need_pages, int depth) {
+  int rc = apply_ops(c, ops, k);
+  if (rc == MDB_MAP_RESIZED) {
+    sl_lmdb_remap(c->e);
+    rc = apply_ops(c, ops, k);
+  }
+  if (rc == MDB_MAP_FULL) {
+    sl_lmdb_reader_check(c->e); /* a dead reader can pin the free pages */
+    evict_to(c, c->low_pages > 2 * need_pages ? c->low_pages - 2 * need_pages : c->low_pages / 2);
+    rc = apply_ops(c, ops, k);
+  }
+  if (rc == MDB_MAP_FULL && k > 1 && depth < 12) {
+    size_t h = k / 2;
+    return apply_split(c, ops, h, need_pages / 2 + 1, depth + 1) +
+           apply_split(c, ops + h, k - h, need_pages / 2 + 1, depth + 1);
+  }
+  if (!rc) return 0;
+  if (rc != MDB_MAP_FULL) count_error(c, rc);
+  return count_puts(ops, k);
+}
+
 static void writer_batch(struct sl_cache *c, struct sl_cache_op *ops, size_t k) {
   size_t bytes = 0, puts = 0;
   for (size_t i = 0; i < k; i++) {
@@ -444,25 +477,10 @@ static void writer_batch(struct sl_cache *c, struct sl_cache_op *ops, size_t k) 
     atomic_fetch_add(&c->d_dropped, puts);
     return;
   }
+  c->batch_puts = puts;
   if (puts) maybe_evict(c, bytes);
-  int rc = 0;
-  for (int attempt = 0; attempt < 3; attempt++) {
-    rc = apply_ops(c, ops, k);
-    if (rc == MDB_MAP_FULL && attempt == 0) {
-      sl_lmdb_reader_check(c->e); /* a dead reader can pin the free pages */
-      evict_to(c, c->low_pages);
-      continue;
-    }
-    if (rc == MDB_MAP_RESIZED) {
-      sl_lmdb_remap(c->e);
-      continue;
-    }
-    break;
-  }
-  if (rc) {
-    atomic_fetch_add(&c->d_dropped, puts);
-    if (rc != MDB_MAP_FULL) count_error(c, rc);
-  }
+  size_t dropped = apply_split(c, ops, k, bytes / c->e->psize + 3 * puts + 2, 0);
+  if (dropped) atomic_fetch_add(&c->d_dropped, dropped);
 }
 
 static void do_flush(struct sl_cache *c) {
