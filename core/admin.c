@@ -1,8 +1,317 @@
-/* Admin API; see admin.h. (Being written.) */
+/* Admin API with the master key (see admin.h): routing, the thread-pool jobs that
+ * every key and spend route runs on, /config/reload, and the small helpers the routes
+ * share (body and query parsing, formatting). The one idea: an admin request never
+ * touches the store from the event loop. The loop thread checks the input and copies
+ * it into a job; a libuv pool thread runs the job against LMDB (writes wait for the
+ * writer lock and an fsync) and leaves its answer in the job; back on the loop thread
+ * the answer is sent. The request is held (rq->open_handles) while a job or a reload
+ * wait is pending, so a client that leaves cannot free it under them. */
 #include "core/admin.h"
 
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/admin_internal.h"
 #include "core/request_internal.h"
+#include "core/tenancy.h"
+#include "store/shm.h"
+#include "store/spend.h"
+
+#define RELOAD_TIMEOUT_MS 60000
+
+/* ---- answers ---- */
+
+void adm_reply_json(struct sl_request *rq, int status, const char *body, size_t n) {
+  rq->status = status;
+  sl_request_build_headers(rq);
+  if (rq->conn) sl_conn_respond(rq->conn, status, "application/json", rq->hdrs.p, rq->hdrs.n, body, n);
+  sl_request_finish(rq);
+}
+
+void adm_fail(struct adm_job *j, int status, const char *code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(j->err_msg, sizeof j->err_msg, fmt, ap);
+  va_end(ap);
+  j->status = status;
+  j->err_code = code;
+}
+
+void adm_ok(struct adm_job *j, int status, cJSON *obj) {
+  char *s = obj ? cJSON_PrintUnformatted(obj) : NULL;
+  cJSON_Delete(obj);
+  if (!s) {
+    adm_fail(j, 500, "internal_error", "Out of memory while building the answer");
+    return;
+  }
+  j->body = s;
+  j->len = strlen(s);
+  j->status = status;
+}
+
+void adm_fail_store(struct adm_job *j, const char *what, int rc) {
+  if (rc == -ENOSPC)
+    adm_fail(j, 507, "store_full", "Cannot %s: the store is full (sluice_settings.data_dir)", what);
+  else
+    adm_fail(j, 500, "store_error", "Cannot %s: store error (%s)", what, strerror(rc < 0 ? -rc : rc));
+}
+
+/* ---- jobs ---- */
+
+static void job_free(struct adm_job *j) {
+  if (j->destroy) j->destroy(j);
+  if (j->body) cJSON_free(j->body);
+  free(j);
+}
+
+static void job_work(uv_work_t *wk) {
+  struct adm_job *j = wk->data;
+  j->run(j);
+  if (!j->status) adm_fail(j, 500, "internal_error", "The admin job gave no answer");
+}
+
+static void job_after(uv_work_t *wk, int status) {
+  struct adm_job *j = wk->data;
+  struct sl_request *rq = j->rq;
+  if (!rq->finished) { /* else the client left: nobody to answer */
+    if (status)
+      sl_request_reply_error(rq, 500, "internal_error", NULL, "The admin job was cancelled");
+    else if (j->status >= 400)
+      sl_request_reply_error(rq, j->status, j->err_code, NULL, "%s", j->err_msg);
+    else
+      adm_reply_json(rq, j->status, j->body, j->len);
+  }
+  sl_request_release(rq);
+  job_free(j);
+}
+
+void adm_queue(struct sl_request *rq, struct adm_job *j) {
+  j->rq = rq;
+  j->w = rq->w;
+  j->work.data = j;
+  rq->open_handles++; /* released in job_after */
+  int rc = uv_queue_work(&rq->w->loop, &j->work, job_work, job_after);
+  if (rc) {
+    rq->open_handles--; /* the request is live: this never frees it */
+    job_free(j);
+    sl_request_reply_error(rq, 500, "internal_error", NULL, "Cannot queue the admin job: %s", uv_strerror(rc));
+  }
+}
+
+/* ---- input ---- */
+
+cJSON *adm_body_object(struct sl_request *rq, bool empty_ok) {
+  const struct sl_http_request *hr = rq->hr;
+  size_t n = hr->body_len;
+  const char *p = hr->body;
+  while (n && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++, n--;
+  if (n == 0) {
+    if (empty_ok) return cJSON_CreateObject();
+    sl_request_reply_error(rq, 400, "invalid_json", NULL, "This route needs a JSON object in the request body");
+    return NULL;
+  }
+  cJSON *j = cJSON_ParseWithLength(p, n);
+  if (!j) {
+    sl_request_reply_error(rq, 400, "invalid_json", NULL, "Request body is not valid JSON");
+    return NULL;
+  }
+  if (!cJSON_IsObject(j)) {
+    cJSON_Delete(j);
+    sl_request_reply_error(rq, 400, "invalid_json", NULL, "Request body must be a JSON object");
+    return NULL;
+  }
+  size_t k = 0;
+  for (const cJSON *a = j->child; a; a = a->next, k++) {
+    if (k >= 256) {
+      cJSON_Delete(j);
+      sl_request_reply_error(rq, 400, "invalid_json", NULL, "Request body has too many fields");
+      return NULL;
+    }
+    for (const cJSON *b = a->next; b; b = b->next)
+      if (!strcmp(a->string, b->string)) {
+        sl_request_reply_error(rq, 400, "invalid_json", NULL, "Duplicate field '%.100s' in the request body", a->string);
+        cJSON_Delete(j);
+        return NULL;
+      }
+  }
+  return j;
+}
+
+static int hexv(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decodes s[0..n) into out; -1 when malformed or too long. */
+static int url_decode(const char *s, size_t n, char *out, size_t outlen) {
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == '+') {
+      c = ' ';
+    } else if (c == '%') {
+      if (i + 2 >= n) return -1;
+      int hi = hexv(s[i + 1]), lo = hexv(s[i + 2]);
+      if (hi < 0 || lo < 0) return -1;
+      c = (char)(hi << 4 | lo);
+      i += 2;
+    }
+    if (c == 0 || o + 1 >= outlen) return -1;
+    out[o++] = c;
+  }
+  out[o] = 0;
+  return 0;
+}
+
+int adm_query(const struct sl_request *rq, const char *name, char *out, size_t outlen) {
+  const char *q = rq->hr->query.p, *end = q + rq->hr->query.n;
+  size_t nl = strlen(name);
+  while (q && q < end) {
+    const char *amp = memchr(q, '&', (size_t)(end - q));
+    const char *pe = amp ? amp : end;
+    const char *eq = memchr(q, '=', (size_t)(pe - q));
+    const char *ke = eq ? eq : pe;
+    if ((size_t)(ke - q) == nl && memcmp(q, name, nl) == 0) {
+      const char *v = eq ? eq + 1 : pe;
+      return url_decode(v, (size_t)(pe - v), out, outlen) ? -1 : 1;
+    }
+    q = amp ? amp + 1 : end;
+  }
+  return 0;
+}
+
+bool adm_truthy(const char *s) { return !strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "True"); }
+
+/* ---- formatting ---- */
+
+void adm_iso8601(int64_t unix_s, char out[32]) {
+  time_t t = (time_t)unix_s;
+  struct tm tm;
+  if (!gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm)) snprintf(out, 32, "%lld", (long long)unix_s);
+}
+
+void adm_duration_format(int64_t s, char out[32]) {
+  if (s > 0 && s % 86400 == 0) snprintf(out, 32, "%lldd", (long long)(s / 86400));
+  else if (s > 0 && s % 3600 == 0) snprintf(out, 32, "%lldh", (long long)(s / 3600));
+  else if (s > 0 && s % 60 == 0) snprintf(out, 32, "%lldm", (long long)(s / 60));
+  else snprintf(out, 32, "%llds", (long long)s);
+}
+
+cJSON *adm_usd(int64_t micro) {
+  char s[32];
+  if (micro < 0) micro = 0;
+  sl_tenancy_format_cost(micro, s);
+  return cJSON_CreateRaw(s);
+}
+
+void adm_add_time(cJSON *obj, const char *name, int64_t ts) {
+  if (ts > 0) {
+    char iso[32];
+    adm_iso8601(ts, iso);
+    cJSON_AddStringToObject(obj, name, iso);
+  } else {
+    cJSON_AddNullToObject(obj, name);
+  }
+}
+
+/* The slot of id when this region has one; never claims a slot (an admin read must
+ * not use up the table the limiter needs). Same probing as sl_shm_key_slot. */
+static struct sl_shm_key *find_slot(struct sl_shm *s, uint64_t id) {
+  if (id == 0) id = 1;
+  for (size_t i = 0; i < SL_SHM_KEY_SLOTS; i++) {
+    struct sl_shm_key *k = &s->keys[(id + i) % SL_SHM_KEY_SLOTS];
+    uint64_t cur = atomic_load(&k->id);
+    if (cur == id) return k;
+    if (cur == 0) return NULL;
+  }
+  return NULL;
+}
+
+int64_t adm_key_spend_micro(struct sl_worker *w, uint64_t id) {
+  struct sl_spend_row row = {0};
+  int64_t m = 0;
+  if (w->lmdb && sl_spend_total(w->lmdb, SL_SPEND_KEY, id, &row) == 0) m = row.micro;
+  /* Not yet flushed. While a flush is between its commit and advancing the slot's
+   * flushed mark this counts that flush twice; the next read is exact. */
+  struct sl_shm_key *s = find_slot(w->shm, id);
+  if (s) {
+    int64_t f = atomic_load(&s->spend_flushed_micro), t = atomic_load(&s->spend_total_micro);
+    if (t > f) m += t - f;
+  }
+  return m;
+}
+
+/* ---- POST /config/reload ---- */
+
+static void reload_done(void *ud, int status, const char *message) {
+  struct sl_request *rq = ud;
+  if (!rq->finished) {
+    if (status == 0) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "status", "reloaded");
+      cJSON_AddStringToObject(o, "message", message && message[0] ? message : "the new configuration is serving");
+      char *s = cJSON_PrintUnformatted(o);
+      cJSON_Delete(o);
+      if (s) adm_reply_json(rq, 200, s, strlen(s));
+      else sl_request_reply_error(rq, 500, "internal_error", NULL, "Out of memory");
+      cJSON_free(s);
+    } else if (status == -EINVAL) {
+      sl_request_reply_error(rq, 400, "invalid_config", NULL, "The configuration was not reloaded: %s", message);
+    } else if (status == -ETIMEDOUT) {
+      sl_request_reply_error(rq, 504, "reload_timeout", NULL, "%s", message);
+    } else if (status == -ESRCH || status == -ECANCELED) {
+      sl_request_reply_error(rq, 503, "reload_unavailable", NULL, "%s", message);
+    } else {
+      sl_request_reply_error(rq, 500, "reload_failed", NULL, "The configuration was not reloaded: %s", message);
+    }
+  }
+  sl_request_release(rq);
+}
+
+static void config_reload(struct sl_request *rq) {
+  rq->open_handles++; /* released in reload_done */
+  if (!sl_worker_request_reload(rq->w, RELOAD_TIMEOUT_MS, reload_done, rq)) {
+    rq->open_handles--;
+    sl_request_reply_error(rq, 500, "internal_error", NULL, "Out of memory");
+  }
+}
+
+/* ---- routing ---- */
 
 void sl_admin_handle(struct sl_request *rq) {
-  sl_request_reply_error(rq, 501, "not_implemented", NULL, "Not implemented yet");
+  struct sl_worker *w = rq->w;
+  if (rq->route == SL_R_CONFIG_RELOAD) {
+    config_reload(rq);
+    return;
+  }
+  if (rq->route == SL_R_SPEND_REPORT) {
+    if (!w->lmdb) {
+      sl_request_reply_error(rq, 503, "store_unavailable", NULL,
+                             "The spend ledger needs the LMDB store: set a writable sluice_settings.data_dir");
+      return;
+    }
+    sl_admin_spend_report(rq);
+    return;
+  }
+  if (!w->keys) {
+    sl_request_reply_error(rq, 503, "store_unavailable", NULL,
+                           "Virtual keys need the LMDB store: set general_settings.master_key and a writable "
+                           "sluice_settings.data_dir");
+    return;
+  }
+  switch (rq->route) {
+  case SL_R_KEY_GENERATE: sl_admin_key_generate(rq); return;
+  case SL_R_KEY_INFO: sl_admin_key_info(rq); return;
+  case SL_R_KEY_UPDATE: sl_admin_key_update(rq); return;
+  case SL_R_KEY_DELETE: sl_admin_key_delete(rq); return;
+  case SL_R_KEY_LIST: sl_admin_key_list(rq); return;
+  default:
+    sl_request_reply_error(rq, 404, "not_found", NULL, "Unknown admin route");
+  }
 }

@@ -196,7 +196,13 @@ static void stream_fail(struct sl_request *rq, const char *msg, const char *code
   sl_xlate_error_event(rq->cwire, strcmp(code, "upstream_timeout") ? 502 : 504, "upstream_error", msg, code, &b);
   if (!b.oom) sl_conn_stream_write(rq->conn, b.p, b.n);
   sl_buf_free(&b);
-  sl_conn_stream_end(rq->conn);
+  /* what was consumed is charged: the client learns it like on a stream that ended well */
+  char cost[32], tr[64];
+  sl_tenancy_cost(rq);
+  sl_tenancy_format_cost(rq->cost_micro, cost);
+  snprintf(tr, sizeof tr, "x-sluice-cost: %s\r\n", cost);
+  sl_tenancy_account(rq);
+  sl_conn_stream_end_trailers(rq->conn, tr);
 }
 
 /* Whole response of an attempt (success, or an upstream error passed through). */
@@ -214,6 +220,7 @@ static void respond_with(struct sl_request *rq, struct sl_attempt *at) {
     }
   }
   sl_request_build_headers(rq);
+  sl_tenancy_account(rq); /* before the answer leaves: a kill -9 right after cannot lose its spend */
   if (rq->conn)
     sl_conn_respond(rq->conn, at->status, at->ctype[0] ? at->ctype : "application/json", rq->hdrs.p, rq->hdrs.n,
                     at->resp.p ? at->resp.p : "", at->resp.n);
@@ -295,6 +302,7 @@ static void end_stream(struct sl_request *rq, struct sl_attempt *at) {
   sl_tenancy_cost(rq);
   sl_tenancy_format_cost(rq->cost_micro, cost);
   snprintf(tr, sizeof tr, "x-sluice-cost: %s\r\n", cost);
+  sl_tenancy_account(rq); /* before the last bytes leave (see respond_with) */
   sl_conn_stream_end_trailers(rq->conn, tr);
 }
 

@@ -37,6 +37,8 @@ static void handle_closed(struct sl_request *rq) {
   free(rq);
 }
 
+void sl_request_release(struct sl_request *rq) { handle_closed(rq); }
+
 static void on_handle_closed(uv_handle_t *h) { handle_closed(h->data); }
 /* Attempt timers carry their attempt, which points back at the request. */
 static void on_attempt_handle_closed(uv_handle_t *h) { handle_closed(((struct sl_attempt *)h->data)->rq); }

@@ -124,6 +124,10 @@ struct sl_request {
 void sl_request_reply_error(struct sl_request *rq, int status, const char *code, const char *extra_hdrs,
                             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void sl_request_finish(struct sl_request *rq);
+/* A step that is not one of the request's handles (a thread-pool job, a reload wait)
+ * keeps the request's memory alive: rq->open_handles++ before it starts, then one
+ * sl_request_release(rq) when it ends (the last release frees the request). */
+void sl_request_release(struct sl_request *rq);
 /* Builds rq->hdrs (x-sluice-*, x-request-id) for the response about to start. */
 void sl_request_build_headers(struct sl_request *rq);
 

@@ -287,7 +287,13 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
 
   /* Close everything still open (pools, timers, signals) and let the callbacks run. */
   if (w->srv) sl_server_close(w->srv); /* frees the server once its handles have closed */
-  while (w->reload_waits) reload_wait_unlink_close(w->reload_waits);
+  while (w->reload_waits) { /* every caller hears back exactly once, as promised */
+    struct sl_reload_wait *r = w->reload_waits;
+    sl_reload_cb cb = r->cb;
+    void *ud = r->ud;
+    reload_wait_unlink_close(r);
+    cb(ud, -ECANCELED, "the worker stopped before the reload finished");
+  }
   if (w->ready_fd >= 0) close(w->ready_fd);
   for (size_t i = 0; i < cfg->ndeployments; i++)
     if (w->pools[i]) sl_upstream_pool_destroy(w->pools[i]);

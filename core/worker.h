@@ -79,6 +79,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
  *   -EIO        new workers failed to start: nothing changed
  *   -ETIMEDOUT  no outcome within timeout_ms (the reload may still complete)
  *   -ESRCH      no master to ask
+ *   -ECANCELED  the worker stopped (drain deadline, shutdown) before the outcome came
  * message is a NUL-terminated string, valid only during the call. The answer covers
  * every change made to the file before this call. Returns a handle for
  * sl_worker_reload_cancel (call it if the request goes away first; cb then never runs),
