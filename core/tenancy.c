@@ -221,7 +221,13 @@ bool sl_tenancy_admit(struct sl_request *rq) {
     return false;
   }
   struct sl_shm_key *s = rq->key_slot = sl_shm_key_slot(w->shm, k->id);
-  if (!s) return true; /* table full: serve rather than refuse */
+  if (!s) { /* table full: serve rather than refuse, and say so */
+    static bool told;
+    if (!told) sl_log(SL_LOG_ERROR, "key table full: this key is served without limits or spend accounting",
+                      "\"key\":\"%s\",\"slots\":%d", k->display, SL_SHM_KEY_SLOTS);
+    told = true;
+    return true;
+  }
   if (k->max_budget > 0) {
     int64_t spent = period_spend(w, s, SL_SPEND_KEY, k->id, sl_key_period_start(k, now));
     if (spent >= sl_key_max_budget_micro(k)) {
