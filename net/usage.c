@@ -112,6 +112,20 @@ static void normalise(const int64_t *raw, struct sl_usage *u) {
 
 int sl_usage_from_json(const char *body, size_t len, struct sl_usage *out) {
   memset(out, 0, sizeof *out);
+  /* Fast path: find the top-level usage object by scanning and parse only it, not the
+   * whole (possibly large) answer. */
+  size_t vs, ve;
+  if (sl_json_top_field(body, len, "usage", &vs, &ve) == 0 && body[vs] == '{') {
+    cJSON *u = cJSON_ParseWithLength(body + vs, ve - vs);
+    int64_t raw[R_N];
+    raw_clear(raw);
+    bool ok = u && raw_from_usage(u, raw);
+    cJSON_Delete(u);
+    if (ok) {
+      normalise(raw, out);
+      return 0;
+    }
+  }
   cJSON *j = cJSON_ParseWithLength(body, len);
   if (!cJSON_IsObject(j)) {
     cJSON_Delete(j);
