@@ -467,14 +467,23 @@ static void on_listener_closed(uv_handle_t *h) {
   server_maybe_free(s);
 }
 
+/* Draining: an idle keep-alive connection is not closed at once, because a client may
+ * be sending its next request on it right now (closing would reset that request). It
+ * gets a short grace instead: a request that arrives is answered with Connection: close,
+ * and a connection that stays silent is closed when the grace ends. */
+#define DRAIN_IDLE_GRACE_MS 1000
+
 void sl_server_drain(struct sl_server *s) {
   if (s->draining) return;
   s->draining = true;
   uv_close((uv_handle_t *)&s->listener, on_listener_closed);
   for (struct sl_conn *c = s->conns, *nx; c; c = nx) {
     nx = c->next;
-    if (c->state == C_IDLE) conn_close(c);
-    else c->close_after = true;
+    c->close_after = true;
+    if (c->state == C_IDLE && !sl_http_parser_in_request(c->parser)) {
+      c->tkind = T_IDLE;
+      uv_timer_start(&c->timer, on_timer, DRAIN_IDLE_GRACE_MS, 0);
+    }
   }
 }
 

@@ -439,25 +439,25 @@ static size_t count_puts(const struct sl_cache_op *ops, size_t k) {
   return n;
 }
 
-/* Applies a batch; a full map never fails it outright: eviction makes room for what the
- * batch needs (below the low watermark if it must: the watermarks are estimates, and
- * pages freed by the last commit are not reusable yet), and a batch that still does not
- * fit is applied in halves. Returns how many puts were dropped. */
+/* Applies a batch; a full map never fails it outright: a batch that does not fit is
+ * applied in halves, and a single op that still does not fit gets room by eviction
+ * (below the low watermark if it must: the watermarks are estimates, and pages freed by
+ * the last commit are not reusable yet). Returns how many puts were dropped. */
 static size_t apply_split(struct sl_cache *c, struct sl_cache_op *ops, size_t k, size_t need_pages, int depth) {
   int rc = apply_ops(c, ops, k);
   if (rc == MDB_MAP_RESIZED) {
     sl_lmdb_remap(c->e);
     rc = apply_ops(c, ops, k);
   }
-  if (rc == MDB_MAP_FULL) {
-    sl_lmdb_reader_check(c->e); /* a dead reader can pin the free pages */
-    evict_to(c, c->low_pages > 2 * need_pages ? c->low_pages - 2 * need_pages : c->low_pages / 2);
-    rc = apply_ops(c, ops, k);
-  }
-  if (rc == MDB_MAP_FULL && k > 1 && depth < 12) {
+  if (rc == MDB_MAP_FULL) sl_lmdb_reader_check(c->e); /* a dead reader can pin the free pages */
+  if (rc == MDB_MAP_FULL && k > 1 && depth < 12) { /* smaller transactions first */
     size_t h = k / 2;
     return apply_split(c, ops, h, need_pages / 2 + 1, depth + 1) +
            apply_split(c, ops + h, k - h, need_pages / 2 + 1, depth + 1);
+  }
+  if (rc == MDB_MAP_FULL) { /* a single op that does not fit: make room for it */
+    evict_to(c, c->low_pages > 2 * need_pages ? c->low_pages - 2 * need_pages : c->low_pages / 2);
+    rc = apply_ops(c, ops, k);
   }
   if (!rc) return 0;
   if (rc != MDB_MAP_FULL) count_error(c, rc);
