@@ -260,6 +260,16 @@ static void start_stream(struct sl_attempt *at) {
   if (rq->conn) sl_conn_stream_start(rq->conn, 200, "text/event-stream; charset=utf-8", rq->hdrs.p, rq->hdrs.n);
 }
 
+/* Usage a translator saw, in OpenAI's convention (prompt counts every input token). */
+static void take_xlate_usage(struct sl_attempt *at, const struct sl_xlate_usage *xu) {
+  if (!xu->known) return;
+  at->has_usage = true;
+  at->usage = (struct sl_usage){.prompt_tokens = xu->input + xu->cache_read + xu->cache_creation,
+                                .completion_tokens = xu->output,
+                                .cached_tokens = xu->cache_read,
+                                .cache_write_tokens = xu->cache_creation};
+}
+
 /* Forwards a winning stream's bytes, through the usage filter when there is one (it
  * reads the usage and removes the usage chunk sluice asked for on the client's behalf). */
 static void forward_stream(struct sl_request *rq, struct sl_attempt *at, const char *p, size_t n) {
@@ -282,13 +292,7 @@ static void end_stream(struct sl_request *rq, struct sl_attempt *at) {
     sl_buf_free(&x);
     struct sl_xlate_usage xu;
     sl_xlate_stream_usage(at->xs, &xu);
-    if (xu.known) {
-      at->has_usage = true;
-      at->usage = (struct sl_usage){.prompt_tokens = xu.input + xu.cache_read + xu.cache_creation,
-                                    .completion_tokens = xu.output,
-                                    .cached_tokens = xu.cache_read,
-                                    .cache_write_tokens = xu.cache_creation};
-    }
+    take_xlate_usage(at, &xu);
   }
   if (at->uf) {
     struct sl_buf out = {0};
@@ -480,13 +484,7 @@ static void up_done(void *ud) {
     sl_buf_free(&at->resp);
     at->resp = xb;
     snprintf(at->ctype, sizeof at->ctype, "application/json");
-    if (xu.known) {
-      at->has_usage = true;
-      at->usage = (struct sl_usage){.prompt_tokens = xu.input + xu.cache_read + xu.cache_creation,
-                                    .completion_tokens = xu.output,
-                                    .cached_tokens = xu.cache_read,
-                                    .cache_write_tokens = xu.cache_creation};
-    }
+    take_xlate_usage(at, &xu);
   }
   if (out == SL_OUT_OK || out == SL_OUT_CLIENT) {
     set_outcome(at, out == SL_OUT_OK ? "ok" : "client_error");
