@@ -204,6 +204,8 @@ void sl_cfg_config_clear(struct sl_config *c) {
   free(c->budget_duration);
   free(c->data_dir);
   free(c->ca_file);
+  free(c->tls_cert);
+  free(c->tls_key);
   free(c->log_level);
   free(c->log_file);
   for (size_t i = 0; i < c->naliases; i++) {

@@ -118,6 +118,7 @@ struct sl_config {
   uint64_t drain_timeout_ms;     /* default 30000 */
   uint64_t connect_timeout_ms;   /* default 5000 */
   char *ca_file;                 /* NULL: system bundle */
+  char *tls_cert, *tls_key;      /* sluice_settings.tls PEM files; NULL: plain HTTP */
   char *log_level;               /* "debug" | "info" | "warn" | "error"; default "info" */
   char *log_file;                /* NULL: stdout; reopened on SIGUSR1 */
   uint64_t stream_idle_timeout_ms; /* longest silence between stream chunks; default 60000 */

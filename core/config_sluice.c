@@ -13,6 +13,7 @@
 
 #include "core/config_internal.h"
 #include "core/config_parse.h"
+#include "net/tls_server.h"
 
 #define N SL_CFG_N
 #define KEY SL_CFG_KEY
@@ -139,6 +140,40 @@ static const struct sl_cfg_key cache_keys[] = {
 static const struct sl_cfg_section cache_section = {
     cache_keys, N(cache_keys), NULL, NULL, SL_UNKNOWN_ERROR, NULL, NULL};
 
+/* ---- sluice_settings.tls ---- */
+
+/* Both files are required, readable, and loaded once here as the workers will load them,
+ * so a bad certificate fails `sluice check` and a reload instead of the new workers. */
+static int finish_tls(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map, void *target,
+                      yaml_node_t *const *seen) {
+  struct sl_cfg_scratch *s = target;
+  char kp[SL_CFG_PATH], err[512];
+  const char *names[2] = {"cert", "key"};
+  char *files[2] = {s->c.tls_cert, s->c.tls_key};
+  for (int i = 0; i < 2; i++) {
+    sl_cfg_path_join(kp, path, names[i]);
+    if (!files[i] || !files[i][0])
+      return sl_cfg_fail(c, seen[i] ? seen[i] : map, kp, "is required: a PEM file");
+    if (access(files[i], R_OK) != 0) {
+      int e = errno;
+      return sl_cfg_fail(c, seen[i], kp, "cannot read '%s': %s", files[i], strerror(e));
+    }
+  }
+  struct sl_tls_server *t;
+  if (sl_tls_server_create(files[0], files[1], &t, err, sizeof err))
+    return sl_cfg_fail(c, map, path, "%s", err);
+  sl_tls_server_free(t);
+  return 0;
+}
+
+static const struct sl_cfg_key tls_keys[] = {
+    KEY("cert", SL_K_STR, SCR(c.tls_cert)),
+    KEY("key", SL_K_STR, SCR(c.tls_key)),
+};
+
+static const struct sl_cfg_section tls_section = {
+    tls_keys, N(tls_keys), NULL, NULL, SL_UNKNOWN_ERROR, NULL, finish_tls};
+
 /* ---- sluice_settings ---- */
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
@@ -165,6 +200,7 @@ static const struct sl_cfg_key sluice_keys[] = {
     KEY("cooldown_max", SL_K_DUR, SCR(c.cooldown_max_ms), .flags = SL_F_POSITIVE),
     KEY("hedging", SL_K_FUNC, SCR(c.hedging), .fn = parse_hedging),
     KEY("cache", SL_K_MAP, 0, .sub = &cache_section),
+    KEY("tls", SL_K_MAP, 0, .sub = &tls_section),
 };
 
 static int listen_from_parts(struct sl_cfg_ctx *c, const char *path, struct sl_cfg_scratch *s,

@@ -77,6 +77,7 @@ struct master {
   struct gen *gens;
   struct gen *serving, *starting;
   struct gen *retiring;   /* the generation a reload replaced, until its workers stop accepting */
+  unsigned retiring_id;
   bool finishing;         /* a reload waits for `retiring` before it answers */
   uint64_t finish_deadline_ms;
   unsigned next_id;
@@ -414,10 +415,15 @@ static void promote(struct master *m) {
     sl_log(SL_LOG_INFO, "ready", "\"host\":\"%s\",\"port\":%u,\"workers\":%u,\"deployments\":%zu", g->cfg->listen_host,
            m->port, m->n, g->cfg->ndeployments);
     notify_ready(m, "serving");
+    if (m->reload_again) { /* SIGHUP while starting up */
+      m->reload_again = false;
+      start_reload(m);
+    }
     return;
   }
   gen_drain(m, old);
   m->retiring = old;
+  m->retiring_id = old->id;
   m->finishing = true;
   m->finish_deadline_ms = sl_now_ms() + RETIRE_WAIT_MS;
 }
@@ -433,7 +439,7 @@ static bool retired(const struct master *m) {
 static void finish_reload(struct master *m) {
   struct gen *g = m->serving;
   m->finishing = false;
-  unsigned old_id = m->retiring ? m->retiring->id : g->id - 1;
+  unsigned old_id = m->retiring_id;
   m->retiring = NULL;
   uint64_t ms = sl_now_ms() - m->reload_t0;
   reload_answer(m, 0, "reloaded: generation %u serves %zu deployments", g->id, g->cfg->ndeployments);
@@ -449,8 +455,9 @@ static void finish_reload(struct master *m) {
 
 static void reload_failed(struct master *m, int status, const char *msg) {
   char *e = json_escape(msg);
-  sl_log(SL_LOG_ERROR, "reload failed", "\"error\":\"%s\",\"config\":\"%s\"", e ? e : "",
-         m->opts->config_path ? "file" : "embedded");
+  char *path = json_escape(m->opts->config_path ? m->opts->config_path : "<embedded>");
+  sl_log(SL_LOG_ERROR, "reload failed", "\"error\":\"%s\",\"config\":\"%s\"", e ? e : "", path ? path : "");
+  free(path);
   free(e);
   reload_answer(m, status, "%s", msg);
   notify_ready(m, "reload failed, still serving the previous config");

@@ -20,6 +20,7 @@
 #include "core/reqcache.h"
 #include "core/request.h"
 #include "core/tenancy.h"
+#include "net/tls_server.h"
 
 uint64_t sl_now_ms(void) {
   struct timespec ts;
@@ -259,8 +260,20 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
     .keepalive_timeout_ms = cfg->keepalive_timeout_ms,
   };
   struct sl_server_cbs cbs = {sl_request_on_http, sl_request_on_abort, sl_request_on_writable};
+  struct sl_tls_server *tls = NULL; /* read from the files now: a reload's new workers see new ones */
+  if (cfg->tls_cert) {
+    char err[512];
+    if (sl_tls_server_create(cfg->tls_cert, cfg->tls_key, &tls, err, sizeof err)) {
+      for (char *p = err; *p; p++)
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) *p = '\''; /* JSON-safe */
+      sl_log(SL_LOG_ERROR, "worker TLS setup failed", "\"worker\":%u,\"error\":\"%s\"", index, err);
+      return 1;
+    }
+    so.tls = tls;
+  }
   int rc = sl_server_start(&w->loop, listen_fd, &so, &cbs, w, &w->srv);
   if (rc) {
+    sl_tls_server_free(tls);
     sl_log(SL_LOG_ERROR, "worker listen failed", "\"worker\":%u,\"error\":\"%s\"", index, uv_strerror(rc));
     return 1;
   }
@@ -300,6 +313,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   uv_walk(&w->loop, close_walk, NULL);
   uv_run(&w->loop, UV_RUN_DEFAULT);
   uv_loop_close(&w->loop);
+  sl_tls_server_free(tls); /* after the server and its connections are gone */
   sl_tenancy_close(w);
   sl_reqcache_close(w);
   free_worker(w);

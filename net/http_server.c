@@ -5,7 +5,11 @@
  * arrive while a request is being handled (pipelining) wait in `pending` and are parsed
  * once the response has been written, so answers go out in request order. Reading
  * continues while a request is handled, so a client that goes away is noticed and the
- * handler can cancel its upstream call. */
+ * handler can cancel its upstream call.
+ * With TLS (opts.tls), the same machine runs on plaintext: reads are decrypted into a
+ * per-server buffer before they reach the parser (or `pending`), writes are encrypted as
+ * they are queued, and the handshake runs first, under the head deadline. The plain path
+ * only tests c->tls and is otherwise untouched. */
 #include "net/http_server.h"
 
 #include <errno.h>
@@ -18,6 +22,7 @@
 
 #include "net/buf.h"
 #include "net/oai_error.h"
+#include "net/tls_server.h"
 
 enum conn_state { C_IDLE, C_READING, C_HANDLING, C_FINISHING };
 enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY };
@@ -30,6 +35,7 @@ struct sl_conn {
   uv_timer_t timer;
   struct sl_server *srv;
   struct sl_http_parser *parser;
+  struct sl_tls_sconn *tls; /* NULL on a plain listener */
   struct sl_conn *prev, *next;
   char *pending;
   size_t pending_n;
@@ -39,6 +45,7 @@ struct sl_conn {
   enum timer_kind tkind;
   int open_handles;
   bool closing, close_after, reading, streaming, chunked, head_only, want_writable;
+  bool tls_ready; /* handshake done */
 };
 
 struct sl_server {
@@ -52,7 +59,11 @@ struct sl_server {
   uint64_t next_id;
   bool listener_open, draining, closing;
   char rbuf[65536];
+  char *tls_plain; /* TLS only: decrypted input, and writes gathered into one record */
+  char *tls_gather;
 };
+
+#define TLS_PLAIN_BUF 16384
 
 struct wreq {
   uv_write_t w;
@@ -66,7 +77,10 @@ static void process_input(struct sl_conn *c, const char *data, size_t n);
 static void start_reading(struct sl_conn *c);
 
 static void server_maybe_free(struct sl_server *s) {
-  if (s->closing && !s->listener_open && s->nconns == 0) free(s);
+  if (s->closing && !s->listener_open && s->nconns == 0) {
+    free(s->tls_plain);
+    free(s);
+  }
 }
 
 int sl_net_bind_reuseport(const char *host, uint16_t port, int *fd_out, uint16_t *port_out, char *err,
@@ -114,7 +128,7 @@ static void on_timer(uv_timer_t *t) {
   struct sl_conn *c = t->data;
   enum timer_kind k = c->tkind;
   c->tkind = T_NONE;
-  if (k == T_IDLE) {
+  if (k == T_IDLE || (c->tls && !c->tls_ready)) { /* no 408 without a TLS session */
     conn_close(c);
   } else if (k == T_HEAD || k == T_BODY) {
     c->state = C_FINISHING;
@@ -156,6 +170,7 @@ static void on_handle_closed(uv_handle_t *h) {
   if (c->next) c->next->prev = c->prev;
   s->nconns--;
   sl_http_parser_free(c->parser);
+  sl_tls_sconn_free(c->tls);
   free(c->pending);
   free(c);
   server_maybe_free(s);
@@ -213,10 +228,68 @@ static void on_write(uv_write_t *w, int status) {
   }
 }
 
+/* TLS: queues the ciphertext produced so far (handshake messages, encrypted records). */
+static void tls_flush(struct sl_conn *c, bool last) {
+  const char *p;
+  size_t n = sl_tls_sconn_out(c->tls, &p);
+  if (!n && !last) return;
+  struct wreq *wr = malloc(sizeof *wr + n);
+  if (!wr) {
+    conn_close(c);
+    return;
+  }
+  wr->c = c;
+  wr->last = last;
+  if (n) memcpy(wr->data, p, n);
+  sl_tls_sconn_out_clear(c->tls);
+  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)n);
+  if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write)) {
+    free(wr);
+    conn_close(c);
+  }
+}
+
+/* TLS: small pieces (a chunk header, its data, its CRLF) go out as one record; a large
+ * body is encrypted and queued a slice at a time, so the ciphertext buffer stays small. */
+#define TLS_WRITE_SLICE (256u << 10)
+static void tls_write3(struct sl_conn *c, const char *a, size_t an, const char *b, size_t bn,
+                       const char *d, size_t dn, bool last) {
+  const char *ps[3] = {a, b, d};
+  size_t ns[3] = {an, bn, dn}, total = an + bn + dn;
+  int rc = 0;
+  if (total <= TLS_PLAIN_BUF) {
+    char *g = c->srv->tls_gather;
+    size_t off = 0;
+    for (int i = 0; i < 3; i++) {
+      if (ns[i]) memcpy(g + off, ps[i], ns[i]);
+      off += ns[i];
+    }
+    if (total) rc = sl_tls_sconn_write(c->tls, g, total);
+  } else {
+    for (int i = 0; i < 3 && !rc && !c->closing; i++)
+      for (size_t off = 0; off < ns[i] && !rc && !c->closing; off += TLS_WRITE_SLICE) {
+        size_t k = ns[i] - off < TLS_WRITE_SLICE ? ns[i] - off : TLS_WRITE_SLICE;
+        rc = sl_tls_sconn_write(c->tls, ps[i] + off, k);
+        if (!rc && off + k < ns[i]) tls_flush(c, false);
+      }
+    if (c->closing) return;
+  }
+  if (rc) {
+    conn_close(c);
+    return;
+  }
+  if (last && c->close_after) sl_tls_sconn_close_notify(c->tls);
+  tls_flush(c, last);
+}
+
 /* Queues bytes made of up to three pieces (copied into one allocation). */
 static void conn_write3(struct sl_conn *c, const char *a, size_t an, const char *b, size_t bn,
                         const char *d, size_t dn, bool last) {
   if (c->closing) return;
+  if (c->tls) {
+    tls_write3(c, a, an, b, bn, d, dn, last);
+    return;
+  }
   struct wreq *wr = malloc(sizeof *wr + an + bn + dn);
   if (!wr) {
     conn_close(c);
@@ -387,6 +460,48 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   *buf = uv_buf_init(c->srv->rbuf, sizeof c->srv->rbuf);
 }
 
+/* Request bytes (plaintext): parsed now, or kept for after the current response. */
+static inline void take_input(struct sl_conn *c, const char *p, size_t n) {
+  if (c->state == C_HANDLING || c->state == C_FINISHING) {
+    stash(c, p, n);
+    if (c->pending_n > PENDING_MAX && c->reading) {
+      uv_read_stop((uv_stream_t *)&c->tcp);
+      c->reading = false;
+    }
+    return;
+  }
+  process_input(c, p, n);
+}
+
+/* TLS: the ciphertext in p is lent to mbedtls and used up before returning (mbedtls keeps
+ * any partial record itself): first the handshake, then every whole record is decrypted
+ * and handed on. A failed handshake (a plain-HTTP client, an untrusting client) closes. */
+static void tls_on_read(struct sl_conn *c, const char *p, size_t n) {
+  sl_tls_sconn_feed(c->tls, p, n);
+  if (!c->tls_ready) {
+    char err[256];
+    int rc = sl_tls_sconn_handshake(c->tls, err, sizeof err);
+    if (rc == -EAGAIN || rc == 0) tls_flush(c, false);
+    if (rc == -EAGAIN || c->closing) return;
+    if (rc) {
+      conn_close(c);
+      return;
+    }
+    c->tls_ready = true;
+    rearm_for_parser(c); /* from the handshake's deadline to the idle one */
+  }
+  while (!c->closing) {
+    int m = sl_tls_sconn_read(c->tls, c->srv->tls_plain, TLS_PLAIN_BUF);
+    if (m == 0) break;
+    if (m < 0) {
+      conn_close(c);
+      break;
+    }
+    take_input(c, c->srv->tls_plain, (size_t)m);
+  }
+  sl_tls_sconn_feed(c->tls, NULL, 0);
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   struct sl_conn *c = st->data;
   if (nread == 0 || c->closing) return;
@@ -394,15 +509,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     conn_close(c);
     return;
   }
-  if (c->state == C_HANDLING || c->state == C_FINISHING) {
-    stash(c, buf->base, (size_t)nread);
-    if (c->pending_n > PENDING_MAX) {
-      uv_read_stop(st);
-      c->reading = false;
-    }
+  if (c->tls) {
+    tls_on_read(c, buf->base, (size_t)nread);
     return;
   }
-  process_input(c, buf->base, (size_t)nread);
+  take_input(c, buf->base, (size_t)nread);
 }
 
 static void start_reading(struct sl_conn *c) {
@@ -417,6 +528,11 @@ static void on_connection(uv_stream_t *ls, int status) {
   if (!c) return;
   c->srv = s;
   if (sl_http_parser_create(&s->o.limits, &c->parser)) {
+    free(c);
+    return;
+  }
+  if (s->o.tls && !(c->tls = sl_tls_sconn_new(s->o.tls))) {
+    sl_http_parser_free(c->parser);
     free(c);
     return;
   }
@@ -435,7 +551,7 @@ static void on_connection(uv_stream_t *ls, int status) {
   }
   uv_tcp_nodelay(&c->tcp, 1);
   start_reading(c);
-  arm(c, T_IDLE);
+  arm(c, c->tls ? T_HEAD : T_IDLE); /* the handshake counts against the head deadline */
 }
 
 int sl_server_start(uv_loop_t *loop, int fd, const struct sl_server_opts *o,
@@ -446,6 +562,14 @@ int sl_server_start(uv_loop_t *loop, int fd, const struct sl_server_opts *o,
   s->o = *o;
   s->cbs = *cbs;
   s->ud = ud;
+  if (o->tls) {
+    s->tls_plain = malloc(2 * TLS_PLAIN_BUF);
+    if (!s->tls_plain) {
+      free(s);
+      return -ENOMEM;
+    }
+    s->tls_gather = s->tls_plain + TLS_PLAIN_BUF;
+  }
   uv_tcp_init(loop, &s->listener);
   s->listener.data = s;
   s->listener_open = true;

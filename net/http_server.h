@@ -13,11 +13,16 @@
 
 #include "net/http_parse.h"
 
+struct sl_tls_server;
+
 struct sl_server_opts {
   struct sl_http_limits limits;
   uint64_t header_timeout_ms;    /* whole request head must arrive within this */
   uint64_t body_timeout_ms;      /* longest silence while reading a body */
   uint64_t keepalive_timeout_ms; /* idle connection lifetime */
+  /* NULL: plain HTTP. Otherwise every connection speaks TLS (net/tls_server.h); the
+   * handshake must finish within header_timeout_ms. Borrowed: must outlive the server. */
+  struct sl_tls_server *tls;
 };
 
 struct sl_server;
