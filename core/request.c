@@ -347,7 +347,7 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
     return;
   }
   case SL_R_READY:
-    if (w->draining) {
+    if (w->draining || atomic_load(&w->shm->draining)) {
       static const char b[] = "{\"status\":\"draining\"}";
       reply_json(rq, 503, b, sizeof b - 1);
     } else {

@@ -29,6 +29,12 @@ enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY };
 
 #define PENDING_MAX (1u << 20) /* pipelined bytes buffered while handling a request */
 #define WRITE_LOW_WATER (64u << 10)
+/* Draining: an idle keep-alive connection is not closed at once (nor one whose
+ * last response, sent before the drain, promised keep-alive), because a client may
+ * be sending its next request on it right now (closing would reset that request). It
+ * gets a short grace instead: a request that arrives is answered with Connection: close,
+ * and a connection that stays silent is closed when the grace ends. */
+#define DRAIN_IDLE_GRACE_MS 1000
 
 struct sl_conn {
   uv_tcp_t tcp;
@@ -143,6 +149,7 @@ static void arm(struct sl_conn *c, enum timer_kind k) {
   uint64_t ms = k == T_IDLE ? c->srv->o.keepalive_timeout_ms
               : k == T_HEAD ? c->srv->o.header_timeout_ms
               : c->srv->o.body_timeout_ms;
+  if (k == T_IDLE && c->srv->draining && (ms == 0 || ms > DRAIN_IDLE_GRACE_MS)) ms = DRAIN_IDLE_GRACE_MS;
   c->tkind = k;
   uv_timer_start(&c->timer, on_timer, ms ? ms : 1, 0);
 }
@@ -192,7 +199,9 @@ static void conn_close(struct sl_conn *c) {
 /* ---- writing ---- */
 
 static void after_response(struct sl_conn *c) {
-  if (c->close_after || c->srv->draining) {
+  /* Not `|| draining`: a response whose head promised keep-alive (sent before the drain)
+   * leaves the connection open for the drain grace (arm() shortens the idle timer). */
+  if (c->close_after) {
     conn_close(c);
     return;
   }
@@ -591,11 +600,6 @@ static void on_listener_closed(uv_handle_t *h) {
   server_maybe_free(s);
 }
 
-/* Draining: an idle keep-alive connection is not closed at once, because a client may
- * be sending its next request on it right now (closing would reset that request). It
- * gets a short grace instead: a request that arrives is answered with Connection: close,
- * and a connection that stays silent is closed when the grace ends. */
-#define DRAIN_IDLE_GRACE_MS 1000
 
 void sl_server_drain(struct sl_server *s) {
   if (s->draining) return;
@@ -603,11 +607,8 @@ void sl_server_drain(struct sl_server *s) {
   uv_close((uv_handle_t *)&s->listener, on_listener_closed);
   for (struct sl_conn *c = s->conns, *nx; c; c = nx) {
     nx = c->next;
-    c->close_after = true;
-    if (c->state == C_IDLE && !sl_http_parser_in_request(c->parser)) {
-      c->tkind = T_IDLE;
-      uv_timer_start(&c->timer, on_timer, DRAIN_IDLE_GRACE_MS, 0);
-    }
+    /* Heads sent from now on say Connection: close (head_append checks draining). */
+    if (c->state == C_IDLE && !sl_http_parser_in_request(c->parser)) arm(c, T_IDLE);
   }
 }
 
