@@ -76,8 +76,13 @@ static void access_log(struct sl_request *rq) {
   }
   static const char *const cache_names[] = {"none", "miss", "hit", "bypass"};
   sl_buf_printf(&b, ",\"cache\":\"%s\"", cache_names[rq->cache_state]);
+  uint64_t total = sl_now_ms() - rq->t0_ms;
+  if (rq->winner && rq->winner->t_end >= rq->winner->t_start) { /* time not spent waiting on the provider */
+    uint64_t up = rq->winner->t_end - rq->winner->t_start;
+    sl_buf_printf(&b, ",\"overhead_ms\":%llu", (unsigned long long)(total > up ? total - up : 0));
+  }
   sl_buf_printf(&b, ",\"stream\":%s,\"latency_ms\":%llu,\"hedge\":\"%s\"", rq->stream ? "true" : "false",
-                (unsigned long long)(sl_now_ms() - rq->t0_ms),
+                (unsigned long long)total,
                 rq->hedge_won ? "won" : rq->hedges_fired ? "fired" : "none");
   if (rq->key) {
     const char *alias = rq->key->key_alias[0] ? rq->key->key_alias : rq->key->display;
