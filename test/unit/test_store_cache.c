@@ -14,32 +14,13 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpdir.h"
 #include "store/cache.h"
 #include "store/lmdb_env.h"
 
 #define MiB (1024u * 1024u)
 #define T0 1700000000
 
-static char *tmpdir(void) {
-  char tmpl[] = "/tmp/sl-cache-test.XXXXXX";
-  char *d = mkdtemp(tmpl);
-  return d ? strdup(d) : NULL;
-}
-
-static void rm_rf(const char *dir) {
-  DIR *d = opendir(dir);
-  if (d) {
-    struct dirent *e;
-    char p[4200];
-    while ((e = readdir(d))) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-      unlink(p);
-    }
-    closedir(d);
-  }
-  rmdir(dir);
-}
 
 static void make_key(uint8_t key[32], uint64_t a, uint64_t b) {
   uint64_t x = a * 0x9E3779B97F4A7C15ull ^ b;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpdir.h"
 #include "store/keys.h"
 #include "store/lmdb_env.h"
 #include "store/spend.h"
@@ -21,26 +22,6 @@
 #define MiB (1024u * 1024u)
 #define T0 1700000000
 
-static char *tmpdir(void) {
-  char tmpl[] = "/tmp/sl-keys-test.XXXXXX";
-  char *d = mkdtemp(tmpl);
-  return d ? strdup(d) : NULL;
-}
-
-static void rm_rf(const char *dir) {
-  DIR *d = opendir(dir);
-  if (d) {
-    struct dirent *e;
-    char p[4200];
-    while ((e = readdir(d))) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-      unlink(p);
-    }
-    closedir(d);
-  }
-  rmdir(dir);
-}
 
 static struct sl_keys *open_keys(const char *dir, struct sl_lmdb **env) {
   char msg[512];

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpdir.h"
 #include "store/lmdb_env.h"
 #include "store/shm.h"
 #include "store/spend.h"
@@ -23,26 +24,6 @@
 #define T0 1700000000 /* 2023-11-14T22:13:20Z */
 #define DAY0 (T0 / 86400)
 
-static char *tmpdir(void) {
-  char tmpl[] = "/tmp/sl-spend-test.XXXXXX";
-  char *d = mkdtemp(tmpl);
-  return d ? strdup(d) : NULL;
-}
-
-static void rm_rf(const char *dir) {
-  DIR *d = opendir(dir);
-  if (d) {
-    struct dirent *e;
-    char p[4200];
-    while ((e = readdir(d))) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-      unlink(p);
-    }
-    closedir(d);
-  }
-  rmdir(dir);
-}
 
 static struct sl_lmdb *open_env(const char *dir) {
   char msg[512];
