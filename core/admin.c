@@ -18,6 +18,7 @@
 #include "core/admin_internal.h"
 #include "core/request_internal.h"
 #include "core/tenancy.h"
+#include "net/json_scan.h"
 #include "store/shm.h"
 #include "store/spend.h"
 
@@ -125,27 +126,19 @@ cJSON *adm_body_object(struct sl_request *rq, bool empty_ok) {
     return NULL;
   }
   size_t k = 0;
-  for (const cJSON *a = j->child; a; a = a->next, k++) {
-    if (k >= 256) {
-      cJSON_Delete(j);
-      sl_request_reply_error(rq, 400, "invalid_json", NULL, "Request body has too many fields");
-      return NULL;
-    }
-    for (const cJSON *b = a->next; b; b = b->next)
-      if (!strcmp(a->string, b->string)) {
-        sl_request_reply_error(rq, 400, "invalid_json", NULL, "Duplicate field '%.100s' in the request body", a->string);
-        cJSON_Delete(j);
-        return NULL;
-      }
+  for (const cJSON *a = j->child; a; a = a->next) k++;
+  if (k > 256) {
+    cJSON_Delete(j);
+    sl_request_reply_error(rq, 400, "invalid_json", NULL, "Request body has too many fields");
+    return NULL;
+  }
+  const char *dup = sl_json_duplicate_member(j);
+  if (dup) {
+    sl_request_reply_error(rq, 400, "invalid_json", NULL, "Duplicate field '%.100s' in the request body", dup);
+    cJSON_Delete(j);
+    return NULL;
   }
   return j;
-}
-
-static int hexv(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 /* Percent-decodes s[0..n) into out; -1 when malformed or too long. */
@@ -157,7 +150,7 @@ static int url_decode(const char *s, size_t n, char *out, size_t outlen) {
       c = ' ';
     } else if (c == '%') {
       if (i + 2 >= n) return -1;
-      int hi = hexv(s[i + 1]), lo = hexv(s[i + 2]);
+      int hi = sl_hexval(s[i + 1]), lo = sl_hexval(s[i + 2]);
       if (hi < 0 || lo < 0) return -1;
       c = (char)(hi << 4 | lo);
       i += 2;

@@ -22,18 +22,11 @@ static void skip_ws(struct canon *c) {
   while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) c->p++;
 }
 
-static int hexval(char ch) {
-  if (ch >= '0' && ch <= '9') return ch - '0';
-  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-  return -1;
-}
-
 static int hex4(const char *p, const char *end, unsigned *out) {
   if (end - p < 4) return -EINVAL;
   unsigned v = 0;
   for (int i = 0; i < 4; i++) {
-    int h = hexval(p[i]);
+    int h = sl_hexval(p[i]);
     if (h < 0) return -EINVAL;
     v = v << 4 | (unsigned)h;
   }

@@ -18,6 +18,7 @@
 #include "core/admin.h"
 #include "store/keys.h"
 #include "core/request_internal.h"
+#include "net/json_scan.h"
 #include "net/oai_error.h"
 #include "policy/classify.h"
 
@@ -195,27 +196,6 @@ static void unknown_model(struct sl_request *rq, const char *model) {
   sl_buf_free(&list);
 }
 
-static int cmp_keys(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* cJSON keeps every duplicate member; sorting the names finds one in O(k log k). */
-static const char *duplicate_key(const cJSON *obj) {
-  size_t k = 0;
-  for (const cJSON *c = obj->child; c; c = c->next) k++;
-  if (k < 2) return NULL;
-  const char *small[32], **names = k <= 32 ? small : malloc(k * sizeof *names);
-  if (!names) return NULL;
-  size_t i = 0;
-  for (const cJSON *c = obj->child; c; c = c->next) names[i++] = c->string;
-  qsort(names, k, sizeof *names, cmp_keys);
-  const char *dup = NULL;
-  for (i = 1; i < k && !dup; i++)
-    if (strcmp(names[i - 1], names[i]) == 0) dup = names[i];
-  if (names != small) free(names);
-  return dup;
-}
-
 /* Characters of prompt text, for the token estimate: every string in the body. */
 static size_t text_chars(const cJSON *j) {
   if (!j) return 0;
@@ -259,7 +239,7 @@ static void handle_api(struct sl_request *rq) {
     sl_request_reply_error(rq, 400, "invalid_json", NULL, "Request body must be a JSON object");
     return;
   }
-  const char *dup = duplicate_key(rq->json);
+  const char *dup = sl_json_duplicate_member(rq->json);
   if (dup) {
     /* Parsers disagree on which duplicate wins; refuse rather than route on one value
      * while the provider reads another. */

@@ -85,3 +85,10 @@ void sl_buf_free(struct sl_buf *b) {
   free(b->p);
   *b = (struct sl_buf){0};
 }
+
+int sl_hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}

@@ -17,6 +17,8 @@ void sl_buf_puts(struct sl_buf *b, const char *s);
 void sl_buf_printf(struct sl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as the inside of a JSON string (quotes not included). */
 void sl_buf_json_escape(struct sl_buf *b, const char *s, size_t n);
+/* The value of one hexadecimal digit, or -1. */
+int sl_hexval(char c);
 /* Hands the memory to the caller (who frees it) and resets b. */
 char *sl_buf_take(struct sl_buf *b, size_t *len);
 void sl_buf_free(struct sl_buf *b);

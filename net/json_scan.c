@@ -4,7 +4,9 @@
  * validated the body on the request path, so this is only about locating bytes. */
 #include "net/json_scan.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct scan {
@@ -129,4 +131,25 @@ int sl_json_top_field(const char *buf, size_t len, const char *key, size_t *star
 int sl_json_top_member(const char *buf, size_t len, const char *key, size_t *start, size_t *end) {
   size_t vs, ve;
   return top_scan(buf, len, key, &vs, &ve, start, end);
+}
+
+static int cmp_keys(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* cJSON keeps every duplicate member; sorting the names finds one in O(k log k). */
+const char *sl_json_duplicate_member(const cJSON *obj) {
+  size_t k = 0;
+  for (const cJSON *c = obj->child; c; c = c->next) k++;
+  if (k < 2) return NULL;
+  const char *small[32], **names = k <= 32 ? small : malloc(k * sizeof *names);
+  if (!names) return NULL;
+  size_t i = 0;
+  for (const cJSON *c = obj->child; c; c = c->next) names[i++] = c->string;
+  qsort(names, k, sizeof *names, cmp_keys);
+  const char *dup = NULL;
+  for (i = 1; i < k && !dup; i++)
+    if (strcmp(names[i - 1], names[i]) == 0) dup = names[i];
+  if (names != small) free(names);
+  return dup;
 }

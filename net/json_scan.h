@@ -15,4 +15,9 @@ int sl_json_top_field(const char *buf, size_t len, const char *key, size_t *star
  * one separating comma, so cutting [*start, *end) out leaves a valid object. */
 int sl_json_top_member(const char *buf, size_t len, const char *key, size_t *start, size_t *end);
 
+struct cJSON;
+/* The name of a member that appears twice in a parsed object (cJSON keeps every
+ * duplicate), or NULL. O(k log k). */
+const char *sl_json_duplicate_member(const struct cJSON *obj);
+
 #endif

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "net/buf.h"
 #include "net/json_scan.h"
 
 #define DEFAULT_MAX_EVENT (16u << 20)
@@ -178,13 +179,6 @@ static bool key_counted(const char *k, size_t n) {
   return false;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /* At an opening quote: moves *i past the closing quote (or to n) and returns the
  * string's decoded length in UTF-8 bytes (an escaped surrogate counts 2, a pair 4). */
 static size_t scan_string(const char *s, size_t n, size_t *i) {
@@ -194,7 +188,7 @@ static size_t scan_string(const char *s, size_t n, size_t *i) {
       if (s[k + 1] == 'u' && k + 5 < n) {
         int cp = 0, ok = 1;
         for (int d = 2; d < 6; d++) {
-          int h = hexval(s[k + d]);
+          int h = sl_hexval(s[k + d]);
           if (h < 0) ok = 0;
           cp = cp * 16 + (h < 0 ? 0 : h);
         }

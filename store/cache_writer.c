@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/deadline.h"
 #include "store/cache_internal.h"
 
 #define HIST_BUCKETS 4096
@@ -510,16 +511,6 @@ static void do_flush(struct sl_cache *c) {
 
 /* ---- the thread ---- */
 
-static void deadline_after(struct timespec *ts, unsigned ms) {
-  clock_gettime(CLOCK_MONOTONIC, ts);
-  ts->tv_sec += ms / 1000;
-  ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (ts->tv_nsec >= 1000000000L) {
-    ts->tv_sec++;
-    ts->tv_nsec -= 1000000000L;
-  }
-}
-
 void *sl_cache_writer_main(void *arg) {
   struct sl_cache *c = arg;
   size_t maxb = c->e->map_size / 32;
@@ -530,7 +521,7 @@ void *sl_cache_writer_main(void *arg) {
     measure(c, &used);
   }
   struct timespec next_tick;
-  deadline_after(&next_tick, c->o.maintenance_ms);
+  sl_store_deadline_after(&next_tick, c->o.maintenance_ms);
   bool draining = false;
   pthread_mutex_lock(&c->mu);
   for (;;) {
@@ -541,7 +532,7 @@ void *sl_cache_writer_main(void *arg) {
            !(draining && c->n) && !atomic_load(&c->e->need_remap)) {
       if (pthread_cond_timedwait(&c->wake, &c->mu, &next_tick) == ETIMEDOUT) {
         timed_out = true;
-        deadline_after(&next_tick, c->o.maintenance_ms);
+        sl_store_deadline_after(&next_tick, c->o.maintenance_ms);
         break;
       }
     }

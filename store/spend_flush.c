@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/deadline.h"
 #include "store/keys_internal.h"
 #include "store/spend_internal.h"
 
@@ -182,22 +183,12 @@ struct sl_spend_flusher {
   _Atomic int last_error;
 };
 
-static void deadline_after(struct timespec *ts, unsigned ms) {
-  clock_gettime(CLOCK_MONOTONIC, ts);
-  ts->tv_sec += ms / 1000;
-  ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (ts->tv_nsec >= 1000000000L) {
-    ts->tv_sec++;
-    ts->tv_nsec -= 1000000000L;
-  }
-}
-
 static void *flusher_main(void *arg) {
   struct sl_spend_flusher *f = arg;
   struct timespec next, last_gc;
   clock_gettime(CLOCK_MONOTONIC, &last_gc);
   last_gc.tv_sec -= GC_EVERY_S; /* the first flush with work also collects */
-  deadline_after(&next, f->interval_ms);
+  sl_store_deadline_after(&next, f->interval_ms);
   pthread_mutex_lock(&f->mu);
   for (;;) {
     while (!f->stop && !f->kick)
@@ -214,7 +205,7 @@ static void *flusher_main(void *arg) {
     atomic_fetch_add(&f->flushes, 1);
     if (rc) atomic_fetch_add(&f->errors, 1);
     atomic_store(&f->last_error, rc);
-    deadline_after(&next, f->interval_ms);
+    sl_store_deadline_after(&next, f->interval_ms);
 
     pthread_mutex_lock(&f->mu);
     if (stopping) {
