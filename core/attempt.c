@@ -76,6 +76,7 @@ static int build_body(struct sl_attempt *at, const struct sl_deployment *d) {
   sl_buf_puts(&at->model_val, "\"");
   if (at->model_val.oom) return -1;
   struct edit e[2 + sizeof stripped_fields / sizeof stripped_fields[0]];
+  _Static_assert(2 * sizeof e / sizeof e[0] + 1 <= sizeof at->body / sizeof at->body[0], "room for every slice");
   size_t ne = 0, s, en;
   bool ok = rq->usage_ask != SL_USAGE_ASK_RESERIALISE &&
             sl_json_top_field(hr->body, hr->body_len, "model", &s, &en) == 0;
@@ -136,20 +137,27 @@ static void attempt_end_health(struct sl_attempt *at, bool cancelled, bool ok, e
                 at->rq->stream ? ttft : 0);
 }
 
-static void attempt_cancel(struct sl_attempt *at, const char *why) {
-  if (!at->live) return;
+/* Closes the attempt's upstream exchange, if it still has one: no callback reaches
+ * the attempt after this. */
+static void attempt_close_upstream(struct sl_attempt *at) {
   if (at->up) sl_upstream_cancel(at->up);
   at->up = NULL;
+}
+
+static void attempt_cancel(struct sl_attempt *at, const char *why) {
+  attempt_close_upstream(at);
+  if (!at->live) return;
   set_outcome(at, why);
   attempt_end_health(at, true, false, SL_FAIL_ERROR);
 }
 
+/* Every attempt's exchange is closed here, whether or not its health bookkeeping has
+ * already ended: the request (and its attempts) may be freed right after. */
 void sl_attempts_cancel_all(struct sl_request *rq) {
   uv_timer_stop(&rq->deadline);
   uv_timer_stop(&rq->retry_timer);
   uv_timer_stop(&rq->hedge_timer);
-  for (int i = 0; i < rq->natt; i++)
-    if (rq->att[i]->live) attempt_cancel(rq->att[i], rq->winner ? "cancelled" : "client_closed");
+  for (int i = 0; i < rq->natt; i++) attempt_cancel(rq->att[i], rq->winner ? "cancelled" : "client_closed");
 }
 
 void sl_attempts_free(struct sl_request *rq) {
@@ -220,6 +228,10 @@ static void respond_with(struct sl_request *rq, struct sl_attempt *at) {
     }
   }
   sl_request_build_headers(rq);
+  if (at->status >= 400) { /* the provider's own back-off advice reaches its client (both wire formats) */
+    if (at->ra_hdr[0]) sl_buf_printf(&rq->hdrs, "Retry-After: %s\r\n", at->ra_hdr);
+    if (at->ra_ms_hdr[0]) sl_buf_printf(&rq->hdrs, "retry-after-ms: %s\r\n", at->ra_ms_hdr);
+  }
   sl_tenancy_account(rq); /* before the answer leaves: a kill -9 right after cannot lose its spend */
   if (rq->conn)
     sl_conn_respond(rq->conn, at->status, at->ctype[0] ? at->ctype : "application/json", rq->hdrs.p, rq->hdrs.n,
@@ -324,29 +336,59 @@ static void retry_fire(uv_timer_t *t) {
   if (!launch(rq, false, false)) give_up(rq);
 }
 
-/* An attempt failed before anything reached the client: try again elsewhere, or give up. */
+/* The client's own timeout ran out: what the attempt did then says nothing about the
+ * deployment. */
+static bool client_timed_out(const struct sl_request *rq) { return rq->client_deadline && left_ms(rq) == 0; }
+
+/* Whether the current group still has an untried deployment that is not cooling down. */
+static bool untried_left(struct sl_request *rq) {
+  const struct sl_group *g = rq->cur_group;
+  struct sl_candidate small[16], *c = g->n <= 16 ? small : malloc(g->n * sizeof *c);
+  if (!c) return false;
+  sl_health_snapshot(rq->w, g, rq->tried, rq->stream, c);
+  uint64_t now = sl_now_ms();
+  bool any = false;
+  for (size_t i = 0; i < g->n && !any; i++) any = !c[i].excluded && c[i].cooldown_until_ms <= now;
+  if (c != small) free(c);
+  return any;
+}
+
+/* An attempt failed before anything reached the client: try again (in the group: 1 +
+ * num_retries attempts, untried deployments first, then the tried ones again after a
+ * back-off), then in the fallback groups, or give up at once. */
 static void attempt_failed(struct sl_attempt *at, enum sl_outcome out) {
   struct sl_request *rq = at->rq;
   /* Context-window and content-policy refusals are the request's nature, not the
-   * deployment's health. */
-  bool neutral = out == SL_OUT_CONTEXT_WINDOW || out == SL_OUT_CONTENT_POLICY;
-  attempt_end_health(at, neutral, false, failure_kind(at));
+   * deployment's health; nor is the client's own timeout. */
+  bool refusal = out == SL_OUT_CONTEXT_WINDOW || out == SL_OUT_CONTENT_POLICY;
+  attempt_end_health(at, refusal || client_timed_out(rq), false, failure_kind(at));
   rq->last_failed = at;
   if (rq->finished || rq->winner) return;
   if (rq->live > 0) return; /* a hedge is still running: let it answer */
-  bool force_advance = neutral || rq->attempts_in_group > rq->max_retries;
-  int was_429 = at->status == 429;
-  uint64_t wait = sl_policy_backoff_ms(rq->natt, was_429, 0, (uint64_t)(rq->w->cfg->retry_after_s * 1000.0),
-                                       left_ms(rq), &rq->w->rng);
+  if (left_ms(rq) == 0) {
+    give_up(rq);
+    return;
+  }
+  bool in_group = !refusal && rq->attempts_in_group <= rq->max_retries && rq->natt < SL_MAX_ATTEMPTS;
+  /* 401/403/404 (and refusals) are the deployment's answer to any retry: not again. */
+  rq->retry_same = in_group && out == SL_OUT_RETRY;
+  bool fresh = in_group && untried_left(rq);
+  if (!fresh && !rq->retry_same) { /* nobody in this group to ask: the fallbacks, now */
+    if (!launch(rq, false, true)) give_up(rq);
+    return;
+  }
+  uint64_t wait = sl_policy_retry_delay_ms(rq->attempts_in_group, at->status == 429, !fresh, at->retry_after_ms,
+                                           (uint64_t)(rq->w->cfg->retry_after_s * 1000.0), left_ms(rq),
+                                           &rq->w->rng);
   if (wait == UINT64_MAX) {
     give_up(rq);
     return;
   }
-  if (wait > 0 && !force_advance) {
+  if (wait > 0) {
     uv_timer_start(&rq->retry_timer, retry_fire, wait, 0);
     return;
   }
-  if (!launch(rq, false, force_advance)) give_up(rq);
+  if (!launch(rq, false, false)) give_up(rq);
 }
 
 static void give_up(struct sl_request *rq) {
@@ -357,9 +399,11 @@ static void give_up(struct sl_request *rq) {
   }
   if (lf) {
     int status = strcmp(lf->outcome, "upstream_timeout") == 0 ? 504 : 502;
+    /* Deployment id and group only: the upstream's address is for operators (access log). */
     const struct sl_deployment *d = &rq->w->cfg->deployments[lf->dep];
-    sl_request_reply_error(rq, status, lf->outcome, NULL, "Upstream %s (%s:%u) failed: %s; no other deployment could serve",
-                           d->id, d->host, d->port, lf->outcome);
+    sl_request_reply_error(rq, status, lf->outcome, NULL,
+                           "Deployment %s of model group '%s' failed: %s; no other deployment could serve", d->id,
+                           lf->group->name, lf->outcome);
     return;
   }
   char ra[64];
@@ -383,6 +427,17 @@ static void give_up(struct sl_request *rq) {
 
 /* ---- upstream callbacks ---- */
 
+/* A header's value into out (empty when absent, too long, or not plain printable text). */
+static void copy_header(const struct sl_header *h, size_t n, const char *name, char *out, size_t cap) {
+  const struct sl_header *f = sl_http_header_find(h, n, name);
+  out[0] = 0;
+  if (!f || f->value.n == 0 || f->value.n >= cap) return;
+  for (size_t i = 0; i < f->value.n; i++)
+    if ((unsigned char)f->value.p[i] < 0x20 || (unsigned char)f->value.p[i] > 0x7e) return;
+  memcpy(out, f->value.p, f->value.n);
+  out[f->value.n] = 0;
+}
+
 static void up_head(void *ud, int status, const struct sl_header *h, size_t n) {
   struct sl_attempt *at = ud;
   struct sl_request *rq = at->rq;
@@ -395,6 +450,8 @@ static void up_head(void *ud, int status, const struct sl_header *h, size_t n) {
   for (size_t i = 0; i < cn; i++)
     at->ctype[i] = (ct->value.p[i] == '\r' || ct->value.p[i] == '\n') ? ' ' : ct->value.p[i];
   at->ctype[cn] = 0;
+  copy_header(h, n, "retry-after", at->ra_hdr, sizeof at->ra_hdr);
+  copy_header(h, n, "retry-after-ms", at->ra_ms_hdr, sizeof at->ra_ms_hdr);
   const struct sl_header *ra = sl_http_header_find(h, n, "retry-after-ms"); /* OpenAI/Azure, precise */
   if (ra) at->retry_after_ms = sl_policy_retry_after_ms_value(ra->value.p, ra->value.n);
   if (!at->retry_after_ms && (ra = sl_http_header_find(h, n, "retry-after")))
@@ -514,8 +571,9 @@ static void up_error(void *ud, enum sl_upstream_err err, const char *msg) {
   if (at == rq->winner) {
     attempt_end_health(at, false, false, SL_FAIL_ERROR);
     char m[512];
-    snprintf(m, sizeof m, "Upstream %s failed mid-stream: %s", rq->w->cfg->deployments[at->dep].id,
-             msg ? msg : sl_upstream_err_str(err));
+    (void)msg; /* names the upstream's address: not for clients */
+    snprintf(m, sizeof m, "Deployment %s failed mid-stream: %s", rq->w->cfg->deployments[at->dep].id,
+             sl_upstream_err_str(err));
     stream_fail(rq, m, code);
     sl_request_finish(rq);
     return;
@@ -535,7 +593,7 @@ static void attempt_timer(uv_timer_t *t) {
   at->up = NULL;
   set_outcome(at, "upstream_timeout");
   if (at == rq->winner) {
-    attempt_end_health(at, false, false, SL_FAIL_ERROR);
+    attempt_end_health(at, client_timed_out(rq), false, SL_FAIL_ERROR);
     stream_fail(rq, "Upstream stream went silent for longer than stream_idle_timeout", "upstream_timeout");
     sl_request_finish(rq);
     return;
@@ -549,7 +607,8 @@ static void request_deadline(uv_timer_t *t) {
   if (rq->finished) return;
   if (rq->winner && rq->winner->streaming) {
     set_outcome(rq->winner, "upstream_timeout");
-    attempt_end_health(rq->winner, false, false, SL_FAIL_ERROR);
+    attempt_close_upstream(rq->winner);
+    attempt_end_health(rq->winner, rq->client_deadline, false, SL_FAIL_ERROR);
     stream_fail(rq, "Request timed out mid-stream", "upstream_timeout");
     sl_request_finish(rq);
     return;
@@ -559,7 +618,7 @@ static void request_deadline(uv_timer_t *t) {
       set_outcome(rq->att[i], "upstream_timeout");
       if (rq->att[i]->up) sl_upstream_cancel(rq->att[i]->up);
       rq->att[i]->up = NULL;
-      attempt_end_health(rq->att[i], false, false, SL_FAIL_ERROR);
+      attempt_end_health(rq->att[i], rq->client_deadline, false, SL_FAIL_ERROR);
     }
   sl_request_reply_error(rq, 504, "upstream_timeout", NULL, "No complete answer within the request timeout");
 }
@@ -743,6 +802,20 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   return 1;
 }
 
+/* A retry on a deployment of the current group that this request already tried (when
+ * every untried one is used up or cooling down), within 1 + num_retries attempts. */
+static bool again_in_group(struct sl_request *rq, struct sl_choice *ch) {
+  const struct sl_group *g = rq->cur_group;
+  if (!rq->retry_same || rq->attempts_in_group == 0 || rq->attempts_in_group > rq->max_retries) return false;
+  rq->retry_same = false;
+  bool small[16], *none = g->n <= 16 ? small : calloc(g->n, sizeof *none);
+  if (!none) return false;
+  memset(none, 0, g->n * sizeof *none);
+  int ok = try_group(rq, g, none, false, ch);
+  if (none != small) free(none);
+  return ok;
+}
+
 /* Starts the next attempt: in the current group, else in the next fallback group. A
  * hedge stays in the current group, or goes to the first fallback group when the
  * current one has nobody else to ask. False when nothing can be tried. */
@@ -754,6 +827,7 @@ static bool launch(struct sl_request *rq, bool hedge, bool force_advance) {
     if (try_group(rq, rq->cur_group, rq->tried, hedge, &ch)) return true;
     if (hedge) break;
     rq->last_choice = ch;
+    if (again_in_group(rq, &ch)) return true;
     if (!advance_group(rq)) return false;
   }
   if (!rq->fallbacks_built) build_fallbacks(rq);

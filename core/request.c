@@ -277,6 +277,7 @@ static void handle_api(struct sl_request *rq) {
                                              text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "input")));
   double t = tmo > 0 ? tmo : rq->w->cfg->timeout_s;
   rq->deadline_ms = rq->t0_ms + (uint64_t)(t * 1000.0);
+  rq->client_deadline = tmo > 0;
   if (!sl_tenancy_admit(rq)) return;
   /* Streams report usage only when asked: ask for the client when it did not. */
   rq->usage_ask = rq->stream && rq->route != SL_R_EMBEDDINGS && rq->route != SL_R_MESSAGES

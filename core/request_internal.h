@@ -34,11 +34,13 @@ struct sl_attempt {
   bool hedge, probe, live, head, first_byte, streaming;
   int status;                  /* upstream status, 0 = none */
   uint64_t retry_after_ms;
+  char ra_hdr[64], ra_ms_hdr[32];  /* the provider's Retry-After / retry-after-ms, as sent */
   char ctype[128];
   struct sl_buf resp;          /* buffered body (whole responses, error bodies) */
   struct sl_buf model_val, path, auth;
   char *reserialised;
-  uv_buf_t body[5];
+  uv_buf_t body[9];             /* the body as slices: up to 4 edits (model, usage ask, 2 cut
+                                 * fields), each a kept prefix plus its text, then the tail */
   size_t nbody;
   uint64_t t_start, t_first, t_end; /* monotonic ms */
   struct sl_usage usage;       /* what this attempt consumed (reported or estimated) */
@@ -75,6 +77,9 @@ struct sl_request {
   const char *fallback_used;
   int64_t est_tokens;
   uint64_t deadline_ms;             /* absolute, monotonic */
+  bool client_deadline;             /* deadline_ms is the client's own timeout: reaching it
+                                     * is the client's outcome, never a deployment's failure */
+  bool retry_same;                  /* the next attempt may go back to a tried deployment */
   struct sl_attempt *att[SL_MAX_ATTEMPTS];
   int natt, live;
   struct sl_attempt *winner;
