@@ -295,8 +295,9 @@ static void forward_stream(struct sl_request *rq, struct sl_attempt *at, const c
   sl_buf_free(&out);
 }
 
-/* Ends a winning stream: the filter's last bytes, the usage it saw, the cost trailer. */
-static void end_stream(struct sl_request *rq, struct sl_attempt *at) {
+/* Ends a winning stream: the filter's last bytes, the usage it saw, the in-band error
+ * event when cut_msg says the stream was cut short, the cost trailer. */
+static void end_stream(struct sl_request *rq, struct sl_attempt *at, const char *cut_msg) {
   if (at->xs) {
     struct sl_buf x = {0};
     if (sl_xlate_stream_finish(at->xs, &x) == -EPIPE) rq->err_code = "upstream_protocol_error";
@@ -314,6 +315,12 @@ static void end_stream(struct sl_request *rq, struct sl_attempt *at) {
     at->has_usage = sl_usage_filter_usage(at->uf, &at->usage) == 0;
   }
   if (!rq->conn) return;
+  if (cut_msg) {
+    struct sl_buf b = {0};
+    sl_xlate_error_event(rq->cwire, 502, "upstream_error", cut_msg, "upstream_protocol_error", &b);
+    if (!b.oom) sl_conn_stream_write(rq->conn, b.p, b.n);
+    sl_buf_free(&b);
+  }
   char cost[32], tr[64];
   sl_tenancy_cost(rq);
   sl_tenancy_format_cost(rq->cost_micro, cost);
@@ -456,7 +463,9 @@ static void up_head(void *ud, int status, const struct sl_header *h, size_t n) {
   if (ra) at->retry_after_ms = sl_policy_retry_after_ms_value(ra->value.p, ra->value.n);
   if (!at->retry_after_ms && (ra = sl_http_header_find(h, n, "retry-after")))
     at->retry_after_ms = sl_policy_retry_after_ms(ra->value.p, ra->value.n, (int64_t)time(NULL));
-  at->streaming = rq->stream && status >= 200 && status < 300 && cn >= 17 &&
+  const struct sl_header *ce = sl_http_header_find(h, n, "content-encoding");
+  at->encoded = ce && ce->value.n && !sl_slice_eq_ci(ce->value, "identity");
+  at->streaming = rq->stream && status >= 200 && status < 300 && cn >= 17 && !at->encoded &&
                   strncasecmp(at->ctype, "text/event-stream", 17) == 0;
 }
 
@@ -480,7 +489,7 @@ static void up_body(void *ud, const char *p, size_t n) {
         at->up = NULL;
         attempt_end_health(at, false, false, SL_FAIL_ERROR);
         rq->err_code = at->outcome;
-        end_stream(rq, at);
+        end_stream(rq, at, NULL);
         sl_request_finish(rq);
         return;
       }
@@ -511,12 +520,25 @@ static void up_done(void *ud) {
   struct sl_request *rq = at->rq;
   at->up = NULL;
   if (at->streaming && at != rq->winner) start_stream(at); /* an empty 2xx stream: pass it on */
-  if (at == rq->winner) { /* a stream that ended well */
-    set_outcome(at, "ok");
-    attempt_end_health(at, false, true, SL_FAIL_ERROR);
-    sl_reqcache_stream_end(rq);
-    end_stream(rq, at);
+  if (at == rq->winner) { /* a stream that ended: well, unless an OpenAI stream lacks its [DONE] */
+    bool cut = at->uf && at->uwire == SL_WIRE_OPENAI && !at->uf->saw_done && !at->uf->err;
+    set_outcome(at, cut ? "upstream_protocol_error" : "ok");
+    attempt_end_health(at, false, !cut, SL_FAIL_ERROR);
+    if (cut) {
+      rq->err_code = "upstream_protocol_error";
+    } else {
+      sl_reqcache_stream_end(rq); /* only a whole stream is stored */
+    }
+    char m[256];
+    snprintf(m, sizeof m, "Deployment %s ended the stream without [DONE]", rq->w->cfg->deployments[at->dep].id);
+    end_stream(rq, at, cut ? m : NULL);
     sl_request_finish(rq);
+    return;
+  }
+  if (at->encoded) { /* a body sluice cannot read (it asked for identity) */
+    set_outcome(at, "upstream_protocol_error");
+    at->status = 0;
+    attempt_failed(at, SL_OUT_RETRY);
     return;
   }
   if (at->resp.oom) {
@@ -542,6 +564,14 @@ static void up_done(void *ud) {
     at->resp = xb;
     snprintf(at->ctype, sizeof at->ctype, "application/json");
     take_xlate_usage(at, &xu);
+  }
+  if (out == SL_OUT_OK && (rq->stream || !sl_attempt_body_is_answer(rq->route, at->resp.p, at->resp.n))) {
+    /* A 200 that is not the endpoint's answer (a captive portal's HTML, truncated JSON,
+     * a JSON object where a stream was asked for): a failed attempt, never stored. */
+    set_outcome(at, "upstream_protocol_error");
+    at->status = 0;
+    attempt_failed(at, SL_OUT_RETRY);
+    return;
   }
   if (out == SL_OUT_OK || out == SL_OUT_CLIENT) {
     set_outcome(at, out == SL_OUT_OK ? "ok" : "client_error");
@@ -700,9 +730,11 @@ static int send_attempt(struct sl_attempt *at) {
   } else {
     sl_buf_printf(&at->path, "%s%s", d->base_path, endpoint);
   }
-  struct sl_header hs[6];
+  struct sl_header hs[8];
   size_t nh = 0;
   hs[nh++] = (struct sl_header){SL_SLICE_LIT("Content-Type"), SL_SLICE_LIT("application/json")};
+  /* sluice reads every answer (usage, cache, translation): an encoded body is refused */
+  hs[nh++] = (struct sl_header){SL_SLICE_LIT("Accept-Encoding"), SL_SLICE_LIT("identity")};
   hs[nh++] = rq->stream ? (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("text/event-stream")}
                         : (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("application/json")};
   hs[nh++] = (struct sl_header){SL_SLICE_LIT("User-Agent"), SL_SLICE_LIT("sluice/0.1")};

@@ -32,6 +32,7 @@ struct sl_attempt {
   struct sl_upstream_req *up;  /* NULL once the exchange ended */
   uv_timer_t timer;            /* first-byte / whole-call / stream-idle deadline */
   bool hedge, probe, live, head, first_byte, streaming;
+  bool encoded;                /* the answer has a Content-Encoding sluice did not ask for */
   int status;                  /* upstream status, 0 = none */
   uint64_t retry_after_ms;
   char ra_hdr[64], ra_ms_hdr[32];  /* the provider's Retry-After / retry-after-ms, as sent */
@@ -124,6 +125,11 @@ struct sl_request {
   const char *err_code;
   struct sl_buf hdrs;               /* x-sluice-* lines, built when the response starts */
 };
+
+/* attempt_shape.c: whether a 2xx body is the route's answer (a JSON object of its
+ * shape: choices for chat and completions, data for embeddings, a message for
+ * /v1/messages), so that nothing else is passed on or stored as one. */
+bool sl_attempt_body_is_answer(enum sl_route route, const char *p, size_t n);
 
 /* request.c */
 void sl_request_reply_error(struct sl_request *rq, int status, const char *code, const char *extra_hdrs,

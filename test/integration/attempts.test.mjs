@@ -228,3 +228,109 @@ test('client errors name the deployment and group, never the upstream address', 
     await stopAll(s, srv);
   }
 });
+
+test('garbage 200s (HTML, truncated JSON, gzip) are failed attempts: failed over, never cached; sluice asks for identity', async () => {
+  const good = JSON.stringify(chatCompletion('raw'));
+  const kinds = {
+    html: (res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<html><body>Sign in to the Wi-Fi</body></html>'); },
+    truncated: (res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(good.slice(0, good.length - 20)); },
+    gzip: (res) => { res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }); res.end(zlib.gzipSync(good)); },
+  };
+  const raw = await startRawUpstream((req, res) => {
+    const body = raw.requests.at(-1).body;
+    (kinds[Object.keys(kinds).find((k) => body.includes(`kind-${k}`))] ?? kinds.html)(res);
+  });
+  const m = await startMock([]);
+  const s = await startSluice({
+    yaml: routerConfig({
+      groups: {
+        gl: { port: raw.port, max_retries: 0, model_info: { id: 'gl-0' } },
+        gt: [{ port: raw.port, order: 1, model_info: { id: 'gt-raw' } }, { port: m.port, order: 2, model_info: { id: 'gt-ok' } }],
+      },
+      router: { allowed_fails: 1000, num_retries: 1, cooldown_time: 0 },
+      litellm: { cache: true, cache_params: { type: 'local', ttl: 3600 } },
+    }),
+  });
+  try {
+    for (const kind of Object.keys(kinds)) {
+      for (let i = 0; i < 2; i++) { // the second ask is not a cache hit
+        const n0 = raw.count;
+        const r = await post(`${s.url}${CHAT}`, chatBody('gl', { messages: [{ role: 'user', content: `kind-${kind}` }] }));
+        assert.equal(r.status, 502, `${kind} #${i + 1}: ${r.status} ${r.text}`);
+        assertOpenAIError(r.text, { code: 'upstream_protocol_error' });
+        assert.notEqual(r.headers['x-sluice-cache'], 'hit', `${kind} #${i + 1} served from the cache`);
+        assert.equal(raw.count - n0, 1, `${kind} #${i + 1}: asked upstream`);
+      }
+      const t = await post(`${s.url}${CHAT}`, chatBody('gt', { messages: [{ role: 'user', content: `kind-${kind}` }] }));
+      assert.equal(t.status, 200, `${kind}: failed over: ${t.text}`);
+      assertDecisionHeaders(t, { deployment: 'gt-ok', attempts: 2 });
+      assert.equal(t.json().object, 'chat.completion');
+      assert.equal(t.headers['content-encoding'], undefined);
+    }
+    for (const rec of raw.requests) assert.equal(rec.headers['accept-encoding'], 'identity', JSON.stringify(rec.headers));
+  } finally {
+    await stopAll(s, raw, m);
+  }
+});
+
+test('a sub-millisecond client timeout is refused (400), not a 503', async () => {
+  const m = await startMock([]);
+  const s = await startSluice({ yaml: routerConfig({ groups: { tt: { port: m.port } } }) });
+  try {
+    for (const [body, headers] of [[chatBody('tt', { timeout: 1e-300 }), {}], [chatBody('tt'), { 'x-sluice-timeout': '0.0000001' }]]) {
+      const r = await post(`${s.url}${CHAT}`, body, headers);
+      assert.equal(r.status, 400, r.text);
+      assertOpenAIError(r.text, { code: 'invalid_request_error' });
+    }
+    assert.equal((await m.stats()).requests, 0);
+  } finally {
+    await stopAll(s, m);
+  }
+});
+
+test('streams: an OpenAI stream without [DONE] ends with an in-band error; a JSON answer to a stream request is a failed attempt', async () => {
+  const chunk = (t) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'x', choices: [{ index: 0, delta: { content: t }, finish_reason: null }] })}\n\n`;
+  const raw = await startRawUpstream((req, res) => {
+    if (raw.requests.at(-1).body.includes('json-please')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(chatCompletion('raw')));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk('Hello'));
+    res.end(chunk(' world')); // no [DONE]
+  });
+  const m = await startMock(['--tokens', '3', '--itl-ms', '1']);
+  const s = await startSluice({
+    yaml: routerConfig({
+      groups: {
+        sd: { port: raw.port, max_retries: 0, model_info: { id: 'sd-0' } },
+        sj: [{ port: raw.port, order: 1, model_info: { id: 'sj-raw' } }, { port: m.port, order: 2, model_info: { id: 'sj-ok' } }],
+      },
+      router: { allowed_fails: 1000, num_retries: 1, cooldown_time: 0 },
+    }),
+  });
+  try {
+    const st = await openStream(`${s.url}${CHAT}`, { body: chatBody('sd', { stream: true, user: 'nodone' }) });
+    await st.waitEnd(5000);
+    assert.equal(st.status, 200);
+    const ev = sseData(st.text);
+    assert.ok(!ev.includes('[DONE]'), st.text);
+    assert.equal(JSON.parse(ev[0]).choices[0].delta.content, 'Hello');
+    const err = JSON.parse(ev.at(-1));
+    assert.equal(err.error?.code, 'upstream_protocol_error', `last event: ${ev.at(-1)}`);
+    for (const path of [CHAT, MSGS]) {
+      const messages = [{ role: 'user', content: 'json-please' }];
+      const body = path === CHAT ? chatBody('sj', { stream: true, messages }) : { model: 'sj', max_tokens: 10, stream: true, messages };
+      const j = await openStream(`${s.url}${path}`, { body });
+      await j.waitEnd(5000);
+      assert.equal(j.status, 200, j.text);
+      assert.match(j.headers['content-type'] ?? '', /^text\/event-stream/, `${path}: ${j.text}`);
+      assertDecisionHeaders(j, { deployment: 'sj-ok', attempts: 2 });
+      if (path === CHAT) assert.equal(sseData(j.text).at(-1), '[DONE]', j.text);
+      else assert.match(j.text, /event: message_stop/, j.text);
+    }
+  } finally {
+    await stopAll(s, raw, m);
+  }
+});
