@@ -131,6 +131,12 @@ struct sl_request {
  * /v1/messages), so that nothing else is passed on or stored as one. */
 bool sl_attempt_body_is_answer(enum sl_route route, const char *p, size_t n);
 
+/* attempt_send.c: builds the attempt's body slices (at->body), path (at->path) and
+ * headers (into hs, at most SL_ATTEMPT_MAX_HEADERS; their count in *nh). 0; -2 when the
+ * request cannot be said in the deployment's format (at->xerr says why); -1 otherwise. */
+#define SL_ATTEMPT_MAX_HEADERS 8
+int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t *nh);
+
 /* request.c */
 void sl_request_reply_error(struct sl_request *rq, int status, const char *code, const char *extra_hdrs,
                             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
