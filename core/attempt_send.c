@@ -4,6 +4,8 @@
  * Accept-Encoding: identity). The one idea: nothing is copied or re-encoded that can be
  * forwarded as it came. A new provider's path or auth scheme goes in
  * sl_attempt_request_build. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
