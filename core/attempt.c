@@ -1,11 +1,14 @@
 /* The back half of a request: attempts. Each attempt is one upstream exchange with one
  * deployment. The first is chosen by policy; a failure before anything reached the
- * client is retried on another deployment of the group (with back-off after 429s,
- * inside the request's deadline), then on fallback groups; a slow first attempt may be
- * hedged by a second one. The first attempt to produce a complete response (or, when
- * streaming, its first bytes of a 2xx event stream) wins and every other is cancelled
- * by closing its connection. Once a stream has started, a failure can only be told to
- * the client in band. */
+ * client is retried in the group (1 + num_retries attempts: untried deployments first,
+ * then tried ones again after a back-off, all inside the request's deadline), then on
+ * fallback groups; a slow first attempt may be hedged by a second one. The first attempt
+ * to produce a complete answer (or, when streaming, its first bytes of a 2xx event
+ * stream) wins and every other is cancelled by closing its connection. Once a stream has
+ * started, a failure can only be told to the client in band. When the request ends,
+ * every attempt's exchange is closed, so no upstream callback outlives the request.
+ * The upstream request itself is built in attempt_send.c; attempt_shape.c says whether
+ * a 2xx body is an answer at all. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +18,12 @@
 #include "core/health.h"
 #include "core/tenancy.h"
 #include "core/request_internal.h"
-#include "net/json_scan.h"
 #include "net/oai_error.h"
 #include "policy/classify.h"
 
 #define MAX_BUFFERED_RESPONSE (64u << 20)
 #define STREAM_HIGH_WATER (1u << 20) /* client output queued before upstream reads pause */
 
-/* Body fields that are sluice's (LiteLLM's) to read, never the provider's. */
-static const char *const stripped_fields[] = {"timeout", "cache"};
 
 static const struct sl_upstream_cbs up_cbs;
 static bool launch(struct sl_request *rq, bool hedge, bool force_advance);
@@ -40,88 +40,6 @@ static void set_outcome(struct sl_attempt *at, const char *s) {
   snprintf(at->outcome, sizeof at->outcome, "%s", s);
 }
 
-/* ---- building the upstream request ---- */
-
-struct edit {
-  size_t start, end;
-  const char *p; /* replacement (NULL = delete) */
-  size_t n;
-};
-
-static int cmp_edit(const void *a, const void *b) {
-  const struct edit *x = a, *y = b;
-  return x->start < y->start ? -1 : x->start > y->start;
-}
-
-/* The client's body with `model` replaced and sluice-only fields cut out, as slices of
- * the original bytes plus the new model value: nothing else is copied or re-encoded. */
-static int build_body(struct sl_attempt *at, const struct sl_deployment *d) {
-  struct sl_request *rq = at->rq;
-  const struct sl_http_request *hr = rq->hr;
-  if (at->uwire != rq->cwire) { /* another wire format: translate (the request's fault: -2) */
-    if (rq->route != SL_R_CHAT && rq->route != SL_R_MESSAGES) {
-      snprintf(at->xerr, sizeof at->xerr, "deployment %s speaks the Anthropic Messages API only", d->id);
-      return -2;
-    }
-    struct sl_xlate_req_opts o = {.model = d->upstream_model};
-    int rc = at->uwire == SL_WIRE_ANTHROPIC ? sl_xlate_oai_to_anth_request(rq->json, &o, &at->xbody, at->xerr, sizeof at->xerr)
-                                            : sl_xlate_anth_to_oai_request(rq->json, &o, &at->xbody, at->xerr, sizeof at->xerr);
-    if (rc) return rc == -EINVAL ? -2 : -1;
-    at->body[0] = uv_buf_init(at->xbody.p, (unsigned)at->xbody.n);
-    at->nbody = 1;
-    return 0;
-  }
-  sl_buf_puts(&at->model_val, "\"");
-  sl_buf_json_escape(&at->model_val, d->upstream_model, strlen(d->upstream_model));
-  sl_buf_puts(&at->model_val, "\"");
-  if (at->model_val.oom) return -1;
-  struct edit e[2 + sizeof stripped_fields / sizeof stripped_fields[0]];
-  size_t ne = 0, s, en;
-  bool ok = rq->usage_ask != SL_USAGE_ASK_RESERIALISE &&
-            sl_json_top_field(hr->body, hr->body_len, "model", &s, &en) == 0;
-  if (ok) e[ne++] = (struct edit){s, en, at->model_val.p, at->model_val.n};
-  if (ok && rq->usage_ask == SL_USAGE_ASK_SPLICE && rq->inject.text)
-    e[ne++] = (struct edit){rq->inject.at, rq->inject.at, rq->inject.text, rq->inject.len};
-  for (size_t i = 0; ok && i < sizeof stripped_fields / sizeof stripped_fields[0]; i++) {
-    int rc = sl_json_top_member(hr->body, hr->body_len, stripped_fields[i], &s, &en);
-    if (rc == 0) e[ne++] = (struct edit){s, en, NULL, 0};
-    else if (rc != -ENOENT) ok = false;
-  }
-  if (ok) {
-    qsort(e, ne, sizeof e[0], cmp_edit);
-    size_t pos = 0;
-    at->nbody = 0;
-    for (size_t i = 0; i < ne; i++) {
-      if (e[i].start < pos) { ok = false; break; } /* overlapping members cannot happen; be safe */
-      at->body[at->nbody++] = uv_buf_init((char *)hr->body + pos, (unsigned)(e[i].start - pos));
-      if (e[i].p) at->body[at->nbody++] = uv_buf_init((char *)e[i].p, (unsigned)e[i].n);
-      pos = e[i].end;
-    }
-    if (ok) {
-      at->body[at->nbody++] = uv_buf_init((char *)hr->body + pos, (unsigned)(hr->body_len - pos));
-      return 0;
-    }
-  }
-  /* Text the scanner will not walk (e.g. nesting deeper than it tracks): re-serialise. */
-  cJSON *copy = cJSON_Duplicate(rq->json, 1);
-  if (!copy) return -1;
-  cJSON_ReplaceItemInObjectCaseSensitive(copy, "model", cJSON_CreateString(d->upstream_model));
-  for (size_t i = 0; i < sizeof stripped_fields / sizeof stripped_fields[0]; i++)
-    cJSON_DeleteItemFromObjectCaseSensitive(copy, stripped_fields[i]);
-  if (rq->usage_ask == SL_USAGE_ASK_SPLICE || rq->usage_ask == SL_USAGE_ASK_RESERIALISE) {
-    cJSON *so = cJSON_CreateObject();
-    cJSON_AddBoolToObject(so, "include_usage", 1);
-    cJSON_DeleteItemFromObjectCaseSensitive(copy, "stream_options");
-    cJSON_AddItemToObject(copy, "stream_options", so);
-  }
-  at->reserialised = cJSON_PrintUnformatted(copy);
-  cJSON_Delete(copy);
-  if (!at->reserialised) return -1;
-  at->body[0] = uv_buf_init(at->reserialised, (unsigned)strlen(at->reserialised));
-  at->nbody = 1;
-  return 0;
-}
-
 /* ---- attempt lifecycle ---- */
 
 static void attempt_end_health(struct sl_attempt *at, bool cancelled, bool ok, enum sl_failure_kind kind) {
@@ -136,20 +54,27 @@ static void attempt_end_health(struct sl_attempt *at, bool cancelled, bool ok, e
                 at->rq->stream ? ttft : 0);
 }
 
-static void attempt_cancel(struct sl_attempt *at, const char *why) {
-  if (!at->live) return;
+/* Closes the attempt's upstream exchange, if it still has one: no callback reaches
+ * the attempt after this. */
+static void attempt_close_upstream(struct sl_attempt *at) {
   if (at->up) sl_upstream_cancel(at->up);
   at->up = NULL;
+}
+
+static void attempt_cancel(struct sl_attempt *at, const char *why) {
+  attempt_close_upstream(at);
+  if (!at->live) return;
   set_outcome(at, why);
   attempt_end_health(at, true, false, SL_FAIL_ERROR);
 }
 
+/* Every attempt's exchange is closed here, whether or not its health bookkeeping has
+ * already ended: the request (and its attempts) may be freed right after. */
 void sl_attempts_cancel_all(struct sl_request *rq) {
   uv_timer_stop(&rq->deadline);
   uv_timer_stop(&rq->retry_timer);
   uv_timer_stop(&rq->hedge_timer);
-  for (int i = 0; i < rq->natt; i++)
-    if (rq->att[i]->live) attempt_cancel(rq->att[i], rq->winner ? "cancelled" : "client_closed");
+  for (int i = 0; i < rq->natt; i++) attempt_cancel(rq->att[i], rq->winner ? "cancelled" : "client_closed");
 }
 
 void sl_attempts_free(struct sl_request *rq) {
@@ -220,6 +145,10 @@ static void respond_with(struct sl_request *rq, struct sl_attempt *at) {
     }
   }
   sl_request_build_headers(rq);
+  if (at->status >= 400) { /* the provider's own back-off advice reaches its client (both wire formats) */
+    if (at->ra_hdr[0]) sl_buf_printf(&rq->hdrs, "Retry-After: %s\r\n", at->ra_hdr);
+    if (at->ra_ms_hdr[0]) sl_buf_printf(&rq->hdrs, "retry-after-ms: %s\r\n", at->ra_ms_hdr);
+  }
   sl_tenancy_account(rq); /* before the answer leaves: a kill -9 right after cannot lose its spend */
   if (rq->conn)
     sl_conn_respond(rq->conn, at->status, at->ctype[0] ? at->ctype : "application/json", rq->hdrs.p, rq->hdrs.n,
@@ -283,8 +212,9 @@ static void forward_stream(struct sl_request *rq, struct sl_attempt *at, const c
   sl_buf_free(&out);
 }
 
-/* Ends a winning stream: the filter's last bytes, the usage it saw, the cost trailer. */
-static void end_stream(struct sl_request *rq, struct sl_attempt *at) {
+/* Ends a winning stream: the filter's last bytes, the usage it saw, the in-band error
+ * event when cut_msg says the stream was cut short, the cost trailer. */
+static void end_stream(struct sl_request *rq, struct sl_attempt *at, const char *cut_msg) {
   if (at->xs) {
     struct sl_buf x = {0};
     if (sl_xlate_stream_finish(at->xs, &x) == -EPIPE) rq->err_code = "upstream_protocol_error";
@@ -302,6 +232,12 @@ static void end_stream(struct sl_request *rq, struct sl_attempt *at) {
     at->has_usage = sl_usage_filter_usage(at->uf, &at->usage) == 0;
   }
   if (!rq->conn) return;
+  if (cut_msg) {
+    struct sl_buf b = {0};
+    sl_xlate_error_event(rq->cwire, 502, "upstream_error", cut_msg, "upstream_protocol_error", &b);
+    if (!b.oom) sl_conn_stream_write(rq->conn, b.p, b.n);
+    sl_buf_free(&b);
+  }
   char cost[32], tr[64];
   sl_tenancy_cost(rq);
   sl_tenancy_format_cost(rq->cost_micro, cost);
@@ -324,29 +260,59 @@ static void retry_fire(uv_timer_t *t) {
   if (!launch(rq, false, false)) give_up(rq);
 }
 
-/* An attempt failed before anything reached the client: try again elsewhere, or give up. */
+/* The client's own timeout ran out: what the attempt did then says nothing about the
+ * deployment. */
+static bool client_timed_out(const struct sl_request *rq) { return rq->client_deadline && left_ms(rq) == 0; }
+
+/* Whether the current group still has an untried deployment that is not cooling down. */
+static bool untried_left(struct sl_request *rq) {
+  const struct sl_group *g = rq->cur_group;
+  struct sl_candidate small[16], *c = g->n <= 16 ? small : malloc(g->n * sizeof *c);
+  if (!c) return false;
+  sl_health_snapshot(rq->w, g, rq->tried, rq->stream, c);
+  uint64_t now = sl_now_ms();
+  bool any = false;
+  for (size_t i = 0; i < g->n && !any; i++) any = !c[i].excluded && c[i].cooldown_until_ms <= now;
+  if (c != small) free(c);
+  return any;
+}
+
+/* An attempt failed before anything reached the client: try again (in the group: 1 +
+ * num_retries attempts, untried deployments first, then the tried ones again after a
+ * back-off), then in the fallback groups, or give up at once. */
 static void attempt_failed(struct sl_attempt *at, enum sl_outcome out) {
   struct sl_request *rq = at->rq;
   /* Context-window and content-policy refusals are the request's nature, not the
-   * deployment's health. */
-  bool neutral = out == SL_OUT_CONTEXT_WINDOW || out == SL_OUT_CONTENT_POLICY;
-  attempt_end_health(at, neutral, false, failure_kind(at));
+   * deployment's health; nor is the client's own timeout. */
+  bool refusal = out == SL_OUT_CONTEXT_WINDOW || out == SL_OUT_CONTENT_POLICY;
+  attempt_end_health(at, refusal || client_timed_out(rq), false, failure_kind(at));
   rq->last_failed = at;
   if (rq->finished || rq->winner) return;
   if (rq->live > 0) return; /* a hedge is still running: let it answer */
-  bool force_advance = neutral || rq->attempts_in_group > rq->max_retries;
-  int was_429 = at->status == 429;
-  uint64_t wait = sl_policy_backoff_ms(rq->natt, was_429, 0, (uint64_t)(rq->w->cfg->retry_after_s * 1000.0),
-                                       left_ms(rq), &rq->w->rng);
+  if (left_ms(rq) == 0) {
+    give_up(rq);
+    return;
+  }
+  bool in_group = !refusal && rq->attempts_in_group <= rq->max_retries && rq->natt < SL_MAX_ATTEMPTS;
+  /* 401/403/404 (and refusals) are the deployment's answer to any retry: not again. */
+  rq->retry_same = in_group && out == SL_OUT_RETRY;
+  bool fresh = in_group && untried_left(rq);
+  if (!fresh && !rq->retry_same) { /* nobody in this group to ask: the fallbacks, now */
+    if (!launch(rq, false, true)) give_up(rq);
+    return;
+  }
+  uint64_t wait = sl_policy_retry_delay_ms(rq->attempts_in_group, at->status == 429, !fresh, at->retry_after_ms,
+                                           (uint64_t)(rq->w->cfg->retry_after_s * 1000.0), left_ms(rq),
+                                           &rq->w->rng);
   if (wait == UINT64_MAX) {
     give_up(rq);
     return;
   }
-  if (wait > 0 && !force_advance) {
+  if (wait > 0) {
     uv_timer_start(&rq->retry_timer, retry_fire, wait, 0);
     return;
   }
-  if (!launch(rq, false, force_advance)) give_up(rq);
+  if (!launch(rq, false, false)) give_up(rq);
 }
 
 static void give_up(struct sl_request *rq) {
@@ -357,9 +323,11 @@ static void give_up(struct sl_request *rq) {
   }
   if (lf) {
     int status = strcmp(lf->outcome, "upstream_timeout") == 0 ? 504 : 502;
+    /* Deployment id and group only: the upstream's address is for operators (access log). */
     const struct sl_deployment *d = &rq->w->cfg->deployments[lf->dep];
-    sl_request_reply_error(rq, status, lf->outcome, NULL, "Upstream %s (%s:%u) failed: %s; no other deployment could serve",
-                           d->id, d->host, d->port, lf->outcome);
+    sl_request_reply_error(rq, status, lf->outcome, NULL,
+                           "Deployment %s of model group '%s' failed: %s; no other deployment could serve", d->id,
+                           lf->group->name, lf->outcome);
     return;
   }
   char ra[64];
@@ -383,6 +351,17 @@ static void give_up(struct sl_request *rq) {
 
 /* ---- upstream callbacks ---- */
 
+/* A header's value into out (empty when absent, too long, or not plain printable text). */
+static void copy_header(const struct sl_header *h, size_t n, const char *name, char *out, size_t cap) {
+  const struct sl_header *f = sl_http_header_find(h, n, name);
+  out[0] = 0;
+  if (!f || f->value.n == 0 || f->value.n >= cap) return;
+  for (size_t i = 0; i < f->value.n; i++)
+    if ((unsigned char)f->value.p[i] < 0x20 || (unsigned char)f->value.p[i] > 0x7e) return;
+  memcpy(out, f->value.p, f->value.n);
+  out[f->value.n] = 0;
+}
+
 static void up_head(void *ud, int status, const struct sl_header *h, size_t n) {
   struct sl_attempt *at = ud;
   struct sl_request *rq = at->rq;
@@ -395,11 +374,15 @@ static void up_head(void *ud, int status, const struct sl_header *h, size_t n) {
   for (size_t i = 0; i < cn; i++)
     at->ctype[i] = (ct->value.p[i] == '\r' || ct->value.p[i] == '\n') ? ' ' : ct->value.p[i];
   at->ctype[cn] = 0;
+  copy_header(h, n, "retry-after", at->ra_hdr, sizeof at->ra_hdr);
+  copy_header(h, n, "retry-after-ms", at->ra_ms_hdr, sizeof at->ra_ms_hdr);
   const struct sl_header *ra = sl_http_header_find(h, n, "retry-after-ms"); /* OpenAI/Azure, precise */
   if (ra) at->retry_after_ms = sl_policy_retry_after_ms_value(ra->value.p, ra->value.n);
   if (!at->retry_after_ms && (ra = sl_http_header_find(h, n, "retry-after")))
     at->retry_after_ms = sl_policy_retry_after_ms(ra->value.p, ra->value.n, (int64_t)time(NULL));
-  at->streaming = rq->stream && status >= 200 && status < 300 && cn >= 17 &&
+  const struct sl_header *ce = sl_http_header_find(h, n, "content-encoding");
+  at->encoded = ce && ce->value.n && !sl_slice_eq_ci(ce->value, "identity");
+  at->streaming = rq->stream && status >= 200 && status < 300 && cn >= 17 && !at->encoded &&
                   strncasecmp(at->ctype, "text/event-stream", 17) == 0;
 }
 
@@ -423,7 +406,7 @@ static void up_body(void *ud, const char *p, size_t n) {
         at->up = NULL;
         attempt_end_health(at, false, false, SL_FAIL_ERROR);
         rq->err_code = at->outcome;
-        end_stream(rq, at);
+        end_stream(rq, at, NULL);
         sl_request_finish(rq);
         return;
       }
@@ -454,12 +437,25 @@ static void up_done(void *ud) {
   struct sl_request *rq = at->rq;
   at->up = NULL;
   if (at->streaming && at != rq->winner) start_stream(at); /* an empty 2xx stream: pass it on */
-  if (at == rq->winner) { /* a stream that ended well */
-    set_outcome(at, "ok");
-    attempt_end_health(at, false, true, SL_FAIL_ERROR);
-    sl_reqcache_stream_end(rq);
-    end_stream(rq, at);
+  if (at == rq->winner) { /* a stream that ended: well, unless an OpenAI stream lacks its [DONE] */
+    bool cut = at->uf && at->uwire == SL_WIRE_OPENAI && !at->uf->saw_done && !at->uf->err;
+    set_outcome(at, cut ? "upstream_protocol_error" : "ok");
+    attempt_end_health(at, false, !cut, SL_FAIL_ERROR);
+    if (cut) {
+      rq->err_code = "upstream_protocol_error";
+    } else {
+      sl_reqcache_stream_end(rq); /* only a whole stream is stored */
+    }
+    char m[256];
+    snprintf(m, sizeof m, "Deployment %s ended the stream without [DONE]", rq->w->cfg->deployments[at->dep].id);
+    end_stream(rq, at, cut ? m : NULL);
     sl_request_finish(rq);
+    return;
+  }
+  if (at->encoded) { /* a body sluice cannot read (it asked for identity) */
+    set_outcome(at, "upstream_protocol_error");
+    at->status = 0;
+    attempt_failed(at, SL_OUT_RETRY);
     return;
   }
   if (at->resp.oom) {
@@ -485,6 +481,14 @@ static void up_done(void *ud) {
     at->resp = xb;
     snprintf(at->ctype, sizeof at->ctype, "application/json");
     take_xlate_usage(at, &xu);
+  }
+  if (out == SL_OUT_OK && (rq->stream || !sl_attempt_body_is_answer(rq->route, at->resp.p, at->resp.n))) {
+    /* A 200 that is not the endpoint's answer (a captive portal's HTML, truncated JSON,
+     * a JSON object where a stream was asked for): a failed attempt, never stored. */
+    set_outcome(at, "upstream_protocol_error");
+    at->status = 0;
+    attempt_failed(at, SL_OUT_RETRY);
+    return;
   }
   if (out == SL_OUT_OK || out == SL_OUT_CLIENT) {
     set_outcome(at, out == SL_OUT_OK ? "ok" : "client_error");
@@ -514,8 +518,9 @@ static void up_error(void *ud, enum sl_upstream_err err, const char *msg) {
   if (at == rq->winner) {
     attempt_end_health(at, false, false, SL_FAIL_ERROR);
     char m[512];
-    snprintf(m, sizeof m, "Upstream %s failed mid-stream: %s", rq->w->cfg->deployments[at->dep].id,
-             msg ? msg : sl_upstream_err_str(err));
+    (void)msg; /* names the upstream's address: not for clients */
+    snprintf(m, sizeof m, "Deployment %s failed mid-stream: %s", rq->w->cfg->deployments[at->dep].id,
+             sl_upstream_err_str(err));
     stream_fail(rq, m, code);
     sl_request_finish(rq);
     return;
@@ -535,7 +540,7 @@ static void attempt_timer(uv_timer_t *t) {
   at->up = NULL;
   set_outcome(at, "upstream_timeout");
   if (at == rq->winner) {
-    attempt_end_health(at, false, false, SL_FAIL_ERROR);
+    attempt_end_health(at, client_timed_out(rq), false, SL_FAIL_ERROR);
     stream_fail(rq, "Upstream stream went silent for longer than stream_idle_timeout", "upstream_timeout");
     sl_request_finish(rq);
     return;
@@ -549,7 +554,8 @@ static void request_deadline(uv_timer_t *t) {
   if (rq->finished) return;
   if (rq->winner && rq->winner->streaming) {
     set_outcome(rq->winner, "upstream_timeout");
-    attempt_end_health(rq->winner, false, false, SL_FAIL_ERROR);
+    attempt_close_upstream(rq->winner);
+    attempt_end_health(rq->winner, rq->client_deadline, false, SL_FAIL_ERROR);
     stream_fail(rq, "Request timed out mid-stream", "upstream_timeout");
     sl_request_finish(rq);
     return;
@@ -559,7 +565,7 @@ static void request_deadline(uv_timer_t *t) {
       set_outcome(rq->att[i], "upstream_timeout");
       if (rq->att[i]->up) sl_upstream_cancel(rq->att[i]->up);
       rq->att[i]->up = NULL;
-      attempt_end_health(rq->att[i], false, false, SL_FAIL_ERROR);
+      attempt_end_health(rq->att[i], rq->client_deadline, false, SL_FAIL_ERROR);
     }
   sl_request_reply_error(rq, 504, "upstream_timeout", NULL, "No complete answer within the request timeout");
 }
@@ -619,52 +625,13 @@ static bool advance_group(struct sl_request *rq) {
 }
 
 static int send_attempt(struct sl_attempt *at) {
-  struct sl_request *rq = at->rq;
-  struct sl_worker *w = rq->w;
-  const struct sl_deployment *d = &w->cfg->deployments[at->dep];
   char err[256];
-  struct sl_upstream_pool *pool = sl_worker_pool(w, at->dep, err, sizeof err);
+  struct sl_upstream_pool *pool = sl_worker_pool(at->rq->w, at->dep, err, sizeof err);
   if (!pool) return -1;
-  int brc = build_body(at, d);
-  if (brc) return brc;
-  /* Each provider's path and credentials. */
-  const char *endpoint = rq->route == SL_R_MESSAGES ? "/chat/completions" : rq->upstream_path;
-  bool anth = at->uwire == SL_WIRE_ANTHROPIC, azure = strcmp(d->provider, "azure") == 0;
-  if (anth) {
-    size_t bl = strlen(d->base_path);
-    const char *suffix = bl >= 12 && !strcmp(d->base_path + bl - 12, "/v1/messages") ? ""
-                       : bl >= 3 && !strcmp(d->base_path + bl - 3, "/v1") ? "/messages" : "/v1/messages";
-    sl_buf_printf(&at->path, "%s%s", d->base_path, suffix);
-  } else if (azure) {
-    sl_buf_printf(&at->path, "%s/openai/deployments/%s%s?api-version=%s", d->base_path, d->upstream_model, endpoint,
-                  d->api_version ? d->api_version : "2024-10-21");
-  } else {
-    sl_buf_printf(&at->path, "%s%s", d->base_path, endpoint);
-  }
-  struct sl_header hs[6];
-  size_t nh = 0;
-  hs[nh++] = (struct sl_header){SL_SLICE_LIT("Content-Type"), SL_SLICE_LIT("application/json")};
-  hs[nh++] = rq->stream ? (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("text/event-stream")}
-                        : (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("application/json")};
-  hs[nh++] = (struct sl_header){SL_SLICE_LIT("User-Agent"), SL_SLICE_LIT("sluice/0.1")};
-  if (anth) {
-    hs[nh++] = (struct sl_header){SL_SLICE_LIT("anthropic-version"), SL_SLICE_LIT(SL_XLATE_ANTHROPIC_VERSION)};
-    const struct sl_header *beta = rq->cwire == SL_WIRE_ANTHROPIC
-                                       ? sl_http_header_find(rq->hr->headers, rq->hr->nheaders, "anthropic-beta")
-                                       : NULL;
-    if (beta) hs[nh++] = (struct sl_header){SL_SLICE_LIT("anthropic-beta"), beta->value};
-  }
-  if (d->api_key && d->api_key[0]) {
-    if (anth || azure) {
-      sl_buf_puts(&at->auth, d->api_key);
-      hs[nh++] = anth ? (struct sl_header){SL_SLICE_LIT("x-api-key"), {at->auth.p, at->auth.n}}
-                      : (struct sl_header){SL_SLICE_LIT("api-key"), {at->auth.p, at->auth.n}};
-    } else {
-      sl_buf_printf(&at->auth, "Bearer %s", d->api_key);
-      hs[nh++] = (struct sl_header){SL_SLICE_LIT("Authorization"), {at->auth.p, at->auth.n}};
-    }
-  }
-  if (at->path.oom || at->auth.oom) return -1;
+  struct sl_header hs[SL_ATTEMPT_MAX_HEADERS];
+  size_t nh;
+  int rc = sl_attempt_request_build(at, hs, &nh);
+  if (rc) return rc;
   return sl_upstream_send(pool, "POST", at->path.p, hs, nh, at->body, at->nbody, &up_cbs, at, &at->up);
 }
 
@@ -743,6 +710,20 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   return 1;
 }
 
+/* A retry on a deployment of the current group that this request already tried (when
+ * every untried one is used up or cooling down), within 1 + num_retries attempts. */
+static bool again_in_group(struct sl_request *rq, struct sl_choice *ch) {
+  const struct sl_group *g = rq->cur_group;
+  if (!rq->retry_same || rq->attempts_in_group == 0 || rq->attempts_in_group > rq->max_retries) return false;
+  rq->retry_same = false;
+  bool small[16], *none = g->n <= 16 ? small : calloc(g->n, sizeof *none);
+  if (!none) return false;
+  memset(none, 0, g->n * sizeof *none);
+  int ok = try_group(rq, g, none, false, ch);
+  if (none != small) free(none);
+  return ok;
+}
+
 /* Starts the next attempt: in the current group, else in the next fallback group. A
  * hedge stays in the current group, or goes to the first fallback group when the
  * current one has nobody else to ask. False when nothing can be tried. */
@@ -754,6 +735,7 @@ static bool launch(struct sl_request *rq, bool hedge, bool force_advance) {
     if (try_group(rq, rq->cur_group, rq->tried, hedge, &ch)) return true;
     if (hedge) break;
     rq->last_choice = ch;
+    if (again_in_group(rq, &ch)) return true;
     if (!advance_group(rq)) return false;
   }
   if (!rq->fallbacks_built) build_fallbacks(rq);

@@ -205,7 +205,9 @@ static size_t text_chars(const cJSON *j) {
   return n;
 }
 
-/* Per-request timeout: header x-sluice-timeout or body "timeout" (seconds). */
+/* Per-request timeout: header x-sluice-timeout or body "timeout" (seconds), from 1 ms
+ * (a shorter one could not start a call: refused as invalid) to a day. */
+#define MIN_TIMEOUT_S 0.001
 static int request_timeout(struct sl_request *rq, double *out) {
   const struct sl_http_request *hr = rq->hr;
   const struct sl_header *h = sl_http_header_find(hr->headers, hr->nheaders, "x-sluice-timeout");
@@ -217,12 +219,12 @@ static int request_timeout(struct sl_request *rq, double *out) {
     tmp[n] = 0;
     char *end;
     double v = strtod(tmp, &end);
-    if (end == tmp || *end || !(v > 0) || v > 86400) return -1;
+    if (end == tmp || *end || !(v >= MIN_TIMEOUT_S) || v > 86400) return -1;
     *out = v;
   }
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(rq->json, "timeout");
   if (t && !cJSON_IsNull(t)) {
-    if (!cJSON_IsNumber(t) || !(t->valuedouble > 0) || t->valuedouble > 86400) return -1;
+    if (!cJSON_IsNumber(t) || !(t->valuedouble >= MIN_TIMEOUT_S) || t->valuedouble > 86400) return -1;
     if (*out == 0) *out = t->valuedouble;
   }
   return 0;
@@ -261,7 +263,7 @@ static void handle_api(struct sl_request *rq) {
   double tmo;
   if (request_timeout(rq, &tmo)) {
     sl_request_reply_error(rq, 400, "invalid_request_error", NULL,
-                           "'timeout' (body) and 'x-sluice-timeout' (header) must be positive seconds");
+                           "'timeout' (body) and 'x-sluice-timeout' (header) must be seconds from 0.001 to 86400");
     return;
   }
   rq->group = sl_worker_group(rq->w, model->valuestring);
@@ -277,6 +279,7 @@ static void handle_api(struct sl_request *rq) {
                                              text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "input")));
   double t = tmo > 0 ? tmo : rq->w->cfg->timeout_s;
   rq->deadline_ms = rq->t0_ms + (uint64_t)(t * 1000.0);
+  rq->client_deadline = tmo > 0;
   if (!sl_tenancy_admit(rq)) return;
   /* Streams report usage only when asked: ask for the client when it did not. */
   rq->usage_ask = rq->stream && rq->route != SL_R_EMBEDDINGS && rq->route != SL_R_MESSAGES

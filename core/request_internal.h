@@ -32,13 +32,16 @@ struct sl_attempt {
   struct sl_upstream_req *up;  /* NULL once the exchange ended */
   uv_timer_t timer;            /* first-byte / whole-call / stream-idle deadline */
   bool hedge, probe, live, head, first_byte, streaming;
+  bool encoded;                /* the answer has a Content-Encoding sluice did not ask for */
   int status;                  /* upstream status, 0 = none */
   uint64_t retry_after_ms;
+  char ra_hdr[64], ra_ms_hdr[32];  /* the provider's Retry-After / retry-after-ms, as sent */
   char ctype[128];
   struct sl_buf resp;          /* buffered body (whole responses, error bodies) */
   struct sl_buf model_val, path, auth;
   char *reserialised;
-  uv_buf_t body[5];
+  uv_buf_t body[9];             /* the body as slices: up to 4 edits (model, usage ask, 2 cut
+                                 * fields), each a kept prefix plus its text, then the tail */
   size_t nbody;
   uint64_t t_start, t_first, t_end; /* monotonic ms */
   struct sl_usage usage;       /* what this attempt consumed (reported or estimated) */
@@ -75,6 +78,9 @@ struct sl_request {
   const char *fallback_used;
   int64_t est_tokens;
   uint64_t deadline_ms;             /* absolute, monotonic */
+  bool client_deadline;             /* deadline_ms is the client's own timeout: reaching it
+                                     * is the client's outcome, never a deployment's failure */
+  bool retry_same;                  /* the next attempt may go back to a tried deployment */
   struct sl_attempt *att[SL_MAX_ATTEMPTS];
   int natt, live;
   struct sl_attempt *winner;
@@ -119,6 +125,17 @@ struct sl_request {
   const char *err_code;
   struct sl_buf hdrs;               /* x-sluice-* lines, built when the response starts */
 };
+
+/* attempt_shape.c: whether a 2xx body is the route's answer (a JSON object of its
+ * shape: choices for chat and completions, data for embeddings, a message for
+ * /v1/messages), so that nothing else is passed on or stored as one. */
+bool sl_attempt_body_is_answer(enum sl_route route, const char *p, size_t n);
+
+/* attempt_send.c: builds the attempt's body slices (at->body), path (at->path) and
+ * headers (into hs, at most SL_ATTEMPT_MAX_HEADERS; their count in *nh). 0; -2 when the
+ * request cannot be said in the deployment's format (at->xerr says why); -1 otherwise. */
+#define SL_ATTEMPT_MAX_HEADERS 8
+int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t *nh);
 
 /* request.c */
 void sl_request_reply_error(struct sl_request *rq, int status, const char *code, const char *extra_hdrs,

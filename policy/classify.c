@@ -258,6 +258,24 @@ uint64_t sl_policy_backoff_ms(int attempt, int was_rate_limited, uint64_t retry_
   return d;
 }
 
+#define RETRY_SAME_BASE_MS 200ULL
+
+uint64_t sl_policy_retry_delay_ms(int retry, int was_rate_limited, int same_deployment,
+                                  uint64_t provider_retry_after_ms, uint64_t min_ms,
+                                  uint64_t deadline_left_ms, uint64_t *rng) {
+  if (!same_deployment) return sl_policy_backoff_ms(retry, was_rate_limited, 0, min_ms, deadline_left_ms, rng);
+  uint64_t floor = min_ms > provider_retry_after_ms ? min_ms : provider_retry_after_ms;
+  unsigned shift = retry > 1 ? (unsigned)(retry - 1) : 0;
+  uint64_t top = shift >= 6 ? BACKOFF_CAP_MS : RETRY_SAME_BASE_MS << shift; /* 200 << 6 > cap */
+  if (top > BACKOFF_CAP_MS) top = BACKOFF_CAP_MS;
+  uint64_t half = top / 2, jitter = half + (uint64_t)(sl_policy_rand01(rng) * (double)(top - half + 1));
+  if (jitter > top) jitter = top;
+  if (floor >= deadline_left_ms) return UINT64_MAX;
+  uint64_t d = jitter > floor ? jitter : floor;
+  if (d >= deadline_left_ms) d = floor + (deadline_left_ms - floor) / 2;
+  return d;
+}
+
 int64_t sl_policy_estimate_tokens(size_t text_chars) {
   return (int64_t)(text_chars / 4 + (text_chars % 4 != 0)); /* rounded up */
 }

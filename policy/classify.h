@@ -49,6 +49,21 @@ uint64_t sl_policy_retry_after_ms_value(const char *v, size_t n);
 uint64_t sl_policy_backoff_ms(int attempt, int was_rate_limited, uint64_t retry_after_ms,
                               uint64_t min_ms, uint64_t deadline_left_ms, uint64_t *rng);
 
+/* Delay before the next attempt of a request after a failure (retry = how many attempts
+ * already ran in the group, 1 for the first retry). min_ms is the router's retry_after:
+ * the least wait before any retry, never added on top of a back-off. same_deployment:
+ * the retry goes back to a deployment this request already tried (none other is
+ * available): back-off with equal jitter for any retryable error (uniform in [top/2, top],
+ * top = min(10 s, 200 ms x 2^(retry-1))), at least provider_retry_after_ms (its
+ * Retry-After). Otherwise (an untried deployment): a 429 waits the full jitter of
+ * sl_policy_backoff_ms, any other error none, both at least min_ms. Returns UINT64_MAX
+ * when the floor does not leave time for the call within deadline_left_ms (give up now
+ * rather than wait for nothing); a jittered wait that would not fit is cut to the floor
+ * plus half of what is left. */
+uint64_t sl_policy_retry_delay_ms(int retry, int was_rate_limited, int same_deployment,
+                                  uint64_t provider_retry_after_ms, uint64_t min_ms,
+                                  uint64_t deadline_left_ms, uint64_t *rng);
+
 /* Rough prompt-token estimate from the characters of the request's text (~4 per token). */
 int64_t sl_policy_estimate_tokens(size_t text_chars);
 

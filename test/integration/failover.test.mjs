@@ -335,7 +335,9 @@ test('fallbacks: a group that fails everywhere falls back (router fallbacks, def
         fb: [{ port: ok.port, model_info: { id: 'fb-0' } }],
         fd: [{ port: ok.port, model_info: { id: 'fd-0' } }],
       },
-      router: { fallbacks: [{ fa: ['fb'] }], default_fallbacks: ['fd'], allowed_fails: 100 },
+      // num_retries 1: each of fa's two deployments once (a lone deployment is retried by
+      // default: see attempts.test.mjs), then the fallback group.
+      router: { fallbacks: [{ fa: ['fb'] }], default_fallbacks: ['fd'], allowed_fails: 100, num_retries: 1 },
     }),
   });
   try {
@@ -351,7 +353,8 @@ test('fallbacks: a group that fails everywhere falls back (router fallbacks, def
     assert.deepEqual(line.attempts.map((x) => x.deployment).slice(0, 2).sort(), ['fa-0', 'fa-1']);
     const d = await post(`${s.url}${CHAT}`, chatBody('fz'));
     assert.equal(d.status, 200, d.text);
-    assertDecisionHeaders(d, { group: 'fz', deployment: 'fd-0', fallback: 'fd', attempts: 2 });
+    // fz's lone deployment is tried 1 + num_retries times, then the default fallback.
+    assertDecisionHeaders(d, { group: 'fz', deployment: 'fd-0', fallback: 'fd', attempts: 3 });
     // A healthy group says nothing about fallbacks.
     const h = await post(`${s.url}${CHAT}`, chatBody('fb'));
     assertDecisionHeaders(h, { group: 'fb', fallback: null, attempts: 1 });
@@ -494,7 +497,7 @@ test('all deployments down: 503 no_healthy_deployment with Retry-After, at once'
   const s = await startSluice({
     yaml: routerConfig({
       groups: { down: [{ port: p1 }, { port: p2 }] },
-      router: { allowed_fails: 1, cooldown_time: 20 },
+      router: { allowed_fails: 1, cooldown_time: 20, num_retries: 1 }, // one try of each, no third
     }),
   });
   try {
@@ -631,7 +634,7 @@ test('max_retries of the first deployment bounds the retries; max_fallbacks boun
         mf1: { port: f500.port, model_info: { id: 'mf1-0' } },
         mf2: { port: ok.port, model_info: { id: 'mf2-0' } },
       },
-      router: { fallbacks: [{ mf: ['mf1', 'mf2'] }], max_fallbacks: 1, allowed_fails: 100 },
+      router: { fallbacks: [{ mf: ['mf1', 'mf2'] }], max_fallbacks: 1, allowed_fails: 100, num_retries: 0 },
     }),
   });
   try {

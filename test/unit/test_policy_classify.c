@@ -184,6 +184,46 @@ static void backoff_other_and_deadline(void) {
   CHECK(cut > 900); /* ~90% of the jitter did not fit and was cut to 600 + 400/2 */
 }
 
+/* The wait before the next attempt: retry_after is a floor, never added to a back-off;
+ * going back to a tried deployment backs off with jitter and honours its Retry-After. */
+static void retry_delay(void) {
+  uint64_t rng = 7;
+  /* an untried deployment: other errors wait only the floor, 429s the full jitter */
+  CHECK(sl_policy_retry_delay_ms(1, 0, 0, 9000, 0, 60000, &rng) == 0);
+  CHECK(sl_policy_retry_delay_ms(1, 0, 0, 9000, 5000, 60000, &rng) == 5000);
+  for (int k = 0; k < 1000; k++) CHECK(sl_policy_retry_delay_ms(1, 1, 0, 9000, 0, 60000, &rng) <= 100);
+  /* the same deployment: equal jitter in [top/2, top], top = 200 ms x 2^(retry-1), cap 10 s */
+  for (int r = 1; r <= 9; r++) {
+    uint64_t top = r >= 7 ? 10000 : 200ULL << (r - 1), lo = UINT64_MAX, hi = 0;
+    for (int k = 0; k < 2000; k++) {
+      uint64_t d = sl_policy_retry_delay_ms(r, 0, 1, 0, 0, UINT64_MAX, &rng);
+      CHECK(d >= top / 2 && d <= top);
+      if (d < lo) lo = d;
+      if (d > hi) hi = d;
+    }
+    CHECK(lo <= top / 2 + top / 40 && hi >= top - top / 40); /* it is jittered */
+  }
+  /* floors: retry_after and the provider's Retry-After, the larger; not added to the jitter */
+  for (int k = 0; k < 200; k++) {
+    uint64_t d = sl_policy_retry_delay_ms(1, 0, 1, 0, 5000, 60000, &rng);
+    CHECK(d == 5000);
+    d = sl_policy_retry_delay_ms(1, 1, 1, 3000, 1000, 60000, &rng);
+    CHECK(d == 3000);
+    d = sl_policy_retry_delay_ms(9, 0, 1, 0, 1000, UINT64_MAX, &rng);
+    CHECK(d >= 5000 && d <= 10000);
+  }
+  /* a floor that leaves no time for the call: give up now */
+  CHECK(sl_policy_retry_delay_ms(1, 0, 1, 0, 5000, 5000, &rng) == UINT64_MAX);
+  CHECK(sl_policy_retry_delay_ms(1, 1, 1, 8000, 0, 5000, &rng) == UINT64_MAX);
+  CHECK(sl_policy_retry_delay_ms(1, 0, 0, 0, 5000, 4000, &rng) == UINT64_MAX);
+  /* jitter that does not fit is cut to floor + half of what is left */
+  CHECK(sl_policy_retry_delay_ms(9, 0, 1, 0, 100, 1000, &rng) == 550);
+  /* same seed, same waits */
+  uint64_t a = 3, b = 3;
+  for (int k = 1; k < 20; k++)
+    CHECK(sl_policy_retry_delay_ms(k, 0, 1, 0, 0, UINT64_MAX, &a) == sl_policy_retry_delay_ms(k, 0, 1, 0, 0, UINT64_MAX, &b));
+}
+
 static void token_estimate(void) {
   CHECK(sl_policy_estimate_tokens(0) == 0);
   CHECK(sl_policy_estimate_tokens(1) == 1 && sl_policy_estimate_tokens(4) == 1 && sl_policy_estimate_tokens(5) == 2);
@@ -192,4 +232,4 @@ static void token_estimate(void) {
 
 CHECK_MAIN(T(statuses), T(context_window_bodies), T(content_policy_bodies), T(retry_after_seconds),
            T(retry_after_dates), T(retry_after_ms_header), T(backoff_rate_limited), T(backoff_other_and_deadline),
-           T(token_estimate))
+           T(retry_delay), T(token_estimate))

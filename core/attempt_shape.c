@@ -1,0 +1,35 @@
+/* Whether a 2xx body is the answer its route promises (see request_internal.h). The one
+ * idea: a provider (or something in front of it: a captive portal, a proxy that cut the
+ * connection) can say 200 with anything; only a JSON object of the endpoint's shape is an
+ * answer. Anything else is a failed attempt: retried or failed over, never passed on or
+ * cached. To check a new route, add its required member to member_for(). */
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "core/request_internal.h"
+
+/* The top-level member every answer of the route has, and whether it is an array. */
+static const char *member_for(enum sl_route route, bool *array) {
+  *array = true;
+  switch (route) {
+  case SL_R_CHAT:
+  case SL_R_COMPLETIONS: return "choices";
+  case SL_R_EMBEDDINGS: return "data";
+  case SL_R_MESSAGES: return "content"; /* an Anthropic message */
+  default: return NULL;                 /* any JSON object */
+  }
+}
+
+bool sl_attempt_body_is_answer(enum sl_route route, const char *p, size_t n) {
+  if (!p || n == 0) return false;
+  cJSON *j = cJSON_ParseWithLength(p, n);
+  if (!j) return false;
+  bool array, ok = cJSON_IsObject(j);
+  const char *m = member_for(route, &array);
+  if (ok && m) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, m);
+    ok = array ? cJSON_IsArray(v) : v != NULL;
+  }
+  cJSON_Delete(j);
+  return ok;
+}
