@@ -10,7 +10,8 @@
  * checked here, on the raw bytes of the current read: CRLF after chunk data, obs-fold,
  * token header names, a printable-ASCII request target, exactly one Host on HTTP/1.1,
  * HTTP/1.0 or 1.1 only, `chunked` as the only transfer coding, bounded chunk
- * extensions, and a chunk larger than the body limit refused before it arrives. To add
+ * extensions and framing, and a chunk larger than the body limit refused before it
+ * arrives. To add
  * a rule: check it in the callback that sees the bytes and `return fail(p, status, msg)`. */
 #include "net/http_parse.h"
 
@@ -25,6 +26,9 @@
 /* Chunk extensions carry nothing we use; their bytes per request are capped (the
  * CVE-2024-22019 class: megabytes of extension that no limit counted). */
 #define SL_HTTP_MAX_CHUNK_EXT 4096
+/* Framing bytes of a chunked body (size lines, CRLFs, extensions, trailers) may not run
+ * on without data either (`0000...` forever): a fixed allowance plus this much per chunk. */
+#define SL_HTTP_CHUNK_FRAMING 64
 
 struct hdr_off {
   size_t name, name_len, value, value_len;
@@ -49,6 +53,7 @@ struct sl_http_parser {
   bool lf_ws_tail;         /* head: the bytes so far end in LF followed only by SP/HT */
   uint8_t crlf_left;       /* bytes of the CRLF after chunk data still to check */
   size_t chunk_ext_bytes;
+  size_t chunks, framing; /* chunked body: chunks begun, bytes read that were not data */
 };
 
 static struct sl_http_parser *P(llhttp_t *ll) { return (struct sl_http_parser *)ll->data; }
@@ -234,6 +239,7 @@ static int on_body(llhttp_t *ll, const char *at, size_t n) {
 static int on_chunk_header(llhttp_t *ll) {
   struct sl_http_parser *p = P(ll);
   if (ll->content_length > p->lim.max_body_bytes - p->body.n) return fail(p, 413, "Request body too large");
+  p->chunks++;
   return 0;
 }
 
@@ -302,7 +308,16 @@ enum sl_http_parse_event sl_http_parser_feed(struct sl_http_parser *p, const cha
   p->in = data;
   p->in_end = data + len;
   if (p->crlf_left && check_crlf(p, data)) return SL_HP_ERROR;
+  bool in_chunks = p->head_done && (p->ll.flags & F_CHUNKED);
+  size_t body_before = p->body.n;
   llhttp_errno_t e = llhttp_execute(&p->ll, data, len);
+  if (e == HPE_OK && in_chunks) { /* a read wholly inside a chunked body */
+    p->framing += len - (p->body.n - body_before);
+    if (p->framing > 4096 + SL_HTTP_MAX_CHUNK_EXT + p->lim.max_header_bytes + SL_HTTP_CHUNK_FRAMING * p->chunks) {
+      fail(p, 400, "Malformed HTTP request: chunked framing without data");
+      return SL_HP_ERROR;
+    }
+  }
   if (e == HPE_OK && !p->head_done) { /* remember whether the head so far ends in LF + SP/HT */
     const char *q = data + len;
     while (q > data && (q[-1] == ' ' || q[-1] == '\t')) q--;
@@ -347,6 +362,7 @@ void sl_http_parser_next(struct sl_http_parser *p) {
   p->lf_ws_tail = false;
   p->crlf_left = 0;
   p->chunk_ext_bytes = 0;
+  p->chunks = p->framing = 0;
   p->in_request = p->head_done = p->message_done = false;
   memset(&p->req, 0, sizeof p->req);
 }

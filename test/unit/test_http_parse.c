@@ -265,6 +265,30 @@ static void chunk_extensions_bounded(void) {
   sl_http_parser_free(p);
 }
 
+/* A chunk-size line may not run on forever either (leading zeros), while a body of many
+ * one-byte chunks, fed a byte at a time, is fine. */
+static void chunk_framing_bounded(void) {
+  struct sl_http_parser *p = mk(4096, 1 << 20);
+  const char *head = "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+  size_t used;
+  CHECK(sl_http_parser_feed(p, head, strlen(head), &used) == SL_HP_NEED_MORE);
+  static char zeros[4096];
+  memset(zeros, '0', sizeof zeros);
+  enum sl_http_parse_event ev = SL_HP_NEED_MORE;
+  for (int i = 0; i < 4096 && ev == SL_HP_NEED_MORE; i++) ev = sl_http_parser_feed(p, zeros, sizeof zeros, &used);
+  CHECK(ev == SL_HP_ERROR && sl_http_parser_error(p, NULL) == 400);
+  sl_http_parser_free(p);
+
+  p = mk(4096, 1 << 20);
+  static char req[200000];
+  int n = snprintf(req, sizeof req, "%s", head);
+  for (int i = 0; i < 20000; i++) n += snprintf(req + n, sizeof req - (size_t)n, "1\r\n%c\r\n", 'a' + i % 26);
+  n += snprintf(req + n, sizeof req - (size_t)n, "0\r\n\r\n");
+  CHECK(feed(p, req, (size_t)n, 1, &used) == SL_HP_REQUEST && used == (size_t)n);
+  CHECK(sl_http_parser_request(p)->body_len == 20000);
+  sl_http_parser_free(p);
+}
+
 /* An Upgrade header is ignored (no protocol switch): the connection stays usable, so a
  * pipelined request after it is parsed, not refused. */
 static void upgrade_keeps_connection(void) {
@@ -289,4 +313,4 @@ static void upgrade_keeps_connection(void) {
 CHECK_MAIN(T(simple_post), T(pipelined_in_order), T(chunked_body), T(expect_continue_pauses_after_head), T(limits),
            T(malformed), T(in_request_tracks_partial_head),
            T(trailers_keep_head_slices), T(trailers_limited), T(strictness_rows), T(chunk_extensions_bounded),
-           T(upgrade_keeps_connection))
+           T(upgrade_keeps_connection), T(chunk_framing_bounded))
