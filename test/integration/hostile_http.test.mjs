@@ -190,7 +190,7 @@ test('kept: a few KB of chunk trailers leave the path intact (no freed memory ec
 // (before 64 KiB of it, let alone the 64 MiB that used to be read and skipped); so is a
 // chunk-size line of endless leading zeros.
 for (const [what, start, fill] of [['chunk extension', '1;x=', 'a'], ['chunk size (leading zeros)', '', '0']]) {
-  test(`closed: an endless ${what} is refused early -> 400`, async () => {
+  test(`closed: an endless ${what} is refused early -> 400`, async (t) => {
     const c = await rawConnect(sluice.port);
     let sent = 0;
     const piece = fill.repeat(16384);
@@ -205,6 +205,7 @@ for (const [what, start, fill] of [['chunk extension', '1;x=', 'a'], ['chunk siz
       await c.waitClose(8000);
       assert.ok(sent < 4096 * piece.length, `refused only after ${sent} bytes`);
       const rs = parseResponses(c.data).complete;
+      t.diagnostic(`sent ${sent} bytes; ${rs.length ? `read the ${rs[0].status}` : 'reset before the response was read'}`);
       // The 400 is sent while the client is still uploading; without a lingering close the
       // server's close can turn into a reset that discards it (issue 9, net/http_server.c).
       // What this row proves is the refusal itself: early, then closed; a response that does
