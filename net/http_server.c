@@ -456,6 +456,8 @@ static void process_input(struct sl_conn *c, const char *data, size_t n) {
       const char *code = st == 413 ? "request_too_large"
                        : st == 431 ? "request_header_fields_too_large"
                        : st == 417 ? "expectation_failed"
+                       : st == 501 ? "not_implemented"
+                       : st == 505 ? "http_version_not_supported"
                        : st == 500 ? "internal_error" : "bad_request";
       sl_conn_respond_error(c, st, msg ? msg : "Malformed HTTP request", code, NULL);
       return;

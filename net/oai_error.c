@@ -33,6 +33,7 @@ static const struct {
   {409, "Conflict", "invalid_request_error"},
   {413, "Payload Too Large", "invalid_request_error"},
   {415, "Unsupported Media Type", "invalid_request_error"},
+  {417, "Expectation Failed", "invalid_request_error"},
   {422, "Unprocessable Entity", "invalid_request_error"},
   {429, "Too Many Requests", "rate_limit_error"},
   {431, "Request Header Fields Too Large", "invalid_request_error"},
@@ -41,6 +42,7 @@ static const struct {
   {502, "Bad Gateway", "upstream_error"},
   {503, "Service Unavailable", "service_unavailable"},
   {504, "Gateway Timeout", "upstream_error"},
+  {505, "HTTP Version Not Supported", "invalid_request_error"},
   {529, "Overloaded", "service_unavailable"},
 };
 

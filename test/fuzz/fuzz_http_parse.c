@@ -3,7 +3,9 @@
  * at every position get exercised; each read lives in its own heap buffer that is freed
  * right after it is fed, so a parser that kept pointers into input would be caught by
  * ASan. Every event is handled the way the server does: HEAD -> feed the rest again,
- * REQUEST -> touch every byte of the request, then _next(), ERROR -> stop. */
+ * REQUEST -> touch every byte of the request, then _next(), ERROR -> stop. A request
+ * handed out must also obey the strictness the parser promises, whatever the cuts:
+ * HTTP/1.0 or 1.1, a printable-ASCII target, token header names, one Host on 1.1. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +20,27 @@ static void touch(struct sl_slice s) {
   sink += h;
 }
 
+static int is_tchar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static void check_strict(const struct sl_http_request *r) {
+  if (r->http_major != 1 || r->http_minor > 1) __builtin_trap();
+  for (size_t i = 0; i < r->path.n; i++)
+    if ((unsigned char)r->path.p[i] <= 0x20 || (unsigned char)r->path.p[i] >= 0x7f) __builtin_trap();
+  size_t hosts = 0;
+  for (size_t i = 0; i < r->nheaders; i++) {
+    if (!r->headers[i].name.n) __builtin_trap();
+    for (size_t j = 0; j < r->headers[i].name.n; j++)
+      if (!is_tchar((unsigned char)r->headers[i].name.p[j])) __builtin_trap();
+    hosts += sl_slice_eq_ci(r->headers[i].name, "host");
+  }
+  if (hosts > 1 || (r->http_minor == 1 && hosts != 1)) __builtin_trap();
+}
+
 static void touch_request(const struct sl_http_request *r, int complete) {
+  check_strict(r);
   touch(r->method_name);
   touch(r->path);
   touch(r->query);
