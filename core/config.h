@@ -79,6 +79,7 @@ struct sl_cache_settings {
   char *type;          /* cache_params.type: "local" | "disk" (both = LMDB); default "local" */
   double ttl_s;        /* cache_params.ttl; default 3600 */
   char *namespace_;    /* cache_params.namespace; default "" */
+  bool shared;         /* cache_params.shared: one cache for all keys; default false (per key) */
   size_t max_size;     /* sluice_settings.cache.max_size; default 1 GiB */
 };
 
