@@ -10,9 +10,11 @@
 
 #define DEPTH_CAP 1024 /* cJSON refuses deeper nesting (CJSON_NESTING_LIMIT 1000) anyway */
 
+/* cJSON skips every byte up to 32 as whitespace: so does the scan, to count as it builds. */
+static bool is_space(char c) { return (unsigned char)c <= 32; }
+
 static bool is_delim(char c) {
-  return c == ',' || c == ':' || c == '{' || c == '}' || c == '[' || c == ']' || c == '"' || c == ' ' ||
-         c == '\t' || c == '\n' || c == '\r';
+  return is_space(c) || c == ',' || c == ':' || c == '{' || c == '}' || c == '[' || c == ']' || c == '"';
 }
 
 int sl_json_bound_scan(const char *buf, size_t len, const struct sl_json_bound *b, struct sl_json_bound_seen *seen) {
@@ -24,11 +26,8 @@ int sl_json_bound_scan(const char *buf, size_t len, const struct sl_json_bound *
   bool want_key = false; /* the next string is a member name */
   for (size_t i = 0; i < len && !rc; i++) {
     char c = buf[i];
+    if (is_space(c)) continue;
     switch (c) {
-    case ' ':
-    case '\t':
-    case '\n':
-    case '\r':
     case ':':
       continue;
     case ',':
