@@ -379,6 +379,11 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
     sl_request_reply_error(rq, 401, "invalid_api_key", "WWW-Authenticate: Bearer\r\n", "%s", why);
     return;
   }
+  if ((m.route == SL_R_CACHE_STATS || m.route == SL_R_CACHE_FLUSH) && rq->key) {
+    /* one cache for all tenants: flushing it or reading its totals is the operator's */
+    sl_request_reply_error(rq, 403, "admin_only", NULL, "This route needs the master key");
+    return;
+  }
   switch (m.route) {
   case SL_R_MODELS:
     reply_json(rq, 200, w->models_json, w->models_json_len);

@@ -72,6 +72,27 @@ test('entries are per key by default: another key with the same prompt misses', 
   }
 });
 
+test('a virtual key cannot flush or read the whole cache: the admin routes need the master key', async () => {
+  const s = await start({ ttl: 3600 });
+  try {
+    const a = (await newKey(s.url)).key;
+    const p = body(nonce('adm'));
+    assert.equal((await chat(s, a, p)).headers['x-sluice-cache'], 'miss');
+    await waitEntries(s, 1);
+    const del = await request(`${s.url}/cache`, { method: 'DELETE', headers: { authorization: `Bearer ${a}` } });
+    assert.equal(del.status, 403, del.text);
+    assert.equal(del.json().error.code, 'admin_only');
+    const st = await request(`${s.url}/cache/stats`, { headers: { authorization: `Bearer ${a}` } });
+    assert.equal(st.status, 403, st.text);
+    assert.equal(await entries(s), 1, 'nothing was flushed');
+    assert.equal((await chat(s, a, p)).headers['x-sluice-cache'], 'hit');
+    const ok = await request(`${s.url}/cache`, { method: 'DELETE', headers: MASTER_AUTH });
+    assert.equal(ok.status, 200, ok.text);
+  } finally {
+    assert.equal(await s.stop(), 0);
+  }
+});
+
 test('cache_params.shared: true shares entries across keys', async () => {
   const s = await start({ ttl: 3600, shared: true });
   try {
