@@ -92,6 +92,16 @@ static bool serve(struct sl_request *rq, const char *json, size_t len, int64_t a
   return true;
 }
 
+/* A key the operator created with metadata {"cache_shared": true} uses the shared scope
+ * (with the master key and every other such key) instead of its own. */
+static bool key_shares_cache(const struct sl_key_record *k) {
+  if (!k->metadata || !strstr(k->metadata, "cache_shared")) return false;
+  cJSON *m = cJSON_Parse(k->metadata);
+  bool yes = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "cache_shared"));
+  cJSON_Delete(m);
+  return yes;
+}
+
 bool sl_reqcache_begin(struct sl_request *rq) {
   struct sl_worker *w = rq->w;
   const struct sl_config *cfg = w->cfg;
@@ -109,10 +119,11 @@ bool sl_reqcache_begin(struct sl_request *rq) {
     return false;
   }
   const char *ns = cc.namespace_ ? cc.namespace_ : cfg->cache.namespace_ ? cfg->cache.namespace_ : "";
-  /* Entries are per virtual key unless cache_params.shared: another tenant sending the
-   * same prompt must not learn (from a hit and its age) what was asked, and when. */
+  /* Entries are per virtual key unless cache_params.shared (or the key's metadata says
+   * cache_shared): another tenant sending the same prompt must not learn (from a hit and
+   * its age) what was asked, and when. */
   char scope[4 + 65] = "";
-  if (!cfg->cache.shared && rq->key) {
+  if (!cfg->cache.shared && rq->key && !key_shares_cache(rq->key)) {
     memcpy(scope, "key:", 4);
     sl_keys_hash_hex(rq->key->hash, scope + 4);
   }

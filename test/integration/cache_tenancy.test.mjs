@@ -1,6 +1,7 @@
 // The response cache is per virtual key by default: tenant B sending tenant A's prompt gets
 // a miss (no `age`), so it cannot learn what A asked, or when. `cache_params.shared: true`
-// opts in to one cache for every key. A request's `cache.ttl` (or x-sluice-cache-ttl,
+// opts in to one cache for every key; a key's metadata {"cache_shared": true} opts that key
+// in to the shared scope. A request's `cache.ttl` (or x-sluice-cache-ttl,
 // Cache-Control max-age) never stores an entry longer than `cache_params.ttl`.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -104,6 +105,22 @@ test('cache_params.shared: true shares entries across keys', async () => {
     const r = await chat(s, b, p);
     assert.equal(r.headers['x-sluice-cache'], 'hit');
     assert.match(r.headers.age ?? '', /^\d+$/);
+  } finally {
+    assert.equal(await s.stop(), 0);
+  }
+});
+
+test('keys created with metadata {"cache_shared": true} share one scope; other keys stay apart', async () => {
+  const s = await start({ ttl: 3600 });
+  try {
+    const c = (await newKey(s.url, { metadata: { cache_shared: true } })).key;
+    const d = (await newKey(s.url, { metadata: { team: 'x', cache_shared: true } })).key;
+    const e = (await newKey(s.url, { metadata: { cache_shared: false } })).key;
+    const p = body(nonce('meta'));
+    assert.equal((await chat(s, c, p)).headers['x-sluice-cache'], 'miss');
+    await waitEntries(s, 1);
+    assert.equal((await chat(s, d, p)).headers['x-sluice-cache'], 'hit', 'an opted-in key shares');
+    assert.equal((await chat(s, e, p)).headers['x-sluice-cache'], 'miss', 'a key that did not opt in does not');
   } finally {
     assert.equal(await s.stop(), 0);
   }
