@@ -393,17 +393,27 @@ static void sha_lenpref(mbedtls_sha256_context *ctx, const char *s) {
 
 int sl_cache_key(const char *group, const char *ns, const char *endpoint, const char *body, size_t len,
                  uint8_t out[SL_CACHE_KEY_BYTES]) {
+  return sl_cache_key_scoped(NULL, group, ns, endpoint, body, len, out);
+}
+
+int sl_cache_key_scoped(const char *scope, const char *group, const char *ns, const char *endpoint, const char *body,
+                        size_t len, uint8_t out[SL_CACHE_KEY_BYTES]) {
   struct sl_buf canon = {0};
   int rc = sl_cache_key_canonical(body, len, &canon);
   if (rc) {
     sl_buf_free(&canon);
     return rc;
   }
-  static const char domain[] = "sluice-cache-key-v1\n";
+  static const char domain[] = "sluice-cache-key-v1\n", scoped[] = "sluice-cache-key-v1-scoped\n";
   mbedtls_sha256_context ctx;
   mbedtls_sha256_init(&ctx);
   sha_starts(&ctx, 0);
-  sha_update(&ctx, (const unsigned char *)domain, sizeof domain - 1);
+  if (scope && scope[0]) { /* another domain: a scoped key never equals an unscoped one */
+    sha_update(&ctx, (const unsigned char *)scoped, sizeof scoped - 1);
+    sha_lenpref(&ctx, scope);
+  } else {
+    sha_update(&ctx, (const unsigned char *)domain, sizeof domain - 1);
+  }
   sha_lenpref(&ctx, group);
   sha_lenpref(&ctx, ns);
   sha_lenpref(&ctx, endpoint);
@@ -543,4 +553,9 @@ int sl_cache_control_from_headers(const struct sl_header *h, size_t n, struct sl
     }
   }
   return rc;
+}
+
+int64_t sl_cache_control_ttl(const struct sl_cache_control *cc, int64_t configured_s) {
+  if (cc->ttl_s < 0) return configured_s;
+  return cc->ttl_s < configured_s ? cc->ttl_s : configured_s;
 }

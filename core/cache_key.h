@@ -21,7 +21,10 @@
  * controls cache and caching. Everything else is in.
  *
  * Key = SHA-256("sluice-cache-key-v1\n" || len64(group) || group || len64(namespace)
- * || namespace || len64(endpoint) || endpoint || canonical body), len64 big-endian. */
+ * || namespace || len64(endpoint) || endpoint || canonical body), len64 big-endian.
+ * A scoped key (one tenant's entries, see sl_cache_key_scoped) starts with
+ * "sluice-cache-key-v1-scoped\n" || len64(scope) || scope instead of the first string,
+ * so no scope, and no namespace a client picks, can reach another scope's entries. */
 #ifndef SL_CORE_CACHE_KEY_H
 #define SL_CORE_CACHE_KEY_H
 
@@ -44,6 +47,11 @@
 int sl_cache_key(const char *group, const char *ns, const char *endpoint, const char *body, size_t len,
                  uint8_t out[SL_CACHE_KEY_BYTES]);
 
+/* The same key inside a scope (e.g. "key:<hash hex>": one tenant); NULL or "" scope
+ * gives exactly sl_cache_key. */
+int sl_cache_key_scoped(const char *scope, const char *group, const char *ns, const char *endpoint, const char *body,
+                        size_t len, uint8_t out[SL_CACHE_KEY_BYTES]);
+
 /* The canonical body alone (appended to out), for tests, fuzzing and debugging. */
 int sl_cache_key_canonical(const char *body, size_t len, struct sl_buf *out);
 
@@ -54,7 +62,8 @@ void sl_cache_key_hex(const uint8_t key[SL_CACHE_KEY_BYTES], char hex[65]);
 struct sl_cache_control {
   bool no_cache;         /* do not look up; store the fresh answer */
   bool no_store;         /* do not look up and do not store */
-  int64_t ttl_s;         /* store for this long; -1 = the configured ttl; 0 = do not store */
+  int64_t ttl_s;         /* store for this long (at most the configured ttl, see
+                          * sl_cache_control_ttl); -1 = the configured ttl; 0 = do not store */
   int64_t max_age_s;     /* serve only entries at most this old; -1 = any */
   const char *namespace_; /* per-request namespace (points into the body tree); NULL = configured */
 };
@@ -71,5 +80,8 @@ int sl_cache_control_from_body(const cJSON *body, struct sl_cache_control *cc);
  * seconds; max-age=0 means no-cache. Applied after the body, so headers win. Same
  * return convention. */
 int sl_cache_control_from_headers(const struct sl_header *h, size_t n, struct sl_cache_control *cc);
+/* The ttl to store with: the request's, never above the configured one (a tenant must not
+ * pin entries longer than the operator allows); the configured one when none was asked. */
+int64_t sl_cache_control_ttl(const struct sl_cache_control *cc, int64_t configured_s);
 
 #endif

@@ -79,6 +79,7 @@ struct sl_cache_settings {
   char *type;          /* cache_params.type: "local" | "disk" (both = LMDB); default "local" */
   double ttl_s;        /* cache_params.ttl; default 3600 */
   char *namespace_;    /* cache_params.namespace; default "" */
+  bool shared;         /* cache_params.shared: one cache for all keys; default false (per key) */
   size_t max_size;     /* sluice_settings.cache.max_size; default 1 GiB */
 };
 
@@ -112,6 +113,8 @@ struct sl_config {
   char *data_dir;        /* default "./sluice-data" */
   size_t max_body_bytes;     /* default 16 MiB -> 413 */
   size_t max_header_bytes;   /* default 32 KiB -> 431 */
+  int max_json_depth;        /* request body nesting; default 64 -> 400 */
+  int64_t max_json_values;   /* request body values; default 500000 -> 413 */
   uint64_t header_timeout_ms;    /* default 10000 -> 408 */
   uint64_t body_timeout_ms;      /* default 30000 -> 408 */
   uint64_t keepalive_timeout_ms; /* default 75000 */

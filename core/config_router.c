@@ -294,6 +294,7 @@ static const struct sl_cfg_key cache_params_keys[] = {
     KEY("type", SL_K_STR, SCR(c.cache.type)),
     KEY("ttl", SL_K_NUM, SCR(c.cache.ttl_s), .min = 1), /* the store keeps whole seconds */
     KEY("namespace", SL_K_STR, SCR(c.cache.namespace_)),
+    KEY("shared", SL_K_BOOL, SCR(c.cache.shared)),
 };
 
 /* host, port, password, supported_call_types, mode, s3_*, ...: meaningless for LMDB */

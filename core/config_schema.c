@@ -290,6 +290,8 @@ int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s) {
   c->port = 4000;
   c->max_body_bytes = 16u << 20;
   c->max_header_bytes = 32u << 10;
+  c->max_json_depth = 64;
+  c->max_json_values = 500000;
   c->header_timeout_ms = 10000;
   c->body_timeout_ms = 30000;
   c->keepalive_timeout_ms = 75000;

@@ -187,6 +187,8 @@ static const struct sl_cfg_key sluice_keys[] = {
     KEY("data_dir", SL_K_STR, SCR(c.data_dir)),
     KEY("max_body_bytes", SL_K_SIZE, SCR(c.max_body_bytes), .min = 1),
     KEY("max_header_bytes", SL_K_SIZE, SCR(c.max_header_bytes), .min = 1024),
+    KEY("max_json_depth", SL_K_INT, SCR(c.max_json_depth), .min = 1, .max = 1000),
+    KEY("max_json_values", SL_K_I64, SCR(c.max_json_values), .min = 1, .max = INT64_MAX),
     KEY("header_timeout", SL_K_DUR, SCR(c.header_timeout_ms), .flags = SL_F_POSITIVE),
     KEY("body_timeout", SL_K_DUR, SCR(c.body_timeout_ms), .flags = SL_F_POSITIVE),
     KEY("keepalive_timeout", SL_K_DUR, SCR(c.keepalive_timeout_ms)),

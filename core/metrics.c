@@ -397,6 +397,15 @@ int sl_metrics_render(struct sl_worker *w, struct sl_buf *out) {
     sl_buf_printf(b, "sluice_cache_bytes %llu\n", (unsigned long long)st.bytes);
     family(b, "sluice_cache_evictions_total", "counter", "Response cache entries evicted to stay under max_size.");
     sl_buf_printf(b, "sluice_cache_evictions_total %llu\n", (unsigned long long)st.evictions);
+    family(b, "sluice_cache_store_errors_total", "counter",
+           "Response cache store trouble by reason: no_space (the filesystem was full: evicted inside the file), "
+           "map_full (a batch dropped, max_size reached even after eviction), io (other errors).");
+    sl_buf_printf(b,
+                  "sluice_cache_store_errors_total{reason=\"no_space\"} %llu\n"
+                  "sluice_cache_store_errors_total{reason=\"map_full\"} %llu\n"
+                  "sluice_cache_store_errors_total{reason=\"io\"} %llu\n",
+                  (unsigned long long)st.err_no_space, (unsigned long long)st.err_map_full,
+                  (unsigned long long)st.err_io);
   }
   return b->oom ? -ENOMEM : 0;
 }

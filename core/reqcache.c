@@ -16,6 +16,7 @@
 #include "core/request_internal.h"
 #include "net/oai_stream.h"
 #include "store/cache.h"
+#include "store/keys.h"
 #include "store/lmdb_env.h"
 
 void sl_reqcache_open(struct sl_worker *w) {
@@ -91,6 +92,16 @@ static bool serve(struct sl_request *rq, const char *json, size_t len, int64_t a
   return true;
 }
 
+/* A key the operator created with metadata {"cache_shared": true} uses the shared scope
+ * (with the master key and every other such key) instead of its own. */
+static bool key_shares_cache(const struct sl_key_record *k) {
+  if (!k->metadata || !strstr(k->metadata, "cache_shared")) return false;
+  cJSON *m = cJSON_Parse(k->metadata);
+  bool yes = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "cache_shared"));
+  cJSON_Delete(m);
+  return yes;
+}
+
 bool sl_reqcache_begin(struct sl_request *rq) {
   struct sl_worker *w = rq->w;
   const struct sl_config *cfg = w->cfg;
@@ -108,8 +119,17 @@ bool sl_reqcache_begin(struct sl_request *rq) {
     return false;
   }
   const char *ns = cc.namespace_ ? cc.namespace_ : cfg->cache.namespace_ ? cfg->cache.namespace_ : "";
-  if (sl_cache_key(rq->group->name, ns, rq->upstream_path, hr->body, hr->body_len, rq->ckey)) return false;
-  rq->cache_ttl_s = cc.ttl_s >= 0 ? cc.ttl_s : (int64_t)cfg->cache.ttl_s;
+  /* Entries are per virtual key unless cache_params.shared (or the key's metadata says
+   * cache_shared): another tenant sending the same prompt must not learn (from a hit and
+   * its age) what was asked, and when. */
+  char scope[4 + 65] = "";
+  if (!cfg->cache.shared && rq->key && !key_shares_cache(rq->key)) {
+    memcpy(scope, "key:", 4);
+    sl_keys_hash_hex(rq->key->hash, scope + 4);
+  }
+  if (sl_cache_key_scoped(scope, rq->group->name, ns, rq->upstream_path, hr->body, hr->body_len, rq->ckey))
+    return false;
+  rq->cache_ttl_s = sl_cache_control_ttl(&cc, (int64_t)cfg->cache.ttl_s);
   rq->cache_store = rq->cache_ttl_s > 0;
   if (cc.no_cache) {
     rq->cache_state = SL_CS_BYPASS;
@@ -141,10 +161,28 @@ bool sl_reqcache_begin(struct sl_request *rq) {
   return false;
 }
 
+/* The writer thread cannot log: its failures (a full disk above all) are reported here,
+ * on the loop, at most one line per interval while they go on. */
+#define STORE_ERROR_LOG_MS 10000
+
+static void log_store_errors(struct sl_worker *w) {
+  struct sl_cache_error_report er;
+  if (!sl_cache_errors_report(w->cache, sl_now_ms(), STORE_ERROR_LOG_MS, &er)) return;
+  sl_log(SL_LOG_WARN,
+         er.no_space ? "cache: the data dir's filesystem is full; evicting cache entries to make room"
+                     : "cache: stores are failing",
+         "\"worker\":%u,\"no_space\":%llu,\"map_full\":%llu,\"io\":%llu,\"last_error\":\"%s\",\"dir\":\"%s\"",
+         w->index, (unsigned long long)er.no_space, (unsigned long long)er.map_full, (unsigned long long)er.io,
+         mdb_strerror(er.last_errno), w->cfg->data_dir);
+}
+
 void sl_reqcache_fill(struct sl_request *rq, const char *json, size_t len) {
   struct sl_worker *w = rq->w;
   if (rq->cache_state == SL_CS_NONE || !w->cache) return;
-  if (rq->cache_store) sl_cache_put(w->cache, rq->ckey, json, len, rq->cache_ttl_s, (int64_t)time(NULL));
+  if (rq->cache_store) {
+    sl_cache_put(w->cache, rq->ckey, json, len, rq->cache_ttl_s, (int64_t)time(NULL));
+    log_store_errors(w);
+  }
   if (rq->sf_followers && !rq->fill_json && (rq->fill_json = malloc(len + 1))) {
     memcpy(rq->fill_json, json, len);
     rq->fill_json[len] = 0;
@@ -211,12 +249,14 @@ int sl_reqcache_stats_json(struct sl_worker *w, char **out, size_t *len) {
     sl_buf_printf(&b,
                   "{\"enabled\":true,\"entries\":%llu,\"bytes\":%llu,\"used_bytes\":%llu,\"max_bytes\":%llu,"
                   "\"hits\":%llu,\"misses\":%llu,\"hit_ratio\":%.4f,\"stores\":%llu,\"evictions\":%llu,"
-                  "\"expired\":%llu,\"dropped_writes\":%llu,\"oversize\":%llu,\"errors\":%llu,\"broken\":%s}",
+                  "\"expired\":%llu,\"dropped_writes\":%llu,\"oversize\":%llu,\"errors\":%llu,"
+                  "\"store_errors\":{\"no_space\":%llu,\"map_full\":%llu,\"io\":%llu},\"broken\":%s}",
                   (unsigned long long)st.entries, (unsigned long long)st.bytes, (unsigned long long)st.used_bytes,
                   (unsigned long long)st.max_bytes, (unsigned long long)st.hits, (unsigned long long)st.misses, ratio,
                   (unsigned long long)st.stores, (unsigned long long)st.evictions, (unsigned long long)st.expired,
                   (unsigned long long)st.dropped_writes, (unsigned long long)st.oversize,
-                  (unsigned long long)st.errors, st.broken ? "true" : "false");
+                  (unsigned long long)st.errors, (unsigned long long)st.err_no_space,
+                  (unsigned long long)st.err_map_full, (unsigned long long)st.err_io, st.broken ? "true" : "false");
   }
   if (b.oom) {
     sl_buf_free(&b);

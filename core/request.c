@@ -5,6 +5,7 @@
  * log and closes the request's timers; the last close callback frees it. */
 #include "core/request.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "core/admin.h"
 #include "store/keys.h"
 #include "core/request_internal.h"
+#include "net/json_bound.h"
 #include "net/json_scan.h"
 #include "net/oai_error.h"
 #include "policy/classify.h"
@@ -232,7 +234,21 @@ static int request_timeout(struct sl_request *rq, double *out) {
 
 static void handle_api(struct sl_request *rq) {
   const struct sl_http_request *hr = rq->hr;
-  rq->json = cJSON_ParseWithLength(hr->body, hr->body_len);
+  /* Bounded: a pre-scan refuses bodies that would build a huge tree before cJSON runs. */
+  const struct sl_json_bound jb = {.max_depth = rq->w->cfg->max_json_depth,
+                                   .max_values = rq->w->cfg->max_json_values};
+  int jrc = sl_json_bound_parse(hr->body, hr->body_len, &jb, &rq->json);
+  if (jrc == -E2BIG) {
+    sl_request_reply_error(rq, 413, "json_too_many_values", NULL,
+                           "Request body has more than %lld JSON values (sluice_settings.max_json_values)",
+                           (long long)jb.max_values);
+    return;
+  }
+  if (jrc == -ELOOP) {
+    sl_request_reply_error(rq, 400, "json_too_deep", NULL,
+                           "Request body nests deeper than %d levels (sluice_settings.max_json_depth)", jb.max_depth);
+    return;
+  }
   if (!rq->json) {
     sl_request_reply_error(rq, 400, "invalid_json", NULL, "Request body is not valid JSON");
     return;
@@ -364,6 +380,11 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
   const char *why;
   if (sl_tenancy_authenticate(rq, &why)) {
     sl_request_reply_error(rq, 401, "invalid_api_key", "WWW-Authenticate: Bearer\r\n", "%s", why);
+    return;
+  }
+  if ((m.route == SL_R_CACHE_STATS || m.route == SL_R_CACHE_FLUSH) && rq->key) {
+    /* one cache for all tenants: flushing it or reading its totals is the operator's */
+    sl_request_reply_error(rq, 403, "admin_only", NULL, "This route needs the master key");
     return;
   }
   switch (m.route) {

@@ -297,8 +297,11 @@ static int merge_delta(struct choice *c, const cJSON *d) {
       } else if (!cJSON_IsNull(m)) {
         rc = -EBADMSG;
       }
+    } else if (!strcmp(m->string, "role")) {
+      /* a string (or null); anything else is not a chunk stream we could replay as sent */
+      rc = cJSON_IsString(m) || cJSON_IsNull(m) ? fields_apply(&c->msg, "role", m, M_REPLACE) : -EBADMSG;
     } else {
-      rc = fields_apply(&c->msg, m->string, m, !strcmp(m->string, "role") ? M_REPLACE : M_CONCAT);
+      rc = fields_apply(&c->msg, m->string, m, M_CONCAT);
     }
     if (rc) return rc;
   }
@@ -735,7 +738,7 @@ static void replay_chat_choice(struct rp *r, const cJSON *ch, long idx) {
   /* the role chunk carries every non-string field of the message */
   struct sl_buf d = {0};
   sl_buf_puts(&d, "{\"role\":");
-  if (cJSON_IsString(role)) put_json(&d, role);
+  if (role && !cJSON_IsNull(role)) put_json(&d, role); /* as stored, whatever its type */
   else sl_buf_puts(&d, "\"assistant\"");
   sl_buf_puts(&d, ",\"content\":");
   if (cJSON_IsString(content)) sl_buf_puts(&d, "\"\"");

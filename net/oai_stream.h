@@ -10,7 +10,8 @@
  *  - choices by "index"; in delta: string fields (content, reasoning_content, refusal,
  *    unknown ones) are concatenated, and so are arrays (e.g. reasoning_details);
  *    "role" and other values take the last non-null value; a null never replaces a
- *    value but is kept when nothing else came;
+ *    value but is kept when nothing else came; a "role" that is not a string (or null)
+ *    makes the stream unusable (it could not be replayed as it was sent);
  *  - tool_calls merged by index: id and type from the first chunk that has them,
  *    function.name set once (a repeat of the same name is ignored, a different piece is
  *    appended), function.arguments concatenated; legacy function_call likewise;

@@ -416,10 +416,15 @@ int sl_cache_stats_get(struct sl_cache *c, struct sl_cache_stats *st) {
     if (!rc) {
       rc = mdb_stat(c->rtxn, c->e->dbi_cache, &ms);
       MDB_val k = {6, "totals"}, v;
-      if (!rc && mdb_get(c->rtxn, c->e->dbi_cache_stats, &k, &v) == 0 && v.mv_size == sizeof t)
-        memcpy(&t, v.mv_data, sizeof t);
+      if (!rc && mdb_get(c->rtxn, c->e->dbi_cache_stats, &k, &v) == 0 && v.mv_size <= sizeof t &&
+          v.mv_size >= 10 * sizeof(uint64_t))
+        memcpy(&t, v.mv_data, v.mv_size); /* a shorter record from an older build: the rest stay 0 */
       mdb_txn_reset(c->rtxn);
     }
+    /* used_bytes as of now (the writer measures only near the high watermark) */
+    size_t used;
+    if (!rc && sl_lmdb_used_pages(c->e, c->rtxn, &used, NULL) == 0)
+      atomic_store(&c->used_bytes, (uint64_t)used * c->e->psize);
     pthread_rwlock_unlock(&c->e->remap_lock);
   }
   st->entries = ms.ms_entries;
@@ -434,9 +439,25 @@ int sl_cache_stats_get(struct sl_cache *c, struct sl_cache_stats *st) {
   st->dropped_writes = t.dropped + atomic_load(&c->d_dropped);
   st->oversize = t.oversize + atomic_load(&c->d_oversize);
   st->errors = t.errors + atomic_load(&c->d_errors);
+  st->err_no_space = t.err_no_space + atomic_load(&c->d_no_space);
+  st->err_map_full = t.err_map_full + atomic_load(&c->d_map_full);
+  st->err_io = t.err_io + atomic_load(&c->d_io);
   pthread_mutex_lock(&c->mu);
   st->queued_ops = c->n;
   st->queued_bytes = c->qbytes;
   pthread_mutex_unlock(&c->mu);
   return sl_lmdb_err(rc);
+}
+
+int sl_cache_errors_report(struct sl_cache *c, uint64_t now_ms, uint64_t interval_ms,
+                           struct sl_cache_error_report *out) {
+  if (c->reported && now_ms - c->report_ms < interval_ms) return 0;
+  if (!atomic_load(&c->r_no_space) && !atomic_load(&c->r_map_full) && !atomic_load(&c->r_io)) return 0;
+  out->no_space = atomic_exchange(&c->r_no_space, 0);
+  out->map_full = atomic_exchange(&c->r_map_full, 0);
+  out->io = atomic_exchange(&c->r_io, 0);
+  out->last_errno = atomic_load(&c->r_errno);
+  c->reported = true;
+  c->report_ms = now_ms;
+  return 1;
 }

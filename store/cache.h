@@ -7,7 +7,8 @@
  * counters wait for its tick (maintenance_ms), so a stream of hits costs about one
  * small commit a second. The queue is bounded and drops when full, and MDB_MAP_FULL
  * never reaches a request: the batch is retried once after eviction, else dropped and
- * counted. If the map is full to its last page, so that even a delete cannot get the
+ * counted; the filesystem running out of space (ENOSPC, EDQUOT) is handled the same way,
+ * with eviction below the pages in use (the file cannot grow). If the map is full to its last page, so that even a delete cannot get the
  * pages its copy-on-write needs, the map grows by 1/64 (at most 1/16 in all) to get out.
  *
  * Stored value: a 40-byte header {magic "SLC1", version, header length, stored_at,
@@ -66,12 +67,17 @@ struct sl_cache_stats {
   /* the whole environment (every process) */
   uint64_t entries;     /* live entries (expired ones not yet evicted included) */
   uint64_t bytes;       /* stored value bytes (headers + bodies) */
-  uint64_t used_bytes;  /* pages in use x page size, as last measured by the writer */
+  uint64_t used_bytes;  /* pages in use x page size, measured by this call */
   uint64_t max_bytes;   /* the configured bound (map size) */
   /* counters summed over every process since the file was created; this process's
    * are included before its writer publishes them, except for the ones inside a commit
    * at this very moment (they show up a few milliseconds later) */
   uint64_t hits, misses, stores, evictions, expired, dropped_writes, oversize, errors;
+  /* store trouble by reason: the filesystem was found full (ENOSPC, EDQUOT, or less room
+   * than a batch needs: eviction inside the file runs, as for a full map, and a failed
+   * batch is retried), batches dropped because the map stayed full after eviction, and
+   * any other I/O or LMDB error */
+  uint64_t err_no_space, err_map_full, err_io;
   /* this process */
   uint64_t queued_ops, queued_bytes;
   bool broken;          /* the environment reported corruption; the cache is off */
@@ -104,6 +110,16 @@ int sl_cache_flush(struct sl_cache *c);
 
 /* Fills st; a read txn, no disk write. */
 int sl_cache_stats_get(struct sl_cache *c, struct sl_cache_stats *st);
+
+/* Store failures since the last report, for one log line per interval: 1 (out filled)
+ * when some failed and at least interval_ms passed since the last report (now_ms: any
+ * monotonic clock of the caller), else 0. Loop thread. */
+struct sl_cache_error_report {
+  uint64_t no_space, map_full, io;
+  int last_errno; /* errno-style (ENOSPC, EIO, ...) or an LMDB code; mdb_strerror names both */
+};
+int sl_cache_errors_report(struct sl_cache *c, uint64_t now_ms, uint64_t interval_ms,
+                           struct sl_cache_error_report *out);
 
 /* Blocks until everything queued before the call is committed. For tests, tools and
  * shutdown; never on the event loop. */

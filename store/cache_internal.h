@@ -42,6 +42,8 @@ struct sl_cache_totals {
   uint64_t version;
   uint64_t hits, misses, stores, evictions, expired, dropped, oversize, errors;
   uint64_t bytes;
+  /* appended later: a shorter record from an older build loads with these at 0 */
+  uint64_t err_no_space, err_map_full, err_io;
 };
 
 enum sl_cache_op_kind { SL_CACHE_OP_PUT, SL_CACHE_OP_TOUCH, SL_CACHE_OP_DEL_BAD };
@@ -75,6 +77,11 @@ struct sl_cache {
 
   _Atomic int64_t now;
   _Atomic uint64_t d_hits, d_misses, d_dropped, d_oversize, d_errors; /* not yet published */
+  _Atomic uint64_t d_no_space, d_map_full, d_io;                       /* failed stores by reason, ditto */
+  _Atomic uint64_t r_no_space, r_map_full, r_io; /* ditto, since the last sl_cache_errors_report */
+  _Atomic int r_errno;                           /* the last store error (errno-style, or an MDB_ code) */
+  uint64_t report_ms;                            /* loop thread: when the last report was due */
+  bool reported;
   _Atomic uint64_t used_bytes;
   _Atomic bool broken;
 

@@ -2,13 +2,14 @@
  * cache. It takes queued operations in batches (many puts per txn, so one commit and
  * one fdatasync cover them), publishes the counters with each batch, keeps the pages in
  * use under the high watermark by evicting (expired first, then least recently used, down
- * to the low watermark), and turns MDB_MAP_FULL into "evict, retry once, else drop the
- * batch and count it". The one idea: every disk wait of the cache happens here, never on
+ * to the low watermark), and turns MDB_MAP_FULL, and a full filesystem (ENOSPC), into
+ * "evict, retry once, else drop the batch and count it" (failures counted by reason). The one idea: every disk wait of the cache happens here, never on
  * the event loop, and nothing here can fail a request. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "store/deadline.h"
@@ -22,7 +23,7 @@
 static const MDB_val totals_key = {6, "totals"};
 
 struct deltas {
-  uint64_t hits, misses, dropped, oversize, errors;
+  uint64_t hits, misses, dropped, oversize, errors, no_space, map_full, io;
 };
 
 static void deltas_take(struct sl_cache *c, struct deltas *d) {
@@ -31,6 +32,9 @@ static void deltas_take(struct sl_cache *c, struct deltas *d) {
   d->dropped = atomic_exchange(&c->d_dropped, 0);
   d->oversize = atomic_exchange(&c->d_oversize, 0);
   d->errors = atomic_exchange(&c->d_errors, 0);
+  d->no_space = atomic_exchange(&c->d_no_space, 0);
+  d->map_full = atomic_exchange(&c->d_map_full, 0);
+  d->io = atomic_exchange(&c->d_io, 0);
 }
 
 static void deltas_return(struct sl_cache *c, const struct deltas *d) {
@@ -39,17 +43,22 @@ static void deltas_return(struct sl_cache *c, const struct deltas *d) {
   atomic_fetch_add(&c->d_dropped, d->dropped);
   atomic_fetch_add(&c->d_oversize, d->oversize);
   atomic_fetch_add(&c->d_errors, d->errors);
+  atomic_fetch_add(&c->d_no_space, d->no_space);
+  atomic_fetch_add(&c->d_map_full, d->map_full);
+  atomic_fetch_add(&c->d_io, d->io);
 }
 
 static bool deltas_zero(struct sl_cache *c) {
   return !atomic_load(&c->d_hits) && !atomic_load(&c->d_misses) && !atomic_load(&c->d_dropped) &&
-         !atomic_load(&c->d_oversize) && !atomic_load(&c->d_errors);
+         !atomic_load(&c->d_oversize) && !atomic_load(&c->d_errors) && !atomic_load(&c->d_no_space) &&
+         !atomic_load(&c->d_map_full) && !atomic_load(&c->d_io);
 }
 
 static void totals_load(struct sl_cache *c, MDB_txn *t, struct sl_cache_totals *tt) {
   MDB_val k = totals_key, v;
   memset(tt, 0, sizeof *tt);
-  if (mdb_get(t, c->e->dbi_cache_stats, &k, &v) == 0 && v.mv_size == sizeof *tt) memcpy(tt, v.mv_data, sizeof *tt);
+  if (mdb_get(t, c->e->dbi_cache_stats, &k, &v) == 0 && v.mv_size <= sizeof *tt && v.mv_size >= 10 * sizeof(uint64_t))
+    memcpy(tt, v.mv_data, v.mv_size);
 }
 
 static int totals_store(struct sl_cache *c, MDB_txn *t, struct sl_cache_totals *tt, const struct deltas *d) {
@@ -59,6 +68,9 @@ static int totals_store(struct sl_cache *c, MDB_txn *t, struct sl_cache_totals *
     tt->dropped += d->dropped;
     tt->oversize += d->oversize;
     tt->errors += d->errors;
+    tt->err_no_space += d->no_space;
+    tt->err_map_full += d->map_full;
+    tt->err_io += d->io;
   }
   tt->version = 1;
   MDB_val k = totals_key, v = {sizeof *tt, tt};
@@ -67,9 +79,38 @@ static int totals_store(struct sl_cache *c, MDB_txn *t, struct sl_cache_totals *
 
 static void sub_bytes(struct sl_cache_totals *tt, uint64_t n) { tt->bytes = tt->bytes > n ? tt->bytes - n : 0; }
 
+static bool no_space(int rc) { return rc == ENOSPC || rc == EDQUOT; }
+
+/* LMDB reports a short write (the filesystem filled up in the middle of a commit) as
+ * EIO: call it ENOSPC when the data dir's filesystem has less room than the write needed. */
+static int disk_rc(struct sl_cache *c, int rc, size_t need_bytes) {
+  struct statvfs v;
+  if (rc == EIO && statvfs(c->e->dir, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < need_bytes + 64 * 1024)
+    return ENOSPC;
+  return rc;
+}
+
+/* Counts a failure by reason (for the stats and the loop's periodic log line); a full
+ * map is not an error (the batch was dropped after eviction), the rest are. */
+static void note_no_space(struct sl_cache *c) {
+  atomic_fetch_add(&c->d_no_space, 1);
+  atomic_fetch_add(&c->r_no_space, 1);
+  atomic_store(&c->r_errno, ENOSPC);
+}
+
 static void count_error(struct sl_cache *c, int rc) {
   if (getenv("SL_CACHE_DEBUG")) fprintf(stderr, "cache error %d %s\n", rc, mdb_strerror(rc));
-  atomic_fetch_add(&c->d_errors, 1);
+  if (rc != MDB_MAP_FULL) atomic_fetch_add(&c->d_errors, 1);
+  if (no_space(rc)) {
+    note_no_space(c);
+  } else if (rc == MDB_MAP_FULL) {
+    atomic_fetch_add(&c->d_map_full, 1);
+    atomic_fetch_add(&c->r_map_full, 1);
+  } else {
+    atomic_fetch_add(&c->d_io, 1);
+    atomic_fetch_add(&c->r_io, 1);
+  }
+  atomic_store(&c->r_errno, rc);
   if (sl_lmdb_is_corruption(rc) && !atomic_exchange(&c->broken, true)) sl_lmdb_mark_broken(c->e);
 }
 
@@ -200,8 +241,8 @@ static int delete_victims(struct sl_cache *c, const struct victims *vs, enum vic
       n++;
     }
     if (!rc) rc = totals_store(c, t, &tt, NULL);
-    rc = wtxn_commit(c, t, rc);
-    if (rc == MDB_MAP_FULL && chunk > 1) {
+    rc = disk_rc(c, wtxn_commit(c, t, rc), m * 2 * c->e->psize);
+    if ((rc == MDB_MAP_FULL || no_space(rc)) && chunk > 1) {
       chunk /= 2; /* deleting needs a few fresh pages too: try smaller txns */
       continue;
     }
@@ -332,8 +373,27 @@ static void evict_to(struct sl_cache *c, size_t target) {
   measure(c, &used);
 }
 
-/* Before a batch of `bytes`: evict when the batch could take the pages in use past the
- * high watermark. The free-list walk is skipped while the file itself is small, and
+#define DISK_RESERVE_PAGES 16 /* left free on the filesystem, so that deletes can copy on write */
+
+/* The filesystem can fill up long before the map does. When it has less room than the
+ * batch (plus a reserve) and the file's own free pages do not cover that either, evict
+ * inside the file: a sixteenth of the pages in use, at least what is wanted; counted as
+ * a no-space event (the loop logs it). True when it evicted. */
+static bool disk_short(struct sl_cache *c, size_t incoming, size_t hw) {
+  struct statvfs v;
+  size_t ps = c->e->psize, want = incoming + DISK_RESERVE_PAGES, used;
+  if (statvfs(c->e->dir, &v) != 0) return false;
+  uint64_t room = (uint64_t)v.f_bavail * v.f_frsize / ps;
+  if (room >= want || measure(c, &used)) return false;
+  if (room + (hw > used ? hw - used : 0) >= want) return false;
+  size_t cut = used / 16 > want ? used / 16 : want;
+  note_no_space(c);
+  evict_to(c, used > cut ? used - cut : 0);
+  return true;
+}
+
+/* Before a batch of `bytes`: evict when the filesystem is short of room for it, or when
+ * the batch could take the pages in use past the high watermark. The free-list walk is skipped while the file itself is small, and
  * otherwise rationed to once per 1/8 of the headroom last seen (or 32 batches). */
 static void maybe_evict(struct sl_cache *c, size_t bytes) {
   MDB_envinfo info;
@@ -343,6 +403,7 @@ static void maybe_evict(struct sl_cache *c, size_t bytes) {
   size_t ps = c->e->psize, incoming = bytes / ps + 3 * c->batch_puts + 2, hw = (size_t)info.me_last_pgno + 1;
   c->bytes_since_measure += bytes;
   c->batches_since_measure++;
+  if (disk_short(c, incoming, hw)) return;
   if (hw + incoming <= c->high_pages) return;
   /* Every process writes into the same headroom: ration by the number of them (two
    * reader slots each). */
@@ -445,13 +506,16 @@ static size_t count_puts(const struct sl_cache_op *ops, size_t k) {
  * (below the low watermark if it must: the watermarks are estimates, and pages freed by
  * the last commit are not reusable yet). Returns how many puts were dropped. */
 static size_t apply_split(struct sl_cache *c, struct sl_cache_op *ops, size_t k, size_t need_pages, int depth) {
-  int rc = apply_ops(c, ops, k);
+  size_t need_bytes = need_pages * c->e->psize;
+  int rc = disk_rc(c, apply_ops(c, ops, k), need_bytes);
   if (rc == MDB_MAP_RESIZED) {
     sl_lmdb_remap(c->e);
-    rc = apply_ops(c, ops, k);
+    rc = disk_rc(c, apply_ops(c, ops, k), need_bytes);
   }
-  if (rc == MDB_MAP_FULL) sl_lmdb_reader_check(c->e); /* a dead reader can pin the free pages */
-  if (rc == MDB_MAP_FULL && k > 1 && depth < 12) { /* smaller transactions first */
+  bool full = rc == MDB_MAP_FULL || no_space(rc);
+  if (full) sl_lmdb_reader_check(c->e); /* a dead reader can pin the free pages */
+  if (no_space(rc)) count_error(c, rc); /* counted (and logged by the loop) even when retrying works */
+  if (full && k > 1 && depth < 12) { /* smaller transactions first */
     size_t h = k / 2;
     return apply_split(c, ops, h, need_pages / 2 + 1, depth + 1) +
            apply_split(c, ops + h, k - h, need_pages / 2 + 1, depth + 1);
@@ -459,9 +523,18 @@ static size_t apply_split(struct sl_cache *c, struct sl_cache_op *ops, size_t k,
   if (rc == MDB_MAP_FULL) { /* a single op that does not fit: make room for it */
     evict_to(c, c->low_pages > 2 * need_pages ? c->low_pages - 2 * need_pages : c->low_pages / 2);
     rc = apply_ops(c, ops, k);
+  } else if (no_space(rc)) {
+    /* The filesystem is full below max_size: the file cannot grow, so make room inside
+     * it, below the pages in use now (an eighth of them, or twice what the op needs). */
+    size_t used;
+    if (measure(c, &used) == 0) {
+      size_t cut = used / 8 > 2 * need_pages ? used / 8 : 2 * need_pages;
+      evict_to(c, used > cut ? used - cut : 0);
+    }
+    rc = disk_rc(c, apply_ops(c, ops, k), need_bytes);
   }
   if (!rc) return 0;
-  if (rc != MDB_MAP_FULL) count_error(c, rc);
+  if (!no_space(rc)) count_error(c, rc); /* a full disk was counted above */
   return count_puts(ops, k);
 }
 

@@ -249,6 +249,41 @@ static void controls_from_headers(void) {
   CHECK(sl_cache_control_from_headers(h7, 1, &cc) == 0 && cc.ttl_s == 0);
 }
 
+
+/* Entries are per tenant by default: the scope (a virtual key) is hashed in under its own
+ * domain, so no scope or namespace choice reaches another scope's entries. */
+static void scoped_keys(void) {
+  static const char B[] = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+  uint8_t plain[32], none[32], a[32], a2[32], b[32], ns[32];
+  CHECK(sl_cache_key("g", "", "chat/completions", B, strlen(B), plain) == 0);
+  CHECK(sl_cache_key_scoped(NULL, "g", "", "chat/completions", B, strlen(B), none) == 0 && !memcmp(plain, none, 32));
+  CHECK(sl_cache_key_scoped("", "g", "", "chat/completions", B, strlen(B), none) == 0 && !memcmp(plain, none, 32));
+  CHECK(sl_cache_key_scoped("key:aa", "g", "", "chat/completions", B, strlen(B), a) == 0);
+  CHECK(sl_cache_key_scoped("key:aa", "g", "", "chat/completions", B, strlen(B), a2) == 0 && !memcmp(a, a2, 32));
+  CHECK(sl_cache_key_scoped("key:bb", "g", "", "chat/completions", B, strlen(B), b) == 0);
+  CHECK(memcmp(a, b, 32) != 0 && memcmp(a, plain, 32) != 0);
+  /* a namespace that spells another scope does not reach it */
+  CHECK(sl_cache_key_scoped("key:bb", "g", "key:aa", "chat/completions", B, strlen(B), ns) == 0);
+  CHECK(memcmp(ns, a, 32) != 0 && memcmp(ns, b, 32) != 0);
+  CHECK(sl_cache_key("key:aa", "g", "chat/completions", B, strlen(B), ns) == 0 && memcmp(ns, a, 32) != 0);
+}
+
+/* A request's ttl never exceeds the configured one. */
+static void request_ttl_is_capped(void) {
+  struct sl_cache_control cc;
+  sl_cache_control_init(&cc);
+  CHECK(sl_cache_control_ttl(&cc, 3600) == 3600);
+  cc.ttl_s = 60;
+  CHECK(sl_cache_control_ttl(&cc, 3600) == 60);
+  cc.ttl_s = 0;
+  CHECK(sl_cache_control_ttl(&cc, 3600) == 0);
+  cJSON *j = cJSON_Parse("{\"cache\":{\"ttl\":1e15}}");
+  sl_cache_control_init(&cc);
+  CHECK(sl_cache_control_from_body(j, &cc) == 0);
+  CHECK(sl_cache_control_ttl(&cc, 3600) == 3600);
+  cJSON_Delete(j);
+}
+
 CHECK_MAIN(T(sha256_known_vectors), T(key_is_sha256_of_preimage), T(canonical_form), T(malformed_is_not_cacheable),
            T(same_request_same_key), T(different_request_different_key), T(controls_from_body),
-           T(controls_from_headers))
+           T(controls_from_headers), T(scoped_keys), T(request_ttl_is_capped))

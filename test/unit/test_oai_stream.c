@@ -378,6 +378,36 @@ static void replay_refuses_non_completions(void) {
   sl_buf_free(&out);
 }
 
+
+/* Found by fuzz_oai_stream: a delta.role that is not a string was assembled into the
+ * message but replayed as "assistant", so a cached stream differed from the provider's.
+ * Such a stream is not an OpenAI chunk stream: it is not assembled (never cached), and a
+ * stored completion with such a role replays it as it is. */
+static void role_not_a_string(void) {
+  static const char s[] =
+      "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"role\":{\"x\":1},"
+      "\"content\":\"hi\"},\"finish_reason\":null}]}\n\n"
+      "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+      "data: [DONE]\n\n";
+  bool complete = true;
+  int rc = 0;
+  cJSON *j = assemble(s, strlen(s), 7, &complete, &rc);
+  CHECK(j == NULL && rc == -EBADMSG);
+  cJSON_Delete(j);
+  /* a string role, then null ones, stays a clean round trip */
+  round_trip("data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+             "\"content\":\"a\"}}]}\n\ndata: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":"
+             "{\"role\":null,\"content\":\"b\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+  /* a stored completion whose role is an object replays that role */
+  static const char stored[] = "{\"object\":\"chat.completion\",\"choices\":[{\"index\":0,\"message\":{\"role\":[1],"
+                               "\"content\":\"x\"},\"finish_reason\":\"stop\"}]}";
+  struct sl_buf out = {0};
+  CHECK(sl_oai_replay(stored, strlen(stored), NULL, &out) == 0);
+  CHECK(out.p && strstr(out.p, "\"role\":[1]") != NULL);
+  sl_buf_free(&out);
+}
+
 CHECK_MAIN(T(assembles_content_and_usage), T(merges_tool_calls), T(merges_choices_and_unknown_fields),
            T(concatenates_logprobs), T(assembles_text_completion), T(incomplete_and_broken_streams), T(round_trips),
-           T(replays_a_stored_completion), T(replay_pieces_respect_utf8), T(replay_refuses_non_completions))
+           T(replays_a_stored_completion), T(replay_pieces_respect_utf8), T(replay_refuses_non_completions),
+           T(role_not_a_string))

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -723,7 +724,80 @@ static void creates_nested_data_dir(void) {
   free(dir);
 }
 
+
+/* used_bytes in the stats is measured when asked, not left at the writer's last
+ * eviction check (which a roomy map never reaches). */
+static void used_bytes_is_current(void) {
+  char *dir = tmpdir();
+  struct sl_lmdb *env;
+  struct sl_cache *c = open_cache(dir, 64 * MiB, SL_LMDB_NOSYNC, NULL, &env);
+  CHECK(c != NULL);
+  if (!c) return;
+  struct sl_cache_stats st0, st1, st2;
+  sl_cache_stats_get(c, &st0);
+  for (int i = 0; i < 300; i++) CHECK(put_pattern(c, 12, (uint64_t)i, 8000, 1000000, T0) == 0);
+  sl_cache_sync(c);
+  sl_cache_stats_get(c, &st1);
+  CHECK(st1.entries == 300);
+  CHECK(st1.used_bytes >= st0.used_bytes + 300 * 8000);
+  CHECK(st1.used_bytes <= st1.max_bytes);
+  sl_cache_flush(c);
+  sl_cache_sync(c);
+  sl_cache_stats_get(c, &st2);
+  CHECK(st2.used_bytes < st1.used_bytes);
+  close_cache(c, env);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* The data dir's filesystem fills up long before max_size: ENOSPC is treated like a full
+ * map (evict, retry), counted by reason, and reported for a log line once per interval;
+ * later stores keep landing. Needs root to mount a 2 MiB tmpfs; skipped otherwise. */
+static void disk_full_evicts_and_counts(void) {
+  char *dir = tmpdir();
+  if (mount("tmpfs", dir, "tmpfs", 0, "size=2m")) {
+    printf("  (disk_full_evicts_and_counts skipped: cannot mount a tmpfs: %s)\n", strerror(errno));
+    rm_rf(dir);
+    free(dir);
+    return;
+  }
+  struct sl_lmdb *env;
+  struct sl_cache *c = open_cache(dir, 64 * MiB, SL_LMDB_NOSYNC, NULL, &env);
+  CHECK(c != NULL);
+  if (c) {
+    for (int i = 0; i < 3000; i++) {
+      CHECK(put_pattern(c, 11, (uint64_t)i, 2500 + (size_t)(i % 7) * 100, 1000000, T0 + i) == 0);
+      if (i % 40 == 0) sl_cache_sync(c);
+    }
+    sl_cache_sync(c);
+    struct sl_cache_stats st;
+    sl_cache_stats_get(c, &st);
+    if (getenv("SL_TEST_VERBOSE"))
+      printf("disk_full: entries %llu evictions %llu dropped %llu no_space %llu io %llu used %llu\n",
+             (unsigned long long)st.entries, (unsigned long long)st.evictions, (unsigned long long)st.dropped_writes,
+             (unsigned long long)st.err_no_space, (unsigned long long)st.err_io, (unsigned long long)st.used_bytes);
+    CHECK(st.err_no_space > 0);
+    CHECK(st.evictions > 0);
+    CHECK(st.entries > 100);
+    int recent = 0;
+    for (int i = 2900; i < 3000; i++) recent += get_pattern(c, 11, (uint64_t)i, T0 + 3000) == 0;
+    CHECK(recent >= 80); /* stores go on landing on a full disk */
+    struct sl_cache_error_report rep;
+    CHECK(sl_cache_errors_report(c, 1000000, 10000, &rep) == 1);
+    CHECK(rep.no_space > 0 && rep.last_errno == ENOSPC);
+    CHECK(sl_cache_errors_report(c, 1005000, 10000, &rep) == 0); /* once per interval */
+    size_t n, bad;
+    verify_all(env, &n, &bad);
+    CHECK(bad == 0);
+    close_cache(c, env);
+  }
+  umount2(dir, MNT_DETACH);
+  rm_rf(dir);
+  free(dir);
+}
+
 CHECK_MAIN(T(crc32c_vectors), T(put_get_expire_overwrite), T(damaged_value_is_a_miss_and_deleted),
            T(hits_touch_lru_on_tick), T(flush_empties), T(queue_overflow_drops_and_counts), T(two_processes_share_entries), T(bigger_map_in_other_process),
            T(kill9_during_writes), T(fill_far_past_max_size), T(expired_evicted_first),
-           T(map_full_is_survived), T(corrupt_file_moved_aside), T(verify_finds_deep_damage), T(creates_nested_data_dir))
+           T(map_full_is_survived), T(corrupt_file_moved_aside), T(verify_finds_deep_damage), T(creates_nested_data_dir),
+           T(used_bytes_is_current), T(disk_full_evicts_and_counts))
