@@ -25,18 +25,17 @@
 
 #include "core/log.h"
 #include "core/notify.h"
+#include "core/storectl.h"
 #include "core/worker.h"
 #include "net/buf.h"
 #include "net/http_server.h"
-#include "store/lmdb_env.h"
 #include "store/shm.h"
 
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 10000
+#define BACKOFF_MAX_MS 2000 /* also the longest a connection queued on a dead slot waits */
 #define STABLE_AFTER_MS 5000   /* a worker that lived this long resets its back-off */
 #define READY_TIMEOUT_MS 15000 /* for a generation's workers to listen */
 #define KILL_GRACE_MS 5000     /* after drain_timeout, before SIGKILL */
-#define CLOSE_SOCKET_BACKOFF_MS 1000 /* a worker backing off this long gives up its socket */
 #define HEARTBEAT_STALE_MIN_MS 2500  /* workers stamp every 1 s */
 
 struct slot {
@@ -84,6 +83,7 @@ struct master {
   bool stopping, reload_again, watchdog_stalled;
   uint64_t reload_ticket, reload_t0, next_ping_ms;
   sigset_t blocked, old;
+  struct sl_storectl_crash crash; /* the store check after a worker crash */
 };
 
 static char *json_escape(const char *s) {
@@ -141,19 +141,6 @@ static unsigned workers_of(const struct sl_config *cfg) {
 static void apply_log_level(const struct sl_config *cfg) {
   enum sl_log_level lvl;
   if (cfg->log_level && sl_log_level_parse(cfg->log_level, &lvl) == 0) sl_log_set_level(lvl);
-}
-
-/* Walks the cache file in a child process before workers map it: a damaged page would
- * crash every worker that reads it, so it is moved aside here instead. */
-static void verify_store(const struct sl_config *cfg) {
-  if (!cfg->cache.enabled) return;
-  char msg[512] = "";
-  int rc = sl_lmdb_verify(cfg->data_dir, cfg->cache.max_size, 60000, msg, sizeof msg);
-  if (rc != 0 || msg[0]) {
-    char *e = json_escape(msg);
-    sl_log(rc == 0 ? SL_LOG_INFO : SL_LOG_WARN, "cache store check", "\"rc\":%d,\"detail\":\"%s\"", rc, e ? e : "");
-    free(e);
-  }
 }
 
 /* ---- the control page (reload answers) ---- */
@@ -344,6 +331,7 @@ static void reap(struct master *m) {
   int st;
   pid_t pid;
   while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+    if (sl_storectl_crash_reaped(&m->crash, pid, st)) continue;
     unsigned i;
     struct gen *g = gen_of(m, pid, &i);
     if (!g) continue;
@@ -368,14 +356,16 @@ static void reap(struct master *m) {
     s->backoff_ms = lived >= STABLE_AFTER_MS ? 0
                   : s->backoff_ms ? (s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2)
                   : BACKOFF_MIN_MS;
+    /* The slot keeps its listening socket: the kernel still hashes some new connections
+     * to it, and they wait in its queue for the restart (at most BACKOFF_MAX_MS) rather
+     * than being refused. And never every slot at once: the last one standing restarts
+     * at once. */
+    bool others = false;
+    for (unsigned k = 0; k < m->n && !others; k++) others = k != i && g->slots[k].pid > 0;
+    if (!others) s->backoff_ms = BACKOFF_MIN_MS;
     s->restart_at_ms = now + s->backoff_ms;
-    /* A worker that keeps dying gives up its socket meanwhile: new connections then go to
-     * the other workers instead of waiting in its queue (unless a new generation shares it). */
-    if (s->backoff_ms >= CLOSE_SOCKET_BACKOFF_MS && !m->starting && m->lfd[i] >= 0) {
-      close(m->lfd[i]);
-      m->lfd[i] = -1;
-    }
-    if (WIFSIGNALED(st) && (WTERMSIG(st) == SIGSEGV || WTERMSIG(st) == SIGBUS)) verify_store(g->cfg);
+    if (WIFSIGNALED(st) && (WTERMSIG(st) == SIGSEGV || WTERMSIG(st) == SIGBUS))
+      sl_storectl_crash_begin(&m->crash, g->cfg); /* in a child; reaped above */
     sl_log(SL_LOG_WARN, WIFSIGNALED(st) ? "worker died" : "worker exited",
            "\"worker\":%u,\"worker_pid\":%d,%s,\"restart_in_ms\":%llu", i, (int)pid, how,
            (unsigned long long)s->backoff_ms);
@@ -670,6 +660,7 @@ static int handle_signals(struct master *m) {
 
 static void restart_and_deadlines(struct master *m, uint64_t now, uint64_t *wake) {
   struct gen *g = m->serving;
+  sl_storectl_crash_tick(&m->crash, now, wake);
   if (g && !m->stopping) {
     for (unsigned i = 0; i < m->n; i++) {
       struct slot *s = &g->slots[i];
@@ -768,7 +759,10 @@ int sl_master_run(struct sl_config *cfg, const struct sl_master_opts *o) {
       goto out;
     }
   if (sl_notify_open(&m.notify, err, sizeof err)) sl_log(SL_LOG_WARN, "systemd notification disabled", "\"error\":\"%s\"", err);
-  verify_store(cfg);
+  if (sl_storectl_startup(cfg)) {
+    sl_config_free(cfg);
+    goto out;
+  }
 
   signal(SIGPIPE, SIG_IGN);
   sigemptyset(&m.blocked);
@@ -810,6 +804,11 @@ out_signals:
   if (m.sigfd >= 0) close(m.sigfd);
   sigprocmask(SIG_SETMASK, &m.old, NULL);
 out:
+  if (m.crash.pid > 0) {
+    kill(m.crash.pid, SIGKILL);
+    while (waitpid(m.crash.pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+  }
   while (m.gens) gen_free(&m, m.gens);
   for (unsigned i = 0; i < m.n; i++)
     if (m.lfd[i] >= 0) close(m.lfd[i]);
