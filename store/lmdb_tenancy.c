@@ -151,9 +151,13 @@ static int migrate_child(const char *data_dir, size_t map_size, int out) {
   /* The copy is in place: the old file's records are now only stale duplicates. */
   MDB_txn *ot;
   if (!mdb_txn_begin(old, NULL, 0, &ot)) {
-    for (int i = 0; i < 2; i++)
-      if (have[i]) mdb_drop(ot, od[i], 0);
-    if (mdb_txn_commit(ot)) say(out, "(the old copies in data.mdb could not be emptied; they are ignored) ");
+    int r = 0;
+    for (int i = 0; i < 2 && !r; i++) { /* by name: the handles died with the read txn */
+      MDB_dbi d;
+      if (have[i] && !(r = mdb_dbi_open(ot, names[i], 0, &d))) r = mdb_drop(ot, d, 0);
+    }
+    if (r || mdb_txn_commit(ot)) say(out, "(the old copies in data.mdb could not be emptied; they are ignored) ");
+    if (r) mdb_txn_abort(ot);
   }
   mdb_env_close(old);
   say(out, "moved %zu key records and %zu spend records from %s/data.mdb to %s", n[0], n[1], data_dir, tdir);
