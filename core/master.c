@@ -19,6 +19,8 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <linux/filter.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,6 +86,8 @@ struct master {
   uint64_t reload_ticket, reload_t0, next_ping_ms;
   sigset_t blocked, old;
   struct sl_storectl_crash crash; /* the store check after a worker crash */
+  bool *steer;       /* the slots new connections are steered to (NULL: kernel hashing) */
+  bool steer_off;    /* the group's socket order is unknown: never steer */
 };
 
 static char *json_escape(const char *s) {
@@ -246,6 +250,14 @@ static int bind_slot(struct master *m, unsigned i) {
   char err[256];
   uint16_t port;
   int rc = sl_net_bind_reuseport(m->host, m->port, &m->lfd[i], &port, err, sizeof err);
+  /* Listening here, in slot order, makes socket i the i-th of the SO_REUSEPORT group, which
+   * is what steer() relies on; a socket bound later (after a failure) breaks that order. */
+  if (!rc && listen(m->lfd[i], 1024) != 0) {
+    rc = -errno;
+    snprintf(err, sizeof err, "listen: %s", strerror(errno));
+    close(m->lfd[i]);
+  }
+  if (!rc && m->serving) m->steer_off = true;
   if (rc) {
     char *e = json_escape(err);
     sl_log(SL_LOG_ERROR, "cannot bind", "\"worker\":%u,\"error\":\"%s\"", i, e ? e : "");
@@ -281,6 +293,7 @@ static void child_free(struct master *m) {
     free(g);
   }
   free(m->lfd);
+  free(m->steer);
   free(m->host);
 }
 
@@ -326,6 +339,47 @@ static struct gen *gen_of(struct master *m, pid_t pid, unsigned *slot) {
 
 static void reload_failed_start(struct master *m, const char *why);
 static bool same_str(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
+
+/* New connections go only to slots whose worker accepts: a cBPF program on the
+ * SO_REUSEPORT group picks one of them at random (an index out of range, or no program,
+ * means the kernel's own hashing). So a slot in back-off gets no new connections, and
+ * its queue holds only what arrived before its worker died. */
+static void steer(struct master *m) {
+  if (!m->steer || m->steer_off) return;
+  bool live[256] = {false};
+  unsigned nlive = 0, n = m->n < 256 ? m->n : 256;
+  for (unsigned i = 0; i < n; i++) {
+    for (struct gen *g = m->gens; g && !live[i]; g = g->next)
+      live[i] = g->state != G_DRAINING && g->slots[i].pid > 0 && g->slots[i].ready && !g->slots[i].drained;
+    nlive += live[i];
+  }
+  if (nlive == n || nlive == 0) memset(live, 1, n); /* all, or none: plain hashing */
+  if (memcmp(live, m->steer, n) == 0) return;
+  memcpy(m->steer, live, n);
+  int fd = -1;
+  for (unsigned i = 0; i < m->n && fd < 0; i++) fd = m->lfd[i];
+  if (fd < 0) return;
+  if (nlive == n || nlive == 0) {
+    int zero = 0;
+    setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &zero, sizeof zero);
+    return;
+  }
+  struct sock_filter code[2 + 2 * 256 + 1];
+  unsigned k = 0;
+  code[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_RANDOM));
+  code[k++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, nlive);
+  for (unsigned i = 0, j = 0; i < n; i++) {
+    if (!live[i]) continue;
+    code[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, j++, 0, 1);
+    code[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, i);
+  }
+  code[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffffu);
+  struct sock_fprog prog = {.len = (unsigned short)k, .filter = code};
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) != 0) {
+    sl_log(SL_LOG_WARN, "cannot steer connections away from restarting workers", "\"error\":\"%s\"", strerror(errno));
+    m->steer_off = true;
+  }
+}
 
 static void reap(struct master *m) {
   int st;
@@ -719,6 +773,8 @@ static int loop(struct master *m) {
     }
     for (nfds_t j = 1; j < np; j++)
       if (pf[j].revents) read_ready(m, pg[j]);
+    reap(m);
+    steer(m);
     handle_signals(m);
     if (m->starting && all_ready(m, m->starting)) promote(m);
     if (m->finishing && (retired(m) || sl_now_ms() >= m->finish_deadline_ms)) finish_reload(m);
@@ -731,6 +787,7 @@ int sl_master_run(struct sl_config *cfg, const struct sl_master_opts *o) {
   m.cfg_port = cfg->port;
   m.host = strdup(cfg->listen_host);
   m.lfd = malloc(m.n * sizeof *m.lfd);
+  m.steer = calloc(m.n, sizeof *m.steer);
   m.ctl = mmap(NULL, sizeof *m.ctl, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (!m.host || !m.lfd || m.ctl == MAP_FAILED) {
     fprintf(stderr, "sluice: out of resources\n");
@@ -816,6 +873,7 @@ out:
   sl_notify_close(&m.notify);
   munmap(m.ctl, sizeof *m.ctl);
   free(m.lfd);
+  free(m.steer);
   free(m.host);
   return rc;
 }

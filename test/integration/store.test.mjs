@@ -227,11 +227,12 @@ async function crashLoop(t, mode) {
     stop = true;
   })();
   const failures = [];
-  let ok = 0, n = 0;
+  let ok = 0, n = 0, slowest = 0;
   const client = async (c) => {
     while (!stop && n < 4000) {
       const user = `c${c}-${n++}`;
       let port = 0;
+      const t0 = Date.now();
       const r = await new Promise((resolve) => {
         const body = JSON.stringify({ model: 'm', user, messages: [{ role: 'user', content: 'hi' }] });
         const req = http.request(`${s.url}/v1/chat/completions`, {
@@ -247,14 +248,14 @@ async function crashLoop(t, mode) {
         req.setTimeout(15000, () => req.destroy(new Error('timeout')));
         req.end(body);
       });
-      if (r.status === 200) ok++;
+      if (r.status === 200) { ok++; slowest = Math.max(slowest, Date.now() - t0); }
       else failures.push({ user, port, status: r.status, code: r.error?.code, msg: r.error?.message });
     }
   };
   await Promise.all([killer, ...Array.from({ length: 6 }, (_, c) => client(c))]);
   const refused = failures.filter((f) => f.code === 'ECONNREFUSED');
   const unexplained = failures.filter((f) => f.code !== 'ECONNREFUSED' && !heldPorts.has(f.port));
-  const info = `kills ${kills}, ok ${ok}, failed ${failures.length} (${JSON.stringify(failures.slice(0, 5))})`;
+  const info = `kills ${kills}, ok ${ok} (slowest ${slowest} ms), failed ${failures.length} (${JSON.stringify(failures.slice(0, 5))})`;
   t.diagnostic(info);
   assert.ok(kills >= 5, `the worker was killed repeatedly: ${info}`);
   assert.ok(ok > 50, info);
