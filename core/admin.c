@@ -229,7 +229,7 @@ static struct sl_shm_key *find_slot(struct sl_shm *s, uint64_t id) {
 int64_t adm_key_spend_micro(struct sl_worker *w, uint64_t id) {
   struct sl_spend_row row = {0};
   int64_t m = 0;
-  if (w->lmdb && sl_spend_total(w->lmdb, SL_SPEND_KEY, id, &row) == 0) m = row.micro;
+  if (w->tenancy && sl_spend_total(w->tenancy, SL_SPEND_KEY, id, &row) == 0) m = row.micro;
   /* Not yet flushed. While a flush is between its commit and advancing the slot's
    * flushed mark this counts that flush twice; the next read is exact. */
   struct sl_shm_key *s = find_slot(w->shm, id);
@@ -284,7 +284,7 @@ void sl_admin_handle(struct sl_request *rq) {
     return;
   }
   if (rq->route == SL_R_SPEND_REPORT) {
-    if (!w->lmdb) {
+    if (!w->tenancy) {
       sl_request_reply_error(rq, 503, "store_unavailable", NULL,
                              "The spend ledger needs the LMDB store: set a writable sluice_settings.data_dir");
       return;

@@ -24,7 +24,7 @@ struct sl_key_record;
 struct adm_job {
   uv_work_t work;
   struct sl_request *rq;         /* read only on the loop thread */
-  struct sl_worker *w;           /* the thread reads w->keys, w->lmdb, w->shm, w->groups */
+  struct sl_worker *w;           /* the thread reads w->keys, w->tenancy, w->shm, w->groups */
   void (*run)(struct adm_job *); /* on a thread-pool thread */
   void (*destroy)(struct adm_job *); /* frees what the job owns besides itself; may be NULL */
   /* the answer, filled by run */

@@ -152,7 +152,7 @@ static void rep_run(struct adm_job *j) {
     rc = sl_keys_list(j->w->keys, keys_cb, r);
     if (!rc && !r->oom && r->nkeys) qsort(r->keys, r->nkeys, sizeof *r->keys, cmp_key_id);
   }
-  if (!rc && !r->oom) rc = sl_spend_report(j->w->lmdb, r->kind, r->start, r->end, row_cb, r);
+  if (!rc && !r->oom) rc = sl_spend_report(j->w->tenancy, r->kind, r->start, r->end, row_cb, r);
   if (r->oom) {
     adm_fail(j, 500, "internal_error", "Out of memory");
     return;

@@ -1,5 +1,6 @@
 /* sluice: command line. `sluice --config FILE [--host H] [--port P] [--workers N]
- * [--data-dir DIR]` serves; `sluice check FILE` validates a config and exits. With no
+ * [--data-dir DIR]` serves; `sluice check FILE` validates a config and exits; `sluice
+ * store check|backup` looks after the stores (core/storectl.c). With no
  * --config, sluice serves its embedded default (two local mock deployments). The flags
  * are kept with the config path (struct sl_master_opts) so a reload (SIGHUP) applies them
  * again to the re-read file. */
@@ -17,11 +18,14 @@
 #include "core/config_parse.h"
 #include "core/log.h"
 #include "core/master.h"
+#include "core/storectl.h"
 
 static void usage(FILE *f) {
   fprintf(f,
           "usage: sluice [--config FILE] [--host H] [--port P] [--workers N] [--data-dir DIR]\n"
           "       sluice check FILE\n"
+          "       sluice store check [--config FILE | --data-dir DIR]   (exit 1 when a store is damaged)\n"
+          "       sluice store backup [--config FILE | --data-dir DIR] DEST   (keys + spend ledger)\n"
           "       sluice probe http://HOST:PORT/PATH   (exit 0 on a 2xx answer; for health checks)\n"
           "       sluice --version\n"
           "Without --config, sluice serves its embedded demo config (mock deployments on\n"
@@ -115,6 +119,7 @@ int main(int argc, char **argv) {
     sl_config_free(cfg);
     return 0;
   }
+  if (argc >= 2 && strcmp(argv[1], "store") == 0) return sl_storectl_cli(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "probe") == 0) {
     if (argc != 3) {
       usage(stderr);

@@ -19,24 +19,25 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <linux/filter.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/notify.h"
+#include "core/storectl.h"
 #include "core/worker.h"
 #include "net/buf.h"
 #include "net/http_server.h"
-#include "store/lmdb_env.h"
 #include "store/shm.h"
 
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 10000
+#define BACKOFF_MAX_MS 2000 /* also the longest a connection queued on a dead slot waits */
 #define STABLE_AFTER_MS 5000   /* a worker that lived this long resets its back-off */
 #define READY_TIMEOUT_MS 15000 /* for a generation's workers to listen */
 #define KILL_GRACE_MS 5000     /* after drain_timeout, before SIGKILL */
-#define CLOSE_SOCKET_BACKOFF_MS 1000 /* a worker backing off this long gives up its socket */
 #define HEARTBEAT_STALE_MIN_MS 2500  /* workers stamp every 1 s */
 
 struct slot {
@@ -84,6 +85,9 @@ struct master {
   bool stopping, reload_again, watchdog_stalled;
   uint64_t reload_ticket, reload_t0, next_ping_ms;
   sigset_t blocked, old;
+  struct sl_storectl_crash crash; /* the store check after a worker crash */
+  bool *steer;       /* the slots new connections are steered to (NULL: kernel hashing) */
+  bool steer_off;    /* the group's socket order is unknown: never steer */
 };
 
 static char *json_escape(const char *s) {
@@ -141,19 +145,6 @@ static unsigned workers_of(const struct sl_config *cfg) {
 static void apply_log_level(const struct sl_config *cfg) {
   enum sl_log_level lvl;
   if (cfg->log_level && sl_log_level_parse(cfg->log_level, &lvl) == 0) sl_log_set_level(lvl);
-}
-
-/* Walks the cache file in a child process before workers map it: a damaged page would
- * crash every worker that reads it, so it is moved aside here instead. */
-static void verify_store(const struct sl_config *cfg) {
-  if (!cfg->cache.enabled) return;
-  char msg[512] = "";
-  int rc = sl_lmdb_verify(cfg->data_dir, cfg->cache.max_size, 60000, msg, sizeof msg);
-  if (rc != 0 || msg[0]) {
-    char *e = json_escape(msg);
-    sl_log(rc == 0 ? SL_LOG_INFO : SL_LOG_WARN, "cache store check", "\"rc\":%d,\"detail\":\"%s\"", rc, e ? e : "");
-    free(e);
-  }
 }
 
 /* ---- the control page (reload answers) ---- */
@@ -259,6 +250,14 @@ static int bind_slot(struct master *m, unsigned i) {
   char err[256];
   uint16_t port;
   int rc = sl_net_bind_reuseport(m->host, m->port, &m->lfd[i], &port, err, sizeof err);
+  /* Listening here, in slot order, makes socket i the i-th of the SO_REUSEPORT group, which
+   * is what steer() relies on; a socket bound later (after a failure) breaks that order. */
+  if (!rc && listen(m->lfd[i], 1024) != 0) {
+    rc = -errno;
+    snprintf(err, sizeof err, "listen: %s", strerror(errno));
+    close(m->lfd[i]);
+  }
+  if (!rc && m->serving) m->steer_off = true;
   if (rc) {
     char *e = json_escape(err);
     sl_log(SL_LOG_ERROR, "cannot bind", "\"worker\":%u,\"error\":\"%s\"", i, e ? e : "");
@@ -294,6 +293,7 @@ static void child_free(struct master *m) {
     free(g);
   }
   free(m->lfd);
+  free(m->steer);
   free(m->host);
 }
 
@@ -340,10 +340,52 @@ static struct gen *gen_of(struct master *m, pid_t pid, unsigned *slot) {
 static void reload_failed_start(struct master *m, const char *why);
 static bool same_str(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
 
+/* New connections go only to slots whose worker accepts: a cBPF program on the
+ * SO_REUSEPORT group picks one of them at random (an index out of range, or no program,
+ * means the kernel's own hashing). So a slot in back-off gets no new connections, and
+ * its queue holds only what arrived before its worker died. */
+static void steer(struct master *m) {
+  if (!m->steer || m->steer_off) return;
+  bool live[256] = {false};
+  unsigned nlive = 0, n = m->n < 256 ? m->n : 256;
+  for (unsigned i = 0; i < n; i++) {
+    for (struct gen *g = m->gens; g && !live[i]; g = g->next)
+      live[i] = g->state != G_DRAINING && g->slots[i].pid > 0 && g->slots[i].ready && !g->slots[i].drained;
+    nlive += live[i];
+  }
+  if (nlive == n || nlive == 0) memset(live, 1, n); /* all, or none: plain hashing */
+  if (memcmp(live, m->steer, n) == 0) return;
+  memcpy(m->steer, live, n);
+  int fd = -1;
+  for (unsigned i = 0; i < m->n && fd < 0; i++) fd = m->lfd[i];
+  if (fd < 0) return;
+  if (nlive == n || nlive == 0) {
+    int zero = 0;
+    setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &zero, sizeof zero);
+    return;
+  }
+  struct sock_filter code[2 + 2 * 256 + 1];
+  unsigned k = 0;
+  code[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_RANDOM));
+  code[k++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, nlive);
+  for (unsigned i = 0, j = 0; i < n; i++) {
+    if (!live[i]) continue;
+    code[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, j++, 0, 1);
+    code[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, i);
+  }
+  code[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffffu);
+  struct sock_fprog prog = {.len = (unsigned short)k, .filter = code};
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) != 0) {
+    sl_log(SL_LOG_WARN, "cannot steer connections away from restarting workers", "\"error\":\"%s\"", strerror(errno));
+    m->steer_off = true;
+  }
+}
+
 static void reap(struct master *m) {
   int st;
   pid_t pid;
   while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+    if (sl_storectl_crash_reaped(&m->crash, pid, st)) continue;
     unsigned i;
     struct gen *g = gen_of(m, pid, &i);
     if (!g) continue;
@@ -368,14 +410,16 @@ static void reap(struct master *m) {
     s->backoff_ms = lived >= STABLE_AFTER_MS ? 0
                   : s->backoff_ms ? (s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2)
                   : BACKOFF_MIN_MS;
+    /* The slot keeps its listening socket: the kernel still hashes some new connections
+     * to it, and they wait in its queue for the restart (at most BACKOFF_MAX_MS) rather
+     * than being refused. And never every slot at once: the last one standing restarts
+     * at once. */
+    bool others = false;
+    for (unsigned k = 0; k < m->n && !others; k++) others = k != i && g->slots[k].pid > 0;
+    if (!others) s->backoff_ms = BACKOFF_MIN_MS;
     s->restart_at_ms = now + s->backoff_ms;
-    /* A worker that keeps dying gives up its socket meanwhile: new connections then go to
-     * the other workers instead of waiting in its queue (unless a new generation shares it). */
-    if (s->backoff_ms >= CLOSE_SOCKET_BACKOFF_MS && !m->starting && m->lfd[i] >= 0) {
-      close(m->lfd[i]);
-      m->lfd[i] = -1;
-    }
-    if (WIFSIGNALED(st) && (WTERMSIG(st) == SIGSEGV || WTERMSIG(st) == SIGBUS)) verify_store(g->cfg);
+    if (WIFSIGNALED(st) && (WTERMSIG(st) == SIGSEGV || WTERMSIG(st) == SIGBUS))
+      sl_storectl_crash_begin(&m->crash, g->cfg); /* in a child; reaped above */
     sl_log(SL_LOG_WARN, WIFSIGNALED(st) ? "worker died" : "worker exited",
            "\"worker\":%u,\"worker_pid\":%d,%s,\"restart_in_ms\":%llu", i, (int)pid, how,
            (unsigned long long)s->backoff_ms);
@@ -670,6 +714,7 @@ static int handle_signals(struct master *m) {
 
 static void restart_and_deadlines(struct master *m, uint64_t now, uint64_t *wake) {
   struct gen *g = m->serving;
+  sl_storectl_crash_tick(&m->crash, now, wake);
   if (g && !m->stopping) {
     for (unsigned i = 0; i < m->n; i++) {
       struct slot *s = &g->slots[i];
@@ -728,6 +773,8 @@ static int loop(struct master *m) {
     }
     for (nfds_t j = 1; j < np; j++)
       if (pf[j].revents) read_ready(m, pg[j]);
+    reap(m);
+    steer(m);
     handle_signals(m);
     if (m->starting && all_ready(m, m->starting)) promote(m);
     if (m->finishing && (retired(m) || sl_now_ms() >= m->finish_deadline_ms)) finish_reload(m);
@@ -740,6 +787,7 @@ int sl_master_run(struct sl_config *cfg, const struct sl_master_opts *o) {
   m.cfg_port = cfg->port;
   m.host = strdup(cfg->listen_host);
   m.lfd = malloc(m.n * sizeof *m.lfd);
+  m.steer = calloc(m.n, sizeof *m.steer);
   m.ctl = mmap(NULL, sizeof *m.ctl, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (!m.host || !m.lfd || m.ctl == MAP_FAILED) {
     fprintf(stderr, "sluice: out of resources\n");
@@ -768,7 +816,10 @@ int sl_master_run(struct sl_config *cfg, const struct sl_master_opts *o) {
       goto out;
     }
   if (sl_notify_open(&m.notify, err, sizeof err)) sl_log(SL_LOG_WARN, "systemd notification disabled", "\"error\":\"%s\"", err);
-  verify_store(cfg);
+  if (sl_storectl_startup(cfg)) {
+    sl_config_free(cfg);
+    goto out;
+  }
 
   signal(SIGPIPE, SIG_IGN);
   sigemptyset(&m.blocked);
@@ -810,6 +861,11 @@ out_signals:
   if (m.sigfd >= 0) close(m.sigfd);
   sigprocmask(SIG_SETMASK, &m.old, NULL);
 out:
+  if (m.crash.pid > 0) {
+    kill(m.crash.pid, SIGKILL);
+    while (waitpid(m.crash.pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+  }
   while (m.gens) gen_free(&m, m.gens);
   for (unsigned i = 0; i < m.n; i++)
     if (m.lfd[i] >= 0) close(m.lfd[i]);
@@ -817,6 +873,7 @@ out:
   sl_notify_close(&m.notify);
   munmap(m.ctl, sizeof *m.ctl);
   free(m.lfd);
+  free(m.steer);
   free(m.host);
   return rc;
 }

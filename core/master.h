@@ -1,7 +1,8 @@
 /* The master process: binds the listen sockets once (so a bad address fails startup,
  * port 0 resolves to one port for all, and the sockets outlive any worker), forks one
  * worker per core, tells systemd when every worker listens, restarts workers that die
- * (backing off if they keep dying), reloads the config on SIGHUP by starting a new
+ * (backing off if they keep dying, their sockets kept open and new connections steered
+ * to the workers that accept), reloads the config on SIGHUP by starting a new
  * generation of workers and draining the old one, reopens logs on SIGUSR1, and on
  * SIGTERM/SIGINT drains the workers and exits 0. It runs no event loop: a poll() over a
  * signalfd and the workers' ready pipes is all it needs, and it keeps libuv (and LMDB)

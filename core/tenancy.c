@@ -65,27 +65,32 @@ void sl_tenancy_open(struct sl_worker *w) {
   }
   for (size_t i = 0; i < w->ngroups; i++)
     w->groups[i].spend_id = sl_spend_id_name(SL_SPEND_GROUP, w->groups[i].name, strlen(w->groups[i].name));
-  /* The store opens when something needs it: the cache, virtual keys, a budget. */
-  if (!w->lmdb && (c->master_key || c->max_budget > 0)) {
-    char msg[512] = "";
-    if (sl_lmdb_open(c->data_dir, c->cache.max_size, 0, &w->lmdb, msg, sizeof msg)) {
-      sl_log(SL_LOG_ERROR, "store unavailable: virtual keys and the spend ledger are off",
-             "\"worker\":%u,\"dir\":\"%s\"", w->index, c->data_dir);
-      w->lmdb = NULL;
+  /* The tenancy store (its own environment, apart from the cache: store/lmdb_env.h)
+   * opens when something needs it: virtual keys, a budget. */
+  if (c->master_key || c->max_budget > 0) {
+    char msg[1024] = "", dir[4200];
+    int rc = sl_lmdb_tenancy_dir(c->data_dir, dir, sizeof dir);
+    if (!rc) rc = sl_lmdb_open(dir, SL_TENANCY_MAP_SIZE, SL_LMDB_TENANCY, &w->tenancy, msg, sizeof msg);
+    if (rc) {
+      sl_log(SL_LOG_ERROR, "tenancy store unavailable: virtual keys and the spend ledger are off",
+             "\"worker\":%u,\"dir\":\"%s\",\"detail\":\"%s\"", w->index, dir, msg);
+      w->tenancy = NULL;
     } else if (msg[0]) {
-      sl_log(SL_LOG_WARN, "store", "\"worker\":%u,\"detail\":\"%s\"", w->index, msg);
+      sl_log(SL_LOG_WARN, "tenancy store", "\"worker\":%u,\"detail\":\"%s\"", w->index, msg);
     }
   }
-  if (!w->lmdb) return;
-  if (c->master_key && sl_keys_open(w->lmdb, &w->keys)) w->keys = NULL;
-  if (sl_spend_flusher_start(w->lmdb, w->shm, 1000, &w->flusher)) w->flusher = NULL;
+  if (!w->tenancy) return;
+  if (c->master_key && sl_keys_open(w->tenancy, &w->keys)) w->keys = NULL;
+  if (sl_spend_flusher_start(w->tenancy, w->shm, 1000, &w->flusher)) w->flusher = NULL;
 }
 
 void sl_tenancy_close(struct sl_worker *w) {
   if (w->flusher) sl_spend_flusher_stop(w->flusher); /* a final flush */
   if (w->keys) sl_keys_close(w->keys);
+  if (w->tenancy) sl_lmdb_close(w->tenancy);
   w->flusher = NULL;
   w->keys = NULL;
+  w->tenancy = NULL;
   free(w->prices);
   w->prices = NULL;
 }
@@ -154,8 +159,8 @@ static int64_t period_spend(struct sl_worker *w, struct sl_shm_key *s, enum sl_s
     int64_t m = 0;
     if (atomic_load(&s->loaded) && period_start > (int64_t)atomic_load(&s->period_start)) {
       m = 0; /* a new period begins */
-    } else if (w->lmdb) {
-      sl_spend_period_load(w->lmdb, kind, id, period_start, &m);
+    } else if (w->tenancy) {
+      sl_spend_period_load(w->tenancy, kind, id, period_start, &m);
       m += atomic_load(&s->spend_total_micro) - atomic_load(&s->spend_flushed_micro);
     }
     atomic_store(&s->period_spend_micro, m);

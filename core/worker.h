@@ -45,7 +45,8 @@ struct sl_worker {
   size_t models_json_len;
   uint64_t next_req;
   uint64_t rng; /* xorshift64* state for routing decisions */
-  struct sl_lmdb *lmdb;            /* NULL when the cache is off or could not open */
+  struct sl_lmdb *lmdb;            /* the cache's environment; NULL when off or unopenable */
+  struct sl_lmdb *tenancy;         /* keys + spend ledger (DATA_DIR/tenancy); NULL when unused */
   struct sl_cache *cache;
   struct sl_request *sf_table[256]; /* single-flight leaders by cache-key byte 0 */
   struct sl_keys *keys;            /* virtual keys (NULL without a store or a master key) */

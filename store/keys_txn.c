@@ -67,6 +67,7 @@ int slk_write(struct sl_lmdb *e, int (*fn)(MDB_txn *t, void *ctx), void *ctx) {
       sl_lmdb_reader_check(e); /* a dead reader can pin free pages */
       if (sl_lmdb_grow(e) == 0) continue;
     }
+    if (rc == 0) sl_lmdb_reserve(e); /* keep the tenancy store's disk reserve whole */
     return sl_lmdb_err(rc);
   }
 }

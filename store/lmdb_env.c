@@ -1,7 +1,8 @@
-/* Opening the shared LMDB environment; see lmdb_env.h for the flags and why. The one
+/* Opening the shared LMDB environments; see lmdb_env.h for the flags and why. The one
  * idea: opening is serialised across processes by an flock on <dir>/open.lock, so when
- * every worker finds the same damaged file at once, exactly one moves it aside and the
- * others open the fresh file it created. */
+ * every worker finds the same damaged cache file at once, exactly one moves it aside and
+ * the others open the fresh file it created. A damaged tenancy file is never moved: the
+ * open fails with a message that says how to recover. */
 #include "store/lmdb_env.h"
 
 #include <errno.h>
@@ -79,7 +80,7 @@ static int mkdir_p(const char *dir) {
     if (p[i] != '/' && p[i] != 0) continue;
     char c = p[i];
     p[i] = 0;
-    if (mkdir(p, 0755) != 0 && errno != EEXIST) return -errno;
+    if (mkdir(p, 0700) != 0 && errno != EEXIST) return -errno;
     p[i] = c;
   }
   struct stat st;
@@ -179,14 +180,27 @@ static int check_size(MDB_env *env) {
   return 0;
 }
 
+/* The lock file is mapped and written as readers come and go; made before LMDB opens it
+ * (closing a descriptor of it later would drop LMDB's fcntl locks), with its blocks
+ * allocated, a full disk cannot fault a reader. Only for the tenancy store. */
+static void prealloc_lock(const char *dir) {
+  char path[4200];
+  if (path_in(path, sizeof path, dir, "lock.mdb")) return;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  (void)posix_fallocate(fd, 0, 256 * 1024);
+  close(fd);
+}
+
 static int try_open(struct sl_lmdb *e, const char *dir, size_t map_size, unsigned flags, int *dead) {
+  if (flags & SL_LMDB_TENANCY) prealloc_lock(dir);
   int rc = mdb_env_create(&e->env);
   if (rc) return rc;
   unsigned envflags = MDB_NOTLS | MDB_NORDAHEAD | MDB_NOMETASYNC;
   if (flags & SL_LMDB_NOSYNC) envflags |= MDB_NOSYNC;
   if (!(rc = mdb_env_set_maxdbs(e->env, MAX_DBS)) && !(rc = mdb_env_set_maxreaders(e->env, MAX_READERS)) &&
       !(rc = mdb_env_set_mapsize(e->env, map_size)))
-    rc = mdb_env_open(e->env, dir, envflags, 0644);
+    rc = mdb_env_open(e->env, dir, envflags, 0600);
   if (!rc) rc = check_size(e->env);
   if (!rc) rc = mdb_reader_check(e->env, dead);
   if (!rc) rc = open_dbs(e);
@@ -222,6 +236,8 @@ int sl_lmdb_open(const char *dir, size_t map_size, unsigned flags, struct sl_lmd
   if (!e) return -ENOMEM;
   snprintf(e->dir, sizeof e->dir, "%s", dir);
   e->map_size = map_size;
+  e->flags = flags;
+  bool tenancy = flags & SL_LMDB_TENANCY;
   if (pthread_rwlock_init(&e->remap_lock, NULL) != 0) {
     free(e);
     return -ENOMEM;
@@ -230,19 +246,25 @@ int sl_lmdb_open(const char *dir, size_t map_size, unsigned flags, struct sl_lmd
   char lockpath[4200], marker[4200];
   int lockfd = -1;
   if (!path_in(lockpath, sizeof lockpath, dir, "open.lock")) {
-    lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lockfd >= 0) {
       while (flock(lockfd, LOCK_EX) != 0 && errno == EINTR) {
       }
     }
   }
-  if (!path_in(marker, sizeof marker, dir, "data.mdb.broken") && access(marker, F_OK) == 0) {
+  if (!tenancy && !path_in(marker, sizeof marker, dir, "data.mdb.broken") && access(marker, F_OK) == 0) {
     note(msg, msglen, "data.mdb was marked damaged at run time");
     if (move_aside(dir, msg, msglen) == 0) unlink(marker);
   }
   int dead = 0;
   rc = try_open(e, dir, map_size, flags, &dead);
-  if (rc && file_problem(rc)) {
+  if (rc && tenancy && file_problem(rc)) {
+    note(msg, msglen,
+         "the tenancy store %s/data.mdb (virtual keys, spend ledger) cannot be opened: %s; it is left as it is. "
+         "Recover: stop sluice, run `sluice store check --data-dir DATA_DIR`, and restore a backup made by "
+         "`sluice store backup` to %s/data.mdb (see README, Operations)",
+         dir, mdb_strerror(rc), dir);
+  } else if (rc && file_problem(rc)) {
     note(msg, msglen, "cannot open the LMDB environment in %s: %s", dir, mdb_strerror(rc));
     if (move_aside(dir, msg, msglen) == 0) {
       dead = 0;
@@ -258,6 +280,7 @@ int sl_lmdb_open(const char *dir, size_t map_size, unsigned flags, struct sl_lmd
     return sl_lmdb_err(rc);
   }
   if (dead > 0) note(msg, msglen, "cleared %d stale reader slot%s", dead, dead == 1 ? "" : "s");
+  if (tenancy) sl_lmdb_reserve(e);
   *out = e;
   return 0;
 }
@@ -332,16 +355,34 @@ static int verify_child(const char *dir, size_t map_size) {
   return rc == 0 ? VERIFY_OK : sl_lmdb_is_corruption(rc) ? VERIFY_DAMAGED : VERIFY_INCONCLUSIVE;
 }
 
-int sl_lmdb_verify(const char *dir, size_t map_size, unsigned timeout_ms, char *msg, size_t msglen) {
-  if (msg && msglen) msg[0] = 0;
+int sl_lmdb_verify_start(const char *dir, size_t map_size, unsigned flags, pid_t *pid) {
+  (void)flags;
+  *pid = 0;
   if (!dir || !dir[0]) dir = ".";
   char data[4200];
   struct stat st;
   if (path_in(data, sizeof data, dir, "data.mdb")) return -ENAMETOOLONG;
   if (stat(data, &st) != 0 || st.st_size == 0) return 0;
-  pid_t pid = fork();
-  if (pid < 0) return -errno;
-  if (pid == 0) _exit(verify_child(dir, map_size));
+  pid_t p = fork();
+  if (p < 0) return -errno;
+  if (p == 0) _exit(verify_child(dir, map_size));
+  *pid = p;
+  return 0;
+}
+
+int sl_lmdb_verify(const char *dir, size_t map_size, unsigned timeout_ms, char *msg, size_t msglen) {
+  return sl_lmdb_verify_flags(dir, map_size, 0, timeout_ms, msg, msglen);
+}
+
+int sl_lmdb_verify_flags(const char *dir, size_t map_size, unsigned flags, unsigned timeout_ms, char *msg,
+                         size_t msglen) {
+  if (msg && msglen) msg[0] = 0;
+  if (!dir || !dir[0]) dir = ".";
+  char data[4200];
+  if (path_in(data, sizeof data, dir, "data.mdb")) return -ENAMETOOLONG;
+  pid_t pid;
+  int rc = sl_lmdb_verify_start(dir, map_size, flags, &pid);
+  if (rc || pid == 0) return rc;
   int status = 0;
   unsigned waited = 0;
   for (;;) {
@@ -359,15 +400,23 @@ int sl_lmdb_verify(const char *dir, size_t map_size, unsigned timeout_ms, char *
     nanosleep(&ts, NULL);
     waited += 5;
   }
+  return sl_lmdb_verify_finish(dir, flags, status, msg, msglen);
+}
+
+int sl_lmdb_verify_finish(const char *dir, unsigned flags, int status, char *msg, size_t msglen) {
+  if (!dir || !dir[0]) dir = ".";
+  char data[4200];
+  if (path_in(data, sizeof data, dir, "data.mdb")) return -ENAMETOOLONG;
   if (WIFEXITED(status) && (WEXITSTATUS(status) == VERIFY_OK || WEXITSTATUS(status) == VERIFY_INCONCLUSIVE)) return 0;
   if (WIFSIGNALED(status))
     note(msg, msglen, "checking %s crashed (signal %d): the file is damaged", data, WTERMSIG(status));
   else
     note(msg, msglen, "%s is damaged (a walk of its pages failed)", data);
+  if (flags & (SL_LMDB_TENANCY | SL_LMDB_CHECK_ONLY)) return 1;
   char lockpath[4200];
   int lockfd = -1;
   if (!path_in(lockpath, sizeof lockpath, dir, "open.lock")) {
-    lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lockfd >= 0)
       while (flock(lockfd, LOCK_EX) != 0 && errno == EINTR) {
       }
@@ -439,7 +488,8 @@ int sl_lmdb_grow(struct sl_lmdb *e) {
 
 void sl_lmdb_mark_broken(struct sl_lmdb *e) {
   char marker[4200];
+  if (e->flags & SL_LMDB_TENANCY) return;
   if (path_in(marker, sizeof marker, e->dir, "data.mdb.broken")) return;
-  int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   if (fd >= 0) close(fd);
 }

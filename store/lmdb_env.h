@@ -23,9 +23,17 @@
  * walks every page, and a file that faults there is moved aside too. A file shorter
  * than its meta page claims is refused at open (it would fault with SIGBUS).
  *
- * Named databases: "cache" (key -> value), "cache_lru" (key -> access/expiry/size
- * record used for eviction), "cache_stats" (global counters), and "keys", "spend"
- * reserved for the key store and the spend ledger. */
+ * Two environments, so that losing the disposable one never costs the one that matters
+ * (store/lmdb_tenancy.c): the response cache in DATA_DIR (data.mdb), moved aside and
+ * rebuilt empty when damaged; and the tenancy store in DATA_DIR/tenancy/ (virtual keys,
+ * the spend ledger), opened with SL_LMDB_TENANCY: damage there is refused and reported,
+ * never moved aside, and its file keeps a preallocated reserve so that it can still be
+ * written when the disk is full. Directories are made 0700 and files 0600.
+ *
+ * Named databases (opened in both, so either can serve the functions of the other in
+ * tests): "cache" (key -> value), "cache_lru" (key -> access/expiry/size record used for
+ * eviction), "cache_stats" (global counters), and "keys", "spend" for the key store and
+ * the spend ledger. */
 #ifndef SL_STORE_LMDB_ENV_H
 #define SL_STORE_LMDB_ENV_H
 
@@ -34,16 +42,24 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 enum {
-  SL_LMDB_NOSYNC = 1 << 0, /* MDB_NOSYNC: no fsync at all (tests, benchmarks) */
+  SL_LMDB_NOSYNC = 1 << 0,   /* MDB_NOSYNC: no fsync at all (tests, benchmarks) */
+  SL_LMDB_TENANCY = 1 << 1,  /* the tenancy store: refuse damage, keep a disk reserve */
+  SL_LMDB_CHECK_ONLY = 1 << 2, /* sl_lmdb_verify: report damage, move nothing */
 };
+
+/* The tenancy store's map (address space, not disk) and its preallocated reserve. */
+#define SL_TENANCY_MAP_SIZE ((size_t)1 << 30)
+#define SL_TENANCY_RESERVE ((size_t)4 << 20)
 
 struct sl_lmdb {
   MDB_env *env;
   MDB_dbi dbi_cache, dbi_cache_lru, dbi_cache_stats, dbi_keys, dbi_spend;
   size_t map_size;  /* as configured (the cache's max_size) */
   unsigned psize;   /* page size */
+  unsigned flags;   /* SL_LMDB_* as opened */
   char dir[4096];
   /* A second sluice with a bigger map can grow the file past our map; renewing a read
    * txn then fails with MDB_MAP_RESIZED and the map must be re-established with no
@@ -65,12 +81,37 @@ int sl_lmdb_open(const char *dir, size_t map_size, unsigned flags, struct sl_lmd
 /* A deep check that sl_lmdb_open cannot afford: a child process opens the environment
  * read-only and walks every page of every database (a damaged tree page can make LMDB
  * fault rather than return an error, so the walk runs where a fault is harmless). A
- * file that faults or reports damage is moved aside. Call only while the process is
- * single-threaded (it forks): in the master before it forks the workers, and again
- * when a worker died of SIGSEGV/SIGBUS. Returns 0 (sound, or no file yet), 1 (damaged,
- * moved aside; msg says so), -ETIMEDOUT (the walk took longer than timeout_ms; nothing
- * moved), or another -errno. */
+ * cache file that faults or reports damage is moved aside; a tenancy file
+ * (SL_LMDB_TENANCY) or any file with SL_LMDB_CHECK_ONLY is only reported. Call only
+ * while the process is single-threaded (it forks). Returns 0 (sound, or no file yet),
+ * 1 (damaged; msg says so and what was done), -ETIMEDOUT (the walk took longer than
+ * timeout_ms; nothing moved), or another -errno. */
+int sl_lmdb_verify_flags(const char *dir, size_t map_size, unsigned flags, unsigned timeout_ms, char *msg,
+                         size_t msglen);
+/* The cache's: sl_lmdb_verify_flags with no flags. */
 int sl_lmdb_verify(const char *dir, size_t map_size, unsigned timeout_ms, char *msg, size_t msglen);
+/* The same check without waiting (for the master's loop): starts the child and
+ * returns its pid (0: no file, nothing to check; -errno). Reap it yourself and pass
+ * its wait status to sl_lmdb_verify_finish, which acts as sl_lmdb_verify would and
+ * returns what it would. */
+int sl_lmdb_verify_start(const char *dir, size_t map_size, unsigned flags, pid_t *pid);
+int sl_lmdb_verify_finish(const char *dir, unsigned flags, int wait_status, char *msg, size_t msglen);
+
+/* DATA_DIR/tenancy into out. */
+int sl_lmdb_tenancy_dir(const char *data_dir, char *out, size_t n);
+/* Upgrade from the single-file layout: when DATA_DIR/data.mdb holds keys or spend
+ * records and DATA_DIR/tenancy/ has no store yet, copies them (in a child process)
+ * into a new tenancy store, made in DATA_DIR/tenancy.new and renamed into place, then
+ * empties them in the old file. Returns 0 (nothing to do), 1 (migrated; msg says what),
+ * or -errno (msg says why; nothing was changed). Single-threaded callers only. */
+int sl_lmdb_migrate(const char *data_dir, size_t map_size, char *msg, size_t msglen);
+/* A compacted copy of the environment in dir (mdb_env_copy2 with MDB_CP_COMPACT),
+ * consistent while sluice runs, written to dest.tmp and renamed to dest (0600). */
+int sl_lmdb_backup(const char *dir, size_t map_size, const char *dest, char *msg, size_t msglen);
+/* Tops the tenancy file's preallocated tail back up to SL_TENANCY_RESERVE beyond the
+ * pages in use (a no-op for the cache, or while the reserve is whole). Fails quietly
+ * when the disk is full: the rest of the reserve is what keeps commits going. */
+void sl_lmdb_reserve(struct sl_lmdb *e);
 
 /* Closes the environment; every user (cache, ...) must have been closed first. */
 void sl_lmdb_close(struct sl_lmdb *e);
@@ -97,7 +138,7 @@ int sl_lmdb_err(int rc);
 /* True for the results that mean the file itself is damaged. */
 bool sl_lmdb_is_corruption(int rc);
 /* Creates <data.mdb>.broken so that the next sl_lmdb_open moves the file aside. Used
- * when corruption shows up at run time. */
+ * when corruption shows up at run time. A no-op for the tenancy store. */
 void sl_lmdb_mark_broken(struct sl_lmdb *e);
 
 #endif
