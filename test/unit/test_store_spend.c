@@ -400,6 +400,17 @@ static void killed_flushers(void) {
         }
       }
     }
+    /* the kills land while the children work: wait (bounded) until they have added spend
+     * this round, however slowly a loaded machine starts them, then a random moment more */
+    int64_t before = 0;
+    for (int i = 0; i < NIDS; i++) before += atomic_load(&slot(shm, ids[i])->spend_total_micro);
+    for (int waited = 0; waited < 5000; waited++) {
+      int64_t now = 0;
+      for (int i = 0; i < NIDS; i++) now += atomic_load(&slot(shm, ids[i])->spend_total_micro);
+      if (now != before) break;
+      struct timespec ms = {0, 1000000L};
+      nanosleep(&ms, NULL);
+    }
     seed = seed * 1103515245u + 12345u;
     struct timespec ts = {0, (long)(2 + (seed >> 16) % 25) * 1000000L};
     nanosleep(&ts, NULL);
