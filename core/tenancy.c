@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/request_internal.h"
 #include "policy/cost.h"
+#include "policy/duration.h"
 #include "policy/prices.h"
 #include "policy/ratelimit.h"
 #include "store/keys.h"
@@ -24,22 +25,6 @@ static uint64_t wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-int64_t sl_tenancy_parse_duration(const char *s) {
-  if (!s || !*s) return -1;
-  char *end;
-  double v = strtod(s, &end);
-  if (end == s || v < 0) return -1;
-  double mul = 1;
-  if (!strcmp(end, "") || !strcmp(end, "s")) mul = 1;
-  else if (!strcmp(end, "m") || !strcmp(end, "min")) mul = 60;
-  else if (!strcmp(end, "h")) mul = 3600;
-  else if (!strcmp(end, "d")) mul = 86400;
-  else if (!strcmp(end, "w")) mul = 7 * 86400;
-  else if (!strcmp(end, "mo")) mul = 30 * 86400;
-  else return -1;
-  return (int64_t)(v * mul);
 }
 
 void sl_tenancy_format_cost(int64_t micro, char out[32]) {
@@ -167,8 +152,9 @@ static int64_t period_spend(struct sl_worker *w, struct sl_shm_key *s, enum sl_s
 }
 
 static int64_t gateway_period_start(const struct sl_config *c, int64_t now) {
-  int64_t d = c->budget_duration ? sl_tenancy_parse_duration(c->budget_duration) : 0;
-  return d > 0 ? now - now % d : 0;
+  int64_t d = 0; /* validated when the config was loaded */
+  if (!c->budget_duration || sl_policy_duration_parse_s(c->budget_duration, &d)) return 0;
+  return now - now % d;
 }
 
 static void budget_exceeded(struct sl_request *rq, const char *who, int64_t spent, double max) {
