@@ -21,7 +21,7 @@ static struct sl_worker *fresh_worker(void) {
   static struct sl_worker w;
   static struct sl_shm *shm;
   if (shm) sl_shm_destroy(shm);
-  if (sl_shm_create(3, &shm)) abort();
+  if (sl_shm_create(3, 0, &shm)) abort();
   memset(&w, 0, sizeof w);
   w.cfg = &cfg;
   w.shm = shm;
