@@ -96,10 +96,13 @@ struct sl_shm {
   uint32_t nkeys;                     /* slots of the key table (2 x max_keys) */
   _Atomic uint32_t nkeys_used;        /* slots claimed */
   uint64_t keys_off;                  /* its byte offset from the start of the region */
+  uint64_t claimed_off;               /* offset of _Atomic uint32_t claimed[nkeys]: slot + 1 of
+                                         each claim in claim order (0: being written), so
+                                         a scan of the used slots never touches the rest */
   struct sl_shm_worker workers[SL_SHM_MAX_WORKERS];
   struct sl_shm_metrics groups[SL_SHM_MAX_WORKERS]; /* by group index (groups <= deployments) */
   struct sl_shm_deployment deployments[];
-  /* then, at keys_off: struct sl_shm_key keys[nkeys] */
+  /* then, at keys_off: struct sl_shm_key keys[nkeys]; at claimed_off: the claim list */
 };
 
 /* The key table (nkeys slots). */
@@ -111,6 +114,11 @@ static inline struct sl_shm_key *sl_shm_keys(struct sl_shm *s) {
 struct sl_shm_key *sl_shm_key_slot(struct sl_shm *s, uint64_t id);
 /* The slot of id if one was claimed; never claims (admin reads). */
 struct sl_shm_key *sl_shm_key_find(struct sl_shm *s, uint64_t id);
+/* Claimed slots in claim order, for scans (the spend flusher): positions 0 ..
+ * sl_shm_key_claims(s) - 1; sl_shm_key_claimed returns the slot index of a position, or
+ * -1 while its claim is still being recorded (the next scan sees it). */
+size_t sl_shm_key_claims(struct sl_shm *s);
+int64_t sl_shm_key_claimed(struct sl_shm *s, size_t pos);
 
 /* max_keys: how many keys, groups and gateway entries the table must hold (0: the
  * default); the table gets 2 x max_keys slots. -EINVAL above SL_SHM_KEY_SLOTS_MAX. */

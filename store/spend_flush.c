@@ -82,12 +82,15 @@ static int flush_fn(MDB_txn *t, void *ctx) {
   uint32_t day = sl_spend_day(c->now);
   int rc = 0;
   struct sl_shm_key *keys = sl_shm_keys(c->shm);
-  uint32_t i = c->start;
-  for (; i < c->shm->nkeys && !rc; i++) {
+  uint32_t pos = c->start, nclaims = (uint32_t)sl_shm_key_claims(c->shm);
+  for (; pos < nclaims && !rc; pos++) {
     if (plan->n == SL_SPEND_FLUSH_BATCH) {
       plan->more = true;
       break;
     }
+    int64_t at = sl_shm_key_claimed(c->shm, pos);
+    if (at < 0) continue; /* a claim being recorded: the next flush */
+    uint32_t i = (uint32_t)at;
     struct sl_shm_key *s = &keys[i];
     uint64_t id = atomic_load(&s->id);
     if (!id) continue;
@@ -131,7 +134,7 @@ static int flush_fn(MDB_txn *t, void *ctx) {
     memcpy(plan->items[plan->n].total, total, sizeof total);
     plan->n++;
   }
-  plan->next = i;
+  plan->next = pos;
   if (!rc && c->gc) rc = gc_meta(c, t);
   return rc;
 }
@@ -157,8 +160,11 @@ void sl_spend_flush_apply(struct sl_shm *shm, const struct sl_spend_flush_plan *
 
 static bool any_dirty(struct sl_shm *shm) {
   struct sl_shm_key *keys = sl_shm_keys(shm);
-  for (size_t i = 0; i < shm->nkeys; i++)
-    if (slot_dirty(&keys[i])) return true;
+  size_t n = sl_shm_key_claims(shm);
+  for (size_t pos = 0; pos < n; pos++) {
+    int64_t at = sl_shm_key_claimed(shm, pos);
+    if (at >= 0 && slot_dirty(&keys[at])) return true;
+  }
   return false;
 }
 

@@ -18,7 +18,7 @@ struct sl_spend_flush_item {
 struct sl_spend_flush_plan {
   struct sl_spend_flush_item items[SL_SPEND_FLUSH_BATCH];
   size_t n;
-  uint32_t next; /* the slot after the last one looked at */
+  uint32_t next; /* the claim position (sl_shm_key_claimed) after the last one looked at */
   bool more;     /* the batch filled up before the end of the table */
   struct sl_spend_flush_stats st;
 };
