@@ -19,6 +19,7 @@
 #include "core/request_internal.h"
 #include "core/tenancy.h"
 #include "net/json_scan.h"
+#include "policy/cost.h"
 #include "store/shm.h"
 #include "store/spend.h"
 
@@ -222,7 +223,7 @@ int64_t adm_key_spend_micro(struct sl_worker *w, uint64_t id) {
   struct sl_shm_key *s = sl_shm_key_find(w->shm, id); /* never claims a slot */
   if (s) {
     int64_t f = atomic_load(&s->spend_flushed_micro), t = atomic_load(&s->spend_total_micro);
-    if (t > f) m += t - f;
+    if (t > f) m = sl_policy_add_sat(m, t - f);
   }
   return m;
 }

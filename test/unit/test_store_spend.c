@@ -488,5 +488,26 @@ static void many_keys(void) {
   free(dir);
 }
 
+/* Issue 11.3: ledger sums saturate instead of wrapping negative. */
+static void ledger_saturates(void) {
+  char *dir = tmpdir();
+  struct sl_lmdb *e = open_env(dir);
+  struct sl_shm *a, *b;
+  CHECK(e && sl_shm_create(0, 0, &a) == 0 && sl_shm_create(0, 0, &b) == 0);
+  if (!e) return;
+  uint64_t k = key_id(77);
+  add(a, k, INT64_MAX / 2 + 10); /* two regions (a reload, a restart) of absurd spend */
+  add(b, k, INT64_MAX / 2 + 10);
+  CHECK(sl_spend_flush(e, a, T0, NULL) == 0 && sl_spend_flush(e, b, T0, NULL) == 0);
+  CHECK(total_of(e, k) == INT64_MAX && days_sum(e, k) == INT64_MAX);
+  int64_t m = 0;
+  CHECK(sl_spend_period_load(e, SL_SPEND_KEY, k, 0, &m) == 0 && m == INT64_MAX);
+  sl_shm_destroy(a);
+  sl_shm_destroy(b);
+  sl_lmdb_close(e);
+  rm_rf(dir);
+  free(dir);
+}
+
 CHECK_MAIN(T(days), T(flush_basics_and_report), T(crash_between_commit_and_shm_update), T(epochs),
-           T(budget_periods), T(flusher_thread), T(killed_flushers), T(many_keys))
+           T(budget_periods), T(flusher_thread), T(killed_flushers), T(many_keys), T(ledger_saturates))
