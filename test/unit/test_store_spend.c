@@ -365,6 +365,12 @@ static void flusher_thread(void) {
  * SIGKILL at random moments: in the middle of txns, between commits and shm updates,
  * holding LMDB's writer lock. After every round, and at the end, one flush from here
  * must leave the ledger equal to the shm totals, slot by slot. */
+static int64_t spend_sum(struct sl_shm *shm, const uint64_t *ids, int n) {
+  int64_t sum = 0;
+  for (int i = 0; i < n; i++) sum += atomic_load(&slot(shm, ids[i])->spend_total_micro);
+  return sum;
+}
+
 static void killed_flushers(void) {
   char *dir = tmpdir();
   struct sl_shm *shm;
@@ -384,6 +390,7 @@ static void killed_flushers(void) {
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (int round = 0; round < ROUNDS; round++) {
+    int64_t before = spend_sum(shm, ids, NIDS);
     pid_t kids[KIDS];
     for (int c = 0; c < KIDS; c++) {
       kids[c] = fork();
@@ -399,6 +406,13 @@ static void killed_flushers(void) {
           if (c != 0 && i % 16 == 0) sl_spend_flush(ce, shm, T0 + (int64_t)(i % 5) * 86400, NULL);
         }
       }
+    }
+    /* On a loaded machine the children may need longer than the random delay below
+     * to start: wait (bounded) until they have added something, so every round kills
+     * working children rather than ones still starting. */
+    for (int waited = 0; waited < 5000 && spend_sum(shm, ids, NIDS) == before; waited++) {
+      struct timespec ms = {0, 1000000L};
+      nanosleep(&ms, NULL);
     }
     seed = seed * 1103515245u + 12345u;
     struct timespec ts = {0, (long)(2 + (seed >> 16) % 25) * 1000000L};
