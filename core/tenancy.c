@@ -167,6 +167,17 @@ static int64_t gateway_period_start(const struct sl_config *c, int64_t now) {
   return now - now % d;
 }
 
+static void table_full(struct sl_request *rq, const char *who) {
+  static bool told;
+  size_t max = rq->w->shm->nkeys / 2;
+  if (!told) sl_log(SL_LOG_ERROR, "key table full: payers that are not in it yet are refused (raise sluice_settings.max_keys)",
+                    "\"payer\":\"%s\",\"max_keys\":%zu", who, max);
+  told = true;
+  sl_request_reply_error(rq, 503, "key_table_full", "Retry-After: 60\r\n",
+                         "sluice cannot track more virtual keys: its limiter table is full (sluice_settings.max_keys = %zu). "
+                         "Ask the operator to raise max_keys.", max);
+}
+
 static void budget_exceeded(struct sl_request *rq, const char *who, int64_t spent_pico, double max) {
   char s[32];
   /* shown in micro-USD rounded up: a spend above a tiny budget never reads as 0 */
@@ -201,8 +212,12 @@ bool sl_tenancy_admit(struct sl_request *rq) {
   const struct sl_config *c = w->cfg;
   int64_t now = (int64_t)time(NULL);
   if (c->max_budget > 0) {
-    struct sl_shm_key *g = sl_shm_key_slot(w->shm, SL_SPEND_ID_GATEWAY); /* claimed at start: never NULL */
-    int64_t spent = g ? period_spend(w, g, SL_SPEND_GATEWAY, SL_SPEND_ID_GATEWAY, gateway_period_start(c, now)) : 0;
+    struct sl_shm_key *g = sl_shm_key_slot(w->shm, SL_SPEND_ID_GATEWAY); /* claimed at start */
+    if (!g) { /* only with a max_keys below the number of groups: never serve unlimited */
+      table_full(rq, "the gateway");
+      return false;
+    }
+    int64_t spent = period_spend(w, g, SL_SPEND_GATEWAY, SL_SPEND_ID_GATEWAY, gateway_period_start(c, now));
     if (spent >= sl_policy_budget_pico(c->max_budget)) {
       budget_exceeded(rq, "the gateway", spent, c->max_budget);
       return false;
@@ -219,14 +234,7 @@ bool sl_tenancy_admit(struct sl_request *rq) {
   }
   struct sl_shm_key *s = rq->key_slot = sl_shm_key_slot(w->shm, k->id);
   if (!s) { /* table full: a key is never served without its limits and spend accounting */
-    static bool told;
-    size_t max = w->shm->nkeys / 2;
-    if (!told) sl_log(SL_LOG_ERROR, "key table full: keys that are not in it yet are refused (raise sluice_settings.max_keys)",
-                      "\"key\":\"%s\",\"max_keys\":%zu", k->display, max);
-    told = true;
-    sl_request_reply_error(rq, 503, "key_table_full", "Retry-After: 60\r\n",
-                           "sluice cannot track more virtual keys: its limiter table is full (sluice_settings.max_keys = %zu). "
-                           "Ask the operator to raise max_keys.", max);
+    table_full(rq, k->display);
     return false;
   }
   if (k->max_budget > 0) {
