@@ -432,17 +432,17 @@ struct sl_metrics_carry {
 
 static bool same(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
 
-/* The name of group gi as core/worker.c numbers groups (first appearance of each
- * model_name in model_list); NULL past the last. */
-static const char *group_at(const struct sl_config *c, size_t gi) {
+/* The group names in the order core/worker.c numbers groups (first appearance of each
+ * model_name in model_list), the first SL_SHM_MAX_WORKERS of them; returns how many. */
+static size_t group_names(const struct sl_config *c, const char *out[SL_SHM_MAX_WORKERS]) {
   size_t k = 0;
-  for (size_t i = 0; i < c->ndeployments; i++) {
+  for (size_t i = 0; i < c->ndeployments && k < SL_SHM_MAX_WORKERS; i++) {
     const char *n = c->deployments[i].model_name;
     bool first = true;
-    for (size_t j = 0; j < i && first; j++) first = !same(c->deployments[j].model_name, n);
-    if (first && k++ == gi) return n;
+    for (size_t j = 0; j < k && first; j++) first = !same(out[j], n);
+    if (first) out[k++] = n;
   }
-  return NULL;
+  return k;
 }
 
 struct sl_metrics_carry *sl_metrics_carry_begin(struct sl_shm *from, const struct sl_config *fc, struct sl_shm *to,
@@ -464,11 +464,11 @@ struct sl_metrics_carry *sl_metrics_carry_begin(struct sl_shm *from, const struc
       break;
     }
   }
-  const char *gn;
-  for (size_t g = 0; g < SL_SHM_MAX_WORKERS && (gn = group_at(fc, g)); g++) {
-    const char *hn;
-    for (size_t h = 0; h < SL_SHM_MAX_WORKERS && (hn = group_at(tc, h)); h++) {
-      if (!same(gn, hn)) continue;
+  const char *fg[SL_SHM_MAX_WORKERS], *tg[SL_SHM_MAX_WORKERS];
+  size_t nfg = group_names(fc, fg), ntg = group_names(tc, tg);
+  for (size_t g = 0; g < nfg; g++) {
+    for (size_t h = 0; h < ntg; h++) {
+      if (!same(fg[g], tg[h])) continue;
       c->pair[c->n].src = (_Atomic uint64_t *)&from->groups[g];
       c->pair[c->n].dst = (_Atomic uint64_t *)&to->groups[h];
       c->n++;
