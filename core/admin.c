@@ -19,6 +19,7 @@
 #include "core/request_internal.h"
 #include "core/tenancy.h"
 #include "net/json_scan.h"
+#include "policy/cost.h"
 #include "store/shm.h"
 #include "store/spend.h"
 
@@ -213,29 +214,16 @@ void adm_add_time(cJSON *obj, const char *name, int64_t ts) {
   }
 }
 
-/* The slot of id when this region has one; never claims a slot (an admin read must
- * not use up the table the limiter needs). Same probing as sl_shm_key_slot. */
-static struct sl_shm_key *find_slot(struct sl_shm *s, uint64_t id) {
-  if (id == 0) id = 1;
-  for (size_t i = 0; i < SL_SHM_KEY_SLOTS; i++) {
-    struct sl_shm_key *k = &s->keys[(id + i) % SL_SHM_KEY_SLOTS];
-    uint64_t cur = atomic_load(&k->id);
-    if (cur == id) return k;
-    if (cur == 0) return NULL;
-  }
-  return NULL;
-}
-
 int64_t adm_key_spend_micro(struct sl_worker *w, uint64_t id) {
   struct sl_spend_row row = {0};
   int64_t m = 0;
   if (w->tenancy && sl_spend_total(w->tenancy, SL_SPEND_KEY, id, &row) == 0) m = row.micro;
   /* Not yet flushed. While a flush is between its commit and advancing the slot's
    * flushed mark this counts that flush twice; the next read is exact. */
-  struct sl_shm_key *s = find_slot(w->shm, id);
+  struct sl_shm_key *s = sl_shm_key_find(w->shm, id); /* never claims a slot */
   if (s) {
     int64_t f = atomic_load(&s->spend_flushed_micro), t = atomic_load(&s->spend_total_micro);
-    if (t > f) m += t - f;
+    if (t > f) m = sl_policy_add_sat(m, t - f);
   }
   return m;
 }

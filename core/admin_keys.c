@@ -22,6 +22,7 @@
 
 #include "core/admin_internal.h"
 #include "core/request_internal.h"
+#include "policy/duration.h"
 #include "core/tenancy.h"
 #include "store/keys.h"
 
@@ -64,8 +65,9 @@ static bool nonneg_int(const cJSON *v, int64_t *out) {
 /* Duration fields: a string such as "30d", "12h", "15m", "45s". */
 static int64_t duration_of(const cJSON *v) {
   if (!cJSON_IsString(v)) return -1;
-  int64_t d = sl_tenancy_parse_duration(v->valuestring);
-  return d > 0 && d < (int64_t)100 * 365 * 86400 ? d : -1;
+  int64_t d;
+  if (sl_policy_duration_parse_s(v->valuestring, &d)) return -1; /* the one parser: policy/duration.h */
+  return d < (int64_t)100 * 365 * 86400 ? d : -1;
 }
 
 static bool secret_ok(const char *s) {

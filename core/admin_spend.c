@@ -20,6 +20,7 @@
 
 #include "core/admin_internal.h"
 #include "core/request_internal.h"
+#include "policy/cost.h"
 #include "store/keys.h"
 #include "store/spend.h"
 
@@ -176,7 +177,7 @@ static void rep_run(struct adm_job *j) {
     cJSON_AddStringToObject(x, "name", r->rows[i].name);
     cJSON_AddItemToObject(x, "spend", adm_usd(r->rows[i].micro));
     cJSON_AddItemToArray(rows, x);
-    total += r->rows[i].micro;
+    total = sl_policy_add_sat(total, r->rows[i].micro);
   }
   cJSON_AddStringToObject(o, "group_by", r->kind == SL_SPEND_KEY ? "key" : "model");
   cJSON_AddStringToObject(o, "start", d0);

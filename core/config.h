@@ -126,6 +126,7 @@ struct sl_config {
   char *log_file;                /* NULL: stdout; reopened on SIGUSR1 */
   uint64_t stream_idle_timeout_ms; /* longest silence between stream chunks; default 60000 */
   uint64_t cooldown_max_ms;        /* cap for a cooldown that doubles after failed probes; default 300000 */
+  int max_keys;                    /* virtual keys + groups the limiter table holds; 0: default 50000 */
   struct sl_hedging hedging;       /* sluice_settings.hedging */
   struct sl_cache_settings cache;  /* litellm_settings.cache / cache_params, sluice_settings.cache */
   bool access_log;               /* default true */

@@ -4,6 +4,8 @@
  * loader turns "not valid" into a message with the file, line and key path. */
 #include "core/config_parse.h"
 
+#include "policy/duration.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -255,26 +257,8 @@ int sl_config_parse_size(const char *s, uint64_t *out) {
   return -EINVAL;
 }
 
-int sl_config_parse_duration_ms(const char *s, uint64_t *out) {
-  static const struct { const char *unit; double ms; } units[] = {
-      {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000},
-  };
-  char num[64];
-  const char *unit;
-  double v;
-  if (split_unit(s, num, sizeof num, &unit) || sl_config_parse_number(num, &v) || v < 0)
-    return -EINVAL;
-  for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-    if (strcmp(unit, units[i].unit) == 0) {
-      double ms = v * units[i].ms;
-      if (ms > 9007199254740992.0) /* 2^53: beyond any sane timeout */
-        return -ERANGE;
-      *out = (uint64_t)llround(ms);
-      return 0;
-    }
-  }
-  return -EINVAL;
-}
+/* One duration grammar for the whole program: policy/duration.h. */
+int sl_config_parse_duration_ms(const char *s, uint64_t *out) { return sl_policy_duration_parse_ms(s, out); }
 
 /* ---- hosts, URLs, listen addresses ---- */
 

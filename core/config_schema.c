@@ -15,6 +15,7 @@
 
 #include "core/config_internal.h"
 #include "core/config_parse.h"
+#include "policy/duration.h"
 
 #define N SL_CFG_N
 #define I32 INT32_MAX
@@ -421,6 +422,14 @@ static int finish_general(struct sl_cfg_ctx *c, const char *path, yaml_node_t *m
     char kp[SL_CFG_PATH];
     sl_cfg_path_join(kp, path, "master_key");
     return sl_cfg_fail(c, seen[0], kp, "empty; remove the key to run without authentication");
+  }
+  int64_t secs;
+  if (s->c.budget_duration && sl_policy_duration_parse_s(s->c.budget_duration, &secs)) {
+    char kp[SL_CFG_PATH];
+    sl_cfg_path_join(kp, path, "budget_duration");
+    return sl_cfg_fail(c, seen[2], kp,
+                       "expected a duration such as \"30d\", \"12h\", \"15m\" or \"45s\" (whole seconds, "
+                       "at least 1s; units s, m, h, d, w, mo), got '%.80s'", s->c.budget_duration);
   }
   return 0;
 }

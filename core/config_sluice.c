@@ -200,6 +200,7 @@ static const struct sl_cfg_key sluice_keys[] = {
     KEY("access_log", SL_K_BOOL, SCR(c.access_log)),
     KEY("stream_idle_timeout", SL_K_DUR, SCR(c.stream_idle_timeout_ms), .flags = SL_F_POSITIVE),
     KEY("cooldown_max", SL_K_DUR, SCR(c.cooldown_max_ms), .flags = SL_F_POSITIVE),
+    KEY("max_keys", SL_K_INT, SCR(c.max_keys), .min = 1, .max = 1000000), /* SL_SHM_KEY_SLOTS_MAX */
     KEY("hedging", SL_K_FUNC, SCR(c.hedging), .fn = parse_hedging),
     KEY("cache", SL_K_MAP, 0, .sub = &cache_section),
     KEY("tls", SL_K_MAP, 0, .sub = &tls_section),

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/notify.h"
 #include "core/storectl.h"
 #include "core/worker.h"
@@ -61,6 +62,8 @@ struct gen {
   int partial;           /* first byte of a record split across reads; -1: none */
   uint64_t deadline_ms;  /* STARTING: ready timeout; DRAINING: SIGKILL */
   bool killed;
+  struct gen *heir;                /* the generation a reload made from this one */
+  struct sl_metrics_carry *carry;  /* this one's counters, handed to heir when it ends */
 };
 
 struct master {
@@ -185,7 +188,7 @@ static struct gen *gen_new(struct master *m, struct sl_config *cfg, char *err, s
     free(g);
     return NULL;
   }
-  if (sl_shm_create(cfg->ndeployments, &g->shm)) {
+  if (sl_shm_create(cfg->ndeployments, (size_t)cfg->max_keys, &g->shm)) {
     snprintf(err, errlen, "cannot create shared memory: %s", strerror(errno));
     close(p[0]);
     close(p[1]);
@@ -195,6 +198,12 @@ static struct gen *gen_new(struct master *m, struct sl_config *cfg, char *err, s
   }
   /* The hedge budget starts full: a fresh gateway may hedge its first slow requests. */
   atomic_store(&g->shm->hedge_budget_milli, (int64_t)(cfg->hedging.budget_burst * 1000.0));
+  /* A reload is not a restart: the counters go on from the serving generation's. */
+  struct gen *from = m->serving;
+  if (from && !from->carry) {
+    from->carry = sl_metrics_carry_begin(from->shm, from->cfg, g->shm, cfg);
+    from->heir = from->carry ? g : NULL;
+  }
   g->ready_r = p[0];
   g->ready_w = p[1];
   g->partial = -1;
@@ -214,6 +223,16 @@ static void gen_free(struct master *m, struct gen *g) {
   if (m->serving == g) m->serving = NULL;
   if (m->starting == g) m->starting = NULL;
   if (m->retiring == g) m->retiring = NULL;
+  /* Counters: what older generations counted goes on into this one only if this one
+   * hands its own on (a reload that failed to start hands nothing on). */
+  for (struct gen *h = m->gens; h; h = h->next)
+    if (h->heir == g) {
+      if (g->carry) sl_metrics_carry_end(h->carry);
+      else sl_metrics_carry_drop(h->carry);
+      h->carry = NULL;
+      h->heir = NULL;
+    }
+  sl_metrics_carry_end(g->carry); /* to g->heir, still mapped */
   close(g->ready_r);
   close(g->ready_w);
   sl_shm_destroy(g->shm);
@@ -289,6 +308,7 @@ static void child_free(struct master *m) {
   for (struct gen *g = m->gens, *nx; g; g = nx) {
     nx = g->next;
     sl_config_free(g->cfg);
+    sl_metrics_carry_drop(g->carry);
     free(g->slots);
     free(g);
   }

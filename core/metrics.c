@@ -56,6 +56,14 @@ static const char *const cr_names[SL_CR_N] = {"none", "miss", "hit", "bypass"};
 #define ADD(field, v) atomic_fetch_add_explicit(&(field), (uint64_t)(v), memory_order_relaxed)
 #define LOAD(field) atomic_load_explicit(&(field), memory_order_relaxed)
 
+/* A counter that must not wrap (cost: a price bug could make it grow fast): saturates. */
+static void add_sat(_Atomic uint64_t *c, uint64_t v) {
+  uint64_t cur = LOAD(*c), nv;
+  do {
+    nv = cur > UINT64_MAX - v ? UINT64_MAX : cur + v;
+  } while (!atomic_compare_exchange_weak_explicit(c, &cur, nv, memory_order_relaxed, memory_order_relaxed));
+}
+
 /* ---- counting ---- */
 
 static unsigned bucket_of(uint64_t ms) {
@@ -122,7 +130,8 @@ void sl_metrics_request_done(struct sl_worker *w, const struct sl_request *rq) {
 
   if (rq->tokens_in > 0) ADD(m->tokens_in, rq->tokens_in);
   if (rq->tokens_out > 0) ADD(m->tokens_out, rq->tokens_out);
-  if (rq->cost_micro > 0) ADD(m->cost_micro_usd, rq->cost_micro);
+  if (rq->cost_micro > 0) add_sat(&m->cost_micro_usd, (uint64_t)rq->cost_micro);
+  if (rq->usage_implausible) ADD(m->usage_implausible, 1);
   int retries = rq->natt - 1 - rq->hedges_fired;
   if (retries > 0) ADD(m->retries, retries);
   if (rq->fallback_used) ADD(m->fallbacks, 1);
@@ -139,7 +148,7 @@ struct snap {
   uint64_t lat[SL_SHM_LAT_BUCKETS], lat_sum_us;
   uint64_t ttft[SL_SHM_LAT_BUCKETS], ttft_sum_us;
   uint64_t tokens_in, tokens_out, cost_micro;
-  uint64_t retries, fallbacks, hedges_fired, hedges_won, cooldowns, rate_limited;
+  uint64_t retries, fallbacks, hedges_fired, hedges_won, cooldowns, rate_limited, usage_implausible;
   uint64_t total; /* requests summed */
 };
 
@@ -169,6 +178,7 @@ static void take(struct snap *o, struct sl_shm_metrics *m) {
   o->hedges_won = LOAD(m->hedges_won);
   o->cooldowns = LOAD(m->cooldowns);
   o->rate_limited = LOAD(m->rate_limited);
+  o->usage_implausible = LOAD(m->usage_implausible);
 }
 
 /* A label value: backslash, double quote and newline escaped (text format 0.0.4). */
@@ -245,7 +255,9 @@ static double bits_to_d(uint64_t bits) {
   X("sluice_fallbacks_total", fallbacks, "Requests answered (or failed) after falling back to another model group.") \
   X("sluice_hedges_fired_total", hedges_fired, "Hedged duplicate attempts sent.")                          \
   X("sluice_hedges_won_total", hedges_won, "Requests whose answer came from a hedged attempt.")            \
-  X("sluice_rate_limited_total", rate_limited, "Requests rejected with 429 by sluice itself (rate limits, budgets).")
+  X("sluice_rate_limited_total", rate_limited, "Requests rejected with 429 by sluice itself (rate limits, budgets).") \
+  X("sluice_usage_implausible_total", usage_implausible,                                                 \
+    "Requests whose provider reported usage above 1e9 tokens in a count; sluice estimated it from the request instead.")
 
 int sl_metrics_render(struct sl_worker *w, struct sl_buf *out) {
   const struct sl_config *cfg = w->cfg;
@@ -409,3 +421,86 @@ int sl_metrics_render(struct sl_worker *w, struct sl_buf *out) {
   }
   return b->oom ? -ENOMEM : 0;
 }
+
+/* ---- counters across reloads (sl_metrics_carry_*) ---- */
+
+/* Every field of struct sl_shm_metrics is an _Atomic uint64_t counter, so a series is
+ * carried field by field as a flat array. */
+#define NFIELDS (sizeof(struct sl_shm_metrics) / sizeof(_Atomic uint64_t))
+_Static_assert(sizeof(struct sl_shm_metrics) % sizeof(_Atomic uint64_t) == 0, "metrics are u64 counters");
+
+struct carry_pair {
+  _Atomic uint64_t *src, *dst;
+  uint64_t base[NFIELDS]; /* what begin added */
+};
+
+struct sl_metrics_carry {
+  size_t n;
+  struct carry_pair pair[];
+};
+
+static bool same(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
+
+/* The group names in the order core/worker.c numbers groups (first appearance of each
+ * model_name in model_list), the first SL_SHM_MAX_WORKERS of them; returns how many. */
+static size_t group_names(const struct sl_config *c, const char *out[SL_SHM_MAX_WORKERS]) {
+  size_t k = 0;
+  for (size_t i = 0; i < c->ndeployments && k < SL_SHM_MAX_WORKERS; i++) {
+    const char *n = c->deployments[i].model_name;
+    bool first = true;
+    for (size_t j = 0; j < k && first; j++) first = !same(out[j], n);
+    if (first) out[k++] = n;
+  }
+  return k;
+}
+
+struct sl_metrics_carry *sl_metrics_carry_begin(struct sl_shm *from, const struct sl_config *fc, struct sl_shm *to,
+                                                const struct sl_config *tc) {
+  if (!from || !to || !fc || !tc) return NULL;
+  size_t nfd = fc->ndeployments < from->ndeployments ? fc->ndeployments : from->ndeployments;
+  size_t ntd = tc->ndeployments < to->ndeployments ? tc->ndeployments : to->ndeployments;
+  size_t max = nfd + SL_SHM_MAX_WORKERS;
+  struct sl_metrics_carry *c = calloc(1, sizeof *c + max * sizeof c->pair[0]);
+  if (!c) return NULL;
+  for (size_t i = 0; i < nfd; i++) {
+    const struct sl_deployment *d = &fc->deployments[i];
+    for (size_t j = 0; j < ntd; j++) {
+      const struct sl_deployment *e = &tc->deployments[j];
+      if (!same(d->model_name, e->model_name) || !same(d->id, e->id)) continue;
+      c->pair[c->n].src = (_Atomic uint64_t *)&from->deployments[i].m;
+      c->pair[c->n].dst = (_Atomic uint64_t *)&to->deployments[j].m;
+      c->n++;
+      break;
+    }
+  }
+  const char *fg[SL_SHM_MAX_WORKERS], *tg[SL_SHM_MAX_WORKERS];
+  size_t nfg = group_names(fc, fg), ntg = group_names(tc, tg);
+  for (size_t g = 0; g < nfg; g++) {
+    for (size_t h = 0; h < ntg; h++) {
+      if (!same(fg[g], tg[h])) continue;
+      c->pair[c->n].src = (_Atomic uint64_t *)&from->groups[g];
+      c->pair[c->n].dst = (_Atomic uint64_t *)&to->groups[h];
+      c->n++;
+      break;
+    }
+  }
+  for (size_t p = 0; p < c->n; p++)
+    for (size_t f = 0; f < NFIELDS; f++) {
+      uint64_t v = LOAD(c->pair[p].src[f]);
+      c->pair[p].base[f] = v;
+      if (v) add_sat(&c->pair[p].dst[f], v);
+    }
+  return c;
+}
+
+void sl_metrics_carry_end(struct sl_metrics_carry *c) {
+  if (!c) return;
+  for (size_t p = 0; p < c->n; p++)
+    for (size_t f = 0; f < NFIELDS; f++) {
+      uint64_t v = LOAD(c->pair[p].src[f]);
+      if (v > c->pair[p].base[f]) add_sat(&c->pair[p].dst[f], v - c->pair[p].base[f]);
+    }
+  free(c);
+}
+
+void sl_metrics_carry_drop(struct sl_metrics_carry *c) { free(c); }

@@ -96,8 +96,9 @@ static void access_log(struct sl_request *rq) {
   if (rq->natt) {
     char cost[32];
     sl_tenancy_format_cost(rq->cost_micro, cost);
-    sl_buf_printf(&b, ",\"tokens_in\":%lld,\"tokens_out\":%lld,\"cost_usd\":%s%s", (long long)rq->tokens_in,
-                  (long long)rq->tokens_out, cost, rq->usage_estimated ? ",\"usage_estimated\":true" : "");
+    sl_buf_printf(&b, ",\"tokens_in\":%lld,\"tokens_out\":%lld,\"cost_usd\":%s%s%s", (long long)rq->tokens_in,
+                  (long long)rq->tokens_out, cost, rq->usage_estimated ? ",\"usage_estimated\":true" : "",
+                  rq->usage_implausible ? ",\"usage_implausible\":true" : "");
   }
   if (rq->err_code) sl_buf_printf(&b, ",\"error\":\"%s\"", rq->err_code);
   if (rq->natt) {

@@ -117,8 +117,10 @@ struct sl_request {
 
   /* accounting: filled from the provider's usage */
   int64_t tokens_in, tokens_out;    /* of every attempt that consumed tokens */
-  int64_t cost_micro;               /* USD x 1e6, the request's total */
+  int64_t cost_micro;               /* USD x 1e6, the request's total (saturating) */
+  int64_t cost_pico;                /* USD x 1e12, exact, saturating: what budgets compare */
   bool usage_estimated;             /* some usage was estimated, not reported */
+  bool usage_implausible;           /* a provider reported absurd usage; an estimate replaced it */
 
   /* response */
   int status;

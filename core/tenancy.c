@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/request_internal.h"
 #include "policy/cost.h"
+#include "policy/duration.h"
 #include "policy/prices.h"
 #include "policy/ratelimit.h"
 #include "store/keys.h"
@@ -24,22 +25,6 @@ static uint64_t wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-int64_t sl_tenancy_parse_duration(const char *s) {
-  if (!s || !*s) return -1;
-  char *end;
-  double v = strtod(s, &end);
-  if (end == s || v < 0) return -1;
-  double mul = 1;
-  if (!strcmp(end, "") || !strcmp(end, "s")) mul = 1;
-  else if (!strcmp(end, "m") || !strcmp(end, "min")) mul = 60;
-  else if (!strcmp(end, "h")) mul = 3600;
-  else if (!strcmp(end, "d")) mul = 86400;
-  else if (!strcmp(end, "w")) mul = 7 * 86400;
-  else if (!strcmp(end, "mo")) mul = 30 * 86400;
-  else return -1;
-  return (int64_t)(v * mul);
 }
 
 void sl_tenancy_format_cost(int64_t micro, char out[32]) {
@@ -63,8 +48,11 @@ void sl_tenancy_open(struct sl_worker *w) {
       sl_log(SL_LOG_WARN, "deployment has no price: its requests cost 0", "\"deployment\":\"%s\",\"model\":\"%s\"",
              d->id, d->upstream_model);
   }
-  for (size_t i = 0; i < w->ngroups; i++)
+  for (size_t i = 0; i < w->ngroups; i++) {
     w->groups[i].spend_id = sl_spend_id_name(SL_SPEND_GROUP, w->groups[i].name, strlen(w->groups[i].name));
+    if (w->shm) sl_shm_key_slot(w->shm, w->groups[i].spend_id); /* before keys can fill the table */
+  }
+  if (w->shm) sl_shm_key_slot(w->shm, SL_SPEND_ID_GATEWAY);
   /* The tenancy store (its own environment, apart from the cache: store/lmdb_env.h)
    * opens when something needs it: virtual keys, a budget. */
   if (c->master_key || c->max_budget > 0) {
@@ -148,12 +136,19 @@ int sl_tenancy_authenticate(struct sl_request *rq, const char **why) {
 
 /* ---- budgets and limits ---- */
 
-/* The slot's current-period spend, loaded from the ledger the first time this region
- * sees the payer, and restarted when a new budget period begins. */
+static int64_t micro_to_pico(int64_t micro) {
+  int64_t r;
+  if (micro <= 0) return 0;
+  return __builtin_mul_overflow(micro, (int64_t)1000000, &r) ? INT64_MAX : r;
+}
+
+/* The slot's current-period spend in pico-USD, loaded from the ledger (micro-USD) the
+ * first time this region sees the payer, and restarted when a new budget period
+ * begins. */
 static int64_t period_spend(struct sl_worker *w, struct sl_shm_key *s, enum sl_spend_kind kind, uint64_t id,
                             int64_t period_start) {
   if (atomic_load(&s->loaded) && (int64_t)atomic_load(&s->period_start) == period_start)
-    return atomic_load(&s->period_spend_micro);
+    return atomic_load(&s->period_spend_pico);
   sl_shm_lock(&s->lock);
   if (!atomic_load(&s->loaded) || (int64_t)atomic_load(&s->period_start) != period_start) {
     int64_t m = 0;
@@ -161,25 +156,38 @@ static int64_t period_spend(struct sl_worker *w, struct sl_shm_key *s, enum sl_s
       m = 0; /* a new period begins */
     } else if (w->tenancy) {
       sl_spend_period_load(w->tenancy, kind, id, period_start, &m);
-      m += atomic_load(&s->spend_total_micro) - atomic_load(&s->spend_flushed_micro);
+      m = micro_to_pico(sl_policy_add_sat(m, atomic_load(&s->spend_total_micro) - atomic_load(&s->spend_flushed_micro)));
     }
-    atomic_store(&s->period_spend_micro, m);
+    atomic_store(&s->period_spend_pico, m);
     atomic_store(&s->period_start, (uint64_t)period_start);
     atomic_store(&s->loaded, 1);
   }
   sl_shm_unlock(&s->lock);
-  return atomic_load(&s->period_spend_micro);
+  return atomic_load(&s->period_spend_pico);
 }
 
 static int64_t gateway_period_start(const struct sl_config *c, int64_t now) {
-  int64_t d = c->budget_duration ? sl_tenancy_parse_duration(c->budget_duration) : 0;
-  return d > 0 ? now - now % d : 0;
+  int64_t d = 0; /* validated when the config was loaded */
+  if (!c->budget_duration || sl_policy_duration_parse_s(c->budget_duration, &d)) return 0;
+  return now - now % d;
 }
 
-static void budget_exceeded(struct sl_request *rq, const char *who, int64_t spent, double max) {
+static void table_full(struct sl_request *rq, const char *who) {
+  static bool told;
+  size_t max = rq->w->shm->nkeys / 2;
+  if (!told) sl_log(SL_LOG_ERROR, "key table full: payers that are not in it yet are refused (raise sluice_settings.max_keys)",
+                    "\"payer\":\"%s\",\"max_keys\":%zu", who, max);
+  told = true;
+  sl_request_reply_error(rq, 503, "key_table_full", "Retry-After: 60\r\n",
+                         "sluice cannot track more virtual keys: its limiter table is full (sluice_settings.max_keys = %zu). "
+                         "Ask the operator to raise max_keys.", max);
+}
+
+static void budget_exceeded(struct sl_request *rq, const char *who, int64_t spent_pico, double max) {
   char s[32];
-  sl_tenancy_format_cost(spent, s);
-  sl_request_reply_error(rq, 429, "budget_exceeded", NULL, "Budget has been exceeded: %s spent %s USD of max_budget %.6f USD",
+  /* shown in micro-USD rounded up: a spend above a tiny budget never reads as 0 */
+  sl_tenancy_format_cost(spent_pico / 1000000 + (spent_pico % 1000000 != 0), s);
+  sl_request_reply_error(rq, 429, "budget_exceeded", NULL, "Budget has been exceeded: %s spent %s USD of max_budget %.12g USD",
                          who, s, max);
 }
 
@@ -209,9 +217,13 @@ bool sl_tenancy_admit(struct sl_request *rq) {
   const struct sl_config *c = w->cfg;
   int64_t now = (int64_t)time(NULL);
   if (c->max_budget > 0) {
-    struct sl_shm_key *g = sl_shm_key_slot(w->shm, SL_SPEND_ID_GATEWAY);
-    int64_t spent = g ? period_spend(w, g, SL_SPEND_GATEWAY, SL_SPEND_ID_GATEWAY, gateway_period_start(c, now)) : 0;
-    if (spent >= (int64_t)(c->max_budget * 1e6)) {
+    struct sl_shm_key *g = sl_shm_key_slot(w->shm, SL_SPEND_ID_GATEWAY); /* claimed at start */
+    if (!g) { /* only with a max_keys below the number of groups: never serve unlimited */
+      table_full(rq, "the gateway");
+      return false;
+    }
+    int64_t spent = period_spend(w, g, SL_SPEND_GATEWAY, SL_SPEND_ID_GATEWAY, gateway_period_start(c, now));
+    if (spent >= sl_policy_budget_pico(c->max_budget)) {
       budget_exceeded(rq, "the gateway", spent, c->max_budget);
       return false;
     }
@@ -226,16 +238,13 @@ bool sl_tenancy_admit(struct sl_request *rq) {
     return false;
   }
   struct sl_shm_key *s = rq->key_slot = sl_shm_key_slot(w->shm, k->id);
-  if (!s) { /* table full: serve rather than refuse, and say so */
-    static bool told;
-    if (!told) sl_log(SL_LOG_ERROR, "key table full: this key is served without limits or spend accounting",
-                      "\"key\":\"%s\",\"slots\":%d", k->display, SL_SHM_KEY_SLOTS);
-    told = true;
-    return true;
+  if (!s) { /* table full: a key is never served without its limits and spend accounting */
+    table_full(rq, k->display);
+    return false;
   }
   if (k->max_budget > 0) {
     int64_t spent = period_spend(w, s, SL_SPEND_KEY, k->id, sl_key_period_start(k, now));
-    if (spent >= sl_key_max_budget_micro(k)) {
+    if (spent >= sl_policy_budget_pico(k->max_budget)) {
       budget_exceeded(rq, k->key_alias[0] ? k->key_alias : k->display, spent, k->max_budget);
       return false;
     }
@@ -287,29 +296,42 @@ static bool consumed(const struct sl_attempt *at) {
 
 void sl_tenancy_cost(struct sl_request *rq) {
   struct sl_worker *w = rq->w;
-  rq->tokens_in = rq->tokens_out = rq->cost_micro = 0;
+  rq->tokens_in = rq->tokens_out = rq->cost_micro = rq->cost_pico = 0;
   for (int i = 0; i < rq->natt; i++) {
     struct sl_attempt *at = rq->att[i];
     if (!consumed(at)) continue;
     struct sl_usage u = at->usage;
-    if (!at->has_usage) {
+    struct sl_tokens t = {u.prompt_tokens, u.completion_tokens, u.cached_tokens, u.cache_write_tokens};
+    bool believed = at->has_usage && sl_policy_tokens_plausible(&t);
+    if (at->has_usage && !believed) rq->usage_implausible = true; /* absurd usage: estimate instead */
+    if (!believed) {
       memset(&u, 0, sizeof u);
       u.prompt_tokens = rq->est_tokens;
       if (at->uf) u.completion_tokens = sl_usage_estimate_from_chars(at->uf->out_chars, at->uf->out_deltas);
       u.estimated = true;
+      t = (struct sl_tokens){u.prompt_tokens, u.completion_tokens, 0, 0};
     }
-    struct sl_tokens t = {u.prompt_tokens, u.completion_tokens, u.cached_tokens, u.cache_write_tokens};
-    if (w->prices) rq->cost_micro += sl_policy_cost_micro_tokens(&t, &w->prices[at->dep]);
-    rq->tokens_in += u.prompt_tokens;
-    rq->tokens_out += u.completion_tokens;
+    if (w->prices) {
+      rq->cost_micro = sl_policy_add_sat(rq->cost_micro, sl_policy_cost_micro_tokens(&t, &w->prices[at->dep]));
+      rq->cost_pico = sl_policy_add_sat(rq->cost_pico, sl_policy_cost_pico_tokens(&t, &w->prices[at->dep]));
+    }
+    rq->tokens_in = sl_policy_add_sat(rq->tokens_in, t.prompt);
+    rq->tokens_out = sl_policy_add_sat(rq->tokens_out, t.completion);
     rq->usage_estimated |= u.estimated;
   }
 }
 
-static void add_spend(struct sl_shm_key *s, int64_t micro) {
-  if (!s || micro <= 0) return;
-  atomic_fetch_add(&s->spend_total_micro, micro);
-  atomic_fetch_add(&s->period_spend_micro, micro);
+/* *a += v, saturating at INT64_MAX (v >= 0). */
+static void atomic_add_sat(_Atomic int64_t *a, int64_t v) {
+  int64_t cur = atomic_load(a);
+  while (!atomic_compare_exchange_weak(a, &cur, sl_policy_add_sat(cur, v))) {
+  }
+}
+
+static void add_spend(struct sl_shm_key *s, int64_t micro, int64_t pico) {
+  if (!s || pico <= 0) return;
+  if (micro > 0) atomic_add_sat(&s->spend_total_micro, micro);
+  atomic_add_sat(&s->period_spend_pico, pico);
 }
 
 void sl_tenancy_account(struct sl_request *rq) {
@@ -318,10 +340,10 @@ void sl_tenancy_account(struct sl_request *rq) {
   rq->accounted = true;
   if (rq->natt == 0 && !rq->tpm_reserved) return;
   sl_tenancy_cost(rq);
-  if (rq->cost_micro > 0) {
-    add_spend(rq->key_slot, rq->cost_micro);
-    if (rq->group) add_spend(sl_shm_key_slot(w->shm, rq->group->spend_id), rq->cost_micro);
-    add_spend(sl_shm_key_slot(w->shm, SL_SPEND_ID_GATEWAY), rq->cost_micro);
+  if (rq->cost_pico > 0) {
+    add_spend(rq->key_slot, rq->cost_micro, rq->cost_pico);
+    if (rq->group) add_spend(sl_shm_key_slot(w->shm, rq->group->spend_id), rq->cost_micro, rq->cost_pico);
+    add_spend(sl_shm_key_slot(w->shm, SL_SPEND_ID_GATEWAY), rq->cost_micro, rq->cost_pico);
   }
   if (rq->key_slot && rq->tpm_reserved) { /* replace the reservation by what was used */
     sl_shm_lock(&rq->key_slot->lock);

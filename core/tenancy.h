@@ -30,7 +30,5 @@ void sl_tenancy_cost(struct sl_request *rq);
 void sl_tenancy_account(struct sl_request *rq);
 /* "0.000123" */
 void sl_tenancy_format_cost(int64_t micro, char out[32]);
-/* "30d", "12h", "15m", "45s" (or plain seconds) to seconds; -1 when malformed. */
-int64_t sl_tenancy_parse_duration(const char *s);
 
 #endif

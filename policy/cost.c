@@ -24,8 +24,9 @@ bool sl_policy_price_is_free(const struct sl_price *p) {
 
 static int64_t nonneg(int64_t v) { return v < 0 ? 0 : v; }
 
-int64_t sl_policy_cost_micro_tokens(const struct sl_tokens *t, const struct sl_price *p) {
-  if (!t || !p) return 0;
+/* The exact cost in pico-USD (never negative; far below 2^127: four products of a
+ * count < 2^63 and a price <= 1e12 < 2^40). */
+static __int128 cost_pico(const struct sl_tokens *t, const struct sl_price *p) {
   int64_t prompt = nonneg(t->prompt), completion = nonneg(t->completion);
   int64_t cr = nonneg(t->cache_read), cw = nonneg(t->cache_write);
   if (cr > prompt) cr = prompt;
@@ -34,11 +35,39 @@ int64_t sl_policy_cost_micro_tokens(const struct sl_tokens *t, const struct sl_p
   int64_t pr = p->has_cache_read ? sl_policy_price_pico(p->cache_read) : in;
   int64_t pw = p->has_cache_write ? sl_policy_price_pico(p->cache_write) : in;
   int64_t out = sl_policy_price_pico(p->output);
-  /* Each product < 2^63 * 2^40; the sum of four stays far below 2^127. */
-  __int128 pico = (__int128)(prompt - cr - cw) * in + (__int128)cr * pr + (__int128)cw * pw +
-                  (__int128)completion * out;
-  __int128 micro = (pico + PICO_PER_MICRO / 2) / PICO_PER_MICRO;
+  return (__int128)(prompt - cr - cw) * in + (__int128)cr * pr + (__int128)cw * pw + (__int128)completion * out;
+}
+
+int64_t sl_policy_cost_micro_tokens(const struct sl_tokens *t, const struct sl_price *p) {
+  if (!t || !p) return 0;
+  __int128 micro = (cost_pico(t, p) + PICO_PER_MICRO / 2) / PICO_PER_MICRO;
   return micro > INT64_MAX ? INT64_MAX : (int64_t)micro;
+}
+
+int64_t sl_policy_cost_pico_tokens(const struct sl_tokens *t, const struct sl_price *p) {
+  if (!t || !p) return 0;
+  __int128 pico = cost_pico(t, p);
+  return pico > INT64_MAX ? INT64_MAX : (int64_t)pico;
+}
+
+bool sl_policy_tokens_plausible(const struct sl_tokens *t) {
+  const int64_t v[4] = {t->prompt, t->completion, t->cache_read, t->cache_write};
+  for (int i = 0; i < 4; i++)
+    if (v[i] < 0 || v[i] > SL_USAGE_MAX_TOKENS) return false;
+  return true;
+}
+
+int64_t sl_policy_add_sat(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? INT64_MAX : INT64_MIN;
+  return r;
+}
+
+int64_t sl_policy_budget_pico(double usd) {
+  if (!(usd > 0)) return 0;
+  double v = usd * PICO_PER_USD;
+  if (!(v < 9223372036854775807.0)) return INT64_MAX;
+  return (int64_t)llround(v);
 }
 
 int64_t sl_policy_cost_micro(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_prompt_tokens,

@@ -25,6 +25,26 @@ struct sl_tokens {
   int64_t prompt, completion, cache_read, cache_write;
 };
 
+/* The most tokens one call may report in any count. A provider that reports more (a
+ * bug, a hostile upstream: 9e15 tokens would cost billions and wrap counters) is not
+ * believed: the caller estimates the call's usage from the request instead and flags
+ * it (core/tenancy.c). 1e9 is ~1000x the largest context window of 2025. */
+#define SL_USAGE_MAX_TOKENS 1000000000LL
+
+/* True when every count of t is in [0, SL_USAGE_MAX_TOKENS]. */
+bool sl_policy_tokens_plausible(const struct sl_tokens *t);
+
+/* a + b, saturating at INT64_MAX / INT64_MIN instead of wrapping. */
+int64_t sl_policy_add_sat(int64_t a, int64_t b);
+
+/* Cost in pico-USD (the unit every price is converted to), exact, saturating at
+ * INT64_MAX (~9.2 million USD). Budgets compare in this unit (core/tenancy.c). */
+int64_t sl_policy_cost_pico_tokens(const struct sl_tokens *t, const struct sl_price *p);
+
+/* A budget in USD as pico-USD, rounded to nearest; <= 0 or NaN: 0; saturates at
+ * INT64_MAX. */
+int64_t sl_policy_budget_pico(double usd);
+
 /* Cost in micro-USD, rounded half up:
  *   (prompt - cached) x input + cached x cache_read + completion x output
  * computed exactly in pico-USD (each price rounded to the nearest 1e-12 USD per token),

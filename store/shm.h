@@ -13,7 +13,12 @@
 
 #define SL_SHM_MAX_WORKERS 256
 #define SL_SHM_SKETCH 128 /* == SL_SKETCH_BUCKETS in policy/hedge.h */
-#define SL_SHM_KEY_SLOTS 4096  /* virtual keys, groups and the gateway in the limiter/spend table */
+/* Slots of the limiter/spend table (virtual keys, model groups and the gateway) when
+ * the config does not say (sluice_settings.max_keys). The table is open-addressed and
+ * sized to twice the slots asked for (so probes stay short when it is nearly full); an
+ * untouched slot costs no memory (the mapping is demand-zero). */
+#define SL_SHM_KEY_SLOTS_DEFAULT 50000
+#define SL_SHM_KEY_SLOTS_MAX 1000000
 #define SL_SHM_LAT_BUCKETS 16  /* Prometheus latency histogram buckets (see core/metrics.c) */
 
 /* Prometheus counters of one deployment (or, in `groups`, of requests of a group that
@@ -27,6 +32,7 @@ struct sl_shm_metrics {
   _Atomic uint64_t ttft_bucket[SL_SHM_LAT_BUCKETS], ttft_count, ttft_sum_us;
   _Atomic uint64_t tokens_in, tokens_out, cost_micro_usd;
   _Atomic uint64_t retries, fallbacks, hedges_fired, hedges_won, cooldowns, rate_limited;
+  _Atomic uint64_t usage_implausible; /* provider usage above SL_USAGE_MAX_TOKENS, replaced by an estimate */
 };
 
 /* A sliding-window counter over one-minute windows (exact across processes: updated
@@ -37,14 +43,16 @@ struct sl_shm_window {
 };
 
 /* One entry of the limiter/spend table: a virtual key, a model group or the gateway.
- * Spend is kept in micro-USD as integers so atomic adds are exact. */
+ * Spend is kept in micro-USD as integers so atomic adds are exact (the ledger's unit);
+ * budgets compare the period's spend in pico-USD, the unit costs are computed in, so a
+ * budget far below a micro-USD (LiteLLM's tests use 0.0000001) is exact too. */
 struct sl_shm_key {
   _Atomic uint64_t id;               /* 0 = free; else a nonzero hash of the key/group name */
   _Atomic uint32_t lock;
   struct sl_shm_window req, tok;     /* requests and tokens per minute */
   _Atomic int64_t spend_total_micro; /* everything added since this region was made (flushing) */
   _Atomic int64_t spend_flushed_micro; /* part of spend_total already in the LMDB ledger */
-  _Atomic int64_t period_spend_micro;  /* spend in the current budget period */
+  _Atomic int64_t period_spend_pico;  /* spend in the current budget period (saturating) */
   _Atomic uint64_t period_start;     /* unix seconds of the current budget period's start */
   _Atomic uint32_t loaded;           /* period spend loaded from the ledger */
 };
@@ -85,16 +93,36 @@ struct sl_shm {
   uint64_t epoch;                     /* random per region: tells spend flushes apart */
   _Atomic int64_t hedge_budget_milli; /* token bucket shared by all workers */
   _Atomic uint32_t draining;          /* readiness turns false while set */
+  uint32_t nkeys;                     /* slots of the key table (2 x max_keys) */
+  _Atomic uint32_t nkeys_used;        /* slots claimed */
+  uint64_t keys_off;                  /* its byte offset from the start of the region */
+  uint64_t claimed_off;               /* offset of _Atomic uint32_t claimed[nkeys]: slot + 1 of
+                                         each claim in claim order (0: being written), so
+                                         a scan of the used slots never touches the rest */
   struct sl_shm_worker workers[SL_SHM_MAX_WORKERS];
   struct sl_shm_metrics groups[SL_SHM_MAX_WORKERS]; /* by group index (groups <= deployments) */
-  struct sl_shm_key keys[SL_SHM_KEY_SLOTS];
   struct sl_shm_deployment deployments[];
+  /* then, at keys_off: struct sl_shm_key keys[nkeys]; at claimed_off: the claim list */
 };
+
+/* The key table (nkeys slots). */
+static inline struct sl_shm_key *sl_shm_keys(struct sl_shm *s) {
+  return (struct sl_shm_key *)(void *)((char *)s + s->keys_off);
+}
 
 /* The slot for id (a nonzero hash), claimed on first use; NULL when the table is full. */
 struct sl_shm_key *sl_shm_key_slot(struct sl_shm *s, uint64_t id);
+/* The slot of id if one was claimed; never claims (admin reads). */
+struct sl_shm_key *sl_shm_key_find(struct sl_shm *s, uint64_t id);
+/* Claimed slots in claim order, for scans (the spend flusher): positions 0 ..
+ * sl_shm_key_claims(s) - 1; sl_shm_key_claimed returns the slot index of a position, or
+ * -1 while its claim is still being recorded (the next scan sees it). */
+size_t sl_shm_key_claims(struct sl_shm *s);
+int64_t sl_shm_key_claimed(struct sl_shm *s, size_t pos);
 
-int sl_shm_create(size_t ndeployments, struct sl_shm **out);
+/* max_keys: how many keys, groups and gateway entries the table must hold (0: the
+ * default); the table gets 2 x max_keys slots. -EINVAL above SL_SHM_KEY_SLOTS_MAX. */
+int sl_shm_create(size_t ndeployments, size_t max_keys, struct sl_shm **out);
 void sl_shm_destroy(struct sl_shm *s);
 
 /* Cross-process spinlock for one deployment's multi-field state. A holder that died

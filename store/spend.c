@@ -79,6 +79,14 @@ void sl_spend_day_format(uint32_t day, char out[11]) {
 
 /* ---- rows ---- */
 
+/* Ledger sums saturate instead of wrapping (spend is bounded upstream, core/tenancy.c;
+ * this is the last line). */
+static int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? INT64_MAX : INT64_MIN;
+  return r;
+}
+
 static void row_read(const MDB_val *v, int64_t out[SL_SPEND_NFIELDS]) {
   struct slk_row r;
   memset(out, 0, sizeof(int64_t) * SL_SPEND_NFIELDS);
@@ -94,7 +102,7 @@ static int row_add(MDB_txn *t, MDB_dbi dbi, const void *key, size_t klen, const 
   int rc = mdb_get(t, dbi, &k, &v);
   if (rc && rc != MDB_NOTFOUND) return rc;
   if (!rc) row_read(&v, r.v);
-  for (int i = 0; i < SL_SPEND_NFIELDS; i++) r.v[i] += d[i];
+  for (int i = 0; i < SL_SPEND_NFIELDS; i++) r.v[i] = sat_add(r.v[i], d[i]);
   v = (MDB_val){sizeof r, &r};
   return mdb_put(t, dbi, &k, &v, 0);
 }
@@ -122,7 +130,7 @@ int slk_spend_add(struct sl_lmdb *e, MDB_txn *t, unsigned kind, uint64_t id, uin
     p.period_start = period_start;
     memset(p.v, 0, sizeof p.v);
   }
-  for (int i = 0; i < SL_SPEND_NFIELDS; i++) p.v[i] += d[i];
+  for (int i = 0; i < SL_SPEND_NFIELDS; i++) p.v[i] = sat_add(p.v[i], d[i]);
   v = (MDB_val){sizeof p, &p};
   return mdb_put(t, e->dbi_spend, &k, &v, 0);
 }
@@ -172,7 +180,7 @@ static int sum_days(MDB_cursor *cur, unsigned kind, uint64_t id, uint32_t start,
     if (day > end) break;
     int64_t r[SL_SPEND_NFIELDS];
     row_read(&v, r);
-    for (int i = 0; i < SL_SPEND_NFIELDS; i++) out[i] += r[i];
+    for (int i = 0; i < SL_SPEND_NFIELDS; i++) out[i] = sat_add(out[i], r[i]);
   }
   return rc == MDB_NOTFOUND ? 0 : rc;
 }

@@ -50,6 +50,7 @@ struct flush_ctx {
   int64_t now;
   bool gc;
   struct sl_spend_flush_plan *plan;
+  uint32_t start; /* first slot to look at */
 };
 
 static int gc_meta(struct flush_ctx *c, MDB_txn *t) {
@@ -76,11 +77,21 @@ static int flush_fn(MDB_txn *t, void *ctx) {
   struct flush_ctx *c = ctx;
   struct sl_spend_flush_plan *plan = c->plan;
   plan->n = 0;
+  plan->more = false;
   memset(&plan->st, 0, sizeof plan->st);
   uint32_t day = sl_spend_day(c->now);
   int rc = 0;
-  for (uint32_t i = 0; i < SL_SHM_KEY_SLOTS && !rc; i++) {
-    struct sl_shm_key *s = &c->shm->keys[i];
+  struct sl_shm_key *keys = sl_shm_keys(c->shm);
+  uint32_t pos = c->start, nclaims = (uint32_t)sl_shm_key_claims(c->shm);
+  for (; pos < nclaims && !rc; pos++) {
+    if (plan->n == SL_SPEND_FLUSH_BATCH) {
+      plan->more = true;
+      break;
+    }
+    int64_t at = sl_shm_key_claimed(c->shm, pos);
+    if (at < 0) continue; /* a claim being recorded: the next flush */
+    uint32_t i = (uint32_t)at;
+    struct sl_shm_key *s = &keys[i];
     uint64_t id = atomic_load(&s->id);
     if (!id) continue;
     uint64_t period_start = atomic_load(&s->period_start);
@@ -123,26 +134,37 @@ static int flush_fn(MDB_txn *t, void *ctx) {
     memcpy(plan->items[plan->n].total, total, sizeof total);
     plan->n++;
   }
+  plan->next = pos;
   if (!rc && c->gc) rc = gc_meta(c, t);
   return rc;
 }
 
-int sl_spend_flush_commit(struct sl_lmdb *e, struct sl_shm *shm, int64_t now_unix, bool gc,
-                          struct sl_spend_flush_plan *plan) {
-  struct flush_ctx c = {e, shm, now_unix, gc, plan};
+static int commit_from(struct sl_lmdb *e, struct sl_shm *shm, int64_t now_unix, bool gc, uint32_t start,
+                       struct sl_spend_flush_plan *plan) {
+  struct flush_ctx c = {e, shm, now_unix, gc, plan, start};
   plan->n = 0;
   int rc = slk_write(e, flush_fn, &c);
   if (rc) plan->n = 0;
   return rc;
 }
 
+int sl_spend_flush_commit(struct sl_lmdb *e, struct sl_shm *shm, int64_t now_unix, bool gc,
+                          struct sl_spend_flush_plan *plan) {
+  return commit_from(e, shm, now_unix, gc, 0, plan);
+}
+
 void sl_spend_flush_apply(struct sl_shm *shm, const struct sl_spend_flush_plan *plan) {
-  for (size_t i = 0; i < plan->n; i++) slot_advance(&shm->keys[plan->items[i].slot], plan->items[i].total);
+  struct sl_shm_key *keys = sl_shm_keys(shm);
+  for (size_t i = 0; i < plan->n; i++) slot_advance(&keys[plan->items[i].slot], plan->items[i].total);
 }
 
 static bool any_dirty(struct sl_shm *shm) {
-  for (size_t i = 0; i < SL_SHM_KEY_SLOTS; i++)
-    if (slot_dirty(&shm->keys[i])) return true;
+  struct sl_shm_key *keys = sl_shm_keys(shm);
+  size_t n = sl_shm_key_claims(shm);
+  for (size_t pos = 0; pos < n; pos++) {
+    int64_t at = sl_shm_key_claimed(shm, pos);
+    if (at >= 0 && slot_dirty(&keys[at])) return true;
+  }
   return false;
 }
 
@@ -150,10 +172,18 @@ static int flush_with(struct sl_lmdb *e, struct sl_shm *shm, int64_t now, bool g
                       struct sl_spend_flush_stats *st) {
   if (st) memset(st, 0, sizeof *st);
   if (!any_dirty(shm)) return 0;
-  int rc = sl_spend_flush_commit(e, shm, now, gc, plan);
-  if (rc) return rc;
-  sl_spend_flush_apply(shm, plan);
-  if (st) *st = plan->st;
+  uint32_t start = 0;
+  do { /* one txn per batch of dirty slots */
+    int rc = commit_from(e, shm, now, gc && start == 0, start, plan);
+    if (rc) return rc;
+    sl_spend_flush_apply(shm, plan);
+    if (st) {
+      st->slots += plan->st.slots;
+      st->micro += plan->st.micro;
+      st->recovered += plan->st.recovered;
+    }
+    start = plan->next;
+  } while (plan->more);
   return 0;
 }
 

@@ -432,6 +432,10 @@ static const struct err_case type_errors[] = {
      "got 'maybe'"},
     {ONE_DEP "sluice_settings:\n  workers: ten\n",
      "t.yaml:7: sluice_settings.workers: expected an integer between 0 and 1024, got 'ten'"},
+    {ONE_DEP "sluice_settings:\n  max_keys: 0\n",
+     "t.yaml:7: sluice_settings.max_keys: expected an integer between 1 and 1000000, got '0'"},
+    {ONE_DEP "sluice_settings:\n  max_keys: 2000000\n",
+     "t.yaml:7: sluice_settings.max_keys: expected an integer between 1 and 1000000, got '2000000'"},
     {ONE_DEP "sluice_settings:\n  port: 70000\n",
      "t.yaml:7: sluice_settings.port: expected an integer between 0 and 65535, got '70000'"},
     {ONE_DEP "sluice_settings:\n  max_body_bytes: 16XB\n",
@@ -489,6 +493,10 @@ static const struct err_case structure_errors[] = {
      "t.yaml:8: general_settings: duplicate key (first at line 6)"},
     {ONE_DEP "general_settings:\n  master_key: \"\"\n",
      "t.yaml:7: general_settings.master_key: empty; remove the key"},
+    {ONE_DEP "general_settings:\n  max_budget: 10\n  budget_duration: 30x\n",
+     "t.yaml:8: general_settings.budget_duration: expected a duration such as \"30d\""},
+    {ONE_DEP "general_settings:\n  budget_duration: 0.5s\n",
+     "t.yaml:7: general_settings.budget_duration: expected a duration such as \"30d\""},
     {ONE_DEP "    model_info: {id: same}\n"
              "  - model_name: n\n    litellm_params: {model: openai/y, api_key: k}\n"
              "    model_info: {id: same}\n",
@@ -1576,7 +1584,8 @@ static void durations(void) {
   CHECK(sl_config_parse_duration_ms("1e3ms", &v) == 0 && v == 1000);
   CHECK(sl_config_parse_duration_ms("-1s", &v) == -EINVAL);
   CHECK(sl_config_parse_duration_ms("10S", &v) == -EINVAL);
-  CHECK(sl_config_parse_duration_ms("1d", &v) == -EINVAL);
+  CHECK(sl_config_parse_duration_ms("1d", &v) == 0 && v == 86400000); /* one parser: policy/duration */
+  CHECK(sl_config_parse_duration_ms("30x", &v) == -EINVAL);
   CHECK(sl_config_parse_duration_ms("1m30s", &v) == -EINVAL);
   CHECK(sl_config_parse_duration_ms("s", &v) == -EINVAL);
   CHECK(sl_config_parse_duration_ms("1e300h", &v) == -ERANGE);

@@ -21,7 +21,7 @@ static struct sl_worker *fresh_worker(void) {
   static struct sl_worker w;
   static struct sl_shm *shm;
   if (shm) sl_shm_destroy(shm);
-  if (sl_shm_create(3, &shm)) abort();
+  if (sl_shm_create(3, 0, &shm)) abort();
   memset(&w, 0, sizeof w);
   w.cfg = &cfg;
   w.shm = shm;
@@ -230,6 +230,42 @@ static void every_line_is_well_formed(void) {
   }
 }
 
+/* Issue 11.14: counters carried to a new generation's region by labels, the old
+ * generation's growth while it drains added at its end, series the new config lacks
+ * dropped. */
+static void counters_carry_across_reloads(void) {
+  struct sl_shm *old, *new;
+  CHECK(sl_shm_create(3, 0, &old) == 0);
+  /* new config: "solo" gone, a new deployment first, the alpha ones in another order */
+  static struct sl_deployment nd[3] = {
+    {.model_name = "beta", .id = "beta-0"},
+    {.model_name = "alpha", .id = "we\"ird\\id\nx"},
+    {.model_name = "alpha", .id = "alpha-0"},
+  };
+  static struct sl_config ncfg = {.deployments = nd, .ndeployments = 3};
+  CHECK(sl_shm_create(3, 0, &new) == 0);
+  atomic_store(&old->deployments[0].m.requests[SL_SC_2XX][SL_CR_MISS], 7);
+  atomic_store(&old->deployments[1].m.cost_micro_usd, 5);
+  atomic_store(&old->deployments[2].m.retries, 9);
+  atomic_store(&old->groups[0].rate_limited, 4);       /* group "alpha" */
+  atomic_store(&new->deployments[2].m.requests[SL_SC_2XX][SL_CR_MISS], 1); /* the new gen served one */
+  struct sl_metrics_carry *c = sl_metrics_carry_begin(old, &cfg, new, &ncfg);
+  CHECK(c != NULL);
+  CHECK(atomic_load(&new->deployments[2].m.requests[SL_SC_2XX][SL_CR_MISS]) == 8);
+  CHECK(atomic_load(&new->deployments[1].m.cost_micro_usd) == 5);
+  CHECK(atomic_load(&new->deployments[0].m.retries) == 0); /* beta is new; solo's retries dropped */
+  CHECK(atomic_load(&new->groups[1].rate_limited) == 4);   /* alpha is group 1 in the new config */
+  /* the old generation drains: what it counts meanwhile arrives at its end */
+  atomic_fetch_add(&old->deployments[0].m.requests[SL_SC_2XX][SL_CR_MISS], 3);
+  CHECK(atomic_load(&new->deployments[2].m.requests[SL_SC_2XX][SL_CR_MISS]) == 8);
+  sl_metrics_carry_end(c);
+  CHECK(atomic_load(&new->deployments[2].m.requests[SL_SC_2XX][SL_CR_MISS]) == 11);
+  CHECK(atomic_load(&new->deployments[1].m.cost_micro_usd) == 5);
+  sl_metrics_carry_end(NULL); /* no carry: nothing */
+  sl_shm_destroy(old);
+  sl_shm_destroy(new);
+}
+
 CHECK_MAIN(T(request_lands_on_the_answering_deployment), T(status_classes_cache_results_and_group_series),
            T(retries_hedges_fallbacks_rate_limits), T(ttft_of_streams), T(health_gauges),
-           T(every_line_is_well_formed))
+           T(every_line_is_well_formed), T(counters_carry_across_reloads))

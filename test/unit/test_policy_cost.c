@@ -235,5 +235,31 @@ static void lookup_rules(void) {
   CHECK(e && sl_policy_cost_micro(1000000, 0, 0, &e->price) == 130000);
 }
 
+/* Issue 11.3: absurd usage is recognised, sums saturate, pico costs are exact. */
+static void plausibility_and_saturation(void) {
+  struct sl_tokens ok = {SL_USAGE_MAX_TOKENS, 5, 0, 0}, big = {9000000000000000LL, 5, 0, 0};
+  struct sl_tokens neg = {10, -1, 0, 0}, bigc = {10, 10, 0, SL_USAGE_MAX_TOKENS + 1};
+  CHECK(sl_policy_tokens_plausible(&ok));
+  CHECK(!sl_policy_tokens_plausible(&big) && !sl_policy_tokens_plausible(&neg) && !sl_policy_tokens_plausible(&bigc));
+  CHECK(sl_policy_add_sat(INT64_MAX - 1, 5) == INT64_MAX && sl_policy_add_sat(INT64_MIN + 1, -5) == INT64_MIN);
+  CHECK(sl_policy_add_sat(40, 2) == 42);
+  /* 9e15 tokens at $3/M: 2.7e10 USD = 2.7e16 micro; a few hundred of them wrap int64 unless
+   * the running sum saturates */
+  struct sl_price p = per_m(3, 15);
+  struct sl_tokens t = {9000000000000000LL, 0, 0, 0};
+  int64_t one = sl_policy_cost_micro_tokens(&t, &p), sum = 0;
+  CHECK(one == 27000000000000000LL);
+  for (int i = 0; i < 1000; i++) sum = sl_policy_add_sat(sum, one);
+  CHECK(sum == INT64_MAX);
+  /* pico: exact below a micro-USD, saturating far above */
+  struct sl_price tiny = {1e-8, 0, 0, 0, false, false};
+  struct sl_tokens three = {3, 0, 0, 0};
+  CHECK(sl_policy_cost_pico_tokens(&three, &tiny) == 30000 && sl_policy_cost_micro_tokens(&three, &tiny) == 0);
+  CHECK(sl_policy_cost_pico_tokens(&t, &p) == INT64_MAX);
+  CHECK(sl_policy_budget_pico(0.0000001) == 100000 && sl_policy_budget_pico(0) == 0 &&
+        sl_policy_budget_pico(-1) == 0 && sl_policy_budget_pico(NAN) == 0 && sl_policy_budget_pico(1e30) == INT64_MAX);
+  CHECK(sl_policy_budget_pico(12.5) == 12500000000000LL);
+}
+
 CHECK_MAIN(T(basic_costs), T(rounding_half_up), T(cache_reads_and_writes), T(clamps_and_limits),
-           T(table_sanity), T(lookup_rules))
+           T(table_sanity), T(lookup_rules), T(plausibility_and_saturation))

@@ -113,7 +113,7 @@ static void flush_basics_and_report(void) {
   char *dir = tmpdir();
   struct sl_lmdb *e = open_env(dir);
   struct sl_shm *shm;
-  CHECK(e && sl_shm_create(0, &shm) == 0);
+  CHECK(e && sl_shm_create(0, 0, &shm) == 0);
   if (!e) return;
   uint64_t k1 = key_id(1), k2 = key_id(2), g1 = group_id(1), gw = SL_SPEND_ID_GATEWAY;
   CHECK(sl_spend_label_set(e, SL_SPEND_GROUP, g1, "gpt-4o") == 0);
@@ -168,7 +168,7 @@ static void crash_between_commit_and_shm_update(void) {
   char *dir = tmpdir();
   struct sl_lmdb *e = open_env(dir);
   struct sl_shm *shm;
-  CHECK(e && sl_shm_create(0, &shm) == 0);
+  CHECK(e && sl_shm_create(0, 0, &shm) == 0);
   if (!e) return;
   struct sl_spend_flush_plan *plan = malloc(sizeof *plan);
   uint64_t k = key_id(1);
@@ -224,7 +224,7 @@ static void epochs(void) {
   char *dir = tmpdir();
   struct sl_lmdb *e = open_env(dir);
   struct sl_shm *a, *b;
-  CHECK(e && sl_shm_create(0, &a) == 0 && sl_shm_create(0, &b) == 0);
+  CHECK(e && sl_shm_create(0, 0, &a) == 0 && sl_shm_create(0, 0, &b) == 0);
   if (!e) return;
   CHECK(a->epoch != b->epoch);
   uint64_t k = key_id(7);
@@ -270,7 +270,7 @@ static void budget_periods(void) {
   char *dir = tmpdir();
   struct sl_lmdb *e = open_env(dir);
   struct sl_shm *shm;
-  CHECK(e && sl_shm_create(0, &shm) == 0);
+  CHECK(e && sl_shm_create(0, 0, &shm) == 0);
   if (!e) return;
   uint64_t k = key_id(3), n = key_id(4);
   int64_t m;
@@ -300,13 +300,13 @@ static void budget_periods(void) {
   CHECK(sl_spend_period_load(e, SL_SPEND_KEY, n, 0, &m) == 0 && m == 22);
   /* survives a restart: a new region loads the period and goes on */
   struct sl_shm *shm2;
-  CHECK(sl_shm_create(0, &shm2) == 0);
+  CHECK(sl_shm_create(0, 0, &shm2) == 0);
   sl_lmdb_close(e);
   e = open_env(dir);
   CHECK(sl_spend_period_load(e, SL_SPEND_KEY, k, P2, &m) == 0 && m == 70);
   struct sl_shm_key *s2 = slot(shm2, k);
   atomic_store(&s2->period_start, (uint64_t)P2);
-  atomic_store(&s2->period_spend_micro, m);
+  atomic_store(&s2->period_spend_pico, m * 1000000);
   add(shm2, k, 30);
   CHECK(sl_spend_flush(e, shm2, P2 + 100, NULL) == 0);
   CHECK(sl_spend_period_load(e, SL_SPEND_KEY, k, P2, &m) == 0 && m == 100);
@@ -323,7 +323,7 @@ static void flusher_thread(void) {
   char *dir = tmpdir();
   struct sl_lmdb *e = open_env(dir);
   struct sl_shm *shm;
-  CHECK(e && sl_shm_create(0, &shm) == 0);
+  CHECK(e && sl_shm_create(0, 0, &shm) == 0);
   if (!e) return;
   struct sl_spend_flusher *f;
   CHECK(sl_spend_flusher_start(e, shm, 5, &f) == 0);
@@ -365,10 +365,16 @@ static void flusher_thread(void) {
  * SIGKILL at random moments: in the middle of txns, between commits and shm updates,
  * holding LMDB's writer lock. After every round, and at the end, one flush from here
  * must leave the ledger equal to the shm totals, slot by slot. */
+static int64_t spend_sum(struct sl_shm *shm, const uint64_t *ids, int n) {
+  int64_t sum = 0;
+  for (int i = 0; i < n; i++) sum += atomic_load(&slot(shm, ids[i])->spend_total_micro);
+  return sum;
+}
+
 static void killed_flushers(void) {
   char *dir = tmpdir();
   struct sl_shm *shm;
-  CHECK(sl_shm_create(0, &shm) == 0);
+  CHECK(sl_shm_create(0, 0, &shm) == 0);
   struct sl_lmdb *e = open_env(dir); /* create the file, then close before forking */
   CHECK(e != NULL);
   if (!e) return;
@@ -384,6 +390,7 @@ static void killed_flushers(void) {
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (int round = 0; round < ROUNDS; round++) {
+    int64_t before = spend_sum(shm, ids, NIDS);
     pid_t kids[KIDS];
     for (int c = 0; c < KIDS; c++) {
       kids[c] = fork();
@@ -400,14 +407,10 @@ static void killed_flushers(void) {
         }
       }
     }
-    /* the kills land while the children work: wait (bounded) until they have added spend
-     * this round, however slowly a loaded machine starts them, then a random moment more */
-    int64_t before = 0;
-    for (int i = 0; i < NIDS; i++) before += atomic_load(&slot(shm, ids[i])->spend_total_micro);
-    for (int waited = 0; waited < 5000; waited++) {
-      int64_t now = 0;
-      for (int i = 0; i < NIDS; i++) now += atomic_load(&slot(shm, ids[i])->spend_total_micro);
-      if (now != before) break;
+    /* On a loaded machine the children may need longer than the random delay below
+     * to start: wait (bounded) until they have added something, so every round kills
+     * working children rather than ones still starting. */
+    for (int waited = 0; waited < 5000 && spend_sum(shm, ids, NIDS) == before; waited++) {
       struct timespec ms = {0, 1000000L};
       nanosleep(&ms, NULL);
     }
@@ -461,5 +464,64 @@ static void killed_flushers(void) {
             (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 }
 
+/* Issue 11.11: the key table holds max_keys payers (10,000+ by default), refuses the
+ * next one instead of serving it untracked, and a flush moves every dirty slot even
+ * when there are more than one txn's batch. */
+static void many_keys(void) {
+  struct sl_shm *small;
+  CHECK(sl_shm_create(2, 10, &small) == 0);
+  for (int i = 0; i < 10; i++) CHECK(sl_shm_key_slot(small, key_id(i)) != NULL);
+  CHECK(sl_shm_key_slot(small, key_id(10)) == NULL);      /* full: refused */
+  CHECK(sl_shm_key_slot(small, key_id(3)) != NULL);       /* the ones it has stay */
+  CHECK(sl_shm_key_find(small, key_id(3)) == sl_shm_key_slot(small, key_id(3)));
+  CHECK(sl_shm_key_find(small, key_id(11)) == NULL);
+  sl_shm_destroy(small);
+  CHECK(sl_shm_create(0, 2000000, &small) == -EINVAL);
+
+  char *dir = tmpdir();
+  char msg[512];
+  struct sl_lmdb *e = NULL;
+  CHECK(sl_lmdb_open(dir, 64 * MiB, SL_LMDB_NOSYNC, &e, msg, sizeof msg) == 0);
+  struct sl_shm *shm;
+  CHECK(e && sl_shm_create(0, 0, &shm) == 0);
+  if (!e) return;
+  enum { N = 12000 }; /* > SL_SPEND_FLUSH_BATCH x 2 */
+  for (int i = 0; i < N; i++) {
+    struct sl_shm_key *k = slot(shm, key_id(i));
+    CHECK(k != NULL);
+    if (k) atomic_fetch_add(&k->spend_total_micro, i + 1);
+  }
+  struct sl_spend_flush_stats st;
+  CHECK(sl_spend_flush(e, shm, T0, &st) == 0);
+  CHECK(st.slots == N && st.micro == (int64_t)N * (N + 1) / 2);
+  CHECK(total_of(e, key_id(0)) == 1 && total_of(e, key_id(N - 1)) == N);
+  CHECK(sl_spend_flush(e, shm, T0, &st) == 0 && st.slots == 0);
+  sl_shm_destroy(shm);
+  sl_lmdb_close(e);
+  rm_rf(dir);
+  free(dir);
+}
+
+/* Issue 11.3: ledger sums saturate instead of wrapping negative. */
+static void ledger_saturates(void) {
+  char *dir = tmpdir();
+  struct sl_lmdb *e = open_env(dir);
+  struct sl_shm *a, *b;
+  CHECK(e && sl_shm_create(0, 0, &a) == 0 && sl_shm_create(0, 0, &b) == 0);
+  if (!e) return;
+  uint64_t k = key_id(77);
+  add(a, k, INT64_MAX / 2 + 10); /* two regions (a reload, a restart) of absurd spend */
+  add(b, k, INT64_MAX / 2 + 10);
+  CHECK(sl_spend_flush(e, a, T0, NULL) == 0 && sl_spend_flush(e, b, T0, NULL) == 0);
+  CHECK(total_of(e, k) == INT64_MAX && days_sum(e, k) == INT64_MAX);
+  int64_t m = 0;
+  CHECK(sl_spend_period_load(e, SL_SPEND_KEY, k, 0, &m) == 0 && m == INT64_MAX);
+  sl_shm_destroy(a);
+  sl_shm_destroy(b);
+  sl_lmdb_close(e);
+  rm_rf(dir);
+  free(dir);
+}
+
 CHECK_MAIN(T(days), T(flush_basics_and_report), T(crash_between_commit_and_shm_update), T(epochs),
-           T(budget_periods), T(flusher_thread), T(killed_flushers))
+           T(budget_periods), T(flusher_thread), T(killed_flushers), T(many_keys), T(ledger_saturates))
