@@ -36,8 +36,10 @@ static void raw_clear(int64_t *raw) {
 /* Sets raw[i] from o.key when it is a usable count; true when it was. */
 static bool num(const cJSON *o, const char *key, int64_t *raw, int i) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 || v->valuedouble > 9e15) return false;
-  raw[i] = (int64_t)v->valuedouble;
+  if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0) return false;
+  /* a huge count is kept, clamped (exact in a double and far from overflow), so the
+   * plausibility check downstream sees it and flags it instead of it reading as absent */
+  raw[i] = v->valuedouble > 9e15 ? (int64_t)9e15 : (int64_t)v->valuedouble;
   return true;
 }
 
