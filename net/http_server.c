@@ -6,6 +6,12 @@
  * once the response has been written, so answers go out in request order. Reading
  * continues while a request is handled, so a client that goes away is noticed and the
  * handler can cancel its upstream call.
+ * Closing after an answer (an error, Connection: close, a drain) is a lingering close,
+ * as nginx does it: the answer is written, the write side is shut down (FIN), and what
+ * the client still sends (the rest of an oversized body) is read and dropped until it
+ * closes too, for at most LINGER_TOTAL_MS / LINGER_MAX_BYTES and LINGER_IDLE_MS of
+ * silence. Closing with unread bytes in the receive buffer would send a reset, and the
+ * reset can destroy the answer before the client has read it.
  * With TLS (opts.tls), the same machine runs on plaintext: reads are decrypted into a
  * per-server buffer before they reach the parser (or `pending`), writes are encrypted as
  * they are queued, and the handshake runs first, under the head deadline. The plain path
@@ -25,7 +31,7 @@
 #include "net/tls_server.h"
 
 enum conn_state { C_IDLE, C_READING, C_HANDLING, C_FINISHING };
-enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY };
+enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY, T_LINGER };
 
 #define PENDING_MAX (1u << 20) /* pipelined bytes buffered while handling a request */
 #define WRITE_LOW_WATER (64u << 10)
@@ -35,10 +41,15 @@ enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY };
  * gets a short grace instead: a request that arrives is answered with Connection: close,
  * and a connection that stays silent is closed when the grace ends. */
 #define DRAIN_IDLE_GRACE_MS 1000
+/* Lingering close bounds (nginx: lingering_time 30 s, lingering_timeout 5 s). */
+#define LINGER_TOTAL_MS 30000
+#define LINGER_IDLE_MS 2000
+#define LINGER_MAX_BYTES(s) ((s)->o.limits.max_body_bytes > (16u << 20) ? 4 * (s)->o.limits.max_body_bytes : (64u << 20))
 
 struct sl_conn {
   uv_tcp_t tcp;
   uv_timer_t timer;
+  uv_shutdown_t shut;
   struct sl_server *srv;
   struct sl_http_parser *parser;
   struct sl_tls_sconn *tls; /* NULL on a plain listener */
@@ -47,11 +58,15 @@ struct sl_conn {
   size_t pending_n;
   void *req;
   uint64_t id;
+  uint64_t linger_until_ms; /* lingering: absolute end (loop time) */
+  size_t dropped;           /* discarding: bytes read and dropped */
   enum conn_state state;
   enum timer_kind tkind;
   int open_handles;
   bool closing, close_after, reading, streaming, chunked, head_only, want_writable;
   bool tls_ready; /* handshake done */
+  bool discard;   /* input is read and dropped (an error answer is on its way, or lingering) */
+  bool lingering; /* answer written, write side shut down, waiting for the client's close */
 };
 
 struct sl_server {
@@ -134,11 +149,12 @@ static void on_timer(uv_timer_t *t) {
   struct sl_conn *c = t->data;
   enum timer_kind k = c->tkind;
   c->tkind = T_NONE;
-  if (k == T_IDLE || (c->tls && !c->tls_ready)) { /* no 408 without a TLS session */
+  if (k == T_IDLE || k == T_LINGER || (c->tls && !c->tls_ready)) { /* no 408 without a TLS session */
     conn_close(c);
   } else if (k == T_HEAD || k == T_BODY) {
     c->state = C_FINISHING;
     c->close_after = true;
+    c->discard = true;
     sl_conn_respond_error(c, 408, k == T_HEAD ? "Timed out reading the request headers"
                                               : "Timed out reading the request body",
                           "request_timeout", NULL);
@@ -148,7 +164,13 @@ static void on_timer(uv_timer_t *t) {
 static void arm(struct sl_conn *c, enum timer_kind k) {
   uint64_t ms = k == T_IDLE ? c->srv->o.keepalive_timeout_ms
               : k == T_HEAD ? c->srv->o.header_timeout_ms
+              : k == T_LINGER ? LINGER_IDLE_MS
               : c->srv->o.body_timeout_ms;
+  if (k == T_LINGER) {
+    uint64_t now = uv_now(c->srv->loop);
+    uint64_t left = c->linger_until_ms > now ? c->linger_until_ms - now : 1;
+    if (left < ms) ms = left;
+  }
   if (k == T_IDLE && c->srv->draining && (ms == 0 || ms > DRAIN_IDLE_GRACE_MS)) ms = DRAIN_IDLE_GRACE_MS;
   c->tkind = k;
   uv_timer_start(&c->timer, on_timer, ms ? ms : 1, 0);
@@ -169,8 +191,9 @@ static void rearm_for_parser(struct sl_conn *c) {
 
 /* ---- closing ---- */
 
-static void on_handle_closed(uv_handle_t *h) {
-  struct sl_conn *c = h->data;
+/* Drops one of the things that keep the connection's memory alive (its two handles and a
+ * pending shutdown request); the last one frees it. */
+static void conn_unref(struct sl_conn *c) {
   if (--c->open_handles) return;
   struct sl_server *s = c->srv;
   if (c->prev) c->prev->next = c->next; else s->conns = c->next;
@@ -182,6 +205,8 @@ static void on_handle_closed(uv_handle_t *h) {
   free(c);
   server_maybe_free(s);
 }
+
+static void on_handle_closed(uv_handle_t *h) { conn_unref(h->data); }
 
 static void conn_close(struct sl_conn *c) {
   if (c->closing) return;
@@ -198,11 +223,35 @@ static void conn_close(struct sl_conn *c) {
 
 /* ---- writing ---- */
 
+static void on_shutdown(uv_shutdown_t *sh, int status) {
+  struct sl_conn *c = sh->data;
+  if (status < 0 && !c->closing) conn_close(c);
+  conn_unref(c);
+}
+
+/* The answer is out: half-close, then drop input until the client closes (EOF closes
+ * in on_read), stays silent for LINGER_IDLE_MS, or exceeds the time or byte bound. */
+static void conn_linger(struct sl_conn *c) {
+  free(c->pending);
+  c->pending = NULL;
+  c->pending_n = 0;
+  c->discard = c->lingering = true;
+  c->shut.data = c;
+  if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown)) {
+    conn_close(c);
+    return;
+  }
+  c->open_handles++;
+  c->linger_until_ms = uv_now(c->srv->loop) + LINGER_TOTAL_MS;
+  start_reading(c);
+  arm(c, T_LINGER);
+}
+
 static void after_response(struct sl_conn *c) {
   /* Not `|| draining`: a response whose head promised keep-alive (sent before the drain)
    * leaves the connection open for the drain grace (arm() shortens the idle timer). */
   if (c->close_after) {
-    conn_close(c);
+    conn_linger(c);
     return;
   }
   sl_http_parser_next(c->parser);
@@ -451,8 +500,7 @@ static void process_input(struct sl_conn *c, const char *data, size_t n) {
       int st = sl_http_parser_error(c->parser, &msg);
       c->state = C_FINISHING;
       c->close_after = true;
-      uv_read_stop((uv_stream_t *)&c->tcp);
-      c->reading = false;
+      c->discard = true; /* keep reading (and dropping) so the client is not reset */
       const char *code = st == 413 ? "request_too_large"
                        : st == 431 ? "request_header_fields_too_large"
                        : st == 417 ? "expectation_failed"
@@ -511,11 +559,28 @@ static void tls_on_read(struct sl_conn *c, const char *p, size_t n) {
   sl_tls_sconn_feed(c->tls, NULL, 0);
 }
 
+/* Input after an early answer: dropped, within the lingering bounds. */
+static void drop_input(struct sl_conn *c, size_t n) {
+  c->dropped += n;
+  if (c->dropped > LINGER_MAX_BYTES(c->srv)) {
+    conn_close(c);
+    return;
+  }
+  if (c->lingering) {
+    if (uv_now(c->srv->loop) >= c->linger_until_ms) conn_close(c);
+    else arm(c, T_LINGER);
+  }
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   struct sl_conn *c = st->data;
   if (nread == 0 || c->closing) return;
   if (nread < 0) {
     conn_close(c);
+    return;
+  }
+  if (c->discard) {
+    drop_input(c, (size_t)nread);
     return;
   }
   if (c->tls) {
