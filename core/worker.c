@@ -8,6 +8,9 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,7 +261,16 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
     .header_timeout_ms = cfg->header_timeout_ms,
     .body_timeout_ms = cfg->body_timeout_ms,
     .keepalive_timeout_ms = cfg->keepalive_timeout_ms,
+    .body_budget = cfg->body_memory_budget ? cfg->body_memory_budget
+                 : cfg->max_body_bytes > (16u << 20) ? cfg->max_body_bytes : (16u << 20),
+    .body_deadline_ms = cfg->body_deadline_ms,
+    .body_min_rate = cfg->body_min_rate,
   };
+#ifdef M_MMAP_THRESHOLD
+  /* Large buffers (request bodies, response copies) get their own mappings, which go
+   * back to the system when freed instead of staying in the heap. */
+  mallopt(M_MMAP_THRESHOLD, 256 << 10);
+#endif
   struct sl_server_cbs cbs = {sl_request_on_http, sl_request_on_abort, sl_request_on_writable};
   struct sl_tls_server *tls = NULL; /* read from the files now: a reload's new workers see new ones */
   if (cfg->tls_cert) {

@@ -12,6 +12,12 @@
  * closes too, for at most LINGER_TOTAL_MS / LINGER_MAX_BYTES and LINGER_IDLE_MS of
  * silence. Closing with unread bytes in the receive buffer would send a reset, and the
  * reset can destroy the answer before the client has read it.
+ * Request bodies share one per-worker budget (opts.body_budget): a body is charged when
+ * its head is complete (its declared length, or its bytes so far when chunked) and
+ * released when its response has been written; a body that would overspend gets 503
+ * with Retry-After. A body must also keep a minimum rate and finish within an absolute
+ * deadline (408), so slow clients cannot pin memory. Releasing a large body trims the
+ * heap (malloc_trim), so the memory goes back to the system.
  * With TLS (opts.tls), the same machine runs on plaintext: reads are decrypted into a
  * per-server buffer before they reach the parser (or `pending`), writes are encrypted as
  * they are queued, and the handshake runs first, under the head deadline. The plain path
@@ -19,6 +25,9 @@
 #include "net/http_server.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +53,8 @@ enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY, T_LINGER };
 /* Lingering close bounds (nginx: lingering_time 30 s, lingering_timeout 5 s). */
 #define LINGER_TOTAL_MS 30000
 #define LINGER_IDLE_MS 2000
+#define RATE_WINDOW_MS 10000
+#define TRIM_AFTER_BYTES (1u << 20) /* releasing a body this large trims the heap */
 #define LINGER_MAX_BYTES(s) ((s)->o.limits.max_body_bytes > (16u << 20) ? 4 * (s)->o.limits.max_body_bytes : (64u << 20))
 
 struct sl_conn {
@@ -60,6 +71,10 @@ struct sl_conn {
   uint64_t id;
   uint64_t linger_until_ms; /* lingering: absolute end (loop time) */
   size_t dropped;           /* discarding: bytes read and dropped */
+  size_t body_charge;       /* this connection's share of srv->body_inuse */
+  size_t body_seen;         /* raw bytes fed while in the body (chunked bodies) */
+  size_t win_bytes;         /* body bytes in the current rate window */
+  uint64_t body_start_ms, win_start_ms;
   enum conn_state state;
   enum timer_kind tkind;
   int open_handles;
@@ -67,6 +82,7 @@ struct sl_conn {
   bool tls_ready; /* handshake done */
   bool discard;   /* input is read and dropped (an error answer is on its way, or lingering) */
   bool lingering; /* answer written, write side shut down, waiting for the client's close */
+  bool in_body;   /* a body is being read (accounted) */
 };
 
 struct sl_server {
@@ -77,6 +93,7 @@ struct sl_server {
   void *ud;
   struct sl_conn *conns;
   size_t nconns;
+  size_t body_inuse; /* sum of the connections' body_charge */
   uint64_t next_id;
   bool listener_open, draining, closing;
   char rbuf[65536];
@@ -155,8 +172,11 @@ static void on_timer(uv_timer_t *t) {
     c->state = C_FINISHING;
     c->close_after = true;
     c->discard = true;
+    bool late = k == T_BODY && c->srv->o.body_deadline_ms &&
+                uv_now(c->srv->loop) >= c->body_start_ms + c->srv->o.body_deadline_ms;
     sl_conn_respond_error(c, 408, k == T_HEAD ? "Timed out reading the request headers"
-                                              : "Timed out reading the request body",
+                                  : late ? "The request body did not arrive within the body deadline"
+                                         : "Timed out reading the request body",
                           "request_timeout", NULL);
   }
 }
@@ -166,9 +186,12 @@ static void arm(struct sl_conn *c, enum timer_kind k) {
               : k == T_HEAD ? c->srv->o.header_timeout_ms
               : k == T_LINGER ? LINGER_IDLE_MS
               : c->srv->o.body_timeout_ms;
-  if (k == T_LINGER) {
+  uint64_t until = k == T_LINGER ? c->linger_until_ms
+                 : k == T_BODY && c->in_body && c->srv->o.body_deadline_ms
+                   ? c->body_start_ms + c->srv->o.body_deadline_ms : 0;
+  if (until) {
     uint64_t now = uv_now(c->srv->loop);
-    uint64_t left = c->linger_until_ms > now ? c->linger_until_ms - now : 1;
+    uint64_t left = until > now ? until - now : 1;
     if (left < ms) ms = left;
   }
   if (k == T_IDLE && c->srv->draining && (ms == 0 || ms > DRAIN_IDLE_GRACE_MS)) ms = DRAIN_IDLE_GRACE_MS;
@@ -191,15 +214,31 @@ static void rearm_for_parser(struct sl_conn *c) {
 
 /* ---- closing ---- */
 
+/* The body's memory is no longer the connection's: give back its budget share, and
+ * the heap's free pages after a large one. */
+static void body_release(struct sl_conn *c) {
+  size_t n = c->body_charge;
+  c->srv->body_inuse -= n;
+  c->body_charge = c->body_seen = c->win_bytes = 0;
+  c->in_body = false;
+#ifdef __GLIBC__
+  if (n >= TRIM_AFTER_BYTES) malloc_trim(0);
+#else
+  (void)n;
+#endif
+}
+
 /* Drops one of the things that keep the connection's memory alive (its two handles and a
  * pending shutdown request); the last one frees it. */
 static void conn_unref(struct sl_conn *c) {
   if (--c->open_handles) return;
   struct sl_server *s = c->srv;
+  sl_http_parser_free(c->parser);
+  c->parser = NULL;
+  body_release(c);
   if (c->prev) c->prev->next = c->next; else s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   s->nconns--;
-  sl_http_parser_free(c->parser);
   sl_tls_sconn_free(c->tls);
   free(c->pending);
   free(c);
@@ -235,6 +274,9 @@ static void conn_linger(struct sl_conn *c) {
   free(c->pending);
   c->pending = NULL;
   c->pending_n = 0;
+  sl_http_parser_free(c->parser); /* its buffers are not needed any more */
+  c->parser = NULL;
+  body_release(c);
   c->discard = c->lingering = true;
   c->shut.data = c;
   if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown)) {
@@ -254,7 +296,8 @@ static void after_response(struct sl_conn *c) {
     conn_linger(c);
     return;
   }
-  sl_http_parser_next(c->parser);
+  sl_http_parser_next(c->parser); /* frees a large body buffer */
+  body_release(c);
   c->state = C_IDLE;
   c->streaming = false;
   char *p = c->pending;
@@ -469,12 +512,67 @@ static void stash(struct sl_conn *c, const char *data, size_t n) {
   c->pending_n += n;
 }
 
+/* Answers early, while the body may still be arriving (the rest is dropped). */
+static void body_refuse(struct sl_conn *c, int status, const char *msg, const char *code,
+                        const char *headers) {
+  c->state = C_FINISHING;
+  c->close_after = true;
+  c->discard = true;
+  sl_conn_respond_error(c, status, msg, code, headers);
+}
+
+/* Accounts `used` bytes that went into a request with a body: charges the budget (the
+ * declared length at once, or what arrived of a chunked body) and checks the rate and
+ * the deadline. Returns false when the request was refused. */
+static bool body_account(struct sl_conn *c, size_t used) {
+  struct sl_server *s = c->srv;
+  const struct sl_http_request *r = sl_http_parser_request(c->parser);
+  if (!r || (r->content_length <= 0 && !r->chunked)) return true;
+  uint64_t now = uv_now(s->loop);
+  if (!c->in_body) {
+    c->in_body = true;
+    c->body_start_ms = c->win_start_ms = now;
+  }
+  c->body_seen += used;
+  c->win_bytes += used;
+  size_t want = r->content_length > 0 ? (size_t)r->content_length : c->body_seen;
+  if (want > c->body_charge) {
+    size_t others = s->body_inuse - c->body_charge;
+    if (s->o.body_budget && others > 0 && others + want > s->o.body_budget) {
+      body_refuse(c, 503, "The server is buffering too many request bodies; retry shortly",
+                  "server_busy", "Retry-After: 1\r\n");
+      return false;
+    }
+    s->body_inuse += want - c->body_charge;
+    c->body_charge = want;
+  }
+  if (sl_http_parser_in_body(c->parser)) {
+    if (s->o.body_deadline_ms && now >= c->body_start_ms + s->o.body_deadline_ms) {
+      body_refuse(c, 408, "The request body did not arrive within the body deadline", "request_timeout", NULL);
+      return false;
+    }
+    if (s->o.body_min_rate && now - c->win_start_ms >= RATE_WINDOW_MS) {
+      if (c->win_bytes < s->o.body_min_rate * ((now - c->win_start_ms) / 1000)) {
+        body_refuse(c, 408, "The request body arrived too slowly", "request_timeout", NULL);
+        return false;
+      }
+      c->win_start_ms = now;
+      c->win_bytes = 0;
+    }
+  }
+  return true;
+}
+
 static void process_input(struct sl_conn *c, const char *data, size_t n) {
   while (!c->closing) {
     size_t used = 0;
+    bool was_body = sl_http_parser_in_body(c->parser);
     enum sl_http_parse_event ev = sl_http_parser_feed(c->parser, data, n, &used);
     data += used;
     n -= used;
+    if (ev != SL_HP_ERROR && (was_body || sl_http_parser_in_body(c->parser) || ev == SL_HP_REQUEST) &&
+        !body_account(c, used))
+      return;
     switch (ev) {
     case SL_HP_NEED_MORE:
       c->state = sl_http_parser_in_request(c->parser) ? C_READING : C_IDLE;

@@ -20,6 +20,12 @@ struct sl_server_opts {
   uint64_t header_timeout_ms;    /* whole request head must arrive within this */
   uint64_t body_timeout_ms;      /* longest silence while reading a body */
   uint64_t keepalive_timeout_ms; /* idle connection lifetime */
+  /* Request bodies being read or handled, summed over the worker's connections (declared
+   * Content-Length, or bytes so far when chunked), may not exceed this; a body that would
+   * go over gets 503 with Retry-After (one body alone is always admitted). 0: no budget. */
+  size_t body_budget;
+  uint64_t body_deadline_ms; /* a whole body must arrive within this; 0: no deadline */
+  size_t body_min_rate;      /* bytes/s a body must average over each 10 s window; 0: off */
   /* NULL: plain HTTP. Otherwise every connection speaks TLS (net/tls_server.h); the
    * handshake must finish within header_timeout_ms. Borrowed: must outlive the server. */
   struct sl_tls_server *tls;
