@@ -498,6 +498,22 @@ void sl_conn_want_writable(struct sl_conn *c) { c->want_writable = true; }
 void sl_conn_attach(struct sl_conn *c, void *req) { c->req = req; }
 uint64_t sl_conn_id(const struct sl_conn *c) { return c->id; }
 
+int sl_conn_local_addr(const struct sl_conn *c, char *ip, size_t iplen, uint16_t *port) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  int rc = uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len);
+  if (rc) return rc;
+  if (ss.ss_family == AF_INET6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    *port = ntohs(a->sin6_port);
+    if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) return uv_inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], ip, iplen);
+    return uv_inet_ntop(AF_INET6, &a->sin6_addr, ip, iplen);
+  }
+  struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+  *port = ntohs(a->sin_port);
+  return uv_inet_ntop(AF_INET, &a->sin_addr, ip, iplen);
+}
+
 /* ---- reading ---- */
 
 static void stash(struct sl_conn *c, const char *data, size_t n) {

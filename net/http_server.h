@@ -86,6 +86,8 @@ size_t sl_conn_pending_bytes(const struct sl_conn *c);
 void sl_conn_want_writable(struct sl_conn *c);
 /* Asks the connection to close after the current response. */
 void sl_conn_close_after(struct sl_conn *c);
+/* The local address the client connected to (numeric) and its port. */
+int sl_conn_local_addr(const struct sl_conn *c, char *ip, size_t iplen, uint16_t *port);
 /* A short per-worker connection id, for logs. */
 uint64_t sl_conn_id(const struct sl_conn *c);
 
