@@ -12,6 +12,7 @@
 #include <malloc.h>
 #endif
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +230,40 @@ void sl_worker_reload_cancel(struct sl_reload_wait *r) {
   if (r) reload_wait_unlink_close(r);
 }
 
+/* ---- the accept path ---- */
+
+#define ACCEPT_ERR_LOG_MS 10000
+
+/* Out of descriptors (or another accept failure): one log line per interval, with how
+ * many failures it stands for; the server itself pauses accepting. */
+static void on_accept_error(void *ud, int err) {
+  struct sl_worker *w = ud;
+  w->accept_errors++;
+  uint64_t now = sl_now_ms();
+  if (w->accept_err_logged_ms && now - w->accept_err_logged_ms < ACCEPT_ERR_LOG_MS) return;
+  w->accept_err_logged_ms = now;
+  struct rlimit rl = {0};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  sl_log(SL_LOG_ERROR, "cannot accept connections", "\"worker\":%u,\"error\":\"%s\",\"failures\":%llu,"
+         "\"open_files_limit\":%llu,\"connections\":%zu", w->index, uv_strerror(err),
+         (unsigned long long)w->accept_errors, (unsigned long long)rl.rlim_cur,
+         w->srv ? sl_server_connections(w->srv) : 0);
+  w->accept_errors = 0;
+}
+
+/* systemd starts services with a soft limit of 1024 open files and a much higher hard
+ * one: every connection is a descriptor, so a worker takes what it is allowed. */
+static void raise_nofile(unsigned index) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max) return;
+  rlim_t was = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max;
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 20)) rl.rlim_cur = 1u << 20;
+  if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) == 0 && index == 0)
+    sl_log(SL_LOG_INFO, "raised the open files limit", "\"from\":%llu,\"to\":%llu",
+           (unsigned long long)was, (unsigned long long)rl.rlim_cur);
+}
+
 static void close_walk(uv_handle_t *h, void *arg) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
@@ -249,6 +284,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   w->shm = shm;
   w->ctl = ctl;
   w->index = index;
+  raise_nofile(index);
   w->rng = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15ULL;
   w->pools = calloc(cfg->ndeployments ? cfg->ndeployments : 1, sizeof *w->pools);
   if (!w->pools || build_groups(w) || uv_loop_init(&w->loop)) {
@@ -271,7 +307,8 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
    * back to the system when freed instead of staying in the heap. */
   mallopt(M_MMAP_THRESHOLD, 256 << 10);
 #endif
-  struct sl_server_cbs cbs = {sl_request_on_http, sl_request_on_abort, sl_request_on_writable};
+  struct sl_server_cbs cbs = {sl_request_on_http, sl_request_on_abort, sl_request_on_writable,
+                              on_accept_error};
   struct sl_tls_server *tls = NULL; /* read from the files now: a reload's new workers see new ones */
   if (cfg->tls_cert) {
     char err[512];

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "net/buf.h"
+#include "net/listener.h"
 #include "net/oai_error.h"
 #include "net/tls_server.h"
 
@@ -86,7 +87,7 @@ struct sl_conn {
 };
 
 struct sl_server {
-  uv_tcp_t listener;
+  struct sl_listener *listener;
   uv_loop_t *loop;
   struct sl_server_opts o;
   struct sl_server_cbs cbs;
@@ -709,21 +710,19 @@ static void start_reading(struct sl_conn *c) {
   if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
 }
 
-static void on_connection(uv_stream_t *ls, int status) {
-  struct sl_server *s = ls->data;
-  if (status < 0 || s->draining) return;
-  struct sl_conn *c = calloc(1, sizeof *c);
-  if (!c) return;
+static void on_accept_error(void *ud, int err) {
+  struct sl_server *s = ud;
+  if (s->cbs.on_accept_error) s->cbs.on_accept_error(s->ud, err);
+}
+
+static void on_connection(void *ud, int fd) {
+  struct sl_server *s = ud;
+  struct sl_conn *c = s->draining ? NULL : calloc(1, sizeof *c);
+  if (!c) {
+    close(fd);
+    return;
+  }
   c->srv = s;
-  if (sl_http_parser_create(&s->o.limits, &c->parser)) {
-    free(c);
-    return;
-  }
-  if (s->o.tls && !(c->tls = sl_tls_sconn_new(s->o.tls))) {
-    sl_http_parser_free(c->parser);
-    free(c);
-    return;
-  }
   uv_tcp_init(s->loop, &c->tcp);
   uv_timer_init(s->loop, &c->timer);
   c->tcp.data = c->timer.data = c;
@@ -733,7 +732,13 @@ static void on_connection(uv_stream_t *ls, int status) {
   if (s->conns) s->conns->prev = c;
   s->conns = c;
   s->nconns++;
-  if (uv_accept(ls, (uv_stream_t *)&c->tcp)) {
+  if (uv_tcp_open(&c->tcp, fd)) {
+    close(fd);
+    conn_close(c);
+    return;
+  }
+  if (sl_http_parser_create(&s->o.limits, &c->parser) ||
+      (s->o.tls && !(c->tls = sl_tls_sconn_new(s->o.tls)))) {
     conn_close(c);
     return;
   }
@@ -758,23 +763,19 @@ int sl_server_start(uv_loop_t *loop, int fd, const struct sl_server_opts *o,
     }
     s->tls_gather = s->tls_plain + TLS_PLAIN_BUF;
   }
-  uv_tcp_init(loop, &s->listener);
-  s->listener.data = s;
-  s->listener_open = true;
-  int rc = uv_tcp_open(&s->listener, fd);
-  if (!rc) rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
+  int rc = sl_listener_start(loop, fd, 1024, on_connection, on_accept_error, s, &s->listener);
   if (rc) {
-    s->closing = true;
-    uv_close((uv_handle_t *)&s->listener, NULL);
-    s->listener_open = false;
+    free(s->tls_plain);
+    free(s);
     return rc;
   }
+  s->listener_open = true;
   *out = s;
   return 0;
 }
 
-static void on_listener_closed(uv_handle_t *h) {
-  struct sl_server *s = h->data;
+static void on_listener_closed(void *ud) {
+  struct sl_server *s = ud;
   s->listener_open = false;
   server_maybe_free(s);
 }
@@ -783,7 +784,7 @@ static void on_listener_closed(uv_handle_t *h) {
 void sl_server_drain(struct sl_server *s) {
   if (s->draining) return;
   s->draining = true;
-  uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+  sl_listener_close(s->listener, on_listener_closed);
   for (struct sl_conn *c = s->conns, *nx; c; c = nx) {
     nx = c->next;
     /* Heads sent from now on say Connection: close (head_append checks draining). */

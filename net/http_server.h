@@ -45,6 +45,9 @@ struct sl_server_cbs {
   /* Optional: after sl_conn_want_writable, the queued output fell under the low
    * watermark (back-pressure for streams from fast upstreams to slow clients). */
   void (*on_writable)(void *ud, struct sl_conn *c, void *req);
+  /* Optional: accepting a connection failed (a negative libuv error, e.g. UV_EMFILE when
+   * the process is out of descriptors). The server pauses accepting for a moment. */
+  void (*on_accept_error)(void *ud, int err);
 };
 
 /* Creates a TCP socket bound to host:port with SO_REUSEPORT, not yet listening.

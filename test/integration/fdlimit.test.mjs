@@ -1,0 +1,90 @@
+// File-descriptor exhaustion. A worker started under a low soft limit raises it to the
+// hard limit. A worker whose descriptors are used up (here its limit is lowered to 128
+// with prlimit, then 300 idle connections arrive) does not spin on accept errors, logs
+// them once per interval, and serves ordinary requests again once descriptors free up.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import {
+  startMock, startSluice, sluiceConfig, cleanup, request, liveChildPids, pollUntil, mkTmpDir, delay,
+  SLUICE_BIN, HOST,
+} from './lib.mjs';
+
+let mock;
+const procs = [];
+after(async () => {
+  for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+  if (mock) await mock.stop();
+  await cleanup();
+});
+
+function nofile(pid) {
+  const l = fs.readFileSync(`/proc/${pid}/limits`, 'utf8').split('\n').find((x) => x.startsWith('Max open files'));
+  const [soft, hard] = l.replace('Max open files', '').trim().split(/\s+/);
+  return { soft: Number(soft), hard: Number(hard) };
+}
+
+function cpuTicks(pid) {
+  const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime
+}
+
+test('a worker raises its soft open-file limit to the hard limit', async () => {
+  mock ??= await startMock(['--seed', '1', '--tokens', '2', '--ttft-ms', '1', '--itl-ms', '1']);
+  const dir = mkTmpDir('sluice-fd-');
+  const cfg = path.join(dir, 'c.yaml');
+  fs.writeFileSync(cfg, sluiceConfig({ groups: { m: { port: mock.port } } }));
+  const p = spawn('sh', ['-c', 'ulimit -Sn 256 && ulimit -Hn 4096 && exec "$0" "$@"', SLUICE_BIN,
+    '--config', cfg, '--host', HOST, '--port', '0', '--workers', '1', '--data-dir', path.join(dir, 'd')],
+  { stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(p);
+  let out = '';
+  p.stdout.on('data', (d) => { out += d; });
+  await pollUntil(() => /"msg":"ready"/.test(out), { timeoutMs: 20000, what: 'ready' });
+  const [w] = liveChildPids(p.pid);
+  assert.deepEqual(nofile(w), { soft: 4096, hard: 4096 }, out);
+  p.kill('SIGTERM');
+  await new Promise((r) => (p.exitCode !== null ? r() : p.on('exit', r)));
+});
+
+test('descriptors used up: no accept spin, one log line per interval, served again afterwards', async () => {
+  mock ??= await startMock(['--seed', '1', '--tokens', '2', '--ttft-ms', '1', '--itl-ms', '1']);
+  const s = await startSluice({ yaml: sluiceConfig({ groups: { m: { port: mock.port } } }), workers: 1 });
+  const idle = [];
+  try {
+    const [w] = liveChildPids(s.pid);
+    execFileSync('prlimit', ['--pid', String(w), '--nofile=128:128']);
+    for (let i = 0; i < 300; i++) {
+      const c = net.connect({ host: HOST, port: s.port });
+      c.on('error', () => {});
+      idle.push(c);
+    }
+    await pollUntil(() => idle.every((c) => c.readyState !== 'opening'), { timeoutMs: 10000, what: 'connects' });
+    await s.waitLine((l) => /descriptor|accept/i.test(l.msg ?? ''), 10000, 'the accept-error log line');
+    const t0 = cpuTicks(w);
+    const started = Date.now();
+    // Keep knocking while out of descriptors (each attempt is refused or waits).
+    for (let i = 0; i < 20; i++) {
+      const c = net.connect({ host: HOST, port: s.port });
+      c.on('error', () => {});
+      idle.push(c);
+      await delay(100);
+    }
+    const ticks = cpuTicks(w) - t0;
+    const secs = (Date.now() - started) / 1000;
+    const hz = 100;
+    assert.ok(ticks / hz / secs < 0.3, `worker used ${ticks} ticks in ${secs.toFixed(1)} s while out of descriptors`);
+    const logs = s.lines.filter((l) => /descriptor|accept/i.test(l.msg ?? ''));
+    assert.ok(logs.length <= 3, `accept errors logged once per interval, got ${logs.length} lines`);
+    for (const c of idle) c.destroy();
+    await pollUntil(async () => (await request(`${s.url}/v1/models`, { timeoutMs: 2000 })).status === 200,
+      { timeoutMs: 15000, what: 'service again after the idle connections left' });
+  } finally {
+    for (const c of idle) c.destroy();
+    assert.equal(await s.stop(), 0);
+  }
+});
