@@ -84,6 +84,7 @@ struct sl_conn {
   bool discard;   /* input is read and dropped (an error answer is on its way, or lingering) */
   bool lingering; /* answer written, write side shut down, waiting for the client's close */
   bool in_body;   /* a body is being read (accounted) */
+  bool used;      /* a request has been received (before that, idle means header_timeout) */
 };
 
 struct sl_server {
@@ -195,6 +196,9 @@ static void arm(struct sl_conn *c, enum timer_kind k) {
     uint64_t left = until > now ? until - now : 1;
     if (left < ms) ms = left;
   }
+  /* A connection that has never sent a request waits no longer than a head may take. */
+  if (k == T_IDLE && !c->used && c->srv->o.header_timeout_ms && (ms == 0 || ms > c->srv->o.header_timeout_ms))
+    ms = c->srv->o.header_timeout_ms;
   if (k == T_IDLE && c->srv->draining && (ms == 0 || ms > DRAIN_IDLE_GRACE_MS)) ms = DRAIN_IDLE_GRACE_MS;
   c->tkind = k;
   uv_timer_start(&c->timer, on_timer, ms ? ms : 1, 0);
@@ -605,6 +609,7 @@ static void process_input(struct sl_conn *c, const char *data, size_t n) {
       stash(c, data, n);
       const struct sl_http_request *r = sl_http_parser_request(c->parser);
       c->state = C_HANDLING;
+      c->used = true;
       c->head_only = r->method == SL_M_HEAD;
       disarm(c);
       c->srv->cbs.on_request(c->srv->ud, c, r);

@@ -88,3 +88,39 @@ test('descriptors used up: no accept spin, one log line per interval, served aga
     assert.equal(await s.stop(), 0);
   }
 });
+
+test('idle and slowloris connections are closed within header_timeout, not keepalive_timeout', async () => {
+  mock ??= await startMock(['--seed', '1', '--tokens', '2', '--ttft-ms', '1', '--itl-ms', '1']);
+  const s = await startSluice({
+    yaml: sluiceConfig({ groups: { m: { port: mock.port } }, settings: { header_timeout: '1s', keepalive_timeout: '60s' } }),
+    workers: 1,
+  });
+  const socks = [];
+  try {
+    const closed = new Set();
+    const answered = new Set();
+    const t0 = Date.now();
+    for (let i = 0; i < 400; i++) {
+      const c = net.connect({ host: HOST, port: s.port });
+      c.on('error', () => {});
+      c.on('data', (d) => { if (/^HTTP\/1\.1 408 /.test(d.toString('latin1'))) answered.add(c); });
+      c.on('close', () => closed.add(c));
+      socks.push(c);
+    }
+    // Half of them trickle a request head, a byte every 200 ms (slowloris); half stay silent.
+    const head = 'GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ' + 'x'.repeat(200);
+    for (let i = 0; i < 30 && closed.size < socks.length; i++) {
+      for (let k = 0; k < socks.length; k += 2) if (!socks[k].destroyed) socks[k].write(head[i]);
+      await delay(200);
+    }
+    await pollUntil(() => closed.size === socks.length, { timeoutMs: 15000, what: `all closed (${closed.size})` });
+    const secs = (Date.now() - t0) / 1000;
+    assert.ok(secs < 12, `closed after ${secs} s`);
+    assert.equal(answered.size, 200, 'every slowloris client read its 408');
+    const r = await request(`${s.url}/v1/models`);
+    assert.equal(r.status, 200);
+  } finally {
+    for (const c of socks) c.destroy();
+    assert.equal(await s.stop(), 0);
+  }
+});
