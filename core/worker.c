@@ -141,9 +141,20 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
 #define HEARTBEAT_MS 1000
 #define RELOAD_POLL_MS 10
 
+#define TRIM_AFTER_BYTES (4u << 20)
+
 static void on_heartbeat(uv_timer_t *t) {
   struct sl_worker *w = t->data;
   atomic_store(&w->shm->workers[w->index].heartbeat_ms, sl_now_ms());
+  /* Large request bodies (and what parsing them took) or many connections were freed:
+   * give the heap's free pages back, so one burst does not stay resident for good. */
+  w->released += w->srv ? sl_server_released_bytes(w->srv) : 0;
+  if (w->released >= TRIM_AFTER_BYTES) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+    w->released = 0;
+  }
 }
 
 static void on_usr1(uv_signal_t *s, int signum) {

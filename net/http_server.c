@@ -16,8 +16,9 @@
  * its head is complete (its declared length, or its bytes so far when chunked) and
  * released when its response has been written; a body that would overspend gets 503
  * with Retry-After. A body must also keep a minimum rate and finish within an absolute
- * deadline (408), so slow clients cannot pin memory. Releasing a large body trims the
- * heap (malloc_trim), so the memory goes back to the system.
+ * deadline (408), so slow clients cannot pin memory. The server counts what it released
+ * (large bodies, closed connections) so the worker can give the heap back to the system
+ * (sl_server_released_bytes).
  * With TLS (opts.tls), the same machine runs on plaintext: reads are decrypted into a
  * per-server buffer before they reach the parser (or `pending`), writes are encrypted as
  * they are queued, and the handshake runs first, under the head deadline. The plain path
@@ -25,9 +26,6 @@
 #include "net/http_server.h"
 
 #include <errno.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +53,7 @@ enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY, T_LINGER };
 #define LINGER_TOTAL_MS 30000
 #define LINGER_IDLE_MS 2000
 #define RATE_WINDOW_MS 10000
-#define TRIM_AFTER_BYTES (1u << 20) /* releasing a body this large trims the heap */
+#define CONN_BYTES 8192 /* about what a connection holds (struct, parser, handles) */
 #define LINGER_MAX_BYTES(s) ((s)->o.limits.max_body_bytes > (16u << 20) ? 4 * (s)->o.limits.max_body_bytes : (64u << 20))
 
 struct sl_conn {
@@ -96,6 +94,7 @@ struct sl_server {
   struct sl_conn *conns;
   size_t nconns;
   size_t body_inuse; /* sum of the connections' body_charge */
+  size_t released;   /* bytes given back since sl_server_released_bytes last asked */
   uint64_t next_id;
   bool listener_open, draining, closing;
   char rbuf[65536];
@@ -219,18 +218,12 @@ static void rearm_for_parser(struct sl_conn *c) {
 
 /* ---- closing ---- */
 
-/* The body's memory is no longer the connection's: give back its budget share, and
- * the heap's free pages after a large one. */
+/* The body's memory is no longer the connection's: give back its budget share. */
 static void body_release(struct sl_conn *c) {
-  size_t n = c->body_charge;
-  c->srv->body_inuse -= n;
+  c->srv->body_inuse -= c->body_charge;
+  c->srv->released += c->body_charge;
   c->body_charge = c->body_seen = c->win_bytes = 0;
   c->in_body = false;
-#ifdef __GLIBC__
-  if (n >= TRIM_AFTER_BYTES) malloc_trim(0);
-#else
-  (void)n;
-#endif
 }
 
 /* Drops one of the things that keep the connection's memory alive (its two handles and a
@@ -244,6 +237,7 @@ static void conn_unref(struct sl_conn *c) {
   if (c->prev) c->prev->next = c->next; else s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   s->nconns--;
+  s->released += CONN_BYTES;
   sl_tls_sconn_free(c->tls);
   free(c->pending);
   free(c);
@@ -808,3 +802,9 @@ void sl_server_close(struct sl_server *s) {
 }
 
 size_t sl_server_connections(const struct sl_server *s) { return s->nconns; }
+
+size_t sl_server_released_bytes(struct sl_server *s) {
+  size_t n = s->released;
+  s->released = 0;
+  return n;
+}

@@ -65,6 +65,9 @@ void sl_server_drain(struct sl_server *s);
  * handles are closed. */
 void sl_server_close(struct sl_server *s);
 size_t sl_server_connections(const struct sl_server *s);
+/* Bytes of request bodies and connections released since the last call (the worker
+ * trims its heap when this is large). */
+size_t sl_server_released_bytes(struct sl_server *s);
 
 void sl_conn_attach(struct sl_conn *c, void *req);
 /* A complete response. `headers` holds extra preformatted "Name: value\r\n" lines. */

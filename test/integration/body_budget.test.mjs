@@ -141,4 +141,22 @@ test('RSS stays under 64 MiB + 2x max_body_bytes with 16 clients holding nearly 
   }
 });
 
+test('memory goes back to the system after a large [0,0,...] body', async () => {
+  const s = await start({ max_body_bytes: '16MiB' });
+  try {
+    const [wpid] = liveChildPids(s.pid);
+    const n = 2 << 20;
+    const body = `{"model":"m","messages":[{"role":"user","content":"hi"}],"pad":[${'0,'.repeat(n - 1)}0]}`;
+    const r = await post(`${s.url}/v1/chat/completions`, body, { authorization: `Bearer ${MASTER}` }, { timeoutMs: 30000 });
+    assert.ok(r.status < 600, r.text);
+    const peak = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${wpid}/status`, 'utf8'))[1]);
+    let now = 0;
+    await pollUntil(() => (now = rssKiB(wpid)) < 32 << 10,
+      { timeoutMs: 10000, what: `worker RSS under 32 MiB after the request (peak ${peak} KiB)` });
+    console.log(`# 4 MiB [0,...] body: peak ${peak} KiB, after ${now} KiB`);
+  } finally {
+    assert.equal(await s.stop(), 0);
+  }
+});
+
 test.after(async () => { if (mock) await mock.stop(); });
