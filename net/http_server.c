@@ -211,7 +211,8 @@ static void disarm(struct sl_conn *c) {
 /* Chooses the deadline for where the parser stands: the head deadline is absolute
  * from the first byte of a request, the body deadline restarts on every read. */
 static void rearm_for_parser(struct sl_conn *c) {
-  if (sl_http_parser_in_body(c->parser)) arm(c, T_BODY);
+  if (!c->parser) { if (c->tkind != T_IDLE) arm(c, T_IDLE); }
+  else if (sl_http_parser_in_body(c->parser)) arm(c, T_BODY);
   else if (sl_http_parser_in_request(c->parser)) { if (c->tkind != T_HEAD) arm(c, T_HEAD); }
   else if (c->tkind != T_IDLE) arm(c, T_IDLE);
 }
@@ -295,10 +296,16 @@ static void after_response(struct sl_conn *c) {
     conn_linger(c);
     return;
   }
-  sl_http_parser_next(c->parser); /* frees a large body buffer */
   body_release(c);
   c->state = C_IDLE;
   c->streaming = false;
+  /* An idle connection keeps no parser (about 6 KiB): it is made again for the next request. */
+  if (c->pending_n) sl_http_parser_next(c->parser);
+  else {
+    sl_http_parser_free(c->parser);
+    c->parser = NULL;
+    c->srv->released += CONN_BYTES;
+  }
   char *p = c->pending;
   size_t n = c->pending_n;
   c->pending = NULL;
@@ -410,7 +417,7 @@ static void conn_write3(struct sl_conn *c, const char *a, size_t an, const char 
 
 static void head_append(struct sl_conn *c, struct sl_buf *b, int status, const char *ctype,
                         const char *headers, size_t hlen) {
-  const struct sl_http_request *r = sl_http_parser_request(c->parser);
+  const struct sl_http_request *r = c->parser ? sl_http_parser_request(c->parser) : NULL;
   bool http10 = r && r->http_major == 1 && r->http_minor == 0;
   if (!r || !r->keep_alive || c->srv->draining) c->close_after = true;
   sl_buf_printf(b, "HTTP/1.1 %d %s\r\n", status, sl_http_reason(status));
@@ -450,7 +457,7 @@ void sl_conn_respond_error(struct sl_conn *c, int status, const char *message, c
 void sl_conn_stream_start(struct sl_conn *c, int status, const char *content_type,
                           const char *headers, size_t hlen) {
   if (c->closing) return;
-  const struct sl_http_request *r = sl_http_parser_request(c->parser);
+  const struct sl_http_request *r = c->parser ? sl_http_parser_request(c->parser) : NULL;
   struct sl_buf b = {0};
   c->chunked = r && (r->http_major > 1 || r->http_minor >= 1);
   if (!c->chunked) c->close_after = true;
@@ -579,6 +586,10 @@ static bool body_account(struct sl_conn *c, size_t used) {
 }
 
 static void process_input(struct sl_conn *c, const char *data, size_t n) {
+  if (!c->parser && sl_http_parser_create(&c->srv->o.limits, &c->parser)) {
+    conn_close(c);
+    return;
+  }
   while (!c->closing) {
     size_t used = 0;
     bool was_body = sl_http_parser_in_body(c->parser);
@@ -736,8 +747,7 @@ static void on_connection(void *ud, int fd) {
     conn_close(c);
     return;
   }
-  if (sl_http_parser_create(&s->o.limits, &c->parser) ||
-      (s->o.tls && !(c->tls = sl_tls_sconn_new(s->o.tls)))) {
+  if ((s->o.tls && !(c->tls = sl_tls_sconn_new(s->o.tls)))) {
     conn_close(c);
     return;
   }
@@ -787,7 +797,7 @@ void sl_server_drain(struct sl_server *s) {
   for (struct sl_conn *c = s->conns, *nx; c; c = nx) {
     nx = c->next;
     /* Heads sent from now on say Connection: close (head_append checks draining). */
-    if (c->state == C_IDLE && !sl_http_parser_in_request(c->parser)) arm(c, T_IDLE);
+    if (c->state == C_IDLE && (!c->parser || !sl_http_parser_in_request(c->parser))) arm(c, T_IDLE);
   }
 }
 

@@ -124,3 +124,36 @@ test('idle and slowloris connections are closed within header_timeout, not keepa
     assert.equal(await s.stop(), 0);
   }
 });
+
+test('an idle connection costs the worker under 2 KiB (2,000 idle connections)', async () => {
+  mock ??= await startMock(['--seed', '1', '--tokens', '2', '--ttft-ms', '1', '--itl-ms', '1']);
+  const s = await startSluice({ yaml: sluiceConfig({ groups: { m: { port: mock.port } } }), workers: 1 });
+  const socks = [];
+  try {
+    const [w] = liveChildPids(s.pid);
+    // One request first, so per-process one-time allocations are not counted.
+    assert.equal((await request(`${s.url}/v1/models`)).status, 200);
+    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${w}/status`, 'utf8'))[1]);
+    const before = rss();
+    for (let i = 0; i < 2000; i++) {
+      const c = net.connect({ host: HOST, port: s.port });
+      c.on('error', () => {});
+      socks.push(c);
+    }
+    await pollUntil(() => socks.every((c) => c.readyState === 'open'), { timeoutMs: 15000, what: 'connects' });
+    // Half of them have made a request and now idle on keep-alive.
+    await Promise.all(socks.slice(0, 1000).map((c) => new Promise((res) => {
+      c.once('data', res);
+      c.write('GET /health/liveliness HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    })));
+    await pollUntil(async () => (await request(`${s.url}/v1/models`)).status === 200, { what: 'served' });
+    // Freed parsers go back to the system on the worker's next heartbeat (1 s).
+    let per = 0;
+    await pollUntil(() => (per = (rss() - before) / 2000) < 2, { timeoutMs: 5000, what: 'RSS per idle connection < 2 KiB' })
+      .catch((e) => assert.fail(`${per.toFixed(2)} KiB per idle connection: ${e.message}`));
+    console.log(`# ${per.toFixed(2)} KiB per idle connection`);
+  } finally {
+    for (const c of socks) c.destroy();
+    assert.equal(await s.stop(), 0);
+  }
+});
