@@ -9,6 +9,8 @@ import {
   startMock, startSluice, sluiceConfig, cleanup, rawConnect, post, chatBody, liveChildPids, assertOpenAIError,
   parseResponses, pollUntil,
 } from './lib.mjs';
+// Sanitizer builds keep freed memory in quarantine: RSS figures are not the product's.
+const SANITIZED = fs.readFileSync(process.env.SLUICE_BIN).includes('__asan_init');
 
 const MASTER = 'sk-budget';
 after(cleanup);
@@ -141,7 +143,7 @@ test('RSS stays under 64 MiB + 2x max_body_bytes with 16 clients holding nearly 
   }
 });
 
-test('memory goes back to the system after a large [0,0,...] body', async () => {
+test('memory goes back to the system after a large [0,0,...] body', { skip: SANITIZED && 'heap sizes mean nothing under ASan (own allocator, quarantine)' }, async () => {
   const s = await start({ max_body_bytes: '16MiB' });
   try {
     const [wpid] = liveChildPids(s.pid);

@@ -12,6 +12,8 @@ import {
   startMock, startSluice, sluiceConfig, cleanup, request, liveChildPids, pollUntil, mkTmpDir, delay,
   SLUICE_BIN, HOST,
 } from './lib.mjs';
+// Sanitizer builds keep freed memory in quarantine: RSS figures are not the product's.
+const SANITIZED = fs.readFileSync(process.env.SLUICE_BIN).includes('__asan_init');
 
 let mock;
 const procs = [];
@@ -125,7 +127,7 @@ test('idle and slowloris connections are closed within header_timeout, not keepa
   }
 });
 
-test('an idle connection costs the worker under 2 KiB (2,000 idle connections)', async () => {
+test('an idle connection costs the worker under 2 KiB (2,000 idle connections)', { skip: SANITIZED && 'heap sizes mean nothing under ASan (own allocator, quarantine)' }, async () => {
   mock ??= await startMock(['--seed', '1', '--tokens', '2', '--ttft-ms', '1', '--itl-ms', '1']);
   const s = await startSluice({ yaml: sluiceConfig({ groups: { m: { port: mock.port } } }), workers: 1 });
   const socks = [];
