@@ -79,6 +79,7 @@ test('descriptors used up: no accept spin, one log line per interval, served aga
     const ticks = cpuTicks(w) - t0;
     const secs = (Date.now() - started) / 1000;
     const hz = 100;
+    console.log(`# out of descriptors: worker CPU ${(100 * ticks / hz / secs).toFixed(1)}% over ${secs.toFixed(1)} s`);
     assert.ok(ticks / hz / secs < 0.3, `worker used ${ticks} ticks in ${secs.toFixed(1)} s while out of descriptors`);
     const logs = s.lines.filter((l) => /descriptor|accept/i.test(l.msg ?? ''));
     assert.ok(logs.length <= 3, `accept errors logged once per interval, got ${logs.length} lines`);
