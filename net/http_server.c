@@ -643,7 +643,12 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
 }
 
 /* Request bytes (plaintext): parsed now, or kept for after the current response. */
+static void drop_input(struct sl_conn *c, size_t n);
 static inline void take_input(struct sl_conn *c, const char *p, size_t n) {
+  if (c->discard) { /* TLS: records decrypted in the same read as a fatal error */
+    drop_input(c, n);
+    return;
+  }
   if (c->state == C_HANDLING || c->state == C_FINISHING) {
     stash(c, p, n);
     if (c->pending_n > PENDING_MAX && c->reading) {

@@ -5,7 +5,8 @@
 // and bytes, before closing. Real clients (node:http and curl) and 200 tries each way.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
+import https from 'node:https';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -121,6 +122,38 @@ test('a head over max_header_bytes with a body behind it: 431 read', async () =>
   const rs = await tries(50, 4, () => nodePost({ headers: { 'x-pad': 'p'.repeat(8000) } }));
   const bad = rs.filter((r) => r.error || r.status !== 431);
   assert.equal(bad.length, 0, `${bad.length} of ${rs.length}: ${JSON.stringify(bad.slice(0, 3))}`);
+});
+
+test('over TLS: an oversized body gets its 413 read, 0 resets in 50 tries', async () => {
+  const dir = mkTmpDir('sluice-linger-tls-');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', 'k.pem', '-out', 'c.pem', '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { cwd: dir, stdio: 'ignore' });
+  const ca = fs.readFileSync(path.join(dir, 'c.pem'));
+  const t = await startSluice({
+    yaml: sluiceConfig({ groups: { m: { port: mock.port } }, masterKey: MASTER,
+      settings: { max_body_bytes: MAX_BODY, tls: { cert: path.join(dir, 'c.pem'), key: path.join(dir, 'k.pem') } } }),
+    workers: 1,
+  });
+  try {
+    const one = () => withDeadline(new Promise((resolve) => {
+      let done = false;
+      const fin = (v) => { if (!done) { done = true; resolve(v); } };
+      const req = https.request({ host: HOST, port: t.port, method: 'POST', path: '/v1/chat/completions', agent: false, ca,
+        servername: 'localhost', headers: { 'content-type': 'application/json', authorization: `Bearer ${MASTER}`,
+          'content-length': String(BIG) } }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => fin({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+        res.on('error', (e) => fin({ error: e.code || e.message }));
+      });
+      req.on('error', (e) => fin({ error: e.code || e.message }));
+      req.end(bigBody);
+    }), 20000, 'an oversized HTTPS POST');
+    assertAll413(await tries(50, 4, one), 'tls');
+  } finally {
+    assert.equal(await t.stop(), 0);
+  }
 });
 
 test('sluice still serves after all of that', async () => {
