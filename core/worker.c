@@ -3,7 +3,10 @@
  * in-flight requests finish up to drain_timeout, close the rest and exit 0. While it
  * runs, a 1 s timer stamps shm->workers[i].heartbeat_ms (the master pings the systemd
  * watchdog only while every worker's stamp is fresh), SIGUSR1 reopens the log file, and
- * POST /config/reload waits here (polling the master's control page) for its answer. */
+ * POST /config/reload waits here (polling the master's control page) for its answer.
+ * The worker also sets the accept path's policy: it raises its open-files limit to the
+ * hard limit, logs accept failures (out of descriptors) once per interval, and trims its
+ * heap on the heartbeat after large request bodies or many connections were freed. */
 #include "core/worker.h"
 
 #include <cjson/cJSON.h>
