@@ -41,7 +41,7 @@
 enum conn_state { C_IDLE, C_READING, C_HANDLING, C_FINISHING };
 enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY, T_LINGER };
 
-#define PENDING_MAX (1u << 20) /* pipelined bytes buffered while handling a request */
+#define PENDING_MAX (64u << 10) /* pipelined bytes buffered while handling a request; beyond, reading waits */
 #define WRITE_LOW_WATER (64u << 10)
 /* Draining: an idle keep-alive connection is not closed at once (nor one whose
  * last response, sent before the drain, promised keep-alive), because a client may

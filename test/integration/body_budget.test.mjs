@@ -161,4 +161,36 @@ test('memory goes back to the system after a large [0,0,...] body', { skip: SANI
   }
 });
 
+test('pipelined bytes behind a slow request are not buffered without bound (100 connections x 1 MiB)',
+  { skip: SANITIZED && 'heap sizes mean nothing under ASan (own allocator, quarantine)' }, async () => {
+  const slow = await startMock(['--seed', '3', '--tokens', '2', '--p-stall', '1', '--stall-ms', '8000']);
+  const s = await startSluice({ yaml: sluiceConfig({ groups: { m: { port: slow.port } } }), workers: 1 });
+  const conns = [];
+  try {
+    const [wpid] = liveChildPids(s.pid);
+    const before = rssKiB(wpid);
+    const b = JSON.stringify(chatBody('m'));
+    const req = `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${b.length}\r\n\r\n${b}`;
+    for (let i = 0; i < 100; i++) {
+      const c = await rawConnect(s.port);
+      conns.push(c);
+      c.sock.write(req);
+      c.sock.write(Buffer.alloc(1 << 20, 0x41));
+    }
+    let peak = 0;
+    for (let i = 0; i < 10; i++) { // the requests stall for 8 s: sample while they are held
+      peak = Math.max(peak, rssKiB(wpid));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const grew = peak - before;
+    console.log(`# 100 x 1 MiB pipelined behind stalled requests: worker RSS +${grew} KiB`);
+    assert.ok(grew < 32 << 10, `worker RSS grew by ${grew} KiB`);
+  } finally {
+    for (const c of conns) c.close();
+    assert.equal(await s.stop(), 0);
+    await slow.stop();
+  }
+});
+
 test.after(async () => { if (mock) await mock.stop(); });
