@@ -217,6 +217,7 @@ void sl_cfg_config_clear(struct sl_config *c) {
   sl_cfg_fallbacks_free(c->context_window_fallbacks, c->ncontext_window_fallbacks);
   sl_cfg_fallbacks_free(c->content_policy_fallbacks, c->ncontent_policy_fallbacks);
   sl_cfg_names_free(&c->default_fallbacks);
+  sl_cfg_names_free(&c->allowed_hosts);
   free(c->cache.type);
   free(c->cache.namespace_);
   free(c->source);

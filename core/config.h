@@ -118,6 +118,10 @@ struct sl_config {
   uint64_t header_timeout_ms;    /* default 10000 -> 408 */
   uint64_t body_timeout_ms;      /* default 30000 -> 408 */
   uint64_t keepalive_timeout_ms; /* default 75000 */
+  size_t body_memory_budget;     /* per worker; default 0 = max(max_body_bytes, 16 MiB) -> 503 */
+  size_t body_min_rate;          /* bytes/s per 10 s window; default 1024; 0 = off -> 408 */
+  uint64_t body_deadline_ms;     /* whole body; default 120000; 0 = off -> 408 */
+  struct sl_name_list allowed_hosts; /* Host names accepted without a master key */
   uint64_t drain_timeout_ms;     /* default 30000 */
   uint64_t connect_timeout_ms;   /* default 5000 */
   char *ca_file;                 /* NULL: system bundle */

@@ -296,6 +296,8 @@ int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s) {
   c->header_timeout_ms = 10000;
   c->body_timeout_ms = 30000;
   c->keepalive_timeout_ms = 75000;
+  c->body_min_rate = 1024;
+  c->body_deadline_ms = 120000;
   c->drain_timeout_ms = 30000;
   c->connect_timeout_ms = 5000;
   c->access_log = true;

@@ -131,6 +131,37 @@ static int parse_hedging(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path,
                      text ? "'" : sl_cfg_node_desc(v), text ? text : "", text ? "'" : "");
 }
 
+/* ---- sluice_settings.allowed_hosts: [name, ...] ---- */
+
+static int parse_allowed_hosts(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
+  struct sl_name_list *l = field;
+  if (v->type != YAML_SEQUENCE_NODE)
+    return sl_cfg_fail(c, v, path, "expected a list of host names, got %s", sl_cfg_node_desc(v));
+  size_t i = 0;
+  for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++, i++) {
+    char ip[SL_CFG_PATH];
+    sl_cfg_path_index(ip, path, i);
+    yaml_node_t *e = yaml_document_get_node(c->doc, *it);
+    char *name = NULL;
+    int rc = sl_cfg_string(c, e, ip, &name);
+    if (rc)
+      return rc;
+    if (!name[0] || strpbrk(name, " \t/@")) {
+      rc = sl_cfg_fail(c, e, ip, "expected a host name (no port, scheme or path), got '%.80s'", name);
+      free(name);
+      return rc;
+    }
+    char **a = realloc(l->names, (l->n + 1) * sizeof *a);
+    if (!a) {
+      free(name);
+      return -ENOMEM;
+    }
+    a[l->n++] = name;
+    l->names = a;
+  }
+  return 0;
+}
+
 /* ---- sluice_settings.cache ---- */
 
 static const struct sl_cfg_key cache_keys[] = {
@@ -192,6 +223,10 @@ static const struct sl_cfg_key sluice_keys[] = {
     KEY("header_timeout", SL_K_DUR, SCR(c.header_timeout_ms), .flags = SL_F_POSITIVE),
     KEY("body_timeout", SL_K_DUR, SCR(c.body_timeout_ms), .flags = SL_F_POSITIVE),
     KEY("keepalive_timeout", SL_K_DUR, SCR(c.keepalive_timeout_ms)),
+    KEY("body_memory_budget", SL_K_SIZE, SCR(c.body_memory_budget), .min = 1),
+    KEY("body_min_rate", SL_K_SIZE, SCR(c.body_min_rate)),
+    KEY("body_deadline", SL_K_DUR, SCR(c.body_deadline_ms)),
+    KEY("allowed_hosts", SL_K_FUNC, SCR(c.allowed_hosts), .fn = parse_allowed_hosts),
     KEY("drain_timeout", SL_K_DUR, SCR(c.drain_timeout_ms)),
     KEY("connect_timeout", SL_K_DUR, SCR(c.connect_timeout_ms), .flags = SL_F_POSITIVE),
     KEY("ca_file", SL_K_STR, SCR(c.ca_file)),

@@ -15,6 +15,7 @@
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/origin.h"
 #include "core/tenancy.h"
 #include "core/admin.h"
 #include "store/keys.h"
@@ -344,6 +345,22 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
     sl_request_reply_error(rq, 405, "method_not_allowed", allow, "Method %.*s is not allowed here; use %s",
                            (int)(hr->method_name.n < 20 ? hr->method_name.n : 20), hr->method_name.p, m.allow);
     return;
+  }
+  switch (sl_origin_check(w->cfg, c, hr, m.route)) {
+  case SL_ORIGIN_BAD_HOST: {
+    const struct sl_header *h = sl_http_header_find(hr->headers, hr->nheaders, "host");
+    sl_request_reply_error(rq, 421, "misdirected_request", NULL,
+                           "Host '%.*s' is not served here: without a master key sluice answers only to "
+                           "localhost, its own address and sluice_settings.allowed_hosts",
+                           (int)(h->value.n < 200 ? h->value.n : 200), h->value.p);
+    return;
+  }
+  case SL_ORIGIN_BAD_TYPE:
+    sl_request_reply_error(rq, 415, "unsupported_media_type", NULL,
+                           "Request bodies must be sent with Content-Type: application/json");
+    return;
+  case SL_ORIGIN_OK:
+    break;
   }
   switch (m.route) {
   case SL_R_LIVE: {

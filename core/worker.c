@@ -3,12 +3,19 @@
  * in-flight requests finish up to drain_timeout, close the rest and exit 0. While it
  * runs, a 1 s timer stamps shm->workers[i].heartbeat_ms (the master pings the systemd
  * watchdog only while every worker's stamp is fresh), SIGUSR1 reopens the log file, and
- * POST /config/reload waits here (polling the master's control page) for its answer. */
+ * POST /config/reload waits here (polling the master's control page) for its answer.
+ * The worker also sets the accept path's policy: it raises its open-files limit to the
+ * hard limit, logs accept failures (out of descriptors) once per interval, and trims its
+ * heap on the heartbeat after large request bodies or many connections were freed. */
 #include "core/worker.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,9 +144,20 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
 #define HEARTBEAT_MS 1000
 #define RELOAD_POLL_MS 10
 
+#define TRIM_AFTER_BYTES (4u << 20)
+
 static void on_heartbeat(uv_timer_t *t) {
   struct sl_worker *w = t->data;
   atomic_store(&w->shm->workers[w->index].heartbeat_ms, sl_now_ms());
+  /* Large request bodies (and what parsing them took) or many connections were freed:
+   * give the heap's free pages back, so one burst does not stay resident for good. */
+  w->released += w->srv ? sl_server_released_bytes(w->srv) : 0;
+  if (w->released >= TRIM_AFTER_BYTES) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+    w->released = 0;
+  }
 }
 
 static void on_usr1(uv_signal_t *s, int signum) {
@@ -226,6 +244,40 @@ void sl_worker_reload_cancel(struct sl_reload_wait *r) {
   if (r) reload_wait_unlink_close(r);
 }
 
+/* ---- the accept path ---- */
+
+#define ACCEPT_ERR_LOG_MS 10000
+
+/* Out of descriptors (or another accept failure): one log line per interval, with how
+ * many failures it stands for; the server itself pauses accepting. */
+static void on_accept_error(void *ud, int err) {
+  struct sl_worker *w = ud;
+  w->accept_errors++;
+  uint64_t now = sl_now_ms();
+  if (w->accept_err_logged_ms && now - w->accept_err_logged_ms < ACCEPT_ERR_LOG_MS) return;
+  w->accept_err_logged_ms = now;
+  struct rlimit rl = {0};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  sl_log(SL_LOG_ERROR, "cannot accept connections", "\"worker\":%u,\"error\":\"%s\",\"failures\":%llu,"
+         "\"open_files_limit\":%llu,\"connections\":%zu", w->index, uv_strerror(err),
+         (unsigned long long)w->accept_errors, (unsigned long long)rl.rlim_cur,
+         w->srv ? sl_server_connections(w->srv) : 0);
+  w->accept_errors = 0;
+}
+
+/* systemd starts services with a soft limit of 1024 open files and a much higher hard
+ * one: every connection is a descriptor, so a worker takes what it is allowed. */
+static void raise_nofile(unsigned index) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max) return;
+  rlim_t was = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max;
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 20)) rl.rlim_cur = 1u << 20;
+  if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) == 0 && index == 0)
+    sl_log(SL_LOG_INFO, "raised the open files limit", "\"from\":%llu,\"to\":%llu",
+           (unsigned long long)was, (unsigned long long)rl.rlim_cur);
+}
+
 static void close_walk(uv_handle_t *h, void *arg) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
@@ -246,6 +298,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   w->shm = shm;
   w->ctl = ctl;
   w->index = index;
+  raise_nofile(index);
   w->rng = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15ULL;
   w->pools = calloc(cfg->ndeployments ? cfg->ndeployments : 1, sizeof *w->pools);
   if (!w->pools || build_groups(w) || uv_loop_init(&w->loop)) {
@@ -258,8 +311,18 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
     .header_timeout_ms = cfg->header_timeout_ms,
     .body_timeout_ms = cfg->body_timeout_ms,
     .keepalive_timeout_ms = cfg->keepalive_timeout_ms,
+    .body_budget = cfg->body_memory_budget ? cfg->body_memory_budget
+                 : cfg->max_body_bytes > (16u << 20) ? cfg->max_body_bytes : (16u << 20),
+    .body_deadline_ms = cfg->body_deadline_ms,
+    .body_min_rate = cfg->body_min_rate,
   };
-  struct sl_server_cbs cbs = {sl_request_on_http, sl_request_on_abort, sl_request_on_writable};
+#ifdef M_MMAP_THRESHOLD
+  /* Large buffers (request bodies, response copies) get their own mappings, which go
+   * back to the system when freed instead of staying in the heap. */
+  mallopt(M_MMAP_THRESHOLD, 256 << 10);
+#endif
+  struct sl_server_cbs cbs = {sl_request_on_http, sl_request_on_abort, sl_request_on_writable,
+                              on_accept_error};
   struct sl_tls_server *tls = NULL; /* read from the files now: a reload's new workers see new ones */
   if (cfg->tls_cert) {
     char err[512];

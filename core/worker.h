@@ -53,6 +53,8 @@ struct sl_worker {
   struct sl_spend_flusher *flusher;
   struct sl_price *prices;         /* per deployment, USD per token */
   size_t inflight;
+  uint64_t accept_errors, accept_err_logged_ms; /* accept failures since the last log line */
+  size_t released; /* request-body and connection bytes freed since the last heap trim */
   bool draining;
   uv_signal_t sig_term, sig_int, sig_usr1;
   uv_timer_t drain_poll, drain_deadline;

@@ -6,6 +6,19 @@
  * once the response has been written, so answers go out in request order. Reading
  * continues while a request is handled, so a client that goes away is noticed and the
  * handler can cancel its upstream call.
+ * Closing after an answer (an error, Connection: close, a drain) is a lingering close,
+ * as nginx does it: the answer is written, the write side is shut down (FIN), and what
+ * the client still sends (the rest of an oversized body) is read and dropped until it
+ * closes too, for at most LINGER_TOTAL_MS / LINGER_MAX_BYTES and LINGER_IDLE_MS of
+ * silence. Closing with unread bytes in the receive buffer would send a reset, and the
+ * reset can destroy the answer before the client has read it.
+ * Request bodies share one per-worker budget (opts.body_budget): a body is charged when
+ * its head is complete (its declared length, or its bytes so far when chunked) and
+ * released when its response has been written; a body that would overspend gets 503
+ * with Retry-After. A body must also keep a minimum rate and finish within an absolute
+ * deadline (408), so slow clients cannot pin memory. The server counts what it released
+ * (large bodies, closed connections) so the worker can give the heap back to the system
+ * (sl_server_released_bytes).
  * With TLS (opts.tls), the same machine runs on plaintext: reads are decrypted into a
  * per-server buffer before they reach the parser (or `pending`), writes are encrypted as
  * they are queued, and the handshake runs first, under the head deadline. The plain path
@@ -21,13 +34,14 @@
 #include <unistd.h>
 
 #include "net/buf.h"
+#include "net/listener.h"
 #include "net/oai_error.h"
 #include "net/tls_server.h"
 
 enum conn_state { C_IDLE, C_READING, C_HANDLING, C_FINISHING };
-enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY };
+enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY, T_LINGER };
 
-#define PENDING_MAX (1u << 20) /* pipelined bytes buffered while handling a request */
+#define PENDING_MAX (64u << 10) /* pipelined bytes buffered while handling a request; beyond, reading waits */
 #define WRITE_LOW_WATER (64u << 10)
 /* Draining: an idle keep-alive connection is not closed at once (nor one whose
  * last response, sent before the drain, promised keep-alive), because a client may
@@ -35,10 +49,17 @@ enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY };
  * gets a short grace instead: a request that arrives is answered with Connection: close,
  * and a connection that stays silent is closed when the grace ends. */
 #define DRAIN_IDLE_GRACE_MS 1000
+/* Lingering close bounds (nginx: lingering_time 30 s, lingering_timeout 5 s). */
+#define LINGER_TOTAL_MS 30000
+#define LINGER_IDLE_MS 2000
+#define RATE_WINDOW_MS 10000
+#define CONN_BYTES 8192 /* about what a connection holds (struct, parser, handles) */
+#define LINGER_MAX_BYTES(s) ((s)->o.limits.max_body_bytes > (16u << 20) ? 4 * (s)->o.limits.max_body_bytes : (64u << 20))
 
 struct sl_conn {
   uv_tcp_t tcp;
   uv_timer_t timer;
+  uv_shutdown_t shut;
   struct sl_server *srv;
   struct sl_http_parser *parser;
   struct sl_tls_sconn *tls; /* NULL on a plain listener */
@@ -47,21 +68,33 @@ struct sl_conn {
   size_t pending_n;
   void *req;
   uint64_t id;
+  uint64_t linger_until_ms; /* lingering: absolute end (loop time) */
+  size_t dropped;           /* discarding: bytes read and dropped */
+  size_t body_charge;       /* this connection's share of srv->body_inuse */
+  size_t body_seen;         /* raw bytes fed while in the body (chunked bodies) */
+  size_t win_bytes;         /* body bytes in the current rate window */
+  uint64_t body_start_ms, win_start_ms;
   enum conn_state state;
   enum timer_kind tkind;
   int open_handles;
   bool closing, close_after, reading, streaming, chunked, head_only, want_writable;
   bool tls_ready; /* handshake done */
+  bool discard;   /* input is read and dropped (an error answer is on its way, or lingering) */
+  bool lingering; /* answer written, write side shut down, waiting for the client's close */
+  bool in_body;   /* a body is being read (accounted) */
+  bool used;      /* a request has been received (before that, idle means header_timeout) */
 };
 
 struct sl_server {
-  uv_tcp_t listener;
+  struct sl_listener *listener;
   uv_loop_t *loop;
   struct sl_server_opts o;
   struct sl_server_cbs cbs;
   void *ud;
   struct sl_conn *conns;
   size_t nconns;
+  size_t body_inuse; /* sum of the connections' body_charge */
+  size_t released;   /* bytes given back since sl_server_released_bytes last asked */
   uint64_t next_id;
   bool listener_open, draining, closing;
   char rbuf[65536];
@@ -134,13 +167,17 @@ static void on_timer(uv_timer_t *t) {
   struct sl_conn *c = t->data;
   enum timer_kind k = c->tkind;
   c->tkind = T_NONE;
-  if (k == T_IDLE || (c->tls && !c->tls_ready)) { /* no 408 without a TLS session */
+  if (k == T_IDLE || k == T_LINGER || (c->tls && !c->tls_ready)) { /* no 408 without a TLS session */
     conn_close(c);
   } else if (k == T_HEAD || k == T_BODY) {
     c->state = C_FINISHING;
     c->close_after = true;
+    c->discard = true;
+    bool late = k == T_BODY && c->srv->o.body_deadline_ms &&
+                uv_now(c->srv->loop) >= c->body_start_ms + c->srv->o.body_deadline_ms;
     sl_conn_respond_error(c, 408, k == T_HEAD ? "Timed out reading the request headers"
-                                              : "Timed out reading the request body",
+                                  : late ? "The request body did not arrive within the body deadline"
+                                         : "Timed out reading the request body",
                           "request_timeout", NULL);
   }
 }
@@ -148,7 +185,19 @@ static void on_timer(uv_timer_t *t) {
 static void arm(struct sl_conn *c, enum timer_kind k) {
   uint64_t ms = k == T_IDLE ? c->srv->o.keepalive_timeout_ms
               : k == T_HEAD ? c->srv->o.header_timeout_ms
+              : k == T_LINGER ? LINGER_IDLE_MS
               : c->srv->o.body_timeout_ms;
+  uint64_t until = k == T_LINGER ? c->linger_until_ms
+                 : k == T_BODY && c->in_body && c->srv->o.body_deadline_ms
+                   ? c->body_start_ms + c->srv->o.body_deadline_ms : 0;
+  if (until) {
+    uint64_t now = uv_now(c->srv->loop);
+    uint64_t left = until > now ? until - now : 1;
+    if (left < ms) ms = left;
+  }
+  /* A connection that has never sent a request waits no longer than a head may take. */
+  if (k == T_IDLE && !c->used && c->srv->o.header_timeout_ms && (ms == 0 || ms > c->srv->o.header_timeout_ms))
+    ms = c->srv->o.header_timeout_ms;
   if (k == T_IDLE && c->srv->draining && (ms == 0 || ms > DRAIN_IDLE_GRACE_MS)) ms = DRAIN_IDLE_GRACE_MS;
   c->tkind = k;
   uv_timer_start(&c->timer, on_timer, ms ? ms : 1, 0);
@@ -162,26 +211,41 @@ static void disarm(struct sl_conn *c) {
 /* Chooses the deadline for where the parser stands: the head deadline is absolute
  * from the first byte of a request, the body deadline restarts on every read. */
 static void rearm_for_parser(struct sl_conn *c) {
-  if (sl_http_parser_in_body(c->parser)) arm(c, T_BODY);
+  if (!c->parser) { if (c->tkind != T_IDLE) arm(c, T_IDLE); }
+  else if (sl_http_parser_in_body(c->parser)) arm(c, T_BODY);
   else if (sl_http_parser_in_request(c->parser)) { if (c->tkind != T_HEAD) arm(c, T_HEAD); }
   else if (c->tkind != T_IDLE) arm(c, T_IDLE);
 }
 
 /* ---- closing ---- */
 
-static void on_handle_closed(uv_handle_t *h) {
-  struct sl_conn *c = h->data;
+/* The body's memory is no longer the connection's: give back its budget share. */
+static void body_release(struct sl_conn *c) {
+  c->srv->body_inuse -= c->body_charge;
+  c->srv->released += c->body_charge;
+  c->body_charge = c->body_seen = c->win_bytes = 0;
+  c->in_body = false;
+}
+
+/* Drops one of the things that keep the connection's memory alive (its two handles and a
+ * pending shutdown request); the last one frees it. */
+static void conn_unref(struct sl_conn *c) {
   if (--c->open_handles) return;
   struct sl_server *s = c->srv;
+  sl_http_parser_free(c->parser);
+  c->parser = NULL;
+  body_release(c);
   if (c->prev) c->prev->next = c->next; else s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   s->nconns--;
-  sl_http_parser_free(c->parser);
+  s->released += CONN_BYTES;
   sl_tls_sconn_free(c->tls);
   free(c->pending);
   free(c);
   server_maybe_free(s);
 }
+
+static void on_handle_closed(uv_handle_t *h) { conn_unref(h->data); }
 
 static void conn_close(struct sl_conn *c) {
   if (c->closing) return;
@@ -198,16 +262,50 @@ static void conn_close(struct sl_conn *c) {
 
 /* ---- writing ---- */
 
+static void on_shutdown(uv_shutdown_t *sh, int status) {
+  struct sl_conn *c = sh->data;
+  if (status < 0 && !c->closing) conn_close(c);
+  conn_unref(c);
+}
+
+/* The answer is out: half-close, then drop input until the client closes (EOF closes
+ * in on_read), stays silent for LINGER_IDLE_MS, or exceeds the time or byte bound. */
+static void conn_linger(struct sl_conn *c) {
+  free(c->pending);
+  c->pending = NULL;
+  c->pending_n = 0;
+  sl_http_parser_free(c->parser); /* its buffers are not needed any more */
+  c->parser = NULL;
+  body_release(c);
+  c->discard = c->lingering = true;
+  c->shut.data = c;
+  if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown)) {
+    conn_close(c);
+    return;
+  }
+  c->open_handles++;
+  c->linger_until_ms = uv_now(c->srv->loop) + LINGER_TOTAL_MS;
+  start_reading(c);
+  arm(c, T_LINGER);
+}
+
 static void after_response(struct sl_conn *c) {
   /* Not `|| draining`: a response whose head promised keep-alive (sent before the drain)
    * leaves the connection open for the drain grace (arm() shortens the idle timer). */
   if (c->close_after) {
-    conn_close(c);
+    conn_linger(c);
     return;
   }
-  sl_http_parser_next(c->parser);
+  body_release(c);
   c->state = C_IDLE;
   c->streaming = false;
+  /* An idle connection keeps no parser (about 6 KiB): it is made again for the next request. */
+  if (c->pending_n) sl_http_parser_next(c->parser);
+  else {
+    sl_http_parser_free(c->parser);
+    c->parser = NULL;
+    c->srv->released += CONN_BYTES;
+  }
   char *p = c->pending;
   size_t n = c->pending_n;
   c->pending = NULL;
@@ -319,7 +417,7 @@ static void conn_write3(struct sl_conn *c, const char *a, size_t an, const char 
 
 static void head_append(struct sl_conn *c, struct sl_buf *b, int status, const char *ctype,
                         const char *headers, size_t hlen) {
-  const struct sl_http_request *r = sl_http_parser_request(c->parser);
+  const struct sl_http_request *r = c->parser ? sl_http_parser_request(c->parser) : NULL;
   bool http10 = r && r->http_major == 1 && r->http_minor == 0;
   if (!r || !r->keep_alive || c->srv->draining) c->close_after = true;
   sl_buf_printf(b, "HTTP/1.1 %d %s\r\n", status, sl_http_reason(status));
@@ -359,7 +457,7 @@ void sl_conn_respond_error(struct sl_conn *c, int status, const char *message, c
 void sl_conn_stream_start(struct sl_conn *c, int status, const char *content_type,
                           const char *headers, size_t hlen) {
   if (c->closing) return;
-  const struct sl_http_request *r = sl_http_parser_request(c->parser);
+  const struct sl_http_request *r = c->parser ? sl_http_parser_request(c->parser) : NULL;
   struct sl_buf b = {0};
   c->chunked = r && (r->http_major > 1 || r->http_minor >= 1);
   if (!c->chunked) c->close_after = true;
@@ -406,6 +504,22 @@ void sl_conn_want_writable(struct sl_conn *c) { c->want_writable = true; }
 void sl_conn_attach(struct sl_conn *c, void *req) { c->req = req; }
 uint64_t sl_conn_id(const struct sl_conn *c) { return c->id; }
 
+int sl_conn_local_addr(const struct sl_conn *c, char *ip, size_t iplen, uint16_t *port) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  int rc = uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len);
+  if (rc) return rc;
+  if (ss.ss_family == AF_INET6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    *port = ntohs(a->sin6_port);
+    if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) return uv_inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], ip, iplen);
+    return uv_inet_ntop(AF_INET6, &a->sin6_addr, ip, iplen);
+  }
+  struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+  *port = ntohs(a->sin_port);
+  return uv_inet_ntop(AF_INET, &a->sin_addr, ip, iplen);
+}
+
 /* ---- reading ---- */
 
 static void stash(struct sl_conn *c, const char *data, size_t n) {
@@ -420,12 +534,71 @@ static void stash(struct sl_conn *c, const char *data, size_t n) {
   c->pending_n += n;
 }
 
+/* Answers early, while the body may still be arriving (the rest is dropped). */
+static void body_refuse(struct sl_conn *c, int status, const char *msg, const char *code,
+                        const char *headers) {
+  c->state = C_FINISHING;
+  c->close_after = true;
+  c->discard = true;
+  sl_conn_respond_error(c, status, msg, code, headers);
+}
+
+/* Accounts `used` bytes that went into a request with a body: charges the budget (the
+ * declared length at once, or what arrived of a chunked body) and checks the rate and
+ * the deadline. Returns false when the request was refused. */
+static bool body_account(struct sl_conn *c, size_t used) {
+  struct sl_server *s = c->srv;
+  const struct sl_http_request *r = sl_http_parser_request(c->parser);
+  if (!r || (r->content_length <= 0 && !r->chunked)) return true;
+  uint64_t now = uv_now(s->loop);
+  if (!c->in_body) {
+    c->in_body = true;
+    c->body_start_ms = c->win_start_ms = now;
+  }
+  c->body_seen += used;
+  c->win_bytes += used;
+  size_t want = r->content_length > 0 ? (size_t)r->content_length : c->body_seen;
+  if (want > c->body_charge) {
+    size_t others = s->body_inuse - c->body_charge;
+    if (s->o.body_budget && others > 0 && others + want > s->o.body_budget) {
+      body_refuse(c, 503, "The server is buffering too many request bodies; retry shortly",
+                  "server_busy", "Retry-After: 1\r\n");
+      return false;
+    }
+    s->body_inuse += want - c->body_charge;
+    c->body_charge = want;
+  }
+  if (sl_http_parser_in_body(c->parser)) {
+    if (s->o.body_deadline_ms && now >= c->body_start_ms + s->o.body_deadline_ms) {
+      body_refuse(c, 408, "The request body did not arrive within the body deadline", "request_timeout", NULL);
+      return false;
+    }
+    if (s->o.body_min_rate && now - c->win_start_ms >= RATE_WINDOW_MS) {
+      if (c->win_bytes < s->o.body_min_rate * ((now - c->win_start_ms) / 1000)) {
+        body_refuse(c, 408, "The request body arrived too slowly", "request_timeout", NULL);
+        return false;
+      }
+      c->win_start_ms = now;
+      c->win_bytes = 0;
+    }
+  }
+  return true;
+}
+
 static void process_input(struct sl_conn *c, const char *data, size_t n) {
+  if (!c->parser && sl_http_parser_create(&c->srv->o.limits, &c->parser)) {
+    conn_close(c);
+    return;
+  }
   while (!c->closing) {
     size_t used = 0;
+    bool was_body = sl_http_parser_in_body(c->parser);
     enum sl_http_parse_event ev = sl_http_parser_feed(c->parser, data, n, &used);
     data += used;
     n -= used;
+    if (ev != SL_HP_ERROR && (was_body || sl_http_parser_in_body(c->parser) || ev == SL_HP_REQUEST) &&
+        !body_account(c, used))
+      return;
     switch (ev) {
     case SL_HP_NEED_MORE:
       c->state = sl_http_parser_in_request(c->parser) ? C_READING : C_IDLE;
@@ -441,6 +614,7 @@ static void process_input(struct sl_conn *c, const char *data, size_t n) {
       stash(c, data, n);
       const struct sl_http_request *r = sl_http_parser_request(c->parser);
       c->state = C_HANDLING;
+      c->used = true;
       c->head_only = r->method == SL_M_HEAD;
       disarm(c);
       c->srv->cbs.on_request(c->srv->ud, c, r);
@@ -451,8 +625,7 @@ static void process_input(struct sl_conn *c, const char *data, size_t n) {
       int st = sl_http_parser_error(c->parser, &msg);
       c->state = C_FINISHING;
       c->close_after = true;
-      uv_read_stop((uv_stream_t *)&c->tcp);
-      c->reading = false;
+      c->discard = true; /* keep reading (and dropping) so the client is not reset */
       const char *code = st == 413 ? "request_too_large"
                        : st == 431 ? "request_header_fields_too_large"
                        : st == 417 ? "expectation_failed"
@@ -472,7 +645,12 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
 }
 
 /* Request bytes (plaintext): parsed now, or kept for after the current response. */
+static void drop_input(struct sl_conn *c, size_t n);
 static inline void take_input(struct sl_conn *c, const char *p, size_t n) {
+  if (c->discard) { /* TLS: records decrypted in the same read as a fatal error */
+    drop_input(c, n);
+    return;
+  }
   if (c->state == C_HANDLING || c->state == C_FINISHING) {
     stash(c, p, n);
     if (c->pending_n > PENDING_MAX && c->reading) {
@@ -513,11 +691,28 @@ static void tls_on_read(struct sl_conn *c, const char *p, size_t n) {
   sl_tls_sconn_feed(c->tls, NULL, 0);
 }
 
+/* Input after an early answer: dropped, within the lingering bounds. */
+static void drop_input(struct sl_conn *c, size_t n) {
+  c->dropped += n;
+  if (c->dropped > LINGER_MAX_BYTES(c->srv)) {
+    conn_close(c);
+    return;
+  }
+  if (c->lingering) {
+    if (uv_now(c->srv->loop) >= c->linger_until_ms) conn_close(c);
+    else arm(c, T_LINGER);
+  }
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   struct sl_conn *c = st->data;
   if (nread == 0 || c->closing) return;
   if (nread < 0) {
     conn_close(c);
+    return;
+  }
+  if (c->discard) {
+    drop_input(c, (size_t)nread);
     return;
   }
   if (c->tls) {
@@ -532,21 +727,19 @@ static void start_reading(struct sl_conn *c) {
   if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
 }
 
-static void on_connection(uv_stream_t *ls, int status) {
-  struct sl_server *s = ls->data;
-  if (status < 0 || s->draining) return;
-  struct sl_conn *c = calloc(1, sizeof *c);
-  if (!c) return;
+static void on_accept_error(void *ud, int err) {
+  struct sl_server *s = ud;
+  if (s->cbs.on_accept_error) s->cbs.on_accept_error(s->ud, err);
+}
+
+static void on_connection(void *ud, int fd) {
+  struct sl_server *s = ud;
+  struct sl_conn *c = s->draining ? NULL : calloc(1, sizeof *c);
+  if (!c) {
+    close(fd);
+    return;
+  }
   c->srv = s;
-  if (sl_http_parser_create(&s->o.limits, &c->parser)) {
-    free(c);
-    return;
-  }
-  if (s->o.tls && !(c->tls = sl_tls_sconn_new(s->o.tls))) {
-    sl_http_parser_free(c->parser);
-    free(c);
-    return;
-  }
   uv_tcp_init(s->loop, &c->tcp);
   uv_timer_init(s->loop, &c->timer);
   c->tcp.data = c->timer.data = c;
@@ -556,7 +749,12 @@ static void on_connection(uv_stream_t *ls, int status) {
   if (s->conns) s->conns->prev = c;
   s->conns = c;
   s->nconns++;
-  if (uv_accept(ls, (uv_stream_t *)&c->tcp)) {
+  if (uv_tcp_open(&c->tcp, fd)) {
+    close(fd);
+    conn_close(c);
+    return;
+  }
+  if ((s->o.tls && !(c->tls = sl_tls_sconn_new(s->o.tls)))) {
     conn_close(c);
     return;
   }
@@ -581,23 +779,19 @@ int sl_server_start(uv_loop_t *loop, int fd, const struct sl_server_opts *o,
     }
     s->tls_gather = s->tls_plain + TLS_PLAIN_BUF;
   }
-  uv_tcp_init(loop, &s->listener);
-  s->listener.data = s;
-  s->listener_open = true;
-  int rc = uv_tcp_open(&s->listener, fd);
-  if (!rc) rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
+  int rc = sl_listener_start(loop, fd, 1024, on_connection, on_accept_error, s, &s->listener);
   if (rc) {
-    s->closing = true;
-    uv_close((uv_handle_t *)&s->listener, NULL);
-    s->listener_open = false;
+    free(s->tls_plain);
+    free(s);
     return rc;
   }
+  s->listener_open = true;
   *out = s;
   return 0;
 }
 
-static void on_listener_closed(uv_handle_t *h) {
-  struct sl_server *s = h->data;
+static void on_listener_closed(void *ud) {
+  struct sl_server *s = ud;
   s->listener_open = false;
   server_maybe_free(s);
 }
@@ -606,11 +800,11 @@ static void on_listener_closed(uv_handle_t *h) {
 void sl_server_drain(struct sl_server *s) {
   if (s->draining) return;
   s->draining = true;
-  uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+  sl_listener_close(s->listener, on_listener_closed);
   for (struct sl_conn *c = s->conns, *nx; c; c = nx) {
     nx = c->next;
     /* Heads sent from now on say Connection: close (head_append checks draining). */
-    if (c->state == C_IDLE && !sl_http_parser_in_request(c->parser)) arm(c, T_IDLE);
+    if (c->state == C_IDLE && (!c->parser || !sl_http_parser_in_request(c->parser))) arm(c, T_IDLE);
   }
 }
 
@@ -625,3 +819,9 @@ void sl_server_close(struct sl_server *s) {
 }
 
 size_t sl_server_connections(const struct sl_server *s) { return s->nconns; }
+
+size_t sl_server_released_bytes(struct sl_server *s) {
+  size_t n = s->released;
+  s->released = 0;
+  return n;
+}

@@ -20,6 +20,12 @@ struct sl_server_opts {
   uint64_t header_timeout_ms;    /* whole request head must arrive within this */
   uint64_t body_timeout_ms;      /* longest silence while reading a body */
   uint64_t keepalive_timeout_ms; /* idle connection lifetime */
+  /* Request bodies being read or handled, summed over the worker's connections (declared
+   * Content-Length, or bytes so far when chunked), may not exceed this; a body that would
+   * go over gets 503 with Retry-After (one body alone is always admitted). 0: no budget. */
+  size_t body_budget;
+  uint64_t body_deadline_ms; /* a whole body must arrive within this; 0: no deadline */
+  size_t body_min_rate;      /* bytes/s a body must average over each 10 s window; 0: off */
   /* NULL: plain HTTP. Otherwise every connection speaks TLS (net/tls_server.h); the
    * handshake must finish within header_timeout_ms. Borrowed: must outlive the server. */
   struct sl_tls_server *tls;
@@ -39,6 +45,9 @@ struct sl_server_cbs {
   /* Optional: after sl_conn_want_writable, the queued output fell under the low
    * watermark (back-pressure for streams from fast upstreams to slow clients). */
   void (*on_writable)(void *ud, struct sl_conn *c, void *req);
+  /* Optional: accepting a connection failed (a negative libuv error, e.g. UV_EMFILE when
+   * the process is out of descriptors). The server pauses accepting for a moment. */
+  void (*on_accept_error)(void *ud, int err);
 };
 
 /* Creates a TCP socket bound to host:port with SO_REUSEPORT, not yet listening.
@@ -56,6 +65,9 @@ void sl_server_drain(struct sl_server *s);
  * handles are closed. */
 void sl_server_close(struct sl_server *s);
 size_t sl_server_connections(const struct sl_server *s);
+/* Bytes of request bodies and connections released since the last call (the worker
+ * trims its heap when this is large). */
+size_t sl_server_released_bytes(struct sl_server *s);
 
 void sl_conn_attach(struct sl_conn *c, void *req);
 /* A complete response. `headers` holds extra preformatted "Name: value\r\n" lines. */
@@ -80,6 +92,8 @@ size_t sl_conn_pending_bytes(const struct sl_conn *c);
 void sl_conn_want_writable(struct sl_conn *c);
 /* Asks the connection to close after the current response. */
 void sl_conn_close_after(struct sl_conn *c);
+/* The local address the client connected to (numeric) and its port. */
+int sl_conn_local_addr(const struct sl_conn *c, char *ip, size_t iplen, uint16_t *port);
 /* A short per-worker connection id, for logs. */
 uint64_t sl_conn_id(const struct sl_conn *c);
 

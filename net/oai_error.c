@@ -34,6 +34,7 @@ static const struct {
   {413, "Payload Too Large", "invalid_request_error"},
   {415, "Unsupported Media Type", "invalid_request_error"},
   {417, "Expectation Failed", "invalid_request_error"},
+  {421, "Misdirected Request", "invalid_request_error"},
   {422, "Unprocessable Entity", "invalid_request_error"},
   {429, "Too Many Requests", "rate_limit_error"},
   {431, "Request Header Fields Too Large", "invalid_request_error"},
