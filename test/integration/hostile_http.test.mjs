@@ -197,24 +197,23 @@ for (const [what, start, fill] of [['chunk extension', '1;x=', 'a'], ['chunk siz
     try {
       await c.write(chunkedPost('/v1/chat/completions', start));
       const answered = c.waitFor((cc) => cc.data.length > 0 || cc.closed, 10000, 'a response').catch(() => {});
-      for (let i = 0; i < 4096 && !c.data.length && !c.closed; i++) { // at most 64 MiB
+      // At most 1 MiB, then silence: a server that would read the whole extension (the
+      // 64 MiB of the CVE) never answers, so the 400 arriving proves an early refusal. The
+      // bytes counted here are not a measure of it: the lingering close reads and drops
+      // whatever the client still sends after the answer.
+      for (let i = 0; i < 64 && !c.data.length && !c.closed; i++) {
         await Promise.race([c.write(piece), answered]);
         sent += piece.length;
       }
       await answered;
       await c.waitClose(8000);
-      assert.ok(sent < 4096 * piece.length, `refused only after ${sent} bytes`);
       const rs = parseResponses(c.data).complete;
       t.diagnostic(`sent ${sent} bytes; ${rs.length ? `read the ${rs[0].status}` : 'reset before the response was read'}`);
-      // The 400 is sent while the client is still uploading; without a lingering close the
-      // server's close can turn into a reset that discards it (issue 9, net/http_server.c).
-      // What this row proves is the refusal itself: early, then closed; a response that does
-      // arrive must be the 400.
-      if (rs.length || !c.reset) {
-        assert.equal(rs.length, 1, `one response; got (reset=${c.reset}, sent=${sent}):\n${c.text.slice(0, 2000)}`);
-        assert.equal(rs[0].status, 400);
-        assertOpenAIError(rs[0].body, { code: 'bad_request' });
-      }
+      // The 400 is sent while the client is still uploading; the lingering close (answer,
+      // half-close, drain) lets the client read it instead of a reset.
+      assert.equal(rs.length, 1, `one response; got (reset=${c.reset}, sent=${sent}):\n${c.text.slice(0, 2000)}`);
+      assert.equal(rs[0].status, 400);
+      assertOpenAIError(rs[0].body, { code: 'bad_request' });
     } finally {
       c.close();
     }
