@@ -94,6 +94,8 @@ enum mode {
   M_GARBAGE,     /* not HTTP */
   M_SILENT,      /* reads, never answers */
   M_HEAD,        /* 200 with Content-Length: 5 and no body (answer to HEAD) */
+  M_CL_LONG,     /* Content-Length: 5 but 25 body bytes in the same write */
+  M_CL_CRLF,     /* Content-Length: 5, then a stray CRLF (tolerated) */
 };
 
 #define BIG_LEN (1u << 20)
@@ -242,6 +244,12 @@ static void respond(struct sconn *sc) {
     break;
   case M_HEAD:
     swrites(sc, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 0);
+    break;
+  case M_CL_LONG:
+    swrites(sc, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello, and 20 more bytes", 0);
+    break;
+  case M_CL_CRLF:
+    swrites(sc, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello\r\n", 0);
     break;
   }
 }
@@ -928,6 +936,32 @@ static void test_protocol_error(void) {
   loop_end();
 }
 
+/* More body bytes than Content-Length said, in the same read: the server lied about the
+ * length, so the answer cut at Content-Length is not trusted (a protocol error, never a
+ * silently truncated on_done). A stray CRLF after the body is tolerated. */
+static void test_body_longer_than_length(void) {
+  loop_begin();
+  struct srv s;
+  srv_start(&s, M_CL_LONG);
+  struct sl_upstream_pool *p = pool_for("127.0.0.1", s.port);
+  struct res r = {0};
+  CHECK(send_get(p, "GET", &r) == 0);
+  RUN_UNTIL(FINISHED(r), 5000);
+  CHECK(r.heads == 1 && r.errs == 1 && r.dones == 0 && r.err == SL_UP_PROTOCOL);
+  CHECK(sl_upstream_pool_idle(p) == 0);
+  res_free(&r);
+  s.mode = M_CL_CRLF;
+  struct res r2 = {0};
+  CHECK(send_get(p, "GET", &r2) == 0);
+  RUN_UNTIL(FINISHED(r2), 5000);
+  CHECK(r2.dones == 1 && r2.errs == 0 && r2.blen == 5 && r2.body && !strcmp(r2.body, "hello"));
+  CHECK(sl_upstream_pool_idle(p) == 0); /* never reused after extra bytes */
+  sl_upstream_pool_destroy(p);
+  srv_stop(&s);
+  res_free(&r2);
+  loop_end();
+}
+
 static void test_cancel_in_body(void) {
   loop_begin();
   struct srv s;
@@ -1451,6 +1485,7 @@ static const struct check_case cases[] = {
     T(test_parse_interim_and_head),
     T(test_parse_errors_and_limits),
     T(test_parse_leftover_and_stop),
+    T(test_body_longer_than_length),
     T(test_err_str),
     T(test_content_length),
     T(test_request_format),
