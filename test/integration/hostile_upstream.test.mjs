@@ -195,6 +195,23 @@ const STREAM = {
   reset_stream: 'inband',
   close_stream: 'inband',
 };
+// The error code a client sees for each case (group h, and in-band events on streams).
+const CODE = {
+  garbage: 'upstream_protocol_error',
+  garbage_after_status: 'upstream_protocol_error',
+  truncated_chunked: 'upstream_reset',
+  bad_chunk_size: 'upstream_protocol_error',
+  content_length_short: 'upstream_reset',
+  content_length_long: 'upstream_protocol_error',
+  endless_headers: 'upstream_protocol_error',
+  stall_headers: 'upstream_timeout',
+  stall_body: 'upstream_timeout',
+  reset_headers: 'upstream_reset',
+  reset_body: 'upstream_reset',
+  stall_stream: 'upstream_timeout',
+  reset_stream: 'upstream_reset',
+  close_stream: 'upstream_reset',
+};
 const TODO = {
   // core/attempt.c (not this room): a 2xx stream whose body ends cleanly without [DONE]
   // is passed on as "ok", so the client sees a silent truncation.
@@ -254,7 +271,8 @@ async function nonStreamCase(s, hostile, name, want, cache) {
       assert.ok([502, 504].includes(r.status), `5xx for the client: ${ctx}`);
       assert.match(r.headers['content-type'] ?? '', /json/, ctx);
       const e = assertOpenAIError(r.text);
-      assert.match(String(e.code), /^upstream_/, ctx);
+      assert.equal(e.code, CODE[name], ctx);
+      assert.equal(r.status, CODE[name] === 'upstream_timeout' ? 504 : 502, ctx);
     }
     if (cache && want !== 'ok') {
       // a broken answer is never stored: the repeat asks the upstream again (on hf the
@@ -289,7 +307,7 @@ async function streamCase(s, hostile, name, want, cache) {
       assert.equal(data.at(-1), '[DONE]', ctx);
     } else if (want === 'error') {
       assert.ok([502, 504].includes(st.status), `5xx before any byte was sent: ${ctx}`);
-      assertOpenAIError(st.text);
+      assertOpenAIError(st.text, { code: CODE[name] });
     } else if (want === 'ok') {
       assert.equal(st.status, 200, ctx);
       assert.equal(data.at(-1), '[DONE]', ctx);
@@ -304,7 +322,7 @@ async function streamCase(s, hostile, name, want, cache) {
       let ev;
       try { ev = JSON.parse(last); } catch { assert.fail(`the last event is not JSON: ${ctx}`); }
       assert.ok(ev.error && typeof ev.error.message === 'string', `the last event is an error event: ${ctx}`);
-      assert.match(String(ev.error.code), /^upstream_/, ctx);
+      assert.equal(ev.error.code, CODE[name], ctx);
     }
     if (cache && want !== 'ok') {
       const n = hostile.count(name);
