@@ -1,7 +1,8 @@
 // Hostile upstreams: a raw node `net` server that answers each request with whatever the
 // case named in the request asks for (garbage bytes, truncated chunked bodies, wrong
 // Content-Length, endless headers, 1xx before the real answer, a 10 MB SSE line, a stream
-// without [DONE], stalls and resets in the head and mid-stream), with and without the
+// without [DONE], an endless run of 1xx, a 20 MB SSE line, stalls and resets in the head
+// and mid-stream), with and without the
 // response cache. What a client must see: a clear error (status + OpenAI-shaped body, or
 // an in-band SSE error event once the stream started), or a failover to the healthy
 // fallback group; never a crash, a hang or a silently truncated answer; and sluice serves
@@ -78,6 +79,25 @@ const CASES = {
       if (!sock.destroyed) sock.end();
     };
     pump();
+  },
+  endless_interim(sock) { // 103 Early Hints forever (bounded: 1 MB, stops when sluice hangs up)
+    let sent = 0;
+    const hint = 'HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n';
+    const pump = () => {
+      while (!sock.destroyed && sent < 1 << 20) {
+        sent += hint.length;
+        if (!sock.write(hint)) { sock.once('drain', pump); return; }
+      }
+      if (!sock.destroyed) sock.end();
+    };
+    pump();
+  },
+  sse_over_limit(sock) { // one 20 MB data line: over the 16 MiB bound of one event
+    sock.write(SSE_HEAD);
+    sock.write(chunked(chunkEvent('before ')));
+    sock.write(chunked(`data: ${'y'.repeat(20 << 20)}\n\n`));
+    sock.write(chunked('data: [DONE]\n\n'));
+    sock.write('0\r\n\r\n');
   },
   interim(sock, req) { // 100 and 103 before the real answer
     const body = completionJson('after 100 and 103');
@@ -176,6 +196,7 @@ const NONSTREAM = {
   content_length_short: 'error',
   content_length_long: 'error',
   endless_headers: 'error',
+  endless_interim: 'error',
   interim: 'ok',
   stall_headers: 'error',
   stall_body: 'error',
@@ -189,6 +210,7 @@ const STREAM = {
   garbage: 'error',
   stall_headers: 'error',
   reset_headers: 'error',
+  endless_interim: 'error',
   interim: 'ok',
   no_done: 'inband',
   stall_stream: 'inband',
@@ -204,6 +226,7 @@ const CODE = {
   content_length_short: 'upstream_reset',
   content_length_long: 'upstream_protocol_error',
   endless_headers: 'upstream_protocol_error',
+  endless_interim: 'upstream_protocol_error',
   stall_headers: 'upstream_timeout',
   stall_body: 'upstream_timeout',
   reset_headers: 'upstream_reset',
@@ -380,6 +403,27 @@ test('hostile upstreams: a 10 MB SSE line arrives whole (stream_idle_timeout 30s
   const { hostile, good, s } = await setup({ cache: false, idle: '30s' });
   try {
     await streamCase(s, hostile, 'huge_sse_line', 'ok', false);
+  } finally {
+    await s.stop();
+    assertNoSanitizerReports('sluice', s.stderr);
+    await good.stop();
+    await hostile.close();
+  }
+});
+
+// A single line over the 16 MiB bound of one parsed event: on a passthrough stream sluice
+// forwards the bytes as they came (whole, never cut), then [DONE].
+test('hostile upstreams: a 20 MB SSE line is passed through whole', async () => {
+  const { hostile, good, s } = await setup({ cache: false, idle: '30s' });
+  try {
+    const st = await openStream(`${s.url}${CHAT}`, { body: body('h', 'sse_over_limit', { stream: true }), timeoutMs: 15000 });
+    await withDeadline(st.waitEnd(30000), 31000, 'end of the stream');
+    const data = sseData(st.text);
+    assert.equal(st.status, 200);
+    assert.equal(data.length, 3, `three events: ${data.map((d) => d.slice(0, 40))}`);
+    assert.equal(data[1].length, 20 << 20, 'the 20 MB line arrives whole');
+    assert.equal(data.at(-1), '[DONE]');
+    await assertStillServing(s, 'a 20 MB SSE line');
   } finally {
     await s.stop();
     assertNoSanitizerReports('sluice', s.stderr);

@@ -526,6 +526,18 @@ static void test_parse_interim_and_head(void) {
   CHECK(r.heads == 1 && r.status == 200 && r.dones == 1 && !strcmp(r.body, "ok"));
   parse_one("HTTP/1.1 1 204 No Content\r\n\r\n", false, false, &r); /* status below 100 */
   CHECK(r.errs == 1 && r.err == SL_UP_PROTOCOL && r.heads == 0);
+  /* interim responses are bounded: an endless run of them is a protocol error, not a
+   * parser spinning until some timeout; up to the bound they are skipped */
+  static char many[64 * (SL_UP_PARSE_MAX_INTERIM + 2) + 64];
+  size_t o = 0;
+  for (int i = 0; i < SL_UP_PARSE_MAX_INTERIM; i++) o += (size_t)sprintf(many + o, "HTTP/1.1 103 Early Hints\r\n\r\n");
+  strcpy(many + o, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  parse_one(many, false, false, &r);
+  CHECK(r.heads == 1 && r.status == 200 && r.dones == 1 && r.errs == 0);
+  o += (size_t)sprintf(many + o, "HTTP/1.1 100 Continue\r\n\r\n");
+  strcpy(many + o, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  parse_one(many, false, false, &r);
+  CHECK(r.errs == 1 && r.err == SL_UP_PROTOCOL && r.heads == 0);
 }
 
 static void test_parse_errors_and_limits(void) {
