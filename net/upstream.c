@@ -459,6 +459,15 @@ static void conn_fail(struct conn *c, enum sl_upstream_err err, const char *msg)
   req_final(r, err, msg);
 }
 
+/* Bytes after a complete response, not counting stray CR/LF (which some servers send
+ * after a body and which are harmless). We send one request per connection at a time,
+ * so any other byte there means the response's framing lied (Content-Length too short). */
+static size_t stray_bytes(const char *p, size_t n) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) k += p[i] != '\r' && p[i] != '\n';
+  return k;
+}
+
 /* Feeds buffered response bytes to the parser. Returns true when all were consumed and
  * the exchange goes on; false when it ended, failed, was cancelled or paused. kick:
  * feed even when nothing is buffered, so llhttp can finish a response it was paused
@@ -472,6 +481,14 @@ static bool conn_deliver(struct conn *c, bool kick) {
     c->rd_off += used;
     if (c->state != C_ACTIVE) return false; /* closed from inside a callback */
     if (rc == SL_UP_PARSE_DONE) {
+      size_t extra = stray_bytes(c->buf + c->rd_off, c->rd_len - c->rd_off);
+      if (extra) { /* nothing was asked for after this response: the length was a lie */
+        char msg[128];
+        snprintf(msg, sizeof msg, "upstream sent %zu bytes past the end of its response "
+                 "(body longer than its Content-Length?)", extra);
+        conn_fail(c, SL_UP_PROTOCOL, msg);
+        return false;
+      }
       conn_finish(c, c->rd_off < c->rd_len || (c->tls && sl_tls_conn_has_input(c->tls)));
       return false;
     }

@@ -1,6 +1,7 @@
 /* Response parsing for the upstream client (see upstream_parse.h). llhttp frames the
  * response; we copy header bytes into a fixed buffer because a head may span several
- * reads, hand body spans straight through without copying, skip 1xx interim responses,
+ * reads, hand body spans straight through without copying, skip 1xx interim responses
+ * (at most SL_UP_PARSE_MAX_INTERIM of them: an endless run is a protocol error),
  * and pause llhttp at the end of the final response so that nothing after it is
  * consumed: leftover bytes mean the connection cannot be reused. */
 #include "net/upstream_parse.h"
@@ -76,7 +77,10 @@ static int on_headers_complete(llhttp_t *h) {
   int status = h->status_code;
   if (status < 100) return fail(ps, "invalid response status code");
   if (status == 101) return fail(ps, "unexpected 101 Switching Protocols");
-  if (status < 200) return 1; /* interim (100, 103...): never a body; the final one follows */
+  if (status < 200) { /* interim (100, 103...): never a body; the final one follows */
+    if (++ps->ninterim > SL_UP_PARSE_MAX_INTERIM) return fail(ps, "too many interim (1xx) responses");
+    return 1;
+  }
   if (h->upgrade) return fail(ps, "unexpected protocol upgrade");
   ps->status = status;
   ps->head_seen = true;
@@ -125,6 +129,7 @@ void sl_upstream_parse_init(struct sl_upstream_parse *ps, const struct sl_upstre
   ps->stop = ps->done = ps->keep_alive = ps->head_seen = ps->in_field = false;
   ps->no_body = head_request;
   ps->status = 0;
+  ps->ninterim = 0;
   ps->nh = ps->hlen = 0;
 }
 

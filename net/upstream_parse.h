@@ -16,6 +16,7 @@
 
 #define SL_UP_PARSE_MAX_HEADERS 100
 #define SL_UP_PARSE_HEAD_MAX 16384 /* header names + values of one response */
+#define SL_UP_PARSE_MAX_INTERIM 16 /* 1xx responses skipped before the final one */
 
 enum sl_upstream_parse_rc {
   SL_UP_PARSE_MORE = 0,   /* all bytes consumed; the response is not complete yet */
@@ -35,6 +36,7 @@ struct sl_upstream_parse {
   bool head_seen;   /* on_head was delivered */
   bool in_field;
   int status;
+  unsigned ninterim; /* 1xx responses skipped so far */
   size_t nh, hlen;
   struct sl_header h[SL_UP_PARSE_MAX_HEADERS];
   char hbuf[SL_UP_PARSE_HEAD_MAX];

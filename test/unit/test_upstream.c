@@ -94,6 +94,8 @@ enum mode {
   M_GARBAGE,     /* not HTTP */
   M_SILENT,      /* reads, never answers */
   M_HEAD,        /* 200 with Content-Length: 5 and no body (answer to HEAD) */
+  M_CL_LONG,     /* Content-Length: 5 but 25 body bytes in the same write */
+  M_CL_CRLF,     /* Content-Length: 5, then a stray CRLF (tolerated) */
 };
 
 #define BIG_LEN (1u << 20)
@@ -242,6 +244,12 @@ static void respond(struct sconn *sc) {
     break;
   case M_HEAD:
     swrites(sc, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 0);
+    break;
+  case M_CL_LONG:
+    swrites(sc, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello, and 20 more bytes", 0);
+    break;
+  case M_CL_CRLF:
+    swrites(sc, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello\r\n", 0);
     break;
   }
 }
@@ -517,6 +525,18 @@ static void test_parse_interim_and_head(void) {
             false, false, &r);
   CHECK(r.heads == 1 && r.status == 200 && r.dones == 1 && !strcmp(r.body, "ok"));
   parse_one("HTTP/1.1 1 204 No Content\r\n\r\n", false, false, &r); /* status below 100 */
+  CHECK(r.errs == 1 && r.err == SL_UP_PROTOCOL && r.heads == 0);
+  /* interim responses are bounded: an endless run of them is a protocol error, not a
+   * parser spinning until some timeout; up to the bound they are skipped */
+  static char many[64 * (SL_UP_PARSE_MAX_INTERIM + 2) + 64];
+  size_t o = 0;
+  for (int i = 0; i < SL_UP_PARSE_MAX_INTERIM; i++) o += (size_t)sprintf(many + o, "HTTP/1.1 103 Early Hints\r\n\r\n");
+  strcpy(many + o, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  parse_one(many, false, false, &r);
+  CHECK(r.heads == 1 && r.status == 200 && r.dones == 1 && r.errs == 0);
+  o += (size_t)sprintf(many + o, "HTTP/1.1 100 Continue\r\n\r\n");
+  strcpy(many + o, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  parse_one(many, false, false, &r);
   CHECK(r.errs == 1 && r.err == SL_UP_PROTOCOL && r.heads == 0);
 }
 
@@ -925,6 +945,32 @@ static void test_protocol_error(void) {
   sl_upstream_pool_destroy(p);
   srv_stop(&s);
   res_free(&r);
+  loop_end();
+}
+
+/* More body bytes than Content-Length said, in the same read: the server lied about the
+ * length, so the answer cut at Content-Length is not trusted (a protocol error, never a
+ * silently truncated on_done). A stray CRLF after the body is tolerated. */
+static void test_body_longer_than_length(void) {
+  loop_begin();
+  struct srv s;
+  srv_start(&s, M_CL_LONG);
+  struct sl_upstream_pool *p = pool_for("127.0.0.1", s.port);
+  struct res r = {0};
+  CHECK(send_get(p, "GET", &r) == 0);
+  RUN_UNTIL(FINISHED(r), 5000);
+  CHECK(r.heads == 1 && r.errs == 1 && r.dones == 0 && r.err == SL_UP_PROTOCOL);
+  CHECK(sl_upstream_pool_idle(p) == 0);
+  res_free(&r);
+  s.mode = M_CL_CRLF;
+  struct res r2 = {0};
+  CHECK(send_get(p, "GET", &r2) == 0);
+  RUN_UNTIL(FINISHED(r2), 5000);
+  CHECK(r2.dones == 1 && r2.errs == 0 && r2.blen == 5 && r2.body && !strcmp(r2.body, "hello"));
+  CHECK(sl_upstream_pool_idle(p) == 0); /* never reused after extra bytes */
+  sl_upstream_pool_destroy(p);
+  srv_stop(&s);
+  res_free(&r2);
   loop_end();
 }
 
@@ -1451,6 +1497,7 @@ static const struct check_case cases[] = {
     T(test_parse_interim_and_head),
     T(test_parse_errors_and_limits),
     T(test_parse_leftover_and_stop),
+    T(test_body_longer_than_length),
     T(test_err_str),
     T(test_content_length),
     T(test_request_format),
