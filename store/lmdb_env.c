@@ -79,7 +79,7 @@ static int mkdir_p(const char *dir) {
     if (p[i] != '/' && p[i] != 0) continue;
     char c = p[i];
     p[i] = 0;
-    if (mkdir(p, 0755) != 0 && errno != EEXIST) return -errno;
+    if (mkdir(p, 0700) != 0 && errno != EEXIST) return -errno; /* cached prompts and answers: owner only */
     p[i] = c;
   }
   struct stat st;
@@ -186,7 +186,7 @@ static int try_open(struct sl_lmdb *e, const char *dir, size_t map_size, unsigne
   if (flags & SL_LMDB_NOSYNC) envflags |= MDB_NOSYNC;
   if (!(rc = mdb_env_set_maxdbs(e->env, MAX_DBS)) && !(rc = mdb_env_set_maxreaders(e->env, MAX_READERS)) &&
       !(rc = mdb_env_set_mapsize(e->env, map_size)))
-    rc = mdb_env_open(e->env, dir, envflags, 0644);
+    rc = mdb_env_open(e->env, dir, envflags, 0600);
   if (!rc) rc = check_size(e->env);
   if (!rc) rc = mdb_reader_check(e->env, dead);
   if (!rc) rc = open_dbs(e);
@@ -230,7 +230,7 @@ int sl_lmdb_open(const char *dir, size_t map_size, unsigned flags, struct sl_lmd
   char lockpath[4200], marker[4200];
   int lockfd = -1;
   if (!path_in(lockpath, sizeof lockpath, dir, "open.lock")) {
-    lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lockfd >= 0) {
       while (flock(lockfd, LOCK_EX) != 0 && errno == EINTR) {
       }
@@ -303,7 +303,7 @@ static int verify_child(const char *dir, size_t map_size) {
   mdb_env_set_maxdbs(env, MAX_DBS);
   mdb_env_set_maxreaders(env, MAX_READERS);
   mdb_env_set_mapsize(env, map_size);
-  int rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS | MDB_NORDAHEAD, 0644);
+  int rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS | MDB_NORDAHEAD, 0600);
   if (!rc) rc = check_size(env);
   MDB_txn *txn = NULL;
   if (!rc) rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
@@ -367,7 +367,7 @@ int sl_lmdb_verify(const char *dir, size_t map_size, unsigned timeout_ms, char *
   char lockpath[4200];
   int lockfd = -1;
   if (!path_in(lockpath, sizeof lockpath, dir, "open.lock")) {
-    lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lockfd >= 0)
       while (flock(lockfd, LOCK_EX) != 0 && errno == EINTR) {
       }
@@ -440,6 +440,6 @@ int sl_lmdb_grow(struct sl_lmdb *e) {
 void sl_lmdb_mark_broken(struct sl_lmdb *e) {
   char marker[4200];
   if (path_in(marker, sizeof marker, e->dir, "data.mdb.broken")) return;
-  int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   if (fd >= 0) close(fd);
 }
