@@ -437,8 +437,10 @@ void sl_config_redact_url(const char *s, char *out, size_t n) {
       if (eq)
         PUTS("=REDACTED");
       p += plen;
-      if (*p == '&')
-        PUT(*p++);
+      if (*p == '&') {
+        PUT('&');
+        p++;
+      }
     }
   }
   out[o] = 0;

@@ -1713,6 +1713,17 @@ static void litellm_compat(void) {
   CHECK_STR(out, "http://h/v1");
   sl_config_redact_url("http://h/v1?key=abcdefgh", out, 12);
   CHECK(strlen(out) == 11 && !strstr(out, "abc"));
+  /* odd inputs: always terminated, never a secret byte */
+  static const char *const odd[] = {"", "?", "?k=s", "http://@", "http://a@b@c/x?=s&&k==s#f", "noscheme?k=s", "http://h?"};
+  for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
+    for (size_t n = 1; n < 40; n++) {
+      memset(out, 'Z', sizeof out);
+      sl_config_redact_url(odd[i], out, n);
+      CHECK(strlen(out) < n);
+      CHECK(!strchr(out, 's') || strstr(odd[i], "scheme"));
+    }
+  sl_config_redact_url("http://a@b@c/x?=s&&k==s#f", out, sizeof out);
+  CHECK_STR(out, "http://REDACTED@c/x?=REDACTED&&k=REDACTED");
 }
 
 CHECK_MAIN(T(defaults), T(full_config), T(embedded_default), T(errors_types),
