@@ -292,6 +292,8 @@ void sl_admin_handle(struct sl_request *rq) {
   case SL_R_KEY_UPDATE: sl_admin_key_update(rq); return;
   case SL_R_KEY_DELETE: sl_admin_key_delete(rq); return;
   case SL_R_KEY_LIST: sl_admin_key_list(rq); return;
+  case SL_R_KEY_BLOCK: sl_admin_key_block(rq, true); return;
+  case SL_R_KEY_UNBLOCK: sl_admin_key_block(rq, false); return;
   default:
     sl_request_reply_error(rq, 404, "not_found", NULL, "Unknown admin route");
   }

@@ -77,6 +77,7 @@ void sl_admin_key_info(struct sl_request *rq);
 void sl_admin_key_update(struct sl_request *rq);
 void sl_admin_key_delete(struct sl_request *rq);
 void sl_admin_key_list(struct sl_request *rq);
+void sl_admin_key_block(struct sl_request *rq, bool blocked); /* /key/block, /key/unblock */
 /* The info object of a key (LiteLLM's /key/info "info"). NULL when out of memory. */
 cJSON *adm_key_info_object(const struct sl_key_record *r, int64_t spend_micro);
 

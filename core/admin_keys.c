@@ -7,10 +7,14 @@
  *   info object: {"token":"<sha256 hex>","key_alias":s|null,"key_name":"sk-ab...wxyz",
  *     "spend":n,"max_budget":n|null,"models":[...],"rpm_limit":n|null,"tpm_limit":n|null,
  *     "expires":t|null,"budget_duration":"30d"|null,"budget_reset_at":t|null,
- *     "metadata":{...},"created_at":t,"updated_at":t,"blocked":b}
+ *     "metadata":{...},"created_at":t,"updated_at":t,"blocked":b,"aliases":{...},
+ *     "team_id":s|null,"user_id":s|null,"tags":[...]|null,"max_parallel_requests":n|null,
+ *     "soft_budget":n|null}
  *   POST /key/generate -> {"key":"sk-...", ...info object}
- *   GET  /key/info?key=sk-...|<hash> -> {"key":"<hash>","info":{...}}
- *   POST /key/update {"key":..., fields} -> {"key":"<hash>","info":{...}}
+ *   GET  /key/info?key=sk-...|<hash> -> {"key":"<hash>","info":{...}} (a virtual key may
+ *        ask for itself, with or without ?key=)
+ *   POST /key/update {"key":..., fields} -> {"key":"<as given>", ...info object} (flat)
+ *   POST /key/block|unblock {"key":...} -> {...info object} (flat, "blocked" changed)
  *   POST /key/delete {"keys":[...], "key_aliases":[...]} -> {"deleted_keys":[...]}
  *   GET  /key/list[?return_full_object=true&key_alias=&page=&size=]
  *        -> {"keys":[hash|info...],"total_count":n,"current_page":p,"total_pages":t} */
@@ -30,7 +34,7 @@
 
 struct key_in {
   struct sl_key_params p; /* points into the members below */
-  char *alias, *metadata, *secret;
+  char *alias, *metadata, *secret, *aliases, *team_id, *user_id, *tags;
   char **models;
   size_t nmodels;
 };
@@ -39,6 +43,10 @@ static void key_in_free(struct key_in *k) {
   free(k->alias);
   free(k->metadata);
   free(k->secret);
+  free(k->aliases);
+  free(k->team_id);
+  free(k->user_id);
+  free(k->tags);
   for (size_t i = 0; i < k->nmodels; i++) free(k->models[i]);
   free(k->models);
   memset(k, 0, sizeof *k);
@@ -138,12 +146,13 @@ static int parse_fields(struct sl_request *rq, const cJSON *obj, bool update, st
       p->set |= SL_KEY_SET_BUDGET_DURATION;
     } else if (!strcmp(n, "duration")) {
       if (null) continue;
-      if (cJSON_IsString(f) && !strcmp(f->valuestring, "permanent")) {
+      if (cJSON_IsString(f) && (!strcmp(f->valuestring, "permanent") || !strcmp(f->valuestring, "-1"))) {
         p->expires_at = 0;
       } else {
         int64_t d = duration_of(f);
         if (d < 0)
-          BAD("'duration' (the key's lifetime) must be a duration such as \"30d\", \"1h\" or \"45s\", or \"permanent\"");
+          BAD("'duration' (the key's lifetime) must be a duration such as \"30d\", \"1h\" or \"45s\", or \"-1\" "
+            "(never expires)");
         p->expires_at = now + d;
       }
       p->set |= SL_KEY_SET_EXPIRES_AT;
@@ -161,6 +170,44 @@ static int parse_fields(struct sl_request *rq, const cJSON *obj, bool update, st
       if (strlen(in->metadata) > SL_KEY_METADATA_MAX) BAD("'metadata' is larger than %d bytes", SL_KEY_METADATA_MAX);
       p->metadata = in->metadata;
       p->set |= SL_KEY_SET_METADATA;
+    } else if (!strcmp(n, "aliases")) {
+      if (null) continue;
+      if (!cJSON_IsObject(f)) BAD("'aliases' must be a JSON object of {\"alias\": \"model group\"}");
+      for (const cJSON *a = f->child; a; a = a->next)
+        if (!cJSON_IsString(a) || !a->valuestring[0] || !a->string[0])
+          BAD("'aliases' must map names to model group names (non-empty strings)");
+      if (!(in->aliases = cJSON_PrintUnformatted(f))) BAD("Out of memory");
+      if (strlen(in->aliases) > SL_KEY_METADATA_MAX) BAD("'aliases' is larger than %d bytes", SL_KEY_METADATA_MAX);
+      p->aliases = f->child ? in->aliases : NULL;
+      p->set |= SL_KEY_SET_ALIASES;
+    } else if (!strcmp(n, "team_id") || !strcmp(n, "user_id")) {
+      if (null) continue;
+      if (!cJSON_IsString(f) || strlen(f->valuestring) > SL_KEY_LABEL_MAX)
+        BAD("'%s' must be a string of at most %d characters", n, SL_KEY_LABEL_MAX);
+      char *v = dup_or_null(f->valuestring);
+      if (n[0] == 't') in->team_id = v, p->team_id = v, p->set |= SL_KEY_SET_TEAM_ID;
+      else in->user_id = v, p->user_id = v, p->set |= SL_KEY_SET_USER_ID;
+    } else if (!strcmp(n, "tags")) {
+      if (null) continue;
+      if (!cJSON_IsArray(f)) BAD("'tags' must be a list of strings");
+      for (const cJSON *t = f->child; t; t = t->next)
+        if (!cJSON_IsString(t)) BAD("'tags' must be a list of strings");
+      if (!(in->tags = cJSON_PrintUnformatted(f))) BAD("Out of memory");
+      if (strlen(in->tags) > SL_KEY_METADATA_MAX) BAD("'tags' is larger than %d bytes", SL_KEY_METADATA_MAX);
+      p->tags = f->child ? in->tags : NULL;
+      p->set |= SL_KEY_SET_TAGS;
+    } else if (!strcmp(n, "max_parallel_requests")) {
+      if (null) continue;
+      int64_t v;
+      if (!nonneg_int(f, &v)) BAD("'max_parallel_requests' must be a non-negative integer (concurrent requests; 0 = none)");
+      p->max_parallel_requests = v;
+      p->set |= SL_KEY_SET_MAX_PARALLEL;
+    } else if (!strcmp(n, "soft_budget")) {
+      if (null) continue;
+      if (!cJSON_IsNumber(f) || !(f->valuedouble >= 0) || !isfinite(f->valuedouble) || f->valuedouble > 1e12)
+        BAD("'soft_budget' must be a non-negative number of USD (0 = none)");
+      p->soft_budget = f->valuedouble;
+      p->set |= SL_KEY_SET_SOFT_BUDGET;
     } else if (!strcmp(n, "blocked")) {
       if (null) continue;
       if (!cJSON_IsBool(f)) BAD("'blocked' must be true or false");
@@ -168,7 +215,8 @@ static int parse_fields(struct sl_request *rq, const cJSON *obj, bool update, st
       p->set |= SL_KEY_SET_BLOCKED;
     } else if (!carries_nothing(f)) {
       BAD("sluice does not support the field '%.100s' on %s (supported: models, rpm_limit, tpm_limit, max_budget, "
-          "budget_duration, duration, key_alias, metadata, blocked%s)",
+          "budget_duration, duration, key_alias, metadata, blocked, aliases, team_id, user_id, max_parallel_requests, "
+          "tags, soft_budget%s)",
           n, route, update ? ", key" : ", key (a custom secret)");
     }
   }
@@ -187,6 +235,11 @@ static int key_ref(struct sl_request *rq, const char *what, const cJSON *v, uint
 }
 
 /* ---- the info object ---- */
+
+static void add_label(cJSON *o, const char *name, const char *v) {
+  if (v && v[0]) cJSON_AddStringToObject(o, name, v);
+  else cJSON_AddNullToObject(o, name);
+}
 
 cJSON *adm_key_info_object(const struct sl_key_record *r, int64_t spend_micro) {
   cJSON *o = cJSON_CreateObject();
@@ -221,6 +274,16 @@ cJSON *adm_key_info_object(const struct sl_key_record *r, int64_t spend_micro) {
   adm_add_time(o, "created_at", r->created_at);
   adm_add_time(o, "updated_at", r->updated_at);
   cJSON_AddBoolToObject(o, "blocked", r->blocked);
+  cJSON *al = r->aliases[0] ? cJSON_Parse(r->aliases) : NULL;
+  cJSON_AddItemToObject(o, "aliases", al ? al : cJSON_CreateObject());
+  add_label(o, "team_id", r->team_id);
+  add_label(o, "user_id", r->user_id);
+  cJSON *tags = r->tags[0] ? cJSON_Parse(r->tags) : NULL;
+  cJSON_AddItemToObject(o, "tags", tags ? tags : cJSON_CreateNull());
+  if (r->max_parallel_requests > 0) cJSON_AddNumberToObject(o, "max_parallel_requests", (double)r->max_parallel_requests);
+  else cJSON_AddNullToObject(o, "max_parallel_requests");
+  if (r->soft_budget > 0) cJSON_AddNumberToObject(o, "soft_budget", r->soft_budget);
+  else cJSON_AddNullToObject(o, "soft_budget");
   return o;
 }
 
@@ -325,9 +388,18 @@ static void info_run(struct adm_job *j) {
 void sl_admin_key_info(struct sl_request *rq) {
   char key[4097];
   int q = adm_query(rq, "key", key, sizeof key);
-  if (q <= 0 || !key[0]) {
+  const struct sl_key_record *self = rq->key; /* a virtual key reads only itself */
+  if ((q <= 0 || !key[0]) && !self) {
     sl_request_reply_error(rq, 400, "invalid_request_error", NULL,
                            "GET /key/info needs ?key= with the key's secret (\"sk-...\") or its hashed token");
+    return;
+  }
+  uint8_t hash[32];
+  if (q > 0 && key[0]) sl_keys_ref(key, strlen(key), hash);
+  else memcpy(hash, self->hash, 32);
+  if (self && memcmp(hash, self->hash, 32) != 0) {
+    sl_request_reply_error(rq, 403, "admin_only", NULL,
+                           "A virtual key may read only its own /key/info; other keys need the master key");
     return;
   }
   struct info_job *ij = calloc(1, sizeof *ij);
@@ -335,7 +407,7 @@ void sl_admin_key_info(struct sl_request *rq) {
     sl_request_reply_error(rq, 500, "internal_error", NULL, "Out of memory");
     return;
   }
-  sl_keys_ref(key, strlen(key), ij->hash);
+  memcpy(ij->hash, hash, 32);
   ij->j.run = info_run;
   adm_queue(rq, &ij->j);
 }
@@ -346,9 +418,26 @@ struct upd_job {
   struct adm_job j;
   uint8_t hash[32];
   struct key_in in;
+  char *given; /* the key as the client named it */
 };
 
-static void upd_destroy(struct adm_job *j) { key_in_free(&((struct upd_job *)j)->in); }
+static void upd_destroy(struct adm_job *j) {
+  struct upd_job *u = (struct upd_job *)j;
+  key_in_free(&u->in);
+  free(u->given);
+}
+
+/* LiteLLM's flat answer of /key/update, /key/block and /key/unblock: the key's fields at
+ * the top level ("token" the hash), plus "key" as the client named it (update only). */
+static void answer_flat(struct adm_job *j, const struct sl_key_record *r, const char *given) {
+  cJSON *o = adm_key_info_object(r, adm_key_spend_micro(j->w, r->id));
+  if (!o || (given && !cJSON_AddStringToObject(o, "key", given))) {
+    cJSON_Delete(o);
+    adm_fail(j, 500, "internal_error", "Out of memory");
+    return;
+  }
+  adm_ok(j, 200, o);
+}
 
 static void upd_run(struct adm_job *j) {
   struct upd_job *u = (struct upd_job *)j;
@@ -366,7 +455,7 @@ static void upd_run(struct adm_job *j) {
     adm_fail_store(j, "update the key", rc);
     return;
   }
-  answer_info(j, &r);
+  answer_flat(j, &r, u->given);
   sl_key_record_free(&r);
 }
 
@@ -388,14 +477,63 @@ void sl_admin_key_update(struct sl_request *rq) {
   } else {
     rc = key_ref(rq, "key", k, u->hash);
   }
+  if (!rc && !(u->given = strdup(k->valuestring))) {
+    sl_request_reply_error(rq, 500, "internal_error", NULL, "Out of memory");
+    rc = -1;
+  }
   if (!rc) rc = parse_fields(rq, body, true, &u->in);
   cJSON_Delete(body);
   if (rc) {
     key_in_free(&u->in);
+    free(u->given);
     free(u);
     return;
   }
   u->j.run = upd_run;
+  u->j.destroy = upd_destroy;
+  adm_queue(rq, &u->j);
+}
+
+/* ---- POST /key/block, /key/unblock ---- */
+
+static void block_run(struct adm_job *j) {
+  struct upd_job *u = (struct upd_job *)j;
+  struct sl_key_record r;
+  int rc = sl_keys_update(j->w->keys, u->hash, &u->in.p, &r);
+  if (rc == -ENOENT) {
+    adm_fail(j, 404, "key_not_found", "Key not found");
+    return;
+  }
+  if (rc) {
+    adm_fail_store(j, u->in.p.blocked ? "block the key" : "unblock the key", rc);
+    return;
+  }
+  answer_flat(j, &r, NULL);
+  sl_key_record_free(&r);
+}
+
+void sl_admin_key_block(struct sl_request *rq, bool blocked) {
+  cJSON *body = adm_body_object(rq, false);
+  if (!body) return;
+  const cJSON *k = cJSON_GetObjectItemCaseSensitive(body, "key");
+  struct upd_job *u = k ? calloc(1, sizeof *u) : NULL;
+  int rc = -1;
+  if (!k)
+    sl_request_reply_error(rq, 400, "invalid_request_error", NULL,
+                           "POST %s needs 'key': the key's secret or its hashed token",
+                           blocked ? "/key/block" : "/key/unblock");
+  else if (!u)
+    sl_request_reply_error(rq, 500, "internal_error", NULL, "Out of memory");
+  else
+    rc = key_ref(rq, "key", k, u->hash);
+  cJSON_Delete(body);
+  if (rc) {
+    free(u);
+    return;
+  }
+  u->in.p.set = SL_KEY_SET_BLOCKED;
+  u->in.p.blocked = blocked;
+  u->j.run = block_run;
   u->j.destroy = upd_destroy;
   adm_queue(rq, &u->j);
 }

@@ -68,18 +68,33 @@ static bool first_time(struct sl_cfg_ctx *c, const char *key) {
   return true;
 }
 
-void sl_cfg_warn(struct sl_cfg_ctx *c, const yaml_node_t *at, const char *path, const char *fmt,
-                 ...) {
+static void warn_v(struct sl_cfg_ctx *c, const yaml_node_t *at, const char *path, const char *topic,
+                   const char *fmt, va_list ap) {
   char key[SL_CFG_PATH], msg[512], line[SL_CFG_PATH + 600];
   normalize_path(key, sizeof key, path);
+  if (topic)
+    snprintf(key + strlen(key), sizeof key - strlen(key), "#%s", topic);
   if (!c->warn || !first_time(c, key))
     return;
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
   snprintf(line, sizeof line, "%s:%zu: %s: %s", c->name, sl_cfg_line(at), path, msg);
   c->warn(c->ud, line);
+}
+
+void sl_cfg_warn(struct sl_cfg_ctx *c, const yaml_node_t *at, const char *path, const char *fmt,
+                 ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  warn_v(c, at, path, NULL, fmt, ap);
+  va_end(ap);
+}
+
+void sl_cfg_warn_topic(struct sl_cfg_ctx *c, const yaml_node_t *at, const char *path,
+                       const char *topic, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  warn_v(c, at, path, topic, fmt, ap);
+  va_end(ap);
 }
 
 /* ---- paths and nodes ---- */

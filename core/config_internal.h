@@ -89,6 +89,9 @@ int sl_cfg_fail(struct sl_cfg_ctx *c, const yaml_node_t *at, const char *path, c
                 ...) __attribute__((format(printf, 4, 5)));
 void sl_cfg_warn(struct sl_cfg_ctx *c, const yaml_node_t *at, const char *path, const char *fmt,
                  ...) __attribute__((format(printf, 4, 5)));
+/* The same, once per (path without indexes, topic): e.g. once per missing key variable. */
+void sl_cfg_warn_topic(struct sl_cfg_ctx *c, const yaml_node_t *at, const char *path,
+                       const char *topic, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* The scalar's text after os.environ/NAME substitution (*env = NAME when substituted). */
 int sl_cfg_scalar(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, const char **text,
                   const char **env);
@@ -141,6 +144,10 @@ struct sl_cfg_scratch {
   struct sl_cfg_names router_default_fb, litellm_default_fb;
   int router_allowed_fails, litellm_allowed_fails; /* -1: unset */
   double router_cooldown, litellm_cooldown;        /* -1: unset */
+  double router_stream_timeout;   /* router_settings.stream_timeout; -1: unset */
+  double litellm_max_budget;      /* litellm_settings.max_budget; -1: unset */
+  char *litellm_budget_duration;  /* litellm_settings.budget_duration; NULL: unset */
+  yaml_node_t *litellm_budget_node; /* the litellm_settings mapping (for messages) */
   yaml_node_t **alias_nodes; /* per alias: key node, value node, target node */
   yaml_node_t *cooldown_max_node;
   yaml_node_t *cache_type_node;

@@ -380,6 +380,58 @@ int sl_config_parse_url(const char *s, struct sl_config_url *out, const char **w
   return 0;
 }
 
+void sl_config_redact_url(const char *s, char *out, size_t n) {
+  size_t o = 0;
+#define PUT(c)          \
+  do {                  \
+    if (o + 1 < n)      \
+      out[o++] = (c);   \
+  } while (0)
+#define PUTS(str)                               \
+  do {                                          \
+    for (const char *q_ = (str); *q_; q_++)     \
+      PUT(*q_);                                 \
+  } while (0)
+  if (n == 0)
+    return;
+  const char *scheme = strstr(s, "://");
+  const char *auth = scheme ? scheme + 3 : s;
+  for (const char *p = s; p < auth; p++)
+    PUT(*p);
+  size_t alen = strcspn(auth, "/?#");
+  const char *at = NULL;
+  for (const char *p = auth; p < auth + alen; p++)
+    if (*p == '@')
+      at = p;
+  const char *p = auth;
+  if (at) {
+    PUTS("REDACTED@");
+    p = at + 1;
+  }
+  for (; *p && *p != '?' && *p != '#'; p++)
+    PUT(*p);
+  if (*p == '?') {
+    PUT('?');
+    p++;
+    while (*p && *p != '#') {
+      size_t plen = strcspn(p, "&#");
+      const char *eq = memchr(p, '=', plen);
+      for (const char *q = p; q < (eq ? eq : p + plen); q++)
+        PUT(*q);
+      if (eq)
+        PUTS("=REDACTED");
+      p += plen;
+      if (*p == '&') {
+        PUT('&');
+        p++;
+      }
+    }
+  }
+  out[o] = 0;
+#undef PUT
+#undef PUTS
+}
+
 int sl_config_parse_listen(const char *s, char **host, uint16_t *port, const char **why) {
   const char *ptext;
   size_t plen;

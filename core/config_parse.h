@@ -40,6 +40,10 @@ struct sl_config_url {
 };
 /* 0, or -EINVAL with *why set to a static reason; -ENOMEM. */
 int sl_config_parse_url(const char *s, struct sl_config_url *out, const char **why);
+/* s for messages: credentials before '@' in the authority and every query-string value
+ * replaced by "REDACTED", the fragment dropped (an api_base may carry "?key=<secret>").
+ * Always NUL-terminates out (truncating). */
+void sl_config_redact_url(const char *s, char *out, size_t n);
 void sl_config_url_clear(struct sl_config_url *u);
 
 /* "host:port" or "[v6]:port"; host is malloc'd and bare (no brackets). */

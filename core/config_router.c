@@ -265,6 +265,7 @@ static const struct sl_cfg_key router_keys[] = {
     KEY("allowed_fails", SL_K_INT, SCR(router_allowed_fails), .max = I32),
     KEY("cooldown_time", SL_K_NUM, SCR(router_cooldown)),
     KEY("retry_after", SL_K_NUM, SCR(c.retry_after_s)),
+    KEY("stream_timeout", SL_K_NUM, SCR(router_stream_timeout), .flags = SL_F_POSITIVE),
 };
 
 static const char *const router_known[] = {
@@ -273,7 +274,7 @@ static const char *const router_known[] = {
     "cache_responses", "cache_kwargs", "caching_groups", "client_ttl", "enable_pre_call_checks",
     "optional_pre_call_checks", "enable_tag_filtering", "tag_filtering_match_any",
     "default_litellm_params", "default_max_parallel_requests", "default_priority",
-    "stream_timeout", "provider_budget_config", "polling_interval", "set_verbose", "debug_level",
+    "provider_budget_config", "polling_interval", "set_verbose", "debug_level",
     "routing_groups", "alerting_config", "assistants_config", "router_general_settings",
     "ignore_invalid_deployments", "model_group_affinity_config", NULL};
 
@@ -305,6 +306,7 @@ static const struct sl_cfg_section cache_params_section = {
 static int finish_litellm(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map,
                           void *target, yaml_node_t *const *seen) {
   struct sl_cfg_scratch *s = target;
+  s->litellm_budget_node = map;
   const char *t = s->c.cache.type;
   if (strcmp(t, "local") == 0 || strcmp(t, "disk") == 0)
     return 0;
@@ -337,6 +339,8 @@ static const struct sl_cfg_key litellm_keys[] = {
     KEY("cooldown_time", SL_K_NUM, SCR(litellm_cooldown)),
     KEY("cache", SL_K_BOOL, SCR(c.cache.enabled)),
     KEY("cache_params", SL_K_MAP, 0, .sub = &cache_params_section),
+    KEY("max_budget", SL_K_NUM, SCR(litellm_max_budget)),
+    KEY("budget_duration", SL_K_STR, SCR(litellm_budget_duration)),
 };
 
 const struct sl_cfg_section sl_cfg_litellm_section = {
@@ -479,8 +483,35 @@ static int resolve_cooldown(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s) {
   return 0;
 }
 
+/* litellm_settings.max_budget / budget_duration: LiteLLM's budget for the whole proxy,
+ * the same one as general_settings' (which sluice also reads); one place may set it. */
+static int resolve_budget(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s) {
+  struct sl_config *cfg = &s->c;
+  if (s->litellm_max_budget >= 0) {
+    if (cfg->max_budget > 0)
+      return sl_cfg_fail(c, s->litellm_budget_node, "litellm_settings.max_budget", "also set in "
+                         "general_settings.max_budget; set the gateway's budget in one place");
+    cfg->max_budget = s->litellm_max_budget;
+  }
+  if (s->litellm_budget_duration) {
+    if (cfg->budget_duration)
+      return sl_cfg_fail(c, s->litellm_budget_node, "litellm_settings.budget_duration", "also set "
+                         "in general_settings.budget_duration; set it in one place");
+    cfg->budget_duration = s->litellm_budget_duration;
+    s->litellm_budget_duration = NULL;
+  }
+  return 0;
+}
+
 int sl_cfg_router_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s) {
   struct sl_config *cfg = &s->c;
+  /* router_settings.stream_timeout: the streams' timeout of deployments without their own */
+  for (size_t i = 0; s->router_stream_timeout > 0 && i < cfg->ndeployments; i++)
+    if (cfg->deployments[i].stream_timeout_s <= 0)
+      cfg->deployments[i].stream_timeout_s = s->router_stream_timeout;
+  int brc = resolve_budget(c, s);
+  if (brc)
+    return brc;
   cfg->num_retries = s->router_retries >= 0    ? s->router_retries
                      : s->litellm_retries >= 0 ? s->litellm_retries
                                                : 2; /* LiteLLM's Router default (DEFAULT_MAX_RETRIES) */

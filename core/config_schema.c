@@ -28,30 +28,32 @@ struct provider {
   const char *name;
   const char *default_base; /* NULL: api_base is required */
   const char *key_env[2];   /* LiteLLM's api_key fallbacks from the environment */
-  bool key_env_default_base_only; /* use key_env only with default_base (keeps the OpenAI
-                                     key away from other servers) */
+  bool key_env_default_base_only; /* use key_env only with default_base: openai/ with an
+                                     api_base is how any OpenAI-compatible server is named,
+                                     and OPENAI_API_KEY must not go to all of them */
+  bool key_optional;        /* local servers that usually take no key: no warning */
 };
 
 /* All speak the OpenAI wire format (through their OpenAI-compatible endpoints) except
  * anthropic (the Messages API) and azure (OpenAI's format on Azure's paths). */
 static const struct provider providers[] = {
-    {"openai", "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true},
-    {"text-completion-openai", "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true},
-    {"custom_openai", NULL, {NULL}, false},
-    {"hosted_vllm", NULL, {"HOSTED_VLLM_API_KEY"}, false},
-    {"openrouter", "https://openrouter.ai/api/v1", {"OPENROUTER_API_KEY", "OR_API_KEY"}, false},
-    {"anthropic", "https://api.anthropic.com", {"ANTHROPIC_API_KEY"}, true},
-    {"azure", NULL, {"AZURE_API_KEY", "AZURE_OPENAI_API_KEY"}, false},
-    {"gemini", "https://generativelanguage.googleapis.com/v1beta/openai", {"GEMINI_API_KEY"}, true},
-    {"ollama", "http://localhost:11434/v1", {NULL}, false},
-    {"ollama_chat", "http://localhost:11434/v1", {NULL}, false},
-    {"lm_studio", "http://localhost:1234/v1", {"LM_STUDIO_API_KEY"}, false},
-    {"groq", "https://api.groq.com/openai/v1", {"GROQ_API_KEY"}, true},
-    {"deepseek", "https://api.deepseek.com/v1", {"DEEPSEEK_API_KEY"}, true},
-    {"mistral", "https://api.mistral.ai/v1", {"MISTRAL_API_KEY"}, true},
-    {"together_ai", "https://api.together.xyz/v1", {"TOGETHERAI_API_KEY", "TOGETHER_API_KEY"}, true},
-    {"fireworks_ai", "https://api.fireworks.ai/inference/v1", {"FIREWORKS_AI_API_KEY"}, true},
-    {"xai", "https://api.x.ai/v1", {"XAI_API_KEY"}, true},
+    {"openai", "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true, false},
+    {"text-completion-openai", "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true, false},
+    {"custom_openai", NULL, {NULL}, false, false},
+    {"hosted_vllm", NULL, {"HOSTED_VLLM_API_KEY"}, false, true},
+    {"openrouter", "https://openrouter.ai/api/v1", {"OPENROUTER_API_KEY", "OR_API_KEY"}, false, false},
+    {"anthropic", "https://api.anthropic.com", {"ANTHROPIC_API_KEY"}, false, false},
+    {"azure", NULL, {"AZURE_API_KEY", "AZURE_OPENAI_API_KEY"}, false, false},
+    {"gemini", "https://generativelanguage.googleapis.com/v1beta/openai", {"GEMINI_API_KEY"}, false, false},
+    {"ollama", "http://localhost:11434/v1", {NULL}, false, false},
+    {"ollama_chat", "http://localhost:11434/v1", {NULL}, false, false},
+    {"lm_studio", "http://localhost:1234/v1", {"LM_STUDIO_API_KEY"}, false, true},
+    {"groq", "https://api.groq.com/openai/v1", {"GROQ_API_KEY"}, false, false},
+    {"deepseek", "https://api.deepseek.com/v1", {"DEEPSEEK_API_KEY"}, false, false},
+    {"mistral", "https://api.mistral.ai/v1", {"MISTRAL_API_KEY"}, false, false},
+    {"together_ai", "https://api.together.xyz/v1", {"TOGETHERAI_API_KEY", "TOGETHER_API_KEY"}, false, false},
+    {"fireworks_ai", "https://api.fireworks.ai/inference/v1", {"FIREWORKS_AI_API_KEY"}, false, false},
+    {"xai", "https://api.x.ai/v1", {"XAI_API_KEY"}, false, false},
 };
 
 /* Providers LiteLLM knows that sluice does not speak to (yet). */
@@ -139,9 +141,11 @@ static int set_api_base(struct sl_cfg_ctx *c, const struct provider *pv, yaml_no
   if (rc == -EINVAL && strchr(d->api_base, '@')) /* may hold a password: never echoed */
     return sl_cfg_fail(c, base_node, kp, "expected an http(s) URL (%s); the value is not shown "
                        "because it may contain credentials", why);
-  if (rc == -EINVAL)
-    return sl_cfg_fail(c, base_node, kp, "expected an http(s) URL, got '%s' (%s)", d->api_base,
-                       why);
+  if (rc == -EINVAL) {
+    char shown[512]; /* a query string may hold a key ("?key=..."): its values are not shown */
+    sl_config_redact_url(d->api_base, shown, sizeof shown);
+    return sl_cfg_fail(c, base_node, kp, "expected an http(s) URL, got '%s' (%s)", shown, why);
+  }
   if (rc)
     return rc;
   d->host = u.host;
@@ -160,7 +164,7 @@ static void set_api_key_fallback(struct sl_cfg_ctx *c, const struct provider *pv
     free(d->api_key);
     d->api_key = NULL;
   }
-  if (d->api_key || (pv->key_env_default_base_only && base_set))
+  if (d->api_key || !pv->key_env[0] || (pv->key_env_default_base_only && base_set))
     return;
   for (size_t i = 0; i < N(pv->key_env) && pv->key_env[i]; i++) {
     const char *v = getenv(pv->key_env[i]);
@@ -169,12 +173,15 @@ static void set_api_key_fallback(struct sl_cfg_ctx *c, const struct provider *pv
       return;
     }
   }
-  if (pv->default_base && !base_set) {
-    char kp[SL_CFG_PATH];
-    sl_cfg_path_join(kp, path, "api_key");
-    sl_cfg_warn(c, map, kp, "not set and %s is not set in the environment; %s will refuse "
-                "requests", pv->key_env[0], pv->default_base);
-  }
+  if (pv->key_optional)
+    return;
+  char kp[SL_CFG_PATH], shown[512];
+  sl_cfg_path_join(kp, path, "api_key");
+  sl_config_redact_url(d->api_base, shown, sizeof shown);
+  const char *alt = pv->key_env[1];
+  sl_cfg_warn_topic(c, map, kp, pv->key_env[0], "not set and %s%s%s%s is not set in the environment; "
+                    "requests to %s go without a key", pv->key_env[0], alt ? " (or " : "",
+                    alt ? alt : "", alt ? ")" : "", shown);
 }
 
 static int finish_litellm_params(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map,
@@ -282,6 +289,7 @@ void sl_cfg_scratch_init(struct sl_cfg_scratch *s) {
   s->router_timeout = s->litellm_timeout = -1;
   s->router_allowed_fails = s->litellm_allowed_fails = -1;
   s->router_cooldown = s->litellm_cooldown = -1;
+  s->router_stream_timeout = s->litellm_max_budget = -1;
   s->port = -1;
 }
 
@@ -335,6 +343,8 @@ void sl_cfg_scratch_clear(struct sl_cfg_scratch *s) {
   free(s->listen);
   free(s->host);
   free(s->id_nodes);
+  free(s->litellm_budget_duration);
+  s->litellm_budget_duration = NULL;
   s->listen = s->host = NULL;
   s->id_nodes = NULL;
 }

@@ -284,7 +284,8 @@ static void handle_api(struct sl_request *rq) {
                            "'timeout' (body) and 'x-sluice-timeout' (header) must be seconds from 0.001 to 86400");
     return;
   }
-  rq->group = sl_worker_group(rq->w, model->valuestring);
+  char aliased[256];
+  rq->group = sl_worker_group(rq->w, sl_tenancy_key_alias(rq, model->valuestring, aliased, sizeof aliased));
   if (!rq->group) {
     unknown_model(rq, model->valuestring);
     return;
@@ -400,15 +401,26 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
     sl_request_reply_error(rq, 401, "invalid_api_key", "WWW-Authenticate: Bearer\r\n", "%s", why);
     return;
   }
-  if ((m.route == SL_R_CACHE_STATS || m.route == SL_R_CACHE_FLUSH) && rq->key) {
-    /* one cache for all tenants: flushing it or reading its totals is the operator's */
+  if (rq->key && sl_route_master_only(m.route)) {
     sl_request_reply_error(rq, 403, "admin_only", NULL, "This route needs the master key");
     return;
   }
   switch (m.route) {
-  case SL_R_MODELS:
-    reply_json(rq, 200, w->models_json, w->models_json_len);
+  case SL_R_MODELS: {
+    if (!rq->key || rq->key->nmodels == 0) {
+      reply_json(rq, 200, w->models_json, w->models_json_len);
+      return;
+    }
+    char *body;
+    size_t n;
+    if (sl_tenancy_models_json(rq, &body, &n)) {
+      sl_request_reply_error(rq, 500, "internal_error", NULL, "Out of memory");
+      return;
+    }
+    reply_json(rq, 200, body, n);
+    free(body);
     return;
+  }
   case SL_R_CACHE_STATS: {
     char *body;
     size_t n;
@@ -434,12 +446,10 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
   case SL_R_KEY_UPDATE:
   case SL_R_KEY_DELETE:
   case SL_R_KEY_LIST:
+  case SL_R_KEY_BLOCK:
+  case SL_R_KEY_UNBLOCK:
   case SL_R_SPEND_REPORT:
   case SL_R_CONFIG_RELOAD:
-    if (rq->key) { /* admin routes take the master key, not a virtual key */
-      sl_request_reply_error(rq, 403, "admin_only", NULL, "This route needs the master key");
-      return;
-    }
     sl_admin_handle(rq);
     return;
   default:

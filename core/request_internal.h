@@ -107,6 +107,7 @@ struct sl_request {
   struct sl_key_record *key;        /* the virtual key used; NULL for the master key / no auth */
   struct sl_shm_key *key_slot;
   int64_t tpm_reserved;             /* tokens reserved on the key's TPM window */
+  bool parallel_taken;              /* holds one of the key's max_parallel_requests */
   uint64_t tpm_taken_ms;
   struct sl_buf rl_hdrs;            /* x-ratelimit-* lines */
   int usage_ask;                    /* enum sl_usage_ask for this body */

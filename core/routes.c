@@ -26,6 +26,8 @@ static const struct {
   {"/key/update", SL_R_KEY_UPDATE, SL_M_POST, false, NULL},
   {"/key/delete", SL_R_KEY_DELETE, SL_M_POST, false, NULL},
   {"/key/list", SL_R_KEY_LIST, SL_M_GET, false, NULL},
+  {"/key/block", SL_R_KEY_BLOCK, SL_M_POST, false, NULL},
+  {"/key/unblock", SL_R_KEY_UNBLOCK, SL_M_POST, false, NULL},
   {"/spend/report", SL_R_SPEND_REPORT, SL_M_GET, false, NULL},
   {"/config/reload", SL_R_CONFIG_RELOAD, SL_M_POST, false, NULL},
 };
@@ -53,4 +55,20 @@ struct sl_route_match sl_route_find(enum sl_http_method_kind m, struct sl_slice 
     return r;
   }
   return r;
+}
+
+bool sl_route_master_only(enum sl_route r) {
+  switch (r) {
+  case SL_R_CACHE_STATS:
+  case SL_R_CACHE_FLUSH:
+  case SL_R_KEY_GENERATE:
+  case SL_R_KEY_UPDATE:
+  case SL_R_KEY_DELETE:
+  case SL_R_KEY_LIST:
+  case SL_R_KEY_BLOCK:
+  case SL_R_KEY_UNBLOCK:
+  case SL_R_SPEND_REPORT:
+  case SL_R_CONFIG_RELOAD: return true;
+  default: return false;
+  }
 }

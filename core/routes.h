@@ -22,6 +22,8 @@ enum sl_route {
   SL_R_KEY_UPDATE,  /* POST /key/update */
   SL_R_KEY_DELETE,  /* POST /key/delete */
   SL_R_KEY_LIST,    /* GET  /key/list */
+  SL_R_KEY_BLOCK,   /* POST /key/block */
+  SL_R_KEY_UNBLOCK, /* POST /key/unblock */
   SL_R_SPEND_REPORT, /* GET /spend/report?group_by=key|model&start=&end= */
   SL_R_CONFIG_RELOAD, /* POST /config/reload (master key) */
 };
@@ -32,6 +34,10 @@ struct sl_route_match {
   const char *allow;       /* for 405 */
   const char *upstream_path; /* path appended to api_base, e.g. "/chat/completions" */
 };
+
+/* Ops and admin routes: they take the master key (when one is configured), never a
+ * virtual key (403). /key/info is not among them: a virtual key may read its own. */
+bool sl_route_master_only(enum sl_route r);
 
 /* Matches path (with or without the /v1 prefix, trailing slash tolerated). */
 struct sl_route_match sl_route_find(enum sl_http_method_kind m, struct sl_slice path);

@@ -125,12 +125,52 @@ int sl_tenancy_authenticate(struct sl_request *rq, const char **why) {
   }
   int chk = sl_key_check(r, (int64_t)time(NULL));
   if (chk) {
-    *why = chk == -EKEYEXPIRED ? "Authentication error: this key has expired." : "Authentication error: this key is blocked.";
+    *why = chk == -EKEYEXPIRED ? "Authentication error: this key has expired."
+                               : "Authentication Error, Key is blocked. Update via `/key/unblock` if you're an admin.";
     sl_key_record_free(r);
     free(r);
     return -1;
   }
   rq->key = r;
+  return 0;
+}
+
+const char *sl_tenancy_key_alias(const struct sl_request *rq, const char *model, char *buf, size_t n) {
+  const struct sl_key_record *k = rq->key;
+  if (!k || !k->aliases[0]) return model;
+  cJSON *a = cJSON_Parse(k->aliases);
+  const cJSON *to = cJSON_GetObjectItemCaseSensitive(a, model);
+  const char *out = model;
+  if (cJSON_IsString(to) && strlen(to->valuestring) < n) {
+    memcpy(buf, to->valuestring, strlen(to->valuestring) + 1);
+    out = buf;
+  }
+  cJSON_Delete(a);
+  return out;
+}
+
+int sl_tenancy_models_json(const struct sl_request *rq, char **out, size_t *n) {
+  const struct sl_worker *w = rq->w;
+  const struct sl_key_record *k = rq->key;
+  cJSON *root = cJSON_Parse(w->models_json);
+  cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
+  if (!cJSON_IsArray(data)) {
+    cJSON_Delete(root);
+    return -1;
+  }
+  for (cJSON *m = data->child, *next; m; m = next) {
+    next = m->next;
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+    if (!k || !cJSON_IsString(id)) continue;
+    const char *name = id->valuestring;
+    const struct sl_group *g = sl_worker_group(w, name);
+    bool ok = sl_key_allows_model(k, name, strlen(name)) || (g && sl_key_allows_model(k, g->name, strlen(g->name)));
+    if (!ok) cJSON_Delete(cJSON_DetachItemViaPointer(data, m));
+  }
+  *out = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  if (!*out) return -1;
+  *n = strlen(*out);
   return 0;
 }
 
@@ -249,6 +289,18 @@ bool sl_tenancy_admit(struct sl_request *rq) {
       return false;
     }
   }
+  if (k->max_parallel_requests > 0) { /* released in sl_tenancy_account */
+    int64_t n = atomic_fetch_add(&s->inflight, 1) + 1;
+    if (n > k->max_parallel_requests) {
+      atomic_fetch_sub(&s->inflight, 1);
+      sl_request_reply_error(rq, 429, "rate_limit_exceeded", "Retry-After: 1\r\n",
+                             "Max parallel request limit reached for key %s: %lld requests in flight "
+                             "(max_parallel_requests)",
+                             k->key_alias[0] ? k->key_alias : k->display, (long long)k->max_parallel_requests);
+      return false;
+    }
+    rq->parallel_taken = true;
+  }
   if (k->rpm_limit <= 0 && k->tpm_limit <= 0) return true;
   uint64_t nowms = wall_ms(), ra = 0;
   int64_t est = rq->est_tokens + max_tokens_bound(rq->json);
@@ -338,6 +390,8 @@ void sl_tenancy_account(struct sl_request *rq) {
   struct sl_worker *w = rq->w;
   if (rq->accounted) return;
   rq->accounted = true;
+  if (rq->parallel_taken && rq->key_slot) atomic_fetch_sub(&rq->key_slot->inflight, 1);
+  rq->parallel_taken = false;
   if (rq->natt == 0 && !rq->tpm_reserved) return;
   sl_tenancy_cost(rq);
   if (rq->cost_pico > 0) {

@@ -24,6 +24,12 @@ int sl_tenancy_authenticate(struct sl_request *rq, const char **why);
  * budget_exceeded) and the key's RPM/TPM (429 with Retry-After). False when it has
  * replied. */
 bool sl_tenancy_admit(struct sl_request *rq);
+/* The model group a virtual key's `aliases` map `model` to (LiteLLM's key-level model
+ * aliases), copied into buf; model itself when the key has no such alias. */
+const char *sl_tenancy_key_alias(const struct sl_request *rq, const char *model, char *buf, size_t n);
+/* GET /v1/models for rq: every group and visible alias, or, for a virtual key with a
+ * models list, only those it may call. 0 and *out (malloc'd JSON), or -1. */
+int sl_tenancy_models_json(const struct sl_request *rq, char **out, size_t *n);
 /* Usage and cost of every attempt so far into rq->tokens_* and rq->cost_micro. */
 void sl_tenancy_cost(struct sl_request *rq);
 /* Once, when the request ends: spend into the shared slots, TPM settled. */

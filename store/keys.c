@@ -29,6 +29,12 @@ enum {
   TAG_ALIAS,
   TAG_MODEL,
   TAG_METADATA,
+  TAG_ALIASES,
+  TAG_TEAM_ID,
+  TAG_USER_ID,
+  TAG_TAGS,
+  TAG_MAX_PARALLEL,
+  TAG_SOFT_BUDGET,
 };
 #define FLAG_BLOCKED 1u
 
@@ -153,6 +159,15 @@ static void encode_into(struct enc *b, const struct sl_key_record *r) {
   enc_str(b, TAG_ALIAS, r->key_alias);
   for (size_t i = 0; i < r->nmodels; i++) enc_raw(b, TAG_MODEL, r->models[i], strlen(r->models[i]));
   enc_str(b, TAG_METADATA, r->metadata);
+  enc_str(b, TAG_ALIASES, r->aliases);
+  enc_str(b, TAG_TEAM_ID, r->team_id);
+  enc_str(b, TAG_USER_ID, r->user_id);
+  enc_str(b, TAG_TAGS, r->tags);
+  if (r->max_parallel_requests) enc_u64(b, TAG_MAX_PARALLEL, (uint64_t)r->max_parallel_requests);
+  if (r->soft_budget > 0) {
+    memcpy(&bits, &r->soft_budget, 8);
+    enc_u64(b, TAG_SOFT_BUDGET, bits);
+  }
 }
 
 /* The record as bytes (malloc'd); NULL when out of memory. */
@@ -194,10 +209,15 @@ struct dec {
   size_t mi;
 };
 
+static bool is_str_tag(uint8_t tag) {
+  return tag == TAG_ALIAS || tag == TAG_METADATA || tag == TAG_MODEL || tag == TAG_ALIASES || tag == TAG_TEAM_ID ||
+         tag == TAG_USER_ID || tag == TAG_TAGS;
+}
+
 static void dec_size(void *ctx, uint8_t tag, const uint8_t *v, size_t len) {
   struct dec *d = ctx;
   if (tag == TAG_MODEL) d->nmodels++;
-  if (tag == TAG_ALIAS || tag == TAG_METADATA || tag == TAG_MODEL) d->strbytes += len + 1;
+  if (is_str_tag(tag)) d->strbytes += len + 1;
   (void)v;
 }
 
@@ -232,6 +252,12 @@ static void dec_fill(void *ctx, uint8_t tag, const uint8_t *v, size_t len) {
   case TAG_ALIAS: r->key_alias = dec_copy(d, v, len); break;
   case TAG_METADATA: r->metadata = dec_copy(d, v, len); break;
   case TAG_MODEL: d->models[d->mi++] = dec_copy(d, v, len); break;
+  case TAG_ALIASES: r->aliases = dec_copy(d, v, len); break;
+  case TAG_TEAM_ID: r->team_id = dec_copy(d, v, len); break;
+  case TAG_USER_ID: r->user_id = dec_copy(d, v, len); break;
+  case TAG_TAGS: r->tags = dec_copy(d, v, len); break;
+  case TAG_MAX_PARALLEL: r->max_parallel_requests = (int64_t)x; break;
+  case TAG_SOFT_BUDGET: memcpy(&r->soft_budget, &x, 8); break;
   default: break; /* a later version's field */
   }
 }
@@ -255,6 +281,10 @@ static int decode(const uint8_t hash[32], const void *val, size_t n, struct sl_k
   r->nmodels = d.nmodels;
   if (!r->key_alias) r->key_alias = empty;
   if (!r->metadata) r->metadata = empty;
+  if (!r->aliases) r->aliases = empty;
+  if (!r->team_id) r->team_id = empty;
+  if (!r->user_id) r->user_id = empty;
+  if (!r->tags) r->tags = empty;
   r->mem_ = mem;
   return 0;
 }
@@ -355,6 +385,12 @@ static int params_check(const struct sl_key_params *p, unsigned set) {
   if ((set & SL_KEY_SET_MAX_BUDGET) && !(p->max_budget >= 0 && isfinite(p->max_budget))) return -EINVAL;
   if ((set & SL_KEY_SET_BUDGET_DURATION) && p->budget_duration_s < 0) return -EINVAL;
   if ((set & SL_KEY_SET_EXPIRES_AT) && p->expires_at < 0) return -EINVAL;
+  if ((set & SL_KEY_SET_ALIASES) && !str_ok(p->aliases, SL_KEY_METADATA_MAX)) return -EINVAL;
+  if ((set & SL_KEY_SET_TAGS) && !str_ok(p->tags, SL_KEY_METADATA_MAX)) return -EINVAL;
+  if ((set & SL_KEY_SET_TEAM_ID) && !str_ok(p->team_id, SL_KEY_LABEL_MAX)) return -EINVAL;
+  if ((set & SL_KEY_SET_USER_ID) && !str_ok(p->user_id, SL_KEY_LABEL_MAX)) return -EINVAL;
+  if ((set & SL_KEY_SET_MAX_PARALLEL) && p->max_parallel_requests < 0) return -EINVAL;
+  if ((set & SL_KEY_SET_SOFT_BUDGET) && !(p->soft_budget >= 0 && isfinite(p->soft_budget))) return -EINVAL;
   return 0;
 }
 
@@ -372,6 +408,12 @@ static void apply_params(struct sl_key_record *r, const struct sl_key_params *p,
   if (set & SL_KEY_SET_EXPIRES_AT) r->expires_at = p->expires_at;
   if (set & SL_KEY_SET_METADATA) r->metadata = p->metadata ? p->metadata : "";
   if (set & SL_KEY_SET_BLOCKED) r->blocked = p->blocked;
+  if (set & SL_KEY_SET_ALIASES) r->aliases = p->aliases ? p->aliases : "";
+  if (set & SL_KEY_SET_TEAM_ID) r->team_id = p->team_id ? p->team_id : "";
+  if (set & SL_KEY_SET_USER_ID) r->user_id = p->user_id ? p->user_id : "";
+  if (set & SL_KEY_SET_TAGS) r->tags = p->tags ? p->tags : "";
+  if (set & SL_KEY_SET_MAX_PARALLEL) r->max_parallel_requests = p->max_parallel_requests;
+  if (set & SL_KEY_SET_SOFT_BUDGET) r->soft_budget = p->soft_budget;
 }
 
 static const char *label_of(const struct sl_key_record *r) {

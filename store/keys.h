@@ -31,6 +31,7 @@
 #define SL_KEY_MODELS_MAX 1024
 #define SL_KEY_MODEL_NAME_MAX 1024
 #define SL_KEY_METADATA_MAX (256 * 1024)
+#define SL_KEY_LABEL_MAX 1024 /* team_id, user_id */
 
 struct sl_keys;
 
@@ -45,6 +46,12 @@ enum {
   SL_KEY_SET_EXPIRES_AT = 1 << 6,
   SL_KEY_SET_METADATA = 1 << 7,
   SL_KEY_SET_BLOCKED = 1 << 8,
+  SL_KEY_SET_ALIASES = 1 << 9,
+  SL_KEY_SET_TEAM_ID = 1 << 10,
+  SL_KEY_SET_USER_ID = 1 << 11,
+  SL_KEY_SET_MAX_PARALLEL = 1 << 12,
+  SL_KEY_SET_TAGS = 1 << 13,
+  SL_KEY_SET_SOFT_BUDGET = 1 << 14,
 };
 
 struct sl_key_params {
@@ -60,6 +67,12 @@ struct sl_key_params {
   int64_t expires_at;           /* unix seconds; 0 = never */
   const char *metadata;         /* a JSON text kept as is; NULL = none */
   bool blocked;
+  /* LiteLLM's other key fields */
+  const char *aliases;          /* JSON object text {"alias": "model group"}; NULL = none */
+  const char *team_id, *user_id; /* labels; NULL = none */
+  const char *tags;             /* JSON array text of strings; NULL = none */
+  int64_t max_parallel_requests; /* concurrent in-flight requests; 0 = no limit */
+  double soft_budget;           /* USD, shown only (LiteLLM alerts on it); 0 = none */
   int64_t now_unix;             /* created_at / updated_at; 0 = the wall clock */
 };
 
@@ -75,6 +88,9 @@ struct sl_key_record {
   double max_budget;
   int64_t budget_duration_s, expires_at, created_at, updated_at;
   bool blocked;
+  const char *aliases, *team_id, *user_id, *tags; /* "" when none */
+  int64_t max_parallel_requests;
+  double soft_budget;
   void *mem_;                   /* owns the strings; sl_key_record_free */
 };
 

@@ -80,7 +80,7 @@ static int mkdir_p(const char *dir) {
     if (p[i] != '/' && p[i] != 0) continue;
     char c = p[i];
     p[i] = 0;
-    if (mkdir(p, 0700) != 0 && errno != EEXIST) return -errno;
+    if (mkdir(p, 0700) != 0 && errno != EEXIST) return -errno; /* cached prompts and answers: owner only */
     p[i] = c;
   }
   struct stat st;
@@ -326,7 +326,7 @@ static int verify_child(const char *dir, size_t map_size) {
   mdb_env_set_maxdbs(env, MAX_DBS);
   mdb_env_set_maxreaders(env, MAX_READERS);
   mdb_env_set_mapsize(env, map_size);
-  int rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS | MDB_NORDAHEAD, 0644);
+  int rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS | MDB_NORDAHEAD, 0600);
   if (!rc) rc = check_size(env);
   MDB_txn *txn = NULL;
   if (!rc) rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);

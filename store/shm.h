@@ -55,6 +55,7 @@ struct sl_shm_key {
   _Atomic int64_t period_spend_pico;  /* spend in the current budget period (saturating) */
   _Atomic uint64_t period_start;     /* unix seconds of the current budget period's start */
   _Atomic uint32_t loaded;           /* period spend loaded from the ledger */
+  _Atomic int64_t inflight;          /* requests in flight (a key's max_parallel_requests) */
 };
 
 struct sl_shm_deployment {

@@ -87,10 +87,10 @@ test('keys: generate, use, model permission, info, update, list, expiry, blockin
   // update: the changed fields only
   const up = await a.update({ key: k1.key, rpm_limit: 2000, key_alias: 'alice2', max_budget: null });
   assert.equal(up.status, 200, up.text);
-  assert.equal(up.body.info.rpm_limit, 2000);
-  assert.equal(up.body.info.key_alias, 'alice2');
-  assert.equal(up.body.info.max_budget, 10, 'null leaves a field as it was');
-  assert.deepEqual(up.body.info.models, ['gpt-a']);
+  assert.equal(up.body.rpm_limit, 2000, "LiteLLM's flat answer");
+  assert.equal(up.body.key_alias, 'alice2');
+  assert.equal(up.body.max_budget, 10, 'null leaves a field as it was');
+  assert.deepEqual(up.body.models, ['gpt-a']);
   const r2 = await chat(s.url, k1.key, 'gpt-a');
   assert.equal(r2.status, 200, r2.text);
   assert.equal(r2.headers['x-ratelimit-limit-requests'], '2000', 'the new limit applies at once');
@@ -107,7 +107,8 @@ test('keys: generate, use, model permission, info, update, list, expiry, blockin
     [{ rpm_limit: -1 }, 'rpm_limit'], [{ tpm_limit: 1.5 }, 'tpm_limit'], [{ models: 'gpt-a' }, 'models'],
     [{ models: [''] }, 'models'], [{ max_budget: 'ten' }, 'max_budget'], [{ budget_duration: 'soon' }, 'budget_duration'],
     [{ duration: 5 }, 'duration'], [{ metadata: 'x' }, 'metadata'], [{ key: 'not-sk' }, 'key'],
-    [{ key_alias: 7 }, 'key_alias'], [{ team_id: 'team-1' }, 'team_id'], [{ blocked: 'yes' }, 'blocked'],
+    [{ key_alias: 7 }, 'key_alias'], [{ team_id: 7 }, 'team_id'], [{ blocked: 'yes' }, 'blocked'],
+    [{ guardrails: ['pii'] }, 'guardrails'],
   ]) {
     const r = await a.generate(body);
     assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
@@ -122,7 +123,7 @@ test('keys: generate, use, model permission, info, update, list, expiry, blockin
   const lite = await a.generate({ team_id: null, user_id: '', aliases: {}, config: {}, permissions: {}, send_invite_email: false });
   assert.equal(lite.status, 200, lite.text);
   assert.equal((await a.list()).body.total_count, before + 1);
-  assert.equal((await a.update({ key: k1.key, team_id: 'x' })).status, 400);
+  assert.equal((await a.update({ key: k1.key, guardrails: ['x'] })).status, 400, 'a setting sluice lacks is refused');
   assert.equal((await a.update({ rpm_limit: 1 })).status, 400, 'update without key');
   assert.equal((await a.update({ key: 'sk-nobody-has-this', rpm_limit: 1 })).status, 404);
   const unknown = await a.info('sk-nobody-has-this');
@@ -160,7 +161,7 @@ test('keys: generate, use, model permission, info, update, list, expiry, blockin
   assertOpenAIError(expired.text, { code: 'invalid_api_key', messageIncludes: 'expired' });
 
   // blocking
-  assert.equal((await a.update({ key: custom.key, blocked: true })).body.info.blocked, true);
+  assert.equal((await a.update({ key: custom.key, blocked: true })).body.blocked, true);
   const blocked = await chat(s.url, custom.key, 'gpt-a');
   assert.equal(blocked.status, 401, blocked.text);
   assertOpenAIError(blocked.text, { messageIncludes: 'blocked' });

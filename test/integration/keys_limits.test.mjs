@@ -88,7 +88,7 @@ test('max_budget: admission stops once spent; recorded spend = sum of x-sluice-c
   // raising the budget admits again
   const up = await admin(s.url).update({ key: k.key, max_budget: 1 });
   assert.equal(up.status, 200, up.text);
-  assert.equal(micro(up.body.info.spend), sum);
+  assert.equal(micro(up.body.spend), sum);
   const again = await chat(s.url, k.key, 'm', { stream: true });
   assert.equal(again.status, 200, again.text);
   assert.equal(await settle(() => keySpend(s.url, k.key), sum + again.cost), sum + again.cost);

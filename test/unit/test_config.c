@@ -574,7 +574,7 @@ static const struct err_case url_errors[] = {
      "in the URL are not supported (use api_key)); the value is not shown"},
     {"      api_base: http://host/v1?x=1\n",
      "t.yaml:9: model_list[2].litellm_params.api_base: expected an http(s) URL, got "
-     "'http://host/v1?x=1' (query strings"},
+     "'http://host/v1?x=REDACTED' (query strings"},
     {"      api_base: http://bad host/v1\n", "t.yaml:9: model_list[2].litellm_params.api_base: "},
     {"      api_base: http://[1.2.3.4]/v1\n",
      "t.yaml:9: model_list[2].litellm_params.api_base: expected an http(s) URL, got "
@@ -1652,11 +1652,94 @@ static void did_you_mean(void) {
   CHECK(sl_config_did_you_mean("x", keys, 5) == NULL);
 }
 
+/* ---- LiteLLM keys that used to be ignored; provider key variables; redaction ---- */
+
+static void litellm_compat(void) {
+  struct sl_config *c;
+  char err[512];
+  struct warns w;
+  const char *y = "model_list:\n"
+                  "  - model_name: a\n"
+                  "    litellm_params: {model: anthropic/claude, api_base: \"http://127.0.0.1:9\"}\n"
+                  "  - model_name: b\n"
+                  "    litellm_params: {model: openai/x, api_base: \"http://127.0.0.1:9/v1\", api_key: k,"
+                  " stream_timeout: 7}\n"
+                  "  - model_name: c\n"
+                  "    litellm_params: {model: together_ai/x, api_base: \"http://h/v1?key=s3cr3t\"}\n"
+                  "router_settings: {stream_timeout: 2.5}\n"
+                  "litellm_settings: {max_budget: 12.5, budget_duration: 7d}\n";
+  /* no key variable: a warning naming it (redacted api_base), and no key */
+  unsetenv("ANTHROPIC_API_KEY");
+  unsetenv("TOGETHERAI_API_KEY");
+  unsetenv("TOGETHER_API_KEY");
+  int rc = load(y, &c, err, sizeof err, &w);
+  CHECK(rc == -EINVAL); /* the query string in c's api_base */
+  CHECK(strstr(err, "model_list[2].litellm_params.api_base") && strstr(err, "key=REDACTED") &&
+        !strstr(err, "s3cr3t"));
+  char y2[1024];
+  snprintf(y2, sizeof y2, "%.*s", (int)(strstr(y, "  - model_name: c") - y), y);
+  strcat(y2, "  - model_name: c\n    litellm_params: {model: together_ai/x, api_base: \"http://h/v1\"}\n"
+             "router_settings: {stream_timeout: 2.5}\n"
+             "litellm_settings: {max_budget: 12.5, budget_duration: 7d}\n");
+  CHECK(load(y2, &c, err, sizeof err, &w) == 0);
+  if (c) {
+    CHECK(c->deployments[0].api_key == NULL);
+    CHECK(nwarn(&w, "t.yaml:3: model_list[0].litellm_params.api_key: not set and ANTHROPIC_API_KEY is not "
+                    "set in the environment; requests to http://127.0.0.1:9 go without a key") == 1);
+    CHECK(nwarn(&w, "model_list[2].litellm_params.api_key: not set and TOGETHERAI_API_KEY (or "
+                    "TOGETHER_API_KEY) is not set") == 1);
+    CHECK(nwarn(&w, "ignored") == 0);
+    CHECK(c->deployments[0].stream_timeout_s == 2.5); /* router_settings' */
+    CHECK(c->deployments[1].stream_timeout_s == 7);   /* its own wins */
+    CHECK(c->max_budget == 12.5);
+    CHECK_STR(c->budget_duration, "7d");
+    sl_config_free(c);
+  }
+  /* with the variable: taken although api_base is not the provider's */
+  setenv("ANTHROPIC_API_KEY", "sk-ant-env", 1);
+  setenv("TOGETHER_API_KEY", "tg-env", 1);
+  memset(&w, 0, sizeof w);
+  CHECK(sl_config_load_string(y2, strlen(y2), "t.yaml", collect, &w, &c, err, sizeof err) == 0);
+  if (c) {
+    CHECK_STR(c->deployments[0].api_key, "sk-ant-env");
+    CHECK_STR(c->deployments[2].api_key, "tg-env");
+    CHECK(w.n == 0);
+    sl_config_free(c);
+  }
+  unsetenv("ANTHROPIC_API_KEY");
+  unsetenv("TOGETHER_API_KEY");
+  /* one gateway budget */
+  CHECK(fails_with(ONE_DEP "general_settings: {max_budget: 1}\nlitellm_settings: {max_budget: 2}\n",
+                   "t.yaml:7: litellm_settings.max_budget: also set in general_settings.max_budget", err,
+                   sizeof err));
+  CHECK(fails_with(ONE_DEP "router_settings: {stream_timeout: 0}\n", "t.yaml:6: router_settings.stream_timeout: expected a positive number",
+                   err, sizeof err));
+  /* redaction */
+  char out[256];
+  sl_config_redact_url("https://u:p@h.example/v1?key=abc&x&alt=sse#frag", out, sizeof out);
+  CHECK_STR(out, "https://REDACTED@h.example/v1?key=REDACTED&x&alt=REDACTED");
+  sl_config_redact_url("http://h/v1", out, sizeof out);
+  CHECK_STR(out, "http://h/v1");
+  sl_config_redact_url("http://h/v1?key=abcdefgh", out, 12);
+  CHECK(strlen(out) == 11 && !strstr(out, "abc"));
+  /* odd inputs: always terminated, never a secret byte */
+  static const char *const odd[] = {"", "?", "?k=s", "http://@", "http://a@b@c/x?=s&&k==s#f", "noscheme?k=s", "http://h?"};
+  for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
+    for (size_t n = 1; n < 40; n++) {
+      memset(out, 'Z', sizeof out);
+      sl_config_redact_url(odd[i], out, n);
+      CHECK(strlen(out) < n);
+      CHECK(!strchr(out, 's') || strstr(odd[i], "scheme"));
+    }
+  sl_config_redact_url("http://a@b@c/x?=s&&k==s#f", out, sizeof out);
+  CHECK_STR(out, "http://REDACTED@c/x?=REDACTED&&k=REDACTED");
+}
+
 CHECK_MAIN(T(defaults), T(full_config), T(embedded_default), T(errors_types),
            T(errors_structure), T(errors_providers_and_urls), T(errors_sluice_settings),
            T(errors_yaml_syntax), T(env_interpolation), T(env_fallbacks), T(warnings_once),
            T(anchors_and_merge_keys), T(nulls_are_unset), T(precedence), T(listen_forms),
            T(load_file), T(router_config), T(routing_strategies), T(errors_router),
            T(fallback_precedence), T(hedging_forms), T(errors_hedging), T(cache_types),
-           T(yaml11_typing), T(numbers), T(sizes), T(durations), T(urls),
+           T(yaml11_typing), T(numbers), T(sizes), T(durations), T(urls), T(litellm_compat),
            T(listen_parser), T(did_you_mean))

@@ -474,6 +474,49 @@ static void file_grown_by_another_process(void) {
   free(dir);
 }
 
+/* LiteLLM's other key fields round-trip through generate, lookup and update. */
+static void litellm_fields(void) {
+  char *dir = tmpdir();
+  struct sl_lmdb *env;
+  struct sl_keys *k = open_keys(dir, &env);
+  CHECK(k != NULL);
+  if (!k) return;
+  struct sl_key_params p = {.aliases = "{\"fast\":\"gpt-4o-mini\"}", .team_id = "team-1", .user_id = "u-7",
+                            .tags = "[\"prod\",\"search\"]", .max_parallel_requests = 3, .soft_budget = 2.5,
+                            .now_unix = T0};
+  char secret[SL_KEY_SECRET_MAX];
+  struct sl_key_record r;
+  CHECK(sl_keys_generate(k, &p, secret, NULL) == 0);
+  CHECK(sl_keys_lookup(k, secret, strlen(secret), &r) == 0);
+  CHECK_STR(r.aliases, "{\"fast\":\"gpt-4o-mini\"}");
+  CHECK_STR(r.team_id, "team-1");
+  CHECK_STR(r.user_id, "u-7");
+  CHECK_STR(r.tags, "[\"prod\",\"search\"]");
+  CHECK(r.max_parallel_requests == 3 && r.soft_budget == 2.5);
+  uint8_t h[32];
+  memcpy(h, r.hash, 32);
+  sl_key_record_free(&r);
+  struct sl_key_params u = {.set = SL_KEY_SET_TEAM_ID | SL_KEY_SET_MAX_PARALLEL, .team_id = NULL,
+                            .max_parallel_requests = 9, .now_unix = T0 + 1};
+  CHECK(sl_keys_update(k, h, &u, &r) == 0);
+  CHECK_STR(r.team_id, "");
+  CHECK_STR(r.user_id, "u-7");
+  CHECK(r.max_parallel_requests == 9 && r.soft_budget == 2.5);
+  sl_key_record_free(&r);
+  u = (struct sl_key_params){.set = SL_KEY_SET_MAX_PARALLEL, .max_parallel_requests = -1};
+  CHECK(sl_keys_update(k, h, &u, NULL) == -EINVAL);
+  /* a key without them reads as empty */
+  struct sl_key_params plain = {.now_unix = T0};
+  CHECK(sl_keys_generate(k, &plain, secret, &r) == 0);
+  CHECK_STR(r.aliases, "");
+  CHECK_STR(r.tags, "");
+  CHECK(r.max_parallel_requests == 0 && r.soft_budget == 0);
+  sl_key_record_free(&r);
+  close_keys(k, env);
+  rm_rf(dir);
+  free(dir);
+}
+
 /* Not a timing assertion: prints what a lookup costs when SL_TEST_VERBOSE is set. */
 static void lookup_cost(void) {
   if (!getenv("SL_TEST_VERBOSE")) return;
@@ -502,4 +545,4 @@ static void lookup_cost(void) {
 
 CHECK_MAIN(T(hashing_and_refs), T(generate_lookup_update_delete), T(custom_secrets_and_bounds),
            T(list_and_persistence), T(concurrent_readers_and_writers), T(unknown_fields_and_damage),
-           T(file_grown_by_another_process), T(lookup_cost))
+           T(file_grown_by_another_process), T(litellm_fields), T(lookup_cost))
