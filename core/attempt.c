@@ -30,6 +30,7 @@ static bool launch(struct sl_request *rq, bool hedge, bool force_advance);
 static void give_up(struct sl_request *rq);
 static void arm_hedge(struct sl_request *rq, size_t dep);
 static void attempt_timer(uv_timer_t *t);
+static uint64_t client_stall_ms(const struct sl_request *rq);
 
 static uint64_t left_ms(const struct sl_request *rq) {
   uint64_t now = sl_now_ms();
@@ -414,10 +415,15 @@ static void up_body(void *ud, const char *p, size_t n) {
       sl_reqcache_stream_bytes(rq, p, n);
       forward_stream(rq, at, p, n);
     }
-    uv_timer_start(&at->timer, attempt_timer, rq->w->cfg->stream_idle_timeout_ms, 0);
     if (sl_conn_pending_bytes(rq->conn) > STREAM_HIGH_WATER) {
+      /* the client reads slower than the provider writes: stop reading the upstream, and
+       * time the client (not the provider) until its connection drains */
       sl_upstream_pause(at->up);
       sl_conn_want_writable(rq->conn);
+      at->paused = true;
+      uv_timer_start(&at->timer, attempt_timer, client_stall_ms(rq), 0);
+    } else {
+      uv_timer_start(&at->timer, attempt_timer, rq->w->cfg->stream_idle_timeout_ms, 0);
     }
     return;
   }
@@ -531,13 +537,41 @@ static void up_error(void *ud, enum sl_upstream_err err, const char *msg) {
 
 static const struct sl_upstream_cbs up_cbs = {up_head, up_body, up_done, up_error};
 
-/* The attempt's deadline: before the first byte (or whole call), or stream silence. */
+/* How long a streaming client may leave its connection undrained before the stream is
+ * ended (nginx's send_timeout): the stream idle timeout, and at least 60 s. */
+static uint64_t client_stall_ms(const struct sl_request *rq) {
+  uint64_t idle = rq->w->cfg->stream_idle_timeout_ms;
+  return idle > 60000 ? idle : 60000;
+}
+
+void sl_attempts_on_writable(struct sl_request *rq) {
+  struct sl_attempt *at = rq->winner;
+  if (!at || !at->up) return;
+  sl_upstream_resume(at->up);
+  if (at->paused && at->live) {
+    at->paused = false;
+    uv_timer_start(&at->timer, attempt_timer, rq->w->cfg->stream_idle_timeout_ms, 0);
+  }
+}
+
+/* The attempt's deadline: before the first byte (or whole call), stream silence, or
+ * (while paused for back-pressure) a client that stopped reading. */
 static void attempt_timer(uv_timer_t *t) {
   struct sl_attempt *at = t->data;
   struct sl_request *rq = at->rq;
   if (!at->live) return;
   if (at->up) sl_upstream_cancel(at->up);
   at->up = NULL;
+  if (at == rq->winner && at->paused) { /* the client stopped reading: its outcome, not the provider's */
+    set_outcome(at, "client_stalled");
+    attempt_end_health(at, true, false, SL_FAIL_ERROR);
+    rq->err_code = "client_stalled";
+    rq->status = 499;
+    struct sl_conn *c = rq->conn;
+    sl_request_finish(rq); /* detaches the request from the connection */
+    if (c) sl_conn_abort(c);
+    return;
+  }
   set_outcome(at, "upstream_timeout");
   if (at == rq->winner) {
     attempt_end_health(at, client_timed_out(rq), false, SL_FAIL_ERROR);

@@ -459,7 +459,7 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
 
 void sl_request_on_writable(void *ud, struct sl_conn *c, void *req) {
   struct sl_request *rq = req;
-  if (rq->winner && rq->winner->up) sl_upstream_resume(rq->winner->up);
+  sl_attempts_on_writable(rq);
 }
 
 void sl_request_on_abort(void *ud, struct sl_conn *c, void *req) {

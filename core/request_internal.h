@@ -32,6 +32,7 @@ struct sl_attempt {
   struct sl_upstream_req *up;  /* NULL once the exchange ended */
   uv_timer_t timer;            /* first-byte / whole-call / stream-idle deadline */
   bool hedge, probe, live, head, first_byte, streaming;
+  bool paused;                 /* upstream reads paused: the client is slow to read the stream */
   bool encoded;                /* the answer has a Content-Encoding sluice did not ask for */
   int status;                  /* upstream status, 0 = none */
   uint64_t retry_after_ms;
@@ -156,6 +157,8 @@ void sl_attempts_start(struct sl_request *rq);
 /* Arms only the request deadline (a single-flight follower waits under it). */
 void sl_attempts_arm_deadline(struct sl_request *rq);
 void sl_attempts_cancel_all(struct sl_request *rq);
+/* The client's connection drained: a stream paused for back-pressure reads on. */
+void sl_attempts_on_writable(struct sl_request *rq);
 void sl_attempts_free(struct sl_request *rq);
 /* JSON array of the attempts for the access log. */
 void sl_attempts_log(const struct sl_request *rq, struct sl_buf *b);

@@ -500,6 +500,7 @@ size_t sl_conn_pending_bytes(const struct sl_conn *c) {
   return c->closing ? 0 : uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
 }
 void sl_conn_close_after(struct sl_conn *c) { c->close_after = true; }
+void sl_conn_abort(struct sl_conn *c) { conn_close(c); }
 void sl_conn_want_writable(struct sl_conn *c) { c->want_writable = true; }
 void sl_conn_attach(struct sl_conn *c, void *req) { c->req = req; }
 uint64_t sl_conn_id(const struct sl_conn *c) { return c->id; }

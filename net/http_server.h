@@ -92,6 +92,9 @@ size_t sl_conn_pending_bytes(const struct sl_conn *c);
 void sl_conn_want_writable(struct sl_conn *c);
 /* Asks the connection to close after the current response. */
 void sl_conn_close_after(struct sl_conn *c);
+/* Closes the connection now, queued output dropped (a client that stopped reading a
+ * stream); a request still attached gets on_abort. */
+void sl_conn_abort(struct sl_conn *c);
 /* The local address the client connected to (numeric) and its port. */
 int sl_conn_local_addr(const struct sl_conn *c, char *ip, size_t iplen, uint16_t *port);
 /* A short per-worker connection id, for logs. */

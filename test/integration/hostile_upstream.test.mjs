@@ -234,11 +234,7 @@ const CODE = {
   stall_stream: 'upstream_timeout',
   reset_stream: 'upstream_reset',
   close_stream: 'upstream_reset',
-};
-const TODO = {
-  // core/attempt.c (not this room): a 2xx stream whose body ends cleanly without [DONE]
-  // is passed on as "ok", so the client sees a silent truncation.
-  'stream no_done': 'attempt.c ends a stream without [DONE] as ok (silent truncation)',
+  no_done: 'upstream_protocol_error',
 };
 
 // ------------------------------------------------------------------ fixture
@@ -370,7 +366,7 @@ for (const cache of [false, true]) {
     const { hostile, good, s } = await setup({ cache });
     try {
       for (const [name, want] of Object.entries(NONSTREAM)) {
-        await t.test(`${name}: ${want}`, { todo: TODO[name] }, () => nonStreamCase(s, hostile, name, want, cache));
+        await t.test(`${name}: ${want}`, () => nonStreamCase(s, hostile, name, want, cache));
       }
     } finally {
       const code = await s.stop();
@@ -384,7 +380,7 @@ for (const cache of [false, true]) {
     const { hostile, good, s } = await setup({ cache });
     try {
       for (const [name, want] of Object.entries(STREAM)) {
-        await t.test(`${name}: ${want}`, { todo: TODO[`stream ${name}`] }, () => streamCase(s, hostile, name, want, cache));
+        await t.test(`${name}: ${want}`, () => streamCase(s, hostile, name, want, cache));
       }
     } finally {
       const code = await s.stop();
@@ -397,7 +393,7 @@ for (const cache of [false, true]) {
 }
 
 // The 10 MB line on its own sluice with the default-sized idle timeout: sluice holds the
-// line while the client drains it, which (see the todo below) must not count as upstream
+// line while the client drains it, which (see the slow-client test below) must not count as upstream
 // silence. The line must arrive whole, followed by [DONE].
 test('hostile upstreams: a 10 MB SSE line arrives whole (stream_idle_timeout 30s)', async () => {
   const { hostile, good, s } = await setup({ cache: false, idle: '30s' });
@@ -432,12 +428,10 @@ test('hostile upstreams: a 20 MB SSE line is passed through whole', async () => 
   }
 });
 
-// core/attempt.c (not this room): the stream idle timer keeps running while sluice itself
-// has paused reading the upstream because the client is slow, so a slow client turns into
-// "Upstream stream went silent" although the upstream sent everything at once.
-test('hostile upstreams: a slow client is not an upstream stall', {
-  todo: 'attempt.c: stream_idle_timeout counts time the upstream is paused for client back-pressure',
-}, async () => {
+// While sluice has paused reading the upstream because the client is slow, the stream idle
+// timer does not run (the client, not the provider, is waiting): a slow client must not
+// turn into "Upstream stream went silent" although the upstream sent everything at once.
+test('hostile upstreams: a slow client is not an upstream stall', async () => {
   const { hostile, good, s } = await setup({ cache: false, idle: '1s' });
   try {
     const st = await openStream(`${s.url}${CHAT}`, { body: body('h', 'huge_sse_line', { stream: true }), timeoutMs: 15000 });
