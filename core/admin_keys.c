@@ -419,6 +419,7 @@ struct upd_job {
   uint8_t hash[32];
   struct key_in in;
   char *given; /* the key as the client named it */
+  const char *what; /* for a store failure: "update the key", "block the key", ... */
 };
 
 static void upd_destroy(struct adm_job *j) {
@@ -452,7 +453,7 @@ static void upd_run(struct adm_job *j) {
     return;
   }
   if (rc) {
-    adm_fail_store(j, "update the key", rc);
+    adm_fail_store(j, u->what ? u->what : "update the key", rc);
     return;
   }
   answer_flat(j, &r, u->given);
@@ -496,22 +497,6 @@ void sl_admin_key_update(struct sl_request *rq) {
 
 /* ---- POST /key/block, /key/unblock ---- */
 
-static void block_run(struct adm_job *j) {
-  struct upd_job *u = (struct upd_job *)j;
-  struct sl_key_record r;
-  int rc = sl_keys_update(j->w->keys, u->hash, &u->in.p, &r);
-  if (rc == -ENOENT) {
-    adm_fail(j, 404, "key_not_found", "Key not found");
-    return;
-  }
-  if (rc) {
-    adm_fail_store(j, u->in.p.blocked ? "block the key" : "unblock the key", rc);
-    return;
-  }
-  answer_flat(j, &r, NULL);
-  sl_key_record_free(&r);
-}
-
 void sl_admin_key_block(struct sl_request *rq, bool blocked) {
   cJSON *body = adm_body_object(rq, false);
   if (!body) return;
@@ -533,7 +518,8 @@ void sl_admin_key_block(struct sl_request *rq, bool blocked) {
   }
   u->in.p.set = SL_KEY_SET_BLOCKED;
   u->in.p.blocked = blocked;
-  u->j.run = block_run;
+  u->what = blocked ? "block the key" : "unblock the key";
+  u->j.run = upd_run;
   u->j.destroy = upd_destroy;
   adm_queue(rq, &u->j);
 }

@@ -6,12 +6,11 @@
 // codings) and Upgrade on a kept-alive connection. Run it against the ASan build too
 // (meson test -C build-asan hostile_http): stopping sluice asserts no sanitizer report.
 // To add a case: add a row to ROWS.
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startMock, startSluice, sluiceConfig, cleanup, rawConnect, httpRequest, request,
-  assertOpenAIError, nonce, withDeadline, parseResponses,
-} from './lib.mjs';
+  startMock, startSluice, sluiceConfig, rawConnect, httpRequest, request,
+  assertOpenAIError, nonce, withDeadline, parseResponses, stopSluiceAndMock } from './lib.mjs';
 
 const MASTER = 'sk-hostile';
 const AUTH = `Authorization: Bearer ${MASTER}\r\n`;
@@ -38,14 +37,7 @@ before(async () => {
   });
 });
 
-after(async () => {
-  try {
-    if (sluice) assert.equal(await sluice.stop(), 0, 'sluice exit code');
-    if (mock) await mock.stop();
-  } finally {
-    await cleanup();
-  }
-});
+await stopSluiceAndMock(() => ({ sluice, mock }));
 
 const L = (s) => Buffer.from(s, 'latin1'); // bytes exactly as written (NUL, 0xff, ...)
 const TE = 'Transfer-Encoding: chunked\r\n';

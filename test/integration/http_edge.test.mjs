@@ -3,12 +3,11 @@
 // OpenAI-shaped body (400 malformed / bad JSON / unknown model, 401, 404, 405, 408 slow
 // headers and slow body, 413, 431). Errors on malformed, oversized or slow requests close
 // the connection, and after each one sluice still answers a good request.
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startMock, startSluice, sluiceConfig, cleanup, raw, rawConnect, httpRequest, post, request,
-  assertOpenAIError, findRecorded, nonce, chatBody, delay,
-} from './lib.mjs';
+  startMock, startSluice, sluiceConfig, raw, rawConnect, httpRequest, post, request,
+  assertOpenAIError, findRecorded, nonce, chatBody, delay, stopSluiceAndMock } from './lib.mjs';
 
 const MASTER = 'sk-edge';
 const AUTH = { Authorization: `Bearer ${MASTER}` };
@@ -35,14 +34,7 @@ before(async () => {
   });
 });
 
-after(async () => {
-  try {
-    if (sluice) assert.equal(await sluice.stop(), 0, 'sluice exit code');
-    if (mock) await mock.stop();
-  } finally {
-    await cleanup();
-  }
-});
+await stopSluiceAndMock(() => ({ sluice, mock }));
 
 const chat = (extra = {}) => httpRequest('POST', '/v1/chat/completions', { headers: AUTH, body: chatBody('m', extra) });
 

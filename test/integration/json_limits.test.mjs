@@ -3,9 +3,9 @@
 // sluice_settings.max_json_depth, default 64 -> 400), so a body of millions of tiny values
 // cannot make a worker allocate hundreds of MB. Errors are OpenAI-shaped, Anthropic-shaped
 // on /v1/messages, and the worker keeps serving.
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startMock, startSluice, sluiceConfig, cleanup, post, assertOpenAIError, chatBody } from './lib.mjs';
+import { startMock, startSluice, sluiceConfig, post, assertOpenAIError, chatBody, stopSluiceAndMock } from './lib.mjs';
 
 const MASTER = 'sk-json';
 const AUTH = { authorization: `Bearer ${MASTER}` };
@@ -23,14 +23,7 @@ before(async () => {
   });
 });
 
-after(async () => {
-  try {
-    if (sluice) assert.equal(await sluice.stop(), 0, 'sluice exit code');
-    if (mock) await mock.stop();
-  } finally {
-    await cleanup();
-  }
-});
+await stopSluiceAndMock(() => ({ sluice, mock }));
 
 /** A chat body with an extra field holding `n` zeros (n + 6 values in all). */
 function zeros(n, model = 'm') {

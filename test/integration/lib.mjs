@@ -647,3 +647,19 @@ export function nonce(tag = 'n') {
 export function chatBody(model, extra = {}) {
   return { model, messages: [{ role: 'user', content: 'Say hello.' }], ...extra };
 }
+
+/** Registers the after() hook shared by files that start one mock and one sluice: stop
+ *  sluice (exit code 0 asserted), then the mock, then everything else tracked.
+ *  get() returns { sluice, mock } as they stand when the hook runs. */
+export async function stopSluiceAndMock(get) {
+  const { after } = await import('node:test');
+  after(async () => {
+    const { sluice, mock } = get();
+    try {
+      if (sluice) assert.equal(await sluice.stop(), 0, 'sluice exit code');
+      if (mock) await mock.stop();
+    } finally {
+      await cleanup();
+    }
+  });
+}

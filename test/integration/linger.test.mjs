@@ -3,7 +3,7 @@
 // must read that answer instead of a reset. sluice answers, half-closes (shutdown of
 // its write side), and reads and discards what the client still sends, bounded in time
 // and bytes, before closing. Real clients (node:http and curl) and 200 tries each way.
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import https from 'node:https';
@@ -11,8 +11,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import {
-  startMock, startSluice, sluiceConfig, cleanup, mkTmpDir, withDeadline, post, chatBody, HOST,
-} from './lib.mjs';
+  startMock, startSluice, sluiceConfig, mkTmpDir, withDeadline, post, chatBody, HOST, stopSluiceAndMock } from './lib.mjs';
 
 const MASTER = 'sk-linger';
 const MAX_BODY = 64 * 1024;
@@ -36,14 +35,7 @@ before(async () => {
   fs.writeFileSync(bigFile, bigBody);
 });
 
-after(async () => {
-  try {
-    if (sluice) assert.equal(await sluice.stop(), 0, 'sluice exit code');
-    if (mock) await mock.stop();
-  } finally {
-    await cleanup();
-  }
-});
+await stopSluiceAndMock(() => ({ sluice, mock }));
 
 /** POSTs a big body with node:http; resolves {status, body} once the response was read,
  *  or {error} when the connection failed before that. Never rejects. */

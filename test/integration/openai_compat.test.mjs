@@ -2,10 +2,10 @@
 // only its baseURL changed, gets the same answers through sluice as from the mock called
 // directly: chat (plain and streaming), completions, embeddings; models lists sluice's
 // groups; an unknown model raises the SDK's BadRequestError.
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startMock, startSluice, sluiceConfig, cleanup } from './lib.mjs';
+import { startMock, startSluice, sluiceConfig, stopSluiceAndMock } from './lib.mjs';
 
 const MASTER = 'sk-sluice-master-compat';
 const UPSTREAM_KEY = 'sk-mock-upstream';
@@ -37,14 +37,7 @@ before(async () => {
   proxied = new OpenAI({ ...common, apiKey: MASTER, baseURL: `${sluice.url}/v1` });
 });
 
-after(async () => {
-  try {
-    if (sluice) assert.equal(await sluice.stop(), 0, 'sluice exit code');
-    if (mock) await mock.stop();
-  } finally {
-    await cleanup();
-  }
-});
+await stopSluiceAndMock(() => ({ sluice, mock }));
 
 /** Wall-clock fields differ between two calls; everything else must not. */
 function normalise(x) {
