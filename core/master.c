@@ -204,6 +204,7 @@ static struct gen *gen_new(struct master *m, struct sl_config *cfg, char *err, s
     from->carry = sl_metrics_carry_begin(from->shm, from->cfg, g->shm, cfg);
     from->heir = from->carry ? g : NULL;
   }
+  if (from) sl_shm_carry_limits(from->shm, g->shm); /* rate-limit windows go on too */
   g->ready_r = p[0];
   g->ready_w = p[1];
   g->partial = -1;

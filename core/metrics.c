@@ -470,6 +470,10 @@ struct sl_metrics_carry *sl_metrics_carry_begin(struct sl_shm *from, const struc
       c->pair[c->n].src = (_Atomic uint64_t *)&from->deployments[i].m;
       c->pair[c->n].dst = (_Atomic uint64_t *)&to->deployments[j].m;
       c->n++;
+      /* the deployment's rpm/tpm minute goes on too: a reload does not reopen its limits */
+      atomic_store(&to->deployments[j].minute, atomic_load(&from->deployments[i].minute));
+      atomic_store(&to->deployments[j].requests_minute, atomic_load(&from->deployments[i].requests_minute));
+      atomic_store(&to->deployments[j].tokens_minute, atomic_load(&from->deployments[i].tokens_minute));
       break;
     }
   }

@@ -40,6 +40,27 @@ int64_t sl_shm_key_claimed(struct sl_shm *s, size_t pos) {
   return v ? (int64_t)v - 1 : -1;
 }
 
+void sl_shm_carry_limits(struct sl_shm *from, struct sl_shm *to) {
+  if (!from || !to) return;
+  struct sl_shm_key *keys = sl_shm_keys(from);
+  size_t n = sl_shm_key_claims(from);
+  for (size_t pos = 0; pos < n; pos++) {
+    int64_t at = sl_shm_key_claimed(from, pos);
+    if (at < 0) continue;
+    struct sl_shm_key *k = &keys[at];
+    uint64_t id = atomic_load(&k->id);
+    struct sl_shm_key *d = id ? sl_shm_key_slot(to, id) : NULL;
+    if (!d) continue;
+    sl_shm_lock(&k->lock);
+    struct sl_shm_window req = k->req, tok = k->tok;
+    sl_shm_unlock(&k->lock);
+    sl_shm_lock(&d->lock);
+    d->req = req;
+    d->tok = tok;
+    sl_shm_unlock(&d->lock);
+  }
+}
+
 int sl_shm_create(size_t ndeployments, size_t max_keys, struct sl_shm **out) {
   if (max_keys == 0) max_keys = SL_SHM_KEY_SLOTS_DEFAULT;
   if (max_keys > SL_SHM_KEY_SLOTS_MAX) return -EINVAL;

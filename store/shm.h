@@ -119,6 +119,12 @@ struct sl_shm_key *sl_shm_key_find(struct sl_shm *s, uint64_t id);
  * sl_shm_key_claims(s) - 1; sl_shm_key_claimed returns the slot index of a position, or
  * -1 while its claim is still being recorded (the next scan sees it). */
 size_t sl_shm_key_claims(struct sl_shm *s);
+/* A reload is not a restart for limits either: copies the rate-limit windows (requests
+ * and tokens per minute) of every key, group and gateway slot claimed in `from` into the
+ * slot of the same id in `to` (claimed there), before the new generation serves. Spend
+ * bookkeeping is not copied (the ledger has it) and neither are in-flight counts (the old
+ * workers release their own). */
+void sl_shm_carry_limits(struct sl_shm *from, struct sl_shm *to);
 int64_t sl_shm_key_claimed(struct sl_shm *s, size_t pos);
 
 /* max_keys: how many keys, groups and gateway entries the table must hold (0: the

@@ -8,7 +8,7 @@ import http from 'node:http';
 import { startMock, startSluice, cleanup, assertOpenAIError } from './lib.mjs';
 import { runLoad } from './routing_lib.mjs';
 import {
-  pricedConfig, newKey, chat, keySpend, ledgerSpend, settle, roomInMinute, admin, micro,
+  pricedConfig, newKey, chat, keySpend, ledgerSpend, settle, roomInMinute, admin, micro, MASTER,
 } from './keys_lib.mjs';
 
 after(cleanup);
@@ -92,6 +92,28 @@ test('max_budget: admission stops once spent; recorded spend = sum of x-sluice-c
   const again = await chat(s.url, k.key, 'm', { stream: true });
   assert.equal(again.status, 200, again.text);
   assert.equal(await settle(() => keySpend(s.url, k.key), sum + again.cost), sum + again.cost);
+  assert.equal(await s.stop(), 0);
+  await mock.stop();
+});
+
+// A reload is not a restart for limits: a key's RPM window and a deployment's rpm window
+// go on in the new generation (they used to start empty, so each SIGHUP reopened them).
+test('rpm limits of a key and of a deployment go on across a SIGHUP reload', async () => {
+  const mock = await startMock();
+  const yaml = pricedConfig({ m: { port: mock.port }, d: { port: mock.port, rpm: 3 } });
+  const s = await startSluice({ yaml, workers: 2 });
+  const k = await newKey(s.url, { rpm_limit: 3, key_alias: 'rpm-3' });
+  await roomInMinute(30);
+  const before = [await chat(s.url, k.key, 'm'), await chat(s.url, k.key, 'm'), await chat(s.url, MASTER, 'd'), await chat(s.url, MASTER, 'd')];
+  assert.deepEqual(before.map((r) => r.status), [200, 200, 200, 200], before.map((r) => r.text).join('\n'));
+  const mark = s.lines.length;
+  s.proc.kill('SIGHUP');
+  await s.waitLine((l) => l.msg === 'reloaded' && s.lines.indexOf(l) >= mark, 15000, 'the reload');
+  const key = [await chat(s.url, k.key, 'm'), await chat(s.url, k.key, 'm')];
+  assert.deepEqual(key.map((r) => r.status), [200, 429], key.map((r) => r.text).join('\n'));
+  assertOpenAIError(key[1].text, { code: 'rate_limit_exceeded', messageIncludes: 'rpm_limit' });
+  const dep = [await chat(s.url, MASTER, 'd'), await chat(s.url, MASTER, 'd')];
+  assert.deepEqual(dep.map((r) => r.status), [200, 429], dep.map((r) => r.text).join('\n'));
   assert.equal(await s.stop(), 0);
   await mock.stop();
 });
