@@ -44,6 +44,7 @@ struct sl_http_parser {
   size_t head_bytes;
   int last_cb; /* 0 none, 1 field, 2 value */
   bool in_request, head_done, message_done, head_reported;
+  bool path_set; /* req.path is whole (the head ended, even if it is then refused) */
   struct sl_http_request req;
   struct sl_header *hdrs; /* lim.max_headers entries */
   int err_status;
@@ -158,6 +159,7 @@ static int on_headers_complete(llhttp_t *ll) {
   r->path = (struct sl_slice){base, q};
   r->query = q < p->url_len ? (struct sl_slice){base + q + 1, p->url_len - q - 1}
                             : (struct sl_slice){base + p->url_len, 0};
+  p->path_set = true;
   for (size_t i = 0; i < p->noffs; i++) {
     p->hdrs[i].name = (struct sl_slice){base + p->offs[i].name, p->offs[i].name_len};
     size_t vl = p->offs[i].value_len; /* trailing whitespace is not part of the value */
@@ -363,12 +365,13 @@ void sl_http_parser_next(struct sl_http_parser *p) {
   p->crlf_left = 0;
   p->chunk_ext_bytes = 0;
   p->chunks = p->framing = 0;
-  p->in_request = p->head_done = p->message_done = false;
+  p->in_request = p->head_done = p->message_done = p->path_set = false;
   memset(&p->req, 0, sizeof p->req);
 }
 
 bool sl_http_parser_in_request(const struct sl_http_parser *p) { return p->in_request; }
 bool sl_http_parser_in_body(const struct sl_http_parser *p) { return p->head_done && !p->message_done; }
+const struct sl_slice *sl_http_parser_path(const struct sl_http_parser *p) { return p->path_set ? &p->req.path : NULL; }
 
 int sl_http_parser_error(const struct sl_http_parser *p, const char **msg) {
   if (msg) *msg = p->err_msg;

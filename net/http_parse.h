@@ -54,6 +54,9 @@ enum sl_http_parse_event sl_http_parser_feed(struct sl_http_parser *p, const cha
                                              size_t len, size_t *consumed);
 /* Valid after SL_HP_HEAD (body not yet filled) and SL_HP_REQUEST, until _next(). */
 const struct sl_http_request *sl_http_parser_request(const struct sl_http_parser *p);
+/* The request path (without query) once the head has ended, also when the head is then
+ * refused (413 for a declared length, 505, ...); NULL before. For the error's wire format. */
+const struct sl_slice *sl_http_parser_path(const struct sl_http_parser *p);
 /* Releases the current request's memory and readies for the next one. */
 void sl_http_parser_next(struct sl_http_parser *p);
 /* True while a request has started (some bytes of it seen) but is not complete. */

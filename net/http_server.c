@@ -37,6 +37,7 @@
 #include "net/listener.h"
 #include "net/oai_error.h"
 #include "net/tls_server.h"
+#include "net/xlate.h"
 
 enum conn_state { C_IDLE, C_READING, C_HANDLING, C_FINISHING };
 enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY, T_LINGER };
@@ -445,13 +446,33 @@ void sl_conn_respond(struct sl_conn *c, int status, const char *content_type, co
   sl_buf_free(&b);
 }
 
+/* Whether the request being read is for Anthropic's Messages API (`/v1/messages` or
+ * `/messages`): its errors go out in Anthropic's shape even when they come from this
+ * layer (a body too large, too slow, malformed chunks), before any route ran. Only once
+ * the head has ended, so the path is whole. */
+static bool anthropic_request(const struct sl_conn *c) {
+  const struct sl_slice *path = c->parser ? sl_http_parser_path(c->parser) : NULL;
+  if (!path) return false;
+  struct sl_slice p = *path;
+  if (p.n >= 3 && memcmp(p.p, "/v1", 3) == 0 && (p.n == 3 || p.p[3] == '/')) {
+    p.p += 3;
+    p.n -= 3;
+  }
+  if (p.n > 1 && p.p[p.n - 1] == '/') p.n--; /* as core/routes.c */
+  return p.n == 9 && memcmp(p.p, "/messages", 9) == 0;
+}
+
 void sl_conn_respond_error(struct sl_conn *c, int status, const char *message, const char *code,
                            const char *headers) {
-  struct sl_buf body = {0};
+  struct sl_buf body = {0}, anth = {0};
   sl_oai_error_append(&body, message, sl_oai_error_type_for(status), code);
+  const struct sl_buf *out = &body;
+  if (anthropic_request(c) && !body.oom && sl_xlate_error_body(SL_WIRE_ANTHROPIC, status, body.p, body.n, &anth) == 0)
+    out = &anth;
   sl_conn_respond(c, status, "application/json", headers, headers ? strlen(headers) : 0,
-                  body.p, body.n);
+                  out->p, out->n);
   sl_buf_free(&body);
+  sl_buf_free(&anth);
 }
 
 void sl_conn_stream_start(struct sl_conn *c, int status, const char *content_type,

@@ -88,6 +88,9 @@ static int feed_piece(struct sl_http_parser *p, const char *buf, size_t len) {
       int status = sl_http_parser_error(p, &msg);
       if (status < 400 || status > 599 || !msg) __builtin_trap();
       sink += (unsigned)strlen(msg);
+      /* the path the error's wire format is chosen from must still be readable */
+      const struct sl_slice *path = sl_http_parser_path(p);
+      for (size_t i = 0; path && i < path->n; i++) sink += (unsigned char)path->p[i];
       return 1;
     }
     default:

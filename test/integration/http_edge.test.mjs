@@ -234,6 +234,27 @@ test('413 request_too_large: declared Content-Length over max_body_bytes', async
   await assertServing();
 });
 
+// Errors raised while reading a request (before any route ran) still come in the
+// client's wire format: Anthropic clients of /v1/messages get Anthropic's error shape.
+for (const path of ['/v1/messages', '/messages']) {
+  test(`413 on ${path}: Anthropic-shaped, like every other error there`, async () => {
+    const c = await rawConnect(sluice.port);
+    try {
+      await c.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nx-api-key: ${MASTER}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${MAX_BODY + 1}\r\n\r\n`);
+      await c.waitClose(5000);
+    } finally {
+      c.close();
+    }
+    assert.match(c.text, /^HTTP\/1\.1 413 /, c.text);
+    const body = JSON.parse(c.text.slice(c.text.indexOf('\r\n\r\n') + 4));
+    assert.equal(body.type, 'error', JSON.stringify(body));
+    assert.equal(body.error.type, 'request_too_large', JSON.stringify(body));
+    assert.ok(body.error.message.length > 0);
+    await assertServing();
+  });
+}
+
 test('413 request_too_large: chunked body growing over max_body_bytes', async () => {
   const chunk = 'a'.repeat(1000);
   let bytes = `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${MASTER}\r\n` +
