@@ -11,6 +11,7 @@ import http from 'node:http';
 import zlib from 'node:zlib';
 import {
   startMock, startSluice, cleanup, post, openStream, sseData, assertOpenAIError, chatBody, nonce, HOST,
+  stopAll,
 } from './lib.mjs';
 import { routerConfig, assertDecisionHeaders, waitStats, startFakeUpstream, chatCompletion, accessLineOf } from './routing_lib.mjs';
 
@@ -18,16 +19,6 @@ after(cleanup);
 
 const CHAT = '/v1/chat/completions';
 const MSGS = '/v1/messages';
-
-async function stopAll(...ps) {
-  for (const p of ps) {
-    if (!p) continue;
-    if (typeof p.close === 'function' && !p.stop) { await p.close(); continue; }
-    if (p.exited) continue;
-    const code = await p.stop();
-    if (p.ready) assert.equal(code, 0, 'sluice exit code after SIGTERM');
-  }
-}
 
 /** A node upstream answering with raw bytes: handler(req, res, n) writes what it wants
  *  (n = 1-based request number). Records requests. */

@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import {
   startMock, startSluice, cleanup, post, openStream, sseData, assertOpenAIError, findRecorded,
   nonce, chatBody, freePort,
+  stopAll,
 } from './lib.mjs';
 import {
   routerConfig, makeClient, runLoad, tally, counts, assertDecisionHeaders, accessLineOf,
@@ -23,16 +24,6 @@ import {
 after(cleanup);
 
 const CHAT = '/v1/chat/completions';
-
-async function stopAll(...ps) {
-  for (const p of ps) {
-    if (!p) continue;
-    if (typeof p.close === 'function' && !p.stop) { await p.close(); continue; }
-    if (p.exited) continue;
-    const code = await p.stop();
-    if (p.ready) assert.equal(code, 0, 'sluice exit code after SIGTERM');
-  }
-}
 
 test('one deployment failing 30% with 500: 1,000 requests, no client-visible error, the faulty one gets the smaller share', async () => {
   const bad = await startMock(['--p-500', '0.3', '--seed', '5', '--latency-ms', '2']);

@@ -239,6 +239,14 @@ const CODE = {
 
 // ------------------------------------------------------------------ fixture
 
+/** Stops one setup() fixture; sluice's stderr must hold no sanitizer report. */
+async function teardown({ hostile, good, s }) {
+  await s.stop();
+  assertNoSanitizerReports('sluice', s.stderr);
+  await good.stop();
+  await hostile.close();
+}
+
 async function setup({ cache, idle = '1s' }) {
   const hostile = await startHostile();
   const good = await startMock(['--seed', '11']);
@@ -400,10 +408,7 @@ test('hostile upstreams: a 10 MB SSE line arrives whole (stream_idle_timeout 30s
   try {
     await streamCase(s, hostile, 'huge_sse_line', 'ok', false);
   } finally {
-    await s.stop();
-    assertNoSanitizerReports('sluice', s.stderr);
-    await good.stop();
-    await hostile.close();
+    await teardown({ hostile, good, s });
   }
 });
 
@@ -421,10 +426,7 @@ test('hostile upstreams: a 20 MB SSE line is passed through whole', async () => 
     assert.equal(data.at(-1), '[DONE]');
     await assertStillServing(s, 'a 20 MB SSE line');
   } finally {
-    await s.stop();
-    assertNoSanitizerReports('sluice', s.stderr);
-    await good.stop();
-    await hostile.close();
+    await teardown({ hostile, good, s });
   }
 });
 
@@ -441,9 +443,6 @@ test('hostile upstreams: a slow client is not an upstream stall', async () => {
     await withDeadline(st.waitEnd(20000), 21000, 'end of the stream');
     assert.equal(sseData(st.text).at(-1), '[DONE]', st.text.slice(-300));
   } finally {
-    await s.stop();
-    assertNoSanitizerReports('sluice', s.stderr);
-    await good.stop();
-    await hostile.close();
+    await teardown({ hostile, good, s });
   }
 });

@@ -663,3 +663,15 @@ export async function stopSluiceAndMock(get) {
     }
   });
 }
+
+/** Stops what a test started, in order: servers with close() (fake upstreams) are
+ *  closed, processes stopped; a sluice that became ready must exit 0 on SIGTERM. */
+export async function stopAll(...ps) {
+  for (const p of ps) {
+    if (!p) continue;
+    if (typeof p.close === 'function' && !p.stop) { await p.close(); continue; }
+    if (p.exited) continue;
+    const code = await p.stop();
+    if (p.ready) assert.equal(code, 0, 'sluice exit code after SIGTERM');
+  }
+}
