@@ -27,14 +27,14 @@
 
 /* ---- answers ---- */
 
-void adm_reply_json(struct sl_request *rq, int status, const char *body, size_t n) {
+void sl__admin_reply_json(struct sl_request *rq, int status, const char *body, size_t n) {
   rq->status = status;
   sl_request_build_headers(rq);
   if (rq->conn) sl_conn_respond(rq->conn, status, "application/json", rq->hdrs.p, rq->hdrs.n, body, n);
   sl_request_finish(rq);
 }
 
-void adm_fail(struct adm_job *j, int status, const char *code, const char *fmt, ...) {
+void sl__admin_fail(struct sl__admin_job *j, int status, const char *code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(j->err_msg, sizeof j->err_msg, fmt, ap);
@@ -43,11 +43,11 @@ void adm_fail(struct adm_job *j, int status, const char *code, const char *fmt, 
   j->err_code = code;
 }
 
-void adm_ok(struct adm_job *j, int status, cJSON *obj) {
+void sl__admin_ok(struct sl__admin_job *j, int status, cJSON *obj) {
   char *s = obj ? cJSON_PrintUnformatted(obj) : NULL;
   cJSON_Delete(obj);
   if (!s) {
-    adm_fail(j, 500, "internal_error", "Out of memory while building the answer");
+    sl__admin_fail(j, 500, "internal_error", "Out of memory while building the answer");
     return;
   }
   j->body = s;
@@ -55,29 +55,29 @@ void adm_ok(struct adm_job *j, int status, cJSON *obj) {
   j->status = status;
 }
 
-void adm_fail_store(struct adm_job *j, const char *what, int rc) {
+void sl__admin_fail_store(struct sl__admin_job *j, const char *what, int rc) {
   if (rc == -ENOSPC)
-    adm_fail(j, 507, "store_full", "Cannot %s: the store is full (sluice_settings.data_dir)", what);
+    sl__admin_fail(j, 507, "store_full", "Cannot %s: the store is full (sluice_settings.data_dir)", what);
   else
-    adm_fail(j, 500, "store_error", "Cannot %s: store error (%s)", what, strerror(rc < 0 ? -rc : rc));
+    sl__admin_fail(j, 500, "store_error", "Cannot %s: store error (%s)", what, strerror(rc < 0 ? -rc : rc));
 }
 
 /* ---- jobs ---- */
 
-static void job_free(struct adm_job *j) {
+static void job_free(struct sl__admin_job *j) {
   if (j->destroy) j->destroy(j);
   if (j->body) cJSON_free(j->body);
   free(j);
 }
 
 static void job_work(uv_work_t *wk) {
-  struct adm_job *j = wk->data;
+  struct sl__admin_job *j = wk->data;
   j->run(j);
-  if (!j->status) adm_fail(j, 500, "internal_error", "The admin job gave no answer");
+  if (!j->status) sl__admin_fail(j, 500, "internal_error", "The admin job gave no answer");
 }
 
 static void job_after(uv_work_t *wk, int status) {
-  struct adm_job *j = wk->data;
+  struct sl__admin_job *j = wk->data;
   struct sl_request *rq = j->rq;
   if (!rq->finished) { /* else the client left: nobody to answer */
     if (status)
@@ -85,13 +85,13 @@ static void job_after(uv_work_t *wk, int status) {
     else if (j->status >= 400)
       sl_request_reply_error(rq, j->status, j->err_code, NULL, "%s", j->err_msg);
     else
-      adm_reply_json(rq, j->status, j->body, j->len);
+      sl__admin_reply_json(rq, j->status, j->body, j->len);
   }
   sl_request_release(rq);
   job_free(j);
 }
 
-void adm_queue(struct sl_request *rq, struct adm_job *j) {
+void sl__admin_queue(struct sl_request *rq, struct sl__admin_job *j) {
   j->rq = rq;
   j->w = rq->w;
   j->work.data = j;
@@ -106,7 +106,7 @@ void adm_queue(struct sl_request *rq, struct adm_job *j) {
 
 /* ---- input ---- */
 
-cJSON *adm_body_object(struct sl_request *rq, bool empty_ok) {
+cJSON *sl__admin_body_object(struct sl_request *rq, bool empty_ok) {
   const struct sl_http_request *hr = rq->hr;
   size_t n = hr->body_len;
   const char *p = hr->body;
@@ -163,7 +163,7 @@ static int url_decode(const char *s, size_t n, char *out, size_t outlen) {
   return 0;
 }
 
-int adm_query(const struct sl_request *rq, const char *name, char *out, size_t outlen) {
+int sl__admin_query(const struct sl_request *rq, const char *name, char *out, size_t outlen) {
   const char *q = rq->hr->query.p, *end = q + rq->hr->query.n;
   size_t nl = strlen(name);
   while (q && q < end) {
@@ -180,41 +180,41 @@ int adm_query(const struct sl_request *rq, const char *name, char *out, size_t o
   return 0;
 }
 
-bool adm_truthy(const char *s) { return !strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "True"); }
+bool sl__admin_truthy(const char *s) { return !strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "True"); }
 
 /* ---- formatting ---- */
 
-void adm_iso8601(int64_t unix_s, char out[32]) {
+void sl__admin_iso8601(int64_t unix_s, char out[32]) {
   time_t t = (time_t)unix_s;
   struct tm tm;
   if (!gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm)) snprintf(out, 32, "%lld", (long long)unix_s);
 }
 
-void adm_duration_format(int64_t s, char out[32]) {
+void sl__admin_duration_format(int64_t s, char out[32]) {
   if (s > 0 && s % 86400 == 0) snprintf(out, 32, "%lldd", (long long)(s / 86400));
   else if (s > 0 && s % 3600 == 0) snprintf(out, 32, "%lldh", (long long)(s / 3600));
   else if (s > 0 && s % 60 == 0) snprintf(out, 32, "%lldm", (long long)(s / 60));
   else snprintf(out, 32, "%llds", (long long)s);
 }
 
-cJSON *adm_usd(int64_t micro) {
+cJSON *sl__admin_usd(int64_t micro) {
   char s[32];
   if (micro < 0) micro = 0;
   sl_tenancy_format_cost(micro, s);
   return cJSON_CreateRaw(s);
 }
 
-void adm_add_time(cJSON *obj, const char *name, int64_t ts) {
+void sl__admin_add_time(cJSON *obj, const char *name, int64_t ts) {
   if (ts > 0) {
     char iso[32];
-    adm_iso8601(ts, iso);
+    sl__admin_iso8601(ts, iso);
     cJSON_AddStringToObject(obj, name, iso);
   } else {
     cJSON_AddNullToObject(obj, name);
   }
 }
 
-int64_t adm_key_spend_micro(struct sl_worker *w, uint64_t id) {
+int64_t sl__admin_key_spend_micro(struct sl_worker *w, uint64_t id) {
   struct sl_spend_row row = {0};
   int64_t m = 0;
   if (w->tenancy && sl_spend_total(w->tenancy, SL_SPEND_KEY, id, &row) == 0) m = row.micro;
@@ -239,7 +239,7 @@ static void reload_done(void *ud, int status, const char *message) {
       cJSON_AddStringToObject(o, "message", message && message[0] ? message : "the new configuration is serving");
       char *s = cJSON_PrintUnformatted(o);
       cJSON_Delete(o);
-      if (s) adm_reply_json(rq, 200, s, strlen(s));
+      if (s) sl__admin_reply_json(rq, 200, s, strlen(s));
       else sl_request_reply_error(rq, 500, "internal_error", NULL, "Out of memory");
       cJSON_free(s);
     } else if (status == -EINVAL) {

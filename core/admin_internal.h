@@ -21,12 +21,12 @@ struct sl_request;
 struct sl_worker;
 struct sl_key_record;
 
-struct adm_job {
+struct sl__admin_job {
   uv_work_t work;
   struct sl_request *rq;         /* read only on the loop thread */
   struct sl_worker *w;           /* the thread reads w->keys, w->tenancy, w->shm, w->groups */
-  void (*run)(struct adm_job *); /* on a thread-pool thread */
-  void (*destroy)(struct adm_job *); /* frees what the job owns besides itself; may be NULL */
+  void (*run)(struct sl__admin_job *); /* on a thread-pool thread */
+  void (*destroy)(struct sl__admin_job *); /* frees what the job owns besides itself; may be NULL */
   /* the answer, filled by run */
   int status;                    /* 0 until run answers; >= 400: an error */
   const char *err_code;
@@ -38,38 +38,38 @@ struct adm_job {
 /* Queues j (allocated by the caller, zeroed apart from run/destroy and its own fields)
  * for rq: the request is held until the job's answer has been handled. On failure it
  * answers 500 and frees j. */
-void adm_queue(struct sl_request *rq, struct adm_job *j);
+void sl__admin_queue(struct sl_request *rq, struct sl__admin_job *j);
 /* In run: the answer is an error. */
-void adm_fail(struct adm_job *j, int status, const char *code, const char *fmt, ...)
+void sl__admin_fail(struct sl__admin_job *j, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* In run: the answer is obj (printed, then deleted); a 500 when it cannot be printed. */
-void adm_ok(struct adm_job *j, int status, cJSON *obj);
+void sl__admin_ok(struct sl__admin_job *j, int status, cJSON *obj);
 /* In run: a store error as an answer (500, or 507 for a full disk). */
-void adm_fail_store(struct adm_job *j, const char *what, int rc);
+void sl__admin_fail_store(struct sl__admin_job *j, const char *what, int rc);
 
 /* Loop thread: answers rq with JSON and ends it. */
-void adm_reply_json(struct sl_request *rq, int status, const char *body, size_t n);
+void sl__admin_reply_json(struct sl_request *rq, int status, const char *body, size_t n);
 
 /* The request body as a JSON object (an empty body is {} when empty_ok). NULL after
  * answering 400. Refuses duplicate members. The caller deletes it. */
-cJSON *adm_body_object(struct sl_request *rq, bool empty_ok);
+cJSON *sl__admin_body_object(struct sl_request *rq, bool empty_ok);
 /* Query parameter `name` of rq, percent-decoded into out. 1 found, 0 absent, -1 too
  * long or malformed. */
-int adm_query(const struct sl_request *rq, const char *name, char *out, size_t outlen);
+int sl__admin_query(const struct sl_request *rq, const char *name, char *out, size_t outlen);
 /* "true"/"1"/"yes" */
-bool adm_truthy(const char *s);
+bool sl__admin_truthy(const char *s);
 
 /* Formatting for answers. */
-void adm_iso8601(int64_t unix_s, char out[32]);           /* "2026-11-21T10:00:00Z" */
-void adm_duration_format(int64_t seconds, char out[32]);  /* "30d", "12h", "15m", "45s" */
+void sl__admin_iso8601(int64_t unix_s, char out[32]);           /* "2026-11-21T10:00:00Z" */
+void sl__admin_duration_format(int64_t seconds, char out[32]);  /* "30d", "12h", "15m", "45s" */
 /* USD from micro-USD as a JSON number with six decimals (exact). */
-cJSON *adm_usd(int64_t micro);
+cJSON *sl__admin_usd(int64_t micro);
 /* 1 when ts (unix seconds) > 0: adds the ISO8601 string, else null. */
-void adm_add_time(cJSON *obj, const char *name, int64_t ts);
+void sl__admin_add_time(cJSON *obj, const char *name, int64_t ts);
 
 /* Spend of a key: the ledger's all-time total plus what its shared-memory slot holds
  * and the flusher has not moved yet. Any thread. */
-int64_t adm_key_spend_micro(struct sl_worker *w, uint64_t id);
+int64_t sl__admin_key_spend_micro(struct sl_worker *w, uint64_t id);
 
 /* admin_keys.c */
 void sl_admin_key_generate(struct sl_request *rq);
@@ -79,7 +79,7 @@ void sl_admin_key_delete(struct sl_request *rq);
 void sl_admin_key_list(struct sl_request *rq);
 void sl_admin_key_block(struct sl_request *rq, bool blocked); /* /key/block, /key/unblock */
 /* The info object of a key (LiteLLM's /key/info "info"). NULL when out of memory. */
-cJSON *adm_key_info_object(const struct sl_key_record *r, int64_t spend_micro);
+cJSON *sl__admin_key_info_object(const struct sl_key_record *r, int64_t spend_micro);
 
 /* admin_spend.c */
 void sl_admin_spend_report(struct sl_request *rq);

@@ -241,7 +241,7 @@ static void add_label(cJSON *o, const char *name, const char *v) {
   else cJSON_AddNullToObject(o, name);
 }
 
-cJSON *adm_key_info_object(const struct sl_key_record *r, int64_t spend_micro) {
+cJSON *sl__admin_key_info_object(const struct sl_key_record *r, int64_t spend_micro) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
   char hex[65], dur[32];
@@ -250,7 +250,7 @@ cJSON *adm_key_info_object(const struct sl_key_record *r, int64_t spend_micro) {
   if (r->key_alias && r->key_alias[0]) cJSON_AddStringToObject(o, "key_alias", r->key_alias);
   else cJSON_AddNullToObject(o, "key_alias");
   cJSON_AddStringToObject(o, "key_name", r->display);
-  cJSON_AddItemToObject(o, "spend", adm_usd(spend_micro));
+  cJSON_AddItemToObject(o, "spend", sl__admin_usd(spend_micro));
   if (r->max_budget > 0) cJSON_AddNumberToObject(o, "max_budget", r->max_budget);
   else cJSON_AddNullToObject(o, "max_budget");
   cJSON *models = cJSON_AddArrayToObject(o, "models");
@@ -259,11 +259,11 @@ cJSON *adm_key_info_object(const struct sl_key_record *r, int64_t spend_micro) {
   else cJSON_AddNullToObject(o, "rpm_limit");
   if (r->tpm_limit > 0) cJSON_AddNumberToObject(o, "tpm_limit", (double)r->tpm_limit);
   else cJSON_AddNullToObject(o, "tpm_limit");
-  adm_add_time(o, "expires", r->expires_at);
+  sl__admin_add_time(o, "expires", r->expires_at);
   if (r->budget_duration_s > 0) {
-    adm_duration_format(r->budget_duration_s, dur);
+    sl__admin_duration_format(r->budget_duration_s, dur);
     cJSON_AddStringToObject(o, "budget_duration", dur);
-    adm_add_time(o, "budget_reset_at", sl_key_period_start(r, (int64_t)time(NULL)) + r->budget_duration_s);
+    sl__admin_add_time(o, "budget_reset_at", sl_key_period_start(r, (int64_t)time(NULL)) + r->budget_duration_s);
   } else {
     cJSON_AddNullToObject(o, "budget_duration");
     cJSON_AddNullToObject(o, "budget_reset_at");
@@ -271,8 +271,8 @@ cJSON *adm_key_info_object(const struct sl_key_record *r, int64_t spend_micro) {
   cJSON *md = r->metadata && r->metadata[0] ? cJSON_Parse(r->metadata) : cJSON_CreateObject();
   if (!md) md = cJSON_CreateString(r->metadata); /* not JSON: shown as it was stored */
   cJSON_AddItemToObject(o, "metadata", md);
-  adm_add_time(o, "created_at", r->created_at);
-  adm_add_time(o, "updated_at", r->updated_at);
+  sl__admin_add_time(o, "created_at", r->created_at);
+  sl__admin_add_time(o, "updated_at", r->updated_at);
   cJSON_AddBoolToObject(o, "blocked", r->blocked);
   cJSON *al = r->aliases[0] ? cJSON_Parse(r->aliases) : NULL;
   cJSON_AddItemToObject(o, "aliases", al ? al : cJSON_CreateObject());
@@ -288,61 +288,61 @@ cJSON *adm_key_info_object(const struct sl_key_record *r, int64_t spend_micro) {
 }
 
 /* {"key":"<hash>","info":{...}} of r with its spend. */
-static void answer_info(struct adm_job *j, const struct sl_key_record *r) {
+static void answer_info(struct sl__admin_job *j, const struct sl_key_record *r) {
   char hex[65];
   sl_keys_hash_hex(r->hash, hex);
   cJSON *o = cJSON_CreateObject();
-  cJSON *info = adm_key_info_object(r, adm_key_spend_micro(j->w, r->id));
+  cJSON *info = sl__admin_key_info_object(r, sl__admin_key_spend_micro(j->w, r->id));
   if (!o || !info) {
     cJSON_Delete(o);
     cJSON_Delete(info);
-    adm_fail(j, 500, "internal_error", "Out of memory");
+    sl__admin_fail(j, 500, "internal_error", "Out of memory");
     return;
   }
   cJSON_AddStringToObject(o, "key", hex);
   cJSON_AddItemToObject(o, "info", info);
-  adm_ok(j, 200, o);
+  sl__admin_ok(j, 200, o);
 }
 
 /* ---- POST /key/generate ---- */
 
 struct gen_job {
-  struct adm_job j;
+  struct sl__admin_job j;
   struct key_in in;
 };
 
-static void gen_destroy(struct adm_job *j) { key_in_free(&((struct gen_job *)j)->in); }
+static void gen_destroy(struct sl__admin_job *j) { key_in_free(&((struct gen_job *)j)->in); }
 
-static void gen_run(struct adm_job *j) {
+static void gen_run(struct sl__admin_job *j) {
   struct gen_job *g = (struct gen_job *)j;
   char secret[SL_KEY_SECRET_MAX];
   struct sl_key_record r;
   int rc = sl_keys_generate(j->w->keys, &g->in.p, secret, &r);
   if (rc == -EEXIST) {
-    adm_fail(j, 400, "key_exists", "A key with this secret already exists ('key')");
+    sl__admin_fail(j, 400, "key_exists", "A key with this secret already exists ('key')");
     return;
   }
   if (rc == -EINVAL) {
-    adm_fail(j, 400, "invalid_request_error", "The key's fields are out of bounds");
+    sl__admin_fail(j, 400, "invalid_request_error", "The key's fields are out of bounds");
     return;
   }
   if (rc) {
-    adm_fail_store(j, "create the key", rc);
+    sl__admin_fail_store(j, "create the key", rc);
     return;
   }
   /* a custom secret used before keeps its ledger (its spend) */
-  cJSON *o = adm_key_info_object(&r, adm_key_spend_micro(j->w, r.id));
+  cJSON *o = sl__admin_key_info_object(&r, sl__admin_key_spend_micro(j->w, r.id));
   sl_key_record_free(&r);
   if (!o || !cJSON_AddStringToObject(o, "key", secret)) {
     cJSON_Delete(o);
-    adm_fail(j, 500, "internal_error", "Out of memory (the key was created)");
+    sl__admin_fail(j, 500, "internal_error", "Out of memory (the key was created)");
     return;
   }
-  adm_ok(j, 200, o);
+  sl__admin_ok(j, 200, o);
 }
 
 void sl_admin_key_generate(struct sl_request *rq) {
-  cJSON *body = adm_body_object(rq, true);
+  cJSON *body = sl__admin_body_object(rq, true);
   if (!body) return;
   struct gen_job *g = calloc(1, sizeof *g);
   if (!g) {
@@ -359,26 +359,26 @@ void sl_admin_key_generate(struct sl_request *rq) {
   }
   g->j.run = gen_run;
   g->j.destroy = gen_destroy;
-  adm_queue(rq, &g->j);
+  sl__admin_queue(rq, &g->j);
 }
 
 /* ---- GET /key/info ---- */
 
 struct info_job {
-  struct adm_job j;
+  struct sl__admin_job j;
   uint8_t hash[32];
 };
 
-static void info_run(struct adm_job *j) {
+static void info_run(struct sl__admin_job *j) {
   struct info_job *ij = (struct info_job *)j;
   struct sl_key_record r;
   int rc = sl_keys_get(j->w->keys, ij->hash, &r);
   if (rc == -ENOENT) {
-    adm_fail(j, 404, "key_not_found", "Key not found");
+    sl__admin_fail(j, 404, "key_not_found", "Key not found");
     return;
   }
   if (rc) {
-    adm_fail_store(j, "read the key", rc);
+    sl__admin_fail_store(j, "read the key", rc);
     return;
   }
   answer_info(j, &r);
@@ -387,7 +387,7 @@ static void info_run(struct adm_job *j) {
 
 void sl_admin_key_info(struct sl_request *rq) {
   char key[4097];
-  int q = adm_query(rq, "key", key, sizeof key);
+  int q = sl__admin_query(rq, "key", key, sizeof key);
   const struct sl_key_record *self = rq->key; /* a virtual key reads only itself */
   if ((q <= 0 || !key[0]) && !self) {
     sl_request_reply_error(rq, 400, "invalid_request_error", NULL,
@@ -409,20 +409,20 @@ void sl_admin_key_info(struct sl_request *rq) {
   }
   memcpy(ij->hash, hash, 32);
   ij->j.run = info_run;
-  adm_queue(rq, &ij->j);
+  sl__admin_queue(rq, &ij->j);
 }
 
 /* ---- POST /key/update ---- */
 
 struct upd_job {
-  struct adm_job j;
+  struct sl__admin_job j;
   uint8_t hash[32];
   struct key_in in;
   char *given; /* the key as the client named it */
   const char *what; /* for a store failure: "update the key", "block the key", ... */
 };
 
-static void upd_destroy(struct adm_job *j) {
+static void upd_destroy(struct sl__admin_job *j) {
   struct upd_job *u = (struct upd_job *)j;
   key_in_free(&u->in);
   free(u->given);
@@ -430,30 +430,30 @@ static void upd_destroy(struct adm_job *j) {
 
 /* LiteLLM's flat answer of /key/update, /key/block and /key/unblock: the key's fields at
  * the top level ("token" the hash), plus "key" as the client named it (update only). */
-static void answer_flat(struct adm_job *j, const struct sl_key_record *r, const char *given) {
-  cJSON *o = adm_key_info_object(r, adm_key_spend_micro(j->w, r->id));
+static void answer_flat(struct sl__admin_job *j, const struct sl_key_record *r, const char *given) {
+  cJSON *o = sl__admin_key_info_object(r, sl__admin_key_spend_micro(j->w, r->id));
   if (!o || (given && !cJSON_AddStringToObject(o, "key", given))) {
     cJSON_Delete(o);
-    adm_fail(j, 500, "internal_error", "Out of memory");
+    sl__admin_fail(j, 500, "internal_error", "Out of memory");
     return;
   }
-  adm_ok(j, 200, o);
+  sl__admin_ok(j, 200, o);
 }
 
-static void upd_run(struct adm_job *j) {
+static void upd_run(struct sl__admin_job *j) {
   struct upd_job *u = (struct upd_job *)j;
   struct sl_key_record r;
   int rc = sl_keys_update(j->w->keys, u->hash, &u->in.p, &r);
   if (rc == -ENOENT) {
-    adm_fail(j, 404, "key_not_found", "Key not found");
+    sl__admin_fail(j, 404, "key_not_found", "Key not found");
     return;
   }
   if (rc == -EINVAL) {
-    adm_fail(j, 400, "invalid_request_error", "The key's fields are out of bounds");
+    sl__admin_fail(j, 400, "invalid_request_error", "The key's fields are out of bounds");
     return;
   }
   if (rc) {
-    adm_fail_store(j, u->what ? u->what : "update the key", rc);
+    sl__admin_fail_store(j, u->what ? u->what : "update the key", rc);
     return;
   }
   answer_flat(j, &r, u->given);
@@ -461,7 +461,7 @@ static void upd_run(struct adm_job *j) {
 }
 
 void sl_admin_key_update(struct sl_request *rq) {
-  cJSON *body = adm_body_object(rq, false);
+  cJSON *body = sl__admin_body_object(rq, false);
   if (!body) return;
   struct upd_job *u = calloc(1, sizeof *u);
   if (!u) {
@@ -492,13 +492,13 @@ void sl_admin_key_update(struct sl_request *rq) {
   }
   u->j.run = upd_run;
   u->j.destroy = upd_destroy;
-  adm_queue(rq, &u->j);
+  sl__admin_queue(rq, &u->j);
 }
 
 /* ---- POST /key/block, /key/unblock ---- */
 
 void sl_admin_key_block(struct sl_request *rq, bool blocked) {
-  cJSON *body = adm_body_object(rq, false);
+  cJSON *body = sl__admin_body_object(rq, false);
   if (!body) return;
   const cJSON *k = cJSON_GetObjectItemCaseSensitive(body, "key");
   struct upd_job *u = k ? calloc(1, sizeof *u) : NULL;
@@ -521,20 +521,20 @@ void sl_admin_key_block(struct sl_request *rq, bool blocked) {
   u->what = blocked ? "block the key" : "unblock the key";
   u->j.run = upd_run;
   u->j.destroy = upd_destroy;
-  adm_queue(rq, &u->j);
+  sl__admin_queue(rq, &u->j);
 }
 
 /* ---- POST /key/delete ---- */
 
 struct del_job {
-  struct adm_job j;
+  struct sl__admin_job j;
   size_t n, naliases;
   uint8_t (*hash)[32]; /* n + naliases: keys first, then aliases once resolved */
   bool *resolved;      /* per alias */
   char **given;        /* n + naliases strings as the client wrote them */
 };
 
-static void del_destroy(struct adm_job *j) {
+static void del_destroy(struct sl__admin_job *j) {
   struct del_job *d = (struct del_job *)j;
   for (size_t i = 0; d->given && i < d->n + d->naliases; i++) free(d->given[i]);
   free(d->given);
@@ -552,28 +552,28 @@ static int del_alias_cb(void *ctx, const struct sl_key_record *r) {
   return 0;
 }
 
-static void del_run(struct adm_job *j) {
+static void del_run(struct sl__admin_job *j) {
   struct del_job *d = (struct del_job *)j;
   size_t total = d->n + d->naliases;
   int rc;
   if (d->naliases && (rc = sl_keys_list(j->w->keys, del_alias_cb, d))) {
-    adm_fail_store(j, "list the keys", rc);
+    sl__admin_fail_store(j, "list the keys", rc);
     return;
   }
   /* every key must exist before any is deleted */
   for (size_t i = 0; i < total; i++) {
     if (i >= d->n && !d->resolved[i - d->n]) {
-      adm_fail(j, 404, "key_not_found", "No key has the alias '%.200s' (key_aliases)", d->given[i]);
+      sl__admin_fail(j, 404, "key_not_found", "No key has the alias '%.200s' (key_aliases)", d->given[i]);
       return;
     }
     struct sl_key_record r;
     rc = sl_keys_get(j->w->keys, d->hash[i], &r);
     if (rc == -ENOENT) {
-      adm_fail(j, 404, "key_not_found", "Key not found: '%.200s'; nothing was deleted", d->given[i]);
+      sl__admin_fail(j, 404, "key_not_found", "Key not found: '%.200s'; nothing was deleted", d->given[i]);
       return;
     }
     if (rc) {
-      adm_fail_store(j, "read the key", rc);
+      sl__admin_fail_store(j, "read the key", rc);
       return;
     }
     sl_key_record_free(&r);
@@ -581,19 +581,19 @@ static void del_run(struct adm_job *j) {
   cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "deleted_keys");
   if (!arr) {
     cJSON_Delete(o);
-    adm_fail(j, 500, "internal_error", "Out of memory");
+    sl__admin_fail(j, 500, "internal_error", "Out of memory");
     return;
   }
   for (size_t i = 0; i < total; i++) {
     rc = sl_keys_delete(j->w->keys, d->hash[i]);
     if (rc && rc != -ENOENT) { /* -ENOENT: deleted meanwhile, or named twice */
       cJSON_Delete(o);
-      adm_fail_store(j, "delete the key", rc);
+      sl__admin_fail_store(j, "delete the key", rc);
       return;
     }
     cJSON_AddItemToArray(arr, cJSON_CreateString(d->given[i]));
   }
-  adm_ok(j, 200, o);
+  sl__admin_ok(j, 200, o);
 }
 
 /* Copies the strings of the array member `name` of body into d->given from index at. */
@@ -613,7 +613,7 @@ static int del_strings(struct sl_request *rq, const cJSON *arr, const char *name
 }
 
 void sl_admin_key_delete(struct sl_request *rq) {
-  cJSON *body = adm_body_object(rq, false);
+  cJSON *body = sl__admin_body_object(rq, false);
   if (!body) return;
   const cJSON *keys = NULL, *aliases = NULL;
   for (const cJSON *f = body->child; f; f = f->next) {
@@ -663,13 +663,13 @@ void sl_admin_key_delete(struct sl_request *rq) {
   for (size_t i = 0; i < d->n; i++) sl_keys_ref(d->given[i], strlen(d->given[i]), d->hash[i]);
   d->j.run = del_run;
   d->j.destroy = del_destroy;
-  adm_queue(rq, &d->j);
+  sl__admin_queue(rq, &d->j);
 }
 
 /* ---- GET /key/list ---- */
 
 struct list_job {
-  struct adm_job j;
+  struct sl__admin_job j;
   bool full;
   char *alias; /* filter; NULL = every key */
   size_t page, size; /* size 0: every key on one page */
@@ -680,7 +680,7 @@ struct list_job {
   bool oom;
 };
 
-static void list_destroy(struct adm_job *j) {
+static void list_destroy(struct sl__admin_job *j) {
   struct list_job *l = (struct list_job *)j;
   free(l->alias);
   free(l->ids);
@@ -705,7 +705,7 @@ static int list_cb(void *ctx, const struct sl_key_record *r) {
       l->cap = cap;
     }
     l->ids[l->n] = r->id;
-    item = adm_key_info_object(r, 0);
+    item = sl__admin_key_info_object(r, 0);
   } else {
     char hex[65];
     sl_keys_hash_hex(r->hash, hex);
@@ -720,28 +720,28 @@ static int list_cb(void *ctx, const struct sl_key_record *r) {
   return 0;
 }
 
-static void list_run(struct adm_job *j) {
+static void list_run(struct sl__admin_job *j) {
   struct list_job *l = (struct list_job *)j;
   if (!(l->keys = cJSON_CreateArray())) {
-    adm_fail(j, 500, "internal_error", "Out of memory");
+    sl__admin_fail(j, 500, "internal_error", "Out of memory");
     return;
   }
   int rc = sl_keys_list(j->w->keys, list_cb, l);
   if (l->oom) {
-    adm_fail(j, 500, "internal_error", "Out of memory");
+    sl__admin_fail(j, 500, "internal_error", "Out of memory");
     return;
   }
   if (rc) {
-    adm_fail_store(j, "list the keys", rc);
+    sl__admin_fail_store(j, "list the keys", rc);
     return;
   }
   /* spend after the walk: no store call may run inside it */
   size_t i = 0;
   for (cJSON *item = l->keys->child; l->full && item; item = item->next, i++)
-    cJSON_ReplaceItemInObjectCaseSensitive(item, "spend", adm_usd(adm_key_spend_micro(j->w, l->ids[i])));
+    cJSON_ReplaceItemInObjectCaseSensitive(item, "spend", sl__admin_usd(sl__admin_key_spend_micro(j->w, l->ids[i])));
   cJSON *o = cJSON_CreateObject();
   if (!o) {
-    adm_fail(j, 500, "internal_error", "Out of memory");
+    sl__admin_fail(j, 500, "internal_error", "Out of memory");
     return;
   }
   cJSON_AddItemToObject(o, "keys", l->keys);
@@ -750,12 +750,12 @@ static void list_run(struct adm_job *j) {
   cJSON_AddNumberToObject(o, "current_page", (double)(l->size ? l->page : 1));
   size_t pages = l->size ? (l->matched + l->size - 1) / l->size : 1;
   cJSON_AddNumberToObject(o, "total_pages", (double)(pages ? pages : 1));
-  adm_ok(j, 200, o);
+  sl__admin_ok(j, 200, o);
 }
 
 static int query_count(struct sl_request *rq, const char *name, size_t *out) {
   char v[32];
-  int q = adm_query(rq, name, v, sizeof v);
+  int q = sl__admin_query(rq, name, v, sizeof v);
   if (q == 0) return 0;
   char *end;
   unsigned long long x = q > 0 ? strtoull(v, &end, 10) : 0;
@@ -774,9 +774,9 @@ void sl_admin_key_list(struct sl_request *rq) {
     return;
   }
   char v[SL_KEY_ALIAS_MAX + 1];
-  int q = adm_query(rq, "return_full_object", v, sizeof v);
-  l->full = q > 0 && adm_truthy(v);
-  q = adm_query(rq, "key_alias", v, sizeof v);
+  int q = sl__admin_query(rq, "return_full_object", v, sizeof v);
+  l->full = q > 0 && sl__admin_truthy(v);
+  q = sl__admin_query(rq, "key_alias", v, sizeof v);
   if (q < 0) {
     free(l);
     sl_request_reply_error(rq, 400, "invalid_request_error", NULL, "'key_alias' is malformed or too long");
@@ -795,5 +795,5 @@ void sl_admin_key_list(struct sl_request *rq) {
   }
   l->j.run = list_run;
   l->j.destroy = list_destroy;
-  adm_queue(rq, &l->j);
+  sl__admin_queue(rq, &l->j);
 }

@@ -39,7 +39,7 @@ struct key_name {
 };
 
 struct rep_job {
-  struct adm_job j;
+  struct sl__admin_job j;
   enum sl_spend_kind kind;
   uint32_t start, end;
   struct rep_row *rows;
@@ -49,7 +49,7 @@ struct rep_job {
   bool oom;
 };
 
-static void rep_destroy(struct adm_job *j) {
+static void rep_destroy(struct sl__admin_job *j) {
   struct rep_job *r = (struct rep_job *)j;
   for (size_t i = 0; i < r->n; i++) {
     free(r->rows[i].id);
@@ -146,7 +146,7 @@ static int cmp_row(const void *a, const void *b) {
   return c ? c : strcmp(x->id, y->id);
 }
 
-static void rep_run(struct adm_job *j) {
+static void rep_run(struct sl__admin_job *j) {
   struct rep_job *r = (struct rep_job *)j;
   int rc = 0;
   if (r->kind == SL_SPEND_KEY && j->w->keys) {
@@ -155,11 +155,11 @@ static void rep_run(struct adm_job *j) {
   }
   if (!rc && !r->oom) rc = sl_spend_report(j->w->tenancy, r->kind, r->start, r->end, row_cb, r);
   if (r->oom) {
-    adm_fail(j, 500, "internal_error", "Out of memory");
+    sl__admin_fail(j, 500, "internal_error", "Out of memory");
     return;
   }
   if (rc) {
-    adm_fail_store(j, "read the spend ledger", rc);
+    sl__admin_fail_store(j, "read the spend ledger", rc);
     return;
   }
   if (r->n) qsort(r->rows, r->n, sizeof *r->rows, cmp_row);
@@ -175,28 +175,28 @@ static void rep_run(struct adm_job *j) {
     cJSON_AddStringToObject(x, "day", day);
     cJSON_AddStringToObject(x, "id", r->rows[i].id);
     cJSON_AddStringToObject(x, "name", r->rows[i].name);
-    cJSON_AddItemToObject(x, "spend", adm_usd(r->rows[i].micro));
+    cJSON_AddItemToObject(x, "spend", sl__admin_usd(r->rows[i].micro));
     cJSON_AddItemToArray(rows, x);
     total = sl_policy_add_sat(total, r->rows[i].micro);
   }
   cJSON_AddStringToObject(o, "group_by", r->kind == SL_SPEND_KEY ? "key" : "model");
   cJSON_AddStringToObject(o, "start", d0);
   cJSON_AddStringToObject(o, "end", d1);
-  cJSON_AddItemToObject(o, "total_spend", adm_usd(total));
+  cJSON_AddItemToObject(o, "total_spend", sl__admin_usd(total));
   if (!cJSON_AddItemToObject(o, "rows", rows)) {
     cJSON_Delete(rows);
     cJSON_Delete(o);
     o = NULL;
   }
-  adm_ok(j, 200, o);
+  sl__admin_ok(j, 200, o);
 }
 
 /* A date parameter (either of two names); 0 absent, 1 parsed, -1 after a 400. */
 static int date_param(struct sl_request *rq, const char *a, const char *b, uint32_t *day) {
   char v[32];
   const char *name = a;
-  int q = adm_query(rq, a, v, sizeof v);
-  if (q == 0) q = adm_query(rq, name = b, v, sizeof v);
+  int q = sl__admin_query(rq, a, v, sizeof v);
+  if (q == 0) q = sl__admin_query(rq, name = b, v, sizeof v);
   if (q == 0) return 0;
   if (q < 0 || sl_spend_day_parse(v, strlen(v), day)) {
     sl_request_reply_error(rq, 400, "invalid_request_error", NULL, "'%s' must be a date YYYY-MM-DD (UTC)", name);
@@ -208,7 +208,7 @@ static int date_param(struct sl_request *rq, const char *a, const char *b, uint3
 void sl_admin_spend_report(struct sl_request *rq) {
   char g[32];
   enum sl_spend_kind kind = SL_SPEND_KEY;
-  int q = adm_query(rq, "group_by", g, sizeof g);
+  int q = sl__admin_query(rq, "group_by", g, sizeof g);
   if (q < 0 || (q > 0 && strcmp(g, "key") && strcmp(g, "api_key") && strcmp(g, "model") && strcmp(g, "model_group"))) {
     sl_request_reply_error(rq, 400, "invalid_request_error", NULL, "'group_by' must be \"key\" or \"model\"");
     return;
@@ -238,5 +238,5 @@ void sl_admin_spend_report(struct sl_request *rq) {
   r->end = end;
   r->j.run = rep_run;
   r->j.destroy = rep_destroy;
-  adm_queue(rq, &r->j);
+  sl__admin_queue(rq, &r->j);
 }

@@ -15,7 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "core/health.h"
+#include "core/health_shm.h"
 #include "core/tenancy.h"
 #include "core/request_internal.h"
 #include "net/oai_error.h"

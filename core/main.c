@@ -154,7 +154,7 @@ int main(int argc, char **argv) {
       }
       break;
     case 'h': usage(stdout); return 0;
-    case 'V': printf("sluice 0.1.0\n"); return 0;
+    case 'V': printf("sluice " SLUICE_VERSION "\n"); return 0;
     default: usage(stderr); return 2;
     }
   }

@@ -24,7 +24,7 @@
  * retry too); rate_limited counts 429s that sluice produced itself (its limits and
  * budgets), not a provider's 429 passed through. TTFT is the first response byte of
  * the winning upstream stream after the request arrived (what health.c tracks).
- * `cooldowns` is incremented by core/health.c when a deployment enters a cooldown;
+ * `cooldowns` is incremented by core/health_shm.c when a deployment enters a cooldown;
  * connections_open sums what each worker last published in its shared slot (the
  * rendering worker refreshes its own first). */
 #include "core/metrics.h"
@@ -39,8 +39,6 @@
 #include "core/request_internal.h"
 #include "net/http_server.h"
 #include "store/cache.h"
-
-#define SLUICE_VERSION "0.1.0"
 
 /* Upper bounds of the latency buckets in milliseconds (the last one is +Inf) and the
  * same bounds as rendered in `le` (seconds). */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/health.h"
+#include "core/health_shm.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/origin.h"

@@ -28,8 +28,8 @@ static bool join_text(const cJSON *content, const char *sep, struct sl_buf *b) {
   const cJSON *blk;
   bool first = true;
   cJSON_ArrayForEach(blk, content) {
-    const char *text = sl_xl_getstr(blk, "text");
-    if (!is(sl_xl_getstr(blk, "type"), "text") || !text) return false;
+    const char *text = sl__xlate_getstr(blk, "text");
+    if (!is(sl__xlate_getstr(blk, "type"), "text") || !text) return false;
     if (!first) sl_buf_puts(b, sep);
     sl_buf_puts(b, text);
     first = false;
@@ -49,53 +49,53 @@ static cJSON *data_url(const char *media_type, const char *data) {
 
 /* An image block -> an image_url part appended to parts. */
 static void image_part(struct ctx *c, cJSON *parts, const cJSON *blk, const char *where) {
-  const cJSON *src = sl_xl_get(blk, "source");
-  const char *st = sl_xl_getstr(src, "type");
+  const cJSON *src = sl__xlate_get(blk, "source");
+  const char *st = sl__xlate_getstr(src, "type");
   cJSON *url = NULL;
   if (is(st, "base64")) {
-    const char *mt = sl_xl_getstr(src, "media_type"), *data = sl_xl_getstr(src, "data");
+    const char *mt = sl__xlate_getstr(src, "media_type"), *data = sl__xlate_getstr(src, "data");
     if (!mt || !data) {
-      sl_xl_bad(&c->x, "%s: image source needs media_type and data", where);
+      sl__xlate_bad(&c->x, "%s: image source needs media_type and data", where);
       return;
     }
     url = data_url(mt, data);
-  } else if (is(st, "url") && sl_xl_getstr(src, "url")) {
-    url = cJSON_CreateString(sl_xl_getstr(src, "url"));
+  } else if (is(st, "url") && sl__xlate_getstr(src, "url")) {
+    url = cJSON_CreateString(sl__xlate_getstr(src, "url"));
   } else {
-    sl_xl_bad(&c->x, "%s: image source type '%s' is not supported by this deployment", where, st ? st : "");
+    sl__xlate_bad(&c->x, "%s: image source type '%s' is not supported by this deployment", where, st ? st : "");
     return;
   }
-  cJSON *p = sl_xl_add_obj(&c->x, parts, NULL);
-  sl_xl_add_str(&c->x, p, "type", "image_url");
-  sl_xl_put(&c->x, sl_xl_add_obj(&c->x, p, "image_url"), "url", url);
+  cJSON *p = sl__xlate_add_obj(&c->x, parts, NULL);
+  sl__xlate_add_str(&c->x, p, "type", "image_url");
+  sl__xlate_put(&c->x, sl__xlate_add_obj(&c->x, p, "image_url"), "url", url);
 }
 
 static void document_part(struct ctx *c, cJSON *parts, const cJSON *blk, const char *where) {
-  const cJSON *src = sl_xl_get(blk, "source");
-  const char *st = sl_xl_getstr(src, "type");
-  if (is(st, "text") && sl_xl_getstr(src, "data")) {
-    cJSON *p = sl_xl_add_obj(&c->x, parts, NULL);
-    sl_xl_add_str(&c->x, p, "type", "text");
-    sl_xl_add_str(&c->x, p, "text", sl_xl_getstr(src, "data"));
+  const cJSON *src = sl__xlate_get(blk, "source");
+  const char *st = sl__xlate_getstr(src, "type");
+  if (is(st, "text") && sl__xlate_getstr(src, "data")) {
+    cJSON *p = sl__xlate_add_obj(&c->x, parts, NULL);
+    sl__xlate_add_str(&c->x, p, "type", "text");
+    sl__xlate_add_str(&c->x, p, "text", sl__xlate_getstr(src, "data"));
     return;
   }
-  const char *mt = sl_xl_getstr(src, "media_type"), *data = sl_xl_getstr(src, "data");
+  const char *mt = sl__xlate_getstr(src, "media_type"), *data = sl__xlate_getstr(src, "data");
   if (!is(st, "base64") || !mt || !data) {
-    sl_xl_bad(&c->x, "%s: only base64 and text document sources are supported by this deployment", where);
+    sl__xlate_bad(&c->x, "%s: only base64 and text document sources are supported by this deployment", where);
     return;
   }
-  cJSON *p = sl_xl_add_obj(&c->x, parts, NULL);
-  sl_xl_add_str(&c->x, p, "type", "file");
-  cJSON *f = sl_xl_add_obj(&c->x, p, "file");
-  const char *title = sl_xl_getstr(blk, "title");
-  sl_xl_add_str(&c->x, f, "filename", title ? title : "document.pdf");
-  sl_xl_put(&c->x, f, "file_data", data_url(mt, data));
+  cJSON *p = sl__xlate_add_obj(&c->x, parts, NULL);
+  sl__xlate_add_str(&c->x, p, "type", "file");
+  cJSON *f = sl__xlate_add_obj(&c->x, p, "file");
+  const char *title = sl__xlate_getstr(blk, "title");
+  sl__xlate_add_str(&c->x, f, "filename", title ? title : "document.pdf");
+  sl__xlate_put(&c->x, f, "file_data", data_url(mt, data));
 }
 
 static void add_text_part(struct ctx *c, cJSON *parts, const char *text) {
-  cJSON *p = sl_xl_add_obj(&c->x, parts, NULL);
-  sl_xl_add_str(&c->x, p, "type", "text");
-  sl_xl_add_str(&c->x, p, "text", text);
+  cJSON *p = sl__xlate_add_obj(&c->x, parts, NULL);
+  sl__xlate_add_str(&c->x, p, "type", "text");
+  sl__xlate_add_str(&c->x, p, "text", text);
 }
 
 /* A user message from parts (owned): one text part becomes a plain string. */
@@ -104,262 +104,262 @@ static void user_message(struct ctx *c, cJSON *parts) {
     cJSON_Delete(parts);
     return;
   }
-  cJSON *m = sl_xl_add_obj(&c->x, c->msgs, NULL);
-  sl_xl_add_str(&c->x, m, "role", "user");
+  cJSON *m = sl__xlate_add_obj(&c->x, c->msgs, NULL);
+  sl__xlate_add_str(&c->x, m, "role", "user");
   const cJSON *p0 = cJSON_GetArrayItem(parts, 0);
-  if (cJSON_GetArraySize(parts) == 1 && is(sl_xl_getstr(p0, "type"), "text")) {
-    sl_xl_add_str(&c->x, m, "content", sl_xl_getstr(p0, "text"));
+  if (cJSON_GetArraySize(parts) == 1 && is(sl__xlate_getstr(p0, "type"), "text")) {
+    sl__xlate_add_str(&c->x, m, "content", sl__xlate_getstr(p0, "text"));
     cJSON_Delete(parts);
   } else {
-    sl_xl_put(&c->x, m, "content", parts);
+    sl__xlate_put(&c->x, m, "content", parts);
   }
 }
 
 static void tool_result(struct ctx *c, const cJSON *blk, cJSON *extra, const char *where) {
-  const char *id = sl_xl_getstr(blk, "tool_use_id");
+  const char *id = sl__xlate_getstr(blk, "tool_use_id");
   if (!id) {
-    sl_xl_bad(&c->x, "%s: tool_result needs a string tool_use_id", where);
+    sl__xlate_bad(&c->x, "%s: tool_result needs a string tool_use_id", where);
     return;
   }
-  const cJSON *content = sl_xl_get(blk, "content"), *inner;
+  const cJSON *content = sl__xlate_get(blk, "content"), *inner;
   struct sl_buf text = {0};
   if (cJSON_IsString(content)) {
     sl_buf_puts(&text, content->valuestring);
   } else if (cJSON_IsArray(content)) {
     bool first = true;
     cJSON_ArrayForEach(inner, content) {
-      const char *t = sl_xl_getstr(inner, "type");
-      if (is(t, "text") && sl_xl_getstr(inner, "text")) {
+      const char *t = sl__xlate_getstr(inner, "type");
+      if (is(t, "text") && sl__xlate_getstr(inner, "text")) {
         if (!first) sl_buf_puts(&text, "\n\n");
-        sl_buf_puts(&text, sl_xl_getstr(inner, "text"));
+        sl_buf_puts(&text, sl__xlate_getstr(inner, "text"));
         first = false;
       } else if (is(t, "image")) {
         image_part(c, extra, inner, where); /* OpenAI tool messages carry text only */
       } else if (is(t, "document")) {
         document_part(c, extra, inner, where);
       } else {
-        sl_xl_bad(&c->x, "%s: tool_result content block type '%s' is not supported by this deployment", where,
+        sl__xlate_bad(&c->x, "%s: tool_result content block type '%s' is not supported by this deployment", where,
                   t ? t : "");
       }
     }
   } else if (content && !cJSON_IsNull(content)) {
-    sl_xl_bad(&c->x, "%s: tool_result content must be a string or an array of blocks", where);
+    sl__xlate_bad(&c->x, "%s: tool_result content must be a string or an array of blocks", where);
   }
-  if (text.oom) sl_xl_oom(&c->x);
-  cJSON *m = sl_xl_add_obj(&c->x, c->msgs, NULL);
-  sl_xl_add_str(&c->x, m, "role", "tool");
-  sl_xl_add_str(&c->x, m, "tool_call_id", id);
-  sl_xl_add_str(&c->x, m, "content", text.p ? text.p : "");
+  if (text.oom) sl__xlate_oom(&c->x);
+  cJSON *m = sl__xlate_add_obj(&c->x, c->msgs, NULL);
+  sl__xlate_add_str(&c->x, m, "role", "tool");
+  sl__xlate_add_str(&c->x, m, "tool_call_id", id);
+  sl__xlate_add_str(&c->x, m, "content", text.p ? text.p : "");
   sl_buf_free(&text);
 }
 
 static void user_turn(struct ctx *c, const cJSON *content, const char *where) {
   cJSON *extra = cJSON_CreateArray(), *parts = cJSON_CreateArray();
-  if (!extra || !parts) sl_xl_oom(&c->x);
+  if (!extra || !parts) sl__xlate_oom(&c->x);
   const cJSON *blk;
   cJSON_ArrayForEach(blk, content) {
-    const char *t = sl_xl_getstr(blk, "type");
+    const char *t = sl__xlate_getstr(blk, "type");
     if (is(t, "text")) {
-      const char *text = sl_xl_getstr(blk, "text");
-      if (!text) sl_xl_bad(&c->x, "%s: text block without a string text", where);
+      const char *text = sl__xlate_getstr(blk, "text");
+      if (!text) sl__xlate_bad(&c->x, "%s: text block without a string text", where);
       else add_text_part(c, parts, text);
     } else if (is(t, "image")) image_part(c, parts, blk, where);
     else if (is(t, "document")) document_part(c, parts, blk, where);
     else if (is(t, "tool_result")) tool_result(c, blk, extra, where);
-    else sl_xl_bad(&c->x, "%s: content block type '%s' is not supported by this deployment", where, t ? t : "");
+    else sl__xlate_bad(&c->x, "%s: content block type '%s' is not supported by this deployment", where, t ? t : "");
     if (c->x.rc) break;
   }
   /* tool messages were emitted in order; then images from tool results, then the rest */
   cJSON *p;
-  while (parts && extra && (p = cJSON_DetachItemFromArray(parts, 0)) != NULL) sl_xl_put(&c->x, extra, NULL, p);
+  while (parts && extra && (p = cJSON_DetachItemFromArray(parts, 0)) != NULL) sl__xlate_put(&c->x, extra, NULL, p);
   cJSON_Delete(parts);
   user_message(c, extra);
 }
 
 static void assistant_turn(struct ctx *c, const cJSON *content, const char *where) {
-  cJSON *m = sl_xl_add_obj(&c->x, c->msgs, NULL);
-  sl_xl_add_str(&c->x, m, "role", "assistant");
+  cJSON *m = sl__xlate_add_obj(&c->x, c->msgs, NULL);
+  sl__xlate_add_str(&c->x, m, "role", "assistant");
   if (cJSON_IsString(content)) {
-    sl_xl_add_str(&c->x, m, "content", content->valuestring);
+    sl__xlate_add_str(&c->x, m, "content", content->valuestring);
     return;
   }
   struct sl_buf text = {0};
   bool any_text = false;
   cJSON *calls = cJSON_CreateArray();
-  if (!calls) sl_xl_oom(&c->x);
+  if (!calls) sl__xlate_oom(&c->x);
   const cJSON *blk;
   cJSON_ArrayForEach(blk, content) {
-    const char *t = sl_xl_getstr(blk, "type");
-    if (is(t, "text") && sl_xl_getstr(blk, "text")) {
-      sl_buf_puts(&text, sl_xl_getstr(blk, "text"));
+    const char *t = sl__xlate_getstr(blk, "type");
+    if (is(t, "text") && sl__xlate_getstr(blk, "text")) {
+      sl_buf_puts(&text, sl__xlate_getstr(blk, "text"));
       any_text = true;
     } else if (is(t, "tool_use")) {
-      const char *id = sl_xl_getstr(blk, "id"), *name = sl_xl_getstr(blk, "name");
-      const cJSON *input = sl_xl_get(blk, "input");
+      const char *id = sl__xlate_getstr(blk, "id"), *name = sl__xlate_getstr(blk, "name");
+      const cJSON *input = sl__xlate_get(blk, "input");
       if (!id || !name) {
-        sl_xl_bad(&c->x, "%s: tool_use needs a string id and name", where);
+        sl__xlate_bad(&c->x, "%s: tool_use needs a string id and name", where);
         break;
       }
-      cJSON *tc = sl_xl_add_obj(&c->x, calls, NULL);
-      sl_xl_add_str(&c->x, tc, "id", id);
-      sl_xl_add_str(&c->x, tc, "type", "function");
-      cJSON *fn = sl_xl_add_obj(&c->x, tc, "function");
-      sl_xl_add_str(&c->x, fn, "name", name);
+      cJSON *tc = sl__xlate_add_obj(&c->x, calls, NULL);
+      sl__xlate_add_str(&c->x, tc, "id", id);
+      sl__xlate_add_str(&c->x, tc, "type", "function");
+      cJSON *fn = sl__xlate_add_obj(&c->x, tc, "function");
+      sl__xlate_add_str(&c->x, fn, "name", name);
       char *args = input ? cJSON_PrintUnformatted(input) : NULL;
-      if (input && !args) sl_xl_oom(&c->x);
-      sl_xl_add_str(&c->x, fn, "arguments", args ? args : "{}");
+      if (input && !args) sl__xlate_oom(&c->x);
+      sl__xlate_add_str(&c->x, fn, "arguments", args ? args : "{}");
       cJSON_free(args);
     }
     /* thinking, redacted_thinking and server tool blocks have no OpenAI form: dropped */
   }
-  if (text.oom) sl_xl_oom(&c->x);
+  if (text.oom) sl__xlate_oom(&c->x);
   int ncalls = calls ? cJSON_GetArraySize(calls) : 0;
-  if (any_text) sl_xl_add_str(&c->x, m, "content", text.p ? text.p : "");
-  else if (ncalls) sl_xl_add_null(&c->x, m, "content");
-  else sl_xl_add_str(&c->x, m, "content", "");
-  if (ncalls) sl_xl_put(&c->x, m, "tool_calls", calls);
+  if (any_text) sl__xlate_add_str(&c->x, m, "content", text.p ? text.p : "");
+  else if (ncalls) sl__xlate_add_null(&c->x, m, "content");
+  else sl__xlate_add_str(&c->x, m, "content", "");
+  if (ncalls) sl__xlate_put(&c->x, m, "tool_calls", calls);
   else cJSON_Delete(calls);
   sl_buf_free(&text);
 }
 
 static void messages(struct ctx *c, const cJSON *req) {
-  const cJSON *sys = sl_xl_get(req, "system");
+  const cJSON *sys = sl__xlate_get(req, "system");
   if (sys && !cJSON_IsNull(sys)) {
     struct sl_buf b = {0};
-    if (!join_text(sys, "\n\n", &b)) sl_xl_bad(&c->x, "system must be a string or an array of text blocks");
-    else if (b.oom) sl_xl_oom(&c->x);
+    if (!join_text(sys, "\n\n", &b)) sl__xlate_bad(&c->x, "system must be a string or an array of text blocks");
+    else if (b.oom) sl__xlate_oom(&c->x);
     else if (b.n) {
-      cJSON *m = sl_xl_add_obj(&c->x, c->msgs, NULL);
-      sl_xl_add_str(&c->x, m, "role", "system");
-      sl_xl_add_str(&c->x, m, "content", b.p);
+      cJSON *m = sl__xlate_add_obj(&c->x, c->msgs, NULL);
+      sl__xlate_add_str(&c->x, m, "role", "system");
+      sl__xlate_add_str(&c->x, m, "content", b.p);
     }
     sl_buf_free(&b);
   }
   const cJSON *m;
   int i = 0;
   char where[48];
-  cJSON_ArrayForEach(m, sl_xl_get(req, "messages")) {
+  cJSON_ArrayForEach(m, sl__xlate_get(req, "messages")) {
     if (c->x.rc) return;
     snprintf(where, sizeof where, "messages[%d]", i++);
-    const char *role = sl_xl_getstr(m, "role");
-    const cJSON *content = sl_xl_get(m, "content");
+    const char *role = sl__xlate_getstr(m, "role");
+    const cJSON *content = sl__xlate_get(m, "content");
     if (!cJSON_IsString(content) && !cJSON_IsArray(content)) {
-      sl_xl_bad(&c->x, "%s: content must be a string or an array of blocks", where);
+      sl__xlate_bad(&c->x, "%s: content must be a string or an array of blocks", where);
       return;
     }
     if (is(role, "user")) {
       if (cJSON_IsString(content)) {
-        cJSON *u = sl_xl_add_obj(&c->x, c->msgs, NULL);
-        sl_xl_add_str(&c->x, u, "role", "user");
-        sl_xl_add_str(&c->x, u, "content", content->valuestring);
+        cJSON *u = sl__xlate_add_obj(&c->x, c->msgs, NULL);
+        sl__xlate_add_str(&c->x, u, "role", "user");
+        sl__xlate_add_str(&c->x, u, "content", content->valuestring);
       } else {
         user_turn(c, content, where);
       }
     } else if (is(role, "assistant")) {
       assistant_turn(c, content, where);
     } else {
-      sl_xl_bad(&c->x, "%s: role must be user or assistant", where);
+      sl__xlate_bad(&c->x, "%s: role must be user or assistant", where);
     }
   }
 }
 
 static void tools(struct ctx *c, const cJSON *req, cJSON *root) {
-  const cJSON *ts = sl_xl_get(req, "tools"), *t;
+  const cJSON *ts = sl__xlate_get(req, "tools"), *t;
   if (!ts || cJSON_IsNull(ts)) return;
   if (!cJSON_IsArray(ts)) {
-    sl_xl_bad(&c->x, "tools must be an array");
+    sl__xlate_bad(&c->x, "tools must be an array");
     return;
   }
   if (cJSON_GetArraySize(ts) == 0) return;
-  cJSON *out = sl_xl_add_arr(&c->x, root, "tools");
+  cJSON *out = sl__xlate_add_arr(&c->x, root, "tools");
   int i = 0;
   cJSON_ArrayForEach(t, ts) {
-    const char *type = sl_xl_getstr(t, "type"), *name = sl_xl_getstr(t, "name");
+    const char *type = sl__xlate_getstr(t, "type"), *name = sl__xlate_getstr(t, "name");
     if (type && !is(type, "custom")) {
-      sl_xl_bad(&c->x, "tools[%d]: tool type '%s' is not supported by this deployment", i, type);
+      sl__xlate_bad(&c->x, "tools[%d]: tool type '%s' is not supported by this deployment", i, type);
       return;
     }
-    const cJSON *schema = sl_xl_get(t, "input_schema");
+    const cJSON *schema = sl__xlate_get(t, "input_schema");
     if (!name || (schema && !cJSON_IsObject(schema))) {
-      sl_xl_bad(&c->x, "tools[%d] needs a string name and an object input_schema", i);
+      sl__xlate_bad(&c->x, "tools[%d] needs a string name and an object input_schema", i);
       return;
     }
-    cJSON *o = sl_xl_add_obj(&c->x, out, NULL);
-    sl_xl_add_str(&c->x, o, "type", "function");
-    cJSON *fn = sl_xl_add_obj(&c->x, o, "function");
-    sl_xl_add_str(&c->x, fn, "name", name);
-    const char *desc = sl_xl_getstr(t, "description");
-    if (desc) sl_xl_add_str(&c->x, fn, "description", desc);
+    cJSON *o = sl__xlate_add_obj(&c->x, out, NULL);
+    sl__xlate_add_str(&c->x, o, "type", "function");
+    cJSON *fn = sl__xlate_add_obj(&c->x, o, "function");
+    sl__xlate_add_str(&c->x, fn, "name", name);
+    const char *desc = sl__xlate_getstr(t, "description");
+    if (desc) sl__xlate_add_str(&c->x, fn, "description", desc);
     if (schema) {
-      sl_xl_add_copy(&c->x, fn, "parameters", schema);
+      sl__xlate_add_copy(&c->x, fn, "parameters", schema);
     } else {
-      cJSON *s = sl_xl_add_obj(&c->x, fn, "parameters");
-      sl_xl_add_str(&c->x, s, "type", "object");
-      sl_xl_add_obj(&c->x, s, "properties");
+      cJSON *s = sl__xlate_add_obj(&c->x, fn, "parameters");
+      sl__xlate_add_str(&c->x, s, "type", "object");
+      sl__xlate_add_obj(&c->x, s, "properties");
     }
     i++;
   }
-  const cJSON *tc = sl_xl_get(req, "tool_choice");
+  const cJSON *tc = sl__xlate_get(req, "tool_choice");
   if (!tc || cJSON_IsNull(tc)) return;
-  const char *ty = sl_xl_getstr(tc, "type");
+  const char *ty = sl__xlate_getstr(tc, "type");
   static const struct {
     const char *anth, *oai;
   } modes[] = {{"auto", "auto"}, {"any", "required"}, {"none", "none"}};
   bool done = false;
   for (size_t k = 0; ty && k < sizeof modes / sizeof modes[0]; k++)
     if (is(ty, modes[k].anth)) {
-      sl_xl_add_str(&c->x, root, "tool_choice", modes[k].oai);
+      sl__xlate_add_str(&c->x, root, "tool_choice", modes[k].oai);
       done = true;
     }
-  if (!done && is(ty, "tool") && sl_xl_getstr(tc, "name")) {
-    cJSON *o = sl_xl_add_obj(&c->x, root, "tool_choice");
-    sl_xl_add_str(&c->x, o, "type", "function");
-    sl_xl_add_str(&c->x, sl_xl_add_obj(&c->x, o, "function"), "name", sl_xl_getstr(tc, "name"));
+  if (!done && is(ty, "tool") && sl__xlate_getstr(tc, "name")) {
+    cJSON *o = sl__xlate_add_obj(&c->x, root, "tool_choice");
+    sl__xlate_add_str(&c->x, o, "type", "function");
+    sl__xlate_add_str(&c->x, sl__xlate_add_obj(&c->x, o, "function"), "name", sl__xlate_getstr(tc, "name"));
     done = true;
   }
   if (!done) {
-    sl_xl_bad(&c->x, "tool_choice must be {\"type\":\"auto\"|\"any\"|\"none\"} or {\"type\":\"tool\",\"name\":...}");
+    sl__xlate_bad(&c->x, "tool_choice must be {\"type\":\"auto\"|\"any\"|\"none\"} or {\"type\":\"tool\",\"name\":...}");
     return;
   }
-  if (cJSON_IsTrue(sl_xl_get(tc, "disable_parallel_tool_use")) && !is(ty, "none"))
-    sl_xl_add_bool(&c->x, root, "parallel_tool_calls", false);
+  if (cJSON_IsTrue(sl__xlate_get(tc, "disable_parallel_tool_use")) && !is(ty, "none"))
+    sl__xlate_add_bool(&c->x, root, "parallel_tool_calls", false);
 }
 
 int sl_xlate_anth_to_oai_request(const cJSON *req, const struct sl_xlate_req_opts *o, struct sl_buf *out,
                                  char *err, size_t errlen) {
   struct ctx c = {.x = {0, err, errlen}};
   if (err && errlen) err[0] = 0;
-  if (!cJSON_IsObject(req)) return sl_xl_bad(&c.x, "the request body must be a JSON object");
-  if (!cJSON_IsArray(sl_xl_get(req, "messages"))) return sl_xl_bad(&c.x, "messages: an array is required");
-  const char *model = o && o->model ? o->model : sl_xl_getstr(req, "model");
-  if (!model) return sl_xl_bad(&c.x, "model: a string is required");
+  if (!cJSON_IsObject(req)) return sl__xlate_bad(&c.x, "the request body must be a JSON object");
+  if (!cJSON_IsArray(sl__xlate_get(req, "messages"))) return sl__xlate_bad(&c.x, "messages: an array is required");
+  const char *model = o && o->model ? o->model : sl__xlate_getstr(req, "model");
+  if (!model) return sl__xlate_bad(&c.x, "model: a string is required");
   cJSON *root = cJSON_CreateObject();
   if (!root) {
-    sl_xl_oom(&c.x);
+    sl__xlate_oom(&c.x);
     return c.x.rc;
   }
-  sl_xl_add_str(&c.x, root, "model", model);
-  c.msgs = sl_xl_add_arr(&c.x, root, "messages");
+  sl__xlate_add_str(&c.x, root, "model", model);
+  c.msgs = sl__xlate_add_arr(&c.x, root, "messages");
   messages(&c, req);
   double max;
-  if (sl_xl_getnum(req, "max_tokens", &max))
-    sl_xl_add_num(&c.x, root, o && o->max_completion_tokens ? "max_completion_tokens" : "max_tokens",
-                  (double)sl_xl_getint(req, "max_tokens"));
-  const cJSON *stop = sl_xl_get(req, "stop_sequences"), *s;
+  if (sl__xlate_getnum(req, "max_tokens", &max))
+    sl__xlate_add_num(&c.x, root, o && o->max_completion_tokens ? "max_completion_tokens" : "max_tokens",
+                  (double)sl__xlate_getint(req, "max_tokens"));
+  const cJSON *stop = sl__xlate_get(req, "stop_sequences"), *s;
   if (cJSON_IsArray(stop) && cJSON_GetArraySize(stop) > 0) {
-    cJSON *arr = sl_xl_add_arr(&c.x, root, "stop");
+    cJSON *arr = sl__xlate_add_arr(&c.x, root, "stop");
     cJSON_ArrayForEach(s, stop) {
-      if (cJSON_IsString(s)) sl_xl_add_str(&c.x, arr, NULL, s->valuestring);
-      else sl_xl_bad(&c.x, "stop_sequences must be an array of strings");
+      if (cJSON_IsString(s)) sl__xlate_add_str(&c.x, arr, NULL, s->valuestring);
+      else sl__xlate_bad(&c.x, "stop_sequences must be an array of strings");
     }
   }
-  sl_xl_copy_params(&c.x, req, root, sl_xl_anth_to_oai_params, sl_xl_n_anth_to_oai_params);
-  if (cJSON_IsTrue(sl_xl_get(req, "stream")))
-    sl_xl_add_bool(&c.x, sl_xl_add_obj(&c.x, root, "stream_options"), "include_usage", true);
-  const char *user = sl_xl_getstr(sl_xl_get(req, "metadata"), "user_id");
-  if (user) sl_xl_add_str(&c.x, root, "user", user);
+  sl__xlate_copy_params(&c.x, req, root, sl__xlate_anth_to_oai_params, sl__xlate_n_anth_to_oai_params);
+  if (cJSON_IsTrue(sl__xlate_get(req, "stream")))
+    sl__xlate_add_bool(&c.x, sl__xlate_add_obj(&c.x, root, "stream_options"), "include_usage", true);
+  const char *user = sl__xlate_getstr(sl__xlate_get(req, "metadata"), "user_id");
+  if (user) sl__xlate_add_str(&c.x, root, "user", user);
   tools(&c, req, root);
-  sl_xl_print(&c.x, root, out);
+  sl__xlate_print(&c.x, root, out);
   cJSON_Delete(root);
   return c.x.rc;
 }

@@ -12,10 +12,10 @@ static void read_usage(const cJSON *usage, struct sl_xlate_usage *u) {
   memset(u, 0, sizeof *u);
   if (!cJSON_IsObject(usage)) return;
   u->known = true;
-  u->input = sl_xl_getint(usage, "input_tokens");
-  u->output = sl_xl_getint(usage, "output_tokens");
-  u->cache_read = sl_xl_getint(usage, "cache_read_input_tokens");
-  u->cache_creation = sl_xl_getint(usage, "cache_creation_input_tokens");
+  u->input = sl__xlate_getint(usage, "input_tokens");
+  u->output = sl__xlate_getint(usage, "output_tokens");
+  u->cache_read = sl__xlate_getint(usage, "cache_read_input_tokens");
+  u->cache_creation = sl__xlate_getint(usage, "cache_creation_input_tokens");
 }
 
 int sl_xlate_anth_to_oai_response(const char *body, size_t len, const struct sl_xlate_resp_opts *o,
@@ -25,74 +25,74 @@ int sl_xlate_anth_to_oai_response(const char *body, size_t len, const struct sl_
   memset(&us, 0, sizeof us);
   if (u) *u = us;
   cJSON *in = body && len ? cJSON_ParseWithLength(body, len) : NULL;
-  const cJSON *content = sl_xl_get(in, "content");
+  const cJSON *content = sl__xlate_get(in, "content");
   if (!cJSON_IsArray(content)) {
     cJSON_Delete(in);
     return -EBADMSG;
   }
-  read_usage(sl_xl_get(in, "usage"), &us);
-  const char *id = sl_xl_getstr(in, "id"), *model = sl_xl_getstr(in, "model");
+  read_usage(sl__xlate_get(in, "usage"), &us);
+  const char *id = sl__xlate_getstr(in, "id"), *model = sl__xlate_getstr(in, "model");
 
   cJSON *root = cJSON_CreateObject();
-  if (!root) sl_xl_oom(&x);
-  sl_xl_add_str(&x, root, "id", id ? id : "");
-  sl_xl_add_str(&x, root, "object", "chat.completion");
-  sl_xl_add_num(&x, root, "created", o ? (double)o->created : 0);
-  sl_xl_add_str(&x, root, "model", model ? model : "");
-  cJSON *choice = sl_xl_add_obj(&x, sl_xl_add_arr(&x, root, "choices"), NULL);
-  sl_xl_add_num(&x, choice, "index", 0);
-  cJSON *msg = sl_xl_add_obj(&x, choice, "message");
-  sl_xl_add_str(&x, msg, "role", "assistant");
+  if (!root) sl__xlate_oom(&x);
+  sl__xlate_add_str(&x, root, "id", id ? id : "");
+  sl__xlate_add_str(&x, root, "object", "chat.completion");
+  sl__xlate_add_num(&x, root, "created", o ? (double)o->created : 0);
+  sl__xlate_add_str(&x, root, "model", model ? model : "");
+  cJSON *choice = sl__xlate_add_obj(&x, sl__xlate_add_arr(&x, root, "choices"), NULL);
+  sl__xlate_add_num(&x, choice, "index", 0);
+  cJSON *msg = sl__xlate_add_obj(&x, choice, "message");
+  sl__xlate_add_str(&x, msg, "role", "assistant");
 
   struct sl_buf text = {0}, thinking = {0};
   bool any_text = false, any_thinking = false;
   cJSON *calls = cJSON_CreateArray();
-  if (!calls) sl_xl_oom(&x);
+  if (!calls) sl__xlate_oom(&x);
   const cJSON *blk;
   cJSON_ArrayForEach(blk, content) {
-    const char *t = sl_xl_getstr(blk, "type");
+    const char *t = sl__xlate_getstr(blk, "type");
     if (!t) continue;
-    if (strcmp(t, "text") == 0 && sl_xl_getstr(blk, "text")) {
-      sl_buf_puts(&text, sl_xl_getstr(blk, "text"));
+    if (strcmp(t, "text") == 0 && sl__xlate_getstr(blk, "text")) {
+      sl_buf_puts(&text, sl__xlate_getstr(blk, "text"));
       any_text = true;
-    } else if (strcmp(t, "thinking") == 0 && sl_xl_getstr(blk, "thinking")) {
-      sl_buf_puts(&thinking, sl_xl_getstr(blk, "thinking"));
+    } else if (strcmp(t, "thinking") == 0 && sl__xlate_getstr(blk, "thinking")) {
+      sl_buf_puts(&thinking, sl__xlate_getstr(blk, "thinking"));
       any_thinking = true;
     } else if (strcmp(t, "tool_use") == 0) {
-      cJSON *tc = sl_xl_add_obj(&x, calls, NULL);
-      const char *tid = sl_xl_getstr(blk, "id"), *name = sl_xl_getstr(blk, "name");
-      const cJSON *input = sl_xl_get(blk, "input");
-      sl_xl_add_str(&x, tc, "id", tid ? tid : "");
-      sl_xl_add_str(&x, tc, "type", "function");
-      cJSON *fn = sl_xl_add_obj(&x, tc, "function");
-      sl_xl_add_str(&x, fn, "name", name ? name : "");
+      cJSON *tc = sl__xlate_add_obj(&x, calls, NULL);
+      const char *tid = sl__xlate_getstr(blk, "id"), *name = sl__xlate_getstr(blk, "name");
+      const cJSON *input = sl__xlate_get(blk, "input");
+      sl__xlate_add_str(&x, tc, "id", tid ? tid : "");
+      sl__xlate_add_str(&x, tc, "type", "function");
+      cJSON *fn = sl__xlate_add_obj(&x, tc, "function");
+      sl__xlate_add_str(&x, fn, "name", name ? name : "");
       char *args = input ? cJSON_PrintUnformatted(input) : NULL;
-      if (input && !args) sl_xl_oom(&x);
-      sl_xl_add_str(&x, fn, "arguments", args ? args : "{}");
+      if (input && !args) sl__xlate_oom(&x);
+      sl__xlate_add_str(&x, fn, "arguments", args ? args : "{}");
       cJSON_free(args);
     }
     /* redacted_thinking, server tool blocks: no OpenAI form */
   }
-  if (text.oom || thinking.oom) sl_xl_oom(&x);
-  if (any_text) sl_xl_add_str(&x, msg, "content", text.p ? text.p : "");
-  else sl_xl_add_null(&x, msg, "content");
-  sl_xl_add_null(&x, msg, "refusal");
-  if (any_thinking) sl_xl_add_str(&x, msg, "reasoning_content", thinking.p ? thinking.p : "");
-  if (calls && cJSON_GetArraySize(calls) > 0) sl_xl_put(&x, msg, "tool_calls", calls);
+  if (text.oom || thinking.oom) sl__xlate_oom(&x);
+  if (any_text) sl__xlate_add_str(&x, msg, "content", text.p ? text.p : "");
+  else sl__xlate_add_null(&x, msg, "content");
+  sl__xlate_add_null(&x, msg, "refusal");
+  if (any_thinking) sl__xlate_add_str(&x, msg, "reasoning_content", thinking.p ? thinking.p : "");
+  if (calls && cJSON_GetArraySize(calls) > 0) sl__xlate_put(&x, msg, "tool_calls", calls);
   else cJSON_Delete(calls);
   sl_buf_free(&text);
   sl_buf_free(&thinking);
-  sl_xl_add_null(&x, choice, "logprobs");
-  sl_xl_add_str(&x, choice, "finish_reason", sl_xl_finish_reason(sl_xl_getstr(in, "stop_reason")));
+  sl__xlate_add_null(&x, choice, "logprobs");
+  sl__xlate_add_str(&x, choice, "finish_reason", sl__xlate_finish_reason(sl__xlate_getstr(in, "stop_reason")));
 
-  cJSON *usage = sl_xl_add_obj(&x, root, "usage");
+  cJSON *usage = sl__xlate_add_obj(&x, root, "usage");
   int64_t prompt = us.input + us.cache_read + us.cache_creation;
-  sl_xl_add_num(&x, usage, "prompt_tokens", (double)prompt);
-  sl_xl_add_num(&x, usage, "completion_tokens", (double)us.output);
-  sl_xl_add_num(&x, usage, "total_tokens", (double)(prompt + us.output));
-  sl_xl_add_num(&x, sl_xl_add_obj(&x, usage, "prompt_tokens_details"), "cached_tokens", (double)us.cache_read);
+  sl__xlate_add_num(&x, usage, "prompt_tokens", (double)prompt);
+  sl__xlate_add_num(&x, usage, "completion_tokens", (double)us.output);
+  sl__xlate_add_num(&x, usage, "total_tokens", (double)(prompt + us.output));
+  sl__xlate_add_num(&x, sl__xlate_add_obj(&x, usage, "prompt_tokens_details"), "cached_tokens", (double)us.cache_read);
 
-  sl_xl_print(&x, root, out);
+  sl__xlate_print(&x, root, out);
   cJSON_Delete(root);
   cJSON_Delete(in);
   if (u && !x.rc) *u = us;

@@ -18,9 +18,9 @@
 
 static void chunk_begin(struct sl_xlate_stream *s, struct sl_buf *out) {
   sl_buf_puts(out, "data: {\"id\":");
-  sl_xl_put_jstr(out, s->id ? s->id : "");
+  sl__xlate_put_jstr(out, s->id ? s->id : "");
   sl_buf_printf(out, ",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":", (long long)s->o.created);
-  sl_xl_put_jstr(out, s->model ? s->model : "");
+  sl__xlate_put_jstr(out, s->model ? s->model : "");
 }
 
 /* A chunk with one choice: delta is JSON text, finish a table string or NULL. */
@@ -29,7 +29,7 @@ static void chunk(struct sl_xlate_stream *s, struct sl_buf *out, const char *del
   sl_buf_puts(out, ",\"choices\":[{\"index\":0,\"delta\":");
   sl_buf_puts(out, delta);
   sl_buf_puts(out, ",\"logprobs\":null,\"finish_reason\":");
-  sl_xl_put_jstr(out, finish);
+  sl__xlate_put_jstr(out, finish);
   sl_buf_puts(out, s->o.include_usage ? "}],\"usage\":null}\n\n" : "}]}\n\n");
 }
 
@@ -38,7 +38,7 @@ static void text_chunk(struct sl_xlate_stream *s, struct sl_buf *out, const char
   if (!text || !text[0]) return;
   chunk_begin(s, out);
   sl_buf_printf(out, ",\"choices\":[{\"index\":0,\"delta\":{\"%s\":", field);
-  sl_xl_put_jstr(out, text);
+  sl__xlate_put_jstr(out, text);
   sl_buf_puts(out, s->o.include_usage ? "},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n"
                                       : "},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
 }
@@ -50,14 +50,14 @@ static void tool_chunk(struct sl_xlate_stream *s, struct sl_buf *out, int index,
   sl_buf_printf(out, ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":%d", index);
   if (id) {
     sl_buf_puts(out, ",\"id\":");
-    sl_xl_put_jstr(out, id);
+    sl__xlate_put_jstr(out, id);
     sl_buf_puts(out, ",\"type\":\"function\",\"function\":{\"name\":");
-    sl_xl_put_jstr(out, name ? name : "");
+    sl__xlate_put_jstr(out, name ? name : "");
     sl_buf_puts(out, ",\"arguments\":");
   } else {
     sl_buf_puts(out, ",\"function\":{\"arguments\":");
   }
-  sl_xl_put_jstr(out, args ? args : "");
+  sl__xlate_put_jstr(out, args ? args : "");
   sl_buf_puts(out, s->o.include_usage ? "}}]},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n"
                                       : "}}]},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
 }
@@ -76,12 +76,12 @@ static void usage_from(struct sl_xlate_stream *s, const cJSON *u) {
   };
   s->usage.known = true;
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-    if (cJSON_IsNumber(sl_xl_get(u, fields[i].key))) *fields[i].dst = sl_xl_getint(u, fields[i].key);
+    if (cJSON_IsNumber(sl__xlate_get(u, fields[i].key))) *fields[i].dst = sl__xlate_getint(u, fields[i].key);
 }
 
 /* A tool call whose input never arrived in pieces gets "{}" (as OpenAI sends for a
  * call without arguments) so that clients can always parse arguments. */
-static void tool_done(struct sl_xlate_stream *s, struct sl_xl_map *m, struct sl_buf *out) {
+static void tool_done(struct sl_xlate_stream *s, struct sl__xlate_map *m, struct sl_buf *out) {
   if (m->kind != SL_XL_BLK_TOOL || m->args) return;
   m->args = true;
   tool_chunk(s, out, m->val, NULL, NULL, "{}");
@@ -110,37 +110,37 @@ static int end(struct sl_xlate_stream *s, struct sl_buf *out) {
 }
 
 static int bad(struct sl_xlate_stream *s, struct sl_buf *out, const char *why) {
-  return sl_xl_stream_fail(s, -EBADMSG, 502, why, out);
+  return sl__xlate_stream_fail(s, -EBADMSG, 502, why, out);
 }
 
 static int block_start(struct sl_xlate_stream *s, const cJSON *ev, struct sl_buf *out) {
-  const cJSON *cb = sl_xl_get(ev, "content_block");
+  const cJSON *cb = sl__xlate_get(ev, "content_block");
   int idx;
-  if (!sl_xl_getidx(ev, "index", &idx) || !cJSON_IsObject(cb)) return bad(s, out, "Upstream sent a malformed content_block_start");
-  if (sl_xl_map_find(s, idx)) return 0; /* a repeated start: keep the first */
-  const char *type = sl_xl_getstr(cb, "type");
-  enum sl_xl_blk kind = !type ? SL_XL_BLK_OTHER
+  if (!sl__xlate_getidx(ev, "index", &idx) || !cJSON_IsObject(cb)) return bad(s, out, "Upstream sent a malformed content_block_start");
+  if (sl__xlate_map_find(s, idx)) return 0; /* a repeated start: keep the first */
+  const char *type = sl__xlate_getstr(cb, "type");
+  enum sl__xlate_blk kind = !type ? SL_XL_BLK_OTHER
                       : strcmp(type, "text") == 0 ? SL_XL_BLK_TEXT
                       : strcmp(type, "tool_use") == 0 ? SL_XL_BLK_TOOL
                       : strcmp(type, "thinking") == 0 ? SL_XL_BLK_THINKING : SL_XL_BLK_OTHER;
   int tool = kind == SL_XL_BLK_TOOL ? s->next_tool : -1;
-  if (!sl_xl_map_add(s, idx, tool, kind)) return bad(s, out, "Upstream sent too many content blocks");
+  if (!sl__xlate_map_add(s, idx, tool, kind)) return bad(s, out, "Upstream sent too many content blocks");
   switch (kind) {
   case SL_XL_BLK_TEXT:
-    text_chunk(s, out, "content", sl_xl_getstr(cb, "text"));
+    text_chunk(s, out, "content", sl__xlate_getstr(cb, "text"));
     break;
   case SL_XL_BLK_THINKING:
-    text_chunk(s, out, "reasoning_content", sl_xl_getstr(cb, "thinking"));
+    text_chunk(s, out, "reasoning_content", sl__xlate_getstr(cb, "thinking"));
     break;
   case SL_XL_BLK_TOOL: {
     s->next_tool++;
     s->any_tool = true;
-    const char *id = sl_xl_getstr(cb, "id");
-    const cJSON *input = sl_xl_get(cb, "input");
+    const char *id = sl__xlate_getstr(cb, "id");
+    const cJSON *input = sl__xlate_get(cb, "input");
     /* The input is {} when deltas follow; a non-empty one is the whole input. */
     char *args = cJSON_IsObject(input) && input->child ? cJSON_PrintUnformatted(input) : NULL;
     if (cJSON_IsObject(input) && input->child && !args) return -ENOMEM;
-    tool_chunk(s, out, tool, id ? id : "", sl_xl_getstr(cb, "name"), args ? args : "");
+    tool_chunk(s, out, tool, id ? id : "", sl__xlate_getstr(cb, "name"), args ? args : "");
     if (args) s->map[s->nmap - 1].args = true;
     cJSON_free(args);
     break;
@@ -153,17 +153,17 @@ static int block_start(struct sl_xlate_stream *s, const cJSON *ev, struct sl_buf
 
 static int block_delta(struct sl_xlate_stream *s, const cJSON *ev, struct sl_buf *out) {
   int idx;
-  const cJSON *d = sl_xl_get(ev, "delta");
-  if (!sl_xl_getidx(ev, "index", &idx) || !cJSON_IsObject(d)) return bad(s, out, "Upstream sent a malformed content_block_delta");
-  struct sl_xl_map *m = sl_xl_map_find(s, idx);
-  const char *type = sl_xl_getstr(d, "type");
+  const cJSON *d = sl__xlate_get(ev, "delta");
+  if (!sl__xlate_getidx(ev, "index", &idx) || !cJSON_IsObject(d)) return bad(s, out, "Upstream sent a malformed content_block_delta");
+  struct sl__xlate_map *m = sl__xlate_map_find(s, idx);
+  const char *type = sl__xlate_getstr(d, "type");
   if (!m || !type) return 0; /* a delta for a block never started: nothing to attach it to */
   if (strcmp(type, "text_delta") == 0 && m->kind == SL_XL_BLK_TEXT)
-    text_chunk(s, out, "content", sl_xl_getstr(d, "text"));
+    text_chunk(s, out, "content", sl__xlate_getstr(d, "text"));
   else if (strcmp(type, "thinking_delta") == 0 && m->kind == SL_XL_BLK_THINKING)
-    text_chunk(s, out, "reasoning_content", sl_xl_getstr(d, "thinking"));
+    text_chunk(s, out, "reasoning_content", sl__xlate_getstr(d, "thinking"));
   else if (strcmp(type, "input_json_delta") == 0 && m->kind == SL_XL_BLK_TOOL) {
-    const char *pj = sl_xl_getstr(d, "partial_json");
+    const char *pj = sl__xlate_getstr(d, "partial_json");
     if (pj && pj[0]) {
       tool_chunk(s, out, m->val, NULL, NULL, pj);
       m->args = true;
@@ -172,31 +172,31 @@ static int block_delta(struct sl_xlate_stream *s, const cJSON *ev, struct sl_buf
   return 0;
 }
 
-int sl_xl_a2o_event(struct sl_xlate_stream *s, const char *event, size_t elen, const char *data, size_t dlen,
+int sl__xlate_a2o_event(struct sl_xlate_stream *s, const char *event, size_t elen, const char *data, size_t dlen,
                     struct sl_buf *out) {
   char name[32] = "";
   if (elen < sizeof name) memcpy(name, event, elen), name[elen] = 0;
   cJSON *ev = cJSON_ParseWithLength(data, dlen);
-  const char *type = sl_xl_getstr(ev, "type");
+  const char *type = sl__xlate_getstr(ev, "type");
   if (!type && name[0]) type = name;
   int rc = 0;
   if (!cJSON_IsObject(ev) || !type) {
     rc = bad(s, out, "Upstream sent a stream event that is not Anthropic JSON");
   } else if (strcmp(type, "error") == 0 || strcmp(name, "error") == 0) {
-    struct sl_xl_err e;
-    if (!sl_xl_err_read(ev, &e)) e.message = "Upstream stream error", e.message_len = strlen(e.message);
+    struct sl__xlate_err e;
+    if (!sl__xlate_err_read(ev, &e)) e.message = "Upstream stream error", e.message_len = strlen(e.message);
     sl_buf_puts(out, "data: ");
-    sl_xl_err_write(SL_WIRE_OPENAI, 0, &e, out);
+    sl__xlate_err_write(SL_WIRE_OPENAI, 0, &e, out);
     sl_buf_puts(out, "\n\n");
     rc = -EPROTO;
   } else if (strcmp(type, "ping") == 0) {
     rc = 0;
   } else if (strcmp(type, "message_start") == 0) {
-    const cJSON *msg = sl_xl_get(ev, "message");
+    const cJSON *msg = sl__xlate_get(ev, "message");
     if (!s->began) {
-      if (!sl_xl_strset(&s->id, sl_xl_getstr(msg, "id")) || !sl_xl_strset(&s->model, sl_xl_getstr(msg, "model")))
+      if (!sl__xlate_strset(&s->id, sl__xlate_getstr(msg, "id")) || !sl__xlate_strset(&s->model, sl__xlate_getstr(msg, "model")))
         rc = -ENOMEM;
-      usage_from(s, sl_xl_get(msg, "usage"));
+      usage_from(s, sl__xlate_get(msg, "usage"));
       s->began = true;
       chunk(s, out, "{\"role\":\"assistant\",\"content\":\"\"}", NULL);
     }
@@ -208,14 +208,14 @@ int sl_xl_a2o_event(struct sl_xlate_stream *s, const char *event, size_t elen, c
     rc = block_delta(s, ev, out);
   } else if (strcmp(type, "content_block_stop") == 0) {
     int idx;
-    struct sl_xl_map *m = sl_xl_getidx(ev, "index", &idx) ? sl_xl_map_find(s, idx) : NULL;
+    struct sl__xlate_map *m = sl__xlate_getidx(ev, "index", &idx) ? sl__xlate_map_find(s, idx) : NULL;
     if (m) tool_done(s, m, out);
   } else if (strcmp(type, "message_delta") == 0) {
-    const cJSON *d = sl_xl_get(ev, "delta");
-    const char *sr = sl_xl_getstr(d, "stop_reason");
-    if (sr) s->reason = sl_xl_finish_reason(sr);
+    const cJSON *d = sl__xlate_get(ev, "delta");
+    const char *sr = sl__xlate_getstr(d, "stop_reason");
+    if (sr) s->reason = sl__xlate_finish_reason(sr);
     s->final_known = true;
-    usage_from(s, sl_xl_get(ev, "usage"));
+    usage_from(s, sl__xlate_get(ev, "usage"));
     finish_chunk(s, out);
   } else if (strcmp(type, "message_stop") == 0) {
     rc = end(s, out);
@@ -225,7 +225,7 @@ int sl_xl_a2o_event(struct sl_xlate_stream *s, const char *event, size_t elen, c
   return rc;
 }
 
-int sl_xl_a2o_finish(struct sl_xlate_stream *s, struct sl_buf *out) {
+int sl__xlate_a2o_finish(struct sl_xlate_stream *s, struct sl_buf *out) {
   if (s->final_known) return end(s, out); /* only message_stop was missing */
-  return sl_xl_stream_fail(s, -EPIPE, 502, "Upstream stream ended before message_stop", out);
+  return sl__xlate_stream_fail(s, -EPIPE, 502, "Upstream stream ended before message_stop", out);
 }

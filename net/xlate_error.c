@@ -10,29 +10,29 @@
 
 #define MAX_RAW_MESSAGE 1000
 
-bool sl_xl_err_read(const cJSON *root, struct sl_xl_err *e) {
+bool sl__xlate_err_read(const cJSON *root, struct sl__xlate_err *e) {
   memset(e, 0, sizeof *e);
   if (!cJSON_IsObject(root)) return false;
-  const cJSON *err = sl_xl_get(root, "error");
+  const cJSON *err = sl__xlate_get(root, "error");
   if (cJSON_IsObject(err)) { /* OpenAI {"error":{...}}, Anthropic {"type":"error","error":{...}} */
-    e->type = sl_xl_getstr(err, "type");
-    e->message = sl_xl_getstr(err, "message");
-    e->code = sl_xl_getstr(err, "code");
-    e->param = sl_xl_getstr(err, "param");
+    e->type = sl__xlate_getstr(err, "type");
+    e->message = sl__xlate_getstr(err, "message");
+    e->code = sl__xlate_getstr(err, "code");
+    e->param = sl__xlate_getstr(err, "param");
   } else if (cJSON_IsString(err)) { /* {"error":"text"} (Ollama, some proxies) */
     e->message = err->valuestring;
   } else {
-    e->message = sl_xl_getstr(root, "message"); /* {"message":..., "type":...} */
-    if (!e->message) e->message = sl_xl_getstr(root, "detail"); /* FastAPI servers */
-    e->type = sl_xl_getstr(root, "type");
+    e->message = sl__xlate_getstr(root, "message"); /* {"message":..., "type":...} */
+    if (!e->message) e->message = sl__xlate_getstr(root, "detail"); /* FastAPI servers */
+    e->type = sl__xlate_getstr(root, "type");
     if (e->type && strcmp(e->type, "error") == 0) e->type = NULL;
-    e->code = sl_xl_getstr(root, "code");
+    e->code = sl__xlate_getstr(root, "code");
   }
   if (e->message) e->message_len = strlen(e->message);
   return e->message != NULL;
 }
 
-void sl_xl_err_write(enum sl_wire client, int status, const struct sl_xl_err *e, struct sl_buf *out) {
+void sl__xlate_err_write(enum sl_wire client, int status, const struct sl__xlate_err *e, struct sl_buf *out) {
   char msg0[MAX_RAW_MESSAGE + 1]; /* a NUL-terminated copy for the phrase search */
   const char *msg = e->message;
   size_t mlen = e->message_len;
@@ -47,23 +47,23 @@ void sl_xl_err_write(enum sl_wire client, int status, const struct sl_xl_err *e,
   msg0[k] = 0;
   if (client == SL_WIRE_ANTHROPIC) {
     sl_buf_puts(out, "{\"type\":\"error\",\"error\":{\"type\":");
-    sl_xl_put_jstr(out, sl_xl_err_type_anth(status, e->type));
+    sl__xlate_put_jstr(out, sl__xlate_err_type_anth(status, e->type));
     sl_buf_puts(out, ",\"message\":");
-    sl_xl_put_jstrn(out, msg, mlen);
+    sl__xlate_put_jstrn(out, msg, mlen);
     sl_buf_puts(out, "}}");
     return;
   }
   const char *code = NULL;
-  const char *type = sl_xl_err_type_oai(status, e->type, msg0, &code);
+  const char *type = sl__xlate_err_type_oai(status, e->type, msg0, &code);
   if (e->code) code = e->code;
   sl_buf_puts(out, "{\"error\":{\"message\":");
-  sl_xl_put_jstrn(out, msg, mlen);
+  sl__xlate_put_jstrn(out, msg, mlen);
   sl_buf_puts(out, ",\"type\":");
-  sl_xl_put_jstr(out, type);
+  sl__xlate_put_jstr(out, type);
   sl_buf_puts(out, ",\"param\":");
-  sl_xl_put_jstr(out, e->param);
+  sl__xlate_put_jstr(out, e->param);
   sl_buf_puts(out, ",\"code\":");
-  sl_xl_put_jstr(out, code);
+  sl__xlate_put_jstr(out, code);
   sl_buf_puts(out, "}}");
 }
 
@@ -83,22 +83,22 @@ static size_t raw_message(const char *body, size_t len, const char **start) {
 
 int sl_xlate_error_body(enum sl_wire client, int status, const char *body, size_t len, struct sl_buf *out) {
   cJSON *root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
-  struct sl_xl_err e;
-  if (!sl_xl_err_read(root, &e) && body) {
+  struct sl__xlate_err e;
+  if (!sl__xlate_err_read(root, &e) && body) {
     memset(&e, 0, sizeof e);
     e.message_len = raw_message(body, len, &e.message);
   }
-  sl_xl_err_write(client, status, &e, out);
+  sl__xlate_err_write(client, status, &e, out);
   cJSON_Delete(root);
   return out->oom ? -ENOMEM : 0;
 }
 
 void sl_xlate_error_event(enum sl_wire client, int status, const char *type, const char *message, const char *code,
                           struct sl_buf *out) {
-  struct sl_xl_err e = {.type = type, .message = message, .code = code};
+  struct sl__xlate_err e = {.type = type, .message = message, .code = code};
   if (message) e.message_len = strlen(message);
   if (client == SL_WIRE_ANTHROPIC) sl_buf_puts(out, "event: error\n");
   sl_buf_puts(out, "data: ");
-  sl_xl_err_write(client, status, &e, out);
+  sl__xlate_err_write(client, status, &e, out);
   sl_buf_puts(out, "\n\n");
 }

@@ -22,96 +22,96 @@ struct sl_xl {
   size_t errlen;
 };
 
-int sl_xl_bad(struct sl_xl *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sl_xl_oom(struct sl_xl *x);
+int sl__xlate_bad(struct sl_xl *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sl__xlate_oom(struct sl_xl *x);
 
 /* Reading: NULL-safe lookups on objects (case-sensitive). */
-const cJSON *sl_xl_get(const cJSON *o, const char *key);
-const char *sl_xl_getstr(const cJSON *o, const char *key);     /* NULL unless a string */
-bool sl_xl_getnum(const cJSON *o, const char *key, double *v); /* false unless a number */
-int64_t sl_xl_getint(const cJSON *o, const char *key);         /* 0 unless a finite number; clamped */
-bool sl_xl_getidx(const cJSON *o, const char *key, int *v);    /* an integer in [0, 1e6] */
+const cJSON *sl__xlate_get(const cJSON *o, const char *key);
+const char *sl__xlate_getstr(const cJSON *o, const char *key);     /* NULL unless a string */
+bool sl__xlate_getnum(const cJSON *o, const char *key, double *v); /* false unless a number */
+int64_t sl__xlate_getint(const cJSON *o, const char *key);         /* 0 unless a finite number; clamped */
+bool sl__xlate_getidx(const cJSON *o, const char *key, int *v);    /* an integer in [0, 1e6] */
 
 /* Building: attach item under key (object parent) or at the end (array parent, key
  * NULL). Takes ownership of item; on any failure (item NULL, parent NULL, earlier
  * failure) the item is deleted, x->rc set to -ENOMEM unless already set, NULL returned. */
-cJSON *sl_xl_put(struct sl_xl *x, cJSON *parent, const char *key, cJSON *item);
-cJSON *sl_xl_add_obj(struct sl_xl *x, cJSON *parent, const char *key);
-cJSON *sl_xl_add_arr(struct sl_xl *x, cJSON *parent, const char *key);
-cJSON *sl_xl_add_str(struct sl_xl *x, cJSON *parent, const char *key, const char *s);
-cJSON *sl_xl_add_num(struct sl_xl *x, cJSON *parent, const char *key, double v);
-cJSON *sl_xl_add_bool(struct sl_xl *x, cJSON *parent, const char *key, bool v);
-cJSON *sl_xl_add_null(struct sl_xl *x, cJSON *parent, const char *key);
-cJSON *sl_xl_add_copy(struct sl_xl *x, cJSON *parent, const char *key, const cJSON *v);
+cJSON *sl__xlate_put(struct sl_xl *x, cJSON *parent, const char *key, cJSON *item);
+cJSON *sl__xlate_add_obj(struct sl_xl *x, cJSON *parent, const char *key);
+cJSON *sl__xlate_add_arr(struct sl_xl *x, cJSON *parent, const char *key);
+cJSON *sl__xlate_add_str(struct sl_xl *x, cJSON *parent, const char *key, const char *s);
+cJSON *sl__xlate_add_num(struct sl_xl *x, cJSON *parent, const char *key, double v);
+cJSON *sl__xlate_add_bool(struct sl_xl *x, cJSON *parent, const char *key, bool v);
+cJSON *sl__xlate_add_null(struct sl_xl *x, cJSON *parent, const char *key);
+cJSON *sl__xlate_add_copy(struct sl_xl *x, cJSON *parent, const char *key, const cJSON *v);
 /* Appends the unformatted text of root to out; sets x->rc on failure. */
-void sl_xl_print(struct sl_xl *x, const cJSON *root, struct sl_buf *out);
+void sl__xlate_print(struct sl_xl *x, const cJSON *root, struct sl_buf *out);
 
 /* Direct JSON writing for the stream translators. */
-void sl_xl_put_jstr(struct sl_buf *b, const char *s); /* "escaped" or null when s is NULL */
-void sl_xl_put_jstrn(struct sl_buf *b, const char *s, size_t n);
-void sl_xl_put_json(struct sl_buf *b, const cJSON *v); /* printed value; null when v is NULL */
+void sl__xlate_put_jstr(struct sl_buf *b, const char *s); /* "escaped" or null when s is NULL */
+void sl__xlate_put_jstrn(struct sl_buf *b, const char *s, size_t n);
+void sl__xlate_put_json(struct sl_buf *b, const cJSON *v); /* printed value; null when v is NULL */
 
 /* A data URL "data:<media type>[;params];base64,<data>": the media type and the
  * payload, as slices of url. false when url is not a base64 data URL. */
-bool sl_xl_data_url(const char *url, const char **type, size_t *type_len, const char **data);
+bool sl__xlate_data_url(const char *url, const char **type, size_t *type_len, const char **data);
 
 /* JSON text -> an object to put as tool input: parsed when it is a JSON object, else a
  * new empty object (lenient; see xlate.h). NULL only when out of memory. */
-cJSON *sl_xl_parse_args(const char *s);
+cJSON *sl__xlate_parse_args(const char *s);
 
 /* ---- tables (xlate_tables.c) ---- */
 
-enum sl_xl_role { SL_XL_ROLE_UNKNOWN, SL_XL_ROLE_SYSTEM, SL_XL_ROLE_USER, SL_XL_ROLE_ASSISTANT,
+enum sl__xlate_role { SL_XL_ROLE_UNKNOWN, SL_XL_ROLE_SYSTEM, SL_XL_ROLE_USER, SL_XL_ROLE_ASSISTANT,
                   SL_XL_ROLE_TOOL, SL_XL_ROLE_UNSUPPORTED };
 /* An OpenAI message role -> what it becomes in the Anthropic format. */
-enum sl_xl_role sl_xl_oai_role(const char *role);
+enum sl__xlate_role sl__xlate_oai_role(const char *role);
 
 /* Anthropic stop_reason -> OpenAI finish_reason (unknown or NULL -> "stop"). */
-const char *sl_xl_finish_reason(const char *stop_reason);
+const char *sl__xlate_finish_reason(const char *stop_reason);
 /* OpenAI finish_reason -> Anthropic stop_reason (unknown or NULL -> "end_turn"). */
-const char *sl_xl_stop_reason(const char *finish_reason);
+const char *sl__xlate_stop_reason(const char *finish_reason);
 
 /* Scalar request parameters copied between formats. */
-enum sl_xl_kind { SL_XL_NUM, SL_XL_NUM01, SL_XL_INT, SL_XL_BOOL };
-struct sl_xl_param {
+enum sl__xlate_kind { SL_XL_NUM, SL_XL_NUM01, SL_XL_INT, SL_XL_BOOL };
+struct sl__xlate_param {
   const char *from, *to;
-  enum sl_xl_kind kind;
+  enum sl__xlate_kind kind;
 };
-extern const struct sl_xl_param sl_xl_oai_to_anth_params[];
-extern const size_t sl_xl_n_oai_to_anth_params;
-extern const struct sl_xl_param sl_xl_anth_to_oai_params[];
-extern const size_t sl_xl_n_anth_to_oai_params;
+extern const struct sl__xlate_param sl__xlate_oai_to_anth_params[];
+extern const size_t sl__xlate_n_oai_to_anth_params;
+extern const struct sl__xlate_param sl__xlate_anth_to_oai_params[];
+extern const size_t sl__xlate_n_anth_to_oai_params;
 /* Copies every table parameter present in src (of the right JSON type) into dst. */
-void sl_xl_copy_params(struct sl_xl *x, const cJSON *src, cJSON *dst, const struct sl_xl_param *t, size_t n);
+void sl__xlate_copy_params(struct sl_xl *x, const cJSON *src, cJSON *dst, const struct sl__xlate_param *t, size_t n);
 
 /* Error type in the client's vocabulary from the upstream's type (may be NULL) and the
  * status. For OpenAI, *code (may be NULL) gets the OpenAI error code to send, or NULL. */
-const char *sl_xl_err_type_anth(int status, const char *src_type);
-const char *sl_xl_err_type_oai(int status, const char *src_type, const char *message, const char **code);
+const char *sl__xlate_err_type_anth(int status, const char *src_type);
+const char *sl__xlate_err_type_oai(int status, const char *src_type, const char *message, const char **code);
 
 /* An error as read from any upstream body. Strings point into the parsed tree or the
  * body and live as long as those. */
-struct sl_xl_err {
+struct sl__xlate_err {
   const char *type, *message, *code, *param;
   size_t message_len; /* message may be a slice of a non-JSON body */
 };
 /* Finds type/message/code in a parsed error body (OpenAI, Anthropic, {"error":"text"},
  * {"detail":...}, {"message":...}). false when root holds none of them. */
-bool sl_xl_err_read(const cJSON *root, struct sl_xl_err *e);
+bool sl__xlate_err_read(const cJSON *root, struct sl__xlate_err *e);
 /* Writes an error body in the client's format (no SSE framing). */
-void sl_xl_err_write(enum sl_wire client, int status, const struct sl_xl_err *e, struct sl_buf *out);
+void sl__xlate_err_write(enum sl_wire client, int status, const struct sl__xlate_err *e, struct sl_buf *out);
 
 /* ---- streams (xlate_stream.c, xlate_*_stream.c) ---- */
 
 #define SL_XL_MAX_BLOCKS 1024 /* content blocks / tool calls tracked per stream */
 
-enum sl_xl_blk { SL_XL_BLK_NONE, SL_XL_BLK_TEXT, SL_XL_BLK_THINKING, SL_XL_BLK_TOOL, SL_XL_BLK_OTHER };
+enum sl__xlate_blk { SL_XL_BLK_NONE, SL_XL_BLK_TEXT, SL_XL_BLK_THINKING, SL_XL_BLK_TOOL, SL_XL_BLK_OTHER };
 
 /* anth->oai: key = Anthropic block index, val = OpenAI tool_calls index.
  * oai->anth: key = OpenAI tool_calls index, val = Anthropic block index. */
-struct sl_xl_map {
+struct sl__xlate_map {
   int key, val;
-  enum sl_xl_blk kind;
+  enum sl__xlate_blk kind;
   bool args; /* anth->oai: some arguments were written for this tool call */
 };
 
@@ -128,29 +128,29 @@ struct sl_xlate_stream {
   const char *reason; /* a table string: finish_reason (anth->oai) or stop_reason (oai->anth) */
   struct sl_xlate_usage usage;
   char *id, *model;
-  struct sl_xl_map *map;
+  struct sl__xlate_map *map;
   size_t nmap, capmap;
   int next_tool;  /* anth->oai: next tool_calls index */
   int next_block; /* oai->anth: next content block index */
   int open_block; /* oai->anth: the open block, -1 when none */
-  enum sl_xl_blk open_kind;
+  enum sl__xlate_blk open_kind;
 };
 
 /* Finds key in the map; NULL when absent. */
-struct sl_xl_map *sl_xl_map_find(struct sl_xlate_stream *s, int key);
+struct sl__xlate_map *sl__xlate_map_find(struct sl_xlate_stream *s, int key);
 /* Adds key (absent); NULL when out of memory or over SL_XL_MAX_BLOCKS. */
-struct sl_xl_map *sl_xl_map_add(struct sl_xlate_stream *s, int key, int val, enum sl_xl_blk kind);
+struct sl__xlate_map *sl__xlate_map_add(struct sl_xlate_stream *s, int key, int val, enum sl__xlate_blk kind);
 /* Replaces *dst with a malloc'd copy of src (NULL stays NULL). false when out of memory. */
-bool sl_xl_strset(char **dst, const char *src);
+bool sl__xlate_strset(char **dst, const char *src);
 /* Ends the stream with an in-band error in the client's format; returns code. */
-int sl_xl_stream_fail(struct sl_xlate_stream *s, int code, int status, const char *message, struct sl_buf *out);
+int sl__xlate_stream_fail(struct sl_xlate_stream *s, int code, int status, const char *message, struct sl_buf *out);
 
 /* One event each; the result to keep (0 to go on). data is NUL-terminated. */
-int sl_xl_a2o_event(struct sl_xlate_stream *s, const char *event, size_t elen, const char *data, size_t dlen,
+int sl__xlate_a2o_event(struct sl_xlate_stream *s, const char *event, size_t elen, const char *data, size_t dlen,
                     struct sl_buf *out);
-int sl_xl_a2o_finish(struct sl_xlate_stream *s, struct sl_buf *out);
-int sl_xl_o2a_event(struct sl_xlate_stream *s, const char *event, size_t elen, const char *data, size_t dlen,
+int sl__xlate_a2o_finish(struct sl_xlate_stream *s, struct sl_buf *out);
+int sl__xlate_o2a_event(struct sl_xlate_stream *s, const char *event, size_t elen, const char *data, size_t dlen,
                     struct sl_buf *out);
-int sl_xl_o2a_finish(struct sl_xlate_stream *s, struct sl_buf *out);
+int sl__xlate_o2a_finish(struct sl_xlate_stream *s, struct sl_buf *out);
 
 #endif

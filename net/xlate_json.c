@@ -11,7 +11,7 @@
 
 #include "net/xlate_internal.h"
 
-int sl_xl_bad(struct sl_xl *x, const char *fmt, ...) {
+int sl__xlate_bad(struct sl_xl *x, const char *fmt, ...) {
   if (x->rc) return x->rc;
   x->rc = -EINVAL;
   if (x->err && x->errlen) {
@@ -23,96 +23,96 @@ int sl_xl_bad(struct sl_xl *x, const char *fmt, ...) {
   return x->rc;
 }
 
-void sl_xl_oom(struct sl_xl *x) {
+void sl__xlate_oom(struct sl_xl *x) {
   if (x->rc) return;
   x->rc = -ENOMEM;
   if (x->err && x->errlen) snprintf(x->err, x->errlen, "out of memory");
 }
 
-const cJSON *sl_xl_get(const cJSON *o, const char *key) {
+const cJSON *sl__xlate_get(const cJSON *o, const char *key) {
   if (!cJSON_IsObject(o)) return NULL;
   return cJSON_GetObjectItemCaseSensitive(o, key);
 }
 
-const char *sl_xl_getstr(const cJSON *o, const char *key) {
-  const cJSON *v = sl_xl_get(o, key);
+const char *sl__xlate_getstr(const cJSON *o, const char *key) {
+  const cJSON *v = sl__xlate_get(o, key);
   return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
 }
 
-bool sl_xl_getnum(const cJSON *o, const char *key, double *v) {
-  const cJSON *n = sl_xl_get(o, key);
+bool sl__xlate_getnum(const cJSON *o, const char *key, double *v) {
+  const cJSON *n = sl__xlate_get(o, key);
   if (!cJSON_IsNumber(n) || !isfinite(n->valuedouble)) return false;
   *v = n->valuedouble;
   return true;
 }
 
-int64_t sl_xl_getint(const cJSON *o, const char *key) {
+int64_t sl__xlate_getint(const cJSON *o, const char *key) {
   double d;
-  if (!sl_xl_getnum(o, key, &d)) return 0;
+  if (!sl__xlate_getnum(o, key, &d)) return 0;
   if (d >= 9.0e15) return (int64_t)9.0e15;
   if (d <= -9.0e15) return -(int64_t)9.0e15;
   return (int64_t)d;
 }
 
-bool sl_xl_getidx(const cJSON *o, const char *key, int *v) {
+bool sl__xlate_getidx(const cJSON *o, const char *key, int *v) {
   double d;
-  if (!sl_xl_getnum(o, key, &d) || d < 0 || d > 1e6 || d != (double)(int)d) return false;
+  if (!sl__xlate_getnum(o, key, &d) || d < 0 || d > 1e6 || d != (double)(int)d) return false;
   *v = (int)d;
   return true;
 }
 
-cJSON *sl_xl_put(struct sl_xl *x, cJSON *parent, const char *key, cJSON *item) {
+cJSON *sl__xlate_put(struct sl_xl *x, cJSON *parent, const char *key, cJSON *item) {
   if (!item || !parent || x->rc) {
     cJSON_Delete(item);
-    if (!x->rc) sl_xl_oom(x);
+    if (!x->rc) sl__xlate_oom(x);
     return NULL;
   }
   bool ok = key ? cJSON_IsObject(parent) && cJSON_AddItemToObject(parent, key, item)
                 : cJSON_IsArray(parent) && cJSON_AddItemToArray(parent, item);
   if (!ok) {
     cJSON_Delete(item);
-    sl_xl_oom(x);
+    sl__xlate_oom(x);
     return NULL;
   }
   return item;
 }
 
-cJSON *sl_xl_add_obj(struct sl_xl *x, cJSON *p, const char *k) { return sl_xl_put(x, p, k, cJSON_CreateObject()); }
-cJSON *sl_xl_add_arr(struct sl_xl *x, cJSON *p, const char *k) { return sl_xl_put(x, p, k, cJSON_CreateArray()); }
-cJSON *sl_xl_add_str(struct sl_xl *x, cJSON *p, const char *k, const char *s) {
-  return sl_xl_put(x, p, k, cJSON_CreateString(s ? s : ""));
+cJSON *sl__xlate_add_obj(struct sl_xl *x, cJSON *p, const char *k) { return sl__xlate_put(x, p, k, cJSON_CreateObject()); }
+cJSON *sl__xlate_add_arr(struct sl_xl *x, cJSON *p, const char *k) { return sl__xlate_put(x, p, k, cJSON_CreateArray()); }
+cJSON *sl__xlate_add_str(struct sl_xl *x, cJSON *p, const char *k, const char *s) {
+  return sl__xlate_put(x, p, k, cJSON_CreateString(s ? s : ""));
 }
-cJSON *sl_xl_add_num(struct sl_xl *x, cJSON *p, const char *k, double v) { return sl_xl_put(x, p, k, cJSON_CreateNumber(v)); }
-cJSON *sl_xl_add_bool(struct sl_xl *x, cJSON *p, const char *k, bool v) { return sl_xl_put(x, p, k, cJSON_CreateBool(v)); }
-cJSON *sl_xl_add_null(struct sl_xl *x, cJSON *p, const char *k) { return sl_xl_put(x, p, k, cJSON_CreateNull()); }
-cJSON *sl_xl_add_copy(struct sl_xl *x, cJSON *p, const char *k, const cJSON *v) {
-  return sl_xl_put(x, p, k, v ? cJSON_Duplicate(v, 1) : NULL);
+cJSON *sl__xlate_add_num(struct sl_xl *x, cJSON *p, const char *k, double v) { return sl__xlate_put(x, p, k, cJSON_CreateNumber(v)); }
+cJSON *sl__xlate_add_bool(struct sl_xl *x, cJSON *p, const char *k, bool v) { return sl__xlate_put(x, p, k, cJSON_CreateBool(v)); }
+cJSON *sl__xlate_add_null(struct sl_xl *x, cJSON *p, const char *k) { return sl__xlate_put(x, p, k, cJSON_CreateNull()); }
+cJSON *sl__xlate_add_copy(struct sl_xl *x, cJSON *p, const char *k, const cJSON *v) {
+  return sl__xlate_put(x, p, k, v ? cJSON_Duplicate(v, 1) : NULL);
 }
 
-void sl_xl_print(struct sl_xl *x, const cJSON *root, struct sl_buf *out) {
+void sl__xlate_print(struct sl_xl *x, const cJSON *root, struct sl_buf *out) {
   if (x->rc) return;
   char *s = root ? cJSON_PrintUnformatted(root) : NULL;
   if (!s) {
-    sl_xl_oom(x);
+    sl__xlate_oom(x);
     return;
   }
   sl_buf_puts(out, s);
   cJSON_free(s);
-  if (out->oom) sl_xl_oom(x);
+  if (out->oom) sl__xlate_oom(x);
 }
 
-void sl_xl_put_jstrn(struct sl_buf *b, const char *s, size_t n) {
+void sl__xlate_put_jstrn(struct sl_buf *b, const char *s, size_t n) {
   sl_buf_append(b, "\"", 1);
   sl_buf_json_escape(b, s, n);
   sl_buf_append(b, "\"", 1);
 }
 
-void sl_xl_put_jstr(struct sl_buf *b, const char *s) {
+void sl__xlate_put_jstr(struct sl_buf *b, const char *s) {
   if (!s) sl_buf_puts(b, "null");
-  else sl_xl_put_jstrn(b, s, strlen(s));
+  else sl__xlate_put_jstrn(b, s, strlen(s));
 }
 
-void sl_xl_put_json(struct sl_buf *b, const cJSON *v) {
+void sl__xlate_put_json(struct sl_buf *b, const cJSON *v) {
   char *s = v ? cJSON_PrintUnformatted(v) : NULL;
   if (!v) {
     sl_buf_puts(b, "null");
@@ -126,7 +126,7 @@ void sl_xl_put_json(struct sl_buf *b, const cJSON *v) {
   cJSON_free(s);
 }
 
-bool sl_xl_data_url(const char *url, const char **type, size_t *type_len, const char **data) {
+bool sl__xlate_data_url(const char *url, const char **type, size_t *type_len, const char **data) {
   if (!url || strncmp(url, "data:", 5) != 0) return false;
   const char *p = url + 5, *comma = strchr(p, ',');
   if (!comma) return false;
@@ -139,7 +139,7 @@ bool sl_xl_data_url(const char *url, const char **type, size_t *type_len, const 
   return true;
 }
 
-cJSON *sl_xl_parse_args(const char *s) {
+cJSON *sl__xlate_parse_args(const char *s) {
   cJSON *v = s ? cJSON_ParseWithOpts(s, NULL, 1) : NULL;
   if (cJSON_IsObject(v)) return v;
   cJSON_Delete(v);

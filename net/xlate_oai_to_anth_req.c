@@ -15,19 +15,19 @@ struct ctx {
   cJSON *system; /* array of text blocks, attached at the end when not empty */
   cJSON *msgs;   /* the output messages array */
   cJSON *last;   /* last output message, for merging */
-  enum sl_xl_role last_role;
+  enum sl__xlate_role last_role;
 };
 
 static void copy_cache_control(struct ctx *c, const cJSON *from, cJSON *to) {
-  const cJSON *cc = sl_xl_get(from, "cache_control");
-  if (cJSON_IsObject(cc)) sl_xl_add_copy(&c->x, to, "cache_control", cc);
+  const cJSON *cc = sl__xlate_get(from, "cache_control");
+  if (cJSON_IsObject(cc)) sl__xlate_add_copy(&c->x, to, "cache_control", cc);
 }
 
 static void text_block(struct ctx *c, cJSON *arr, const char *text, const cJSON *part) {
   if (!text || !text[0]) return; /* Anthropic rejects empty text blocks */
-  cJSON *b = sl_xl_add_obj(&c->x, arr, NULL);
-  sl_xl_add_str(&c->x, b, "type", "text");
-  sl_xl_add_str(&c->x, b, "text", text);
+  cJSON *b = sl__xlate_add_obj(&c->x, arr, NULL);
+  sl__xlate_add_str(&c->x, b, "type", "text");
+  sl__xlate_add_str(&c->x, b, "text", text);
   if (part) copy_cache_control(c, part, b);
 }
 
@@ -36,55 +36,55 @@ static void base64_source(struct ctx *c, cJSON *block, const char *url, const ch
   const char *type, *data;
   size_t tn;
   char t[128];
-  if (!sl_xl_data_url(url, &type, &tn, &data)) return;
+  if (!sl__xlate_data_url(url, &type, &tn, &data)) return;
   if (tn >= sizeof t) {
-    sl_xl_bad(&c->x, "data URL media type too long");
+    sl__xlate_bad(&c->x, "data URL media type too long");
     return;
   }
   memcpy(t, type, tn); /* the media type is a slice of url */
   t[tn] = 0;
-  cJSON *src = sl_xl_add_obj(&c->x, block, "source");
-  sl_xl_add_str(&c->x, src, "type", "base64");
-  sl_xl_add_str(&c->x, src, "media_type", tn ? t : dflt_type);
-  sl_xl_add_str(&c->x, src, "data", data);
+  cJSON *src = sl__xlate_add_obj(&c->x, block, "source");
+  sl__xlate_add_str(&c->x, src, "type", "base64");
+  sl__xlate_add_str(&c->x, src, "media_type", tn ? t : dflt_type);
+  sl__xlate_add_str(&c->x, src, "data", data);
 }
 
 static void image_part(struct ctx *c, cJSON *arr, const cJSON *part, const char *where) {
-  const cJSON *iu = sl_xl_get(part, "image_url");
-  const char *url = cJSON_IsString(iu) ? iu->valuestring : sl_xl_getstr(iu, "url");
+  const cJSON *iu = sl__xlate_get(part, "image_url");
+  const char *url = cJSON_IsString(iu) ? iu->valuestring : sl__xlate_getstr(iu, "url");
   if (!url) {
-    sl_xl_bad(&c->x, "%s: image_url.url must be a string", where);
+    sl__xlate_bad(&c->x, "%s: image_url.url must be a string", where);
     return;
   }
   const char *t, *d;
   size_t tn;
-  bool data = sl_xl_data_url(url, &t, &tn, &d);
+  bool data = sl__xlate_data_url(url, &t, &tn, &d);
   if (!data && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-    sl_xl_bad(&c->x, "%s: image_url.url must be an http(s) URL or a base64 data URL", where);
+    sl__xlate_bad(&c->x, "%s: image_url.url must be an http(s) URL or a base64 data URL", where);
     return;
   }
-  cJSON *b = sl_xl_add_obj(&c->x, arr, NULL);
-  sl_xl_add_str(&c->x, b, "type", "image");
+  cJSON *b = sl__xlate_add_obj(&c->x, arr, NULL);
+  sl__xlate_add_str(&c->x, b, "type", "image");
   if (data) {
     base64_source(c, b, url, "image/jpeg");
   } else {
-    cJSON *src = sl_xl_add_obj(&c->x, b, "source");
-    sl_xl_add_str(&c->x, src, "type", "url");
-    sl_xl_add_str(&c->x, src, "url", url);
+    cJSON *src = sl__xlate_add_obj(&c->x, b, "source");
+    sl__xlate_add_str(&c->x, src, "type", "url");
+    sl__xlate_add_str(&c->x, src, "url", url);
   }
   copy_cache_control(c, part, b);
 }
 
 static void file_part(struct ctx *c, cJSON *arr, const cJSON *part, const char *where) {
-  const cJSON *f = sl_xl_get(part, "file");
-  const char *fd = sl_xl_getstr(f, "file_data"), *t, *d;
+  const cJSON *f = sl__xlate_get(part, "file");
+  const char *fd = sl__xlate_getstr(f, "file_data"), *t, *d;
   size_t tn;
-  if (!fd || !sl_xl_data_url(fd, &t, &tn, &d)) {
-    sl_xl_bad(&c->x, "%s: only file parts with file_data as a base64 data URL are supported by this deployment", where);
+  if (!fd || !sl__xlate_data_url(fd, &t, &tn, &d)) {
+    sl__xlate_bad(&c->x, "%s: only file parts with file_data as a base64 data URL are supported by this deployment", where);
     return;
   }
-  cJSON *b = sl_xl_add_obj(&c->x, arr, NULL);
-  sl_xl_add_str(&c->x, b, "type", "document");
+  cJSON *b = sl__xlate_add_obj(&c->x, arr, NULL);
+  sl__xlate_add_str(&c->x, b, "type", "document");
   base64_source(c, b, fd, "application/pdf");
   copy_cache_control(c, part, b);
 }
@@ -93,7 +93,7 @@ static void file_part(struct ctx *c, cJSON *arr, const cJSON *part, const char *
 static cJSON *user_blocks(struct ctx *c, const cJSON *content, const char *where) {
   cJSON *arr = cJSON_CreateArray();
   if (!arr) {
-    sl_xl_oom(&c->x);
+    sl__xlate_oom(&c->x);
     return NULL;
   }
   if (cJSON_IsString(content)) {
@@ -101,19 +101,19 @@ static cJSON *user_blocks(struct ctx *c, const cJSON *content, const char *where
   } else if (cJSON_IsArray(content)) {
     const cJSON *part;
     cJSON_ArrayForEach(part, content) {
-      const char *type = sl_xl_getstr(part, "type");
-      if (!type) sl_xl_bad(&c->x, "%s: every content part needs a string type", where);
+      const char *type = sl__xlate_getstr(part, "type");
+      if (!type) sl__xlate_bad(&c->x, "%s: every content part needs a string type", where);
       else if (strcmp(type, "text") == 0) {
-        const char *text = sl_xl_getstr(part, "text");
-        if (!text) sl_xl_bad(&c->x, "%s: text part without a string text", where);
+        const char *text = sl__xlate_getstr(part, "text");
+        if (!text) sl__xlate_bad(&c->x, "%s: text part without a string text", where);
         text_block(c, arr, text, part);
       } else if (strcmp(type, "image_url") == 0) image_part(c, arr, part, where);
       else if (strcmp(type, "file") == 0) file_part(c, arr, part, where);
-      else sl_xl_bad(&c->x, "%s: content part type '%s' is not supported by this deployment", where, type);
+      else sl__xlate_bad(&c->x, "%s: content part type '%s' is not supported by this deployment", where, type);
       if (c->x.rc) break;
     }
   } else if (!cJSON_IsNull(content) && content) {
-    sl_xl_bad(&c->x, "%s: content must be a string or an array of parts", where);
+    sl__xlate_bad(&c->x, "%s: content must be a string or an array of parts", where);
   }
   if (c->x.rc) {
     cJSON_Delete(arr);
@@ -124,7 +124,7 @@ static cJSON *user_blocks(struct ctx *c, const cJSON *content, const char *where
 
 /* Adds blocks (owned) as a turn of role; merges with the previous turn of the same role.
  * A lone user string stays a string (content_str) when it starts a turn. */
-static void emit(struct ctx *c, enum sl_xl_role role, cJSON *blocks, const char *content_str) {
+static void emit(struct ctx *c, enum sl__xlate_role role, cJSON *blocks, const char *content_str) {
   if (c->x.rc || !blocks) {
     cJSON_Delete(blocks);
     return;
@@ -141,23 +141,23 @@ static void emit(struct ctx *c, enum sl_xl_role role, cJSON *blocks, const char 
       if (!arr || !cJSON_ReplaceItemInObjectCaseSensitive(c->last, "content", arr)) {
         cJSON_Delete(arr);
         cJSON_Delete(blocks);
-        sl_xl_oom(&c->x);
+        sl__xlate_oom(&c->x);
         return;
       }
       prev = arr;
     }
     cJSON *b;
-    while ((b = cJSON_DetachItemFromArray(blocks, 0)) != NULL) sl_xl_put(&c->x, prev, NULL, b);
+    while ((b = cJSON_DetachItemFromArray(blocks, 0)) != NULL) sl__xlate_put(&c->x, prev, NULL, b);
     cJSON_Delete(blocks);
     return;
   }
-  cJSON *m = sl_xl_add_obj(&c->x, c->msgs, NULL);
-  sl_xl_add_str(&c->x, m, "role", role == SL_XL_ROLE_ASSISTANT ? "assistant" : "user");
+  cJSON *m = sl__xlate_add_obj(&c->x, c->msgs, NULL);
+  sl__xlate_add_str(&c->x, m, "role", role == SL_XL_ROLE_ASSISTANT ? "assistant" : "user");
   if (content_str) {
-    sl_xl_add_str(&c->x, m, "content", content_str);
+    sl__xlate_add_str(&c->x, m, "content", content_str);
     cJSON_Delete(blocks);
   } else {
-    sl_xl_put(&c->x, m, "content", blocks);
+    sl__xlate_put(&c->x, m, "content", blocks);
   }
   c->last = m;
   c->last_role = role;
@@ -169,14 +169,14 @@ static void system_msg(struct ctx *c, const cJSON *content, const char *where) {
     return;
   }
   if (!cJSON_IsArray(content)) {
-    sl_xl_bad(&c->x, "%s: system content must be a string or an array of text parts", where);
+    sl__xlate_bad(&c->x, "%s: system content must be a string or an array of text parts", where);
     return;
   }
   const cJSON *part;
   cJSON_ArrayForEach(part, content) {
-    const char *type = sl_xl_getstr(part, "type"), *text = sl_xl_getstr(part, "text");
+    const char *type = sl__xlate_getstr(part, "type"), *text = sl__xlate_getstr(part, "text");
     if (!type || strcmp(type, "text") != 0 || !text) {
-      sl_xl_bad(&c->x, "%s: system content parts must be text", where);
+      sl__xlate_bad(&c->x, "%s: system content parts must be text", where);
       return;
     }
     text_block(c, c->system, text, part);
@@ -186,66 +186,66 @@ static void system_msg(struct ctx *c, const cJSON *content, const char *where) {
 static void assistant_msg(struct ctx *c, const cJSON *m, const char *where) {
   cJSON *arr = cJSON_CreateArray();
   if (!arr) {
-    sl_xl_oom(&c->x);
+    sl__xlate_oom(&c->x);
     return;
   }
-  const cJSON *content = sl_xl_get(m, "content");
+  const cJSON *content = sl__xlate_get(m, "content");
   if (cJSON_IsString(content)) {
     text_block(c, arr, content->valuestring, NULL);
   } else if (cJSON_IsArray(content)) {
     const cJSON *part;
     cJSON_ArrayForEach(part, content) {
-      const char *type = sl_xl_getstr(part, "type");
-      const char *text = type && strcmp(type, "refusal") == 0 ? sl_xl_getstr(part, "refusal") : sl_xl_getstr(part, "text");
+      const char *type = sl__xlate_getstr(part, "type");
+      const char *text = type && strcmp(type, "refusal") == 0 ? sl__xlate_getstr(part, "refusal") : sl__xlate_getstr(part, "text");
       if (!type || (strcmp(type, "text") != 0 && strcmp(type, "refusal") != 0) || !text) {
-        sl_xl_bad(&c->x, "%s: assistant content parts must be text or refusal", where);
+        sl__xlate_bad(&c->x, "%s: assistant content parts must be text or refusal", where);
         break;
       }
       text_block(c, arr, text, part);
     }
   } else if (content && !cJSON_IsNull(content)) {
-    sl_xl_bad(&c->x, "%s: content must be a string, an array of parts or null", where);
+    sl__xlate_bad(&c->x, "%s: content must be a string, an array of parts or null", where);
   }
-  if (!cJSON_IsString(content) && !cJSON_IsArray(content)) text_block(c, arr, sl_xl_getstr(m, "refusal"), NULL);
-  if (sl_xl_get(m, "function_call") && !cJSON_IsNull(sl_xl_get(m, "function_call")))
-    sl_xl_bad(&c->x, "%s: legacy function_call is not supported by this deployment; use tool_calls", where);
-  const cJSON *calls = sl_xl_get(m, "tool_calls"), *tc;
-  if (calls && !cJSON_IsNull(calls) && !cJSON_IsArray(calls)) sl_xl_bad(&c->x, "%s: tool_calls must be an array", where);
+  if (!cJSON_IsString(content) && !cJSON_IsArray(content)) text_block(c, arr, sl__xlate_getstr(m, "refusal"), NULL);
+  if (sl__xlate_get(m, "function_call") && !cJSON_IsNull(sl__xlate_get(m, "function_call")))
+    sl__xlate_bad(&c->x, "%s: legacy function_call is not supported by this deployment; use tool_calls", where);
+  const cJSON *calls = sl__xlate_get(m, "tool_calls"), *tc;
+  if (calls && !cJSON_IsNull(calls) && !cJSON_IsArray(calls)) sl__xlate_bad(&c->x, "%s: tool_calls must be an array", where);
   int j = 0;
   cJSON_ArrayForEach(tc, (cJSON_IsArray(calls) ? calls : NULL)) {
-    const cJSON *fn = sl_xl_get(tc, "function");
-    const char *id = sl_xl_getstr(tc, "id"), *name = sl_xl_getstr(fn, "name");
+    const cJSON *fn = sl__xlate_get(tc, "function");
+    const char *id = sl__xlate_getstr(tc, "id"), *name = sl__xlate_getstr(fn, "name");
     if (!id || !name) {
-      sl_xl_bad(&c->x, "%s: tool_calls[%d] needs a string id and function.name", where, j);
+      sl__xlate_bad(&c->x, "%s: tool_calls[%d] needs a string id and function.name", where, j);
       break;
     }
-    cJSON *b = sl_xl_add_obj(&c->x, arr, NULL);
-    sl_xl_add_str(&c->x, b, "type", "tool_use");
-    sl_xl_add_str(&c->x, b, "id", id);
-    sl_xl_add_str(&c->x, b, "name", name);
-    sl_xl_put(&c->x, b, "input", sl_xl_parse_args(sl_xl_getstr(fn, "arguments")));
+    cJSON *b = sl__xlate_add_obj(&c->x, arr, NULL);
+    sl__xlate_add_str(&c->x, b, "type", "tool_use");
+    sl__xlate_add_str(&c->x, b, "id", id);
+    sl__xlate_add_str(&c->x, b, "name", name);
+    sl__xlate_put(&c->x, b, "input", sl__xlate_parse_args(sl__xlate_getstr(fn, "arguments")));
     j++;
   }
   emit(c, SL_XL_ROLE_ASSISTANT, arr, NULL);
 }
 
 static void tool_msg(struct ctx *c, const cJSON *m, const char *where) {
-  const char *id = sl_xl_getstr(m, "tool_call_id");
+  const char *id = sl__xlate_getstr(m, "tool_call_id");
   if (!id) {
-    sl_xl_bad(&c->x, "%s: tool message needs a string tool_call_id", where);
+    sl__xlate_bad(&c->x, "%s: tool message needs a string tool_call_id", where);
     return;
   }
   cJSON *arr = cJSON_CreateArray();
-  cJSON *b = sl_xl_add_obj(&c->x, arr, NULL);
-  if (!arr) sl_xl_oom(&c->x);
-  sl_xl_add_str(&c->x, b, "type", "tool_result");
-  sl_xl_add_str(&c->x, b, "tool_use_id", id);
-  const cJSON *content = sl_xl_get(m, "content");
+  cJSON *b = sl__xlate_add_obj(&c->x, arr, NULL);
+  if (!arr) sl__xlate_oom(&c->x);
+  sl__xlate_add_str(&c->x, b, "type", "tool_result");
+  sl__xlate_add_str(&c->x, b, "tool_use_id", id);
+  const cJSON *content = sl__xlate_get(m, "content");
   if (cJSON_IsString(content)) {
-    if (content->valuestring[0]) sl_xl_add_str(&c->x, b, "content", content->valuestring);
+    if (content->valuestring[0]) sl__xlate_add_str(&c->x, b, "content", content->valuestring);
   } else {
     cJSON *inner = user_blocks(c, content, where);
-    if (inner && cJSON_GetArraySize(inner) > 0) sl_xl_put(&c->x, b, "content", inner);
+    if (inner && cJSON_GetArraySize(inner) > 0) sl__xlate_put(&c->x, b, "content", inner);
     else cJSON_Delete(inner);
   }
   emit(c, SL_XL_ROLE_USER, arr, NULL);
@@ -258,18 +258,18 @@ static void messages(struct ctx *c, const cJSON *msgs) {
   cJSON_ArrayForEach(m, msgs) {
     snprintf(where, sizeof where, "messages[%d]", i++);
     if (!cJSON_IsObject(m)) {
-      sl_xl_bad(&c->x, "%s must be an object", where);
+      sl__xlate_bad(&c->x, "%s must be an object", where);
       return;
     }
-    const char *role = sl_xl_getstr(m, "role");
-    const cJSON *content = sl_xl_get(m, "content");
-    switch (sl_xl_oai_role(role)) {
+    const char *role = sl__xlate_getstr(m, "role");
+    const cJSON *content = sl__xlate_get(m, "content");
+    switch (sl__xlate_oai_role(role)) {
     case SL_XL_ROLE_SYSTEM:
       system_msg(c, content, where);
       break;
     case SL_XL_ROLE_USER:
       if (!cJSON_IsString(content) && !cJSON_IsArray(content)) {
-        sl_xl_bad(&c->x, "%s: user content must be a string or an array of parts", where);
+        sl__xlate_bad(&c->x, "%s: user content must be a string or an array of parts", where);
         break;
       }
       emit(c, SL_XL_ROLE_USER, user_blocks(c, content, where),
@@ -282,59 +282,59 @@ static void messages(struct ctx *c, const cJSON *msgs) {
       tool_msg(c, m, where);
       break;
     case SL_XL_ROLE_UNSUPPORTED:
-      sl_xl_bad(&c->x, "%s: role '%s' is not supported by this deployment", where, role);
+      sl__xlate_bad(&c->x, "%s: role '%s' is not supported by this deployment", where, role);
       break;
     default:
-      sl_xl_bad(&c->x, "%s: unknown role%s%s", where, role ? " " : "", role ? role : "");
+      sl__xlate_bad(&c->x, "%s: unknown role%s%s", where, role ? " " : "", role ? role : "");
     }
     if (c->x.rc) return;
   }
 }
 
 static void tools(struct ctx *c, const cJSON *req, cJSON *root) {
-  const cJSON *ts = sl_xl_get(req, "tools"), *t;
+  const cJSON *ts = sl__xlate_get(req, "tools"), *t;
   if (!ts || cJSON_IsNull(ts)) return;
   if (!cJSON_IsArray(ts)) {
-    sl_xl_bad(&c->x, "tools must be an array");
+    sl__xlate_bad(&c->x, "tools must be an array");
     return;
   }
   if (cJSON_GetArraySize(ts) == 0) return;
-  cJSON *out = sl_xl_add_arr(&c->x, root, "tools");
+  cJSON *out = sl__xlate_add_arr(&c->x, root, "tools");
   int i = 0;
   cJSON_ArrayForEach(t, ts) {
-    const char *type = sl_xl_getstr(t, "type");
-    const cJSON *fn = sl_xl_get(t, "function");
-    const char *name = sl_xl_getstr(fn, "name");
+    const char *type = sl__xlate_getstr(t, "type");
+    const cJSON *fn = sl__xlate_get(t, "function");
+    const char *name = sl__xlate_getstr(fn, "name");
     if (!type || strcmp(type, "function") != 0) {
-      sl_xl_bad(&c->x, "tools[%d]: tool type '%s' is not supported by this deployment", i, type ? type : "");
+      sl__xlate_bad(&c->x, "tools[%d]: tool type '%s' is not supported by this deployment", i, type ? type : "");
       return;
     }
     if (!name) {
-      sl_xl_bad(&c->x, "tools[%d]: function.name must be a string", i);
+      sl__xlate_bad(&c->x, "tools[%d]: function.name must be a string", i);
       return;
     }
-    const cJSON *params = sl_xl_get(fn, "parameters");
+    const cJSON *params = sl__xlate_get(fn, "parameters");
     if (params && !cJSON_IsObject(params)) {
-      sl_xl_bad(&c->x, "tools[%d]: function.parameters must be an object", i);
+      sl__xlate_bad(&c->x, "tools[%d]: function.parameters must be an object", i);
       return;
     }
-    cJSON *o = sl_xl_add_obj(&c->x, out, NULL);
-    sl_xl_add_str(&c->x, o, "name", name);
-    const char *desc = sl_xl_getstr(fn, "description");
-    if (desc) sl_xl_add_str(&c->x, o, "description", desc);
+    cJSON *o = sl__xlate_add_obj(&c->x, out, NULL);
+    sl__xlate_add_str(&c->x, o, "name", name);
+    const char *desc = sl__xlate_getstr(fn, "description");
+    if (desc) sl__xlate_add_str(&c->x, o, "description", desc);
     if (params) {
-      sl_xl_add_copy(&c->x, o, "input_schema", params);
+      sl__xlate_add_copy(&c->x, o, "input_schema", params);
     } else {
-      cJSON *s = sl_xl_add_obj(&c->x, o, "input_schema");
-      sl_xl_add_str(&c->x, s, "type", "object");
-      sl_xl_add_obj(&c->x, s, "properties");
+      cJSON *s = sl__xlate_add_obj(&c->x, o, "input_schema");
+      sl__xlate_add_str(&c->x, s, "type", "object");
+      sl__xlate_add_obj(&c->x, s, "properties");
     }
     copy_cache_control(c, t, o);
     i++;
   }
   /* tool_choice and parallel_tool_calls, only meaningful with tools */
-  const cJSON *tc = sl_xl_get(req, "tool_choice");
-  const cJSON *ptc = sl_xl_get(req, "parallel_tool_calls");
+  const cJSON *tc = sl__xlate_get(req, "tool_choice");
+  const cJSON *ptc = sl__xlate_get(req, "parallel_tool_calls");
   cJSON *choice = NULL;
   if (cJSON_IsString(tc)) {
     static const struct {
@@ -342,48 +342,48 @@ static void tools(struct ctx *c, const cJSON *req, cJSON *root) {
     } modes[] = {{"auto", "auto"}, {"required", "any"}, {"none", "none"}};
     for (size_t k = 0; k < sizeof modes / sizeof modes[0]; k++)
       if (strcmp(tc->valuestring, modes[k].oai) == 0) {
-        choice = sl_xl_add_obj(&c->x, root, "tool_choice");
-        sl_xl_add_str(&c->x, choice, "type", modes[k].anth);
+        choice = sl__xlate_add_obj(&c->x, root, "tool_choice");
+        sl__xlate_add_str(&c->x, choice, "type", modes[k].anth);
       }
-    if (!choice && !c->x.rc) sl_xl_bad(&c->x, "tool_choice '%s' is not supported", tc->valuestring);
+    if (!choice && !c->x.rc) sl__xlate_bad(&c->x, "tool_choice '%s' is not supported", tc->valuestring);
   } else if (cJSON_IsObject(tc)) {
-    const char *name = sl_xl_getstr(sl_xl_get(tc, "function"), "name");
+    const char *name = sl__xlate_getstr(sl__xlate_get(tc, "function"), "name");
     if (!name) {
-      sl_xl_bad(&c->x, "tool_choice must be auto, required, none or {\"type\":\"function\",\"function\":{\"name\":...}}");
+      sl__xlate_bad(&c->x, "tool_choice must be auto, required, none or {\"type\":\"function\",\"function\":{\"name\":...}}");
       return;
     }
-    choice = sl_xl_add_obj(&c->x, root, "tool_choice");
-    sl_xl_add_str(&c->x, choice, "type", "tool");
-    sl_xl_add_str(&c->x, choice, "name", name);
+    choice = sl__xlate_add_obj(&c->x, root, "tool_choice");
+    sl__xlate_add_str(&c->x, choice, "type", "tool");
+    sl__xlate_add_str(&c->x, choice, "name", name);
   } else if (tc && !cJSON_IsNull(tc)) {
-    sl_xl_bad(&c->x, "tool_choice must be a string or an object");
+    sl__xlate_bad(&c->x, "tool_choice must be a string or an object");
   }
   if (cJSON_IsFalse(ptc)) {
     if (!choice) {
-      choice = sl_xl_add_obj(&c->x, root, "tool_choice");
-      sl_xl_add_str(&c->x, choice, "type", "auto");
+      choice = sl__xlate_add_obj(&c->x, root, "tool_choice");
+      sl__xlate_add_str(&c->x, choice, "type", "auto");
     }
-    const char *ty = sl_xl_getstr(choice, "type");
-    if (ty && strcmp(ty, "none") != 0) sl_xl_add_bool(&c->x, choice, "disable_parallel_tool_use", true);
+    const char *ty = sl__xlate_getstr(choice, "type");
+    if (ty && strcmp(ty, "none") != 0) sl__xlate_add_bool(&c->x, choice, "disable_parallel_tool_use", true);
   }
 }
 
 static void stops(struct ctx *c, const cJSON *req, cJSON *root) {
-  const cJSON *stop = sl_xl_get(req, "stop"), *s;
+  const cJSON *stop = sl__xlate_get(req, "stop"), *s;
   if (cJSON_IsString(stop)) {
-    cJSON *arr = sl_xl_add_arr(&c->x, root, "stop_sequences");
-    sl_xl_add_str(&c->x, arr, NULL, stop->valuestring);
+    cJSON *arr = sl__xlate_add_arr(&c->x, root, "stop_sequences");
+    sl__xlate_add_str(&c->x, arr, NULL, stop->valuestring);
   } else if (cJSON_IsArray(stop) && cJSON_GetArraySize(stop) > 0) {
-    cJSON *arr = sl_xl_add_arr(&c->x, root, "stop_sequences");
+    cJSON *arr = sl__xlate_add_arr(&c->x, root, "stop_sequences");
     cJSON_ArrayForEach(s, stop) {
       if (!cJSON_IsString(s)) {
-        sl_xl_bad(&c->x, "stop must be a string or an array of strings");
+        sl__xlate_bad(&c->x, "stop must be a string or an array of strings");
         return;
       }
-      sl_xl_add_str(&c->x, arr, NULL, s->valuestring);
+      sl__xlate_add_str(&c->x, arr, NULL, s->valuestring);
     }
   } else if (stop && !cJSON_IsNull(stop) && !cJSON_IsArray(stop)) {
-    sl_xl_bad(&c->x, "stop must be a string or an array of strings");
+    sl__xlate_bad(&c->x, "stop must be a string or an array of strings");
   }
 }
 
@@ -391,52 +391,52 @@ int sl_xlate_oai_to_anth_request(const cJSON *req, const struct sl_xlate_req_opt
                                  char *err, size_t errlen) {
   struct ctx c = {.x = {0, err, errlen}};
   if (err && errlen) err[0] = 0;
-  if (!cJSON_IsObject(req)) return sl_xl_bad(&c.x, "the request body must be a JSON object");
-  const cJSON *msgs = sl_xl_get(req, "messages");
-  if (!cJSON_IsArray(msgs)) return sl_xl_bad(&c.x, "'messages' must be an array");
+  if (!cJSON_IsObject(req)) return sl__xlate_bad(&c.x, "the request body must be a JSON object");
+  const cJSON *msgs = sl__xlate_get(req, "messages");
+  if (!cJSON_IsArray(msgs)) return sl__xlate_bad(&c.x, "'messages' must be an array");
   double n;
-  if (sl_xl_getnum(req, "n", &n) && n > 1) return sl_xl_bad(&c.x, "n > 1 is not supported by this deployment");
-  const char *model = o && o->model ? o->model : sl_xl_getstr(req, "model");
-  if (!model) return sl_xl_bad(&c.x, "'model' must be a string");
+  if (sl__xlate_getnum(req, "n", &n) && n > 1) return sl__xlate_bad(&c.x, "n > 1 is not supported by this deployment");
+  const char *model = o && o->model ? o->model : sl__xlate_getstr(req, "model");
+  if (!model) return sl__xlate_bad(&c.x, "'model' must be a string");
 
   cJSON *root = cJSON_CreateObject();
   c.system = cJSON_CreateArray();
   if (!root || !c.system) {
     cJSON_Delete(root);
     cJSON_Delete(c.system);
-    sl_xl_oom(&c.x);
+    sl__xlate_oom(&c.x);
     return c.x.rc;
   }
-  sl_xl_add_str(&c.x, root, "model", model);
-  c.msgs = sl_xl_add_arr(&c.x, root, "messages");
+  sl__xlate_add_str(&c.x, root, "model", model);
+  c.msgs = sl__xlate_add_arr(&c.x, root, "messages");
   messages(&c, msgs);
 
   /* system: a string for one text block without cache_control, else the blocks */
   int ns = cJSON_GetArraySize(c.system);
-  if (ns == 1 && !sl_xl_get(cJSON_GetArrayItem(c.system, 0), "cache_control")) {
-    sl_xl_add_str(&c.x, root, "system", sl_xl_getstr(cJSON_GetArrayItem(c.system, 0), "text"));
+  if (ns == 1 && !sl__xlate_get(cJSON_GetArrayItem(c.system, 0), "cache_control")) {
+    sl__xlate_add_str(&c.x, root, "system", sl__xlate_getstr(cJSON_GetArrayItem(c.system, 0), "text"));
     cJSON_Delete(c.system);
   } else if (ns > 0) {
-    sl_xl_put(&c.x, root, "system", c.system);
+    sl__xlate_put(&c.x, root, "system", c.system);
   } else {
     cJSON_Delete(c.system);
   }
   c.system = NULL;
 
   int64_t max = 0;
-  if (sl_xl_get(req, "max_tokens") && !cJSON_IsNull(sl_xl_get(req, "max_tokens"))) max = sl_xl_getint(req, "max_tokens");
-  else if (sl_xl_get(req, "max_completion_tokens") && !cJSON_IsNull(sl_xl_get(req, "max_completion_tokens")))
-    max = sl_xl_getint(req, "max_completion_tokens");
+  if (sl__xlate_get(req, "max_tokens") && !cJSON_IsNull(sl__xlate_get(req, "max_tokens"))) max = sl__xlate_getint(req, "max_tokens");
+  else if (sl__xlate_get(req, "max_completion_tokens") && !cJSON_IsNull(sl__xlate_get(req, "max_completion_tokens")))
+    max = sl__xlate_getint(req, "max_completion_tokens");
   else max = o && o->default_max_tokens > 0 ? o->default_max_tokens : SL_XLATE_DEFAULT_MAX_TOKENS;
-  sl_xl_add_num(&c.x, root, "max_tokens", (double)max);
+  sl__xlate_add_num(&c.x, root, "max_tokens", (double)max);
 
   stops(&c, req, root);
-  sl_xl_copy_params(&c.x, req, root, sl_xl_oai_to_anth_params, sl_xl_n_oai_to_anth_params);
+  sl__xlate_copy_params(&c.x, req, root, sl__xlate_oai_to_anth_params, sl__xlate_n_oai_to_anth_params);
   tools(&c, req, root);
-  const char *user = sl_xl_getstr(req, "user");
-  if (user) sl_xl_add_str(&c.x, sl_xl_add_obj(&c.x, root, "metadata"), "user_id", user);
+  const char *user = sl__xlate_getstr(req, "user");
+  if (user) sl__xlate_add_str(&c.x, sl__xlate_add_obj(&c.x, root, "metadata"), "user_id", user);
 
-  sl_xl_print(&c.x, root, out);
+  sl__xlate_print(&c.x, root, out);
   cJSON_Delete(root);
   return c.x.rc;
 }

@@ -23,9 +23,9 @@ static void message_start(struct sl_xlate_stream *s, struct sl_buf *out) {
   s->began = true;
   ev_begin(out, "message_start");
   sl_buf_puts(out, ",\"message\":{\"id\":");
-  sl_xl_put_jstr(out, s->id ? s->id : "");
+  sl__xlate_put_jstr(out, s->id ? s->id : "");
   sl_buf_puts(out, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
-  sl_xl_put_jstr(out, s->model ? s->model : "");
+  sl__xlate_put_jstr(out, s->model ? s->model : "");
   sl_buf_printf(out,
                 ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":%lld,"
                 "\"output_tokens\":0}}}\n\n",
@@ -41,7 +41,7 @@ static void close_block(struct sl_xlate_stream *s, struct sl_buf *out) {
 }
 
 /* Closes the open block and starts one of kind; returns its index. */
-static int open_block(struct sl_xlate_stream *s, struct sl_buf *out, enum sl_xl_blk kind, const char *id,
+static int open_block(struct sl_xlate_stream *s, struct sl_buf *out, enum sl__xlate_blk kind, const char *id,
                       const char *name) {
   close_block(s, out);
   int idx = s->next_block++;
@@ -51,9 +51,9 @@ static int open_block(struct sl_xlate_stream *s, struct sl_buf *out, enum sl_xl_
     sl_buf_puts(out, "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}\n\n");
   } else if (kind == SL_XL_BLK_TOOL) {
     sl_buf_puts(out, "{\"type\":\"tool_use\",\"id\":");
-    sl_xl_put_jstr(out, id);
+    sl__xlate_put_jstr(out, id);
     sl_buf_puts(out, ",\"name\":");
-    sl_xl_put_jstr(out, name ? name : "");
+    sl__xlate_put_jstr(out, name ? name : "");
     sl_buf_puts(out, ",\"input\":{}}}\n\n");
   } else {
     sl_buf_puts(out, "{\"type\":\"text\",\"text\":\"\"}}\n\n");
@@ -64,7 +64,7 @@ static int open_block(struct sl_xlate_stream *s, struct sl_buf *out, enum sl_xl_
   return idx;
 }
 
-static void block_delta(struct sl_buf *out, int idx, enum sl_xl_blk kind, const char *piece) {
+static void block_delta(struct sl_buf *out, int idx, enum sl__xlate_blk kind, const char *piece) {
   static const char *const shapes[][2] = {
     [SL_XL_BLK_TEXT] = {"text_delta", "text"},
     [SL_XL_BLK_THINKING] = {"thinking_delta", "thinking"},
@@ -72,12 +72,12 @@ static void block_delta(struct sl_buf *out, int idx, enum sl_xl_blk kind, const 
   };
   ev_begin(out, "content_block_delta");
   sl_buf_printf(out, ",\"index\":%d,\"delta\":{\"type\":\"%s\",\"%s\":", idx, shapes[kind][0], shapes[kind][1]);
-  sl_xl_put_jstr(out, piece);
+  sl__xlate_put_jstr(out, piece);
   sl_buf_puts(out, "}}\n\n");
 }
 
 /* A piece of text or thinking: into the open block of that kind, or a new one. */
-static void text_piece(struct sl_xlate_stream *s, struct sl_buf *out, enum sl_xl_blk kind, const char *piece) {
+static void text_piece(struct sl_xlate_stream *s, struct sl_buf *out, enum sl__xlate_blk kind, const char *piece) {
   if (!piece || !piece[0]) return;
   if (s->open_kind != kind) open_block(s, out, kind, NULL, NULL);
   block_delta(out, s->open_block, kind, piece);
@@ -86,16 +86,16 @@ static void text_piece(struct sl_xlate_stream *s, struct sl_buf *out, enum sl_xl
 static void read_usage(struct sl_xlate_stream *s, const cJSON *u) {
   if (!cJSON_IsObject(u)) return;
   s->usage.known = true;
-  int64_t prompt = sl_xl_getint(u, "prompt_tokens");
-  int64_t cached = sl_xl_getint(sl_xl_get(u, "prompt_tokens_details"), "cached_tokens");
+  int64_t prompt = sl__xlate_getint(u, "prompt_tokens");
+  int64_t cached = sl__xlate_getint(sl__xlate_get(u, "prompt_tokens_details"), "cached_tokens");
   if (cached < 0) cached = 0;
   s->usage.cache_read = cached;
   s->usage.input = prompt > cached ? prompt - cached : 0;
-  s->usage.output = sl_xl_getint(u, "completion_tokens");
+  s->usage.output = sl__xlate_getint(u, "completion_tokens");
 }
 
 static int bad(struct sl_xlate_stream *s, struct sl_buf *out, const char *why) {
-  return sl_xl_stream_fail(s, -EBADMSG, 502, why, out);
+  return sl__xlate_stream_fail(s, -EBADMSG, 502, why, out);
 }
 
 static int tool_calls(struct sl_xlate_stream *s, const cJSON *calls, struct sl_buf *out) {
@@ -103,22 +103,22 @@ static int tool_calls(struct sl_xlate_stream *s, const cJSON *calls, struct sl_b
   int pos = 0;
   cJSON_ArrayForEach(tc, calls) {
     int idx;
-    if (!sl_xl_getidx(tc, "index", &idx)) idx = pos;
+    if (!sl__xlate_getidx(tc, "index", &idx)) idx = pos;
     pos++;
-    const cJSON *fn = sl_xl_get(tc, "function");
-    struct sl_xl_map *m = sl_xl_map_find(s, idx);
+    const cJSON *fn = sl__xlate_get(tc, "function");
+    struct sl__xlate_map *m = sl__xlate_map_find(s, idx);
     if (!m) {
       char synth[32];
-      const char *id = sl_xl_getstr(tc, "id");
+      const char *id = sl__xlate_getstr(tc, "id");
       if (!id) {
         snprintf(synth, sizeof synth, "toolu_sluice_%d", idx);
         id = synth;
       }
-      int bi = open_block(s, out, SL_XL_BLK_TOOL, id, sl_xl_getstr(fn, "name"));
-      if (!(m = sl_xl_map_add(s, idx, bi, SL_XL_BLK_TOOL))) return bad(s, out, "Upstream sent too many tool calls");
+      int bi = open_block(s, out, SL_XL_BLK_TOOL, id, sl__xlate_getstr(fn, "name"));
+      if (!(m = sl__xlate_map_add(s, idx, bi, SL_XL_BLK_TOOL))) return bad(s, out, "Upstream sent too many tool calls");
       s->any_tool = true;
     }
-    const char *args = sl_xl_getstr(fn, "arguments");
+    const char *args = sl__xlate_getstr(fn, "arguments");
     if (args && args[0]) block_delta(out, m->val, SL_XL_BLK_TOOL, args);
   }
   return 0;
@@ -143,7 +143,7 @@ static int end(struct sl_xlate_stream *s, struct sl_buf *out) {
   return SL_XLATE_END;
 }
 
-int sl_xl_o2a_event(struct sl_xlate_stream *s, const char *event, size_t elen, const char *data, size_t dlen,
+int sl__xlate_o2a_event(struct sl_xlate_stream *s, const char *event, size_t elen, const char *data, size_t dlen,
                     struct sl_buf *out) {
   if (dlen == 6 && memcmp(data, "[DONE]", 6) == 0) return end(s, out);
   cJSON *ev = cJSON_ParseWithLength(data, dlen);
@@ -151,52 +151,52 @@ int sl_xl_o2a_event(struct sl_xlate_stream *s, const char *event, size_t elen, c
     cJSON_Delete(ev);
     return bad(s, out, "Upstream sent a stream event that is not OpenAI JSON");
   }
-  const cJSON *err = sl_xl_get(ev, "error");
+  const cJSON *err = sl__xlate_get(ev, "error");
   if ((err && !cJSON_IsNull(err)) || (elen == 5 && memcmp(event, "error", 5) == 0)) {
-    struct sl_xl_err e;
-    if (!sl_xl_err_read(ev, &e)) e.message = "Upstream stream error", e.message_len = strlen(e.message);
+    struct sl__xlate_err e;
+    if (!sl__xlate_err_read(ev, &e)) e.message = "Upstream stream error", e.message_len = strlen(e.message);
     sl_buf_puts(out, "event: error\ndata: ");
-    sl_xl_err_write(SL_WIRE_ANTHROPIC, 0, &e, out);
+    sl__xlate_err_write(SL_WIRE_ANTHROPIC, 0, &e, out);
     sl_buf_puts(out, "\n\n");
     cJSON_Delete(ev);
     return -EPROTO;
   }
   int rc = 0;
-  read_usage(s, sl_xl_get(ev, "usage"));
+  read_usage(s, sl__xlate_get(ev, "usage"));
   if (!s->began) {
-    if (!sl_xl_strset(&s->id, sl_xl_getstr(ev, "id")) || !sl_xl_strset(&s->model, sl_xl_getstr(ev, "model"))) {
+    if (!sl__xlate_strset(&s->id, sl__xlate_getstr(ev, "id")) || !sl__xlate_strset(&s->model, sl__xlate_getstr(ev, "model"))) {
       cJSON_Delete(ev);
       return -ENOMEM;
     }
     message_start(s, out);
   }
-  const cJSON *choices = sl_xl_get(ev, "choices"), *ch, *choice = NULL;
+  const cJSON *choices = sl__xlate_get(ev, "choices"), *ch, *choice = NULL;
   cJSON_ArrayForEach(ch, (cJSON_IsArray(choices) ? choices : NULL)) {
     int idx;
-    if (!sl_xl_getidx(ch, "index", &idx) || idx == 0) { /* the Anthropic format has one answer */
+    if (!sl__xlate_getidx(ch, "index", &idx) || idx == 0) { /* the Anthropic format has one answer */
       choice = ch;
       break;
     }
   }
-  const cJSON *delta = sl_xl_get(choice, "delta");
+  const cJSON *delta = sl__xlate_get(choice, "delta");
   if (cJSON_IsObject(delta)) {
-    const char *r = sl_xl_getstr(delta, "reasoning_content");
-    text_piece(s, out, SL_XL_BLK_THINKING, r ? r : sl_xl_getstr(delta, "reasoning"));
-    text_piece(s, out, SL_XL_BLK_TEXT, sl_xl_getstr(delta, "content"));
-    text_piece(s, out, SL_XL_BLK_TEXT, sl_xl_getstr(delta, "refusal"));
-    const cJSON *calls = sl_xl_get(delta, "tool_calls");
+    const char *r = sl__xlate_getstr(delta, "reasoning_content");
+    text_piece(s, out, SL_XL_BLK_THINKING, r ? r : sl__xlate_getstr(delta, "reasoning"));
+    text_piece(s, out, SL_XL_BLK_TEXT, sl__xlate_getstr(delta, "content"));
+    text_piece(s, out, SL_XL_BLK_TEXT, sl__xlate_getstr(delta, "refusal"));
+    const cJSON *calls = sl__xlate_get(delta, "tool_calls");
     if (cJSON_IsArray(calls)) rc = tool_calls(s, calls, out);
   }
-  const char *fr = sl_xl_getstr(choice, "finish_reason");
+  const char *fr = sl__xlate_getstr(choice, "finish_reason");
   if (fr) {
-    s->reason = sl_xl_stop_reason(fr);
+    s->reason = sl__xlate_stop_reason(fr);
     s->final_known = true;
   }
   cJSON_Delete(ev);
   return rc;
 }
 
-int sl_xl_o2a_finish(struct sl_xlate_stream *s, struct sl_buf *out) {
+int sl__xlate_o2a_finish(struct sl_xlate_stream *s, struct sl_buf *out) {
   if (s->final_known) return end(s, out); /* only [DONE] was missing */
-  return sl_xl_stream_fail(s, -EPIPE, 502, "Upstream stream ended before its finish_reason", out);
+  return sl__xlate_stream_fail(s, -EPIPE, 502, "Upstream stream ended before its finish_reason", out);
 }

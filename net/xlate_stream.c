@@ -31,26 +31,26 @@ void sl_xlate_stream_free(struct sl_xlate_stream *s) {
   free(s);
 }
 
-struct sl_xl_map *sl_xl_map_find(struct sl_xlate_stream *s, int key) {
+struct sl__xlate_map *sl__xlate_map_find(struct sl_xlate_stream *s, int key) {
   for (size_t i = 0; i < s->nmap; i++)
     if (s->map[i].key == key) return &s->map[i];
   return NULL;
 }
 
-struct sl_xl_map *sl_xl_map_add(struct sl_xlate_stream *s, int key, int val, enum sl_xl_blk kind) {
+struct sl__xlate_map *sl__xlate_map_add(struct sl_xlate_stream *s, int key, int val, enum sl__xlate_blk kind) {
   if (s->nmap >= SL_XL_MAX_BLOCKS) return NULL;
   if (s->nmap == s->capmap) {
     size_t cap = s->capmap ? s->capmap * 2 : 8;
-    struct sl_xl_map *m = realloc(s->map, cap * sizeof *m);
+    struct sl__xlate_map *m = realloc(s->map, cap * sizeof *m);
     if (!m) return NULL;
     s->map = m;
     s->capmap = cap;
   }
-  s->map[s->nmap] = (struct sl_xl_map){key, val, kind, false};
+  s->map[s->nmap] = (struct sl__xlate_map){key, val, kind, false};
   return &s->map[s->nmap++];
 }
 
-bool sl_xl_strset(char **dst, const char *src) {
+bool sl__xlate_strset(char **dst, const char *src) {
   char *c = NULL;
   if (src && !(c = strdup(src))) return false;
   free(*dst);
@@ -58,7 +58,7 @@ bool sl_xl_strset(char **dst, const char *src) {
   return true;
 }
 
-int sl_xl_stream_fail(struct sl_xlate_stream *s, int code, int status, const char *message, struct sl_buf *out) {
+int sl__xlate_stream_fail(struct sl_xlate_stream *s, int code, int status, const char *message, struct sl_buf *out) {
   enum sl_wire client = s->dir == SL_XLATE_ANTH_TO_OAI ? SL_WIRE_OPENAI : SL_WIRE_ANTHROPIC;
   sl_xlate_error_event(client, status, NULL, message, "upstream_protocol_error", out);
   return code;
@@ -74,8 +74,8 @@ static int settle(struct sl_xlate_stream *s, int rc, struct sl_buf *out, size_t 
 
 static int one_event(struct sl_xlate_stream *s, const char *event, size_t elen, const char *data, size_t dlen,
                      struct sl_buf *out) {
-  return s->dir == SL_XLATE_ANTH_TO_OAI ? sl_xl_a2o_event(s, event, elen, data, dlen, out)
-                                        : sl_xl_o2a_event(s, event, elen, data, dlen, out);
+  return s->dir == SL_XLATE_ANTH_TO_OAI ? sl__xlate_a2o_event(s, event, elen, data, dlen, out)
+                                        : sl__xlate_o2a_event(s, event, elen, data, dlen, out);
 }
 
 int sl_xlate_stream_event(struct sl_xlate_stream *s, const char *event, size_t event_len, const char *data,
@@ -108,7 +108,7 @@ static int sse_result(struct sl_xlate_stream *s, int rc, struct sl_buf *out) {
   if (rc >= 0 || s->result) return s->result ? s->result : rc;
   size_t before = out->n;
   if (rc == -EMSGSIZE)
-    rc = sl_xl_stream_fail(s, -EBADMSG, 502, "Upstream sent a stream event larger than 16 MiB", out);
+    rc = sl__xlate_stream_fail(s, -EBADMSG, 502, "Upstream sent a stream event larger than 16 MiB", out);
   return settle(s, rc, out, before);
 }
 
@@ -125,7 +125,7 @@ int sl_xlate_stream_finish(struct sl_xlate_stream *s, struct sl_buf *out) {
   int rc = sse_result(s, sl_sse_finish(&s->sse, on_event, &f), out);
   if (rc) return rc;
   size_t before = out->n;
-  rc = s->dir == SL_XLATE_ANTH_TO_OAI ? sl_xl_a2o_finish(s, out) : sl_xl_o2a_finish(s, out);
+  rc = s->dir == SL_XLATE_ANTH_TO_OAI ? sl__xlate_a2o_finish(s, out) : sl__xlate_o2a_finish(s, out);
   return settle(s, rc, out, before);
 }
 

@@ -13,7 +13,7 @@
 
 static const struct {
   const char *oai;
-  enum sl_xl_role role;
+  enum sl__xlate_role role;
 } roles[] = {
   {"system", SL_XL_ROLE_SYSTEM},       /* lifted into top-level system */
   {"developer", SL_XL_ROLE_SYSTEM},    /* o-series name for system */
@@ -23,7 +23,7 @@ static const struct {
   {"function", SL_XL_ROLE_UNSUPPORTED}, /* legacy function results: no tool_use id to pair with */
 };
 
-enum sl_xl_role sl_xl_oai_role(const char *role) {
+enum sl__xlate_role sl__xlate_oai_role(const char *role) {
   for (size_t i = 0; role && i < N(roles); i++)
     if (strcmp(roles[i].oai, role) == 0) return roles[i].role;
   return SL_XL_ROLE_UNKNOWN;
@@ -46,13 +46,13 @@ static const struct {
   {"refusal", "content_filter", A2O | O2A},
 };
 
-const char *sl_xl_finish_reason(const char *stop_reason) {
+const char *sl__xlate_finish_reason(const char *stop_reason) {
   for (size_t i = 0; stop_reason && i < N(reasons); i++)
     if ((reasons[i].dir & A2O) && strcmp(reasons[i].anth, stop_reason) == 0) return reasons[i].oai;
   return "stop";
 }
 
-const char *sl_xl_stop_reason(const char *finish_reason) {
+const char *sl__xlate_stop_reason(const char *finish_reason) {
   for (size_t i = 0; finish_reason && i < N(reasons); i++)
     if ((reasons[i].dir & O2A) && strcmp(reasons[i].oai, finish_reason) == 0) return reasons[i].anth;
   return "end_turn";
@@ -60,36 +60,36 @@ const char *sl_xl_stop_reason(const char *finish_reason) {
 
 /* ---- scalar request parameters ---- */
 
-const struct sl_xl_param sl_xl_oai_to_anth_params[] = {
+const struct sl__xlate_param sl__xlate_oai_to_anth_params[] = {
   {"temperature", "temperature", SL_XL_NUM01}, /* OpenAI allows 0..2, Anthropic 0..1: clamped */
   {"top_p", "top_p", SL_XL_NUM},
   {"top_k", "top_k", SL_XL_INT}, /* not OpenAI's, but sent by clients written for vLLM */
   {"stream", "stream", SL_XL_BOOL},
 };
-const size_t sl_xl_n_oai_to_anth_params = N(sl_xl_oai_to_anth_params);
+const size_t sl__xlate_n_oai_to_anth_params = N(sl__xlate_oai_to_anth_params);
 
-const struct sl_xl_param sl_xl_anth_to_oai_params[] = {
+const struct sl__xlate_param sl__xlate_anth_to_oai_params[] = {
   {"temperature", "temperature", SL_XL_NUM},
   {"top_p", "top_p", SL_XL_NUM},
   {"stream", "stream", SL_XL_BOOL},
 };
-const size_t sl_xl_n_anth_to_oai_params = N(sl_xl_anth_to_oai_params);
+const size_t sl__xlate_n_anth_to_oai_params = N(sl__xlate_anth_to_oai_params);
 
-void sl_xl_copy_params(struct sl_xl *x, const cJSON *src, cJSON *dst, const struct sl_xl_param *t, size_t n) {
+void sl__xlate_copy_params(struct sl_xl *x, const cJSON *src, cJSON *dst, const struct sl__xlate_param *t, size_t n) {
   for (size_t i = 0; i < n; i++) {
-    const cJSON *v = sl_xl_get(src, t[i].from);
+    const cJSON *v = sl__xlate_get(src, t[i].from);
     double d;
     switch (t[i].kind) {
     case SL_XL_BOOL:
-      if (cJSON_IsBool(v)) sl_xl_add_bool(x, dst, t[i].to, cJSON_IsTrue(v));
+      if (cJSON_IsBool(v)) sl__xlate_add_bool(x, dst, t[i].to, cJSON_IsTrue(v));
       break;
     case SL_XL_NUM:
     case SL_XL_NUM01:
     case SL_XL_INT:
-      if (!sl_xl_getnum(src, t[i].from, &d)) break;
+      if (!sl__xlate_getnum(src, t[i].from, &d)) break;
       if (t[i].kind == SL_XL_NUM01) d = d < 0 ? 0 : d > 1 ? 1 : d;
-      if (t[i].kind == SL_XL_INT) d = (double)sl_xl_getint(src, t[i].from);
-      sl_xl_add_num(x, dst, t[i].to, d);
+      if (t[i].kind == SL_XL_INT) d = (double)sl__xlate_getint(src, t[i].from);
+      sl__xlate_add_num(x, dst, t[i].to, d);
       break;
     }
   }
@@ -176,7 +176,7 @@ const char *sl_xlate_error_type(enum sl_wire wire, int status) {
   return wire == SL_WIRE_ANTHROPIC ? "api_error" : "server_error";
 }
 
-const char *sl_xl_err_type_anth(int status, const char *src) {
+const char *sl__xlate_err_type_anth(int status, const char *src) {
   for (size_t i = 0; src && i < N(err_o2a); i++)
     if (strcmp(err_o2a[i].oai, src) == 0) {
       if (err_o2a[i].anth) return err_o2a[i].anth;
@@ -193,7 +193,7 @@ static bool has_phrase(const char *m) {
   return false;
 }
 
-const char *sl_xl_err_type_oai(int status, const char *src, const char *message, const char **code) {
+const char *sl__xlate_err_type_oai(int status, const char *src, const char *message, const char **code) {
   const char *type = NULL, *c = NULL;
   for (size_t i = 0; src && i < N(err_a2o); i++)
     if (strcmp(err_a2o[i].anth, src) == 0) {

@@ -45,7 +45,7 @@ struct sl_keys {
 
 /* ---- hashing, refs ---- */
 
-void sl_keys_hash(const char *secret, size_t n, uint8_t hash[32]) { slk_sha256(secret, n, hash); }
+void sl_keys_hash(const char *secret, size_t n, uint8_t hash[32]) { sl__keys_sha256(secret, n, hash); }
 
 static int hexval(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -297,13 +297,13 @@ int sl_keys_open(struct sl_lmdb *e, struct sl_keys **out) {
   if (!k) return -ENOMEM;
   k->e = e;
   MDB_txn *t;
-  int rc = slk_begin(e, MDB_RDONLY, &t);
+  int rc = sl__keys_begin(e, MDB_RDONLY, &t);
   if (rc) {
     free(k);
     return sl_lmdb_err(rc);
   }
   k->rtxn = t;
-  slk_reset(e, t);
+  sl__keys_reset(e, t);
   *out = k;
   return 0;
 }
@@ -321,30 +321,30 @@ int sl_keys_lookup(struct sl_keys *k, const char *secret, size_t n, struct sl_ke
   if (n == 0 || n > 4096) return -ENOENT;
   uint8_t h[32];
   sl_keys_hash(secret, n, h);
-  int rc = slk_renew(k->e, k->rtxn);
+  int rc = sl__keys_renew(k->e, k->rtxn);
   if (rc) return -EIO;
   MDB_val key = {32, h}, v;
   rc = mdb_get(k->rtxn, k->e->dbi_keys, &key, &v);
   int ret = rc == MDB_NOTFOUND ? -ENOENT : rc ? -EIO : decode(h, v.mv_data, v.mv_size, out);
-  slk_reset(k->e, k->rtxn);
+  sl__keys_reset(k->e, k->rtxn);
   return ret;
 }
 
 int sl_keys_get(struct sl_keys *k, const uint8_t hash[32], struct sl_key_record *out) {
   memset(out, 0, sizeof *out);
   MDB_txn *t;
-  int rc = slk_begin(k->e, MDB_RDONLY, &t);
+  int rc = sl__keys_begin(k->e, MDB_RDONLY, &t);
   if (rc) return sl_lmdb_err(rc);
   MDB_val key = {32, (void *)hash}, v;
   rc = mdb_get(t, k->e->dbi_keys, &key, &v);
   int ret = rc == MDB_NOTFOUND ? -ENOENT : rc ? sl_lmdb_err(rc) : decode(hash, v.mv_data, v.mv_size, out);
-  slk_abort(k->e, t);
+  sl__keys_abort(k->e, t);
   return ret;
 }
 
 int sl_keys_list(struct sl_keys *k, sl_keys_list_cb cb, void *ctx) {
   MDB_txn *t;
-  int rc = slk_begin(k->e, MDB_RDONLY, &t);
+  int rc = sl__keys_begin(k->e, MDB_RDONLY, &t);
   if (rc) return sl_lmdb_err(rc);
   MDB_cursor *cur;
   rc = mdb_cursor_open(t, k->e->dbi_keys, &cur);
@@ -362,7 +362,7 @@ int sl_keys_list(struct sl_keys *k, sl_keys_list_cb cb, void *ctx) {
     if (rc == MDB_NOTFOUND) rc = 0;
     mdb_cursor_close(cur);
   }
-  slk_abort(k->e, t);
+  sl__keys_abort(k->e, t);
   return ret ? ret : sl_lmdb_err(rc);
 }
 
@@ -465,7 +465,7 @@ static int store_record(struct sl_keys *k, MDB_txn *t, const struct sl_key_recor
   if (rc == MDB_KEYEXIST) return EEXIST;
   if (rc) return rc;
   const char *label = label_of(r);
-  return slk_label_put(k->e, t, SL_SPEND_KEY, r->id, label, strlen(label));
+  return sl__keys_label_put(k->e, t, SL_SPEND_KEY, r->id, label, strlen(label));
 }
 
 struct gen_ctx {
@@ -512,7 +512,7 @@ int sl_keys_generate(struct sl_keys *k, const struct sl_key_params *p, char secr
   if (!r.key_alias) r.key_alias = "";
   if (!r.metadata) r.metadata = "";
   struct gen_ctx g = {k, &r};
-  rc = slk_write(k->e, gen_fn, &g);
+  rc = sl__keys_write(k->e, gen_fn, &g);
   if (rc) return rc;
   memcpy(secret_out, secret, n + 1);
   if (out && (rc = copy_out(&r, out))) return rc; /* the key exists; only the copy failed */
@@ -553,7 +553,7 @@ int sl_keys_update(struct sl_keys *k, const uint8_t hash[32], const struct sl_ke
   int rc = params_check(changes, changes->set);
   if (rc) return rc;
   struct upd_ctx u = {k, hash, changes, out};
-  rc = slk_write(k->e, upd_fn, &u);
+  rc = sl__keys_write(k->e, upd_fn, &u);
   if (rc && out) sl_key_record_free(out);
   return rc;
 }
@@ -572,5 +572,5 @@ static int del_fn(MDB_txn *t, void *ctx) {
 
 int sl_keys_delete(struct sl_keys *k, const uint8_t hash[32]) {
   struct del_ctx d = {k, hash};
-  return slk_write(k->e, del_fn, &d);
+  return sl__keys_write(k->e, del_fn, &d);
 }

@@ -15,7 +15,7 @@ static int remap(struct sl_lmdb *e) {
   return sl_lmdb_remap(e);
 }
 
-int slk_begin(struct sl_lmdb *e, unsigned flags, MDB_txn **t) {
+int sl__keys_begin(struct sl_lmdb *e, unsigned flags, MDB_txn **t) {
   for (int attempt = 0;; attempt++) {
     pthread_rwlock_rdlock(&e->remap_lock);
     int rc = mdb_txn_begin(e->env, NULL, flags, t);
@@ -25,18 +25,18 @@ int slk_begin(struct sl_lmdb *e, unsigned flags, MDB_txn **t) {
   }
 }
 
-int slk_commit(struct sl_lmdb *e, MDB_txn *t) {
+int sl__keys_commit(struct sl_lmdb *e, MDB_txn *t) {
   int rc = mdb_txn_commit(t);
   pthread_rwlock_unlock(&e->remap_lock);
   return rc;
 }
 
-void slk_abort(struct sl_lmdb *e, MDB_txn *t) {
+void sl__keys_abort(struct sl_lmdb *e, MDB_txn *t) {
   mdb_txn_abort(t);
   pthread_rwlock_unlock(&e->remap_lock);
 }
 
-int slk_renew(struct sl_lmdb *e, MDB_txn *t) {
+int sl__keys_renew(struct sl_lmdb *e, MDB_txn *t) {
   for (int attempt = 0;; attempt++) {
     pthread_rwlock_rdlock(&e->remap_lock);
     int rc = mdb_txn_renew(t);
@@ -46,22 +46,22 @@ int slk_renew(struct sl_lmdb *e, MDB_txn *t) {
   }
 }
 
-void slk_reset(struct sl_lmdb *e, MDB_txn *t) {
+void sl__keys_reset(struct sl_lmdb *e, MDB_txn *t) {
   mdb_txn_reset(t);
   pthread_rwlock_unlock(&e->remap_lock);
 }
 
-int slk_write(struct sl_lmdb *e, int (*fn)(MDB_txn *t, void *ctx), void *ctx) {
+int sl__keys_write(struct sl_lmdb *e, int (*fn)(MDB_txn *t, void *ctx), void *ctx) {
   bool grown = false;
   for (;;) {
     MDB_txn *t;
-    int rc = slk_begin(e, 0, &t);
+    int rc = sl__keys_begin(e, 0, &t);
     if (rc) return sl_lmdb_err(rc);
     rc = fn(t, ctx);
     if (rc == 0)
-      rc = slk_commit(e, t);
+      rc = sl__keys_commit(e, t);
     else
-      slk_abort(e, t);
+      sl__keys_abort(e, t);
     if (rc == MDB_MAP_FULL && !grown) {
       grown = true;
       sl_lmdb_reader_check(e); /* a dead reader can pin free pages */
@@ -72,7 +72,7 @@ int slk_write(struct sl_lmdb *e, int (*fn)(MDB_txn *t, void *ctx), void *ctx) {
   }
 }
 
-void slk_sha256(const void *p, size_t n, uint8_t out[32]) {
+void sl__keys_sha256(const void *p, size_t n, uint8_t out[32]) {
 #if MBEDTLS_VERSION_MAJOR >= 3
   mbedtls_sha256(p, n, out, 0);
 #else
@@ -80,28 +80,28 @@ void slk_sha256(const void *p, size_t n, uint8_t out[32]) {
 #endif
 }
 
-void slk_put_be64(uint8_t *p, uint64_t v) {
+void sl__keys_put_be64(uint8_t *p, uint64_t v) {
   for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
 }
 
-uint64_t slk_get_be64(const uint8_t *p) {
+uint64_t sl__keys_get_be64(const uint8_t *p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; i++) v = v << 8 | p[i];
   return v;
 }
 
-void slk_row_key(uint8_t k[SLK_ROW_KEY_LEN], unsigned kind, uint64_t id, uint32_t day) {
+void sl__keys_row_key(uint8_t k[SLK_ROW_KEY_LEN], unsigned kind, uint64_t id, uint32_t day) {
   k[0] = 'R';
   k[1] = (uint8_t)kind;
-  slk_put_be64(k + 2, id);
+  sl__keys_put_be64(k + 2, id);
   k[10] = (uint8_t)(day >> 24);
   k[11] = (uint8_t)(day >> 16);
   k[12] = (uint8_t)(day >> 8);
   k[13] = (uint8_t)day;
 }
 
-void slk_id_key(uint8_t k[SLK_ID_KEY_LEN], char tag, unsigned kind, uint64_t id) {
+void sl__keys_id_key(uint8_t k[SLK_ID_KEY_LEN], char tag, unsigned kind, uint64_t id) {
   k[0] = (uint8_t)tag;
   k[1] = (uint8_t)kind;
-  slk_put_be64(k + 2, id);
+  sl__keys_put_be64(k + 2, id);
 }

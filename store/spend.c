@@ -16,14 +16,14 @@
 #define LABEL_MAX 1024
 
 uint64_t sl_spend_id_hash(enum sl_spend_kind kind, const uint8_t hash[32]) {
-  uint64_t low = slk_get_be64(hash) & ID_MASK;
+  uint64_t low = sl__keys_get_be64(hash) & ID_MASK;
   if (low == 0) low = 1;
   return (uint64_t)(kind & 3) << 62 | low;
 }
 
 uint64_t sl_spend_id_name(enum sl_spend_kind kind, const char *name, size_t n) {
   uint8_t h[32];
-  slk_sha256(name, n, h);
+  sl__keys_sha256(name, n, h);
   return sl_spend_id_hash(kind, h);
 }
 
@@ -88,7 +88,7 @@ static int64_t sat_add(int64_t a, int64_t b) {
 }
 
 static void row_read(const MDB_val *v, int64_t out[SL_SPEND_NFIELDS]) {
-  struct slk_row r;
+  struct sl__keys_row r;
   memset(out, 0, sizeof(int64_t) * SL_SPEND_NFIELDS);
   if (v->mv_size != sizeof r) return;
   memcpy(&r, v->mv_data, sizeof r);
@@ -98,7 +98,7 @@ static void row_read(const MDB_val *v, int64_t out[SL_SPEND_NFIELDS]) {
 
 static int row_add(MDB_txn *t, MDB_dbi dbi, const void *key, size_t klen, const int64_t d[SL_SPEND_NFIELDS]) {
   MDB_val k = {klen, (void *)key}, v;
-  struct slk_row r = {.version = SLK_VERSION};
+  struct sl__keys_row r = {.version = SLK_VERSION};
   int rc = mdb_get(t, dbi, &k, &v);
   if (rc && rc != MDB_NOTFOUND) return rc;
   if (!rc) row_read(&v, r.v);
@@ -107,18 +107,18 @@ static int row_add(MDB_txn *t, MDB_dbi dbi, const void *key, size_t klen, const 
   return mdb_put(t, dbi, &k, &v, 0);
 }
 
-int slk_spend_add(struct sl_lmdb *e, MDB_txn *t, unsigned kind, uint64_t id, uint32_t day, uint64_t period_start,
+int sl__keys_spend_add(struct sl_lmdb *e, MDB_txn *t, unsigned kind, uint64_t id, uint32_t day, uint64_t period_start,
                   const int64_t d[SL_SPEND_NFIELDS]) {
   uint8_t rk[SLK_ROW_KEY_LEN], ik[SLK_ID_KEY_LEN];
-  slk_row_key(rk, kind, id, day);
+  sl__keys_row_key(rk, kind, id, day);
   int rc = row_add(t, e->dbi_spend, rk, sizeof rk, d);
-  slk_id_key(ik, 'T', kind, id);
+  sl__keys_id_key(ik, 'T', kind, id);
   if (!rc) rc = row_add(t, e->dbi_spend, ik, sizeof ik, d);
   if (rc) return rc;
   /* the budget period row: restarted when the slot's period moved forward */
-  slk_id_key(ik, 'P', kind, id);
+  sl__keys_id_key(ik, 'P', kind, id);
   MDB_val k = {sizeof ik, ik}, v;
-  struct slk_period p = {.version = SLK_VERSION};
+  struct sl__keys_period p = {.version = SLK_VERSION};
   rc = mdb_get(t, e->dbi_spend, &k, &v);
   if (rc && rc != MDB_NOTFOUND) return rc;
   if (!rc && v.mv_size == sizeof p) {
@@ -135,10 +135,10 @@ int slk_spend_add(struct sl_lmdb *e, MDB_txn *t, unsigned kind, uint64_t id, uin
   return mdb_put(t, e->dbi_spend, &k, &v, 0);
 }
 
-int slk_label_put(struct sl_lmdb *e, MDB_txn *t, unsigned kind, uint64_t id, const char *label, size_t n) {
+int sl__keys_label_put(struct sl_lmdb *e, MDB_txn *t, unsigned kind, uint64_t id, const char *label, size_t n) {
   if (n > LABEL_MAX) n = LABEL_MAX;
   uint8_t ik[SLK_ID_KEY_LEN];
-  slk_id_key(ik, 'L', kind, id);
+  sl__keys_id_key(ik, 'L', kind, id);
   MDB_val k = {sizeof ik, ik}, v;
   int rc = mdb_get(t, e->dbi_spend, &k, &v);
   if (rc == 0 && v.mv_size == n && memcmp(v.mv_data, label, n) == 0) return 0;
@@ -156,12 +156,12 @@ struct label_ctx {
 
 static int label_fn(MDB_txn *t, void *ctx) {
   struct label_ctx *l = ctx;
-  return slk_label_put(l->e, t, l->kind, l->id, l->label, strlen(l->label));
+  return sl__keys_label_put(l->e, t, l->kind, l->id, l->label, strlen(l->label));
 }
 
 int sl_spend_label_set(struct sl_lmdb *e, enum sl_spend_kind kind, uint64_t id, const char *label) {
   struct label_ctx l = {e, kind, id, label ? label : ""};
-  return slk_write(e, label_fn, &l);
+  return sl__keys_write(e, label_fn, &l);
 }
 
 /* ---- reads ---- */
@@ -170,7 +170,7 @@ int sl_spend_label_set(struct sl_lmdb *e, enum sl_spend_kind kind, uint64_t id, 
 static int sum_days(MDB_cursor *cur, unsigned kind, uint64_t id, uint32_t start, uint32_t end,
                     int64_t out[SL_SPEND_NFIELDS]) {
   uint8_t rk[SLK_ROW_KEY_LEN];
-  slk_row_key(rk, kind, id, start);
+  sl__keys_row_key(rk, kind, id, start);
   MDB_val k = {sizeof rk, rk}, v;
   int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
   for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -196,7 +196,7 @@ int sl_spend_sum(struct sl_lmdb *e, enum sl_spend_kind kind, uint64_t id, uint32
                  struct sl_spend_row *out) {
   memset(out, 0, sizeof *out);
   MDB_txn *t;
-  int rc = slk_begin(e, MDB_RDONLY, &t);
+  int rc = sl__keys_begin(e, MDB_RDONLY, &t);
   if (rc) return sl_lmdb_err(rc);
   MDB_cursor *cur;
   int64_t s[SL_SPEND_NFIELDS] = {0};
@@ -205,7 +205,7 @@ int sl_spend_sum(struct sl_lmdb *e, enum sl_spend_kind kind, uint64_t id, uint32
     rc = sum_days(cur, kind, id, start_day, end_day, s);
     mdb_cursor_close(cur);
   }
-  slk_abort(e, t);
+  sl__keys_abort(e, t);
   to_row(s, out);
   return sl_lmdb_err(rc);
 }
@@ -213,15 +213,15 @@ int sl_spend_sum(struct sl_lmdb *e, enum sl_spend_kind kind, uint64_t id, uint32
 int sl_spend_total(struct sl_lmdb *e, enum sl_spend_kind kind, uint64_t id, struct sl_spend_row *out) {
   memset(out, 0, sizeof *out);
   MDB_txn *t;
-  int rc = slk_begin(e, MDB_RDONLY, &t);
+  int rc = sl__keys_begin(e, MDB_RDONLY, &t);
   if (rc) return sl_lmdb_err(rc);
   uint8_t ik[SLK_ID_KEY_LEN];
-  slk_id_key(ik, 'T', kind, id);
+  sl__keys_id_key(ik, 'T', kind, id);
   MDB_val k = {sizeof ik, ik}, v;
   int64_t s[SL_SPEND_NFIELDS] = {0};
   rc = mdb_get(t, e->dbi_spend, &k, &v);
   if (!rc) row_read(&v, s);
-  slk_abort(e, t);
+  sl__keys_abort(e, t);
   to_row(s, out);
   return rc == MDB_NOTFOUND ? 0 : sl_lmdb_err(rc);
 }
@@ -231,12 +231,12 @@ int sl_spend_period_load(struct sl_lmdb *e, enum sl_spend_kind kind, uint64_t id
   *micro = 0;
   uint64_t want = period_start_unix > 0 ? (uint64_t)period_start_unix : 0;
   MDB_txn *t;
-  int rc = slk_begin(e, MDB_RDONLY, &t);
+  int rc = sl__keys_begin(e, MDB_RDONLY, &t);
   if (rc) return sl_lmdb_err(rc);
   uint8_t ik[SLK_ID_KEY_LEN];
-  slk_id_key(ik, 'P', kind, id);
+  sl__keys_id_key(ik, 'P', kind, id);
   MDB_val k = {sizeof ik, ik}, v;
-  struct slk_period p;
+  struct sl__keys_period p;
   rc = mdb_get(t, e->dbi_spend, &k, &v);
   if (rc == MDB_NOTFOUND) {
     rc = 0;
@@ -254,7 +254,7 @@ int sl_spend_period_load(struct sl_lmdb *e, enum sl_spend_kind kind, uint64_t id
       *micro = s[SL_SPEND_MICRO];
     } /* else: the stored period is older, nothing spent in this one yet */
   }
-  slk_abort(e, t);
+  sl__keys_abort(e, t);
   return sl_lmdb_err(rc);
 }
 
@@ -286,7 +286,7 @@ static int rep_add(struct rep *r, const struct sl_spend_report_row *row, size_t 
 /* Appends the label of (kind, id) and returns its offset in r->labels. */
 static int rep_label(struct rep *r, MDB_txn *t, MDB_dbi dbi, unsigned kind, uint64_t id, size_t *off) {
   uint8_t ik[SLK_ID_KEY_LEN];
-  slk_id_key(ik, 'L', kind, id);
+  sl__keys_id_key(ik, 'L', kind, id);
   MDB_val k = {sizeof ik, ik}, v = {0, ""};
   int rc = mdb_get(t, dbi, &k, &v);
   if (rc && rc != MDB_NOTFOUND) return rc;
@@ -309,25 +309,25 @@ int sl_spend_report(struct sl_lmdb *e, enum sl_spend_kind kind, uint32_t start_d
                     sl_spend_report_cb cb, void *ctx) {
   struct rep r = {0};
   MDB_txn *t;
-  int rc = slk_begin(e, MDB_RDONLY, &t);
+  int rc = sl__keys_begin(e, MDB_RDONLY, &t);
   if (rc) return sl_lmdb_err(rc);
   MDB_cursor *cur;
   rc = mdb_cursor_open(t, e->dbi_spend, &cur);
   if (!rc) {
     /* id by id: seek to (kind, id, start_day), walk to end_day, then to the next id */
     uint8_t rk[SLK_ROW_KEY_LEN];
-    slk_row_key(rk, kind, 0, start_day);
+    sl__keys_row_key(rk, kind, 0, start_day);
     MDB_val k = {sizeof rk, rk}, v;
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0) {
       const uint8_t *p = k.mv_data;
       if (k.mv_size != SLK_ROW_KEY_LEN || p[0] != 'R' || p[1] != (uint8_t)kind) break;
-      uint64_t id = slk_get_be64(p + 2);
+      uint64_t id = sl__keys_get_be64(p + 2);
       uint32_t day = (uint32_t)p[10] << 24 | (uint32_t)p[11] << 16 | (uint32_t)p[12] << 8 | p[13];
       if (day < start_day || day > end_day) {
         /* before the range: seek into it; past it: on to the next id */
         if (day > end_day && id == UINT64_MAX) break;
-        slk_row_key(rk, kind, day < start_day ? id : id + 1, start_day);
+        sl__keys_row_key(rk, kind, day < start_day ? id : id + 1, start_day);
         k = (MDB_val){sizeof rk, rk};
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         continue;
@@ -347,7 +347,7 @@ int sl_spend_report(struct sl_lmdb *e, enum sl_spend_kind kind, uint32_t start_d
     if (rc == MDB_NOTFOUND) rc = 0;
     mdb_cursor_close(cur);
   }
-  slk_abort(e, t);
+  sl__keys_abort(e, t);
   int ret = sl_lmdb_err(rc);
   for (size_t i = 0; !ret && i < r.n; i++) {
     r.rows[i].row.label = r.labels + r.rows[i].label_off;

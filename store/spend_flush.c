@@ -40,8 +40,8 @@ static bool slot_dirty(struct sl_shm_key *s) {
 
 static void meta_key(uint8_t k[SLK_META_KEY_LEN], uint64_t id, uint64_t epoch) {
   k[0] = 'M';
-  slk_put_be64(k + 1, id);
-  slk_put_be64(k + 9, epoch);
+  sl__keys_put_be64(k + 1, id);
+  sl__keys_put_be64(k + 9, epoch);
 }
 
 struct flush_ctx {
@@ -61,11 +61,11 @@ static int gc_meta(struct flush_ctx *c, MDB_txn *t) {
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     const uint8_t *p = k.mv_data;
     if (k.mv_size < 1 || p[0] != 'M') break;
-    struct slk_meta m;
+    struct sl__keys_meta m;
     bool stale = k.mv_size != SLK_META_KEY_LEN || v.mv_size != sizeof m;
     if (!stale) {
       memcpy(&m, v.mv_data, sizeof m);
-      stale = slk_get_be64(p + 9) != c->shm->epoch && m.updated_at < c->now - META_IDLE_S;
+      stale = sl__keys_get_be64(p + 9) != c->shm->epoch && m.updated_at < c->now - META_IDLE_S;
     }
     if (stale && (rc = mdb_cursor_del(cur, 0))) break;
   }
@@ -101,7 +101,7 @@ static int flush_fn(MDB_txn *t, void *ctx) {
     uint8_t mk[SLK_META_KEY_LEN];
     meta_key(mk, id, c->shm->epoch);
     MDB_val k = {sizeof mk, mk}, v;
-    struct slk_meta m;
+    struct sl__keys_meta m;
     rc = mdb_get(t, c->e->dbi_spend, &k, &v);
     if (rc && rc != MDB_NOTFOUND) break;
     bool found = !rc && v.mv_size == sizeof m;
@@ -120,9 +120,9 @@ static int flush_fn(MDB_txn *t, void *ctx) {
       any |= delta[f] != 0;
     }
     if (any) {
-      rc = slk_spend_add(c->e, t, (unsigned)(id >> 62), id, day, period_start, delta);
+      rc = sl__keys_spend_add(c->e, t, (unsigned)(id >> 62), id, day, period_start, delta);
       if (rc) break;
-      m = (struct slk_meta){.version = SLK_VERSION, .updated_at = c->now};
+      m = (struct sl__keys_meta){.version = SLK_VERSION, .updated_at = c->now};
       memcpy(m.flushed, total, sizeof m.flushed);
       v = (MDB_val){sizeof m, &m};
       if ((rc = mdb_put(t, c->e->dbi_spend, &k, &v, 0))) break;
@@ -143,7 +143,7 @@ static int commit_from(struct sl_lmdb *e, struct sl_shm *shm, int64_t now_unix, 
                        struct sl_spend_flush_plan *plan) {
   struct flush_ctx c = {e, shm, now_unix, gc, plan, start};
   plan->n = 0;
-  int rc = slk_write(e, flush_fn, &c);
+  int rc = sl__keys_write(e, flush_fn, &c);
   if (rc) plan->n = 0;
   return rc;
 }

@@ -1,7 +1,7 @@
-/* Shared health bookkeeping; see health.h. Single fields are plain atomics (an EWMA
+/* Shared health bookkeeping; see health_shm.h. Single fields are plain atomics (an EWMA
  * update lost to a concurrent writer costs nothing); the cooldown breaker's fields
  * change together under the deployment's tiny spinlock. */
-#include "core/health.h"
+#include "core/health_shm.h"
 
 #include <string.h>
 

@@ -1,8 +1,8 @@
 /* Glue between the shared-memory health region (store/shm.h) and the pure routing
  * decisions (policy/): snapshots candidates for policy, and records what each attempt
  * taught us (latency, TTFT, failures, cooldowns) for every worker to see. */
-#ifndef SL_CORE_HEALTH_H
-#define SL_CORE_HEALTH_H
+#ifndef SL_CORE_HEALTH_SHM_H
+#define SL_CORE_HEALTH_SHM_H
 
 #include <stdbool.h>
 #include <stdint.h>
