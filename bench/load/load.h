@@ -19,7 +19,7 @@
 #include <llhttp.h>
 #include <uv.h>
 
-#define LOAD_VERSION       "0.1.0"
+#define LOAD_VERSION       SLUICE_VERSION /* from meson.build */
 #define LOAD_READ_BUF      (64u * 1024)        /* the one read buffer all connections share */
 #define LOAD_MAX_LINE      (1u * 1024 * 1024)  /* longest SSE line kept; the rest is dropped */
 #define LOAD_MAX_BODY_SCAN (256u * 1024)       /* whole bodies kept for the usage scan */
