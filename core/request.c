@@ -165,16 +165,8 @@ void sl_request_reply_error(struct sl_request *rq, int status, const char *code,
   if (rq->conn) {
     sl_request_build_headers(rq);
     if (extra_hdrs) sl_buf_puts(&rq->hdrs, extra_hdrs);
-    if (rq->cwire == SL_WIRE_ANTHROPIC) { /* Anthropic clients get Anthropic-shaped errors */
-      struct sl_buf o = {0}, a = {0};
-      sl_oai_error_append(&o, msg, sl_oai_error_type_for(status), code);
-      sl_xlate_error_body(SL_WIRE_ANTHROPIC, status, o.p ? o.p : "", o.n, &a);
-      sl_conn_respond(rq->conn, status, "application/json", rq->hdrs.p, rq->hdrs.n, a.p ? a.p : "", a.n);
-      sl_buf_free(&o);
-      sl_buf_free(&a);
-    } else {
-      sl_conn_respond_error(rq->conn, status, msg, code, rq->hdrs.oom ? NULL : rq->hdrs.p);
-    }
+    /* the server writes it in the client's shape (Anthropic's on /v1/messages) */
+    sl_conn_respond_error(rq->conn, status, msg, code, rq->hdrs.oom ? NULL : rq->hdrs.p);
   }
   sl_request_finish(rq);
 }
@@ -184,6 +176,13 @@ static void reply_json(struct sl_request *rq, int status, const char *body, size
   sl_request_build_headers(rq);
   if (rq->conn) sl_conn_respond(rq->conn, status, "application/json", rq->hdrs.p, rq->hdrs.n, body, n);
   sl_request_finish(rq);
+}
+
+/* Answers a body a builder malloc'd (rc 0) and frees it, or 500 with `why` (rc != 0). */
+static void reply_built(struct sl_request *rq, int rc, char *body, size_t n, const char *why) {
+  if (rc) sl_request_reply_error(rq, 500, "internal_error", NULL, "%s", why);
+  else reply_json(rq, 200, body, n);
+  free(body);
 }
 
 /* ---- front half: route, authenticate, parse ---- */
@@ -411,25 +410,17 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
       reply_json(rq, 200, w->models_json, w->models_json_len);
       return;
     }
-    char *body;
-    size_t n;
-    if (sl_tenancy_models_json(rq, &body, &n)) {
-      sl_request_reply_error(rq, 500, "internal_error", NULL, "Out of memory");
-      return;
-    }
-    reply_json(rq, 200, body, n);
-    free(body);
+    char *body = NULL;
+    size_t n = 0;
+    int rc = sl_tenancy_models_json(rq, &body, &n); /* before body and n are read */
+    reply_built(rq, rc, body, n, "Out of memory");
     return;
   }
   case SL_R_CACHE_STATS: {
-    char *body;
-    size_t n;
-    if (sl_reqcache_stats_json(w, &body, &n)) {
-      sl_request_reply_error(rq, 500, "internal_error", NULL, "Cannot read cache statistics");
-      return;
-    }
-    reply_json(rq, 200, body, n);
-    free(body);
+    char *body = NULL;
+    size_t n = 0;
+    int rc = sl_reqcache_stats_json(w, &body, &n);
+    reply_built(rq, rc, body, n, "Cannot read cache statistics");
     return;
   }
   case SL_R_CACHE_FLUSH: {
