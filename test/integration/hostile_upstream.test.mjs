@@ -239,10 +239,11 @@ const CODE = {
 
 // ------------------------------------------------------------------ fixture
 
-/** Stops one setup() fixture; sluice's stderr must hold no sanitizer report. */
+/** Stops one setup() fixture: sluice must exit 0 on SIGTERM with no sanitizer report. */
 async function teardown({ hostile, good, s }) {
-  await s.stop();
+  const code = await s.stop();
   assertNoSanitizerReports('sluice', s.stderr);
+  assert.equal(code, 0, `sluice exit code after SIGTERM\n${s.stderr.slice(-3000)}`);
   await good.stop();
   await hostile.close();
 }
@@ -370,34 +371,18 @@ async function streamCase(s, hostile, name, want, cache) {
 
 for (const cache of [false, true]) {
   const label = cache ? 'with the cache' : 'without the cache';
-  test(`hostile upstreams, non-streaming, ${label}`, async (t) => {
-    const { hostile, good, s } = await setup({ cache });
-    try {
-      for (const [name, want] of Object.entries(NONSTREAM)) {
-        await t.test(`${name}: ${want}`, () => nonStreamCase(s, hostile, name, want, cache));
+  for (const [kind, table, run] of [['non-streaming', NONSTREAM, nonStreamCase], ['streaming', STREAM, streamCase]]) {
+    test(`hostile upstreams, ${kind}, ${label}`, async (t) => {
+      const { hostile, good, s } = await setup({ cache });
+      try {
+        for (const [name, want] of Object.entries(table)) {
+          await t.test(`${name}: ${want}`, () => run(s, hostile, name, want, cache));
+        }
+      } finally {
+        await teardown({ hostile, good, s });
       }
-    } finally {
-      const code = await s.stop();
-      assertNoSanitizerReports('sluice', s.stderr);
-      assert.equal(code, 0, `sluice exit code after SIGTERM\n${s.stderr.slice(-3000)}`);
-      await good.stop();
-      await hostile.close();
-    }
-  });
-  test(`hostile upstreams, streaming, ${label}`, async (t) => {
-    const { hostile, good, s } = await setup({ cache });
-    try {
-      for (const [name, want] of Object.entries(STREAM)) {
-        await t.test(`${name}: ${want}`, () => streamCase(s, hostile, name, want, cache));
-      }
-    } finally {
-      const code = await s.stop();
-      assertNoSanitizerReports('sluice', s.stderr);
-      assert.equal(code, 0, `sluice exit code after SIGTERM\n${s.stderr.slice(-3000)}`);
-      await good.stop();
-      await hostile.close();
-    }
-  });
+    });
+  }
 }
 
 // The 10 MB line on its own sluice with the default-sized idle timeout: sluice holds the
