@@ -18,7 +18,7 @@
 #include "core/admin_internal.h"
 #include "core/request_internal.h"
 #include "core/tenancy.h"
-#include "net/json_scan.h"
+#include "net/wire/json_scan.h"
 #include "policy/cost.h"
 #include "store/shm.h"
 #include "store/spend.h"

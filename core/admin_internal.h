@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "net/http_common.h"
+#include "net/wire/http_common.h"
 
 struct sl_request;
 struct sl_worker;

@@ -18,7 +18,7 @@
 #include "core/health_shm.h"
 #include "core/tenancy.h"
 #include "core/request_internal.h"
-#include "net/oai_error.h"
+#include "net/wire/oai_error.h"
 #include "policy/classify.h"
 
 #define MAX_BUFFERED_RESPONSE (64u << 20)

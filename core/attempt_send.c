@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "core/request_internal.h"
-#include "net/json_scan.h"
+#include "net/wire/json_scan.h"
 
 /* Body fields that are sluice's (LiteLLM's) to read, never the provider's. */
 static const char *const stripped_fields[] = {"timeout", "cache"};

@@ -30,7 +30,7 @@
 #include "core/notify.h"
 #include "core/storectl.h"
 #include "core/worker.h"
-#include "net/buf.h"
+#include "net/base/buf.h"
 #include "net/http_server.h"
 #include "store/shm.h"
 

@@ -4,7 +4,7 @@
 #ifndef SL_CORE_METRICS_H
 #define SL_CORE_METRICS_H
 
-#include "net/buf.h"
+#include "net/base/buf.h"
 
 struct sl_request;
 struct sl_worker;

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/cache_key.h"
+#include "net/wire/cache_key.h"
 #include "core/log.h"
 #include "core/request_internal.h"
-#include "net/oai_stream.h"
+#include "net/wire/oai_stream.h"
 #include "store/cache.h"
 #include "store/keys.h"
 #include "store/lmdb_env.h"

@@ -20,9 +20,9 @@
 #include "core/admin.h"
 #include "store/keys.h"
 #include "core/request_internal.h"
-#include "net/json_bound.h"
-#include "net/json_scan.h"
-#include "net/oai_error.h"
+#include "net/wire/json_bound.h"
+#include "net/wire/json_scan.h"
+#include "net/wire/oai_error.h"
 #include "policy/classify.h"
 
 /* ---- ending ---- */

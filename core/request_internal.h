@@ -10,11 +10,11 @@
 
 #include "core/routes.h"
 #include "core/worker.h"
-#include "net/buf.h"
+#include "net/base/buf.h"
 #include "policy/choose.h"
 #include "core/reqcache.h"
-#include "net/usage.h"
-#include "net/xlate.h"
+#include "net/wire/usage.h"
+#include "net/wire/xlate.h"
 
 struct sl_oai_asm;
 

@@ -15,7 +15,7 @@
 #include "core/log.h"
 #include "core/master.h"
 #include "core/worker.h"
-#include "net/buf.h"
+#include "net/base/buf.h"
 #include "store/lmdb_env.h"
 
 #define CHECK_TIMEOUT_MS 60000

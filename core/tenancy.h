@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "net/buf.h"
+#include "net/base/buf.h"
 
 struct sl_request;
 struct sl_attempt;

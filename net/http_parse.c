@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/buf.h"
+#include "net/base/buf.h"
 
 /* Chunk extensions carry nothing we use; their bytes per request are capped (the
  * CVE-2024-22019 class: megabytes of extension that no limit counted). */

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/http_common.h"
+#include "net/wire/http_common.h"
 
 struct sl_http_limits {
   size_t max_header_bytes; /* request line + headers; beyond -> 431 */

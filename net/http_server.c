@@ -33,11 +33,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/buf.h"
+#include "net/base/buf.h"
 #include "net/listener.h"
-#include "net/oai_error.h"
+#include "net/wire/oai_error.h"
 #include "net/tls_server.h"
-#include "net/xlate.h"
+#include "net/wire/xlate.h"
 
 enum conn_state { C_IDLE, C_READING, C_HANDLING, C_FINISHING };
 enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY, T_LINGER };

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "net/http_common.h"
+#include "net/wire/http_common.h"
 
 /* Why an exchange failed before a complete response arrived. */
 enum sl_upstream_err {

@@ -20,7 +20,7 @@ struct sl_price {
 
 /* Token counts of one call, in OpenAI's convention: prompt counts every input token,
  * including the cache_read and cache_write ones (Anthropic's input_tokens do not: add
- * them, as net/usage does). completion counts every output token (reasoning included). */
+ * them, as net/wire/usage does). completion counts every output token (reasoning included). */
 struct sl_tokens {
   int64_t prompt, completion, cache_read, cache_write;
 };

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/json_bound.h"
+#include "net/wire/json_bound.h"
 
 static void measure(const cJSON *j, int d, int64_t *n, int *depth) {
   (*n)++;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/json_scan.h"
+#include "net/wire/json_scan.h"
 
 static void check(const char *buf, size_t len, const char *key) {
   size_t start = (size_t)-1, end = (size_t)-1;

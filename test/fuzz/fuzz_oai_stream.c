@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/oai_stream.h"
+#include "net/wire/oai_stream.h"
 
 /* cJSON_Compare finds object members by name, so an object with a duplicate name
  * never equals itself; compare the k-th member of each name instead. */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/sse.h"
+#include "net/wire/sse.h"
 
 static int record(void *ud, const struct sl_sse_event *ev) {
   struct sl_buf *b = ud;

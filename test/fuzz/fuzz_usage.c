@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/usage.h"
+#include "net/wire/usage.h"
 
 struct result {
   struct sl_buf out;

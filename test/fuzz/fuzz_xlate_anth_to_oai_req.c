@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/xlate.h"
+#include "net/wire/xlate.h"
 
 static void check_output(const char *p, size_t n) {
   cJSON *j = cJSON_ParseWithLength(p, n);

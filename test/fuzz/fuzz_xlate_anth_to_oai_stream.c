@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/sse.h"
-#include "net/xlate.h"
+#include "net/wire/sse.h"
+#include "net/wire/xlate.h"
 
 struct seen {
   int n;

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/sse.h"
-#include "net/xlate.h"
+#include "net/wire/sse.h"
+#include "net/wire/xlate.h"
 
 struct order {
   int n, blocks, open; /* open: index of the open block, -1 none */

@@ -16,20 +16,39 @@ PURE_LIBC = {
     "stdarg.h", "stdbool.h", "stddef.h", "stdint.h", "stdio.h", "stdlib.h", "string.h",
     "strings.h",
 }
+WIRE_SYSTEM = PURE_LIBC | {"time.h"}
 ROOMS = {
-    "core": ({"core", "net", "policy", "store"}, lambda h: True),
-    "net": ({"net"}, lambda h: not h.startswith(("lmdb", "hiredis"))),
+    "core": ({"core", "net", "net/wire", "net/base", "policy", "store"}, lambda h: True),
+    "net": ({"net", "net/wire", "net/base"}, lambda h: not h.startswith(("lmdb", "hiredis"))),
+    # net/wire: pure formats, bytes in and bytes out (JSON via cJSON, SHA-256 via mbedtls).
+    "net/wire": ({"net/wire", "net/base"},
+                 lambda h: h in PURE_LIBC or h.startswith(("cjson/", "mbedtls/"))),
+    # net/base: the base layer every room but policy/ may include.
+    "net/base": ({"net/base"}, lambda h: h in PURE_LIBC),
     "policy": ({"policy"}, lambda h: h in PURE_LIBC),
-    "store": ({"store"}, lambda h: not h.startswith(("uv", "llhttp", "cjson/"))),
+    "store": ({"store", "net/base"}, lambda h: not h.startswith(("uv", "llhttp", "cjson/"))),
 }
+
+
+def room_of(rel_dir):
+    """The deepest room a directory (or a header path's folder) lies in."""
+    best = None
+    for room in ROOMS:
+        if rel_dir == room or rel_dir.startswith(room + "/"):
+            if best is None or len(room) > len(best):
+                best = room
+    return best
+
+
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 
 
 def check(root):
     bad = []
-    for room, (may, system_ok) in ROOMS.items():
-        top = os.path.join(root, room)
-        for dirpath, _, files in os.walk(top):
+    for top_room in ("core", "net", "policy", "store"):
+        for dirpath, _, files in os.walk(os.path.join(root, top_room)):
+            room = room_of(os.path.relpath(dirpath, root))
+            may, system_ok = ROOMS[room]
             for name in sorted(files):
                 if not name.endswith((".c", ".h")):
                     continue
@@ -42,7 +61,7 @@ def check(root):
                             continue
                         kind, header = m.groups()
                         if kind == '"':
-                            target = header.split("/", 1)[0] if "/" in header else room
+                            target = room_of(os.path.dirname(header)) if "/" in header else room
                             if target not in may:
                                 bad.append(f"{rel}:{no}: {room}/ may not include \"{header}\" ({target}/ is not one of {sorted(may)})")
                         elif not system_ok(header):

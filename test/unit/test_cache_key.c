@@ -1,4 +1,4 @@
-/* core/cache_key: the canonical form, which fields are in the key, SHA-256, and the
+/* net/wire/cache_key: the canonical form, which fields are in the key, SHA-256, and the
  * per-request cache controls from the body and the headers. */
 #include <errno.h>
 #include <stdlib.h>
@@ -6,7 +6,7 @@
 #include <mbedtls/sha256.h>
 
 #include "check.h"
-#include "core/cache_key.h"
+#include "net/wire/cache_key.h"
 
 static int key_of(const char *group, const char *ns, const char *body, uint8_t out[32]) {
   return sl_cache_key(group, ns, "chat/completions", body, strlen(body), out);

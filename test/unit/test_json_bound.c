@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "net/json_bound.h"
+#include "net/wire/json_bound.h"
 
 static int scan(const char *s, int depth, int64_t values, struct sl_json_bound_seen *seen) {
   struct sl_json_bound b = {.max_depth = depth, .max_values = values};

@@ -2,7 +2,7 @@
 #include <errno.h>
 
 #include "check.h"
-#include "net/json_scan.h"
+#include "net/wire/json_scan.h"
 
 static int find(const char *s, const char *key, size_t *a, size_t *b) {
   return sl_json_top_field(s, strlen(s), key, a, b);

@@ -2,7 +2,7 @@
 #include <cjson/cJSON.h>
 
 #include "check.h"
-#include "net/oai_error.h"
+#include "net/wire/oai_error.h"
 
 static void shape_and_escaping(void) {
   struct sl_buf b = {0};

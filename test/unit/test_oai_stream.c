@@ -7,8 +7,8 @@
 #include <cjson/cJSON.h>
 
 #include "check.h"
-#include "net/oai_stream.h"
-#include "net/sse.h"
+#include "net/wire/oai_stream.h"
+#include "net/wire/sse.h"
 
 #define HEAD "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"gpt-4o\",\"system_fingerprint\":\"fp_1\","
 

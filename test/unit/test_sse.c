@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "net/sse.h"
+#include "net/wire/sse.h"
 
 /* Events serialised as "event|data|id;" for easy comparison. */
 struct rec {

@@ -1,4 +1,4 @@
-/* net/usage: usage from whole bodies in every provider shape; the streaming filter
+/* net/wire/usage: usage from whole bodies in every provider shape; the streaming filter
  * (strip mode gives exactly the stream the client would have got, at every split of the
  * input; observe mode is the identity; Azure's filter chunk, comments, CRLF and CR,
  * multi-line data, unterminated last events, oversized events; Anthropic merging; text
@@ -10,8 +10,8 @@
 #include <cjson/cJSON.h>
 
 #include "check.h"
-#include "net/oai_stream.h"
-#include "net/usage.h"
+#include "net/wire/oai_stream.h"
+#include "net/wire/usage.h"
 
 /* ---- whole bodies ---- */
 

@@ -1,9 +1,9 @@
-/* Error translation (net/xlate.h): the type table by status, in-band stream errors in
+/* Error translation (net/wire/xlate.h): the type table by status, in-band stream errors in
  * both formats, and well-formed output for any upstream body. */
 #include <errno.h>
 #include <stdlib.h>
 
-#include "net/xlate.h"
+#include "net/wire/xlate.h"
 #include "test/unit/check.h"
 
 static void type_table(void) {

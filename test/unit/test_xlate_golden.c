@@ -1,4 +1,4 @@
-/* Golden fixtures for the wire-format translators (net/xlate.h). Every
+/* Golden fixtures for the wire-format translators (net/wire/xlate.h). Every
  * test/fixtures/xlate/<kind>_<dir>_<name>.in.<ext> is translated and compared with its
  * .out.<ext> (or, for a request that must be refused, its .err.txt holds a piece of the
  * expected message). JSON is compared structurally (member order and number spelling
@@ -20,8 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "net/sse.h"
-#include "net/xlate.h"
+#include "net/wire/sse.h"
+#include "net/wire/xlate.h"
 
 static char dir[8192];
 

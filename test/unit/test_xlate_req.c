@@ -1,10 +1,10 @@
-/* Request translators (net/xlate.h) beyond the golden fixtures: refusals with their
+/* Request translators (net/wire/xlate.h) beyond the golden fixtures: refusals with their
  * messages, defaults, merging of turns, and the round trip OpenAI -> Anthropic ->
  * OpenAI keeping the conversation's meaning. */
 #include <errno.h>
 #include <stdlib.h>
 
-#include "net/xlate.h"
+#include "net/wire/xlate.h"
 #include "test/unit/check.h"
 
 static char err[256];

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "net/xlate.h"
+#include "net/wire/xlate.h"
 #include "test/unit/check.h"
 
 static cJSON *run(bool a2o, const char *body, int *rc, struct sl_xlate_usage *u) {

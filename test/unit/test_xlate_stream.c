@@ -1,13 +1,13 @@
-/* Stream translators (net/xlate.h): the event order the official Anthropic SDK needs,
+/* Stream translators (net/wire/xlate.h): the event order the official Anthropic SDK needs,
  * agreement between streamed and whole translations (a stream translated and then
  * assembled equals the whole response translated), sticky endings, and refusals of
  * malformed upstream events. */
 #include <errno.h>
 #include <stdlib.h>
 
-#include "net/oai_stream.h"
-#include "net/sse.h"
-#include "net/xlate.h"
+#include "net/wire/oai_stream.h"
+#include "net/wire/sse.h"
+#include "net/wire/xlate.h"
 #include "test/unit/check.h"
 
 /* ---- an Anthropic event accumulator as strict as the SDK's MessageStream ---- */

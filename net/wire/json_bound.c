@@ -3,7 +3,7 @@
  * first byte of a number or literal), depth is tracked with a small stack of container
  * kinds (which tells a member name from a string value), strings are skipped honouring
  * backslash escapes. Text that is not JSON is counted loosely and left to cJSON. */
-#include "net/json_bound.h"
+#include "net/wire/json_bound.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/buf.h"
+#include "net/base/buf.h"
 
 struct sl_usage {
   int64_t prompt_tokens;      /* every input token */

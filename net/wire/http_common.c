@@ -1,5 +1,5 @@
 /* Small helpers over header slices, shared by the server and the upstream client. */
-#include "net/http_common.h"
+#include "net/wire/http_common.h"
 
 #include <string.h>
 #include <strings.h>

@@ -1,4 +1,4 @@
-/* Shared inside the wire-format translators (net/xlate_*.c); not an API for other
+/* Shared inside the wire-format translators (net/wire/xlate_*.c); not an API for other
  * rooms. The one idea: building a JSON tree has a sticky failure state, like sl_buf's
  * oom, so a translator adds members freely (a NULL parent after a failure is fine) and
  * checks once at the end; and every vocabulary difference is a table lookup. */
@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/buf.h"
-#include "net/sse.h"
-#include "net/xlate.h"
+#include "net/base/buf.h"
+#include "net/wire/sse.h"
+#include "net/wire/xlate.h"
 
 /* A translation in progress. rc: 0, -EINVAL (the input cannot be translated; err holds
  * why) or -ENOMEM. The first failure wins. */

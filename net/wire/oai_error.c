@@ -1,5 +1,5 @@
 /* OpenAI-shaped error JSON and reason phrases: one table, one builder. */
-#include "net/oai_error.h"
+#include "net/wire/oai_error.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* Growable byte buffer; see buf.h. Grows geometrically, never shrinks. */
-#include "net/buf.h"
+#include "net/base/buf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

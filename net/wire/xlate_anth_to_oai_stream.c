@@ -14,7 +14,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "net/xlate_internal.h"
+#include "net/wire/xlate_internal.h"
 
 static void chunk_begin(struct sl_xlate_stream *s, struct sl_buf *out) {
   sl_buf_puts(out, "data: {\"id\":");

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "net/xlate_internal.h"
+#include "net/wire/xlate_internal.h"
 
 #define MAX_RAW_MESSAGE 1000
 

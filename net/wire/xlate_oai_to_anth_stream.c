@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "net/xlate_internal.h"
+#include "net/wire/xlate_internal.h"
 
 static void ev_begin(struct sl_buf *out, const char *name) {
   sl_buf_printf(out, "event: %s\ndata: {\"type\":\"%s\"", name, name);

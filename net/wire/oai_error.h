@@ -3,7 +3,7 @@
 #ifndef SL_NET_OAI_ERROR_H
 #define SL_NET_OAI_ERROR_H
 
-#include "net/buf.h"
+#include "net/base/buf.h"
 
 /* Appends the error JSON (no trailing newline). code may be NULL (-> null). */
 void sl_oai_error_append(struct sl_buf *b, const char *message, const char *type, const char *code);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/xlate_internal.h"
+#include "net/wire/xlate_internal.h"
 
 int sl__xlate_bad(struct sl_xl *x, const char *fmt, ...) {
   if (x->rc) return x->rc;

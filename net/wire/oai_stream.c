@@ -3,7 +3,7 @@
  * the assembler keeps, per level (top, choice, message, tool call, logprobs), an
  * ordered list of fields with one of three merge modes (concatenate strings, replace,
  * concatenate arrays), and the replayer emits exactly the deltas those modes fold back. */
-#include "net/oai_stream.h"
+#include "net/wire/oai_stream.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/sse.h"
+#include "net/wire/sse.h"
 
 #define MAX_FIELDS 256
 

@@ -33,8 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/buf.h"
-#include "net/http_common.h"
+#include "net/base/buf.h"
+#include "net/wire/http_common.h"
 
 #define SL_CACHE_KEY_BYTES 32
 #define SL_CACHE_KEY_MAX_DEPTH 64

@@ -2,7 +2,7 @@
  * fields are skipped structurally (strings with escapes, nested containers by depth),
  * never materialised. Strict enough to refuse malformed text; cJSON has already
  * validated the body on the request path, so this is only about locating bytes. */
-#include "net/json_scan.h"
+#include "net/wire/json_scan.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

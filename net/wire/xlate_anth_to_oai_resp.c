@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "net/xlate_internal.h"
+#include "net/wire/xlate_internal.h"
 
 /* Reads Anthropic usage into u. */
 static void read_usage(const cJSON *usage, struct sl_xlate_usage *u) {

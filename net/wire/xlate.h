@@ -103,7 +103,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/buf.h"
+#include "net/base/buf.h"
 
 #define SL_XLATE_DEFAULT_MAX_TOKENS 4096
 #define SL_XLATE_ANTHROPIC_VERSION "2023-06-01" /* the anthropic-version header to send */
@@ -169,7 +169,7 @@ struct sl_xlate_stream;
 
 int sl_xlate_stream_new(enum sl_xlate_dir dir, const struct sl_xlate_resp_opts *o, struct sl_xlate_stream **out);
 void sl_xlate_stream_free(struct sl_xlate_stream *s);
-/* Raw upstream body bytes, split anywhere (an internal net/sse parser frames them).
+/* Raw upstream body bytes, split anywhere (an internal net/wire/sse parser frames them).
  * Appends the translated events (complete SSE events only) to out. */
 int sl_xlate_stream_feed(struct sl_xlate_stream *s, const char *p, size_t n, struct sl_buf *out);
 /* One already-framed SSE event (event name may be NULL/empty; data as in the data lines

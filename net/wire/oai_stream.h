@@ -35,7 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "net/buf.h"
+#include "net/base/buf.h"
 
 #define SL_OAI_MAX_CHOICES 128
 #define SL_OAI_MAX_TOOL_CALLS 128
@@ -45,7 +45,7 @@ struct sl_oai_asm;
 
 int sl_oai_asm_new(struct sl_oai_asm **out);
 void sl_oai_asm_free(struct sl_oai_asm *a);
-/* Raw SSE bytes from the upstream, split anywhere (an internal net/sse parser frames
+/* Raw SSE bytes from the upstream, split anywhere (an internal net/wire/sse parser frames
  * the events). 0, or a negative code once the stream is known to be unusable
  * (-EBADMSG: not a chunk stream, an error event; -EMSGSIZE; -ENOMEM); the error is
  * sticky and finish reports it. Never stop forwarding to the client because of it. */

@@ -2,7 +2,7 @@
  * and SHA-256 over it (mbedtls). See cache_key.h for the canonical form. The one idea:
  * canonicalise from the raw bytes, so numbers keep every digit and nothing a provider
  * could read differently is ever folded together. */
-#include "core/cache_key.h"
+#include "net/wire/cache_key.h"
 
 #include <errno.h>
 #include <limits.h>

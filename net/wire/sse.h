@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "net/buf.h"
+#include "net/base/buf.h"
 
 struct sl_sse_event {
   const char *event; /* the event field, "" when none was given ("message") */

@@ -1,7 +1,7 @@
 /* The incremental SSE parser and writer; see sse.h. The one idea: a complete line
  * that lies wholly inside the input is processed in place; only the tail of a chunk
  * that ends mid-line is copied, so a stream costs one scan per byte. */
-#include "net/sse.h"
+#include "net/wire/sse.h"
 
 #include <errno.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 #include <strings.h>
 #include <string.h>
 
-#include "net/xlate_internal.h"
+#include "net/wire/xlate_internal.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -5,15 +5,15 @@
  * forward minus one member, drop) and forward its original bytes. Events are read with
  * the structural scanner (net/json_scan) and only the usage object is parsed with
  * cJSON, so an ordinary content chunk costs one pass over its bytes. */
-#include "net/usage.h"
+#include "net/wire/usage.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <string.h>
 
-#include "net/buf.h"
-#include "net/json_scan.h"
+#include "net/base/buf.h"
+#include "net/wire/json_scan.h"
 
 #define DEFAULT_MAX_EVENT (16u << 20)
 
