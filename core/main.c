@@ -14,8 +14,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "core/config.h"
-#include "core/config_parse.h"
+#include "core/config/config.h"
+#include "core/config/config_parse.h"
 #include "core/log.h"
 #include "core/master.h"
 #include "core/storectl.h"

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/config.h"
+#include "core/config/config.h"
 
 /* Where the config comes from and the command-line overrides, kept so that a reload
  * reads the same file and applies the same flags. */

@@ -7,7 +7,7 @@
 #ifndef SL_CORE_ORIGIN_H
 #define SL_CORE_ORIGIN_H
 
-#include "core/config.h"
+#include "core/config/config.h"
 #include "core/routes.h"
 #include "net/http_server.h"
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "core/config.h"
+#include "core/config/config.h"
 #include "net/http_server.h"
 #include "net/upstream.h"
 #include "store/shm.h"

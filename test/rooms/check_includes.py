@@ -18,7 +18,10 @@ PURE_LIBC = {
 }
 WIRE_SYSTEM = PURE_LIBC | {"time.h"}
 ROOMS = {
-    "core": ({"core", "net", "net/wire", "net/base", "policy", "store"}, lambda h: True),
+    "core": ({"core", "core/config", "net", "net/wire", "net/base", "policy", "store"}, lambda h: True),
+    # core/config: loads, validates and compiles the plan; never the rest of core/.
+    "core/config": ({"core/config", "net", "net/wire", "net/base", "policy"},
+                    lambda h: not h.startswith(("uv", "lmdb", "hiredis", "llhttp"))),
     "net": ({"net", "net/wire", "net/base"}, lambda h: not h.startswith(("lmdb", "hiredis"))),
     # net/wire: pure formats, bytes in and bytes out (JSON via cJSON, SHA-256 via mbedtls).
     "net/wire": ({"net/wire", "net/base"},

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/config.h"
-#include "core/config_parse.h"
+#include "core/config/config.h"
+#include "core/config/config_parse.h"
 
 #undef CHECK_STR /* NULL-safe here: a NULL string fails the check instead of crashing */
 #define CHECK_STR(a, b) CHECK((a) != NULL && strcmp((a), (b)) == 0)

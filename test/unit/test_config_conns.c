@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "core/config.h"
+#include "core/config/config.h"
 
 #define ONE_DEP                     \
   "model_list:\n"                   \

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config_internal.h"
-#include "core/config_parse.h"
+#include "core/config/config_internal.h"
+#include "core/config/config_parse.h"
 
 #define SL_CFG_MAX_MERGE_DEPTH 8
 

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/config_internal.h"
-#include "core/config_parse.h"
+#include "core/config/config_internal.h"
+#include "core/config/config_parse.h"
 #include "policy/duration.h"
 
 #define N SL_CFG_N

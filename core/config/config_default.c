@@ -3,7 +3,7 @@
  * 127.0.0.1:18081 and :18082 serve group "demo" and, under the name clients most often try,
  * "gpt-4o-mini" (upstream model "mock-model"). It is ordinary config.yaml text, parsed by the
  * same loader as any user file, so it doubles as a working example. */
-#include "core/config.h"
+#include "core/config/config.h"
 
 const char sl_config_default_yaml[] =
     "# sluice's built-in quickstart configuration (used when --config is not given).\n"

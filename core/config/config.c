@@ -4,7 +4,7 @@
  * The one idea: a config is parsed and validated completely, in the master, before anything
  * starts; on failure the caller gets one precise message (FILE:LINE[:COL]: key.path: why)
  * and nothing to free. */
-#include "core/config.h"
+#include "core/config/config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/config_internal.h"
+#include "core/config/config_internal.h"
 
 #define SL_CFG_MAX_FILE (64u << 20)
 

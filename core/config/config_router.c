@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config_internal.h"
-#include "core/config_parse.h"
+#include "core/config/config_internal.h"
+#include "core/config/config_parse.h"
 
 #define N SL_CFG_N
 #define KEY SL_CFG_KEY

@@ -2,7 +2,7 @@
  * numbers, sizes, durations, URLs and listen addresses, and did-you-mean suggestions.
  * The one idea: each parser is a pure function of one string that answers valid-or-not; the
  * loader turns "not valid" into a message with the file, line and key path. */
-#include "core/config_parse.h"
+#include "core/config/config_parse.h"
 
 #include "policy/duration.h"
 

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <yaml.h>
 
-#include "core/config.h"
+#include "core/config/config.h"
 
 #define SL_CFG_MAX_KEYS 48
 #define SL_CFG_PATH 256
