@@ -17,6 +17,7 @@
 
 #include "core/admin_internal.h"
 #include "core/request_internal.h"
+#include "core/respond.h"
 #include "core/tenancy.h"
 #include "net/wire/json_scan.h"
 #include "policy/cost.h"
@@ -26,13 +27,6 @@
 #define RELOAD_TIMEOUT_MS 60000
 
 /* ---- answers ---- */
-
-void sl__admin_reply_json(struct sl_request *rq, int status, const char *body, size_t n) {
-  rq->status = status;
-  sl_request_build_headers(rq);
-  if (rq->conn) sl_conn_respond(rq->conn, status, "application/json", rq->hdrs.p, rq->hdrs.n, body, n);
-  sl_request_finish(rq);
-}
 
 void sl__admin_fail(struct sl__admin_job *j, int status, const char *code, const char *fmt, ...) {
   va_list ap;
@@ -81,11 +75,11 @@ static void job_after(uv_work_t *wk, int status) {
   struct sl_request *rq = j->rq;
   if (!rq->finished) { /* else the client left: nobody to answer */
     if (status)
-      sl_request_reply_error(rq, 500, "internal_error", NULL, "The admin job was cancelled");
+      sl_respond_error(rq, 500, "internal_error", NULL, "The admin job was cancelled");
     else if (j->status >= 400)
-      sl_request_reply_error(rq, j->status, j->err_code, NULL, "%s", j->err_msg);
+      sl_respond_error(rq, j->status, j->err_code, NULL, "%s", j->err_msg);
     else
-      sl__admin_reply_json(rq, j->status, j->body, j->len);
+      sl_respond_json(rq, j->status, j->body, j->len);
   }
   sl_request_release(rq);
   job_free(j);
@@ -100,7 +94,7 @@ void sl__admin_queue(struct sl_request *rq, struct sl__admin_job *j) {
   if (rc) {
     rq->open_handles--; /* the request is live: this never frees it */
     job_free(j);
-    sl_request_reply_error(rq, 500, "internal_error", NULL, "Cannot queue the admin job: %s", uv_strerror(rc));
+    sl_respond_error(rq, 500, "internal_error", NULL, "Cannot queue the admin job: %s", uv_strerror(rc));
   }
 }
 
@@ -113,29 +107,29 @@ cJSON *sl__admin_body_object(struct sl_request *rq, bool empty_ok) {
   while (n && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++, n--;
   if (n == 0) {
     if (empty_ok) return cJSON_CreateObject();
-    sl_request_reply_error(rq, 400, "invalid_json", NULL, "This route needs a JSON object in the request body");
+    sl_respond_error(rq, 400, "invalid_json", NULL, "This route needs a JSON object in the request body");
     return NULL;
   }
   cJSON *j = cJSON_ParseWithLength(p, n);
   if (!j) {
-    sl_request_reply_error(rq, 400, "invalid_json", NULL, "Request body is not valid JSON");
+    sl_respond_error(rq, 400, "invalid_json", NULL, "Request body is not valid JSON");
     return NULL;
   }
   if (!cJSON_IsObject(j)) {
     cJSON_Delete(j);
-    sl_request_reply_error(rq, 400, "invalid_json", NULL, "Request body must be a JSON object");
+    sl_respond_error(rq, 400, "invalid_json", NULL, "Request body must be a JSON object");
     return NULL;
   }
   size_t k = 0;
   for (const cJSON *a = j->child; a; a = a->next) k++;
   if (k > 256) {
     cJSON_Delete(j);
-    sl_request_reply_error(rq, 400, "invalid_json", NULL, "Request body has too many fields");
+    sl_respond_error(rq, 400, "invalid_json", NULL, "Request body has too many fields");
     return NULL;
   }
   const char *dup = sl_json_duplicate_member(j);
   if (dup) {
-    sl_request_reply_error(rq, 400, "invalid_json", NULL, "Duplicate field '%.100s' in the request body", dup);
+    sl_respond_error(rq, 400, "invalid_json", NULL, "Duplicate field '%.100s' in the request body", dup);
     cJSON_Delete(j);
     return NULL;
   }
@@ -239,17 +233,17 @@ static void reload_done(void *ud, int status, const char *message) {
       cJSON_AddStringToObject(o, "message", message && message[0] ? message : "the new configuration is serving");
       char *s = cJSON_PrintUnformatted(o);
       cJSON_Delete(o);
-      if (s) sl__admin_reply_json(rq, 200, s, strlen(s));
-      else sl_request_reply_error(rq, 500, "internal_error", NULL, "Out of memory");
+      if (s) sl_respond_json(rq, 200, s, strlen(s));
+      else sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
       cJSON_free(s);
     } else if (status == -EINVAL) {
-      sl_request_reply_error(rq, 400, "invalid_config", NULL, "The configuration was not reloaded: %s", message);
+      sl_respond_error(rq, 400, "invalid_config", NULL, "The configuration was not reloaded: %s", message);
     } else if (status == -ETIMEDOUT) {
-      sl_request_reply_error(rq, 504, "reload_timeout", NULL, "%s", message);
+      sl_respond_error(rq, 504, "reload_timeout", NULL, "%s", message);
     } else if (status == -ESRCH || status == -ECANCELED) {
-      sl_request_reply_error(rq, 503, "reload_unavailable", NULL, "%s", message);
+      sl_respond_error(rq, 503, "reload_unavailable", NULL, "%s", message);
     } else {
-      sl_request_reply_error(rq, 500, "reload_failed", NULL, "The configuration was not reloaded: %s", message);
+      sl_respond_error(rq, 500, "reload_failed", NULL, "The configuration was not reloaded: %s", message);
     }
   }
   sl_request_release(rq);
@@ -259,7 +253,7 @@ static void config_reload(struct sl_request *rq) {
   rq->open_handles++; /* released in reload_done */
   if (!sl_worker_request_reload(rq->w, RELOAD_TIMEOUT_MS, reload_done, rq)) {
     rq->open_handles--;
-    sl_request_reply_error(rq, 500, "internal_error", NULL, "Out of memory");
+    sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
   }
 }
 
@@ -273,7 +267,7 @@ void sl_admin_handle(struct sl_request *rq) {
   }
   if (rq->route == SL_R_SPEND_REPORT) {
     if (!w->tenancy) {
-      sl_request_reply_error(rq, 503, "store_unavailable", NULL,
+      sl_respond_error(rq, 503, "store_unavailable", NULL,
                              "The spend ledger needs the LMDB store: set a writable sluice_settings.data_dir");
       return;
     }
@@ -281,7 +275,7 @@ void sl_admin_handle(struct sl_request *rq) {
     return;
   }
   if (!w->keys) {
-    sl_request_reply_error(rq, 503, "store_unavailable", NULL,
+    sl_respond_error(rq, 503, "store_unavailable", NULL,
                            "Virtual keys need the LMDB store: set general_settings.master_key and a writable "
                            "sluice_settings.data_dir");
     return;
@@ -295,6 +289,6 @@ void sl_admin_handle(struct sl_request *rq) {
   case SL_R_KEY_BLOCK: sl_admin_key_block(rq, true); return;
   case SL_R_KEY_UNBLOCK: sl_admin_key_block(rq, false); return;
   default:
-    sl_request_reply_error(rq, 404, "not_found", NULL, "Unknown admin route");
+    sl_respond_error(rq, 404, "not_found", NULL, "Unknown admin route");
   }
 }

@@ -48,7 +48,6 @@ void sl__admin_ok(struct sl__admin_job *j, int status, cJSON *obj);
 void sl__admin_fail_store(struct sl__admin_job *j, const char *what, int rc);
 
 /* Loop thread: answers rq with JSON and ends it. */
-void sl__admin_reply_json(struct sl_request *rq, int status, const char *body, size_t n);
 
 /* The request body as a JSON object (an empty body is {} when empty_ok). NULL after
  * answering 400. Refuses duplicate members. The caller deletes it. */

@@ -20,6 +20,7 @@
 
 #include "core/admin_internal.h"
 #include "core/request_internal.h"
+#include "core/respond.h"
 #include "policy/cost.h"
 #include "store/keys.h"
 #include "store/spend.h"
@@ -199,7 +200,7 @@ static int date_param(struct sl_request *rq, const char *a, const char *b, uint3
   if (q == 0) q = sl__admin_query(rq, name = b, v, sizeof v);
   if (q == 0) return 0;
   if (q < 0 || sl_spend_day_parse(v, strlen(v), day)) {
-    sl_request_reply_error(rq, 400, "invalid_request_error", NULL, "'%s' must be a date YYYY-MM-DD (UTC)", name);
+    sl_respond_error(rq, 400, "invalid_request_error", NULL, "'%s' must be a date YYYY-MM-DD (UTC)", name);
     return -1;
   }
   return 1;
@@ -210,7 +211,7 @@ void sl_admin_spend_report(struct sl_request *rq) {
   enum sl_spend_kind kind = SL_SPEND_KEY;
   int q = sl__admin_query(rq, "group_by", g, sizeof g);
   if (q < 0 || (q > 0 && strcmp(g, "key") && strcmp(g, "api_key") && strcmp(g, "model") && strcmp(g, "model_group"))) {
-    sl_request_reply_error(rq, 400, "invalid_request_error", NULL, "'group_by' must be \"key\" or \"model\"");
+    sl_respond_error(rq, 400, "invalid_request_error", NULL, "'group_by' must be \"key\" or \"model\"");
     return;
   }
   if (q > 0 && (!strcmp(g, "model") || !strcmp(g, "model_group"))) kind = SL_SPEND_GROUP;
@@ -221,16 +222,16 @@ void sl_admin_spend_report(struct sl_request *rq) {
   if (he < 0) return;
   if (!hs) start = end >= 29 ? end - 29 : 0;
   if (start > end) {
-    sl_request_reply_error(rq, 400, "invalid_request_error", NULL, "'start' is after 'end'");
+    sl_respond_error(rq, 400, "invalid_request_error", NULL, "'start' is after 'end'");
     return;
   }
   if (end - start >= MAX_DAYS) {
-    sl_request_reply_error(rq, 400, "invalid_request_error", NULL, "The report spans more than %d days", MAX_DAYS);
+    sl_respond_error(rq, 400, "invalid_request_error", NULL, "The report spans more than %d days", MAX_DAYS);
     return;
   }
   struct rep_job *r = calloc(1, sizeof *r);
   if (!r) {
-    sl_request_reply_error(rq, 500, "internal_error", NULL, "Out of memory");
+    sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
     return;
   }
   r->kind = kind;

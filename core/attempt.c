@@ -18,6 +18,7 @@
 #include "core/health_shm.h"
 #include "core/tenancy.h"
 #include "core/request_internal.h"
+#include "core/respond.h"
 #include "net/wire/oai_error.h"
 #include "policy/classify.h"
 
@@ -115,20 +116,17 @@ void sl_attempts_log(const struct sl_request *rq, struct sl_buf *b) {
 
 /* ---- responding ---- */
 
+/* Ends a winning stream with an in-band error event in the client's format; the cost of
+ * what was consumed still goes in the trailer. */
 static void stream_fail(struct sl_request *rq, const char *msg, const char *code) {
   rq->err_code = code;
-  if (!rq->conn) return;
-  struct sl_buf b = {0};
-  sl_xlate_error_event(rq->cwire, strcmp(code, "upstream_timeout") ? 502 : 504, "upstream_error", msg, code, &b);
-  if (!b.oom) sl_conn_stream_write(rq->conn, b.p, b.n);
-  sl_buf_free(&b);
-  /* what was consumed is charged: the client learns it like on a stream that ended well */
-  char cost[32], tr[64];
-  sl_tenancy_cost(rq);
-  sl_tenancy_format_cost(rq->cost_micro, cost);
-  snprintf(tr, sizeof tr, "x-sluice-cost: %s\r\n", cost);
-  sl_tenancy_account(rq);
-  sl_conn_stream_end_trailers(rq->conn, tr);
+  if (rq->conn) {
+    struct sl_buf b = {0};
+    sl_xlate_error_event(rq->cwire, strcmp(code, "upstream_timeout") ? 502 : 504, "upstream_error", msg, code, &b);
+    if (!b.oom) sl_respond_stream_write(rq, b.p, b.n);
+    sl_buf_free(&b);
+  }
+  sl_respond_stream_end(rq);
 }
 
 /* Whole response of an attempt (success, or an upstream error passed through). */
@@ -145,16 +143,12 @@ static void respond_with(struct sl_request *rq, struct sl_attempt *at) {
       sl_buf_free(&eb);
     }
   }
-  sl_request_build_headers(rq);
-  if (at->status >= 400) { /* the provider's own back-off advice reaches its client (both wire formats) */
-    if (at->ra_hdr[0]) sl_buf_printf(&rq->hdrs, "Retry-After: %s\r\n", at->ra_hdr);
-    if (at->ra_ms_hdr[0]) sl_buf_printf(&rq->hdrs, "retry-after-ms: %s\r\n", at->ra_ms_hdr);
-  }
-  sl_tenancy_account(rq); /* before the answer leaves: a kill -9 right after cannot lose its spend */
-  if (rq->conn)
-    sl_conn_respond(rq->conn, at->status, at->ctype[0] ? at->ctype : "application/json", rq->hdrs.p, rq->hdrs.n,
-                    at->resp.p ? at->resp.p : "", at->resp.n);
-  sl_request_finish(rq);
+  char extra[160] = "";
+  if (at->status >= 400) /* the provider's own back-off advice reaches its client (both wire formats) */
+    snprintf(extra, sizeof extra, "%s%s%s%s%s%s", at->ra_hdr[0] ? "Retry-After: " : "", at->ra_hdr,
+             at->ra_hdr[0] ? "\r\n" : "", at->ra_ms_hdr[0] ? "retry-after-ms: " : "", at->ra_ms_hdr,
+             at->ra_ms_hdr[0] ? "\r\n" : "");
+  sl_respond_body(rq, at->status, at->ctype[0] ? at->ctype : "application/json", extra, at->resp.p, at->resp.n);
 }
 
 /* at won: every other attempt is cancelled (its connection closed). */
@@ -183,11 +177,7 @@ static void start_stream(struct sl_attempt *at) {
                  rq->usage_ask != SL_USAGE_ASK_NOT_STREAM;
     sl_usage_filter_init(at->uf, strip ? SL_USAGE_STRIP : 0, 0);
   }
-  rq->status = 200;
-  rq->winner_streams = true;
-  sl_request_build_headers(rq);
-  sl_buf_puts(&rq->hdrs, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\nTrailer: x-sluice-cost\r\n");
-  if (rq->conn) sl_conn_stream_start(rq->conn, 200, "text/event-stream; charset=utf-8", rq->hdrs.p, rq->hdrs.n);
+  sl_respond_stream_start(rq, true);
 }
 
 /* Usage a translator saw, in OpenAI's convention (prompt counts every input token). */
@@ -204,22 +194,22 @@ static void take_xlate_usage(struct sl_attempt *at, const struct sl_xlate_usage 
  * reads the usage and removes the usage chunk sluice asked for on the client's behalf). */
 static void forward_stream(struct sl_request *rq, struct sl_attempt *at, const char *p, size_t n) {
   if (!at->uf) {
-    sl_conn_stream_write(rq->conn, p, n);
+    sl_respond_stream_write(rq, p, n);
     return;
   }
   struct sl_buf out = {0};
   sl_usage_filter_feed(at->uf, p, n, &out);
-  if (out.n) sl_conn_stream_write(rq->conn, out.p, out.n);
+  sl_respond_stream_write(rq, out.p, out.n);
   sl_buf_free(&out);
 }
 
 /* Ends a winning stream: the filter's last bytes, the usage it saw, the in-band error
- * event when cut_msg says the stream was cut short, the cost trailer. */
+ * event when cut_msg says the stream was cut short, the cost trailer; the request ends. */
 static void end_stream(struct sl_request *rq, struct sl_attempt *at, const char *cut_msg) {
   if (at->xs) {
     struct sl_buf x = {0};
     if (sl_xlate_stream_finish(at->xs, &x) == -EPIPE) rq->err_code = "upstream_protocol_error";
-    if (x.n && rq->conn) sl_conn_stream_write(rq->conn, x.p, x.n);
+    sl_respond_stream_write(rq, x.p, x.n);
     sl_buf_free(&x);
     struct sl_xlate_usage xu;
     sl_xlate_stream_usage(at->xs, &xu);
@@ -228,23 +218,17 @@ static void end_stream(struct sl_request *rq, struct sl_attempt *at, const char 
   if (at->uf) {
     struct sl_buf out = {0};
     sl_usage_filter_finish(at->uf, &out);
-    if (out.n && rq->conn) sl_conn_stream_write(rq->conn, out.p, out.n);
+    sl_respond_stream_write(rq, out.p, out.n);
     sl_buf_free(&out);
     at->has_usage = sl_usage_filter_usage(at->uf, &at->usage) == 0;
   }
-  if (!rq->conn) return;
-  if (cut_msg) {
+  if (cut_msg && rq->conn) {
     struct sl_buf b = {0};
     sl_xlate_error_event(rq->cwire, 502, "upstream_error", cut_msg, "upstream_protocol_error", &b);
-    if (!b.oom) sl_conn_stream_write(rq->conn, b.p, b.n);
+    if (!b.oom) sl_respond_stream_write(rq, b.p, b.n);
     sl_buf_free(&b);
   }
-  char cost[32], tr[64];
-  sl_tenancy_cost(rq);
-  sl_tenancy_format_cost(rq->cost_micro, cost);
-  snprintf(tr, sizeof tr, "x-sluice-cost: %s\r\n", cost);
-  sl_tenancy_account(rq); /* before the last bytes leave (see respond_with) */
-  sl_conn_stream_end_trailers(rq->conn, tr);
+  sl_respond_stream_end(rq);
 }
 
 /* ---- failure handling ---- */
@@ -326,7 +310,7 @@ static void give_up(struct sl_request *rq) {
     int status = strcmp(lf->outcome, "upstream_timeout") == 0 ? 504 : 502;
     /* Deployment id and group only: the upstream's address is for operators (access log). */
     const struct sl_deployment *d = &rq->w->cfg->deployments[lf->dep];
-    sl_request_reply_error(rq, status, lf->outcome, NULL,
+    sl_respond_error(rq, status, lf->outcome, NULL,
                            "Deployment %s of model group '%s' failed: %s; no other deployment could serve", d->id,
                            lf->group->name, lf->outcome);
     return;
@@ -336,16 +320,16 @@ static void give_up(struct sl_request *rq) {
   snprintf(ra, sizeof ra, "Retry-After: %llu\r\n", (unsigned long long)(s ? s : 1));
   switch (rq->last_choice.why) {
   case SL_NONE_RATE_LIMITED:
-    sl_request_reply_error(rq, 429, "rate_limit_exceeded", ra,
+    sl_respond_error(rq, 429, "rate_limit_exceeded", ra,
                            "Every deployment of model group '%s' is at its rate limit", rq->group->name);
     return;
   case SL_NONE_TOO_LONG:
-    sl_request_reply_error(rq, 400, "context_length_exceeded", NULL,
+    sl_respond_error(rq, 400, "context_length_exceeded", NULL,
                            "The prompt (about %lld tokens) exceeds max_input_tokens of every deployment of '%s'",
                            (long long)rq->est_tokens, rq->group->name);
     return;
   default:
-    sl_request_reply_error(rq, 503, "no_healthy_deployment", ra,
+    sl_respond_error(rq, 503, "no_healthy_deployment", ra,
                            "No deployment of model group '%s' is available (all cooling down)", rq->group->name);
   }
 }
@@ -398,7 +382,7 @@ static void up_body(void *ud, const char *p, size_t n) {
       int xr = sl_xlate_stream_feed(at->xs, p, n, &x);
       if (x.n) {
         sl_reqcache_stream_bytes(rq, x.p, x.n);
-        sl_conn_stream_write(rq->conn, x.p, x.n);
+        sl_respond_stream_write(rq, x.p, x.n);
       }
       sl_buf_free(&x);
       if (xr < 0) { /* the error event is already written in the client's format */
@@ -408,18 +392,17 @@ static void up_body(void *ud, const char *p, size_t n) {
         attempt_end_health(at, false, false, SL_FAIL_ERROR);
         rq->err_code = at->outcome;
         end_stream(rq, at, NULL);
-        sl_request_finish(rq);
         return;
       }
     } else {
       sl_reqcache_stream_bytes(rq, p, n);
       forward_stream(rq, at, p, n);
     }
-    if (sl_conn_pending_bytes(rq->conn) > STREAM_HIGH_WATER) {
+    if (sl_respond_pending(rq) > STREAM_HIGH_WATER) {
       /* the client reads slower than the provider writes: stop reading the upstream, and
        * time the client (not the provider) until its connection drains */
       sl_upstream_pause(at->up);
-      sl_conn_want_writable(rq->conn);
+      sl_respond_want_writable(rq);
       at->paused = true;
       uv_timer_start(&at->timer, attempt_timer, client_stall_ms(rq), 0);
     } else {
@@ -455,7 +438,6 @@ static void up_done(void *ud) {
     char m[256];
     snprintf(m, sizeof m, "Deployment %s ended the stream without [DONE]", rq->w->cfg->deployments[at->dep].id);
     end_stream(rq, at, cut ? m : NULL);
-    sl_request_finish(rq);
     return;
   }
   if (at->encoded) { /* a body sluice cannot read (it asked for identity) */
@@ -528,7 +510,6 @@ static void up_error(void *ud, enum sl_upstream_err err, const char *msg) {
     snprintf(m, sizeof m, "Deployment %s failed mid-stream: %s", rq->w->cfg->deployments[at->dep].id,
              sl_upstream_err_str(err));
     stream_fail(rq, m, code);
-    sl_request_finish(rq);
     return;
   }
   at->status = 0;
@@ -576,7 +557,6 @@ static void attempt_timer(uv_timer_t *t) {
   if (at == rq->winner) {
     attempt_end_health(at, client_timed_out(rq), false, SL_FAIL_ERROR);
     stream_fail(rq, "Upstream stream went silent for longer than stream_idle_timeout", "upstream_timeout");
-    sl_request_finish(rq);
     return;
   }
   at->status = 0;
@@ -591,7 +571,6 @@ static void request_deadline(uv_timer_t *t) {
     attempt_close_upstream(rq->winner);
     attempt_end_health(rq->winner, rq->client_deadline, false, SL_FAIL_ERROR);
     stream_fail(rq, "Request timed out mid-stream", "upstream_timeout");
-    sl_request_finish(rq);
     return;
   }
   for (int i = 0; i < rq->natt; i++)
@@ -601,7 +580,7 @@ static void request_deadline(uv_timer_t *t) {
       rq->att[i]->up = NULL;
       attempt_end_health(rq->att[i], rq->client_deadline, false, SL_FAIL_ERROR);
     }
-  sl_request_reply_error(rq, 504, "upstream_timeout", NULL, "No complete answer within the request timeout");
+  sl_respond_error(rq, 504, "upstream_timeout", NULL, "No complete answer within the request timeout");
 }
 
 /* ---- choosing and launching ---- */
@@ -731,7 +710,7 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
     set_outcome(at, "invalid_request");
     attempt_end_health(at, true, false, SL_FAIL_ERROR);
     if (!rq->winner && rq->live == 0)
-      sl_request_reply_error(rq, 400, "invalid_request_error", NULL, "%s", at->xerr);
+      sl_respond_error(rq, 400, "invalid_request_error", NULL, "%s", at->xerr);
     return 1;
   }
   if (src) {
@@ -817,7 +796,7 @@ void sl_attempts_start(struct sl_request *rq) {
   rq->cur_group = rq->group;
   rq->tried = calloc(rq->group->n, sizeof *rq->tried);
   if (!rq->tried) {
-    sl_request_reply_error(rq, 500, "internal_error", NULL, "Out of memory");
+    sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
     return;
   }
   rq->max_retries = c->num_retries;

@@ -14,6 +14,7 @@
 #include "net/wire/cache_key.h"
 #include "core/log.h"
 #include "core/request_internal.h"
+#include "core/respond.h"
 #include "net/wire/oai_stream.h"
 #include "store/cache.h"
 #include "store/keys.h"
@@ -75,20 +76,14 @@ static bool serve(struct sl_request *rq, const char *json, size_t len, int64_t a
   }
   rq->cache_state = SL_CS_HIT;
   rq->cache_age_s = age;
-  rq->status = 200;
-  sl_request_build_headers(rq);
-  if (rq->conn) {
-    if (rq->stream) {
-      sl_buf_puts(&rq->hdrs, "Cache-Control: no-cache\r\n");
-      sl_conn_stream_start(rq->conn, 200, "text/event-stream; charset=utf-8", rq->hdrs.p, rq->hdrs.n);
-      sl_conn_stream_write(rq->conn, sse.p, sse.n);
-      sl_conn_stream_end(rq->conn);
-    } else {
-      sl_conn_respond(rq->conn, 200, "application/json", rq->hdrs.p, rq->hdrs.n, json, len);
-    }
+  if (rq->stream) {
+    sl_respond_stream_start(rq, false);
+    sl_respond_stream_write(rq, sse.p, sse.n);
+    sl_buf_free(&sse);
+    sl_respond_stream_end(rq);
+  } else {
+    sl_respond_json(rq, 200, json, len);
   }
-  sl_buf_free(&sse);
-  sl_request_finish(rq);
   return true;
 }
 

@@ -20,6 +20,7 @@
 #include "core/admin.h"
 #include "store/keys.h"
 #include "core/request_internal.h"
+#include "core/respond.h"
 #include "net/wire/json_bound.h"
 #include "net/wire/json_scan.h"
 #include "net/wire/oai_error.h"
@@ -128,63 +129,6 @@ void sl_request_finish(struct sl_request *rq) {
   for (int i = 0; i < rq->natt; i++) uv_close((uv_handle_t *)&rq->att[i]->timer, on_attempt_handle_closed);
 }
 
-void sl_request_build_headers(struct sl_request *rq) {
-  const struct sl_config *cfg = rq->w->cfg;
-  rq->hdrs.n = 0;
-  sl_buf_printf(&rq->hdrs, "x-request-id: %s\r\nx-sluice-request-id: %s\r\n", rq->id, rq->id);
-  if (rq->group) sl_buf_printf(&rq->hdrs, "x-sluice-model-group: %s\r\n", rq->group->name);
-  const struct sl_attempt *last = rq->winner ? rq->winner : rq->natt ? rq->att[rq->natt - 1] : NULL;
-  if (last) sl_buf_printf(&rq->hdrs, "x-sluice-deployment: %s\r\n", cfg->deployments[last->dep].id);
-  if (rq->route == SL_R_CHAT || rq->route == SL_R_COMPLETIONS || rq->route == SL_R_EMBEDDINGS ||
-      rq->route == SL_R_MESSAGES) {
-    sl_buf_printf(&rq->hdrs, "x-sluice-attempts: %d\r\nx-sluice-hedge: %s\r\n", rq->natt,
-                  rq->hedge_won ? "won" : rq->hedges_fired ? "fired" : "none");
-    if (rq->fallback_used) sl_buf_printf(&rq->hdrs, "x-sluice-fallback: %s\r\n", rq->fallback_used);
-  }
-  if (rq->rl_hdrs.n) sl_buf_append(&rq->hdrs, rq->rl_hdrs.p, rq->rl_hdrs.n);
-  if (rq->natt && !rq->winner_streams) { /* a stream's cost comes as a trailer */
-    char cost[32];
-    sl_tenancy_cost(rq);
-    sl_tenancy_format_cost(rq->cost_micro, cost);
-    sl_buf_printf(&rq->hdrs, "x-sluice-cost: %s\r\n", cost);
-  }
-  static const char *const cache_names[] = {NULL, "miss", "hit", "bypass"};
-  if (rq->cache_state != SL_CS_NONE) sl_buf_printf(&rq->hdrs, "x-sluice-cache: %s\r\n", cache_names[rq->cache_state]);
-  if (rq->cache_state == SL_CS_HIT) sl_buf_printf(&rq->hdrs, "age: %lld\r\n", (long long)rq->cache_age_s);
-}
-
-void sl_request_reply_error(struct sl_request *rq, int status, const char *code, const char *extra_hdrs,
-                            const char *fmt, ...) {
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  rq->status = status;
-  rq->err_code = code;
-  if (rq->conn) {
-    sl_request_build_headers(rq);
-    if (extra_hdrs) sl_buf_puts(&rq->hdrs, extra_hdrs);
-    /* the server writes it in the client's shape (Anthropic's on /v1/messages) */
-    sl_conn_respond_error(rq->conn, status, msg, code, rq->hdrs.oom ? NULL : rq->hdrs.p);
-  }
-  sl_request_finish(rq);
-}
-
-static void reply_json(struct sl_request *rq, int status, const char *body, size_t n) {
-  rq->status = status;
-  sl_request_build_headers(rq);
-  if (rq->conn) sl_conn_respond(rq->conn, status, "application/json", rq->hdrs.p, rq->hdrs.n, body, n);
-  sl_request_finish(rq);
-}
-
-/* Answers a body a builder malloc'd (rc 0) and frees it, or 500 with `why` (rc != 0). */
-static void reply_built(struct sl_request *rq, int rc, char *body, size_t n, const char *why) {
-  if (rc) sl_request_reply_error(rq, 500, "internal_error", NULL, "%s", why);
-  else reply_json(rq, 200, body, n);
-  free(body);
-}
-
 /* ---- front half: route, authenticate, parse ---- */
 
 static void unknown_model(struct sl_request *rq, const char *model) {
@@ -193,7 +137,7 @@ static void unknown_model(struct sl_request *rq, const char *model) {
     if (i) sl_buf_puts(&list, ", ");
     sl_buf_puts(&list, rq->w->groups[i].name);
   }
-  sl_request_reply_error(rq, 400, "model_not_found", NULL,
+  sl_respond_error(rq, 400, "model_not_found", NULL,
                          "Invalid model name passed in model=%.200s. Available model groups: %.700s", model,
                          list.p ? list.p : "");
   sl_buf_free(&list);
@@ -240,46 +184,46 @@ static void handle_api(struct sl_request *rq) {
                                    .max_values = rq->w->cfg->max_json_values};
   int jrc = sl_json_bound_parse(hr->body, hr->body_len, &jb, &rq->json);
   if (jrc == -E2BIG) {
-    sl_request_reply_error(rq, 413, "json_too_many_values", NULL,
+    sl_respond_error(rq, 413, "json_too_many_values", NULL,
                            "Request body has more than %lld JSON values (sluice_settings.max_json_values)",
                            (long long)jb.max_values);
     return;
   }
   if (jrc == -ELOOP) {
-    sl_request_reply_error(rq, 400, "json_too_deep", NULL,
+    sl_respond_error(rq, 400, "json_too_deep", NULL,
                            "Request body nests deeper than %d levels (sluice_settings.max_json_depth)", jb.max_depth);
     return;
   }
   if (!rq->json) {
-    sl_request_reply_error(rq, 400, "invalid_json", NULL, "Request body is not valid JSON");
+    sl_respond_error(rq, 400, "invalid_json", NULL, "Request body is not valid JSON");
     return;
   }
   if (!cJSON_IsObject(rq->json)) {
-    sl_request_reply_error(rq, 400, "invalid_json", NULL, "Request body must be a JSON object");
+    sl_respond_error(rq, 400, "invalid_json", NULL, "Request body must be a JSON object");
     return;
   }
   const char *dup = sl_json_duplicate_member(rq->json);
   if (dup) {
     /* Parsers disagree on which duplicate wins; refuse rather than route on one value
      * while the provider reads another. */
-    sl_request_reply_error(rq, 400, "invalid_json", NULL, "Duplicate top-level field '%.100s' in the request body",
+    sl_respond_error(rq, 400, "invalid_json", NULL, "Duplicate top-level field '%.100s' in the request body",
                            dup);
     return;
   }
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(rq->json, "model");
   if (!cJSON_IsString(model) || !model->valuestring[0]) {
-    sl_request_reply_error(rq, 400, "invalid_request_error", NULL, "Missing required parameter: 'model' (a string)");
+    sl_respond_error(rq, 400, "invalid_request_error", NULL, "Missing required parameter: 'model' (a string)");
     return;
   }
   const cJSON *stream = cJSON_GetObjectItemCaseSensitive(rq->json, "stream");
   if (stream && !cJSON_IsBool(stream) && !cJSON_IsNull(stream)) {
-    sl_request_reply_error(rq, 400, "invalid_request_error", NULL, "'stream' must be a boolean");
+    sl_respond_error(rq, 400, "invalid_request_error", NULL, "'stream' must be a boolean");
     return;
   }
   rq->stream = cJSON_IsTrue(stream);
   double tmo;
   if (request_timeout(rq, &tmo)) {
-    sl_request_reply_error(rq, 400, "invalid_request_error", NULL,
+    sl_respond_error(rq, 400, "invalid_request_error", NULL,
                            "'timeout' (body) and 'x-sluice-timeout' (header) must be seconds from 0.001 to 86400");
     return;
   }
@@ -312,7 +256,7 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
   struct sl_worker *w = ud;
   struct sl_request *rq = calloc(1, sizeof *rq);
   if (!rq) {
-    sl_conn_respond_error(c, 500, "Out of memory", "internal_error", NULL);
+    sl_respond_conn_oom(c);
     return;
   }
   rq->w = w;
@@ -335,28 +279,28 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
   if (m.route == SL_R_MESSAGES) rq->cwire = SL_WIRE_ANTHROPIC; /* errors and streams in its format */
   rq->upstream_path = m.upstream_path;
   if (m.route == SL_R_NONE) {
-    sl_request_reply_error(rq, 404, "not_found", NULL, "Unknown path %.*s",
+    sl_respond_error(rq, 404, "not_found", NULL, "Unknown path %.*s",
                            (int)(hr->path.n < 200 ? hr->path.n : 200), hr->path.p);
     return;
   }
   if (!m.method_ok) {
     char allow[64];
     snprintf(allow, sizeof allow, "Allow: %s\r\n", m.allow);
-    sl_request_reply_error(rq, 405, "method_not_allowed", allow, "Method %.*s is not allowed here; use %s",
+    sl_respond_error(rq, 405, "method_not_allowed", allow, "Method %.*s is not allowed here; use %s",
                            (int)(hr->method_name.n < 20 ? hr->method_name.n : 20), hr->method_name.p, m.allow);
     return;
   }
   switch (sl_origin_check(w->cfg, c, hr, m.route)) {
   case SL_ORIGIN_BAD_HOST: {
     const struct sl_header *h = sl_http_header_find(hr->headers, hr->nheaders, "host");
-    sl_request_reply_error(rq, 421, "misdirected_request", NULL,
+    sl_respond_error(rq, 421, "misdirected_request", NULL,
                            "Host '%.*s' is not served here: without a master key sluice answers only to "
                            "localhost, its own address and sluice_settings.allowed_hosts",
                            (int)(h->value.n < 200 ? h->value.n : 200), h->value.p);
     return;
   }
   case SL_ORIGIN_BAD_TYPE:
-    sl_request_reply_error(rq, 415, "unsupported_media_type", NULL,
+    sl_respond_error(rq, 415, "unsupported_media_type", NULL,
                            "Request bodies must be sent with Content-Type: application/json");
     return;
   case SL_ORIGIN_OK:
@@ -365,31 +309,27 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
   switch (m.route) {
   case SL_R_LIVE: {
     static const char b[] = "\"I'm alive!\"";
-    reply_json(rq, 200, b, sizeof b - 1);
+    sl_respond_json(rq, 200, b, sizeof b - 1);
     return;
   }
   case SL_R_READY:
     if (w->draining || atomic_load(&w->shm->draining)) {
       static const char b[] = "{\"status\":\"draining\"}";
-      reply_json(rq, 503, b, sizeof b - 1);
+      sl_respond_json(rq, 503, b, sizeof b - 1);
     } else {
       static const char b[] = "{\"status\":\"healthy\"}";
-      reply_json(rq, 200, b, sizeof b - 1);
+      sl_respond_json(rq, 200, b, sizeof b - 1);
     }
     return;
   case SL_R_METRICS: { /* unauthenticated, as LiteLLM's: scrapers rarely carry keys */
     struct sl_buf b = {0};
     if (sl_metrics_render(w, &b)) {
       sl_buf_free(&b);
-      sl_request_reply_error(rq, 500, "internal_error", NULL, "Cannot render metrics");
+      sl_respond_error(rq, 500, "internal_error", NULL, "Cannot render metrics");
       return;
     }
-    rq->status = 200;
-    sl_request_build_headers(rq);
-    if (rq->conn)
-      sl_conn_respond(rq->conn, 200, "text/plain; version=0.0.4; charset=utf-8", rq->hdrs.p, rq->hdrs.n, b.p, b.n);
+    sl_respond_body(rq, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, b.p, b.n);
     sl_buf_free(&b);
-    sl_request_finish(rq);
     return;
   }
   default:
@@ -397,39 +337,39 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
   }
   const char *why;
   if (sl_tenancy_authenticate(rq, &why)) {
-    sl_request_reply_error(rq, 401, "invalid_api_key", "WWW-Authenticate: Bearer\r\n", "%s", why);
+    sl_respond_error(rq, 401, "invalid_api_key", "WWW-Authenticate: Bearer\r\n", "%s", why);
     return;
   }
   if (rq->key && sl_route_master_only(m.route)) {
-    sl_request_reply_error(rq, 403, "admin_only", NULL, "This route needs the master key");
+    sl_respond_error(rq, 403, "admin_only", NULL, "This route needs the master key");
     return;
   }
   switch (m.route) {
   case SL_R_MODELS: {
     if (!rq->key || rq->key->nmodels == 0) {
-      reply_json(rq, 200, w->models_json, w->models_json_len);
+      sl_respond_json(rq, 200, w->models_json, w->models_json_len);
       return;
     }
     char *body = NULL;
     size_t n = 0;
     int rc = sl_tenancy_models_json(rq, &body, &n); /* before body and n are read */
-    reply_built(rq, rc, body, n, "Out of memory");
+    sl_respond_built(rq, rc, body, n, "Out of memory");
     return;
   }
   case SL_R_CACHE_STATS: {
     char *body = NULL;
     size_t n = 0;
     int rc = sl_reqcache_stats_json(w, &body, &n);
-    reply_built(rq, rc, body, n, "Cannot read cache statistics");
+    sl_respond_built(rq, rc, body, n, "Cannot read cache statistics");
     return;
   }
   case SL_R_CACHE_FLUSH: {
     static const char b[] = "{\"status\":\"flushed\"}";
     if (sl_reqcache_flush(w)) {
-      sl_request_reply_error(rq, 500, "internal_error", NULL, "Cannot flush the cache");
+      sl_respond_error(rq, 500, "internal_error", NULL, "Cannot flush the cache");
       return;
     }
-    reply_json(rq, 200, b, sizeof b - 1);
+    sl_respond_json(rq, 200, b, sizeof b - 1);
     return;
   }
   case SL_R_KEY_GENERATE:

@@ -142,15 +142,11 @@ bool sl_attempt_body_is_answer(enum sl_route route, const char *p, size_t n);
 int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t *nh);
 
 /* request.c */
-void sl_request_reply_error(struct sl_request *rq, int status, const char *code, const char *extra_hdrs,
-                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void sl_request_finish(struct sl_request *rq);
 /* A step that is not one of the request's handles (a thread-pool job, a reload wait)
  * keeps the request's memory alive: rq->open_handles++ before it starts, then one
  * sl_request_release(rq) when it ends (the last release frees the request). */
 void sl_request_release(struct sl_request *rq);
-/* Builds rq->hdrs (x-sluice-*, x-request-id) for the response about to start. */
-void sl_request_build_headers(struct sl_request *rq);
 
 /* attempt.c */
 void sl_attempts_start(struct sl_request *rq);

@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "core/request_internal.h"
+#include "core/respond.h"
 #include "policy/cost.h"
 #include "policy/duration.h"
 #include "policy/prices.h"
@@ -218,7 +219,7 @@ static void table_full(struct sl_request *rq, const char *who) {
   if (!told) sl_log(SL_LOG_ERROR, "key table full: payers that are not in it yet are refused (raise sluice_settings.max_keys)",
                     "\"payer\":\"%s\",\"max_keys\":%zu", who, max);
   told = true;
-  sl_request_reply_error(rq, 503, "key_table_full", "Retry-After: 60\r\n",
+  sl_respond_error(rq, 503, "key_table_full", "Retry-After: 60\r\n",
                          "sluice cannot track more virtual keys: its limiter table is full (sluice_settings.max_keys = %zu). "
                          "Ask the operator to raise max_keys.", max);
 }
@@ -227,7 +228,7 @@ static void budget_exceeded(struct sl_request *rq, const char *who, int64_t spen
   char s[32];
   /* shown in micro-USD rounded up: a spend above a tiny budget never reads as 0 */
   sl_tenancy_format_cost(spent_pico / 1000000 + (spent_pico % 1000000 != 0), s);
-  sl_request_reply_error(rq, 429, "budget_exceeded", NULL, "Budget has been exceeded: %s spent %s USD of max_budget %.12g USD",
+  sl_respond_error(rq, 429, "budget_exceeded", NULL, "Budget has been exceeded: %s spent %s USD of max_budget %.12g USD",
                          who, s, max);
 }
 
@@ -274,7 +275,7 @@ bool sl_tenancy_admit(struct sl_request *rq) {
   const char *asked = cJSON_IsString(model) ? model->valuestring : rq->group->name;
   if (!sl_key_allows_model(k, asked, strlen(asked)) &&
       !sl_key_allows_model(k, rq->group->name, strlen(rq->group->name))) {
-    sl_request_reply_error(rq, 403, "model_not_allowed", NULL, "This key is not allowed to access model=%.200s", asked);
+    sl_respond_error(rq, 403, "model_not_allowed", NULL, "This key is not allowed to access model=%.200s", asked);
     return false;
   }
   struct sl_shm_key *s = rq->key_slot = sl_shm_key_slot(w->shm, k->id);
@@ -293,7 +294,7 @@ bool sl_tenancy_admit(struct sl_request *rq) {
     int64_t n = atomic_fetch_add(&s->inflight, 1) + 1;
     if (n > k->max_parallel_requests) {
       atomic_fetch_sub(&s->inflight, 1);
-      sl_request_reply_error(rq, 429, "rate_limit_exceeded", "Retry-After: 1\r\n",
+      sl_respond_error(rq, 429, "rate_limit_exceeded", "Retry-After: 1\r\n",
                              "Max parallel request limit reached for key %s: %lld requests in flight "
                              "(max_parallel_requests)",
                              k->key_alias[0] ? k->key_alias : k->display, (long long)k->max_parallel_requests);
@@ -327,7 +328,7 @@ bool sl_tenancy_admit(struct sl_request *rq) {
   if (denied) {
     char hdr[64];
     snprintf(hdr, sizeof hdr, "Retry-After: %llu\r\n", (unsigned long long)sl_policy_rate_retry_after_s(ra));
-    sl_request_reply_error(rq, 429, "rate_limit_exceeded", hdr, "Rate limit exceeded for key %s: %s %lld per minute",
+    sl_respond_error(rq, 429, "rate_limit_exceeded", hdr, "Rate limit exceeded for key %s: %s %lld per minute",
                            k->key_alias[0] ? k->key_alias : k->display, denied,
                            (long long)(denied[0] == 'r' ? k->rpm_limit : k->tpm_limit));
     return false;

@@ -5,6 +5,8 @@ must be one its room may use. One idea: the arrows between rooms point one way
 libuv, no clock); net/ never reaches into policy/ or store/; store/ uses LMDB (and
 hiredis, mbedtls' hashes), never the HTTP or JSON libraries; nothing ships bench/ or test/.
 To extend it (a new room, a new allowed library), edit ROOMS below and DESIGN.md together.
+The second rule of the table, "one writer": only core/respond.c writes to a client
+(calls sl_conn_respond* or sl_conn_stream_*).
 Usage: check_includes.py SOURCE_ROOT; prints each violation as FILE:LINE and exits 1."""
 import os
 import re
@@ -72,9 +74,27 @@ def check(root):
     return bad
 
 
+WRITER = re.compile(r"\bsl_conn_(respond\w*|stream_\w+)\s*\(")
+THE_WRITER = "core/respond.c"
+
+
+def check_one_writer(root):
+    bad = []
+    for dirpath, _, files in os.walk(os.path.join(root, "core")):
+        for name in sorted(files):
+            rel = os.path.relpath(os.path.join(dirpath, name), root)
+            if not name.endswith(".c") or rel == THE_WRITER:
+                continue
+            with open(os.path.join(dirpath, name), encoding="utf-8", errors="replace") as f:
+                for no, line in enumerate(f, 1):
+                    if WRITER.search(line):
+                        bad.append(f"{rel}:{no}: only {THE_WRITER} writes to the client")
+    return bad
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..")
-    bad = check(os.path.abspath(root))
+    bad = check(os.path.abspath(root)) + check_one_writer(os.path.abspath(root))
     for b in bad:
         print(b)
     rooms = ", ".join(ROOMS)

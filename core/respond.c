@@ -1,0 +1,116 @@
+/* The response module (see respond.h): the one writer to the client. The one idea:
+ * every answer, whole or streamed, goes out through here with the request's own
+ * headers, its spend accounted before the last bytes leave, and the request ended
+ * where the answer ends. The HTTP server owns framing (Content-Length, chunked,
+ * trailers) and the error body's shape; this module owns what is said. */
+#include "core/respond.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/request_internal.h"
+#include "core/tenancy.h"
+
+static const char *const cache_names[] = {NULL, "miss", "hit", "bypass"};
+
+void sl_respond_headers(struct sl_request *rq) {
+  const struct sl_config *cfg = rq->w->cfg;
+  rq->hdrs.n = 0;
+  sl_buf_printf(&rq->hdrs, "x-request-id: %s\r\nx-sluice-request-id: %s\r\n", rq->id, rq->id);
+  if (rq->group) sl_buf_printf(&rq->hdrs, "x-sluice-model-group: %s\r\n", rq->group->name);
+  const struct sl_attempt *last = rq->winner ? rq->winner : rq->natt ? rq->att[rq->natt - 1] : NULL;
+  if (last) sl_buf_printf(&rq->hdrs, "x-sluice-deployment: %s\r\n", cfg->deployments[last->dep].id);
+  if (rq->route == SL_R_CHAT || rq->route == SL_R_COMPLETIONS || rq->route == SL_R_EMBEDDINGS ||
+      rq->route == SL_R_MESSAGES) {
+    sl_buf_printf(&rq->hdrs, "x-sluice-attempts: %d\r\nx-sluice-hedge: %s\r\n", rq->natt,
+                  rq->hedge_won ? "won" : rq->hedges_fired ? "fired" : "none");
+    if (rq->fallback_used) sl_buf_printf(&rq->hdrs, "x-sluice-fallback: %s\r\n", rq->fallback_used);
+  }
+  if (rq->rl_hdrs.n) sl_buf_append(&rq->hdrs, rq->rl_hdrs.p, rq->rl_hdrs.n);
+  if (rq->natt && !rq->winner_streams) { /* a stream's cost comes as a trailer */
+    char cost[32];
+    sl_tenancy_cost(rq);
+    sl_tenancy_format_cost(rq->cost_micro, cost);
+    sl_buf_printf(&rq->hdrs, "x-sluice-cost: %s\r\n", cost);
+  }
+  if (rq->cache_state != SL_CS_NONE) sl_buf_printf(&rq->hdrs, "x-sluice-cache: %s\r\n", cache_names[rq->cache_state]);
+  if (rq->cache_state == SL_CS_HIT) sl_buf_printf(&rq->hdrs, "age: %lld\r\n", (long long)rq->cache_age_s);
+}
+
+void sl_respond_error(struct sl_request *rq, int status, const char *code, const char *extra_hdrs, const char *fmt,
+                      ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  rq->status = status;
+  rq->err_code = code;
+  if (rq->conn) {
+    sl_respond_headers(rq);
+    if (extra_hdrs) sl_buf_puts(&rq->hdrs, extra_hdrs);
+    /* the server writes it in the client's shape (Anthropic's on /v1/messages) */
+    sl_conn_respond_error(rq->conn, status, msg, code, rq->hdrs.oom ? NULL : rq->hdrs.p);
+  }
+  sl_request_finish(rq);
+}
+
+void sl_respond_body(struct sl_request *rq, int status, const char *content_type, const char *extra_hdrs,
+                     const char *body, size_t n) {
+  rq->status = status;
+  sl_respond_headers(rq);
+  if (extra_hdrs) sl_buf_puts(&rq->hdrs, extra_hdrs);
+  sl_tenancy_account(rq); /* before the answer leaves: a kill -9 right after cannot lose its spend */
+  if (rq->conn)
+    sl_conn_respond(rq->conn, status, content_type ? content_type : "application/json", rq->hdrs.p, rq->hdrs.n,
+                    body ? body : "", n);
+  sl_request_finish(rq);
+}
+
+void sl_respond_json(struct sl_request *rq, int status, const char *body, size_t n) {
+  sl_respond_body(rq, status, NULL, NULL, body, n);
+}
+
+void sl_respond_built(struct sl_request *rq, int rc, char *body, size_t n, const char *why) {
+  if (rc) sl_respond_error(rq, 500, "internal_error", NULL, "%s", why);
+  else sl_respond_json(rq, 200, body, n);
+  free(body);
+}
+
+void sl_respond_conn_oom(struct sl_conn *c) { sl_conn_respond_error(c, 500, "Out of memory", "internal_error", NULL); }
+
+void sl_respond_stream_start(struct sl_request *rq, bool with_cost_trailer) {
+  rq->status = 200;
+  rq->winner_streams = with_cost_trailer;
+  sl_respond_headers(rq);
+  sl_buf_puts(&rq->hdrs, with_cost_trailer ? "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\nTrailer: x-sluice-cost\r\n"
+                                           : "Cache-Control: no-cache\r\n");
+  if (rq->conn) sl_conn_stream_start(rq->conn, 200, "text/event-stream; charset=utf-8", rq->hdrs.p, rq->hdrs.n);
+}
+
+void sl_respond_stream_write(struct sl_request *rq, const char *p, size_t n) {
+  if (rq->conn && n) sl_conn_stream_write(rq->conn, p, n);
+}
+
+void sl_respond_stream_end(struct sl_request *rq) {
+  if (rq->conn) {
+    if (rq->winner_streams) { /* what was consumed is charged, and the client learns it */
+      char cost[32], tr[64];
+      sl_tenancy_cost(rq);
+      sl_tenancy_format_cost(rq->cost_micro, cost);
+      snprintf(tr, sizeof tr, "x-sluice-cost: %s\r\n", cost);
+      sl_tenancy_account(rq); /* before the last bytes leave */
+      sl_conn_stream_end_trailers(rq->conn, tr);
+    } else {
+      sl_conn_stream_end(rq->conn);
+    }
+  }
+  sl_request_finish(rq);
+}
+
+size_t sl_respond_pending(const struct sl_request *rq) { return rq->conn ? sl_conn_pending_bytes(rq->conn) : 0; }
+
+void sl_respond_want_writable(struct sl_request *rq) {
+  if (rq->conn) sl_conn_want_writable(rq->conn);
+}
