@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "net/base/buf.h"
+#include "net/base/pool.h"
 #include "net/listener.h"
 #include "net/wire/oai_error.h"
 #include "net/tls_server.h"
@@ -101,16 +102,24 @@ struct sl_server {
   char rbuf[65536];
   char *tls_plain; /* TLS only: decrypted input, and writes gathered into one record */
   char *tls_gather;
+  struct sl_pool wpool; /* blocks for queued writes */
+  uint64_t writes, writes_copied; /* writes asked for; of those, how many had to copy bytes */
 };
 
 #define TLS_PLAIN_BUF 16384
 
+/* A queued write: the bytes the socket did not take at once, copied behind the header.
+ * Small ones are blocks of the server's free list (wpool), larger ones malloc'd. */
 struct wreq {
   uv_write_t w;
   struct sl_conn *c;
-  bool last;
+  bool last, pooled;
   char data[];
 };
+
+#define WBLOCK (16u << 10)  /* write-pool block: struct wreq + data */
+#define LIT(s) ((struct sl_iov){s, sizeof s - 1})
+#define MAX_TRY_IOV 64       /* gather lists longer than this are copied, not tried */
 
 static void conn_close(struct sl_conn *c);
 static void process_input(struct sl_conn *c, const char *data, size_t n);
@@ -119,6 +128,7 @@ static void start_reading(struct sl_conn *c);
 static void server_maybe_free(struct sl_server *s) {
   if (s->closing && !s->listener_open && s->nconns == 0) {
     free(s->tls_plain);
+    sl_pool_drain(&s->wpool);
     free(s);
   }
 }
@@ -317,11 +327,23 @@ static void after_response(struct sl_conn *c) {
   free(p);
 }
 
+static struct wreq *wreq_new(struct sl_server *s, size_t n) {
+  bool pooled = sizeof(struct wreq) + n <= sl_pool_block_size(&s->wpool);
+  struct wreq *wr = pooled ? sl_pool_get(&s->wpool) : malloc(sizeof *wr + n);
+  if (wr) wr->pooled = pooled;
+  return wr;
+}
+
+static void wreq_free(struct sl_server *s, struct wreq *wr) {
+  if (wr->pooled) sl_pool_put(&s->wpool, wr);
+  else free(wr);
+}
+
 static void on_write(uv_write_t *w, int status) {
   struct wreq *wr = (struct wreq *)w;
   struct sl_conn *c = wr->c;
   bool last = wr->last;
-  free(wr);
+  wreq_free(c->srv, wr);
   if (c->closing) return;
   if (status < 0) {
     conn_close(c);
@@ -341,7 +363,7 @@ static void tls_flush(struct sl_conn *c, bool last) {
   const char *p;
   size_t n = sl_tls_sconn_out(c->tls, &p);
   if (!n && !last) return;
-  struct wreq *wr = malloc(sizeof *wr + n);
+  struct wreq *wr = wreq_new(c->srv, n);
   if (!wr) {
     conn_close(c);
     return;
@@ -352,7 +374,7 @@ static void tls_flush(struct sl_conn *c, bool last) {
   sl_tls_sconn_out_clear(c->tls);
   uv_buf_t buf = uv_buf_init(wr->data, (unsigned)n);
   if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write)) {
-    free(wr);
+    wreq_free(c->srv, wr);
     conn_close(c);
   }
 }
@@ -360,25 +382,22 @@ static void tls_flush(struct sl_conn *c, bool last) {
 /* TLS: small pieces (a chunk header, its data, its CRLF) go out as one record; a large
  * body is encrypted and queued a slice at a time, so the ciphertext buffer stays small. */
 #define TLS_WRITE_SLICE (256u << 10)
-static void tls_write3(struct sl_conn *c, const char *a, size_t an, const char *b, size_t bn,
-                       const char *d, size_t dn, bool last) {
-  const char *ps[3] = {a, b, d};
-  size_t ns[3] = {an, bn, dn}, total = an + bn + dn;
+static void tls_writev(struct sl_conn *c, const struct sl_iov *v, size_t nv, size_t total, bool last) {
   int rc = 0;
   if (total <= TLS_PLAIN_BUF) {
     char *g = c->srv->tls_gather;
     size_t off = 0;
-    for (int i = 0; i < 3; i++) {
-      if (ns[i]) memcpy(g + off, ps[i], ns[i]);
-      off += ns[i];
+    for (size_t i = 0; i < nv; i++) {
+      if (v[i].n) memcpy(g + off, v[i].p, v[i].n);
+      off += v[i].n;
     }
     if (total) rc = sl_tls_sconn_write(c->tls, g, total);
   } else {
-    for (int i = 0; i < 3 && !rc && !c->closing; i++)
-      for (size_t off = 0; off < ns[i] && !rc && !c->closing; off += TLS_WRITE_SLICE) {
-        size_t k = ns[i] - off < TLS_WRITE_SLICE ? ns[i] - off : TLS_WRITE_SLICE;
-        rc = sl_tls_sconn_write(c->tls, ps[i] + off, k);
-        if (!rc && off + k < ns[i]) tls_flush(c, false);
+    for (size_t i = 0; i < nv && !rc && !c->closing; i++)
+      for (size_t off = 0; off < v[i].n && !rc && !c->closing; off += TLS_WRITE_SLICE) {
+        size_t k = v[i].n - off < TLS_WRITE_SLICE ? v[i].n - off : TLS_WRITE_SLICE;
+        rc = sl_tls_sconn_write(c->tls, v[i].p + off, k);
+        if (!rc && off + k < v[i].n) tls_flush(c, false);
       }
     if (c->closing) return;
   }
@@ -390,60 +409,99 @@ static void tls_write3(struct sl_conn *c, const char *a, size_t an, const char *
   tls_flush(c, last);
 }
 
-/* Queues bytes made of up to three pieces (copied into one allocation). */
-static void conn_write3(struct sl_conn *c, const char *a, size_t an, const char *b, size_t bn,
-                        const char *d, size_t dn, bool last) {
+/* Queues a gather list. The bytes are the caller's only for the call: when the socket's
+ * queue is empty they are written at once from where they lie (uv_try_write, no copy);
+ * what the socket does not take (a slow client) is copied into one queued write. The
+ * last write of a response always goes through the queue (a zero-length one when
+ * everything was taken), so the end of a response is seen in on_write, on a later loop
+ * turn, never inside the caller. A write error is also left to on_write (uv_write reports
+ * it there), so no caller sees its connection close under it. */
+static void conn_writev(struct sl_conn *c, const struct sl_iov *v, size_t nv, bool last) {
   if (c->closing) return;
+  size_t total = sl_iov_total(v, nv);
+  c->srv->writes++;
   if (c->tls) {
-    tls_write3(c, a, an, b, bn, d, dn, last);
+    tls_writev(c, v, nv, total, last);
     return;
   }
-  struct wreq *wr = malloc(sizeof *wr + an + bn + dn);
+  size_t done = 0;
+  if (total && nv <= MAX_TRY_IOV && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+    uv_buf_t bufs[MAX_TRY_IOV];
+    unsigned nb = 0;
+    for (size_t i = 0; i < nv; i++)
+      if (v[i].n) bufs[nb++] = uv_buf_init((char *)v[i].p, (unsigned)v[i].n);
+    int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, nb);
+    if (r > 0) done = (size_t)r;
+  }
+  if (done == total && !last) return;
+  if (done < total) c->srv->writes_copied++;
+  struct wreq *wr = wreq_new(c->srv, total - done);
   if (!wr) {
     conn_close(c);
     return;
   }
   wr->c = c;
   wr->last = last;
-  if (an) memcpy(wr->data, a, an);
-  if (bn) memcpy(wr->data + an, b, bn);
-  if (dn) memcpy(wr->data + an + bn, d, dn);
-  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)(an + bn + dn));
+  size_t off = 0, skip = done;
+  for (size_t i = 0; i < nv; i++) {
+    size_t k = v[i].n;
+    if (skip >= k) {
+      skip -= k;
+      continue;
+    }
+    memcpy(wr->data + off, v[i].p + skip, k - skip);
+    off += k - skip;
+    skip = 0;
+  }
+  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)off);
   int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
   if (rc) {
-    free(wr);
+    wreq_free(c->srv, wr);
     conn_close(c);
   }
 }
 
-static void head_append(struct sl_conn *c, struct sl_buf *b, int status, const char *ctype,
-                        const char *headers, size_t hlen) {
+static void conn_write3(struct sl_conn *c, const char *a, size_t an, const char *b, size_t bn,
+                        const char *d, size_t dn, bool last) {
+  struct sl_iov v[3] = {{a, an}, {b, bn}, {d, dn}};
+  conn_writev(c, v, 3, last);
+}
+
+/* The response head as a gather list (the caller's strings are referenced, not
+ * copied): status line, Content-Type, the extra headers, Connection. `line` is scratch
+ * for the status line (at least 64 bytes). Returns the number of slices (at most 6). */
+static size_t head_iov(struct sl_conn *c, struct sl_iov *v, char *line, size_t cap, int status, const char *ctype,
+                       const char *headers, size_t hlen) {
   const struct sl_http_request *r = c->parser ? sl_http_parser_request(c->parser) : NULL;
   bool http10 = r && r->http_major == 1 && r->http_minor == 0;
   if (!r || !r->keep_alive || c->srv->draining) c->close_after = true;
-  sl_buf_printf(b, "HTTP/1.1 %d %s\r\n", status, sl_http_reason(status));
-  if (ctype) sl_buf_printf(b, "Content-Type: %s\r\n", ctype);
-  if (hlen) sl_buf_append(b, headers, hlen);
-  if (c->close_after) sl_buf_puts(b, "Connection: close\r\n");
-  else if (http10) sl_buf_puts(b, "Connection: keep-alive\r\n");
+  size_t n = 0;
+  int k = snprintf(line, cap, "HTTP/1.1 %d %s\r\n", status, sl_http_reason(status));
+  v[n++] = (struct sl_iov){line, k > 0 && (size_t)k < cap ? (size_t)k : 0};
+  if (ctype) {
+    v[n++] = LIT("Content-Type: ");
+    v[n++] = (struct sl_iov){ctype, strlen(ctype)};
+    v[n++] = LIT("\r\n");
+  }
+  if (hlen) v[n++] = (struct sl_iov){headers, hlen};
+  if (c->close_after) v[n++] = LIT("Connection: close\r\n");
+  else if (http10) v[n++] = LIT("Connection: keep-alive\r\n");
+  return n;
 }
 
 void sl_conn_respond(struct sl_conn *c, int status, const char *content_type, const char *headers,
                      size_t hlen, const char *body, size_t blen) {
   if (c->closing) return;
-  struct sl_buf b = {0};
-  head_append(c, &b, status, content_type, headers, hlen);
-  sl_buf_printf(&b, "Content-Length: %zu\r\n\r\n", blen);
+  struct sl_iov v[8];
+  char line[96], cl[48];
+  size_t n = head_iov(c, v, line, sizeof line, status, content_type, headers, hlen);
+  int k = snprintf(cl, sizeof cl, "Content-Length: %zu\r\n\r\n", blen);
+  v[n++] = (struct sl_iov){cl, (size_t)k};
+  if (!c->head_only) v[n++] = (struct sl_iov){body, blen};
   c->state = C_FINISHING;
   c->req = NULL;
   disarm(c);
-  if (b.oom) {
-    sl_buf_free(&b);
-    conn_close(c);
-    return;
-  }
-  conn_write3(c, b.p, b.n, c->head_only ? NULL : body, c->head_only ? 0 : blen, NULL, 0, true);
-  sl_buf_free(&b);
+  conn_writev(c, v, n, true);
 }
 
 /* Whether the request being read is for Anthropic's Messages API (`/v1/messages` or
@@ -479,27 +537,41 @@ void sl_conn_stream_start(struct sl_conn *c, int status, const char *content_typ
                           const char *headers, size_t hlen) {
   if (c->closing) return;
   const struct sl_http_request *r = c->parser ? sl_http_parser_request(c->parser) : NULL;
-  struct sl_buf b = {0};
   c->chunked = r && (r->http_major > 1 || r->http_minor >= 1);
   if (!c->chunked) c->close_after = true;
-  head_append(c, &b, status, content_type, headers, hlen);
-  sl_buf_puts(&b, c->chunked ? "Transfer-Encoding: chunked\r\n\r\n" : "\r\n");
+  struct sl_iov v[8];
+  char line[96];
+  size_t n = head_iov(c, v, line, sizeof line, status, content_type, headers, hlen);
+  v[n++] = c->chunked ? LIT("Transfer-Encoding: chunked\r\n\r\n") : LIT("\r\n");
   c->streaming = true;
   disarm(c);
-  if (!b.oom) conn_write3(c, b.p, b.n, NULL, 0, NULL, 0, false);
-  else conn_close(c);
-  sl_buf_free(&b);
+  conn_writev(c, v, n, false);
+}
+
+#define STREAM_IOV 62 /* slices per chunk written in one call (plus the chunk's head and CRLF) */
+
+void sl_conn_stream_writev(struct sl_conn *c, const struct sl_iov *v, size_t nv) {
+  if (c->closing || !c->streaming) return;
+  while (nv) { /* a long list goes out as several chunks */
+    size_t k = nv < STREAM_IOV ? nv : STREAM_IOV;
+    size_t total = sl_iov_total(v, k);
+    if (total) {
+      struct sl_iov w[STREAM_IOV + 2];
+      char hdr[24];
+      size_t m = 0;
+      if (c->chunked) w[m++] = (struct sl_iov){hdr, (size_t)snprintf(hdr, sizeof hdr, "%zx\r\n", total)};
+      for (size_t i = 0; i < k; i++) w[m++] = v[i];
+      if (c->chunked) w[m++] = LIT("\r\n");
+      conn_writev(c, w, m, false);
+    }
+    v += k;
+    nv -= k;
+  }
 }
 
 void sl_conn_stream_write(struct sl_conn *c, const char *p, size_t n) {
-  if (c->closing || !c->streaming || n == 0) return;
-  if (!c->chunked) {
-    conn_write3(c, p, n, NULL, 0, NULL, 0, false);
-    return;
-  }
-  char hdr[24];
-  int hn = snprintf(hdr, sizeof hdr, "%zx\r\n", n);
-  conn_write3(c, hdr, (size_t)hn, p, n, "\r\n", 2, false);
+  struct sl_iov v = {p, n};
+  sl_conn_stream_writev(c, &v, 1);
 }
 
 void sl_conn_stream_end_trailers(struct sl_conn *c, const char *trailers) {
