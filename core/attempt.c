@@ -91,10 +91,8 @@ void sl_attempts_free(struct sl_request *rq) {
     if (at->xs) sl_xlate_stream_free(at->xs);
     if (at->uf) {
       sl_usage_filter_free(at->uf);
-      free(at->uf);
     }
-    free(at);
-  }
+  } /* the attempts and their filters live in the request's arena */
   rq->natt = 0;
 }
 
@@ -171,7 +169,7 @@ static void start_stream(struct sl_attempt *at) {
     struct sl_xlate_resp_opts o = {(int64_t)time(NULL), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"))};
     if (sl_xlate_stream_new(at->uwire == SL_WIRE_ANTHROPIC ? SL_XLATE_ANTH_TO_OAI : SL_XLATE_OAI_TO_ANTH, &o, &at->xs))
       at->xs = NULL;
-  } else if ((at->uf = malloc(sizeof *at->uf))) {
+  } else if ((at->uf = sl_arena_alloc(rq->arena, sizeof *at->uf))) {
     /* Anthropic streams are only observed: their usage events are the client's too. */
     bool strip = rq->cwire == SL_WIRE_OPENAI && rq->usage_ask != SL_USAGE_ASK_CLIENT &&
                  rq->usage_ask != SL_USAGE_ASK_NOT_STREAM;
@@ -674,7 +672,7 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   if (cands != small) free(cands);
   if (ch->index < 0) return 0;
   size_t gpos = (size_t)ch->index, dep = g->deps[gpos];
-  struct sl_attempt *at = calloc(1, sizeof *at);
+  struct sl_attempt *at = sl_arena_calloc(rq->arena, sizeof *at);
   if (!at) {
     sl_health_end(w, dep, ch->probe, true, false, SL_FAIL_ERROR, 0, 0, 0);
     ch->why = SL_NONE_EMPTY;

@@ -10,6 +10,7 @@
 
 #include "core/routes.h"
 #include "core/worker.h"
+#include "net/base/arena.h"
 #include "net/base/buf.h"
 #include "policy/choose.h"
 #include "core/reqcache.h"
@@ -56,6 +57,7 @@ struct sl_attempt {
 };
 
 struct sl_request {
+  struct sl_arena *arena; /* the request, its attempts and their fixed state; freed at the end */
   struct sl_worker *w;
   struct sl_conn *conn; /* NULL once the response has ended or the client left */
   const struct sl_http_request *hr;
