@@ -17,6 +17,8 @@
 #include "net/wire/usage.h"
 #include "net/wire/xlate.h"
 
+struct sl_stream_chain;
+
 struct sl_oai_asm;
 
 #define SL_MAX_ATTEMPTS 12
@@ -52,6 +54,7 @@ struct sl_attempt {
   enum sl_wire uwire;          /* the deployment's wire format */
   struct sl_buf xbody;         /* the request translated into the deployment's format */
   struct sl_xlate_stream *xs;  /* streaming winner of another format: translates its events */
+  struct sl_stream_chain *chain; /* streaming winner: framer -> filters -> client (arena) */
   char xerr[256];              /* why the request could not be translated */
   char outcome[48];            /* for the access log: "ok", "http_500", "upstream_reset", ... */
 };

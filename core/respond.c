@@ -93,6 +93,10 @@ void sl_respond_stream_write(struct sl_request *rq, const char *p, size_t n) {
   if (rq->conn && n) sl_conn_stream_write(rq->conn, p, n);
 }
 
+void sl_respond_stream_writev(struct sl_request *rq, const struct sl_iov *v, size_t n) {
+  if (rq->conn && n) sl_conn_stream_writev(rq->conn, v, n);
+}
+
 void sl_respond_stream_end(struct sl_request *rq) {
   if (rq->conn) {
     if (rq->winner_streams) { /* what was consumed is charged, and the client learns it */

@@ -155,16 +155,11 @@ int64_t sl_usage_estimate_from_chars(size_t chars, size_t deltas) {
 void sl_usage_filter_init(struct sl_usage_filter *f, unsigned flags, size_t max_event) {
   memset(f, 0, sizeof *f);
   f->flags = flags & SL_USAGE_STRIP;
-  f->max_event = max_event ? max_event : DEFAULT_MAX_EVENT;
-  f->line_empty = true;
-  f->first_block = true;
+  sl_sse_framer_init(&f->fr, max_event ? max_event : DEFAULT_MAX_EVENT);
   raw_clear(f->raw);
 }
 
-void sl_usage_filter_free(struct sl_usage_filter *f) {
-  sl_buf_free(&f->ev);
-  sl_buf_free(&f->data);
-}
+void sl_usage_filter_free(struct sl_usage_filter *f) { sl_sse_framer_free(&f->fr); }
 
 int sl_usage_filter_usage(const struct sl_usage_filter *f, struct sl_usage *out) {
   memset(out, 0, sizeof *out);
@@ -296,146 +291,69 @@ static enum verdict judge(struct sl_usage_filter *f, const char *d, size_t n, si
   return v;
 }
 
-static void emit(struct sl_buf *out, const char *p, size_t n) {
-  if (out && n) sl_buf_append(out, p, n);
-}
-
-/* One whole event block in f->ev (complete: ends with its empty line, or the last
- * bytes of the stream). Parses its lines, judges it, forwards it when holding. */
-static void dispatch(struct sl_usage_filter *f, struct sl_buf *out) {
-  const char *b = f->ev.p;
-  size_t n = f->ev.n, i = 0;
-  if (f->first_block && n >= 3 && memcmp(b, "\xEF\xBB\xBF", 3) == 0) i += 3;
-  f->first_block = false;
-  size_t lines = 0, doff = 0, dlen = 0;
-  f->data.n = 0;
-  while (i < n) {
-    size_t s = i;
-    while (i < n && b[i] != '\n' && b[i] != '\r') i++;
-    size_t e = i;
-    if (i < n) i += b[i] == '\r' && i + 1 < n && b[i + 1] == '\n' ? 2 : 1;
-    if (e == s) break; /* the empty line: end of the event */
-    if (b[s] == ':') continue;
-    size_t c = s;
-    while (c < e && b[c] != ':') c++;
-    if (c - s != 4 || memcmp(b + s, "data", 4) != 0) continue;
-    size_t v = c < e ? c + 1 : e;
-    if (v < e && b[v] == ' ') v++;
-    if (lines == 1) sl_buf_append(&f->data, b + doff, dlen);
-    if (lines >= 1) {
-      sl_buf_append(&f->data, "\n", 1);
-      sl_buf_append(&f->data, b + v, e - v);
-    }
-    if (lines == 0) {
-      doff = v;
-      dlen = e - v;
-    }
-    lines++;
+size_t sl_usage_filter_frame(struct sl_usage_filter *f, const struct sl_sse_frame *fr, struct sl_iov out[2]) {
+  if (fr->kind == SL_SSE_TAIL) { /* the \n of the \r\n that ended the last event: goes where it went */
+    if (!f->flags || f->last_dropped) return 0;
+    out[0] = (struct sl_iov){fr->raw, fr->raw_len};
+    return 1;
+  }
+  if (fr->kind == SL_SSE_OVERSIZE) { /* too long to hold: forwarded as it comes, unread */
+    f->last_dropped = false;
+    if (!f->flags) return 0;
+    out[0] = (struct sl_iov){fr->raw, fr->raw_len};
+    return 1;
   }
   enum verdict verdict = V_FORWARD;
   size_t cs = 0, ce = 0;
-  if (lines) {
+  if (fr->data_lines) {
     f->events++;
-    if (f->data.oom) {
-      f->err = -ENOMEM;
-    } else {
-      const char *d = lines == 1 ? b + doff : f->data.p;
-      size_t dn = lines == 1 ? dlen : f->data.n;
-      verdict = judge(f, d, dn, &cs, &ce);
-      if (verdict == V_CUT && lines != 1) verdict = V_FORWARD;
-    }
+    verdict = judge(f, fr->data, fr->data_len, &cs, &ce);
+    if (verdict == V_CUT && fr->data_lines != 1) verdict = V_FORWARD;
   }
   f->last_dropped = verdict == V_DROP;
-  if (f->flags) {
-    if (verdict == V_DROP) {
-      f->dropped++;
-    } else if (verdict == V_CUT) {
-      emit(out, b, doff + cs);
-      emit(out, b + doff + ce, n - doff - ce);
-    } else {
-      emit(out, b, n);
-    }
+  if (!f->flags) return 0;
+  if (verdict == V_DROP) {
+    f->dropped++;
+    return 0;
   }
-  f->ev.n = 0;
+  if (verdict == V_CUT) {
+    out[0] = (struct sl_iov){fr->raw, fr->data_off + cs};
+    out[1] = (struct sl_iov){fr->raw + fr->data_off + ce, fr->raw_len - fr->data_off - ce};
+    return 2;
+  }
+  out[0] = (struct sl_iov){fr->raw, fr->raw_len};
+  return 1;
+}
+
+struct feed_ctx {
+  struct sl_usage_filter *f;
+  struct sl_buf *out;
+};
+
+static int on_frame(void *ud, const struct sl_sse_frame *fr) {
+  struct feed_ctx *c = ud;
+  struct sl_iov v[2];
+  size_t k = sl_usage_filter_frame(c->f, fr, v);
+  for (size_t i = 0; i < k && c->out; i++)
+    if (v[i].n) sl_buf_append(c->out, v[i].p, v[i].n);
+  return 0;
 }
 
 int sl_usage_filter_feed(struct sl_usage_filter *f, const char *p, size_t n, struct sl_buf *out) {
   if (f->err) return f->err;
-  if (!f->flags) emit(out, p, n); /* observing only: the output is the input */
-  size_t i = 0;
-  while (i < n) {
-    /* The \n of a \r\n: inside an event it is one of its bytes; after the \r of the
-     * empty line that ended an event, it is the last byte of that event, forwarded or
-     * dropped with it (the event was judged at the \r, without waiting for it). */
-    if (f->cr_pending) {
-      f->cr_pending = false;
-      if (p[i] == '\n') {
-        if (f->cr_ended_event) { /* the rest of the previous event: goes where it went */
-          if (f->flags && !f->last_dropped) emit(out, p + i, 1);
-        } else if (f->overflow) {
-          if (f->flags) emit(out, p + i, 1);
-        } else {
-          sl_buf_append(&f->ev, p + i, 1);
-        }
-        i++;
-        continue;
-      }
-    }
-    /* Bytes up to and including the next line terminator (or the end of the input). */
-    size_t s = i;
-    while (i < n && p[i] != '\n' && p[i] != '\r') {
-      if (f->bom >= 0) { /* a leading BOM does not make the first line non-empty */
-        if ((unsigned char)p[i] == (unsigned char)"\xEF\xBB\xBF"[f->bom]) {
-          if (++f->bom == 3) f->bom = -1;
-        } else {
-          f->bom = -1;
-          f->line_empty = false;
-        }
-      } else {
-        f->line_empty = false;
-      }
-      i++;
-    }
-    bool term = i < n;
-    if (term) {
-      if (f->bom >= 0) f->bom = -1;
-      f->cr_pending = p[i] == '\r';
-      f->cr_ended_event = f->cr_pending && f->line_empty;
-      i++;
-    }
-    if (f->overflow) {
-      if (f->flags) emit(out, p + s, i - s);
-    } else {
-      sl_buf_append(&f->ev, p + s, i - s);
-      if (f->ev.oom) return f->err = -ENOMEM;
-      if (f->ev.n > f->max_event) { /* too long to hold: forward it as it comes, unread */
-        if (f->flags) emit(out, f->ev.p, f->ev.n);
-        f->ev.n = 0;
-        f->first_block = false;
-        f->overflow = true;
-      }
-    }
-    if (!term) break;
-    if (f->line_empty) { /* an empty line: the event ends here */
-      if (f->overflow) {
-        f->overflow = false;
-        f->last_dropped = false;
-      } else {
-        dispatch(f, out);
-        if (f->err) return f->err;
-      }
-    }
-    f->line_empty = true;
-  }
+  if (!f->flags && out && n) sl_buf_append(out, p, n); /* observing only: the output is the input */
+  struct feed_ctx c = {f, out};
+  int rc = sl_sse_framer_feed(&f->fr, p, n, on_frame, &c);
+  if (rc < 0) return f->err = rc;
   if (out && out->oom) return f->err = -ENOMEM;
   return 0;
 }
 
 int sl_usage_filter_finish(struct sl_usage_filter *f, struct sl_buf *out) {
   if (f->err) return f->err;
-  if (f->ev.n && !f->overflow) dispatch(f, out);
-  f->ev.n = 0;
-  f->overflow = false;
+  struct feed_ctx c = {f, out};
+  int rc = sl_sse_framer_finish(&f->fr, on_frame, &c);
+  if (rc < 0) f->err = rc;
   if (!f->err && out && out->oom) f->err = -ENOMEM;
   return f->err;
 }
