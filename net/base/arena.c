@@ -4,13 +4,12 @@
  * of the old one is wasted, which is fine for request-sized lifetimes). */
 #include "net/base/arena.h"
 
-#include <stdalign.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ALIGN alignof(max_align_t)
+#define ALIGN _Alignof(max_align_t)
 #define UP(x) (((x) + ALIGN - 1) & ~(size_t)(ALIGN - 1))
 
 struct block {
