@@ -204,6 +204,14 @@ void sl_sse_framer_free(struct sl_sse_framer *f) {
   sl_buf_free(&f->data);
 }
 
+/* The first \n or \r in [s, end), or end (memchr twice: most streams have no \r). */
+static const char *line_end(const char *s, const char *end) {
+  const char *q = s < end ? memchr(s, '\n', (size_t)(end - s)) : NULL;
+  if (!q) q = end;
+  const char *r = q > s ? memchr(s, '\r', (size_t)(q - s)) : NULL;
+  return r ? r : q;
+}
+
 /* Parses one whole block into fr and calls cb. */
 static int frame_event(struct sl_sse_framer *f, const char *b, size_t n, sl_sse_frame_cb cb, void *ud) {
   size_t i = 0;
@@ -214,7 +222,7 @@ static int frame_event(struct sl_sse_framer *f, const char *b, size_t n, sl_sse_
   f->data.n = 0;
   while (i < n) {
     size_t s = i;
-    while (i < n && b[i] != '\n' && b[i] != '\r') i++;
+    i = (size_t)(line_end(b + i, b + n) - b);
     size_t e = i;
     if (i < n) i += b[i] == '\r' && i + 1 < n && b[i + 1] == '\n' ? 2 : 1;
     if (e == s) break; /* the empty line: end of the event */
@@ -296,8 +304,7 @@ int sl_sse_framer_feed(struct sl_sse_framer *f, const char *p, size_t n, sl_sse_
         i++;
       }
     }
-    const char *q = p + i;
-    while (q < p + n && *q != '\n' && *q != '\r') q++;
+    const char *q = line_end(p + i, p + n);
     if ((size_t)(q - p) > i) f->line_empty = false;
     i = (size_t)(q - p);
     bool term = i < n;

@@ -169,11 +169,35 @@ int sl_usage_filter_usage(const struct sl_usage_filter *f, struct sl_usage *out)
 }
 
 static bool key_counted(const char *k, size_t n) {
-  static const char *const keys[] = {"content", "text",   "arguments",    "reasoning_content",
-                                     "reasoning", "refusal", "partial_json", "thinking"};
+#define K(s) {s, sizeof s - 1}
+  static const struct {
+    const char *s;
+    size_t n;
+  } keys[] = {K("content"), K("text"), K("arguments"), K("reasoning_content"),
+              K("reasoning"), K("refusal"), K("partial_json"), K("thinking")};
+#undef K
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-    if (strlen(keys[i]) == n && memcmp(keys[i], k, n) == 0) return true;
+    if (keys[i].n == n && memcmp(keys[i].s, k, n) == 0) return true;
   return false;
+}
+
+/* At an opening quote: moves *i past the closing quote (or to n), without decoding. */
+static void skip_string_fast(const char *s, size_t n, size_t *i) {
+  size_t k = *i + 1;
+  for (;;) {
+    const char *q = k < n ? memchr(s + k, '"', n - k) : NULL;
+    if (!q) {
+      *i = n;
+      return;
+    }
+    size_t e = (size_t)(q - s), b = e;
+    while (b > k && s[b - 1] == '\\') b--; /* an odd run of backslashes escapes the quote */
+    if ((e - b) % 2 == 0) {
+      *i = e + 1;
+      return;
+    }
+    k = e + 1;
+  }
 }
 
 /* At an opening quote: moves *i past the closing quote (or to n) and returns the
@@ -210,10 +234,16 @@ static size_t count_text(const char *s, size_t n) {
   size_t i = 0, total = 0;
   bool expect = false, want = false; /* right after `"key":`; that key is counted */
   while (i < n) {
+    if (!expect) { /* outside a key's value only a quote changes anything: jump to it */
+      const char *q = memchr(s + i, '"', n - i);
+      if (!q) break;
+      i = (size_t)(q - s);
+    }
     char c = s[i];
     if (c == '"') {
-      size_t st = i;
-      size_t len = scan_string(s, n, &i);
+      size_t st = i, len = 0;
+      if (expect && want) len = scan_string(s, n, &i); /* a counted value: its length */
+      else skip_string_fast(s, n, &i);
       size_t j = i;
       while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r')) j++;
       if (j < n && s[j] == ':' && !expect) { /* a key */
@@ -234,6 +264,20 @@ static size_t count_text(const char *s, size_t n) {
 
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+/* Whether `"usage"` occurs in d: a cheap test before walking the object. Searched from
+ * the end, where OpenAI puts the member, one 'u' at a time. */
+static bool has_usage_key(const char *d, size_t n) {
+  size_t k = n;
+  while (k > 1) {
+    const char *u = memrchr(d + 1, 'u', k - 1);
+    if (!u) return false;
+    size_t at = (size_t)(u - d);
+    if (d[at - 1] == '"' && n - at >= 6 && memcmp(u, "usage\"", 6) == 0) return true;
+    k = at;
+  }
+  return false;
+}
+
 /* Parses the usage value at [vs, ve) of data into the filter (merging fields). */
 static void capture(struct sl_usage_filter *f, const char *data, size_t vs, size_t ve) {
   cJSON *u = cJSON_ParseWithLength(data + vs, ve - vs);
@@ -242,6 +286,31 @@ static void capture(struct sl_usage_filter *f, const char *data, size_t vs, size
 }
 
 enum verdict { V_FORWARD, V_DROP, V_CUT };
+
+/* The member range of the top-level "usage" whose value sl_json_top_field found at
+ * [vs, ve), with one adjacent comma, as sl_json_top_member gives it (same rules: the
+ * comma after it, else the comma before it, else the member alone), found from the
+ * value instead of a second walk over the object. */
+static bool usage_member(const char *d, size_t n, size_t vs, size_t ve, size_t *ms, size_t *me) {
+  size_t k = vs;
+  while (k > 0 && is_ws(d[k - 1])) k--;
+  if (k == 0 || d[k - 1] != ':') return false;
+  k--;
+  while (k > 0 && is_ws(d[k - 1])) k--;
+  if (k < 7 || memcmp(d + k - 7, "\"usage\"", 7) != 0) return false;
+  size_t ks = k - 7, a = ve;
+  while (a < n && is_ws(d[a])) a++;
+  if (a < n && d[a] == ',') {
+    *ms = ks;
+    *me = a + 1;
+    return true;
+  }
+  size_t b = ks;
+  while (b > 0 && is_ws(d[b - 1])) b--;
+  *ms = b > 0 && d[b - 1] == ',' ? b - 1 : ks;
+  *me = ve;
+  return true;
+}
 
 /* Looks at one event's data: captures usage, counts text, and says what to forward.
  * For V_CUT, [*cs, *ce) is the member to cut, in data coordinates. */
@@ -257,7 +326,7 @@ static enum verdict judge(struct sl_usage_filter *f, const char *d, size_t n, si
   enum verdict v = V_FORWARD;
   bool usage_only = false;
   size_t vs, ve;
-  if (memmem(d, n, "\"usage\"", 7) && sl_json_top_field(d, n, "usage", &vs, &ve) == 0) {
+  if (has_usage_key(d, n) && sl_json_top_field(d, n, "usage", &vs, &ve) == 0) {
     if (d[vs] == '{') { /* null (or a stray scalar) is not a report */
       capture(f, d, vs, ve);
       size_t chs, che;
@@ -273,7 +342,7 @@ static enum verdict judge(struct sl_usage_filter *f, const char *d, size_t n, si
     if (usage_only && (f->flags & SL_USAGE_STRIP_CHUNK)) {
       v = V_DROP;
     } else if (f->flags & SL_USAGE_STRIP_FIELD) {
-      if (sl_json_top_member(d, n, "usage", cs, ce) == 0) v = V_CUT;
+      if (usage_member(d, n, vs, ve, cs, ce)) v = V_CUT;
     }
   } else if (memmem(d, n, "\"message\"", 9) && sl_json_top_field(d, n, "message", &vs, &ve) == 0 &&
              d[vs] == '{') {
