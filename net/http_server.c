@@ -87,6 +87,9 @@ struct sl_conn {
   bool used;      /* a request has been received (before that, idle means header_timeout) */
 };
 
+#define SPARE_PARSERS 32 /* parsers kept for reuse (~6 KiB each): an idle keep-alive
+                          * connection holds none, a new request takes one back */
+
 struct sl_server {
   struct sl_listener *listener;
   uv_loop_t *loop;
@@ -103,6 +106,8 @@ struct sl_server {
   char *tls_plain; /* TLS only: decrypted input, and writes gathered into one record */
   char *tls_gather;
   struct sl_pool wpool; /* blocks for queued writes */
+  struct sl_http_parser *spare[SPARE_PARSERS]; /* parsers of idle or closed connections, for reuse */
+  size_t nspare;
   uint64_t writes, writes_copied; /* writes asked for; of those, how many had to copy bytes */
 };
 
@@ -124,11 +129,13 @@ struct wreq {
 static void conn_close(struct sl_conn *c);
 static void process_input(struct sl_conn *c, const char *data, size_t n);
 static void start_reading(struct sl_conn *c);
+static void parser_put(struct sl_server *s, struct sl_http_parser *p);
 
 static void server_maybe_free(struct sl_server *s) {
   if (s->closing && !s->listener_open && s->nconns == 0) {
     free(s->tls_plain);
     sl_pool_drain(&s->wpool);
+    while (s->nspare) sl_http_parser_free(s->spare[--s->nspare]);
     free(s);
   }
 }
@@ -243,7 +250,7 @@ static void body_release(struct sl_conn *c) {
 static void conn_unref(struct sl_conn *c) {
   if (--c->open_handles) return;
   struct sl_server *s = c->srv;
-  sl_http_parser_free(c->parser);
+  parser_put(s, c->parser);
   c->parser = NULL;
   body_release(c);
   if (c->prev) c->prev->next = c->next; else s->conns = c->next;
@@ -257,6 +264,14 @@ static void conn_unref(struct sl_conn *c) {
 }
 
 static void on_handle_closed(uv_handle_t *h) { conn_unref(h->data); }
+
+/* A connection is done with its parser: kept for the next request of any connection
+ * (a bounded number), else freed. */
+static void parser_put(struct sl_server *s, struct sl_http_parser *p) {
+  if (!p) return;
+  if (s->nspare < SPARE_PARSERS && !s->closing) s->spare[s->nspare++] = p;
+  else sl_http_parser_free(p);
+}
 
 static void conn_close(struct sl_conn *c) {
   if (c->closing) return;
@@ -285,7 +300,7 @@ static void conn_linger(struct sl_conn *c) {
   free(c->pending);
   c->pending = NULL;
   c->pending_n = 0;
-  sl_http_parser_free(c->parser); /* its buffers are not needed any more */
+  parser_put(c->srv, c->parser); /* not needed any more */
   c->parser = NULL;
   body_release(c);
   c->discard = c->lingering = true;
@@ -313,7 +328,7 @@ static void after_response(struct sl_conn *c) {
   /* An idle connection keeps no parser (about 6 KiB): it is made again for the next request. */
   if (c->pending_n) sl_http_parser_next(c->parser);
   else {
-    sl_http_parser_free(c->parser);
+    parser_put(c->srv, c->parser);
     c->parser = NULL;
     c->srv->released += CONN_BYTES;
   }
@@ -680,6 +695,10 @@ static bool body_account(struct sl_conn *c, size_t used) {
 }
 
 static void process_input(struct sl_conn *c, const char *data, size_t n) {
+  if (!c->parser && c->srv->nspare) {
+    c->parser = c->srv->spare[--c->srv->nspare];
+    sl_http_parser_reset(c->parser);
+  }
   if (!c->parser && sl_http_parser_create(&c->srv->o.limits, &c->parser)) {
     conn_close(c);
     return;
