@@ -482,6 +482,15 @@ static void conn_write3(struct sl_conn *c, const char *a, size_t an, const char 
   conn_writev(c, v, 3, last);
 }
 
+/* Decimal digits of v into out (at most 20); returns how many. */
+static size_t fmt_u(uint64_t v, char *out) {
+  char t[20];
+  size_t n = 0, k = 0;
+  do t[n++] = (char)('0' + v % 10); while ((v /= 10));
+  while (n) out[k++] = t[--n];
+  return k;
+}
+
 /* The response head as a gather list (the caller's strings are referenced, not
  * copied): status line, Content-Type, the extra headers, Connection. `line` is scratch
  * for the status line (at least 64 bytes). Returns the number of slices (at most 6). */
@@ -490,9 +499,20 @@ static size_t head_iov(struct sl_conn *c, struct sl_iov *v, char *line, size_t c
   const struct sl_http_request *r = c->parser ? sl_http_parser_request(c->parser) : NULL;
   bool http10 = r && r->http_major == 1 && r->http_minor == 0;
   if (!r || !r->keep_alive || c->srv->draining) c->close_after = true;
-  size_t n = 0;
-  int k = snprintf(line, cap, "HTTP/1.1 %d %s\r\n", status, sl_http_reason(status));
-  v[n++] = (struct sl_iov){line, k > 0 && (size_t)k < cap ? (size_t)k : 0};
+  size_t n = 0, k = 0;
+  const char *reason = sl_http_reason(status);
+  size_t rn = strlen(reason);
+  if (rn + 32 > cap) rn = cap - 32; /* never: the reasons are short (cap >= 64) */
+  { /* "HTTP/1.1 " status " " reason CRLF, without printf */
+    memcpy(line, "HTTP/1.1 ", 9);
+    k = 9 + fmt_u((uint64_t)(status < 0 ? 0 : status), line + 9);
+    line[k++] = ' ';
+    memcpy(line + k, reason, rn);
+    k += rn;
+    line[k++] = '\r';
+    line[k++] = '\n';
+  }
+  v[n++] = (struct sl_iov){line, k};
   if (ctype) {
     v[n++] = LIT("Content-Type: ");
     v[n++] = (struct sl_iov){ctype, strlen(ctype)};
@@ -510,8 +530,10 @@ void sl_conn_respond(struct sl_conn *c, int status, const char *content_type, co
   struct sl_iov v[8];
   char line[96], cl[48];
   size_t n = head_iov(c, v, line, sizeof line, status, content_type, headers, hlen);
-  int k = snprintf(cl, sizeof cl, "Content-Length: %zu\r\n\r\n", blen);
-  v[n++] = (struct sl_iov){cl, (size_t)k};
+  memcpy(cl, "Content-Length: ", 16);
+  size_t k = 16 + fmt_u(blen, cl + 16);
+  memcpy(cl + k, "\r\n\r\n", 4);
+  v[n++] = (struct sl_iov){cl, k + 4};
   if (!c->head_only) v[n++] = (struct sl_iov){body, blen};
   c->state = C_FINISHING;
   c->req = NULL;
