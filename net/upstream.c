@@ -247,8 +247,11 @@ static bool hdr_reserved(const struct sl_slice *name) {
          hdr_is(name, "connection", 10) || hdr_is(name, "transfer-encoding", 17);
 }
 
+/* One pass over a (short) header name or value for bytes that would break the head. */
 static bool has_crlf(const char *p, size_t n) {
-  return n && (memchr(p, '\r', n) || memchr(p, '\n', n) || memchr(p, '\0', n));
+  for (size_t i = 0; i < n; i++)
+    if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0') return true;
+  return false;
 }
 
 static bool method_has_body(const char *m, size_t n) {
@@ -302,7 +305,17 @@ static int req_format(struct sl_upstream_req *r, const char *method, const char 
   put(&w, " HTTP/1.1\r\nHost: ", sizeof " HTTP/1.1\r\nHost: " - 1);
   put(&w, p->host_hdr, p->host_hdr_len);
   put(&w, "\r\n", 2);
-  if (cl) w += sprintf(w, "Content-Length: %zu\r\n", blen);
+  if (cl) { /* "Content-Length: N\r\n" without printf (every request has one) */
+    char t[20];
+    size_t k = 0;
+    size_t v = blen;
+    do t[k++] = (char)('0' + v % 10); while ((v /= 10));
+    memcpy(w, "Content-Length: ", 16);
+    w += 16;
+    while (k) *w++ = t[--k];
+    *w++ = '\r';
+    *w++ = '\n';
+  }
   for (size_t i = 0; i < nh; i++) {
     if (hdr_reserved(&h[i].name)) continue;
     put(&w, h[i].name.p, h[i].name.n);
