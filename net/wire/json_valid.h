@@ -1,0 +1,23 @@
+/* A strict JSON validator that allocates nothing. The one idea: to know that a provider's
+ * answer is well-formed JSON of the right shape, sluice need not build a tree (cJSON costs
+ * a malloc per value, and a whole-body parse was the largest cost of a small proxied
+ * request); one pass over the bytes with a fixed stack of containers says yes or no, and
+ * sl_json_top_field (json_scan.h) then finds the member that must be there.
+ * Grammar: RFC 8259 (no comments, no trailing commas, no leading zeros, no bare control
+ * characters in strings, \u escapes of four hex digits); surrounding whitespace allowed.
+ * UTF-8 is not checked (cJSON, used elsewhere, does not check it either). */
+#ifndef SL_NET_WIRE_JSON_VALID_H
+#define SL_NET_WIRE_JSON_VALID_H
+
+#include <stddef.h>
+
+enum sl_json_type { SL_JSON_INVALID = 0, SL_JSON_OBJECT, SL_JSON_ARRAY, SL_JSON_STRING, SL_JSON_NUMBER, SL_JSON_LITERAL };
+
+/* Nesting deeper than this is refused (SL_JSON_INVALID). */
+#define SL_JSON_VALID_MAX_DEPTH 512
+
+/* The type of the one value buf holds, or SL_JSON_INVALID when buf is not exactly one
+ * well-formed JSON value (with optional whitespace around it). */
+enum sl_json_type sl_json_validate(const char *buf, size_t len);
+
+#endif
