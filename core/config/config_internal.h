@@ -171,5 +171,8 @@ int sl_cfg_router_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s);
 void sl_cfg_router_scratch_clear(struct sl_cfg_scratch *s);
 void sl_cfg_fallbacks_free(struct sl_fallback *v, size_t n);
 void sl_cfg_names_free(struct sl_name_list *l);
+/* A budget period (budget_duration): 0 when text is NULL or a whole number of seconds >= 1
+ * (policy/duration.h), else the error naming at's line and path. */
+int sl_cfg_check_period(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path, const char *text);
 
 #endif

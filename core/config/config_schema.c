@@ -15,6 +15,7 @@
 
 #include "core/config/config_internal.h"
 #include "core/config/config_parse.h"
+#include "net/wire/provider.h"
 #include "policy/duration.h"
 
 #define N SL_CFG_N
@@ -22,39 +23,7 @@
 #define I64 INT64_MAX
 #define KEY SL_CFG_KEY
 
-/* ---- providers ---- */
-
-struct provider {
-  const char *name;
-  const char *default_base; /* NULL: api_base is required */
-  const char *key_env[2];   /* LiteLLM's api_key fallbacks from the environment */
-  bool key_env_default_base_only; /* use key_env only with default_base: openai/ with an
-                                     api_base is how any OpenAI-compatible server is named,
-                                     and OPENAI_API_KEY must not go to all of them */
-  bool key_optional;        /* local servers that usually take no key: no warning */
-};
-
-/* All speak the OpenAI wire format (through their OpenAI-compatible endpoints) except
- * anthropic (the Messages API) and azure (OpenAI's format on Azure's paths). */
-static const struct provider providers[] = {
-    {"openai", "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true, false},
-    {"text-completion-openai", "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true, false},
-    {"custom_openai", NULL, {NULL}, false, false},
-    {"hosted_vllm", NULL, {"HOSTED_VLLM_API_KEY"}, false, true},
-    {"openrouter", "https://openrouter.ai/api/v1", {"OPENROUTER_API_KEY", "OR_API_KEY"}, false, false},
-    {"anthropic", "https://api.anthropic.com", {"ANTHROPIC_API_KEY"}, false, false},
-    {"azure", NULL, {"AZURE_API_KEY", "AZURE_OPENAI_API_KEY"}, false, false},
-    {"gemini", "https://generativelanguage.googleapis.com/v1beta/openai", {"GEMINI_API_KEY"}, false, false},
-    {"ollama", "http://localhost:11434/v1", {NULL}, false, false},
-    {"ollama_chat", "http://localhost:11434/v1", {NULL}, false, false},
-    {"lm_studio", "http://localhost:1234/v1", {"LM_STUDIO_API_KEY"}, false, true},
-    {"groq", "https://api.groq.com/openai/v1", {"GROQ_API_KEY"}, false, false},
-    {"deepseek", "https://api.deepseek.com/v1", {"DEEPSEEK_API_KEY"}, false, false},
-    {"mistral", "https://api.mistral.ai/v1", {"MISTRAL_API_KEY"}, false, false},
-    {"together_ai", "https://api.together.xyz/v1", {"TOGETHERAI_API_KEY", "TOGETHER_API_KEY"}, false, false},
-    {"fireworks_ai", "https://api.fireworks.ai/inference/v1", {"FIREWORKS_AI_API_KEY"}, false, false},
-    {"xai", "https://api.x.ai/v1", {"XAI_API_KEY"}, false, false},
-};
+/* ---- providers (the table itself is net/wire/provider.c) ---- */
 
 /* Providers LiteLLM knows that sluice does not speak to (yet). */
 static const char *const litellm_providers[] = {
@@ -71,13 +40,6 @@ static const char *const litellm_providers[] = {
   "supported: openai, anthropic, azure, gemini, hosted_vllm, openrouter, ollama, groq, deepseek, " \
   "mistral, together_ai, fireworks_ai, xai, lm_studio, custom_openai, and any OpenAI-compatible " \
   "server as openai/ with api_base"
-
-static const struct provider *find_provider(const char *name) {
-  for (size_t i = 0; i < N(providers); i++)
-    if (strcmp(providers[i].name, name) == 0)
-      return &providers[i];
-  return NULL;
-}
 
 static bool in_list(const char *const *list, const char *name) {
   for (; *list; list++)
@@ -123,7 +85,7 @@ static int unsupported_provider(struct sl_cfg_ctx *c, yaml_node_t *at, const cha
                      d->provider, d->model, d->model, d->model);
 }
 
-static int set_api_base(struct sl_cfg_ctx *c, const struct provider *pv, yaml_node_t *map,
+static int set_api_base(struct sl_cfg_ctx *c, const struct sl_provider *pv, yaml_node_t *map,
                         yaml_node_t *base_node, const char *path, struct sl_deployment *d) {
   char kp[SL_CFG_PATH];
   sl_cfg_path_join(kp, path, "api_base");
@@ -158,7 +120,7 @@ static int set_api_base(struct sl_cfg_ctx *c, const struct provider *pv, yaml_no
   return 0;
 }
 
-static void set_api_key_fallback(struct sl_cfg_ctx *c, const struct provider *pv, bool base_set,
+static void set_api_key_fallback(struct sl_cfg_ctx *c, const struct sl_provider *pv, bool base_set,
                                  yaml_node_t *map, const char *path, struct sl_deployment *d) {
   if (d->api_key && !d->api_key[0]) { /* "" means unset, as in LiteLLM (Python) */
     free(d->api_key);
@@ -192,9 +154,10 @@ static int finish_litellm_params(struct sl_cfg_ctx *c, const char *path, yaml_no
   int rc = split_model(c, seen[0], kp, d);
   if (rc)
     return rc;
-  const struct provider *pv = find_provider(d->provider);
+  const struct sl_provider *pv = sl_provider_find(d->provider);
   if (!pv)
     return unsupported_provider(c, seen[0], kp, d);
+  d->ops = pv;
   bool base_set = d->api_base != NULL;
   if ((rc = set_api_base(c, pv, map, seen[1], path, d)))
     return rc;
@@ -313,7 +276,7 @@ int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s) {
   c->data_dir = strdup("./sluice-data");
   c->log_level = strdup("info");
   /* router_settings (allowed_fails and cooldown_time are resolved in finish_root) */
-  c->routing_strategy = SL_ROUTE_SIMPLE_SHUFFLE;
+  c->routing_strategy = SL_STRAT_SHUFFLE;
   c->max_fallbacks = 5;
   c->retry_after_s = 0;
   /* sluice_settings */
@@ -435,15 +398,18 @@ static int finish_general(struct sl_cfg_ctx *c, const char *path, yaml_node_t *m
     sl_cfg_path_join(kp, path, "master_key");
     return sl_cfg_fail(c, seen[0], kp, "empty; remove the key to run without authentication");
   }
+  char kp[SL_CFG_PATH];
+  sl_cfg_path_join(kp, path, "budget_duration");
+  return sl_cfg_check_period(c, seen[2], kp, s->c.budget_duration);
+}
+
+int sl_cfg_check_period(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path, const char *text) {
   int64_t secs;
-  if (s->c.budget_duration && sl_policy_duration_parse_s(s->c.budget_duration, &secs)) {
-    char kp[SL_CFG_PATH];
-    sl_cfg_path_join(kp, path, "budget_duration");
-    return sl_cfg_fail(c, seen[2], kp,
-                       "expected a duration such as \"30d\", \"12h\", \"15m\" or \"45s\" (whole seconds, "
-                       "at least 1s; units s, m, h, d, w, mo), got '%.80s'", s->c.budget_duration);
-  }
-  return 0;
+  if (!text || sl_policy_duration_parse_s(text, &secs) == 0)
+    return 0;
+  return sl_cfg_fail(c, at, path,
+                     "expected a duration such as \"30d\", \"12h\", \"15m\" or \"45s\" (whole seconds, "
+                     "at least 1s; units s, m, h, d, w, mo), got '%.80s'", text);
 }
 
 static const struct sl_cfg_key general_keys[] = {
