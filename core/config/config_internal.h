@@ -160,6 +160,7 @@ struct sl_cfg_scratch {
 };
 void sl_cfg_scratch_init(struct sl_cfg_scratch *s);
 int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s);
+extern const struct sl_config sl_cfg_defaults; /* every key's default, in one table */
 void sl_cfg_scratch_clear(struct sl_cfg_scratch *s);
 extern const struct sl_cfg_section sl_cfg_root_section;
 extern const struct sl_cfg_section sl_cfg_router_section;  /* config_router.c */

@@ -530,18 +530,20 @@ int sl_cfg_router_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s) {
   int brc = resolve_budget(c, s);
   if (brc)
     return brc;
+  /* router_settings wins over litellm_settings; else the one defaults table */
+  const struct sl_config *d = &sl_cfg_defaults;
   cfg->num_retries = s->router_retries >= 0    ? s->router_retries
                      : s->litellm_retries >= 0 ? s->litellm_retries
-                                               : 2; /* LiteLLM's Router default (DEFAULT_MAX_RETRIES) */
+                                               : d->num_retries;
   cfg->timeout_s = s->router_timeout > 0    ? s->router_timeout
                    : s->litellm_timeout > 0 ? s->litellm_timeout
-                                            : 600;
+                                            : d->timeout_s;
   cfg->allowed_fails = s->router_allowed_fails >= 0    ? s->router_allowed_fails
                        : s->litellm_allowed_fails >= 0 ? s->litellm_allowed_fails
-                                                       : 3;
+                                                       : d->allowed_fails;
   cfg->cooldown_time_s = s->router_cooldown >= 0    ? s->router_cooldown
                          : s->litellm_cooldown >= 0 ? s->litellm_cooldown
-                                                    : 5;
+                                                    : d->cooldown_time_s;
   int rc = resolve_cooldown(c, s);
   if (rc)
     return rc;

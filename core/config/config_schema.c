@@ -256,45 +256,59 @@ void sl_cfg_scratch_init(struct sl_cfg_scratch *s) {
   s->port = -1;
 }
 
+/* Every default of config.yaml's keys, in one table (README's config reference shows the same
+ * values). Keys whose value LiteLLM takes from either router_settings or litellm_settings
+ * (num_retries, timeout, allowed_fails, cooldown_time) fall back to these in
+ * sl_cfg_router_resolve. To add a key with a default: its value here. */
+const struct sl_config sl_cfg_defaults = {
+    /* router_settings / litellm_settings */
+    .num_retries = 2, /* LiteLLM's Router default (DEFAULT_MAX_RETRIES) */
+    .timeout_s = 600, /* LiteLLM's */
+    .routing_strategy = SL_STRAT_SHUFFLE,
+    .max_fallbacks = 5,
+    .allowed_fails = 3,
+    .cooldown_time_s = 5,
+    .retry_after_s = 0,
+    /* sluice_settings */
+    .listen_host = "127.0.0.1",
+    .port = 4000,
+    .data_dir = "./sluice-data",
+    .max_body_bytes = 16u << 20,
+    .max_header_bytes = 32u << 10,
+    .max_json_depth = 64,
+    .max_json_values = 500000,
+    .header_timeout_ms = 10000,
+    .body_timeout_ms = 30000,
+    .keepalive_timeout_ms = 75000,
+    .body_min_rate = 1024,
+    .body_deadline_ms = 120000,
+    .drain_timeout_ms = 30000,
+    .connect_timeout_ms = 5000,
+    .log_level = "info",
+    .stream_idle_timeout_ms = 60000,
+    .cooldown_max_ms = 300000,
+    .hedging = {.enabled = false,
+                .delay_ms = 0,
+                .quantile = 0.95,
+                .min_delay_ms = 10,
+                .max_extra = 1,
+                .budget_ratio = 0.10,
+                .budget_burst = 10},
+    .access_log = true,
+    /* litellm_settings.cache, cache_params; sluice_settings.cache */
+    .cache = {.enabled = false, .type = "local", .ttl_s = 3600, .namespace_ = "", .max_size = (size_t)1 << 30},
+};
+
 int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s) {
   struct sl_config *c = &s->c;
-  c->timeout_s = 600;
-  c->port = 4000;
-  c->max_body_bytes = 16u << 20;
-  c->max_header_bytes = 32u << 10;
-  c->max_json_depth = 64;
-  c->max_json_values = 500000;
-  c->header_timeout_ms = 10000;
-  c->body_timeout_ms = 30000;
-  c->keepalive_timeout_ms = 75000;
-  c->body_min_rate = 1024;
-  c->body_deadline_ms = 120000;
-  c->drain_timeout_ms = 30000;
-  c->connect_timeout_ms = 5000;
-  c->access_log = true;
-  c->listen_host = strdup("127.0.0.1");
-  c->data_dir = strdup("./sluice-data");
-  c->log_level = strdup("info");
-  /* router_settings (allowed_fails and cooldown_time are resolved in finish_root) */
-  c->routing_strategy = SL_STRAT_SHUFFLE;
-  c->max_fallbacks = 5;
-  c->retry_after_s = 0;
-  /* sluice_settings */
-  c->stream_idle_timeout_ms = 60000;
-  c->cooldown_max_ms = 300000;
-  c->hedging = (struct sl_hedging){.enabled = false,
-                                   .delay_ms = 0,
-                                   .quantile = 0.95,
-                                   .min_delay_ms = 10,
-                                   .max_extra = 1,
-                                   .budget_ratio = 0.10,
-                                   .budget_burst = 10};
-  /* litellm_settings.cache, cache_params; sluice_settings.cache */
-  c->cache.enabled = false;
-  c->cache.type = strdup("local");
-  c->cache.ttl_s = 3600;
-  c->cache.namespace_ = strdup("");
-  c->cache.max_size = (size_t)1 << 30;
+  const struct sl_config *d = &sl_cfg_defaults;
+  *c = *d;
+  /* the strings are the config's own (freed with it) */
+  c->listen_host = strdup(d->listen_host);
+  c->data_dir = strdup(d->data_dir);
+  c->log_level = strdup(d->log_level);
+  c->cache.type = strdup(d->cache.type);
+  c->cache.namespace_ = strdup(d->cache.namespace_);
   return c->listen_host && c->data_dir && c->log_level && c->cache.type && c->cache.namespace_
              ? 0
              : -ENOMEM;
