@@ -23,30 +23,8 @@
 #define I64 INT64_MAX
 #define KEY SL_CFG_KEY
 
-/* ---- providers (the table itself is net/wire/provider.c) ---- */
-
-/* Providers LiteLLM knows that sluice does not speak to (yet). */
-static const char *const litellm_providers[] = {
-    "azure_ai", "azure_text", "vertex_ai", "vertex_ai_beta",
-    "bedrock", "sagemaker", "sagemaker_chat", "cohere", "cohere_chat", "codestral",
-    "perplexity", "huggingface", "replicate", "databricks", "watsonx", "cloudflare",
-    "deepinfra", "anyscale", "voyage", "nvidia_nim", "cerebras", "sambanova", "ai21",
-    "nlp_cloud", "aleph_alpha", "palm", "predibase", "triton", "vllm",
-    "llamafile", "friendliai", "github", "clarifai", "baseten", "litellm_proxy", "jina_ai",
-    "dashscope", "moonshot", "nebius", "novita", "lambda_ai", "xinference", "volcengine",
-    "snowflake", "meta_llama", "infinity", "nscale", NULL};
-
-#define SUPPORTED_PROVIDERS \
-  "supported: openai, anthropic, azure, gemini, hosted_vllm, openrouter, ollama, groq, deepseek, " \
-  "mistral, together_ai, fireworks_ai, xai, lm_studio, custom_openai, and any OpenAI-compatible " \
-  "server as openai/ with api_base"
-
-static bool in_list(const char *const *list, const char *name) {
-  for (; *list; list++)
-    if (strcmp(*list, name) == 0)
-      return true;
-  return false;
-}
+/* ---- providers (the adapter table, and LiteLLM's names sluice does not speak to, are
+ * net/wire/provider.c) ---- */
 
 /* ---- model_list[].litellm_params and model_info ---- */
 
@@ -75,14 +53,16 @@ static int split_model(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path,
 
 static int unsupported_provider(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path,
                                 const struct sl_deployment *d) {
-  if (in_list(litellm_providers, d->provider))
-    return sl_cfg_fail(c, at, path, "provider '%s' is not supported yet (" SUPPORTED_PROVIDERS
-                       ")", d->provider);
+  char names[512];
+  sl_provider_names(names, sizeof names);
+  if (sl_provider_litellm_only(d->provider))
+    return sl_cfg_fail(c, at, path, "provider '%s' is not supported yet (supported: %s, and any "
+                       "OpenAI-compatible server as openai/ with api_base)", d->provider, names);
   return sl_cfg_fail(c, at, path,
-                     "provider '%s' is not supported yet (" SUPPORTED_PROVIDERS "); if '%s' is "
-                     "the model name your server expects, write 'openai/%s' or "
-                     "'hosted_vllm/%s' and set api_base",
-                     d->provider, d->model, d->model, d->model);
+                     "provider '%s' is not supported yet (supported: %s, and any OpenAI-compatible "
+                     "server as openai/ with api_base); if '%s' is the model name your server "
+                     "expects, write 'openai/%s' or 'hosted_vllm/%s' and set api_base",
+                     d->provider, names, d->model, d->model, d->model);
 }
 
 static int set_api_base(struct sl_cfg_ctx *c, const struct sl_provider *pv, yaml_node_t *map,

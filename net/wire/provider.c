@@ -18,24 +18,25 @@ static const char *const ollama_aliases[] = {"ollama_chat", NULL};
 
 /* All speak the OpenAI wire format (through their OpenAI-compatible endpoints) except
  * anthropic (the Messages API) and azure (OpenAI's format on Azure's paths). */
+/* In the order the "supported:" message lists them. */
 static const struct sl_provider providers[] = {
     {"openai", openai_aliases, "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true, false, OAI},
-    {"custom_openai", NULL, NULL, {NULL}, false, false, OAI},
-    {"hosted_vllm", NULL, NULL, {"HOSTED_VLLM_API_KEY"}, false, true, OAI},
-    {"openrouter", NULL, "https://openrouter.ai/api/v1", {"OPENROUTER_API_KEY", "OR_API_KEY"}, false, false, OAI},
     {"anthropic", NULL, "https://api.anthropic.com", {"ANTHROPIC_API_KEY"}, false, false, SL_WIRE_ANTHROPIC,
      SL_PATH_ANTHROPIC, SL_AUTH_X_API_KEY, NULL, anthropic_headers},
     {"azure", NULL, NULL, {"AZURE_API_KEY", "AZURE_OPENAI_API_KEY"}, false, false, SL_WIRE_OPENAI, SL_PATH_AZURE,
      SL_AUTH_API_KEY, "2024-10-21", NULL},
     {"gemini", NULL, "https://generativelanguage.googleapis.com/v1beta/openai", {"GEMINI_API_KEY"}, false, false, OAI},
+    {"hosted_vllm", NULL, NULL, {"HOSTED_VLLM_API_KEY"}, false, true, OAI},
+    {"openrouter", NULL, "https://openrouter.ai/api/v1", {"OPENROUTER_API_KEY", "OR_API_KEY"}, false, false, OAI},
     {"ollama", ollama_aliases, "http://localhost:11434/v1", {NULL}, false, false, OAI},
-    {"lm_studio", NULL, "http://localhost:1234/v1", {"LM_STUDIO_API_KEY"}, false, true, OAI},
     {"groq", NULL, "https://api.groq.com/openai/v1", {"GROQ_API_KEY"}, false, false, OAI},
     {"deepseek", NULL, "https://api.deepseek.com/v1", {"DEEPSEEK_API_KEY"}, false, false, OAI},
     {"mistral", NULL, "https://api.mistral.ai/v1", {"MISTRAL_API_KEY"}, false, false, OAI},
     {"together_ai", NULL, "https://api.together.xyz/v1", {"TOGETHERAI_API_KEY", "TOGETHER_API_KEY"}, false, false, OAI},
     {"fireworks_ai", NULL, "https://api.fireworks.ai/inference/v1", {"FIREWORKS_AI_API_KEY"}, false, false, OAI},
     {"xai", NULL, "https://api.x.ai/v1", {"XAI_API_KEY"}, false, false, OAI},
+    {"lm_studio", NULL, "http://localhost:1234/v1", {"LM_STUDIO_API_KEY"}, false, true, OAI},
+    {"custom_openai", NULL, NULL, {NULL}, false, false, OAI},
 };
 
 const struct sl_provider *sl_provider_find(const char *name) {
@@ -45,6 +46,34 @@ const struct sl_provider *sl_provider_find(const char *name) {
       if (strcmp(*a, name) == 0) return &providers[i];
   }
   return NULL;
+}
+
+/* Providers LiteLLM knows that sluice does not speak to (yet): named as such in errors. */
+static const char *const litellm_only[] = {
+    "azure_ai", "azure_text", "vertex_ai", "vertex_ai_beta",
+    "bedrock", "sagemaker", "sagemaker_chat", "cohere", "cohere_chat", "codestral",
+    "perplexity", "huggingface", "replicate", "databricks", "watsonx", "cloudflare",
+    "deepinfra", "anyscale", "voyage", "nvidia_nim", "cerebras", "sambanova", "ai21",
+    "nlp_cloud", "aleph_alpha", "palm", "predibase", "triton", "vllm",
+    "llamafile", "friendliai", "github", "clarifai", "baseten", "litellm_proxy", "jina_ai",
+    "dashscope", "moonshot", "nebius", "novita", "lambda_ai", "xinference", "volcengine",
+    "snowflake", "meta_llama", "infinity", "nscale", NULL};
+
+bool sl_provider_litellm_only(const char *name) {
+  for (const char *const *p = litellm_only; name && *p; p++)
+    if (strcmp(*p, name) == 0) return true;
+  return false;
+}
+
+int sl_provider_names(char *out, size_t cap) {
+  size_t len = 0;
+  if (cap) out[0] = 0;
+  for (size_t i = 0; i < N(providers); i++) {
+    int n = snprintf(len < cap ? out + len : NULL, len < cap ? cap - len : 0, "%s%s", i ? ", " : "", providers[i].name);
+    if (n < 0) return -1;
+    len += (size_t)n;
+  }
+  return (int)len;
 }
 
 const struct sl_provider *sl_provider_all(size_t *n) {

@@ -59,6 +59,10 @@ struct sl_provider {
 
 /* The row for a LiteLLM provider prefix ("openai", "anthropic", "azure", ...), or NULL. */
 const struct sl_provider *sl_provider_find(const char *name);
+/* Whether name is a provider LiteLLM knows and sluice does not speak to yet (for errors). */
+bool sl_provider_litellm_only(const char *name);
+/* "openai, anthropic, ..." (every row's name, table order) written like snprintf. */
+int sl_provider_names(char *out, size_t cap);
 /* Every row, for listings (n set to the count). */
 const struct sl_provider *sl_provider_all(size_t *n);
 

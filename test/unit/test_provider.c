@@ -1,7 +1,8 @@
 /* net/wire/provider: the provider adapter table. Lookup by name and LiteLLM alias, the
  * upstream path of every provider on every route (OpenAI-style, Azure's deployment path
  * with its api-version, Anthropic's /v1/messages whatever api_base ends in), the credential
- * header of each auth scheme, extra headers, and snprintf-style sizing. */
+ * header of each auth scheme, extra headers, snprintf-style sizing, the supported-names list
+ * and LiteLLM's providers sluice does not speak to. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,5 +130,21 @@ static void auth(void) {
   CHECK_STR(sl_provider_auth_name(sl_provider_find("groq")), "Authorization");
 }
 
-CHECK_MAIN(T(lookup), T(wires), T(paths_openai_style), T(paths_azure), T(paths_anthropic),
+static void names_and_unsupported(void) {
+  char buf[512];
+  int n = sl_provider_names(buf, sizeof buf);
+  CHECK(n == (int)strlen(buf));
+  CHECK(strncmp(buf, "openai, anthropic, azure, ", 26) == 0);
+  CHECK(strstr(buf, ", custom_openai") && !strstr(buf, "text-completion-openai"));
+  char small[10];
+  CHECK(sl_provider_names(small, sizeof small) == n && strlen(small) == 9);
+  CHECK(sl_provider_litellm_only("bedrock") && sl_provider_litellm_only("vertex_ai"));
+  CHECK(!sl_provider_litellm_only("openai") && !sl_provider_litellm_only("nonsense") && !sl_provider_litellm_only(NULL));
+  /* no row is also listed as unsupported */
+  size_t k;
+  const struct sl_provider *all = sl_provider_all(&k);
+  for (size_t i = 0; i < k; i++) CHECK(!sl_provider_litellm_only(all[i].name));
+}
+
+CHECK_MAIN(T(lookup), T(names_and_unsupported), T(wires), T(paths_openai_style), T(paths_azure), T(paths_anthropic),
            T(path_sizing_and_endpoint_override), T(auth))
