@@ -92,7 +92,12 @@ static int build_fallbacks(struct sl_plan *p, const struct sl_config *c, struct 
   return 0;
 }
 
-static uint64_t secs_to_ms(double s) { return s > 0 ? (uint64_t)(s * 1000.0) : 0; }
+/* Seconds to whole ms; a positive timeout never becomes 0 ("none"). */
+static uint64_t secs_to_ms(double s) {
+  if (!(s > 0)) return 0;
+  uint64_t ms = (uint64_t)(s * 1000.0);
+  return ms ? ms : 1;
+}
 
 static char *path_for(const struct sl_deployment *d, enum sl_prov_route r) {
   int n = sl_provider_path(d->ops, r, NULL, d->base_path, d->upstream_model, d->api_version, NULL, 0);

@@ -162,7 +162,7 @@ static void deployments(void) {
       "  - model_name: o\n    litellm_params: {model: openai/gpt-4o-mini, api_key: sk-o, timeout: 2.5, stream_timeout: 0.25}\n"
       "  - model_name: an\n    litellm_params: {model: anthropic/claude-x, api_key: sk-a, api_base: \"http://h:1/v1\"}\n"
       "  - model_name: az\n    litellm_params: {model: azure/prod, api_key: k, api_base: \"https://r.example\", api_version: v9}\n"
-      "  - model_name: v\n    litellm_params: {model: hosted_vllm/m, api_base: \"http://h:2/base/\", input_cost_per_token: 0.5}\n"
+      "  - model_name: v\n    litellm_params: {model: hosted_vllm/m, api_base: \"http://h:2/base/\", input_cost_per_token: 0.5, timeout: 0.0001}\n"
       "  - model_name: u\n    litellm_params: {model: openai/not-a-known-model-xyz, api_base: \"http://h:3\"}\n"
       "router_settings:\n  stream_timeout: 7\n",
       err, sizeof err);
@@ -191,6 +191,7 @@ static void deployments(void) {
   CHECK_STR(az->auth_value, "k");
   CHECK_STR(v->path[SL_PROV_COMPLETIONS], "/base/completions");
   CHECK(v->auth_value == NULL); /* no key: no credential header */
+  CHECK(v->timeout_ms == 1);     /* a positive timeout never rounds to "none" */
   CHECK(v->priced && v->price.input == 0.5 && v->price.output == 0);
   CHECK(!u->priced && u->price.input == 0 && u->price.output == 0);
   sl_config_free(c);
