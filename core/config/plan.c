@@ -51,7 +51,8 @@ static int build_groups(struct sl_plan *p, const struct sl_config *c) {
 static int build_names(struct sl_plan *p, const struct sl_config *c) {
   p->names = calloc(p->ngroups + c->naliases + 1, sizeof *p->names);
   if (!p->names) return -ENOMEM;
-  for (size_t i = 0; i < p->ngroups; i++) p->names[p->nnames++] = (struct sl_plan_name){p->groups[i].name, &p->groups[i]};
+  for (size_t i = 0; i < p->ngroups; i++)
+    p->names[p->nnames++] = (struct sl_plan_name){p->groups[i].name, &p->groups[i]};
   for (size_t i = 0; i < c->naliases; i++) {
     const struct sl_group *g = group_by_name(p, c->aliases[i].group);
     if (!g) return -EINVAL; /* validation names the alias; a plan never holds a dangling one */
@@ -112,7 +113,8 @@ static int build_dep(struct sl_plan_dep *pd, const struct sl_deployment *d) {
   pd->ops = d->ops;
   pd->wire = d->ops->wire;
   for (int r = 0; r < SL_PROV_ROUTES; r++) {
-    int n = sl_provider_path(d->ops, (enum sl_prov_route)r, NULL, d->base_path, d->upstream_model, d->api_version, NULL, 0);
+    int n =
+        sl_provider_path(d->ops, (enum sl_prov_route)r, NULL, d->base_path, d->upstream_model, d->api_version, NULL, 0);
     if (n >= 0 && !(pd->path[r] = path_for(d, (enum sl_prov_route)r))) return -ENOMEM;
   }
   pd->auth_name = sl_provider_auth_name(d->ops);

@@ -8,23 +8,35 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static const struct sl_prov_header anthropic_headers[] = {
-    {"anthropic-version", SL_XLATE_ANTHROPIC_VERSION}, {NULL, NULL}};
+static const struct sl_prov_header anthropic_headers[] = {{"anthropic-version", SL_XLATE_ANTHROPIC_VERSION},
+                                                          {NULL, NULL}};
 
 static const char *const openai_aliases[] = {"text-completion-openai", NULL};
 static const char *const ollama_aliases[] = {"ollama_chat", NULL};
 
 #define OAI SL_WIRE_OPENAI, SL_PATH_OPENAI, SL_AUTH_BEARER, NULL, NULL
 
-/* All speak the OpenAI wire format (through their OpenAI-compatible endpoints) except
- * anthropic (the Messages API) and azure (OpenAI's format on Azure's paths). */
-/* In the order the "supported:" message lists them. */
+/* Each row: name, aliases, default api_base, key env vars, key_env_default_base_only,
+ * key_optional, then wire / path / auth / api-version / extra headers (OAI: the OpenAI
+ * format, paths and Bearer auth).
+ * All speak the OpenAI wire format (through their OpenAI-compatible endpoints) except
+ * anthropic (the Messages API) and azure (OpenAI's format on Azure's paths). Rows are in the
+ * order the "supported:" error message lists them. */
 static const struct sl_provider providers[] = {
     {"openai", openai_aliases, "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true, false, OAI},
-    {"anthropic", NULL, "https://api.anthropic.com", {"ANTHROPIC_API_KEY"}, false, false, SL_WIRE_ANTHROPIC,
-     SL_PATH_ANTHROPIC, SL_AUTH_X_API_KEY, NULL, anthropic_headers},
-    {"azure", NULL, NULL, {"AZURE_API_KEY", "AZURE_OPENAI_API_KEY"}, false, false, SL_WIRE_OPENAI, SL_PATH_AZURE,
-     SL_AUTH_API_KEY, "2024-10-21", NULL},
+    {.name = "anthropic",
+     .default_base = "https://api.anthropic.com",
+     .key_env = {"ANTHROPIC_API_KEY"},
+     .wire = SL_WIRE_ANTHROPIC,
+     .path = SL_PATH_ANTHROPIC,
+     .auth = SL_AUTH_X_API_KEY,
+     .extra = anthropic_headers},
+    {.name = "azure", /* api_base required: https://<resource>.openai.azure.com */
+     .key_env = {"AZURE_API_KEY", "AZURE_OPENAI_API_KEY"},
+     .wire = SL_WIRE_OPENAI,
+     .path = SL_PATH_AZURE,
+     .auth = SL_AUTH_API_KEY,
+     .default_api_version = "2024-10-21"},
     {"gemini", NULL, "https://generativelanguage.googleapis.com/v1beta/openai", {"GEMINI_API_KEY"}, false, false, OAI},
     {"hosted_vllm", NULL, NULL, {"HOSTED_VLLM_API_KEY"}, false, true, OAI},
     {"openrouter", NULL, "https://openrouter.ai/api/v1", {"OPENROUTER_API_KEY", "OR_API_KEY"}, false, false, OAI},
@@ -50,14 +62,13 @@ const struct sl_provider *sl_provider_find(const char *name) {
 
 /* Providers LiteLLM knows that sluice does not speak to (yet): named as such in errors. */
 static const char *const litellm_only[] = {
-    "azure_ai", "azure_text", "vertex_ai", "vertex_ai_beta",
-    "bedrock", "sagemaker", "sagemaker_chat", "cohere", "cohere_chat", "codestral",
-    "perplexity", "huggingface", "replicate", "databricks", "watsonx", "cloudflare",
-    "deepinfra", "anyscale", "voyage", "nvidia_nim", "cerebras", "sambanova", "ai21",
-    "nlp_cloud", "aleph_alpha", "palm", "predibase", "triton", "vllm",
-    "llamafile", "friendliai", "github", "clarifai", "baseten", "litellm_proxy", "jina_ai",
-    "dashscope", "moonshot", "nebius", "novita", "lambda_ai", "xinference", "volcengine",
-    "snowflake", "meta_llama", "infinity", "nscale", NULL};
+    "azure_ai",   "azure_text",  "vertex_ai",  "vertex_ai_beta", "bedrock",     "sagemaker",  "sagemaker_chat",
+    "cohere",     "cohere_chat", "codestral",  "perplexity",     "huggingface", "replicate",  "databricks",
+    "watsonx",    "cloudflare",  "deepinfra",  "anyscale",       "voyage",      "nvidia_nim", "cerebras",
+    "sambanova",  "ai21",        "nlp_cloud",  "aleph_alpha",    "palm",        "predibase",  "triton",
+    "vllm",       "llamafile",   "friendliai", "github",         "clarifai",    "baseten",    "litellm_proxy",
+    "jina_ai",    "dashscope",   "moonshot",   "nebius",         "novita",      "lambda_ai",  "xinference",
+    "volcengine", "snowflake",   "meta_llama", "infinity",       "nscale",      NULL};
 
 bool sl_provider_litellm_only(const char *name) {
   for (const char *const *p = litellm_only; name && *p; p++)
@@ -100,9 +111,8 @@ static int fmt(char *out, size_t cap, const char *f, const char *a, const char *
   return n < 0 ? -1 : n;
 }
 
-int sl_provider_path(const struct sl_provider *p, enum sl_prov_route r, const char *endpoint,
-                     const char *base_path, const char *model, const char *api_version, char *out,
-                     size_t cap) {
+int sl_provider_path(const struct sl_provider *p, enum sl_prov_route r, const char *endpoint, const char *base_path,
+                     const char *model, const char *api_version, char *out, size_t cap) {
   if (!base_path) base_path = "";
   /* An OpenAI-wire provider answers Anthropic's /messages through chat completions. */
   if (!endpoint) endpoint = sl_provider_endpoint(r == SL_PROV_MESSAGES ? SL_PROV_CHAT : r);
@@ -111,15 +121,16 @@ int sl_provider_path(const struct sl_provider *p, enum sl_prov_route r, const ch
     if (r != SL_PROV_CHAT && r != SL_PROV_MESSAGES) return -1;
     size_t bl = strlen(base_path); /* api_base may already end in /v1 or /v1/messages */
     const char *suffix = ends_with(base_path, bl, "/v1/messages") ? ""
-                       : ends_with(base_path, bl, "/v1")          ? "/messages"
+                         : ends_with(base_path, bl, "/v1")        ? "/messages"
                                                                   : "/v1/messages";
     return fmt(out, cap, "%s%s%s%s", base_path, suffix, "", "");
   }
   case SL_PATH_AZURE:
     return fmt(out, cap, "%s/openai/deployments/%s%s?api-version=%s", base_path, model ? model : "", endpoint,
-               api_version ? api_version : p->default_api_version ? p->default_api_version : "");
-  default:
-    return fmt(out, cap, "%s%s%s%s", base_path, endpoint, "", "");
+               api_version              ? api_version
+               : p->default_api_version ? p->default_api_version
+                                        : "");
+  default: return fmt(out, cap, "%s%s%s%s", base_path, endpoint, "", "");
   }
 }
 

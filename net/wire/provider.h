@@ -18,10 +18,10 @@
 
 /* The routes that reach a provider. */
 enum sl_prov_route {
-  SL_PROV_CHAT = 0,     /* /chat/completions */
-  SL_PROV_COMPLETIONS,  /* /completions */
-  SL_PROV_EMBEDDINGS,   /* /embeddings */
-  SL_PROV_MESSAGES,     /* /messages (Anthropic's; an OpenAI-wire provider gets chat) */
+  SL_PROV_CHAT = 0,    /* /chat/completions */
+  SL_PROV_COMPLETIONS, /* /completions */
+  SL_PROV_EMBEDDINGS,  /* /embeddings */
+  SL_PROV_MESSAGES,    /* /messages (Anthropic's; an OpenAI-wire provider gets chat) */
   SL_PROV_ROUTES,
 };
 
@@ -43,17 +43,17 @@ struct sl_prov_header {
 
 struct sl_provider {
   const char *name;
-  const char *const *aliases; /* other LiteLLM prefixes for this row; NULL-terminated or NULL */
-  const char *default_base;   /* NULL: api_base is required */
-  const char *key_env[2];     /* LiteLLM's api_key fallbacks from the environment */
+  const char *const *aliases;     /* other LiteLLM prefixes for this row; NULL-terminated or NULL */
+  const char *default_base;       /* NULL: api_base is required */
+  const char *key_env[2];         /* LiteLLM's api_key fallbacks from the environment */
   bool key_env_default_base_only; /* use key_env only with default_base: openai/ with an
                                      api_base is how any OpenAI-compatible server is named,
                                      and OPENAI_API_KEY must not go to all of them */
-  bool key_optional;          /* local servers that usually take no key: no warning */
+  bool key_optional;              /* local servers that usually take no key: no warning */
   enum sl_wire wire;
   enum sl_prov_path path;
   enum sl_prov_auth auth;
-  const char *default_api_version; /* SL_PATH_AZURE's api-version when none is configured */
+  const char *default_api_version;    /* SL_PATH_AZURE's api-version when none is configured */
   const struct sl_prov_header *extra; /* sent on every request; {NULL} ends; may be NULL */
 };
 
@@ -74,9 +74,8 @@ const char *sl_provider_endpoint(enum sl_prov_route r);
  * route (Anthropic's embeddings). base_path is api_base's path without a trailing '/';
  * api_version NULL takes the provider's default. endpoint overrides the route's endpoint
  * for SL_PATH_OPENAI/AZURE when not NULL (other OpenAI paths passed through). */
-int sl_provider_path(const struct sl_provider *p, enum sl_prov_route r, const char *endpoint,
-                     const char *base_path, const char *model, const char *api_version, char *out,
-                     size_t cap);
+int sl_provider_path(const struct sl_provider *p, enum sl_prov_route r, const char *endpoint, const char *base_path,
+                     const char *model, const char *api_version, char *out, size_t cap);
 
 /* The credential header's name ("Authorization", "x-api-key", "api-key"), and its value for
  * key written like snprintf ("Bearer <key>" or the key); returns the length needed. */

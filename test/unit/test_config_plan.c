@@ -25,7 +25,7 @@ static struct sl_config *load(const char *yaml, char *err, size_t errlen) {
   return c;
 }
 
-#define DEP(group, model) \
+#define DEP(group, model)                                                                                              \
   "  - model_name: " group "\n    litellm_params:\n      model: " model "\n      api_base: http://127.0.0.1:9/v1\n"
 
 static const char *fb_names(const struct sl_group *g, enum sl_fb_kind k) {
@@ -40,9 +40,11 @@ static const char *fb_names(const struct sl_group *g, enum sl_fb_kind k) {
 
 static void groups_and_names(void) {
   char err[512];
-  struct sl_config *c = load("model_list:\n" DEP("a", "openai/x") DEP("b", "openai/y") DEP("a", "openai/z")
-                             "router_settings:\n  model_group_alias:\n    fast: a\n    secret: {model: b, hidden: true}\n",
-                             err, sizeof err);
+  struct sl_config *c = load(
+      "model_list:\n" DEP("a", "openai/x") DEP("b", "openai/y")
+          DEP("a",
+              "openai/z") "router_settings:\n  model_group_alias:\n    fast: a\n    secret: {model: b, hidden: true}\n",
+      err, sizeof err);
   CHECK(c && c->plan);
   if (!c) return;
   const struct sl_plan *p = c->plan;
@@ -69,8 +71,7 @@ static void groups_and_names(void) {
 
 static void fallbacks_per_kind(void) {
   char err[512];
-  struct sl_config *c = load("model_list:\n" FOUR
-                             "router_settings:\n"
+  struct sl_config *c = load("model_list:\n" FOUR "router_settings:\n"
                              "  model_group_alias: {dd: d}\n"
                              "  fallbacks: [{a: [b, a, dd]}, {\"*\": [c]}]\n"
                              "  context_window_fallbacks: [{a: [c]}]\n"
@@ -118,10 +119,10 @@ static void fallbacks_per_kind(void) {
 
 static void fallbacks_cap(void) {
   char err[512];
-  struct sl_config *c = load("model_list:\n" FOUR
-                             "router_settings:\n  max_fallbacks: 2\n  fallbacks: [{a: [a, b, c, d]}]\n"
-                             "  context_window_fallbacks: [{b: [c, d, a]}]\n",
-                             err, sizeof err);
+  struct sl_config *c =
+      load("model_list:\n" FOUR "router_settings:\n  max_fallbacks: 2\n  fallbacks: [{a: [a, b, c, d]}]\n"
+           "  context_window_fallbacks: [{b: [c, d, a]}]\n",
+           err, sizeof err);
   CHECK(c != NULL);
   if (!c) return;
   /* the cap counts fallbacks taken, after the group itself is dropped */
@@ -138,9 +139,9 @@ static void strategies(void) {
   static const struct {
     const char *name;
     enum sl_strategy s;
-  } t[] = {{"simple-shuffle", SL_STRAT_SHUFFLE},     {"least-busy", SL_STRAT_LEAST_BUSY},
+  } t[] = {{"simple-shuffle", SL_STRAT_SHUFFLE},        {"least-busy", SL_STRAT_LEAST_BUSY},
            {"latency-based-routing", SL_STRAT_LATENCY}, {"cost-based-routing", SL_STRAT_COST},
-           {"usage-based-routing", SL_STRAT_USAGE},  {"usage-based-routing-v2", SL_STRAT_USAGE}};
+           {"usage-based-routing", SL_STRAT_USAGE},     {"usage-based-routing-v2", SL_STRAT_USAGE}};
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
     char yaml[512], err[512];
     snprintf(yaml, sizeof yaml, "model_list:\n" DEP("a", "openai/x") "router_settings:\n  routing_strategy: %s\n",
@@ -157,15 +158,19 @@ static void strategies(void) {
 
 static void deployments(void) {
   char err[512];
-  struct sl_config *c = load(
-      "model_list:\n"
-      "  - model_name: o\n    litellm_params: {model: openai/gpt-4o-mini, api_key: sk-o, timeout: 2.5, stream_timeout: 0.25}\n"
-      "  - model_name: an\n    litellm_params: {model: anthropic/claude-x, api_key: sk-a, api_base: \"http://h:1/v1\"}\n"
-      "  - model_name: az\n    litellm_params: {model: azure/prod, api_key: k, api_base: \"https://r.example\", api_version: v9}\n"
-      "  - model_name: v\n    litellm_params: {model: hosted_vllm/m, api_base: \"http://h:2/base/\", input_cost_per_token: 0.5, timeout: 0.0001}\n"
-      "  - model_name: u\n    litellm_params: {model: openai/not-a-known-model-xyz, api_base: \"http://h:3\"}\n"
-      "router_settings:\n  stream_timeout: 7\n",
-      err, sizeof err);
+  struct sl_config *c =
+      load("model_list:\n"
+           "  - model_name: o\n    litellm_params: {model: openai/gpt-4o-mini, api_key: sk-o, timeout: 2.5, "
+           "stream_timeout: 0.25}\n"
+           "  - model_name: an\n    litellm_params: {model: anthropic/claude-x, api_key: sk-a, api_base: "
+           "\"http://h:1/v1\"}\n"
+           "  - model_name: az\n    litellm_params: {model: azure/prod, api_key: k, api_base: \"https://r.example\", "
+           "api_version: v9}\n"
+           "  - model_name: v\n    litellm_params: {model: hosted_vllm/m, api_base: \"http://h:2/base/\", "
+           "input_cost_per_token: 0.5, timeout: 0.0001}\n"
+           "  - model_name: u\n    litellm_params: {model: openai/not-a-known-model-xyz, api_base: \"http://h:3\"}\n"
+           "router_settings:\n  stream_timeout: 7\n",
+           err, sizeof err);
   CHECK(c != NULL);
   if (!c) return;
   const struct sl_plan_dep *o = &c->plan->deps[0], *an = &c->plan->deps[1], *az = &c->plan->deps[2],
@@ -191,7 +196,7 @@ static void deployments(void) {
   CHECK_STR(az->auth_value, "k");
   CHECK_STR(v->path[SL_PROV_COMPLETIONS], "/base/completions");
   CHECK(v->auth_value == NULL); /* no key: no credential header */
-  CHECK(v->timeout_ms == 1);     /* a positive timeout never rounds to "none" */
+  CHECK(v->timeout_ms == 1);    /* a positive timeout never rounds to "none" */
   CHECK(v->priced && v->price.input == 0.5 && v->price.output == 0);
   CHECK(!u->priced && u->price.input == 0 && u->price.output == 0);
   sl_config_free(c);
@@ -199,11 +204,13 @@ static void deployments(void) {
 
 static void budget_period(void) {
   char err[512];
-  struct sl_config *c = load("model_list:\n" DEP("a", "openai/x") "general_settings:\n  max_budget: 1\n  budget_duration: 30d\n",
-                             err, sizeof err);
+  struct sl_config *c =
+      load("model_list:\n" DEP("a", "openai/x") "general_settings:\n  max_budget: 1\n  budget_duration: 30d\n", err,
+           sizeof err);
   CHECK(c && c->plan->budget_period_s == 30 * 86400);
   sl_config_free(c);
-  c = load("model_list:\n" DEP("a", "openai/x") "litellm_settings: {max_budget: 1, budget_duration: 1h}\n", err, sizeof err);
+  c = load("model_list:\n" DEP("a", "openai/x") "litellm_settings: {max_budget: 1, budget_duration: 1h}\n", err,
+           sizeof err);
   CHECK(c && c->plan->budget_period_s == 3600);
   sl_config_free(c);
   c = load("model_list:\n" DEP("a", "openai/x") "general_settings:\n  max_budget: 1\n", err, sizeof err);

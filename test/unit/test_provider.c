@@ -9,8 +9,7 @@
 #include "check.h"
 #include "net/wire/provider.h"
 
-static const char *path(const char *prov, enum sl_prov_route r, const char *base, const char *model,
-                        const char *ver) {
+static const char *path(const char *prov, enum sl_prov_route r, const char *base, const char *model, const char *ver) {
   static char buf[512];
   const struct sl_provider *p = sl_provider_find(prov);
   if (!p) return "<no provider>";
@@ -29,7 +28,7 @@ static void lookup(void) {
   CHECK(sl_provider_find(NULL) == NULL);
   CHECK(sl_provider_find("") == NULL);
   CHECK_STR(sl_provider_find("anthropic")->default_base, "https://api.anthropic.com");
-  CHECK(sl_provider_find("azure")->default_base == NULL);     /* api_base required */
+  CHECK(sl_provider_find("azure")->default_base == NULL); /* api_base required */
   CHECK(sl_provider_find("hosted_vllm")->default_base == NULL);
   CHECK(sl_provider_find("hosted_vllm")->key_optional);
   CHECK(sl_provider_find("openai")->key_env_default_base_only);
@@ -63,8 +62,9 @@ static void wires(void) {
 }
 
 static void paths_openai_style(void) {
-  static const char *const oai[] = {"openai", "custom_openai", "hosted_vllm", "openrouter", "gemini", "ollama",
-                                    "lm_studio", "groq", "deepseek", "mistral", "together_ai", "fireworks_ai", "xai"};
+  static const char *const oai[] = {"openai",      "custom_openai", "hosted_vllm", "openrouter", "gemini",
+                                    "ollama",      "lm_studio",     "groq",        "deepseek",   "mistral",
+                                    "together_ai", "fireworks_ai",  "xai"};
   for (size_t i = 0; i < sizeof oai / sizeof oai[0]; i++) {
     CHECK_STR(path(oai[i], SL_PROV_CHAT, "/v1", "m", NULL), "/v1/chat/completions");
     CHECK_STR(path(oai[i], SL_PROV_COMPLETIONS, "/v1", "m", NULL), "/v1/completions");
@@ -107,7 +107,8 @@ static void path_sizing_and_endpoint_override(void) {
   CHECK(sl_provider_path(p, SL_PROV_CHAT, NULL, "/b", "d", "v", small, sizeof small) == n);
   CHECK(strlen(small) == 7); /* truncated, terminated */
   char buf[128];
-  CHECK(sl_provider_path(sl_provider_find("openai"), SL_PROV_CHAT, "/responses", "/v1", "m", NULL, buf, sizeof buf) > 0);
+  CHECK(sl_provider_path(sl_provider_find("openai"), SL_PROV_CHAT, "/responses", "/v1", "m", NULL, buf, sizeof buf) >
+        0);
   CHECK_STR(buf, "/v1/responses");
   CHECK_STR(sl_provider_endpoint(SL_PROV_CHAT), "/chat/completions");
   CHECK_STR(sl_provider_endpoint(SL_PROV_MESSAGES), "/messages");
@@ -139,7 +140,8 @@ static void names_and_unsupported(void) {
   char small[10];
   CHECK(sl_provider_names(small, sizeof small) == n && strlen(small) == 9);
   CHECK(sl_provider_litellm_only("bedrock") && sl_provider_litellm_only("vertex_ai"));
-  CHECK(!sl_provider_litellm_only("openai") && !sl_provider_litellm_only("nonsense") && !sl_provider_litellm_only(NULL));
+  CHECK(!sl_provider_litellm_only("openai") && !sl_provider_litellm_only("nonsense") &&
+        !sl_provider_litellm_only(NULL));
   /* no row is also listed as unsupported */
   size_t k;
   const struct sl_provider *all = sl_provider_all(&k);
