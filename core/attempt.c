@@ -585,42 +585,27 @@ static void request_deadline(uv_timer_t *t) {
 
 /* ---- choosing and launching ---- */
 
-static enum sl_strategy strategy(const struct sl_config *c) {
-  switch (c->routing_strategy) {
-  case SL_ROUTE_LEAST_BUSY: return SL_STRAT_LEAST_BUSY;
-  case SL_ROUTE_LATENCY: return SL_STRAT_LATENCY;
-  case SL_ROUTE_COST: return SL_STRAT_COST;
-  case SL_ROUTE_USAGE: return SL_STRAT_USAGE;
-  default: return SL_STRAT_SHUFFLE;
-  }
-}
-
-static const struct sl_fallback *find_fb(const struct sl_fallback *list, size_t n, const char *group) {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(list[i].group, group) == 0) return &list[i];
-  return NULL;
-}
-
-/* The fallback groups for this request, from the kind of the last failure. */
-static void build_fallbacks(struct sl_request *rq) {
-  const struct sl_config *c = rq->w->cfg;
-  rq->fallbacks_built = true;
+/* Which kind of fallbacks list applies, from the last failure: a prompt too long for every
+ * deployment, or a context-window / content-policy refusal, picks its own list; anything
+ * else the general one. (The plan falls back to the general list itself.) */
+static enum sl_fb_kind fallback_kind(const struct sl_request *rq) {
   enum sl_outcome kind = SL_OUT_RETRY;
   if (rq->last_choice.why == SL_NONE_TOO_LONG && !rq->last_failed) kind = SL_OUT_CONTEXT_WINDOW;
   else if (rq->last_failed && rq->last_failed->status)
     kind = sl_policy_classify(rq->last_failed->status, 0, rq->last_failed->resp.p, rq->last_failed->resp.n);
-  const struct sl_fallback *f = NULL;
-  const struct sl_name_list *names = NULL;
-  if (kind == SL_OUT_CONTEXT_WINDOW) f = find_fb(c->context_window_fallbacks, c->ncontext_window_fallbacks, rq->group->name);
-  else if (kind == SL_OUT_CONTENT_POLICY) f = find_fb(c->content_policy_fallbacks, c->ncontent_policy_fallbacks, rq->group->name);
-  if (!f) f = find_fb(c->fallbacks, c->nfallbacks, rq->group->name);
-  if (!f) f = find_fb(c->fallbacks, c->nfallbacks, "*"); /* LiteLLM: any group without its own entry */
-  names = f ? &f->to : &c->default_fallbacks;
-  int cap = c->max_fallbacks < SL_MAX_FALLBACK_GROUPS ? c->max_fallbacks : SL_MAX_FALLBACK_GROUPS;
-  for (size_t i = 0; names && i < names->n && rq->nfallbacks < cap; i++) {
-    const struct sl_group *g = sl_worker_group(rq->w, names->names[i]);
-    if (g && g != rq->group) rq->fallbacks[rq->nfallbacks++] = g;
-  }
+  return kind == SL_OUT_CONTEXT_WINDOW ? SL_FB_CONTEXT_WINDOW
+       : kind == SL_OUT_CONTENT_POLICY ? SL_FB_CONTENT_POLICY
+                                       : SL_FB_GENERAL;
+}
+
+/* The fallback groups for this request: the plan's list for its group and kind (resolved
+ * and capped by max_fallbacks at load). */
+static void build_fallbacks(struct sl_request *rq) {
+  rq->fallbacks_built = true;
+  enum sl_fb_kind k = fallback_kind(rq);
+  const struct sl_group *g = rq->group;
+  for (size_t i = 0; i < g->nfallbacks[k] && rq->nfallbacks < SL_MAX_FALLBACK_GROUPS; i++)
+    rq->fallbacks[rq->nfallbacks++] = g->fallbacks[k][i];
 }
 
 static bool advance_group(struct sl_request *rq) {
@@ -648,10 +633,10 @@ static int send_attempt(struct sl_attempt *at) {
   return sl_upstream_send(pool, "POST", at->path.p, hs, nh, at->body, at->nbody, &up_cbs, at, &at->up);
 }
 
-static double attempt_timeout_s(const struct sl_request *rq, const struct sl_deployment *d) {
-  if (rq->stream && d->stream_timeout_s > 0) return d->stream_timeout_s;
-  if (d->timeout_s > 0) return d->timeout_s;
-  return 0;
+/* The deployment's own timeout for this attempt (ms, compiled at load); 0: none. */
+static uint64_t attempt_timeout_ms(const struct sl_request *rq, const struct sl_plan_dep *pd) {
+  if (rq->stream && pd->stream_timeout_ms > 0) return pd->stream_timeout_ms;
+  return pd->timeout_ms;
 }
 
 /* Chooses a deployment of g (skipping those marked in tried) and starts an attempt on
@@ -663,7 +648,7 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   if (!cands) return 0;
   for (;;) {
     sl_health_snapshot(w, g, tried, rq->stream, cands);
-    *ch = sl_policy_choose(strategy(w->cfg), cands, g->n, sl_now_ms(), sl_health_minute_left(), rq->est_tokens,
+    *ch = sl_policy_choose(w->cfg->plan->strategy, cands, g->n, sl_now_ms(), sl_health_minute_left(), rq->est_tokens,
                            &w->rng);
     if (ch->index < 0) break;
     size_t gpos = (size_t)ch->index, dep = g->deps[gpos];
@@ -688,7 +673,7 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   at->hedge = hedge;
   at->probe = ch->probe;
   at->live = true;
-  at->uwire = strcmp(w->cfg->deployments[dep].provider, "anthropic") == 0 ? SL_WIRE_ANTHROPIC : SL_WIRE_OPENAI;
+  at->uwire = w->cfg->plan->deps[dep].wire;
   at->t_start = sl_now_ms();
   uv_timer_init(&w->loop, &at->timer);
   at->timer.data = at;
@@ -700,8 +685,8 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   if (g == rq->cur_group) rq->attempts_in_group++;
   if (g != rq->group) rq->fallback_used = g->name;
   if (hedge) atomic_fetch_add(&w->shm->deployments[dep].hedges, 1);
-  double t = attempt_timeout_s(rq, &w->cfg->deployments[dep]);
-  uint64_t ms = t > 0 ? (uint64_t)(t * 1000.0) : left_ms(rq);
+  uint64_t ms = attempt_timeout_ms(rq, &w->cfg->plan->deps[dep]);
+  if (!ms) ms = left_ms(rq);
   if (ms > left_ms(rq)) ms = left_ms(rq);
   uv_timer_start(&at->timer, attempt_timer, ms ? ms : 1, 0);
   int src = send_attempt(at);

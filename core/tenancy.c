@@ -15,7 +15,6 @@
 #include "core/request_internal.h"
 #include "core/respond.h"
 #include "policy/cost.h"
-#include "policy/duration.h"
 #include "policy/prices.h"
 #include "policy/ratelimit.h"
 #include "store/keys.h"
@@ -36,18 +35,14 @@ void sl_tenancy_format_cost(int64_t micro, char out[32]) {
 
 void sl_tenancy_open(struct sl_worker *w) {
   const struct sl_config *c = w->cfg;
+  /* Prices come resolved in the plan (configured, else the built-in table). */
   w->prices = calloc(c->ndeployments ? c->ndeployments : 1, sizeof *w->prices);
   for (size_t i = 0; w->prices && i < c->ndeployments; i++) {
-    const struct sl_deployment *d = &c->deployments[i];
-    if (d->input_cost_per_token > 0 || d->output_cost_per_token > 0) {
-      w->prices[i] = (struct sl_price){.input = d->input_cost_per_token, .output = d->output_cost_per_token};
-      continue;
-    }
-    const struct sl_price_entry *e = sl_prices_lookup(d->upstream_model);
-    if (e) w->prices[i] = e->price;
-    else if (w->index == 0)
+    const struct sl_plan_dep *pd = &c->plan->deps[i];
+    w->prices[i] = pd->price;
+    if (!pd->priced && w->index == 0)
       sl_log(SL_LOG_WARN, "deployment has no price: its requests cost 0", "\"deployment\":\"%s\",\"model\":\"%s\"",
-             d->id, d->upstream_model);
+             c->deployments[i].id, c->deployments[i].upstream_model);
   }
   for (size_t i = 0; i < w->ngroups; i++) {
     w->groups[i].spend_id = sl_spend_id_name(SL_SPEND_GROUP, w->groups[i].name, strlen(w->groups[i].name));
@@ -207,10 +202,11 @@ static int64_t period_spend(struct sl_worker *w, struct sl_shm_key *s, enum sl_s
   return atomic_load(&s->period_spend_pico);
 }
 
+/* The gateway budget's current period: budget_duration compiled to seconds at load (a bad
+ * one is a startup error); 0 seconds: one period forever. */
 static int64_t gateway_period_start(const struct sl_config *c, int64_t now) {
-  int64_t d = 0; /* validated when the config was loaded */
-  if (!c->budget_duration || sl_policy_duration_parse_s(c->budget_duration, &d)) return 0;
-  return now - now % d;
+  int64_t d = c->plan->budget_period_s;
+  return d > 0 ? now - now % d : 0;
 }
 
 static void table_full(struct sl_request *rq, const char *who) {
