@@ -96,8 +96,8 @@ bool sl_health_begin(struct sl_worker *w, size_t dep, bool probe, int64_t est_to
   uint64_t now = sl_now_ms();
   sl_shm_lock(&d->lock);
   struct sl_rate_window req = win_get(&d->req), tok = win_get(&d->tok);
-  bool ok = sl_policy_rate_try_take(&req, cd->rpm > 0 ? cd->rpm : -1, 1, now, NULL) == 0 &&
-            sl_policy_rate_try_take(&tok, cd->tpm > 0 ? cd->tpm : -1, est_tokens, now, NULL) == 0;
+  bool ok = sl_policy_rate_take_pair(&req, cd->rpm > 0 ? cd->rpm : -1, &tok, cd->tpm > 0 ? cd->tpm : -1, est_tokens,
+                                     now, NULL, NULL) == 0;
   if (ok) {
     win_put(&d->req, &req);
     win_put(&d->tok, &tok);

@@ -304,13 +304,13 @@ bool sl_tenancy_admit(struct sl_request *rq) {
   int64_t est = rq->est_tokens + max_tokens_bound(rq->json);
   if (k->tpm_limit > 0 && est > k->tpm_limit) est = k->tpm_limit; /* one request may use the whole minute */
   const char *denied = NULL;
+  enum sl_rate_denied which;
   sl_shm_lock(&s->lock);
   struct sl_rate_window req = win_get(&s->req), tok = win_get(&s->tok);
-  if (k->rpm_limit > 0 && sl_policy_rate_try_take(&req, k->rpm_limit, 1, nowms, &ra)) denied = "rpm_limit";
-  if (!denied && k->tpm_limit > 0 && sl_policy_rate_try_take(&tok, k->tpm_limit, est, nowms, &ra)) {
-    denied = "tpm_limit";
-    req = win_get(&s->req); /* give the request back */
-  }
+  /* the same arithmetic as a deployment's (core/health_shm.c); a limit <= 0 is not counted */
+  if (sl_policy_rate_take_pair(&req, k->rpm_limit > 0 ? k->rpm_limit : 0, &tok, k->tpm_limit > 0 ? k->tpm_limit : 0,
+                               est, nowms, &ra, &which))
+    denied = which == SL_RATE_DENIED_REQUESTS ? "rpm_limit" : "tpm_limit";
   if (!denied) {
     win_put(&s->req, &req);
     win_put(&s->tok, &tok);
