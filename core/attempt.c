@@ -117,11 +117,12 @@ void sl_attempts_log(const struct sl_request *rq, struct sl_buf *b) {
 
 /* Ends a winning stream with an in-band error event in the client's format; the cost of
  * what was consumed still goes in the trailer. */
-static void stream_fail(struct sl_request *rq, const char *msg, const char *code) {
+static void stream_fail(struct sl_request *rq, const char *msg, enum sl_attempt_outcome o) {
+  const char *code = sl_attempt_outcome_name(o, 0);
   rq->err_code = code;
   if (rq->conn) {
     struct sl_buf b = {0};
-    sl_xlate_error_event(rq->cwire, strcmp(code, "upstream_timeout") ? 502 : 504, "upstream_error", msg, code, &b);
+    sl_xlate_error_event(rq->cwire, o == SL_AO_UPSTREAM_TIMEOUT ? 504 : 502, "upstream_error", msg, code, &b);
     if (!b.oom) sl_respond_stream_write(rq, b.p, b.n);
     sl_buf_free(&b);
   }
@@ -508,7 +509,6 @@ static void up_error(void *ud, enum sl_upstream_err err, const char *msg) {
                             : err == SL_UP_TLS ? SL_AO_UPSTREAM_TLS_ERROR
                             : err == SL_UP_RESET ? SL_AO_UPSTREAM_RESET
                             : err == SL_UP_PROTOCOL ? SL_AO_UPSTREAM_PROTOCOL_ERROR : SL_AO_UPSTREAM_CONNECT_ERROR;
-  const char *code = sl_attempt_outcome_name(o, 0);
   set_outcome(at, o);
   if (at == rq->winner) {
     attempt_end_health(at, false, false, SL_FAIL_ERROR);
@@ -516,7 +516,7 @@ static void up_error(void *ud, enum sl_upstream_err err, const char *msg) {
     (void)msg; /* names the upstream's address: not for clients */
     snprintf(m, sizeof m, "Deployment %s failed mid-stream: %s", rq->w->cfg->deployments[at->dep].id,
              sl_upstream_err_str(err));
-    stream_fail(rq, m, code);
+    stream_fail(rq, m, o);
     return;
   }
   at->status = 0;
@@ -563,7 +563,7 @@ static void attempt_timer(uv_timer_t *t) {
   set_outcome(at, SL_AO_UPSTREAM_TIMEOUT);
   if (at == rq->winner) {
     attempt_end_health(at, client_timed_out(rq), false, SL_FAIL_ERROR);
-    stream_fail(rq, "Upstream stream went silent for longer than stream_idle_timeout", "upstream_timeout");
+    stream_fail(rq, "Upstream stream went silent for longer than stream_idle_timeout", SL_AO_UPSTREAM_TIMEOUT);
     return;
   }
   at->status = 0;
@@ -577,7 +577,7 @@ static void request_deadline(uv_timer_t *t) {
     set_outcome(rq->winner, SL_AO_UPSTREAM_TIMEOUT);
     attempt_close_upstream(rq->winner);
     attempt_end_health(rq->winner, rq->client_deadline, false, SL_FAIL_ERROR);
-    stream_fail(rq, "Request timed out mid-stream", "upstream_timeout");
+    stream_fail(rq, "Request timed out mid-stream", SL_AO_UPSTREAM_TIMEOUT);
     return;
   }
   for (int i = 0; i < rq->natt; i++)
