@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/health_shm.h"
 #include "core/request_internal.h"
 #include "net/http_server.h"
 #include "store/cache.h"
@@ -469,9 +470,7 @@ struct sl_metrics_carry *sl_metrics_carry_begin(struct sl_shm *from, const struc
       c->pair[c->n].dst = (_Atomic uint64_t *)&to->deployments[j].m;
       c->n++;
       /* the deployment's rpm/tpm minute goes on too: a reload does not reopen its limits */
-      atomic_store(&to->deployments[j].minute, atomic_load(&from->deployments[i].minute));
-      atomic_store(&to->deployments[j].requests_minute, atomic_load(&from->deployments[i].requests_minute));
-      atomic_store(&to->deployments[j].tokens_minute, atomic_load(&from->deployments[i].tokens_minute));
+      sl_health_carry_windows(&from->deployments[i], &to->deployments[j]);
       break;
     }
   }

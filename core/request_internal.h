@@ -12,6 +12,7 @@
 #include "core/worker.h"
 #include "net/base/buf.h"
 #include "policy/choose.h"
+#include "policy/outcome.h"
 #include "core/reqcache.h"
 #include "net/wire/usage.h"
 #include "net/wire/xlate.h"
@@ -52,7 +53,7 @@ struct sl_attempt {
   struct sl_buf xbody;         /* the request translated into the deployment's format */
   struct sl_xlate_stream *xs;  /* streaming winner of another format: translates its events */
   char xerr[256];              /* why the request could not be translated */
-  char outcome[48];            /* for the access log: "ok", "http_500", "upstream_reset", ... */
+  enum sl_attempt_outcome outcome; /* what happened to it (policy/outcome.h); with status for http_<status> */
 };
 
 struct sl_request {

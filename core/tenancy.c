@@ -1,8 +1,10 @@
 /* Keys, limits, budgets and cost on the request path; see tenancy.h. Limits and
  * budgets are decided on shared-memory slots under each slot's spinlock, so every
  * worker sees one exact count; spend is added to monotonic totals that the spend
- * flusher moves to the LMDB ledger. Windows use the wall clock in unix minutes, the
- * only clock all processes agree on for "this minute". */
+ * flusher moves to the LMDB ledger. Rate-limit windows are minutes of the monotonic
+ * clock (sl_now_ms), as the deployments' windows in core/health_shm.c: CLOCK_MONOTONIC is
+ * system-wide, so every worker and every reload generation agrees on "this minute", and
+ * a wall-clock step (NTP, an operator) never opens or stretches a window. */
 #include "core/tenancy.h"
 
 #include <ctype.h>
@@ -14,18 +16,13 @@
 #include "core/log.h"
 #include "core/request_internal.h"
 #include "core/respond.h"
+#include "policy/attempt_verdict.h"
 #include "policy/cost.h"
 #include "policy/prices.h"
 #include "policy/ratelimit.h"
 #include "store/keys.h"
 #include "store/lmdb_env.h"
 #include "store/spend.h"
-
-static uint64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 void sl_tenancy_format_cost(int64_t micro, char out[32]) {
   snprintf(out, 32, "%lld.%06lld", (long long)(micro / 1000000), (long long)(micro % 1000000));
@@ -299,17 +296,17 @@ bool sl_tenancy_admit(struct sl_request *rq) {
     rq->parallel_taken = true;
   }
   if (k->rpm_limit <= 0 && k->tpm_limit <= 0) return true;
-  uint64_t nowms = wall_ms(), ra = 0;
+  uint64_t nowms = sl_now_ms(), ra = 0;
   int64_t est = rq->est_tokens + max_tokens_bound(rq->json);
   if (k->tpm_limit > 0 && est > k->tpm_limit) est = k->tpm_limit; /* one request may use the whole minute */
   const char *denied = NULL;
+  enum sl_rate_denied which;
   sl_shm_lock(&s->lock);
   struct sl_rate_window req = win_get(&s->req), tok = win_get(&s->tok);
-  if (k->rpm_limit > 0 && sl_policy_rate_try_take(&req, k->rpm_limit, 1, nowms, &ra)) denied = "rpm_limit";
-  if (!denied && k->tpm_limit > 0 && sl_policy_rate_try_take(&tok, k->tpm_limit, est, nowms, &ra)) {
-    denied = "tpm_limit";
-    req = win_get(&s->req); /* give the request back */
-  }
+  /* the same arithmetic as a deployment's (core/health_shm.c); a limit <= 0 is not counted */
+  if (sl_policy_rate_take_pair(&req, k->rpm_limit > 0 ? k->rpm_limit : 0, &tok, k->tpm_limit > 0 ? k->tpm_limit : 0,
+                               est, nowms, &ra, &which))
+    denied = which == SL_RATE_DENIED_REQUESTS ? "rpm_limit" : "tpm_limit";
   if (!denied) {
     win_put(&s->req, &req);
     win_put(&s->tok, &tok);
@@ -335,12 +332,10 @@ bool sl_tenancy_admit(struct sl_request *rq) {
 /* ---- cost ---- */
 
 /* An attempt that was sent and then cut off (a lost hedge, a timeout, a client that
- * left) has consumed at least the prompt; one that was refused consumed nothing. */
+ * left) has consumed at least the prompt; one that was refused consumed nothing. Policy
+ * decides (sl_policy_attempt_billed). */
 static bool consumed(const struct sl_attempt *at) {
-  if (at->has_usage) return true;
-  if (at->status >= 400) return false;
-  return at->head || !strcmp(at->outcome, "lost_race") || !strcmp(at->outcome, "cancelled") ||
-         !strcmp(at->outcome, "client_closed") || !strcmp(at->outcome, "upstream_timeout");
+  return sl_policy_attempt_billed(at->has_usage, at->status, at->head, at->outcome);
 }
 
 void sl_tenancy_cost(struct sl_request *rq) {
@@ -399,7 +394,7 @@ void sl_tenancy_account(struct sl_request *rq) {
   if (rq->key_slot && rq->tpm_reserved) { /* replace the reservation by what was used */
     sl_shm_lock(&rq->key_slot->lock);
     struct sl_rate_window tok = win_get(&rq->key_slot->tok);
-    sl_policy_rate_settle(&tok, rq->tpm_taken_ms, rq->tpm_reserved, rq->tokens_in + rq->tokens_out, wall_ms());
+    sl_policy_rate_settle(&tok, rq->tpm_taken_ms, rq->tpm_reserved, rq->tokens_in + rq->tokens_out, sl_now_ms());
     win_put(&rq->key_slot->tok, &tok);
     sl_shm_unlock(&rq->key_slot->lock);
   }
