@@ -310,7 +310,7 @@ static void give_up(struct sl_request *rq) {
     int status = strcmp(lf->outcome, "upstream_timeout") == 0 ? 504 : 502;
     /* Deployment id and group only: the upstream's address is for operators (access log). */
     const struct sl_deployment *d = &rq->w->cfg->deployments[lf->dep];
-    sl_respond_error(rq, status, lf->outcome, NULL,
+    sl_respond_error_named(rq, status, lf->outcome, NULL,
                            "Deployment %s of model group '%s' failed: %s; no other deployment could serve", d->id,
                            lf->group->name, lf->outcome);
     return;
@@ -320,16 +320,16 @@ static void give_up(struct sl_request *rq) {
   snprintf(ra, sizeof ra, "Retry-After: %llu\r\n", (unsigned long long)(s ? s : 1));
   switch (rq->last_choice.why) {
   case SL_NONE_RATE_LIMITED:
-    sl_respond_error(rq, 429, "rate_limit_exceeded", ra,
+    sl_respond_error(rq, 429, SL_ERR_RATE_LIMIT_EXCEEDED, ra,
                            "Every deployment of model group '%s' is at its rate limit", rq->group->name);
     return;
   case SL_NONE_TOO_LONG:
-    sl_respond_error(rq, 400, "context_length_exceeded", NULL,
+    sl_respond_error(rq, 400, SL_ERR_CONTEXT_LENGTH_EXCEEDED, NULL,
                            "The prompt (about %lld tokens) exceeds max_input_tokens of every deployment of '%s'",
                            (long long)rq->est_tokens, rq->group->name);
     return;
   default:
-    sl_respond_error(rq, 503, "no_healthy_deployment", ra,
+    sl_respond_error(rq, 503, SL_ERR_NO_HEALTHY_DEPLOYMENT, ra,
                            "No deployment of model group '%s' is available (all cooling down)", rq->group->name);
   }
 }
@@ -580,7 +580,7 @@ static void request_deadline(uv_timer_t *t) {
       rq->att[i]->up = NULL;
       attempt_end_health(rq->att[i], rq->client_deadline, false, SL_FAIL_ERROR);
     }
-  sl_respond_error(rq, 504, "upstream_timeout", NULL, "No complete answer within the request timeout");
+  sl_respond_error(rq, 504, SL_ERR_UPSTREAM_TIMEOUT, NULL, "No complete answer within the request timeout");
 }
 
 /* ---- choosing and launching ---- */
@@ -710,7 +710,7 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
     set_outcome(at, "invalid_request");
     attempt_end_health(at, true, false, SL_FAIL_ERROR);
     if (!rq->winner && rq->live == 0)
-      sl_respond_error(rq, 400, "invalid_request_error", NULL, "%s", at->xerr);
+      sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL, "%s", at->xerr);
     return 1;
   }
   if (src) {
@@ -796,7 +796,7 @@ void sl_attempts_start(struct sl_request *rq) {
   rq->cur_group = rq->group;
   rq->tried = calloc(rq->group->n, sizeof *rq->tried);
   if (!rq->tried) {
-    sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
     return;
   }
   rq->max_retries = c->num_retries;
