@@ -84,7 +84,8 @@ void sl_request_summarize(const struct sl_request *rq, uint64_t now_ms, struct s
   s->hedge_won = rq->hedge_won;
   s->status = rq->status;
   s->err_code = rq->err_code;
-  s->err = rq->err ? rq->err : sl_err_parse(rq->err_code); /* attempt.c may set only the string */
+  /* The string is the authority: attempt.c sets only it (its outcomes are another enum). */
+  s->err = rq->err_code ? sl_err_parse(rq->err_code) : rq->err;
   s->cache = rq->cache_state;
   s->t0_ms = rq->t0_ms;
   s->t_end_ms = now_ms;
