@@ -1,7 +1,8 @@
-/* The response cache as the request state machine sees it: look up before choosing a
- * deployment (serving hits whole or replayed as a stream), coalesce identical misses
- * in one worker behind a single upstream call (single flight), and fill the cache from
- * a winning attempt's complete answer (a stream is assembled first). */
+/* The response cache as the request spine sees it: look up before choosing a
+ * deployment (a verdict: off, bypass, miss, or a hit with the stored answer, which the
+ * spine serves whole or replayed as a stream), coalesce identical misses in one worker
+ * behind a single upstream call (single flight: follow or lead), and fill the cache
+ * from a winning attempt's complete answer (a stream is assembled first). */
 #ifndef SL_CORE_REQCACHE_H
 #define SL_CORE_REQCACHE_H
 
@@ -18,6 +19,11 @@ struct sl_http_request;
 struct sl_key_record;
 
 enum sl_cache_state { SL_CS_NONE = 0, SL_CS_MISS, SL_CS_HIT, SL_CS_BYPASS };
+/* Its one names table: "none", "miss", "hit", "bypass" (x-sluice-cache, the access log). */
+static inline const char *sl_cache_state_name(enum sl_cache_state s) {
+  static const char *const names[] = {"none", "miss", "hit", "bypass"};
+  return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "none";
+}
 
 /* What the cache lookup looks at. */
 struct sl_cache_ask {

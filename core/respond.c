@@ -13,8 +13,6 @@
 #include "core/tenancy.h"
 #include "core/verdict.h"
 
-static const char *const cache_names[] = {NULL, "miss", "hit", "bypass"};
-
 void sl_respond_headers(struct sl_request *rq) {
   const struct sl_config *cfg = rq->w->cfg;
   rq->hdrs.n = 0;
@@ -35,7 +33,7 @@ void sl_respond_headers(struct sl_request *rq) {
     sl_tenancy_format_cost(rq->cost_micro, cost);
     sl_buf_printf(&rq->hdrs, "x-sluice-cost: %s\r\n", cost);
   }
-  if (rq->cache_state != SL_CS_NONE) sl_buf_printf(&rq->hdrs, "x-sluice-cache: %s\r\n", cache_names[rq->cache_state]);
+  if (rq->cache_state != SL_CS_NONE) sl_buf_printf(&rq->hdrs, "x-sluice-cache: %s\r\n", sl_cache_state_name(rq->cache_state));
   if (rq->cache_state == SL_CS_HIT) sl_buf_printf(&rq->hdrs, "age: %lld\r\n", (long long)rq->cache_age_s);
 }
 

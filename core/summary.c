@@ -14,7 +14,6 @@ static void str_field(struct sl_buf *b, const char *name, const char *v) {
 }
 
 void sl_summary_access_log(const struct sl_request_summary *s, struct sl_buf *b) {
-  static const char *const cache_names[] = {"none", "miss", "hit", "bypass"};
   sl_buf_printf(b, ",\"request_id\":\"%s\",\"method\":\"", s->request_id);
   sl_buf_json_escape(b, s->method.p, s->method.n);
   sl_buf_puts(b, "\",\"path\":\"");
@@ -23,12 +22,16 @@ void sl_summary_access_log(const struct sl_request_summary *s, struct sl_buf *b)
   if (s->group) str_field(b, "model_group", s->group);
   if (s->deployment) str_field(b, "deployment", s->deployment);
   if (s->fallback) str_field(b, "fallback", s->fallback);
-  sl_buf_printf(b, ",\"cache\":\"%s\"", (unsigned)s->cache < 4 ? cache_names[s->cache] : "none");
+  sl_buf_printf(b, ",\"cache\":\"%s\"", sl_cache_state_name(s->cache));
   uint64_t total = s->t_end_ms > s->t0_ms ? s->t_end_ms - s->t0_ms : 0;
   if (s->has_upstream_ms) /* time not spent waiting on the provider */
-    sl_buf_printf(b, ",\"overhead_ms\":%llu", (unsigned long long)(total > s->upstream_ms ? total - s->upstream_ms : 0));
+    sl_buf_printf(b, ",\"overhead_ms\":%llu",
+                  (unsigned long long)(total > s->upstream_ms ? total - s->upstream_ms : 0));
   sl_buf_printf(b, ",\"stream\":%s,\"latency_ms\":%llu,\"hedge\":\"%s\"", s->stream ? "true" : "false",
-                (unsigned long long)total, s->hedge_won ? "won" : s->hedges_fired ? "fired" : "none");
+                (unsigned long long)total,
+                s->hedge_won      ? "won"
+                : s->hedges_fired ? "fired"
+                                  : "none");
   if (s->key) str_field(b, "key", s->key);
   if (s->attempts) {
     char cost[32];

@@ -18,31 +18,31 @@
 struct sl_request_summary {
   const char *request_id;
   enum sl_route route;
-  struct sl_slice method, path;   /* as the client sent them */
+  struct sl_slice method, path; /* as the client sent them */
   bool stream;
 
   /* where it went */
-  const char *group;              /* the model group asked for (after aliasing); NULL: none */
-  long group_index;               /* its index in the worker's groups; -1: none */
-  uint64_t group_spend_id;        /* the group's spend-ledger id (0: none) */
-  const char *deployment;         /* the winner's (else the last attempt's) deployment id; NULL: none */
-  long deployment_index;          /* its index in cfg->deployments; -1: none */
-  const char *fallback;           /* the fallback group that answered; NULL: none */
-  int attempts;                   /* attempts started, hedges included */
+  const char *group;       /* the model group asked for (after aliasing); NULL: none */
+  long group_index;        /* its index in the worker's groups; -1: none */
+  uint64_t group_spend_id; /* the group's spend-ledger id (0: none) */
+  const char *deployment;  /* the winner's (else the last attempt's) deployment id; NULL: none */
+  long deployment_index;   /* its index in cfg->deployments; -1: none */
+  const char *fallback;    /* the fallback group that answered; NULL: none */
+  int attempts;            /* attempts started, hedges included */
   int hedges_fired;
   bool hedge_won;
 
   /* how it ended */
   int status;
-  enum sl_err err;                /* SL_ERR_NONE: no error */
-  const char *err_code;           /* its wire string (an attempt outcome's for SL_ERR_OUTCOME) */
+  enum sl_err err;      /* SL_ERR_NONE: no error */
+  const char *err_code; /* its wire string (an attempt outcome's for SL_ERR_OUTCOME) */
   enum sl_cache_state cache;
 
   /* when (monotonic ms) */
   uint64_t t0_ms, t_end_ms;
-  uint64_t t_first_ms;            /* the streaming winner's first byte; 0: none */
-  bool has_upstream_ms;           /* a winner with a measured call */
-  uint64_t upstream_ms;           /* the winner's time on the provider */
+  uint64_t t_first_ms;  /* the streaming winner's first byte; 0: none */
+  bool has_upstream_ms; /* a winner with a measured call */
+  uint64_t upstream_ms; /* the winner's time on the provider */
 
   /* what it consumed */
   int64_t tokens_in, tokens_out;
@@ -50,7 +50,7 @@ struct sl_request_summary {
   bool usage_estimated, usage_implausible;
 
   /* who paid */
-  const char *key;                /* the virtual key's alias (else its display form); NULL: master/no auth */
+  const char *key; /* the virtual key's alias (else its display form); NULL: master/no auth */
   uint64_t key_id;
 
   /* the access log's attempts array, prebuilt JSON ("[...]"); NULL: none */

@@ -25,7 +25,7 @@ static void every_code_has_one_distinct_name(void) {
   CHECK(sl_err_name(SL_ERR_NONE) == NULL);
   CHECK(sl_err_name(SL_ERR_OUTCOME) == NULL);
   CHECK(sl_err_name(SL_ERR_N) == NULL);
-  CHECK(sl_err_name((enum sl_err)-1) == NULL);
+  CHECK(sl_err_name((enum sl_err) - 1) == NULL);
   CHECK(sl_err_parse(NULL) == SL_ERR_NONE);
   CHECK(sl_err_parse("upstream_reset") == SL_ERR_OUTCOME); /* an attempt outcome */
   CHECK(sl_err_parse("http_500") == SL_ERR_OUTCOME);
@@ -100,7 +100,8 @@ static void refuse_fills_and_says_no(void) {
 
 /* ---- the summary record ---- */
 
-static struct sl_deployment deps[2] = {{.model_name = "alpha", .id = "alpha-0"}, {.model_name = "alpha", .id = "alpha-1"}};
+static struct sl_deployment deps[2] = {{.model_name = "alpha", .id = "alpha-0"},
+                                       {.model_name = "alpha", .id = "alpha-1"}};
 static struct sl_config cfg = {.deployments = deps, .ndeployments = 2};
 static size_t ga[2] = {0, 1};
 static struct sl_group groups[2] = {{"beta", ga, 0, 11}, {"alpha", ga, 2, 22}};
@@ -110,10 +111,23 @@ static void summary_from_a_fake_request(void) {
   static struct sl_attempt a0, a1;
   struct sl_key_record key = {.id = 77, .display = "sk-ab...wxyz", .key_alias = "team-a"};
   struct sl_http_request hr = {.method_name = {"POST", 4}, .path = {"/v1/chat/completions", 20}};
-  struct sl_request rq = {.w = &w, .hr = &hr, .route = SL_R_CHAT, .group = &groups[1], .status = 200,
-                          .cache_state = SL_CS_MISS, .stream = true, .key = &key, .t0_ms = 1000,
-                          .tokens_in = 5, .tokens_out = 7, .cost_micro = 12, .cost_pico = 12000000,
-                          .usage_estimated = true, .hedges_fired = 1, .hedge_won = true, .fallback_used = "beta"};
+  struct sl_request rq = {.w = &w,
+                          .hr = &hr,
+                          .route = SL_R_CHAT,
+                          .group = &groups[1],
+                          .status = 200,
+                          .cache_state = SL_CS_MISS,
+                          .stream = true,
+                          .key = &key,
+                          .t0_ms = 1000,
+                          .tokens_in = 5,
+                          .tokens_out = 7,
+                          .cost_micro = 12,
+                          .cost_pico = 12000000,
+                          .usage_estimated = true,
+                          .hedges_fired = 1,
+                          .hedge_won = true,
+                          .fallback_used = "beta"};
   snprintf(rq.id, sizeof rq.id, "0-1");
   a0 = (struct sl_attempt){.dep = 0, .t_start = 1001, .t_end = 1500};
   a1 = (struct sl_attempt){.dep = 1, .streaming = true, .t_start = 1100, .t_first = 1130, .t_end = 1400};
@@ -178,23 +192,46 @@ static char *line(const struct sl_request_summary *s) {
 
 static void access_log_fields_in_order(void) {
   const char att[] = "[{\"deployment\":\"alpha-1\",\"start_ms\":1,\"latency_ms\":2,\"outcome\":\"ok\"}]";
-  struct sl_request_summary s = {
-      .request_id = "0-1", .method = {"POST", 4}, .path = {"/v1/chat/\"x\"", 12}, .status = 200,
-      .group = "alpha", .deployment = "alpha-1", .fallback = "beta", .cache = SL_CS_HIT,
-      .t0_ms = 1000, .t_end_ms = 1250, .has_upstream_ms = true, .upstream_ms = 200, .stream = true,
-      .hedges_fired = 1, .key = "team\"a", .attempts = 1, .tokens_in = 5, .tokens_out = 7,
-      .cost_micro = 1234567, .usage_estimated = true, .usage_implausible = true,
-      .err_code = "upstream_reset", .attempts_json = att, .attempts_json_len = sizeof att - 1};
-  static const char want[] = ",\"request_id\":\"0-1\",\"method\":\"POST\",\"path\":\"/v1/chat/\\\"x\\\"\",\"status\":200,"
-                      "\"model_group\":\"alpha\",\"deployment\":\"alpha-1\",\"fallback\":\"beta\",\"cache\":\"hit\","
-                      "\"overhead_ms\":50,\"stream\":true,\"latency_ms\":250,\"hedge\":\"fired\",\"key\":\"team\\\"a\","
-                      "\"tokens_in\":5,\"tokens_out\":7,\"cost_usd\":1.234567,\"usage_estimated\":true,"
-                      "\"usage_implausible\":true,\"error\":\"upstream_reset\",\"attempts\":[{\"deployment\":"
-                      "\"alpha-1\",\"start_ms\":1,\"latency_ms\":2,\"outcome\":\"ok\"}]}";
+  struct sl_request_summary s = {.request_id = "0-1",
+                                 .method = {"POST", 4},
+                                 .path = {"/v1/chat/\"x\"", 12},
+                                 .status = 200,
+                                 .group = "alpha",
+                                 .deployment = "alpha-1",
+                                 .fallback = "beta",
+                                 .cache = SL_CS_HIT,
+                                 .t0_ms = 1000,
+                                 .t_end_ms = 1250,
+                                 .has_upstream_ms = true,
+                                 .upstream_ms = 200,
+                                 .stream = true,
+                                 .hedges_fired = 1,
+                                 .key = "team\"a",
+                                 .attempts = 1,
+                                 .tokens_in = 5,
+                                 .tokens_out = 7,
+                                 .cost_micro = 1234567,
+                                 .usage_estimated = true,
+                                 .usage_implausible = true,
+                                 .err_code = "upstream_reset",
+                                 .attempts_json = att,
+                                 .attempts_json_len = sizeof att - 1};
+  static const char want[] =
+      ",\"request_id\":\"0-1\",\"method\":\"POST\",\"path\":\"/v1/chat/\\\"x\\\"\",\"status\":200,"
+      "\"model_group\":\"alpha\",\"deployment\":\"alpha-1\",\"fallback\":\"beta\",\"cache\":\"hit\","
+      "\"overhead_ms\":50,\"stream\":true,\"latency_ms\":250,\"hedge\":\"fired\",\"key\":\"team\\\"a\","
+      "\"tokens_in\":5,\"tokens_out\":7,\"cost_usd\":1.234567,\"usage_estimated\":true,"
+      "\"usage_implausible\":true,\"error\":\"upstream_reset\",\"attempts\":[{\"deployment\":"
+      "\"alpha-1\",\"start_ms\":1,\"latency_ms\":2,\"outcome\":\"ok\"}]}";
   CHECK_STR(line(&s), want);
   /* a request that never reached an attempt: no tokens, no cost, no attempts */
-  struct sl_request_summary e = {.request_id = "0-2", .method = {"GET", 3}, .path = {"/nope", 5}, .status = 404,
-                                 .t0_ms = 10, .t_end_ms = 13, .err_code = "not_found"};
+  struct sl_request_summary e = {.request_id = "0-2",
+                                 .method = {"GET", 3},
+                                 .path = {"/nope", 5},
+                                 .status = 404,
+                                 .t0_ms = 10,
+                                 .t_end_ms = 13,
+                                 .err_code = "not_found"};
   CHECK_STR(line(&e), ",\"request_id\":\"0-2\",\"method\":\"GET\",\"path\":\"/nope\",\"status\":404,\"cache\":\"none\","
                       "\"stream\":false,\"latency_ms\":3,\"hedge\":\"none\",\"error\":\"not_found\"}");
   /* the provider took longer than the whole request measured: overhead 0, never negative */
