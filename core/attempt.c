@@ -314,22 +314,22 @@ static void give_up_with(struct sl_request *rq, const struct sl_give_up *v) {
   case SL_GIVE_UP_ATTEMPT_FAILED: {
     /* Deployment id and group only: the upstream's address is for operators (access log). */
     const struct sl_deployment *d = &rq->w->cfg->deployments[lf->dep];
-    sl_respond_error(rq, v->status, v->code, NULL,
+    sl_respond_error_named(rq, v->status, v->code, NULL,
                      "Deployment %s of model group '%s' failed: %s; no other deployment could serve", d->id,
                      lf->group->name, v->code);
     return;
   }
   case SL_GIVE_UP_RATE_LIMITED:
-    sl_respond_error(rq, v->status, v->code, ra, "Every deployment of model group '%s' is at its rate limit",
+    sl_respond_error_named(rq, v->status, v->code, ra, "Every deployment of model group '%s' is at its rate limit",
                      rq->group->name);
     return;
   case SL_GIVE_UP_TOO_LONG:
-    sl_respond_error(rq, v->status, v->code, NULL,
+    sl_respond_error_named(rq, v->status, v->code, NULL,
                      "The prompt (about %lld tokens) exceeds max_input_tokens of every deployment of '%s'",
                      (long long)rq->est_tokens, rq->group->name);
     return;
   case SL_GIVE_UP_NONE_AVAILABLE:
-    sl_respond_error(rq, v->status, v->code, ra,
+    sl_respond_error_named(rq, v->status, v->code, ra,
                      "No deployment of model group '%s' is available (all cooling down)", rq->group->name);
     return;
   }
@@ -587,7 +587,7 @@ static void request_deadline(uv_timer_t *t) {
       rq->att[i]->up = NULL;
       attempt_end_health(rq->att[i], rq->client_deadline, false, SL_FAIL_ERROR);
     }
-  sl_respond_error(rq, 504, "upstream_timeout", NULL, "No complete answer within the request timeout");
+  sl_respond_error(rq, 504, SL_ERR_UPSTREAM_TIMEOUT, NULL, "No complete answer within the request timeout");
 }
 
 /* ---- choosing and launching ---- */
@@ -702,7 +702,7 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
     set_outcome(at, SL_AO_INVALID_REQUEST);
     attempt_end_health(at, true, false, SL_FAIL_ERROR);
     if (!rq->winner && rq->live == 0)
-      sl_respond_error(rq, 400, "invalid_request_error", NULL, "%s", at->xerr);
+      sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL, "%s", at->xerr);
     return 1;
   }
   if (src) {
@@ -795,7 +795,7 @@ void sl_attempts_start(struct sl_request *rq) {
   rq->cur_group = rq->group;
   rq->tried = calloc(rq->group->n, sizeof *rq->tried);
   if (!rq->tried) {
-    sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
     return;
   }
   rq->max_retries = c->num_retries;
