@@ -478,7 +478,9 @@ static void up_done(void *ud) {
     snprintf(at->ctype, sizeof at->ctype, "application/json");
     take_xlate_usage(at, &xu);
   }
-  if (out == SL_OUT_OK && (rq->stream || !sl_attempt_body_is_answer(rq->route, at->resp.p, at->resp.n))) {
+  size_t usage_at = 0, usage_len = 0;
+  if (out == SL_OUT_OK &&
+      (rq->stream || !sl_attempt_body_is_answer(rq->route, at->resp.p, at->resp.n, &usage_at, &usage_len))) {
     /* A 200 that is not the endpoint's answer (a captive portal's HTML, truncated JSON,
      * a JSON object where a stream was asked for): a failed attempt, never stored. */
     set_outcome(at, SL_AO_UPSTREAM_PROTOCOL_ERROR);
@@ -492,7 +494,8 @@ static void up_done(void *ud) {
     attempt_end_health(at, out != SL_OUT_OK, out == SL_OUT_OK, SL_FAIL_ERROR);
     declare_winner(at);
     if (out == SL_OUT_OK && !at->has_usage)
-      at->has_usage = sl_usage_from_json(at->resp.p ? at->resp.p : "", at->resp.n, &at->usage) == 0;
+      at->has_usage = usage_len ? sl_usage_from_object(at->resp.p + usage_at, usage_len, &at->usage) == 0
+                                : sl_usage_from_json(at->resp.p ? at->resp.p : "", at->resp.n, &at->usage) == 0;
     if (at->status == 200) sl_reqcache_fill(rq, at->resp.p ? at->resp.p : "", at->resp.n);
     respond_with(rq, at);
     return;

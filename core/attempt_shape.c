@@ -6,6 +6,7 @@
  * every answer was the largest cost of a small proxied request). To check a new route, add
  * its required member to member_for(). */
 #include <stdbool.h>
+#include <string.h>
 
 #include "core/request_internal.h"
 #include "net/wire/json_scan.h"
@@ -23,12 +24,16 @@ static const char *member_for(enum sl_route route, bool *array) {
   }
 }
 
-bool sl_attempt_body_is_answer(enum sl_route route, const char *p, size_t n) {
-  if (!p || n == 0 || sl_json_validate(p, n) != SL_JSON_OBJECT) return false;
+bool sl_attempt_body_is_answer(enum sl_route route, const char *p, size_t n, size_t *usage_at, size_t *usage_len) {
   bool array;
-  const char *m = member_for(route, &array);
-  if (!m) return true;
-  size_t vs, ve;
-  if (sl_json_top_field(p, n, m, &vs, &ve)) return false;
-  return !array || p[vs] == '[';
+  struct sl_json_member m[2] = {{.key = "usage", .klen = 5}, {.key = member_for(route, &array)}};
+  if (m[1].key) m[1].klen = strlen(m[1].key);
+  *usage_len = 0;
+  if (!p || n == 0 || sl_json_validate_members(p, n, m, m[1].key ? 2 : 1) != SL_JSON_OBJECT) return false;
+  if (m[0].found && p[m[0].vs] == '{') {
+    *usage_at = m[0].vs;
+    *usage_len = m[0].ve - m[0].vs;
+  }
+  if (!m[1].key) return true;
+  return m[1].found && (!array || p[m[1].vs] == '[');
 }

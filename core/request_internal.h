@@ -133,8 +133,9 @@ struct sl_request {
 
 /* attempt_shape.c: whether a 2xx body is the route's answer (a JSON object of its
  * shape: choices for chat and completions, data for embeddings, a message for
- * /v1/messages), so that nothing else is passed on or stored as one. */
-bool sl_attempt_body_is_answer(enum sl_route route, const char *p, size_t n);
+ * /v1/messages), so that nothing else is passed on or stored as one. The same pass finds
+ * the top-level "usage" object: its range in *usage_at / *usage_len (0 when absent). */
+bool sl_attempt_body_is_answer(enum sl_route route, const char *p, size_t n, size_t *usage_at, size_t *usage_len);
 
 /* attempt_send.c: builds the attempt's body slices (at->body), path (at->path) and
  * headers (into hs, at most SL_ATTEMPT_MAX_HEADERS; their count in *nh). 0; -2 when the

@@ -81,8 +81,20 @@ static bool literal(struct v *s) {
   return false;
 }
 
-enum sl_json_type sl_json_validate(const char *buf, size_t len) {
+/* At depth 1, after a key string that ended at s->i: which asked-for member it names. */
+static int member_of(const struct v *s, size_t kstart, struct sl_json_member *m, size_t nm) {
+  size_t kl = s->i - kstart - 2;
+  for (size_t k = 0; k < nm; k++)
+    if (m[k].klen == kl && !m[k].found && memcmp(s->p + kstart + 1, m[k].key, kl) == 0) return (int)k;
+  return -1;
+}
+
+enum sl_json_type sl_json_validate(const char *buf, size_t len) { return sl_json_validate_members(buf, len, NULL, 0); }
+
+enum sl_json_type sl_json_validate_members(const char *buf, size_t len, struct sl_json_member *m, size_t nm) {
   struct v s = {buf, len, 0};
+  int cur = -1; /* the asked-for member whose value is being walked (depth 1 only) */
+  for (size_t k = 0; k < nm; k++) m[k].found = 0;
   uint8_t stack[SL_JSON_VALID_MAX_DEPTH / 8]; /* bit set: the container is an object */
   int depth = 0;
   enum sl_json_type top = SL_JSON_INVALID;
@@ -104,12 +116,15 @@ enum sl_json_type sl_json_validate(const char *buf, size_t len) {
         s.i++;
         depth--;
       } else if (c == '{') { /* the first key */
+        size_t ks = s.i;
         if (s.i >= s.n || s.p[s.i] != '"' || !string(&s)) return SL_JSON_INVALID;
+        if (depth == 1 && nm) cur = member_of(&s, ks, m, nm);
         ws(&s);
         if (s.i >= s.n || s.p[s.i] != ':') return SL_JSON_INVALID;
         s.i++;
         ws(&s);
         if (top == SL_JSON_INVALID) top = t;
+        if (depth == 1 && cur >= 0) m[cur].vs = s.i;
         continue; /* its value */
       } else {
         if (top == SL_JSON_INVALID) top = t;
@@ -128,6 +143,11 @@ enum sl_json_type sl_json_validate(const char *buf, size_t len) {
     if (top == SL_JSON_INVALID) top = t;
     /* after a value: a comma, a closer, or the end */
     for (;;) {
+      if (depth == 1 && cur >= 0) { /* a top-level member's value ended here */
+        m[cur].ve = s.i;
+        m[cur].found = 1;
+        cur = -1;
+      }
       ws(&s);
       if (depth == 0) return s.i == s.n ? top : SL_JSON_INVALID;
       if (s.i >= s.n) return SL_JSON_INVALID;
@@ -140,11 +160,14 @@ enum sl_json_type sl_json_validate(const char *buf, size_t len) {
       if (d != ',') return SL_JSON_INVALID;
       ws(&s);
       if (obj) {
+        size_t ks = s.i;
         if (s.i >= s.n || s.p[s.i] != '"' || !string(&s)) return SL_JSON_INVALID;
+        if (depth == 1 && nm) cur = member_of(&s, ks, m, nm);
         ws(&s);
         if (s.i >= s.n || s.p[s.i] != ':') return SL_JSON_INVALID;
         s.i++;
         ws(&s);
+        if (depth == 1 && cur >= 0) m[cur].vs = s.i;
       }
       break; /* the next value */
     }

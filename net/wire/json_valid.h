@@ -20,4 +20,18 @@ enum sl_json_type { SL_JSON_INVALID = 0, SL_JSON_OBJECT, SL_JSON_ARRAY, SL_JSON_
  * well-formed JSON value (with optional whitespace around it). */
 enum sl_json_type sl_json_validate(const char *buf, size_t len);
 
+/* A top-level member to find while validating: key (plain ASCII, no escapes) in, and on
+ * return found with the value's byte range [vs, ve) (a string's includes its quotes). A
+ * key that appears twice reports its first value, as cJSON's lookup does. */
+struct sl_json_member {
+  const char *key;
+  size_t klen;
+  int found;
+  size_t vs, ve;
+};
+
+/* sl_json_validate, and in the same pass the ranges of the members asked for when the
+ * value is an object. One walk over the bytes instead of one per member. */
+enum sl_json_type sl_json_validate_members(const char *buf, size_t len, struct sl_json_member *m, size_t nm);
+
 #endif

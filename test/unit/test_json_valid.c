@@ -73,6 +73,24 @@ static void agrees_with_cjson(void) {
   }
 }
 
+/* Members found in the same pass: top level only, first occurrence, exact ranges. */
+static void members_in_one_pass(void) {
+  const char *t = "{\"x\":{\"usage\":1},\"usage\": {\"prompt_tokens\":3} ,\"choices\":[],\"usage\":2,\"s\":\"u\"}";
+  struct sl_json_member m[3] = {{"usage", 5, 0, 0, 0}, {"choices", 7, 0, 0, 0}, {"absent", 6, 0, 0, 0}};
+  CHECK(sl_json_validate_members(t, strlen(t), m, 3) == SL_JSON_OBJECT);
+  CHECK(m[0].found && m[1].found && !m[2].found);
+  CHECK(m[0].ve - m[0].vs == strlen("{\"prompt_tokens\":3}") && memcmp(t + m[0].vs, "{\"prompt_tokens\":3}", m[0].ve - m[0].vs) == 0);
+  CHECK(m[1].ve - m[1].vs == 2 && memcmp(t + m[1].vs, "[]", 2) == 0);
+  const char *str = "{\"a\":\"v\",\"b\":-1.5e3}";
+  struct sl_json_member k[2] = {{"a", 1, 0, 0, 0}, {"b", 1, 0, 0, 0}};
+  CHECK(sl_json_validate_members(str, strlen(str), k, 2) == SL_JSON_OBJECT);
+  CHECK(k[0].found && k[0].ve - k[0].vs == 3 && str[k[0].vs] == '"');
+  CHECK(k[1].found && k[1].ve - k[1].vs == 6);
+  /* invalid text reports invalid even when the members were seen */
+  const char *bad = "{\"usage\":{},\"choices\":[}";
+  CHECK(sl_json_validate_members(bad, strlen(bad), m, 2) == SL_JSON_INVALID);
+}
+
 int main(void) {
   static const struct check_case cases[] = {
       {"accepts_rfc8259", accepts_rfc8259},
@@ -80,6 +98,7 @@ int main(void) {
       {"every_truncation_refused", every_truncation_refused},
       {"depth_limit", depth_limit},
       {"agrees_with_cjson", agrees_with_cjson},
+      {"members_in_one_pass", members_in_one_pass},
   };
   return check_run(cases, sizeof cases / sizeof cases[0]);
 }
