@@ -28,7 +28,7 @@
 
 /* ---- answers ---- */
 
-void sl__admin_fail(struct sl__admin_job *j, int status, const char *code, const char *fmt, ...) {
+void sl__admin_fail(struct sl__admin_job *j, int status, enum sl_err code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(j->err_msg, sizeof j->err_msg, fmt, ap);
@@ -41,7 +41,7 @@ void sl__admin_ok(struct sl__admin_job *j, int status, cJSON *obj) {
   char *s = obj ? cJSON_PrintUnformatted(obj) : NULL;
   cJSON_Delete(obj);
   if (!s) {
-    sl__admin_fail(j, 500, "internal_error", "Out of memory while building the answer");
+    sl__admin_fail(j, 500, SL_ERR_INTERNAL, "Out of memory while building the answer");
     return;
   }
   j->body = s;
@@ -51,9 +51,9 @@ void sl__admin_ok(struct sl__admin_job *j, int status, cJSON *obj) {
 
 void sl__admin_fail_store(struct sl__admin_job *j, const char *what, int rc) {
   if (rc == -ENOSPC)
-    sl__admin_fail(j, 507, "store_full", "Cannot %s: the store is full (sluice_settings.data_dir)", what);
+    sl__admin_fail(j, 507, SL_ERR_STORE_FULL, "Cannot %s: the store is full (sluice_settings.data_dir)", what);
   else
-    sl__admin_fail(j, 500, "store_error", "Cannot %s: store error (%s)", what, strerror(rc < 0 ? -rc : rc));
+    sl__admin_fail(j, 500, SL_ERR_STORE_ERROR, "Cannot %s: store error (%s)", what, strerror(rc < 0 ? -rc : rc));
 }
 
 /* ---- jobs ---- */
@@ -67,7 +67,7 @@ static void job_free(struct sl__admin_job *j) {
 static void job_work(uv_work_t *wk) {
   struct sl__admin_job *j = wk->data;
   j->run(j);
-  if (!j->status) sl__admin_fail(j, 500, "internal_error", "The admin job gave no answer");
+  if (!j->status) sl__admin_fail(j, 500, SL_ERR_INTERNAL, "The admin job gave no answer");
 }
 
 static void job_after(uv_work_t *wk, int status) {
@@ -75,7 +75,7 @@ static void job_after(uv_work_t *wk, int status) {
   struct sl_request *rq = j->rq;
   if (!rq->finished) { /* else the client left: nobody to answer */
     if (status)
-      sl_respond_error(rq, 500, "internal_error", NULL, "The admin job was cancelled");
+      sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "The admin job was cancelled");
     else if (j->status >= 400)
       sl_respond_error(rq, j->status, j->err_code, NULL, "%s", j->err_msg);
     else
@@ -94,7 +94,7 @@ void sl__admin_queue(struct sl_request *rq, struct sl__admin_job *j) {
   if (rc) {
     rq->open_handles--; /* the request is live: this never frees it */
     job_free(j);
-    sl_respond_error(rq, 500, "internal_error", NULL, "Cannot queue the admin job: %s", uv_strerror(rc));
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Cannot queue the admin job: %s", uv_strerror(rc));
   }
 }
 
@@ -107,29 +107,29 @@ cJSON *sl__admin_body_object(struct sl_request *rq, bool empty_ok) {
   while (n && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++, n--;
   if (n == 0) {
     if (empty_ok) return cJSON_CreateObject();
-    sl_respond_error(rq, 400, "invalid_json", NULL, "This route needs a JSON object in the request body");
+    sl_respond_error(rq, 400, SL_ERR_INVALID_JSON, NULL, "This route needs a JSON object in the request body");
     return NULL;
   }
   cJSON *j = cJSON_ParseWithLength(p, n);
   if (!j) {
-    sl_respond_error(rq, 400, "invalid_json", NULL, "Request body is not valid JSON");
+    sl_respond_error(rq, 400, SL_ERR_INVALID_JSON, NULL, "Request body is not valid JSON");
     return NULL;
   }
   if (!cJSON_IsObject(j)) {
     cJSON_Delete(j);
-    sl_respond_error(rq, 400, "invalid_json", NULL, "Request body must be a JSON object");
+    sl_respond_error(rq, 400, SL_ERR_INVALID_JSON, NULL, "Request body must be a JSON object");
     return NULL;
   }
   size_t k = 0;
   for (const cJSON *a = j->child; a; a = a->next) k++;
   if (k > 256) {
     cJSON_Delete(j);
-    sl_respond_error(rq, 400, "invalid_json", NULL, "Request body has too many fields");
+    sl_respond_error(rq, 400, SL_ERR_INVALID_JSON, NULL, "Request body has too many fields");
     return NULL;
   }
   const char *dup = sl_json_duplicate_member(j);
   if (dup) {
-    sl_respond_error(rq, 400, "invalid_json", NULL, "Duplicate field '%.100s' in the request body", dup);
+    sl_respond_error(rq, 400, SL_ERR_INVALID_JSON, NULL, "Duplicate field '%.100s' in the request body", dup);
     cJSON_Delete(j);
     return NULL;
   }
@@ -234,16 +234,16 @@ static void reload_done(void *ud, int status, const char *message) {
       char *s = cJSON_PrintUnformatted(o);
       cJSON_Delete(o);
       if (s) sl_respond_json(rq, 200, s, strlen(s));
-      else sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
+      else sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
       cJSON_free(s);
     } else if (status == -EINVAL) {
-      sl_respond_error(rq, 400, "invalid_config", NULL, "The configuration was not reloaded: %s", message);
+      sl_respond_error(rq, 400, SL_ERR_INVALID_CONFIG, NULL, "The configuration was not reloaded: %s", message);
     } else if (status == -ETIMEDOUT) {
-      sl_respond_error(rq, 504, "reload_timeout", NULL, "%s", message);
+      sl_respond_error(rq, 504, SL_ERR_RELOAD_TIMEOUT, NULL, "%s", message);
     } else if (status == -ESRCH || status == -ECANCELED) {
-      sl_respond_error(rq, 503, "reload_unavailable", NULL, "%s", message);
+      sl_respond_error(rq, 503, SL_ERR_RELOAD_UNAVAILABLE, NULL, "%s", message);
     } else {
-      sl_respond_error(rq, 500, "reload_failed", NULL, "The configuration was not reloaded: %s", message);
+      sl_respond_error(rq, 500, SL_ERR_RELOAD_FAILED, NULL, "The configuration was not reloaded: %s", message);
     }
   }
   sl_request_release(rq);
@@ -253,42 +253,62 @@ static void config_reload(struct sl_request *rq) {
   rq->open_handles++; /* released in reload_done */
   if (!sl_worker_request_reload(rq->w, RELOAD_TIMEOUT_MS, reload_done, rq)) {
     rq->open_handles--;
-    sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
   }
 }
 
-/* ---- routing ---- */
+/* ---- routes ---- */
 
-void sl_admin_handle(struct sl_request *rq) {
-  struct sl_worker *w = rq->w;
-  if (rq->route == SL_R_CONFIG_RELOAD) {
-    config_reload(rq);
-    return;
-  }
-  if (rq->route == SL_R_SPEND_REPORT) {
-    if (!w->tenancy) {
-      sl_respond_error(rq, 503, "store_unavailable", NULL,
-                             "The spend ledger needs the LMDB store: set a writable sluice_settings.data_dir");
-      return;
-    }
-    sl_admin_spend_report(rq);
-    return;
-  }
-  if (!w->keys) {
-    sl_respond_error(rq, 503, "store_unavailable", NULL,
-                           "Virtual keys need the LMDB store: set general_settings.master_key and a writable "
-                           "sluice_settings.data_dir");
-    return;
-  }
-  switch (rq->route) {
-  case SL_R_KEY_GENERATE: sl_admin_key_generate(rq); return;
-  case SL_R_KEY_INFO: sl_admin_key_info(rq); return;
-  case SL_R_KEY_UPDATE: sl_admin_key_update(rq); return;
-  case SL_R_KEY_DELETE: sl_admin_key_delete(rq); return;
-  case SL_R_KEY_LIST: sl_admin_key_list(rq); return;
-  case SL_R_KEY_BLOCK: sl_admin_key_block(rq, true); return;
-  case SL_R_KEY_UNBLOCK: sl_admin_key_block(rq, false); return;
-  default:
-    sl_respond_error(rq, 404, "not_found", NULL, "Unknown admin route");
-  }
+/* The key routes need the key store; the spend report needs the ledger. */
+static bool have_keys(struct sl_request *rq) {
+  if (rq->w->keys) return true;
+  sl_respond_error(rq, 503, SL_ERR_STORE_UNAVAILABLE, NULL,
+                   "Virtual keys need the LMDB store: set general_settings.master_key and a writable "
+                   "sluice_settings.data_dir");
+  return false;
 }
+
+static void key_generate(struct sl_request *rq) {
+  if (have_keys(rq)) sl_admin_key_generate(rq);
+}
+static void key_info(struct sl_request *rq) {
+  if (have_keys(rq)) sl_admin_key_info(rq);
+}
+static void key_update(struct sl_request *rq) {
+  if (have_keys(rq)) sl_admin_key_update(rq);
+}
+static void key_delete(struct sl_request *rq) {
+  if (have_keys(rq)) sl_admin_key_delete(rq);
+}
+static void key_list(struct sl_request *rq) {
+  if (have_keys(rq)) sl_admin_key_list(rq);
+}
+static void key_block(struct sl_request *rq) {
+  if (have_keys(rq)) sl_admin_key_block(rq, true);
+}
+static void key_unblock(struct sl_request *rq) {
+  if (have_keys(rq)) sl_admin_key_block(rq, false);
+}
+
+static void spend_report(struct sl_request *rq) {
+  if (!rq->w->tenancy) {
+    sl_respond_error(rq, 503, SL_ERR_STORE_UNAVAILABLE, NULL,
+                     "The spend ledger needs the LMDB store: set a writable sluice_settings.data_dir");
+    return;
+  }
+  sl_admin_spend_report(rq);
+}
+
+const struct sl_route_row sl_admin_routes[] = {
+    {"/key/generate", SL_R_KEY_GENERATE, SL_M_POST, false, NULL, SL_ACCESS_MASTER, key_generate},
+    /* a virtual key may read its own */
+    {"/key/info", SL_R_KEY_INFO, SL_M_GET, false, NULL, SL_ACCESS_KEY, key_info},
+    {"/key/update", SL_R_KEY_UPDATE, SL_M_POST, false, NULL, SL_ACCESS_MASTER, key_update},
+    {"/key/delete", SL_R_KEY_DELETE, SL_M_POST, false, NULL, SL_ACCESS_MASTER, key_delete},
+    {"/key/list", SL_R_KEY_LIST, SL_M_GET, false, NULL, SL_ACCESS_MASTER, key_list},
+    {"/key/block", SL_R_KEY_BLOCK, SL_M_POST, false, NULL, SL_ACCESS_MASTER, key_block},
+    {"/key/unblock", SL_R_KEY_UNBLOCK, SL_M_POST, false, NULL, SL_ACCESS_MASTER, key_unblock},
+    {"/spend/report", SL_R_SPEND_REPORT, SL_M_GET, false, NULL, SL_ACCESS_MASTER, spend_report},
+    {"/config/reload", SL_R_CONFIG_RELOAD, SL_M_POST, false, NULL, SL_ACCESS_MASTER, config_reload},
+};
+const size_t sl_admin_nroutes = sizeof sl_admin_routes / sizeof sl_admin_routes[0];

@@ -6,11 +6,15 @@
 #ifndef SL_CORE_ADMIN_H
 #define SL_CORE_ADMIN_H
 
-struct sl_request;
+#include <stddef.h>
 
-/* Handles rq (route in rq->route; the caller checked it holds the master key or that no
- * master key is configured, or, for /key/info only, a virtual key: rq->key, which may
- * read only itself) and ends it. */
-void sl_admin_handle(struct sl_request *rq);
+#include "core/routes.h"
+
+/* The admin API's route rows (path, method, access, handler); the router's lookup
+ * (core/routes.c) includes them. The spine checked access before a handler runs: the
+ * master key (or no master key configured), or, for /key/info only, a virtual key
+ * (rq->key), which may read only itself. To add an admin route: a row here (admin.c). */
+extern const struct sl_route_row sl_admin_routes[];
+extern const size_t sl_admin_nroutes;
 
 #endif

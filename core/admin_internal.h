@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/errors.h"
 #include "net/wire/http_common.h"
 
 struct sl_request;
@@ -29,7 +30,7 @@ struct sl__admin_job {
   void (*destroy)(struct sl__admin_job *); /* frees what the job owns besides itself; may be NULL */
   /* the answer, filled by run */
   int status;                    /* 0 until run answers; >= 400: an error */
-  const char *err_code;
+  enum sl_err err_code;
   char err_msg[512];
   char *body;                    /* JSON, malloc'd (status < 400) */
   size_t len;
@@ -40,7 +41,7 @@ struct sl__admin_job {
  * answers 500 and frees j. */
 void sl__admin_queue(struct sl_request *rq, struct sl__admin_job *j);
 /* In run: the answer is an error. */
-void sl__admin_fail(struct sl__admin_job *j, int status, const char *code, const char *fmt, ...)
+void sl__admin_fail(struct sl__admin_job *j, int status, enum sl_err code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* In run: the answer is obj (printed, then deleted); a 500 when it cannot be printed. */
 void sl__admin_ok(struct sl__admin_job *j, int status, cJSON *obj);

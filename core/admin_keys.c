@@ -91,7 +91,7 @@ static char *dup_or_null(const char *s) { return s && s[0] ? strdup(s) : NULL; }
 
 #define BAD(...)                                                                   \
   do {                                                                             \
-    sl_respond_error(rq, 400, "invalid_request_error", NULL, __VA_ARGS__);   \
+    sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL, __VA_ARGS__);   \
     return -1;                                                                     \
   } while (0)
 
@@ -227,7 +227,7 @@ static int parse_fields(struct sl_request *rq, const cJSON *obj, bool update, st
 /* The key a request names ("sk-..." or the 64-hex hash) into hash; 0, or -1 after a 400. */
 static int key_ref(struct sl_request *rq, const char *what, const cJSON *v, uint8_t hash[32]) {
   if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) > 4096) {
-    sl_respond_error(rq, 400, "invalid_request_error", NULL,
+    sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL,
                            "'%s' must name a key: its secret (\"sk-...\") or its hashed token", what);
     return -1;
   }
@@ -297,7 +297,7 @@ static void answer_info(struct sl__admin_job *j, const struct sl_key_record *r) 
   if (!o || !info) {
     cJSON_Delete(o);
     cJSON_Delete(info);
-    sl__admin_fail(j, 500, "internal_error", "Out of memory");
+    sl__admin_fail(j, 500, SL_ERR_INTERNAL, "Out of memory");
     return;
   }
   cJSON_AddStringToObject(o, "key", hex);
@@ -320,11 +320,11 @@ static void gen_run(struct sl__admin_job *j) {
   struct sl_key_record r;
   int rc = sl_keys_generate(j->w->keys, &g->in.p, secret, &r);
   if (rc == -EEXIST) {
-    sl__admin_fail(j, 400, "key_exists", "A key with this secret already exists ('key')");
+    sl__admin_fail(j, 400, SL_ERR_KEY_EXISTS, "A key with this secret already exists ('key')");
     return;
   }
   if (rc == -EINVAL) {
-    sl__admin_fail(j, 400, "invalid_request_error", "The key's fields are out of bounds");
+    sl__admin_fail(j, 400, SL_ERR_INVALID_REQUEST, "The key's fields are out of bounds");
     return;
   }
   if (rc) {
@@ -336,7 +336,7 @@ static void gen_run(struct sl__admin_job *j) {
   sl_key_record_free(&r);
   if (!o || !cJSON_AddStringToObject(o, "key", secret)) {
     cJSON_Delete(o);
-    sl__admin_fail(j, 500, "internal_error", "Out of memory (the key was created)");
+    sl__admin_fail(j, 500, SL_ERR_INTERNAL, "Out of memory (the key was created)");
     return;
   }
   sl__admin_ok(j, 200, o);
@@ -348,7 +348,7 @@ void sl_admin_key_generate(struct sl_request *rq) {
   struct gen_job *g = calloc(1, sizeof *g);
   if (!g) {
     cJSON_Delete(body);
-    sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
     return;
   }
   int rc = parse_fields(rq, body, false, &g->in);
@@ -375,7 +375,7 @@ static void info_run(struct sl__admin_job *j) {
   struct sl_key_record r;
   int rc = sl_keys_get(j->w->keys, ij->hash, &r);
   if (rc == -ENOENT) {
-    sl__admin_fail(j, 404, "key_not_found", "Key not found");
+    sl__admin_fail(j, 404, SL_ERR_KEY_NOT_FOUND, "Key not found");
     return;
   }
   if (rc) {
@@ -391,7 +391,7 @@ void sl_admin_key_info(struct sl_request *rq) {
   int q = sl__admin_query(rq, "key", key, sizeof key);
   const struct sl_key_record *self = rq->key; /* a virtual key reads only itself */
   if ((q <= 0 || !key[0]) && !self) {
-    sl_respond_error(rq, 400, "invalid_request_error", NULL,
+    sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL,
                            "GET /key/info needs ?key= with the key's secret (\"sk-...\") or its hashed token");
     return;
   }
@@ -399,13 +399,13 @@ void sl_admin_key_info(struct sl_request *rq) {
   if (q > 0 && key[0]) sl_keys_ref(key, strlen(key), hash);
   else memcpy(hash, self->hash, 32);
   if (self && memcmp(hash, self->hash, 32) != 0) {
-    sl_respond_error(rq, 403, "admin_only", NULL,
+    sl_respond_error(rq, 403, SL_ERR_ADMIN_ONLY, NULL,
                            "A virtual key may read only its own /key/info; other keys need the master key");
     return;
   }
   struct info_job *ij = calloc(1, sizeof *ij);
   if (!ij) {
-    sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
     return;
   }
   memcpy(ij->hash, hash, 32);
@@ -435,7 +435,7 @@ static void answer_flat(struct sl__admin_job *j, const struct sl_key_record *r, 
   cJSON *o = sl__admin_key_info_object(r, sl__admin_key_spend_micro(j->w, r->id));
   if (!o || (given && !cJSON_AddStringToObject(o, "key", given))) {
     cJSON_Delete(o);
-    sl__admin_fail(j, 500, "internal_error", "Out of memory");
+    sl__admin_fail(j, 500, SL_ERR_INTERNAL, "Out of memory");
     return;
   }
   sl__admin_ok(j, 200, o);
@@ -446,11 +446,11 @@ static void upd_run(struct sl__admin_job *j) {
   struct sl_key_record r;
   int rc = sl_keys_update(j->w->keys, u->hash, &u->in.p, &r);
   if (rc == -ENOENT) {
-    sl__admin_fail(j, 404, "key_not_found", "Key not found");
+    sl__admin_fail(j, 404, SL_ERR_KEY_NOT_FOUND, "Key not found");
     return;
   }
   if (rc == -EINVAL) {
-    sl__admin_fail(j, 400, "invalid_request_error", "The key's fields are out of bounds");
+    sl__admin_fail(j, 400, SL_ERR_INVALID_REQUEST, "The key's fields are out of bounds");
     return;
   }
   if (rc) {
@@ -467,20 +467,20 @@ void sl_admin_key_update(struct sl_request *rq) {
   struct upd_job *u = calloc(1, sizeof *u);
   if (!u) {
     cJSON_Delete(body);
-    sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
     return;
   }
   const cJSON *k = cJSON_GetObjectItemCaseSensitive(body, "key");
   int rc;
   if (!k) {
-    sl_respond_error(rq, 400, "invalid_request_error", NULL,
+    sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL,
                            "POST /key/update needs 'key': the key's secret or its hashed token");
     rc = -1;
   } else {
     rc = key_ref(rq, "key", k, u->hash);
   }
   if (!rc && !(u->given = strdup(k->valuestring))) {
-    sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
     rc = -1;
   }
   if (!rc) rc = parse_fields(rq, body, true, &u->in);
@@ -505,11 +505,11 @@ void sl_admin_key_block(struct sl_request *rq, bool blocked) {
   struct upd_job *u = k ? calloc(1, sizeof *u) : NULL;
   int rc = -1;
   if (!k)
-    sl_respond_error(rq, 400, "invalid_request_error", NULL,
+    sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL,
                            "POST %s needs 'key': the key's secret or its hashed token",
                            blocked ? "/key/block" : "/key/unblock");
   else if (!u)
-    sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
   else
     rc = key_ref(rq, "key", k, u->hash);
   cJSON_Delete(body);
@@ -564,13 +564,13 @@ static void del_run(struct sl__admin_job *j) {
   /* every key must exist before any is deleted */
   for (size_t i = 0; i < total; i++) {
     if (i >= d->n && !d->resolved[i - d->n]) {
-      sl__admin_fail(j, 404, "key_not_found", "No key has the alias '%.200s' (key_aliases)", d->given[i]);
+      sl__admin_fail(j, 404, SL_ERR_KEY_NOT_FOUND, "No key has the alias '%.200s' (key_aliases)", d->given[i]);
       return;
     }
     struct sl_key_record r;
     rc = sl_keys_get(j->w->keys, d->hash[i], &r);
     if (rc == -ENOENT) {
-      sl__admin_fail(j, 404, "key_not_found", "Key not found: '%.200s'; nothing was deleted", d->given[i]);
+      sl__admin_fail(j, 404, SL_ERR_KEY_NOT_FOUND, "Key not found: '%.200s'; nothing was deleted", d->given[i]);
       return;
     }
     if (rc) {
@@ -582,7 +582,7 @@ static void del_run(struct sl__admin_job *j) {
   cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "deleted_keys");
   if (!arr) {
     cJSON_Delete(o);
-    sl__admin_fail(j, 500, "internal_error", "Out of memory");
+    sl__admin_fail(j, 500, SL_ERR_INTERNAL, "Out of memory");
     return;
   }
   for (size_t i = 0; i < total; i++) {
@@ -602,11 +602,11 @@ static int del_strings(struct sl_request *rq, const cJSON *arr, const char *name
   size_t i = at;
   for (const cJSON *v = arr->child; v; v = v->next, i++) {
     if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) > 4096) {
-      sl_respond_error(rq, 400, "invalid_request_error", NULL, "'%s' must hold non-empty strings", name);
+      sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL, "'%s' must hold non-empty strings", name);
       return -1;
     }
     if (!(d->given[i] = strdup(v->valuestring))) {
-      sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
+      sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
       return -1;
     }
   }
@@ -621,7 +621,7 @@ void sl_admin_key_delete(struct sl_request *rq) {
     if (!strcmp(f->string, "keys")) keys = f;
     else if (!strcmp(f->string, "key_aliases")) aliases = f;
     else if (!carries_nothing(f)) {
-      sl_respond_error(rq, 400, "invalid_request_error", NULL,
+      sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL,
                              "sluice does not support the field '%.100s' on /key/delete (supported: keys, key_aliases)",
                              f->string);
       cJSON_Delete(body);
@@ -633,7 +633,7 @@ void sl_admin_key_delete(struct sl_request *rq) {
   if ((keys && !cJSON_IsArray(keys)) || (aliases && !cJSON_IsArray(aliases)) ||
       cJSON_GetArraySize(keys) + cJSON_GetArraySize(aliases) == 0 ||
       cJSON_GetArraySize(keys) + cJSON_GetArraySize(aliases) > 10000) {
-    sl_respond_error(rq, 400, "invalid_request_error", NULL,
+    sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL,
                            "POST /key/delete needs 'keys': a list of key secrets (\"sk-...\") or hashed tokens "
                            "(or 'key_aliases': a list of aliases), at most 10000");
     cJSON_Delete(body);
@@ -651,7 +651,7 @@ void sl_admin_key_delete(struct sl_request *rq) {
     if (d) del_destroy(&d->j);
     free(d);
     cJSON_Delete(body);
-    sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
     return;
   }
   int rc = (keys ? del_strings(rq, keys, "keys", d, 0) : 0) || (aliases ? del_strings(rq, aliases, "key_aliases", d, d->n) : 0);
@@ -724,12 +724,12 @@ static int list_cb(void *ctx, const struct sl_key_record *r) {
 static void list_run(struct sl__admin_job *j) {
   struct list_job *l = (struct list_job *)j;
   if (!(l->keys = cJSON_CreateArray())) {
-    sl__admin_fail(j, 500, "internal_error", "Out of memory");
+    sl__admin_fail(j, 500, SL_ERR_INTERNAL, "Out of memory");
     return;
   }
   int rc = sl_keys_list(j->w->keys, list_cb, l);
   if (l->oom) {
-    sl__admin_fail(j, 500, "internal_error", "Out of memory");
+    sl__admin_fail(j, 500, SL_ERR_INTERNAL, "Out of memory");
     return;
   }
   if (rc) {
@@ -742,7 +742,7 @@ static void list_run(struct sl__admin_job *j) {
     cJSON_ReplaceItemInObjectCaseSensitive(item, "spend", sl__admin_usd(sl__admin_key_spend_micro(j->w, l->ids[i])));
   cJSON *o = cJSON_CreateObject();
   if (!o) {
-    sl__admin_fail(j, 500, "internal_error", "Out of memory");
+    sl__admin_fail(j, 500, SL_ERR_INTERNAL, "Out of memory");
     return;
   }
   cJSON_AddItemToObject(o, "keys", l->keys);
@@ -761,7 +761,7 @@ static int query_count(struct sl_request *rq, const char *name, size_t *out) {
   char *end;
   unsigned long long x = q > 0 ? strtoull(v, &end, 10) : 0;
   if (q < 0 || !v[0] || *end || x < 1 || x > 1000000) {
-    sl_respond_error(rq, 400, "invalid_request_error", NULL, "'%s' must be a positive integer", name);
+    sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL, "'%s' must be a positive integer", name);
     return -1;
   }
   *out = (size_t)x;
@@ -771,7 +771,7 @@ static int query_count(struct sl_request *rq, const char *name, size_t *out) {
 void sl_admin_key_list(struct sl_request *rq) {
   struct list_job *l = calloc(1, sizeof *l);
   if (!l) {
-    sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
     return;
   }
   char v[SL_KEY_ALIAS_MAX + 1];
@@ -780,12 +780,12 @@ void sl_admin_key_list(struct sl_request *rq) {
   q = sl__admin_query(rq, "key_alias", v, sizeof v);
   if (q < 0) {
     free(l);
-    sl_respond_error(rq, 400, "invalid_request_error", NULL, "'key_alias' is malformed or too long");
+    sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL, "'key_alias' is malformed or too long");
     return;
   }
   if (q > 0 && !(l->alias = strdup(v))) {
     free(l);
-    sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
     return;
   }
   l->page = 1;

@@ -156,7 +156,7 @@ static void rep_run(struct sl__admin_job *j) {
   }
   if (!rc && !r->oom) rc = sl_spend_report(j->w->tenancy, r->kind, r->start, r->end, row_cb, r);
   if (r->oom) {
-    sl__admin_fail(j, 500, "internal_error", "Out of memory");
+    sl__admin_fail(j, 500, SL_ERR_INTERNAL, "Out of memory");
     return;
   }
   if (rc) {
@@ -200,7 +200,7 @@ static int date_param(struct sl_request *rq, const char *a, const char *b, uint3
   if (q == 0) q = sl__admin_query(rq, name = b, v, sizeof v);
   if (q == 0) return 0;
   if (q < 0 || sl_spend_day_parse(v, strlen(v), day)) {
-    sl_respond_error(rq, 400, "invalid_request_error", NULL, "'%s' must be a date YYYY-MM-DD (UTC)", name);
+    sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL, "'%s' must be a date YYYY-MM-DD (UTC)", name);
     return -1;
   }
   return 1;
@@ -211,7 +211,7 @@ void sl_admin_spend_report(struct sl_request *rq) {
   enum sl_spend_kind kind = SL_SPEND_KEY;
   int q = sl__admin_query(rq, "group_by", g, sizeof g);
   if (q < 0 || (q > 0 && strcmp(g, "key") && strcmp(g, "api_key") && strcmp(g, "model") && strcmp(g, "model_group"))) {
-    sl_respond_error(rq, 400, "invalid_request_error", NULL, "'group_by' must be \"key\" or \"model\"");
+    sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL, "'group_by' must be \"key\" or \"model\"");
     return;
   }
   if (q > 0 && (!strcmp(g, "model") || !strcmp(g, "model_group"))) kind = SL_SPEND_GROUP;
@@ -222,16 +222,16 @@ void sl_admin_spend_report(struct sl_request *rq) {
   if (he < 0) return;
   if (!hs) start = end >= 29 ? end - 29 : 0;
   if (start > end) {
-    sl_respond_error(rq, 400, "invalid_request_error", NULL, "'start' is after 'end'");
+    sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL, "'start' is after 'end'");
     return;
   }
   if (end - start >= MAX_DAYS) {
-    sl_respond_error(rq, 400, "invalid_request_error", NULL, "The report spans more than %d days", MAX_DAYS);
+    sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL, "The report spans more than %d days", MAX_DAYS);
     return;
   }
   struct rep_job *r = calloc(1, sizeof *r);
   if (!r) {
-    sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
     return;
   }
   r->kind = kind;

@@ -21,6 +21,7 @@
 #include "core/respond.h"
 #include "core/stream_chain.h"
 #include "net/wire/oai_error.h"
+#include "policy/attempt_verdict.h"
 #include "policy/classify.h"
 
 #define MAX_BUFFERED_RESPONSE (64u << 20)
@@ -39,9 +40,7 @@ static uint64_t left_ms(const struct sl_request *rq) {
   return rq->deadline_ms > now ? rq->deadline_ms - now : 0;
 }
 
-static void set_outcome(struct sl_attempt *at, const char *s) {
-  snprintf(at->outcome, sizeof at->outcome, "%s", s);
-}
+static void set_outcome(struct sl_attempt *at, enum sl_attempt_outcome o) { at->outcome = o; }
 
 /* ---- attempt lifecycle ---- */
 
@@ -64,7 +63,7 @@ static void attempt_close_upstream(struct sl_attempt *at) {
   at->up = NULL;
 }
 
-static void attempt_cancel(struct sl_attempt *at, const char *why) {
+static void attempt_cancel(struct sl_attempt *at, enum sl_attempt_outcome why) {
   attempt_close_upstream(at);
   if (!at->live) return;
   set_outcome(at, why);
@@ -77,7 +76,7 @@ void sl_attempts_cancel_all(struct sl_request *rq) {
   uv_timer_stop(&rq->deadline);
   uv_timer_stop(&rq->retry_timer);
   uv_timer_stop(&rq->hedge_timer);
-  for (int i = 0; i < rq->natt; i++) attempt_cancel(rq->att[i], rq->winner ? "cancelled" : "client_closed");
+  for (int i = 0; i < rq->natt; i++) attempt_cancel(rq->att[i], rq->winner ? SL_AO_CANCELLED : SL_AO_CLIENT_CLOSED);
 }
 
 void sl_attempts_free(struct sl_request *rq) {
@@ -108,7 +107,7 @@ void sl_attempts_log(const struct sl_request *rq, struct sl_buf *b) {
     uint64_t end = at->t_end ? at->t_end : sl_now_ms();
     sl_buf_printf(b, "\",\"start_ms\":%llu,\"latency_ms\":%llu,\"outcome\":\"%s\"%s%s}",
                   (unsigned long long)(at->t_start - rq->t0_ms), (unsigned long long)(end - at->t_start),
-                  at->outcome[0] ? at->outcome : "running", at->hedge ? ",\"hedge\":true" : "",
+                  sl_attempt_outcome_name(at->outcome, at->status), at->hedge ? ",\"hedge\":true" : "",
                   at->probe ? ",\"probe\":true" : "");
   }
   sl_buf_puts(b, "]");
@@ -118,11 +117,12 @@ void sl_attempts_log(const struct sl_request *rq, struct sl_buf *b) {
 
 /* Ends a winning stream with an in-band error event in the client's format; the cost of
  * what was consumed still goes in the trailer. */
-static void stream_fail(struct sl_request *rq, const char *msg, const char *code) {
+static void stream_fail(struct sl_request *rq, const char *msg, enum sl_attempt_outcome o) {
+  const char *code = sl_attempt_outcome_name(o, 0);
   rq->err_code = code;
   if (rq->conn) {
     struct sl_buf b = {0};
-    sl_xlate_error_event(rq->cwire, strcmp(code, "upstream_timeout") ? 502 : 504, "upstream_error", msg, code, &b);
+    sl_xlate_error_event(rq->cwire, o == SL_AO_UPSTREAM_TIMEOUT ? 504 : 502, "upstream_error", msg, code, &b);
     if (!b.oom) sl_respond_stream_write(rq, b.p, b.n);
     sl_buf_free(&b);
   }
@@ -159,7 +159,7 @@ static void declare_winner(struct sl_attempt *at) {
   uv_timer_stop(&rq->hedge_timer);
   uv_timer_stop(&rq->retry_timer);
   for (int i = 0; i < rq->natt; i++)
-    if (rq->att[i] != at && rq->att[i]->live) attempt_cancel(rq->att[i], "lost_race");
+    if (rq->att[i] != at && rq->att[i]->live) attempt_cancel(rq->att[i], SL_AO_LOST_RACE);
 }
 
 /* The chain's ends: the client (the one writer) and the cache tee. */
@@ -231,11 +231,8 @@ static void end_stream(struct sl_request *rq, struct sl_attempt *at, const char 
 
 /* ---- failure handling ---- */
 
-static enum sl_failure_kind failure_kind(const struct sl_attempt *at) {
-  if (at->status == 429) return SL_FAIL_RATE_LIMIT;
-  if (at->status == 401 || at->status == 403 || at->status == 404) return SL_FAIL_AUTH;
-  return SL_FAIL_ERROR;
-}
+/* The decisions are policy's (policy/attempt_verdict.h); this section gathers their facts
+ * and carries out the verdicts: timers, launches and responses. */
 
 static void retry_fire(uv_timer_t *t) {
   struct sl_request *rq = t->data;
@@ -260,76 +257,87 @@ static bool untried_left(struct sl_request *rq) {
   return any;
 }
 
-/* An attempt failed before anything reached the client: try again (in the group: 1 +
- * num_retries attempts, untried deployments first, then the tried ones again after a
- * back-off), then in the fallback groups, or give up at once. */
+static void give_up_with(struct sl_request *rq, const struct sl_give_up *v);
+
+/* An attempt failed before anything reached the client: policy says whether to wait
+ * for a hedge, retry in the group (after a delay), fall back, or give up. */
 static void attempt_failed(struct sl_attempt *at, enum sl_outcome out) {
   struct sl_request *rq = at->rq;
-  /* Context-window and content-policy refusals are the request's nature, not the
-   * deployment's health; nor is the client's own timeout. */
-  bool refusal = out == SL_OUT_CONTEXT_WINDOW || out == SL_OUT_CONTENT_POLICY;
-  attempt_end_health(at, refusal || client_timed_out(rq), false, failure_kind(at));
+  bool blames = sl_policy_failure_blames_deployment(out, client_timed_out(rq));
+  attempt_end_health(at, !blames, false, sl_policy_failure_kind(at->status));
   rq->last_failed = at;
-  if (rq->finished || rq->winner) return;
-  if (rq->live > 0) return; /* a hedge is still running: let it answer */
-  if (left_ms(rq) == 0) {
-    give_up(rq);
-    return;
-  }
-  bool in_group = !refusal && rq->attempts_in_group <= rq->max_retries && rq->natt < SL_MAX_ATTEMPTS;
-  /* 401/403/404 (and refusals) are the deployment's answer to any retry: not again. */
-  rq->retry_same = in_group && out == SL_OUT_RETRY;
-  bool fresh = in_group && untried_left(rq);
-  if (!fresh && !rq->retry_same) { /* nobody in this group to ask: the fallbacks, now */
+  struct sl_failure_facts f = {
+    .outcome = at->outcome,
+    .status = at->status,
+    .kind = out,
+    .retry_after_ms = at->retry_after_ms,
+    .answered = rq->finished || rq->winner,
+    .live = rq->live,
+    .left_ms = left_ms(rq),
+    .attempts_in_group = rq->attempts_in_group,
+    .max_retries = rq->max_retries,
+    .natt = rq->natt,
+    .max_attempts = SL_MAX_ATTEMPTS,
+    .min_retry_ms = (uint64_t)(rq->w->cfg->retry_after_s * 1000.0),
+  };
+  /* the snapshot only when the verdict can turn on it */
+  f.untried_left = !f.answered && f.live == 0 && f.left_ms > 0 && untried_left(rq);
+  struct sl_next v = sl_policy_after_failure(&f, &rq->w->rng);
+  switch (v.step) {
+  case SL_NEXT_NONE:
+  case SL_NEXT_WAIT_FOR_LIVE: return;
+  case SL_NEXT_GIVE_UP: give_up_with(rq, &v.give_up); return;
+  case SL_NEXT_FALL_BACK:
+    rq->retry_same = v.retry_same;
     if (!launch(rq, false, true)) give_up(rq);
     return;
-  }
-  uint64_t wait = sl_policy_retry_delay_ms(rq->attempts_in_group, at->status == 429, !fresh, at->retry_after_ms,
-                                           (uint64_t)(rq->w->cfg->retry_after_s * 1000.0), left_ms(rq),
-                                           &rq->w->rng);
-  if (wait == UINT64_MAX) {
-    give_up(rq);
+  case SL_NEXT_RETRY_SAME:
+  case SL_NEXT_ADVANCE_IN_GROUP:
+    rq->retry_same = v.retry_same;
+    if (v.delay_ms > 0) uv_timer_start(&rq->retry_timer, retry_fire, v.delay_ms, 0);
+    else if (!launch(rq, false, false)) give_up(rq);
     return;
   }
-  if (wait > 0) {
-    uv_timer_start(&rq->retry_timer, retry_fire, wait, 0);
+}
+
+/* Answers a request that cannot go on, as policy decided. */
+static void give_up_with(struct sl_request *rq, const struct sl_give_up *v) {
+  struct sl_attempt *lf = rq->last_failed;
+  char ra[64] = "";
+  if (v->retry_after_s) snprintf(ra, sizeof ra, "Retry-After: %llu\r\n", (unsigned long long)v->retry_after_s);
+  switch (v->kind) {
+  case SL_GIVE_UP_PASS_THROUGH:
+    respond_with(rq, lf); /* the provider's own error, as it came */
+    return;
+  case SL_GIVE_UP_ATTEMPT_FAILED: {
+    /* Deployment id and group only: the upstream's address is for operators (access log). */
+    const struct sl_deployment *d = &rq->w->cfg->deployments[lf->dep];
+    sl_respond_error_named(rq, v->status, v->code, NULL,
+                     "Deployment %s of model group '%s' failed: %s; no other deployment could serve", d->id,
+                     lf->group->name, v->code);
     return;
   }
-  if (!launch(rq, false, false)) give_up(rq);
+  case SL_GIVE_UP_RATE_LIMITED:
+    sl_respond_error_named(rq, v->status, v->code, ra, "Every deployment of model group '%s' is at its rate limit",
+                     rq->group->name);
+    return;
+  case SL_GIVE_UP_TOO_LONG:
+    sl_respond_error_named(rq, v->status, v->code, NULL,
+                     "The prompt (about %lld tokens) exceeds max_input_tokens of every deployment of '%s'",
+                     (long long)rq->est_tokens, rq->group->name);
+    return;
+  case SL_GIVE_UP_NONE_AVAILABLE:
+    sl_respond_error_named(rq, v->status, v->code, ra,
+                     "No deployment of model group '%s' is available (all cooling down)", rq->group->name);
+    return;
+  }
 }
 
 static void give_up(struct sl_request *rq) {
-  struct sl_attempt *lf = rq->last_failed;
-  if (lf && lf->status >= 400) {
-    respond_with(rq, lf); /* the provider's own error, as it came */
-    return;
-  }
-  if (lf) {
-    int status = strcmp(lf->outcome, "upstream_timeout") == 0 ? 504 : 502;
-    /* Deployment id and group only: the upstream's address is for operators (access log). */
-    const struct sl_deployment *d = &rq->w->cfg->deployments[lf->dep];
-    sl_respond_error(rq, status, lf->outcome, NULL,
-                           "Deployment %s of model group '%s' failed: %s; no other deployment could serve", d->id,
-                           lf->group->name, lf->outcome);
-    return;
-  }
-  char ra[64];
-  uint64_t s = (rq->last_choice.retry_after_ms + 999) / 1000;
-  snprintf(ra, sizeof ra, "Retry-After: %llu\r\n", (unsigned long long)(s ? s : 1));
-  switch (rq->last_choice.why) {
-  case SL_NONE_RATE_LIMITED:
-    sl_respond_error(rq, 429, "rate_limit_exceeded", ra,
-                           "Every deployment of model group '%s' is at its rate limit", rq->group->name);
-    return;
-  case SL_NONE_TOO_LONG:
-    sl_respond_error(rq, 400, "context_length_exceeded", NULL,
-                           "The prompt (about %lld tokens) exceeds max_input_tokens of every deployment of '%s'",
-                           (long long)rq->est_tokens, rq->group->name);
-    return;
-  default:
-    sl_respond_error(rq, 503, "no_healthy_deployment", ra,
-                           "No deployment of model group '%s' is available (all cooling down)", rq->group->name);
-  }
+  const struct sl_attempt *lf = rq->last_failed;
+  struct sl_give_up v = sl_policy_give_up(lf != NULL, lf ? lf->outcome : SL_AO_RUNNING, lf ? lf->status : 0,
+                                          rq->last_choice.why, rq->last_choice.retry_after_ms);
+  give_up_with(rq, &v);
 }
 
 /* ---- upstream callbacks ---- */
@@ -377,11 +385,11 @@ static void up_body(void *ud, const char *p, size_t n) {
     if (rq->winner != at || !rq->conn) return;
     int xr = forward_stream(rq, at, p, n);
     if (xr < 0 && at->xs) { /* the error event is already written in the client's format */
-      set_outcome(at, xr == -EPROTO ? "upstream_error" : "upstream_protocol_error");
+      set_outcome(at, xr == -EPROTO ? SL_AO_UPSTREAM_ERROR : SL_AO_UPSTREAM_PROTOCOL_ERROR);
       if (at->up) sl_upstream_cancel(at->up);
       at->up = NULL;
       attempt_end_health(at, false, false, SL_FAIL_ERROR);
-      rq->err_code = at->outcome;
+      rq->err_code = sl_attempt_outcome_name(at->outcome, at->status);
       end_stream(rq, at, NULL);
       return;
     }
@@ -401,7 +409,7 @@ static void up_body(void *ud, const char *p, size_t n) {
     sl_upstream_cancel(at->up);
     at->up = NULL;
     at->status = 0;
-    set_outcome(at, "upstream_protocol_error");
+    set_outcome(at, SL_AO_UPSTREAM_PROTOCOL_ERROR);
     attempt_failed(at, SL_OUT_RETRY);
     return;
   }
@@ -415,7 +423,7 @@ static void up_done(void *ud) {
   if (at->streaming && at != rq->winner) start_stream(at); /* an empty 2xx stream: pass it on */
   if (at == rq->winner) { /* a stream that ended: well, unless an OpenAI stream lacks its [DONE] */
     bool cut = at->uf && at->uwire == SL_WIRE_OPENAI && !at->uf->saw_done && !at->uf->err;
-    set_outcome(at, cut ? "upstream_protocol_error" : "ok");
+    set_outcome(at, cut ? SL_AO_UPSTREAM_PROTOCOL_ERROR : SL_AO_OK);
     attempt_end_health(at, false, !cut, SL_FAIL_ERROR);
     if (cut) {
       rq->err_code = "upstream_protocol_error";
@@ -428,13 +436,13 @@ static void up_done(void *ud) {
     return;
   }
   if (at->encoded) { /* a body sluice cannot read (it asked for identity) */
-    set_outcome(at, "upstream_protocol_error");
+    set_outcome(at, SL_AO_UPSTREAM_PROTOCOL_ERROR);
     at->status = 0;
     attempt_failed(at, SL_OUT_RETRY);
     return;
   }
   if (at->resp.oom) {
-    set_outcome(at, "out_of_memory");
+    set_outcome(at, SL_AO_OUT_OF_MEMORY);
     attempt_failed(at, SL_OUT_RETRY);
     return;
   }
@@ -447,7 +455,7 @@ static void up_done(void *ud) {
                                             : sl_xlate_oai_to_anth_response(at->resp.p ? at->resp.p : "", at->resp.n, &o, &xb, &xu);
     if (xr) {
       sl_buf_free(&xb);
-      set_outcome(at, "upstream_protocol_error");
+      set_outcome(at, SL_AO_UPSTREAM_PROTOCOL_ERROR);
       at->status = 0;
       attempt_failed(at, SL_OUT_RETRY);
       return;
@@ -457,27 +465,29 @@ static void up_done(void *ud) {
     snprintf(at->ctype, sizeof at->ctype, "application/json");
     take_xlate_usage(at, &xu);
   }
-  if (out == SL_OUT_OK && (rq->stream || !sl_attempt_body_is_answer(rq->route, at->resp.p, at->resp.n))) {
+  size_t usage_at = 0, usage_len = 0;
+  if (out == SL_OUT_OK &&
+      (rq->stream || !sl_attempt_body_is_answer(rq->route, at->resp.p, at->resp.n, &usage_at, &usage_len))) {
     /* A 200 that is not the endpoint's answer (a captive portal's HTML, truncated JSON,
      * a JSON object where a stream was asked for): a failed attempt, never stored. */
-    set_outcome(at, "upstream_protocol_error");
+    set_outcome(at, SL_AO_UPSTREAM_PROTOCOL_ERROR);
     at->status = 0;
     attempt_failed(at, SL_OUT_RETRY);
     return;
   }
   if (out == SL_OUT_OK || out == SL_OUT_CLIENT) {
-    set_outcome(at, out == SL_OUT_OK ? "ok" : "client_error");
-    snprintf(at->outcome, sizeof at->outcome, out == SL_OUT_OK ? "ok" : "http_%d", at->status);
+    set_outcome(at, out == SL_OUT_OK ? SL_AO_OK : SL_AO_HTTP_STATUS);
     /* A client error is the request's, not the deployment's: no health change. */
     attempt_end_health(at, out != SL_OUT_OK, out == SL_OUT_OK, SL_FAIL_ERROR);
     declare_winner(at);
     if (out == SL_OUT_OK && !at->has_usage)
-      at->has_usage = sl_usage_from_json(at->resp.p ? at->resp.p : "", at->resp.n, &at->usage) == 0;
+      at->has_usage = usage_len ? sl_usage_from_object(at->resp.p + usage_at, usage_len, &at->usage) == 0
+                                : sl_usage_from_json(at->resp.p ? at->resp.p : "", at->resp.n, &at->usage) == 0;
     if (at->status == 200) sl_reqcache_fill(rq, at->resp.p ? at->resp.p : "", at->resp.n);
     respond_with(rq, at);
     return;
   }
-  snprintf(at->outcome, sizeof at->outcome, "http_%d", at->status);
+  set_outcome(at, SL_AO_HTTP_STATUS);
   attempt_failed(at, out);
 }
 
@@ -485,18 +495,18 @@ static void up_error(void *ud, enum sl_upstream_err err, const char *msg) {
   struct sl_attempt *at = ud;
   struct sl_request *rq = at->rq;
   at->up = NULL;
-  const char *code = err == SL_UP_CONNECT_TIMEOUT ? "upstream_timeout"
-                   : err == SL_UP_TLS ? "upstream_tls_error"
-                   : err == SL_UP_RESET ? "upstream_reset"
-                   : err == SL_UP_PROTOCOL ? "upstream_protocol_error" : "upstream_connect_error";
-  set_outcome(at, code);
+  enum sl_attempt_outcome o = err == SL_UP_CONNECT_TIMEOUT ? SL_AO_UPSTREAM_TIMEOUT
+                            : err == SL_UP_TLS ? SL_AO_UPSTREAM_TLS_ERROR
+                            : err == SL_UP_RESET ? SL_AO_UPSTREAM_RESET
+                            : err == SL_UP_PROTOCOL ? SL_AO_UPSTREAM_PROTOCOL_ERROR : SL_AO_UPSTREAM_CONNECT_ERROR;
+  set_outcome(at, o);
   if (at == rq->winner) {
     attempt_end_health(at, false, false, SL_FAIL_ERROR);
     char m[512];
     (void)msg; /* names the upstream's address: not for clients */
     snprintf(m, sizeof m, "Deployment %s failed mid-stream: %s", rq->w->cfg->deployments[at->dep].id,
              sl_upstream_err_str(err));
-    stream_fail(rq, m, code);
+    stream_fail(rq, m, o);
     return;
   }
   at->status = 0;
@@ -531,7 +541,7 @@ static void attempt_timer(uv_timer_t *t) {
   if (at->up) sl_upstream_cancel(at->up);
   at->up = NULL;
   if (at == rq->winner && at->paused) { /* the client stopped reading: its outcome, not the provider's */
-    set_outcome(at, "client_stalled");
+    set_outcome(at, SL_AO_CLIENT_STALLED);
     attempt_end_health(at, true, false, SL_FAIL_ERROR);
     rq->err_code = "client_stalled";
     rq->status = 499;
@@ -540,10 +550,10 @@ static void attempt_timer(uv_timer_t *t) {
     if (c) sl_conn_abort(c);
     return;
   }
-  set_outcome(at, "upstream_timeout");
+  set_outcome(at, SL_AO_UPSTREAM_TIMEOUT);
   if (at == rq->winner) {
     attempt_end_health(at, client_timed_out(rq), false, SL_FAIL_ERROR);
-    stream_fail(rq, "Upstream stream went silent for longer than stream_idle_timeout", "upstream_timeout");
+    stream_fail(rq, "Upstream stream went silent for longer than stream_idle_timeout", SL_AO_UPSTREAM_TIMEOUT);
     return;
   }
   at->status = 0;
@@ -554,60 +564,45 @@ static void request_deadline(uv_timer_t *t) {
   struct sl_request *rq = t->data;
   if (rq->finished) return;
   if (rq->winner && rq->winner->streaming) {
-    set_outcome(rq->winner, "upstream_timeout");
+    set_outcome(rq->winner, SL_AO_UPSTREAM_TIMEOUT);
     attempt_close_upstream(rq->winner);
     attempt_end_health(rq->winner, rq->client_deadline, false, SL_FAIL_ERROR);
-    stream_fail(rq, "Request timed out mid-stream", "upstream_timeout");
+    stream_fail(rq, "Request timed out mid-stream", SL_AO_UPSTREAM_TIMEOUT);
     return;
   }
   for (int i = 0; i < rq->natt; i++)
     if (rq->att[i]->live) {
-      set_outcome(rq->att[i], "upstream_timeout");
+      set_outcome(rq->att[i], SL_AO_UPSTREAM_TIMEOUT);
       if (rq->att[i]->up) sl_upstream_cancel(rq->att[i]->up);
       rq->att[i]->up = NULL;
       attempt_end_health(rq->att[i], rq->client_deadline, false, SL_FAIL_ERROR);
     }
-  sl_respond_error(rq, 504, "upstream_timeout", NULL, "No complete answer within the request timeout");
+  sl_respond_error(rq, 504, SL_ERR_UPSTREAM_TIMEOUT, NULL, "No complete answer within the request timeout");
 }
 
 /* ---- choosing and launching ---- */
 
-static enum sl_strategy strategy(const struct sl_config *c) {
-  switch (c->routing_strategy) {
-  case SL_ROUTE_LEAST_BUSY: return SL_STRAT_LEAST_BUSY;
-  case SL_ROUTE_LATENCY: return SL_STRAT_LATENCY;
-  case SL_ROUTE_COST: return SL_STRAT_COST;
-  case SL_ROUTE_USAGE: return SL_STRAT_USAGE;
-  default: return SL_STRAT_SHUFFLE;
-  }
-}
-
-static const struct sl_fallback *find_fb(const struct sl_fallback *list, size_t n, const char *group) {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(list[i].group, group) == 0) return &list[i];
-  return NULL;
-}
-
-/* The fallback groups for this request, from the kind of the last failure. */
-static void build_fallbacks(struct sl_request *rq) {
-  const struct sl_config *c = rq->w->cfg;
-  rq->fallbacks_built = true;
+/* Which kind of fallbacks list applies, from the last failure: a prompt too long for every
+ * deployment, or a context-window / content-policy refusal, picks its own list; anything
+ * else the general one. (The plan falls back to the general list itself.) */
+static enum sl_fb_kind fallback_kind(const struct sl_request *rq) {
   enum sl_outcome kind = SL_OUT_RETRY;
   if (rq->last_choice.why == SL_NONE_TOO_LONG && !rq->last_failed) kind = SL_OUT_CONTEXT_WINDOW;
   else if (rq->last_failed && rq->last_failed->status)
     kind = sl_policy_classify(rq->last_failed->status, 0, rq->last_failed->resp.p, rq->last_failed->resp.n);
-  const struct sl_fallback *f = NULL;
-  const struct sl_name_list *names = NULL;
-  if (kind == SL_OUT_CONTEXT_WINDOW) f = find_fb(c->context_window_fallbacks, c->ncontext_window_fallbacks, rq->group->name);
-  else if (kind == SL_OUT_CONTENT_POLICY) f = find_fb(c->content_policy_fallbacks, c->ncontent_policy_fallbacks, rq->group->name);
-  if (!f) f = find_fb(c->fallbacks, c->nfallbacks, rq->group->name);
-  if (!f) f = find_fb(c->fallbacks, c->nfallbacks, "*"); /* LiteLLM: any group without its own entry */
-  names = f ? &f->to : &c->default_fallbacks;
-  int cap = c->max_fallbacks < SL_MAX_FALLBACK_GROUPS ? c->max_fallbacks : SL_MAX_FALLBACK_GROUPS;
-  for (size_t i = 0; names && i < names->n && rq->nfallbacks < cap; i++) {
-    const struct sl_group *g = sl_worker_group(rq->w, names->names[i]);
-    if (g && g != rq->group) rq->fallbacks[rq->nfallbacks++] = g;
-  }
+  return kind == SL_OUT_CONTEXT_WINDOW ? SL_FB_CONTEXT_WINDOW
+       : kind == SL_OUT_CONTENT_POLICY ? SL_FB_CONTENT_POLICY
+                                       : SL_FB_GENERAL;
+}
+
+/* The fallback groups for this request: the plan's list for its group and kind (resolved
+ * and capped by max_fallbacks at load). */
+static void build_fallbacks(struct sl_request *rq) {
+  rq->fallbacks_built = true;
+  enum sl_fb_kind k = fallback_kind(rq);
+  const struct sl_group *g = rq->group;
+  for (size_t i = 0; i < g->nfallbacks[k] && rq->nfallbacks < SL_MAX_FALLBACK_GROUPS; i++)
+    rq->fallbacks[rq->nfallbacks++] = g->fallbacks[k][i];
 }
 
 static bool advance_group(struct sl_request *rq) {
@@ -635,10 +630,10 @@ static int send_attempt(struct sl_attempt *at) {
   return sl_upstream_send(pool, "POST", at->path.p, hs, nh, at->body, at->nbody, &up_cbs, at, &at->up);
 }
 
-static double attempt_timeout_s(const struct sl_request *rq, const struct sl_deployment *d) {
-  if (rq->stream && d->stream_timeout_s > 0) return d->stream_timeout_s;
-  if (d->timeout_s > 0) return d->timeout_s;
-  return 0;
+/* The deployment's own timeout for this attempt (ms, compiled at load); 0: none. */
+static uint64_t attempt_timeout_ms(const struct sl_request *rq, const struct sl_plan_dep *pd) {
+  if (rq->stream && pd->stream_timeout_ms > 0) return pd->stream_timeout_ms;
+  return pd->timeout_ms;
 }
 
 /* Chooses a deployment of g (skipping those marked in tried) and starts an attempt on
@@ -650,7 +645,7 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   if (!cands) return 0;
   for (;;) {
     sl_health_snapshot(w, g, tried, rq->stream, cands);
-    *ch = sl_policy_choose(strategy(w->cfg), cands, g->n, sl_now_ms(), sl_health_minute_left(), rq->est_tokens,
+    *ch = sl_policy_choose(w->cfg->plan->strategy, cands, g->n, sl_now_ms(), sl_health_minute_left(), rq->est_tokens,
                            &w->rng);
     if (ch->index < 0) break;
     size_t gpos = (size_t)ch->index, dep = g->deps[gpos];
@@ -675,7 +670,7 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   at->hedge = hedge;
   at->probe = ch->probe;
   at->live = true;
-  at->uwire = strcmp(w->cfg->deployments[dep].provider, "anthropic") == 0 ? SL_WIRE_ANTHROPIC : SL_WIRE_OPENAI;
+  at->uwire = w->cfg->plan->deps[dep].wire;
   at->t_start = sl_now_ms();
   uv_timer_init(&w->loop, &at->timer);
   at->timer.data = at;
@@ -687,22 +682,22 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   if (g == rq->cur_group) rq->attempts_in_group++;
   if (g != rq->group) rq->fallback_used = g->name;
   if (hedge) atomic_fetch_add(&w->shm->deployments[dep].hedges, 1);
-  double t = attempt_timeout_s(rq, &w->cfg->deployments[dep]);
-  uint64_t ms = t > 0 ? (uint64_t)(t * 1000.0) : left_ms(rq);
+  uint64_t ms = attempt_timeout_ms(rq, &w->cfg->plan->deps[dep]);
+  if (!ms) ms = left_ms(rq);
   if (ms > left_ms(rq)) ms = left_ms(rq);
   uv_timer_start(&at->timer, attempt_timer, ms ? ms : 1, 0);
   int src = send_attempt(at);
   if (src == -2) { /* the request cannot be said in this deployment's format */
     at->up = NULL;
-    set_outcome(at, "invalid_request");
+    set_outcome(at, SL_AO_INVALID_REQUEST);
     attempt_end_health(at, true, false, SL_FAIL_ERROR);
     if (!rq->winner && rq->live == 0)
-      sl_respond_error(rq, 400, "invalid_request_error", NULL, "%s", at->xerr);
+      sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL, "%s", at->xerr);
     return 1;
   }
   if (src) {
     at->up = NULL;
-    set_outcome(at, "upstream_connect_error");
+    set_outcome(at, SL_AO_UPSTREAM_CONNECT_ERROR);
     attempt_failed(at, SL_OUT_RETRY); /* goes on (or gives up) by itself */
     return 1;
   }
@@ -751,26 +746,33 @@ static bool launch(struct sl_request *rq, bool hedge, bool force_advance) {
 
 /* ---- hedging ---- */
 
+/* Whether to arm or fire a hedge is policy's (sl_policy_should_hedge); these carry it out. */
+static struct sl_hedge_facts hedge_facts(const struct sl_request *rq, bool ringing) {
+  const struct sl_hedging *h = &rq->w->cfg->hedging;
+  struct sl_hedge_facts f = {.ringing = ringing, .enabled = h->enabled, .off = rq->hedge_off,
+                             .fired = rq->hedges_fired, .max_extra = h->max_extra,
+                             .answered = rq->finished || rq->winner, .left_ms = left_ms(rq)};
+  for (int i = 0; i < rq->natt; i++) f.head_seen |= rq->att[i]->live && rq->att[i]->head;
+  return f;
+}
+
 static void hedge_fire(uv_timer_t *t) {
   struct sl_request *rq = t->data;
-  const struct sl_hedging *h = &rq->w->cfg->hedging;
-  if (rq->finished || rq->winner || rq->hedges_fired >= h->max_extra) return;
-  for (int i = 0; i < rq->natt; i++)
-    if (rq->att[i]->live && rq->att[i]->head) return; /* it is answering: no need */
-  if (!sl_health_hedge_take(rq->w)) return;
+  struct sl_hedge_facts f = hedge_facts(rq, true);
+  f.budget_milli = sl_health_hedge_budget(rq->w);
+  if (sl_policy_should_hedge(&f).step != SL_HEDGE_FIRE || !sl_health_hedge_take(rq->w)) return;
   int before = rq->natt;
   if (!launch(rq, true, false) || rq->natt == before) return;
   rq->hedges_fired++;
-  struct sl_attempt *hat = rq->att[rq->natt - 1];
-  if (rq->hedges_fired < h->max_extra) arm_hedge(rq, hat->dep);
+  arm_hedge(rq, rq->att[rq->natt - 1]->dep);
 }
 
 static void arm_hedge(struct sl_request *rq, size_t dep) {
-  const struct sl_hedging *h = &rq->w->cfg->hedging;
-  if (!h->enabled || rq->hedge_off || rq->hedges_fired >= h->max_extra) return;
-  uint64_t delay = sl_health_hedge_delay(rq->w, dep, rq->stream);
-  if (delay == 0 || delay >= left_ms(rq)) return;
-  uv_timer_start(&rq->hedge_timer, hedge_fire, delay, 0);
+  struct sl_hedge_facts f = hedge_facts(rq, false);
+  if (!f.enabled || f.off || f.fired >= f.max_extra) return; /* before reading the sketch */
+  f.delay_ms = sl_health_hedge_delay(rq->w, dep, rq->stream);
+  struct sl_hedge_verdict v = sl_policy_should_hedge(&f);
+  if (v.step == SL_HEDGE_ARM) uv_timer_start(&rq->hedge_timer, hedge_fire, v.delay_ms, 0);
 }
 
 void sl_attempts_arm_deadline(struct sl_request *rq) {
@@ -783,7 +785,7 @@ void sl_attempts_start(struct sl_request *rq) {
   rq->cur_group = rq->group;
   rq->tried = calloc(rq->group->n, sizeof *rq->tried);
   if (!rq->tried) {
-    sl_respond_error(rq, 500, "internal_error", NULL, "Out of memory");
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
     return;
   }
   rq->max_retries = c->num_retries;

@@ -2,8 +2,8 @@
  * sluice's own fields cut, as slices of the original bytes; or translated into the
  * deployment's wire format), its path and its headers (the provider's credentials,
  * Accept-Encoding: identity). The one idea: nothing is copied or re-encoded that can be
- * forwarded as it came. A new provider's path or auth scheme goes in
- * sl_attempt_request_build. */
+ * forwarded as it came. Paths and credential headers come compiled in the plan from the
+ * provider adapter table: a new provider's path or auth scheme goes in net/wire/provider.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,20 +102,17 @@ int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t
   const struct sl_deployment *d = &w->cfg->deployments[at->dep];
   int brc = build_body(at, d);
   if (brc) return brc;
-  /* Each provider's path and credentials. */
-  const char *endpoint = rq->route == SL_R_MESSAGES ? "/chat/completions" : rq->upstream_path;
-  bool anth = at->uwire == SL_WIRE_ANTHROPIC, azure = strcmp(d->provider, "azure") == 0;
-  if (anth) {
-    size_t bl = strlen(d->base_path);
-    const char *suffix = bl >= 12 && !strcmp(d->base_path + bl - 12, "/v1/messages") ? ""
-                       : bl >= 3 && !strcmp(d->base_path + bl - 3, "/v1") ? "/messages" : "/v1/messages";
-    sl_buf_printf(&at->path, "%s%s", d->base_path, suffix);
-  } else if (azure) {
-    sl_buf_printf(&at->path, "%s/openai/deployments/%s%s?api-version=%s", d->base_path, d->upstream_model, endpoint,
-                  d->api_version ? d->api_version : "2024-10-21");
-  } else {
-    sl_buf_printf(&at->path, "%s%s", d->base_path, endpoint);
+  /* The provider's path and credentials, compiled at load (core/config/plan.h). */
+  const struct sl_plan_dep *pd = &w->cfg->plan->deps[at->dep];
+  enum sl_prov_route pr = rq->route == SL_R_COMPLETIONS ? SL_PROV_COMPLETIONS
+                        : rq->route == SL_R_EMBEDDINGS  ? SL_PROV_EMBEDDINGS
+                        : rq->route == SL_R_MESSAGES    ? SL_PROV_MESSAGES
+                                                        : SL_PROV_CHAT;
+  if (!pd->path[pr]) { /* a route the provider does not have */
+    snprintf(at->xerr, sizeof at->xerr, "deployment %s does not serve this endpoint", d->id);
+    return -2;
   }
+  sl_buf_puts(&at->path, pd->path[pr]);
   size_t nh = 0;
   hs[nh++] = (struct sl_header){SL_SLICE_LIT("Content-Type"), SL_SLICE_LIT("application/json")};
   /* sluice reads every answer (usage, cache, translation): an encoded body is refused */
@@ -123,23 +120,14 @@ int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t
   hs[nh++] = rq->stream ? (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("text/event-stream")}
                         : (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("application/json")};
   hs[nh++] = (struct sl_header){SL_SLICE_LIT("User-Agent"), SL_SLICE_LIT("sluice/0.1")};
-  if (anth) {
-    hs[nh++] = (struct sl_header){SL_SLICE_LIT("anthropic-version"), SL_SLICE_LIT(SL_XLATE_ANTHROPIC_VERSION)};
-    const struct sl_header *beta = rq->cwire == SL_WIRE_ANTHROPIC
-                                       ? sl_http_header_find(rq->hr->headers, rq->hr->nheaders, "anthropic-beta")
-                                       : NULL;
+  for (const struct sl_prov_header *x = pd->ops->extra; x && x->name && nh < SL_ATTEMPT_MAX_HEADERS - 2; x++)
+    hs[nh++] = (struct sl_header){{x->name, strlen(x->name)}, {x->value, strlen(x->value)}};
+  if (at->uwire == SL_WIRE_ANTHROPIC && rq->cwire == SL_WIRE_ANTHROPIC) { /* the client's betas pass through */
+    const struct sl_header *beta = sl_http_header_find(rq->hr->headers, rq->hr->nheaders, "anthropic-beta");
     if (beta) hs[nh++] = (struct sl_header){SL_SLICE_LIT("anthropic-beta"), beta->value};
   }
-  if (d->api_key && d->api_key[0]) {
-    if (anth || azure) {
-      sl_buf_puts(&at->auth, d->api_key);
-      hs[nh++] = anth ? (struct sl_header){SL_SLICE_LIT("x-api-key"), {at->auth.p, at->auth.n}}
-                      : (struct sl_header){SL_SLICE_LIT("api-key"), {at->auth.p, at->auth.n}};
-    } else {
-      sl_buf_printf(&at->auth, "Bearer %s", d->api_key);
-      hs[nh++] = (struct sl_header){SL_SLICE_LIT("Authorization"), {at->auth.p, at->auth.n}};
-    }
-  }
+  if (pd->auth_value)
+    hs[nh++] = (struct sl_header){{pd->auth_name, strlen(pd->auth_name)}, {pd->auth_value, pd->auth_value_len}};
   *nhp = nh;
-  return at->path.oom || at->auth.oom ? -1 : 0;
+  return at->path.oom ? -1 : 0;
 }

@@ -1,11 +1,15 @@
 /* Shared health bookkeeping; see health_shm.h. Single fields are plain atomics (an EWMA
- * update lost to a concurrent writer costs nothing); the cooldown breaker's fields
- * change together under the deployment's tiny spinlock. */
+ * update lost to a concurrent writer costs nothing); the cooldown breaker's fields and
+ * the rpm/tpm sliding windows change together under the deployment's tiny spinlock.
+ * This file is the one owner of the deployments' health, their windows and the hedge
+ * budget in shared memory. The windows use the same arithmetic (policy/ratelimit.h) and
+ * the same clock (monotonic, sl_now_ms) as the keys' windows in core/tenancy.c. */
 #include "core/health_shm.h"
 
 #include <string.h>
 
 #include "policy/hedge.h"
+#include "policy/ratelimit.h"
 
 _Static_assert(SL_SHM_SKETCH == SL_SKETCH_BUCKETS, "shared sketch and policy sketch must agree");
 
@@ -23,16 +27,24 @@ static uint64_t d_to_bits(double d) {
   return b;
 }
 
-uint64_t sl_health_minute_left(void) { return 60000 - sl_now_ms() % 60000; }
+uint64_t sl_health_minute_left(void) { return SL_RATE_WINDOW_MS - sl_now_ms() % SL_RATE_WINDOW_MS; }
 
-/* The per-minute counters belong to a minute number; the first touch in a new minute
- * resets them. */
-static void roll_minute(struct sl_shm_deployment *d, uint64_t now_ms) {
-  uint64_t m = now_ms / 60000, cur = atomic_load(&d->minute);
-  if (cur != m && atomic_compare_exchange_strong(&d->minute, &cur, m)) {
-    atomic_store(&d->requests_minute, 0);
-    atomic_store(&d->tokens_minute, 0);
-  }
+/* Copies between the shm window (plain fields under the lock) and policy's. */
+static struct sl_rate_window win_get(const struct sl_shm_window *s) { return (struct sl_rate_window){s->minute, s->prev, s->cur}; }
+static void win_put(struct sl_shm_window *s, const struct sl_rate_window *r) {
+  s->minute = r->minute;
+  s->prev = r->prev;
+  s->cur = r->cur;
+}
+
+void sl_health_carry_windows(struct sl_shm_deployment *from, struct sl_shm_deployment *to) {
+  sl_shm_lock(&from->lock);
+  struct sl_shm_window req = from->req, tok = from->tok;
+  sl_shm_unlock(&from->lock);
+  sl_shm_lock(&to->lock);
+  to->req = req;
+  to->tok = tok;
+  sl_shm_unlock(&to->lock);
 }
 
 void sl_health_snapshot(struct sl_worker *w, const struct sl_group *g, const bool *tried, bool stream,
@@ -42,7 +54,9 @@ void sl_health_snapshot(struct sl_worker *w, const struct sl_group *g, const boo
     size_t di = g->deps[i];
     const struct sl_deployment *dep = &w->cfg->deployments[di];
     struct sl_shm_deployment *d = &w->shm->deployments[di];
-    roll_minute(d, now);
+    sl_shm_lock(&d->lock);
+    struct sl_rate_window req = win_get(&d->req), tok = win_get(&d->tok);
+    sl_shm_unlock(&d->lock);
     struct sl_candidate *c = &out[i];
     memset(c, 0, sizeof *c);
     c->weight = dep->weight;
@@ -59,8 +73,8 @@ void sl_health_snapshot(struct sl_worker *w, const struct sl_group *g, const boo
     uint64_t at = atomic_load(ttft ? &d->ewma_ttft_at_ms : &d->ewma_at_ms);
     c->ewma_ms = e > 0 && now > at ? sl_policy_ewma_decay(e, now - at, EWMA_TAU_MS) : e;
     c->inflight = atomic_load(&d->inflight);
-    c->requests_this_minute = atomic_load(&d->requests_minute);
-    c->tokens_this_minute = atomic_load(&d->tokens_minute);
+    c->requests_this_minute = sl_policy_rate_estimate(&req, now); /* sliding: what admission sees */
+    c->tokens_this_minute = sl_policy_rate_estimate(&tok, now);
     /* A deployment alone in its group is never cooled down (as in LiteLLM): refusing
      * would only turn the provider's own errors into 503s. */
     c->cooldown_until_ms = g->n > 1 ? atomic_load(&d->cooldown_until_ms) : 0;
@@ -76,26 +90,22 @@ bool sl_health_begin(struct sl_worker *w, size_t dep, bool probe, int64_t est_to
     uint32_t z = 0;
     if (!atomic_compare_exchange_strong(&d->probe_busy, &z, 1)) return false;
   }
-  roll_minute(d, sl_now_ms());
-  if (cd->rpm > 0 || cd->tpm > 0) {
-    /* The check and the count happen together under the lock, so no two workers can
-     * both take the last request of a deployment's minute. */
-    bool ok;
-    sl_shm_lock(&d->lock);
-    ok = (cd->rpm <= 0 || atomic_load(&d->requests_minute) < cd->rpm) &&
-         (cd->tpm <= 0 || atomic_load(&d->tokens_minute) + (est_tokens > 0 ? est_tokens : 0) <= cd->tpm);
-    if (ok) {
-      atomic_fetch_add(&d->requests_minute, 1);
-      if (est_tokens > 0) atomic_fetch_add(&d->tokens_minute, est_tokens);
-    }
-    sl_shm_unlock(&d->lock);
-    if (!ok) {
-      if (probe) atomic_store(&d->probe_busy, 0);
-      return false;
-    }
-  } else {
-    atomic_fetch_add(&d->requests_minute, 1);
-    if (est_tokens > 0) atomic_fetch_add(&d->tokens_minute, est_tokens);
+  /* The check and the count happen together under the lock, so no two workers can both
+   * take the last request of a deployment's window. Unlimited (rpm/tpm <= 0) still
+   * counts: usage-based routing reads the counts. Both windows are taken, or neither. */
+  uint64_t now = sl_now_ms();
+  sl_shm_lock(&d->lock);
+  struct sl_rate_window req = win_get(&d->req), tok = win_get(&d->tok);
+  bool ok = sl_policy_rate_take_pair(&req, cd->rpm > 0 ? cd->rpm : -1, &tok, cd->tpm > 0 ? cd->tpm : -1, est_tokens,
+                                     now, NULL, NULL) == 0;
+  if (ok) {
+    win_put(&d->req, &req);
+    win_put(&d->tok, &tok);
+  }
+  sl_shm_unlock(&d->lock);
+  if (!ok) {
+    if (probe) atomic_store(&d->probe_busy, 0);
+    return false;
   }
   atomic_fetch_add(&d->inflight, 1);
   atomic_fetch_add(&d->requests, 1);
@@ -178,6 +188,8 @@ void sl_health_hedge_deposit(struct sl_worker *w) {
   while (next != cur && !atomic_compare_exchange_weak(&w->shm->hedge_budget_milli, &cur, next))
     next = sl_policy_budget_deposit(cur, h->budget_ratio, h->budget_burst);
 }
+
+int64_t sl_health_hedge_budget(struct sl_worker *w) { return atomic_load(&w->shm->hedge_budget_milli); }
 
 bool sl_health_hedge_take(struct sl_worker *w) {
   int64_t cur = atomic_load(&w->shm->hedge_budget_milli);

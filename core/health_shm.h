@@ -14,9 +14,10 @@
 /* Fills out[i] for each deployment of g (in group order). tried[i] marks excluded ones. */
 void sl_health_snapshot(struct sl_worker *w, const struct sl_group *g, const bool *tried, bool stream,
                         struct sl_candidate *out);
-/* An attempt starts on deployment dep: counts it against the deployment's rpm/tpm for
- * this minute and, for a probe, claims the probe slot. False when the deployment is at
- * its limit or another worker claimed the probe first (choose another). */
+/* An attempt starts on deployment dep: takes one request and est_tokens from the
+ * deployment's rpm/tpm sliding windows (policy/ratelimit.h, on the monotonic clock, as
+ * keys) and, for a probe, claims the probe slot. False when a window has no room or
+ * another worker claimed the probe first (choose another). */
 bool sl_health_begin(struct sl_worker *w, size_t dep, bool probe, int64_t est_tokens);
 /* The attempt ended. ok: success (latency/ttft in ms, 0 = unknown); otherwise `kind`
  * with retry_after_ms. cancelled: neither (a hedge loser or client abort). */
@@ -24,11 +25,18 @@ void sl_health_end(struct sl_worker *w, size_t dep, bool probe, bool cancelled, 
                    enum sl_failure_kind kind, uint64_t retry_after_ms, double latency_ms, double ttft_ms);
 /* Adaptive hedge delay for dep (ms), 0 = do not hedge. */
 uint64_t sl_health_hedge_delay(struct sl_worker *w, size_t dep, bool stream);
+/* The shared hedge budget as it is now (milli-hedges), for sl_policy_should_hedge. */
+int64_t sl_health_hedge_budget(struct sl_worker *w);
 /* Takes one hedge from the shared budget; false when exhausted. */
 bool sl_health_hedge_take(struct sl_worker *w);
 /* Every request pays into the hedge budget. */
 void sl_health_hedge_deposit(struct sl_worker *w);
-/* ms left in the current rate-limit minute. */
+/* ms until the next rate-limit window boundary (monotonic minutes): what a rate-limited
+ * choice gives as its Retry-After. A sliding window may need longer than that. */
 uint64_t sl_health_minute_left(void);
+/* A reload is not a restart for a deployment's rpm/tpm either: copies from's windows into
+ * to (the same deployment in the next generation's region). */
+struct sl_shm_deployment;
+void sl_health_carry_windows(struct sl_shm_deployment *from, struct sl_shm_deployment *to);
 
 #endif

@@ -36,7 +36,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/request_internal.h"
+#include "core/health_shm.h"
+#include "core/summary.h"
+#include "core/worker.h"
 #include "net/http_server.h"
 #include "store/cache.h"
 
@@ -88,54 +90,47 @@ static unsigned cache_result(enum sl_cache_state cs) {
 
 /* A 429 that sluice produced itself (limits, budgets, every deployment at its rpm/tpm),
  * as opposed to a provider's 429 passed through as it came. */
-static bool own_rate_limit(const struct sl_request *rq) {
-  return rq->status == 429 && !(rq->err_code && strcmp(rq->err_code, "upstream_error") == 0);
+static bool own_rate_limit(const struct sl_request_summary *s) {
+  return s->status == 429 && s->err != SL_ERR_UPSTREAM_ERROR;
 }
 
-static struct sl_shm_metrics *series_of(struct sl_worker *w, const struct sl_request *rq) {
+static struct sl_shm_metrics *series_of(struct sl_worker *w, const struct sl_request_summary *rs) {
   struct sl_shm *s = w->shm;
-  const struct sl_attempt *last = rq->winner ? rq->winner : rq->natt > 0 ? rq->att[rq->natt - 1] : NULL;
-  if (last && last->dep < s->ndeployments && last->dep < w->cfg->ndeployments) return &s->deployments[last->dep].m;
-  if (rq->group && w->groups) {
-    uintptr_t p = (uintptr_t)rq->group, b = (uintptr_t)w->groups;
-    if (p >= b && p < b + w->ngroups * sizeof *w->groups) {
-      size_t gi = (p - b) / sizeof *w->groups;
-      if (gi < SL_SHM_MAX_WORKERS) return &s->groups[gi];
-    }
-  }
+  if (rs->deployment_index >= 0 && (size_t)rs->deployment_index < s->ndeployments &&
+      (size_t)rs->deployment_index < w->cfg->ndeployments)
+    return &s->deployments[rs->deployment_index].m;
+  if (rs->group_index >= 0 && rs->group_index < SL_SHM_MAX_WORKERS) return &s->groups[rs->group_index];
   return NULL;
 }
 
-void sl_metrics_request_done(struct sl_worker *w, const struct sl_request *rq) {
-  if (!w || !w->shm || !rq) return;
-  struct sl_shm_metrics *m = series_of(w, rq);
+void sl_metrics_request_done(struct sl_worker *w, const struct sl_request_summary *rs) {
+  if (!w || !w->shm || !rs) return;
+  struct sl_shm_metrics *m = series_of(w, rs);
   if (!m) return;
-  ADD(m->requests[status_class(rq->status)][cache_result(rq->cache_state)], 1);
+  ADD(m->requests[status_class(rs->status)][cache_result(rs->cache)], 1);
 
-  uint64_t now = sl_now_ms();
-  uint64_t lat = now > rq->t0_ms ? now - rq->t0_ms : 0;
+  uint64_t lat = rs->t_end_ms > rs->t0_ms ? rs->t_end_ms - rs->t0_ms : 0;
   ADD(m->latency_bucket[bucket_of(lat)], 1);
   ADD(m->latency_count, 1);
   ADD(m->latency_sum_us, lat * 1000);
 
-  const struct sl_attempt *win = rq->winner;
-  if (rq->stream && win && win->streaming && win->t_first) {
-    uint64_t ttft = win->t_first > rq->t0_ms ? win->t_first - rq->t0_ms : 0;
+  if (rs->t_first_ms) { /* a streamed answer's first byte */
+    uint64_t ttft = rs->t_first_ms > rs->t0_ms ? rs->t_first_ms - rs->t0_ms : 0;
     ADD(m->ttft_bucket[bucket_of(ttft)], 1);
     ADD(m->ttft_count, 1);
     ADD(m->ttft_sum_us, ttft * 1000);
   }
 
-  if (rq->tokens_in > 0) ADD(m->tokens_in, rq->tokens_in);
-  if (rq->tokens_out > 0) ADD(m->tokens_out, rq->tokens_out);
-  if (rq->cost_micro > 0) add_sat(&m->cost_micro_usd, (uint64_t)rq->cost_micro);
-  if (rq->usage_implausible) ADD(m->usage_implausible, 1);
-  int retries = rq->natt - 1 - rq->hedges_fired;
+  if (rs->tokens_in > 0) ADD(m->tokens_in, rs->tokens_in);
+  if (rs->tokens_out > 0) ADD(m->tokens_out, rs->tokens_out);
+  if (rs->cost_micro > 0) add_sat(&m->cost_micro_usd, (uint64_t)rs->cost_micro);
+  if (rs->usage_implausible) ADD(m->usage_implausible, 1);
+  int retries = rs->attempts - 1 - rs->hedges_fired;
   if (retries > 0) ADD(m->retries, retries);
-  if (rq->fallback_used) ADD(m->fallbacks, 1);
-  if (rq->hedges_fired > 0) ADD(m->hedges_fired, rq->hedges_fired);
-  if (rq->hedge_won) ADD(m->hedges_won, 1);
-  if (own_rate_limit(rq)) ADD(m->rate_limited, 1);
+  if (rs->fallback) ADD(m->fallbacks, 1);
+  if (rs->hedges_fired > 0) ADD(m->hedges_fired, rs->hedges_fired);
+  if (rs->hedge_won) ADD(m->hedges_won, 1);
+  if (own_rate_limit(rs)) ADD(m->rate_limited, 1);
 }
 
 /* ---- rendering ---- */
@@ -469,9 +464,7 @@ struct sl_metrics_carry *sl_metrics_carry_begin(struct sl_shm *from, const struc
       c->pair[c->n].dst = (_Atomic uint64_t *)&to->deployments[j].m;
       c->n++;
       /* the deployment's rpm/tpm minute goes on too: a reload does not reopen its limits */
-      atomic_store(&to->deployments[j].minute, atomic_load(&from->deployments[i].minute));
-      atomic_store(&to->deployments[j].requests_minute, atomic_load(&from->deployments[i].requests_minute));
-      atomic_store(&to->deployments[j].tokens_minute, atomic_load(&from->deployments[i].tokens_minute));
+      sl_health_carry_windows(&from->deployments[i], &to->deployments[j]);
       break;
     }
   }

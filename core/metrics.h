@@ -6,11 +6,11 @@
 
 #include "net/base/buf.h"
 
-struct sl_request;
+struct sl_request_summary;
 struct sl_worker;
 
-/* Counts one finished request (called once, from sl_request_finish). */
-void sl_metrics_request_done(struct sl_worker *w, const struct sl_request *rq);
+/* Counts one finished request from its summary (called once, from sl_request_finish). */
+void sl_metrics_request_done(struct sl_worker *w, const struct sl_request_summary *rs);
 /* Renders the Prometheus text exposition format (version 0.0.4). */
 int sl_metrics_render(struct sl_worker *w, struct sl_buf *out);
 

@@ -14,7 +14,6 @@
 #include "net/wire/cache_key.h"
 #include "core/log.h"
 #include "core/request_internal.h"
-#include "core/respond.h"
 #include "net/wire/oai_stream.h"
 #include "store/cache.h"
 #include "store/keys.h"
@@ -64,29 +63,6 @@ static void unlink_from(struct sl_request **head, struct sl_request *rq) {
     }
 }
 
-/* Serves a complete stored answer: JSON as is, or replayed as an SSE stream. */
-static bool serve(struct sl_request *rq, const char *json, size_t len, int64_t age) {
-  struct sl_buf sse = {0};
-  if (rq->stream) {
-    struct sl_oai_replay_opts o = {.include_usage = rq->include_usage};
-    if (sl_oai_replay(json, len, &o, &sse)) {
-      sl_buf_free(&sse);
-      return false;
-    }
-  }
-  rq->cache_state = SL_CS_HIT;
-  rq->cache_age_s = age;
-  if (rq->stream) {
-    sl_respond_stream_start(rq, false);
-    sl_respond_stream_write(rq, sse.p, sse.n);
-    sl_buf_free(&sse);
-    sl_respond_stream_end(rq);
-  } else {
-    sl_respond_json(rq, 200, json, len);
-  }
-  return true;
-}
-
 /* A key the operator created with metadata {"cache_shared": true} uses the shared scope
  * (with the master key and every other such key) instead of its own. */
 static bool key_shares_cache(const struct sl_key_record *k) {
@@ -97,63 +73,74 @@ static bool key_shares_cache(const struct sl_key_record *k) {
   return yes;
 }
 
-bool sl_reqcache_begin(struct sl_request *rq) {
-  struct sl_worker *w = rq->w;
+void sl_reqcache_begin(struct sl_worker *w, const struct sl_cache_ask *a, struct sl_cache_verdict *v) {
   const struct sl_config *cfg = w->cfg;
+  memset(v, 0, sizeof *v);
   /* The cache holds OpenAI-format answers; Anthropic-format requests go around it. */
-  if (!w->cache || !rq->upstream_path || rq->cwire != SL_WIRE_OPENAI) return false;
-  const struct sl_http_request *hr = rq->hr;
+  if (!w->cache || !a->upstream_path || !a->openai_wire) return;
+  const struct sl_http_request *hr = a->hr;
   struct sl_cache_control cc;
   sl_cache_control_init(&cc);
-  if (sl_cache_control_from_body(rq->json, &cc) || sl_cache_control_from_headers(hr->headers, hr->nheaders, &cc))
-    return false; /* malformed controls: just do not cache */
-  const cJSON *so = cJSON_GetObjectItemCaseSensitive(rq->json, "stream_options");
-  rq->include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
+  if (sl_cache_control_from_body(a->body, &cc) || sl_cache_control_from_headers(hr->headers, hr->nheaders, &cc))
+    return; /* malformed controls: just do not cache */
+  const cJSON *so = cJSON_GetObjectItemCaseSensitive(a->body, "stream_options");
+  v->include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
   if (cc.no_store) {
-    rq->cache_state = SL_CS_BYPASS;
-    return false;
+    v->kind = SL_CACHE_BYPASS;
+    v->state = SL_CS_BYPASS;
+    return;
   }
   const char *ns = cc.namespace_ ? cc.namespace_ : cfg->cache.namespace_ ? cfg->cache.namespace_ : "";
   /* Entries are per virtual key unless cache_params.shared (or the key's metadata says
    * cache_shared): another tenant sending the same prompt must not learn (from a hit and
    * its age) what was asked, and when. */
   char scope[4 + 65] = "";
-  if (!cfg->cache.shared && rq->key && !key_shares_cache(rq->key)) {
+  if (!cfg->cache.shared && a->key && !key_shares_cache(a->key)) {
     memcpy(scope, "key:", 4);
-    sl_keys_hash_hex(rq->key->hash, scope + 4);
+    sl_keys_hash_hex(a->key->hash, scope + 4);
   }
-  if (sl_cache_key_scoped(scope, rq->group->name, ns, rq->upstream_path, hr->body, hr->body_len, rq->ckey))
-    return false;
-  rq->cache_ttl_s = sl_cache_control_ttl(&cc, (int64_t)cfg->cache.ttl_s);
-  rq->cache_store = rq->cache_ttl_s > 0;
+  if (sl_cache_key_scoped(scope, a->group, ns, a->upstream_path, hr->body, hr->body_len, v->ckey)) return;
+  v->ttl_s = sl_cache_control_ttl(&cc, (int64_t)cfg->cache.ttl_s);
+  v->store = v->ttl_s > 0;
   if (cc.no_cache) {
-    rq->cache_state = SL_CS_BYPASS;
-    return false;
+    v->kind = SL_CACHE_BYPASS;
+    v->state = SL_CS_BYPASS;
+    return;
   }
+  v->kind = SL_CACHE_MISS;
+  v->state = SL_CS_MISS;
   int64_t now = (int64_t)time(NULL);
   struct sl_cache_entry e;
-  if (sl_cache_get(w->cache, rq->ckey, now, &e) == 0) {
+  if (sl_cache_get(w->cache, v->ckey, now, &e) == 0) {
     int64_t age = now - e.stored_at;
-    bool fresh = cc.max_age_s < 0 || age <= cc.max_age_s;
-    bool served = fresh && serve(rq, e.value, e.len, age < 0 ? 0 : age);
+    if (cc.max_age_s < 0 || age <= cc.max_age_s) { /* fresh enough for this client */
+      v->kind = SL_CACHE_HIT;
+      v->state = SL_CS_HIT;
+      v->value = e.value;
+      v->len = e.len;
+      v->age_s = age < 0 ? 0 : age;
+      e.value = NULL;
+    }
     sl_cache_entry_free(&e);
-    if (served) return true;
   }
-  rq->cache_state = SL_CS_MISS;
+}
+
+enum sl_cache_kind sl_reqcache_join(struct sl_request *rq) {
+  struct sl_worker *w = rq->w;
   struct sl_request *leader = find_leader(w, rq->ckey);
   if (leader && !leader->finished) {
     rq->sf_leader = leader;
     rq->sf_next = leader->sf_followers;
     leader->sf_followers = rq;
     sl_attempts_arm_deadline(rq);
-    return true;
+    return SL_CACHE_FOLLOW;
   }
   if (!leader) {
     rq->sf_next = *bucket(w, rq->ckey);
     *bucket(w, rq->ckey) = rq;
     rq->sf_registered = true;
   }
-  return false;
+  return SL_CACHE_MISS;
 }
 
 /* The writer thread cannot log: its failures (a full disk above all) are reported here,
@@ -230,7 +217,7 @@ void sl_reqcache_finish(struct sl_request *rq) {
     f->sf_next = NULL;
     f->sf_leader = NULL;
     if (f->finished) continue;
-    if (rq->fill_json && serve(f, rq->fill_json, rq->fill_len, 0)) continue;
+    if (rq->fill_json && sl_request_serve_cached(f, rq->fill_json, rq->fill_len, 0)) continue;
     sl_attempts_start(f);
   }
   free(rq->fill_json);

@@ -1,8 +1,12 @@
-/* The request state machine, front half. A request moves one way through its stages:
- *   route -> authenticate -> parse body -> (attempt.c: choose, call, retry, fall back,
- *   hedge) -> respond -> log.
- * A request ends once: sl_request_finish() cancels what still runs, writes the access
- * log and closes the request's timers; the last close callback frees it. */
+/* The request spine. A request moves one way through its stages:
+ *   route -> origin check -> authenticate -> parse -> admit -> cache -> attempts
+ * (attempt.c: choose, call, retry, fall back, hedge) -> respond -> summary.
+ * Each stage returns a verdict (core/verdict.h) and never answers the client itself;
+ * this file turns a verdict into a response through core/respond.c. A route row
+ * (core/routes.c) names the handler that serves it and who may call it.
+ * A request ends once: sl_request_finish() cancels what still runs, builds the one
+ * summary record (core/summary.h) that accounting, metrics and the access log read,
+ * and closes the request's timers; the last close callback frees it. */
 #include "core/request.h"
 
 #include <errno.h>
@@ -17,13 +21,14 @@
 #include "core/metrics.h"
 #include "core/origin.h"
 #include "core/tenancy.h"
-#include "core/admin.h"
 #include "store/keys.h"
 #include "core/request_internal.h"
 #include "core/respond.h"
 #include "net/wire/json_bound.h"
 #include "net/wire/json_scan.h"
 #include "net/wire/oai_error.h"
+#include "net/wire/oai_stream.h"
+#include "core/verdict.h"
 #include "policy/classify.h"
 
 /* ---- ending ---- */
@@ -48,66 +53,75 @@ static void on_handle_closed(uv_handle_t *h) { handle_closed(h->data); }
 /* Attempt timers carry their attempt, which points back at the request. */
 static void on_attempt_handle_closed(uv_handle_t *h) { handle_closed(((struct sl_attempt *)h->data)->rq); }
 
-static void access_log(struct sl_request *rq) {
-  struct sl_worker *w = rq->w;
-  if (!w->cfg->access_log || !sl_log_enabled(SL_LOG_INFO)) return;
-  const struct sl_http_request *hr = rq->hr;
-  struct sl_buf b = {0};
+/* ---- the summary record ---- */
+
+void sl_request_summarize(const struct sl_request *rq, uint64_t now_ms, struct sl_request_summary *s) {
+  const struct sl_worker *w = rq->w;
+  memset(s, 0, sizeof *s);
+  s->request_id = rq->id;
+  s->route = rq->route;
+  if (rq->hr) {
+    s->method = rq->hr->method_name;
+    s->path = rq->hr->path;
+  }
+  s->stream = rq->stream;
+  s->group_index = -1;
+  if (rq->group) {
+    s->group = rq->group->name;
+    s->group_spend_id = rq->group->spend_id;
+    uintptr_t p = (uintptr_t)rq->group, b = (uintptr_t)w->groups;
+    if (w->groups && p >= b && p < b + w->ngroups * sizeof *w->groups) s->group_index = (long)((p - b) / sizeof *w->groups);
+  }
+  const struct sl_attempt *last = rq->winner ? rq->winner : rq->natt ? rq->att[rq->natt - 1] : NULL;
+  s->deployment_index = -1;
+  if (last && last->dep < w->cfg->ndeployments) {
+    s->deployment = w->cfg->deployments[last->dep].id;
+    s->deployment_index = (long)last->dep;
+  }
+  s->fallback = rq->fallback_used;
+  s->attempts = rq->natt;
+  s->hedges_fired = rq->hedges_fired;
+  s->hedge_won = rq->hedge_won;
+  s->status = rq->status;
+  s->err_code = rq->err_code;
+  /* The string is the authority: attempt.c sets only it (its outcomes are another enum). */
+  s->err = rq->err_code ? sl_err_parse(rq->err_code) : rq->err;
+  s->cache = rq->cache_state;
+  s->t0_ms = rq->t0_ms;
+  s->t_end_ms = now_ms;
+  const struct sl_attempt *win = rq->winner;
+  if (rq->stream && win && win->streaming && win->t_first) s->t_first_ms = win->t_first;
+  if (win && win->t_end >= win->t_start) {
+    s->has_upstream_ms = true;
+    s->upstream_ms = win->t_end - win->t_start;
+  }
+  s->tokens_in = rq->tokens_in;
+  s->tokens_out = rq->tokens_out;
+  s->cost_micro = rq->cost_micro;
+  s->cost_pico = rq->cost_pico;
+  s->usage_estimated = rq->usage_estimated;
+  s->usage_implausible = rq->usage_implausible;
+  if (rq->key) {
+    s->key = rq->key->key_alias[0] ? rq->key->key_alias : rq->key->display;
+    s->key_id = rq->key->id;
+  }
+}
+
+void sl_request_account(struct sl_request *rq) {
+  if (rq->hold.accounted) return;
+  if (rq->natt || rq->hold.tpm_reserved) sl_tenancy_cost(rq);
+  struct sl_request_summary s;
+  sl_request_summarize(rq, sl_now_ms(), &s);
+  sl_tenancy_account(rq->w, &rq->hold, &s);
+}
+
+static void access_log(const struct sl_worker *w, const struct sl_request_summary *s) {
   char open[160];
   int on = sl_log_open(open, sizeof open, SL_LOG_INFO, "access");
   if (on < 0) return;
+  struct sl_buf b = {0};
   sl_buf_append(&b, open, (size_t)on);
-  sl_buf_printf(&b, ",\"request_id\":\"%s\",\"method\":\"", rq->id);
-  sl_buf_json_escape(&b, hr->method_name.p, hr->method_name.n);
-  sl_buf_puts(&b, "\",\"path\":\"");
-  sl_buf_json_escape(&b, hr->path.p, hr->path.n < 256 ? hr->path.n : 256);
-  sl_buf_printf(&b, "\",\"status\":%d", rq->status);
-  if (rq->group) {
-    sl_buf_puts(&b, ",\"model_group\":\"");
-    sl_buf_json_escape(&b, rq->group->name, strlen(rq->group->name));
-    sl_buf_puts(&b, "\"");
-  }
-  const struct sl_attempt *last = rq->winner ? rq->winner : rq->natt ? rq->att[rq->natt - 1] : NULL;
-  if (last) {
-    const char *id = w->cfg->deployments[last->dep].id;
-    sl_buf_puts(&b, ",\"deployment\":\"");
-    sl_buf_json_escape(&b, id, strlen(id));
-    sl_buf_puts(&b, "\"");
-  }
-  if (rq->fallback_used) {
-    sl_buf_puts(&b, ",\"fallback\":\"");
-    sl_buf_json_escape(&b, rq->fallback_used, strlen(rq->fallback_used));
-    sl_buf_puts(&b, "\"");
-  }
-  static const char *const cache_names[] = {"none", "miss", "hit", "bypass"};
-  sl_buf_printf(&b, ",\"cache\":\"%s\"", cache_names[rq->cache_state]);
-  uint64_t total = sl_now_ms() - rq->t0_ms;
-  if (rq->winner && rq->winner->t_end >= rq->winner->t_start) { /* time not spent waiting on the provider */
-    uint64_t up = rq->winner->t_end - rq->winner->t_start;
-    sl_buf_printf(&b, ",\"overhead_ms\":%llu", (unsigned long long)(total > up ? total - up : 0));
-  }
-  sl_buf_printf(&b, ",\"stream\":%s,\"latency_ms\":%llu,\"hedge\":\"%s\"", rq->stream ? "true" : "false",
-                (unsigned long long)total,
-                rq->hedge_won ? "won" : rq->hedges_fired ? "fired" : "none");
-  if (rq->key) {
-    const char *alias = rq->key->key_alias[0] ? rq->key->key_alias : rq->key->display;
-    sl_buf_puts(&b, ",\"key\":\"");
-    sl_buf_json_escape(&b, alias, strlen(alias));
-    sl_buf_puts(&b, "\"");
-  }
-  if (rq->natt) {
-    char cost[32];
-    sl_tenancy_format_cost(rq->cost_micro, cost);
-    sl_buf_printf(&b, ",\"tokens_in\":%lld,\"tokens_out\":%lld,\"cost_usd\":%s%s%s", (long long)rq->tokens_in,
-                  (long long)rq->tokens_out, cost, rq->usage_estimated ? ",\"usage_estimated\":true" : "",
-                  rq->usage_implausible ? ",\"usage_implausible\":true" : "");
-  }
-  if (rq->err_code) sl_buf_printf(&b, ",\"error\":\"%s\"", rq->err_code);
-  if (rq->natt) {
-    sl_buf_puts(&b, ",\"attempts\":");
-    sl_attempts_log(rq, &b);
-  }
-  sl_buf_puts(&b, "}");
+  sl_summary_access_log(s, &b);
   if (!b.oom) sl_log_raw(b.p, b.n);
   sl_buf_free(&b);
 }
@@ -120,27 +134,38 @@ void sl_request_finish(struct sl_request *rq) {
   if (rq->conn) sl_conn_attach(rq->conn, NULL);
   rq->conn = NULL;
   rq->w->inflight--;
-  sl_tenancy_account(rq);
-  sl_metrics_request_done(rq->w, rq);
-  access_log(rq);
+  sl_request_account(rq);
+  struct sl_request_summary s;
+  sl_request_summarize(rq, sl_now_ms(), &s);
+  sl_metrics_request_done(rq->w, &s);
+  struct sl_buf attempts = {0};
+  bool log = rq->w->cfg->access_log && sl_log_enabled(SL_LOG_INFO);
+  if (log && rq->natt) {
+    sl_attempts_log(rq, &attempts);
+    s.attempts_json = attempts.p;
+    s.attempts_json_len = attempts.n;
+    if (attempts.oom) log = false; /* never a line with a truncated attempts array */
+  }
+  if (log) access_log(rq->w, &s);
+  sl_buf_free(&attempts);
   uv_close((uv_handle_t *)&rq->deadline, on_handle_closed);
   uv_close((uv_handle_t *)&rq->retry_timer, on_handle_closed);
   uv_close((uv_handle_t *)&rq->hedge_timer, on_handle_closed);
   for (int i = 0; i < rq->natt; i++) uv_close((uv_handle_t *)&rq->att[i]->timer, on_attempt_handle_closed);
 }
 
-/* ---- front half: route, authenticate, parse ---- */
+/* ---- parse ---- */
 
-static void unknown_model(struct sl_request *rq, const char *model) {
+static bool unknown_model(struct sl_request *rq, const char *model, struct sl_refusal *r) {
   struct sl_buf list = {0};
   for (size_t i = 0; i < rq->w->ngroups; i++) {
     if (i) sl_buf_puts(&list, ", ");
     sl_buf_puts(&list, rq->w->groups[i].name);
   }
-  sl_respond_error(rq, 400, "model_not_found", NULL,
-                         "Invalid model name passed in model=%.200s. Available model groups: %.700s", model,
-                         list.p ? list.p : "");
+  sl_refuse(r, 400, SL_ERR_MODEL_NOT_FOUND, NULL,
+            "Invalid model name passed in model=%.200s. Available model groups: %.700s", model, list.p ? list.p : "");
   sl_buf_free(&list);
+  return false;
 }
 
 /* Characters of prompt text, for the token estimate: every string in the body. */
@@ -177,62 +202,41 @@ static int request_timeout(struct sl_request *rq, double *out) {
   return 0;
 }
 
-static void handle_api(struct sl_request *rq) {
+/* The parse stage: the body, the model group, the stream flag, the deadline and the
+ * token estimate into rq; false and a refusal when the request is not one to serve. */
+static bool parse(struct sl_request *rq, struct sl_refusal *r) {
   const struct sl_http_request *hr = rq->hr;
   /* Bounded: a pre-scan refuses bodies that would build a huge tree before cJSON runs. */
   const struct sl_json_bound jb = {.max_depth = rq->w->cfg->max_json_depth,
                                    .max_values = rq->w->cfg->max_json_values};
   int jrc = sl_json_bound_parse(hr->body, hr->body_len, &jb, &rq->json);
-  if (jrc == -E2BIG) {
-    sl_respond_error(rq, 413, "json_too_many_values", NULL,
-                           "Request body has more than %lld JSON values (sluice_settings.max_json_values)",
-                           (long long)jb.max_values);
-    return;
-  }
-  if (jrc == -ELOOP) {
-    sl_respond_error(rq, 400, "json_too_deep", NULL,
-                           "Request body nests deeper than %d levels (sluice_settings.max_json_depth)", jb.max_depth);
-    return;
-  }
-  if (!rq->json) {
-    sl_respond_error(rq, 400, "invalid_json", NULL, "Request body is not valid JSON");
-    return;
-  }
-  if (!cJSON_IsObject(rq->json)) {
-    sl_respond_error(rq, 400, "invalid_json", NULL, "Request body must be a JSON object");
-    return;
-  }
+  if (jrc == -E2BIG)
+    return sl_refuse(r, 413, SL_ERR_JSON_TOO_MANY_VALUES, NULL,
+                     "Request body has more than %lld JSON values (sluice_settings.max_json_values)",
+                     (long long)jb.max_values);
+  if (jrc == -ELOOP)
+    return sl_refuse(r, 400, SL_ERR_JSON_TOO_DEEP, NULL,
+                     "Request body nests deeper than %d levels (sluice_settings.max_json_depth)", jb.max_depth);
+  if (!rq->json) return sl_refuse(r, 400, SL_ERR_INVALID_JSON, NULL, "Request body is not valid JSON");
+  if (!cJSON_IsObject(rq->json)) return sl_refuse(r, 400, SL_ERR_INVALID_JSON, NULL, "Request body must be a JSON object");
   const char *dup = sl_json_duplicate_member(rq->json);
-  if (dup) {
-    /* Parsers disagree on which duplicate wins; refuse rather than route on one value
-     * while the provider reads another. */
-    sl_respond_error(rq, 400, "invalid_json", NULL, "Duplicate top-level field '%.100s' in the request body",
-                           dup);
-    return;
-  }
+  if (dup) /* Parsers disagree on which duplicate wins; refuse rather than route on one
+            * value while the provider reads another. */
+    return sl_refuse(r, 400, SL_ERR_INVALID_JSON, NULL, "Duplicate top-level field '%.100s' in the request body", dup);
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(rq->json, "model");
-  if (!cJSON_IsString(model) || !model->valuestring[0]) {
-    sl_respond_error(rq, 400, "invalid_request_error", NULL, "Missing required parameter: 'model' (a string)");
-    return;
-  }
+  if (!cJSON_IsString(model) || !model->valuestring[0])
+    return sl_refuse(r, 400, SL_ERR_INVALID_REQUEST, NULL, "Missing required parameter: 'model' (a string)");
   const cJSON *stream = cJSON_GetObjectItemCaseSensitive(rq->json, "stream");
-  if (stream && !cJSON_IsBool(stream) && !cJSON_IsNull(stream)) {
-    sl_respond_error(rq, 400, "invalid_request_error", NULL, "'stream' must be a boolean");
-    return;
-  }
+  if (stream && !cJSON_IsBool(stream) && !cJSON_IsNull(stream))
+    return sl_refuse(r, 400, SL_ERR_INVALID_REQUEST, NULL, "'stream' must be a boolean");
   rq->stream = cJSON_IsTrue(stream);
   double tmo;
-  if (request_timeout(rq, &tmo)) {
-    sl_respond_error(rq, 400, "invalid_request_error", NULL,
-                           "'timeout' (body) and 'x-sluice-timeout' (header) must be seconds from 0.001 to 86400");
-    return;
-  }
+  if (request_timeout(rq, &tmo))
+    return sl_refuse(r, 400, SL_ERR_INVALID_REQUEST, NULL,
+                     "'timeout' (body) and 'x-sluice-timeout' (header) must be seconds from 0.001 to 86400");
   char aliased[256];
-  rq->group = sl_worker_group(rq->w, sl_tenancy_key_alias(rq, model->valuestring, aliased, sizeof aliased));
-  if (!rq->group) {
-    unknown_model(rq, model->valuestring);
-    return;
-  }
+  rq->group = sl_worker_group(rq->w, sl_tenancy_key_alias(rq->key, model->valuestring, aliased, sizeof aliased));
+  if (!rq->group) return unknown_model(rq, model->valuestring, r);
   const struct sl_header *ho = sl_http_header_find(hr->headers, hr->nheaders, "x-sluice-hedge");
   rq->hedge_off = ho && sl_slice_eq_ci(ho->value, "off");
   rq->est_tokens = sl_policy_estimate_tokens(text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "messages")) +
@@ -242,14 +246,192 @@ static void handle_api(struct sl_request *rq) {
   double t = tmo > 0 ? tmo : rq->w->cfg->timeout_s;
   rq->deadline_ms = rq->t0_ms + (uint64_t)(t * 1000.0);
   rq->client_deadline = tmo > 0;
-  if (!sl_tenancy_admit(rq)) return;
+  return true;
+}
+
+/* ---- cache ---- */
+
+bool sl_request_serve_cached(struct sl_request *rq, const char *json, size_t len, int64_t age_s) {
+  struct sl_buf sse = {0};
+  if (rq->stream) {
+    struct sl_oai_replay_opts o = {.include_usage = rq->include_usage};
+    if (sl_oai_replay(json, len, &o, &sse)) {
+      sl_buf_free(&sse);
+      return false;
+    }
+  }
+  rq->cache_state = SL_CS_HIT;
+  rq->cache_age_s = age_s;
+  if (rq->stream) {
+    sl_respond_stream_start(rq, false);
+    sl_respond_stream_write(rq, sse.p, sse.n);
+    sl_buf_free(&sse);
+    sl_respond_stream_end(rq);
+  } else {
+    sl_respond_json(rq, 200, json, len);
+  }
+  return true;
+}
+
+/* The cache stage's verdict for rq: HIT (served here), FOLLOW (waits for an identical
+ * request's answer), or go upstream (OFF, BYPASS, MISS). */
+static enum sl_cache_kind cache_stage(struct sl_request *rq) {
+  const struct sl_cache_ask ask = {.body = rq->json,
+                                   .hr = rq->hr,
+                                   .key = rq->key,
+                                   .group = rq->group->name,
+                                   .upstream_path = rq->upstream_path,
+                                   .openai_wire = rq->cwire == SL_WIRE_OPENAI};
+  struct sl_cache_verdict v;
+  sl_reqcache_begin(rq->w, &ask, &v);
+  rq->include_usage = v.include_usage;
+  if (v.kind == SL_CACHE_OFF) return SL_CACHE_OFF;
+  rq->cache_state = v.state;
+  memcpy(rq->ckey, v.ckey, sizeof rq->ckey);
+  rq->cache_ttl_s = v.ttl_s;
+  rq->cache_store = v.store;
+  if (v.kind == SL_CACHE_BYPASS) return SL_CACHE_BYPASS;
+  if (v.kind == SL_CACHE_HIT) {
+    bool served = sl_request_serve_cached(rq, v.value, v.len, v.age_s);
+    free(v.value);
+    if (served) return SL_CACHE_HIT;
+    rq->cache_state = SL_CS_MISS; /* cannot be replayed: fetch it again */
+  }
+  return sl_reqcache_join(rq);
+}
+
+/* ---- route handlers ---- */
+
+/* The model endpoints: parse -> admit -> cache -> attempts. */
+void sl_request_api(struct sl_request *rq) {
+  struct sl_refusal r;
+  if (!parse(rq, &r)) {
+    sl_respond_refusal(rq, &r);
+    return;
+  }
+  const cJSON *model = cJSON_GetObjectItemCaseSensitive(rq->json, "model");
+  const struct sl_admit_ask ask = {.key = rq->key,
+                                   .model = model->valuestring,
+                                   .group = rq->group,
+                                   .est_tokens = rq->est_tokens,
+                                   .body = rq->json};
+  struct sl_admit_verdict av;
+  sl_tenancy_admit(rq->w, &ask, &rq->hold, &rq->rl_hdrs, &av);
+  if (av.kind != SL_ADMIT_OK) {
+    sl_admit_refusal(&av, &r);
+    sl_respond_refusal(rq, &r);
+    return;
+  }
+  const struct sl_http_request *hr = rq->hr;
   /* Streams report usage only when asked: ask for the client when it did not. */
   rq->usage_ask = rq->stream && rq->route != SL_R_EMBEDDINGS && rq->route != SL_R_MESSAGES
                       ? sl_usage_inject_stream_options(hr->body, hr->body_len, &rq->inject)
                       : SL_USAGE_ASK_NOT_STREAM;
   if (rq->usage_ask < 0) rq->usage_ask = SL_USAGE_ASK_NOT_STREAM;
-  if (sl_reqcache_begin(rq)) return; /* served from the cache, or waiting for a twin's answer */
-  sl_attempts_start(rq);
+  switch (cache_stage(rq)) {
+  case SL_CACHE_HIT:    /* served */
+  case SL_CACHE_FOLLOW: /* waits for a twin's answer */
+    return;
+  default:
+    sl_attempts_start(rq);
+  }
+}
+
+void sl_request_models(struct sl_request *rq) {
+  if (!rq->key || rq->key->nmodels == 0) {
+    sl_respond_json(rq, 200, rq->w->models_json, rq->w->models_json_len);
+    return;
+  }
+  char *body = NULL;
+  size_t n = 0;
+  int rc = sl_tenancy_models_json(rq->w, rq->key, &body, &n); /* before body and n are read */
+  sl_respond_built(rq, rc, body, n, "Out of memory");
+}
+
+void sl_request_live(struct sl_request *rq) {
+  static const char b[] = "\"I'm alive!\"";
+  sl_respond_json(rq, 200, b, sizeof b - 1);
+}
+
+void sl_request_ready(struct sl_request *rq) {
+  struct sl_worker *w = rq->w;
+  if (w->draining || atomic_load(&w->shm->draining)) {
+    static const char b[] = "{\"status\":\"draining\"}";
+    sl_respond_json(rq, 503, b, sizeof b - 1);
+  } else {
+    static const char b[] = "{\"status\":\"healthy\"}";
+    sl_respond_json(rq, 200, b, sizeof b - 1);
+  }
+}
+
+/* Unauthenticated, as LiteLLM's: scrapers rarely carry keys. */
+void sl_request_metrics(struct sl_request *rq) {
+  struct sl_buf b = {0};
+  if (sl_metrics_render(rq->w, &b)) {
+    sl_buf_free(&b);
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Cannot render metrics");
+    return;
+  }
+  sl_respond_body(rq, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, b.p, b.n);
+  sl_buf_free(&b);
+}
+
+void sl_request_cache_stats(struct sl_request *rq) {
+  char *body = NULL;
+  size_t n = 0;
+  int rc = sl_reqcache_stats_json(rq->w, &body, &n);
+  sl_respond_built(rq, rc, body, n, "Cannot read cache statistics");
+}
+
+void sl_request_cache_flush(struct sl_request *rq) {
+  static const char b[] = "{\"status\":\"flushed\"}";
+  if (sl_reqcache_flush(rq->w)) {
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Cannot flush the cache");
+    return;
+  }
+  sl_respond_json(rq, 200, b, sizeof b - 1);
+}
+
+/* ---- the front: route, origin, authenticate, dispatch ---- */
+
+/* The route and origin stages: false and a refusal when the request goes no further. */
+static bool route_stage(struct sl_request *rq, const struct sl_route_match *m, struct sl_refusal *r) {
+  const struct sl_http_request *hr = rq->hr;
+  if (!m->row)
+    return sl_refuse(r, 404, SL_ERR_NOT_FOUND, NULL, "Unknown path %.*s", (int)(hr->path.n < 200 ? hr->path.n : 200),
+                     hr->path.p);
+  if (!m->method_ok) {
+    char allow[64];
+    snprintf(allow, sizeof allow, "Allow: %s\r\n", m->allow);
+    return sl_refuse(r, 405, SL_ERR_METHOD_NOT_ALLOWED, allow, "Method %.*s is not allowed here; use %s",
+                     (int)(hr->method_name.n < 20 ? hr->method_name.n : 20), hr->method_name.p, m->allow);
+  }
+  switch (sl_origin_check(rq->w->cfg, rq->conn, hr, m->route)) {
+  case SL_ORIGIN_BAD_HOST: {
+    const struct sl_header *h = sl_http_header_find(hr->headers, hr->nheaders, "host");
+    return sl_refuse(r, 421, SL_ERR_MISDIRECTED_REQUEST, NULL,
+                     "Host '%.*s' is not served here: without a master key sluice answers only to "
+                     "localhost, its own address and sluice_settings.allowed_hosts",
+                     (int)(h->value.n < 200 ? h->value.n : 200), h->value.p);
+  }
+  case SL_ORIGIN_BAD_TYPE:
+    return sl_refuse(r, 415, SL_ERR_UNSUPPORTED_MEDIA_TYPE, NULL,
+                     "Request bodies must be sent with Content-Type: application/json");
+  case SL_ORIGIN_OK:
+    break;
+  }
+  return true;
+}
+
+/* The authenticate stage, by the row's access. */
+static bool auth_stage(struct sl_request *rq, enum sl_route_access access, struct sl_refusal *r) {
+  if (access == SL_ACCESS_OPEN) return true;
+  const char *why;
+  if (sl_tenancy_authenticate(rq->w, rq->hr, &rq->key, &why))
+    return sl_refuse(r, 401, SL_ERR_INVALID_API_KEY, "WWW-Authenticate: Bearer\r\n", "%s", why);
+  if (rq->key && access == SL_ACCESS_MASTER)
+    return sl_refuse(r, 403, SL_ERR_ADMIN_ONLY, NULL, "This route needs the master key");
+  return true;
 }
 
 void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_request *hr) {
@@ -281,114 +463,12 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
   rq->route = m.route;
   if (m.route == SL_R_MESSAGES) rq->cwire = SL_WIRE_ANTHROPIC; /* errors and streams in its format */
   rq->upstream_path = m.upstream_path;
-  if (m.route == SL_R_NONE) {
-    sl_respond_error(rq, 404, "not_found", NULL, "Unknown path %.*s",
-                           (int)(hr->path.n < 200 ? hr->path.n : 200), hr->path.p);
+  struct sl_refusal r;
+  if (!route_stage(rq, &m, &r) || !auth_stage(rq, m.row->access, &r)) {
+    sl_respond_refusal(rq, &r);
     return;
   }
-  if (!m.method_ok) {
-    char allow[64];
-    snprintf(allow, sizeof allow, "Allow: %s\r\n", m.allow);
-    sl_respond_error(rq, 405, "method_not_allowed", allow, "Method %.*s is not allowed here; use %s",
-                           (int)(hr->method_name.n < 20 ? hr->method_name.n : 20), hr->method_name.p, m.allow);
-    return;
-  }
-  switch (sl_origin_check(w->cfg, c, hr, m.route)) {
-  case SL_ORIGIN_BAD_HOST: {
-    const struct sl_header *h = sl_http_header_find(hr->headers, hr->nheaders, "host");
-    sl_respond_error(rq, 421, "misdirected_request", NULL,
-                           "Host '%.*s' is not served here: without a master key sluice answers only to "
-                           "localhost, its own address and sluice_settings.allowed_hosts",
-                           (int)(h->value.n < 200 ? h->value.n : 200), h->value.p);
-    return;
-  }
-  case SL_ORIGIN_BAD_TYPE:
-    sl_respond_error(rq, 415, "unsupported_media_type", NULL,
-                           "Request bodies must be sent with Content-Type: application/json");
-    return;
-  case SL_ORIGIN_OK:
-    break;
-  }
-  switch (m.route) {
-  case SL_R_LIVE: {
-    static const char b[] = "\"I'm alive!\"";
-    sl_respond_json(rq, 200, b, sizeof b - 1);
-    return;
-  }
-  case SL_R_READY:
-    if (w->draining || atomic_load(&w->shm->draining)) {
-      static const char b[] = "{\"status\":\"draining\"}";
-      sl_respond_json(rq, 503, b, sizeof b - 1);
-    } else {
-      static const char b[] = "{\"status\":\"healthy\"}";
-      sl_respond_json(rq, 200, b, sizeof b - 1);
-    }
-    return;
-  case SL_R_METRICS: { /* unauthenticated, as LiteLLM's: scrapers rarely carry keys */
-    struct sl_buf b = {0};
-    if (sl_metrics_render(w, &b)) {
-      sl_buf_free(&b);
-      sl_respond_error(rq, 500, "internal_error", NULL, "Cannot render metrics");
-      return;
-    }
-    sl_respond_body(rq, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, b.p, b.n);
-    sl_buf_free(&b);
-    return;
-  }
-  default:
-    break;
-  }
-  const char *why;
-  if (sl_tenancy_authenticate(rq, &why)) {
-    sl_respond_error(rq, 401, "invalid_api_key", "WWW-Authenticate: Bearer\r\n", "%s", why);
-    return;
-  }
-  if (rq->key && sl_route_master_only(m.route)) {
-    sl_respond_error(rq, 403, "admin_only", NULL, "This route needs the master key");
-    return;
-  }
-  switch (m.route) {
-  case SL_R_MODELS: {
-    if (!rq->key || rq->key->nmodels == 0) {
-      sl_respond_json(rq, 200, w->models_json, w->models_json_len);
-      return;
-    }
-    char *body = NULL;
-    size_t n = 0;
-    int rc = sl_tenancy_models_json(rq, &body, &n); /* before body and n are read */
-    sl_respond_built(rq, rc, body, n, "Out of memory");
-    return;
-  }
-  case SL_R_CACHE_STATS: {
-    char *body = NULL;
-    size_t n = 0;
-    int rc = sl_reqcache_stats_json(w, &body, &n);
-    sl_respond_built(rq, rc, body, n, "Cannot read cache statistics");
-    return;
-  }
-  case SL_R_CACHE_FLUSH: {
-    static const char b[] = "{\"status\":\"flushed\"}";
-    if (sl_reqcache_flush(w)) {
-      sl_respond_error(rq, 500, "internal_error", NULL, "Cannot flush the cache");
-      return;
-    }
-    sl_respond_json(rq, 200, b, sizeof b - 1);
-    return;
-  }
-  case SL_R_KEY_GENERATE:
-  case SL_R_KEY_INFO:
-  case SL_R_KEY_UPDATE:
-  case SL_R_KEY_DELETE:
-  case SL_R_KEY_LIST:
-  case SL_R_KEY_BLOCK:
-  case SL_R_KEY_UNBLOCK:
-  case SL_R_SPEND_REPORT:
-  case SL_R_CONFIG_RELOAD:
-    sl_admin_handle(rq);
-    return;
-  default:
-    handle_api(rq);
-  }
+  m.row->handler(rq);
 }
 
 void sl_request_on_writable(void *ud, struct sl_conn *c, void *req) {
@@ -401,7 +481,10 @@ void sl_request_on_abort(void *ud, struct sl_conn *c, void *req) {
   rq->conn = NULL;
   if (!rq->finished) {
     rq->status = 499; /* client closed the connection (nginx's convention) */
-    if (!rq->err_code) rq->err_code = "client_closed";
+    if (!rq->err_code) {
+      rq->err = SL_ERR_CLIENT_CLOSED;
+      rq->err_code = sl_err_name(SL_ERR_CLIENT_CLOSED);
+    }
     sl_request_finish(rq);
   }
 }

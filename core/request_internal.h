@@ -8,12 +8,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/errors.h"
 #include "core/routes.h"
 #include "core/worker.h"
 #include "net/base/arena.h"
 #include "net/base/buf.h"
 #include "policy/choose.h"
+#include "policy/outcome.h"
 #include "core/reqcache.h"
+#include "core/summary.h"
+#include "core/tenancy.h"
 #include "net/wire/usage.h"
 #include "net/wire/xlate.h"
 
@@ -56,7 +60,7 @@ struct sl_attempt {
   struct sl_xlate_stream *xs;  /* streaming winner of another format: translates its events */
   struct sl_stream_chain *chain; /* streaming winner: framer -> filters -> client (arena) */
   char xerr[256];              /* why the request could not be translated */
-  char outcome[48];            /* for the access log: "ok", "http_500", "upstream_reset", ... */
+  enum sl_attempt_outcome outcome; /* what happened to it (policy/outcome.h); with status for http_<status> */
 };
 
 struct sl_request {
@@ -111,16 +115,12 @@ struct sl_request {
 
   /* tenancy: who is calling, what they may spend */
   struct sl_key_record *key;        /* the virtual key used; NULL for the master key / no auth */
-  struct sl_shm_key *key_slot;
-  int64_t tpm_reserved;             /* tokens reserved on the key's TPM window */
-  bool parallel_taken;              /* holds one of the key's max_parallel_requests */
-  uint64_t tpm_taken_ms;
+  struct sl_tenancy_hold hold;      /* what admission took: given back when accounted */
   struct sl_buf rl_hdrs;            /* x-ratelimit-* lines */
   int usage_ask;                    /* enum sl_usage_ask for this body */
   struct sl_usage_splice inject;    /* where to ask the upstream for stream usage */
-  bool accounted;
-  bool winner_streams;
-  enum sl_wire cwire;               /* the client's wire format (Anthropic on /v1/messages) */              /* the response is a stream (cost goes in a trailer) */
+  bool winner_streams;              /* the response is a stream (cost goes in a trailer) */
+  enum sl_wire cwire;               /* the client's wire format (Anthropic on /v1/messages) */
 
   /* accounting: filled from the provider's usage */
   int64_t tokens_in, tokens_out;    /* of every attempt that consumed tokens */
@@ -131,14 +131,16 @@ struct sl_request {
 
   /* response */
   int status;
-  const char *err_code;
+  const char *err_code;             /* the wire string of err, or an attempt outcome (attempt.c sets it) */
+  enum sl_err err;
   struct sl_buf hdrs;               /* x-sluice-* lines, built when the response starts */
 };
 
 /* attempt_shape.c: whether a 2xx body is the route's answer (a JSON object of its
  * shape: choices for chat and completions, data for embeddings, a message for
- * /v1/messages), so that nothing else is passed on or stored as one. */
-bool sl_attempt_body_is_answer(enum sl_route route, const char *p, size_t n);
+ * /v1/messages), so that nothing else is passed on or stored as one. The same pass finds
+ * the top-level "usage" object: its range in *usage_at / *usage_len (0 when absent). */
+bool sl_attempt_body_is_answer(enum sl_route route, const char *p, size_t n, size_t *usage_at, size_t *usage_len);
 
 /* attempt_send.c: builds the attempt's body slices (at->body), path (at->path) and
  * headers (into hs, at most SL_ATTEMPT_MAX_HEADERS; their count in *nh). 0; -2 when the
@@ -148,6 +150,16 @@ int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t
 
 /* request.c */
 void sl_request_finish(struct sl_request *rq);
+/* The request's summary record as of now (core/summary.h); attempts_json left NULL.
+ * now_ms: the end time to record. */
+void sl_request_summarize(const struct sl_request *rq, uint64_t now_ms, struct sl_request_summary *s);
+/* Accounts the request's spend once (tenancy), from its summary: called before the
+ * answer's last bytes leave, and again (a no-op then) when it ends. */
+void sl_request_account(struct sl_request *rq);
+/* Serves a complete stored answer (a cache hit, or a single-flight leader's answer):
+ * JSON as is, or replayed as an SSE stream. False (nothing sent) when it cannot be
+ * replayed; the caller then goes upstream. */
+bool sl_request_serve_cached(struct sl_request *rq, const char *json, size_t len, int64_t age_s);
 /* A step that is not one of the request's handles (a thread-pool job, a reload wait)
  * keeps the request's memory alive: rq->open_handles++ before it starts, then one
  * sl_request_release(rq) when it ends (the last release frees the request). */

@@ -11,8 +11,7 @@
 
 #include "core/request_internal.h"
 #include "core/tenancy.h"
-
-static const char *const cache_names[] = {NULL, "miss", "hit", "bypass"};
+#include "core/verdict.h"
 
 /* One "name: value\r\n" line (appends, not printf: this runs for every answer). */
 static void hdr(struct sl_buf *b, const char *name_colon_sp, size_t nn, const char *v) {
@@ -45,18 +44,14 @@ void sl_respond_headers(struct sl_request *rq) {
     sl_tenancy_format_cost(rq->cost_micro, cost);
     HDR(&rq->hdrs, "x-sluice-cost: ", cost);
   }
-  if (rq->cache_state != SL_CS_NONE) HDR(&rq->hdrs, "x-sluice-cache: ", cache_names[rq->cache_state]);
+  if (rq->cache_state != SL_CS_NONE) HDR(&rq->hdrs, "x-sluice-cache: ", sl_cache_state_name(rq->cache_state));
   if (rq->cache_state == SL_CS_HIT) sl_buf_printf(&rq->hdrs, "age: %lld\r\n", (long long)rq->cache_age_s);
 }
 
-void sl_respond_error(struct sl_request *rq, int status, const char *code, const char *extra_hdrs, const char *fmt,
-                      ...) {
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
+static void error_out(struct sl_request *rq, int status, enum sl_err err, const char *code, const char *extra_hdrs,
+                      const char *msg) {
   rq->status = status;
+  rq->err = err;
   rq->err_code = code;
   if (rq->conn) {
     sl_respond_headers(rq);
@@ -67,12 +62,36 @@ void sl_respond_error(struct sl_request *rq, int status, const char *code, const
   sl_request_finish(rq);
 }
 
+void sl_respond_error(struct sl_request *rq, int status, enum sl_err code, const char *extra_hdrs, const char *fmt,
+                      ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  error_out(rq, status, code, sl_err_name(code), extra_hdrs, msg);
+}
+
+void sl_respond_error_named(struct sl_request *rq, int status, const char *code, const char *extra_hdrs,
+                            const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  error_out(rq, status, sl_err_parse(code), code, extra_hdrs, msg);
+}
+
+void sl_respond_refusal(struct sl_request *rq, const struct sl_refusal *r) {
+  error_out(rq, r->status, r->err, sl_err_name(r->err), r->hdrs[0] ? r->hdrs : NULL, r->msg);
+}
+
 void sl_respond_body(struct sl_request *rq, int status, const char *content_type, const char *extra_hdrs,
                      const char *body, size_t n) {
   rq->status = status;
   sl_respond_headers(rq);
   if (extra_hdrs) sl_buf_puts(&rq->hdrs, extra_hdrs);
-  sl_tenancy_account(rq); /* before the answer leaves: a kill -9 right after cannot lose its spend */
+  sl_request_account(rq); /* before the answer leaves: a kill -9 right after cannot lose its spend */
   if (rq->conn)
     sl_conn_respond(rq->conn, status, content_type ? content_type : "application/json", rq->hdrs.p, rq->hdrs.n,
                     body ? body : "", n);
@@ -84,7 +103,7 @@ void sl_respond_json(struct sl_request *rq, int status, const char *body, size_t
 }
 
 void sl_respond_built(struct sl_request *rq, int rc, char *body, size_t n, const char *why) {
-  if (rc) sl_respond_error(rq, 500, "internal_error", NULL, "%s", why);
+  if (rc) sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "%s", why);
   else sl_respond_json(rq, 200, body, n);
   free(body);
 }
@@ -115,7 +134,7 @@ void sl_respond_stream_end(struct sl_request *rq) {
       sl_tenancy_cost(rq);
       sl_tenancy_format_cost(rq->cost_micro, cost);
       snprintf(tr, sizeof tr, "x-sluice-cost: %s\r\n", cost);
-      sl_tenancy_account(rq); /* before the last bytes leave */
+      sl_request_account(rq); /* before the last bytes leave */
       sl_conn_stream_end_trailers(rq->conn, tr);
     } else {
       sl_conn_stream_end(rq->conn);

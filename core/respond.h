@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/errors.h"
 #include "net/base/iov.h"
 
 struct sl_request;
@@ -20,8 +21,15 @@ struct sl_conn;
 
 /* An error in the client's wire format, then the request ends. extra_hdrs: whole header
  * lines ("Allow: GET\r\n") or NULL. */
-void sl_respond_error(struct sl_request *rq, int status, const char *code, const char *extra_hdrs,
+void sl_respond_error(struct sl_request *rq, int status, enum sl_err code, const char *extra_hdrs,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The same with the code given as its string: an attempt outcome passed through as the
+ * request's error ("upstream_reset"). */
+void sl_respond_error_named(struct sl_request *rq, int status, const char *code, const char *extra_hdrs,
+                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* A stage's refusal (core/verdict.h): its status, code, header lines and message. */
+struct sl_refusal;
+void sl_respond_refusal(struct sl_request *rq, const struct sl_refusal *r);
 /* A whole body of content_type (NULL: application/json), then the request ends. */
 void sl_respond_body(struct sl_request *rq, int status, const char *content_type, const char *extra_hdrs,
                      const char *body, size_t n);

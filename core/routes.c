@@ -1,74 +1,56 @@
-/* Route table; see routes.h. */
+/* Route table and lookup; see routes.h. The core rows are here; the admin API owns its
+ * rows (core/admin.c, sl_admin_routes) and the lookup reads both. */
 #include "core/routes.h"
 
 #include <string.h>
 
-static const struct {
-  const char *path; /* without /v1 */
-  enum sl_route route;
-  enum sl_http_method_kind method;
-  bool v1_optional; /* false: path must be given exactly */
-  const char *upstream;
-} table[] = {
-  {"/chat/completions", SL_R_CHAT, SL_M_POST, true, "/chat/completions"},
-  {"/completions", SL_R_COMPLETIONS, SL_M_POST, true, "/completions"},
-  {"/embeddings", SL_R_EMBEDDINGS, SL_M_POST, true, "/embeddings"},
-  {"/models", SL_R_MODELS, SL_M_GET, true, NULL},
-  {"/messages", SL_R_MESSAGES, SL_M_POST, true, "/messages"},
-  {"/health/liveliness", SL_R_LIVE, SL_M_GET, false, NULL},
-  {"/health/liveness", SL_R_LIVE, SL_M_GET, false, NULL},
-  {"/health/readiness", SL_R_READY, SL_M_GET, false, NULL},
-  {"/cache/stats", SL_R_CACHE_STATS, SL_M_GET, false, NULL},
-  {"/cache", SL_R_CACHE_FLUSH, SL_M_DELETE, false, NULL},
-  {"/metrics", SL_R_METRICS, SL_M_GET, false, NULL},
-  {"/key/generate", SL_R_KEY_GENERATE, SL_M_POST, false, NULL},
-  {"/key/info", SL_R_KEY_INFO, SL_M_GET, false, NULL},
-  {"/key/update", SL_R_KEY_UPDATE, SL_M_POST, false, NULL},
-  {"/key/delete", SL_R_KEY_DELETE, SL_M_POST, false, NULL},
-  {"/key/list", SL_R_KEY_LIST, SL_M_GET, false, NULL},
-  {"/key/block", SL_R_KEY_BLOCK, SL_M_POST, false, NULL},
-  {"/key/unblock", SL_R_KEY_UNBLOCK, SL_M_POST, false, NULL},
-  {"/spend/report", SL_R_SPEND_REPORT, SL_M_GET, false, NULL},
-  {"/config/reload", SL_R_CONFIG_RELOAD, SL_M_POST, false, NULL},
+#include "core/admin.h"
+
+static const struct sl_route_row core_rows[] = {
+    {"/chat/completions", SL_R_CHAT, SL_M_POST, true, "/chat/completions", SL_ACCESS_KEY, sl_request_api},
+    {"/completions", SL_R_COMPLETIONS, SL_M_POST, true, "/completions", SL_ACCESS_KEY, sl_request_api},
+    {"/embeddings", SL_R_EMBEDDINGS, SL_M_POST, true, "/embeddings", SL_ACCESS_KEY, sl_request_api},
+    {"/models", SL_R_MODELS, SL_M_GET, true, NULL, SL_ACCESS_KEY, sl_request_models},
+    {"/messages", SL_R_MESSAGES, SL_M_POST, true, "/messages", SL_ACCESS_KEY, sl_request_api},
+    {"/health/liveliness", SL_R_LIVE, SL_M_GET, false, NULL, SL_ACCESS_OPEN, sl_request_live},
+    {"/health/liveness", SL_R_LIVE, SL_M_GET, false, NULL, SL_ACCESS_OPEN, sl_request_live},
+    {"/health/readiness", SL_R_READY, SL_M_GET, false, NULL, SL_ACCESS_OPEN, sl_request_ready},
+    {"/metrics", SL_R_METRICS, SL_M_GET, false, NULL, SL_ACCESS_OPEN, sl_request_metrics},
+    {"/cache/stats", SL_R_CACHE_STATS, SL_M_GET, false, NULL, SL_ACCESS_MASTER, sl_request_cache_stats},
+    {"/cache", SL_R_CACHE_FLUSH, SL_M_DELETE, false, NULL, SL_ACCESS_MASTER, sl_request_cache_flush},
 };
 
-struct sl_route_match sl_route_find(enum sl_http_method_kind m, struct sl_slice path) {
-  struct sl_route_match r = {SL_R_NONE, false, NULL, NULL};
+struct sl_route_match sl_route_find_in(const struct sl_route_row *const *tables, const size_t *nrows, size_t ntables,
+                                       enum sl_http_method_kind m, struct sl_slice path) {
+  struct sl_route_match r = {SL_R_NONE, false, NULL, NULL, NULL};
   const char *p = path.p;
   size_t n = path.n;
   if (n > 1 && p[n - 1] == '/') n--;
   bool v1 = n >= 3 && memcmp(p, "/v1", 3) == 0 && (n == 3 || p[3] == '/');
-  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-    size_t tl = strlen(table[i].path);
-    const char *q = p;
-    size_t qn = n;
-    if (v1 && table[i].v1_optional) {
-      q += 3;
-      qn -= 3;
+  for (size_t t = 0; t < ntables; t++)
+    for (size_t i = 0; i < nrows[t]; i++) {
+      const struct sl_route_row *row = &tables[t][i];
+      size_t tl = strlen(row->path);
+      const char *q = p;
+      size_t qn = n;
+      if (v1 && row->v1_optional) {
+        q += 3;
+        qn -= 3;
+      }
+      if (qn != tl || memcmp(q, row->path, tl) != 0) continue;
+      r.route = row->route;
+      r.upstream_path = row->upstream;
+      r.row = row;
+      /* HEAD is served like GET by the server (no body). */
+      r.method_ok = m == row->method || (m == SL_M_HEAD && row->method == SL_M_GET);
+      r.allow = row->method == SL_M_POST ? "POST" : row->method == SL_M_DELETE ? "DELETE" : "GET, HEAD";
+      return r;
     }
-    if (qn != tl || memcmp(q, table[i].path, tl) != 0) continue;
-    r.route = table[i].route;
-    r.upstream_path = table[i].upstream;
-    /* HEAD is served like GET by the server (no body). */
-    r.method_ok = m == table[i].method || (m == SL_M_HEAD && table[i].method == SL_M_GET);
-    r.allow = table[i].method == SL_M_POST ? "POST" : table[i].method == SL_M_DELETE ? "DELETE" : "GET, HEAD";
-    return r;
-  }
   return r;
 }
 
-bool sl_route_master_only(enum sl_route r) {
-  switch (r) {
-  case SL_R_CACHE_STATS:
-  case SL_R_CACHE_FLUSH:
-  case SL_R_KEY_GENERATE:
-  case SL_R_KEY_UPDATE:
-  case SL_R_KEY_DELETE:
-  case SL_R_KEY_LIST:
-  case SL_R_KEY_BLOCK:
-  case SL_R_KEY_UNBLOCK:
-  case SL_R_SPEND_REPORT:
-  case SL_R_CONFIG_RELOAD: return true;
-  default: return false;
-  }
+struct sl_route_match sl_route_find(enum sl_http_method_kind m, struct sl_slice path) {
+  const struct sl_route_row *const tables[] = {core_rows, sl_admin_routes};
+  const size_t nrows[] = {sizeof core_rows / sizeof core_rows[0], sl_admin_nroutes};
+  return sl_route_find_in(tables, nrows, 2, m, path);
 }

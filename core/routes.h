@@ -1,5 +1,9 @@
-/* The API surface: which paths sluice serves, with which methods. One table, so 404
- * and 405 (with its Allow header) fall out of the same lookup. */
+/* The API surface: which paths sluice serves, with which methods, who may call them,
+ * and the handler that serves each. One table (core rows in routes.c, the admin API's
+ * own rows in admin.c, which the lookup includes), so 404, 405 (with its Allow
+ * header), the master-key check and the dispatch fall out of the same lookup. To add a
+ * route: an enum value here, a row (path, method, access, handler) in routes.c or in
+ * the owning module's row array, and a test in test/unit/test_routes.c. */
 #ifndef SL_CORE_ROUTES_H
 #define SL_CORE_ROUTES_H
 
@@ -28,18 +32,49 @@ enum sl_route {
   SL_R_CONFIG_RELOAD, /* POST /config/reload (master key) */
 };
 
+struct sl_request;
+/* Serves the request and ends it (through core/respond.c), now or later. */
+typedef void (*sl_route_handler)(struct sl_request *rq);
+
+/* Who may call a route. */
+enum sl_route_access {
+  SL_ACCESS_OPEN = 0, /* no authentication (health, metrics: probes and scrapers carry no key) */
+  SL_ACCESS_KEY,      /* the master key or a virtual key (when a master key is configured) */
+  SL_ACCESS_MASTER,   /* ops and admin: the master key only; a virtual key gets 403 */
+};
+
+struct sl_route_row {
+  const char *path; /* without /v1 */
+  enum sl_route route;
+  enum sl_http_method_kind method;
+  bool v1_optional; /* false: path must be given exactly */
+  const char *upstream; /* path appended to api_base, e.g. "/chat/completions"; NULL: none */
+  enum sl_route_access access;
+  sl_route_handler handler;
+};
+
 struct sl_route_match {
   enum sl_route route;
   bool method_ok;
   const char *allow;       /* for 405 */
   const char *upstream_path; /* path appended to api_base, e.g. "/chat/completions" */
+  const struct sl_route_row *row; /* NULL: no such path */
 };
 
-/* Ops and admin routes: they take the master key (when one is configured), never a
- * virtual key (403). /key/info is not among them: a virtual key may read its own. */
-bool sl_route_master_only(enum sl_route r);
+/* Handlers of the core rows (core/request.c). */
+void sl_request_api(struct sl_request *rq);         /* the model endpoints */
+void sl_request_models(struct sl_request *rq);      /* GET /v1/models */
+void sl_request_live(struct sl_request *rq);        /* GET /health/liveliness */
+void sl_request_ready(struct sl_request *rq);       /* GET /health/readiness */
+void sl_request_metrics(struct sl_request *rq);     /* GET /metrics */
+void sl_request_cache_stats(struct sl_request *rq); /* GET /cache/stats */
+void sl_request_cache_flush(struct sl_request *rq); /* DELETE /cache */
 
-/* Matches path (with or without the /v1 prefix, trailing slash tolerated). */
+/* Matches path (with or without the /v1 prefix, trailing slash tolerated) against the
+ * core rows, then the admin API's. */
 struct sl_route_match sl_route_find(enum sl_http_method_kind m, struct sl_slice path);
+/* The same over the given tables (ntables arrays of rows, each of nrows[i]). */
+struct sl_route_match sl_route_find_in(const struct sl_route_row *const *tables, const size_t *nrows, size_t ntables,
+                                       enum sl_http_method_kind m, struct sl_slice path);
 
 #endif

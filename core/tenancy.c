@@ -1,8 +1,10 @@
 /* Keys, limits, budgets and cost on the request path; see tenancy.h. Limits and
  * budgets are decided on shared-memory slots under each slot's spinlock, so every
  * worker sees one exact count; spend is added to monotonic totals that the spend
- * flusher moves to the LMDB ledger. Windows use the wall clock in unix minutes, the
- * only clock all processes agree on for "this minute". */
+ * flusher moves to the LMDB ledger. Rate-limit windows are minutes of the monotonic
+ * clock (sl_now_ms), as the deployments' windows in core/health_shm.c: CLOCK_MONOTONIC is
+ * system-wide, so every worker and every reload generation agrees on "this minute", and
+ * a wall-clock step (NTP, an operator) never opens or stretches a window. */
 #include "core/tenancy.h"
 
 #include <ctype.h>
@@ -13,20 +15,13 @@
 
 #include "core/log.h"
 #include "core/request_internal.h"
-#include "core/respond.h"
+#include "policy/attempt_verdict.h"
 #include "policy/cost.h"
-#include "policy/duration.h"
 #include "policy/prices.h"
 #include "policy/ratelimit.h"
 #include "store/keys.h"
 #include "store/lmdb_env.h"
 #include "store/spend.h"
-
-static uint64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 void sl_tenancy_format_cost(int64_t micro, char out[32]) {
   snprintf(out, 32, "%lld.%06lld", (long long)(micro / 1000000), (long long)(micro % 1000000));
@@ -36,18 +31,14 @@ void sl_tenancy_format_cost(int64_t micro, char out[32]) {
 
 void sl_tenancy_open(struct sl_worker *w) {
   const struct sl_config *c = w->cfg;
+  /* Prices come resolved in the plan (configured, else the built-in table). */
   w->prices = calloc(c->ndeployments ? c->ndeployments : 1, sizeof *w->prices);
   for (size_t i = 0; w->prices && i < c->ndeployments; i++) {
-    const struct sl_deployment *d = &c->deployments[i];
-    if (d->input_cost_per_token > 0 || d->output_cost_per_token > 0) {
-      w->prices[i] = (struct sl_price){.input = d->input_cost_per_token, .output = d->output_cost_per_token};
-      continue;
-    }
-    const struct sl_price_entry *e = sl_prices_lookup(d->upstream_model);
-    if (e) w->prices[i] = e->price;
-    else if (w->index == 0)
+    const struct sl_plan_dep *pd = &c->plan->deps[i];
+    w->prices[i] = pd->price;
+    if (!pd->priced && w->index == 0)
       sl_log(SL_LOG_WARN, "deployment has no price: its requests cost 0", "\"deployment\":\"%s\",\"model\":\"%s\"",
-             d->id, d->upstream_model);
+             c->deployments[i].id, c->deployments[i].upstream_model);
   }
   for (size_t i = 0; i < w->ngroups; i++) {
     w->groups[i].spend_id = sl_spend_id_name(SL_SPEND_GROUP, w->groups[i].name, strlen(w->groups[i].name));
@@ -108,13 +99,14 @@ static bool bearer_token(const struct sl_http_request *hr, struct sl_slice *out)
   return true;
 }
 
-int sl_tenancy_authenticate(struct sl_request *rq, const char **why) {
-  struct sl_worker *w = rq->w;
+int sl_tenancy_authenticate(struct sl_worker *w, const struct sl_http_request *hr, struct sl_key_record **key,
+                            const char **why) {
+  *key = NULL;
   const char *mk = w->cfg->master_key;
   if (!mk) return 0;
   struct sl_slice tok;
   *why = "Authentication error: missing API key. Pass it as 'Authorization: Bearer <key>'.";
-  if (!bearer_token(rq->hr, &tok) || tok.n == 0) return -1;
+  if (!bearer_token(hr, &tok) || tok.n == 0) return -1;
   if (key_matches(tok, mk)) return 0;
   *why = "Authentication error: invalid API key.";
   if (!w->keys || tok.n < 3 || memcmp(tok.p, "sk-", 3) != 0) return -1;
@@ -132,12 +124,11 @@ int sl_tenancy_authenticate(struct sl_request *rq, const char **why) {
     free(r);
     return -1;
   }
-  rq->key = r;
+  *key = r;
   return 0;
 }
 
-const char *sl_tenancy_key_alias(const struct sl_request *rq, const char *model, char *buf, size_t n) {
-  const struct sl_key_record *k = rq->key;
+const char *sl_tenancy_key_alias(const struct sl_key_record *k, const char *model, char *buf, size_t n) {
   if (!k || !k->aliases[0]) return model;
   cJSON *a = cJSON_Parse(k->aliases);
   const cJSON *to = cJSON_GetObjectItemCaseSensitive(a, model);
@@ -150,9 +141,7 @@ const char *sl_tenancy_key_alias(const struct sl_request *rq, const char *model,
   return out;
 }
 
-int sl_tenancy_models_json(const struct sl_request *rq, char **out, size_t *n) {
-  const struct sl_worker *w = rq->w;
-  const struct sl_key_record *k = rq->key;
+int sl_tenancy_models_json(const struct sl_worker *w, const struct sl_key_record *k, char **out, size_t *n) {
   cJSON *root = cJSON_Parse(w->models_json);
   cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
   if (!cJSON_IsArray(data)) {
@@ -207,29 +196,32 @@ static int64_t period_spend(struct sl_worker *w, struct sl_shm_key *s, enum sl_s
   return atomic_load(&s->period_spend_pico);
 }
 
+/* The gateway budget's current period: budget_duration compiled to seconds at load (a bad
+ * one is a startup error); 0 seconds: one period forever. */
 static int64_t gateway_period_start(const struct sl_config *c, int64_t now) {
-  int64_t d = 0; /* validated when the config was loaded */
-  if (!c->budget_duration || sl_policy_duration_parse_s(c->budget_duration, &d)) return 0;
-  return now - now % d;
+  int64_t d = c->plan->budget_period_s;
+  return d > 0 ? now - now % d : 0;
 }
 
-static void table_full(struct sl_request *rq, const char *who) {
+static void table_full(struct sl_worker *w, struct sl_admit_verdict *v, const char *who) {
   static bool told;
-  size_t max = rq->w->shm->nkeys / 2;
+  size_t max = w->shm->nkeys / 2;
   if (!told) sl_log(SL_LOG_ERROR, "key table full: payers that are not in it yet are refused (raise sluice_settings.max_keys)",
                     "\"payer\":\"%s\",\"max_keys\":%zu", who, max);
   told = true;
-  sl_respond_error(rq, 503, "key_table_full", "Retry-After: 60\r\n",
-                         "sluice cannot track more virtual keys: its limiter table is full (sluice_settings.max_keys = %zu). "
-                         "Ask the operator to raise max_keys.", max);
+  v->kind = SL_ADMIT_TABLE_FULL;
+  v->retry_after_s = 60;
+  snprintf(v->msg, sizeof v->msg,
+           "sluice cannot track more virtual keys: its limiter table is full (sluice_settings.max_keys = %zu). "
+           "Ask the operator to raise max_keys.", max);
 }
 
-static void budget_exceeded(struct sl_request *rq, const char *who, int64_t spent_pico, double max) {
+static void budget_exceeded(struct sl_admit_verdict *v, const char *who, int64_t spent_pico, double max) {
   char s[32];
   /* shown in micro-USD rounded up: a spend above a tiny budget never reads as 0 */
   sl_tenancy_format_cost(spent_pico / 1000000 + (spent_pico % 1000000 != 0), s);
-  sl_respond_error(rq, 429, "budget_exceeded", NULL, "Budget has been exceeded: %s spent %s USD of max_budget %.12g USD",
-                         who, s, max);
+  v->kind = SL_ADMIT_BUDGET;
+  snprintf(v->msg, sizeof v->msg, "Budget has been exceeded: %s spent %s USD of max_budget %.12g USD", who, s, max);
 }
 
 /* Copies between the shm window (plain fields under the slot lock) and policy's. */
@@ -253,98 +245,97 @@ static int64_t max_tokens_bound(const cJSON *j) {
   return cJSON_IsNumber(m) && m->valuedouble > 0 ? (int64_t)m->valuedouble : 1024;
 }
 
-bool sl_tenancy_admit(struct sl_request *rq) {
-  struct sl_worker *w = rq->w;
+void sl_tenancy_admit(struct sl_worker *w, const struct sl_admit_ask *a, struct sl_tenancy_hold *hold,
+                      struct sl_buf *rl_hdrs, struct sl_admit_verdict *v) {
+  memset(v, 0, sizeof *v);
   const struct sl_config *c = w->cfg;
   int64_t now = (int64_t)time(NULL);
   if (c->max_budget > 0) {
     struct sl_shm_key *g = sl_shm_key_slot(w->shm, SL_SPEND_ID_GATEWAY); /* claimed at start */
     if (!g) { /* only with a max_keys below the number of groups: never serve unlimited */
-      table_full(rq, "the gateway");
-      return false;
+      table_full(w, v, "the gateway");
+      return;
     }
     int64_t spent = period_spend(w, g, SL_SPEND_GATEWAY, SL_SPEND_ID_GATEWAY, gateway_period_start(c, now));
     if (spent >= sl_policy_budget_pico(c->max_budget)) {
-      budget_exceeded(rq, "the gateway", spent, c->max_budget);
-      return false;
+      budget_exceeded(v, "the gateway", spent, c->max_budget);
+      return;
     }
   }
-  struct sl_key_record *k = rq->key;
-  if (!k) return true;
-  const cJSON *model = cJSON_GetObjectItemCaseSensitive(rq->json, "model");
-  const char *asked = cJSON_IsString(model) ? model->valuestring : rq->group->name;
+  const struct sl_key_record *k = a->key;
+  if (!k) return;
+  const char *asked = a->model ? a->model : a->group->name;
   if (!sl_key_allows_model(k, asked, strlen(asked)) &&
-      !sl_key_allows_model(k, rq->group->name, strlen(rq->group->name))) {
-    sl_respond_error(rq, 403, "model_not_allowed", NULL, "This key is not allowed to access model=%.200s", asked);
-    return false;
+      !sl_key_allows_model(k, a->group->name, strlen(a->group->name))) {
+    v->kind = SL_ADMIT_FORBIDDEN;
+    snprintf(v->msg, sizeof v->msg, "This key is not allowed to access model=%.200s", asked);
+    return;
   }
-  struct sl_shm_key *s = rq->key_slot = sl_shm_key_slot(w->shm, k->id);
+  struct sl_shm_key *s = hold->key_slot = sl_shm_key_slot(w->shm, k->id);
   if (!s) { /* table full: a key is never served without its limits and spend accounting */
-    table_full(rq, k->display);
-    return false;
+    table_full(w, v, k->display);
+    return;
   }
   if (k->max_budget > 0) {
     int64_t spent = period_spend(w, s, SL_SPEND_KEY, k->id, sl_key_period_start(k, now));
     if (spent >= sl_policy_budget_pico(k->max_budget)) {
-      budget_exceeded(rq, k->key_alias[0] ? k->key_alias : k->display, spent, k->max_budget);
-      return false;
+      budget_exceeded(v, k->key_alias[0] ? k->key_alias : k->display, spent, k->max_budget);
+      return;
     }
   }
   if (k->max_parallel_requests > 0) { /* released in sl_tenancy_account */
     int64_t n = atomic_fetch_add(&s->inflight, 1) + 1;
     if (n > k->max_parallel_requests) {
       atomic_fetch_sub(&s->inflight, 1);
-      sl_respond_error(rq, 429, "rate_limit_exceeded", "Retry-After: 1\r\n",
+      v->kind = SL_ADMIT_PARALLEL;
+      v->retry_after_s = 1;
+      snprintf(v->msg, sizeof v->msg,
                              "Max parallel request limit reached for key %s: %lld requests in flight "
                              "(max_parallel_requests)",
                              k->key_alias[0] ? k->key_alias : k->display, (long long)k->max_parallel_requests);
-      return false;
+      return;
     }
-    rq->parallel_taken = true;
+    hold->parallel_taken = true;
   }
-  if (k->rpm_limit <= 0 && k->tpm_limit <= 0) return true;
-  uint64_t nowms = wall_ms(), ra = 0;
-  int64_t est = rq->est_tokens + max_tokens_bound(rq->json);
+  if (k->rpm_limit <= 0 && k->tpm_limit <= 0) return;
+  uint64_t nowms = sl_now_ms(), ra = 0;
+  int64_t est = a->est_tokens + max_tokens_bound(a->body);
   if (k->tpm_limit > 0 && est > k->tpm_limit) est = k->tpm_limit; /* one request may use the whole minute */
   const char *denied = NULL;
+  enum sl_rate_denied which;
   sl_shm_lock(&s->lock);
   struct sl_rate_window req = win_get(&s->req), tok = win_get(&s->tok);
-  if (k->rpm_limit > 0 && sl_policy_rate_try_take(&req, k->rpm_limit, 1, nowms, &ra)) denied = "rpm_limit";
-  if (!denied && k->tpm_limit > 0 && sl_policy_rate_try_take(&tok, k->tpm_limit, est, nowms, &ra)) {
-    denied = "tpm_limit";
-    req = win_get(&s->req); /* give the request back */
-  }
+  /* the same arithmetic as a deployment's (core/health_shm.c); a limit <= 0 is not counted */
+  if (sl_policy_rate_take_pair(&req, k->rpm_limit > 0 ? k->rpm_limit : 0, &tok, k->tpm_limit > 0 ? k->tpm_limit : 0,
+                               est, nowms, &ra, &which))
+    denied = which == SL_RATE_DENIED_REQUESTS ? "rpm_limit" : "tpm_limit";
   if (!denied) {
     win_put(&s->req, &req);
     win_put(&s->tok, &tok);
     if (k->tpm_limit > 0) {
-      rq->tpm_reserved = est;
-      rq->tpm_taken_ms = nowms;
+      hold->tpm_reserved = est;
+      hold->tpm_taken_ms = nowms;
     }
   }
   sl_shm_unlock(&s->lock);
-  if (k->rpm_limit > 0) rl_headers(&rq->rl_hdrs, "requests", k->rpm_limit, &req, nowms);
-  if (k->tpm_limit > 0) rl_headers(&rq->rl_hdrs, "tokens", k->tpm_limit, &tok, nowms);
+  if (k->rpm_limit > 0) rl_headers(rl_hdrs, "requests", k->rpm_limit, &req, nowms);
+  if (k->tpm_limit > 0) rl_headers(rl_hdrs, "tokens", k->tpm_limit, &tok, nowms);
   if (denied) {
-    char hdr[64];
-    snprintf(hdr, sizeof hdr, "Retry-After: %llu\r\n", (unsigned long long)sl_policy_rate_retry_after_s(ra));
-    sl_respond_error(rq, 429, "rate_limit_exceeded", hdr, "Rate limit exceeded for key %s: %s %lld per minute",
+    v->kind = SL_ADMIT_RATE;
+    v->retry_after_s = sl_policy_rate_retry_after_s(ra);
+    snprintf(v->msg, sizeof v->msg, "Rate limit exceeded for key %s: %s %lld per minute",
                            k->key_alias[0] ? k->key_alias : k->display, denied,
                            (long long)(denied[0] == 'r' ? k->rpm_limit : k->tpm_limit));
-    return false;
   }
-  return true;
 }
 
 /* ---- cost ---- */
 
 /* An attempt that was sent and then cut off (a lost hedge, a timeout, a client that
- * left) has consumed at least the prompt; one that was refused consumed nothing. */
+ * left) has consumed at least the prompt; one that was refused consumed nothing. Policy
+ * decides (sl_policy_attempt_billed). */
 static bool consumed(const struct sl_attempt *at) {
-  if (at->has_usage) return true;
-  if (at->status >= 400) return false;
-  return at->head || !strcmp(at->outcome, "lost_race") || !strcmp(at->outcome, "cancelled") ||
-         !strcmp(at->outcome, "client_closed") || !strcmp(at->outcome, "upstream_timeout");
+  return sl_policy_attempt_billed(at->has_usage, at->status, at->head, at->outcome);
 }
 
 void sl_tenancy_cost(struct sl_request *rq) {
@@ -387,24 +378,22 @@ static void add_spend(struct sl_shm_key *s, int64_t micro, int64_t pico) {
   atomic_add_sat(&s->period_spend_pico, pico);
 }
 
-void sl_tenancy_account(struct sl_request *rq) {
-  struct sl_worker *w = rq->w;
-  if (rq->accounted) return;
-  rq->accounted = true;
-  if (rq->parallel_taken && rq->key_slot) atomic_fetch_sub(&rq->key_slot->inflight, 1);
-  rq->parallel_taken = false;
-  if (rq->natt == 0 && !rq->tpm_reserved) return;
-  sl_tenancy_cost(rq);
-  if (rq->cost_pico > 0) {
-    add_spend(rq->key_slot, rq->cost_micro, rq->cost_pico);
-    if (rq->group) add_spend(sl_shm_key_slot(w->shm, rq->group->spend_id), rq->cost_micro, rq->cost_pico);
-    add_spend(sl_shm_key_slot(w->shm, SL_SPEND_ID_GATEWAY), rq->cost_micro, rq->cost_pico);
+void sl_tenancy_account(struct sl_worker *w, struct sl_tenancy_hold *hold, const struct sl_request_summary *s) {
+  if (hold->accounted) return;
+  hold->accounted = true;
+  if (hold->parallel_taken && hold->key_slot) atomic_fetch_sub(&hold->key_slot->inflight, 1);
+  hold->parallel_taken = false;
+  if (s->attempts == 0 && !hold->tpm_reserved) return;
+  if (s->cost_pico > 0) {
+    add_spend(hold->key_slot, s->cost_micro, s->cost_pico);
+    if (s->group) add_spend(sl_shm_key_slot(w->shm, s->group_spend_id), s->cost_micro, s->cost_pico);
+    add_spend(sl_shm_key_slot(w->shm, SL_SPEND_ID_GATEWAY), s->cost_micro, s->cost_pico);
   }
-  if (rq->key_slot && rq->tpm_reserved) { /* replace the reservation by what was used */
-    sl_shm_lock(&rq->key_slot->lock);
-    struct sl_rate_window tok = win_get(&rq->key_slot->tok);
-    sl_policy_rate_settle(&tok, rq->tpm_taken_ms, rq->tpm_reserved, rq->tokens_in + rq->tokens_out, wall_ms());
-    win_put(&rq->key_slot->tok, &tok);
-    sl_shm_unlock(&rq->key_slot->lock);
+  if (hold->key_slot && hold->tpm_reserved) { /* replace the reservation by what was used */
+    sl_shm_lock(&hold->key_slot->lock);
+    struct sl_rate_window tok = win_get(&hold->key_slot->tok);
+    sl_policy_rate_settle(&tok, hold->tpm_taken_ms, hold->tpm_reserved, s->tokens_in + s->tokens_out, sl_now_ms());
+    win_put(&hold->key_slot->tok, &tok);
+    sl_shm_unlock(&hold->key_slot->lock);
   }
 }

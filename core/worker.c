@@ -1,5 +1,5 @@
-/* Worker process lifecycle: build the per-worker tables (groups, /v1/models body),
- * start listening, serve until SIGTERM/SIGINT, then drain: stop accepting, let
+/* Worker process lifecycle: take the plan the master compiled (groups, names, the
+ * /v1/models body: core/config/plan.h), start listening, serve until SIGTERM/SIGINT, then drain: stop accepting, let
  * in-flight requests finish up to drain_timeout, close the rest and exit 0. While it
  * runs, a 1 s timer stamps shm->workers[i].heartbeat_ms (the master pings the systemd
  * watchdog only while every worker's stamp is fresh), SIGUSR1 reopens the log file, and
@@ -9,7 +9,6 @@
  * heap on the heartbeat after large request bodies or many connections were freed. */
 #include "core/worker.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -35,18 +34,8 @@ uint64_t sl_now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static const struct sl_group *group_named(const struct sl_worker *w, const char *name) {
-  for (size_t i = 0; i < w->ngroups; i++)
-    if (strcmp(w->groups[i].name, name) == 0) return &w->groups[i];
-  return NULL;
-}
-
-/* A group by its name or by a router_settings.model_group_alias. */
 const struct sl_group *sl_worker_group(const struct sl_worker *w, const char *name) {
-  const struct sl_group *g = group_named(w, name);
-  for (size_t i = 0; !g && i < w->cfg->naliases; i++)
-    if (strcmp(w->cfg->aliases[i].alias, name) == 0) g = group_named(w, w->cfg->aliases[i].group);
-  return g;
+  return sl_plan_group(w->cfg->plan, name);
 }
 
 struct sl_upstream_pool *sl_worker_pool(struct sl_worker *w, size_t i, char *err, size_t errlen) {
@@ -68,39 +57,6 @@ struct sl_upstream_pool *sl_worker_pool(struct sl_worker *w, size_t i, char *err
     return NULL;
   }
   return w->pools[i];
-}
-
-static int build_groups(struct sl_worker *w) {
-  const struct sl_config *c = w->cfg;
-  w->groups = calloc(c->ndeployments, sizeof *w->groups);
-  if (!w->groups) return -ENOMEM;
-  for (size_t i = 0; i < c->ndeployments; i++) {
-    struct sl_group *g = (struct sl_group *)group_named(w, c->deployments[i].model_name);
-    if (!g) {
-      g = &w->groups[w->ngroups++];
-      g->name = c->deployments[i].model_name;
-      g->deps = calloc(c->ndeployments, sizeof *g->deps);
-      if (!g->deps) return -ENOMEM;
-    }
-    g->deps[g->n++] = i;
-  }
-  cJSON *root = cJSON_CreateObject(), *data = cJSON_CreateArray();
-  cJSON_AddStringToObject(root, "object", "list");
-  cJSON_AddItemToObject(root, "data", data);
-  for (size_t i = 0; i < w->ngroups + c->naliases; i++) {
-    if (i >= w->ngroups && c->aliases[i - w->ngroups].hidden) continue;
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "id", i < w->ngroups ? w->groups[i].name : c->aliases[i - w->ngroups].alias);
-    cJSON_AddStringToObject(m, "object", "model");
-    cJSON_AddNumberToObject(m, "created", 1677610602);
-    cJSON_AddStringToObject(m, "owned_by", "sluice");
-    cJSON_AddItemToArray(data, m);
-  }
-  w->models_json = cJSON_PrintUnformatted(root);
-  cJSON_Delete(root);
-  if (!w->models_json) return -ENOMEM;
-  w->models_json_len = strlen(w->models_json);
-  return 0;
 }
 
 static void stop_loop_when_idle(uv_timer_t *t) {
@@ -283,10 +239,7 @@ static void close_walk(uv_handle_t *h, void *arg) {
 }
 
 static void free_worker(struct sl_worker *w) {
-  for (size_t i = 0; i < w->ngroups; i++) free(w->groups[i].deps);
-  free(w->groups);
   free(w->pools);
-  cJSON_free(w->models_json);
   if (w->tls) sl_tls_ctx_free(w->tls);
 }
 
@@ -301,7 +254,12 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   raise_nofile(index);
   w->rng = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15ULL;
   w->pools = calloc(cfg->ndeployments ? cfg->ndeployments : 1, sizeof *w->pools);
-  if (!w->pools || build_groups(w) || uv_loop_init(&w->loop)) {
+  /* Groups, names and the /v1/models body come compiled from the master (cfg->plan). */
+  w->groups = cfg->plan->groups;
+  w->ngroups = cfg->plan->ngroups;
+  w->models_json = cfg->plan->models_json;
+  w->models_json_len = cfg->plan->models_json_len;
+  if (!w->pools || uv_loop_init(&w->loop)) {
     sl_log(SL_LOG_ERROR, "worker init failed", "\"worker\":%u", index);
     return 1;
   }

@@ -24,14 +24,6 @@ struct sl_price;
 struct sl_master_ctl;
 struct sl_reload_wait;
 
-/* A model group: the deployments sharing one model_name, in config order. */
-struct sl_group {
-  const char *name;
-  size_t *deps; /* indexes into cfg->deployments */
-  size_t n;
-  uint64_t spend_id; /* ledger / shm slot id of the group */
-};
-
 struct sl_worker {
   uv_loop_t loop;
   const struct sl_config *cfg;
@@ -40,9 +32,9 @@ struct sl_worker {
   struct sl_server *srv;
   struct sl_tls_ctx *tls;
   struct sl_upstream_pool **pools; /* one per deployment, made on first use */
-  struct sl_group *groups;
+  struct sl_group *groups; /* cfg->plan's groups (plan.h); each worker sets their spend_id */
   size_t ngroups;
-  char *models_json; /* GET /v1/models body, built once */
+  const char *models_json; /* GET /v1/models body: cfg->plan's */
   size_t models_json_len;
   uint64_t next_req;
   uint64_t rng; /* xorshift64* state for routing decisions */
@@ -94,6 +86,7 @@ struct sl_reload_wait *sl_worker_request_reload(struct sl_worker *w, uint64_t ti
                                                 void *ud);
 void sl_worker_reload_cancel(struct sl_reload_wait *h);
 
+/* The group a client's model name means (a group or a model_group_alias): a plan lookup. */
 const struct sl_group *sl_worker_group(const struct sl_worker *w, const char *name);
 /* The pool of deployment i, created on first use; NULL on failure (err filled). */
 struct sl_upstream_pool *sl_worker_pool(struct sl_worker *w, size_t i, char *err, size_t errlen);

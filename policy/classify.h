@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The class of an upstream answer (what it means for retrying), not what happened to the
+ * attempt: that is enum sl_attempt_outcome (policy/outcome.h, the access log's names). */
 enum sl_outcome {
   SL_OUT_OK = 0,          /* 2xx */
   SL_OUT_RETRY,           /* connect failure, reset, timeout, 408, 429, 500, 502, 503, 504, 529 */

@@ -133,6 +133,29 @@ void sl_policy_rate_settle(struct sl_rate_window *w, uint64_t taken_ms, int64_t 
   *slot = v < 0 ? 0 : v;
 }
 
+int sl_policy_rate_take_pair(struct sl_rate_window *req, int64_t rpm, struct sl_rate_window *tok, int64_t tpm,
+                             int64_t tokens, uint64_t now_ms, uint64_t *retry_after_ms, enum sl_rate_denied *denied) {
+  struct sl_rate_window r0 = *req, t0 = *tok;
+  uint64_t dummy;
+  enum sl_rate_denied dd;
+  if (!retry_after_ms) retry_after_ms = &dummy;
+  if (!denied) denied = &dd;
+  *retry_after_ms = 0;
+  *denied = SL_RATE_ADMITTED;
+  int rc = rpm != 0 ? sl_policy_rate_try_take(req, rpm, 1, now_ms, retry_after_ms) : 0;
+  if (rc) {
+    *denied = SL_RATE_DENIED_REQUESTS;
+  } else {
+    rc = tpm != 0 ? sl_policy_rate_try_take(tok, tpm, tokens, now_ms, retry_after_ms) : 0;
+    if (rc) *denied = SL_RATE_DENIED_TOKENS;
+  }
+  if (rc) { /* neither: both as they were */
+    *req = r0;
+    *tok = t0;
+  }
+  return rc;
+}
+
 int64_t sl_policy_rate_remaining(const struct sl_rate_window *w, int64_t limit, uint64_t now_ms) {
   if (limit < 0) return INT64_MAX;
   int64_t e = sl_policy_rate_estimate(w, now_ms);

@@ -12,7 +12,8 @@
  *
  * Pure: the caller owns the window (in shared memory, under the slot's lock) and passes
  * the time. Windows are the integer minutes of now_ms (now_ms / 60000), so every
- * process must use the same clock (the shm's windows are unix minutes). A clock that
+ * process must use the same clock (sluice's are minutes of CLOCK_MONOTONIC, for keys
+ * and deployments alike: see store/shm.h). A clock that
  * steps back into an earlier minute does not roll a window back: such a `now` is read
  * as the start of the window's minute (the whole of prev counts), which only errs on
  * the side of refusing.
@@ -69,6 +70,18 @@ int sl_policy_rate_try_take(struct sl_rate_window *w, int64_t limit, int64_t amo
  * The adjusted count never goes below 0. */
 void sl_policy_rate_settle(struct sl_rate_window *w, uint64_t taken_ms, int64_t reserved, int64_t actual,
                            uint64_t now_ms);
+
+/* A request against a pair of windows, requests (one unit) and tokens (`tokens` units),
+ * as both keys and deployments are limited: taken from both, or from neither. A limit
+ * < 0 is unlimited (the units are still counted: usage-based routing reads them); a
+ * limit of 0 leaves that window alone (neither checked nor counted). Returns 0 when
+ * admitted; else the refusal of the first window that refused (requests first), as
+ * sl_policy_rate_try_take returns it (-EAGAIN with *retry_after_ms, or -E2BIG), with
+ * *denied = SL_RATE_DENIED_REQUESTS or _TOKENS, and both windows exactly as they were.
+ * retry_after_ms and denied may be NULL. */
+enum sl_rate_denied { SL_RATE_ADMITTED = 0, SL_RATE_DENIED_REQUESTS, SL_RATE_DENIED_TOKENS };
+int sl_policy_rate_take_pair(struct sl_rate_window *req, int64_t rpm, struct sl_rate_window *tok, int64_t tpm,
+                             int64_t tokens, uint64_t now_ms, uint64_t *retry_after_ms, enum sl_rate_denied *denied);
 
 /* For x-ratelimit-remaining-*: limit - estimate, at least 0 (limit < 0: INT64_MAX). */
 int64_t sl_policy_rate_remaining(const struct sl_rate_window *w, int64_t limit, uint64_t now_ms);

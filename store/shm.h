@@ -1,8 +1,14 @@
 /* The shared-memory region: created by the master before it forks, mapped in every
- * worker at the same address, updated only with atomics. It holds what every worker
- * must see at once: per-deployment health (cooldown, EWMA latency, in-flight, the
- * current minute's usage, latency sketches for hedging), the hedge budget and
- * per-worker counters. Nothing in it is a pointer, so any process can read it. */
+ * worker at the same address, updated with atomics (multi-field state under a spinlock).
+ * It holds what every worker must see at once: per-deployment health (cooldown, EWMA
+ * latency, in-flight, rpm/tpm sliding windows, latency sketches for hedging), the hedge
+ * budget and per-worker counters. Nothing in it is a pointer, so any process can read it.
+ * Owners (the one module that reads and writes each part through its own functions):
+ * deployments' health, rpm/tpm windows and the hedge budget: core/health_shm.c (the
+ * master seeds the budget); Prometheus counters (`m`, `groups`): core/metrics.c; the key
+ * table's windows, spend and in-flight: core/tenancy.c (store/spend_flush.c moves spend
+ * to the ledger); the table's claims and the reload carry of key windows: store/shm.c;
+ * workers[i]: worker i itself (the master reads heartbeats, counts restarts). */
 #ifndef SL_STORE_SHM_H
 #define SL_STORE_SHM_H
 
@@ -35,10 +41,12 @@ struct sl_shm_metrics {
   _Atomic uint64_t usage_implausible; /* provider usage above SL_USAGE_MAX_TOKENS, replaced by an estimate */
 };
 
-/* A sliding-window counter over one-minute windows (exact across processes: updated
- * under the slot's lock). */
+/* A sliding-window counter over one-minute windows (policy/ratelimit.h; exact across
+ * processes: updated under its owner's lock). Minutes of the monotonic clock
+ * (sl_now_ms() / 60000): system-wide, so every process and every reload generation of
+ * this boot agrees on them, and a wall-clock step never moves a window. */
 struct sl_shm_window {
-  uint64_t minute; /* index of the current window (unix minutes) */
+  uint64_t minute; /* index of the current window (monotonic minutes) */
   int64_t prev, cur;
 };
 
@@ -71,10 +79,10 @@ struct sl_shm_deployment {
   _Atomic uint64_t ewma_ms_bits, ewma_ttft_ms_bits;
   _Atomic uint64_t ewma_at_ms, ewma_ttft_at_ms;
   _Atomic uint32_t sketch[SL_SHM_SKETCH], sketch_ttft[SL_SHM_SKETCH];
-  /* Load */
+  /* Load: in flight, and the rpm/tpm sliding windows (owned by core/health_shm.c; read
+   * and written under `lock`) */
   _Atomic int64_t inflight;
-  _Atomic uint64_t minute;              /* minute number the counters below belong to */
-  _Atomic int64_t requests_minute, tokens_minute;
+  struct sl_shm_window req, tok;
   /* Totals */
   _Atomic uint64_t requests, failures, successes, hedges;
   struct sl_shm_metrics m;

@@ -104,7 +104,15 @@ int sl_config_load_string(const char *yaml, size_t len, const char *name,
   if (rc == 0) {
     **out = s.c;
     memset(&s.c, 0, sizeof s.c);
-  } else if (rc == -ENOMEM && err && errlen && !err[0]) {
+    rc = sl_plan_compile(*out, &(*out)->plan); /* everything is validated: only -ENOMEM */
+    if (rc) {
+      sl_config_free(*out);
+      *out = NULL;
+      if (rc == -EINVAL && err && errlen)
+        snprintf(err, errlen, "%s: internal error: the configuration could not be compiled", c.name);
+    }
+  }
+  if (rc == -ENOMEM && err && errlen && !err[0]) {
     snprintf(err, errlen, "%s: out of memory", c.name);
   }
   sl_cfg_scratch_clear(&s);
@@ -221,6 +229,7 @@ void sl_cfg_config_clear(struct sl_config *c) {
   free(c->cache.type);
   free(c->cache.namespace_);
   free(c->source);
+  sl_plan_free(c->plan);
   memset(c, 0, sizeof *c);
 }
 

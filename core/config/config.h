@@ -1,5 +1,6 @@
 /* The configuration sluice runs with: a LiteLLM proxy config.yaml read into plain
- * structs once, in the master, before any worker forks. Workers only read it.
+ * structs once, in the master, before any worker forks, and compiled into a plan (plan.h).
+ * Workers only read it.
  * Every key sluice reads is listed in README.md's config reference. */
 #ifndef SL_CORE_CONFIG_H
 #define SL_CORE_CONFIG_H
@@ -8,11 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/config/plan.h"
+
 /* One model_list entry. */
 struct sl_deployment {
   char *model_name;      /* the group name clients ask for */
   char *model;           /* litellm_params.model as written, e.g. "openai/gpt-4o-mini" */
   char *provider;        /* "openai", "hosted_vllm", ... (prefix before '/'; "openai" if none) */
+  const struct sl_provider *ops; /* its row in the adapter table (net/wire/provider.h) */
   char *upstream_model;  /* model name sent upstream, e.g. "gpt-4o-mini" */
   char *api_base;        /* e.g. "https://api.openai.com/v1" (default per provider) */
   char *api_key;         /* may be NULL; os.environ/NAME already resolved */
@@ -37,13 +41,6 @@ struct sl_deployment {
   int64_t max_input_tokens;       /* 0: unknown */
 };
 
-enum sl_routing_strategy {
-  SL_ROUTE_SIMPLE_SHUFFLE = 0, /* "simple-shuffle" (default) */
-  SL_ROUTE_LEAST_BUSY,         /* "least-busy" */
-  SL_ROUTE_LATENCY,            /* "latency-based-routing" */
-  SL_ROUTE_COST,               /* "cost-based-routing" */
-  SL_ROUTE_USAGE,              /* "usage-based-routing" and "usage-based-routing-v2" */
-};
 
 struct sl_name_list {
   char **names;
@@ -95,7 +92,9 @@ struct sl_config {
   /* router_settings */
   int num_retries;       /* default 0 */
   double timeout_s;      /* default 600 (LiteLLM's) */
-  enum sl_routing_strategy routing_strategy;
+  enum sl_strategy routing_strategy; /* policy's enum: "simple-shuffle" (default), "least-busy",
+                                       "latency-based-routing", "cost-based-routing",
+                                       "usage-based-routing" and "-v2" */
   struct sl_alias *aliases;
   size_t naliases;
   struct sl_fallback *fallbacks, *context_window_fallbacks, *content_policy_fallbacks;
@@ -136,6 +135,8 @@ struct sl_config {
   bool access_log;               /* default true */
 
   char *source; /* file path or "<embedded>" */
+
+  struct sl_plan *plan; /* compiled at load (plan.h): what the workers read on the request path */
 };
 
 /* Parses and validates. On failure returns -EINVAL (or -errno for I/O) and writes one

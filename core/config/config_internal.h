@@ -160,6 +160,7 @@ struct sl_cfg_scratch {
 };
 void sl_cfg_scratch_init(struct sl_cfg_scratch *s);
 int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s);
+extern const struct sl_config sl_cfg_defaults; /* every key's default, in one table */
 void sl_cfg_scratch_clear(struct sl_cfg_scratch *s);
 extern const struct sl_cfg_section sl_cfg_root_section;
 extern const struct sl_cfg_section sl_cfg_router_section;  /* config_router.c */
@@ -171,5 +172,8 @@ int sl_cfg_router_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s);
 void sl_cfg_router_scratch_clear(struct sl_cfg_scratch *s);
 void sl_cfg_fallbacks_free(struct sl_fallback *v, size_t n);
 void sl_cfg_names_free(struct sl_name_list *l);
+/* A budget period (budget_duration): 0 when text is NULL or a whole number of seconds >= 1
+ * (policy/duration.h), else the error naming at's line and path. */
+int sl_cfg_check_period(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path, const char *text);
 
 #endif

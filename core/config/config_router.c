@@ -63,14 +63,14 @@ void sl_cfg_fallbacks_free(struct sl_fallback *v, size_t n) {
 
 static const struct {
   const char *name;
-  enum sl_routing_strategy v;
+  enum sl_strategy v;
 } strategies[] = {
-    {"simple-shuffle", SL_ROUTE_SIMPLE_SHUFFLE},
-    {"least-busy", SL_ROUTE_LEAST_BUSY},
-    {"latency-based-routing", SL_ROUTE_LATENCY},
-    {"cost-based-routing", SL_ROUTE_COST},
-    {"usage-based-routing", SL_ROUTE_USAGE},
-    {"usage-based-routing-v2", SL_ROUTE_USAGE},
+    {"simple-shuffle", SL_STRAT_SHUFFLE},
+    {"least-busy", SL_STRAT_LEAST_BUSY},
+    {"latency-based-routing", SL_STRAT_LATENCY},
+    {"cost-based-routing", SL_STRAT_COST},
+    {"usage-based-routing", SL_STRAT_USAGE},
+    {"usage-based-routing-v2", SL_STRAT_USAGE},
 };
 
 static int parse_routing_strategy(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path,
@@ -81,7 +81,7 @@ static int parse_routing_strategy(struct sl_cfg_ctx *c, yaml_node_t *v, const ch
     return rc;
   for (size_t i = 0; i < N(strategies); i++) {
     if (strcmp(name, strategies[i].name) == 0) {
-      *(enum sl_routing_strategy *)field = strategies[i].v;
+      *(enum sl_strategy *)field = strategies[i].v;
       free(name);
       return 0;
     }
@@ -307,6 +307,24 @@ static int finish_litellm(struct sl_cfg_ctx *c, const char *path, yaml_node_t *m
                           void *target, yaml_node_t *const *seen) {
   struct sl_cfg_scratch *s = target;
   s->litellm_budget_node = map;
+  if (s->litellm_budget_duration) { /* the gateway's period: a typo is refused here, never
+                                       read later as "never resets" */
+    struct sl_cfg_pair *pairs = NULL;
+    size_t np = 0;
+    int prc = sl_cfg_pairs(c, map, path, &pairs, &np);
+    if (prc)
+      return prc;
+    yaml_node_t *at = map;
+    for (size_t i = 0; i < np; i++)
+      if (pairs[i].k->type == YAML_SCALAR_NODE &&
+          strcmp((const char *)pairs[i].k->data.scalar.value, "budget_duration") == 0)
+        at = pairs[i].v;
+    free(pairs);
+    char bp[SL_CFG_PATH];
+    sl_cfg_path_join(bp, path, "budget_duration");
+    if ((prc = sl_cfg_check_period(c, at, bp, s->litellm_budget_duration)))
+      return prc;
+  }
   const char *t = s->c.cache.type;
   if (strcmp(t, "local") == 0 || strcmp(t, "disk") == 0)
     return 0;
@@ -512,18 +530,20 @@ int sl_cfg_router_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s) {
   int brc = resolve_budget(c, s);
   if (brc)
     return brc;
+  /* router_settings wins over litellm_settings; else the one defaults table */
+  const struct sl_config *d = &sl_cfg_defaults;
   cfg->num_retries = s->router_retries >= 0    ? s->router_retries
                      : s->litellm_retries >= 0 ? s->litellm_retries
-                                               : 2; /* LiteLLM's Router default (DEFAULT_MAX_RETRIES) */
+                                               : d->num_retries;
   cfg->timeout_s = s->router_timeout > 0    ? s->router_timeout
                    : s->litellm_timeout > 0 ? s->litellm_timeout
-                                            : 600;
+                                            : d->timeout_s;
   cfg->allowed_fails = s->router_allowed_fails >= 0    ? s->router_allowed_fails
                        : s->litellm_allowed_fails >= 0 ? s->litellm_allowed_fails
-                                                       : 3;
+                                                       : d->allowed_fails;
   cfg->cooldown_time_s = s->router_cooldown >= 0    ? s->router_cooldown
                          : s->litellm_cooldown >= 0 ? s->litellm_cooldown
-                                                    : 5;
+                                                    : d->cooldown_time_s;
   int rc = resolve_cooldown(c, s);
   if (rc)
     return rc;

@@ -15,6 +15,7 @@
 
 #include "core/config/config_internal.h"
 #include "core/config/config_parse.h"
+#include "net/wire/provider.h"
 #include "policy/duration.h"
 
 #define N SL_CFG_N
@@ -22,69 +23,8 @@
 #define I64 INT64_MAX
 #define KEY SL_CFG_KEY
 
-/* ---- providers ---- */
-
-struct provider {
-  const char *name;
-  const char *default_base; /* NULL: api_base is required */
-  const char *key_env[2];   /* LiteLLM's api_key fallbacks from the environment */
-  bool key_env_default_base_only; /* use key_env only with default_base: openai/ with an
-                                     api_base is how any OpenAI-compatible server is named,
-                                     and OPENAI_API_KEY must not go to all of them */
-  bool key_optional;        /* local servers that usually take no key: no warning */
-};
-
-/* All speak the OpenAI wire format (through their OpenAI-compatible endpoints) except
- * anthropic (the Messages API) and azure (OpenAI's format on Azure's paths). */
-static const struct provider providers[] = {
-    {"openai", "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true, false},
-    {"text-completion-openai", "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true, false},
-    {"custom_openai", NULL, {NULL}, false, false},
-    {"hosted_vllm", NULL, {"HOSTED_VLLM_API_KEY"}, false, true},
-    {"openrouter", "https://openrouter.ai/api/v1", {"OPENROUTER_API_KEY", "OR_API_KEY"}, false, false},
-    {"anthropic", "https://api.anthropic.com", {"ANTHROPIC_API_KEY"}, false, false},
-    {"azure", NULL, {"AZURE_API_KEY", "AZURE_OPENAI_API_KEY"}, false, false},
-    {"gemini", "https://generativelanguage.googleapis.com/v1beta/openai", {"GEMINI_API_KEY"}, false, false},
-    {"ollama", "http://localhost:11434/v1", {NULL}, false, false},
-    {"ollama_chat", "http://localhost:11434/v1", {NULL}, false, false},
-    {"lm_studio", "http://localhost:1234/v1", {"LM_STUDIO_API_KEY"}, false, true},
-    {"groq", "https://api.groq.com/openai/v1", {"GROQ_API_KEY"}, false, false},
-    {"deepseek", "https://api.deepseek.com/v1", {"DEEPSEEK_API_KEY"}, false, false},
-    {"mistral", "https://api.mistral.ai/v1", {"MISTRAL_API_KEY"}, false, false},
-    {"together_ai", "https://api.together.xyz/v1", {"TOGETHERAI_API_KEY", "TOGETHER_API_KEY"}, false, false},
-    {"fireworks_ai", "https://api.fireworks.ai/inference/v1", {"FIREWORKS_AI_API_KEY"}, false, false},
-    {"xai", "https://api.x.ai/v1", {"XAI_API_KEY"}, false, false},
-};
-
-/* Providers LiteLLM knows that sluice does not speak to (yet). */
-static const char *const litellm_providers[] = {
-    "azure_ai", "azure_text", "vertex_ai", "vertex_ai_beta",
-    "bedrock", "sagemaker", "sagemaker_chat", "cohere", "cohere_chat", "codestral",
-    "perplexity", "huggingface", "replicate", "databricks", "watsonx", "cloudflare",
-    "deepinfra", "anyscale", "voyage", "nvidia_nim", "cerebras", "sambanova", "ai21",
-    "nlp_cloud", "aleph_alpha", "palm", "predibase", "triton", "vllm",
-    "llamafile", "friendliai", "github", "clarifai", "baseten", "litellm_proxy", "jina_ai",
-    "dashscope", "moonshot", "nebius", "novita", "lambda_ai", "xinference", "volcengine",
-    "snowflake", "meta_llama", "infinity", "nscale", NULL};
-
-#define SUPPORTED_PROVIDERS \
-  "supported: openai, anthropic, azure, gemini, hosted_vllm, openrouter, ollama, groq, deepseek, " \
-  "mistral, together_ai, fireworks_ai, xai, lm_studio, custom_openai, and any OpenAI-compatible " \
-  "server as openai/ with api_base"
-
-static const struct provider *find_provider(const char *name) {
-  for (size_t i = 0; i < N(providers); i++)
-    if (strcmp(providers[i].name, name) == 0)
-      return &providers[i];
-  return NULL;
-}
-
-static bool in_list(const char *const *list, const char *name) {
-  for (; *list; list++)
-    if (strcmp(*list, name) == 0)
-      return true;
-  return false;
-}
+/* ---- providers (the adapter table, and LiteLLM's names sluice does not speak to, are
+ * net/wire/provider.c) ---- */
 
 /* ---- model_list[].litellm_params and model_info ---- */
 
@@ -113,17 +53,19 @@ static int split_model(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path,
 
 static int unsupported_provider(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path,
                                 const struct sl_deployment *d) {
-  if (in_list(litellm_providers, d->provider))
-    return sl_cfg_fail(c, at, path, "provider '%s' is not supported yet (" SUPPORTED_PROVIDERS
-                       ")", d->provider);
+  char names[512];
+  sl_provider_names(names, sizeof names);
+  if (sl_provider_litellm_only(d->provider))
+    return sl_cfg_fail(c, at, path, "provider '%s' is not supported yet (supported: %s, and any "
+                       "OpenAI-compatible server as openai/ with api_base)", d->provider, names);
   return sl_cfg_fail(c, at, path,
-                     "provider '%s' is not supported yet (" SUPPORTED_PROVIDERS "); if '%s' is "
-                     "the model name your server expects, write 'openai/%s' or "
-                     "'hosted_vllm/%s' and set api_base",
-                     d->provider, d->model, d->model, d->model);
+                     "provider '%s' is not supported yet (supported: %s, and any OpenAI-compatible "
+                     "server as openai/ with api_base); if '%s' is the model name your server "
+                     "expects, write 'openai/%s' or 'hosted_vllm/%s' and set api_base",
+                     d->provider, names, d->model, d->model, d->model);
 }
 
-static int set_api_base(struct sl_cfg_ctx *c, const struct provider *pv, yaml_node_t *map,
+static int set_api_base(struct sl_cfg_ctx *c, const struct sl_provider *pv, yaml_node_t *map,
                         yaml_node_t *base_node, const char *path, struct sl_deployment *d) {
   char kp[SL_CFG_PATH];
   sl_cfg_path_join(kp, path, "api_base");
@@ -158,7 +100,7 @@ static int set_api_base(struct sl_cfg_ctx *c, const struct provider *pv, yaml_no
   return 0;
 }
 
-static void set_api_key_fallback(struct sl_cfg_ctx *c, const struct provider *pv, bool base_set,
+static void set_api_key_fallback(struct sl_cfg_ctx *c, const struct sl_provider *pv, bool base_set,
                                  yaml_node_t *map, const char *path, struct sl_deployment *d) {
   if (d->api_key && !d->api_key[0]) { /* "" means unset, as in LiteLLM (Python) */
     free(d->api_key);
@@ -192,9 +134,10 @@ static int finish_litellm_params(struct sl_cfg_ctx *c, const char *path, yaml_no
   int rc = split_model(c, seen[0], kp, d);
   if (rc)
     return rc;
-  const struct provider *pv = find_provider(d->provider);
+  const struct sl_provider *pv = sl_provider_find(d->provider);
   if (!pv)
     return unsupported_provider(c, seen[0], kp, d);
+  d->ops = pv;
   bool base_set = d->api_base != NULL;
   if ((rc = set_api_base(c, pv, map, seen[1], path, d)))
     return rc;
@@ -293,45 +236,59 @@ void sl_cfg_scratch_init(struct sl_cfg_scratch *s) {
   s->port = -1;
 }
 
+/* Every default of config.yaml's keys, in one table (README's config reference shows the same
+ * values). Keys whose value LiteLLM takes from either router_settings or litellm_settings
+ * (num_retries, timeout, allowed_fails, cooldown_time) fall back to these in
+ * sl_cfg_router_resolve. To add a key with a default: its value here. */
+const struct sl_config sl_cfg_defaults = {
+    /* router_settings / litellm_settings */
+    .num_retries = 2, /* LiteLLM's Router default (DEFAULT_MAX_RETRIES) */
+    .timeout_s = 600, /* LiteLLM's */
+    .routing_strategy = SL_STRAT_SHUFFLE,
+    .max_fallbacks = 5,
+    .allowed_fails = 3,
+    .cooldown_time_s = 5,
+    .retry_after_s = 0,
+    /* sluice_settings */
+    .listen_host = "127.0.0.1",
+    .port = 4000,
+    .data_dir = "./sluice-data",
+    .max_body_bytes = 16u << 20,
+    .max_header_bytes = 32u << 10,
+    .max_json_depth = 64,
+    .max_json_values = 500000,
+    .header_timeout_ms = 10000,
+    .body_timeout_ms = 30000,
+    .keepalive_timeout_ms = 75000,
+    .body_min_rate = 1024,
+    .body_deadline_ms = 120000,
+    .drain_timeout_ms = 30000,
+    .connect_timeout_ms = 5000,
+    .log_level = "info",
+    .stream_idle_timeout_ms = 60000,
+    .cooldown_max_ms = 300000,
+    .hedging = {.enabled = false,
+                .delay_ms = 0,
+                .quantile = 0.95,
+                .min_delay_ms = 10,
+                .max_extra = 1,
+                .budget_ratio = 0.10,
+                .budget_burst = 10},
+    .access_log = true,
+    /* litellm_settings.cache, cache_params; sluice_settings.cache */
+    .cache = {.enabled = false, .type = "local", .ttl_s = 3600, .namespace_ = "", .max_size = (size_t)1 << 30},
+};
+
 int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s) {
   struct sl_config *c = &s->c;
-  c->timeout_s = 600;
-  c->port = 4000;
-  c->max_body_bytes = 16u << 20;
-  c->max_header_bytes = 32u << 10;
-  c->max_json_depth = 64;
-  c->max_json_values = 500000;
-  c->header_timeout_ms = 10000;
-  c->body_timeout_ms = 30000;
-  c->keepalive_timeout_ms = 75000;
-  c->body_min_rate = 1024;
-  c->body_deadline_ms = 120000;
-  c->drain_timeout_ms = 30000;
-  c->connect_timeout_ms = 5000;
-  c->access_log = true;
-  c->listen_host = strdup("127.0.0.1");
-  c->data_dir = strdup("./sluice-data");
-  c->log_level = strdup("info");
-  /* router_settings (allowed_fails and cooldown_time are resolved in finish_root) */
-  c->routing_strategy = SL_ROUTE_SIMPLE_SHUFFLE;
-  c->max_fallbacks = 5;
-  c->retry_after_s = 0;
-  /* sluice_settings */
-  c->stream_idle_timeout_ms = 60000;
-  c->cooldown_max_ms = 300000;
-  c->hedging = (struct sl_hedging){.enabled = false,
-                                   .delay_ms = 0,
-                                   .quantile = 0.95,
-                                   .min_delay_ms = 10,
-                                   .max_extra = 1,
-                                   .budget_ratio = 0.10,
-                                   .budget_burst = 10};
-  /* litellm_settings.cache, cache_params; sluice_settings.cache */
-  c->cache.enabled = false;
-  c->cache.type = strdup("local");
-  c->cache.ttl_s = 3600;
-  c->cache.namespace_ = strdup("");
-  c->cache.max_size = (size_t)1 << 30;
+  const struct sl_config *d = &sl_cfg_defaults;
+  *c = *d;
+  /* the strings are the config's own (freed with it) */
+  c->listen_host = strdup(d->listen_host);
+  c->data_dir = strdup(d->data_dir);
+  c->log_level = strdup(d->log_level);
+  c->cache.type = strdup(d->cache.type);
+  c->cache.namespace_ = strdup(d->cache.namespace_);
   return c->listen_host && c->data_dir && c->log_level && c->cache.type && c->cache.namespace_
              ? 0
              : -ENOMEM;
@@ -435,15 +392,18 @@ static int finish_general(struct sl_cfg_ctx *c, const char *path, yaml_node_t *m
     sl_cfg_path_join(kp, path, "master_key");
     return sl_cfg_fail(c, seen[0], kp, "empty; remove the key to run without authentication");
   }
+  char kp[SL_CFG_PATH];
+  sl_cfg_path_join(kp, path, "budget_duration");
+  return sl_cfg_check_period(c, seen[2], kp, s->c.budget_duration);
+}
+
+int sl_cfg_check_period(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path, const char *text) {
   int64_t secs;
-  if (s->c.budget_duration && sl_policy_duration_parse_s(s->c.budget_duration, &secs)) {
-    char kp[SL_CFG_PATH];
-    sl_cfg_path_join(kp, path, "budget_duration");
-    return sl_cfg_fail(c, seen[2], kp,
-                       "expected a duration such as \"30d\", \"12h\", \"15m\" or \"45s\" (whole seconds, "
-                       "at least 1s; units s, m, h, d, w, mo), got '%.80s'", s->c.budget_duration);
-  }
-  return 0;
+  if (!text || sl_policy_duration_parse_s(text, &secs) == 0)
+    return 0;
+  return sl_cfg_fail(c, at, path,
+                     "expected a duration such as \"30d\", \"12h\", \"15m\" or \"45s\" (whole seconds, "
+                     "at least 1s; units s, m, h, d, w, mo), got '%.80s'", text);
 }
 
 static const struct sl_cfg_key general_keys[] = {

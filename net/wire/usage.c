@@ -113,6 +113,18 @@ static void normalise(const int64_t *raw, struct sl_usage *u) {
 #undef GET
 }
 
+int sl_usage_from_object(const char *obj, size_t len, struct sl_usage *out) {
+  memset(out, 0, sizeof *out);
+  cJSON *u = cJSON_ParseWithLength(obj, len);
+  int64_t raw[R_N];
+  raw_clear(raw);
+  bool ok = u && raw_from_usage(u, raw);
+  cJSON_Delete(u);
+  if (!ok) return -ENOENT;
+  normalise(raw, out);
+  return 0;
+}
+
 int sl_usage_from_json(const char *body, size_t len, struct sl_usage *out) {
   memset(out, 0, sizeof *out);
   /* Fast path: find the top-level usage object by scanning and parse only it, not the

@@ -43,6 +43,9 @@ struct sl_usage {
  * negative fields count as absent. 0; -ENOENT when there is no usage (absent, null,
  * or an object with no token count); -EINVAL when body is not a JSON object. */
 int sl_usage_from_json(const char *body, size_t len, struct sl_usage *out);
+/* The same from the text of a "usage" object alone (its range, found by a scan that has
+ * already walked the body: json_valid.h). 0; -ENOENT when it holds no token count. */
+int sl_usage_from_object(const char *obj, size_t len, struct sl_usage *out);
 
 /* ---- streaming filter ---- */
 

@@ -130,6 +130,15 @@ test('budget_duration with a typo: config -> FILE:LINE: path: why and exit 2; ad
   const ln = lines.findIndex((l) => l.includes('budget_duration')) + 1;
   assert.ok((r.stderr + r.stdout).includes(`${file}:${ln}: general_settings.budget_duration: expected a duration`),
     r.stderr + r.stdout);
+  // litellm_settings.budget_duration (the same gateway budget) is checked the same way
+  const file2 = path.join(dir, 'c2.yaml');
+  fs.writeFileSync(file2, sluiceConfig({ groups: { m: { port: 9 } } }) +
+    'litellm_settings:\n  max_budget: 5\n  budget_duration: 30x\n');
+  const r2 = await runCommand(SLUICE_BIN, ['check', file2]);
+  assert.equal(r2.code, 2, r2.stderr + r2.stdout);
+  const ln2 = fs.readFileSync(file2, 'utf8').split('\n').findIndex((l) => l.includes('budget_duration')) + 1;
+  assert.ok((r2.stderr + r2.stdout).includes(`${file2}:${ln2}: litellm_settings.budget_duration: expected a duration`),
+    r2.stderr + r2.stdout);
   const mock = await startMock();
   const s = await startSluice({ yaml: pricedConfig({ m: { port: mock.port } }) });
   for (const bad of ['30x', '1m30s', '0s', '']) {

@@ -127,7 +127,7 @@ static void defaults(void) {
   CHECK(c->access_log == true);
   CHECK_STR(c->source, "t.yaml");
   /* router_settings */
-  CHECK(c->routing_strategy == SL_ROUTE_SIMPLE_SHUFFLE);
+  CHECK(c->routing_strategy == SL_STRAT_SHUFFLE);
   CHECK(c->aliases == NULL && c->naliases == 0);
   CHECK(c->fallbacks == NULL && c->nfallbacks == 0);
   CHECK(c->context_window_fallbacks == NULL && c->ncontext_window_fallbacks == 0);
@@ -331,7 +331,7 @@ static void full_config(void) {
   CHECK(nwarn(&w, "t.yaml:60: general_settings.database_url: not supported yet") == 1);
   CHECK(nwarn(&w, "t.yaml:62: environment_variables: not applied by sluice") == 1);
   CHECK(w.n == 8);
-  CHECK(c->routing_strategy == SL_ROUTE_LATENCY);
+  CHECK(c->routing_strategy == SL_STRAT_LATENCY);
   CHECK(c->nfallbacks == 1);
   if (c->nfallbacks == 1) {
     CHECK_STR(c->fallbacks[0].group, "gpt-4o-mini");
@@ -1019,7 +1019,7 @@ static void router_config(void) {
     fprintf(stderr, "  %s\n", err);
     return;
   }
-  CHECK(c->routing_strategy == SL_ROUTE_USAGE);
+  CHECK(c->routing_strategy == SL_STRAT_USAGE);
   CHECK(c->num_retries == 2 && c->timeout_s == 30);
   CHECK(c->naliases == 2);
   if (c->naliases == 2) {
@@ -1078,14 +1078,14 @@ static void router_config(void) {
 static void routing_strategies(void) {
   static const struct {
     const char *name;
-    enum sl_routing_strategy v;
+    enum sl_strategy v;
   } cases[] = {
-      {"simple-shuffle", SL_ROUTE_SIMPLE_SHUFFLE},
-      {"least-busy", SL_ROUTE_LEAST_BUSY},
-      {"latency-based-routing", SL_ROUTE_LATENCY},
-      {"cost-based-routing", SL_ROUTE_COST},
-      {"usage-based-routing", SL_ROUTE_USAGE},
-      {"\"usage-based-routing-v2\"", SL_ROUTE_USAGE},
+      {"simple-shuffle", SL_STRAT_SHUFFLE},
+      {"least-busy", SL_STRAT_LEAST_BUSY},
+      {"latency-based-routing", SL_STRAT_LATENCY},
+      {"cost-based-routing", SL_STRAT_COST},
+      {"usage-based-routing", SL_STRAT_USAGE},
+      {"\"usage-based-routing-v2\"", SL_STRAT_USAGE},
   };
   struct sl_config *c;
   char y[512], err[512];

@@ -47,6 +47,13 @@ static struct sl_request req(struct sl_worker *w, const struct sl_group *g, size
   return rq;
 }
 
+/* A finished request as the spine reports it: its summary record, counted. */
+static void done(struct sl_worker *w, const struct sl_request *rq) {
+  struct sl_request_summary s;
+  sl_request_summarize(rq, sl_now_ms(), &s);
+  sl_metrics_request_done(w, &s);
+}
+
 static char *render(struct sl_worker *w) {
   static struct sl_buf b;
   sl_buf_free(&b);
@@ -66,7 +73,7 @@ static bool has_line(const char *text, const char *line) {
 static void request_lands_on_the_answering_deployment(void) {
   struct sl_worker *w = fresh_worker();
   struct sl_request rq = req(w, &groups[0], 1, 200, 30);
-  sl_metrics_request_done(w, &rq);
+  done(w, &rq);
   char *t = render(w);
   CHECK(has_line(t, "sluice_requests_total{group=\"alpha\",deployment=\"we\\\"ird\\\\id\\nx\",status_class=\"2xx\","
                     "cache=\"miss\"} 1"));
@@ -94,17 +101,17 @@ static void status_classes_cache_results_and_group_series(void) {
   struct sl_worker *w = fresh_worker();
   struct sl_request rq = req(w, &groups[0], SIZE_MAX, 200, 1);
   rq.cache_state = SL_CS_HIT;
-  sl_metrics_request_done(w, &rq);
+  done(w, &rq);
   rq = req(w, &groups[0], 0, 499, 1); /* client closed */
-  sl_metrics_request_done(w, &rq);
+  done(w, &rq);
   rq = req(w, &groups[0], 0, 503, 1);
   rq.cache_state = SL_CS_BYPASS;
-  sl_metrics_request_done(w, &rq);
+  done(w, &rq);
   rq = req(w, &groups[1], SIZE_MAX, 0, 1);
   rq.cache_state = SL_CS_NONE;
-  sl_metrics_request_done(w, &rq);
+  done(w, &rq);
   rq = req(w, NULL, SIZE_MAX, 404, 1); /* no group: not counted */
-  sl_metrics_request_done(w, &rq);
+  done(w, &rq);
   char *t = render(w);
   CHECK(has_line(t, "sluice_requests_total{group=\"alpha\",deployment=\"\",status_class=\"2xx\",cache=\"hit\"} 1"));
   CHECK(has_line(t, "sluice_requests_total{group=\"alpha\",deployment=\"alpha-0\",status_class=\"4xx\",cache=\"miss\"} 1"));
@@ -133,14 +140,14 @@ static void retries_hedges_fallbacks_rate_limits(void) {
   rq.tokens_in = 12;
   rq.tokens_out = 34;
   rq.cost_micro = 1234567;
-  sl_metrics_request_done(w, &rq);
+  done(w, &rq);
   /* sluice's own 429: counted; a provider's 429 passed through: not */
   rq = req(w, &groups[1], SIZE_MAX, 429, 1);
   rq.err_code = "rate_limit_exceeded";
-  sl_metrics_request_done(w, &rq);
+  done(w, &rq);
   rq = req(w, &groups[1], 2, 429, 1);
   rq.err_code = "upstream_error";
-  sl_metrics_request_done(w, &rq);
+  done(w, &rq);
   char *t = render(w);
   CHECK(has_line(t, "sluice_retries_total{group=\"alpha\",deployment=\"alpha-0\"} 1"));
   CHECK(has_line(t, "sluice_hedges_fired_total{group=\"alpha\",deployment=\"alpha-0\"} 1"));
@@ -163,9 +170,9 @@ static void ttft_of_streams(void) {
   rq.stream = true;
   att[0].streaming = true;
   att[0].t_first = rq.t0_ms + 7;
-  sl_metrics_request_done(w, &rq);
+  done(w, &rq);
   rq = req(w, &groups[1], 2, 200, 40); /* not a stream: no TTFT */
-  sl_metrics_request_done(w, &rq);
+  done(w, &rq);
   char *t = render(w);
   CHECK(has_line(t, "sluice_time_to_first_token_seconds_bucket{group=\"solo\",deployment=\"solo-0\",le=\"0.005\"} 0"));
   CHECK(has_line(t, "sluice_time_to_first_token_seconds_bucket{group=\"solo\",deployment=\"solo-0\",le=\"0.01\"} 1"));
@@ -206,7 +213,7 @@ static void health_gauges(void) {
 static void every_line_is_well_formed(void) {
   struct sl_worker *w = fresh_worker();
   struct sl_request rq = req(w, &groups[0], 1, 200, 3);
-  sl_metrics_request_done(w, &rq);
+  done(w, &rq);
   char *t = render(w);
   char type_of[64] = "";
   for (char *p = t; *p;) {

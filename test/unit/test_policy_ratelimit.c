@@ -4,6 +4,7 @@
  * minute boundaries, the header helpers, and counts in the millions. */
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "check.h"
 #include "policy/ratelimit.h"
@@ -349,6 +350,55 @@ static void steady_traffic_bounds(void) {
   CHECK(later >= (MINUTES - 1) * LIMIT * 9 / 10 && later <= (MINUTES - 1) * LIMIT * 11 / 10);
 }
 
+/* A request against a pair of windows (requests and tokens, as a key or a deployment is
+ * limited): both or neither, the first refusal named, limit 0 untouched, < 0 counted. */
+static void take_pair_both_or_neither(void) {
+  struct sl_rate_window r = {0}, t = {0};
+  uint64_t ra = 77;
+  enum sl_rate_denied d = SL_RATE_DENIED_TOKENS;
+  CHECK(sl_policy_rate_take_pair(&r, 2, &t, 1000, 400, T0, &ra, &d) == 0 && d == SL_RATE_ADMITTED && ra == 0);
+  CHECK(r.cur == 1 && t.cur == 400);
+  /* tokens refuse: the request is not taken either, and both windows are as they were */
+  struct sl_rate_window r0 = r, t0 = t;
+  CHECK(sl_policy_rate_take_pair(&r, 2, &t, 1000, 700, T0 + 1000, &ra, &d) == -EAGAIN && d == SL_RATE_DENIED_TOKENS);
+  CHECK(!memcmp(&r, &r0, sizeof r) && !memcmp(&t, &t0, sizeof t));
+  CHECK(ra == 2 * MIN - 1000 - MIN * 300 / 400); /* 400 must slide down to 300: 15 s into the next minute */
+  CHECK(sl_policy_rate_take_pair(&r, 2, &t, 1000, 600, T0 + 1000, &ra, &d) == 0 && r.cur == 2 && t.cur == 1000);
+  /* requests refuse first: tokens untouched */
+  t0 = t;
+  CHECK(sl_policy_rate_take_pair(&r, 2, &t, 5000, 1, T0 + 2000, &ra, &d) == -EAGAIN && d == SL_RATE_DENIED_REQUESTS);
+  CHECK(!memcmp(&t, &t0, sizeof t) && r.cur == 2 && ra > 0);
+  /* more tokens than the limit can ever admit */
+  CHECK(sl_policy_rate_take_pair(&r, -1, &t, 1000, 1001, T0 + 2000, &ra, &d) == -E2BIG && d == SL_RATE_DENIED_TOKENS &&
+        r.cur == 2);
+  /* limit 0: that window is left alone; limit < 0: unlimited but counted */
+  struct sl_rate_window a = {0}, b = {0};
+  CHECK(sl_policy_rate_take_pair(&a, 0, &b, 0, 50, T0, NULL, NULL) == 0 && a.cur == 0 && b.cur == 0 && a.minute == 0);
+  CHECK(sl_policy_rate_take_pair(&a, -1, &b, -1, 50, T0, NULL, NULL) == 0 && a.cur == 1 && b.cur == 50);
+}
+
+/* A deployment with tpm 1000 on a fake monotonic clock: what it took late in one minute
+ * still counts (weighted) early in the next, and slides out exactly when the arithmetic
+ * says; a fixed window would have reopened at the boundary. */
+static void deployment_tpm_slides_across_minute(void) {
+  struct sl_rate_window r = {0}, t = {0};
+  uint64_t ra = 0;
+  enum sl_rate_denied d;
+  uint64_t m = 12345 * MIN; /* monotonic minutes since boot */
+  CHECK(sl_policy_rate_take_pair(&r, -1, &t, 1000, 600, m + 50000, &ra, &d) == 0);
+  CHECK(sl_policy_rate_take_pair(&r, -1, &t, 1000, 500, m + 55000, &ra, &d) == -EAGAIN && d == SL_RATE_DENIED_TOKENS);
+  /* 1 s into the next minute: ceil(600 x 59/60) = 590, and 590 + 500 > 1000 */
+  CHECK(sl_policy_rate_estimate(&t, m + MIN + 1000) == 590);
+  CHECK(sl_policy_rate_take_pair(&r, -1, &t, 1000, 500, m + MIN + 1000, &ra, &d) == -EAGAIN);
+  /* room for 500 once 600 x (60000 - e) / 60000 <= 500: e >= 10000 */
+  CHECK(ra == 9000);
+  CHECK(sl_policy_rate_take_pair(&r, -1, &t, 1000, 500, m + MIN + 9999, NULL, NULL) == -EAGAIN);
+  CHECK(sl_policy_rate_take_pair(&r, -1, &t, 1000, 500, m + MIN + 10000, NULL, NULL) == 0);
+  CHECK(t.prev == 600 && t.cur == 500 && r.prev == 1 && r.cur == 1); /* requests counted, unlimited */
+  CHECK(sl_policy_rate_estimate(&t, m + MIN + 10000) == 1000);
+}
+
 CHECK_MAIN(T(roll), T(estimate_and_rounding), T(first_window_exactly_limit), T(exact_limit_and_amounts),
            T(retry_after_values), T(retry_after_exact_random), T(settle), T(remaining_and_reset),
-           T(duration_format), T(millions), T(steady_traffic_bounds))
+           T(duration_format), T(millions), T(steady_traffic_bounds), T(take_pair_both_or_neither),
+           T(deployment_tpm_slides_across_minute))

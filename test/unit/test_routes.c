@@ -1,6 +1,9 @@
 /* routes: one table gives route, 404 and 405. */
 #include "check.h"
+#include "core/admin.h"
 #include "core/routes.h"
+
+static bool master(struct sl_route_match m) { return m.row && m.row->access == SL_ACCESS_MASTER; }
 
 static struct sl_route_match find(enum sl_http_method_kind m, const char *path) {
   return sl_route_find(m, (struct sl_slice){path, strlen(path)});
@@ -35,14 +38,59 @@ static void master_only(void) {
     struct sl_route_match m = find(admin[i][0][0] == 'G' ? SL_M_GET : admin[i][0][0] == 'D' ? SL_M_DELETE : SL_M_POST,
                                    admin[i][1]);
     CHECK(m.route != SL_R_NONE && m.method_ok);
-    CHECK(sl_route_master_only(m.route));
+    CHECK(master(m));
   }
-  CHECK(!sl_route_master_only(find(SL_M_GET, "/key/info").route));
-  CHECK(!sl_route_master_only(SL_R_CHAT));
-  CHECK(!sl_route_master_only(SL_R_MODELS));
-  CHECK(!sl_route_master_only(SL_R_MESSAGES));
-  CHECK(!sl_route_master_only(SL_R_METRICS));
+  CHECK(!master(find(SL_M_GET, "/key/info")));
+  CHECK(find(SL_M_GET, "/key/info").row->access == SL_ACCESS_KEY);
+  CHECK(!master(find(SL_M_POST, "/v1/chat/completions")));
+  CHECK(!master(find(SL_M_GET, "/v1/models")));
+  CHECK(!master(find(SL_M_POST, "/v1/messages")));
+  CHECK(!master(find(SL_M_GET, "/metrics")));
   CHECK(find(SL_M_GET, "/v1/key/block").route == SL_R_NONE); /* admin paths take no /v1 */
 }
 
-CHECK_MAIN(T(v1_and_bare_paths), T(unknown_and_wrong_method), T(master_only))
+/* Every row names its handler; the model endpoints share the API handler; health and
+ * metrics need no key; the admin API's rows come from admin.c and are found too. */
+static void rows_carry_handlers(void) {
+  CHECK(find(SL_M_POST, "/v1/chat/completions").row->handler == sl_request_api);
+  CHECK(find(SL_M_POST, "/v1/completions").row->handler == sl_request_api);
+  CHECK(find(SL_M_POST, "/v1/embeddings").row->handler == sl_request_api);
+  CHECK(find(SL_M_POST, "/v1/messages").row->handler == sl_request_api);
+  CHECK(find(SL_M_GET, "/v1/models").row->handler == sl_request_models);
+  CHECK(find(SL_M_GET, "/health/liveness").row->handler == sl_request_live);
+  CHECK(find(SL_M_GET, "/health/readiness").row->handler == sl_request_ready);
+  CHECK(find(SL_M_GET, "/metrics").row->handler == sl_request_metrics);
+  CHECK(find(SL_M_DELETE, "/cache").row->handler == sl_request_cache_flush);
+  CHECK(find(SL_M_GET, "/health/liveliness").row->access == SL_ACCESS_OPEN);
+  CHECK(find(SL_M_GET, "/metrics").row->access == SL_ACCESS_OPEN);
+  CHECK(find(SL_M_POST, "/chat/completions").row->access == SL_ACCESS_KEY);
+  CHECK(find(SL_M_GET, "/nope").row == NULL);
+  for (size_t i = 0; i < sl_admin_nroutes; i++) {
+    const struct sl_route_row *r = &sl_admin_routes[i];
+    CHECK(r->handler != NULL && r->route != SL_R_NONE && r->upstream == NULL);
+    struct sl_route_match m = find(r->method, r->path);
+    CHECK(m.row == r && m.method_ok);
+  }
+}
+
+/* The lookup over any tables: the first table's row wins; 405 names the row's method. */
+static void fake(struct sl_request *rq) { (void)rq; }
+static void fake2(struct sl_request *rq) { (void)rq; }
+static void lookup_over_given_tables(void) {
+  static const struct sl_route_row a[] = {{"/x", SL_R_CHAT, SL_M_POST, true, "/up", SL_ACCESS_KEY, fake}};
+  static const struct sl_route_row b[] = {{"/x", SL_R_MODELS, SL_M_GET, false, NULL, SL_ACCESS_MASTER, fake2},
+                                          {"/y", SL_R_LIVE, SL_M_DELETE, false, NULL, SL_ACCESS_OPEN, fake2}};
+  const struct sl_route_row *const t[] = {a, b};
+  const size_t n[] = {1, 2};
+  struct sl_route_match m = sl_route_find_in(t, n, 2, SL_M_POST, (struct sl_slice){"/v1/x/", 6});
+  CHECK(m.row == &a[0] && m.route == SL_R_CHAT && m.method_ok && m.row->handler == fake);
+  CHECK_STR(m.upstream_path, "/up");
+  m = sl_route_find_in(t, n, 2, SL_M_GET, (struct sl_slice){"/y", 2});
+  CHECK(m.row == &b[1] && !m.method_ok);
+  CHECK_STR(m.allow, "DELETE");
+  m = sl_route_find_in(t, n, 1, SL_M_GET, (struct sl_slice){"/y", 2}); /* only the first table */
+  CHECK(m.row == NULL && m.route == SL_R_NONE);
+}
+
+CHECK_MAIN(T(v1_and_bare_paths), T(unknown_and_wrong_method), T(master_only), T(rows_carry_handlers),
+           T(lookup_over_given_tables))

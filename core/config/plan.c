@@ -1,0 +1,207 @@
+/* Compiling a loaded config into the plan the workers run from; see plan.h. The one idea:
+ * every name in the config (group, alias, fallback target, provider) is resolved here, once,
+ * so that what the request path holds are pointers and precomputed strings. */
+#include "core/config/plan.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config/config.h"
+#include "policy/duration.h"
+
+static int cmp_name(const void *a, const void *b) {
+  return strcmp(((const struct sl_plan_name *)a)->name, ((const struct sl_plan_name *)b)->name);
+}
+
+const struct sl_group *sl_plan_group(const struct sl_plan *p, const char *name) {
+  if (!p || !name) return NULL;
+  struct sl_plan_name key = {name, NULL};
+  const struct sl_plan_name *f = bsearch(&key, p->names, p->nnames, sizeof *p->names, cmp_name);
+  return f ? f->group : NULL;
+}
+
+static struct sl_group *group_by_name(struct sl_plan *p, const char *name) {
+  for (size_t i = 0; i < p->ngroups; i++)
+    if (strcmp(p->groups[i].name, name) == 0) return &p->groups[i];
+  return NULL;
+}
+
+static int build_groups(struct sl_plan *p, const struct sl_config *c) {
+  p->groups = calloc(c->ndeployments ? c->ndeployments : 1, sizeof *p->groups);
+  if (!p->groups) return -ENOMEM;
+  for (size_t i = 0; i < c->ndeployments; i++) {
+    struct sl_group *g = group_by_name(p, c->deployments[i].model_name);
+    if (!g) {
+      g = &p->groups[p->ngroups];
+      g->index = p->ngroups++;
+      g->name = c->deployments[i].model_name;
+      size_t n = 0;
+      for (size_t j = i; j < c->ndeployments; j++) n += strcmp(c->deployments[j].model_name, g->name) == 0;
+      if (!(g->deps = calloc(n, sizeof *g->deps))) return -ENOMEM;
+    }
+    g->deps[g->n++] = i;
+  }
+  return 0;
+}
+
+/* Group names, then aliases (validation keeps an alias from shadowing a group). */
+static int build_names(struct sl_plan *p, const struct sl_config *c) {
+  p->names = calloc(p->ngroups + c->naliases + 1, sizeof *p->names);
+  if (!p->names) return -ENOMEM;
+  for (size_t i = 0; i < p->ngroups; i++)
+    p->names[p->nnames++] = (struct sl_plan_name){p->groups[i].name, &p->groups[i]};
+  for (size_t i = 0; i < c->naliases; i++) {
+    const struct sl_group *g = group_by_name(p, c->aliases[i].group);
+    if (!g) return -EINVAL; /* validation names the alias; a plan never holds a dangling one */
+    p->names[p->nnames++] = (struct sl_plan_name){c->aliases[i].alias, g};
+  }
+  qsort(p->names, p->nnames, sizeof *p->names, cmp_name);
+  return 0;
+}
+
+/* The first entry for group (LiteLLM uses the first; validation warns about the rest). */
+static const struct sl_fallback *find_entry(const struct sl_fallback *list, size_t n, const char *group) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(list[i].group, group) == 0) return &list[i];
+  return NULL;
+}
+
+/* LiteLLM's order: the kind's own entry for the group, else the general entry for the
+ * group, else the general "*" entry, else default_fallbacks. Targets are groups or aliases;
+ * the group itself is never its own fallback; at most max_fallbacks. */
+static int build_fallbacks(struct sl_plan *p, const struct sl_config *c, struct sl_group *g) {
+  for (int k = 0; k < SL_FB_KINDS; k++) {
+    const struct sl_fallback *f = NULL;
+    if (k == SL_FB_CONTEXT_WINDOW) f = find_entry(c->context_window_fallbacks, c->ncontext_window_fallbacks, g->name);
+    if (k == SL_FB_CONTENT_POLICY) f = find_entry(c->content_policy_fallbacks, c->ncontent_policy_fallbacks, g->name);
+    if (!f) f = find_entry(c->fallbacks, c->nfallbacks, g->name);
+    if (!f) f = find_entry(c->fallbacks, c->nfallbacks, "*");
+    const struct sl_name_list *names = f ? &f->to : &c->default_fallbacks;
+    size_t cap = c->max_fallbacks > 0 ? (size_t)c->max_fallbacks : 0;
+    if (names->n == 0 || cap == 0) continue;
+    g->fallbacks[k] = calloc(names->n < cap ? names->n : cap, sizeof *g->fallbacks[k]);
+    if (!g->fallbacks[k]) return -ENOMEM;
+    for (size_t i = 0; i < names->n && g->nfallbacks[k] < cap; i++) {
+      const struct sl_group *t = sl_plan_group(p, names->names[i]);
+      if (!t) return -EINVAL; /* validation refuses unknown targets */
+      if (t != g) g->fallbacks[k][g->nfallbacks[k]++] = t;
+    }
+  }
+  return 0;
+}
+
+/* Seconds to whole ms; a positive timeout never becomes 0 ("none"). */
+static uint64_t secs_to_ms(double s) {
+  if (!(s > 0)) return 0;
+  uint64_t ms = (uint64_t)(s * 1000.0);
+  return ms ? ms : 1;
+}
+
+static char *path_for(const struct sl_deployment *d, enum sl_prov_route r) {
+  int n = sl_provider_path(d->ops, r, NULL, d->base_path, d->upstream_model, d->api_version, NULL, 0);
+  if (n < 0) return NULL;
+  char *s = malloc((size_t)n + 1);
+  if (s) sl_provider_path(d->ops, r, NULL, d->base_path, d->upstream_model, d->api_version, s, (size_t)n + 1);
+  return s;
+}
+
+static int build_dep(struct sl_plan_dep *pd, const struct sl_deployment *d) {
+  if (!d->ops) return -EINVAL;
+  pd->ops = d->ops;
+  pd->wire = d->ops->wire;
+  for (int r = 0; r < SL_PROV_ROUTES; r++) {
+    int n =
+        sl_provider_path(d->ops, (enum sl_prov_route)r, NULL, d->base_path, d->upstream_model, d->api_version, NULL, 0);
+    if (n >= 0 && !(pd->path[r] = path_for(d, (enum sl_prov_route)r))) return -ENOMEM;
+  }
+  pd->auth_name = sl_provider_auth_name(d->ops);
+  if (d->api_key && d->api_key[0]) {
+    int n = sl_provider_auth_value(d->ops, d->api_key, NULL, 0);
+    if (n < 0 || !(pd->auth_value = malloc((size_t)n + 1))) return -ENOMEM;
+    sl_provider_auth_value(d->ops, d->api_key, pd->auth_value, (size_t)n + 1);
+    pd->auth_value_len = (size_t)n;
+  }
+  pd->timeout_ms = secs_to_ms(d->timeout_s);
+  pd->stream_timeout_ms = secs_to_ms(d->stream_timeout_s);
+  /* configured prices (litellm_params or model_info) win over the built-in table */
+  if (d->input_cost_per_token > 0 || d->output_cost_per_token > 0) {
+    pd->price = (struct sl_price){.input = d->input_cost_per_token, .output = d->output_cost_per_token};
+    pd->priced = true;
+  } else {
+    const struct sl_price_entry *e = sl_prices_lookup(d->upstream_model);
+    if (e) pd->price = e->price;
+    pd->priced = e != NULL;
+  }
+  return 0;
+}
+
+/* GET /v1/models: groups in config order, then the aliases that are not hidden. */
+static int build_models_json(struct sl_plan *p, const struct sl_config *c) {
+  cJSON *root = cJSON_CreateObject(), *data = cJSON_CreateArray();
+  if (!root || !data) {
+    cJSON_Delete(root);
+    cJSON_Delete(data);
+    return -ENOMEM;
+  }
+  cJSON_AddStringToObject(root, "object", "list");
+  cJSON_AddItemToObject(root, "data", data);
+  for (size_t i = 0; i < p->ngroups + c->naliases; i++) {
+    if (i >= p->ngroups && c->aliases[i - p->ngroups].hidden) continue;
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "id", i < p->ngroups ? p->groups[i].name : c->aliases[i - p->ngroups].alias);
+    cJSON_AddStringToObject(m, "object", "model");
+    cJSON_AddNumberToObject(m, "created", 1677610602);
+    cJSON_AddStringToObject(m, "owned_by", "sluice");
+    cJSON_AddItemToArray(data, m);
+  }
+  p->models_json = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  if (!p->models_json) return -ENOMEM;
+  p->models_json_len = strlen(p->models_json);
+  return 0;
+}
+
+int sl_plan_compile(const struct sl_config *c, struct sl_plan **out) {
+  *out = NULL;
+  struct sl_plan *p = calloc(1, sizeof *p);
+  if (!p) return -ENOMEM;
+  p->strategy = c->routing_strategy;
+  int rc = 0;
+  if (c->budget_duration && sl_policy_duration_parse_s(c->budget_duration, &p->budget_period_s))
+    rc = -EINVAL; /* validated at load with the file and line; never "never resets" here */
+  if (rc == 0) rc = build_groups(p, c);
+  if (rc == 0) rc = build_names(p, c);
+  for (size_t i = 0; rc == 0 && i < p->ngroups; i++) rc = build_fallbacks(p, c, &p->groups[i]);
+  if (rc == 0 && !(p->deps = calloc(c->ndeployments ? c->ndeployments : 1, sizeof *p->deps))) rc = -ENOMEM;
+  for (size_t i = 0; rc == 0 && i < c->ndeployments; i++) {
+    p->ndeps = i + 1;
+    rc = build_dep(&p->deps[i], &c->deployments[i]);
+  }
+  if (rc == 0) rc = build_models_json(p, c);
+  if (rc) {
+    sl_plan_free(p);
+    return rc;
+  }
+  *out = p;
+  return 0;
+}
+
+void sl_plan_free(struct sl_plan *p) {
+  if (!p) return;
+  for (size_t i = 0; i < p->ngroups; i++) {
+    free(p->groups[i].deps);
+    for (int k = 0; k < SL_FB_KINDS; k++) free(p->groups[i].fallbacks[k]);
+  }
+  free(p->groups);
+  for (size_t i = 0; i < p->ndeps; i++) {
+    for (int r = 0; r < SL_PROV_ROUTES; r++) free(p->deps[i].path[r]);
+    free(p->deps[i].auth_value);
+  }
+  free(p->deps);
+  free(p->names);
+  cJSON_free(p->models_json);
+  free(p);
+}

@@ -1,0 +1,85 @@
+/* The compiled plan: the config turned, once at load (in the master, before fork), into the
+ * tables the request path reads without looking anything up by name again.
+ * - groups: per model group its deployment indices and, per fallback kind (general,
+ *   context_window, content_policy), its fallback groups as pointers (the group's own entry,
+ *   else the "*" entry, else default_fallbacks; aliases resolved; the group itself dropped;
+ *   max_fallbacks applied);
+ * - names: every name a client may send (group names and model_group_alias), sorted, each
+ *   with its group pointer: one binary search per request;
+ * - per deployment: its provider adapter (net/wire/provider.h), wire format, the upstream
+ *   path per route, the credential header, timeouts in ms and its price;
+ * - the routing strategy as policy's enum, the gateway budget period in seconds, and the
+ *   GET /v1/models body.
+ * The one idea: the config says what the user wrote; the plan says what the workers do.
+ * To add something the request path needs from the config: compute it here, in
+ * sl_plan_compile, and give it a field. */
+#ifndef SL_CORE_CONFIG_PLAN_H
+#define SL_CORE_CONFIG_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/wire/provider.h"
+#include "policy/choose.h"
+#include "policy/prices.h"
+
+struct sl_config;
+
+/* Which fallbacks list applies (LiteLLM's fallbacks / context_window_fallbacks /
+ * content_policy_fallbacks); the specific kinds fall back to the general one. */
+enum sl_fb_kind { SL_FB_GENERAL = 0, SL_FB_CONTEXT_WINDOW, SL_FB_CONTENT_POLICY, SL_FB_KINDS };
+
+/* A model group: the deployments sharing one model_name, in config order. */
+struct sl_group {
+  const char *name;
+  size_t *deps; /* indexes into cfg->deployments */
+  size_t n;
+  uint64_t spend_id; /* ledger / shm slot id of the group (set by each worker at start: the
+                        store names it, and the config room does not include store/) */
+  const struct sl_group **fallbacks[SL_FB_KINDS];
+  size_t nfallbacks[SL_FB_KINDS];
+  size_t index; /* position in plan->groups */
+};
+
+/* One deployment, compiled. */
+struct sl_plan_dep {
+  const struct sl_provider *ops;
+  enum sl_wire wire;
+  char *path[SL_PROV_ROUTES]; /* NULL: the provider has no such route */
+  const char *auth_name;      /* the credential header, "Authorization" / "x-api-key" / ... */
+  char *auth_value;           /* NULL: no key configured */
+  size_t auth_value_len;
+  uint64_t timeout_ms;        /* litellm_params.timeout; 0: the request's deadline only */
+  uint64_t stream_timeout_ms; /* stream_timeout (or router_settings'); 0: timeout_ms */
+  struct sl_price price;      /* USD per token */
+  bool priced;                /* false: neither configured nor in the price table (costs 0) */
+};
+
+struct sl_plan_name {
+  const char *name;
+  const struct sl_group *group;
+};
+
+struct sl_plan {
+  struct sl_group *groups;
+  size_t ngroups;
+  struct sl_plan_dep *deps; /* parallel to cfg->deployments */
+  size_t ndeps;
+  struct sl_plan_name *names; /* sorted by name (strcmp) */
+  size_t nnames;
+  enum sl_strategy strategy;
+  int64_t budget_period_s; /* general_settings.budget_duration; 0: the budget never resets */
+  char *models_json;       /* GET /v1/models body (hidden aliases left out) */
+  size_t models_json_len;
+};
+
+/* Builds the plan of a loaded, validated config: 0 or -ENOMEM (-EINVAL only for a config
+ * that did not pass validation). */
+int sl_plan_compile(const struct sl_config *c, struct sl_plan **out);
+void sl_plan_free(struct sl_plan *p);
+
+/* The group a client's model name means (a group name or an alias), or NULL. */
+const struct sl_group *sl_plan_group(const struct sl_plan *p, const char *name);
+
+#endif
