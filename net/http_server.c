@@ -87,8 +87,8 @@ struct sl_conn {
   bool used;      /* a request has been received (before that, idle means header_timeout) */
 };
 
-#define SPARE_PARSERS 32 /* parsers kept for reuse (~6 KiB each): an idle keep-alive
-                          * connection holds none, a new request takes one back */
+#define SPARE_PARSERS 8 /* parsers kept for reuse (~6 KiB each): an idle keep-alive
+                         * connection holds none, a new request takes one back */
 
 struct sl_server {
   struct sl_listener *listener;
@@ -105,7 +105,8 @@ struct sl_server {
   char rbuf[65536];
   char *tls_plain; /* TLS only: decrypted input, and writes gathered into one record */
   char *tls_gather;
-  struct sl_pool wpool; /* blocks for queued writes */
+  struct sl_pool wpool, wpool_small; /* blocks for queued writes: large, and small (a
+                                     * response's zero-length last write, a short tail) */
   struct sl_http_parser *spare[SPARE_PARSERS]; /* parsers of idle or closed connections, for reuse */
   size_t nspare;
   uint64_t writes, writes_copied; /* writes asked for; of those, how many had to copy bytes */
@@ -118,7 +119,7 @@ struct sl_server {
 struct wreq {
   uv_write_t w;
   struct sl_conn *c;
-  bool last, pooled;
+  bool last, pooled, small;
   char data[];
 };
 
@@ -135,6 +136,7 @@ static void server_maybe_free(struct sl_server *s) {
   if (s->closing && !s->listener_open && s->nconns == 0) {
     free(s->tls_plain);
     sl_pool_drain(&s->wpool);
+    sl_pool_drain(&s->wpool_small);
     while (s->nspare) sl_http_parser_free(s->spare[--s->nspare]);
     free(s);
   }
@@ -343,15 +345,21 @@ static void after_response(struct sl_conn *c) {
 }
 
 static struct wreq *wreq_new(struct sl_server *s, size_t n) {
-  bool pooled = sizeof(struct wreq) + n <= sl_pool_block_size(&s->wpool);
-  struct wreq *wr = pooled ? sl_pool_get(&s->wpool) : malloc(sizeof *wr + n);
-  if (wr) wr->pooled = pooled;
+  struct sl_pool *p = sizeof(struct wreq) + n <= sl_pool_block_size(&s->wpool_small) ? &s->wpool_small
+                      : sizeof(struct wreq) + n <= sl_pool_block_size(&s->wpool)     ? &s->wpool
+                                                                                     : NULL;
+  struct wreq *wr = p ? sl_pool_get(p) : malloc(sizeof *wr + n);
+  if (wr) {
+    wr->pooled = p != NULL;
+    wr->small = p == &s->wpool_small;
+  }
   return wr;
 }
 
 static void wreq_free(struct sl_server *s, struct wreq *wr) {
-  if (wr->pooled) sl_pool_put(&s->wpool, wr);
-  else free(wr);
+  if (!wr->pooled) free(wr);
+  else if (wr->small) sl_pool_put(&s->wpool_small, wr);
+  else sl_pool_put(&s->wpool, wr);
 }
 
 static void on_write(uv_write_t *w, int status) {
@@ -904,6 +912,8 @@ int sl_server_start(uv_loop_t *loop, int fd, const struct sl_server_opts *o,
   if (!s) return -ENOMEM;
   s->loop = loop;
   s->o = *o;
+  s->wpool = (struct sl_pool){.block_size = WBLOCK, .max_free = 8};
+  s->wpool_small = (struct sl_pool){.block_size = 1024, .max_free = 32};
   s->cbs = *cbs;
   s->ud = ud;
   if (o->tls) {

@@ -11,8 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_POOL_DEFAULT_BLOCK (16u << 10)
-#define SL_POOL_DEFAULT_FREE 64
+#define SL_POOL_DEFAULT_BLOCK (8u << 10)
+#define SL_POOL_DEFAULT_FREE 16 /* a burst's blocks beyond this go back to malloc (and the
+                                 * heap trim): idle workers keep little */
 
 struct sl_pool {
   size_t block_size; /* bytes per block (0: default) */
