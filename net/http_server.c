@@ -435,9 +435,9 @@ static void tls_writev(struct sl_conn *c, const struct sl_iov *v, size_t nv, siz
 /* Queues a gather list. The bytes are the caller's only for the call: when the socket's
  * queue is empty they are written at once from where they lie (uv_try_write, no copy);
  * what the socket does not take (a slow client) is copied into one queued write. The
- * last write of a response always goes through the queue (a zero-length one when
- * everything was taken), so the end of a response is seen in on_write, on a later loop
- * turn, never inside the caller. A write error is also left to on_write (uv_write reports
+ * last write of a response always goes through the queue (copied when small; a
+ * zero-length one when a large one was all taken), so the end of a response is seen in
+ * on_write, on a later loop turn, never inside the caller. A write error is also left to on_write (uv_write reports
  * it there), so no caller sees its connection close under it. */
 static void conn_writev(struct sl_conn *c, const struct sl_iov *v, size_t nv, bool last) {
   if (c->closing) return;
@@ -448,7 +448,11 @@ static void conn_writev(struct sl_conn *c, const struct sl_iov *v, size_t nv, bo
     return;
   }
   size_t done = 0;
-  if (total && nv <= MAX_TRY_IOV && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+  /* A response's last write that fits a pooled block is copied and queued whole: libuv
+   * writes it at once all the same, and its callback ends the response (trying it first
+   * would cost a second, empty write for that callback). */
+  bool try = !(last && sizeof(struct wreq) + total <= WBLOCK);
+  if (try && total && nv <= MAX_TRY_IOV && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
     uv_buf_t bufs[MAX_TRY_IOV];
     unsigned nb = 0;
     for (size_t i = 0; i < nv; i++)
