@@ -19,6 +19,7 @@
 #include "core/tenancy.h"
 #include "core/request_internal.h"
 #include "core/respond.h"
+#include "core/stream_chain.h"
 #include "net/wire/oai_error.h"
 #include "policy/attempt_verdict.h"
 #include "policy/classify.h"
@@ -87,13 +88,12 @@ void sl_attempts_free(struct sl_request *rq) {
     sl_buf_free(&at->auth);
     free(at->reserialised);
     sl_buf_free(&at->xbody);
+    if (at->chain) sl_stream_chain_free(at->chain);
     if (at->xs) sl_xlate_stream_free(at->xs);
     if (at->uf) {
       sl_usage_filter_free(at->uf);
-      free(at->uf);
     }
-    free(at);
-  }
+  } /* the attempts and their filters live in the request's arena */
   rq->natt = 0;
 }
 
@@ -162,6 +162,11 @@ static void declare_winner(struct sl_attempt *at) {
     if (rq->att[i] != at && rq->att[i]->live) attempt_cancel(rq->att[i], SL_AO_LOST_RACE);
 }
 
+/* The chain's ends: the client (the one writer) and the cache tee. */
+static void chain_write(void *ud, const struct sl_iov *v, size_t n) { sl_respond_stream_writev(ud, v, n); }
+static void chain_tee_frame(void *ud, const struct sl_sse_frame *fr) { sl_reqcache_stream_frame(ud, fr); }
+static void chain_tee_bytes(void *ud, const char *p, size_t n) { sl_reqcache_stream_bytes(ud, p, n); }
+
 static void start_stream(struct sl_attempt *at) {
   struct sl_request *rq = at->rq;
   declare_winner(at);
@@ -171,12 +176,14 @@ static void start_stream(struct sl_attempt *at) {
     struct sl_xlate_resp_opts o = {(int64_t)time(NULL), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"))};
     if (sl_xlate_stream_new(at->uwire == SL_WIRE_ANTHROPIC ? SL_XLATE_ANTH_TO_OAI : SL_XLATE_OAI_TO_ANTH, &o, &at->xs))
       at->xs = NULL;
-  } else if ((at->uf = malloc(sizeof *at->uf))) {
+  } else if ((at->uf = sl_arena_alloc(rq->arena, sizeof *at->uf))) {
     /* Anthropic streams are only observed: their usage events are the client's too. */
     bool strip = rq->cwire == SL_WIRE_OPENAI && rq->usage_ask != SL_USAGE_ASK_CLIENT &&
                  rq->usage_ask != SL_USAGE_ASK_NOT_STREAM;
     sl_usage_filter_init(at->uf, strip ? SL_USAGE_STRIP : 0, 0);
   }
+  struct sl_stream_sink sink = {chain_write, chain_tee_frame, chain_tee_bytes, rq};
+  if ((at->chain = sl_arena_alloc(rq->arena, sizeof *at->chain))) sl_stream_chain_init(at->chain, at->xs, at->uf, &sink);
   sl_respond_stream_start(rq, true);
 }
 
@@ -190,38 +197,29 @@ static void take_xlate_usage(struct sl_attempt *at, const struct sl_xlate_usage 
                                 .cache_write_tokens = xu->cache_creation};
 }
 
-/* Forwards a winning stream's bytes, through the usage filter when there is one (it
- * reads the usage and removes the usage chunk sluice asked for on the client's behalf). */
-static void forward_stream(struct sl_request *rq, struct sl_attempt *at, const char *p, size_t n) {
-  if (!at->uf) {
+/* Forwards a winning stream's bytes down its chain (stream_chain.h): translated, teed to
+ * the cache, the usage chunk sluice asked for removed, written to the client. Returns
+ * the translator's result (negative: the stream is over, its error event written). */
+static int forward_stream(struct sl_request *rq, struct sl_attempt *at, const char *p, size_t n) {
+  if (!at->chain) { /* out of memory at the start: forward as is */
     sl_respond_stream_write(rq, p, n);
-    return;
+    return 0;
   }
-  struct sl_buf out = {0};
-  sl_usage_filter_feed(at->uf, p, n, &out);
-  sl_respond_stream_write(rq, out.p, out.n);
-  sl_buf_free(&out);
+  return sl_stream_chain_feed(at->chain, p, n);
 }
 
-/* Ends a winning stream: the filter's last bytes, the usage it saw, the in-band error
+/* Ends a winning stream: the chain's last bytes, the usage it saw, the in-band error
  * event when cut_msg says the stream was cut short, the cost trailer; the request ends. */
 static void end_stream(struct sl_request *rq, struct sl_attempt *at, const char *cut_msg) {
+  if (at->chain) {
+    if (sl_stream_chain_finish(at->chain) == -EPIPE && at->xs) rq->err_code = "upstream_protocol_error";
+  }
   if (at->xs) {
-    struct sl_buf x = {0};
-    if (sl_xlate_stream_finish(at->xs, &x) == -EPIPE) rq->err_code = "upstream_protocol_error";
-    sl_respond_stream_write(rq, x.p, x.n);
-    sl_buf_free(&x);
     struct sl_xlate_usage xu;
     sl_xlate_stream_usage(at->xs, &xu);
     take_xlate_usage(at, &xu);
   }
-  if (at->uf) {
-    struct sl_buf out = {0};
-    sl_usage_filter_finish(at->uf, &out);
-    sl_respond_stream_write(rq, out.p, out.n);
-    sl_buf_free(&out);
-    at->has_usage = sl_usage_filter_usage(at->uf, &at->usage) == 0;
-  }
+  if (at->uf) at->has_usage = sl_usage_filter_usage(at->uf, &at->usage) == 0;
   if (cut_msg && rq->conn) {
     struct sl_buf b = {0};
     sl_xlate_error_event(rq->cwire, 502, "upstream_error", cut_msg, "upstream_protocol_error", &b);
@@ -385,26 +383,15 @@ static void up_body(void *ud, const char *p, size_t n) {
   if (at->streaming) {
     if (!rq->winner) start_stream(at);
     if (rq->winner != at || !rq->conn) return;
-    if (at->xs) {
-      struct sl_buf x = {0};
-      int xr = sl_xlate_stream_feed(at->xs, p, n, &x);
-      if (x.n) {
-        sl_reqcache_stream_bytes(rq, x.p, x.n);
-        sl_respond_stream_write(rq, x.p, x.n);
-      }
-      sl_buf_free(&x);
-      if (xr < 0) { /* the error event is already written in the client's format */
-        set_outcome(at, xr == -EPROTO ? SL_AO_UPSTREAM_ERROR : SL_AO_UPSTREAM_PROTOCOL_ERROR);
-        if (at->up) sl_upstream_cancel(at->up);
-        at->up = NULL;
-        attempt_end_health(at, false, false, SL_FAIL_ERROR);
-        rq->err_code = sl_attempt_outcome_name(at->outcome, at->status);
-        end_stream(rq, at, NULL);
-        return;
-      }
-    } else {
-      sl_reqcache_stream_bytes(rq, p, n);
-      forward_stream(rq, at, p, n);
+    int xr = forward_stream(rq, at, p, n);
+    if (xr < 0 && at->xs) { /* the error event is already written in the client's format */
+      set_outcome(at, xr == -EPROTO ? SL_AO_UPSTREAM_ERROR : SL_AO_UPSTREAM_PROTOCOL_ERROR);
+      if (at->up) sl_upstream_cancel(at->up);
+      at->up = NULL;
+      attempt_end_health(at, false, false, SL_FAIL_ERROR);
+      rq->err_code = sl_attempt_outcome_name(at->outcome, at->status);
+      end_stream(rq, at, NULL);
+      return;
     }
     if (sl_respond_pending(rq) > STREAM_HIGH_WATER) {
       /* the client reads slower than the provider writes: stop reading the upstream, and
@@ -669,7 +656,7 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   if (cands != small) free(cands);
   if (ch->index < 0) return 0;
   size_t gpos = (size_t)ch->index, dep = g->deps[gpos];
-  struct sl_attempt *at = calloc(1, sizeof *at);
+  struct sl_attempt *at = sl_arena_calloc(rq->arena, sizeof *at);
   if (!at) {
     sl_health_end(w, dep, ch->probe, true, false, SL_FAIL_ERROR, 0, 0, 0);
     ch->why = SL_NONE_EMPTY;

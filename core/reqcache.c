@@ -181,6 +181,10 @@ void sl_reqcache_stream_bytes(struct sl_request *rq, const char *p, size_t n) {
   if (rq->asm_) sl_oai_asm_feed_bytes(rq->asm_, p, n);
 }
 
+void sl_reqcache_stream_frame(struct sl_request *rq, const struct sl_sse_frame *fr) {
+  if (rq->asm_) sl_oai_asm_feed_frame(rq->asm_, fr);
+}
+
 void sl_reqcache_stream_end(struct sl_request *rq) {
   if (!rq->asm_) return;
   char *json = NULL;

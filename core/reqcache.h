@@ -59,6 +59,9 @@ enum sl_cache_kind sl_reqcache_join(struct sl_request *rq);
 void sl_reqcache_fill(struct sl_request *rq, const char *json, size_t len);
 /* The winning attempt streams: assemble it as it passes. */
 void sl_reqcache_stream_begin(struct sl_request *rq);
+/* One upstream frame of a winning stream (the chain's cache tee, same wire format). */
+struct sl_sse_frame;
+void sl_reqcache_stream_frame(struct sl_request *rq, const struct sl_sse_frame *fr);
 void sl_reqcache_stream_bytes(struct sl_request *rq, const char *p, size_t n);
 void sl_reqcache_stream_end(struct sl_request *rq);
 /* The request ends: release followers (with the answer, or to call upstream themselves). */

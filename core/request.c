@@ -44,7 +44,7 @@ static void handle_closed(struct sl_request *rq) {
     sl_key_record_free(rq->key);
     free(rq->key);
   }
-  free(rq);
+  sl_arena_free(rq->arena); /* rq itself lives in it */
 }
 
 void sl_request_release(struct sl_request *rq) { handle_closed(rq); }
@@ -436,11 +436,14 @@ static bool auth_stage(struct sl_request *rq, enum sl_route_access access, struc
 
 void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_request *hr) {
   struct sl_worker *w = ud;
-  struct sl_request *rq = calloc(1, sizeof *rq);
+  struct sl_arena *arena = sl_arena_new(&w->arena_pool);
+  struct sl_request *rq = arena ? sl_arena_calloc(arena, sizeof *rq) : NULL;
   if (!rq) {
+    sl_arena_free(arena);
     sl_respond_conn_oom(c);
     return;
   }
+  rq->arena = arena;
   rq->w = w;
   rq->conn = c;
   rq->hr = hr;

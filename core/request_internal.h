@@ -11,6 +11,7 @@
 #include "core/errors.h"
 #include "core/routes.h"
 #include "core/worker.h"
+#include "net/base/arena.h"
 #include "net/base/buf.h"
 #include "policy/choose.h"
 #include "policy/outcome.h"
@@ -19,6 +20,8 @@
 #include "core/tenancy.h"
 #include "net/wire/usage.h"
 #include "net/wire/xlate.h"
+
+struct sl_stream_chain;
 
 struct sl_oai_asm;
 
@@ -55,11 +58,13 @@ struct sl_attempt {
   enum sl_wire uwire;          /* the deployment's wire format */
   struct sl_buf xbody;         /* the request translated into the deployment's format */
   struct sl_xlate_stream *xs;  /* streaming winner of another format: translates its events */
+  struct sl_stream_chain *chain; /* streaming winner: framer -> filters -> client (arena) */
   char xerr[256];              /* why the request could not be translated */
   enum sl_attempt_outcome outcome; /* what happened to it (policy/outcome.h); with status for http_<status> */
 };
 
 struct sl_request {
+  struct sl_arena *arena; /* the request, its attempts and their fixed state; freed at the end */
   struct sl_worker *w;
   struct sl_conn *conn; /* NULL once the response has ended or the client left */
   const struct sl_http_request *hr;

@@ -13,27 +13,38 @@
 #include "core/tenancy.h"
 #include "core/verdict.h"
 
+/* One "name: value\r\n" line (appends, not printf: this runs for every answer). */
+static void hdr(struct sl_buf *b, const char *name_colon_sp, size_t nn, const char *v) {
+  sl_buf_append(b, name_colon_sp, nn);
+  sl_buf_puts(b, v);
+  sl_buf_append(b, "\r\n", 2);
+}
+#define HDR(b, lit, v) hdr((b), lit, sizeof lit - 1, (v))
+
 void sl_respond_headers(struct sl_request *rq) {
   const struct sl_config *cfg = rq->w->cfg;
   rq->hdrs.n = 0;
-  sl_buf_printf(&rq->hdrs, "x-request-id: %s\r\nx-sluice-request-id: %s\r\n", rq->id, rq->id);
-  if (rq->group) sl_buf_printf(&rq->hdrs, "x-sluice-model-group: %s\r\n", rq->group->name);
+  HDR(&rq->hdrs, "x-request-id: ", rq->id);
+  HDR(&rq->hdrs, "x-sluice-request-id: ", rq->id);
+  if (rq->group) HDR(&rq->hdrs, "x-sluice-model-group: ", rq->group->name);
   const struct sl_attempt *last = rq->winner ? rq->winner : rq->natt ? rq->att[rq->natt - 1] : NULL;
-  if (last) sl_buf_printf(&rq->hdrs, "x-sluice-deployment: %s\r\n", cfg->deployments[last->dep].id);
+  if (last) HDR(&rq->hdrs, "x-sluice-deployment: ", cfg->deployments[last->dep].id);
   if (rq->route == SL_R_CHAT || rq->route == SL_R_COMPLETIONS || rq->route == SL_R_EMBEDDINGS ||
       rq->route == SL_R_MESSAGES) {
-    sl_buf_printf(&rq->hdrs, "x-sluice-attempts: %d\r\nx-sluice-hedge: %s\r\n", rq->natt,
-                  rq->hedge_won ? "won" : rq->hedges_fired ? "fired" : "none");
-    if (rq->fallback_used) sl_buf_printf(&rq->hdrs, "x-sluice-fallback: %s\r\n", rq->fallback_used);
+    char n[16];
+    snprintf(n, sizeof n, "%d", rq->natt);
+    HDR(&rq->hdrs, "x-sluice-attempts: ", n);
+    HDR(&rq->hdrs, "x-sluice-hedge: ", rq->hedge_won ? "won" : rq->hedges_fired ? "fired" : "none");
+    if (rq->fallback_used) HDR(&rq->hdrs, "x-sluice-fallback: ", rq->fallback_used);
   }
   if (rq->rl_hdrs.n) sl_buf_append(&rq->hdrs, rq->rl_hdrs.p, rq->rl_hdrs.n);
   if (rq->natt && !rq->winner_streams) { /* a stream's cost comes as a trailer */
     char cost[32];
     sl_tenancy_cost(rq);
     sl_tenancy_format_cost(rq->cost_micro, cost);
-    sl_buf_printf(&rq->hdrs, "x-sluice-cost: %s\r\n", cost);
+    HDR(&rq->hdrs, "x-sluice-cost: ", cost);
   }
-  if (rq->cache_state != SL_CS_NONE) sl_buf_printf(&rq->hdrs, "x-sluice-cache: %s\r\n", sl_cache_state_name(rq->cache_state));
+  if (rq->cache_state != SL_CS_NONE) HDR(&rq->hdrs, "x-sluice-cache: ", sl_cache_state_name(rq->cache_state));
   if (rq->cache_state == SL_CS_HIT) sl_buf_printf(&rq->hdrs, "age: %lld\r\n", (long long)rq->cache_age_s);
 }
 
@@ -110,6 +121,10 @@ void sl_respond_stream_start(struct sl_request *rq, bool with_cost_trailer) {
 
 void sl_respond_stream_write(struct sl_request *rq, const char *p, size_t n) {
   if (rq->conn && n) sl_conn_stream_write(rq->conn, p, n);
+}
+
+void sl_respond_stream_writev(struct sl_request *rq, const struct sl_iov *v, size_t n) {
+  if (rq->conn && n) sl_conn_stream_writev(rq->conn, v, n);
 }
 
 void sl_respond_stream_end(struct sl_request *rq) {

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "core/errors.h"
+#include "net/base/iov.h"
 
 struct sl_request;
 struct sl_conn;
@@ -43,6 +44,8 @@ void sl_respond_conn_oom(struct sl_conn *c);
  * when the start announced it, and ends the request. */
 void sl_respond_stream_start(struct sl_request *rq, bool with_cost_trailer);
 void sl_respond_stream_write(struct sl_request *rq, const char *p, size_t n);
+/* The same for a gather list (one chunk); the slices are the caller's only for the call. */
+void sl_respond_stream_writev(struct sl_request *rq, const struct sl_iov *v, size_t n);
 void sl_respond_stream_end(struct sl_request *rq);
 /* Bytes written but not yet taken by the client's socket; ask for a writable callback. */
 size_t sl_respond_pending(const struct sl_request *rq);

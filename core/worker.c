@@ -338,6 +338,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   sl_tenancy_close(w);
   sl_reqcache_close(w);
   free_worker(w);
+  sl_pool_drain(&w->arena_pool);
   free(w);
   return 0;
 }

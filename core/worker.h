@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "core/config/config.h"
+#include "net/base/pool.h"
 #include "net/http_server.h"
 #include "net/upstream.h"
 #include "store/shm.h"
@@ -45,6 +46,7 @@ struct sl_worker {
   struct sl_spend_flusher *flusher;
   struct sl_price *prices;         /* per deployment, USD per token */
   size_t inflight;
+  struct sl_pool arena_pool; /* blocks of the requests' arenas (net/base/arena.h) */
   uint64_t accept_errors, accept_err_logged_ms; /* accept failures since the last log line */
   size_t released; /* request-body and connection bytes freed since the last heap trim */
   bool draining;

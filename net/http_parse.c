@@ -292,6 +292,21 @@ int sl_http_parser_create(const struct sl_http_limits *lim, struct sl_http_parse
   return 0;
 }
 
+void sl_http_parser_reset(struct sl_http_parser *p) {
+  struct sl_http_parser keep = *p;
+  memset(p, 0, sizeof *p);
+  p->lim = keep.lim;
+  p->offs = keep.offs;
+  p->hdrs = keep.hdrs;
+  p->head = keep.head;
+  p->body = keep.body;
+  p->head.n = p->body.n = 0;
+  if (p->body.cap > 65536) sl_buf_free(&p->body);
+  if (p->head.cap > 65536) sl_buf_free(&p->head);
+  llhttp_init(&p->ll, HTTP_REQUEST, &settings);
+  p->ll.data = p;
+}
+
 void sl_http_parser_free(struct sl_http_parser *p) {
   if (!p) return;
   sl_buf_free(&p->head);

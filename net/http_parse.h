@@ -47,6 +47,9 @@ struct sl_http_parser;
 
 int sl_http_parser_create(const struct sl_http_limits *lim, struct sl_http_parser **out);
 void sl_http_parser_free(struct sl_http_parser *p);
+/* Makes p as sl_http_parser_create made it (same limits), keeping its memory: for a
+ * server that reuses parsers across connections instead of allocating one each time. */
+void sl_http_parser_reset(struct sl_http_parser *p);
 
 /* Feeds input; *consumed tells how much of it was used (the rest must be fed again
  * after the event is handled). */

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "net/base/buf.h"
+#include "net/base/pool.h"
 #include "net/listener.h"
 #include "net/wire/oai_error.h"
 #include "net/tls_server.h"
@@ -86,6 +87,9 @@ struct sl_conn {
   bool used;      /* a request has been received (before that, idle means header_timeout) */
 };
 
+#define SPARE_PARSERS 8 /* parsers kept for reuse (~6 KiB each): an idle keep-alive
+                         * connection holds none, a new request takes one back */
+
 struct sl_server {
   struct sl_listener *listener;
   uv_loop_t *loop;
@@ -101,24 +105,39 @@ struct sl_server {
   char rbuf[65536];
   char *tls_plain; /* TLS only: decrypted input, and writes gathered into one record */
   char *tls_gather;
+  struct sl_pool wpool, wpool_small; /* blocks for queued writes: large, and small (a
+                                     * response's zero-length last write, a short tail) */
+  struct sl_http_parser *spare[SPARE_PARSERS]; /* parsers of idle or closed connections, for reuse */
+  size_t nspare;
+  uint64_t writes, writes_copied; /* writes asked for; of those, how many had to copy bytes */
 };
 
 #define TLS_PLAIN_BUF 16384
 
+/* A queued write: the bytes the socket did not take at once, copied behind the header.
+ * Small ones are blocks of the server's free list (wpool), larger ones malloc'd. */
 struct wreq {
   uv_write_t w;
   struct sl_conn *c;
-  bool last;
+  bool last, pooled, small;
   char data[];
 };
+
+#define WBLOCK (16u << 10)  /* write-pool block: struct wreq + data */
+#define LIT(s) ((struct sl_iov){s, sizeof s - 1})
+#define MAX_TRY_IOV 64       /* gather lists longer than this are copied, not tried */
 
 static void conn_close(struct sl_conn *c);
 static void process_input(struct sl_conn *c, const char *data, size_t n);
 static void start_reading(struct sl_conn *c);
+static void parser_put(struct sl_server *s, struct sl_http_parser *p);
 
 static void server_maybe_free(struct sl_server *s) {
   if (s->closing && !s->listener_open && s->nconns == 0) {
     free(s->tls_plain);
+    sl_pool_drain(&s->wpool);
+    sl_pool_drain(&s->wpool_small);
+    while (s->nspare) sl_http_parser_free(s->spare[--s->nspare]);
     free(s);
   }
 }
@@ -233,7 +252,7 @@ static void body_release(struct sl_conn *c) {
 static void conn_unref(struct sl_conn *c) {
   if (--c->open_handles) return;
   struct sl_server *s = c->srv;
-  sl_http_parser_free(c->parser);
+  parser_put(s, c->parser);
   c->parser = NULL;
   body_release(c);
   if (c->prev) c->prev->next = c->next; else s->conns = c->next;
@@ -247,6 +266,14 @@ static void conn_unref(struct sl_conn *c) {
 }
 
 static void on_handle_closed(uv_handle_t *h) { conn_unref(h->data); }
+
+/* A connection is done with its parser: kept for the next request of any connection
+ * (a bounded number), else freed. */
+static void parser_put(struct sl_server *s, struct sl_http_parser *p) {
+  if (!p) return;
+  if (s->nspare < SPARE_PARSERS && !s->closing) s->spare[s->nspare++] = p;
+  else sl_http_parser_free(p);
+}
 
 static void conn_close(struct sl_conn *c) {
   if (c->closing) return;
@@ -275,7 +302,7 @@ static void conn_linger(struct sl_conn *c) {
   free(c->pending);
   c->pending = NULL;
   c->pending_n = 0;
-  sl_http_parser_free(c->parser); /* its buffers are not needed any more */
+  parser_put(c->srv, c->parser); /* not needed any more */
   c->parser = NULL;
   body_release(c);
   c->discard = c->lingering = true;
@@ -303,7 +330,7 @@ static void after_response(struct sl_conn *c) {
   /* An idle connection keeps no parser (about 6 KiB): it is made again for the next request. */
   if (c->pending_n) sl_http_parser_next(c->parser);
   else {
-    sl_http_parser_free(c->parser);
+    parser_put(c->srv, c->parser);
     c->parser = NULL;
     c->srv->released += CONN_BYTES;
   }
@@ -317,11 +344,29 @@ static void after_response(struct sl_conn *c) {
   free(p);
 }
 
+static struct wreq *wreq_new(struct sl_server *s, size_t n) {
+  struct sl_pool *p = sizeof(struct wreq) + n <= sl_pool_block_size(&s->wpool_small) ? &s->wpool_small
+                      : sizeof(struct wreq) + n <= sl_pool_block_size(&s->wpool)     ? &s->wpool
+                                                                                     : NULL;
+  struct wreq *wr = p ? sl_pool_get(p) : malloc(sizeof *wr + n);
+  if (wr) {
+    wr->pooled = p != NULL;
+    wr->small = p == &s->wpool_small;
+  }
+  return wr;
+}
+
+static void wreq_free(struct sl_server *s, struct wreq *wr) {
+  if (!wr->pooled) free(wr);
+  else if (wr->small) sl_pool_put(&s->wpool_small, wr);
+  else sl_pool_put(&s->wpool, wr);
+}
+
 static void on_write(uv_write_t *w, int status) {
   struct wreq *wr = (struct wreq *)w;
   struct sl_conn *c = wr->c;
   bool last = wr->last;
-  free(wr);
+  wreq_free(c->srv, wr);
   if (c->closing) return;
   if (status < 0) {
     conn_close(c);
@@ -341,7 +386,7 @@ static void tls_flush(struct sl_conn *c, bool last) {
   const char *p;
   size_t n = sl_tls_sconn_out(c->tls, &p);
   if (!n && !last) return;
-  struct wreq *wr = malloc(sizeof *wr + n);
+  struct wreq *wr = wreq_new(c->srv, n);
   if (!wr) {
     conn_close(c);
     return;
@@ -352,7 +397,7 @@ static void tls_flush(struct sl_conn *c, bool last) {
   sl_tls_sconn_out_clear(c->tls);
   uv_buf_t buf = uv_buf_init(wr->data, (unsigned)n);
   if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write)) {
-    free(wr);
+    wreq_free(c->srv, wr);
     conn_close(c);
   }
 }
@@ -360,25 +405,22 @@ static void tls_flush(struct sl_conn *c, bool last) {
 /* TLS: small pieces (a chunk header, its data, its CRLF) go out as one record; a large
  * body is encrypted and queued a slice at a time, so the ciphertext buffer stays small. */
 #define TLS_WRITE_SLICE (256u << 10)
-static void tls_write3(struct sl_conn *c, const char *a, size_t an, const char *b, size_t bn,
-                       const char *d, size_t dn, bool last) {
-  const char *ps[3] = {a, b, d};
-  size_t ns[3] = {an, bn, dn}, total = an + bn + dn;
+static void tls_writev(struct sl_conn *c, const struct sl_iov *v, size_t nv, size_t total, bool last) {
   int rc = 0;
   if (total <= TLS_PLAIN_BUF) {
     char *g = c->srv->tls_gather;
     size_t off = 0;
-    for (int i = 0; i < 3; i++) {
-      if (ns[i]) memcpy(g + off, ps[i], ns[i]);
-      off += ns[i];
+    for (size_t i = 0; i < nv; i++) {
+      if (v[i].n) memcpy(g + off, v[i].p, v[i].n);
+      off += v[i].n;
     }
     if (total) rc = sl_tls_sconn_write(c->tls, g, total);
   } else {
-    for (int i = 0; i < 3 && !rc && !c->closing; i++)
-      for (size_t off = 0; off < ns[i] && !rc && !c->closing; off += TLS_WRITE_SLICE) {
-        size_t k = ns[i] - off < TLS_WRITE_SLICE ? ns[i] - off : TLS_WRITE_SLICE;
-        rc = sl_tls_sconn_write(c->tls, ps[i] + off, k);
-        if (!rc && off + k < ns[i]) tls_flush(c, false);
+    for (size_t i = 0; i < nv && !rc && !c->closing; i++)
+      for (size_t off = 0; off < v[i].n && !rc && !c->closing; off += TLS_WRITE_SLICE) {
+        size_t k = v[i].n - off < TLS_WRITE_SLICE ? v[i].n - off : TLS_WRITE_SLICE;
+        rc = sl_tls_sconn_write(c->tls, v[i].p + off, k);
+        if (!rc && off + k < v[i].n) tls_flush(c, false);
       }
     if (c->closing) return;
   }
@@ -390,60 +432,125 @@ static void tls_write3(struct sl_conn *c, const char *a, size_t an, const char *
   tls_flush(c, last);
 }
 
-/* Queues bytes made of up to three pieces (copied into one allocation). */
-static void conn_write3(struct sl_conn *c, const char *a, size_t an, const char *b, size_t bn,
-                        const char *d, size_t dn, bool last) {
+/* Queues a gather list. The bytes are the caller's only for the call: when the socket's
+ * queue is empty they are written at once from where they lie (uv_try_write, no copy);
+ * what the socket does not take (a slow client) is copied into one queued write. The
+ * last write of a response always goes through the queue (copied when small; a
+ * zero-length one when a large one was all taken), so the end of a response is seen in
+ * on_write, on a later loop turn, never inside the caller. A write error is also left to on_write (uv_write reports
+ * it there), so no caller sees its connection close under it. */
+static void conn_writev(struct sl_conn *c, const struct sl_iov *v, size_t nv, bool last) {
   if (c->closing) return;
+  size_t total = sl_iov_total(v, nv);
+  c->srv->writes++;
   if (c->tls) {
-    tls_write3(c, a, an, b, bn, d, dn, last);
+    tls_writev(c, v, nv, total, last);
     return;
   }
-  struct wreq *wr = malloc(sizeof *wr + an + bn + dn);
+  size_t done = 0;
+  /* A response's last write that fits a pooled block is copied and queued whole: libuv
+   * writes it at once all the same, and its callback ends the response (trying it first
+   * would cost a second, empty write for that callback). */
+  bool try = !(last && sizeof(struct wreq) + total <= WBLOCK);
+  if (try && total && nv <= MAX_TRY_IOV && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+    uv_buf_t bufs[MAX_TRY_IOV];
+    unsigned nb = 0;
+    for (size_t i = 0; i < nv; i++)
+      if (v[i].n) bufs[nb++] = uv_buf_init((char *)v[i].p, (unsigned)v[i].n);
+    int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, nb);
+    if (r > 0) done = (size_t)r;
+  }
+  if (done == total && !last) return;
+  if (done < total) c->srv->writes_copied++;
+  struct wreq *wr = wreq_new(c->srv, total - done);
   if (!wr) {
     conn_close(c);
     return;
   }
   wr->c = c;
   wr->last = last;
-  if (an) memcpy(wr->data, a, an);
-  if (bn) memcpy(wr->data + an, b, bn);
-  if (dn) memcpy(wr->data + an + bn, d, dn);
-  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)(an + bn + dn));
+  size_t off = 0, skip = done;
+  for (size_t i = 0; i < nv; i++) {
+    size_t k = v[i].n;
+    if (skip >= k) {
+      skip -= k;
+      continue;
+    }
+    memcpy(wr->data + off, v[i].p + skip, k - skip);
+    off += k - skip;
+    skip = 0;
+  }
+  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)off);
   int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
   if (rc) {
-    free(wr);
+    wreq_free(c->srv, wr);
     conn_close(c);
   }
 }
 
-static void head_append(struct sl_conn *c, struct sl_buf *b, int status, const char *ctype,
-                        const char *headers, size_t hlen) {
+static void conn_write3(struct sl_conn *c, const char *a, size_t an, const char *b, size_t bn,
+                        const char *d, size_t dn, bool last) {
+  struct sl_iov v[3] = {{a, an}, {b, bn}, {d, dn}};
+  conn_writev(c, v, 3, last);
+}
+
+/* Decimal digits of v into out (at most 20); returns how many. */
+static size_t fmt_u(uint64_t v, char *out) {
+  char t[20];
+  size_t n = 0, k = 0;
+  do t[n++] = (char)('0' + v % 10); while ((v /= 10));
+  while (n) out[k++] = t[--n];
+  return k;
+}
+
+/* The response head as a gather list (the caller's strings are referenced, not
+ * copied): status line, Content-Type, the extra headers, Connection. `line` is scratch
+ * for the status line (at least 64 bytes). Returns the number of slices (at most 6). */
+static size_t head_iov(struct sl_conn *c, struct sl_iov *v, char *line, size_t cap, int status, const char *ctype,
+                       const char *headers, size_t hlen) {
   const struct sl_http_request *r = c->parser ? sl_http_parser_request(c->parser) : NULL;
   bool http10 = r && r->http_major == 1 && r->http_minor == 0;
   if (!r || !r->keep_alive || c->srv->draining) c->close_after = true;
-  sl_buf_printf(b, "HTTP/1.1 %d %s\r\n", status, sl_http_reason(status));
-  if (ctype) sl_buf_printf(b, "Content-Type: %s\r\n", ctype);
-  if (hlen) sl_buf_append(b, headers, hlen);
-  if (c->close_after) sl_buf_puts(b, "Connection: close\r\n");
-  else if (http10) sl_buf_puts(b, "Connection: keep-alive\r\n");
+  size_t n = 0, k = 0;
+  const char *reason = sl_http_reason(status);
+  size_t rn = strlen(reason);
+  if (rn + 32 > cap) rn = cap - 32; /* never: the reasons are short (cap >= 64) */
+  { /* "HTTP/1.1 " status " " reason CRLF, without printf */
+    memcpy(line, "HTTP/1.1 ", 9);
+    k = 9 + fmt_u((uint64_t)(status < 0 ? 0 : status), line + 9);
+    line[k++] = ' ';
+    memcpy(line + k, reason, rn);
+    k += rn;
+    line[k++] = '\r';
+    line[k++] = '\n';
+  }
+  v[n++] = (struct sl_iov){line, k};
+  if (ctype) {
+    v[n++] = LIT("Content-Type: ");
+    v[n++] = (struct sl_iov){ctype, strlen(ctype)};
+    v[n++] = LIT("\r\n");
+  }
+  if (hlen) v[n++] = (struct sl_iov){headers, hlen};
+  if (c->close_after) v[n++] = LIT("Connection: close\r\n");
+  else if (http10) v[n++] = LIT("Connection: keep-alive\r\n");
+  return n;
 }
 
 void sl_conn_respond(struct sl_conn *c, int status, const char *content_type, const char *headers,
                      size_t hlen, const char *body, size_t blen) {
   if (c->closing) return;
-  struct sl_buf b = {0};
-  head_append(c, &b, status, content_type, headers, hlen);
-  sl_buf_printf(&b, "Content-Length: %zu\r\n\r\n", blen);
+  struct sl_iov v[8];
+  char line[96], cl[48];
+  size_t n = head_iov(c, v, line, sizeof line, status, content_type, headers, hlen);
+  memcpy(cl, "Content-Length: ", 16);
+  size_t k = 16 + fmt_u(blen, cl + 16);
+  memcpy(cl + k, "\r\n\r\n", 4);
+  v[n++] = (struct sl_iov){cl, k + 4};
+  if (!c->head_only) v[n++] = (struct sl_iov){body, blen};
   c->state = C_FINISHING;
   c->req = NULL;
   disarm(c);
-  if (b.oom) {
-    sl_buf_free(&b);
-    conn_close(c);
-    return;
-  }
-  conn_write3(c, b.p, b.n, c->head_only ? NULL : body, c->head_only ? 0 : blen, NULL, 0, true);
-  sl_buf_free(&b);
+  conn_writev(c, v, n, true);
 }
 
 /* Whether the request being read is for Anthropic's Messages API (`/v1/messages` or
@@ -479,27 +586,41 @@ void sl_conn_stream_start(struct sl_conn *c, int status, const char *content_typ
                           const char *headers, size_t hlen) {
   if (c->closing) return;
   const struct sl_http_request *r = c->parser ? sl_http_parser_request(c->parser) : NULL;
-  struct sl_buf b = {0};
   c->chunked = r && (r->http_major > 1 || r->http_minor >= 1);
   if (!c->chunked) c->close_after = true;
-  head_append(c, &b, status, content_type, headers, hlen);
-  sl_buf_puts(&b, c->chunked ? "Transfer-Encoding: chunked\r\n\r\n" : "\r\n");
+  struct sl_iov v[8];
+  char line[96];
+  size_t n = head_iov(c, v, line, sizeof line, status, content_type, headers, hlen);
+  v[n++] = c->chunked ? LIT("Transfer-Encoding: chunked\r\n\r\n") : LIT("\r\n");
   c->streaming = true;
   disarm(c);
-  if (!b.oom) conn_write3(c, b.p, b.n, NULL, 0, NULL, 0, false);
-  else conn_close(c);
-  sl_buf_free(&b);
+  conn_writev(c, v, n, false);
+}
+
+#define STREAM_IOV 62 /* slices per chunk written in one call (plus the chunk's head and CRLF) */
+
+void sl_conn_stream_writev(struct sl_conn *c, const struct sl_iov *v, size_t nv) {
+  if (c->closing || !c->streaming) return;
+  while (nv) { /* a long list goes out as several chunks */
+    size_t k = nv < STREAM_IOV ? nv : STREAM_IOV;
+    size_t total = sl_iov_total(v, k);
+    if (total) {
+      struct sl_iov w[STREAM_IOV + 2];
+      char hdr[24];
+      size_t m = 0;
+      if (c->chunked) w[m++] = (struct sl_iov){hdr, (size_t)snprintf(hdr, sizeof hdr, "%zx\r\n", total)};
+      for (size_t i = 0; i < k; i++) w[m++] = v[i];
+      if (c->chunked) w[m++] = LIT("\r\n");
+      conn_writev(c, w, m, false);
+    }
+    v += k;
+    nv -= k;
+  }
 }
 
 void sl_conn_stream_write(struct sl_conn *c, const char *p, size_t n) {
-  if (c->closing || !c->streaming || n == 0) return;
-  if (!c->chunked) {
-    conn_write3(c, p, n, NULL, 0, NULL, 0, false);
-    return;
-  }
-  char hdr[24];
-  int hn = snprintf(hdr, sizeof hdr, "%zx\r\n", n);
-  conn_write3(c, hdr, (size_t)hn, p, n, "\r\n", 2, false);
+  struct sl_iov v = {p, n};
+  sl_conn_stream_writev(c, &v, 1);
 }
 
 void sl_conn_stream_end_trailers(struct sl_conn *c, const char *trailers) {
@@ -608,6 +729,10 @@ static bool body_account(struct sl_conn *c, size_t used) {
 }
 
 static void process_input(struct sl_conn *c, const char *data, size_t n) {
+  if (!c->parser && c->srv->nspare) {
+    c->parser = c->srv->spare[--c->srv->nspare];
+    sl_http_parser_reset(c->parser);
+  }
   if (!c->parser && sl_http_parser_create(&c->srv->o.limits, &c->parser)) {
     conn_close(c);
     return;
@@ -791,6 +916,8 @@ int sl_server_start(uv_loop_t *loop, int fd, const struct sl_server_opts *o,
   if (!s) return -ENOMEM;
   s->loop = loop;
   s->o = *o;
+  s->wpool = (struct sl_pool){.block_size = WBLOCK, .max_free = 8};
+  s->wpool_small = (struct sl_pool){.block_size = 1024, .max_free = 32};
   s->cbs = *cbs;
   s->ud = ud;
   if (o->tls) {

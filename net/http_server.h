@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "net/base/iov.h"
 #include "net/http_parse.h"
 
 struct sl_tls_server;
@@ -76,11 +77,14 @@ void sl_conn_respond(struct sl_conn *c, int status, const char *content_type,
 /* An OpenAI-shaped JSON error response. */
 void sl_conn_respond_error(struct sl_conn *c, int status, const char *message, const char *code,
                            const char *headers);
-/* A streamed response (chunked on HTTP/1.1, close-delimited on HTTP/1.0). Data is
- * copied; each write is flushed to the socket at once. */
+/* A streamed response (chunked on HTTP/1.1, close-delimited on HTTP/1.0). The bytes are
+ * the caller's only for the call: each write goes to the socket at once from where the
+ * bytes lie, and only what the socket does not take is copied (into a pooled block). */
 void sl_conn_stream_start(struct sl_conn *c, int status, const char *content_type,
                           const char *headers, size_t hlen);
 void sl_conn_stream_write(struct sl_conn *c, const char *p, size_t n);
+/* The same for a gather list: the slices form one chunk (a long list: a few). */
+void sl_conn_stream_writev(struct sl_conn *c, const struct sl_iov *v, size_t nv);
 void sl_conn_stream_end(struct sl_conn *c);
 /* Ends a chunked stream with trailer fields ("Name: value\r\n" lines), which the
  * stream's head must have announced in a Trailer header. Without chunking (HTTP/1.0)

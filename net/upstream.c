@@ -27,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "net/base/pool.h"
 #include "net/tls_conn.h"
 #include "net/upstream_parse.h"
 
@@ -91,7 +92,8 @@ struct conn {
   uv_connect_t creq;
   uv_write_t wreq;
   struct sl_upstream_parse ps;
-  char buf[SL_UP_READ_BUF]; /* plain: raw bytes; TLS: plaintext */
+  char *buf; /* SL_UP_READ_BUF bytes from the pool's free list while the connection carries
+              * an exchange (plain: raw bytes; TLS: plaintext); an idle one holds none */
 };
 
 struct sl_upstream_req {
@@ -129,6 +131,7 @@ struct sl_upstream_pool {
   size_t host_hdr_len;
   char host[SL_UP_HOST_MAX + 1];
   char host_hdr[SL_UP_HOST_MAX + 16]; /* "host[:port]", brackets for IPv6 */
+  struct sl_pool rbufs; /* read buffers of the pool's connections (net/base/pool.h) */
 };
 
 const char *sl_upstream_err_str(enum sl_upstream_err e) {
@@ -167,6 +170,7 @@ static void pool_free(struct sl_upstream_pool *p) {
     list_unlink(&r->link);
     free(r);
   }
+  sl_pool_drain(&p->rbufs);
   sl_tls_session_free(p->sess);
   sl_tls_ctx_free(p->tls_ctx); /* drops the pool's reference */
   free(p);
@@ -247,8 +251,11 @@ static bool hdr_reserved(const struct sl_slice *name) {
          hdr_is(name, "connection", 10) || hdr_is(name, "transfer-encoding", 17);
 }
 
+/* One pass over a (short) header name or value for bytes that would break the head. */
 static bool has_crlf(const char *p, size_t n) {
-  return n && (memchr(p, '\r', n) || memchr(p, '\n', n) || memchr(p, '\0', n));
+  for (size_t i = 0; i < n; i++)
+    if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0') return true;
+  return false;
 }
 
 static bool method_has_body(const char *m, size_t n) {
@@ -302,7 +309,17 @@ static int req_format(struct sl_upstream_req *r, const char *method, const char 
   put(&w, " HTTP/1.1\r\nHost: ", sizeof " HTTP/1.1\r\nHost: " - 1);
   put(&w, p->host_hdr, p->host_hdr_len);
   put(&w, "\r\n", 2);
-  if (cl) w += sprintf(w, "Content-Length: %zu\r\n", blen);
+  if (cl) { /* "Content-Length: N\r\n" without printf (every request has one) */
+    char t[20];
+    size_t k = 0;
+    size_t v = blen;
+    do t[k++] = (char)('0' + v % 10); while ((v /= 10));
+    memcpy(w, "Content-Length: ", 16);
+    w += 16;
+    while (k) *w++ = t[--k];
+    *w++ = '\r';
+    *w++ = '\n';
+  }
   for (size_t i = 0; i < nh; i++) {
     if (hdr_reserved(&h[i].name)) continue;
     put(&w, h[i].name.p, h[i].name.n);
@@ -326,6 +343,7 @@ static void on_conn_closed(uv_handle_t *h) {
   if (--c->nclosing) return;
   struct sl_upstream_pool *p = c->pool;
   sl_tls_conn_free(c->tls);
+  sl_pool_put(&p->rbufs, c->buf);
   free(c);
   pool_unref(p);
 }
@@ -415,6 +433,8 @@ static void conn_make_idle(struct conn *c) {
   c->reused = true;
   c->drain_pending = false;
   c->rd_off = c->rd_len = 0;
+  sl_pool_put(&p->rbufs, c->buf); /* an idle connection holds no read buffer */
+  c->buf = NULL;
   uv_timer_start(&c->timer, on_timer, p->idle_timeout_ms, 0);
   conn_update_reading(c);
   while (p->nidle > p->max_idle) conn_close(container_of(p->idle.prev, struct conn, link), true);
@@ -519,8 +539,10 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b) {
   struct conn *c = h->data;
   if (c->tls)
     *b = sl_tls_conn_rspace(c->tls);
+  else if (c->buf || (c->buf = sl_pool_get(&c->pool->rbufs)))
+    *b = uv_buf_init(c->buf, SL_UP_READ_BUF);
   else
-    *b = uv_buf_init(c->buf, sizeof c->buf);
+    *b = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS to on_read */
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
@@ -661,6 +683,7 @@ static int conn_open(struct sl_upstream_req *r, unsigned idx) {
   struct conn *c = malloc(sizeof *c);
   if (!c) return -ENOMEM;
   memset(c, 0, offsetof(struct conn, ps));
+  c->buf = NULL; /* after ps: not cleared above */
   int rc = uv_tcp_init(p->loop, &c->tcp);
   if (rc) {
     free(c);
@@ -751,7 +774,11 @@ static void tls_drain(struct conn *c, bool kick) {
     if ((c->rd_off < c->rd_len || kick) && !conn_deliver(c, kick)) return;
     kick = false;
     if (c->req->paused) return;
-    int n = sl_tls_conn_read(c->tls, c->buf, sizeof c->buf, msg, sizeof msg);
+    if (!c->buf && !(c->buf = sl_pool_get(&c->pool->rbufs))) {
+      conn_fail(c, SL_UP_RESET, "out of memory for a read buffer");
+      return;
+    }
+    int n = sl_tls_conn_read(c->tls, c->buf, SL_UP_READ_BUF, msg, sizeof msg);
     if (n > 0) {
       c->req->got_bytes = true;
       c->rd_off = 0;
@@ -898,6 +925,7 @@ int sl_upstream_pool_create(uv_loop_t *loop, const struct sl_upstream_pool_opts 
   p->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 5000;
   p->idle_timeout_ms = o->idle_timeout_ms ? o->idle_timeout_ms : 30000;
   p->max_idle = o->max_idle ? o->max_idle : 32;
+  p->rbufs = (struct sl_pool){.block_size = SL_UP_READ_BUF, .max_free = 4};
   p->refs = 1;
   list_init(&p->idle);
   list_init(&p->busy);

@@ -431,6 +431,15 @@ static int on_sse(void *ud, const struct sl_sse_event *ev) {
   return 0;
 }
 
+int sl_oai_asm_feed_frame(struct sl_oai_asm *a, const struct sl_sse_frame *fr) {
+  if (a->err) return a->err;
+  if (fr->kind == SL_SSE_OVERSIZE) return fail(a, -EMSGSIZE);
+  if (fr->kind != SL_SSE_EVENT || !fr->data_lines) return 0;
+  struct sl_sse_event ev = {.event = fr->event, .event_len = fr->event_len, .data = fr->data, .data_len = fr->data_len};
+  on_sse(a, &ev);
+  return a->err;
+}
+
 int sl_oai_asm_feed_bytes(struct sl_oai_asm *a, const char *p, size_t n) {
   if (a->err) return a->err;
   int rc = sl_sse_feed(&a->sse, p, n, on_sse, a);

@@ -36,6 +36,7 @@
 #include <stddef.h>
 
 #include "net/base/buf.h"
+#include "net/wire/sse.h"
 
 #define SL_OAI_MAX_CHOICES 128
 #define SL_OAI_MAX_TOOL_CALLS 128
@@ -52,6 +53,11 @@ void sl_oai_asm_free(struct sl_oai_asm *a);
 int sl_oai_asm_feed_bytes(struct sl_oai_asm *a, const char *p, size_t n);
 /* One event's data, when the caller frames SSE itself ("[DONE]" or a JSON chunk). */
 int sl_oai_asm_feed_event(struct sl_oai_asm *a, const char *data, size_t n);
+/* One frame from a shared net/wire/sse framer (the stream framed once, upstream of the
+ * assembler in a filter chain): an unnamed or "message" event is fed as above, an
+ * "error" event makes the stream unusable, other named events and events without data
+ * are skipped, an OVERSIZE frame is -EMSGSIZE. Same results as sl_oai_asm_feed_event. */
+int sl_oai_asm_feed_frame(struct sl_oai_asm *a, const struct sl_sse_frame *fr);
 /* The assembled completion (malloc'd, NUL-terminated; the caller frees it) and whether
  * the stream was complete. -EBADMSG when nothing usable was assembled. */
 int sl_oai_asm_finish(struct sl_oai_asm *a, char **json, size_t *len, bool *complete);

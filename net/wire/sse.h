@@ -49,4 +49,55 @@ void sl_sse_free(struct sl_sse *p);
  * line of data (split on \n), then the blank line. */
 void sl_sse_append_event(struct sl_buf *out, const char *event, const char *data, size_t n);
 
+/* ---- the framer: the upstream bytes framed once, for a chain of filters ----
+ *
+ * The parser above hands out events with their data; a filter chain also needs each
+ * event's bytes exactly as they came (to forward them unchanged, or minus one member),
+ * so the framer hands out frames. An event is a block of lines ended by an empty line
+ * (\n, \r\n or \r; a leading UTF-8 BOM does not make the first line non-empty). An
+ * event that lies wholly inside one input is referenced in place; only an event split
+ * across inputs is copied (into the framer's own buffer). An event ends at the \r of
+ * its empty line; when the next byte is the \n of that \r\n it comes as a TAIL frame of
+ * its own (it belongs with the event before: forward it or drop it with that one). An
+ * event longer than max_event is not held: its bytes come as OVERSIZE frames as they
+ * arrive, unread. Within an event: ':' lines are comments, "data" lines are joined with
+ * \n, the last "event" line names it; other fields (id, retry) are not read. */
+enum sl_sse_frame_kind { SL_SSE_EVENT, SL_SSE_TAIL, SL_SSE_OVERSIZE };
+
+struct sl_sse_frame {
+  enum sl_sse_frame_kind kind;
+  const char *raw; /* the bytes as they came (EVENT: the whole block, its empty line
+                    * included, or the stream's last bytes at finish) */
+  size_t raw_len;
+  const char *event; /* EVENT: the event field, "" when none */
+  size_t event_len;
+  const char *data;  /* EVENT: data lines joined with \n; NULL when there was no data
+                      * line. NUL-terminated only when data_lines > 1. */
+  size_t data_len;
+  size_t data_lines;
+  size_t data_off;   /* data_lines == 1: where data starts in raw */
+};
+
+/* Called once per frame; pointers stay valid until the next feed/finish call (so a
+ * caller may gather a whole input's frames and write them at once). A non-zero return
+ * stops framing and is returned. */
+typedef int (*sl_sse_frame_cb)(void *ud, const struct sl_sse_frame *fr);
+
+struct sl_sse_framer {
+  size_t max_event;
+  struct sl_buf held, done, data; /* an event split across inputs; the last one completed
+                                   * from `held` (kept valid until the next call); joined data */
+  bool cr_pending, cr_ended_event, line_empty, overflow, first_block;
+  int bom; /* BOM bytes matched at stream start; -1 when decided */
+  int err;
+};
+
+/* max_event bounds one held event (0: 16 MiB). */
+void sl_sse_framer_init(struct sl_sse_framer *f, size_t max_event);
+/* 0, the callback's non-zero value, or -ENOMEM (sticky). */
+int sl_sse_framer_feed(struct sl_sse_framer *f, const char *p, size_t n, sl_sse_frame_cb cb, void *ud);
+/* End of stream: a held last event without its empty line comes as an EVENT frame. */
+int sl_sse_framer_finish(struct sl_sse_framer *f, sl_sse_frame_cb cb, void *ud);
+void sl_sse_framer_free(struct sl_sse_framer *f);
+
 #endif

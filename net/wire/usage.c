@@ -167,16 +167,11 @@ int64_t sl_usage_estimate_from_chars(size_t chars, size_t deltas) {
 void sl_usage_filter_init(struct sl_usage_filter *f, unsigned flags, size_t max_event) {
   memset(f, 0, sizeof *f);
   f->flags = flags & SL_USAGE_STRIP;
-  f->max_event = max_event ? max_event : DEFAULT_MAX_EVENT;
-  f->line_empty = true;
-  f->first_block = true;
+  sl_sse_framer_init(&f->fr, max_event ? max_event : DEFAULT_MAX_EVENT);
   raw_clear(f->raw);
 }
 
-void sl_usage_filter_free(struct sl_usage_filter *f) {
-  sl_buf_free(&f->ev);
-  sl_buf_free(&f->data);
-}
+void sl_usage_filter_free(struct sl_usage_filter *f) { sl_sse_framer_free(&f->fr); }
 
 int sl_usage_filter_usage(const struct sl_usage_filter *f, struct sl_usage *out) {
   memset(out, 0, sizeof *out);
@@ -186,11 +181,35 @@ int sl_usage_filter_usage(const struct sl_usage_filter *f, struct sl_usage *out)
 }
 
 static bool key_counted(const char *k, size_t n) {
-  static const char *const keys[] = {"content", "text",   "arguments",    "reasoning_content",
-                                     "reasoning", "refusal", "partial_json", "thinking"};
+#define K(s) {s, sizeof s - 1}
+  static const struct {
+    const char *s;
+    size_t n;
+  } keys[] = {K("content"), K("text"), K("arguments"), K("reasoning_content"),
+              K("reasoning"), K("refusal"), K("partial_json"), K("thinking")};
+#undef K
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-    if (strlen(keys[i]) == n && memcmp(keys[i], k, n) == 0) return true;
+    if (keys[i].n == n && memcmp(keys[i].s, k, n) == 0) return true;
   return false;
+}
+
+/* At an opening quote: moves *i past the closing quote (or to n), without decoding. */
+static void skip_string_fast(const char *s, size_t n, size_t *i) {
+  size_t k = *i + 1;
+  for (;;) {
+    const char *q = k < n ? memchr(s + k, '"', n - k) : NULL;
+    if (!q) {
+      *i = n;
+      return;
+    }
+    size_t e = (size_t)(q - s), b = e;
+    while (b > k && s[b - 1] == '\\') b--; /* an odd run of backslashes escapes the quote */
+    if ((e - b) % 2 == 0) {
+      *i = e + 1;
+      return;
+    }
+    k = e + 1;
+  }
 }
 
 /* At an opening quote: moves *i past the closing quote (or to n) and returns the
@@ -227,10 +246,16 @@ static size_t count_text(const char *s, size_t n) {
   size_t i = 0, total = 0;
   bool expect = false, want = false; /* right after `"key":`; that key is counted */
   while (i < n) {
+    if (!expect) { /* outside a key's value only a quote changes anything: jump to it */
+      const char *q = memchr(s + i, '"', n - i);
+      if (!q) break;
+      i = (size_t)(q - s);
+    }
     char c = s[i];
     if (c == '"') {
-      size_t st = i;
-      size_t len = scan_string(s, n, &i);
+      size_t st = i, len = 0;
+      if (expect && want) len = scan_string(s, n, &i); /* a counted value: its length */
+      else skip_string_fast(s, n, &i);
       size_t j = i;
       while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r')) j++;
       if (j < n && s[j] == ':' && !expect) { /* a key */
@@ -251,6 +276,20 @@ static size_t count_text(const char *s, size_t n) {
 
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+/* Whether `"usage"` occurs in d: a cheap test before walking the object. Searched from
+ * the end, where OpenAI puts the member, one 'u' at a time. */
+static bool has_usage_key(const char *d, size_t n) {
+  size_t k = n;
+  while (k > 1) {
+    const char *u = memrchr(d + 1, 'u', k - 1);
+    if (!u) return false;
+    size_t at = (size_t)(u - d);
+    if (d[at - 1] == '"' && n - at >= 6 && memcmp(u, "usage\"", 6) == 0) return true;
+    k = at;
+  }
+  return false;
+}
+
 /* Parses the usage value at [vs, ve) of data into the filter (merging fields). */
 static void capture(struct sl_usage_filter *f, const char *data, size_t vs, size_t ve) {
   cJSON *u = cJSON_ParseWithLength(data + vs, ve - vs);
@@ -259,6 +298,31 @@ static void capture(struct sl_usage_filter *f, const char *data, size_t vs, size
 }
 
 enum verdict { V_FORWARD, V_DROP, V_CUT };
+
+/* The member range of the top-level "usage" whose value sl_json_top_field found at
+ * [vs, ve), with one adjacent comma, as sl_json_top_member gives it (same rules: the
+ * comma after it, else the comma before it, else the member alone), found from the
+ * value instead of a second walk over the object. */
+static bool usage_member(const char *d, size_t n, size_t vs, size_t ve, size_t *ms, size_t *me) {
+  size_t k = vs;
+  while (k > 0 && is_ws(d[k - 1])) k--;
+  if (k == 0 || d[k - 1] != ':') return false;
+  k--;
+  while (k > 0 && is_ws(d[k - 1])) k--;
+  if (k < 7 || memcmp(d + k - 7, "\"usage\"", 7) != 0) return false;
+  size_t ks = k - 7, a = ve;
+  while (a < n && is_ws(d[a])) a++;
+  if (a < n && d[a] == ',') {
+    *ms = ks;
+    *me = a + 1;
+    return true;
+  }
+  size_t b = ks;
+  while (b > 0 && is_ws(d[b - 1])) b--;
+  *ms = b > 0 && d[b - 1] == ',' ? b - 1 : ks;
+  *me = ve;
+  return true;
+}
 
 /* Looks at one event's data: captures usage, counts text, and says what to forward.
  * For V_CUT, [*cs, *ce) is the member to cut, in data coordinates. */
@@ -274,7 +338,7 @@ static enum verdict judge(struct sl_usage_filter *f, const char *d, size_t n, si
   enum verdict v = V_FORWARD;
   bool usage_only = false;
   size_t vs, ve;
-  if (memmem(d, n, "\"usage\"", 7) && sl_json_top_field(d, n, "usage", &vs, &ve) == 0) {
+  if (has_usage_key(d, n) && sl_json_top_field(d, n, "usage", &vs, &ve) == 0) {
     if (d[vs] == '{') { /* null (or a stray scalar) is not a report */
       capture(f, d, vs, ve);
       size_t chs, che;
@@ -290,7 +354,7 @@ static enum verdict judge(struct sl_usage_filter *f, const char *d, size_t n, si
     if (usage_only && (f->flags & SL_USAGE_STRIP_CHUNK)) {
       v = V_DROP;
     } else if (f->flags & SL_USAGE_STRIP_FIELD) {
-      if (sl_json_top_member(d, n, "usage", cs, ce) == 0) v = V_CUT;
+      if (usage_member(d, n, vs, ve, cs, ce)) v = V_CUT;
     }
   } else if (memmem(d, n, "\"message\"", 9) && sl_json_top_field(d, n, "message", &vs, &ve) == 0 &&
              d[vs] == '{') {
@@ -308,146 +372,69 @@ static enum verdict judge(struct sl_usage_filter *f, const char *d, size_t n, si
   return v;
 }
 
-static void emit(struct sl_buf *out, const char *p, size_t n) {
-  if (out && n) sl_buf_append(out, p, n);
-}
-
-/* One whole event block in f->ev (complete: ends with its empty line, or the last
- * bytes of the stream). Parses its lines, judges it, forwards it when holding. */
-static void dispatch(struct sl_usage_filter *f, struct sl_buf *out) {
-  const char *b = f->ev.p;
-  size_t n = f->ev.n, i = 0;
-  if (f->first_block && n >= 3 && memcmp(b, "\xEF\xBB\xBF", 3) == 0) i += 3;
-  f->first_block = false;
-  size_t lines = 0, doff = 0, dlen = 0;
-  f->data.n = 0;
-  while (i < n) {
-    size_t s = i;
-    while (i < n && b[i] != '\n' && b[i] != '\r') i++;
-    size_t e = i;
-    if (i < n) i += b[i] == '\r' && i + 1 < n && b[i + 1] == '\n' ? 2 : 1;
-    if (e == s) break; /* the empty line: end of the event */
-    if (b[s] == ':') continue;
-    size_t c = s;
-    while (c < e && b[c] != ':') c++;
-    if (c - s != 4 || memcmp(b + s, "data", 4) != 0) continue;
-    size_t v = c < e ? c + 1 : e;
-    if (v < e && b[v] == ' ') v++;
-    if (lines == 1) sl_buf_append(&f->data, b + doff, dlen);
-    if (lines >= 1) {
-      sl_buf_append(&f->data, "\n", 1);
-      sl_buf_append(&f->data, b + v, e - v);
-    }
-    if (lines == 0) {
-      doff = v;
-      dlen = e - v;
-    }
-    lines++;
+size_t sl_usage_filter_frame(struct sl_usage_filter *f, const struct sl_sse_frame *fr, struct sl_iov out[2]) {
+  if (fr->kind == SL_SSE_TAIL) { /* the \n of the \r\n that ended the last event: goes where it went */
+    if (!f->flags || f->last_dropped) return 0;
+    out[0] = (struct sl_iov){fr->raw, fr->raw_len};
+    return 1;
+  }
+  if (fr->kind == SL_SSE_OVERSIZE) { /* too long to hold: forwarded as it comes, unread */
+    f->last_dropped = false;
+    if (!f->flags) return 0;
+    out[0] = (struct sl_iov){fr->raw, fr->raw_len};
+    return 1;
   }
   enum verdict verdict = V_FORWARD;
   size_t cs = 0, ce = 0;
-  if (lines) {
+  if (fr->data_lines) {
     f->events++;
-    if (f->data.oom) {
-      f->err = -ENOMEM;
-    } else {
-      const char *d = lines == 1 ? b + doff : f->data.p;
-      size_t dn = lines == 1 ? dlen : f->data.n;
-      verdict = judge(f, d, dn, &cs, &ce);
-      if (verdict == V_CUT && lines != 1) verdict = V_FORWARD;
-    }
+    verdict = judge(f, fr->data, fr->data_len, &cs, &ce);
+    if (verdict == V_CUT && fr->data_lines != 1) verdict = V_FORWARD;
   }
   f->last_dropped = verdict == V_DROP;
-  if (f->flags) {
-    if (verdict == V_DROP) {
-      f->dropped++;
-    } else if (verdict == V_CUT) {
-      emit(out, b, doff + cs);
-      emit(out, b + doff + ce, n - doff - ce);
-    } else {
-      emit(out, b, n);
-    }
+  if (!f->flags) return 0;
+  if (verdict == V_DROP) {
+    f->dropped++;
+    return 0;
   }
-  f->ev.n = 0;
+  if (verdict == V_CUT) {
+    out[0] = (struct sl_iov){fr->raw, fr->data_off + cs};
+    out[1] = (struct sl_iov){fr->raw + fr->data_off + ce, fr->raw_len - fr->data_off - ce};
+    return 2;
+  }
+  out[0] = (struct sl_iov){fr->raw, fr->raw_len};
+  return 1;
+}
+
+struct feed_ctx {
+  struct sl_usage_filter *f;
+  struct sl_buf *out;
+};
+
+static int on_frame(void *ud, const struct sl_sse_frame *fr) {
+  struct feed_ctx *c = ud;
+  struct sl_iov v[2];
+  size_t k = sl_usage_filter_frame(c->f, fr, v);
+  for (size_t i = 0; i < k && c->out; i++)
+    if (v[i].n) sl_buf_append(c->out, v[i].p, v[i].n);
+  return 0;
 }
 
 int sl_usage_filter_feed(struct sl_usage_filter *f, const char *p, size_t n, struct sl_buf *out) {
   if (f->err) return f->err;
-  if (!f->flags) emit(out, p, n); /* observing only: the output is the input */
-  size_t i = 0;
-  while (i < n) {
-    /* The \n of a \r\n: inside an event it is one of its bytes; after the \r of the
-     * empty line that ended an event, it is the last byte of that event, forwarded or
-     * dropped with it (the event was judged at the \r, without waiting for it). */
-    if (f->cr_pending) {
-      f->cr_pending = false;
-      if (p[i] == '\n') {
-        if (f->cr_ended_event) { /* the rest of the previous event: goes where it went */
-          if (f->flags && !f->last_dropped) emit(out, p + i, 1);
-        } else if (f->overflow) {
-          if (f->flags) emit(out, p + i, 1);
-        } else {
-          sl_buf_append(&f->ev, p + i, 1);
-        }
-        i++;
-        continue;
-      }
-    }
-    /* Bytes up to and including the next line terminator (or the end of the input). */
-    size_t s = i;
-    while (i < n && p[i] != '\n' && p[i] != '\r') {
-      if (f->bom >= 0) { /* a leading BOM does not make the first line non-empty */
-        if ((unsigned char)p[i] == (unsigned char)"\xEF\xBB\xBF"[f->bom]) {
-          if (++f->bom == 3) f->bom = -1;
-        } else {
-          f->bom = -1;
-          f->line_empty = false;
-        }
-      } else {
-        f->line_empty = false;
-      }
-      i++;
-    }
-    bool term = i < n;
-    if (term) {
-      if (f->bom >= 0) f->bom = -1;
-      f->cr_pending = p[i] == '\r';
-      f->cr_ended_event = f->cr_pending && f->line_empty;
-      i++;
-    }
-    if (f->overflow) {
-      if (f->flags) emit(out, p + s, i - s);
-    } else {
-      sl_buf_append(&f->ev, p + s, i - s);
-      if (f->ev.oom) return f->err = -ENOMEM;
-      if (f->ev.n > f->max_event) { /* too long to hold: forward it as it comes, unread */
-        if (f->flags) emit(out, f->ev.p, f->ev.n);
-        f->ev.n = 0;
-        f->first_block = false;
-        f->overflow = true;
-      }
-    }
-    if (!term) break;
-    if (f->line_empty) { /* an empty line: the event ends here */
-      if (f->overflow) {
-        f->overflow = false;
-        f->last_dropped = false;
-      } else {
-        dispatch(f, out);
-        if (f->err) return f->err;
-      }
-    }
-    f->line_empty = true;
-  }
+  if (!f->flags && out && n) sl_buf_append(out, p, n); /* observing only: the output is the input */
+  struct feed_ctx c = {f, out};
+  int rc = sl_sse_framer_feed(&f->fr, p, n, on_frame, &c);
+  if (rc < 0) return f->err = rc;
   if (out && out->oom) return f->err = -ENOMEM;
   return 0;
 }
 
 int sl_usage_filter_finish(struct sl_usage_filter *f, struct sl_buf *out) {
   if (f->err) return f->err;
-  if (f->ev.n && !f->overflow) dispatch(f, out);
-  f->ev.n = 0;
-  f->overflow = false;
+  struct feed_ctx c = {f, out};
+  int rc = sl_sse_framer_finish(&f->fr, on_frame, &c);
+  if (rc < 0) f->err = rc;
   if (!f->err && out && out->oom) f->err = -ENOMEM;
   return f->err;
 }

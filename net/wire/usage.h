@@ -16,6 +16,8 @@
 #include <stdint.h>
 
 #include "net/base/buf.h"
+#include "net/base/iov.h"
+#include "net/wire/sse.h"
 
 struct sl_usage {
   int64_t prompt_tokens;      /* every input token */
@@ -71,10 +73,8 @@ enum {
  * Anthropic stream. An event longer than max_event is forwarded as it comes, unread. */
 struct sl_usage_filter {
   unsigned flags;
-  size_t max_event;
-  struct sl_buf ev, data;     /* raw bytes of the event being framed; joined data lines */
-  bool cr_pending, cr_ended_event, last_dropped, line_empty, overflow, first_block;
-  int bom;                    /* UTF-8 BOM bytes matched at stream start; -1 when decided */
+  struct sl_sse_framer fr;    /* frames the bytes given to sl_usage_filter_feed */
+  bool last_dropped;          /* the last event was dropped (its TAIL goes with it) */
   int64_t raw[16];            /* usage fields seen so far, -1 = not reported */
   bool have_usage;
   size_t out_chars;           /* ~UTF-8 bytes of generated text (content, reasoning,
@@ -93,6 +93,12 @@ int sl_usage_filter_feed(struct sl_usage_filter *f, const char *p, size_t n, str
 /* End of the upstream stream: a last event without its blank line is judged like any
  * other and forwarded (or dropped) as it came. */
 int sl_usage_filter_finish(struct sl_usage_filter *f, struct sl_buf *out);
+/* The filter as one link of a chain: one frame from a shared net/wire/sse framer (the
+ * bytes framed once upstream of it). Judges the frame and puts in out (room for 2) the
+ * slices of its bytes to forward: with strip flags the frame, the frame minus the usage
+ * member, or nothing; without strip flags nothing (the caller forwards the input
+ * itself). Returns the number of slices. */
+size_t sl_usage_filter_frame(struct sl_usage_filter *f, const struct sl_sse_frame *fr, struct sl_iov out[2]);
 /* The usage reported by the stream: 0, or -ENOENT when none came. */
 int sl_usage_filter_usage(const struct sl_usage_filter *f, struct sl_usage *out);
 void sl_usage_filter_free(struct sl_usage_filter *f);

@@ -105,6 +105,8 @@
 
 #include "net/base/buf.h"
 
+struct sl_sse_frame; /* net/wire/sse.h */
+
 #define SL_XLATE_DEFAULT_MAX_TOKENS 4096
 #define SL_XLATE_ANTHROPIC_VERSION "2023-06-01" /* the anthropic-version header to send */
 
@@ -180,6 +182,16 @@ int sl_xlate_stream_event(struct sl_xlate_stream *s, const char *event, size_t e
  * sl_xlate_error_event yourself). Returns SL_XLATE_END when the stream was complete, or
  * when an OpenAI stream lacks only its [DONE] after a finish_reason (closed normally);
  * otherwise -EPIPE with the in-band error appended; or the earlier non-zero result. */
+/* One frame from a shared net/wire/sse framer (the stream framed once, upstream of the
+ * translator in a filter chain): an event is translated as sl_xlate_stream_event does,
+ * an event without data is skipped, an OVERSIZE frame ends the stream with -EBADMSG as
+ * sl_xlate_stream_feed does for an event over 16 MiB. */
+int sl_xlate_stream_frame(struct sl_xlate_stream *s, const struct sl_sse_frame *fr, struct sl_buf *out);
+/* End of the stream for a caller that frames itself (frames, or events): like
+ * sl_xlate_stream_finish without the internal parser's last event. */
+int sl_xlate_stream_finish_framed(struct sl_xlate_stream *s, struct sl_buf *out);
+/* The sticky result so far: 0 while the stream is open. */
+int sl_xlate_stream_result(const struct sl_xlate_stream *s);
 int sl_xlate_stream_finish(struct sl_xlate_stream *s, struct sl_buf *out);
 /* Usage seen so far (final once the stream ended). */
 void sl_xlate_stream_usage(const struct sl_xlate_stream *s, struct sl_xlate_usage *u);

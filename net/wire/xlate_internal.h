@@ -119,6 +119,7 @@ struct sl_xlate_stream {
   enum sl_xlate_dir dir;
   struct sl_xlate_resp_opts o;
   struct sl_sse sse;
+  struct sl_buf scratch; /* one event's data, NUL-terminated for the handlers (reused) */
   int result;       /* sticky: 0 while open, then SL_XLATE_END or a negative code */
   bool started;     /* something was appended to an out buffer */
   bool began;       /* the first client event (role chunk / message_start) was written */

@@ -25,6 +25,7 @@ int sl_xlate_stream_new(enum sl_xlate_dir dir, const struct sl_xlate_resp_opts *
 void sl_xlate_stream_free(struct sl_xlate_stream *s) {
   if (!s) return;
   sl_sse_free(&s->sse);
+  sl_buf_free(&s->scratch);
   free(s->id);
   free(s->model);
   free(s->map);
@@ -82,13 +83,11 @@ int sl_xlate_stream_event(struct sl_xlate_stream *s, const char *event, size_t e
                           size_t data_len, struct sl_buf *out) {
   if (s->result) return s->result;
   size_t before = out->n;
-  /* the handlers want NUL-terminated data */
-  char *copy = malloc(data_len + 1);
-  if (!copy) return settle(s, -ENOMEM, out, before);
-  if (data_len) memcpy(copy, data, data_len);
-  copy[data_len] = 0;
-  int rc = one_event(s, event ? event : "", event ? event_len : 0, copy, data_len, out);
-  free(copy);
+  /* the handlers want NUL-terminated data: a copy in a buffer that is reused */
+  s->scratch.n = 0;
+  sl_buf_append(&s->scratch, data, data_len);
+  if (s->scratch.oom || !s->scratch.p) return settle(s, -ENOMEM, out, before);
+  int rc = one_event(s, event ? event : "", event ? event_len : 0, s->scratch.p, data_len, out);
   return settle(s, rc, out, before);
 }
 
@@ -119,6 +118,17 @@ int sl_xlate_stream_feed(struct sl_xlate_stream *s, const char *p, size_t n, str
   return sse_result(s, rc, out);
 }
 
+int sl_xlate_stream_frame(struct sl_xlate_stream *s, const struct sl_sse_frame *fr, struct sl_buf *out) {
+  if (s->result) return s->result;
+  if (fr->kind == SL_SSE_OVERSIZE) return sse_result(s, -EMSGSIZE, out);
+  if (fr->kind != SL_SSE_EVENT || !fr->data_lines) return 0; /* no data: not an event */
+  if (fr->data_lines > 1) { /* joined by the framer: NUL-terminated already */
+    size_t before = out->n;
+    return settle(s, one_event(s, fr->event, fr->event_len, fr->data, fr->data_len, out), out, before);
+  }
+  return sl_xlate_stream_event(s, fr->event, fr->event_len, fr->data, fr->data_len, out);
+}
+
 int sl_xlate_stream_finish(struct sl_xlate_stream *s, struct sl_buf *out) {
   if (s->result) return s->result;
   struct feed_ctx f = {s, out};
@@ -129,6 +139,15 @@ int sl_xlate_stream_finish(struct sl_xlate_stream *s, struct sl_buf *out) {
   return settle(s, rc, out, before);
 }
 
+int sl_xlate_stream_finish_framed(struct sl_xlate_stream *s, struct sl_buf *out) {
+  if (s->result) return s->result;
+  size_t before = out->n;
+  int rc = s->dir == SL_XLATE_ANTH_TO_OAI ? sl__xlate_a2o_finish(s, out) : sl__xlate_o2a_finish(s, out);
+  return settle(s, rc, out, before);
+}
+
 void sl_xlate_stream_usage(const struct sl_xlate_stream *s, struct sl_xlate_usage *u) { *u = s->usage; }
+
+int sl_xlate_stream_result(const struct sl_xlate_stream *s) { return s->result; }
 
 bool sl_xlate_stream_started(const struct sl_xlate_stream *s) { return s->started; }

@@ -310,7 +310,34 @@ static void upgrade_keeps_connection(void) {
   }
 }
 
+/* A reset parser is as good as a new one: after a request, an error, or a half-read
+ * head, it parses the next connection's request from scratch (HTTP/1.0, no keep-alive
+ * leftovers, no sticky error). */
+static void reset_is_like_new(void) {
+  struct sl_http_parser *p = mk(8192, 1 << 20);
+  size_t used;
+  static const char a[] = "POST /v1/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
+  CHECK(feed(p, a, sizeof a - 1, 1000, &used) == SL_HP_REQUEST);
+  sl_http_parser_reset(p);
+  static const char b[] = "GET /health?x=1 HTTP/1.0\r\nA: b\r\n\r\n";
+  CHECK(feed(p, b, sizeof b - 1, 3, &used) == SL_HP_REQUEST);
+  const struct sl_http_request *r = sl_http_parser_request(p);
+  CHECK(r->method == SL_M_GET && slice_is(r->path, "/health") && slice_is(r->query, "x=1"));
+  CHECK(r->http_minor == 0 && !r->keep_alive && r->nheaders == 1 && r->content_length == -1 && r->body_len == 0);
+  sl_http_parser_reset(p); /* after an error: the error does not stick */
+  CHECK(feed(p, "BAD\x01 / HTTP/1.1\r\n\r\n", 19, 100, &used) == SL_HP_ERROR);
+  sl_http_parser_reset(p);
+  CHECK(!sl_http_parser_in_request(p));
+  CHECK(feed(p, "GET / HT", 8, 100, &used) == SL_HP_NEED_MORE && sl_http_parser_in_request(p));
+  sl_http_parser_reset(p); /* a half-read head is gone */
+  CHECK(!sl_http_parser_in_request(p));
+  CHECK(feed(p, a, sizeof a - 1, 7, &used) == SL_HP_REQUEST);
+  r = sl_http_parser_request(p);
+  CHECK(r->method == SL_M_POST && r->body_len == 2 && memcmp(r->body, "{}", 2) == 0 && r->keep_alive);
+  sl_http_parser_free(p);
+}
+
 CHECK_MAIN(T(simple_post), T(pipelined_in_order), T(chunked_body), T(expect_continue_pauses_after_head), T(limits),
            T(malformed), T(in_request_tracks_partial_head),
            T(trailers_keep_head_slices), T(trailers_limited), T(strictness_rows), T(chunk_extensions_bounded),
-           T(upgrade_keeps_connection), T(chunk_framing_bounded))
+           T(upgrade_keeps_connection), T(chunk_framing_bounded), T(reset_is_like_new))

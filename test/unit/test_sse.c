@@ -185,5 +185,116 @@ static void writer_round_trip(void) {
   sl_buf_free(&b);
 }
 
+/* ---- the framer ---- */
+
+/* Frames serialised as "K[raw]{event|data}" (K: E event, T tail, O oversize); the raw
+ * bytes of every frame are also concatenated into `cat`. */
+struct frec {
+  struct sl_buf out, cat;
+};
+
+static int frame_cb(void *ud, const struct sl_sse_frame *fr) {
+  struct frec *r = ud;
+  sl_buf_puts(&r->out, fr->kind == SL_SSE_EVENT ? "E[" : fr->kind == SL_SSE_TAIL ? "T[" : "O[");
+  sl_buf_append(&r->out, fr->raw, fr->raw_len);
+  sl_buf_append(&r->cat, fr->raw, fr->raw_len);
+  sl_buf_puts(&r->out, "]");
+  if (fr->kind == SL_SSE_EVENT) {
+    sl_buf_puts(&r->out, "{");
+    sl_buf_append(&r->out, fr->event, fr->event_len);
+    sl_buf_puts(&r->out, "|");
+    if (fr->data) sl_buf_append(&r->out, fr->data, fr->data_len);
+    else sl_buf_puts(&r->out, "-");
+    if (fr->data_lines == 1) CHECK(fr->raw + fr->data_off == fr->data);
+    sl_buf_puts(&r->out, "}");
+  }
+  return 0;
+}
+
+/* Frames s fed in pieces of `piece` bytes (0: whole), then finish. */
+static char *frame_split(const char *s, size_t len, size_t piece, size_t max, struct sl_buf *cat) {
+  struct sl_sse_framer f;
+  sl_sse_framer_init(&f, max);
+  struct frec r = {0};
+  if (!piece) piece = len ? len : 1;
+  for (size_t i = 0; i < len; i += piece) {
+    size_t k = len - i < piece ? len - i : piece;
+    CHECK(sl_sse_framer_feed(&f, s + i, k, frame_cb, &r) == 0);
+  }
+  CHECK(sl_sse_framer_finish(&f, frame_cb, &r) == 0);
+  sl_sse_framer_free(&f);
+  sl_buf_append(&r.out, "", 1);
+  if (cat) *cat = r.cat;
+  else sl_buf_free(&r.cat);
+  return sl_buf_take(&r.out, NULL);
+}
+
+static const char framer_in[] =
+    "\xEF\xBB\xBF: hi\r\n"
+    "data: {\"a\":1}\r\n\r\n"
+    "event: ping\ndata: x\ndata: y\n\n"
+    "id: 3\n\n"
+    "data:z\r\r\n"
+    "data: last";
+static const char framer_want[] =
+    "E[\xEF\xBB\xBF: hi\r\ndata: {\"a\":1}\r\n\r]{|{\"a\":1}}"
+    "T[\n]"
+    "E[event: ping\ndata: x\ndata: y\n\n]{ping|x\ny}"
+    "E[id: 3\n\n]{|-}"
+    "E[data:z\r\r]{|z}"
+    "T[\n]"
+    "E[data: last]{|last}";
+
+static void framer_every_split_same_frames(void) {
+  size_t n = sizeof framer_in - 1;
+  for (size_t piece = 0; piece <= n; piece++) {
+    struct sl_buf cat;
+    char *got = frame_split(framer_in, n, piece, 0, &cat);
+    CHECK_STR(got, framer_want);
+    if (strcmp(got, framer_want)) printf("  piece %zu: %s\n", piece, got);
+    /* nothing lost, nothing added: the frames' bytes are the input */
+    CHECK(cat.n == n && memcmp(cat.p, framer_in, n) == 0);
+    sl_buf_free(&cat);
+    free(got);
+  }
+}
+
+static void framer_in_place_and_held(void) {
+  /* one input with two whole events: both referenced inside the input, nothing held */
+  static const char in[] = "data: a\n\ndata: b\n\n";
+  struct sl_sse_framer f;
+  sl_sse_framer_init(&f, 0);
+  struct frec r = {0};
+  CHECK(sl_sse_framer_feed(&f, in, sizeof in - 1, frame_cb, &r) == 0);
+  CHECK(f.held.n == 0 && f.done.p == NULL);
+  /* an event split across inputs is held, then handed out from the framer's buffer */
+  CHECK(sl_sse_framer_feed(&f, "data: c", 7, frame_cb, &r) == 0);
+  CHECK(f.held.n == 7);
+  CHECK(sl_sse_framer_feed(&f, "\n\n", 2, frame_cb, &r) == 0);
+  CHECK(f.held.n == 0 && f.done.n == 9);
+  sl_buf_append(&r.out, "", 1);
+  CHECK_STR(r.out.p, "E[data: a\n\n]{|a}E[data: b\n\n]{|b}E[data: c\n\n]{|c}");
+  sl_sse_framer_free(&f);
+  sl_buf_free(&r.out);
+  sl_buf_free(&r.cat);
+}
+
+static void framer_oversize_passes_unread(void) {
+  static const char in[] = "data: 0123456789abcdef\n\ndata: ok\n\n";
+  size_t n = sizeof in - 1;
+  for (size_t piece = 1; piece <= n; piece++) {
+    struct sl_buf cat;
+    char *got = frame_split(in, n, piece, 12, &cat);
+    /* the long event comes as OVERSIZE pieces (however split), the next one as an event */
+    const char *tail = strstr(got, "E[data: ok\n\n]{|ok}");
+    CHECK(tail != NULL && tail[strlen("E[data: ok\n\n]{|ok}")] == 0);
+    CHECK(strncmp(got, "O[", 2) == 0 && !strstr(got, "E[data: 0"));
+    CHECK(cat.n == n && memcmp(cat.p, in, n) == 0);
+    sl_buf_free(&cat);
+    free(got);
+  }
+}
+
 CHECK_MAIN(T(basic_events), T(comments_and_line_endings), T(finish_dispatches_unterminated_event), T(bom_skipped),
-           T(every_split_gives_the_same_events), T(limits_and_stop), T(writer_round_trip))
+           T(every_split_gives_the_same_events), T(limits_and_stop), T(writer_round_trip),
+           T(framer_every_split_same_frames), T(framer_in_place_and_held), T(framer_oversize_passes_unread))

@@ -98,8 +98,7 @@ static char *run(const char *in, size_t n, unsigned flags, size_t max_event, siz
   sl_buf_append(&out, "", 1);
   if (keep) {
     *keep = f;
-    keep->ev = (struct sl_buf){0};
-    keep->data = (struct sl_buf){0};
+    keep->fr = (struct sl_sse_framer){0}; /* its buffers are freed below */
   }
   sl_usage_filter_free(&f);
   return sl_buf_take(&out, NULL);
