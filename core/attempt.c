@@ -8,17 +8,19 @@
  * started, a failure can only be told to the client in band. When the request ends,
  * every attempt's exchange is closed, so no upstream callback outlives the request.
  * The upstream request itself is built in attempt_send.c; attempt_shape.c says whether
- * a 2xx body is an answer at all. */
+ * a 2xx body is an answer at all. The attempts report to their request through one table
+ * of callbacks (attempt_events.h): they never write to the client or end the request. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "core/attempt_events.h"
+#include "core/errors.h"
 #include "core/health_shm.h"
-#include "core/tenancy.h"
+#include "core/reqcache.h"
 #include "core/request_internal.h"
-#include "core/respond.h"
 #include "core/stream_chain.h"
 #include "net/wire/oai_error.h"
 #include "policy/attempt_verdict.h"
@@ -118,37 +120,7 @@ void sl_attempts_log(const struct sl_request *rq, struct sl_buf *b) {
 /* Ends a winning stream with an in-band error event in the client's format; the cost of
  * what was consumed still goes in the trailer. */
 static void stream_fail(struct sl_request *rq, const char *msg, enum sl_attempt_outcome o) {
-  const char *code = sl_attempt_outcome_name(o, 0);
-  rq->err_code = code;
-  if (rq->conn) {
-    struct sl_buf b = {0};
-    sl_xlate_error_event(rq->cwire, o == SL_AO_UPSTREAM_TIMEOUT ? 504 : 502, "upstream_error", msg, code, &b);
-    if (!b.oom) sl_respond_stream_write(rq, b.p, b.n);
-    sl_buf_free(&b);
-  }
-  sl_respond_stream_end(rq);
-}
-
-/* Whole response of an attempt (success, or an upstream error passed through). */
-static void respond_with(struct sl_request *rq, struct sl_attempt *at) {
-  rq->status = at->status;
-  if (at->status >= 400 && !rq->err_code) rq->err_code = "upstream_error";
-  if (at->status >= 400 && at->uwire != rq->cwire) { /* the error in the client's format */
-    struct sl_buf eb = {0};
-    if (sl_xlate_error_body(rq->cwire, at->status, at->resp.p ? at->resp.p : "", at->resp.n, &eb) == 0) {
-      sl_buf_free(&at->resp);
-      at->resp = eb;
-      snprintf(at->ctype, sizeof at->ctype, "application/json");
-    } else {
-      sl_buf_free(&eb);
-    }
-  }
-  char extra[160] = "";
-  if (at->status >= 400) /* the provider's own back-off advice reaches its client (both wire formats) */
-    snprintf(extra, sizeof extra, "%s%s%s%s%s%s", at->ra_hdr[0] ? "Retry-After: " : "", at->ra_hdr,
-             at->ra_hdr[0] ? "\r\n" : "", at->ra_ms_hdr[0] ? "retry-after-ms: " : "", at->ra_ms_hdr,
-             at->ra_ms_hdr[0] ? "\r\n" : "");
-  sl_respond_body(rq, at->status, at->ctype[0] ? at->ctype : "application/json", extra, at->resp.p, at->resp.n);
+  rq->events->stream_end(rq, false, msg, o == SL_AO_UPSTREAM_TIMEOUT ? 504 : 502, sl_attempt_outcome_name(o, 0));
 }
 
 /* at won: every other attempt is cancelled (its connection closed). */
@@ -162,15 +134,17 @@ static void declare_winner(struct sl_attempt *at) {
     if (rq->att[i] != at && rq->att[i]->live) attempt_cancel(rq->att[i], SL_AO_LOST_RACE);
 }
 
-/* The chain's ends: the client (the one writer) and the cache tee. */
-static void chain_write(void *ud, const struct sl_iov *v, size_t n) { sl_respond_stream_writev(ud, v, n); }
+/* The chain's ends: the client (through the request) and the cache tee. */
+static void chain_write(void *ud, const struct sl_iov *v, size_t n) {
+  struct sl_request *rq = ud;
+  rq->events->stream_write(rq, v, n);
+}
 static void chain_tee_frame(void *ud, const struct sl_sse_frame *fr) { sl_reqcache_stream_frame(ud, fr); }
 static void chain_tee_bytes(void *ud, const char *p, size_t n) { sl_reqcache_stream_bytes(ud, p, n); }
 
 static void start_stream(struct sl_attempt *at) {
   struct sl_request *rq = at->rq;
   declare_winner(at);
-  sl_reqcache_stream_begin(rq);
   if (at->uwire != rq->cwire) {
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(rq->json, "stream_options");
     struct sl_xlate_resp_opts o = {(int64_t)time(NULL), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"))};
@@ -184,7 +158,7 @@ static void start_stream(struct sl_attempt *at) {
   }
   struct sl_stream_sink sink = {chain_write, chain_tee_frame, chain_tee_bytes, rq};
   if ((at->chain = sl_arena_alloc(rq->arena, sizeof *at->chain))) sl_stream_chain_init(at->chain, at->xs, at->uf, &sink);
-  sl_respond_stream_start(rq, true);
+  rq->events->stream_start(rq);
 }
 
 /* Usage a translator saw, in OpenAI's convention (prompt counts every input token). */
@@ -202,17 +176,20 @@ static void take_xlate_usage(struct sl_attempt *at, const struct sl_xlate_usage 
  * the translator's result (negative: the stream is over, its error event written). */
 static int forward_stream(struct sl_request *rq, struct sl_attempt *at, const char *p, size_t n) {
   if (!at->chain) { /* out of memory at the start: forward as is */
-    sl_respond_stream_write(rq, p, n);
+    struct sl_iov v = {p, n};
+    rq->events->stream_write(rq, &v, 1);
     return 0;
   }
   return sl_stream_chain_feed(at->chain, p, n);
 }
 
-/* Ends a winning stream: the chain's last bytes, the usage it saw, the in-band error
- * event when cut_msg says the stream was cut short, the cost trailer; the request ends. */
-static void end_stream(struct sl_request *rq, struct sl_attempt *at, const char *cut_msg) {
+/* Ends a winning stream: the chain's last bytes, the usage it saw; then the request says
+ * the end (an in-band error event when cut_msg says the stream was cut short, the cost
+ * trailer) and ends. complete: the stream ended well (the cache may keep it). */
+static void end_stream(struct sl_request *rq, struct sl_attempt *at, bool complete, const char *cut_msg) {
   if (at->chain) {
-    if (sl_stream_chain_finish(at->chain) == -EPIPE && at->xs) rq->err_code = "upstream_protocol_error";
+    if (sl_stream_chain_finish(at->chain) == -EPIPE && at->xs)
+      rq->err_code = sl_attempt_outcome_name(SL_AO_UPSTREAM_PROTOCOL_ERROR, 0);
   }
   if (at->xs) {
     struct sl_xlate_usage xu;
@@ -220,13 +197,7 @@ static void end_stream(struct sl_request *rq, struct sl_attempt *at, const char 
     take_xlate_usage(at, &xu);
   }
   if (at->uf) at->has_usage = sl_usage_filter_usage(at->uf, &at->usage) == 0;
-  if (cut_msg && rq->conn) {
-    struct sl_buf b = {0};
-    sl_xlate_error_event(rq->cwire, 502, "upstream_error", cut_msg, "upstream_protocol_error", &b);
-    if (!b.oom) sl_respond_stream_write(rq, b.p, b.n);
-    sl_buf_free(&b);
-  }
-  sl_respond_stream_end(rq);
+  rq->events->stream_end(rq, complete, cut_msg, 502, sl_attempt_outcome_name(SL_AO_UPSTREAM_PROTOCOL_ERROR, 0));
 }
 
 /* ---- failure handling ---- */
@@ -303,32 +274,32 @@ static void attempt_failed(struct sl_attempt *at, enum sl_outcome out) {
 /* Answers a request that cannot go on, as policy decided. */
 static void give_up_with(struct sl_request *rq, const struct sl_give_up *v) {
   struct sl_attempt *lf = rq->last_failed;
-  char ra[64] = "";
+  char ra[64] = "", msg[512];
   if (v->retry_after_s) snprintf(ra, sizeof ra, "Retry-After: %llu\r\n", (unsigned long long)v->retry_after_s);
   switch (v->kind) {
   case SL_GIVE_UP_PASS_THROUGH:
-    respond_with(rq, lf); /* the provider's own error, as it came */
+    rq->events->whole(rq, lf); /* the provider's own error, as it came */
     return;
   case SL_GIVE_UP_ATTEMPT_FAILED: {
     /* Deployment id and group only: the upstream's address is for operators (access log). */
     const struct sl_deployment *d = &rq->w->cfg->deployments[lf->dep];
-    sl_respond_error_named(rq, v->status, v->code, NULL,
-                     "Deployment %s of model group '%s' failed: %s; no other deployment could serve", d->id,
-                     lf->group->name, v->code);
+    snprintf(msg, sizeof msg, "Deployment %s of model group '%s' failed: %s; no other deployment could serve", d->id,
+             lf->group->name, v->code);
+    rq->events->fail(rq, v->status, v->code, NULL, msg);
     return;
   }
   case SL_GIVE_UP_RATE_LIMITED:
-    sl_respond_error_named(rq, v->status, v->code, ra, "Every deployment of model group '%s' is at its rate limit",
-                     rq->group->name);
+    snprintf(msg, sizeof msg, "Every deployment of model group '%s' is at its rate limit", rq->group->name);
+    rq->events->fail(rq, v->status, v->code, ra, msg);
     return;
   case SL_GIVE_UP_TOO_LONG:
-    sl_respond_error_named(rq, v->status, v->code, NULL,
-                     "The prompt (about %lld tokens) exceeds max_input_tokens of every deployment of '%s'",
-                     (long long)rq->est_tokens, rq->group->name);
+    snprintf(msg, sizeof msg, "The prompt (about %lld tokens) exceeds max_input_tokens of every deployment of '%s'",
+             (long long)rq->est_tokens, rq->group->name);
+    rq->events->fail(rq, v->status, v->code, NULL, msg);
     return;
   case SL_GIVE_UP_NONE_AVAILABLE:
-    sl_respond_error_named(rq, v->status, v->code, ra,
-                     "No deployment of model group '%s' is available (all cooling down)", rq->group->name);
+    snprintf(msg, sizeof msg, "No deployment of model group '%s' is available (all cooling down)", rq->group->name);
+    rq->events->fail(rq, v->status, v->code, ra, msg);
     return;
   }
 }
@@ -390,14 +361,14 @@ static void up_body(void *ud, const char *p, size_t n) {
       at->up = NULL;
       attempt_end_health(at, false, false, SL_FAIL_ERROR);
       rq->err_code = sl_attempt_outcome_name(at->outcome, at->status);
-      end_stream(rq, at, NULL);
+      end_stream(rq, at, false, NULL);
       return;
     }
-    if (sl_respond_pending(rq) > STREAM_HIGH_WATER) {
+    if (rq->events->backlog(rq) > STREAM_HIGH_WATER) {
       /* the client reads slower than the provider writes: stop reading the upstream, and
        * time the client (not the provider) until its connection drains */
       sl_upstream_pause(at->up);
-      sl_respond_want_writable(rq);
+      rq->events->want_drain(rq);
       at->paused = true;
       uv_timer_start(&at->timer, attempt_timer, client_stall_ms(rq), 0);
     } else {
@@ -425,14 +396,10 @@ static void up_done(void *ud) {
     bool cut = at->uf && at->uwire == SL_WIRE_OPENAI && !at->uf->saw_done && !at->uf->err;
     set_outcome(at, cut ? SL_AO_UPSTREAM_PROTOCOL_ERROR : SL_AO_OK);
     attempt_end_health(at, false, !cut, SL_FAIL_ERROR);
-    if (cut) {
-      rq->err_code = "upstream_protocol_error";
-    } else {
-      sl_reqcache_stream_end(rq); /* only a whole stream is stored */
-    }
+    if (cut) rq->err_code = sl_attempt_outcome_name(SL_AO_UPSTREAM_PROTOCOL_ERROR, 0);
     char m[256];
     snprintf(m, sizeof m, "Deployment %s ended the stream without [DONE]", rq->w->cfg->deployments[at->dep].id);
-    end_stream(rq, at, cut ? m : NULL);
+    end_stream(rq, at, !cut, cut ? m : NULL); /* only a whole stream is stored */
     return;
   }
   if (at->encoded) { /* a body sluice cannot read (it asked for identity) */
@@ -483,8 +450,7 @@ static void up_done(void *ud) {
     if (out == SL_OUT_OK && !at->has_usage)
       at->has_usage = usage_len ? sl_usage_from_object(at->resp.p + usage_at, usage_len, &at->usage) == 0
                                 : sl_usage_from_json(at->resp.p ? at->resp.p : "", at->resp.n, &at->usage) == 0;
-    if (at->status == 200) sl_reqcache_fill(rq, at->resp.p ? at->resp.p : "", at->resp.n);
-    respond_with(rq, at);
+    rq->events->whole(rq, at); /* a 200 fills the cache there */
     return;
   }
   set_outcome(at, SL_AO_HTTP_STATUS);
@@ -543,11 +509,8 @@ static void attempt_timer(uv_timer_t *t) {
   if (at == rq->winner && at->paused) { /* the client stopped reading: its outcome, not the provider's */
     set_outcome(at, SL_AO_CLIENT_STALLED);
     attempt_end_health(at, true, false, SL_FAIL_ERROR);
-    rq->err_code = "client_stalled";
-    rq->status = 499;
-    struct sl_conn *c = rq->conn;
-    sl_request_finish(rq); /* detaches the request from the connection */
-    if (c) sl_conn_abort(c);
+    rq->err_code = sl_attempt_outcome_name(SL_AO_CLIENT_STALLED, 0);
+    rq->events->abandon(rq);
     return;
   }
   set_outcome(at, SL_AO_UPSTREAM_TIMEOUT);
@@ -577,7 +540,8 @@ static void request_deadline(uv_timer_t *t) {
       rq->att[i]->up = NULL;
       attempt_end_health(rq->att[i], rq->client_deadline, false, SL_FAIL_ERROR);
     }
-  sl_respond_error(rq, 504, SL_ERR_UPSTREAM_TIMEOUT, NULL, "No complete answer within the request timeout");
+  rq->events->fail(rq, 504, sl_err_name(SL_ERR_UPSTREAM_TIMEOUT), NULL,
+                   "No complete answer within the request timeout");
 }
 
 /* ---- choosing and launching ---- */
@@ -691,8 +655,7 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
     at->up = NULL;
     set_outcome(at, SL_AO_INVALID_REQUEST);
     attempt_end_health(at, true, false, SL_FAIL_ERROR);
-    if (!rq->winner && rq->live == 0)
-      sl_respond_error(rq, 400, SL_ERR_INVALID_REQUEST, NULL, "%s", at->xerr);
+    if (!rq->winner && rq->live == 0) rq->events->fail(rq, 400, sl_err_name(SL_ERR_INVALID_REQUEST), NULL, at->xerr);
     return 1;
   }
   if (src) {
@@ -785,7 +748,7 @@ void sl_attempts_start(struct sl_request *rq) {
   rq->cur_group = rq->group;
   rq->tried = calloc(rq->group->n, sizeof *rq->tried);
   if (!rq->tried) {
-    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
+    rq->events->fail(rq, 500, sl_err_name(SL_ERR_INTERNAL), NULL, "Out of memory");
     return;
   }
   rq->max_retries = c->num_retries;

@@ -434,6 +434,80 @@ static bool auth_stage(struct sl_request *rq, enum sl_route_access access, struc
   return true;
 }
 
+/* ---- what the attempts report (attempt_events.h): the spine answers ---- */
+
+static void ev_stream_start(struct sl_request *rq) {
+  sl_reqcache_stream_begin(rq);
+  sl_respond_stream_start(rq, true);
+}
+
+static void ev_stream_write(struct sl_request *rq, const struct sl_iov *v, size_t n) {
+  sl_respond_stream_writev(rq, v, n);
+}
+
+static void ev_stream_end(struct sl_request *rq, bool complete, const char *cut_msg, int status, const char *code) {
+  if (complete) sl_reqcache_stream_end(rq); /* only a whole stream is stored */
+  if (cut_msg) {
+    rq->err_code = code;
+    if (rq->conn) { /* the error in band, in the client's format; the cost still follows */
+      struct sl_buf b = {0};
+      sl_xlate_error_event(rq->cwire, status, "upstream_error", cut_msg, code, &b);
+      if (!b.oom) sl_respond_stream_write(rq, b.p, b.n);
+      sl_buf_free(&b);
+    }
+  }
+  sl_respond_stream_end(rq);
+}
+
+/* A whole answer of an attempt: success (a 200 fills the cache), or a provider's error
+ * passed through, said in the client's wire format with the provider's back-off advice. */
+static void ev_whole(struct sl_request *rq, struct sl_attempt *at) {
+  if (at->status == 200) sl_reqcache_fill(rq, at->resp.p ? at->resp.p : "", at->resp.n);
+  rq->status = at->status;
+  if (at->status >= 400 && !rq->err_code) rq->err_code = sl_err_name(SL_ERR_UPSTREAM_ERROR);
+  if (at->status >= 400 && at->uwire != rq->cwire) {
+    struct sl_buf eb = {0};
+    if (sl_xlate_error_body(rq->cwire, at->status, at->resp.p ? at->resp.p : "", at->resp.n, &eb) == 0) {
+      sl_buf_free(&at->resp);
+      at->resp = eb;
+      snprintf(at->ctype, sizeof at->ctype, "application/json");
+    } else {
+      sl_buf_free(&eb);
+    }
+  }
+  char extra[160] = "";
+  if (at->status >= 400) /* both wire formats */
+    snprintf(extra, sizeof extra, "%s%s%s%s%s%s", at->ra_hdr[0] ? "Retry-After: " : "", at->ra_hdr,
+             at->ra_hdr[0] ? "\r\n" : "", at->ra_ms_hdr[0] ? "retry-after-ms: " : "", at->ra_ms_hdr,
+             at->ra_ms_hdr[0] ? "\r\n" : "");
+  sl_respond_body(rq, at->status, at->ctype[0] ? at->ctype : "application/json", extra, at->resp.p, at->resp.n);
+}
+
+static void ev_fail(struct sl_request *rq, int status, const char *code, const char *extra_hdrs, const char *msg) {
+  sl_respond_error_named(rq, status, code, extra_hdrs, "%s", msg);
+}
+
+static void ev_abandon(struct sl_request *rq) {
+  rq->status = 499;
+  struct sl_conn *c = rq->conn;
+  sl_request_finish(rq); /* detaches the request from the connection */
+  if (c) sl_conn_abort(c);
+}
+
+static size_t ev_backlog(const struct sl_request *rq) { return sl_respond_pending(rq); }
+static void ev_want_drain(struct sl_request *rq) { sl_respond_want_writable(rq); }
+
+static const struct sl_attempt_events attempt_events = {
+    .stream_start = ev_stream_start,
+    .stream_write = ev_stream_write,
+    .stream_end = ev_stream_end,
+    .whole = ev_whole,
+    .fail = ev_fail,
+    .abandon = ev_abandon,
+    .backlog = ev_backlog,
+    .want_drain = ev_want_drain,
+};
+
 void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_request *hr) {
   struct sl_worker *w = ud;
   struct sl_arena *arena = sl_arena_new(&w->arena_pool);
@@ -445,6 +519,7 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
   }
   rq->arena = arena;
   rq->w = w;
+  rq->events = &attempt_events;
   rq->conn = c;
   rq->hr = hr;
   rq->t0_ms = sl_now_ms();

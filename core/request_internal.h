@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/errors.h"
+#include "core/attempt_events.h"
 #include "core/routes.h"
 #include "core/worker.h"
 #include "net/base/arena.h"
@@ -66,6 +67,7 @@ struct sl_attempt {
 struct sl_request {
   struct sl_arena *arena; /* the request, its attempts and their fixed state; freed at the end */
   struct sl_worker *w;
+  const struct sl_attempt_events *events; /* how the attempts report back (request.c) */
   struct sl_conn *conn; /* NULL once the response has ended or the client left */
   const struct sl_http_request *hr;
   enum sl_route route;

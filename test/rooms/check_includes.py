@@ -6,7 +6,8 @@ libuv, no clock); net/ never reaches into policy/ or store/; store/ uses LMDB (a
 hiredis, mbedtls' hashes), never the HTTP or JSON libraries; nothing ships bench/ or test/.
 To extend it (a new room, a new allowed library), edit ROOMS below and DESIGN.md together.
 The second rule of the table, "one writer": only core/respond.c writes to a client
-(calls sl_conn_respond* or sl_conn_stream_*).
+(calls sl_conn_respond* or sl_conn_stream_*); and the attempts (core/attempt*.c) report to
+their request through rq->events, never calling the response module or sl_request_finish.
 Usage: check_includes.py SOURCE_ROOT; prints each violation as FILE:LINE and exits 1."""
 import os
 import re
@@ -92,9 +93,26 @@ def check_one_writer(root):
     return bad
 
 
+ANSWERS = re.compile(r"\b(sl_respond_\w+|sl_request_finish)\s*\(")
+
+
+def check_attempts_report(root):
+    """The attempts (core/attempt*.c) report through attempt_events.h; they never answer
+    the client or end the request themselves."""
+    bad = []
+    for name in sorted(os.listdir(os.path.join(root, "core"))):
+        if not (name.startswith("attempt") and name.endswith(".c")):
+            continue
+        with open(os.path.join(root, "core", name), encoding="utf-8", errors="replace") as f:
+            for no, line in enumerate(f, 1):
+                if ANSWERS.search(line):
+                    bad.append(f"core/{name}:{no}: attempts report through rq->events, never answer themselves")
+    return bad
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..")
-    bad = check(os.path.abspath(root)) + check_one_writer(os.path.abspath(root))
+    bad = check(os.path.abspath(root)) + check_one_writer(os.path.abspath(root)) + check_attempts_report(os.path.abspath(root))
     for b in bad:
         print(b)
     rooms = ", ".join(ROOMS)
