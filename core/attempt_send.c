@@ -57,6 +57,8 @@ static int build_body(struct sl_attempt *at, const struct sl_deployment *d) {
   if (ok && rq->usage_ask == SL_USAGE_ASK_SPLICE && rq->inject.text)
     e[ne++] = (struct edit){rq->inject.at, rq->inject.at, rq->inject.text, rq->inject.len};
   for (size_t i = 0; ok && i < sizeof stripped_fields / sizeof stripped_fields[0]; i++) {
+    /* the parsed body (duplicates refused) says whether the text has it: scan only then */
+    if (!cJSON_GetObjectItemCaseSensitive(rq->json, stripped_fields[i])) continue;
     int rc = sl_json_top_member(hr->body, hr->body_len, stripped_fields[i], &s, &en);
     if (rc == 0) e[ne++] = (struct edit){s, en, NULL, 0};
     else if (rc != -ENOENT) ok = false;

@@ -31,8 +31,8 @@ void sl_respond_headers(struct sl_request *rq) {
   if (last) HDR(&rq->hdrs, "x-sluice-deployment: ", cfg->deployments[last->dep].id);
   if (rq->route == SL_R_CHAT || rq->route == SL_R_COMPLETIONS || rq->route == SL_R_EMBEDDINGS ||
       rq->route == SL_R_MESSAGES) {
-    char n[16];
-    snprintf(n, sizeof n, "%d", rq->natt);
+    char n[24];
+    sl_fmt_u64((uint64_t)(rq->natt > 0 ? rq->natt : 0), n);
     HDR(&rq->hdrs, "x-sluice-attempts: ", n);
     HDR(&rq->hdrs, "x-sluice-hedge: ", rq->hedge_won ? "won" : rq->hedges_fired ? "fired" : "none");
     if (rq->fallback_used) HDR(&rq->hdrs, "x-sluice-fallback: ", rq->fallback_used);

@@ -24,7 +24,16 @@
 #include "store/spend.h"
 
 void sl_tenancy_format_cost(int64_t micro, char out[32]) {
-  snprintf(out, 32, "%lld.%06lld", (long long)(micro / 1000000), (long long)(micro % 1000000));
+  if (micro < 0) { /* never on a response's path (costs saturate at 0 and up) */
+    snprintf(out, 32, "%lld.%06lld", (long long)(micro / 1000000), (long long)(micro % 1000000));
+    return;
+  }
+  size_t n = sl_fmt_u64((uint64_t)(micro / 1000000), out); /* on every response: no printf */
+  char frac[24];
+  size_t f = sl_fmt_u64((uint64_t)(micro % 1000000), frac);
+  out[n++] = '.';
+  for (size_t i = f; i < 6; i++) out[n++] = '0';
+  memcpy(out + n, frac, f + 1);
 }
 
 /* ---- worker lifecycle ---- */

@@ -92,3 +92,13 @@ int sl_hexval(char c) {
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
+
+size_t sl_fmt_u64(uint64_t v, char *out) {
+  char t[20];
+  size_t n = 0;
+  do t[n++] = (char)('0' + v % 10);
+  while ((v /= 10));
+  for (size_t i = 0; i < n; i++) out[i] = t[n - 1 - i];
+  out[n] = 0;
+  return n;
+}

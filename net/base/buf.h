@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct sl_buf {
   char *p;
@@ -19,6 +20,9 @@ void sl_buf_printf(struct sl_buf *b, const char *fmt, ...) __attribute__((format
 void sl_buf_json_escape(struct sl_buf *b, const char *s, size_t n);
 /* The value of one hexadecimal digit, or -1. */
 int sl_hexval(char c);
+/* The decimal digits of v into out (at least 21 bytes), NUL-terminated; returns how many
+ * (no printf: this is on every response's path). */
+size_t sl_fmt_u64(uint64_t v, char *out);
 /* Hands the memory to the caller (who frees it) and resets b. */
 char *sl_buf_take(struct sl_buf *b, size_t *len);
 void sl_buf_free(struct sl_buf *b);
