@@ -89,6 +89,20 @@ static int member_of(const struct v *s, size_t kstart, struct sl_json_member *m,
   return -1;
 }
 
+/* A member's key, its colon and the whitespace to its value; at depth 1, notes which
+ * asked-for member it names (*cur) and where its value starts. */
+static bool key(struct v *s, int depth, struct sl_json_member *m, size_t nm, int *cur) {
+  size_t ks = s->i;
+  if (s->i >= s->n || s->p[s->i] != '"' || !string(s)) return false;
+  if (depth == 1 && nm) *cur = member_of(s, ks, m, nm);
+  ws(s);
+  if (s->i >= s->n || s->p[s->i] != ':') return false;
+  s->i++;
+  ws(s);
+  if (depth == 1 && *cur >= 0) m[*cur].vs = s->i;
+  return true;
+}
+
 enum sl_json_type sl_json_validate(const char *buf, size_t len) { return sl_json_validate_members(buf, len, NULL, 0); }
 
 enum sl_json_type sl_json_validate_members(const char *buf, size_t len, struct sl_json_member *m, size_t nm) {
@@ -116,15 +130,8 @@ enum sl_json_type sl_json_validate_members(const char *buf, size_t len, struct s
         s.i++;
         depth--;
       } else if (c == '{') { /* the first key */
-        size_t ks = s.i;
-        if (s.i >= s.n || s.p[s.i] != '"' || !string(&s)) return SL_JSON_INVALID;
-        if (depth == 1 && nm) cur = member_of(&s, ks, m, nm);
-        ws(&s);
-        if (s.i >= s.n || s.p[s.i] != ':') return SL_JSON_INVALID;
-        s.i++;
-        ws(&s);
+        if (!key(&s, depth, m, nm, &cur)) return SL_JSON_INVALID;
         if (top == SL_JSON_INVALID) top = t;
-        if (depth == 1 && cur >= 0) m[cur].vs = s.i;
         continue; /* its value */
       } else {
         if (top == SL_JSON_INVALID) top = t;
@@ -159,16 +166,7 @@ enum sl_json_type sl_json_validate_members(const char *buf, size_t len, struct s
       }
       if (d != ',') return SL_JSON_INVALID;
       ws(&s);
-      if (obj) {
-        size_t ks = s.i;
-        if (s.i >= s.n || s.p[s.i] != '"' || !string(&s)) return SL_JSON_INVALID;
-        if (depth == 1 && nm) cur = member_of(&s, ks, m, nm);
-        ws(&s);
-        if (s.i >= s.n || s.p[s.i] != ':') return SL_JSON_INVALID;
-        s.i++;
-        ws(&s);
-        if (depth == 1 && cur >= 0) m[cur].vs = s.i;
-      }
+      if (obj && !key(&s, depth, m, nm, &cur)) return SL_JSON_INVALID;
       break; /* the next value */
     }
   }
