@@ -85,6 +85,8 @@ struct sl_conn {
   bool lingering; /* answer written, write side shut down, waiting for the client's close */
   bool in_body;   /* a body is being read (accounted) */
   bool used;      /* a request has been received (before that, idle means header_timeout) */
+  bool ended;     /* on srv->ended: the response's last write was taken whole, its end waits */
+  struct sl_conn *eprev, *enext; /* srv->ended links */
 };
 
 #define SPARE_PARSERS 8 /* parsers kept for reuse (~6 KiB each): an idle keep-alive
@@ -110,6 +112,12 @@ struct sl_server {
   struct sl_http_parser *spare[SPARE_PARSERS]; /* parsers of idle or closed connections, for reuse */
   size_t nspare;
   uint64_t writes, writes_copied; /* writes asked for; of those, how many had to copy bytes */
+  /* Connections whose response's last write the socket took whole: their end
+   * (after_response) runs from `check`, after this loop turn's poll phase, never inside
+   * the caller. The check handle is active only while the list is not empty. */
+  struct sl_conn *ended, *ended_tail;
+  uv_check_t check;
+  bool check_open;
 };
 
 #define TLS_PLAIN_BUF 16384
@@ -133,7 +141,7 @@ static void start_reading(struct sl_conn *c);
 static void parser_put(struct sl_server *s, struct sl_http_parser *p);
 
 static void server_maybe_free(struct sl_server *s) {
-  if (s->closing && !s->listener_open && s->nconns == 0) {
+  if (s->closing && !s->listener_open && s->nconns == 0 && !s->check_open) {
     free(s->tls_plain);
     sl_pool_drain(&s->wpool);
     sl_pool_drain(&s->wpool_small);
@@ -275,9 +283,12 @@ static void parser_put(struct sl_server *s, struct sl_http_parser *p) {
   else sl_http_parser_free(p);
 }
 
+static void ended_unlink(struct sl_conn *c);
+
 static void conn_close(struct sl_conn *c) {
   if (c->closing) return;
   c->closing = true;
+  ended_unlink(c); /* a closing (and so a freed) connection is never on srv->ended */
   if (c->req && c->state == C_HANDLING) {
     void *req = c->req;
     c->req = NULL;
@@ -342,6 +353,44 @@ static void after_response(struct sl_conn *c) {
   if (n) process_input(c, p, n);
   else rearm_for_parser(c);
   free(p);
+}
+
+/* ---- ends of responses taken whole by the socket ---- */
+
+static void ended_unlink(struct sl_conn *c) {
+  if (!c->ended) return;
+  struct sl_server *s = c->srv;
+  if (c->eprev) c->eprev->enext = c->enext;
+  else s->ended = c->enext;
+  if (c->enext) c->enext->eprev = c->eprev;
+  else s->ended_tail = c->eprev;
+  c->eprev = c->enext = NULL;
+  c->ended = false;
+  if (!s->ended) uv_check_stop(&s->check);
+}
+
+/* Runs the ends in order of arrival; an end may start the next (pipelined) request,
+ * whose answer may end at once and put its connection back: loops until none is left. */
+static void on_check(uv_check_t *h) {
+  struct sl_server *s = h->data;
+  while (s->ended) {
+    struct sl_conn *c = s->ended;
+    ended_unlink(c);
+    after_response(c);
+  }
+}
+
+static void ended_add(struct sl_conn *c) {
+  struct sl_server *s = c->srv;
+  if (c->ended) return;
+  if (!s->ended) uv_check_start(&s->check, on_check);
+  /* appended: ends run in the order the responses were written */
+  c->eprev = s->ended_tail;
+  c->enext = NULL;
+  if (s->ended_tail) s->ended_tail->enext = c;
+  else s->ended = c;
+  s->ended_tail = c;
+  c->ended = true;
 }
 
 static struct wreq *wreq_new(struct sl_server *s, size_t n) {
@@ -435,9 +484,9 @@ static void tls_writev(struct sl_conn *c, const struct sl_iov *v, size_t nv, siz
 /* Queues a gather list. The bytes are the caller's only for the call: when the socket's
  * queue is empty they are written at once from where they lie (uv_try_write, no copy);
  * what the socket does not take (a slow client) is copied into one queued write. The
- * last write of a response always goes through the queue (copied when small; a
- * zero-length one when a large one was all taken), so the end of a response is seen in
- * on_write, on a later loop turn, never inside the caller. A write error is also left to on_write (uv_write reports
+ * end of a response is never seen inside the caller: when its last write was taken
+ * whole it runs from the server's check handle (on_check, after this loop turn's poll
+ * phase), else from on_write. A write error is also left to on_write (uv_write reports
  * it there), so no caller sees its connection close under it. */
 static void conn_writev(struct sl_conn *c, const struct sl_iov *v, size_t nv, bool last) {
   if (c->closing) return;
@@ -448,11 +497,8 @@ static void conn_writev(struct sl_conn *c, const struct sl_iov *v, size_t nv, bo
     return;
   }
   size_t done = 0;
-  /* A response's last write that fits a pooled block is copied and queued whole: libuv
-   * writes it at once all the same, and its callback ends the response (trying it first
-   * would cost a second, empty write for that callback). */
-  bool try = !(last && sizeof(struct wreq) + total <= WBLOCK);
-  if (try && total && nv <= MAX_TRY_IOV && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+  bool empty = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0;
+  if (total && nv <= MAX_TRY_IOV && empty) {
     uv_buf_t bufs[MAX_TRY_IOV];
     unsigned nb = 0;
     for (size_t i = 0; i < nv; i++)
@@ -460,7 +506,11 @@ static void conn_writev(struct sl_conn *c, const struct sl_iov *v, size_t nv, bo
     int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, nb);
     if (r > 0) done = (size_t)r;
   }
-  if (done == total && !last) return;
+  if (done == total && (!last || empty)) {
+    /* Not queued: no write callback, and no epoll_ctl when it would have completed. */
+    if (last) ended_add(c);
+    return;
+  }
   if (done < total) c->srv->writes_copied++;
   struct wreq *wr = wreq_new(c->srv, total - done);
   if (!wr) {
@@ -935,6 +985,9 @@ int sl_server_start(uv_loop_t *loop, int fd, const struct sl_server_opts *o,
     return rc;
   }
   s->listener_open = true;
+  uv_check_init(loop, &s->check);
+  s->check.data = s;
+  s->check_open = true;
   *out = s;
   return 0;
 }
@@ -957,13 +1010,21 @@ void sl_server_drain(struct sl_server *s) {
   }
 }
 
+static void on_check_closed(uv_handle_t *h) {
+  struct sl_server *s = h->data;
+  s->check_open = false;
+  server_maybe_free(s);
+}
+
 void sl_server_close(struct sl_server *s) {
   sl_server_drain(s);
+  bool was_closing = s->closing;
   s->closing = true;
   for (struct sl_conn *c = s->conns, *nx; c; c = nx) {
     nx = c->next;
-    conn_close(c);
+    conn_close(c); /* takes it off srv->ended */
   }
+  if (!was_closing && s->check_open) uv_close((uv_handle_t *)&s->check, on_check_closed);
   server_maybe_free(s);
 }
 

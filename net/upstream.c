@@ -3,10 +3,10 @@
  * The idea: a connection (struct conn) is a small state machine
  *   CONNECTING -> [HANDSHAKE] -> ACTIVE <-> IDLE -> CLOSING
  * that carries at most one exchange (struct sl_upstream_req) at a time. A request is
- * written from the caller's buffers (uv_write straight from them in plain mode; in TLS
- * mode encrypted in bounded batches), the response is read into the connection's own
- * buffer and parsed in place by upstream_parse.c, which hands body spans to the caller
- * without copying. When the response ends cleanly the connection goes back to the
+ * written from the caller's buffers (in plain mode tried at once, the rest queued with
+ * uv_write, straight from them; in TLS mode encrypted in bounded batches), the response
+ * is read into the connection's own buffer and parsed in place by upstream_parse.c,
+ * which hands body spans to the caller without copying. When the response ends cleanly the connection goes back to the
  * pool's idle list (most recently used first) and keeps reading, so a server closing
  * it is noticed at once. The keep-alive race (a reused connection dies before any
  * response byte) is retried once on a fresh connection.
@@ -577,11 +577,35 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
   conn_deliver(c, false);
 }
 
-/* Starts writing the request on a connected (and, for TLS, handshaken) connection. */
+/* Starts writing the request on a connected (and, for TLS, handshaken) connection.
+ * Plain mode tries the socket first (uv_try_write): a request the socket takes whole
+ * costs one syscall and leaves no write in flight (a queued uv_write on a stream that is
+ * also reading costs an epoll_ctl when it completes). The rest is queued with uv_write,
+ * from an adjusted copy of r->bufs (libuv copies the array; the bytes stay the caller's
+ * until the request ends; r->bufs itself stays whole for a retry). An error other than
+ * EAGAIN queues everything, so it is reported through on_write as before. */
+#define SEND_IOV 16
 static int conn_send(struct conn *c, char *err, size_t errlen) {
   struct sl_upstream_req *r = c->req;
   if (c->tls) return tls_pump(c, err, errlen);
-  int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, r->bufs, (unsigned)r->nbufs, on_write);
+  int rc, n = uv_try_write((uv_stream_t *)&c->tcp, r->bufs, (unsigned)r->nbufs);
+  size_t done = n > 0 ? (size_t)n : 0, i = 0;
+  while (i < r->nbufs && done >= r->bufs[i].len) done -= r->bufs[i++].len;
+  if (i == r->nbufs) return 0; /* all taken: nothing in flight */
+  if (i == 0 && done == 0) {
+    rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, r->bufs, (unsigned)r->nbufs, on_write);
+  } else {
+    uv_buf_t local[SEND_IOV], *rest = r->nbufs - i <= SEND_IOV ? local : malloc((r->nbufs - i) * sizeof *rest);
+    if (!rest) {
+      snprintf(err, errlen, "write failed: out of memory");
+      return UV_ENOMEM;
+    }
+    for (size_t k = i; k < r->nbufs; k++) rest[k - i] = r->bufs[k];
+    rest[0].base += done;
+    rest[0].len -= done;
+    rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, rest, (unsigned)(r->nbufs - i), on_write);
+    if (rest != local) free(rest);
+  }
   if (rc) {
     snprintf(err, errlen, "write failed: %s", uv_strerror(rc));
     return rc;

@@ -7,7 +7,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startMock, startSluice, sluiceConfig, raw, rawConnect, httpRequest, post, request,
-  assertOpenAIError, findRecorded, nonce, chatBody, delay, stopSluiceAndMock } from './lib.mjs';
+  assertOpenAIError, findRecorded, nonce, chatBody, delay, stopSluiceAndMock, parseResponses } from './lib.mjs';
 
 const MASTER = 'sk-edge';
 const AUTH = { Authorization: `Bearer ${MASTER}` };
@@ -90,6 +90,46 @@ test('pipelining: requests sent at once are answered in order', async () => {
   } finally {
     c.close();
   }
+});
+
+// Answers made at once (no upstream) end as soon as the socket took them: the end of each
+// starts the next pipelined request, whose answer ends at once too, and so on.
+test('pipelining: 60 requests answered at once come back in order; Connection: close after the last', async () => {
+  const kinds = [
+    [httpRequest('GET', '/health/liveliness'), 200],
+    [httpRequest('GET', '/nope', { headers: AUTH }), 404],
+    [httpRequest('GET', '/v1/models', { headers: AUTH }), 200],
+    [httpRequest('POST', '/health/liveliness', { body: {} }), 405],
+    [httpRequest('GET', '/v1/models'), 401],
+  ];
+  const n = 60;
+  const want = [];
+  let bytes = '';
+  for (let i = 0; i < n; i++) {
+    const [req, st] = kinds[(i * 7) % kinds.length];
+    bytes += req;
+    want.push(st);
+  }
+  bytes += httpRequest('GET', '/health/liveliness', { headers: { Connection: 'close' } });
+  want.push(200);
+  bytes += httpRequest('GET', '/health/liveliness'); // after the close: never answered
+  const c = await rawConnect(sluice.port);
+  try {
+    await c.write(bytes);
+    const rs = await c.waitResponses(n + 1, 10000);
+    await c.waitClose(5000);
+    assert.equal(parseResponses(c.data).complete.length, n + 1, 'nothing answered after Connection: close');
+    assert.deepEqual(rs.map((r) => r.status), want);
+    for (let i = 0; i < n; i++) {
+      if (want[i] === 404) assertOpenAIError(rs[i].body, { code: 'not_found' });
+      if (want[i] === 405) assertOpenAIError(rs[i].body, { code: 'method_not_allowed' });
+      if (want[i] === 401) assertOpenAIError(rs[i].body, { code: 'invalid_api_key' });
+    }
+    assert.match(rs[n].headers.connection ?? '', /close/i);
+  } finally {
+    c.close();
+  }
+  await assertServing();
 });
 
 test('chunked request body is reassembled and forwarded', async () => {
