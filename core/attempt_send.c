@@ -13,7 +13,7 @@
 #include "net/wire/json_scan.h"
 
 /* Body fields that are sluice's (LiteLLM's) to read, never the provider's. */
-static const char *const stripped_fields[] = {"timeout", "cache"};
+static const char *const stripped_fields[] = {"timeout", "cache", "sluice"};
 
 struct edit {
   size_t start, end;

@@ -17,6 +17,7 @@ static const char *const names[SL_ERR_N] = {
     [SL_ERR_INVALID_REQUEST] = "invalid_request_error",
     [SL_ERR_MODEL_NOT_FOUND] = "model_not_found",
     [SL_ERR_MODEL_NOT_ALLOWED] = "model_not_allowed",
+    [SL_ERR_ROUTER_OVERRIDE_FORBIDDEN] = "router_override_forbidden",
     [SL_ERR_BUDGET_EXCEEDED] = "budget_exceeded",
     [SL_ERR_RATE_LIMIT_EXCEEDED] = "rate_limit_exceeded",
     [SL_ERR_KEY_TABLE_FULL] = "key_table_full",

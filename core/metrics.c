@@ -28,6 +28,7 @@
  * connections_open sums what each worker last published in its shared slot (the
  * rendering worker refreshes its own first). */
 #include "core/metrics.h"
+#include "core/router.h"
 
 #include <errno.h>
 #include <math.h>
@@ -412,6 +413,7 @@ int sl_metrics_render(struct sl_worker *w, struct sl_buf *out) {
                   (unsigned long long)st.err_no_space, (unsigned long long)st.err_map_full,
                   (unsigned long long)st.err_io);
   }
+  sl_router_metrics(w, b);
   return b->oom ? -ENOMEM : 0;
 }
 

@@ -10,6 +10,7 @@
 #include "core/request.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "store/keys.h"
 #include "core/request_internal.h"
 #include "core/respond.h"
+#include "core/router.h"
 #include "net/wire/json_bound.h"
 #include "net/wire/json_scan.h"
 #include "net/wire/oai_error.h"
@@ -79,6 +81,13 @@ void sl_request_summarize(const struct sl_request *rq, uint64_t now_ms, struct s
     s->deployment_index = (long)last->dep;
   }
   s->fallback = rq->fallback_used;
+  if (rq->router) {
+    s->router = rq->router->cfg->name;
+    s->router_reason = rq->router_reason;
+    s->router_scored = rq->router_scored;
+    s->router_score = rq->router_score;
+    s->router_would = rq->router_would ? rq->router_would->name : NULL;
+  }
   s->attempts = rq->natt;
   s->hedges_fired = rq->hedges_fired;
   s->hedge_won = rq->hedge_won;
@@ -110,6 +119,7 @@ void sl_request_summarize(const struct sl_request *rq, uint64_t now_ms, struct s
 void sl_request_account(struct sl_request *rq) {
   if (rq->hold.accounted) return;
   if (rq->natt || rq->hold.tpm_reserved) sl_tenancy_cost(rq);
+  sl_router_account(rq);
   struct sl_request_summary s;
   sl_request_summarize(rq, sl_now_ms(), &s);
   sl_tenancy_account(rq->w, &rq->hold, &s);
@@ -236,7 +246,8 @@ static bool parse(struct sl_request *rq, struct sl_refusal *r) {
                      "'timeout' (body) and 'x-sluice-timeout' (header) must be seconds from 0.001 to 86400");
   char aliased[256];
   rq->group = sl_worker_group(rq->w, sl_tenancy_key_alias(rq->key, model->valuestring, aliased, sizeof aliased));
-  if (!rq->group) return unknown_model(rq, model->valuestring, r);
+  if (!rq->group && !sl_router_parse_routellm(rq->w, model->valuestring, &rq->group, &rq->routellm_threshold))
+    return unknown_model(rq, model->valuestring, r);
   const struct sl_header *ho = sl_http_header_find(hr->headers, hr->nheaders, "x-sluice-hedge");
   rq->hedge_off = ho && sl_slice_eq_ci(ho->value, "off");
   rq->est_tokens = sl_policy_estimate_tokens(text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "messages")) +
@@ -246,6 +257,8 @@ static bool parse(struct sl_request *rq, struct sl_refusal *r) {
   double t = tmo > 0 ? tmo : rq->w->cfg->timeout_s;
   rq->deadline_ms = rq->t0_ms + (uint64_t)(t * 1000.0);
   rq->client_deadline = tmo > 0;
+  /* the route stage: a router (or a key pinned to one) picks the target group */
+  if (rq->w->cfg->plan->nrouters && !sl_router_route(rq, r)) return false;
   return true;
 }
 
@@ -524,6 +537,7 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
   rq->hr = hr;
   rq->t0_ms = sl_now_ms();
   rq->cwire = SL_WIRE_OPENAI;
+  rq->routellm_threshold = NAN;
   snprintf(rq->id, sizeof rq->id, "%x-%llx", w->index, (unsigned long long)++w->next_req);
   uv_timer_init(&w->loop, &rq->deadline);
   uv_timer_init(&w->loop, &rq->retry_timer);

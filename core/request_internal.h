@@ -49,7 +49,7 @@ struct sl_attempt {
   struct sl_buf resp;          /* buffered body (whole responses, error bodies) */
   struct sl_buf model_val, path, auth;
   char *reserialised;
-  uv_buf_t body[9];             /* the body as slices: up to 4 edits (model, usage ask, 2 cut
+  uv_buf_t body[11];            /* the body as slices: up to 5 edits (model, usage ask, 3 cut
                                  * fields), each a kept prefix plus its text, then the tail */
   size_t nbody;
   uint64_t t_start, t_first, t_end; /* monotonic ms */
@@ -100,6 +100,14 @@ struct sl_request {
   int hedges_fired;
   bool hedge_won;
   struct sl_choice last_choice;     /* why the last choice found nothing */
+
+  /* router (core/router.c): set when the model named a router */
+  const struct sl_plan_router *router;
+  double router_score;              /* the raw score (router_scored) */
+  bool router_scored, router_accounted;
+  char router_reason[80];           /* rule:<name>, learned, cost, override, shadow, fallback */
+  const struct sl_group *router_would; /* shadow: the target it would have chosen */
+  double routellm_threshold;        /* router-<name>-<threshold>; NAN: none */
 
   /* cache */
   enum sl_cache_state cache_state;

@@ -27,6 +27,13 @@ void sl_respond_headers(struct sl_request *rq) {
   HDR(&rq->hdrs, "x-request-id: ", rq->id);
   HDR(&rq->hdrs, "x-sluice-request-id: ", rq->id);
   if (rq->group) HDR(&rq->hdrs, "x-sluice-model-group: ", rq->group->name);
+  if (rq->router) {
+    HDR(&rq->hdrs, "x-sluice-router: ", rq->router->cfg->name);
+    HDR(&rq->hdrs, "x-sluice-router-target: ", rq->group->name);
+    HDR(&rq->hdrs, "x-sluice-router-reason: ", rq->router_reason);
+    if (rq->router_scored) sl_buf_printf(&rq->hdrs, "x-sluice-router-score: %.4f\r\n", rq->router_score);
+    if (rq->router_would) HDR(&rq->hdrs, "x-sluice-router-shadow-target: ", rq->router_would->name);
+  }
   const struct sl_attempt *last = rq->winner ? rq->winner : rq->natt ? rq->att[rq->natt - 1] : NULL;
   if (last) HDR(&rq->hdrs, "x-sluice-deployment: ", cfg->deployments[last->dep].id);
   if (rq->route == SL_R_CHAT || rq->route == SL_R_COMPLETIONS || rq->route == SL_R_EMBEDDINGS ||

@@ -22,6 +22,12 @@ void sl_summary_access_log(const struct sl_request_summary *s, struct sl_buf *b)
   if (s->group) str_field(b, "model_group", s->group);
   if (s->deployment) str_field(b, "deployment", s->deployment);
   if (s->fallback) str_field(b, "fallback", s->fallback);
+  if (s->router) {
+    str_field(b, "router", s->router);
+    str_field(b, "router_reason", s->router_reason);
+    if (s->router_scored) sl_buf_printf(b, ",\"router_score\":%.6f", s->router_score);
+    if (s->router_would) str_field(b, "router_would", s->router_would);
+  }
   sl_buf_printf(b, ",\"cache\":\"%s\"", sl_cache_state_name(s->cache));
   uint64_t total = s->t_end_ms > s->t0_ms ? s->t_end_ms - s->t0_ms : 0;
   if (s->has_upstream_ms) /* time not spent waiting on the provider */

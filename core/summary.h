@@ -31,6 +31,12 @@ struct sl_request_summary {
   int attempts;            /* attempts started, hedges included */
   int hedges_fired;
   bool hedge_won;
+  /* the router that chose the group (core/router.c); NULL: none */
+  const char *router;
+  const char *router_reason;   /* rule:<name>, learned, cost, override, shadow, fallback */
+  bool router_scored;
+  double router_score;
+  const char *router_would;    /* shadow: the group it would have chosen */
 
   /* how it ended */
   int status;

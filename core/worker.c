@@ -8,6 +8,7 @@
  * hard limit, logs accept failures (out of descriptors) once per interval, and trims its
  * heap on the heartbeat after large request bodies or many connections were freed. */
 #include "core/worker.h"
+#include "core/router.h"
 
 #include <errno.h>
 #ifdef __GLIBC__
@@ -240,6 +241,7 @@ static void close_walk(uv_handle_t *h, void *arg) {
 
 static void free_worker(struct sl_worker *w) {
   free(w->pools);
+  sl_router_worker_free(w);
   if (w->tls) sl_tls_ctx_free(w->tls);
 }
 
@@ -259,7 +261,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   w->ngroups = cfg->plan->ngroups;
   w->models_json = cfg->plan->models_json;
   w->models_json_len = cfg->plan->models_json_len;
-  if (!w->pools || uv_loop_init(&w->loop)) {
+  if (!w->pools || sl_router_worker_init(w) || uv_loop_init(&w->loop)) {
     sl_log(SL_LOG_ERROR, "worker init failed", "\"worker\":%u", index);
     return 1;
   }

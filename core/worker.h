@@ -56,6 +56,9 @@ struct sl_worker {
   int ready_fd;                       /* to the master: ready, then draining; -1 once closed */
   struct sl_master_ctl *ctl;          /* shared with the master (reload requests) */
   struct sl_reload_wait *reload_waits; /* pending sl_worker_request_reload calls */
+  struct sl_router_state *router_state;   /* per router (core/router.c) */
+  struct sl_route_scratch *route_scratch; /* the learned routers' feature scratch */
+  char *route_text;                       /* the prompt a router reads (max_routed_bytes) */
 };
 
 /* Runs a worker to completion; returns the process exit code. listen_fd comes from

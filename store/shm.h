@@ -96,6 +96,16 @@ struct sl_shm_worker {
   _Atomic uint64_t heartbeat_ms;     /* monotonic ms of the worker loop's last tick (watchdog) */
 };
 
+/* Per router and target group: what the router sent there (core/router.c). */
+#define SL_SHM_MAX_ROUTERS 16
+#define SL_SHM_ROUTER_TARGETS 64 /* by group index */
+struct sl_shm_router_target {
+  _Atomic uint64_t requests, shadow_would, cost_micro, strong_cost_micro;
+};
+struct sl_shm_router {
+  struct sl_shm_router_target t[SL_SHM_ROUTER_TARGETS];
+};
+
 struct sl_shm {
   uint32_t magic;
   uint32_t ndeployments;
@@ -109,7 +119,8 @@ struct sl_shm {
                                          each claim in claim order (0: being written), so
                                          a scan of the used slots never touches the rest */
   struct sl_shm_worker workers[SL_SHM_MAX_WORKERS];
-  struct sl_shm_metrics groups[SL_SHM_MAX_WORKERS]; /* by group index (groups <= deployments) */
+  struct sl_shm_metrics groups[SL_SHM_MAX_WORKERS]; /* by group index */
+  struct sl_shm_router routers[SL_SHM_MAX_ROUTERS]; /* by router index (plan.h) */
   struct sl_shm_deployment deployments[];
   /* then, at keys_off: struct sl_shm_key keys[nkeys]; at claimed_off: the claim list */
 };

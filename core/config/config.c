@@ -207,6 +207,9 @@ void sl_cfg_config_clear(struct sl_config *c) {
   for (size_t i = 0; i < c->ndeployments; i++)
     sl_cfg_deployment_clear(&c->deployments[i]);
   free(c->deployments);
+  for (size_t i = 0; i < c->nrouters; i++)
+    sl_cfg_router_clear(&c->routers[i]);
+  free(c->routers);
   free(c->master_key);
   free(c->listen_host);
   free(c->budget_duration);

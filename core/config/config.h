@@ -10,6 +10,9 @@
 #include <stdint.h>
 
 #include "core/config/plan.h"
+#include "policy/route_rules.h"
+
+struct sl_route_model;
 
 /* One model_list entry. */
 struct sl_deployment {
@@ -71,6 +74,46 @@ struct sl_hedging {
   double budget_burst;       /* bucket size in hedges; default 10 */
 };
 
+/* A router: a model_list entry whose litellm_params.model is sluice_router/<kind> (or
+ * LiteLLM's auto_router/complexity_router). Its model_name is a group clients ask for; its
+ * targets are other groups (core/config/config_routers.c). */
+enum sl_router_kind {
+  SL_ROUTER_LEARNED = 0, /* learned score vs threshold: strong_model or weak_model */
+  SL_ROUTER_RULES,       /* first matching rule's group, else default_model */
+  SL_ROUTER_COST,        /* cheapest target whose quality meets the bar, within max_cost_usd */
+  SL_ROUTER_CHAIN,       /* rules, then learned (as the cost router's bar when targets are set) */
+  SL_ROUTER_TIERS,       /* LiteLLM complexity_router: tiers on bands of the learned score */
+};
+
+struct sl_router_target {
+  char *group;
+  double quality; /* [0, 1]; -1: unset (cost routers need it) */
+};
+
+struct sl_router_cfg {
+  char *name;              /* model_name */
+  char *model;             /* litellm_params.model as written */
+  enum sl_router_kind kind;
+  char *strong_model, *weak_model, *default_model;
+  char *router_model_path; /* NULL: the built-in model */
+  double strong_fraction;  /* -1: unset */
+  double threshold;        /* NAN: unset */
+  size_t max_routed_bytes; /* default 4096 */
+  bool shadow;
+  bool allow_override;     /* per-request threshold / strong_fraction / max_cost_usd; default true */
+  double max_cost_usd;     /* 0: none */
+  double min_quality;      /* cost router's bar; -1: from the learned score */
+  struct sl_router_target *targets; /* cost / chain */
+  size_t ntargets;
+  struct sl_rule *rules;   /* policy/route_rules.h; target = index into rule_targets */
+  size_t nrules;
+  char **rule_targets;     /* per rule: the group */
+  char *tiers[4];          /* complexity_router: SIMPLE, MEDIUM, COMPLEX, REASONING groups */
+  double tier_bounds[3];   /* simple_medium, medium_complex, complex_reasoning (score CDF) */
+  struct sl_route_model *rmodel; /* loaded at config load (NULL for rules and cost-only) */
+  void *rules_mem;         /* owns the rules' conditions and strings */
+};
+
 struct sl_cache_settings {
   bool enabled;        /* litellm_settings.cache; default false */
   char *type;          /* cache_params.type: "local" | "disk" (both = LMDB); default "local" */
@@ -83,6 +126,8 @@ struct sl_cache_settings {
 struct sl_config {
   struct sl_deployment *deployments;
   size_t ndeployments;
+  struct sl_router_cfg *routers; /* model_list entries that are routers */
+  size_t nrouters;
 
   /* general_settings */
   char *master_key; /* NULL: no auth */

@@ -157,6 +157,8 @@ struct sl_cfg_scratch {
   yaml_node_t *root;
   yaml_node_t *master_key_node;
   yaml_node_t **id_nodes; /* per deployment: model_info.id node, or the entry */
+  yaml_node_t **router_nodes; /* per router: its entry */
+  size_t *router_index;       /* per router: its position in model_list */
 };
 void sl_cfg_scratch_init(struct sl_cfg_scratch *s);
 int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s);
@@ -170,6 +172,14 @@ extern const struct sl_cfg_section sl_cfg_sluice_section;  /* config_sluice.c */
  * checked against model_list's groups (config_router.c). */
 int sl_cfg_router_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s);
 void sl_cfg_router_scratch_clear(struct sl_cfg_scratch *s);
+/* Routers in model_list (config_routers.c): whether an entry is one (litellm_params.model is
+ * sluice_router/... or auto_router/...), reading it, and checking its names and loading its
+ * model once model_list is known. */
+bool sl_cfg_entry_is_router(struct sl_cfg_ctx *c, yaml_node_t *item);
+int sl_cfg_parse_router(struct sl_cfg_ctx *c, yaml_node_t *item, const char *path, struct sl_router_cfg *r);
+int sl_cfg_routers_resolve(struct sl_cfg_ctx *c, struct sl_config *cfg, yaml_node_t *const *nodes,
+                           const size_t *index);
+void sl_cfg_router_clear(struct sl_router_cfg *r);
 void sl_cfg_fallbacks_free(struct sl_fallback *v, size_t n);
 void sl_cfg_names_free(struct sl_name_list *l);
 /* A budget period (budget_duration): 0 when text is NULL or a whole number of seconds >= 1

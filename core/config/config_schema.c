@@ -300,6 +300,10 @@ void sl_cfg_scratch_clear(struct sl_cfg_scratch *s) {
   free(s->listen);
   free(s->host);
   free(s->id_nodes);
+  free(s->router_nodes);
+  free(s->router_index);
+  s->router_nodes = NULL;
+  s->router_index = NULL;
   free(s->litellm_budget_duration);
   s->litellm_budget_duration = NULL;
   s->listen = s->host = NULL;
@@ -326,7 +330,10 @@ static int parse_model_list(struct sl_cfg_ctx *c, yaml_node_t *v, const char *pa
     return sl_cfg_fail(c, v, path, "empty; sluice has nothing to serve (add a deployment)");
   s->c.deployments = calloc(n, sizeof *s->c.deployments);
   s->id_nodes = calloc(n, sizeof *s->id_nodes);
-  if (!s->c.deployments || !s->id_nodes)
+  s->c.routers = calloc(n, sizeof *s->c.routers);
+  s->router_nodes = calloc(n, sizeof *s->router_nodes);
+  s->router_index = calloc(n, sizeof *s->router_index);
+  if (!s->c.deployments || !s->id_nodes || !s->c.routers || !s->router_nodes || !s->router_index)
     return -ENOMEM;
   for (size_t i = 0; i < n; i++) {
     yaml_node_t *item = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
@@ -335,6 +342,15 @@ static int parse_model_list(struct sl_cfg_ctx *c, yaml_node_t *v, const char *pa
     if (item->type != YAML_MAPPING_NODE)
       return sl_cfg_fail(c, item, ip, "expected a mapping with model_name and litellm_params, "
                          "got %s", sl_cfg_node_desc(item));
+    if (sl_cfg_entry_is_router(c, item)) { /* a router: a group whose targets are groups */
+      size_t k = s->c.nrouters++;
+      s->router_nodes[k] = item;
+      s->router_index[k] = i;
+      int rc = sl_cfg_parse_router(c, item, ip, &s->c.routers[k]);
+      if (rc)
+        return rc;
+      continue;
+    }
     struct dep_scratch ds;
     dep_scratch_init(&ds);
     int rc = sl_cfg_parse_section(c, &deployment_section, item, ip, &ds);
@@ -342,9 +358,10 @@ static int parse_model_list(struct sl_cfg_ctx *c, yaml_node_t *v, const char *pa
       sl_cfg_deployment_clear(&ds.d);
       return rc;
     }
-    s->c.deployments[i] = ds.d;
-    s->c.ndeployments = i + 1;
-    s->id_nodes[i] = ds.id_node ? ds.id_node : item;
+    size_t k = s->c.ndeployments++;
+    s->c.deployments[k] = ds.d;
+    s->id_nodes[k] = ds.id_node ? ds.id_node : item;
+    s->router_index[n - 1 - k] = i; /* deployments' positions from the end (routers' from the start) */
   }
   return 0;
 }
@@ -370,8 +387,9 @@ static int assign_ids(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s) {
       if (strcmp(ds[i].id, ds[j].id))
         continue;
       char kp[SL_CFG_PATH], other[SL_CFG_PATH];
-      sl_cfg_path_index(kp, "model_list", i);
-      sl_cfg_path_index(other, "model_list", j);
+      size_t n = s->c.ndeployments + s->c.nrouters;
+      sl_cfg_path_index(kp, "model_list", s->router_index[n - 1 - i]);
+      sl_cfg_path_index(other, "model_list", s->router_index[n - 1 - j]);
       strncat(kp, ".model_info.id", sizeof kp - strlen(kp) - 1);
       return sl_cfg_fail(c, s->id_nodes[i], kp,
                          "id '%s' is also the id of %s (ids must be unique; deployments without "
@@ -449,6 +467,8 @@ static int finish_root(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map,
   int rc = resolve_master_key(c, s);
   if (rc == 0)
     rc = assign_ids(c, s);
+  if (rc == 0)
+    rc = sl_cfg_routers_resolve(c, &s->c, s->router_nodes, s->router_index);
   return rc ? rc : sl_cfg_router_resolve(c, s);
 }
 

@@ -5,12 +5,14 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/config/config.h"
 #include "policy/duration.h"
+#include "policy/route_model.h"
 
 static int cmp_name(const void *a, const void *b) {
   return strcmp(((const struct sl_plan_name *)a)->name, ((const struct sl_plan_name *)b)->name);
@@ -30,7 +32,7 @@ static struct sl_group *group_by_name(struct sl_plan *p, const char *name) {
 }
 
 static int build_groups(struct sl_plan *p, const struct sl_config *c) {
-  p->groups = calloc(c->ndeployments ? c->ndeployments : 1, sizeof *p->groups);
+  p->groups = calloc(c->ndeployments + c->nrouters + 1, sizeof *p->groups);
   if (!p->groups) return -ENOMEM;
   for (size_t i = 0; i < c->ndeployments; i++) {
     struct sl_group *g = group_by_name(p, c->deployments[i].model_name);
@@ -43,6 +45,39 @@ static int build_groups(struct sl_plan *p, const struct sl_config *c) {
       if (!(g->deps = calloc(n, sizeof *g->deps))) return -ENOMEM;
     }
     g->deps[g->n++] = i;
+  }
+  for (size_t i = 0; i < c->nrouters; i++) { /* routers after the deployment groups */
+    struct sl_group *g = &p->groups[p->ngroups];
+    g->index = p->ngroups++;
+    g->name = c->routers[i].name;
+  }
+  return 0;
+}
+
+/* Routers: names resolved to groups (validated at load: every one exists). */
+static int build_routers(struct sl_plan *p, const struct sl_config *c) {
+  if (!c->nrouters) return 0;
+  if (!(p->routers = calloc(c->nrouters, sizeof *p->routers))) return -ENOMEM;
+  for (size_t i = 0; i < c->nrouters; i++) {
+    const struct sl_router_cfg *rc = &c->routers[i];
+    struct sl_plan_router *r = &p->routers[p->nrouters++];
+    r->cfg = rc;
+    r->index = i;
+    struct sl_group *g = group_by_name(p, rc->name);
+    r->group = g;
+    g->router = r;
+    r->strong = rc->strong_model ? group_by_name(p, rc->strong_model) : NULL;
+    r->weak = rc->weak_model ? group_by_name(p, rc->weak_model) : NULL;
+    r->deflt = group_by_name(p, rc->default_model);
+    if (!r->deflt) return -EINVAL;
+    if (!(r->rule_targets = calloc(rc->nrules + 1, sizeof *r->rule_targets))) return -ENOMEM;
+    for (size_t j = 0; j < rc->nrules; j++) r->rule_targets[j] = group_by_name(p, rc->rule_targets[j]);
+    if (!(r->targets = calloc(rc->ntargets + 1, sizeof *r->targets))) return -ENOMEM;
+    for (size_t j = 0; j < rc->ntargets; j++) r->targets[j] = group_by_name(p, rc->targets[j].group);
+    for (int j = 0; j < 4; j++) r->tiers[j] = rc->tiers[j] ? group_by_name(p, rc->tiers[j]) : NULL;
+    r->threshold0 = !isnan(rc->threshold)                   ? rc->threshold
+                    : rc->rmodel && rc->strong_fraction >= 0 ? sl_route_model_quantile(rc->rmodel, 1.0 - rc->strong_fraction)
+                                                             : 0;
   }
   return 0;
 }
@@ -173,6 +208,7 @@ int sl_plan_compile(const struct sl_config *c, struct sl_plan **out) {
   if (c->budget_duration && sl_policy_duration_parse_s(c->budget_duration, &p->budget_period_s))
     rc = -EINVAL; /* validated at load with the file and line; never "never resets" here */
   if (rc == 0) rc = build_groups(p, c);
+  if (rc == 0) rc = build_routers(p, c);
   if (rc == 0) rc = build_names(p, c);
   for (size_t i = 0; rc == 0 && i < p->ngroups; i++) rc = build_fallbacks(p, c, &p->groups[i]);
   if (rc == 0 && !(p->deps = calloc(c->ndeployments ? c->ndeployments : 1, sizeof *p->deps))) rc = -ENOMEM;
@@ -196,6 +232,11 @@ void sl_plan_free(struct sl_plan *p) {
     for (int k = 0; k < SL_FB_KINDS; k++) free(p->groups[i].fallbacks[k]);
   }
   free(p->groups);
+  for (size_t i = 0; i < p->nrouters; i++) {
+    free(p->routers[i].rule_targets);
+    free(p->routers[i].targets);
+  }
+  free(p->routers);
   for (size_t i = 0; i < p->ndeps; i++) {
     for (int r = 0; r < SL_PROV_ROUTES; r++) free(p->deps[i].path[r]);
     free(p->deps[i].auth_value);

@@ -30,7 +30,10 @@ struct sl_config;
  * content_policy_fallbacks); the specific kinds fall back to the general one. */
 enum sl_fb_kind { SL_FB_GENERAL = 0, SL_FB_CONTEXT_WINDOW, SL_FB_CONTENT_POLICY, SL_FB_KINDS };
 
-/* A model group: the deployments sharing one model_name, in config order. */
+struct sl_plan_router;
+
+/* A model group: the deployments sharing one model_name, in config order; or a router (no
+ * deployments: `router` says how it picks one of its target groups per request). */
 struct sl_group {
   const char *name;
   size_t *deps; /* indexes into cfg->deployments */
@@ -40,6 +43,21 @@ struct sl_group {
   const struct sl_group **fallbacks[SL_FB_KINDS];
   size_t nfallbacks[SL_FB_KINDS];
   size_t index; /* position in plan->groups */
+  const struct sl_plan_router *router; /* NULL: a group of deployments */
+};
+
+/* A router, compiled: its config (config.h's sl_router_cfg: kind, parameters, rules, the
+ * loaded model) with every group name resolved to its group. */
+struct sl_plan_router {
+  const struct sl_router_cfg *cfg;
+  const struct sl_group *group;              /* the router's own group */
+  const struct sl_group *strong, *weak, *deflt;
+  const struct sl_group **rule_targets;      /* per rule */
+  const struct sl_group **targets;           /* cost targets, per cfg->targets */
+  const struct sl_group *tiers[4];           /* complexity tiers */
+  double threshold0;                         /* the threshold before any traffic: cfg threshold, else
+                                                the model's training quantile for strong_fraction, else 0 */
+  size_t index;                              /* position in plan->routers */
 };
 
 /* One deployment, compiled. */
@@ -66,6 +84,8 @@ struct sl_plan {
   size_t ngroups;
   struct sl_plan_dep *deps; /* parallel to cfg->deployments */
   size_t ndeps;
+  struct sl_plan_router *routers;
+  size_t nrouters;
   struct sl_plan_name *names; /* sorted by name (strcmp) */
   size_t nnames;
   enum sl_strategy strategy;

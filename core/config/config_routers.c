@@ -1,0 +1,542 @@
+/* Routers in model_list: entries whose litellm_params.model is `sluice_router/<kind>`
+ * (learned | rules | cost | chain) or LiteLLM's `auto_router/complexity_router`. A router is a
+ * model group clients ask for; its targets are other groups.
+ * The one idea: a router entry is read with the same key-table engine as a deployment, its
+ * group names are checked once model_list is known (every target must be a deployment group,
+ * never another router), and its learned model file is read and validated here, at load, so a
+ * corrupt file fails `sluice check` and a reload (the serving generation keeps its own).
+ * To add a router parameter: a field in struct sl_router_cfg (config.h), a row in
+ * router_params_keys, and its line in README.md's config reference. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/config/config_internal.h"
+#include "core/config/config_parse.h"
+#include "policy/route_builtin.h"
+#include "policy/route_model.h"
+
+#define N SL_CFG_N
+#define KEY SL_CFG_KEY
+#define RT(f) offsetof(struct sl_router_cfg, f)
+#define MAX_MODEL_FILE (64u << 20)
+
+static const char *const tier_names[4] = {"SIMPLE", "MEDIUM", "COMPLEX", "REASONING"};
+
+static bool is_router_model(const char *m) {
+  return strncmp(m, "sluice_router/", 14) == 0 || strncmp(m, "auto_router/", 12) == 0;
+}
+
+static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *key) {
+  if (!map || map->type != YAML_MAPPING_NODE) return NULL;
+  for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    yaml_node_t *k = yaml_document_get_node(doc, p->key);
+    if (k && k->type == YAML_SCALAR_NODE && strcmp((const char *)k->data.scalar.value, key) == 0)
+      return yaml_document_get_node(doc, p->value);
+  }
+  return NULL;
+}
+
+bool sl_cfg_entry_is_router(struct sl_cfg_ctx *c, yaml_node_t *item) {
+  yaml_node_t *m = map_get(c->doc, map_get(c->doc, item, "litellm_params"), "model");
+  return m && m->type == YAML_SCALAR_NODE && is_router_model((const char *)m->data.scalar.value);
+}
+
+/* ---- values ---- */
+
+static int parse_threshold(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
+  const char *text, *env;
+  if (v->type != YAML_SCALAR_NODE)
+    return sl_cfg_fail(c, v, path, "expected a number from -1 to 1 (the router's score scale), got %s",
+                       sl_cfg_node_desc(v));
+  int rc = sl_cfg_scalar(c, v, path, &text, &env);
+  if (rc) return rc;
+  char *end;
+  double d = strtod(text, &end);
+  if (end == text || *end || !(d >= -1 && d <= 1))
+    return sl_cfg_fail(c, v, path, "expected a number from -1 to 1 (the router's score scale), got '%.80s'", text);
+  *(double *)field = d;
+  return 0;
+}
+
+static int parse_fraction(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
+  const char *text, *env;
+  if (v->type != YAML_SCALAR_NODE)
+    return sl_cfg_fail(c, v, path, "expected a number from 0 to 1, got %s", sl_cfg_node_desc(v));
+  int rc = sl_cfg_scalar(c, v, path, &text, &env);
+  if (rc) return rc;
+  char *end;
+  double d = strtod(text, &end);
+  if (end == text || *end || !(d >= 0 && d <= 1))
+    return sl_cfg_fail(c, v, path, "expected a number from 0 to 1, got '%.80s'", text);
+  *(double *)field = d;
+  return 0;
+}
+
+/* ---- targets: [{model: group, quality: q}, ...] ---- */
+
+static int parse_targets(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
+  struct sl_router_cfg *r = (struct sl_router_cfg *)((char *)field - RT(targets));
+  if (v->type != YAML_SEQUENCE_NODE)
+    return sl_cfg_fail(c, v, path, "expected a list of {model: <group>, quality: <0..1>}, got %s",
+                       sl_cfg_node_desc(v));
+  size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+  if (!n) return sl_cfg_fail(c, v, path, "empty; name at least one target group");
+  if (!(r->targets = calloc(n, sizeof *r->targets))) return -ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    yaml_node_t *it = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+    char ip[SL_CFG_PATH], kp[SL_CFG_PATH];
+    sl_cfg_path_index(ip, path, i);
+    r->ntargets = i + 1;
+    r->targets[i].quality = -1;
+    if (it->type == YAML_SCALAR_NODE) { /* a bare group name */
+      int rc = sl_cfg_string(c, it, ip, &r->targets[i].group);
+      if (rc) return rc;
+      continue;
+    }
+    if (it->type != YAML_MAPPING_NODE)
+      return sl_cfg_fail(c, it, ip, "expected {model: <group>, quality: <0..1>}, got %s", sl_cfg_node_desc(it));
+    struct sl_cfg_pair *ps;
+    size_t np;
+    int rc = sl_cfg_pairs(c, it, ip, &ps, &np);
+    if (rc) return rc;
+    for (size_t j = 0; rc == 0 && j < np; j++) {
+      const char *k = (const char *)ps[j].k->data.scalar.value;
+      sl_cfg_path_join(kp, ip, k);
+      if (strcmp(k, "model") == 0 || strcmp(k, "group") == 0)
+        rc = sl_cfg_string(c, ps[j].v, kp, &r->targets[i].group);
+      else if (strcmp(k, "quality") == 0)
+        rc = parse_fraction(c, ps[j].v, kp, &r->targets[i].quality);
+      else
+        rc = sl_cfg_fail(c, ps[j].k, kp, "unknown key (a target has model and quality)");
+    }
+    free(ps);
+    if (rc) return rc;
+    if (!r->targets[i].group) return sl_cfg_fail(c, it, ip, "missing 'model' (the target group)");
+  }
+  return 0;
+}
+
+/* ---- rules: [{name, if: {field: value(s)}, then: group}, ...] ---- */
+
+static int string_list(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, const char *const **out,
+                       size_t *n) {
+  size_t cnt = v->type == YAML_SEQUENCE_NODE ? (size_t)(v->data.sequence.items.top - v->data.sequence.items.start) : 1;
+  if (v->type == YAML_MAPPING_NODE || cnt == 0)
+    return sl_cfg_fail(c, v, path, "expected a string or a non-empty list of strings, got %s", sl_cfg_node_desc(v));
+  char **a = calloc(cnt, sizeof *a);
+  if (!a) return -ENOMEM;
+  *out = (const char *const *)a;
+  *n = cnt;
+  for (size_t i = 0; i < cnt; i++) {
+    yaml_node_t *it = v->type == YAML_SEQUENCE_NODE ? yaml_document_get_node(c->doc, v->data.sequence.items.start[i]) : v;
+    char ip[SL_CFG_PATH];
+    sl_cfg_path_index(ip, path, i);
+    if (it->type != YAML_SCALAR_NODE)
+      return sl_cfg_fail(c, it, ip, "expected a string, got %s", sl_cfg_node_desc(it));
+    const char *text, *env;
+    int rc = sl_cfg_scalar(c, it, ip, &text, &env); /* numbers and booleans match as written */
+    if (rc) return rc;
+    if (!(a[i] = strdup(text))) return -ENOMEM;
+  }
+  return 0;
+}
+
+static int parse_cond(struct sl_cfg_ctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
+                      struct sl_rule_cond *conds, size_t *nconds, size_t cap) {
+  const char *name = (const char *)k->data.scalar.value;
+  enum sl_rule_field f = sl_rule_field_parse(name);
+  if (f == SL_RF_FIELDS)
+    return sl_cfg_fail(c, k, path, "unknown condition (use header, metadata, tags, key_alias, key_tags, team, "
+                       "tier, user, model, region, min_prompt_tokens, max_prompt_tokens, tools, stream)");
+  int kind = sl_rule_field_kind(f);
+  const char *text, *env;
+  if (kind == 3) { /* {name: value(s)} */
+    if (v->type != YAML_MAPPING_NODE)
+      return sl_cfg_fail(c, v, path, "expected a mapping of %s name to value(s), got %s", name, sl_cfg_node_desc(v));
+    struct sl_cfg_pair *ps;
+    size_t np;
+    int rc = sl_cfg_pairs(c, v, path, &ps, &np);
+    for (size_t j = 0; rc == 0 && j < np; j++) {
+      char kp[SL_CFG_PATH];
+      sl_cfg_path_join(kp, path, (const char *)ps[j].k->data.scalar.value);
+      if (*nconds >= cap) {
+        rc = sl_cfg_fail(c, ps[j].k, kp, "too many conditions in one rule (at most %zu)", cap);
+        break;
+      }
+      struct sl_rule_cond *cd = &conds[(*nconds)++];
+      cd->field = f;
+      if (!(cd->name = strdup((const char *)ps[j].k->data.scalar.value))) rc = -ENOMEM;
+      if (rc == 0) rc = string_list(c, ps[j].v, kp, &cd->values, &cd->nvalues);
+    }
+    free(ps);
+    return rc;
+  }
+  if (*nconds >= cap) return sl_cfg_fail(c, k, path, "too many conditions in one rule (at most %zu)", cap);
+  struct sl_rule_cond *cd = &conds[(*nconds)++];
+  cd->field = f;
+  if (kind == 0) return string_list(c, v, path, &cd->values, &cd->nvalues);
+  if (v->type != YAML_SCALAR_NODE)
+    return sl_cfg_fail(c, v, path, "expected %s, got %s", kind == 1 ? "a whole number" : "true or false",
+                       sl_cfg_node_desc(v));
+  int rc = sl_cfg_scalar(c, v, path, &text, &env);
+  if (rc) return rc;
+  if (kind == 2) {
+    if (sl_config_parse_bool(text, &cd->flag)) return sl_cfg_fail(c, v, path, "expected true or false, got '%.40s'", text);
+    return 0;
+  }
+  int64_t x;
+  if (sl_config_parse_int(text, &x) || x < 0) return sl_cfg_fail(c, v, path, "expected a whole number >= 0, got '%.40s'", text);
+  cd->num = x;
+  return 0;
+}
+
+#define MAX_CONDS 16
+
+static int parse_rule(struct sl_cfg_ctx *c, yaml_node_t *it, const char *ip, struct sl_rule *rule, char **then) {
+  if (it->type != YAML_MAPPING_NODE)
+    return sl_cfg_fail(c, it, ip, "expected {name: ..., if: {...}, then: <group>}, got %s", sl_cfg_node_desc(it));
+  struct sl_rule_cond *conds = calloc(MAX_CONDS, sizeof *conds);
+  if (!conds) return -ENOMEM;
+  rule->conds = conds;
+  struct sl_cfg_pair *ps;
+  size_t np;
+  int rc = sl_cfg_pairs(c, it, ip, &ps, &np);
+  char kp[SL_CFG_PATH];
+  for (size_t j = 0; rc == 0 && j < np; j++) {
+    const char *k = (const char *)ps[j].k->data.scalar.value;
+    sl_cfg_path_join(kp, ip, k);
+    if (strcmp(k, "name") == 0) {
+      rc = sl_cfg_string(c, ps[j].v, kp, (char **)&rule->name);
+    } else if (strcmp(k, "then") == 0 || strcmp(k, "model") == 0) {
+      rc = sl_cfg_string(c, ps[j].v, kp, then);
+    } else if (strcmp(k, "if") == 0 || strcmp(k, "when") == 0) {
+      if (ps[j].v->type != YAML_MAPPING_NODE) {
+        rc = sl_cfg_fail(c, ps[j].v, kp, "expected a mapping of conditions (all must hold), got %s",
+                         sl_cfg_node_desc(ps[j].v));
+        break;
+      }
+      struct sl_cfg_pair *cs;
+      size_t nc;
+      rc = sl_cfg_pairs(c, ps[j].v, kp, &cs, &nc);
+      for (size_t m = 0; rc == 0 && m < nc; m++) {
+        char cp[SL_CFG_PATH];
+        sl_cfg_path_join(cp, kp, (const char *)cs[m].k->data.scalar.value);
+        rc = parse_cond(c, cs[m].k, cs[m].v, cp, conds, &rule->nconds, MAX_CONDS);
+      }
+      free(cs);
+    } else {
+      rc = sl_cfg_fail(c, ps[j].k, kp, "unknown key (a rule has name, if and then)");
+    }
+  }
+  free(ps);
+  if (rc == 0 && !*then) rc = sl_cfg_fail(c, it, ip, "missing 'then' (the group this rule sends to)");
+  return rc;
+}
+
+static int parse_rules(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
+  struct sl_router_cfg *r = (struct sl_router_cfg *)((char *)field - RT(rules));
+  if (v->type != YAML_SEQUENCE_NODE)
+    return sl_cfg_fail(c, v, path, "expected a list of rules, got %s", sl_cfg_node_desc(v));
+  size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+  if (!(r->rules = calloc(n ? n : 1, sizeof *r->rules)) || !(r->rule_targets = calloc(n ? n : 1, sizeof(char *))))
+    return -ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    yaml_node_t *it = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+    char ip[SL_CFG_PATH];
+    sl_cfg_path_index(ip, path, i);
+    r->nrules = i + 1;
+    r->rules[i].target = i;
+    int rc = parse_rule(c, it, ip, &r->rules[i], &r->rule_targets[i]);
+    if (rc) return rc;
+    if (!r->rules[i].name) {
+      char nm[32];
+      snprintf(nm, sizeof nm, "rule%zu", i);
+      if (!(r->rules[i].name = strdup(nm))) return -ENOMEM;
+    }
+  }
+  return 0;
+}
+
+/* ---- complexity_router_config: {tiers: {SIMPLE: g, ...}, tier_boundaries: {...}} ---- */
+
+static int parse_complexity(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
+  struct sl_router_cfg *r = (struct sl_router_cfg *)((char *)field - RT(tiers));
+  if (v->type != YAML_MAPPING_NODE)
+    return sl_cfg_fail(c, v, path, "expected a mapping with tiers, got %s", sl_cfg_node_desc(v));
+  struct sl_cfg_pair *ps;
+  size_t np;
+  int rc = sl_cfg_pairs(c, v, path, &ps, &np);
+  for (size_t j = 0; rc == 0 && j < np; j++) {
+    const char *k = (const char *)ps[j].k->data.scalar.value;
+    char kp[SL_CFG_PATH];
+    sl_cfg_path_join(kp, path, k);
+    if (strcmp(k, "tiers") != 0 && strcmp(k, "tier_boundaries") != 0) {
+      sl_cfg_warn(c, ps[j].k, kp, "not used by sluice (tiers are bands of the learned score), ignored");
+      continue;
+    }
+    if (ps[j].v->type != YAML_MAPPING_NODE) {
+      rc = sl_cfg_fail(c, ps[j].v, kp, "expected a mapping, got %s", sl_cfg_node_desc(ps[j].v));
+      break;
+    }
+    struct sl_cfg_pair *ts;
+    size_t nt;
+    rc = sl_cfg_pairs(c, ps[j].v, kp, &ts, &nt);
+    static const char *const bounds[3] = {"simple_medium", "medium_complex", "complex_reasoning"};
+    for (size_t m = 0; rc == 0 && m < nt; m++) {
+      const char *tk = (const char *)ts[m].k->data.scalar.value;
+      char tp[SL_CFG_PATH];
+      sl_cfg_path_join(tp, kp, tk);
+      int idx = -1;
+      const char *const *names = k[4] == 's' ? tier_names : bounds;
+      size_t nn = k[4] == 's' ? 4 : 3;
+      for (size_t q = 0; q < nn; q++)
+        if (strcmp(names[q], tk) == 0) idx = (int)q;
+      if (idx < 0) {
+        rc = sl_cfg_fail(c, ts[m].k, tp, k[4] == 's' ? "unknown tier (SIMPLE, MEDIUM, COMPLEX, REASONING)"
+                                                     : "unknown boundary (simple_medium, medium_complex, complex_reasoning)");
+        break;
+      }
+      rc = k[4] == 's' ? sl_cfg_string(c, ts[m].v, tp, &r->tiers[idx]) : parse_fraction(c, ts[m].v, tp, &r->tier_bounds[idx]);
+    }
+    free(ts);
+  }
+  free(ps);
+  return rc;
+}
+
+/* ---- the entry ---- */
+
+static int finish_router_params(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map, void *target,
+                                yaml_node_t *const *seen) {
+  struct sl_router_cfg *r = target;
+  char kp[SL_CFG_PATH];
+  sl_cfg_path_join(kp, path, "model");
+  const char *m = r->model;
+  static const struct {
+    const char *name;
+    enum sl_router_kind kind;
+  } kinds[] = {{"sluice_router/learned", SL_ROUTER_LEARNED}, {"sluice_router/rules", SL_ROUTER_RULES},
+               {"sluice_router/cost", SL_ROUTER_COST},       {"sluice_router/chain", SL_ROUTER_CHAIN},
+               {"auto_router/complexity_router", SL_ROUTER_TIERS}};
+  size_t i = 0;
+  while (i < N(kinds) && strcmp(kinds[i].name, m)) i++;
+  if (i == N(kinds)) {
+    if (strncmp(m, "auto_router/", 12) == 0)
+      return sl_cfg_fail(c, seen[0], kp, "'%s': LiteLLM's semantic auto_router (embedding routes) is not supported "
+                         "yet; sluice supports auto_router/complexity_router and sluice_router/learned|rules|cost|chain", m);
+    return sl_cfg_fail(c, seen[0], kp, "unknown router '%s' (sluice_router/learned, rules, cost or chain)", m);
+  }
+  r->kind = kinds[i].kind;
+  return 0;
+}
+
+static const struct sl_cfg_key router_params_keys[] = {
+    KEY("model", SL_K_STR, RT(model), .flags = SL_F_REQUIRED),
+    KEY("strong_model", SL_K_STR, RT(strong_model)),
+    KEY("weak_model", SL_K_STR, RT(weak_model)),
+    KEY("default_model", SL_K_STR, RT(default_model)),
+    KEY("router_model_path", SL_K_STR, RT(router_model_path)),
+    KEY("strong_fraction", SL_K_FUNC, RT(strong_fraction), .fn = parse_fraction),
+    KEY("threshold", SL_K_FUNC, RT(threshold), .fn = parse_threshold),
+    KEY("max_routed_bytes", SL_K_SIZE, RT(max_routed_bytes), .min = 64),
+    KEY("shadow", SL_K_BOOL, RT(shadow)),
+    KEY("allow_override", SL_K_BOOL, RT(allow_override)),
+    KEY("max_cost_usd", SL_K_NUM, RT(max_cost_usd)),
+    KEY("min_quality", SL_K_FUNC, RT(min_quality), .fn = parse_fraction),
+    KEY("targets", SL_K_FUNC, RT(targets), .fn = parse_targets),
+    KEY("rules", SL_K_FUNC, RT(rules), .fn = parse_rules),
+    KEY("complexity_router_config", SL_K_FUNC, RT(tiers), .fn = parse_complexity),
+    /* LiteLLM's auto_router names for the default */
+    KEY("auto_router_default_model", SL_K_STR, RT(default_model)),
+};
+
+static const struct sl_cfg_section router_params_section = {
+    router_params_keys, N(router_params_keys), NULL, NULL, SL_UNKNOWN_ERROR,
+    "unknown router parameter", finish_router_params};
+
+static const struct sl_cfg_key router_entry_keys[] = {
+    KEY("model_name", SL_K_STR, RT(name), .flags = SL_F_REQUIRED),
+    KEY("litellm_params", SL_K_MAP, 0, .flags = SL_F_REQUIRED, .sub = &router_params_section),
+};
+
+static const struct sl_cfg_section router_entry_section = {
+    router_entry_keys, N(router_entry_keys), NULL, NULL, SL_UNKNOWN_IGNORE, NULL, NULL};
+
+void sl_cfg_router_clear(struct sl_router_cfg *r) {
+  free(r->name);
+  free(r->model);
+  free(r->strong_model);
+  free(r->weak_model);
+  free(r->default_model);
+  free(r->router_model_path);
+  for (size_t i = 0; i < r->ntargets; i++) free(r->targets[i].group);
+  free(r->targets);
+  for (size_t i = 0; i < r->nrules; i++) {
+    struct sl_rule *ru = &r->rules[i];
+    for (size_t j = 0; j < ru->nconds; j++) {
+      struct sl_rule_cond *cd = (struct sl_rule_cond *)&ru->conds[j];
+      free((char *)cd->name);
+      for (size_t k = 0; k < cd->nvalues; k++) free((char *)cd->values[k]);
+      free((void *)cd->values);
+    }
+    free((void *)ru->conds);
+    free((char *)ru->name);
+    free(r->rule_targets[i]);
+  }
+  if (r->rules && !r->nrules) free((void *)r->rules[0].conds);
+  free(r->rules);
+  free(r->rule_targets);
+  for (int i = 0; i < 4; i++) free(r->tiers[i]);
+  sl_route_model_free(r->rmodel);
+  memset(r, 0, sizeof *r);
+}
+
+int sl_cfg_parse_router(struct sl_cfg_ctx *c, yaml_node_t *item, const char *path, struct sl_router_cfg *r) {
+  memset(r, 0, sizeof *r);
+  r->strong_fraction = -1;
+  r->threshold = NAN;
+  r->max_routed_bytes = 4096;
+  r->allow_override = true;
+  r->min_quality = -1;
+  r->tier_bounds[0] = 0.15; /* LiteLLM's complexity_router boundaries, read as score quantiles */
+  r->tier_bounds[1] = 0.35;
+  r->tier_bounds[2] = 0.60;
+  return sl_cfg_parse_section(c, &router_entry_section, item, path, r);
+}
+
+/* ---- after model_list: names and the model file ---- */
+
+static int read_file(const char *path, unsigned char **out, size_t *n) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  struct stat st;
+  if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (off_t)MAX_MODEL_FILE) {
+    close(fd);
+    return -EFBIG;
+  }
+  unsigned char *b = malloc((size_t)st.st_size + 1);
+  size_t got = 0;
+  while (b && got < (size_t)st.st_size) {
+    ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  close(fd);
+  if (!b) return -ENOMEM;
+  *out = b;
+  *n = got;
+  return 0;
+}
+
+static int load_model(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path, struct sl_router_cfg *r) {
+  char err[256] = "";
+  if (!r->router_model_path) {
+    size_t n;
+    const unsigned char *b = sl_route_builtin_model(&n);
+    int rc = sl_route_model_parse(b, n, &r->rmodel, err, sizeof err);
+    return rc ? sl_cfg_fail(c, at, path, "the built-in router model is unusable: %s", err) : 0;
+  }
+  char full[4096];
+  const char *p = r->router_model_path;
+  const char *slash = strrchr(c->name, '/');
+  if (p[0] != '/' && slash && c->name[0] != '<') /* relative to the config file */
+    snprintf(full, sizeof full, "%.*s/%s", (int)(slash - c->name), c->name, p);
+  else
+    snprintf(full, sizeof full, "%s", p);
+  unsigned char *b = NULL;
+  size_t n = 0;
+  char kp[SL_CFG_PATH];
+  snprintf(kp, sizeof kp, "%s.router_model_path", path);
+  int rc = read_file(full, &b, &n);
+  if (rc == -ENOMEM) return rc;
+  if (rc)
+    return sl_cfg_fail(c, at, kp, "cannot read router model '%s': %s", full,
+                       rc == -EFBIG ? "not a regular file of at most 64 MiB" : strerror(-rc));
+  rc = sl_route_model_parse(b, n, &r->rmodel, err, sizeof err);
+  free(b);
+  if (rc == -ENOMEM) return rc;
+  if (rc) return sl_cfg_fail(c, at, kp, "router model '%s' refused: %s", full, err);
+  return 0;
+}
+
+static bool is_group(const struct sl_config *cfg, const char *name) {
+  for (size_t i = 0; i < cfg->ndeployments; i++)
+    if (strcmp(cfg->deployments[i].model_name, name) == 0) return true;
+  return false;
+}
+
+static int check_group(struct sl_cfg_ctx *c, const struct sl_config *cfg, yaml_node_t *at, const char *path,
+                       const char *what, const char *name) {
+  if (!name || is_group(cfg, name)) return 0;
+  for (size_t i = 0; i < cfg->nrouters; i++)
+    if (strcmp(cfg->routers[i].name, name) == 0)
+      return sl_cfg_fail(c, at, path, "%s '%s' is a router; a router's targets are deployment groups", what, name);
+  return sl_cfg_fail(c, at, path, "%s '%s' is not a model_name in model_list", what, name);
+}
+
+int sl_cfg_routers_resolve(struct sl_cfg_ctx *c, struct sl_config *cfg, yaml_node_t *const *nodes,
+                           const size_t *index) {
+  for (size_t i = 0; i < cfg->nrouters; i++) {
+    struct sl_router_cfg *r = &cfg->routers[i];
+    yaml_node_t *at = nodes[i];
+    char p[SL_CFG_PATH];
+    snprintf(p, sizeof p, "model_list[%zu].litellm_params", index[i]);
+    if (is_group(cfg, r->name))
+      return sl_cfg_fail(c, at, p, "router '%s' has the name of a deployment group; give it its own model_name", r->name);
+    for (size_t j = 0; j < i; j++)
+      if (strcmp(cfg->routers[j].name, r->name) == 0)
+        return sl_cfg_fail(c, at, p, "two routers are named '%s'", r->name);
+    int rc = check_group(c, cfg, at, p, "strong_model", r->strong_model);
+    if (rc == 0) rc = check_group(c, cfg, at, p, "weak_model", r->weak_model);
+    if (rc == 0) rc = check_group(c, cfg, at, p, "default_model", r->default_model);
+    for (size_t j = 0; rc == 0 && j < r->ntargets; j++) rc = check_group(c, cfg, at, p, "target", r->targets[j].group);
+    for (size_t j = 0; rc == 0 && j < r->nrules; j++) rc = check_group(c, cfg, at, p, "rule 'then'", r->rule_targets[j]);
+    for (int j = 0; rc == 0 && j < 4; j++) rc = check_group(c, cfg, at, p, "tier", r->tiers[j]);
+    if (rc) return rc;
+    bool learned = r->kind == SL_ROUTER_LEARNED || r->kind == SL_ROUTER_TIERS ||
+                   (r->kind == SL_ROUTER_CHAIN && r->strong_model) ||
+                   (r->kind == SL_ROUTER_COST && r->min_quality < 0);
+    switch (r->kind) {
+    case SL_ROUTER_LEARNED:
+      if (!r->strong_model || !r->weak_model)
+        return sl_cfg_fail(c, at, p, "a learned router needs strong_model and weak_model");
+      break;
+    case SL_ROUTER_RULES:
+      if (!r->nrules) return sl_cfg_fail(c, at, p, "a rules router needs rules");
+      if (!r->default_model) return sl_cfg_fail(c, at, p, "a rules router needs default_model (when no rule matches)");
+      break;
+    case SL_ROUTER_COST:
+    case SL_ROUTER_CHAIN:
+      if (r->kind == SL_ROUTER_COST && r->ntargets < 1) return sl_cfg_fail(c, at, p, "a cost router needs targets");
+      if (r->kind == SL_ROUTER_CHAIN && !r->ntargets && !(r->strong_model && r->weak_model))
+        return sl_cfg_fail(c, at, p, "a chain router needs targets, or strong_model and weak_model");
+      for (size_t j = 0; j < r->ntargets; j++)
+        if (r->targets[j].quality < 0)
+          return sl_cfg_fail(c, at, p, "target '%s' needs a quality (0..1) for the cost router", r->targets[j].group);
+      break;
+    case SL_ROUTER_TIERS:
+      for (int j = 0; j < 4; j++)
+        if (!r->tiers[j])
+          return sl_cfg_fail(c, at, p, "complexity_router_config.tiers needs a group for %s", tier_names[j]);
+      if (!(r->tier_bounds[0] <= r->tier_bounds[1] && r->tier_bounds[1] <= r->tier_bounds[2]))
+        return sl_cfg_fail(c, at, p, "complexity_router_config.tier_boundaries must increase");
+      break;
+    }
+    if (!r->default_model) /* fail open to quality */
+      r->default_model = strdup(r->strong_model ? r->strong_model
+                                : r->kind == SL_ROUTER_TIERS ? r->tiers[3]
+                                : r->ntargets ? r->targets[r->ntargets - 1].group
+                                              : r->rule_targets[0]);
+    if (!r->default_model) return -ENOMEM;
+    if (r->strong_fraction >= 0 && !isnan(r->threshold))
+      return sl_cfg_fail(c, at, p, "give strong_fraction or threshold, not both");
+    if (learned && (rc = load_model(c, at, p, r))) return rc;
+  }
+  return 0;
+}
