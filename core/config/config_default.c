@@ -1,8 +1,11 @@
 /* The configuration sluice runs with when started without --config: a newcomer's quickstart.
  * The one idea: it needs no API keys and no network; two local `sluice-mock` providers on
- * 127.0.0.1:18081 and :18082 serve group "demo" and, under the name clients most often try,
- * "gpt-4o-mini" (upstream model "mock-model"). It is ordinary config.yaml text, parsed by the
- * same loader as any user file, so it doubles as a working example. */
+ * 127.0.0.1:18081 and :18082 serve group "demo" and, under the names clients most often try,
+ * "gpt-4o-mini" (cheap) and "gpt-4o" (strong), priced as OpenAI lists them (upstream model
+ * "mock-model"); "auto" is a learned router over the two (the built-in model, ~30% strong),
+ * so a newcomer sees routing and its savings (x-sluice-router-* headers, /metrics) at once.
+ * It is ordinary config.yaml text, parsed by the same loader as any user file, so it doubles
+ * as a working example. */
 #include "core/config/config.h"
 
 const char sl_config_default_yaml[] =
@@ -24,11 +27,36 @@ const char sl_config_default_yaml[] =
     "      model: openai/mock-model\n"
     "      api_base: http://127.0.0.1:18081/v1\n"
     "      api_key: sk-mock-not-a-secret\n"
+    "      input_cost_per_token: 0.00000015\n"
+    "      output_cost_per_token: 0.0000006\n"
     "  - model_name: gpt-4o-mini\n"
     "    litellm_params:\n"
     "      model: openai/mock-model\n"
     "      api_base: http://127.0.0.1:18082/v1\n"
     "      api_key: sk-mock-not-a-secret\n"
+    "      input_cost_per_token: 0.00000015\n"
+    "      output_cost_per_token: 0.0000006\n"
+    "  - model_name: gpt-4o\n"
+    "    litellm_params:\n"
+    "      model: openai/mock-model\n"
+    "      api_base: http://127.0.0.1:18081/v1\n"
+    "      api_key: sk-mock-not-a-secret\n"
+    "      input_cost_per_token: 0.0000025\n"
+    "      output_cost_per_token: 0.00001\n"
+    "  - model_name: gpt-4o\n"
+    "    litellm_params:\n"
+    "      model: openai/mock-model\n"
+    "      api_base: http://127.0.0.1:18082/v1\n"
+    "      api_key: sk-mock-not-a-secret\n"
+    "      input_cost_per_token: 0.0000025\n"
+    "      output_cost_per_token: 0.00001\n"
+    "  # a router: clients ask for \"auto\"; each request goes to gpt-4o or gpt-4o-mini\n"
+    "  - model_name: auto\n"
+    "    litellm_params:\n"
+    "      model: sluice_router/learned\n"
+    "      strong_model: gpt-4o\n"
+    "      weak_model: gpt-4o-mini\n"
+    "      strong_fraction: 0.3\n"
     "\n"
     "sluice_settings:\n"
     "  listen: 127.0.0.1:4000\n";

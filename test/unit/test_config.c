@@ -359,9 +359,9 @@ static void embedded_default(void) {
   if (rc)
     return;
   CHECK(w.n == 0);
-  CHECK(c->ndeployments == 4);
-  static const char *const ids[] = {"demo-0", "demo-1", "gpt-4o-mini-0", "gpt-4o-mini-1"};
-  for (size_t i = 0; i < 4 && i < c->ndeployments; i++) {
+  CHECK(c->ndeployments == 6);
+  static const char *const ids[] = {"demo-0", "demo-1", "gpt-4o-mini-0", "gpt-4o-mini-1", "gpt-4o-0", "gpt-4o-1"};
+  for (size_t i = 0; i < 6 && i < c->ndeployments; i++) {
     struct sl_deployment *d = &c->deployments[i];
     CHECK_STR(d->id, ids[i]);
     CHECK_STR(d->provider, "openai");
@@ -374,6 +374,17 @@ static void embedded_default(void) {
   }
   CHECK_STR(c->deployments[0].model_name, "demo");
   CHECK_STR(c->deployments[2].model_name, "gpt-4o-mini");
+  CHECK_STR(c->deployments[4].model_name, "gpt-4o");
+  CHECK(c->deployments[4].input_cost_per_token > c->deployments[2].input_cost_per_token);
+  /* the demo router: learned, over gpt-4o and gpt-4o-mini, with the built-in model */
+  CHECK(c->nrouters == 1);
+  if (c->nrouters == 1) {
+    CHECK_STR(c->routers[0].name, "auto");
+    CHECK(c->routers[0].kind == SL_ROUTER_LEARNED);
+    CHECK_STR(c->routers[0].strong_model, "gpt-4o");
+    CHECK_STR(c->routers[0].weak_model, "gpt-4o-mini");
+    CHECK(c->routers[0].rmodel != NULL);
+  }
   CHECK_STR(c->listen_host, "127.0.0.1");
   CHECK(c->port == 4000);
   CHECK(c->master_key == NULL);
