@@ -323,8 +323,9 @@ void sl_request_api(struct sl_request *rq) {
     return;
   }
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(rq->json, "model");
+  /* a routed request is admitted on its router's name (the key may be allowed only the router) */
   const struct sl_admit_ask ask = {.key = rq->key,
-                                   .model = model->valuestring,
+                                   .model = rq->router ? rq->router->cfg->name : model->valuestring,
                                    .group = rq->group,
                                    .est_tokens = rq->est_tokens,
                                    .body = rq->json};
