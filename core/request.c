@@ -192,16 +192,11 @@ static size_t text_chars(const cJSON *j) {
 #define MIN_TIMEOUT_S 0.001
 static int request_timeout(struct sl_request *rq, double *out) {
   const struct sl_http_request *hr = rq->hr;
-  const struct sl_header *h = sl_http_header_find(hr->headers, hr->nheaders, "x-sluice-timeout");
+  double v;
   *out = 0;
-  if (h) {
-    char tmp[32];
-    size_t n = h->value.n < sizeof tmp - 1 ? h->value.n : sizeof tmp - 1;
-    memcpy(tmp, h->value.p, n);
-    tmp[n] = 0;
-    char *end;
-    double v = strtod(tmp, &end);
-    if (end == tmp || *end || !(v >= MIN_TIMEOUT_S) || v > 86400) return -1;
+  int hn = sl_http_header_number(hr->headers, hr->nheaders, "x-sluice-timeout", &v);
+  if (hn) {
+    if (hn < 0 || !(v >= MIN_TIMEOUT_S) || v > 86400) return -1;
     *out = v;
   }
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(rq->json, "timeout");

@@ -267,15 +267,10 @@ static bool key_forbids_override(struct facts_ctx *f) {
 static bool read_overrides(struct sl_request *rq, struct overrides *o, double routellm_t, struct sl_refusal *r) {
   o->threshold = routellm_t;
   o->strong_fraction = o->max_cost_usd = -1;
-  const struct sl_header *h = sl_http_header_find(rq->hr->headers, rq->hr->nheaders, "x-sluice-router-threshold");
-  if (h) {
-    char tmp[40];
-    size_t n = h->value.n < sizeof tmp - 1 ? h->value.n : sizeof tmp - 1;
-    memcpy(tmp, h->value.p, n);
-    tmp[n] = 0;
-    char *end;
-    double t = strtod(tmp, &end);
-    if (end == tmp || *end || !(t >= -1 && t <= 1))
+  double t;
+  int hn = sl_http_header_number(rq->hr->headers, rq->hr->nheaders, "x-sluice-router-threshold", &t);
+  if (hn) {
+    if (hn < 0 || !(t >= -1 && t <= 1))
       return sl_refuse(r, 400, SL_ERR_INVALID_REQUEST, NULL,
                        "x-sluice-router-threshold must be a number from -1 to 1 (the router's score scale)");
     o->threshold = t;

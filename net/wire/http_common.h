@@ -21,6 +21,9 @@ struct sl_header {
 /* Case-insensitive name lookup; returns NULL when absent. */
 const struct sl_header *sl_http_header_find(const struct sl_header *h, size_t n, const char *name);
 bool sl_slice_eq_ci(struct sl_slice a, const char *lit);
+/* A header's value as a number (strtod's grammar, the whole value): 1 and *out when present
+ * and a number, 0 when absent, -1 when present and not a number (or over 63 bytes). */
+int sl_http_header_number(const struct sl_header *h, size_t n, const char *name, double *out);
 /* True when a comma-separated header value contains token (case-insensitive), e.g. "keep-alive". */
 bool sl_http_value_has_token(struct sl_slice v, const char *token);
 
