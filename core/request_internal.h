@@ -16,6 +16,7 @@
 #include "net/base/buf.h"
 #include "policy/choose.h"
 #include "policy/outcome.h"
+#include "core/region.h"
 #include "core/reqcache.h"
 #include "core/summary.h"
 #include "core/tenancy.h"
@@ -49,7 +50,7 @@ struct sl_attempt {
   struct sl_buf resp;          /* buffered body (whole responses, error bodies) */
   struct sl_buf model_val, path, auth;
   char *reserialised;
-  uv_buf_t body[9];             /* the body as slices: up to 4 edits (model, usage ask, 2 cut
+  uv_buf_t body[11];            /* the body as slices: up to 5 edits (model, usage ask, 3 cut
                                  * fields), each a kept prefix plus its text, then the tail */
   size_t nbody;
   uint64_t t_start, t_first, t_end; /* monotonic ms */
@@ -62,6 +63,7 @@ struct sl_attempt {
   struct sl_stream_chain *chain; /* streaming winner: framer -> filters -> client (arena) */
   char xerr[256];              /* why the request could not be translated */
   enum sl_attempt_outcome outcome; /* what happened to it (policy/outcome.h); with status for http_<status> */
+  bool outside_preferred;      /* its deployment is permitted but not preferred (core/region.h) */
 };
 
 struct sl_request {
@@ -100,6 +102,7 @@ struct sl_request {
   int hedges_fired;
   bool hedge_won;
   struct sl_choice last_choice;     /* why the last choice found nothing */
+  struct sl_request_region *region; /* data residency rule (core/region.h); NULL: none */
 
   /* cache */
   enum sl_cache_state cache_state;
