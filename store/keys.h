@@ -32,7 +32,7 @@
 #define SL_KEY_MODEL_NAME_MAX 1024
 #define SL_KEY_METADATA_MAX (256 * 1024)
 #define SL_KEY_LABEL_MAX 1024 /* team_id, user_id */
-#define SL_KEY_REGIONS_MAX 1024 /* permitted_regions, preferred_regions (comma-joined) */
+#define SL_KEY_REGIONS_MAX 2048 /* permitted_regions, preferred_regions (comma-joined) */
 
 struct sl_keys;
 
