@@ -117,7 +117,8 @@ bool sl_region_resolve(struct sl_request *rq, struct sl_refusal *r) {
   if (kp < 0 || kf < 0)
     return sl_refuse(r, 500, SL_ERR_INTERNAL, NULL, "The stored region lists of key '%s' cannot be read",
                      key_label(key));
-  if (kp) snprintf(source, sizeof source, "key '%.150s' permitted_regions", key_label(key));
+  if (kp)
+    snprintf(source, sizeof source, "key '%.150s' permitted_regions", key_label(key));
   else if (cfg->permitted_regions.n) {
     rule.permitted = cfg->permitted_regions;
     snprintf(source, sizeof source, "general_settings.permitted_regions");
@@ -140,7 +141,8 @@ bool sl_region_resolve(struct sl_request *rq, struct sl_refusal *r) {
     int bad = sl_policy_region_narrow(&rule.permitted, ask_p);
     if (bad >= 0) return widening(r, "Permitted", ask_p->name[bad], &rule.permitted, source);
     rule.permitted = *ask_p;
-    snprintf(source, sizeof source, "%s", has_hp ? "request header " H_PERMITTED : "request body sluice.region.permitted");
+    snprintf(source, sizeof source, "%s",
+             has_hp ? "request header " H_PERMITTED : "request body sluice.region.permitted");
   }
   if (ask_f) {
     int bad = sl_policy_region_narrow(&rule.permitted, ask_f);

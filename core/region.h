@@ -21,10 +21,10 @@ struct sl_group;
 
 struct sl_request_region {
   struct sl_region_rule rule;
-  char source[192];       /* what set the permitted list, e.g. "key 'acme' permitted_regions" */
-  bool refused_any;       /* the rule refused a candidate of some choice of this request */
-  bool permitted_any;     /* some choice had a candidate the rule permitted */
-  int outside_preferred;  /* attempts started outside the preferred list */
+  char source[192];      /* what set the permitted list, e.g. "key 'acme' permitted_regions" */
+  bool refused_any;      /* the rule refused a candidate of some choice of this request */
+  bool permitted_any;    /* some choice had a candidate the rule permitted */
+  int outside_preferred; /* attempts started outside the preferred list */
 };
 
 /* The region stage (after parse and authentication): rq->region set from the key's lists

@@ -15,8 +15,8 @@ bool sl_policy_region_name_ok(const char *s, size_t n) {
   if (!s || n == 0 || n > SL_REGION_NAME_MAX) return false;
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-              c == '.';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
     if (!ok) return false;
   }
   return true;

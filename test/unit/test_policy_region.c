@@ -38,7 +38,8 @@ static void parse(void) {
     CHECK(sl_policy_region_list_parse(bad[i], strlen(bad[i]), &l) == -EINVAL);
   CHECK(sl_policy_region_list_parse(NULL, 0, &l) == -EINVAL);
   char many[400] = "";
-  for (int i = 0; i <= SL_REGION_LIST_MAX; i++) snprintf(many + strlen(many), sizeof many - strlen(many), "%sr%d", i ? "," : "", i);
+  for (int i = 0; i <= SL_REGION_LIST_MAX; i++)
+    snprintf(many + strlen(many), sizeof many - strlen(many), "%sr%d", i ? "," : "", i);
   CHECK(sl_policy_region_list_parse(many, strlen(many), &l) == -E2BIG);
   /* exactly the maximum is fine */
   *strrchr(many, ',') = 0;
