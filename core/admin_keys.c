@@ -9,7 +9,7 @@
  *     "expires":t|null,"budget_duration":"30d"|null,"budget_reset_at":t|null,
  *     "metadata":{...},"created_at":t,"updated_at":t,"blocked":b,"aliases":{...},
  *     "team_id":s|null,"user_id":s|null,"tags":[...]|null,"max_parallel_requests":n|null,
- *     "soft_budget":n|null}
+ *     "soft_budget":n|null,"permitted_regions":[...]|null,"preferred_regions":[...]|null}
  *   POST /key/generate -> {"key":"sk-...", ...info object}
  *   GET  /key/info?key=sk-...|<hash> -> {"key":"<hash>","info":{...}} (a virtual key may
  *        ask for itself, with or without ?key=)
@@ -28,6 +28,7 @@
 #include "core/request_internal.h"
 #include "core/respond.h"
 #include "policy/duration.h"
+#include "policy/region.h"
 #include "core/tenancy.h"
 #include "store/keys.h"
 
@@ -36,6 +37,9 @@
 struct key_in {
   struct sl_key_params p; /* points into the members below */
   char *alias, *metadata, *secret, *aliases, *team_id, *user_id, *tags;
+  char permitted[SL_KEY_REGIONS_MAX + 1], preferred[SL_KEY_REGIONS_MAX + 1]; /* comma-joined */
+  bool has_permitted, has_preferred;
+  struct sl_region_list permitted_l, preferred_l;
   char **models;
   size_t nmodels;
 };
@@ -209,6 +213,23 @@ static int parse_fields(struct sl_request *rq, const cJSON *obj, bool update, st
         BAD("'soft_budget' must be a non-negative number of USD (0 = none)");
       p->soft_budget = f->valuedouble;
       p->set |= SL_KEY_SET_SOFT_BUDGET;
+    } else if (!strcmp(n, "permitted_regions") || !strcmp(n, "preferred_regions")) {
+      if (null) continue;
+      bool perm = n[1] == 'e';
+      struct sl_region_list *l = perm ? &in->permitted_l : &in->preferred_l;
+      if (!cJSON_IsArray(f)) BAD("'%s' must be a list of region names ([] = none)", n);
+      l->n = 0;
+      for (const cJSON *e = f->child; e; e = e->next) {
+        int rc = cJSON_IsString(e) ? sl_policy_region_list_add(l, e->valuestring, strlen(e->valuestring)) : -EINVAL;
+        if (rc == -E2BIG) BAD("'%s' lists more than %d regions", n, SL_REGION_LIST_MAX);
+        if (rc)
+          BAD("'%s' must hold region names (1 to %d characters of letters, digits, '-', '_', '.')", n,
+              SL_REGION_NAME_MAX);
+      }
+      char *out = perm ? in->permitted : in->preferred;
+      sl_policy_region_list_join(l, ",", out, SL_KEY_REGIONS_MAX + 1); /* 16 x 65 bytes fit */
+      if (perm) in->has_permitted = true, p->permitted_regions = out, p->set |= SL_KEY_SET_PERMITTED_REGIONS;
+      else in->has_preferred = true, p->preferred_regions = out, p->set |= SL_KEY_SET_PREFERRED_REGIONS;
     } else if (!strcmp(n, "blocked")) {
       if (null) continue;
       if (!cJSON_IsBool(f)) BAD("'blocked' must be true or false");
@@ -217,9 +238,14 @@ static int parse_fields(struct sl_request *rq, const cJSON *obj, bool update, st
     } else if (!carries_nothing(f)) {
       BAD("sluice does not support the field '%.100s' on %s (supported: models, rpm_limit, tpm_limit, max_budget, "
           "budget_duration, duration, key_alias, metadata, blocked, aliases, team_id, user_id, max_parallel_requests, "
-          "tags, soft_budget%s)",
+          "tags, soft_budget, permitted_regions, preferred_regions%s)",
           n, route, update ? ", key" : ", key (a custom secret)");
     }
+  }
+  if (in->has_permitted && in->has_preferred && in->permitted_l.n) {
+    int bad = sl_policy_region_narrow(&in->permitted_l, &in->preferred_l);
+    if (bad >= 0)
+      BAD("'preferred_regions' names '%s', which is not in 'permitted_regions'", in->preferred_l.name[bad]);
   }
   return 0;
 }
@@ -240,6 +266,18 @@ static int key_ref(struct sl_request *rq, const char *what, const cJSON *v, uint
 static void add_label(cJSON *o, const char *name, const char *v) {
   if (v && v[0]) cJSON_AddStringToObject(o, name, v);
   else cJSON_AddNullToObject(o, name);
+}
+
+/* A stored comma-joined region list as a JSON array; null when none. */
+static void add_regions(cJSON *o, const char *name, const char *stored) {
+  struct sl_region_list l;
+  if (!stored || !stored[0] || sl_policy_region_list_parse(stored, strlen(stored), &l)) {
+    if (stored && stored[0]) cJSON_AddStringToObject(o, name, stored); /* damaged: shown as stored */
+    else cJSON_AddNullToObject(o, name);
+    return;
+  }
+  cJSON *a = cJSON_AddArrayToObject(o, name);
+  for (size_t i = 0; a && i < l.n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(l.name[i]));
 }
 
 cJSON *sl__admin_key_info_object(const struct sl_key_record *r, int64_t spend_micro) {
@@ -285,6 +323,8 @@ cJSON *sl__admin_key_info_object(const struct sl_key_record *r, int64_t spend_mi
   else cJSON_AddNullToObject(o, "max_parallel_requests");
   if (r->soft_budget > 0) cJSON_AddNumberToObject(o, "soft_budget", r->soft_budget);
   else cJSON_AddNullToObject(o, "soft_budget");
+  add_regions(o, "permitted_regions", r->permitted_regions);
+  add_regions(o, "preferred_regions", r->preferred_regions);
   return o;
 }
 

@@ -19,6 +19,7 @@
 #include "core/attempt_events.h"
 #include "core/errors.h"
 #include "core/health_shm.h"
+#include "core/region.h"
 #include "core/reqcache.h"
 #include "core/request_internal.h"
 #include "core/stream_chain.h"
@@ -107,10 +108,13 @@ void sl_attempts_log(const struct sl_request *rq, struct sl_buf *b) {
     sl_buf_puts(b, i ? ",{\"deployment\":\"" : "{\"deployment\":\"");
     sl_buf_json_escape(b, id, strlen(id));
     uint64_t end = at->t_end ? at->t_end : sl_now_ms();
-    sl_buf_printf(b, "\",\"start_ms\":%llu,\"latency_ms\":%llu,\"outcome\":\"%s\"%s%s}",
+    sl_buf_printf(b, "\",\"start_ms\":%llu,\"latency_ms\":%llu,\"outcome\":\"%s\"%s%s",
                   (unsigned long long)(at->t_start - rq->t0_ms), (unsigned long long)(end - at->t_start),
                   sl_attempt_outcome_name(at->outcome, at->status), at->hedge ? ",\"hedge\":true" : "",
                   at->probe ? ",\"probe\":true" : "");
+    const char *region = rq->w->cfg->plan->deps[at->dep].region;
+    if (region) sl_buf_printf(b, ",\"region\":\"%s\"", region); /* a region name needs no escaping */
+    sl_buf_puts(b, at->outside_preferred ? ",\"outside_preferred\":true}" : "}");
   }
   sl_buf_puts(b, "]");
 }
@@ -221,6 +225,7 @@ static bool untried_left(struct sl_request *rq) {
   struct sl_candidate small[16], *c = g->n <= 16 ? small : malloc(g->n * sizeof *c);
   if (!c) return false;
   sl_health_snapshot(rq->w, g, rq->tried, rq->stream, c);
+  sl_region_apply(rq, g, c);
   uint64_t now = sl_now_ms();
   bool any = false;
   for (size_t i = 0; i < g->n && !any; i++) any = !c[i].excluded && c[i].cooldown_until_ms <= now;
@@ -274,8 +279,13 @@ static void attempt_failed(struct sl_attempt *at, enum sl_outcome out) {
 /* Answers a request that cannot go on, as policy decided. */
 static void give_up_with(struct sl_request *rq, const struct sl_give_up *v) {
   struct sl_attempt *lf = rq->last_failed;
-  char ra[64] = "", msg[512];
+  char ra[64] = "", msg[1024];
   if (v->retry_after_s) snprintf(ra, sizeof ra, "Retry-After: %llu\r\n", (unsigned long long)v->retry_after_s);
+  if (sl_region_blocked(rq)) { /* the residency rule kept it from a deployment that might have served */
+    sl_region_unavailable_msg(rq, msg, sizeof msg);
+    rq->events->fail(rq, 503, sl_err_name(SL_ERR_RESIDENCY_UNAVAILABLE), ra[0] ? ra : NULL, msg);
+    return;
+  }
   switch (v->kind) {
   case SL_GIVE_UP_PASS_THROUGH:
     rq->events->whole(rq, lf); /* the provider's own error, as it came */
@@ -609,6 +619,7 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   if (!cands) return 0;
   for (;;) {
     sl_health_snapshot(w, g, tried, rq->stream, cands);
+    sl_region_apply(rq, g, cands);
     *ch = sl_policy_choose(w->cfg->plan->strategy, cands, g->n, sl_now_ms(), sl_health_minute_left(), rq->est_tokens,
                            &w->rng);
     if (ch->index < 0) break;
@@ -634,6 +645,11 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   at->hedge = hedge;
   at->probe = ch->probe;
   at->live = true;
+  if (rq->region && sl_region_rank_of(rq, dep) == SL_REGION_PERMITTED) { /* auditable: counted and logged */
+    at->outside_preferred = true;
+    rq->region->outside_preferred++;
+    atomic_fetch_add_explicit(&w->shm->deployments[dep].m.region_outside_preferred, 1, memory_order_relaxed);
+  }
   at->uwire = w->cfg->plan->deps[dep].wire;
   at->t_start = sl_now_ms();
   uv_timer_init(&w->loop, &at->timer);

@@ -12,7 +12,8 @@
 #include "core/request_internal.h"
 #include "net/wire/json_scan.h"
 
-/* Body fields that are sluice's (LiteLLM's) to read, never the provider's. */
+/* Body fields that are sluice's (LiteLLM's) to read, never the provider's ("sluice":
+ * sluice's own request options, e.g. sluice.region). */
 static const char *const stripped_fields[] = {"timeout", "cache", "sluice"};
 
 struct edit {

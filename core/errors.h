@@ -28,9 +28,11 @@ enum sl_err {
   SL_ERR_BUDGET_EXCEEDED,
   SL_ERR_RATE_LIMIT_EXCEEDED,
   SL_ERR_KEY_TABLE_FULL,
+  SL_ERR_REGION_NOT_PERMITTED, /* a request asked for a region its key does not permit */
   /* attempts */
   SL_ERR_CONTEXT_LENGTH_EXCEEDED,
   SL_ERR_NO_HEALTHY_DEPLOYMENT,
+  SL_ERR_RESIDENCY_UNAVAILABLE, /* no deployment in the permitted regions could serve */
   SL_ERR_UPSTREAM_TIMEOUT,
   SL_ERR_UPSTREAM_ERROR,
   SL_ERR_UPSTREAM_PROTOCOL_ERROR,

@@ -132,6 +132,7 @@ void sl_metrics_request_done(struct sl_worker *w, const struct sl_request_summar
   if (rs->hedges_fired > 0) ADD(m->hedges_fired, rs->hedges_fired);
   if (rs->hedge_won) ADD(m->hedges_won, 1);
   if (own_rate_limit(rs)) ADD(m->rate_limited, 1);
+  if (rs->err == SL_ERR_RESIDENCY_UNAVAILABLE || rs->err == SL_ERR_REGION_NOT_PERMITTED) ADD(m->residency_refused, 1);
 }
 
 /* ---- rendering ---- */
@@ -143,6 +144,7 @@ struct snap {
   uint64_t ttft[SL_SHM_LAT_BUCKETS], ttft_sum_us;
   uint64_t tokens_in, tokens_out, cost_micro;
   uint64_t retries, fallbacks, hedges_fired, hedges_won, cooldowns, rate_limited, usage_implausible;
+  uint64_t region_outside_preferred, residency_refused;
   uint64_t total; /* requests summed */
 };
 
@@ -173,6 +175,8 @@ static void take(struct snap *o, struct sl_shm_metrics *m) {
   o->cooldowns = LOAD(m->cooldowns);
   o->rate_limited = LOAD(m->rate_limited);
   o->usage_implausible = LOAD(m->usage_implausible);
+  o->region_outside_preferred = LOAD(m->region_outside_preferred);
+  o->residency_refused = LOAD(m->residency_refused);
 }
 
 /* A label value: backslash, double quote and newline escaped (text format 0.0.4). */
@@ -251,7 +255,9 @@ static double bits_to_d(uint64_t bits) {
   X("sluice_hedges_won_total", hedges_won, "Requests whose answer came from a hedged attempt.")            \
   X("sluice_rate_limited_total", rate_limited, "Requests rejected with 429 by sluice itself (rate limits, budgets).") \
   X("sluice_usage_implausible_total", usage_implausible,                                                 \
-    "Requests whose provider reported usage above 1e9 tokens in a count; sluice estimated it from the request instead.")
+    "Requests whose provider reported usage above 1e9 tokens in a count; sluice estimated it from the request instead.") \
+  X("sluice_residency_refused_total", residency_refused,                                                 \
+    "Requests refused by a data-residency rule: 503 residency_unavailable and 403 region_not_permitted.")
 
 int sl_metrics_render(struct sl_worker *w, struct sl_buf *out) {
   const struct sl_config *cfg = w->cfg;
@@ -352,6 +358,18 @@ int sl_metrics_render(struct sl_worker *w, struct sl_buf *out) {
   family(b, "sluice_cooldowns_total", "counter", "Times a deployment entered a cooldown.");
   for (size_t k = 0; k < n; k++)
     if (se[k].dep != SIZE_MAX) put_u64(b, "sluice_cooldowns_total", &se[k], se[k].s.cooldowns);
+  /* Labels bounded by the config: one series per deployment, with its region. */
+  family(b, "sluice_region_outside_preferred_total", "counter",
+         "Upstream attempts sent to a deployment in a permitted region outside the request's preferred regions.");
+  for (size_t k = 0; k < n; k++) {
+    if (se[k].dep == SIZE_MAX) continue;
+    const char *region = cfg->deployments[se[k].dep].region;
+    sl_buf_puts(b, "sluice_region_outside_preferred_total{");
+    put_series_labels(b, &se[k]);
+    sl_buf_puts(b, ",region=\"");
+    put_label_value(b, region ? region : "");
+    sl_buf_printf(b, "\"} %llu\n", (unsigned long long)se[k].s.region_outside_preferred);
+  }
 
   /* A deployment alone in its group is never cooled down by routing (health.c), so it
    * counts as healthy whatever its breaker says. */

@@ -79,7 +79,9 @@ void sl_request_summarize(const struct sl_request *rq, uint64_t now_ms, struct s
   if (last && last->dep < w->cfg->ndeployments) {
     s->deployment = w->cfg->deployments[last->dep].id;
     s->deployment_index = (long)last->dep;
+    s->region = w->cfg->plan ? w->cfg->plan->deps[last->dep].region : NULL;
   }
+  if (rq->region) s->region_outside_preferred = rq->region->outside_preferred;
   s->fallback = rq->fallback_used;
   if (rq->router) {
     s->router = rq->router->cfg->name;
@@ -313,7 +315,7 @@ static enum sl_cache_kind cache_stage(struct sl_request *rq) {
 /* The model endpoints: parse -> admit -> cache -> attempts. */
 void sl_request_api(struct sl_request *rq) {
   struct sl_refusal r;
-  if (!parse(rq, &r)) {
+  if (!parse(rq, &r) || !sl_region_resolve(rq, &r)) {
     sl_respond_refusal(rq, &r);
     return;
   }

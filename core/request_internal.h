@@ -16,6 +16,7 @@
 #include "net/base/buf.h"
 #include "policy/choose.h"
 #include "policy/outcome.h"
+#include "core/region.h"
 #include "core/reqcache.h"
 #include "core/summary.h"
 #include "core/tenancy.h"
@@ -62,6 +63,7 @@ struct sl_attempt {
   struct sl_stream_chain *chain; /* streaming winner: framer -> filters -> client (arena) */
   char xerr[256];              /* why the request could not be translated */
   enum sl_attempt_outcome outcome; /* what happened to it (policy/outcome.h); with status for http_<status> */
+  bool outside_preferred;      /* its deployment is permitted but not preferred (core/region.h) */
 };
 
 struct sl_request {
@@ -100,6 +102,7 @@ struct sl_request {
   int hedges_fired;
   bool hedge_won;
   struct sl_choice last_choice;     /* why the last choice found nothing */
+  struct sl_request_region *region; /* data residency rule (core/region.h); NULL: none */
 
   /* router (core/router.c): set when the model named a router */
   const struct sl_plan_router *router;

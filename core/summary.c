@@ -28,6 +28,8 @@ void sl_summary_access_log(const struct sl_request_summary *s, struct sl_buf *b)
     if (s->router_scored) sl_buf_printf(b, ",\"router_score\":%.6f", s->router_score);
     if (s->router_would) str_field(b, "router_would", s->router_would);
   }
+  if (s->region) str_field(b, "region", s->region);
+  if (s->region_outside_preferred) sl_buf_printf(b, ",\"region_outside_preferred\":%d", s->region_outside_preferred);
   sl_buf_printf(b, ",\"cache\":\"%s\"", sl_cache_state_name(s->cache));
   uint64_t total = s->t_end_ms > s->t0_ms ? s->t_end_ms - s->t0_ms : 0;
   if (s->has_upstream_ms) /* time not spent waiting on the provider */

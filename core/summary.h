@@ -28,6 +28,8 @@ struct sl_request_summary {
   const char *deployment;  /* the winner's (else the last attempt's) deployment id; NULL: none */
   long deployment_index;   /* its index in cfg->deployments; -1: none */
   const char *fallback;    /* the fallback group that answered; NULL: none */
+  const char *region;      /* that deployment's region (core/region.h); NULL: none */
+  int region_outside_preferred; /* attempts outside the request's preferred regions */
   int attempts;            /* attempts started, hedges included */
   int hedges_fired;
   bool hedge_won;

@@ -35,6 +35,8 @@ enum {
   TAG_TAGS,
   TAG_MAX_PARALLEL,
   TAG_SOFT_BUDGET,
+  TAG_PERMITTED_REGIONS, /* comma-joined region names (validated by the admin API) */
+  TAG_PREFERRED_REGIONS,
 };
 #define FLAG_BLOCKED 1u
 
@@ -168,6 +170,8 @@ static void encode_into(struct enc *b, const struct sl_key_record *r) {
     memcpy(&bits, &r->soft_budget, 8);
     enc_u64(b, TAG_SOFT_BUDGET, bits);
   }
+  enc_str(b, TAG_PERMITTED_REGIONS, r->permitted_regions);
+  enc_str(b, TAG_PREFERRED_REGIONS, r->preferred_regions);
 }
 
 /* The record as bytes (malloc'd); NULL when out of memory. */
@@ -211,7 +215,7 @@ struct dec {
 
 static bool is_str_tag(uint8_t tag) {
   return tag == TAG_ALIAS || tag == TAG_METADATA || tag == TAG_MODEL || tag == TAG_ALIASES || tag == TAG_TEAM_ID ||
-         tag == TAG_USER_ID || tag == TAG_TAGS;
+         tag == TAG_USER_ID || tag == TAG_TAGS || tag == TAG_PERMITTED_REGIONS || tag == TAG_PREFERRED_REGIONS;
 }
 
 static void dec_size(void *ctx, uint8_t tag, const uint8_t *v, size_t len) {
@@ -258,6 +262,8 @@ static void dec_fill(void *ctx, uint8_t tag, const uint8_t *v, size_t len) {
   case TAG_TAGS: r->tags = dec_copy(d, v, len); break;
   case TAG_MAX_PARALLEL: r->max_parallel_requests = (int64_t)x; break;
   case TAG_SOFT_BUDGET: memcpy(&r->soft_budget, &x, 8); break;
+  case TAG_PERMITTED_REGIONS: r->permitted_regions = dec_copy(d, v, len); break;
+  case TAG_PREFERRED_REGIONS: r->preferred_regions = dec_copy(d, v, len); break;
   default: break; /* a later version's field */
   }
 }
@@ -285,6 +291,8 @@ static int decode(const uint8_t hash[32], const void *val, size_t n, struct sl_k
   if (!r->team_id) r->team_id = empty;
   if (!r->user_id) r->user_id = empty;
   if (!r->tags) r->tags = empty;
+  if (!r->permitted_regions) r->permitted_regions = empty;
+  if (!r->preferred_regions) r->preferred_regions = empty;
   r->mem_ = mem;
   return 0;
 }
@@ -391,6 +399,8 @@ static int params_check(const struct sl_key_params *p, unsigned set) {
   if ((set & SL_KEY_SET_USER_ID) && !str_ok(p->user_id, SL_KEY_LABEL_MAX)) return -EINVAL;
   if ((set & SL_KEY_SET_MAX_PARALLEL) && p->max_parallel_requests < 0) return -EINVAL;
   if ((set & SL_KEY_SET_SOFT_BUDGET) && !(p->soft_budget >= 0 && isfinite(p->soft_budget))) return -EINVAL;
+  if ((set & SL_KEY_SET_PERMITTED_REGIONS) && !str_ok(p->permitted_regions, SL_KEY_REGIONS_MAX)) return -EINVAL;
+  if ((set & SL_KEY_SET_PREFERRED_REGIONS) && !str_ok(p->preferred_regions, SL_KEY_REGIONS_MAX)) return -EINVAL;
   return 0;
 }
 
@@ -414,6 +424,8 @@ static void apply_params(struct sl_key_record *r, const struct sl_key_params *p,
   if (set & SL_KEY_SET_TAGS) r->tags = p->tags ? p->tags : "";
   if (set & SL_KEY_SET_MAX_PARALLEL) r->max_parallel_requests = p->max_parallel_requests;
   if (set & SL_KEY_SET_SOFT_BUDGET) r->soft_budget = p->soft_budget;
+  if (set & SL_KEY_SET_PERMITTED_REGIONS) r->permitted_regions = p->permitted_regions ? p->permitted_regions : "";
+  if (set & SL_KEY_SET_PREFERRED_REGIONS) r->preferred_regions = p->preferred_regions ? p->preferred_regions : "";
 }
 
 static const char *label_of(const struct sl_key_record *r) {

@@ -32,6 +32,7 @@
 #define SL_KEY_MODEL_NAME_MAX 1024
 #define SL_KEY_METADATA_MAX (256 * 1024)
 #define SL_KEY_LABEL_MAX 1024 /* team_id, user_id */
+#define SL_KEY_REGIONS_MAX 2048 /* permitted_regions, preferred_regions (comma-joined) */
 
 struct sl_keys;
 
@@ -52,6 +53,8 @@ enum {
   SL_KEY_SET_MAX_PARALLEL = 1 << 12,
   SL_KEY_SET_TAGS = 1 << 13,
   SL_KEY_SET_SOFT_BUDGET = 1 << 14,
+  SL_KEY_SET_PERMITTED_REGIONS = 1 << 15,
+  SL_KEY_SET_PREFERRED_REGIONS = 1 << 16,
 };
 
 struct sl_key_params {
@@ -73,6 +76,9 @@ struct sl_key_params {
   const char *tags;             /* JSON array text of strings; NULL = none */
   int64_t max_parallel_requests; /* concurrent in-flight requests; 0 = no limit */
   double soft_budget;           /* USD, shown only (LiteLLM alerts on it); 0 = none */
+  /* data residency: region names joined by ',' (validated by the caller: see
+     policy/region.h); NULL or "" = no list */
+  const char *permitted_regions, *preferred_regions;
   int64_t now_unix;             /* created_at / updated_at; 0 = the wall clock */
 };
 
@@ -91,6 +97,7 @@ struct sl_key_record {
   const char *aliases, *team_id, *user_id, *tags; /* "" when none */
   int64_t max_parallel_requests;
   double soft_budget;
+  const char *permitted_regions, *preferred_regions; /* comma-joined; "" when none */
   void *mem_;                   /* owns the strings; sl_key_record_free */
 };
 

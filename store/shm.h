@@ -39,6 +39,8 @@ struct sl_shm_metrics {
   _Atomic uint64_t tokens_in, tokens_out, cost_micro_usd;
   _Atomic uint64_t retries, fallbacks, hedges_fired, hedges_won, cooldowns, rate_limited;
   _Atomic uint64_t usage_implausible; /* provider usage above SL_USAGE_MAX_TOKENS, replaced by an estimate */
+  _Atomic uint64_t region_outside_preferred; /* attempts sent here outside the request's preferred regions */
+  _Atomic uint64_t residency_refused; /* requests refused by a data-residency rule (403, 503) */
 };
 
 /* A sliding-window counter over one-minute windows (policy/ratelimit.h; exact across

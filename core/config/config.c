@@ -200,6 +200,7 @@ void sl_cfg_deployment_clear(struct sl_deployment *d) {
   free(d->host);
   free(d->base_path);
   free(d->id);
+  free(d->region);
   memset(d, 0, sizeof *d);
 }
 

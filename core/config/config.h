@@ -13,6 +13,7 @@
 #include "policy/route_rules.h"
 
 struct sl_route_model;
+#include "policy/region.h"
 
 /* One model_list entry. */
 struct sl_deployment {
@@ -42,6 +43,8 @@ struct sl_deployment {
   double input_cost_per_token;    /* model_info; 0 when unknown */
   double output_cost_per_token;
   int64_t max_input_tokens;       /* 0: unknown */
+  char *region;                   /* litellm_params.region or model_info.region (data
+                                     residency, policy/region.h); NULL: none */
 };
 
 
@@ -133,6 +136,8 @@ struct sl_config {
   char *master_key; /* NULL: no auth */
   double max_budget;      /* USD cap for the whole gateway; 0: none */
   char *budget_duration;  /* period after which max_budget's spend resets ("30d", "1h"); NULL: never */
+  struct sl_region_list permitted_regions, preferred_regions; /* residency default for keys
+                                                                 without their own; n 0: none */
 
   /* router_settings */
   int num_retries;       /* default 0 */

@@ -33,6 +33,8 @@ struct dep_scratch {
   double lp_in_cost, lp_out_cost; /* litellm_params custom pricing; -1: unset */
   int64_t top_rpm, top_tpm;       /* model_list[].rpm/tpm (LiteLLM reads both places) */
   yaml_node_t *id_node;
+  char *mi_region;                /* model_info.region (litellm_params.region wins) */
+  yaml_node_t *region_node;
 };
 
 #define DEP(f) offsetof(struct dep_scratch, f)
@@ -160,6 +162,7 @@ static const struct sl_cfg_key litellm_params_keys[] = {
     KEY("max_retries", SL_K_INT, DEP(d.max_retries), .max = I32),
     KEY("input_cost_per_token", SL_K_NUM, DEP(lp_in_cost)),
     KEY("output_cost_per_token", SL_K_NUM, DEP(lp_out_cost)),
+    KEY("region", SL_K_STR, DEP(d.region)),
 };
 
 static const struct sl_cfg_section litellm_params_section = {
@@ -170,6 +173,7 @@ static int finish_model_info(struct sl_cfg_ctx *c, const char *path, yaml_node_t
                              void *target, yaml_node_t *const *seen) {
   struct dep_scratch *ds = target;
   ds->id_node = seen[0];
+  if (seen[4]) ds->region_node = seen[4];
   if (ds->d.id && !ds->d.id[0]) {
     char kp[SL_CFG_PATH];
     sl_cfg_path_join(kp, path, "id");
@@ -183,11 +187,38 @@ static const struct sl_cfg_key model_info_keys[] = {
     KEY("input_cost_per_token", SL_K_NUM, DEP(d.input_cost_per_token)),
     KEY("output_cost_per_token", SL_K_NUM, DEP(d.output_cost_per_token)),
     KEY("max_input_tokens", SL_K_I64, DEP(d.max_input_tokens), .max = I64),
+    KEY("region", SL_K_STR, DEP(mi_region)),
 };
 
 /* LiteLLM allows arbitrary model_info keys (mode, base_model, supports_*...): ignore them. */
 static const struct sl_cfg_section model_info_section = {
     model_info_keys, N(model_info_keys), NULL, NULL, SL_UNKNOWN_IGNORE, NULL, finish_model_info};
+
+/* The deployment's region: litellm_params.region or model_info.region (the same when
+ * both are set), a region name (policy/region.h). */
+static int check_region(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map, struct dep_scratch *ds) {
+  struct sl_deployment *d = &ds->d;
+  char kp[SL_CFG_PATH];
+  if (ds->mi_region) {
+    if (d->region && strcmp(d->region, ds->mi_region)) {
+      sl_cfg_path_join(kp, path, "model_info.region");
+      return sl_cfg_fail(c, ds->region_node ? ds->region_node : map, kp,
+                         "'%.80s' differs from litellm_params.region '%.80s'; set the region in one place",
+                         ds->mi_region, d->region);
+    }
+    free(d->region);
+    d->region = ds->mi_region;
+    ds->mi_region = NULL;
+    sl_cfg_path_join(kp, path, "model_info.region");
+  } else {
+    sl_cfg_path_join(kp, path, "litellm_params.region");
+  }
+  if (d->region && !sl_policy_region_name_ok(d->region, strlen(d->region)))
+    return sl_cfg_fail(c, ds->region_node ? ds->region_node : map, kp,
+                       "expected a region name (1 to %d characters of letters, digits, '-', '_', '.'), got '%.80s'",
+                       SL_REGION_NAME_MAX, d->region);
+  return 0;
+}
 
 static int finish_deployment(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map,
                              void *target, yaml_node_t *const *seen) {
@@ -207,7 +238,7 @@ static int finish_deployment(struct sl_cfg_ctx *c, const char *path, yaml_node_t
     d->input_cost_per_token = ds->lp_in_cost;
   if (ds->lp_out_cost >= 0)
     d->output_cost_per_token = ds->lp_out_cost;
-  return 0;
+  return check_region(c, path, map, ds);
 }
 
 static const struct sl_cfg_key deployment_keys[] = {
@@ -354,6 +385,7 @@ static int parse_model_list(struct sl_cfg_ctx *c, yaml_node_t *v, const char *pa
     struct dep_scratch ds;
     dep_scratch_init(&ds);
     int rc = sl_cfg_parse_section(c, &deployment_section, item, ip, &ds);
+    free(ds.mi_region);
     if (rc) {
       sl_cfg_deployment_clear(&ds.d);
       return rc;
@@ -424,10 +456,38 @@ int sl_cfg_check_period(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path,
                      "at least 1s; units s, m, h, d, w, mo), got '%.80s'", text);
 }
 
+/* permitted_regions / preferred_regions: [name, ...] (policy/region.h) */
+static int parse_regions(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
+  struct sl_region_list *l = field;
+  l->n = 0;
+  if (v->type != YAML_SEQUENCE_NODE)
+    return sl_cfg_fail(c, v, path, "expected a list of region names, got %s", sl_cfg_node_desc(v));
+  size_t i = 0;
+  for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++, i++) {
+    char ip[SL_CFG_PATH];
+    sl_cfg_path_index(ip, path, i);
+    yaml_node_t *e = yaml_document_get_node(c->doc, *it);
+    char *name = NULL;
+    int rc = sl_cfg_string(c, e, ip, &name);
+    if (rc) return rc;
+    rc = sl_policy_region_list_add(l, name, strlen(name));
+    if (rc == -E2BIG)
+      rc = sl_cfg_fail(c, e, ip, "more than %d regions", SL_REGION_LIST_MAX);
+    else if (rc)
+      rc = sl_cfg_fail(c, e, ip, "expected a region name (1 to %d characters of letters, digits, '-', '_', '.'), "
+                       "got '%.80s'", SL_REGION_NAME_MAX, name);
+    free(name);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 static const struct sl_cfg_key general_keys[] = {
     KEY("master_key", SL_K_STR, SCR(c.master_key)),
     KEY("max_budget", SL_K_NUM, SCR(c.max_budget)),
     KEY("budget_duration", SL_K_STR, SCR(c.budget_duration)),
+    KEY("permitted_regions", SL_K_FUNC, SCR(c.permitted_regions), .fn = parse_regions),
+    KEY("preferred_regions", SL_K_FUNC, SCR(c.preferred_regions), .fn = parse_regions),
 };
 
 static const struct sl_cfg_section general_section = {

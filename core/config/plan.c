@@ -161,6 +161,7 @@ static int build_dep(struct sl_plan_dep *pd, const struct sl_deployment *d) {
   }
   pd->timeout_ms = secs_to_ms(d->timeout_s);
   pd->stream_timeout_ms = secs_to_ms(d->stream_timeout_s);
+  pd->region = d->region;
   /* configured prices (litellm_params or model_info) win over the built-in table */
   if (d->input_cost_per_token > 0 || d->output_cost_per_token > 0) {
     pd->price = (struct sl_price){.input = d->input_cost_per_token, .output = d->output_cost_per_token};

@@ -7,7 +7,7 @@
  * - names: every name a client may send (group names and model_group_alias), sorted, each
  *   with its group pointer: one binary search per request;
  * - per deployment: its provider adapter (net/wire/provider.h), wire format, the upstream
- *   path per route, the credential header, timeouts in ms and its price;
+ *   path per route, the credential header, timeouts in ms, its price and its region;
  * - the routing strategy as policy's enum, the gateway budget period in seconds, and the
  *   GET /v1/models body.
  * The one idea: the config says what the user wrote; the plan says what the workers do.
@@ -72,6 +72,7 @@ struct sl_plan_dep {
   uint64_t stream_timeout_ms; /* stream_timeout (or router_settings'); 0: timeout_ms */
   struct sl_price price;      /* USD per token */
   bool priced;                /* false: neither configured nor in the price table (costs 0) */
+  const char *region;         /* data residency region (the config's string); NULL: none */
 };
 
 struct sl_plan_name {

@@ -210,7 +210,8 @@ static bool literal(struct canon *c, const char *lit, struct sl_buf *out) {
   return true;
 }
 
-static const char *const excluded[] = {"model", "stream", "stream_options", "user", "metadata", "cache", "caching", "sluice"};
+static const char *const excluded[] = {"model", "stream", "stream_options", "user", "metadata", "cache", "caching",
+                                       "sluice"};
 
 static bool is_excluded(const char *k, size_t n) {
   for (size_t i = 0; i < sizeof excluded / sizeof excluded[0]; i++)

@@ -17,8 +17,9 @@
  *    that a double cannot tell apart still give two keys;
  *  - true, false, null as themselves.
  * Top-level fields left out: model (the model group is hashed instead, so aliases of
- * one group share entries), stream, stream_options, user, metadata, and the cache
- * controls cache and caching. Everything else is in.
+ * one group share entries), stream, stream_options, user, metadata, the cache
+ * controls cache and caching, and sluice's own request options (sluice: routing and
+ * region choices, which decide who answers, never what is asked). Everything else is in.
  *
  * Key = SHA-256("sluice-cache-key-v1\n" || len64(group) || group || len64(namespace)
  * || namespace || len64(endpoint) || endpoint || canonical body), len64 big-endian.

@@ -143,6 +143,9 @@ static void same_request_same_key(void) {
   CHECK(same(BASE, "{\"model\":\"gpt\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"temperature\":0.2,"
                    "\"user\":\"alice\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
                    "\"metadata\":{\"trace\":\"x\"},\"cache\":{\"no-cache\":true}}"));
+  /* sluice's own request options (region, router): who answers, not what is asked */
+  CHECK(same(BASE, "{\"model\":\"gpt\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"temperature\":0.2,"
+                   "\"sluice\":{\"region\":{\"permitted\":[\"eu-a\"]}}}"));
   /* the model value: the group is hashed instead (aliases share entries) */
   CHECK(same(BASE, "{\"model\":\"gpt-alias\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"temperature\":0.2}"));
   /* 0.2 written otherwise */

@@ -231,5 +231,45 @@ static void budget_period(void) {
   CHECK(strstr(err, "p.yaml:6: litellm_settings.budget_duration:") == err);
 }
 
+/* Data residency: litellm_params.region or model_info.region into the plan; the gateway
+ * default lists; bad names and a disagreement refused with the key's path. */
+static void regions(void) {
+  char err[512];
+  struct sl_config *c = load("model_list:\n"
+                             "  - model_name: a\n    litellm_params: {model: openai/x, api_base: 'http://127.0.0.1:9/v1', "
+                             "region: eu-west-1}\n"
+                             "  - model_name: a\n    litellm_params: {model: openai/y, api_base: 'http://127.0.0.1:9/v1'}\n"
+                             "    model_info: {region: eu-central-1}\n"
+                             "  - model_name: a\n    litellm_params: {model: openai/z, api_base: 'http://127.0.0.1:9/v1', "
+                             "region: us-1}\n    model_info: {region: us-1}\n" DEP("b", "openai/w")
+                             "general_settings:\n  permitted_regions: [eu-west-1, eu-central-1, eu-west-1]\n"
+                             "  preferred_regions: [eu-west-1]\n",
+                             err, sizeof err);
+  CHECK(c != NULL);
+  if (!c) {
+    fprintf(stderr, "  %s\n", err);
+    return;
+  }
+  CHECK_STR(c->plan->deps[0].region, "eu-west-1");
+  CHECK_STR(c->plan->deps[1].region, "eu-central-1");
+  CHECK_STR(c->plan->deps[2].region, "us-1");
+  CHECK(c->plan->deps[3].region == NULL);
+  CHECK(c->permitted_regions.n == 2 && !strcmp(c->permitted_regions.name[1], "eu-central-1"));
+  CHECK(c->preferred_regions.n == 1 && !strcmp(c->preferred_regions.name[0], "eu-west-1"));
+  sl_config_free(c);
+  c = load("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x, api_base: 'http://127.0.0.1:9/v1', "
+           "region: eu-a}\n    model_info: {region: eu-b}\n",
+           err, sizeof err);
+  CHECK(c == NULL && strstr(err, "model_list[0].model_info.region: 'eu-b' differs from litellm_params.region 'eu-a'"));
+  c = load("model_list:\n  - model_name: a\n    litellm_params: {model: openai/x, api_base: 'http://127.0.0.1:9/v1', "
+           "region: 'eu west'}\n",
+           err, sizeof err);
+  CHECK(c == NULL && strstr(err, "model_list[0].litellm_params.region: expected a region name"));
+  c = load("model_list:\n" DEP("a", "openai/x") "general_settings:\n  permitted_regions: eu-a\n", err, sizeof err);
+  CHECK(c == NULL && strstr(err, "general_settings.permitted_regions: expected a list of region names"));
+  c = load("model_list:\n" DEP("a", "openai/x") "general_settings:\n  preferred_regions: [ok, 'n/o']\n", err, sizeof err);
+  CHECK(c == NULL && strstr(err, "general_settings.preferred_regions[1]: expected a region name"));
+}
+
 CHECK_MAIN(T(groups_and_names), T(fallbacks_per_kind), T(fallbacks_cap), T(strategies), T(deployments),
-           T(budget_period))
+           T(budget_period), T(regions))

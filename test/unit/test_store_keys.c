@@ -505,10 +505,31 @@ static void litellm_fields(void) {
   sl_key_record_free(&r);
   u = (struct sl_key_params){.set = SL_KEY_SET_MAX_PARALLEL, .max_parallel_requests = -1};
   CHECK(sl_keys_update(k, h, &u, NULL) == -EINVAL);
+  /* residency lists: stored as given, changed one at a time, cleared with "" */
+  u = (struct sl_key_params){.set = SL_KEY_SET_PERMITTED_REGIONS | SL_KEY_SET_PREFERRED_REGIONS,
+                             .permitted_regions = "eu-a,eu-b", .preferred_regions = "eu-a", .now_unix = T0 + 2};
+  CHECK(sl_keys_update(k, h, &u, NULL) == 0);
+  CHECK(sl_keys_get(k, h, &r) == 0);
+  CHECK_STR(r.permitted_regions, "eu-a,eu-b");
+  CHECK_STR(r.preferred_regions, "eu-a");
+  CHECK_STR(r.team_id, "");
+  sl_key_record_free(&r);
+  u = (struct sl_key_params){.set = SL_KEY_SET_PREFERRED_REGIONS, .preferred_regions = "", .now_unix = T0 + 3};
+  CHECK(sl_keys_update(k, h, &u, &r) == 0);
+  CHECK_STR(r.permitted_regions, "eu-a,eu-b");
+  CHECK_STR(r.preferred_regions, "");
+  sl_key_record_free(&r);
+  char big[SL_KEY_REGIONS_MAX + 2];
+  memset(big, 'a', sizeof big - 1);
+  big[sizeof big - 1] = 0;
+  u = (struct sl_key_params){.set = SL_KEY_SET_PERMITTED_REGIONS, .permitted_regions = big};
+  CHECK(sl_keys_update(k, h, &u, NULL) == -EINVAL);
   /* a key without them reads as empty */
   struct sl_key_params plain = {.now_unix = T0};
   CHECK(sl_keys_generate(k, &plain, secret, &r) == 0);
   CHECK_STR(r.aliases, "");
+  CHECK_STR(r.permitted_regions, "");
+  CHECK_STR(r.preferred_regions, "");
   CHECK_STR(r.tags, "");
   CHECK(r.max_parallel_requests == 0 && r.soft_budget == 0);
   sl_key_record_free(&r);
