@@ -254,8 +254,6 @@ static bool parse(struct sl_request *rq, struct sl_refusal *r) {
   double t = tmo > 0 ? tmo : rq->w->cfg->timeout_s;
   rq->deadline_ms = rq->t0_ms + (uint64_t)(t * 1000.0);
   rq->client_deadline = tmo > 0;
-  /* the route stage: a router (or a key pinned to one) picks the target group */
-  if (rq->w->cfg->plan->nrouters && !sl_router_route(rq, r)) return false;
   return true;
 }
 
@@ -315,7 +313,9 @@ static enum sl_cache_kind cache_stage(struct sl_request *rq) {
 /* The model endpoints: parse -> admit -> cache -> attempts. */
 void sl_request_api(struct sl_request *rq) {
   struct sl_refusal r;
-  if (!parse(rq, &r) || !sl_region_resolve(rq, &r)) {
+  /* parse, residency, then the route stage: a router (or a key pinned to one) picks the
+   * target group (rules may read the request's preferred regions) */
+  if (!parse(rq, &r) || !sl_region_resolve(rq, &r) || (rq->w->cfg->plan->nrouters && !sl_router_route(rq, &r))) {
     sl_respond_refusal(rq, &r);
     return;
   }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/region.h"
 #include "core/request_internal.h"
 #include "net/http_parse.h"
 #include "policy/route_calib.h"
@@ -182,19 +183,6 @@ static size_t push_array(struct facts_ctx *f, struct sl_rule_str *out, size_t ma
   return n;
 }
 
-static size_t push_csv(struct sl_rule_str *out, size_t max, size_t n, const char *p, size_t len) {
-  size_t i = 0;
-  while (i < len) {
-    while (i < len && (p[i] == ',' || p[i] == ' ' || p[i] == '\t')) i++;
-    size_t s = i;
-    while (i < len && p[i] != ',') i++;
-    size_t e = i;
-    while (e > s && (p[e - 1] == ' ' || p[e - 1] == '\t')) e--;
-    if (e > s) n = push(out, max, n, p + s, e - s);
-  }
-  return n;
-}
-
 static const cJSON *key_meta(struct facts_ctx *f) {
   if (!f->meta_done && f->rq->key && f->rq->key->metadata[0]) f->key_meta = cJSON_Parse(f->rq->key->metadata);
   f->meta_done = true;
@@ -236,13 +224,9 @@ static size_t lookup(void *ud, enum sl_rule_field field, const char *name, struc
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, "model");
     return push_json(f, out, max, n, m);
   }
-  case SL_RF_REGION:
-    for (size_t i = 0; i < rq->hr->nheaders; i++) {
-      const struct sl_header *h = &rq->hr->headers[i];
-      static const char hn[] = "x-sluice-region-preferred";
-      if (h->name.n == sizeof hn - 1 && strncasecmp(h->name.p, hn, h->name.n) == 0)
-        n = push_csv(out, max, n, h->value.p, h->value.n);
-    }
+  case SL_RF_REGION: /* the preferred regions in force (key, general_settings, request: core/region.c) */
+    for (size_t i = 0; rq->region && i < rq->region->rule.preferred.n; i++)
+      n = push(out, max, n, rq->region->rule.preferred.name[i], strlen(rq->region->rule.preferred.name[i]));
     return n;
   default: return 0;
   }
