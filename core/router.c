@@ -155,7 +155,8 @@ struct facts_ctx {
   const struct sl_request *rq;
   cJSON *key_meta, *key_tags; /* parsed on first use */
   bool meta_done, tags_done;
-  char num[8][32];            /* numbers and booleans written as text */
+  char num[8][32];            /* numbers and booleans written as text, for one lookup (the
+                                 matcher compares before it asks for the next field) */
   size_t nnum;
 };
 
@@ -207,6 +208,7 @@ static size_t lookup(void *ud, enum sl_rule_field field, const char *name, struc
   const struct sl_key_record *k = rq->key;
   const cJSON *body = rq->json, *meta = cJSON_GetObjectItemCaseSensitive(body, "metadata");
   size_t n = 0;
+  f->nnum = 0; /* the previous lookup's values are compared: reuse their room */
   switch (field) {
   case SL_RF_HEADER:
     for (size_t i = 0; i < rq->hr->nheaders; i++) {

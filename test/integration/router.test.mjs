@@ -87,6 +87,12 @@ const ROUTERS = [
       tier_boundaries: { simple_medium: 1, medium_complex: 1, complex_reasoning: 1 },
     },
   }),
+  // ten rules on one metadata number: the tenth must still see the request's value
+  R('many-rules', 'sluice_router/rules', {
+    default_model: 'weak',
+    rules: [...Array.from({ length: 9 }, (_, i) => ({ name: `l${i}`, if: { metadata: { level: i } }, then: 'weak' })),
+      { name: 'l9', if: { metadata: { level: 9 } }, then: 'strong' }],
+  }),
   R('shadow', 'sluice_router/learned', { ...SW, threshold: -1, shadow: true, default_model: 'weak' }),
 ];
 
@@ -357,6 +363,12 @@ test('rules: header, metadata, tags, key_alias, tools, stream and prompt length;
     const r = await expectCounts({ strong: 0, weak: 1 }, () => chat('by-rule', body, headers, key));
     assertRouted(r, { router: 'by-rule', target: 'weak', reason: 'fallback', scored: false });
     assert.ok(r, what);
+  }
+  // many rules reading numbers and booleans: each rule sees the request's value
+  for (const [level, target, reason] of [[0, 'weak', 'rule:l0'], [8, 'weak', 'rule:l8'], [9, 'strong', 'rule:l9'], [10, 'weak', 'fallback']]) {
+    const r = await expectCounts({ strong: target === 'strong' ? 1 : 0, weak: target === 'weak' ? 1 : 0 },
+      () => chat('many-rules', { metadata: { level } }));
+    assertRouted(r, { router: 'many-rules', target, reason, scored: false });
   }
   // stream: true (SSE through, the headers on the stream)
   const st = await openStream(`${s.url}${CHAT}`, { body: { model: 'by-rule', ...say('hi'), stream: true }, headers: auth() });
