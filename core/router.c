@@ -359,8 +359,8 @@ static const struct sl_group *strong_or_weak(struct sl_request *rq, const struct
 static const struct sl_group *by_cost(struct sl_request *rq, const struct sl_plan_router *r, double bar,
                                       const struct overrides *o) {
   const struct sl_router_cfg *c = r->cfg;
-  struct sl_cost_target t[32];
-  size_t n = c->ntargets < 32 ? c->ntargets : 32;
+  struct sl_cost_target t[SL_ROUTER_MAX_TARGETS];
+  size_t n = c->ntargets < SL_ROUTER_MAX_TARGETS ? c->ntargets : SL_ROUTER_MAX_TARGETS;
   int64_t out = est_out_tokens(rq->json);
   for (size_t i = 0; i < n; i++)
     t[i] = (struct sl_cost_target){c->targets[i].quality, dep_price_usd(rq->w, r->targets[i], rq->est_tokens, out)};

@@ -98,6 +98,8 @@ static int parse_targets(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path,
                        sl_cfg_node_desc(v));
   size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
   if (!n) return sl_cfg_fail(c, v, path, "empty; name at least one target group");
+  if (n > SL_ROUTER_MAX_TARGETS)
+    return sl_cfg_fail(c, v, path, "%zu targets; a router takes at most %d", n, SL_ROUTER_MAX_TARGETS);
   if (!(r->targets = calloc(n, sizeof *r->targets))) return -ENOMEM;
   for (size_t i = 0; i < n; i++) {
     yaml_node_t *it = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
@@ -565,6 +567,10 @@ int sl_cfg_routers_resolve(struct sl_cfg_ctx *c, struct sl_config *cfg, yaml_nod
     for (size_t j = 0; j < i; j++)
       if (strcmp(cfg->routers[j].name, r->name) == 0)
         return sl_cfg_fail(c, name_at, np, "two routers are named '%s'", r->name);
+    for (size_t j = 0; j < cfg->naliases; j++)
+      if (cfg->aliases[j].alias && strcmp(cfg->aliases[j].alias, r->name) == 0)
+        return sl_cfg_fail(c, name_at, np, "router '%s' has the name of a router_settings.model_group_alias; "
+                           "rename one of them", r->name);
     int rc = check_groups(c, cfg, r, lp, p);
     if (rc) return rc;
     bool learned = r->kind == SL_ROUTER_LEARNED || r->kind == SL_ROUTER_TIERS ||

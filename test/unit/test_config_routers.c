@@ -408,6 +408,46 @@ static void refused_names_say_why(void) {
                    "r.yaml:15: model_list[3].model_name: two routers are named 'auto'"));
 }
 
+/* Aliases and fallbacks name groups of deployments, never a router (the router's targets
+ * carry their fallbacks); a router never shares a name with an alias (which would win?). */
+#define AUTO ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n"
+static void routers_are_not_aliases_or_fallbacks(void) {
+  CHECK(fails_with(GROUPS AUTO "router_settings:\n  fallbacks: [{weak: [auto]}]\n",
+                   "r.yaml:16: router_settings.fallbacks[0].weak[0]: 'auto' is a router; aliases and fallbacks name "
+                   "groups of deployments"));
+  CHECK(fails_with(GROUPS AUTO "router_settings:\n  fallbacks: [{auto: [weak]}]\n",
+                   "r.yaml:16: router_settings.fallbacks[0].auto: 'auto' is a router"));
+  CHECK(fails_with(GROUPS AUTO "router_settings:\n  default_fallbacks: [auto]\n",
+                   "r.yaml:16: router_settings.default_fallbacks[0]: 'auto' is a router"));
+  CHECK(fails_with(GROUPS AUTO "router_settings:\n  model_group_alias: {gpt-4: auto}\n",
+                   "r.yaml:16: router_settings.model_group_alias.gpt-4: 'auto' is a router"));
+  CHECK(fails_with(GROUPS AUTO "router_settings:\n  model_group_alias: {auto: weak}\n",
+                   "r.yaml:10: model_list[2].model_name: router 'auto' has the name of a "
+                   "router_settings.model_group_alias"));
+  /* fallbacks on the target groups are fine */
+  char err[1024];
+  struct sl_config *c = load(GROUPS AUTO "router_settings:\n  fallbacks: [{weak: [strong]}]\n", err, sizeof err);
+  CHECK(c != NULL);
+  if (c) {
+    const struct sl_group *w = sl_plan_group(c->plan, "weak");
+    CHECK(w && w->nfallbacks[SL_FB_GENERAL] == 1 && w->fallbacks[SL_FB_GENERAL][0] == sl_plan_group(c->plan, "strong"));
+  }
+  sl_config_free(c);
+}
+
+/* At most 32 cost targets (router.c weighs them on its stack). */
+static void too_many_targets(void) {
+  char y[8192];
+  size_t n = (size_t)snprintf(y, sizeof y, GROUPS ROUTER("c", "sluice_router/cost") "      targets:\n");
+  for (int i = 0; i < 33; i++) n += (size_t)snprintf(y + n, sizeof y - n, "        - {model: weak, quality: 0.5}\n");
+  CHECK(fails_with(y, "r.yaml:14: model_list[2].litellm_params.targets: 33 targets; a router takes at most 32"));
+  y[n - strlen("        - {model: weak, quality: 0.5}\n")] = 0; /* 32 */
+  char err[1024];
+  struct sl_config *c = load(y, err, sizeof err);
+  CHECK(c && c->routers[0].ntargets == 32);
+  sl_config_free(c);
+}
+
 /* A corrupt model file (not a sluice router model) is refused naming the file and why. */
 static void corrupt_model_file(void) {
   char *d = tmpdir();
@@ -440,4 +480,4 @@ static void corrupt_model_file(void) {
 
 CHECK_MAIN(T(learned_loads), T(learned_threshold_and_defaults), T(rules_loads), T(cost_and_chain_load),
            T(complexity_router_loads), T(model_file_relative_to_config), T(refused), T(refused_names_say_why),
-           T(corrupt_model_file))
+           T(corrupt_model_file), T(routers_are_not_aliases_or_fallbacks), T(too_many_targets))
