@@ -323,8 +323,10 @@ void sl_request_api(struct sl_request *rq) {
     return;
   }
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(rq->json, "model");
+  /* RouteLLM's router-<name>-<threshold> asks for router <name> (a key's models list names it) */
+  const bool routellm = rq->router && !isnan(rq->routellm_threshold);
   const struct sl_admit_ask ask = {.key = rq->key,
-                                   .model = model->valuestring,
+                                   .model = routellm ? rq->router->cfg->name : model->valuestring,
                                    .group = rq->group,
                                    .est_tokens = rq->est_tokens,
                                    .body = rq->json};

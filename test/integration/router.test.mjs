@@ -93,6 +93,7 @@ const ROUTERS = [
     rules: [...Array.from({ length: 9 }, (_, i) => ({ name: `l${i}`, if: { metadata: { level: i } }, then: 'weak' })),
       { name: 'l9', if: { metadata: { level: 9 } }, then: 'strong' }],
   }),
+  R('chain-capped', 'sluice_router/chain', { ...SW, threshold: -1, max_cost_usd: 0.001 }),
   R('shadow', 'sluice_router/learned', { ...SW, threshold: -1, shadow: true, default_model: 'weak' }),
 ];
 
@@ -310,6 +311,23 @@ test('overrides refused with 403 when the router (allow_override: false) or the 
   assertRouted(await chat('auto', {}, { 'x-sluice-router-threshold': '-1' }, k2.key), { router: 'auto', target: 'strong', reason: 'override' });
 });
 
+test('nothing to read (no user turn): the learned router cannot decide and fails open to default_model', async () => {
+  const r = await expectCounts({ strong: 1, weak: 0 },
+    () => chat('auto', { messages: [{ role: 'system', content: 'You are terse.' }] }));
+  assertRouted(r, { router: 'auto', target: 'strong', reason: 'fallback', scored: false });
+});
+
+test('a key limited to models: [auto] may call the router, whichever group it picks', async () => {
+  const k = await newKey(s.url, { models: ['auto'] });
+  for (const thr of ['-1', '1']) {
+    assertRouted(await chat('auto', {}, { 'x-sluice-router-threshold': thr }, k.key), { router: 'auto', reason: 'override' });
+  }
+  const direct = await chat('strong', {}, {}, k.key);
+  assert.equal(direct.status, 403, direct.text);
+  const named = await chat('router-auto--1', {}, {}, k.key);
+  assertRouted(named, { router: 'auto', target: 'strong', reason: 'override' });
+});
+
 test('a key pinned to a router: every request of the key is routed by it', async () => {
   const k = await newKey(s.url, { metadata: { sluice_router: 'by-rule' } });
   for (const model of ['strong', 'weak', 'auto']) {
@@ -409,6 +427,12 @@ test('chain: a rule first, then the learned score; complexity tiers; shadow mode
   }
   assertRouted(await chat('chain', {}, { 'x-sluice-router-threshold': '-1' }),
     { router: 'chain', target: 'strong', reason: 'override', scored: true });
+
+  // chain without cost targets: the learned choice, then max_cost_usd caps the strong one
+  assertRouted(await expectCounts({ strong: 0, weak: 1 }, () => chat('chain-capped')),
+    { router: 'chain-capped', target: 'weak', reason: 'cost', scored: true });
+  assertRouted(await expectCounts({ strong: 1, weak: 0 }, () => chat('chain-capped', { max_tokens: 10 })),
+    { router: 'chain-capped', target: 'strong', reason: 'learned', scored: true });
 
   for (const content of ['hi', 'Derive the Navier-Stokes equations. '.repeat(50)]) {
     assertRouted(await expectCounts({ strong: 1, weak: 0 }, () => chat('tiers-top', say(content))),
