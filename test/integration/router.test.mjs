@@ -519,6 +519,24 @@ test('streaming through a learned router: SSE through the target, router headers
   }
 });
 
+test('the Anthropic Messages API through a router: routed, translated, the sluice field dropped', async () => {
+  for (const [thr, target] of [[-1, 'strong'], [1, 'weak']]) {
+    const id = nonce('anth');
+    const r = await expectCounts({ strong: target === 'strong' ? 1 : 0, weak: target === 'weak' ? 1 : 0 },
+      () => client.request('/v1/messages', {
+        body: { model: 'auto', max_tokens: 20, metadata: { user_id: id }, messages: [{ role: 'user', content: [{ type: 'text', text: `hello ${id}` }] }],
+          sluice: { router: { threshold: thr } } },
+        headers: auth(),
+      }));
+    assertRouted(r, { router: 'auto', target, reason: 'override', scored: true });
+    assert.equal(r.json().type, 'message', r.text);
+    const rec = findRecorded(await (target === 'strong' ? strong : weak).stats(),
+      (b) => JSON.stringify(b?.messages ?? '').includes(id));
+    assert.ok(rec, 'recorded upstream');
+    assert.equal(rec.json.sluice, undefined, 'no sluice field upstream');
+  }
+});
+
 // ------------------------------------------------------------------ fallbacks and the cache
 
 test('a target group that fails falls back as configured (weak down -> strong answers)', async () => {
