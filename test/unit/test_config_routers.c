@@ -72,10 +72,10 @@ static const struct sl_plan_router *plan_router(const struct sl_config *c, const
 static void learned_loads(void) {
   char err[1024];
   struct sl_config *c = load(GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n"
-                                                                          "      weak_model: weak\n"
-                                                                          "      strong_fraction: 0.3\n"
-                                                                          "      max_routed_bytes: 1KiB\n"
-                                                                          "      allow_override: false\n",
+                                                                            "      weak_model: weak\n"
+                                                                            "      strong_fraction: 0.3\n"
+                                                                            "      max_routed_bytes: 1KiB\n"
+                                                                            "      allow_override: false\n",
                              err, sizeof err);
   CHECK(c != NULL);
   if (!c) return;
@@ -109,10 +109,10 @@ out:
 static void learned_threshold_and_defaults(void) {
   char err[1024];
   struct sl_config *c = load(GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n"
-                                                                          "      weak_model: weak\n"
-                                                                          "      threshold: -0.25\n"
-                                                                          "      default_model: weak\n"
-                                                                          "      shadow: true\n",
+                                                                            "      weak_model: weak\n"
+                                                                            "      threshold: -0.25\n"
+                                                                            "      default_model: weak\n"
+                                                                            "      shadow: true\n",
                              err, sizeof err);
   CHECK(c != NULL);
   if (!c) return;
@@ -127,17 +127,20 @@ static void learned_threshold_and_defaults(void) {
 
 static void rules_loads(void) {
   char err[1024];
-  struct sl_config *c = load(GROUPS ROUTER("by-rule", "sluice_router/rules") "      default_model: weak\n"
-                                                                           "      rules:\n"
-                                                                           "        - name: premium\n"
-                                                                           "          if:\n"
-                                                                           "            header: {x-tier: [gold, platinum]}\n"
-                                                                           "            stream: false\n"
-                                                                           "          then: strong\n"
-                                                                           "        - if: {metadata: {vip: true}, min_prompt_tokens: 100, tags: urgent}\n"
-                                                                           "          then: strong\n"
-                                                                           "        - then: weak\n",
-                             err, sizeof err);
+  struct sl_config *c =
+      load(GROUPS ROUTER(
+               "by-rule",
+               "sluice_router/rules") "      default_model: weak\n"
+                                      "      rules:\n"
+                                      "        - name: premium\n"
+                                      "          if:\n"
+                                      "            header: {x-tier: [gold, platinum]}\n"
+                                      "            stream: false\n"
+                                      "          then: strong\n"
+                                      "        - if: {metadata: {vip: true}, min_prompt_tokens: 100, tags: urgent}\n"
+                                      "          then: strong\n"
+                                      "        - then: weak\n",
+           err, sizeof err);
   CHECK(c != NULL);
   if (!c) return;
   const struct sl_router_cfg *r = &c->routers[0];
@@ -173,16 +176,20 @@ static void rules_loads(void) {
 
 static void cost_and_chain_load(void) {
   char err[1024];
-  struct sl_config *c = load(GROUPS ROUTER("cheap", "sluice_router/cost") "      min_quality: 0.7\n"
-                                                                        "      max_cost_usd: 0.05\n"
-                                                                        "      targets:\n"
-                                                                        "        - {model: weak, quality: 0.6}\n"
-                                                                        "        - {model: strong, quality: 0.9}\n"
-                             ROUTER("chain", "sluice_router/chain") "      strong_model: strong\n"
-                                                                    "      weak_model: weak\n"
-                                                                    "      rules:\n"
-                                                                    "        - {name: tools, if: {tools: true}, then: strong}\n",
-                             err, sizeof err);
+  struct sl_config *c = load(
+      GROUPS ROUTER(
+          "cheap",
+          "sluice_router/cost") "      min_quality: 0.7\n"
+                                "      max_cost_usd: 0.05\n"
+                                "      targets:\n"
+                                "        - {model: weak, quality: 0.6}\n"
+                                "        - {model: strong, quality: 0.9}\n" ROUTER(
+                                    "chain",
+                                    "sluice_router/chain") "      strong_model: strong\n"
+                                                           "      weak_model: weak\n"
+                                                           "      rules:\n"
+                                                           "        - {name: tools, if: {tools: true}, then: strong}\n",
+      err, sizeof err);
   CHECK(c != NULL);
   if (!c) return;
   CHECK(c->nrouters == 2);
@@ -191,7 +198,7 @@ static void cost_and_chain_load(void) {
   CHECK(r->min_quality == 0.7 && r->max_cost_usd == 0.05);
   CHECK_STR(r->targets[0].group, "weak");
   CHECK(r->targets[0].quality == 0.6 && r->targets[1].quality == 0.9);
-  CHECK(r->rmodel == NULL); /* a fixed bar: no learned score needed */
+  CHECK(r->rmodel == NULL);              /* a fixed bar: no learned score needed */
   CHECK_STR(r->default_model, "strong"); /* the last target */
   const struct sl_router_cfg *ch = &c->routers[1];
   CHECK(ch->kind == SL_ROUTER_CHAIN && ch->nrules == 1 && ch->rmodel != NULL);
@@ -202,8 +209,8 @@ static void cost_and_chain_load(void) {
   sl_config_free(c);
   /* a cost router without min_quality takes its bar from the learned score: it loads a model */
   c = load(GROUPS ROUTER("cheap", "sluice_router/cost") "      targets:\n"
-                                                      "        - {model: weak, quality: 0.6}\n"
-                                                      "        - {model: strong, quality: 0.9}\n",
+                                                        "        - {model: weak, quality: 0.6}\n"
+                                                        "        - {model: strong, quality: 0.9}\n",
            err, sizeof err);
   CHECK(c && c->routers[0].rmodel != NULL && c->routers[0].min_quality < 0);
   sl_config_free(c);
@@ -211,11 +218,13 @@ static void cost_and_chain_load(void) {
 
 static void complexity_router_loads(void) {
   char err[1024];
-  struct sl_config *c = load(GROUPS ROUTER("smart", "auto_router/complexity_router")
-                             "      complexity_router_config:\n"
-                             "        tiers: {SIMPLE: weak, MEDIUM: weak, COMPLEX: strong, REASONING: strong}\n"
-                             "        tier_boundaries: {simple_medium: 0.2, medium_complex: 0.5, complex_reasoning: 0.9}\n",
-                             err, sizeof err);
+  struct sl_config *c =
+      load(GROUPS ROUTER("smart", "auto_router/complexity_router") "      complexity_router_config:\n"
+                                                                   "        tiers: {SIMPLE: weak, MEDIUM: weak, "
+                                                                   "COMPLEX: strong, REASONING: strong}\n"
+                                                                   "        tier_boundaries: {simple_medium: 0.2, "
+                                                                   "medium_complex: 0.5, complex_reasoning: 0.9}\n",
+           err, sizeof err);
   CHECK(c != NULL);
   if (!c) return;
   const struct sl_router_cfg *r = &c->routers[0];
@@ -228,9 +237,9 @@ static void complexity_router_loads(void) {
   CHECK(pr && pr->tiers[1] == sl_plan_group(c->plan, "weak") && pr->tiers[2] == sl_plan_group(c->plan, "strong"));
   sl_config_free(c);
   /* LiteLLM's default boundaries when none are given */
-  c = load(GROUPS ROUTER("smart", "auto_router/complexity_router")
-           "      complexity_router_config:\n"
-           "        tiers: {SIMPLE: weak, MEDIUM: weak, COMPLEX: strong, REASONING: strong}\n",
+  c = load(GROUPS ROUTER("smart", "auto_router/complexity_router") "      complexity_router_config:\n"
+                                                                   "        tiers: {SIMPLE: weak, MEDIUM: weak, "
+                                                                   "COMPLEX: strong, REASONING: strong}\n",
            err, sizeof err);
   CHECK(c && c->routers[0].tier_bounds[0] == 0.15 && c->routers[0].tier_bounds[2] == 0.60);
   sl_config_free(c);
@@ -253,8 +262,8 @@ static void model_file_relative_to_config(void) {
   CHECK(f != NULL);
   if (f) {
     fputs(GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n"
-                                                       "      weak_model: weak\n"
-                                                       "      router_model_path: app.slrt\n",
+                                                         "      weak_model: weak\n"
+                                                         "      router_model_path: app.slrt\n",
           f);
     fclose(f);
   }
@@ -284,7 +293,7 @@ static const struct err_case errors[] = {
     {GROUPS ROUTER("auto", "auto_router/semantic"),
      "r.yaml:12: model_list[2].litellm_params.model: 'auto_router/semantic': LiteLLM's semantic auto_router"},
     {GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n"
-                                                  "      temperature: 0.1\n",
+                                                    "      temperature: 0.1\n",
      "r.yaml:15: model_list[2].litellm_params.temperature: unknown key"},
     {GROUPS ROUTER("auto", "sluice_router/learned") "      strong_modle: strong\n      weak_model: weak\n",
      "r.yaml:13: model_list[2].litellm_params.strong_modle: unknown key (did you mean 'strong_model'?)"},
@@ -294,23 +303,25 @@ static const struct err_case errors[] = {
     {GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: wek\n",
      "r.yaml:14: model_list[2].litellm_params.weak_model: weak_model 'wek' is not a model_name in model_list"},
     {GROUPS ROUTER("r", "sluice_router/rules") "      default_model: weak\n"
-                                             "      rules:\n"
-                                             "        - {if: {tools: true}, then: weak}\n"
-                                             "        - {if: {tools: false}, then: nowhere}\n",
+                                               "      rules:\n"
+                                               "        - {if: {tools: true}, then: weak}\n"
+                                               "        - {if: {tools: false}, then: nowhere}\n",
      "r.yaml:16: model_list[2].litellm_params.rules[1].then: rule 'then' 'nowhere' is not a model_name in "
      "model_list"},
     {GROUPS ROUTER("c", "sluice_router/cost") "      targets:\n"
-                                            "        - {model: weak, quality: 0.5}\n"
-                                            "        - {model: strnog, quality: 0.9}\n",
+                                              "        - {model: weak, quality: 0.5}\n"
+                                              "        - {model: strnog, quality: 0.9}\n",
      "r.yaml:15: model_list[2].litellm_params.targets[1].model: target 'strnog' is not a model_name in model_list"},
     /* a router is not a target */
-    {GROUPS ROUTER("a", "sluice_router/rules") "      default_model: weak\n"
-                                             "      rules: [{if: {tools: true}, then: strong}]\n"
-     ROUTER("b", "sluice_router/learned") "      strong_model: a\n      weak_model: weak\n",
+    {GROUPS ROUTER(
+         "a", "sluice_router/rules") "      default_model: weak\n"
+                                     "      rules: [{if: {tools: true}, then: strong}]\n" ROUTER(
+                                         "b",
+                                         "sluice_router/learned") "      strong_model: a\n      weak_model: weak\n",
      "r.yaml:18: model_list[3].litellm_params.strong_model: strong_model 'a' is a router; a router's targets are "
      "deployment groups"},
     {GROUPS ROUTER("a", "sluice_router/rules") "      default_model: a\n"
-                                             "      rules: [{if: {tools: true}, then: strong}]\n",
+                                               "      rules: [{if: {tools: true}, then: strong}]\n",
      "r.yaml:13: model_list[2].litellm_params.default_model: default_model 'a' is a router"},
     /* what a kind needs */
     {GROUPS ROUTER("r", "sluice_router/rules") "      rules: [{if: {tools: true}, then: strong}]\n",
@@ -322,7 +333,7 @@ static const struct err_case errors[] = {
     {GROUPS ROUTER("auto", "sluice_router/learned") "      weak_model: weak\n",
      "r.yaml:11: model_list[2].litellm_params: a learned router needs strong_model and weak_model"},
     {GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n"
-                                                  "      threshold: 0.1\n      strong_fraction: 0.3\n",
+                                                    "      threshold: 0.1\n      strong_fraction: 0.3\n",
      "r.yaml:16: model_list[2].litellm_params.strong_fraction: give strong_fraction or threshold, not both"},
     {GROUPS ROUTER("c", "sluice_router/cost") "      min_quality: 0.5\n",
      "r.yaml:11: model_list[2].litellm_params: a cost router needs targets"},
@@ -330,63 +341,65 @@ static const struct err_case errors[] = {
      "r.yaml:13: model_list[2].litellm_params.targets[0]: target 'weak' needs a quality (0..1) for the cost router"},
     {GROUPS ROUTER("c", "sluice_router/chain") "      strong_model: strong\n",
      "r.yaml:11: model_list[2].litellm_params: a chain router needs targets, or strong_model and weak_model"},
-    {GROUPS ROUTER("t", "auto_router/complexity_router") "      complexity_router_config:\n"
-                                                       "        tiers: {SIMPLE: weak, MEDIUM: weak, COMPLEX: strong}\n",
+    {GROUPS ROUTER("t",
+                   "auto_router/complexity_router") "      complexity_router_config:\n"
+                                                    "        tiers: {SIMPLE: weak, MEDIUM: weak, COMPLEX: strong}\n",
      "r.yaml:11: model_list[2].litellm_params: complexity_router_config.tiers needs a group for REASONING"},
-    {GROUPS ROUTER("t", "auto_router/complexity_router")
-     "      complexity_router_config:\n"
-     "        tiers: {SIMPLE: weak, MEDIUM: weak, COMPLEX: strong, REASONING: strong}\n"
-     "        tier_boundaries: {simple_medium: 0.5, medium_complex: 0.4}\n",
+    {GROUPS ROUTER(
+         "t", "auto_router/complexity_router") "      complexity_router_config:\n"
+                                               "        tiers: {SIMPLE: weak, MEDIUM: weak, COMPLEX: strong, "
+                                               "REASONING: strong}\n"
+                                               "        tier_boundaries: {simple_medium: 0.5, medium_complex: 0.4}\n",
      "r.yaml:11: model_list[2].litellm_params: complexity_router_config.tier_boundaries must increase"},
     {GROUPS ROUTER("t", "auto_router/complexity_router") "      complexity_router_config:\n"
-                                                       "        tiers: {EASY: weak}\n",
+                                                         "        tiers: {EASY: weak}\n",
      "r.yaml:14: model_list[2].litellm_params.complexity_router_config.tiers.EASY: unknown tier (SIMPLE, MEDIUM, "
      "COMPLEX, REASONING)"},
     /* values */
     {GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n"
-                                                  "      threshold: 2\n",
+                                                    "      threshold: 2\n",
      "r.yaml:15: model_list[2].litellm_params.threshold: expected a number from -1 to 1 (the router's score scale), "
      "got '2'"},
     {GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n"
-                                                  "      strong_fraction: 30%\n",
+                                                    "      strong_fraction: 30%\n",
      "r.yaml:15: model_list[2].litellm_params.strong_fraction: expected a number from 0 to 1, got '30%'"},
     {GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n"
-                                                  "      max_routed_bytes: 10\n",
+                                                    "      max_routed_bytes: 10\n",
      "r.yaml:15: model_list[2].litellm_params.max_routed_bytes: expected a size in bytes of at least 64"},
     {GROUPS ROUTER("r", "sluice_router/rules") "      default_model: weak\n"
-                                             "      rules:\n"
-                                             "        - {if: {colour: blue}, then: weak}\n",
+                                               "      rules:\n"
+                                               "        - {if: {colour: blue}, then: weak}\n",
      "r.yaml:15: model_list[2].litellm_params.rules[0].if.colour: unknown condition (use header, metadata"},
     {GROUPS ROUTER("r", "sluice_router/rules") "      default_model: weak\n"
-                                             "      rules:\n"
-                                             "        - {if: {min_prompt_tokens: lots}, then: weak}\n",
+                                               "      rules:\n"
+                                               "        - {if: {min_prompt_tokens: lots}, then: weak}\n",
      "r.yaml:15: model_list[2].litellm_params.rules[0].if.min_prompt_tokens: expected a whole number >= 0, got "
      "'lots'"},
     {GROUPS ROUTER("r", "sluice_router/rules") "      default_model: weak\n"
-                                             "      rules:\n"
-                                             "        - {if: {stream: maybe}, then: weak}\n",
+                                               "      rules:\n"
+                                               "        - {if: {stream: maybe}, then: weak}\n",
      "r.yaml:15: model_list[2].litellm_params.rules[0].if.stream: expected true or false, got 'maybe'"},
     {GROUPS ROUTER("r", "sluice_router/rules") "      default_model: weak\n"
-                                             "      rules:\n"
-                                             "        - {name: x, if: {tools: true}}\n",
+                                               "      rules:\n"
+                                               "        - {name: x, if: {tools: true}}\n",
      "r.yaml:15: model_list[2].litellm_params.rules[0]: missing 'then' (the group this rule sends to)"},
     {GROUPS ROUTER("r", "sluice_router/rules") "      default_model: weak\n"
-                                             "      rules:\n"
-                                             "        - {if: {header: x-tier}, then: weak}\n",
+                                               "      rules:\n"
+                                               "        - {if: {header: x-tier}, then: weak}\n",
      "r.yaml:15: model_list[2].litellm_params.rules[0].if.header: expected a mapping of header name to value(s)"},
     /* names */
     {GROUPS ROUTER("weak", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n",
      "r.yaml:10: model_list[2]"},
-    {GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n"
-     ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n",
+    {GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n" ROUTER(
+         "auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n",
      "r.yaml:15: model_list[3]"},
     /* model files */
     {GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n"
-                                                  "      router_model_path: /nonexistent/sluice/app.slrt\n",
+                                                    "      router_model_path: /nonexistent/sluice/app.slrt\n",
      "r.yaml:15: model_list[2].litellm_params.router_model_path: cannot read router model "
      "'/nonexistent/sluice/app.slrt': No such file or directory"},
     {GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n"
-                                                  "      router_model_path: /tmp\n",
+                                                    "      router_model_path: /tmp\n",
      "r.yaml:15: model_list[2].litellm_params.router_model_path: cannot read router model '/tmp': not a regular "
      "file of at most 64 MiB"},
 };
@@ -401,11 +414,13 @@ static void refused(void) {
 
 /* The messages for duplicate names say what is wrong. */
 static void refused_names_say_why(void) {
-  CHECK(fails_with(GROUPS ROUTER("weak", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n",
-                   "r.yaml:10: model_list[2].model_name: router 'weak' has the name of a deployment group"));
-  CHECK(fails_with(GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n"
-                   ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n",
-                   "r.yaml:15: model_list[3].model_name: two routers are named 'auto'"));
+  CHECK(
+      fails_with(GROUPS ROUTER("weak", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n",
+                 "r.yaml:10: model_list[2].model_name: router 'weak' has the name of a deployment group"));
+  CHECK(fails_with(
+      GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n" ROUTER(
+          "auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n",
+      "r.yaml:15: model_list[3].model_name: two routers are named 'auto'"));
 }
 
 /* Aliases and fallbacks name groups of deployments, never a router (the router's targets
@@ -463,11 +478,11 @@ static void corrupt_model_file(void) {
   }
   snprintf(y, sizeof y,
            GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n"
-                                                        "      router_model_path: %s\n",
+                                                          "      router_model_path: %s\n",
            p);
   char want[8400];
-  snprintf(want, sizeof want, "r.yaml:15: model_list[2].litellm_params.router_model_path: router model '%s' refused: ",
-           p);
+  snprintf(want, sizeof want,
+           "r.yaml:15: model_list[2].litellm_params.router_model_path: router model '%s' refused: ", p);
   CHECK(fails_with(y, want));
   /* an empty file too */
   f = fopen(p, "wb");

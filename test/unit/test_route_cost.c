@@ -19,7 +19,7 @@ static void cheapest_meeting_bar(void) {
   CHECK(sl_route_cost_pick(three, 3, 0.7, 0, &why) == 2 && why == SL_COST_MET);
   CHECK(sl_route_cost_pick(three, 3, 0.9, 0, &why) == 0 && why == SL_COST_MET);
   CHECK(sl_route_cost_pick(three, 3, 0.0, 0, &why) == 1 && why == SL_COST_MET);
-  CHECK(sl_route_cost_pick(three, 3, 0.5, 0, &why) == 1 && why == SL_COST_MET);  /* the bar is inclusive */
+  CHECK(sl_route_cost_pick(three, 3, 0.5, 0, &why) == 1 && why == SL_COST_MET); /* the bar is inclusive */
   CHECK(sl_route_cost_pick(three, 3, 0.51, 0, &why) == 2 && why == SL_COST_MET);
   CHECK(sl_route_cost_pick(three, 3, 0.95, 0, &why) == 0 && why == SL_COST_MET);
   /* within a cap that excludes the strong one */

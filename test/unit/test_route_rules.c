@@ -38,13 +38,14 @@ static size_t fake_lookup(void *ud, enum sl_rule_field f, const char *name, stru
 }
 
 static struct sl_rule_facts facts(struct fake *k, int64_t tokens, bool tools, bool stream) {
-  return (struct sl_rule_facts){.prompt_tokens = tokens, .tools = tools, .stream = stream, .lookup = fake_lookup,
-                                .ud = k};
+  return (struct sl_rule_facts){
+      .prompt_tokens = tokens, .tools = tools, .stream = stream, .lookup = fake_lookup, .ud = k};
 }
 
 #define VALS(...) ((const char *const[]){__VA_ARGS__})
-#define NV(...) (sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
-#define SCOND(fld, nm, ...) {.field = fld, .name = nm, .values = VALS(__VA_ARGS__), .nvalues = NV(__VA_ARGS__)}
+#define NV(...)   (sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+#define SCOND(fld, nm, ...)                                                                                            \
+  { .field = fld, .name = nm, .values = VALS(__VA_ARGS__), .nvalues = NV(__VA_ARGS__) }
 
 static void first_match_wins(void) {
   const struct sl_rule_cond gold[] = {SCOND(SL_RF_KEY_ALIAS, NULL, "gold")};
@@ -83,8 +84,8 @@ static void all_conditions_must_hold(void) {
       {.field = SL_RF_MIN_TOKENS, .num = 100},
   };
   const struct sl_rule r = {"three", conds, 3, 0};
-  const struct row all[] = {{SL_RF_HEADER, "X-Tier", "premium"}, {SL_RF_TAGS, NULL, "batch"},
-                            {SL_RF_TAGS, NULL, "urgent"}};
+  const struct row all[] = {
+      {SL_RF_HEADER, "X-Tier", "premium"}, {SL_RF_TAGS, NULL, "batch"}, {SL_RF_TAGS, NULL, "urgent"}};
   struct fake k = {all, 3, 0};
   struct sl_rule_facts f = facts(&k, 100, false, false);
   CHECK(sl_rule_holds(&r, &f));
@@ -216,9 +217,9 @@ static void many_values(void) {
 }
 
 static void field_table(void) {
-  static const char *const names[] = {"header", "metadata", "tags", "key_alias", "key_tags",
-                                      "team", "tier", "user", "model", "region",
-                                      "min_prompt_tokens", "max_prompt_tokens", "tools", "stream"};
+  static const char *const names[] = {
+      "header", "metadata", "tags",   "key_alias",         "key_tags",          "team",  "tier",
+      "user",   "model",    "region", "min_prompt_tokens", "max_prompt_tokens", "tools", "stream"};
   CHECK(sizeof names / sizeof *names == SL_RF_FIELDS);
   for (int i = 0; i < SL_RF_FIELDS; i++) {
     enum sl_rule_field f = sl_rule_field_parse(names[i]);
@@ -242,5 +243,4 @@ static void field_table(void) {
 }
 
 CHECK_MAIN(T(first_match_wins), T(all_conditions_must_hold), T(star_and_any_of), T(numbers_and_bools_as_text),
-           T(token_bounds_inclusive), T(tools_and_stream), T(lookup_only_when_needed), T(many_values),
-           T(field_table))
+           T(token_bounds_inclusive), T(tools_and_stream), T(lookup_only_when_needed), T(many_values), T(field_table))
