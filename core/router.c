@@ -525,7 +525,7 @@ void sl_router_account(struct sl_request *rq) {
 
 void sl_router_metrics(const struct sl_worker *w, struct sl_buf *b) {
   const struct sl_plan *p = w->cfg->plan;
-  if (!p->nrouters || !w->shm) return;
+  if (!p || !p->nrouters || !w->shm) return; /* no plan: a worker built by hand (unit tests) */
   sl_buf_puts(b, "# HELP sluice_router_requests_total Requests a router sent to each target group.\n"
                  "# TYPE sluice_router_requests_total counter\n");
   for (size_t i = 0; i < p->nrouters && i < SL_SHM_MAX_ROUTERS; i++)
