@@ -348,7 +348,9 @@ static const struct sl_group *strong_or_weak(struct sl_request *rq, const struct
                                              const struct overrides *o) {
   const struct sl_router_cfg *c = r->cfg;
   struct sl_route_ring *ring = &rq->w->router_state[r->index].ring;
-  double thr;
+  double thr, f = o->strong_fraction >= 0 ? o->strong_fraction : c->strong_fraction;
+  if (isnan(o->threshold) && f >= 0 && (f <= 0 || f >= 1)) /* none / all: no quantile can say it exactly */
+    return f >= 1 ? r->strong : r->weak;
   if (!isnan(o->threshold)) thr = o->threshold;
   else if (o->strong_fraction >= 0) thr = sl_route_model_quantile(c->rmodel, 1.0 - o->strong_fraction);
   else if (c->strong_fraction >= 0) thr = sl_route_ring_observe(ring, s, c->strong_fraction);

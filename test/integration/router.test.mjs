@@ -56,6 +56,8 @@ const ROUTERS = [
   R('auto', 'sluice_router/learned', { ...SW, threshold: 0 }),
   R('locked', 'sluice_router/learned', { ...SW, threshold: 0, allow_override: false }),
   R('frac', 'sluice_router/learned', { ...SW, strong_fraction: 0.3 }),
+  R('frac0', 'sluice_router/learned', { ...SW, strong_fraction: 0 }),
+  R('frac1', 'sluice_router/learned', { ...SW, strong_fraction: 1 }),
   R('by-rule', 'sluice_router/rules', {
     default_model: 'weak',
     rules: [
@@ -258,17 +260,32 @@ test('learned: malformed overrides and unknown RouteLLM routers are 400s naming 
   assert.deepEqual(await counts(), c0, 'nothing reached a provider');
 });
 
-test('learned: strong_fraction 0.3 keeps the strong share near 30% over 300 varied prompts', async () => {
-  // A fixed-seed mix of short and long prompts of varied words (scores must vary: the
-  // fraction is a quantile of recent scores).
-  let seed = 12345;
+/** A fixed-seed mix of short and long prompts of varied words (scores must vary: a
+ *  strong_fraction is a quantile of recent scores). */
+function variedPrompts(count, seed = 12345) {
   const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
   const words = ['integral', 'hello', 'prove', 'the', 'code', 'compute', 'why', 'list', 'sum', 'matrix', 'poem',
     'translate', 'cat', 'theorem', 'x^2', '42', 'function', 'explain', 'dog', 'derive'];
-  const prompts = Array.from({ length: 300 }, () => {
+  return Array.from({ length: count }, () => {
     const n = 1 + Math.floor(rnd() ** 2 * 300);
     return Array.from({ length: n }, () => words[Math.floor(rnd() * words.length)]).join(' ');
   });
+}
+
+test('learned: strong_fraction 0 is never strong, 1 always strong (config and body)', async () => {
+  const prompts = variedPrompts(60, 777);
+  const res0 = await runLoad(60, 4, (i) => chat('frac0', say(prompts[i])));
+  const res1 = await runLoad(60, 4, (i) => chat('frac1', say(prompts[i])));
+  for (const r of res0) assertRouted(r, { router: 'frac0', target: 'weak', reason: 'learned', scored: true });
+  for (const r of res1) assertRouted(r, { router: 'frac1', target: 'strong', reason: 'learned', scored: true });
+  for (const p of prompts.slice(0, 10)) {
+    assertRouted(await chat('auto', { ...say(p), sluice: { router: { strong_fraction: 0 } } }), { router: 'auto', target: 'weak', reason: 'override' });
+    assertRouted(await chat('auto', { ...say(p), sluice: { router: { strong_fraction: 1 } } }), { router: 'auto', target: 'strong', reason: 'override' });
+  }
+});
+
+test('learned: strong_fraction 0.3 keeps the strong share near 30% over 300 varied prompts', async () => {
+  const prompts = variedPrompts(300);
   const c0 = await counts();
   const results = await runLoad(300, 4, (i) => chat('frac', say(prompts[i])));
   const byTarget = { strong: 0, weak: 0 };
