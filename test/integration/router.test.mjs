@@ -70,6 +70,18 @@ const ROUTERS = [
       { name: 'long', if: { min_prompt_tokens: 500 }, then: 'strong' },
     ],
   }),
+  R('by-who', 'sluice_router/rules', {
+    default_model: 'weak',
+    rules: [
+      { name: 'team', if: { team: 'research' }, then: 'strong' },
+      { name: 'tier', if: { tier: 'enterprise' }, then: 'strong' },
+      { name: 'key-tags', if: { key_tags: 'vip' }, then: 'strong' },
+      { name: 'user', if: { user: ['alice', 'carol'] }, then: 'strong' },
+      { name: 'model', if: { model: 'router-by-who-0.5' }, then: 'strong' },
+      { name: 'eu', if: { region: 'eu' }, then: 'strong' },
+      { name: 'short', if: { max_prompt_tokens: 3, stream: false, tools: false }, then: 'strong' },
+    ],
+  }),
   R('cost-hi', 'sluice_router/cost', { min_quality: 0.8, targets: TARGETS }),
   R('cost-lo', 'sluice_router/cost', { min_quality: 0.5, targets: TARGETS }),
   R('cost-capped', 'sluice_router/cost', { min_quality: 0.8, max_cost_usd: 0.001, targets: TARGETS }),
@@ -413,6 +425,34 @@ test('rules: header, metadata, tags, key_alias, tools, stream and prompt length;
   assert.equal(st.headers['x-sluice-router-target'], 'strong');
   assert.equal(st.headers['x-sluice-router-reason'], 'rule:streamed');
   assert.equal(sseData(st.text).at(-1), '[DONE]', st.text);
+});
+
+test('rules on the key (team, tier, tags, user_id), body user, the model named, region, max_prompt_tokens', async () => {
+  const team = await newKey(s.url, { team_id: 'research' });
+  const tier = await newKey(s.url, { metadata: { tier: 'enterprise' } });
+  const tagged = await newKey(s.url, { tags: ['batch', 'vip'] });
+  const alice = await newKey(s.url, { user_id: 'alice' });
+  const bob = await newKey(s.url, { user_id: 'bob', team_id: 'ops', tags: ['batch'], metadata: { tier: 'free' } });
+  const long = say('Tell me a long story about the sea and the ships that sail on it.');
+  const cases = [
+    ['team_id', long, {}, team.key, 'strong', 'rule:team'],
+    ['metadata.tier', long, {}, tier.key, 'strong', 'rule:tier'],
+    ['key tags', long, {}, tagged.key, 'strong', 'rule:key-tags'],
+    ['key user_id', long, {}, alice.key, 'strong', 'rule:user'],
+    ['body user over the key\'s user_id', { ...long, user: 'carol' }, {}, bob.key, 'strong', 'rule:user'],
+    ['body user that matches nothing', { ...long, user: 'dave' }, {}, alice.key, 'weak', 'fallback'],
+    ['region', long, { 'x-sluice-region-preferred': 'us, eu' }, undefined, 'strong', 'rule:eu'],
+    ['another region', long, { 'x-sluice-region-preferred': 'us,apac' }, undefined, 'weak', 'fallback'],
+    ['max_prompt_tokens with stream and tools false', say('hi'), {}, undefined, 'strong', 'rule:short'],
+    ['none of the key\'s labels match', long, {}, bob.key, 'weak', 'fallback'],
+  ];
+  for (const [what, body, headers, key, target, reason] of cases) {
+    const r = await chat('by-who', body, headers, key);
+    assert.equal(r.status, 200, `${what}: ${r.text}`);
+    assert.equal(r.headers['x-sluice-router-reason'], reason, `${what}: ${JSON.stringify(r.headers)}`);
+    assertRouted(r, { router: 'by-who', target, reason, scored: false });
+  }
+  assertRouted(await chat('router-by-who-0.5', long), { router: 'by-who', target: 'strong', reason: 'rule:model' });
 });
 
 test('cost: the cheapest target meeting the quality bar, within max_cost_usd (config or body)', async () => {
