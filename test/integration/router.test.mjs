@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   startMock, startSluice, cleanup, request, post, openStream, sseData, findRecorded, nonce, toYaml, HOST,
-  assertOpenAIError, runCommand, SLUICE_BIN, mkTmpDir, pollUntil, stopAll,
+  assertOpenAIError, runCommand, SLUICE_BIN, mkTmpDir, pollUntil, stopAll, liveChildPids,
 } from './lib.mjs';
 import { accessLineOf, makeClient, runLoad } from './routing_lib.mjs';
 import { MASTER, MASTER_AUTH, newKey } from './keys_lib.mjs';
@@ -694,6 +694,7 @@ test('reload to a corrupt router file is refused and the old router keeps servin
   });
   try {
     await pollUntil(() => results.length >= 20, { timeoutMs: 10000, what: '20 requests before the reloads' });
+    const workers = liveChildPids(sr.pid);
     // SIGHUP with a corrupt file: refused, named
     fs.writeFileSync(sr.configPath, yaml({ threshold: -1, router_model_path: corrupt }));
     sr.proc.kill('SIGHUP');
@@ -713,6 +714,7 @@ test('reload to a corrupt router file is refused and the old router keeps servin
     const mark = results.length;
     await pollUntil(() => results.length >= mark + 20, { timeoutMs: 10000, what: '20 requests after the refused reloads' });
     assert.ok(results.slice(mark).every((x) => x.target === 'weak'), 'the old router (threshold 1) still serves');
+    assert.deepEqual(liveChildPids(sr.pid), workers, 'no worker was replaced by the refused reloads');
     // a good config: threshold -1 (always strong)
     fs.writeFileSync(sr.configPath, yaml({ threshold: -1 }));
     const ok = await post(`${sr.url}/config/reload`, {}, auth(), { timeoutMs: 25000 });
