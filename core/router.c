@@ -156,7 +156,8 @@ struct facts_ctx {
   const struct sl_request *rq;
   cJSON *key_meta, *key_tags; /* parsed on first use */
   bool meta_done, tags_done;
-  char num[8][32];            /* numbers and booleans written as text */
+  char num[8][32];            /* numbers and booleans written as text, for one lookup (the
+                                 matcher compares before it asks for the next field) */
   size_t nnum;
 };
 
@@ -195,6 +196,7 @@ static size_t lookup(void *ud, enum sl_rule_field field, const char *name, struc
   const struct sl_key_record *k = rq->key;
   const cJSON *body = rq->json, *meta = cJSON_GetObjectItemCaseSensitive(body, "metadata");
   size_t n = 0;
+  f->nnum = 0; /* the previous lookup's values are compared: reuse their room */
   switch (field) {
   case SL_RF_HEADER:
     for (size_t i = 0; i < rq->hr->nheaders; i++) {
@@ -325,7 +327,9 @@ static const struct sl_group *strong_or_weak(struct sl_request *rq, const struct
                                              const struct overrides *o) {
   const struct sl_router_cfg *c = r->cfg;
   struct sl_route_ring *ring = &rq->w->router_state[r->index].ring;
-  double thr;
+  double thr, f = o->strong_fraction >= 0 ? o->strong_fraction : c->strong_fraction;
+  if (isnan(o->threshold) && f >= 0 && (f <= 0 || f >= 1)) /* none / all: no quantile can say it exactly */
+    return f >= 1 ? r->strong : r->weak;
   if (!isnan(o->threshold)) thr = o->threshold;
   else if (o->strong_fraction >= 0) thr = sl_route_model_quantile(c->rmodel, 1.0 - o->strong_fraction);
   else if (c->strong_fraction >= 0) thr = sl_route_ring_observe(ring, s, c->strong_fraction);
@@ -336,8 +340,8 @@ static const struct sl_group *strong_or_weak(struct sl_request *rq, const struct
 static const struct sl_group *by_cost(struct sl_request *rq, const struct sl_plan_router *r, double bar,
                                       const struct overrides *o) {
   const struct sl_router_cfg *c = r->cfg;
-  struct sl_cost_target t[32];
-  size_t n = c->ntargets < 32 ? c->ntargets : 32;
+  struct sl_cost_target t[SL_ROUTER_MAX_TARGETS];
+  size_t n = c->ntargets < SL_ROUTER_MAX_TARGETS ? c->ntargets : SL_ROUTER_MAX_TARGETS;
   int64_t out = est_out_tokens(rq->json);
   for (size_t i = 0; i < n; i++)
     t[i] = (struct sl_cost_target){c->targets[i].quality, dep_price_usd(rq->w, r->targets[i], rq->est_tokens, out)};
@@ -502,7 +506,7 @@ void sl_router_account(struct sl_request *rq) {
 
 void sl_router_metrics(const struct sl_worker *w, struct sl_buf *b) {
   const struct sl_plan *p = w->cfg->plan;
-  if (!p || !p->nrouters || !w->shm) return;
+  if (!p || !p->nrouters || !w->shm) return; /* no plan: a worker built by hand (unit tests) */
   sl_buf_puts(b, "# HELP sluice_router_requests_total Requests a router sent to each target group.\n"
                  "# TYPE sluice_router_requests_total counter\n");
   for (size_t i = 0; i < p->nrouters && i < SL_SHM_MAX_ROUTERS; i++)

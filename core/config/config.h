@@ -88,6 +88,8 @@ enum sl_router_kind {
   SL_ROUTER_TIERS,       /* LiteLLM complexity_router: tiers on bands of the learned score */
 };
 
+#define SL_ROUTER_MAX_TARGETS 32 /* cost targets per router (router.c weighs them on its stack) */
+
 struct sl_router_target {
   char *group;
   double quality; /* [0, 1]; -1: unset (cost routers need it) */

@@ -370,6 +370,7 @@ const struct sl_cfg_section sl_cfg_litellm_section = {
 struct groups {
   const char **names; /* model groups [0, ngroups), then aliases */
   size_t ngroups, n;
+  const struct sl_config *cfg; /* for its routers (config_routers.c), named in errors */
 };
 
 static bool in_names(const char *const *names, size_t n, const char *name) {
@@ -384,6 +385,7 @@ static int groups_build(const struct sl_cfg_scratch *s, struct groups *g) {
   if (!g->names)
     return -ENOMEM;
   g->n = 0;
+  g->cfg = &s->c;
   for (size_t i = 0; i < s->c.ndeployments; i++)
     if (!in_names(g->names, g->n, s->c.deployments[i].model_name))
       g->names[g->n++] = s->c.deployments[i].model_name;
@@ -397,6 +399,10 @@ static int groups_build(const struct sl_cfg_scratch *s, struct groups *g) {
 static int unknown_group(struct sl_cfg_ctx *c, const yaml_node_t *at, const char *path,
                          const char *name, const struct groups *g, size_t ncands,
                          const char *why) {
+  for (size_t i = 0; i < g->cfg->nrouters; i++)
+    if (strcmp(g->cfg->routers[i].name, name) == 0)
+      return sl_cfg_fail(c, at, path, "'%.80s' is a router; aliases and fallbacks name groups of deployments "
+                         "(a router's target groups carry their own fallbacks)", name);
   const char *guess = sl_config_did_you_mean(name, g->names, ncands);
   char hint[SL_CFG_PATH + 32] = "";
   if (guess)

@@ -42,6 +42,17 @@ static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *
   return NULL;
 }
 
+/* The key node itself (its line is the key's line; a block mapping's own node starts at its
+ * first key). */
+static yaml_node_t *map_key(yaml_document_t *doc, yaml_node_t *map, const char *key) {
+  if (!map || map->type != YAML_MAPPING_NODE) return NULL;
+  for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    yaml_node_t *k = yaml_document_get_node(doc, p->key);
+    if (k && k->type == YAML_SCALAR_NODE && strcmp((const char *)k->data.scalar.value, key) == 0) return k;
+  }
+  return NULL;
+}
+
 bool sl_cfg_entry_is_router(struct sl_cfg_ctx *c, yaml_node_t *item) {
   yaml_node_t *m = map_get(c->doc, map_get(c->doc, item, "litellm_params"), "model");
   return m && m->type == YAML_SCALAR_NODE && is_router_model((const char *)m->data.scalar.value);
@@ -87,6 +98,8 @@ static int parse_targets(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path,
                        sl_cfg_node_desc(v));
   size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
   if (!n) return sl_cfg_fail(c, v, path, "empty; name at least one target group");
+  if (n > SL_ROUTER_MAX_TARGETS)
+    return sl_cfg_fail(c, v, path, "%zu targets; a router takes at most %d", n, SL_ROUTER_MAX_TARGETS);
   if (!(r->targets = calloc(n, sizeof *r->targets))) return -ENOMEM;
   for (size_t i = 0; i < n; i++) {
     yaml_node_t *it = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
@@ -434,6 +447,21 @@ static int read_file(const char *path, unsigned char **out, size_t *n) {
   return 0;
 }
 
+/* Where a name was written, for errors that name its line and key path: the value of key in
+ * map (path joined with key), else map itself (path as it is). */
+static yaml_node_t *node_at(struct sl_cfg_ctx *c, yaml_node_t *map, const char *key, const char *path, char *out) {
+  yaml_node_t *v = map_get(c->doc, map, key);
+  if (v) sl_cfg_path_join(out, path, key);
+  else snprintf(out, SL_CFG_PATH, "%s", path);
+  return v ? v : map;
+}
+
+static yaml_node_t *seq_item(struct sl_cfg_ctx *c, yaml_node_t *seq, size_t i) {
+  if (!seq || seq->type != YAML_SEQUENCE_NODE || i >= (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start))
+    return NULL;
+  return yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
+}
+
 static int load_model(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path, struct sl_router_cfg *r) {
   char err[256] = "";
   if (!r->router_model_path) {
@@ -452,7 +480,7 @@ static int load_model(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path, s
   unsigned char *b = NULL;
   size_t n = 0;
   char kp[SL_CFG_PATH];
-  snprintf(kp, sizeof kp, "%s.router_model_path", path);
+  at = node_at(c, at, "router_model_path", path, kp);
   int rc = read_file(full, &b, &n);
   if (rc == -ENOMEM) return rc;
   if (rc)
@@ -480,24 +508,70 @@ static int check_group(struct sl_cfg_ctx *c, const struct sl_config *cfg, yaml_n
   return sl_cfg_fail(c, at, path, "%s '%s' is not a model_name in model_list", what, name);
 }
 
+/* Every group a router names, each checked where it was written. */
+static int check_groups(struct sl_cfg_ctx *c, const struct sl_config *cfg, const struct sl_router_cfg *r,
+                        yaml_node_t *lp, const char *p) {
+  char kp[SL_CFG_PATH], ip[SL_CFG_PATH], tp[SL_CFG_PATH];
+  static const char *const keys[] = {"strong_model", "weak_model", "default_model"};
+  const char *names[] = {r->strong_model, r->weak_model, r->default_model};
+  for (size_t i = 0; i < 3; i++) {
+    const char *key = keys[i];
+    if (i == 2 && !map_get(c->doc, lp, key) && map_get(c->doc, lp, "auto_router_default_model"))
+      key = "auto_router_default_model";
+    yaml_node_t *at = node_at(c, lp, key, p, kp);
+    int rc = check_group(c, cfg, at, kp, keys[i], names[i]);
+    if (rc) return rc;
+  }
+  yaml_node_t *targets = node_at(c, lp, "targets", p, kp);
+  for (size_t j = 0; j < r->ntargets; j++) {
+    yaml_node_t *it = seq_item(c, targets, j);
+    sl_cfg_path_index(ip, kp, j);
+    yaml_node_t *at = it && it->type == YAML_MAPPING_NODE ? node_at(c, it, map_get(c->doc, it, "model") ? "model" : "group", ip, tp) : it;
+    if (!at) at = targets;
+    int rc = check_group(c, cfg, at, it && it->type == YAML_MAPPING_NODE ? tp : ip, "target", r->targets[j].group);
+    if (rc) return rc;
+  }
+  yaml_node_t *rules = node_at(c, lp, "rules", p, kp);
+  for (size_t j = 0; j < r->nrules; j++) {
+    yaml_node_t *it = seq_item(c, rules, j);
+    sl_cfg_path_index(ip, kp, j);
+    yaml_node_t *at = it ? node_at(c, it, map_get(c->doc, it, "then") ? "then" : "model", ip, tp) : rules;
+    int rc = check_group(c, cfg, at, it ? tp : ip, "rule 'then'", r->rule_targets[j]);
+    if (rc) return rc;
+  }
+  yaml_node_t *cx = node_at(c, lp, "complexity_router_config", p, kp);
+  yaml_node_t *tiers = node_at(c, cx, "tiers", kp, ip);
+  for (int j = 0; j < 4; j++) {
+    yaml_node_t *at = node_at(c, tiers, tier_names[j], ip, tp);
+    int rc = check_group(c, cfg, at, tp, "tier", r->tiers[j]);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 int sl_cfg_routers_resolve(struct sl_cfg_ctx *c, struct sl_config *cfg, yaml_node_t *const *nodes,
                            const size_t *index) {
   for (size_t i = 0; i < cfg->nrouters; i++) {
     struct sl_router_cfg *r = &cfg->routers[i];
-    yaml_node_t *at = nodes[i];
-    char p[SL_CFG_PATH];
+    char p[SL_CFG_PATH], np[SL_CFG_PATH];
+    snprintf(np, sizeof np, "model_list[%zu].model_name", index[i]);
     snprintf(p, sizeof p, "model_list[%zu].litellm_params", index[i]);
+    yaml_node_t *lp = map_get(c->doc, nodes[i], "litellm_params");
+    yaml_node_t *at = map_key(c->doc, nodes[i], "litellm_params"); /* errors about the parameters as a whole */
+    if (!at) at = nodes[i];
+    yaml_node_t *name_at = map_get(c->doc, nodes[i], "model_name");
+    if (!name_at) name_at = nodes[i];
     if (is_group(cfg, r->name))
-      return sl_cfg_fail(c, at, p, "router '%s' has the name of a deployment group; give it its own model_name", r->name);
+      return sl_cfg_fail(c, name_at, np, "router '%s' has the name of a deployment group; give it its own model_name",
+                         r->name);
     for (size_t j = 0; j < i; j++)
       if (strcmp(cfg->routers[j].name, r->name) == 0)
-        return sl_cfg_fail(c, at, p, "two routers are named '%s'", r->name);
-    int rc = check_group(c, cfg, at, p, "strong_model", r->strong_model);
-    if (rc == 0) rc = check_group(c, cfg, at, p, "weak_model", r->weak_model);
-    if (rc == 0) rc = check_group(c, cfg, at, p, "default_model", r->default_model);
-    for (size_t j = 0; rc == 0 && j < r->ntargets; j++) rc = check_group(c, cfg, at, p, "target", r->targets[j].group);
-    for (size_t j = 0; rc == 0 && j < r->nrules; j++) rc = check_group(c, cfg, at, p, "rule 'then'", r->rule_targets[j]);
-    for (int j = 0; rc == 0 && j < 4; j++) rc = check_group(c, cfg, at, p, "tier", r->tiers[j]);
+        return sl_cfg_fail(c, name_at, np, "two routers are named '%s'", r->name);
+    for (size_t j = 0; j < cfg->naliases; j++)
+      if (cfg->aliases[j].alias && strcmp(cfg->aliases[j].alias, r->name) == 0)
+        return sl_cfg_fail(c, name_at, np, "router '%s' has the name of a router_settings.model_group_alias; "
+                           "rename one of them", r->name);
+    int rc = check_groups(c, cfg, r, lp, p);
     if (rc) return rc;
     bool learned = r->kind == SL_ROUTER_LEARNED || r->kind == SL_ROUTER_TIERS ||
                    (r->kind == SL_ROUTER_CHAIN && r->strong_model) ||
@@ -517,8 +591,13 @@ int sl_cfg_routers_resolve(struct sl_cfg_ctx *c, struct sl_config *cfg, yaml_nod
       if (r->kind == SL_ROUTER_CHAIN && !r->ntargets && !(r->strong_model && r->weak_model))
         return sl_cfg_fail(c, at, p, "a chain router needs targets, or strong_model and weak_model");
       for (size_t j = 0; j < r->ntargets; j++)
-        if (r->targets[j].quality < 0)
-          return sl_cfg_fail(c, at, p, "target '%s' needs a quality (0..1) for the cost router", r->targets[j].group);
+        if (r->targets[j].quality < 0) {
+          char kp[SL_CFG_PATH], ip[SL_CFG_PATH];
+          yaml_node_t *tn = node_at(c, lp, "targets", p, kp), *it = seq_item(c, tn, j);
+          sl_cfg_path_index(ip, kp, j);
+          return sl_cfg_fail(c, it ? it : tn, ip, "target '%s' needs a quality (0..1) for the cost router",
+                             r->targets[j].group);
+        }
       break;
     case SL_ROUTER_TIERS:
       for (int j = 0; j < 4; j++)
@@ -534,9 +613,12 @@ int sl_cfg_routers_resolve(struct sl_cfg_ctx *c, struct sl_config *cfg, yaml_nod
                                 : r->ntargets ? r->targets[r->ntargets - 1].group
                                               : r->rule_targets[0]);
     if (!r->default_model) return -ENOMEM;
-    if (r->strong_fraction >= 0 && !isnan(r->threshold))
-      return sl_cfg_fail(c, at, p, "give strong_fraction or threshold, not both");
-    if (learned && (rc = load_model(c, at, p, r))) return rc;
+    if (r->strong_fraction >= 0 && !isnan(r->threshold)) {
+      char kp[SL_CFG_PATH];
+      yaml_node_t *sf = node_at(c, lp, "strong_fraction", p, kp);
+      return sl_cfg_fail(c, sf, kp, "give strong_fraction or threshold, not both");
+    }
+    if (learned && (rc = load_model(c, lp ? lp : at, p, r))) return rc;
   }
   return 0;
 }
