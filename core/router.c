@@ -22,6 +22,7 @@
 #include "policy/route_calib.h"
 #include "policy/route_cost.h"
 #include "policy/route_model.h"
+#include "policy/route_name.h"
 #include "policy/route_rules.h"
 #include "store/keys.h"
 #include "store/shm.h"
@@ -68,15 +69,10 @@ static const struct sl_plan_router *router_named(const struct sl_plan *p, const 
 
 bool sl_router_parse_routellm(const struct sl_worker *w, const char *name, const struct sl_group **g,
                               double *threshold) {
-  if (strncmp(name, "router-", 7) != 0) return false;
-  const char *dash = strrchr(name + 7, '-');
-  /* a negative threshold: "router-auto--0.1" */
-  if (dash && dash > name + 7 && dash[-1] == '-') dash--;
-  if (!dash || dash == name + 7) return false;
-  char *end;
-  double t = strtod(dash + 1, &end);
-  if (end == dash + 1 || *end || !(t >= -1 && t <= 1)) return false;
-  const struct sl_plan_router *r = router_named(w->cfg->plan, name + 7, (size_t)(dash - (name + 7)));
+  size_t at, len;
+  double t;
+  if (!sl_route_name_routellm(name, strlen(name), &at, &len, &t)) return false;
+  const struct sl_plan_router *r = router_named(w->cfg->plan, name + at, len);
   if (!r) return false;
   *g = r->group;
   *threshold = t;
@@ -442,8 +438,12 @@ bool sl_router_route(struct sl_request *rq, struct sl_refusal *r) {
       rq->router = pr;
       rq->router_scored = d.scored;
       rq->router_score = d.score;
+      /* "override" only when an override fed the decision taken: a threshold or strong
+       * fraction a learned choice, a cost cap a cost choice */
+      bool learned_ov = !isnan(o.threshold) || o.strong_fraction >= 0;
+      bool used = d.reason && ((!strcmp(d.reason, "learned") && learned_ov) || (!strcmp(d.reason, "cost") && o.max_cost_usd > 0));
       if (d.rule) snprintf(rq->router_reason, sizeof rq->router_reason, "rule:%s", d.rule);
-      else snprintf(rq->router_reason, sizeof rq->router_reason, "%s", o.any && d.reason && strcmp(d.reason, "fallback") ? "override" : d.reason);
+      else snprintf(rq->router_reason, sizeof rq->router_reason, "%s", used ? "override" : d.reason);
       if (pr->cfg->shadow) {
         rq->router_would = d.target;
         d.target = pr->deflt;

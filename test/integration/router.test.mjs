@@ -238,6 +238,12 @@ test('learned: thresholds -1 and 1 from the header, the body and RouteLLM names;
       assert.equal(rec.json.messages[0].content, content);
     }
   }
+  // an override that does not feed the decision taken is not the reason: a threshold on a
+  // rules router leaves the rule's (or the default's) reason
+  assertRouted(await chat('by-rule', {}, { 'x-tier': 'gold', 'x-sluice-router-threshold': '-1' }),
+    { router: 'by-rule', target: 'strong', reason: 'rule:gold' });
+  assertRouted(await chat('by-rule', {}, { 'x-sluice-router-threshold': '-1' }),
+    { router: 'by-rule', target: 'weak', reason: 'fallback' });
   // the access log says override
   const r = await chat('auto', {}, { 'x-sluice-router-threshold': '-1' });
   const line = await accessLineOf(s, r);
