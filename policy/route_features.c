@@ -1,0 +1,259 @@
+/* The learned router's features (see route_features.h): one pass over the capped text,
+ * hashed word unigrams and bigrams plus dense format cues, into a fixed scratch. To add a
+ * cue: a new enum member before D_COUNT, its name in dense_names, its value at the end
+ * of sl_route_features, and a new SL_ROUTE_FEATURESET_ID. */
+#include "policy/route_features.h"
+
+#include <math.h>
+#include <string.h>
+
+enum {
+  D_BYTES, D_WORDS, D_SENTENCES, D_LINES, D_NUMBERS, D_DIGIT_FRAC, D_OPERATORS, D_DOLLARS,
+  D_LATEX, D_CODE_PUNCT, D_FENCES, D_OPT_LINES, D_OPT_MEAN, D_OPT_MAX, D_OPT_SPREAD,
+  D_ANSWER_END, D_QMARKS, D_UPPER_FRAC, D_WORD_LEN, D_TURNS, D_TOOLS, D_NONASCII_FRAC,
+  D_PARENS, D_PERCENT, D_QUOTES, D_LONGEST_LINE, D_COMMAS, D_TRUNCATED, D_LONG_WORDS,
+  D_BLANK_LINES, D_EQUALS, D_COUNT
+};
+_Static_assert(D_COUNT <= SL_ROUTE_DENSE, "dense cues exceed SL_ROUTE_DENSE");
+
+static const char *const dense_names[D_COUNT] = {
+  "bytes", "words", "sentences", "lines", "numbers", "digit_frac", "operators", "dollars",
+  "latex", "code_punct", "fences", "option_lines", "option_mean_len", "option_max_len",
+  "option_spread", "answer_end", "question_marks", "upper_frac", "word_len", "turns",
+  "tools", "nonascii_frac", "parens", "percent", "quotes", "longest_line", "commas",
+  "truncated", "long_words", "blank_lines", "equals",
+};
+
+const char *sl_route_dense_name(unsigned i) {
+  return i < D_COUNT ? dense_names[i] : NULL;
+}
+
+#define FNV_BASIS 2166136261u
+#define FNV_PRIME 16777619u
+#define BOS_HASH 0x0b05u
+#define EOS_HASH 0x0e05u
+
+static inline uint32_t mix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+struct fstate {
+  struct sl_route_scratch *s;
+  uint32_t mask;
+  uint32_t prev; /* hash of the previous token (BOS at the start) */
+};
+
+static inline void emit(struct fstate *f, uint32_t h) {
+  struct sl_route_scratch *s = f->s;
+  if (s->nidx < SL_ROUTE_IDX_CAP) s->idx[s->nidx++] = mix32(h) & f->mask;
+  uint32_t bi = (f->prev * 0x9e3779b1u) ^ (h + 0x7f4a7c15u);
+  if (s->nidx < SL_ROUTE_IDX_CAP) s->idx[s->nidx++] = mix32(bi ^ 0xb16a3u) & f->mask;
+  f->prev = h;
+}
+
+static inline float lg(double x, double scale) {
+  return (float)(log1p(x) / scale);
+}
+
+static inline int is_word_byte(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+static inline int is_space(unsigned char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* A multiple-choice option line: optional spaces, then "A." "A)" "(A)" or "A:" with a
+ * letter A-H (either case), then a space or the end. Returns the bytes of the marker. */
+static size_t option_marker(const unsigned char *p, size_t n) {
+  size_t i = 0;
+  while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
+  if (i < n && p[i] == '(') {
+    if (i + 2 < n && ((p[i + 1] >= 'A' && p[i + 1] <= 'H') || (p[i + 1] >= 'a' && p[i + 1] <= 'h')) &&
+        p[i + 2] == ')')
+      return i + 3;
+    return 0;
+  }
+  if (i + 1 < n && p[i] >= 'A' && p[i] <= 'H' && (p[i + 1] == '.' || p[i + 1] == ')' || p[i + 1] == ':') &&
+      (i + 2 == n || p[i + 2] == ' ' || p[i + 2] == '\t'))
+    return i + 2;
+  return 0;
+}
+
+void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl_route_scratch *s) {
+  if (bits < SL_ROUTE_BITS_MIN) bits = SL_ROUTE_BITS_MIN;
+  if (bits > SL_ROUTE_BITS_MAX) bits = SL_ROUTE_BITS_MAX;
+  s->nidx = 0;
+  memset(s->dense, 0, sizeof s->dense);
+  struct fstate f = {s, (1u << bits) - 1u, BOS_HASH};
+  const unsigned char *p = (const unsigned char *)(in->text ? in->text : "");
+  size_t n = in->text ? in->len : 0;
+  int truncated = 0;
+  if (n > SL_ROUTE_TEXT_CAP) {
+    n = SL_ROUTE_TEXT_CAP;
+    truncated = 1;
+  }
+
+  unsigned words = 0, sentences = 0, lines = n ? 1 : 0, numbers = 0, digits = 0, ops = 0;
+  unsigned dollars = 0, latex = 0, code = 0, fences = 0, qmarks = 0, upper = 0, letters = 0;
+  unsigned nonascii = 0, parens = 0, percent = 0, quotes = 0, commas = 0, long_words = 0;
+  unsigned blank_lines = 0, equals = 0, word_bytes = 0;
+  unsigned opt_lines = 0;
+  double opt_sum = 0, opt_sq = 0, opt_max = 0;
+  size_t line_start = 0, longest = 0;
+  int line_has_text = 0;
+
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (is_word_byte(c)) {
+      uint32_t h = FNV_BASIS;
+      size_t j = i;
+      int all_digits = 1;
+      while (j < n && is_word_byte(p[j])) {
+        unsigned char b = p[j];
+        if (b >= 'A' && b <= 'Z') {
+          upper++;
+          letters++;
+          b = (unsigned char)(b + 32);
+          all_digits = 0;
+        } else if (b >= 'a' && b <= 'z') {
+          letters++;
+          all_digits = 0;
+        } else if (b >= '0' && b <= '9') {
+          digits++;
+          b = '0';
+        } else {
+          nonascii++;
+          all_digits = 0;
+        }
+        h = (h ^ b) * FNV_PRIME;
+        j++;
+      }
+      words++;
+      word_bytes += (unsigned)(j - i);
+      if (j - i >= 10) long_words++;
+      if (all_digits) numbers++;
+      emit(&f, h);
+      line_has_text = 1;
+      i = j;
+      continue;
+    }
+    if (c == '\n') {
+      size_t len = i - line_start;
+      if (len > longest) longest = len;
+      if (!line_has_text) blank_lines++;
+      size_t m = option_marker(p + line_start, len);
+      if (m) {
+        opt_lines++;
+        double ol = (double)(len - m);
+        opt_sum += ol;
+        opt_sq += ol * ol;
+        if (ol > opt_max) opt_max = ol;
+      }
+      lines++;
+      line_start = i + 1;
+      line_has_text = 0;
+      i++;
+      continue;
+    }
+    if (is_space(c)) {
+      i++;
+      continue;
+    }
+    line_has_text = 1;
+    switch (c) {
+    case '.': case '!': case '?':
+      if (i + 1 == n || is_space(p[i + 1])) sentences++;
+      if (c == '?') qmarks++;
+      break;
+    case '+': case '-': case '*': case '/': case '^': case '<': case '>': ops++; break;
+    case '=': ops++; equals++; break;
+    case '$': dollars++; break;
+    case '\\':
+      if (i + 1 < n && ((p[i + 1] >= 'a' && p[i + 1] <= 'z') || (p[i + 1] >= 'A' && p[i + 1] <= 'Z') ||
+                        p[i + 1] == '(' || p[i + 1] == '['))
+        latex++;
+      break;
+    case '{': case '}': case ';': code++; break;
+    case '`':
+      if (i + 2 < n && p[i + 1] == '`' && p[i + 2] == '`') fences++;
+      break;
+    case '(': case ')': case '[': case ']': parens++; break;
+    case '%': percent++; break;
+    case '"': case '\'': quotes++; break;
+    case ',': commas++; break;
+    default: break;
+    }
+    emit(&f, (FNV_BASIS ^ c) * FNV_PRIME);
+    i++;
+  }
+  if (n) { /* the last line */
+    size_t len = n - line_start;
+    if (len > longest) longest = len;
+    size_t m = option_marker(p + line_start, len);
+    if (m) {
+      opt_lines++;
+      double ol = (double)(len - m);
+      opt_sum += ol;
+      opt_sq += ol * ol;
+      if (ol > opt_max) opt_max = ol;
+    }
+    if (p[n - 1] != '.' && p[n - 1] != '!' && p[n - 1] != '?') sentences++;
+  }
+  if (words || s->nidx) emit(&f, EOS_HASH);
+
+  /* "Answer:" as the last word of the text (MMLU-style prompts end so). */
+  int answer_end = 0;
+  {
+    size_t e = n;
+    while (e > 0 && is_space(p[e - 1])) e--;
+    if (e >= 7) {
+      const unsigned char *t = p + e - 7;
+      answer_end = (t[0] | 32) == 'a' && (t[1] | 32) == 'n' && (t[2] | 32) == 's' &&
+                   (t[3] | 32) == 'w' && (t[4] | 32) == 'e' && (t[5] | 32) == 'r' && t[6] == ':';
+    }
+  }
+
+  float *d = s->dense;
+  d[D_BYTES] = lg((double)n, 9.0);
+  d[D_WORDS] = lg(words, 8.0);
+  d[D_SENTENCES] = lg(sentences, 5.0);
+  d[D_LINES] = lg(lines, 5.0);
+  d[D_NUMBERS] = lg(numbers, 4.0);
+  d[D_DIGIT_FRAC] = n ? (float)digits / (float)n : 0;
+  d[D_OPERATORS] = lg(ops, 4.0);
+  d[D_DOLLARS] = lg(dollars, 3.0);
+  d[D_LATEX] = lg(latex, 3.0);
+  d[D_CODE_PUNCT] = lg(code, 4.0);
+  d[D_FENCES] = lg(fences, 2.0);
+  d[D_OPT_LINES] = lg(opt_lines, 2.5);
+  if (opt_lines) {
+    double mean = opt_sum / opt_lines;
+    double var = opt_sq / opt_lines - mean * mean;
+    d[D_OPT_MEAN] = lg(mean, 6.0);
+    d[D_OPT_MAX] = lg(opt_max, 6.0);
+    d[D_OPT_SPREAD] = (float)(var > 0 ? sqrt(var) / (mean + 1.0) : 0.0);
+  }
+  d[D_ANSWER_END] = (float)answer_end;
+  d[D_QMARKS] = lg(qmarks, 3.0);
+  d[D_UPPER_FRAC] = letters ? (float)upper / (float)letters : 0;
+  d[D_WORD_LEN] = words ? (float)((double)word_bytes / words / 10.0) : 0;
+  d[D_TURNS] = lg(in->turns, 3.0);
+  d[D_TOOLS] = in->tools ? 1.0f : 0.0f;
+  d[D_NONASCII_FRAC] = n ? (float)nonascii / (float)n : 0;
+  d[D_PARENS] = lg(parens, 4.0);
+  d[D_PERCENT] = lg(percent, 3.0);
+  d[D_QUOTES] = lg(quotes, 4.0);
+  d[D_LONGEST_LINE] = lg((double)longest, 9.0);
+  d[D_COMMAS] = lg(commas, 4.0);
+  d[D_TRUNCATED] = (float)truncated;
+  d[D_LONG_WORDS] = words ? (float)long_words / (float)words : 0;
+  d[D_BLANK_LINES] = lg(blank_lines, 3.0);
+  d[D_EQUALS] = lg(equals, 3.0);
+}
