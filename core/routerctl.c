@@ -27,7 +27,7 @@
 
 #define DEFAULT_MAX_BYTES 4096u
 #define DEFAULT_BITS 16u
-#define DEFAULT_C 0.25
+#define DEFAULT_C 0.1
 #define DEFAULT_FOLDS 5u
 #define NQ 101u
 

@@ -190,7 +190,7 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
     case ',': commas++; break;
     default: break;
     }
-    emit(&f, (FNV_BASIS ^ c) * FNV_PRIME);
+    if (c == '?' || c == '$' || c == '=' || c == '\\' || c == '^' || c == '{') emit(&f, (FNV_BASIS ^ c) * FNV_PRIME);
     i++;
   }
   if (n) { /* the last line */
