@@ -50,10 +50,12 @@ struct fstate {
 
 static inline void emit(struct fstate *f, uint32_t h) {
   struct sl_route_scratch *s = f->s;
-  if (s->nidx < SL_ROUTE_IDX_CAP) s->idx[s->nidx++] = mix32(h) & f->mask;
   uint32_t bi = (f->prev * 0x9e3779b1u) ^ (h + 0x7f4a7c15u);
-  if (s->nidx < SL_ROUTE_IDX_CAP) s->idx[s->nidx++] = mix32(bi ^ 0xb16a3u) & f->mask;
   f->prev = h;
+  if (s->nidx + 2 > SL_ROUTE_IDX_CAP) return; /* full: later tokens are dropped */
+  s->idx[s->nidx] = mix32(h) & f->mask;
+  s->idx[s->nidx + 1] = mix32(bi ^ 0xb16a3u) & f->mask;
+  s->nidx += 2;
 }
 
 static inline float lg(double x, double scale) {

@@ -13,7 +13,7 @@ struct sl_route_model {
   unsigned bits;
   uint32_t nw; /* 2^bits + SL_ROUTE_DENSE */
   float bias_s, bias_w;
-  float *ws, *ww;
+  float *w; /* interleaved: w[2b] strong head, w[2b + 1] weak head (one cache line per bucket) */
   float *q;
   unsigned nq;
   char *meta;
@@ -110,21 +110,21 @@ int sl_route_model_parse(const void *bytes, size_t n, struct sl_route_model **ou
   m->bits = bits;
   m->nw = (uint32_t)nw;
   m->nq = nq;
-  m->ws = malloc(sizeof(float) * nw * 2);
+  m->w = malloc(sizeof(float) * nw * 2);
   m->q = malloc(sizeof(float) * nq);
   m->meta = malloc(ml + 1);
-  if (!m->ws || !m->q || !m->meta) {
+  if (!m->w || !m->q || !m->meta) {
     sl_route_model_free(m);
     return -ENOMEM;
   }
-  m->ww = m->ws + nw;
   m->bias_s = rdf(p + 36);
   m->bias_w = rdf(p + 40);
   int bad = !isfinite(m->bias_s) || !isfinite(m->bias_w);
   const unsigned char *w = p + SL_ROUTE_HEADER_BYTES;
   for (uint64_t i = 0; i < 2 * nw && !bad; i++) {
-    m->ws[i] = rdf(w + 4 * i);
-    if (!isfinite(m->ws[i])) bad = 1;
+    float f = rdf(w + 4 * i);
+    m->w[i < nw ? 2 * i : 2 * (i - nw) + 1] = f;
+    if (!isfinite(f)) bad = 1;
   }
   if (bad) {
     sl_route_model_free(m);
@@ -151,7 +151,7 @@ int sl_route_model_parse(const void *bytes, size_t n, struct sl_route_model **ou
 
 void sl_route_model_free(struct sl_route_model *m) {
   if (!m) return;
-  free(m->ws);
+  free(m->w);
   free(m->q);
   free(m->meta);
   free(m);
@@ -160,12 +160,12 @@ void sl_route_model_free(struct sl_route_model *m) {
 void sl_route_model_heads(const struct sl_route_model *m, const struct sl_route_scratch *s,
                           double *head_s, double *head_w) {
   double hs = 0, hw = 0;
-  const float *ws = m->ws, *ww = m->ww;
+  const float *w = m->w;
   uint32_t mask = (1u << m->bits) - 1u;
   for (uint32_t i = 0; i < s->nidx; i++) {
     uint32_t b = s->idx[i] & mask;
-    hs += ws[b];
-    hw += ww[b];
+    hs += w[2 * b];
+    hw += w[2 * b + 1];
   }
   if (s->nidx) {
     double k = 1.0 / sqrt((double)s->nidx);
@@ -174,8 +174,8 @@ void sl_route_model_heads(const struct sl_route_model *m, const struct sl_route_
   }
   uint32_t base = mask + 1u;
   for (unsigned j = 0; j < SL_ROUTE_DENSE; j++) {
-    hs += (double)ws[base + j] * s->dense[j];
-    hw += (double)ww[base + j] * s->dense[j];
+    hs += (double)w[2 * (base + j)] * s->dense[j];
+    hw += (double)w[2 * (base + j) + 1] * s->dense[j];
   }
   *head_s = hs + m->bias_s;
   *head_w = hw + m->bias_w;
