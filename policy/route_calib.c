@@ -44,14 +44,25 @@ double sl_route_calibrate_f(const float *scores, size_t n, double strong_share, 
   return select_rank(tmp, n, n - k);
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
 double sl_route_calibrate(const double *scores, size_t n, double strong_share) {
-  if (n == 0) return -HUGE_VAL;
-  float *t = malloc(n * sizeof *t);
+  double *t = malloc((n ? n : 1) * sizeof *t);
   if (!t) return NAN;
   size_t m = 0;
   for (size_t i = 0; i < n; i++)
-    if (!isnan(scores[i])) t[m++] = (float)scores[i];
-  double r = sl_route_calibrate_f(t, m, strong_share, t);
+    if (!isnan(scores[i])) t[m++] = scores[i];
+  double r;
+  size_t k = (size_t)floor(clamp01(strong_share) * (double)m + 0.5);
+  if (m == 0) r = -HUGE_VAL;
+  else if (k == 0) r = HUGE_VAL;
+  else {
+    qsort(t, m, sizeof *t, cmp_double);
+    r = t[m - k];
+  }
   free(t);
   return r;
 }
