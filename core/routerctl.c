@@ -740,7 +740,8 @@ static void print_metrics(const char *name, const struct sl_route_eval_result *r
 }
 
 static int cmd_eval(int argc, char **argv) {
-  const char *file = NULL, *data = NULL, *svg = NULL, *source = NULL;
+  const char *pos[64], *svg = NULL, *source = NULL;
+  int npos = 0;
   uint64_t maxb = DEFAULT_MAX_BYTES, seed = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -749,48 +750,68 @@ static int cmd_eval(int argc, char **argv) {
     else if (strcmp(a, "--source") == 0 && v) source = argv[++i];
     else if (strcmp(a, "--seed") == 0 && v && parse_u64(v, &seed) == 0) i++;
     else if (strcmp(a, "--max-bytes") == 0 && v && parse_u64(v, &maxb) == 0 && maxb > 0) i++;
-    else if (a[0] != '-' && !file) file = a;
-    else if (a[0] != '-' && !data) data = a;
+    else if (a[0] != '-' && npos < 64) pos[npos++] = a;
     else {
       fprintf(stderr, "sluice router eval: bad argument %s\n", a);
       return 2;
     }
   }
-  if (!file || !data) {
-    fprintf(stderr, "usage: sluice router eval FILE DATA [--source PREFIX] [--svg OUT.svg]\n");
+  if (npos < 2 || npos % 2) {
+    fprintf(stderr, "usage: sluice router eval FILE DATA [FILE2 DATA2 ...] [--source PREFIX] "
+                    "[--svg OUT.svg]\n"
+                    "  several pairs: each DATA scored by its FILE, the rows pooled (k-fold "
+                    "evaluation)\n");
     return 2;
   }
-  struct sl_route_model *m;
-  if (open_model(file, &m)) return 1;
-  struct rows rs = {0};
-  if (load_rows(data, true, source, &rs)) {
+  const char *data = pos[1];
+  char id[64] = "";
+  struct sl_route_scratch *s = malloc(sizeof *s);
+  struct sl_route_eval_row *er = NULL;
+  size_t n = 0;
+  double *cm = NULL, *co = NULL, *cr = NULL;
+  int rc = 1;
+  if (!s) return 1;
+  for (int k = 0; k < npos; k += 2) {
+    struct sl_route_model *m;
+    if (open_model(pos[k], &m)) goto out;
+    struct rows rs = {0};
+    if (load_rows(pos[k + 1], true, source, &rs)) {
+      rows_free(&rs);
+      sl_route_model_free(m);
+      goto out;
+    }
+    struct sl_route_eval_row *ne = realloc(er, (n + rs.n + 1) * sizeof *ne);
+    if (!ne) {
+      rows_free(&rs);
+      sl_route_model_free(m);
+      goto out;
+    }
+    er = ne;
+    for (size_t i = 0; i < rs.n; i++) {
+      struct sl_route_input in = row_input(&rs.v[i], maxb);
+      er[n++] = (struct sl_route_eval_row){sl_route_model_score(m, &in, s), rs.v[i].weak,
+                                           rs.v[i].strong};
+    }
+    if (k == 0) snprintf(id, sizeof id, "%s", sl_route_model_id(m));
     rows_free(&rs);
     sl_route_model_free(m);
-    return 1;
   }
-  int rc = 1;
-  size_t n = rs.n;
-  struct sl_route_eval_row *er = n ? malloc(n * sizeof *er) : NULL;
-  double *cm = malloc((n + 1) * sizeof *cm), *co = malloc((n + 1) * sizeof *co),
-         *cr = malloc((n + 1) * sizeof *cr);
-  struct sl_route_scratch *s = malloc(sizeof *s);
+  if (npos > 2) snprintf(id + strlen(id), sizeof id - strlen(id), " and %d more (pooled)", npos / 2 - 1);
   if (n == 0) {
     fprintf(stderr, "sluice router eval: %s: no rows%s%s\n", data, source ? " from source " : "",
             source ? source : "");
     goto out;
   }
-  if (!er || !cm || !co || !cr || !s) goto out;
-  for (size_t i = 0; i < n; i++) {
-    struct sl_route_input in = row_input(&rs.v[i], maxb);
-    er[i] = (struct sl_route_eval_row){sl_route_model_score(m, &in, s), rs.v[i].weak, rs.v[i].strong};
-  }
+  cm = malloc((n + 1) * sizeof *cm);
+  co = malloc((n + 1) * sizeof *co);
+  cr = malloc((n + 1) * sizeof *cr);
+  if (!cm || !co || !cr) goto out;
   struct sl_route_eval_result rm, rr, ro, rrs;
   if (sl_route_eval_run(er, n, &rm, cm) || sl_route_eval_oracle(er, n, &ro, co) ||
       sl_route_eval_random_seeded(er, n, seed, &rrs, cr))
     goto out;
   sl_route_eval_random(er, n, &rr);
-  printf("model %s on %s%s%s: %zu rows, weak %.4f, strong %.4f\n", sl_route_model_id(m),
-         base_name(data), source ? " source " : "", source ? source : "", n, rm.weak, rm.strong);
+  printf("model %s on %s%s%s: %zu rows, weak %.4f, strong %.4f\n", id, base_name(data), source ? " source " : "", source ? source : "", n, rm.weak, rm.strong);
   if (!(rm.strong > rm.weak))
     printf("(the strong model is not better than the weak one on these rows: no gap to "
            "recover, the metrics are n/a)\n");
@@ -811,7 +832,7 @@ static int cmd_eval(int argc, char **argv) {
   }
   if (svg) {
     char title[256];
-    snprintf(title, sizeof title, "model %s on %s (%zu rows)", sl_route_model_id(m), base_name(data), n);
+    snprintf(title, sizeof title, "model %s on %s (%zu rows)", id, base_name(data), n);
     if (!(rm.strong > rm.weak) || write_svg(svg, cm, co, n, &rm, title)) {
       fprintf(stderr, "sluice router eval: no SVG written\n");
       goto out;
@@ -824,8 +845,6 @@ out:
   free(co);
   free(cr);
   free(s);
-  rows_free(&rs);
-  sl_route_model_free(m);
   return rc;
 }
 
@@ -1163,11 +1182,15 @@ static int cmd_convert_routellm(int argc, char **argv) {
   const char *weak_col = "mistralai/Mixtral-8x7B-Instruct-v0.1", *strong_col = "gpt-4-1106-preview";
   uint64_t seed = 1;
   double frac = 0.2;
+  unsigned fold = 0, nfolds = 0; /* --fold I/K: the I-th of K groups is the test set */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    char tail;
     if (strcmp(a, "-o") == 0 && v) outp = argv[++i];
     else if (strcmp(a, "--test") == 0 && v) testp = argv[++i];
+    else if (strcmp(a, "--fold") == 0 && v && sscanf(v, "%u/%u%c", &fold, &nfolds, &tail) == 2 &&
+             nfolds >= 2 && nfolds <= 100 && fold < nfolds) i++;
     else if (strcmp(a, "--split") == 0 && v) split = argv[++i];
     else if (strcmp(a, "--benchmarks") == 0 && v) benches = argv[++i];
     else if (strcmp(a, "--weak") == 0 && v) weak_col = argv[++i];
@@ -1191,9 +1214,11 @@ static int cmd_convert_routellm(int argc, char **argv) {
     fprintf(stderr,
             "usage: sluice router convert routellm DIR -o OUT.jsonl [--split none|random|subjects|"
             "cross|cross-gsm8k] [--test OUT_TEST.jsonl] [--seed N] [--test-fraction F] "
-            "[--benchmarks mmlu,gsm8k,mt_bench]\n"
+            "[--fold I/K] [--benchmarks mmlu,gsm8k,mt_bench]\n"
             "  random: a seeded split by prompt; subjects: leave MMLU subjects out (the test file\n"
-            "  holds the held-out subjects); cross: train MMLU, test GSM8K; cross-gsm8k: the reverse\n");
+            "  holds the held-out subjects); cross: train MMLU, test GSM8K; cross-gsm8k: the reverse.\n"
+            "  --fold I/K (random, subjects): the I-th (from 0) of K seeded groups is the test set,\n"
+            "  instead of --test-fraction (default 0.2)\n");
     return 2;
   }
   struct strset bad = {0};
@@ -1254,22 +1279,30 @@ static int cmd_convert_routellm(int argc, char **argv) {
     if (!perm) goto out;
     for (size_t i = 0; i < rs.n; i++) perm[i] = i;
     shuffle(perm, rs.n, seed);
-    size_t nt = (size_t)(frac * (double)rs.n + 0.5);
-    for (size_t i = 0; i < nt; i++) pick[perm[i]] = true;
+    size_t lo = 0, hi = (size_t)(frac * (double)rs.n + 0.5);
+    if (nfolds) {
+      lo = rs.n * fold / nfolds;
+      hi = rs.n * (fold + 1) / nfolds;
+    }
+    for (size_t i = lo; i < hi; i++) pick[perm[i]] = true;
     free(perm);
   } else if (mode == 2) {
     size_t *perm = malloc((nsubj ? nsubj : 1) * sizeof *perm);
     if (!perm) goto out;
     for (size_t i = 0; i < nsubj; i++) perm[i] = i;
     shuffle(perm, nsubj, seed);
-    size_t nt = (size_t)(frac * (double)nsubj + 0.5);
+    size_t lo = 0, hi = (size_t)(frac * (double)nsubj + 0.5);
+    if (nfolds) {
+      lo = nsubj * fold / nfolds;
+      hi = nsubj * (fold + 1) / nfolds;
+    }
     fprintf(stderr, "held-out subjects:");
     for (size_t i = 0; i < rs.n; i++) {
       if (strncmp(rs.v[i].source, "mmlu/", 5) != 0) continue;
-      for (size_t k = 0; k < nt; k++)
+      for (size_t k = lo; k < hi; k++)
         if (strcmp(rs.v[i].source + 5, subj[perm[k]]) == 0) pick[i] = true;
     }
-    for (size_t k = 0; k < nt; k++) fprintf(stderr, " %s", subj[perm[k]]);
+    for (size_t k = lo; k < hi; k++) fprintf(stderr, " %s", subj[perm[k]]);
     fprintf(stderr, "\n");
     free(perm);
   } else {
