@@ -62,6 +62,14 @@ static inline float lg(double x, double scale) {
   return (float)(log1p(x) / scale);
 }
 
+static const unsigned char fold[256] = {0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,48,48,48,48,48,48,48,48,48,58,59,60,61,62,63,64,97,98,99,100,101,102,103,104,105,106,107,108,109,110,111,112,113,114,115,116,117,118,119,120,121,122,91,92,93,94,95,96,97,98,99,100,101,102,103,104,105,106,107,108,109,110,111,112,113,114,115,116,117,118,119,120,121,122,123,124,125,126,127,128,129,130,131,132,133,134,135,136,137,138,139,140,141,142,143,144,145,146,147,148,149,150,151,152,153,154,155,156,157,158,159,160,161,162,163,164,165,166,167,168,169,170,171,172,173,174,175,176,177,178,179,180,181,182,183,184,185,186,187,188,189,190,191,192,193,194,195,196,197,198,199,200,201,202,203,204,205,206,207,208,209,210,211,212,213,214,215,216,217,218,219,220,221,222,223,224,225,226,227,228,229,230,231,232,233,234,235,236,237,238,239,240,241,242,243,244,245,246,247,248,249,250,251,252,253,254,255};
+#define W_UP 1ull
+#define W_LET (1ull << 16)
+#define W_DIG (1ull << 32)
+#define W_NA (1ull << 48)
+static const uint64_t wcount[256] = {
+  ['a' ... 'z'] = W_LET, ['A' ... 'Z'] = W_LET | W_UP, ['0' ... '9'] = W_DIG, [0x80 ... 0xff] = W_NA,
+};
 static inline int is_word_byte(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
 }
@@ -116,27 +124,21 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
     if (is_word_byte(c)) {
       uint32_t h = FNV_BASIS;
       size_t j = i;
-      int all_digits = 1;
-      while (j < n && is_word_byte(p[j])) {
+      uint64_t cnt = 0;
+      while (j < n) {
         unsigned char b = p[j];
-        if (b >= 'A' && b <= 'Z') {
-          upper++;
-          letters++;
-          b = (unsigned char)(b + 32);
-          all_digits = 0;
-        } else if (b >= 'a' && b <= 'z') {
-          letters++;
-          all_digits = 0;
-        } else if (b >= '0' && b <= '9') {
-          digits++;
-          b = '0';
-        } else {
-          nonascii++;
-          all_digits = 0;
-        }
-        h = (h ^ b) * FNV_PRIME;
+        uint64_t k = wcount[b];
+        if (!k) break;
+        cnt += k;
+        h = (h ^ fold[b]) * FNV_PRIME;
         j++;
       }
+      upper += (unsigned)(cnt & 0xffff);
+      letters += (unsigned)((cnt >> 16) & 0xffff);
+      unsigned wd = (unsigned)((cnt >> 32) & 0xffff);
+      digits += wd;
+      nonascii += (unsigned)(cnt >> 48);
+      int all_digits = wd == (unsigned)(j - i);
       words++;
       word_bytes += (unsigned)(j - i);
       if (j - i >= 10) long_words++;
