@@ -3,8 +3,10 @@
  * the request path caps it (max_routed_bytes), plus 64 KB passed whole (the model's own
  * SL_ROUTE_TEXT_CAP). Prints decisions/s and the p50/p99/max per decision, and counts
  * allocations during the timed decisions (malloc is wrapped here: it must stay 0).
- * Usage: sluice-router-bench [MODEL_FILE] [decisions per length]   (default: the built-in
- * model, 20000). Never linked into sluice. */
+ * Usage: sluice-router-bench [MODEL_FILE|builtin] [decisions per length] [CORPUS]
+ * (defaults: the built-in model, 20000, 8 MB of synthetic benchmark-like text). CORPUS: any
+ * text file of at least 1 MB; each decision reads a different slice of it. Never linked
+ * into sluice. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +84,27 @@ int main(int argc, char **argv) {
   }
   long per = argc > 2 ? atol(argv[2]) : 20000;
   if (per < 100) per = 100;
+  /* One big text; decision i reads the slice at offset i * 4099 (mod the size): every
+   * decision sees a prompt it has not seen, as a gateway does (a small set of prompts
+   * repeated would let the branch predictor learn them and flatter the numbers). */
+  size_t ncorpus = 8u << 20;
+  char *corpus = malloc(ncorpus);
+  if (!corpus) return 1;
+  if (argc > 3) {
+    FILE *f = fopen(argv[3], "rb");
+    if (!f) {
+      perror(argv[3]);
+      return 1;
+    }
+    ncorpus = fread(corpus, 1, ncorpus, f);
+    fclose(f);
+    if (ncorpus < (1u << 20)) {
+      fprintf(stderr, "%s: need at least 1 MB of text\n", argv[3]);
+      return 1;
+    }
+  } else {
+    make_text(corpus, ncorpus, 1);
+  }
   struct sl_route_model *m;
   char err[256];
   if (sl_route_model_parse(bytes, nb, &m, err, sizeof err)) {
@@ -91,25 +114,20 @@ int main(int argc, char **argv) {
   struct sl_route_scratch *s = malloc(sizeof *s);
   struct sl_route_ring ring;
   sl_route_ring_init(&ring, sl_route_model_quantile(m, 0.7));
-  enum { NTEXT = 32 };
   static const size_t lens[] = {64, 256, 1024, 4096, 65536, 65536};
   static const char *const names[] = {"64 B", "256 B", "1 KB", "4 KB", "64 KB capped to 4 KB",
                                       "64 KB uncapped"};
   double *ns = malloc(sizeof(double) * (size_t)per);
-  char *texts[NTEXT];
-  printf("model %s (hash bits %u), %ld decisions per length, struct sl_route_scratch %zu bytes\n",
-         sl_route_model_id(m), sl_route_model_bits(m), per, sizeof *s);
+  printf("model %s (hash bits %u), %ld decisions per length, %s text, struct sl_route_scratch "
+         "%zu bytes\n", sl_route_model_id(m), sl_route_model_bits(m), per,
+         argc > 3 ? argv[3] : "synthetic", sizeof *s);
   printf("%-22s %12s %9s %9s %9s %7s\n", "prompt", "decisions/s", "p50 us", "p99 us", "max us",
          "allocs");
   for (size_t L = 0; L < sizeof lens / sizeof lens[0]; L++) {
-    for (int i = 0; i < NTEXT; i++) {
-      texts[i] = malloc(lens[L]);
-      make_text(texts[i], lens[L], (unsigned)(i + 7 * L));
-    }
-    size_t cap = L == 4 ? 4096 : lens[L];
+    size_t cap = L == 4 ? 4096 : lens[L], span = ncorpus - lens[L];
     volatile double sink = 0;
-    for (int i = 0; i < 1000; i++) { /* warm the caches */
-      struct sl_route_input in = {texts[i % NTEXT], cap, 1, false};
+    for (int i = 0; i < 1000; i++) { /* warm up */
+      struct sl_route_input in = {corpus + (size_t)i * 7919 % span, cap, 1, false};
       sink += sl_route_model_score(m, &in, s);
     }
     allocs = 0;
@@ -117,7 +135,7 @@ int main(int argc, char **argv) {
     double t0 = now_ns();
     for (long i = 0; i < per; i++) {
       double a = now_ns();
-      struct sl_route_input in = {texts[i % NTEXT], cap, 1, false};
+      struct sl_route_input in = {corpus + (size_t)i * 4099 % span, cap, 1, false};
       double sc = sl_route_model_score(m, &in, s);
       double th = sl_route_ring_observe(&ring, sc, 0.3);
       sink += sc >= th;
@@ -128,12 +146,12 @@ int main(int argc, char **argv) {
     qsort(ns, (size_t)per, sizeof *ns, cmpd);
     printf("%-22s %12.0f %9.2f %9.2f %9.2f %7lu\n", names[L], (double)per / (total / 1e9),
            ns[per / 2] / 1e3, ns[(size_t)((double)per * 0.99)] / 1e3, ns[per - 1] / 1e3, allocs);
-    for (int i = 0; i < NTEXT; i++) free(texts[i]);
     (void)sink;
   }
   free(ns);
   free(s);
   free(owned);
+  free(corpus);
   sl_route_model_free(m);
   return 0;
 }
