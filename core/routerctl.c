@@ -26,10 +26,10 @@
 #include "policy/route_model.h"
 
 #define DEFAULT_MAX_BYTES 4096u
-#define DEFAULT_BITS 16u
-#define DEFAULT_C 0.1
-#define DEFAULT_FOLDS 5u
-#define NQ 101u
+#define DEFAULT_BITS      16u
+#define DEFAULT_C         0.1
+#define DEFAULT_FOLDS     5u
+#define NQ                101u
 
 /* ---- small helpers ---------------------------------------------------------------- */
 
@@ -91,9 +91,7 @@ static uint64_t splitmix(uint64_t *x) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
 }
-static double unit(uint64_t *x) {
-  return (double)(splitmix(x) >> 11) / 9007199254740992.0;
-}
+static double unit(uint64_t *x) { return (double)(splitmix(x) >> 11) / 9007199254740992.0; }
 static void shuffle(size_t *a, size_t n, uint64_t seed) {
   uint64_t x = seed ^ 0x5eed5eed5eedull;
   for (size_t i = n; i > 1; i--) {
@@ -223,17 +221,15 @@ static int load_rows(const char *path, bool need_q, const char *source_prefix, s
       break;
     }
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(j, "source");
-    if (source_prefix && (!cJSON_IsString(src) ||
-                          strncmp(src->valuestring, source_prefix, strlen(source_prefix)) != 0)) {
+    if (source_prefix &&
+        (!cJSON_IsString(src) || strncmp(src->valuestring, source_prefix, strlen(source_prefix)) != 0)) {
       cJSON_Delete(j);
       continue;
     }
     double qw = 0, qs = 0;
     if (need_q && (!quality_ok(cJSON_GetObjectItemCaseSensitive(j, "weak"), &qw) ||
                    !quality_ok(cJSON_GetObjectItemCaseSensitive(j, "strong"), &qs))) {
-      fprintf(stderr,
-              "sluice router: %s:%zu: \"weak\" and \"strong\" must be numbers in [0, 1]\n", path,
-              lineno);
+      fprintf(stderr, "sluice router: %s:%zu: \"weak\" and \"strong\" must be numbers in [0, 1]\n", path, lineno);
       cJSON_Delete(j);
       rc = -1;
       break;
@@ -248,8 +244,7 @@ static int load_rows(const char *path, bool need_q, const char *source_prefix, s
     r->weak = qw;
     r->strong = qs;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "turns");
-    if (cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble < 1e6)
-      r->turns = (unsigned)t->valuedouble;
+    if (cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble < 1e6) r->turns = (unsigned)t->valuedouble;
     r->tools = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "tools"));
     if (cJSON_IsString(src)) r->source = strdup(src->valuestring);
     cJSON_Delete(j);
@@ -260,8 +255,7 @@ static int load_rows(const char *path, bool need_q, const char *source_prefix, s
 }
 
 static struct sl_route_input row_input(const struct row *r, size_t max_bytes) {
-  struct sl_route_input in = {r->prompt, r->len < max_bytes ? r->len : max_bytes, r->turns,
-                              r->tools};
+  struct sl_route_input in = {r->prompt, r->len < max_bytes ? r->len : max_bytes, r->turns, r->tools};
   return in;
 }
 
@@ -290,9 +284,7 @@ static int open_model(const char *path, struct sl_route_model **m) {
 
 /* ---- training --------------------------------------------------------------------- */
 
-static void quiet(const char *s) {
-  (void)s;
-}
+static void quiet(const char *s) { (void)s; }
 
 static int cmp_float(const void *a, const void *b) {
   float x = *(const float *)a, y = *(const float *)b;
@@ -343,8 +335,8 @@ struct head {
 };
 
 /* Trains one head on the rows listed in sel; labels y (+1/-1). */
-static int train_head(struct feature_node **x, const double *y, const size_t *sel, size_t n,
-                      int nfeat, double C, size_t nw, struct head *h) {
+static int train_head(struct feature_node **x, const double *y, const size_t *sel, size_t n, int nfeat, double C,
+                      size_t nw, struct head *h) {
   struct feature_node **px = malloc(n * sizeof *px);
   double *py = malloc(n * sizeof *py);
   if (!px || !py) {
@@ -393,9 +385,7 @@ static double head_value(const struct head *h, const struct feature_node *x, int
   return v;
 }
 
-static double sig(double v) {
-  return 1.0 / (1.0 + exp(-v));
-}
+static double sig(double v) { return 1.0 / (1.0 + exp(-v)); }
 
 static double label(double q, uint64_t *rng) {
   if (q >= 1.0) return 1;
@@ -424,18 +414,25 @@ static int cmd_train(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "-o") == 0 && v) outp = argv[++i];
-    else if (strcmp(a, "--seed") == 0 && v && parse_u64(v, &seed) == 0) i++;
-    else if (strcmp(a, "--hash-bits") == 0 && v && parse_u64(v, &bits) == 0 &&
-             bits >= SL_ROUTE_BITS_MIN && bits <= 18) i++;
-    else if (strcmp(a, "--folds") == 0 && v && parse_u64(v, &folds) == 0 && folds != 1 &&
-             folds <= 20) i++;
-    else if (strcmp(a, "--max-bytes") == 0 && v && parse_u64(v, &maxb) == 0 && maxb > 0) i++;
-    else if (strcmp(a, "--c") == 0 && v && parse_double(v, &C) == 0 && C > 0) i++;
-    else if (a[0] != '-' && !data) data = a;
+    if (strcmp(a, "-o") == 0 && v)
+      outp = argv[++i];
+    else if (strcmp(a, "--seed") == 0 && v && parse_u64(v, &seed) == 0)
+      i++;
+    else if (strcmp(a, "--hash-bits") == 0 && v && parse_u64(v, &bits) == 0 && bits >= SL_ROUTE_BITS_MIN && bits <= 18)
+      i++;
+    else if (strcmp(a, "--folds") == 0 && v && parse_u64(v, &folds) == 0 && folds != 1 && folds <= 20)
+      i++;
+    else if (strcmp(a, "--max-bytes") == 0 && v && parse_u64(v, &maxb) == 0 && maxb > 0)
+      i++;
+    else if (strcmp(a, "--c") == 0 && v && parse_double(v, &C) == 0 && C > 0)
+      i++;
+    else if (a[0] != '-' && !data)
+      data = a;
     else {
-      fprintf(stderr, "sluice router train: bad argument %s (hash bits %u-18, C > 0, folds 0 or "
-                      "2-20)\n", a, SL_ROUTE_BITS_MIN);
+      fprintf(stderr,
+              "sluice router train: bad argument %s (hash bits %u-18, C > 0, folds 0 or "
+              "2-20)\n",
+              a, SL_ROUTE_BITS_MIN);
       return 2;
     }
   }
@@ -526,8 +523,7 @@ static int cmd_train(int argc, char **argv) {
     }
     free(perm);
     free(sel);
-    for (size_t i = 0; i < n; i++)
-      er[i] = (struct sl_route_eval_row){oof[i], rs.v[i].weak, rs.v[i].strong};
+    for (size_t i = 0; i < n; i++) er[i] = (struct sl_route_eval_row){oof[i], rs.v[i].weak, rs.v[i].strong};
     struct sl_route_eval_result res, orc;
     cJSON *cv = cJSON_AddObjectToObject(meta, "cv");
     cJSON_AddNumberToObject(cv, "folds", (double)folds);
@@ -543,13 +539,11 @@ static int cmd_train(int argc, char **argv) {
   }
 
   /* The final model on every row. */
-  if (train_head(x, ys, all, n, nfeat, C, nw, &hs) || train_head(x, yw, all, n, nfeat, C, nw, &hw))
-    goto out;
+  if (train_head(x, ys, all, n, nfeat, C, nw, &hs) || train_head(x, yw, all, n, nfeat, C, nw, &hw)) goto out;
   float q[NQ];
   {
     double *sc = oof; /* reuse: in-sample scores of the final model */
-    for (size_t i = 0; i < n; i++)
-      sc[i] = sig(head_value(&hs, x[i], nfeat)) - sig(head_value(&hw, x[i], nfeat));
+    for (size_t i = 0; i < n; i++) sc[i] = sig(head_value(&hs, x[i], nfeat)) - sig(head_value(&hw, x[i], nfeat));
     float *fs = malloc(n * sizeof *fs);
     if (!fs) goto out;
     for (size_t i = 0; i < n; i++) fs[i] = (float)sc[i];
@@ -624,11 +618,14 @@ static int cmd_calibrate(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--prompts") == 0 && v) prompts = argv[++i];
-    else if (strcmp(a, "--strong-share") == 0 && v && parse_double(v, &share) == 0 && share >= 0 &&
-             share <= 1) i++;
-    else if (strcmp(a, "--max-bytes") == 0 && v && parse_u64(v, &maxb) == 0 && maxb > 0) i++;
-    else if (a[0] != '-' && !file) file = a;
+    if (strcmp(a, "--prompts") == 0 && v)
+      prompts = argv[++i];
+    else if (strcmp(a, "--strong-share") == 0 && v && parse_double(v, &share) == 0 && share >= 0 && share <= 1)
+      i++;
+    else if (strcmp(a, "--max-bytes") == 0 && v && parse_u64(v, &maxb) == 0 && maxb > 0)
+      i++;
+    else if (a[0] != '-' && !file)
+      file = a;
     else {
       fprintf(stderr, "sluice router calibrate: bad argument %s (--strong-share in [0, 1])\n", a);
       return 2;
@@ -678,8 +675,7 @@ static int cmd_calibrate(int argc, char **argv) {
 
 /* ---- eval ------------------------------------------------------------------------- */
 
-static void svg_curve(FILE *f, const double *c, size_t n, double w, double s, const char *color,
-                      const char *dash) {
+static void svg_curve(FILE *f, const double *c, size_t n, double w, double s, const char *color, const char *dash) {
   fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", color, dash);
   size_t step = n > 400 ? n / 400 : 1;
   for (size_t k = 0;; k += step) {
@@ -702,10 +698,12 @@ static int write_svg(const char *path, const double *cm, const double *co, size_
     fprintf(stderr, "sluice router eval: %s: %s\n", path, strerror(errno));
     return -1;
   }
-  fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"620\" height=\"400\" "
-             "font-family=\"sans-serif\" font-size=\"12\">\n"
-             "<rect width=\"620\" height=\"400\" fill=\"white\"/>\n"
-             "<text x=\"310\" y=\"20\" text-anchor=\"middle\">%s</text>\n", title);
+  fprintf(f,
+          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"620\" height=\"400\" "
+          "font-family=\"sans-serif\" font-size=\"12\">\n"
+          "<rect width=\"620\" height=\"400\" fill=\"white\"/>\n"
+          "<text x=\"310\" y=\"20\" text-anchor=\"middle\">%s</text>\n",
+          title);
   fprintf(f, "<line x1=\"60\" y1=\"340\" x2=\"560\" y2=\"340\" stroke=\"black\"/>\n"
              "<line x1=\"60\" y1=\"340\" x2=\"60\" y2=\"40\" stroke=\"black\"/>\n");
   for (int i = 0; i <= 10; i += 2) {
@@ -721,15 +719,19 @@ static int write_svg(const char *path, const double *cm, const double *co, size_
              "stroke-dasharray=\"4 4\"/>\n");
   svg_curve(f, co, n, r->weak, r->strong, "#2a9d3a", " stroke-dasharray=\"2 2\"");
   svg_curve(f, cm, n, r->weak, r->strong, "#1f5fbf", "");
-  fprintf(f, "<text x=\"420\" y=\"300\" fill=\"#1f5fbf\">model (APGR %.3f)</text>\n"
-             "<text x=\"420\" y=\"316\" fill=\"#888\">random (0.500)</text>\n"
-             "<text x=\"420\" y=\"284\" fill=\"#2a9d3a\">oracle</text>\n</svg>\n", r->apgr);
+  fprintf(f,
+          "<text x=\"420\" y=\"300\" fill=\"#1f5fbf\">model (APGR %.3f)</text>\n"
+          "<text x=\"420\" y=\"316\" fill=\"#888\">random (0.500)</text>\n"
+          "<text x=\"420\" y=\"284\" fill=\"#2a9d3a\">oracle</text>\n</svg>\n",
+          r->apgr);
   return fclose(f) == 0 ? 0 : -1;
 }
 
 static void pct(char *b, size_t n, double v) {
-  if (isnan(v)) snprintf(b, n, "n/a");
-  else snprintf(b, n, "%.1f%%", v * 100);
+  if (isnan(v))
+    snprintf(b, n, "n/a");
+  else
+    snprintf(b, n, "%.1f%%", v * 100);
 }
 
 static void print_metrics(const char *name, const struct sl_route_eval_result *r) {
@@ -746,11 +748,16 @@ static int cmd_eval(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--svg") == 0 && v) svg = argv[++i];
-    else if (strcmp(a, "--source") == 0 && v) source = argv[++i];
-    else if (strcmp(a, "--seed") == 0 && v && parse_u64(v, &seed) == 0) i++;
-    else if (strcmp(a, "--max-bytes") == 0 && v && parse_u64(v, &maxb) == 0 && maxb > 0) i++;
-    else if (a[0] != '-' && npos < 64) pos[npos++] = a;
+    if (strcmp(a, "--svg") == 0 && v)
+      svg = argv[++i];
+    else if (strcmp(a, "--source") == 0 && v)
+      source = argv[++i];
+    else if (strcmp(a, "--seed") == 0 && v && parse_u64(v, &seed) == 0)
+      i++;
+    else if (strcmp(a, "--max-bytes") == 0 && v && parse_u64(v, &maxb) == 0 && maxb > 0)
+      i++;
+    else if (a[0] != '-' && npos < 64)
+      pos[npos++] = a;
     else {
       fprintf(stderr, "sluice router eval: bad argument %s\n", a);
       return 2;
@@ -789,8 +796,7 @@ static int cmd_eval(int argc, char **argv) {
     er = ne;
     for (size_t i = 0; i < rs.n; i++) {
       struct sl_route_input in = row_input(&rs.v[i], maxb);
-      er[n++] = (struct sl_route_eval_row){sl_route_model_score(m, &in, s), rs.v[i].weak,
-                                           rs.v[i].strong};
+      er[n++] = (struct sl_route_eval_row){sl_route_model_score(m, &in, s), rs.v[i].weak, rs.v[i].strong};
     }
     if (k == 0) snprintf(id, sizeof id, "%s", sl_route_model_id(m));
     rows_free(&rs);
@@ -798,8 +804,7 @@ static int cmd_eval(int argc, char **argv) {
   }
   if (npos > 2) snprintf(id + strlen(id), sizeof id - strlen(id), " and %d more (pooled)", npos / 2 - 1);
   if (n == 0) {
-    fprintf(stderr, "sluice router eval: %s: no rows%s%s\n", data, source ? " from source " : "",
-            source ? source : "");
+    fprintf(stderr, "sluice router eval: %s: no rows%s%s\n", data, source ? " from source " : "", source ? source : "");
     goto out;
   }
   cm = malloc((n + 1) * sizeof *cm);
@@ -811,7 +816,8 @@ static int cmd_eval(int argc, char **argv) {
       sl_route_eval_random_seeded(er, n, seed, &rrs, cr))
     goto out;
   sl_route_eval_random(er, n, &rr);
-  printf("model %s on %s%s%s: %zu rows, weak %.4f, strong %.4f\n", id, base_name(data), source ? " source " : "", source ? source : "", n, rm.weak, rm.strong);
+  printf("model %s on %s%s%s: %zu rows, weak %.4f, strong %.4f\n", id, base_name(data), source ? " source " : "",
+         source ? source : "", n, rm.weak, rm.strong);
   if (!(rm.strong > rm.weak))
     printf("(the strong model is not better than the weak one on these rows: no gap to "
            "recover, the metrics are n/a)\n");
@@ -903,14 +909,17 @@ static int csv_record(const char **pp, const char *end, char **fields, int *nf) 
       }
     }
     f[n] = 0;
-    if (*nf < CSV_MAX_FIELDS) fields[(*nf)++] = f;
-    else free(f);
+    if (*nf < CSV_MAX_FIELDS)
+      fields[(*nf)++] = f;
+    else
+      free(f);
     if (p < end && *p == ',') {
       p++;
       continue;
     }
     if (p < end && *p == '\r') p++;
-    if (p < end && *p == '\n') p++;
+    if (p < end && *p == '\n')
+      p++;
     else if (p < end) {
       for (int i = 0; i < *nf; i++) free(fields[i]);
       *nf = 0;
@@ -999,16 +1008,18 @@ static int add_row(struct rows *rs, const char *prompt, double weak, double stro
 }
 
 static int tf(const char *s, double *q) {
-  if (strcmp(s, "True") == 0) *q = 1;
-  else if (strcmp(s, "False") == 0) *q = 0;
-  else return -1;
+  if (strcmp(s, "True") == 0)
+    *q = 1;
+  else if (strcmp(s, "False") == 0)
+    *q = 0;
+  else
+    return -1;
   return 0;
 }
 
 /* A CSV of (prompt, <weak column>, <strong column>, ...) into rows. */
-static int load_outcomes_csv(const char *path, const char *weak_col, const char *strong_col,
-                             const char *source, const struct strset *bad, struct rows *rs,
-                             size_t *excluded) {
+static int load_outcomes_csv(const char *path, const char *weak_col, const char *strong_col, const char *source,
+                             const struct strset *bad, struct rows *rs, size_t *excluded) {
   char *buf;
   size_t len;
   if (read_all(path, &buf, &len)) return -1;
@@ -1038,8 +1049,10 @@ static int load_outcomes_csv(const char *path, const char *weak_col, const char 
       rc = -1;
       break;
     }
-    if (strset_has(bad, f[0])) (*excluded)++;
-    else if (add_row(rs, f[0], qw, qs, 1, source)) rc = -1;
+    if (strset_has(bad, f[0]))
+      (*excluded)++;
+    else if (add_row(rs, f[0], qw, qs, 1, source))
+      rc = -1;
     csv_free(f, nf);
     if (rc) break;
   }
@@ -1051,12 +1064,10 @@ static int load_outcomes_csv(const char *path, const char *weak_col, const char 
   return rc;
 }
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int load_mt_bench(const char *dir, const char *weak_col, const char *strong_col,
-                         const struct strset *bad, struct rows *rs, size_t *excluded) {
+static int load_mt_bench(const char *dir, const char *weak_col, const char *strong_col, const struct strset *bad,
+                         struct rows *rs, size_t *excluded) {
   char path[4200];
   snprintf(path, sizeof path, "%s/mt_bench_judgements.jsonl", dir);
   char *buf;
@@ -1114,9 +1125,9 @@ static int load_mt_bench(const char *dir, const char *weak_col, const char *stro
         char src[128];
         snprintf(src, sizeof src, "mt_bench/%s", cJSON_IsString(cat) ? cat->valuestring : "other");
         if (cnt[id][0] && cnt[id][1]) {
-          if (strset_has(bad, t0->valuestring)) (*excluded)++;
-          else if (add_row(rs, t0->valuestring, sum[id][0] / cnt[id][0] / 10.0,
-                           sum[id][1] / cnt[id][1] / 10.0, 1, src))
+          if (strset_has(bad, t0->valuestring))
+            (*excluded)++;
+          else if (add_row(rs, t0->valuestring, sum[id][0] / cnt[id][0] / 10.0, sum[id][1] / cnt[id][1] / 10.0, 1, src))
             rc = -1;
         }
       }
@@ -1155,8 +1166,10 @@ static int write_rows(const char *path, const struct rows *rs, const bool *pick,
     n++;
   }
   int bad = ferror(f);
-  if (f != stdout) bad |= fclose(f) != 0;
-  else fflush(f);
+  if (f != stdout)
+    bad |= fclose(f) != 0;
+  else
+    fflush(f);
   if (bad) {
     fprintf(stderr, "sluice router convert: %s: write failed\n", path);
     return -1;
@@ -1187,38 +1200,46 @@ static int cmd_convert_routellm(int argc, char **argv) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     char tail;
-    if (strcmp(a, "-o") == 0 && v) outp = argv[++i];
-    else if (strcmp(a, "--test") == 0 && v) testp = argv[++i];
-    else if (strcmp(a, "--fold") == 0 && v && sscanf(v, "%u/%u%c", &fold, &nfolds, &tail) == 2 &&
-             nfolds >= 2 && nfolds <= 100 && fold < nfolds) i++;
-    else if (strcmp(a, "--split") == 0 && v) split = argv[++i];
-    else if (strcmp(a, "--benchmarks") == 0 && v) benches = argv[++i];
-    else if (strcmp(a, "--weak") == 0 && v) weak_col = argv[++i];
-    else if (strcmp(a, "--strong") == 0 && v) strong_col = argv[++i];
-    else if (strcmp(a, "--seed") == 0 && v && parse_u64(v, &seed) == 0) i++;
-    else if (strcmp(a, "--test-fraction") == 0 && v && parse_double(v, &frac) == 0 && frac > 0 &&
-             frac < 1) i++;
-    else if (a[0] != '-' && !dir) dir = a;
+    if (strcmp(a, "-o") == 0 && v)
+      outp = argv[++i];
+    else if (strcmp(a, "--test") == 0 && v)
+      testp = argv[++i];
+    else if (strcmp(a, "--fold") == 0 && v && sscanf(v, "%u/%u%c", &fold, &nfolds, &tail) == 2 && nfolds >= 2 &&
+             nfolds <= 100 && fold < nfolds)
+      i++;
+    else if (strcmp(a, "--split") == 0 && v)
+      split = argv[++i];
+    else if (strcmp(a, "--benchmarks") == 0 && v)
+      benches = argv[++i];
+    else if (strcmp(a, "--weak") == 0 && v)
+      weak_col = argv[++i];
+    else if (strcmp(a, "--strong") == 0 && v)
+      strong_col = argv[++i];
+    else if (strcmp(a, "--seed") == 0 && v && parse_u64(v, &seed) == 0)
+      i++;
+    else if (strcmp(a, "--test-fraction") == 0 && v && parse_double(v, &frac) == 0 && frac > 0 && frac < 1)
+      i++;
+    else if (a[0] != '-' && !dir)
+      dir = a;
     else {
       fprintf(stderr, "sluice router convert routellm: bad argument %s\n", a);
       return 2;
     }
   }
-  int mode = strcmp(split, "none") == 0       ? 0
-             : strcmp(split, "random") == 0   ? 1
-             : strcmp(split, "subjects") == 0 ? 2
+  int mode = strcmp(split, "none") == 0                                        ? 0
+             : strcmp(split, "random") == 0                                    ? 1
+             : strcmp(split, "subjects") == 0                                  ? 2
              : strcmp(split, "cross") == 0 || strcmp(split, "cross-mmlu") == 0 ? 3
-             : strcmp(split, "cross-gsm8k") == 0 ? 4
-                                                : -1;
+             : strcmp(split, "cross-gsm8k") == 0                               ? 4
+                                                                               : -1;
   if (!dir || !outp || mode < 0 || (mode > 0 && !testp)) {
-    fprintf(stderr,
-            "usage: sluice router convert routellm DIR -o OUT.jsonl [--split none|random|subjects|"
-            "cross|cross-gsm8k] [--test OUT_TEST.jsonl] [--seed N] [--test-fraction F] "
-            "[--fold I/K] [--benchmarks mmlu,gsm8k,mt_bench]\n"
-            "  random: a seeded split by prompt; subjects: leave MMLU subjects out (the test file\n"
-            "  holds the held-out subjects); cross: train MMLU, test GSM8K; cross-gsm8k: the reverse.\n"
-            "  --fold I/K (random, subjects): the I-th (from 0) of K seeded groups is the test set,\n"
-            "  instead of --test-fraction (default 0.2)\n");
+    fprintf(stderr, "usage: sluice router convert routellm DIR -o OUT.jsonl [--split none|random|subjects|"
+                    "cross|cross-gsm8k] [--test OUT_TEST.jsonl] [--seed N] [--test-fraction F] "
+                    "[--fold I/K] [--benchmarks mmlu,gsm8k,mt_bench]\n"
+                    "  random: a seeded split by prompt; subjects: leave MMLU subjects out (the test file\n"
+                    "  holds the held-out subjects); cross: train MMLU, test GSM8K; cross-gsm8k: the reverse.\n"
+                    "  --fold I/K (random, subjects): the I-th (from 0) of K seeded groups is the test set,\n"
+                    "  instead of --test-fraction (default 0.2)\n");
     return 2;
   }
   struct strset bad = {0};
@@ -1241,8 +1262,7 @@ static int cmd_convert_routellm(int argc, char **argv) {
     size_t cap = 0;
     while ((e = readdir(d))) {
       size_t l = strlen(e->d_name);
-      if (l < 10 || strncmp(e->d_name, "mmlu_", 5) != 0 || strcmp(e->d_name + l - 4, ".csv") != 0)
-        continue;
+      if (l < 10 || strncmp(e->d_name, "mmlu_", 5) != 0 || strcmp(e->d_name + l - 4, ".csv") != 0) continue;
       if (nsubj == cap) {
         cap = cap ? cap * 2 : 64;
         char **ns = realloc(subj, cap * sizeof *ns);
@@ -1307,8 +1327,7 @@ static int cmd_convert_routellm(int argc, char **argv) {
     free(perm);
   } else {
     const char *test_src = mode == 3 ? "gsm8k" : "mmlu/";
-    for (size_t i = 0; i < rs.n; i++)
-      pick[i] = strncmp(rs.v[i].source, test_src, strlen(test_src)) == 0;
+    for (size_t i = 0; i < rs.n; i++) pick[i] = strncmp(rs.v[i].source, test_src, strlen(test_src)) == 0;
   }
   if (write_rows(outp, &rs, pick, false) || write_rows(testp, &rs, pick, true)) goto out;
   rc = 0;
@@ -1324,8 +1343,10 @@ out:
 static int cmd_convert_pairwise(int argc, char **argv) {
   const char *in = NULL, *outp = "-";
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) outp = argv[++i];
-    else if (argv[i][0] != '-' && !in) in = argv[i];
+    if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+      outp = argv[++i];
+    else if (argv[i][0] != '-' && !in)
+      in = argv[i];
     else {
       fprintf(stderr, "sluice router convert pairwise: bad argument %s\n", argv[i]);
       return 2;
@@ -1358,17 +1379,23 @@ static int cmd_convert_pairwise(int argc, char **argv) {
       const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "winner");
       double qs = -1, qw = -1;
       if (cJSON_IsString(w)) {
-        if (strcmp(w->valuestring, "strong") == 0) qs = 1, qw = 0;
-        else if (strcmp(w->valuestring, "weak") == 0) qs = 0, qw = 1;
-        else if (strcmp(w->valuestring, "tie") == 0) qs = qw = 0.5;
+        if (strcmp(w->valuestring, "strong") == 0)
+          qs = 1, qw = 0;
+        else if (strcmp(w->valuestring, "weak") == 0)
+          qs = 0, qw = 1;
+        else if (strcmp(w->valuestring, "tie") == 0)
+          qs = qw = 0.5;
       }
       if (!cJSON_IsString(pr) || qs < 0) {
-        fprintf(stderr, "sluice router convert pairwise: %s:%zu: need \"prompt\" and \"winner\": "
-                        "\"strong\", \"weak\" or \"tie\"\n", in, lineno);
+        fprintf(stderr,
+                "sluice router convert pairwise: %s:%zu: need \"prompt\" and \"winner\": "
+                "\"strong\", \"weak\" or \"tie\"\n",
+                in, lineno);
         rc = 1;
       } else {
         struct row *r = rows_add(&rs);
-        if (!r || !(r->prompt = strdup(pr->valuestring))) rc = 1;
+        if (!r || !(r->prompt = strdup(pr->valuestring)))
+          rc = 1;
         else {
           r->len = strlen(r->prompt);
           r->weak = qw;
@@ -1388,15 +1415,14 @@ static int cmd_convert_pairwise(int argc, char **argv) {
 /* ---- dispatch --------------------------------------------------------------------- */
 
 static void usage(void) {
-  fprintf(stderr,
-          "usage: sluice router train DATA -o FILE [--seed N] [--hash-bits B] [--c C] [--folds K]\n"
-          "       sluice router calibrate FILE --prompts SAMPLE --strong-share F\n"
-          "       sluice router eval FILE DATA [--source PREFIX] [--svg OUT.svg]\n"
-          "       sluice router convert routellm DIR -o OUT.jsonl [--split none|random|subjects|cross|"
-          "cross-gsm8k] [--test OUT_TEST.jsonl] [--seed N]\n"
-          "       sluice router convert pairwise FILE [-o OUT.jsonl]\n"
-          "       sluice router info FILE\n"
-          "FILE may be \"builtin\" (the embedded default model).\n");
+  fprintf(stderr, "usage: sluice router train DATA -o FILE [--seed N] [--hash-bits B] [--c C] [--folds K]\n"
+                  "       sluice router calibrate FILE --prompts SAMPLE --strong-share F\n"
+                  "       sluice router eval FILE DATA [--source PREFIX] [--svg OUT.svg]\n"
+                  "       sluice router convert routellm DIR -o OUT.jsonl [--split none|random|subjects|cross|"
+                  "cross-gsm8k] [--test OUT_TEST.jsonl] [--seed N]\n"
+                  "       sluice router convert pairwise FILE [-o OUT.jsonl]\n"
+                  "       sluice router info FILE\n"
+                  "FILE may be \"builtin\" (the embedded default model).\n");
 }
 
 static int cmd_info(int argc, char **argv) {
@@ -1406,10 +1432,9 @@ static int cmd_info(int argc, char **argv) {
   }
   struct sl_route_model *m;
   if (open_model(argv[1], &m)) return 1;
-  printf("model %s: hash bits %u\nquantiles: 10%% %.4f  50%% %.4f  70%% %.4f  90%% %.4f\n%s\n",
-         sl_route_model_id(m), sl_route_model_bits(m), sl_route_model_quantile(m, 0.1),
-         sl_route_model_quantile(m, 0.5), sl_route_model_quantile(m, 0.7),
-         sl_route_model_quantile(m, 0.9), sl_route_model_meta(m));
+  printf("model %s: hash bits %u\nquantiles: 10%% %.4f  50%% %.4f  70%% %.4f  90%% %.4f\n%s\n", sl_route_model_id(m),
+         sl_route_model_bits(m), sl_route_model_quantile(m, 0.1), sl_route_model_quantile(m, 0.5),
+         sl_route_model_quantile(m, 0.7), sl_route_model_quantile(m, 0.9), sl_route_model_meta(m));
   sl_route_model_free(m);
   return 0;
 }

@@ -23,9 +23,12 @@ static float select_rank(float *a, size_t n, size_t kk) {
         j--;
       }
     } while (i <= j);
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return a[k];
+    if (k <= j)
+      hi = j;
+    else if (k >= i)
+      lo = i;
+    else
+      return a[k];
   }
   return a[k];
 }
@@ -57,8 +60,10 @@ double sl_route_calibrate(const double *scores, size_t n, double strong_share) {
     if (!isnan(scores[i])) t[m++] = scores[i];
   double r;
   size_t k = (size_t)floor(clamp01(strong_share) * (double)m + 0.5);
-  if (m == 0) r = -HUGE_VAL;
-  else if (k == 0) r = HUGE_VAL;
+  if (m == 0)
+    r = -HUGE_VAL;
+  else if (k == 0)
+    r = HUGE_VAL;
   else {
     qsort(t, m, sizeof *t, cmp_double);
     r = t[m - k];

@@ -9,9 +9,9 @@
 
 #include <stddef.h>
 
-#define SL_ROUTE_RING 256
+#define SL_ROUTE_RING       256
 #define SL_ROUTE_RING_EVERY 16u
-#define SL_ROUTE_RING_WARM 32u /* scores seen before the ring's own quantile is used */
+#define SL_ROUTE_RING_WARM  32u /* scores seen before the ring's own quantile is used */
 
 struct sl_route_ring {
   float v[SL_ROUTE_RING];

@@ -60,13 +60,11 @@ void sl_route_eval_metrics(const double *curve, size_t n, struct sl_route_eval_r
   r->cpt50 = sl_route_eval_cpt(curve, n, 0.5);
   r->cpt80 = sl_route_eval_cpt(curve, n, 0.8);
   double area = 0;
-  for (size_t k = 1; k <= n; k++)
-    area += ((curve[k - 1] - r->weak) + (curve[k] - r->weak)) / (2.0 * gap);
+  for (size_t k = 1; k <= n; k++) area += ((curve[k - 1] - r->weak) + (curve[k] - r->weak)) / (2.0 * gap);
   r->apgr = area / (double)n;
 }
 
-int sl_route_eval_run(const struct sl_route_eval_row *rows, size_t n,
-                      struct sl_route_eval_result *r, double *curve) {
+int sl_route_eval_run(const struct sl_route_eval_row *rows, size_t n, struct sl_route_eval_result *r, double *curve) {
   if (n == 0) return -EINVAL;
   double *c = curve ? curve : malloc((n + 1) * sizeof *c);
   if (!c) return -ENOMEM;
@@ -89,14 +87,13 @@ static int run_with_scores(const struct sl_route_eval_row *rows, size_t n, const
   return rc;
 }
 
-int sl_route_eval_oracle(const struct sl_route_eval_row *rows, size_t n,
-                         struct sl_route_eval_result *r, double *curve) {
+int sl_route_eval_oracle(const struct sl_route_eval_row *rows, size_t n, struct sl_route_eval_result *r,
+                         double *curve) {
   if (n == 0) return -EINVAL;
   return run_with_scores(rows, n, NULL, r, curve);
 }
 
-void sl_route_eval_random(const struct sl_route_eval_row *rows, size_t n,
-                          struct sl_route_eval_result *r) {
+void sl_route_eval_random(const struct sl_route_eval_row *rows, size_t n, struct sl_route_eval_result *r) {
   double w = 0, s = 0;
   for (size_t i = 0; i < n; i++) {
     w += rows[i].weak;

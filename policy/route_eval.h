@@ -34,14 +34,11 @@ void sl_route_eval_metrics(const double *curve, size_t n, struct sl_route_eval_r
 /* CPT(x) from a curve: a fraction in [0, 1], NaN when S <= W. */
 double sl_route_eval_cpt(const double *curve, size_t n, double x);
 /* The curve and metrics of the scores in rows; curve may be NULL. 0, -EINVAL, -ENOMEM. */
-int sl_route_eval_run(const struct sl_route_eval_row *rows, size_t n,
-                      struct sl_route_eval_result *r, double *curve);
+int sl_route_eval_run(const struct sl_route_eval_row *rows, size_t n, struct sl_route_eval_result *r, double *curve);
 /* The oracle router on the same rows (scores strong - weak); curve may be NULL. */
-int sl_route_eval_oracle(const struct sl_route_eval_row *rows, size_t n,
-                         struct sl_route_eval_result *r, double *curve);
+int sl_route_eval_oracle(const struct sl_route_eval_row *rows, size_t n, struct sl_route_eval_result *r, double *curve);
 /* Random routing, analytic: CPT(x) = x, APGR = 0.5, W and S of the rows. */
-void sl_route_eval_random(const struct sl_route_eval_row *rows, size_t n,
-                          struct sl_route_eval_result *r);
+void sl_route_eval_random(const struct sl_route_eval_row *rows, size_t n, struct sl_route_eval_result *r);
 /* Random routing, one seeded draw (scores from a fixed PRNG). */
 int sl_route_eval_random_seeded(const struct sl_route_eval_row *rows, size_t n, uint64_t seed,
                                 struct sl_route_eval_result *r, double *curve);

@@ -8,30 +8,55 @@
 #include <string.h>
 
 enum {
-  D_BYTES, D_WORDS, D_SENTENCES, D_LINES, D_NUMBERS, D_DIGIT_FRAC, D_OPERATORS, D_DOLLARS,
-  D_LATEX, D_CODE_PUNCT, D_FENCES, D_OPT_LINES, D_OPT_MEAN, D_OPT_MAX, D_OPT_SPREAD,
-  D_ANSWER_END, D_QMARKS, D_UPPER_FRAC, D_WORD_LEN, D_TURNS, D_TOOLS, D_NONASCII_FRAC,
-  D_PARENS, D_PERCENT, D_QUOTES, D_LONGEST_LINE, D_COMMAS, D_TRUNCATED, D_LONG_WORDS,
-  D_BLANK_LINES, D_EQUALS, D_COUNT
+  D_BYTES,
+  D_WORDS,
+  D_SENTENCES,
+  D_LINES,
+  D_NUMBERS,
+  D_DIGIT_FRAC,
+  D_OPERATORS,
+  D_DOLLARS,
+  D_LATEX,
+  D_CODE_PUNCT,
+  D_FENCES,
+  D_OPT_LINES,
+  D_OPT_MEAN,
+  D_OPT_MAX,
+  D_OPT_SPREAD,
+  D_ANSWER_END,
+  D_QMARKS,
+  D_UPPER_FRAC,
+  D_WORD_LEN,
+  D_TURNS,
+  D_TOOLS,
+  D_NONASCII_FRAC,
+  D_PARENS,
+  D_PERCENT,
+  D_QUOTES,
+  D_LONGEST_LINE,
+  D_COMMAS,
+  D_TRUNCATED,
+  D_LONG_WORDS,
+  D_BLANK_LINES,
+  D_EQUALS,
+  D_COUNT
 };
 _Static_assert(D_COUNT <= SL_ROUTE_DENSE, "dense cues exceed SL_ROUTE_DENSE");
 
 static const char *const dense_names[D_COUNT] = {
-  "bytes", "words", "sentences", "lines", "numbers", "digit_frac", "operators", "dollars",
-  "latex", "code_punct", "fences", "option_lines", "option_mean_len", "option_max_len",
-  "option_spread", "answer_end", "question_marks", "upper_frac", "word_len", "turns",
-  "tools", "nonascii_frac", "parens", "percent", "quotes", "longest_line", "commas",
-  "truncated", "long_words", "blank_lines", "equals",
+    "bytes",         "words",       "sentences",      "lines",      "numbers",      "digit_frac",      "operators",
+    "dollars",       "latex",       "code_punct",     "fences",     "option_lines", "option_mean_len", "option_max_len",
+    "option_spread", "answer_end",  "question_marks", "upper_frac", "word_len",     "turns",           "tools",
+    "nonascii_frac", "parens",      "percent",        "quotes",     "longest_line", "commas",          "truncated",
+    "long_words",    "blank_lines", "equals",
 };
 
-const char *sl_route_dense_name(unsigned i) {
-  return i < D_COUNT ? dense_names[i] : NULL;
-}
+const char *sl_route_dense_name(unsigned i) { return i < D_COUNT ? dense_names[i] : NULL; }
 
 #define FNV_BASIS 2166136261u
 #define FNV_PRIME 16777619u
-#define BOS_HASH 0x0b05u
-#define EOS_HASH 0x0e05u
+#define BOS_HASH  0x0b05u
+#define EOS_HASH  0x0e05u
 
 static inline uint32_t mix32(uint32_t h) {
   h ^= h >> 16;
@@ -58,17 +83,30 @@ static inline void emit(struct fstate *f, uint32_t h) {
   s->nidx += 2;
 }
 
-static inline float lg(double x, double scale) {
-  return (float)(log1p(x) / scale);
-}
+static inline float lg(double x, double scale) { return (float)(log1p(x) / scale); }
 
-static const unsigned char fold[256] = {0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,48,48,48,48,48,48,48,48,48,58,59,60,61,62,63,64,97,98,99,100,101,102,103,104,105,106,107,108,109,110,111,112,113,114,115,116,117,118,119,120,121,122,91,92,93,94,95,96,97,98,99,100,101,102,103,104,105,106,107,108,109,110,111,112,113,114,115,116,117,118,119,120,121,122,123,124,125,126,127,128,129,130,131,132,133,134,135,136,137,138,139,140,141,142,143,144,145,146,147,148,149,150,151,152,153,154,155,156,157,158,159,160,161,162,163,164,165,166,167,168,169,170,171,172,173,174,175,176,177,178,179,180,181,182,183,184,185,186,187,188,189,190,191,192,193,194,195,196,197,198,199,200,201,202,203,204,205,206,207,208,209,210,211,212,213,214,215,216,217,218,219,220,221,222,223,224,225,226,227,228,229,230,231,232,233,234,235,236,237,238,239,240,241,242,243,244,245,246,247,248,249,250,251,252,253,254,255};
-#define W_UP 1ull
+static const unsigned char fold[256] = {
+    0,   1,   2,   3,   4,   5,   6,   7,   8,   9,   10,  11,  12,  13,  14,  15,  16,  17,  18,  19,  20,  21,
+    22,  23,  24,  25,  26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,  41,  42,  43,
+    44,  45,  46,  47,  48,  48,  48,  48,  48,  48,  48,  48,  48,  48,  58,  59,  60,  61,  62,  63,  64,  97,
+    98,  99,  100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119,
+    120, 121, 122, 91,  92,  93,  94,  95,  96,  97,  98,  99,  100, 101, 102, 103, 104, 105, 106, 107, 108, 109,
+    110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 130, 131,
+    132, 133, 134, 135, 136, 137, 138, 139, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149, 150, 151, 152, 153,
+    154, 155, 156, 157, 158, 159, 160, 161, 162, 163, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173, 174, 175,
+    176, 177, 178, 179, 180, 181, 182, 183, 184, 185, 186, 187, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197,
+    198, 199, 200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211, 212, 213, 214, 215, 216, 217, 218, 219,
+    220, 221, 222, 223, 224, 225, 226, 227, 228, 229, 230, 231, 232, 233, 234, 235, 236, 237, 238, 239, 240, 241,
+    242, 243, 244, 245, 246, 247, 248, 249, 250, 251, 252, 253, 254, 255};
+#define W_UP  1ull
 #define W_LET (1ull << 16)
 #define W_DIG (1ull << 32)
-#define W_NA (1ull << 48)
+#define W_NA  (1ull << 48)
 static const uint64_t wcount[256] = {
-  ['a' ... 'z'] = W_LET, ['A' ... 'Z'] = W_LET | W_UP, ['0' ... '9'] = W_DIG, [0x80 ... 0xff] = W_NA,
+    ['a' ... 'z'] = W_LET,
+    ['A' ... 'Z'] = W_LET | W_UP,
+    ['0' ... '9'] = W_DIG,
+    [0x80 ... 0xff] = W_NA,
 };
 static inline int is_word_byte(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
@@ -84,8 +122,7 @@ static size_t option_marker(const unsigned char *p, size_t n) {
   size_t i = 0;
   while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
   if (i < n && p[i] == '(') {
-    if (i + 2 < n && ((p[i + 1] >= 'A' && p[i + 1] <= 'H') || (p[i + 1] >= 'a' && p[i + 1] <= 'h')) &&
-        p[i + 2] == ')')
+    if (i + 2 < n && ((p[i + 1] >= 'A' && p[i + 1] <= 'H') || (p[i + 1] >= 'a' && p[i + 1] <= 'h')) && p[i + 2] == ')')
       return i + 3;
     return 0;
   }
@@ -172,25 +209,42 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
     }
     line_has_text = 1;
     switch (c) {
-    case '.': case '!': case '?':
+    case '.':
+    case '!':
+    case '?':
       if (i + 1 == n || is_space(p[i + 1])) sentences++;
       if (c == '?') qmarks++;
       break;
-    case '+': case '-': case '*': case '/': case '^': case '<': case '>': ops++; break;
-    case '=': ops++; equals++; break;
+    case '+':
+    case '-':
+    case '*':
+    case '/':
+    case '^':
+    case '<':
+    case '>': ops++; break;
+    case '=':
+      ops++;
+      equals++;
+      break;
     case '$': dollars++; break;
     case '\\':
       if (i + 1 < n && ((p[i + 1] >= 'a' && p[i + 1] <= 'z') || (p[i + 1] >= 'A' && p[i + 1] <= 'Z') ||
                         p[i + 1] == '(' || p[i + 1] == '['))
         latex++;
       break;
-    case '{': case '}': case ';': code++; break;
+    case '{':
+    case '}':
+    case ';': code++; break;
     case '`':
       if (i + 2 < n && p[i + 1] == '`' && p[i + 2] == '`') fences++;
       break;
-    case '(': case ')': case '[': case ']': parens++; break;
+    case '(':
+    case ')':
+    case '[':
+    case ']': parens++; break;
     case '%': percent++; break;
-    case '"': case '\'': quotes++; break;
+    case '"':
+    case '\'': quotes++; break;
     case ',': commas++; break;
     default: break;
     }
@@ -219,8 +273,8 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
     while (e > 0 && is_space(p[e - 1])) e--;
     if (e >= 7) {
       const unsigned char *t = p + e - 7;
-      answer_end = (t[0] | 32) == 'a' && (t[1] | 32) == 'n' && (t[2] | 32) == 's' &&
-                   (t[3] | 32) == 'w' && (t[4] | 32) == 'e' && (t[5] | 32) == 'r' && t[6] == ':';
+      answer_end = (t[0] | 32) == 'a' && (t[1] | 32) == 'n' && (t[2] | 32) == 's' && (t[3] | 32) == 'w' &&
+                   (t[4] | 32) == 'e' && (t[5] | 32) == 'r' && t[6] == ':';
     }
   }
 

@@ -23,13 +23,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_ROUTE_TOKENIZER_ID 1
-#define SL_ROUTE_HASH_ID 1
+#define SL_ROUTE_TOKENIZER_ID  1
+#define SL_ROUTE_HASH_ID       1
 #define SL_ROUTE_FEATURESET_ID 1
 
 #define SL_ROUTE_TEXT_CAP 8192u /* bytes read at most, whatever the caller passes */
-#define SL_ROUTE_IDX_CAP 8192u  /* hashed occurrences kept at most */
-#define SL_ROUTE_DENSE 32u      /* dense cue slots (some reserved, always 0) */
+#define SL_ROUTE_IDX_CAP  8192u /* hashed occurrences kept at most */
+#define SL_ROUTE_DENSE    32u   /* dense cue slots (some reserved, always 0) */
 #define SL_ROUTE_BITS_MIN 8u
 #define SL_ROUTE_BITS_MAX 20u
 

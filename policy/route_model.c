@@ -30,9 +30,7 @@ uint64_t sl_route_fnv64(const void *p, size_t n) {
 static uint32_t rd32(const unsigned char *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-static uint64_t rd64(const unsigned char *p) {
-  return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
+static uint64_t rd64(const unsigned char *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 static float rdf(const unsigned char *p) {
   uint32_t u = rd32(p);
   float f;
@@ -61,21 +59,18 @@ static int fail(char *err, size_t errlen, const char *fmt, ...) {
   return -EINVAL;
 }
 
-int sl_route_model_parse(const void *bytes, size_t n, struct sl_route_model **out, char *err,
-                         size_t errlen) {
+int sl_route_model_parse(const void *bytes, size_t n, struct sl_route_model **out, char *err, size_t errlen) {
   const unsigned char *p = bytes;
   *out = NULL;
   if (!p || n < SL_ROUTE_HEADER_BYTES + 8)
     return fail(err, errlen, "router model: %zu bytes, too short for a model file", n);
   if (n > SL_ROUTE_FILE_MAX)
-    return fail(err, errlen, "router model: %zu bytes, larger than the %u-byte limit", n,
-                SL_ROUTE_FILE_MAX);
-  if (memcmp(p, "SLRT", 4) != 0)
-    return fail(err, errlen, "router model: not a sluice router model (bad magic)");
+    return fail(err, errlen, "router model: %zu bytes, larger than the %u-byte limit", n, SL_ROUTE_FILE_MAX);
+  if (memcmp(p, "SLRT", 4) != 0) return fail(err, errlen, "router model: not a sluice router model (bad magic)");
   uint32_t version = rd32(p + 4);
   if (version != SL_ROUTE_FILE_VERSION)
-    return fail(err, errlen, "router model: file version %u, this sluice reads version %u",
-                version, SL_ROUTE_FILE_VERSION);
+    return fail(err, errlen, "router model: file version %u, this sluice reads version %u", version,
+                SL_ROUTE_FILE_VERSION);
   uint64_t sum = rd64(p + n - 8);
   if (sl_route_fnv64(p, n - 8) != sum)
     return fail(err, errlen, "router model: checksum mismatch (damaged or truncated file)");
@@ -87,23 +82,19 @@ int sl_route_model_parse(const void *bytes, size_t n, struct sl_route_model **ou
                 hid, tid, fid, SL_ROUTE_HASH_ID, SL_ROUTE_TOKENIZER_ID, SL_ROUTE_FEATURESET_ID);
   uint32_t bits = rd32(p + 20), dn = rd32(p + 24), nq = rd32(p + 28), ml = rd32(p + 32);
   if (bits < SL_ROUTE_BITS_MIN || bits > SL_ROUTE_BITS_MAX)
-    return fail(err, errlen, "router model: hash bits %u outside [%u, %u]", bits,
-                SL_ROUTE_BITS_MIN, SL_ROUTE_BITS_MAX);
+    return fail(err, errlen, "router model: hash bits %u outside [%u, %u]", bits, SL_ROUTE_BITS_MIN, SL_ROUTE_BITS_MAX);
   if (dn != SL_ROUTE_DENSE)
     return fail(err, errlen, "router model: %u dense features, expected %u", dn, SL_ROUTE_DENSE);
   if (nq < 2 || nq > SL_ROUTE_QUANTILES_MAX)
-    return fail(err, errlen, "router model: %u quantiles, expected 2 to %u", nq,
-                SL_ROUTE_QUANTILES_MAX);
+    return fail(err, errlen, "router model: %u quantiles, expected 2 to %u", nq, SL_ROUTE_QUANTILES_MAX);
   if (ml > SL_ROUTE_META_MAX)
     return fail(err, errlen, "router model: metadata of %u bytes, above %u", ml, SL_ROUTE_META_MAX);
   uint64_t nw = ((uint64_t)1 << bits) + dn;
   uint64_t want = SL_ROUTE_HEADER_BYTES + 8ull * nw + 4ull * nq + ml + 8;
   if (want != n)
-    return fail(err, errlen, "router model: %zu bytes, the header describes %llu", n,
-                (unsigned long long)want);
+    return fail(err, errlen, "router model: %zu bytes, the header describes %llu", n, (unsigned long long)want);
   const unsigned char *meta = p + SL_ROUTE_HEADER_BYTES + 8ull * nw + 4ull * nq;
-  if (ml && memchr(meta, 0, ml))
-    return fail(err, errlen, "router model: metadata contains a NUL byte");
+  if (ml && memchr(meta, 0, ml)) return fail(err, errlen, "router model: metadata contains a NUL byte");
 
   struct sl_route_model *m = calloc(1, sizeof *m);
   if (!m) return -ENOMEM;
@@ -157,8 +148,8 @@ void sl_route_model_free(struct sl_route_model *m) {
   free(m);
 }
 
-void sl_route_model_heads(const struct sl_route_model *m, const struct sl_route_scratch *s,
-                          double *head_s, double *head_w) {
+void sl_route_model_heads(const struct sl_route_model *m, const struct sl_route_scratch *s, double *head_s,
+                          double *head_w) {
   double hs = 0, hw = 0;
   const float *w = m->w;
   uint32_t mask = (1u << m->bits) - 1u;
@@ -181,9 +172,7 @@ void sl_route_model_heads(const struct sl_route_model *m, const struct sl_route_
   *head_w = hw + m->bias_w;
 }
 
-static double sigmoid(double x) {
-  return 1.0 / (1.0 + exp(-x));
-}
+static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 
 double sl_route_model_score(const struct sl_route_model *m, const struct sl_route_input *in,
                             struct sl_route_scratch *s) {
@@ -203,8 +192,10 @@ double sl_route_model_cdf(const struct sl_route_model *m, double score) {
   unsigned lo = 0, hi = n - 1;
   while (hi - lo > 1) {
     unsigned mid = (lo + hi) / 2;
-    if (q[mid] <= score) lo = mid;
-    else hi = mid;
+    if (q[mid] <= score)
+      lo = mid;
+    else
+      hi = mid;
   }
   double span = (double)q[hi] - q[lo];
   double frac = span > 0 ? (score - q[lo]) / span : 0.0;
@@ -221,15 +212,9 @@ double sl_route_model_quantile(const struct sl_route_model *m, double q) {
   return m->q[i] + f * ((double)m->q[i + 1] - m->q[i]);
 }
 
-const char *sl_route_model_id(const struct sl_route_model *m) {
-  return m->id;
-}
-unsigned sl_route_model_bits(const struct sl_route_model *m) {
-  return m->bits;
-}
-const char *sl_route_model_meta(const struct sl_route_model *m) {
-  return m->meta;
-}
+const char *sl_route_model_id(const struct sl_route_model *m) { return m->id; }
+unsigned sl_route_model_bits(const struct sl_route_model *m) { return m->bits; }
+const char *sl_route_model_meta(const struct sl_route_model *m) { return m->meta; }
 
 size_t sl_route_model_size(const struct sl_route_model_spec *spec) {
   if (spec->bits < SL_ROUTE_BITS_MIN || spec->bits > SL_ROUTE_BITS_MAX) return 0;
@@ -240,8 +225,7 @@ size_t sl_route_model_size(const struct sl_route_model_spec *spec) {
   return SL_ROUTE_HEADER_BYTES + 8 * nw + 4 * (size_t)spec->nq + ml + 8;
 }
 
-size_t sl_route_model_serialize(const struct sl_route_model_spec *spec, unsigned char *out,
-                                size_t cap) {
+size_t sl_route_model_serialize(const struct sl_route_model_spec *spec, unsigned char *out, size_t cap) {
   size_t n = sl_route_model_size(spec);
   if (!n || n > cap) return 0;
   size_t ml = spec->meta ? strlen(spec->meta) : 0;

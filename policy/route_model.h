@@ -26,25 +26,24 @@
 
 #include "policy/route_features.h"
 
-#define SL_ROUTE_FILE_VERSION 1
-#define SL_ROUTE_HEADER_BYTES 44u
-#define SL_ROUTE_META_MAX 65536u
+#define SL_ROUTE_FILE_VERSION  1
+#define SL_ROUTE_HEADER_BYTES  44u
+#define SL_ROUTE_META_MAX      65536u
 #define SL_ROUTE_QUANTILES_MAX 1001u
-#define SL_ROUTE_FILE_MAX (4u << 20)
+#define SL_ROUTE_FILE_MAX      (4u << 20)
 
 struct sl_route_model; /* immutable after parse; shared read-only by workers */
 
 /* 0, or -EINVAL (err says why) / -ENOMEM. Copies what it needs from bytes. */
-int sl_route_model_parse(const void *bytes, size_t n, struct sl_route_model **out, char *err,
-                         size_t errlen);
+int sl_route_model_parse(const void *bytes, size_t n, struct sl_route_model **out, char *err, size_t errlen);
 void sl_route_model_free(struct sl_route_model *m);
 
 /* The score of one input; uses s as scratch, never allocates. */
 double sl_route_model_score(const struct sl_route_model *m, const struct sl_route_input *in,
                             struct sl_route_scratch *s);
 /* Both heads' raw values (before the sigmoid) for features already in s. */
-void sl_route_model_heads(const struct sl_route_model *m, const struct sl_route_scratch *s,
-                          double *head_s, double *head_w);
+void sl_route_model_heads(const struct sl_route_model *m, const struct sl_route_scratch *s, double *head_s,
+                          double *head_w);
 /* Position of score in the training distribution, [0, 1] (piecewise linear). */
 double sl_route_model_cdf(const struct sl_route_model *m, double score);
 /* The training score at quantile q in [0, 1] (clamped; piecewise linear). */
@@ -69,8 +68,7 @@ struct sl_route_model_spec {
 size_t sl_route_model_size(const struct sl_route_model_spec *spec);
 /* Writes the file into out (cap bytes); returns its size, or 0 if cap is too small or the
  * spec invalid. */
-size_t sl_route_model_serialize(const struct sl_route_model_spec *spec, unsigned char *out,
-                                size_t cap);
+size_t sl_route_model_serialize(const struct sl_route_model_spec *spec, unsigned char *out, size_t cap);
 
 /* FNV-1a 64 (the file's checksum). */
 uint64_t sl_route_fnv64(const void *p, size_t n);

@@ -36,10 +36,12 @@ void *realloc(void *p, size_t n) {
 }
 
 static const char *const words[] = {
-  "the", "of", "a", "which", "following", "is", "most", "likely", "patient", "function",
-  "energy", "court", "market", "x", "y", "=", "+", "solve", "how", "many", "dollars", "does",
-  "she", "have", "left?", "A.", "B.", "C.", "D.", "Answer:", "16", "3.5", "$", "\\frac{1}{2}",
-  "(a)", "theorem", "probability", "statement", "true", "false", "because", "every", "week,",
+    "the",     "of",           "a",      "which",   "following",   "is",        "most", "likely",
+    "patient", "function",     "energy", "court",   "market",      "x",         "y",    "=",
+    "+",       "solve",        "how",    "many",    "dollars",     "does",      "she",  "have",
+    "left?",   "A.",           "B.",     "C.",      "D.",          "Answer:",   "16",   "3.5",
+    "$",       "\\frac{1}{2}", "(a)",    "theorem", "probability", "statement", "true", "false",
+    "because", "every",        "week,",
 };
 
 static void make_text(char *out, size_t len, unsigned seed) {
@@ -115,14 +117,12 @@ int main(int argc, char **argv) {
   struct sl_route_ring ring;
   sl_route_ring_init(&ring, sl_route_model_quantile(m, 0.7));
   static const size_t lens[] = {64, 256, 1024, 4096, 65536, 65536};
-  static const char *const names[] = {"64 B", "256 B", "1 KB", "4 KB", "64 KB capped to 4 KB",
-                                      "64 KB uncapped"};
+  static const char *const names[] = {"64 B", "256 B", "1 KB", "4 KB", "64 KB capped to 4 KB", "64 KB uncapped"};
   double *ns = malloc(sizeof(double) * (size_t)per);
   printf("model %s (hash bits %u), %ld decisions per length, %s text, struct sl_route_scratch "
-         "%zu bytes\n", sl_route_model_id(m), sl_route_model_bits(m), per,
-         argc > 3 ? argv[3] : "synthetic", sizeof *s);
-  printf("%-22s %12s %9s %9s %9s %7s\n", "prompt", "decisions/s", "p50 us", "p99 us", "max us",
-         "allocs");
+         "%zu bytes\n",
+         sl_route_model_id(m), sl_route_model_bits(m), per, argc > 3 ? argv[3] : "synthetic", sizeof *s);
+  printf("%-22s %12s %9s %9s %9s %7s\n", "prompt", "decisions/s", "p50 us", "p99 us", "max us", "allocs");
   for (size_t L = 0; L < sizeof lens / sizeof lens[0]; L++) {
     size_t cap = L == 4 ? 4096 : lens[L], span = ncorpus - lens[L];
     volatile double sink = 0;
@@ -144,8 +144,8 @@ int main(int argc, char **argv) {
     double total = now_ns() - t0;
     counting = 0;
     qsort(ns, (size_t)per, sizeof *ns, cmpd);
-    printf("%-22s %12.0f %9.2f %9.2f %9.2f %7lu\n", names[L], (double)per / (total / 1e9),
-           ns[per / 2] / 1e3, ns[(size_t)((double)per * 0.99)] / 1e3, ns[per - 1] / 1e3, allocs);
+    printf("%-22s %12.0f %9.2f %9.2f %9.2f %7lu\n", names[L], (double)per / (total / 1e9), ns[per / 2] / 1e3,
+           ns[(size_t)((double)per * 0.99)] / 1e3, ns[per - 1] / 1e3, allocs);
     (void)sink;
   }
   free(ns);

@@ -35,7 +35,7 @@ static void features_golden(void) {
     for (int k = 0; k < 5; k++)
       if (strcmp(sl_route_dense_name(d), names[k]) == 0) got[k] = S.dense[d];
   CHECK(fabsf(got[0] - (float)(log1p(2) / 2.5)) < 1e-6f); /* two option lines */
-  CHECK(got[1] == 1.0f);                                   /* ends with "Answer:" */
+  CHECK(got[1] == 1.0f);                                  /* ends with "Answer:" */
   CHECK(fabsf(got[2] - (float)(log1p(1) / 3.0)) < 1e-6f);
   CHECK(fabsf(got[3] - (float)(log1p(4) / 4.0)) < 1e-6f); /* 16 27 43 42 */
   CHECK(fabsf(got[4] - (float)(log1p(4) / 5.0)) < 1e-6f);
@@ -175,10 +175,18 @@ static void model_corruption_refused(void) {
     uint32_t v;
     const char *why;
   } fields[] = {
-    {0, 0x54524c58, "magic"},      {4, 2, "version"},     {8, 9, "ids"},
-    {12, 9, "ids"},                {16, 9, "ids"},        {20, 7, "hash bits"},
-    {20, 21, "hash bits"},         {20, 9, "header describes"}, {24, 31, "dense"},
-    {28, 1, "quantiles"},          {28, 12, "header describes"},  {32, 99999999, "metadata"},
+      {0, 0x54524c58, "magic"},
+      {4, 2, "version"},
+      {8, 9, "ids"},
+      {12, 9, "ids"},
+      {16, 9, "ids"},
+      {20, 7, "hash bits"},
+      {20, 21, "hash bits"},
+      {20, 9, "header describes"},
+      {24, 31, "dense"},
+      {28, 1, "quantiles"},
+      {28, 12, "header describes"},
+      {32, 99999999, "metadata"},
   };
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
     memcpy(c, b, n);
@@ -271,8 +279,10 @@ static void calibrate_arithmetic(void) {
     for (double f = 0.05; f <= 1.0; f += 0.15) {
       size_t k = (size_t)floor(f * (double)n + 0.5);
       double th = sl_route_calibrate_f(a, n, f, t);
-      if (k == 0) CHECK(th == HUGE_VAL);
-      else CHECK(th == sorted[n - k]);
+      if (k == 0)
+        CHECK(th == HUGE_VAL);
+      else
+        CHECK(th == sorted[n - k]);
     }
   }
 }
@@ -365,6 +375,5 @@ static void eval_hand_computed(void) {
   free(big);
 }
 
-CHECK_MAIN(T(features_golden), T(features_invariants), T(model_round_trip_and_golden),
-           T(model_corruption_refused), T(builtin_parses), T(calibrate_arithmetic),
-           T(ring_tracks_shift), T(eval_hand_computed))
+CHECK_MAIN(T(features_golden), T(features_invariants), T(model_round_trip_and_golden), T(model_corruption_refused),
+           T(builtin_parses), T(calibrate_arithmetic), T(ring_tracks_shift), T(eval_hand_computed))
