@@ -112,6 +112,39 @@ static inline int is_word_byte(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
 }
 
+/* Classes of the bytes between words. P_TERM counts '?' too (a sentence end); the classes
+ * from P_BSLASH on need a closer look (look-ahead, or a token of their own). */
+enum {
+  P_OTHER,
+  P_SPACE,
+  P_NL,
+  P_TERM,
+  P_OP,
+  P_COMMA,
+  P_PAREN,
+  P_QUOTE,
+  P_PCT,
+  P_CODE,
+  P_BSLASH,
+  P_TICK,
+  P_EQ,
+  P_DOLLAR,
+  P_HAT,
+  P_CURLY,
+  P_QMARK,
+  P_NCLASS
+};
+static const unsigned char pclass[256] = {
+    [' '] = P_SPACE,   ['\t'] = P_SPACE, ['\r'] = P_SPACE, ['\f'] = P_SPACE, ['\v'] = P_SPACE, ['\n'] = P_NL,
+    ['.'] = P_TERM,    ['!'] = P_TERM,   ['?'] = P_QMARK,  ['+'] = P_OP,     ['-'] = P_OP,     ['*'] = P_OP,
+    ['/'] = P_OP,      ['<'] = P_OP,     ['>'] = P_OP,     ['^'] = P_HAT,    ['='] = P_EQ,     ['$'] = P_DOLLAR,
+    ['\\'] = P_BSLASH, ['{'] = P_CURLY,  ['}'] = P_CODE,   [';'] = P_CODE,   ['`'] = P_TICK,   ['('] = P_PAREN,
+    [')'] = P_PAREN,   ['['] = P_PAREN,  [']'] = P_PAREN,  ['%'] = P_PCT,    ['"'] = P_QUOTE,  ['\''] = P_QUOTE,
+    [','] = P_COMMA,
+};
+/* The punctuation that is a token of its own (maths and code marks). */
+static const unsigned char ptoken[256] = {['?'] = 1, ['$'] = 1, ['='] = 1, ['\\'] = 1, ['^'] = 1, ['{'] = 1};
+
 static inline int is_space(unsigned char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
@@ -146,10 +179,11 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
     truncated = 1;
   }
 
-  unsigned words = 0, sentences = 0, lines = n ? 1 : 0, numbers = 0, digits = 0, ops = 0;
-  unsigned dollars = 0, latex = 0, code = 0, fences = 0, qmarks = 0, upper = 0, letters = 0;
-  unsigned nonascii = 0, parens = 0, percent = 0, quotes = 0, commas = 0, long_words = 0;
-  unsigned blank_lines = 0, equals = 0, word_bytes = 0;
+  unsigned cnt[P_NCLASS] = {0};
+  unsigned words = 0, sentences = 0, lines = n ? 1 : 0, numbers = 0, digits = 0;
+  unsigned latex = 0, fences = 0, upper = 0, letters = 0;
+  unsigned nonascii = 0, long_words = 0;
+  unsigned blank_lines = 0, word_bytes = 0;
   unsigned opt_lines = 0;
   double opt_sum = 0, opt_sq = 0, opt_max = 0;
   size_t line_start = 0, longest = 0;
@@ -185,7 +219,13 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
       i = j;
       continue;
     }
-    if (c == '\n') {
+    unsigned k = pclass[c];
+    cnt[k]++;
+    if (k == P_SPACE) {
+      i++;
+      continue;
+    }
+    if (k == P_NL) {
       size_t len = i - line_start;
       if (len > longest) longest = len;
       if (!line_has_text) blank_lines++;
@@ -203,54 +243,24 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
       i++;
       continue;
     }
-    if (is_space(c)) {
-      i++;
-      continue;
-    }
     line_has_text = 1;
-    switch (c) {
-    case '.':
-    case '!':
-    case '?':
-      if (i + 1 == n || is_space(p[i + 1])) sentences++;
-      if (c == '?') qmarks++;
-      break;
-    case '+':
-    case '-':
-    case '*':
-    case '/':
-    case '^':
-    case '<':
-    case '>': ops++; break;
-    case '=':
-      ops++;
-      equals++;
-      break;
-    case '$': dollars++; break;
-    case '\\':
-      if (i + 1 < n && ((p[i + 1] >= 'a' && p[i + 1] <= 'z') || (p[i + 1] >= 'A' && p[i + 1] <= 'Z') ||
-                        p[i + 1] == '(' || p[i + 1] == '['))
+    /* a sentence ends at . ! ? before a space or the end (branch-free: these are common) */
+    sentences +=
+        (k == P_TERM || k == P_QMARK) & (i + 1 == n || (unsigned)(pclass[p[i + 1 < n ? i + 1 : i]] - P_SPACE) <= 1u);
+    if (k >= P_BSLASH) { /* the rare ones that look ahead, and the token punctuation */
+      if (k == P_BSLASH && i + 1 < n &&
+          ((p[i + 1] >= 'a' && p[i + 1] <= 'z') || (p[i + 1] >= 'A' && p[i + 1] <= 'Z') || p[i + 1] == '(' ||
+           p[i + 1] == '['))
         latex++;
-      break;
-    case '{':
-    case '}':
-    case ';': code++; break;
-    case '`':
-      if (i + 2 < n && p[i + 1] == '`' && p[i + 2] == '`') fences++;
-      break;
-    case '(':
-    case ')':
-    case '[':
-    case ']': parens++; break;
-    case '%': percent++; break;
-    case '"':
-    case '\'': quotes++; break;
-    case ',': commas++; break;
-    default: break;
+      else if (k == P_TICK && i + 2 < n && p[i + 1] == '`' && p[i + 2] == '`')
+        fences++;
+      if (ptoken[c]) emit(&f, (FNV_BASIS ^ c) * FNV_PRIME);
     }
-    if (c == '?' || c == '$' || c == '=' || c == '\\' || c == '^' || c == '{') emit(&f, (FNV_BASIS ^ c) * FNV_PRIME);
     i++;
   }
+  unsigned qmarks = cnt[P_QMARK], ops = cnt[P_OP] + cnt[P_EQ] + cnt[P_HAT], equals = cnt[P_EQ];
+  unsigned dollars = cnt[P_DOLLAR], code = cnt[P_CODE] + cnt[P_CURLY], parens = cnt[P_PAREN];
+  unsigned percent = cnt[P_PCT], quotes = cnt[P_QUOTE], commas = cnt[P_COMMA];
   if (n) { /* the last line */
     size_t len = n - line_start;
     if (len > longest) longest = len;
