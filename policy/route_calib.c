@@ -79,6 +79,7 @@ void sl_route_ring_init(struct sl_route_ring *r, double threshold0) {
 
 double sl_route_ring_observe(struct sl_route_ring *r, double score, double strong_fraction) {
   if (isnan(score)) return r->threshold;
+  if (!(strong_fraction > 0)) strong_fraction = 0; /* NaN too */
   r->v[r->pos] = (float)score;
   r->pos = (r->pos + 1) % SL_ROUTE_RING;
   if (r->n < SL_ROUTE_RING) r->n++;
@@ -88,5 +89,8 @@ double sl_route_ring_observe(struct sl_route_ring *r, double score, double stron
     r->threshold = sl_route_calibrate_f(r->v, r->n, strong_fraction, tmp);
     r->since = 0;
   }
+  /* the ends are exact whatever the ring holds: none, or every request, to strong */
+  if (strong_fraction <= 0) return HUGE_VAL;
+  if (strong_fraction >= 1) return -HUGE_VAL;
   return r->threshold;
 }

@@ -23,7 +23,8 @@ struct sl_route_ring {
  * quantile at 1 - strong_fraction). */
 void sl_route_ring_init(struct sl_route_ring *r, double threshold0);
 /* Adds score; recomputes the (1 - strong_fraction) quantile every SL_ROUTE_RING_EVERY
- * requests once warm; returns the threshold for this decision. NaN scores are ignored. */
+ * requests once warm; returns the threshold for this decision. NaN scores are ignored. A
+ * strong_fraction of 0 (or below) returns +HUGE_VAL, of 1 (or above) -HUGE_VAL. */
 double sl_route_ring_observe(struct sl_route_ring *r, double score, double strong_fraction);
 
 /* The threshold sending round(strong_share * n) of these scores to strong (ties may send

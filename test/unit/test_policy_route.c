@@ -301,6 +301,9 @@ static void ring_tracks_shift(void) {
   sl_route_ring_init(&r, 0.123);
   CHECK(sl_route_ring_observe(&r, 5.0, 0.3) == 0.123); /* not warm yet: threshold0 */
   CHECK(sl_route_ring_observe(&r, NAN, 0.3) == 0.123);
+  CHECK(sl_route_ring_observe(&r, 5.0, 0.0) == HUGE_VAL);
+  CHECK(sl_route_ring_observe(&r, -5.0, 1.0) == -HUGE_VAL);
+  CHECK(sl_route_ring_observe(&r, -5.0, NAN) == HUGE_VAL);
   sl_route_ring_init(&r, 10.0); /* a bad threshold0: sends nothing to strong at first */
   uint64_t x = 7;
   /* phases: mean and spread shift abruptly, then drift slowly */
