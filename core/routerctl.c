@@ -418,7 +418,7 @@ static int cmd_train(int argc, char **argv) {
       outp = argv[++i];
     else if (strcmp(a, "--seed") == 0 && v && parse_u64(v, &seed) == 0)
       i++;
-    else if (strcmp(a, "--hash-bits") == 0 && v && parse_u64(v, &bits) == 0 && bits >= SL_ROUTE_BITS_MIN && bits <= 18)
+    else if (strcmp(a, "--hash-bits") == 0 && v && parse_u64(v, &bits) == 0 && bits >= SL_ROUTE_BITS_MIN && bits <= 17)
       i++;
     else if (strcmp(a, "--folds") == 0 && v && parse_u64(v, &folds) == 0 && folds != 1 && folds <= 20)
       i++;
@@ -430,7 +430,7 @@ static int cmd_train(int argc, char **argv) {
       data = a;
     else {
       fprintf(stderr,
-              "sluice router train: bad argument %s (hash bits %u-18, C > 0, folds 0 or "
+              "sluice router train: bad argument %s (hash bits %u-17: a model of at most 2 MB; C > 0, folds 0 or "
               "2-20)\n",
               a, SL_ROUTE_BITS_MIN);
       return 2;

@@ -31,7 +31,7 @@
 #define SL_ROUTE_IDX_CAP  8192u /* hashed occurrences kept at most */
 #define SL_ROUTE_DENSE    32u   /* dense cue slots (some reserved, always 0) */
 #define SL_ROUTE_BITS_MIN 8u
-#define SL_ROUTE_BITS_MAX 20u
+#define SL_ROUTE_BITS_MAX 18u
 
 struct sl_route_input {
   const char *text; /* the routed text (e.g. the last user message); may be NULL if len 0 */
