@@ -18,6 +18,7 @@
 #include "core/config/config_parse.h"
 #include "core/log.h"
 #include "core/master.h"
+#include "core/routerctl.h"
 #include "core/storectl.h"
 
 static void usage(FILE *f) {
@@ -120,6 +121,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (argc >= 2 && strcmp(argv[1], "store") == 0) return sl_storectl_cli(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "router") == 0) return sl_routerctl_cli(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "probe") == 0) {
     if (argc != 3) {
       usage(stderr);
