@@ -28,6 +28,7 @@ static void usage(FILE *f) {
           "       sluice store check [--config FILE | --data-dir DIR]   (exit 1 when a store is damaged)\n"
           "       sluice store backup [--config FILE | --data-dir DIR] DEST   (keys + spend ledger)\n"
           "       sluice probe http://HOST:PORT/PATH   (exit 0 on a 2xx answer; for health checks)\n"
+          "       sluice router train|calibrate|eval|convert|info ...   (router models; `sluice router` for help)\n"
           "       sluice --version\n"
           "Without --config, sluice serves its embedded demo config (mock deployments on\n"
           "127.0.0.1:18081 and :18082). See README.md for the config reference.\n");
@@ -116,7 +117,11 @@ int main(int argc, char **argv) {
     struct sl_master_opts co = {.config_path = argv[2], .port = -1, .workers = -1};
     int rc = load(&co, false, &cfg);
     if (rc) return rc;
-    printf("%s: ok (%zu deployments)\n", argv[2], cfg->ndeployments);
+    if (cfg->nrouters)
+      printf("%s: ok (%zu deployments, %zu router%s)\n", argv[2], cfg->ndeployments, cfg->nrouters,
+             cfg->nrouters == 1 ? "" : "s");
+    else
+      printf("%s: ok (%zu deployments)\n", argv[2], cfg->ndeployments);
     sl_config_free(cfg);
     return 0;
   }
