@@ -440,6 +440,8 @@ int sl_cfg_string(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, char *
 int sl_cfg_pairs(struct sl_cfg_ctx *c, yaml_node_t *map, const char *path,
                  struct sl_cfg_pair **out, size_t *n) {
   struct pairs ps = {0};
+  *out = NULL; /* also on failure: a caller may free it */
+  *n = 0;
   int rc = collect_pairs(c, map, path, &ps, 0);
   if (rc) {
     free(ps.v);

@@ -114,8 +114,8 @@ static int parse_targets(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path,
     }
     if (it->type != YAML_MAPPING_NODE)
       return sl_cfg_fail(c, it, ip, "expected {model: <group>, quality: <0..1>}, got %s", sl_cfg_node_desc(it));
-    struct sl_cfg_pair *ps;
-    size_t np;
+    struct sl_cfg_pair *ps = NULL;
+    size_t np = 0;
     int rc = sl_cfg_pairs(c, it, ip, &ps, &np);
     if (rc) return rc;
     for (size_t j = 0; rc == 0 && j < np; j++) {
@@ -172,8 +172,8 @@ static int parse_cond(struct sl_cfg_ctx *c, yaml_node_t *k, yaml_node_t *v, cons
   if (kind == 3) { /* {name: value(s)} */
     if (v->type != YAML_MAPPING_NODE)
       return sl_cfg_fail(c, v, path, "expected a mapping of %s name to value(s), got %s", name, sl_cfg_node_desc(v));
-    struct sl_cfg_pair *ps;
-    size_t np;
+    struct sl_cfg_pair *ps = NULL;
+    size_t np = 0;
     int rc = sl_cfg_pairs(c, v, path, &ps, &np);
     for (size_t j = 0; rc == 0 && j < np; j++) {
       char kp[SL_CFG_PATH];
@@ -217,8 +217,8 @@ static int parse_rule(struct sl_cfg_ctx *c, yaml_node_t *it, const char *ip, str
   struct sl_rule_cond *conds = calloc(MAX_CONDS, sizeof *conds);
   if (!conds) return -ENOMEM;
   rule->conds = conds;
-  struct sl_cfg_pair *ps;
-  size_t np;
+  struct sl_cfg_pair *ps = NULL;
+  size_t np = 0;
   int rc = sl_cfg_pairs(c, it, ip, &ps, &np);
   char kp[SL_CFG_PATH];
   for (size_t j = 0; rc == 0 && j < np; j++) {
@@ -234,8 +234,8 @@ static int parse_rule(struct sl_cfg_ctx *c, yaml_node_t *it, const char *ip, str
                          sl_cfg_node_desc(ps[j].v));
         break;
       }
-      struct sl_cfg_pair *cs;
-      size_t nc;
+      struct sl_cfg_pair *cs = NULL;
+      size_t nc = 0;
       rc = sl_cfg_pairs(c, ps[j].v, kp, &cs, &nc);
       for (size_t m = 0; rc == 0 && m < nc; m++) {
         char cp[SL_CFG_PATH];
@@ -282,8 +282,8 @@ static int parse_complexity(struct sl_cfg_ctx *c, yaml_node_t *v, const char *pa
   struct sl_router_cfg *r = (struct sl_router_cfg *)((char *)field - RT(tiers));
   if (v->type != YAML_MAPPING_NODE)
     return sl_cfg_fail(c, v, path, "expected a mapping with tiers, got %s", sl_cfg_node_desc(v));
-  struct sl_cfg_pair *ps;
-  size_t np;
+  struct sl_cfg_pair *ps = NULL;
+  size_t np = 0;
   int rc = sl_cfg_pairs(c, v, path, &ps, &np);
   for (size_t j = 0; rc == 0 && j < np; j++) {
     const char *k = (const char *)ps[j].k->data.scalar.value;
@@ -297,8 +297,8 @@ static int parse_complexity(struct sl_cfg_ctx *c, yaml_node_t *v, const char *pa
       rc = sl_cfg_fail(c, ps[j].v, kp, "expected a mapping, got %s", sl_cfg_node_desc(ps[j].v));
       break;
     }
-    struct sl_cfg_pair *ts;
-    size_t nt;
+    struct sl_cfg_pair *ts = NULL;
+    size_t nt = 0;
     rc = sl_cfg_pairs(c, ps[j].v, kp, &ts, &nt);
     static const char *const bounds[3] = {"simple_medium", "medium_complex", "complex_reasoning"};
     for (size_t m = 0; rc == 0 && m < nt; m++) {
