@@ -128,6 +128,8 @@ struct row {
   unsigned turns;
   bool tools;
   char *source; /* may be NULL */
+  bool has_score; /* a logged decision: {"score", "weak", "strong"} without the prompt */
+  double score;
 };
 
 struct rows {
@@ -171,7 +173,9 @@ static bool quality_ok(const cJSON *j, double *q) {
 }
 
 /* Reads JSONL rows {"prompt", "weak", "strong"[, "turns", "tools", "source"]}; when
- * need_q is false, rows need only "prompt" and plain text lines are prompts too. */
+ * need_q is false, rows need only "prompt" and plain text lines are prompts too. With
+ * need_q, a row may give "score" instead of "prompt": a decision logged in shadow mode
+ * (the access log's router_score) joined with the outcomes, evaluated without the prompt. */
 static int load_rows(const char *path, bool need_q, const char *source_prefix, struct rows *out) {
   char *buf;
   size_t len;
@@ -214,8 +218,11 @@ static int load_rows(const char *path, bool need_q, const char *source_prefix, s
       break;
     }
     const cJSON *pr = cJSON_GetObjectItemCaseSensitive(j, "prompt");
-    if (!cJSON_IsString(pr)) {
-      fprintf(stderr, "sluice router: %s:%zu: \"prompt\" must be a string\n", path, lineno);
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(j, "score");
+    bool logged = need_q && !pr && cJSON_IsNumber(sc) && isfinite(sc->valuedouble);
+    if (!cJSON_IsString(pr) && !logged) {
+      fprintf(stderr, "sluice router: %s:%zu: \"prompt\" must be a string%s\n", path, lineno,
+              need_q ? " (or, for a logged decision, \"score\" a number)" : "");
       cJSON_Delete(j);
       rc = -1;
       break;
@@ -235,11 +242,13 @@ static int load_rows(const char *path, bool need_q, const char *source_prefix, s
       break;
     }
     struct row *r = rows_add(out);
-    if (!r || !(r->prompt = strdup(pr->valuestring))) {
+    if (!r || !(r->prompt = strdup(logged ? "" : pr->valuestring))) {
       cJSON_Delete(j);
       rc = -1;
       break;
     }
+    r->has_score = logged;
+    r->score = logged ? sc->valuedouble : 0;
     r->len = strlen(r->prompt);
     r->weak = qw;
     r->strong = qs;
@@ -446,6 +455,13 @@ static int cmd_train(int argc, char **argv) {
     rows_free(&rs);
     return 1;
   }
+  for (size_t i = 0; i < rs.n; i++)
+    if (rs.v[i].has_score) {
+      fprintf(stderr, "sluice router train: %s: row %zu has a score and no prompt: training needs the prompts\n",
+              data, i + 1);
+      rows_free(&rs);
+      return 1;
+    }
   if (rs.n < 10) {
     fprintf(stderr, "sluice router train: %s: %zu rows, need at least 10\n", data, rs.n);
     rows_free(&rs);
@@ -796,7 +812,8 @@ static int cmd_eval(int argc, char **argv) {
     er = ne;
     for (size_t i = 0; i < rs.n; i++) {
       struct sl_route_input in = row_input(&rs.v[i], maxb);
-      er[n++] = (struct sl_route_eval_row){sl_route_model_score(m, &in, s), rs.v[i].weak, rs.v[i].strong};
+      double score = rs.v[i].has_score ? rs.v[i].score : sl_route_model_score(m, &in, s);
+      er[n++] = (struct sl_route_eval_row){score, rs.v[i].weak, rs.v[i].strong};
     }
     if (k == 0) snprintf(id, sizeof id, "%s", sl_route_model_id(m));
     rows_free(&rs);

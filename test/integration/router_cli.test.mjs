@@ -188,3 +188,29 @@ test('convert routellm: CSV with multi-line fields, contaminated prompts exclude
     if (split === 'cross-gsm8k') assert.ok(tr.every((o) => o.source === 'gsm8k') && te.every((o) => o.source.startsWith('mmlu/')));
   }
 });
+
+test('eval on logged decisions: rows with a score and no prompt (shadow mode) are scored as logged', async () => {
+  // 200 logged decisions: the strong model is right where the logged score is high, the
+  // weak one everywhere but there; so routing by the logged score recovers the gap at once
+  // and the reversed scores do worst. The model file is not consulted for such rows.
+  const good = [], reversed = [];
+  for (let i = 0; i < 200; i++) {
+    const hard = i % 4 === 0;
+    const score = hard ? 0.5 + i / 1000 : -0.5 + i / 1000;
+    good.push(JSON.stringify({ score, weak: hard ? 0 : 1, strong: 1 }));
+    reversed.push(JSON.stringify({ score: -score, weak: hard ? 0 : 1, strong: 1 }));
+  }
+  fs.writeFileSync(p('logged.jsonl'), good.join('\n') + '\n');
+  fs.writeFileSync(p('logged_rev.jsonl'), reversed.join('\n') + '\n');
+  const cpt = (out) => parseFloat(out.split('\n').find((l) => /^model\s+[\d.]+%/.test(l)).trim().split(/\s+/)[1]);
+  let r = await router('eval', 'builtin', p('logged.jsonl'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(cpt(r.stdout) <= 25, `logged scores route the hard quarter first: ${r.stdout}`);
+  r = await router('eval', 'builtin', p('logged_rev.jsonl'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(cpt(r.stdout) >= 75, `reversed scores route them last: ${r.stdout}`);
+  // training needs the prompts
+  r = await router('train', p('logged.jsonl'), '-o', p('x.slrt'));
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /has a score and no prompt: training needs the prompts/);
+});
