@@ -877,6 +877,19 @@ out:
  * NUL-terminated copies in fields[0..*nf); returns 1 with a record, 0 at the end, -1 on a
  * malformed record. */
 #define CSV_MAX_FIELDS 16
+/* Appends c to the field (room kept for its NUL); false when out of memory (f freed). */
+static bool field_put(char **f, size_t *n, size_t *cap, char c) {
+  (*f)[(*n)++] = c;
+  if (*n + 1 < *cap) return true;
+  char *nf = realloc(*f, *cap *= 2);
+  if (!nf) {
+    free(*f);
+    return false;
+  }
+  *f = nf;
+  return true;
+}
+
 static int csv_record(const char **pp, const char *end, char **fields, int *nf) {
   const char *p = *pp;
   *nf = 0;
@@ -892,38 +905,23 @@ static int csv_record(const char **pp, const char *end, char **fields, int *nf) 
           free(f);
           return -1;
         }
+        char c;
         if (*p == '"') {
           if (p + 1 < end && p[1] == '"') {
             p += 2;
-            f[n++] = '"';
+            c = '"';
           } else {
             p++;
             break;
           }
         } else {
-          f[n++] = *p++;
+          c = *p++;
         }
-        if (n + 1 >= cap) {
-          char *nf2 = realloc(f, cap *= 2);
-          if (!nf2) {
-            free(f);
-            return -1;
-          }
-          f = nf2;
-        }
+        if (!field_put(&f, &n, &cap, c)) return -1;
       }
     } else {
-      while (p < end && *p != ',' && *p != '\n' && *p != '\r') {
-        f[n++] = *p++;
-        if (n + 1 >= cap) {
-          char *nf2 = realloc(f, cap *= 2);
-          if (!nf2) {
-            free(f);
-            return -1;
-          }
-          f = nf2;
-        }
-      }
+      while (p < end && *p != ',' && *p != '\n' && *p != '\r')
+        if (!field_put(&f, &n, &cap, *p++)) return -1;
     }
     f[n] = 0;
     if (*nf < CSV_MAX_FIELDS)

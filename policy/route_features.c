@@ -165,6 +165,25 @@ static size_t option_marker(const unsigned char *p, size_t n) {
   return 0;
 }
 
+/* What the lines say: the longest, and the multiple-choice option lines' count and lengths. */
+struct lines_stat {
+  size_t longest;
+  unsigned opt_lines;
+  double opt_sum, opt_sq, opt_max;
+};
+
+static void end_line(const unsigned char *line, size_t len, struct lines_stat *ls) {
+  if (len > ls->longest) ls->longest = len;
+  size_t m = option_marker(line, len);
+  if (m) {
+    ls->opt_lines++;
+    double ol = (double)(len - m);
+    ls->opt_sum += ol;
+    ls->opt_sq += ol * ol;
+    if (ol > ls->opt_max) ls->opt_max = ol;
+  }
+}
+
 void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl_route_scratch *s) {
   if (bits < SL_ROUTE_BITS_MIN) bits = SL_ROUTE_BITS_MIN;
   if (bits > SL_ROUTE_BITS_MAX) bits = SL_ROUTE_BITS_MAX;
@@ -184,9 +203,8 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
   unsigned latex = 0, fences = 0, upper = 0, letters = 0;
   unsigned nonascii = 0, long_words = 0;
   unsigned blank_lines = 0, word_bytes = 0;
-  unsigned opt_lines = 0;
-  double opt_sum = 0, opt_sq = 0, opt_max = 0;
-  size_t line_start = 0, longest = 0;
+  struct lines_stat ls = {0};
+  size_t line_start = 0;
   int line_has_text = 0;
 
   size_t i = 0;
@@ -226,17 +244,8 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
       continue;
     }
     if (k == P_NL) {
-      size_t len = i - line_start;
-      if (len > longest) longest = len;
       if (!line_has_text) blank_lines++;
-      size_t m = option_marker(p + line_start, len);
-      if (m) {
-        opt_lines++;
-        double ol = (double)(len - m);
-        opt_sum += ol;
-        opt_sq += ol * ol;
-        if (ol > opt_max) opt_max = ol;
-      }
+      end_line(p + line_start, i - line_start, &ls);
       lines++;
       line_start = i + 1;
       line_has_text = 0;
@@ -262,16 +271,7 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
   unsigned dollars = cnt[P_DOLLAR], code = cnt[P_CODE] + cnt[P_CURLY], parens = cnt[P_PAREN];
   unsigned percent = cnt[P_PCT], quotes = cnt[P_QUOTE], commas = cnt[P_COMMA];
   if (n) { /* the last line */
-    size_t len = n - line_start;
-    if (len > longest) longest = len;
-    size_t m = option_marker(p + line_start, len);
-    if (m) {
-      opt_lines++;
-      double ol = (double)(len - m);
-      opt_sum += ol;
-      opt_sq += ol * ol;
-      if (ol > opt_max) opt_max = ol;
-    }
+    end_line(p + line_start, n - line_start, &ls);
     if (p[n - 1] != '.' && p[n - 1] != '!' && p[n - 1] != '?') sentences++;
   }
   if (words || s->nidx) emit(&f, EOS_HASH);
@@ -300,12 +300,12 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
   d[D_LATEX] = lg(latex, 3.0);
   d[D_CODE_PUNCT] = lg(code, 4.0);
   d[D_FENCES] = lg(fences, 2.0);
-  d[D_OPT_LINES] = lg(opt_lines, 2.5);
-  if (opt_lines) {
-    double mean = opt_sum / opt_lines;
-    double var = opt_sq / opt_lines - mean * mean;
+  d[D_OPT_LINES] = lg(ls.opt_lines, 2.5);
+  if (ls.opt_lines) {
+    double mean = ls.opt_sum / ls.opt_lines;
+    double var = ls.opt_sq / ls.opt_lines - mean * mean;
     d[D_OPT_MEAN] = lg(mean, 6.0);
-    d[D_OPT_MAX] = lg(opt_max, 6.0);
+    d[D_OPT_MAX] = lg(ls.opt_max, 6.0);
     d[D_OPT_SPREAD] = (float)(var > 0 ? sqrt(var) / (mean + 1.0) : 0.0);
   }
   d[D_ANSWER_END] = (float)answer_end;
@@ -318,7 +318,7 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
   d[D_PARENS] = lg(parens, 4.0);
   d[D_PERCENT] = lg(percent, 3.0);
   d[D_QUOTES] = lg(quotes, 4.0);
-  d[D_LONGEST_LINE] = lg((double)longest, 9.0);
+  d[D_LONGEST_LINE] = lg((double)ls.longest, 9.0);
   d[D_COMMAS] = lg(commas, 4.0);
   d[D_TRUNCATED] = (float)truncated;
   d[D_LONG_WORDS] = words ? (float)long_words / (float)words : 0;
