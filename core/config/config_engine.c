@@ -437,6 +437,23 @@ int sl_cfg_string(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, char *
   return parse_value(c, &str, v, path, out);
 }
 
+int sl_cfg_strings(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, const char *what, sl_cfg_each_fn each,
+                   void *ud) {
+  if (v->type != YAML_SEQUENCE_NODE)
+    return sl_cfg_fail(c, v, path, "expected a list of %s, got %s", what, sl_cfg_node_desc(v));
+  size_t i = 0;
+  for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++, i++) {
+    char ip[SL_CFG_PATH];
+    sl_cfg_path_index(ip, path, i);
+    yaml_node_t *e = yaml_document_get_node(c->doc, *it);
+    char *s = NULL;
+    int rc = sl_cfg_string(c, e, ip, &s);
+    if (rc == 0) rc = each(c, e, ip, s, ud);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 int sl_cfg_pairs(struct sl_cfg_ctx *c, yaml_node_t *map, const char *path,
                  struct sl_cfg_pair **out, size_t *n) {
   struct pairs ps = {0};

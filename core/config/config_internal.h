@@ -106,6 +106,12 @@ struct sl_cfg_pair {
 };
 int sl_cfg_pairs(struct sl_cfg_ctx *c, yaml_node_t *map, const char *path,
                  struct sl_cfg_pair **out, size_t *n);
+/* A YAML list of strings ("expected a list of <what>" otherwise): each element (typed and
+ * substituted as sl_cfg_string does) goes to each(), which owns the string (keeps or frees
+ * it) and returns 0 or the error (naming e and its path ip). */
+typedef int (*sl_cfg_each_fn)(struct sl_cfg_ctx *c, yaml_node_t *e, const char *ip, char *s, void *ud);
+int sl_cfg_strings(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, const char *what, sl_cfg_each_fn each,
+                   void *ud);
 const char *sl_cfg_node_desc(const yaml_node_t *v); /* "a mapping", "a list", "a scalar" */
 void sl_cfg_path_join(char *buf, const char *base, const char *key);
 void sl_cfg_path_index(char *buf, const char *base, size_t i);

@@ -457,29 +457,21 @@ int sl_cfg_check_period(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path,
 }
 
 /* permitted_regions / preferred_regions: [name, ...] (policy/region.h) */
+static int add_region(struct sl_cfg_ctx *c, yaml_node_t *e, const char *ip, char *name, void *ud) {
+  int rc = sl_policy_region_list_add(ud, name, strlen(name));
+  if (rc == -E2BIG)
+    rc = sl_cfg_fail(c, e, ip, "more than %d regions", SL_REGION_LIST_MAX);
+  else if (rc)
+    rc = sl_cfg_fail(c, e, ip, "expected a region name (1 to %d characters of letters, digits, '-', '_', '.'), "
+                     "got '%.80s'", SL_REGION_NAME_MAX, name);
+  free(name);
+  return rc;
+}
+
 static int parse_regions(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
   struct sl_region_list *l = field;
   l->n = 0;
-  if (v->type != YAML_SEQUENCE_NODE)
-    return sl_cfg_fail(c, v, path, "expected a list of region names, got %s", sl_cfg_node_desc(v));
-  size_t i = 0;
-  for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++, i++) {
-    char ip[SL_CFG_PATH];
-    sl_cfg_path_index(ip, path, i);
-    yaml_node_t *e = yaml_document_get_node(c->doc, *it);
-    char *name = NULL;
-    int rc = sl_cfg_string(c, e, ip, &name);
-    if (rc) return rc;
-    rc = sl_policy_region_list_add(l, name, strlen(name));
-    if (rc == -E2BIG)
-      rc = sl_cfg_fail(c, e, ip, "more than %d regions", SL_REGION_LIST_MAX);
-    else if (rc)
-      rc = sl_cfg_fail(c, e, ip, "expected a region name (1 to %d characters of letters, digits, '-', '_', '.'), "
-                       "got '%.80s'", SL_REGION_NAME_MAX, name);
-    free(name);
-    if (rc) return rc;
-  }
-  return 0;
+  return sl_cfg_strings(c, v, path, "region names", add_region, l);
 }
 
 static const struct sl_cfg_key general_keys[] = {

@@ -133,33 +133,25 @@ static int parse_hedging(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path,
 
 /* ---- sluice_settings.allowed_hosts: [name, ...] ---- */
 
-static int parse_allowed_hosts(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
-  struct sl_name_list *l = field;
-  if (v->type != YAML_SEQUENCE_NODE)
-    return sl_cfg_fail(c, v, path, "expected a list of host names, got %s", sl_cfg_node_desc(v));
-  size_t i = 0;
-  for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++, i++) {
-    char ip[SL_CFG_PATH];
-    sl_cfg_path_index(ip, path, i);
-    yaml_node_t *e = yaml_document_get_node(c->doc, *it);
-    char *name = NULL;
-    int rc = sl_cfg_string(c, e, ip, &name);
-    if (rc)
-      return rc;
-    if (!name[0] || strpbrk(name, " \t/@")) {
-      rc = sl_cfg_fail(c, e, ip, "expected a host name (no port, scheme or path), got '%.80s'", name);
-      free(name);
-      return rc;
-    }
-    char **a = realloc(l->names, (l->n + 1) * sizeof *a);
-    if (!a) {
-      free(name);
-      return -ENOMEM;
-    }
-    a[l->n++] = name;
-    l->names = a;
+static int add_host(struct sl_cfg_ctx *c, yaml_node_t *e, const char *ip, char *name, void *ud) {
+  struct sl_name_list *l = ud;
+  if (!name[0] || strpbrk(name, " \t/@")) {
+    int rc = sl_cfg_fail(c, e, ip, "expected a host name (no port, scheme or path), got '%.80s'", name);
+    free(name);
+    return rc;
   }
+  char **a = realloc(l->names, (l->n + 1) * sizeof *a);
+  if (!a) {
+    free(name);
+    return -ENOMEM;
+  }
+  a[l->n++] = name;
+  l->names = a;
   return 0;
+}
+
+static int parse_allowed_hosts(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
+  return sl_cfg_strings(c, v, path, "host names", add_host, field);
 }
 
 /* ---- sluice_settings.cache ---- */
