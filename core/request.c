@@ -359,6 +359,56 @@ void sl_request_models(struct sl_request *rq) {
   sl_respond_built(rq, rc, body, n, "Out of memory");
 }
 
+static int hexval(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* GET /v1/models/{id}: the model object of a name a client may send (a group, a router or a
+ * model_group_alias; ids with '/' as they are or %2F-encoded), or 404 model_not_found, also
+ * when the key may not use it (as OpenAI answers for a model the caller cannot see). */
+void sl_request_model(struct sl_request *rq) {
+  const struct sl_slice path = rq->hr->path;
+  const char *at = memmem(path.p, path.n, "/models/", 8);
+  size_t from = at ? (size_t)(at - path.p) + 8 : path.n, end = path.n;
+  if (end > from && path.p[end - 1] == '/') end--; /* the route lookup ignores one trailing '/' */
+  char id[257];
+  size_t n = 0;
+  bool bad = false;
+  for (size_t i = from; i < end; i++) {
+    char c = path.p[i];
+    if (c == '%') {
+      int hi = i + 2 < end ? hexval(path.p[i + 1]) : -1, lo = i + 2 < end ? hexval(path.p[i + 2]) : -1;
+      if (hi < 0 || lo < 0) {
+        bad = true;
+        break;
+      }
+      c = (char)(hi * 16 + lo);
+      i += 2;
+    }
+    if (c == 0 || n >= sizeof id - 1) {
+      bad = true;
+      break;
+    }
+    id[n++] = c;
+  }
+  id[n] = 0;
+  const struct sl_group *g = bad || !n ? NULL : sl_worker_group(rq->w, id);
+  const struct sl_key_record *k = rq->key;
+  if (g && k && !sl_key_allows_model(k, id, n) && !sl_key_allows_model(k, g->name, strlen(g->name))) g = NULL;
+  if (!g) {
+    sl_respond_error(rq, 404, SL_ERR_MODEL_NOT_FOUND, NULL,
+                     "The model '%.200s' does not exist or you do not have access to it.", bad ? "(malformed)" : id);
+    return;
+  }
+  struct sl_buf b = {0};
+  sl_buf_puts(&b, "{\"id\":\"");
+  sl_buf_json_escape(&b, id, n);
+  sl_buf_puts(&b, "\",\"object\":\"model\",\"created\":1677610602,\"owned_by\":\"sluice\"}");
+  if (b.oom) sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
+  else sl_respond_json(rq, 200, b.p, b.n);
+  sl_buf_free(&b);
+}
+
 void sl_request_live(struct sl_request *rq) {
   static const char b[] = "\"I'm alive!\"";
   sl_respond_json(rq, 200, b, sizeof b - 1);

@@ -11,6 +11,7 @@ static const struct sl_route_row core_rows[] = {
     {"/completions", SL_R_COMPLETIONS, SL_M_POST, true, "/completions", SL_ACCESS_KEY, sl_request_api},
     {"/embeddings", SL_R_EMBEDDINGS, SL_M_POST, true, "/embeddings", SL_ACCESS_KEY, sl_request_api},
     {"/models", SL_R_MODELS, SL_M_GET, true, NULL, SL_ACCESS_KEY, sl_request_models},
+    {"/models/*", SL_R_MODEL, SL_M_GET, true, NULL, SL_ACCESS_KEY, sl_request_model},
     {"/messages", SL_R_MESSAGES, SL_M_POST, true, "/messages", SL_ACCESS_KEY, sl_request_api},
     {"/health/liveliness", SL_R_LIVE, SL_M_GET, false, NULL, SL_ACCESS_OPEN, sl_request_live},
     {"/health/liveness", SL_R_LIVE, SL_M_GET, false, NULL, SL_ACCESS_OPEN, sl_request_live},
@@ -37,7 +38,9 @@ struct sl_route_match sl_route_find_in(const struct sl_route_row *const *tables,
         q += 3;
         qn -= 3;
       }
-      if (qn != tl || memcmp(q, row->path, tl) != 0) continue;
+      bool prefix = tl >= 2 && row->path[tl - 1] == '*' && row->path[tl - 2] == '/';
+      if (prefix ? qn < tl || memcmp(q, row->path, tl - 1) != 0 : qn != tl || memcmp(q, row->path, tl) != 0)
+        continue;
       r.route = row->route;
       r.upstream_path = row->upstream;
       r.row = row;

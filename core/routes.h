@@ -30,6 +30,7 @@ enum sl_route {
   SL_R_KEY_UNBLOCK, /* POST /key/unblock */
   SL_R_SPEND_REPORT, /* GET /spend/report?group_by=key|model&start=&end= */
   SL_R_CONFIG_RELOAD, /* POST /config/reload (master key) */
+  SL_R_MODEL,       /* GET  /v1/models/{id} */
 };
 
 struct sl_request;
@@ -44,7 +45,7 @@ enum sl_route_access {
 };
 
 struct sl_route_row {
-  const char *path; /* without /v1 */
+  const char *path; /* without /v1; ending in "/" + "*": the prefix and any non-empty rest */
   enum sl_route route;
   enum sl_http_method_kind method;
   bool v1_optional; /* false: path must be given exactly */
@@ -64,6 +65,7 @@ struct sl_route_match {
 /* Handlers of the core rows (core/request.c). */
 void sl_request_api(struct sl_request *rq);         /* the model endpoints */
 void sl_request_models(struct sl_request *rq);      /* GET /v1/models */
+void sl_request_model(struct sl_request *rq);       /* GET /v1/models/{id} */
 void sl_request_live(struct sl_request *rq);        /* GET /health/liveliness */
 void sl_request_ready(struct sl_request *rq);       /* GET /health/readiness */
 void sl_request_metrics(struct sl_request *rq);     /* GET /metrics */

@@ -165,6 +165,24 @@ test("LiteLLM's key fields: accepted, shown, enforced; flat /key/update; /key/bl
   const open = await newKey(s.url, {});
   assert.deepEqual(await ids(bearer(open.key)), ['gpt-a', 'gpt-b', 'gpt-held'], 'no models list = every model');
 
+  // GET /v1/models/{id}: the model object, or 404 model_not_found also for a model the key
+  // may not use (as OpenAI answers); with and without /v1, %2F-encoded ids decoded
+  const one = (id, auth, prefix = '/v1') => call(s.url, `${prefix}/models/${id}`, { method: 'GET', headers: auth });
+  let m = await one('gpt-a', bearer(k.key));
+  assert.equal(m.status, 200, m.text);
+  assert.deepEqual(m.json(), { id: 'gpt-a', object: 'model', created: 1677610602, owned_by: 'sluice' });
+  assert.equal((await one('gpt-a', bearer(k.key), '')).status, 200, 'without /v1');
+  m = await one('gpt-b', bearer(k.key));
+  assert.equal(m.status, 404, m.text);
+  assertOpenAIError(m.text, { code: 'model_not_found', messageIncludes: "'gpt-b' does not exist or you do not have access" });
+  assert.equal((await one('gpt-b', MASTER_AUTH)).status, 200, 'the master key sees every model');
+  m = await one('no-such-model', MASTER_AUTH);
+  assert.equal(m.status, 404, m.text);
+  assertOpenAIError(m.text, { code: 'model_not_found', messageIncludes: "'no-such-model'" });
+  assert.equal((await one('gpt%2Da', MASTER_AUTH)).json().id, 'gpt-a', 'percent-decoded');
+  assert.equal((await one('gpt%zz', MASTER_AUTH)).status, 404, 'a malformed escape is a 404, not a crash');
+  assert.equal((await one('gpt-a', {})).status, 401, 'a key is needed as for /v1/models');
+
   // max_parallel_requests: 2 in flight, the third is a 429; once they end, it passes
   const inflight = [chat(s.url, k.key, 'gpt-held'), chat(s.url, k.key, 'gpt-held')];
   await pollUntil(() => up.held === 2, { timeoutMs: 10000, intervalMs: 20, what: 'two requests held upstream' });

@@ -130,6 +130,17 @@ test('models: sluice lists its groups', async () => {
   assert.deepEqual(ids.sort(), ['embed-group', GROUP].sort());
 });
 
+test('models.retrieve: one model, and NotFoundError for an unknown one', async () => {
+  const m = await proxied.models.retrieve(GROUP);
+  assert.equal(m.id, GROUP);
+  assert.equal(m.object, 'model');
+  await assert.rejects(proxied.models.retrieve('no-such-model'), (err) => {
+    assert.equal(err.status, 404);
+    assert.equal(err.code, 'model_not_found');
+    return true;
+  });
+});
+
 test('unknown model: BadRequestError 400 naming the model', async () => {
   await assert.rejects(
     proxied.chat.completions.create({ model: 'no-such-model', messages }),

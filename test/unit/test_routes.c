@@ -15,6 +15,11 @@ static void v1_and_bare_paths(void) {
   CHECK(find(SL_M_POST, "/v1/chat/completions/").route == SL_R_CHAT);
   CHECK(find(SL_M_POST, "/v1/embeddings").route == SL_R_EMBEDDINGS);
   CHECK(find(SL_M_GET, "/models").route == SL_R_MODELS);
+  CHECK(find(SL_M_GET, "/v1/models/").route == SL_R_MODELS); /* one trailing '/' is ignored */
+  CHECK(find(SL_M_GET, "/v1/models/gpt-4o").route == SL_R_MODEL);
+  CHECK(find(SL_M_GET, "/models/openai/gpt-4o").route == SL_R_MODEL); /* ids may hold '/' */
+  CHECK(find(SL_M_GET, "/v1/modelsx").route == SL_R_NONE);
+  CHECK(find(SL_M_POST, "/v1/models/x").route == SL_R_MODEL && !find(SL_M_POST, "/v1/models/x").method_ok);
   CHECK_STR(find(SL_M_POST, "/completions").upstream_path, "/completions");
 }
 
