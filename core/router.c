@@ -296,7 +296,8 @@ static int64_t est_out_tokens(const cJSON *body) {
   const char *names[] = {"max_completion_tokens", "max_tokens", "max_output_tokens"};
   for (size_t i = 0; i < 3; i++) {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, names[i]);
-    if (cJSON_IsNumber(m) && m->valuedouble > 0) return (int64_t)m->valuedouble;
+    if (cJSON_IsNumber(m) && m->valuedouble > 0) /* clamped: a cast of 1e308 is undefined */
+      return m->valuedouble < 1e9 ? (int64_t)m->valuedouble : 1000000000;
   }
   return 256;
 }

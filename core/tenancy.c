@@ -251,7 +251,8 @@ static void rl_headers(struct sl_buf *b, const char *what, int64_t limit, const 
 static int64_t max_tokens_bound(const cJSON *j) {
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "max_completion_tokens");
   if (!cJSON_IsNumber(m)) m = cJSON_GetObjectItemCaseSensitive(j, "max_tokens");
-  return cJSON_IsNumber(m) && m->valuedouble > 0 ? (int64_t)m->valuedouble : 1024;
+  if (!cJSON_IsNumber(m) || !(m->valuedouble > 0)) return 1024;
+  return m->valuedouble < 1e12 ? (int64_t)m->valuedouble : (int64_t)1e12; /* a cast of 1e308 is undefined */
 }
 
 void sl_tenancy_admit(struct sl_worker *w, const struct sl_admit_ask *a, struct sl_tenancy_hold *hold,

@@ -471,6 +471,8 @@ test('cost: the cheapest target meeting the quality bar, within max_cost_usd (co
     { router: 'cost-capped', target: 'weak', reason: 'cost' });
   // a request that asks for few tokens fits under the cap on strong
   assertRouted(await chat('cost-capped', { max_tokens: 10 }), { router: 'cost-capped', target: 'strong', reason: 'cost' });
+  // an absurd max_tokens is an estimate over any cap (never an undefined cast): the cheapest
+  assertRouted(await chat('cost-capped', { max_tokens: 1e308 }), { router: 'cost-capped', target: 'weak', reason: 'cost' });
   // the body raises the cap / lowers it
   assertRouted(await chat('cost-capped', { sluice: { router: { max_cost_usd: 1 } } }),
     { router: 'cost-capped', target: 'strong', reason: 'override' });
