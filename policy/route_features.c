@@ -70,6 +70,7 @@ static inline uint32_t mix32(uint32_t h) {
 struct fstate {
   struct sl_route_scratch *s;
   uint32_t mask;
+  unsigned shift; /* 32 - bits: buckets are the top bits of a mixed hash */
   uint32_t prev; /* hash of the previous token (BOS at the start) */
 };
 
@@ -78,8 +79,15 @@ static inline void emit(struct fstate *f, uint32_t h) {
   uint32_t bi = (f->prev * 0x9e3779b1u) ^ (h + 0x7f4a7c15u);
   f->prev = h;
   if (s->nidx + 2 > SL_ROUTE_IDX_CAP) return; /* full: later tokens are dropped */
-  s->idx[s->nidx] = h & f->mask; /* h is mixed already (word_hash, PTOK_HASH, EOS) */
+#ifdef SL_ROUTE_TEST_FNV_WORDS /* the test build: hash id 1's buckets over the same tokens */
+  s->idx[s->nidx] = mix32(h) & f->mask;
   s->idx[s->nidx + 1] = mix32(bi ^ 0xb16a3u) & f->mask;
+#else
+  /* h is mixed already (word_hash, PTOK_HASH, EOS): a bucket is its top bits; a bigram's is
+   * the top bits of the pair times an odd constant (multiplicative hashing) */
+  s->idx[s->nidx] = h >> f->shift;
+  s->idx[s->nidx + 1] = (uint32_t)((bi ^ 0xb16a3u) * 0x9e3779b1u) >> f->shift;
+#endif
   s->nidx += 2;
 }
 
@@ -250,7 +258,12 @@ static inline uint64_t load8(const unsigned char *p) {
 }
 #define ZEROS 0x3030303030303030ull
 /* A punctuation token's hash: FNV-1a 32 of its byte, mixed. */
-#define PTOK_HASH(c) mix32((FNV_BASIS ^ (uint32_t)(c)) * FNV_PRIME) /* eight folded digits */
+#ifdef SL_ROUTE_TEST_FNV_WORDS
+#define TOKEN_MIX(h) (h)
+#else
+#define TOKEN_MIX(h) mix32(h)
+#endif
+#define PTOK_HASH(c) TOKEN_MIX((FNV_BASIS ^ (uint32_t)(c)) * FNV_PRIME) /* eight folded digits */
 
 /* The hash of the word at f[0..len) and whether it is all digits. */
 static inline uint32_t word_hash(const unsigned char *f, unsigned len, int *all_digits) {
@@ -263,22 +276,25 @@ static inline uint32_t word_hash(const unsigned char *f, unsigned len, int *all_
     d &= f[i] == '0';
   }
   *all_digits = d;
-  return mix32(fh);
+  return fh;
 #endif
   uint64_t h = 0x9e3779b97f4a7c15ull ^ len, dig = 0;
   unsigned i = 0;
   for (; i + 8 <= len; i += 8) {
     uint64_t v = load8(f + i);
     dig |= v ^ ZEROS;
-    h = mix64(h ^ v) + 0x632be59bd9b4e019ull;
+    h = (h ^ v) * 0xff51afd7ed558ccdull;
+    h ^= h >> 29;
   }
   if (i < len) {
     uint64_t keep = ~0ull >> (64 - 8 * (len - i));
     uint64_t v = load8(f + i) & keep;
     dig |= (v ^ ZEROS) & keep;
-    h = mix64(h ^ v);
+    h = (h ^ v) * 0xff51afd7ed558ccdull;
   }
   *all_digits = dig == 0;
+  h ^= h >> 32;
+  h *= 0xc4ceb9fe1a85ec53ull;
   return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -287,7 +303,7 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
   if (bits > SL_ROUTE_BITS_MAX) bits = SL_ROUTE_BITS_MAX;
   s->nidx = 0;
   memset(s->dense, 0, sizeof s->dense);
-  struct fstate f = {s, (1u << bits) - 1u, BOS_HASH};
+  struct fstate f = {s, (1u << bits) - 1u, 32u - bits, BOS_HASH};
   const unsigned char *p = (const unsigned char *)(in->text ? in->text : "");
   size_t n = in->text ? in->len : 0;
   int truncated = 0;
@@ -300,7 +316,7 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
   const size_t nw = (n + 63) / 64; /* bitmap words */
   uint64_t *wbm = s->bm[0], *pbm = s->bm[1], *nbm = s->bm[2], *tbm = s->bm[3];
   memset(s->bm, 0, sizeof(uint64_t) * 4 * SL_ROUTE_BM_WORDS);
-  unsigned upper = 0, letters = 0, digits = 0, nonascii = 0;
+  uint64_t lanes = 0; /* upper, letters, digits, non-ASCII counts */
   for (size_t o = 0; o < n; o += 16) {
     struct block_masks m;
     unsigned valid = n - o >= 16 ? 0xffffu : (1u << (n - o)) - 1u;
@@ -315,10 +331,15 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
     m.nl &= valid;
     m.ptok &= valid;
     unsigned other = valid & ~(m.word | m.nl | m.blank); /* punctuation and control bytes */
-    upper += (unsigned)__builtin_popcount(m.upper & valid);
-    letters += (unsigned)__builtin_popcount(m.alpha & valid);
-    digits += (unsigned)__builtin_popcount(m.digit & valid);
-    nonascii += (unsigned)__builtin_popcount(m.nonascii & valid);
+    /* four 16-bit masks counted at once, one 16-bit lane each (no popcount instruction in
+     * the baseline x86-64 the build targets) */
+    uint64_t x = (uint64_t)(m.upper & valid) | (uint64_t)(m.alpha & valid) << 16 |
+                 (uint64_t)(m.digit & valid) << 32 | (uint64_t)(m.nonascii & valid) << 48;
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    x = (x + (x >> 8)) & 0x00ff00ff00ff00ffull;
+    lanes += x; /* at most 8192 per lane */
     unsigned sh = (unsigned)(o & 63);
     wbm[o >> 6] |= (uint64_t)m.word << sh;
     pbm[o >> 6] |= (uint64_t)other << sh;
@@ -326,21 +347,8 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
     tbm[o >> 6] |= (uint64_t)m.ptok << sh;
   }
   memset(s->fold + n, 0, 16); /* words are read 8 bytes at a time */
-
-  /* Pass 2: word starts and ends from the word bitmap. */
-  unsigned nwords = 0, nends = 0;
-  for (size_t w = 0; w < nw; w++) {
-    uint64_t cur = wbm[w], prev_top = w ? wbm[w - 1] >> 63 : 0, next_low = w + 1 < nw ? wbm[w + 1] & 1 : 0;
-    uint64_t st = cur & ~((cur << 1) | prev_top), en = cur & ~((cur >> 1) | (next_low << 63));
-    while (st) {
-      s->wstart[nwords++] = (uint16_t)((w << 6) + (unsigned)__builtin_ctzll(st));
-      st &= st - 1;
-    }
-    while (en) {
-      s->wend[nends++] = (uint16_t)((w << 6) + (unsigned)__builtin_ctzll(en));
-      en &= en - 1;
-    }
-  }
+  unsigned upper = (unsigned)(lanes & 0xffff), letters = (unsigned)((lanes >> 16) & 0xffff);
+  unsigned digits = (unsigned)((lanes >> 32) & 0xffff), nonascii = (unsigned)(lanes >> 48);
 
   /* Pass 3: the punctuation and control bytes: counts, sentence ends, LaTeX, fences. */
   unsigned cnt[P_NCLASS] = {0};
@@ -374,36 +382,34 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
       line_start = i + 1;
     }
 
-  /* Pass 5: the tokens in text order, words and token punctuation merged, hashed. */
-  unsigned words = nwords, numbers = 0, long_words = 0, word_bytes = letters + digits + nonascii;
-  size_t tw = 0;
-  uint64_t tcur = tw < nw ? tbm[0] : 0;
-  size_t tpos = SIZE_MAX; /* the next token punctuation's position */
-#define NEXT_PTOK()                                                  \
-  do {                                                               \
-    while (!tcur && ++tw < nw) tcur = tbm[tw];                       \
-    tpos = tcur ? (tw << 6) + (unsigned)__builtin_ctzll(tcur) : SIZE_MAX; \
-    tcur &= tcur - 1;                                                \
-  } while (0)
-  NEXT_PTOK();
-  for (unsigned k = 0; k < nwords; k++) {
-    size_t st = s->wstart[k];
-    while (tpos < st) {
-      emit(&f, PTOK_HASH(p[tpos]));
-      NEXT_PTOK();
+  /* Pass 5: the tokens in text order: word starts (a word bit after a non-word bit) and
+   * token punctuation walked together, one bit at a time; a word's length is the run of
+   * word bits from its start. */
+  unsigned words = 0, numbers = 0, long_words = 0, word_bytes = letters + digits + nonascii;
+  for (size_t w = 0; w < nw; w++) {
+    uint64_t cur = wbm[w], prev_top = w ? wbm[w - 1] >> 63 : 0;
+    uint64_t starts = cur & ~((cur << 1) | prev_top);
+    for (uint64_t bm = starts | tbm[w]; bm; bm &= bm - 1) {
+      unsigned b = (unsigned)__builtin_ctzll(bm);
+      size_t st = (w << 6) + b;
+      if (!((starts >> b) & 1)) { /* token punctuation */
+        emit(&f, PTOK_HASH(p[st]));
+        continue;
+      }
+      uint64_t run = ~(cur >> b); /* the word's bits from its start, inverted */
+      unsigned len = run ? (unsigned)__builtin_ctzll(run) : 64u - b;
+      for (size_t x = w + 1; len == 64u * (x - w) - b && x < nw; x++) { /* it runs on */
+        uint64_t more = ~wbm[x];
+        len += more ? (unsigned)__builtin_ctzll(more) : 64u;
+      }
+      int all_digits;
+      uint32_t h = word_hash(s->fold + st, len, &all_digits);
+      words++;
+      numbers += (unsigned)all_digits;
+      long_words += len >= 10;
+      emit(&f, h);
     }
-    unsigned len = (unsigned)(s->wend[k] - st) + 1u;
-    int all_digits;
-    uint32_t h = word_hash(s->fold + st, len, &all_digits);
-    numbers += (unsigned)all_digits;
-    long_words += len >= 10;
-    emit(&f, h);
   }
-  while (tpos != SIZE_MAX) {
-    emit(&f, PTOK_HASH(p[tpos]));
-    NEXT_PTOK();
-  }
-#undef NEXT_PTOK
   unsigned qmarks = cnt[P_QMARK], ops = cnt[P_OP] + cnt[P_EQ] + cnt[P_HAT], equals = cnt[P_EQ];
   unsigned dollars = cnt[P_DOLLAR], code = cnt[P_CODE] + cnt[P_CURLY], parens = cnt[P_PAREN];
   unsigned percent = cnt[P_PCT], quotes = cnt[P_QUOTE], commas = cnt[P_COMMA];
@@ -411,7 +417,7 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
     end_line(p + line_start, n - line_start, &ls);
     if (p[n - 1] != '.' && p[n - 1] != '!' && p[n - 1] != '?') sentences++;
   }
-  if (words || s->nidx) emit(&f, mix32(EOS_HASH));
+  if (words || s->nidx) emit(&f, TOKEN_MIX(EOS_HASH));
 
   /* "Answer:" as the last word of the text (MMLU-style prompts end so). */
   int answer_end = 0;

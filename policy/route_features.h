@@ -53,7 +53,6 @@ struct sl_route_scratch {
   /* the scan's working state */
   unsigned char fold[SL_ROUTE_TEXT_CAP + 32];     /* the text, letters lower-cased, digits '0' */
   uint64_t bm[4][SL_ROUTE_BM_WORDS];               /* word, other, newline, token-punctuation bits */
-  uint16_t wstart[SL_ROUTE_TEXT_CAP / 2 + 1], wend[SL_ROUTE_TEXT_CAP / 2 + 1]; /* words */
 };
 
 /* Fills s from in with buckets in [0, 2^bits). bits in [SL_ROUTE_BITS_MIN,
