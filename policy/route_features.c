@@ -70,6 +70,7 @@ static inline uint32_t mix32(uint32_t h) {
 struct fstate {
   struct sl_route_scratch *s;
   uint32_t mask;
+  unsigned shift; /* 32 - bits: buckets are the top bits of a mixed hash */
   uint32_t prev; /* hash of the previous token (BOS at the start) */
 };
 
@@ -78,39 +79,19 @@ static inline void emit(struct fstate *f, uint32_t h) {
   uint32_t bi = (f->prev * 0x9e3779b1u) ^ (h + 0x7f4a7c15u);
   f->prev = h;
   if (s->nidx + 2 > SL_ROUTE_IDX_CAP) return; /* full: later tokens are dropped */
+#ifdef SL_ROUTE_TEST_FNV_WORDS /* the test build: hash id 1's buckets over the same tokens */
   s->idx[s->nidx] = mix32(h) & f->mask;
   s->idx[s->nidx + 1] = mix32(bi ^ 0xb16a3u) & f->mask;
+#else
+  /* h is mixed already (word_hash, PTOK_HASH, EOS): a bucket is its top bits; a bigram's is
+   * the top bits of the pair times an odd constant (multiplicative hashing) */
+  s->idx[s->nidx] = h >> f->shift;
+  s->idx[s->nidx + 1] = (uint32_t)((bi ^ 0xb16a3u) * 0x9e3779b1u) >> f->shift;
+#endif
   s->nidx += 2;
 }
 
 static inline float lg(double x, double scale) { return (float)(log1p(x) / scale); }
-
-static const unsigned char fold[256] = {
-    0,   1,   2,   3,   4,   5,   6,   7,   8,   9,   10,  11,  12,  13,  14,  15,  16,  17,  18,  19,  20,  21,
-    22,  23,  24,  25,  26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,  41,  42,  43,
-    44,  45,  46,  47,  48,  48,  48,  48,  48,  48,  48,  48,  48,  48,  58,  59,  60,  61,  62,  63,  64,  97,
-    98,  99,  100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119,
-    120, 121, 122, 91,  92,  93,  94,  95,  96,  97,  98,  99,  100, 101, 102, 103, 104, 105, 106, 107, 108, 109,
-    110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 130, 131,
-    132, 133, 134, 135, 136, 137, 138, 139, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149, 150, 151, 152, 153,
-    154, 155, 156, 157, 158, 159, 160, 161, 162, 163, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173, 174, 175,
-    176, 177, 178, 179, 180, 181, 182, 183, 184, 185, 186, 187, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197,
-    198, 199, 200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211, 212, 213, 214, 215, 216, 217, 218, 219,
-    220, 221, 222, 223, 224, 225, 226, 227, 228, 229, 230, 231, 232, 233, 234, 235, 236, 237, 238, 239, 240, 241,
-    242, 243, 244, 245, 246, 247, 248, 249, 250, 251, 252, 253, 254, 255};
-#define W_UP  1ull
-#define W_LET (1ull << 16)
-#define W_DIG (1ull << 32)
-#define W_NA  (1ull << 48)
-static const uint64_t wcount[256] = {
-    ['a' ... 'z'] = W_LET,
-    ['A' ... 'Z'] = W_LET | W_UP,
-    ['0' ... '9'] = W_DIG,
-    [0x80 ... 0xff] = W_NA,
-};
-static inline int is_word_byte(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
-}
 
 /* Classes of the bytes between words. P_TERM counts '?' too (a sentence end); the classes
  * from P_BSLASH on need a closer look (look-ahead, or a token of their own). */
@@ -142,8 +123,10 @@ static const unsigned char pclass[256] = {
     [')'] = P_PAREN,   ['['] = P_PAREN,  [']'] = P_PAREN,  ['%'] = P_PCT,    ['"'] = P_QUOTE,  ['\''] = P_QUOTE,
     [','] = P_COMMA,
 };
+#if !defined(__SSE2__)
 /* The punctuation that is a token of its own (maths and code marks). */
 static const unsigned char ptoken[256] = {['?'] = 1, ['$'] = 1, ['='] = 1, ['\\'] = 1, ['^'] = 1, ['{'] = 1};
+#endif
 
 static inline int is_space(unsigned char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
@@ -184,12 +167,143 @@ static void end_line(const unsigned char *line, size_t len, struct lines_stat *l
   }
 }
 
+/* ---- pass 1: the bytes' classes, 16 at a time ---- */
+
+/* Per 16-byte block: word bytes (ASCII letters, digits, >= 0x80), upper-case letters,
+ * letters, digits, non-ASCII, newlines, blanks (space \t \r \f \v) and the punctuation that
+ * is a token of its own (? $ = \ ^ {) as bit masks, and the block folded (letters
+ * lower-cased, digits to '0') into out. SSE2 where the compiler has it, else the same by
+ * byte. */
+struct block_masks {
+  unsigned word, upper, alpha, digit, nonascii, nl, blank, ptok;
+};
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+static inline __m128i in_range(__m128i v, char lo, char hi) { /* lo <= v <= hi, unsigned bytes */
+  __m128i t = _mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - (unsigned char)lo)));
+  return _mm_cmplt_epi8(t, _mm_set1_epi8((char)(0x80 + (unsigned char)(hi - lo) + 1)));
+}
+static inline void classify16(const unsigned char *b, unsigned char *out, struct block_masks *m) {
+  __m128i v = _mm_loadu_si128((const __m128i *)(const void *)b);
+  __m128i up = in_range(v, 'A', 'Z');
+  __m128i al = _mm_or_si128(up, in_range(v, 'a', 'z'));
+  __m128i dg = in_range(v, '0', '9');
+  __m128i f = _mm_or_si128(v, _mm_and_si128(up, _mm_set1_epi8(0x20)));
+  f = _mm_or_si128(_mm_andnot_si128(dg, f), _mm_and_si128(dg, _mm_set1_epi8('0')));
+  _mm_storeu_si128((__m128i *)(void *)out, f);
+  __m128i eq = _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
+  eq = _mm_or_si128(eq, in_range(v, '\t', '\r')); /* \t \n \v \f \r */
+  __m128i nl = _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'));
+  __m128i pt = _mm_cmpeq_epi8(v, _mm_set1_epi8('?'));
+  pt = _mm_or_si128(pt, _mm_cmpeq_epi8(v, _mm_set1_epi8('$')));
+  pt = _mm_or_si128(pt, _mm_cmpeq_epi8(v, _mm_set1_epi8('=')));
+  pt = _mm_or_si128(pt, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+  pt = _mm_or_si128(pt, _mm_cmpeq_epi8(v, _mm_set1_epi8('^')));
+  pt = _mm_or_si128(pt, _mm_cmpeq_epi8(v, _mm_set1_epi8('{')));
+  m->upper = (unsigned)_mm_movemask_epi8(up);
+  m->alpha = (unsigned)_mm_movemask_epi8(al);
+  m->digit = (unsigned)_mm_movemask_epi8(dg);
+  m->nonascii = (unsigned)_mm_movemask_epi8(v);
+  m->word = m->alpha | m->digit | m->nonascii;
+  m->nl = (unsigned)_mm_movemask_epi8(nl);
+  m->blank = (unsigned)_mm_movemask_epi8(eq) & ~m->nl;
+  m->ptok = (unsigned)_mm_movemask_epi8(pt);
+}
+#else
+static inline void classify16(const unsigned char *b, unsigned char *out, struct block_masks *m) {
+  memset(m, 0, sizeof *m);
+  for (unsigned i = 0; i < 16; i++) {
+    unsigned char c = b[i];
+    unsigned u = 1u << i;
+    if (c >= 'A' && c <= 'Z') m->upper |= u, m->alpha |= u, c |= 0x20;
+    else if (c >= 'a' && c <= 'z') m->alpha |= u;
+    else if (c >= '0' && c <= '9') m->digit |= u, c = '0';
+    else if (c >= 0x80) m->nonascii |= u;
+    else if (c == '\n') m->nl |= u;
+    else if (c == ' ' || (c >= '\t' && c <= '\r')) m->blank |= u;
+    else if (ptoken[c]) m->ptok |= u;
+    out[i] = c;
+  }
+  m->word = m->alpha | m->digit | m->nonascii;
+}
+#endif
+
+/* Any bit of the bitmap set in [a, b)? */
+static bool any_bits(const uint64_t *bm, size_t a, size_t b) {
+  while (a < b) {
+    size_t w = a >> 6, lo = a & 63, span = b - a;
+    uint64_t m = ~0ull << lo;
+    if (lo + span < 64) m &= (1ull << (lo + span)) - 1;
+    if (bm[w] & m) return true;
+    a = (w + 1) << 6;
+  }
+  return false;
+}
+
+/* A word's hash (hash id 2): its folded bytes 8 at a time through a 64-bit mixer, with the
+ * length; s points into the padded folded copy (8 readable bytes past every word). */
+static inline uint64_t mix64(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+static inline uint64_t load8(const unsigned char *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+#define ZEROS 0x3030303030303030ull
+/* A punctuation token's hash: FNV-1a 32 of its byte, mixed. */
+#ifdef SL_ROUTE_TEST_FNV_WORDS
+#define TOKEN_MIX(h) (h)
+#else
+#define TOKEN_MIX(h) mix32(h)
+#endif
+#define PTOK_HASH(c) TOKEN_MIX((FNV_BASIS ^ (uint32_t)(c)) * FNV_PRIME) /* eight folded digits */
+
+/* The hash of the word at f[0..len) and whether it is all digits. */
+static inline uint32_t word_hash(const unsigned char *f, unsigned len, int *all_digits) {
+#ifdef SL_ROUTE_TEST_FNV_WORDS /* a test build: hash id 1's FNV-1a over the same folded bytes, so a
+                                * comparison with the byte-by-byte scan checks the tokens */
+  uint32_t fh = FNV_BASIS;
+  int d = 1;
+  for (unsigned i = 0; i < len; i++) {
+    fh = (fh ^ f[i]) * FNV_PRIME;
+    d &= f[i] == '0';
+  }
+  *all_digits = d;
+  return fh;
+#endif
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ len, dig = 0;
+  unsigned i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t v = load8(f + i);
+    dig |= v ^ ZEROS;
+    h = (h ^ v) * 0xff51afd7ed558ccdull;
+    h ^= h >> 29;
+  }
+  if (i < len) {
+    uint64_t keep = ~0ull >> (64 - 8 * (len - i));
+    uint64_t v = load8(f + i) & keep;
+    dig |= (v ^ ZEROS) & keep;
+    h = (h ^ v) * 0xff51afd7ed558ccdull;
+  }
+  *all_digits = dig == 0;
+  h ^= h >> 32;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  return (uint32_t)(h ^ (h >> 32));
+}
+
 void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl_route_scratch *s) {
   if (bits < SL_ROUTE_BITS_MIN) bits = SL_ROUTE_BITS_MIN;
   if (bits > SL_ROUTE_BITS_MAX) bits = SL_ROUTE_BITS_MAX;
   s->nidx = 0;
   memset(s->dense, 0, sizeof s->dense);
-  struct fstate f = {s, (1u << bits) - 1u, BOS_HASH};
+  struct fstate f = {s, (1u << bits) - 1u, 32u - bits, BOS_HASH};
   const unsigned char *p = (const unsigned char *)(in->text ? in->text : "");
   size_t n = in->text ? in->len : 0;
   int truncated = 0;
@@ -198,74 +312,103 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
     truncated = 1;
   }
 
-  unsigned cnt[P_NCLASS] = {0};
-  unsigned words = 0, sentences = 0, lines = n ? 1 : 0, numbers = 0, digits = 0;
-  unsigned latex = 0, fences = 0, upper = 0, letters = 0;
-  unsigned nonascii = 0, long_words = 0;
-  unsigned blank_lines = 0, word_bytes = 0;
-  struct lines_stat ls = {0};
-  size_t line_start = 0;
-  int line_has_text = 0;
+  /* Pass 1: classes into bitmaps (one bit per byte), letters and digits folded into s->fold. */
+  const size_t nw = (n + 63) / 64; /* bitmap words */
+  uint64_t *wbm = s->bm[0], *pbm = s->bm[1], *nbm = s->bm[2], *tbm = s->bm[3];
+  memset(s->bm, 0, sizeof(uint64_t) * 4 * SL_ROUTE_BM_WORDS);
+  uint64_t lanes = 0; /* upper, letters, digits, non-ASCII counts */
+  for (size_t o = 0; o < n; o += 16) {
+    struct block_masks m;
+    unsigned valid = n - o >= 16 ? 0xffffu : (1u << (n - o)) - 1u;
+    if (valid == 0xffffu) {
+      classify16(p + o, s->fold + o, &m);
+    } else { /* the tail: copied into a padded block */
+      unsigned char tmp[16] = {0};
+      memcpy(tmp, p + o, n - o);
+      classify16(tmp, s->fold + o, &m);
+    }
+    m.word &= valid;
+    m.nl &= valid;
+    m.ptok &= valid;
+    unsigned other = valid & ~(m.word | m.nl | m.blank); /* punctuation and control bytes */
+    /* four 16-bit masks counted at once, one 16-bit lane each (no popcount instruction in
+     * the baseline x86-64 the build targets) */
+    uint64_t x = (uint64_t)(m.upper & valid) | (uint64_t)(m.alpha & valid) << 16 |
+                 (uint64_t)(m.digit & valid) << 32 | (uint64_t)(m.nonascii & valid) << 48;
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    x = (x + (x >> 8)) & 0x00ff00ff00ff00ffull;
+    lanes += x; /* at most 8192 per lane */
+    unsigned sh = (unsigned)(o & 63);
+    wbm[o >> 6] |= (uint64_t)m.word << sh;
+    pbm[o >> 6] |= (uint64_t)other << sh;
+    nbm[o >> 6] |= (uint64_t)m.nl << sh;
+    tbm[o >> 6] |= (uint64_t)m.ptok << sh;
+  }
+  memset(s->fold + n, 0, 16); /* words are read 8 bytes at a time */
+  unsigned upper = (unsigned)(lanes & 0xffff), letters = (unsigned)((lanes >> 16) & 0xffff);
+  unsigned digits = (unsigned)((lanes >> 32) & 0xffff), nonascii = (unsigned)(lanes >> 48);
 
-  size_t i = 0;
-  while (i < n) {
-    unsigned char c = p[i];
-    if (is_word_byte(c)) {
-      uint32_t h = FNV_BASIS;
-      size_t j = i;
-      uint64_t cnt = 0;
-      while (j < n) {
-        unsigned char b = p[j];
-        uint64_t k = wcount[b];
-        if (!k) break;
-        cnt += k;
-        h = (h ^ fold[b]) * FNV_PRIME;
-        j++;
-      }
-      upper += (unsigned)(cnt & 0xffff);
-      letters += (unsigned)((cnt >> 16) & 0xffff);
-      unsigned wd = (unsigned)((cnt >> 32) & 0xffff);
-      digits += wd;
-      nonascii += (unsigned)(cnt >> 48);
-      int all_digits = wd == (unsigned)(j - i);
-      words++;
-      word_bytes += (unsigned)(j - i);
-      if (j - i >= 10) long_words++;
-      if (all_digits) numbers++;
-      emit(&f, h);
-      line_has_text = 1;
-      i = j;
-      continue;
-    }
-    unsigned k = pclass[c];
-    cnt[k]++;
-    if (k == P_SPACE) {
-      i++;
-      continue;
-    }
-    if (k == P_NL) {
-      if (!line_has_text) blank_lines++;
-      end_line(p + line_start, i - line_start, &ls);
-      lines++;
-      line_start = i + 1;
-      line_has_text = 0;
-      i++;
-      continue;
-    }
-    line_has_text = 1;
-    /* a sentence ends at . ! ? before a space or the end (branch-free: these are common) */
-    sentences +=
-        (k == P_TERM || k == P_QMARK) & (i + 1 == n || (unsigned)(pclass[p[i + 1 < n ? i + 1 : i]] - P_SPACE) <= 1u);
-    if (k >= P_BSLASH) { /* the rare ones that look ahead, and the token punctuation */
+  /* Pass 3: the punctuation and control bytes: counts, sentence ends, LaTeX, fences. */
+  unsigned cnt[P_NCLASS] = {0};
+  unsigned sentences = 0, latex = 0, fences = 0;
+  for (size_t w = 0; w < nw; w++)
+    for (uint64_t bm = pbm[w]; bm; bm &= bm - 1) {
+      size_t i = (w << 6) + (unsigned)__builtin_ctzll(bm);
+      unsigned char c = p[i];
+      unsigned k = pclass[c];
+      cnt[k]++;
+      sentences +=
+          (k == P_TERM || k == P_QMARK) & (i + 1 == n || (unsigned)(pclass[p[i + 1 < n ? i + 1 : i]] - P_SPACE) <= 1u);
       if (k == P_BSLASH && i + 1 < n &&
           ((p[i + 1] >= 'a' && p[i + 1] <= 'z') || (p[i + 1] >= 'A' && p[i + 1] <= 'Z') || p[i + 1] == '(' ||
            p[i + 1] == '['))
         latex++;
       else if (k == P_TICK && i + 2 < n && p[i + 1] == '`' && p[i + 2] == '`')
         fences++;
-      if (ptoken[c]) emit(&f, (FNV_BASIS ^ c) * FNV_PRIME);
     }
-    i++;
+
+  /* Pass 4: lines (a line is blank when it has no word, punctuation or control byte). */
+  unsigned lines = n ? 1 : 0, blank_lines = 0;
+  struct lines_stat ls = {0};
+  size_t line_start = 0;
+  for (size_t w = 0; w < nw; w++)
+    for (uint64_t bm = nbm[w]; bm; bm &= bm - 1) {
+      size_t i = (w << 6) + (unsigned)__builtin_ctzll(bm);
+      if (!any_bits(wbm, line_start, i) && !any_bits(pbm, line_start, i)) blank_lines++;
+      end_line(p + line_start, i - line_start, &ls);
+      lines++;
+      line_start = i + 1;
+    }
+
+  /* Pass 5: the tokens in text order: word starts (a word bit after a non-word bit) and
+   * token punctuation walked together, one bit at a time; a word's length is the run of
+   * word bits from its start. */
+  unsigned words = 0, numbers = 0, long_words = 0, word_bytes = letters + digits + nonascii;
+  for (size_t w = 0; w < nw; w++) {
+    uint64_t cur = wbm[w], prev_top = w ? wbm[w - 1] >> 63 : 0;
+    uint64_t starts = cur & ~((cur << 1) | prev_top);
+    for (uint64_t bm = starts | tbm[w]; bm; bm &= bm - 1) {
+      unsigned b = (unsigned)__builtin_ctzll(bm);
+      size_t st = (w << 6) + b;
+      if (!((starts >> b) & 1)) { /* token punctuation */
+        emit(&f, PTOK_HASH(p[st]));
+        continue;
+      }
+      uint64_t run = ~(cur >> b); /* the word's bits from its start, inverted */
+      unsigned len = run ? (unsigned)__builtin_ctzll(run) : 64u - b;
+      for (size_t x = w + 1; len == 64u * (x - w) - b && x < nw; x++) { /* it runs on */
+        uint64_t more = ~wbm[x];
+        len += more ? (unsigned)__builtin_ctzll(more) : 64u;
+      }
+      int all_digits;
+      uint32_t h = word_hash(s->fold + st, len, &all_digits);
+      words++;
+      numbers += (unsigned)all_digits;
+      long_words += len >= 10;
+      emit(&f, h);
+    }
   }
   unsigned qmarks = cnt[P_QMARK], ops = cnt[P_OP] + cnt[P_EQ] + cnt[P_HAT], equals = cnt[P_EQ];
   unsigned dollars = cnt[P_DOLLAR], code = cnt[P_CODE] + cnt[P_CURLY], parens = cnt[P_PAREN];
@@ -274,7 +417,7 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
     end_line(p + line_start, n - line_start, &ls);
     if (p[n - 1] != '.' && p[n - 1] != '!' && p[n - 1] != '?') sentences++;
   }
-  if (words || s->nidx) emit(&f, EOS_HASH);
+  if (words || s->nidx) emit(&f, TOKEN_MIX(EOS_HASH));
 
   /* "Answer:" as the last word of the text (MMLU-style prompts end so). */
   int answer_end = 0;

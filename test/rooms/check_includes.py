@@ -18,6 +18,7 @@ PURE_LIBC = {
     "assert.h", "ctype.h", "errno.h", "float.h", "inttypes.h", "limits.h", "math.h",
     "stdarg.h", "stdbool.h", "stddef.h", "stdint.h", "stdio.h", "stdlib.h", "string.h",
     "strings.h",
+    "emmintrin.h",  # SSE2 intrinsics: compiler-provided, pure (policy/route_features.c)
 }
 WIRE_SYSTEM = PURE_LIBC | {"time.h"}
 ROOMS = {
