@@ -278,18 +278,22 @@ static inline uint32_t word_hash(const unsigned char *f, unsigned len, int *all_
   *all_digits = d;
   return fh;
 #endif
-  uint64_t h = 0x9e3779b97f4a7c15ull ^ len, dig = 0;
-  unsigned i = 0;
-  for (; i + 8 <= len; i += 8) {
-    uint64_t v = load8(f + i);
-    dig |= v ^ ZEROS;
-    h = (h ^ v) * 0xff51afd7ed558ccdull;
-    h ^= h >> 29;
-  }
-  if (i < len) {
-    uint64_t keep = ~0ull >> (64 - 8 * (len - i));
+  /* the first 16 bytes without a branch on the length (words of 8 and more letters are
+   * common: a branch there is mispredicted often), the rest 8 at a time */
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ len, dig;
+  unsigned l0 = len < 8 ? len : 8, l1 = len <= 8 ? 0 : len < 16 ? len - 8 : 8;
+  uint64_t k0 = ~0ull >> (64 - 8 * l0);                /* len >= 1 */
+  uint64_t k1 = l1 ? ~0ull >> (64 - 8 * l1) : 0;
+  uint64_t v0 = load8(f) & k0, v1 = load8(f + 8) & k1; /* the copy is padded: 16 readable bytes */
+  dig = ((v0 ^ ZEROS) & k0) | ((v1 ^ ZEROS) & k1);
+  h = (h ^ v0) * 0xff51afd7ed558ccdull;
+  h ^= h >> 29;
+  h = (h ^ v1) * 0xff51afd7ed558ccdull;
+  for (unsigned i = 16; i < len; i += 8) {
+    uint64_t keep = len - i >= 8 ? ~0ull : ~0ull >> (64 - 8 * (len - i));
     uint64_t v = load8(f + i) & keep;
     dig |= (v ^ ZEROS) & keep;
+    h ^= h >> 29;
     h = (h ^ v) * 0xff51afd7ed558ccdull;
   }
   *all_digits = dig == 0;
@@ -346,7 +350,7 @@ void sl_route_features(const struct sl_route_input *in, unsigned bits, struct sl
     nbm[o >> 6] |= (uint64_t)m.nl << sh;
     tbm[o >> 6] |= (uint64_t)m.ptok << sh;
   }
-  memset(s->fold + n, 0, 16); /* words are read 8 bytes at a time */
+  memset(s->fold + n, 0, 16); /* a word is read 16 bytes at a time from its start */
   unsigned upper = (unsigned)(lanes & 0xffff), letters = (unsigned)((lanes >> 16) & 0xffff);
   unsigned digits = (unsigned)((lanes >> 32) & 0xffff), nonascii = (unsigned)(lanes >> 48);
 
