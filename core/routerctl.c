@@ -1081,16 +1081,12 @@ static int load_outcomes_csv(const char *path, const char *weak_col, const char 
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int load_mt_bench(const char *dir, const char *weak_col, const char *strong_col, const struct strset *bad,
-                         struct rows *rs, size_t *excluded) {
-  char path[4200];
-  snprintf(path, sizeof path, "%s/mt_bench_judgements.jsonl", dir);
+/* Calls fn on each non-empty line of a JSONL file, parsed (NULL when it is not JSON), until
+ * fn returns non-zero; -1 when the file cannot be read. */
+static int each_json_line(const char *path, int (*fn)(const cJSON *j, void *ud), void *ud) {
   char *buf;
   size_t len;
   if (read_all(path, &buf, &len)) return -1;
-  /* sums[qid][model] of scores, counts */
-  double sum[1000][2] = {{0}};
-  unsigned cnt[1000][2] = {{0}};
   char *p = buf, *end = buf + len;
   int rc = 0;
   while (p < end && !rc) {
@@ -1098,59 +1094,83 @@ static int load_mt_bench(const char *dir, const char *weak_col, const char *stro
     char *e = nl ? nl : end;
     if (e > p) {
       cJSON *j = cJSON_ParseWithLength(p, (size_t)(e - p));
-      const cJSON *q = cJSON_GetObjectItemCaseSensitive(j, "question_id");
-      const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
-      const cJSON *sc = cJSON_GetObjectItemCaseSensitive(j, "score");
-      double qid = cJSON_IsString(q) ? atof(q->valuestring) : cJSON_IsNumber(q) ? q->valuedouble : -1;
-      double score = cJSON_IsString(sc) ? atof(sc->valuestring) : cJSON_IsNumber(sc) ? sc->valuedouble : -1;
-      if (qid < 0 || qid >= 1000 || !cJSON_IsString(m)) {
-        fprintf(stderr, "sluice router convert: %s: a judgement without question_id/model\n", path);
-        rc = -1;
-      } else if (score >= 1 && score <= 10) { /* -1: the judge gave no score */
-        int who = strcmp(m->valuestring, strong_col) == 0 ? 1 : strcmp(m->valuestring, weak_col) == 0 ? 0 : -1;
-        if (who >= 0) {
-          sum[(int)qid][who] += score;
-          cnt[(int)qid][who]++;
-        }
-      }
+      rc = fn(j, ud);
       cJSON_Delete(j);
     }
     p = nl ? nl + 1 : end;
   }
   free(buf);
-  if (rc) return rc;
-  snprintf(path, sizeof path, "%s/mt_bench_question.jsonl", dir);
-  if (read_all(path, &buf, &len)) return -1;
-  p = buf;
-  end = buf + len;
-  while (p < end && !rc) {
-    char *nl = memchr(p, '\n', (size_t)(end - p));
-    char *e = nl ? nl : end;
-    if (e > p) {
-      cJSON *j = cJSON_ParseWithLength(p, (size_t)(e - p));
-      const cJSON *q = cJSON_GetObjectItemCaseSensitive(j, "question_id");
-      const cJSON *cat = cJSON_GetObjectItemCaseSensitive(j, "category");
-      const cJSON *turns = cJSON_GetObjectItemCaseSensitive(j, "turns");
-      const cJSON *t0 = cJSON_GetArrayItem(turns, 0);
-      if (!cJSON_IsNumber(q) || q->valuedouble < 0 || q->valuedouble >= 1000 || !cJSON_IsString(t0)) {
-        fprintf(stderr, "sluice router convert: %s: a question without question_id/turns\n", path);
-        rc = -1;
-      } else {
-        int id = (int)q->valuedouble;
-        char src[128];
-        snprintf(src, sizeof src, "mt_bench/%s", cJSON_IsString(cat) ? cat->valuestring : "other");
-        if (cnt[id][0] && cnt[id][1]) {
-          if (strset_has(bad, t0->valuestring))
-            (*excluded)++;
-          else if (add_row(rs, t0->valuestring, sum[id][0] / cnt[id][0] / 10.0, sum[id][1] / cnt[id][1] / 10.0, 1, src))
-            rc = -1;
-        }
-      }
-      cJSON_Delete(j);
-    }
-    p = nl ? nl + 1 : end;
+  return rc;
+}
+
+/* MT-Bench: the judge's scores per question and model (both turns), then the questions. */
+struct mt_bench {
+  const char *path, *weak_col, *strong_col;
+  double sum[1000][2]; /* [question_id][weak 0, strong 1] */
+  unsigned cnt[1000][2];
+  const struct strset *bad;
+  struct rows *rs;
+  size_t *excluded;
+};
+
+static int mt_judgement(const cJSON *j, void *ud) {
+  struct mt_bench *mb = ud;
+  const cJSON *q = cJSON_GetObjectItemCaseSensitive(j, "question_id");
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
+  const cJSON *sc = cJSON_GetObjectItemCaseSensitive(j, "score");
+  double qid = cJSON_IsString(q) ? atof(q->valuestring) : cJSON_IsNumber(q) ? q->valuedouble : -1;
+  double score = cJSON_IsString(sc) ? atof(sc->valuestring) : cJSON_IsNumber(sc) ? sc->valuedouble : -1;
+  if (qid < 0 || qid >= 1000 || !cJSON_IsString(m)) {
+    fprintf(stderr, "sluice router convert: %s: a judgement without question_id/model\n", mb->path);
+    return -1;
   }
-  free(buf);
+  if (score >= 1 && score <= 10) { /* -1: the judge gave no score */
+    int who = strcmp(m->valuestring, mb->strong_col) == 0 ? 1 : strcmp(m->valuestring, mb->weak_col) == 0 ? 0 : -1;
+    if (who >= 0) {
+      mb->sum[(int)qid][who] += score;
+      mb->cnt[(int)qid][who]++;
+    }
+  }
+  return 0;
+}
+
+static int mt_question(const cJSON *j, void *ud) {
+  struct mt_bench *mb = ud;
+  const cJSON *q = cJSON_GetObjectItemCaseSensitive(j, "question_id");
+  const cJSON *cat = cJSON_GetObjectItemCaseSensitive(j, "category");
+  const cJSON *t0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "turns"), 0);
+  if (!cJSON_IsNumber(q) || q->valuedouble < 0 || q->valuedouble >= 1000 || !cJSON_IsString(t0)) {
+    fprintf(stderr, "sluice router convert: %s: a question without question_id/turns\n", mb->path);
+    return -1;
+  }
+  int id = (int)q->valuedouble;
+  char src[128];
+  snprintf(src, sizeof src, "mt_bench/%s", cJSON_IsString(cat) ? cat->valuestring : "other");
+  if (!mb->cnt[id][0] || !mb->cnt[id][1]) return 0;
+  if (strset_has(mb->bad, t0->valuestring)) {
+    (*mb->excluded)++;
+    return 0;
+  }
+  return add_row(mb->rs, t0->valuestring, mb->sum[id][0] / mb->cnt[id][0] / 10.0,
+                 mb->sum[id][1] / mb->cnt[id][1] / 10.0, 1, src)
+             ? -1
+             : 0;
+}
+
+static int load_mt_bench(const char *dir, const char *weak_col, const char *strong_col, const struct strset *bad,
+                         struct rows *rs, size_t *excluded) {
+  char path[4200];
+  struct mt_bench *mb = calloc(1, sizeof *mb);
+  if (!mb) return -1;
+  *mb = (struct mt_bench){.path = path, .weak_col = weak_col, .strong_col = strong_col, .bad = bad, .rs = rs,
+                          .excluded = excluded};
+  snprintf(path, sizeof path, "%s/mt_bench_judgements.jsonl", dir);
+  int rc = each_json_line(path, mt_judgement, mb);
+  if (rc == 0) {
+    snprintf(path, sizeof path, "%s/mt_bench_question.jsonl", dir);
+    rc = each_json_line(path, mt_question, mb);
+  }
+  free(mb);
   return rc;
 }
 
