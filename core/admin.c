@@ -136,27 +136,6 @@ cJSON *sl__admin_body_object(struct sl_request *rq, bool empty_ok) {
   return j;
 }
 
-/* Percent-decodes s[0..n) into out; -1 when malformed or too long. */
-static int url_decode(const char *s, size_t n, char *out, size_t outlen) {
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (c == '+') {
-      c = ' ';
-    } else if (c == '%') {
-      if (i + 2 >= n) return -1;
-      int hi = sl_hexval(s[i + 1]), lo = sl_hexval(s[i + 2]);
-      if (hi < 0 || lo < 0) return -1;
-      c = (char)(hi << 4 | lo);
-      i += 2;
-    }
-    if (c == 0 || o + 1 >= outlen) return -1;
-    out[o++] = c;
-  }
-  out[o] = 0;
-  return 0;
-}
-
 int sl__admin_query(const struct sl_request *rq, const char *name, char *out, size_t outlen) {
   const char *q = rq->hr->query.p, *end = q + rq->hr->query.n;
   size_t nl = strlen(name);
@@ -167,7 +146,7 @@ int sl__admin_query(const struct sl_request *rq, const char *name, char *out, si
     const char *ke = eq ? eq : pe;
     if ((size_t)(ke - q) == nl && memcmp(q, name, nl) == 0) {
       const char *v = eq ? eq + 1 : pe;
-      return url_decode(v, (size_t)(pe - v), out, outlen) ? -1 : 1;
+      return sl_pct_decode(v, (size_t)(pe - v), true, out, outlen) < 0 ? -1 : 1;
     }
     q = amp ? amp + 1 : end;
   }

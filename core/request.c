@@ -359,10 +359,6 @@ void sl_request_models(struct sl_request *rq) {
   sl_respond_built(rq, rc, body, n, "Out of memory");
 }
 
-static int hexval(char c) {
-  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* GET /v1/models/{id}: the model object of a name a client may send (a group, a router or a
  * model_group_alias; ids with '/' as they are or %2F-encoded), or 404 model_not_found, also
  * when the key may not use it (as OpenAI answers for a model the caller cannot see). */
@@ -372,26 +368,9 @@ void sl_request_model(struct sl_request *rq) {
   size_t from = at ? (size_t)(at - path.p) + 8 : path.n, end = path.n;
   if (end > from && path.p[end - 1] == '/') end--; /* the route lookup ignores one trailing '/' */
   char id[257];
-  size_t n = 0;
-  bool bad = false;
-  for (size_t i = from; i < end; i++) {
-    char c = path.p[i];
-    if (c == '%') {
-      int hi = i + 2 < end ? hexval(path.p[i + 1]) : -1, lo = i + 2 < end ? hexval(path.p[i + 2]) : -1;
-      if (hi < 0 || lo < 0) {
-        bad = true;
-        break;
-      }
-      c = (char)(hi * 16 + lo);
-      i += 2;
-    }
-    if (c == 0 || n >= sizeof id - 1) {
-      bad = true;
-      break;
-    }
-    id[n++] = c;
-  }
-  id[n] = 0;
+  long dn = sl_pct_decode(path.p + from, end - from, false, id, sizeof id);
+  bool bad = dn < 0;
+  size_t n = bad ? 0 : (size_t)dn;
   const struct sl_group *g = bad || !n ? NULL : sl_worker_group(rq->w, id);
   const struct sl_key_record *k = rq->key;
   if (g && k && !sl_key_allows_model(k, id, n) && !sl_key_allows_model(k, g->name, strlen(g->name))) g = NULL;

@@ -93,6 +93,26 @@ int sl_hexval(char c) {
   return -1;
 }
 
+long sl_pct_decode(const char *s, size_t n, bool plus_space, char *out, size_t outlen) {
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == '+' && plus_space) {
+      c = ' ';
+    } else if (c == '%') {
+      if (i + 2 >= n) return -1;
+      int hi = sl_hexval(s[i + 1]), lo = sl_hexval(s[i + 2]);
+      if (hi < 0 || lo < 0) return -1;
+      c = (char)(hi << 4 | lo);
+      i += 2;
+    }
+    if (c == 0 || o + 1 >= outlen) return -1;
+    out[o++] = c;
+  }
+  out[o] = 0;
+  return (long)o;
+}
+
 size_t sl_fmt_u64(uint64_t v, char *out) {
   char t[20];
   size_t n = 0;

@@ -20,6 +20,10 @@ void sl_buf_printf(struct sl_buf *b, const char *fmt, ...) __attribute__((format
 void sl_buf_json_escape(struct sl_buf *b, const char *s, size_t n);
 /* The value of one hexadecimal digit, or -1. */
 int sl_hexval(char c);
+/* Percent-decodes s[0..n) into out, NUL-terminated; '+' means a space when plus_space (form
+ * encoding: query strings) and stays '+' otherwise (paths). Returns the length, or -1 when an
+ * escape is malformed, the result would hold a NUL byte, or it does not fit in outlen. */
+long sl_pct_decode(const char *s, size_t n, bool plus_space, char *out, size_t outlen);
 /* The decimal digits of v into out (at least 21 bytes), NUL-terminated; returns how many
  * (no printf: this is on every response's path). */
 size_t sl_fmt_u64(uint64_t v, char *out);

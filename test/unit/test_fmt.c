@@ -40,10 +40,27 @@ static void cost_like_printf(void) {
   CHECK_STR(a, "0.001500");
 }
 
+/* Percent-decoding: paths keep '+', query strings read it as a space; malformed escapes, a
+ * NUL byte and a result that does not fit are refused. */
+static void pct_decode(void) {
+  char out[16];
+  CHECK(sl_pct_decode("a%2Fb+c", 7, false, out, sizeof out) == 5);
+  CHECK_STR(out, "a/b+c");
+  CHECK(sl_pct_decode("a%2fb+c", 7, true, out, sizeof out) == 5);
+  CHECK_STR(out, "a/b c");
+  CHECK(sl_pct_decode("", 0, false, out, sizeof out) == 0 && out[0] == 0);
+  CHECK(sl_pct_decode("ab%2", 4, false, out, sizeof out) == -1);  /* cut escape */
+  CHECK(sl_pct_decode("ab%zz", 5, false, out, sizeof out) == -1); /* not hex */
+  CHECK(sl_pct_decode("a%00b", 5, false, out, sizeof out) == -1); /* NUL */
+  CHECK(sl_pct_decode("0123456789abcdef", 16, false, out, sizeof out) == -1); /* no room for the NUL */
+  CHECK(sl_pct_decode("0123456789abcde", 15, false, out, sizeof out) == 15);
+}
+
 int main(void) {
   static const struct check_case cases[] = {
       {"u64_like_printf", u64_like_printf},
       {"cost_like_printf", cost_like_printf},
+      {"pct_decode", pct_decode},
   };
   return check_run(cases, sizeof cases / sizeof cases[0]);
 }
