@@ -292,15 +292,8 @@ static double dep_price_usd(const struct sl_worker *w, const struct sl_group *g,
   return p->input * (double)in + p->output * (double)out;
 }
 
-static int64_t est_out_tokens(const cJSON *body) {
-  const char *names[] = {"max_completion_tokens", "max_tokens", "max_output_tokens"};
-  for (size_t i = 0; i < 3; i++) {
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, names[i]);
-    if (cJSON_IsNumber(m) && m->valuedouble > 0) /* clamped: a cast of 1e308 is undefined */
-      return m->valuedouble < 1e9 ? (int64_t)m->valuedouble : 1000000000;
-  }
-  return 256;
-}
+/* The output tokens a cost estimate assumes: what the body asks for at most, else 256. */
+static int64_t est_out_tokens(const cJSON *body) { return sl_tenancy_max_output(body, 256, 1000000000); }
 
 static double learned_score(struct sl_request *rq, const struct sl_plan_router *r, struct decision *d) {
   struct sl_worker *w = rq->w;

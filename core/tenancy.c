@@ -248,11 +248,15 @@ static void rl_headers(struct sl_buf *b, const char *what, int64_t limit, const 
                 (long long)limit, what, (long long)sl_policy_rate_remaining(rw, limit, now), what, reset);
 }
 
-static int64_t max_tokens_bound(const cJSON *j) {
-  const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "max_completion_tokens");
-  if (!cJSON_IsNumber(m)) m = cJSON_GetObjectItemCaseSensitive(j, "max_tokens");
-  if (!cJSON_IsNumber(m) || !(m->valuedouble > 0)) return 1024;
-  return m->valuedouble < 1e12 ? (int64_t)m->valuedouble : (int64_t)1e12; /* a cast of 1e308 is undefined */
+int64_t sl_tenancy_max_output(const cJSON *body, int64_t dflt, int64_t cap) {
+  static const char *const names[] = {"max_completion_tokens", "max_tokens", "max_output_tokens"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, names[i]);
+    if (!cJSON_IsNumber(m)) continue;
+    if (!(m->valuedouble > 0)) return dflt;
+    return m->valuedouble < (double)cap ? (int64_t)m->valuedouble : cap;
+  }
+  return dflt;
 }
 
 void sl_tenancy_admit(struct sl_worker *w, const struct sl_admit_ask *a, struct sl_tenancy_hold *hold,
@@ -309,7 +313,7 @@ void sl_tenancy_admit(struct sl_worker *w, const struct sl_admit_ask *a, struct 
   }
   if (k->rpm_limit <= 0 && k->tpm_limit <= 0) return;
   uint64_t nowms = sl_now_ms(), ra = 0;
-  int64_t est = a->est_tokens + max_tokens_bound(a->body);
+  int64_t est = a->est_tokens + sl_tenancy_max_output(a->body, 1024, (int64_t)1e12);
   if (k->tpm_limit > 0 && est > k->tpm_limit) est = k->tpm_limit; /* one request may use the whole minute */
   const char *denied = NULL;
   enum sl_rate_denied which;

@@ -60,6 +60,11 @@ void sl_tenancy_admit(struct sl_worker *w, const struct sl_admit_ask *a, struct 
 const char *sl_tenancy_key_alias(const struct sl_key_record *key, const char *model, char *buf, size_t n);
 /* GET /v1/models: every group and visible alias, or, for a virtual key with a models
  * list, only those it may call. 0 and *out (malloc'd JSON), or -1. */
+/* The most output tokens a request body asks for: the first of max_completion_tokens,
+ * max_tokens, max_output_tokens that is a number decides (at most cap: a cast of 1e308 is
+ * undefined); dflt when none is, or when that number is not positive. The TPM reservation
+ * and the routers' cost estimate read it. */
+int64_t sl_tenancy_max_output(const cJSON *body, int64_t dflt, int64_t cap);
 int sl_tenancy_models_json(const struct sl_worker *w, const struct sl_key_record *key, char **out, size_t *n);
 /* Usage and cost of every attempt so far into rq->tokens_* and rq->cost_micro. */
 void sl_tenancy_cost(struct sl_request *rq);
