@@ -1,4 +1,5 @@
-/* The learned router's features (see route_features.h): one pass over the capped text,
+/* The learned router's features (see route_features.h): the capped text classified 16 bytes
+ * at a time into bitmaps, then short walks over the bitmaps (punctuation, lines, tokens):
  * hashed word unigrams and bigrams plus dense format cues, into a fixed scratch. To add a
  * cue: a new enum member before D_COUNT, its name in dense_names, its value at the end
  * of sl_route_features, and a new SL_ROUTE_FEATURESET_ID. */

@@ -1,5 +1,5 @@
-/* The learned router's features: what a prompt looks like to the model, computed in one
- * pass over at most SL_ROUTE_TEXT_CAP bytes, into a caller-provided fixed scratch (no
+/* The learned router's features: what a prompt looks like to the model, computed over at
+ * most SL_ROUTE_TEXT_CAP bytes, into a caller-provided fixed scratch (no
  * allocation). The one idea: the same function feeds the trainer (core/routerctl.c) and
  * the scorer (policy/route_model.c), so training and serving can never disagree.
  *
