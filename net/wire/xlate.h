@@ -110,7 +110,13 @@ struct sl_sse_frame; /* net/wire/sse.h */
 #define SL_XLATE_DEFAULT_MAX_TOKENS 4096
 #define SL_XLATE_ANTHROPIC_VERSION "2023-06-01" /* the anthropic-version header to send */
 
-enum sl_wire { SL_WIRE_OPENAI = 0, SL_WIRE_ANTHROPIC = 1 };
+/* A wire format. SL_WIRE_RESPONSES is OpenAI's Responses API (/v1/responses): a client
+ * format, and the upstream format of deployments that serve it natively. */
+enum sl_wire { SL_WIRE_OPENAI = 0, SL_WIRE_ANTHROPIC = 1, SL_WIRE_RESPONSES = 2 };
+
+/* The forced tool an OpenAI response_format (json_schema / json_object) becomes in front
+ * of an Anthropic deployment; its input is given back as the message content. */
+#define SL_XLATE_JSON_TOOL "json_response"
 
 /* ---- requests (client -> upstream) ---- */
 
@@ -133,6 +139,15 @@ int sl_xlate_anth_to_oai_request(const cJSON *req, const struct sl_xlate_req_opt
 struct sl_xlate_resp_opts {
   int64_t created;    /* unix seconds written as OpenAI "created" (the caller reads the clock) */
   bool include_usage; /* stream to an OpenAI client: its stream_options.include_usage */
+  /* anth->oai: the request's response_format was sent as the forced tool
+   * SL_XLATE_JSON_TOOL: its tool_use input is the answer's content (finish "stop"). */
+  bool json_tool;
+  /* ->Responses: the client's Responses request (fields the response object echoes:
+   * instructions, tools, tool_choice, text, temperature, top_p, max_output_tokens,
+   * previous_response_id, metadata, store, reasoning, parallel_tool_calls, user), and the
+   * response id to give ("resp_" + hex, minted by the caller). */
+  const cJSON *resp_req;
+  const char *resp_id;
 };
 
 /* Token counts in the upstream's own terms, for accounting. input excludes cached
@@ -154,6 +169,8 @@ int sl_xlate_oai_to_anth_response(const char *body, size_t len, const struct sl_
 enum sl_xlate_dir {
   SL_XLATE_ANTH_TO_OAI, /* Anthropic upstream events -> OpenAI chat.completion.chunks + [DONE] */
   SL_XLATE_OAI_TO_ANTH, /* OpenAI upstream chunks -> Anthropic message_start ... message_stop */
+  SL_XLATE_OAI_TO_RESP, /* OpenAI chat chunks -> Responses events (response.created ... response.completed) */
+  SL_XLATE_ANTH_TO_RESP, /* Anthropic events -> Responses events (through ANTH_TO_OAI inside) */
 };
 
 /* Stream results. Positive: the stream ended well; negative: it is over badly. After
@@ -197,6 +214,37 @@ int sl_xlate_stream_finish(struct sl_xlate_stream *s, struct sl_buf *out);
 void sl_xlate_stream_usage(const struct sl_xlate_stream *s, struct sl_xlate_usage *u);
 /* True once the translator has appended anything to an out buffer. */
 bool sl_xlate_stream_started(const struct sl_xlate_stream *s);
+
+/* ---- the Responses API (xlate_resp_*.c) ---- */
+
+/* A Responses request (input, instructions, tools, tool_choice, text.format,
+ * max_output_tokens, reasoning.effort, temperature, top_p, metadata, user, stream,
+ * parallel_tool_calls) -> a Chat Completions request as a new tree (*out, the caller
+ * deletes it), model = o->model. For an Anthropic deployment the caller passes that tree
+ * on to sl_xlate_oai_to_anth_request. previous_response_id must already be expanded
+ * (sl_xlate_resp_expand). 0; -EINVAL (err says why, a 400); -ENOMEM. */
+int sl_xlate_resp_to_chat_request(const cJSON *req, const struct sl_xlate_req_opts *o, cJSON **out, char *err,
+                                  size_t errlen);
+/* A whole chat.completion body -> a Responses `response` object (o->resp_req, o->resp_id,
+ * o->created), appended to out; u gets the usage. 0; -EBADMSG; -ENOMEM. */
+int sl_xlate_chat_to_resp_response(const char *body, size_t len, const struct sl_xlate_resp_opts *o,
+                                   struct sl_buf *out, struct sl_xlate_usage *u);
+/* A whole `response` object -> the Responses event stream that gives it (created,
+ * in_progress, items, deltas, completed), for a cache hit served as a stream. id, when
+ * not NULL, replaces the object's id. 0; -EBADMSG; -ENOMEM. */
+int sl_xlate_resp_replay(const char *resp, size_t len, const char *id, struct sl_buf *out);
+/* A ->Responses stream that ended well: its final `response` object (as in its
+ * response.completed event), appended to out. -EAGAIN before the end. */
+int sl_xlate_stream_response(const struct sl_xlate_stream *s, struct sl_buf *out);
+/* previous_response_id: a new tree (*out) that is req with `input` = the stored items
+ * (a JSON array of input items, as sl_xlate_resp_history wrote them) followed by req's
+ * own input (a string becomes one user message), and without previous_response_id.
+ * 0; -EINVAL (err); -ENOMEM. */
+int sl_xlate_resp_expand(const cJSON *req, const char *items, size_t len, cJSON **out, char *err, size_t errlen);
+/* The items to keep for a later previous_response_id: req's input items (a string as one
+ * user message; req already expanded) then the response object's output items, as one
+ * JSON array appended to out. 0; -EBADMSG; -ENOMEM. */
+int sl_xlate_resp_history(const cJSON *req, const char *resp, size_t len, struct sl_buf *out);
 
 /* ---- errors ---- */
 
