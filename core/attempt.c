@@ -21,6 +21,7 @@
 #include "core/health_shm.h"
 #include "core/region.h"
 #include "core/reqcache.h"
+#include "core/responses.h"
 #include "core/request_internal.h"
 #include "core/stream_chain.h"
 #include "net/wire/oai_error.h"
@@ -141,19 +142,60 @@ static void declare_winner(struct sl_attempt *at) {
 /* The chain's ends: the client (through the request) and the cache tee. */
 static void chain_write(void *ud, const struct sl_iov *v, size_t n) {
   struct sl_request *rq = ud;
+  /* a Responses stream's answer is stored before its last event leaves: a client that
+   * continues at once (previous_response_id) finds it */
+  if (rq->route == SL_R_RESPONSES && rq->winner) sl_responses_stream_check(rq, rq->winner);
   rq->events->stream_write(rq, v, n);
 }
-static void chain_tee_frame(void *ud, const struct sl_sse_frame *fr) { sl_reqcache_stream_frame(ud, fr); }
+static void chain_tee_frame(void *ud, const struct sl_sse_frame *fr) {
+  struct sl_request *rq = ud;
+  if (rq->route == SL_R_RESPONSES) sl_responses_frame(rq, fr);
+  sl_reqcache_stream_frame(ud, fr);
+}
 static void chain_tee_bytes(void *ud, const char *p, size_t n) { sl_reqcache_stream_bytes(ud, p, n); }
+
+/* The translators' options for at's answer. */
+static struct sl_xlate_resp_opts resp_opts(const struct sl_attempt *at) {
+  const struct sl_request *rq = at->rq;
+  return (struct sl_xlate_resp_opts){.created = (int64_t)time(NULL),
+                                     .json_tool = at->json_tool,
+                                     .resp_req = rq->resp_req ? rq->resp_req : rq->json,
+                                     .resp_id = rq->resp_id};
+}
+
+/* A whole 2xx answer of another format -> the client's (xb), with the usage seen. */
+static int translate_whole(const struct sl_attempt *at, struct sl_buf *xb, struct sl_xlate_usage *xu) {
+  const struct sl_request *rq = at->rq;
+  struct sl_xlate_resp_opts o = resp_opts(at);
+  const char *p = at->resp.p ? at->resp.p : "";
+  size_t n = at->resp.n;
+  if (rq->cwire != SL_WIRE_RESPONSES)
+    return at->uwire == SL_WIRE_ANTHROPIC ? sl_xlate_anth_to_oai_response(p, n, &o, xb, xu)
+                                          : sl_xlate_oai_to_anth_response(p, n, &o, xb, xu);
+  struct sl_buf chat = {0}; /* Anthropic's answer goes through the chat format */
+  struct sl_xlate_usage cu;
+  int rc = 0;
+  if (at->uwire == SL_WIRE_ANTHROPIC && !(rc = sl_xlate_anth_to_oai_response(p, n, &o, &chat, xu))) {
+    p = chat.p;
+    n = chat.n;
+  }
+  if (!rc) rc = sl_xlate_chat_to_resp_response(p, n, &o, xb, at->uwire == SL_WIRE_ANTHROPIC ? &cu : xu);
+  sl_buf_free(&chat);
+  return rc;
+}
 
 static void start_stream(struct sl_attempt *at) {
   struct sl_request *rq = at->rq;
   declare_winner(at);
   if (at->uwire != rq->cwire) {
+    struct sl_xlate_resp_opts o = resp_opts(at);
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(rq->json, "stream_options");
-    struct sl_xlate_resp_opts o = {(int64_t)time(NULL), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"))};
-    if (sl_xlate_stream_new(at->uwire == SL_WIRE_ANTHROPIC ? SL_XLATE_ANTH_TO_OAI : SL_XLATE_OAI_TO_ANTH, &o, &at->xs))
-      at->xs = NULL;
+    o.include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
+    enum sl_xlate_dir dir = rq->cwire == SL_WIRE_RESPONSES
+                                ? (at->uwire == SL_WIRE_ANTHROPIC ? SL_XLATE_ANTH_TO_RESP : SL_XLATE_OAI_TO_RESP)
+                            : at->uwire == SL_WIRE_ANTHROPIC ? SL_XLATE_ANTH_TO_OAI
+                                                             : SL_XLATE_OAI_TO_ANTH;
+    if (sl_xlate_stream_new(dir, &o, &at->xs)) at->xs = NULL;
   } else if ((at->uf = sl_arena_alloc(rq->arena, sizeof *at->uf))) {
     /* Anthropic streams are only observed: their usage events are the client's too. */
     bool strip = rq->cwire == SL_WIRE_OPENAI && rq->usage_ask != SL_USAGE_ASK_CLIENT &&
@@ -403,12 +445,14 @@ static void up_done(void *ud) {
   at->up = NULL;
   if (at->streaming && at != rq->winner) start_stream(at); /* an empty 2xx stream: pass it on */
   if (at == rq->winner) { /* a stream that ended: well, unless an OpenAI stream lacks its [DONE] */
-    bool cut = at->uf && at->uwire == SL_WIRE_OPENAI && !at->uf->saw_done && !at->uf->err;
+    bool cut = (at->uf && at->uwire == SL_WIRE_OPENAI && !at->uf->saw_done && !at->uf->err) ||
+               (at->uwire == SL_WIRE_RESPONSES && !rq->resp_done_seen);
     set_outcome(at, cut ? SL_AO_UPSTREAM_PROTOCOL_ERROR : SL_AO_OK);
     attempt_end_health(at, false, !cut, SL_FAIL_ERROR);
     if (cut) rq->err_code = sl_attempt_outcome_name(SL_AO_UPSTREAM_PROTOCOL_ERROR, 0);
     char m[256];
-    snprintf(m, sizeof m, "Deployment %s ended the stream without [DONE]", rq->w->cfg->deployments[at->dep].id);
+    snprintf(m, sizeof m, "Deployment %s ended the stream without %s", rq->w->cfg->deployments[at->dep].id,
+             at->uwire == SL_WIRE_RESPONSES ? "its final event" : "[DONE]");
     end_stream(rq, at, !cut, cut ? m : NULL); /* only a whole stream is stored */
     return;
   }
@@ -427,9 +471,7 @@ static void up_done(void *ud) {
   if (out == SL_OUT_OK && at->uwire != rq->cwire) { /* the answer in the client's format */
     struct sl_buf xb = {0};
     struct sl_xlate_usage xu;
-    struct sl_xlate_resp_opts o = {(int64_t)time(NULL), false};
-    int xr = at->uwire == SL_WIRE_ANTHROPIC ? sl_xlate_anth_to_oai_response(at->resp.p ? at->resp.p : "", at->resp.n, &o, &xb, &xu)
-                                            : sl_xlate_oai_to_anth_response(at->resp.p ? at->resp.p : "", at->resp.n, &o, &xb, &xu);
+    int xr = translate_whole(at, &xb, &xu);
     if (xr) {
       sl_buf_free(&xb);
       set_outcome(at, SL_AO_UPSTREAM_PROTOCOL_ERROR);
@@ -651,6 +693,7 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
     atomic_fetch_add_explicit(&w->shm->deployments[dep].m.region_outside_preferred, 1, memory_order_relaxed);
   }
   at->uwire = w->cfg->plan->deps[dep].wire;
+  if (rq->route == SL_R_RESPONSES && w->cfg->plan->deps[dep].responses) at->uwire = SL_WIRE_RESPONSES;
   at->t_start = sl_now_ms();
   uv_timer_init(&w->loop, &at->timer);
   at->timer.data = at;

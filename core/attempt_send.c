@@ -27,23 +27,77 @@ static int cmp_edit(const void *a, const void *b) {
   return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/* Whether an OpenAI-format request asks for a JSON answer (response_format json_schema or
+ * json_object): in front of Anthropic that becomes a forced tool (xlate.h). */
+static bool wants_json(const cJSON *req) {
+  const cJSON *rf = cJSON_GetObjectItemCaseSensitive(req, "response_format");
+  const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rf, "type"));
+  return t && (strcmp(t, "json_schema") == 0 || strcmp(t, "json_object") == 0);
+}
+
+static int body_is_xbody(struct sl_attempt *at) {
+  if (at->xbody.oom) return -1;
+  at->body[0] = uv_buf_init(at->xbody.p, (unsigned)at->xbody.n);
+  at->nbody = 1;
+  return 0;
+}
+
+/* A Responses request for a deployment that does not speak the Responses API: a chat
+ * request, then (an Anthropic deployment) the Messages request of that. */
+static int build_responses(struct sl_attempt *at, const struct sl_deployment *d) {
+  struct sl_request *rq = at->rq;
+  const cJSON *prev = cJSON_GetObjectItemCaseSensitive(rq->json, "previous_response_id");
+  if (cJSON_IsString(prev)) { /* not in sluice's store: only a native deployment may know it */
+    snprintf(at->xerr, sizeof at->xerr, "Previous response with id '%.200s' not found.", prev->valuestring);
+    return -2;
+  }
+  struct sl_xlate_req_opts o = {.model = d->upstream_model};
+  cJSON *chat = NULL;
+  int rc = sl_xlate_resp_to_chat_request(rq->json, &o, &chat, at->xerr, sizeof at->xerr);
+  if (!rc && at->uwire == SL_WIRE_ANTHROPIC) {
+    at->json_tool = wants_json(chat);
+    rc = sl_xlate_oai_to_anth_request(chat, &o, &at->xbody, at->xerr, sizeof at->xerr);
+  } else if (!rc) {
+    char *t = cJSON_PrintUnformatted(chat);
+    if (t) sl_buf_puts(&at->xbody, t);
+    else rc = -ENOMEM;
+    free(t);
+  }
+  cJSON_Delete(chat);
+  if (rc) return rc == -EINVAL ? -2 : -1;
+  return body_is_xbody(at);
+}
+
+/* A multipart body: the model field's value replaced, the rest (the file) as it came. */
+static int build_multipart(struct sl_attempt *at, const struct sl_deployment *d) {
+  struct sl_request *rq = at->rq;
+  const struct sl_http_request *hr = rq->hr;
+  at->body[0] = uv_buf_init((char *)hr->body, (unsigned)rq->mp_vs);
+  at->body[1] = uv_buf_init(d->upstream_model, (unsigned)strlen(d->upstream_model));
+  at->body[2] = uv_buf_init((char *)hr->body + rq->mp_ve, (unsigned)(hr->body_len - rq->mp_ve));
+  at->nbody = 3;
+  return 0;
+}
+
 /* The client's body with `model` replaced and sluice-only fields cut out, as slices of
  * the original bytes plus the new model value: nothing else is copied or re-encoded. */
 static int build_body(struct sl_attempt *at, const struct sl_deployment *d) {
   struct sl_request *rq = at->rq;
   const struct sl_http_request *hr = rq->hr;
+  if (rq->multipart) return build_multipart(at, d);
+  if (rq->route == SL_R_RESPONSES && at->uwire != SL_WIRE_RESPONSES) return build_responses(at, d);
   if (at->uwire != rq->cwire) { /* another wire format: translate (the request's fault: -2) */
     if (rq->route != SL_R_CHAT && rq->route != SL_R_MESSAGES) {
-      snprintf(at->xerr, sizeof at->xerr, "deployment %s speaks the Anthropic Messages API only", d->id);
+      snprintf(at->xerr, sizeof at->xerr, "deployment %s does not serve this endpoint (it speaks %s)", d->id,
+               at->uwire == SL_WIRE_ANTHROPIC ? "the Anthropic Messages API only" : "the OpenAI format");
       return -2;
     }
+    at->json_tool = at->uwire == SL_WIRE_ANTHROPIC && wants_json(rq->json);
     struct sl_xlate_req_opts o = {.model = d->upstream_model};
     int rc = at->uwire == SL_WIRE_ANTHROPIC ? sl_xlate_oai_to_anth_request(rq->json, &o, &at->xbody, at->xerr, sizeof at->xerr)
                                             : sl_xlate_anth_to_oai_request(rq->json, &o, &at->xbody, at->xerr, sizeof at->xerr);
     if (rc) return rc == -EINVAL ? -2 : -1;
-    at->body[0] = uv_buf_init(at->xbody.p, (unsigned)at->xbody.n);
-    at->nbody = 1;
-    return 0;
+    return body_is_xbody(at);
   }
   sl_buf_puts(&at->model_val, "\"");
   sl_buf_json_escape(&at->model_val, d->upstream_model, strlen(d->upstream_model));
@@ -52,7 +106,7 @@ static int build_body(struct sl_attempt *at, const struct sl_deployment *d) {
   struct edit e[2 + sizeof stripped_fields / sizeof stripped_fields[0]];
   _Static_assert(2 * sizeof e / sizeof e[0] + 1 <= sizeof at->body / sizeof at->body[0], "room for every slice");
   size_t ne = 0, s, en;
-  bool ok = rq->usage_ask != SL_USAGE_ASK_RESERIALISE &&
+  bool ok = rq->usage_ask != SL_USAGE_ASK_RESERIALISE && !rq->resp_reserialise &&
             sl_json_top_field(hr->body, hr->body_len, "model", &s, &en) == 0;
   if (ok) e[ne++] = (struct edit){s, en, at->model_val.p, at->model_val.n};
   if (ok && rq->usage_ask == SL_USAGE_ASK_SPLICE && rq->inject.text)
@@ -99,6 +153,25 @@ static int build_body(struct sl_attempt *at, const struct sl_deployment *d) {
   return 0;
 }
 
+/* The provider route a client route reaches on a deployment of format uwire. */
+static enum sl_prov_route prov_route(enum sl_route r, enum sl_wire uwire) {
+  switch (r) {
+  case SL_R_COMPLETIONS: return SL_PROV_COMPLETIONS;
+  case SL_R_EMBEDDINGS: return SL_PROV_EMBEDDINGS;
+  case SL_R_MESSAGES: return SL_PROV_MESSAGES;
+  case SL_R_RESPONSES: return uwire == SL_WIRE_RESPONSES ? SL_PROV_RESPONSES
+                              : uwire == SL_WIRE_ANTHROPIC ? SL_PROV_MESSAGES
+                                                           : SL_PROV_CHAT;
+  case SL_R_COUNT_TOKENS: return SL_PROV_COUNT_TOKENS;
+  case SL_R_MODERATIONS: return SL_PROV_MODERATIONS;
+  case SL_R_RERANK: return SL_PROV_RERANK;
+  case SL_R_IMAGES: return SL_PROV_IMAGES;
+  case SL_R_SPEECH: return SL_PROV_SPEECH;
+  case SL_R_TRANSCRIPTIONS: return SL_PROV_TRANSCRIPTIONS;
+  default: return SL_PROV_CHAT;
+  }
+}
+
 int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t *nhp) {
   struct sl_request *rq = at->rq;
   struct sl_worker *w = rq->w;
@@ -107,20 +180,21 @@ int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t
   if (brc) return brc;
   /* The provider's path and credentials, compiled at load (core/config/plan.h). */
   const struct sl_plan_dep *pd = &w->cfg->plan->deps[at->dep];
-  enum sl_prov_route pr = rq->route == SL_R_COMPLETIONS ? SL_PROV_COMPLETIONS
-                        : rq->route == SL_R_EMBEDDINGS  ? SL_PROV_EMBEDDINGS
-                        : rq->route == SL_R_MESSAGES    ? SL_PROV_MESSAGES
-                                                        : SL_PROV_CHAT;
+  enum sl_prov_route pr = prov_route(rq->route, at->uwire);
   if (!pd->path[pr]) { /* a route the provider does not have */
     snprintf(at->xerr, sizeof at->xerr, "deployment %s does not serve this endpoint", d->id);
     return -2;
   }
   sl_buf_puts(&at->path, pd->path[pr]);
   size_t nh = 0;
-  hs[nh++] = (struct sl_header){SL_SLICE_LIT("Content-Type"), SL_SLICE_LIT("application/json")};
+  const struct sl_header *ct = rq->multipart ? sl_http_header_find(rq->hr->headers, rq->hr->nheaders, "content-type") : NULL;
+  hs[nh++] = ct ? (struct sl_header){SL_SLICE_LIT("Content-Type"), ct->value} /* its boundary */
+                : (struct sl_header){SL_SLICE_LIT("Content-Type"), SL_SLICE_LIT("application/json")};
   /* sluice reads every answer (usage, cache, translation): an encoded body is refused */
   hs[nh++] = (struct sl_header){SL_SLICE_LIT("Accept-Encoding"), SL_SLICE_LIT("identity")};
+  bool audio = rq->route == SL_R_SPEECH || rq->route == SL_R_TRANSCRIPTIONS; /* audio, or text as asked */
   hs[nh++] = rq->stream ? (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("text/event-stream")}
+             : audio    ? (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("*/*")}
                         : (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("application/json")};
   hs[nh++] = (struct sl_header){SL_SLICE_LIT("User-Agent"), SL_SLICE_LIT("sluice/0.1")};
   for (const struct sl_prov_header *x = pd->ops->extra; x && x->name && nh < SL_ATTEMPT_MAX_HEADERS - 2; x++)

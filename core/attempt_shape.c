@@ -20,6 +20,10 @@ static const char *member_for(enum sl_route route, bool *array) {
   case SL_R_COMPLETIONS: return "choices";
   case SL_R_EMBEDDINGS: return "data";
   case SL_R_MESSAGES: return "content"; /* an Anthropic message */
+  case SL_R_RESPONSES: return "output"; /* a response object */
+  case SL_R_MODERATIONS:
+  case SL_R_RERANK: return "results";
+  case SL_R_IMAGES: return "data";
   default: return NULL;                 /* any JSON object */
   }
 }
@@ -29,6 +33,8 @@ bool sl_attempt_body_is_answer(enum sl_route route, const char *p, size_t n, siz
   struct sl_json_member m[2] = {{.key = "usage", .klen = 5}, {.key = member_for(route, &array)}};
   if (m[1].key) m[1].klen = strlen(m[1].key);
   *usage_len = 0;
+  /* audio, or a transcript in the format asked (text, srt, vtt or JSON): any non-empty body */
+  if (route == SL_R_SPEECH || route == SL_R_TRANSCRIPTIONS) return p && n > 0;
   if (!p || n == 0 || sl_json_validate_members(p, n, m, m[1].key ? 2 : 1) != SL_JSON_OBJECT) return false;
   if (m[0].found && p[m[0].vs] == '{') {
     *usage_at = m[0].vs;

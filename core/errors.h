@@ -25,6 +25,8 @@ enum sl_err {
   SL_ERR_ROUTER_OVERRIDE_FORBIDDEN,
   /* admission: keys, limits, budgets */
   SL_ERR_MODEL_NOT_ALLOWED,
+  SL_ERR_PREVIOUS_RESPONSE_NOT_FOUND, /* previous_response_id names no stored response (or an expired one) */
+  SL_ERR_RESPONSE_NOT_FOUND,          /* GET/DELETE /v1/responses/{id}: no such stored response */
   SL_ERR_BUDGET_EXCEEDED,
   SL_ERR_RATE_LIMIT_EXCEEDED,
   SL_ERR_KEY_TABLE_FULL,

@@ -59,10 +59,9 @@ static bool host_allowed(const struct sl_config *cfg, const struct sl_conn *c, s
          (!wildcard && eq_ci(name, nn, cfg->listen_host)) || (local[0] && eq_ci(name, nn, local));
 }
 
-/* "application/json", any case, optionally followed by parameters. */
-static bool is_json(struct sl_slice v) {
-  static const char want[] = "application/json";
-  size_t k = sizeof want - 1;
+/* want (a media type), any case, optionally followed by parameters. */
+static bool is_type(struct sl_slice v, const char *want) {
+  size_t k = strlen(want);
   if (v.n < k || strncasecmp(v.p, want, k) != 0) return false;
   for (size_t i = k; i < v.n; i++) {
     if (v.p[i] == ';') return true;
@@ -80,7 +79,10 @@ enum sl_origin_verdict sl_origin_check(const struct sl_config *cfg, const struct
   }
   if (hr->body_len > 0 && !open_route) {
     const struct sl_header *t = sl_http_header_find(hr->headers, hr->nheaders, "content-type");
-    if (!t || !is_json(t->value)) return SL_ORIGIN_BAD_TYPE;
+    /* a form is also a simple request for a browser: only the multipart route takes one */
+    bool ok = t && (route == SL_R_TRANSCRIPTIONS ? is_type(t->value, "multipart/form-data")
+                                                 : is_type(t->value, "application/json"));
+    if (!ok) return SL_ORIGIN_BAD_TYPE;
   }
   return SL_ORIGIN_OK;
 }

@@ -25,6 +25,8 @@
 #include "store/keys.h"
 #include "core/request_internal.h"
 #include "core/respond.h"
+#include "core/responses.h"
+#include "net/wire/multipart.h"
 #include "core/router.h"
 #include "net/wire/json_bound.h"
 #include "net/wire/json_scan.h"
@@ -39,6 +41,8 @@ static void handle_closed(struct sl_request *rq) {
   if (--rq->open_handles) return;
   sl_attempts_free(rq);
   if (rq->json) cJSON_Delete(rq->json);
+  if (rq->resp_req) cJSON_Delete(rq->resp_req);
+  sl_buf_free(&rq->resp_final);
   free(rq->tried);
   sl_buf_free(&rq->hdrs);
   sl_buf_free(&rq->rl_hdrs);
@@ -209,9 +213,42 @@ static int request_timeout(struct sl_request *rq, double *out) {
   return 0;
 }
 
+/* A multipart/form-data body (audio transcriptions): its `model` field's value is found
+ * (the attempts rewrite it with slices of the body) and rq->json becomes {"model": ...}
+ * (plus "stream" when the form asks), so every later stage reads the request as any
+ * other. The file itself is never looked at. */
+static bool parse_multipart(struct sl_request *rq, struct sl_refusal *r) {
+  const struct sl_http_request *hr = rq->hr;
+  const struct sl_header *ct = sl_http_header_find(hr->headers, hr->nheaders, "content-type");
+  const char *b;
+  size_t bn, vs, ve;
+  if (!ct || sl_multipart_boundary(ct->value.p, ct->value.n, &b, &bn))
+    return sl_refuse(r, 400, SL_ERR_INVALID_REQUEST, NULL, "Content-Type multipart/form-data needs a boundary");
+  int rc = sl_multipart_field(hr->body, hr->body_len, b, bn, "model", &vs, &ve);
+  if (rc == -EEXIST) return sl_refuse(r, 400, SL_ERR_INVALID_REQUEST, NULL, "The form has more than one 'model' field");
+  if (rc == -EBADMSG) return sl_refuse(r, 400, SL_ERR_INVALID_REQUEST, NULL, "The multipart/form-data body is malformed");
+  if (rc || ve == vs || ve - vs > 255 || memchr(hr->body + vs, 0, ve - vs))
+    return sl_refuse(r, 400, SL_ERR_INVALID_REQUEST, NULL, "Missing required parameter: 'model' (a form field)");
+  rq->multipart = true;
+  rq->mp_vs = vs;
+  rq->mp_ve = ve;
+  rq->json = cJSON_CreateObject();
+  char model[256];
+  memcpy(model, hr->body + vs, ve - vs);
+  model[ve - vs] = 0;
+  size_t ss, se;
+  bool stream = sl_multipart_field(hr->body, hr->body_len, b, bn, "stream", &ss, &se) == 0 && se - ss == 4 &&
+                memcmp(hr->body + ss, "true", 4) == 0;
+  if (!rq->json || !cJSON_AddStringToObject(rq->json, "model", model) ||
+      (stream && !cJSON_AddBoolToObject(rq->json, "stream", 1)))
+    return sl_refuse(r, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
+  return true;
+}
+
 /* The parse stage: the body, the model group, the stream flag, the deadline and the
  * token estimate into rq; false and a refusal when the request is not one to serve. */
-static bool parse(struct sl_request *rq, struct sl_refusal *r) {
+/* A JSON body: parsed within the configured bounds, one object, no duplicate members. */
+static bool parse_json(struct sl_request *rq, struct sl_refusal *r) {
   const struct sl_http_request *hr = rq->hr;
   /* Bounded: a pre-scan refuses bodies that would build a huge tree before cJSON runs. */
   const struct sl_json_bound jb = {.max_depth = rq->w->cfg->max_json_depth,
@@ -230,6 +267,12 @@ static bool parse(struct sl_request *rq, struct sl_refusal *r) {
   if (dup) /* Parsers disagree on which duplicate wins; refuse rather than route on one
             * value while the provider reads another. */
     return sl_refuse(r, 400, SL_ERR_INVALID_JSON, NULL, "Duplicate top-level field '%.100s' in the request body", dup);
+  return true;
+}
+
+static bool parse(struct sl_request *rq, struct sl_refusal *r) {
+  const struct sl_http_request *hr = rq->hr;
+  if (!(rq->route == SL_R_TRANSCRIPTIONS ? parse_multipart(rq, r) : parse_json(rq, r))) return false;
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(rq->json, "model");
   if (!cJSON_IsString(model) || !model->valuestring[0])
     return sl_refuse(r, 400, SL_ERR_INVALID_REQUEST, NULL, "Missing required parameter: 'model' (a string)");
@@ -250,7 +293,10 @@ static bool parse(struct sl_request *rq, struct sl_refusal *r) {
   rq->est_tokens = sl_policy_estimate_tokens(text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "messages")) +
                                              text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "prompt")) +
                                              text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "system")) +
-                                             text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "input")));
+                                             text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "input")) +
+                                             text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "instructions")) +
+                                             text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "query")) +
+                                             text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "documents")));
   double t = tmo > 0 ? tmo : rq->w->cfg->timeout_s;
   rq->deadline_ms = rq->t0_ms + (uint64_t)(t * 1000.0);
   rq->client_deadline = tmo > 0;
@@ -261,6 +307,17 @@ static bool parse(struct sl_request *rq, struct sl_refusal *r) {
 
 bool sl_request_serve_cached(struct sl_request *rq, const char *json, size_t len, int64_t age_s) {
   struct sl_buf sse = {0};
+  if (rq->route == SL_R_RESPONSES) { /* this request's own id, and kept under it */
+    if (rq->stream || sl_responses_restamp(rq, json, len, &sse)) {
+      sl_buf_free(&sse);
+      return false;
+    }
+    rq->cache_state = SL_CS_HIT;
+    rq->cache_age_s = age_s;
+    sl_respond_json(rq, 200, sse.p, sse.n);
+    sl_buf_free(&sse);
+    return true;
+  }
   if (rq->stream) {
     struct sl_oai_replay_opts o = {.include_usage = rq->include_usage};
     if (sl_oai_replay(json, len, &o, &sse)) {
@@ -281,6 +338,22 @@ bool sl_request_serve_cached(struct sl_request *rq, const char *json, size_t len
   return true;
 }
 
+/* Whether the route's answers may come from the cache: OpenAI-format JSON answers that
+ * depend on the body only. Not images, speech or transcriptions (generated anew each time,
+ * and not JSON), count_tokens (free), Anthropic's format; Responses answers whole only
+ * (a stream of one is not assembled for the cache), each hit under a new id. */
+static bool cacheable(const struct sl_request *rq) {
+  switch (rq->route) {
+  case SL_R_CHAT:
+  case SL_R_COMPLETIONS:
+  case SL_R_EMBEDDINGS:
+  case SL_R_MODERATIONS:
+  case SL_R_RERANK: return rq->cwire == SL_WIRE_OPENAI;
+  case SL_R_RESPONSES: return !rq->stream;
+  default: return false;
+  }
+}
+
 /* The cache stage's verdict for rq: HIT (served here), FOLLOW (waits for an identical
  * request's answer), or go upstream (OFF, BYPASS, MISS). */
 static enum sl_cache_kind cache_stage(struct sl_request *rq) {
@@ -289,7 +362,7 @@ static enum sl_cache_kind cache_stage(struct sl_request *rq) {
                                    .key = rq->key,
                                    .group = rq->group->name,
                                    .upstream_path = rq->upstream_path,
-                                   .openai_wire = rq->cwire == SL_WIRE_OPENAI};
+                                   .openai_wire = cacheable(rq)};
   struct sl_cache_verdict v;
   sl_reqcache_begin(rq->w, &ask, &v);
   rq->include_usage = v.include_usage;
@@ -310,6 +383,30 @@ static enum sl_cache_kind cache_stage(struct sl_request *rq) {
 
 /* ---- route handlers ---- */
 
+/* count_tokens goes to the provider when every deployment of the group is Anthropic's
+ * (the only provider with the endpoint); otherwise sluice estimates. */
+static bool count_tokens_upstream(const struct sl_request *rq) {
+  const struct sl_group *g = rq->group;
+  if (!g || g->n == 0) return false;
+  for (size_t i = 0; i < g->n; i++)
+    if (rq->w->cfg->plan->deps[g->deps[i]].wire != SL_WIRE_ANTHROPIC) return false;
+  return true;
+}
+
+/* The estimate, said as one: `"estimated": true` in the body and
+ * `x-sluice-token-count: estimated` (sluice's chars/4 rule over the prompt's text). */
+static void count_tokens_estimate(struct sl_request *rq) {
+  size_t chars = text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "messages")) +
+                 text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "system")) +
+                 text_chars(cJSON_GetObjectItemCaseSensitive(rq->json, "tools"));
+  rq->token_count_estimated = true;
+  char body[96];
+  int n = snprintf(body, sizeof body, "{\"input_tokens\":%lld,\"estimated\":true}",
+                   (long long)sl_policy_estimate_tokens(chars));
+  rq->status = 200;
+  sl_respond_body(rq, 200, "application/json", "x-sluice-token-count: estimated\r\n", body, (size_t)n);
+}
+
 /* The model endpoints: parse -> admit -> cache -> attempts. */
 void sl_request_api(struct sl_request *rq) {
   struct sl_refusal r;
@@ -320,9 +417,24 @@ void sl_request_api(struct sl_request *rq) {
     return;
   }
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(rq->json, "model");
+  const char *asked = rq->router ? rq->router->cfg->name : model->valuestring;
+  if (rq->route == SL_R_RESPONSES && !sl_responses_prepare(rq, &r)) {
+    sl_respond_refusal(rq, &r);
+    return;
+  }
+  if (rq->route == SL_R_COUNT_TOKENS) { /* free at the provider: no limits, no spend, no cache */
+    if (rq->key && !sl_key_allows_model(rq->key, asked, strlen(asked)) &&
+        !sl_key_allows_model(rq->key, rq->group->name, strlen(rq->group->name))) {
+      sl_respond_error(rq, 403, SL_ERR_MODEL_NOT_ALLOWED, NULL, "This key is not allowed to access model=%.200s", asked);
+      return;
+    }
+    if (!count_tokens_upstream(rq)) count_tokens_estimate(rq);
+    else sl_attempts_start(rq);
+    return;
+  }
   /* a routed request is admitted on its router's name (the key may be allowed only the router) */
   const struct sl_admit_ask ask = {.key = rq->key,
-                                   .model = rq->router ? rq->router->cfg->name : model->valuestring,
+                                   .model = asked,
                                    .group = rq->group,
                                    .est_tokens = rq->est_tokens,
                                    .body = rq->json};
@@ -335,7 +447,7 @@ void sl_request_api(struct sl_request *rq) {
   }
   const struct sl_http_request *hr = rq->hr;
   /* Streams report usage only when asked: ask for the client when it did not. */
-  rq->usage_ask = rq->stream && rq->route != SL_R_EMBEDDINGS && rq->route != SL_R_MESSAGES
+  rq->usage_ask = rq->stream && (rq->route == SL_R_CHAT || rq->route == SL_R_COMPLETIONS)
                       ? sl_usage_inject_stream_options(hr->body, hr->body_len, &rq->inject)
                       : SL_USAGE_ASK_NOT_STREAM;
   if (rq->usage_ask < 0) rq->usage_ask = SL_USAGE_ASK_NOT_STREAM;
@@ -455,8 +567,8 @@ static bool route_stage(struct sl_request *rq, const struct sl_route_match *m, s
                      (int)(h->value.n < 200 ? h->value.n : 200), h->value.p);
   }
   case SL_ORIGIN_BAD_TYPE:
-    return sl_refuse(r, 415, SL_ERR_UNSUPPORTED_MEDIA_TYPE, NULL,
-                     "Request bodies must be sent with Content-Type: application/json");
+    return sl_refuse(r, 415, SL_ERR_UNSUPPORTED_MEDIA_TYPE, NULL, "Request bodies must be sent with Content-Type: %s",
+                     m->route == SL_R_TRANSCRIPTIONS ? "multipart/form-data" : "application/json");
   case SL_ORIGIN_OK:
     break;
   }
@@ -503,6 +615,7 @@ static void ev_stream_end(struct sl_request *rq, bool complete, const char *cut_
  * passed through, said in the client's wire format with the provider's back-off advice. */
 static void ev_whole(struct sl_request *rq, struct sl_attempt *at) {
   if (at->status == 200) sl_reqcache_fill(rq, at->resp.p ? at->resp.p : "", at->resp.n);
+  if (at->status == 200 && rq->route == SL_R_RESPONSES) sl_responses_keep(rq, at->resp.p ? at->resp.p : "", at->resp.n);
   rq->status = at->status;
   if (at->status >= 400 && !rq->err_code) rq->err_code = sl_err_name(SL_ERR_UPSTREAM_ERROR);
   if (at->status >= 400 && at->uwire != rq->cwire) {
@@ -577,7 +690,9 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
 
   struct sl_route_match m = sl_route_find(hr->method, hr->path);
   rq->route = m.route;
-  if (m.route == SL_R_MESSAGES) rq->cwire = SL_WIRE_ANTHROPIC; /* errors and streams in its format */
+  /* errors and streams in the client's format */
+  if (m.route == SL_R_MESSAGES || m.route == SL_R_COUNT_TOKENS) rq->cwire = SL_WIRE_ANTHROPIC;
+  else if (m.route == SL_R_RESPONSES) rq->cwire = SL_WIRE_RESPONSES;
   rq->upstream_path = m.upstream_path;
   struct sl_refusal r;
   if (!route_stage(rq, &m, &r) || !auth_stage(rq, m.row->access, &r)) {

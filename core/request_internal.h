@@ -64,6 +64,8 @@ struct sl_attempt {
   char xerr[256];              /* why the request could not be translated */
   enum sl_attempt_outcome outcome; /* what happened to it (policy/outcome.h); with status for http_<status> */
   bool outside_preferred;      /* its deployment is permitted but not preferred (core/region.h) */
+  bool json_tool;              /* the request's response_format went to Anthropic as the forced
+                                * tool SL_XLATE_JSON_TOOL: its input is the answer's content */
 };
 
 struct sl_request {
@@ -147,6 +149,19 @@ struct sl_request {
   const char *err_code;             /* the wire string of err, or an attempt outcome (attempt.c sets it) */
   enum sl_err err;
   struct sl_buf hdrs;               /* x-sluice-* lines, built when the response starts */
+  /* the Responses API (core/responses.c) */
+  cJSON *resp_req;                  /* the client's request as sent, when rq->json is its
+                                     * expansion (previous_response_id); NULL otherwise */
+  char resp_id[64];                 /* the id a translated answer gets ("resp_" + hex) */
+  bool resp_reserialise;            /* the body upstream is rq->json printed (expanded) */
+  bool resp_store;                  /* keep the answer (the request's store, default true) */
+  bool resp_kept;                   /* it was kept (or could not be) */
+  bool resp_done_seen;              /* a native stream sent its terminal event */
+  struct sl_buf resp_final;         /* a native stream's final response object */
+  /* multipart/form-data (audio transcriptions): the model field's value in the body */
+  bool multipart;
+  size_t mp_vs, mp_ve;
+  bool token_count_estimated;       /* count_tokens answered by sluice's estimate */
 };
 
 /* attempt_shape.c: whether a 2xx body is the route's answer (a JSON object of its

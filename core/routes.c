@@ -13,6 +13,19 @@ static const struct sl_route_row core_rows[] = {
     {"/models", SL_R_MODELS, SL_M_GET, true, NULL, SL_ACCESS_KEY, sl_request_models},
     {"/models/*", SL_R_MODEL, SL_M_GET, true, NULL, SL_ACCESS_KEY, sl_request_model},
     {"/messages", SL_R_MESSAGES, SL_M_POST, true, "/messages", SL_ACCESS_KEY, sl_request_api},
+    {"/messages/count_tokens", SL_R_COUNT_TOKENS, SL_M_POST, true, "/messages/count_tokens", SL_ACCESS_KEY,
+     sl_request_api},
+    {"/responses", SL_R_RESPONSES, SL_M_POST, true, "/responses", SL_ACCESS_KEY, sl_request_api},
+    {"/responses/*/input_items", SL_R_RESPONSE_ITEMS, SL_M_GET, true, NULL, SL_ACCESS_KEY, sl_request_response_items},
+    {"/responses/*", SL_R_RESPONSE_GET, SL_M_GET, true, NULL, SL_ACCESS_KEY, sl_request_response_get},
+    {"/responses/*", SL_R_RESPONSE_DELETE, SL_M_DELETE, true, NULL, SL_ACCESS_KEY, sl_request_response_delete},
+    {"/moderations", SL_R_MODERATIONS, SL_M_POST, true, "/moderations", SL_ACCESS_KEY, sl_request_api},
+    {"/rerank", SL_R_RERANK, SL_M_POST, true, "/rerank", SL_ACCESS_KEY, sl_request_api},
+    {"/v2/rerank", SL_R_RERANK, SL_M_POST, false, "/rerank", SL_ACCESS_KEY, sl_request_api},
+    {"/images/generations", SL_R_IMAGES, SL_M_POST, true, "/images/generations", SL_ACCESS_KEY, sl_request_api},
+    {"/audio/speech", SL_R_SPEECH, SL_M_POST, true, "/audio/speech", SL_ACCESS_KEY, sl_request_api},
+    {"/audio/transcriptions", SL_R_TRANSCRIPTIONS, SL_M_POST, true, "/audio/transcriptions", SL_ACCESS_KEY,
+     sl_request_api},
     {"/health/liveliness", SL_R_LIVE, SL_M_GET, false, NULL, SL_ACCESS_OPEN, sl_request_live},
     {"/health/liveness", SL_R_LIVE, SL_M_GET, false, NULL, SL_ACCESS_OPEN, sl_request_live},
     {"/health/readiness", SL_R_READY, SL_M_GET, false, NULL, SL_ACCESS_OPEN, sl_request_ready},
@@ -21,34 +34,61 @@ static const struct sl_route_row core_rows[] = {
     {"/cache", SL_R_CACHE_FLUSH, SL_M_DELETE, false, NULL, SL_ACCESS_MASTER, sl_request_cache_flush},
 };
 
+/* Whether path q matches a row's pattern: literal bytes; a '*' in the middle is one
+ * non-empty segment (no '/'); a final '*' after '/' is any non-empty rest ('/' allowed:
+ * model ids have them). */
+static bool pattern_match(const char *pat, const char *q, size_t qn) {
+  size_t i = 0;
+  for (; *pat; pat++) {
+    if (*pat != '*') {
+      if (i >= qn || q[i] != *pat) return false;
+      i++;
+      continue;
+    }
+    if (!pat[1]) return i < qn; /* the rest */
+    size_t j = i;
+    while (j < qn && q[j] != '/') j++;
+    if (j == i) return false;
+    i = j;
+  }
+  return i == qn;
+}
+
+static unsigned method_bit(enum sl_http_method_kind m) {
+  return m == SL_M_POST ? 1u : m == SL_M_DELETE ? 2u : 4u;
+}
+
 struct sl_route_match sl_route_find_in(const struct sl_route_row *const *tables, const size_t *nrows, size_t ntables,
                                        enum sl_http_method_kind m, struct sl_slice path) {
+  /* indexed by the bits of the methods a path takes (POST 1, DELETE 2, GET 4) */
+  static const char *const allows[8] = {"GET, HEAD", "POST", "DELETE", "POST, DELETE",
+                                        "GET, HEAD", "GET, HEAD, POST", "GET, HEAD, DELETE", "GET, HEAD, POST, DELETE"};
   struct sl_route_match r = {SL_R_NONE, false, NULL, NULL, NULL};
   const char *p = path.p;
   size_t n = path.n;
   if (n > 1 && p[n - 1] == '/') n--;
   bool v1 = n >= 3 && memcmp(p, "/v1", 3) == 0 && (n == 3 || p[3] == '/');
+  unsigned methods = 0;
   for (size_t t = 0; t < ntables; t++)
     for (size_t i = 0; i < nrows[t]; i++) {
       const struct sl_route_row *row = &tables[t][i];
-      size_t tl = strlen(row->path);
       const char *q = p;
       size_t qn = n;
       if (v1 && row->v1_optional) {
         q += 3;
         qn -= 3;
       }
-      bool prefix = tl >= 2 && row->path[tl - 1] == '*' && row->path[tl - 2] == '/';
-      if (prefix ? qn < tl || memcmp(q, row->path, tl - 1) != 0 : qn != tl || memcmp(q, row->path, tl) != 0)
-        continue;
+      if (!pattern_match(row->path, q, qn)) continue;
+      /* HEAD is served like GET by the server (no body). */
+      bool ok = m == row->method || (m == SL_M_HEAD && row->method == SL_M_GET);
+      methods |= method_bit(row->method);
+      if (r.row && (r.method_ok || !ok)) continue; /* the first row that takes the method wins */
       r.route = row->route;
       r.upstream_path = row->upstream;
       r.row = row;
-      /* HEAD is served like GET by the server (no body). */
-      r.method_ok = m == row->method || (m == SL_M_HEAD && row->method == SL_M_GET);
-      r.allow = row->method == SL_M_POST ? "POST" : row->method == SL_M_DELETE ? "DELETE" : "GET, HEAD";
-      return r;
+      r.method_ok = ok;
     }
+  if (r.row) r.allow = allows[methods & 7];
   return r;
 }
 

@@ -31,6 +31,16 @@ enum sl_route {
   SL_R_SPEND_REPORT, /* GET /spend/report?group_by=key|model&start=&end= */
   SL_R_CONFIG_RELOAD, /* POST /config/reload (master key) */
   SL_R_MODEL,       /* GET  /v1/models/{id} */
+  SL_R_RESPONSES,   /* POST /v1/responses (OpenAI Responses API) */
+  SL_R_RESPONSE_GET, /* GET /v1/responses/{id} (a stored response) */
+  SL_R_RESPONSE_DELETE, /* DELETE /v1/responses/{id} */
+  SL_R_RESPONSE_ITEMS, /* GET /v1/responses/{id}/input_items */
+  SL_R_COUNT_TOKENS, /* POST /v1/messages/count_tokens (Anthropic) */
+  SL_R_MODERATIONS, /* POST /v1/moderations */
+  SL_R_RERANK,      /* POST /v1/rerank, /v2/rerank */
+  SL_R_IMAGES,      /* POST /v1/images/generations */
+  SL_R_SPEECH,      /* POST /v1/audio/speech (binary answer) */
+  SL_R_TRANSCRIPTIONS, /* POST /v1/audio/transcriptions (multipart body) */
 };
 
 struct sl_request;
@@ -57,7 +67,7 @@ struct sl_route_row {
 struct sl_route_match {
   enum sl_route route;
   bool method_ok;
-  const char *allow;       /* for 405 */
+  const char *allow;       /* for 405: every method the path's rows take */
   const char *upstream_path; /* path appended to api_base, e.g. "/chat/completions" */
   const struct sl_route_row *row; /* NULL: no such path */
 };
@@ -71,6 +81,9 @@ void sl_request_ready(struct sl_request *rq);       /* GET /health/readiness */
 void sl_request_metrics(struct sl_request *rq);     /* GET /metrics */
 void sl_request_cache_stats(struct sl_request *rq); /* GET /cache/stats */
 void sl_request_cache_flush(struct sl_request *rq); /* DELETE /cache */
+void sl_request_response_get(struct sl_request *rq);    /* GET /v1/responses/{id} (core/responses.c) */
+void sl_request_response_delete(struct sl_request *rq); /* DELETE /v1/responses/{id} */
+void sl_request_response_items(struct sl_request *rq);  /* GET /v1/responses/{id}/input_items */
 
 /* Matches path (with or without the /v1 prefix, trailing slash tolerated) against the
  * core rows, then the admin API's. */

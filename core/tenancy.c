@@ -355,6 +355,7 @@ static bool consumed(const struct sl_attempt *at) {
 void sl_tenancy_cost(struct sl_request *rq) {
   struct sl_worker *w = rq->w;
   rq->tokens_in = rq->tokens_out = rq->cost_micro = rq->cost_pico = 0;
+  if (rq->route == SL_R_COUNT_TOKENS) return; /* free at the provider: nothing consumed */
   for (int i = 0; i < rq->natt; i++) {
     struct sl_attempt *at = rq->att[i];
     if (!consumed(at)) continue;

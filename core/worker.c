@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/master.h"
 #include "core/reqcache.h"
+#include "core/responses.h"
 #include "core/request.h"
 #include "core/tenancy.h"
 #include "net/tls_server.h"
@@ -339,6 +340,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   sl_tls_server_free(tls); /* after the server and its connections are gone */
   sl_tenancy_close(w);
   sl_reqcache_close(w);
+  sl_responses_close(w);
   free_worker(w);
   sl_pool_drain(&w->arena_pool);
   free(w);

@@ -18,6 +18,7 @@
 struct sl_request;
 struct sl_lmdb;
 struct sl_cache;
+struct sl_resp_store;
 struct sl_keys;
 struct sl_spend_flusher;
 struct sl_price;
@@ -41,6 +42,9 @@ struct sl_worker {
   struct sl_lmdb *lmdb;            /* the cache's environment; NULL when off or unopenable */
   struct sl_lmdb *tenancy;         /* keys + spend ledger (DATA_DIR/tenancy); NULL when unused */
   struct sl_cache *cache;
+  struct sl_lmdb *resp_lmdb;        /* stored responses (DATA_DIR/responses), opened on first use */
+  struct sl_resp_store *resp_store;
+  bool resp_store_failed;           /* it could not be opened: not tried again */
   struct sl_request *sf_table[256]; /* single-flight leaders by cache-key byte 0 */
   struct sl_keys *keys;            /* virtual keys (NULL without a store or a master key) */
   struct sl_spend_flusher *flusher;

@@ -604,7 +604,7 @@ void sl_conn_respond(struct sl_conn *c, int status, const char *content_type, co
 }
 
 /* Whether the request being read is for Anthropic's Messages API (`/v1/messages` or
- * `/messages`): its errors go out in Anthropic's shape even when they come from this
+ * `/messages`, and its `/messages/count_tokens`): its errors go out in Anthropic's shape even when they come from this
  * layer (a body too large, too slow, malformed chunks), before any route ran. Only once
  * the head has ended, so the path is whole. */
 static bool anthropic_request(const struct sl_conn *c) {
@@ -616,7 +616,8 @@ static bool anthropic_request(const struct sl_conn *c) {
     p.n -= 3;
   }
   if (p.n > 1 && p.p[p.n - 1] == '/') p.n--; /* as core/routes.c */
-  return p.n == 9 && memcmp(p.p, "/messages", 9) == 0;
+  return (p.n == 9 && memcmp(p.p, "/messages", 9) == 0) ||
+         (p.n == 22 && memcmp(p.p, "/messages/count_tokens", 22) == 0);
 }
 
 void sl_conn_respond_error(struct sl_conn *c, int status, const char *message, const char *code,

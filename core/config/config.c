@@ -201,6 +201,7 @@ void sl_cfg_deployment_clear(struct sl_deployment *d) {
   free(d->base_path);
   free(d->id);
   free(d->region);
+  free(d->responses_api);
   memset(d, 0, sizeof *d);
 }
 

@@ -45,6 +45,8 @@ struct sl_deployment {
   int64_t max_input_tokens;       /* 0: unknown */
   char *region;                   /* litellm_params.region or model_info.region (data
                                      residency, policy/region.h); NULL: none */
+  char *responses_api;            /* model_info.responses_api: "native" | "translate";
+                                     NULL: the provider's default (openai, azure: native) */
 };
 
 
@@ -184,6 +186,10 @@ struct sl_config {
   int max_keys;                    /* virtual keys + groups the limiter table holds; 0: default 50000 */
   struct sl_hedging hedging;       /* sluice_settings.hedging */
   struct sl_cache_settings cache;  /* litellm_settings.cache / cache_params, sluice_settings.cache */
+  struct {
+    size_t max_size;  /* sluice_settings.responses.max_size: the store's map; default 256 MiB */
+    uint64_t ttl_ms;  /* sluice_settings.responses.ttl: how long a response is kept; default 30 days */
+  } responses;        /* stored responses (Responses API store / previous_response_id) */
   bool access_log;               /* default true */
 
   char *source; /* file path or "<embedded>" */

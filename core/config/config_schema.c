@@ -182,12 +182,15 @@ static int finish_model_info(struct sl_cfg_ctx *c, const char *path, yaml_node_t
   return 0;
 }
 
+static const char *const responses_api_choices[] = {"native", "translate", NULL};
+
 static const struct sl_cfg_key model_info_keys[] = {
     KEY("id", SL_K_ID, DEP(d.id)),
     KEY("input_cost_per_token", SL_K_NUM, DEP(d.input_cost_per_token)),
     KEY("output_cost_per_token", SL_K_NUM, DEP(d.output_cost_per_token)),
     KEY("max_input_tokens", SL_K_I64, DEP(d.max_input_tokens), .max = I64),
     KEY("region", SL_K_STR, DEP(mi_region)),
+    KEY("responses_api", SL_K_ENUM, DEP(d.responses_api), .choices = responses_api_choices),
 };
 
 /* LiteLLM allows arbitrary model_info keys (mode, base_model, supports_*...): ignore them. */
@@ -308,6 +311,7 @@ const struct sl_config sl_cfg_defaults = {
     .access_log = true,
     /* litellm_settings.cache, cache_params; sluice_settings.cache */
     .cache = {.enabled = false, .type = "local", .ttl_s = 3600, .namespace_ = "", .max_size = (size_t)1 << 30},
+    .responses = {.max_size = (size_t)256 << 20, .ttl_ms = 30ull * 86400 * 1000},
 };
 
 int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s) {

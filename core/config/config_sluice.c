@@ -163,6 +163,16 @@ static const struct sl_cfg_key cache_keys[] = {
 static const struct sl_cfg_section cache_section = {
     cache_keys, N(cache_keys), NULL, NULL, SL_UNKNOWN_ERROR, NULL, NULL};
 
+/* ---- sluice_settings.responses (stored responses of the Responses API) ---- */
+
+static const struct sl_cfg_key responses_keys[] = {
+    KEY("max_size", SL_K_SIZE, SCR(c.responses.max_size), .min = 1 << 20),
+    KEY("ttl", SL_K_DUR, SCR(c.responses.ttl_ms), .flags = SL_F_POSITIVE),
+};
+
+static const struct sl_cfg_section responses_section = {
+    responses_keys, N(responses_keys), NULL, NULL, SL_UNKNOWN_ERROR, NULL, NULL};
+
 /* ---- sluice_settings.tls ---- */
 
 /* Both files are required, readable, and loaded once here as the workers will load them,
@@ -230,6 +240,7 @@ static const struct sl_cfg_key sluice_keys[] = {
     KEY("max_keys", SL_K_INT, SCR(c.max_keys), .min = 1, .max = 1000000), /* SL_SHM_KEY_SLOTS_MAX */
     KEY("hedging", SL_K_FUNC, SCR(c.hedging), .fn = parse_hedging),
     KEY("cache", SL_K_MAP, 0, .sub = &cache_section),
+    KEY("responses", SL_K_MAP, 0, .sub = &responses_section),
     KEY("tls", SL_K_MAP, 0, .sub = &tls_section),
 };
 

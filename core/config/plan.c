@@ -147,6 +147,8 @@ static int build_dep(struct sl_plan_dep *pd, const struct sl_deployment *d) {
   if (!d->ops) return -EINVAL;
   pd->ops = d->ops;
   pd->wire = d->ops->wire;
+  pd->responses = d->responses_api ? strcmp(d->responses_api, "native") == 0 && d->ops->wire == SL_WIRE_OPENAI
+                                   : d->ops->responses;
   for (int r = 0; r < SL_PROV_ROUTES; r++) {
     int n =
         sl_provider_path(d->ops, (enum sl_prov_route)r, NULL, d->base_path, d->upstream_model, d->api_version, NULL, 0);

@@ -64,6 +64,7 @@ struct sl_plan_router {
 struct sl_plan_dep {
   const struct sl_provider *ops;
   enum sl_wire wire;
+  bool responses;             /* serves /responses natively (provider default or model_info.responses_api) */
   char *path[SL_PROV_ROUTES]; /* NULL: the provider has no such route */
   const char *auth_name;      /* the credential header, "Authorization" / "x-api-key" / ... */
   char *auth_value;           /* NULL: no key configured */

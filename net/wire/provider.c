@@ -23,7 +23,7 @@ static const char *const ollama_aliases[] = {"ollama_chat", NULL};
  * anthropic (the Messages API) and azure (OpenAI's format on Azure's paths). Rows are in the
  * order the "supported:" error message lists them. */
 static const struct sl_provider providers[] = {
-    {"openai", openai_aliases, "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true, false, OAI},
+    {"openai", openai_aliases, "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true, false, OAI, .responses = true},
     {.name = "anthropic",
      .default_base = "https://api.anthropic.com",
      .key_env = {"ANTHROPIC_API_KEY"},
@@ -36,7 +36,8 @@ static const struct sl_provider providers[] = {
      .wire = SL_WIRE_OPENAI,
      .path = SL_PATH_AZURE,
      .auth = SL_AUTH_API_KEY,
-     .default_api_version = "2024-10-21"},
+     .default_api_version = "2024-10-21",
+     .responses = true},
     {"gemini", NULL, "https://generativelanguage.googleapis.com/v1beta/openai", {"GEMINI_API_KEY"}, false, false, OAI},
     {"hosted_vllm", NULL, NULL, {"HOSTED_VLLM_API_KEY"}, false, true, OAI},
     {"openrouter", NULL, "https://openrouter.ai/api/v1", {"OPENROUTER_API_KEY", "OR_API_KEY"}, false, false, OAI},
@@ -97,6 +98,13 @@ const char *sl_provider_endpoint(enum sl_prov_route r) {
   case SL_PROV_COMPLETIONS: return "/completions";
   case SL_PROV_EMBEDDINGS: return "/embeddings";
   case SL_PROV_MESSAGES: return "/messages";
+  case SL_PROV_RESPONSES: return "/responses";
+  case SL_PROV_COUNT_TOKENS: return "/messages/count_tokens";
+  case SL_PROV_MODERATIONS: return "/moderations";
+  case SL_PROV_RERANK: return "/rerank";
+  case SL_PROV_IMAGES: return "/images/generations";
+  case SL_PROV_SPEECH: return "/audio/speech";
+  case SL_PROV_TRANSCRIPTIONS: return "/audio/transcriptions";
   default: return "/chat/completions";
   }
 }
@@ -118,19 +126,25 @@ int sl_provider_path(const struct sl_provider *p, enum sl_prov_route r, const ch
   if (!endpoint) endpoint = sl_provider_endpoint(r == SL_PROV_MESSAGES ? SL_PROV_CHAT : r);
   switch (p->path) {
   case SL_PATH_ANTHROPIC: {
-    if (r != SL_PROV_CHAT && r != SL_PROV_MESSAGES) return -1;
+    if (r != SL_PROV_CHAT && r != SL_PROV_MESSAGES && r != SL_PROV_RESPONSES && r != SL_PROV_COUNT_TOKENS) return -1;
     size_t bl = strlen(base_path); /* api_base may already end in /v1 or /v1/messages */
     const char *suffix = ends_with(base_path, bl, "/v1/messages") ? ""
                          : ends_with(base_path, bl, "/v1")        ? "/messages"
                                                                   : "/v1/messages";
-    return fmt(out, cap, "%s%s%s%s", base_path, suffix, "", "");
+    return fmt(out, cap, "%s%s%s%s", base_path, suffix, r == SL_PROV_COUNT_TOKENS ? "/count_tokens" : "", "");
   }
   case SL_PATH_AZURE:
+    if (r == SL_PROV_RESPONSES) /* Azure's Responses API names the deployment in the body */
+      return fmt(out, cap, "%s/openai%s?api-version=%s%s", base_path, endpoint,
+                 api_version ? api_version : "2025-04-01-preview", "");
+    if (r == SL_PROV_COUNT_TOKENS || r == SL_PROV_RERANK) return -1;
     return fmt(out, cap, "%s/openai/deployments/%s%s?api-version=%s", base_path, model ? model : "", endpoint,
                api_version              ? api_version
                : p->default_api_version ? p->default_api_version
                                         : "");
-  default: return fmt(out, cap, "%s%s%s%s", base_path, endpoint, "", "");
+  default:
+    if (r == SL_PROV_COUNT_TOKENS) return -1;
+    return fmt(out, cap, "%s%s%s%s", base_path, endpoint, "", "");
   }
 }
 

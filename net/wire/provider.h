@@ -22,13 +22,21 @@ enum sl_prov_route {
   SL_PROV_COMPLETIONS, /* /completions */
   SL_PROV_EMBEDDINGS,  /* /embeddings */
   SL_PROV_MESSAGES,    /* /messages (Anthropic's; an OpenAI-wire provider gets chat) */
+  SL_PROV_RESPONSES,   /* /responses (served natively; others get chat or messages, translated) */
+  SL_PROV_COUNT_TOKENS, /* /messages/count_tokens (Anthropic only) */
+  SL_PROV_MODERATIONS, /* /moderations */
+  SL_PROV_RERANK,      /* /rerank */
+  SL_PROV_IMAGES,      /* /images/generations */
+  SL_PROV_SPEECH,      /* /audio/speech */
+  SL_PROV_TRANSCRIPTIONS, /* /audio/transcriptions (multipart) */
   SL_PROV_ROUTES,
 };
 
 enum sl_prov_path {
   SL_PATH_OPENAI,    /* api_base + endpoint */
   SL_PATH_AZURE,     /* api_base + /openai/deployments/<model> + endpoint + ?api-version= */
-  SL_PATH_ANTHROPIC, /* api_base + /v1/messages (chat and messages only) */
+  SL_PATH_ANTHROPIC, /* api_base + /v1/messages (chat, messages, responses translated) and
+                        /v1/messages/count_tokens */
 };
 
 enum sl_prov_auth {
@@ -55,6 +63,8 @@ struct sl_provider {
   enum sl_prov_auth auth;
   const char *default_api_version;    /* SL_PATH_AZURE's api-version when none is configured */
   const struct sl_prov_header *extra; /* sent on every request; {NULL} ends; may be NULL */
+  bool responses;                     /* serves /responses natively (else it is translated);
+                                         model_info.responses_api overrides per deployment */
 };
 
 /* The row for a LiteLLM provider prefix ("openai", "anthropic", "azure", ...), or NULL. */

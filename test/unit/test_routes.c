@@ -97,5 +97,28 @@ static void lookup_over_given_tables(void) {
   CHECK(m.row == NULL && m.route == SL_R_NONE);
 }
 
-CHECK_MAIN(T(v1_and_bare_paths), T(unknown_and_wrong_method), T(master_only), T(rows_carry_handlers),
+/* One path, several methods (a row each); a segment wildcard in the middle. */
+static void responses_rows(void) {
+  CHECK(find(SL_M_POST, "/v1/responses").route == SL_R_RESPONSES);
+  CHECK(find(SL_M_POST, "/responses").route == SL_R_RESPONSES);
+  struct sl_route_match m = find(SL_M_GET, "/v1/responses/resp_1");
+  CHECK(m.route == SL_R_RESPONSE_GET && m.method_ok);
+  m = find(SL_M_DELETE, "/v1/responses/resp_1");
+  CHECK(m.route == SL_R_RESPONSE_DELETE && m.method_ok);
+  m = find(SL_M_POST, "/v1/responses/resp_1");
+  CHECK(!m.method_ok);
+  CHECK_STR(m.allow, "GET, HEAD, DELETE");
+  CHECK(find(SL_M_GET, "/v1/responses/resp_1/input_items").route == SL_R_RESPONSE_ITEMS);
+  CHECK(find(SL_M_GET, "/v1/responses//input_items").route != SL_R_RESPONSE_ITEMS); /* an empty segment */
+  CHECK(find(SL_M_POST, "/v1/messages/count_tokens").route == SL_R_COUNT_TOKENS);
+  CHECK(find(SL_M_POST, "/v1/messages").route == SL_R_MESSAGES);
+  CHECK(find(SL_M_POST, "/v2/rerank").route == SL_R_RERANK);
+  CHECK(find(SL_M_POST, "/v1/rerank").route == SL_R_RERANK);
+  CHECK(find(SL_M_POST, "/v1/audio/transcriptions").route == SL_R_TRANSCRIPTIONS);
+  CHECK(find(SL_M_POST, "/audio/speech").route == SL_R_SPEECH);
+  CHECK(find(SL_M_POST, "/v1/images/generations").route == SL_R_IMAGES);
+  CHECK(find(SL_M_POST, "/v1/moderations").route == SL_R_MODERATIONS);
+}
+
+CHECK_MAIN(T(v1_and_bare_paths), T(responses_rows), T(unknown_and_wrong_method), T(master_only), T(rows_carry_handlers),
            T(lookup_over_given_tables))
