@@ -28,13 +28,13 @@
 #include "store/keys_internal.h"
 #include "store/responses_internal.h"
 
-#define DEFAULT_TTL_S ((int64_t)30 * 86400)
+#define DEFAULT_TTL_S     ((int64_t)30 * 86400)
 #define DEFAULT_MAX_VALUE ((size_t)16 << 20)
-#define SWEEP_LOOK 64
-#define SWEEP_MAX 16
-#define EVICT_MAX 4096
-#define AGE_KEY_MAX (8 + SL_RESP_ID_MAX)
-#define TOTALS_VERSION 1
+#define SWEEP_LOOK        64
+#define SWEEP_MAX         16
+#define EVICT_MAX         4096
+#define AGE_KEY_MAX       (8 + SL_RESP_ID_MAX)
+#define TOTALS_VERSION    1
 
 struct sl_resp_store {
   struct sl_lmdb *e;
@@ -249,8 +249,7 @@ static bool full(int rc) { return rc == MDB_MAP_FULL || no_space(rc); }
  * cache does). */
 static int disk_rc(struct sl_resp_store *s, int rc, size_t need) {
   struct statvfs v;
-  if (rc == EIO && statvfs(s->e->dir, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < need + 64 * 1024)
-    return ENOSPC;
+  if (rc == EIO && statvfs(s->e->dir, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < need + 64 * 1024) return ENOSPC;
   return rc;
 }
 
@@ -367,8 +366,8 @@ int sl_resp_store_put(struct sl_resp_store *s, const char *id, const char *owner
       .items = items,
       .items_len = items_len,
       .created = now_unix,
-      .expires = ttl > INT64_MAX - now_unix ? INT64_MAX : now_unix + ttl,
   };
+  if (__builtin_add_overflow(now_unix, ttl, &v.expires)) v.expires = INT64_MAX;
   char *rec = malloc(len);
   if (!rec) return -ENOMEM;
   sl__resp_record_encode(id, id_len, &v, rec);

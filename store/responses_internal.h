@@ -10,10 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_RESP_MAGIC 0x31524c53u /* "SLR1" little-endian */
-#define SL_RESP_VERSION 1
-#define SL_RESP_HDR_LEN 48
-#define SL_RESP_ID_MAX 255    /* response ids and owners: 1..255 and 0..255 bytes */
+#define SL_RESP_MAGIC     0x31524c53u /* "SLR1" little-endian */
+#define SL_RESP_VERSION   1
+#define SL_RESP_HDR_LEN   48
+#define SL_RESP_ID_MAX    255 /* response ids and owners: 1..255 and 0..255 bytes */
 #define SL_RESP_OWNER_MAX 255
 
 /* The header (native byte order: the file never leaves the host). */

@@ -17,7 +17,7 @@
 #include "store/responses_internal.h"
 
 #define MiB (1024u * 1024u)
-#define T0 1700000000
+#define T0  1700000000
 
 struct fx {
   char *dir;
@@ -70,8 +70,9 @@ static int get_is(struct fx *f, const char *id, const char *owner, int64_t now, 
 static void stats_are(struct fx *f, uint64_t records, uint64_t bytes, int *ok) {
   uint64_t n = 99, b = 99;
   *ok = sl_resp_store_stats(f->s, &n, &b) == 0 && n == records && b == bytes;
-  if (!*ok) fprintf(stderr, "  stats: %llu records %llu bytes, want %llu %llu\n", (unsigned long long)n,
-                    (unsigned long long)b, (unsigned long long)records, (unsigned long long)bytes);
+  if (!*ok)
+    fprintf(stderr, "  stats: %llu records %llu bytes, want %llu %llu\n", (unsigned long long)n, (unsigned long long)b,
+            (unsigned long long)records, (unsigned long long)bytes);
 }
 
 static int raw_put(struct sl_lmdb *e, MDB_dbi dbi, const char *key, const void *val, size_t n) {
@@ -104,8 +105,14 @@ static int raw_get(struct sl_lmdb *e, MDB_dbi dbi, const char *key, char *buf, s
 /* ---- tests ---- */
 
 static void record_format(void) {
-  struct sl__resp_view v = {.owner = "key-1", .owner_len = 5, .resp = "{\"id\":\"r\"}", .resp_len = 10,
-                            .items = "[]", .items_len = 2, .created = T0, .expires = T0 + 60};
+  struct sl__resp_view v = {.owner = "key-1",
+                            .owner_len = 5,
+                            .resp = "{\"id\":\"r\"}",
+                            .resp_len = 10,
+                            .items = "[]",
+                            .items_len = 2,
+                            .created = T0,
+                            .expires = T0 + 60};
   size_t n = sl__resp_record_len(5, 10, 2);
   CHECK(n == SL_RESP_HDR_LEN + 17);
   char buf[128];
@@ -159,7 +166,8 @@ static void put_get_round_trip(void) {
   CHECK(put(&f, longid, "", T0, "{}", "[]") == 0);
   CHECK(get_is(&f, longid, "", T0, "{}") == 0);
   int ok;
-  stats_are(&f, 3, counted("resp_1", "vk-1", resp, items) + counted("resp_2", "", "{}", "") + counted(longid, "", "{}", "[]"),
+  stats_are(&f, 3,
+            counted("resp_1", "vk-1", resp, items) + counted("resp_2", "", "{}", "") + counted(longid, "", "{}", "[]"),
             &ok);
   CHECK(ok);
   fx_done(&f);
@@ -227,19 +235,21 @@ static void ttl_expiry(void) {
   stats_are(&f, 21, 20 * counted("old00", "k", "{}", "[]") + counted("live", "k", "{}", "[]"), &ok);
   CHECK(ok);
   CHECK(put(&f, "new", "k", T0 + 140, "{}", "[]") == 0); /* old00..old19 expired; "live" not */
-  stats_are(&f, 6, 4 * counted("old00", "k", "{}", "[]") + counted("live", "k", "{}", "[]") + counted("new", "k", "{}", "[]"),
+  stats_are(&f, 6,
+            4 * counted("old00", "k", "{}", "[]") + counted("live", "k", "{}", "[]") + counted("new", "k", "{}", "[]"),
             &ok);
   CHECK(ok);
   CHECK(get_is(&f, "old15", "k", T0 + 50, "{}") == -ENOENT); /* the 16 oldest went */
-  CHECK(get_is(&f, "old16", "k", T0 + 50, "{}") == 0);      /* ("now" earlier: still there) */
+  CHECK(get_is(&f, "old16", "k", T0 + 50, "{}") == 0);       /* ("now" earlier: still there) */
   CHECK(get_is(&f, "live", "k", T0 + 140, "{}") == 0);
   CHECK(put(&f, "new2", "k", T0 + 141, "{}", "[]") == 0); /* the rest go */
-  stats_are(&f, 3, counted("live", "k", "{}", "[]") + counted("new", "k", "{}", "[]") + counted("new2", "k", "{}", "[]"), &ok);
+  stats_are(&f, 3,
+            counted("live", "k", "{}", "[]") + counted("new", "k", "{}", "[]") + counted("new2", "k", "{}", "[]"), &ok);
   CHECK(ok);
   fx_done(&f);
 }
 
-static void delete(void) {
+static void delete (void) {
   struct fx f = {0};
   CHECK(fx_open(&f, 8 * MiB, NULL) == 0);
   if (!f.s) return;
@@ -439,8 +449,9 @@ static void two_processes(void) {
     CHECK(get_is(&f, "from_child", "k", T0 + 3, "{\"who\":\"child\"}") == 0);
     CHECK(get_is(&f, "to_delete", "k", T0 + 3, "{}") == -ENOENT);
     int ok;
-    stats_are(&f, 2, counted("from_child", "k", "{\"who\":\"child\"}", "[]") +
-                         counted("from_parent", "k", "{\"who\":\"parent\"}", "[]"),
+    stats_are(&f, 2,
+              counted("from_child", "k", "{\"who\":\"child\"}", "[]") +
+                  counted("from_parent", "k", "{\"who\":\"parent\"}", "[]"),
               &ok);
     CHECK(ok);
   } else {
