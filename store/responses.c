@@ -4,18 +4,21 @@
  *   "responses_age"    be64(created, sign bit flipped) || id -> {bytes, expires}: the
  *                      records oldest first, so that eviction and the expiry sweep find
  *                      their victims in O(log n) without reading records
- *   "responses_stats"  "totals" -> {version, bytes}: the bytes of every age entry
+ *   "responses_stats"  "totals" -> {version, bytes, writes}: bytes is the sum over the
+ *                      age entries; the record count is the "responses" tree's own
  * The one idea: every change to a record changes its age entry and the byte total in
  * the same write txn, so the three always agree (a damaged record whose age entry cannot
  * be found leaves that entry behind; the sweep and eviction drop it, and its bytes, when
  * they reach it). Writes are synchronous txns of the calling thread; a put that finds
  * the map or the disk full drops the oldest records in a txn of its own, commits one
  * more small txn (LMDB reuses freed pages only from the second commit after the one
- * that freed them) and tries once more; then it is -ENOSPC. Bounds: a put's sweep looks at 64 age entries
- * and drops at most 16 expired records; eviction drops at most 4096 records per txn.
- * Reads copy the value out of a long-lived read txn (renewed per get, reset at once) and
- * check it outside the txn. One store handle belongs to one thread.
- * To extend the record, bump SL_RESP_VERSION (old records then read as damaged). */
+ * that freed them) and tries once more; then it is -ENOSPC. Bounds: a put's sweep looks
+ * at the 64 oldest age entries and drops at most 16 expired records (with one TTL the
+ * oldest are the first to expire; a get deletes any other it finds expired); eviction
+ * drops at most 4096 records per txn. Reads copy the value out of a long-lived read txn
+ * (renewed per get, reset at once) and check it outside the txn. One store handle
+ * belongs to one thread. To extend the record, bump SL_RESP_VERSION (old records then
+ * read as damaged and are dropped). */
 #include "store/responses.h"
 
 #include <errno.h>
