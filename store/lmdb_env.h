@@ -32,8 +32,9 @@
  *
  * Named databases (opened in both, so either can serve the functions of the other in
  * tests): "cache" (key -> value), "cache_lru" (key -> access/expiry/size record used for
- * eviction), "cache_stats" (global counters), and "keys", "spend" for the key store and
- * the spend ledger. */
+ * eviction), "cache_stats" (global counters), "keys", "spend" for the key store and
+ * the spend ledger, and "responses", "responses_age", "responses_stats" for the stored
+ * responses of the Responses API (store/responses.h). */
 #ifndef SL_STORE_LMDB_ENV_H
 #define SL_STORE_LMDB_ENV_H
 
@@ -57,6 +58,7 @@ enum {
 struct sl_lmdb {
   MDB_env *env;
   MDB_dbi dbi_cache, dbi_cache_lru, dbi_cache_stats, dbi_keys, dbi_spend;
+  MDB_dbi dbi_resp, dbi_resp_age, dbi_resp_stats; /* store/responses.c */
   size_t map_size;  /* as configured (the cache's max_size) */
   unsigned psize;   /* page size */
   unsigned flags;   /* SL_LMDB_* as opened */
