@@ -202,6 +202,20 @@ test('responses: function calls (whole and streamed), tool results, text.format 
   assert.deepEqual(JSON.parse(js.output_text), weatherValue);
 });
 
+test('SDK stream helpers assemble the mock\'s events: responses.stream, chat.completions.stream', async () => {
+  const rs = oai.responses.stream({ model: 'gpt-5', input: 'hello', tools: [{ type: 'function', name: 'f', parameters: { type: 'object', properties: { a: { type: 'integer' } } }, strict: false }] });
+  const fin = await rs.finalResponse();
+  assert.equal(fin.output[0].type, 'function_call');
+  assert.equal(fin.output[0].arguments, '{"a":1}');
+  const ts = oai.responses.stream({ model: 'gpt-5', input: 'hello' });
+  const tfin = await ts.finalResponse();
+  assert.equal(tfin.output_text.split(' ').length, 6);
+  const cs = oai.chat.completions.stream({ model: 'm', messages: [{ role: 'user', content: 'x' }], tools: chatTools });
+  const cfin = await cs.finalChatCompletion();
+  assert.equal(cfin.choices[0].message.tool_calls[0].function.name, 'get_weather');
+  assert.deepEqual(JSON.parse(cfin.choices[0].message.tool_calls[0].function.arguments), weatherValue);
+});
+
 test('responses: max_output_tokens cuts the answer: status incomplete', async () => {
   const r = await post(`${mock.url}/v1/responses`, JSON.stringify({ model: 'gpt-5', input: 'x', max_output_tokens: 16, mock: { tokens: 20 } }),
     { 'content-type': 'application/json' });
