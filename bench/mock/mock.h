@@ -163,6 +163,19 @@ struct mock_stream_ops {
 	void (*end)(struct mock_conn *c, struct mock_buf *out);
 };
 
+/* What a generation answers: words (the default), a tool call, or one JSON text (structured
+ * output); pieces of the last two stand for tokens when streamed (mock_tools.c). */
+enum mock_shape {
+	MOCK_S_WORDS,
+	MOCK_S_TOOL,
+	MOCK_S_JSON,
+};
+
+/* A slice of conn->gen. */
+struct mock_span {
+	uint32_t off, len;
+};
+
 struct mock_resp {
 	bool active;        /* a request was dispatched and its response is not finished */
 	bool api;           /* counts in stats (requests, inflight) */
@@ -180,6 +193,12 @@ struct mock_resp {
 	int64_t created;
 	const char *default_model; /* e.g. an Azure deployment name from the path (into c->url) */
 	size_t default_model_len;
+	enum mock_shape shape;
+	bool thinking;             /* Anthropic: a thinking block comes first */
+	struct mock_span tool_name, text; /* text: the tool arguments or the JSON answer */
+	struct mock_span echo;     /* Responses: request fields echoed in the response object */
+	uint32_t seq;              /* Responses: the next event's sequence_number */
+	uint64_t num;              /* a per-request counter (ids of tool calls, responses) */
 };
 
 void mock_resp_start(struct mock_conn *c);
@@ -224,6 +243,7 @@ struct mock_conn {
 	/* the response in progress */
 	struct mock_resp resp;
 	struct mock_buf model; /* the response's model name as a quoted JSON string */
+	struct mock_buf gen;   /* text a response needs after the request JSON is gone */
 };
 
 int mock_http_listen(struct mock_ctx *ctx);
@@ -269,6 +289,43 @@ void mock_openai_embeddings(struct mock_conn *c, const cJSON *req);
 void mock_openai_models(struct mock_conn *c, const char *id, size_t id_len);
 void mock_anthropic_error_body(struct mock_buf *b, const char *type, const char *message);
 void mock_anthropic_messages(struct mock_conn *c, const cJSON *req);
+void mock_anthropic_count_tokens(struct mock_conn *c, const cJSON *req);
+void mock_openai_responses(struct mock_conn *c, const cJSON *req);
+
+/* ---- the other endpoints (mock_endpoints.c) ------------------------------------------------- */
+
+void mock_openai_moderations(struct mock_conn *c, const cJSON *req);
+void mock_rerank(struct mock_conn *c, const cJSON *req);
+void mock_openai_images(struct mock_conn *c, const cJSON *req);
+void mock_openai_speech(struct mock_conn *c, const cJSON *req);
+/* multipart/form-data: the body is not JSON; the route parses it itself. */
+/* Its fields as a JSON object {model, response_format, bytes, mock} (NULL and a 400 sent when
+ * the body is not well-formed multipart/form-data). */
+cJSON *mock_transcription_request(struct mock_conn *c);
+void mock_openai_transcriptions(struct mock_conn *c, const cJSON *req);
+
+/* ---- schemas, tool calls and JSON answers (mock_schema.c, mock_tools.c) -------------------- */
+
+/* A deterministic value conforming to a JSON Schema, as JSON text ("{}" for no schema). */
+void mock_schema_value(const cJSON *schema, struct mock_buf *out);
+
+enum mock_api { MOCK_API_CHAT, MOCK_API_RESPONSES, MOCK_API_ANTHROPIC };
+
+/* Should this request answer with a tool call? Then the tool's name and schema (NULL: none).
+ * last_is_result: the conversation ends with a tool result (each API says it differently). */
+bool mock_tool_pick(const cJSON *tools, const cJSON *choice, enum mock_api api, bool last_is_result,
+                    const char **name, const cJSON **schema);
+/* Make the response a tool call: name and arguments into c->gen, shape, and ntok = pieces. */
+void mock_tool_setup(struct mock_conn *c, const char *name, const cJSON *schema);
+/* Make the response one JSON text: a schema's value, or {"result":"text"} for schema NULL. */
+void mock_json_setup(struct mock_conn *c, const cJSON *schema);
+/* Piece i (of r->ntok) of r->text, never splitting a UTF-8 sequence. */
+void mock_piece(const struct mock_conn *c, uint32_t i, const char **p, size_t *n);
+/* The words of a generation from its start (whatever a stream already used), JSON-safe. */
+void mock_put_words(const struct mock_conn *c, struct mock_buf *out);
+const char *mock_span_ptr(const struct mock_conn *c, struct mock_span s);
+/* A span as a quoted JSON string ("" when it could not be kept). */
+void mock_put_span(const struct mock_conn *c, struct mock_buf *b, struct mock_span s);
 
 /* ---- stats (mock_stats.c) --------------------------------------------------------------- */
 
@@ -321,6 +378,7 @@ struct mock_ctx {
 	struct mock_buf scratch;   /* stream events before chunk framing */
 	struct mock_buf fscratch;  /* embedding vectors */
 	struct mock_stats stats;
+	uint64_t serial;           /* API requests ever: ids that must differ (resp_mock_<n>) */
 };
 
 #endif

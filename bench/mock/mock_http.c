@@ -256,6 +256,7 @@ static void on_handle_closed(uv_handle_t *h)
 	mock_buf_free(&c->hdrs);
 	mock_buf_free(&c->body);
 	mock_buf_free(&c->model);
+	mock_buf_free(&c->gen);
 	free(c->rbuf);
 	free(c);
 }

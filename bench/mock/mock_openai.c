@@ -37,6 +37,8 @@ static void put_usage(struct mock_buf *b, const struct mock_resp *r)
 
 static const char *finish_reason(const struct mock_resp *r)
 {
+	if (r->shape == MOCK_S_TOOL)
+		return "\"tool_calls\"";
 	return r->capped ? "\"length\"" : "\"stop\"";
 }
 
@@ -113,6 +115,81 @@ static void chat_end(struct mock_conn *c, struct mock_buf *b)
 
 static const struct mock_stream_ops chat_ops = {chat_preamble, chat_token, chat_end};
 
+/* Tool calls and JSON answers: the text goes out in pieces (mock_tools.c). */
+static void put_call_id(struct mock_conn *c, struct mock_buf *b)
+{
+	mock_buf_putf(b, "\"call_%016llx\"", (unsigned long long)c->resp.hash);
+}
+
+static void tool_preamble(struct mock_conn *c, struct mock_buf *b)
+{
+	chat_chunk_begin(c, b);
+	MOCK_PUTS(b, "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0,\"id\":");
+	put_call_id(c, b);
+	MOCK_PUTS(b, ",\"type\":\"function\",\"function\":{\"name\":");
+	mock_buf_put_json_str(b, mock_span_ptr(c, c->resp.tool_name), c->resp.tool_name.len);
+	MOCK_PUTS(b, ",\"arguments\":\"\"}}]}");
+	chat_chunk_end(c, b, "null");
+}
+
+static void tool_token(struct mock_conn *c, struct mock_buf *b, const char *w, size_t n, bool first)
+{
+	const char *p;
+	size_t pn;
+	mock_piece(c, c->resp.sent, &p, &pn);
+	chat_chunk_begin(c, b);
+	MOCK_PUTS(b, "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":");
+	mock_buf_put_json_str(b, p, pn);
+	MOCK_PUTS(b, "}}]}");
+	chat_chunk_end(c, b, "null");
+}
+
+static const struct mock_stream_ops chat_tool_ops = {tool_preamble, tool_token, chat_end};
+
+static void json_token(struct mock_conn *c, struct mock_buf *b, const char *w, size_t n, bool first)
+{
+	const char *p;
+	size_t pn;
+	mock_piece(c, c->resp.sent, &p, &pn);
+	chat_chunk_begin(c, b);
+	MOCK_PUTS(b, "{\"content\":");
+	mock_buf_put_json_str(b, p, pn);
+	MOCK_PUTS(b, "}");
+	chat_chunk_end(c, b, "null");
+}
+
+static const struct mock_stream_ops chat_json_ops = {chat_preamble, json_token, chat_end};
+
+/* Tools, or a response_format asking for JSON: the answer's shape (words when neither). */
+static void chat_shape(struct mock_conn *c, const cJSON *req, const cJSON *msgs)
+{
+	const cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
+	const cJSON *role = cJSON_GetObjectItemCaseSensitive(last, "role");
+	bool last_tool = cJSON_IsString(role) && strcmp(role->valuestring, "tool") == 0;
+	const char *name;
+	const cJSON *schema;
+	if (mock_tool_pick(cJSON_GetObjectItemCaseSensitive(req, "tools"),
+	                   cJSON_GetObjectItemCaseSensitive(req, "tool_choice"), MOCK_API_CHAT, last_tool,
+	                   &name, &schema)) {
+		mock_tool_setup(c, name, schema);
+		return;
+	}
+	const cJSON *rf = cJSON_GetObjectItemCaseSensitive(req, "response_format");
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(rf, "type");
+	if (!cJSON_IsString(type))
+		return;
+	if (strcmp(type->valuestring, "json_schema") == 0) {
+		const cJSON *js = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
+		const cJSON *sc = cJSON_GetObjectItemCaseSensitive(js, "schema");
+		if (cJSON_IsObject(sc))
+			mock_json_setup(c, sc);
+		else
+			mock_json_setup(c, NULL);
+	} else if (strcmp(type->valuestring, "json_object") == 0) {
+		mock_json_setup(c, NULL);
+	}
+}
+
 void mock_openai_chat(struct mock_conn *c, const cJSON *req)
 {
 	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(req, "messages");
@@ -130,8 +207,11 @@ void mock_openai_chat(struct mock_conn *c, const cJSON *req)
 	struct mock_resp *r = &c->resp;
 	mock_gen_setup(c, req);
 	r->prompt_tokens = mock_prompt_tokens(chars);
+	chat_shape(c, req, msgs);
 	if (r->stream) {
-		r->ops = &chat_ops;
+		r->ops = r->shape == MOCK_S_TOOL ? &chat_tool_ops
+		         : r->shape == MOCK_S_JSON ? &chat_json_ops
+		                                   : &chat_ops;
 		return;
 	}
 	struct mock_wbuf *w = mock_whole_begin(c);
@@ -139,9 +219,23 @@ void mock_openai_chat(struct mock_conn *c, const cJSON *req)
 		struct mock_buf *b = &w->b;
 		MOCK_PUTS(b, "{");
 		put_head(c, b, "chatcmpl-", "chat.completion");
-		MOCK_PUTS(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"");
-		mock_put_text(c, b);
-		MOCK_PUTS(b, "\"},\"logprobs\":null,\"finish_reason\":");
+		MOCK_PUTS(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+		if (r->shape == MOCK_S_TOOL) {
+			MOCK_PUTS(b, "null,\"tool_calls\":[{\"id\":");
+			put_call_id(c, b);
+			MOCK_PUTS(b, ",\"type\":\"function\",\"function\":{\"name\":");
+			mock_buf_put_json_str(b, mock_span_ptr(c, r->tool_name), r->tool_name.len);
+			MOCK_PUTS(b, ",\"arguments\":");
+			mock_put_span(c, b, r->text);
+			MOCK_PUTS(b, "}}]");
+		} else if (r->shape == MOCK_S_JSON) {
+			mock_put_span(c, b, r->text);
+		} else {
+			MOCK_PUTS(b, "\"");
+			mock_put_text(c, b);
+			MOCK_PUTS(b, "\"");
+		}
+		MOCK_PUTS(b, "},\"logprobs\":null,\"finish_reason\":");
 		mock_buf_puts(b, finish_reason(r));
 		MOCK_PUTS(b, "}],\"usage\":");
 		put_usage(b, r);

@@ -21,6 +21,13 @@ enum route {
 	R_MODELS,
 	R_MODEL,
 	R_MESSAGES,
+	R_COUNT_TOKENS,
+	R_RESPONSES,
+	R_MODERATIONS,
+	R_RERANK,
+	R_IMAGES,
+	R_SPEECH,
+	R_TRANSCRIPTIONS,
 	R_STATS,
 	R_RESET,
 };
@@ -66,6 +73,20 @@ static enum route match(struct mock_conn *c, const char *p, size_t n, const char
 		return R_EMBEDDINGS;
 	if (is(p, n, "/messages"))
 		return R_MESSAGES;
+	if (is(p, n, "/messages/count_tokens"))
+		return R_COUNT_TOKENS;
+	if (is(p, n, "/responses"))
+		return R_RESPONSES;
+	if (is(p, n, "/moderations"))
+		return R_MODERATIONS;
+	if (is(p, n, "/rerank"))
+		return R_RERANK;
+	if (is(p, n, "/images/generations"))
+		return R_IMAGES;
+	if (is(p, n, "/audio/speech"))
+		return R_SPEECH;
+	if (is(p, n, "/audio/transcriptions"))
+		return R_TRANSCRIPTIONS;
 	if (is(p, n, "/models"))
 		return R_MODELS;
 	if (starts(p, n, "/models/") && n > 8) {
@@ -253,7 +274,13 @@ static void api_generate(struct mock_conn *c, enum route route)
 	const struct mock_config *cfg = &ctx->cfg;
 	double u = mock_rand_uniform(&ctx->rng); /* one draw per request, used or not */
 
-	cJSON *req = cJSON_ParseWithLength(c->body.p, c->body.len);
+	cJSON *req;
+	if (route == R_TRANSCRIPTIONS) { /* multipart: its "mock" field holds the override */
+		if (!(req = mock_transcription_request(c)))
+			return;
+	} else {
+		req = cJSON_ParseWithLength(c->body.p, c->body.len);
+	}
 	if (!req || !cJSON_IsObject(req)) {
 		mock_reply_status(c, 400,
 		                  "We could not parse the JSON body of your request: it must be a JSON "
@@ -305,6 +332,13 @@ static void api_generate(struct mock_conn *c, enum route route)
 		case R_COMPLETIONS: mock_openai_completions(c, req); break;
 		case R_EMBEDDINGS: mock_openai_embeddings(c, req); break;
 		case R_MESSAGES: mock_anthropic_messages(c, req); break;
+		case R_COUNT_TOKENS: mock_anthropic_count_tokens(c, req); break;
+		case R_RESPONSES: mock_openai_responses(c, req); break;
+		case R_MODERATIONS: mock_openai_moderations(c, req); break;
+		case R_RERANK: mock_rerank(c, req); break;
+		case R_IMAGES: mock_openai_images(c, req); break;
+		case R_SPEECH: mock_openai_speech(c, req); break;
+		case R_TRANSCRIPTIONS: mock_openai_transcriptions(c, req); break;
 		default: mock_reply_status(c, 404, "Not found", NULL); break;
 		}
 	}
@@ -362,7 +396,10 @@ void mock_route_dispatch(struct mock_conn *c)
 	r->api = true;
 	ctx->stats.inflight++;
 	mock_stats_record(c, llhttp_method_name((llhttp_method_t)method), path, path_len);
-	r->anthropic = route == R_MESSAGES;
+	r->anthropic = route == R_MESSAGES || route == R_COUNT_TOKENS;
+	c->gen.len = 0;
+	c->gen.oom = false;
+	r->num = ++ctx->serial;
 
 	if (route == R_NONE) {
 		char msg[300];
