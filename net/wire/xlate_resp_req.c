@@ -198,8 +198,10 @@ static void function_call_output(struct ctx *c, const cJSON *it, const char *whe
   cJSON_ArrayForEach(p, out) {
     const char *ty = sl__xlate_getstr(p, "type"), *text = sl__xlate_getstr(p, "text");
     if (!(is(ty, "input_text") || is(ty, "output_text") || is(ty, "text")) || !text) {
-      sl__xlate_bad(&c->x, "%s.output[%d]: only text parts are supported in a function_call_output by chat-completions deployments",
-                    where, j);
+      sl__xlate_bad(
+          &c->x,
+          "%s.output[%d]: only text parts are supported in a function_call_output by chat-completions deployments",
+          where, j);
       break;
     }
     sl_buf_puts(&b, text);
@@ -218,11 +220,16 @@ static void item(struct ctx *c, const cJSON *it, int i) {
     return;
   }
   const char *ty = sl__xlate_getstr(it, "type");
-  if (!ty || is(ty, "message")) message(c, it, where); /* EasyInputMessage has no type */
-  else if (is(ty, "function_call")) function_call(c, it, where);
-  else if (is(ty, "function_call_output")) function_call_output(c, it, where);
-  else if (is(ty, "reasoning")) return; /* chat takes no reasoning input: dropped */
-  else sl__xlate_bad(&c->x, "%s.type '%s' is not supported by chat-completions deployments", where, ty);
+  if (!ty || is(ty, "message"))
+    message(c, it, where); /* EasyInputMessage has no type */
+  else if (is(ty, "function_call"))
+    function_call(c, it, where);
+  else if (is(ty, "function_call_output"))
+    function_call_output(c, it, where);
+  else if (is(ty, "reasoning"))
+    return; /* chat takes no reasoning input: dropped */
+  else
+    sl__xlate_bad(&c->x, "%s.type '%s' is not supported by chat-completions deployments", where, ty);
 }
 
 static void input(struct ctx *c, const cJSON *req) {
@@ -291,8 +298,8 @@ static void tools(struct ctx *c, const cJSON *req, cJSON *root) {
   }
   const cJSON *tc = sl__xlate_get(req, "tool_choice");
   if (!tc || cJSON_IsNull(tc)) return;
-  if (cJSON_IsString(tc) && (is(tc->valuestring, "auto") || is(tc->valuestring, "none") ||
-                             is(tc->valuestring, "required"))) {
+  if (cJSON_IsString(tc) &&
+      (is(tc->valuestring, "auto") || is(tc->valuestring, "none") || is(tc->valuestring, "required"))) {
     sl__xlate_add_str(&c->x, root, "tool_choice", tc->valuestring);
     return;
   }
@@ -345,9 +352,9 @@ static bool refused(struct ctx *c, const cJSON *req) {
   static const struct {
     const char *key, *why;
   } no[] = {
-    {"previous_response_id", "previous_response_id must be expanded before translation"},
-    {"conversation", "conversation is not supported by chat-completions deployments"},
-    {"prompt", "prompt (stored prompt templates) is not supported by chat-completions deployments"},
+      {"previous_response_id", "previous_response_id must be expanded before translation"},
+      {"conversation", "conversation is not supported by chat-completions deployments"},
+      {"prompt", "prompt (stored prompt templates) is not supported by chat-completions deployments"},
   };
   for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
     const cJSON *v = sl__xlate_get(req, no[i].key);

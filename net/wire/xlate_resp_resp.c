@@ -118,8 +118,10 @@ cJSON *sl__resp_object(struct sl_xl *x, const struct sl__resp_meta *m, cJSON *ou
   } else {
     sl__xlate_add_null(x, o, "error");
   }
-  if (m->incomplete) sl__xlate_add_str(x, sl__xlate_add_obj(x, o, "incomplete_details"), "reason", m->incomplete);
-  else sl__xlate_add_null(x, o, "incomplete_details");
+  if (m->incomplete)
+    sl__xlate_add_str(x, sl__xlate_add_obj(x, o, "incomplete_details"), "reason", m->incomplete);
+  else
+    sl__xlate_add_null(x, o, "incomplete_details");
   echo(x, o, req, "instructions", cJSON_String | cJSON_Array, NULL);
   echo(x, o, req, "max_output_tokens", cJSON_Number, NULL);
   sl__xlate_add_str(x, o, "model", m->model ? m->model : "");
@@ -188,8 +190,10 @@ void sl__resp_usage_native(const struct sl__resp_usage *r, struct sl_xlate_usage
 
 const char *sl__resp_status(const char *finish, const char **incomplete) {
   *incomplete = NULL;
-  if (is(finish, "length")) *incomplete = "max_output_tokens";
-  else if (is(finish, "content_filter")) *incomplete = "content_filter";
+  if (is(finish, "length"))
+    *incomplete = "max_output_tokens";
+  else if (is(finish, "content_filter"))
+    *incomplete = "content_filter";
   return *incomplete ? "incomplete" : "completed";
 }
 
@@ -222,7 +226,8 @@ static void ev_where(struct sl_buf *out, const char *type, const char *item_id, 
   sl_buf_puts(out, ",\"item_id\":");
   sl__xlate_put_jstr(out, item_id);
   sl_buf_printf(out, ",\"output_index\":%d", oi);
-  if (ci >= 0) sl_buf_printf(out, strstr(type, "reasoning_summary") ? ",\"summary_index\":%d" : ",\"content_index\":%d", ci);
+  if (ci >= 0)
+    sl_buf_printf(out, strstr(type, "reasoning_summary") ? ",\"summary_index\":%d" : ",\"content_index\":%d", ci);
 }
 
 void sl__resp_ev_part(struct sl_buf *out, int *seq, const char *type, const char *item_id, int oi, int ci,
@@ -264,8 +269,8 @@ static void item_free(struct sl__resp_item *it) {
   sl_buf_free(&it->refusal);
 }
 
-int sl_xlate_chat_to_resp_response(const char *body, size_t len, const struct sl_xlate_resp_opts *o,
-                                   struct sl_buf *out, struct sl_xlate_usage *u) {
+int sl_xlate_chat_to_resp_response(const char *body, size_t len, const struct sl_xlate_resp_opts *o, struct sl_buf *out,
+                                   struct sl_xlate_usage *u) {
   struct sl_xl x = {0};
   if (u) memset(u, 0, sizeof *u);
   cJSON *in = body && len ? cJSON_ParseWithLength(body, len) : NULL;
@@ -332,12 +337,12 @@ int sl_xlate_chat_to_resp_response(const char *body, size_t len, const struct sl
   }
   const char *incomplete;
   struct sl__resp_meta m = {
-    .req = o ? o->resp_req : NULL,
-    .id = resp_id,
-    .model = sl__xlate_getstr(in, "model"),
-    .created = o ? o->created : 0,
-    .status = sl__resp_status(sl__xlate_getstr(choice, "finish_reason"), &incomplete),
-    .usage = &us,
+      .req = o ? o->resp_req : NULL,
+      .id = resp_id,
+      .model = sl__xlate_getstr(in, "model"),
+      .created = o ? o->created : 0,
+      .status = sl__resp_status(sl__xlate_getstr(choice, "finish_reason"), &incomplete),
+      .usage = &us,
   };
   m.incomplete = incomplete;
   cJSON *root = x.rc ? (cJSON_Delete(output), NULL) : sl__resp_object(&x, &m, output);

@@ -61,11 +61,11 @@ static int replay_item(const cJSON *item, int oi, int *seq, struct sl_buf *out) 
       sl__resp_ev_part(out, seq, "response.content_part.added", id, oi, ci, pa);
       cJSON_Delete(pa);
       if (key && text && text[0])
-        sl__resp_ev_delta(out, seq, is(key, "text") ? "response.output_text.delta" : "response.refusal.delta", id,
-                          oi, ci, text, strlen(text));
+        sl__resp_ev_delta(out, seq, is(key, "text") ? "response.output_text.delta" : "response.refusal.delta", id, oi,
+                          ci, text, strlen(text));
       if (key)
-        sl__resp_ev_done(out, seq, is(key, "text") ? "response.output_text.done" : "response.refusal.done", id, oi,
-                         ci, key, text, NULL);
+        sl__resp_ev_done(out, seq, is(key, "text") ? "response.output_text.done" : "response.refusal.done", id, oi, ci,
+                         key, text, NULL);
       sl__resp_ev_part(out, seq, "response.content_part.done", id, oi, ci, p);
       ci++;
     }
@@ -196,9 +196,12 @@ int sl_xlate_resp_history(const cJSON *req, const char *resp, size_t len, struct
   cJSON *arr = cJSON_IsArray(output) ? cJSON_CreateArray() : NULL;
   int rc = 0;
   bool oom = false;
-  if (!cJSON_IsArray(output)) rc = -EBADMSG;
-  else if (!arr) rc = -ENOMEM;
-  else if (!add_input(arr, req, &oom)) rc = -EBADMSG;
+  if (!cJSON_IsArray(output))
+    rc = -EBADMSG;
+  else if (!arr)
+    rc = -ENOMEM;
+  else if (!add_input(arr, req, &oom))
+    rc = -EBADMSG;
   const cJSON *it, *from = rc ? NULL : output;
   cJSON_ArrayForEach(it, from) {
     cJSON *d = cJSON_Duplicate(it, 1);
@@ -211,7 +214,8 @@ int sl_xlate_resp_history(const cJSON *req, const char *resp, size_t len, struct
   if (!rc && oom) rc = -ENOMEM;
   if (!rc) {
     char *s = cJSON_PrintUnformatted(arr);
-    if (!s) rc = -ENOMEM;
+    if (!s)
+      rc = -ENOMEM;
     else {
       sl_buf_puts(out, s);
       cJSON_free(s);

@@ -80,17 +80,18 @@ static cJSON *object(struct sl_xlate_stream *s, struct sl_xl *x, const char *sta
   struct sl__resp_stream *r = s->rs;
   cJSON *output = cJSON_CreateArray();
   if (!output) sl__xlate_oom(x);
-  for (size_t i = 0; with_items && i < r->n; i++) sl__xlate_put(x, output, NULL, sl__resp_item_json(x, &r->items[i], true));
+  for (size_t i = 0; with_items && i < r->n; i++)
+    sl__xlate_put(x, output, NULL, sl__resp_item_json(x, &r->items[i], true));
   struct sl__resp_meta m = {
-    .req = s->o.resp_req,
-    .id = s->o.resp_id,
-    .model = s->model,
-    .created = s->o.created,
-    .status = status,
-    .incomplete = incomplete,
-    .err_code = err_code,
-    .err_message = err_msg,
-    .usage = with_items ? &r->usage : NULL,
+      .req = s->o.resp_req,
+      .id = s->o.resp_id,
+      .model = s->model,
+      .created = s->o.created,
+      .status = status,
+      .incomplete = incomplete,
+      .err_code = err_code,
+      .err_message = err_msg,
+      .usage = with_items ? &r->usage : NULL,
   };
   if (x->rc) {
     cJSON_Delete(output);
@@ -114,8 +115,10 @@ static int begin(struct sl_xlate_stream *s, struct sl_buf *out) {
 static void ev_item(struct sl_xlate_stream *s, struct sl_buf *out, const char *type, size_t i, bool done) {
   struct sl_xl x = {0};
   cJSON *j = sl__resp_item_json(&x, &s->rs->items[i], done);
-  if (!j) out->oom = true;
-  else sl__resp_ev_item(out, &s->rs->seq, type, (int)i, j);
+  if (!j)
+    out->oom = true;
+  else
+    sl__resp_ev_item(out, &s->rs->seq, type, (int)i, j);
   cJSON_Delete(j);
 }
 
@@ -124,8 +127,10 @@ static void ev_part(struct sl_xlate_stream *s, struct sl_buf *out, const char *t
   struct sl_xl x = {0};
   struct sl__resp_item *it = &s->rs->items[i];
   cJSON *j = sl__resp_part_json(&x, it->kind, p, text);
-  if (!j) out->oom = true;
-  else sl__resp_ev_part(out, &s->rs->seq, type, it->id, (int)i, ci, j);
+  if (!j)
+    out->oom = true;
+  else
+    sl__resp_ev_part(out, &s->rs->seq, type, it->id, (int)i, ci, j);
   cJSON_Delete(j);
 }
 
@@ -140,7 +145,8 @@ static void close_part(struct sl_xlate_stream *s, struct sl_buf *out, size_t i) 
   const char *text = bufstr(p == SL_RP_TEXT ? &it->text : &it->refusal);
   if (p == SL_RP_TEXT)
     sl__resp_ev_done(out, &s->rs->seq, "response.output_text.done", it->id, (int)i, ci, "text", text, NULL);
-  else sl__resp_ev_done(out, &s->rs->seq, "response.refusal.done", it->id, (int)i, ci, "refusal", text, NULL);
+  else
+    sl__resp_ev_done(out, &s->rs->seq, "response.refusal.done", it->id, (int)i, ci, "refusal", text, NULL);
   ev_part(s, out, "response.content_part.done", i, ci, p, text);
 }
 
@@ -155,9 +161,7 @@ static void close_item(struct sl_xlate_stream *s, struct sl_buf *out, size_t i) 
   if (it->done) return;
   it->done = true;
   switch (it->kind) {
-  case SL_RI_MESSAGE:
-    close_part(s, out, i);
-    break;
+  case SL_RI_MESSAGE: close_part(s, out, i); break;
   case SL_RI_REASONING:
     sl__resp_ev_done(out, &s->rs->seq, "response.reasoning_summary_text.done", it->id, (int)i, 0, "text",
                      bufstr(&it->text), NULL);
@@ -215,7 +219,8 @@ static int piece(struct sl_xlate_stream *s, struct sl_buf *out, enum sl__resp_ki
   bool fits = it && it->kind == kind;
   if (fits && kind == SL_RI_MESSAGE && it->parts[it->nparts - 1] != p) {
     /* a second kind of part in the same message, once */
-    if (it->nparts == 2) fits = false;
+    if (it->nparts == 2)
+      fits = false;
     else {
       close_part(s, out, (size_t)r->cur);
       open_part(s, out, (size_t)r->cur, p);
@@ -227,8 +232,10 @@ static int piece(struct sl_xlate_stream *s, struct sl_buf *out, enum sl__resp_ki
     if (i < 0) return too_many(s, out);
     r->cur = i;
     ev_item(s, out, "response.output_item.added", (size_t)i, false);
-    if (kind == SL_RI_MESSAGE) open_part(s, out, (size_t)i, p);
-    else ev_part(s, out, "response.reasoning_summary_part.added", (size_t)i, 0, SL_RP_TEXT, NULL);
+    if (kind == SL_RI_MESSAGE)
+      open_part(s, out, (size_t)i, p);
+    else
+      ev_part(s, out, "response.reasoning_summary_part.added", (size_t)i, 0, SL_RP_TEXT, NULL);
     it = &r->items[i];
   }
   int ci = it->nparts ? it->nparts - 1 : 0;
@@ -409,7 +416,8 @@ static int drain_inner(struct sl_xlate_stream *s, int inner_rc, struct sl_buf *o
   t->n = 0;
   s->usage = s->inner->usage;
   if (rc == -EPROTO && inner_rc < 0) rc = inner_rc; /* the inner's own failure, in our words */
-  if (!rc && inner_rc < 0) rc = inner_rc == -ENOMEM ? -ENOMEM : sl__xlate_o2r_fail(s, inner_rc, "server_error", "Upstream stream failed", out);
+  if (!rc && inner_rc < 0)
+    rc = inner_rc == -ENOMEM ? -ENOMEM : sl__xlate_o2r_fail(s, inner_rc, "server_error", "Upstream stream failed", out);
   return rc;
 }
 
