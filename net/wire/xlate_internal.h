@@ -166,9 +166,10 @@ void sl__xlate_o2r_free(struct sl_xlate_stream *s);
 int sl__xlate_o2r_event(struct sl_xlate_stream *s, const char *event, size_t elen, const char *data, size_t dlen,
                         struct sl_buf *out);
 int sl__xlate_o2r_finish(struct sl_xlate_stream *s, struct sl_buf *out);
-/* Ends a ->Responses stream badly: error event and response.failed (code: the result). */
-int sl__xlate_o2r_fail(struct sl_xlate_stream *s, int code, const char *err_code, const char *message,
-                       struct sl_buf *out);
+/* Ends a ->Responses stream badly: error event and response.failed; returns code. type
+ * (may be NULL: from the status) and err_code are the error's OpenAI type and code. */
+int sl__xlate_o2r_fail(struct sl_xlate_stream *s, int code, const char *type, const char *err_code,
+                       const char *message, struct sl_buf *out);
 
 /* A Responses `error` event with sequence number seq (xlate_error.c). */
 void sl__xlate_resp_error_event(struct sl_buf *out, int seq, int status, const char *type, const char *code,

@@ -207,7 +207,7 @@ static int open_item(struct sl_xlate_stream *s, struct sl_buf *out, enum sl__res
 
 static int too_many(struct sl_xlate_stream *s, struct sl_buf *out) {
   if (out->oom) return -ENOMEM;
-  return sl__xlate_o2r_fail(s, -EBADMSG, "server_error", "Upstream sent too many output items", out);
+  return sl__xlate_o2r_fail(s, -EBADMSG, NULL, "server_error", "Upstream sent too many output items", out);
 }
 
 /* A piece of reasoning (p ignored) or message text/refusal. */
@@ -321,11 +321,11 @@ static int end(struct sl_xlate_stream *s, struct sl_buf *out) {
   return SL_XLATE_END;
 }
 
-int sl__xlate_o2r_fail(struct sl_xlate_stream *s, int code, const char *err_code, const char *message,
+int sl__xlate_o2r_fail(struct sl_xlate_stream *s, int code, const char *type, const char *err_code, const char *message,
                        struct sl_buf *out) {
   if (begin(s, out)) return -ENOMEM;
   struct sl__resp_stream *r = s->rs;
-  sl__xlate_resp_error_event(out, r->seq++, 502, NULL, err_code, message);
+  sl__xlate_resp_error_event(out, r->seq++, 502, type, err_code, message);
   struct sl_xl x = {0};
   cJSON *o = object(s, &x, "failed", NULL, err_code, message, true);
   if (!o) return -ENOMEM;
@@ -335,7 +335,7 @@ int sl__xlate_o2r_fail(struct sl_xlate_stream *s, int code, const char *err_code
 }
 
 static int bad(struct sl_xlate_stream *s, struct sl_buf *out, const char *why) {
-  return sl__xlate_o2r_fail(s, -EBADMSG, "server_error", why, out);
+  return sl__xlate_o2r_fail(s, -EBADMSG, NULL, "server_error", why, out);
 }
 
 static void set_usage(struct sl_xlate_stream *s, const cJSON *u) {
@@ -380,7 +380,7 @@ static int chunk(struct sl_xlate_stream *s, const char *data, size_t dlen, struc
     const char *code = NULL;
     const char *type = sl__xlate_err_type_oai(502, e.type, msg, &code);
     if (e.code) code = e.code;
-    rc = sl__xlate_o2r_fail(s, -EPROTO, code ? code : type, msg, out);
+    rc = sl__xlate_o2r_fail(s, -EPROTO, type, code ? code : type, msg, out);
   } else {
     const char *model = sl__xlate_getstr(ev, "model");
     if (model && !s->model && !sl__xlate_strset(&s->model, model)) rc = -ENOMEM;
@@ -417,7 +417,8 @@ static int drain_inner(struct sl_xlate_stream *s, int inner_rc, struct sl_buf *o
   s->usage = s->inner->usage;
   if (rc == -EPROTO && inner_rc < 0) rc = inner_rc; /* the inner's own failure, in our words */
   if (!rc && inner_rc < 0)
-    rc = inner_rc == -ENOMEM ? -ENOMEM : sl__xlate_o2r_fail(s, inner_rc, "server_error", "Upstream stream failed", out);
+    rc = inner_rc == -ENOMEM ? -ENOMEM
+                             : sl__xlate_o2r_fail(s, inner_rc, NULL, "server_error", "Upstream stream failed", out);
   return rc;
 }
 
@@ -437,7 +438,7 @@ int sl__xlate_o2r_finish(struct sl_xlate_stream *s, struct sl_buf *out) {
     if (rc) return rc;
   }
   if (s->final_known) return end(s, out); /* only [DONE] was missing */
-  return sl__xlate_o2r_fail(s, -EPIPE, "server_error", "Upstream stream ended before its final chunk", out);
+  return sl__xlate_o2r_fail(s, -EPIPE, NULL, "server_error", "Upstream stream ended before its final chunk", out);
 }
 
 int sl_xlate_stream_response(const struct sl_xlate_stream *s, struct sl_buf *out) {

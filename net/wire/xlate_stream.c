@@ -72,7 +72,7 @@ bool sl__xlate_strset(char **dst, const char *src) {
 }
 
 int sl__xlate_stream_fail(struct sl_xlate_stream *s, int code, int status, const char *message, struct sl_buf *out) {
-  if (is_resp(s->dir)) return sl__xlate_o2r_fail(s, code, "server_error", message, out);
+  if (is_resp(s->dir)) return sl__xlate_o2r_fail(s, code, NULL, "server_error", message, out);
   enum sl_wire client = s->dir == SL_XLATE_ANTH_TO_OAI ? SL_WIRE_OPENAI : SL_WIRE_ANTHROPIC;
   sl_xlate_error_event(client, status, NULL, message, "upstream_protocol_error", out);
   return code;
