@@ -1,8 +1,9 @@
 /* The stream translator object: SSE framing, the sticky result and the shared state;
  * the per-direction event rules live in xlate_anth_to_oai_stream.c,
  * xlate_oai_to_anth_stream.c and xlate_resp_stream.c (both ->Responses directions). The
- * one idea: once a stream has ended (well or badly) it stays ended, so a caller that keeps feeding bytes after the final event, or after an
- * error, gets the same answer and never a second ending. */
+ * one idea: once a stream has ended (well or badly) it stays ended, so a caller that
+ * keeps feeding bytes after the final event, or after an error, gets the same answer
+ * and never a second ending. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
