@@ -299,6 +299,54 @@ static void capture(struct sl_usage_filter *f, const char *data, size_t vs, size
 
 enum verdict { V_FORWARD, V_DROP, V_CUT };
 
+static bool has_suffix(const char *t, size_t n, const char *suf) {
+  size_t k = strlen(suf);
+  return n >= k && memcmp(t + n - k, suf, k) == 0;
+}
+
+static bool is_type(const char *t, size_t n, const char *name) { return n == strlen(name) && memcmp(t, name, n) == 0; }
+
+/* A Responses API event, {"type":"response.<...>",...} (type first, as OpenAI writes
+ * it): its text is the "delta" of the text, refusal and arguments delta events, its
+ * usage the response.usage of response.completed / incomplete / failed (input_tokens
+ * include the cache there); every other event repeats text already counted, so nothing
+ * else is read. False when d is not such an event. */
+static bool responses_event(struct sl_usage_filter *f, const char *d, size_t n) {
+  size_t i = 0;
+  while (i < n && is_ws(d[i])) i++;
+  if (i >= n || d[i++] != '{') return false;
+  while (i < n && is_ws(d[i])) i++;
+  if (n - i < 6 || memcmp(d + i, "\"type\"", 6) != 0) return false;
+  i += 6;
+  while (i < n && is_ws(d[i])) i++;
+  if (i >= n || d[i++] != ':') return false;
+  while (i < n && is_ws(d[i])) i++;
+  if (n - i < 10 || memcmp(d + i, "\"response.", 10) != 0) return false;
+  size_t ts = i + 1;
+  skip_string_fast(d, n, &i);
+  if (i > n || i < ts + 1) return true;
+  const char *t = d + ts;
+  size_t tn = i - 1 - ts;
+  size_t vs, ve;
+  if (has_suffix(t, tn, "text.delta") || has_suffix(t, tn, "refusal.delta") ||
+      has_suffix(t, tn, "arguments.delta")) {
+    if (sl_json_top_field(d, n, "delta", &vs, &ve) == 0 && d[vs] == '"') {
+      size_t c = scan_string(d, ve, &vs);
+      if (c) {
+        f->out_chars += c;
+        f->out_deltas++;
+      }
+    }
+  } else if (is_type(t, tn, "response.completed") || is_type(t, tn, "response.incomplete") ||
+             is_type(t, tn, "response.failed")) {
+    size_t us, ue;
+    if (sl_json_top_field(d, n, "response", &vs, &ve) == 0 && d[vs] == '{' &&
+        sl_json_top_field(d + vs, ve - vs, "usage", &us, &ue) == 0 && d[vs + us] == '{')
+      capture(f, d + vs, us, ue);
+  }
+  return true;
+}
+
 /* The member range of the top-level "usage" whose value sl_json_top_field found at
  * [vs, ve), with one adjacent comma, as sl_json_top_member gives it (same rules: the
  * comma after it, else the comma before it, else the member alone), found from the
@@ -335,6 +383,7 @@ static enum verdict judge(struct sl_usage_filter *f, const char *d, size_t n, si
     return V_FORWARD;
   }
   if (i >= n || d[i] != '{') return V_FORWARD;
+  if (responses_event(f, d + i, n - i)) return V_FORWARD; /* native Responses stream: observed only */
   enum verdict v = V_FORWARD;
   bool usage_only = false;
   size_t vs, ve;

@@ -69,8 +69,10 @@ enum {
  * (possibly with the usage member cut) or dropped whole; everything else, [DONE],
  * comments, events without data, unparseable data, passes unchanged. The usage kept
  * is the last one reported; Anthropic streams (message_start's message.usage, then
- * message_delta's usage) are merged field by field. Never set strip flags on an
- * Anthropic stream. An event longer than max_event is forwarded as it comes, unread. */
+ * message_delta's usage) are merged field by field; Responses API streams (events
+ * {"type":"response.…"}) report it in the response.usage of response.completed /
+ * incomplete / failed, and their text is counted from the delta events only. Never
+ * set strip flags on an Anthropic or a Responses stream. An event longer than max_event is forwarded as it comes, unread. */
 struct sl_usage_filter {
   unsigned flags;
   struct sl_sse_framer fr;    /* frames the bytes given to sl_usage_filter_feed */

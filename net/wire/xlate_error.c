@@ -93,8 +93,38 @@ int sl_xlate_error_body(enum sl_wire client, int status, const char *body, size_
   return out->oom ? -ENOMEM : 0;
 }
 
+/* Responses: the documented fields (code, message, param) and, nested, the same error
+ * as an `error` object: openai-node's stream reader throws an APIError only for data
+ * with an `error` member, and the AI SDK accepts both shapes. */
+void sl__xlate_resp_error_event(struct sl_buf *out, int seq, int status, const char *type, const char *code,
+                                const char *message) {
+  char fallback[64];
+  if (!message || !message[0]) {
+    snprintf(fallback, sizeof fallback, "Upstream returned HTTP %d", status);
+    message = fallback;
+  }
+  const char *c = NULL;
+  type = sl__xlate_err_type_oai(status, type, message, &c);
+  if (!code) code = c ? c : type;
+  sl_buf_printf(out, "event: error\ndata: {\"type\":\"error\",\"sequence_number\":%d,\"code\":", seq);
+  sl__xlate_put_jstr(out, code);
+  sl_buf_puts(out, ",\"message\":");
+  sl__xlate_put_jstr(out, message);
+  sl_buf_puts(out, ",\"param\":null,\"error\":{\"type\":");
+  sl__xlate_put_jstr(out, type);
+  sl_buf_puts(out, ",\"code\":");
+  sl__xlate_put_jstr(out, code);
+  sl_buf_puts(out, ",\"message\":");
+  sl__xlate_put_jstr(out, message);
+  sl_buf_puts(out, ",\"param\":null}}\n\n");
+}
+
 void sl_xlate_error_event(enum sl_wire client, int status, const char *type, const char *message, const char *code,
                           struct sl_buf *out) {
+  if (client == SL_WIRE_RESPONSES) {
+    sl__xlate_resp_error_event(out, 0, status, type, code, message);
+    return;
+  }
   struct sl__xlate_err e = {.type = type, .message = message, .code = code};
   if (message) e.message_len = strlen(message);
   if (client == SL_WIRE_ANTHROPIC) sl_buf_puts(out, "event: error\n");

@@ -81,6 +81,8 @@ extern const struct sl__xlate_param sl__xlate_oai_to_anth_params[];
 extern const size_t sl__xlate_n_oai_to_anth_params;
 extern const struct sl__xlate_param sl__xlate_anth_to_oai_params[];
 extern const size_t sl__xlate_n_anth_to_oai_params;
+extern const struct sl__xlate_param sl__xlate_resp_to_chat_params[];
+extern const size_t sl__xlate_n_resp_to_chat_params;
 /* Copies every table parameter present in src (of the right JSON type) into dst. */
 void sl__xlate_copy_params(struct sl_xl *x, const cJSON *src, cJSON *dst, const struct sl__xlate_param *t, size_t n);
 
@@ -102,6 +104,8 @@ bool sl__xlate_err_read(const cJSON *root, struct sl__xlate_err *e);
 void sl__xlate_err_write(enum sl_wire client, int status, const struct sl__xlate_err *e, struct sl_buf *out);
 
 /* ---- streams (xlate_stream.c, xlate_*_stream.c) ---- */
+
+struct sl__resp_stream;
 
 #define SL_XL_MAX_BLOCKS 1024 /* content blocks / tool calls tracked per stream */
 
@@ -135,6 +139,9 @@ struct sl_xlate_stream {
   int next_block; /* oai->anth: next content block index */
   int open_block; /* oai->anth: the open block, -1 when none */
   enum sl__xlate_blk open_kind;
+  struct sl__resp_stream *rs;   /* ->Responses: the response being built (xlate_resp_stream.c) */
+  struct sl_xlate_stream *inner; /* anth->Responses: the ANTH_TO_OAI translator feeding it */
+  struct sl_buf tmp;             /* anth->Responses: the inner translator's chunks (reused) */
 };
 
 /* Finds key in the map; NULL when absent. */
@@ -153,5 +160,83 @@ int sl__xlate_a2o_finish(struct sl_xlate_stream *s, struct sl_buf *out);
 int sl__xlate_o2a_event(struct sl_xlate_stream *s, const char *event, size_t elen, const char *data, size_t dlen,
                     struct sl_buf *out);
 int sl__xlate_o2a_finish(struct sl_xlate_stream *s, struct sl_buf *out);
+/* ->Responses (xlate_resp_stream.c): OAI_TO_RESP and ANTH_TO_RESP share these. */
+int sl__xlate_o2r_init(struct sl_xlate_stream *s);
+void sl__xlate_o2r_free(struct sl_xlate_stream *s);
+int sl__xlate_o2r_event(struct sl_xlate_stream *s, const char *event, size_t elen, const char *data, size_t dlen,
+                        struct sl_buf *out);
+int sl__xlate_o2r_finish(struct sl_xlate_stream *s, struct sl_buf *out);
+/* Ends a ->Responses stream badly: error event and response.failed; returns code. type
+ * (may be NULL: from the status) and err_code are the error's OpenAI type and code. */
+int sl__xlate_o2r_fail(struct sl_xlate_stream *s, int code, const char *type, const char *err_code,
+                       const char *message, struct sl_buf *out);
+
+/* A Responses `error` event with sequence number seq (xlate_error.c). */
+void sl__xlate_resp_error_event(struct sl_buf *out, int seq, int status, const char *type, const char *code,
+                                const char *message);
+
+/* ---- the Responses API: shared builders (xlate_resp_resp.c) ---- */
+
+enum sl__resp_kind { SL_RI_MESSAGE, SL_RI_REASONING, SL_RI_CALL };
+enum sl__resp_part { SL_RP_TEXT, SL_RP_REFUSAL };
+
+/* One output item as it grows. text: a message's output_text, a reasoning item's summary
+ * text, a function call's arguments; refusal: a message's refusal. */
+struct sl__resp_item {
+  enum sl__resp_kind kind;
+  char id[96];
+  struct sl_buf text, refusal;
+  char *call_id, *name;
+  int tool_index;              /* call: the chat tool_calls index */
+  int nparts;                  /* message: content parts opened, in order (at most 2) */
+  enum sl__resp_part parts[2];
+  bool done;
+};
+
+/* Token counts as Responses reports them (input INCLUDES cached tokens). */
+struct sl__resp_usage {
+  bool known;
+  int64_t input, cached, output, reasoning;
+};
+
+struct sl__resp_meta {
+  const cJSON *req; /* the client's request (echoed fields); may be NULL */
+  const char *id, *model;
+  int64_t created;
+  const char *status;                 /* in_progress, completed, incomplete, failed */
+  const char *incomplete;             /* incomplete_details.reason or NULL */
+  const char *err_code, *err_message; /* status failed */
+  const struct sl__resp_usage *usage; /* NULL or !known: usage null */
+};
+
+/* "<prefix>_<resp id without resp_>_<index>": item ids that are the same for a stream
+ * and the whole response of the same answer. */
+void sl__resp_item_id(char *dst, size_t n, const char *prefix, const char *resp_id, int index);
+/* An item as JSON: done false gives the output_item.added form (status in_progress and
+ * no content yet). NULL after a failure (x->rc set). */
+cJSON *sl__resp_item_json(struct sl_xl *x, const struct sl__resp_item *it, bool done);
+/* A content part / summary part: text NULL gives the empty (added) form. */
+cJSON *sl__resp_part_json(struct sl_xl *x, enum sl__resp_kind kind, enum sl__resp_part p, const char *text);
+/* The response object, output (taken; NULL: []) as its output. */
+cJSON *sl__resp_object(struct sl_xl *x, const struct sl__resp_meta *m, cJSON *output);
+/* chat usage -> Responses usage; and -> struct sl_xlate_usage (input without cached). */
+void sl__resp_usage_read(const cJSON *chat_usage, struct sl__resp_usage *u);
+void sl__resp_usage_native(const struct sl__resp_usage *r, struct sl_xlate_usage *u);
+/* chat finish_reason -> response status and incomplete reason. */
+const char *sl__resp_status(const char *finish_reason, const char **incomplete);
+
+/* Event writing, shared by the stream and the replay: each call writes one whole SSE
+ * event `event: T\ndata: {"type":T,"sequence_number":N,...}` and increments *seq. */
+void sl__resp_ev_response(struct sl_buf *out, int *seq, const char *type, const cJSON *resp);
+void sl__resp_ev_item(struct sl_buf *out, int *seq, const char *type, int oi, const cJSON *item);
+void sl__resp_ev_part(struct sl_buf *out, int *seq, const char *type, const char *item_id, int oi, int ci,
+                      const cJSON *part);
+/* delta events: output_text / refusal / function_call_arguments / reasoning_summary_text */
+void sl__resp_ev_delta(struct sl_buf *out, int *seq, const char *type, const char *item_id, int oi, int ci,
+                       const char *delta, size_t n);
+/* done events with the whole text under key (text / refusal / arguments); name for
+ * function_call_arguments.done (else NULL). */
+void sl__resp_ev_done(struct sl_buf *out, int *seq, const char *type, const char *item_id, int oi, int ci,
+                      const char *key, const char *text, const char *name);
 
 #endif

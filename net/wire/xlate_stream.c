@@ -1,23 +1,35 @@
 /* The stream translator object: SSE framing, the sticky result and the shared state;
- * the per-direction event rules live in xlate_anth_to_oai_stream.c and
- * xlate_oai_to_anth_stream.c. The one idea: once a stream has ended (well or badly) it
- * stays ended, so a caller that keeps feeding bytes after the final event, or after an
- * error, gets the same answer and never a second ending. */
+ * the per-direction event rules live in xlate_anth_to_oai_stream.c,
+ * xlate_oai_to_anth_stream.c and xlate_resp_stream.c (both ->Responses directions). The
+ * one idea: once a stream has ended (well or badly) it stays ended, so a caller that
+ * keeps feeding bytes after the final event, or after an error, gets the same answer
+ * and never a second ending. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "net/wire/xlate_internal.h"
 
+static bool is_resp(enum sl_xlate_dir d) { return d == SL_XLATE_OAI_TO_RESP || d == SL_XLATE_ANTH_TO_RESP; }
+
 int sl_xlate_stream_new(enum sl_xlate_dir dir, const struct sl_xlate_resp_opts *o, struct sl_xlate_stream **out) {
   *out = NULL;
-  if (dir != SL_XLATE_ANTH_TO_OAI && dir != SL_XLATE_OAI_TO_ANTH) return -EINVAL;
+  if (dir != SL_XLATE_ANTH_TO_OAI && dir != SL_XLATE_OAI_TO_ANTH && dir != SL_XLATE_OAI_TO_RESP &&
+      dir != SL_XLATE_ANTH_TO_RESP)
+    return -EINVAL;
   struct sl_xlate_stream *s = calloc(1, sizeof *s);
   if (!s) return -ENOMEM;
   s->dir = dir;
   if (o) s->o = *o;
   s->open_block = -1;
   sl_sse_init(&s->sse, 0);
+  if (is_resp(dir)) {
+    int rc = sl__xlate_o2r_init(s);
+    if (rc) {
+      sl_xlate_stream_free(s);
+      return rc;
+    }
+  }
   *out = s;
   return 0;
 }
@@ -26,6 +38,7 @@ void sl_xlate_stream_free(struct sl_xlate_stream *s) {
   if (!s) return;
   sl_sse_free(&s->sse);
   sl_buf_free(&s->scratch);
+  if (is_resp(s->dir)) sl__xlate_o2r_free(s);
   free(s->id);
   free(s->model);
   free(s->map);
@@ -60,6 +73,7 @@ bool sl__xlate_strset(char **dst, const char *src) {
 }
 
 int sl__xlate_stream_fail(struct sl_xlate_stream *s, int code, int status, const char *message, struct sl_buf *out) {
+  if (is_resp(s->dir)) return sl__xlate_o2r_fail(s, code, NULL, "server_error", message, out);
   enum sl_wire client = s->dir == SL_XLATE_ANTH_TO_OAI ? SL_WIRE_OPENAI : SL_WIRE_ANTHROPIC;
   sl_xlate_error_event(client, status, NULL, message, "upstream_protocol_error", out);
   return code;
@@ -75,6 +89,7 @@ static int settle(struct sl_xlate_stream *s, int rc, struct sl_buf *out, size_t 
 
 static int one_event(struct sl_xlate_stream *s, const char *event, size_t elen, const char *data, size_t dlen,
                      struct sl_buf *out) {
+  if (is_resp(s->dir)) return sl__xlate_o2r_event(s, event, elen, data, dlen, out);
   return s->dir == SL_XLATE_ANTH_TO_OAI ? sl__xlate_a2o_event(s, event, elen, data, dlen, out)
                                         : sl__xlate_o2a_event(s, event, elen, data, dlen, out);
 }
@@ -129,20 +144,25 @@ int sl_xlate_stream_frame(struct sl_xlate_stream *s, const struct sl_sse_frame *
   return sl_xlate_stream_event(s, fr->event, fr->event_len, fr->data, fr->data_len, out);
 }
 
+static int finish_dir(struct sl_xlate_stream *s, struct sl_buf *out) {
+  if (is_resp(s->dir)) return sl__xlate_o2r_finish(s, out);
+  return s->dir == SL_XLATE_ANTH_TO_OAI ? sl__xlate_a2o_finish(s, out) : sl__xlate_o2a_finish(s, out);
+}
+
 int sl_xlate_stream_finish(struct sl_xlate_stream *s, struct sl_buf *out) {
   if (s->result) return s->result;
   struct feed_ctx f = {s, out};
   int rc = sse_result(s, sl_sse_finish(&s->sse, on_event, &f), out);
   if (rc) return rc;
   size_t before = out->n;
-  rc = s->dir == SL_XLATE_ANTH_TO_OAI ? sl__xlate_a2o_finish(s, out) : sl__xlate_o2a_finish(s, out);
+  rc = finish_dir(s, out);
   return settle(s, rc, out, before);
 }
 
 int sl_xlate_stream_finish_framed(struct sl_xlate_stream *s, struct sl_buf *out) {
   if (s->result) return s->result;
   size_t before = out->n;
-  int rc = s->dir == SL_XLATE_ANTH_TO_OAI ? sl__xlate_a2o_finish(s, out) : sl__xlate_o2a_finish(s, out);
+  int rc = finish_dir(s, out);
   return settle(s, rc, out, before);
 }
 

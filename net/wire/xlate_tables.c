@@ -75,6 +75,15 @@ const struct sl__xlate_param sl__xlate_anth_to_oai_params[] = {
 };
 const size_t sl__xlate_n_anth_to_oai_params = N(sl__xlate_anth_to_oai_params);
 
+/* Responses -> chat: the scalars both spell the same way. */
+const struct sl__xlate_param sl__xlate_resp_to_chat_params[] = {
+  {"temperature", "temperature", SL_XL_NUM},
+  {"top_p", "top_p", SL_XL_NUM},
+  {"top_logprobs", "top_logprobs", SL_XL_INT},
+  {"parallel_tool_calls", "parallel_tool_calls", SL_XL_BOOL},
+};
+const size_t sl__xlate_n_resp_to_chat_params = N(sl__xlate_resp_to_chat_params);
+
 void sl__xlate_copy_params(struct sl_xl *x, const cJSON *src, cJSON *dst, const struct sl__xlate_param *t, size_t n) {
   for (size_t i = 0; i < n; i++) {
     const cJSON *v = sl__xlate_get(src, t[i].from);

@@ -413,6 +413,61 @@ static void text_counting(void) {
   CHECK(sl_usage_estimate_from_chars(10, 7) == 7); /* one token per delta at least */
 }
 
+/* A native Responses stream: usage from response.completed (input_tokens include the
+ * cache), text counted once, from the delta events only (the done events, parts, items
+ * and the final response repeat it). */
+static void responses_stream(void) {
+  const char *in =
+      "event: response.created\n"
+      "data: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"status\":"
+      "\"in_progress\",\"instructions\":\"be brief\",\"output\":[],\"usage\":null}}\n\n"
+      "event: response.output_text.delta\n"
+      "data: {\"type\":\"response.output_text.delta\",\"sequence_number\":1,\"item_id\":\"m\",\"output_index\":0,"
+      "\"content_index\":0,\"delta\":\"Hello\",\"logprobs\":[]}\n\n"
+      "event: response.reasoning_summary_text.delta\n"
+      "data: {\"type\":\"response.reasoning_summary_text.delta\",\"sequence_number\":2,\"item_id\":\"r\","
+      "\"output_index\":1,\"summary_index\":0,\"delta\":\"hm\"}\n\n"
+      "event: response.function_call_arguments.delta\n"
+      "data: {\"type\":\"response.function_call_arguments.delta\",\"sequence_number\":3,\"item_id\":\"f\","
+      "\"output_index\":2,\"delta\":\"{\\\"a\\\":1}\"}\n\n"
+      "event: response.output_text.done\n"
+      "data: {\"type\":\"response.output_text.done\",\"sequence_number\":4,\"item_id\":\"m\",\"output_index\":0,"
+      "\"content_index\":0,\"text\":\"Hello\"}\n\n"
+      "event: response.output_item.done\n"
+      "data: {\"type\":\"response.output_item.done\",\"sequence_number\":5,\"output_index\":0,\"item\":{\"type\":"
+      "\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"Hello\"}]}}\n\n"
+      "event: response.completed\n"
+      "data: {\"type\":\"response.completed\",\"sequence_number\":6,\"response\":{\"id\":\"resp_1\",\"output\":[{"
+      "\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"Hello\"}]}],\"usage\":{"
+      "\"input_tokens\":100,\"input_tokens_details\":{\"cached_tokens\":60},\"output_tokens\":20,"
+      "\"output_tokens_details\":{\"reasoning_tokens\":5},\"total_tokens\":120}}}\n\n";
+  check_all_splits(in, in, 0);
+  struct sl_usage_filter f;
+  free(run(in, strlen(in), 0, 0, 0, &f));
+  struct sl_usage u;
+  CHECK(sl_usage_filter_usage(&f, &u) == 0);
+  CHECK(u.prompt_tokens == 100 && u.cached_tokens == 60 && u.completion_tokens == 20 && u.reasoning_tokens == 5 &&
+        u.total_tokens == 120 && u.cache_write_tokens == 0);
+  CHECK(f.out_chars == 5 + 2 + 7 && f.out_deltas == 3 && f.events == 7);
+  /* response.incomplete and response.failed carry it too; a created event's null does not */
+  static const char *const finals[] = {"response.incomplete", "response.failed"};
+  for (int i = 0; i < 2; i++) {
+    char ev[512];
+    snprintf(ev, sizeof ev,
+             "data: {\"type\":\"%s\",\"sequence_number\":9,\"response\":{\"status\":\"x\",\"usage\":{"
+             "\"input_tokens\":7,\"output_tokens\":3}}}\n\n",
+             finals[i]);
+    free(run(ev, strlen(ev), 0, 0, 0, &f));
+    CHECK(sl_usage_filter_usage(&f, &u) == 0);
+    CHECK(u.prompt_tokens == 7 && u.completion_tokens == 3);
+  }
+  const char *none = "data: {\"type\":\"response.created\",\"response\":{\"usage\":null}}\n\n"
+                     "data: {\"type\":\"response.in_progress\",\"response\":{\"usage\":{\"input_tokens\":1}}}\n\n";
+  free(run(none, strlen(none), 0, 0, 0, &f));
+  CHECK(sl_usage_filter_usage(&f, &u) == -ENOENT);
+  CHECK(f.out_chars == 0);
+}
+
 /* ---- stream_options ---- */
 
 static int ask(const char *body, struct sl_usage_splice *sp) {
@@ -464,4 +519,4 @@ static void inject(void) {
 CHECK_MAIN(T(openai_body), T(anthropic_body), T(body_errors), T(strip_gives_the_stream_without_usage),
            T(observe_is_identity), T(strip_matches_replayer), T(azure_comments_done), T(line_endings),
            T(usage_on_content_chunk), T(multiline_and_unterminated), T(oversized_event), T(anthropic_stream),
-           T(text_counting), T(inject))
+           T(text_counting), T(responses_stream), T(inject))
