@@ -451,7 +451,8 @@ static void oversized_event(void) {
 #define EV(name, json) "event: " name "\ndata: " json "\n\n"
 static const char *const json_stream =
     EV("message_start", "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_j\",\"type\":\"message\",\"role\":"
-                        "\"assistant\",\"model\":\"claude\",\"content\":[],\"usage\":{\"input_tokens\":9,"
+                        "\"assistant\",\"model\":\"claude\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
+                        "\"usage\":{\"input_tokens\":9,"
                         "\"output_tokens\":1}}}")
     EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\","
                               "\"thinking\":\"\",\"signature\":\"\"}}")
