@@ -42,12 +42,36 @@
  *    required -> any, none -> none, {function:{name}} -> {type:tool,name};
  *    parallel_tool_calls false -> disable_parallel_tool_use. tool_choice without tools
  *    is dropped.
+ *  - reasoning_effort -> thinking {type:enabled, budget_tokens}: minimal 1024, low 1024,
+ *    medium 2048, high 4096, xhigh 8192, max 16384 (LiteLLM's budgets; minimal raised to
+ *    Anthropic's minimum); none -> no thinking; another value -> error. With thinking:
+ *    max_tokens must exceed the budget, so a max_tokens (or default) not above it becomes
+ *    budget + max_tokens; temperature and top_k are omitted, and top_p below 0.95
+ *    (Anthropic refuses them with thinking); a tool_choice forcing the client's tools
+ *    (required, a named function) -> error naming tool_choice and reasoning_effort
+ *    (Anthropic refuses forced tool use with thinking). Thinking is left off when the last
+ *    assistant turn called tools (a tool-result turn): Anthropic then wants that turn to
+ *    start with the signed thinking block that led to the calls, which an OpenAI history
+ *    does not hold.
+ *  - response_format json_schema {name, schema, description, strict} -> one more tool
+ *    {name SL_XLATE_JSON_TOOL, description (the schema's, else a sentence asking to answer
+ *    by calling it), input_schema: schema (a root without "type" gets "object"; another
+ *    root type -> error)}; json_object -> the same with input_schema {"type":"object"};
+ *    text -> nothing; other types -> error. strict is not sent (Anthropic follows the
+ *    schema without that guarantee). The tool is forced: tool_choice {type:tool, name,
+ *    disable_parallel_tool_use}. With client tools, they are kept and tool_choice auto
+ *    (or none given) becomes any (a client tool call is passed on as a tool call, else the
+ *    answer comes through the json tool); required stays any, a named function stays
+ *    forced; none -> only the json tool, forced. A client tool named SL_XLATE_JSON_TOOL ->
+ *    error. With thinking (no forced tool use) tool_choice is auto instead and a sentence
+ *    asking to answer by calling the tool is appended to system. The response translators
+ *    turn the tool's call back into content when told (sl_xlate_resp_opts.json_tool).
  *  - n > 1 -> error. Dropped (no Anthropic equivalent): frequency_penalty,
- *    presence_penalty, logit_bias, logprobs, top_logprobs, seed, response_format,
- *    service_tier, store, metadata, modalities, audio, prediction, reasoning_effort,
- *    web_search_options, stream_options (used by the caller for the stream
- *    translation), functions/function_call, and any unknown field (including sluice's
- *    own timeout/cache).
+ *    presence_penalty, logit_bias, logprobs, top_logprobs, seed, service_tier, store,
+ *    metadata, modalities, audio, prediction, web_search_options, function.strict on
+ *    tools, stream_options (used by the caller for the stream translation),
+ *    functions/function_call, and any unknown field (including sluice's own
+ *    timeout/cache).
  *
  * ---- Requests, Anthropic -> OpenAI (POST {api_base}/chat/completions) ---------------
  *  - model: opts->model. system (string or text blocks joined with "\n\n") -> a first
@@ -59,19 +83,37 @@
  *    content; images inside a tool_result go to a user message right after the tool
  *    messages (OpenAI tool messages carry text only).
  *  - assistant: text blocks -> content string (null when only tool calls); tool_use ->
- *    tool_calls (arguments = input as a JSON string); thinking/redacted_thinking dropped.
+ *    tool_calls (arguments = input as a JSON string). thinking / redacted_thinking
+ *    blocks are dropped: they are the model's own earlier reasoning, OpenAI chat takes no
+ *    prior reasoning as input, and OpenAI's own API discards it between turns too.
  *  - max_tokens -> max_tokens (or max_completion_tokens with opts->max_completion_tokens,
  *    for OpenAI reasoning models); stop_sequences -> stop; temperature, top_p; stream ->
  *    stream + stream_options.include_usage; metadata.user_id -> user.
- *  - tools (custom) -> function tools; server tools (typed, e.g. web_search_*) -> error.
- *    tool_choice: auto, any -> required, none, tool -> named function;
- *    disable_parallel_tool_use -> parallel_tool_calls false.
- *  - Dropped: top_k, thinking, service_tier, container, mcp_servers, cache_control on
- *    blocks, citations, server tool blocks in history, unknown fields.
+ *  - tools (custom) -> function tools (strict true kept); server tools (typed, e.g.
+ *    web_search_*) -> error. tool_choice: auto, any -> required, none, tool -> named
+ *    function; disable_parallel_tool_use -> parallel_tool_calls false.
+ *  - thinking {type:enabled, budget_tokens N} -> reasoning_effort (N < 2048 low, < 4096
+ *    medium, else high); disabled, adaptive (the model's default) -> nothing; another type
+ *    -> error. output_config.effort low/medium/high -> the same, xhigh and max -> high
+ *    (wins over a thinking budget); output_config.format (or the beta's top-level
+ *    output_format) {type:json_schema, schema} -> response_format {type:json_schema,
+ *    json_schema:{name:"response", schema, strict:true}}; another format type, another
+ *    output_config member (e.g. task_budget) -> error naming it.
+ *  - Refused (meaning with no OpenAI form): container, a non-empty mcp_servers.
+ *    Dropped (hints, or nothing to carry): top_k, service_tier, context_management,
+ *    top-level cache_control and cache_control on blocks and tools, citations, server
+ *    tool blocks in history, unknown fields.
  *
  * ---- Responses and streams ------------------------------------------------------------
  *  Anthropic -> OpenAI: text blocks -> message.content (concatenated; null when none),
- *  tool_use -> tool_calls (arguments as JSON strings), thinking -> reasoning_content;
+ *  tool_use -> tool_calls (arguments as JSON strings), thinking -> reasoning_content
+ *  (streamed: thinking_delta -> delta.reasoning_content); signatures and
+ *  redacted_thinking have no OpenAI field and are dropped. With opts->json_tool, the
+ *  tool_use of SL_XLATE_JSON_TOOL is content instead (its input as compact JSON text, in
+ *  block order with any text blocks, which only an unforced call under thinking can
+ *  have; streamed, its input_json_delta pieces are content deltas, "{}" when there were
+ *  none) and finish_reason tool_use -> "stop" unless other tools were called (those stay
+ *  tool_calls);
  *  stop_reason via the table (end_turn/stop_sequence/pause_turn -> stop, max_tokens ->
  *  length, tool_use -> tool_calls, refusal -> content_filter); usage prompt_tokens =
  *  input + cache_read + cache_creation, completion_tokens = output,

@@ -210,7 +210,9 @@ static void assistant_turn(struct ctx *c, const cJSON *content, const char *wher
       sl__xlate_add_str(&c->x, fn, "arguments", args ? args : "{}");
       cJSON_free(args);
     }
-    /* thinking, redacted_thinking and server tool blocks have no OpenAI form: dropped */
+    /* thinking / redacted_thinking: the model's own earlier reasoning, which OpenAI chat
+     * takes no input for (and discards between turns itself); server tool blocks have no
+     * OpenAI form. Dropped (see xlate.h). */
   }
   if (text.oom) sl__xlate_oom(&c->x);
   int ncalls = calls ? cJSON_GetArraySize(calls) : 0;
@@ -290,6 +292,7 @@ static void tools(struct ctx *c, const cJSON *req, cJSON *root) {
     sl__xlate_add_str(&c->x, fn, "name", name);
     const char *desc = sl__xlate_getstr(t, "description");
     if (desc) sl__xlate_add_str(&c->x, fn, "description", desc);
+    if (cJSON_IsTrue(sl__xlate_get(t, "strict"))) sl__xlate_add_bool(&c->x, fn, "strict", true);
     if (schema) {
       sl__xlate_add_copy(&c->x, fn, "parameters", schema);
     } else {
@@ -323,6 +326,94 @@ static void tools(struct ctx *c, const cJSON *req, cJSON *root) {
   }
   if (cJSON_IsTrue(sl__xlate_get(tc, "disable_parallel_tool_use")) && !is(ty, "none"))
     sl__xlate_add_bool(&c->x, root, "parallel_tool_calls", false);
+}
+
+/* A structured-output format {type:"json_schema", schema} -> response_format. */
+static void output_format(struct ctx *c, const cJSON *fmt, const char *where, cJSON *root) {
+  const char *type = sl__xlate_getstr(fmt, "type");
+  const cJSON *schema = sl__xlate_get(fmt, "schema");
+  if (!cJSON_IsObject(fmt) || !is(type, "json_schema")) {
+    sl__xlate_bad(&c->x, "%s.type '%s' is not supported by OpenAI-format deployments (only json_schema)", where,
+                  type ? type : "");
+    return;
+  }
+  if (!cJSON_IsObject(schema)) {
+    sl__xlate_bad(&c->x, "%s.schema must be an object", where);
+    return;
+  }
+  cJSON *rf = sl__xlate_add_obj(&c->x, root, "response_format");
+  sl__xlate_add_str(&c->x, rf, "type", "json_schema");
+  cJSON *js = sl__xlate_add_obj(&c->x, rf, "json_schema");
+  sl__xlate_add_str(&c->x, js, "name", "response");
+  sl__xlate_add_copy(&c->x, js, "schema", schema);
+  sl__xlate_add_bool(&c->x, js, "strict", true);
+}
+
+/* thinking, output_config (effort, format) and output_format -> reasoning_effort and
+ * response_format; what has no OpenAI form is refused by name. */
+static void reasoning(struct ctx *c, const cJSON *req, cJSON *root) {
+  const char *effort = NULL;
+  const cJSON *th = sl__xlate_get(req, "thinking");
+  if (th && !cJSON_IsNull(th)) {
+    const char *type = sl__xlate_getstr(th, "type");
+    double budget;
+    if (!cJSON_IsObject(th) || !type) {
+      sl__xlate_bad(&c->x, "thinking must be an object with a string type");
+      return;
+    }
+    if (is(type, "enabled")) {
+      if (!sl__xlate_getnum(th, "budget_tokens", &budget)) {
+        sl__xlate_bad(&c->x, "thinking.budget_tokens must be a number");
+        return;
+      }
+      effort = sl__xlate_budget_effort(sl__xlate_getint(th, "budget_tokens"));
+    } else if (!is(type, "disabled") && !is(type, "adaptive")) { /* adaptive: the model's default */
+      sl__xlate_bad(&c->x, "thinking.type '%s' is not supported by OpenAI-format deployments", type);
+      return;
+    }
+  }
+  const cJSON *oc = sl__xlate_get(req, "output_config"), *m, *fmt = NULL;
+  if (oc && !cJSON_IsNull(oc) && !cJSON_IsObject(oc)) {
+    sl__xlate_bad(&c->x, "output_config must be an object");
+    return;
+  }
+  cJSON_ArrayForEach(m, (cJSON_IsObject(oc) ? oc : NULL)) {
+    if (cJSON_IsNull(m)) continue;
+    if (is(m->string, "effort")) {
+      effort = sl__xlate_anth_effort(cJSON_IsString(m) ? m->valuestring : NULL); /* wins over a budget */
+      if (!effort) {
+        sl__xlate_bad(&c->x, "output_config.effort must be low, medium, high, xhigh or max");
+        return;
+      }
+    } else if (is(m->string, "format")) {
+      fmt = m;
+    } else {
+      sl__xlate_bad(&c->x, "output_config.%s is not supported by OpenAI-format deployments", m->string);
+      return;
+    }
+  }
+  if (fmt) {
+    output_format(c, fmt, "output_config.format", root);
+  } else {
+    const cJSON *old = sl__xlate_get(req, "output_format"); /* the structured-outputs beta's name */
+    if (old && !cJSON_IsNull(old)) output_format(c, old, "output_format", root);
+  }
+  if (effort) sl__xlate_add_str(&c->x, root, "reasoning_effort", effort);
+}
+
+/* Fields whose meaning an OpenAI-format deployment cannot give: refused, never dropped. */
+static void refused_fields(struct ctx *c, const cJSON *req) {
+  static const char *const fields[] = {
+    "container",   /* a code-execution container / skills: no OpenAI equivalent */
+    "mcp_servers", /* remote MCP tools run by Anthropic's API */
+  };
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    const cJSON *v = sl__xlate_get(req, fields[i]);
+    if (v && !cJSON_IsNull(v) && !(cJSON_IsArray(v) && cJSON_GetArraySize(v) == 0)) {
+      sl__xlate_bad(&c->x, "%s is not supported by OpenAI-format deployments", fields[i]);
+      return;
+    }
+  }
 }
 
 int sl_xlate_anth_to_oai_request(const cJSON *req, const struct sl_xlate_req_opts *o, struct sl_buf *out,
@@ -359,6 +450,8 @@ int sl_xlate_anth_to_oai_request(const cJSON *req, const struct sl_xlate_req_opt
   const char *user = sl__xlate_getstr(sl__xlate_get(req, "metadata"), "user_id");
   if (user) sl__xlate_add_str(&c.x, root, "user", user);
   tools(&c, req, root);
+  reasoning(&c, req, root);
+  refused_fields(&c, req);
   sl__xlate_print(&c.x, root, out);
   cJSON_Delete(root);
   return c.x.rc;

@@ -1,7 +1,8 @@
 /* Anthropic message -> OpenAI chat.completion, for whole (non-streamed) responses. The
  * one idea: Anthropic's typed content blocks fold into the three places OpenAI keeps an
  * answer (content text, tool_calls, reasoning_content), in block order, and the usage
- * is re-added so that prompt_tokens counts cached tokens as OpenAI does. */
+ * is re-added so that prompt_tokens counts cached tokens as OpenAI does. With
+ * o->json_tool, the call of response_format's tool (SL_XLATE_JSON_TOOL) is content. */
 #include <errno.h>
 #include <string.h>
 
@@ -16,6 +17,11 @@ static void read_usage(const cJSON *usage, struct sl_xlate_usage *u) {
   u->output = sl__xlate_getint(usage, "output_tokens");
   u->cache_read = sl__xlate_getint(usage, "cache_read_input_tokens");
   u->cache_creation = sl__xlate_getint(usage, "cache_creation_input_tokens");
+}
+
+static bool name_is(const cJSON *blk, const char *name) {
+  const char *n = sl__xlate_getstr(blk, "name");
+  return n && strcmp(n, name) == 0;
 }
 
 int sl_xlate_anth_to_oai_response(const char *body, size_t len, const struct sl_xlate_resp_opts *o,
@@ -44,6 +50,7 @@ int sl_xlate_anth_to_oai_response(const char *body, size_t len, const struct sl_
   cJSON *msg = sl__xlate_add_obj(&x, choice, "message");
   sl__xlate_add_str(&x, msg, "role", "assistant");
 
+  bool json_tool = o && o->json_tool;
   struct sl_buf text = {0}, thinking = {0};
   bool any_text = false, any_thinking = false;
   cJSON *calls = cJSON_CreateArray();
@@ -58,6 +65,14 @@ int sl_xlate_anth_to_oai_response(const char *body, size_t len, const struct sl_
     } else if (strcmp(t, "thinking") == 0 && sl__xlate_getstr(blk, "thinking")) {
       sl_buf_puts(&thinking, sl__xlate_getstr(blk, "thinking"));
       any_thinking = true;
+    } else if (strcmp(t, "tool_use") == 0 && json_tool && name_is(blk, SL_XLATE_JSON_TOOL)) {
+      /* response_format's tool: its input is the answer (compact JSON text) */
+      const cJSON *input = sl__xlate_get(blk, "input");
+      char *j = cJSON_IsObject(input) ? cJSON_PrintUnformatted(input) : NULL;
+      if (cJSON_IsObject(input) && !j) sl__xlate_oom(&x);
+      sl_buf_puts(&text, j ? j : "{}");
+      cJSON_free(j);
+      any_text = true;
     } else if (strcmp(t, "tool_use") == 0) {
       cJSON *tc = sl__xlate_add_obj(&x, calls, NULL);
       const char *tid = sl__xlate_getstr(blk, "id"), *name = sl__xlate_getstr(blk, "name");
@@ -78,12 +93,16 @@ int sl_xlate_anth_to_oai_response(const char *body, size_t len, const struct sl_
   else sl__xlate_add_null(&x, msg, "content");
   sl__xlate_add_null(&x, msg, "refusal");
   if (any_thinking) sl__xlate_add_str(&x, msg, "reasoning_content", thinking.p ? thinking.p : "");
-  if (calls && cJSON_GetArraySize(calls) > 0) sl__xlate_put(&x, msg, "tool_calls", calls);
+  int ncalls = calls ? cJSON_GetArraySize(calls) : 0;
+  if (ncalls > 0) sl__xlate_put(&x, msg, "tool_calls", calls);
   else cJSON_Delete(calls);
   sl_buf_free(&text);
   sl_buf_free(&thinking);
   sl__xlate_add_null(&x, choice, "logprobs");
-  sl__xlate_add_str(&x, choice, "finish_reason", sl__xlate_finish_reason(sl__xlate_getstr(in, "stop_reason")));
+  const char *finish = sl__xlate_finish_reason(sl__xlate_getstr(in, "stop_reason"));
+  /* the json tool's call is the answer: "stop" unless the client's tools were called */
+  if (json_tool && ncalls == 0 && strcmp(finish, "tool_calls") == 0) finish = "stop";
+  sl__xlate_add_str(&x, choice, "finish_reason", finish);
 
   cJSON *usage = sl__xlate_add_obj(&x, root, "usage");
   int64_t prompt = us.input + us.cache_read + us.cache_creation;

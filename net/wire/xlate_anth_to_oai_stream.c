@@ -10,6 +10,9 @@
  *   message_stop         -> usage chunk (when asked for), then data: [DONE]
  *   content_block_stop   -> arguments "{}" for a tool call that got none
  *   ping, signature/citations deltas -> nothing
+ * With o.json_tool, the tool_use block named SL_XLATE_JSON_TOOL is content: its
+ * input_json_delta pieces are content deltas ("{}" when it got none), and the finish
+ * reason tool_use is "stop" when no other tool was called.
  *   error                -> data: {"error":{...}} and the stream is over (-EPROTO). */
 #include <errno.h>
 #include <string.h>
@@ -82,9 +85,10 @@ static void usage_from(struct sl_xlate_stream *s, const cJSON *u) {
 /* A tool call whose input never arrived in pieces gets "{}" (as OpenAI sends for a
  * call without arguments) so that clients can always parse arguments. */
 static void tool_done(struct sl_xlate_stream *s, struct sl__xlate_map *m, struct sl_buf *out) {
-  if (m->kind != SL_XL_BLK_TOOL || m->args) return;
+  if ((m->kind != SL_XL_BLK_TOOL && m->kind != SL_XL_BLK_JSON) || m->args) return;
   m->args = true;
-  tool_chunk(s, out, m->val, NULL, NULL, "{}");
+  if (m->kind == SL_XL_BLK_JSON) text_chunk(s, out, "content", "{}");
+  else tool_chunk(s, out, m->val, NULL, NULL, "{}");
 }
 
 static void finish_chunk(struct sl_xlate_stream *s, struct sl_buf *out) {
@@ -123,6 +127,8 @@ static int block_start(struct sl_xlate_stream *s, const cJSON *ev, struct sl_buf
                       : strcmp(type, "text") == 0 ? SL_XL_BLK_TEXT
                       : strcmp(type, "tool_use") == 0 ? SL_XL_BLK_TOOL
                       : strcmp(type, "thinking") == 0 ? SL_XL_BLK_THINKING : SL_XL_BLK_OTHER;
+  const char *tname = sl__xlate_getstr(cb, "name");
+  if (kind == SL_XL_BLK_TOOL && s->o.json_tool && tname && strcmp(tname, SL_XLATE_JSON_TOOL) == 0) kind = SL_XL_BLK_JSON;
   int tool = kind == SL_XL_BLK_TOOL ? s->next_tool : -1;
   if (!sl__xlate_map_add(s, idx, tool, kind)) return bad(s, out, "Upstream sent too many content blocks");
   switch (kind) {
@@ -145,6 +151,17 @@ static int block_start(struct sl_xlate_stream *s, const cJSON *ev, struct sl_buf
     cJSON_free(args);
     break;
   }
+  case SL_XL_BLK_JSON: {
+    const cJSON *input = sl__xlate_get(cb, "input");
+    char *j = cJSON_IsObject(input) && input->child ? cJSON_PrintUnformatted(input) : NULL;
+    if (cJSON_IsObject(input) && input->child && !j) return -ENOMEM;
+    if (j) {
+      text_chunk(s, out, "content", j);
+      s->map[s->nmap - 1].args = true;
+    }
+    cJSON_free(j);
+    break;
+  }
   default:
     break;
   }
@@ -162,7 +179,13 @@ static int block_delta(struct sl_xlate_stream *s, const cJSON *ev, struct sl_buf
     text_chunk(s, out, "content", sl__xlate_getstr(d, "text"));
   else if (strcmp(type, "thinking_delta") == 0 && m->kind == SL_XL_BLK_THINKING)
     text_chunk(s, out, "reasoning_content", sl__xlate_getstr(d, "thinking"));
-  else if (strcmp(type, "input_json_delta") == 0 && m->kind == SL_XL_BLK_TOOL) {
+  else if (strcmp(type, "input_json_delta") == 0 && m->kind == SL_XL_BLK_JSON) {
+    const char *pj = sl__xlate_getstr(d, "partial_json");
+    if (pj && pj[0]) {
+      text_chunk(s, out, "content", pj);
+      m->args = true;
+    }
+  } else if (strcmp(type, "input_json_delta") == 0 && m->kind == SL_XL_BLK_TOOL) {
     const char *pj = sl__xlate_getstr(d, "partial_json");
     if (pj && pj[0]) {
       tool_chunk(s, out, m->val, NULL, NULL, pj);
@@ -214,6 +237,8 @@ int sl__xlate_a2o_event(struct sl_xlate_stream *s, const char *event, size_t ele
     const cJSON *d = sl__xlate_get(ev, "delta");
     const char *sr = sl__xlate_getstr(d, "stop_reason");
     if (sr) s->reason = sl__xlate_finish_reason(sr);
+    /* the json tool's call is the answer: "stop" unless the client's tools were called */
+    if (s->o.json_tool && !s->any_tool && s->reason && strcmp(s->reason, "tool_calls") == 0) s->reason = "stop";
     s->final_known = true;
     usage_from(s, sl__xlate_get(ev, "usage"));
     finish_chunk(s, out);

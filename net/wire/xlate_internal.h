@@ -86,6 +86,13 @@ extern const size_t sl__xlate_n_resp_to_chat_params;
 /* Copies every table parameter present in src (of the right JSON type) into dst. */
 void sl__xlate_copy_params(struct sl_xl *x, const cJSON *src, cJSON *dst, const struct sl__xlate_param *t, size_t n);
 
+/* Reasoning (xlate_tables.c): reasoning_effort -> thinking budget_tokens (0: none; -1:
+ * not an effort); a budget -> reasoning_effort; Anthropic output_config.effort ->
+ * reasoning_effort (NULL: not an effort). */
+int sl__xlate_effort_budget(const char *effort);
+const char *sl__xlate_budget_effort(int64_t budget);
+const char *sl__xlate_anth_effort(const char *effort);
+
 /* Error type in the client's vocabulary from the upstream's type (may be NULL) and the
  * status. For OpenAI, *code (may be NULL) gets the OpenAI error code to send, or NULL. */
 const char *sl__xlate_err_type_anth(int status, const char *src_type);
@@ -109,7 +116,8 @@ struct sl__resp_stream;
 
 #define SL_XL_MAX_BLOCKS 1024 /* content blocks / tool calls tracked per stream */
 
-enum sl__xlate_blk { SL_XL_BLK_NONE, SL_XL_BLK_TEXT, SL_XL_BLK_THINKING, SL_XL_BLK_TOOL, SL_XL_BLK_OTHER };
+enum sl__xlate_blk { SL_XL_BLK_NONE, SL_XL_BLK_TEXT, SL_XL_BLK_THINKING, SL_XL_BLK_TOOL, SL_XL_BLK_OTHER,
+                   SL_XL_BLK_JSON /* anth->oai: the json_response tool (o.json_tool): its input is content */ };
 
 /* anth->oai: key = Anthropic block index, val = OpenAI tool_calls index.
  * oai->anth: key = OpenAI tool_calls index, val = Anthropic block index. */

@@ -291,32 +291,119 @@ static void messages(struct ctx *c, const cJSON *msgs) {
   }
 }
 
-static void tools(struct ctx *c, const cJSON *req, cJSON *root) {
+/* response_format as the forced tool SL_XLATE_JSON_TOOL (see xlate.h). */
+struct rf {
+  cJSON *schema;    /* the tool's input_schema (owned until put); NULL: no json tool */
+  const char *desc; /* json_schema.description, or NULL */
+};
+
+static const char json_tool_desc[] =
+    "Give your final answer by calling this tool: its input is the answer, as JSON that follows the input schema.";
+static const char json_tool_hint[] =
+    "Give your final answer by calling the " SL_XLATE_JSON_TOOL
+    " tool (its input is the answer, as JSON that follows the tool's input schema), not as text.";
+
+static void response_format(struct ctx *c, const cJSON *req, struct rf *rf) {
+  const cJSON *v = sl__xlate_get(req, "response_format");
+  if (!v || cJSON_IsNull(v)) return;
+  const char *type = sl__xlate_getstr(v, "type");
+  if (!cJSON_IsObject(v) || !type) {
+    sl__xlate_bad(&c->x, "response_format must be an object with a string type");
+    return;
+  }
+  if (strcmp(type, "text") == 0) return;
+  const cJSON *schema = NULL;
+  if (strcmp(type, "json_schema") == 0) {
+    const cJSON *js = sl__xlate_get(v, "json_schema");
+    if (!cJSON_IsObject(js)) {
+      sl__xlate_bad(&c->x, "response_format.json_schema must be an object");
+      return;
+    }
+    schema = sl__xlate_get(js, "schema");
+    if (cJSON_IsNull(schema)) schema = NULL;
+    if (schema && !cJSON_IsObject(schema)) {
+      sl__xlate_bad(&c->x, "response_format.json_schema.schema must be an object");
+      return;
+    }
+    const cJSON *root_type = sl__xlate_get(schema, "type");
+    if (root_type && !(cJSON_IsString(root_type) && strcmp(root_type->valuestring, "object") == 0)) {
+      sl__xlate_bad(&c->x, "response_format.json_schema.schema: this deployment (Anthropic) needs an object at the "
+                           "root (\"type\":\"object\")");
+      return;
+    }
+    rf->desc = sl__xlate_getstr(js, "description");
+  } else if (strcmp(type, "json_object") != 0) {
+    sl__xlate_bad(&c->x, "response_format.type '%s' is not supported by this deployment", type);
+    return;
+  }
+  rf->schema = schema ? cJSON_Duplicate(schema, 1) : cJSON_CreateObject();
+  if (!rf->schema) {
+    sl__xlate_oom(&c->x);
+    return;
+  }
+  if (!sl__xlate_get(rf->schema, "type")) sl__xlate_add_str(&c->x, rf->schema, "type", "object");
+}
+
+/* tools, tool_choice and parallel_tool_calls, with the json tool of rf (taken) and the
+ * limits of extended thinking (no forced tool use). */
+static void tools(struct ctx *c, const cJSON *req, cJSON *root, struct rf *rf, bool thinking) {
+  cJSON *schema = rf->schema;
+  rf->schema = NULL;
   const cJSON *ts = sl__xlate_get(req, "tools"), *t;
-  if (!ts || cJSON_IsNull(ts)) return;
-  if (!cJSON_IsArray(ts)) {
+  if (ts && !cJSON_IsNull(ts) && !cJSON_IsArray(ts)) {
+    cJSON_Delete(schema);
     sl__xlate_bad(&c->x, "tools must be an array");
     return;
   }
-  if (cJSON_GetArraySize(ts) == 0) return;
+  if (cJSON_GetArraySize(ts) == 0 && !schema) return;
+  /* tool_choice and parallel_tool_calls, only meaningful with tools */
+  const cJSON *tc = sl__xlate_get(req, "tool_choice");
+  const cJSON *ptc = sl__xlate_get(req, "parallel_tool_calls");
+  const char *mode = NULL, *named = NULL; /* the client's choice in Anthropic's words */
+  if (cJSON_IsString(tc)) {
+    static const struct {
+      const char *oai, *anth;
+    } modes[] = {{"auto", "auto"}, {"required", "any"}, {"none", "none"}};
+    for (size_t k = 0; k < sizeof modes / sizeof modes[0]; k++)
+      if (strcmp(tc->valuestring, modes[k].oai) == 0) mode = modes[k].anth;
+    if (!mode) sl__xlate_bad(&c->x, "tool_choice '%s' is not supported", tc->valuestring);
+  } else if (cJSON_IsObject(tc)) {
+    named = sl__xlate_getstr(sl__xlate_get(tc, "function"), "name");
+    if (!named)
+      sl__xlate_bad(&c->x, "tool_choice must be auto, required, none or {\"type\":\"function\",\"function\":{\"name\":...}}");
+    mode = "tool";
+  } else if (tc && !cJSON_IsNull(tc)) {
+    sl__xlate_bad(&c->x, "tool_choice must be a string or an object");
+  }
+  /* tool_choice none with response_format: the client's tools are not offered */
+  bool client = cJSON_GetArraySize(ts) > 0 && !(schema && mode && strcmp(mode, "none") == 0);
+  if (c->x.rc || (!client && !schema)) {
+    cJSON_Delete(schema);
+    return;
+  }
   cJSON *out = sl__xlate_add_arr(&c->x, root, "tools");
   int i = 0;
-  cJSON_ArrayForEach(t, ts) {
+  cJSON_ArrayForEach(t, (client ? ts : NULL)) {
     const char *type = sl__xlate_getstr(t, "type");
     const cJSON *fn = sl__xlate_get(t, "function");
     const char *name = sl__xlate_getstr(fn, "name");
     if (!type || strcmp(type, "function") != 0) {
       sl__xlate_bad(&c->x, "tools[%d]: tool type '%s' is not supported by this deployment", i, type ? type : "");
-      return;
+      break;
     }
     if (!name) {
       sl__xlate_bad(&c->x, "tools[%d]: function.name must be a string", i);
-      return;
+      break;
+    }
+    if (schema && strcmp(name, SL_XLATE_JSON_TOOL) == 0) {
+      sl__xlate_bad(&c->x, "tools[%d]: the name '%s' is taken on this deployment by response_format; rename the tool", i,
+                    name);
+      break;
     }
     const cJSON *params = sl__xlate_get(fn, "parameters");
     if (params && !cJSON_IsObject(params)) {
       sl__xlate_bad(&c->x, "tools[%d]: function.parameters must be an object", i);
-      return;
+      break;
     }
     cJSON *o = sl__xlate_add_obj(&c->x, out, NULL);
     sl__xlate_add_str(&c->x, o, "name", name);
@@ -332,40 +419,55 @@ static void tools(struct ctx *c, const cJSON *req, cJSON *root) {
     copy_cache_control(c, t, o);
     i++;
   }
-  /* tool_choice and parallel_tool_calls, only meaningful with tools */
-  const cJSON *tc = sl__xlate_get(req, "tool_choice");
-  const cJSON *ptc = sl__xlate_get(req, "parallel_tool_calls");
-  cJSON *choice = NULL;
-  if (cJSON_IsString(tc)) {
-    static const struct {
-      const char *oai, *anth;
-    } modes[] = {{"auto", "auto"}, {"required", "any"}, {"none", "none"}};
-    for (size_t k = 0; k < sizeof modes / sizeof modes[0]; k++)
-      if (strcmp(tc->valuestring, modes[k].oai) == 0) {
-        choice = sl__xlate_add_obj(&c->x, root, "tool_choice");
-        sl__xlate_add_str(&c->x, choice, "type", modes[k].anth);
-      }
-    if (!choice && !c->x.rc) sl__xlate_bad(&c->x, "tool_choice '%s' is not supported", tc->valuestring);
-  } else if (cJSON_IsObject(tc)) {
-    const char *name = sl__xlate_getstr(sl__xlate_get(tc, "function"), "name");
-    if (!name) {
-      sl__xlate_bad(&c->x, "tool_choice must be auto, required, none or {\"type\":\"function\",\"function\":{\"name\":...}}");
+  if (schema) {
+    cJSON *o = sl__xlate_add_obj(&c->x, out, NULL);
+    sl__xlate_add_str(&c->x, o, "name", SL_XLATE_JSON_TOOL);
+    sl__xlate_add_str(&c->x, o, "description", rf->desc ? rf->desc : json_tool_desc);
+    sl__xlate_put(&c->x, o, "input_schema", schema);
+    schema = NULL;
+  }
+  if (c->x.rc) return;
+
+  bool json = cJSON_GetArraySize(out) > i; /* the json tool is offered */
+  const char *type = mode, *name = named;
+  if (json && !client) {
+    type = "tool", name = SL_XLATE_JSON_TOOL; /* only the json tool: forced */
+  } else if (json && (!mode || strcmp(mode, "auto") == 0)) {
+    type = "any"; /* a client tool or the json tool */
+  }
+  if (thinking && type && (strcmp(type, "any") == 0 || strcmp(type, "tool") == 0)) {
+    if (client && mode && (strcmp(mode, "any") == 0 || strcmp(mode, "tool") == 0)) {
+      sl__xlate_bad(&c->x, "tool_choice %s cannot be combined with reasoning_effort on this deployment (Anthropic "
+                           "refuses forced tool use with extended thinking)",
+                    named ? "naming a function" : "'required'");
       return;
     }
-    choice = sl__xlate_add_obj(&c->x, root, "tool_choice");
-    sl__xlate_add_str(&c->x, choice, "type", "tool");
-    sl__xlate_add_str(&c->x, choice, "name", name);
-  } else if (tc && !cJSON_IsNull(tc)) {
-    sl__xlate_bad(&c->x, "tool_choice must be a string or an object");
+    type = "auto", name = NULL; /* forced tool use is refused with thinking: ask instead */
+    text_block(c, c->system, json_tool_hint, NULL);
   }
-  if (cJSON_IsFalse(ptc)) {
-    if (!choice) {
-      choice = sl__xlate_add_obj(&c->x, root, "tool_choice");
-      sl__xlate_add_str(&c->x, choice, "type", "auto");
-    }
-    const char *ty = sl__xlate_getstr(choice, "type");
-    if (ty && strcmp(ty, "none") != 0) sl__xlate_add_bool(&c->x, choice, "disable_parallel_tool_use", true);
+  if (!type && cJSON_IsFalse(ptc)) type = "auto";
+  if (!type) return;
+  cJSON *choice = sl__xlate_add_obj(&c->x, root, "tool_choice");
+  sl__xlate_add_str(&c->x, choice, "type", type);
+  if (name) sl__xlate_add_str(&c->x, choice, "name", name);
+  /* one answer: the json tool alone is never called twice */
+  if (strcmp(type, "none") != 0 && (cJSON_IsFalse(ptc) || (json && !client)))
+    sl__xlate_add_bool(&c->x, choice, "disable_parallel_tool_use", true);
+}
+
+/* The last assistant turn of the output calls a tool: Anthropic then wants it to start
+ * with the thinking block that led to the call, which an OpenAI history cannot hold. */
+static bool last_turn_calls_tools(const cJSON *msgs) {
+  const cJSON *m = NULL, *it, *b;
+  cJSON_ArrayForEach(it, msgs) {
+    const char *role = sl__xlate_getstr(it, "role");
+    if (role && strcmp(role, "assistant") == 0) m = it;
   }
+  cJSON_ArrayForEach(b, (m ? sl__xlate_get(m, "content") : NULL)) {
+    const char *t = sl__xlate_getstr(b, "type");
+    if (t && strcmp(t, "tool_use") == 0) return true;
+  }
+  return false;
 }
 
 static void stops(struct ctx *c, const cJSON *req, cJSON *root) {
@@ -399,6 +501,15 @@ int sl_xlate_oai_to_anth_request(const cJSON *req, const struct sl_xlate_req_opt
   const char *model = o && o->model ? o->model : sl__xlate_getstr(req, "model");
   if (!model) return sl__xlate_bad(&c.x, "'model' must be a string");
 
+  /* reasoning_effort -> thinking.budget_tokens */
+  const cJSON *re = sl__xlate_get(req, "reasoning_effort");
+  int budget = 0;
+  if (re && !cJSON_IsNull(re)) {
+    budget = sl__xlate_effort_budget(cJSON_IsString(re) ? re->valuestring : NULL);
+    if (budget < 0)
+      return sl__xlate_bad(&c.x, "reasoning_effort must be none, minimal, low, medium, high, xhigh or max");
+  }
+
   cJSON *root = cJSON_CreateObject();
   c.system = cJSON_CreateArray();
   if (!root || !c.system) {
@@ -410,6 +521,13 @@ int sl_xlate_oai_to_anth_request(const cJSON *req, const struct sl_xlate_req_opt
   sl__xlate_add_str(&c.x, root, "model", model);
   c.msgs = sl__xlate_add_arr(&c.x, root, "messages");
   messages(&c, msgs);
+  /* thinking is left off for a turn that continues tool calls (see xlate.h) */
+  bool thinking = budget > 0 && !last_turn_calls_tools(c.msgs);
+
+  struct rf rf = {0};
+  if (!c.x.rc) response_format(&c, req, &rf);
+  tools(&c, req, root, &rf, thinking);
+  cJSON_Delete(rf.schema);
 
   /* system: a string for one text block without cache_control, else the blocks */
   int ns = cJSON_GetArraySize(c.system);
@@ -428,11 +546,22 @@ int sl_xlate_oai_to_anth_request(const cJSON *req, const struct sl_xlate_req_opt
   else if (sl__xlate_get(req, "max_completion_tokens") && !cJSON_IsNull(sl__xlate_get(req, "max_completion_tokens")))
     max = sl__xlate_getint(req, "max_completion_tokens");
   else max = o && o->default_max_tokens > 0 ? o->default_max_tokens : SL_XLATE_DEFAULT_MAX_TOKENS;
+  /* Anthropic wants max_tokens > budget_tokens: the budget comes on top of the answer's */
+  if (thinking && max <= budget) max += budget;
   sl__xlate_add_num(&c.x, root, "max_tokens", (double)max);
 
   stops(&c, req, root);
   sl__xlate_copy_params(&c.x, req, root, sl__xlate_oai_to_anth_params, sl__xlate_n_oai_to_anth_params);
-  tools(&c, req, root);
+  if (thinking) {
+    /* refused with thinking: temperature and top_k at all, top_p below 0.95 */
+    double top_p;
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "temperature");
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "top_k");
+    if (sl__xlate_getnum(root, "top_p", &top_p) && top_p < 0.95) cJSON_DeleteItemFromObjectCaseSensitive(root, "top_p");
+    cJSON *th = sl__xlate_add_obj(&c.x, root, "thinking");
+    sl__xlate_add_str(&c.x, th, "type", "enabled");
+    sl__xlate_add_num(&c.x, th, "budget_tokens", budget);
+  }
   const char *user = sl__xlate_getstr(req, "user");
   if (user) sl__xlate_add_str(&c.x, sl__xlate_add_obj(&c.x, root, "metadata"), "user_id", user);
 

@@ -2,6 +2,7 @@
  * error types, each a const array read by a small lookup. The one idea: when a provider
  * adds a reason or an error type, the change is one row here, never a new branch in a
  * translator. */
+#include <stdint.h>
 #include <strings.h>
 #include <string.h>
 
@@ -102,6 +103,53 @@ void sl__xlate_copy_params(struct sl_xl *x, const cJSON *src, cJSON *dst, const 
       break;
     }
   }
+}
+
+/* ---- reasoning: OpenAI reasoning_effort <-> Anthropic thinking budget / effort ---- */
+
+/* reasoning_effort -> thinking.budget_tokens (oai->anth). LiteLLM's budgets, so that a
+ * LiteLLM user sees the same thinking; minimal is raised to 1024, Anthropic's minimum
+ * budget (LiteLLM says 128, which Anthropic refuses). 0: no thinking. */
+static const struct {
+  const char *effort;
+  int budget;
+} effort_budgets[] = {
+  {"none", 0}, {"minimal", 1024}, {"low", 1024}, {"medium", 2048}, {"high", 4096},
+  {"xhigh", 8192}, {"max", 16384},
+};
+
+int sl__xlate_effort_budget(const char *effort) {
+  for (size_t i = 0; effort && i < N(effort_budgets); i++)
+    if (strcmp(effort_budgets[i].effort, effort) == 0) return effort_budgets[i].budget;
+  return -1;
+}
+
+/* thinking.budget_tokens -> reasoning_effort (anth->oai): below `below` -> effort. */
+static const struct {
+  int64_t below;
+  const char *effort;
+} budget_efforts[] = {
+  {2048, "low"}, {4096, "medium"}, {INT64_MAX, "high"},
+};
+
+const char *sl__xlate_budget_effort(int64_t budget) {
+  for (size_t i = 0; i < N(budget_efforts); i++)
+    if (budget < budget_efforts[i].below) return budget_efforts[i].effort;
+  return "high";
+}
+
+/* Anthropic output_config.effort -> reasoning_effort (anth->oai). OpenAI's top level
+ * is high on most reasoning models, so xhigh and max become high. */
+static const struct {
+  const char *anth, *oai;
+} efforts[] = {
+  {"low", "low"}, {"medium", "medium"}, {"high", "high"}, {"xhigh", "high"}, {"max", "high"},
+};
+
+const char *sl__xlate_anth_effort(const char *effort) {
+  for (size_t i = 0; effort && i < N(efforts); i++)
+    if (strcmp(efforts[i].anth, effort) == 0) return efforts[i].oai;
+  return NULL;
 }
 
 /* ---- error types ---- */

@@ -8,7 +8,7 @@
  *   kind/dir: req_oai2anth, req_anth2oai, resp_anth2oai, resp_oai2anth,
  *             stream_anth2oai, stream_oai2anth, err_to_oai, err_to_anth
  *   <name>.opts.json (optional): {"model", "default_max_tokens", "max_completion_tokens",
- *             "created", "include_usage", "status"}
+ *             "created", "include_usage", "json_tool", "status"}
  *
  * SL_XLATE_REGEN=1 writes the missing .out files from the current output (review them
  * before committing). SL_XLATE_FIXTURES overrides the fixture directory. */
@@ -182,6 +182,7 @@ static void read_opts(const char *base, struct opts *o) {
   if ((v = cJSON_GetObjectItem(j, "max_completion_tokens"))) o->req.max_completion_tokens = cJSON_IsTrue(v);
   if ((v = cJSON_GetObjectItem(j, "created"))) o->resp.created = (int64_t)v->valuedouble;
   if ((v = cJSON_GetObjectItem(j, "include_usage"))) o->resp.include_usage = cJSON_IsTrue(v);
+  if ((v = cJSON_GetObjectItem(j, "json_tool"))) o->resp.json_tool = cJSON_IsTrue(v);
   if ((v = cJSON_GetObjectItem(j, "status"))) o->status = v->valueint;
   cJSON_Delete(j);
   free(s);

@@ -143,5 +143,71 @@ static void content_parts_and_refusal(void) {
   cJSON_Delete(j);
 }
 
+static cJSON *run_json(bool json_tool, const char *body) {
+  struct sl_buf b = {0};
+  struct sl_xlate_resp_opts o = {.created = 1, .json_tool = json_tool};
+  int rc = sl_xlate_anth_to_oai_response(body, strlen(body), &o, &b, NULL);
+  cJSON *j = rc == 0 ? cJSON_ParseWithLength(b.p, b.n) : NULL;
+  sl_buf_free(&b);
+  return j;
+}
+
+static const cJSON *choice0(const cJSON *j, const char *key) {
+  return cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), key);
+}
+
+/* response_format's tool call comes back as the message content. */
+static void json_tool_is_content(void) {
+  const char *body = "{\"id\":\"m\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"hm\",\"signature\":\"sig\"},"
+                     "{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"" SL_XLATE_JSON_TOOL "\",\"input\":"
+                     "{\"name\":\"Ann\",\"tags\":[1, 2],\"s\":\"\\u00e9\\\"\"}}],\"stop_reason\":\"tool_use\"}";
+  cJSON *j = run_json(true, body);
+  const cJSON *msg = choice0(j, "message");
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(msg, "content")),
+            "{\"name\":\"Ann\",\"tags\":[1,2],\"s\":\"\xc3\xa9\\\"\"}");
+  CHECK(cJSON_GetObjectItem(msg, "tool_calls") == NULL);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(msg, "reasoning_content")), "hm");
+  CHECK_STR(cJSON_GetStringValue(choice0(j, "finish_reason")), "stop");
+  cJSON_Delete(j);
+  /* without the flag it is a tool call like any other */
+  j = run_json(false, body);
+  msg = choice0(j, "message");
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(msg, "content")));
+  CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(msg, "tool_calls")) == 1);
+  CHECK_STR(cJSON_GetStringValue(choice0(j, "finish_reason")), "tool_calls");
+  cJSON_Delete(j);
+  /* an input that is not an object: {} */
+  j = run_json(true, "{\"content\":[{\"type\":\"tool_use\",\"name\":\"" SL_XLATE_JSON_TOOL "\"}],\"stop_reason\":"
+                     "\"tool_use\"}");
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(choice0(j, "message"), "content")), "{}");
+  cJSON_Delete(j);
+  /* a text answer (the model did not call it) stays text; max_tokens stays length */
+  j = run_json(true, "{\"content\":[{\"type\":\"text\",\"text\":\"no\"}],\"stop_reason\":\"max_tokens\"}");
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(choice0(j, "message"), "content")), "no");
+  CHECK_STR(cJSON_GetStringValue(choice0(j, "finish_reason")), "length");
+  cJSON_Delete(j);
+}
+
+/* With the client's tools called too, those stay tool_calls and the JSON is content. */
+static void json_tool_with_client_tools(void) {
+  cJSON *j = run_json(true, "{\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"f\",\"input\":{\"x\":1}},"
+                            "{\"type\":\"tool_use\",\"id\":\"t2\",\"name\":\"" SL_XLATE_JSON_TOOL "\",\"input\":"
+                            "{\"a\":true}}],\"stop_reason\":\"tool_use\"}");
+  const cJSON *msg = choice0(j, "message");
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(msg, "content")), "{\"a\":true}");
+  const cJSON *tc = cJSON_GetObjectItem(msg, "tool_calls");
+  CHECK(cJSON_GetArraySize(tc) == 1);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(tc, 0), "id")), "t1");
+  CHECK_STR(cJSON_GetStringValue(choice0(j, "finish_reason")), "tool_calls");
+  cJSON_Delete(j);
+  /* only a client tool: unchanged */
+  j = run_json(true, "{\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"f\",\"input\":{}}],\"stop_reason\":"
+                     "\"tool_use\"}");
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(choice0(j, "message"), "content")));
+  CHECK_STR(cJSON_GetStringValue(choice0(j, "finish_reason")), "tool_calls");
+  cJSON_Delete(j);
+}
+
 CHECK_MAIN(T(not_the_upstream_format), T(usage_out_parameter), T(reason_tables), T(round_trip_anthropic),
-           T(content_parts_and_refusal))
+           T(content_parts_and_refusal), T(json_tool_is_content),
+           T(json_tool_with_client_tools))

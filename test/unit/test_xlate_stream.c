@@ -446,6 +446,167 @@ static void oversized_event(void) {
   sl_buf_free(&out);
 }
 
+/* ---- response_format's tool (o.json_tool) in an Anthropic stream ---- */
+
+#define EV(name, json) "event: " name "\ndata: " json "\n\n"
+static const char *const json_stream =
+    EV("message_start", "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_j\",\"type\":\"message\",\"role\":"
+                        "\"assistant\",\"model\":\"claude\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
+                        "\"usage\":{\"input_tokens\":9,"
+                        "\"output_tokens\":1}}}")
+    EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\","
+                              "\"thinking\":\"\",\"signature\":\"\"}}")
+    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\","
+                              "\"thinking\":\"plan\"}}")
+    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"signature_delta\","
+                              "\"signature\":\"SIGNATURE\"}}")
+    EV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}")
+    EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\","
+                              "\"id\":\"toolu_j\",\"name\":\"" SL_XLATE_JSON_TOOL "\",\"input\":{}}}")
+    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\","
+                              "\"partial_json\":\"{\\\"name\\\": \\\"A\"}}")
+    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\","
+                              "\"partial_json\":\"\"}}")
+    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\","
+                              "\"partial_json\":\"nn\\u00e9\\\", \\\"n\\\": [1, \"}}")
+    EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\","
+                              "\"partial_json\":\"2]}\"}}")
+    EV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":1}")
+    EV("message_delta", "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},"
+                        "\"usage\":{\"output_tokens\":20}}")
+    EV("message_stop", "{\"type\":\"message_stop\"}");
+static const char json_text[] = "{\"name\": \"Ann\xc3\xa9\", \"n\": [1, 2]}";
+
+/* Chunks -> the assembled completion (NULL when the assembler refuses them). */
+static cJSON *assemble_oai(const struct sl_buf *chunks) {
+  struct sl_oai_asm *as;
+  if (sl_oai_asm_new(&as)) return NULL;
+  char *json = NULL;
+  size_t len;
+  bool complete = false;
+  int rc = sl_oai_asm_feed_bytes(as, chunks->p, chunks->n);
+  if (rc == 0) rc = sl_oai_asm_finish(as, &json, &len, &complete);
+  sl_oai_asm_free(as);
+  cJSON *j = rc == 0 && complete ? cJSON_ParseWithLength(json, len) : NULL;
+  free(json);
+  return j;
+}
+
+static int translate_json(const char *in, size_t n, size_t cut, struct sl_buf *out) {
+  struct sl_xlate_resp_opts o = {.created = 42, .include_usage = true, .json_tool = true};
+  struct sl_xlate_stream *s;
+  if (sl_xlate_stream_new(SL_XLATE_ANTH_TO_OAI, &o, &s)) return -ENOMEM;
+  int rc = sl_xlate_stream_feed(s, in, cut, out);
+  if (rc == 0) rc = sl_xlate_stream_feed(s, in + cut, n - cut, out);
+  if (rc == 0) rc = sl_xlate_stream_finish(s, out);
+  sl_xlate_stream_free(s);
+  return rc;
+}
+
+static const cJSON *msg0(const cJSON *j) {
+  return cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "message");
+}
+
+static void json_tool_stream_is_content(void) {
+  size_t n = strlen(json_stream);
+  struct sl_buf whole = {0};
+  CHECK(translate_json(json_stream, n, n, &whole) == SL_XLATE_END);
+  CHECK(strstr(whole.p, "SIGNATURE") == NULL && strstr(whole.p, "tool_calls") == NULL);
+  cJSON *c = assemble_oai(&whole);
+  CHECK(c != NULL);
+  /* the content is exactly the concatenated pieces */
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(msg0(c), "content")) ?: "(null)", json_text);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(msg0(c), "reasoning_content")) ?: "(null)", "plan");
+  CHECK(cJSON_GetObjectItem(msg0(c), "tool_calls") == NULL);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(c, "choices"), 0),
+                                                     "finish_reason")) ?: "(null)",
+            "stop");
+  /* ... which is the same JSON as the whole message translated */
+  char why[200];
+  cJSON *m = assemble_anth(json_stream, n, why, sizeof why);
+  char *mt = cJSON_PrintUnformatted(m);
+  struct sl_buf wb = {0};
+  struct sl_xlate_resp_opts o = {.json_tool = true};
+  CHECK(sl_xlate_anth_to_oai_response(mt, strlen(mt), &o, &wb, NULL) == 0);
+  cJSON *w = cJSON_ParseWithLength(wb.p, wb.n);
+  cJSON *a = cJSON_Parse(cJSON_GetStringValue(cJSON_GetObjectItem(msg0(c), "content")) ?: "");
+  cJSON *b = cJSON_Parse(cJSON_GetStringValue(cJSON_GetObjectItem(msg0(w), "content")) ?: "");
+  CHECK(a && b && cJSON_Compare(a, b, true));
+  CHECK(cJSON_Compare(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(c, "choices"), 0), "finish_reason"),
+                      cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(w, "choices"), 0), "finish_reason"),
+                      true));
+  cJSON_Delete(a);
+  cJSON_Delete(b);
+  cJSON_Delete(w);
+  cJSON_free(mt);
+  cJSON_Delete(m);
+  cJSON_Delete(c);
+  sl_buf_free(&wb);
+
+  /* split at every byte offset: the same bytes out */
+  bool same = true;
+  for (size_t cut = 0; cut <= n && same; cut++) {
+    struct sl_buf part = {0};
+    int rc = translate_json(json_stream, n, cut, &part);
+    same = rc == SL_XLATE_END && part.n == whole.n && memcmp(part.p, whole.p, whole.n) == 0;
+    if (!same) printf("  differs when cut at %zu\n", cut);
+    sl_buf_free(&part);
+  }
+  CHECK(same);
+  sl_buf_free(&whole);
+}
+
+static void json_tool_stream_without_deltas_and_with_tools(void) {
+  const char *start = EV("message_start", "{\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\"}}");
+  const char *stop = EV("message_delta", "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},"
+                                         "\"usage\":{\"output_tokens\":2}}") EV("message_stop", "{\"type\":\"message_stop\"}");
+  struct sl_buf in = {0}, out = {0};
+  /* no deltas: "{}" */
+  sl_buf_puts(&in, start);
+  sl_buf_puts(&in, EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":"
+                                             "{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"" SL_XLATE_JSON_TOOL "\","
+                                             "\"input\":{}}}")
+                       EV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}"));
+  sl_buf_puts(&in, stop);
+  CHECK(translate_json(in.p, in.n, 0, &out) == SL_XLATE_END);
+  cJSON *c = assemble_oai(&out);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(msg0(c), "content")) ?: "(null)", "{}");
+  cJSON_Delete(c);
+  /* a client tool first, then the json tool given whole in its start: tool_calls stay */
+  in.n = out.n = 0;
+  sl_buf_puts(&in, start);
+  sl_buf_puts(&in, EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":"
+                                             "{\"type\":\"tool_use\",\"id\":\"t0\",\"name\":\"f\",\"input\":{}}}")
+                       EV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}")
+                       EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":1,\"content_block\":"
+                                                 "{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"" SL_XLATE_JSON_TOOL
+                                                 "\",\"input\":{\"k\":[true]}}}")
+                       EV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":1}"));
+  sl_buf_puts(&in, stop);
+  CHECK(translate_json(in.p, in.n, 0, &out) == SL_XLATE_END);
+  c = assemble_oai(&out);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(msg0(c), "content")) ?: "(null)", "{\"k\":[true]}");
+  const cJSON *tc = cJSON_GetObjectItem(msg0(c), "tool_calls");
+  CHECK(cJSON_GetArraySize(tc) == 1);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(tc, 0), "id")) ?: "", "t0");
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(c, "choices"), 0),
+                                                     "finish_reason")) ?: "(null)",
+            "tool_calls");
+  cJSON_Delete(c);
+  /* without the flag the json tool is a tool call */
+  in.n = out.n = 0;
+  sl_buf_puts(&in, json_stream);
+  CHECK(translate(SL_XLATE_ANTH_TO_OAI, false, in.p, &out) == SL_XLATE_END);
+  c = assemble_oai(&out);
+  CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(msg0(c), "tool_calls")) == 1);
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(msg0(c), "content")) || cJSON_GetObjectItem(msg0(c), "content") == NULL ||
+        strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(msg0(c), "content")) ?: "", "") == 0);
+  cJSON_Delete(c);
+  sl_buf_free(&in);
+  sl_buf_free(&out);
+}
+
 CHECK_MAIN(T(a2o_stream_matches_whole), T(o2a_stream_sdk_order_and_matches_whole), T(sticky_end_and_usage),
            T(sticky_errors), T(framed_events_need_no_terminator), T(malformed_anthropic_events), T(too_many_blocks),
-           T(o2a_interleaving_keeps_order), T(oversized_event))
+           T(o2a_interleaving_keeps_order), T(oversized_event),
+           T(json_tool_stream_is_content), T(json_tool_stream_without_deltas_and_with_tools))
