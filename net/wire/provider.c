@@ -14,16 +14,17 @@ static const struct sl_prov_header anthropic_headers[] = {{"anthropic-version", 
 static const char *const openai_aliases[] = {"text-completion-openai", NULL};
 static const char *const ollama_aliases[] = {"ollama_chat", NULL};
 
-#define OAI SL_WIRE_OPENAI, SL_PATH_OPENAI, SL_AUTH_BEARER, NULL, NULL
+#define OAI SL_WIRE_OPENAI, SL_PATH_OPENAI, SL_AUTH_BEARER, NULL, NULL, false
+#define OAI_RESPONSES SL_WIRE_OPENAI, SL_PATH_OPENAI, SL_AUTH_BEARER, NULL, NULL, true
 
 /* Each row: name, aliases, default api_base, key env vars, key_env_default_base_only,
- * key_optional, then wire / path / auth / api-version / extra headers (OAI: the OpenAI
- * format, paths and Bearer auth).
+ * key_optional, then wire / path / auth / api-version / extra headers / native Responses
+ * API (OAI: the OpenAI format, paths and Bearer auth; OAI_RESPONSES: and /responses).
  * All speak the OpenAI wire format (through their OpenAI-compatible endpoints) except
  * anthropic (the Messages API) and azure (OpenAI's format on Azure's paths). Rows are in the
  * order the "supported:" error message lists them. */
 static const struct sl_provider providers[] = {
-    {"openai", openai_aliases, "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true, false, OAI, .responses = true},
+    {"openai", openai_aliases, "https://api.openai.com/v1", {"OPENAI_API_KEY"}, true, false, OAI_RESPONSES},
     {.name = "anthropic",
      .default_base = "https://api.anthropic.com",
      .key_env = {"ANTHROPIC_API_KEY"},
