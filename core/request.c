@@ -614,6 +614,8 @@ static void ev_stream_end(struct sl_request *rq, bool complete, const char *cut_
 /* A whole answer of an attempt: success (a 200 fills the cache), or a provider's error
  * passed through, said in the client's wire format with the provider's back-off advice. */
 static void ev_whole(struct sl_request *rq, struct sl_attempt *at) {
+  if (at->status == 200 && rq->route == SL_R_RESPONSES && rq->resp_req && at->uwire == SL_WIRE_RESPONSES)
+    sl_responses_echo(rq, &at->resp);
   if (at->status == 200) sl_reqcache_fill(rq, at->resp.p ? at->resp.p : "", at->resp.n);
   if (at->status == 200 && rq->route == SL_R_RESPONSES) sl_responses_keep(rq, at->resp.p ? at->resp.p : "", at->resp.n);
   rq->status = at->status;

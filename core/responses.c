@@ -133,6 +133,24 @@ bool sl_responses_prepare(struct sl_request *rq, struct sl_refusal *r) {
 
 /* ---- keeping answers ---- */
 
+void sl_responses_echo(struct sl_request *rq, struct sl_buf *resp) {
+  const cJSON *prev = cJSON_GetObjectItemCaseSensitive(rq->resp_req, "previous_response_id");
+  size_t s, e;
+  if (!cJSON_IsString(prev) || !resp->p || sl_json_top_field(resp->p, resp->n, "previous_response_id", &s, &e)) return;
+  struct sl_buf b = {0};
+  sl_buf_append(&b, resp->p, s);
+  sl_buf_puts(&b, "\"");
+  sl_buf_json_escape(&b, prev->valuestring, strlen(prev->valuestring));
+  sl_buf_puts(&b, "\"");
+  sl_buf_append(&b, resp->p + e, resp->n - e);
+  if (b.oom) {
+    sl_buf_free(&b);
+    return;
+  }
+  sl_buf_free(resp);
+  *resp = b;
+}
+
 void sl_responses_keep(struct sl_request *rq, const char *resp, size_t len) {
   if (rq->resp_kept) return;
   rq->resp_kept = true;

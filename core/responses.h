@@ -28,6 +28,9 @@ struct sl_sse_frame;
  * the Responses API natively (its provider may know it), else a 400
  * previous_response_not_found. False and a refusal when the request goes no further. */
 bool sl_responses_prepare(struct sl_request *rq, struct sl_refusal *r);
+/* A native deployment's whole answer to an expanded request (it was sent the whole
+ * conversation, so it echoes previous_response_id null): the client's id put back. */
+void sl_responses_echo(struct sl_request *rq, struct sl_buf *resp);
 /* A whole answer in the Responses format: kept once, when the request asked to store. */
 void sl_responses_keep(struct sl_request *rq, const char *resp, size_t len);
 /* A frame of a native Responses stream on its way to the client: its terminal event is
