@@ -173,7 +173,8 @@ void sl_reqcache_fill(struct sl_request *rq, const char *json, size_t len) {
 }
 
 void sl_reqcache_stream_begin(struct sl_request *rq) {
-  if (rq->cache_state == SL_CS_NONE || !rq->w->cache || rq->asm_) return;
+  /* a Responses stream's answer is its final response object (core/responses.c) */
+  if (rq->cache_state == SL_CS_NONE || !rq->w->cache || rq->asm_ || rq->route == SL_R_RESPONSES) return;
   if (sl_oai_asm_new(&rq->asm_)) rq->asm_ = NULL;
 }
 

@@ -308,15 +308,23 @@ static bool parse(struct sl_request *rq, struct sl_refusal *r) {
 bool sl_request_serve_cached(struct sl_request *rq, const char *json, size_t len, int64_t age_s) {
   struct sl_buf sse = {0};
   if (rq->route == SL_R_RESPONSES) { /* this request's own id, and kept under it */
-    if (rq->stream || sl_responses_restamp(rq, json, len, &sse)) {
-      sl_buf_free(&sse);
-      return false;
+    struct sl_buf resp = {0};
+    bool ok = sl_responses_restamp(rq, json, len, &resp) == 0 &&
+              (!rq->stream || sl_xlate_resp_replay(resp.p, resp.n, NULL, &sse) == 0);
+    if (ok) {
+      rq->cache_state = SL_CS_HIT;
+      rq->cache_age_s = age_s;
+      if (rq->stream) {
+        sl_respond_stream_start(rq, false);
+        sl_respond_stream_write(rq, sse.p, sse.n);
+        sl_respond_stream_end(rq);
+      } else {
+        sl_respond_json(rq, 200, resp.p, resp.n);
+      }
     }
-    rq->cache_state = SL_CS_HIT;
-    rq->cache_age_s = age_s;
-    sl_respond_json(rq, 200, sse.p, sse.n);
+    sl_buf_free(&resp);
     sl_buf_free(&sse);
-    return true;
+    return ok;
   }
   if (rq->stream) {
     struct sl_oai_replay_opts o = {.include_usage = rq->include_usage};
@@ -340,8 +348,8 @@ bool sl_request_serve_cached(struct sl_request *rq, const char *json, size_t len
 
 /* Whether the route's answers may come from the cache: OpenAI-format JSON answers that
  * depend on the body only. Not images, speech or transcriptions (generated anew each time,
- * and not JSON), count_tokens (free), Anthropic's format; Responses answers whole only
- * (a stream of one is not assembled for the cache), each hit under a new id. */
+ * and not JSON), count_tokens (free), Anthropic's format. Responses answers are stored as
+ * their final response object (whole or streamed) and each hit gets a new id. */
 static bool cacheable(const struct sl_request *rq) {
   switch (rq->route) {
   case SL_R_CHAT:
@@ -349,7 +357,7 @@ static bool cacheable(const struct sl_request *rq) {
   case SL_R_EMBEDDINGS:
   case SL_R_MODERATIONS:
   case SL_R_RERANK: return rq->cwire == SL_WIRE_OPENAI;
-  case SL_R_RESPONSES: return !rq->stream;
+  case SL_R_RESPONSES: return true;
   default: return false;
   }
 }
@@ -598,7 +606,13 @@ static void ev_stream_write(struct sl_request *rq, const struct sl_iov *v, size_
 }
 
 static void ev_stream_end(struct sl_request *rq, bool complete, const char *cut_msg, int status, const char *code) {
-  if (complete) sl_reqcache_stream_end(rq); /* only a whole stream is stored */
+  if (complete && rq->route == SL_R_RESPONSES) { /* the final response object is the answer to store */
+    struct sl_buf fin = {0};
+    if (sl_responses_final(rq, &fin) == 0) sl_reqcache_fill(rq, fin.p, fin.n);
+    sl_buf_free(&fin);
+  } else if (complete) {
+    sl_reqcache_stream_end(rq); /* only a whole stream is stored */
+  }
   if (cut_msg) {
     rq->err_code = code;
     if (rq->conn) { /* the error in band, in the client's format; the cost still follows */

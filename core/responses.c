@@ -182,7 +182,7 @@ void sl_responses_frame(struct sl_request *rq, const struct sl_sse_frame *fr) {
        failed = event_is(fr, "response.failed") || event_is(fr, "error");
   if (!done && !failed) return;
   rq->resp_done_seen = true;
-  if (!done || !rq->resp_store) return;
+  if (!done || (!rq->resp_store && rq->cache_state == SL_CS_NONE)) return; /* kept, or cached */
   cJSON *ev = cJSON_ParseWithLength(fr->data, fr->data_len);
   char *t = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(ev, "response"));
   if (t) sl_buf_puts(&rq->resp_final, t);
@@ -190,16 +190,23 @@ void sl_responses_frame(struct sl_request *rq, const struct sl_sse_frame *fr) {
   cJSON_Delete(ev);
 }
 
-void sl_responses_stream_check(struct sl_request *rq, struct sl_attempt *at) {
-  if (rq->resp_kept || !rq->resp_store) return;
+int sl_responses_final(struct sl_request *rq, struct sl_buf *out) {
+  const struct sl_attempt *at = rq->winner;
+  if (!at) return -1;
   if (at->xs) {
-    if (sl_xlate_stream_result(at->xs) != SL_XLATE_END) return;
-    struct sl_buf b = {0};
-    if (sl_xlate_stream_response(at->xs, &b) == 0 && !b.oom) sl_responses_keep(rq, b.p, b.n);
-    sl_buf_free(&b);
-  } else if (rq->resp_done_seen && rq->resp_final.n && !rq->resp_final.oom) {
-    sl_responses_keep(rq, rq->resp_final.p, rq->resp_final.n);
+    if (sl_xlate_stream_result(at->xs) != SL_XLATE_END || sl_xlate_stream_response(at->xs, out)) return -1;
+  } else {
+    if (!rq->resp_done_seen || !rq->resp_final.n) return -1;
+    sl_buf_append(out, rq->resp_final.p, rq->resp_final.n);
   }
+  return out->oom ? -1 : 0;
+}
+
+void sl_responses_stream_check(struct sl_request *rq, struct sl_attempt *at) {
+  if (rq->resp_kept || !rq->resp_store || at != rq->winner) return;
+  struct sl_buf b = {0};
+  if (sl_responses_final(rq, &b) == 0) sl_responses_keep(rq, b.p, b.n);
+  sl_buf_free(&b);
 }
 
 int sl_responses_restamp(struct sl_request *rq, const char *json, size_t len, struct sl_buf *out) {

@@ -36,6 +36,9 @@ void sl_responses_keep(struct sl_request *rq, const char *resp, size_t len);
 /* A frame of a native Responses stream on its way to the client: its terminal event is
  * noted, and a completed response object kept for sl_responses_stream_check. */
 void sl_responses_frame(struct sl_request *rq, const struct sl_sse_frame *fr);
+/* A winning stream's final response object (translated, or a native stream's
+ * response.completed), appended to out: 0; -1 when the stream has not completed. */
+int sl_responses_final(struct sl_request *rq, struct sl_buf *out);
 /* Before a winning stream's bytes are written: keeps the response once the stream has
  * its final response object (translated or native). */
 void sl_responses_stream_check(struct sl_request *rq, struct sl_attempt *at);

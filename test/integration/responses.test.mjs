@@ -351,3 +351,26 @@ test('the cache serves a whole response again under a new id', async () => {
   const got = await request(`${sluice.url}/v1/responses/${b.json().id}`, { headers: MASTER_AUTH });
   assert.equal(got.status, 200, 'a hit is stored under its own id');
 });
+
+test('a streamed response fills the cache; hits are replayed as whole responses and as event streams', async () => {
+  const body = { model: 'cached', input: `Cache my stream ${nonce('cstream')}` };
+  const entries = async () => (await request(`${sluice.url}/cache/stats`, { headers: MASTER_AUTH })).json().entries;
+  const before = await entries();
+  const s = await openStream(`${sluice.url}/v1/responses`, { body: { ...body, stream: true }, headers: MASTER_AUTH });
+  await s.waitEnd();
+  const first = sseData(s.text).map((d) => JSON.parse(d)).pop();
+  assert.equal(first.type, 'response.completed');
+  await pollUntil(async () => (await entries()) > before, { what: 'the streamed answer committed to the cache' });
+  const whole = await post(`${sluice.url}/v1/responses`, body, MASTER_AUTH);
+  assert.equal(whole.headers['x-sluice-cache'], 'hit');
+  assert.deepEqual(whole.json().output.map((o) => o.content?.[0]?.text), first.response.output.map((o) => o.content?.[0]?.text));
+  const again = oai.responses.stream({ ...body });
+  const types = [];
+  for await (const ev of again) types.push(ev.type);
+  const fin = await again.finalResponse();
+  assert.equal(types[0], 'response.created');
+  assert.equal(types[types.length - 1], 'response.completed');
+  assert.equal(fin.output_text, first.response.output.find((o) => o.type === 'message').content[0].text);
+  assert.notEqual(fin.id, first.response.id);
+  assert.notEqual(fin.id, whole.json().id);
+});
