@@ -69,6 +69,7 @@ before(async () => {
       dep('claude', 'anthropic/claude-mock', base),
       dep('forced-chat', 'openai/gpt-forced', `${base}/v1`, { responses_api: 'translate' }),
       dep('cached', 'hosted_vllm/cached-model', `${base}/v1`),
+      { model_name: 'auto', litellm_params: { model: 'sluice_router/learned', strong_model: 'chat', weak_model: 'claude', threshold: 1 } },
     ],
     general_settings: { master_key: MASTER },
     litellm_settings: { cache: true },
@@ -373,4 +374,13 @@ test('a streamed response fills the cache; hits are replayed as whole responses 
   assert.equal(fin.output_text, first.response.output.find((o) => o.type === 'message').content[0].text);
   assert.notEqual(fin.id, first.response.id);
   assert.notEqual(fin.id, whole.json().id);
+});
+
+test('a router in front of /v1/responses: the routed group answers, the decision in the headers', async () => {
+  const m = nonce('routed');
+  const { data: r, response } = await oai.responses.create({ model: 'auto', input: `Route me ${m}` }).withResponse();
+  assert.equal(r.status, 'completed');
+  assert.equal(response.headers.get('x-sluice-router'), 'auto');
+  assert.equal(response.headers.get('x-sluice-router-target'), 'claude', 'threshold 1: always the weak model');
+  assert.equal((await received(m)).path, '/v1/messages');
 });
