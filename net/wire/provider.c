@@ -135,9 +135,8 @@ int sl_provider_path(const struct sl_provider *p, enum sl_prov_route r, const ch
     return fmt(out, cap, "%s%s%s%s", base_path, suffix, r == SL_PROV_COUNT_TOKENS ? "/count_tokens" : "", "");
   }
   case SL_PATH_AZURE:
-    if (r == SL_PROV_RESPONSES) /* Azure's Responses API names the deployment in the body */
-      return fmt(out, cap, "%s/openai%s?api-version=%s%s", base_path, endpoint,
-                 api_version ? api_version : "2025-04-01-preview", "");
+    if (r == SL_PROV_RESPONSES) /* Azure's v1 API (no api-version); the deployment is named in the body */
+      return fmt(out, cap, "%s/openai/v1%s%s%s", base_path, endpoint, "", "");
     if (r == SL_PROV_COUNT_TOKENS || r == SL_PROV_RERANK) return -1;
     return fmt(out, cap, "%s/openai/deployments/%s%s?api-version=%s", base_path, model ? model : "", endpoint,
                api_version              ? api_version

@@ -96,6 +96,15 @@ static void paths_anthropic(void) {
   CHECK_STR(path("anthropic", SL_PROV_CHAT, "/proxy", "c", NULL), "/proxy/v1/messages");
   /* no completions or embeddings on the Messages API */
   CHECK_STR(path("anthropic", SL_PROV_COMPLETIONS, "", "c", NULL), "<none>");
+  CHECK_STR(path("anthropic", SL_PROV_COUNT_TOKENS, "/v1", "c", NULL), "/v1/messages/count_tokens");
+  CHECK_STR(path("anthropic", SL_PROV_RESPONSES, "", "c", NULL), "/v1/messages");
+  CHECK_STR(path("anthropic", SL_PROV_MODERATIONS, "", "c", NULL), "<none>");
+  CHECK_STR(path("openai", SL_PROV_RESPONSES, "/v1", "m", NULL), "/v1/responses");
+  CHECK_STR(path("openai", SL_PROV_TRANSCRIPTIONS, "/v1", "m", NULL), "/v1/audio/transcriptions");
+  CHECK_STR(path("openai", SL_PROV_COUNT_TOKENS, "/v1", "m", NULL), "<none>");
+  CHECK_STR(path("azure", SL_PROV_RESPONSES, "", "d", NULL), "/openai/v1/responses");
+  CHECK(sl_provider_find("openai")->responses && sl_provider_find("azure")->responses &&
+        !sl_provider_find("hosted_vllm")->responses && !sl_provider_find("anthropic")->responses);
   CHECK_STR(path("anthropic", SL_PROV_EMBEDDINGS, "", "c", NULL), "<none>");
 }
 
