@@ -69,10 +69,12 @@ before(async () => {
       dep('claude', 'anthropic/claude-mock', base),
       dep('forced-chat', 'openai/gpt-forced', `${base}/v1`, { responses_api: 'translate' }),
       dep('cached', 'hosted_vllm/cached-model', `${base}/v1`),
+      dep('flaky', 'openai/gpt-flaky', `${base}/v1`),
       { model_name: 'auto', litellm_params: { model: 'sluice_router/learned', strong_model: 'chat', weak_model: 'claude', threshold: 1 } },
     ],
     general_settings: { master_key: MASTER },
     litellm_settings: { cache: true },
+    router_settings: { fallbacks: [{ flaky: ['claude'] }], num_retries: 0, allowed_fails: 1000 },
   });
   sluice = await startSluice({ yaml, workers: 2 });
   oai = new OpenAI({ apiKey: MASTER, baseURL: `${sluice.url}/v1`, maxRetries: 0 });
@@ -383,4 +385,28 @@ test('a router in front of /v1/responses: the routed group answers, the decision
   assert.equal(response.headers.get('x-sluice-router'), 'auto');
   assert.equal(response.headers.get('x-sluice-router-target'), 'claude', 'threshold 1: always the weak model');
   assert.equal((await received(m)).path, '/v1/messages');
+});
+
+test('a native deployment that fails falls back to an Anthropic group, whole and streamed', async () => {
+  // the mock fails requests that carry {"mock": {"fault": ...}}; the Anthropic translation
+  // does not carry that field, so only the native attempt fails
+  for (const stream of [false, true]) {
+    const m = nonce(`fb-${stream}`);
+    const body = { model: 'flaky', input: `Fall back ${m}`, stream, mock: { fault: '500' } };
+    if (!stream) {
+      const r = await post(`${sluice.url}/v1/responses`, body, MASTER_AUTH);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.headers['x-sluice-fallback'], 'claude');
+      assert.equal(r.json().status, 'completed');
+    } else {
+      const s = await openStream(`${sluice.url}/v1/responses`, { body, headers: MASTER_AUTH });
+      assert.equal(s.status, 200);
+      assert.equal(s.headers['x-sluice-fallback'], 'claude');
+      await s.waitEnd();
+      assert.equal(sseData(s.text).map((d) => JSON.parse(d)).pop().type, 'response.completed');
+    }
+    const st = await mock.stats();
+    assert.ok(findRecorded(st, (b, r) => r.path === '/v1/responses' && r.body.includes(m)), 'the native attempt was made');
+    assert.ok(findRecorded(st, (b, r) => r.path === '/v1/messages' && r.body.includes(m)), 'then the fallback');
+  }
 });
