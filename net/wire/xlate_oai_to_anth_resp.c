@@ -1,7 +1,8 @@
 /* OpenAI chat.completion -> Anthropic message, for whole (non-streamed) responses. The
  * one idea: choice 0's message is unfolded into typed blocks in the order Anthropic
- * emits them (thinking, text, tool_use; LiteLLM's thinking_blocks keep signatures), tool arguments are parsed back into objects,
- * and cached tokens are taken out of input_tokens as Anthropic counts them. */
+ * emits them (thinking, text, tool_use; LiteLLM's thinking_blocks keep signatures),
+ * tool arguments are parsed back into objects, and cached tokens are taken out of
+ * input_tokens as Anthropic counts them. */
 #include <errno.h>
 #include <string.h>
 
