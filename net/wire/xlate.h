@@ -28,6 +28,10 @@
  *  - assistant: text/refusal content -> text blocks; tool_calls -> tool_use blocks with
  *    `arguments` parsed into `input`. Arguments that are empty, not valid JSON or not an
  *    object become {} (lenient: the history a client replays must stay usable).
+ *    thinking_blocks (LiteLLM's field, as the responses below give it: {type:thinking,
+ *    thinking, signature} or {type:redacted_thinking, data}) -> those blocks first in the
+ *    turn when reasoning_effort asks for thinking (malformed -> error), else ignored; a
+ *    turn of thinking alone is skipped.
  *  - tool messages -> tool_result blocks (tool_use_id, content as a string or text
  *    blocks) in a user message; consecutive messages of the same resulting role (tool
  *    results, a user message after them, two assistants) are merged into one message.
@@ -49,10 +53,10 @@
  *    budget + max_tokens; temperature and top_k are omitted, and top_p below 0.95
  *    (Anthropic refuses them with thinking); a tool_choice forcing the client's tools
  *    (required, a named function) -> error naming tool_choice and reasoning_effort
- *    (Anthropic refuses forced tool use with thinking). Thinking is left off when the last
- *    assistant turn called tools (a tool-result turn): Anthropic then wants that turn to
- *    start with the signed thinking block that led to the calls, which an OpenAI history
- *    does not hold.
+ *    (Anthropic refuses forced tool use with thinking). Thinking is left off (and the
+ *    history's thinking blocks are not sent) when the last assistant turn called tools
+ *    without thinking_blocks: Anthropic then wants that turn to start with the signed
+ *    thinking that led to the calls, which a plain OpenAI history does not hold.
  *  - response_format json_schema {name, schema, description, strict} -> one more tool
  *    {name SL_XLATE_JSON_TOOL, description (the schema's, else a sentence asking to answer
  *    by calling it), input_schema: schema (a root without "type" gets "object"; another
@@ -107,8 +111,11 @@
  * ---- Responses and streams ------------------------------------------------------------
  *  Anthropic -> OpenAI: text blocks -> message.content (concatenated; null when none),
  *  tool_use -> tool_calls (arguments as JSON strings), thinking -> reasoning_content
- *  (streamed: thinking_delta -> delta.reasoning_content); signatures and
- *  redacted_thinking have no OpenAI field and are dropped. With opts->json_tool, the
+ *  (streamed: thinking_delta -> delta.reasoning_content); whole responses also carry
+ *  LiteLLM's message.thinking_blocks ([{type:thinking, thinking, signature},
+ *  {type:redacted_thinking, data}], in order), which a client sends back on its
+ *  assistant message to keep thinking in a tool loop; streams drop signatures and
+ *  redacted_thinking (no OpenAI field). With opts->json_tool, the
  *  tool_use of SL_XLATE_JSON_TOOL is content instead (its input as compact JSON text, in
  *  block order with any text blocks, which only an unforced call under thinking can
  *  have; streamed, its input_json_delta pieces are content deltas, "{}" when there were
@@ -121,7 +128,8 @@
  *  it is only in prompt_tokens and in struct sl_xlate_usage). Ids and model names are
  *  kept. A streamed tool call that got no input_json_delta gets arguments "{}".
  *  OpenAI -> Anthropic: the reverse; reasoning_content (or vLLM's reasoning) -> a
- *  thinking block (empty signature), content and refusal -> text blocks, tool_calls ->
+ *  thinking block (empty signature; whole responses: LiteLLM's thinking_blocks instead
+ *  when present, signatures kept), content and refusal -> text blocks, tool_calls ->
  *  tool_use (arguments parsed, {} when not an object), finish_reason via the table (and
  *  "stop" after tool calls -> tool_use, as some compatible servers say stop), usage
  *  input_tokens = prompt_tokens - cached_tokens, cache_read_input_tokens =

@@ -1,6 +1,7 @@
 /* Anthropic message -> OpenAI chat.completion, for whole (non-streamed) responses. The
  * one idea: Anthropic's typed content blocks fold into the three places OpenAI keeps an
- * answer (content text, tool_calls, reasoning_content), in block order, and the usage
+ * answer (content text, tool_calls, reasoning_content; thinking_blocks keeps the
+ * signed blocks as LiteLLM does), in block order, and the usage
  * is re-added so that prompt_tokens counts cached tokens as OpenAI does. With
  * o->json_tool, the call of response_format's tool (SL_XLATE_JSON_TOOL) is content. */
 #include <errno.h>
@@ -53,8 +54,8 @@ int sl_xlate_anth_to_oai_response(const char *body, size_t len, const struct sl_
   bool json_tool = o && o->json_tool;
   struct sl_buf text = {0}, thinking = {0};
   bool any_text = false, any_thinking = false;
-  cJSON *calls = cJSON_CreateArray();
-  if (!calls) sl__xlate_oom(&x);
+  cJSON *calls = cJSON_CreateArray(), *blocks = cJSON_CreateArray(); /* blocks: thinking_blocks */
+  if (!calls || !blocks) sl__xlate_oom(&x);
   const cJSON *blk;
   cJSON_ArrayForEach(blk, content) {
     const char *t = sl__xlate_getstr(blk, "type");
@@ -65,6 +66,14 @@ int sl_xlate_anth_to_oai_response(const char *body, size_t len, const struct sl_
     } else if (strcmp(t, "thinking") == 0 && sl__xlate_getstr(blk, "thinking")) {
       sl_buf_puts(&thinking, sl__xlate_getstr(blk, "thinking"));
       any_thinking = true;
+      cJSON *tb = sl__xlate_add_obj(&x, blocks, NULL);
+      sl__xlate_add_str(&x, tb, "type", "thinking");
+      sl__xlate_add_str(&x, tb, "thinking", sl__xlate_getstr(blk, "thinking"));
+      sl__xlate_add_str(&x, tb, "signature", sl__xlate_getstr(blk, "signature"));
+    } else if (strcmp(t, "redacted_thinking") == 0 && sl__xlate_getstr(blk, "data")) {
+      cJSON *tb = sl__xlate_add_obj(&x, blocks, NULL);
+      sl__xlate_add_str(&x, tb, "type", "redacted_thinking");
+      sl__xlate_add_str(&x, tb, "data", sl__xlate_getstr(blk, "data"));
     } else if (strcmp(t, "tool_use") == 0 && json_tool && name_is(blk, SL_XLATE_JSON_TOOL)) {
       /* response_format's tool: its input is the answer (compact JSON text) */
       const cJSON *input = sl__xlate_get(blk, "input");
@@ -86,13 +95,16 @@ int sl_xlate_anth_to_oai_response(const char *body, size_t len, const struct sl_
       sl__xlate_add_str(&x, fn, "arguments", args ? args : "{}");
       cJSON_free(args);
     }
-    /* redacted_thinking, server tool blocks: no OpenAI form */
+    /* server tool blocks: no OpenAI form */
   }
   if (text.oom || thinking.oom) sl__xlate_oom(&x);
   if (any_text) sl__xlate_add_str(&x, msg, "content", text.p ? text.p : "");
   else sl__xlate_add_null(&x, msg, "content");
   sl__xlate_add_null(&x, msg, "refusal");
   if (any_thinking) sl__xlate_add_str(&x, msg, "reasoning_content", thinking.p ? thinking.p : "");
+  /* LiteLLM's field: the blocks with their signatures, for the client to send back */
+  if (blocks && cJSON_GetArraySize(blocks) > 0) sl__xlate_put(&x, msg, "thinking_blocks", blocks);
+  else cJSON_Delete(blocks);
   int ncalls = calls ? cJSON_GetArraySize(calls) : 0;
   if (ncalls > 0) sl__xlate_put(&x, msg, "tool_calls", calls);
   else cJSON_Delete(calls);

@@ -128,7 +128,8 @@ static int block_start(struct sl_xlate_stream *s, const cJSON *ev, struct sl_buf
                       : strcmp(type, "tool_use") == 0 ? SL_XL_BLK_TOOL
                       : strcmp(type, "thinking") == 0 ? SL_XL_BLK_THINKING : SL_XL_BLK_OTHER;
   const char *tname = sl__xlate_getstr(cb, "name");
-  if (kind == SL_XL_BLK_TOOL && s->o.json_tool && tname && strcmp(tname, SL_XLATE_JSON_TOOL) == 0) kind = SL_XL_BLK_JSON;
+  if (kind == SL_XL_BLK_TOOL && s->o.json_tool && tname && strcmp(tname, SL_XLATE_JSON_TOOL) == 0)
+    kind = SL_XL_BLK_JSON;
   int tool = kind == SL_XL_BLK_TOOL ? s->next_tool : -1;
   if (!sl__xlate_map_add(s, idx, tool, kind)) return bad(s, out, "Upstream sent too many content blocks");
   switch (kind) {

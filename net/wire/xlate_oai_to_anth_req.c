@@ -16,6 +16,7 @@ struct ctx {
   cJSON *msgs;   /* the output messages array */
   cJSON *last;   /* last output message, for merging */
   enum sl__xlate_role last_role;
+  bool thinking_blocks; /* reasoning asked for: assistant thinking_blocks are passed on */
 };
 
 static void copy_cache_control(struct ctx *c, const cJSON *from, cJSON *to) {
@@ -183,12 +184,48 @@ static void system_msg(struct ctx *c, const cJSON *content, const char *where) {
   }
 }
 
+/* LiteLLM's assistant thinking_blocks (the signed blocks a response gave) -> thinking /
+ * redacted_thinking blocks at the start of the turn, appended to arr. */
+static void thinking_blocks(struct ctx *c, cJSON *arr, const cJSON *m, const char *where) {
+  const cJSON *tbs = sl__xlate_get(m, "thinking_blocks"), *tb;
+  if (!c->thinking_blocks || !tbs || cJSON_IsNull(tbs)) return;
+  if (!cJSON_IsArray(tbs)) {
+    sl__xlate_bad(&c->x, "%s: thinking_blocks must be an array", where);
+    return;
+  }
+  int j = 0;
+  cJSON_ArrayForEach(tb, tbs) {
+    const char *t = sl__xlate_getstr(tb, "type"), *text = sl__xlate_getstr(tb, "thinking");
+    const char *sig = sl__xlate_getstr(tb, "signature"), *data = sl__xlate_getstr(tb, "data");
+    cJSON *b = NULL;
+    if (t && strcmp(t, "thinking") == 0 && text && sig) {
+      b = sl__xlate_add_obj(&c->x, arr, NULL);
+      sl__xlate_add_str(&c->x, b, "type", "thinking");
+      sl__xlate_add_str(&c->x, b, "thinking", text);
+      sl__xlate_add_str(&c->x, b, "signature", sig);
+    } else if (t && strcmp(t, "redacted_thinking") == 0 && data) {
+      b = sl__xlate_add_obj(&c->x, arr, NULL);
+      sl__xlate_add_str(&c->x, b, "type", "redacted_thinking");
+      sl__xlate_add_str(&c->x, b, "data", data);
+    } else {
+      sl__xlate_bad(&c->x,
+                    "%s: thinking_blocks[%d] must be {type:thinking, thinking, signature} or "
+                    "{type:redacted_thinking, data}",
+                    where, j);
+      return;
+    }
+    j++;
+  }
+}
+
 static void assistant_msg(struct ctx *c, const cJSON *m, const char *where) {
   cJSON *arr = cJSON_CreateArray();
   if (!arr) {
     sl__xlate_oom(&c->x);
     return;
   }
+  thinking_blocks(c, arr, m, where);
+  int nthinking = cJSON_GetArraySize(arr);
   const cJSON *content = sl__xlate_get(m, "content");
   if (cJSON_IsString(content)) {
     text_block(c, arr, content->valuestring, NULL);
@@ -226,6 +263,8 @@ static void assistant_msg(struct ctx *c, const cJSON *m, const char *where) {
     sl__xlate_put(&c->x, b, "input", sl__xlate_parse_args(sl__xlate_getstr(fn, "arguments")));
     j++;
   }
+  if (cJSON_GetArraySize(arr) == nthinking) /* thinking alone is not a turn */
+    while (nthinking-- > 0) cJSON_DeleteItemFromArray(arr, 0);
   emit(c, SL_XL_ROLE_ASSISTANT, arr, NULL);
 }
 
@@ -455,19 +494,37 @@ static void tools(struct ctx *c, const cJSON *req, cJSON *root, struct rf *rf, b
     sl__xlate_add_bool(&c->x, choice, "disable_parallel_tool_use", true);
 }
 
-/* The last assistant turn of the output calls a tool: Anthropic then wants it to start
- * with the thinking block that led to the call, which an OpenAI history cannot hold. */
-static bool last_turn_calls_tools(const cJSON *msgs) {
+static bool is_thinking(const cJSON *b) {
+  const char *t = sl__xlate_getstr(b, "type");
+  return t && (strcmp(t, "thinking") == 0 || strcmp(t, "redacted_thinking") == 0);
+}
+
+/* The last assistant turn of the output calls a tool without starting with the thinking
+ * block that led to the call, which Anthropic then requires with thinking on (an OpenAI
+ * history holds it only as LiteLLM's thinking_blocks). */
+static bool last_turn_lacks_thinking(const cJSON *msgs) {
   const cJSON *m = NULL, *it, *b;
   cJSON_ArrayForEach(it, msgs) {
     const char *role = sl__xlate_getstr(it, "role");
     if (role && strcmp(role, "assistant") == 0) m = it;
   }
-  cJSON_ArrayForEach(b, (m ? sl__xlate_get(m, "content") : NULL)) {
+  const cJSON *content = sl__xlate_get(m, "content");
+  if (is_thinking(cJSON_GetArrayItem(content, 0))) return false;
+  cJSON_ArrayForEach(b, (cJSON_IsArray(content) ? content : NULL)) {
     const char *t = sl__xlate_getstr(b, "type");
     if (t && strcmp(t, "tool_use") == 0) return true;
   }
   return false;
+}
+
+/* Thinking left off: the thinking blocks of the history are not sent either. */
+static void strip_thinking(cJSON *msgs) {
+  cJSON *m;
+  cJSON_ArrayForEach(m, msgs) {
+    cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+    for (int i = cJSON_GetArraySize(content) - 1; i >= 0; i--)
+      if (is_thinking(cJSON_GetArrayItem(content, i))) cJSON_DeleteItemFromArray(content, i);
+  }
 }
 
 static void stops(struct ctx *c, const cJSON *req, cJSON *root) {
@@ -520,9 +577,11 @@ int sl_xlate_oai_to_anth_request(const cJSON *req, const struct sl_xlate_req_opt
   }
   sl__xlate_add_str(&c.x, root, "model", model);
   c.msgs = sl__xlate_add_arr(&c.x, root, "messages");
+  c.thinking_blocks = budget > 0;
   messages(&c, msgs);
-  /* thinking is left off for a turn that continues tool calls (see xlate.h) */
-  bool thinking = budget > 0 && !last_turn_calls_tools(c.msgs);
+  /* thinking is left off for a turn that continues tool calls without their thinking */
+  bool thinking = budget > 0 && !last_turn_lacks_thinking(c.msgs);
+  if (budget > 0 && !thinking) strip_thinking(c.msgs);
 
   struct rf rf = {0};
   if (!c.x.rc) response_format(&c, req, &rf);

@@ -1,7 +1,8 @@
 /* OpenAI chat.completion -> Anthropic message, for whole (non-streamed) responses. The
  * one idea: choice 0's message is unfolded into typed blocks in the order Anthropic
- * emits them (thinking, text, tool_use), tool arguments are parsed back into objects,
- * and cached tokens are taken out of input_tokens as Anthropic counts them. */
+ * emits them (thinking, text, tool_use; LiteLLM's thinking_blocks keep signatures),
+ * tool arguments are parsed back into objects, and cached tokens are taken out of
+ * input_tokens as Anthropic counts them. */
 #include <errno.h>
 #include <string.h>
 
@@ -34,6 +35,30 @@ static void text_block(struct sl_xl *x, cJSON *arr, const char *text) {
   sl__xlate_add_str(x, b, "text", text);
 }
 
+/* LiteLLM's message.thinking_blocks -> thinking / redacted_thinking blocks; false when
+ * there are none usable (then reasoning_content is used). */
+static bool thinking_blocks(struct sl_xl *x, cJSON *arr, const cJSON *tbs) {
+  const cJSON *tb;
+  bool any = false;
+  cJSON_ArrayForEach(tb, (cJSON_IsArray(tbs) ? tbs : NULL)) {
+    const char *t = sl__xlate_getstr(tb, "type"), *text = sl__xlate_getstr(tb, "thinking");
+    const char *data = sl__xlate_getstr(tb, "data");
+    if (t && strcmp(t, "thinking") == 0 && text) {
+      cJSON *b = sl__xlate_add_obj(x, arr, NULL);
+      sl__xlate_add_str(x, b, "type", "thinking");
+      sl__xlate_add_str(x, b, "thinking", text);
+      sl__xlate_add_str(x, b, "signature", sl__xlate_getstr(tb, "signature"));
+      any = true;
+    } else if (t && strcmp(t, "redacted_thinking") == 0 && data) {
+      cJSON *b = sl__xlate_add_obj(x, arr, NULL);
+      sl__xlate_add_str(x, b, "type", "redacted_thinking");
+      sl__xlate_add_str(x, b, "data", data);
+      any = true;
+    }
+  }
+  return any;
+}
+
 int sl_xlate_oai_to_anth_response(const char *body, size_t len, const struct sl_xlate_resp_opts *o,
                                   struct sl_buf *out, struct sl_xlate_usage *u) {
   struct sl_xl x = {0};
@@ -60,7 +85,9 @@ int sl_xlate_oai_to_anth_response(const char *body, size_t len, const struct sl_
 
   const char *reasoning = sl__xlate_getstr(msg, "reasoning_content");
   if (!reasoning) reasoning = sl__xlate_getstr(msg, "reasoning"); /* vLLM, OpenRouter */
-  if (reasoning && reasoning[0]) {
+  if (thinking_blocks(&x, blocks, sl__xlate_get(msg, "thinking_blocks"))) {
+    /* LiteLLM's signed blocks (a LiteLLM upstream, or our own Anthropic translation) */
+  } else if (reasoning && reasoning[0]) {
     cJSON *b = sl__xlate_add_obj(&x, blocks, NULL);
     sl__xlate_add_str(&x, b, "type", "thinking");
     sl__xlate_add_str(&x, b, "thinking", reasoning);

@@ -619,6 +619,62 @@ static void reasoning_round_trip(void) {
   }
 }
 
+/* LiteLLM's thinking_blocks on assistant messages carry the signed thinking back. */
+static void thinking_blocks_passed_back(void) {
+  struct sl_xlate_req_opts o = {.model = "m"};
+  cJSON *out;
+  const char *loop =
+      "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":null,"
+      "\"thinking_blocks\":[{\"type\":\"thinking\",\"thinking\":\"plan\",\"signature\":\"SIG\"},"
+      "{\"type\":\"redacted_thinking\",\"data\":\"RED\"}],"
+      "\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+      "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"r\"}],\"tools\":[" TOOL_F "]%s}";
+  char body[1024];
+  snprintf(body, sizeof body, loop, ",\"reasoning_effort\":\"medium\"");
+  CHECK(o2a(body, &o, &out) == 0);
+  CHECK(num(out, "thinking.budget_tokens") == 2048); /* the tool loop keeps its thinking */
+  CHECK_STR(str(out, "messages.1.content.0.type"), "thinking");
+  CHECK_STR(str(out, "messages.1.content.0.thinking"), "plan");
+  CHECK_STR(str(out, "messages.1.content.0.signature"), "SIG");
+  CHECK_STR(str(out, "messages.1.content.1.type"), "redacted_thinking");
+  CHECK_STR(str(out, "messages.1.content.1.data"), "RED");
+  CHECK_STR(str(out, "messages.1.content.2.type"), "tool_use");
+  cJSON_Delete(out);
+  /* without reasoning asked for: not sent (as before) */
+  snprintf(body, sizeof body, loop, "");
+  CHECK(o2a(body, &o, &out) == 0);
+  CHECK_STR(str(out, "messages.1.content.0.type"), "tool_use");
+  CHECK(cJSON_GetArraySize(at(out, "messages.1.content")) == 1);
+  cJSON_Delete(out);
+  /* malformed: refused by name when they would be used */
+  CHECK(o2a("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":\"a\","
+            "\"thinking_blocks\":[{\"type\":\"thinking\",\"thinking\":\"no signature\"}]}],\"reasoning_effort\":\"low\"}",
+            &o, &out) == -EINVAL);
+  CHECK(strstr(err, "messages[1]: thinking_blocks[0]"));
+  CHECK(o2a("{\"messages\":[{\"role\":\"assistant\",\"content\":\"a\",\"thinking_blocks\":{}}],"
+            "\"reasoning_effort\":\"low\"}",
+            &o, &out) == -EINVAL);
+  CHECK(strstr(err, "thinking_blocks must be an array"));
+  /* thinking left off (the last tool turn has no thinking): none in the history either */
+  const char *off = "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":\"a\","
+                    "\"thinking_blocks\":[{\"type\":\"thinking\",\"thinking\":\"t\",\"signature\":\"s\"}]},"
+                    "{\"role\":\"user\",\"content\":\"q2\"},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":"
+                    "[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+                    "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"r\"}],\"reasoning_effort\":\"high\"}";
+  CHECK(o2a(off, &o, &out) == 0);
+  CHECK(at(out, "thinking") == NULL);
+  CHECK(cJSON_GetArraySize(at(out, "messages.1.content")) == 1);
+  CHECK_STR(str(out, "messages.1.content.0.type"), "text");
+  cJSON_Delete(out);
+  /* thinking alone is not a turn */
+  CHECK(o2a("{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":null,"
+            "\"thinking_blocks\":[{\"type\":\"thinking\",\"thinking\":\"t\",\"signature\":\"s\"}]},"
+            "{\"role\":\"user\",\"content\":\"q2\"}],\"reasoning_effort\":\"high\"}",
+            &o, &out) == 0);
+  CHECK(cJSON_GetArraySize(at(out, "messages")) == 1);
+  cJSON_Delete(out);
+}
+
 CHECK_MAIN(T(null_and_garbage_inputs), T(model_from_body_when_no_opts), T(max_tokens_precedence),
            T(temperature_clamped), T(consecutive_user_strings_merge), T(refusals_name_the_message),
            T(tool_choice_without_tools_dropped), T(anth_stream_false_and_empty_system),
@@ -626,4 +682,5 @@ CHECK_MAIN(T(null_and_garbage_inputs), T(model_from_body_when_no_opts), T(max_to
            T(reasoning_effort_budgets), T(thinking_max_tokens_and_sampling), T(thinking_off_when_continuing_tool_calls),
            T(response_format_json_schema), T(response_format_json_object_and_text), T(response_format_refusals),
            T(response_format_with_client_tools), T(response_format_with_thinking), T(anth_thinking_to_reasoning_effort),
-           T(anth_output_config), T(anth_fields_refused_or_dropped), T(reasoning_round_trip))
+           T(anth_output_config), T(anth_fields_refused_or_dropped), T(reasoning_round_trip),
+           T(thinking_blocks_passed_back))

@@ -208,6 +208,38 @@ static void json_tool_with_client_tools(void) {
   cJSON_Delete(j);
 }
 
+/* Signed thinking survives Anthropic -> OpenAI -> Anthropic through thinking_blocks. */
+static void thinking_signatures_round_trip(void) {
+  const char *msg =
+      "{\"id\":\"msg_s\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude\",\"content\":["
+      "{\"type\":\"thinking\",\"thinking\":\"first\",\"signature\":\"SIG1\"},"
+      "{\"type\":\"redacted_thinking\",\"data\":\"REDACTED\"},"
+      "{\"type\":\"thinking\",\"thinking\":\"second\",\"signature\":\"SIG2\"},"
+      "{\"type\":\"text\",\"text\":\"answer\"}],"
+      "\"stop_reason\":\"end_turn\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,"
+      "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,\"output_tokens\":2}}";
+  int rc;
+  cJSON *oai = run(true, msg, &rc, NULL);
+  const cJSON *m = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(oai, "choices"), 0), "message");
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(m, "reasoning_content")) ?: "", "firstsecond");
+  const cJSON *tb = cJSON_GetObjectItem(m, "thinking_blocks");
+  CHECK(cJSON_GetArraySize(tb) == 3);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(tb, 0), "signature")) ?: "", "SIG1");
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(tb, 1), "data")) ?: "", "REDACTED");
+  char *t = cJSON_PrintUnformatted(oai);
+  cJSON *back = run(false, t, &rc, NULL), *want = cJSON_Parse(msg);
+  CHECK(rc == 0 && cJSON_Compare(want, back, true));
+  cJSON_free(t);
+  cJSON_Delete(oai);
+  cJSON_Delete(back);
+  cJSON_Delete(want);
+  /* no thinking: no thinking_blocks */
+  oai = run(true, "{\"content\":[{\"type\":\"text\",\"text\":\"a\"}]}", &rc, NULL);
+  m = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(oai, "choices"), 0), "message");
+  CHECK(cJSON_GetObjectItem(m, "thinking_blocks") == NULL && cJSON_GetObjectItem(m, "reasoning_content") == NULL);
+  cJSON_Delete(oai);
+}
+
 CHECK_MAIN(T(not_the_upstream_format), T(usage_out_parameter), T(reason_tables), T(round_trip_anthropic),
            T(content_parts_and_refusal), T(json_tool_is_content),
-           T(json_tool_with_client_tools))
+           T(json_tool_with_client_tools), T(thinking_signatures_round_trip))
