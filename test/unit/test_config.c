@@ -98,6 +98,8 @@ static void defaults(void) {
   CHECK_STR(d->provider, "openai");
   CHECK_STR(d->upstream_model, "gpt-4o");
   CHECK_STR(d->api_base, "https://api.openai.com/v1");
+  CHECK(d->responses_api == NULL); /* the provider's default */
+  CHECK(c->responses.ttl_ms == 30ull * 86400 * 1000 && c->responses.max_size == (size_t)256 << 20);
   CHECK_STR(d->host, "api.openai.com");
   CHECK(d->port == 443 && d->tls);
   CHECK_STR(d->base_path, "/v1");
@@ -447,6 +449,11 @@ static const struct err_case type_errors[] = {
      "t.yaml:7: sluice_settings.max_keys: expected an integer between 1 and 1000000, got '0'"},
     {ONE_DEP "sluice_settings:\n  max_keys: 2000000\n",
      "t.yaml:7: sluice_settings.max_keys: expected an integer between 1 and 1000000, got '2000000'"},
+    {ONE_DEP "sluice_settings:\n  responses:\n    ttl: 0\n",
+     "t.yaml:8: sluice_settings.responses.ttl: expected a positive duration (seconds, or e.g. \"500ms\", "
+     "\"10s\", \"2m\"), got '0'"},
+    {ONE_DEP "    model_info:\n      responses_api: nativ\n",
+     "t.yaml:7: model_list[0].model_info.responses_api: expected one of native|translate, got 'nativ'"},
     {ONE_DEP "sluice_settings:\n  port: 70000\n",
      "t.yaml:7: sluice_settings.port: expected an integer between 0 and 65535, got '70000'"},
     {ONE_DEP "sluice_settings:\n  max_body_bytes: 16XB\n",

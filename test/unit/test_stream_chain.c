@@ -137,7 +137,7 @@ static const char anth[] =
     "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
 
 static void translate_matches_the_translator_alone(void) {
-  struct sl_xlate_resp_opts o = {1700000000, true};
+  struct sl_xlate_resp_opts o = {.created = 1700000000, .include_usage = true};
   struct sl_xlate_stream *ref;
   CHECK(sl_xlate_stream_new(SL_XLATE_ANTH_TO_OAI, &o, &ref) == 0);
   struct sl_buf want = {0};
@@ -168,7 +168,7 @@ static void translate_matches_the_translator_alone(void) {
 }
 
 static void translate_bad_event_ends_the_stream(void) {
-  struct sl_xlate_resp_opts o = {1700000000, false};
+  struct sl_xlate_resp_opts o = {.created = 1700000000};
   struct sl_xlate_stream *xs;
   CHECK(sl_xlate_stream_new(SL_XLATE_ANTH_TO_OAI, &o, &xs) == 0);
   struct sink s = {0};
