@@ -410,3 +410,44 @@ test('a native deployment that fails falls back to an Anthropic group, whole and
     assert.ok(findRecorded(st, (b, r) => r.path === '/v1/messages' && r.body.includes(m)), 'then the fallback');
   }
 });
+
+test('hostile Responses bodies get clear 4xx errors from translated groups, never a crash or a 5xx', async () => {
+  const bodies = [
+    { input: 42 },
+    { input: [42] },
+    { input: [{ type: 'message', role: 'wizard', content: 'x' }] },
+    { input: [{ type: 'message', role: 'user', content: 7 }] },
+    { input: [{ type: 'message', role: 'user', content: [{ type: 'input_image' }] }] },
+    { input: [{ type: 'function_call', name: 'x' }] },
+    { input: [{ type: 'function_call_output', call_id: 5, output: {} }] },
+    { input: [{ type: 'item_reference', id: 'msg_1' }] },
+    { input: 'x', tools: 'all' },
+    { input: 'x', tools: [{ type: 'function' }] },
+    { input: 'x', tool_choice: { type: 'mcp' }, tools: [WEATHER] },
+    { input: 'x', text: { format: { type: 'json_schema' } } },
+    { input: 'x', text: { format: 'json' } },
+    { input: 'x', max_output_tokens: -1 },
+    { input: 'x', reasoning: { effort: 'galactic' } },
+    { input: 'x', previous_response_id: { id: 1 } },
+    { input: 'x', previous_response_id: 'r'.repeat(300) },
+    { input: 'x', background: true },
+    { input: 'x', conversation: 'conv_1' },
+    { instructions: 'only instructions' },
+  ];
+  const bad = [];
+  for (const group of ['chat', 'claude']) {
+    for (const b of bodies) {
+      for (const stream of [false, true]) {
+        const r = await post(`${sluice.url}/v1/responses`, { model: group, stream, ...b }, MASTER_AUTH);
+        if (!(r.status >= 400 && r.status < 500)) bad.push(`${group} ${stream} ${JSON.stringify(b)}: ${r.status} ${r.text.slice(0, 200)}`);
+        else assert.equal(typeof r.json().error.message, 'string');
+      }
+    }
+  }
+  assert.deepEqual(bad, []);
+  for (const id of ['%00', '%2F..%2F', 'x'.repeat(4000), '%ZZ']) {
+    const r = await request(`${sluice.url}/v1/responses/${id}`, { headers: MASTER_AUTH });
+    assert.equal(r.status, 404, `${id.slice(0, 20)}: ${r.text}`);
+  }
+  assert.equal((await mock.stats()).requests > 0, true);
+});
