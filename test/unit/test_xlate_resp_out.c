@@ -982,5 +982,5 @@ static void golden(void) {
 }
 
 CHECK_MAIN(T(response_items_and_usage), T(response_defaults_and_status), T(stream_sequence), T(stream_split_everywhere),
-           T(stream_refusal_and_interleaving), T(stream_failures), T(anth_composition), T(stream_frames), T(usage_filter_agrees),
-           T(replay_native), T(history_and_expand), T(errors), T(golden))
+           T(stream_refusal_and_interleaving), T(stream_failures), T(anth_composition), T(stream_frames),
+           T(usage_filter_agrees), T(replay_native), T(history_and_expand), T(errors), T(golden))
