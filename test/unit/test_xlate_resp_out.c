@@ -600,8 +600,8 @@ static void stream_frames(void) {
     struct sl_sse_framer fr;
     sl_sse_framer_init(&fr, 0);
     struct frame_ctx c = {s, &b};
-    for (size_t k = 0; in[k]; k += 7)
-      sl_sse_framer_feed(&fr, in + k, strlen(in + k) < 7 ? strlen(in + k) : 7, on_frame, &c);
+    size_t n = strlen(in);
+    for (size_t k = 0; k < n; k += 7) sl_sse_framer_feed(&fr, in + k, n - k < 7 ? n - k : 7, on_frame, &c);
     sl_sse_framer_finish(&fr, on_frame, &c);
     sl_sse_framer_free(&fr);
     CHECK(sl_xlate_stream_finish_framed(s, &b) == SL_XLATE_END);
