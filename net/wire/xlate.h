@@ -267,12 +267,77 @@ bool sl_xlate_stream_started(const struct sl_xlate_stream *s);
 
 /* ---- the Responses API (xlate_resp_*.c) ---- */
 
-/* A Responses request (input, instructions, tools, tool_choice, text.format,
- * max_output_tokens, reasoning.effort, temperature, top_p, metadata, user, stream,
- * parallel_tool_calls) -> a Chat Completions request as a new tree (*out, the caller
- * deletes it), model = o->model. For an Anthropic deployment the caller passes that tree
- * on to sl_xlate_oai_to_anth_request. previous_response_id must already be expanded
- * (sl_xlate_resp_expand). 0; -EINVAL (err says why, a 400); -ENOMEM. */
+/* Requests, Responses -> Chat Completions (a tree; model = o->model, else the client's):
+ *  - instructions -> a first system message; input: a string -> one user message;
+ *    items: message (with or without "type":"message"; roles user, assistant, system,
+ *    developer; content a string or parts: input_text/output_text -> text, input_image
+ *    with image_url (URL or data URL) -> image_url (detail kept), input_file with
+ *    file_data -> file {file_data, filename}, refusal (assistant) -> refusal part; an
+ *    assistant's text parts are joined into a string); function_call {call_id, name,
+ *    arguments} -> assistant tool_calls, consecutive calls and the assistant text right
+ *    before them merged into ONE assistant message; function_call_output {call_id,
+ *    output string or text parts (joined)} -> a tool message; reasoning items are
+ *    dropped (chat takes no reasoning input). Any other item type -> -EINVAL naming it
+ *    ("input[3].type 'item_reference' is not supported by chat-completions
+ *    deployments"), as input_image/input_file by file_id or file_url, other parts.
+ *  - tools: function tools {name, description, parameters, strict} -> chat function
+ *    tools; any built-in tool (web_search*, file_search, computer_use*, mcp,
+ *    code_interpreter, image_generation, local_shell, custom, ...) -> -EINVAL naming
+ *    tools[i].type (only Responses deployments serve them). tool_choice auto / none /
+ *    required / {type:function,name} -> chat's forms, others -> -EINVAL; tool_choice and
+ *    parallel_tool_calls are dropped when there are no tools (chat servers refuse them).
+ *  - text.format: json_schema {name, schema, strict, description} -> response_format
+ *    json_schema; json_object -> json_object; text -> nothing; others -> -EINVAL.
+ *  - max_output_tokens -> max_tokens (max_completion_tokens with
+ *    o->max_completion_tokens); reasoning.effort -> reasoning_effort; temperature,
+ *    top_p, user, service_tier, prompt_cache_key, safety_identifier pass; top_logprobs
+ *    passes with logprobs true; stream true -> stream + stream_options.include_usage.
+ *  - Dropped: metadata, store, include, truncation, text.verbosity, reasoning.summary,
+ *    sluice's own timeout/cache/sluice, and unknown fields. Refused (-EINVAL):
+ *    background true, conversation, prompt (stored templates), previous_response_id
+ *    (expand it first: sl_xlate_resp_expand), n other than 1.
+ *
+ * Responses, chat.completion -> `response` (also the final object of a stream):
+ *  id o->resp_id, object "response", created_at o->created, status completed, or
+ *  incomplete with incomplete_details.reason max_output_tokens (finish_reason length) /
+ *  content_filter; error null; model: the upstream's; output items in this order:
+ *  reasoning_content (or vLLM's reasoning) -> {id "rs_…", type reasoning, summary
+ *  [{summary_text}]}, content/refusal -> {id "msg_…", type message, status completed,
+ *  role assistant, content [{output_text, text, annotations [], logprobs []} and/or
+ *  {refusal}]}, each tool call -> {id "fc_…", type function_call, status completed,
+ *  arguments, call_id, name}. Item ids are "<prefix>_<resp id without resp_>_<output
+ *  index>", the same on every path. usage {input_tokens (cached included),
+ *  input_tokens_details.cached_tokens, output_tokens, output_tokens_details.
+ *  reasoning_tokens, total_tokens} (null when the upstream gave none). Echoed from
+ *  o->resp_req (which must outlive a stream): instructions, max_output_tokens,
+ *  parallel_tool_calls (true), previous_response_id, reasoning {effort, summary},
+ *  store (true), temperature, text ({format:{type:text}}), tool_choice ("auto"), tools
+ *  ([]), top_p, user, metadata ({}); truncation "disabled". No output_text (the SDKs
+ *  compute it).
+ *
+ * Streams (SL_XLATE_OAI_TO_RESP; SL_XLATE_ANTH_TO_RESP runs SL_XLATE_ANTH_TO_OAI inside
+ * and translates its chunks, json_tool passed on). Every event is `event: <type>` +
+ * `data: {"type":<type>,"sequence_number":N,...}`, N = 0, 1, 2, ...:
+ *   response.created, response.in_progress (the object, status in_progress, output [])
+ *   per item, one open at a time (function calls may stay open together):
+ *     reasoning: output_item.added, reasoning_summary_part.added,
+ *       reasoning_summary_text.delta..., reasoning_summary_text.done,
+ *       reasoning_summary_part.done, output_item.done
+ *     message: output_item.added, content_part.added, output_text.delta... (logprobs
+ *       []) | refusal.delta..., output_text.done | refusal.done, content_part.done,
+ *       output_item.done
+ *     function_call: output_item.added (arguments ""), function_call_arguments.delta...,
+ *       function_call_arguments.done (with name), output_item.done
+ *   response.completed | response.incomplete (the whole final object, with usage)
+ *   -> SL_XLATE_END at [DONE] (or at the end of the body after a finish_reason).
+ *  An in-band upstream error (-EPROTO), a bad event (-EBADMSG) or a cut stream (-EPIPE)
+ *  end with an `error` event (code, message, param null, and the same as a nested
+ *  "error" object: openai-node throws only on data with an `error` member) and then
+ *  response.failed {status failed, error {code, message}, the items so far}. Usage:
+ *  sl_xlate_stream_usage (for ANTH_TO_RESP, Anthropic's own counts).
+ *
+ * Errors: sl_xlate_error_body / sl_xlate_error_type treat SL_WIRE_RESPONSES as OpenAI;
+ * sl_xlate_error_event writes the `error` event above with sequence_number 0. */
 int sl_xlate_resp_to_chat_request(const cJSON *req, const struct sl_xlate_req_opts *o, cJSON **out, char *err,
                                   size_t errlen);
 /* A whole chat.completion body -> a Responses `response` object (o->resp_req, o->resp_id,

@@ -297,23 +297,31 @@ static void tools(struct ctx *c, const cJSON *req, cJSON *root) {
     i++;
   }
   const cJSON *tc = sl__xlate_get(req, "tool_choice");
-  if (!tc || cJSON_IsNull(tc)) return;
-  if (cJSON_IsString(tc) &&
-      (is(tc->valuestring, "auto") || is(tc->valuestring, "none") || is(tc->valuestring, "required"))) {
-    sl__xlate_add_str(&c->x, root, "tool_choice", tc->valuestring);
+  cJSON *choice = NULL;
+  if (!tc || cJSON_IsNull(tc)) {
+  } else if (cJSON_IsString(tc) &&
+             (is(tc->valuestring, "auto") || is(tc->valuestring, "none") || is(tc->valuestring, "required"))) {
+    choice = cJSON_CreateString(tc->valuestring);
+  } else if (is(sl__xlate_getstr(tc, "type"), "function") && sl__xlate_getstr(tc, "name")) {
+    choice = cJSON_CreateObject();
+    sl__xlate_add_str(&c->x, choice, "type", "function");
+    sl__xlate_add_str(&c->x, sl__xlate_add_obj(&c->x, choice, "function"), "name", sl__xlate_getstr(tc, "name"));
+  } else {
+    const char *ty = sl__xlate_getstr(tc, "type");
+    sl__xlate_bad(&c->x,
+                  "tool_choice%s%s%s is not supported by chat-completions deployments (use \"auto\", \"none\", "
+                  "\"required\" or {\"type\":\"function\",\"name\":...})",
+                  ty ? " type '" : "", ty ? ty : "", ty ? "'" : "");
     return;
   }
-  if (is(sl__xlate_getstr(tc, "type"), "function") && sl__xlate_getstr(tc, "name")) {
-    cJSON *o = sl__xlate_add_obj(&c->x, root, "tool_choice");
-    sl__xlate_add_str(&c->x, o, "type", "function");
-    sl__xlate_add_str(&c->x, sl__xlate_add_obj(&c->x, o, "function"), "name", sl__xlate_getstr(tc, "name"));
+  /* chat servers refuse tool_choice and parallel_tool_calls without tools: dropped then */
+  if (!arr) {
+    cJSON_Delete(choice);
     return;
   }
-  const char *ty = sl__xlate_getstr(tc, "type");
-  sl__xlate_bad(&c->x,
-                "tool_choice%s%s%s is not supported by chat-completions deployments (use \"auto\", \"none\", "
-                "\"required\" or {\"type\":\"function\",\"name\":...})",
-                ty ? " type '" : "", ty ? ty : "", ty ? "'" : "");
+  if (tc && !cJSON_IsNull(tc)) sl__xlate_put(&c->x, root, "tool_choice", choice);
+  const cJSON *ptc = sl__xlate_get(req, "parallel_tool_calls");
+  if (cJSON_IsBool(ptc)) sl__xlate_add_bool(&c->x, root, "parallel_tool_calls", cJSON_IsTrue(ptc));
 }
 
 static void text_format(struct ctx *c, const cJSON *req, cJSON *root) {

@@ -81,7 +81,6 @@ const struct sl__xlate_param sl__xlate_resp_to_chat_params[] = {
   {"temperature", "temperature", SL_XL_NUM},
   {"top_p", "top_p", SL_XL_NUM},
   {"top_logprobs", "top_logprobs", SL_XL_INT},
-  {"parallel_tool_calls", "parallel_tool_calls", SL_XL_BOOL},
 };
 const size_t sl__xlate_n_resp_to_chat_params = N(sl__xlate_resp_to_chat_params);
 

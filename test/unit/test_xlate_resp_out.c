@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "net/wire/sse.h"
+#include "net/wire/usage.h"
 #include "net/wire/xlate.h"
 #include "test/unit/check.h"
 
@@ -555,6 +556,62 @@ static void anth_composition(void) {
   }
 }
 
+/* The usage filter that watches native Responses streams reads the translated stream the
+ * same way: the usage of response.completed, and the text of the delta events. */
+static void usage_filter_agrees(void) {
+  struct sl_buf out = {0};
+  CHECK(run_stream(SL_XLATE_OAI_TO_RESP, &(struct sl_xlate_resp_opts){.resp_id = "resp_u"}, chunks_full,
+                   strlen(chunks_full), &out, NULL) == SL_XLATE_END);
+  struct sl_usage_filter f;
+  sl_usage_filter_init(&f, 0, 0);
+  CHECK(sl_usage_filter_feed(&f, out.p, out.n, NULL) == 0);
+  CHECK(sl_usage_filter_finish(&f, NULL) == 0);
+  struct sl_usage u;
+  CHECK(sl_usage_filter_usage(&f, &u) == 0);
+  CHECK(u.prompt_tokens == 10 && u.cached_tokens == 4 && u.completion_tokens == 7 && u.reasoning_tokens == 3 &&
+        u.total_tokens == 17);
+  CHECK(f.out_chars == strlen("hmm") + strlen("Hello") + strlen("{\"c\":1}"));
+  CHECK(f.out_deltas == 3);
+  sl_usage_filter_free(&f);
+  sl_buf_free(&out);
+}
+
+/* Frames from a shared framer (the filter chain's path) give what feeding bytes gives. */
+struct frame_ctx {
+  struct sl_xlate_stream *s;
+  struct sl_buf *out;
+};
+
+static int on_frame(void *ud, const struct sl_sse_frame *fr) {
+  struct frame_ctx *c = ud;
+  sl_xlate_stream_frame(c->s, fr, c->out);
+  return 0;
+}
+
+static void stream_frames(void) {
+  static const enum sl_xlate_dir dirs[] = {SL_XLATE_OAI_TO_RESP, SL_XLATE_ANTH_TO_RESP};
+  for (size_t i = 0; i < 2; i++) {
+    const char *in = i == 0 ? chunks_full : anth_events;
+    struct sl_xlate_resp_opts o = {.created = 3, .resp_id = "resp_fr"};
+    struct sl_buf ref = {0}, b = {0};
+    CHECK(run_stream(dirs[i], &o, in, strlen(in), &ref, NULL) == SL_XLATE_END);
+    struct sl_xlate_stream *s;
+    CHECK(sl_xlate_stream_new(dirs[i], &o, &s) == 0);
+    struct sl_sse_framer fr;
+    sl_sse_framer_init(&fr, 0);
+    struct frame_ctx c = {s, &b};
+    size_t n = strlen(in);
+    for (size_t k = 0; k < n; k += 7) sl_sse_framer_feed(&fr, in + k, n - k < 7 ? n - k : 7, on_frame, &c);
+    sl_sse_framer_finish(&fr, on_frame, &c);
+    sl_sse_framer_free(&fr);
+    CHECK(sl_xlate_stream_finish_framed(s, &b) == SL_XLATE_END);
+    CHECK(b.n == ref.n && memcmp(b.p, ref.p, b.n) == 0);
+    sl_xlate_stream_free(s);
+    sl_buf_free(&ref);
+    sl_buf_free(&b);
+  }
+}
+
 /* ---- replay of responses not written by sluice ---- */
 
 static void replay_native(void) {
@@ -925,5 +982,5 @@ static void golden(void) {
 }
 
 CHECK_MAIN(T(response_items_and_usage), T(response_defaults_and_status), T(stream_sequence), T(stream_split_everywhere),
-           T(stream_refusal_and_interleaving), T(stream_failures), T(anth_composition), T(replay_native),
-           T(history_and_expand), T(errors), T(golden))
+           T(stream_refusal_and_interleaving), T(stream_failures), T(anth_composition), T(stream_frames),
+           T(usage_filter_agrees), T(replay_native), T(history_and_expand), T(errors), T(golden))

@@ -133,10 +133,22 @@ static void tools_and_choice(void) {
   const char *modes[] = {"auto", "none", "required"};
   for (int i = 0; i < 3; i++) {
     char b[200];
-    snprintf(b, sizeof b, "{\"input\":\"x\",\"tool_choice\":\"%s\"}", modes[i]);
+    snprintf(b, sizeof b, "{\"input\":\"x\",\"tool_choice\":\"%s\",\"tools\":[{\"type\":\"function\",\"name\":\"f\"}]}",
+             modes[i]);
     ok_tr(b, false);
     CHECK_STR(str("tool_choice"), modes[i]);
   }
+}
+
+/* Without tools, tool_choice and parallel_tool_calls are dropped (chat servers refuse
+ * them), but a tool_choice chat cannot express is still refused. */
+static void choice_without_tools(void) {
+  ok_tr("{\"input\":\"x\",\"tool_choice\":{\"type\":\"function\",\"name\":\"f\"},\"parallel_tool_calls\":true,"
+        "\"tools\":[]}",
+        false);
+  CHECK(!at(got, "tool_choice") && !at(got, "parallel_tool_calls") && !at(got, "tools"));
+  CHECK(tr("{\"input\":\"x\",\"tool_choice\":{\"type\":\"web_search_preview\"}}", false) == -EINVAL);
+  CHECK(strstr(err, "tool_choice type 'web_search_preview'") != NULL);
 }
 
 static void text_formats(void) {
@@ -253,4 +265,5 @@ static void cleanup(void) {
 }
 
 CHECK_MAIN(T(string_input), T(message_parts), T(assistant_and_calls_merge), T(refusal_part_kept), T(tools_and_choice),
-           T(text_formats), T(scalars), T(refusals), T(model_from_request_without_opts), T(cleanup))
+           T(choice_without_tools), T(text_formats), T(scalars), T(refusals), T(model_from_request_without_opts),
+           T(cleanup))
