@@ -390,7 +390,13 @@ int sl_xlate_resp_to_chat_request(const cJSON *req, const struct sl_xlate_req_op
   sl__xlate_add_str(&c.x, root, "model", model);
   c.msgs = sl__xlate_add_arr(&c.x, root, "messages");
   input(&c, req);
-  if (cJSON_IsNumber(sl__xlate_get(req, "max_output_tokens")))
+  const cJSON *mot = sl__xlate_get(req, "max_output_tokens");
+  if (mot && !cJSON_IsNull(mot) && (!cJSON_IsNumber(mot) || mot->valuedouble < 1 || mot->valuedouble > 1e9 ||
+                                    mot->valuedouble != (double)(int64_t)mot->valuedouble)) {
+    cJSON_Delete(root);
+    return sl__xlate_bad(&c.x, "max_output_tokens: a positive integer is required");
+  }
+  if (cJSON_IsNumber(mot))
     sl__xlate_add_num(&c.x, root, o && o->max_completion_tokens ? "max_completion_tokens" : "max_tokens",
                       (double)sl__xlate_getint(req, "max_output_tokens"));
   sl__xlate_copy_params(&c.x, req, root, sl__xlate_resp_to_chat_params, sl__xlate_n_resp_to_chat_params);

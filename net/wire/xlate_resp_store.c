@@ -204,7 +204,15 @@ int sl_xlate_resp_history(const cJSON *req, const char *resp, size_t len, struct
     rc = -EBADMSG;
   const cJSON *it, *from = rc ? NULL : output;
   cJSON_ArrayForEach(it, from) {
+    /* The next turn may go to another deployment: an id (sluice's, or one provider's)
+     * means nothing to another, so items go on without ids; a reasoning item is kept only
+     * when it carries its own content (encrypted_content: stateless clients), since one
+     * without it stands for state kept by the provider that made it. */
+    const char *type = sl__xlate_getstr(it, "type");
+    if (type && strcmp(type, "reasoning") == 0 && !sl__xlate_getstr(it, "encrypted_content")) continue;
     cJSON *d = cJSON_Duplicate(it, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(d, "id");
+    cJSON_DeleteItemFromObjectCaseSensitive(d, "status");
     if (!d || !cJSON_AddItemToArray(arr, d)) {
       cJSON_Delete(d);
       oom = true;
