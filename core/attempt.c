@@ -38,6 +38,7 @@ static void give_up(struct sl_request *rq);
 static void arm_hedge(struct sl_request *rq, size_t dep);
 static void attempt_timer(uv_timer_t *t);
 static uint64_t client_stall_ms(const struct sl_request *rq);
+static void take_xlate_usage(struct sl_attempt *at, const struct sl_xlate_usage *xu);
 
 static uint64_t left_ms(const struct sl_request *rq) {
   uint64_t now = sl_now_ms();
@@ -125,6 +126,18 @@ void sl_attempts_log(const struct sl_request *rq, struct sl_buf *b) {
 /* Ends a winning stream with an in-band error event in the client's format; the cost of
  * what was consumed still goes in the trailer. */
 static void stream_fail(struct sl_request *rq, const char *msg, enum sl_attempt_outcome o) {
+  struct sl_attempt *at = rq->winner;
+  if (rq->cwire == SL_WIRE_RESPONSES && at && at->xs && at->chain) {
+    /* a translated Responses stream is ended by its translator: an error event, then
+     * response.failed with the items so far, in sequence */
+    sl_stream_chain_finish(at->chain);
+    struct sl_xlate_usage xu;
+    sl_xlate_stream_usage(at->xs, &xu);
+    take_xlate_usage(at, &xu);
+    rq->err_code = sl_attempt_outcome_name(o, 0);
+    rq->events->stream_end(rq, false, NULL, 0, NULL);
+    return;
+  }
   rq->events->stream_end(rq, false, msg, o == SL_AO_UPSTREAM_TIMEOUT ? 504 : 502, sl_attempt_outcome_name(o, 0));
 }
 

@@ -20,6 +20,7 @@ import {
 import { MASTER, MASTER_AUTH, newKey } from './keys_lib.mjs';
 
 let mock;
+let broken; // a mock that resets every stream midway
 let sluice;
 let oai;
 
@@ -56,6 +57,7 @@ const PERSON = {
 
 before(async () => {
   mock = await startMock(['--seed', '7']);
+  broken = await startMock(['--seed', '8', '--p-reset-during', '1']);
   const base = `http://${HOST}:${mock.port}`;
   const dep = (name, model, api_base, info) => ({
     model_name: name,
@@ -70,6 +72,8 @@ before(async () => {
       dep('forced-chat', 'openai/gpt-forced', `${base}/v1`, { responses_api: 'translate' }),
       dep('cached', 'hosted_vllm/cached-model', `${base}/v1`),
       dep('flaky', 'openai/gpt-flaky', `${base}/v1`),
+      dep('broken-chat', 'hosted_vllm/broken', `http://${HOST}:${broken.port}/v1`),
+      dep('broken-native', 'openai/broken', `http://${HOST}:${broken.port}/v1`),
       { model_name: 'auto', litellm_params: { model: 'sluice_router/learned', strong_model: 'chat', weak_model: 'claude', threshold: 1 } },
     ],
     general_settings: { master_key: MASTER },
@@ -83,6 +87,7 @@ before(async () => {
 after(async () => {
   if (sluice) assert.equal(await sluice.stop(), 0, 'sluice exit code');
   if (mock) await mock.stop();
+  if (broken) await broken.stop();
   await cleanup();
 });
 
@@ -453,4 +458,24 @@ test('hostile Responses bodies get clear 4xx errors from translated groups, neve
     assert.equal(r.status, 404, `${id.slice(0, 20)}: ${r.text}`);
   }
   assert.equal((await mock.stats()).requests > 0, true);
+});
+
+test('a stream the provider cuts midway ends in band: error, then response.failed; the SDK raises', async () => {
+  for (const group of ['broken-chat', 'broken-native']) {
+    const s = await openStream(`${sluice.url}/v1/responses`, { body: { model: group, input: 'x', stream: true }, headers: MASTER_AUTH });
+    assert.equal(s.status, 200);
+    await s.waitEnd();
+    const evs = sseData(s.text).map((d) => JSON.parse(d));
+    assert.equal(evs[0].type, 'response.created', s.text.slice(0, 300));
+    assert.ok(evs.some((e) => e.type === 'error'), `an error event: ${s.text.slice(-400)}`);
+    if (group === 'broken-chat') {
+      assert.equal(evs[evs.length - 1].type, 'response.failed');
+      for (let i = 1; i < evs.length; i++) assert.ok(evs[i].sequence_number > evs[i - 1].sequence_number);
+    }
+    await assert.rejects((async () => {
+      const st = oai.responses.stream({ model: group, input: 'y' });
+      for await (const _ of st) { /* drain */ }
+      await st.finalResponse();
+    })(), `${group}: the SDK raises`);
+  }
 });
