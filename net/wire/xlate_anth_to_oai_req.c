@@ -422,15 +422,8 @@ int sl_xlate_anth_to_oai_request(const cJSON *req, const struct sl_xlate_req_opt
   if (err && errlen) err[0] = 0;
   if (!cJSON_IsObject(req)) return sl__xlate_bad(&c.x, "the request body must be a JSON object");
   if (!cJSON_IsArray(sl__xlate_get(req, "messages"))) return sl__xlate_bad(&c.x, "messages: an array is required");
-  const char *model = o && o->model ? o->model : sl__xlate_getstr(req, "model");
-  if (!model) return sl__xlate_bad(&c.x, "model: a string is required");
-  cJSON *root = cJSON_CreateObject();
-  if (!root) {
-    sl__xlate_oom(&c.x);
-    return c.x.rc;
-  }
-  sl__xlate_add_str(&c.x, root, "model", model);
-  c.msgs = sl__xlate_add_arr(&c.x, root, "messages");
+  cJSON *root = sl__xlate_chat_root(&c.x, req, o, &c.msgs);
+  if (!root) return c.x.rc;
   messages(&c, req);
   double max;
   if (sl__xlate_getnum(req, "max_tokens", &max))

@@ -43,6 +43,10 @@ cJSON *sl__xlate_add_num(struct sl_xl *x, cJSON *parent, const char *key, double
 cJSON *sl__xlate_add_bool(struct sl_xl *x, cJSON *parent, const char *key, bool v);
 cJSON *sl__xlate_add_null(struct sl_xl *x, cJSON *parent, const char *key);
 cJSON *sl__xlate_add_copy(struct sl_xl *x, cJSON *parent, const char *key, const cJSON *v);
+/* A new Chat Completions request tree {"model": o->model (else req's), "messages": []}
+ * for the translators that make one; *msgs gets the array. NULL when req names no model
+ * (x->rc -EINVAL) or out of memory. */
+cJSON *sl__xlate_chat_root(struct sl_xl *x, const cJSON *req, const struct sl_xlate_req_opts *o, cJSON **msgs);
 /* Appends the unformatted text of root to out; sets x->rc on failure. */
 void sl__xlate_print(struct sl_xl *x, const cJSON *root, struct sl_buf *out);
 

@@ -145,3 +145,20 @@ cJSON *sl__xlate_parse_args(const char *s) {
   cJSON_Delete(v);
   return cJSON_CreateObject();
 }
+
+cJSON *sl__xlate_chat_root(struct sl_xl *x, const cJSON *req, const struct sl_xlate_req_opts *o, cJSON **msgs) {
+  const char *model = o && o->model ? o->model : sl__xlate_getstr(req, "model");
+  *msgs = NULL;
+  if (!model) {
+    sl__xlate_bad(x, "model: a string is required");
+    return NULL;
+  }
+  cJSON *root = cJSON_CreateObject();
+  if (!root) {
+    sl__xlate_oom(x);
+    return NULL;
+  }
+  sl__xlate_add_str(x, root, "model", model);
+  *msgs = sl__xlate_add_arr(x, root, "messages");
+  return root;
+}
