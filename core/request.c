@@ -424,6 +424,14 @@ void sl_request_api(struct sl_request *rq) {
     sl_respond_refusal(rq, &r);
     return;
   }
+  if (rq->route_pending) return; /* the router waits for something (an embedding): it resumes */
+  sl_request_after_route(rq);
+}
+
+void sl_request_after_route(struct sl_request *rq) {
+  struct sl_refusal r;
+  rq->route_pending = false;
+  if (rq->finished) return;
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(rq->json, "model");
   const char *asked = rq->router ? rq->router->cfg->name : model->valuestring;
   if (rq->route == SL_R_RESPONSES && !sl_responses_prepare(rq, &r)) {

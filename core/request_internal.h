@@ -113,6 +113,7 @@ struct sl_request {
   char router_reason[80];           /* rule:<name>, learned, cost, override, shadow, fallback */
   const struct sl_group *router_would; /* shadow: the target it would have chosen */
   double routellm_threshold;        /* router-<name>-<threshold>; NAN: none */
+  bool route_pending;               /* the route stage waits; it calls sl_request_after_route */
 
   /* cache */
   enum sl_cache_state cache_state;
@@ -178,6 +179,11 @@ int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t
 
 /* request.c */
 void sl_request_finish(struct sl_request *rq);
+/* The spine after the route stage (Responses stage, admission, cache, attempts). A route
+ * stage that must wait (an embedding to fetch) sets rq->route_pending, keeps the request
+ * alive (sl_request_release) and calls this when it has set rq->group; a request that
+ * ended meanwhile (client gone) is left alone. */
+void sl_request_after_route(struct sl_request *rq);
 /* The request's summary record as of now (core/summary.h); attempts_json left NULL.
  * now_ms: the end time to record. */
 void sl_request_summarize(const struct sl_request *rq, uint64_t now_ms, struct sl_request_summary *s);
