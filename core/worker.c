@@ -26,6 +26,7 @@
 #include "core/master.h"
 #include "core/reqcache.h"
 #include "core/responses.h"
+#include "core/vectors.h"
 #include "core/request.h"
 #include "core/tenancy.h"
 #include "net/tls_server.h"
@@ -341,6 +342,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   sl_tenancy_close(w);
   sl_reqcache_close(w);
   sl_responses_close(w);
+  sl_vectors_close(w); /* after everything that keeps vectors in it */
   free_worker(w);
   sl_pool_drain(&w->arena_pool);
   free(w);
