@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "core/attempt_events.h"
+#include "core/cascade.h"
 #include "core/errors.h"
 #include "core/health_shm.h"
 #include "core/region.h"
@@ -35,6 +36,7 @@
 static const struct sl_upstream_cbs up_cbs;
 static bool launch(struct sl_request *rq, bool hedge, bool force_advance);
 static void give_up(struct sl_request *rq);
+static bool cascade_escalate(struct sl_request *rq, struct sl_attempt *at);
 static void arm_hedge(struct sl_request *rq, size_t dep);
 static void attempt_timer(uv_timer_t *t);
 static uint64_t client_stall_ms(const struct sl_request *rq);
@@ -116,6 +118,7 @@ void sl_attempts_log(const struct sl_request *rq, struct sl_buf *b) {
                   at->probe ? ",\"probe\":true" : "");
     const char *region = rq->w->cfg->plan->deps[at->dep].region;
     if (region) sl_buf_printf(b, ",\"region\":\"%s\"", region); /* a region name needs no escaping */
+    if (at->check_failed) sl_buf_printf(b, ",\"check\":\"%s\"", at->check_failed); /* a check name needs no escaping */
     sl_buf_puts(b, at->outside_preferred ? ",\"outside_preferred\":true}" : "}");
   }
   sl_buf_puts(b, "]");
@@ -369,7 +372,46 @@ static void give_up_with(struct sl_request *rq, const struct sl_give_up *v) {
   }
 }
 
+/* ---- cascade (core/cascade.h) ---- */
+
+/* The request goes on to the cascade's next target, as a new request to that group (its
+ * retries, fallbacks and hedging); the failed answer is kept, in case nobody after it
+ * answers. False when there is no next target or nothing could be started. */
+static bool cascade_escalate(struct sl_request *rq, struct sl_attempt *at) {
+  const struct sl_plan_router *c = rq->cascade;
+  if ((size_t)rq->cascade_step + 1 >= c->cfg->ntargets) return false;
+  for (int i = 0; i < rq->natt; i++) /* a hedge of the failed step answers the same question */
+    if (rq->att[i] != at && rq->att[i]->live) attempt_cancel(rq->att[i], SL_AO_LOST_RACE);
+  uv_timer_stop(&rq->hedge_timer);
+  uv_timer_stop(&rq->retry_timer);
+  const struct sl_group *g = c->targets[rq->cascade_step + 1];
+  bool *tried = calloc(g->n ? g->n : 1, sizeof *tried);
+  if (!tried) return false;
+  rq->cascade_step++;
+  rq->cascade_keep = at;
+  free(rq->tried);
+  rq->tried = tried;
+  rq->group = rq->cur_group = g;
+  rq->attempts_in_group = 0;
+  rq->retry_same = false;
+  rq->fallbacks_built = false;
+  rq->nfallbacks = rq->next_fallback = 0;
+  rq->fallback_used = NULL;
+  rq->last_failed = NULL;
+  if (launch(rq, false, false)) return true;
+  give_up(rq); /* serves the kept answer */
+  return true;
+}
+
 static void give_up(struct sl_request *rq) {
+  struct sl_attempt *keep = rq->cascade_keep;
+  if (keep && !rq->winner) { /* a cascade whose later targets failed: the last answer it had */
+    rq->cascade_keep = NULL;
+    keep->outcome = SL_AO_OK;
+    declare_winner(keep);
+    rq->events->whole(rq, keep);
+    return;
+  }
   const struct sl_attempt *lf = rq->last_failed;
   struct sl_give_up v = sl_policy_give_up(lf != NULL, lf ? lf->outcome : SL_AO_RUNNING, lf ? lf->status : 0,
                                           rq->last_choice.why, rq->last_choice.retry_after_ms);
@@ -498,13 +540,26 @@ static void up_done(void *ud) {
     take_xlate_usage(at, &xu);
   }
   size_t usage_at = 0, usage_len = 0;
-  if (out == SL_OUT_OK &&
-      (rq->stream || !sl_attempt_body_is_answer(rq->route, at->resp.p, at->resp.n, &usage_at, &usage_len))) {
+  if (out == SL_OUT_OK && ((rq->stream && !at->held) ||
+                           !sl_attempt_body_is_answer(rq->route, at->resp.p, at->resp.n, &usage_at, &usage_len))) {
     /* A 200 that is not the endpoint's answer (a captive portal's HTML, truncated JSON,
      * a JSON object where a stream was asked for): a failed attempt, never stored. */
     set_outcome(at, SL_AO_UPSTREAM_PROTOCOL_ERROR);
     at->status = 0;
     attempt_failed(at, SL_OUT_RETRY);
+    return;
+  }
+  if (out == SL_OUT_OK && rq->cascade && sl_cascade_check(at)) { /* a cascade step failed a check */
+    if (!at->has_usage)
+      at->has_usage = usage_len ? sl_usage_from_object(at->resp.p + usage_at, usage_len, &at->usage) == 0
+                                : sl_usage_from_json(at->resp.p ? at->resp.p : "", at->resp.n, &at->usage) == 0;
+    set_outcome(at, SL_AO_CHECK_FAILED);
+    attempt_end_health(at, false, true, SL_FAIL_ERROR); /* the deployment answered: its health is fine */
+    if (cascade_escalate(rq, at)) return;
+    at->outcome = SL_AO_OK; /* nobody further to ask: this answer is the client's */
+    rq->cascade_keep = NULL;
+    declare_winner(at);
+    rq->events->whole(rq, at);
     return;
   }
   if (out == SL_OUT_OK || out == SL_OUT_CLIENT) {

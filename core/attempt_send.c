@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cascade.h"
 #include "core/request_internal.h"
 #include "net/wire/json_scan.h"
 
@@ -81,7 +82,7 @@ static int build_multipart(struct sl_attempt *at, const struct sl_deployment *d)
 
 /* The client's body with `model` replaced and sluice-only fields cut out, as slices of
  * the original bytes plus the new model value: nothing else is copied or re-encoded. */
-static int build_body(struct sl_attempt *at, const struct sl_deployment *d) {
+static int build_body_from(struct sl_attempt *at, const struct sl_deployment *d, const cJSON *req, bool changed) {
   struct sl_request *rq = at->rq;
   const struct sl_http_request *hr = rq->hr;
   if (rq->multipart) return build_multipart(at, d);
@@ -92,10 +93,10 @@ static int build_body(struct sl_attempt *at, const struct sl_deployment *d) {
                at->uwire == SL_WIRE_ANTHROPIC ? "the Anthropic Messages API only" : "the OpenAI format");
       return -2;
     }
-    at->json_tool = at->uwire == SL_WIRE_ANTHROPIC && wants_json(rq->json);
+    at->json_tool = at->uwire == SL_WIRE_ANTHROPIC && wants_json(req);
     struct sl_xlate_req_opts o = {.model = d->upstream_model};
-    int rc = at->uwire == SL_WIRE_ANTHROPIC ? sl_xlate_oai_to_anth_request(rq->json, &o, &at->xbody, at->xerr, sizeof at->xerr)
-                                            : sl_xlate_anth_to_oai_request(rq->json, &o, &at->xbody, at->xerr, sizeof at->xerr);
+    int rc = at->uwire == SL_WIRE_ANTHROPIC ? sl_xlate_oai_to_anth_request(req, &o, &at->xbody, at->xerr, sizeof at->xerr)
+                                            : sl_xlate_anth_to_oai_request(req, &o, &at->xbody, at->xerr, sizeof at->xerr);
     if (rc) return rc == -EINVAL ? -2 : -1;
     return body_is_xbody(at);
   }
@@ -106,7 +107,7 @@ static int build_body(struct sl_attempt *at, const struct sl_deployment *d) {
   struct edit e[2 + sizeof stripped_fields / sizeof stripped_fields[0]];
   _Static_assert(2 * sizeof e / sizeof e[0] + 1 <= sizeof at->body / sizeof at->body[0], "room for every slice");
   size_t ne = 0, s, en;
-  bool ok = rq->usage_ask != SL_USAGE_ASK_RESERIALISE && !rq->resp_reserialise &&
+  bool ok = rq->usage_ask != SL_USAGE_ASK_RESERIALISE && !rq->resp_reserialise && !changed &&
             sl_json_top_field(hr->body, hr->body_len, "model", &s, &en) == 0;
   if (ok) e[ne++] = (struct edit){s, en, at->model_val.p, at->model_val.n};
   if (ok && rq->usage_ask == SL_USAGE_ASK_SPLICE && rq->inject.text)
@@ -134,12 +135,12 @@ static int build_body(struct sl_attempt *at, const struct sl_deployment *d) {
     }
   }
   /* Text the scanner will not walk (e.g. nesting deeper than it tracks): re-serialise. */
-  cJSON *copy = cJSON_Duplicate(rq->json, 1);
+  cJSON *copy = cJSON_Duplicate(req, 1);
   if (!copy) return -1;
   cJSON_ReplaceItemInObjectCaseSensitive(copy, "model", cJSON_CreateString(d->upstream_model));
   for (size_t i = 0; i < sizeof stripped_fields / sizeof stripped_fields[0]; i++)
     cJSON_DeleteItemFromObjectCaseSensitive(copy, stripped_fields[i]);
-  if (rq->usage_ask == SL_USAGE_ASK_SPLICE || rq->usage_ask == SL_USAGE_ASK_RESERIALISE) {
+  if ((rq->usage_ask == SL_USAGE_ASK_SPLICE || rq->usage_ask == SL_USAGE_ASK_RESERIALISE) && !at->held) {
     cJSON *so = cJSON_CreateObject();
     cJSON_AddBoolToObject(so, "include_usage", 1);
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "stream_options");
@@ -172,6 +173,15 @@ static enum sl_prov_route prov_route(enum sl_route r, enum sl_wire uwire) {
   }
 }
 
+/* The body for this attempt: the client's, or the cascade's version of it
+ * (core/cascade.h: a checked step asks for a whole answer, and logprobs). */
+static int build_body(struct sl_attempt *at, const struct sl_deployment *d) {
+  cJSON *alt = sl_cascade_request(at);
+  int rc = build_body_from(at, d, alt ? alt : at->rq->json, alt != NULL);
+  cJSON_Delete(alt);
+  return rc;
+}
+
 int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t *nhp) {
   struct sl_request *rq = at->rq;
   struct sl_worker *w = rq->w;
@@ -193,7 +203,7 @@ int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t
   /* sluice reads every answer (usage, cache, translation): an encoded body is refused */
   hs[nh++] = (struct sl_header){SL_SLICE_LIT("Accept-Encoding"), SL_SLICE_LIT("identity")};
   bool audio = rq->route == SL_R_SPEECH || rq->route == SL_R_TRANSCRIPTIONS; /* audio, or text as asked */
-  hs[nh++] = rq->stream ? (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("text/event-stream")}
+  hs[nh++] = rq->stream && !at->held ? (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("text/event-stream")}
              : audio    ? (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("*/*")}
                         : (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("application/json")};
   hs[nh++] = (struct sl_header){SL_SLICE_LIT("User-Agent"), SL_SLICE_LIT("sluice/0.1")};

@@ -26,6 +26,7 @@
 #include "core/request_internal.h"
 #include "core/respond.h"
 #include "core/responses.h"
+#include "net/wire/answer_check.h"
 #include "net/wire/multipart.h"
 #include "core/router.h"
 #include "net/wire/json_bound.h"
@@ -635,11 +636,39 @@ static void ev_stream_end(struct sl_request *rq, bool complete, const char *cut_
 
 /* A whole answer of an attempt: success (a 200 fills the cache), or a provider's error
  * passed through, said in the client's wire format with the provider's back-off advice. */
+/* A cascade step's answer for a streaming client (held: asked whole, then checked):
+ * replayed as the stream the client asked for, as a cache hit is. */
+static bool serve_held(struct sl_request *rq, const struct sl_attempt *at) {
+  struct sl_buf sse = {0};
+  struct sl_oai_replay_opts o = {.include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+                                     cJSON_GetObjectItemCaseSensitive(rq->json, "stream_options"), "include_usage"))};
+  if (sl_oai_replay(at->resp.p ? at->resp.p : "", at->resp.n, &o, &sse)) {
+    sl_buf_free(&sse);
+    return false;
+  }
+  rq->status = 200;
+  sl_respond_stream_start(rq, false);
+  sl_respond_stream_write(rq, sse.p, sse.n);
+  sl_buf_free(&sse);
+  sl_respond_stream_end(rq);
+  return true;
+}
+
 static void ev_whole(struct sl_request *rq, struct sl_attempt *at) {
+  if (at->status == 200 && rq->cascade_logprobs) { /* sluice asked for them, the client did not */
+    struct sl_buf b = {0};
+    if (sl_answer_strip_logprobs(at->resp.p ? at->resp.p : "", at->resp.n, &b) == 0 && !b.oom) {
+      sl_buf_free(&at->resp);
+      at->resp = b;
+    } else {
+      sl_buf_free(&b);
+    }
+  }
   if (at->status == 200 && rq->route == SL_R_RESPONSES && rq->resp_req && at->uwire == SL_WIRE_RESPONSES)
     sl_responses_echo(rq, &at->resp);
   if (at->status == 200) sl_reqcache_fill(rq, at->resp.p ? at->resp.p : "", at->resp.n);
   if (at->status == 200 && rq->route == SL_R_RESPONSES) sl_responses_keep(rq, at->resp.p ? at->resp.p : "", at->resp.n);
+  if (at->status == 200 && at->held && serve_held(rq, at)) return;
   rq->status = at->status;
   if (at->status >= 400 && !rq->err_code) rq->err_code = sl_err_name(SL_ERR_UPSTREAM_ERROR);
   if (at->status >= 400 && at->uwire != rq->cwire) {

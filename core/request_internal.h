@@ -64,6 +64,9 @@ struct sl_attempt {
   char xerr[256];              /* why the request could not be translated */
   enum sl_attempt_outcome outcome; /* what happened to it (policy/outcome.h); with status for http_<status> */
   bool outside_preferred;      /* its deployment is permitted but not preferred (core/region.h) */
+  bool held;                   /* cascade: asked for a whole answer although the client streams
+                                * (it is checked first, then replayed as a stream) */
+  const char *check_failed;    /* cascade: the check this attempt's answer failed (a static name) */
   bool json_tool;              /* the request's response_format went to Anthropic as the forced
                                 * tool SL_XLATE_JSON_TOOL: its input is the answer's content */
 };
@@ -114,6 +117,12 @@ struct sl_request {
   const struct sl_group *router_would; /* shadow: the target it would have chosen */
   double routellm_threshold;        /* router-<name>-<threshold>; NAN: none */
   bool route_pending;               /* the route stage waits; it calls sl_request_after_route */
+  /* cascade (core/cascade.c): the router whose targets are tried cheap first */
+  const struct sl_plan_router *cascade;
+  int cascade_step;                 /* index into cascade->targets of the group being tried */
+  bool cascade_logprobs;            /* sluice asked for logprobs (the client did not): strip them */
+  char cascade_failed[64];          /* the checks that failed, comma-separated (header, log) */
+  struct sl_attempt *cascade_keep;  /* the last step's answer, served when no later target answers */
 
   /* cache */
   enum sl_cache_state cache_state;

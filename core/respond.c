@@ -42,6 +42,7 @@ void sl_respond_headers(struct sl_request *rq) {
     HDR(&rq->hdrs, "x-sluice-attempts: ", n);
     HDR(&rq->hdrs, "x-sluice-hedge: ", rq->hedge_won ? "won" : rq->hedges_fired ? "fired" : "none");
     if (rq->fallback_used) HDR(&rq->hdrs, "x-sluice-fallback: ", rq->fallback_used);
+    if (rq->cascade_failed[0]) HDR(&rq->hdrs, "x-sluice-cascade-failed: ", rq->cascade_failed);
   }
   if (rq->rl_hdrs.n) sl_buf_append(&rq->hdrs, rq->rl_hdrs.p, rq->rl_hdrs.n);
   if (rq->natt && !rq->winner_streams) { /* a stream's cost comes as a trailer */

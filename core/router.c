@@ -378,6 +378,12 @@ static void decide(struct sl_request *rq, const struct sl_plan_router *r, const 
     d->reason = "learned";
     break;
   }
+  case SL_ROUTER_CASCADE: /* the cheapest first; the attempts escalate on a failed check */
+    d->target = r->targets[0];
+    d->reason = "cascade";
+    rq->cascade = r;
+    rq->cascade_step = 0;
+    break;
   case SL_ROUTER_COST:
   case SL_ROUTER_CHAIN: {
     if (c->ntargets) {
@@ -440,6 +446,7 @@ bool sl_router_route(struct sl_request *rq, struct sl_refusal *r) {
       else snprintf(rq->router_reason, sizeof rq->router_reason, "%s", used ? "override" : d.reason);
       if (pr->cfg->shadow) {
         rq->router_would = d.target;
+        rq->cascade = NULL; /* shadow: the default answers, unchecked */
         d.target = pr->deflt;
         snprintf(rq->router_reason, sizeof rq->router_reason, "shadow");
       }

@@ -21,6 +21,7 @@ static const char *const names[SL_AO__COUNT] = {
   [SL_AO_CLIENT_CLOSED] = "client_closed",
   [SL_AO_CANCELLED] = "cancelled",
   [SL_AO_LOST_RACE] = "lost_race",
+  [SL_AO_CHECK_FAILED] = "check_failed",
 };
 _Static_assert(sizeof names / sizeof names[0] == SL_AO__COUNT, "one name per outcome");
 

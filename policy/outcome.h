@@ -28,6 +28,8 @@ enum sl_attempt_outcome {
   SL_AO_CLIENT_CLOSED,           /* "client_closed": the client left before a winner */
   SL_AO_CANCELLED,               /* "cancelled": the request ended after a winner */
   SL_AO_LOST_RACE,               /* "lost_race": another attempt won */
+  SL_AO_CHECK_FAILED,            /* "check_failed": a cascade step's answer failed a check
+                                  * (the request went on to the next target) */
   SL_AO__COUNT
 };
 

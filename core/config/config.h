@@ -88,7 +88,11 @@ enum sl_router_kind {
   SL_ROUTER_COST,        /* cheapest target whose quality meets the bar, within max_cost_usd */
   SL_ROUTER_CHAIN,       /* rules, then learned (as the cost router's bar when targets are set) */
   SL_ROUTER_TIERS,       /* LiteLLM complexity_router: tiers on bands of the learned score */
+  SL_ROUTER_CASCADE,     /* targets cheap first: the next one when the answer fails a check */
 };
+
+/* The cascade's answer checks (net/wire/answer_check.h's enum sl_answer_check, by name). */
+#define SL_CASCADE_DEFAULT_CHECKS "length, empty, refusal, json, tool_args
 
 #define SL_ROUTER_MAX_TARGETS 32 /* cost targets per router (router.c weighs them on its stack) */
 
@@ -117,6 +121,11 @@ struct sl_router_cfg {
   char **rule_targets;     /* per rule: the group */
   char *tiers[4];          /* complexity_router: SIMPLE, MEDIUM, COMPLEX, REASONING groups */
   double tier_bounds[3];   /* simple_medium, medium_complex, complex_reasoning (score CDF) */
+  /* cascade */
+  unsigned checks;          /* 1u << enum sl_answer_check; default SL_CASCADE_DEFAULT_CHECKS */
+  char **refusal_phrases;   /* NULL: the built-in list */
+  size_t nrefusal_phrases;
+  double min_mean_logprob;  /* the logprob check's bar; default -1.0 */
   struct sl_route_model *rmodel; /* loaded at config load (NULL for rules and cost-only) */
   void *rules_mem;         /* owns the rules' conditions and strings */
 };

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/config/config_internal.h"
+#include "net/wire/answer_check.h"
 #include "core/config/config_parse.h"
 #include "policy/route_builtin.h"
 #include "policy/route_model.h"
@@ -85,6 +86,64 @@ static int parse_fraction(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path
   double d = strtod(text, &end);
   if (end == text || *end || !(d >= 0 && d <= 1))
     return sl_cfg_fail(c, v, path, "expected a number from 0 to 1, got '%.80s'", text);
+  *(double *)field = d;
+  return 0;
+}
+
+/* ---- cascade: checks, refusal_phrases, min_mean_logprob ---- */
+
+static int parse_checks(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
+  if (v->type != YAML_SEQUENCE_NODE)
+    return sl_cfg_fail(c, v, path, "expected a list of check names (%s, logprob, math), got %s",
+                       SL_CASCADE_DEFAULT_CHECKS, sl_cfg_node_desc(v));
+  unsigned mask = 0;
+  for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
+    yaml_node_t *it = yaml_document_get_node(c->doc, *i);
+    char ip[SL_CFG_PATH];
+    sl_cfg_path_index(ip, path, (size_t)(i - v->data.sequence.items.start));
+    const char *text, *env;
+    int rc = it->type == YAML_SCALAR_NODE ? sl_cfg_scalar(c, it, ip, &text, &env) : -1;
+    enum sl_answer_check k;
+    if (rc > 0) return rc;
+    if (rc || sl_answer_check_parse(text, &k))
+      return sl_cfg_fail(c, it, ip, "unknown check %s (%s, logprob, math)",
+                         it->type == YAML_SCALAR_NODE ? text : sl_cfg_node_desc(it), SL_CASCADE_DEFAULT_CHECKS);
+    mask |= 1u << k;
+  }
+  *(unsigned *)field = mask;
+  return 0;
+}
+
+static int parse_phrases(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
+  struct sl_router_cfg *r = (struct sl_router_cfg *)((char *)field - RT(refusal_phrases));
+  if (v->type != YAML_SEQUENCE_NODE)
+    return sl_cfg_fail(c, v, path, "expected a list of phrases, got %s", sl_cfg_node_desc(v));
+  size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+  if (!(r->refusal_phrases = calloc(n ? n : 1, sizeof *r->refusal_phrases))) return -ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    yaml_node_t *it = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+    char ip[SL_CFG_PATH];
+    sl_cfg_path_index(ip, path, i);
+    const char *text, *env;
+    if (it->type != YAML_SCALAR_NODE) return sl_cfg_fail(c, it, ip, "expected a phrase, got %s", sl_cfg_node_desc(it));
+    int rc = sl_cfg_scalar(c, it, ip, &text, &env);
+    if (rc) return rc;
+    if (!text[0] || strlen(text) > 200) return sl_cfg_fail(c, it, ip, "a phrase of 1 to 200 bytes");
+    if (!(r->refusal_phrases[i] = strdup(text))) return -ENOMEM;
+    r->nrefusal_phrases = i + 1;
+  }
+  return 0;
+}
+
+static int parse_logprob(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
+  const char *text = NULL, *env;
+  int rc = v->type == YAML_SCALAR_NODE ? sl_cfg_scalar(c, v, path, &text, &env) : 0;
+  if (rc) return rc;
+  char *end = NULL;
+  double d = text ? strtod(text, &end) : NAN;
+  if (!text || end == text || *end || !(d <= 0 && d >= -100))
+    return sl_cfg_fail(c, v, path, "expected a mean token logprob from -100 to 0, e.g. -1.0, got %s",
+                       text ? text : sl_cfg_node_desc(v));
   *(double *)field = d;
   return 0;
 }
@@ -336,6 +395,7 @@ static int finish_router_params(struct sl_cfg_ctx *c, const char *path, yaml_nod
     enum sl_router_kind kind;
   } kinds[] = {{"sluice_router/learned", SL_ROUTER_LEARNED}, {"sluice_router/rules", SL_ROUTER_RULES},
                {"sluice_router/cost", SL_ROUTER_COST},       {"sluice_router/chain", SL_ROUTER_CHAIN},
+               {"sluice_router/cascade", SL_ROUTER_CASCADE},
                {"auto_router/complexity_router", SL_ROUTER_TIERS}};
   size_t i = 0;
   while (i < N(kinds) && strcmp(kinds[i].name, m)) i++;
@@ -343,7 +403,7 @@ static int finish_router_params(struct sl_cfg_ctx *c, const char *path, yaml_nod
     if (strncmp(m, "auto_router/", 12) == 0)
       return sl_cfg_fail(c, seen[0], kp, "'%s': LiteLLM's semantic auto_router (embedding routes) is not supported "
                          "yet; sluice supports auto_router/complexity_router and sluice_router/learned|rules|cost|chain", m);
-    return sl_cfg_fail(c, seen[0], kp, "unknown router '%s' (sluice_router/learned, rules, cost or chain)", m);
+    return sl_cfg_fail(c, seen[0], kp, "unknown router '%s' (sluice_router/learned, rules, cost, chain or cascade)", m);
   }
   r->kind = kinds[i].kind;
   return 0;
@@ -365,6 +425,9 @@ static const struct sl_cfg_key router_params_keys[] = {
     KEY("targets", SL_K_FUNC, RT(targets), .fn = parse_targets),
     KEY("rules", SL_K_FUNC, RT(rules), .fn = parse_rules),
     KEY("complexity_router_config", SL_K_FUNC, RT(tiers), .fn = parse_complexity),
+    KEY("checks", SL_K_FUNC, RT(checks), .fn = parse_checks),
+    KEY("refusal_phrases", SL_K_FUNC, RT(refusal_phrases), .fn = parse_phrases),
+    KEY("min_mean_logprob", SL_K_FUNC, RT(min_mean_logprob), .fn = parse_logprob),
     /* LiteLLM's auto_router names for the default */
     KEY("auto_router_default_model", SL_K_STR, RT(default_model)),
 };
@@ -406,6 +469,8 @@ void sl_cfg_router_clear(struct sl_router_cfg *r) {
   free(r->rules);
   free(r->rule_targets);
   for (int i = 0; i < 4; i++) free(r->tiers[i]);
+  for (size_t i = 0; i < r->nrefusal_phrases; i++) free(r->refusal_phrases[i]);
+  free(r->refusal_phrases);
   sl_route_model_free(r->rmodel);
   memset(r, 0, sizeof *r);
 }
@@ -417,6 +482,8 @@ int sl_cfg_parse_router(struct sl_cfg_ctx *c, yaml_node_t *item, const char *pat
   r->max_routed_bytes = 4096;
   r->allow_override = true;
   r->min_quality = -1;
+  r->checks = 1u << SL_AC_LENGTH | 1u << SL_AC_EMPTY | 1u << SL_AC_REFUSAL | 1u << SL_AC_JSON | 1u << SL_AC_TOOLS;
+  r->min_mean_logprob = -1.0;
   r->tier_bounds[0] = 0.15; /* LiteLLM's complexity_router boundaries, read as score quantiles */
   r->tier_bounds[1] = 0.35;
   r->tier_bounds[2] = 0.60;
@@ -598,6 +665,9 @@ int sl_cfg_routers_resolve(struct sl_cfg_ctx *c, struct sl_config *cfg, yaml_nod
           return sl_cfg_fail(c, it ? it : tn, ip, "target '%s' needs a quality (0..1) for the cost router",
                              r->targets[j].group);
         }
+      break;
+    case SL_ROUTER_CASCADE:
+      if (r->ntargets < 2) return sl_cfg_fail(c, at, p, "a cascade needs at least two targets (cheap first)");
       break;
     case SL_ROUTER_TIERS:
       for (int j = 0; j < 4; j++)

@@ -1,0 +1,29 @@
+/* The cascade router's work in the attempts (FrugalGPT's idea inside the gateway): the
+ * route stage sends a request to the cascade's cheapest target; each whole answer of a
+ * target that is not the last is checked (net/wire/answer_check.h: length, empty,
+ * refusal, JSON and schema, tool arguments, mean logprob, arithmetic); a failed check
+ * escalates the request to the next target (core/attempt.c), and the client gets the
+ * first answer that passes, or the last one. A streaming client's request to a checked
+ * target is sent as a whole request ("held"), checked, then replayed to the client as a
+ * stream: the price of checking is the cheap answer's time to first token. Every step is
+ * an attempt in the trail (outcome check_failed, with the check's name) and is billed.
+ * To add a check: net/wire/answer_check.c; nothing here changes. */
+#ifndef SL_CORE_CASCADE_H
+#define SL_CORE_CASCADE_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+struct sl_request;
+struct sl_attempt;
+
+/* The request as this attempt must send it, when the cascade changes it (a checked step:
+ * stream off, logprobs on when the logprob check runs and the client did not ask); a new
+ * tree the caller deletes, at->held set; NULL when the client's request goes as it is. */
+cJSON *sl_cascade_request(struct sl_attempt *at);
+/* A whole 2xx answer (at->resp, in the client's chat format) of a step that is not the
+ * last: the name of the check it fails (also recorded on the attempt and the request),
+ * or NULL when it passes or is not checked. */
+const char *sl_cascade_check(struct sl_attempt *at);
+
+#endif

@@ -1,0 +1,161 @@
+// The cascade router (issue #15) against real processes: a cheap target on a sluice-mock
+// that answers badly on purpose (--answer-mode: refusal, truncated, bad_json,
+// bad_tool_args, low_logprob) and a strong target on a good mock. Asserted: a good cheap
+// answer is served as it is (one attempt); each bad kind escalates exactly once, with the
+// failed check in x-sluice-cascade-failed and in the access log's attempts trail, both
+// steps billed; logprobs asked for the check are hidden from a client that did not ask; a
+// streaming client's cheap step is asked whole, checked and replayed as a stream, while
+// the last step streams as it comes; when the strong target cannot answer, the cheap
+// answer is what the client gets.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { startMock, startSluice, cleanup, post, openStream, sseData, findRecorded, nonce, toYaml, HOST, freePort } from './lib.mjs';
+import { accessLineOf } from './routing_lib.mjs';
+
+const MASTER = 'sk-cascade-master-fake';
+const AUTH = { authorization: `Bearer ${MASTER}` };
+const MODES = ['refusal', 'truncated', 'bad_json', 'bad_tool_args', 'low_logprob'];
+const PRICE = { input_cost_per_token: 0.000001, output_cost_per_token: 0.000002 };
+
+let good;   // the cheap target that answers well
+let strong; // the strong target
+const bad = {}; // mode -> mock
+let sluice;
+let oai;
+
+before(async () => {
+  good = await startMock(['--seed', '21']);
+  strong = await startMock(['--seed', '22']);
+  for (const m of MODES) bad[m] = await startMock(['--seed', '23', '--answer-mode', m]);
+  const deadPort = await freePort();
+  const dep = (name, port) => ({
+    model_name: name,
+    litellm_params: { model: `openai/${name}-model`, api_base: `http://${HOST}:${port}/v1`, api_key: 'sk-mock' },
+    model_info: PRICE,
+  });
+  const cascade = (name, cheap, extra = {}) => ({
+    model_name: name,
+    litellm_params: { model: 'sluice_router/cascade', targets: [{ model: cheap }, { model: 'strong' }], ...extra },
+  });
+  const yaml = toYaml({
+    model_list: [
+      dep('cheap-good', good.port),
+      dep('strong', strong.port),
+      ...MODES.map((m) => dep(`cheap-${m}`, bad[m].port)),
+      dep('strong-dead', deadPort),
+      cascade('c-good', 'cheap-good'),
+      ...MODES.map((m) => cascade(`c-${m}`, `cheap-${m}`,
+        m === 'low_logprob' ? { checks: ['length', 'empty', 'refusal', 'logprob'], min_mean_logprob: -1.5 } : {})),
+      { model_name: 'c-dead', litellm_params: { model: 'sluice_router/cascade', targets: [{ model: 'cheap-refusal' }, { model: 'strong-dead' }] } },
+    ],
+    general_settings: { master_key: MASTER },
+    router_settings: { num_retries: 0, allowed_fails: 1000 },
+  });
+  sluice = await startSluice({ yaml });
+  oai = new OpenAI({ apiKey: MASTER, baseURL: `${sluice.url}/v1`, maxRetries: 0 });
+});
+
+after(async () => {
+  if (sluice) assert.equal(await sluice.stop(), 0, 'sluice exit code');
+  for (const m of [good, strong, ...Object.values(bad)]) if (m) await m.stop();
+  await cleanup();
+});
+
+const chat = (model, extra = {}) => ({ model, messages: [{ role: 'user', content: `Question ${nonce('q')}` }], ...extra });
+
+async function strongGot(marker) {
+  return findRecorded(await strong.stats(), (b, r) => typeof r.body === 'string' && r.body.includes(marker));
+}
+
+test('a good cheap answer is served as it is: one attempt, no escalation', async () => {
+  const body = chat('c-good');
+  const r = await post(`${sluice.url}/v1/chat/completions`, body, AUTH);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.headers['x-sluice-router'], 'c-good');
+  assert.equal(r.headers['x-sluice-router-reason'], 'cascade');
+  assert.equal(r.headers['x-sluice-model-group'], 'cheap-good');
+  assert.equal(r.headers['x-sluice-attempts'], '1');
+  assert.equal(r.headers['x-sluice-cascade-failed'], undefined);
+  assert.equal(await strongGot(body.messages[0].content), undefined, 'the strong target was not asked');
+});
+
+const CASES = {
+  refusal: { check: 'refusal', extra: {} },
+  truncated: { check: 'length', extra: {} },
+  bad_json: {
+    check: 'json',
+    extra: { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] } } } },
+  },
+  bad_tool_args: {
+    check: 'tool_args',
+    extra: { tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }] },
+  },
+  low_logprob: { check: 'logprob', extra: {} },
+};
+
+for (const [mode, { check, extra }] of Object.entries(CASES)) {
+  test(`a cheap answer that fails "${check}" escalates once to the strong target`, async () => {
+    const body = chat(`c-${mode}`, extra);
+    const r = await post(`${sluice.url}/v1/chat/completions`, body, AUTH);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers['x-sluice-cascade-failed'], check);
+    assert.equal(r.headers['x-sluice-model-group'], 'strong');
+    assert.equal(r.headers['x-sluice-router-target'], 'strong');
+    assert.equal(r.headers['x-sluice-attempts'], '2');
+    const rec = await strongGot(body.messages[0].content);
+    assert.ok(rec, 'the strong target was asked');
+    if (mode === 'low_logprob') {
+      const cheapRec = findRecorded(await bad[mode].stats(), (b, x) => x.body.includes(body.messages[0].content));
+      assert.equal(cheapRec.json.logprobs, true, 'sluice asked the cheap step for logprobs');
+      assert.equal(rec.json.logprobs, undefined, 'not the last step');
+      assert.equal(r.json().choices[0].logprobs ?? null, null, 'the client did not ask: none shown');
+    }
+    const line = await accessLineOf(sluice, r);
+    assert.equal(line.attempts[0].outcome, 'check_failed');
+    assert.equal(line.attempts[0].check, check);
+    assert.equal(line.attempts[1].outcome, 'ok');
+    assert.equal(line.router_reason, 'cascade');
+  });
+}
+
+test('both steps are billed', async () => {
+  const one = await post(`${sluice.url}/v1/chat/completions`, chat('c-good'), AUTH);
+  const two = await post(`${sluice.url}/v1/chat/completions`, chat('c-refusal'), AUTH);
+  assert.ok(Number(two.headers['x-sluice-cost']) > Number(one.headers['x-sluice-cost']), `${two.headers['x-sluice-cost']} > ${one.headers['x-sluice-cost']}`);
+});
+
+test('streaming: the cheap step is asked whole, checked, replayed as a stream', async () => {
+  const body = chat('c-good', { stream: true });
+  const s = await openStream(`${sluice.url}/v1/chat/completions`, { body, headers: AUTH });
+  assert.equal(s.status, 200);
+  await s.waitEnd();
+  const data = sseData(s.text);
+  assert.equal(data[data.length - 1], '[DONE]');
+  assert.ok(data.length >= 3, 'role, content, finish as chunks');
+  const rec = findRecorded(await good.stats(), (b, r) => r.body.includes(body.messages[0].content));
+  assert.equal(rec.json.stream, undefined, 'the checked step was asked for a whole answer');
+  // through the SDK too
+  const st = await oai.chat.completions.create({ ...chat('c-good'), stream: true });
+  let text = '';
+  for await (const c of st) text += c.choices[0]?.delta?.content ?? '';
+  assert.ok(text.length > 0);
+});
+
+test('streaming: a failed cheap step escalates and the last step streams as it comes', async () => {
+  const body = chat('c-refusal', { stream: true });
+  const s = await openStream(`${sluice.url}/v1/chat/completions`, { body, headers: AUTH });
+  assert.equal(s.status, 200);
+  assert.equal(s.headers['x-sluice-cascade-failed'], 'refusal');
+  await s.waitEnd();
+  assert.equal(sseData(s.text).pop(), '[DONE]');
+  const rec = await strongGot(body.messages[0].content);
+  assert.equal(rec.json.stream, true, 'the last step streams');
+});
+
+test('when the strong target cannot answer, the cheap answer is the client\'s', async () => {
+  const r = await post(`${sluice.url}/v1/chat/completions`, chat('c-dead'), AUTH);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.headers['x-sluice-cascade-failed'], 'refusal');
+  assert.ok(r.json().choices[0].message.content.length > 0);
+});
