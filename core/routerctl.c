@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <dirent.h>
 
+#include "net/wire/answer_math.h"
 #include "policy/route_builtin.h"
 #include "policy/route_calib.h"
 #include "policy/route_eval.h"
@@ -130,6 +131,7 @@ struct row {
   char *source; /* may be NULL */
   bool has_score; /* a logged decision: {"score", "weak", "strong"} without the prompt */
   double score;
+  char *response; /* the weak model's answer ("weak_response"; convert --responses), may be NULL */
 };
 
 struct rows {
@@ -141,6 +143,7 @@ static void rows_free(struct rows *r) {
   for (size_t i = 0; i < r->n; i++) {
     free(r->v[i].prompt);
     free(r->v[i].source);
+    free(r->v[i].response);
   }
   free(r->v);
   r->v = NULL;
@@ -256,7 +259,10 @@ static int load_rows(const char *path, bool need_q, const char *source_prefix, s
     if (cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble < 1e6) r->turns = (unsigned)t->valuedouble;
     r->tools = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "tools"));
     if (cJSON_IsString(src)) r->source = strdup(src->valuestring);
+    const cJSON *wr = cJSON_GetObjectItemCaseSensitive(j, "weak_response");
+    if (cJSON_IsString(wr) && !(r->response = strdup(wr->valuestring))) rc = -1;
     cJSON_Delete(j);
+    if (rc) break;
   }
   free(buf);
   if (rc) fprintf(stderr, "sluice router: %s: cannot read the rows\n", path);
@@ -757,15 +763,44 @@ static void print_metrics(const char *name, const struct sl_route_eval_result *r
   printf("%-8s %9s %9s %7.3f\n", name, a, b, r->apgr);
 }
 
+/* The cascade's offline evaluation (eval --cascade): the weak answer is always made; rows are
+ * ranked by how suspicious the weak answer looks to the maths answer checks (answer_math.h,
+ * the question deciding whether a fraction is suspicious), optionally plus w times the
+ * learned router's prompt score; the curve escalates the most suspicious first. */
+struct cascade_eval {
+  struct sl_route_eval_row *ec, *ecp; /* checks alone; checks + prompt score */
+  size_t flagged;                      /* rows whose answer fails a check (the pass/fail cascade) */
+  double flagged_q;                    /* quality sum with exactly the flagged rows escalated */
+};
+
+static void cascade_row(struct cascade_eval *c, size_t k, const struct row *r, double prompt_score, double w) {
+  struct sl_answer_math m;
+  sl_answer_math_analyze(r->response, strlen(r->response), r->prompt, r->len, &m);
+  double cs = sl_answer_math_weigh(&m);
+  c->ec[k] = (struct sl_route_eval_row){cs, r->weak, r->strong};
+  c->ecp[k] = (struct sl_route_eval_row){cs + w * prompt_score, r->weak, r->strong};
+  if (m.fails) c->flagged++;
+  c->flagged_q += m.fails ? r->strong : r->weak;
+}
+
 static int cmd_eval(int argc, char **argv) {
   const char *pos[64], *svg = NULL, *source = NULL;
   int npos = 0;
   uint64_t maxb = DEFAULT_MAX_BYTES, seed = 1;
+  bool cascade = false, with_prompt = false;
+  double pw = 1.0;
+  struct cascade_eval ce = {0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--svg") == 0 && v)
       svg = argv[++i];
+    else if (strcmp(a, "--cascade") == 0)
+      cascade = true;
+    else if (strcmp(a, "--with-prompt-score") == 0)
+      with_prompt = true;
+    else if (strcmp(a, "--prompt-weight") == 0 && v && parse_double(v, &pw) == 0 && pw >= 0)
+      i++;
     else if (strcmp(a, "--source") == 0 && v)
       source = argv[++i];
     else if (strcmp(a, "--seed") == 0 && v && parse_u64(v, &seed) == 0)
@@ -781,9 +816,12 @@ static int cmd_eval(int argc, char **argv) {
   }
   if (npos < 2 || npos % 2) {
     fprintf(stderr, "usage: sluice router eval FILE DATA [FILE2 DATA2 ...] [--source PREFIX] "
-                    "[--svg OUT.svg]\n"
+                    "[--svg OUT.svg] [--cascade [--with-prompt-score] [--prompt-weight W]]\n"
                     "  several pairs: each DATA scored by its FILE, the rows pooled (k-fold "
-                    "evaluation)\n");
+                    "evaluation)\n"
+                    "  --cascade: also the cascade (weak answer always made, escalated by its answer checks;\n"
+                    "  rows need \"weak_response\": convert routellm --responses); --with-prompt-score adds\n"
+                    "  W (default 1) times FILE's prompt score to the checks' suspicion\n");
     return 2;
   }
   const char *data = pos[1];
@@ -804,15 +842,32 @@ static int cmd_eval(int argc, char **argv) {
       goto out;
     }
     struct sl_route_eval_row *ne = realloc(er, (n + rs.n + 1) * sizeof *ne);
+    if (ne) er = ne;
+    if (ne && cascade) {
+      struct sl_route_eval_row *c1 = realloc(ce.ec, (n + rs.n + 1) * sizeof *c1);
+      if (c1) ce.ec = c1;
+      struct sl_route_eval_row *c2 = c1 ? realloc(ce.ecp, (n + rs.n + 1) * sizeof *c2) : NULL;
+      if (c2) ce.ecp = c2;
+      if (!c2) ne = NULL;
+    }
     if (!ne) {
       rows_free(&rs);
       sl_route_model_free(m);
       goto out;
     }
-    er = ne;
     for (size_t i = 0; i < rs.n; i++) {
       struct sl_route_input in = row_input(&rs.v[i], maxb);
       double score = rs.v[i].has_score ? rs.v[i].score : sl_route_model_score(m, &in, s);
+      if (cascade && !rs.v[i].response) {
+        fprintf(stderr,
+                "sluice router eval --cascade: %s: a row without \"weak_response\" (convert routellm "
+                "--responses keeps GSM8K's; --source gsm8k selects those rows)\n",
+                pos[k + 1]);
+        rows_free(&rs);
+        sl_route_model_free(m);
+        goto out;
+      }
+      if (cascade) cascade_row(&ce, n, &rs.v[i], score, with_prompt ? pw : 0);
       er[n++] = (struct sl_route_eval_row){score, rs.v[i].weak, rs.v[i].strong};
     }
     if (k == 0) snprintf(id, sizeof id, "%s", sl_route_model_id(m));
@@ -840,6 +895,12 @@ static int cmd_eval(int argc, char **argv) {
            "recover, the metrics are n/a)\n");
   printf("%-8s %9s %9s %7s\n", "router", "CPT(50%)", "CPT(80%)", "APGR");
   print_metrics("model", &rm);
+  struct sl_route_eval_result rc1, rc2;
+  if (cascade) {
+    if (sl_route_eval_run(ce.ec, n, &rc1, NULL) || sl_route_eval_run(ce.ecp, n, &rc2, NULL)) goto out;
+    print_metrics("cascade", &rc1);
+    if (with_prompt) print_metrics("cascade+p", &rc2);
+  }
   print_metrics("random", &rr);
   char nm[32];
   snprintf(nm, sizeof nm, "random#%llu", (unsigned long long)seed);
@@ -853,6 +914,14 @@ static int cmd_eval(int argc, char **argv) {
     double pgr = rm.strong > rm.weak ? (cm[k] - rm.weak) / (rm.strong - rm.weak) : NAN;
     printf("%7d%% %9.4f %9.4f %9.4f %7.3f\n", p, cm[k], rq, co[k], pgr);
   }
+  if (cascade) {
+    double q = ce.flagged_q / (double)n;
+    printf("\ncascade with the checks as pass/fail (escalate exactly the answers that fail a maths "
+           "check): %zu of %zu escalated (%.1f%% strong), quality %.4f, PGR %.3f\n",
+           ce.flagged, n, 100.0 * (double)ce.flagged / (double)n, q,
+           rm.strong > rm.weak ? (q - rm.weak) / (rm.strong - rm.weak) : NAN);
+    if (with_prompt) printf("(cascade+p: checks' suspicion + %.2f x the prompt score of %s)\n", pw, id);
+  }
   if (svg) {
     char title[256];
     snprintf(title, sizeof title, "model %s on %s (%zu rows)", id, base_name(data), n);
@@ -863,6 +932,8 @@ static int cmd_eval(int argc, char **argv) {
   }
   rc = 0;
 out:
+  free(ce.ec);
+  free(ce.ecp);
   free(er);
   free(cm);
   free(co);
@@ -1009,12 +1080,13 @@ static int load_contaminated(const char *dir, struct strset *set) {
 }
 
 static int add_row(struct rows *rs, const char *prompt, double weak, double strong, unsigned turns,
-                   const char *source) {
+                   const char *source, const char *response) {
   struct row *r = rows_add(rs);
   if (!r) return -1;
   r->prompt = strdup(prompt);
   r->source = strdup(source);
   if (!r->prompt || !r->source) return -1;
+  if (response && !(r->response = strdup(response))) return -1;
   r->len = strlen(prompt);
   r->weak = weak;
   r->strong = strong;
@@ -1032,15 +1104,16 @@ static int tf(const char *s, double *q) {
   return 0;
 }
 
-/* A CSV of (prompt, <weak column>, <strong column>, ...) into rows. */
+/* A CSV of (prompt, <weak column>, <strong column>, ...) into rows; with responses, the
+ * weak model's answer too, from the column "<weak column>_response" when the file has it. */
 static int load_outcomes_csv(const char *path, const char *weak_col, const char *strong_col, const char *source,
-                             const struct strset *bad, struct rows *rs, size_t *excluded) {
+                             const struct strset *bad, bool responses, struct rows *rs, size_t *excluded) {
   char *buf;
   size_t len;
   if (read_all(path, &buf, &len)) return -1;
   const char *p = buf, *end = buf + len;
   char *f[CSV_MAX_FIELDS];
-  int nf, r, iw = -1, is = -1, rc = 0;
+  int nf, r, iw = -1, is = -1, ir = -1, rc = 0;
   size_t rec = 0;
   while ((r = csv_record(&p, end, f, &nf)) == 1) {
     rec++;
@@ -1048,6 +1121,9 @@ static int load_outcomes_csv(const char *path, const char *weak_col, const char 
       for (int i = 0; i < nf; i++) {
         if (strcmp(f[i], weak_col) == 0) iw = i;
         if (strcmp(f[i], strong_col) == 0) is = i;
+        if (responses && strncmp(f[i], weak_col, strlen(weak_col)) == 0 &&
+            strcmp(f[i] + strlen(weak_col), "_response") == 0)
+          ir = i;
       }
       csv_free(f, nf);
       if (iw < 1 || is < 1) {
@@ -1066,7 +1142,7 @@ static int load_outcomes_csv(const char *path, const char *weak_col, const char 
     }
     if (strset_has(bad, f[0]))
       (*excluded)++;
-    else if (add_row(rs, f[0], qw, qs, 1, source))
+    else if (add_row(rs, f[0], qw, qs, 1, source, ir > 0 && nf > ir ? f[ir] : NULL))
       rc = -1;
     csv_free(f, nf);
     if (rc) break;
@@ -1152,7 +1228,7 @@ static int mt_question(const cJSON *j, void *ud) {
     return 0;
   }
   return add_row(mb->rs, t0->valuestring, mb->sum[id][0] / mb->cnt[id][0] / 10.0,
-                 mb->sum[id][1] / mb->cnt[id][1] / 10.0, 1, src)
+                 mb->sum[id][1] / mb->cnt[id][1] / 10.0, 1, src, NULL)
              ? -1
              : 0;
 }
@@ -1189,6 +1265,7 @@ static int write_rows(const char *path, const struct rows *rs, const bool *pick,
     cJSON_AddNumberToObject(o, "weak", r->weak);
     cJSON_AddNumberToObject(o, "strong", r->strong);
     if (r->source) cJSON_AddStringToObject(o, "source", r->source);
+    if (r->response) cJSON_AddStringToObject(o, "weak_response", r->response);
     char *t = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (!t) {
@@ -1231,6 +1308,7 @@ static int cmd_convert_routellm(int argc, char **argv) {
   uint64_t seed = 1;
   double frac = 0.2;
   unsigned fold = 0, nfolds = 0; /* --fold I/K: the I-th of K groups is the test set */
+  bool responses = false;        /* --responses: keep the weak model's answers (GSM8K) */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1244,6 +1322,8 @@ static int cmd_convert_routellm(int argc, char **argv) {
       i++;
     else if (strcmp(a, "--split") == 0 && v)
       split = argv[++i];
+    else if (strcmp(a, "--responses") == 0)
+      responses = true;
     else if (strcmp(a, "--benchmarks") == 0 && v)
       benches = argv[++i];
     else if (strcmp(a, "--weak") == 0 && v)
@@ -1270,11 +1350,13 @@ static int cmd_convert_routellm(int argc, char **argv) {
   if (!dir || !outp || mode < 0 || (mode > 0 && !testp)) {
     fprintf(stderr, "usage: sluice router convert routellm DIR -o OUT.jsonl [--split none|random|subjects|"
                     "cross|cross-gsm8k] [--test OUT_TEST.jsonl] [--seed N] [--test-fraction F] "
-                    "[--fold I/K] [--benchmarks mmlu,gsm8k,mt_bench]\n"
+                    "[--fold I/K] [--benchmarks mmlu,gsm8k,mt_bench] [--responses]\n"
                     "  random: a seeded split by prompt; subjects: leave MMLU subjects out (the test file\n"
                     "  holds the held-out subjects); cross: train MMLU, test GSM8K; cross-gsm8k: the reverse.\n"
                     "  --fold I/K (random, subjects): the I-th (from 0) of K seeded groups is the test set,\n"
-                    "  instead of --test-fraction (default 0.2)\n");
+                    "  instead of --test-fraction (default 0.2)\n"
+                    "  --responses: rows keep the weak model's answer as \"weak_response\" where the data has\n"
+                    "  it (GSM8K), for `sluice router eval --cascade`\n");
     return 2;
   }
   struct strset bad = {0};
@@ -1312,13 +1394,13 @@ static int cmd_convert_routellm(int argc, char **argv) {
       char file[4400], src[300];
       snprintf(file, sizeof file, "%s/mmlu_%s.csv", path, subj[i]);
       snprintf(src, sizeof src, "mmlu/%s", subj[i]);
-      if (load_outcomes_csv(file, weak_col, strong_col, src, &bad, &rs, &excluded)) goto out;
+      if (load_outcomes_csv(file, weak_col, strong_col, src, &bad, responses, &rs, &excluded)) goto out;
     }
   }
   if (bench_in(benches, "gsm8k") || mode >= 3) {
     char file[4200];
     snprintf(file, sizeof file, "%s/gsm8k_responses.csv", dir);
-    if (load_outcomes_csv(file, weak_col, strong_col, "gsm8k", &bad, &rs, &excluded)) goto out;
+    if (load_outcomes_csv(file, weak_col, strong_col, "gsm8k", &bad, responses, &rs, &excluded)) goto out;
   }
   if (bench_in(benches, "mt_bench") && mode < 3)
     if (load_mt_bench(dir, weak_col, strong_col, &bad, &rs, &excluded)) goto out;
@@ -1452,7 +1534,8 @@ static int cmd_convert_pairwise(int argc, char **argv) {
 static void usage(void) {
   fprintf(stderr, "usage: sluice router train DATA -o FILE [--seed N] [--hash-bits B] [--c C] [--folds K]\n"
                   "       sluice router calibrate FILE --prompts SAMPLE --strong-share F\n"
-                  "       sluice router eval FILE DATA [--source PREFIX] [--svg OUT.svg]\n"
+                  "       sluice router eval FILE DATA [--source PREFIX] [--svg OUT.svg] [--cascade "
+                  "[--with-prompt-score]]\n"
                   "       sluice router convert routellm DIR -o OUT.jsonl [--split none|random|subjects|cross|"
                   "cross-gsm8k] [--test OUT_TEST.jsonl] [--seed N]\n"
                   "       sluice router convert pairwise FILE [-o OUT.jsonl]\n"
