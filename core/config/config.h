@@ -92,7 +92,7 @@ enum sl_router_kind {
 };
 
 /* The cascade's answer checks (net/wire/answer_check.h's enum sl_answer_check, by name). */
-#define SL_CASCADE_DEFAULT_CHECKS "length, empty, refusal, json, tool_args
+#define SL_CASCADE_DEFAULT_CHECKS "length, empty, refusal, json, tool_args"
 
 #define SL_ROUTER_MAX_TARGETS 32 /* cost targets per router (router.c weighs them on its stack) */
 

@@ -17,6 +17,7 @@
 #include "check.h"
 #include "core/config/config.h"
 #include "policy/route_builtin.h"
+#include "net/wire/answer_check.h"
 #include "tmpdir.h"
 
 #undef CHECK_STR
@@ -216,6 +217,42 @@ static void cost_and_chain_load(void) {
   sl_config_free(c);
 }
 
+static void cascade_loads(void) {
+  char err[1024];
+  struct sl_config *c = load(GROUPS ROUTER("frugal", "sluice_router/cascade") "      targets: [{model: weak}, {model: strong}]\n"
+                                                                             "      checks: [refusal, logprob, math]\n"
+                                                                             "      refusal_phrases: [\"no way\"]\n"
+                                                                             "      min_mean_logprob: -2.5\n",
+                             err, sizeof err);
+  CHECK(c != NULL);
+  if (!c) return;
+  const struct sl_router_cfg *r = &c->routers[0];
+  CHECK(r->kind == SL_ROUTER_CASCADE && r->ntargets == 2);
+  CHECK(r->checks == (1u << SL_AC_REFUSAL | 1u << SL_AC_LOGPROB | 1u << SL_AC_MATH));
+  CHECK(r->nrefusal_phrases == 1 && strcmp(r->refusal_phrases[0], "no way") == 0);
+  CHECK(r->min_mean_logprob == -2.5);
+  CHECK_STR(r->default_model, "strong");
+  const struct sl_plan_router *p = plan_router(c, "frugal");
+  CHECK(p && p->targets[0] == sl_plan_group(c->plan, "weak") && p->targets[1] == sl_plan_group(c->plan, "strong"));
+  sl_config_free(c);
+  c = load(GROUPS ROUTER("frugal", "sluice_router/cascade") "      targets: [{model: weak}, {model: strong}]\n", err, sizeof err);
+  CHECK(c && c->routers[0].checks == (1u << SL_AC_LENGTH | 1u << SL_AC_EMPTY | 1u << SL_AC_REFUSAL | 1u << SL_AC_JSON |
+                                      1u << SL_AC_TOOLS)); /* the default checks */
+  CHECK(c && c->routers[0].min_mean_logprob == -1.0);
+  sl_config_free(c);
+  CHECK(fails_with(GROUPS ROUTER("f", "sluice_router/cascade") "      targets: [{model: weak}]\n",
+                   "r.yaml:11: model_list[2].litellm_params: a cascade needs at least two targets"));
+  CHECK(fails_with(GROUPS ROUTER("f", "sluice_router/cascade") "      targets: [{model: weak}, {model: strong}]\n"
+                                                              "      checks: [refusal, vibes]\n",
+                   "r.yaml:14: model_list[2].litellm_params.checks[1]: unknown check vibes"));
+  CHECK(fails_with(GROUPS ROUTER("f", "sluice_router/cascade") "      targets: [{model: weak}, {model: strong}]\n"
+                                                              "      min_mean_logprob: 2\n",
+                   "r.yaml:14: model_list[2].litellm_params.min_mean_logprob: expected a mean token logprob"));
+  CHECK(fails_with(GROUPS ROUTER("f", "sluice_router/cascade") "      targets: [{model: weak}, {model: strong}]\n"
+                                                              "      stream_checks: early\n",
+                   "r.yaml:14: model_list[2].litellm_params.stream_checks"));
+}
+
 static void complexity_router_loads(void) {
   char err[1024];
   struct sl_config *c =
@@ -289,7 +326,7 @@ struct err_case {
 static const struct err_case errors[] = {
     {GROUPS ROUTER("auto", "sluice_router/magic"),
      "r.yaml:12: model_list[2].litellm_params.model: unknown router 'sluice_router/magic' (sluice_router/learned, "
-     "rules, cost or chain)"},
+     "rules, cost, chain or cascade)"},
     {GROUPS ROUTER("auto", "auto_router/semantic"),
      "r.yaml:12: model_list[2].litellm_params.model: 'auto_router/semantic': LiteLLM's semantic auto_router"},
     {GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n"
@@ -493,6 +530,6 @@ static void corrupt_model_file(void) {
   free(d);
 }
 
-CHECK_MAIN(T(learned_loads), T(learned_threshold_and_defaults), T(rules_loads), T(cost_and_chain_load),
+CHECK_MAIN(T(learned_loads), T(cascade_loads), T(learned_threshold_and_defaults), T(rules_loads), T(cost_and_chain_load),
            T(complexity_router_loads), T(model_file_relative_to_config), T(refused), T(refused_names_say_why),
            T(corrupt_model_file), T(routers_are_not_aliases_or_fallbacks), T(too_many_targets))
