@@ -19,7 +19,8 @@ static const char usage[] =
     "         [--latency-ms F] [--latency-sigma F] [--ttft-ms F] [--itl-ms F] [--tokens N]\n"
     "         [--p-429 F] [--retry-after S] [--p-500 F] [--p-503 F]\n"
     "         [--p-reset-before F] [--p-reset-during F] [--p-stall F] [--stall-ms N]\n"
-    "         [--models a,b,c] [--embedding-dim N]\n";
+    "         [--models a,b,c] [--embedding-dim N]\n"
+    "         [--answer-mode normal|truncated|refusal|empty|bad_json|bad_tool_args|wrong_math|low_logprob]\n";
 
 enum opt_kind { OPT_STR, OPT_INT, OPT_U64, OPT_DBL };
 
@@ -51,6 +52,7 @@ static const struct opt opts[] = {
 	{"stall-ms", OPT_INT, OFF(stall_ms), 0, 1e9},
 	{"models", OPT_STR, OFF(models_buf), 0, 0},
 	{"embedding-dim", OPT_INT, OFF(embedding_dim), 1, MOCK_MAX_EMBED_DIM},
+	{"answer-mode", OPT_STR, OFF(answer_mode_str), 0, 0},
 };
 
 static int set_opt(struct mock_config *cfg, const struct opt *o, const char *val)
@@ -168,6 +170,11 @@ static int parse_args(int argc, char **argv, struct mock_config *cfg)
 		}
 		if (set_opt(cfg, o, val) < 0)
 			return -1;
+	}
+	if (cfg->answer_mode_str && (cfg->answer_mode = mock_answer_mode_parse(cfg->answer_mode_str)) < 0) {
+		fprintf(stderr, "sluice-mock: --answer-mode wants one of %s, got '%s'\n",
+		        mock_answer_mode_names(), cfg->answer_mode_str);
+		return -1;
 	}
 	if (!cfg->models_buf && !(cfg->models_buf = strdup("mock-model"))) {
 		fprintf(stderr, "sluice-mock: out of memory\n");

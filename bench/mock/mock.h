@@ -114,6 +114,8 @@ struct mock_config {
 	const char **models;
 	size_t n_models;
 	long embedding_dim;
+	const char *answer_mode_str; /* --answer-mode (mock_badanswer.c) */
+	int answer_mode;             /* enum mock_answer_mode */
 };
 
 /* ---- faults (mock_faults.c) ------------------------------------------------------------- */
@@ -199,6 +201,7 @@ struct mock_resp {
 	struct mock_span echo;     /* Responses: request fields echoed in the response object */
 	uint32_t seq;              /* Responses: the next event's sequence_number */
 	uint64_t num;              /* a per-request counter (ids of tool calls, responses) */
+	bool logprobs;             /* chat: the request asked for token logprobs */
 };
 
 void mock_resp_start(struct mock_conn *c);
@@ -326,6 +329,29 @@ void mock_put_words(const struct mock_conn *c, struct mock_buf *out);
 const char *mock_span_ptr(const struct mock_conn *c, struct mock_span s);
 /* A span as a quoted JSON string ("" when it could not be kept). */
 void mock_put_span(const struct mock_conn *c, struct mock_buf *b, struct mock_span s);
+
+/* ---- answers bad on purpose, and token logprobs (mock_badanswer.c) ------------------------- */
+
+enum mock_answer_mode {
+	MOCK_A_NORMAL,
+	MOCK_A_TRUNCATED,     /* finish_reason "length", the text cut */
+	MOCK_A_REFUSAL,       /* an apology-refusal text */
+	MOCK_A_EMPTY,         /* content "" */
+	MOCK_A_BAD_JSON,      /* response_format JSON asked: invalid JSON (else normal) */
+	MOCK_A_BAD_TOOL_ARGS, /* tool calls whose arguments are not valid JSON */
+	MOCK_A_WRONG_MATH,    /* a maths answer whose arithmetic does not hold, no "####" */
+	MOCK_A_LOW_LOGPROB,   /* normal answer, very low token logprobs */
+	MOCK_A_COUNT
+};
+
+int mock_answer_mode_parse(const char *s); /* the mode, or -1 */
+const char *mock_answer_mode_names(void);
+/* A chat request's answer made bad by --answer-mode, and r->logprobs; call after the shape. */
+void mock_bad_chat(struct mock_conn *c, const cJSON *req);
+/* "logprobs" of a streamed chunk carrying token tok (NULL: no token): null, or one entry. */
+void mock_put_logprobs(struct mock_conn *c, struct mock_buf *b, const char *tok, size_t n);
+/* "logprobs" of a whole chat answer: null, or an entry per token. */
+void mock_put_logprobs_whole(struct mock_conn *c, struct mock_buf *b);
 
 /* ---- stats (mock_stats.c) --------------------------------------------------------------- */
 

@@ -37,7 +37,7 @@ static void put_usage(struct mock_buf *b, const struct mock_resp *r)
 
 static const char *finish_reason(const struct mock_resp *r)
 {
-	if (r->shape == MOCK_S_TOOL)
+	if (r->shape == MOCK_S_TOOL && !r->capped) /* a tool call is capped only by --answer-mode */
 		return "\"tool_calls\"";
 	return r->capped ? "\"length\"" : "\"stop\"";
 }
@@ -65,9 +65,12 @@ static void chat_chunk_begin(struct mock_conn *c, struct mock_buf *b)
 	MOCK_PUTS(b, ",\"choices\":[{\"index\":0,\"delta\":");
 }
 
-static void chat_chunk_end(struct mock_conn *c, struct mock_buf *b, const char *finish)
+static void chat_chunk_end(struct mock_conn *c, struct mock_buf *b, const char *finish,
+                           const char *tok, size_t tn)
 {
-	MOCK_PUTS(b, ",\"logprobs\":null,\"finish_reason\":");
+	MOCK_PUTS(b, ",\"logprobs\":");
+	mock_put_logprobs(c, b, tok, tn);
+	MOCK_PUTS(b, ",\"finish_reason\":");
 	mock_buf_puts(b, finish);
 	MOCK_PUTS(b, "}]");
 	if (c->resp.include_usage)
@@ -79,7 +82,7 @@ static void chat_preamble(struct mock_conn *c, struct mock_buf *b)
 {
 	chat_chunk_begin(c, b);
 	MOCK_PUTS(b, "{\"role\":\"assistant\",\"content\":\"\"}");
-	chat_chunk_end(c, b, "null");
+	chat_chunk_end(c, b, "null", NULL, 0);
 }
 
 static void chat_token(struct mock_conn *c, struct mock_buf *b, const char *w, size_t n, bool first)
@@ -90,7 +93,7 @@ static void chat_token(struct mock_conn *c, struct mock_buf *b, const char *w, s
 		MOCK_PUTS(b, " ");
 	mock_buf_put(b, w, n);
 	MOCK_PUTS(b, "\"}");
-	chat_chunk_end(c, b, "null");
+	chat_chunk_end(c, b, "null", w, n);
 }
 
 static void put_usage_chunk(struct mock_conn *c, struct mock_buf *b, const char *prefix,
@@ -107,7 +110,7 @@ static void chat_end(struct mock_conn *c, struct mock_buf *b)
 {
 	chat_chunk_begin(c, b);
 	MOCK_PUTS(b, "{}");
-	chat_chunk_end(c, b, finish_reason(&c->resp));
+	chat_chunk_end(c, b, finish_reason(&c->resp), NULL, 0);
 	if (c->resp.include_usage)
 		put_usage_chunk(c, b, "chatcmpl-", "chat.completion.chunk");
 	MOCK_PUTS(b, "data: [DONE]\n\n");
@@ -129,7 +132,7 @@ static void tool_preamble(struct mock_conn *c, struct mock_buf *b)
 	MOCK_PUTS(b, ",\"type\":\"function\",\"function\":{\"name\":");
 	mock_buf_put_json_str(b, mock_span_ptr(c, c->resp.tool_name), c->resp.tool_name.len);
 	MOCK_PUTS(b, ",\"arguments\":\"\"}}]}");
-	chat_chunk_end(c, b, "null");
+	chat_chunk_end(c, b, "null", NULL, 0);
 }
 
 static void tool_token(struct mock_conn *c, struct mock_buf *b, const char *w, size_t n, bool first)
@@ -141,7 +144,7 @@ static void tool_token(struct mock_conn *c, struct mock_buf *b, const char *w, s
 	MOCK_PUTS(b, "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":");
 	mock_buf_put_json_str(b, p, pn);
 	MOCK_PUTS(b, "}}]}");
-	chat_chunk_end(c, b, "null");
+	chat_chunk_end(c, b, "null", p, pn);
 }
 
 static const struct mock_stream_ops chat_tool_ops = {tool_preamble, tool_token, chat_end};
@@ -155,7 +158,7 @@ static void json_token(struct mock_conn *c, struct mock_buf *b, const char *w, s
 	MOCK_PUTS(b, "{\"content\":");
 	mock_buf_put_json_str(b, p, pn);
 	MOCK_PUTS(b, "}");
-	chat_chunk_end(c, b, "null");
+	chat_chunk_end(c, b, "null", p, pn);
 }
 
 static const struct mock_stream_ops chat_json_ops = {chat_preamble, json_token, chat_end};
@@ -208,6 +211,7 @@ void mock_openai_chat(struct mock_conn *c, const cJSON *req)
 	mock_gen_setup(c, req);
 	r->prompt_tokens = mock_prompt_tokens(chars);
 	chat_shape(c, req, msgs);
+	mock_bad_chat(c, req); /* --answer-mode, "logprobs" (mock_badanswer.c) */
 	if (r->stream) {
 		r->ops = r->shape == MOCK_S_TOOL ? &chat_tool_ops
 		         : r->shape == MOCK_S_JSON ? &chat_json_ops
@@ -235,7 +239,9 @@ void mock_openai_chat(struct mock_conn *c, const cJSON *req)
 			mock_put_text(c, b);
 			MOCK_PUTS(b, "\"");
 		}
-		MOCK_PUTS(b, "},\"logprobs\":null,\"finish_reason\":");
+		MOCK_PUTS(b, "},\"logprobs\":");
+		mock_put_logprobs_whole(c, b);
+		MOCK_PUTS(b, ",\"finish_reason\":");
 		mock_buf_puts(b, finish_reason(r));
 		MOCK_PUTS(b, "}],\"usage\":");
 		put_usage(b, r);

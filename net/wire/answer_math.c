@@ -13,6 +13,10 @@ struct px {
   int depth;
 };
 
+/* libm-free helpers (net/wire links no libm) */
+static double absd(double x) { return x < 0 ? -x : x; }
+static bool whole(double x) { return absd(x) >= 9e15 || absd(x - (double)(long long)(x < 0 ? x - 0.5 : x + 0.5)) <= 1e-9; }
+
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 static char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c; }
 
@@ -182,7 +186,7 @@ int sl_answer_math_eval(const char *s, size_t n, double *v) {
 }
 
 static bool close_enough(double a, double b) {
-  double d = fabs(a - b), m = fabs(b) > 1 ? fabs(b) : 1;
+  double d = absd(a - b), m = absd(b) > 1 ? absd(b) : 1;
   return d <= 0.01 * m;
 }
 
@@ -345,7 +349,7 @@ void sl_answer_math_analyze(const char *t, size_t n, const char *q, size_t qn, s
     out->fails |= SL_MATH_NO_ANSWER;
   }
   if (out->wrong) out->fails |= SL_MATH_BAD_ARITH;
-  if (out->has_final && fabs(out->final - nearbyint(out->final)) > 1e-9 && !(q && question_allows_fraction(q, qn)))
+  if (out->has_final && !whole(out->final) && !(q && question_allows_fraction(q, qn)))
     out->fails |= SL_MATH_NON_INTEGER;
 }
 

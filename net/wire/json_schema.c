@@ -59,7 +59,8 @@ static const cJSON *resolve(const cJSON *root, const char *ref) {
 }
 
 static bool is_integer(const cJSON *v) {
-  return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble == floor(v->valuedouble);
+  return cJSON_IsNumber(v) && isfinite(v->valuedouble) &&
+         (v->valuedouble >= 9e15 || v->valuedouble <= -9e15 || v->valuedouble == (double)(long long)v->valuedouble);
 }
 
 static bool type_is(const cJSON *v, const char *t) {
