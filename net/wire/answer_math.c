@@ -15,7 +15,9 @@ struct px {
 
 /* libm-free helpers (net/wire links no libm) */
 static double absd(double x) { return x < 0 ? -x : x; }
-static bool whole(double x) { return absd(x) >= 9e15 || absd(x - (double)(long long)(x < 0 ? x - 0.5 : x + 0.5)) <= 1e-9; }
+static bool whole(double x) {
+  return absd(x) >= 9e15 || absd(x - (double)(long long)(x < 0 ? x - 0.5 : x + 0.5)) <= 1e-9;
+}
 
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 static char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c; }
@@ -66,13 +68,9 @@ static size_t lex_op(const struct px *p, char *op) {
   case '+':
   case '-':
   case '*':
-  case '/':
-    *op = (char)s[0];
-    return 1;
+  case '/': *op = (char)s[0]; return 1;
   case 'x':
-  case 'X':
-    *op = '*';
-    return 1;
+  case 'X': *op = '*'; return 1;
   case '\\':
     if (r >= 2 && s[1] == '*') {
       *op = '*';
@@ -91,8 +89,7 @@ static size_t lex_op(const struct px *p, char *op) {
       return 3;
     }
     return 0;
-  default:
-    return 0;
+  default: return 0;
   }
 }
 
@@ -383,15 +380,10 @@ double sl_answer_math_score(const char *text, size_t n, unsigned *fails) {
 
 const char *sl_answer_math_fail_name(unsigned bit) {
   switch (bit) {
-  case SL_MATH_NO_ANSWER:
-    return "no_answer";
-  case SL_MATH_NO_MARKER:
-    return "no_final_marker";
-  case SL_MATH_BAD_ARITH:
-    return "bad_arithmetic";
-  case SL_MATH_NON_INTEGER:
-    return "non_integer";
-  default:
-    return "";
+  case SL_MATH_NO_ANSWER: return "no_answer";
+  case SL_MATH_NO_MARKER: return "no_final_marker";
+  case SL_MATH_BAD_ARITH: return "bad_arithmetic";
+  case SL_MATH_NON_INTEGER: return "non_integer";
+  default: return "";
   }
 }

@@ -123,10 +123,11 @@ static const char *tool_req =
 
 static const char *call(const char *name, const char *args) {
   static char b[2048];
-  snprintf(b, sizeof b,
-           "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\","
-           "\"type\":\"function\",\"function\":{\"name\":\"%s\",\"arguments\":%s}}]},\"finish_reason\":\"tool_calls\"}]}",
-           name, args);
+  snprintf(
+      b, sizeof b,
+      "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\","
+      "\"type\":\"function\",\"function\":{\"name\":\"%s\",\"arguments\":%s}}]},\"finish_reason\":\"tool_calls\"}]}",
+      name, args);
   return b;
 }
 
@@ -151,7 +152,8 @@ static const char *lp_ans(double a, double b) {
   static char buf[1024];
   snprintf(buf, sizeof buf,
            "{\"choices\":[{\"message\":{\"content\":\"Hi there\"},\"finish_reason\":\"stop\",\"logprobs\":{\"content\":"
-           "[{\"token\":\"Hi\",\"logprob\":%g,\"bytes\":[72,105],\"top_logprobs\":[]},{\"token\":\" there\",\"logprob\":%g}]}}]}",
+           "[{\"token\":\"Hi\",\"logprob\":%g,\"bytes\":[72,105],\"top_logprobs\":[]},{\"token\":\" "
+           "there\",\"logprob\":%g}]}}]}",
            a, b);
   return buf;
 }
