@@ -238,8 +238,10 @@ static bool check_logprob(const struct sl_answer_check_cfg *c, const cJSON *choi
   }
   if (!n) return true;
   double mean = sum / (double)n;
-  if (mean >= c->min_mean_logprob) return true;
-  if (why && whylen) snprintf(why, whylen, "mean token logprob %.3f below %.3f", mean, c->min_mean_logprob);
+  double thr = c->min_mean_logprob;
+  if (!(thr < 0) || !isfinite(thr)) thr = SL_AC_DEFAULT_MIN_MEAN_LOGPROB;
+  if (mean >= thr) return true;
+  if (why && whylen) snprintf(why, whylen, "mean token logprob %.3f below %.3f", mean, thr);
   return false;
 }
 

@@ -164,6 +164,15 @@ static void logprob(void) {
   CHECK(run(m, NULL, lp_ans(-0.5, -3.0)) == SL_AC_LOGPROB); /* mean -1.75 < -1 */
   CHECK(strstr(why, "-1.750") != NULL);
   CHECK(run(m, NULL, ans("\"no logprobs here\"", "stop")) == SL_AC_NONE);
+  /* a threshold that is not a negative number means the default, -1 */
+  struct sl_answer_check_cfg z = {.mask = m};
+  const char *b = lp_ans(-0.5, -0.7);
+  CHECK(sl_answer_check_run(&z, NULL, b, strlen(b), why, sizeof why) == SL_AC_NONE);
+  b = lp_ans(-0.5, -3.0);
+  CHECK(sl_answer_check_run(&z, NULL, b, strlen(b), why, sizeof why) == SL_AC_LOGPROB);
+  struct sl_answer_check_cfg strict = {.mask = m, .min_mean_logprob = -0.2};
+  b = lp_ans(-0.1, -0.4);
+  CHECK(sl_answer_check_run(&strict, NULL, b, strlen(b), why, sizeof why) == SL_AC_LOGPROB);
   CHECK(run(m, NULL, "{\"choices\":[{\"message\":{\"content\":\"x\"},\"logprobs\":null}]}") == SL_AC_NONE);
   CHECK(run(m, NULL, "{\"choices\":[{\"message\":{\"content\":\"x\"},\"logprobs\":{\"content\":[]}}]}") == SL_AC_NONE);
 }
