@@ -769,8 +769,8 @@ static void print_metrics(const char *name, const struct sl_route_eval_result *r
  * learned router's prompt score; the curve escalates the most suspicious first. */
 struct cascade_eval {
   struct sl_route_eval_row *ec, *ecp; /* checks alone; checks + prompt score */
-  size_t flagged;                      /* rows whose answer fails a check (the pass/fail cascade) */
-  double flagged_q;                    /* quality sum with exactly the flagged rows escalated */
+  size_t flagged;                     /* rows whose answer fails a check (the pass/fail cascade) */
+  double flagged_q;                   /* quality sum with exactly the flagged rows escalated */
 };
 
 static void cascade_row(struct cascade_eval *c, size_t k, const struct row *r, double prompt_score, double w) {
@@ -1079,8 +1079,8 @@ static int load_contaminated(const char *dir, struct strset *set) {
   return 0;
 }
 
-static int add_row(struct rows *rs, const char *prompt, double weak, double strong, unsigned turns,
-                   const char *source, const char *response) {
+static int add_row(struct rows *rs, const char *prompt, double weak, double strong, unsigned turns, const char *source,
+                   const char *response) {
   struct row *r = rows_add(rs);
   if (!r) return -1;
   r->prompt = strdup(prompt);

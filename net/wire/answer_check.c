@@ -12,7 +12,8 @@
 #include "net/wire/answer_math.h"
 #include "net/wire/json_schema.h"
 
-static const char *const names[SL_AC_N] = {"none", "length", "empty", "refusal", "json", "tool_args", "logprob", "math"};
+static const char *const names[SL_AC_N] = {"none", "length",    "empty",   "refusal",
+                                           "json", "tool_args", "logprob", "math"};
 
 const char *sl_answer_check_name(enum sl_answer_check c) { return (unsigned)c < SL_AC_N ? names[c] : "unknown"; }
 
@@ -31,12 +32,12 @@ int sl_answer_check_parse(const char *name, enum sl_answer_check *out) {
 }
 
 static const char *const builtin_refusals[] = {
-    "i'm sorry, but i can't",   "i'm sorry, but i cannot",  "i am sorry, but i can",   "i'm sorry, i can't",
-    "i'm sorry, i cannot",      "i apologize, but i can",   "i cannot help with",      "i can't help with",
-    "i can't assist",           "i cannot assist",          "i'm unable to help",      "i am unable to help",
-    "i'm unable to assist",     "i am unable to assist",    "i'm not able to help",    "i won't be able to help",
-    "i cannot provide",         "i can't provide",          "i must decline",          "as an ai",
-    "i cannot comply",          "i can't comply",           "i'm not able to provide",
+    "i'm sorry, but i can't", "i'm sorry, but i cannot", "i am sorry, but i can",   "i'm sorry, i can't",
+    "i'm sorry, i cannot",    "i apologize, but i can",  "i cannot help with",      "i can't help with",
+    "i can't assist",         "i cannot assist",         "i'm unable to help",      "i am unable to help",
+    "i'm unable to assist",   "i am unable to assist",   "i'm not able to help",    "i won't be able to help",
+    "i cannot provide",       "i can't provide",         "i must decline",          "as an ai",
+    "i cannot comply",        "i can't comply",          "i'm not able to provide",
 };
 
 const char *const *sl_answer_check_refusals(size_t *n) {
@@ -237,8 +238,10 @@ static bool check_logprob(const struct sl_answer_check_cfg *c, const cJSON *choi
   }
   if (!n) return true;
   double mean = sum / (double)n;
-  if (mean >= c->min_mean_logprob) return true;
-  if (why && whylen) snprintf(why, whylen, "mean token logprob %.3f below %.3f", mean, c->min_mean_logprob);
+  double thr = c->min_mean_logprob;
+  if (!(thr < 0) || !isfinite(thr)) thr = SL_AC_DEFAULT_MIN_MEAN_LOGPROB;
+  if (mean >= thr) return true;
+  if (why && whylen) snprintf(why, whylen, "mean token logprob %.3f below %.3f", mean, thr);
   return false;
 }
 
@@ -322,17 +325,10 @@ enum sl_answer_check sl_answer_check_run(const struct sl_answer_check_cfg *c, co
         if (!ok) why_set(why, whylen, "refusal: \"%.60s\"", hit);
         break;
       }
-      case SL_AC_JSON:
-        ok = check_json(req, ch, why, whylen);
-        break;
-      case SL_AC_TOOLS:
-        ok = check_tools(req, ch, why, whylen);
-        break;
-      case SL_AC_MATH:
-        ok = check_math(req, ch, why, whylen);
-        break;
-      default:
-        break;
+      case SL_AC_JSON: ok = check_json(req, ch, why, whylen); break;
+      case SL_AC_TOOLS: ok = check_tools(req, ch, why, whylen); break;
+      case SL_AC_MATH: ok = check_math(req, ch, why, whylen); break;
+      default: break;
       }
       if (!ok) {
         res = (enum sl_answer_check)k;

@@ -34,7 +34,8 @@ enum sl_answer_check {
   SL_AC_N
 };
 
-#define SL_AC_REFUSAL_SCAN 1024 /* bytes of content searched for refusal phrases */
+#define SL_AC_REFUSAL_SCAN             1024 /* bytes of content searched for refusal phrases */
+#define SL_AC_DEFAULT_MIN_MEAN_LOGPROB -1.0 /* a mean below e^-1 per token */
 
 /* "length","empty","refusal","json","tool_args","logprob","math" ("none" for SL_AC_NONE). */
 const char *sl_answer_check_name(enum sl_answer_check c);
@@ -45,7 +46,8 @@ struct sl_answer_check_cfg {
   unsigned mask;               /* 1u << check, for the checks to run */
   const char *const *refusals; /* phrases (matched case-insensitively); NULL: the built-in list */
   size_t nrefusals;
-  double min_mean_logprob; /* SL_AC_LOGPROB: fail below this mean token logprob; e.g. -1.0 */
+  double min_mean_logprob; /* SL_AC_LOGPROB: fail below this mean token logprob; e.g. -1.0. Not
+                              negative and finite (0 from a zeroed struct): the default below */
 };
 
 /* The built-in refusal phrases (lowercase), and how many. */

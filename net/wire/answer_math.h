@@ -27,14 +27,18 @@ struct sl_answer_math {
   unsigned checked, wrong; /* equations evaluated, and those that did not hold */
   bool has_final;          /* final found (marked, or else the last number) */
   double final;
+  size_t len;  /* bytes analysed */
+  size_t tail; /* non-blank bytes after a marked final number (units, prose), at most 1000 */
 };
 
 /* Analyses text[0..n). question (may be NULL) decides whether a non-integer result is
  * suspicious: with no question, or one that does not mention decimals, fractions,
  * probabilities or ratios, a non-integer final answer sets SL_MATH_NON_INTEGER. */
 void sl_answer_math_analyze(const char *text, size_t n, const char *question, size_t qn, struct sl_answer_math *out);
-/* How suspicious the answer is: 0 for an answer with a marked integer final and arithmetic
- * that holds, higher for more (and worse) failures; *fails (may be NULL) gets the bits. */
+/* How suspicious the answer is: below 0.3 for an answer that fails no check (longer answers,
+ * and text after the marked final number, a little higher), +1 for each equation that does not
+ * hold (at most 3), +2 no final marker, +3 non-integer, +4 no answer; *fails (may be NULL) gets
+ * the bits. */
 double sl_answer_math_score(const char *text, size_t n, unsigned *fails);
 /* The score of an analysed answer (what sl_answer_math_score returns). */
 double sl_answer_math_weigh(const struct sl_answer_math *m);

@@ -4,8 +4,8 @@
  * $ref to "#/$defs/NAME" or "#/definitions/NAME", minLength/maxLength, minItems/maxItems,
  * minimum/maximum/exclusiveMinimum/exclusiveMaximum. Unknown keywords are ignored (a schema
  * that uses them accepts more, never less). Recursion (nesting and $ref chains) is bounded by
- * SL_JSON_SCHEMA_MAX_DEPTH and the work by SL_JSON_SCHEMA_MAX_STEPS: past either is a violation. Pure (cJSON). To add a keyword: one more
- * test in check() in json_schema.c, and a unit test. */
+ * SL_JSON_SCHEMA_MAX_DEPTH and the work by SL_JSON_SCHEMA_MAX_STEPS: past either is a violation. Pure (cJSON). To add a
+ * keyword: one more test in check() in json_schema.c, and a unit test. */
 #ifndef SL_WIRE_JSON_SCHEMA_H
 #define SL_WIRE_JSON_SCHEMA_H
 

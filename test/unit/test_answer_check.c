@@ -123,10 +123,11 @@ static const char *tool_req =
 
 static const char *call(const char *name, const char *args) {
   static char b[2048];
-  snprintf(b, sizeof b,
-           "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\","
-           "\"type\":\"function\",\"function\":{\"name\":\"%s\",\"arguments\":%s}}]},\"finish_reason\":\"tool_calls\"}]}",
-           name, args);
+  snprintf(
+      b, sizeof b,
+      "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\","
+      "\"type\":\"function\",\"function\":{\"name\":\"%s\",\"arguments\":%s}}]},\"finish_reason\":\"tool_calls\"}]}",
+      name, args);
   return b;
 }
 
@@ -151,7 +152,8 @@ static const char *lp_ans(double a, double b) {
   static char buf[1024];
   snprintf(buf, sizeof buf,
            "{\"choices\":[{\"message\":{\"content\":\"Hi there\"},\"finish_reason\":\"stop\",\"logprobs\":{\"content\":"
-           "[{\"token\":\"Hi\",\"logprob\":%g,\"bytes\":[72,105],\"top_logprobs\":[]},{\"token\":\" there\",\"logprob\":%g}]}}]}",
+           "[{\"token\":\"Hi\",\"logprob\":%g,\"bytes\":[72,105],\"top_logprobs\":[]},{\"token\":\" "
+           "there\",\"logprob\":%g}]}}]}",
            a, b);
   return buf;
 }
@@ -162,6 +164,15 @@ static void logprob(void) {
   CHECK(run(m, NULL, lp_ans(-0.5, -3.0)) == SL_AC_LOGPROB); /* mean -1.75 < -1 */
   CHECK(strstr(why, "-1.750") != NULL);
   CHECK(run(m, NULL, ans("\"no logprobs here\"", "stop")) == SL_AC_NONE);
+  /* a threshold that is not a negative number means the default, -1 */
+  struct sl_answer_check_cfg z = {.mask = m};
+  const char *b = lp_ans(-0.5, -0.7);
+  CHECK(sl_answer_check_run(&z, NULL, b, strlen(b), why, sizeof why) == SL_AC_NONE);
+  b = lp_ans(-0.5, -3.0);
+  CHECK(sl_answer_check_run(&z, NULL, b, strlen(b), why, sizeof why) == SL_AC_LOGPROB);
+  struct sl_answer_check_cfg strict = {.mask = m, .min_mean_logprob = -0.2};
+  b = lp_ans(-0.1, -0.4);
+  CHECK(sl_answer_check_run(&strict, NULL, b, strlen(b), why, sizeof why) == SL_AC_LOGPROB);
   CHECK(run(m, NULL, "{\"choices\":[{\"message\":{\"content\":\"x\"},\"logprobs\":null}]}") == SL_AC_NONE);
   CHECK(run(m, NULL, "{\"choices\":[{\"message\":{\"content\":\"x\"},\"logprobs\":{\"content\":[]}}]}") == SL_AC_NONE);
 }

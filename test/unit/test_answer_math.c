@@ -20,8 +20,8 @@ static void evaluator(void) {
   CHECK(ev("$1,200 / 4", &rc) == 300 && rc == 0);
   CHECK(fabs(ev("8 x $5 x 60%", &rc) - 24) < 1e-9 && rc == 0);
   CHECK(ev("3 \\* 4", &rc) == 12 && rc == 0);
-  CHECK(ev("6 \xc3\x97 7", &rc) == 42 && rc == 0);   /* × */
-  CHECK(ev("84 \xc3\xb7 2", &rc) == 42 && rc == 0);  /* ÷ */
+  CHECK(ev("6 \xc3\x97 7", &rc) == 42 && rc == 0);     /* × */
+  CHECK(ev("84 \xc3\xb7 2", &rc) == 42 && rc == 0);    /* ÷ */
   CHECK(ev("10 \xe2\x88\x92 3", &rc) == 7 && rc == 0); /* − */
   CHECK(ev("-3 + 5", &rc) == 2 && rc == 0);
   CHECK(fabs(ev("2/3", &rc) - 2.0 / 3) < 1e-12 && rc == 0);
@@ -92,7 +92,8 @@ static void bad_arithmetic(void) {
   m = an("Total: 20 + 80 + 160 = 250 sheep.\n#### 250", NULL);
   CHECK((m.fails & SL_MATH_BAD_ARITH) && m.wrong == 1);
   /* rounding to cents holds */
-  m = an("Each pays 100 / 3 = 33.33 dollars.\nThe answer is 33.33", "How much does each pay, to the nearest cent? Round it.");
+  m = an("Each pays 100 / 3 = 33.33 dollars.\nThe answer is 33.33",
+         "How much does each pay, to the nearest cent? Round it.");
   CHECK(m.fails == 0);
 }
 
@@ -116,13 +117,23 @@ static void score_orders_suspicion(void) {
   double s_frac = sl_answer_math_score(frac, strlen(frac), &f3);
   const char *none = "I do not know.";
   double s_none = sl_answer_math_score(none, strlen(none), &f4);
-  CHECK(good == 0 && f1 == 0);
+  CHECK(good > 0 && good < 0.3 && f1 == 0); /* only the length hint */
+  /* text after the final number and a longer answer raise the hint, never to a failure's 1 */
+  const char *units = "He pays 2 + 2 = 4 dollars.\n#### 4 dollars";
+  const char *bare = "He pays 2 + 2 = 4 dollars.\n#### 4";
+  double s_units = sl_answer_math_score(units, strlen(units), NULL),
+         s_bare = sl_answer_math_score(bare, strlen(bare), NULL);
+  CHECK(s_units > s_bare && s_units < 1);
+  struct sl_answer_math mu;
+  sl_answer_math_analyze(units, strlen(units), NULL, 0, &mu);
+  CHECK(mu.tail == 7 && mu.fails == 0);
   CHECK(s_cut > good && f2 == SL_MATH_NO_MARKER);
   CHECK(s_frac > s_cut && f3 == SL_MATH_NON_INTEGER);
   CHECK(s_none > s_frac && f4 == SL_MATH_NO_ANSWER);
   const char *two_wrong = "1 + 1 = 3 and 2 + 2 = 5.\n#### 5";
   const char *one_wrong = "1 + 1 = 3 and 2 + 2 = 4.\n#### 4";
-  CHECK(sl_answer_math_score(two_wrong, strlen(two_wrong), NULL) > sl_answer_math_score(one_wrong, strlen(one_wrong), NULL));
+  CHECK(sl_answer_math_score(two_wrong, strlen(two_wrong), NULL) >
+        sl_answer_math_score(one_wrong, strlen(one_wrong), NULL));
   CHECK_STR(sl_answer_math_fail_name(SL_MATH_BAD_ARITH), "bad_arithmetic");
   CHECK_STR(sl_answer_math_fail_name(3), "");
 }

@@ -93,8 +93,9 @@ static void combinators(void) {
 }
 
 static void refs(void) {
-  const char *s = "{\"$defs\":{\"pos\":{\"type\":\"integer\",\"minimum\":1}},\"definitions\":{\"name\":{\"type\":\"string\"}},"
-                  "\"properties\":{\"n\":{\"$ref\":\"#/$defs/pos\"},\"s\":{\"$ref\":\"#/definitions/name\"}}}";
+  const char *s =
+      "{\"$defs\":{\"pos\":{\"type\":\"integer\",\"minimum\":1}},\"definitions\":{\"name\":{\"type\":\"string\"}},"
+      "\"properties\":{\"n\":{\"$ref\":\"#/$defs/pos\"},\"s\":{\"$ref\":\"#/definitions/name\"}}}";
   CHECK(v(s, "{\"n\":2,\"s\":\"x\"}") == 0);
   CHECK(v(s, "{\"n\":0}") == -1 && strstr(why, "n: minimum"));
   CHECK(v(s, "{\"s\":3}") == -1);
@@ -131,9 +132,14 @@ static void bounds(void) {
 
 int main(void) {
   static const struct check_case cases[] = {
-      {"type", type_kw},           {"object_kws", object_kws}, {"array_kws", array_kws},
-      {"value_kws", value_kws},    {"combinators", combinators}, {"refs", refs},
-      {"unknown_ignored", unknown_ignored}, {"bounds", bounds},
+      {"type", type_kw},
+      {"object_kws", object_kws},
+      {"array_kws", array_kws},
+      {"value_kws", value_kws},
+      {"combinators", combinators},
+      {"refs", refs},
+      {"unknown_ignored", unknown_ignored},
+      {"bounds", bounds},
   };
   return check_run(cases, sizeof cases / sizeof cases[0]);
 }
