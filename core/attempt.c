@@ -25,6 +25,7 @@
 #include "core/responses.h"
 #include "core/request_internal.h"
 #include "core/stream_chain.h"
+#include "net/wire/oai_stream.h"
 #include "net/wire/oai_error.h"
 #include "policy/attempt_verdict.h"
 #include "policy/classify.h"
@@ -97,6 +98,8 @@ void sl_attempts_free(struct sl_request *rq) {
     sl_buf_free(&at->xbody);
     if (at->chain) sl_stream_chain_free(at->chain);
     if (at->xs) sl_xlate_stream_free(at->xs);
+    sl_buf_free(&at->gate);
+    if (at->gate_asm) sl_oai_asm_free(at->gate_asm);
     if (at->uf) {
       sl_usage_filter_free(at->uf);
     }
@@ -128,8 +131,14 @@ void sl_attempts_log(const struct sl_request *rq, struct sl_buf *b) {
 
 /* Ends a winning stream with an in-band error event in the client's format; the cost of
  * what was consumed still goes in the trailer. */
+static void end_stream(struct sl_request *rq, struct sl_attempt *at, bool complete, const char *cut_msg);
+
 static void stream_fail(struct sl_request *rq, const char *msg, enum sl_attempt_outcome o) {
   struct sl_attempt *at = rq->winner;
+  if (at && at->gated) { /* nothing reached the client yet: the cascade goes on */
+    end_stream(rq, at, false, msg);
+    return;
+  }
   if (rq->cwire == SL_WIRE_RESPONSES && at && at->xs && at->chain) {
     /* a translated Responses stream is ended by its translator: an error event, then
      * response.failed with the items so far, in sequence */
@@ -156,19 +165,32 @@ static void declare_winner(struct sl_attempt *at) {
 }
 
 /* The chain's ends: the client (through the request) and the cache tee. */
+static void gate_hold(struct sl_attempt *at, const struct sl_iov *v, size_t n);
+
 static void chain_write(void *ud, const struct sl_iov *v, size_t n) {
-  struct sl_request *rq = ud;
+  struct sl_attempt *at = ud;
+  struct sl_request *rq = at->rq;
+  if (rq->winner != at) return; /* a cascade step escalated midway: the rest of its read */
+  if (at->gated) {              /* a cascade step's first tokens, held until checked */
+    gate_hold(at, v, n);
+    return;
+  }
   /* a Responses stream's answer is stored before its last event leaves: a client that
    * continues at once (previous_response_id) finds it */
   if (rq->route == SL_R_RESPONSES && rq->winner) sl_responses_stream_check(rq, rq->winner);
   rq->events->stream_write(rq, v, n);
 }
 static void chain_tee_frame(void *ud, const struct sl_sse_frame *fr) {
-  struct sl_request *rq = ud;
+  struct sl_attempt *at = ud;
+  struct sl_request *rq = at->rq;
+  if (rq->winner != at || at->gated) return; /* a held step is teed when its gate opens */
   if (rq->route == SL_R_RESPONSES) sl_responses_frame(rq, fr);
-  sl_reqcache_stream_frame(ud, fr);
+  sl_reqcache_stream_frame(rq, fr);
 }
-static void chain_tee_bytes(void *ud, const char *p, size_t n) { sl_reqcache_stream_bytes(ud, p, n); }
+static void chain_tee_bytes(void *ud, const char *p, size_t n) {
+  struct sl_attempt *at = ud;
+  if (at->rq->winner == at && !at->gated) sl_reqcache_stream_bytes(at->rq, p, n);
+}
 
 /* The translators' options for at's answer. */
 static struct sl_xlate_resp_opts resp_opts(const struct sl_attempt *at) {
@@ -218,9 +240,62 @@ static void start_stream(struct sl_attempt *at) {
                  rq->usage_ask != SL_USAGE_ASK_NOT_STREAM;
     sl_usage_filter_init(at->uf, strip ? SL_USAGE_STRIP : 0, 0);
   }
-  struct sl_stream_sink sink = {chain_write, chain_tee_frame, chain_tee_bytes, rq};
+  struct sl_stream_sink sink = {chain_write, chain_tee_frame, chain_tee_bytes, at};
   if ((at->chain = sl_arena_alloc(rq->arena, sizeof *at->chain))) sl_stream_chain_init(at->chain, at->xs, at->uf, &sink);
+  /* a cascade step checked on its first tokens: nothing reaches the client before they pass */
+  if (at->chain && sl_cascade_early(at) && sl_oai_asm_new(&at->gate_asm) == 0) {
+    at->gated = true;
+    return;
+  }
   rq->events->stream_start(rq);
+}
+
+/* ---- cascade: a stream's first tokens, checked before the client sees any ---- */
+
+static bool cascade_escalate(struct sl_request *rq, struct sl_attempt *at);
+
+/* The gate's verdict: open it (the client gets what was held, then the rest as it
+ * comes) or fail the step and escalate. complete: the step's stream has ended. True when
+ * the stream goes on to the client. */
+static bool gate_decide(struct sl_attempt *at, bool complete) {
+  struct sl_request *rq = at->rq;
+  char *json = NULL;
+  size_t len = 0;
+  bool whole = false;
+  const char *failed = NULL;
+  if (sl_oai_asm_finish(at->gate_asm, &json, &len, &whole) == 0) failed = sl_cascade_check_stream(at, json, len, complete);
+  free(json);
+  sl_oai_asm_free(at->gate_asm);
+  at->gate_asm = NULL;
+  at->gated = false;
+  if (!failed) {
+    rq->events->stream_start(rq);
+    if (at->gate.n) {
+      sl_reqcache_stream_bytes(rq, at->gate.p, at->gate.n); /* the cache sees the held part too */
+      struct sl_iov v = {at->gate.p, at->gate.n};
+      rq->events->stream_write(rq, &v, 1);
+    }
+    sl_buf_free(&at->gate);
+    return true;
+  }
+  sl_buf_free(&at->gate);
+  attempt_close_upstream(at);
+  set_outcome(at, SL_AO_CHECK_FAILED);
+  attempt_end_health(at, false, true, SL_FAIL_ERROR); /* the deployment answered */
+  rq->winner = NULL;
+  rq->cascade_keep = NULL; /* no whole answer to fall back on */
+  if (!cascade_escalate(rq, at)) give_up(rq);
+  return false;
+}
+
+static void gate_hold(struct sl_attempt *at, const struct sl_iov *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    sl_buf_append(&at->gate, v[i].p, v[i].n);
+    sl_oai_asm_feed_bytes(at->gate_asm, v[i].p, v[i].n);
+    for (size_t k = 0; k + 1 < v[i].n; k++) /* events held: about one token each */
+      if (v[i].p[k] == '\n' && v[i].p[k + 1] == '\n') at->gate_events++;
+  }
+  if (at->gate.oom || at->gate_events >= sl_cascade_early_tokens(at)) gate_decide(at, false);
 }
 
 /* Usage a translator saw, in OpenAI's convention (prompt counts every input token). */
@@ -252,6 +327,21 @@ static void end_stream(struct sl_request *rq, struct sl_attempt *at, bool comple
   if (at->chain) {
     if (sl_stream_chain_finish(at->chain) == -EPIPE && at->xs)
       rq->err_code = sl_attempt_outcome_name(SL_AO_UPSTREAM_PROTOCOL_ERROR, 0);
+  }
+  /* a held step whose stream ended inside its window: checked whole (a cut one fails) */
+  if (at->gated && (!complete || cut_msg || !gate_decide(at, true))) {
+    if (at->gated) { /* cut before its tokens could be checked: as a failed check */
+      sl_oai_asm_free(at->gate_asm);
+      at->gate_asm = NULL;
+      at->gated = false;
+      sl_buf_free(&at->gate);
+      set_outcome(at, SL_AO_CHECK_FAILED);
+      at->check_failed = "incomplete";
+      rq->winner = NULL;
+      rq->cascade_keep = NULL;
+      if (!cascade_escalate(rq, at)) give_up(rq);
+    }
+    return;
   }
   if (at->xs) {
     struct sl_xlate_usage xu;
@@ -389,6 +479,7 @@ static bool cascade_escalate(struct sl_request *rq, struct sl_attempt *at) {
   if (!tried) return false;
   rq->cascade_step++;
   rq->cascade_keep = at;
+  rq->err_code = NULL; /* what the failed step said is not the request's end */
   free(rq->tried);
   rq->tried = tried;
   rq->group = rq->cur_group = g;
@@ -462,6 +553,7 @@ static void up_body(void *ud, const char *p, size_t n) {
     if (!rq->winner) start_stream(at);
     if (rq->winner != at || !rq->conn) return;
     int xr = forward_stream(rq, at, p, n);
+    if (rq->winner != at) return; /* a cascade step escalated on its first tokens */
     if (xr < 0 && at->xs) { /* the error event is already written in the client's format */
       set_outcome(at, xr == -EPROTO ? SL_AO_UPSTREAM_ERROR : SL_AO_UPSTREAM_PROTOCOL_ERROR);
       if (at->up) sl_upstream_cancel(at->up);

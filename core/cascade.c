@@ -13,9 +13,16 @@ static bool checked_step(const struct sl_request *rq) {
   return rq->cascade && rq->route == SL_R_CHAT && (size_t)rq->cascade_step + 1 < rq->cascade->cfg->ntargets;
 }
 
+bool sl_cascade_early(const struct sl_attempt *at) {
+  const struct sl_request *rq = at->rq;
+  return rq->stream && checked_step(rq) && rq->cascade->cfg->stream_early;
+}
+
+size_t sl_cascade_early_tokens(const struct sl_attempt *at) { return at->rq->cascade->cfg->early_tokens; }
+
 cJSON *sl_cascade_request(struct sl_attempt *at) {
   struct sl_request *rq = at->rq;
-  if (!checked_step(rq)) return NULL;
+  if (!checked_step(rq) || sl_cascade_early(at)) return NULL; /* early: the stream goes as asked */
   bool want_lp = (rq->cascade->cfg->checks & (1u << SL_AC_LOGPROB)) &&
                  !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rq->json, "logprobs"));
   if (!rq->stream && !want_lp) return NULL;
@@ -34,19 +41,31 @@ cJSON *sl_cascade_request(struct sl_attempt *at) {
   return c;
 }
 
-const char *sl_cascade_check(struct sl_attempt *at) {
+/* Runs the checks in mask on an answer; the failed check's name is recorded. */
+static const char *run(struct sl_attempt *at, unsigned mask, const char *body, size_t len) {
   struct sl_request *rq = at->rq;
-  if (!checked_step(rq)) return NULL;
   const struct sl_router_cfg *c = rq->cascade->cfg;
-  struct sl_answer_check_cfg cc = {.mask = c->checks,
+  struct sl_answer_check_cfg cc = {.mask = mask,
                                    .refusals = (const char *const *)c->refusal_phrases,
                                    .nrefusals = c->nrefusal_phrases,
                                    .min_mean_logprob = c->min_mean_logprob};
   char why[160];
-  enum sl_answer_check f = sl_answer_check_run(&cc, rq->json, at->resp.p ? at->resp.p : "", at->resp.n, why, sizeof why);
+  enum sl_answer_check f = sl_answer_check_run(&cc, rq->json, body, len, why, sizeof why);
   if (f == SL_AC_NONE) return NULL;
   at->check_failed = sl_answer_check_name(f);
   size_t n = strlen(rq->cascade_failed);
   snprintf(rq->cascade_failed + n, sizeof rq->cascade_failed - n, "%s%s", n ? "," : "", at->check_failed);
   return at->check_failed;
+}
+
+const char *sl_cascade_check(struct sl_attempt *at) {
+  if (!checked_step(at->rq)) return NULL;
+  return run(at, at->rq->cascade->cfg->checks, at->resp.p ? at->resp.p : "", at->resp.n);
+}
+
+const char *sl_cascade_check_stream(struct sl_attempt *at, const char *json, size_t len, bool complete) {
+  if (!checked_step(at->rq)) return NULL;
+  unsigned mask = at->rq->cascade->cfg->checks & ~(1u << SL_AC_LOGPROB); /* not asked for on a live stream */
+  if (!complete) mask &= 1u << SL_AC_REFUSAL; /* what a prefix can already fail */
+  return run(at, mask, json ? json : "", json ? len : 0);
 }

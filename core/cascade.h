@@ -26,4 +26,13 @@ cJSON *sl_cascade_request(struct sl_attempt *at);
  * or NULL when it passes or is not checked. */
 const char *sl_cascade_check(struct sl_attempt *at);
 
+/* Whether this attempt is a checked step of a streaming client with `stream_checks:
+ * early`: its stream is held until its first `early_tokens` events pass the checks that
+ * a prefix can fail (refusal; and, when the stream ends inside the window, every check). */
+bool sl_cascade_early(const struct sl_attempt *at);
+size_t sl_cascade_early_tokens(const struct sl_attempt *at);
+/* The held part of a step's stream (assembled into a chat.completion, json/len): the check
+ * it fails, or NULL. complete: the stream ended (all checks), else only prefix checks. */
+const char *sl_cascade_check_stream(struct sl_attempt *at, const char *json, size_t len, bool complete);
+
 #endif

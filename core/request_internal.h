@@ -67,6 +67,11 @@ struct sl_attempt {
   bool held;                   /* cascade: asked for a whole answer although the client streams
                                 * (it is checked first, then replayed as a stream) */
   const char *check_failed;    /* cascade: the check this attempt's answer failed (a static name) */
+  bool gated;                  /* cascade (stream_checks: early): the client's bytes are held in
+                                * `gate` until the first tokens pass the checks */
+  struct sl_buf gate;
+  struct sl_oai_asm *gate_asm; /* the held part, assembled to be checked */
+  size_t gate_events;
   bool json_tool;              /* the request's response_format went to Anthropic as the forced
                                 * tool SL_XLATE_JSON_TOOL: its input is the answer's content */
 };

@@ -126,6 +126,8 @@ struct sl_router_cfg {
   char **refusal_phrases;   /* NULL: the built-in list */
   size_t nrefusal_phrases;
   double min_mean_logprob;  /* the logprob check's bar; default -1.0 */
+  bool stream_early;        /* stream_checks: early (default hold) */
+  size_t early_tokens;      /* early: the events held and checked; default 20 */
   struct sl_route_model *rmodel; /* loaded at config load (NULL for rules and cost-only) */
   void *rules_mem;         /* owns the rules' conditions and strings */
 };

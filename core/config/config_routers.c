@@ -148,6 +148,16 @@ static int parse_logprob(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path,
   return 0;
 }
 
+static int parse_stream_checks(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
+  const char *text = NULL, *env;
+  int rc = v->type == YAML_SCALAR_NODE ? sl_cfg_scalar(c, v, path, &text, &env) : 0;
+  if (rc) return rc;
+  if (!text || (strcmp(text, "hold") && strcmp(text, "early")))
+    return sl_cfg_fail(c, v, path, "expected hold or early, got %s", text ? text : sl_cfg_node_desc(v));
+  *(bool *)field = strcmp(text, "early") == 0;
+  return 0;
+}
+
 /* ---- targets: [{model: group, quality: q}, ...] ---- */
 
 static int parse_targets(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
@@ -428,6 +438,8 @@ static const struct sl_cfg_key router_params_keys[] = {
     KEY("checks", SL_K_FUNC, RT(checks), .fn = parse_checks),
     KEY("refusal_phrases", SL_K_FUNC, RT(refusal_phrases), .fn = parse_phrases),
     KEY("min_mean_logprob", SL_K_FUNC, RT(min_mean_logprob), .fn = parse_logprob),
+    KEY("stream_checks", SL_K_FUNC, RT(stream_early), .fn = parse_stream_checks),
+    KEY("early_tokens", SL_K_SIZE, RT(early_tokens), .min = 1),
     /* LiteLLM's auto_router names for the default */
     KEY("auto_router_default_model", SL_K_STR, RT(default_model)),
 };
@@ -484,6 +496,7 @@ int sl_cfg_parse_router(struct sl_cfg_ctx *c, yaml_node_t *item, const char *pat
   r->min_quality = -1;
   r->checks = 1u << SL_AC_LENGTH | 1u << SL_AC_EMPTY | 1u << SL_AC_REFUSAL | 1u << SL_AC_JSON | 1u << SL_AC_TOOLS;
   r->min_mean_logprob = -1.0;
+  r->early_tokens = 20;
   r->tier_bounds[0] = 0.15; /* LiteLLM's complexity_router boundaries, read as score quantiles */
   r->tier_bounds[1] = 0.35;
   r->tier_bounds[2] = 0.60;

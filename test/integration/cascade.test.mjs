@@ -47,6 +47,8 @@ before(async () => {
       cascade('c-good', 'cheap-good'),
       ...MODES.map((m) => cascade(`c-${m}`, `cheap-${m}`,
         m === 'low_logprob' ? { checks: ['length', 'empty', 'refusal', 'logprob'], min_mean_logprob: -1.5 } : {})),
+      cascade('e-good', 'cheap-good', { stream_checks: 'early', early_tokens: 3 }),
+      cascade('e-refusal', 'cheap-refusal', { stream_checks: 'early', early_tokens: 3 }),
       { model_name: 'c-dead', litellm_params: { model: 'sluice_router/cascade', targets: [{ model: 'cheap-refusal' }, { model: 'strong-dead' }] } },
     ],
     general_settings: { master_key: MASTER },
@@ -158,4 +160,34 @@ test('when the strong target cannot answer, the cheap answer is the client\'s', 
   assert.equal(r.status, 200, r.text);
   assert.equal(r.headers['x-sluice-cascade-failed'], 'refusal');
   assert.ok(r.json().choices[0].message.content.length > 0);
+});
+
+test('stream_checks: early: the first tokens are checked, then the stream flows as it comes', async () => {
+  const body = chat('e-good', { stream: true });
+  const s = await openStream(`${sluice.url}/v1/chat/completions`, { body, headers: AUTH });
+  assert.equal(s.status, 200);
+  assert.equal(s.headers['x-sluice-model-group'], 'cheap-good');
+  await s.waitEnd();
+  assert.equal(sseData(s.text).pop(), '[DONE]');
+  const rec = findRecorded(await good.stats(), (b, r) => r.body.includes(body.messages[0].content));
+  assert.equal(rec.json.stream, true, 'the checked step streams');
+  // the SDK reads it whole
+  const st = await oai.chat.completions.create({ ...chat('e-good'), stream: true });
+  let text = '';
+  for await (const c of st) text += c.choices[0]?.delta?.content ?? '';
+  assert.ok(text.length > 0);
+});
+
+test('stream_checks: early: a refusal in the first tokens escalates before the client sees any of it', async () => {
+  const body = chat('e-refusal', { stream: true });
+  const s = await openStream(`${sluice.url}/v1/chat/completions`, { body, headers: AUTH });
+  assert.equal(s.status, 200);
+  assert.equal(s.headers['x-sluice-model-group'], 'strong');
+  assert.equal(s.headers['x-sluice-cascade-failed'], 'refusal');
+  await s.waitEnd();
+  assert.ok(!/sorry/i.test(s.text), 'no byte of the refusal reached the client');
+  assert.equal(sseData(s.text).pop(), '[DONE]');
+  const cheap = findRecorded(await bad.refusal.stats(), (b, r) => r.body.includes(body.messages[0].content));
+  assert.equal(cheap.json.stream, true);
+  assert.ok(await strongGot(body.messages[0].content));
 });

@@ -249,8 +249,13 @@ static void cascade_loads(void) {
                                                               "      min_mean_logprob: 2\n",
                    "r.yaml:14: model_list[2].litellm_params.min_mean_logprob: expected a mean token logprob"));
   CHECK(fails_with(GROUPS ROUTER("f", "sluice_router/cascade") "      targets: [{model: weak}, {model: strong}]\n"
-                                                              "      stream_checks: early\n",
-                   "r.yaml:14: model_list[2].litellm_params.stream_checks"));
+                                                              "      stream_checks: later\n",
+                   "r.yaml:14: model_list[2].litellm_params.stream_checks: expected hold or early, got later"));
+  c = load(GROUPS ROUTER("f", "sluice_router/cascade") "      targets: [{model: weak}, {model: strong}]\n"
+                                                      "      stream_checks: early\n      early_tokens: 8\n",
+           err, sizeof err);
+  CHECK(c && c->routers[0].stream_early && c->routers[0].early_tokens == 8);
+  sl_config_free(c);
 }
 
 static void complexity_router_loads(void) {
