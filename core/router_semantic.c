@@ -27,6 +27,7 @@
 #include "store/lmdb_env.h"
 
 #define RETRY_MS 5000 /* after a failed utterance call, requests use the default this long */
+#define CHUNK 128     /* texts per embeddings call (providers cap inputs and tokens per request) */
 
 enum sem_st { SEM_NONE, SEM_PENDING, SEM_READY };
 
@@ -154,22 +155,50 @@ struct utt_call {
   unsigned have_dim;
   bool *found;
   const char **texts; /* the missing ones */
+  size_t *lens;
   size_t *tidx;       /* their positions */
   size_t n;
+  size_t done;        /* embedded so far, in calls of at most CHUNK */
+  float *got;         /* n x dim: the new vectors */
+  unsigned dim;
 };
 
 static void utt_call_free(struct utt_call *u) {
   free(u->have);
   free(u->found);
   free(u->texts);
+  free(u->lens);
   free(u->tidx);
+  free(u->got);
   free(u);
 }
 
+static void utt_done(void *ud, const float *v, size_t n, unsigned dim, int rc);
+
+static void utt_next(struct utt_call *u) {
+  size_t k = u->n - u->done < CHUNK ? u->n - u->done : CHUNK;
+  sl_embed_batch(u->s->w, &u->s->emb, u->texts + u->done, u->lens + u->done, k, utt_done, u);
+}
+
+/* One call's answer: the next call, or (the last) the routes' vectors. */
 static void utt_done(void *ud, const float *v, size_t n, unsigned dim, int rc) {
   struct utt_call *u = ud;
   struct sl_sem_state *s = u->s;
-  if (rc == 0 && (n != u->n || (u->have && dim != u->have_dim))) rc = -EIO; /* a model changed its dimension */
+  size_t want = u->n - u->done < CHUNK ? u->n - u->done : CHUNK;
+  if (rc == 0 && (n != want || (u->have && dim != u->have_dim) || (u->dim && dim != u->dim)))
+    rc = -EIO; /* a model changed its dimension */
+  if (rc == 0 && !u->got && !(u->got = calloc(u->n * dim, sizeof *u->got))) rc = -ENOMEM;
+  if (rc == 0) {
+    u->dim = dim;
+    memcpy(u->got + u->done * dim, v, n * dim * sizeof *v);
+    u->done += n;
+    if (u->done < u->n) {
+      utt_next(u);
+      return;
+    }
+    v = u->got;
+    n = u->n;
+  }
   float *all = rc == 0 ? calloc(s->ntexts * dim, sizeof *all) : NULL;
   if (rc == 0 && !all) rc = -ENOMEM;
   if (rc) {
@@ -196,7 +225,7 @@ static void utt_done(void *ud, const float *v, size_t n, unsigned dim, int rc) {
 }
 
 /* Embeds the routes' texts: in-process now; through the group, the stored ones from the
- * store and the rest in one call (READY when it answers). */
+ * store and the rest in calls of at most CHUNK texts (READY when the last answers). */
 static void embed_utterances(struct sl_sem_state *s) {
   const struct sl_router_cfg *c = s->r->cfg;
   struct utt_call *u = calloc(1, sizeof *u);
@@ -206,10 +235,9 @@ static void embed_utterances(struct sl_sem_state *s) {
     u->texts = calloc(s->ntexts, sizeof *u->texts);
     u->tidx = calloc(s->ntexts, sizeof *u->tidx);
   }
-  size_t *lens = calloc(s->ntexts ? s->ntexts : 1, sizeof *lens);
+  size_t *lens = u ? (u->lens = calloc(s->ntexts ? s->ntexts : 1, sizeof *lens)) : NULL;
   if (!u || !u->found || !u->texts || !u->tidx || !lens) {
     if (u) utt_call_free(u);
-    free(lens);
     s->retry_at_ms = sl_now_ms() + RETRY_MS;
     return;
   }
@@ -227,12 +255,10 @@ static void embed_utterances(struct sl_sem_state *s) {
       sl_log(SL_LOG_INFO, "semantic router: utterance vectors read from the store", "\"router\":\"%s\",\"stored\":%zu",
              c->name, s->ntexts);
     utt_call_free(u);
-    free(lens);
     return;
   }
   s->st = SEM_PENDING;
-  sl_embed_batch(s->w, &s->emb, u->texts, lens, u->n, utt_done, u);
-  free(lens);
+  utt_next(u);
 }
 
 static struct sl_sem_state *state_new(struct sl_worker *w, const struct sl_plan_router *r) {

@@ -26,6 +26,7 @@ const ROUTES = [
   { model: 'math', utterances: MATH },
   { model: 'history', utterances: HISTORY, description: 'questions about kings, wars and empires in history' },
 ];
+const MANY = Array.from({ length: 300 }, (_, i) => `arithmetic drill number ${i}: add ${i} and ${2 * i}`);
 const NEAR_MATH = 'What is the derivative of x squared plus 3x?';
 const NEAR_HISTORY = 'Who won the battle of Hastings and why?';
 const UNRELATED = 'Tell me a joke about cats and dogs';
@@ -48,6 +49,10 @@ function config({ emb = embM.port, timeout = '2s' } = {}) {
       }),
       R('topic-down', 'sluice_router/semantic', {
         default_model: 'general', embedding_model: 'emb-down', embedding_timeout: '1s', routes: ROUTES,
+      }),
+      R('many', 'sluice_router/semantic', {
+        default_model: 'general', embedding_model: 'emb', routes: [
+          { model: 'math', utterances: [...MATH, ...MANY] }, { model: 'history', utterances: HISTORY }],
       }),
       R('auto', 'auto_router/topics', {
         auto_router_config_path: routesJson, auto_router_default_model: 'general', auto_router_embedding_model: 'emb',
@@ -137,7 +142,7 @@ test('embeddings group through sluice: utterances embedded once, then one call p
   const b = await counts();
   assert.ok(b.emb - a.emb >= 2, 'the embeddings mock was called (utterances, then prompts)');
   const rec = (await embM.stats()).last.map((x) => JSON.parse(x.body ?? '{}')).find((j) => Array.isArray(j.input));
-  assert.ok(rec, 'the utterances went in one call with an input list');
+  assert.ok(rec, 'the utterances went in one call with an input list (fewer than 128)');
   assert.equal(rec.input.length, MATH.length + HISTORY.length + 1, 'every utterance and the description');
   assert.equal(rec.model, 'hash-embed', 'the embeddings deployment\'s model');
   // decisions: one embeddings call per prompt, none for utterances any more
@@ -146,6 +151,17 @@ test('embeddings group through sluice: utterances embedded once, then one call p
   const n = await routed('topic-emb', UNRELATED, { target: 'general', reason: 'semantic_default', embCalls: 1 });
   // the mock serves the in-process function: the same similarities (this checks the plumbing)
   assert.deepEqual([m, h, n], [scores.math, scores.history, scores.none]);
+});
+
+test('many utterances are embedded in calls of at most 128 texts', async () => {
+  await embM.reset();
+  await pollUntil(async () => (await chat('many', NEAR_HISTORY)).headers['x-sluice-router-reason'] === 'semantic:history',
+    { what: 'the utterances embedded in several calls' });
+  const lists = (await embM.stats()).last.map((x) => JSON.parse(x.body)).filter((j) => Array.isArray(j.input));
+  // MATH and HISTORY are stored already (topic-emb embedded them with the same group): only MANY
+  assert.deepEqual(lists.map((j) => j.input.length), [128, 128, MANY.length - 256], 'three calls, in order');
+  assert.ok(lists.every((j) => j.input.every((t) => !MATH.includes(t) && !HISTORY.includes(t))), 'stored texts are not asked again');
+  await routed('many', 'arithmetic drill: add 5 and 7', { target: 'math', reason: 'semantic:math', embCalls: 1 });
 });
 
 test('LiteLLM auto_router/<name> with auto_router_config_path', async () => {
