@@ -26,7 +26,7 @@
 #include "policy/embed_hash.h"
 
 #define MAX_ANSWER (64u << 20) /* bytes of an embeddings answer */
-#define MAX_DIM 16384
+#define MAX_DIM    16384
 
 struct call {
   struct sl_worker *w;
@@ -53,8 +53,10 @@ struct sl_embed_state {
 };
 
 void sl_embed_id(const struct sl_embedder *e, char *out, size_t outlen) {
-  if (e->group) snprintf(out, outlen, "group:%s", e->group);
-  else snprintf(out, outlen, "hash%d:%u", SL_EMBED_HASH_VERSION, e->dim ? e->dim : SL_EMBED_HASH_DIM);
+  if (e->group)
+    snprintf(out, outlen, "group:%s", e->group);
+  else
+    snprintf(out, outlen, "hash%d:%u", SL_EMBED_HASH_VERSION, e->dim ? e->dim : SL_EMBED_HASH_DIM);
 }
 
 /* ---- the loopback pool ---- */
@@ -70,8 +72,10 @@ static struct sl_upstream_pool *loopback(struct sl_worker *w) {
   if (s->pool || s->pool_failed) return s->pool;
   const struct sl_config *c = w->cfg;
   const char *h = c->listen_host && c->listen_host[0] ? c->listen_host : "127.0.0.1";
-  if (strcmp(h, "0.0.0.0") == 0) h = "127.0.0.1";
-  else if (strcmp(h, "::") == 0) h = "::1";
+  if (strcmp(h, "0.0.0.0") == 0)
+    h = "127.0.0.1";
+  else if (strcmp(h, "::") == 0)
+    h = "::1";
   char err[256] = "";
   if (c->tls_cert && sl_tls_ctx_create(c->tls_cert, &s->tls, err, sizeof err)) s->tls = NULL;
   struct sl_upstream_pool_opts o = {.host = h,
@@ -83,8 +87,9 @@ static struct sl_upstream_pool *loopback(struct sl_worker *w) {
   if (!w->listen_port || (o.tls && !s->tls) || sl_upstream_pool_create(&w->loop, &o, &s->pool)) {
     s->pool = NULL;
     s->pool_failed = true;
-    sl_log(SL_LOG_ERROR, "embeddings: cannot reach this worker's own listener", "\"worker\":%u,\"port\":%u,\"why\":\"%s\"",
-           w->index, (unsigned)w->listen_port, err[0] ? "its TLS certificate did not load" : "no pool");
+    sl_log(SL_LOG_ERROR, "embeddings: cannot reach this worker's own listener",
+           "\"worker\":%u,\"port\":%u,\"why\":\"%s\"", w->index, (unsigned)w->listen_port,
+           err[0] ? "its TLS certificate did not load" : "no pool");
   }
   return s->pool;
 }
@@ -135,7 +140,8 @@ static int parse_answer(struct call *c, float **out, unsigned *dim) {
     const cJSON *emb = cJSON_GetObjectItemCaseSensitive(it, "embedding");
     const cJSON *ix = cJSON_GetObjectItemCaseSensitive(it, "index");
     size_t at = cJSON_IsNumber(ix) ? (size_t)ix->valuedouble : pos;
-    if (!cJSON_IsArray(emb) || at >= c->n || (cJSON_IsNumber(ix) && (ix->valuedouble < 0 || ix->valuedouble != (double)at)))
+    if (!cJSON_IsArray(emb) || at >= c->n ||
+        (cJSON_IsNumber(ix) && (ix->valuedouble < 0 || ix->valuedouble != (double)at)))
       goto done;
     unsigned k = (unsigned)cJSON_GetArraySize(emb);
     if (!k || k > MAX_DIM || (d && k != d)) goto done;
@@ -182,10 +188,13 @@ static void end(struct call *c, int rc) {
   if (rc) {
     char body[200];
     size_t bn = c->answer.n < sizeof body - 1 ? c->answer.n : sizeof body - 1;
-    for (size_t i = 0; i < bn; i++) body[i] = c->answer.p[i] == '"' || c->answer.p[i] == '\\' || (unsigned char)c->answer.p[i] < 0x20 ? '\'' : c->answer.p[i];
+    for (size_t i = 0; i < bn; i++)
+      body[i] = c->answer.p[i] == '"' || c->answer.p[i] == '\\' || (unsigned char)c->answer.p[i] < 0x20
+                    ? '\''
+                    : c->answer.p[i];
     body[bn] = 0;
-    sl_log(SL_LOG_WARN, "embeddings call failed: the default is used", "\"worker\":%u,\"rc\":%d,\"status\":%d,\"answer\":\"%s\"",
-           c->w->index, rc, c->status, body);
+    sl_log(SL_LOG_WARN, "embeddings call failed: the default is used",
+           "\"worker\":%u,\"rc\":%d,\"status\":%d,\"answer\":\"%s\"", c->w->index, rc, c->status, body);
   }
   c->done(c->ud, v, v ? c->n : 0, dim, rc);
   free(v);

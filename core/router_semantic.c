@@ -27,7 +27,7 @@
 #include "store/lmdb_env.h"
 
 #define RETRY_MS 5000 /* after a failed utterance call, requests use the default this long */
-#define CHUNK 128     /* texts per embeddings call (providers cap inputs and tokens per request) */
+#define CHUNK    128  /* texts per embeddings call (providers cap inputs and tokens per request) */
 
 enum sem_st { SEM_NONE, SEM_PENDING, SEM_READY };
 
@@ -138,8 +138,10 @@ static void store_write(struct sl_sem_state *s, const char *const *texts, const 
     MDB_val k = {kl, key}, dv = {vl, val};
     rc = mdb_put(txn, e->dbi_embed, &k, &dv, 0);
   }
-  if (rc == 0) rc = mdb_txn_commit(txn);
-  else mdb_txn_abort(txn);
+  if (rc == 0)
+    rc = mdb_txn_commit(txn);
+  else
+    mdb_txn_abort(txn);
   pthread_rwlock_unlock(&e->remap_lock);
   free(val);
   if (rc)
@@ -156,10 +158,10 @@ struct utt_call {
   bool *found;
   const char **texts; /* the missing ones */
   size_t *lens;
-  size_t *tidx;       /* their positions */
+  size_t *tidx; /* their positions */
   size_t n;
-  size_t done;        /* embedded so far, in calls of at most CHUNK */
-  float *got;         /* n x dim: the new vectors */
+  size_t done; /* embedded so far, in calls of at most CHUNK */
+  float *got;  /* n x dim: the new vectors */
   unsigned dim;
 };
 
@@ -312,7 +314,8 @@ struct wait {
 static void prompt_done(struct sl_request *rq, void *ud, const float *v, unsigned dim, int rc) {
   struct wait *wt = ud;
   struct sl_sem_state *s = wt->s;
-  if (rc == 0) decide_now(s, v, dim, &wt->p);
+  if (rc == 0)
+    decide_now(s, v, dim, &wt->p);
   else {
     wt->p.target = s->r->deflt;
     wt->p.score = NAN;

@@ -16,8 +16,7 @@ double sl_route_semantic_score(const struct sl_sem_route *r, const float *q, uns
   return best;
 }
 
-long sl_route_semantic_pick(const struct sl_sem_route *routes, size_t n, const float *q, unsigned dim,
-                            double *score) {
+long sl_route_semantic_pick(const struct sl_sem_route *routes, size_t n, const float *q, unsigned dim, double *score) {
   long win = -1;
   double best = NAN;
   for (size_t i = 0; i < n; i++) {

@@ -79,7 +79,8 @@ int sl_cfg_parse_semantic_routes(struct sl_cfg_ctx *c, yaml_node_t *v, const cha
                        sl_cfg_node_desc(v));
   size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
   if (!n) return sl_cfg_fail(c, v, path, "empty; give at least one route");
-  if (n > SL_SEM_MAX_ROUTES) return sl_cfg_fail(c, v, path, "%zu routes; a router takes at most %d", n, SL_SEM_MAX_ROUTES);
+  if (n > SL_SEM_MAX_ROUTES)
+    return sl_cfg_fail(c, v, path, "%zu routes; a router takes at most %d", n, SL_SEM_MAX_ROUTES);
   sl_sem_routes_free(r->sem_routes, r->nsem_routes);
   r->nsem_routes = 0;
   if (!(r->sem_routes = calloc(n, sizeof *r->sem_routes))) return -ENOMEM;
@@ -108,7 +109,8 @@ int sl_cfg_parse_semantic_routes(struct sl_cfg_ctx *c, yaml_node_t *v, const cha
       else if (strcmp(k, "score_threshold") == 0)
         rc = parse_threshold(c, ps[j].v, kp, &rt->score_threshold);
       else
-        rc = sl_cfg_fail(c, ps[j].k, kp, "unknown key (a route has model, utterances, description and score_threshold)");
+        rc =
+            sl_cfg_fail(c, ps[j].k, kp, "unknown key (a route has model, utterances, description and score_threshold)");
     }
     free(ps);
     if (rc) return rc;
@@ -118,7 +120,8 @@ int sl_cfg_parse_semantic_routes(struct sl_cfg_ctx *c, yaml_node_t *v, const cha
       rt->description = NULL;
     }
     if (!rt->nutterances && !rt->description)
-      return sl_cfg_fail(c, it, ip, "route '%s' needs utterances (or a description) to compare prompts with", rt->group);
+      return sl_cfg_fail(c, it, ip, "route '%s' needs utterances (or a description) to compare prompts with",
+                         rt->group);
   }
   return 0;
 }
@@ -136,7 +139,8 @@ static int jfail(char *err, size_t errlen, const char *fmt, ...) {
 
 static int json_route(const cJSON *it, size_t i, struct sl_sem_route_cfg *rt, char *err, size_t errlen) {
   rt->score_threshold = NAN;
-  if (!cJSON_IsObject(it)) return jfail(err, errlen, "routes[%zu]: expected an object {\"name\": <group>, \"utterances\": [...]}", i);
+  if (!cJSON_IsObject(it))
+    return jfail(err, errlen, "routes[%zu]: expected an object {\"name\": <group>, \"utterances\": [...]}", i);
   for (const cJSON *f = it->child; f; f = f->next) {
     const char *k = f->string ? f->string : "";
     if (strcmp(k, "name") == 0 || strcmp(k, "model") == 0) {
@@ -148,7 +152,8 @@ static int json_route(const cJSON *it, size_t i, struct sl_sem_route_cfg *rt, ch
       if (!cJSON_IsArray(f)) return jfail(err, errlen, "routes[%zu].utterances: expected a list of strings", i);
       size_t n = (size_t)cJSON_GetArraySize(f);
       if (n > SL_SEM_MAX_UTTERANCES)
-        return jfail(err, errlen, "routes[%zu].utterances: too many utterances (at most %d per route)", i, SL_SEM_MAX_UTTERANCES);
+        return jfail(err, errlen, "routes[%zu].utterances: too many utterances (at most %d per route)", i,
+                     SL_SEM_MAX_UTTERANCES);
       if (rt->utterances) return jfail(err, errlen, "routes[%zu].utterances: given twice", i);
       if (n && !(rt->utterances = calloc(n, sizeof *rt->utterances))) return -ENOMEM;
       size_t j = 0;
@@ -156,7 +161,8 @@ static int json_route(const cJSON *it, size_t i, struct sl_sem_route_cfg *rt, ch
         if (!cJSON_IsString(u)) return jfail(err, errlen, "routes[%zu].utterances[%zu]: expected a string", i, j);
         size_t len = strlen(u->valuestring);
         if (!len || len > SL_SEM_MAX_UTTERANCE)
-          return jfail(err, errlen, "routes[%zu].utterances[%zu]: an utterance is 1 to %d bytes", i, j, SL_SEM_MAX_UTTERANCE);
+          return jfail(err, errlen, "routes[%zu].utterances[%zu]: an utterance is 1 to %d bytes", i, j,
+                       SL_SEM_MAX_UTTERANCE);
         if (!(rt->utterances[j] = strdup(u->valuestring))) return -ENOMEM;
         rt->nutterances = j + 1;
       }

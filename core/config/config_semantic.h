@@ -14,10 +14,10 @@
 
 struct sl_cfg_ctx;
 
-#define SL_SEM_MAX_ROUTES 64        /* routes per router */
-#define SL_SEM_MAX_UTTERANCES 4096  /* utterances per route */
-#define SL_SEM_MAX_UTTERANCE 4096   /* bytes per utterance */
-#define SL_SEM_MAX_FILE (16u << 20) /* an auto_router JSON file */
+#define SL_SEM_MAX_ROUTES     64          /* routes per router */
+#define SL_SEM_MAX_UTTERANCES 4096        /* utterances per route */
+#define SL_SEM_MAX_UTTERANCE  4096        /* bytes per utterance */
+#define SL_SEM_MAX_FILE       (16u << 20) /* an auto_router JSON file */
 
 /* The YAML `routes` key (an SL_K_FUNC parser: field is &r->sem_routes). */
 int sl_cfg_parse_semantic_routes(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field);

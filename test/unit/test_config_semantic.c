@@ -60,16 +60,17 @@ static bool fails_with(const char *yaml, const char *want) {
 #define ROUTER(name, kind) "  - model_name: " name "\n    litellm_params:\n      model: " kind "\n"
 
 static void semantic_loads(void) {
-  struct sl_config *c = load(GROUPS ROUTER("topic", "sluice_router/semantic") "      default_model: general\n"
-                                                                              "      embedding_model: emb\n"
-                                                                              "      embedding_timeout: 500ms\n"
-                                                                              "      score_threshold: 0.4\n"
-                                                                              "      routes:\n"
-                                                                              "        - model: math\n"
-                                                                              "          utterances: [solve x, integrate]\n"
-                                                                              "          score_threshold: 0.6\n"
-                                                                              "        - model: history\n"
-                                                                              "          description: wars and kings\n");
+  struct sl_config *c =
+      load(GROUPS ROUTER("topic", "sluice_router/semantic") "      default_model: general\n"
+                                                            "      embedding_model: emb\n"
+                                                            "      embedding_timeout: 500ms\n"
+                                                            "      score_threshold: 0.4\n"
+                                                            "      routes:\n"
+                                                            "        - model: math\n"
+                                                            "          utterances: [solve x, integrate]\n"
+                                                            "          score_threshold: 0.6\n"
+                                                            "        - model: history\n"
+                                                            "          description: wars and kings\n");
   CHECK(c != NULL);
   if (!c) return;
   const struct sl_router_cfg *r = &c->routers[0];
@@ -141,7 +142,9 @@ static void auto_router_json_loads(void) {
   /* a route naming no group: refused where the path was written, naming the element */
   f = fopen(p, "w");
   if (f) {
-    fputs("{\"routes\": [{\"name\": \"math\", \"utterances\": [\"x\"]}, {\"name\": \"poetry\", \"utterances\": [\"y\"]}]}", f);
+    fputs("{\"routes\": [{\"name\": \"math\", \"utterances\": [\"x\"]}, {\"name\": \"poetry\", \"utterances\": "
+          "[\"y\"]}]}",
+          f);
     fclose(f);
   }
   c = NULL;
@@ -176,10 +179,12 @@ static const struct err_case errors[] = {
                                                   "      routes: [{model: poetry, utterances: [rhyme]}]\n",
      "r.yaml:17: model_list[4].litellm_params.routes[0].model: route 0's model 'poetry' is not a model_name in "
      "model_list"},
-    {GROUPS ROUTER("t", "sluice_router/semantic") "      default_model: general\n"
-                                                  "      routes: [{model: math, utterances: [x]}]\n" ROUTER(
-                                                      "u", "sluice_router/semantic") "      default_model: general\n"
-                                                                                     "      routes: [{model: t, utterances: [y]}]\n",
+    {GROUPS ROUTER(
+         "t", "sluice_router/semantic") "      default_model: general\n"
+                                        "      routes: [{model: math, utterances: [x]}]\n" ROUTER(
+                                            "u",
+                                            "sluice_router/semantic") "      default_model: general\n"
+                                                                      "      routes: [{model: t, utterances: [y]}]\n",
      "r.yaml:22: model_list[5].litellm_params.routes[0].model: route 0's model 't' is a router"},
     {GROUPS ROUTER("t", "sluice_router/semantic") "      default_model: general\n"
                                                   "      embedding_model: embed\n"
@@ -200,7 +205,8 @@ static const struct err_case errors[] = {
                                                   "        - model: math\n"
                                                   "          utterances: [x]\n"
                                                   "          score_threshold: 1.5\n",
-     "r.yaml:20: model_list[4].litellm_params.routes[0].score_threshold: expected a similarity from -1 to 1, got '1.5'"},
+     "r.yaml:20: model_list[4].litellm_params.routes[0].score_threshold: expected a similarity from -1 to 1, got "
+     "'1.5'"},
     {GROUPS ROUTER("t", "sluice_router/semantic") "      default_model: general\n"
                                                   "      routes:\n"
                                                   "        - model: math\n"
@@ -258,7 +264,8 @@ static const struct json_case json_cases[] = {
     {"{\"routes\":[{\"name\":\"a\",\"utterances\":[\"\"]}]}", "routes[0].utterances[0]: an utterance is 1 to"},
     {"{\"routes\":[{\"name\":\"a\",\"utterances\":[\"x\"],\"score_threshold\":2}]}",
      "routes[0].score_threshold: expected a similarity from -1 to 1"},
-    {"{\"routes\":[{\"name\":\"a\",\"utterances\":[\"x\"],\"utterances\":[\"y\"]}]}", "routes[0].utterances: given twice"},
+    {"{\"routes\":[{\"name\":\"a\",\"utterances\":[\"x\"],\"utterances\":[\"y\"]}]}",
+     "routes[0].utterances: given twice"},
 };
 
 static void json_parser(void) {
@@ -278,8 +285,10 @@ static void json_parser(void) {
 
 /* the complexity router keeps its meaning under auto_router/ */
 static void complexity_router_still_tiers(void) {
-  struct sl_config *c = load(GROUPS ROUTER("t", "auto_router/complexity_router") "      complexity_router_config:\n"
-                                                                                 "        tiers: {SIMPLE: math, MEDIUM: math, COMPLEX: history, REASONING: history}\n");
+  struct sl_config *c =
+      load(GROUPS ROUTER("t", "auto_router/complexity_router") "      complexity_router_config:\n"
+                                                               "        tiers: {SIMPLE: math, MEDIUM: math, COMPLEX: "
+                                                               "history, REASONING: history}\n");
   CHECK(c && c->routers[0].kind == SL_ROUTER_TIERS);
   sl_config_free(c);
 }

@@ -13,8 +13,8 @@
 static const float X[D] = {1, 0, 0, 0}, Y[D] = {0, 1, 0, 0}, Z[D] = {0, 0, 1, 0};
 
 static void best_route_over_threshold(void) {
-  const float a[2 * D] = {1, 0, 0, 0, 0, 0, 0, 1};       /* route 0: x, w */
-  const float b[D] = {0, 1, 0, 0};                       /* route 1: y */
+  const float a[2 * D] = {1, 0, 0, 0, 0, 0, 0, 1}; /* route 0: x, w */
+  const float b[D] = {0, 1, 0, 0};                 /* route 1: y */
   struct sl_sem_route r[2] = {{a, 2, 0.5}, {b, 1, 0.5}};
   double s;
   CHECK(sl_route_semantic_pick(r, 2, X, D, &s) == 0 && fabs(s - 1) < 1e-6);
@@ -88,8 +88,8 @@ static void embed_hash_deterministic_unit(void) {
 }
 
 static void embed_hash_similar_closer(void) {
-  float near = sim("How do I compute the derivative of a polynomial function?",
-                   "compute the derivative of this polynomial");
+  float near =
+      sim("How do I compute the derivative of a polynomial function?", "compute the derivative of this polynomial");
   float far = sim("How do I compute the derivative of a polynomial function?",
                   "Which painter made the Mona Lisa famous in Renaissance Italy?");
   CHECK(near > far + 0.2f);
