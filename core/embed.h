@@ -30,4 +30,21 @@ typedef void (*sl_embed_done)(struct sl_request *rq, void *ud, const float *v, u
 void sl_embed_start(struct sl_request *rq, const struct sl_embedder *e, const char *text, size_t n, sl_embed_done done,
                     void *ud);
 
+/* The same without a request (a router embedding its utterances at first use): texts[0..n)
+ * in ONE call (a group: one POST /v1/embeddings with an input list). done gets n unit
+ * vectors of dim floats one after another (valid during the call only), or rc < 0 and NULL.
+ * The in-process embedder calls done before returning; a group embedder always later, from
+ * the loop (failures too), exactly once. */
+struct sl_worker;
+typedef void (*sl_embed_batch_done)(void *ud, const float *v, size_t n, unsigned dim, int rc);
+void sl_embed_batch(struct sl_worker *w, const struct sl_embedder *e, const char *const *texts, const size_t *lens,
+                    size_t n, sl_embed_batch_done done, void *ud);
+
+/* A stable name of the embedder for keeping its vectors ("hash1:256", "group:<name>"). */
+void sl_embed_id(const struct sl_embedder *e, char *out, size_t outlen);
+
+/* Worker teardown, before the loop's handles are closed: the loopback pool closed, calls
+ * still running answered -ECANCELED. */
+void sl_embed_worker_stop(struct sl_worker *w);
+
 #endif

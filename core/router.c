@@ -18,6 +18,7 @@
 
 #include "core/region.h"
 #include "core/request_internal.h"
+#include "core/router_semantic.h"
 #include "net/http_parse.h"
 #include "policy/route_calib.h"
 #include "policy/route_cost.h"
@@ -29,6 +30,7 @@
 
 struct sl_router_state {
   struct sl_route_ring ring;
+  struct sl_sem_state *sem; /* semantic routers (core/router_semantic.c) */
 };
 
 int sl_router_worker_init(struct sl_worker *w) {
@@ -46,6 +48,7 @@ int sl_router_worker_init(struct sl_worker *w) {
 }
 
 void sl_router_worker_free(struct sl_worker *w) {
+  for (size_t i = 0; w->router_state && i < w->cfg->plan->nrouters; i++) sl__sem_state_free(w->router_state[i].sem);
   free(w->router_state);
   free(w->route_scratch);
   free(w->route_text);
@@ -284,6 +287,7 @@ struct decision {
   bool scored;
   const char *reason; /* "learned", "cost", "fallback", or NULL with rule set */
   const char *rule;
+  char buf[80];       /* a reason written per decision ("semantic:<group>") */
 };
 
 static double dep_price_usd(const struct sl_worker *w, const struct sl_group *g, int64_t in, int64_t out) {
@@ -360,9 +364,21 @@ static void decide(struct sl_request *rq, const struct sl_plan_router *r, const 
     }
     if (c->kind == SL_ROUTER_RULES) return; /* default_model, "fallback" */
   }
+  if (c->kind == SL_ROUTER_SEMANTIC) { /* the prompt's embedding against the routes' utterances */
+    struct text t = {rq->w->route_text, 0, c->max_routed_bytes};
+    unsigned turns;
+    prompt_text(rq->json, &t, &turns);
+    double s;
+    sl__sem_decide(rq, r, &rq->w->router_state[r->index].sem, t.p, t.n, &d->target, &s, d->buf, sizeof d->buf);
+    d->reason = d->buf; /* a decision still to come (route_pending) is made in router_semantic.c */
+    d->scored = isfinite(s);
+    d->score = d->scored ? s : 0;
+    return;
+  }
   double s = NAN;
   if (c->rmodel) s = learned_score(rq, r, d);
   switch (c->kind) {
+  case SL_ROUTER_SEMANTIC:
   case SL_ROUTER_RULES: return;
   case SL_ROUTER_LEARNED:
     if (!isfinite(s)) return;
@@ -451,7 +467,7 @@ bool sl_router_route(struct sl_request *rq, struct sl_refusal *r) {
         snprintf(rq->router_reason, sizeof rq->router_reason, "shadow");
       }
       rq->group = d.target;
-      count(rq);
+      if (!rq->route_pending) count(rq); /* else counted when the decision is made */
     }
   }
   cJSON_Delete(fc.key_meta);
@@ -468,6 +484,8 @@ static struct sl_shm_router_target *slot(const struct sl_request *rq, const stru
     return NULL;
   return &s->routers[rq->router->index].t[target->index];
 }
+
+void sl__router_count(struct sl_request *rq) { count(rq); }
 
 static void count(struct sl_request *rq) {
   struct sl_shm_router_target *t = slot(rq, rq->group);

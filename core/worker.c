@@ -15,7 +15,10 @@
 #include <malloc.h>
 #endif
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,7 @@
 #include "core/reqcache.h"
 #include "core/responses.h"
 #include "core/vectors.h"
+#include "core/embed.h"
 #include "core/request.h"
 #include "core/tenancy.h"
 #include "net/tls_server.h"
@@ -243,6 +247,7 @@ static void close_walk(uv_handle_t *h, void *arg) {
 
 static void free_worker(struct sl_worker *w) {
   free(w->pools);
+  free(w->embed);
   sl_router_worker_free(w);
   if (w->tls) sl_tls_ctx_free(w->tls);
 }
@@ -296,6 +301,11 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
     }
     so.tls = tls;
   }
+  struct sockaddr_storage la;
+  socklen_t lalen = sizeof la;
+  if (getsockname(listen_fd, (struct sockaddr *)&la, &lalen) == 0) /* for loopback calls (core/embed.c) */
+    w->listen_port = ntohs(la.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&la)->sin6_port
+                                                    : ((struct sockaddr_in *)&la)->sin_port);
   int rc = sl_server_start(&w->loop, listen_fd, &so, &cbs, w, &w->srv);
   if (rc) {
     sl_tls_server_free(tls);
@@ -333,6 +343,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
     cb(ud, -ECANCELED, "the worker stopped before the reload finished");
   }
   if (w->ready_fd >= 0) close(w->ready_fd);
+  sl_embed_worker_stop(w);
   for (size_t i = 0; i < cfg->ndeployments; i++)
     if (w->pools[i]) sl_upstream_pool_destroy(w->pools[i]);
   uv_walk(&w->loop, close_walk, NULL);

@@ -65,6 +65,8 @@ struct sl_worker {
   struct sl_router_state *router_state;   /* per router (core/router.c) */
   struct sl_route_scratch *route_scratch; /* the learned routers' feature scratch */
   char *route_text;                       /* the prompt a router reads (max_routed_bytes) */
+  struct sl_embed_state *embed;           /* the loopback embeddings client (core/embed.c) */
+  uint16_t listen_port;                   /* the port this worker's socket is bound to */
 };
 
 /* Runs a worker to completion; returns the process exit code. listen_fd comes from

@@ -137,6 +137,7 @@ static int open_dbs(struct sl_lmdb *e) {
       {"responses", offsetof(struct sl_lmdb, dbi_resp)},
       {"responses_age", offsetof(struct sl_lmdb, dbi_resp_age)},
       {"responses_stats", offsetof(struct sl_lmdb, dbi_resp_stats)},
+      {"embeddings", offsetof(struct sl_lmdb, dbi_embed)},
   };
   for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
     MDB_dbi *d = (MDB_dbi *)((char *)e + dbs[i].off);
@@ -153,7 +154,7 @@ static int open_dbs(struct sl_lmdb *e) {
   rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
   if (rc) return rc;
   MDB_dbi all[] = {e->dbi_cache, e->dbi_cache_lru, e->dbi_cache_stats, e->dbi_keys,
-                   e->dbi_spend, e->dbi_resp,      e->dbi_resp_age,    e->dbi_resp_stats};
+                   e->dbi_spend, e->dbi_resp,      e->dbi_resp_age,    e->dbi_resp_stats, e->dbi_embed};
   for (size_t i = 0; i < sizeof all / sizeof all[0] && !rc; i++) {
     MDB_cursor *cur;
     MDB_val k, v;

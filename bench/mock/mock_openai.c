@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mock.h"
+#include "policy/embed_hash.h"
 
 void mock_openai_error_body(struct mock_buf *b, const char *message, const char *type,
                             const char *code)
@@ -371,8 +372,18 @@ static uint64_t input_hash(const cJSON *in)
 	return h;
 }
 
+/* Hashed n-gram vectors (sluice's in-process embedder, policy/embed_hash.c) for a model whose
+ * name starts with "hash" (e.g. hash-embed): texts that share words get similar vectors, so a
+ * semantic router or cache behind the mock sees meaningful similarities. Token-id inputs keep
+ * the random vectors. */
+static bool hash_model(const cJSON *req)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(req, "model");
+	return cJSON_IsString(m) && strncmp(m->valuestring, "hash", 4) == 0;
+}
+
 static void put_embedding(struct mock_conn *c, struct mock_buf *b, const cJSON *in, long dim,
-                          bool base64)
+                          bool base64, bool hashed)
 {
 	struct mock_buf *f = &c->ctx->fscratch;
 	f->len = 0;
@@ -382,16 +393,20 @@ static void put_embedding(struct mock_conn *c, struct mock_buf *b, const cJSON *
 		return;
 	}
 	float *v = (float *)(void *)f->p;
-	uint64_t rng = input_hash(in);
-	double norm = 0;
-	for (long i = 0; i < dim; i++) {
-		double x = mock_rand_uniform(&rng) * 2.0 - 1.0;
-		v[i] = (float)x;
-		norm += x * x;
+	if (hashed && cJSON_IsString(in)) {
+		sl_embed_hash(in->valuestring, strlen(in->valuestring), 0, v, (unsigned)dim);
+	} else {
+		uint64_t rng = input_hash(in);
+		double norm = 0;
+		for (long i = 0; i < dim; i++) {
+			double x = mock_rand_uniform(&rng) * 2.0 - 1.0;
+			v[i] = (float)x;
+			norm += x * x;
+		}
+		norm = sqrt(norm);
+		for (long i = 0; i < dim; i++)
+			v[i] = norm > 0 ? (float)(v[i] / norm) : 0.0f;
 	}
-	norm = sqrt(norm);
-	for (long i = 0; i < dim; i++)
-		v[i] = norm > 0 ? (float)(v[i] / norm) : 0.0f;
 	if (base64) {
 		unsigned char *bytes = (unsigned char *)f->p;
 		for (long i = 0; i < dim; i++) { /* little-endian float32, whatever the host */
@@ -445,7 +460,8 @@ void mock_openai_embeddings(struct mock_conn *c, const cJSON *req)
 		mock_reply_status(c, 400, "'input' can have at most 2048 items", NULL);
 		return;
 	}
-	long dim = c->ctx->cfg.embedding_dim;
+	bool hashed = hash_model(req);
+	long dim = hashed ? SL_EMBED_HASH_DIM : c->ctx->cfg.embedding_dim;
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(req, "dimensions");
 	if (d) {
 		if (!cJSON_IsNumber(d) || d->valuedouble < 1 || d->valuedouble > MOCK_MAX_EMBED_DIM ||
@@ -454,6 +470,10 @@ void mock_openai_embeddings(struct mock_conn *c, const cJSON *req)
 			return;
 		}
 		dim = (long)d->valuedouble;
+		if (hashed && dim > SL_EMBED_HASH_MAX_DIM) {
+			mock_reply_status(c, 400, "'dimensions' must be at most 4096 for a hash model", NULL);
+			return;
+		}
 	}
 	if ((uint64_t)count * (uint64_t)dim > MOCK_MAX_EMBED_VALUES) {
 		mock_reply_status(c, 400, "too many embedding values requested (inputs x dimensions)",
@@ -482,7 +502,7 @@ void mock_openai_embeddings(struct mock_conn *c, const cJSON *req)
 		MOCK_PUTS(b, "{\"object\":\"list\",\"data\":[");
 		if (single) {
 			MOCK_PUTS(b, "{\"object\":\"embedding\",\"index\":0,\"embedding\":");
-			put_embedding(c, b, input, dim, base64);
+			put_embedding(c, b, input, dim, base64, hashed);
 			MOCK_PUTS(b, "}");
 		} else {
 			const cJSON *it;
@@ -494,7 +514,7 @@ void mock_openai_embeddings(struct mock_conn *c, const cJSON *req)
 				MOCK_PUTS(b, "{\"object\":\"embedding\",\"index\":");
 				mock_buf_put_u64(b, i);
 				MOCK_PUTS(b, ",\"embedding\":");
-				put_embedding(c, b, it, dim, base64);
+				put_embedding(c, b, it, dim, base64, hashed);
 				MOCK_PUTS(b, "}");
 				i++;
 			}

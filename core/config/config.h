@@ -89,6 +89,7 @@ enum sl_router_kind {
   SL_ROUTER_CHAIN,       /* rules, then learned (as the cost router's bar when targets are set) */
   SL_ROUTER_TIERS,       /* LiteLLM complexity_router: tiers on bands of the learned score */
   SL_ROUTER_CASCADE,     /* targets cheap first: the next one when the answer fails a check */
+  SL_ROUTER_SEMANTIC,    /* routes described by utterances: the nearest over its threshold (config_semantic.c) */
 };
 
 /* The cascade's answer checks (net/wire/answer_check.h's enum sl_answer_check, by name). */
@@ -99,6 +100,15 @@ enum sl_router_kind {
 struct sl_router_target {
   char *group;
   double quality; /* [0, 1]; -1: unset (cost routers need it) */
+};
+
+/* A semantic route: a target group and the texts that describe it. */
+struct sl_sem_route_cfg {
+  char *group;
+  char **utterances; /* embedded once per worker (core/router_semantic.c) */
+  size_t nutterances;
+  char *description; /* NULL: none; else embedded as one more utterance */
+  double score_threshold; /* NAN: the router's score_threshold */
 };
 
 struct sl_router_cfg {
@@ -130,6 +140,12 @@ struct sl_router_cfg {
   size_t early_tokens;      /* early: the events held and checked; default 20 */
   struct sl_route_model *rmodel; /* loaded at config load (NULL for rules and cost-only) */
   void *rules_mem;         /* owns the rules' conditions and strings */
+  struct sl_sem_route_cfg *sem_routes; /* semantic: routes (YAML `routes` or auto_router_config_path's JSON) */
+  size_t nsem_routes;
+  char *embedding_model;   /* semantic: an embeddings group; NULL: the in-process embedder */
+  uint64_t embedding_timeout_ms; /* semantic: the prompt embedding's own timeout; default 2000 */
+  double score_threshold;  /* semantic: a route's default threshold; default 0.3 */
+  char *auto_router_config_path; /* LiteLLM's auto_router: the routes' JSON file */
 };
 
 struct sl_cache_settings {

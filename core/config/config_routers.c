@@ -19,6 +19,7 @@
 #include "core/config/config_internal.h"
 #include "net/wire/answer_check.h"
 #include "core/config/config_parse.h"
+#include "core/config/config_semantic.h"
 #include "policy/route_builtin.h"
 #include "policy/route_model.h"
 
@@ -406,14 +407,15 @@ static int finish_router_params(struct sl_cfg_ctx *c, const char *path, yaml_nod
   } kinds[] = {{"sluice_router/learned", SL_ROUTER_LEARNED}, {"sluice_router/rules", SL_ROUTER_RULES},
                {"sluice_router/cost", SL_ROUTER_COST},       {"sluice_router/chain", SL_ROUTER_CHAIN},
                {"sluice_router/cascade", SL_ROUTER_CASCADE},
-               {"auto_router/complexity_router", SL_ROUTER_TIERS}};
+               {"auto_router/complexity_router", SL_ROUTER_TIERS}, {"sluice_router/semantic", SL_ROUTER_SEMANTIC}};
   size_t i = 0;
   while (i < N(kinds) && strcmp(kinds[i].name, m)) i++;
   if (i == N(kinds)) {
-    if (strncmp(m, "auto_router/", 12) == 0)
-      return sl_cfg_fail(c, seen[0], kp, "'%s': LiteLLM's semantic auto_router (embedding routes) is not supported "
-                         "yet; sluice supports auto_router/complexity_router and sluice_router/learned|rules|cost|chain", m);
-    return sl_cfg_fail(c, seen[0], kp, "unknown router '%s' (sluice_router/learned, rules, cost, chain or cascade)", m);
+    if (strncmp(m, "auto_router/", 12) == 0 && m[12]) { /* LiteLLM's semantic auto_router/<name> */
+      r->kind = SL_ROUTER_SEMANTIC;
+      return 0;
+    }
+    return sl_cfg_fail(c, seen[0], kp, "unknown router '%s' (sluice_router/learned, rules, cost, chain, cascade or semantic)", m);
   }
   r->kind = kinds[i].kind;
   return 0;
@@ -442,6 +444,13 @@ static const struct sl_cfg_key router_params_keys[] = {
     KEY("early_tokens", SL_K_SIZE, RT(early_tokens), .min = 1),
     /* LiteLLM's auto_router names for the default */
     KEY("auto_router_default_model", SL_K_STR, RT(default_model)),
+    /* semantic (config_semantic.c) */
+    KEY("routes", SL_K_FUNC, RT(sem_routes), .fn = sl_cfg_parse_semantic_routes),
+    KEY("embedding_model", SL_K_STR, RT(embedding_model)),
+    KEY("auto_router_embedding_model", SL_K_STR, RT(embedding_model)),
+    KEY("embedding_timeout", SL_K_DUR, RT(embedding_timeout_ms), .flags = SL_F_POSITIVE),
+    KEY("score_threshold", SL_K_FUNC, RT(score_threshold), .fn = parse_threshold),
+    KEY("auto_router_config_path", SL_K_STR, RT(auto_router_config_path)),
 };
 
 static const struct sl_cfg_section router_params_section = {
@@ -484,6 +493,9 @@ void sl_cfg_router_clear(struct sl_router_cfg *r) {
   for (size_t i = 0; i < r->nrefusal_phrases; i++) free(r->refusal_phrases[i]);
   free(r->refusal_phrases);
   sl_route_model_free(r->rmodel);
+  sl_sem_routes_free(r->sem_routes, r->nsem_routes);
+  free(r->embedding_model);
+  free(r->auto_router_config_path);
   memset(r, 0, sizeof *r);
 }
 
@@ -500,6 +512,8 @@ int sl_cfg_parse_router(struct sl_cfg_ctx *c, yaml_node_t *item, const char *pat
   r->tier_bounds[0] = 0.15; /* LiteLLM's complexity_router boundaries, read as score quantiles */
   r->tier_bounds[1] = 0.35;
   r->tier_bounds[2] = 0.60;
+  r->embedding_timeout_ms = 2000;
+  r->score_threshold = 0.3;
   return sl_cfg_parse_section(c, &router_entry_section, item, path, r);
 }
 
@@ -588,6 +602,28 @@ static int check_group(struct sl_cfg_ctx *c, const struct sl_config *cfg, yaml_n
   return sl_cfg_fail(c, at, path, "%s '%s' is not a model_name in model_list", what, name);
 }
 
+/* The semantic router's groups: each route's (where its model was written; a route from the
+ * auto_router JSON at auto_router_config_path) and the embeddings group. */
+static int check_semantic_groups(struct sl_cfg_ctx *c, const struct sl_config *cfg, const struct sl_router_cfg *r,
+                                 yaml_node_t *lp, const char *p) {
+  char kp[SL_CFG_PATH], ip[SL_CFG_PATH], tp[SL_CFG_PATH];
+  bool json = r->auto_router_config_path != NULL;
+  yaml_node_t *routes = node_at(c, lp, json ? "auto_router_config_path" : "routes", p, kp);
+  for (size_t j = 0; j < r->nsem_routes; j++) {
+    yaml_node_t *it = json ? NULL : seq_item(c, routes, j), *at = routes;
+    if (json) snprintf(tp, sizeof tp, "%s", kp);
+    else sl_cfg_path_index(ip, kp, j);
+    if (it && it->type == YAML_MAPPING_NODE) at = node_at(c, it, map_get(c->doc, it, "model") ? "model" : "name", ip, tp);
+    char what[200];
+    snprintf(what, sizeof what, json ? "routes[%zu].name" : "route %zu's model", j);
+    int rc = check_group(c, cfg, at, tp, what, r->sem_routes[j].group);
+    if (rc) return rc;
+  }
+  const char *ek = map_get(c->doc, lp, "embedding_model") ? "embedding_model" : "auto_router_embedding_model";
+  yaml_node_t *at = node_at(c, lp, ek, p, kp);
+  return check_group(c, cfg, at, kp, ek, r->embedding_model);
+}
+
 /* Every group a router names, each checked where it was written. */
 static int check_groups(struct sl_cfg_ctx *c, const struct sl_config *cfg, const struct sl_router_cfg *r,
                         yaml_node_t *lp, const char *p) {
@@ -619,6 +655,8 @@ static int check_groups(struct sl_cfg_ctx *c, const struct sl_config *cfg, const
     int rc = check_group(c, cfg, at, it ? tp : ip, "rule 'then'", r->rule_targets[j]);
     if (rc) return rc;
   }
+  int src = check_semantic_groups(c, cfg, r, lp, p);
+  if (src) return src;
   yaml_node_t *cx = node_at(c, lp, "complexity_router_config", p, kp);
   yaml_node_t *tiers = node_at(c, cx, "tiers", kp, ip);
   for (int j = 0; j < 4; j++) {
@@ -651,7 +689,14 @@ int sl_cfg_routers_resolve(struct sl_cfg_ctx *c, struct sl_config *cfg, yaml_nod
       if (cfg->aliases[j].alias && strcmp(cfg->aliases[j].alias, r->name) == 0)
         return sl_cfg_fail(c, name_at, np, "router '%s' has the name of a router_settings.model_group_alias; "
                            "rename one of them", r->name);
-    int rc = check_groups(c, cfg, r, lp, p);
+    int rc = 0;
+    if (r->kind == SL_ROUTER_SEMANTIC && r->auto_router_config_path) {
+      char kp[SL_CFG_PATH];
+      yaml_node_t *ap = node_at(c, lp, "auto_router_config_path", p, kp);
+      if (r->nsem_routes) return sl_cfg_fail(c, ap, kp, "give routes or auto_router_config_path, not both");
+      if ((rc = sl_cfg_semantic_load(c, ap, kp, r))) return rc;
+    }
+    rc = check_groups(c, cfg, r, lp, p);
     if (rc) return rc;
     bool learned = r->kind == SL_ROUTER_LEARNED || r->kind == SL_ROUTER_TIERS ||
                    (r->kind == SL_ROUTER_CHAIN && r->strong_model) ||
@@ -681,6 +726,12 @@ int sl_cfg_routers_resolve(struct sl_cfg_ctx *c, struct sl_config *cfg, yaml_nod
       break;
     case SL_ROUTER_CASCADE:
       if (r->ntargets < 2) return sl_cfg_fail(c, at, p, "a cascade needs at least two targets (cheap first)");
+      break;
+    case SL_ROUTER_SEMANTIC:
+      if (!r->nsem_routes) return sl_cfg_fail(c, at, p, "a semantic router needs routes (or auto_router_config_path)");
+      if (!r->default_model)
+        return sl_cfg_fail(c, at, p, "a semantic router needs default_model (or auto_router_default_model): where "
+                           "prompts that match no route go");
       break;
     case SL_ROUTER_TIERS:
       for (int j = 0; j < 4; j++)

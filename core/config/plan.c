@@ -75,6 +75,9 @@ static int build_routers(struct sl_plan *p, const struct sl_config *c) {
     if (!(r->targets = calloc(rc->ntargets + 1, sizeof *r->targets))) return -ENOMEM;
     for (size_t j = 0; j < rc->ntargets; j++) r->targets[j] = group_by_name(p, rc->targets[j].group);
     for (int j = 0; j < 4; j++) r->tiers[j] = rc->tiers[j] ? group_by_name(p, rc->tiers[j]) : NULL;
+    if (!(r->sem_targets = calloc(rc->nsem_routes + 1, sizeof *r->sem_targets))) return -ENOMEM;
+    for (size_t j = 0; j < rc->nsem_routes; j++) r->sem_targets[j] = group_by_name(p, rc->sem_routes[j].group);
+    r->embed = rc->embedding_model ? group_by_name(p, rc->embedding_model) : NULL;
     r->threshold0 = !isnan(rc->threshold)                   ? rc->threshold
                     : rc->rmodel && rc->strong_fraction >= 0 ? sl_route_model_quantile(rc->rmodel, 1.0 - rc->strong_fraction)
                                                              : 0;
@@ -238,6 +241,7 @@ void sl_plan_free(struct sl_plan *p) {
   for (size_t i = 0; i < p->nrouters; i++) {
     free(p->routers[i].rule_targets);
     free(p->routers[i].targets);
+    free(p->routers[i].sem_targets);
   }
   free(p->routers);
   for (size_t i = 0; i < p->ndeps; i++) {

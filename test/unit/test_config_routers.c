@@ -333,7 +333,7 @@ static const struct err_case errors[] = {
      "r.yaml:12: model_list[2].litellm_params.model: unknown router 'sluice_router/magic' (sluice_router/learned, "
      "rules, cost, chain or cascade)"},
     {GROUPS ROUTER("auto", "auto_router/semantic"),
-     "r.yaml:12: model_list[2].litellm_params.model: 'auto_router/semantic': LiteLLM's semantic auto_router"},
+     "r.yaml:11: model_list[2].litellm_params: a semantic router needs routes (or auto_router_config_path)"},
     {GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n"
                                                     "      temperature: 0.1\n",
      "r.yaml:15: model_list[2].litellm_params.temperature: unknown key"},
