@@ -80,7 +80,7 @@ struct sl_hedging {
 };
 
 /* A router: a model_list entry whose litellm_params.model is sluice_router/<kind> (or
- * LiteLLM's auto_router/complexity_router). Its model_name is a group clients ask for; its
+ * LiteLLM's auto_router/complexity_router, or its semantic auto_router/<name>). Its model_name is a group clients ask for; its
  * targets are other groups (core/config/config_routers.c). */
 enum sl_router_kind {
   SL_ROUTER_LEARNED = 0, /* learned score vs threshold: strong_model or weak_model */

@@ -250,6 +250,11 @@ struct json_case {
 
 static const struct json_case json_cases[] = {
     {"{\"routes\":[{\"name\":\"a\",\"utterances\":[\"x\"]}]}", NULL},
+    /* LiteLLM's documented file: encoder keys and route keys sluice does not use are ignored */
+    {"{\"encoder_type\":\"openai\",\"encoder_name\":\"text-embedding-3-large\",\"routes\":[{\"name\":\"a\","
+     "\"utterances\":[\"litellm is great\"],\"description\":\"positive affirmation\",\"function_schemas\":null,"
+     "\"llm\":null,\"score_threshold\":0.5,\"metadata\":{}}]}",
+     NULL},
     {"{\"routes\":[{\"name\":\"a\",\"description\":\"d\",\"score_threshold\":null}]}", NULL},
     {"[1]", "expected an object with \"routes\": [...]"},
     {"{\"routes\":{}}", "expected an object with \"routes\": [...]"},
