@@ -331,7 +331,7 @@ struct err_case {
 static const struct err_case errors[] = {
     {GROUPS ROUTER("auto", "sluice_router/magic"),
      "r.yaml:12: model_list[2].litellm_params.model: unknown router 'sluice_router/magic' (sluice_router/learned, "
-     "rules, cost, chain or cascade)"},
+     "rules, cost, chain, cascade or semantic)"},
     {GROUPS ROUTER("auto", "auto_router/semantic"),
      "r.yaml:11: model_list[2].litellm_params: a semantic router needs routes (or auto_router_config_path)"},
     {GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n      weak_model: weak\n"
