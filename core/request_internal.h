@@ -11,6 +11,7 @@
 #include "core/errors.h"
 #include "core/attempt_events.h"
 #include "core/routes.h"
+#include "core/router_online.h"
 #include "core/worker.h"
 #include "net/base/arena.h"
 #include "net/base/buf.h"
@@ -114,6 +115,7 @@ struct sl_request {
   const struct sl_group *router_would; /* shadow: the target it would have chosen */
   double routellm_threshold;        /* router-<name>-<threshold>; NAN: none */
   bool route_pending;               /* the route stage waits; it calls sl_request_after_route */
+  struct sl_learn_rq learn;         /* online learning (core/router_online.h) */
 
   /* cache */
   enum sl_cache_state cache_state;

@@ -139,6 +139,7 @@ static int apply_outcome(MDB_txn *t, struct sl_fb *fb, const struct op *op, unsi
   if (d.has_outcome) return 0;
   d.has_outcome = 1;
   d.need = op->d.need;
+  d.learns = op->d.learns;
   d.outcome_ts_s = op->d.outcome_ts_s;
   MDB_val k = idval(op->id), v = {sizeof d, &d};
   rc = mdb_put(t, e->dbi_fb, &k, &v, 0);
@@ -353,7 +354,7 @@ int sl_fb_get(struct sl_fb *fb, const char *id, struct sl_fb_decision *out) {
   return lookup(fb, id, out, &q);
 }
 
-int sl_fb_outcome(struct sl_fb *fb, const char *id, uint64_t owner, bool master, double need,
+int sl_fb_outcome(struct sl_fb *fb, const char *id, uint64_t owner, bool master, double need, bool learns,
                   struct sl_fb_decision *dout) {
   if (!(need >= 0 && need <= 1)) return -EINVAL;
   if (!id_ok(id)) return -ENOENT;
@@ -367,6 +368,7 @@ int sl_fb_outcome(struct sl_fb *fb, const char *id, uint64_t owner, bool master,
   struct op op = {.kind = OP_OUTCOME};
   memcpy(op.id, id, strlen(id) + 1);
   op.d.need = (float)need;
+  op.d.learns = learns;
   op.d.outcome_ts_s = now;
   pthread_mutex_lock(&fb->mu);
   /* a second outcome raced in between: refuse it here, where the queue is stable */

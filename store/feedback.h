@@ -39,7 +39,7 @@ struct sl_fb_decision {
   uint8_t strong;   /* the target was the router's strong model */
   uint8_t explored; /* an exploration (a target the policy would not have chosen) */
   uint8_t has_outcome;
-  uint8_t pad_;
+  uint8_t learns;   /* the outcome says something about the weak/strong choice */
   float need;       /* the outcome: 1 strong was needed .. 0 weak was fine */
   int64_t outcome_ts_s;
   uint16_t nslots;
@@ -71,10 +71,10 @@ void sl_fb_close(struct sl_fb *fb);
 int sl_fb_record(struct sl_fb *fb, const char *id, const struct sl_fb_decision *d);
 /* An outcome for id from a caller with key id `owner` (master: any owner): need in [0,1].
  * Looks the decision up (the queue, then the database), checks owner and age, and queues
- * the outcome. 0; -ENOENT (unknown, expired, or another key's); -EALREADY (it has an
+ * the outcome (learns: the learn callback may use it). 0; -ENOENT (unknown, expired, or another key's); -EALREADY (it has an
  * outcome already); -EINVAL; -ENOSPC (queue full); -EIO. d (may be NULL) receives the
  * decision. */
-int sl_fb_outcome(struct sl_fb *fb, const char *id, uint64_t owner, bool master, double need,
+int sl_fb_outcome(struct sl_fb *fb, const char *id, uint64_t owner, bool master, double need, bool learns,
                   struct sl_fb_decision *d);
 /* The decision as stored (for tests and tools): 0 or -ENOENT. */
 int sl_fb_get(struct sl_fb *fb, const char *id, struct sl_fb_decision *out);

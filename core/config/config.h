@@ -119,6 +119,12 @@ struct sl_router_cfg {
   double tier_bounds[3];   /* simple_medium, medium_complex, complex_reasoning (score CDF) */
   struct sl_route_model *rmodel; /* loaded at config load (NULL for rules and cost-only) */
   void *rules_mem;         /* owns the rules' conditions and strings */
+  /* learning from outcomes (core/router_online.c) */
+  char *learning;          /* "off" (default) | "online" */
+  bool learn_online;       /* learning: online */
+  bool frozen;             /* online state used but not updated */
+  double exploration_budget_usd_per_day; /* 0: no exploration */
+  double max_shift_per_hour;             /* a slot's bias moves at most this per hour; default 0.2 */
 };
 
 struct sl_cache_settings {

@@ -85,18 +85,18 @@ static void decision_round_trip_and_outcomes(void) {
   CHECK(sl_fb_get(f.fb, "0-1", &got) == 0 && got.nslots == 2 && got.slots[1] == 9 && !got.has_outcome);
   CHECK(sl_fb_get(f.fb, "0-2", &got) == -ENOENT);
   /* another key: as if unknown; bad need; the owner; then twice */
-  CHECK(sl_fb_outcome(f.fb, "0-1", 78, false, 0.0, NULL) == -ENOENT);
-  CHECK(sl_fb_outcome(f.fb, "0-1", 77, false, 1.5, NULL) == -EINVAL);
-  CHECK(sl_fb_outcome(f.fb, "0-1", 77, false, NAN, NULL) == -EINVAL);
-  CHECK(sl_fb_outcome(f.fb, "nope", 77, false, 0.0, NULL) == -ENOENT);
-  CHECK(sl_fb_outcome(f.fb, "0-1", 77, false, 0.0, NULL) == 0);
-  CHECK(sl_fb_outcome(f.fb, "0-1", 77, false, 1.0, NULL) == -EALREADY); /* queued */
+  CHECK(sl_fb_outcome(f.fb, "0-1", 78, false, 0.0, true, NULL) == -ENOENT);
+  CHECK(sl_fb_outcome(f.fb, "0-1", 77, false, 1.5, true, NULL) == -EINVAL);
+  CHECK(sl_fb_outcome(f.fb, "0-1", 77, false, NAN, true, NULL) == -EINVAL);
+  CHECK(sl_fb_outcome(f.fb, "nope", 77, false, 0.0, true, NULL) == -ENOENT);
+  CHECK(sl_fb_outcome(f.fb, "0-1", 77, false, 0.0, true, NULL) == 0);
+  CHECK(sl_fb_outcome(f.fb, "0-1", 77, false, 1.0, true, NULL) == -EALREADY); /* queued */
   sl_fb_flush(f.fb);
-  CHECK(sl_fb_outcome(f.fb, "0-1", 0, true, 1.0, NULL) == -EALREADY); /* stored */
+  CHECK(sl_fb_outcome(f.fb, "0-1", 0, true, 1.0, true, NULL) == -EALREADY); /* stored */
   CHECK(sl_fb_get(f.fb, "0-1", &got) == 0 && got.has_outcome && got.need == 0.0f && got.outcome_ts_s == T0);
   /* the master key may answer for any decision */
   CHECK(sl_fb_record(f.fb, "0-2", &d) == 0);
-  CHECK(sl_fb_outcome(f.fb, "0-2", 0, true, 0.5, NULL) == 0);
+  CHECK(sl_fb_outcome(f.fb, "0-2", 0, true, 0.5, true, NULL) == 0);
   sl_fb_flush(f.fb);
   CHECK(sl_fb_get(f.fb, "0-2", &got) == 0 && got.has_outcome && got.need == 0.5f);
   struct sl_fb_stats st;
@@ -132,8 +132,8 @@ static void ttl_and_bound(void) {
   CHECK(st.evicted == 3 && st.dropped == 1);
   /* the TTL: past it, an outcome finds nothing; the next batch sweeps them away */
   fake_now = T0 + 105;
-  CHECK(sl_fb_outcome(f.fb, "a-3", 1, false, 0, NULL) == -ENOENT);
-  CHECK(sl_fb_outcome(f.fb, "a-5", 1, false, 0, NULL) == 0);
+  CHECK(sl_fb_outcome(f.fb, "a-3", 1, false, 0, true, NULL) == -ENOENT);
+  CHECK(sl_fb_outcome(f.fb, "a-5", 1, false, 0, true, NULL) == 0);
   sl_fb_flush(f.fb);
   CHECK(sl_fb_get(f.fb, "a-3", &got) == -ENOENT && sl_fb_get(f.fb, "a-4", &got) == -ENOENT);
   CHECK(sl_fb_get(f.fb, "a-5", &got) == 0 && got.has_outcome);
@@ -154,7 +154,7 @@ static void learn_callback_snapshots_and_rollback(void) {
     d.ts_s = fake_now;
     snprintf(id, sizeof id, "s-%d", i);
     CHECK(sl_fb_record(f.fb, id, &d) == 0);
-    CHECK(sl_fb_outcome(f.fb, id, 5, false, i % 2 ? 1.0 : 0.0, NULL) == 0);
+    CHECK(sl_fb_outcome(f.fb, id, 5, false, i % 2 ? 1.0 : 0.0, true, NULL) == 0);
     sl_fb_flush(f.fb);
   }
   struct tstate s;
@@ -194,7 +194,7 @@ static void two_processes(void) {
     if (fx_open(&c, &o)) _exit(1);
     struct sl_fb_decision d = dec(9, "auto");
     int rc = sl_fb_record(c.fb, "1-1", &d);
-    rc |= sl_fb_outcome(c.fb, "1-1", 9, false, 1.0, NULL);
+    rc |= sl_fb_outcome(c.fb, "1-1", 9, false, 1.0, true, NULL);
     sl_fb_flush(c.fb);
     sl_fb_close(c.fb);
     sl_lmdb_close(c.env);
@@ -206,9 +206,9 @@ static void two_processes(void) {
   CHECK(fx_open(&f, &o) == 0);
   struct sl_fb_decision got;
   CHECK(sl_fb_get(f.fb, "1-1", &got) == 0 && got.owner == 9 && got.has_outcome && got.need == 1.0f);
-  CHECK(sl_fb_outcome(f.fb, "1-1", 9, false, 0.0, NULL) == -EALREADY);
+  CHECK(sl_fb_outcome(f.fb, "1-1", 9, false, 0.0, true, NULL) == -EALREADY);
   struct sl_fb_decision d = dec(9, "auto");
-  CHECK(sl_fb_record(f.fb, "0-1", &d) == 0 && sl_fb_outcome(f.fb, "0-1", 9, false, 0.0, NULL) == 0);
+  CHECK(sl_fb_record(f.fb, "0-1", &d) == 0 && sl_fb_outcome(f.fb, "0-1", 9, false, 0.0, true, NULL) == 0);
   sl_fb_flush(f.fb);
   struct tstate s;
   size_t len;
