@@ -92,6 +92,13 @@ static void not_found(struct sl_request *rq, const char *id) {
                    "No routed request with id '%.63s' (unknown, expired, or made with another key)", id);
 }
 
+/* A decision made by another worker reaches the disk when its writer commits (a few ms):
+ * an id not found is looked up again after 20, 80 and 300 ms before the 404. The
+ * request's retry timer is free on this route (it has no attempts); a client that leaves
+ * meanwhile closes it, and this never runs. */
+static const unsigned retry_ms[] = {20, 80, 300};
+static void look_again(uv_timer_t *t) { sl_request_feedback(t->data); }
+
 void sl_request_feedback(struct sl_request *rq) {
   const struct sl_http_request *hr = rq->hr;
   struct sl_feedback_body b;
@@ -110,6 +117,10 @@ void sl_request_feedback(struct sl_request *rq) {
   struct sl_fb_decision d;
   int rc = sl_fb_get(fb, b.request_id, &d);
   if (rc == 0 && !master && d.owner != owner) rc = -ENOENT;
+  if (rc == -ENOENT && rq->learn.fb_tries < sizeof retry_ms / sizeof *retry_ms) {
+    uv_timer_start(&rq->retry_timer, look_again, retry_ms[rq->learn.fb_tries++], 0);
+    return;
+  }
   bool learns = false;
   double need = rc ? 0 : need_of(&b, &d, &learns);
   if (!rc) rc = sl_fb_outcome(fb, b.request_id, owner, master, need, learns, &d);

@@ -36,6 +36,7 @@ struct sl_learn_rq {
   bool online;      /* an online router decided */
   bool explored;    /* the target is an exploration */
   bool has_outcome; /* sl_learn_request_outcome was called */
+  uint8_t fb_tries; /* POST /v1/feedback: lookups of an id not found yet (core/feedback.c) */
   float need;
   double base, adjust; /* the model's score, and what learning added */
 };

@@ -213,7 +213,7 @@ static void *writer(void *arg) {
   unsigned char *state = malloc(SL_FB_STATE_MAX);
   pthread_mutex_lock(&fb->mu);
   for (;;) {
-    if (!fb->stop && !fb->flush_req) {
+    if (!fb->stop && !fb->flush_req && !fb->qn) {
       struct timespec ts;
       clock_gettime(CLOCK_MONOTONIC, &ts);
       ts.tv_nsec += SL_FB_FLUSH_MS * 1000000L;
@@ -264,7 +264,7 @@ int sl_fb_open(struct sl_lmdb *e, const struct sl_fb_opts *o, struct sl_fb **out
     return -ENOMEM;
   }
   pthread_condattr_destroy(&ca);
-  if (pthread_create(&fb->th, NULL, writer, fb)) {
+  if (!fb->o.manual && pthread_create(&fb->th, NULL, writer, fb)) {
     free(fb->q);
     free(fb->busy);
     free(fb);
@@ -276,11 +276,12 @@ int sl_fb_open(struct sl_lmdb *e, const struct sl_fb_opts *o, struct sl_fb **out
 
 void sl_fb_close(struct sl_fb *fb) {
   if (!fb) return;
+  if (fb->o.manual) sl_fb_flush(fb);
   pthread_mutex_lock(&fb->mu);
   fb->stop = true;
   pthread_cond_signal(&fb->cv);
   pthread_mutex_unlock(&fb->mu);
-  pthread_join(fb->th, NULL);
+  if (!fb->o.manual) pthread_join(fb->th, NULL);
   pthread_mutex_destroy(&fb->mu);
   pthread_cond_destroy(&fb->cv);
   pthread_cond_destroy(&fb->done_cv);
@@ -296,7 +297,7 @@ static int enqueue(struct sl_fb *fb, const struct op *op) {
   }
   fb->q[fb->qn++] = *op;
   fb->enq_seq++;
-  if (fb->qn * 4 >= fb->o.queue_max * 3) pthread_cond_signal(&fb->cv);
+  if (fb->qn == 1) pthread_cond_signal(&fb->cv); /* the writer sleeps only on an empty queue */
   return 0;
 }
 
@@ -383,6 +384,22 @@ int sl_fb_outcome(struct sl_fb *fb, const char *id, uint64_t owner, bool master,
 }
 
 void sl_fb_flush(struct sl_fb *fb) {
+  if (fb->o.manual) { /* the writer's work, here and now (tests) */
+    unsigned char *state = malloc(SL_FB_STATE_MAX);
+    pthread_mutex_lock(&fb->mu);
+    struct op *b = fb->q;
+    fb->q = fb->busy;
+    fb->busy = b;
+    fb->busyn = fb->qn;
+    fb->qn = 0;
+    pthread_mutex_unlock(&fb->mu);
+    if (fb->busyn && state) commit(fb, fb->busy, fb->busyn, state);
+    pthread_mutex_lock(&fb->mu);
+    fb->busyn = 0;
+    pthread_mutex_unlock(&fb->mu);
+    free(state);
+    return;
+  }
   pthread_mutex_lock(&fb->mu);
   uint64_t target = fb->enq_seq;
   fb->flush_req = true;

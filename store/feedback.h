@@ -1,10 +1,11 @@
 /* Router decisions and their outcomes, and routers' learned state, in LMDB (its own
  * environment, DATA_DIR/feedback, opened by core/feedback.c). The one idea: the request
  * path only copies a decision into a bounded in-process queue; a writer thread (one per
- * process) commits the queue in batches every SL_FB_FLUSH_MS, and that same thread
+ * process) commits the queue in batches (group commit: whatever queued while the last
+ * commit ran; idle, it wakes at least every SL_FB_FLUSH_MS), and that same thread
  * applies outcomes to the learned state (through a callback the caller owns, inside the
  * write transaction, so two processes never lose each other's updates). A crash may lose
- * what was queued in the last flush interval; a full queue drops (and counts) decisions.
+ * what was queued but not yet committed (milliseconds under load); a full queue drops (and counts) decisions.
  *
  * Databases: "feedback" (request id -> struct sl_fb_decision), "feedback_age" (be64 unix
  * seconds + id -> nothing: the TTL and the bound remove the oldest first), "learn_state"
@@ -60,6 +61,7 @@ struct sl_fb_opts {
   sl_fb_learn_fn learn;     /* NULL: outcomes are recorded, nothing learns */
   void *learn_ud;
   int64_t (*now_s)(void);   /* unix seconds; NULL: time(NULL) (tests pass a fake) */
+  bool manual;              /* tests: no writer thread; sl_fb_flush commits on the caller's thread */
 };
 
 int sl_fb_open(struct sl_lmdb *e, const struct sl_fb_opts *o, struct sl_fb **out);

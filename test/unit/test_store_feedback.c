@@ -112,7 +112,7 @@ static void decision_round_trip_and_outcomes(void) {
 static void ttl_and_bound(void) {
   fake_now = T0;
   struct fx f = {0};
-  struct sl_fb_opts o = {.ttl_s = 100, .max_decisions = 5, .queue_max = 8};
+  struct sl_fb_opts o = {.ttl_s = 100, .max_decisions = 5, .queue_max = 8, .manual = true};
   CHECK(fx_open(&f, &o) == 0);
   char id[16];
   struct sl_fb_decision d = dec(1, "auto"), got;
