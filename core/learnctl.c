@@ -163,7 +163,7 @@ static int cmd_import(int argc, char **argv) {
     double i, b, ok, need;
     if (num(s, "slot", 0, SL_LEARN_SLOTS - 1, &i) || num(s, "bias", -1, 1, &b) || num(s, "ok", 0, 1e6, &ok) ||
         num(s, "need", 0, 1e6, &need) || i != floor(i))
-      bad = "every slot needs 'slot' (0..255), 'bias' (-1..1), 'ok' and 'need' (>= 0)";
+      bad = "every slot needs 'slot' (0..1023), 'bias' (-1..1), 'ok' and 'need' (>= 0)";
     else {
       st.bias[(unsigned)i] = (float)b;
       st.ok[(unsigned)i] = (float)ok;

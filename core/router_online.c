@@ -139,7 +139,8 @@ void sl_online_explore(struct sl_request *rq, const struct sl_plan_router *r, do
   struct sl_learn_state empty;
   const struct sl_learn_state *st = or->have ? &or->st : (sl_learn_init(&empty), &empty);
   struct sl_learn_rq *l = &rq->learn;
-  double sampled = l->base + sl_bandit_sample_adjust(st, l->slots, l->nslots, &rq->w->online->rng);
+  double sampled = l->base + sl_bandit_sample_adjust(st, l->slots, l->nslots, &rq->w->online->rng,
+                                                     (uint64_t)time(NULL), (double)c->evidence_half_life_ms / 1000);
   const struct sl_group *pick = sampled >= thr ? r->strong : r->weak;
   if (pick == *target) return;
   double share = c->exploration_budget_usd_per_day / nworkers(rq->w->cfg);
@@ -197,7 +198,7 @@ bool sl_learn_apply(void *ud, const struct sl_fb_decision *d, int64_t now_s, uns
   if (*len == sizeof st && sl_learn_valid(state, *len)) memcpy(&st, state, sizeof st);
   else sl_learn_init(&st);
   sl_learn_observe(&st, d->slots, d->nslots > SL_FB_SLOTS ? SL_FB_SLOTS : d->nslots, d->need, (uint64_t)now_s,
-                   c->max_shift_per_hour);
+                   c->max_shift_per_hour, (double)c->evidence_half_life_ms / 1000);
   memcpy(state, &st, sizeof st);
   *len = sizeof st;
   return true;

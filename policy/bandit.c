@@ -44,8 +44,13 @@ double sl_learn_adjust(const struct sl_learn_state *st, const uint16_t *slots, s
   return clamp1(sum / (double)n);
 }
 
+double sl_learn_keep(uint64_t seen_s, uint64_t now_s, double half_life_s) {
+  if (!(half_life_s > 0) || !seen_s || now_s <= seen_s) return 1;
+  return exp2(-(double)(now_s - seen_s) / half_life_s);
+}
+
 void sl_learn_observe(struct sl_learn_state *st, const uint16_t *slots, size_t n, double need, uint64_t now_s,
-                      double max_shift_per_hour) {
+                      double max_shift_per_hour, double half_life_s) {
   if (!(need >= 0 && need <= 1) || !n) return;
   uint64_t hour = now_s / 3600;
   if (hour != st->hour) {
@@ -55,8 +60,10 @@ void sl_learn_observe(struct sl_learn_state *st, const uint16_t *slots, size_t n
   if (!(max_shift_per_hour >= 0)) max_shift_per_hour = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned s = slots[i] & (SL_LEARN_SLOTS - 1);
-    st->ok[s] = st->ok[s] * SL_LEARN_DECAY + (float)(1 - need);
-    st->need[s] = st->need[s] * SL_LEARN_DECAY + (float)need;
+    float keep = (float)sl_learn_keep(st->seen_s[s], now_s, half_life_s) * SL_LEARN_DECAY;
+    st->ok[s] = st->ok[s] * keep + (float)(1 - need);
+    st->need[s] = st->need[s] * keep + (float)need;
+    st->seen_s[s] = (uint32_t)now_s;
     double target = SL_LEARN_GAIN * (st->need[s] - st->ok[s]) / (st->need[s] + st->ok[s] + 2.0);
     double step = target - st->bias[s], left = max_shift_per_hour - st->moved[s];
     if (left <= 0) continue;
@@ -102,13 +109,15 @@ double sl_bandit_beta(struct sl_rng *r, double a, double b) {
   return x + y > 0 ? x / (x + y) : 0.5;
 }
 
-double sl_bandit_sample_adjust(const struct sl_learn_state *st, const uint16_t *slots, size_t n, struct sl_rng *r) {
+double sl_bandit_sample_adjust(const struct sl_learn_state *st, const uint16_t *slots, size_t n, struct sl_rng *r,
+                               uint64_t now_s, double half_life_s) {
   if (!n) return 0;
   double ok = 0, need = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned s = slots[i] & (SL_LEARN_SLOTS - 1);
-    ok += st->ok[s];
-    need += st->need[s];
+    double keep = sl_learn_keep(st->seen_s[s], now_s, half_life_s);
+    ok += st->ok[s] * keep;
+    need += st->need[s] * keep;
   }
   ok /= (double)n;
   need /= (double)n;

@@ -11,6 +11,9 @@
  * its slots (clamped to [-1, 1]); the router sends it to strong when
  * score + adjustment >= threshold.
  *
+ * Evidence also fades with time (half_life_s): a slot nobody reports on (a prompt kind the
+ * policy sends to strong, whose good answers teach nothing) grows uncertain again, so
+ * exploration comes back to it and a shift in the models' quality can be seen.
  * Exploration is Thompson sampling: the request's mean evidence is a Beta posterior on
  * P(strong needed); a draw from it in place of its mean gives a sampled adjustment. When
  * the sampled decision differs from the policy's (an exploration), it is taken only if
@@ -24,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_LEARN_SLOTS   256u
+#define SL_LEARN_SLOTS   1024u
 #define SL_LEARN_MAGIC   0x4e524c53u /* "SLRN" */
 #define SL_LEARN_VERSION 1u
 #define SL_LEARN_DECAY   0.97f /* evidence kept per new outcome on a slot */
@@ -38,6 +41,7 @@ struct sl_learn_state {
   float bias[SL_LEARN_SLOTS];
   float ok[SL_LEARN_SLOTS], need[SL_LEARN_SLOTS];
   float moved[SL_LEARN_SLOTS]; /* |bias change| spent this hour */
+  uint32_t seen_s[SL_LEARN_SLOTS]; /* unix seconds of each slot's last outcome (0: none) */
 };
 
 void sl_learn_init(struct sl_learn_state *st);
@@ -55,7 +59,7 @@ double sl_learn_adjust(const struct sl_learn_state *st, const uint16_t *slots, s
  * was fine) on the request's slots, at now_s. Each slot's bias moves toward its target
  * by at most what is left of max_shift_per_hour this hour. */
 void sl_learn_observe(struct sl_learn_state *st, const uint16_t *slots, size_t n, double need, uint64_t now_s,
-                      double max_shift_per_hour);
+                      double max_shift_per_hour, double half_life_s);
 
 /* ---- randomness and Thompson sampling ---- */
 
@@ -71,7 +75,12 @@ double sl_bandit_beta(struct sl_rng *r, double a, double b);
 /* The request's adjustment with its evidence sampled: the mean adjustment moved by
  * SL_LEARN_GAIN * (p - mean p) * 2, p ~ Beta(1 + need, 1 + ok) of the slots' mean
  * evidence; clamped to [-1, 1]. */
-double sl_bandit_sample_adjust(const struct sl_learn_state *st, const uint16_t *slots, size_t n, struct sl_rng *r);
+double sl_bandit_sample_adjust(const struct sl_learn_state *st, const uint16_t *slots, size_t n, struct sl_rng *r,
+                               uint64_t now_s, double half_life_s);
+
+/* The weight evidence last updated at seen_s keeps at now_s: 2^(-age / half_life); 1
+ * with no half-life. */
+double sl_learn_keep(uint64_t seen_s, uint64_t now_s, double half_life_s);
 
 /* ---- the exploration budget (per day, USD) ---- */
 

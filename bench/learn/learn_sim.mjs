@@ -64,7 +64,7 @@ function config(strong, weak, thr) {
     model_list: [
       dep('strong', strong.port, { input_cost_per_token: 0.00001, output_cost_per_token: 0.00003 }),
       dep('weak', weak.port, { input_cost_per_token: 0.000001, output_cost_per_token: 0.000002 }),
-      R('online', { learning: 'online', exploration_budget_usd_per_day: 0.5, max_shift_per_hour: 2 }),
+      R('online', { learning: 'online', exploration_budget_usd_per_day: 0.5, max_shift_per_hour: 2, evidence_half_life: '10s' }),
       R('frozen', { learning: 'online', frozen: true }),
       R('probe', {}),
     ],
@@ -98,7 +98,8 @@ async function main() {
   const gap = 1000 / RATE;
   for (const phase of [0, 1]) {
     const stats = {};
-    for (const r of ['online', 'frozen']) stats[r] = { n: 0, strong: 0, right: 0, explore: 0, cost: 0, byTopic: Object.fromEntries(NAMES.map((t) => [t, [0, 0]])) };
+    const blank = () => ({ n: 0, strong: 0, right: 0, explore: 0, byTopic: Object.fromEntries(NAMES.map((t) => [t, [0, 0]])) });
+    for (const r of ['online', 'frozen']) stats[r] = blank(), stats[`${r} (2nd half)`] = blank();
     const t0 = Date.now();
     for (let i = 0; i < PER_PHASE; i++) {
       const topic = pick(NAMES);
@@ -108,17 +109,18 @@ async function main() {
         const h = await chat(s.url, r, prompt);
         const target = h['x-sluice-router-target'];
         const right = u < QUALITY[target][topic][phase];
-        const x = stats[r];
-        x.n++; x.strong += target === 'strong'; x.right += right;
-        x.explore += h['x-sluice-router-reason'] === 'explore';
-        x.byTopic[topic][0]++; x.byTopic[topic][1] += target === 'strong';
+        for (const x of i >= PER_PHASE / 2 ? [stats[r], stats[`${r} (2nd half)`]] : [stats[r]]) {
+          x.n++; x.strong += target === 'strong'; x.right += right;
+          x.explore += h['x-sluice-router-reason'] === 'explore';
+          x.byTopic[topic][0]++; x.byTopic[topic][1] += target === 'strong';
+        }
         const f = await post(`${s.url}/v1/feedback`, JSON.stringify({ request_id: h['x-request-id'], score: right ? 1 : 0 }), H);
         if (f.status !== 200) throw new Error(`feedback ${f.status}: ${f.text}`);
       }));
       const wait = t0 + (i + 1) * gap - Date.now();
       if (wait > 0) await new Promise((res) => setTimeout(res, wait));
     }
-    for (const r of ['online', 'frozen']) {
+    for (const r of Object.keys(stats)) {
       const x = stats[r];
       rows.push({ phase: phase + 1, router: r, n: x.n, strong: x.strong / x.n, quality: x.right / x.n, explore: x.explore,
         topics: Object.fromEntries(NAMES.map((t) => [t, x.byTopic[t][1] / Math.max(1, x.byTopic[t][0])])) });

@@ -125,6 +125,7 @@ struct sl_router_cfg {
   bool frozen;             /* online state used but not updated */
   double exploration_budget_usd_per_day; /* 0: no exploration */
   double max_shift_per_hour;             /* a slot's bias moves at most this per hour; default 0.2 */
+  uint64_t evidence_half_life_ms;        /* outcomes' weight halves over this; default 1 day */
 };
 
 struct sl_cache_settings {

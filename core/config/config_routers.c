@@ -379,6 +379,7 @@ static const struct sl_cfg_key router_params_keys[] = {
     KEY("frozen", SL_K_BOOL, RT(frozen)),
     KEY("exploration_budget_usd_per_day", SL_K_NUM, RT(exploration_budget_usd_per_day)),
     KEY("max_shift_per_hour", SL_K_NUM, RT(max_shift_per_hour)),
+    KEY("evidence_half_life", SL_K_DUR, RT(evidence_half_life_ms), .flags = SL_F_POSITIVE),
     /* LiteLLM's auto_router names for the default */
     KEY("auto_router_default_model", SL_K_STR, RT(default_model)),
 };
@@ -433,6 +434,7 @@ int sl_cfg_parse_router(struct sl_cfg_ctx *c, yaml_node_t *item, const char *pat
   r->allow_override = true;
   r->min_quality = -1;
   r->max_shift_per_hour = 0.2;
+  r->evidence_half_life_ms = 86400000;
   r->tier_bounds[0] = 0.15; /* LiteLLM's complexity_router boundaries, read as score quantiles */
   r->tier_bounds[1] = 0.35;
   r->tier_bounds[2] = 0.60;

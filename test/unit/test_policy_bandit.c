@@ -7,10 +7,10 @@
 #include "policy/bandit.h"
 
 static void slots_fold_and_dedupe(void) {
-  uint32_t b[] = {3, 259, 7, 3, 1000};
+  uint32_t b[] = {3, 3 + SL_LEARN_SLOTS, 7, 3, 5000};
   uint16_t s[8];
   size_t n = sl_learn_slots(b, 5, s, 8);
-  CHECK(n == 3 && s[0] == 3 && s[1] == 7 && s[2] == (1000 & 255));
+  CHECK(n == 3 && s[0] == 3 && s[1] == 7 && s[2] == (5000 & (SL_LEARN_SLOTS - 1)));
   CHECK(sl_learn_slots(b, 5, s, 2) == 2);
 }
 
@@ -21,25 +21,25 @@ static void observe_moves_toward_evidence_and_is_bounded(void) {
   CHECK(sl_learn_adjust(&st, s, 2) == 0);
   uint64_t t = 1000 * 3600;
   /* weak was fine, many times within one hour: bias goes negative, at most 0.1 */
-  for (int i = 0; i < 50; i++) sl_learn_observe(&st, s, 2, 0.0, t + (uint64_t)i, 0.1);
+  for (int i = 0; i < 50; i++) sl_learn_observe(&st, s, 2, 0.0, t + (uint64_t)i, 0.1, 0);
   CHECK(fabs(st.bias[1] + 0.1) < 1e-6 && fabs(st.bias[2] + 0.1) < 1e-6);
   CHECK(fabs(sl_learn_adjust(&st, s, 2) + 0.1) < 1e-6);
   CHECK(st.outcomes == 50 && st.ok[1] > 10 && st.need[1] == 0);
   /* the next hour: another 0.1 */
-  sl_learn_observe(&st, s, 2, 0.0, t + 3600, 0.1);
+  sl_learn_observe(&st, s, 2, 0.0, t + 3600, 0.1, 0);
   CHECK(fabs(st.bias[1] + 0.2) < 1e-6);
   /* frozen movement: max 0 changes evidence but not the bias */
-  sl_learn_observe(&st, s, 2, 1.0, t + 7200, 0.0);
+  sl_learn_observe(&st, s, 2, 1.0, t + 7200, 0.0, 0);
   CHECK(fabs(st.bias[1] + 0.2) < 1e-6);
   /* unbounded: reaches the target, never beyond [-1, 1] */
-  for (int i = 0; i < 500; i++) sl_learn_observe(&st, s, 2, 1.0, t + 10800, 100);
+  for (int i = 0; i < 500; i++) sl_learn_observe(&st, s, 2, 1.0, t + 10800, 100, 0);
   double target = SL_LEARN_GAIN * (st.need[1] - st.ok[1]) / (st.need[1] + st.ok[1] + 2);
   CHECK(fabs(st.bias[1] - target) < 1e-5 && st.bias[1] > 0.8 && st.bias[1] <= 1);
   /* other slots untouched; bad input ignored */
   CHECK(st.bias[3] == 0);
   uint64_t n = st.outcomes;
-  sl_learn_observe(&st, s, 2, NAN, t, 1);
-  sl_learn_observe(&st, s, 2, 1.5, t, 1);
+  sl_learn_observe(&st, s, 2, NAN, t, 1, 0);
+  sl_learn_observe(&st, s, 2, 1.5, t, 1, 0);
   CHECK(st.outcomes == n);
   CHECK(sl_learn_valid(&st, sizeof st) && !sl_learn_valid(&st, sizeof st - 1));
   st.bias[9] = NAN;
@@ -70,19 +70,31 @@ static void sampled_adjust_narrows_with_evidence(void) {
   /* no evidence: draws spread widely around 0 */
   double lo = 1, hi = -1;
   for (int i = 0; i < 1000; i++) {
-    double x = sl_bandit_sample_adjust(&st, s, 1, &r);
+    double x = sl_bandit_sample_adjust(&st, s, 1, &r, 3600, 0);
     if (x < lo) lo = x;
     if (x > hi) hi = x;
   }
   CHECK(lo < -0.6 && hi > 0.6);
   /* much "weak was fine": draws stay near the (negative) mean */
-  for (int i = 0; i < 200; i++) sl_learn_observe(&st, s, 1, 0.0, 3600, 100);
+  for (int i = 0; i < 200; i++) sl_learn_observe(&st, s, 1, 0.0, 3600, 100, 0);
   double mean = sl_learn_adjust(&st, s, 1), worst = 0;
   for (int i = 0; i < 1000; i++) {
-    double d = fabs(sl_bandit_sample_adjust(&st, s, 1, &r) - mean);
+    double d = fabs(sl_bandit_sample_adjust(&st, s, 1, &r, 3600, 0) - mean);
     if (d > worst) worst = d;
   }
   CHECK(mean < -0.8 && worst < 0.35);
+  /* ten half-lives later the evidence has faded: the draws spread again (the mean stays) */
+  double hl = 60, spread = 0;
+  for (int i = 0; i < 1000; i++) {
+    double d = fabs(sl_bandit_sample_adjust(&st, s, 1, &r, 3600 + 600, hl) - mean);
+    if (d > spread) spread = d;
+  }
+  CHECK(spread > 0.6 && sl_learn_adjust(&st, s, 1) == mean);
+  CHECK(fabs(sl_learn_keep(3600, 3660, 60) - 0.5) < 1e-12 && sl_learn_keep(3600, 4000, 0) == 1);
+  /* and a new outcome after them weighs as much as the faded past */
+  float ok0 = st.ok[5];
+  sl_learn_observe(&st, s, 1, 1.0, 3600 + 600, 100, hl);
+  CHECK(st.ok[5] < ok0 / 500 && st.need[5] == 1.0f && st.seen_s[5] == 4200);
 }
 
 static void budget_per_day(void) {
