@@ -27,13 +27,16 @@ static int fail(char *err, size_t n, const char *fmt, ...) {
 
 int sl_feedback_parse(const char *body, size_t n, struct sl_feedback_body *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  if (!body || !n) return fail(err, errlen, "the body must be a JSON object: {\"request_id\", and one of \"score\" "
-                                            "(0..1), \"thumbs\" (up|down), \"label\" (weak_ok|strong_needed)}");
+  if (!body || !n)
+    return fail(err, errlen,
+                "the body must be a JSON object: {\"request_id\", and one of \"score\" "
+                "(0..1), \"thumbs\" (up|down), \"label\" (weak_ok|strong_needed)}");
   cJSON *j = cJSON_ParseWithLength(body, n);
   if (!cJSON_IsObject(j)) {
     cJSON_Delete(j);
-    return fail(err, errlen, "the body must be a JSON object: {\"request_id\", and one of \"score\" (0..1), "
-                             "\"thumbs\" (up|down), \"label\" (weak_ok|strong_needed)}");
+    return fail(err, errlen,
+                "the body must be a JSON object: {\"request_id\", and one of \"score\" (0..1), "
+                "\"thumbs\" (up|down), \"label\" (weak_ok|strong_needed)}");
   }
   int rc = 0, given = 0;
   bool have_id = false;
@@ -41,8 +44,10 @@ int sl_feedback_parse(const char *body, size_t n, struct sl_feedback_body *out, 
     const char *k = it->string ? it->string : "";
     if (strcmp(k, "request_id") == 0) {
       if (!cJSON_IsString(it) || !it->valuestring[0] || strlen(it->valuestring) >= SL_FB_ID_MAX)
-        rc = fail(err, errlen, "'request_id' must be a non-empty string of at most %d bytes (the x-request-id "
-                               "of the routed request)", SL_FB_ID_MAX - 1);
+        rc = fail(err, errlen,
+                  "'request_id' must be a non-empty string of at most %d bytes (the x-request-id "
+                  "of the routed request)",
+                  SL_FB_ID_MAX - 1);
       else {
         snprintf(out->request_id, sizeof out->request_id, "%s", it->valuestring);
         have_id = true;
@@ -52,19 +57,26 @@ int sl_feedback_parse(const char *body, size_t n, struct sl_feedback_body *out, 
       out->kind = SL_FEEDBACK_SCORE;
       if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0 && it->valuedouble <= 1))
         rc = fail(err, errlen, "'score' must be a number from 0 (bad answer) to 1 (good answer)");
-      else out->value = it->valuedouble;
+      else
+        out->value = it->valuedouble;
     } else if (strcmp(k, "thumbs") == 0) {
       given++;
       out->kind = SL_FEEDBACK_THUMBS;
-      if (cJSON_IsString(it) && strcmp(it->valuestring, "up") == 0) out->value = 1;
-      else if (cJSON_IsString(it) && strcmp(it->valuestring, "down") == 0) out->value = 0;
-      else rc = fail(err, errlen, "'thumbs' must be \"up\" or \"down\"");
+      if (cJSON_IsString(it) && strcmp(it->valuestring, "up") == 0)
+        out->value = 1;
+      else if (cJSON_IsString(it) && strcmp(it->valuestring, "down") == 0)
+        out->value = 0;
+      else
+        rc = fail(err, errlen, "'thumbs' must be \"up\" or \"down\"");
     } else if (strcmp(k, "label") == 0) {
       given++;
       out->kind = SL_FEEDBACK_LABEL;
-      if (cJSON_IsString(it) && strcmp(it->valuestring, "weak_ok") == 0) out->value = 0;
-      else if (cJSON_IsString(it) && strcmp(it->valuestring, "strong_needed") == 0) out->value = 1;
-      else rc = fail(err, errlen, "'label' must be \"weak_ok\" or \"strong_needed\"");
+      if (cJSON_IsString(it) && strcmp(it->valuestring, "weak_ok") == 0)
+        out->value = 0;
+      else if (cJSON_IsString(it) && strcmp(it->valuestring, "strong_needed") == 0)
+        out->value = 1;
+      else
+        rc = fail(err, errlen, "'label' must be \"weak_ok\" or \"strong_needed\"");
     } else if (strcmp(k, "comment") != 0) {
       rc = fail(err, errlen, "unknown field '%.60s' (request_id, score, thumbs, label, comment)", k);
     }
@@ -72,8 +84,10 @@ int sl_feedback_parse(const char *body, size_t n, struct sl_feedback_body *out, 
   cJSON_Delete(j);
   if (rc) return rc;
   if (!have_id) return fail(err, errlen, "'request_id' is required (the x-request-id of the routed request)");
-  if (given != 1) return fail(err, errlen, "give exactly one of 'score' (0..1), 'thumbs' (up|down) or 'label' "
-                                           "(weak_ok|strong_needed)");
+  if (given != 1)
+    return fail(err, errlen,
+                "give exactly one of 'score' (0..1), 'thumbs' (up|down) or 'label' "
+                "(weak_ok|strong_needed)");
   return 0;
 }
 
@@ -130,7 +144,9 @@ void sl_request_feedback(struct sl_request *rq) {
   case -EALREADY:
     sl_respond_error_named(rq, 409, "feedback_exists", NULL, "Request '%.63s' already has feedback", b.request_id);
     return;
-  case -ENOSPC: sl_respond_error(rq, 503, SL_ERR_STORE_FULL, "Retry-After: 1\r\n", "The feedback queue is full"); return;
+  case -ENOSPC:
+    sl_respond_error(rq, 503, SL_ERR_STORE_FULL, "Retry-After: 1\r\n", "The feedback queue is full");
+    return;
   default: sl_respond_error(rq, 503, SL_ERR_STORE_ERROR, NULL, "Cannot record the feedback (rc %d)", rc); return;
   }
   struct sl_buf o = {0};
@@ -141,7 +157,9 @@ void sl_request_feedback(struct sl_request *rq) {
   sl_buf_puts(&o, "\",\"target\":\"");
   sl_buf_json_escape(&o, d.target, strnlen(d.target, sizeof d.target));
   sl_buf_printf(&o, "\",\"need\":%.4g,\"learns\":%s}", need, learns ? "true" : "false");
-  if (o.oom) sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
-  else sl_respond_json(rq, 200, o.p, o.n);
+  if (o.oom)
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Out of memory");
+  else
+    sl_respond_json(rq, 200, o.p, o.n);
   sl_buf_free(&o);
 }

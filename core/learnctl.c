@@ -20,7 +20,7 @@
 #include "store/lmdb_env.h"
 
 #define FEEDBACK_MAP_SIZE ((size_t)1 << 30)
-#define KEEP_SNAPSHOTS 24
+#define KEEP_SNAPSHOTS    24
 
 static void usage(void) {
   fprintf(stderr, "usage: sluice router export NAME [--data-dir DIR] > state.json\n"
@@ -40,7 +40,8 @@ static int parse_args(int argc, char **argv, int npos, struct args *a) {
   *a = (struct args){.dir = "./sluice-data"};
   int pos = 0;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc) a->dir = argv[++i];
+    if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc)
+      a->dir = argv[++i];
     else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc) {
       char *end;
       long long v = strtoll(argv[++i], &end, 10);
@@ -53,8 +54,10 @@ static int parse_args(int argc, char **argv, int npos, struct args *a) {
     } else if (argv[i][0] == '-' && argv[i][1]) {
       fprintf(stderr, "sluice router: unknown option '%s'\n", argv[i]);
       return -1;
-    } else if (pos == 0) a->name = argv[i], pos++;
-    else if (pos == 1 && npos == 2) a->file = argv[i], pos++;
+    } else if (pos == 0)
+      a->name = argv[i], pos++;
+    else if (pos == 1 && npos == 2)
+      a->file = argv[i], pos++;
     else {
       usage();
       return -1;
@@ -154,9 +157,12 @@ static int cmd_import(int argc, char **argv) {
   const char *bad = NULL;
   double v;
   const cJSON *slots = cJSON_GetObjectItemCaseSensitive(j, "slots");
-  if (!cJSON_IsObject(j)) bad = "not a JSON object";
-  else if (num(j, "version", SL_LEARN_VERSION, SL_LEARN_VERSION, &v)) bad = "'version' is not this sluice's (1)";
-  else if (!cJSON_IsArray(slots)) bad = "'slots' must be an array";
+  if (!cJSON_IsObject(j))
+    bad = "not a JSON object";
+  else if (num(j, "version", SL_LEARN_VERSION, SL_LEARN_VERSION, &v))
+    bad = "'version' is not this sluice's (1)";
+  else if (!cJSON_IsArray(slots))
+    bad = "'slots' must be an array";
   if (!bad && !num(j, "updated", 0, 1e12, &v)) st.updated_s = (uint64_t)v;
   if (!bad && !num(j, "outcomes", 0, 1e15, &v)) st.outcomes = (uint64_t)v;
   for (const cJSON *s = bad ? NULL : slots->child; s && !bad; s = s->next) {
@@ -200,7 +206,8 @@ static int cmd_rollback(int argc, char **argv) {
   if (rc == 0) rc = sl_fb_state_put(e, a.name, &st, sizeof st, (int64_t)time(NULL), KEEP_SNAPSHOTS);
   sl_lmdb_close(e);
   if (rc == -ENOENT) {
-    fprintf(stderr, "sluice router: router '%s' has no snapshot%s\n", a.name, a.has_to ? " at or before that time" : "");
+    fprintf(stderr, "sluice router: router '%s' has no snapshot%s\n", a.name,
+            a.has_to ? " at or before that time" : "");
     return 1;
   }
   if (rc) {

@@ -23,7 +23,7 @@
 #include "store/lmdb_env.h"
 
 #define FEEDBACK_MAP_SIZE ((size_t)1 << 30)
-#define REFRESH_MS 1000
+#define REFRESH_MS        1000
 
 struct online_router {
   struct sl_learn_state st;
@@ -91,16 +91,16 @@ static struct online_router *online_of(struct sl_worker *w, const struct sl_plan
     w->online = o;
   }
   if (r->index >= w->online->n) return NULL;
-  struct online_router *or = &w->online->r[r->index];
+  struct online_router * or = &w->online->r[r->index];
   uint64_t now = sl_now_ms();
-  if (!or->read_ms || now - or->read_ms >= REFRESH_MS) {
+  if (! or->read_ms || now - or->read_ms >= REFRESH_MS) {
     or->read_ms = now;
     struct sl_lmdb *e = sl_learn_env(w);
     size_t len = 0;
-    or->have = e && sl_fb_state_get(e, r->cfg->name, &or->st, sizeof or->st, &len) == 0 &&
-               sl_learn_valid(&or->st, len);
+    or->have =
+        e && sl_fb_state_get(e, r->cfg->name, & or->st, sizeof or->st, &len) == 0 && sl_learn_valid(& or->st, len);
   }
-  return or;
+  return or ;
 }
 
 /* ---- the route stage ---- */
@@ -112,9 +112,9 @@ double sl_online_score(struct sl_request *rq, const struct sl_plan_router *r, do
   l->base = s;
   l->adjust = 0;
   l->nslots = (uint8_t)sl_learn_slots(sc->idx, sc->nidx, l->slots, SL_FB_SLOTS);
-  struct online_router *or = online_of(rq->w, r);
-  if (!or || !or->have) return s;
-  l->adjust = sl_learn_adjust(&or->st, l->slots, l->nslots);
+  struct online_router * or = online_of(rq->w, r);
+  if (! or || ! or->have) return s;
+  l->adjust = sl_learn_adjust(& or->st, l->slots, l->nslots);
   return s + l->adjust;
 }
 
@@ -134,17 +134,17 @@ void sl_online_explore(struct sl_request *rq, const struct sl_plan_router *r, do
                        const struct sl_group **target, const char **reason) {
   const struct sl_router_cfg *c = r->cfg;
   if (!(c->exploration_budget_usd_per_day > 0) || !isfinite(thr) || !r->strong || !r->weak) return;
-  struct online_router *or = online_of(rq->w, r);
-  if (!or) return;
+  struct online_router * or = online_of(rq->w, r);
+  if (! or) return;
   struct sl_learn_state empty;
-  const struct sl_learn_state *st = or->have ? &or->st : (sl_learn_init(&empty), &empty);
+  const struct sl_learn_state *st = or->have ? & or->st : (sl_learn_init(&empty), &empty);
   struct sl_learn_rq *l = &rq->learn;
-  double sampled = l->base + sl_bandit_sample_adjust(st, l->slots, l->nslots, &rq->w->online->rng,
-                                                     (uint64_t)time(NULL), (double)c->evidence_half_life_ms / 1000);
+  double sampled = l->base + sl_bandit_sample_adjust(st, l->slots, l->nslots, &rq->w->online->rng, (uint64_t)time(NULL),
+                                                     (double)c->evidence_half_life_ms / 1000);
   const struct sl_group *pick = sampled >= thr ? r->strong : r->weak;
   if (pick == *target) return;
   double share = c->exploration_budget_usd_per_day / nworkers(rq->w->cfg);
-  if (!sl_bandit_budget_take(&or->budget, (uint64_t)time(NULL), call_cost_usd(rq, pick), share)) return;
+  if (!sl_bandit_budget_take(& or->budget, (uint64_t)time(NULL), call_cost_usd(rq, pick), share)) return;
   *target = pick;
   *reason = "explore";
   l->explored = true;
@@ -195,8 +195,10 @@ bool sl_learn_apply(void *ud, const struct sl_fb_decision *d, int64_t now_s, uns
   if (!c || !c->learn_online || c->frozen || !d->learns || !d->nslots || cap < sizeof(struct sl_learn_state))
     return false;
   struct sl_learn_state st;
-  if (*len == sizeof st && sl_learn_valid(state, *len)) memcpy(&st, state, sizeof st);
-  else sl_learn_init(&st);
+  if (*len == sizeof st && sl_learn_valid(state, *len))
+    memcpy(&st, state, sizeof st);
+  else
+    sl_learn_init(&st);
   sl_learn_observe(&st, d->slots, d->nslots > SL_FB_SLOTS ? SL_FB_SLOTS : d->nslots, d->need, (uint64_t)now_s,
                    c->max_shift_per_hour, (double)c->evidence_half_life_ms / 1000);
   memcpy(state, &st, sizeof st);

@@ -40,7 +40,7 @@ struct sl_learn_state {
   uint64_t outcomes;  /* outcomes applied */
   float bias[SL_LEARN_SLOTS];
   float ok[SL_LEARN_SLOTS], need[SL_LEARN_SLOTS];
-  float moved[SL_LEARN_SLOTS]; /* |bias change| spent this hour */
+  float moved[SL_LEARN_SLOTS];     /* |bias change| spent this hour */
   uint32_t seen_s[SL_LEARN_SLOTS]; /* unix seconds of each slot's last outcome (0: none) */
 };
 
@@ -85,7 +85,7 @@ double sl_learn_keep(uint64_t seen_s, uint64_t now_s, double half_life_s);
 /* ---- the exploration budget (per day, USD) ---- */
 
 struct sl_bandit_budget {
-  uint64_t day;  /* unix s / 86400 that spent_usd counts */
+  uint64_t day; /* unix s / 86400 that spent_usd counts */
   double spent_usd;
   uint64_t explorations;
 };

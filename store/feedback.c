@@ -150,7 +150,8 @@ static int apply_outcome(MDB_txn *t, struct sl_fb *fb, const struct op *op, unsi
   if (rc == 0 && sv.mv_size <= SL_FB_STATE_MAX) {
     memcpy(state, sv.mv_data, sv.mv_size);
     len = sv.mv_size;
-  } else if (rc && rc != MDB_NOTFOUND) return rc;
+  } else if (rc && rc != MDB_NOTFOUND)
+    return rc;
   int64_t now = op->d.outcome_ts_s;
   if (!fb->o.learn(fb->o.learn_ud, &d, now, state, &len, SL_FB_STATE_MAX) || !len) return 0;
   int64_t ts[256];
@@ -181,7 +182,7 @@ static int sweep(MDB_txn *t, struct sl_fb *fb) {
     rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
     if (rc) break;
     int64_t ts = (int64_t)rd_be64(k.mv_data);
-    bool old = ts < cutoff, over = entries > fb->o.max_decisions;
+    bool old = ts<cutoff, over = entries> fb->o.max_decisions;
     if (!old && !over) break;
     MDB_val dk = {k.mv_size - 8, (char *)k.mv_data + 8};
     if (mdb_del(t, e->dbi_fb, &dk, NULL) == 0 && entries) entries--;
@@ -203,8 +204,10 @@ static void commit(struct sl_fb *fb, const struct op *ops, size_t n, unsigned ch
   for (size_t i = 0; i < n && !rc; i++)
     rc = ops[i].kind == OP_DECISION ? put_decision(t, fb, ops[i].id, &ops[i].d) : apply_outcome(t, fb, &ops[i], state);
   if (!rc) rc = sweep(t, fb);
-  if (!rc) rc = mdb_txn_commit(t);
-  else mdb_txn_abort(t);
+  if (!rc)
+    rc = mdb_txn_commit(t);
+  else
+    mdb_txn_abort(t);
   if (rc) atomic_fetch_add(&fb->errors, 1);
 }
 
@@ -422,7 +425,8 @@ int sl_fb_state_get(struct sl_lmdb *e, const char *router, void *buf, size_t cap
   MDB_val k = {strlen(router), (void *)router}, v;
   int rc = mdb_get(t, e->dbi_fb_state, &k, &v);
   if (rc == 0) {
-    if (v.mv_size > cap) rc = -ENOSPC;
+    if (v.mv_size > cap)
+      rc = -ENOSPC;
     else {
       memcpy(buf, v.mv_data, v.mv_size);
       *len = v.mv_size;
@@ -442,8 +446,10 @@ int sl_fb_state_put(struct sl_lmdb *e, const char *router, const void *bytes, si
   int rc = snapshot(t, e, router, now_s, keep ? keep : 24);
   MDB_val k = {strlen(router), (void *)router}, v = {len, (void *)bytes};
   if (!rc) rc = mdb_put(t, e->dbi_fb_state, &k, &v, 0);
-  if (!rc) rc = mdb_txn_commit(t);
-  else mdb_txn_abort(t);
+  if (!rc)
+    rc = mdb_txn_commit(t);
+  else
+    mdb_txn_abort(t);
   return rc ? sl_lmdb_err(rc) : 0;
 }
 
@@ -471,12 +477,14 @@ int sl_fb_snapshot_get(struct sl_lmdb *e, const char *router, int64_t at, void *
     unsigned char kb[SL_FB_NAME_MAX + 9];
     MDB_val k = {snap_key(kb, router, ts[i]), kb}, v;
     int rc = mdb_get(t, e->dbi_fb_snap, &k, &v);
-    if (!rc && v.mv_size > cap) rc = -ENOSPC;
+    if (!rc && v.mv_size > cap)
+      rc = -ENOSPC;
     else if (!rc) {
       memcpy(buf, v.mv_data, v.mv_size);
       *len = v.mv_size;
       *ts_out = ts[i];
-    } else rc = -EIO;
+    } else
+      rc = -EIO;
     mdb_txn_abort(t);
     return rc;
   }

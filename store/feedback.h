@@ -25,23 +25,23 @@
 struct sl_lmdb;
 struct sl_fb;
 
-#define SL_FB_ID_MAX 64    /* request ids, bytes with the NUL */
-#define SL_FB_NAME_MAX 64  /* router and group names kept (cut beyond) */
-#define SL_FB_SLOTS 48     /* feature slots kept per decision */
+#define SL_FB_ID_MAX    64 /* request ids, bytes with the NUL */
+#define SL_FB_NAME_MAX  64 /* router and group names kept (cut beyond) */
+#define SL_FB_SLOTS     48 /* feature slots kept per decision */
 #define SL_FB_STATE_MAX 65536
-#define SL_FB_FLUSH_MS 100
+#define SL_FB_FLUSH_MS  100
 
 struct sl_fb_decision {
-  int64_t ts_s;     /* unix seconds of the decision */
-  uint64_t owner;   /* the key's id (store/keys.h); 0: the master key or no keys */
-  double score;     /* the router's score (NAN: none) */
-  double cost_usd;  /* estimated cost of the call */
+  int64_t ts_s;    /* unix seconds of the decision */
+  uint64_t owner;  /* the key's id (store/keys.h); 0: the master key or no keys */
+  double score;    /* the router's score (NAN: none) */
+  double cost_usd; /* estimated cost of the call */
   char router[SL_FB_NAME_MAX], target[SL_FB_NAME_MAX], reason[32];
   uint8_t strong;   /* the target was the router's strong model */
   uint8_t explored; /* an exploration (a target the policy would not have chosen) */
   uint8_t has_outcome;
-  uint8_t learns;   /* the outcome says something about the weak/strong choice */
-  float need;       /* the outcome: 1 strong was needed .. 0 weak was fine */
+  uint8_t learns; /* the outcome says something about the weak/strong choice */
+  float need;     /* the outcome: 1 strong was needed .. 0 weak was fine */
   int64_t outcome_ts_s;
   uint16_t nslots;
   uint16_t slots[SL_FB_SLOTS];
@@ -60,8 +60,8 @@ struct sl_fb_opts {
   int64_t snapshot_every_s; /* 0: 600 */
   sl_fb_learn_fn learn;     /* NULL: outcomes are recorded, nothing learns */
   void *learn_ud;
-  int64_t (*now_s)(void);   /* unix seconds; NULL: time(NULL) (tests pass a fake) */
-  bool manual;              /* tests: no writer thread; sl_fb_flush commits on the caller's thread */
+  int64_t (*now_s)(void); /* unix seconds; NULL: time(NULL) (tests pass a fake) */
+  bool manual;            /* tests: no writer thread; sl_fb_flush commits on the caller's thread */
 };
 
 int sl_fb_open(struct sl_lmdb *e, const struct sl_fb_opts *o, struct sl_fb **out);
@@ -73,9 +73,8 @@ void sl_fb_close(struct sl_fb *fb);
 int sl_fb_record(struct sl_fb *fb, const char *id, const struct sl_fb_decision *d);
 /* An outcome for id from a caller with key id `owner` (master: any owner): need in [0,1].
  * Looks the decision up (the queue, then the database), checks owner and age, and queues
- * the outcome (learns: the learn callback may use it). 0; -ENOENT (unknown, expired, or another key's); -EALREADY (it has an
- * outcome already); -EINVAL; -ENOSPC (queue full); -EIO. d (may be NULL) receives the
- * decision. */
+ * the outcome (learns: the learn callback may use it). 0; -ENOENT (unknown, expired, or another key's); -EALREADY (it
+ * has an outcome already); -EINVAL; -ENOSPC (queue full); -EIO. d (may be NULL) receives the decision. */
 int sl_fb_outcome(struct sl_fb *fb, const char *id, uint64_t owner, bool master, double need, bool learns,
                   struct sl_fb_decision *d);
 /* The decision as stored (for tests and tools): 0 or -ENOENT. */
@@ -94,8 +93,7 @@ void sl_fb_stats(struct sl_fb *fb, struct sl_fb_stats *out);
 int sl_fb_state_get(struct sl_lmdb *e, const char *router, void *buf, size_t cap, size_t *len);
 /* Replaces the state of router (import, rollback) after snapshotting the current one at
  * now_s (keeping keep snapshots). */
-int sl_fb_state_put(struct sl_lmdb *e, const char *router, const void *bytes, size_t len, int64_t now_s,
-                    unsigned keep);
+int sl_fb_state_put(struct sl_lmdb *e, const char *router, const void *bytes, size_t len, int64_t now_s, unsigned keep);
 /* Snapshot times of router, newest first: how many (at most max), or -errno. */
 int sl_fb_snapshots(struct sl_lmdb *e, const char *router, int64_t *ts, size_t max);
 /* The snapshot at or before `at` (INT64_MAX: the newest): 0 (*ts_out, *len set), -ENOENT. */

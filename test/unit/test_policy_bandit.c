@@ -107,7 +107,7 @@ static void budget_per_day(void) {
   CHECK(sl_bandit_budget_take(&b, day + 30, 0.1, 1.0));
   CHECK(!sl_bandit_budget_take(&b, day + 86400 - 1, 0.01, 1.0));
   CHECK(sl_bandit_budget_take(&b, day + 86400, 0.6, 1.0)); /* a new day */
-  CHECK(!sl_bandit_budget_take(&b, day + 86400, 0.1, 0)); /* no budget: no exploration */
+  CHECK(!sl_bandit_budget_take(&b, day + 86400, 0.1, 0));  /* no budget: no exploration */
   CHECK(!sl_bandit_budget_take(&b, day + 86400, NAN, 1.0));
 }
 
