@@ -11,6 +11,7 @@
 #include "core/errors.h"
 #include "core/attempt_events.h"
 #include "core/routes.h"
+#include "core/router_online.h"
 #include "core/worker.h"
 #include "net/base/arena.h"
 #include "net/base/buf.h"
@@ -128,6 +129,7 @@ struct sl_request {
   bool cascade_logprobs;            /* sluice asked for logprobs (the client did not): strip them */
   char cascade_failed[64];          /* the checks that failed, comma-separated (header, log) */
   struct sl_attempt *cascade_keep;  /* the last step's answer, served when no later target answers */
+  struct sl_learn_rq learn;         /* online learning (core/router_online.h) */
 
   /* cache */
   enum sl_cache_state cache_state;

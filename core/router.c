@@ -19,6 +19,7 @@
 #include "core/region.h"
 #include "core/request_internal.h"
 #include "core/router_semantic.h"
+#include "core/router_online.h"
 #include "net/http_parse.h"
 #include "policy/route_calib.h"
 #include "policy/route_cost.h"
@@ -318,16 +319,18 @@ static double learned_score(struct sl_request *rq, const struct sl_plan_router *
  * fraction (the worker's ring of recent scores; a per-request fraction reads the model's
  * training quantiles), or the configured threshold. */
 static const struct sl_group *strong_or_weak(struct sl_request *rq, const struct sl_plan_router *r, double s,
-                                             const struct overrides *o) {
+                                             const struct overrides *o, double *thr_out) {
   const struct sl_router_cfg *c = r->cfg;
   struct sl_route_ring *ring = &rq->w->router_state[r->index].ring;
   double thr, f = o->strong_fraction >= 0 ? o->strong_fraction : c->strong_fraction;
+  *thr_out = NAN;
   if (isnan(o->threshold) && f >= 0 && (f <= 0 || f >= 1)) /* none / all: no quantile can say it exactly */
     return f >= 1 ? r->strong : r->weak;
   if (!isnan(o->threshold)) thr = o->threshold;
   else if (o->strong_fraction >= 0) thr = sl_route_model_quantile(c->rmodel, 1.0 - o->strong_fraction);
   else if (c->strong_fraction >= 0) thr = sl_route_ring_observe(ring, s, c->strong_fraction);
   else thr = r->threshold0;
+  *thr_out = thr;
   return s >= thr ? r->strong : r->weak;
 }
 
@@ -375,15 +378,17 @@ static void decide(struct sl_request *rq, const struct sl_plan_router *r, const 
     d->score = d->scored ? s : 0;
     return;
   }
-  double s = NAN;
+  double s = NAN, thr = NAN;
   if (c->rmodel) s = learned_score(rq, r, d);
+  if (c->learn_online && isfinite(s)) s = sl_online_score(rq, r, s); /* core/router_online.c */
   switch (c->kind) {
   case SL_ROUTER_SEMANTIC:
   case SL_ROUTER_RULES: return;
   case SL_ROUTER_LEARNED:
     if (!isfinite(s)) return;
-    d->target = strong_or_weak(rq, r, s, o);
+    d->target = strong_or_weak(rq, r, s, o, &thr);
     d->reason = "learned";
+    if (c->learn_online) sl_online_explore(rq, r, thr, &d->target, &d->reason);
     break;
   case SL_ROUTER_TIERS: {
     if (!isfinite(s)) return;
@@ -409,8 +414,9 @@ static void decide(struct sl_request *rq, const struct sl_plan_router *r, const 
       break;
     }
     if (!isfinite(s)) return;
-    d->target = strong_or_weak(rq, r, s, o);
+    d->target = strong_or_weak(rq, r, s, o, &thr);
     d->reason = "learned";
+    if (c->learn_online) sl_online_explore(rq, r, thr, &d->target, &d->reason);
     double cap = o->max_cost_usd > 0 ? o->max_cost_usd : c->max_cost_usd;
     int64_t out = est_out_tokens(rq->json);
     if (cap > 0 && d->target == r->strong && dep_price_usd(rq->w, r->strong, rq->est_tokens, out) > cap) {
@@ -516,6 +522,7 @@ static const struct sl_group *strongest(const struct sl_worker *w, const struct 
 void sl_router_account(struct sl_request *rq) {
   if (!rq->router || rq->router_accounted) return;
   rq->router_accounted = true;
+  sl_learn_record(rq); /* the decision, for outcomes (core/router_online.c) */
   struct sl_shm_router_target *t = slot(rq, rq->group);
   if (!t) return;
   if (rq->cost_micro > 0) atomic_fetch_add(&t->cost_micro, (uint64_t)rq->cost_micro);

@@ -7,6 +7,7 @@
  * Debian's liblinear 2.3 has no per-instance weights, and this keeps each prompt counting
  * once with the right expected label, deterministically for a seed. */
 #include "core/routerctl.h"
+#include "core/learnctl.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -1540,6 +1541,7 @@ static void usage(void) {
                   "cross-gsm8k] [--test OUT_TEST.jsonl] [--seed N]\n"
                   "       sluice router convert pairwise FILE [-o OUT.jsonl]\n"
                   "       sluice router info FILE\n"
+                  "       sluice router export|import|rollback|history NAME ... (learned state: see README)\n"
                   "FILE may be \"builtin\" (the embedded default model).\n");
 }
 
@@ -1563,6 +1565,8 @@ int sl_routerctl_cli(int argc, char **argv) {
     return 2;
   }
   const char *c = argv[1];
+  int lc = sl_learnctl_cli(argc - 1, argv + 1); /* export, import, rollback, history: core/learnctl.c */
+  if (lc >= 0) return lc;
   if (strcmp(c, "train") == 0) return cmd_train(argc - 1, argv + 1);
   if (strcmp(c, "calibrate") == 0) return cmd_calibrate(argc - 1, argv + 1);
   if (strcmp(c, "eval") == 0) return cmd_eval(argc - 1, argv + 1);

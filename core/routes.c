@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/admin.h"
+#include "core/feedback.h"
 
 static const struct sl_route_row core_rows[] = {
     {"/chat/completions", SL_R_CHAT, SL_M_POST, true, "/chat/completions", SL_ACCESS_KEY, sl_request_api},
@@ -26,6 +27,7 @@ static const struct sl_route_row core_rows[] = {
     {"/audio/speech", SL_R_SPEECH, SL_M_POST, true, "/audio/speech", SL_ACCESS_KEY, sl_request_api},
     {"/audio/transcriptions", SL_R_TRANSCRIPTIONS, SL_M_POST, true, "/audio/transcriptions", SL_ACCESS_KEY,
      sl_request_api},
+    {"/feedback", SL_R_FEEDBACK, SL_M_POST, true, NULL, SL_ACCESS_KEY, sl_request_feedback},
     {"/health/liveliness", SL_R_LIVE, SL_M_GET, false, NULL, SL_ACCESS_OPEN, sl_request_live},
     {"/health/liveness", SL_R_LIVE, SL_M_GET, false, NULL, SL_ACCESS_OPEN, sl_request_live},
     {"/health/readiness", SL_R_READY, SL_M_GET, false, NULL, SL_ACCESS_OPEN, sl_request_ready},

@@ -41,6 +41,7 @@ enum sl_route {
   SL_R_IMAGES,      /* POST /v1/images/generations */
   SL_R_SPEECH,      /* POST /v1/audio/speech (binary answer) */
   SL_R_TRANSCRIPTIONS, /* POST /v1/audio/transcriptions (multipart body) */
+  SL_R_FEEDBACK,    /* POST /v1/feedback (an outcome for a routed request: core/feedback.h) */
 };
 
 struct sl_request;

@@ -8,6 +8,7 @@
  * hard limit, logs accept failures (out of descriptors) once per interval, and trims its
  * heap on the heartbeat after large request bodies or many connections were freed. */
 #include "core/worker.h"
+#include "core/router_online.h"
 #include "core/router.h"
 
 #include <errno.h>
@@ -353,6 +354,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   sl_tenancy_close(w);
   sl_reqcache_close(w);
   sl_responses_close(w);
+  sl_learn_close(w);
   sl_vectors_close(w); /* after everything that keeps vectors in it */
   free_worker(w);
   sl_pool_drain(&w->arena_pool);

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_DBS 16
+#define MAX_DBS 32
 #define MAX_READERS 1024
 
 static void note(char *msg, size_t msglen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -138,6 +138,10 @@ static int open_dbs(struct sl_lmdb *e) {
       {"responses_age", offsetof(struct sl_lmdb, dbi_resp_age)},
       {"responses_stats", offsetof(struct sl_lmdb, dbi_resp_stats)},
       {"embeddings", offsetof(struct sl_lmdb, dbi_embed)},
+      {"feedback", offsetof(struct sl_lmdb, dbi_fb)},
+      {"feedback_age", offsetof(struct sl_lmdb, dbi_fb_age)},
+      {"learn_state", offsetof(struct sl_lmdb, dbi_fb_state)},
+      {"learn_snap", offsetof(struct sl_lmdb, dbi_fb_snap)},
   };
   for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
     MDB_dbi *d = (MDB_dbi *)((char *)e + dbs[i].off);
@@ -154,7 +158,8 @@ static int open_dbs(struct sl_lmdb *e) {
   rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
   if (rc) return rc;
   MDB_dbi all[] = {e->dbi_cache, e->dbi_cache_lru, e->dbi_cache_stats, e->dbi_keys,
-                   e->dbi_spend, e->dbi_resp,      e->dbi_resp_age,    e->dbi_resp_stats, e->dbi_embed};
+                   e->dbi_spend, e->dbi_resp,      e->dbi_resp_age,    e->dbi_resp_stats, e->dbi_embed,
+                   e->dbi_fb,    e->dbi_fb_age,    e->dbi_fb_state,    e->dbi_fb_snap};
   for (size_t i = 0; i < sizeof all / sizeof all[0] && !rc; i++) {
     MDB_cursor *cur;
     MDB_val k, v;
@@ -348,7 +353,8 @@ static int verify_child(const char *dir, size_t map_size) {
   if (!rc) rc = mdb_dbi_open(txn, NULL, 0, &main_dbi);
   if (!rc) rc = walk_db(txn, main_dbi, bound, false);
   static const char *const names[] = {"cache", "cache_lru", "cache_stats", "keys",
-                                      "spend", "responses", "responses_age", "responses_stats"};
+                                      "spend", "responses", "responses_age", "responses_stats",
+                                      "embeddings", "feedback", "feedback_age", "learn_state", "learn_snap"};
   for (size_t i = 0; !rc && i < sizeof names / sizeof names[0]; i++) {
     MDB_dbi d;
     int r = mdb_dbi_open(txn, names[i], 0, &d);

@@ -34,8 +34,10 @@
  * tests): "cache" (key -> value), "cache_lru" (key -> access/expiry/size record used for
  * eviction), "cache_stats" (global counters), "keys", "spend" for the key store and
  * the spend ledger, and "responses", "responses_age", "responses_stats" for the stored
- * responses of the Responses API (store/responses.h), and "embeddings" (utterance vectors of
- * semantic routes, core/router_semantic.c; used in DATA_DIR/vectors). */
+ * responses of the Responses API (store/responses.h), "embeddings" (utterance vectors of
+ * semantic routes, core/router_semantic.c; used in DATA_DIR/vectors), and "feedback",
+ * "feedback_age", "learn_state", "learn_snap" for routers' decisions, outcomes and learned
+ * state (store/feedback.h; used in DATA_DIR/feedback). */
 #ifndef SL_STORE_LMDB_ENV_H
 #define SL_STORE_LMDB_ENV_H
 
@@ -61,6 +63,7 @@ struct sl_lmdb {
   MDB_dbi dbi_cache, dbi_cache_lru, dbi_cache_stats, dbi_keys, dbi_spend;
   MDB_dbi dbi_resp, dbi_resp_age, dbi_resp_stats; /* store/responses.c */
   MDB_dbi dbi_embed; /* "embeddings": semantic routes' utterance vectors (core/router_semantic.c) */
+  MDB_dbi dbi_fb, dbi_fb_age, dbi_fb_state, dbi_fb_snap; /* store/feedback.c */
   size_t map_size;  /* as configured (the cache's max_size) */
   unsigned psize;   /* page size */
   unsigned flags;   /* SL_LMDB_* as opened */

@@ -146,6 +146,13 @@ struct sl_router_cfg {
   uint64_t embedding_timeout_ms; /* semantic: the prompt embedding's own timeout; default 2000 */
   double score_threshold;  /* semantic: a route's default threshold; default 0.3 */
   char *auto_router_config_path; /* LiteLLM's auto_router: the routes' JSON file */
+  /* learning from outcomes (core/router_online.c) */
+  char *learning;          /* "off" (default) | "online" */
+  bool learn_online;       /* learning: online */
+  bool frozen;             /* online state used but not updated */
+  double exploration_budget_usd_per_day; /* 0: no exploration */
+  double max_shift_per_hour;             /* a slot's bias moves at most this per hour; default 0.2 */
+  uint64_t evidence_half_life_ms;        /* outcomes' weight halves over this; default 1 day */
 };
 
 struct sl_cache_settings {

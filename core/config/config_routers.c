@@ -418,8 +418,18 @@ static int finish_router_params(struct sl_cfg_ctx *c, const char *path, yaml_nod
     return sl_cfg_fail(c, seen[0], kp, "unknown router '%s' (sluice_router/learned, rules, cost, chain, cascade or semantic)", m);
   }
   r->kind = kinds[i].kind;
+  r->learn_online = r->learning && strcmp(r->learning, "online") == 0;
+  if (r->learn_online && r->kind != SL_ROUTER_LEARNED && r->kind != SL_ROUTER_CHAIN)
+    return sl_cfg_fail(c, seen[0], kp, "'learning: online' needs a learned router (sluice_router/learned or chain), "
+                       "not '%s'", m);
+  if (r->max_shift_per_hour > 2) {
+    sl_cfg_path_join(kp, path, "max_shift_per_hour");
+    return sl_cfg_fail(c, seen[0], kp, "max_shift_per_hour must be from 0 to 2 (the score scale is -1..1)");
+  }
   return 0;
 }
+
+static const char *const learning_choices[] = {"off", "online", NULL};
 
 static const struct sl_cfg_key router_params_keys[] = {
     KEY("model", SL_K_STR, RT(model), .flags = SL_F_REQUIRED),
@@ -442,6 +452,11 @@ static const struct sl_cfg_key router_params_keys[] = {
     KEY("min_mean_logprob", SL_K_FUNC, RT(min_mean_logprob), .fn = parse_logprob),
     KEY("stream_checks", SL_K_FUNC, RT(stream_early), .fn = parse_stream_checks),
     KEY("early_tokens", SL_K_SIZE, RT(early_tokens), .min = 1),
+    KEY("learning", SL_K_ENUM, RT(learning), .choices = learning_choices),
+    KEY("frozen", SL_K_BOOL, RT(frozen)),
+    KEY("exploration_budget_usd_per_day", SL_K_NUM, RT(exploration_budget_usd_per_day)),
+    KEY("max_shift_per_hour", SL_K_NUM, RT(max_shift_per_hour)),
+    KEY("evidence_half_life", SL_K_DUR, RT(evidence_half_life_ms), .flags = SL_F_POSITIVE),
     /* LiteLLM's auto_router names for the default */
     KEY("auto_router_default_model", SL_K_STR, RT(default_model)),
     /* semantic (config_semantic.c) */
@@ -472,6 +487,7 @@ void sl_cfg_router_clear(struct sl_router_cfg *r) {
   free(r->weak_model);
   free(r->default_model);
   free(r->router_model_path);
+  free(r->learning);
   for (size_t i = 0; i < r->ntargets; i++) free(r->targets[i].group);
   free(r->targets);
   for (size_t i = 0; i < r->nrules; i++) {
@@ -509,6 +525,8 @@ int sl_cfg_parse_router(struct sl_cfg_ctx *c, yaml_node_t *item, const char *pat
   r->checks = 1u << SL_AC_LENGTH | 1u << SL_AC_EMPTY | 1u << SL_AC_REFUSAL | 1u << SL_AC_JSON | 1u << SL_AC_TOOLS;
   r->min_mean_logprob = -1.0;
   r->early_tokens = 20;
+  r->max_shift_per_hour = 0.2;
+  r->evidence_half_life_ms = 86400000;
   r->tier_bounds[0] = 0.15; /* LiteLLM's complexity_router boundaries, read as score quantiles */
   r->tier_bounds[1] = 0.35;
   r->tier_bounds[2] = 0.60;

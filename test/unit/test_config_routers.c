@@ -535,6 +535,49 @@ static void corrupt_model_file(void) {
   free(d);
 }
 
+/* Learning from outcomes (core/router_online.h): the keys, their defaults, and what is refused. */
+static bool fails_containing(const char *yaml, const char *needle) {
+  char err[1024] = "";
+  struct sl_config *c = NULL;
+  int rc = sl_config_load_string(yaml, strlen(yaml), "r.yaml", NULL, NULL, &c, err, sizeof err);
+  if (rc == 0) sl_config_free(c);
+  if (rc != -EINVAL || !strstr(err, needle)) {
+    fprintf(stderr, "  want: ...%s...\n  got:  %s (rc %d)\n", needle, err, rc);
+    return false;
+  }
+  return true;
+}
+
+static void learning_keys(void) {
+  char err[1024];
+  struct sl_config *c = load(GROUPS ROUTER("auto", "sluice_router/learned") "      strong_model: strong\n"
+                                                                            "      weak_model: weak\n"
+                                                                            "      learning: online\n"
+                                                                            "      frozen: true\n"
+                                                                            "      exploration_budget_usd_per_day: 2.5\n"
+                                                                            "      max_shift_per_hour: 0.5\n"
+                                                                            "      evidence_half_life: 1h\n"
+                                                                            ROUTER("plain", "sluice_router/learned")
+                                                                            "      strong_model: strong\n"
+                                                                            "      weak_model: weak\n",
+                             err, sizeof err);
+  CHECK(c != NULL);
+  if (!c) return;
+  const struct sl_router_cfg *r = &c->routers[0], *p = &c->routers[1];
+  CHECK(r->learn_online && r->frozen && r->exploration_budget_usd_per_day == 2.5 && r->max_shift_per_hour == 0.5);
+  CHECK(r->evidence_half_life_ms == 3600000);
+  CHECK(!p->learn_online && !p->frozen && p->exploration_budget_usd_per_day == 0 && p->max_shift_per_hour == 0.2);
+  CHECK(p->evidence_half_life_ms == 86400000);
+  sl_config_free(c);
+  CHECK(fails_containing(GROUPS ROUTER("r", "sluice_router/rules") "      default_model: weak\n      learning: online\n",
+                         "'learning: online' needs a learned router (sluice_router/learned or chain), not "
+                         "'sluice_router/rules'"));
+  CHECK(fails_containing(GROUPS AUTO "      learning: sometimes\n", "learning"));
+  CHECK(fails_containing(GROUPS AUTO "      learning: online\n      max_shift_per_hour: 3\n",
+                         "max_shift_per_hour must be from 0 to 2"));
+  CHECK(fails_containing(GROUPS AUTO "      exploration_budget_usd_per_day: -1\n", "exploration_budget_usd_per_day"));
+}
+
 CHECK_MAIN(T(learned_loads), T(cascade_loads), T(learned_threshold_and_defaults), T(rules_loads), T(cost_and_chain_load),
            T(complexity_router_loads), T(model_file_relative_to_config), T(refused), T(refused_names_say_why),
-           T(corrupt_model_file), T(routers_are_not_aliases_or_fallbacks), T(too_many_targets))
+           T(corrupt_model_file), T(routers_are_not_aliases_or_fallbacks), T(too_many_targets), T(learning_keys))
