@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/request_internal.h"
+#include "core/router_online.h"
 #include "net/wire/answer_check.h"
 
 /* A step is checked when it is not the cascade's last target and its answer is in the
@@ -58,14 +59,21 @@ static const char *run(struct sl_attempt *at, unsigned mask, const char *body, s
   return at->check_failed;
 }
 
+/* A checked step's verdict is an outcome for a cascade that learns (core/router_online.h):
+ * failed, a stronger target was needed; passed, the cheap answer was fine. */
+static const char *outcome(struct sl_request *rq, const char *failed) {
+  if (rq->cascade->cfg->learn_online && rq->cascade_step == 0) sl_learn_request_outcome(rq, failed ? 1.0 : 0.0);
+  return failed;
+}
+
 const char *sl_cascade_check(struct sl_attempt *at) {
   if (!checked_step(at->rq)) return NULL;
-  return run(at, at->rq->cascade->cfg->checks, at->resp.p ? at->resp.p : "", at->resp.n);
+  return outcome(at->rq, run(at, at->rq->cascade->cfg->checks, at->resp.p ? at->resp.p : "", at->resp.n));
 }
 
 const char *sl_cascade_check_stream(struct sl_attempt *at, const char *json, size_t len, bool complete) {
   if (!checked_step(at->rq)) return NULL;
   unsigned mask = at->rq->cascade->cfg->checks & ~(1u << SL_AC_LOGPROB); /* not asked for on a live stream */
   if (!complete) mask &= 1u << SL_AC_REFUSAL; /* what a prefix can already fail */
-  return run(at, mask, json ? json : "", json ? len : 0);
+  return outcome(at->rq, run(at, mask, json ? json : "", json ? len : 0));
 }

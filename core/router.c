@@ -347,6 +347,10 @@ static const struct sl_group *by_cost(struct sl_request *rq, const struct sl_pla
   return r->targets[sl_route_cost_pick(t, n, bar, cap, &why)];
 }
 
+/* A cascade with learning: online skips its cheap steps for a prompt once the learned
+ * evidence that they fail it reaches this (in the learned score's units). */
+#define CASCADE_SKIP_MARGIN 0.05
+
 static void decide(struct sl_request *rq, const struct sl_plan_router *r, const struct overrides *o,
                    struct facts_ctx *fc, struct decision *d) {
   const struct sl_router_cfg *c = r->cfg;
@@ -404,6 +408,13 @@ static void decide(struct sl_request *rq, const struct sl_plan_router *r, const 
     d->reason = "cascade";
     rq->cascade = r;
     rq->cascade_step = 0;
+    /* learning: online: prompts like those whose cheap answers kept failing their checks
+     * skip straight to the last target (the outcomes come from the checks themselves) */
+    if (c->learn_online && rq->learn.online && rq->learn.adjust >= CASCADE_SKIP_MARGIN) {
+      rq->cascade_step = (int)c->ntargets - 1;
+      d->target = r->targets[rq->cascade_step];
+      d->reason = "cascade_skip";
+    }
     break;
   case SL_ROUTER_COST:
   case SL_ROUTER_CHAIN: {

@@ -419,9 +419,9 @@ static int finish_router_params(struct sl_cfg_ctx *c, const char *path, yaml_nod
   }
   r->kind = kinds[i].kind;
   r->learn_online = r->learning && strcmp(r->learning, "online") == 0;
-  if (r->learn_online && r->kind != SL_ROUTER_LEARNED && r->kind != SL_ROUTER_CHAIN)
-    return sl_cfg_fail(c, seen[0], kp, "'learning: online' needs a learned router (sluice_router/learned or chain), "
-                       "not '%s'", m);
+  if (r->learn_online && r->kind != SL_ROUTER_LEARNED && r->kind != SL_ROUTER_CHAIN && r->kind != SL_ROUTER_CASCADE)
+    return sl_cfg_fail(c, seen[0], kp, "'learning: online' needs a learned router (sluice_router/learned or chain) "
+                       "or a cascade, not '%s'", m);
   if (r->max_shift_per_hour > 2) {
     sl_cfg_path_join(kp, path, "max_shift_per_hour");
     return sl_cfg_fail(c, seen[0], kp, "max_shift_per_hour must be from 0 to 2 (the score scale is -1..1)");
@@ -718,7 +718,8 @@ int sl_cfg_routers_resolve(struct sl_cfg_ctx *c, struct sl_config *cfg, yaml_nod
     if (rc) return rc;
     bool learned = r->kind == SL_ROUTER_LEARNED || r->kind == SL_ROUTER_TIERS ||
                    (r->kind == SL_ROUTER_CHAIN && r->strong_model) ||
-                   (r->kind == SL_ROUTER_COST && r->min_quality < 0);
+                   (r->kind == SL_ROUTER_COST && r->min_quality < 0) ||
+                   (r->kind == SL_ROUTER_CASCADE && r->learn_online); /* the prompt's features */
     switch (r->kind) {
     case SL_ROUTER_LEARNED:
       if (!r->strong_model || !r->weak_model)

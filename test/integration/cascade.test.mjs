@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startMock, startSluice, cleanup, post, openStream, sseData, findRecorded, nonce, toYaml, HOST, freePort } from './lib.mjs';
+import { startMock, startSluice, cleanup, post, openStream, sseData, findRecorded, nonce, toYaml, HOST, freePort, pollUntil } from './lib.mjs';
 import { accessLineOf } from './routing_lib.mjs';
 
 const MASTER = 'sk-cascade-master-fake';
@@ -49,6 +49,7 @@ before(async () => {
         m === 'low_logprob' ? { checks: ['length', 'empty', 'refusal', 'logprob'], min_mean_logprob: -1.5 } : {})),
       cascade('e-good', 'cheap-good', { stream_checks: 'early', early_tokens: 3 }),
       cascade('e-refusal', 'cheap-refusal', { stream_checks: 'early', early_tokens: 3 }),
+      cascade('l-refusal', 'cheap-refusal', { learning: 'online', max_shift_per_hour: 2 }),
       { model_name: 'c-dead', litellm_params: { model: 'sluice_router/cascade', targets: [{ model: 'cheap-refusal' }, { model: 'strong-dead' }] } },
     ],
     general_settings: { master_key: MASTER },
@@ -190,4 +191,25 @@ test('stream_checks: early: a refusal in the first tokens escalates before the c
   const cheap = findRecorded(await bad.refusal.stats(), (b, r) => r.body.includes(body.messages[0].content));
   assert.equal(cheap.json.stream, true);
   assert.ok(await strongGot(body.messages[0].content));
+});
+
+test('learning: online: a cascade whose cheap step keeps failing a kind of prompt learns to skip it', async () => {
+  const prompt = 'Summarise the quarterly revenue report for the board';
+  const ask = async () => {
+    const r = await post(`${sluice.url}/v1/chat/completions`, { model: 'l-refusal', messages: [{ role: 'user', content: prompt }] }, AUTH);
+    assert.equal(r.status, 200, r.text);
+    return r;
+  };
+  const first = await ask();
+  assert.equal(first.headers['x-sluice-router-reason'], 'cascade');
+  assert.equal(first.headers['x-sluice-cascade-failed'], 'refusal');
+  for (let i = 0; i < 5; i++) await ask(); // each failed check is an outcome: the strong target was needed
+  // the outcomes are applied in the background; workers re-read the learned state within a second
+  const skipped = await pollUntil(async () => {
+    const r = await ask();
+    return r.headers['x-sluice-router-reason'] === 'cascade_skip' ? r : null;
+  }, { timeoutMs: 8000, intervalMs: 100, what: 'the cascade to skip its cheap step' });
+  assert.equal(skipped.headers['x-sluice-model-group'], 'strong');
+  assert.equal(skipped.headers['x-sluice-attempts'], '1');
+  assert.equal(skipped.headers['x-sluice-cascade-failed'], undefined);
 });

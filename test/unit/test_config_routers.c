@@ -570,8 +570,8 @@ static void learning_keys(void) {
   CHECK(p->evidence_half_life_ms == 86400000);
   sl_config_free(c);
   CHECK(fails_containing(GROUPS ROUTER("r", "sluice_router/rules") "      default_model: weak\n      learning: online\n",
-                         "'learning: online' needs a learned router (sluice_router/learned or chain), not "
-                         "'sluice_router/rules'"));
+                         "'learning: online' needs a learned router (sluice_router/learned or chain) or a cascade, "
+                         "not 'sluice_router/rules'"));
   CHECK(fails_containing(GROUPS AUTO "      learning: sometimes\n", "learning"));
   CHECK(fails_containing(GROUPS AUTO "      learning: online\n      max_shift_per_hour: 3\n",
                          "max_shift_per_hour must be from 0 to 2"));
