@@ -43,8 +43,4 @@ void sl_embed_batch(struct sl_worker *w, const struct sl_embedder *e, const char
 /* A stable name of the embedder for keeping its vectors ("hash1:256", "group:<name>"). */
 void sl_embed_id(const struct sl_embedder *e, char *out, size_t outlen);
 
-/* Worker teardown, before the loop's handles are closed: the loopback pool closed, calls
- * still running answered -ECANCELED. */
-void sl_embed_worker_stop(struct sl_worker *w);
-
 #endif

@@ -30,6 +30,7 @@
 #include "core/master.h"
 #include "core/reqcache.h"
 #include "core/responses.h"
+#include "core/selfcall.h"
 #include "core/vectors.h"
 #include "core/embed.h"
 #include "core/request.h"
@@ -248,7 +249,7 @@ static void close_walk(uv_handle_t *h, void *arg) {
 
 static void free_worker(struct sl_worker *w) {
   free(w->pools);
-  free(w->embed);
+  free(w->selfcall);
   sl_router_worker_free(w);
   if (w->tls) sl_tls_ctx_free(w->tls);
 }
@@ -344,7 +345,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
     cb(ud, -ECANCELED, "the worker stopped before the reload finished");
   }
   if (w->ready_fd >= 0) close(w->ready_fd);
-  sl_embed_worker_stop(w);
+  sl_selfcall_worker_stop(w);
   for (size_t i = 0; i < cfg->ndeployments; i++)
     if (w->pools[i]) sl_upstream_pool_destroy(w->pools[i]);
   uv_walk(&w->loop, close_walk, NULL);

@@ -19,6 +19,7 @@ struct sl_request;
 struct sl_lmdb;
 struct sl_cache;
 struct sl_resp_store;
+struct sl_selfcall_state;
 struct sl_keys;
 struct sl_spend_flusher;
 struct sl_price;
@@ -69,7 +70,7 @@ struct sl_worker {
   struct sl_router_state *router_state;   /* per router (core/router.c) */
   struct sl_route_scratch *route_scratch; /* the learned routers' feature scratch */
   char *route_text;                       /* the prompt a router reads (max_routed_bytes) */
-  struct sl_embed_state *embed;           /* the loopback embeddings client (core/embed.c) */
+  struct sl_selfcall_state *selfcall;     /* calls to this worker's own listener (core/selfcall.c) */
   uint16_t listen_port;                   /* the port this worker's socket is bound to */
 };
 
