@@ -494,6 +494,20 @@ static bool cascade_escalate(struct sl_request *rq, struct sl_attempt *at) {
   return true;
 }
 
+/* The judge's word on a step's answer (core/cascade.h): served, or the next target asked. */
+static void judge_verdict(struct sl_attempt *at, bool pass) {
+  struct sl_request *rq = at->rq;
+  if (!pass) {
+    set_outcome(at, SL_AO_CHECK_FAILED);
+    rq->winner = NULL;
+    if (cascade_escalate(rq, at)) return;
+    at->outcome = SL_AO_OK; /* nobody further to ask */
+    rq->cascade_keep = NULL;
+    declare_winner(at);
+  }
+  rq->events->whole(rq, at);
+}
+
 static void give_up(struct sl_request *rq) {
   struct sl_attempt *keep = rq->cascade_keep;
   if (keep && !rq->winner) { /* a cascade whose later targets failed: the last answer it had */
@@ -652,6 +666,16 @@ static void up_done(void *ud) {
     rq->cascade_keep = NULL;
     declare_winner(at);
     rq->events->whole(rq, at);
+    return;
+  }
+  if (out == SL_OUT_OK && rq->cascade && rq->cascade->judge) { /* it passed the checks: the judge may speak */
+    if (!at->has_usage)
+      at->has_usage = usage_len ? sl_usage_from_object(at->resp.p + usage_at, usage_len, &at->usage) == 0
+                                : sl_usage_from_json(at->resp.p ? at->resp.p : "", at->resp.n, &at->usage) == 0;
+    set_outcome(at, SL_AO_OK);
+    attempt_end_health(at, false, true, SL_FAIL_ERROR);
+    declare_winner(at);
+    if (!sl_cascade_judge(at, judge_verdict)) rq->events->whole(rq, at);
     return;
   }
   if (out == SL_OUT_OK || out == SL_OUT_CLIENT) {

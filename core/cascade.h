@@ -35,4 +35,14 @@ size_t sl_cascade_early_tokens(const struct sl_attempt *at);
  * it fails, or NULL. complete: the stream ended (all checks), else only prefix checks. */
 const char *sl_cascade_check_stream(struct sl_attempt *at, const char *json, size_t len, bool complete);
 
+/* The judge (judge_model): after a checked step's answer passed every check, a chat group
+ * is asked through sluice itself (core/selfcall.h) whether the answer is correct and
+ * complete, in one word. True when the call started: `verdict` then comes once, from the
+ * loop, with pass false only for a clear "no" (an unavailable, slow or unclear judge, or
+ * a spent daily budget, lets the answer through: the judge may only cost an escalation
+ * when it says so). The request is kept alive meanwhile; verdict is not called when it
+ * ended (the client left). False: no judge for this step (none configured, budget spent). */
+typedef void (*sl_cascade_verdict)(struct sl_attempt *at, bool pass);
+bool sl_cascade_judge(struct sl_attempt *at, sl_cascade_verdict verdict);
+
 #endif

@@ -48,6 +48,7 @@ struct sl_worker {
   bool resp_store_failed;           /* it could not be opened: not tried again */
   struct sl_lmdb *vec_lmdb;         /* vectors (DATA_DIR/vectors: core/vectors.h), opened on first use */
   bool vec_lmdb_failed;
+  struct sl_judge_day { int64_t day; double spent_usd; } judge_days[64]; /* cascade judges' spend (core/cascade.c) */
   struct sl_lmdb *fb_lmdb;          /* router feedback (DATA_DIR/feedback: core/router_online.h), on first use */
   struct sl_fb *fb;
   bool fb_failed;

@@ -341,6 +341,8 @@ enum mock_answer_mode {
 	MOCK_A_BAD_TOOL_ARGS, /* tool calls whose arguments are not valid JSON */
 	MOCK_A_WRONG_MATH,    /* a maths answer whose arithmetic does not hold, no "####" */
 	MOCK_A_LOW_LOGPROB,   /* normal answer, very low token logprobs */
+	MOCK_A_SAY_NO,        /* the content is "No." (a judge that rejects) */
+	MOCK_A_SAY_YES,       /* the content is "Yes." (a judge that accepts) */
 	MOCK_A_COUNT
 };
 

@@ -13,6 +13,7 @@
 
 static const char *const modes[MOCK_A_COUNT] = {
     "normal", "truncated", "refusal", "empty", "bad_json", "bad_tool_args", "wrong_math", "low_logprob",
+    "say_no", "say_yes",
 };
 
 int mock_answer_mode_parse(const char *s)
@@ -25,7 +26,7 @@ int mock_answer_mode_parse(const char *s)
 
 const char *mock_answer_mode_names(void)
 {
-	return "normal|truncated|refusal|empty|bad_json|bad_tool_args|wrong_math|low_logprob";
+	return "normal|truncated|refusal|empty|bad_json|bad_tool_args|wrong_math|low_logprob|say_no|say_yes";
 }
 
 static const char refusal_text[] = "I'm sorry, but I can't help with that request.";
@@ -95,6 +96,12 @@ void mock_bad_chat(struct mock_conn *c, const cJSON *req)
 		break;
 	case MOCK_A_WRONG_MATH:
 		answer_text(c, wrong_math_text, sizeof wrong_math_text - 1);
+		break;
+	case MOCK_A_SAY_NO:
+		answer_text(c, "No.", 3);
+		break;
+	case MOCK_A_SAY_YES:
+		answer_text(c, "Yes.", 4);
 		break;
 	default:
 		break;

@@ -138,6 +138,9 @@ struct sl_router_cfg {
   double min_mean_logprob;  /* the logprob check's bar; default -1.0 */
   bool stream_early;        /* stream_checks: early (default hold) */
   size_t early_tokens;      /* early: the events held and checked; default 20 */
+  char *judge_model;        /* a chat group asked yes/no about a step's answer; NULL: none */
+  double judge_budget_usd_per_day; /* the judge's spend a day (all workers); default 1 */
+  uint64_t judge_timeout_ms;       /* the judge call's own timeout; default 10 s */
   struct sl_route_model *rmodel; /* loaded at config load (NULL for rules and cost-only) */
   void *rules_mem;         /* owns the rules' conditions and strings */
   struct sl_sem_route_cfg *sem_routes; /* semantic: routes (YAML `routes` or auto_router_config_path's JSON) */

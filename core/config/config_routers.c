@@ -452,6 +452,9 @@ static const struct sl_cfg_key router_params_keys[] = {
     KEY("min_mean_logprob", SL_K_FUNC, RT(min_mean_logprob), .fn = parse_logprob),
     KEY("stream_checks", SL_K_FUNC, RT(stream_early), .fn = parse_stream_checks),
     KEY("early_tokens", SL_K_SIZE, RT(early_tokens), .min = 1),
+    KEY("judge_model", SL_K_STR, RT(judge_model)),
+    KEY("judge_budget_usd_per_day", SL_K_NUM, RT(judge_budget_usd_per_day)),
+    KEY("judge_timeout", SL_K_DUR, RT(judge_timeout_ms), .flags = SL_F_POSITIVE),
     KEY("learning", SL_K_ENUM, RT(learning), .choices = learning_choices),
     KEY("frozen", SL_K_BOOL, RT(frozen)),
     KEY("exploration_budget_usd_per_day", SL_K_NUM, RT(exploration_budget_usd_per_day)),
@@ -508,6 +511,7 @@ void sl_cfg_router_clear(struct sl_router_cfg *r) {
   for (int i = 0; i < 4; i++) free(r->tiers[i]);
   for (size_t i = 0; i < r->nrefusal_phrases; i++) free(r->refusal_phrases[i]);
   free(r->refusal_phrases);
+  free(r->judge_model);
   sl_route_model_free(r->rmodel);
   sl_sem_routes_free(r->sem_routes, r->nsem_routes);
   free(r->embedding_model);
@@ -525,6 +529,8 @@ int sl_cfg_parse_router(struct sl_cfg_ctx *c, yaml_node_t *item, const char *pat
   r->checks = 1u << SL_AC_LENGTH | 1u << SL_AC_EMPTY | 1u << SL_AC_REFUSAL | 1u << SL_AC_JSON | 1u << SL_AC_TOOLS;
   r->min_mean_logprob = -1.0;
   r->early_tokens = 20;
+  r->judge_budget_usd_per_day = 1.0;
+  r->judge_timeout_ms = 10000;
   r->max_shift_per_hour = 0.2;
   r->evidence_half_life_ms = 86400000;
   r->tier_bounds[0] = 0.15; /* LiteLLM's complexity_router boundaries, read as score quantiles */
@@ -646,9 +652,9 @@ static int check_semantic_groups(struct sl_cfg_ctx *c, const struct sl_config *c
 static int check_groups(struct sl_cfg_ctx *c, const struct sl_config *cfg, const struct sl_router_cfg *r,
                         yaml_node_t *lp, const char *p) {
   char kp[SL_CFG_PATH], ip[SL_CFG_PATH], tp[SL_CFG_PATH];
-  static const char *const keys[] = {"strong_model", "weak_model", "default_model"};
-  const char *names[] = {r->strong_model, r->weak_model, r->default_model};
-  for (size_t i = 0; i < 3; i++) {
+  static const char *const keys[] = {"strong_model", "weak_model", "default_model", "judge_model"};
+  const char *names[] = {r->strong_model, r->weak_model, r->default_model, r->judge_model};
+  for (size_t i = 0; i < 4; i++) {
     const char *key = keys[i];
     if (i == 2 && !map_get(c->doc, lp, key) && map_get(c->doc, lp, "auto_router_default_model"))
       key = "auto_router_default_model";

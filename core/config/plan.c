@@ -74,6 +74,7 @@ static int build_routers(struct sl_plan *p, const struct sl_config *c) {
     for (size_t j = 0; j < rc->nrules; j++) r->rule_targets[j] = group_by_name(p, rc->rule_targets[j]);
     if (!(r->targets = calloc(rc->ntargets + 1, sizeof *r->targets))) return -ENOMEM;
     for (size_t j = 0; j < rc->ntargets; j++) r->targets[j] = group_by_name(p, rc->targets[j].group);
+    r->judge = rc->judge_model ? group_by_name(p, rc->judge_model) : NULL;
     for (int j = 0; j < 4; j++) r->tiers[j] = rc->tiers[j] ? group_by_name(p, rc->tiers[j]) : NULL;
     if (!(r->sem_targets = calloc(rc->nsem_routes + 1, sizeof *r->sem_targets))) return -ENOMEM;
     for (size_t j = 0; j < rc->nsem_routes; j++) r->sem_targets[j] = group_by_name(p, rc->sem_routes[j].group);

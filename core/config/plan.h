@@ -55,6 +55,7 @@ struct sl_plan_router {
   const struct sl_group **rule_targets;      /* per rule */
   const struct sl_group **targets;           /* cost targets, per cfg->targets */
   const struct sl_group *tiers[4];           /* complexity tiers */
+  const struct sl_group *judge;              /* cascade: the judge group; NULL: none */
   const struct sl_group **sem_targets;       /* semantic: per cfg->sem_routes, its group */
   const struct sl_group *embed;              /* semantic: the embeddings group; NULL: in-process */
   double threshold0;                         /* the threshold before any traffic: cfg threshold, else

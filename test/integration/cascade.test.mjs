@@ -19,6 +19,8 @@ const MODES = ['refusal', 'truncated', 'bad_json', 'bad_tool_args', 'low_logprob
 const PRICE = { input_cost_per_token: 0.000001, output_cost_per_token: 0.000002 };
 
 let good;   // the cheap target that answers well
+let judgeNo;  // a judge that rejects every answer
+let judgeYes; // a judge that accepts every answer
 let strong; // the strong target
 const bad = {}; // mode -> mock
 let sluice;
@@ -26,6 +28,8 @@ let oai;
 
 before(async () => {
   good = await startMock(['--seed', '21']);
+  judgeNo = await startMock(['--seed', '24', '--answer-mode', 'say_no']);
+  judgeYes = await startMock(['--seed', '25', '--answer-mode', 'say_yes']);
   strong = await startMock(['--seed', '22']);
   for (const m of MODES) bad[m] = await startMock(['--seed', '23', '--answer-mode', m]);
   const deadPort = await freePort();
@@ -50,6 +54,11 @@ before(async () => {
       cascade('e-good', 'cheap-good', { stream_checks: 'early', early_tokens: 3 }),
       cascade('e-refusal', 'cheap-refusal', { stream_checks: 'early', early_tokens: 3 }),
       cascade('l-refusal', 'cheap-refusal', { learning: 'online', max_shift_per_hour: 2 }),
+      dep('judge-no', judgeNo.port),
+      dep('judge-yes', judgeYes.port),
+      cascade('j-no', 'cheap-good', { judge_model: 'judge-no' }),
+      cascade('j-yes', 'cheap-good', { judge_model: 'judge-yes' }),
+      cascade('j-broke', 'cheap-good', { judge_model: 'judge-no', judge_budget_usd_per_day: 0 }),
       { model_name: 'c-dead', litellm_params: { model: 'sluice_router/cascade', targets: [{ model: 'cheap-refusal' }, { model: 'strong-dead' }] } },
     ],
     general_settings: { master_key: MASTER },
@@ -61,7 +70,7 @@ before(async () => {
 
 after(async () => {
   if (sluice) assert.equal(await sluice.stop(), 0, 'sluice exit code');
-  for (const m of [good, strong, ...Object.values(bad)]) if (m) await m.stop();
+  for (const m of [good, strong, judgeNo, judgeYes, ...Object.values(bad)]) if (m) await m.stop();
   await cleanup();
 });
 
@@ -212,4 +221,26 @@ test('learning: online: a cascade whose cheap step keeps failing a kind of promp
   assert.equal(skipped.headers['x-sluice-model-group'], 'strong');
   assert.equal(skipped.headers['x-sluice-attempts'], '1');
   assert.equal(skipped.headers['x-sluice-cascade-failed'], undefined);
+});
+
+test('a judge: "no" escalates, "yes" serves the cheap answer, a spent budget lets the answer through', async () => {
+  const no = chat('j-no');
+  let r = await post(`${sluice.url}/v1/chat/completions`, no, AUTH);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.headers['x-sluice-cascade-failed'], 'judge');
+  assert.equal(r.headers['x-sluice-model-group'], 'strong');
+  const asked = findRecorded(await judgeNo.stats(), (b, x) => x.body.includes(no.messages[0].content));
+  assert.ok(asked, 'the judge saw the request');
+  assert.equal(asked.json.model, 'judge-no-model');
+  assert.match(asked.json.messages[1].content, /Is the answer correct and complete\?/);
+  const line = await accessLineOf(sluice, r);
+  assert.equal(line.attempts[0].check, 'judge');
+  r = await post(`${sluice.url}/v1/chat/completions`, chat('j-yes'), AUTH);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.headers['x-sluice-cascade-failed'], undefined);
+  assert.equal(r.headers['x-sluice-model-group'], 'cheap-good');
+  const before = (await judgeNo.stats()).requests;
+  r = await post(`${sluice.url}/v1/chat/completions`, chat('j-broke'), AUTH);
+  assert.equal(r.headers['x-sluice-model-group'], 'cheap-good', 'no budget: no judge, the answer passes');
+  assert.equal((await judgeNo.stats()).requests, before);
 });
