@@ -48,6 +48,12 @@ int sl_router_worker_init(struct sl_worker *w) {
   return 0;
 }
 
+void sl_router_warm(struct sl_worker *w) {
+  const struct sl_plan *p = w->cfg->plan;
+  for (size_t i = 0; w->router_state && i < p->nrouters; i++)
+    if (p->routers[i].cfg->kind == SL_ROUTER_SEMANTIC) sl__sem_warm(w, &p->routers[i], &w->router_state[i].sem);
+}
+
 void sl_router_worker_free(struct sl_worker *w) {
   for (size_t i = 0; w->router_state && i < w->cfg->plan->nrouters; i++) sl__sem_state_free(w->router_state[i].sem);
   free(w->router_state);

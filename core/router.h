@@ -23,6 +23,9 @@ struct sl_worker;
 struct sl_router_state;
 
 int sl_router_worker_init(struct sl_worker *w);
+/* At worker start (its listener up, before the loop runs): what routers prepare ahead of
+ * traffic, e.g. semantic routes' utterance vectors (read from the store or embedded). */
+void sl_router_warm(struct sl_worker *w);
 void sl_router_worker_free(struct sl_worker *w);
 
 /* RouteLLM's model naming: "router-<name>-<threshold>" names router <name> (a router's

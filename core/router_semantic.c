@@ -283,6 +283,11 @@ static struct sl_sem_state *state_new(struct sl_worker *w, const struct sl_plan_
   return s;
 }
 
+void sl__sem_warm(struct sl_worker *w, const struct sl_plan_router *r, struct sl_sem_state **sp) {
+  if (!*sp) *sp = state_new(w, r);
+  if (*sp && (*sp)->st == SEM_NONE) embed_utterances(*sp);
+}
+
 /* ---- the decision ---- */
 
 struct pick {

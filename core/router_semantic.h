@@ -1,6 +1,6 @@
 /* The semantic router's side of the route stage (core/router.c calls it; room-internal).
- * Per worker and router: the routes' utterance vectors (embedded once: in-process at first
- * use; through an embeddings group on the first request, kept in DATA_DIR/vectors'
+ * Per worker and router: the routes' utterance vectors (embedded once, at worker start:
+ * in-process, or through an embeddings group, kept in DATA_DIR/vectors'
  * "embeddings" database so a restart does not call the provider again), and the decision
  * for one prompt: now (in-process embedder) or after the prompt's embedding call (an
  * embeddings group: the request waits, route_pending, and resumes through
@@ -16,8 +16,12 @@ struct sl_request;
 struct sl_plan_router;
 struct sl_group;
 struct sl_sem_state;
+struct sl_worker;
 
 void sl__sem_state_free(struct sl_sem_state *s);
+/* Starts embedding the router's utterances now (worker start), so the first request need
+ * not go to the default. */
+void sl__sem_warm(struct sl_worker *w, const struct sl_plan_router *r, struct sl_sem_state **sp);
 
 /* Decides for rq on the prompt text[0..n). 1: decided now (*target, *score: NAN when no
  * route was compared; reason: "semantic:<group>" or "semantic_default"); 0: the request

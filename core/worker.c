@@ -333,6 +333,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
 
   w->ready_fd = ready_fd;
   tell_master(w, SL_WORKER_READY, false);
+  sl_router_warm(w); /* semantic routes' utterances embedded now, not on the first request */
   uv_run(&w->loop, UV_RUN_DEFAULT);
 
   /* Close everything still open (pools, timers, signals) and let the callbacks run. */
