@@ -34,7 +34,8 @@
  * tests): "cache" (key -> value), "cache_lru" (key -> access/expiry/size record used for
  * eviction), "cache_stats" (global counters), "keys", "spend" for the key store and
  * the spend ledger, and "responses", "responses_age", "responses_stats" for the stored
- * responses of the Responses API (store/responses.h). */
+ * responses of the Responses API (store/responses.h), "semcache", "semcache_meta" for the
+ * semantic cache's prompt vectors (store/vindex.h; used in DATA_DIR/vectors). */
 #ifndef SL_STORE_LMDB_ENV_H
 #define SL_STORE_LMDB_ENV_H
 
@@ -59,6 +60,7 @@ struct sl_lmdb {
   MDB_env *env;
   MDB_dbi dbi_cache, dbi_cache_lru, dbi_cache_stats, dbi_keys, dbi_spend;
   MDB_dbi dbi_resp, dbi_resp_age, dbi_resp_stats; /* store/responses.c */
+  MDB_dbi dbi_semcache, dbi_semcache_meta;        /* store/vindex.c (DATA_DIR/vectors) */
   size_t map_size;  /* as configured (the cache's max_size) */
   unsigned psize;   /* page size */
   unsigned flags;   /* SL_LMDB_* as opened */
