@@ -47,6 +47,8 @@ struct sl_worker {
   bool resp_store_failed;           /* it could not be opened: not tried again */
   struct sl_lmdb *vec_lmdb;         /* vectors (DATA_DIR/vectors: core/vectors.h), opened on first use */
   bool vec_lmdb_failed;
+  struct sl_vindex *semcache;       /* the semantic cache's vectors (core/semcache.c), opened on first use */
+  bool semcache_failed;
   struct sl_request *sf_table[256]; /* single-flight leaders by cache-key byte 0 */
   struct sl_keys *keys;            /* virtual keys (NULL without a store or a master key) */
   struct sl_spend_flusher *flusher;

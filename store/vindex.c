@@ -345,3 +345,5 @@ void sl_vindex_stats_get(const struct sl_vindex *vx, struct sl_vindex_stats *st)
   st->skipped = vx->skipped;
   st->ann = vx->ann_used;
 }
+
+unsigned sl_vindex_dim(const struct sl_vindex *vx) { return vx->o.dim; }

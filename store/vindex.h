@@ -81,6 +81,7 @@ int sl_vindex_search(struct sl_vindex *vx, uint64_t scope, const float *q, int64
 int sl_vindex_search_exact(struct sl_vindex *vx, uint64_t scope, const float *q, int64_t now,
                            struct sl_vindex_hit *hit);
 void sl_vindex_stats_get(const struct sl_vindex *vx, struct sl_vindex_stats *st);
+unsigned sl_vindex_dim(const struct sl_vindex *vx);
 
 /* Record codec (pure; the fuzz target). encode writes SL_VINDEX_HDR_LEN + 4*dim bytes. */
 struct sl_vindex_record {
