@@ -251,6 +251,12 @@ int sl_reqcache_stats_json(struct sl_worker *w, char **out, size_t *len) {
                   (unsigned long long)st.dropped_writes, (unsigned long long)st.oversize,
                   (unsigned long long)st.errors, (unsigned long long)st.err_no_space,
                   (unsigned long long)st.err_map_full, (unsigned long long)st.err_io, st.broken ? "true" : "false");
+    size_t nv = 0;
+    if (w->cfg->cache.semantic) { /* "semantic": {"vectors": N} inside the object */
+      if (sl_semcache_vectors(w, &nv)) nv = 0;
+      if (b.n && b.p[b.n - 1] == '}') b.n--;
+      sl_buf_printf(&b, ",\"semantic\":{\"vectors\":%zu}}", nv);
+    }
   }
   if (b.oom) {
     sl_buf_free(&b);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <uv.h>
 
 #include "core/embed.h"
 #include "core/log.h"
@@ -188,13 +189,54 @@ enum sl_cache_kind sl_semcache_lookup(struct sl_request *rq, const struct sl_cac
   return s->result;
 }
 
+/* A vector on its way to the store: appended on the loop's thread pool, so the commit's
+ * fsync never stalls the loop (the worker's loop runs until every job is done, before
+ * the index closes). Every worker's copy (this one's too) reads it at its next lookup. */
+struct add_job {
+  uv_work_t req;
+  struct sl_vindex *vx;
+  uint8_t key[32];
+  uint64_t scope;
+  int64_t now, ttl_s;
+  float vec[];
+};
+
+static void add_work(uv_work_t *req) {
+  struct add_job *j = req->data;
+  sl_vindex_append(j->vx, j->key, j->scope, j->vec, j->now, j->ttl_s); /* a failure: no vector, a later miss */
+}
+
+static void add_done(uv_work_t *req, int status) { free(req->data); }
+
 void sl_semcache_fill(struct sl_request *rq, int64_t ttl_s) {
   struct sl_semcache_req *s = rq->sem;
   if (!s || !s->vec || ttl_s <= 0 || rq->cache_semantic) return;
   struct sl_vindex *vx = index_for(rq->w, s->dim);
-  if (vx) sl_vindex_add(vx, rq->ckey, s->scope, s->vec, (int64_t)time(NULL), ttl_s);
+  struct add_job *j = vx ? malloc(sizeof *j + sizeof(float) * s->dim) : NULL;
+  if (j) {
+    j->req.data = j;
+    j->vx = vx;
+    memcpy(j->key, rq->ckey, sizeof j->key);
+    j->scope = s->scope;
+    j->now = (int64_t)time(NULL);
+    j->ttl_s = ttl_s;
+    memcpy(j->vec, s->vec, sizeof(float) * s->dim);
+    if (uv_queue_work(&rq->w->loop, &j->req, add_work, add_done)) {
+      add_work(&j->req); /* no pool: on the loop, once */
+      free(j);
+    }
+  }
   free(s->vec); /* once */
   s->vec = NULL;
+}
+
+int sl_semcache_vectors(struct sl_worker *w, size_t *n) {
+  if (!w->semcache) return -ENOENT;
+  sl_vindex_catch_up(w->semcache);
+  struct sl_vindex_stats st;
+  sl_vindex_stats_get(w->semcache, &st);
+  *n = st.entries;
+  return 0;
 }
 
 void sl_semcache_finish(struct sl_request *rq) {

@@ -23,6 +23,9 @@ struct sl_cache_verdict;
 enum sl_cache_kind sl_semcache_lookup(struct sl_request *rq, const struct sl_cache_verdict *v);
 /* The exact cache was filled for rq: add its prompt's vector (when it has one). */
 void sl_semcache_fill(struct sl_request *rq, int64_t ttl_s);
+/* Vectors in this worker's index (after catching up): 0, or -ENOENT (none opened yet). */
+#include <stddef.h>
+int sl_semcache_vectors(struct sl_worker *w, size_t *n);
 /* The request ends. */
 void sl_semcache_finish(struct sl_request *rq);
 /* Worker end (before the vectors environment closes). */

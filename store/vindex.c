@@ -250,8 +250,8 @@ int sl_vindex_catch_up(struct sl_vindex *vx) {
   return 0;
 }
 
-int sl_vindex_add(struct sl_vindex *vx, const uint8_t key[SL_VINDEX_KEY_LEN], uint64_t scope, const float *v,
-                  int64_t now, int64_t ttl_s) {
+int sl_vindex_append(struct sl_vindex *vx, const uint8_t key[SL_VINDEX_KEY_LEN], uint64_t scope, const float *v,
+                     int64_t now, int64_t ttl_s) {
   if (ttl_s <= 0) return -EINVAL;
   size_t len = sl_vindex_record_size(vx->o.dim);
   uint8_t *buf = malloc(len);
@@ -284,11 +284,17 @@ int sl_vindex_add(struct sl_vindex *vx, const uint8_t key[SL_VINDEX_KEY_LEN], ui
     }
   }
   free(buf);
-  if (rc || mdb_txn_commit(w)) {
-    if (rc) mdb_txn_abort(w);
+  if (rc) {
+    mdb_txn_abort(w);
     return -EIO;
   }
-  return sl_vindex_catch_up(vx);
+  return mdb_txn_commit(w) ? -EIO : 0;
+}
+
+int sl_vindex_add(struct sl_vindex *vx, const uint8_t key[SL_VINDEX_KEY_LEN], uint64_t scope, const float *v,
+                  int64_t now, int64_t ttl_s) {
+  int rc = sl_vindex_append(vx, key, scope, v, now, ttl_s);
+  return rc ? rc : sl_vindex_catch_up(vx);
 }
 
 /* ---- search ---- */

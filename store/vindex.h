@@ -21,7 +21,7 @@
  * another dimension) is skipped and deleted.
  *
  * Time: no clock reads; callers pass now (unix seconds). Threads: one thread per index
- * (the worker's loop). Writes are small synchronous write transactions.
+ * (the worker's loop), except sl_vindex_append, which any thread may call.
  * To change the record: bump the version; old records then decode as damaged and go. */
 #ifndef SL_STORE_VINDEX_H
 #define SL_STORE_VINDEX_H
@@ -68,9 +68,15 @@ struct sl_vindex_stats {
 int sl_vindex_open(struct sl_lmdb *env, const struct sl_vindex_opts *o, struct sl_vindex **out);
 void sl_vindex_close(struct sl_vindex *vx);
 
-/* Appends an entry (a write txn; older entries past max_entries are deleted in the same
- * txn) and adds it to this process's copy. v must be a unit vector of dim floats.
- * 0, -EINVAL, -EIO, -ENOMEM. */
+/* Appends an entry to the store (a write txn, committed with the environment's sync
+ * flags; older entries past max_entries are deleted in the same txn). v must be a unit
+ * vector of dim floats. Touches only the environment and the options: may run on
+ * another thread than the index's (the loop hands it to a thread pool, so the commit's
+ * fsync never stalls it); the copy sees the entry at its next catch-up. 0, -EINVAL,
+ * -EIO, -ENOMEM. */
+int sl_vindex_append(struct sl_vindex *vx, const uint8_t key[SL_VINDEX_KEY_LEN], uint64_t scope, const float *v,
+                     int64_t now, int64_t ttl_s);
+/* sl_vindex_append then sl_vindex_catch_up (the index's thread only). */
 int sl_vindex_add(struct sl_vindex *vx, const uint8_t key[SL_VINDEX_KEY_LEN], uint64_t scope, const float *v,
                   int64_t now, int64_t ttl_s);
 /* Reads records other processes appended (at most catchup_max). 0 or -EIO. */

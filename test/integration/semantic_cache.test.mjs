@@ -41,11 +41,14 @@ const body = (content, extra = {}) => ({ model: GROUP, messages: [{ role: 'user'
 const chat = (s, b, headers = {}) => post(`${s.url}${CHAT}`, b, headers);
 const mockCalls = async () => (await mock.stats()).requests;
 
+/** Waits until n answers and n prompt vectors are stored (both are written off the loop:
+ *  the exact cache's writer thread, the vector append on the thread pool). */
 async function waitEntries(s, n) {
   return pollUntil(async () => {
     const r = await request(`${s.url}/cache/stats`, { headers: MASTER_AUTH });
-    return r.status === 200 && r.json().entries >= n ? r.json() : null;
-  }, { timeoutMs: 5000, intervalMs: 20, what: `${n} committed cache entries` });
+    const st = r.status === 200 ? r.json() : null;
+    return st && st.entries >= n && st.semantic?.vectors >= n ? st : null;
+  }, { timeoutMs: 5000, intervalMs: 20, what: `${n} committed cache entries and prompt vectors` });
 }
 
 let tag = 0;
