@@ -34,8 +34,6 @@ struct sl_semcache_req {
   uint64_t scope;
   float *vec; /* the prompt's vector, added to the index when the answer fills the cache */
   unsigned dim;
-  bool in_start;      /* the embedder answers inside sl_embed_start */
-  enum sl_cache_kind result;
 };
 
 /* ---- the prompt's text ---- */
@@ -140,10 +138,21 @@ static bool serve(struct sl_request *rq, const struct sl_vindex_hit *h, int64_t 
   return ok;
 }
 
+/* One lookup's wait for its embedding. On the caller's stack when the embedder answers
+ * inside sl_embed_start (sync), else on the heap until the answer. Serving a hit may
+ * finish the request, which frees rq->sem: nothing touches it after serve(). */
+struct lookup {
+  struct sl_semcache_req *s;
+  bool sync;
+  enum sl_cache_kind result;
+};
+
 static void embedded(struct sl_request *rq, void *ud, const float *v, unsigned dim, int rc) {
-  struct sl_semcache_req *s = ud;
+  struct lookup *l = ud;
+  bool sync = l->sync;
   enum sl_cache_kind k = SL_CACHE_MISS;
-  if (!rq->finished && rc == 0 && v && dim > 0) {
+  if (!rq->finished && rq->sem == l->s && rc == 0 && v && dim > 0) {
+    struct sl_semcache_req *s = l->s;
     struct sl_vindex *vx = index_for(rq->w, dim);
     if (vx && (s->vec = malloc(sizeof(float) * dim))) {
       memcpy(s->vec, v, sizeof(float) * dim);
@@ -152,14 +161,15 @@ static void embedded(struct sl_request *rq, void *ud, const float *v, unsigned d
       struct sl_vindex_hit h;
       if (sl_vindex_search(vx, s->scope, v, now, &h) == 0 &&
           (double)h.similarity >= rq->w->cfg->cache.similarity_threshold && serve(rq, &h, now, s->max_age_s))
-        k = SL_CACHE_HIT;
+        k = SL_CACHE_HIT; /* rq may be finished now, and s freed */
     }
   }
-  if (s->in_start) {
-    s->result = k;
+  if (sync) {
+    l->result = k;
     return;
   }
-  if (!rq->finished) sl_request_cache_resume(rq, k == SL_CACHE_HIT);
+  free(l);
+  if (!rq->finished && k != SL_CACHE_HIT) sl_request_cache_resume(rq, false);
 }
 
 enum sl_cache_kind sl_semcache_lookup(struct sl_request *rq, const struct sl_cache_verdict *v) {
@@ -179,14 +189,18 @@ enum sl_cache_kind sl_semcache_lookup(struct sl_request *rq, const struct sl_cac
     free(text);
     return SL_CACHE_MISS;
   }
-  rq->sem = s;
   s->max_age_s = v->max_age_s;
-  s->in_start = true;
-  s->result = SL_CACHE_PENDING;
-  sl_embed_start(rq, &e, text, n < PROMPT_MAX_BYTES ? n : PROMPT_MAX_BYTES, embedded, s);
+  rq->sem = s;
+  struct lookup sync = {.s = s, .sync = true, .result = SL_CACHE_MISS};
+  struct lookup *l = &sync;
+  if (e.group && !(l = malloc(sizeof *l))) { /* an embeddings group answers later */
+    free(text);
+    return SL_CACHE_MISS;
+  }
+  if (e.group) *l = (struct lookup){.s = s, .sync = false, .result = SL_CACHE_PENDING};
+  sl_embed_start(rq, &e, text, n < PROMPT_MAX_BYTES ? n : PROMPT_MAX_BYTES, embedded, l);
   free(text);
-  s->in_start = false;
-  return s->result;
+  return e.group ? SL_CACHE_PENDING : sync.result;
 }
 
 /* A vector on its way to the store: appended on the loop's thread pool, so the commit's
