@@ -2,6 +2,17 @@
 // this file is the only C++ in sluice and catches every exception at the border.
 #include "store/vindex_hnsw.h"
 
+// hnswlib 0.6.2's SSE path prefetches the entry one past the end of a neighbour list
+// (searchBaseLayer: datal[j + 1]), a read AddressSanitizer reports; sanitizer builds take
+// its plain C++ distance loops instead (same results, slower).
+#if defined(__SANITIZE_ADDRESS__)
+#define NO_MANUAL_VECTORIZATION
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NO_MANUAL_VECTORIZATION
+#endif
+#endif
+
 #include <hnswlib/hnswlib.h>
 
 #include <cerrno>
