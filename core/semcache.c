@@ -45,8 +45,10 @@ static void add_text(struct sl_buf *b, const cJSON *c) {
   } else if (cJSON_IsArray(c)) { /* content parts: the text ones; a prompt array */
     const cJSON *p;
     cJSON_ArrayForEach(p, c) {
-      if (cJSON_IsString(p)) add_text(b, p);
-      else add_text(b, cJSON_GetObjectItemCaseSensitive(p, "text"));
+      if (cJSON_IsString(p))
+        add_text(b, p);
+      else
+        add_text(b, cJSON_GetObjectItemCaseSensitive(p, "text"));
     }
   }
 }
@@ -106,8 +108,8 @@ static struct sl_vindex *index_for(struct sl_worker *w, unsigned dim) {
   struct sl_vindex_opts o = {.dim = dim, .max_entries = (size_t)w->cfg->cache.semantic_max_entries};
   int rc = env ? sl_vindex_open(env, &o, &w->semcache) : -EIO;
   if (rc) {
-    sl_log(SL_LOG_ERROR, "semantic cache unavailable: the vector index cannot be opened",
-           "\"worker\":%u,\"rc\":%d", w->index, rc);
+    sl_log(SL_LOG_ERROR, "semantic cache unavailable: the vector index cannot be opened", "\"worker\":%u,\"rc\":%d",
+           w->index, rc);
     w->semcache = NULL;
     w->semcache_failed = true;
   }
@@ -181,8 +183,10 @@ enum sl_cache_kind sl_semcache_lookup(struct sl_request *rq, const struct sl_cac
   if (sl_semcache_prompt_text(rq->json, &text, &n)) return SL_CACHE_MISS;
   struct sl_embedder e = {.group = cfg->cache.embedding_model, .dim = SL_EMBED_HASH_DIM};
   char who[300];
-  if (e.group) snprintf(who, sizeof who, "group:%s", e.group);
-  else snprintf(who, sizeof who, "hash:v%d:%u", SL_EMBED_HASH_VERSION, e.dim);
+  if (e.group)
+    snprintf(who, sizeof who, "group:%s", e.group);
+  else
+    snprintf(who, sizeof who, "hash:v%d:%u", SL_EMBED_HASH_VERSION, e.dim);
   struct sl_semcache_req *s = calloc(1, sizeof *s);
   if (!s || scope_of(rq, v, who, &s->scope)) {
     free(s);

@@ -8,8 +8,8 @@
 #include "store/cache.h" /* sl_cache_crc32c */
 #include "store/vindex_hnsw.h"
 
-#define MAGIC "SLV1"
-#define VERSION 1
+#define MAGIC       "SLV1"
+#define VERSION     1
 #define DAMAGED_MAX 64 /* damaged records deleted per catch-up */
 
 struct slot {
@@ -24,7 +24,7 @@ struct sl_vindex {
   struct sl_vindex_opts o;
   MDB_txn *rtxn; /* long-lived, reset between uses */
   struct slot *slots;
-  float *vecs; /* max_entries * dim */
+  float *vecs;           /* max_entries * dim */
   struct sl__hnsw *hnsw; /* NULL: exact only */
   size_t entries;
   uint64_t next; /* every record below has been read */

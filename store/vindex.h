@@ -39,15 +39,15 @@
 struct sl_vindex;
 
 struct sl_vindex_opts {
-  unsigned dim;          /* required, 1..SL_VINDEX_MAX_DIM */
-  size_t max_entries;    /* the bound; default 10000 */
-  size_t ann_min;        /* entries from which the HNSW index answers; default 2048
-                            (SIZE_MAX: always exact) */
-  unsigned hnsw_m;       /* graph degree; default 16 */
+  unsigned dim;                  /* required, 1..SL_VINDEX_MAX_DIM */
+  size_t max_entries;            /* the bound; default 10000 */
+  size_t ann_min;                /* entries from which the HNSW index answers; default 2048
+                                    (SIZE_MAX: always exact) */
+  unsigned hnsw_m;               /* graph degree; default 16 */
   unsigned hnsw_ef_construction; /* default 100 */
   unsigned hnsw_ef_search;       /* default 64 */
   unsigned hnsw_k;               /* candidates checked for scope/expiry; default 16 */
-  size_t catchup_max;    /* records read per catch-up (bounds one lookup's work); default 1024 */
+  size_t catchup_max;            /* records read per catch-up (bounds one lookup's work); default 1024 */
 };
 
 struct sl_vindex_hit {
@@ -58,10 +58,10 @@ struct sl_vindex_hit {
 };
 
 struct sl_vindex_stats {
-  size_t entries;      /* in this process's copy (live or expired) */
-  uint64_t next_seq;   /* the copy has read every record below this */
-  uint64_t skipped;    /* damaged records skipped (and deleted) by this process */
-  bool ann;            /* the last search used the HNSW index */
+  size_t entries;    /* in this process's copy (live or expired) */
+  uint64_t next_seq; /* the copy has read every record below this */
+  uint64_t skipped;  /* damaged records skipped (and deleted) by this process */
+  bool ann;          /* the last search used the HNSW index */
 };
 
 /* env must outlive the index (it must have the semcache databases: sl_lmdb_open). */
@@ -101,7 +101,6 @@ size_t sl_vindex_record_size(unsigned dim);
 void sl_vindex_record_encode(uint64_t seq, const struct sl_vindex_record *r, uint8_t *out);
 /* 0, or -EBADMSG (bad magic, version, length, dimension other than want_dim when
  * want_dim != 0, checksum). */
-int sl_vindex_record_decode(uint64_t seq, const void *buf, size_t len, unsigned want_dim,
-                            struct sl_vindex_record *out);
+int sl_vindex_record_decode(uint64_t seq, const void *buf, size_t len, unsigned want_dim, struct sl_vindex_record *out);
 
 #endif

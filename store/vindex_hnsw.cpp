@@ -53,7 +53,7 @@ class SlIpSpace : public hnswlib::SpaceInterface<float> {
   hnswlib::DISTFUNC<float> f_;
   size_t dim_;
 
- public:
+public:
   explicit SlIpSpace(size_t dim) : base_(dim), f_(base_.get_dist_func()), dim_(dim) {
     if (have_avx2_fma()) f_ = ip_distance_avx2;
   }

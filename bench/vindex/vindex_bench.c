@@ -62,12 +62,18 @@ int main(int argc, char **argv) {
   unsigned dim = 256, ef = 64;
   double noise = 0.5;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--n")) n = strtoul(argv[i + 1], NULL, 10);
-    else if (!strcmp(argv[i], "--dim")) dim = (unsigned)strtoul(argv[i + 1], NULL, 10);
-    else if (!strcmp(argv[i], "--queries")) queries = strtoul(argv[i + 1], NULL, 10);
-    else if (!strcmp(argv[i], "--ef")) ef = (unsigned)strtoul(argv[i + 1], NULL, 10);
-    else if (!strcmp(argv[i], "--noise")) noise = strtod(argv[i + 1], NULL);
-    else if (!strcmp(argv[i], "--ann-min")) ann_min = strtoul(argv[i + 1], NULL, 10);
+    if (!strcmp(argv[i], "--n"))
+      n = strtoul(argv[i + 1], NULL, 10);
+    else if (!strcmp(argv[i], "--dim"))
+      dim = (unsigned)strtoul(argv[i + 1], NULL, 10);
+    else if (!strcmp(argv[i], "--queries"))
+      queries = strtoul(argv[i + 1], NULL, 10);
+    else if (!strcmp(argv[i], "--ef"))
+      ef = (unsigned)strtoul(argv[i + 1], NULL, 10);
+    else if (!strcmp(argv[i], "--noise"))
+      noise = strtod(argv[i + 1], NULL);
+    else if (!strcmp(argv[i], "--ann-min"))
+      ann_min = strtoul(argv[i + 1], NULL, 10);
     else {
       fprintf(stderr, "usage: %s [--n N] [--dim D] [--queries Q] [--ef EF] [--noise E] [--ann-min A]\n", argv[0]);
       return 2;
@@ -81,8 +87,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   struct sl_vindex *vx = NULL;
-  struct sl_vindex_opts o = {.dim = dim, .max_entries = n, .ann_min = ann_min, .hnsw_ef_search = ef,
-                             .catchup_max = n + 1};
+  struct sl_vindex_opts o = {
+      .dim = dim, .max_entries = n, .ann_min = ann_min, .hnsw_ef_search = ef, .catchup_max = n + 1};
   int rc = sl_vindex_open(env, &o, &vx);
   if (rc) {
     fprintf(stderr, "sl_vindex_open: %d\n", rc);

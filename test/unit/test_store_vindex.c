@@ -16,7 +16,7 @@
 #include "store/lmdb_env.h"
 #include "store/vindex.h"
 
-#define T0 1700000000
+#define T0  1700000000
 #define DIM 64
 
 static uint64_t rng = 42;
@@ -78,8 +78,8 @@ static void codec_roundtrip_and_damage(void) {
   CHECK(sl_vindex_record_decode(9, buf, len, DIM, &d) == 0);
   CHECK(d.scope == 77 && d.stored_at == T0 && d.expires_at == T0 + 60 && d.dim == DIM);
   CHECK(memcmp(d.key, r.key, 32) == 0 && memcmp(d.v, v, sizeof v) == 0);
-  CHECK(sl_vindex_record_decode(10, buf, len, DIM, &d) == -EBADMSG);     /* moved to another seq */
-  CHECK(sl_vindex_record_decode(9, buf, len - 1, DIM, &d) == -EBADMSG);  /* torn */
+  CHECK(sl_vindex_record_decode(10, buf, len, DIM, &d) == -EBADMSG);    /* moved to another seq */
+  CHECK(sl_vindex_record_decode(9, buf, len - 1, DIM, &d) == -EBADMSG); /* torn */
   CHECK(sl_vindex_record_decode(9, buf, len, DIM * 2, &d) == -EBADMSG); /* another dimension */
   buf[100] ^= 1;
   CHECK(sl_vindex_record_decode(9, buf, len, DIM, &d) == -EBADMSG); /* a flipped bit */
@@ -184,11 +184,15 @@ static void bound_evicts_oldest(void) {
   struct sl_vindex_hit h;
   for (int i = 0; i < 120; i++) { /* the newest 50 are found as themselves, the rest are gone */
     CHECK(sl_vindex_search_exact(vx, 1, vs + i * DIM, T0 + 200, &h) == 0);
-    if (i >= 70) CHECK(key_id(h.key) == (uint64_t)i && h.similarity > 0.999f);
-    else CHECK(key_id(h.key) >= 70);
+    if (i >= 70)
+      CHECK(key_id(h.key) == (uint64_t)i && h.similarity > 0.999f);
+    else
+      CHECK(key_id(h.key) >= 70);
     CHECK(sl_vindex_search(vx, 1, vs + i * DIM, T0 + 200, &h) == 0);
-    if (i >= 70) CHECK(key_id(h.key) == (uint64_t)i);
-    else CHECK(key_id(h.key) >= 70);
+    if (i >= 70)
+      CHECK(key_id(h.key) == (uint64_t)i);
+    else
+      CHECK(key_id(h.key) >= 70);
   }
   free(vs);
   sl_vindex_close(vx);
