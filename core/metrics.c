@@ -83,7 +83,8 @@ static unsigned status_class(int status) {
 static unsigned cache_result(enum sl_cache_state cs) {
   switch (cs) {
   case SL_CS_MISS: return SL_CR_MISS;
-  case SL_CS_HIT: return SL_CR_HIT;
+  case SL_CS_HIT:
+  case SL_CS_SEMANTIC: return SL_CR_HIT;
   case SL_CS_BYPASS: return SL_CR_BYPASS;
   default: return SL_CR_NONE;
   }

@@ -14,6 +14,7 @@
 #include "net/wire/cache_key.h"
 #include "core/log.h"
 #include "core/request_internal.h"
+#include "core/semcache.h"
 #include "net/wire/oai_stream.h"
 #include "store/cache.h"
 #include "store/keys.h"
@@ -40,6 +41,7 @@ void sl_reqcache_open(struct sl_worker *w) {
 }
 
 void sl_reqcache_close(struct sl_worker *w) {
+  sl_semcache_close(w);
   if (w->cache) sl_cache_close(w->cache);
   if (w->lmdb) sl_lmdb_close(w->lmdb);
   w->cache = NULL;
@@ -100,6 +102,9 @@ void sl_reqcache_begin(struct sl_worker *w, const struct sl_cache_ask *a, struct
     sl_keys_hash_hex(a->key->hash, scope + 4);
   }
   if (sl_cache_key_scoped(scope, a->group, ns, a->upstream_path, hr->body, hr->body_len, v->ckey)) return;
+  memcpy(v->scope, scope, sizeof scope);
+  v->ns = ns;
+  v->max_age_s = cc.max_age_s;
   v->ttl_s = sl_cache_control_ttl(&cc, (int64_t)cfg->cache.ttl_s);
   v->store = v->ttl_s > 0;
   if (cc.no_cache) {
@@ -164,6 +169,7 @@ void sl_reqcache_fill(struct sl_request *rq, const char *json, size_t len) {
   if (rq->cache_store) {
     sl_cache_put(w->cache, rq->ckey, json, len, rq->cache_ttl_s, (int64_t)time(NULL));
     log_store_errors(w);
+    sl_semcache_fill(rq, rq->cache_ttl_s);
   }
   if (rq->sf_followers && !rq->fill_json && (rq->fill_json = malloc(len + 1))) {
     memcpy(rq->fill_json, json, len);
@@ -199,6 +205,7 @@ void sl_reqcache_stream_end(struct sl_request *rq) {
 
 void sl_reqcache_finish(struct sl_request *rq) {
   struct sl_worker *w = rq->w;
+  sl_semcache_finish(rq);
   if (rq->asm_) {
     sl_oai_asm_free(rq->asm_);
     rq->asm_ = NULL;
@@ -244,6 +251,12 @@ int sl_reqcache_stats_json(struct sl_worker *w, char **out, size_t *len) {
                   (unsigned long long)st.dropped_writes, (unsigned long long)st.oversize,
                   (unsigned long long)st.errors, (unsigned long long)st.err_no_space,
                   (unsigned long long)st.err_map_full, (unsigned long long)st.err_io, st.broken ? "true" : "false");
+    size_t nv = 0;
+    if (w->cfg->cache.semantic) { /* "semantic": {"vectors": N} inside the object */
+      if (sl_semcache_vectors(w, &nv)) nv = 0;
+      if (b.n && b.p[b.n - 1] == '}') b.n--;
+      sl_buf_printf(&b, ",\"semantic\":{\"vectors\":%zu}}", nv);
+    }
   }
   if (b.oom) {
     sl_buf_free(&b);

@@ -18,10 +18,11 @@ struct sl_worker;
 struct sl_http_request;
 struct sl_key_record;
 
-enum sl_cache_state { SL_CS_NONE = 0, SL_CS_MISS, SL_CS_HIT, SL_CS_BYPASS };
-/* Its one names table: "none", "miss", "hit", "bypass" (x-sluice-cache, the access log). */
+enum sl_cache_state { SL_CS_NONE = 0, SL_CS_MISS, SL_CS_HIT, SL_CS_BYPASS, SL_CS_SEMANTIC };
+/* Its one names table: "none", "miss", "hit", "bypass", "semantic" (x-sluice-cache, the
+ * access log). */
 static inline const char *sl_cache_state_name(enum sl_cache_state s) {
-  static const char *const names[] = {"none", "miss", "hit", "bypass"};
+  static const char *const names[] = {"none", "miss", "hit", "bypass", "semantic"};
   return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "none";
 }
 
@@ -46,6 +47,9 @@ struct sl_cache_verdict {
   char *value;                      /* HIT: the stored answer (malloc'd, NUL-terminated) */
   size_t len;
   int64_t age_s;
+  char scope[4 + 65];               /* the key scope ("key:<hash>", or "" when shared) */
+  const char *ns;                   /* the namespace (lives as long as the request) */
+  int64_t max_age_s;                /* the client's limit on a served entry's age; -1: any */
 };
 
 /* The cache stage: looks the request up. Never answers the client: the spine serves a

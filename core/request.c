@@ -29,6 +29,7 @@
 #include "net/wire/answer_check.h"
 #include "net/wire/multipart.h"
 #include "core/router.h"
+#include "core/semcache.h"
 #include "net/wire/json_bound.h"
 #include "net/wire/json_scan.h"
 #include "net/wire/oai_error.h"
@@ -313,7 +314,7 @@ bool sl_request_serve_cached(struct sl_request *rq, const char *json, size_t len
     bool ok = sl_responses_restamp(rq, json, len, &resp) == 0 &&
               (!rq->stream || sl_xlate_resp_replay(resp.p, resp.n, NULL, &sse) == 0);
     if (ok) {
-      rq->cache_state = SL_CS_HIT;
+      rq->cache_state = rq->cache_semantic ? SL_CS_SEMANTIC : SL_CS_HIT;
       rq->cache_age_s = age_s;
       if (rq->stream) {
         sl_respond_stream_start(rq, false);
@@ -334,7 +335,7 @@ bool sl_request_serve_cached(struct sl_request *rq, const char *json, size_t len
       return false;
     }
   }
-  rq->cache_state = SL_CS_HIT;
+  rq->cache_state = rq->cache_semantic ? SL_CS_SEMANTIC : SL_CS_HIT;
   rq->cache_age_s = age_s;
   if (rq->stream) {
     sl_respond_stream_start(rq, false);
@@ -386,8 +387,18 @@ static enum sl_cache_kind cache_stage(struct sl_request *rq) {
     free(v.value);
     if (served) return SL_CACHE_HIT;
     rq->cache_state = SL_CS_MISS; /* cannot be replayed: fetch it again */
+  } else { /* an exact miss: the semantic cache may have a near one (or wait for an embedding) */
+    enum sl_cache_kind k = sl_semcache_lookup(rq, &v);
+    if (k == SL_CACHE_HIT || k == SL_CACHE_PENDING) return k;
   }
   return sl_reqcache_join(rq);
+}
+
+/* The semantic cache's embedding came (core/semcache.c): served, or on as after a miss. */
+void sl_request_cache_resume(struct sl_request *rq, bool served) {
+  if (rq->finished || served) return;
+  if (sl_reqcache_join(rq) == SL_CACHE_FOLLOW) return;
+  sl_attempts_start(rq);
 }
 
 /* ---- route handlers ---- */
@@ -469,8 +480,9 @@ void sl_request_after_route(struct sl_request *rq) {
                       : SL_USAGE_ASK_NOT_STREAM;
   if (rq->usage_ask < 0) rq->usage_ask = SL_USAGE_ASK_NOT_STREAM;
   switch (cache_stage(rq)) {
-  case SL_CACHE_HIT:    /* served */
-  case SL_CACHE_FOLLOW: /* waits for a twin's answer */
+  case SL_CACHE_HIT:     /* served */
+  case SL_CACHE_FOLLOW:  /* waits for a twin's answer */
+  case SL_CACHE_PENDING: /* waits for an embedding: sl_request_cache_resume */
     return;
   default:
     sl_attempts_start(rq);

@@ -144,6 +144,9 @@ struct sl_request {
   struct sl_request *sf_followers;  /* leader: who waits for its answer */
   struct sl_request *sf_next;       /* link in a leader's followers, or in a table bucket */
   bool sf_registered;
+  bool cache_semantic;              /* served from the semantic cache (x-sluice-cache: semantic) */
+  float cache_similarity;           /* its similarity (x-sluice-cache-similarity) */
+  struct sl_semcache_req *sem;      /* the prompt's vector, added on fill (core/semcache.c) */
 
   /* tenancy: who is calling, what they may spend */
   struct sl_key_record *key;        /* the virtual key used; NULL for the master key / no auth */
@@ -210,6 +213,9 @@ void sl_request_account(struct sl_request *rq);
  * JSON as is, or replayed as an SSE stream. False (nothing sent) when it cannot be
  * replayed; the caller then goes upstream. */
 bool sl_request_serve_cached(struct sl_request *rq, const char *json, size_t len, int64_t age_s);
+/* The semantic cache's lookup that waited for an embedding is done: served (nothing to
+ * do), or go on as after a miss (single flight, then upstream). */
+void sl_request_cache_resume(struct sl_request *rq, bool served);
 /* A step that is not one of the request's handles (a thread-pool job, a reload wait)
  * keeps the request's memory alive: rq->open_handles++ before it starts, then one
  * sl_request_release(rq) when it ends (the last release frees the request). */

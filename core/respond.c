@@ -52,7 +52,10 @@ void sl_respond_headers(struct sl_request *rq) {
     HDR(&rq->hdrs, "x-sluice-cost: ", cost);
   }
   if (rq->cache_state != SL_CS_NONE) HDR(&rq->hdrs, "x-sluice-cache: ", sl_cache_state_name(rq->cache_state));
-  if (rq->cache_state == SL_CS_HIT) sl_buf_printf(&rq->hdrs, "age: %lld\r\n", (long long)rq->cache_age_s);
+  if (rq->cache_state == SL_CS_HIT || rq->cache_state == SL_CS_SEMANTIC)
+    sl_buf_printf(&rq->hdrs, "age: %lld\r\n", (long long)rq->cache_age_s);
+  if (rq->cache_state == SL_CS_SEMANTIC)
+    sl_buf_printf(&rq->hdrs, "x-sluice-cache-similarity: %.4f\r\n", (double)rq->cache_similarity);
 }
 
 static void error_out(struct sl_request *rq, int status, enum sl_err err, const char *code, const char *extra_hdrs,

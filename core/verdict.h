@@ -53,6 +53,7 @@ enum sl_cache_kind {
   SL_CACHE_MISS,    /* not stored: call upstream (and fill) */
   SL_CACHE_HIT,     /* a stored answer: serve it */
   SL_CACHE_FOLLOW,  /* an identical request is on its way upstream: wait for its answer */
+  SL_CACHE_PENDING, /* the semantic cache waits for an embedding: sl_request_cache_resume follows */
 };
 
 #endif

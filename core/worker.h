@@ -53,6 +53,8 @@ struct sl_worker {
   struct sl_fb *fb;
   bool fb_failed;
   struct sl_online *online;         /* online routers' state copies (core/router_online.c) */
+  struct sl_vindex *semcache;       /* the semantic cache's vectors (core/semcache.c), opened on first use */
+  bool semcache_failed;
   struct sl_request *sf_table[256]; /* single-flight leaders by cache-key byte 0 */
   struct sl_keys *keys;            /* virtual keys (NULL without a store or a master key) */
   struct sl_spend_flusher *flusher;

@@ -142,6 +142,8 @@ static int open_dbs(struct sl_lmdb *e) {
       {"feedback_age", offsetof(struct sl_lmdb, dbi_fb_age)},
       {"learn_state", offsetof(struct sl_lmdb, dbi_fb_state)},
       {"learn_snap", offsetof(struct sl_lmdb, dbi_fb_snap)},
+      {"semcache", offsetof(struct sl_lmdb, dbi_semcache)},
+      {"semcache_meta", offsetof(struct sl_lmdb, dbi_semcache_meta)},
   };
   for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
     MDB_dbi *d = (MDB_dbi *)((char *)e + dbs[i].off);
@@ -159,7 +161,7 @@ static int open_dbs(struct sl_lmdb *e) {
   if (rc) return rc;
   MDB_dbi all[] = {e->dbi_cache, e->dbi_cache_lru, e->dbi_cache_stats, e->dbi_keys,
                    e->dbi_spend, e->dbi_resp,      e->dbi_resp_age,    e->dbi_resp_stats, e->dbi_embed,
-                   e->dbi_fb,    e->dbi_fb_age,    e->dbi_fb_state,    e->dbi_fb_snap};
+                   e->dbi_fb,    e->dbi_fb_age,    e->dbi_fb_state,    e->dbi_fb_snap, e->dbi_semcache, e->dbi_semcache_meta};
   for (size_t i = 0; i < sizeof all / sizeof all[0] && !rc; i++) {
     MDB_cursor *cur;
     MDB_val k, v;
@@ -354,7 +356,7 @@ static int verify_child(const char *dir, size_t map_size) {
   if (!rc) rc = walk_db(txn, main_dbi, bound, false);
   static const char *const names[] = {"cache", "cache_lru", "cache_stats", "keys",
                                       "spend", "responses", "responses_age", "responses_stats",
-                                      "embeddings", "feedback", "feedback_age", "learn_state", "learn_snap"};
+                                      "embeddings", "feedback", "feedback_age", "learn_state", "learn_snap", "semcache", "semcache_meta"};
   for (size_t i = 0; !rc && i < sizeof names / sizeof names[0]; i++) {
     MDB_dbi d;
     int r = mdb_dbi_open(txn, names[i], 0, &d);

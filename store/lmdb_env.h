@@ -35,7 +35,8 @@
  * eviction), "cache_stats" (global counters), "keys", "spend" for the key store and
  * the spend ledger, and "responses", "responses_age", "responses_stats" for the stored
  * responses of the Responses API (store/responses.h), "embeddings" (utterance vectors of
- * semantic routes, core/router_semantic.c; used in DATA_DIR/vectors), and "feedback",
+ * semantic routes, core/router_semantic.c) and "semcache", "semcache_meta" (the semantic
+ * cache's prompt vectors, store/vindex.h), both used in DATA_DIR/vectors, and "feedback",
  * "feedback_age", "learn_state", "learn_snap" for routers' decisions, outcomes and learned
  * state (store/feedback.h; used in DATA_DIR/feedback). */
 #ifndef SL_STORE_LMDB_ENV_H
@@ -64,6 +65,7 @@ struct sl_lmdb {
   MDB_dbi dbi_resp, dbi_resp_age, dbi_resp_stats; /* store/responses.c */
   MDB_dbi dbi_embed; /* "embeddings": semantic routes' utterance vectors (core/router_semantic.c) */
   MDB_dbi dbi_fb, dbi_fb_age, dbi_fb_state, dbi_fb_snap; /* store/feedback.c */
+  MDB_dbi dbi_semcache, dbi_semcache_meta;        /* store/vindex.c (DATA_DIR/vectors) */
   size_t map_size;  /* as configured (the cache's max_size) */
   unsigned psize;   /* page size */
   unsigned flags;   /* SL_LMDB_* as opened */

@@ -233,6 +233,8 @@ void sl_cfg_config_clear(struct sl_config *c) {
   sl_cfg_names_free(&c->allowed_hosts);
   free(c->cache.type);
   free(c->cache.namespace_);
+  free(c->cache.embedding_model);
+  free(c->cache.embedding_model_q);
   free(c->source);
   sl_plan_free(c->plan);
   memset(c, 0, sizeof *c);

@@ -165,6 +165,14 @@ struct sl_cache_settings {
   char *namespace_;    /* cache_params.namespace; default "" */
   bool shared;         /* cache_params.shared: one cache for all keys; default false (per key) */
   size_t max_size;     /* sluice_settings.cache.max_size; default 1 GiB */
+  /* the semantic cache (core/semcache.c): cache_params.type semantic (or LiteLLM's
+   * redis-semantic / qdrant-semantic, kept in sluice's LMDB store all the same) */
+  bool semantic;
+  double similarity_threshold; /* cache_params.similarity_threshold; default 0.9 */
+  char *embedding_model;       /* cache_params.{redis,qdrant}_semantic_cache_embedding_model:
+                                  an embeddings model group; NULL: the in-process embedder */
+  char *embedding_model_q;     /* (parsing only: the qdrant spelling, merged into embedding_model) */
+  int64_t semantic_max_entries; /* sluice_settings.cache.semantic_max_entries; default 10000 */
 };
 
 struct sl_config {

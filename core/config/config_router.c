@@ -296,6 +296,9 @@ static const struct sl_cfg_key cache_params_keys[] = {
     KEY("ttl", SL_K_NUM, SCR(c.cache.ttl_s), .min = 1), /* the store keeps whole seconds */
     KEY("namespace", SL_K_STR, SCR(c.cache.namespace_)),
     KEY("shared", SL_K_BOOL, SCR(c.cache.shared)),
+    KEY("similarity_threshold", SL_K_NUM, SCR(c.cache.similarity_threshold)), /* <= 1: finish_litellm */
+    KEY("redis_semantic_cache_embedding_model", SL_K_STR, SCR(c.cache.embedding_model)),
+    KEY("qdrant_semantic_cache_embedding_model", SL_K_STR, SCR(c.cache.embedding_model_q)),
 };
 
 /* host, port, password, supported_call_types, mode, s3_*, ...: meaningless for LMDB */
@@ -326,13 +329,40 @@ static int finish_litellm(struct sl_cfg_ctx *c, const char *path, yaml_node_t *m
       return prc;
   }
   const char *t = s->c.cache.type;
-  if (strcmp(t, "local") == 0 || strcmp(t, "disk") == 0)
-    return 0;
   char kp[SL_CFG_PATH];
   sl_cfg_path_join(kp, path, "cache_params.type");
+  struct sl_cache_settings *cs = &s->c.cache;
+  if (cs->similarity_threshold > 1.0) {
+    char tp[SL_CFG_PATH];
+    sl_cfg_path_join(tp, path, "cache_params.similarity_threshold");
+    return sl_cfg_fail(c, s->cache_type_node, tp, "must be between 0 and 1 (a cosine similarity), got %g",
+                       cs->similarity_threshold);
+  }
+  if (cs->embedding_model_q) { /* the qdrant spelling of the same key */
+    if (cs->embedding_model && strcmp(cs->embedding_model, cs->embedding_model_q) != 0) {
+      char mp[SL_CFG_PATH];
+      sl_cfg_path_join(mp, path, "cache_params.qdrant_semantic_cache_embedding_model");
+      return sl_cfg_fail(c, s->cache_type_node, mp, "names another embedding model than "
+                         "redis_semantic_cache_embedding_model ('%s' vs '%s'): give one",
+                         cs->embedding_model_q, cs->embedding_model);
+    }
+    free(cs->embedding_model);
+    cs->embedding_model = cs->embedding_model_q;
+    cs->embedding_model_q = NULL;
+  }
+  if (strcmp(t, "local") == 0 || strcmp(t, "disk") == 0)
+    return 0;
+  if (strcmp(t, "semantic") == 0 || strcmp(t, "redis-semantic") == 0 || strcmp(t, "qdrant-semantic") == 0) {
+    cs->semantic = true;
+    if (strcmp(t, "semantic") != 0 && cs->enabled)
+      sl_cfg_warn(c, s->cache_type_node, kp, "cache type '%s' is served by sluice's own semantic cache: "
+                  "the vectors live in its LMDB store (DATA_DIR/vectors), not in %s", t,
+                  t[0] == 'r' ? "Redis" : "Qdrant");
+    return 0;
+  }
   if (s->c.cache.enabled)
     return sl_cfg_fail(c, s->cache_type_node, kp, "cache type '%s' is not supported: sluice "
-                       "caches in LMDB (use type: local or disk)", t);
+                       "caches in LMDB (use type: local, disk or semantic)", t);
   /* LiteLLM reads cache_params only when cache is on: so does sluice */
   sl_cfg_warn(c, s->cache_type_node, kp, "cache type '%s' is not supported by sluice (it caches "
               "in LMDB); ignored because litellm_settings.cache is not true", t);

@@ -310,7 +310,8 @@ const struct sl_config sl_cfg_defaults = {
                 .budget_burst = 10},
     .access_log = true,
     /* litellm_settings.cache, cache_params; sluice_settings.cache */
-    .cache = {.enabled = false, .type = "local", .ttl_s = 3600, .namespace_ = "", .max_size = (size_t)1 << 30},
+    .cache = {.enabled = false, .type = "local", .ttl_s = 3600, .namespace_ = "", .max_size = (size_t)1 << 30,
+              .similarity_threshold = 0.9, .semantic_max_entries = 10000},
     .responses = {.max_size = (size_t)256 << 20, .ttl_ms = 30ull * 86400 * 1000},
 };
 

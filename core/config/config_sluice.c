@@ -158,6 +158,7 @@ static int parse_allowed_hosts(struct sl_cfg_ctx *c, yaml_node_t *v, const char 
 
 static const struct sl_cfg_key cache_keys[] = {
     KEY("max_size", SL_K_SIZE, SCR(c.cache.max_size), .min = 1 << 20),
+    KEY("semantic_max_entries", SL_K_I64, SCR(c.cache.semantic_max_entries), .min = 1, .max = 10000000),
 };
 
 static const struct sl_cfg_section cache_section = {

@@ -1433,6 +1433,70 @@ static void errors_hedging(void) {
     CHECK(fails_with(hedging_errors[i].yaml, hedging_errors[i].want, err, sizeof err));
 }
 
+/* cache_params.type: semantic, LiteLLM's redis-semantic / qdrant-semantic as aliases, the
+ * threshold and the embedding model keys, sluice_settings.cache.semantic_max_entries. */
+static void cache_semantic(void) {
+  struct sl_config *c = NULL;
+  char err[512];
+  struct warns w;
+  CHECK(load(ONE_DEP "litellm_settings:\n  cache: true\n  cache_params: {type: semantic}\n", &c, err, sizeof err,
+             &w) == 0);
+  if (c) {
+    CHECK(c->cache.enabled && c->cache.semantic);
+    CHECK(c->cache.similarity_threshold == 0.9);
+    CHECK(c->cache.embedding_model == NULL);
+    CHECK(c->cache.semantic_max_entries == 10000);
+    CHECK(w.n == 0);
+    sl_config_free(c);
+  }
+  CHECK(load(ONE_DEP "litellm_settings:\n  cache: true\n  cache_params:\n    type: redis-semantic\n"
+                     "    similarity_threshold: 0.8\n    redis_semantic_cache_embedding_model: emb\n"
+                     "    host: h\n"
+                     "sluice_settings:\n  cache: {semantic_max_entries: 500}\n",
+             &c, err, sizeof err, &w) == 0);
+  if (c) {
+    CHECK(c->cache.semantic);
+    CHECK(c->cache.similarity_threshold == 0.8);
+    CHECK(c->cache.embedding_model && strcmp(c->cache.embedding_model, "emb") == 0);
+    CHECK(c->cache.semantic_max_entries == 500);
+    CHECK(nwarn(&w, "litellm_settings.cache_params.type: cache type 'redis-semantic' is served by sluice's own "
+                    "semantic cache: the vectors live in its LMDB store (DATA_DIR/vectors), not in Redis") == 1);
+    CHECK(nwarn(&w, "litellm_settings.cache_params.host: not used") == 1);
+    sl_config_free(c);
+  }
+  CHECK(load(ONE_DEP "litellm_settings:\n  cache: true\n  cache_params:\n    type: qdrant-semantic\n"
+                     "    qdrant_semantic_cache_embedding_model: emb-q\n",
+             &c, err, sizeof err, &w) == 0);
+  if (c) {
+    CHECK(c->cache.semantic);
+    CHECK(c->cache.embedding_model && strcmp(c->cache.embedding_model, "emb-q") == 0);
+    CHECK(nwarn(&w, "not in Qdrant") == 1);
+    sl_config_free(c);
+  }
+  /* local stays exact */
+  CHECK(load(ONE_DEP "litellm_settings:\n  cache: true\n  cache_params: {type: local}\n", &c, err, sizeof err,
+             &w) == 0);
+  if (c) {
+    CHECK(!c->cache.semantic);
+    sl_config_free(c);
+  }
+  CHECK(fails_with(ONE_DEP "litellm_settings:\n  cache: true\n  cache_params: {type: semantic, "
+                           "similarity_threshold: 1.5}\n",
+                   "t.yaml:8: litellm_settings.cache_params.similarity_threshold: must be between 0 and 1", err,
+                   sizeof err));
+  CHECK(fails_with(ONE_DEP "litellm_settings:\n  cache: true\n  cache_params: {type: semantic, "
+                           "similarity_threshold: -0.1}\n",
+                   "t.yaml:8: litellm_settings.cache_params.similarity_threshold: expected a non-negative number", err,
+                   sizeof err));
+  CHECK(fails_with(ONE_DEP "litellm_settings:\n  cache: true\n  cache_params: {type: semantic, "
+                           "redis_semantic_cache_embedding_model: a, qdrant_semantic_cache_embedding_model: b}\n",
+                   "t.yaml:8: litellm_settings.cache_params.qdrant_semantic_cache_embedding_model: names another "
+                   "embedding model",
+                   err, sizeof err));
+  CHECK(fails_with(ONE_DEP "sluice_settings:\n  cache: {semantic_max_entries: 0}\n",
+                   "t.yaml:7: sluice_settings.cache.semantic_max_entries:", err, sizeof err));
+}
+
 static void cache_types(void) {
   struct sl_config *c;
   char err[512];
@@ -1479,8 +1543,8 @@ static void cache_types(void) {
                     "litellm_settings.cache is not true") == 1);
     sl_config_free(c);
   }
-  static const char *const unsupported[] = {"redis", "redis-semantic", "qdrant-semantic", "s3",
-                                            "gcs", "memcached"};
+  /* (redis-semantic and qdrant-semantic are the semantic cache: cache_semantic) */
+  static const char *const unsupported[] = {"redis", "s3", "gcs", "memcached"};
   for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
     char y[512], want[256];
     snprintf(y, sizeof y,
@@ -1489,7 +1553,7 @@ static void cache_types(void) {
              unsupported[i]);
     snprintf(want, sizeof want,
              "t.yaml:8: litellm_settings.cache_params.type: cache type '%s' is not supported: "
-             "sluice caches in LMDB (use type: local or disk)",
+             "sluice caches in LMDB (use type: local, disk or semantic)",
              unsupported[i]);
     CHECK(fails_with(y, want, err, sizeof err));
   }
@@ -1758,6 +1822,6 @@ CHECK_MAIN(T(defaults), T(full_config), T(embedded_default), T(errors_types),
            T(errors_yaml_syntax), T(env_interpolation), T(env_fallbacks), T(warnings_once),
            T(anchors_and_merge_keys), T(nulls_are_unset), T(precedence), T(listen_forms),
            T(load_file), T(router_config), T(routing_strategies), T(errors_router),
-           T(fallback_precedence), T(hedging_forms), T(errors_hedging), T(cache_types),
+           T(fallback_precedence), T(hedging_forms), T(errors_hedging), T(cache_types), T(cache_semantic),
            T(yaml11_typing), T(numbers), T(sizes), T(durations), T(urls), T(litellm_compat),
            T(listen_parser), T(did_you_mean))
