@@ -173,6 +173,20 @@ int sl_cfg_scalar(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, const 
   return 0;
 }
 
+int sl_cfg_number_in(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, double lo, double hi, const char *what,
+                     double *out) {
+  const char *text, *env;
+  if (v->type != YAML_SCALAR_NODE) return sl_cfg_fail(c, v, path, "expected %s, got %s", what, sl_cfg_node_desc(v));
+  int rc = sl_cfg_scalar(c, v, path, &text, &env);
+  if (rc) return rc;
+  char *end;
+  double d = strtod(text, &end);
+  if (end == text || *end || !(d >= lo && d <= hi))
+    return sl_cfg_fail(c, v, path, "expected %s, got '%.80s'", what, text);
+  *out = d;
+  return 0;
+}
+
 /* ---- mappings: explicit pairs, duplicates, << merges ---- */
 
 struct pairs {

@@ -63,32 +63,11 @@ bool sl_cfg_entry_is_router(struct sl_cfg_ctx *c, yaml_node_t *item) {
 /* ---- values ---- */
 
 static int parse_threshold(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
-  const char *text, *env;
-  if (v->type != YAML_SCALAR_NODE)
-    return sl_cfg_fail(c, v, path, "expected a number from -1 to 1 (the router's score scale), got %s",
-                       sl_cfg_node_desc(v));
-  int rc = sl_cfg_scalar(c, v, path, &text, &env);
-  if (rc) return rc;
-  char *end;
-  double d = strtod(text, &end);
-  if (end == text || *end || !(d >= -1 && d <= 1))
-    return sl_cfg_fail(c, v, path, "expected a number from -1 to 1 (the router's score scale), got '%.80s'", text);
-  *(double *)field = d;
-  return 0;
+  return sl_cfg_number_in(c, v, path, -1, 1, "a number from -1 to 1 (the router's score scale)", field);
 }
 
 static int parse_fraction(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
-  const char *text, *env;
-  if (v->type != YAML_SCALAR_NODE)
-    return sl_cfg_fail(c, v, path, "expected a number from 0 to 1, got %s", sl_cfg_node_desc(v));
-  int rc = sl_cfg_scalar(c, v, path, &text, &env);
-  if (rc) return rc;
-  char *end;
-  double d = strtod(text, &end);
-  if (end == text || *end || !(d >= 0 && d <= 1))
-    return sl_cfg_fail(c, v, path, "expected a number from 0 to 1, got '%.80s'", text);
-  *(double *)field = d;
-  return 0;
+  return sl_cfg_number_in(c, v, path, 0, 1, "a number from 0 to 1", field);
 }
 
 /* ---- cascade: checks, refusal_phrases, min_mean_logprob ---- */
@@ -137,16 +116,7 @@ static int parse_phrases(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path,
 }
 
 static int parse_logprob(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
-  const char *text = NULL, *env;
-  int rc = v->type == YAML_SCALAR_NODE ? sl_cfg_scalar(c, v, path, &text, &env) : 0;
-  if (rc) return rc;
-  char *end = NULL;
-  double d = text ? strtod(text, &end) : NAN;
-  if (!text || end == text || *end || !(d <= 0 && d >= -100))
-    return sl_cfg_fail(c, v, path, "expected a mean token logprob from -100 to 0, e.g. -1.0, got %s",
-                       text ? text : sl_cfg_node_desc(v));
-  *(double *)field = d;
-  return 0;
+  return sl_cfg_number_in(c, v, path, -100, 0, "a mean token logprob from -100 to 0, e.g. -1.0", field);
 }
 
 static int parse_stream_checks(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {

@@ -59,17 +59,7 @@ static int add_utterance(struct sl_cfg_ctx *c, yaml_node_t *e, const char *ip, c
 }
 
 static int parse_threshold(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, double *out) {
-  const char *text, *env;
-  if (v->type != YAML_SCALAR_NODE)
-    return sl_cfg_fail(c, v, path, "expected a similarity from -1 to 1, got %s", sl_cfg_node_desc(v));
-  int rc = sl_cfg_scalar(c, v, path, &text, &env);
-  if (rc) return rc;
-  char *end;
-  double d = strtod(text, &end);
-  if (end == text || *end || !(d >= -1 && d <= 1))
-    return sl_cfg_fail(c, v, path, "expected a similarity from -1 to 1, got '%.80s'", text);
-  *out = d;
-  return 0;
+  return sl_cfg_number_in(c, v, path, -1, 1, "a similarity from -1 to 1", out);
 }
 
 int sl_cfg_parse_semantic_routes(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field) {
