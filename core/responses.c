@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/request_internal.h"
 #include "core/respond.h"
+#include "core/vectors.h"
 #include "core/verdict.h"
 #include "net/wire/json_scan.h"
 #include "net/wire/sse.h"
@@ -27,16 +28,12 @@
 static struct sl_resp_store *store_of(struct sl_worker *w) {
   if (w->resp_store || w->resp_store_failed) return w->resp_store;
   const struct sl_config *c = w->cfg;
-  char dir[4200], msg[512] = "";
-  snprintf(dir, sizeof dir, "%s/responses", c->data_dir && c->data_dir[0] ? c->data_dir : ".");
-  int rc = sl_lmdb_open(dir, c->responses.max_size, 0, &w->resp_lmdb, msg, sizeof msg);
-  if (msg[0]) sl_log(SL_LOG_WARN, "responses store", "\"worker\":%u,\"detail\":\"%s\"", w->index, msg);
+  int rc = sl_worker_env_open(w, "responses", c->responses.max_size,
+                              "stored responses (store and previous_response_id are off)", &w->resp_lmdb);
   struct sl_resp_store_opts o = {.ttl_s = (int64_t)(c->responses.ttl_ms / 1000)};
   if (o.ttl_s < 1) o.ttl_s = 1;
   if (!rc) rc = sl_resp_store_open(w->resp_lmdb, &o, &w->resp_store);
   if (rc) {
-    sl_log(SL_LOG_ERROR, "stored responses unavailable: store and previous_response_id are off",
-           "\"worker\":%u,\"dir\":\"%s\",\"rc\":%d", w->index, dir, rc);
     if (w->resp_lmdb) sl_lmdb_close(w->resp_lmdb);
     w->resp_lmdb = NULL;
     w->resp_store = NULL;

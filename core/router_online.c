@@ -4,6 +4,7 @@
  * feedback writer thread (sl_learn_apply). To learn from a new kind of outcome: map it to
  * `need` (1: strong was needed .. 0: weak was fine) and call sl_learn_outcome. */
 #include "core/router_online.h"
+#include "core/vectors.h"
 
 #include <errno.h>
 #include <math.h>
@@ -47,16 +48,10 @@ struct sl_lmdb *sl_learn_env(struct sl_worker *w) {
 
 struct sl_fb *sl_learn_store(struct sl_worker *w) {
   if (w->fb || w->fb_failed) return w->fb;
-  const struct sl_config *c = w->cfg;
-  char dir[4200], msg[512] = "";
-  snprintf(dir, sizeof dir, "%s/feedback", c->data_dir && c->data_dir[0] ? c->data_dir : ".");
-  int rc = sl_lmdb_open(dir, FEEDBACK_MAP_SIZE, 0, &w->fb_lmdb, msg, sizeof msg);
-  if (msg[0]) sl_log(SL_LOG_WARN, "feedback store", "\"worker\":%u,\"detail\":\"%s\"", w->index, msg);
+  int rc = sl_worker_env_open(w, "feedback", FEEDBACK_MAP_SIZE, "router feedback (decisions are not kept)", &w->fb_lmdb);
   struct sl_fb_opts o = {.learn = sl_learn_apply, .learn_ud = w};
   if (!rc) rc = sl_fb_open(w->fb_lmdb, &o, &w->fb);
   if (rc) {
-    sl_log(SL_LOG_ERROR, "feedback store unavailable: router decisions are not kept",
-           "\"worker\":%u,\"dir\":\"%s\",\"rc\":%d", w->index, dir, rc);
     if (w->fb_lmdb) sl_lmdb_close(w->fb_lmdb);
     w->fb_lmdb = NULL;
     w->fb = NULL;

@@ -9,19 +9,24 @@
 
 #define VECTORS_MAP_SIZE ((size_t)1 << 30)
 
-struct sl_lmdb *sl_vectors_env(struct sl_worker *w) {
-  if (w->vec_lmdb || w->vec_lmdb_failed) return w->vec_lmdb;
+int sl_worker_env_open(struct sl_worker *w, const char *sub, size_t map_size, const char *what, struct sl_lmdb **out) {
   const struct sl_config *c = w->cfg;
   char dir[4200], msg[512] = "";
-  snprintf(dir, sizeof dir, "%s/vectors", c->data_dir && c->data_dir[0] ? c->data_dir : ".");
-  int rc = sl_lmdb_open(dir, VECTORS_MAP_SIZE, 0, &w->vec_lmdb, msg, sizeof msg);
-  if (msg[0]) sl_log(SL_LOG_WARN, "vector store", "\"worker\":%u,\"detail\":\"%s\"", w->index, msg);
+  snprintf(dir, sizeof dir, "%s/%s", c->data_dir && c->data_dir[0] ? c->data_dir : ".", sub);
+  int rc = sl_lmdb_open(dir, map_size, 0, out, msg, sizeof msg);
+  if (msg[0]) sl_log(SL_LOG_WARN, what, "\"worker\":%u,\"detail\":\"%s\"", w->index, msg);
   if (rc) {
-    sl_log(SL_LOG_ERROR, "vector store unavailable: embeddings are not kept", "\"worker\":%u,\"dir\":\"%s\",\"rc\":%d",
-           w->index, dir, rc);
-    w->vec_lmdb = NULL;
-    w->vec_lmdb_failed = true;
+    sl_log(SL_LOG_ERROR, "a store is unavailable", "\"worker\":%u,\"store\":\"%s\",\"dir\":\"%s\",\"rc\":%d", w->index, what,
+           dir, rc);
+    *out = NULL;
   }
+  return rc;
+}
+
+struct sl_lmdb *sl_vectors_env(struct sl_worker *w) {
+  if (w->vec_lmdb || w->vec_lmdb_failed) return w->vec_lmdb;
+  if (sl_worker_env_open(w, "vectors", VECTORS_MAP_SIZE, "vector store (embeddings are not kept)", &w->vec_lmdb))
+    w->vec_lmdb_failed = true;
   return w->vec_lmdb;
 }
 

@@ -6,9 +6,12 @@
  * The one idea: one table-driven walk, so every key of every section gets the same typing and
  * the same kind of message, and the schema file holds only what keys mean. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/config/config_internal.h"
 #include "core/config/config_parse.h"
@@ -551,3 +554,25 @@ int sl_cfg_parse_section(struct sl_cfg_ctx *c, const struct sl_cfg_section *s, y
   return rc;
 }
 
+
+int sl_cfg_read_file(const char *path, size_t max, char **out, size_t *n) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  struct stat st;
+  if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (off_t)max) {
+    close(fd);
+    return -EFBIG;
+  }
+  char *b = malloc((size_t)st.st_size + 1);
+  size_t got = 0;
+  while (b && got < (size_t)st.st_size) {
+    ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  close(fd);
+  if (!b) return -ENOMEM;
+  *out = b;
+  *n = got;
+  return 0;
+}

@@ -95,6 +95,10 @@ void sl_cfg_warn_topic(struct sl_cfg_ctx *c, const yaml_node_t *at, const char *
 /* The scalar's text after os.environ/NAME substitution (*env = NAME when substituted). */
 int sl_cfg_scalar(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, const char **text,
                   const char **env);
+/* A regular file of at most max bytes, read whole into *out (malloc'd, one spare byte for
+ * a NUL) and *n: 0; -errno; -EFBIG (not a regular file, or larger); -ENOMEM. For files a
+ * config names (router models, route definitions). */
+int sl_cfg_read_file(const char *path, size_t max, char **out, size_t *n);
 /* A number from lo to hi (a scalar; os.environ/ substitution applies) into *out;
  * otherwise a failure saying "expected <what>, got ..." (what: e.g. "a number from 0 to 1"). */
 int sl_cfg_number_in(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, double lo, double hi, const char *what,

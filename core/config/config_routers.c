@@ -513,28 +513,6 @@ int sl_cfg_parse_router(struct sl_cfg_ctx *c, yaml_node_t *item, const char *pat
 
 /* ---- after model_list: names and the model file ---- */
 
-static int read_file(const char *path, unsigned char **out, size_t *n) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  struct stat st;
-  if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (off_t)MAX_MODEL_FILE) {
-    close(fd);
-    return -EFBIG;
-  }
-  unsigned char *b = malloc((size_t)st.st_size + 1);
-  size_t got = 0;
-  while (b && got < (size_t)st.st_size) {
-    ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
-    if (r <= 0) break;
-    got += (size_t)r;
-  }
-  close(fd);
-  if (!b) return -ENOMEM;
-  *out = b;
-  *n = got;
-  return 0;
-}
-
 /* Where a name was written, for errors that name its line and key path: the value of key in
  * map (path joined with key), else map itself (path as it is). */
 static yaml_node_t *node_at(struct sl_cfg_ctx *c, yaml_node_t *map, const char *key, const char *path, char *out) {
@@ -569,7 +547,7 @@ static int load_model(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path, s
   size_t n = 0;
   char kp[SL_CFG_PATH];
   at = node_at(c, at, "router_model_path", path, kp);
-  int rc = read_file(full, &b, &n);
+  int rc = sl_cfg_read_file(full, MAX_MODEL_FILE, (char **)&b, &n);
   if (rc == -ENOMEM) return rc;
   if (rc)
     return sl_cfg_fail(c, at, kp, "cannot read router model '%s': %s", full,

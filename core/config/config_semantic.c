@@ -211,28 +211,6 @@ int sl_sem_routes_json(const char *json, size_t n, struct sl_sem_route_cfg **out
   return 0;
 }
 
-static int read_file(const char *path, char **out, size_t *n) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  struct stat st;
-  if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (off_t)SL_SEM_MAX_FILE) {
-    close(fd);
-    return -EFBIG;
-  }
-  char *b = malloc((size_t)st.st_size + 1);
-  size_t got = 0;
-  while (b && got < (size_t)st.st_size) {
-    ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
-    if (r <= 0) break;
-    got += (size_t)r;
-  }
-  close(fd);
-  if (!b) return -ENOMEM;
-  *out = b;
-  *n = got;
-  return 0;
-}
-
 int sl_cfg_semantic_load(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path, struct sl_router_cfg *r) {
   char full[4096];
   const char *p = r->auto_router_config_path;
@@ -243,7 +221,7 @@ int sl_cfg_semantic_load(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path
     snprintf(full, sizeof full, "%s", p);
   char *b = NULL;
   size_t n = 0;
-  int rc = read_file(full, &b, &n);
+  int rc = sl_cfg_read_file(full, SL_SEM_MAX_FILE, &b, &n);
   if (rc == -ENOMEM) return rc;
   if (rc)
     return sl_cfg_fail(c, at, path, "cannot read '%s': %s", full,
