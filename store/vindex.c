@@ -157,7 +157,7 @@ int sl_vindex_open(struct sl_lmdb *env, const struct sl_vindex_opts *o, struct s
   if (!vx->o.ann_min) vx->o.ann_min = 2048;
   if (!vx->o.hnsw_m) vx->o.hnsw_m = 16;
   if (!vx->o.hnsw_ef_construction) vx->o.hnsw_ef_construction = 100;
-  if (!vx->o.hnsw_ef_search) vx->o.hnsw_ef_search = 64;
+  if (!vx->o.hnsw_ef_search) vx->o.hnsw_ef_search = 128;
   if (!vx->o.hnsw_k) vx->o.hnsw_k = 16;
   if (!vx->o.catchup_max) vx->o.catchup_max = 1024;
   vx->slots = calloc(vx->o.max_entries, sizeof *vx->slots);

@@ -45,7 +45,7 @@ struct sl_vindex_opts {
                                     (SIZE_MAX: always exact) */
   unsigned hnsw_m;               /* graph degree; default 16 */
   unsigned hnsw_ef_construction; /* default 100 */
-  unsigned hnsw_ef_search;       /* default 64 */
+  unsigned hnsw_ef_search;       /* default 128 (recall 0.96 at 100k random vectors; 64: 0.83) */
   unsigned hnsw_k;               /* candidates checked for scope/expiry; default 16 */
   size_t catchup_max;            /* records read per catch-up (bounds one lookup's work); default 1024 */
 };

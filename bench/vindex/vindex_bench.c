@@ -59,7 +59,7 @@ static double pct(double *v, size_t n, double p) {
 
 int main(int argc, char **argv) {
   size_t n = 10000, queries = 2000, ann_min = 2048;
-  unsigned dim = 256, ef = 64;
+  unsigned dim = 256, ef = 128;
   double noise = 0.5;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--n"))
