@@ -189,3 +189,44 @@ test('LiteLLM\'s redis-semantic is accepted (vectors in sluice\'s store) and wor
     assert.equal(await s.stop(), 0);
   }
 });
+
+test('prompt vectors from an embeddings group (through sluice itself): a paraphrase hits; the group down is a plain miss', async () => {
+  const emb = await startMock(['--seed', '6']);
+  let s;
+  try {
+    const cfg = (group) => routerConfig({
+      groups: {
+        [GROUP]: { port: mock.port },
+        emb: { port: emb.port, model: 'openai/hash-embed' },
+        'emb-down': { port: 9, model: 'openai/hash-embed' },
+      },
+      litellm: {
+        cache: true,
+        cache_params: { type: 'redis-semantic', ttl: 3600, similarity_threshold: 0.8, redis_semantic_cache_embedding_model: group },
+      },
+      masterKey: MASTER,
+    });
+    s = await startSluice({ yaml: cfg('emb'), workers: 1 });
+    const [p, q] = pair();
+    const before = (await emb.stats()).requests;
+    const r1 = await chat(s, body(p), MASTER_AUTH);
+    assert.equal(r1.status, 200, r1.text);
+    assert.equal(r1.headers['x-sluice-cache'], 'miss');
+    await waitEntries(s, 1);
+    const r2 = await chat(s, body(q), MASTER_AUTH);
+    assert.equal(r2.status, 200, r2.text);
+    assert.equal(r2.headers['x-sluice-cache'], 'semantic', 'the lookup waited for the group\'s embedding');
+    assert.deepEqual(r2.json().choices, r1.json().choices);
+    assert.ok((await emb.stats()).requests >= before + 2, 'each prompt was embedded by the embeddings group');
+    await s.stop();
+    s = null;
+    // the embeddings group unreachable: every lookup is a miss, the answer still comes
+    s = await startSluice({ yaml: cfg('emb-down'), workers: 1 });
+    const r3 = await chat(s, body(pair()[0]), MASTER_AUTH);
+    assert.equal(r3.status, 200, r3.text);
+    assert.equal(r3.headers['x-sluice-cache'], 'miss');
+  } finally {
+    if (s) await s.stop();
+    await emb.stop();
+  }
+});
