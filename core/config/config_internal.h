@@ -165,6 +165,7 @@ struct sl_cfg_scratch {
   yaml_node_t **alias_nodes; /* per alias: key node, value node, target node */
   yaml_node_t *cooldown_max_node;
   yaml_node_t *cache_type_node;
+  yaml_node_t *cache_emb_node; /* cache_params' embedding model (either spelling), for errors */
   char *listen;
   char *host;
   int port; /* -1: unset */

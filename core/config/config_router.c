@@ -286,11 +286,14 @@ const struct sl_cfg_section sl_cfg_router_section = {
 
 static int finish_cache_params(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map,
                                void *target, yaml_node_t *const *seen) {
-  ((struct sl_cfg_scratch *)target)->cache_type_node = seen[0] ? seen[0] : map;
+  struct sl_cfg_scratch *s = target;
+  s->cache_type_node = seen[0] ? seen[0] : map;
+  s->cache_emb_node = seen[5] ? seen[5] : seen[6] ? seen[6] : map;
   return 0;
 }
 
-/* Order matters: finish_cache_params reads seen[0] (type). */
+/* Order matters: finish_cache_params reads seen[0] (type), seen[5] and seen[6] (the
+ * embedding model, either spelling). */
 static const struct sl_cfg_key cache_params_keys[] = {
     KEY("type", SL_K_STR, SCR(c.cache.type)),
     KEY("ttl", SL_K_NUM, SCR(c.cache.ttl_s), .min = 1), /* the store keeps whole seconds */
@@ -588,6 +591,11 @@ int sl_cfg_router_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s) {
   if (groups_build(s, &g))
     return -ENOMEM;
   rc = check_aliases(c, s, &g);
+  /* the semantic cache's embeddings group (its vectors come through sluice) must be one */
+  const char *em = cfg->cache.embedding_model;
+  if (rc == 0 && em && cfg->cache.semantic && !in_names(g.names, g.ngroups, em))
+    rc = sl_cfg_fail(c, s->cache_emb_node, "litellm_settings.cache_params.redis_semantic_cache_embedding_model",
+                     "'%s' is not a model_name in model_list (the embeddings group for the semantic cache)", em);
   /* both sections' lists are checked (a typo is an error even where it is overridden) */
   for (int k = 0; rc == 0 && k < SL_CFG_FB_KINDS; k++) {
     rc = check_fallbacks(c, &s->router_fb[k], &g);

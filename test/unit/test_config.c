@@ -71,6 +71,9 @@ static bool fails_with(const char *yaml, const char *want, char *err, size_t err
   return true;
 }
 
+/* One more deployment group, for configs that name a second group (an embeddings group). */
+#define EMB_DEP(name) "  - model_name: " name "\n    litellm_params:\n      model: openai/e\n      api_key: sk-x\n"
+
 #define ONE_DEP                     \
   "model_list:\n"                   \
   "  - model_name: m\n"             \
@@ -1449,7 +1452,7 @@ static void cache_semantic(void) {
     CHECK(w.n == 0);
     sl_config_free(c);
   }
-  CHECK(load(ONE_DEP "litellm_settings:\n  cache: true\n  cache_params:\n    type: redis-semantic\n"
+  CHECK(load(ONE_DEP EMB_DEP("emb") "litellm_settings:\n  cache: true\n  cache_params:\n    type: redis-semantic\n"
                      "    similarity_threshold: 0.8\n    redis_semantic_cache_embedding_model: emb\n"
                      "    host: h\n"
                      "sluice_settings:\n  cache: {semantic_max_entries: 500}\n",
@@ -1464,7 +1467,7 @@ static void cache_semantic(void) {
     CHECK(nwarn(&w, "litellm_settings.cache_params.host: not used") == 1);
     sl_config_free(c);
   }
-  CHECK(load(ONE_DEP "litellm_settings:\n  cache: true\n  cache_params:\n    type: qdrant-semantic\n"
+  CHECK(load(ONE_DEP EMB_DEP("emb-q") "litellm_settings:\n  cache: true\n  cache_params:\n    type: qdrant-semantic\n"
                      "    qdrant_semantic_cache_embedding_model: emb-q\n",
              &c, err, sizeof err, &w) == 0);
   if (c) {
@@ -1473,6 +1476,11 @@ static void cache_semantic(void) {
     CHECK(nwarn(&w, "not in Qdrant") == 1);
     sl_config_free(c);
   }
+  /* the embeddings group must be one */
+  CHECK(fails_with(ONE_DEP "litellm_settings:\n  cache: true\n  cache_params:\n    type: semantic\n"
+                           "    redis_semantic_cache_embedding_model: nope\n",
+                   "t.yaml:10: litellm_settings.cache_params.redis_semantic_cache_embedding_model: 'nope' is not a "
+                   "model_name in model_list", err, sizeof err));
   /* local stays exact */
   CHECK(load(ONE_DEP "litellm_settings:\n  cache: true\n  cache_params: {type: local}\n", &c, err, sizeof err,
              &w) == 0);
