@@ -337,6 +337,7 @@ static void end_stream(struct sl_request *rq, struct sl_attempt *at, bool comple
       sl_buf_free(&at->gate);
       set_outcome(at, SL_AO_CHECK_FAILED);
       at->check_failed = "incomplete";
+      sl_cascade_count_incomplete(rq);
       rq->winner = NULL;
       rq->cascade_keep = NULL;
       if (!cascade_escalate(rq, at)) give_up(rq);

@@ -11,6 +11,7 @@
 #include "core/request_internal.h"
 #include "core/router_online.h"
 #include "core/selfcall.h"
+#include "store/shm.h"
 #include "net/wire/answer_check.h"
 #include "net/wire/usage.h"
 #include "policy/cost.h"
@@ -49,6 +50,27 @@ cJSON *sl_cascade_request(struct sl_attempt *at) {
   return c;
 }
 
+/* ---- counters (shared memory): failed checks by kind ---- */
+
+/* the answer checks by their enum value, then what is not one of them */
+#define COUNTER_JUDGE SL_AC_N
+#define COUNTER_INCOMPLETE (SL_AC_N + 1)
+_Static_assert(SL_AC_N + 2 <= SL_SHM_CASCADE_CHECKS, "a counter for every check");
+
+const char *sl_cascade_counter_label(size_t i) {
+  if (i == COUNTER_JUDGE) return "judge";
+  if (i == COUNTER_INCOMPLETE) return "incomplete";
+  return i > SL_AC_NONE && i < SL_AC_N ? sl_answer_check_name((enum sl_answer_check)i) : i < SL_AC_N ? "" : NULL;
+}
+
+static void count_failed(struct sl_request *rq, size_t i) {
+  struct sl_shm *shm = rq->w->shm;
+  if (shm && rq->cascade && rq->cascade->index < SL_SHM_MAX_ROUTERS && i < SL_SHM_CASCADE_CHECKS)
+    atomic_fetch_add_explicit(&shm->routers[rq->cascade->index].cascade_failed[i], 1, memory_order_relaxed);
+}
+
+void sl_cascade_count_incomplete(struct sl_request *rq) { count_failed(rq, COUNTER_INCOMPLETE); }
+
 /* Runs the checks in mask on an answer; the failed check's name is recorded. */
 static const char *run(struct sl_attempt *at, unsigned mask, const char *body, size_t len) {
   struct sl_request *rq = at->rq;
@@ -60,6 +82,7 @@ static const char *run(struct sl_attempt *at, unsigned mask, const char *body, s
   char why[160];
   enum sl_answer_check f = sl_answer_check_run(&cc, rq->json, body, len, why, sizeof why);
   if (f == SL_AC_NONE) return NULL;
+  count_failed(rq, (size_t)f);
   at->check_failed = sl_answer_check_name(f);
   size_t n = strlen(rq->cascade_failed);
   snprintf(rq->cascade_failed + n, sizeof rq->cascade_failed - n, "%s%s", n ? "," : "", at->check_failed);
@@ -152,6 +175,7 @@ static void judged(void *ud, int status, const char *body, size_t len, int rc) {
   }
   if (!rq->finished) {
     if (!pass) {
+      count_failed(rq, COUNTER_JUDGE);
       at->check_failed = "judge";
       size_t n = strlen(rq->cascade_failed);
       snprintf(rq->cascade_failed + n, sizeof rq->cascade_failed - n, "%sjudge", n ? "," : "");

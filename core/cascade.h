@@ -45,4 +45,10 @@ const char *sl_cascade_check_stream(struct sl_attempt *at, const char *json, siz
 typedef void (*sl_cascade_verdict)(struct sl_attempt *at, bool pass);
 bool sl_cascade_judge(struct sl_attempt *at, sl_cascade_verdict verdict);
 
+/* A step cut before its first tokens could be checked (stream_checks: early), counted. */
+void sl_cascade_count_incomplete(struct sl_request *rq);
+/* Counters of failed checks, for /metrics: the label of counter i ("" for an unused slot,
+ * NULL past the last). */
+const char *sl_cascade_counter_label(size_t i);
+
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/cascade.h"
 #include "core/region.h"
 #include "core/request_internal.h"
 #include "core/router_semantic.h"
@@ -585,6 +586,19 @@ void sl_router_metrics(const struct sl_worker *w, struct sl_buf *b) {
         sl_buf_printf(b, "sluice_router_always_strong_cost_usd_total{router=\"%s\",target=\"%s\"} %.6f\n",
                       p->routers[i].cfg->name, w->groups[g].name, (double)atomic_load(&t->strong_cost_micro) / 1e6);
     }
+  sl_buf_puts(b, "# HELP sluice_router_cascade_checks_failed_total Answers of a cascade's steps that failed a check "
+                 "(each sent the request on to the next target), by check.\n"
+                 "# TYPE sluice_router_cascade_checks_failed_total counter\n");
+  for (size_t i = 0; i < p->nrouters && i < SL_SHM_MAX_ROUTERS; i++) {
+    if (p->routers[i].cfg->kind != SL_ROUTER_CASCADE) continue;
+    for (size_t k = 0; k < SL_SHM_CASCADE_CHECKS && sl_cascade_counter_label(k); k++) {
+      const char *label = sl_cascade_counter_label(k);
+      if (label[0])
+        sl_buf_printf(b, "sluice_router_cascade_checks_failed_total{router=\"%s\",check=\"%s\"} %llu\n",
+                      p->routers[i].cfg->name, label,
+                      (unsigned long long)atomic_load(&w->shm->routers[i].cascade_failed[k]));
+    }
+  }
   sl_buf_puts(b, "# HELP sluice_router_savings_usd Estimated savings of a router against always-strong "
                  "(always_strong_cost - cost over every target).\n"
                  "# TYPE sluice_router_savings_usd gauge\n");

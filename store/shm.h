@@ -104,8 +104,10 @@ struct sl_shm_worker {
 struct sl_shm_router_target {
   _Atomic uint64_t requests, shadow_would, cost_micro, strong_cost_micro;
 };
+#define SL_SHM_CASCADE_CHECKS 16 /* counters of a cascade's failed checks, by check (core/cascade.c) */
 struct sl_shm_router {
   struct sl_shm_router_target t[SL_SHM_ROUTER_TARGETS];
+  _Atomic uint64_t cascade_failed[SL_SHM_CASCADE_CHECKS];
 };
 
 struct sl_shm {

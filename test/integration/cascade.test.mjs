@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startMock, startSluice, cleanup, post, openStream, sseData, findRecorded, nonce, toYaml, HOST, freePort, pollUntil } from './lib.mjs';
+import { startMock, startSluice, cleanup, post, request, openStream, sseData, findRecorded, nonce, toYaml, HOST, freePort, pollUntil } from './lib.mjs';
 import { accessLineOf } from './routing_lib.mjs';
 
 const MASTER = 'sk-cascade-master-fake';
@@ -243,4 +243,18 @@ test('a judge: "no" escalates, "yes" serves the cheap answer, a spent budget let
   r = await post(`${sluice.url}/v1/chat/completions`, chat('j-broke'), AUTH);
   assert.equal(r.headers['x-sluice-model-group'], 'cheap-good', 'no budget: no judge, the answer passes');
   assert.equal((await judgeNo.stats()).requests, before);
+});
+
+test('/metrics counts the failed checks per cascade and check', async () => {
+  await post(`${sluice.url}/v1/chat/completions`, chat('c-truncated'), AUTH);
+  const m = await request(`${sluice.url}/metrics`);
+  assert.equal(m.status, 200);
+  const count = (router, check) => {
+    const line = m.text.split('\n').find((l) => l.startsWith(`sluice_router_cascade_checks_failed_total{router="${router}",check="${check}"}`));
+    return line ? Number(line.split(' ').pop()) : NaN;
+  };
+  assert.ok(count('c-refusal', 'refusal') >= 1, 'refusals counted');
+  assert.ok(count('c-truncated', 'length') >= 1, 'truncations counted');
+  assert.ok(count('j-no', 'judge') >= 1, 'judge verdicts counted');
+  assert.equal(count('c-good', 'refusal'), 0, 'a cascade whose checks pass counts none');
 });
