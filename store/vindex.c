@@ -65,11 +65,13 @@ int sl_vindex_record_decode(uint64_t seq, const void *buf, size_t len, unsigned 
   const uint8_t *p = buf;
   if (len < SL_VINDEX_HDR_LEN || memcmp(p, MAGIC, 4) != 0) return -EBADMSG;
   uint16_t ver, dim;
-  uint32_t crc;
+  uint32_t crc, reserved;
   memcpy(&ver, p + 4, 2);
   memcpy(&dim, p + 6, 2);
   memcpy(&crc, p + 8, 4);
-  if (ver != VERSION || dim == 0 || dim > SL_VINDEX_MAX_DIM || (want_dim && dim != want_dim)) return -EBADMSG;
+  memcpy(&reserved, p + 12, 4);
+  if (ver != VERSION || dim == 0 || dim > SL_VINDEX_MAX_DIM || (want_dim && dim != want_dim) || reserved != 0)
+    return -EBADMSG; /* a reserved word that is not zero was not written by this version */
   if (len != sl_vindex_record_size(dim) || record_crc(seq, p, len) != crc) return -EBADMSG;
   memcpy(out->key, p + 16, SL_VINDEX_KEY_LEN);
   memcpy(&out->scope, p + 48, 8);
