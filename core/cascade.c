@@ -6,8 +6,8 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "core/master.h"
 #include "core/request_internal.h"
 #include "core/router_online.h"
 #include "core/selfcall.h"
@@ -122,12 +122,6 @@ struct judge_call {
   sl_cascade_verdict verdict;
 };
 
-static unsigned nworkers(const struct sl_config *c) {
-  if (c->workers > 0) return (unsigned)c->workers;
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (unsigned)n : 1;
-}
-
 /* The judge's spend, per worker and UTC day (each worker may use its share of the budget). */
 static struct sl_judge_day *judge_day(struct sl_request *rq) {
   struct sl_judge_day *days = rq->w->judge_days;
@@ -191,7 +185,7 @@ bool sl_cascade_judge(struct sl_attempt *at, sl_cascade_verdict verdict) {
   struct sl_request *rq = at->rq;
   const struct sl_router_cfg *c = rq->cascade ? rq->cascade->cfg : NULL;
   if (!c || !rq->cascade->judge || !checked_step(rq)) return false;
-  if (judge_day(rq)->spent_usd >= c->judge_budget_usd_per_day / nworkers(rq->w->cfg)) return false;
+  if (judge_day(rq)->spent_usd >= c->judge_budget_usd_per_day / sl_master_workers(rq->w->cfg)) return false;
   cJSON *ans = cJSON_ParseWithLength(at->resp.p ? at->resp.p : "", at->resp.n);
   const cJSON *msg = cJSON_GetObjectItemCaseSensitive(
       cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(ans, "choices"), 0), "message");

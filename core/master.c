@@ -138,7 +138,7 @@ int sl_master_load_config(const struct sl_master_opts *o, bool json_warnings, st
   return 0;
 }
 
-static unsigned workers_of(const struct sl_config *cfg) {
+unsigned sl_master_workers(const struct sl_config *cfg) {
   long n = cfg->workers > 0 ? cfg->workers : sysconf(_SC_NPROCESSORS_ONLN);
   if (n < 1) n = 1;
   if (n > SL_SHM_MAX_WORKERS) n = SL_SHM_MAX_WORKERS;
@@ -575,9 +575,9 @@ static void start_reload(struct master *m) {
     cfg->listen_host = strdup(m->host);
     cfg->port = m->cfg_port;
   }
-  if (workers_of(cfg) != m->n) {
+  if (sl_master_workers(cfg) != m->n) {
     sl_log(SL_LOG_WARN, "the number of workers cannot change on reload; restart sluice to apply it",
-           "\"configured\":%u,\"kept\":%u", workers_of(cfg), m->n);
+           "\"configured\":%u,\"kept\":%u", sl_master_workers(cfg), m->n);
   }
   if (!cfg->listen_host) {
     sl_config_free(cfg);
@@ -804,7 +804,7 @@ static int loop(struct master *m) {
 
 int sl_master_run(struct sl_config *cfg, const struct sl_master_opts *o) {
   struct master m = {.opts = o, .pid = getpid(), .reserve_fd = -1, .sigfd = -1};
-  m.n = workers_of(cfg);
+  m.n = sl_master_workers(cfg);
   m.cfg_port = cfg->port;
   m.host = strdup(cfg->listen_host);
   m.lfd = malloc(m.n * sizeof *m.lfd);

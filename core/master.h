@@ -33,6 +33,9 @@ int sl_master_load_config(const struct sl_master_opts *o, bool json_warnings, st
 
 /* Runs the master; takes ownership of cfg (loaded from o). Returns the exit code. */
 int sl_master_run(struct sl_config *cfg, const struct sl_master_opts *o);
+/* How many workers a config asks for: `workers`, else one per core, within 1..SL_SHM_MAX_WORKERS
+ * (what the master forks; budgets split per worker divide by it). */
+unsigned sl_master_workers(const struct sl_config *cfg);
 
 /* A page shared by the master and every generation of workers (it outlives a reload,
  * unlike struct sl_shm). A worker asks for a reload by taking a ticket

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/log.h"
+#include "core/master.h"
 #include "core/request_internal.h"
 #include "core/worker.h"
 #include "policy/bandit.h"
@@ -119,12 +119,6 @@ static double call_cost_usd(const struct sl_request *rq, const struct sl_group *
   return p->input * (double)rq->est_tokens + p->output * (double)sl_tenancy_max_output(rq->json, 256, 1000000000);
 }
 
-static unsigned nworkers(const struct sl_config *c) {
-  if (c->workers > 0) return (unsigned)c->workers;
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (unsigned)n : 1;
-}
-
 void sl_online_explore(struct sl_request *rq, const struct sl_plan_router *r, double thr,
                        const struct sl_group **target, const char **reason) {
   const struct sl_router_cfg *c = r->cfg;
@@ -138,7 +132,7 @@ void sl_online_explore(struct sl_request *rq, const struct sl_plan_router *r, do
                                                      (double)c->evidence_half_life_ms / 1000);
   const struct sl_group *pick = sampled >= thr ? r->strong : r->weak;
   if (pick == *target) return;
-  double share = c->exploration_budget_usd_per_day / nworkers(rq->w->cfg);
+  double share = c->exploration_budget_usd_per_day / sl_master_workers(rq->w->cfg);
   if (!sl_bandit_budget_take(& or->budget, (uint64_t)time(NULL), call_cost_usd(rq, pick), share)) return;
   *target = pick;
   *reason = "explore";

@@ -326,6 +326,8 @@ void mock_json_setup(struct mock_conn *c, const cJSON *schema);
 void mock_piece(const struct mock_conn *c, uint32_t i, const char **p, size_t *n);
 /* The words of a generation from its start (whatever a stream already used), JSON-safe. */
 void mock_put_words(const struct mock_conn *c, struct mock_buf *out);
+/* ntok words drawn from rng, space-separated (the text of answers and their replays). */
+void mock_put_words_from(uint64_t rng, uint32_t ntok, struct mock_buf *out);
 const char *mock_span_ptr(const struct mock_conn *c, struct mock_span s);
 /* A span as a quoted JSON string ("" when it could not be kept). */
 void mock_put_span(const struct mock_conn *c, struct mock_buf *b, struct mock_span s);

@@ -255,14 +255,7 @@ void mock_gen_setup(struct mock_conn *c, const cJSON *req)
 
 void mock_put_text(struct mock_conn *c, struct mock_buf *out)
 {
-	uint64_t rng = c->resp.word_rng;
-	for (uint32_t i = 0; i < c->resp.ntok; i++) {
-		size_t n;
-		const char *w = mock_word(&rng, &n);
-		if (i)
-			MOCK_PUTS(out, " ");
-		mock_buf_put(out, w, n);
-	}
+	mock_put_words_from(c->resp.word_rng, c->resp.ntok, out);
 }
 
 /* ---- dispatch ----------------------------------------------------------------------------- */

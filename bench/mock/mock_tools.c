@@ -172,14 +172,18 @@ void mock_piece(const struct mock_conn *c, uint32_t i, const char **p, size_t *n
 	*n = b > a ? b - a : 0;
 }
 
-void mock_put_words(const struct mock_conn *c, struct mock_buf *out)
+void mock_put_words_from(uint64_t rng, uint32_t ntok, struct mock_buf *out)
 {
-	uint64_t rng = c->resp.hash;
-	for (uint32_t i = 0; i < c->resp.ntok; i++) {
+	for (uint32_t i = 0; i < ntok; i++) {
 		size_t n;
 		const char *w = mock_word(&rng, &n);
 		if (i)
 			MOCK_PUTS(out, " ");
 		mock_buf_put(out, w, n);
 	}
+}
+
+void mock_put_words(const struct mock_conn *c, struct mock_buf *out)
+{
+	mock_put_words_from(c->resp.hash, c->resp.ntok, out);
 }
