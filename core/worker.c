@@ -8,6 +8,7 @@
  * hard limit, logs accept failures (out of descriptors) once per interval, and trims its
  * heap on the heartbeat after large request bodies or many connections were freed. */
 #include "core/worker.h"
+#include "core/cluster.h"
 #include "core/router_online.h"
 #include "core/router.h"
 
@@ -330,6 +331,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   atomic_store(&shm->workers[index].pid, (int32_t)getpid());
   sl_reqcache_open(w); /* after fork: an LMDB environment never crosses one */
   sl_tenancy_open(w);
+  sl_cluster_open(w); /* cluster mode: connects to Redis in the background */
 
   w->ready_fd = ready_fd;
   tell_master(w, SL_WORKER_READY, false);
@@ -347,6 +349,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   }
   if (w->ready_fd >= 0) close(w->ready_fd);
   sl_selfcall_worker_stop(w);
+  sl_cluster_close(w);
   for (size_t i = 0; i < cfg->ndeployments; i++)
     if (w->pools[i]) sl_upstream_pool_destroy(w->pools[i]);
   uv_walk(&w->loop, close_walk, NULL);

@@ -75,6 +75,7 @@ struct sl_worker {
   char *route_text;                       /* the prompt a router reads (max_routed_bytes) */
   struct sl_selfcall_state *selfcall;     /* calls to this worker's own listener (core/selfcall.c) */
   uint16_t listen_port;                   /* the port this worker's socket is bound to */
+  struct sl_cluster *cluster;             /* cluster mode (core/cluster.h); NULL: one host */
 };
 
 /* Runs a worker to completion; returns the process exit code. listen_fd comes from

@@ -175,6 +175,35 @@ struct sl_cache_settings {
   int64_t semantic_max_entries; /* sluice_settings.cache.semantic_max_entries; default 10000 */
 };
 
+/* Cluster mode (core/cluster.h): several sluice instances share limits, budgets, keys,
+ * cooldowns and a second cache tier through one Redis. On when any source names a Redis
+ * (first match wins): general_settings.coordination_redis, litellm_settings.cache_params
+ * with type redis, router_settings.redis_*, the REDIS_* environment (core/config/config_cluster.c). */
+struct sl_redis_settings {
+  bool enabled;             /* a source named a Redis */
+  char *source;             /* the key that named it, e.g. "router_settings.redis_host" */
+  char *host;               /* default "127.0.0.1" when only a port or URL without host */
+  int port;                 /* default 6379 */
+  char *username;           /* ACL user; NULL: default user */
+  char *password;           /* NULL: no AUTH */
+  int db;                   /* SELECT n; default 0 */
+  bool ssl;                 /* TLS (rediss://, ssl: true, REDIS_SSL); verified against the CA store */
+  char *ns;                 /* key prefix: cache_params.namespace or "sluice"; keys are "<ns>:{...}..." */
+  uint64_t timeout_ms;      /* sluice_settings.cluster.timeout: one command's reply; default 100 ms,
+                               after which the request is decided as degraded */
+  uint64_t connect_timeout_ms; /* sluice_settings.cluster.connect_timeout; default 1000 ms */
+  uint64_t heartbeat_ms;    /* sluice_settings.cluster.heartbeat; default 1000 ms; a host is live
+                               while its heartbeat is younger than 3 heartbeats */
+  char *instance;           /* sluice_settings.cluster.instance: this host's id; default hostname:port */
+};
+
+struct sl_cluster_settings {
+  struct sl_redis_settings redis;
+  bool cache_tier;          /* cache_params.type redis (with cache: true): Redis is the second
+                               cache tier behind the local LMDB cache */
+  bool fail_closed_budget;  /* general_settings.fail_closed_budget_enforcement; default false */
+};
+
 struct sl_config {
   struct sl_deployment *deployments;
   size_t ndeployments;
@@ -236,6 +265,7 @@ struct sl_config {
     uint64_t ttl_ms;  /* sluice_settings.responses.ttl: how long a response is kept; default 30 days */
   } responses;        /* stored responses (Responses API store / previous_response_id) */
   bool access_log;               /* default true */
+  struct sl_cluster_settings cluster; /* cluster mode; cluster.redis.enabled false: one host */
 
   char *source; /* file path or "<embedded>" */
 

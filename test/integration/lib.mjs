@@ -155,7 +155,7 @@ function exitCodeOf(code, signal) {
 }
 
 /** Spawns a tracked process whose stdout is read as lines (JSON parsed when possible). */
-function spawnTracked(name, bin, args, { env = {}, cwd } = {}) {
+export function spawnTracked(name, bin, args, { env = {}, cwd } = {}) {
   if (!bin) throw new Error(`${name}: binary not set (SLUICE_BIN / SLUICE_MOCK_BIN; run through meson test)`);
   const proc = spawn(bin, args, {
     cwd,
