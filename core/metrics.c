@@ -28,6 +28,7 @@
  * connections_open sums what each worker last published in its shared slot (the
  * rendering worker refreshes its own first). */
 #include "core/metrics.h"
+#include "core/cluster.h"
 #include "core/router.h"
 
 #include <errno.h>
@@ -437,6 +438,7 @@ int sl_metrics_render(struct sl_worker *w, struct sl_buf *out) {
   sl_cluster_cache_metrics(w, b);  /* cluster mode: the Redis cache tier */
   sl_cluster_health_metrics(w, b); /* cluster mode: shared cooldowns and probe claims */
   sl_router_metrics(w, b);
+  sl_cluster_metrics(w, b);
   return b->oom ? -ENOMEM : 0;
 }
 
