@@ -228,12 +228,12 @@ test('a cache fill on host A is a hit on host B, whole and streamed; the upstrea
     assert.equal(metric(await metrics(b), 'sluice_cache_redis_hits_total'), 1, 'a local hit');
     // streamed: a stream filled on A is replayed on B, as a stream and as a whole answer
     const sb = chatBody('stream', { stream: true });
-    const s1 = openStream(`${a.url}${CHAT}`, { body: sb, headers: AUTH });
+    const s1 = await openStream(`${a.url}${CHAT}`, { body: sb, headers: AUTH });
     await s1.waitEnd(5000);
     assert.equal(s1.status, 200);
     assert.equal(sseData(s1.text).at(-1), '[DONE]');
     await waitStores(a, 2);
-    const s2 = openStream(`${b.url}${CHAT}`, { body: sb, headers: AUTH });
+    const s2 = await openStream(`${b.url}${CHAT}`, { body: sb, headers: AUTH });
     await s2.waitEnd(5000);
     assert.equal(s2.status, 200);
     assert.equal(s2.headers['x-sluice-cache'], 'hit', 'host B replays host A\'s stream');
@@ -300,7 +300,7 @@ test('Redis down: cache lookups are misses that go upstream at once, no client e
     const r2 = await post(`${b.url}${CHAT}`, body, AUTH);
     assert.equal(r2.status, 200, r2.text);
     assert.equal(r2.headers['x-sluice-cache'], 'miss', 'no second tier while Redis is down');
-    const s = openStream(`${b.url}${CHAT}`, { body: chatBody('down-stream', { stream: true }), headers: AUTH });
+    const s = await openStream(`${b.url}${CHAT}`, { body: chatBody('down-stream', { stream: true }), headers: AUTH });
     await s.waitEnd(5000);
     assert.equal(s.status, 200);
     assert.equal(sseData(s.text).at(-1), '[DONE]');
