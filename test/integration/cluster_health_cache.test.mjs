@@ -86,12 +86,13 @@ test('a 429 with Retry-After on host A cools the deployment down on host B: B ne
     { port: calm.port, order: 2, model_info: { id: 'calm' } },
   ] };
   // cooldown_time far below Retry-After: a cooldown longer than it shows the Retry-After travelled
-  const [a, b] = await startHosts(['host-a', 'host-b'], { groups, router: { cooldown_time: 1, allowed_fails: 100 }, redis });
+  // two workers each: every worker hears the message (shared memory makes it one cooldown per host)
+  const [a, b] = await startHosts(['host-a', 'host-b'], { groups, router: { cooldown_time: 1, allowed_fails: 100 }, redis, workers: 2 });
   try {
     await waitUp(a, redis);
     await waitUp(b, redis);
-    await pollUntil(async () => Number((await redis.cmd('PUBSUB', 'NUMSUB', 'sluice:health'))[1]) >= 2 || null,
-      { timeoutMs: 10000, what: 'both hosts subscribed' });
+    await pollUntil(async () => Number((await redis.cmd('PUBSUB', 'NUMSUB', 'sluice:health'))[1]) >= 4 || null,
+      { timeoutMs: 10000, what: 'both hosts\' workers subscribed' });
     // A: the storm deployment is the first choice: 429, retried on calm.
     const r1 = await post(`${a.url}${CHAT}`, { model: 'r', messages: [{ role: 'user', content: nonce('a') }] }, AUTH);
     assert.equal(r1.status, 200, r1.text);
@@ -283,13 +284,25 @@ test('the tier keeps entries per virtual key: another key on another host misses
   }
 });
 
-test('Redis down: cache lookups are misses that go upstream at once, no client errors', async () => {
-  const redis = await startRedis();
+test('Redis slow, then down: cache lookups are misses that go upstream at once, no client errors', async () => {
+  const redis = await startRedis({ args: ['--enable-debug-command', 'yes'] });
   const mock = await startMock(['--seed', '13']);
   const [a, b] = await cacheHosts(['da', 'db'], redis, mock);
   try {
     await waitUp(a, redis);
     await waitUp(b, redis);
+    // slow: Redis stalls for 2 s; the lookup gives up after the cluster timeout (100 ms)
+    const slowBody = chatBody('slow');
+    const stall = redis.cmd('DEBUG', 'SLEEP', '2').catch(() => {});
+    await delay(50);
+    const t0 = Date.now();
+    const rs = await post(`${b.url}${CHAT}`, slowBody, AUTH);
+    const took = Date.now() - t0;
+    assert.equal(rs.status, 200, rs.text);
+    assert.equal(rs.headers['x-sluice-cache'], 'miss');
+    assert.ok(took < 1500, `a stalled Redis held the request ${took} ms`);
+    assert.ok(metric(await metrics(b), 'sluice_cache_redis_errors_total') >= 1, 'the timeout is counted');
+    await stall;
     await redis.kill();
     await pollUntil(async () => metric(await metrics(a), 'sluice_cluster_redis_up') === 0 || null,
       { timeoutMs: 10000, what: 'host A sees Redis down' });
@@ -304,7 +317,7 @@ test('Redis down: cache lookups are misses that go upstream at once, no client e
     await s.waitEnd(5000);
     assert.equal(s.status, 200);
     assert.equal(sseData(s.text).at(-1), '[DONE]');
-    assert.equal((await counts(mock))[0], 3, 'every miss went upstream');
+    assert.equal((await counts(mock))[0], 4, 'every miss went upstream');
     // the local cache still works on each host
     await pollUntil(async () => (await request(`${a.url}/cache/stats`, { headers: AUTH })).json().entries >= 1 || null,
       { what: 'host A\'s local entry' });
