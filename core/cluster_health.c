@@ -180,11 +180,13 @@ static void schedule(struct sl_cluster_health *h, size_t dep, uint64_t until) {
   arm(h);
 }
 
-static void claimed(struct sl_cluster_health *h, size_t dep, bool won) {
+/* won: this host holds the claim (set: this worker set it; else another worker of this
+ * host did and counted it). */
+static void claimed(struct sl_cluster_health *h, size_t dep, bool won, bool set) {
   struct sl_worker *w = h->c->w;
   struct dep_claim *k = &h->d[dep];
   if (won) {
-    atomic_fetch_add(&w->shm->cluster_hc.probe_won, 1);
+    if (set) atomic_fetch_add(&w->shm->cluster_hc.probe_won, 1);
     return; /* the cooldown ends here as on one host: the next request is the probe */
   }
   atomic_fetch_add(&w->shm->cluster_hc.probe_lost, 1);
@@ -209,7 +211,7 @@ static void on_get(void *ud, const struct redisReply *r, const char *err) {
   bool mine = r->type != REDIS_REPLY_STRING ||
               (r->len == strlen(h->c->instance) && memcmp(r->str, h->c->instance, r->len) == 0);
   (void)err;
-  claimed(h, dep, mine);
+  claimed(h, dep, mine, r->type != REDIS_REPLY_STRING); /* nil: expired meanwhile, nobody's */
   arm(h);
 }
 
@@ -226,7 +228,7 @@ static void on_set(void *ud, const struct redisReply *r, const char *err) {
     return;
   }
   if (r->type == REDIS_REPLY_STATUS) { /* OK: set, ours */
-    claimed(h, dep, true);
+    claimed(h, dep, true, true);
     arm(h);
     return;
   }
@@ -423,8 +425,9 @@ void sl_cluster_health_metrics(const struct sl_worker *w, struct sl_buf *b) {
                 "cooldown here.\n# TYPE sluice_cluster_recoveries_applied_total counter\n"
                 "sluice_cluster_recoveries_applied_total %llu\n"
                 "# HELP sluice_cluster_probe_claims_total Half-open probe claims by result: won (this host "
-                "probes), lost (another host probes; the cooldown waits for its outcome), error (Redis did not "
-                "answer: this host probes on its own).\n# TYPE sluice_cluster_probe_claims_total counter\n"
+                "probes; once per round), lost (another host probes; the cooldown waits for its outcome; per "
+                "worker), error (Redis did not answer: this host probes on its own; per worker).\n# TYPE "
+                "sluice_cluster_probe_claims_total counter\n"
                 "sluice_cluster_probe_claims_total{result=\"won\"} %llu\n"
                 "sluice_cluster_probe_claims_total{result=\"lost\"} %llu\n"
                 "sluice_cluster_probe_claims_total{result=\"error\"} %llu\n",
