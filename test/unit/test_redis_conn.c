@@ -28,6 +28,9 @@
 static uv_loop_t loop;
 static pid_t srv_pid = -1, auth_pid = -1;
 static int srv_port, auth_port;
+static char certdir[64];
+static pid_t tls_pid = -1;
+static int tls_port;
 
 /* ---- servers ---- */
 
@@ -72,6 +75,12 @@ static void stop_redis(pid_t *pid) {
 static void kill_servers(void) {
   stop_redis(&srv_pid);
   stop_redis(&auth_pid);
+  stop_redis(&tls_pid);
+  if (certdir[0]) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", certdir);
+    if (system(cmd)) certdir[0] = 0;
+  }
 }
 
 /* ---- running the loop until a condition ---- */
@@ -575,6 +584,139 @@ static void test_close_pending(void) {
   close_conn(&c);
 }
 
+
+/* ---- TLS: redis-server --tls-port with a throwaway CA made by the openssl CLI ---- */
+
+
+static bool make_certs(void) {
+  strcpy(certdir, "/tmp/sl-redis-XXXXXX");
+  if (!mkdtemp(certdir)) return false;
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd,
+           "cd %s && cat > ca.cnf <<'EOF'\n"
+           "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = sluice test CA\n"
+           "[v3_ca]\nbasicConstraints = critical,CA:TRUE\n"
+           "keyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n"
+           "EOF\n"
+           "openssl req -x509 -config ca.cnf -extensions v3_ca -newkey ec "
+           "-pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem "
+           "-days 2 2>/dev/null || exit 1\n"
+           "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n"
+           "extendedKeyUsage=serverAuth\\n' > srv.ext\n"
+           "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+           "-keyout srv.key -out srv.csr -subj /CN=localhost 2>/dev/null || exit 1\n"
+           "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+           "-days 2 -out srv.pem -extfile srv.ext 2>/dev/null || exit 1\n",
+           certdir);
+  return system(cmd) == 0;
+}
+
+static pid_t start_tls_redis(int port) {
+  char p[16], cert[128], key[128], ca[128];
+  snprintf(p, sizeof p, "%d", port);
+  snprintf(cert, sizeof cert, "%s/srv.pem", certdir);
+  snprintf(key, sizeof key, "%s/srv.key", certdir);
+  snprintf(ca, sizeof ca, "%s/ca.pem", certdir);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", 1);
+    if (devnull >= 0) dup2(devnull, 1);
+    execl(REDIS_BIN, REDIS_BIN, "--port", "0", "--tls-port", p, "--bind", "127.0.0.1", "--save", "",
+          "--appendonly", "no", "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca,
+          "--tls-auth-clients", "no", "--requirepass", "tlspw", (char *)NULL);
+    _exit(127);
+  }
+  return pid;
+}
+
+static void test_tls(void) {
+  if (!make_certs()) {
+    CHECK(!"cannot make test certificates with the openssl CLI");
+    return;
+  }
+  tls_port = free_port();
+  tls_pid = start_tls_redis(tls_port);
+  char ca[128];
+  snprintf(ca, sizeof ca, "%s/ca.pem", certdir);
+  struct tconn c, s;
+  struct sl_redis_opts o = base_opts(&c, tls_port);
+  o.tls = true;
+  o.ca_file = ca;
+  o.password = "tlspw";
+  o.connect_timeout_ms = 1000;
+  CHECK(open_up(&c, &o)); /* verified against the IP SAN 127.0.0.1 */
+  struct res r;
+  CHECK(DO(&c, &r, "SET", "tls-key", "over tls"));
+  CHECK(DO(&c, &r, "GET", "tls-key"));
+  CHECK(strcmp(r.str, "over tls") == 0);
+  /* a large value crosses many TLS records both ways */
+  size_t big = 300000;
+  char *v = malloc(big);
+  memset(v, 'x', big);
+  const char *argv[] = {"SET", "tls-big", v};
+  size_t lens[] = {3, 7, big};
+  memset(&r, 0, sizeof r);
+  CHECK(sl_redis_cmd(c.r, on_res, &r, 3, argv, lens) > 0);
+  CHECK(RUN_UNTIL(r.calls == 1, 5000) && strcmp(r.str, "OK") == 0);
+  free(v);
+  CHECK(DO(&c, &r, "STRLEN", "tls-big"));
+  CHECK(r.integer == (long long)big);
+  struct incr_run ir = {0};
+  const char *iargv[] = {"INCR", "tls-ctr"};
+  size_t ilens[] = {4, 7};
+  for (int i = 0; i < 500; i++) CHECK(sl_redis_cmd(c.r, on_incr, &ir, 2, iargv, ilens) > 0);
+  CHECK(RUN_UNTIL(ir.got == 500, 10000));
+  CHECK(ir.bad == 0);
+  /* subscriber over TLS, by name (SNI localhost) */
+  const char *const chans[] = {"sl:tls", NULL};
+  struct sl_redis_opts so = base_opts(&s, tls_port);
+  so.tls = true;
+  so.ca_file = ca;
+  so.password = "tlspw";
+  so.tls_server_name = "localhost";
+  so.channels = chans;
+  so.on_message = on_message;
+  CHECK(open_up(&s, &so));
+  CHECK(DO(&c, &r, "PUBLISH", "sl:tls", "sealed"));
+  CHECK(RUN_UNTIL(s.msgs == 1, 5000));
+  CHECK(strcmp(s.last_msg, "sealed") == 0);
+  /* the server restarts: both come back by themselves */
+  stop_redis(&tls_pid);
+  CHECK(RUN_UNTIL(!c.up && !s.up, 5000));
+  tls_pid = start_tls_redis(tls_port);
+  CHECK(RUN_UNTIL(c.up && s.up, 10000));
+  CHECK(DO(&c, &r, "PING"));
+  CHECK(strcmp(r.str, "PONG") == 0);
+  close_conn(&s);
+  close_conn(&c);
+
+  /* a name the certificate does not carry, or a CA that did not sign it: never up */
+  struct tconn w = {0};
+  struct sl_redis_opts wo = o;
+  wo.tls_server_name = "other.example";
+  wo.ud = &w;
+  CHECK(sl_redis_open(&loop, &wo, &w.r) == 0);
+  CHECK(!RUN_UNTIL(w.up, 600));
+  close_conn(&w);
+  wo = o;
+  wo.ca_file = NULL; /* the system store does not know our test CA */
+  wo.ud = &w;
+  CHECK(sl_redis_open(&loop, &wo, &w.r) == 0);
+  CHECK(!RUN_UNTIL(w.up, 600));
+  close_conn(&w);
+  /* plain text to a TLS port: never up */
+  wo = o;
+  wo.tls = false;
+  wo.ud = &w;
+  CHECK(sl_redis_open(&loop, &wo, &w.r) == 0);
+  CHECK(!RUN_UNTIL(w.up, 600));
+  close_conn(&w);
+  /* a CA file that does not exist: refused at open */
+  wo = o;
+  wo.ca_file = "/nonexistent/ca.pem";
+  CHECK(sl_redis_open(&loop, &wo, &w.r) < 0);
+}
+
 static void test_loop_freed(void) {
   /* every handle is closed: the loop has nothing left to run */
   for (int i = 0; i < 10 && uv_loop_alive(&loop); i++) uv_run(&loop, UV_RUN_NOWAIT);
@@ -616,6 +758,7 @@ int main(void) {
       {"close_pending", test_close_pending},
       {"stop_cont", test_stop_cont},
       {"restart", test_restart},
+      {"tls", test_tls},
       {"loop_freed", test_loop_freed},
   };
   int rc = check_run(cases, sizeof cases / sizeof cases[0]);
