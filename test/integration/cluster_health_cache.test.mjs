@@ -52,8 +52,10 @@ async function waitUp(s, r, ns = 'sluice') {
 }
 
 /** One sluice host per instance name, on the same model list and Redis (named by
- *  general_settings.coordination_redis when `redis`, else by litellm's cache_params). */
-async function startHosts(names, { groups, router = {}, litellm, redis, workers = 1 }) {
+ *  general_settings.coordination_redis when `redis`, else by litellm's cache_params).
+ *  timeout: sluice_settings.cluster.timeout; 1 s by default so that a loaded test machine
+ *  does not turn Redis replies into timeouts (null: sluice's default, 100 ms). */
+async function startHosts(names, { groups, router = {}, litellm, redis, workers = 1, timeout = '1s' }) {
   const hosts = [];
   for (const name of names) {
     const general_settings = { master_key: MASTER };
@@ -61,7 +63,9 @@ async function startHosts(names, { groups, router = {}, litellm, redis, workers 
     const extra = { general_settings };
     if (Object.keys(router).length) extra.router_settings = router;
     if (litellm) extra.litellm_settings = litellm;
-    const yaml = sluiceConfig({ groups, settings: { cluster: { instance: name } }, extra });
+    const cluster = { instance: name };
+    if (timeout) cluster.timeout = timeout;
+    const yaml = sluiceConfig({ groups, settings: { cluster }, extra });
     hosts.push(await startSluice({ yaml, workers }));
   }
   return hosts;
@@ -179,14 +183,55 @@ test('after a cooldown, one host of three sends the probe; its success reopens t
   }
 });
 
+test('Redis down: each host cools down on its own (as a single host), no client errors', async () => {
+  const redis = await startRedis();
+  const storm = await startMock(['--p-429', '1', '--retry-after', '20', '--seed', '7']);
+  const calm = await startMock(['--seed', '8']);
+  const groups = { d: [
+    { port: storm.port, order: 1, model_info: { id: 'storm' } },
+    { port: calm.port, order: 2, model_info: { id: 'calm' } },
+  ] };
+  const [a, b] = await startHosts(['down-a', 'down-b'], { groups, router: { cooldown_time: 1, allowed_fails: 100 }, redis });
+  try {
+    await waitUp(a, redis);
+    await waitUp(b, redis);
+    await redis.kill();
+    for (const h of [a, b]) {
+      await pollUntil(async () => metric(await metrics(h), 'sluice_cluster_redis_up') === 0 || null,
+        { timeoutMs: 10000, what: `host ${h.port} sees Redis down` });
+    }
+    const ask = (h) => post(`${h.url}${CHAT}`, { model: 'd', messages: [{ role: 'user', content: nonce('d') }] }, AUTH);
+    const r1 = await ask(a);
+    assert.equal(r1.status, 200, r1.text);
+    assert.equal(dep(r1), 'calm');
+    assert.equal((await counts(storm))[0], 1);
+    // A's cooldown cannot reach B: B finds out by itself, once, and then cools down too
+    const r2 = await ask(b);
+    assert.equal(r2.status, 200, r2.text);
+    assert.equal(dep(r2), 'calm');
+    assert.equal(r2.headers['x-sluice-attempts'], '2', 'B tried the deployment itself');
+    for (let i = 0; i < 6; i++) {
+      const r = await ask(i % 2 ? a : b);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.headers['x-sluice-attempts'], '1');
+    }
+    assert.equal((await counts(storm))[0], 2, 'one 429 per host, then each host\'s own cooldown');
+    const ma = await metrics(a);
+    assert.equal(metric(ma, 'sluice_cluster_cooldowns_published_total'), 0, 'nothing could be published');
+  } finally {
+    await stopAll(a, b, storm, calm);
+  }
+});
+
 // ------------------------------------------------------------------ cache tier
 
 const GROUP = 'mock-model'; // = the upstream model: the forwarded body is the client's bytes
 
-function cacheHosts(names, redis, mock, cacheParams = {}) {
+function cacheHosts(names, redis, mock, { timeout } = {}) {
   return startHosts(names, {
     groups: { [GROUP]: { port: mock.port } },
-    litellm: { cache: true, cache_params: { type: 'redis', host: HOST, port: redis.port, ttl: 600, ...cacheParams } },
+    litellm: { cache: true, cache_params: { type: 'redis', host: HOST, port: redis.port, ttl: 600 } },
+    timeout,
   });
 }
 
@@ -215,7 +260,8 @@ test('a cache fill on host A is a hit on host B, whole and streamed; the upstrea
     assert.ok(Number(await redis.cmd('PTTL', keys[0])) > 590000, 'its TTL is cache_params.ttl');
     const r2 = await post(`${b.url}${CHAT}`, body, AUTH);
     assert.equal(r2.status, 200, r2.text);
-    assert.equal(r2.headers['x-sluice-cache'], 'hit', 'host B hits host A\'s fill');
+    assert.equal(r2.headers['x-sluice-cache'], 'hit',
+      `host B hits host A's fill (B's Redis tier errors: ${metric(await metrics(b), 'sluice_cache_redis_errors_total')})`);
     assert.equal(r2.text, r1.text, 'the same answer, byte for byte');
     assert.equal((await counts(mock))[0], 1, 'the upstream was called once');
     assert.equal(metric(await metrics(b), 'sluice_cache_redis_hits_total'), 1);
@@ -237,7 +283,8 @@ test('a cache fill on host A is a hit on host B, whole and streamed; the upstrea
     const s2 = await openStream(`${b.url}${CHAT}`, { body: sb, headers: AUTH });
     await s2.waitEnd(5000);
     assert.equal(s2.status, 200);
-    assert.equal(s2.headers['x-sluice-cache'], 'hit', 'host B replays host A\'s stream');
+    assert.equal(s2.headers['x-sluice-cache'], 'hit',
+      `host B replays host A's stream (B's Redis tier errors: ${metric(await metrics(b), 'sluice_cache_redis_errors_total')})`);
     const words = (t) => sseData(t).filter((d) => d !== '[DONE]')
       .map((d) => JSON.parse(d).choices?.[0]?.delta?.content ?? '').join('');
     assert.equal(words(s2.text), words(s1.text), 'the same words');
@@ -287,7 +334,7 @@ test('the tier keeps entries per virtual key: another key on another host misses
 test('Redis slow, then down: cache lookups are misses that go upstream at once, no client errors', async () => {
   const redis = await startRedis({ args: ['--enable-debug-command', 'yes'] });
   const mock = await startMock(['--seed', '13']);
-  const [a, b] = await cacheHosts(['da', 'db'], redis, mock);
+  const [a, b] = await cacheHosts(['da', 'db'], redis, mock, { timeout: null }); // the default, 100 ms
   try {
     await waitUp(a, redis);
     await waitUp(b, redis);
