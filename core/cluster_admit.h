@@ -31,9 +31,12 @@ enum sl_cluster_admit_rc sl_cluster_admit(struct sl_request *rq, const struct sl
 void sl_cluster_admit_settle(struct sl_worker *w, struct sl_tenancy_hold *hold, const struct sl_request_summary *s);
 
 /* try_group's first choice: the group position of the deployment chosen (and counted by
- * Redis) at admission, or -1 (then choose as usual). A deployment Redis found full is
- * marked tried for this request. */
+ * Redis) at admission, or -1 (then choose as usual). */
 int sl_cluster_first_choice(struct sl_request *rq, const struct sl_group *g, bool *tried);
+/* After each health snapshot: the deployment Redis found full is shown at its limit to
+ * this request's choice (so a group with nothing else answers 429 as one host does). */
+struct sl_candidate;
+void sl_cluster_mark_full(const struct sl_request *rq, const struct sl_group *g, struct sl_candidate *c);
 /* An attempt starts on dep (try_group): sl_health_begin, in cluster mode with this host's
  * share of the deployment's limits, plus an asynchronous count into its Redis windows (or
  * the reconciliation table while degraded). counted: Redis already counted it (the first
