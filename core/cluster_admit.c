@@ -84,7 +84,7 @@
   "end\n"
 
 /* policy/ratelimit.c, line for line: view_at, weigh_up, estimate, try_take's test. */
-static const char admit_lua[] = LUA_WINDOW
+const char sl_cluster_admit_lua[] = LUA_WINDOW
     "local function view(w)\n"
     "  local m = math.floor(now / M)\n"
     "  local p, c, e = nonneg(w[2]), nonneg(w[3]), now % M\n"
@@ -160,7 +160,7 @@ static const char admit_lua[] = LUA_WINDOW
  * the minute the units were taken in); I <key#> <micro> -: add to a spend counter that
  * exists (a missing one is seeded from a ledger at the next admission); D <key#> <field> -:
  * drop a reservation. */
-static const char ops_lua[] = LUA_WINDOW
+const char sl_cluster_ops_lua[] = LUA_WINDOW
     "local i = 1\n"
     "while i + 3 <= #ARGV do\n"
     "  local op, k, a, b = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]\n"
@@ -215,8 +215,8 @@ int64_t sl_cluster_budget_micro(double usd) {
 int sl_cluster_admit_open(struct sl_cluster *c) {
   struct sl_cluster_admit_state *a = calloc(1, sizeof *a);
   if (!a) return -ENOMEM;
-  sl_redis_script_init(&a->admit, "admit", admit_lua);
-  sl_redis_script_init(&a->ops, "settle", ops_lua);
+  sl_redis_script_init(&a->admit, "admit", sl_cluster_admit_lua);
+  sl_redis_script_init(&a->ops, "settle", sl_cluster_ops_lua);
   c->admit = a;
   return 0;
 }
