@@ -384,7 +384,28 @@ static void reconcile(struct sl_cluster *c) {
   a->n -= done;
 }
 
-void sl_cluster_admit_on_up(struct sl_cluster *c) { reconcile(c); }
+static void on_load_reply(void *ud, const struct redisReply *r, const char *err) {
+  (void)ud;
+  (void)r;
+  (void)err; /* EVALSHA loads it again on NOSCRIPT anyway */
+}
+
+/* Loads the scripts on a fresh connection, so that the first settlement (which nobody
+ * waits for) is not a NOSCRIPT round trip later than the answer it settles. */
+static void load_scripts(struct sl_cluster *c) {
+  const struct sl_redis_script *s[] = {&c->admit->admit, &c->admit->ops};
+  for (size_t i = 0; i < 2; i++) {
+    const char *argv[] = {"SCRIPT", "LOAD", s[i]->source};
+    size_t lens[] = {6, 4, strlen(s[i]->source)};
+    sl_redis_cmd(c->cmd, on_load_reply, NULL, 3, argv, lens);
+  }
+}
+
+void sl_cluster_admit_on_up(struct sl_cluster *c) {
+  if (!c->admit) return;
+  load_scripts(c);
+  reconcile(c);
+}
 void sl_cluster_admit_tick(struct sl_cluster *c) { reconcile(c); }
 
 /* ---- admission ---- */
@@ -533,6 +554,7 @@ static void on_admit_reply(void *ud, const struct redisReply *r, const char *err
     if (ok && r->element[0]->integer == 0) {
       cl->mode = SL_CLUSTER_REDIS;
       cl->taken_ms = (uint64_t)r->element[2]->integer;
+      cl->first_dep_ok = r->element[9]->integer == 1;
       struct sl_request_summary s;
       memset(&s, 0, sizeof s);
       sl_cluster_admit_settle(w, &rq->hold, &s);
@@ -605,6 +627,7 @@ enum sl_cluster_admit_rc sl_cluster_admit(struct sl_request *rq, const struct sl
       w->cfg->plan->budget_period_s > 0 ? cl->gw_period + w->cfg->plan->budget_period_s - now + 86400 : 0;
   cl->resv_seq = ++c->admit->seq;
   cl->first_dep = first + 1;
+  cl->dep_tokens = rq->est_tokens;
   int64_t kseed = kb ? sl_tenancy_local_spend_micro(w, k, cl->key_period) : 0;
   int64_t gseed = gb ? sl_tenancy_local_spend_micro(w, NULL, cl->gw_period) : 0;
 
@@ -679,6 +702,17 @@ void sl_cluster_admit_settle(struct sl_worker *w, struct sl_tenancy_hold *hold, 
       if (micro) ops_add(&o, 'I', nm.gspend, m, 0);
       ops_add(&o, 'D', nm.gresv, field, 0);
     }
+    if (cl->first_dep > 0 && cl->first_dep_ok && (size_t)cl->first_dep <= w->cfg->ndeployments) {
+      /* counted for a first attempt that never started (a cache hit, a client gone): one
+       * host would not have counted it either */
+      const struct sl_deployment *d = &w->cfg->deployments[cl->first_dep - 1];
+      dep_names(w, (size_t)cl->first_dep - 1, &nm);
+      if (d->rpm != 0 || d->tpm != 0) {
+        ops_add(&o, 'W', nm.dreq, taken, -1);
+        if (cl->dep_tokens > 0) ops_add(&o, 'W', nm.dtok, taken, -cl->dep_tokens);
+      }
+    }
+    cl->first_dep = 0;
     if (!ops_send(w, &o)) return;
     /* Redis went away meanwhile: the reservations expire; the numbers wait for it */
   }

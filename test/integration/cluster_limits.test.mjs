@@ -241,3 +241,23 @@ test('fail_closed_budget_enforcement: budgeted keys are refused while Redis is d
   assert.equal(await hosts[0].stop(), 0);
   assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
 });
+
+test('a Redis that stops answering: admission past cluster.timeout is decided locally, no client error', async () => {
+  const redis = await startRedis();
+  const mock = await startMock();
+  const hosts = await startHosts(redis, { m: { port: mock.port } }, [1, 1]);
+  await waitMetric(hosts, 'sluice_cluster_redis_up', (v) => v === 1, 'redis up');
+  const key = await sameKey(hosts, { rpm_limit: 100 });
+  assert.equal((await chat(hosts[0].url, key, 'm')).status, 200);
+  const before = await metrics(hosts[1]);
+  // every client of Redis is paused for 3 s: the admission's reply does not come within 500 ms
+  await redis.cmd('CLIENT', 'PAUSE', '3000', 'ALL');
+  const t0 = Date.now();
+  const res = await Promise.all(hosts.map((h) => chat(h.url, key, 'm')));
+  assert.deepEqual(res.map((r) => r.status), [200, 200], res.map((r) => r.text).join('\n'));
+  assert.ok(Date.now() - t0 < 2500, `answered without waiting for Redis: ${Date.now() - t0} ms`);
+  const after = await metrics(hosts[1]);
+  assert.ok(after['sluice_cluster_admissions_total{mode="degraded"}'] > (before['sluice_cluster_admissions_total{mode="degraded"}'] ?? 0),
+    'decided on the host\'s share');
+  await waitMetric(hosts, 'sluice_cluster_redis_up', (v) => v === 1, 'redis up after the pause');
+});
