@@ -201,22 +201,19 @@ test('Redis killed mid-load: only 429s within limits, each host on its share, me
     const m = await metrics(h);
     assert.ok(m['sluice_cluster_degraded_seconds_total'] > 0, `degraded seconds counted on ${h.url}`);
   }
+  // every request admitted while Redis was down is in its window now (it came back empty)
+  const downOk = down.filter((x) => x.status === 200).length;
+  assert.ok(downOk >= 3, `served while degraded: ${downOk}`);
   let total = -1;
   await pollUntil(async () => {
     const ks = await redis.cmd('KEYS', 'sluice:{k:*}:req');
     if (ks.length !== 1) return false;
     const [p, c] = await redis.cmd('HMGET', ks[0], 'p', 'c');
     total = Number(p ?? 0) + Number(c ?? 0);
-    return total > 0;
-  }, { timeoutMs: 15000, what: 'reconciled counts in Redis' });
+    return total >= downOk;
+  }, { timeoutMs: 15000, what: `the ${downOk} degraded admissions reconciled into Redis` });
   const m = await Promise.all(hosts.map(metrics));
   assert.ok(m.some((x) => x['sluice_cluster_reconciled_total'] >= 1), 'reconciliation counted');
-  await pollUntil(async () => {
-    const ks = await redis.cmd('KEYS', 'sluice:{k:*}:req');
-    const [p, c] = await redis.cmd('HMGET', ks[0], 'p', 'c');
-    total = Number(p ?? 0) + Number(c ?? 0);
-    return total >= 1;
-  }, { timeoutMs: 5000, what: 'counts' });
   assert.ok(total <= 60, `the degraded counts in Redis (${total}) are within the limit`);
 });
 
