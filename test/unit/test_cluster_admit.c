@@ -54,9 +54,7 @@ static void kill_srv(void) {
   if (rc) redisFree(rc);
 }
 
-static redisReply *cmd(int argc, const char **argv) {
-  return redisCommandArgv(rc, argc, argv, NULL);
-}
+static redisReply *cmd(int argc, const char **argv) { return redisCommandArgv(rc, argc, argv, NULL); }
 
 static void set_window(const char *k, int64_t m, int64_t p, int64_t c) {
   char a[32], b[32], d[32];
@@ -112,8 +110,9 @@ static bool admit(const struct admit_args *a, int64_t x[10]) {
   snprintf(v[12], 64, "%" PRId64, a->gseed);
   snprintf(v[13], 64, "0");
   snprintf(v[14], 64, "0");
-  const char *argv[3 + 8 + 15] = {"EVAL", sl_cluster_admit_lua, "8", "t:{k:1}:req", "t:{k:1}:tok", "t:{k:1}:spend:0",
-                                  "t:{k:1}:resv", "t:{gw}:spend:0", "t:{gw}:resv", "t:{d:x}:req", "t:{d:x}:tok"};
+  const char *argv[3 + 8 + 15] = {
+      "EVAL",         sl_cluster_admit_lua, "8",           "t:{k:1}:req", "t:{k:1}:tok", "t:{k:1}:spend:0",
+      "t:{k:1}:resv", "t:{gw}:spend:0",     "t:{gw}:resv", "t:{d:x}:req", "t:{d:x}:tok"};
   for (int i = 0; i < 15; i++) argv[11 + i] = v[i];
   redisReply *r = cmd(26, argv);
   bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 10;
@@ -193,8 +192,8 @@ static void test_settle_matches_policy(void) {
     if (taken / SL_RATE_WINDOW_MS + 1 < want.minute) want = w;
     CHECK(same(&got, &want));
     if (!same(&got, &want))
-      printf("settle: set {%" PRIu64 ",%" PRId64 ",%" PRId64 "} taken %" PRIu64 " delta %s: got {%" PRIu64
-             ",%" PRId64 ",%" PRId64 "} want {%" PRIu64 ",%" PRId64 ",%" PRId64 "}\n",
+      printf("settle: set {%" PRIu64 ",%" PRId64 ",%" PRId64 "} taken %" PRIu64 " delta %s: got {%" PRIu64 ",%" PRId64
+             ",%" PRId64 "} want {%" PRIu64 ",%" PRId64 ",%" PRId64 "}\n",
              w.minute, w.prev, w.cur, taken, d, got.minute, got.prev, got.cur, want.minute, want.prev, want.cur);
   }
 }
@@ -212,8 +211,8 @@ static void test_budgets(void) {
   a.field = "h/0/1";
   CHECK(admit(&a, x) && x[0] == 0);
   /* its reservation released (ops D), the seed is not applied again (the counter exists) */
-  const char *d[] = {"EVAL", sl_cluster_ops_lua, "2", "t:{k:1}:resv", "t:{k:1}:spend:0", "D", "1", "h/0/1", "0",
-                     "I", "2", "1", "0"};
+  const char *d[] = {
+      "EVAL", sl_cluster_ops_lua, "2", "t:{k:1}:resv", "t:{k:1}:spend:0", "D", "1", "h/0/1", "0", "I", "2", "1", "0"};
   freeReplyObject(cmd(13, d));
   a.field = "h/0/3";
   a.kseed = 0;
