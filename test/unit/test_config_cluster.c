@@ -422,6 +422,8 @@ static void environment(void) {
     CHECK_STR(c->cluster.redis.host, "urlhost");
     CHECK(c->cluster.redis.port == 6401 && c->cluster.redis.db == 7 && !c->cluster.redis.ssl);
     CHECK_STR(c->cluster.redis.password, "envpw"); /* the URL has none */
+    CHECK(nwarn(&w, "t.yaml: environment variable REDIS_HOST: names 'envhost', but REDIS_URL names 'urlhost'; "
+                    "using REDIS_URL") == 1);
     sl_config_free(c);
   }
   /* bad values: errors naming the variable; a URL is never echoed */
@@ -554,6 +556,29 @@ static void litellm_places_fill_from_env(void) {
   if (c) {
     CHECK(!c->cluster.redis.password);
     CHECK(nwarn(&w, "REDIS_HOST: names Redis envhost:6500 db 0, but router_settings.redis_host names other:6379") == 1);
+    sl_config_free(c);
+  }
+  /* a host without a port: REDIS_PORT when REDIS_HOST names no other server (LiteLLM merges them) */
+  unsetenv("REDIS_HOST");
+  CHECK(load(DEP "litellm_settings:\n  cache_params: {type: redis, host: h}\n", &c, err, sizeof err, &w) == 0);
+  if (c) {
+    CHECK(c->cluster.redis.port == 6500);
+    CHECK_STR(c->cluster.redis.password, "envpw");
+    sl_config_free(c);
+  }
+  CHECK(load(DEP "litellm_settings:\n  cache_params: {type: redis, host: h, port: 7000}\n", &c, err, sizeof err, &w) ==
+        0);
+  if (c) {
+    CHECK(c->cluster.redis.port == 7000);
+    sl_config_free(c);
+  }
+  setenv("REDIS_HOST", "envhost", 1);
+  /* the environment's host on another port is another server: nothing taken */
+  CHECK(load(DEP "router_settings:\n  redis_host: envhost\n  redis_port: 6501\n", &c, err, sizeof err, &w) == 0);
+  if (c) {
+    CHECK(c->cluster.redis.port == 6501 && !c->cluster.redis.password);
+    CHECK(nwarn(&w, "REDIS_HOST: names Redis envhost:6500 db 0, but router_settings.redis_host names envhost:6501") ==
+          1);
     sl_config_free(c);
   }
   /* coordination_redis is sluice's own: it does not read the environment */
