@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/config/config_internal.h"
 #include "core/config/config_parse.h"
@@ -756,4 +757,19 @@ void sl_config_cluster_describe(const struct sl_config *c, char *out, size_t n) 
            v6 ? "[" : "", r->host, v6 ? "]" : "", r->port, r->db, r->ssl ? ", TLS" : "", r->password ? ", AUTH" : "",
            r->source ? r->source : "?", r->ns ? r->ns : "sluice", c->cluster.cache_tier ? "on" : "off",
            c->cluster.fail_closed_budget ? "closed" : "open");
+}
+
+void sl_config_cluster_instance(const struct sl_config *c, unsigned port, char *out, size_t n) {
+  if (!n) return;
+  size_t cap = n < INSTANCE_MAX + 1 ? n : INSTANCE_MAX + 1;
+  if (c->cluster.redis.instance) {
+    snprintf(out, cap, "%s", c->cluster.redis.instance);
+    return;
+  }
+  char host[256];
+  if (gethostname(host, sizeof host) != 0 || !host[0]) snprintf(host, sizeof host, "sluice");
+  host[sizeof host - 1] = 0;
+  for (char *p = host; *p; p++) /* the id's alphabet (instance's check) */
+    if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '{' || *p == '}') *p = '-';
+  snprintf(out, cap, "%.100s:%u", host, port);
 }

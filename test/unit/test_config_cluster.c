@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/config/config.h"
@@ -661,6 +662,24 @@ static void cluster_settings(void) {
     CHECK(r->timeout_ms == 50 && r->connect_timeout_ms == 2000 && r->heartbeat_ms == 500);
     CHECK_STR(r->instance, "web-1");
     CHECK(w.n == 0);
+    sl_config_free(c);
+  }
+  char id[128];
+  CHECK(load(DEP "sluice_settings:\n  cluster: {instance: web-1}\n", &c, err, sizeof err, &w) == 0);
+  if (c) {
+    sl_config_cluster_instance(c, 4000, id, sizeof id);
+    CHECK_STR(id, "web-1");
+    sl_config_free(c);
+  }
+  CHECK(load(DEP, &c, err, sizeof err, &w) == 0);
+  if (c) { /* default: hostname:port, the port as bound */
+    char host[256] = "", want[300];
+    gethostname(host, sizeof host);
+    snprintf(want, sizeof want, "%.100s:41234", host);
+    sl_config_cluster_instance(c, 41234, id, sizeof id);
+    CHECK(strcmp(id, want) == 0 || (host[0] == 0 && strcmp(id, "sluice:41234") == 0));
+    sl_config_cluster_instance(c, 1, id, 5); /* truncated, terminated */
+    CHECK(strlen(id) == 4);
     sl_config_free(c);
   }
   CHECK(fails_with(DEP "sluice_settings:\n  cluster: {timeout: 0}\n",
