@@ -36,6 +36,7 @@
 #define RC_BACKOFF_MAX_MS 2000
 #define RC_PING_EVERY_MS 1000 /* an idle connection is checked this often */
 #define RC_TLS_WBATCH (256u << 10)
+#define RC_MAX_ADDRS 4
 
 enum rc_state { ST_WAIT, ST_RESOLVE, ST_CONNECT, ST_INIT, ST_UP, ST_CLOSED };
 
@@ -100,6 +101,8 @@ struct sl_redis {
   uv_timer_t t_ping;  /* keep-alive of an idle connection */
   uv_getaddrinfo_t gai;
   bool gai_busy;
+  struct sockaddr_storage addrs[RC_MAX_ADDRS]; /* the last lookup's, tried in turn */
+  size_t naddrs, addr_i;
   char deferred_err[128]; /* a write failed inside a call: broken() runs from t_conn */
 
   struct rc_queue q;
@@ -417,6 +420,7 @@ static void broken(struct sl_redis *r, const char *why, const char *pending_err)
 static void go_up(struct sl_redis *r) {
   r->st = ST_UP;
   r->attempt = 0;
+  r->naddrs = r->addr_i = 0; /* the next connection resolves the name again */
   uv_timer_stop(&r->t_conn);
   if (r->down_logged) log_event(r, SL_LOG_INFO, "redis connected", NULL);
   r->down_logged = false;
@@ -742,8 +746,21 @@ static void on_gai(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
     broken(r, why, "connection lost");
     return;
   }
-  connect_addr(r, res->ai_addr);
+  /* keep the addresses: a failed attempt moves on to the next one (e.g. ::1 then 127.0.0.1) */
+  r->naddrs = 0;
+  for (struct addrinfo *a = res; a && r->naddrs < RC_MAX_ADDRS; a = a->ai_next) {
+    if (a->ai_addrlen > sizeof r->addrs[0] || (a->ai_family != AF_INET && a->ai_family != AF_INET6)) continue;
+    memcpy(&r->addrs[r->naddrs++], a->ai_addr, a->ai_addrlen);
+  }
   uv_freeaddrinfo(res);
+  if (!r->naddrs) {
+    char why[200];
+    snprintf(why, sizeof why, "cannot resolve %s: no IPv4 or IPv6 address", r->o.host);
+    broken(r, why, "connection lost");
+    return;
+  }
+  r->addr_i = 1;
+  connect_addr(r, (struct sockaddr *)&r->addrs[0]);
 }
 
 static void start_connect(struct sl_redis *r) {
@@ -755,6 +772,10 @@ static void start_connect(struct sl_redis *r) {
   if (uv_ip4_addr(r->o.host, r->o.port, (struct sockaddr_in *)&ss) == 0 ||
       uv_ip6_addr(r->o.host, r->o.port, (struct sockaddr_in6 *)&ss) == 0) {
     connect_addr(r, (struct sockaddr *)&ss);
+    return;
+  }
+  if (r->addr_i < r->naddrs) { /* the next address of the last lookup */
+    connect_addr(r, (struct sockaddr *)&r->addrs[r->addr_i++]);
     return;
   }
   if (r->gai_busy) { /* the previous lookup is still running */

@@ -276,6 +276,19 @@ static void test_set_get(void) {
   CHECK(r.integer == 3);
   CHECK(sl_redis_pending(c.r) == 0);
   close_conn(&c);
+  /* by name: resolved with getaddrinfo (every address tried in turn) */
+  o.host = "localhost";
+  CHECK(open_up(&c, &o));
+  CHECK(DO(&c, &r, "GET", "greeting"));
+  CHECK(strcmp(r.str, "hello world") == 0);
+  close_conn(&c);
+  /* a name that does not resolve: never up, closes cleanly with the lookup in flight */
+  o.host = "no-such-host.invalid";
+  struct tconn w = {0};
+  o.ud = &w;
+  CHECK(sl_redis_open(&loop, &o, &w.r) == 0);
+  CHECK(!RUN_UNTIL(w.up, 300));
+  close_conn(&w);
 }
 
 struct incr_run {
