@@ -601,6 +601,56 @@ static void test_close_pending(void) {
   close_conn(&c);
 }
 
+/* closing from inside the failure path: a timed-out command's callback closes the
+ * connection (the rest get "closed"), and on_state(false) closing it */
+static struct sl_redis *state_close_target;
+static int state_close_calls;
+static void on_state_close(void *ud, bool up) {
+  (void)ud;
+  state_close_calls++;
+  if (!up && state_close_target) {
+    sl_redis_close(state_close_target);
+    state_close_target = NULL;
+  }
+}
+
+static void test_close_in_failure(void) {
+  struct tconn c;
+  struct sl_redis_opts o = base_opts(&c, srv_port);
+  CHECK(open_up(&c, &o));
+  kill(srv_pid, SIGSTOP);
+  const char *argv[] = {"PING"};
+  size_t lens[] = {4};
+  struct reent x[3] = {{.c = &c, .close_it = true}, {.c = &c}, {.c = &c}};
+  for (int i = 0; i < 3; i++) CHECK(sl_redis_cmd(c.r, on_reent, &x[i], 1, argv, lens) > 0);
+  CHECK(RUN_UNTIL(x[0].calls == 1, 5000));
+  CHECK(strcmp(x[0].err, "timeout") == 0);
+  CHECK(x[1].calls == 1 && strcmp(x[1].err, "closed") == 0);
+  CHECK(x[2].calls == 1 && strcmp(x[2].err, "closed") == 0);
+  CHECK(c.downs == 0); /* closed before the state change was reported */
+  c.r = NULL;
+  uv_run(&loop, UV_RUN_NOWAIT);
+
+  /* on_state(false) closes it: the timeout path must not touch it afterwards */
+  struct sl_redis *r2;
+  struct sl_redis_opts o2 = base_opts(NULL, srv_port);
+  o2.on_state = on_state_close;
+  state_close_calls = 0;
+  kill(srv_pid, SIGCONT);
+  CHECK(sl_redis_open(&loop, &o2, &r2) == 0);
+  CHECK(RUN_UNTIL(sl_redis_up(r2), 10000));
+  state_close_target = r2;
+  kill(srv_pid, SIGSTOP);
+  struct res r;
+  memset(&r, 0, sizeof r);
+  CHECK(sl_redis_cmd(r2, on_res, &r, 1, argv, lens) > 0);
+  CHECK(RUN_UNTIL(state_close_target == NULL, 5000));
+  CHECK(r.calls == 1 && strcmp(r.err, "timeout") == 0);
+  CHECK(state_close_calls == 2);
+  kill(srv_pid, SIGCONT);
+  uv_run(&loop, UV_RUN_NOWAIT);
+}
+
 /* ---- TLS: redis-server --tls-port with a throwaway CA made by the openssl CLI ---- */
 
 static bool make_certs(void) {
@@ -771,6 +821,7 @@ int main(void) {
       {"auth", test_auth},
       {"cancel", test_cancel},
       {"close_pending", test_close_pending},
+      {"close_in_failure", test_close_in_failure},
       {"stop_cont", test_stop_cont},
       {"restart", test_restart},
       {"tls", test_tls},
