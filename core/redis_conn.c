@@ -418,7 +418,7 @@ static void go_up(struct sl_redis *r) {
   r->attempt = 0;
   r->naddrs = r->addr_i = 0; /* the next connection resolves the name again */
   uv_timer_stop(&r->t_conn);
-  if (r->down_logged) log_event(r, SL_LOG_INFO, "redis connected", NULL);
+  log_event(r, SL_LOG_INFO, "redis connected", NULL);
   r->down_logged = false;
   report(r, true);
 }
@@ -810,6 +810,9 @@ int sl_redis_open(uv_loop_t *loop, const struct sl_redis_opts *o, struct sl_redi
   r->o.tls_server_name = dup_or_null(o->tls_server_name);
   r->o.name = dup_or_null(o->name);
   r->o.channels = NULL;
+  if (r->o.name) /* Redis refuses client names with spaces or control bytes */
+    for (char *p = (char *)r->o.name; *p; p++)
+      if (*p < '!' || *p > '~') *p = '_';
   if (!r->o.timeout_ms) r->o.timeout_ms = 1000;
   if (!r->o.connect_timeout_ms) r->o.connect_timeout_ms = 1000;
   r->next_ticket = 1;

@@ -270,6 +270,11 @@ static void test_set_get(void) {
   CHECK(r.type == REDIS_REPLY_NIL);
   CHECK(DO(&c, &r, "CLIENT", "GETNAME"));
   CHECK(strcmp(r.str, "sluice:test") == 0);
+  close_conn(&c);
+  o.name = "sluice:my host\n:w0"; /* spaces and control bytes: made acceptable */
+  CHECK(open_up(&c, &o));
+  CHECK(DO(&c, &r, "CLIENT", "GETNAME"));
+  CHECK(strcmp(r.str, "sluice:my_host_:w0") == 0);
   /* binary safe */
   const char *argv[] = {"SET", "bin", "a\0b"};
   size_t lens[] = {3, 3, 3};
