@@ -52,7 +52,9 @@ async function untilStatus(s, key, model, pred, what, timeoutMs = 5000) {
     const r = await chat(s.url, key, model);
     last = r.status;
     return pred(r.status) || null;
-  }, { timeoutMs, intervalMs: 20, what: `${what} (last status ${last})` });
+  }, { timeoutMs, intervalMs: 20, what }).catch((e) => {
+    throw new Error(`${e.message} (last status ${last})\n${s.output?.() ?? ''}`.slice(0, 20000));
+  });
   return Date.now() - t0;
 }
 
