@@ -73,6 +73,7 @@ struct sl_cluster_keys {
   char hname[NAME_MAX_], vname[NAME_MAX_], ename[NAME_MAX_], chan[NAME_MAX_];
   struct sl_redis_script push_s, merge_s;
   int64_t applied_ver; /* versions up to this are in LMDB (leader) */
+  char epoch[64];      /* Redis's key epoch at the last full resync */
   bool synced;         /* a full resync completed since the last (re)connect */
   bool resync_busy, resync_again, tick_busy;
   struct kjob *q_head, *q_tail;
@@ -210,6 +211,7 @@ static void job_after(uv_work_t *wk, int status) {
         merge_push(k, j); /* then stores the epoch, then resyncs */
       } else if (j->full) {
         k->applied_ver = j->ver_after;
+        snprintf(k->epoch, sizeof k->epoch, "%s", j->epoch);
         k->synced = true;
         k->resync_busy = false;
         k->resyncs++;
@@ -732,11 +734,14 @@ static void tick_ver_cb(void *ud, const struct redisReply *rep, const char *err)
   struct sl_cluster_keys *k = ud;
   (void)err;
   k->tick_busy = false;
-  if (!k->closed && rep && (rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_NIL)) {
-    int64_t v = rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10) : -1;
-    if (v != k->applied_ver) { /* a lost message, or Redis restarted */
+  if (!k->closed && rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
+    const redisReply *v = rep->element[0], *e = rep->element[1];
+    int64_t ver = v->type == REDIS_REPLY_STRING ? strtoll(v->str, NULL, 10) : 0;
+    bool same_epoch = e->type == REDIS_REPLY_STRING && e->len == strlen(k->epoch) && !memcmp(e->str, k->epoch, e->len);
+    if (ver != k->applied_ver || !same_epoch) { /* a lost message, or Redis lost its data */
       sl_log(SL_LOG_INFO, "cluster keys: version check found missed changes; resyncing",
-             "\"redis\":%lld,\"applied\":%lld", (long long)v, (long long)k->applied_ver);
+             "\"redis\":%lld,\"applied\":%lld,\"same_epoch\":%s", (long long)ver, (long long)k->applied_ver,
+             same_epoch ? "true" : "false");
       resync(k);
     }
   }
@@ -756,11 +761,11 @@ void sl_cluster_keys_tick(struct sl_cluster *c) {
   k->nrecheck = 0;
   push_marks(k);
   if (!k->tick_busy) {
-    const char *argv[] = {"GET", k->vname};
-    size_t lens[] = {3, strlen(k->vname)};
+    const char *argv[] = {"MGET", k->vname, k->ename};
+    size_t lens[] = {4, strlen(k->vname), strlen(k->ename)};
     kref(k);
     k->tick_busy = true;
-    if (!sl_redis_cmd(c->cmd, tick_ver_cb, k, 2, argv, lens)) {
+    if (!sl_redis_cmd(c->cmd, tick_ver_cb, k, 3, argv, lens)) {
       k->tick_busy = false;
       kunref(k);
     }
