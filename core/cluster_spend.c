@@ -126,6 +126,7 @@ int sl_cluster_spend_field_parse(const char *s, size_t n, struct sl_cluster_spen
     day = SL_CLUSTER_SPEND_TOTAL;
   } else {
     uint64_t d = 0;
+    if (s[19] == '0' && n > 20) return -EINVAL; /* one spelling per day */
     for (size_t i = 19; i < n; i++) {
       if (s[i] < '0' || s[i] > '9') return -EINVAL;
       d = d * 10 + (uint64_t)(s[i] - '0');
