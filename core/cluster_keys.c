@@ -76,6 +76,7 @@ struct sl_cluster_keys {
   char epoch[64];      /* Redis's key epoch at the last full resync */
   bool synced;         /* a full resync completed since the last (re)connect */
   bool resync_busy, resync_again, tick_busy;
+  size_t marks_inflight; /* pushes started by push_marks, not answered yet */
   struct kjob *q_head, *q_tail;
   bool job_running;
   uint8_t (*recheck)[32];
@@ -313,11 +314,13 @@ struct push_ctx {
   struct sl_cluster_keys *k;
   uint8_t hash[32];
   uint64_t seq;
+  bool from_marks;
 };
 
 static void push_cb(void *ud, const struct redisReply *rep, const char *err) {
   struct push_ctx *p = ud;
   struct sl_cluster_keys *k = p->k;
+  if (p->from_marks && k->marks_inflight) k->marks_inflight--;
   if (!k->closed) {
     if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0) {
       k->pushes++;
@@ -333,8 +336,8 @@ static void push_cb(void *ud, const struct redisReply *rep, const char *err) {
   kunref(k);
 }
 
-/* Pushes what LMDB holds for hash now (if it is marked). 0 sent, -1 not. */
-static int push_hash(struct sl_cluster_keys *k, const uint8_t hash[32]) {
+/* Pushes what LMDB holds for hash now (if it is marked). 0 sent (or nothing to send), -1 not. */
+static int push_hash(struct sl_cluster_keys *k, const uint8_t hash[32], bool from_marks) {
   if (!live(k) || !k->w->keys) return -1;
   void *val;
   size_t n;
@@ -352,6 +355,7 @@ static int push_hash(struct sl_cluster_keys *k, const uint8_t hash[32]) {
   p->k = k;
   memcpy(p->hash, hash, 32);
   p->seq = seq;
+  p->from_marks = from_marks;
   char hex[65];
   hex_of(hash, hex);
   const char *argv[] = {k->hname, k->vname, k->ename, k->chan, hex, rc == 0 ? "1" : "0", val ? (const char *)val : ""};
@@ -364,12 +368,13 @@ static int push_hash(struct sl_cluster_keys *k, const uint8_t hash[32]) {
     kunref(k);
     return -1;
   }
+  if (from_marks) k->marks_inflight++;
   return 0;
 }
 
 void sl_cluster_keys_push(struct sl_worker *w, const uint8_t hash[32]) {
   if (!w->cluster || !w->cluster->keys) return;
-  push_hash(w->cluster->keys, hash);
+  push_hash(w->cluster->keys, hash, false);
 }
 
 struct marks_ctx {
@@ -393,11 +398,12 @@ static int marks_cb(void *ctx, const uint8_t hash[32], uint64_t seq) {
 
 /* Leader: every marked key to Redis (writes made while Redis was down, failed pushes). */
 static void push_marks(struct sl_cluster_keys *k) {
+  if (k->marks_inflight) return; /* the last round is still on its way */
   struct marks_ctx m = {0};
   if (sl_keys_pending_list(k->w->keys, marks_cb, &m) == 0 && m.n) {
     sl_log(SL_LOG_INFO, "cluster keys: pushing keys written while Redis could not be reached", "\"keys\":%zu", m.n);
     for (size_t i = 0; i < m.n; i++)
-      if (push_hash(k, m.h[i])) break;
+      if (push_hash(k, m.h[i], true)) break;
   }
   free(m.h);
 }
