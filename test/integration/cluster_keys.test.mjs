@@ -7,7 +7,7 @@
 // was down stays deleted everywhere; spend made on both hosts is reported exactly, as the
 // sum of the x-sluice-cost headers, by /key/info, /key/list and /spend/report on either
 // host (x-sluice-spend-scope: cluster), and by this host's ledger alone when Redis is down
-// (x-sluice-spend-scope: local).
+// (x-sluice-spend-scope: local), and exact again once an empty Redis returns.
 //
 // Every wait is a bounded poll on what the hosts answer; the "within a second" ones
 // assert the elapsed time.
@@ -202,10 +202,22 @@ test('spend made on two hosts is reported exactly by either; local scope while R
   const rb = micro((await admin(B.url).info(k2.key)).body.info.spend);
   assert.equal(ra + rb, sum, `each host's own spend adds up to the whole (${ra} + ${rb})`);
   assert.ok(ra > 0 && rb > 0, 'both hosts spent');
-  // the key still works on both (the LMDB copy serves)
-  assert.equal((await chat(A.url, k2.key, 'gpt-a')).status, 200);
-  assert.equal((await chat(B.url, k2.key, 'gpt-a')).status, 200);
-  await Promise.all([A.stop(), B.stop(), mock.stop()]);
+  // the key still works on both (the LMDB copy serves), and that spend counts too
+  for (const s of [A, B]) {
+    const r = await chat(s.url, k2.key, 'gpt-a');
+    assert.equal(r.status, 200, r.text);
+    sum += r.cost;
+  }
+  // Redis returns empty: every host publishes its whole ledger again, the totals are exact again
+  const again = await redis.restart();
+  for (const s of [A, B]) {
+    await pollUntil(async () => {
+      const r = await admin(s.url).info(k2.key);
+      return (r.status === 200 && r.headers['x-sluice-spend-scope'] === 'cluster' && micro(r.body.info.spend) === sum) ||
+        null;
+    }, { timeoutMs: 15000, intervalMs: 100, what: `/key/info spend ${sum} on ${s.port} after Redis returned` });
+  }
+  await Promise.all([A.stop(), B.stop(), again.kill(), mock.stop()]);
 });
 
 test('Redis down: keys created (and deleted) on A meanwhile reach B when an empty Redis returns', async () => {
