@@ -84,7 +84,7 @@
   "end\n"
 
 /* policy/ratelimit.c, line for line: view_at, weigh_up, estimate, try_take's test. */
-static const char admit_lua[] = LUA_WINDOW
+const char sl_cluster_admit_lua[] = LUA_WINDOW
     "local function view(w)\n"
     "  local m = math.floor(now / M)\n"
     "  local p, c, e = nonneg(w[2]), nonneg(w[3]), now % M\n"
@@ -160,7 +160,7 @@ static const char admit_lua[] = LUA_WINDOW
  * the minute the units were taken in); I <key#> <micro> -: add to a spend counter that
  * exists (a missing one is seeded from a ledger at the next admission); D <key#> <field> -:
  * drop a reservation. */
-static const char ops_lua[] = LUA_WINDOW
+const char sl_cluster_ops_lua[] = LUA_WINDOW
     "local i = 1\n"
     "while i + 3 <= #ARGV do\n"
     "  local op, k, a, b = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]\n"
@@ -215,8 +215,8 @@ int64_t sl_cluster_budget_micro(double usd) {
 int sl_cluster_admit_open(struct sl_cluster *c) {
   struct sl_cluster_admit_state *a = calloc(1, sizeof *a);
   if (!a) return -ENOMEM;
-  sl_redis_script_init(&a->admit, "admit", admit_lua);
-  sl_redis_script_init(&a->ops, "settle", ops_lua);
+  sl_redis_script_init(&a->admit, "admit", sl_cluster_admit_lua);
+  sl_redis_script_init(&a->ops, "settle", sl_cluster_ops_lua);
   c->admit = a;
   return 0;
 }
@@ -451,7 +451,7 @@ static void decide_degraded(struct sl_request *rq, const struct sl_admit_ask *as
   struct sl_tenancy_cluster *cl = &rq->hold.cl;
   const struct sl_key_record *k = a.key;
   cl->mode = SL_CLUSTER_DEGRADED;
-  cl->first_dep = -1;
+  cl->first_dep = 0;
   cl->taken_ms = wall_ms();
   int64_t now = (int64_t)time(NULL);
   if (k) {
@@ -547,7 +547,7 @@ static void on_admit_reply(void *ud, const struct redisReply *r, const char *err
   } else {
     (void)err;
     decide_degraded(rq, &p->ask, &v);
-    cl->first_dep = -1;
+    cl->first_dep = 0;
   }
   free(p);
   sl_request_admit_resume(rq, &v);
@@ -560,7 +560,6 @@ enum sl_cluster_admit_rc sl_cluster_admit(struct sl_request *rq, const struct sl
   struct sl_cluster *c = w->cluster;
   struct sl_tenancy_cluster *cl = &rq->hold.cl;
   memset(cl, 0, sizeof *cl);
-  cl->first_dep = -1;
   if (!c || !c->admit) {
     sl_tenancy_admit(w, ask, &rq->hold, &rq->rl_hdrs, v);
     return SL_CLUSTER_ADMIT_DONE;
@@ -605,7 +604,7 @@ enum sl_cluster_admit_rc sl_cluster_admit(struct sl_request *rq, const struct sl
   cl->gw_spend_ttl_s =
       w->cfg->plan->budget_period_s > 0 ? cl->gw_period + w->cfg->plan->budget_period_s - now + 86400 : 0;
   cl->resv_seq = ++c->admit->seq;
-  cl->first_dep = first;
+  cl->first_dep = first + 1;
   int64_t kseed = kb ? sl_tenancy_local_spend_micro(w, k, cl->key_period) : 0;
   int64_t gseed = gb ? sl_tenancy_local_spend_micro(w, NULL, cl->gw_period) : 0;
 
@@ -645,7 +644,7 @@ enum sl_cluster_admit_rc sl_cluster_admit(struct sl_request *rq, const struct sl
     rq->open_handles--;
     free(p);
     decide_degraded(rq, ask, v);
-    cl->first_dep = -1;
+    cl->first_dep = 0;
     return SL_CLUSTER_ADMIT_DONE;
   }
   return SL_CLUSTER_ADMIT_PENDING;
@@ -693,16 +692,26 @@ void sl_cluster_admit_settle(struct sl_worker *w, struct sl_tenancy_hold *hold, 
 
 int sl_cluster_first_choice(struct sl_request *rq, const struct sl_group *g, bool *tried) {
   struct sl_tenancy_cluster *cl = &rq->hold.cl;
-  int dep = cl->first_dep;
-  cl->first_dep = -1;
+  int dep = cl->first_dep - 1;
+  cl->first_dep = 0;
   if (dep < 0 || rq->natt != 0 || g != rq->group) return -1;
   for (size_t i = 0; i < g->n; i++) {
     if (g->deps[i] != (size_t)dep || tried[i]) continue;
     if (cl->first_dep_ok) return (int)i;
-    tried[i] = true; /* full cluster-wide this minute: choose another */
+    cl->full_dep = dep + 1; /* full cluster-wide this minute: choose another */
     return -1;
   }
   return -1;
+}
+
+void sl_cluster_mark_full(const struct sl_request *rq, const struct sl_group *g, struct sl_candidate *c) {
+  int dep = rq->hold.cl.full_dep - 1;
+  if (dep < 0 || !rq->w->cluster) return;
+  for (size_t i = 0; i < g->n; i++) {
+    if (g->deps[i] != (size_t)dep) continue;
+    if (c[i].rpm > 0 && c[i].requests_this_minute < c[i].rpm) c[i].requests_this_minute = c[i].rpm;
+    if (c[i].rpm <= 0 && c[i].tpm > 0 && c[i].tokens_this_minute < c[i].tpm) c[i].tokens_this_minute = c[i].tpm;
+  }
 }
 
 bool sl_cluster_dep_begin(struct sl_worker *w, size_t dep, bool probe, int64_t est_tokens, bool counted) {
