@@ -180,8 +180,8 @@ static void log_event(struct sl_redis *r, enum sl_log_level lv, const char *msg,
   json_safe(w, sizeof w, why ? why : "", why ? strlen(why) : 0);
   json_safe(n, sizeof n, conn_name(r), strlen(conn_name(r)));
   json_safe(h, sizeof h, r->o.host, strlen(r->o.host));
-  sl_log(lv, msg, "\"redis\":\"%s:%d\",\"conn\":\"%s\",\"tls\":%s,\"why\":\"%s\"", h, r->o.port, n,
-         r->o.tls ? "true" : "false", w);
+  sl_log(lv, msg, "\"redis\":\"%s:%d\",\"conn\":\"%s\",\"tls\":%s%s%s%s", h, r->o.port, n,
+         r->o.tls ? "true" : "false", why ? ",\"why\":\"" : "", w, why ? "\"" : "");
 }
 
 /* ---- sockets ---- */
@@ -516,8 +516,6 @@ static void on_reply(struct sl_redis *r, redisReply *rep) {
       }
       struct rc_ent e;
       q_pop(r, &e);
-      uv_timer_stop(&r->t_reply);
-      arm_reply_timer(r);
       go_up(r);
       return;
     }
@@ -528,9 +526,7 @@ static void on_reply(struct sl_redis *r, redisReply *rep) {
     return;
   }
   struct rc_ent e;
-  q_pop(r, &e);
-  uv_timer_stop(&r->t_reply);
-  arm_reply_timer(r);
+  q_pop(r, &e); /* t_reply stays armed for an older deadline: on_reply_timer moves it on */
   switch ((enum rc_kind)e.kind) {
   case K_USER:
     if (e.script && !e.retried && !e.cancelled && sl_resp_is_error(rep, "NOSCRIPT")) {

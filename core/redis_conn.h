@@ -6,7 +6,9 @@
  *
  * Two kinds: a command connection (sl_redis_cmd / sl_redis_eval) and a subscriber
  * connection (channels given at open, re-subscribed on every reconnect; messages go to
- * on_message). Commands are encoded and replies decoded by hiredis's RESP codec
+ * on_message; sl_redis_cmd / sl_redis_eval on it return 0). An idle connection is checked
+ * with a PING every second, so a server that stops answering is noticed without traffic.
+ * Commands are encoded and replies decoded by hiredis's RESP codec
  * (store/redis_resp.h); the transport is sluice's own, so TLS works.
  *
  * Callbacks: every accepted command gets exactly one callback: its reply, or NULL with a
@@ -72,7 +74,7 @@ void sl_redis_cancel(struct sl_redis *r, uint64_t t);
  * SCRIPT LOAD + EVALSHA again, transparently, in the same callback. */
 struct sl_redis_script {
   const char *name;   /* for logs */
-  const char *source; /* Lua */
+  const char *source; /* Lua; the struct and source must outlive the commands using them */
   char sha1[41];      /* filled by sl_redis_script_init */
 };
 void sl_redis_script_init(struct sl_redis_script *s, const char *name, const char *source);
