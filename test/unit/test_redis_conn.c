@@ -57,8 +57,7 @@ static pid_t start_redis(int port, const char *password) {
       execl(REDIS_BIN, REDIS_BIN, "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--requirepass", password, (char *)NULL);
     else
-      execl(REDIS_BIN, REDIS_BIN, "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            (char *)NULL);
+      execl(REDIS_BIN, REDIS_BIN, "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", (char *)NULL);
     _exit(127);
   }
   return pid;
@@ -91,16 +90,16 @@ static void on_deadline(uv_timer_t *t) {
   deadline_hit = true;
 }
 
-#define RUN_UNTIL(cond, ms)                                                                                  \
-  ({                                                                                                         \
-    uv_timer_t dl_;                                                                                          \
-    uv_timer_init(&loop, &dl_);                                                                              \
-    deadline_hit = false;                                                                                    \
-    uv_timer_start(&dl_, on_deadline, (ms), 0);                                                              \
-    while (!(cond) && !deadline_hit) uv_run(&loop, UV_RUN_ONCE);                                             \
-    uv_close((uv_handle_t *)&dl_, NULL);                                                                     \
-    uv_run(&loop, UV_RUN_NOWAIT);                                                                            \
-    (bool)(cond);                                                                                            \
+#define RUN_UNTIL(cond, ms)                                                                                            \
+  ({                                                                                                                   \
+    uv_timer_t dl_;                                                                                                    \
+    uv_timer_init(&loop, &dl_);                                                                                        \
+    deadline_hit = false;                                                                                              \
+    uv_timer_start(&dl_, on_deadline, (ms), 0);                                                                        \
+    while (!(cond) && !deadline_hit) uv_run(&loop, UV_RUN_ONCE);                                                       \
+    uv_close((uv_handle_t *)&dl_, NULL);                                                                               \
+    uv_run(&loop, UV_RUN_NOWAIT);                                                                                      \
+    (bool)(cond);                                                                                                      \
   })
 
 /* ---- a connection with its state recorded ---- */
@@ -131,8 +130,13 @@ static void on_message(void *ud, const char *ch, size_t chl, const char *msg, si
 }
 
 static struct sl_redis_opts base_opts(struct tconn *c, int port) {
-  struct sl_redis_opts o = {.host = "127.0.0.1", .port = port, .timeout_ms = 400, .connect_timeout_ms = 400,
-                            .name = "sluice:test", .on_state = on_state, .ud = c};
+  struct sl_redis_opts o = {.host = "127.0.0.1",
+                            .port = port,
+                            .timeout_ms = 400,
+                            .connect_timeout_ms = 400,
+                            .name = "sluice:test",
+                            .on_state = on_state,
+                            .ud = c};
   return o;
 }
 
@@ -180,16 +184,16 @@ static uint64_t cmdv(struct tconn *c, struct res *out, int argc, const char *con
   return sl_redis_cmd(c->r, on_res, out, argc, argv, lens);
 }
 
-#define CMD(c, res, ...)                                                                                     \
-  cmdv((c), (res), (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)),                     \
+#define CMD(c, res, ...)                                                                                               \
+  cmdv((c), (res), (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)),                                \
        (const char *const[]){__VA_ARGS__})
 
 static bool do_cmd(struct tconn *c, struct res *out, int argc, const char *const *argv) {
   if (!cmdv(c, out, argc, argv)) return false;
   return RUN_UNTIL(out->calls == 1, 5000);
 }
-#define DO(c, res, ...)                                                                                      \
-  do_cmd((c), (res), (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)),                   \
+#define DO(c, res, ...)                                                                                                \
+  do_cmd((c), (res), (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)),                              \
          (const char *const[]){__VA_ARGS__})
 
 /* ---- tests ---- */
@@ -276,6 +280,19 @@ static void test_set_get(void) {
   CHECK(r.integer == 3);
   CHECK(sl_redis_pending(c.r) == 0);
   close_conn(&c);
+  /* by name: resolved with getaddrinfo (every address tried in turn) */
+  o.host = "localhost";
+  CHECK(open_up(&c, &o));
+  CHECK(DO(&c, &r, "GET", "greeting"));
+  CHECK(strcmp(r.str, "hello world") == 0);
+  close_conn(&c);
+  /* a name that does not resolve: never up, closes cleanly with the lookup in flight */
+  o.host = "no-such-host.invalid";
+  struct tconn w = {0};
+  o.ud = &w;
+  CHECK(sl_redis_open(&loop, &o, &w.r) == 0);
+  CHECK(!RUN_UNTIL(w.up, 300));
+  close_conn(&w);
 }
 
 struct incr_run {
@@ -584,9 +601,7 @@ static void test_close_pending(void) {
   close_conn(&c);
 }
 
-
 /* ---- TLS: redis-server --tls-port with a throwaway CA made by the openssl CLI ---- */
-
 
 static bool make_certs(void) {
   strcpy(certdir, "/tmp/sl-redis-XXXXXX");
@@ -621,9 +636,9 @@ static pid_t start_tls_redis(int port) {
   if (pid == 0) {
     int devnull = open("/dev/null", 1);
     if (devnull >= 0) dup2(devnull, 1);
-    execl(REDIS_BIN, REDIS_BIN, "--port", "0", "--tls-port", p, "--bind", "127.0.0.1", "--save", "",
-          "--appendonly", "no", "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca,
-          "--tls-auth-clients", "no", "--requirepass", "tlspw", (char *)NULL);
+    execl(REDIS_BIN, REDIS_BIN, "--port", "0", "--tls-port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly",
+          "no", "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no",
+          "--requirepass", "tlspw", (char *)NULL);
     _exit(127);
   }
   return pid;
