@@ -325,7 +325,7 @@ void sl__admin_queue_spend(struct sl_request *rq, struct sl__admin_job *j, int k
   j->rq = rq;
   rq->open_handles++; /* released in spend_fetched */
   if (sl_cluster_spend_fetch(w, kind, id, totals, spend_fetched, j)) {
-    rq->open_handles--; /* the request is live: this never frees it */
+    rq->open_handles--;          /* the request is live: this never frees it */
     j->extra_hdrs = SCOPE_LOCAL; /* Redis is down: this host's ledger only */
     sl__admin_queue(rq, j);
   }

@@ -43,17 +43,16 @@
 #include "store/keys.h"
 
 #define RECHECK_MAX 1024
-#define NAME_MAX_ 192
+#define NAME_MAX_   192
 
 /* KEYS: hash, ver, epoch; ARGV: channel, field, "1" (set) | "0" (delete), value.
  * Refused (-1) while Redis has no epoch: the leader seeds it first, then pushes marks. */
-static const char PUSH_LUA[] =
-    "if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end\n"
-    "if ARGV[3] == '1' then redis.call('HSET', KEYS[1], ARGV[2], ARGV[4])\n"
-    "else redis.call('HDEL', KEYS[1], ARGV[2]) end\n"
-    "local v = redis.call('INCR', KEYS[2])\n"
-    "redis.call('PUBLISH', ARGV[1], v .. ' ' .. ARGV[2])\n"
-    "return v\n";
+static const char PUSH_LUA[] = "if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end\n"
+                               "if ARGV[3] == '1' then redis.call('HSET', KEYS[1], ARGV[2], ARGV[4])\n"
+                               "else redis.call('HDEL', KEYS[1], ARGV[2]) end\n"
+                               "local v = redis.call('INCR', KEYS[2])\n"
+                               "redis.call('PUBLISH', ARGV[1], v .. ' ' .. ARGV[2])\n"
+                               "return v\n";
 
 /* KEYS: hash, ver; ARGV: channel, then field, value pairs: added when absent. */
 static const char MERGE_LUA[] =
@@ -172,8 +171,10 @@ static int job_set(struct kjob *j, size_t i, const uint8_t hash[32], const char 
 static void job_run(uv_work_t *wk) {
   struct kjob *j = wk->data;
   struct sl_keys *keys = j->k->w->keys;
-  if (j->set_epoch) j->rc = sl_keys_epoch_set(keys, j->epoch);
-  else j->rc = sl_keys_apply(keys, j->r, j->n, j->full && !j->merge, &j->st);
+  if (j->set_epoch)
+    j->rc = sl_keys_epoch_set(keys, j->epoch);
+  else
+    j->rc = sl_keys_apply(keys, j->r, j->n, j->full && !j->merge, &j->st);
 }
 
 static void job_start_next(struct sl_cluster_keys *k);
@@ -197,9 +198,8 @@ static void job_after(uv_work_t *wk, int status) {
   k->job_running = false;
   if (!k->closed) {
     if (status || j->rc) {
-      sl_log(SL_LOG_WARN, "cluster keys: cannot apply Redis's keys to the local store",
-             "\"error\":\"%s\",\"full\":%s", status ? uv_strerror(status) : strerror(-j->rc),
-             j->full ? "true" : "false");
+      sl_log(SL_LOG_WARN, "cluster keys: cannot apply Redis's keys to the local store", "\"error\":\"%s\",\"full\":%s",
+             status ? uv_strerror(status) : strerror(-j->rc), j->full ? "true" : "false");
       if (j->full || j->set_epoch) k->resync_busy = false; /* the next tick tries again */
     } else if (!j->set_epoch) {
       k->applied += j->st.written + j->st.deleted;
@@ -255,8 +255,10 @@ static void job_start_next(struct sl_cluster_keys *k) {
 }
 
 static void job_queue(struct sl_cluster_keys *k, struct kjob *j) {
-  if (k->q_tail) k->q_tail->next = j;
-  else k->q_head = j;
+  if (k->q_tail)
+    k->q_tail->next = j;
+  else
+    k->q_head = j;
   k->q_tail = j;
   job_start_next(k);
 }
@@ -329,7 +331,9 @@ static void push_cb(void *ud, const struct redisReply *rep, const char *err) {
       k->push_failures++;
       if (!(rep && rep->type == REDIS_REPLY_INTEGER)) /* -1: not seeded yet; the leader pushes later */
         sl_log(SL_LOG_WARN, "cluster keys: push failed; kept to push again", "\"error\":\"%s\"",
-               err ? err : rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+               err                                     ? err
+               : rep && rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                       : "unexpected reply");
     }
   }
   free(p);
@@ -464,7 +468,8 @@ static void resync_done(struct resync_ctx *rs) {
 static void resync_ver_cb(void *ud, const struct redisReply *rep, const char *err) {
   struct resync_ctx *rs = ud;
   (void)err;
-  if (!rep || (rep->type != REDIS_REPLY_STRING && rep->type != REDIS_REPLY_NIL)) rs->failed = true;
+  if (!rep || (rep->type != REDIS_REPLY_STRING && rep->type != REDIS_REPLY_NIL))
+    rs->failed = true;
   else if (rep->type == REDIS_REPLY_STRING) {
     rs->have_ver = true;
     rs->ver = strtoll(rep->str, NULL, 10);
@@ -475,7 +480,8 @@ static void resync_ver_cb(void *ud, const struct redisReply *rep, const char *er
 static void resync_epoch_cb(void *ud, const struct redisReply *rep, const char *err) {
   struct resync_ctx *rs = ud;
   (void)err;
-  if (!rep || (rep->type != REDIS_REPLY_STRING && rep->type != REDIS_REPLY_NIL)) rs->failed = true;
+  if (!rep || (rep->type != REDIS_REPLY_STRING && rep->type != REDIS_REPLY_NIL))
+    rs->failed = true;
   else if (rep->type == REDIS_REPLY_STRING && rep->len < sizeof rs->epoch) {
     rs->have_epoch = true;
     memcpy(rs->epoch, rep->str, rep->len);
@@ -502,8 +508,10 @@ static void resync_all_cb(void *ud, const struct redisReply *rep, const char *er
         j = NULL;
       }
     }
-    if (!j) rs->failed = true;
-    else j->n = m;
+    if (!j)
+      rs->failed = true;
+    else
+      j->n = m;
     rs->j = j;
   }
   if (--rs->waiting == 0) resync_done(rs);
@@ -609,7 +617,9 @@ static void merge_cb(void *ud, const struct redisReply *rep, const char *err) {
       store_epoch(k, m->epoch);
     } else {
       sl_log(SL_LOG_WARN, "cluster keys: merge into Redis failed; retried on the next tick", "\"error\":\"%s\"",
-             err ? err : rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+             err                                     ? err
+             : rep && rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                     : "unexpected reply");
       k->resync_busy = false;
     }
   }

@@ -36,7 +36,7 @@
 #include "core/worker.h"
 #include "store/spend.h"
 
-#define NAME_CAP 224
+#define NAME_CAP   224
 #define HSET_CHUNK 512 /* field/value pairs per HSET */
 
 /* KEYS: hosts set; ARGV: host key prefix, my ledger, field prefix, mode ("T" totals,
@@ -112,8 +112,7 @@ size_t sl_cluster_spend_field_format(const struct sl_cluster_spend_row *row, cha
 
 int sl_cluster_spend_field_parse(const char *s, size_t n, struct sl_cluster_spend_row *row) {
   /* "<k>|<16 hex>|<T or 1-10 digits>" */
-  if (n < 2 + 16 + 2 || n > 2 + 16 + 1 + 10 || s[0] < '0' || s[0] > '3' || s[1] != '|' || s[18] != '|')
-    return -EINVAL;
+  if (n < 2 + 16 + 2 || n > 2 + 16 + 1 + 10 || s[0] < '0' || s[0] > '3' || s[1] != '|' || s[18] != '|') return -EINVAL;
   uint64_t id = 0;
   for (size_t i = 2; i < 18; i++) {
     char ch = s[i];
@@ -206,8 +205,10 @@ static void fetch_cb(void *ud, const struct redisReply *rep, const char *err) {
   struct fetch_ctx *f = ud;
   struct sl_cluster_spend_view *v = view_of(rep);
   if (!v)
-    sl_log(SL_LOG_WARN, "cluster spend: other hosts' spend unavailable; answering with this host's",
-           "\"error\":\"%s\"", err ? err : rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+    sl_log(SL_LOG_WARN, "cluster spend: other hosts' spend unavailable; answering with this host's", "\"error\":\"%s\"",
+           err                                     ? err
+           : rep && rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                   : "unexpected reply");
   f->cb(f->ud, v);
   sunref(f->s);
   free(f);
@@ -222,8 +223,10 @@ int sl_cluster_spend_fetch(struct sl_worker *w, int kind, uint64_t id, bool tota
   char pre[40] = "", exact[40] = "";
   if (kind >= 0 && id) {
     struct sl_cluster_spend_row r = {.kind = (unsigned)kind, .id = id, .day = SL_CLUSTER_SPEND_TOTAL};
-    if (totals) sl_cluster_spend_field_format(&r, exact);
-    else snprintf(pre, sizeof pre, "%u|%016llx|", (unsigned)kind, (unsigned long long)id);
+    if (totals)
+      sl_cluster_spend_field_format(&r, exact);
+    else
+      snprintf(pre, sizeof pre, "%u|%016llx|", (unsigned)kind, (unsigned long long)id);
   } else if (kind >= 0) {
     snprintf(pre, sizeof pre, "%u|", (unsigned)kind);
   }

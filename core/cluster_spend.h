@@ -15,10 +15,10 @@ struct sl_cluster_spend_view;
 #define SL_CLUSTER_SPEND_TOTAL UINT32_MAX /* the day of an all-time total row */
 
 struct sl_cluster_spend_row {
-  unsigned kind;  /* enum sl_spend_kind */
+  unsigned kind; /* enum sl_spend_kind */
   uint64_t id;
-  uint32_t day;   /* UTC day (store/spend.h), or SL_CLUSTER_SPEND_TOTAL */
-  int64_t micro;  /* summed over the other hosts */
+  uint32_t day;  /* UTC day (store/spend.h), or SL_CLUSTER_SPEND_TOTAL */
+  int64_t micro; /* summed over the other hosts */
 };
 
 /* The view, or NULL when Redis could not answer (then: this host's ledger only). Loop thread. */

@@ -43,7 +43,7 @@ enum {
 
 struct sl_keys {
   struct sl_lmdb *e;
-  MDB_txn *rtxn; /* the loop thread's lookups */
+  MDB_txn *rtxn;      /* the loop thread's lookups */
   bool pending_marks; /* cluster mode: admin writes mark the key "to push" (sl_keys_set_pending_marks) */
 };
 

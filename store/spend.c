@@ -388,8 +388,8 @@ int sl_spend_totals_list(struct sl_lmdb *e, sl_spend_total_cb cb, void *ctx) {
   return ret ? ret : sl_lmdb_err(rc);
 }
 
-int sl_spend_days_list(struct sl_lmdb *e, enum sl_spend_kind kind, uint64_t id, uint32_t from_day,
-                       sl_spend_day_cb cb, void *ctx) {
+int sl_spend_days_list(struct sl_lmdb *e, enum sl_spend_kind kind, uint64_t id, uint32_t from_day, sl_spend_day_cb cb,
+                       void *ctx) {
   MDB_txn *t;
   int rc = sl__keys_begin(e, MDB_RDONLY, &t);
   if (rc) return sl_lmdb_err(rc);

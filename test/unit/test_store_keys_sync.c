@@ -17,7 +17,7 @@
 #include "store/spend.h"
 
 #define MiB (1024u * 1024u)
-#define T0 1700000000
+#define T0  1700000000
 
 static struct sl_keys *open_keys(const char *dir, struct sl_lmdb **env) {
   char msg[512];
@@ -295,10 +295,18 @@ static void spend_fields(void) {
   n = sl_cluster_spend_field_format(&r, f);
   CHECK_STR(f, "1|4000000000abcdef|T");
   CHECK(sl_cluster_spend_field_parse(f, n, &back) == 0 && back.day == SL_CLUSTER_SPEND_TOTAL);
-  static const char *bad[] = {"", "_instance", "1|4000000000abcdef|", "4|4000000000abcdef|1",
-                              "1|4000000000ABCDEF|1", "1|4000000000abcde|1", "1|4000000000abcdef|1x",
-                              "1|4000000000abcdef|4294967295", "1|4000000000abcdef|12345678901", "1|4000000000abcdef|TT"};
-  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECK(sl_cluster_spend_field_parse(bad[i], strlen(bad[i]), &back) == -EINVAL);
+  static const char *bad[] = {"",
+                              "_instance",
+                              "1|4000000000abcdef|",
+                              "4|4000000000abcdef|1",
+                              "1|4000000000ABCDEF|1",
+                              "1|4000000000abcde|1",
+                              "1|4000000000abcdef|1x",
+                              "1|4000000000abcdef|4294967295",
+                              "1|4000000000abcdef|12345678901",
+                              "1|4000000000abcdef|TT"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    CHECK(sl_cluster_spend_field_parse(bad[i], strlen(bad[i]), &back) == -EINVAL);
 }
 
 CHECK_MAIN(T(marks_follow_admin_writes), T(apply_full_and_incremental), T(ledger_rows_and_id), T(spend_fields))
