@@ -18,6 +18,7 @@
 
 #include "core/attempt_events.h"
 #include "core/cascade.h"
+#include "core/cluster_admit.h"
 #include "core/errors.h"
 #include "core/health_shm.h"
 #include "core/region.h"
@@ -844,16 +845,24 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   struct sl_worker *w = rq->w;
   struct sl_candidate small[16], *cands = g->n <= 16 ? small : malloc(g->n * sizeof *cands);
   if (!cands) return 0;
-  for (;;) {
+  /* cluster mode: the first attempt goes where admission chose (and Redis counted) */
+  int first = rq->hold.cl.first_dep > 0 ? sl_cluster_first_choice(rq, g, tried) : -1;
+  if (first >= 0) {
+    *ch = (struct sl_choice){.index = first};
+    tried[first] = true;
+    sl_cluster_dep_begin(w, g->deps[first], false, rq->est_tokens, true);
+  }
+  for (; first < 0;) {
     sl_health_snapshot(w, g, tried, rq->stream, cands);
     sl_region_apply(rq, g, cands);
+    sl_cluster_mark_full(rq, g, cands);
     *ch = sl_policy_choose(w->cfg->plan->strategy, cands, g->n, sl_now_ms(), sl_health_minute_left(), rq->est_tokens,
                            &w->rng);
     if (ch->index < 0) break;
     size_t gpos = (size_t)ch->index, dep = g->deps[gpos];
     tried[gpos] = true;
-    if (sl_health_begin(w, dep, ch->probe, rq->est_tokens)) break;
-    /* another worker is probing it: choose again */
+    if (sl_cluster_dep_begin(w, dep, ch->probe, rq->est_tokens, false)) break;
+    /* another worker is probing it (or this host's share is used up): choose again */
   }
   if (cands != small) free(cands);
   if (ch->index < 0) return 0;

@@ -74,5 +74,7 @@ size_t sl_cluster_name(const struct sl_cluster *c, const char *suffix, char *out
  * sluice_cluster_live_hosts and the features' counters; appended to b. */
 struct sl_buf;
 void sl_cluster_metrics(const struct sl_worker *w, struct sl_buf *b);
+/* Adds one to this worker's cluster counter `which` (SL_SHM_CLUSTER_* in store/shm.h). */
+void sl_cluster_count(const struct sl_worker *w, int which);
 
 #endif

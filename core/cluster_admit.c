@@ -1,7 +1,733 @@
-/* core/cluster_admit.c: STUB (to be written): see core/cluster.h. */
-#include "core/cluster_features.h"
+/* Cluster-wide admission: one EVALSHA per request decides, atomically on Redis, the key's
+ * RPM and TPM windows, the key's and the gateway's budgets, and the first deployment's
+ * rpm/tpm (see core/cluster_admit.h).
+ *
+ * The one idea: Redis holds the same sliding windows as shared memory does on one host
+ * ({minute, prev, cur} per window, a hash "<ns>:{k:<key id>}:req"), the script decides
+ * with the same arithmetic as policy/ratelimit.c on the server's clock (TIME), and returns
+ * the windows as it found them; the C side then replays policy's take on that copy, so the
+ * headers, Retry-After and the verdict come from one implementation (a disagreement with
+ * the script is logged: the unit and integration tests compare them). One host and N hosts
+ * therefore answer the same.
+ *
+ * Budgets are integer micro-USD: "<ns>:{k:<id>}:spend:<period start>" holds the settled
+ * spend of the period (seeded from the first host's ledger when absent), and
+ * "<ns>:{k:<id>}:resv" holds in-flight reservations, one field per request
+ * ("<instance>/<worker>/<seq>" = "<micro>:<expiry ms>"): a request is admitted while
+ * settled + the others' reservations < max_budget (its own estimate is not counted against
+ * it, so sequential requests are exact), and a host that crashes leaves reservations that
+ * expire with the request timeout. The gateway budget is the same under "{gw}".
+ *
+ * Settlement is fire-and-forget (one ops script: window settle, spend add, reservation
+ * release). While degraded (Redis not up, or the reply late) the request is decided on
+ * this host's shared-memory windows with ceil(limit / live hosts); what it counted and
+ * spent goes into a per-worker table that is pushed to Redis when it returns
+ * (sl_cluster_admit_on_up / tick), so the cluster count stays true.
+ *
+ * Deployments: the first choice is made at admission (sl_health_snapshot +
+ * sl_policy_choose, as try_group does) and counted by the script; retries and hedges on
+ * limited deployments use this host's share locally plus an asynchronous count into the
+ * deployment's Redis windows.
+ *
+ * Redis keys carry hash tags ({k:..}, {d:..}, {gw}); the admission script touches several
+ * tags, so it needs one Redis node (a primary; Redis Cluster startup nodes are refused by
+ * the config). Extend: a new cluster-wide check is a pair of KEYS/ARGV in admit_lua, a
+ * field in the reply, and its replay in on_admit_reply. */
+#include "core/cluster_admit.h"
 
-int sl_cluster_admit_open(struct sl_cluster *c) { (void)c; return 0; }
-void sl_cluster_admit_close(struct sl_cluster *c) { (void)c; }
-void sl_cluster_admit_on_up(struct sl_cluster *c) { (void)c; }
-void sl_cluster_admit_tick(struct sl_cluster *c) { (void)c; }
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "core/cluster.h"
+#include "core/cluster_features.h"
+#include "core/health_shm.h"
+#include "core/log.h"
+#include "core/redis_conn.h"
+#include "core/region.h"
+#include "core/request_internal.h"
+#include "core/worker.h"
+#include "policy/choose.h"
+#include "policy/cost.h"
+#include "policy/ratelimit.h"
+#include "store/keys.h"
+#include "store/spend.h"
+
+/* ---- the scripts ---- */
+
+#define LUA_WINDOW                                                                                     \
+  "local M = 60000\n"                                                                                  \
+  "local t = redis.call('TIME')\n"                                                                     \
+  "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                            \
+  "local function fmt(x) return string.format('%d', x) end\n"                                          \
+  "local function nonneg(x) if x < 0 then return 0 end return x end\n"                                 \
+  "local function getw(k)\n"                                                                           \
+  "  local v = redis.call('HMGET', k, 'm', 'p', 'c')\n"                                                \
+  "  return {tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0}\n"                         \
+  "end\n"                                                                                              \
+  "local function roll(w)\n"                                                                           \
+  "  local m = math.floor(now / M)\n"                                                                  \
+  "  if m > w[1] then\n"                                                                               \
+  "    if m == w[1] + 1 then w[2] = nonneg(w[3]) else w[2] = 0 end\n"                                  \
+  "    w[3] = 0; w[1] = m\n"                                                                           \
+  "  end\n"                                                                                            \
+  "end\n"                                                                                              \
+  "local function putw(k, w)\n"                                                                        \
+  "  redis.call('HSET', k, 'm', fmt(w[1]), 'p', fmt(w[2]), 'c', fmt(w[3]))\n"                          \
+  "  redis.call('PEXPIRE', k, 180000)\n"                                                               \
+  "end\n"
+
+/* policy/ratelimit.c, line for line: view_at, weigh_up, estimate, try_take's test. */
+const char sl_cluster_admit_lua[] = LUA_WINDOW
+    "local function view(w)\n"
+    "  local m = math.floor(now / M)\n"
+    "  local p, c, e = nonneg(w[2]), nonneg(w[3]), now % M\n"
+    "  if m == w[1] then return p, c, e end\n"
+    "  if m < w[1] then return p, c, 0 end\n"
+    "  if m == w[1] + 1 then return c, 0, e end\n"
+    "  return 0, 0, e\n"
+    "end\n"
+    "local function weigh_up(x, num)\n"
+    "  local q = math.floor(x / M); local r = x % M\n"
+    "  return q * num + math.floor((r * num + M - 1) / M)\n"
+    "end\n"
+    "local function fits(w, limit, amount)\n"
+    "  if limit <= 0 then return true end\n"
+    "  amount = nonneg(amount)\n"
+    "  if amount > limit then return false end\n"
+    "  local p, c, e = view(w)\n"
+    "  return weigh_up(p, M - e) + c <= limit - amount\n"
+    "end\n"
+    "local function take(k, w, amount)\n"
+    "  roll(w); w[3] = nonneg(w[3]) + nonneg(amount); putw(k, w)\n"
+    "end\n"
+    "local function spent_of(k, seed, ttl)\n"
+    "  local s = redis.call('GET', k)\n"
+    "  if s then return tonumber(s) end\n"
+    "  redis.call('SET', k, fmt(seed))\n"
+    "  if ttl > 0 then redis.call('EXPIRE', k, ttl) end\n"
+    "  return seed\n"
+    "end\n"
+    "local function others(k, field)\n"
+    "  local h = redis.call('HGETALL', k)\n"
+    "  local sum = 0\n"
+    "  for i = 1, #h, 2 do\n"
+    "    local micro, exp = string.match(h[i + 1], '^(%-?%d+):(%d+)$')\n"
+    "    if not micro or tonumber(exp) < now then redis.call('HDEL', k, h[i])\n"
+    "    elseif h[i] ~= field then sum = sum + tonumber(micro) end\n"
+    "  end\n"
+    "  return sum\n"
+    "end\n"
+    "local rpm, tpm, tokens = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local kb, gb, resv, field, rttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], "
+    "tonumber(ARGV[8])\n"
+    "local drpm, dtpm, dtokens = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])\n"
+    "local kseed, gseed, kttl, gttl = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14]), "
+    "tonumber(ARGV[15])\n"
+    "local kr, kt = getw(KEYS[1]), getw(KEYS[2])\n"
+    "local out = {0, 0, now, kr[1], kr[2], kr[3], kt[1], kt[2], kt[3], 0}\n"
+    "if gb > 0 then\n"
+    "  local s = spent_of(KEYS[5], gseed, gttl) + others(KEYS[6], field)\n"
+    "  if s >= gb then out[1] = 3; out[2] = s; return out end\n"
+    "end\n"
+    "if kb > 0 then\n"
+    "  local s = spent_of(KEYS[3], kseed, kttl) + others(KEYS[4], field)\n"
+    "  if s >= kb then out[1] = 2; out[2] = s; return out end\n"
+    "end\n"
+    "if not fits(kr, rpm, 1) or not fits(kt, tpm, tokens) then out[1] = 1; return out end\n"
+    "if rpm > 0 then take(KEYS[1], kr, 1) end\n"
+    "if tpm > 0 then take(KEYS[2], kt, tokens) end\n"
+    "local v = fmt(resv) .. ':' .. fmt(now + rttl)\n"
+    "if gb > 0 then redis.call('HSET', KEYS[6], field, v); redis.call('PEXPIRE', KEYS[6], rttl) end\n"
+    "if kb > 0 then redis.call('HSET', KEYS[4], field, v); redis.call('PEXPIRE', KEYS[4], rttl) end\n"
+    "if drpm ~= 0 or dtpm ~= 0 then\n"
+    "  local dr, dt = getw(KEYS[7]), getw(KEYS[8])\n"
+    "  if fits(dr, drpm, 1) and fits(dt, dtpm, dtokens) then\n"
+    "    if drpm ~= 0 then take(KEYS[7], dr, 1) end\n"
+    "    if dtpm ~= 0 then take(KEYS[8], dt, dtokens) end\n"
+    "    out[10] = 1\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+/* Ops, four ARGV each: W <key#> <taken ms, 0: now> <delta>: policy's settle (the count of
+ * the minute the units were taken in); I <key#> <micro> -: add to a spend counter that
+ * exists (a missing one is seeded from a ledger at the next admission); D <key#> <field> -:
+ * drop a reservation. */
+const char sl_cluster_ops_lua[] = LUA_WINDOW
+    "local i = 1\n"
+    "while i + 3 <= #ARGV do\n"
+    "  local op, k, a, b = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]\n"
+    "  if op == 'W' then\n"
+    "    local taken, delta = tonumber(a), tonumber(b)\n"
+    "    if taken == 0 then taken = now end\n"
+    "    local w = getw(k); roll(w)\n"
+    "    local tm = math.floor(taken / M)\n"
+    "    if tm >= w[1] then w[3] = nonneg(w[3] + delta); putw(k, w)\n"
+    "    elseif tm + 1 == w[1] then w[2] = nonneg(w[2] + delta); putw(k, w) end\n"
+    "  elseif op == 'I' then\n"
+    "    if redis.call('EXISTS', k) == 1 then redis.call('INCRBY', k, a) end\n"
+    "  elseif op == 'D' then\n"
+    "    redis.call('HDEL', k, a)\n"
+    "  end\n"
+    "  i = i + 4\n"
+    "end\n"
+    "return 1\n";
+
+/* ---- per-worker state ---- */
+
+/* Counted or spent while degraded (or settled while Redis was away), for reconciliation. */
+enum rec_kind { REC_KEY, REC_KEY_SPEND, REC_GW_SPEND, REC_DEP };
+struct rec {
+  enum rec_kind kind;
+  uint64_t id;       /* key id, or deployment index */
+  int64_t at;        /* windows: the minute (wall ms / 60000); spend: the period start */
+  int64_t req, tok;  /* window counts */
+  int64_t micro;     /* spend */
+};
+
+struct sl_cluster_admit_state {
+  struct sl_redis_script admit, ops;
+  uint64_t seq;
+  struct rec *recs;
+  size_t n, cap;
+  bool pushing;
+};
+
+/* A pending admission: the request is kept alive until the reply. */
+struct pending {
+  struct sl_request *rq;
+  struct sl_admit_ask ask;
+  int64_t rpm, tpm, tokens;
+};
+
+int64_t sl_cluster_budget_micro(double usd) {
+  int64_t p = sl_policy_budget_pico(usd);
+  return p / 1000000 + (p % 1000000 != 0);
+}
+
+int sl_cluster_admit_open(struct sl_cluster *c) {
+  struct sl_cluster_admit_state *a = calloc(1, sizeof *a);
+  if (!a) return -ENOMEM;
+  sl_redis_script_init(&a->admit, "admit", sl_cluster_admit_lua);
+  sl_redis_script_init(&a->ops, "settle", sl_cluster_ops_lua);
+  c->admit = a;
+  return 0;
+}
+
+void sl_cluster_admit_close(struct sl_cluster *c) {
+  if (!c->admit) return;
+  if (c->admit->n)
+    sl_log(SL_LOG_WARN, "cluster: degraded-mode counts not reconciled (Redis did not return before exit)",
+           "\"worker\":%u,\"entries\":%zu", c->w->index, c->admit->n);
+  free(c->admit->recs);
+  free(c->admit);
+  c->admit = NULL;
+}
+
+static struct sl_cluster_admit_state *st(const struct sl_worker *w) { return w->cluster ? w->cluster->admit : NULL; }
+
+static uint64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void rec_add(struct sl_worker *w, enum rec_kind kind, uint64_t id, int64_t at, int64_t req, int64_t tok,
+                    int64_t micro) {
+  struct sl_cluster_admit_state *a = st(w);
+  if (!a || (!req && !tok && !micro)) return;
+  for (size_t i = 0; i < a->n; i++) {
+    struct rec *r = &a->recs[i];
+    if (r->kind == kind && r->id == id && r->at == at) {
+      r->req += req;
+      r->tok += tok;
+      r->micro += micro;
+      return;
+    }
+  }
+  if (a->n == a->cap) {
+    size_t cap = a->cap ? a->cap * 2 : 64;
+    if (cap > 1u << 20) return; /* a bound: an outage cannot eat the worker's memory */
+    struct rec *r = realloc(a->recs, cap * sizeof *r);
+    if (!r) return;
+    a->recs = r;
+    a->cap = cap;
+  }
+  a->recs[a->n++] = (struct rec){kind, id, at, req, tok, micro};
+}
+
+/* ---- key names ---- */
+
+struct names {
+  char kreq[160], ktok[160], kspend[180], kresv[160], gspend[160], gresv[160], dreq[400], dtok[400];
+};
+
+static void key_names(const struct sl_cluster *c, uint64_t id, int64_t period, struct names *n) {
+  snprintf(n->kreq, sizeof n->kreq, "%s:{k:%016" PRIx64 "}:req", c->ns, id);
+  snprintf(n->ktok, sizeof n->ktok, "%s:{k:%016" PRIx64 "}:tok", c->ns, id);
+  snprintf(n->kspend, sizeof n->kspend, "%s:{k:%016" PRIx64 "}:spend:%" PRId64, c->ns, id, period);
+  snprintf(n->kresv, sizeof n->kresv, "%s:{k:%016" PRIx64 "}:resv", c->ns, id);
+}
+
+static void gw_names(const struct sl_cluster *c, int64_t period, struct names *n) {
+  snprintf(n->gspend, sizeof n->gspend, "%s:{gw}:spend:%" PRId64, c->ns, period);
+  snprintf(n->gresv, sizeof n->gresv, "%s:{gw}:resv", c->ns);
+}
+
+static void dep_names(const struct sl_worker *w, size_t dep, struct names *n) {
+  const char *id = w->cfg->deployments[dep].id ? w->cfg->deployments[dep].id : "?";
+  snprintf(n->dreq, sizeof n->dreq, "%s:{d:%.300s}:req", w->cluster->ns, id);
+  snprintf(n->dtok, sizeof n->dtok, "%s:{d:%.300s}:tok", w->cluster->ns, id);
+}
+
+static void resv_field(const struct sl_worker *w, uint64_t seq, char *out, size_t cap) {
+  snprintf(out, cap, "%s/%u/%" PRIu64, w->cluster->instance, w->index, seq);
+}
+
+/* ---- ops (settle, reconcile) ---- */
+
+struct ops {
+  const char *keys[8];
+  size_t nkeys;
+  char args[16][4][160];
+  size_t nops;
+};
+
+static int ops_key(struct ops *o, const char *k) {
+  for (size_t i = 0; i < o->nkeys; i++)
+    if (o->keys[i] == k || strcmp(o->keys[i], k) == 0) return (int)i + 1;
+  if (o->nkeys == 8) return 0;
+  o->keys[o->nkeys++] = k;
+  return (int)o->nkeys;
+}
+
+static void ops_add(struct ops *o, char op, const char *key, const char *a, int64_t b) {
+  int ki = ops_key(o, key);
+  if (!ki || o->nops == 16) return;
+  char(*x)[160] = o->args[o->nops++];
+  snprintf(x[0], 160, "%c", op);
+  snprintf(x[1], 160, "%d", ki);
+  snprintf(x[2], 160, "%s", a);
+  snprintf(x[3], 160, "%" PRId64, b);
+}
+
+static void on_ops_reply(void *ud, const struct redisReply *r, const char *err) {
+  struct sl_worker *w = ud;
+  if (r && r->type == REDIS_REPLY_ERROR)
+    sl_log(SL_LOG_WARN, "cluster: settle script refused", "\"worker\":%u,\"error\":\"%.200s\"", w->index, r->str);
+  (void)err; /* lost with the connection: the reservation expires, the window slides */
+}
+
+/* 0 when sent. */
+static int ops_send(struct sl_worker *w, struct ops *o) {
+  if (!o->nops || !w->cluster || !w->cluster->up) return o->nops ? -ENOTCONN : 0;
+  const char *argv[8 + 64];
+  size_t lens[8 + 64], n = 0;
+  for (size_t i = 0; i < o->nkeys; i++) {
+    argv[n] = o->keys[i];
+    lens[n++] = strlen(o->keys[i]);
+  }
+  for (size_t i = 0; i < o->nops; i++)
+    for (int j = 0; j < 4; j++) {
+      argv[n] = o->args[i][j];
+      lens[n++] = strlen(o->args[i][j]);
+    }
+  uint64_t t = sl_redis_eval(w->cluster->cmd, &w->cluster->admit->ops, on_ops_reply, w, (int)o->nkeys,
+                             (int)(o->nops * 4), argv, lens);
+  return t ? 0 : -ENOTCONN;
+}
+
+static void i64s(char *b, int64_t v) { snprintf(b, 48, "%" PRId64, v); }
+
+/* Pushes the reconciliation table to Redis (on up, and on each tick while it has rows). */
+static void reconcile(struct sl_cluster *c) {
+  struct sl_cluster_admit_state *a = c->admit;
+  struct sl_worker *w = c->w;
+  if (!a || !a->n || !c->up) return;
+  size_t done = 0;
+  for (; done < a->n; done++) {
+    struct rec *r = &a->recs[done];
+    struct names nm;
+    struct ops o = {0};
+    char at[48];
+    i64s(at, r->at * SL_RATE_WINDOW_MS);
+    if (r->kind == REC_KEY) {
+      key_names(c, r->id, 0, &nm);
+      if (r->req) ops_add(&o, 'W', nm.kreq, at, r->req);
+      if (r->tok) ops_add(&o, 'W', nm.ktok, at, r->tok);
+    } else if (r->kind == REC_DEP) {
+      if (r->id >= w->cfg->ndeployments) continue;
+      dep_names(w, (size_t)r->id, &nm);
+      if (r->req) ops_add(&o, 'W', nm.dreq, at, r->req);
+      if (r->tok) ops_add(&o, 'W', nm.dtok, at, r->tok);
+    } else {
+      char micro[48];
+      i64s(micro, r->micro);
+      if (r->kind == REC_KEY_SPEND) key_names(c, r->id, r->at, &nm);
+      else gw_names(c, r->at, &nm);
+      ops_add(&o, 'I', r->kind == REC_KEY_SPEND ? nm.kspend : nm.gspend, micro, 0);
+    }
+    if (ops_send(w, &o)) break;
+    sl_cluster_count(w, SL_SHM_CLUSTER_RECONCILED);
+  }
+  if (done)
+    sl_log(SL_LOG_INFO, "cluster: degraded-mode counts reconciled into Redis", "\"worker\":%u,\"entries\":%zu",
+           w->index, done);
+  memmove(a->recs, a->recs + done, (a->n - done) * sizeof *a->recs);
+  a->n -= done;
+}
+
+void sl_cluster_admit_on_up(struct sl_cluster *c) { reconcile(c); }
+void sl_cluster_admit_tick(struct sl_cluster *c) { reconcile(c); }
+
+/* ---- admission ---- */
+
+static bool dep_limited(const struct sl_worker *w, size_t dep) {
+  return w->cfg->deployments[dep].rpm > 0 || w->cfg->deployments[dep].tpm > 0;
+}
+
+/* The first deployment, chosen as try_group chooses (not a half-open probe: that one is
+ * claimed when the attempt starts); -1 when the group has no limited deployment. */
+static int choose_first(struct sl_request *rq) {
+  const struct sl_group *g = rq->group;
+  struct sl_worker *w = rq->w;
+  if (!g || !g->n || g->router) return -1;
+  bool any = false;
+  for (size_t i = 0; i < g->n && !any; i++) any = dep_limited(w, g->deps[i]);
+  if (!any) return -1;
+  struct sl_candidate small[16], *cands = g->n <= 16 ? small : malloc(g->n * sizeof *cands);
+  bool nt[16] = {0}, *tried = g->n <= 16 ? nt : calloc(g->n, sizeof *tried);
+  int dep = -1;
+  if (cands && tried) {
+    sl_health_snapshot(w, g, tried, rq->stream, cands);
+    sl_region_apply(rq, g, cands);
+    struct sl_choice ch = sl_policy_choose(w->cfg->plan->strategy, cands, g->n, sl_now_ms(), sl_health_minute_left(),
+                                           rq->est_tokens, &w->rng);
+    if (ch.index >= 0 && !ch.probe && dep_limited(w, g->deps[ch.index])) dep = (int)g->deps[ch.index];
+  }
+  if (cands != small) free(cands);
+  if (tried != nt) free(tried);
+  return dep;
+}
+
+/* The most this request may cost (its prompt estimate + max output at the group's dearest
+ * price), in micro-USD: its budget reservation. */
+static int64_t estimate_micro(const struct sl_request *rq, const struct sl_admit_ask *a) {
+  const struct sl_worker *w = rq->w;
+  const struct sl_group *g = rq->group;
+  int64_t best = 0;
+  if (!w->prices || !g) return 0;
+  struct sl_tokens t = {a->est_tokens, sl_tenancy_max_output(a->body, 1024, (int64_t)1e9), 0, 0};
+  for (size_t i = 0; i < g->n; i++) {
+    int64_t m = sl_policy_cost_micro_tokens(&t, &w->prices[g->deps[i]]);
+    if (m > best) best = m;
+  }
+  return best;
+}
+
+static bool needs_cluster(const struct sl_worker *w, const struct sl_admit_ask *a, int first_dep) {
+  if (w->cfg->max_budget > 0 || first_dep >= 0) return true;
+  const struct sl_key_record *k = a->key;
+  return k && (k->max_budget > 0 || k->rpm_limit > 0 || k->tpm_limit > 0);
+}
+
+/* Decided here on this host's share (Redis unreachable or late). */
+static void decide_degraded(struct sl_request *rq, const struct sl_admit_ask *ask, struct sl_admit_verdict *v) {
+  struct sl_worker *w = rq->w;
+  struct sl_admit_ask a = *ask;
+  a.stage = SL_ADMIT_LIMITS;
+  a.share_hosts = w->cluster->live_hosts;
+  a.budget_unverifiable = w->cfg->cluster.fail_closed_budget;
+  sl_tenancy_admit(w, &a, &rq->hold, &rq->rl_hdrs, v);
+  sl_cluster_count(w, SL_SHM_CLUSTER_ADMIT_DEGRADED);
+  if (v->kind != SL_ADMIT_OK) return;
+  struct sl_tenancy_cluster *cl = &rq->hold.cl;
+  const struct sl_key_record *k = a.key;
+  cl->mode = SL_CLUSTER_DEGRADED;
+  cl->first_dep = 0;
+  cl->taken_ms = wall_ms();
+  int64_t now = (int64_t)time(NULL);
+  if (k) {
+    cl->key_id = k->id;
+    cl->key_tpm = k->tpm_limit > 0;
+    cl->key_budget = k->max_budget > 0;
+    cl->key_period = sl_key_period_start(k, now);
+    cl->tok_reserved = k->tpm_limit > 0 ? rq->hold.tpm_reserved : 0;
+    if (k->rpm_limit > 0 || k->tpm_limit > 0)
+      rec_add(w, REC_KEY, k->id, (int64_t)(cl->taken_ms / SL_RATE_WINDOW_MS), k->rpm_limit > 0, cl->tok_reserved, 0);
+  }
+  cl->gw_budget = w->cfg->max_budget > 0;
+  cl->gw_period = sl_tenancy_gateway_period(w, now);
+}
+
+static void on_admit_reply(void *ud, const struct redisReply *r, const char *err);
+
+/* Replays the script's decision with policy's arithmetic on the windows it returned. */
+static void apply_reply(struct pending *p, const struct redisReply *r, struct sl_admit_verdict *v) {
+  struct sl_request *rq = p->rq;
+  struct sl_worker *w = rq->w;
+  const struct sl_key_record *k = p->ask.key;
+  struct sl_tenancy_cluster *cl = &rq->hold.cl;
+  int64_t x[10];
+  for (int i = 0; i < 10; i++) x[i] = r->element[i]->type == REDIS_REPLY_INTEGER ? r->element[i]->integer : 0;
+  memset(v, 0, sizeof *v);
+  uint64_t now = (uint64_t)x[2];
+  struct sl_rate_window req = {(uint64_t)x[3], x[4], x[5]}, tok = {(uint64_t)x[6], x[7], x[8]};
+  const char *who = k ? (k->key_alias[0] ? k->key_alias : k->display) : "";
+  if (x[0] == 3) {
+    sl_tenancy_budget_refusal(v, "the gateway", x[1], w->cfg->max_budget);
+    return;
+  }
+  if (x[0] == 2) {
+    sl_tenancy_budget_refusal(v, who, x[1], k ? k->max_budget : 0);
+    return;
+  }
+  uint64_t ra = 0;
+  enum sl_rate_denied which = SL_RATE_ADMITTED;
+  int rc = 0;
+  if (p->rpm > 0 || p->tpm > 0)
+    rc = sl_policy_rate_take_pair(&req, p->rpm, &tok, p->tpm, p->tokens, now, &ra, &which);
+  if ((rc != 0) != (x[0] == 1)) /* never expected: the tests compare the two */
+    sl_log(SL_LOG_ERROR, "cluster: the admission script and policy/ratelimit.c disagree (Redis decides)",
+           "\"script\":%lld,\"policy\":%d", (long long)x[0], rc);
+  if (k && k->rpm_limit > 0) sl_tenancy_rl_headers(&rq->rl_hdrs, "requests", k->rpm_limit, &req, now);
+  if (k && k->tpm_limit > 0) sl_tenancy_rl_headers(&rq->rl_hdrs, "tokens", k->tpm_limit, &tok, now);
+  if (x[0] == 1) {
+    if (!rc) { /* policy would admit: say the window's own wait */
+      which = SL_RATE_DENIED_REQUESTS;
+      ra = 1000;
+    }
+    v->kind = SL_ADMIT_RATE;
+    v->retry_after_s = sl_policy_rate_retry_after_s(ra);
+    snprintf(v->msg, sizeof v->msg, "Rate limit exceeded for key %s: %s %lld per minute", who,
+             which == SL_RATE_DENIED_TOKENS ? "tpm_limit" : "rpm_limit",
+             (long long)(which == SL_RATE_DENIED_TOKENS ? k->tpm_limit : k->rpm_limit));
+    return;
+  }
+  /* admitted: this host's windows count it too (degraded-mode state, /key/info) */
+  cl->mode = SL_CLUSTER_REDIS;
+  cl->taken_ms = now;
+  cl->first_dep_ok = x[9] == 1;
+  sl_tenancy_count_local(w, &p->ask, &rq->hold);
+}
+
+static void on_admit_reply(void *ud, const struct redisReply *r, const char *err) {
+  struct pending *p = ud;
+  struct sl_request *rq = p->rq;
+  struct sl_worker *w = rq->w;
+  struct sl_tenancy_cluster *cl = &rq->hold.cl;
+  cl->ticket = 0;
+  bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 10;
+  if (r && !ok)
+    sl_log(SL_LOG_WARN, "cluster: admission script failed: decided on this host's share",
+           "\"worker\":%u,\"error\":\"%.200s\"", w->index, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+  struct sl_admit_verdict v;
+  if (rq->finished) { /* the client left: give back what the script may have reserved */
+    if (ok && r->element[0]->integer == 0) {
+      cl->mode = SL_CLUSTER_REDIS;
+      cl->taken_ms = (uint64_t)r->element[2]->integer;
+      struct sl_request_summary s;
+      memset(&s, 0, sizeof s);
+      sl_cluster_admit_settle(w, &rq->hold, &s);
+    }
+    free(p);
+    sl_request_release(rq);
+    return;
+  }
+  if (ok) {
+    sl_cluster_count(w, SL_SHM_CLUSTER_ADMIT_REDIS);
+    apply_reply(p, r, &v);
+  } else {
+    (void)err;
+    decide_degraded(rq, &p->ask, &v);
+    cl->first_dep = 0;
+  }
+  free(p);
+  sl_request_admit_resume(rq, &v);
+  sl_request_release(rq);
+}
+
+enum sl_cluster_admit_rc sl_cluster_admit(struct sl_request *rq, const struct sl_admit_ask *ask,
+                                          struct sl_admit_verdict *v) {
+  struct sl_worker *w = rq->w;
+  struct sl_cluster *c = w->cluster;
+  struct sl_tenancy_cluster *cl = &rq->hold.cl;
+  memset(cl, 0, sizeof *cl);
+  if (!c || !c->admit) {
+    sl_tenancy_admit(w, ask, &rq->hold, &rq->rl_hdrs, v);
+    return SL_CLUSTER_ADMIT_DONE;
+  }
+  int first = c->up ? choose_first(rq) : -1;
+  if (!needs_cluster(w, ask, first)) {
+    sl_tenancy_admit(w, ask, &rq->hold, &rq->rl_hdrs, v);
+    return SL_CLUSTER_ADMIT_DONE;
+  }
+  /* permission, the limiter slot, parallel requests: this host's business */
+  struct sl_admit_ask a = *ask;
+  a.stage = SL_ADMIT_PRE;
+  sl_tenancy_admit(w, &a, &rq->hold, &rq->rl_hdrs, v);
+  if (v->kind != SL_ADMIT_OK) return SL_CLUSTER_ADMIT_DONE;
+  if (!c->up) {
+    decide_degraded(rq, ask, v);
+    return SL_CLUSTER_ADMIT_DONE;
+  }
+  const struct sl_key_record *k = ask->key;
+  struct pending *p = calloc(1, sizeof *p);
+  if (!p) {
+    decide_degraded(rq, ask, v);
+    return SL_CLUSTER_ADMIT_DONE;
+  }
+  p->rq = rq;
+  p->ask = *ask;
+  p->ask.stage = SL_ADMIT_ALL;
+  int64_t now = (int64_t)time(NULL);
+  p->rpm = k && k->rpm_limit > 0 ? k->rpm_limit : 0;
+  p->tpm = k && k->tpm_limit > 0 ? k->tpm_limit : 0;
+  p->tokens = sl_tenancy_tpm_estimate(k, ask);
+  int64_t kb = k && k->max_budget > 0 ? sl_cluster_budget_micro(k->max_budget) : 0;
+  int64_t gb = w->cfg->max_budget > 0 ? sl_cluster_budget_micro(w->cfg->max_budget) : 0;
+  cl->key_id = k ? k->id : 0;
+  cl->key_tpm = p->tpm > 0;
+  cl->key_budget = kb > 0;
+  cl->gw_budget = gb > 0;
+  cl->tok_reserved = p->tpm > 0 ? p->tokens : 0;
+  cl->key_period = k ? sl_key_period_start(k, now) : 0;
+  cl->gw_period = sl_tenancy_gateway_period(w, now);
+  cl->key_spend_ttl_s = k && k->budget_duration_s > 0 ? cl->key_period + k->budget_duration_s - now + 86400 : 0;
+  cl->gw_spend_ttl_s =
+      w->cfg->plan->budget_period_s > 0 ? cl->gw_period + w->cfg->plan->budget_period_s - now + 86400 : 0;
+  cl->resv_seq = ++c->admit->seq;
+  cl->first_dep = first + 1;
+  int64_t kseed = kb ? sl_tenancy_local_spend_micro(w, k, cl->key_period) : 0;
+  int64_t gseed = gb ? sl_tenancy_local_spend_micro(w, NULL, cl->gw_period) : 0;
+
+  struct names nm;
+  memset(&nm, 0, sizeof nm);
+  key_names(c, cl->key_id, cl->key_period, &nm);
+  gw_names(c, cl->gw_period, &nm);
+  if (first >= 0) dep_names(w, (size_t)first, &nm);
+  else {
+    snprintf(nm.dreq, sizeof nm.dreq, "%s:{d:}:req", c->ns);
+    snprintf(nm.dtok, sizeof nm.dtok, "%s:{d:}:tok", c->ns);
+  }
+  char args[15][160];
+  const struct sl_deployment *d = first >= 0 ? &w->cfg->deployments[first] : NULL;
+  snprintf(args[0], 160, "%" PRId64, p->rpm);
+  snprintf(args[1], 160, "%" PRId64, p->tpm);
+  snprintf(args[2], 160, "%" PRId64, p->tokens);
+  snprintf(args[3], 160, "%" PRId64, kb);
+  snprintf(args[4], 160, "%" PRId64, gb);
+  snprintf(args[5], 160, "%" PRId64, estimate_micro(rq, ask));
+  resv_field(w, cl->resv_seq, args[6], 160);
+  snprintf(args[7], 160, "%" PRIu64, (uint64_t)(w->cfg->timeout_s * 1000) + 60000);
+  snprintf(args[8], 160, "%" PRId64, d ? (d->rpm > 0 ? d->rpm : -1) : 0);
+  snprintf(args[9], 160, "%" PRId64, d ? (d->tpm > 0 ? d->tpm : -1) : 0);
+  snprintf(args[10], 160, "%" PRId64, rq->est_tokens);
+  snprintf(args[11], 160, "%" PRId64, kseed);
+  snprintf(args[12], 160, "%" PRId64, gseed);
+  snprintf(args[13], 160, "%" PRId64, cl->key_spend_ttl_s);
+  snprintf(args[14], 160, "%" PRId64, cl->gw_spend_ttl_s);
+  const char *argv[8 + 15] = {nm.kreq, nm.ktok, nm.kspend, nm.kresv, nm.gspend, nm.gresv, nm.dreq, nm.dtok};
+  size_t lens[8 + 15];
+  for (int i = 0; i < 15; i++) argv[8 + i] = args[i];
+  for (int i = 0; i < 23; i++) lens[i] = strlen(argv[i]);
+  rq->open_handles++; /* the request lives until the reply (or its timeout) comes */
+  cl->ticket = sl_redis_eval(c->cmd, &c->admit->admit, on_admit_reply, p, 8, 15, argv, lens);
+  if (!cl->ticket) { /* not connected after all: decided here, now */
+    rq->open_handles--;
+    free(p);
+    decide_degraded(rq, ask, v);
+    cl->first_dep = 0;
+    return SL_CLUSTER_ADMIT_DONE;
+  }
+  return SL_CLUSTER_ADMIT_PENDING;
+}
+
+/* ---- settlement ---- */
+
+void sl_cluster_admit_settle(struct sl_worker *w, struct sl_tenancy_hold *hold, const struct sl_request_summary *s) {
+  struct sl_tenancy_cluster *cl = &hold->cl;
+  enum sl_cluster_mode mode = cl->mode;
+  cl->mode = SL_CLUSTER_NONE; /* once */
+  if (!w->cluster || mode == SL_CLUSTER_NONE) return;
+  int64_t used = sl_policy_add_sat(s->tokens_in, s->tokens_out);
+  int64_t tok_delta = cl->key_tpm ? used - cl->tok_reserved : 0;
+  int64_t micro = s->cost_micro > 0 ? s->cost_micro : 0;
+  if (mode == SL_CLUSTER_REDIS) {
+    struct names nm;
+    struct ops o = {0};
+    char taken[48], field[160];
+    key_names(w->cluster, cl->key_id, cl->key_period, &nm);
+    gw_names(w->cluster, cl->gw_period, &nm);
+    i64s(taken, (int64_t)cl->taken_ms);
+    resv_field(w, cl->resv_seq, field, sizeof field);
+    char m[48];
+    i64s(m, micro);
+    if (tok_delta) ops_add(&o, 'W', nm.ktok, taken, tok_delta);
+    if (cl->key_budget) {
+      if (micro) ops_add(&o, 'I', nm.kspend, m, 0);
+      ops_add(&o, 'D', nm.kresv, field, 0);
+    }
+    if (cl->gw_budget) {
+      if (micro) ops_add(&o, 'I', nm.gspend, m, 0);
+      ops_add(&o, 'D', nm.gresv, field, 0);
+    }
+    if (!ops_send(w, &o)) return;
+    /* Redis went away meanwhile: the reservations expire; the numbers wait for it */
+  }
+  uint64_t at = mode == SL_CLUSTER_REDIS ? cl->taken_ms : cl->taken_ms;
+  if (tok_delta) rec_add(w, REC_KEY, cl->key_id, (int64_t)(at / SL_RATE_WINDOW_MS), 0, tok_delta, 0);
+  if (cl->key_budget && micro) rec_add(w, REC_KEY_SPEND, cl->key_id, cl->key_period, 0, 0, micro);
+  if (cl->gw_budget && micro) rec_add(w, REC_GW_SPEND, 0, cl->gw_period, 0, 0, micro);
+}
+
+/* ---- deployments ---- */
+
+int sl_cluster_first_choice(struct sl_request *rq, const struct sl_group *g, bool *tried) {
+  struct sl_tenancy_cluster *cl = &rq->hold.cl;
+  int dep = cl->first_dep - 1;
+  cl->first_dep = 0;
+  if (dep < 0 || rq->natt != 0 || g != rq->group) return -1;
+  for (size_t i = 0; i < g->n; i++) {
+    if (g->deps[i] != (size_t)dep || tried[i]) continue;
+    if (cl->first_dep_ok) return (int)i;
+    cl->full_dep = dep + 1; /* full cluster-wide this minute: choose another */
+    return -1;
+  }
+  return -1;
+}
+
+void sl_cluster_mark_full(const struct sl_request *rq, const struct sl_group *g, struct sl_candidate *c) {
+  int dep = rq->hold.cl.full_dep - 1;
+  if (dep < 0 || !rq->w->cluster) return;
+  for (size_t i = 0; i < g->n; i++) {
+    if (g->deps[i] != (size_t)dep) continue;
+    if (c[i].rpm > 0 && c[i].requests_this_minute < c[i].rpm) c[i].requests_this_minute = c[i].rpm;
+    if (c[i].rpm <= 0 && c[i].tpm > 0 && c[i].tokens_this_minute < c[i].tpm) c[i].tokens_this_minute = c[i].tpm;
+  }
+}
+
+bool sl_cluster_dep_begin(struct sl_worker *w, size_t dep, bool probe, int64_t est_tokens, bool counted) {
+  const struct sl_deployment *d = &w->cfg->deployments[dep];
+  if (!w->cluster) return sl_health_begin(w, dep, probe, est_tokens);
+  if (counted) return sl_health_begin_limits(w, dep, probe, est_tokens, -1, -1);
+  int64_t rpm = d->rpm > 0 ? sl_cluster_share(w, d->rpm) : -1, tpm = d->tpm > 0 ? sl_cluster_share(w, d->tpm) : -1;
+  if (!sl_health_begin_limits(w, dep, probe, est_tokens, rpm, tpm)) return false;
+  if (!dep_limited(w, dep)) return true;
+  /* the cluster's count stays true: this attempt goes into the deployment's Redis windows */
+  struct names nm;
+  struct ops o = {0};
+  dep_names(w, dep, &nm);
+  if (d->rpm > 0) ops_add(&o, 'W', nm.dreq, "0", 1);
+  if (d->tpm > 0 && est_tokens > 0) ops_add(&o, 'W', nm.dtok, "0", est_tokens);
+  if (ops_send(w, &o))
+    rec_add(w, REC_DEP, dep, (int64_t)(wall_ms() / SL_RATE_WINDOW_MS), d->rpm > 0, d->tpm > 0 ? est_tokens : 0, 0);
+  return true;
+}

@@ -84,8 +84,12 @@ void sl_health_snapshot(struct sl_worker *w, const struct sl_group *g, const boo
 }
 
 bool sl_health_begin(struct sl_worker *w, size_t dep, bool probe, int64_t est_tokens) {
-  struct sl_shm_deployment *d = &w->shm->deployments[dep];
   const struct sl_deployment *cd = &w->cfg->deployments[dep];
+  return sl_health_begin_limits(w, dep, probe, est_tokens, cd->rpm > 0 ? cd->rpm : -1, cd->tpm > 0 ? cd->tpm : -1);
+}
+
+bool sl_health_begin_limits(struct sl_worker *w, size_t dep, bool probe, int64_t est_tokens, int64_t rpm, int64_t tpm) {
+  struct sl_shm_deployment *d = &w->shm->deployments[dep];
   if (probe) {
     uint32_t z = 0;
     if (!atomic_compare_exchange_strong(&d->probe_busy, &z, 1)) return false;
@@ -96,8 +100,7 @@ bool sl_health_begin(struct sl_worker *w, size_t dep, bool probe, int64_t est_to
   uint64_t now = sl_now_ms();
   sl_shm_lock(&d->lock);
   struct sl_rate_window req = win_get(&d->req), tok = win_get(&d->tok);
-  bool ok = sl_policy_rate_take_pair(&req, cd->rpm > 0 ? cd->rpm : -1, &tok, cd->tpm > 0 ? cd->tpm : -1, est_tokens,
-                                     now, NULL, NULL) == 0;
+  bool ok = sl_policy_rate_take_pair(&req, rpm, &tok, tpm, est_tokens, now, NULL, NULL) == 0;
   if (ok) {
     win_put(&d->req, &req);
     win_put(&d->tok, &tok);

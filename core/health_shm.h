@@ -19,6 +19,9 @@ void sl_health_snapshot(struct sl_worker *w, const struct sl_group *g, const boo
  * keys) and, for a probe, claims the probe slot. False when a window has no room or
  * another worker claimed the probe first (choose another). */
 bool sl_health_begin(struct sl_worker *w, size_t dep, bool probe, int64_t est_tokens);
+/* The same with the limits given (cluster mode, core/cluster_admit.c: -1 to count without
+ * a check when Redis admitted it, or this host's share while degraded); < 0: unlimited. */
+bool sl_health_begin_limits(struct sl_worker *w, size_t dep, bool probe, int64_t est_tokens, int64_t rpm, int64_t tpm);
 /* The attempt ended. ok: success (latency/ttft in ms, 0 = unknown); otherwise `kind`
  * with retry_after_ms. cancelled: neither (a hedge loser or client abort). */
 void sl_health_end(struct sl_worker *w, size_t dep, bool probe, bool cancelled, bool ok,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/config/config.h"
+#include "core/config/config_cluster.h"
 #include "core/config/config_parse.h"
 #include "core/log.h"
 #include "core/master.h"
@@ -122,6 +123,11 @@ int main(int argc, char **argv) {
              cfg->nrouters == 1 ? "" : "s");
     else
       printf("%s: ok (%zu deployments)\n", argv[2], cfg->ndeployments);
+    if (cfg->cluster.redis.enabled) { /* shared state: worth a line (never the password) */
+      char line[600];
+      sl_config_cluster_describe(cfg, line, sizeof line);
+      printf("%s\n", line);
+    }
     sl_config_free(cfg);
     return 0;
   }

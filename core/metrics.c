@@ -28,6 +28,7 @@
  * connections_open sums what each worker last published in its shared slot (the
  * rendering worker refreshes its own first). */
 #include "core/metrics.h"
+#include "core/cluster.h"
 #include "core/router.h"
 
 #include <errno.h>
@@ -433,6 +434,7 @@ int sl_metrics_render(struct sl_worker *w, struct sl_buf *out) {
                   (unsigned long long)st.err_io);
   }
   sl_router_metrics(w, b);
+  sl_cluster_metrics(w, b);
   return b->oom ? -ENOMEM : 0;
 }
 

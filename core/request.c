@@ -24,6 +24,7 @@
 #include "core/tenancy.h"
 #include "store/keys.h"
 #include "core/request_internal.h"
+#include "core/cluster_admit.h"
 #include "core/respond.h"
 #include "core/responses.h"
 #include "net/wire/answer_check.h"
@@ -467,9 +468,17 @@ void sl_request_after_route(struct sl_request *rq) {
                                    .est_tokens = rq->est_tokens,
                                    .body = rq->json};
   struct sl_admit_verdict av;
-  sl_tenancy_admit(rq->w, &ask, &rq->hold, &rq->rl_hdrs, &av);
-  if (av.kind != SL_ADMIT_OK) {
-    sl_admit_refusal(&av, &r);
+  /* one host: decided here on shared memory; cluster mode: one Redis round trip, after
+   * which sl_request_admit_resume goes on (core/cluster_admit.h) */
+  if (sl_cluster_admit(rq, &ask, &av) == SL_CLUSTER_ADMIT_PENDING) return;
+  sl_request_admit_resume(rq, &av);
+}
+
+void sl_request_admit_resume(struct sl_request *rq, const struct sl_admit_verdict *av) {
+  struct sl_refusal r;
+  if (rq->finished) return;
+  if (av->kind != SL_ADMIT_OK) {
+    sl_admit_refusal(av, &r);
     sl_respond_refusal(rq, &r);
     return;
   }

@@ -203,6 +203,11 @@ void sl_request_finish(struct sl_request *rq);
  * alive (sl_request_release) and calls this when it has set rq->group; a request that
  * ended meanwhile (client gone) is left alone. */
 void sl_request_after_route(struct sl_request *rq);
+/* The spine after admission (cache, attempts), or the refusal av says; nothing when the
+ * request ended meanwhile. Cluster admission (core/cluster_admit.c) calls it when its
+ * Redis reply comes. */
+struct sl_admit_verdict;
+void sl_request_admit_resume(struct sl_request *rq, const struct sl_admit_verdict *av);
 /* The request's summary record as of now (core/summary.h); attempts_json left NULL.
  * now_ms: the end time to record. */
 void sl_request_summarize(const struct sl_request *rq, uint64_t now_ms, struct sl_request_summary *s);

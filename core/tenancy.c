@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/cluster_admit.h"
 #include "core/log.h"
 #include "core/request_internal.h"
 #include "policy/attempt_verdict.h"
@@ -259,10 +260,71 @@ int64_t sl_tenancy_max_output(const cJSON *body, int64_t dflt, int64_t cap) {
   return dflt;
 }
 
+int64_t sl_tenancy_tpm_estimate(const struct sl_key_record *k, const struct sl_admit_ask *a) {
+  int64_t est = a->est_tokens + sl_tenancy_max_output(a->body, 1024, (int64_t)1e12);
+  if (k && k->tpm_limit > 0 && est > k->tpm_limit) est = k->tpm_limit; /* one request may use the whole minute */
+  return est;
+}
+
+int64_t sl_tenancy_gateway_period(const struct sl_worker *w, int64_t now_unix) {
+  return gateway_period_start(w->cfg, now_unix);
+}
+
+int64_t sl_tenancy_local_spend_micro(struct sl_worker *w, const struct sl_key_record *k, int64_t period_start) {
+  uint64_t id = k ? k->id : SL_SPEND_ID_GATEWAY;
+  struct sl_shm_key *s = w->shm ? sl_shm_key_slot(w->shm, id) : NULL;
+  if (!s) return 0;
+  int64_t pico = period_spend(w, s, k ? SL_SPEND_KEY : SL_SPEND_GATEWAY, id, period_start);
+  return pico / 1000000 + (pico % 1000000 != 0);
+}
+
+void sl_tenancy_rl_headers(struct sl_buf *b, const char *what, int64_t limit, const struct sl_rate_window *rw,
+                           uint64_t now_ms) {
+  rl_headers(b, what, limit, rw, now_ms);
+}
+
+void sl_tenancy_budget_refusal(struct sl_admit_verdict *v, const char *who, int64_t spent_micro, double max) {
+  budget_exceeded(v, who, micro_to_pico(spent_micro), max);
+}
+
+void sl_tenancy_count_local(struct sl_worker *w, const struct sl_admit_ask *a, struct sl_tenancy_hold *hold) {
+  const struct sl_key_record *k = a->key;
+  struct sl_shm_key *s = hold->key_slot;
+  if (!k || !s || (k->rpm_limit <= 0 && k->tpm_limit <= 0)) return;
+  uint64_t nowms = sl_now_ms();
+  int64_t est = sl_tenancy_tpm_estimate(k, a);
+  sl_shm_lock(&s->lock);
+  struct sl_rate_window req = win_get(&s->req), tok = win_get(&s->tok);
+  sl_policy_rate_take_pair(&req, k->rpm_limit > 0 ? -1 : 0, &tok, k->tpm_limit > 0 ? -1 : 0, est, nowms, NULL, NULL);
+  win_put(&s->req, &req);
+  win_put(&s->tok, &tok);
+  sl_shm_unlock(&s->lock);
+  if (k->tpm_limit > 0) {
+    hold->tpm_reserved = est;
+    hold->tpm_taken_ms = nowms;
+  }
+}
+
+/* A limit as this host enforces it: the whole of it, or (degraded) its share. */
+static int64_t share(const struct sl_admit_ask *a, int64_t limit) {
+  unsigned n = a->share_hosts > 1 ? a->share_hosts : 1;
+  return limit <= 0 ? limit : limit / n + (limit % n != 0);
+}
+
+static void budget_unverifiable(struct sl_admit_verdict *v, const char *who, double max) {
+  v->kind = SL_ADMIT_BUDGET;
+  v->retry_after_s = 1;
+  snprintf(v->msg, sizeof v->msg,
+           "Budget cannot be verified: the cluster's shared state (Redis) is unreachable and "
+           "fail_closed_budget_enforcement is on, so %s (max_budget %.12g USD) is refused until it returns",
+           who, max);
+}
+
 void sl_tenancy_admit(struct sl_worker *w, const struct sl_admit_ask *a, struct sl_tenancy_hold *hold,
                       struct sl_buf *rl_hdrs, struct sl_admit_verdict *v) {
   memset(v, 0, sizeof *v);
   const struct sl_config *c = w->cfg;
+  bool pre = a->stage != SL_ADMIT_LIMITS, limits = a->stage != SL_ADMIT_PRE;
   int64_t now = (int64_t)time(NULL);
   if (c->max_budget > 0) {
     struct sl_shm_key *g = sl_shm_key_slot(w->shm, SL_SPEND_ID_GATEWAY); /* claimed at start */
@@ -270,8 +332,12 @@ void sl_tenancy_admit(struct sl_worker *w, const struct sl_admit_ask *a, struct 
       table_full(w, v, "the gateway");
       return;
     }
-    int64_t spent = period_spend(w, g, SL_SPEND_GATEWAY, SL_SPEND_ID_GATEWAY, gateway_period_start(c, now));
-    if (spent >= sl_policy_budget_pico(c->max_budget)) {
+    if (limits && a->budget_unverifiable) {
+      budget_unverifiable(v, "the gateway", c->max_budget);
+      return;
+    }
+    int64_t spent = limits ? period_spend(w, g, SL_SPEND_GATEWAY, SL_SPEND_ID_GATEWAY, gateway_period_start(c, now)) : 0;
+    if (limits && spent >= sl_policy_budget_pico(c->max_budget)) {
       budget_exceeded(v, "the gateway", spent, c->max_budget);
       return;
     }
@@ -279,7 +345,7 @@ void sl_tenancy_admit(struct sl_worker *w, const struct sl_admit_ask *a, struct 
   const struct sl_key_record *k = a->key;
   if (!k) return;
   const char *asked = a->model ? a->model : a->group->name;
-  if (!sl_key_allows_model(k, asked, strlen(asked)) &&
+  if (pre && !sl_key_allows_model(k, asked, strlen(asked)) &&
       !sl_key_allows_model(k, a->group->name, strlen(a->group->name))) {
     v->kind = SL_ADMIT_FORBIDDEN;
     snprintf(v->msg, sizeof v->msg, "This key is not allowed to access model=%.200s", asked);
@@ -290,14 +356,18 @@ void sl_tenancy_admit(struct sl_worker *w, const struct sl_admit_ask *a, struct 
     table_full(w, v, k->display);
     return;
   }
-  if (k->max_budget > 0) {
+  if (limits && k->max_budget > 0) {
+    if (a->budget_unverifiable) {
+      budget_unverifiable(v, k->key_alias[0] ? k->key_alias : k->display, k->max_budget);
+      return;
+    }
     int64_t spent = period_spend(w, s, SL_SPEND_KEY, k->id, sl_key_period_start(k, now));
     if (spent >= sl_policy_budget_pico(k->max_budget)) {
       budget_exceeded(v, k->key_alias[0] ? k->key_alias : k->display, spent, k->max_budget);
       return;
     }
   }
-  if (k->max_parallel_requests > 0) { /* released in sl_tenancy_account */
+  if (pre && k->max_parallel_requests > 0) { /* released in sl_tenancy_account */
     int64_t n = atomic_fetch_add(&s->inflight, 1) + 1;
     if (n > k->max_parallel_requests) {
       atomic_fetch_sub(&s->inflight, 1);
@@ -311,17 +381,17 @@ void sl_tenancy_admit(struct sl_worker *w, const struct sl_admit_ask *a, struct 
     }
     hold->parallel_taken = true;
   }
-  if (k->rpm_limit <= 0 && k->tpm_limit <= 0) return;
+  if (!limits || (k->rpm_limit <= 0 && k->tpm_limit <= 0)) return;
   uint64_t nowms = sl_now_ms(), ra = 0;
-  int64_t est = a->est_tokens + sl_tenancy_max_output(a->body, 1024, (int64_t)1e12);
-  if (k->tpm_limit > 0 && est > k->tpm_limit) est = k->tpm_limit; /* one request may use the whole minute */
+  int64_t est = sl_tenancy_tpm_estimate(k, a);
+  int64_t rpm = share(a, k->rpm_limit), tpm = share(a, k->tpm_limit);
+  if (tpm > 0 && est > tpm) est = tpm; /* a share below one request's estimate still admits one */
   const char *denied = NULL;
   enum sl_rate_denied which;
   sl_shm_lock(&s->lock);
   struct sl_rate_window req = win_get(&s->req), tok = win_get(&s->tok);
   /* the same arithmetic as a deployment's (core/health_shm.c); a limit <= 0 is not counted */
-  if (sl_policy_rate_take_pair(&req, k->rpm_limit > 0 ? k->rpm_limit : 0, &tok, k->tpm_limit > 0 ? k->tpm_limit : 0,
-                               est, nowms, &ra, &which))
+  if (sl_policy_rate_take_pair(&req, rpm > 0 ? rpm : 0, &tok, tpm > 0 ? tpm : 0, est, nowms, &ra, &which))
     denied = which == SL_RATE_DENIED_REQUESTS ? "rpm_limit" : "tpm_limit";
   if (!denied) {
     win_put(&s->req, &req);
@@ -332,12 +402,20 @@ void sl_tenancy_admit(struct sl_worker *w, const struct sl_admit_ask *a, struct 
     }
   }
   sl_shm_unlock(&s->lock);
-  if (k->rpm_limit > 0) rl_headers(rl_hdrs, "requests", k->rpm_limit, &req, nowms);
-  if (k->tpm_limit > 0) rl_headers(rl_hdrs, "tokens", k->tpm_limit, &tok, nowms);
+  if (k->rpm_limit > 0) rl_headers(rl_hdrs, "requests", rpm, &req, nowms);
+  if (k->tpm_limit > 0) rl_headers(rl_hdrs, "tokens", tpm, &tok, nowms);
   if (denied) {
     v->kind = SL_ADMIT_RATE;
     v->retry_after_s = sl_policy_rate_retry_after_s(ra);
-    snprintf(v->msg, sizeof v->msg, "Rate limit exceeded for key %s: %s %lld per minute",
+    if (a->share_hosts > 1)
+      snprintf(v->msg, sizeof v->msg,
+               "Rate limit exceeded for key %s: %s %lld per minute (this host's share %lld of %u live hosts: the "
+               "cluster's shared state is unreachable)",
+               k->key_alias[0] ? k->key_alias : k->display, denied,
+               (long long)(denied[0] == 'r' ? k->rpm_limit : k->tpm_limit), (long long)(denied[0] == 'r' ? rpm : tpm),
+               a->share_hosts);
+    else
+      snprintf(v->msg, sizeof v->msg, "Rate limit exceeded for key %s: %s %lld per minute",
                            k->key_alias[0] ? k->key_alias : k->display, denied,
                            (long long)(denied[0] == 'r' ? k->rpm_limit : k->tpm_limit));
   }
@@ -398,6 +476,7 @@ void sl_tenancy_account(struct sl_worker *w, struct sl_tenancy_hold *hold, const
   hold->accounted = true;
   if (hold->parallel_taken && hold->key_slot) atomic_fetch_sub(&hold->key_slot->inflight, 1);
   hold->parallel_taken = false;
+  if (hold->cl.mode) sl_cluster_admit_settle(w, hold, s); /* cluster mode: Redis's share of it */
   if (s->attempts == 0 && !hold->tpm_reserved) return;
   if (s->cost_pico > 0) {
     add_spend(hold->key_slot, s->cost_micro, s->cost_pico);

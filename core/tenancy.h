@@ -22,6 +22,24 @@ struct sl_group;
 struct sl_key_record;
 struct sl_shm_key;
 
+/* Cluster mode (core/cluster_admit.c): what the admission took in Redis (mode redis), or
+ * decided locally while degraded (mode degraded), settled when the request is accounted. */
+enum sl_cluster_mode { SL_CLUSTER_NONE = 0, SL_CLUSTER_REDIS, SL_CLUSTER_DEGRADED };
+struct sl_tenancy_cluster {
+  enum sl_cluster_mode mode;
+  bool key_tpm, key_budget, gw_budget; /* what Redis reserved: TPM tokens, budget estimates */
+  uint64_t key_id;
+  uint64_t taken_ms;       /* Redis TIME (redis) or the wall clock (degraded) of the admission */
+  int64_t tok_reserved;    /* tokens reserved on the key's Redis TPM window */
+  int64_t key_period, gw_period; /* budget periods (unix s) of the spend counters */
+  int64_t key_spend_ttl_s, gw_spend_ttl_s;
+  uint64_t resv_seq;       /* this request's reservation field: "<instance>/<worker>/<seq>" */
+  int first_dep;           /* 1 + the deployment chosen at admission (index into cfg); 0: none */
+  bool first_dep_ok;       /* Redis counted it in the deployment's window */
+  int full_dep;            /* 1 + the one Redis found full this minute (index into cfg); 0: none */
+  uint64_t ticket;         /* the admission script in flight (0: none) */
+};
+
 /* What admission took on the payer's behalf, given back when the request is accounted:
  * a parallel-request slot and a TPM reservation on the key's shared-memory slot. */
 struct sl_tenancy_hold {
@@ -30,6 +48,7 @@ struct sl_tenancy_hold {
   uint64_t tpm_taken_ms;
   bool parallel_taken;              /* holds one of the key's max_parallel_requests */
   bool accounted;
+  struct sl_tenancy_cluster cl;
 };
 
 /* What admission looks at. */
@@ -39,7 +58,31 @@ struct sl_admit_ask {
   const struct sl_group *group;     /* the group it resolved to */
   int64_t est_tokens;               /* the prompt's estimated tokens */
   const cJSON *body;                /* for its max_tokens bound (TPM reservation) */
+  /* Cluster mode (core/cluster_admit.c); zero: one host, everything decided here. */
+  enum sl_admit_stage { SL_ADMIT_ALL = 0, SL_ADMIT_PRE, SL_ADMIT_LIMITS } stage; /* PRE: permission,
+                                      table, parallel requests; LIMITS: budgets and windows */
+  unsigned share_hosts;             /* > 1: each limit is ceil(limit / share_hosts) (degraded) */
+  bool budget_unverifiable;         /* degraded with fail_closed_budget: a budget refuses */
 };
+
+/* The TPM reservation admission takes for a request (its prompt estimate + max output,
+ * at most the key's tpm_limit). */
+int64_t sl_tenancy_tpm_estimate(const struct sl_key_record *k, const struct sl_admit_ask *a);
+/* The payer's current-period spend in micro-USD as this host knows it (its ledger + what
+ * it has not flushed), for seeding a cluster counter; kind: 0 key, 1 gateway. */
+int64_t sl_tenancy_local_spend_micro(struct sl_worker *w, const struct sl_key_record *k, int64_t period_start);
+/* The gateway budget's current period start (unix s). */
+int64_t sl_tenancy_gateway_period(const struct sl_worker *w, int64_t now_unix);
+/* Cluster mode: Redis admitted the request; count it in the key's local windows too
+ * (without a check: they are this host's degraded-mode state and /key/info's view), and
+ * keep the local TPM reservation for settling. */
+void sl_tenancy_count_local(struct sl_worker *w, const struct sl_admit_ask *a, struct sl_tenancy_hold *hold);
+/* x-ratelimit-* lines for a window (requests or tokens) as of now_ms. */
+struct sl_rate_window;
+void sl_tenancy_rl_headers(struct sl_buf *b, const char *what, int64_t limit, const struct sl_rate_window *rw,
+                           uint64_t now_ms);
+/* A budget refusal's verdict (spent in micro-USD). */
+void sl_tenancy_budget_refusal(struct sl_admit_verdict *v, const char *who, int64_t spent_micro, double max);
 
 void sl_tenancy_open(struct sl_worker *w);
 void sl_tenancy_close(struct sl_worker *w);

@@ -96,7 +96,14 @@ struct sl_shm_worker {
   _Atomic uint64_t restarts;
   _Atomic int64_t connections;       /* open client connections */
   _Atomic uint64_t heartbeat_ms;     /* monotonic ms of the worker loop's last tick (watchdog) */
+  /* cluster mode (core/cluster.c owns these): 0 off, 1 up, 2 degraded; ms spent degraded
+   * before the current outage; when the current one began (0: up); the live-host count;
+   * admissions by mode (SL_SHM_CLUSTER_*) */
+  _Atomic uint32_t cluster_state, cluster_live_hosts;
+  _Atomic uint64_t cluster_degraded_ms, cluster_down_since_ms;
+  _Atomic uint64_t cluster_admissions[4];
 };
+enum { SL_SHM_CLUSTER_ADMIT_REDIS, SL_SHM_CLUSTER_ADMIT_DEGRADED, SL_SHM_CLUSTER_RECONCILED, SL_SHM_CLUSTER_ADMIT_N };
 
 /* Per router and target group: what the router sent there (core/router.c). */
 #define SL_SHM_MAX_ROUTERS 16

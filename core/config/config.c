@@ -236,6 +236,7 @@ void sl_cfg_config_clear(struct sl_config *c) {
   free(c->cache.embedding_model);
   free(c->cache.embedding_model_q);
   free(c->source);
+  sl_cfg_cluster_clear(&c->cluster);
   sl_plan_free(c->plan);
   memset(c, 0, sizeof *c);
 }

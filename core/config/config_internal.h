@@ -149,6 +149,24 @@ struct sl_cfg_names {
 
 enum { SL_CFG_FB_GENERAL, SL_CFG_FB_CONTEXT_WINDOW, SL_CFG_FB_CONTENT_POLICY, SL_CFG_FB_KINDS };
 
+/* One place of config.yaml that may name a Redis (config_cluster.c): the value nodes of its
+ * keys, read once every section is known (cache_params counts only with type: redis). */
+enum { SL_CFG_REDIS_HOST, SL_CFG_REDIS_PORT, SL_CFG_REDIS_USERNAME, SL_CFG_REDIS_PASSWORD,
+       SL_CFG_REDIS_DB, SL_CFG_REDIS_SSL, SL_CFG_REDIS_URL, SL_CFG_REDIS_NFIELDS };
+struct sl_cfg_redis_src {
+  yaml_node_t *v[SL_CFG_REDIS_NFIELDS]; /* NULL: absent */
+  yaml_node_t *url_scalar;  /* coordination_redis written as one URL string */
+  yaml_node_t *bad;         /* an unsupported shape's value node (sentinel, cluster nodes) */
+  const char *bad_key;      /* its key name */
+  yaml_node_t *max_conn;    /* cache_params.max_connections (accepted, ignored) */
+  yaml_node_t *map;         /* the section's mapping, for messages */
+};
+struct sl_cfg_cluster_scratch {
+  struct sl_cfg_redis_src coord, cache, router;
+  yaml_node_t *ns_node;     /* cache_params.namespace */
+  yaml_node_t *settings;    /* sluice_settings.cluster's mapping */
+};
+
 struct sl_cfg_scratch {
   struct sl_config c;
   int router_retries, litellm_retries;    /* -1: unset */
@@ -174,6 +192,7 @@ struct sl_cfg_scratch {
   yaml_node_t **id_nodes; /* per deployment: model_info.id node, or the entry */
   yaml_node_t **router_nodes; /* per router: its entry */
   size_t *router_index;       /* per router: its position in model_list */
+  struct sl_cfg_cluster_scratch cluster; /* config_cluster.c */
 };
 void sl_cfg_scratch_init(struct sl_cfg_scratch *s);
 int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s);
@@ -183,6 +202,16 @@ extern const struct sl_cfg_section sl_cfg_root_section;
 extern const struct sl_cfg_section sl_cfg_router_section;  /* config_router.c */
 extern const struct sl_cfg_section sl_cfg_litellm_section; /* config_router.c */
 extern const struct sl_cfg_section sl_cfg_sluice_section;  /* config_sluice.c */
+/* Cluster mode (config_cluster.c): general_settings.coordination_redis's value, the
+ * sluice_settings.cluster section, the cache_params/router_settings keys that name a Redis
+ * (their nodes kept until the end), and the resolution after every section is read: the
+ * first source that names a Redis, the REDIS_* environment, conflicts, unsupported shapes. */
+int sl_cfg_parse_coordination_redis(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field);
+int sl_cfg_keep_node(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field);
+int sl_cfg_redis_unsupported(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field);
+extern const struct sl_cfg_section sl_cfg_cluster_section;
+int sl_cfg_cluster_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s);
+void sl_cfg_cluster_clear(struct sl_cluster_settings *cl);
 /* After every section is read: LiteLLM's router/litellm precedence, then aliases and fallbacks
  * checked against model_list's groups (config_router.c). */
 int sl_cfg_router_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s);

@@ -266,12 +266,20 @@ static const struct sl_cfg_key router_keys[] = {
     KEY("cooldown_time", SL_K_NUM, SCR(router_cooldown)),
     KEY("retry_after", SL_K_NUM, SCR(c.retry_after_s)),
     KEY("stream_timeout", SL_K_NUM, SCR(router_stream_timeout), .flags = SL_F_POSITIVE),
+    /* the Redis LiteLLM's Router shares usage through: cluster mode (config_cluster.c) */
+    KEY("redis_host", SL_K_FUNC, SCR(cluster.router.v[SL_CFG_REDIS_HOST]), .fn = sl_cfg_keep_node),
+    KEY("redis_port", SL_K_FUNC, SCR(cluster.router.v[SL_CFG_REDIS_PORT]), .fn = sl_cfg_keep_node),
+    KEY("redis_password", SL_K_FUNC, SCR(cluster.router.v[SL_CFG_REDIS_PASSWORD]), .fn = sl_cfg_keep_node),
+    KEY("redis_db", SL_K_FUNC, SCR(cluster.router.v[SL_CFG_REDIS_DB]), .fn = sl_cfg_keep_node),
+    KEY("redis_url", SL_K_FUNC, SCR(cluster.router.v[SL_CFG_REDIS_URL]), .fn = sl_cfg_keep_node),
+    KEY("redis_startup_nodes", SL_K_FUNC, SCR(cluster.router), .fn = sl_cfg_redis_unsupported),
+    KEY("redis_sentinel_nodes", SL_K_FUNC, SCR(cluster.router), .fn = sl_cfg_redis_unsupported),
+    KEY("redis_service_name", SL_K_FUNC, SCR(cluster.router), .fn = sl_cfg_redis_unsupported),
 };
 
 static const char *const router_known[] = {
     "routing_strategy_args", "allowed_fails_policy", "disable_cooldowns", "retry_policy",
-    "model_group_retry_policy", "redis_host", "redis_port", "redis_password", "redis_url",
-    "cache_responses", "cache_kwargs", "caching_groups", "client_ttl", "enable_pre_call_checks",
+    "model_group_retry_policy", "cache_responses", "cache_kwargs", "caching_groups", "client_ttl", "enable_pre_call_checks",
     "optional_pre_call_checks", "enable_tag_filtering", "tag_filtering_match_any",
     "default_litellm_params", "default_max_parallel_requests", "default_priority",
     "provider_budget_config", "polling_interval", "set_verbose", "debug_level",
@@ -289,6 +297,8 @@ static int finish_cache_params(struct sl_cfg_ctx *c, const char *path, yaml_node
   struct sl_cfg_scratch *s = target;
   s->cache_type_node = seen[0] ? seen[0] : map;
   s->cache_emb_node = seen[5] ? seen[5] : seen[6] ? seen[6] : map;
+  s->cluster.cache.map = map;
+  s->cluster.ns_node = seen[2] ? seen[2] : map;
   return 0;
 }
 
@@ -302,9 +312,23 @@ static const struct sl_cfg_key cache_params_keys[] = {
     KEY("similarity_threshold", SL_K_NUM, SCR(c.cache.similarity_threshold)), /* <= 1: finish_litellm */
     KEY("redis_semantic_cache_embedding_model", SL_K_STR, SCR(c.cache.embedding_model)),
     KEY("qdrant_semantic_cache_embedding_model", SL_K_STR, SCR(c.cache.embedding_model_q)),
+    /* type: redis: the Redis of cluster mode, and its second cache tier (config_cluster.c
+     * reads these; with the LMDB types they are warned about as ignored) */
+    KEY("host", SL_K_FUNC, SCR(cluster.cache.v[SL_CFG_REDIS_HOST]), .fn = sl_cfg_keep_node),
+    KEY("port", SL_K_FUNC, SCR(cluster.cache.v[SL_CFG_REDIS_PORT]), .fn = sl_cfg_keep_node),
+    KEY("username", SL_K_FUNC, SCR(cluster.cache.v[SL_CFG_REDIS_USERNAME]), .fn = sl_cfg_keep_node),
+    KEY("password", SL_K_FUNC, SCR(cluster.cache.v[SL_CFG_REDIS_PASSWORD]), .fn = sl_cfg_keep_node),
+    KEY("db", SL_K_FUNC, SCR(cluster.cache.v[SL_CFG_REDIS_DB]), .fn = sl_cfg_keep_node),
+    KEY("ssl", SL_K_FUNC, SCR(cluster.cache.v[SL_CFG_REDIS_SSL]), .fn = sl_cfg_keep_node),
+    KEY("url", SL_K_FUNC, SCR(cluster.cache.v[SL_CFG_REDIS_URL]), .fn = sl_cfg_keep_node),
+    KEY("max_connections", SL_K_FUNC, SCR(cluster.cache.max_conn), .fn = sl_cfg_keep_node),
+    KEY("redis_startup_nodes", SL_K_FUNC, SCR(cluster.cache), .fn = sl_cfg_redis_unsupported),
+    KEY("startup_nodes", SL_K_FUNC, SCR(cluster.cache), .fn = sl_cfg_redis_unsupported),
+    KEY("service_name", SL_K_FUNC, SCR(cluster.cache), .fn = sl_cfg_redis_unsupported),
+    KEY("sentinel_nodes", SL_K_FUNC, SCR(cluster.cache), .fn = sl_cfg_redis_unsupported),
 };
 
-/* host, port, password, supported_call_types, mode, s3_*, ...: meaningless for LMDB */
+/* supported_call_types, mode, s3_*, ...: meaningless for LMDB */
 static const struct sl_cfg_section cache_params_section = {
     cache_params_keys, N(cache_params_keys), NULL, NULL, SL_UNKNOWN_WARN,
     "not used by sluice's LMDB cache, ignored", finish_cache_params};
@@ -354,6 +378,9 @@ static int finish_litellm(struct sl_cfg_ctx *c, const char *path, yaml_node_t *m
     cs->embedding_model_q = NULL;
   }
   if (strcmp(t, "local") == 0 || strcmp(t, "disk") == 0)
+    return 0;
+  if (strcmp(t, "redis") == 0) /* the local LMDB cache stays; Redis is cluster mode's, and its second
+                                  cache tier with cache: true (config_cluster.c) */
     return 0;
   if (strcmp(t, "semantic") == 0 || strcmp(t, "redis-semantic") == 0 || strcmp(t, "qdrant-semantic") == 0) {
     cs->semantic = true;

@@ -313,6 +313,12 @@ const struct sl_config sl_cfg_defaults = {
     .cache = {.enabled = false, .type = "local", .ttl_s = 3600, .namespace_ = "", .max_size = (size_t)1 << 30,
               .similarity_threshold = 0.9, .semantic_max_entries = 10000},
     .responses = {.max_size = (size_t)256 << 20, .ttl_ms = 30ull * 86400 * 1000},
+    /* cluster mode: general_settings.coordination_redis and friends, sluice_settings.cluster
+     * (host "127.0.0.1", ns "sluice" and instance hostname:port are set where they apply:
+     * config_cluster.c, core/cluster.c) */
+    .cluster = {.redis = {.port = 6379, .timeout_ms = 100, .connect_timeout_ms = 1000, .heartbeat_ms = 1000},
+                .cache_tier = false,
+                .fail_closed_budget = false},
 };
 
 int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s) {
@@ -485,6 +491,9 @@ static const struct sl_cfg_key general_keys[] = {
     KEY("budget_duration", SL_K_STR, SCR(c.budget_duration)),
     KEY("permitted_regions", SL_K_FUNC, SCR(c.permitted_regions), .fn = parse_regions),
     KEY("preferred_regions", SL_K_FUNC, SCR(c.preferred_regions), .fn = parse_regions),
+    /* cluster mode (config_cluster.c) */
+    KEY("coordination_redis", SL_K_FUNC, SCR(cluster.coord), .fn = sl_cfg_parse_coordination_redis),
+    KEY("fail_closed_budget_enforcement", SL_K_BOOL, SCR(c.cluster.fail_closed_budget)),
 };
 
 static const struct sl_cfg_section general_section = {
@@ -526,7 +535,9 @@ static int finish_root(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map,
     rc = assign_ids(c, s);
   if (rc == 0)
     rc = sl_cfg_routers_resolve(c, &s->c, s->router_nodes, s->router_index);
-  return rc ? rc : sl_cfg_router_resolve(c, s);
+  if (rc == 0)
+    rc = sl_cfg_router_resolve(c, s);
+  return rc ? rc : sl_cfg_cluster_resolve(c, s);
 }
 
 static const struct sl_cfg_key root_keys[] = {

@@ -47,6 +47,12 @@ static void clean_env(void) {
   unsetenv("OR_API_KEY");
   unsetenv("HOSTED_VLLM_API_KEY");
   unsetenv("LITELLM_MASTER_KEY");
+  /* cluster mode reads these (test_config_cluster.c) */
+  static const char *const redis_env[] = {"REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_USERNAME",
+                                          "REDIS_URL", "REDIS_SSL", "REDIS_CLUSTER_NODES",
+                                          "REDIS_SENTINEL_NODES", "REDIS_SERVICE_NAME"};
+  for (size_t i = 0; i < sizeof redis_env / sizeof redis_env[0]; i++)
+    unsetenv(redis_env[i]);
 }
 
 static int load(const char *yaml, struct sl_config **c, char *err, size_t errlen,
@@ -331,11 +337,15 @@ static void full_config(void) {
   CHECK(nwarn(&w, "t.yaml:49: litellm_settings.success_callback: not supported yet") == 1);
   CHECK(nwarn(&w, "routing_strategy") == 0); /* read now */
   CHECK(nwarn(&w, "fallbacks") == 0);
-  CHECK(nwarn(&w, "t.yaml:55: router_settings.redis_host: not supported yet") == 1);
+  /* router_settings.redis_host names the Redis of cluster mode (issue 16): read, not warned */
+  CHECK(nwarn(&w, "redis_host") == 0);
+  CHECK(c->cluster.redis.enabled);
+  CHECK_STR(c->cluster.redis.host, "localhost");
+  CHECK_STR(c->cluster.redis.source, "router_settings.redis_host");
   CHECK(nwarn(&w, "t.yaml:56: router_settings.frobnicate: unknown router_settings key") == 1);
   CHECK(nwarn(&w, "t.yaml:60: general_settings.database_url: not supported yet") == 1);
   CHECK(nwarn(&w, "t.yaml:62: environment_variables: not applied by sluice") == 1);
-  CHECK(w.n == 8);
+  CHECK(w.n == 7);
   CHECK(c->routing_strategy == SL_STRAT_LATENCY);
   CHECK(c->nfallbacks == 1);
   if (c->nfallbacks == 1) {
@@ -1088,11 +1098,14 @@ static void router_config(void) {
   CHECK(c->hedging.max_extra == 2);
   CHECK(c->hedging.budget_ratio == 0.05);
   CHECK(c->hedging.budget_burst == 20);
-  CHECK(nwarn(&w, "t.yaml:31: router_settings.redis_host: not supported yet, ignored") == 1);
+  CHECK(nwarn(&w, "redis_host") == 0); /* cluster mode's Redis (test_config_cluster.c) */
+  CHECK(c->cluster.redis.enabled && c->cluster.redis.port == 6379);
+  CHECK_STR(c->cluster.redis.host, "localhost");
+  CHECK(!c->cluster.cache_tier); /* cache type disk: LMDB only */
   CHECK(nwarn(&w, "t.yaml:38: litellm_settings.cache_params.supported_call_types: not used by "
                   "sluice's LMDB cache, ignored") == 1);
   CHECK(nwarn(&w, "t.yaml:39: litellm_settings.cache_params.disk_cache_dir: not used") == 1);
-  CHECK(w.n == 3);
+  CHECK(w.n == 2);
   sl_config_free(c);
 }
 
@@ -1541,18 +1554,38 @@ static void cache_types(void) {
     sl_config_free(c);
   }
   /* an unsupported type with the cache off: LiteLLM would not read it either */
-  CHECK(load(ONE_DEP "litellm_settings:\n  cache: false\n  cache_params:\n    type: redis\n",
+  CHECK(load(ONE_DEP "litellm_settings:\n  cache: false\n  cache_params:\n    type: s3\n",
              &c, err, sizeof err, &w) == 0);
   if (c) {
     CHECK(!c->cache.enabled);
     CHECK_STR(c->cache.type, "local");
-    CHECK(nwarn(&w, "t.yaml:9: litellm_settings.cache_params.type: cache type 'redis' is not "
+    CHECK(nwarn(&w, "t.yaml:9: litellm_settings.cache_params.type: cache type 's3' is not "
                     "supported by sluice (it caches in LMDB); ignored because "
                     "litellm_settings.cache is not true") == 1);
     sl_config_free(c);
   }
+  /* type: redis is cluster mode (issue 16; test_config_cluster.c): with the cache off, its
+   * Redis is still the one the instances share, but not a cache tier */
+  CHECK(load(ONE_DEP "litellm_settings:\n  cache: false\n  cache_params:\n    type: redis\n",
+             &c, err, sizeof err, &w) == 0);
+  if (c) {
+    CHECK(!c->cache.enabled);
+    CHECK(c->cluster.redis.enabled && !c->cluster.cache_tier);
+    CHECK(nwarn(&w, "t.yaml:9: litellm_settings.cache_params.type: 'redis' while litellm_settings.cache "
+                    "is not true: this Redis serves cluster mode") == 1);
+    sl_config_free(c);
+  }
+  /* with the cache on: LMDB stays the first tier, Redis is the second */
+  CHECK(load(ONE_DEP "litellm_settings:\n  cache_params:\n    type: redis\n    host: h\n  cache: true\n",
+             &c, err, sizeof err, &w) == 0);
+  if (c) {
+    CHECK(c->cache.enabled && c->cluster.cache_tier && c->cluster.redis.enabled);
+    CHECK_STR(c->cluster.redis.host, "h");
+    CHECK(w.n == 0);
+    sl_config_free(c);
+  }
   /* (redis-semantic and qdrant-semantic are the semantic cache: cache_semantic) */
-  static const char *const unsupported[] = {"redis", "s3", "gcs", "memcached"};
+  static const char *const unsupported[] = {"s3", "gcs", "memcached"};
   for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
     char y[512], want[256];
     snprintf(y, sizeof y,
