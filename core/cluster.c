@@ -23,9 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/cluster_features.h"
+#include "core/config/config_cluster.h"
 #include "core/log.h"
 #include "core/redis_conn.h"
 #include <hiredis/hiredis.h>
@@ -144,18 +144,6 @@ static void on_tick(uv_timer_t *t) {
   sl_cluster_spend_tick(c);
 }
 
-static void instance_id(const struct sl_worker *w, char *out, size_t cap) {
-  const char *cfgi = w->cfg->cluster.redis.instance;
-  if (cfgi && cfgi[0]) {
-    snprintf(out, cap, "%s", cfgi);
-    return;
-  }
-  char host[100] = "localhost";
-  if (gethostname(host, sizeof host - 1) != 0) snprintf(host, sizeof host, "localhost");
-  host[sizeof host - 1] = 0;
-  snprintf(out, cap, "%s:%u", host, (unsigned)w->listen_port);
-}
-
 int sl_cluster_open(struct sl_worker *w) {
   w->cluster = NULL;
   const struct sl_redis_settings *rs = &w->cfg->cluster.redis;
@@ -169,7 +157,7 @@ int sl_cluster_open(struct sl_worker *w) {
     return -ENOMEM;
   }
   c->w = w;
-  instance_id(w, c->instance, sizeof c->instance);
+  sl_config_cluster_instance(w->cfg, w->listen_port, c->instance, sizeof c->instance);
   snprintf(c->ns, sizeof c->ns, "%s", rs->ns && rs->ns[0] ? rs->ns : "sluice");
   c->live_hosts = 1;
   c->down_since_ms = sl_now_ms();
