@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "core/admin_internal.h"
+#include "core/cluster_spend.h"
 #include "core/request_internal.h"
 #include "core/respond.h"
 #include "core/tenancy.h"
@@ -60,6 +61,7 @@ void sl__admin_fail_store(struct sl__admin_job *j, const char *what, int rc) {
 
 static void job_free(struct sl__admin_job *j) {
   if (j->destroy) j->destroy(j);
+  sl_cluster_spend_view_free(j->spend);
   if (j->body) cJSON_free(j->body);
   free(j);
 }
@@ -73,11 +75,14 @@ static void job_work(uv_work_t *wk) {
 static void job_after(uv_work_t *wk, int status) {
   struct sl__admin_job *j = wk->data;
   struct sl_request *rq = j->rq;
+  if (!status && j->status < 400 && j->after) j->after(j); /* cluster mode: push a key write */
   if (!rq->finished) { /* else the client left: nobody to answer */
     if (status)
       sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "The admin job was cancelled");
     else if (j->status >= 400)
       sl_respond_error(rq, j->status, j->err_code, NULL, "%s", j->err_msg);
+    else if (j->extra_hdrs)
+      sl_respond_body(rq, j->status, NULL, j->extra_hdrs, j->body, j->len);
     else
       sl_respond_json(rq, j->status, j->body, j->len);
   }

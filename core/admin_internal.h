@@ -21,6 +21,7 @@
 struct sl_request;
 struct sl_worker;
 struct sl_key_record;
+struct sl_cluster_spend_view;
 
 struct sl__admin_job {
   uv_work_t work;
@@ -34,6 +35,11 @@ struct sl__admin_job {
   char err_msg[512];
   char *body;                    /* JSON, malloc'd (status < 400) */
   size_t len;
+  /* cluster mode (core/cluster_keys.h, core/cluster_spend.h) */
+  void (*after)(struct sl__admin_job *); /* loop thread, once run answered < 400, before the
+                                            answer is sent (even if the client left); may be NULL */
+  const char *extra_hdrs;        /* header lines for a successful answer (static text); NULL: none */
+  struct sl_cluster_spend_view *spend; /* the other hosts' spend; freed with the job */
 };
 
 /* Queues j (allocated by the caller, zeroed apart from run/destroy and its own fields)
@@ -83,5 +89,12 @@ cJSON *sl__admin_key_info_object(const struct sl_key_record *r, int64_t spend_mi
 
 /* admin_spend.c */
 void sl_admin_spend_report(struct sl_request *rq);
+/* sl__admin_queue, after fetching the other hosts' spend into j->spend in cluster mode
+ * (kind -1: every kind; id 0: every payer; totals: all-time totals, else day rows); then
+ * j->extra_hdrs says "x-sluice-spend-scope: cluster", or "local" when Redis could not
+ * answer (this host's ledger only). Outside cluster mode: sl__admin_queue. */
+void sl__admin_queue_spend(struct sl_request *rq, struct sl__admin_job *j, int kind, uint64_t id, bool totals);
+/* sl__admin_key_spend_micro plus the other hosts' total in j->spend. */
+int64_t sl__admin_job_key_spend(struct sl__admin_job *j, uint64_t id);
 
 #endif

@@ -25,12 +25,14 @@
 #include <time.h>
 
 #include "core/admin_internal.h"
+#include "core/cluster_keys.h"
 #include "core/request_internal.h"
 #include "core/respond.h"
 #include "policy/duration.h"
 #include "policy/region.h"
 #include "core/tenancy.h"
 #include "store/keys.h"
+#include "store/spend.h"
 
 /* ---- the fields of /key/generate and /key/update ---- */
 
@@ -333,7 +335,7 @@ static void answer_info(struct sl__admin_job *j, const struct sl_key_record *r) 
   char hex[65];
   sl_keys_hash_hex(r->hash, hex);
   cJSON *o = cJSON_CreateObject();
-  cJSON *info = sl__admin_key_info_object(r, sl__admin_key_spend_micro(j->w, r->id));
+  cJSON *info = sl__admin_key_info_object(r, sl__admin_job_key_spend(j, r->id));
   if (!o || !info) {
     cJSON_Delete(o);
     cJSON_Delete(info);
@@ -350,7 +352,11 @@ static void answer_info(struct sl__admin_job *j, const struct sl_key_record *r) 
 struct gen_job {
   struct sl__admin_job j;
   struct key_in in;
+  uint8_t hash[32]; /* the new key's, for cluster mode's push */
 };
+
+/* Cluster mode: every key write reaches the other hosts (a no-op on one host). */
+static void gen_after(struct sl__admin_job *j) { sl_cluster_keys_push(j->w, ((struct gen_job *)j)->hash); }
 
 static void gen_destroy(struct sl__admin_job *j) { key_in_free(&((struct gen_job *)j)->in); }
 
@@ -371,8 +377,9 @@ static void gen_run(struct sl__admin_job *j) {
     sl__admin_fail_store(j, "create the key", rc);
     return;
   }
+  memcpy(g->hash, r.hash, 32);
   /* a custom secret used before keeps its ledger (its spend) */
-  cJSON *o = sl__admin_key_info_object(&r, sl__admin_key_spend_micro(j->w, r.id));
+  cJSON *o = sl__admin_key_info_object(&r, sl__admin_job_key_spend(j, r.id));
   sl_key_record_free(&r);
   if (!o || !cJSON_AddStringToObject(o, "key", secret)) {
     cJSON_Delete(o);
@@ -400,6 +407,7 @@ void sl_admin_key_generate(struct sl_request *rq) {
   }
   g->j.run = gen_run;
   g->j.destroy = gen_destroy;
+  g->j.after = gen_after;
   sl__admin_queue(rq, &g->j);
 }
 
@@ -450,7 +458,7 @@ void sl_admin_key_info(struct sl_request *rq) {
   }
   memcpy(ij->hash, hash, 32);
   ij->j.run = info_run;
-  sl__admin_queue(rq, &ij->j);
+  sl__admin_queue_spend(rq, &ij->j, SL_SPEND_KEY, sl_spend_id_hash(SL_SPEND_KEY, hash), true);
 }
 
 /* ---- POST /key/update ---- */
@@ -463,6 +471,8 @@ struct upd_job {
   const char *what; /* for a store failure: "update the key", "block the key", ... */
 };
 
+static void upd_after(struct sl__admin_job *j) { sl_cluster_keys_push(j->w, ((struct upd_job *)j)->hash); }
+
 static void upd_destroy(struct sl__admin_job *j) {
   struct upd_job *u = (struct upd_job *)j;
   key_in_free(&u->in);
@@ -472,7 +482,7 @@ static void upd_destroy(struct sl__admin_job *j) {
 /* LiteLLM's flat answer of /key/update, /key/block and /key/unblock: the key's fields at
  * the top level ("token" the hash), plus "key" as the client named it (update only). */
 static void answer_flat(struct sl__admin_job *j, const struct sl_key_record *r, const char *given) {
-  cJSON *o = sl__admin_key_info_object(r, sl__admin_key_spend_micro(j->w, r->id));
+  cJSON *o = sl__admin_key_info_object(r, sl__admin_job_key_spend(j, r->id));
   if (!o || (given && !cJSON_AddStringToObject(o, "key", given))) {
     cJSON_Delete(o);
     sl__admin_fail(j, 500, SL_ERR_INTERNAL, "Out of memory");
@@ -533,6 +543,7 @@ void sl_admin_key_update(struct sl_request *rq) {
   }
   u->j.run = upd_run;
   u->j.destroy = upd_destroy;
+  u->j.after = upd_after;
   sl__admin_queue(rq, &u->j);
 }
 
@@ -562,6 +573,7 @@ void sl_admin_key_block(struct sl_request *rq, bool blocked) {
   u->what = blocked ? "block the key" : "unblock the key";
   u->j.run = upd_run;
   u->j.destroy = upd_destroy;
+  u->j.after = upd_after;
   sl__admin_queue(rq, &u->j);
 }
 
@@ -574,6 +586,12 @@ struct del_job {
   bool *resolved;      /* per alias */
   char **given;        /* n + naliases strings as the client wrote them */
 };
+
+static void del_after(struct sl__admin_job *j) {
+  struct del_job *d = (struct del_job *)j;
+  for (size_t i = 0; i < d->n + d->naliases; i++)
+    if (i < d->n || d->resolved[i - d->n]) sl_cluster_keys_push(j->w, d->hash[i]);
+}
 
 static void del_destroy(struct sl__admin_job *j) {
   struct del_job *d = (struct del_job *)j;
@@ -704,6 +722,7 @@ void sl_admin_key_delete(struct sl_request *rq) {
   for (size_t i = 0; i < d->n; i++) sl_keys_ref(d->given[i], strlen(d->given[i]), d->hash[i]);
   d->j.run = del_run;
   d->j.destroy = del_destroy;
+  d->j.after = del_after;
   sl__admin_queue(rq, &d->j);
 }
 
@@ -779,7 +798,7 @@ static void list_run(struct sl__admin_job *j) {
   /* spend after the walk: no store call may run inside it */
   size_t i = 0;
   for (cJSON *item = l->keys->child; l->full && item; item = item->next, i++)
-    cJSON_ReplaceItemInObjectCaseSensitive(item, "spend", sl__admin_usd(sl__admin_key_spend_micro(j->w, l->ids[i])));
+    cJSON_ReplaceItemInObjectCaseSensitive(item, "spend", sl__admin_usd(sl__admin_job_key_spend(j, l->ids[i])));
   cJSON *o = cJSON_CreateObject();
   if (!o) {
     sl__admin_fail(j, 500, SL_ERR_INTERNAL, "Out of memory");
@@ -836,5 +855,6 @@ void sl_admin_key_list(struct sl_request *rq) {
   }
   l->j.run = list_run;
   l->j.destroy = list_destroy;
-  sl__admin_queue(rq, &l->j);
+  if (l->full) sl__admin_queue_spend(rq, &l->j, SL_SPEND_KEY, 0, true); /* spend of every key shown */
+  else sl__admin_queue(rq, &l->j);
 }

@@ -11,7 +11,13 @@
  *       "rows":[{"day":"2026-11-21","id":"<key token | model group>","name":"<alias or
  *       sk-ab...wxyz | model group>","spend":0.0123}, ...]}   ordered by day, then name
  * Spend is USD with six decimals. A day's row holds what the flusher moved on that UTC
- * day: spend of the last second before midnight may land on the next day. */
+ * day: spend of the last second before midnight may land on the next day.
+ *
+ * Cluster mode (core/cluster_spend.h): before the job runs, the other hosts' rows are
+ * fetched from Redis (one script call) and added to this host's, row by row (same day,
+ * same payer); the answer carries x-sluice-spend-scope: cluster, or local when Redis
+ * could not answer (this host's ledger only). sl__admin_queue_spend does the same for
+ * /key/info and /key/list. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +25,7 @@
 #include <time.h>
 
 #include "core/admin_internal.h"
+#include "core/cluster_spend.h"
 #include "core/request_internal.h"
 #include "core/respond.h"
 #include "policy/cost.h"
@@ -29,6 +36,7 @@
 
 struct rep_row {
   uint32_t day;
+  uint64_t raw; /* the ledger id */
   int64_t micro;
   char *id, *name;
 };
@@ -125,6 +133,7 @@ static int row_cb(void *ctx, const struct sl_spend_report_row *row) {
   }
   struct rep_row *o = &r->rows[r->n];
   o->day = row->day;
+  o->raw = row->id;
   o->micro = row->v.micro;
   o->id = strdup(id);
   o->name = strdup(name[0] ? name : id);
@@ -147,6 +156,47 @@ static int cmp_row(const void *a, const void *b) {
   return c ? c : strcmp(x->id, y->id);
 }
 
+static int cmp_day_raw(const void *a, const void *b) {
+  const struct rep_row *x = a, *y = b;
+  if (x->day != y->day) return x->day < y->day ? -1 : 1;
+  return x->raw < y->raw ? -1 : x->raw > y->raw;
+}
+
+/* Cluster mode: the other hosts' day rows in range join this host's; rows of the same
+ * (day, payer) become one, named as this host names it. -1 when out of memory. */
+static int merge_remote(struct rep_job *r) {
+  const struct sl_cluster_spend_row *rows;
+  size_t n = sl_cluster_spend_view_rows(r->j.spend, &rows), local = r->n;
+  for (size_t i = 0; i < n; i++) {
+    if (rows[i].kind != (unsigned)r->kind || rows[i].day == SL_CLUSTER_SPEND_TOTAL || rows[i].day < r->start ||
+        rows[i].day > r->end)
+      continue;
+    struct sl_spend_report_row x = {.kind = r->kind, .id = rows[i].id, .day = rows[i].day, .label = ""};
+    x.v.micro = rows[i].micro;
+    if (row_cb(r, &x)) return -1;
+  }
+  if (r->n == local) return 0;
+  qsort(r->rows, r->n, sizeof *r->rows, cmp_day_raw);
+  size_t w = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    if (w && r->rows[w - 1].day == r->rows[i].day && r->rows[w - 1].raw == r->rows[i].raw) {
+      struct rep_row *a = &r->rows[w - 1], *b = &r->rows[i];
+      a->micro = sl_policy_add_sat(a->micro, b->micro);
+      if (!strcmp(a->name, a->id) && strcmp(b->name, b->id)) { /* keep the better name */
+        char *t = a->name;
+        a->name = b->name;
+        b->name = t;
+      }
+      free(b->id);
+      free(b->name);
+      continue;
+    }
+    r->rows[w++] = r->rows[i];
+  }
+  r->n = w;
+  return 0;
+}
+
 static void rep_run(struct sl__admin_job *j) {
   struct rep_job *r = (struct rep_job *)j;
   int rc = 0;
@@ -161,6 +211,10 @@ static void rep_run(struct sl__admin_job *j) {
   }
   if (rc) {
     sl__admin_fail_store(j, "read the spend ledger", rc);
+    return;
+  }
+  if (!rc && j->spend && merge_remote(r)) {
+    sl__admin_fail(j, 500, SL_ERR_INTERNAL, "Out of memory");
     return;
   }
   if (r->n) qsort(r->rows, r->n, sizeof *r->rows, cmp_row);
@@ -239,5 +293,45 @@ void sl_admin_spend_report(struct sl_request *rq) {
   r->end = end;
   r->j.run = rep_run;
   r->j.destroy = rep_destroy;
-  sl__admin_queue(rq, &r->j);
+  sl__admin_queue_spend(rq, &r->j, (int)kind, 0, false);
+}
+
+/* ---- cluster mode: the other hosts' spend, fetched before a job runs ---- */
+
+static const char SCOPE_CLUSTER[] = "x-sluice-spend-scope: cluster\r\n";
+static const char SCOPE_LOCAL[] = "x-sluice-spend-scope: local\r\n";
+
+static void spend_fetched(void *ud, struct sl_cluster_spend_view *v) {
+  struct sl__admin_job *j = ud;
+  struct sl_request *rq = j->rq;
+  j->spend = v;
+  j->extra_hdrs = v ? SCOPE_CLUSTER : SCOPE_LOCAL;
+  if (rq->finished) { /* the client left while Redis answered */
+    sl_cluster_spend_view_free(j->spend);
+    if (j->destroy) j->destroy(j);
+    free(j);
+  } else {
+    sl__admin_queue(rq, j);
+  }
+  sl_request_release(rq); /* the hold taken for the fetch */
+}
+
+void sl__admin_queue_spend(struct sl_request *rq, struct sl__admin_job *j, int kind, uint64_t id, bool totals) {
+  struct sl_worker *w = rq->w;
+  if (!sl_cluster_spend_enabled(w)) {
+    sl__admin_queue(rq, j);
+    return;
+  }
+  j->rq = rq;
+  rq->open_handles++; /* released in spend_fetched */
+  if (sl_cluster_spend_fetch(w, kind, id, totals, spend_fetched, j)) {
+    rq->open_handles--;          /* the request is live: this never frees it */
+    j->extra_hdrs = SCOPE_LOCAL; /* Redis is down: this host's ledger only */
+    sl__admin_queue(rq, j);
+  }
+}
+
+int64_t sl__admin_job_key_spend(struct sl__admin_job *j, uint64_t id) {
+  return sl_policy_add_sat(sl__admin_key_spend_micro(j->w, id),
+                           sl_cluster_spend_view_total(j->spend, SL_SPEND_KEY, id));
 }

@@ -846,7 +846,7 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   struct sl_candidate small[16], *cands = g->n <= 16 ? small : malloc(g->n * sizeof *cands);
   if (!cands) return 0;
   /* cluster mode: the first attempt goes where admission chose (and Redis counted) */
-  int first = rq->hold.cl.first_dep >= 0 ? sl_cluster_first_choice(rq, g, tried) : -1;
+  int first = rq->hold.cl.first_dep > 0 ? sl_cluster_first_choice(rq, g, tried) : -1;
   if (first >= 0) {
     *ch = (struct sl_choice){.index = first};
     tried[first] = true;
@@ -855,6 +855,7 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   for (; first < 0;) {
     sl_health_snapshot(w, g, tried, rq->stream, cands);
     sl_region_apply(rq, g, cands);
+    sl_cluster_mark_full(rq, g, cands);
     *ch = sl_policy_choose(w->cfg->plan->strategy, cands, g->n, sl_now_ms(), sl_health_minute_left(), rq->est_tokens,
                            &w->rng);
     if (ch->index < 0) break;

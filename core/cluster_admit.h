@@ -31,9 +31,12 @@ enum sl_cluster_admit_rc sl_cluster_admit(struct sl_request *rq, const struct sl
 void sl_cluster_admit_settle(struct sl_worker *w, struct sl_tenancy_hold *hold, const struct sl_request_summary *s);
 
 /* try_group's first choice: the group position of the deployment chosen (and counted by
- * Redis) at admission, or -1 (then choose as usual). A deployment Redis found full is
- * marked tried for this request. */
+ * Redis) at admission, or -1 (then choose as usual). */
 int sl_cluster_first_choice(struct sl_request *rq, const struct sl_group *g, bool *tried);
+/* After each health snapshot: the deployment Redis found full is shown at its limit to
+ * this request's choice (so a group with nothing else answers 429 as one host does). */
+struct sl_candidate;
+void sl_cluster_mark_full(const struct sl_request *rq, const struct sl_group *g, struct sl_candidate *c);
 /* An attempt starts on dep (try_group): sl_health_begin, in cluster mode with this host's
  * share of the deployment's limits, plus an asynchronous count into its Redis windows (or
  * the reconciliation table while degraded). counted: Redis already counted it (the first
@@ -43,5 +46,14 @@ bool sl_cluster_dep_begin(struct sl_worker *w, size_t dep, bool probe, int64_t e
 /* Pure arithmetic shared with the unit tests: a budget in USD as whole micro-USD, rounded
  * up (a budget below a micro-USD still refuses once anything is spent). */
 int64_t sl_cluster_budget_micro(double usd);
+
+/* The scripts' Lua (exported for test/unit/test_cluster_admit.c, which runs them on a
+ * real redis-server against policy/ratelimit.c). admit: KEYS kreq ktok kspend kresv
+ * gspend gresv dreq dtok; ARGV rpm tpm tokens key_budget gw_budget resv_micro resv_field
+ * resv_ttl_ms dep_rpm dep_tpm dep_tokens key_seed gw_seed key_ttl_s gw_ttl_s; reply
+ * {verdict (0 ok, 1 rate, 2 key budget, 3 gateway budget), spent, now_ms, the key's request
+ * window m p c and token window m p c as found, deployment counted (0/1)}. ops: see the
+ * file. */
+extern const char sl_cluster_admit_lua[], sl_cluster_ops_lua[];
 
 #endif

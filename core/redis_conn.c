@@ -31,11 +31,12 @@
 #include "net/upstream.h"
 #include "store/redis_resp.h"
 
-#define RC_READ_BUF 65536
+#define RC_READ_BUF       65536
 #define RC_BACKOFF_MIN_MS 50
 #define RC_BACKOFF_MAX_MS 2000
-#define RC_PING_EVERY_MS 1000 /* an idle connection is checked this often */
-#define RC_TLS_WBATCH (256u << 10)
+#define RC_PING_EVERY_MS  1000 /* an idle connection is checked this often */
+#define RC_TLS_WBATCH     (256u << 10)
+#define RC_MAX_ADDRS      4
 
 enum rc_state { ST_WAIT, ST_RESOLVE, ST_CONNECT, ST_INIT, ST_UP, ST_CLOSED };
 
@@ -100,6 +101,8 @@ struct sl_redis {
   uv_timer_t t_ping;  /* keep-alive of an idle connection */
   uv_getaddrinfo_t gai;
   bool gai_busy;
+  struct sockaddr_storage addrs[RC_MAX_ADDRS]; /* the last lookup's, tried in turn */
+  size_t naddrs, addr_i;
   char deferred_err[128]; /* a write failed inside a call: broken() runs from t_conn */
 
   struct rc_queue q;
@@ -116,9 +119,7 @@ static int sock_flush(struct rc_sock *s, char *err, size_t errlen);
 
 /* ---- small helpers ---- */
 
-static char *dup_or_null(const char *s) {
-  return s ? strdup(s) : NULL;
-}
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 static int obuf_add(struct rc_obuf *b, const char *p, size_t n) {
   if (b->len + n > b->cap) {
@@ -134,9 +135,7 @@ static int obuf_add(struct rc_obuf *b, const char *p, size_t n) {
   return 0;
 }
 
-static struct rc_ent *q_at(struct rc_queue *q, size_t i) {
-  return &q->e[(q->head + i) & (q->cap - 1)];
-}
+static struct rc_ent *q_at(struct rc_queue *q, size_t i) { return &q->e[(q->head + i) & (q->cap - 1)]; }
 
 static int q_push(struct rc_queue *q, const struct rc_ent *x) {
   if (q->n == q->cap) {
@@ -180,8 +179,8 @@ static void log_event(struct sl_redis *r, enum sl_log_level lv, const char *msg,
   json_safe(w, sizeof w, why ? why : "", why ? strlen(why) : 0);
   json_safe(n, sizeof n, conn_name(r), strlen(conn_name(r)));
   json_safe(h, sizeof h, r->o.host, strlen(r->o.host));
-  sl_log(lv, msg, "\"redis\":\"%s:%d\",\"conn\":\"%s\",\"tls\":%s%s%s%s", h, r->o.port, n,
-         r->o.tls ? "true" : "false", why ? ",\"why\":\"" : "", w, why ? "\"" : "");
+  sl_log(lv, msg, "\"redis\":\"%s:%d\",\"conn\":\"%s\",\"tls\":%s%s%s%s", h, r->o.port, n, r->o.tls ? "true" : "false",
+         why ? ",\"why\":\"" : "", w, why ? "\"" : "");
 }
 
 /* ---- sockets ---- */
@@ -417,8 +416,9 @@ static void broken(struct sl_redis *r, const char *why, const char *pending_err)
 static void go_up(struct sl_redis *r) {
   r->st = ST_UP;
   r->attempt = 0;
+  r->naddrs = r->addr_i = 0; /* the next connection resolves the name again */
   uv_timer_stop(&r->t_conn);
-  if (r->down_logged) log_event(r, SL_LOG_INFO, "redis connected", NULL);
+  log_event(r, SL_LOG_INFO, "redis connected", NULL);
   r->down_logged = false;
   report(r, true);
 }
@@ -427,9 +427,7 @@ static void on_conn_timer(uv_timer_t *t) {
   struct sl_redis *r = t->data;
   char why[160];
   switch (r->st) {
-  case ST_WAIT:
-    start_connect(r);
-    return;
+  case ST_WAIT: start_connect(r); return;
   case ST_RESOLVE:
   case ST_CONNECT:
   case ST_INIT:
@@ -441,8 +439,7 @@ static void on_conn_timer(uv_timer_t *t) {
                (unsigned long long)r->o.connect_timeout_ms);
     broken(r, why, "connection lost");
     return;
-  case ST_CLOSED:
-    return;
+  case ST_CLOSED: return;
   }
 }
 
@@ -537,8 +534,7 @@ static void on_reply(struct sl_redis *r, redisReply *rep) {
       struct rc_ent again = e;
       again.retried = true;
       again.deadline = uv_now(r->loop) + r->o.timeout_ms;
-      if (enqueue(r, K_LOAD, NULL, e.script, 3, a, l, NULL) && enqueue_raw(r, &again, e.cmd, e.cmdlen) == 0)
-        return;
+      if (enqueue(r, K_LOAD, NULL, e.script, 3, a, l, NULL) && enqueue_raw(r, &again, e.cmd, e.cmdlen) == 0) return;
       sl_resp_cmd_free(e.cmd);
       if (e.cb) e.cb(e.ud, NULL, "connection lost");
       return;
@@ -569,9 +565,7 @@ static void on_reply(struct sl_redis *r, redisReply *rep) {
     }
     sl_resp_reply_free(rep);
     return;
-  case K_PING:
-    sl_resp_reply_free(rep);
-    return;
+  case K_PING: sl_resp_reply_free(rep); return;
   }
   sl_resp_reply_free(rep);
 }
@@ -742,8 +736,21 @@ static void on_gai(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
     broken(r, why, "connection lost");
     return;
   }
-  connect_addr(r, res->ai_addr);
+  /* keep the addresses: a failed attempt moves on to the next one (e.g. ::1 then 127.0.0.1) */
+  r->naddrs = 0;
+  for (struct addrinfo *a = res; a && r->naddrs < RC_MAX_ADDRS; a = a->ai_next) {
+    if (a->ai_addrlen > sizeof r->addrs[0] || (a->ai_family != AF_INET && a->ai_family != AF_INET6)) continue;
+    memcpy(&r->addrs[r->naddrs++], a->ai_addr, a->ai_addrlen);
+  }
   uv_freeaddrinfo(res);
+  if (!r->naddrs) {
+    char why[200];
+    snprintf(why, sizeof why, "cannot resolve %s: no IPv4 or IPv6 address", r->o.host);
+    broken(r, why, "connection lost");
+    return;
+  }
+  r->addr_i = 1;
+  connect_addr(r, (struct sockaddr *)&r->addrs[0]);
 }
 
 static void start_connect(struct sl_redis *r) {
@@ -755,6 +762,10 @@ static void start_connect(struct sl_redis *r) {
   if (uv_ip4_addr(r->o.host, r->o.port, (struct sockaddr_in *)&ss) == 0 ||
       uv_ip6_addr(r->o.host, r->o.port, (struct sockaddr_in6 *)&ss) == 0) {
     connect_addr(r, (struct sockaddr *)&ss);
+    return;
+  }
+  if (r->addr_i < r->naddrs) { /* the next address of the last lookup */
+    connect_addr(r, (struct sockaddr *)&r->addrs[r->addr_i++]);
     return;
   }
   if (r->gai_busy) { /* the previous lookup is still running */
@@ -799,14 +810,16 @@ int sl_redis_open(uv_loop_t *loop, const struct sl_redis_opts *o, struct sl_redi
   r->o.tls_server_name = dup_or_null(o->tls_server_name);
   r->o.name = dup_or_null(o->name);
   r->o.channels = NULL;
+  if (r->o.name) /* Redis refuses client names with spaces or control bytes */
+    for (char *p = (char *)r->o.name; *p; p++)
+      if (*p < '!' || *p > '~') *p = '_';
   if (!r->o.timeout_ms) r->o.timeout_ms = 1000;
   if (!r->o.connect_timeout_ms) r->o.connect_timeout_ms = 1000;
   r->next_ticket = 1;
   r->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)r) | 1;
   r->closing = true; /* until fully built: maybe_free frees what there is */
   bool oom = !r->o.host || (o->username && !r->o.username) || (o->password && !r->o.password) ||
-             (o->ca_file && !r->o.ca_file) || (o->tls_server_name && !r->o.tls_server_name) ||
-             (o->name && !r->o.name);
+             (o->ca_file && !r->o.ca_file) || (o->tls_server_name && !r->o.tls_server_name) || (o->name && !r->o.name);
   if (!oom && o->channels && o->channels[0]) {
     while (o->channels[r->nchannels]) r->nchannels++;
     r->channels = calloc(r->nchannels, sizeof *r->channels);
@@ -856,13 +869,9 @@ void sl_redis_close(struct sl_redis *r) {
   uv_close((uv_handle_t *)&r->t_ping, on_handle_closed);
 }
 
-bool sl_redis_up(const struct sl_redis *r) {
-  return r && r->st == ST_UP && !r->closing;
-}
+bool sl_redis_up(const struct sl_redis *r) { return r && r->st == ST_UP && !r->closing; }
 
-size_t sl_redis_pending(const struct sl_redis *r) {
-  return r ? r->nuser : 0;
-}
+size_t sl_redis_pending(const struct sl_redis *r) { return r ? r->nuser : 0; }
 
 uint64_t sl_redis_cmd(struct sl_redis *r, sl_redis_cb cb, void *ud, int argc, const char *const *argv,
                       const size_t *lens) {
@@ -894,8 +903,8 @@ void sl_redis_script_init(struct sl_redis_script *s, const char *name, const cha
   s->sha1[40] = 0;
 }
 
-uint64_t sl_redis_eval(struct sl_redis *r, struct sl_redis_script *s, sl_redis_cb cb, void *ud, int nkeys,
-                       int nargs, const char *const *argv, const size_t *lens) {
+uint64_t sl_redis_eval(struct sl_redis *r, struct sl_redis_script *s, sl_redis_cb cb, void *ud, int nkeys, int nargs,
+                       const char *const *argv, const size_t *lens) {
   if (!sl_redis_up(r) || r->subscriber || !s || !s->source || nkeys < 0 || nargs < 0) return 0;
   if (!s->sha1[0]) sl_redis_script_init(s, s->name, s->source);
   int n = 3 + nkeys + nargs;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store/keys_internal.h"
 
@@ -42,8 +43,11 @@ enum {
 
 struct sl_keys {
   struct sl_lmdb *e;
-  MDB_txn *rtxn; /* the loop thread's lookups */
+  MDB_txn *rtxn;      /* the loop thread's lookups */
+  bool pending_marks; /* cluster mode: admin writes mark the key "to push" (sl_keys_set_pending_marks) */
 };
+
+static int mark_pending(struct sl_keys *k, MDB_txn *t, const uint8_t hash[32]);
 
 /* ---- hashing, refs ---- */
 
@@ -487,7 +491,8 @@ struct gen_ctx {
 
 static int gen_fn(MDB_txn *t, void *ctx) {
   struct gen_ctx *g = ctx;
-  return store_record(g->k, t, g->r, MDB_NOOVERWRITE);
+  int rc = store_record(g->k, t, g->r, MDB_NOOVERWRITE);
+  return rc ? rc : mark_pending(g->k, t, g->r->hash);
 }
 
 static int copy_out(const struct sl_key_record *r, struct sl_key_record *out) {
@@ -551,6 +556,7 @@ static int upd_fn(MDB_txn *t, void *ctx) {
   apply_params(&r, u->p, u->p->set);
   r.updated_at = now_or_clock(u->p->now_unix);
   rc = store_record(u->k, t, &r, 0);
+  if (!rc) rc = mark_pending(u->k, t, u->hash);
   if (!rc && u->out) {
     sl_key_record_free(u->out);
     rc = -copy_out(&r, u->out);
@@ -579,10 +585,277 @@ static int del_fn(MDB_txn *t, void *ctx) {
   struct del_ctx *d = ctx;
   MDB_val key = {32, (void *)d->hash};
   int rc = mdb_del(t, d->k->e->dbi_keys, &key, NULL);
+  if (!rc) rc = mark_pending(d->k, t, d->hash);
   return rc == MDB_NOTFOUND ? ENOENT : rc;
 }
 
 int sl_keys_delete(struct sl_keys *k, const uint8_t hash[32]) {
   struct del_ctx d = {k, hash};
   return sl__keys_write(k->e, del_fn, &d);
+}
+
+/* ---- cluster mode: raw records, "to push" marks, remote state applied ----
+ * A mark is a row 'K' + hash (33 bytes) of the spend database (keys_internal.h) whose
+ * value is a random 64-bit sequence: written in the same txn as the admin write it
+ * stands for, so a key created or deleted here can never be undone by a resync before
+ * it reached Redis; cleared only when the sequence is still the one that was pushed. */
+
+#define MARK_KEY_LEN 33
+
+static void mark_key(uint8_t mk[MARK_KEY_LEN], const uint8_t hash[32]) {
+  mk[0] = 'K';
+  memcpy(mk + 1, hash, 32);
+}
+
+static uint64_t mark_seq(void) {
+  uint64_t s = 0;
+  if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    s = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 40;
+  }
+  return s ? s : 1;
+}
+
+static int mark_pending(struct sl_keys *k, MDB_txn *t, const uint8_t hash[32]) {
+  if (!k->pending_marks) return 0;
+  uint8_t mk[MARK_KEY_LEN];
+  mark_key(mk, hash);
+  uint64_t seq = mark_seq();
+  MDB_val key = {sizeof mk, mk}, v = {sizeof seq, &seq};
+  return mdb_put(t, k->e->dbi_spend, &key, &v, 0);
+}
+
+static uint64_t mark_get(struct sl_keys *k, MDB_txn *t, const uint8_t hash[32]) {
+  uint8_t mk[MARK_KEY_LEN];
+  mark_key(mk, hash);
+  MDB_val key = {sizeof mk, mk}, v;
+  uint64_t seq = 0;
+  if (mdb_get(t, k->e->dbi_spend, &key, &v) == 0 && v.mv_size == sizeof seq) memcpy(&seq, v.mv_data, sizeof seq);
+  return seq;
+}
+
+void sl_keys_set_pending_marks(struct sl_keys *k, bool on) { k->pending_marks = on; }
+
+int sl_keys_raw_check(const void *val, size_t n) {
+  struct sl_key_record r;
+  static const uint8_t zero[32];
+  int rc = decode(zero, val, n, &r);
+  if (!rc) sl_key_record_free(&r);
+  return rc;
+}
+
+int sl_keys_raw_get(struct sl_keys *k, const uint8_t hash[32], void **val, size_t *n, uint64_t *pending) {
+  *val = NULL;
+  *n = 0;
+  *pending = 0;
+  MDB_txn *t;
+  int rc = sl__keys_begin(k->e, MDB_RDONLY, &t);
+  if (rc) return sl_lmdb_err(rc);
+  MDB_val key = {32, (void *)hash}, v;
+  rc = mdb_get(t, k->e->dbi_keys, &key, &v);
+  int ret = rc == MDB_NOTFOUND ? -ENOENT : sl_lmdb_err(rc);
+  if (!rc) {
+    if ((*val = malloc(v.mv_size ? v.mv_size : 1))) {
+      memcpy(*val, v.mv_data, v.mv_size);
+      *n = v.mv_size;
+    } else {
+      ret = -ENOMEM;
+    }
+  }
+  *pending = mark_get(k, t, hash);
+  sl__keys_abort(k->e, t);
+  return ret;
+}
+
+int sl_keys_pending_list(struct sl_keys *k, sl_keys_pending_cb cb, void *ctx) {
+  MDB_txn *t;
+  int rc = sl__keys_begin(k->e, MDB_RDONLY, &t);
+  if (rc) return sl_lmdb_err(rc);
+  MDB_cursor *cur;
+  int ret = 0;
+  rc = mdb_cursor_open(t, k->e->dbi_spend, &cur);
+  if (!rc) {
+    uint8_t first = 'K';
+    MDB_val key = {1, &first}, v;
+    for (rc = mdb_cursor_get(cur, &key, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT)) {
+      const uint8_t *p = key.mv_data;
+      if (p[0] != 'K') break;
+      if (key.mv_size != MARK_KEY_LEN || v.mv_size != 8) continue;
+      uint64_t seq;
+      memcpy(&seq, v.mv_data, 8);
+      if ((ret = cb(ctx, p + 1, seq))) break;
+    }
+    if (rc == MDB_NOTFOUND) rc = 0;
+    mdb_cursor_close(cur);
+  }
+  sl__keys_abort(k->e, t);
+  return ret ? ret : sl_lmdb_err(rc);
+}
+
+int sl_keys_raw_list(struct sl_keys *k, sl_keys_raw_cb cb, void *ctx) {
+  MDB_txn *t;
+  int rc = sl__keys_begin(k->e, MDB_RDONLY, &t);
+  if (rc) return sl_lmdb_err(rc);
+  MDB_cursor *cur;
+  int ret = 0;
+  rc = mdb_cursor_open(t, k->e->dbi_keys, &cur);
+  if (!rc) {
+    MDB_val key, v;
+    for (rc = mdb_cursor_get(cur, &key, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT)) {
+      if (key.mv_size != 32) continue;
+      if ((ret = cb(ctx, key.mv_data, v.mv_data, v.mv_size))) break;
+    }
+    if (rc == MDB_NOTFOUND) rc = 0;
+    mdb_cursor_close(cur);
+  }
+  sl__keys_abort(k->e, t);
+  return ret ? ret : sl_lmdb_err(rc);
+}
+
+static int cmp_remote(const void *a, const void *b) {
+  return memcmp(((const struct sl_keys_remote *)a)->hash, ((const struct sl_keys_remote *)b)->hash, 32);
+}
+
+struct apply_ctx {
+  struct sl_keys *k;
+  struct sl_keys_remote *r;
+  size_t n;
+  bool full;
+  struct sl_keys_apply_stats st;
+  uint8_t (*del)[32]; /* full: local keys to delete */
+  size_t ndel, capdel;
+};
+
+/* One remote entry into txn t (unless marked). */
+static int apply_one(struct apply_ctx *a, MDB_txn *t, const struct sl_keys_remote *e) {
+  struct sl_keys *k = a->k;
+  uint8_t mk[MARK_KEY_LEN];
+  mark_key(mk, e->hash);
+  uint64_t seq = mark_get(k, t, e->hash);
+  if (seq && e->clear_seq == seq) {
+    MDB_val key = {sizeof mk, mk};
+    int rc = mdb_del(t, k->e->dbi_spend, &key, NULL);
+    if (rc && rc != MDB_NOTFOUND) return rc;
+    a->st.cleared++;
+    seq = 0;
+  }
+  if (seq) { /* written here and not pushed yet: the push will carry it */
+    ((struct sl_keys_remote *)e)->skipped = true;
+    a->st.skipped++;
+    return 0;
+  }
+  MDB_val key = {32, (void *)e->hash}, v;
+  int rc = mdb_get(t, k->e->dbi_keys, &key, &v);
+  if (rc && rc != MDB_NOTFOUND) return rc;
+  if (!e->present) {
+    if (rc == MDB_NOTFOUND) return 0;
+    if ((rc = mdb_del(t, k->e->dbi_keys, &key, NULL))) return rc;
+    a->st.deleted++;
+    return 0;
+  }
+  if (rc == 0 && v.mv_size == e->n && memcmp(v.mv_data, e->val, e->n) == 0) return 0;
+  struct sl_key_record r;
+  if (decode(e->hash, e->val, e->n, &r)) { /* damaged or from a newer format: never stored */
+    a->st.bad++;
+    return 0;
+  }
+  MDB_val nv = {e->n, (void *)e->val};
+  rc = mdb_put(t, k->e->dbi_keys, &key, &nv, 0);
+  if (!rc) {
+    const char *label = label_of(&r);
+    rc = sl__keys_label_put(k->e, t, SL_SPEND_KEY, r.id, label, strlen(label));
+  }
+  sl_key_record_free(&r);
+  if (!rc) a->st.written++;
+  return rc;
+}
+
+static int apply_fn(MDB_txn *t, void *ctx) {
+  struct apply_ctx *a = ctx;
+  memset(&a->st, 0, sizeof a->st);
+  a->ndel = 0;
+  for (size_t i = 0; i < a->n; i++) {
+    int rc = apply_one(a, t, &a->r[i]);
+    if (rc) return rc;
+  }
+  if (!a->full) return 0;
+  /* local keys Redis does not hold: deleted unless marked (then the push carries them) */
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(t, a->k->e->dbi_keys, &cur);
+  if (rc) return rc;
+  MDB_val key, v;
+  for (rc = mdb_cursor_get(cur, &key, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT)) {
+    if (key.mv_size != 32) continue;
+    struct sl_keys_remote probe;
+    memcpy(probe.hash, key.mv_data, 32);
+    if (a->n && bsearch(&probe, a->r, a->n, sizeof *a->r, cmp_remote)) continue;
+    if (mark_get(a->k, t, probe.hash)) {
+      a->st.skipped++;
+      continue;
+    }
+    if (a->ndel == a->capdel) {
+      size_t cap = a->capdel ? a->capdel * 2 : 16;
+      void *p = realloc(a->del, cap * sizeof *a->del);
+      if (!p) {
+        mdb_cursor_close(cur);
+        return ENOMEM;
+      }
+      a->del = p;
+      a->capdel = cap;
+    }
+    memcpy(a->del[a->ndel++], probe.hash, 32);
+  }
+  mdb_cursor_close(cur);
+  if (rc != MDB_NOTFOUND) return rc;
+  for (size_t i = 0; i < a->ndel; i++) {
+    MDB_val dk = {32, a->del[i]};
+    rc = mdb_del(t, a->k->e->dbi_keys, &dk, NULL);
+    if (rc && rc != MDB_NOTFOUND) return rc;
+    a->st.deleted++;
+  }
+  return 0;
+}
+
+int sl_keys_apply(struct sl_keys *k, struct sl_keys_remote *r, size_t n, bool full, struct sl_keys_apply_stats *st) {
+  if (full && n > 1) qsort(r, n, sizeof *r, cmp_remote);
+  struct apply_ctx a = {.k = k, .r = r, .n = n, .full = full};
+  int rc = sl__keys_write(k->e, apply_fn, &a);
+  free(a.del);
+  if (st) *st = a.st;
+  return rc;
+}
+
+static const uint8_t epoch_key[2] = {'E', 'k'};
+
+int sl_keys_epoch_get(struct sl_keys *k, char out[64]) {
+  out[0] = 0;
+  MDB_txn *t;
+  int rc = sl__keys_begin(k->e, MDB_RDONLY, &t);
+  if (rc) return sl_lmdb_err(rc);
+  MDB_val key = {sizeof epoch_key, (void *)epoch_key}, v;
+  rc = mdb_get(t, k->e->dbi_spend, &key, &v);
+  if (!rc && v.mv_size < 64) {
+    memcpy(out, v.mv_data, v.mv_size);
+    out[v.mv_size] = 0;
+  }
+  sl__keys_abort(k->e, t);
+  return rc == MDB_NOTFOUND ? 0 : sl_lmdb_err(rc);
+}
+
+struct epoch_ctx {
+  struct sl_keys *k;
+  const char *epoch;
+};
+
+static int epoch_fn(MDB_txn *t, void *ctx) {
+  struct epoch_ctx *c = ctx;
+  MDB_val key = {sizeof epoch_key, (void *)epoch_key}, v = {strlen(c->epoch), (void *)c->epoch};
+  return mdb_put(t, c->k->e->dbi_spend, &key, &v, 0);
+}
+
+int sl_keys_epoch_set(struct sl_keys *k, const char *epoch) {
+  if (strlen(epoch) >= 64) return -EINVAL;
+  struct epoch_ctx c = {k, epoch};
+  return sl__keys_write(k->e, epoch_fn, &c);
 }

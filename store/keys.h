@@ -161,4 +161,45 @@ int sl_keys_delete(struct sl_keys *k, const uint8_t hash[32]);
 typedef int (*sl_keys_list_cb)(void *ctx, const struct sl_key_record *r);
 int sl_keys_list(struct sl_keys *k, sl_keys_list_cb cb, void *ctx);
 
+/* ---- cluster mode (core/cluster_keys.c): the records travel as their stored bytes ----
+ * With pending marks on, every admin write (generate, update, delete) also marks its key
+ * "to push" in the same txn; a resync never overwrites or deletes a marked key, and the
+ * mark is cleared (sl_keys_remote.clear_seq) once the push that carried it succeeded. */
+void sl_keys_set_pending_marks(struct sl_keys *k, bool on);
+/* 0 when the bytes are a record this version decodes (-EBADMSG otherwise). Pure. */
+int sl_keys_raw_check(const void *val, size_t n);
+/* The stored bytes of hash (malloc'd into *val) and its mark (0: none): 0, or -ENOENT
+ * (absent; *pending still filled: a delete not pushed yet). Read txn: any thread. */
+int sl_keys_raw_get(struct sl_keys *k, const uint8_t hash[32], void **val, size_t *n, uint64_t *pending);
+/* Every mark (hash, sequence), inside one read txn (cb must not call the store). */
+typedef int (*sl_keys_pending_cb)(void *ctx, const uint8_t hash[32], uint64_t seq);
+int sl_keys_pending_list(struct sl_keys *k, sl_keys_pending_cb cb, void *ctx);
+/* Every record's stored bytes, inside one read txn (cb must not call the store). */
+typedef int (*sl_keys_raw_cb)(void *ctx, const uint8_t hash[32], const void *val, size_t n);
+int sl_keys_raw_list(struct sl_keys *k, sl_keys_raw_cb cb, void *ctx);
+
+/* What Redis says about one key. */
+struct sl_keys_remote {
+  uint8_t hash[32];
+  const void *val; /* the stored bytes (present) */
+  size_t n;
+  bool present;    /* false: deleted */
+  uint64_t clear_seq; /* nonzero: the push of this mark succeeded; cleared if still equal */
+  bool skipped;       /* out: left alone because it is marked */
+};
+struct sl_keys_apply_stats {
+  unsigned written, deleted, skipped, cleared, bad;
+};
+/* Applies r in one write txn (not on the event loop): a marked key is left alone (after
+ * its mark is cleared when clear_seq matches); a present entry is stored (with its spend
+ * label) when its bytes differ; an absent one is deleted; bytes that do not decode are
+ * skipped (st->bad). full: r is all of Redis's state (sorted here), and local keys it
+ * does not hold are deleted unless marked. Idempotent: any number of workers or hosts
+ * applying the same state leave the same file. 0 or -errno. */
+int sl_keys_apply(struct sl_keys *k, struct sl_keys_remote *r, size_t n, bool full, struct sl_keys_apply_stats *st);
+/* The Redis epoch this store last synced with (a NUL-terminated id, at most 63 chars;
+ * "" when never): a store from another epoch is merged into Redis, not overwritten. */
+int sl_keys_epoch_get(struct sl_keys *k, char out[64]);
+int sl_keys_epoch_set(struct sl_keys *k, const char *epoch); /* write txn: not on the loop */
+
 #endif

@@ -37,6 +37,10 @@ void sl__keys_sha256(const void *p, size_t n, uint8_t out[32]);
  *   'M' id epoch(8, big-endian)                   -> struct sl__keys_meta  flush progress of a
  *                                                    shm slot in one shm epoch
  *   'L' kind id                                   -> label bytes (key alias, group name)
+ *   'K' hash(32)                                  -> u64 sequence: cluster mode's "to push"
+ *                                                    mark of a key (store/keys.h)
+ *   'E' 'k'                                       -> the Redis key epoch last synced with
+ *   'E' 's'                                       -> this ledger's id (32 hex, cluster mode)
  * Values are native byte order (the file never leaves the host) and start with a
  * version word. */
 #define SLK_ROW_KEY_LEN 14

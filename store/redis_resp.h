@@ -13,8 +13,8 @@
 #include <hiredis/hiredis.h> /* struct redisReply, REDIS_REPLY_* */
 
 /* Limits a reply stream may not exceed (a protocol error, never an allocation). */
-#define SL_RESP_MAX_ELEMENTS (4u << 20) /* per array */
-#define SL_RESP_MAX_BUFFER (512u << 20) /* unconsumed input (Redis's proto-max-bulk-len) */
+#define SL_RESP_MAX_ELEMENTS (4u << 20)   /* per array */
+#define SL_RESP_MAX_BUFFER   (512u << 20) /* unconsumed input (Redis's proto-max-bulk-len) */
 
 /* Formats one command. Returns its length (> 0) with *out malloc'd (free with
  * sl_resp_cmd_free), or -1 on bad arguments / out of memory. */

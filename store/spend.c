@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "store/keys_internal.h"
 
@@ -356,4 +357,105 @@ int sl_spend_report(struct sl_lmdb *e, enum sl_spend_kind kind, uint32_t start_d
   free(r.rows);
   free(r.labels);
   return ret;
+}
+
+/* ---- cluster mode (core/cluster_spend.c): this ledger's rows, published per host ---- */
+
+int sl_spend_totals_list(struct sl_lmdb *e, sl_spend_total_cb cb, void *ctx) {
+  MDB_txn *t;
+  int rc = sl__keys_begin(e, MDB_RDONLY, &t);
+  if (rc) return sl_lmdb_err(rc);
+  MDB_cursor *cur;
+  int ret = 0;
+  rc = mdb_cursor_open(t, e->dbi_spend, &cur);
+  if (!rc) {
+    uint8_t first = 'T';
+    MDB_val k = {1, &first}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      const uint8_t *p = k.mv_data;
+      if (p[0] != 'T') break;
+      if (k.mv_size != SLK_ID_KEY_LEN) continue;
+      int64_t s[SL_SPEND_NFIELDS];
+      struct sl_spend_row row;
+      row_read(&v, s);
+      to_row(s, &row);
+      if ((ret = cb(ctx, (enum sl_spend_kind)p[1], sl__keys_get_be64(p + 2), &row))) break;
+    }
+    if (rc == MDB_NOTFOUND) rc = 0;
+    mdb_cursor_close(cur);
+  }
+  sl__keys_abort(e, t);
+  return ret ? ret : sl_lmdb_err(rc);
+}
+
+int sl_spend_days_list(struct sl_lmdb *e, enum sl_spend_kind kind, uint64_t id, uint32_t from_day, sl_spend_day_cb cb,
+                       void *ctx) {
+  MDB_txn *t;
+  int rc = sl__keys_begin(e, MDB_RDONLY, &t);
+  if (rc) return sl_lmdb_err(rc);
+  MDB_cursor *cur;
+  int ret = 0;
+  rc = mdb_cursor_open(t, e->dbi_spend, &cur);
+  if (!rc) {
+    uint8_t rk[SLK_ROW_KEY_LEN];
+    sl__keys_row_key(rk, kind, id, from_day);
+    MDB_val k = {sizeof rk, rk}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      const uint8_t *p = k.mv_data;
+      if (k.mv_size != SLK_ROW_KEY_LEN || memcmp(p, rk, 10) != 0) break;
+      uint32_t day = (uint32_t)p[10] << 24 | (uint32_t)p[11] << 16 | (uint32_t)p[12] << 8 | p[13];
+      int64_t s[SL_SPEND_NFIELDS];
+      struct sl_spend_row row;
+      row_read(&v, s);
+      to_row(s, &row);
+      if ((ret = cb(ctx, day, &row))) break;
+    }
+    if (rc == MDB_NOTFOUND) rc = 0;
+    mdb_cursor_close(cur);
+  }
+  sl__keys_abort(e, t);
+  return ret ? ret : sl_lmdb_err(rc);
+}
+
+static const uint8_t ledger_key[2] = {'E', 's'};
+
+struct ledger_ctx {
+  struct sl_lmdb *e;
+  char out[33];
+};
+
+static int ledger_fn(MDB_txn *t, void *ctx) {
+  struct ledger_ctx *l = ctx;
+  MDB_val k = {sizeof ledger_key, (void *)ledger_key}, v;
+  int rc = mdb_get(t, l->e->dbi_spend, &k, &v);
+  if (rc == 0 && v.mv_size == 32) { /* another process made it first */
+    memcpy(l->out, v.mv_data, 32);
+    l->out[32] = 0;
+    return 0;
+  }
+  if (rc && rc != MDB_NOTFOUND) return rc;
+  uint8_t rnd[16];
+  if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) return EIO;
+  for (int i = 0; i < 16; i++) snprintf(l->out + 2 * i, 3, "%02x", rnd[i]);
+  v = (MDB_val){32, l->out};
+  return mdb_put(t, l->e->dbi_spend, &k, &v, 0);
+}
+
+int sl_spend_ledger_id(struct sl_lmdb *e, char out[33]) {
+  out[0] = 0;
+  MDB_txn *t;
+  int rc = sl__keys_begin(e, MDB_RDONLY, &t);
+  if (rc) return sl_lmdb_err(rc);
+  MDB_val k = {sizeof ledger_key, (void *)ledger_key}, v;
+  rc = mdb_get(t, e->dbi_spend, &k, &v);
+  if (rc == 0 && v.mv_size == 32) {
+    memcpy(out, v.mv_data, 32);
+    out[32] = 0;
+  }
+  sl__keys_abort(e, t);
+  if (out[0]) return 0;
+  struct ledger_ctx l = {.e = e};
+  rc = sl__keys_write(e, ledger_fn, &l);
+  if (!rc) memcpy(out, l.out, 33);
+  return rc;
 }

@@ -127,6 +127,21 @@ int sl_spend_report(struct sl_lmdb *e, enum sl_spend_kind kind, uint32_t start_d
  * startup; keys store theirs themselves). A write txn: not on the event loop. */
 int sl_spend_label_set(struct sl_lmdb *e, enum sl_spend_kind kind, uint64_t id, const char *label);
 
+/* ---- cluster mode (core/cluster_spend.c publishes this ledger per host) ---- */
+
+/* Every all-time total row of every payer, in one read txn (cb must not call the
+ * store; nonzero stops). Any thread. */
+typedef int (*sl_spend_total_cb)(void *ctx, enum sl_spend_kind kind, uint64_t id, const struct sl_spend_row *r);
+int sl_spend_totals_list(struct sl_lmdb *e, sl_spend_total_cb cb, void *ctx);
+/* The day rows of (kind, id) from from_day on, in one read txn. Any thread. */
+typedef int (*sl_spend_day_cb)(void *ctx, uint32_t day, const struct sl_spend_row *r);
+int sl_spend_days_list(struct sl_lmdb *e, enum sl_spend_kind kind, uint64_t id, uint32_t from_day,
+                       sl_spend_day_cb cb, void *ctx);
+/* This ledger's id (32 hex digits + NUL), made at random on first use and kept in the
+ * file ('E' 's'): the name of its copy in Redis, so a host that restarts under another
+ * instance name is never counted twice. A write txn the first time only. */
+int sl_spend_ledger_id(struct sl_lmdb *e, char out[33]);
+
 /* ---- flushing shm -> ledger ---- */
 
 struct sl_spend_flush_stats {

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/config/config_internal.h"
 #include "core/config/config_parse.h"
@@ -524,6 +525,8 @@ static int read_env(struct sl_cfg_ctx *c, struct server *v) {
     if (u.tls) v->ssl = 1;
     v->named = true;
     snprintf(v->from, sizeof v->from, "REDIS_URL");
+    if (host && strcasecmp(host, v->host) != 0)
+      env_warn(c, "REDIS_HOST", "names '%.80s', but REDIS_URL names '%.80s'; using REDIS_URL", host, v->host);
   } else if (host) {
     if (!sl_config_host_valid(host))
       return env_fail(c, "REDIS_HOST", "expected a host name or IP address, got '%.80s'", host);
@@ -555,23 +558,21 @@ static int read_env(struct sl_cfg_ctx *c, struct server *v) {
 }
 
 /* LiteLLM's rule for its places: what the place leaves out comes from the environment.
- * A place without host or URL takes the environment's server; a place with one takes
- * only the credentials and TLS, and only when the environment names no other server. */
+ * A place without host or URL takes the environment's server; a place with one takes the
+ * port, credentials and TLS it leaves out, unless the environment names another server. */
 static int fill_from_env(struct server *v, const struct server *e, char *used, size_t usedlen) {
   int rc;
   if (!v->named && e->named) {
     if ((rc = take(&v->host, e->host))) return rc;
-    if (v->port < 0) v->port = e->port;
     if (v->db < 0) v->db = e->db;
     v->named = true;
     snprintf(used, usedlen, "%s", e->from);
-  } else if (v->named && e->named) {
-    struct server a = *v, b = *e;
-    if (a.db < 0) a.db = b.db;
-    if (strcasecmp(a.host ? a.host : "", b.host ? b.host : "") != 0 ||
-        (a.port > 0 ? a.port : 6379) != (b.port > 0 ? b.port : 6379))
-      return 0;
+  } else if (v->named && e->named &&
+             (strcasecmp(v->host ? v->host : "", e->host ? e->host : "") != 0 ||
+              (v->port > 0 && e->port > 0 && v->port != e->port))) {
+    return 0; /* another server: its credentials are not this one's */
   }
+  if (v->port < 0) v->port = e->port;
   if (!v->password && e->password && (rc = take(&v->password, e->password))) return rc;
   if (!v->username && e->username && (rc = take(&v->username, e->username))) return rc;
   if (v->ssl < 0) v->ssl = e->ssl;
@@ -756,4 +757,19 @@ void sl_config_cluster_describe(const struct sl_config *c, char *out, size_t n) 
            v6 ? "[" : "", r->host, v6 ? "]" : "", r->port, r->db, r->ssl ? ", TLS" : "", r->password ? ", AUTH" : "",
            r->source ? r->source : "?", r->ns ? r->ns : "sluice", c->cluster.cache_tier ? "on" : "off",
            c->cluster.fail_closed_budget ? "closed" : "open");
+}
+
+void sl_config_cluster_instance(const struct sl_config *c, unsigned port, char *out, size_t n) {
+  if (!n) return;
+  size_t cap = n < INSTANCE_MAX + 1 ? n : INSTANCE_MAX + 1;
+  if (c->cluster.redis.instance) {
+    snprintf(out, cap, "%s", c->cluster.redis.instance);
+    return;
+  }
+  char host[256];
+  if (gethostname(host, sizeof host) != 0 || !host[0]) snprintf(host, sizeof host, "sluice");
+  host[sizeof host - 1] = 0;
+  for (char *p = host; *p; p++) /* the id's alphabet (instance's check) */
+    if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '{' || *p == '}') *p = '-';
+  snprintf(out, cap, "%.100s:%u", host, port);
 }

@@ -30,4 +30,9 @@ void sl_config_redis_url_clear(struct sl_redis_url *u);
  * NUL-terminates out. */
 void sl_config_cluster_describe(const struct sl_config *c, char *out, size_t n);
 
+/* This host's id in Redis: sluice_settings.cluster.instance, else "<hostname>:<port>" with
+ * the port the listener actually bound (so instances started from one file with --port 0
+ * differ). At most 127 characters (truncated). Always NUL-terminates out. */
+void sl_config_cluster_instance(const struct sl_config *c, unsigned port, char *out, size_t n);
+
 #endif

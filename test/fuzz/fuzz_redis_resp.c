@@ -34,9 +34,7 @@ static void dump(struct out *o, const redisReply *r, int depth) {
   if (depth > 16) __builtin_trap(); /* hiredis nests at most 7 deep */
   put(o, &r->type, sizeof r->type);
   switch (r->type) {
-  case REDIS_REPLY_INTEGER:
-    put(o, &r->integer, sizeof r->integer);
-    break;
+  case REDIS_REPLY_INTEGER: put(o, &r->integer, sizeof r->integer); break;
   case REDIS_REPLY_STRING:
   case REDIS_REPLY_STATUS:
   case REDIS_REPLY_ERROR:
@@ -48,8 +46,7 @@ static void dump(struct out *o, const redisReply *r, int depth) {
     if (r->elements > SL_RESP_MAX_ELEMENTS) __builtin_trap();
     for (size_t i = 0; i < r->elements; i++) dump(o, r->element[i], depth + 1);
     break;
-  default:
-    break;
+  default: break;
   }
 }
 
@@ -126,8 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   run(in, n, seed, 0, &a);
   run(in, n, seed, 1, &b);
   run(in, n, seed, 2, &c);
-  if (a.len != b.len || a.len != c.len || memcmp(a.p, b.p, a.len) || memcmp(a.p, c.p, a.len))
-    __builtin_trap();
+  if (a.len != b.len || a.len != c.len || memcmp(a.p, b.p, a.len) || memcmp(a.p, c.p, a.len)) __builtin_trap();
   free(a.p);
   free(b.p);
   free(c.p);

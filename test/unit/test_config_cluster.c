@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/config/config.h"
@@ -422,6 +423,8 @@ static void environment(void) {
     CHECK_STR(c->cluster.redis.host, "urlhost");
     CHECK(c->cluster.redis.port == 6401 && c->cluster.redis.db == 7 && !c->cluster.redis.ssl);
     CHECK_STR(c->cluster.redis.password, "envpw"); /* the URL has none */
+    CHECK(nwarn(&w, "t.yaml: environment variable REDIS_HOST: names 'envhost', but REDIS_URL names 'urlhost'; "
+                    "using REDIS_URL") == 1);
     sl_config_free(c);
   }
   /* bad values: errors naming the variable; a URL is never echoed */
@@ -556,6 +559,29 @@ static void litellm_places_fill_from_env(void) {
     CHECK(nwarn(&w, "REDIS_HOST: names Redis envhost:6500 db 0, but router_settings.redis_host names other:6379") == 1);
     sl_config_free(c);
   }
+  /* a host without a port: REDIS_PORT when REDIS_HOST names no other server (LiteLLM merges them) */
+  unsetenv("REDIS_HOST");
+  CHECK(load(DEP "litellm_settings:\n  cache_params: {type: redis, host: h}\n", &c, err, sizeof err, &w) == 0);
+  if (c) {
+    CHECK(c->cluster.redis.port == 6500);
+    CHECK_STR(c->cluster.redis.password, "envpw");
+    sl_config_free(c);
+  }
+  CHECK(load(DEP "litellm_settings:\n  cache_params: {type: redis, host: h, port: 7000}\n", &c, err, sizeof err, &w) ==
+        0);
+  if (c) {
+    CHECK(c->cluster.redis.port == 7000);
+    sl_config_free(c);
+  }
+  setenv("REDIS_HOST", "envhost", 1);
+  /* the environment's host on another port is another server: nothing taken */
+  CHECK(load(DEP "router_settings:\n  redis_host: envhost\n  redis_port: 6501\n", &c, err, sizeof err, &w) == 0);
+  if (c) {
+    CHECK(c->cluster.redis.port == 6501 && !c->cluster.redis.password);
+    CHECK(nwarn(&w, "REDIS_HOST: names Redis envhost:6500 db 0, but router_settings.redis_host names envhost:6501") ==
+          1);
+    sl_config_free(c);
+  }
   /* coordination_redis is sluice's own: it does not read the environment */
   CHECK(load(DEP "general_settings:\n  coordination_redis: {}\n", &c, err, sizeof err, &w) == 0);
   if (c) {
@@ -636,6 +662,24 @@ static void cluster_settings(void) {
     CHECK(r->timeout_ms == 50 && r->connect_timeout_ms == 2000 && r->heartbeat_ms == 500);
     CHECK_STR(r->instance, "web-1");
     CHECK(w.n == 0);
+    sl_config_free(c);
+  }
+  char id[128];
+  CHECK(load(DEP "sluice_settings:\n  cluster: {instance: web-1}\n", &c, err, sizeof err, &w) == 0);
+  if (c) {
+    sl_config_cluster_instance(c, 4000, id, sizeof id);
+    CHECK_STR(id, "web-1");
+    sl_config_free(c);
+  }
+  CHECK(load(DEP, &c, err, sizeof err, &w) == 0);
+  if (c) { /* default: hostname:port, the port as bound */
+    char host[256] = "", want[300];
+    gethostname(host, sizeof host);
+    snprintf(want, sizeof want, "%.100s:41234", host);
+    sl_config_cluster_instance(c, 41234, id, sizeof id);
+    CHECK(strcmp(id, want) == 0 || (host[0] == 0 && strcmp(id, "sluice:41234") == 0));
+    sl_config_cluster_instance(c, 1, id, 5); /* truncated, terminated */
+    CHECK(strlen(id) == 4);
     sl_config_free(c);
   }
   CHECK(fails_with(DEP "sluice_settings:\n  cluster: {timeout: 0}\n",

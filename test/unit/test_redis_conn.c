@@ -57,8 +57,7 @@ static pid_t start_redis(int port, const char *password) {
       execl(REDIS_BIN, REDIS_BIN, "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--requirepass", password, (char *)NULL);
     else
-      execl(REDIS_BIN, REDIS_BIN, "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            (char *)NULL);
+      execl(REDIS_BIN, REDIS_BIN, "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", (char *)NULL);
     _exit(127);
   }
   return pid;
@@ -91,16 +90,16 @@ static void on_deadline(uv_timer_t *t) {
   deadline_hit = true;
 }
 
-#define RUN_UNTIL(cond, ms)                                                                                  \
-  ({                                                                                                         \
-    uv_timer_t dl_;                                                                                          \
-    uv_timer_init(&loop, &dl_);                                                                              \
-    deadline_hit = false;                                                                                    \
-    uv_timer_start(&dl_, on_deadline, (ms), 0);                                                              \
-    while (!(cond) && !deadline_hit) uv_run(&loop, UV_RUN_ONCE);                                             \
-    uv_close((uv_handle_t *)&dl_, NULL);                                                                     \
-    uv_run(&loop, UV_RUN_NOWAIT);                                                                            \
-    (bool)(cond);                                                                                            \
+#define RUN_UNTIL(cond, ms)                                                                                            \
+  ({                                                                                                                   \
+    uv_timer_t dl_;                                                                                                    \
+    uv_timer_init(&loop, &dl_);                                                                                        \
+    deadline_hit = false;                                                                                              \
+    uv_timer_start(&dl_, on_deadline, (ms), 0);                                                                        \
+    while (!(cond) && !deadline_hit) uv_run(&loop, UV_RUN_ONCE);                                                       \
+    uv_close((uv_handle_t *)&dl_, NULL);                                                                               \
+    uv_run(&loop, UV_RUN_NOWAIT);                                                                                      \
+    (bool)(cond);                                                                                                      \
   })
 
 /* ---- a connection with its state recorded ---- */
@@ -131,8 +130,13 @@ static void on_message(void *ud, const char *ch, size_t chl, const char *msg, si
 }
 
 static struct sl_redis_opts base_opts(struct tconn *c, int port) {
-  struct sl_redis_opts o = {.host = "127.0.0.1", .port = port, .timeout_ms = 400, .connect_timeout_ms = 400,
-                            .name = "sluice:test", .on_state = on_state, .ud = c};
+  struct sl_redis_opts o = {.host = "127.0.0.1",
+                            .port = port,
+                            .timeout_ms = 400,
+                            .connect_timeout_ms = 400,
+                            .name = "sluice:test",
+                            .on_state = on_state,
+                            .ud = c};
   return o;
 }
 
@@ -180,16 +184,16 @@ static uint64_t cmdv(struct tconn *c, struct res *out, int argc, const char *con
   return sl_redis_cmd(c->r, on_res, out, argc, argv, lens);
 }
 
-#define CMD(c, res, ...)                                                                                     \
-  cmdv((c), (res), (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)),                     \
+#define CMD(c, res, ...)                                                                                               \
+  cmdv((c), (res), (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)),                                \
        (const char *const[]){__VA_ARGS__})
 
 static bool do_cmd(struct tconn *c, struct res *out, int argc, const char *const *argv) {
   if (!cmdv(c, out, argc, argv)) return false;
   return RUN_UNTIL(out->calls == 1, 5000);
 }
-#define DO(c, res, ...)                                                                                      \
-  do_cmd((c), (res), (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)),                   \
+#define DO(c, res, ...)                                                                                                \
+  do_cmd((c), (res), (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)),                              \
          (const char *const[]){__VA_ARGS__})
 
 /* ---- tests ---- */
@@ -266,6 +270,11 @@ static void test_set_get(void) {
   CHECK(r.type == REDIS_REPLY_NIL);
   CHECK(DO(&c, &r, "CLIENT", "GETNAME"));
   CHECK(strcmp(r.str, "sluice:test") == 0);
+  close_conn(&c);
+  o.name = "sluice:my host\n:w0"; /* spaces and control bytes: made acceptable */
+  CHECK(open_up(&c, &o));
+  CHECK(DO(&c, &r, "CLIENT", "GETNAME"));
+  CHECK(strcmp(r.str, "sluice:my_host_:w0") == 0);
   /* binary safe */
   const char *argv[] = {"SET", "bin", "a\0b"};
   size_t lens[] = {3, 3, 3};
@@ -276,6 +285,19 @@ static void test_set_get(void) {
   CHECK(r.integer == 3);
   CHECK(sl_redis_pending(c.r) == 0);
   close_conn(&c);
+  /* by name: resolved with getaddrinfo (every address tried in turn) */
+  o.host = "localhost";
+  CHECK(open_up(&c, &o));
+  CHECK(DO(&c, &r, "GET", "greeting"));
+  CHECK(strcmp(r.str, "hello world") == 0);
+  close_conn(&c);
+  /* a name that does not resolve: never up, closes cleanly with the lookup in flight */
+  o.host = "no-such-host.invalid";
+  struct tconn w = {0};
+  o.ud = &w;
+  CHECK(sl_redis_open(&loop, &o, &w.r) == 0);
+  CHECK(!RUN_UNTIL(w.up, 300));
+  close_conn(&w);
 }
 
 struct incr_run {
@@ -584,9 +606,57 @@ static void test_close_pending(void) {
   close_conn(&c);
 }
 
+/* closing from inside the failure path: a timed-out command's callback closes the
+ * connection (the rest get "closed"), and on_state(false) closing it */
+static struct sl_redis *state_close_target;
+static int state_close_calls;
+static void on_state_close(void *ud, bool up) {
+  (void)ud;
+  state_close_calls++;
+  if (!up && state_close_target) {
+    sl_redis_close(state_close_target);
+    state_close_target = NULL;
+  }
+}
+
+static void test_close_in_failure(void) {
+  struct tconn c;
+  struct sl_redis_opts o = base_opts(&c, srv_port);
+  CHECK(open_up(&c, &o));
+  kill(srv_pid, SIGSTOP);
+  const char *argv[] = {"PING"};
+  size_t lens[] = {4};
+  struct reent x[3] = {{.c = &c, .close_it = true}, {.c = &c}, {.c = &c}};
+  for (int i = 0; i < 3; i++) CHECK(sl_redis_cmd(c.r, on_reent, &x[i], 1, argv, lens) > 0);
+  CHECK(RUN_UNTIL(x[0].calls == 1, 5000));
+  CHECK(strcmp(x[0].err, "timeout") == 0);
+  CHECK(x[1].calls == 1 && strcmp(x[1].err, "closed") == 0);
+  CHECK(x[2].calls == 1 && strcmp(x[2].err, "closed") == 0);
+  CHECK(c.downs == 0); /* closed before the state change was reported */
+  c.r = NULL;
+  uv_run(&loop, UV_RUN_NOWAIT);
+
+  /* on_state(false) closes it: the timeout path must not touch it afterwards */
+  struct sl_redis *r2;
+  struct sl_redis_opts o2 = base_opts(NULL, srv_port);
+  o2.on_state = on_state_close;
+  state_close_calls = 0;
+  kill(srv_pid, SIGCONT);
+  CHECK(sl_redis_open(&loop, &o2, &r2) == 0);
+  CHECK(RUN_UNTIL(sl_redis_up(r2), 10000));
+  state_close_target = r2;
+  kill(srv_pid, SIGSTOP);
+  struct res r;
+  memset(&r, 0, sizeof r);
+  CHECK(sl_redis_cmd(r2, on_res, &r, 1, argv, lens) > 0);
+  CHECK(RUN_UNTIL(state_close_target == NULL, 5000));
+  CHECK(r.calls == 1 && strcmp(r.err, "timeout") == 0);
+  CHECK(state_close_calls == 2);
+  kill(srv_pid, SIGCONT);
+  uv_run(&loop, UV_RUN_NOWAIT);
+}
 
 /* ---- TLS: redis-server --tls-port with a throwaway CA made by the openssl CLI ---- */
-
 
 static bool make_certs(void) {
   strcpy(certdir, "/tmp/sl-redis-XXXXXX");
@@ -621,9 +691,9 @@ static pid_t start_tls_redis(int port) {
   if (pid == 0) {
     int devnull = open("/dev/null", 1);
     if (devnull >= 0) dup2(devnull, 1);
-    execl(REDIS_BIN, REDIS_BIN, "--port", "0", "--tls-port", p, "--bind", "127.0.0.1", "--save", "",
-          "--appendonly", "no", "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca,
-          "--tls-auth-clients", "no", "--requirepass", "tlspw", (char *)NULL);
+    execl(REDIS_BIN, REDIS_BIN, "--port", "0", "--tls-port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly",
+          "no", "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no",
+          "--requirepass", "tlspw", (char *)NULL);
     _exit(127);
   }
   return pid;
@@ -756,6 +826,7 @@ int main(void) {
       {"auth", test_auth},
       {"cancel", test_cancel},
       {"close_pending", test_close_pending},
+      {"close_in_failure", test_close_in_failure},
       {"stop_cont", test_stop_cont},
       {"restart", test_restart},
       {"tls", test_tls},
