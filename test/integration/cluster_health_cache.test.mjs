@@ -73,10 +73,20 @@ async function startHosts(names, { groups, router = {}, litellm, redis, workers 
 
 function dep(r) { return r.headers['x-sluice-deployment']; }
 
+/** Stops every process (all of them, even after a failure); then throws the first failure:
+ *  a sanitizer report, or a sluice host that did not exit 0 on SIGTERM. */
 async function stopAll(...ps) {
+  let first = null;
   for (const p of ps) {
-    if (p && !p.exited) await p.stop().catch(() => {});
+    if (!p || p.exited) continue;
+    try {
+      const code = await p.stop();
+      if (p.ready) assert.equal(code, 0, `sluice exit code after SIGTERM\n${p.output()}`);
+    } catch (e) {
+      first ??= e;
+    }
   }
+  if (first) throw first;
 }
 
 // ------------------------------------------------------------------ health
