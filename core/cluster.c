@@ -23,9 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/cluster_features.h"
+#include "core/config/config_cluster.h"
 #include "core/log.h"
 #include "core/redis_conn.h"
 #include <hiredis/hiredis.h>
@@ -80,8 +80,7 @@ static void set_up(struct sl_cluster *c, bool up) {
     if (s) atomic_fetch_add(&s->cluster_degraded_ms, was);
     c->down_since_ms = 0;
     sl_log(SL_LOG_INFO, "cluster: redis up, limits and budgets are cluster-wide",
-           "\"worker\":%u,\"instance\":\"%s\",\"degraded_ms\":%llu", c->w->index, c->instance,
-           (unsigned long long)was);
+           "\"worker\":%u,\"instance\":\"%s\",\"degraded_ms\":%llu", c->w->index, c->instance, (unsigned long long)was);
   } else {
     c->down_since_ms = now ? now : 1;
     sl_log(SL_LOG_WARN, "cluster: redis down, degraded: each host enforces its share of every limit",
@@ -111,8 +110,10 @@ static void on_sub_state(void *ud, bool up) {
 static void on_message(void *ud, const char *ch, size_t chn, const char *msg, size_t n) {
   struct sl_cluster *c = ud;
   struct cluster_priv *p = priv(c);
-  if (chn == strlen(p->ch_keys) && memcmp(ch, p->ch_keys, chn) == 0) sl_cluster_keys_on_message(c, msg, n);
-  else if (chn == strlen(p->ch_health) && memcmp(ch, p->ch_health, chn) == 0) sl_cluster_health_on_message(c, msg, n);
+  if (chn == strlen(p->ch_keys) && memcmp(ch, p->ch_keys, chn) == 0)
+    sl_cluster_keys_on_message(c, msg, n);
+  else if (chn == strlen(p->ch_health) && memcmp(ch, p->ch_health, chn) == 0)
+    sl_cluster_health_on_message(c, msg, n);
 }
 
 static void on_heartbeat_reply(void *ud, const struct redisReply *r, const char *err) {
@@ -143,18 +144,6 @@ static void on_tick(uv_timer_t *t) {
   sl_cluster_spend_tick(c);
 }
 
-static void instance_id(const struct sl_worker *w, char *out, size_t cap) {
-  const char *cfgi = w->cfg->cluster.redis.instance;
-  if (cfgi && cfgi[0]) {
-    snprintf(out, cap, "%s", cfgi);
-    return;
-  }
-  char host[100] = "localhost";
-  if (gethostname(host, sizeof host - 1) != 0) snprintf(host, sizeof host, "localhost");
-  host[sizeof host - 1] = 0;
-  snprintf(out, cap, "%s:%u", host, (unsigned)w->listen_port);
-}
-
 int sl_cluster_open(struct sl_worker *w) {
   w->cluster = NULL;
   const struct sl_redis_settings *rs = &w->cfg->cluster.redis;
@@ -168,7 +157,7 @@ int sl_cluster_open(struct sl_worker *w) {
     return -ENOMEM;
   }
   c->w = w;
-  instance_id(w, c->instance, sizeof c->instance);
+  sl_config_cluster_instance(w->cfg, w->listen_port, c->instance, sizeof c->instance);
   snprintf(c->ns, sizeof c->ns, "%s", rs->ns && rs->ns[0] ? rs->ns : "sluice");
   c->live_hosts = 1;
   c->down_since_ms = sl_now_ms();
@@ -181,8 +170,10 @@ int sl_cluster_open(struct sl_worker *w) {
   p->channels[2] = NULL;
   snprintf(p->name_cmd, sizeof p->name_cmd, "sluice:%s:w%u", c->instance, w->index);
   snprintf(p->name_sub, sizeof p->name_sub, "sluice:%s:w%u:sub", c->instance, w->index);
-  for (char *q = p->name_cmd; *q; q++) if (*q == ' ') *q = '_'; /* CLIENT SETNAME takes no spaces */
-  for (char *q = p->name_sub; *q; q++) if (*q == ' ') *q = '_';
+  for (char *q = p->name_cmd; *q; q++)
+    if (*q == ' ') *q = '_'; /* CLIENT SETNAME takes no spaces */
+  for (char *q = p->name_sub; *q; q++)
+    if (*q == ' ') *q = '_';
   sl_redis_script_init(&p->hb_script, "heartbeat", heartbeat_lua);
   w->cluster = c;
   publish_state(c);
@@ -258,7 +249,7 @@ bool sl_cluster_degraded(const struct sl_worker *w) { return w->cluster && !w->c
 
 int64_t sl_cluster_share(const struct sl_worker *w, int64_t limit) {
   unsigned n = w->cluster && w->cluster->live_hosts ? w->cluster->live_hosts : 1;
-  return limit <= 0 ? limit : (limit + n - 1) / n;
+  return limit <= 0 ? limit : limit / n + (limit % n != 0); /* no overflow near INT64_MAX */
 }
 
 size_t sl_cluster_name(const struct sl_cluster *c, const char *suffix, char *out, size_t cap) {
@@ -289,15 +280,18 @@ void sl_cluster_metrics(const struct sl_worker *w, struct sl_buf *b) {
     if (l > live) live = l;
   }
   if (!any) up = false;
-  sl_buf_puts(b, "# HELP sluice_cluster_redis_up 1 when every worker of this instance reaches Redis (cluster-wide limits); "
-                 "0 when degraded (each host enforces ceil(limit / live hosts)).\n# TYPE sluice_cluster_redis_up gauge\n");
+  sl_buf_puts(
+      b, "# HELP sluice_cluster_redis_up 1 when every worker of this instance reaches Redis (cluster-wide limits); "
+         "0 when degraded (each host enforces ceil(limit / live hosts)).\n# TYPE sluice_cluster_redis_up gauge\n");
   sl_buf_printf(b, "sluice_cluster_redis_up %d\n", up ? 1 : 0);
-  sl_buf_puts(b, "# HELP sluice_cluster_degraded_seconds_total Seconds this instance ran degraded (Redis unreachable).\n"
-                 "# TYPE sluice_cluster_degraded_seconds_total counter\n");
+  sl_buf_puts(b,
+              "# HELP sluice_cluster_degraded_seconds_total Seconds this instance ran degraded (Redis unreachable).\n"
+              "# TYPE sluice_cluster_degraded_seconds_total counter\n");
   sl_buf_printf(b, "sluice_cluster_degraded_seconds_total %llu.%03llu\n", (unsigned long long)(degraded_ms / 1000),
                 (unsigned long long)(degraded_ms % 1000));
-  sl_buf_puts(b, "# HELP sluice_cluster_live_hosts Instances with a fresh heartbeat in Redis (the last count while degraded).\n"
-                 "# TYPE sluice_cluster_live_hosts gauge\n");
+  sl_buf_puts(
+      b, "# HELP sluice_cluster_live_hosts Instances with a fresh heartbeat in Redis (the last count while degraded).\n"
+         "# TYPE sluice_cluster_live_hosts gauge\n");
   sl_buf_printf(b, "sluice_cluster_live_hosts %u\n", live);
   sl_buf_puts(b, "# HELP sluice_cluster_admissions_total Requests whose limits and budgets were decided in Redis "
                  "(mode=redis) or locally on this host's share (mode=degraded).\n"

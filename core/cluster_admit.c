@@ -61,124 +61,124 @@
 
 /* ---- the scripts ---- */
 
-#define LUA_WINDOW                                                                                     \
-  "local M = 60000\n"                                                                                  \
-  "local t = redis.call('TIME')\n"                                                                     \
-  "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                            \
-  "local function fmt(x) return string.format('%d', x) end\n"                                          \
-  "local function nonneg(x) if x < 0 then return 0 end return x end\n"                                 \
-  "local function getw(k)\n"                                                                           \
-  "  local v = redis.call('HMGET', k, 'm', 'p', 'c')\n"                                                \
-  "  return {tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0}\n"                         \
-  "end\n"                                                                                              \
-  "local function roll(w)\n"                                                                           \
-  "  local m = math.floor(now / M)\n"                                                                  \
-  "  if m > w[1] then\n"                                                                               \
-  "    if m == w[1] + 1 then w[2] = nonneg(w[3]) else w[2] = 0 end\n"                                  \
-  "    w[3] = 0; w[1] = m\n"                                                                           \
-  "  end\n"                                                                                            \
-  "end\n"                                                                                              \
-  "local function putw(k, w)\n"                                                                        \
-  "  redis.call('HSET', k, 'm', fmt(w[1]), 'p', fmt(w[2]), 'c', fmt(w[3]))\n"                          \
-  "  redis.call('PEXPIRE', k, 180000)\n"                                                               \
+#define LUA_WINDOW                                                                                                     \
+  "local M = 60000\n"                                                                                                  \
+  "local t = redis.call('TIME')\n"                                                                                     \
+  "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                                            \
+  "local function fmt(x) return string.format('%d', x) end\n"                                                          \
+  "local function nonneg(x) if x < 0 then return 0 end return x end\n"                                                 \
+  "local function getw(k)\n"                                                                                           \
+  "  local v = redis.call('HMGET', k, 'm', 'p', 'c')\n"                                                                \
+  "  return {tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0}\n"                                         \
+  "end\n"                                                                                                              \
+  "local function roll(w)\n"                                                                                           \
+  "  local m = math.floor(now / M)\n"                                                                                  \
+  "  if m > w[1] then\n"                                                                                               \
+  "    if m == w[1] + 1 then w[2] = nonneg(w[3]) else w[2] = 0 end\n"                                                  \
+  "    w[3] = 0; w[1] = m\n"                                                                                           \
+  "  end\n"                                                                                                            \
+  "end\n"                                                                                                              \
+  "local function putw(k, w)\n"                                                                                        \
+  "  redis.call('HSET', k, 'm', fmt(w[1]), 'p', fmt(w[2]), 'c', fmt(w[3]))\n"                                          \
+  "  redis.call('PEXPIRE', k, 180000)\n"                                                                               \
   "end\n"
 
 /* policy/ratelimit.c, line for line: view_at, weigh_up, estimate, try_take's test. */
-const char sl_cluster_admit_lua[] = LUA_WINDOW
-    "local function view(w)\n"
-    "  local m = math.floor(now / M)\n"
-    "  local p, c, e = nonneg(w[2]), nonneg(w[3]), now % M\n"
-    "  if m == w[1] then return p, c, e end\n"
-    "  if m < w[1] then return p, c, 0 end\n"
-    "  if m == w[1] + 1 then return c, 0, e end\n"
-    "  return 0, 0, e\n"
-    "end\n"
-    "local function weigh_up(x, num)\n"
-    "  local q = math.floor(x / M); local r = x % M\n"
-    "  return q * num + math.floor((r * num + M - 1) / M)\n"
-    "end\n"
-    "local function fits(w, limit, amount)\n"
-    "  if limit <= 0 then return true end\n"
-    "  amount = nonneg(amount)\n"
-    "  if amount > limit then return false end\n"
-    "  local p, c, e = view(w)\n"
-    "  return weigh_up(p, M - e) + c <= limit - amount\n"
-    "end\n"
-    "local function take(k, w, amount)\n"
-    "  roll(w); w[3] = nonneg(w[3]) + nonneg(amount); putw(k, w)\n"
-    "end\n"
-    "local function spent_of(k, seed, ttl)\n"
-    "  local s = redis.call('GET', k)\n"
-    "  if s then return tonumber(s) end\n"
-    "  redis.call('SET', k, fmt(seed))\n"
-    "  if ttl > 0 then redis.call('EXPIRE', k, ttl) end\n"
-    "  return seed\n"
-    "end\n"
-    "local function others(k, field)\n"
-    "  local h = redis.call('HGETALL', k)\n"
-    "  local sum = 0\n"
-    "  for i = 1, #h, 2 do\n"
-    "    local micro, exp = string.match(h[i + 1], '^(%-?%d+):(%d+)$')\n"
-    "    if not micro or tonumber(exp) < now then redis.call('HDEL', k, h[i])\n"
-    "    elseif h[i] ~= field then sum = sum + tonumber(micro) end\n"
-    "  end\n"
-    "  return sum\n"
-    "end\n"
-    "local rpm, tpm, tokens = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "local kb, gb, resv, field, rttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], "
-    "tonumber(ARGV[8])\n"
-    "local drpm, dtpm, dtokens = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])\n"
-    "local kseed, gseed, kttl, gttl = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14]), "
-    "tonumber(ARGV[15])\n"
-    "local kr, kt = getw(KEYS[1]), getw(KEYS[2])\n"
-    "local out = {0, 0, now, kr[1], kr[2], kr[3], kt[1], kt[2], kt[3], 0}\n"
-    "if gb > 0 then\n"
-    "  local s = spent_of(KEYS[5], gseed, gttl) + others(KEYS[6], field)\n"
-    "  if s >= gb then out[1] = 3; out[2] = s; return out end\n"
-    "end\n"
-    "if kb > 0 then\n"
-    "  local s = spent_of(KEYS[3], kseed, kttl) + others(KEYS[4], field)\n"
-    "  if s >= kb then out[1] = 2; out[2] = s; return out end\n"
-    "end\n"
-    "if not fits(kr, rpm, 1) or not fits(kt, tpm, tokens) then out[1] = 1; return out end\n"
-    "if rpm > 0 then take(KEYS[1], kr, 1) end\n"
-    "if tpm > 0 then take(KEYS[2], kt, tokens) end\n"
-    "local v = fmt(resv) .. ':' .. fmt(now + rttl)\n"
-    "if gb > 0 then redis.call('HSET', KEYS[6], field, v); redis.call('PEXPIRE', KEYS[6], rttl) end\n"
-    "if kb > 0 then redis.call('HSET', KEYS[4], field, v); redis.call('PEXPIRE', KEYS[4], rttl) end\n"
-    "if drpm ~= 0 or dtpm ~= 0 then\n"
-    "  local dr, dt = getw(KEYS[7]), getw(KEYS[8])\n"
-    "  if fits(dr, drpm, 1) and fits(dt, dtpm, dtokens) then\n"
-    "    if drpm ~= 0 then take(KEYS[7], dr, 1) end\n"
-    "    if dtpm ~= 0 then take(KEYS[8], dt, dtokens) end\n"
-    "    out[10] = 1\n"
-    "  end\n"
-    "end\n"
-    "return out\n";
+const char sl_cluster_admit_lua[] =
+    LUA_WINDOW "local function view(w)\n"
+               "  local m = math.floor(now / M)\n"
+               "  local p, c, e = nonneg(w[2]), nonneg(w[3]), now % M\n"
+               "  if m == w[1] then return p, c, e end\n"
+               "  if m < w[1] then return p, c, 0 end\n"
+               "  if m == w[1] + 1 then return c, 0, e end\n"
+               "  return 0, 0, e\n"
+               "end\n"
+               "local function weigh_up(x, num)\n"
+               "  local q = math.floor(x / M); local r = x % M\n"
+               "  return q * num + math.floor((r * num + M - 1) / M)\n"
+               "end\n"
+               "local function fits(w, limit, amount)\n"
+               "  if limit <= 0 then return true end\n"
+               "  amount = nonneg(amount)\n"
+               "  if amount > limit then return false end\n"
+               "  local p, c, e = view(w)\n"
+               "  return weigh_up(p, M - e) + c <= limit - amount\n"
+               "end\n"
+               "local function take(k, w, amount)\n"
+               "  roll(w); w[3] = nonneg(w[3]) + nonneg(amount); putw(k, w)\n"
+               "end\n"
+               "local function spent_of(k, seed, ttl)\n"
+               "  local s = redis.call('GET', k)\n"
+               "  if s then return tonumber(s) end\n"
+               "  redis.call('SET', k, fmt(seed))\n"
+               "  if ttl > 0 then redis.call('EXPIRE', k, ttl) end\n"
+               "  return seed\n"
+               "end\n"
+               "local function others(k, field)\n"
+               "  local h = redis.call('HGETALL', k)\n"
+               "  local sum = 0\n"
+               "  for i = 1, #h, 2 do\n"
+               "    local micro, exp = string.match(h[i + 1], '^(%-?%d+):(%d+)$')\n"
+               "    if not micro or tonumber(exp) < now then redis.call('HDEL', k, h[i])\n"
+               "    elseif h[i] ~= field then sum = sum + tonumber(micro) end\n"
+               "  end\n"
+               "  return sum\n"
+               "end\n"
+               "local rpm, tpm, tokens = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+               "local kb, gb, resv, field, rttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], "
+               "tonumber(ARGV[8])\n"
+               "local drpm, dtpm, dtokens = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])\n"
+               "local kseed, gseed, kttl, gttl = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14]), "
+               "tonumber(ARGV[15])\n"
+               "local kr, kt = getw(KEYS[1]), getw(KEYS[2])\n"
+               "local out = {0, 0, now, kr[1], kr[2], kr[3], kt[1], kt[2], kt[3], 0}\n"
+               "if gb > 0 then\n"
+               "  local s = spent_of(KEYS[5], gseed, gttl) + others(KEYS[6], field)\n"
+               "  if s >= gb then out[1] = 3; out[2] = s; return out end\n"
+               "end\n"
+               "if kb > 0 then\n"
+               "  local s = spent_of(KEYS[3], kseed, kttl) + others(KEYS[4], field)\n"
+               "  if s >= kb then out[1] = 2; out[2] = s; return out end\n"
+               "end\n"
+               "if not fits(kr, rpm, 1) or not fits(kt, tpm, tokens) then out[1] = 1; return out end\n"
+               "if rpm > 0 then take(KEYS[1], kr, 1) end\n"
+               "if tpm > 0 then take(KEYS[2], kt, tokens) end\n"
+               "local v = fmt(resv) .. ':' .. fmt(now + rttl)\n"
+               "if gb > 0 then redis.call('HSET', KEYS[6], field, v); redis.call('PEXPIRE', KEYS[6], rttl) end\n"
+               "if kb > 0 then redis.call('HSET', KEYS[4], field, v); redis.call('PEXPIRE', KEYS[4], rttl) end\n"
+               "if drpm ~= 0 or dtpm ~= 0 then\n"
+               "  local dr, dt = getw(KEYS[7]), getw(KEYS[8])\n"
+               "  if fits(dr, drpm, 1) and fits(dt, dtpm, dtokens) then\n"
+               "    if drpm ~= 0 then take(KEYS[7], dr, 1) end\n"
+               "    if dtpm ~= 0 then take(KEYS[8], dt, dtokens) end\n"
+               "    out[10] = 1\n"
+               "  end\n"
+               "end\n"
+               "return out\n";
 
 /* Ops, four ARGV each: W <key#> <taken ms, 0: now> <delta>: policy's settle (the count of
  * the minute the units were taken in); I <key#> <micro> -: add to a spend counter that
  * exists (a missing one is seeded from a ledger at the next admission); D <key#> <field> -:
  * drop a reservation. */
-const char sl_cluster_ops_lua[] = LUA_WINDOW
-    "local i = 1\n"
-    "while i + 3 <= #ARGV do\n"
-    "  local op, k, a, b = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]\n"
-    "  if op == 'W' then\n"
-    "    local taken, delta = tonumber(a), tonumber(b)\n"
-    "    if taken == 0 then taken = now end\n"
-    "    local w = getw(k); roll(w)\n"
-    "    local tm = math.floor(taken / M)\n"
-    "    if tm >= w[1] then w[3] = nonneg(w[3] + delta); putw(k, w)\n"
-    "    elseif tm + 1 == w[1] then w[2] = nonneg(w[2] + delta); putw(k, w) end\n"
-    "  elseif op == 'I' then\n"
-    "    if redis.call('EXISTS', k) == 1 then redis.call('INCRBY', k, a) end\n"
-    "  elseif op == 'D' then\n"
-    "    redis.call('HDEL', k, a)\n"
-    "  end\n"
-    "  i = i + 4\n"
-    "end\n"
-    "return 1\n";
+const char sl_cluster_ops_lua[] =
+    LUA_WINDOW "local i = 1\n"
+               "while i + 3 <= #ARGV do\n"
+               "  local op, k, a, b = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]\n"
+               "  if op == 'W' then\n"
+               "    local taken, delta = tonumber(a), tonumber(b)\n"
+               "    if taken == 0 then taken = now end\n"
+               "    local w = getw(k); roll(w)\n"
+               "    local tm = math.floor(taken / M)\n"
+               "    if tm >= w[1] then w[3] = nonneg(w[3] + delta); putw(k, w)\n"
+               "    elseif tm + 1 == w[1] then w[2] = nonneg(w[2] + delta); putw(k, w) end\n"
+               "  elseif op == 'I' then\n"
+               "    if redis.call('EXISTS', k) == 1 then redis.call('INCRBY', k, a) end\n"
+               "  elseif op == 'D' then\n"
+               "    redis.call('HDEL', k, a)\n"
+               "  end\n"
+               "  i = i + 4\n"
+               "end\n"
+               "return 1\n";
 
 /* ---- per-worker state ---- */
 
@@ -186,10 +186,10 @@ const char sl_cluster_ops_lua[] = LUA_WINDOW
 enum rec_kind { REC_KEY, REC_KEY_SPEND, REC_GW_SPEND, REC_DEP };
 struct rec {
   enum rec_kind kind;
-  uint64_t id;       /* key id, or deployment index */
-  int64_t at;        /* windows: the minute (wall ms / 60000); spend: the period start */
-  int64_t req, tok;  /* window counts */
-  int64_t micro;     /* spend */
+  uint64_t id;      /* key id, or deployment index */
+  int64_t at;       /* windows: the minute (wall ms / 60000); spend: the period start */
+  int64_t req, tok; /* window counts */
+  int64_t micro;    /* spend */
 };
 
 struct sl_cluster_admit_state {
@@ -370,8 +370,10 @@ static void reconcile(struct sl_cluster *c) {
     } else {
       char micro[48];
       i64s(micro, r->micro);
-      if (r->kind == REC_KEY_SPEND) key_names(c, r->id, r->at, &nm);
-      else gw_names(c, r->at, &nm);
+      if (r->kind == REC_KEY_SPEND)
+        key_names(c, r->id, r->at, &nm);
+      else
+        gw_names(c, r->at, &nm);
       ops_add(&o, 'I', r->kind == REC_KEY_SPEND ? nm.kspend : nm.gspend, micro, 0);
     }
     if (ops_send(w, &o)) break;
@@ -384,7 +386,28 @@ static void reconcile(struct sl_cluster *c) {
   a->n -= done;
 }
 
-void sl_cluster_admit_on_up(struct sl_cluster *c) { reconcile(c); }
+static void on_load_reply(void *ud, const struct redisReply *r, const char *err) {
+  (void)ud;
+  (void)r;
+  (void)err; /* EVALSHA loads it again on NOSCRIPT anyway */
+}
+
+/* Loads the scripts on a fresh connection, so that the first settlement (which nobody
+ * waits for) is not a NOSCRIPT round trip later than the answer it settles. */
+static void load_scripts(struct sl_cluster *c) {
+  const struct sl_redis_script *s[] = {&c->admit->admit, &c->admit->ops};
+  for (size_t i = 0; i < 2; i++) {
+    const char *argv[] = {"SCRIPT", "LOAD", s[i]->source};
+    size_t lens[] = {6, 4, strlen(s[i]->source)};
+    sl_redis_cmd(c->cmd, on_load_reply, NULL, 3, argv, lens);
+  }
+}
+
+void sl_cluster_admit_on_up(struct sl_cluster *c) {
+  if (!c->admit) return;
+  load_scripts(c);
+  reconcile(c);
+}
 void sl_cluster_admit_tick(struct sl_cluster *c) { reconcile(c); }
 
 /* ---- admission ---- */
@@ -492,8 +515,7 @@ static void apply_reply(struct pending *p, const struct redisReply *r, struct sl
   uint64_t ra = 0;
   enum sl_rate_denied which = SL_RATE_ADMITTED;
   int rc = 0;
-  if (p->rpm > 0 || p->tpm > 0)
-    rc = sl_policy_rate_take_pair(&req, p->rpm, &tok, p->tpm, p->tokens, now, &ra, &which);
+  if (p->rpm > 0 || p->tpm > 0) rc = sl_policy_rate_take_pair(&req, p->rpm, &tok, p->tpm, p->tokens, now, &ra, &which);
   if ((rc != 0) != (x[0] == 1)) /* never expected: the tests compare the two */
     sl_log(SL_LOG_ERROR, "cluster: the admission script and policy/ratelimit.c disagree (Redis decides)",
            "\"script\":%lld,\"policy\":%d", (long long)x[0], rc);
@@ -533,6 +555,7 @@ static void on_admit_reply(void *ud, const struct redisReply *r, const char *err
     if (ok && r->element[0]->integer == 0) {
       cl->mode = SL_CLUSTER_REDIS;
       cl->taken_ms = (uint64_t)r->element[2]->integer;
+      cl->first_dep_ok = r->element[9]->integer == 1;
       struct sl_request_summary s;
       memset(&s, 0, sizeof s);
       sl_cluster_admit_settle(w, &rq->hold, &s);
@@ -605,6 +628,7 @@ enum sl_cluster_admit_rc sl_cluster_admit(struct sl_request *rq, const struct sl
       w->cfg->plan->budget_period_s > 0 ? cl->gw_period + w->cfg->plan->budget_period_s - now + 86400 : 0;
   cl->resv_seq = ++c->admit->seq;
   cl->first_dep = first + 1;
+  cl->dep_tokens = rq->est_tokens;
   int64_t kseed = kb ? sl_tenancy_local_spend_micro(w, k, cl->key_period) : 0;
   int64_t gseed = gb ? sl_tenancy_local_spend_micro(w, NULL, cl->gw_period) : 0;
 
@@ -612,7 +636,8 @@ enum sl_cluster_admit_rc sl_cluster_admit(struct sl_request *rq, const struct sl
   memset(&nm, 0, sizeof nm);
   key_names(c, cl->key_id, cl->key_period, &nm);
   gw_names(c, cl->gw_period, &nm);
-  if (first >= 0) dep_names(w, (size_t)first, &nm);
+  if (first >= 0)
+    dep_names(w, (size_t)first, &nm);
   else {
     snprintf(nm.dreq, sizeof nm.dreq, "%s:{d:}:req", c->ns);
     snprintf(nm.dtok, sizeof nm.dtok, "%s:{d:}:tok", c->ns);
@@ -679,6 +704,17 @@ void sl_cluster_admit_settle(struct sl_worker *w, struct sl_tenancy_hold *hold, 
       if (micro) ops_add(&o, 'I', nm.gspend, m, 0);
       ops_add(&o, 'D', nm.gresv, field, 0);
     }
+    if (cl->first_dep > 0 && cl->first_dep_ok && (size_t)cl->first_dep <= w->cfg->ndeployments) {
+      /* counted for a first attempt that never started (a cache hit, a client gone): one
+       * host would not have counted it either */
+      const struct sl_deployment *d = &w->cfg->deployments[cl->first_dep - 1];
+      dep_names(w, (size_t)cl->first_dep - 1, &nm);
+      if (d->rpm != 0 || d->tpm != 0) {
+        ops_add(&o, 'W', nm.dreq, taken, -1);
+        if (cl->dep_tokens > 0) ops_add(&o, 'W', nm.dtok, taken, -cl->dep_tokens);
+      }
+    }
+    cl->first_dep = 0;
     if (!ops_send(w, &o)) return;
     /* Redis went away meanwhile: the reservations expire; the numbers wait for it */
   }

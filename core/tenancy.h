@@ -36,6 +36,7 @@ struct sl_tenancy_cluster {
   uint64_t resv_seq;       /* this request's reservation field: "<instance>/<worker>/<seq>" */
   int first_dep;           /* 1 + the deployment chosen at admission (index into cfg); 0: none */
   bool first_dep_ok;       /* Redis counted it in the deployment's window */
+  int64_t dep_tokens;      /* the tokens counted on its TPM window */
   int full_dep;            /* 1 + the one Redis found full this minute (index into cfg); 0: none */
   uint64_t ticket;         /* the admission script in flight (0: none) */
 };

@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "core/cluster.h"
 #include "core/cluster_admit.h"
+#include "core/worker.h"
 #include "policy/ratelimit.h"
 
 #define REDIS_BIN "/usr/bin/redis-server"
@@ -54,9 +56,7 @@ static void kill_srv(void) {
   if (rc) redisFree(rc);
 }
 
-static redisReply *cmd(int argc, const char **argv) {
-  return redisCommandArgv(rc, argc, argv, NULL);
-}
+static redisReply *cmd(int argc, const char **argv) { return redisCommandArgv(rc, argc, argv, NULL); }
 
 static void set_window(const char *k, int64_t m, int64_t p, int64_t c) {
   char a[32], b[32], d[32];
@@ -112,8 +112,9 @@ static bool admit(const struct admit_args *a, int64_t x[10]) {
   snprintf(v[12], 64, "%" PRId64, a->gseed);
   snprintf(v[13], 64, "0");
   snprintf(v[14], 64, "0");
-  const char *argv[3 + 8 + 15] = {"EVAL", sl_cluster_admit_lua, "8", "t:{k:1}:req", "t:{k:1}:tok", "t:{k:1}:spend:0",
-                                  "t:{k:1}:resv", "t:{gw}:spend:0", "t:{gw}:resv", "t:{d:x}:req", "t:{d:x}:tok"};
+  const char *argv[3 + 8 + 15] = {
+      "EVAL",         sl_cluster_admit_lua, "8",           "t:{k:1}:req", "t:{k:1}:tok", "t:{k:1}:spend:0",
+      "t:{k:1}:resv", "t:{gw}:spend:0",     "t:{gw}:resv", "t:{d:x}:req", "t:{d:x}:tok"};
   for (int i = 0; i < 15; i++) argv[11 + i] = v[i];
   redisReply *r = cmd(26, argv);
   bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 10;
@@ -193,8 +194,8 @@ static void test_settle_matches_policy(void) {
     if (taken / SL_RATE_WINDOW_MS + 1 < want.minute) want = w;
     CHECK(same(&got, &want));
     if (!same(&got, &want))
-      printf("settle: set {%" PRIu64 ",%" PRId64 ",%" PRId64 "} taken %" PRIu64 " delta %s: got {%" PRIu64
-             ",%" PRId64 ",%" PRId64 "} want {%" PRIu64 ",%" PRId64 ",%" PRId64 "}\n",
+      printf("settle: set {%" PRIu64 ",%" PRId64 ",%" PRId64 "} taken %" PRIu64 " delta %s: got {%" PRIu64 ",%" PRId64
+             ",%" PRId64 "} want {%" PRIu64 ",%" PRId64 ",%" PRId64 "}\n",
              w.minute, w.prev, w.cur, taken, d, got.minute, got.prev, got.cur, want.minute, want.prev, want.cur);
   }
 }
@@ -212,8 +213,8 @@ static void test_budgets(void) {
   a.field = "h/0/1";
   CHECK(admit(&a, x) && x[0] == 0);
   /* its reservation released (ops D), the seed is not applied again (the counter exists) */
-  const char *d[] = {"EVAL", sl_cluster_ops_lua, "2", "t:{k:1}:resv", "t:{k:1}:spend:0", "D", "1", "h/0/1", "0",
-                     "I", "2", "1", "0"};
+  const char *d[] = {
+      "EVAL", sl_cluster_ops_lua, "2", "t:{k:1}:resv", "t:{k:1}:spend:0", "D", "1", "h/0/1", "0", "I", "2", "1", "0"};
   freeReplyObject(cmd(13, d));
   a.field = "h/0/3";
   a.kseed = 0;
@@ -264,6 +265,24 @@ static void test_budget_micro(void) {
   CHECK(sl_cluster_budget_micro(-1) == 0);
 }
 
+/* Each host's share while degraded: ceil(limit / live hosts); unlimited stays unlimited. */
+static void test_share(void) {
+  static struct sl_worker w;
+  static struct sl_cluster c;
+  CHECK(sl_cluster_share(&w, 60) == 60); /* one host */
+  w.cluster = &c;
+  c.live_hosts = 3;
+  CHECK(sl_cluster_share(&w, 60) == 20);
+  CHECK(sl_cluster_share(&w, 61) == 21);
+  CHECK(sl_cluster_share(&w, 1) == 1);
+  CHECK(sl_cluster_share(&w, 0) == 0);
+  CHECK(sl_cluster_share(&w, -1) == -1);
+  c.live_hosts = 0; /* never counted: this host alone */
+  CHECK(sl_cluster_share(&w, 60) == 60);
+  c.live_hosts = 10;
+  CHECK(sl_cluster_share(&w, INT64_MAX) == INT64_MAX / 10 + 1); /* INT64_MAX % 10 == 7 */
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   if (access(REDIS_BIN, X_OK) != 0) {
@@ -300,6 +319,7 @@ int main(void) {
       {"budgets", test_budgets},
       {"deployment", test_deployment},
       {"budget_micro", test_budget_micro},
+      {"share", test_share},
   };
   return check_run(cases, sizeof cases / sizeof cases[0]);
 }
