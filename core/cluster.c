@@ -249,7 +249,7 @@ bool sl_cluster_degraded(const struct sl_worker *w) { return w->cluster && !w->c
 
 int64_t sl_cluster_share(const struct sl_worker *w, int64_t limit) {
   unsigned n = w->cluster && w->cluster->live_hosts ? w->cluster->live_hosts : 1;
-  return limit <= 0 ? limit : (limit + n - 1) / n;
+  return limit <= 0 ? limit : limit / n + (limit % n != 0); /* no overflow near INT64_MAX */
 }
 
 size_t sl_cluster_name(const struct sl_cluster *c, const char *suffix, char *out, size_t cap) {

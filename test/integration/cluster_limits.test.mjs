@@ -260,3 +260,27 @@ test('a Redis that stops answering: admission past cluster.timeout is decided lo
     'decided on the host\'s share');
   await waitMetric(hosts, 'sluice_cluster_redis_up', (v) => v === 1, 'redis up after the pause');
 });
+
+test('a cache hit does not use a deployment rpm on Redis (as on one host): rpm 3, 1 miss + 4 hits, then 2 more reach it', async () => {
+  const redis = await startRedis();
+  const mock = await startMock();
+  const yaml = clusterYaml(redis, { d: { port: mock.port, rpm: 3 } }).replace(/^model_list:/m, 'litellm_settings:\n  cache: true\nmodel_list:');
+  const h = await startSluice({ yaml, workers: 1 });
+  await waitMetric([h], 'sluice_cluster_redis_up', (v) => v === 1, 'redis up');
+  await roomInMinute(20);
+  const same = { messages: [{ role: 'user', content: 'cache me' }] };
+  const first = await chat(h.url, MASTER, 'd', { extra: same });
+  assert.equal(first.status, 200, first.text);
+  await pollUntil(async () => {
+    const r = await call(h.url, '/cache/stats', { method: 'GET', headers: { authorization: `Bearer ${MASTER}` } });
+    return r.status === 200 && r.json().entries >= 1;
+  }, { what: 'the cache entry committed' });
+  for (let i = 0; i < 4; i++) {
+    const r = await chat(h.url, MASTER, 'd', { extra: same });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers['x-sluice-cache'], 'hit');
+  }
+  const more = [];
+  for (let i = 0; i < 3; i++) more.push((await chat(h.url, MASTER, 'd', { extra: { messages: [{ role: 'user', content: `other ${i}` }] } })).status);
+  assert.deepEqual(more, [200, 200, 429], 'the hits counted nothing on the deployment');
+});

@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "core/cluster.h"
 #include "core/cluster_admit.h"
+#include "core/worker.h"
 #include "policy/ratelimit.h"
 
 #define REDIS_BIN "/usr/bin/redis-server"
@@ -263,6 +265,24 @@ static void test_budget_micro(void) {
   CHECK(sl_cluster_budget_micro(-1) == 0);
 }
 
+/* Each host's share while degraded: ceil(limit / live hosts); unlimited stays unlimited. */
+static void test_share(void) {
+  static struct sl_worker w;
+  static struct sl_cluster c;
+  CHECK(sl_cluster_share(&w, 60) == 60); /* one host */
+  w.cluster = &c;
+  c.live_hosts = 3;
+  CHECK(sl_cluster_share(&w, 60) == 20);
+  CHECK(sl_cluster_share(&w, 61) == 21);
+  CHECK(sl_cluster_share(&w, 1) == 1);
+  CHECK(sl_cluster_share(&w, 0) == 0);
+  CHECK(sl_cluster_share(&w, -1) == -1);
+  c.live_hosts = 0; /* never counted: this host alone */
+  CHECK(sl_cluster_share(&w, 60) == 60);
+  c.live_hosts = 10;
+  CHECK(sl_cluster_share(&w, INT64_MAX) == INT64_MAX / 10 + 1); /* INT64_MAX % 10 == 7 */
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   if (access(REDIS_BIN, X_OK) != 0) {
@@ -299,6 +319,7 @@ int main(void) {
       {"budgets", test_budgets},
       {"deployment", test_deployment},
       {"budget_micro", test_budget_micro},
+      {"share", test_share},
   };
   return check_run(cases, sizeof cases / sizeof cases[0]);
 }
