@@ -190,6 +190,7 @@ static void claimed(struct sl_cluster_health *h, size_t dep, bool won, bool set)
     return; /* the cooldown ends here as on one host: the next request is the probe */
   }
   atomic_fetch_add(&w->shm->cluster_hc.probe_lost, 1);
+  if (sl_health_cooldown_until(w, dep, NULL) == 0) return; /* the winner's "up" came first */
   /* Wait for the winner's outcome; a claim it never used (no traffic there) expires at
    * until + window, and this host claims again just after. */
   uint64_t ext = k->until + h->window_ms + h->lead_ms + CLAIM_SLACK_MS;
