@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "core/cluster_health.h"
 #include "policy/hedge.h"
 #include "policy/ratelimit.h"
 
@@ -158,6 +159,12 @@ void sl_health_end(struct sl_worker *w, size_t dep, bool probe, bool cancelled, 
   atomic_store(&d->cooldown_until_ms, cd.until_ms);
   sl_shm_unlock(&d->lock);
   if (cd.until_ms > now && cd.until_ms != was_until) atomic_fetch_add(&d->m.cooldowns, 1); /* entered a cooldown */
+  if (w->cluster) { /* cluster mode: every host hears of it (core/cluster_health.c) */
+    if (cd.until_ms > now && cd.until_ms != was_until)
+      sl_cluster_health_cooldown(w, dep, cd.until_ms - now, cd.last_cooldown_ms, kind, probe);
+    else if (probe && ok && was_until != 0 && was_until <= now && cd.until_ms == 0)
+      sl_cluster_health_recovered(w, dep);
+  }
   if (ok) {
     atomic_fetch_add(&d->successes, 1);
     if (latency_ms > 0) {
@@ -173,6 +180,50 @@ void sl_health_end(struct sl_worker *w, size_t dep, bool probe, bool cancelled, 
     /* A failure is slow as far as latency routing is concerned. */
     if (latency_ms > 0) ewma_update(&d->ewma_ms_bits, &d->ewma_at_ms, latency_ms, now);
   }
+}
+
+bool sl_health_cooldown_extend(struct sl_worker *w, size_t dep, uint64_t until_ms, uint64_t len_ms) {
+  struct sl_shm_deployment *d = &w->shm->deployments[dep];
+  uint64_t now = sl_now_ms();
+  bool longer = false;
+  sl_shm_lock(&d->lock);
+  if (until_ms > now && until_ms > atomic_load(&d->cooldown_until_ms)) {
+    atomic_store(&d->cooldown_until_ms, until_ms);
+    d->window_start_ms = now;
+    d->fails_in_window = 0;
+    d->half_open = false;
+    if (len_ms > 0) d->last_cooldown_ms = len_ms;
+    longer = true;
+  }
+  sl_shm_unlock(&d->lock);
+  return longer;
+}
+
+bool sl_health_cooldown_clear(struct sl_worker *w, size_t dep, uint64_t max_until_ms) {
+  struct sl_shm_deployment *d = &w->shm->deployments[dep];
+  uint64_t now = sl_now_ms();
+  bool cleared = false;
+  sl_shm_lock(&d->lock);
+  uint64_t until = atomic_load(&d->cooldown_until_ms);
+  if (until != 0 && until <= max_until_ms) {
+    atomic_store(&d->cooldown_until_ms, 0);
+    d->last_cooldown_ms = 0;
+    d->fails_in_window = 0;
+    d->window_start_ms = now;
+    d->half_open = false;
+    cleared = true;
+  }
+  sl_shm_unlock(&d->lock);
+  return cleared;
+}
+
+uint64_t sl_health_cooldown_until(struct sl_worker *w, size_t dep, uint64_t *len_ms) {
+  struct sl_shm_deployment *d = &w->shm->deployments[dep];
+  sl_shm_lock(&d->lock);
+  uint64_t until = atomic_load(&d->cooldown_until_ms), len = d->last_cooldown_ms;
+  sl_shm_unlock(&d->lock);
+  if (len_ms) *len_ms = len;
+  return until;
 }
 
 uint64_t sl_health_hedge_delay(struct sl_worker *w, size_t dep, bool stream) {

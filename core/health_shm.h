@@ -26,6 +26,17 @@ bool sl_health_begin_limits(struct sl_worker *w, size_t dep, bool probe, int64_t
  * with retry_after_ms. cancelled: neither (a hedge loser or client abort). */
 void sl_health_end(struct sl_worker *w, size_t dep, bool probe, bool cancelled, bool ok,
                    enum sl_failure_kind kind, uint64_t retry_after_ms, double latency_ms, double ttft_ms);
+/* Cluster mode (core/cluster_health.c): another host's cooldown of dep, or this host's
+ * lost probe claim. Opens the breaker until at least until_ms (lengthens, never
+ * shortens); len_ms > 0 becomes its last cooldown length, so the doubling after a failed
+ * probe goes on from it. True when it lengthened. */
+bool sl_health_cooldown_extend(struct sl_worker *w, size_t dep, uint64_t until_ms, uint64_t len_ms);
+/* Another host's probe of dep succeeded: closes the breaker (a clean slate, as a local
+ * probe's success), unless it stays open past max_until_ms (a longer cooldown of its own,
+ * e.g. a later 429's Retry-After). True when it closed. */
+bool sl_health_cooldown_clear(struct sl_worker *w, size_t dep, uint64_t max_until_ms);
+/* dep's cooldown end (monotonic ms; 0: closed) and last cooldown length. */
+uint64_t sl_health_cooldown_until(struct sl_worker *w, size_t dep, uint64_t *len_ms);
 /* Adaptive hedge delay for dep (ms), 0 = do not hedge. */
 uint64_t sl_health_hedge_delay(struct sl_worker *w, size_t dep, bool stream);
 /* The shared hedge budget as it is now (milli-hedges), for sl_policy_should_hedge. */

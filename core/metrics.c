@@ -43,6 +43,8 @@
 #include "core/worker.h"
 #include "net/http_server.h"
 #include "store/cache.h"
+#include "core/cluster_cache.h"
+#include "core/cluster_health.h"
 
 /* Upper bounds of the latency buckets in milliseconds (the last one is +Inf) and the
  * same bounds as rendered in `le` (seconds). */
@@ -433,6 +435,8 @@ int sl_metrics_render(struct sl_worker *w, struct sl_buf *out) {
                   (unsigned long long)st.err_no_space, (unsigned long long)st.err_map_full,
                   (unsigned long long)st.err_io);
   }
+  sl_cluster_cache_metrics(w, b);  /* cluster mode: the Redis cache tier */
+  sl_cluster_health_metrics(w, b); /* cluster mode: shared cooldowns and probe claims */
   sl_router_metrics(w, b);
   sl_cluster_metrics(w, b);
   return b->oom ? -ENOMEM : 0;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "net/wire/cache_key.h"
+#include "core/cluster_cache.h"
 #include "core/log.h"
 #include "core/request_internal.h"
 #include "core/semcache.h"
@@ -163,19 +164,37 @@ static void log_store_errors(struct sl_worker *w) {
          mdb_strerror(er.last_errno), w->cfg->data_dir);
 }
 
-void sl_reqcache_fill(struct sl_request *rq, const char *json, size_t len) {
-  struct sl_worker *w = rq->w;
-  if (rq->cache_state == SL_CS_NONE || !w->cache) return;
-  if (rq->cache_store) {
-    sl_cache_put(w->cache, rq->ckey, json, len, rq->cache_ttl_s, (int64_t)time(NULL));
-    log_store_errors(w);
-    sl_semcache_fill(rq, rq->cache_ttl_s);
-  }
+static void keep_for_followers(struct sl_request *rq, const char *json, size_t len) {
   if (rq->sf_followers && !rq->fill_json && (rq->fill_json = malloc(len + 1))) {
     memcpy(rq->fill_json, json, len);
     rq->fill_json[len] = 0;
     rq->fill_len = len;
   }
+}
+
+void sl_reqcache_fill(struct sl_request *rq, const char *json, size_t len) {
+  struct sl_worker *w = rq->w;
+  if (rq->cache_state == SL_CS_NONE || !w->cache) return;
+  if (rq->cache_store) {
+    int64_t now = (int64_t)time(NULL);
+    sl_cache_put(w->cache, rq->ckey, json, len, rq->cache_ttl_s, now);
+    log_store_errors(w);
+    sl_semcache_fill(rq, rq->cache_ttl_s);
+    sl_cluster_cache_store(w, rq->ckey, json, len, now, rq->cache_ttl_s); /* cluster mode's second tier */
+  }
+  keep_for_followers(rq, json, len);
+}
+
+void sl_reqcache_tier_hit(struct sl_request *rq, const char *json, size_t len, int64_t stored_at,
+                          int64_t expires_at) {
+  struct sl_worker *w = rq->w;
+  if (!w->cache) return;
+  if (rq->cache_store && expires_at > stored_at) {
+    sl_cache_put(w->cache, rq->ckey, json, len, expires_at - stored_at, stored_at);
+    log_store_errors(w);
+    sl_semcache_fill(rq, expires_at - (int64_t)time(NULL));
+  }
+  keep_for_followers(rq, json, len);
 }
 
 void sl_reqcache_stream_begin(struct sl_request *rq) {

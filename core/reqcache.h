@@ -61,6 +61,10 @@ void sl_reqcache_begin(struct sl_worker *w, const struct sl_cache_ask *a, struct
 enum sl_cache_kind sl_reqcache_join(struct sl_request *rq);
 /* The winning attempt's answer: a whole JSON body (status 200). */
 void sl_reqcache_fill(struct sl_request *rq, const char *json, size_t len);
+/* A hit in the Redis cache tier (core/cluster_cache.c), before it is served: written into
+ * the local cache with its own age and end, and kept for single-flight followers. */
+void sl_reqcache_tier_hit(struct sl_request *rq, const char *json, size_t len, int64_t stored_at,
+                          int64_t expires_at);
 /* The winning attempt streams: assemble it as it passes. */
 void sl_reqcache_stream_begin(struct sl_request *rq);
 /* One upstream frame of a winning stream (the chain's cache tee, same wire format). */

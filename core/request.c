@@ -31,6 +31,7 @@
 #include "net/wire/multipart.h"
 #include "core/router.h"
 #include "core/semcache.h"
+#include "core/cluster_cache.h"
 #include "net/wire/json_bound.h"
 #include "net/wire/json_scan.h"
 #include "net/wire/oai_error.h"
@@ -382,6 +383,7 @@ static enum sl_cache_kind cache_stage(struct sl_request *rq) {
   memcpy(rq->ckey, v.ckey, sizeof rq->ckey);
   rq->cache_ttl_s = v.ttl_s;
   rq->cache_store = v.store;
+  rq->cache_max_age_s = v.max_age_s;
   if (v.kind == SL_CACHE_BYPASS) return SL_CACHE_BYPASS;
   if (v.kind == SL_CACHE_HIT) {
     bool served = sl_request_serve_cached(rq, v.value, v.len, v.age_s);
@@ -392,13 +394,14 @@ static enum sl_cache_kind cache_stage(struct sl_request *rq) {
     enum sl_cache_kind k = sl_semcache_lookup(rq, &v);
     if (k == SL_CACHE_HIT || k == SL_CACHE_PENDING) return k;
   }
-  return sl_reqcache_join(rq);
+  enum sl_cache_kind k = sl_reqcache_join(rq);
+  return k == SL_CACHE_MISS ? sl_cluster_cache_lookup(rq) : k; /* the leader asks Redis (cluster mode) */
 }
 
 /* The semantic cache's embedding came (core/semcache.c): served, or on as after a miss. */
 void sl_request_cache_resume(struct sl_request *rq, bool served) {
   if (rq->finished || served) return;
-  if (sl_reqcache_join(rq) == SL_CACHE_FOLLOW) return;
+  if (sl_reqcache_join(rq) == SL_CACHE_FOLLOW || sl_cluster_cache_lookup(rq) == SL_CACHE_PENDING) return;
   sl_attempts_start(rq);
 }
 

@@ -137,6 +137,7 @@ struct sl_request {
   bool include_usage;               /* stream_options.include_usage (for replays) */
   uint8_t ckey[32];
   int64_t cache_ttl_s, cache_age_s;
+  int64_t cache_max_age_s;          /* the client's limit on a served entry's age; -1: any */
   struct sl_oai_asm *asm_;          /* assembling the winning stream */
   char *fill_json;                  /* the answer, kept for single-flight followers */
   size_t fill_len;

@@ -53,7 +53,8 @@ enum sl_cache_kind {
   SL_CACHE_MISS,    /* not stored: call upstream (and fill) */
   SL_CACHE_HIT,     /* a stored answer: serve it */
   SL_CACHE_FOLLOW,  /* an identical request is on its way upstream: wait for its answer */
-  SL_CACHE_PENDING, /* the semantic cache waits for an embedding: sl_request_cache_resume follows */
+  SL_CACHE_PENDING, /* the semantic cache waits for an embedding (sl_request_cache_resume follows),
+                     * or the Redis tier for its GET (core/cluster_cache.c goes on by itself) */
 };
 
 #endif

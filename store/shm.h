@@ -117,6 +117,13 @@ struct sl_shm_router {
   _Atomic uint64_t cascade_failed[SL_SHM_CASCADE_CHECKS];
 };
 
+/* Cluster mode's shared cooldowns and cache tier (core/cluster_health.c,
+ * core/cluster_cache.c): every worker's counts, for /metrics. */
+struct sl_shm_cluster_hc {
+  _Atomic uint64_t cache_hits, cache_misses, cache_errors, cache_stores, cache_store_errors, cache_oversize;
+  _Atomic uint64_t cooldowns_published, cooldowns_applied, recoveries_applied, probe_won, probe_lost, probe_errors;
+};
+
 struct sl_shm {
   uint32_t magic;
   uint32_t ndeployments;
@@ -132,6 +139,7 @@ struct sl_shm {
   struct sl_shm_worker workers[SL_SHM_MAX_WORKERS];
   struct sl_shm_metrics groups[SL_SHM_MAX_WORKERS]; /* by group index */
   struct sl_shm_router routers[SL_SHM_MAX_ROUTERS]; /* by router index (plan.h) */
+  struct sl_shm_cluster_hc cluster_hc;              /* cluster mode's cooldowns and cache tier */
   struct sl_shm_deployment deployments[];
   /* then, at keys_off: struct sl_shm_key keys[nkeys]; at claimed_off: the claim list */
 };
