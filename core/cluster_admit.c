@@ -184,8 +184,8 @@ const char sl_cluster_ops_lua[] =
                "    if tm >= w[1] then w[3] = nonneg(w[3] + delta); putw(k, w)\n"
                "    elseif tm + 1 == w[1] then w[2] = nonneg(w[2] + delta); putw(k, w) end\n"
                "  elseif op == 'M' then\n"
-               "    local v = tonumber(b)\n"
-               "    if v > 0 and v > (tonumber(redis.call('HGET', k, a) or '0') or 0) then redis.call('HSET', k, a, b) end\n"
+               "    local v, cur = tonumber(b), tonumber(redis.call('HGET', k, a) or '0') or 0\n"
+               "    if v > 0 and v > cur then redis.call('HSET', k, a, b) end\n"
                "  elseif op == 'E' then\n"
                "    if tonumber(a) > 0 and redis.call('TTL', k) == -1 then redis.call('EXPIRE', k, a) end\n"
                "  elseif op == 'D' then\n"
@@ -422,7 +422,7 @@ static void reconcile(struct sl_cluster *c) {
       if (r->tok) ops_add(&o, 'W', nm.dtok, at, r->tok);
     } else { /* this host's whole spend of the period: its field, not a delta */
       char name[200];
-      spend_field(w, &o, r->kind == REC_GW_SPEND, r->id, r->at, r->ttl_s, name);
+      if (!spend_field(w, &o, r->kind == REC_GW_SPEND, r->id, r->at, r->ttl_s, name)) continue;
       if (ops_send(w, &o)) break;
       sl_cluster_count(w, SL_SHM_CLUSTER_RECONCILED);
       continue;
