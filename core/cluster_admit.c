@@ -10,19 +10,28 @@
  * the script is logged: the unit and integration tests compare them). One host and N hosts
  * therefore answer the same.
  *
- * Budgets are integer micro-USD: "<ns>:{k:<id>}:spend:<period start>" holds the settled
- * spend of the period (seeded from the first host's ledger when absent), and
- * "<ns>:{k:<id>}:resv" holds in-flight reservations, one field per request
- * ("<instance>/<worker>/<seq>" = "<micro>:<expiry ms>"): a request is admitted while
- * settled + the others' reservations < max_budget (its own estimate is not counted against
- * it, so sequential requests are exact), and a host that crashes leaves reservations that
- * expire with the request timeout. The gateway budget is the same under "{gw}".
+ * Budgets are integer micro-USD: "<ns>:{k:<id>}:spend:<period start>" is a hash with one
+ * field per host (its ledger id: stable per data directory) = that host's own spend of the
+ * period, and "<ns>:{k:<id>}:resv" holds in-flight reservations, one field per request
+ * ("<instance>/<worker>/<seq>" = "<micro>:<expiry ms>"): a request is admitted while the
+ * sum of the hosts' fields + the others' reservations < max_budget (its own estimate is not
+ * counted against it, so sequential requests are exact), and a host that crashes leaves
+ * reservations that expire with the request timeout. The gateway budget is the same under
+ * "{gw}". A host only ever writes its own field, and only max(field, its spend): its
+ * spend of a period only grows, so every write is idempotent and its workers cannot race.
+ * Admission writes it (the admitting host's truth, from shared memory and its ledger),
+ * settlement writes it (after the cost is added locally), and worker 0 writes every payer
+ * it has spend for whenever Redis may have lost it: on each reconnect, and when its marker
+ * "<ns>:{gw}:seeded:<ledger id>" is missing (checked each heartbeat: a Redis restarted
+ * empty or flushed). So a Redis that comes back empty gets every host's spend back within
+ * a heartbeat of the host reaching it, idle hosts included.
  *
- * Settlement is fire-and-forget (one ops script: window settle, spend add, reservation
+ * Settlement is fire-and-forget (one ops script: window settle, spend field, reservation
  * release). While degraded (Redis not up, or the reply late) the request is decided on
- * this host's shared-memory windows with ceil(limit / live hosts); what it counted and
- * spent goes into a per-worker table that is pushed to Redis when it returns
- * (sl_cluster_admit_on_up / tick), so the cluster count stays true.
+ * this host's shared-memory windows with ceil(limit / live hosts); what it counted goes
+ * into a per-worker table (and the payers it spent for, whose fields are written again)
+ * that is pushed to Redis when it returns (sl_cluster_admit_on_up / tick), so the cluster
+ * count stays true.
  *
  * Deployments: the first choice is made at admission (sl_health_snapshot +
  * sl_policy_choose, as try_group does) and counted by the script; retries and hedges on
@@ -85,7 +94,8 @@
 
 /* policy/ratelimit.c, line for line: view_at, weigh_up, estimate, try_take's test. */
 const char sl_cluster_admit_lua[] =
-    LUA_WINDOW "local function view(w)\n"
+    LUA_WINDOW "local host\n"
+               "local function view(w)\n"
                "  local m = math.floor(now / M)\n"
                "  local p, c, e = nonneg(w[2]), nonneg(w[3]), now % M\n"
                "  if m == w[1] then return p, c, e end\n"
@@ -108,11 +118,12 @@ const char sl_cluster_admit_lua[] =
                "  roll(w); w[3] = nonneg(w[3]) + nonneg(amount); putw(k, w)\n"
                "end\n"
                "local function spent_of(k, seed, ttl)\n"
-               "  local s = redis.call('GET', k)\n"
-               "  if s then return tonumber(s) end\n"
-               "  redis.call('SET', k, fmt(seed))\n"
-               "  if ttl > 0 then redis.call('EXPIRE', k, ttl) end\n"
-               "  return seed\n"
+               "  local mine = tonumber(redis.call('HGET', k, host) or '0') or 0\n"
+               "  if seed > mine then redis.call('HSET', k, host, fmt(seed)) end\n"
+               "  if ttl > 0 and redis.call('TTL', k) == -1 then redis.call('EXPIRE', k, ttl) end\n"
+               "  local sum = 0\n"
+               "  for _, v in ipairs(redis.call('HVALS', k)) do sum = sum + (tonumber(v) or 0) end\n"
+               "  return sum\n"
                "end\n"
                "local function others(k, field)\n"
                "  local h = redis.call('HGETALL', k)\n"
@@ -130,6 +141,7 @@ const char sl_cluster_admit_lua[] =
                "local drpm, dtpm, dtokens = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])\n"
                "local kseed, gseed, kttl, gttl = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14]), "
                "tonumber(ARGV[15])\n"
+               "host = ARGV[16]\n"
                "local kr, kt = getw(KEYS[1]), getw(KEYS[2])\n"
                "local out = {0, 0, now, kr[1], kr[2], kr[3], kt[1], kt[2], kt[3], 0}\n"
                "if gb > 0 then\n"
@@ -157,9 +169,9 @@ const char sl_cluster_admit_lua[] =
                "return out\n";
 
 /* Ops, four ARGV each: W <key#> <taken ms, 0: now> <delta>: policy's settle (the count of
- * the minute the units were taken in); I <key#> <micro> -: add to a spend counter that
- * exists (a missing one is seeded from a ledger at the next admission); D <key#> <field> -:
- * drop a reservation. */
+ * the minute the units were taken in); M <key#> <host> <micro>: a host's spend field of a
+ * spend hash set to max(field, micro); E <key#> <ttl s> -: the key's expiry, when it has
+ * none (ttl > 0); D <key#> <field> -: drop a reservation. */
 const char sl_cluster_ops_lua[] =
     LUA_WINDOW "local i = 1\n"
                "while i + 3 <= #ARGV do\n"
@@ -171,8 +183,11 @@ const char sl_cluster_ops_lua[] =
                "    local tm = math.floor(taken / M)\n"
                "    if tm >= w[1] then w[3] = nonneg(w[3] + delta); putw(k, w)\n"
                "    elseif tm + 1 == w[1] then w[2] = nonneg(w[2] + delta); putw(k, w) end\n"
-               "  elseif op == 'I' then\n"
-               "    if redis.call('EXISTS', k) == 1 then redis.call('INCRBY', k, a) end\n"
+               "  elseif op == 'M' then\n"
+               "    local v, cur = tonumber(b), tonumber(redis.call('HGET', k, a) or '0') or 0\n"
+               "    if v > 0 and v > cur then redis.call('HSET', k, a, b) end\n"
+               "  elseif op == 'E' then\n"
+               "    if tonumber(a) > 0 and redis.call('TTL', k) == -1 then redis.call('EXPIRE', k, a) end\n"
                "  elseif op == 'D' then\n"
                "    redis.call('HDEL', k, a)\n"
                "  end\n"
@@ -182,14 +197,16 @@ const char sl_cluster_ops_lua[] =
 
 /* ---- per-worker state ---- */
 
-/* Counted or spent while degraded (or settled while Redis was away), for reconciliation. */
+/* Counted while degraded, or spent for while Redis was away (then the payer's field is
+ * written again), for reconciliation. */
 enum rec_kind { REC_KEY, REC_KEY_SPEND, REC_GW_SPEND, REC_DEP };
 struct rec {
   enum rec_kind kind;
   uint64_t id;      /* key id, or deployment index */
   int64_t at;       /* windows: the minute (wall ms / 60000); spend: the period start */
   int64_t req, tok; /* window counts */
-  int64_t micro;    /* spend */
+  int64_t micro;    /* spend (what was spent meanwhile: the field is this host's total) */
+  int64_t ttl_s;    /* spend: the hash's expiry (0: none) */
 };
 
 struct sl_cluster_admit_state {
@@ -198,6 +215,10 @@ struct sl_cluster_admit_state {
   struct rec *recs;
   size_t n, cap;
   bool pushing;
+  char host[136];   /* this host's field in the spend hashes: its ledger id (else instance) */
+  char marker[224]; /* "<ns>:{gw}:seeded:<host>": set after worker 0 wrote every field */
+  bool marker_busy; /* worker 0: the marker's EXISTS is in flight */
+  unsigned repushes;
 };
 
 /* A pending admission: the request is kept alive until the reply. */
@@ -217,6 +238,11 @@ int sl_cluster_admit_open(struct sl_cluster *c) {
   if (!a) return -ENOMEM;
   sl_redis_script_init(&a->admit, "admit", sl_cluster_admit_lua);
   sl_redis_script_init(&a->ops, "settle", sl_cluster_ops_lua);
+  char ledger[33] = "";
+  if (c->w->tenancy && sl_spend_ledger_id(c->w->tenancy, ledger)) ledger[0] = 0;
+  /* the ledger id: a host restarted under another instance name keeps its field */
+  snprintf(a->host, sizeof a->host, "%s", ledger[0] ? ledger : c->instance);
+  snprintf(a->marker, sizeof a->marker, "%s:{gw}:seeded:%s", c->ns, a->host);
   c->admit = a;
   return 0;
 }
@@ -240,7 +266,7 @@ static uint64_t wall_ms(void) {
 }
 
 static void rec_add(struct sl_worker *w, enum rec_kind kind, uint64_t id, int64_t at, int64_t req, int64_t tok,
-                    int64_t micro) {
+                    int64_t micro, int64_t ttl_s) {
   struct sl_cluster_admit_state *a = st(w);
   if (!a || (!req && !tok && !micro)) return;
   for (size_t i = 0; i < a->n; i++) {
@@ -249,6 +275,7 @@ static void rec_add(struct sl_worker *w, enum rec_kind kind, uint64_t id, int64_
       r->req += req;
       r->tok += tok;
       r->micro += micro;
+      if (ttl_s > r->ttl_s) r->ttl_s = ttl_s;
       return;
     }
   }
@@ -260,7 +287,7 @@ static void rec_add(struct sl_worker *w, enum rec_kind kind, uint64_t id, int64_
     a->recs = r;
     a->cap = cap;
   }
-  a->recs[a->n++] = (struct rec){kind, id, at, req, tok, micro};
+  a->recs[a->n++] = (struct rec){kind, id, at, req, tok, micro, ttl_s};
 }
 
 /* ---- key names ---- */
@@ -346,6 +373,32 @@ static int ops_send(struct sl_worker *w, struct ops *o) {
 
 static void i64s(char *b, int64_t v) { snprintf(b, 48, "%" PRId64, v); }
 
+/* The expiry of a spend hash: its period's end + a day (0: a period without end). */
+static int64_t spend_ttl(int64_t period, int64_t duration_s, int64_t now) {
+  return duration_s > 0 ? period + duration_s - now + 86400 : 0;
+}
+
+/* This host's spend field of a payer (key id, or the gateway) into o: M (the field to
+ * max(field, this host's spend of the period)) and E (the hash's expiry when it has none).
+ * The period is the slot's when that turned since admission (spend added after a period
+ * turned counts in the new one, as on one host). name (cap >= 200) must outlive o.
+ * False when this host has spent nothing there (nothing to write). */
+static bool spend_field(struct sl_worker *w, struct ops *o, bool gw, uint64_t id, int64_t period, int64_t ttl_s,
+                        char *name) {
+  int64_t p = period;
+  int64_t v = sl_tenancy_host_spend_micro(w, gw ? SL_SPEND_ID_GATEWAY : id, gw, &p);
+  if (v <= 0 || o->nkeys >= 8 || o->nops + 2 > 16) return false;
+  if (gw)
+    snprintf(name, 200, "%s:{gw}:spend:%" PRId64, w->cluster->ns, p);
+  else
+    snprintf(name, 200, "%s:{k:%016" PRIx64 "}:spend:%" PRId64, w->cluster->ns, id, p);
+  char ttl[48];
+  i64s(ttl, ttl_s > 0 ? ttl_s + (p - period) : 0);
+  ops_add(o, 'M', name, w->cluster->admit->host, v);
+  ops_add(o, 'E', name, ttl, 0);
+  return true;
+}
+
 /* Pushes the reconciliation table to Redis (on up, and on each tick while it has rows). */
 static void reconcile(struct sl_cluster *c) {
   struct sl_cluster_admit_state *a = c->admit;
@@ -367,14 +420,12 @@ static void reconcile(struct sl_cluster *c) {
       dep_names(w, (size_t)r->id, &nm);
       if (r->req) ops_add(&o, 'W', nm.dreq, at, r->req);
       if (r->tok) ops_add(&o, 'W', nm.dtok, at, r->tok);
-    } else {
-      char micro[48];
-      i64s(micro, r->micro);
-      if (r->kind == REC_KEY_SPEND)
-        key_names(c, r->id, r->at, &nm);
-      else
-        gw_names(c, r->at, &nm);
-      ops_add(&o, 'I', r->kind == REC_KEY_SPEND ? nm.kspend : nm.gspend, micro, 0);
+    } else { /* this host's whole spend of the period: its field, not a delta */
+      char name[200];
+      if (!spend_field(w, &o, r->kind == REC_GW_SPEND, r->id, r->at, r->ttl_s, name)) continue;
+      if (ops_send(w, &o)) break;
+      sl_cluster_count(w, SL_SHM_CLUSTER_RECONCILED);
+      continue;
     }
     if (ops_send(w, &o)) break;
     sl_cluster_count(w, SL_SHM_CLUSTER_RECONCILED);
@@ -403,12 +454,112 @@ static void load_scripts(struct sl_cluster *c) {
   }
 }
 
+/* ---- this host's spend fields written again (worker 0) ---- */
+
+struct payer {
+  uint64_t id;
+  bool gw;
+  int64_t period, ttl_s;
+};
+struct payers {
+  struct payer *v;
+  size_t n, cap;
+  int64_t now;
+};
+
+static int payer_add(struct payers *p, struct payer x) {
+  if (p->n == p->cap) {
+    size_t cap = p->cap ? p->cap * 2 : 64;
+    struct payer *v = realloc(p->v, cap * sizeof *v);
+    if (!v) return -ENOMEM;
+    p->v = v;
+    p->cap = cap;
+  }
+  p->v[p->n++] = x;
+  return 0;
+}
+
+static int payer_cb(void *ctx, const struct sl_key_record *k) {
+  struct payers *p = ctx;
+  if (!(k->max_budget > 0)) return 0; /* no budget: admission never reads its hash */
+  int64_t period = sl_key_period_start(k, p->now);
+  return payer_add(p, (struct payer){k->id, false, period, spend_ttl(period, k->budget_duration_s, p->now)});
+}
+
+static void on_marker_set(void *ud, const struct redisReply *r, const char *err) {
+  (void)ud;
+  (void)r;
+  (void)err; /* not set: the next heartbeat finds it missing and writes everything again */
+}
+
+/* Every payer with a budget this host has spent for in its current period gets its field
+ * (max) again, then the marker says so. Redis may have lost them (restarted empty, flushed):
+ * without this, another host's admission would see only the hosts that spoke since. */
+static void repush(struct sl_cluster *c) {
+  struct sl_worker *w = c->w;
+  struct sl_cluster_admit_state *a = c->admit;
+  if (!a || !c->up || w->index != 0) return;
+  struct payers p = {.now = (int64_t)time(NULL)};
+  int rc = 0;
+  if (w->cfg->max_budget > 0) {
+    int64_t period = sl_tenancy_gateway_period(w, p.now);
+    rc = payer_add(&p, (struct payer){0, true, period, spend_ttl(period, w->cfg->plan->budget_period_s, p.now)});
+  }
+  if (!rc && w->keys) rc = sl_keys_list(w->keys, payer_cb, &p);
+  size_t written = 0, i = 0;
+  while (!rc && i < p.n) {
+    struct ops o = {0};
+    char names[8][200];
+    size_t used = 0;
+    for (; i < p.n && used < 8; i++)
+      if (spend_field(w, &o, p.v[i].gw, p.v[i].id, p.v[i].period, p.v[i].ttl_s, names[used])) used++;
+    if (ops_send(w, &o)) rc = -ENOTCONN; /* down again: the next on_up writes them */
+    written += used;
+  }
+  free(p.v);
+  if (rc) {
+    sl_log(SL_LOG_WARN, "cluster: this host's spend not written again into Redis (retried on reconnect)",
+           "\"worker\":%u,\"error\":%d", w->index, rc);
+    return;
+  }
+  const char *argv[] = {"SET", a->marker, "1"};
+  size_t lens[] = {3, strlen(a->marker), 1};
+  sl_redis_cmd(c->cmd, on_marker_set, NULL, 3, argv, lens);
+  if (a->repushes++ && written) { /* not the first connection: Redis may have lost them */
+    sl_cluster_count(w, SL_SHM_CLUSTER_RECONCILED);
+    sl_log(SL_LOG_INFO, "cluster: this host's spend written again into Redis", "\"payers\":%zu", written);
+  }
+}
+
+static void on_marker(void *ud, const struct redisReply *r, const char *err) {
+  struct sl_worker *w = ud;
+  struct sl_cluster_admit_state *a = st(w);
+  (void)err;
+  if (!a) return;
+  a->marker_busy = false;
+  if (r && r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+    sl_log(SL_LOG_WARN, "cluster: Redis lost this host's spend (restarted empty or flushed): writing it again",
+           "\"worker\":%u,\"host\":\"%s\"", w->index, a->host);
+    repush(w->cluster);
+  }
+}
+
 void sl_cluster_admit_on_up(struct sl_cluster *c) {
   if (!c->admit) return;
+  c->admit->marker_busy = false;
   load_scripts(c);
   reconcile(c);
+  repush(c);
 }
-void sl_cluster_admit_tick(struct sl_cluster *c) { reconcile(c); }
+
+void sl_cluster_admit_tick(struct sl_cluster *c) {
+  struct sl_cluster_admit_state *a = c->admit;
+  reconcile(c);
+  if (!a || !c->up || c->w->index != 0 || a->marker_busy) return;
+  const char *argv[] = {"EXISTS", a->marker};
+  size_t lens[] = {6, strlen(a->marker)};
+  if (sl_redis_cmd(c->cmd, on_marker, c->w, 2, argv, lens)) a->marker_busy = true;
+}
 
 /* ---- admission ---- */
 
@@ -484,10 +635,12 @@ static void decide_degraded(struct sl_request *rq, const struct sl_admit_ask *as
     cl->key_period = sl_key_period_start(k, now);
     cl->tok_reserved = k->tpm_limit > 0 ? rq->hold.tpm_reserved : 0;
     if (k->rpm_limit > 0 || k->tpm_limit > 0)
-      rec_add(w, REC_KEY, k->id, (int64_t)(cl->taken_ms / SL_RATE_WINDOW_MS), k->rpm_limit > 0, cl->tok_reserved, 0);
+      rec_add(w, REC_KEY, k->id, (int64_t)(cl->taken_ms / SL_RATE_WINDOW_MS), k->rpm_limit > 0, cl->tok_reserved, 0, 0);
   }
   cl->gw_budget = w->cfg->max_budget > 0;
   cl->gw_period = sl_tenancy_gateway_period(w, now);
+  cl->key_spend_ttl_s = k ? spend_ttl(cl->key_period, k->budget_duration_s, now) : 0;
+  cl->gw_spend_ttl_s = spend_ttl(cl->gw_period, w->cfg->plan->budget_period_s, now);
 }
 
 static void on_admit_reply(void *ud, const struct redisReply *r, const char *err);
@@ -623,9 +776,8 @@ enum sl_cluster_admit_rc sl_cluster_admit(struct sl_request *rq, const struct sl
   cl->tok_reserved = p->tpm > 0 ? p->tokens : 0;
   cl->key_period = k ? sl_key_period_start(k, now) : 0;
   cl->gw_period = sl_tenancy_gateway_period(w, now);
-  cl->key_spend_ttl_s = k && k->budget_duration_s > 0 ? cl->key_period + k->budget_duration_s - now + 86400 : 0;
-  cl->gw_spend_ttl_s =
-      w->cfg->plan->budget_period_s > 0 ? cl->gw_period + w->cfg->plan->budget_period_s - now + 86400 : 0;
+  cl->key_spend_ttl_s = k ? spend_ttl(cl->key_period, k->budget_duration_s, now) : 0;
+  cl->gw_spend_ttl_s = spend_ttl(cl->gw_period, w->cfg->plan->budget_period_s, now);
   cl->resv_seq = ++c->admit->seq;
   cl->first_dep = first + 1;
   cl->dep_tokens = rq->est_tokens;
@@ -642,7 +794,7 @@ enum sl_cluster_admit_rc sl_cluster_admit(struct sl_request *rq, const struct sl
     snprintf(nm.dreq, sizeof nm.dreq, "%s:{d:}:req", c->ns);
     snprintf(nm.dtok, sizeof nm.dtok, "%s:{d:}:tok", c->ns);
   }
-  char args[15][160];
+  char args[16][160];
   const struct sl_deployment *d = first >= 0 ? &w->cfg->deployments[first] : NULL;
   snprintf(args[0], 160, "%" PRId64, p->rpm);
   snprintf(args[1], 160, "%" PRId64, p->tpm);
@@ -659,12 +811,13 @@ enum sl_cluster_admit_rc sl_cluster_admit(struct sl_request *rq, const struct sl
   snprintf(args[12], 160, "%" PRId64, gseed);
   snprintf(args[13], 160, "%" PRId64, cl->key_spend_ttl_s);
   snprintf(args[14], 160, "%" PRId64, cl->gw_spend_ttl_s);
-  const char *argv[8 + 15] = {nm.kreq, nm.ktok, nm.kspend, nm.kresv, nm.gspend, nm.gresv, nm.dreq, nm.dtok};
-  size_t lens[8 + 15];
-  for (int i = 0; i < 15; i++) argv[8 + i] = args[i];
-  for (int i = 0; i < 23; i++) lens[i] = strlen(argv[i]);
+  snprintf(args[15], 160, "%s", c->admit->host);
+  const char *argv[8 + 16] = {nm.kreq, nm.ktok, nm.kspend, nm.kresv, nm.gspend, nm.gresv, nm.dreq, nm.dtok};
+  size_t lens[8 + 16];
+  for (int i = 0; i < 16; i++) argv[8 + i] = args[i];
+  for (int i = 0; i < 24; i++) lens[i] = strlen(argv[i]);
   rq->open_handles++; /* the request lives until the reply (or its timeout) comes */
-  cl->ticket = sl_redis_eval(c->cmd, &c->admit->admit, on_admit_reply, p, 8, 15, argv, lens);
+  cl->ticket = sl_redis_eval(c->cmd, &c->admit->admit, on_admit_reply, p, 8, 16, argv, lens);
   if (!cl->ticket) { /* not connected after all: decided here, now */
     rq->open_handles--;
     free(p);
@@ -681,29 +834,21 @@ void sl_cluster_admit_settle(struct sl_worker *w, struct sl_tenancy_hold *hold, 
   struct sl_tenancy_cluster *cl = &hold->cl;
   enum sl_cluster_mode mode = cl->mode;
   cl->mode = SL_CLUSTER_NONE; /* once */
-  if (!w->cluster || mode == SL_CLUSTER_NONE) return;
+  if (!w->cluster || !w->cluster->admit || mode == SL_CLUSTER_NONE) return;
   int64_t used = sl_policy_add_sat(s->tokens_in, s->tokens_out);
   int64_t tok_delta = cl->key_tpm ? used - cl->tok_reserved : 0;
   int64_t micro = s->cost_micro > 0 ? s->cost_micro : 0;
+  struct names nm;
+  struct ops o = {0};
+  char taken[48], field[160], kname[200], gname[200];
+  key_names(w->cluster, cl->key_id, cl->key_period, &nm);
+  gw_names(w->cluster, cl->gw_period, &nm);
+  i64s(taken, (int64_t)cl->taken_ms);
   if (mode == SL_CLUSTER_REDIS) {
-    struct names nm;
-    struct ops o = {0};
-    char taken[48], field[160];
-    key_names(w->cluster, cl->key_id, cl->key_period, &nm);
-    gw_names(w->cluster, cl->gw_period, &nm);
-    i64s(taken, (int64_t)cl->taken_ms);
     resv_field(w, cl->resv_seq, field, sizeof field);
-    char m[48];
-    i64s(m, micro);
     if (tok_delta) ops_add(&o, 'W', nm.ktok, taken, tok_delta);
-    if (cl->key_budget) {
-      if (micro) ops_add(&o, 'I', nm.kspend, m, 0);
-      ops_add(&o, 'D', nm.kresv, field, 0);
-    }
-    if (cl->gw_budget) {
-      if (micro) ops_add(&o, 'I', nm.gspend, m, 0);
-      ops_add(&o, 'D', nm.gresv, field, 0);
-    }
+    if (cl->key_budget) ops_add(&o, 'D', nm.kresv, field, 0);
+    if (cl->gw_budget) ops_add(&o, 'D', nm.gresv, field, 0);
     if (cl->first_dep > 0 && cl->first_dep_ok && (size_t)cl->first_dep <= w->cfg->ndeployments) {
       /* counted for a first attempt that never started (a cache hit, a client gone): one
        * host would not have counted it either */
@@ -715,13 +860,18 @@ void sl_cluster_admit_settle(struct sl_worker *w, struct sl_tenancy_hold *hold, 
       }
     }
     cl->first_dep = 0;
-    if (!ops_send(w, &o)) return;
-    /* Redis went away meanwhile: the reservations expire; the numbers wait for it */
   }
-  uint64_t at = mode == SL_CLUSTER_REDIS ? cl->taken_ms : cl->taken_ms;
-  if (tok_delta) rec_add(w, REC_KEY, cl->key_id, (int64_t)(at / SL_RATE_WINDOW_MS), 0, tok_delta, 0);
-  if (cl->key_budget && micro) rec_add(w, REC_KEY_SPEND, cl->key_id, cl->key_period, 0, 0, micro);
-  if (cl->gw_budget && micro) rec_add(w, REC_GW_SPEND, 0, cl->gw_period, 0, 0, micro);
+  /* this host's spend of the period (the cost is already in its slots): its field */
+  if (cl->key_budget) spend_field(w, &o, false, cl->key_id, cl->key_period, cl->key_spend_ttl_s, kname);
+  if (cl->gw_budget) spend_field(w, &o, true, 0, cl->gw_period, cl->gw_spend_ttl_s, gname);
+  bool sent = ops_send(w, &o) == 0;
+  if (mode == SL_CLUSTER_REDIS && sent) return;
+  /* degraded, or Redis went away meanwhile (the reservations expire): the numbers wait */
+  if (tok_delta) rec_add(w, REC_KEY, cl->key_id, (int64_t)(cl->taken_ms / SL_RATE_WINDOW_MS), 0, tok_delta, 0, 0);
+  if (sent) return; /* the spend fields went */
+  if (cl->key_budget && micro)
+    rec_add(w, REC_KEY_SPEND, cl->key_id, cl->key_period, 0, 0, micro, cl->key_spend_ttl_s);
+  if (cl->gw_budget && micro) rec_add(w, REC_GW_SPEND, 0, cl->gw_period, 0, 0, micro, cl->gw_spend_ttl_s);
 }
 
 /* ---- deployments ---- */
@@ -764,6 +914,7 @@ bool sl_cluster_dep_begin(struct sl_worker *w, size_t dep, bool probe, int64_t e
   if (d->rpm > 0) ops_add(&o, 'W', nm.dreq, "0", 1);
   if (d->tpm > 0 && est_tokens > 0) ops_add(&o, 'W', nm.dtok, "0", est_tokens);
   if (ops_send(w, &o))
-    rec_add(w, REC_DEP, dep, (int64_t)(wall_ms() / SL_RATE_WINDOW_MS), d->rpm > 0, d->tpm > 0 ? est_tokens : 0, 0);
+    rec_add(w, REC_DEP, dep, (int64_t)(wall_ms() / SL_RATE_WINDOW_MS), d->rpm > 0, d->tpm > 0 ? est_tokens : 0, 0,
+            0);
   return true;
 }

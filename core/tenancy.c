@@ -278,6 +278,32 @@ int64_t sl_tenancy_local_spend_micro(struct sl_worker *w, const struct sl_key_re
   return pico / 1000000 + (pico % 1000000 != 0);
 }
 
+int64_t sl_tenancy_host_spend_micro(struct sl_worker *w, uint64_t id, bool gateway, int64_t *period) {
+  struct sl_shm_key *s = w->shm ? sl_shm_key_find(w->shm, id) : NULL;
+  int64_t pico = -1, unflushed = 0;
+  if (s) {
+    sl_shm_lock(&s->lock);
+    if (atomic_load(&s->loaded)) {
+      int64_t at = (int64_t)atomic_load(&s->period_start);
+      if (at >= *period) {
+        pico = atomic_load(&s->period_spend_pico);
+        *period = at;
+      } else {
+        pico = 0; /* the slot is of an older period: nothing spent in this one yet */
+      }
+    } else {
+      unflushed = atomic_load(&s->spend_total_micro) - atomic_load(&s->spend_flushed_micro);
+    }
+    sl_shm_unlock(&s->lock);
+  }
+  if (pico < 0) { /* not loaded here: the ledger's (as period_spend would load it) */
+    int64_t m = 0;
+    if (w->tenancy) sl_spend_period_load(w->tenancy, gateway ? SL_SPEND_GATEWAY : SL_SPEND_KEY, id, *period, &m);
+    pico = micro_to_pico(sl_policy_add_sat(m, unflushed > 0 ? unflushed : 0));
+  }
+  return pico / 1000000 + (pico % 1000000 != 0);
+}
+
 void sl_tenancy_rl_headers(struct sl_buf *b, const char *what, int64_t limit, const struct sl_rate_window *rw,
                            uint64_t now_ms) {
   rl_headers(b, what, limit, rw, now_ms);
@@ -476,18 +502,21 @@ void sl_tenancy_account(struct sl_worker *w, struct sl_tenancy_hold *hold, const
   hold->accounted = true;
   if (hold->parallel_taken && hold->key_slot) atomic_fetch_sub(&hold->key_slot->inflight, 1);
   hold->parallel_taken = false;
-  if (hold->cl.mode) sl_cluster_admit_settle(w, hold, s); /* cluster mode: Redis's share of it */
-  if (s->attempts == 0 && !hold->tpm_reserved) return;
-  if (s->cost_pico > 0) {
-    add_spend(hold->key_slot, s->cost_micro, s->cost_pico);
-    if (s->group) add_spend(sl_shm_key_slot(w->shm, s->group_spend_id), s->cost_micro, s->cost_pico);
-    add_spend(sl_shm_key_slot(w->shm, SL_SPEND_ID_GATEWAY), s->cost_micro, s->cost_pico);
+  if (s->attempts != 0 || hold->tpm_reserved) {
+    if (s->cost_pico > 0) {
+      add_spend(hold->key_slot, s->cost_micro, s->cost_pico);
+      if (s->group) add_spend(sl_shm_key_slot(w->shm, s->group_spend_id), s->cost_micro, s->cost_pico);
+      add_spend(sl_shm_key_slot(w->shm, SL_SPEND_ID_GATEWAY), s->cost_micro, s->cost_pico);
+    }
+    if (hold->key_slot && hold->tpm_reserved) { /* replace the reservation by what was used */
+      sl_shm_lock(&hold->key_slot->lock);
+      struct sl_rate_window tok = win_get(&hold->key_slot->tok);
+      sl_policy_rate_settle(&tok, hold->tpm_taken_ms, hold->tpm_reserved, s->tokens_in + s->tokens_out, sl_now_ms());
+      win_put(&hold->key_slot->tok, &tok);
+      sl_shm_unlock(&hold->key_slot->lock);
+    }
   }
-  if (hold->key_slot && hold->tpm_reserved) { /* replace the reservation by what was used */
-    sl_shm_lock(&hold->key_slot->lock);
-    struct sl_rate_window tok = win_get(&hold->key_slot->tok);
-    sl_policy_rate_settle(&tok, hold->tpm_taken_ms, hold->tpm_reserved, s->tokens_in + s->tokens_out, sl_now_ms());
-    win_put(&hold->key_slot->tok, &tok);
-    sl_shm_unlock(&hold->key_slot->lock);
-  }
+  /* cluster mode: Redis's share of it, after the spend is in this host's slots (settlement
+   * writes this host's spend of the period, not a delta) */
+  if (hold->cl.mode) sl_cluster_admit_settle(w, hold, s);
 }

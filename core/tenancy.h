@@ -69,9 +69,17 @@ struct sl_admit_ask {
 /* The TPM reservation admission takes for a request (its prompt estimate + max output,
  * at most the key's tpm_limit). */
 int64_t sl_tenancy_tpm_estimate(const struct sl_key_record *k, const struct sl_admit_ask *a);
-/* The payer's current-period spend in micro-USD as this host knows it (its ledger + what
- * it has not flushed), for seeding a cluster counter; kind: 0 key, 1 gateway. */
+/* The payer's (k, or the gateway when NULL) spend of the period in micro-USD rounded up,
+ * as this host knows it (its ledger + what it has not flushed): this host's field of the
+ * cluster's spend hash. Claims the payer's slot (as admission does). */
 int64_t sl_tenancy_local_spend_micro(struct sl_worker *w, const struct sl_key_record *k, int64_t period_start);
+/* The same for payer id (a key's id, or SL_SPEND_ID_GATEWAY with gateway true) without
+ * claiming or moving a slot: the slot's spend when this host has the payer loaded, of the
+ * slot's period when that is newer than *period (then *period is set to it; spend added
+ * after a period turned counts in the new one, as on one host), 0 when the slot is of an
+ * older period (nothing spent in *period yet); else the ledger's spend of *period. For
+ * settlement and the re-push after Redis lost its data (core/cluster_admit.c). */
+int64_t sl_tenancy_host_spend_micro(struct sl_worker *w, uint64_t id, bool gateway, int64_t *period);
 /* The gateway budget's current period start (unix s). */
 int64_t sl_tenancy_gateway_period(const struct sl_worker *w, int64_t now_unix);
 /* Cluster mode: Redis admitted the request; count it in the key's local windows too

@@ -149,8 +149,83 @@ test('a key budget is exact across instances: sequential requests alternating ho
   }
   assert.deepEqual(st, [200, 200, 200, 200, 200, 200, 429, 429, 429], 'admitted while spend < budget, across hosts');
   const spent = await redis.cmd('KEYS', 'sluice:{k:*}:spend:*');
-  const totals = await Promise.all(spent.map((k) => redis.cmd('GET', k)));
-  assert.ok(totals.map(Number).includes(6 * c), `Redis holds the settled spend 6 x ${c}: ${totals}`);
+  const totals = await Promise.all(spent.map(async (k) => hostFields(await redis.cmd('HGETALL', k))));
+  assert.ok(totals.some((f) => f.sum === 6 * c && f.n === 3), `Redis holds the settled spend 6 x ${c}, 2 x ${c} per host: ${JSON.stringify(totals)}`);
+});
+
+/** A spend hash's fields (one per host: its spend of the period, micro-USD): their count and sum. */
+function hostFields(flat) {
+  const f = { n: 0, sum: 0, values: [] };
+  for (let i = 0; i + 1 < (flat ?? []).length; i += 2) {
+    f.n++;
+    f.sum += Number(flat[i + 1]);
+    f.values.push(Number(flat[i + 1]));
+  }
+  return f;
+}
+
+/** The one key budget's spend hash in Redis (count and sum of its host fields; n 0: none). */
+async function budgetHash(redis) {
+  const ks = await redis.cmd('KEYS', 'sluice:{k:*}:spend:*');
+  assert.ok(ks.length <= 1, `one budgeted key: ${ks}`);
+  return ks.length ? hostFields(await redis.cmd('HGETALL', ks[0])) : { n: 0, sum: 0, values: [] };
+}
+
+test('Redis restarted empty (or flushed): every host\'s spend comes back, idle hosts too; the budget holds on the exact total', async () => {
+  let redis = await startRedis();
+  const mock = await startMock();
+  const hosts = await startHosts(redis, { m: { port: mock.port } }, [1, 2]);
+  await waitMetric(hosts, 'sluice_cluster_redis_up', (v) => v === 1, 'redis up');
+  const probe = await sameKey(hosts, {});
+  const c = (await chat(hosts[0].url, probe, 'm')).cost;
+  assert.ok(c > 0, 'an answer costs something');
+  // budget 5.5 x c: 3 on host 0 and 2 on host 1 before the restart (5 x c, one more fits)
+  const key = await sameKey(hosts, { max_budget: (5.5 * c) / 1e6 });
+  // Settlement is asynchronous (after the answer): each request's is awaited in Redis (its
+  // spend field and reservation are one script), so the next one, on another host, does
+  // not meet its reservation
+  const settled = (total) => pollUntil(async () => (await budgetHash(redis)).sum === total,
+    { timeoutMs: 5000, what: `the spend ${total} settled in Redis` });
+  let spent = 0;
+  for (const h of [0, 1, 0, 1, 0]) {
+    const r = await chat(hosts[h].url, key, 'm');
+    assert.equal(r.status, 200, r.text);
+    spent += r.cost;
+    await settled(spent);
+  }
+  assert.equal(spent, 5 * c);
+  assert.deepEqual((await budgetHash(redis)).values.sort((a, b) => a - b), [2 * c, 3 * c], 'one field per host: its own spend');
+  // Redis dies and comes back empty
+  await redis.kill();
+  await waitMetric(hosts, 'sluice_cluster_redis_up', (v) => v === 0, 'redis down');
+  redis = await redis.restart();
+  await waitMetric(hosts, 'sluice_cluster_redis_up', (v) => v === 1, 'redis up again');
+  // host 1 stays idle: its 2 x c must be back by itself. One more fits on host 0 (5 x c <
+  // 5.5 x c: nothing counted twice), then the total 6 x c is over the budget on both hosts,
+  // though each host's own spend (4 x c, 2 x c) is under it
+  const after = [];
+  for (const h of [0, 0, 1]) {
+    const r = await chat(hosts[h].url, key, 'm');
+    after.push(r.status);
+    if (r.status === 200) {
+      spent += r.cost;
+      await settled(spent);
+    } else {
+      assert.match(r.text, /budget/i);
+    }
+  }
+  assert.deepEqual(after, [200, 429, 429], 'admitted while the exact total < budget, then refused on every host');
+  assert.equal(spent, 6 * c);
+  // a flush without a reconnect: each host finds its marker gone on a heartbeat and writes its spend again
+  await redis.cmd('FLUSHALL');
+  await pollUntil(async () => {
+    const f = await budgetHash(redis);
+    return f.n === 2 && f.sum === spent;
+  }, { timeoutMs: 10000, what: 'both hosts\' spend written again after FLUSHALL (no request)' });
+  assert.deepEqual((await budgetHash(redis)).values.sort((a, b) => a - b), [2 * c, 4 * c]);
+  for (const h of hosts) assert.equal((await chat(h.url, key, 'm')).status, 429, 'still over the budget after the flush');
+  const m = await Promise.all(hosts.map(metrics));
+  assert.ok(m.every((x) => x['sluice_cluster_reconciled_total'] >= 1), 'the re-written spend counted as reconciled');
 });
 
 test('a deployment rpm is shared: rpm 10, 30 requests over 3 instances, exactly 10 reach it', async () => {

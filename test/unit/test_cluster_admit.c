@@ -4,9 +4,11 @@
  * the same, older, a later one: a clock step), limits and amounts, decided by the script
  * and replayed with sl_policy_rate_take_pair at the script's own `now`: the same verdict
  * and the same windows after; the settle op against sl_policy_rate_settle; budgets
- * (settled + others' reservations < max, one's own reservation not counted, expired
- * reservations dropped, the seed of an absent counter); the deployment's pair; and
- * sl_cluster_budget_micro. Fixed seed; the only clock is Redis's, read back. */
+ * (the hosts' spend fields' sum + others' reservations < max, one's own reservation not
+ * counted, expired reservations dropped, each host's field written as max(field, its
+ * spend) by admission and by the M op, so a Redis that lost the hash gets the exact sum
+ * back once every host wrote its field again; E sets an expiry only where none is); the
+ * deployment's pair; and sl_cluster_budget_micro. Fixed seed; the only clock is Redis's, read back. */
 #include <hiredis/hiredis.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -92,11 +94,13 @@ struct admit_args {
   int64_t rpm, tpm, tokens, kb, gb, resv;
   const char *field;
   int64_t drpm, dtpm, dtokens, kseed, gseed;
+  const char *host; /* the admitting host's spend field ("A" when NULL) */
+  int64_t kttl;
 };
 
 /* Runs the admit script; the reply's 10 integers into x. */
 static bool admit(const struct admit_args *a, int64_t x[10]) {
-  char v[15][64];
+  char v[16][64];
   snprintf(v[0], 64, "%" PRId64, a->rpm);
   snprintf(v[1], 64, "%" PRId64, a->tpm);
   snprintf(v[2], 64, "%" PRId64, a->tokens);
@@ -110,13 +114,14 @@ static bool admit(const struct admit_args *a, int64_t x[10]) {
   snprintf(v[10], 64, "%" PRId64, a->dtokens);
   snprintf(v[11], 64, "%" PRId64, a->kseed);
   snprintf(v[12], 64, "%" PRId64, a->gseed);
-  snprintf(v[13], 64, "0");
+  snprintf(v[13], 64, "%" PRId64, a->kttl);
   snprintf(v[14], 64, "0");
-  const char *argv[3 + 8 + 15] = {
+  snprintf(v[15], 64, "%s", a->host ? a->host : "A");
+  const char *argv[3 + 8 + 16] = {
       "EVAL",         sl_cluster_admit_lua, "8",           "t:{k:1}:req", "t:{k:1}:tok", "t:{k:1}:spend:0",
       "t:{k:1}:resv", "t:{gw}:spend:0",     "t:{gw}:resv", "t:{d:x}:req", "t:{d:x}:tok"};
-  for (int i = 0; i < 15; i++) argv[11 + i] = v[i];
-  redisReply *r = cmd(26, argv);
+  for (int i = 0; i < 16; i++) argv[11 + i] = v[i];
+  redisReply *r = cmd(27, argv);
   bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 10;
   if (!ok) printf("admit reply: %s\n", r && r->str ? r->str : "?");
   for (size_t i = 0; ok && i < 10; i++) x[i] = r->element[i]->integer;
@@ -212,13 +217,14 @@ static void test_budgets(void) {
   /* the first one again (its own reservation does not count against it) */
   a.field = "h/0/1";
   CHECK(admit(&a, x) && x[0] == 0);
-  /* its reservation released (ops D), the seed is not applied again (the counter exists) */
+  /* its reservation released (ops D), its host's spend now 100 (ops M); a seed below the
+   * field never lowers it */
   const char *d[] = {
-      "EVAL", sl_cluster_ops_lua, "2", "t:{k:1}:resv", "t:{k:1}:spend:0", "D", "1", "h/0/1", "0", "I", "2", "1", "0"};
+      "EVAL", sl_cluster_ops_lua, "2", "t:{k:1}:resv", "t:{k:1}:spend:0", "D", "1", "h/0/1", "0", "M", "2", "A", "100"};
   freeReplyObject(cmd(13, d));
   a.field = "h/0/3";
   a.kseed = 0;
-  CHECK(admit(&a, x) && x[0] == 2 && x[1] == 100); /* 99 + 1 settled */
+  CHECK(admit(&a, x) && x[0] == 2 && x[1] == 100); /* A's 100 */
   /* an expired reservation of a crashed host is dropped */
   reset();
   const char *h[] = {"HSET", "t:{k:1}:resv", "dead/0/1", "1000:1"};
@@ -239,6 +245,90 @@ static void test_budgets(void) {
   CHECK(admit(&k, x) && x[0] == 2);
   struct sl_rate_window w = get_window("t:{k:1}:req");
   CHECK(w.cur == 0);
+}
+
+static int64_t hget(const char *k, const char *f) {
+  const char *argv[] = {"HGET", k, f};
+  redisReply *r = cmd(3, argv);
+  int64_t v = r && r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
+  freeReplyObject(r);
+  return v;
+}
+
+static int64_t ttl_of(const char *k) {
+  const char *argv[] = {"TTL", k};
+  redisReply *r = cmd(2, argv);
+  int64_t v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -99;
+  freeReplyObject(r);
+  return v;
+}
+
+/* ops M <host> <micro> and E <ttl> on the key's spend hash */
+static void max_op(const char *host, int64_t micro, int64_t ttl) {
+  char m[32], t[32];
+  snprintf(m, sizeof m, "%" PRId64, micro);
+  snprintf(t, sizeof t, "%" PRId64, ttl);
+  const char *argv[] = {"EVAL", sl_cluster_ops_lua, "1", "t:{k:1}:spend:0", "M", "1", host, m, "E", "1", t, "0"};
+  freeReplyObject(cmd(12, argv));
+}
+
+/* One field per host; the budget is their sum; every write is max(field, value), so
+ * repeated, late or concurrent writes of a host's spend never count twice nor go back;
+ * a Redis that lost the hash has the exact sum again once each host wrote its field. */
+static void test_budget_hosts(void) {
+  reset();
+  int64_t x[10];
+  /* A has spent 40, B 50 (neither alone near the budget) */
+  struct admit_args a = {.kb = 100, .field = "A/0/1", .kseed = 40, .host = "A"};
+  CHECK(admit(&a, x) && x[0] == 0);
+  struct admit_args b = {.kb = 100, .field = "B/0/1", .kseed = 50, .host = "B"};
+  CHECK(admit(&b, x) && x[0] == 0);
+  CHECK(hget("t:{k:1}:spend:0", "A") == 40 && hget("t:{k:1}:spend:0", "B") == 50);
+  /* an older (lower) write of A's changes nothing; a repeated one neither */
+  max_op("A", 30, 0);
+  max_op("B", 50, 0);
+  CHECK(hget("t:{k:1}:spend:0", "A") == 40 && hget("t:{k:1}:spend:0", "B") == 50);
+  /* A settles to 55: 105 >= 100, refused on either host, the sum said */
+  max_op("A", 55, 0);
+  b.field = "B/0/2";
+  CHECK(admit(&b, x) && x[0] == 2 && x[1] == 105);
+  a.field = "A/0/2";
+  a.kseed = 55;
+  CHECK(admit(&a, x) && x[0] == 2 && x[1] == 105);
+  /* Redis restarts empty: A admits first and finds only its own spend (B has not spoken) */
+  reset();
+  a.field = "A/0/3";
+  CHECK(admit(&a, x) && x[0] == 0);
+  /* B's field written again (its reconnect): the exact sum is back, refused */
+  reset();
+  max_op("B", 50, 0);
+  a.field = "A/0/4";
+  CHECK(admit(&a, x) && x[0] == 2 && x[1] == 105);
+  CHECK(hget("t:{k:1}:spend:0", "A") == 55);
+  /* nothing spent: no field written */
+  reset();
+  struct admit_args z = {.kb = 100, .field = "Z/0/1", .host = "Z"};
+  CHECK(admit(&z, x) && x[0] == 0);
+  CHECK(hget("t:{k:1}:spend:0", "Z") == -1);
+  max_op("Z", 0, 0);
+  CHECK(hget("t:{k:1}:spend:0", "Z") == -1);
+  /* expiry: set where none is (admission's ttl, or E's), never shortened or moved */
+  reset();
+  a.kttl = 5000;
+  a.field = "A/0/5";
+  a.kseed = 1;
+  CHECK(admit(&a, x) && x[0] == 0);
+  int64_t t1 = ttl_of("t:{k:1}:spend:0");
+  CHECK(t1 > 4990 && t1 <= 5000);
+  max_op("B", 2, 100);
+  CHECK(ttl_of("t:{k:1}:spend:0") > 4990);
+  reset();
+  max_op("B", 2, 100);
+  int64_t t2 = ttl_of("t:{k:1}:spend:0");
+  CHECK(t2 > 90 && t2 <= 100);
+  reset();
+  max_op("B", 2, 0); /* a period without end: no expiry */
+  CHECK(ttl_of("t:{k:1}:spend:0") == -1);
 }
 
 static void test_deployment(void) {
@@ -317,6 +407,7 @@ int main(void) {
       {"windows_match_policy", test_windows_match_policy},
       {"settle_matches_policy", test_settle_matches_policy},
       {"budgets", test_budgets},
+      {"budget_hosts", test_budget_hosts},
       {"deployment", test_deployment},
       {"budget_micro", test_budget_micro},
       {"share", test_share},
