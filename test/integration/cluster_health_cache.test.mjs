@@ -342,7 +342,7 @@ test('the tier keeps entries per virtual key: another key on another host misses
 });
 
 test('DELETE /cache on host B empties the Redis tier and both hosts\' local caches; Redis down: local only', async () => {
-  const redis = await startRedis();
+  const redis = await startRedis({ args: ['--enable-debug-command', 'yes'] });
   const mock = await startMock(['--seed', '14']);
   // two workers each: every worker hears the flush (each has its own queue of local puts)
   const [a, b] = await cacheHosts(['fa', 'fb'], redis, mock, { workers: 2 });
@@ -393,7 +393,17 @@ test('DELETE /cache on host B empties the Redis tier and both hosts\' local cach
     assert.equal(rb.headers['x-sluice-cache'], 'miss', 'host B: its local cache and the tier flushed');
     assert.equal((await counts(mock))[0], n0 + 2, 'both went upstream');
 
-    // Redis down: the flush is this host's only, and the answer says so
+    // Redis stalled past the cluster timeout: the flush is this host's only, and the answer says so
+    const stall = redis.cmd('DEBUG', 'SLEEP', '2').catch(() => {});
+    await delay(50);
+    const t = await request(`${b.url}/cache`, { method: 'DELETE', headers: AUTH });
+    assert.equal(t.status, 200, t.text);
+    assert.equal(t.json().status, 'flushed');
+    assert.equal(t.json().scope, 'local', t.text);
+    assert.ok(['failed', 'down'].includes(t.json().redis), t.text); // down: B noticed the stall first
+    assert.match(t.json().message, /Only this host's cache was flushed/);
+    await stall;
+    // Redis down: the same
     await redis.kill();
     await pollUntil(async () => metric(await metrics(b), 'sluice_cluster_redis_up') === 0 || null,
       { timeoutMs: 10000, what: 'host B sees Redis down' });
@@ -401,6 +411,7 @@ test('DELETE /cache on host B empties the Redis tier and both hosts\' local cach
     assert.equal(l.status, 200, l.text);
     assert.equal(l.json().status, 'flushed');
     assert.equal(l.json().scope, 'local', l.text);
+    assert.equal(l.json().redis, 'down', l.text);
     await pollUntil(async () => (await stats(b)).entries === 0 || null, { timeoutMs: 5000, what: 'host B empty' });
   } finally {
     await stopAll(a, b, mock);
