@@ -46,8 +46,8 @@ struct cluster_priv {
   struct sl_redis_script hb_script;
   uint64_t hb_ticket;
   bool cmd_up, sub_up;
-  char ch_keys[96], ch_health[96];
-  const char *channels[3];
+  char ch_keys[96], ch_health[96], ch_cache[96];
+  const char *channels[4];
   char live_key[96];
   char name_cmd[200], name_sub[200];
 };
@@ -114,6 +114,8 @@ static void on_message(void *ud, const char *ch, size_t chn, const char *msg, si
     sl_cluster_keys_on_message(c, msg, n);
   else if (chn == strlen(p->ch_health) && memcmp(ch, p->ch_health, chn) == 0)
     sl_cluster_health_on_message(c, msg, n);
+  else if (chn == strlen(p->ch_cache) && memcmp(ch, p->ch_cache, chn) == 0)
+    sl_cluster_cache_on_message(c, msg, n);
 }
 
 static void on_heartbeat_reply(void *ud, const struct redisReply *r, const char *err) {
@@ -164,10 +166,12 @@ int sl_cluster_open(struct sl_worker *w) {
   if (!c->down_since_ms) c->down_since_ms = 1;
   sl_cluster_name(c, SL_CLUSTER_CH_KEYS, p->ch_keys, sizeof p->ch_keys);
   sl_cluster_name(c, SL_CLUSTER_CH_HEALTH, p->ch_health, sizeof p->ch_health);
+  sl_cluster_name(c, SL_CLUSTER_CH_CACHE, p->ch_cache, sizeof p->ch_cache);
   sl_cluster_name(c, "{hosts}:live", p->live_key, sizeof p->live_key);
   p->channels[0] = p->ch_keys;
   p->channels[1] = p->ch_health;
-  p->channels[2] = NULL;
+  p->channels[2] = p->ch_cache;
+  p->channels[3] = NULL;
   snprintf(p->name_cmd, sizeof p->name_cmd, "sluice:%s:w%u", c->instance, w->index);
   snprintf(p->name_sub, sizeof p->name_sub, "sluice:%s:w%u:sub", c->instance, w->index);
   for (char *q = p->name_cmd; *q; q++)

@@ -64,9 +64,10 @@ bool sl_cluster_degraded(const struct sl_worker *w);
 /* ceil(limit / live hosts): each host's share while degraded. */
 int64_t sl_cluster_share(const struct sl_worker *w, int64_t limit);
 
-/* The pub/sub channel names ("<ns>:keys", "<ns>:health"). */
+/* The pub/sub channel names ("<ns>:keys", "<ns>:health", "<ns>:cache"). */
 #define SL_CLUSTER_CH_KEYS "keys"
 #define SL_CLUSTER_CH_HEALTH "health"
+#define SL_CLUSTER_CH_CACHE "cache"
 /* Builds "<ns>:<suffix>" into out; returns its length. */
 size_t sl_cluster_name(const struct sl_cluster *c, const char *suffix, char *out, size_t cap);
 

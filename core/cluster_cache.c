@@ -7,6 +7,12 @@
  * as a stream: sl_request_serve_cached). Fills of the local cache are SET with PX = the
  * entry's TTL (cache_params.ttl bounds it), fire and forget.
  *
+ * Flush (DELETE /cache in cluster mode): the tier's keys all share the {c} hash tag and
+ * the "<ns>:{c}:" prefix, so one small script SCANs a batch of them and UNLINKs it, called
+ * again with the returned cursor until it is back at 0 (Redis is never blocked by one
+ * long scan); then "flush <instance>" on "<ns>:cache" makes every worker of every host
+ * flush its local cache (each worker: each has its own queue of local puts to discard).
+ *
  * Key: "<ns>:{c}:<hex of the local cache key>". Value: see
  * sl_cluster_cache_value_encode. To add a counter: a field in struct sl_shm_cluster_hc and
  * its line in sl_cluster_cache_metrics. */
@@ -22,6 +28,7 @@
 
 #include "core/cluster.h"
 #include "core/cluster_features.h"
+#include "core/log.h"
 #include "core/redis_conn.h"
 #include "core/reqcache.h"
 #include "core/request_internal.h"
@@ -199,7 +206,133 @@ void sl_cluster_cache_store(struct sl_worker *w, const uint8_t ckey[32], const c
   sl_buf_free(&v);
 }
 
+/* ---- flush across the cluster ---- */
+
+/* One SCAN step: ARGV[1] cursor, ARGV[2] MATCH pattern, ARGV[3] COUNT. UNLINKs what the
+ * step found (in slices: unpack has a stack limit). Returns {next cursor, deleted}. */
+static const char flush_lua[] =
+    "local r = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])\n"
+    "local ks, n = r[2], 0\n"
+    "for i = 1, #ks, 500 do\n"
+    "  n = n + redis.call('UNLINK', unpack(ks, i, math.min(i + 499, #ks)))\n"
+    "end\n"
+    "return {r[1], n}\n";
+static struct sl_redis_script flush_script; /* static: a command may outlive the tier's state */
+
+#define FLUSH_SCAN_COUNT "1000"
+
+struct flush_op {
+  struct sl_worker *w;
+  sl_cluster_cache_flush_cb done;
+  void *ud;
+  struct sl_cluster_cache_flushed f;
+  char pattern[2 * sizeof(((struct sl_cluster *)0)->ns) + 8];
+  char cursor[24];
+  char err[160];
+};
+
+static void flush_end(struct flush_op *op, const char *err) {
+  if (err) {
+    snprintf(op->err, sizeof op->err, "%s", err);
+    op->f.err = op->err;
+  }
+  op->f.ok = !err;
+  op->done(op->ud, &op->f);
+  free(op);
+}
+
+static void flush_published(void *ud, const struct redisReply *r, const char *err) {
+  struct flush_op *op = ud;
+  if (r && r->type == REDIS_REPLY_INTEGER)
+    flush_end(op, NULL);
+  else
+    flush_end(op, r && r->type == REDIS_REPLY_ERROR ? r->str : err ? err : "unexpected reply to PUBLISH");
+}
+
+static void flush_publish(struct flush_op *op) {
+  struct sl_cluster *c = op->w->cluster;
+  if (!c || !c->up || !c->cmd) {
+    flush_end(op, "not connected");
+    return;
+  }
+  char ch[96], msg[8 + sizeof c->instance];
+  size_t chn = sl_cluster_name(c, SL_CLUSTER_CH_CACHE, ch, sizeof ch);
+  int mn = snprintf(msg, sizeof msg, "flush %s", c->instance);
+  const char *argv[] = {"PUBLISH", ch, msg};
+  const size_t lens[] = {7, chn, (size_t)mn};
+  if (!sl_redis_cmd(c->cmd, flush_published, op, 3, argv, lens)) flush_end(op, "not connected");
+}
+
+static void flush_step(struct flush_op *op);
+
+static void flush_scanned(void *ud, const struct redisReply *r, const char *err) {
+  struct flush_op *op = ud;
+  if (!r || r->type != REDIS_REPLY_ARRAY) {
+    flush_end(op, r && r->type == REDIS_REPLY_ERROR ? r->str : err ? err : "unexpected reply to the flush script");
+    return;
+  }
+  const struct redisReply *cur = r->elements == 2 ? r->element[0] : NULL;
+  const struct redisReply *n = r->elements == 2 ? r->element[1] : NULL;
+  if (!cur || cur->type != REDIS_REPLY_STRING || cur->len == 0 || cur->len >= sizeof op->cursor || !n ||
+      n->type != REDIS_REPLY_INTEGER || n->integer < 0) {
+    flush_end(op, "unexpected reply to the flush script");
+    return;
+  }
+  op->f.deleted += (uint64_t)n->integer;
+  memcpy(op->cursor, cur->str, cur->len);
+  op->cursor[cur->len] = 0;
+  if (strcmp(op->cursor, "0") == 0)
+    flush_publish(op);
+  else
+    flush_step(op);
+}
+
+static void flush_step(struct flush_op *op) {
+  struct sl_cluster *c = op->w->cluster;
+  if (!c || !c->up || !c->cmd) {
+    flush_end(op, "not connected");
+    return;
+  }
+  const char *argv[] = {op->cursor, op->pattern, FLUSH_SCAN_COUNT};
+  const size_t lens[] = {strlen(op->cursor), strlen(op->pattern), sizeof FLUSH_SCAN_COUNT - 1};
+  if (!sl_redis_eval(c->cmd, &flush_script, flush_scanned, op, 0, 3, argv, lens)) flush_end(op, "not connected");
+}
+
+int sl_cluster_cache_flush(struct sl_worker *w, sl_cluster_cache_flush_cb done, void *ud) {
+  struct sl_cluster *c = w->cluster;
+  if (!c || !c->up || !c->cmd) return -ENOTCONN;
+  struct flush_op *op = calloc(1, sizeof *op);
+  if (!op) return -ENOMEM;
+  op->w = w;
+  op->done = done;
+  op->ud = ud;
+  op->f.tier = tier_on(w);
+  if (!op->f.tier) {
+    flush_publish(op);
+    return 0;
+  }
+  /* "<ns>:{c}:*" with the namespace's glob characters escaped */
+  size_t k = 0;
+  for (const char *q = c->ns; *q && k + 2 < sizeof op->pattern; q++) {
+    if (*q == '*' || *q == '?' || *q == '[' || *q == ']' || *q == '\\') op->pattern[k++] = '\\';
+    op->pattern[k++] = *q;
+  }
+  snprintf(op->pattern + k, sizeof op->pattern - k, ":{c}:*");
+  snprintf(op->cursor, sizeof op->cursor, "0");
+  flush_step(op);
+  return 0;
+}
+
+void sl_cluster_cache_on_message(struct sl_cluster *c, const char *msg, size_t n) {
+  if (n < 5 || memcmp(msg, "flush", 5) != 0 || (n > 5 && msg[5] != ' ')) return;
+  /* Every worker, the sender's included: each discards its own queued puts, and the
+   * sender's second flush drops what a local miss brought back from Redis meanwhile. */
+  if (sl_reqcache_flush(c->w))
+    sl_log(SL_LOG_WARN, "cache: cannot flush the local cache on a cluster flush", "\"worker\":%u", c->w->index);
+}
+
 int sl_cluster_cache_open(struct sl_cluster *c) {
+  sl_redis_script_init(&flush_script, "cache_flush", flush_lua);
   if (!c->w->cfg->cluster.cache_tier) return 0;
   struct sl_cluster_cache *t = calloc(1, sizeof *t);
   if (!t) return -ENOMEM;

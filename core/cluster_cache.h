@@ -5,6 +5,7 @@
 #ifndef SL_CORE_CLUSTER_CACHE_H
 #define SL_CORE_CLUSTER_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,24 @@ int sl_cluster_cache_value_encode(int64_t stored_at, int64_t expires_at, const c
                                   struct sl_buf *out);
 /* 0 with the header's times and where the body starts, or -EINVAL (not such a value). */
 int sl_cluster_cache_value_decode(const char *p, size_t n, int64_t *stored_at, int64_t *expires_at, size_t *body_off);
+
+/* Flush across the cluster (DELETE /cache in cluster mode; the caller has flushed this
+ * host's local cache already): deletes the tier's entries "<ns>:{c}:*" (a script that
+ * SCANs one batch and UNLINKs it, called until the cursor is back at 0, so Redis is never
+ * blocked by a long scan), then PUBLISHes "flush <instance>" on "<ns>:cache": every
+ * worker of every host (this one's included) flushes its local cache when it hears it.
+ * Without the tier only the message is sent. Returns 0 when started (done is called
+ * exactly once, later), or -ENOTCONN (not in cluster mode, or Redis is down: nothing was
+ * sent, done is not called). Entries filled concurrently (an answer already on its way
+ * from upstream when the flush ran) may survive it. */
+struct sl_cluster_cache_flushed {
+  bool ok;          /* the tier's entries were deleted and the other hosts told */
+  bool tier;        /* the Redis tier is on (there was something to delete) */
+  uint64_t deleted; /* tier entries deleted (so far, when !ok) */
+  const char *err;  /* when !ok: why ("timeout", "connection lost", a Redis error, ...) */
+};
+typedef void (*sl_cluster_cache_flush_cb)(void *ud, const struct sl_cluster_cache_flushed *f);
+int sl_cluster_cache_flush(struct sl_worker *w, sl_cluster_cache_flush_cb done, void *ud);
 
 /* sluice_cache_redis_{hits,misses,errors,stores,oversize}_total; appended to b (with the
  * tier on only). */

@@ -33,5 +33,6 @@ void sl_cluster_health_on_message(struct sl_cluster *c, const char *msg, size_t 
 
 int sl_cluster_cache_open(struct sl_cluster *c);
 void sl_cluster_cache_close(struct sl_cluster *c);
+void sl_cluster_cache_on_message(struct sl_cluster *c, const char *msg, size_t n);
 
 #endif

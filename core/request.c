@@ -576,13 +576,60 @@ void sl_request_cache_stats(struct sl_request *rq) {
   sl_respond_built(rq, rc, body, n, "Cannot read cache statistics");
 }
 
+/* Cluster mode: the Redis tier's entries deleted and the other hosts told (core/cluster_cache.c),
+ * or said to be this host's flush only ("scope":"local"). */
+static void cache_flushed(void *ud, const struct sl_cluster_cache_flushed *f) {
+  struct sl_request *rq = ud;
+  if (!rq->finished) {
+    struct sl_buf b = {0};
+    if (f->ok) {
+      sl_buf_puts(&b, "{\"status\":\"flushed\",\"scope\":\"cluster\"");
+      if (f->tier) sl_buf_printf(&b, ",\"redis\":\"flushed\",\"redis_deleted\":%llu", (unsigned long long)f->deleted);
+      sl_buf_puts(&b, "}");
+      sl_log(SL_LOG_INFO, "cache: flushed across the cluster", "\"worker\":%u,\"redis_deleted\":%llu", rq->w->index,
+             (unsigned long long)f->deleted);
+    } else {
+      sl_buf_printf(&b,
+                    "{\"status\":\"flushed\",\"scope\":\"local\",\"redis\":\"failed\",\"redis_deleted\":%llu,"
+                    "\"message\":\"Only this host's cache was flushed: Redis did not complete the cluster flush (",
+                    (unsigned long long)f->deleted);
+      for (const char *q = f->err ? f->err : "unknown"; *q; q++) /* Redis's text: kept to plain characters */
+        sl_buf_printf(&b, "%c", (*q == '"' || *q == '\\' || (unsigned char)*q < 0x20) ? '\'' : *q);
+      sl_buf_puts(&b, "); the Redis cache tier and the other hosts may keep their entries\"}");
+      sl_log(SL_LOG_WARN, "cache: cluster flush failed: flushed this host only", "\"worker\":%u", rq->w->index);
+    }
+    if (b.oom)
+      sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Cannot build the answer");
+    else
+      sl_respond_json(rq, 200, b.p, b.n);
+    sl_buf_free(&b);
+  }
+  sl_request_release(rq); /* the hold taken for the flush */
+}
+
 void sl_request_cache_flush(struct sl_request *rq) {
   static const char b[] = "{\"status\":\"flushed\"}";
+  static const char local[] =
+      "{\"status\":\"flushed\",\"scope\":\"local\",\"redis\":\"down\",\"message\":\"Only this host's cache was "
+      "flushed: Redis is unreachable, so the Redis cache tier and the other hosts keep their entries\"}";
   if (sl_reqcache_flush(rq->w)) {
     sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Cannot flush the cache");
     return;
   }
-  sl_respond_json(rq, 200, b, sizeof b - 1);
+  if (!rq->w->cluster) {
+    sl_respond_json(rq, 200, b, sizeof b - 1);
+    return;
+  }
+  rq->open_handles++; /* released in cache_flushed */
+  int rc = sl_cluster_cache_flush(rq->w, cache_flushed, rq);
+  if (rc == 0) return;
+  rq->open_handles--; /* the request is live: this never frees it */
+  if (rc != -ENOTCONN) {
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "This host's cache was flushed; cannot flush the cluster's");
+    return;
+  }
+  sl_log(SL_LOG_WARN, "cache: redis down: flushed this host only", "\"worker\":%u", rq->w->index);
+  sl_respond_json(rq, 200, local, sizeof local - 1);
 }
 
 /* ---- the front: route, origin, authenticate, dispatch ---- */

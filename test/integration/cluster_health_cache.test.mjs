@@ -4,7 +4,8 @@
 // host of three sends the half-open probe, and its success reopens the deployment on every
 // host; a cache fill on host A (whole and streamed) is a hit on host B with the upstream
 // called once, per virtual key; with Redis down, cache lookups are plain misses that go
-// upstream, without errors.
+// upstream, without errors; DELETE /cache on one host empties the Redis tier and every
+// host's local cache (this host's only when Redis is down, and the answer says so).
 //
 // Deployments use `order` so that the one under test is the first choice whenever it is
 // usable: a request that avoids it shows the cooldown, one that reaches it shows a probe.
@@ -237,11 +238,12 @@ test('Redis down: each host cools down on its own (as a single host), no client 
 
 const GROUP = 'mock-model'; // = the upstream model: the forwarded body is the client's bytes
 
-function cacheHosts(names, redis, mock, { timeout } = {}) {
+function cacheHosts(names, redis, mock, { timeout, workers } = {}) {
   return startHosts(names, {
     groups: { [GROUP]: { port: mock.port } },
     litellm: { cache: true, cache_params: { type: 'redis', host: HOST, port: redis.port, ttl: 600 } },
     timeout,
+    workers,
   });
 }
 
@@ -333,6 +335,84 @@ test('the tier keeps entries per virtual key: another key on another host misses
     const r3 = await post(`${b.url}${CHAT}`, body, { authorization: `Bearer ${k1}` });
     assert.equal(r3.headers['x-sluice-cache'], 'hit', 'the same key hits it on host B');
     assert.equal((await counts(mock))[0], 2);
+  } finally {
+    await stopAll(a, b, mock);
+    await redis.kill();
+  }
+});
+
+test('DELETE /cache on host B empties the Redis tier and both hosts\' local caches; Redis down: local only', async () => {
+  const redis = await startRedis({ args: ['--enable-debug-command', 'yes'] });
+  const mock = await startMock(['--seed', '14']);
+  // two workers each: every worker hears the flush (each has its own queue of local puts)
+  const [a, b] = await cacheHosts(['fa', 'fb'], redis, mock, { workers: 2 });
+  const stats = async (s) => (await request(`${s.url}/cache/stats`, { headers: AUTH })).json();
+  try {
+    await waitUp(a, redis);
+    await waitUp(b, redis);
+    await pollUntil(async () => Number((await redis.cmd('PUBSUB', 'NUMSUB', 'sluice:cache'))[1]) >= 4 || null,
+      { timeoutMs: 10000, what: 'both hosts\' workers subscribed to sluice:cache' });
+    // two answers filled on A, each a hit on B (so each host holds both locally, and Redis too)
+    const bodies = [chatBody('flush-1'), chatBody('flush-2')];
+    for (const [i, body] of bodies.entries()) {
+      const r1 = await post(`${a.url}${CHAT}`, body, AUTH);
+      assert.equal(r1.status, 200, r1.text);
+      assert.equal(r1.headers['x-sluice-cache'], 'miss');
+      await waitStores(a, i + 1);
+      const r2 = await post(`${b.url}${CHAT}`, body, AUTH);
+      assert.equal(r2.headers['x-sluice-cache'], 'hit', 'the tier is on: B hits A\'s fill');
+    }
+    assert.equal((await redis.cmd('KEYS', 'sluice:{c}:*')).length, 2);
+    for (const s of [a, b]) {
+      await pollUntil(async () => (await stats(s)).entries === 2 || null, { what: `host ${s.port}: 2 local entries` });
+    }
+    const n0 = (await counts(mock))[0];
+    assert.equal(n0, 2);
+
+    const f = await request(`${b.url}/cache`, { method: 'DELETE', headers: AUTH });
+    assert.equal(f.status, 200, f.text);
+    const fj = f.json();
+    assert.equal(fj.status, 'flushed');
+    assert.equal(fj.scope, 'cluster', f.text);
+    assert.equal(fj.redis, 'flushed', f.text);
+    assert.equal(fj.redis_deleted, 2, f.text);
+    // the tier is empty as the answer comes
+    assert.deepEqual(await redis.cmd('KEYS', 'sluice:{c}:*'), []);
+    // and each host's local cache empties (A's by the message, B's by the route and the message)
+    for (const s of [a, b]) {
+      await pollUntil(async () => (await stats(s)).entries === 0 || null,
+        { timeoutMs: 5000, what: `host ${s.port}: an empty local cache\n${s.output()}` });
+    }
+    // the same requests now go upstream on both hosts (different prompts: the first's new fill
+    // reaching Redis must not turn the second into a tier hit)
+    const ra = await post(`${a.url}${CHAT}`, bodies[0], AUTH);
+    assert.equal(ra.status, 200, ra.text);
+    assert.equal(ra.headers['x-sluice-cache'], 'miss', 'host A: flushed by host B\'s flush');
+    const rb = await post(`${b.url}${CHAT}`, bodies[1], AUTH);
+    assert.equal(rb.status, 200, rb.text);
+    assert.equal(rb.headers['x-sluice-cache'], 'miss', 'host B: its local cache and the tier flushed');
+    assert.equal((await counts(mock))[0], n0 + 2, 'both went upstream');
+
+    // Redis stalled past the cluster timeout: the flush is this host's only, and the answer says so
+    const stall = redis.cmd('DEBUG', 'SLEEP', '2').catch(() => {});
+    await delay(50);
+    const t = await request(`${b.url}/cache`, { method: 'DELETE', headers: AUTH });
+    assert.equal(t.status, 200, t.text);
+    assert.equal(t.json().status, 'flushed');
+    assert.equal(t.json().scope, 'local', t.text);
+    assert.ok(['failed', 'down'].includes(t.json().redis), t.text); // down: B noticed the stall first
+    assert.match(t.json().message, /Only this host's cache was flushed/);
+    await stall;
+    // Redis down: the same
+    await redis.kill();
+    await pollUntil(async () => metric(await metrics(b), 'sluice_cluster_redis_up') === 0 || null,
+      { timeoutMs: 10000, what: 'host B sees Redis down' });
+    const l = await request(`${b.url}/cache`, { method: 'DELETE', headers: AUTH });
+    assert.equal(l.status, 200, l.text);
+    assert.equal(l.json().status, 'flushed');
+    assert.equal(l.json().scope, 'local', l.text);
+    assert.equal(l.json().redis, 'down', l.text);
+    await pollUntil(async () => (await stats(b)).entries === 0 || null, { timeoutMs: 5000, what: 'host B empty' });
   } finally {
     await stopAll(a, b, mock);
     await redis.kill();
