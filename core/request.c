@@ -7,6 +7,8 @@
  * A request ends once: sl_request_finish() cancels what still runs, builds the one
  * summary record (core/summary.h) that accounting, metrics and the access log read,
  * and closes the request's timers; the last close callback frees it. */
+#include "core/dashboard.h"
+#include "core/trace.h"
 #include "core/request.h"
 
 #include <errno.h>
@@ -158,6 +160,8 @@ void sl_request_finish(struct sl_request *rq) {
   struct sl_request_summary s;
   sl_request_summarize(rq, sl_now_ms(), &s);
   sl_metrics_request_done(rq->w, &s);
+  sl_dashboard_record(rq, &s); /* the live view's ring of recent requests */
+  sl_trace_request_done(rq, &s); /* OpenTelemetry spans, when tracing is on */
   struct sl_buf attempts = {0};
   bool log = rq->w->cfg->access_log && sl_log_enabled(SL_LOG_INFO);
   if (log && rq->natt) {

@@ -1,0 +1,8 @@
+/* core/dashboard: STUB (being written). Called once per request from sl_request_finish with its
+ * summary record. */
+#ifndef SL_CORE_DASHBOARD_H
+#define SL_CORE_DASHBOARD_H
+struct sl_request;
+struct sl_request_summary;
+void sl_dashboard_record(struct sl_request *rq, const struct sl_request_summary *s);
+#endif
