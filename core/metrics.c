@@ -136,9 +136,11 @@ static struct sl_shm_metrics *series_of(struct sl_worker *w, const struct sl_req
 /* A key with a budget, noted for litellm_remaining_api_key_budget_metric: its slot in
  * the bounded table is claimed by id on its first request (table full: not shown). */
 static void note_budget_key(struct sl_shm *s, const struct sl_key_record *k) {
-  if (!(k->max_budget > 0) || !k->id) return;
+  if (!k->id) return;
+  bool has = k->max_budget > 0; /* a budget removed since: its entry stays, not rendered */
+  double max = has ? k->max_budget : 0.0;
   uint64_t bits;
-  memcpy(&bits, &k->max_budget, sizeof bits);
+  memcpy(&bits, &max, sizeof bits);
   for (unsigned n = 0; n < SL_SHM_BUDGET_KEYS; n++) {
     struct sl_shm_budget_key *e = &s->budget_keys[(k->id + n) % SL_SHM_BUDGET_KEYS];
     uint64_t id = atomic_load(&e->id);
@@ -147,6 +149,7 @@ static void note_budget_key(struct sl_shm *s, const struct sl_key_record *k) {
       return;
     }
     if (id) continue;
+    if (!has) return; /* never had an entry: none needed */
     uint64_t zero = 0;
     if (!atomic_compare_exchange_strong(&e->id, &zero, k->id)) {
       if (zero == k->id) atomic_store(&e->max_budget_bits, bits);
@@ -611,6 +614,7 @@ static void render_litellm(struct sl_worker *w, struct sl_buf *b, const struct s
     uint64_t id = atomic_load(&e->id);
     if (!id || !atomic_load(&e->ready)) continue;
     double max = bits_to_d(atomic_load(&e->max_budget_bits));
+    if (!(max > 0)) continue;
     struct sl_shm_key *slot = sl_shm_key_find(s, id);
     double spent = slot && atomic_load(&slot->loaded) ? (double)atomic_load(&slot->period_spend_pico) / 1e12 : 0.0;
     char hex[65];

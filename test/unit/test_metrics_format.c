@@ -280,6 +280,17 @@ static void litellm_names(void) {
   t = render(w);
   cfg.metrics.litellm_names = false;
   CHECK(!strstr(t, "nobudget"));
+  CHECK(strstr(t, "api_key_alias=\"q\\\"a\"} 2.5"));
+  /* its budget removed: no longer shown */
+  key.max_budget = 0;
+  rq = req(w, &groups[0], 0, 200, 1);
+  rq.key = &key;
+  cfg.metrics.litellm_names = true;
+  done(w, &rq);
+  t = render(w);
+  cfg.metrics.litellm_names = false;
+  CHECK(has_line(t, "# TYPE litellm_remaining_api_key_budget_metric gauge"));
+  CHECK(!strstr(t, "litellm_remaining_api_key_budget_metric{"));
 }
 
 /* Every line is a comment (HELP/TYPE) or name{labels} value, and families are
