@@ -24,10 +24,10 @@
 #include "net/wire/otlp_json.h"
 #include "net/wire/traceparent.h"
 
-#define QUEUE_MAX_SPANS 2048      /* per worker: spans beyond it are dropped (counted) */
+/* Queue size (spans; beyond it they are dropped and counted), batch size (a full batch
+ * goes without waiting for the timer), export interval and one export's time limit come
+ * from cfg->tracing (OTEL_BSP_*); the queue's bytes are bounded too. */
 #define QUEUE_MAX_BYTES (8u << 20)
-#define BATCH_SPANS 512           /* a full batch is sent without waiting for the timer */
-#define FLUSH_MS 1000
 #define CONTENT_MAX 16384         /* captured message content, per attribute */
 #define MAX_ATTRS 40
 
@@ -44,6 +44,7 @@ struct sl_trace_state {
   struct sl_buf body;
   size_t nbody;
   bool inflight, retried;
+  uint64_t sent_ms; /* when the one in flight was sent (monotonic) */
   int status;
   struct sl_upstream_req *up;
 };
@@ -83,7 +84,8 @@ static struct sl_trace_state *state(struct sl_worker *w) {
   }
   uv_timer_init(&w->loop, &t->timer);
   t->timer.data = t;
-  uv_timer_start(&t->timer, on_timer, FLUSH_MS, FLUSH_MS);
+  uint64_t every = w->cfg->tracing.schedule_delay_ms ? w->cfg->tracing.schedule_delay_ms : 1000;
+  uv_timer_start(&t->timer, on_timer, every, every);
   uv_unref((uv_handle_t *)&t->timer); /* never keeps a draining worker alive */
   w->trace = t;
   return t;
@@ -361,7 +363,8 @@ void sl_trace_request_done(struct sl_request *rq, const struct sl_request_summar
 static void send_batch(struct sl_trace_state *t);
 
 static void enqueue(struct sl_trace_state *t, const struct sl_otlp_span *sp) {
-  if (t->nqueue >= QUEUE_MAX_SPANS || t->queue.n >= QUEUE_MAX_BYTES) {
+  const struct sl_tracing *tc = &t->w->cfg->tracing;
+  if (t->nqueue >= tc->queue_size || t->queue.n >= QUEUE_MAX_BYTES) {
     atomic_fetch_add_explicit(&t->w->shm->trace_spans.dropped, 1, memory_order_relaxed);
     return;
   }
@@ -375,7 +378,7 @@ static void enqueue(struct sl_trace_state *t, const struct sl_otlp_span *sp) {
     return;
   }
   t->nqueue++;
-  if (t->nqueue >= BATCH_SPANS && !t->inflight && !t->nbody) send_batch(t);
+  if (t->nqueue >= tc->batch_size && !t->inflight && !t->nbody) send_batch(t);
 }
 
 static struct sl_upstream_pool *pool(struct sl_trace_state *t) {
@@ -476,6 +479,7 @@ static void send_batch(struct sl_trace_state *t) {
   uv_buf_t body = uv_buf_init(t->body.p, (unsigned)t->body.n);
   t->status = 0;
   t->inflight = true;
+  t->sent_ms = sl_now_ms();
   if (sl_upstream_send(p, "POST", tc->path, hs, nh, &body, 1, &up_cbs, t, &t->up)) {
     t->retried = true; /* a request that cannot be sent will not be sent later either */
     batch_end(t, false);
@@ -484,6 +488,11 @@ static void send_batch(struct sl_trace_state *t) {
 
 static void on_timer(uv_timer_t *h) {
   struct sl_trace_state *t = h->data;
+  if (t->inflight && sl_now_ms() - t->sent_ms >= t->w->cfg->tracing.export_timeout_ms) {
+    sl_upstream_cancel(t->up); /* a receiver that never answers: the export failed */
+    t->status = 0;
+    batch_end(t, false);
+  }
   if (!t->inflight) send_batch(t); /* the retry of a failed batch first, else a new one */
 }
 

@@ -220,6 +220,11 @@ struct sl_tracing {
   char *service_name;    /* resource service.name; default OTEL_SERVICE_NAME, else "sluice" */
   bool capture_content;  /* gen_ai.input.messages / output.messages; default false */
   double sample_ratio;   /* share of new traces recorded (a client's sampled flag wins); default 1 */
+  /* the batch span processor (OTEL_BSP_* environment) */
+  uint32_t queue_size;        /* spans queued per worker before drops; default 2048 */
+  uint32_t batch_size;        /* spans that make a batch go at once; default 512 */
+  uint64_t schedule_delay_ms; /* export interval; default 1000 */
+  uint64_t export_timeout_ms; /* one export's limit; default 10000 */
 };
 
 struct sl_config {

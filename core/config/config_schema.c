@@ -319,7 +319,8 @@ const struct sl_config sl_cfg_defaults = {
     .cluster = {.redis = {.port = 6379, .timeout_ms = 100, .connect_timeout_ms = 1000, .heartbeat_ms = 1000},
                 .cache_tier = false,
                 .fail_closed_budget = false},
-    .tracing = {.enabled = false, .capture_content = false, .sample_ratio = 1},
+    .tracing = {.enabled = false, .capture_content = false, .sample_ratio = 1, .queue_size = 2048,
+                .batch_size = 512, .schedule_delay_ms = 1000, .export_timeout_ms = 10000},
 };
 
 int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s) {

@@ -9,6 +9,7 @@
  * standard OTEL_* variables, then LiteLLM's. To add a setting: a key in tracing_keys, its
  * field in struct sl_tracing (config.h), and its resolution in sl_cfg_tracing_resolve. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,29 @@ int sl_cfg_tracing_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s) {
     t->nheaders = k;
     t->headers = sl_buf_take(&b, &t->headers_len);
   }
+  /* the batch span processor's standard variables */
+  static const struct {
+    const char *name;
+    size_t off;
+    bool u32;
+    uint64_t min, max;
+  } bsp[] = {
+      {"OTEL_BSP_MAX_QUEUE_SIZE", offsetof(struct sl_tracing, queue_size), true, 1, 1000000},
+      {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", offsetof(struct sl_tracing, batch_size), true, 1, 1000000},
+      {"OTEL_BSP_SCHEDULE_DELAY", offsetof(struct sl_tracing, schedule_delay_ms), false, 10, 3600000},
+      {"OTEL_BSP_EXPORT_TIMEOUT", offsetof(struct sl_tracing, export_timeout_ms), false, 10, 3600000},
+  };
+  for (size_t i = 0; i < N(bsp); i++) {
+    const char *v = env(bsp[i].name);
+    if (!v) continue;
+    int64_t x;
+    if (sl_config_parse_int(v, &x) || x < (int64_t)bsp[i].min || x > (int64_t)bsp[i].max)
+      return sl_cfg_fail(c, at, bsp[i].name, "expected a whole number from %llu to %llu%s, got '%.40s'",
+                         (unsigned long long)bsp[i].min, (unsigned long long)bsp[i].max, bsp[i].u32 ? "" : " (milliseconds)", v);
+    if (bsp[i].u32) *(uint32_t *)(void *)((char *)t + bsp[i].off) = (uint32_t)x;
+    else *(uint64_t *)(void *)((char *)t + bsp[i].off) = (uint64_t)x;
+  }
+  if (t->batch_size > t->queue_size) t->batch_size = t->queue_size; /* as the OpenTelemetry SDKs do */
   if (!t->service_name) {
     const char *sn = env("OTEL_SERVICE_NAME");
     if (!(t->service_name = strdup(sn ? sn : "sluice"))) return -ENOMEM;

@@ -242,3 +242,34 @@ test('receiver down: requests succeed, failed spans are counted; content is expo
     await rx.close();
   }
 });
+
+test('a receiver that never answers: the queue stays bounded, overflow is dropped and counted, sluice stops promptly', async () => {
+  const fast = await startMock(['--latency-ms', '1']);
+  const held = [];
+  const srv = http.createServer((req) => { held.push(req); }); // reads nothing, answers nothing
+  await new Promise((r) => srv.listen(0, HOST, r));
+  const s = await startSluice({
+    yaml: config({ fast }),
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://${HOST}:${srv.address().port}`,
+      OTEL_BSP_MAX_QUEUE_SIZE: '2', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2', OTEL_BSP_EXPORT_TIMEOUT: '60000',
+    },
+  });
+  try {
+    // request 1: its 2 spans are one full batch, sent at once and never answered; then 2
+    // spans fit the queue and the rest are dropped
+    for (let i = 0; i < 4; i++) assert.equal((await post(`${s.url}${CHAT}`, chatBody('h'))).status, 200);
+    await pollUntil(() => held.length >= 1, { timeoutMs: 5000, what: 'the export to arrive' });
+    await pollUntil(async () => (await metric(s, 'sluice_trace_spans_dropped_total')) >= 4,
+      { timeoutMs: 5000, what: 'the dropped spans counted' });
+    assert.equal(await metric(s, 'sluice_trace_spans_dropped_total'), 4, 'exactly the overflow');
+    assert.equal(await metric(s, 'sluice_trace_spans_exported_total'), 0);
+  } finally {
+    const t0 = Date.now();
+    assert.equal(await s.stop(), 0, 'sluice exit code');
+    assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms with an export hanging`);
+    for (const r of held) r.socket.destroy();
+    await new Promise((r) => srv.close(r));
+    await fast.stop();
+  }
+});

@@ -15,7 +15,8 @@
 static const char *const otel_env[] = {
     "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS",
     "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_SERVICE_NAME", "OTEL_SDK_DISABLED", "OTEL_EXPORTER", "OTEL_ENDPOINT",
-    "OTEL_HEADERS", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"};
+    "OTEL_HEADERS", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_EXPORT_TIMEOUT"};
 
 static void clean_env(void) {
   for (size_t i = 0; i < sizeof otel_env / sizeof otel_env[0]; i++) unsetenv(otel_env[i]);
@@ -128,4 +129,24 @@ static void sluice_section(void) {
   clean_env();
 }
 
-CHECK_MAIN(T(off_by_default), T(env_endpoint), T(litellm_callbacks), T(sluice_section))
+static void batch_processor(void) {
+  clean_env();
+  setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318", 1);
+  struct sl_config *c;
+  CHECK(load(BASE, &c) == 0);
+  CHECK(c->tracing.queue_size == 2048 && c->tracing.batch_size == 512);
+  CHECK(c->tracing.schedule_delay_ms == 1000 && c->tracing.export_timeout_ms == 10000);
+  sl_config_free(c);
+  setenv("OTEL_BSP_MAX_QUEUE_SIZE", "100", 1);
+  setenv("OTEL_BSP_SCHEDULE_DELAY", "250", 1);
+  CHECK(load(BASE, &c) == 0);
+  CHECK(c->tracing.queue_size == 100 && c->tracing.batch_size == 100); /* a batch fits the queue */
+  CHECK(c->tracing.schedule_delay_ms == 250);
+  sl_config_free(c);
+  setenv("OTEL_BSP_EXPORT_TIMEOUT", "soon", 1);
+  CHECK(load(BASE, &c) == -EINVAL);
+  CHECK(strstr(err, "OTEL_BSP_EXPORT_TIMEOUT: expected a whole number") != NULL);
+  clean_env();
+}
+
+CHECK_MAIN(T(off_by_default), T(batch_processor), T(env_endpoint), T(litellm_callbacks), T(sluice_section))
