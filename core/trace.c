@@ -70,7 +70,13 @@ static void rand_bytes(struct sl_trace_state *t, uint8_t *p, size_t n) {
 
 static void on_timer(uv_timer_t *h);
 
+/* w->trace once the worker has stopped its exporter: requests that end in the worker's
+ * last loop turn make no spans (a marker, never dereferenced). */
+static const char stopped_mark;
+#define STOPPED ((struct sl_trace_state *)(uintptr_t)&stopped_mark)
+
 static struct sl_trace_state *state(struct sl_worker *w) {
+  if (w->trace == STOPPED) return NULL;
   if (w->trace) return w->trace;
   struct sl_trace_state *t = calloc(1, sizeof *t);
   if (!t) return NULL;
@@ -129,9 +135,9 @@ size_t sl_trace_attempt_headers(struct sl_attempt *at, struct sl_header *hs) {
   const struct sl_http_request *hr = rq->hr;
   size_t n = 0;
   const struct sl_header *ts = NULL;
-  if (rq->trace.on) {
-    struct sl_trace_state *t = state(rq->w);
-    if (t) rand_bytes(t, at->trace_span, 8);
+  struct sl_trace_state *t = rq->trace.on ? state(rq->w) : NULL;
+  if (t) {
+    rand_bytes(t, at->trace_span, 8);
     sl_traceparent_format(rq->trace.trace_id, at->trace_span, rq->trace.flags, at->traceparent);
     hs[n++] = (struct sl_header){SL_SLICE_LIT("traceparent"), {at->traceparent, SL_TRACEPARENT_LEN}};
     if (rq->trace.tracestate)
@@ -494,6 +500,26 @@ static void on_timer(uv_timer_t *h) {
     batch_end(t, false);
   }
   if (!t->inflight) send_batch(t); /* the retry of a failed batch first, else a new one */
+}
+
+static void state_free(uv_handle_t *h) {
+  struct sl_trace_state *t = h->data;
+  sl_buf_free(&t->queue);
+  sl_buf_free(&t->body);
+  free(t);
+}
+
+void sl_trace_worker_stop(struct sl_worker *w) {
+  struct sl_trace_state *t = w->trace;
+  w->trace = STOPPED;
+  if (!t || t == STOPPED) return;
+  if (t->inflight && t->up) sl_upstream_cancel(t->up);
+  t->inflight = false;
+  t->up = NULL;
+  if (t->pool) sl_upstream_pool_destroy(t->pool);
+  if (t->tls) sl_tls_ctx_free(t->tls);
+  uv_timer_stop(&t->timer);
+  uv_close((uv_handle_t *)&t->timer, state_free);
 }
 
 /* ---- metrics ---- */

@@ -42,6 +42,9 @@ void sl_trace_request_begin(struct sl_request *rq);
 size_t sl_trace_attempt_headers(struct sl_attempt *at, struct sl_header *hs);
 /* At the request's end (sl_request_finish): its spans, when sampled. */
 void sl_trace_request_done(struct sl_request *rq, const struct sl_request_summary *s);
+/* The worker stops: an export in flight is cancelled, spans still queued are dropped
+ * (not counted), the exporter's memory is freed in the loop's last turn. */
+void sl_trace_worker_stop(struct sl_worker *w);
 /* /metrics: sluice_trace_spans_{exported,dropped,failed}_total (all workers). */
 void sl_trace_metrics(struct sl_worker *w, struct sl_buf *b);
 
