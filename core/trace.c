@@ -28,8 +28,8 @@
  * goes without waiting for the timer), export interval and one export's time limit come
  * from cfg->tracing (OTEL_BSP_*); the queue's bytes are bounded too. */
 #define QUEUE_MAX_BYTES (8u << 20)
-#define CONTENT_MAX 16384         /* captured message content, per attribute */
-#define MAX_ATTRS 40
+#define CONTENT_MAX     16384 /* captured message content, per attribute */
+#define MAX_ATTRS       40
 
 struct sl_trace_state {
   struct sl_worker *w;
@@ -146,7 +146,7 @@ size_t sl_trace_attempt_headers(struct sl_attempt *at, struct sl_header *hs) {
   }
   if (!hr) return 0;
   const struct sl_header *tp = sl_http_header_find(hr->headers, hr->nheaders, "traceparent");
-  if (!tp) return 0; /* tracing off and no context: nothing added */
+  if (!tp) return 0;                                                    /* tracing off and no context: nothing added */
   hs[n++] = (struct sl_header){SL_SLICE_LIT("traceparent"), tp->value}; /* passed on unchanged */
   ts = sl_http_header_find(hr->headers, hr->nheaders, "tracestate");
   if (ts) hs[n++] = (struct sl_header){SL_SLICE_LIT("tracestate"), ts->value};
@@ -158,7 +158,9 @@ size_t sl_trace_attempt_headers(struct sl_attempt *at, struct sl_header *hs) {
 /* gen_ai.operation.name of a route (the GenAI conventions' well-known values). */
 static const char *operation(enum sl_route r) {
   switch (r) {
-  case SL_R_CHAT: case SL_R_MESSAGES: case SL_R_RESPONSES: return "chat";
+  case SL_R_CHAT:
+  case SL_R_MESSAGES:
+  case SL_R_RESPONSES: return "chat";
   case SL_R_COMPLETIONS: return "text_completion";
   case SL_R_EMBEDDINGS: return "embeddings";
   case SL_R_IMAGES: return "generate_content";
@@ -175,11 +177,20 @@ static const char *operation(enum sl_route r) {
  * any other provider as sluice names it. */
 static const char *provider_name(const char *p) {
   static const char *const map[][2] = {
-      {"openai", "openai"},           {"anthropic", "anthropic"},     {"azure", "azure.ai.openai"},
-      {"azure_ai", "azure.ai.inference"}, {"bedrock", "aws.bedrock"}, {"vertex_ai", "gcp.vertex_ai"},
-      {"gemini", "gcp.gemini"},       {"groq", "groq"},               {"mistral", "mistral_ai"},
-      {"deepseek", "deepseek"},       {"xai", "x_ai"},                {"cohere", "cohere"},
-      {"perplexity", "perplexity"},   {"watsonx", "ibm.watsonx.ai"},
+      {"openai", "openai"},
+      {"anthropic", "anthropic"},
+      {"azure", "azure.ai.openai"},
+      {"azure_ai", "azure.ai.inference"},
+      {"bedrock", "aws.bedrock"},
+      {"vertex_ai", "gcp.vertex_ai"},
+      {"gemini", "gcp.gemini"},
+      {"groq", "groq"},
+      {"mistral", "mistral_ai"},
+      {"deepseek", "deepseek"},
+      {"xai", "x_ai"},
+      {"cohere", "cohere"},
+      {"perplexity", "perplexity"},
+      {"watsonx", "ibm.watsonx.ai"},
   };
   if (!p) return "openai";
   for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -187,10 +198,14 @@ static const char *provider_name(const char *p) {
   return p;
 }
 
-#define A_STR(k, v) (struct sl_otlp_attr){.key = (k), .type = SL_OTLP_STR, .s = (v)}
-#define A_INT(k, v) (struct sl_otlp_attr){.key = (k), .type = SL_OTLP_INT, .i = (int64_t)(v)}
-#define A_DBL(k, v) (struct sl_otlp_attr){.key = (k), .type = SL_OTLP_DOUBLE, .d = (v)}
-#define A_BOOL(k, v) (struct sl_otlp_attr){.key = (k), .type = SL_OTLP_BOOL, .b = (v)}
+#define A_STR(k, v)                                                                                                    \
+  (struct sl_otlp_attr) { .key = (k), .type = SL_OTLP_STR, .s = (v) }
+#define A_INT(k, v)                                                                                                    \
+  (struct sl_otlp_attr) { .key = (k), .type = SL_OTLP_INT, .i = (int64_t)(v) }
+#define A_DBL(k, v)                                                                                                    \
+  (struct sl_otlp_attr) { .key = (k), .type = SL_OTLP_DOUBLE, .d = (v) }
+#define A_BOOL(k, v)                                                                                                   \
+  (struct sl_otlp_attr) { .key = (k), .type = SL_OTLP_BOOL, .b = (v) }
 
 /* What a whole (non-streamed) JSON answer says about itself: id, model, finish reasons. */
 struct answer {
@@ -241,7 +256,7 @@ void sl_trace_request_done(struct sl_request *rq, const struct sl_request_summar
   clock_gettime(CLOCK_REALTIME, &ts);
   int64_t wall_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
   int64_t off_ns = wall_ns - (int64_t)sl_now_ms() * 1000000; /* monotonic ms -> wall ns */
-#define WALL(ms) ((uint64_t)((int64_t)(ms) * 1000000 + off_ns))
+#define WALL(ms) ((uint64_t)((int64_t)(ms)*1000000 + off_ns))
   const char *op = operation(s->route);
   const char *req_model = rq->json ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rq->json, "model")) : NULL;
   if (!req_model) req_model = s->group;
@@ -261,8 +276,8 @@ void sl_trace_request_done(struct sl_request *rq, const struct sl_request_summar
   if (resp_model && s->status >= 200 && s->status < 300) a[n++] = A_STR("gen_ai.response.model", resp_model);
   if (an.id) a[n++] = A_STR("gen_ai.response.id", an.id);
   if (an.nreasons)
-    a[n++] = (struct sl_otlp_attr){.key = "gen_ai.response.finish_reasons", .type = SL_OTLP_STR_ARRAY,
-                                   .arr = an.reasons, .narr = an.nreasons};
+    a[n++] = (struct sl_otlp_attr){
+        .key = "gen_ai.response.finish_reasons", .type = SL_OTLP_STR_ARRAY, .arr = an.reasons, .narr = an.nreasons};
   if (s->tokens_in || s->tokens_out) {
     a[n++] = A_INT("gen_ai.usage.input_tokens", s->tokens_in);
     a[n++] = A_INT("gen_ai.usage.output_tokens", s->tokens_out);
@@ -299,8 +314,9 @@ void sl_trace_request_done(struct sl_request *rq, const struct sl_request_summar
                             .kind = SL_OTLP_KIND_SERVER,
                             .start_ns = WALL(s->t0_ms),
                             .end_ns = WALL(s->t_end_ms),
-                            .status = s->status >= 500 || (s->status >= 400 && s->err != SL_ERR_NONE) ? SL_OTLP_STATUS_ERROR
-                                                                                                       : SL_OTLP_STATUS_UNSET,
+                            .status = s->status >= 500 || (s->status >= 400 && s->err != SL_ERR_NONE)
+                                          ? SL_OTLP_STATUS_ERROR
+                                          : SL_OTLP_STATUS_UNSET,
                             .status_message = s->status >= 400 ? s->err_code : NULL,
                             .attrs = a,
                             .nattrs = n};
@@ -393,8 +409,8 @@ static struct sl_upstream_pool *pool(struct sl_trace_state *t) {
   const struct sl_tracing *tc = &cfg->tracing;
   char err[256] = "";
   if (tc->tls && sl_tls_ctx_create(cfg->ca_file, &t->tls, err, sizeof err)) t->tls = NULL;
-  struct sl_upstream_pool_opts o = {.host = tc->host, .port = tc->port, .tls = tc->tls, .tls_ctx = t->tls,
-                                    .connect_timeout_ms = 2000, .max_idle = 2};
+  struct sl_upstream_pool_opts o = {
+      .host = tc->host, .port = tc->port, .tls = tc->tls, .tls_ctx = t->tls, .connect_timeout_ms = 2000, .max_idle = 2};
   if ((o.tls && !t->tls) || sl_upstream_pool_create(&t->w->loop, &o, &t->pool)) {
     t->pool = NULL;
     t->pool_failed = true;
@@ -446,11 +462,8 @@ static void send_batch(struct sl_trace_state *t) {
     if (!t->nqueue) return;
     const struct sl_tracing *tc = &t->w->cfg->tracing;
     struct sl_otlp_attr res[] = {
-        A_STR("service.name", tc->service_name),
-        A_STR("service.version", "0.1"),
-        A_STR("telemetry.sdk.name", "sluice"),
-        A_STR("telemetry.sdk.language", "c"),
-        A_INT("process.pid", getpid()),
+        A_STR("service.name", tc->service_name), A_STR("service.version", "0.1"), A_STR("telemetry.sdk.name", "sluice"),
+        A_STR("telemetry.sdk.language", "c"),    A_INT("process.pid", getpid()),
     };
     t->body.n = 0;
     sl_otlp_request_json(&t->body, res, sizeof res / sizeof res[0], "sluice", "0.1", t->queue.p, t->queue.n);
@@ -529,8 +542,7 @@ void sl_trace_metrics(struct sl_worker *w, struct sl_buf *b) {
   static const char *const names[3] = {"sluice_trace_spans_exported_total", "sluice_trace_spans_dropped_total",
                                        "sluice_trace_spans_failed_total"};
   static const char *const help[3] = {
-      "Spans accepted by the OTLP receiver.",
-      "Spans dropped before export because a worker's queue was full.",
+      "Spans accepted by the OTLP receiver.", "Spans dropped before export because a worker's queue was full.",
       "Spans dropped because their batch failed to export twice (the receiver was down or refused it)."};
   _Atomic uint64_t *v[3] = {&w->shm->trace_spans.exported, &w->shm->trace_spans.dropped, &w->shm->trace_spans.failed};
   for (int i = 0; i < 3; i++)

@@ -24,9 +24,9 @@ struct sl_worker;
 
 /* A request's trace context (in struct sl_request), set by sl_trace_request_begin. */
 struct sl_trace_rq {
-  bool on;            /* tracing is enabled: ids below are set */
-  bool sampled;       /* its spans are exported */
-  bool has_parent;    /* the client sent a valid traceparent */
+  bool on;                                        /* tracing is enabled: ids below are set */
+  bool sampled;                                   /* its spans are exported */
+  bool has_parent;                                /* the client sent a valid traceparent */
   uint8_t trace_id[16], parent_id[8], span_id[8]; /* span_id: the SERVER span's */
   uint8_t flags;
   const char *tracestate; /* the client's, when passed on (arena); NULL: none */

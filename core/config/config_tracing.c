@@ -18,7 +18,7 @@
 #include "core/config/config_parse.h"
 #include "net/wire/otlp_json.h"
 
-#define N SL_CFG_N
+#define N   SL_CFG_N
 #define KEY SL_CFG_KEY
 #define SCR SL_CFG_SCR
 
@@ -35,8 +35,10 @@ static int add_callback(struct sl_cfg_ctx *c, yaml_node_t *e, const char *ip, ch
     snprintf(kp, sizeof kp, "%s", ip);
     char *br = strrchr(kp, '[');
     if (br) *br = 0; /* warned once per list, not per position */
-    sl_cfg_warn(c, e, kp, "not supported yet: callback '%.80s' ignored (sluice exports traces with \"otel\": "
-                "OpenTelemetry over OTLP/HTTP)", name);
+    sl_cfg_warn(c, e, kp,
+                "not supported yet: callback '%.80s' ignored (sluice exports traces with \"otel\": "
+                "OpenTelemetry over OTLP/HTTP)",
+                name);
   }
   free(name);
   return 0;
@@ -83,8 +85,8 @@ static int finish_tracing(struct sl_cfg_ctx *c, const char *path, yaml_node_t *m
   return 0;
 }
 
-const struct sl_cfg_section sl_cfg_tracing_section = {
-    tracing_keys, N(tracing_keys), NULL, NULL, SL_UNKNOWN_ERROR, NULL, finish_tracing};
+const struct sl_cfg_section sl_cfg_tracing_section = {tracing_keys, N(tracing_keys), NULL, NULL, SL_UNKNOWN_ERROR,
+                                                      NULL,         finish_tracing};
 
 /* ---- resolution ---- */
 
@@ -130,19 +132,21 @@ int sl_cfg_tracing_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s) {
       strcmp(exporter, "http/json") != 0)
     return sl_cfg_fail(c, s->tracing_cb_node ? s->tracing_cb_node : at, "OTEL_EXPORTER",
                        "'%.40s' is not supported: sluice exports OpenTelemetry traces over OTLP/HTTP with JSON "
-                       "only (set OTEL_EXPORTER=otlp_http and an HTTP endpoint, usually port 4318)%s", exporter,
+                       "only (set OTEL_EXPORTER=otlp_http and an HTTP endpoint, usually port 4318)%s",
+                       exporter,
                        strcmp(exporter, "console") == 0 ? "; for spans on the console, run a collector with "
-                                                          "the debug exporter" : "");
+                                                          "the debug exporter"
+                                                        : "");
   const char *ptp = env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), *pp = env("OTEL_EXPORTER_OTLP_PROTOCOL");
   const char *proto = ptp ? ptp : pp;
   if (proto && strcmp(proto, "http/json") != 0 && strcmp(proto, "http/protobuf") != 0)
     return sl_cfg_fail(c, at, ptp ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" : "OTEL_EXPORTER_OTLP_PROTOCOL",
                        "'%.40s' is not supported: sluice exports OTLP over HTTP with JSON bodies (http/json)", proto);
   /* the endpoint: a base URL gets /v1/traces; the traces-specific variable is used as is */
-  struct src ep = first((struct src){s->tracing_endpoint, "sluice_settings.tracing.endpoint"},
-                        (struct src){traces_ep, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
-                        (struct src){otlp_ep, "OTEL_EXPORTER_OTLP_ENDPOINT"},
-                        (struct src){env("OTEL_ENDPOINT"), "OTEL_ENDPOINT"});
+  struct src ep =
+      first((struct src){s->tracing_endpoint, "sluice_settings.tracing.endpoint"},
+            (struct src){traces_ep, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+            (struct src){otlp_ep, "OTEL_EXPORTER_OTLP_ENDPOINT"}, (struct src){env("OTEL_ENDPOINT"), "OTEL_ENDPOINT"});
   if (!ep.v) ep = (struct src){"http://localhost:4318", "the default"};
   struct sl_config_url u;
   const char *why = "invalid URL";
@@ -157,10 +161,11 @@ int sl_cfg_tracing_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s) {
   t->host = u.host;
   t->port = u.port;
   t->tls = u.tls;
-  if (asprintf(&t->path, "%s%s", u.path[0] ? u.path : (as_is ? "/" : ""), as_is ? "" : "/v1/traces") < 0) t->path = NULL;
+  if (asprintf(&t->path, "%s%s", u.path[0] ? u.path : (as_is ? "/" : ""), as_is ? "" : "/v1/traces") < 0)
+    t->path = NULL;
   free(u.path);
-  if (!t->path || asprintf(&t->endpoint, "%s://%s%s%s:%u%s", t->tls ? "https" : "http", strchr(t->host, ':') ? "[" : "", t->host,
-                           strchr(t->host, ':') ? "]" : "", (unsigned)t->port, t->path) < 0)
+  if (!t->path || asprintf(&t->endpoint, "%s://%s%s%s:%u%s", t->tls ? "https" : "http", strchr(t->host, ':') ? "[" : "",
+                           t->host, strchr(t->host, ':') ? "]" : "", (unsigned)t->port, t->path) < 0)
     return t->endpoint = NULL, -ENOMEM;
   /* headers: never echoed (they carry credentials) */
   struct src hd = first((struct src){s->tracing_headers, "sluice_settings.tracing.headers"},
@@ -172,9 +177,12 @@ int sl_cfg_tracing_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s) {
     int k = sl_otlp_headers_parse(hd.v, strlen(hd.v), &b, &why);
     if (k < 0) {
       sl_buf_free(&b);
-      return k == -ENOMEM ? k : sl_cfg_fail(c, at, hd.name, "expected key=value pairs separated by commas (values "
-                                            "percent-encoded): %s; the value is not shown because it may hold "
-                                            "credentials", why);
+      return k == -ENOMEM ? k
+                          : sl_cfg_fail(c, at, hd.name,
+                                        "expected key=value pairs separated by commas (values "
+                                        "percent-encoded): %s; the value is not shown because it may hold "
+                                        "credentials",
+                                        why);
     }
     t->nheaders = k;
     t->headers = sl_buf_take(&b, &t->headers_len);
@@ -197,9 +205,12 @@ int sl_cfg_tracing_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s) {
     int64_t x;
     if (sl_config_parse_int(v, &x) || x < (int64_t)bsp[i].min || x > (int64_t)bsp[i].max)
       return sl_cfg_fail(c, at, bsp[i].name, "expected a whole number from %llu to %llu%s, got '%.40s'",
-                         (unsigned long long)bsp[i].min, (unsigned long long)bsp[i].max, bsp[i].u32 ? "" : " (milliseconds)", v);
-    if (bsp[i].u32) *(uint32_t *)(void *)((char *)t + bsp[i].off) = (uint32_t)x;
-    else *(uint64_t *)(void *)((char *)t + bsp[i].off) = (uint64_t)x;
+                         (unsigned long long)bsp[i].min, (unsigned long long)bsp[i].max,
+                         bsp[i].u32 ? "" : " (milliseconds)", v);
+    if (bsp[i].u32)
+      *(uint32_t *)(void *)((char *)t + bsp[i].off) = (uint32_t)x;
+    else
+      *(uint64_t *)(void *)((char *)t + bsp[i].off) = (uint64_t)x;
   }
   if (t->batch_size > t->queue_size) t->batch_size = t->queue_size; /* as the OpenTelemetry SDKs do */
   if (!t->service_name) {

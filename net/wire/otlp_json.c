@@ -29,9 +29,12 @@ static void put_value(struct sl_buf *b, const struct sl_otlp_attr *a) {
     break;
   case SL_OTLP_INT: sl_buf_printf(b, "{\"intValue\":\"%" PRId64 "\"", a->i); break;
   case SL_OTLP_DOUBLE:
-    if (isnan(a->d)) sl_buf_puts(b, "{\"doubleValue\":\"NaN\"");
-    else if (isinf(a->d)) sl_buf_puts(b, a->d > 0 ? "{\"doubleValue\":\"Infinity\"" : "{\"doubleValue\":\"-Infinity\"");
-    else sl_buf_printf(b, "{\"doubleValue\":%.17g", a->d);
+    if (isnan(a->d))
+      sl_buf_puts(b, "{\"doubleValue\":\"NaN\"");
+    else if (isinf(a->d))
+      sl_buf_puts(b, a->d > 0 ? "{\"doubleValue\":\"Infinity\"" : "{\"doubleValue\":\"-Infinity\"");
+    else
+      sl_buf_printf(b, "{\"doubleValue\":%.17g", a->d);
     break;
   case SL_OTLP_BOOL: sl_buf_printf(b, "{\"boolValue\":%s", a->b ? "true" : "false"); break;
   case SL_OTLP_STR_ARRAY:
@@ -141,7 +144,8 @@ int sl_otlp_headers_parse(const char *s, size_t n, struct sl_buf *out, const cha
     long dk = decode(k, kn, out);
     if (dk <= 0) return *why = dk < 0 ? "bad percent-encoding or a key over 1 KiB" : "an empty key", -EINVAL;
     for (long x = 0; x < dk; x++)
-      if (!tchar((unsigned char)out->p[kat + (size_t)x])) return *why = "a key that is not an HTTP header name", -EINVAL;
+      if (!tchar((unsigned char)out->p[kat + (size_t)x]))
+        return *why = "a key that is not an HTTP header name", -EINVAL;
     size_t vat = out->n;
     long dv = decode(v, vn, out);
     if (dv < 0) return *why = "bad percent-encoding or a value over 1 KiB", -EINVAL;

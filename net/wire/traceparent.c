@@ -35,8 +35,7 @@ int sl_traceparent_parse(const char *s, size_t n, struct sl_traceparent *out) {
   if (!unhex(s, &ver, 1) || ver == 0xff) return -EINVAL;
   if (ver == 0 && n != SL_TRACEPARENT_LEN) return -EINVAL;
   if (n > SL_TRACEPARENT_LEN && s[SL_TRACEPARENT_LEN] != '-') return -EINVAL;
-  if (!unhex(s + 3, t.trace_id, 16) || !unhex(s + 36, t.span_id, 8) || !unhex(s + 53, &t.flags, 1))
-    return -EINVAL;
+  if (!unhex(s + 3, t.trace_id, 16) || !unhex(s + 36, t.span_id, 8) || !unhex(s + 53, &t.flags, 1)) return -EINVAL;
   if (all_zero(t.trace_id, 16) || all_zero(t.span_id, 8)) return -EINVAL;
   *out = t;
   return 0;

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define SL_TRACEPARENT_LEN 55 /* "00-" 32 hex "-" 16 hex "-" 2 hex */
-#define SL_TRACESTATE_MAX 512
+#define SL_TRACESTATE_MAX  512
 
 struct sl_traceparent {
   uint8_t trace_id[16];

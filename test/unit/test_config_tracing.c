@@ -12,19 +12,29 @@
 #undef CHECK_STR
 #define CHECK_STR(a, b) CHECK((a) != NULL && strcmp((a), (b)) == 0)
 
-static const char *const otel_env[] = {
-    "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS",
-    "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_SERVICE_NAME", "OTEL_SDK_DISABLED", "OTEL_EXPORTER", "OTEL_ENDPOINT",
-    "OTEL_HEADERS", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_BSP_MAX_QUEUE_SIZE",
-    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_EXPORT_TIMEOUT"};
+static const char *const otel_env[] = {"OTEL_EXPORTER_OTLP_ENDPOINT",
+                                       "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                                       "OTEL_EXPORTER_OTLP_HEADERS",
+                                       "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                                       "OTEL_SERVICE_NAME",
+                                       "OTEL_SDK_DISABLED",
+                                       "OTEL_EXPORTER",
+                                       "OTEL_ENDPOINT",
+                                       "OTEL_HEADERS",
+                                       "OTEL_EXPORTER_OTLP_PROTOCOL",
+                                       "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                                       "OTEL_BSP_MAX_QUEUE_SIZE",
+                                       "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                                       "OTEL_BSP_SCHEDULE_DELAY",
+                                       "OTEL_BSP_EXPORT_TIMEOUT"};
 
 static void clean_env(void) {
   for (size_t i = 0; i < sizeof otel_env / sizeof otel_env[0]; i++) unsetenv(otel_env[i]);
 }
 
-#define BASE                                                                                         \
-  "model_list:\n"                                                                                    \
-  "  - model_name: a\n"                                                                              \
+#define BASE                                                                                                           \
+  "model_list:\n"                                                                                                      \
+  "  - model_name: a\n"                                                                                                \
   "    litellm_params: {model: openai/x, api_base: \"http://127.0.0.1:9/v1\", api_key: k}\n"
 
 static char err[1024];

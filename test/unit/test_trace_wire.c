@@ -32,18 +32,19 @@ static void tp_invalid(void) {
   memset(&t, 0x5a, sizeof t);
   static const char *bad[] = {
       "",
-      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",     /* short */
-      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",   /* v00 longer */
-      "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",    /* version ff */
-      "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",    /* upper case */
-      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",    /* zero trace */
-      "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",    /* zero span */
-      "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",    /* separator */
-      "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",    /* non-hex */
-      "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",   /* v01 extra without '-' */
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",   /* short */
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-", /* v00 longer */
+      "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  /* version ff */
+      "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",  /* upper case */
+      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",  /* zero trace */
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",  /* zero span */
+      "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  /* separator */
+      "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",  /* non-hex */
+      "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x", /* v01 extra without '-' */
       "0x-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
   };
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECK(sl_traceparent_parse(bad[i], strlen(bad[i]), &t) == -EINVAL);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    CHECK(sl_traceparent_parse(bad[i], strlen(bad[i]), &t) == -EINVAL);
   CHECK(t.flags == 0x5a); /* untouched */
 }
 
@@ -86,16 +87,19 @@ static void otlp_golden(void) {
   sl_otlp_request_json(&req, res, 1, "sluice", "0.1", spans.p, spans.n);
   sl_buf_append(&req, "", 1);
   const char *want =
-      "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":\"sluice\"}}]},"
+      "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":"
+      "\"sluice\"}}]},"
       "\"scopeSpans\":[{\"scope\":{\"name\":\"sluice\",\"version\":\"0.1\"},\"spans\":["
-      "{\"traceId\":\"0102030405060708090a0b0c0d0e0f10\",\"spanId\":\"a0a1a2a3a4a5a6a7\",\"parentSpanId\":\"b0b1b2b3b4b5b6b7\","
+      "{\"traceId\":\"0102030405060708090a0b0c0d0e0f10\",\"spanId\":\"a0a1a2a3a4a5a6a7\",\"parentSpanId\":"
+      "\"b0b1b2b3b4b5b6b7\","
       "\"traceState\":\"k=v\",\"name\":\"chat gpt-4o\",\"kind\":3,\"startTimeUnixNano\":\"1700000000000000000\","
       "\"endTimeUnixNano\":\"1700000000123000000\",\"attributes\":["
       "{\"key\":\"gen_ai.operation.name\",\"value\":{\"stringValue\":\"chat\"}},"
       "{\"key\":\"gen_ai.usage.input_tokens\",\"value\":{\"intValue\":\"12\"}},"
       "{\"key\":\"sluice.router.score\",\"value\":{\"doubleValue\":0.25}},"
       "{\"key\":\"sluice.attempt.hedge\",\"value\":{\"boolValue\":true}},"
-      "{\"key\":\"gen_ai.response.finish_reasons\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"stop\"},{\"stringValue\":\"length\"}]}}},"
+      "{\"key\":\"gen_ai.response.finish_reasons\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"stop\"},{"
+      "\"stringValue\":\"length\"}]}}},"
       "{\"key\":\"q\",\"value\":{\"stringValue\":\"a\\\"b\\n\"}},"
       "{\"key\":\"nan\",\"value\":{\"doubleValue\":\"NaN\"}}],"
       "\"status\":{\"code\":2,\"message\":\"http_500\"}}]}]}]}";
