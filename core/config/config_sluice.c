@@ -244,6 +244,7 @@ static const struct sl_cfg_key sluice_keys[] = {
     KEY("responses", SL_K_MAP, 0, .sub = &responses_section),
     KEY("tls", SL_K_MAP, 0, .sub = &tls_section),
     KEY("cluster", SL_K_MAP, 0, .sub = &sl_cfg_cluster_section), /* config_cluster.c */
+    KEY("tracing", SL_K_MAP, 0, .sub = &sl_cfg_tracing_section), /* config_tracing.c */
 };
 
 static int listen_from_parts(struct sl_cfg_ctx *c, const char *path, struct sl_cfg_scratch *s,
