@@ -207,7 +207,7 @@ int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t
              : audio    ? (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("*/*")}
                         : (struct sl_header){SL_SLICE_LIT("Accept"), SL_SLICE_LIT("application/json")};
   hs[nh++] = (struct sl_header){SL_SLICE_LIT("User-Agent"), SL_SLICE_LIT("sluice/0.1")};
-  for (const struct sl_prov_header *x = pd->ops->extra; x && x->name && nh < SL_ATTEMPT_MAX_HEADERS - 2; x++)
+  for (const struct sl_prov_header *x = pd->ops->extra; x && x->name && nh < SL_ATTEMPT_MAX_HEADERS - 4; x++)
     hs[nh++] = (struct sl_header){{x->name, strlen(x->name)}, {x->value, strlen(x->value)}};
   if (at->uwire == SL_WIRE_ANTHROPIC && rq->cwire == SL_WIRE_ANTHROPIC) { /* the client's betas pass through */
     const struct sl_header *beta = sl_http_header_find(rq->hr->headers, rq->hr->nheaders, "anthropic-beta");
@@ -215,6 +215,7 @@ int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t
   }
   if (pd->auth_value)
     hs[nh++] = (struct sl_header){{pd->auth_name, strlen(pd->auth_name)}, {pd->auth_value, pd->auth_value_len}};
+  nh += sl_trace_attempt_headers(at, hs + nh); /* W3C trace context (core/trace.c) */
   *nhp = nh;
   return at->path.oom ? -1 : 0;
 }

@@ -128,6 +128,13 @@ int main(int argc, char **argv) {
       sl_config_cluster_describe(cfg, line, sizeof line);
       printf("%s\n", line);
     }
+    if (cfg->tracing.enabled) { /* where spans go (headers never shown: they carry credentials) */
+      char ep[512];
+      sl_config_redact_url(cfg->tracing.endpoint, ep, sizeof ep);
+      printf("tracing: OpenTelemetry spans to %s (OTLP/HTTP JSON, service.name %s, turned on by %s%s%s)\n", ep,
+             cfg->tracing.service_name, cfg->tracing.source ? cfg->tracing.source : "config",
+             cfg->tracing.nheaders ? ", with headers" : "", cfg->tracing.capture_content ? ", message content captured" : "");
+    }
     sl_config_free(cfg);
     return 0;
   }

@@ -30,6 +30,7 @@
 #include "core/metrics.h"
 #include "core/cluster.h"
 #include "core/router.h"
+#include "core/trace.h"
 
 #include <errno.h>
 #include <math.h>
@@ -830,6 +831,7 @@ int sl_metrics_render(struct sl_worker *w, struct sl_buf *out) {
   sl_cluster_health_metrics(w, b); /* cluster mode: shared cooldowns and probe claims */
   sl_router_metrics(w, b);
   sl_cluster_metrics(w, b);
+  sl_trace_metrics(w, b); /* OpenTelemetry export: spans exported, dropped, failed */
   return b->oom ? -ENOMEM : 0;
 }
 

@@ -808,6 +808,7 @@ void sl_request_on_http(void *ud, struct sl_conn *c, const struct sl_http_reques
   rq->cwire = SL_WIRE_OPENAI;
   rq->routellm_threshold = NAN;
   snprintf(rq->id, sizeof rq->id, "%x-%llx", w->index, (unsigned long long)++w->next_req);
+  sl_trace_request_begin(rq); /* W3C trace context, when tracing is on */
   uv_timer_init(&w->loop, &rq->deadline);
   uv_timer_init(&w->loop, &rq->retry_timer);
   uv_timer_init(&w->loop, &rq->hedge_timer);

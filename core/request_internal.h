@@ -21,6 +21,7 @@
 #include "core/reqcache.h"
 #include "core/summary.h"
 #include "core/tenancy.h"
+#include "core/trace.h"
 #include "net/wire/usage.h"
 #include "net/wire/xlate.h"
 
@@ -75,6 +76,8 @@ struct sl_attempt {
   size_t gate_events;
   bool json_tool;              /* the request's response_format went to Anthropic as the forced
                                 * tool SL_XLATE_JSON_TOOL: its input is the answer's content */
+  uint8_t trace_span[8];       /* its CLIENT span id (core/trace.c); all zero: none yet */
+  char traceparent[56];        /* the traceparent sent with it */
 };
 
 struct sl_request {
@@ -183,6 +186,7 @@ struct sl_request {
   bool multipart;
   size_t mp_vs, mp_ve;
   bool token_count_estimated;       /* count_tokens answered by sluice's estimate */
+  struct sl_trace_rq trace;         /* OpenTelemetry context (core/trace.h) */
 };
 
 /* attempt_shape.c: whether a 2xx body is the route's answer (a JSON object of its
@@ -194,7 +198,7 @@ bool sl_attempt_body_is_answer(enum sl_route route, const char *p, size_t n, siz
 /* attempt_send.c: builds the attempt's body slices (at->body), path (at->path) and
  * headers (into hs, at most SL_ATTEMPT_MAX_HEADERS; their count in *nh). 0; -2 when the
  * request cannot be said in the deployment's format (at->xerr says why); -1 otherwise. */
-#define SL_ATTEMPT_MAX_HEADERS 8
+#define SL_ATTEMPT_MAX_HEADERS 10 /* 8, and traceparent + tracestate */
 int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t *nh);
 
 /* request.c */

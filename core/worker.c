@@ -32,6 +32,7 @@
 #include "core/reqcache.h"
 #include "core/responses.h"
 #include "core/selfcall.h"
+#include "core/trace.h"
 #include "core/vectors.h"
 #include "core/embed.h"
 #include "core/request.h"
@@ -349,6 +350,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   }
   if (w->ready_fd >= 0) close(w->ready_fd);
   sl_selfcall_worker_stop(w);
+  sl_trace_worker_stop(w); /* the OpenTelemetry exporter (core/trace.c) */
   sl_cluster_close(w);
   for (size_t i = 0; i < cfg->ndeployments; i++)
     if (w->pools[i]) sl_upstream_pool_destroy(w->pools[i]);

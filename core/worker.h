@@ -25,6 +25,7 @@ struct sl_spend_flusher;
 struct sl_price;
 struct sl_master_ctl;
 struct sl_reload_wait;
+struct sl_trace_state;
 
 struct sl_worker {
   uv_loop_t loop;
@@ -76,6 +77,7 @@ struct sl_worker {
   struct sl_selfcall_state *selfcall;     /* calls to this worker's own listener (core/selfcall.c) */
   uint16_t listen_port;                   /* the port this worker's socket is bound to */
   struct sl_cluster *cluster;             /* cluster mode (core/cluster.h); NULL: one host */
+  struct sl_trace_state *trace;           /* OpenTelemetry export (core/trace.c); NULL: none yet */
 };
 
 /* Runs a worker to completion; returns the process exit code. listen_fd comes from

@@ -160,6 +160,7 @@ struct sl_shm {
   struct sl_shm_router routers[SL_SHM_MAX_ROUTERS]; /* by router index (plan.h) */
   struct sl_shm_cluster_hc cluster_hc;              /* cluster mode's cooldowns and cache tier */
   struct sl_shm_budget_key budget_keys[SL_SHM_BUDGET_KEYS]; /* core/metrics.c */
+  struct { _Atomic uint64_t exported, dropped, failed; } trace_spans; /* core/trace.c */
   struct sl_shm_deployment deployments[];
   /* then, at keys_off: struct sl_shm_key keys[nkeys]; at claimed_off: the claim list */
 };

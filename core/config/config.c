@@ -235,6 +235,7 @@ void sl_cfg_config_clear(struct sl_config *c) {
   free(c->cache.namespace_);
   free(c->cache.embedding_model);
   free(c->cache.embedding_model_q);
+  sl_cfg_tracing_clear(&c->tracing);
   free(c->source);
   sl_cfg_cluster_clear(&c->cluster);
   sl_plan_free(c->plan);

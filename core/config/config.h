@@ -204,6 +204,29 @@ struct sl_cluster_settings {
   bool fail_closed_budget;  /* general_settings.fail_closed_budget_enforcement; default false */
 };
 
+/* OpenTelemetry traces (core/trace.c; core/config/config_tracing.c resolves them from
+ * sluice_settings.tracing, litellm_settings.callbacks: [otel] and the OTEL_* environment). */
+struct sl_tracing {
+  bool enabled;          /* default false */
+  const char *source;    /* what turned it on (static text), for sluice check; NULL: off */
+  char *endpoint;        /* the traces URL spans are POSTed to (.../v1/traces) */
+  char *host;            /* split up (IPv6 literals bare) */
+  uint16_t port;
+  bool tls;
+  char *path;
+  char *headers;         /* extra request headers: "name\0value\0" nheaders times */
+  size_t headers_len;
+  int nheaders;
+  char *service_name;    /* resource service.name; default OTEL_SERVICE_NAME, else "sluice" */
+  bool capture_content;  /* gen_ai.input.messages / output.messages; default false */
+  double sample_ratio;   /* share of new traces recorded (a client's sampled flag wins); default 1 */
+  /* the batch span processor (OTEL_BSP_* environment) */
+  uint32_t queue_size;        /* spans queued per worker before drops; default 2048 */
+  uint32_t batch_size;        /* spans that make a batch go at once; default 512 */
+  uint64_t schedule_delay_ms; /* export interval; default 1000 */
+  uint64_t export_timeout_ms; /* one export's limit; default 10000 */
+};
+
 struct sl_config {
   struct sl_deployment *deployments;
   size_t ndeployments;
@@ -269,6 +292,7 @@ struct sl_config {
   } metrics;
   bool access_log;               /* default true */
   struct sl_cluster_settings cluster; /* cluster mode; cluster.redis.enabled false: one host */
+  struct sl_tracing tracing;     /* OpenTelemetry traces; enabled false: none */
 
   char *source; /* file path or "<embedded>" */
 

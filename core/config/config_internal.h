@@ -193,6 +193,10 @@ struct sl_cfg_scratch {
   yaml_node_t **router_nodes; /* per router: its entry */
   size_t *router_index;       /* per router: its position in model_list */
   struct sl_cfg_cluster_scratch cluster; /* config_cluster.c */
+  /* tracing (config_tracing.c) */
+  bool tracing_cb;                  /* litellm_settings.*callback* named "otel" */
+  yaml_node_t *tracing_cb_node, *tracing_node, *tracing_enabled_node;
+  char *tracing_endpoint, *tracing_headers; /* sluice_settings.tracing's, as written */
 };
 void sl_cfg_scratch_init(struct sl_cfg_scratch *s);
 int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s);
@@ -212,6 +216,12 @@ int sl_cfg_redis_unsupported(struct sl_cfg_ctx *c, yaml_node_t *v, const char *p
 extern const struct sl_cfg_section sl_cfg_cluster_section;
 int sl_cfg_cluster_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s);
 void sl_cfg_cluster_clear(struct sl_cluster_settings *cl);
+/* Tracing (config_tracing.c): sluice_settings.tracing, litellm_settings.callbacks (and
+ * success_callback, failure_callback), and their resolution with the OTEL_* environment. */
+extern const struct sl_cfg_section sl_cfg_tracing_section;
+int sl_cfg_parse_callbacks(struct sl_cfg_ctx *c, yaml_node_t *v, const char *path, void *field);
+int sl_cfg_tracing_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s);
+void sl_cfg_tracing_clear(struct sl_tracing *t);
 /* After every section is read: LiteLLM's router/litellm precedence, then aliases and fallbacks
  * checked against model_list's groups (config_router.c). */
 int sl_cfg_router_resolve(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s);

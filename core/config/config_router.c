@@ -419,6 +419,10 @@ static const struct sl_cfg_key litellm_keys[] = {
     KEY("cache_params", SL_K_MAP, 0, .sub = &cache_params_section),
     KEY("max_budget", SL_K_NUM, SCR(litellm_max_budget)),
     KEY("budget_duration", SL_K_STR, SCR(litellm_budget_duration)),
+    /* "otel" turns tracing on; other callbacks are warned about (config_tracing.c) */
+    KEY("callbacks", SL_K_FUNC, 0, .fn = sl_cfg_parse_callbacks),
+    KEY("success_callback", SL_K_FUNC, 0, .fn = sl_cfg_parse_callbacks),
+    KEY("failure_callback", SL_K_FUNC, 0, .fn = sl_cfg_parse_callbacks),
 };
 
 const struct sl_cfg_section sl_cfg_litellm_section = {

@@ -319,6 +319,8 @@ const struct sl_config sl_cfg_defaults = {
     .cluster = {.redis = {.port = 6379, .timeout_ms = 100, .connect_timeout_ms = 1000, .heartbeat_ms = 1000},
                 .cache_tier = false,
                 .fail_closed_budget = false},
+    .tracing = {.enabled = false, .capture_content = false, .sample_ratio = 1, .queue_size = 2048,
+                .batch_size = 512, .schedule_delay_ms = 1000, .export_timeout_ms = 10000},
 };
 
 int sl_cfg_scratch_defaults(struct sl_cfg_scratch *s) {
@@ -348,6 +350,9 @@ void sl_cfg_scratch_clear(struct sl_cfg_scratch *s) {
   s->router_index = NULL;
   free(s->litellm_budget_duration);
   s->litellm_budget_duration = NULL;
+  free(s->tracing_endpoint);
+  free(s->tracing_headers);
+  s->tracing_endpoint = s->tracing_headers = NULL;
   s->listen = s->host = NULL;
   s->id_nodes = NULL;
 }
@@ -537,6 +542,8 @@ static int finish_root(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map,
     rc = sl_cfg_routers_resolve(c, &s->c, s->router_nodes, s->router_index);
   if (rc == 0)
     rc = sl_cfg_router_resolve(c, s);
+  if (rc == 0)
+    rc = sl_cfg_tracing_resolve(c, s);
   return rc ? rc : sl_cfg_cluster_resolve(c, s);
 }
 

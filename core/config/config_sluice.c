@@ -254,6 +254,7 @@ static const struct sl_cfg_key sluice_keys[] = {
     KEY("metrics", SL_K_MAP, 0, .sub = &metrics_section),
     KEY("tls", SL_K_MAP, 0, .sub = &tls_section),
     KEY("cluster", SL_K_MAP, 0, .sub = &sl_cfg_cluster_section), /* config_cluster.c */
+    KEY("tracing", SL_K_MAP, 0, .sub = &sl_cfg_tracing_section), /* config_tracing.c */
 };
 
 static int listen_from_parts(struct sl_cfg_ctx *c, const char *path, struct sl_cfg_scratch *s,
