@@ -296,6 +296,8 @@ test('the stream: hello at once, a request made after connecting arrives within 
   await ev.waitFor((e) => e.event === 'requests' && e !== got, 2500, 'the next requests event');
   const n = ev.events.filter((e) => e.event === 'requests').flatMap((e) => e.data.requests).filter((q) => q.id === id).length;
   assert.equal(n, 1);
+  const all = JSON.stringify(ev.events);
+  assert.ok(!all.includes(API_KEY) && !all.includes(MASTER) && !all.includes(vkey), 'no secret in the stream');
   ev.close();
   await ev.pump;
   // the dashboard's own calls are not in the tail
