@@ -124,9 +124,10 @@ void sl__dash_req_write(const struct sl_worker *w, const struct sl_dash_rec *r, 
   put_ms(b, ",\"latency_ms\":", r->latency_ms);
   put_ms(b, ",\"ttft_ms\":", r->ttft_ms);
   put_ms(b, ",\"upstream_ms\":", r->upstream_ms);
-  put_ms(b, ",\"overhead_ms\":", r->upstream_ms == UINT32_MAX ? UINT32_MAX
-                                : r->latency_ms > r->upstream_ms ? r->latency_ms - r->upstream_ms
-                                                                 : 0);
+  put_ms(b, ",\"overhead_ms\":",
+         r->upstream_ms == UINT32_MAX     ? UINT32_MAX
+         : r->latency_ms > r->upstream_ms ? r->latency_ms - r->upstream_ms
+                                          : 0);
   sl_buf_puts(b, ",\"tokens_in\":");
   put_i64(b, r->tokens_in);
   sl_buf_puts(b, ",\"tokens_out\":");
@@ -278,8 +279,14 @@ cJSON *sl__dash_overview(struct sl_worker *w) {
     }
     if (r.end_mono_ms + WINDOW_MS < now) break;
     if (r.end_mono_ms < oldest) oldest = r.end_mono_ms;
-    v[n++] = (struct win_rec){r.fallback_index >= 0 ? r.fallback_index : r.group_index, r.latency_ms, r.ttft_ms,
-                              r.status, r.cache, r.tokens_in, r.tokens_out, r.cost_pico};
+    v[n++] = (struct win_rec){r.fallback_index >= 0 ? r.fallback_index : r.group_index,
+                              r.latency_ms,
+                              r.ttft_ms,
+                              r.status,
+                              r.cache,
+                              r.tokens_in,
+                              r.tokens_out,
+                              r.cost_pico};
   }
   /* The window: 60 s, or what the ring still holds when it wrapped within them. */
   double span_s = WINDOW_MS / 1000.0;
@@ -307,7 +314,8 @@ cJSON *sl__dash_overview(struct sl_worker *w) {
     cJSON_AddItemToArray(gs, x);
   }
   uint64_t req = 0, err = 0, tin = 0, tout = 0, cost = 0;
-  for (size_t i = 0; i < w->shm->ndeployments; i++) sum_metrics(&w->shm->deployments[i].m, &req, &err, &tin, &tout, &cost);
+  for (size_t i = 0; i < w->shm->ndeployments; i++)
+    sum_metrics(&w->shm->deployments[i].m, &req, &err, &tin, &tout, &cost);
   for (size_t g = 0; g < w->ngroups && g < SL_SHM_MAX_WORKERS; g++)
     sum_metrics(&w->shm->groups[g], &req, &err, &tin, &tout, &cost);
   cJSON *ss = cJSON_AddObjectToObject(o, "since_start");
@@ -424,7 +432,8 @@ cJSON *sl__dash_deployments(struct sl_worker *w) {
       cJSON *l = cJSON_AddObjectToObject(x, "last_error");
       cJSON_AddNumberToObject(l, "at_ms", (double)le[i].at);
       cJSON_AddNumberToObject(l, "status", le[i].status);
-      cJSON_AddStringToObject(l, "outcome", sl_attempt_outcome_name((enum sl_attempt_outcome)le[i].outcome, le[i].status));
+      cJSON_AddStringToObject(l, "outcome",
+                              sl_attempt_outcome_name((enum sl_attempt_outcome)le[i].outcome, le[i].status));
       cJSON_AddStringToObject(l, "request_id", le[i].id);
     } else {
       cJSON_AddNullToObject(x, "last_error");

@@ -242,7 +242,8 @@ static void spend_run(struct sl__admin_job *j) {
     return;
   }
   /* what the flusher has not moved yet belongs to today */
-  for (size_t i = 0; i < s->nkeys; i++) s->key_micro[i] = sl_policy_add_sat(s->key_micro[i], unflushed(w, s->keys[i].id));
+  for (size_t i = 0; i < s->nkeys; i++)
+    s->key_micro[i] = sl_policy_add_sat(s->key_micro[i], unflushed(w, s->keys[i].id));
   for (size_t g = 0; g < w->ngroups; g++) {
     int64_t u = unflushed(w, w->groups[g].spend_id);
     s->group_micro[g] = sl_policy_add_sat(s->group_micro[g], u);
@@ -407,8 +408,10 @@ static cJSON *config_json(const struct sl_config *c) {
   cJSON_AddNumberToObject(rs, "max_fallbacks", c->max_fallbacks);
   cJSON *fb = cJSON_AddArrayToObject(rs, "fallbacks");
   for (size_t i = 0; i < c->nfallbacks; i++) {
-    cJSON *e = cJSON_CreateObject(), *to = cJSON_AddArrayToObject(e, c->fallbacks[i].group ? c->fallbacks[i].group : "*");
-    for (size_t k = 0; k < c->fallbacks[i].to.n; k++) cJSON_AddItemToArray(to, cJSON_CreateString(c->fallbacks[i].to.names[k]));
+    cJSON *e = cJSON_CreateObject(),
+          *to = cJSON_AddArrayToObject(e, c->fallbacks[i].group ? c->fallbacks[i].group : "*");
+    for (size_t k = 0; k < c->fallbacks[i].to.n; k++)
+      cJSON_AddItemToArray(to, cJSON_CreateString(c->fallbacks[i].to.names[k]));
     cJSON_AddItemToArray(fb, e);
   }
   cJSON *gs = cJSON_AddObjectToObject(o, "general_settings");

@@ -18,9 +18,9 @@
 #include "core/request_internal.h"
 #include "core/respond.h"
 
-#define TICK_MS 1000
-#define MAX_REQS 100 /* per requests event: the newest; the rest are counted in "dropped" */
-#define SLOW_CLIENT_BYTES (1u << 20) /* unsent bytes above which a stream skips a tick */
+#define TICK_MS            1000
+#define MAX_REQS           100        /* per requests event: the newest; the rest are counted in "dropped" */
+#define SLOW_CLIENT_BYTES  (1u << 20) /* unsent bytes above which a stream skips a tick */
 #define STUCK_CLIENT_BYTES (8u << 20) /* ... and above which it is ended */
 
 struct dash_stream {
