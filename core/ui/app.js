@@ -13,6 +13,8 @@
     requests: '/ui/api/requests',
     routing: '/ui/api/routing',
     spend: '/ui/api/spend',
+    keys: '/ui/api/keys',
+    cache: '/ui/api/cache',
     config: '/ui/api/config',
     stream: '/ui/api/stream',
   };
@@ -25,6 +27,8 @@
   const history = {}; // metric name -> last 60 values, for the sparklines
   let tailRender = null; // set while the Live requests view is shown
   let lastOverview = null;
+  let streamLive = false; // the stream feeds the overview and deployments: no polling then
+  let onDeployments = null; // set while the Deployments view is shown
 
   const $ = (id) => document.getElementById(id);
   const SVGNS = 'http://www.w3.org/2000/svg';
@@ -68,7 +72,7 @@
   }
 
   // ---------------------------------------------------------------- charts (SVG by hand)
-  function sparkline(values, w = 160, h = 30, color = 'var(--acc)') {
+  function sparkline(values, w = 160, h = 30, color = '#58a6ff') {
     const s = svg('svg', { viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: 'none', 'aria-hidden': 'true' });
     const v = values.filter((x) => typeof x === 'number' && isFinite(x));
     if (v.length < 2) return s;
@@ -77,11 +81,11 @@
     s.append(svg('polyline', { points: pts.join(' '), fill: 'none', stroke: color, 'stroke-width': 1.5 }));
     return s;
   }
-  function hbar(frac, color = 'var(--acc)') {
+  function hbar(frac, color = '#58a6ff') {
     const f = Math.max(0, Math.min(1, frac || 0));
     const s = svg('svg', { width: 120, height: 8, 'aria-hidden': 'true' });
     s.append(svg('rect', { x: 0, y: 0, width: 120, height: 8, rx: 4, fill: '#222c35' }));
-    s.append(svg('rect', { x: 0, y: 0, width: (120 * f).toFixed(1), height: 8, rx: 4, fill: f > 0.9 ? 'var(--bad)' : f > 0.7 ? 'var(--warn)' : color }));
+    s.append(svg('rect', { x: 0, y: 0, width: (120 * f).toFixed(1), height: 8, rx: 4, fill: f > 0.9 ? '#f85149' : f > 0.7 ? '#d29922' : color }));
     return s;
   }
   function push(name, v) {
@@ -94,33 +98,28 @@
   // attempt, hedge, fallback), a bar from its start to its end on the request's time axis.
   function waterfall(r) {
     const steps = [];
-    const total = Math.max(1, Number(pick(r, 'latency_ms', 'duration_ms', 'total_ms')) || 1);
-    const rt = pick(r, 'router');
-    if (rt) {
-      const name = typeof rt === 'object' ? pick(rt, 'name') : rt;
-      const target = typeof rt === 'object' ? pick(rt, 'target', 'choice') : pick(r, 'router_target');
-      const score = typeof rt === 'object' ? pick(rt, 'score') : pick(r, 'router_score');
-      steps.push({ label: `router ${name || ''} → ${target || '?'}${typeof score === 'number' ? ' (' + score.toFixed(3) + ')' : ''}`, s: 0, e: 0, color: 'var(--acc2)' });
+    const total = Math.max(1, Number(r.latency_ms) || 1);
+    const rt = r.router;
+    if (rt && typeof rt === 'object') {
+      const sc = typeof rt.score === 'number' ? ' ' + rt.score.toFixed(3) : '';
+      steps.push({ label: `router ${rt.name} → ${r.group ?? '?'} (${rt.reason || ''}${sc})${rt.would ? ' would ' + rt.would : ''}`, s: 0, e: 0, color: '#bc8cff' });
     }
-    const cache = pick(r, 'cache');
-    if (cache && cache !== 'none') steps.push({ label: 'cache ' + cache, s: 0, e: 0, color: cache === 'hit' || cache === 'semantic' ? 'var(--ok)' : 'var(--dim)' });
-    for (const a of pick(r, 'attempts') || []) {
-      const s = Number(pick(a, 'start_ms', 'at_ms', 'offset_ms')) || 0;
-      const d = Number(pick(a, 'ms', 'duration_ms', 'latency_ms')) || 0;
-      const oc = String(pick(a, 'outcome', 'status') || '');
-      const kind = pick(a, 'hedge') ? 'hedge ' : pick(a, 'fallback') ? 'fallback ' : '';
-      steps.push({ label: `${kind}${pick(a, 'deployment', 'dep') || '?'} ${oc} ${ms(d)}`, s, e: s + d, color: /^(ok|success|won|200)$/.test(oc) ? 'var(--ok)' : /cancel|lost/.test(oc) ? 'var(--dim)' : 'var(--bad)' });
+    if (r.cache && r.cache !== 'none') steps.push({ label: 'cache ' + r.cache, s: 0, e: 0, color: r.cache === 'hit' || r.cache === 'semantic' ? '#3fb950' : '#8a99a6' });
+    for (const a of Array.isArray(r.attempts) ? r.attempts : []) {
+      const s = Number(a.start_ms) || 0, d = Number(a.duration_ms) || 0;
+      const oc = String(a.outcome || '');
+      const kind = a.hedge ? 'hedge ' : a.probe ? 'probe ' : a.group && r.model_group && a.group !== r.model_group && !r.router ? 'fallback ' : '';
+      steps.push({ label: `${kind}${a.deployment} ${oc}${a.status ? ' ' + a.status : ''} ${ms(d)}`, s, e: s + d, color: oc === 'ok' ? '#3fb950' : /cancel|lost|abandon/.test(oc) ? '#8a99a6' : '#f85149' });
     }
-    const fb = pick(r, 'fallback');
-    if (fb) steps.push({ label: 'fallback → ' + fb, s: 0, e: 0, color: 'var(--warn)' });
-    const ov = pick(r, 'overhead_ms');
-    if (typeof ov === 'number') steps.push({ label: 'overhead ' + ms(ov), s: total - ov, e: total, color: 'var(--dim)' });
-    const W = 420, L = 210, rowh = 14;
+    if (r.attempts_truncated) steps.push({ label: '… more attempts', s: 0, e: 0, color: '#8a99a6' });
+    if (r.fallback) steps.push({ label: `fallback → ${r.fallback}`, s: 0, e: 0, color: '#d29922' });
+    if (typeof r.overhead_ms === 'number') steps.push({ label: 'sluice overhead ' + ms(r.overhead_ms), s: Math.max(0, total - r.overhead_ms), e: total, color: '#58a6ff' });
+    const W = 440, L = 230, rowh = 14;
     const s = svg('svg', { class: 'wf', width: W, height: Math.max(1, steps.length) * rowh + 2, role: 'img' });
-    s.append(svg('title', null, 'decision trail'));
+    s.append(svg('title', null, `decision trail of ${r.id}: ${ms(total)}`));
     steps.forEach((st, i) => {
       const y = i * rowh + 1;
-      s.append(svg('text', { x: 0, y: y + 10 }, st.label.length > 34 ? st.label.slice(0, 33) + '…' : st.label));
+      s.append(svg('text', { x: 0, y: y + 10 }, st.label.length > 38 ? st.label.slice(0, 37) + '…' : st.label));
       const x0 = L + ((W - L) * Math.min(st.s, total)) / total;
       const x1 = Math.max(x0 + 3, L + ((W - L) * Math.min(st.e, total)) / total);
       s.append(svg('rect', { x: x0.toFixed(1), y: y + 2, width: (x1 - x0).toFixed(1), height: rowh - 5, rx: 2, fill: st.color }));
@@ -162,6 +161,7 @@
       const r = await fetch(API.stream, { headers: { Authorization: 'Bearer ' + masterKey, Accept: 'text/event-stream' }, signal: ctl.signal, cache: 'no-store', credentials: 'omit' });
       if (r.status === 401 || r.status === 403) return logout('The master key was refused.');
       if (!r.ok || !r.body) throw new Error('stream ' + r.status);
+      streamLive = true;
       if (status) { status.textContent = 'live'; status.classList.add('live'); }
       const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
       let buf = '';
@@ -190,20 +190,22 @@
     } catch (e) {
       if (ctl.signal.aborted) return;
     }
+    streamLive = false;
     if (status) { status.textContent = 'reconnecting'; status.classList.remove('live'); }
     if (streamAbort === ctl && masterKey !== null) setTimeout(() => { if (streamAbort === ctl && masterKey !== null) openStream(); }, 1000);
   }
   function onEvent(ev, data) {
     let j;
     try { j = JSON.parse(data); } catch { return; }
-    if (ev === 'request' || (ev === 'message' && j && j.request_id !== undefined)) addRequest(j);
-    else if (ev === 'stats' || ev === 'overview') { lastOverview = j; if (current === 'overview') renderOverviewData(j); }
-    else if (Array.isArray(j.requests)) j.requests.forEach(addRequest);
+    if (!j || typeof j !== 'object') return;
+    if (ev === 'requests' && Array.isArray(j.requests)) j.requests.slice().reverse().forEach(addRequest); // newest first
+    else if (ev === 'overview') { lastOverview = j; if (current === 'overview') renderOverviewData(j); }
+    else if (ev === 'deployments') { if (onDeployments) onDeployments(j); }
   }
   function addRequest(r) {
     if (!r || typeof r !== 'object') return;
-    const id = pick(r, 'id', 'request_id');
-    if (id !== undefined && tail.some((x) => pick(x, 'id', 'request_id') === id)) return;
+    const seq = pick(r, 'seq');
+    if (seq !== undefined && tail.some((x) => x.seq === seq)) return;
     tail.unshift(r);
     if (tail.length > TAIL_MAX) tail.pop();
     if (tailRender) tailRender();
@@ -213,41 +215,51 @@
   function card(name, value, hist) {
     return el('div', { class: 'card' }, el('div', { class: 'k' }, name), el('div', { class: 'v' }, value), hist ? sparkline(hist) : null);
   }
+  const p100 = (v) => (typeof v === 'number' && isFinite(v) ? v.toFixed(1) + ' %' : '–');
+  const q = (o, k) => (o && typeof o === 'object' ? o[k] : undefined);
   let overviewEl = null;
   function renderOverviewData(o) {
     if (!overviewEl || !o) return;
-    const lat = pick(o, 'latency_ms', 'latency') || {};
-    const ttft = pick(o, 'ttft_ms', 'ttft') || {};
+    const t = o.total || {};
     const cards = [
-      ['requests/s', num(pick(o, 'rps', 'requests_per_s'), 1), push('rps', pick(o, 'rps', 'requests_per_s'))],
-      ['error %', pct(pick(o, 'error_rate', 'errors_frac')), push('err', pick(o, 'error_rate', 'errors_frac'))],
-      ['latency p50', ms(lat.p50), push('p50', lat.p50)],
-      ['latency p95', ms(lat.p95), push('p95', lat.p95)],
-      ['latency p99', ms(lat.p99), push('p99', lat.p99)],
-      ['TTFT p50', ms(ttft.p50), push('t50', ttft.p50)],
-      ['TTFT p95', ms(ttft.p95), push('t95', ttft.p95)],
-      ['TTFT p99', ms(ttft.p99), push('t99', ttft.p99)],
-      ['tokens/s', num(pick(o, 'tokens_per_s', 'tps'), 1), push('tps', pick(o, 'tokens_per_s', 'tps'))],
-      ['$ / hour', usd(pick(o, 'usd_per_hour', 'spend_per_hour')), push('usd', pick(o, 'usd_per_hour', 'spend_per_hour'))],
-      ['cache hit %', pct(pick(o, 'cache_hit_rate', 'cache_hit_frac')), push('chr', pick(o, 'cache_hit_rate', 'cache_hit_frac'))],
-      ['in flight', num(pick(o, 'in_flight', 'inflight')), push('inf', pick(o, 'in_flight', 'inflight'))],
+      ['requests/s', num(t.rps, 1), push('rps', t.rps)],
+      ['error %', p100(t.error_pct), push('err', t.error_pct)],
+      ['latency p50', ms(q(t.latency_ms, 'p50')), push('p50', q(t.latency_ms, 'p50'))],
+      ['latency p95', ms(q(t.latency_ms, 'p95')), push('p95', q(t.latency_ms, 'p95'))],
+      ['latency p99', ms(q(t.latency_ms, 'p99')), push('p99', q(t.latency_ms, 'p99'))],
+      ['TTFT p50', ms(q(t.ttft_ms, 'p50')), push('t50', q(t.ttft_ms, 'p50'))],
+      ['TTFT p95', ms(q(t.ttft_ms, 'p95')), push('t95', q(t.ttft_ms, 'p95'))],
+      ['TTFT p99', ms(q(t.ttft_ms, 'p99')), push('t99', q(t.ttft_ms, 'p99'))],
+      ['tokens/s', num(t.tokens_per_s, 1), push('tps', t.tokens_per_s)],
+      ['$ / hour', usd(t.usd_per_hour), push('usd', t.usd_per_hour)],
+      ['cache hit %', p100(t.cache_hit_pct), push('chr', t.cache_hit_pct)],
+      ['in flight', num(t.in_flight), push('inf', t.in_flight)],
     ];
-    const groups = asList(pick(o, 'groups'));
+    const ss = o.since_start || {};
     overviewEl.replaceChildren(
       el('div', { class: 'cards' }, cards.map((c) => card(...c))),
+      el('p', { class: 'muted' }, `over the last ${num(o.window_s)} s · config generation ${o.generation ?? '–'} · since start: ${ss.requests ?? 0} requests, ${ss.errors ?? 0} errors, ${usd(ss.cost_usd)}`),
       el('h2', null, 'Per group'),
       table([
-        ['group', (g) => pick(g, 'name', 'group')],
-        ['req/s', (g) => num(pick(g, 'rps', 'requests_per_s'), 1), 'num'],
-        ['error %', (g) => pct(pick(g, 'error_rate')), 'num'],
-        ['p50', (g) => ms((pick(g, 'latency_ms') || {}).p50), 'num'],
-        ['p95', (g) => ms((pick(g, 'latency_ms') || {}).p95), 'num'],
-        ['TTFT p50', (g) => ms((pick(g, 'ttft_ms') || {}).p50), 'num'],
-        ['tokens/s', (g) => num(pick(g, 'tokens_per_s'), 1), 'num'],
-        ['$ / hour', (g) => usd(pick(g, 'usd_per_hour')), 'num'],
-        ['in flight', (g) => num(pick(g, 'in_flight')), 'num'],
-      ], groups));
+        ['group', (g) => g.group],
+        ['requests', (g) => num(g.requests), 'num'],
+        ['req/s', (g) => num(g.rps, 1), 'num'],
+        ['error %', (g) => p100(g.error_pct), 'num'],
+        ['p50', (g) => ms(q(g.latency_ms, 'p50')), 'num'],
+        ['p95', (g) => ms(q(g.latency_ms, 'p95')), 'num'],
+        ['p99', (g) => ms(q(g.latency_ms, 'p99')), 'num'],
+        ['TTFT p50', (g) => ms(q(g.ttft_ms, 'p50')), 'num'],
+        ['tokens/s', (g) => num(g.tokens_per_s, 1), 'num'],
+        ['$ / hour', (g) => usd(g.usd_per_hour), 'num'],
+        ['cache hit %', (g) => p100(g.cache_hit_pct), 'num'],
+        ['in flight', (g) => num(g.in_flight), 'num'],
+      ], Array.isArray(o.groups) ? o.groups : []));
   }
+  function limitCell(w) {
+    if (!w || typeof w !== 'object') return '–';
+    return el('span', null, `${w.used ?? 0}${w.limit ? ' / ' + w.limit : ''} `, w.limit ? hbar((Number(w.used) || 0) / Number(w.limit)) : '');
+  }
+  function msgOf(e) { return e instanceof Error ? e.message : String(e); }
   const VIEWS = {
     overview: {
       title: 'Overview',
@@ -257,7 +269,7 @@
         if (lastOverview) renderOverviewData(lastOverview);
         const f = () => guarded(api(API.overview).then((o) => { lastOverview = o; renderOverviewData(o); }));
         f();
-        return f;
+        return () => { if (!streamLive) f(); };
       },
     },
     deployments: {
@@ -265,52 +277,60 @@
       show(root) {
         const box = el('div');
         root.append(box);
-        const f = () => guarded(api(API.deployments).then((d) => {
-          const deps = asList(pick(d, 'deployments') || d);
+        const render = (d) => {
           box.replaceChildren(table([
-            ['group', (x) => pick(x, 'group', 'model_name')],
-            ['deployment', (x) => pick(x, 'id', 'name', 'deployment')],
+            ['group', (x) => x.group],
+            ['deployment', (x) => x.id],
+            ['model', (x) => `${x.provider ? x.provider + '/' : ''}${x.model ?? ''}`],
             ['state', (x) => {
-              const st = String(pick(x, 'state', 'status') || 'healthy');
-              const left = pick(x, 'cooldown_left_s', 'cooldown_remaining_s');
-              return pill(st + (st.startsWith('cool') && typeof left === 'number' ? ` (${left.toFixed(0)} s left)` : ''), st === 'healthy' ? 'ok' : st.startsWith('prob') ? 'warn' : 'bad');
+              const st = String(x.state || 'healthy');
+              if (st === 'cooling_down') return pill(`cooling down (${Math.ceil((Number(x.cooldown_left_ms) || 0) / 1000)} s left)`, 'bad');
+              return pill(st, st === 'healthy' ? 'ok' : 'warn');
             }],
-            ['EWMA latency', (x) => ms(pick(x, 'ewma_latency_ms', 'latency_ms')), 'num'],
-            ['EWMA TTFT', (x) => ms(pick(x, 'ewma_ttft_ms', 'ttft_ms')), 'num'],
-            ['rpm', (x) => limitCell(pick(x, 'rpm'), pick(x, 'rpm_limit'))],
-            ['tpm', (x) => limitCell(pick(x, 'tpm'), pick(x, 'tpm_limit'))],
-            ['last error', (x) => { const e = pick(x, 'last_error'); return e ? el('span', { class: 'err' }, typeof e === 'object' ? `${pick(e, 'code', 'type') || ''} ${pick(e, 'message') || ''} ${e.at ? when(e.at) : ''}` : String(e)) : '–'; }],
-          ], deps));
-        }));
+            ['EWMA latency', (x) => ms(x.ewma_latency_ms), 'num'],
+            ['EWMA TTFT', (x) => ms(x.ewma_ttft_ms), 'num'],
+            ['in flight', (x) => num(x.in_flight), 'num'],
+            ['rpm', (x) => limitCell(x.rpm)],
+            ['tpm', (x) => limitCell(x.tpm)],
+            ['ok / failed', (x) => `${x.successes ?? 0} / ${x.failures ?? 0}`, 'num'],
+            ['last error', (x) => { const e = x.last_error; return e ? el('span', { class: 'err' }, `${e.outcome || 'error'}${e.status ? ' ' + e.status : ''} · ${when(e.at_ms)} · ${e.request_id || ''}`) : '–'; }],
+          ], Array.isArray(d && d.deployments) ? d.deployments : []));
+        };
+        onDeployments = render;
+        const f = () => guarded(api(API.deployments).then(render));
         f();
-        return f;
+        return () => { if (!streamLive) f(); };
       },
+      hide() { onDeployments = null; },
     },
     live: {
       title: 'Live requests',
       show(root) {
         const fg = el('input', { placeholder: 'group', size: 12, 'aria-label': 'filter by group' });
         const fk = el('input', { placeholder: 'key', size: 12, 'aria-label': 'filter by key' });
-        const fs = el('select', { 'aria-label': 'filter by status' }, el('option', { value: '' }, 'any status'), el('option', { value: 'ok' }, '2xx'), el('option', { value: 'err' }, 'errors'));
+        const fs = el('select', { 'aria-label': 'filter by status' }, el('option', { value: '' }, 'any status'), el('option', { value: '2xx' }, '2xx'), el('option', { value: '4xx' }, '4xx'), el('option', { value: '5xx' }, '5xx'), el('option', { value: 'error' }, 'errors'));
         const box = el('div', { id: 'tail' });
         const render = () => {
           const g = fg.value.trim(), k = fk.value.trim(), s = fs.value;
           const rows = tail.filter((r) => {
-            const st = Number(pick(r, 'status')) || 0;
-            if (g && !String(pick(r, 'group', 'model') || '').includes(g)) return false;
-            if (k && !String(pick(r, 'key', 'key_alias', 'key_name') || '').includes(k)) return false;
-            if (s === 'ok' && !(st >= 200 && st < 300)) return false;
-            if (s === 'err' && st >= 200 && st < 400) return false;
+            const st = Number(r.status) || 0;
+            if (g && r.group !== g && r.model_group !== g && !String(r.group || '').includes(g)) return false;
+            if (k && !String(r.key || '').includes(k)) return false;
+            if (s === '2xx' && !(st >= 200 && st < 300)) return false;
+            if (s === '4xx' && !(st >= 400 && st < 500)) return false;
+            if (s === '5xx' && !(st >= 500)) return false;
+            if (s === 'error' && st < 400) return false;
             return true;
           }).slice(0, 100);
           box.replaceChildren(table([
-            ['time', (r) => when(pick(r, 'ts', 'time', 'start'))],
-            ['request id', (r) => pick(r, 'id', 'request_id')],
-            ['group', (r) => pick(r, 'group', 'model')],
-            ['key', (r) => pick(r, 'key_alias', 'key_name', 'key')],
-            ['status', (r) => { const st = Number(pick(r, 'status')) || 0; return pill(String(st || '?'), st >= 200 && st < 300 ? 'ok' : st >= 500 ? 'bad' : 'warn'); }],
-            ['latency', (r) => ms(pick(r, 'latency_ms', 'duration_ms')), 'num'],
-            ['cost', (r) => usd(pick(r, 'cost_usd', 'cost')), 'num'],
+            ['time', (r) => when(r.ts_ms)],
+            ['request id', (r) => r.id],
+            ['group', (r) => (r.model_group && r.model_group !== r.group ? `${r.model_group} → ${r.group ?? '–'}` : r.group ?? r.model_group)],
+            ['key', (r) => r.key],
+            ['status', (r) => { const st = Number(r.status) || 0; return pill(String(st || '?') + (r.error ? ' ' + r.error : ''), st >= 200 && st < 300 ? 'ok' : st >= 500 ? 'bad' : 'warn'); }],
+            ['latency', (r) => ms(r.latency_ms), 'num'],
+            ['tokens', (r) => `${r.tokens_in ?? 0} → ${r.tokens_out ?? 0}`, 'num'],
+            ['cost', (r) => usd(r.cost_usd), 'num'],
             ['decision trail', (r) => waterfall(r)],
           ], rows));
         };
@@ -318,7 +338,7 @@
         fs.addEventListener('change', render);
         root.append(el('div', { class: 'filters' }, fg, fk, fs), box);
         tailRender = render;
-        guarded(api(API.requests).then((d) => { asList(pick(d, 'requests') || d).reverse().forEach(addRequest); render(); }));
+        guarded(api(API.requests + '?limit=100').then((d) => { (d && Array.isArray(d.requests) ? d.requests : []).slice().reverse().forEach(addRequest); render(); }));
         render();
         return null;
       },
@@ -330,23 +350,22 @@
         const box = el('div');
         root.append(box);
         const f = () => guarded(api(API.routing).then((d) => {
-          const routers = asList(pick(d, 'routers') || d);
+          const routers = Array.isArray(d && d.routers) ? d.routers : [];
           if (!routers.length) return box.replaceChildren(el('p', { class: 'muted' }, 'No router is configured.'));
           box.replaceChildren(...routers.map((rt) => {
-            const targets = asList(pick(rt, 'targets', 'share'));
-            const tot = targets.reduce((a, t) => a + (Number(pick(t, 'requests', 'count', 'value')) || 0), 0) || 1;
-            const spend = Number(pick(rt, 'spend_usd', 'spend')) || 0;
-            const strong = Number(pick(rt, 'strongest_usd', 'always_strongest_usd')) || 0;
-            const parts = [el('h2', null, 'router ' + (pick(rt, 'name') || '')),
+            const st = rt.strongest || {};
+            const parts = [el('h2', null, `router ${rt.name} (${rt.kind || '?'}) · ${rt.requests ?? 0} requests`),
               table([
-                ['target', (t) => pick(t, 'name', 'target')],
-                ['requests', (t) => num(Number(pick(t, 'requests', 'count', 'value'))), 'num'],
-                ['share', (t) => { const fr = (Number(pick(t, 'requests', 'count', 'value')) || 0) / tot; return el('span', null, hbar(fr), ' ', pct(fr)); }],
-                ['spend', (t) => usd(pick(t, 'spend_usd', 'spend')), 'num'],
-              ], targets),
-              el('p', null, `spend ${usd(spend)} vs always-strongest ${usd(strong)}`, strong > 0 ? ` — saved ${pct(1 - spend / strong)}` : '')];
-            const curve = asList(pick(rt, 'eval_curve', 'curve'));
-            if (curve.length > 1) parts.push(evalCurve(curve));
+                ['target', (t) => t.group],
+                ['requests', (t) => num(t.requests), 'num'],
+                ['share', (t) => el('span', null, hbar(t.share), ' ', pct(t.share))],
+                ['spend', (t) => usd(t.cost_usd), 'num'],
+                ['shadow would', (t) => num(t.shadow_would), 'num'],
+              ], Array.isArray(rt.targets) ? rt.targets : []),
+              el('p', null, `spend ${usd(rt.spend_usd)} vs always ${st.group || 'the strongest'} ${usd(st.cost_usd)}: saved ${usd(rt.saved_usd)} (${p100(rt.saved_pct)})`)];
+            if (rt.eval && Array.isArray(rt.eval.points) && rt.eval.points.length > 1) {
+              parts.push(el('p', { class: 'muted' }, `cost-quality (cross-validation, n=${rt.eval.n ?? '?'}, APGR ${num(rt.eval.apgr, 3)})`), evalCurve(rt.eval.points));
+            }
             return el('div', null, parts);
           }));
         }));
@@ -360,51 +379,56 @@
         const box = el('div'), keys = el('div'), msg = el('p', { class: 'err' });
         const alias = el('input', { placeholder: 'new key alias', 'aria-label': 'new key alias' });
         const created = el('p');
+        const act = (path, body) => guarded(api(path, { method: 'POST', body }).then(() => { msg.textContent = ''; f(); }).catch((e) => { msg.textContent = msgOf(e); }));
         const create = el('button', { onclick: () => guarded(api('/key/generate', { method: 'POST', body: alias.value ? { key_alias: alias.value } : {} }).then((k) => {
-          // the new key is shown once, to the operator who created it
-          created.replaceChildren('created: ', el('code', null, pick(k, 'key') || '?'));
+          // the new secret, shown once to the operator who created it
+          created.replaceChildren('created (shown once): ', el('code', null, (k && k.key) || '?'));
+          alias.value = '';
           f();
-        }).catch((e) => { msg.textContent = e.message; })) }, 'Create key');
+        }).catch((e) => { msg.textContent = msgOf(e); })) }, 'Create key');
         root.append(box, el('h2', null, 'Keys'), el('div', { class: 'row' }, alias, create), created, msg, keys);
-        const act = (path, body) => guarded(api(path, { method: 'POST', body }).then(f).catch((e) => { msg.textContent = e.message; }));
+        const sec = (name, list, label) => {
+          const max = Math.max(1e-9, ...list.map((y) => Number(y.spend_usd) || 0));
+          return [el('h2', null, name), list.length ? table([
+            ['', label],
+            ['spend', (x) => usd(x.spend_usd), 'num'],
+            ['', (x) => hbar((Number(x.spend_usd) || 0) / max)],
+          ], list) : el('p', { class: 'muted' }, 'nothing spent yet')];
+        };
+        const arr = (v) => (Array.isArray(v) ? v : []);
         const f = () => Promise.all([
           guarded(api(API.spend).then((d) => {
-            const sec = (name, list) => [el('h2', null, name), table([
-              ['', (x) => pick(x, 'name', 'key', 'group', 'day', 'date')],
-              ['spend', (x) => usd(pick(x, 'spend_usd', 'spend', 'value')), 'num'],
-              ['', (x) => hbar((Number(pick(x, 'spend_usd', 'spend', 'value')) || 0) / Math.max(1e-9, ...list.map((y) => Number(pick(y, 'spend_usd', 'spend', 'value')) || 0)))],
-            ], list)];
-            const budgets = asList(pick(d, 'budgets'));
             box.replaceChildren(
-              ...sec('Spend per key', asList(pick(d, 'by_key', 'keys'))),
-              ...sec('Spend per group', asList(pick(d, 'by_group', 'groups'))),
-              ...sec('Spend per day', asList(pick(d, 'by_day', 'days'))),
+              ...sec(`Spend per key (last ${d.days ?? 30} days)`, arr(d.by_key), (x) => x.key),
+              ...sec('Spend per group', arr(d.by_group), (x) => x.group),
+              ...sec('Spend per day', arr(d.by_day), (x) => x.day),
               el('h2', null, 'Budgets'),
-              table([
-                ['budget', (b) => pick(b, 'name', 'key', 'scope')],
-                ['spent', (b) => usd(pick(b, 'spend_usd', 'spend')), 'num'],
-                ['max', (b) => usd(pick(b, 'max_budget', 'limit_usd')), 'num'],
-                ['burn-down', (b) => hbar((Number(pick(b, 'spend_usd', 'spend')) || 0) / (Number(pick(b, 'max_budget', 'limit_usd')) || Infinity))],
-                ['resets', (b) => when(pick(b, 'reset_at', 'budget_reset_at'))],
-              ], budgets));
+              arr(d.budgets).length ? table([
+                ['scope', (b) => b.scope],
+                ['name', (b) => b.name],
+                ['spent', (b) => usd(b.spend_usd), 'num'],
+                ['max', (b) => usd(b.max_budget_usd), 'num'],
+                ['burn-down', (b) => el('span', null, hbar((Number(b.used_pct) || 0) / 100), ' ', p100(b.used_pct))],
+                ['burn', (b) => usd(b.burn_usd_per_hour) + '/h', 'num'],
+                ['resets', (b) => when(b.reset_at)],
+                ['exhausted at', (b) => when(b.exhausted_at)],
+              ], arr(d.budgets)) : el('p', { class: 'muted' }, 'no budgets configured'));
           })),
-          guarded(api('/key/list?return_full_object=true').then((d) => {
-            const list = asList(pick(d, 'keys', 'data') || d).filter((k) => typeof k === 'object');
+          guarded(api(API.keys).then((d) => {
             keys.replaceChildren(table([
-              ['alias', (k) => pick(k, 'key_alias', 'key_name')],
-              ['key', (k) => pick(k, 'key_name', 'token')],
-              ['spend', (k) => usd(pick(k, 'spend')), 'num'],
-              ['budget', (k) => usd(pick(k, 'max_budget')), 'num'],
-              ['rpm / tpm', (k) => `${pick(k, 'rpm_used', 'rpm_current') ?? '–'}/${pick(k, 'rpm_limit') ?? '∞'} · ${pick(k, 'tpm_used', 'tpm_current') ?? '–'}/${pick(k, 'tpm_limit') ?? '∞'}`],
-              ['expires', (k) => when(pick(k, 'expires'))],
-              ['state', (k) => (pick(k, 'blocked') ? pill('blocked', 'bad') : pill('active', 'ok'))],
-              ['', (k) => {
-                const id = pick(k, 'token', 'key');
-                return el('span', null,
-                  el('button', { onclick: () => act(pick(k, 'blocked') ? '/key/unblock' : '/key/block', { key: id }) }, pick(k, 'blocked') ? 'Unblock' : 'Block'), ' ',
-                  el('button', { onclick: () => { if (confirm('Delete this key?')) act('/key/delete', { keys: [id] }); } }, 'Delete'));
-              }],
-            ], list));
+              ['alias', (k) => k.key_alias],
+              ['key', (k) => k.key_name],
+              ['spend', (k) => usd(k.spend_usd), 'num'],
+              ['budget', (k) => usd(k.max_budget_usd), 'num'],
+              ['rpm', (k) => limitCell(k.rpm)],
+              ['tpm', (k) => limitCell(k.tpm)],
+              ['parallel', (k) => limitCell(k.parallel)],
+              ['expires', (k) => (k.expires ? when(k.expires) + (k.expired ? ' (expired)' : '') : 'never')],
+              ['state', (k) => (k.blocked ? pill('blocked', 'bad') : k.expired ? pill('expired', 'warn') : pill('active', 'ok'))],
+              ['', (k) => el('span', null,
+                el('button', { onclick: () => act(k.blocked ? '/key/unblock' : '/key/block', { key: k.token }) }, k.blocked ? 'Unblock' : 'Block'), ' ',
+                el('button', { onclick: () => { if (confirm('Delete this key?')) act('/key/delete', { keys: [k.token] }); } }, 'Delete'))],
+            ], arr(d && d.keys)));
           })),
         ]);
         f();
@@ -415,19 +439,31 @@
       title: 'Cache and config',
       show(root) {
         const stats = el('div'), cfg = el('div'), msg = el('p');
-        const flush = el('button', { onclick: () => { if (confirm('Flush the cache?')) guarded(api('/cache', { method: 'DELETE' }).then((r) => { msg.className = ''; msg.textContent = 'cache: ' + (pick(r, 'status') || 'flushed'); f(); }).catch((e) => { msg.className = 'err'; msg.textContent = e.message; })); } }, 'Flush cache');
-        const reload = el('button', { onclick: () => guarded(api('/config/reload', { method: 'POST', body: {} }).then((r) => { msg.className = ''; msg.textContent = 'reloaded' + (pick(r, 'generation') !== undefined ? ': generation ' + pick(r, 'generation') : ''); f(); }).catch((e) => { msg.className = 'err'; msg.textContent = e.message; })) }, 'Reload config');
+        const say = (text, bad) => { msg.className = bad ? 'err' : ''; msg.textContent = text; };
+        const flush = el('button', { onclick: () => { if (confirm('Flush the cache?')) guarded(api('/cache', { method: 'DELETE' }).then((r) => { say('cache: ' + ((r && r.status) || 'flushed') + (r && r.scope ? ' (' + r.scope + ')' : '')); f(); }).catch((e) => say(msgOf(e), true))); } }, 'Flush cache');
+        const reload = el('button', { onclick: () => guarded(api('/config/reload', { method: 'POST', body: {} }).then(() => { say('config reloaded'); f(); }).catch((e) => say('reload failed: ' + msgOf(e), true))) }, 'Reload config');
         root.append(el('div', { class: 'row' }, flush, reload), msg, el('h2', null, 'Cache'), stats, el('h2', null, 'Config'), cfg);
+        const flat = (o, pre = '', out = []) => {
+          for (const [k, v] of Object.entries(o || {})) {
+            if (v && typeof v === 'object' && !Array.isArray(v)) flat(v, pre + k + '.', out);
+            else out.push({ name: pre + k, value: Array.isArray(v) ? JSON.stringify(v) : v });
+          }
+          return out;
+        };
         const f = () => Promise.all([
-          guarded(api('/cache/stats').then((d) => stats.replaceChildren(table([['', (x) => x.name], ['', (x) => (typeof x.value === 'object' ? JSON.stringify(x.value) : x.value), 'num']], asList(d))))),
+          guarded(api(API.cache).then((d) => stats.replaceChildren(
+            el('p', null, `window: ${d.hits ?? 0} hits, ${d.misses ?? 0} misses, hit rate ${p100(d.hit_pct)}`),
+            table([['statistic', (x) => x.name], ['value', (x) => String(x.value), 'num']], flat(d.stats))))),
           guarded(api(API.config).then((d) => {
-            const ign = asList(pick(d, 'ignored', 'ignored_keys'));
-            const c = pick(d, 'config', 'effective');
+            const ign = Array.isArray(d.ignored) ? d.ignored : [];
+            const lr = d.last_reload;
             cfg.replaceChildren(
-              el('p', null, 'generation ', String(pick(d, 'generation') ?? '–'), pick(d, 'path') ? ' · ' + pick(d, 'path') : ''),
-              pick(d, 'last_error') ? el('p', { class: 'err' }, 'last reload: ' + pick(d, 'last_error')) : '',
-              ign.length ? el('p', null, 'ignored keys: ' + ign.map((x) => (typeof x === 'object' ? pick(x, 'key', 'name', 'value') : x)).join(', ')) : '',
-              el('pre', null, typeof c === 'string' ? c : JSON.stringify(c ?? d, null, 2)));
+              el('p', null, `generation ${d.generation ?? '–'}`, d.path ? ' · ' + d.path : ''),
+              lr ? el('p', { class: lr.ok ? '' : 'err' }, `last reload ${when(lr.at)}: ${lr.ok ? 'ok' : lr.error || 'failed'}`) : '',
+              el('h2', null, 'Ignored keys'),
+              ign.length ? table([['key', (x) => x.key], ['where', (x) => x.where], ['warning', (x) => x.warning]], ign) : el('p', { class: 'muted' }, 'none'),
+              el('h2', null, 'Effective config (secrets redacted)'),
+              el('pre', null, JSON.stringify(d.config ?? null, null, 2)));
           })),
         ]);
         f();
@@ -435,19 +471,14 @@
       },
     },
   };
-  function limitCell(used, limit) {
-    if (used === undefined && limit === undefined) return '–';
-    return el('span', null, `${used ?? 0}${limit ? ' / ' + limit : ''} `, limit ? hbar((Number(used) || 0) / Number(limit)) : '');
-  }
   function evalCurve(points) {
-    const W = 320, H = 160, P = 28;
-    const xs = points.map((p) => Number(pick(p, 'cost', 'x')) || 0), ys = points.map((p) => Number(pick(p, 'quality', 'y')) || 0);
-    const x0 = Math.min(...xs), x1 = Math.max(...xs) || 1, y0 = Math.min(...ys), y1 = Math.max(...ys) || 1;
-    const X = (v) => P + ((v - x0) / (x1 - x0 || 1)) * (W - 2 * P), Y = (v) => H - P - ((v - y0) / (y1 - y0 || 1)) * (H - 2 * P);
+    const W = 320, H = 180, P = 30;
+    const X = (v) => P + Math.max(0, Math.min(1, v)) * (W - 2 * P), Y = (v) => H - P - Math.max(0, Math.min(1, v)) * (H - 2 * P);
     const s = svg('svg', { width: W, height: H, role: 'img' }, svg('title', null, 'cost-quality curve'));
-    s.append(svg('line', { x1: P, y1: H - P, x2: W - P, y2: H - P, stroke: 'var(--line)' }), svg('line', { x1: P, y1: P, x2: P, y2: H - P, stroke: 'var(--line)' }));
-    s.append(svg('polyline', { points: xs.map((x, i) => `${X(x).toFixed(1)},${Y(ys[i]).toFixed(1)}`).join(' '), fill: 'none', stroke: 'var(--acc2)', 'stroke-width': 2 }));
-    s.append(svg('text', { x: W / 2, y: H - 6 }, 'cost'), svg('text', { x: 2, y: 14 }, 'quality'));
+    s.append(svg('line', { x1: P, y1: H - P, x2: W - P, y2: H - P, stroke: '#2a3642' }), svg('line', { x1: P, y1: P, x2: P, y2: H - P, stroke: '#2a3642' }));
+    s.append(svg('line', { x1: X(0), y1: Y(0), x2: X(1), y2: Y(1), stroke: '#2a3642', 'stroke-dasharray': '4 3' }));
+    s.append(svg('polyline', { points: points.map((p) => `${X(Number(p.strong_share) || 0).toFixed(1)},${Y(Number(p.pgr) || 0).toFixed(1)}`).join(' '), fill: 'none', stroke: '#bc8cff', 'stroke-width': 2 }));
+    s.append(svg('text', { x: P, y: H - 8 }, 'share sent to the strong model →'), svg('text', { x: 2, y: 14 }, 'quality recovered (PGR)'));
     return s;
   }
 
