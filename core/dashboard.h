@@ -1,7 +1,7 @@
 /* core/dashboard: the live dashboard's server side. One idea: the request path only
  * copies a fixed-size summary of each finished request into a bounded ring in the
  * shared-memory region (store/shm.h, no malloc, no JSON); everything the page shows is
- * computed by the reader (the worker serving /ui/api/*) from that ring and the existing
+ * computed by the reader (the worker serving /ui/api/...) from that ring and the existing
  * shm counters, so an unopened dashboard costs one memcpy per request. Files:
  * core/dashboard.c (ring writer + reader), core/dashboard_api.c (the JSON endpoints),
  * core/dashboard_stream.c (the server-sent-events stream). To show something new: a
@@ -9,7 +9,7 @@
  * in dashboard_api.c and add it to this spec.
  *
  * ======================================== API SPEC ========================================
- * Auth: every /ui/api/* route needs `Authorization: Bearer <master key>`. A missing,
+ * Auth: every /ui/api/... route needs `Authorization: Bearer <master key>`. A missing,
  * malformed or wrong key: 401 with OpenAI's error shape
  *   {"error":{"message":"...","type":"authentication_error","param":null,
  *             "code":"invalid_api_key"}} and `WWW-Authenticate: Bearer`;
@@ -136,4 +136,18 @@ struct sl_request;
 struct sl_request_summary;
 /* The request path's only work: copy s (and rq's attempts) into the shm ring. */
 void sl_dashboard_record(struct sl_request *rq, const struct sl_request_summary *s);
+
+/* Route handlers (core/routes.c rows): GET /ui/api/... */
+void sl_dashboard_overview(struct sl_request *rq);
+void sl_dashboard_deployments(struct sl_request *rq);
+void sl_dashboard_requests(struct sl_request *rq);
+void sl_dashboard_routing(struct sl_request *rq);
+void sl_dashboard_spend(struct sl_request *rq);
+void sl_dashboard_keys(struct sl_request *rq);
+void sl_dashboard_cache(struct sl_request *rq);
+void sl_dashboard_config(struct sl_request *rq);
+void sl_dashboard_stream(struct sl_request *rq);
+/* The worker drains (SIGTERM, reload): every open stream of it ends now. */
+struct sl_worker;
+void sl_dashboard_streams_close(struct sl_worker *w);
 #endif
