@@ -55,8 +55,6 @@
   const ms = (v) => (typeof v === 'number' && isFinite(v) ? (v >= 1000 ? (v / 1000).toFixed(2) + ' s' : v.toFixed(0) + ' ms') : '–');
   const usd = (v) => (typeof v === 'number' && isFinite(v) ? '$' + (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : v.toFixed(4)) : '–');
   const pct = (v) => (typeof v === 'number' && isFinite(v) ? (v * 100).toFixed(1) + ' %' : '–');
-  const pick = (o, ...names) => { for (const n of names) if (o && o[n] !== undefined && o[n] !== null) return o[n]; return undefined; };
-  const asList = (v) => (Array.isArray(v) ? v : v && typeof v === 'object' ? Object.entries(v).map(([name, x]) => (x && typeof x === 'object' ? { name, ...x } : { name, value: x })) : []);
   function when(t) {
     if (t === undefined || t === null || t === '') return '–';
     const d = typeof t === 'number' ? new Date(t < 1e12 ? t * 1000 : t) : new Date(t);
@@ -204,7 +202,7 @@
   }
   function addRequest(r) {
     if (!r || typeof r !== 'object') return;
-    const seq = pick(r, 'seq');
+    const seq = r.seq;
     if (seq !== undefined && tail.some((x) => x.seq === seq)) return;
     tail.unshift(r);
     if (tail.length > TAIL_MAX) tail.pop();
@@ -281,7 +279,8 @@
           box.replaceChildren(table([
             ['group', (x) => x.group],
             ['deployment', (x) => x.id],
-            ['model', (x) => `${x.provider ? x.provider + '/' : ''}${x.model ?? ''}`],
+            ['model', (x) => x.model ?? '–'],
+            ['provider', (x) => x.provider ?? '–'],
             ['state', (x) => {
               const st = String(x.state || 'healthy');
               if (st === 'cooling_down') return pill(`cooling down (${Math.ceil((Number(x.cooldown_left_ms) || 0) / 1000)} s left)`, 'bad');
@@ -325,7 +324,8 @@
           box.replaceChildren(table([
             ['time', (r) => when(r.ts_ms)],
             ['request id', (r) => r.id],
-            ['group', (r) => (r.model_group && r.model_group !== r.group ? `${r.model_group} → ${r.group ?? '–'}` : r.group ?? r.model_group)],
+            ['group', (r) => (r.model_group && r.model_group !== r.group ? `${r.model_group} → ${r.group ?? '–'}` : r.group ?? r.model_group ?? '–')],
+            ['path', (r) => r.path],
             ['key', (r) => r.key],
             ['status', (r) => { const st = Number(r.status) || 0; return pill(String(st || '?') + (r.error ? ' ' + r.error : ''), st >= 200 && st < 300 ? 'ok' : st >= 500 ? 'bad' : 'warn'); }],
             ['latency', (r) => ms(r.latency_ms), 'num'],
@@ -401,7 +401,7 @@
             box.replaceChildren(
               ...sec(`Spend per key (last ${d.days ?? 30} days)`, arr(d.by_key), (x) => x.key),
               ...sec('Spend per group', arr(d.by_group), (x) => x.group),
-              ...sec('Spend per day', arr(d.by_day), (x) => x.day),
+              el('h2', null, 'Spend per day'), dayBars(arr(d.by_day)),
               el('h2', null, 'Budgets'),
               arr(d.budgets).length ? table([
                 ['scope', (b) => b.scope],
@@ -471,6 +471,19 @@
       },
     },
   };
+  // Spend per day as bars, oldest left; each bar's title tells the day and amount.
+  function dayBars(days) {
+    const W = 720, H = 120, B = 18, n = Math.max(1, days.length), bw = (W - 40) / n;
+    const max = Math.max(1e-9, ...days.map((d) => Number(d.spend_usd) || 0));
+    const s = svg('svg', { width: W, height: H + B, role: 'img' }, svg('title', null, 'spend per day'));
+    s.append(svg('line', { x1: 40, y1: H, x2: W, y2: H, stroke: '#2a3642' }), svg('text', { x: 0, y: 12 }, usd(max)));
+    days.forEach((d, i) => {
+      const v = Number(d.spend_usd) || 0, h = (v / max) * (H - 10);
+      s.append(svg('rect', { x: (40 + i * bw + 1).toFixed(1), y: (H - h).toFixed(1), width: Math.max(1, bw - 2).toFixed(1), height: Math.max(v > 0 ? 1 : 0, h).toFixed(1), fill: '#58a6ff' }, svg('title', null, `${d.day}: ${usd(v)}`)));
+    });
+    if (days.length) s.append(svg('text', { x: 40, y: H + 14 }, days[0].day), svg('text', { x: W - 70, y: H + 14 }, days[days.length - 1].day));
+    return s;
+  }
   function evalCurve(points) {
     const W = 320, H = 180, P = 30;
     const X = (v) => P + Math.max(0, Math.min(1, v)) * (W - 2 * P), Y = (v) => H - P - Math.max(0, Math.min(1, v)) * (H - 2 * P);

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { chromium } from 'playwright-core';
-import { startMock, startSluice, cleanup, sluiceConfig, freePort, request } from './lib.mjs';
+import { startMock, startSluice, cleanup, toYaml, freePort, request, HOST } from './lib.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const MASTER = 'sk-master-dash-7f3c91e0b2';
@@ -73,17 +73,33 @@ test('the dashboard in headless chromium: login, groups and deployments, live ta
   assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: test/install-deps installs Debian's chromium`);
   const mock = await startMock();
   const deadPort = await freePort(); // nothing listens there: the deployment fails
-  const yaml = sluiceConfig({
-    masterKey: MASTER,
-    groups: {
-      'dash-alpha': [
-        { port: mock.port, api_key: SECRETS[0], model_info: { id: 'alpha-live' } },
-        { port: deadPort, api_key: SECRETS[2], model_info: { id: 'alpha-dead' } },
-      ],
-      'dash-beta': { port: mock.port, api_key: SECRETS[1], model_info: { id: 'beta-live' } },
-    },
+  const price = { input_cost_per_token: 0.00001, output_cost_per_token: 0.00003 };
+  const dep = (group, id, port, key) => ({
+    model_name: group,
+    litellm_params: { model: 'openai/mock-model', api_base: `http://${HOST}:${port}/v1`, api_key: key },
+    model_info: { id, ...price },
+  });
+  const yaml = toYaml({
+    model_list: [
+      dep('dash-alpha', 'alpha-live', mock.port, SECRETS[0]),
+      dep('dash-alpha', 'alpha-dead', deadPort, SECRETS[2]),
+      dep('dash-beta', 'beta-live', mock.port, SECRETS[1]),
+      { model_name: 'dash-router', litellm_params: { model: 'sluice_router/rules', default_model: 'dash-alpha',
+        rules: [{ name: 'gold', if: { header: { 'x-tier': 'gold' } }, then: 'dash-beta' }] } },
+    ],
+    general_settings: { master_key: MASTER },
   });
   const sl = await startSluice({ yaml });
+  const chat = (model, headers = {}) => fetch(`${sl.url}/v1/chat/completions`, {
+    method: 'POST', headers: { Authorization: `Bearer ${MASTER}`, 'Content-Type': 'application/json', ...headers },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hello dashboard' }] }),
+  });
+  // traffic on dash-alpha, whose second deployment cannot be reached
+  for (let i = 0; i < 4; i++) {
+    const r = await chat('dash-alpha');
+    const text = await r.text();
+    assert.equal(r.status, 200, text);
+  }
 
   // the assets themselves: CSP, nosniff, no-referrer, ETag -> 304
   const head = await request(`${sl.url}/ui`);
@@ -140,11 +156,9 @@ test('the dashboard in headless chromium: login, groups and deployments, live ta
   await page.click('nav.tabs button[data-view=live]');
   await page.waitForSelector('#tail');
   const t0 = Date.now();
-  const r = await fetch(`${sl.url}/v1/chat/completions`, {
-    method: 'POST', headers: { Authorization: `Bearer ${MASTER}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ model: 'dash-beta', messages: [{ role: 'user', content: 'hello dashboard' }] }),
-  });
+  const r = await chat('dash-router', { 'x-tier': 'gold' }); // routed to dash-beta
   assert.equal(r.status, 200, await r.clone().text());
+  assert.equal(r.headers.get('x-sluice-router-target'), 'dash-beta');
   const rid = r.headers.get('x-request-id');
   assert.ok(rid, 'x-request-id');
   await r.text();
@@ -152,12 +166,22 @@ test('the dashboard in headless chromium: login, groups and deployments, live ta
   const elapsed = Date.now() - t0;
   assert.ok(elapsed < 2000, `the request reached the live tail in ${elapsed} ms`);
   assert.ok(await page.$('#tail svg.wf'), 'the request has a decision-trail waterfall');
+  const trail = await page.$$eval('#tail tr', (rows, id) => rows.find((tr) => tr.textContent.includes(id))?.querySelector('svg.wf')?.textContent || '', rid);
+  assert.match(trail, /router dash-router → dash-beta/, `the waterfall names the router's choice: ${trail}`);
+  assert.match(trail, /beta-live ok/, `the waterfall shows the attempt: ${trail}`);
 
-  // the other views render without errors
-  for (const v of ['routing', 'spend', 'cache', 'overview']) {
+  // the other views render without errors (SLUICE_DASH_SHOTS=DIR: a screenshot of each, to look at)
+  const shots = process.env.SLUICE_DASH_SHOTS;
+  if (shots) await page.screenshot({ path: `${shots}/live.png`, fullPage: true });
+  for (const v of ['deployments', 'routing', 'spend', 'cache', 'overview']) {
     await page.click(`nav.tabs button[data-view=${v}]`);
     await page.waitForFunction((name) => document.getElementById('view')?.dataset.view === name && document.getElementById('view').childElementCount > 0, v, { timeout: 3000 });
+    if (shots) { await page.waitForTimeout(1200); await page.screenshot({ path: `${shots}/${v}.png`, fullPage: true }); }
   }
+  await page.waitForSelector('.cards .card', { timeout: 3000 });
+  await page.click('nav.tabs button[data-view=routing]');
+  await page.waitForFunction(() => /router dash-router/.test(document.getElementById('view').textContent), null, { timeout: 3000 });
+  await page.click('nav.tabs button[data-view=overview]');
   await page.waitForSelector('.cards .card', { timeout: 3000 });
 
   // a screenshot that is not blank
@@ -181,10 +205,7 @@ test('the dashboard in headless chromium: login, groups and deployments, live ta
   const reader = sr.body.getReader();
   let streamText = '';
   const reading = (async () => { try { for (;;) { const { value, done } = await reader.read(); if (done) break; streamText += Buffer.from(value).toString('latin1'); } } catch {} })();
-  const r2 = await fetch(`${sl.url}/v1/chat/completions`, {
-    method: 'POST', headers: { Authorization: `Bearer ${MASTER}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ model: 'dash-alpha', messages: [{ role: 'user', content: 'again' }] }),
-  });
+  const r2 = await chat('dash-alpha');
   const rid2 = r2.headers.get('x-request-id');
   await r2.text();
   const until = Date.now() + 3000;
