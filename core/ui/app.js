@@ -79,11 +79,12 @@
     s.append(svg('polyline', { points: pts.join(' '), fill: 'none', stroke: color, 'stroke-width': 1.5 }));
     return s;
   }
-  function hbar(frac, color = '#58a6ff') {
+  // A bar for frac (0..1); a limit bar (usage against a limit) turns amber then red.
+  function hbar(frac, color = '#58a6ff', limit = true) {
     const f = Math.max(0, Math.min(1, frac || 0));
     const s = svg('svg', { width: 120, height: 8, 'aria-hidden': 'true' });
     s.append(svg('rect', { x: 0, y: 0, width: 120, height: 8, rx: 4, fill: '#222c35' }));
-    s.append(svg('rect', { x: 0, y: 0, width: (120 * f).toFixed(1), height: 8, rx: 4, fill: f > 0.9 ? '#f85149' : f > 0.7 ? '#d29922' : color }));
+    s.append(svg('rect', { x: 0, y: 0, width: (120 * f).toFixed(1), height: 8, rx: 4, fill: limit && f > 0.9 ? '#f85149' : limit && f > 0.7 ? '#d29922' : color }));
     return s;
   }
   function push(name, v) {
@@ -112,12 +113,12 @@
     if (r.attempts_truncated) steps.push({ label: '… more attempts', s: 0, e: 0, color: '#8a99a6' });
     if (r.fallback) steps.push({ label: `fallback → ${r.fallback}`, s: 0, e: 0, color: '#d29922' });
     if (typeof r.overhead_ms === 'number') steps.push({ label: 'sluice overhead ' + ms(r.overhead_ms), s: Math.max(0, total - r.overhead_ms), e: total, color: '#58a6ff' });
-    const W = 440, L = 230, rowh = 14;
+    const W = 500, L = 280, rowh = 14;
     const s = svg('svg', { class: 'wf', width: W, height: Math.max(1, steps.length) * rowh + 2, role: 'img' });
     s.append(svg('title', null, `decision trail of ${r.id}: ${ms(total)}`));
     steps.forEach((st, i) => {
       const y = i * rowh + 1;
-      s.append(svg('text', { x: 0, y: y + 10 }, st.label.length > 38 ? st.label.slice(0, 37) + '…' : st.label));
+      s.append(svg('text', { x: 0, y: y + 10 }, st.label.length > 46 ? st.label.slice(0, 45) + '…' : st.label));
       const x0 = L + ((W - L) * Math.min(st.s, total)) / total;
       const x1 = Math.max(x0 + 3, L + ((W - L) * Math.min(st.e, total)) / total);
       s.append(svg('rect', { x: x0.toFixed(1), y: y + 2, width: (x1 - x0).toFixed(1), height: rowh - 5, rx: 2, fill: st.color }));
@@ -322,7 +323,7 @@
             return true;
           }).slice(0, 100);
           box.replaceChildren(table([
-            ['time', (r) => when(r.ts_ms)],
+            ['time', (r) => (typeof r.ts_ms === 'number' ? new Date(r.ts_ms).toLocaleTimeString() : '–')],
             ['request id', (r) => r.id],
             ['group', (r) => (r.model_group && r.model_group !== r.group ? `${r.model_group} → ${r.group ?? '–'}` : r.group ?? r.model_group ?? '–')],
             ['path', (r) => r.path],
@@ -358,7 +359,7 @@
               table([
                 ['target', (t) => t.group],
                 ['requests', (t) => num(t.requests), 'num'],
-                ['share', (t) => el('span', null, hbar(t.share), ' ', pct(t.share))],
+                ['share', (t) => el('span', null, hbar(t.share, '#bc8cff', false), ' ', pct(t.share))],
                 ['spend', (t) => usd(t.cost_usd), 'num'],
                 ['shadow would', (t) => num(t.shadow_would), 'num'],
               ], Array.isArray(rt.targets) ? rt.targets : []),
@@ -392,7 +393,7 @@
           return [el('h2', null, name), list.length ? table([
             ['', label],
             ['spend', (x) => usd(x.spend_usd), 'num'],
-            ['', (x) => hbar((Number(x.spend_usd) || 0) / max)],
+            ['', (x) => hbar((Number(x.spend_usd) || 0) / max, '#58a6ff', false)],
           ], list) : el('p', { class: 'muted' }, 'nothing spent yet')];
         };
         const arr = (v) => (Array.isArray(v) ? v : []);
