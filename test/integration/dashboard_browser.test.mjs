@@ -120,8 +120,10 @@ test('the dashboard in headless chromium: login, groups and deployments, live ta
   page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   page.on('request', (r) => { if (new URL(r.url()).pathname !== '/ui' && !new URL(r.url()).pathname.startsWith('/ui/app.') && !r.url().endsWith('/favicon.ico')) apiCalls.push(r.url()); });
+  const encodings = {};
   page.on('response', (r) => {
     if (new URL(r.url()).pathname === '/ui') mainCsp = r.headers()['content-security-policy'];
+    if (new URL(r.url()).pathname.startsWith('/ui/app.')) encodings[new URL(r.url()).pathname] = r.headers()['content-encoding'];
     if (r.url().includes('/ui/api/stream')) return; // never ends: read separately below
     bodies.push(r.body().then((b) => ({ url: r.url(), text: b.toString('latin1') }), () => null));
   });
@@ -134,6 +136,7 @@ test('the dashboard in headless chromium: login, groups and deployments, live ta
   assert.equal(await page.$eval('#app', (e) => e.childElementCount), 0, 'nothing but the login form is rendered');
   assert.deepEqual(apiCalls, [], 'no API call before login');
   assert.equal(mainCsp, csp, 'the browser got the same CSP');
+  assert.deepEqual(encodings, { '/ui/app.js': 'gzip', '/ui/app.css': 'gzip' }, 'the browser got the assets gzip\'d');
 
   // a wrong key: back to the form, with a message
   await page.fill('#master-key', 'sk-wrong-key');
@@ -216,7 +219,9 @@ test('the dashboard in headless chromium: login, groups and deployments, live ta
 
   // no secret ever reached the page
   const got = (await Promise.all(bodies)).filter(Boolean);
-  assert.ok(got.some((b) => b.url.includes('/ui/api/')), 'the page read the API');
+  for (const ep of ['overview', 'deployments', 'requests', 'routing', 'spend', 'keys', 'cache', 'config'])
+    assert.ok(got.some((b) => new URL(b.url).pathname === `/ui/api/${ep}`), `the page read /ui/api/${ep}`);
+  assert.ok(got.some((b) => b.text.includes('"api_key":"***"')), 'the config the page read has its api_keys redacted');
   const dom = await page.evaluate(() => document.documentElement.outerHTML + '\n' + document.body.innerText + '\n' +
     [...document.querySelectorAll('input')].map((i) => i.value).join('\n'));
   for (const s of [...SECRETS, MASTER]) {
