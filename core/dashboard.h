@@ -15,7 +15,8 @@
  *             "code":"invalid_api_key"}} and `WWW-Authenticate: Bearer`;
  * a valid virtual key that is not the master key: 403 (code "admin_only"), as on every
  * admin route. Without a master key configured the routes are open (as the admin API).
- * Answers: 200, `Content-Type: application/json`, `Cache-Control: no-store`. No answer ever
+ * Answers: 200, `Content-Type: application/json`, `Cache-Control: no-store`; bad query
+ * parameters 400 (OpenAI's error shape). No answer ever
  * holds a secret: no virtual key secret (keys appear as their alias, their display form
  * "sk-...wxyz" and their hashed token, which the admin routes accept), no master key, no
  * provider api_key, no Redis password (config values: "***").
@@ -28,12 +29,14 @@
  *   {"generation":n, "worker":i, "now_ms":unix ms,
  *    "window_s":s,        // span the rates cover: 60 s, less when the ring holds less
  *                         // (the ring keeps the most recent SL_DASH_RING requests)
- *    "total":STATS, "groups":[{"group":"name", ...STATS}],   // groups of the config
+ *    "total":STATS, "groups":[{"group":"name","router":bool, ...STATS}], // groups of the config;
+ *                         // a group's numbers are the requests it answered (a router's
+ *                         // requests count under the target group they went to)
  *    "since_start":{"requests":n,"errors":n,"tokens_in":n,"tokens_out":n,"cost_usd":x}}
  *   STATS = {"requests":n (in window), "rps":x, "errors":n (status >= 400),
  *            "error_pct":x, "latency_ms":{"p50":x,"p95":x,"p99":x}|null,
  *            "ttft_ms":{"p50":x,"p95":x,"p99":x}|null (streamed requests only),
- *            "tokens_per_s":x, "tokens_in":n, "tokens_out":n, "cost_usd":x (in window),
+ *            "tokens_per_s":x (in + out), "tokens_in":n, "tokens_out":n, "cost_usd":x (in window),
  *            "usd_per_hour":x, "cache_hit_pct":x|null (hits / cache lookups, in window),
  *            "in_flight":n (upstream calls in flight now, from shm)}
  *
@@ -49,10 +52,10 @@
  *
  * GET /ui/api/requests?group=G&key=K&status=S&limit=N&after=SEQ
  *   Tail of recent requests, newest first. group: exact group name (asked-for or answering);
- *   key: the key's alias, display form or hashed token ("master" for master/no key);
+ *   key: the key's alias (else its display form "sk-ab...wxyz"; "master" for master/no key);
  *   status: 200 | 2xx | 4xx | 5xx | error (>= 400); limit: 1..500, default 50;
  *   after: only records with seq > SEQ (a cursor). Bad parameters: 400.
- *   {"cursor":SEQ (the newest seq recorded), "requests":[REQ...]}
+ *   {"cursor":SEQ (the newest seq recorded; -1: none yet), "requests":[REQ...]}
  *   REQ = {"seq":n, "id":"request id", "ts_ms":unix ms at start, "method":"POST",
  *     "path":"/v1/chat/completions", "stream":bool, "model_group":s|null (asked for),
  *     "group":s|null (chosen group: the one that answered, fallback included),
@@ -73,8 +76,9 @@
  * GET /ui/api/routing
  *   {"routers":[{"name":"router model_name","kind":"learned|rules|cost|cascade|...",
  *     "requests":n, "spend_usd":x (what its requests cost),
- *     "strongest":{"group":s,"cost_usd":x} (what always sending to the most expensive target
- *                  would have cost for the same tokens), "saved_usd":x, "saved_pct":x,
+ *     "strongest":{"group":s|null (its strong_model, when it has one),"cost_usd":x (what
+ *                  always sending to the most expensive target would have cost for the same
+ *                  tokens)}, "saved_usd":x, "saved_pct":x,
  *     "targets":[{"group":s,"requests":n,"share":x,"cost_usd":x,"shadow_would":n}],
  *     "eval":null|{"source":"model","n":n,"apgr":x,"cpt50":x,"cpt80":x,"weak":x,"strong":x,
  *                  "points":[{"strong_share":x,"pgr":x}...]}}]}
@@ -83,11 +87,11 @@
  *   learned model file (meta "cv"): (0,0), (cpt50,0.5), (cpt80,0.8), (1,1); else null.
  *
  * GET /ui/api/spend?days=N (1..366, default 30)
- *   From the spend ledger (the code of GET /spend/report, core/admin_spend.c) plus the
- *   unflushed shm part:
+ *   From the spend ledger (sl_spend_report, the store function behind GET /spend/report)
+ *   plus the unflushed shm part; in cluster mode this host's ledger only:
  *   {"days":N, "by_key":[{"key":s,"token":"hash"|null,"spend_usd":x}],
  *    "by_group":[{"group":s,"spend_usd":x}], "by_day":[{"day":"YYYY-MM-DD","spend_usd":x}],
- *    "budgets":[{"scope":"key"|"group"|"gateway","name":s,"max_budget_usd":x,
+ *    "budgets":[{"scope":"key"|"gateway","name":s,"max_budget_usd":x,
  *                "spend_usd":x (this period),"remaining_usd":x,"used_pct":x,
  *                "budget_duration":"30d"|null,"reset_at":ISO|null,
  *                "burn_usd_per_hour":x (over the overview window),
@@ -96,6 +100,7 @@
  * GET /ui/api/keys
  *   {"keys":[{"token":"hash (the id for the admin routes)","key_alias":s|null,
  *     "key_name":"sk-...wxyz","models":[...],"blocked":bool,"expires":ISO|null,"expired":bool,
+ *     ...every field of GET /key/info's info object (budget_duration, budget_reset_at, ...),
  *     "rpm":{"used":n,"limit":n|null},"tpm":{"used":n,"limit":n|null},
  *     "parallel":{"used":n,"limit":n|null},"spend_usd":x,"max_budget_usd":x|null}],
  *    "actions":{"generate":"POST /key/generate","delete":"POST /key/delete",
@@ -110,16 +115,18 @@
  * GET /ui/api/config
  *   {"generation":n, "path":"config file", "config":<the loaded config as JSON, every secret
  *    value (api_key, master_key, passwords, os.environ/ values) "***">,
- *    "ignored":[{"key":"dotted.path","where":"FILE:LINE","warning":s}],
- *    "last_reload":null|{"ok":bool,"at":ISO,"error":"FILE:LINE: message"|null},
+ *    "ignored":[{"key":"dotted.path"|null,"where":"FILE:LINE"|null,"warning":s}] (the loader's
+ *              warnings, from reading the file again: what sluice does not use),
+ *    "last_reload":null (none since start)|{"ok":bool,"error":"FILE:LINE: message"|null},
  *    "reload":"POST /config/reload"}
  *   Reload is the existing POST /config/reload (master key): 200 {"status":"reloaded"},
  *   400 with the FILE:LINE message when the new config is invalid.
  *
  * GET /ui/api/stream -> server-sent events (fetch() streaming: the key stays in the
  *   Authorization header, never in a URL). Optional ?after=SEQ to resume. 200,
- *   `Content-Type: text/event-stream`, `Cache-Control: no-store`, chunked. Events:
- *     event: hello        data: {"generation":n,"worker":i,"cursor":SEQ}   (once, at once)
+ *   `Content-Type: text/event-stream`, `Cache-Control: no-cache`, chunked (503 while the
+ *   worker drains: reconnect). Events:
+ *     event: hello        data: {"generation":n,"worker":i,"cursor":SEQ|-1} (once, at once)
  *     event: overview     data: <GET /ui/api/overview body>        every 1 s
  *     event: deployments  data: <GET /ui/api/deployments body>     every 1 s
  *     event: requests     data: {"cursor":SEQ,"dropped":n,"requests":[REQ...]} every 1 s:

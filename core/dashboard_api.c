@@ -64,7 +64,12 @@ static void add_ms_or_null(cJSON *o, const char *k, uint32_t v) {
 static void respond_obj(struct sl_request *rq, cJSON *o) {
   char *s = o ? cJSON_PrintUnformatted(o) : NULL;
   cJSON_Delete(o);
-  sl_respond_built(rq, s ? 0 : -ENOMEM, s, s ? strlen(s) : 0, "Cannot build the dashboard answer");
+  if (!s) {
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Cannot build the dashboard answer");
+    return;
+  }
+  sl_respond_body(rq, 200, NULL, SL_DASH_NO_STORE, s, strlen(s));
+  free(s);
 }
 
 /* ---- one request summary (REQ) ---- */
@@ -169,7 +174,7 @@ struct win_rec {
   uint32_t lat, ttft;
   uint16_t status;
   uint8_t cache;
-  int64_t tokens;
+  int64_t tokens_in, tokens_out;
   int64_t cost_pico;
 };
 
@@ -177,7 +182,7 @@ struct win_rec {
 static void add_stats(cJSON *o, const struct win_rec *v, size_t n, long g, double span_s, int64_t inflight,
                       uint32_t *lat, uint32_t *ttft) {
   size_t req = 0, err = 0, nl = 0, nt = 0, hits = 0, lookups = 0;
-  int64_t tokens = 0, cost = 0;
+  int64_t tin = 0, tout = 0, cost = 0;
   for (size_t i = 0; i < n; i++) {
     if (g != -2 && v[i].group != g) continue;
     req++;
@@ -186,7 +191,8 @@ static void add_stats(cJSON *o, const struct win_rec *v, size_t n, long g, doubl
     if (v[i].ttft != UINT32_MAX) ttft[nt++] = v[i].ttft;
     if (v[i].cache == SL_CS_HIT || v[i].cache == SL_CS_SEMANTIC) hits++;
     if (v[i].cache != SL_CS_NONE && v[i].cache != SL_CS_BYPASS) lookups++;
-    tokens += v[i].tokens;
+    tin += v[i].tokens_in;
+    tout += v[i].tokens_out;
     cost += v[i].cost_pico;
   }
   cJSON_AddNumberToObject(o, "requests", (double)req);
@@ -195,8 +201,9 @@ static void add_stats(cJSON *o, const struct win_rec *v, size_t n, long g, doubl
   cJSON_AddNumberToObject(o, "error_pct", req ? 100.0 * (double)err / (double)req : 0);
   add_pcts(o, "latency_ms", lat, nl);
   add_pcts(o, "ttft_ms", ttft, nt);
-  cJSON_AddNumberToObject(o, "tokens_per_s", span_s > 0 ? (double)tokens / span_s : 0);
-  cJSON_AddNumberToObject(o, "tokens", (double)tokens);
+  cJSON_AddNumberToObject(o, "tokens_per_s", span_s > 0 ? (double)(tin + tout) / span_s : 0);
+  cJSON_AddNumberToObject(o, "tokens_in", (double)tin);
+  cJSON_AddNumberToObject(o, "tokens_out", (double)tout);
   cJSON_AddNumberToObject(o, "cost_usd", (double)cost / 1e12);
   cJSON_AddNumberToObject(o, "usd_per_hour", span_s > 0 ? (double)cost / 1e12 / span_s * 3600 : 0);
   if (lookups)
@@ -239,7 +246,7 @@ cJSON *sl__dash_overview(struct sl_worker *w) {
     if (r.end_mono_ms + WINDOW_MS < now) break;
     if (r.end_mono_ms < oldest) oldest = r.end_mono_ms;
     v[n++] = (struct win_rec){r.fallback_index >= 0 ? r.fallback_index : r.group_index, r.latency_ms, r.ttft_ms,
-                              r.status, r.cache, r.tokens_in + r.tokens_out, r.cost_pico};
+                              r.status, r.cache, r.tokens_in, r.tokens_out, r.cost_pico};
   }
   /* The window: 60 s, or what the ring still holds when it wrapped within them. */
   double span_s = WINDOW_MS / 1000.0;

@@ -13,6 +13,9 @@
 
 struct sl_worker;
 struct sl_request;
+
+/* The header line every JSON answer of the dashboard carries. */
+#define SL_DASH_NO_STORE "Cache-Control: no-store\r\n"
 struct cJSON;
 
 /* Writes rec (its seq is set here) as the next record; returns its sequence number. */

@@ -122,6 +122,7 @@ void sl_dashboard_keys(struct sl_request *rq) {
     return;
   }
   kj->j.run = keys_run;
+  kj->j.extra_hdrs = SL_DASH_NO_STORE;
   sl__admin_queue(rq, &kj->j);
 }
 
@@ -326,6 +327,7 @@ void sl_dashboard_spend(struct sl_request *rq) {
   s->end = sl_spend_day((int64_t)time(NULL));
   s->start = s->end >= (uint32_t)(days - 1) ? s->end - (uint32_t)(days - 1) : 0;
   s->j.run = spend_run;
+  s->j.extra_hdrs = SL_DASH_NO_STORE;
   s->j.destroy = spend_destroy;
   sl__admin_queue(rq, &s->j);
 }
@@ -544,6 +546,7 @@ void sl_dashboard_config(struct sl_request *rq) {
     sl_master_ctl_result(rq->w->ctl, &cj->reload_status, cj->reload_msg, sizeof cj->reload_msg);
   }
   cj->j.run = config_run;
+  cj->j.extra_hdrs = SL_DASH_NO_STORE;
   cj->j.destroy = config_destroy;
   sl__admin_queue(rq, &cj->j);
 }

@@ -46,7 +46,9 @@ static void master_only(void) {
   static const char *const admin[][2] = {
       {"GET", "/cache/stats"}, {"DELETE", "/cache"},      {"POST", "/key/generate"}, {"POST", "/key/update"},
       {"POST", "/key/delete"}, {"GET", "/key/list"},      {"POST", "/key/block"},    {"POST", "/key/unblock"},
-      {"GET", "/spend/report"}, {"POST", "/config/reload"}};
+      {"GET", "/spend/report"}, {"POST", "/config/reload"}, {"GET", "/ui/api/overview"}, {"GET", "/ui/api/deployments"},
+      {"GET", "/ui/api/requests"}, {"GET", "/ui/api/routing"}, {"GET", "/ui/api/spend"}, {"GET", "/ui/api/keys"},
+      {"GET", "/ui/api/cache"}, {"GET", "/ui/api/config"}, {"GET", "/ui/api/stream"}};
   for (size_t i = 0; i < sizeof admin / sizeof admin[0]; i++) {
     struct sl_route_match m = find(admin[i][0][0] == 'G' ? SL_M_GET : admin[i][0][0] == 'D' ? SL_M_DELETE : SL_M_POST,
                                    admin[i][1]);
