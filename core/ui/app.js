@@ -23,6 +23,7 @@
   let timer = null;
   let current = 'overview';
   const tail = []; // recent requests, newest first
+  let lastSeq = -1; // the newest request seen: a reconnected stream resumes after it
   const TAIL_MAX = 200;
   const history = {}; // metric name -> last 60 values, for the sparklines
   let tailRender = null; // set while the Live requests view is shown
@@ -157,7 +158,7 @@
     streamAbort = ctl;
     const status = $('live-status');
     try {
-      const r = await fetch(API.stream, { headers: { Authorization: 'Bearer ' + masterKey, Accept: 'text/event-stream' }, signal: ctl.signal, cache: 'no-store', credentials: 'omit' });
+      const r = await fetch(API.stream + (lastSeq >= 0 ? '?after=' + lastSeq : ''), { headers: { Authorization: 'Bearer ' + masterKey, Accept: 'text/event-stream' }, signal: ctl.signal, cache: 'no-store', credentials: 'omit' });
       if (r.status === 401 || r.status === 403) return logout('The master key was refused.');
       if (!r.ok || !r.body) throw new Error('stream ' + r.status);
       streamLive = true;
@@ -205,7 +206,10 @@
     if (!r || typeof r !== 'object') return;
     const seq = r.seq;
     if (seq !== undefined && tail.some((x) => x.seq === seq)) return;
+    if (typeof seq === 'number' && seq > lastSeq) lastSeq = seq;
     tail.unshift(r);
+    if (tail.length > 1 && typeof seq === 'number' && typeof tail[1].seq === 'number' && tail[1].seq > seq)
+      tail.sort((a, b) => (b.seq ?? 0) - (a.seq ?? 0)); // the initial read and the stream may interleave
     if (tail.length > TAIL_MAX) tail.pop();
     if (tailRender) tailRender();
   }
@@ -240,7 +244,7 @@
       el('p', { class: 'muted' }, `over the last ${num(o.window_s)} s · config generation ${o.generation ?? '–'} · since start: ${ss.requests ?? 0} requests, ${ss.errors ?? 0} errors, ${usd(ss.cost_usd)}`),
       el('h2', null, 'Per group'),
       table([
-        ['group', (g) => g.group],
+        ['group', (g) => (g.router ? el('span', null, g.group, ' ', pill('router', 'dim')) : g.group)],
         ['requests', (g) => num(g.requests), 'num'],
         ['req/s', (g) => num(g.rps, 1), 'num'],
         ['error %', (g) => p100(g.error_pct), 'num'],
@@ -460,7 +464,7 @@
             const lr = d.last_reload;
             cfg.replaceChildren(
               el('p', null, `generation ${d.generation ?? '–'}`, d.path ? ' · ' + d.path : ''),
-              lr ? el('p', { class: lr.ok ? '' : 'err' }, `last reload ${when(lr.at)}: ${lr.ok ? 'ok' : lr.error || 'failed'}`) : '',
+              lr ? el('p', { class: lr.ok ? '' : 'err' }, `last reload${lr.at ? ' ' + when(lr.at) : ''}: ${lr.ok ? 'ok' : lr.error || 'failed'}`) : '',
               el('h2', null, 'Ignored keys'),
               ign.length ? table([['key', (x) => x.key], ['where', (x) => x.where], ['warning', (x) => x.warning]], ign) : el('p', { class: 'muted' }, 'none'),
               el('h2', null, 'Effective config (secrets redacted)'),
@@ -531,6 +535,7 @@
     clearInterval(timer);
     timer = null;
     tail.length = 0;
+    lastSeq = -1;
     tailRender = null;
     lastOverview = null;
     for (const k of Object.keys(history)) delete history[k];
