@@ -10,12 +10,12 @@
 #include "core/request_internal.h"
 #include "core/respond.h"
 
-#define UI_HEADERS                                                                                                    \
-  "Cache-Control: no-cache\r\n"                                                                                       \
-  "Vary: Accept-Encoding\r\n"                                                                                         \
-  "X-Content-Type-Options: nosniff\r\n"                                                                               \
-  "Referrer-Policy: no-referrer\r\n"                                                                                  \
-  "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "          \
+#define UI_HEADERS                                                                                                     \
+  "Cache-Control: no-cache\r\n"                                                                                        \
+  "Vary: Accept-Encoding\r\n"                                                                                          \
+  "X-Content-Type-Options: nosniff\r\n"                                                                                \
+  "Referrer-Policy: no-referrer\r\n"                                                                                   \
+  "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "           \
   "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'\r\n"
 
 const struct sl_ui_asset *sl_ui_asset_find(const char *name, size_t n) {

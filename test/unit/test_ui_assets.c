@@ -14,7 +14,7 @@ static void table(void) {
   for (unsigned i = 0; i < sl_ui_nassets; i++) {
     const struct sl_ui_asset *a = &sl_ui_assets[i];
     CHECK(a->id_len > 0 && a->gz_len > 18);
-    CHECK(a->gz[0] == 0x1f && a->gz[1] == 0x8b && a->gz[2] == 8); /* gzip, deflate */
+    CHECK(a->gz[0] == 0x1f && a->gz[1] == 0x8b && a->gz[2] == 8);            /* gzip, deflate */
     CHECK(a->gz[4] == 0 && a->gz[5] == 0 && a->gz[6] == 0 && a->gz[7] == 0); /* mtime 0 */
     CHECK(strlen(a->etag) == 18 && a->etag[0] == '"' && a->etag[17] == '"');
     CHECK(sl_ui_asset_find(a->name, strlen(a->name)) == a);
