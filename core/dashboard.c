@@ -5,6 +5,7 @@
  * record something new: a field in struct sl_dash_rec, filled in sl_dashboard_record. */
 #include "core/dashboard.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -28,10 +29,19 @@ uint64_t sl_dash_ring_write(struct sl_shm_dash *d, const struct sl_dash_rec *rec
 }
 
 bool sl_dash_ring_read(const struct sl_shm_dash *d, uint64_t n, struct sl_dash_rec *out) {
+  return sl_dash_ring_read_part(d, n, out, sizeof *out);
+}
+
+bool sl_dash_ring_read_numbers(const struct sl_shm_dash *d, uint64_t n, struct sl_dash_rec *out) {
+  return sl_dash_ring_read_part(d, n, out, offsetof(struct sl_dash_rec, id));
+}
+
+bool sl_dash_ring_read_part(const struct sl_shm_dash *d, uint64_t n, struct sl_dash_rec *out, size_t upto) {
   const struct sl_dash_rec *slot = &d->ring[n % SL_DASH_RING];
   uint64_t s1 = atomic_load_explicit(&((struct sl_dash_rec *)slot)->seq, memory_order_acquire);
   if (s1 != 2 * n + 2) return false;
-  memcpy((char *)out + sizeof out->seq, (const char *)slot + sizeof slot->seq, sizeof *out - sizeof out->seq);
+  if (upto > sizeof *out) upto = sizeof *out;
+  memcpy((char *)out + sizeof out->seq, (const char *)slot + sizeof slot->seq, upto - sizeof out->seq);
   atomic_thread_fence(memory_order_acquire);
   uint64_t s2 = atomic_load_explicit(&((struct sl_dash_rec *)slot)->seq, memory_order_relaxed);
   if (s2 != s1) return false;

@@ -54,13 +54,6 @@ static void add_str_or_null(cJSON *o, const char *k, const char *v) {
     cJSON_AddNullToObject(o, k);
 }
 
-static void add_ms_or_null(cJSON *o, const char *k, uint32_t v) {
-  if (v == UINT32_MAX)
-    cJSON_AddNullToObject(o, k);
-  else
-    cJSON_AddNumberToObject(o, k, v);
-}
-
 static void respond_obj(struct sl_request *rq, cJSON *o) {
   char *s = o ? cJSON_PrintUnformatted(o) : NULL;
   cJSON_Delete(o);
@@ -72,75 +65,115 @@ static void respond_obj(struct sl_request *rq, cJSON *o) {
   free(s);
 }
 
-/* ---- one request summary (REQ) ---- */
+/* ---- one request summary (REQ) ----
+ * Written straight into a buffer (no cJSON: the stream writes up to 100 a second). */
 
-cJSON *sl__dash_req_json(const struct sl_worker *w, const struct sl_dash_rec *r) {
-  cJSON *o = cJSON_CreateObject();
-  if (!o) return NULL;
+static void put_u64(struct sl_buf *b, uint64_t v) {
+  char d[24];
+  sl_buf_append(b, d, sl_fmt_u64(v, d));
+}
+
+static void put_i64(struct sl_buf *b, int64_t v) {
+  if (v < 0) {
+    sl_buf_puts(b, "-");
+    v = v == INT64_MIN ? INT64_MAX : -v;
+  }
+  put_u64(b, (uint64_t)v);
+}
+
+/* ,"k": then the string, or null */
+static void put_str(struct sl_buf *b, const char *k, const char *v) {
+  sl_buf_puts(b, k);
+  if (!v || !*v) {
+    sl_buf_puts(b, "null");
+    return;
+  }
+  sl_buf_puts(b, "\"");
+  sl_buf_json_escape(b, v, strlen(v));
+  sl_buf_puts(b, "\"");
+}
+
+static void put_ms(struct sl_buf *b, const char *k, uint32_t v) {
+  sl_buf_puts(b, k);
+  if (v == UINT32_MAX)
+    sl_buf_puts(b, "null");
+  else
+    put_u64(b, v);
+}
+
+void sl__dash_req_write(const struct sl_worker *w, const struct sl_dash_rec *r, struct sl_buf *b) {
   const struct sl_config *cfg = w->cfg;
   const struct sl_plan *plan = cfg->plan;
-  cJSON_AddNumberToObject(o, "seq", (double)atomic_load_explicit(&((struct sl_dash_rec *)r)->seq, memory_order_relaxed));
-  cJSON_AddStringToObject(o, "id", r->id);
-  cJSON_AddNumberToObject(o, "ts_ms", (double)r->ts_ms);
-  cJSON_AddStringToObject(o, "method", r->method);
-  cJSON_AddStringToObject(o, "path", r->path);
-  cJSON_AddBoolToObject(o, "stream", r->flags & 1);
   const char *router = r->router_index >= 0 && plan && (size_t)r->router_index < plan->nrouters
                            ? plan->routers[r->router_index].cfg->name
                            : NULL;
-  add_str_or_null(o, "model_group", router ? router : group_name(w, r->group_index));
-  add_str_or_null(o, "group", group_name(w, r->fallback_index >= 0 ? r->fallback_index : r->group_index));
-  cJSON_AddStringToObject(o, "key", (r->flags & 16) ? "master" : r->key);
-  cJSON_AddNumberToObject(o, "status", r->status);
-  add_str_or_null(o, "error", r->err);
-  cJSON_AddNumberToObject(o, "latency_ms", r->latency_ms);
-  add_ms_or_null(o, "ttft_ms", r->ttft_ms);
-  add_ms_or_null(o, "upstream_ms", r->upstream_ms);
-  add_ms_or_null(o, "overhead_ms", r->upstream_ms == UINT32_MAX ? UINT32_MAX
-                                   : r->latency_ms > r->upstream_ms ? r->latency_ms - r->upstream_ms
-                                                                    : 0);
-  cJSON_AddNumberToObject(o, "tokens_in", (double)r->tokens_in);
-  cJSON_AddNumberToObject(o, "tokens_out", (double)r->tokens_out);
-  cJSON_AddNumberToObject(o, "cost_usd", (double)r->cost_pico / 1e12);
-  cJSON_AddStringToObject(o, "cache", sl_cache_state_name((enum sl_cache_state)r->cache));
+  sl_buf_puts(b, "{\"seq\":");
+  put_u64(b, atomic_load_explicit(&((struct sl_dash_rec *)r)->seq, memory_order_relaxed));
+  put_str(b, ",\"id\":", r->id);
+  sl_buf_puts(b, ",\"ts_ms\":");
+  put_u64(b, r->ts_ms);
+  put_str(b, ",\"method\":", r->method);
+  put_str(b, ",\"path\":", r->path);
+  sl_buf_puts(b, (r->flags & 1) ? ",\"stream\":true" : ",\"stream\":false");
+  put_str(b, ",\"model_group\":", router ? router : group_name(w, r->group_index));
+  put_str(b, ",\"group\":", group_name(w, r->fallback_index >= 0 ? r->fallback_index : r->group_index));
+  put_str(b, ",\"key\":", (r->flags & 16) ? "master" : r->key);
+  sl_buf_puts(b, ",\"status\":");
+  put_u64(b, r->status);
+  put_str(b, ",\"error\":", r->err);
+  put_ms(b, ",\"latency_ms\":", r->latency_ms);
+  put_ms(b, ",\"ttft_ms\":", r->ttft_ms);
+  put_ms(b, ",\"upstream_ms\":", r->upstream_ms);
+  put_ms(b, ",\"overhead_ms\":", r->upstream_ms == UINT32_MAX ? UINT32_MAX
+                                : r->latency_ms > r->upstream_ms ? r->latency_ms - r->upstream_ms
+                                                                 : 0);
+  sl_buf_puts(b, ",\"tokens_in\":");
+  put_i64(b, r->tokens_in);
+  sl_buf_puts(b, ",\"tokens_out\":");
+  put_i64(b, r->tokens_out);
+  sl_buf_printf(b, ",\"cost_usd\":%.12g", (double)r->cost_pico / 1e12);
+  put_str(b, ",\"cache\":", sl_cache_state_name((enum sl_cache_state)r->cache));
   if (router) {
-    cJSON *ro = cJSON_AddObjectToObject(o, "router");
-    cJSON_AddStringToObject(ro, "name", router);
-    cJSON_AddStringToObject(ro, "reason", r->router_reason);
+    put_str(b, ",\"router\":{\"name\":", router);
+    put_str(b, ",\"reason\":", r->router_reason);
     if (r->flags & 2)
-      cJSON_AddNumberToObject(ro, "score", r->router_score);
+      sl_buf_printf(b, ",\"score\":%.9g", isfinite(r->router_score) ? r->router_score : 0.0);
     else
-      cJSON_AddNullToObject(ro, "score");
-    add_str_or_null(ro, "would", group_name(w, r->router_would));
+      sl_buf_puts(b, ",\"score\":null");
+    put_str(b, ",\"would\":", group_name(w, r->router_would));
+    sl_buf_puts(b, "}");
   } else {
-    cJSON_AddNullToObject(o, "router");
+    sl_buf_puts(b, ",\"router\":null");
   }
-  add_str_or_null(o, "fallback", r->fallback_index >= 0 ? group_name(w, r->fallback_index) : NULL);
-  cJSON *fb = cJSON_AddArrayToObject(o, "fallbacks");
+  put_str(b, ",\"fallback\":", r->fallback_index >= 0 ? group_name(w, r->fallback_index) : NULL);
+  sl_buf_puts(b, ",\"fallbacks\":[");
+  bool first = true;
   for (unsigned i = 0; i < r->nfallbacks && i < 4; i++) {
     const char *g = group_name(w, r->fallbacks[i]);
-    if (g) cJSON_AddItemToArray(fb, cJSON_CreateString(g));
+    if (!g) continue;
+    put_str(b, first ? "" : ",", g);
+    first = false;
   }
-  cJSON_AddNumberToObject(o, "hedges_fired", r->hedges_fired);
-  cJSON_AddBoolToObject(o, "hedge_won", r->flags & 4);
-  cJSON *atts = cJSON_AddArrayToObject(o, "attempts");
+  sl_buf_puts(b, "],\"hedges_fired\":");
+  put_u64(b, r->hedges_fired);
+  sl_buf_puts(b, (r->flags & 4) ? ",\"hedge_won\":true,\"attempts\":[" : ",\"hedge_won\":false,\"attempts\":[");
   for (unsigned i = 0; i < r->natt && i < SL_DASH_ATTEMPTS; i++) {
     const struct sl_dash_attempt *a = &r->att[i];
-    cJSON *x = cJSON_CreateObject();
-    if (!x) break;
-    add_str_or_null(x, "deployment",
-                    a->dep >= 0 && (size_t)a->dep < cfg->ndeployments ? cfg->deployments[a->dep].id : NULL);
-    add_str_or_null(x, "group", group_name(w, a->group));
-    cJSON_AddStringToObject(x, "outcome", sl_attempt_outcome_name((enum sl_attempt_outcome)a->outcome, a->status));
-    cJSON_AddNumberToObject(x, "start_ms", a->start_ms);
-    cJSON_AddNumberToObject(x, "duration_ms", a->dur_ms);
-    cJSON_AddBoolToObject(x, "hedge", a->flags & 1);
-    cJSON_AddBoolToObject(x, "probe", a->flags & 2);
-    cJSON_AddNumberToObject(x, "status", a->status);
-    cJSON_AddItemToArray(atts, x);
+    put_str(b, i ? ",{\"deployment\":" : "{\"deployment\":",
+            a->dep >= 0 && (size_t)a->dep < cfg->ndeployments ? cfg->deployments[a->dep].id : NULL);
+    put_str(b, ",\"group\":", group_name(w, a->group));
+    put_str(b, ",\"outcome\":", sl_attempt_outcome_name((enum sl_attempt_outcome)a->outcome, a->status));
+    sl_buf_puts(b, ",\"start_ms\":");
+    put_u64(b, a->start_ms);
+    sl_buf_puts(b, ",\"duration_ms\":");
+    put_u64(b, a->dur_ms);
+    sl_buf_puts(b, (a->flags & 1) ? ",\"hedge\":true" : ",\"hedge\":false");
+    sl_buf_puts(b, (a->flags & 2) ? ",\"probe\":true" : ",\"probe\":false");
+    sl_buf_puts(b, ",\"status\":");
+    put_u64(b, a->status);
+    sl_buf_puts(b, "}");
   }
-  cJSON_AddBoolToObject(o, "attempts_truncated", r->flags & 8);
-  return o;
+  sl_buf_puts(b, (r->flags & 8) ? "],\"attempts_truncated\":true}" : "],\"attempts_truncated\":false}");
 }
 
 /* ---- overview ---- */
@@ -239,7 +272,7 @@ cJSON *sl__dash_overview(struct sl_worker *w) {
   uint64_t oldest = now;
   struct sl_dash_rec r;
   for (uint64_t k = head; k > 0 && n < cap; k--) {
-    if (!sl_dash_ring_read(d, k - 1, &r)) {
+    if (!sl_dash_ring_read_numbers(d, k - 1, &r)) {
       if (head - (k - 1) >= SL_DASH_RING) break;
       continue; /* being written */
     }
@@ -335,7 +368,11 @@ cJSON *sl__dash_deployments(struct sl_worker *w) {
   size_t missing = nd;
   struct sl_dash_rec r;
   for (uint64_t k = head; k > 0 && missing && head - k < SL_DASH_RING; k--) {
-    if (!sl_dash_ring_read(d, k - 1, &r)) continue;
+    if (!sl_dash_ring_read_numbers(d, k - 1, &r)) continue;
+    bool any = false;
+    for (unsigned i = 0; i < r.natt && i < SL_DASH_ATTEMPTS && !any; i++) any = failed_outcome(r.att[i].outcome);
+    if (!any) continue;
+    if (!sl_dash_ring_read(d, k - 1, &r)) continue; /* the id too */
     for (unsigned i = r.natt; i-- > 0;) {
       const struct sl_dash_attempt *a = &r.att[i];
       if (a->dep < 0 || (size_t)a->dep >= nd || le[a->dep].set || !failed_outcome(a->outcome)) continue;
@@ -459,10 +496,13 @@ void sl_dashboard_requests(struct sl_request *rq) {
   }
   const struct sl_shm_dash *d = &rq->w->shm->dash;
   uint64_t head = sl_dash_ring_head(d);
-  cJSON *o = cJSON_CreateObject();
-  if (!o) return respond_obj(rq, NULL);
-  cJSON_AddNumberToObject(o, "cursor", head ? (double)(head - 1) : -1);
-  cJSON *arr = cJSON_AddArrayToObject(o, "requests");
+  struct sl_buf b = {0};
+  sl_buf_puts(&b, "{\"cursor\":");
+  if (head)
+    put_u64(&b, head - 1);
+  else
+    sl_buf_puts(&b, "-1");
+  sl_buf_puts(&b, ",\"requests\":[");
   long n = 0;
   uint64_t first = aft == UINT64_MAX ? 0 : aft + 1;
   struct sl_dash_rec r;
@@ -471,15 +511,15 @@ void sl_dashboard_requests(struct sl_request *rq) {
     if (group[0] && !rec_in_group(rq->w, &r, group)) continue;
     if (key[0] && strcmp(key, (r.flags & 16) ? "master" : r.key)) continue;
     if (status[0] && !status_match(status, r.status)) continue;
-    cJSON *x = sl__dash_req_json(rq->w, &r);
-    if (!x) {
-      cJSON_Delete(o);
-      return respond_obj(rq, NULL);
-    }
-    cJSON_AddItemToArray(arr, x);
-    n++;
+    if (n++) sl_buf_puts(&b, ",");
+    sl__dash_req_write(rq->w, &r, &b);
   }
-  respond_obj(rq, o);
+  sl_buf_puts(&b, "]}");
+  if (b.oom)
+    sl_respond_error(rq, 500, SL_ERR_INTERNAL, NULL, "Cannot build the dashboard answer");
+  else
+    sl_respond_body(rq, 200, NULL, SL_DASH_NO_STORE, b.p, b.n);
+  sl_buf_free(&b);
 }
 
 /* ---- routing ---- */
@@ -588,7 +628,7 @@ void sl_dashboard_cache(struct sl_request *rq) {
   uint64_t head = sl_dash_ring_head(d), now = sl_now_ms(), hits = 0, misses = 0;
   struct sl_dash_rec r;
   for (uint64_t k = head; k > 0 && head - k < SL_DASH_RING; k--) {
-    if (!sl_dash_ring_read(d, k - 1, &r)) continue;
+    if (!sl_dash_ring_read_numbers(d, k - 1, &r)) continue;
     if (r.end_mono_ms + WINDOW_MS < now) break;
     if (r.cache == SL_CS_HIT || r.cache == SL_CS_SEMANTIC) hits++;
     if (r.cache == SL_CS_MISS) misses++;

@@ -6,6 +6,7 @@
 #define SL_CORE_DASHBOARD_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "net/base/buf.h"
@@ -25,14 +26,19 @@ uint64_t sl_dash_ring_head(const struct sl_shm_dash *d);
 /* Copies record n into out when it is whole and still in the ring: true; false when it
  * was overwritten, is being written, or is not written yet. */
 bool sl_dash_ring_read(const struct sl_shm_dash *d, uint64_t n, struct sl_dash_rec *out);
+/* The same for the numbers and attempts only (the prefix before the strings: the
+ * overview's scans copy a third of each record); the strings of out are left as they were. */
+bool sl_dash_ring_read_numbers(const struct sl_shm_dash *d, uint64_t n, struct sl_dash_rec *out);
+/* The first `upto` bytes of the record (seq included). */
+bool sl_dash_ring_read_part(const struct sl_shm_dash *d, uint64_t n, struct sl_dash_rec *out, size_t upto);
 /* Copies records with seq in (after, head), newest first, into out (at most max);
  * their count. *dropped (may be NULL): records in that range that could not be read
  * (overwritten or being written). */
 size_t sl_dash_ring_tail(const struct sl_shm_dash *d, uint64_t after, struct sl_dash_rec *out, size_t max,
                          uint64_t *dropped);
 
-/* JSON of one record (REQ in dashboard.h). */
-struct cJSON *sl__dash_req_json(const struct sl_worker *w, const struct sl_dash_rec *r);
+/* Appends the JSON of one record (REQ in dashboard.h) to b. */
+void sl__dash_req_write(const struct sl_worker *w, const struct sl_dash_rec *r, struct sl_buf *b);
 /* The bodies of /ui/api/overview and /ui/api/deployments (cJSON, caller frees). */
 struct cJSON *sl__dash_overview(struct sl_worker *w);
 struct cJSON *sl__dash_deployments(struct sl_worker *w);

@@ -158,13 +158,14 @@ struct sl_dash_rec {
   int16_t router_index; /* plan->routers index; -1: none */
   int16_t router_would; /* shadow: its group index; -1: none */
   int16_t fallbacks[4]; /* groups tried after the first (group index), in order */
+  struct sl_dash_attempt att[SL_DASH_ATTEMPTS];
+  /* the strings last: readers that need only the numbers copy the prefix before `id` */
   char id[SL_DASH_ID];
   char method[8];
   char path[SL_DASH_PATH];
   char key[SL_DASH_NAME];
   char router_reason[SL_DASH_NAME];
   char err[SL_DASH_NAME];
-  struct sl_dash_attempt att[SL_DASH_ATTEMPTS];
 };
 struct sl_shm_dash {
   _Atomic uint64_t head; /* records ever written: the next sequence number */
