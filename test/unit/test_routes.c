@@ -21,6 +21,14 @@ static void v1_and_bare_paths(void) {
   CHECK(find(SL_M_GET, "/v1/modelsx").route == SL_R_NONE);
   CHECK(find(SL_M_POST, "/v1/models/x").route == SL_R_MODEL && !find(SL_M_POST, "/v1/models/x").method_ok);
   CHECK_STR(find(SL_M_POST, "/completions").upstream_path, "/completions");
+  /* the dashboard's assets: open, no /v1 form, their own rows apart from /ui/api */
+  CHECK(find(SL_M_GET, "/ui").route == SL_R_UI && find(SL_M_GET, "/ui").row->access == SL_ACCESS_OPEN);
+  CHECK(find(SL_M_GET, "/ui/").route == SL_R_UI);
+  CHECK(find(SL_M_GET, "/ui/app.js").route == SL_R_UI);
+  CHECK(find(SL_M_HEAD, "/ui/app.css").method_ok);
+  CHECK(find(SL_M_GET, "/v1/ui").route == SL_R_NONE);
+  CHECK(find(SL_M_GET, "/ui/other.js").route == SL_R_NONE);
+  CHECK(find(SL_M_POST, "/ui").route == SL_R_UI && !find(SL_M_POST, "/ui").method_ok);
 }
 
 static void unknown_and_wrong_method(void) {
