@@ -470,10 +470,12 @@ static void batch_send(struct sl_worker *w, struct batch *b) {
 static void on_batch_flush(uv_prepare_t *h) {
   struct sl_worker *w = h->data;
   struct sl_cluster_admit_state *a = w->cluster ? w->cluster->admit : NULL;
-  if (a)
-    batch_send(w, a->batch);
-  else
+  if (!a) {
     uv_prepare_stop(h);
+    return;
+  }
+  batch_send(w, a->batch);
+  sl_redis_flush(w->cluster->cmd); /* now: a prepare started from a prepare runs next iteration */
 }
 
 /* o into the batch (0), or -ENOTCONN (Redis down: the caller keeps the numbers). */
