@@ -29,10 +29,10 @@
  * Settlement is fire-and-forget (ops: window settle, spend field, reservation release),
  * batched per loop iteration: the ops ride on the next admission sent in the same iteration
  * (the admit script applies ops given after its own KEYS/ARGV first), else go as one ops
- * script from a uv_prepare (see "the settlement batch"). While degraded (Redis not up, or the reply late) the request is decided on
- * this host's shared-memory windows with ceil(limit / live hosts); what it counted goes
- * into a per-worker table (and the payers it spent for, whose fields are written again)
- * that is pushed to Redis when it returns (sl_cluster_admit_on_up / tick), so the cluster
+ * script from a uv_prepare (see "the settlement batch"). While degraded (Redis not up,
+ * or the reply late) the request is decided on this host's shared-memory windows with
+ * ceil(limit / live hosts); what it counted goes into a per-worker table (and the payers it
+ * spent for, whose fields are written again) that is pushed to Redis when it returns (sl_cluster_admit_on_up / tick), so the cluster
  * count stays true.
  *
  * Deployments: the first choice is made at admission (sl_health_snapshot +
