@@ -32,8 +32,8 @@
  * script from a uv_prepare (see "the settlement batch"). While degraded (Redis not up,
  * or the reply late) the request is decided on this host's shared-memory windows with
  * ceil(limit / live hosts); what it counted goes into a per-worker table (and the payers it
- * spent for, whose fields are written again) that is pushed to Redis when it returns (sl_cluster_admit_on_up / tick), so the cluster
- * count stays true.
+ * spent for, whose fields are written again) that is pushed to Redis when it returns
+ * (sl_cluster_admit_on_up / tick), so the cluster count stays true.
  *
  * Deployments: the first choice is made at admission (sl_health_snapshot +
  * sl_policy_choose, as try_group does) and counted by the script; retries and hedges on
