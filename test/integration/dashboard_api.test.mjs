@@ -96,7 +96,7 @@ async function openEvents(headers = MASTER_AUTH) {
 }
 
 before(async () => {
-  good = await startMock(['--seed', '3']);
+  good = await startMock(['--seed', '3', '--latency-ms', '3']);
   bad = await startMock(['--seed', '4', '--p-500', '1']);
   s = await startSluice({ yaml: config(), workers: 2 });
   const g = await call(s.url, '/key/generate', { body: { key_alias: 'dash-key' }, headers: MASTER_AUTH });
