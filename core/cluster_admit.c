@@ -26,12 +26,14 @@
  * empty or flushed). So a Redis that comes back empty gets every host's spend back within
  * a heartbeat of the host reaching it, idle hosts included.
  *
- * Settlement is fire-and-forget (one ops script: window settle, spend field, reservation
- * release). While degraded (Redis not up, or the reply late) the request is decided on
- * this host's shared-memory windows with ceil(limit / live hosts); what it counted goes
- * into a per-worker table (and the payers it spent for, whose fields are written again)
- * that is pushed to Redis when it returns (sl_cluster_admit_on_up / tick), so the cluster
- * count stays true.
+ * Settlement is fire-and-forget (ops: window settle, spend field, reservation release),
+ * batched per loop iteration: the ops ride on the next admission sent in the same iteration
+ * (the admit script applies ops given after its own KEYS/ARGV first), else go as one ops
+ * script from a uv_prepare (see "the settlement batch"). While degraded (Redis not up,
+ * or the reply late) the request is decided on this host's shared-memory windows with
+ * ceil(limit / live hosts); what it counted goes into a per-worker table (and the payers it
+ * spent for, whose fields are written again) that is pushed to Redis when it returns
+ * (sl_cluster_admit_on_up / tick), so the cluster count stays true.
  *
  * Deployments: the first choice is made at admission (sl_health_snapshot +
  * sl_policy_choose, as try_group does) and counted by the script; retries and hedges on
@@ -78,7 +80,8 @@
   "local function nonneg(x) if x < 0 then return 0 end return x end\n"                                                 \
   "local function getw(k)\n"                                                                                           \
   "  local v = redis.call('HMGET', k, 'm', 'p', 'c')\n"                                                                \
-  "  return {tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0}\n"                                         \
+  "  local m = tonumber(v[1]) or 0\n"                                                                                  \
+  "  return {m, tonumber(v[2]) or 0, tonumber(v[3]) or 0, m}\n"                                                        \
   "end\n"                                                                                                              \
   "local function roll(w)\n"                                                                                           \
   "  local m = math.floor(now / M)\n"                                                                                  \
@@ -89,7 +92,28 @@
   "end\n"                                                                                                              \
   "local function putw(k, w)\n"                                                                                        \
   "  redis.call('HSET', k, 'm', fmt(w[1]), 'p', fmt(w[2]), 'c', fmt(w[3]))\n"                                          \
-  "  redis.call('PEXPIRE', k, 180000)\n"                                                                               \
+  "  if w[1] ~= w[4] then redis.call('PEXPIRE', k, 180000); w[4] = w[1] end\n"                                         \
+  "end\n"                                                                                                              \
+  "local function apply_ops(kb, i)\n"                                                                                  \
+  "  while i + 3 <= #ARGV do\n"                                                                                        \
+  "    local op, k, a, b = ARGV[i], KEYS[kb + tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]\n"                      \
+  "    if op == 'W' then\n"                                                                                            \
+  "      local taken, delta = tonumber(a), tonumber(b)\n"                                                              \
+  "      if taken == 0 then taken = now end\n"                                                                         \
+  "      local w = getw(k); roll(w)\n"                                                                                 \
+  "      local tm = math.floor(taken / M)\n"                                                                           \
+  "      if tm >= w[1] then w[3] = nonneg(w[3] + delta); putw(k, w)\n"                                                 \
+  "      elseif tm + 1 == w[1] then w[2] = nonneg(w[2] + delta); putw(k, w) end\n"                                     \
+  "    elseif op == 'M' then\n"                                                                                        \
+  "      local v, cur = tonumber(b), tonumber(redis.call('HGET', k, a) or '0') or 0\n"                                 \
+  "      if v > 0 and v > cur then redis.call('HSET', k, a, b) end\n"                                                  \
+  "    elseif op == 'E' then\n"                                                                                        \
+  "      if tonumber(a) > 0 and redis.call('TTL', k) == -1 then redis.call('EXPIRE', k, a) end\n"                      \
+  "    elseif op == 'D' then\n"                                                                                        \
+  "      redis.call('HDEL', k, a)\n"                                                                                   \
+  "    end\n"                                                                                                          \
+  "    i = i + 4\n"                                                                                                    \
+  "  end\n"                                                                                                            \
   "end\n"
 
 /* policy/ratelimit.c, line for line: view_at, weigh_up, estimate, try_take's test. */
@@ -142,6 +166,7 @@ const char sl_cluster_admit_lua[] =
                "local kseed, gseed, kttl, gttl = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14]), "
                "tonumber(ARGV[15])\n"
                "host = ARGV[16]\n"
+               "apply_ops(8, 17)\n"
                "local kr, kt = getw(KEYS[1]), getw(KEYS[2])\n"
                "local out = {0, 0, now, kr[1], kr[2], kr[3], kt[1], kt[2], kt[3], 0}\n"
                "if gb > 0 then\n"
@@ -172,28 +197,8 @@ const char sl_cluster_admit_lua[] =
  * the minute the units were taken in); M <key#> <host> <micro>: a host's spend field of a
  * spend hash set to max(field, micro); E <key#> <ttl s> -: the key's expiry, when it has
  * none (ttl > 0); D <key#> <field> -: drop a reservation. */
-const char sl_cluster_ops_lua[] =
-    LUA_WINDOW "local i = 1\n"
-               "while i + 3 <= #ARGV do\n"
-               "  local op, k, a, b = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]\n"
-               "  if op == 'W' then\n"
-               "    local taken, delta = tonumber(a), tonumber(b)\n"
-               "    if taken == 0 then taken = now end\n"
-               "    local w = getw(k); roll(w)\n"
-               "    local tm = math.floor(taken / M)\n"
-               "    if tm >= w[1] then w[3] = nonneg(w[3] + delta); putw(k, w)\n"
-               "    elseif tm + 1 == w[1] then w[2] = nonneg(w[2] + delta); putw(k, w) end\n"
-               "  elseif op == 'M' then\n"
-               "    local v, cur = tonumber(b), tonumber(redis.call('HGET', k, a) or '0') or 0\n"
-               "    if v > 0 and v > cur then redis.call('HSET', k, a, b) end\n"
-               "  elseif op == 'E' then\n"
-               "    if tonumber(a) > 0 and redis.call('TTL', k) == -1 then redis.call('EXPIRE', k, a) end\n"
-               "  elseif op == 'D' then\n"
-               "    redis.call('HDEL', k, a)\n"
-               "  end\n"
-               "  i = i + 4\n"
-               "end\n"
-               "return 1\n";
+const char sl_cluster_ops_lua[] = LUA_WINDOW "apply_ops(0, 1)\n"
+                                             "return 1\n";
 
 /* ---- per-worker state ---- */
 
@@ -209,6 +214,25 @@ struct rec {
   int64_t ttl_s;    /* spend: the hash's expiry (0: none) */
 };
 
+/* An op: "W|M|E|D", the key's number among the call's own keys (1-based), a, b. */
+struct op {
+  char op;
+  int key;
+  char a[160];
+  int64_t b;
+};
+
+#define BATCH_KEYS 64
+#define BATCH_OPS  128
+
+struct batch {
+  char *keys[BATCH_KEYS];
+  size_t nkeys;
+  struct op ops[BATCH_OPS];
+  size_t nops;
+  uv_prepare_t *flush; /* allocated: the handle outlives the state while it closes */
+};
+
 struct sl_cluster_admit_state {
   struct sl_redis_script admit, ops;
   uint64_t seq;
@@ -219,6 +243,7 @@ struct sl_cluster_admit_state {
   char marker[224]; /* "<ns>:{gw}:seeded:<host>": set after worker 0 wrote every field */
   bool marker_busy; /* worker 0: the marker's EXISTS is in flight */
   unsigned repushes;
+  struct batch *batch; /* settlements of this loop iteration (NULL: each sent alone) */
 };
 
 /* A pending admission: the request is kept alive until the reply. */
@@ -227,6 +252,8 @@ struct pending {
   struct sl_admit_ask ask;
   int64_t rpm, tpm, tokens;
 };
+
+static void batch_send(struct sl_worker *w, struct batch *b);
 
 int64_t sl_cluster_budget_micro(double usd) {
   int64_t p = sl_policy_budget_pico(usd);
@@ -243,15 +270,33 @@ int sl_cluster_admit_open(struct sl_cluster *c) {
   /* the ledger id: a host restarted under another instance name keeps its field */
   snprintf(a->host, sizeof a->host, "%s", ledger[0] ? ledger : c->instance);
   snprintf(a->marker, sizeof a->marker, "%s:{gw}:seeded:%s", c->ns, a->host);
+  a->batch = calloc(1, sizeof *a->batch);
+  if (a->batch) {
+    a->batch->flush = malloc(sizeof *a->batch->flush);
+    if (!a->batch->flush || uv_prepare_init(&c->w->loop, a->batch->flush)) {
+      free(a->batch->flush);
+      free(a->batch);
+      a->batch = NULL;
+    } else
+      a->batch->flush->data = c->w;
+  }
   c->admit = a;
   return 0;
 }
+
+static void free_handle(uv_handle_t *h) { free(h); }
 
 void sl_cluster_admit_close(struct sl_cluster *c) {
   if (!c->admit) return;
   if (c->admit->n)
     sl_log(SL_LOG_WARN, "cluster: degraded-mode counts not reconciled (Redis did not return before exit)",
            "\"worker\":%u,\"entries\":%zu", c->w->index, c->admit->n);
+  struct batch *b = c->admit->batch;
+  if (b) {
+    batch_send(c->w, b); /* before the connection closes */
+    uv_close((uv_handle_t *)b->flush, free_handle);
+    free(b);
+  }
   free(c->admit->recs);
   free(c->admit);
   c->admit = NULL;
@@ -323,7 +368,7 @@ static void resv_field(const struct sl_worker *w, uint64_t seq, char *out, size_
 struct ops {
   const char *keys[8];
   size_t nkeys;
-  char args[16][4][160];
+  struct op ops[16];
   size_t nops;
 };
 
@@ -338,11 +383,11 @@ static int ops_key(struct ops *o, const char *k) {
 static void ops_add(struct ops *o, char op, const char *key, const char *a, int64_t b) {
   int ki = ops_key(o, key);
   if (!ki || o->nops == 16) return;
-  char(*x)[160] = o->args[o->nops++];
-  snprintf(x[0], 160, "%c", op);
-  snprintf(x[1], 160, "%d", ki);
-  snprintf(x[2], 160, "%s", a);
-  snprintf(x[3], 160, "%" PRId64, b);
+  struct op *x = &o->ops[o->nops++];
+  x->op = op;
+  x->key = ki;
+  snprintf(x->a, sizeof x->a, "%s", a);
+  x->b = b;
 }
 
 static void on_ops_reply(void *ud, const struct redisReply *r, const char *err) {
@@ -352,23 +397,113 @@ static void on_ops_reply(void *ud, const struct redisReply *r, const char *err) 
   (void)err; /* lost with the connection: the reservation expires, the window slides */
 }
 
+/* The ops' four ARGV each into argv/lens (num: 48 bytes per op for the numbers). */
+static size_t ops_argv(const struct op *ops, size_t n, const char **argv, size_t *lens, char (*num)[48]) {
+  static const char *const names[] = {"W", "M", "E", "D"};
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    const struct op *x = &ops[i];
+    const char *nm = x->op == 'W' ? names[0] : x->op == 'M' ? names[1] : x->op == 'E' ? names[2] : names[3];
+    int l1 = snprintf(num[i], 24, "%d", x->key);
+    int l2 = snprintf(num[i] + 24, 24, "%" PRId64, x->b);
+    argv[k] = nm;
+    lens[k++] = 1;
+    argv[k] = num[i];
+    lens[k++] = (size_t)l1;
+    argv[k] = x->a;
+    lens[k++] = strlen(x->a);
+    argv[k] = num[i] + 24;
+    lens[k++] = (size_t)l2;
+  }
+  return k;
+}
+
 /* 0 when sent. */
 static int ops_send(struct sl_worker *w, struct ops *o) {
   if (!o->nops || !w->cluster || !w->cluster->up) return o->nops ? -ENOTCONN : 0;
   const char *argv[8 + 64];
   size_t lens[8 + 64], n = 0;
+  char num[16][48];
   for (size_t i = 0; i < o->nkeys; i++) {
     argv[n] = o->keys[i];
     lens[n++] = strlen(o->keys[i]);
   }
-  for (size_t i = 0; i < o->nops; i++)
-    for (int j = 0; j < 4; j++) {
-      argv[n] = o->args[i][j];
-      lens[n++] = strlen(o->args[i][j]);
-    }
+  n += ops_argv(o->ops, o->nops, argv + n, lens + n, num);
   uint64_t t = sl_redis_eval(w->cluster->cmd, &w->cluster->admit->ops, on_ops_reply, w, (int)o->nkeys,
                              (int)(o->nops * 4), argv, lens);
   return t ? 0 : -ENOTCONN;
+}
+
+/* ---- the settlement batch: every settlement of one loop iteration in one call ----
+ *
+ * Settlements (and the asynchronous deployment counts) are not sent one script each: they
+ * go into this worker's batch, which rides on the next admission sent in the same loop
+ * iteration (the admission script applies the ops first), or else is sent as one ops script
+ * from a uv_prepare handle, i.e. before the loop next waits: no added delay. */
+
+static void batch_clear(struct batch *b) {
+  for (size_t i = 0; i < b->nkeys; i++) free(b->keys[i]);
+  b->nkeys = b->nops = 0;
+  if (b->flush) uv_prepare_stop(b->flush);
+}
+
+/* The batch's keys and ops into argv/lens: keys at kv, op args at av (num: BATCH_OPS). */
+static size_t batch_keys(const struct batch *b, const char **kv, size_t *kl) {
+  for (size_t i = 0; i < b->nkeys; i++) {
+    kv[i] = b->keys[i];
+    kl[i] = strlen(b->keys[i]);
+  }
+  return b->nkeys;
+}
+
+static void batch_send(struct sl_worker *w, struct batch *b) {
+  if (!b->nops) return;
+  const char *argv[BATCH_KEYS + 4 * BATCH_OPS];
+  size_t lens[BATCH_KEYS + 4 * BATCH_OPS];
+  char num[BATCH_OPS][48];
+  size_t nk = batch_keys(b, argv, lens);
+  size_t na = ops_argv(b->ops, b->nops, argv + nk, lens + nk, num);
+  if (w->cluster && w->cluster->up)
+    sl_redis_eval(w->cluster->cmd, &w->cluster->admit->ops, on_ops_reply, w, (int)nk, (int)na, argv, lens);
+  /* not sent (went down within the iteration): as a sent call lost with the connection */
+  batch_clear(b);
+}
+
+static void on_batch_flush(uv_prepare_t *h) {
+  struct sl_worker *w = h->data;
+  struct sl_cluster_admit_state *a = w->cluster ? w->cluster->admit : NULL;
+  if (!a) {
+    uv_prepare_stop(h);
+    return;
+  }
+  batch_send(w, a->batch);
+  sl_redis_flush(w->cluster->cmd); /* now: a prepare started from a prepare runs next iteration */
+}
+
+/* o into the batch (0), or -ENOTCONN (Redis down: the caller keeps the numbers). */
+static int batch_add(struct sl_worker *w, struct ops *o) {
+  if (!o->nops) return 0;
+  if (!w->cluster || !w->cluster->up) return -ENOTCONN;
+  struct batch *b = w->cluster->admit->batch;
+  if (!b) return ops_send(w, o);
+  if (b->nops + o->nops > BATCH_OPS || b->nkeys + o->nkeys > BATCH_KEYS) batch_send(w, b);
+  int map[8];
+  for (size_t i = 0; i < o->nkeys; i++) {
+    size_t j = 0;
+    while (j < b->nkeys && strcmp(b->keys[j], o->keys[i]) != 0) j++;
+    if (j == b->nkeys) {
+      char *k = strdup(o->keys[i]);
+      if (!k) return ops_send(w, o);
+      b->keys[b->nkeys++] = k;
+    }
+    map[i] = (int)j + 1;
+  }
+  for (size_t i = 0; i < o->nops; i++) {
+    b->ops[b->nops] = o->ops[i];
+    b->ops[b->nops++].key = map[o->ops[i].key - 1];
+  }
+  if (b->flush && !uv_is_active((uv_handle_t *)b->flush)) uv_prepare_start(b->flush, on_batch_flush);
+  return 0;
 }
 
 static void i64s(char *b, int64_t v) { snprintf(b, 48, "%" PRId64, v); }
@@ -812,12 +947,21 @@ enum sl_cluster_admit_rc sl_cluster_admit(struct sl_request *rq, const struct sl
   snprintf(args[13], 160, "%" PRId64, cl->key_spend_ttl_s);
   snprintf(args[14], 160, "%" PRId64, cl->gw_spend_ttl_s);
   snprintf(args[15], 160, "%s", c->admit->host);
-  const char *argv[8 + 16] = {nm.kreq, nm.ktok, nm.kspend, nm.kresv, nm.gspend, nm.gresv, nm.dreq, nm.dtok};
-  size_t lens[8 + 16];
-  for (int i = 0; i < 16; i++) argv[8 + i] = args[i];
-  for (int i = 0; i < 24; i++) lens[i] = strlen(argv[i]);
+  /* this iteration's settlements ride along (applied first): KEYS 9.., ARGV 17.. */
+  const char *argv[8 + 16 + BATCH_KEYS + 4 * BATCH_OPS] = {nm.kreq,   nm.ktok,  nm.kspend, nm.kresv,
+                                                           nm.gspend, nm.gresv, nm.dreq,   nm.dtok};
+  size_t lens[8 + 16 + BATCH_KEYS + 4 * BATCH_OPS];
+  char num[BATCH_OPS][48];
+  struct batch *b = c->admit->batch;
+  size_t nk = 8, na = 16;
+  if (b && b->nops) nk += batch_keys(b, argv + 8, lens + 8);
+  for (int i = 0; i < 16; i++) argv[nk + (size_t)i] = args[i];
+  for (size_t i = 0; i < nk + 16; i++)
+    if (i < 8 || i >= nk) lens[i] = strlen(argv[i]);
+  if (b && b->nops) na += ops_argv(b->ops, b->nops, argv + nk + 16, lens + nk + 16, num);
   rq->open_handles++; /* the request lives until the reply (or its timeout) comes */
-  cl->ticket = sl_redis_eval(c->cmd, &c->admit->admit, on_admit_reply, p, 8, 16, argv, lens);
+  cl->ticket = sl_redis_eval(c->cmd, &c->admit->admit, on_admit_reply, p, (int)nk, (int)na, argv, lens);
+  if (cl->ticket && b && b->nops) batch_clear(b);
   if (!cl->ticket) { /* not connected after all: decided here, now */
     rq->open_handles--;
     free(p);
@@ -864,13 +1008,12 @@ void sl_cluster_admit_settle(struct sl_worker *w, struct sl_tenancy_hold *hold, 
   /* this host's spend of the period (the cost is already in its slots): its field */
   if (cl->key_budget) spend_field(w, &o, false, cl->key_id, cl->key_period, cl->key_spend_ttl_s, kname);
   if (cl->gw_budget) spend_field(w, &o, true, 0, cl->gw_period, cl->gw_spend_ttl_s, gname);
-  bool sent = ops_send(w, &o) == 0;
+  bool sent = batch_add(w, &o) == 0;
   if (mode == SL_CLUSTER_REDIS && sent) return;
   /* degraded, or Redis went away meanwhile (the reservations expire): the numbers wait */
   if (tok_delta) rec_add(w, REC_KEY, cl->key_id, (int64_t)(cl->taken_ms / SL_RATE_WINDOW_MS), 0, tok_delta, 0, 0);
   if (sent) return; /* the spend fields went */
-  if (cl->key_budget && micro)
-    rec_add(w, REC_KEY_SPEND, cl->key_id, cl->key_period, 0, 0, micro, cl->key_spend_ttl_s);
+  if (cl->key_budget && micro) rec_add(w, REC_KEY_SPEND, cl->key_id, cl->key_period, 0, 0, micro, cl->key_spend_ttl_s);
   if (cl->gw_budget && micro) rec_add(w, REC_GW_SPEND, 0, cl->gw_period, 0, 0, micro, cl->gw_spend_ttl_s);
 }
 
@@ -913,8 +1056,7 @@ bool sl_cluster_dep_begin(struct sl_worker *w, size_t dep, bool probe, int64_t e
   dep_names(w, dep, &nm);
   if (d->rpm > 0) ops_add(&o, 'W', nm.dreq, "0", 1);
   if (d->tpm > 0 && est_tokens > 0) ops_add(&o, 'W', nm.dtok, "0", est_tokens);
-  if (ops_send(w, &o))
-    rec_add(w, REC_DEP, dep, (int64_t)(wall_ms() / SL_RATE_WINDOW_MS), d->rpm > 0, d->tpm > 0 ? est_tokens : 0, 0,
-            0);
+  if (batch_add(w, &o))
+    rec_add(w, REC_DEP, dep, (int64_t)(wall_ms() / SL_RATE_WINDOW_MS), d->rpm > 0, d->tpm > 0 ? est_tokens : 0, 0, 0);
   return true;
 }

@@ -55,7 +55,8 @@ int64_t sl_cluster_budget_micro(double usd);
  * own spend, written as max(field, seed) into its field `host`; the budget checks the
  * fields' sum); reply
  * {verdict (0 ok, 1 rate, 2 key budget, 3 gateway budget), spent, now_ms, the key's request
- * window m p c and token window m p c as found, deployment counted (0/1)}. ops: see the
+ * window m p c and token window m p c as found, deployment counted (0/1)}; ops (settlements
+ * of the same loop iteration) may follow: KEYS 9.., ARGV 17.., applied first. ops: see the
  * file. */
 extern const char sl_cluster_admit_lua[], sl_cluster_ops_lua[];
 

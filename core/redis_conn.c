@@ -11,8 +11,8 @@
  * Lifetimes: each connection attempt gets its own struct sock (the uv_tcp_t, the RESP
  * reader, the TLS state, the write buffers), freed in the handle's close callback, so a
  * libuv callback for a dead socket finds it still allocated and marked dead. The
- * sl_redis itself is freed when it is closing and its last handle (three timers, the
- * sockets, a getaddrinfo in flight) has closed: that only ever happens in a libuv close
+ * sl_redis itself is freed when it is closing and its last handle (three timers, the write
+ * flush prepare, the sockets, a getaddrinfo in flight) has closed: that only ever happens in a libuv close
  * callback, so a user callback that calls sl_redis_close never pulls the object from
  * under the code that called it (which checks r->closing / r->gen after each callback).
  *
@@ -96,9 +96,10 @@ struct sl_redis {
   bool closing, reported_up, down_logged;
   unsigned nhandles; /* open timers + sockets + getaddrinfo in flight */
   struct rc_sock *s;
-  uv_timer_t t_reply; /* the head entry's deadline */
-  uv_timer_t t_conn;  /* back-off wait, connect timeout, deferred break */
-  uv_timer_t t_ping;  /* keep-alive of an idle connection */
+  uv_timer_t t_reply;   /* the head entry's deadline */
+  uv_timer_t t_conn;    /* back-off wait, connect timeout, deferred break */
+  uv_timer_t t_ping;    /* keep-alive of an idle connection */
+  uv_prepare_t p_flush; /* writes what this loop iteration queued, before the loop waits */
   uv_getaddrinfo_t gai;
   bool gai_busy;
   struct sockaddr_storage addrs[RC_MAX_ADDRS]; /* the last lookup's, tried in turn */
@@ -287,6 +288,18 @@ static int sock_flush(struct rc_sock *s, char *err, size_t errlen) {
 
 /* ---- the FIFO ---- */
 
+/* The commands queued since the last write go out in one write, from the loop (a
+ * uv_prepare: after this iteration's callbacks, before it waits again: no added delay). */
+static void on_flush(uv_prepare_t *h) { sl_redis_flush(h->data); }
+
+void sl_redis_flush(struct sl_redis *r) {
+  if (!r) return;
+  uv_prepare_stop(&r->p_flush);
+  if (!r->s || r->s->dead || r->closing) return;
+  char err[256];
+  if (sock_flush(r->s, err, sizeof err)) broken(r, err, "connection lost");
+}
+
 static void arm_reply_timer(struct sl_redis *r);
 static void on_conn_timer(uv_timer_t *t);
 
@@ -302,8 +315,8 @@ static int enqueue_raw(struct sl_redis *r, struct rc_ent *e, const char *cmd, si
   int rc = obuf_add(&s->out, cmd, len);
   if (rc)
     snprintf(err, sizeof err, "out of memory for the write buffer");
-  else
-    rc = sock_flush(s, err, sizeof err);
+  else if (!uv_is_active((uv_handle_t *)&r->p_flush)) /* one write per loop iteration */
+    uv_prepare_start(&r->p_flush, on_flush);
   if (rc && !r->deferred_err[0]) {
     snprintf(r->deferred_err, sizeof r->deferred_err, "%.120s", err);
     uv_timer_start(&r->t_conn, on_conn_timer, 0, 0);
@@ -849,6 +862,9 @@ int sl_redis_open(uv_loop_t *loop, const struct sl_redis_opts *o, struct sl_redi
     r->nhandles++;
   }
   r->closing = false;
+  uv_prepare_init(loop, &r->p_flush);
+  r->p_flush.data = r;
+  r->nhandles++;
   uv_timer_start(&r->t_ping, on_ping_timer, RC_PING_EVERY_MS, RC_PING_EVERY_MS);
   start_connect(r);
   *out = r;
@@ -860,6 +876,10 @@ void sl_redis_close(struct sl_redis *r) {
   r->closing = true;
   r->st = ST_CLOSED;
   r->gen++;
+  if (r->s && !r->s->dead) { /* what was queued this iteration (fire-and-forget) still goes */
+    char err[256];
+    (void)sock_flush(r->s, err, sizeof err);
+  }
   fail_all(r, "closed");
   sock_close(r->s);
   r->s = NULL;
@@ -867,6 +887,7 @@ void sl_redis_close(struct sl_redis *r) {
   uv_close((uv_handle_t *)&r->t_reply, on_handle_closed);
   uv_close((uv_handle_t *)&r->t_conn, on_handle_closed);
   uv_close((uv_handle_t *)&r->t_ping, on_handle_closed);
+  uv_close((uv_handle_t *)&r->p_flush, on_handle_closed);
 }
 
 bool sl_redis_up(const struct sl_redis *r) { return r && r->st == ST_UP && !r->closing; }

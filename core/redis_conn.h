@@ -36,9 +36,9 @@ typedef void (*sl_redis_cb)(void *ud, const struct redisReply *reply, const char
 struct sl_redis_opts {
   const char *host;
   int port;
-  const char *username;        /* NULL: AUTH password only */
-  const char *password;        /* NULL: no AUTH */
-  int db;                      /* SELECT when > 0 */
+  const char *username; /* NULL: AUTH password only */
+  const char *password; /* NULL: no AUTH */
+  int db;               /* SELECT when > 0 */
   bool tls;
   const char *ca_file;         /* NULL: the system CA store */
   const char *tls_server_name; /* NULL: host */
@@ -69,6 +69,11 @@ uint64_t sl_redis_cmd(struct sl_redis *r, sl_redis_cb cb, void *ud, int argc, co
                       const size_t *lens);
 /* The callback of ticket t will not be called (its reply is read and dropped). */
 void sl_redis_cancel(struct sl_redis *r, uint64_t t);
+/* Commands are written once per loop iteration (from a uv_prepare, before the loop waits);
+ * this writes what is queued now. For a caller that is itself a uv_prepare callback (its
+ * commands would otherwise wait for the next iteration) and runs at loop level (a broken
+ * connection fails the queued callbacks from here). */
+void sl_redis_flush(struct sl_redis *r);
 
 /* A Lua script, loaded by SHA: EVALSHA, and on NOSCRIPT (a restarted or flushed server)
  * SCRIPT LOAD + EVALSHA again, transparently, in the same callback. */
@@ -79,7 +84,7 @@ struct sl_redis_script {
 };
 void sl_redis_script_init(struct sl_redis_script *s, const char *name, const char *source);
 /* EVALSHA sha nkeys keys... args...: argv holds the keys then the args (nkeys + nargs). */
-uint64_t sl_redis_eval(struct sl_redis *r, struct sl_redis_script *s, sl_redis_cb cb, void *ud, int nkeys,
-                       int nargs, const char *const *argv, const size_t *lens);
+uint64_t sl_redis_eval(struct sl_redis *r, struct sl_redis_script *s, sl_redis_cb cb, void *ud, int nkeys, int nargs,
+                       const char *const *argv, const size_t *lens);
 
 #endif

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "core/admin.h"
+#include "core/dashboard.h"
 #include "core/feedback.h"
+#include "core/ui_assets.h"
 
 static const struct sl_route_row core_rows[] = {
     {"/chat/completions", SL_R_CHAT, SL_M_POST, true, "/chat/completions", SL_ACCESS_KEY, sl_request_api},
@@ -34,6 +36,21 @@ static const struct sl_route_row core_rows[] = {
     {"/metrics", SL_R_METRICS, SL_M_GET, false, NULL, SL_ACCESS_OPEN, sl_request_metrics},
     {"/cache/stats", SL_R_CACHE_STATS, SL_M_GET, false, NULL, SL_ACCESS_MASTER, sl_request_cache_stats},
     {"/cache", SL_R_CACHE_FLUSH, SL_M_DELETE, false, NULL, SL_ACCESS_MASTER, sl_request_cache_flush},
+    /* the dashboard's static assets (core/ui_assets.c): no data in them, no key needed */
+    {"/ui", SL_R_UI, SL_M_GET, false, NULL, SL_ACCESS_OPEN, sl_request_ui},
+    {"/ui/index.html", SL_R_UI, SL_M_GET, false, NULL, SL_ACCESS_OPEN, sl_request_ui},
+    {"/ui/app.js", SL_R_UI, SL_M_GET, false, NULL, SL_ACCESS_OPEN, sl_request_ui},
+    {"/ui/app.css", SL_R_UI, SL_M_GET, false, NULL, SL_ACCESS_OPEN, sl_request_ui},
+    /* the dashboard's data (core/dashboard.h) */
+    {"/ui/api/overview", SL_R_UI_API, SL_M_GET, false, NULL, SL_ACCESS_MASTER, sl_dashboard_overview},
+    {"/ui/api/deployments", SL_R_UI_API, SL_M_GET, false, NULL, SL_ACCESS_MASTER, sl_dashboard_deployments},
+    {"/ui/api/requests", SL_R_UI_API, SL_M_GET, false, NULL, SL_ACCESS_MASTER, sl_dashboard_requests},
+    {"/ui/api/routing", SL_R_UI_API, SL_M_GET, false, NULL, SL_ACCESS_MASTER, sl_dashboard_routing},
+    {"/ui/api/spend", SL_R_UI_API, SL_M_GET, false, NULL, SL_ACCESS_MASTER, sl_dashboard_spend},
+    {"/ui/api/keys", SL_R_UI_API, SL_M_GET, false, NULL, SL_ACCESS_MASTER, sl_dashboard_keys},
+    {"/ui/api/cache", SL_R_UI_API, SL_M_GET, false, NULL, SL_ACCESS_MASTER, sl_dashboard_cache},
+    {"/ui/api/config", SL_R_UI_API, SL_M_GET, false, NULL, SL_ACCESS_MASTER, sl_dashboard_config},
+    {"/ui/api/stream", SL_R_UI_API, SL_M_GET, false, NULL, SL_ACCESS_MASTER, sl_dashboard_stream},
 };
 
 /* Whether path q matches a row's pattern: literal bytes; a '*' in the middle is one

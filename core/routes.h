@@ -42,6 +42,8 @@ enum sl_route {
   SL_R_SPEECH,      /* POST /v1/audio/speech (binary answer) */
   SL_R_TRANSCRIPTIONS, /* POST /v1/audio/transcriptions (multipart body) */
   SL_R_FEEDBACK,    /* POST /v1/feedback (an outcome for a routed request: core/feedback.h) */
+  SL_R_UI,          /* GET  /ui, /ui/<asset> (the dashboard's static assets: core/ui_assets.h) */
+  SL_R_UI_API,      /* GET  /ui/api/... (the dashboard's data: core/dashboard.h) */
 };
 
 struct sl_request;

@@ -8,6 +8,7 @@
  * hard limit, logs accept failures (out of descriptors) once per interval, and trims its
  * heap on the heartbeat after large request bodies or many connections were freed. */
 #include "core/worker.h"
+#include "core/dashboard.h"
 #include "core/cluster.h"
 #include "core/router_online.h"
 #include "core/router.h"
@@ -100,6 +101,7 @@ static void on_stop_signal(uv_signal_t *s, int signum) {
   w->draining = true;
   sl_log(SL_LOG_INFO, "worker draining", "\"worker\":%u,\"inflight\":%zu", w->index, w->inflight);
   sl_server_drain(w->srv);
+  sl_dashboard_streams_close(w); /* open dashboard streams end now: they never finish by themselves */
   /* The listener's fd is closed now (libuv closes it in uv_close): after a reload the
    * master answers once every old worker has said so, so that from then on every new
    * connection meets the new configuration. */

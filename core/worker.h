@@ -78,6 +78,7 @@ struct sl_worker {
   uint16_t listen_port;                   /* the port this worker's socket is bound to */
   struct sl_cluster *cluster;             /* cluster mode (core/cluster.h); NULL: one host */
   struct sl_trace_state *trace;           /* OpenTelemetry export (core/trace.c); NULL: none yet */
+  struct sl_dash_streams *dash;           /* open dashboard streams (core/dashboard_stream.c); NULL: none yet */
 };
 
 /* Runs a worker to completion; returns the process exit code. listen_fd comes from

@@ -143,6 +143,54 @@ struct sl_shm_cluster_hc {
   _Atomic uint64_t cooldowns_published, cooldowns_applied, recoveries_applied, probe_won, probe_lost, probe_errors;
 };
 
+/* The dashboard's ring of recent request summaries (core/dashboard.c owns it): every
+ * worker writes, any worker reads. Fixed-size records, strings truncated to fixed widths,
+ * nothing a pointer. A writer takes sequence number n = head++ (one atomic add), marks
+ * slot n % SL_DASH_RING busy (seq = 2n+1), copies, then publishes seq = 2n+2; a reader
+ * copies a slot and keeps the copy only if seq read before and after is 2n+2 (seqlock). */
+#define SL_DASH_RING 4096
+#define SL_DASH_ATTEMPTS 8
+#define SL_DASH_ID 64   /* request ids, deployment-free names: 63 bytes + NUL */
+#define SL_DASH_NAME 64 /* group, key, router, fallback names */
+#define SL_DASH_PATH 96
+struct sl_dash_attempt {
+  int32_t dep;          /* index into the generation's deployments; -1: none */
+  int16_t group;        /* its group's index; -1: none */
+  uint16_t status;      /* upstream HTTP status; 0: none */
+  uint8_t outcome;      /* enum sl_attempt_outcome */
+  uint8_t flags;        /* 1: hedge, 2: probe */
+  uint32_t start_ms;    /* offset from the request's start */
+  uint32_t dur_ms;
+};
+struct sl_dash_rec {
+  _Atomic uint64_t seq; /* 2n+1 while record n is written, 2n+2 once it is whole */
+  uint64_t ts_ms;       /* wall clock, unix ms, at the request's start */
+  uint64_t end_mono_ms; /* monotonic ms at its end (the overview's window) */
+  uint32_t latency_ms, ttft_ms, upstream_ms; /* ttft/upstream: UINT32_MAX = none */
+  int32_t group_index, fallback_index; /* asked-for group, answering fallback; -1: none */
+  int64_t tokens_in, tokens_out, cost_pico;
+  double router_score;
+  uint16_t status;
+  uint8_t cache, natt, nfallbacks, flags; /* flags: 1 stream, 2 router_scored, 4 hedge_won,
+                                             8 attempts truncated, 16 master/no key */
+  uint8_t hedges_fired, method_len;
+  int16_t router_index; /* plan->routers index; -1: none */
+  int16_t router_would; /* shadow: its group index; -1: none */
+  int16_t fallbacks[4]; /* groups tried after the first (group index), in order */
+  struct sl_dash_attempt att[SL_DASH_ATTEMPTS];
+  /* the strings last: readers that need only the numbers copy the prefix before `id` */
+  char id[SL_DASH_ID];
+  char method[8];
+  char path[SL_DASH_PATH];
+  char key[SL_DASH_NAME];
+  char router_reason[SL_DASH_NAME];
+  char err[SL_DASH_NAME];
+};
+struct sl_shm_dash {
+  _Atomic uint64_t head; /* records ever written: the next sequence number */
+  struct sl_dash_rec ring[SL_DASH_RING];
+};
+
 struct sl_shm {
   uint32_t magic;
   uint32_t ndeployments;
@@ -161,6 +209,7 @@ struct sl_shm {
   struct sl_shm_cluster_hc cluster_hc;              /* cluster mode's cooldowns and cache tier */
   struct sl_shm_budget_key budget_keys[SL_SHM_BUDGET_KEYS]; /* core/metrics.c */
   struct { _Atomic uint64_t exported, dropped, failed; } trace_spans; /* core/trace.c */
+  struct sl_shm_dash dash;                          /* the dashboard's recent requests */
   struct sl_shm_deployment deployments[];
   /* then, at keys_off: struct sl_shm_key keys[nkeys]; at claimed_off: the claim list */
 };

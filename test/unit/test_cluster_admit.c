@@ -373,6 +373,83 @@ static void test_share(void) {
   CHECK(sl_cluster_share(&w, INT64_MAX) == INT64_MAX / 10 + 1); /* INT64_MAX % 10 == 7 */
 }
 
+static int64_t pttl_of(const char *k) {
+  const char *argv[] = {"PTTL", k};
+  redisReply *r = cmd(2, argv);
+  int64_t v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -9;
+  freeReplyObject(r);
+  return v;
+}
+
+/* Settlement ops riding on an admission (KEYS 9.., ARGV 17.., key numbers relative to the
+ * ops' own keys): applied first, exactly as the ops script applies them; the admission
+ * itself answers as without them. A window gets its expiry when its minute changes (a new
+ * key, a roll), not on every write. */
+static void test_ops_on_admission(void) {
+  for (int i = 0; i < 300; i++) {
+    reset();
+    uint64_t m = server_minute();
+    int64_t offs[] = {0, 0, -1, -2, 1};
+    struct sl_rate_window w = {m + offs[rnd() % 5], rnd_in(0, 5000), rnd_in(0, 5000)};
+    set_window("t:{k:2}:tok", (int64_t)w.minute, w.prev, w.cur);
+    set_window("t:{k:3}:tok", (int64_t)w.minute, w.prev, w.cur);
+    int64_t toffs[] = {0, -1, 1};
+    uint64_t taken = (m + toffs[rnd() % 3]) * SL_RATE_WINDOW_MS + (uint64_t)rnd_in(0, 59999);
+    char ts[32], d[32];
+    snprintf(ts, sizeof ts, "%" PRIu64, taken);
+    snprintf(d, sizeof d, "%" PRId64, rnd_in(-3000, 3000));
+    /* the reference: the ops script on key 3 */
+    const char *ref[] = {"EVAL", sl_cluster_ops_lua, "1", "t:{k:3}:tok", "W", "1", ts, d};
+    freeReplyObject(cmd(8, ref));
+    /* the same op on key 2, riding on an admission of key 1 (rpm 5) */
+    const char *argv[] = {"EVAL",
+                          sl_cluster_admit_lua,
+                          "9",
+                          "t:{k:1}:req",
+                          "t:{k:1}:tok",
+                          "t:{k:1}:spend:0",
+                          "t:{k:1}:resv",
+                          "t:{gw}:spend:0",
+                          "t:{gw}:resv",
+                          "t:{d:x}:req",
+                          "t:{d:x}:tok",
+                          "t:{k:2}:tok",
+                          "5",
+                          "0",
+                          "0",
+                          "0",
+                          "0",
+                          "0",
+                          "h/0/1",
+                          "60000",
+                          "0",
+                          "0",
+                          "0",
+                          "0",
+                          "0",
+                          "0",
+                          "0",
+                          "A",
+                          "W",
+                          "1",
+                          ts,
+                          d};
+    redisReply *r = cmd(32, argv);
+    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 10 && r->element[0]->integer == 0;
+    freeReplyObject(r);
+    if (server_minute() != m) continue;
+    CHECK(ok);
+    struct sl_rate_window a = get_window("t:{k:2}:tok"), b = get_window("t:{k:3}:tok");
+    CHECK(same(&a, &b));
+    struct sl_rate_window k1 = get_window("t:{k:1}:req");
+    CHECK(k1.minute == m && k1.cur == 1);
+    CHECK(pttl_of("t:{k:1}:req") > 170000); /* a new window: its expiry set */
+    /* an op that rolled the window sets the expiry; one that did not leaves it as it was */
+    if (w.minute < m && taken / SL_RATE_WINDOW_MS + 1 >= m) CHECK(pttl_of("t:{k:2}:tok") > 170000);
+    if (w.minute >= m) CHECK(pttl_of("t:{k:2}:tok") == -1);
+  }
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   if (access(REDIS_BIN, X_OK) != 0) {
@@ -406,6 +483,7 @@ int main(void) {
   static const struct check_case cases[] = {
       {"windows_match_policy", test_windows_match_policy},
       {"settle_matches_policy", test_settle_matches_policy},
+      {"ops_on_admission", test_ops_on_admission},
       {"budgets", test_budgets},
       {"budget_hosts", test_budget_hosts},
       {"deployment", test_deployment},

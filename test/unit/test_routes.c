@@ -21,6 +21,14 @@ static void v1_and_bare_paths(void) {
   CHECK(find(SL_M_GET, "/v1/modelsx").route == SL_R_NONE);
   CHECK(find(SL_M_POST, "/v1/models/x").route == SL_R_MODEL && !find(SL_M_POST, "/v1/models/x").method_ok);
   CHECK_STR(find(SL_M_POST, "/completions").upstream_path, "/completions");
+  /* the dashboard's assets: open, no /v1 form, their own rows apart from /ui/api */
+  CHECK(find(SL_M_GET, "/ui").route == SL_R_UI && find(SL_M_GET, "/ui").row->access == SL_ACCESS_OPEN);
+  CHECK(find(SL_M_GET, "/ui/").route == SL_R_UI);
+  CHECK(find(SL_M_GET, "/ui/app.js").route == SL_R_UI);
+  CHECK(find(SL_M_HEAD, "/ui/app.css").method_ok);
+  CHECK(find(SL_M_GET, "/v1/ui").route == SL_R_NONE);
+  CHECK(find(SL_M_GET, "/ui/other.js").route == SL_R_NONE);
+  CHECK(find(SL_M_POST, "/ui").route == SL_R_UI && !find(SL_M_POST, "/ui").method_ok);
 }
 
 static void unknown_and_wrong_method(void) {
@@ -38,7 +46,9 @@ static void master_only(void) {
   static const char *const admin[][2] = {
       {"GET", "/cache/stats"}, {"DELETE", "/cache"},      {"POST", "/key/generate"}, {"POST", "/key/update"},
       {"POST", "/key/delete"}, {"GET", "/key/list"},      {"POST", "/key/block"},    {"POST", "/key/unblock"},
-      {"GET", "/spend/report"}, {"POST", "/config/reload"}};
+      {"GET", "/spend/report"}, {"POST", "/config/reload"}, {"GET", "/ui/api/overview"}, {"GET", "/ui/api/deployments"},
+      {"GET", "/ui/api/requests"}, {"GET", "/ui/api/routing"}, {"GET", "/ui/api/spend"}, {"GET", "/ui/api/keys"},
+      {"GET", "/ui/api/cache"}, {"GET", "/ui/api/config"}, {"GET", "/ui/api/stream"}};
   for (size_t i = 0; i < sizeof admin / sizeof admin[0]; i++) {
     struct sl_route_match m = find(admin[i][0][0] == 'G' ? SL_M_GET : admin[i][0][0] == 'D' ? SL_M_DELETE : SL_M_POST,
                                    admin[i][1]);
