@@ -36,6 +36,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,7 @@
 #include "core/worker.h"
 #include "net/http_server.h"
 #include "store/cache.h"
+#include "store/keys.h"
 #include "core/cluster_cache.h"
 #include "core/cluster_health.h"
 
@@ -55,6 +57,20 @@ static const uint64_t bucket_ms[SL_SHM_LAT_BUCKETS - 1] = {
 static const char *const bucket_le[SL_SHM_LAT_BUCKETS] = {
   "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60", "120", "300", "+Inf",
 };
+/* The overhead histogram (sluice's own time: the request's total minus the winner's time
+ * on the provider). The request clocks tick in milliseconds, so the finest bucket that
+ * can tell values apart is 1 ms; the bounds below 0.001 s are kept so the family has the
+ * fine shape Grafana panels expect, and a 0 ms overhead lands in le="0.0005". */
+static const uint64_t ovh_bucket_us[SL_SHM_OVH_BUCKETS - 1] = {
+  100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+};
+static const char *const ovh_le[SL_SHM_OVH_BUCKETS] = {
+  "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "+Inf",
+};
+/* Status codes counted one by one (slots 0..15); others by class (16..19). */
+static const int status_codes[16] = {200, 201, 204, 400, 401, 403, 404, 408, 413, 422, 429, 499, 500, 502, 503, 504};
+static const char *const status_other[4] = {"2xx", "4xx", "5xx", "other"};
+_Static_assert(16 + 4 == SL_SHM_STATUS_SLOTS, "status slots");
 static const char *const sc_names[SL_SC_N] = {"2xx", "4xx", "5xx", "other"};
 static const char *const cr_names[SL_CR_N] = {"none", "miss", "hit", "bypass"};
 
@@ -75,6 +91,15 @@ static unsigned bucket_of(uint64_t ms) {
   unsigned i = 0;
   while (i < SL_SHM_LAT_BUCKETS - 1 && ms > bucket_ms[i]) i++;
   return i;
+}
+
+static unsigned status_slot(int status) {
+  for (unsigned i = 0; i < 16; i++)
+    if (status_codes[i] == status) return i;
+  if (status >= 200 && status < 300) return 16;
+  if (status >= 400 && status < 500) return 17;
+  if (status >= 500 && status < 600) return 18;
+  return 19;
 }
 
 static unsigned status_class(int status) {
@@ -109,6 +134,37 @@ static struct sl_shm_metrics *series_of(struct sl_worker *w, const struct sl_req
   return NULL;
 }
 
+/* A key with a budget, noted for litellm_remaining_api_key_budget_metric: its slot in
+ * the bounded table is claimed by id on its first request (table full: not shown). */
+static void note_budget_key(struct sl_shm *s, const struct sl_key_record *k) {
+  if (!k->id) return;
+  bool has = k->max_budget > 0; /* a budget removed since: its entry stays, not rendered */
+  double max = has ? k->max_budget : 0.0;
+  uint64_t bits;
+  memcpy(&bits, &max, sizeof bits);
+  for (unsigned n = 0; n < SL_SHM_BUDGET_KEYS; n++) {
+    struct sl_shm_budget_key *e = &s->budget_keys[(k->id + n) % SL_SHM_BUDGET_KEYS];
+    uint64_t id = atomic_load(&e->id);
+    if (id == k->id) {
+      atomic_store(&e->max_budget_bits, bits);
+      return;
+    }
+    if (id) continue;
+    if (!has) return; /* never had an entry: none needed */
+    uint64_t zero = 0;
+    if (!atomic_compare_exchange_strong(&e->id, &zero, k->id)) {
+      if (zero == k->id) atomic_store(&e->max_budget_bits, bits);
+      if (zero == k->id) return;
+      continue;
+    }
+    memcpy(e->hash, k->hash, sizeof e->hash);
+    snprintf(e->alias, sizeof e->alias, "%s", k->key_alias ? k->key_alias : "");
+    atomic_store(&e->max_budget_bits, bits);
+    atomic_store(&e->ready, 1);
+    return;
+  }
+}
+
 void sl_metrics_request_done(struct sl_worker *w, const struct sl_request_summary *rs) {
   if (!w || !w->shm || !rs) return;
   struct sl_shm_metrics *m = series_of(w, rs);
@@ -126,6 +182,24 @@ void sl_metrics_request_done(struct sl_worker *w, const struct sl_request_summar
     ADD(m->ttft_count, 1);
     ADD(m->ttft_sum_us, ttft * 1000);
   }
+
+  ADD(m->status_code[status_slot(rs->status)], 1);
+  if (rs->has_upstream_ms) { /* the winner's time on the provider, and the rest */
+    uint64_t up = rs->upstream_ms;
+    ADD(m->upstream_bucket[bucket_of(up)], 1);
+    ADD(m->upstream_count, 1);
+    ADD(m->upstream_sum_us, up * 1000);
+    uint64_t ovh_us = (lat > up ? lat - up : 0) * 1000;
+    unsigned i = 0;
+    while (i < SL_SHM_OVH_BUCKETS - 1 && ovh_us > ovh_bucket_us[i]) i++;
+    ADD(m->overhead_bucket[i], 1);
+    ADD(m->overhead_count, 1);
+    ADD(m->overhead_sum_us, ovh_us);
+  }
+  if (rs->fallback && rs->status >= 200 && rs->status < 300 && rs->group_index >= 0 &&
+      rs->group_index < SL_SHM_FALLBACK_FROM)
+    ADD(m->fallback_ok_from[rs->group_index], 1);
+  if (w->cfg && w->cfg->metrics.litellm_names && rs->key_record) note_budget_key(w->shm, rs->key_record);
 
   if (rs->tokens_in > 0) ADD(m->tokens_in, rs->tokens_in);
   if (rs->tokens_out > 0) ADD(m->tokens_out, rs->tokens_out);
@@ -150,6 +224,8 @@ struct snap {
   uint64_t tokens_in, tokens_out, cost_micro;
   uint64_t retries, fallbacks, hedges_fired, hedges_won, cooldowns, rate_limited, usage_implausible;
   uint64_t region_outside_preferred, residency_refused;
+  uint64_t up[SL_SHM_LAT_BUCKETS], up_sum_us, ovh[SL_SHM_OVH_BUCKETS], ovh_sum_us;
+  uint64_t status_code[SL_SHM_STATUS_SLOTS], fallback_ok_from[SL_SHM_FALLBACK_FROM];
   uint64_t total; /* requests summed */
 };
 
@@ -182,6 +258,12 @@ static void take(struct snap *o, struct sl_shm_metrics *m) {
   o->usage_implausible = LOAD(m->usage_implausible);
   o->region_outside_preferred = LOAD(m->region_outside_preferred);
   o->residency_refused = LOAD(m->residency_refused);
+  for (unsigned i = 0; i < SL_SHM_LAT_BUCKETS; i++) o->up[i] = LOAD(m->upstream_bucket[i]);
+  o->up_sum_us = LOAD(m->upstream_sum_us);
+  for (unsigned i = 0; i < SL_SHM_OVH_BUCKETS; i++) o->ovh[i] = LOAD(m->overhead_bucket[i]);
+  o->ovh_sum_us = LOAD(m->overhead_sum_us);
+  for (unsigned i = 0; i < SL_SHM_STATUS_SLOTS; i++) o->status_code[i] = LOAD(m->status_code[i]);
+  for (unsigned i = 0; i < SL_SHM_FALLBACK_FROM; i++) o->fallback_ok_from[i] = LOAD(m->fallback_ok_from[i]);
 }
 
 /* A label value: backslash, double quote and newline escaped (text format 0.0.4). */
@@ -228,14 +310,14 @@ static void put_micro(struct sl_buf *b, uint64_t micro) {
   sl_buf_printf(b, "%llu.%06llu", (unsigned long long)(micro / 1000000), (unsigned long long)(micro % 1000000));
 }
 
-static void put_histogram(struct sl_buf *b, const char *name, const struct series *se, const uint64_t *buckets,
-                          uint64_t sum_us) {
+static void put_histogram_n(struct sl_buf *b, const char *name, const struct series *se, const uint64_t *buckets,
+                            uint64_t sum_us, const char *const *le, unsigned nb) {
   uint64_t cum = 0;
-  for (unsigned i = 0; i < SL_SHM_LAT_BUCKETS; i++) {
+  for (unsigned i = 0; i < nb; i++) {
     cum += buckets[i];
     sl_buf_printf(b, "%s_bucket{", name);
     put_series_labels(b, se);
-    sl_buf_printf(b, ",le=\"%s\"} %llu\n", bucket_le[i], (unsigned long long)cum);
+    sl_buf_printf(b, ",le=\"%s\"} %llu\n", le[i], (unsigned long long)cum);
   }
   sl_buf_printf(b, "%s_sum{", name);
   put_series_labels(b, se);
@@ -246,10 +328,308 @@ static void put_histogram(struct sl_buf *b, const char *name, const struct serie
   sl_buf_printf(b, "} %llu\n", (unsigned long long)cum);
 }
 
+static void put_histogram(struct sl_buf *b, const char *name, const struct series *se, const uint64_t *buckets,
+                          uint64_t sum_us) {
+  put_histogram_n(b, name, se, buckets, sum_us, bucket_le, SL_SHM_LAT_BUCKETS);
+}
+
 static double bits_to_d(uint64_t bits) {
   double d;
   memcpy(&d, &bits, sizeof d);
   return d;
+}
+
+/* ---- LiteLLM's metric families (sluice_settings.metrics.litellm_names) ----
+ * The names, types and label names of LiteLLM's Prometheus integration, rendered from
+ * the same shared counters, so Grafana dashboards built for LiteLLM read sluice as is.
+ * As LiteLLM's prometheus_client does in text format 0.0.4, a counter family is named
+ * with its "_total" suffix (# TYPE litellm_spend_metric_total counter). Labels are in
+ * LiteLLM's order; the ones sluice does not track per series (who called: end_user,
+ * user, user_email, team, team_alias, hashed_api_key, api_key_alias; client_ip,
+ * user_agent, route) are "" so the series stay bounded by the config (deployments x
+ * groups x the 20 status slots). The one per-key family (remaining budget) is bounded
+ * by SL_SHM_BUDGET_KEYS. To add a family: its label list below, then one loop. */
+
+static const char *const L_PROXY_TOTAL[] = {"end_user", "hashed_api_key", "api_key_alias", "requested_model", "team",
+                                            "team_alias", "user", "status_code", "user_email", "route", "client_ip",
+                                            "user_agent", "model_id", NULL};
+static const char *const L_PROXY_FAILED[] = {"end_user", "hashed_api_key", "api_key_alias", "requested_model", "team",
+                                             "team_alias", "user", "user_email", "exception_status", "exception_class",
+                                             "route", "client_ip", "user_agent", "model_id", NULL};
+static const char *const L_TOTAL_LATENCY[] = {"end_user", "hashed_api_key", "api_key_alias", "requested_model", "team",
+                                              "team_alias", "user", "model", "model_id", NULL};
+static const char *const L_API_LATENCY[] = {"model", "hashed_api_key", "api_key_alias", "team", "team_alias",
+                                            "requested_model", "end_user", "user", "model_id", NULL};
+static const char *const L_OVERHEAD[] = {"model_group", "api_provider", "api_base", "litellm_model_name",
+                                         "hashed_api_key", "api_key_alias", "model_id", NULL};
+static const char *const L_TOKENS[] = {"end_user", "hashed_api_key", "api_key_alias", "model", "team", "team_alias",
+                                       "user", "user_email", "requested_model", "model_id", NULL};
+static const char *const L_SPEND[] = {"end_user", "hashed_api_key", "api_key_alias", "model", "team", "team_alias",
+                                      "user", "user_email", "client_ip", "user_agent", "model_id", NULL};
+static const char *const L_DEP_STATE[] = {"litellm_model_name", "model_id", "api_base", "api_provider", NULL};
+static const char *const L_DEP_SUCCESS[] = {"requested_model", "litellm_model_name", "model_id", "api_base",
+                                            "api_provider", "hashed_api_key", "api_key_alias", "team", "team_alias",
+                                            "client_ip", "user_agent", NULL};
+static const char *const L_DEP_FAILURE[] = {"requested_model", "litellm_model_name", "model_id", "api_base",
+                                            "api_provider", "exception_status", "exception_class", "hashed_api_key",
+                                            "api_key_alias", "team", "team_alias", "client_ip", "user_agent", NULL};
+static const char *const L_COOLED[] = {"litellm_model_name", "model_id", "api_base", "api_provider",
+                                       "exception_status", NULL};
+static const char *const L_FALLBACK[] = {"requested_model", "fallback_model", "hashed_api_key", "api_key_alias", "team",
+                                         "team_alias", "exception_status", "exception_class", "model_id", NULL};
+static const char *const L_BUDGET[] = {"hashed_api_key", "api_key_alias", NULL};
+
+/* What one sample's labels take their values from. */
+struct lite {
+  const struct series *se;
+  const struct sl_deployment *d; /* NULL: a group-level series */
+  const char *status, *exc_class, *requested, *fallback, *key_hash, *key_alias;
+};
+
+static const char *lite_value(const struct lite *c, const char *name) {
+  const char *v = NULL;
+  if (!strcmp(name, "requested_model")) v = c->requested ? c->requested : c->se ? c->se->group : NULL;
+  else if (!strcmp(name, "model_group")) v = c->se ? c->se->group : NULL;
+  else if (!strcmp(name, "model") || !strcmp(name, "litellm_model_name")) v = c->d ? c->d->model : NULL;
+  else if (!strcmp(name, "model_id")) v = c->se ? c->se->deployment : NULL;
+  else if (!strcmp(name, "api_base")) v = c->d ? c->d->api_base : NULL;
+  else if (!strcmp(name, "api_provider")) v = c->d ? c->d->provider : NULL;
+  else if (!strcmp(name, "status_code") || !strcmp(name, "exception_status")) v = c->status;
+  else if (!strcmp(name, "exception_class")) v = c->exc_class;
+  else if (!strcmp(name, "fallback_model")) v = c->fallback;
+  else if (!strcmp(name, "hashed_api_key")) v = c->key_hash;
+  else if (!strcmp(name, "api_key_alias")) v = c->key_alias;
+  return v ? v : "";
+}
+
+/* name{labels...} (no value, no suffix): the labels in the list's order. */
+static void lite_labels(struct sl_buf *b, const char *const *names, const struct lite *c) {
+  sl_buf_append(b, "{", 1);
+  for (size_t i = 0; names[i]; i++) {
+    sl_buf_printf(b, "%s%s=\"", i ? "," : "", names[i]);
+    put_label_value(b, lite_value(c, names[i]));
+    sl_buf_append(b, "\"", 1);
+  }
+}
+
+static void lite_u64(struct sl_buf *b, const char *name, const char *const *names, const struct lite *c, uint64_t v) {
+  sl_buf_puts(b, name);
+  lite_labels(b, names, c);
+  sl_buf_printf(b, "} %llu\n", (unsigned long long)v);
+}
+
+static void lite_histogram(struct sl_buf *b, const char *name, const char *const *names, const struct lite *c,
+                           const uint64_t *buckets, uint64_t sum_us, const char *const *le, unsigned nb) {
+  uint64_t cum = 0;
+  for (unsigned i = 0; i < nb; i++) {
+    cum += buckets[i];
+    sl_buf_printf(b, "%s_bucket", name);
+    lite_labels(b, names, c);
+    sl_buf_printf(b, ",le=\"%s\"} %llu\n", le[i], (unsigned long long)cum);
+  }
+  sl_buf_printf(b, "%s_sum", name);
+  lite_labels(b, names, c);
+  sl_buf_puts(b, "} ");
+  put_micro(b, sum_us);
+  sl_buf_printf(b, "\n%s_count", name);
+  lite_labels(b, names, c);
+  sl_buf_printf(b, "} %llu\n", (unsigned long long)cum);
+}
+
+/* A status slot's label value ("429", or a class for codes not counted one by one). */
+static const char *slot_status(unsigned i, char buf[12]) {
+  if (i < 16) {
+    snprintf(buf, 12, "%d", status_codes[i]);
+    return buf;
+  }
+  return status_other[i - 16];
+}
+
+static bool slot_failed(unsigned i) { return i < 16 ? status_codes[i] >= 400 : (i == 17 || i == 18); }
+static bool slot_ok(unsigned i) { return i < 16 ? status_codes[i] < 300 : i == 16; }
+
+/* The OpenAI SDK's exception class for a status (what LiteLLM's exceptions are named
+ * after); "" for codes it has no class for. */
+static const char *exc_class_of(unsigned slot) {
+  int st = slot < 16 ? status_codes[slot] : 0;
+  switch (st) {
+  case 400: case 413: return "BadRequestError";
+  case 401: return "AuthenticationError";
+  case 403: return "PermissionDeniedError";
+  case 404: return "NotFoundError";
+  case 408: case 504: return "Timeout";
+  case 422: return "UnprocessableEntityError";
+  case 429: return "RateLimitError";
+  case 499: return "APIConnectionError";
+  case 500: return "InternalServerError";
+  case 502: return "APIError";
+  case 503: return "ServiceUnavailableError";
+  default: return slot == 18 ? "APIError" : "";
+  }
+}
+
+static void lite_family(struct sl_buf *b, const char *name, const char *type, const char *help) {
+  family(b, name, type, help);
+}
+
+static void render_litellm(struct sl_worker *w, struct sl_buf *b, const struct series *se, size_t n, const bool *alone,
+                           uint64_t now) {
+  const struct sl_config *cfg = w->cfg;
+  struct sl_shm *s = w->shm;
+  char sb[12];
+
+  lite_family(b, "litellm_proxy_total_requests_metric_total", "counter",
+              "Total number of requests made to the proxy server - track number of client side requests");
+  for (size_t k = 0; k < n; k++) {
+    struct lite c = {.se = &se[k], .d = se[k].dep != SIZE_MAX ? &cfg->deployments[se[k].dep] : NULL};
+    for (unsigned i = 0; i < SL_SHM_STATUS_SLOTS; i++) {
+      if (!se[k].s.status_code[i]) continue;
+      c.status = slot_status(i, sb);
+      lite_u64(b, "litellm_proxy_total_requests_metric_total", L_PROXY_TOTAL, &c, se[k].s.status_code[i]);
+    }
+  }
+  lite_family(b, "litellm_proxy_failed_requests_metric_total", "counter",
+              "Total number of failed responses from proxy - the client did not get a success response");
+  for (size_t k = 0; k < n; k++) {
+    struct lite c = {.se = &se[k], .d = se[k].dep != SIZE_MAX ? &cfg->deployments[se[k].dep] : NULL};
+    for (unsigned i = 0; i < SL_SHM_STATUS_SLOTS; i++) {
+      if (!se[k].s.status_code[i] || !slot_failed(i)) continue;
+      c.status = slot_status(i, sb);
+      c.exc_class = exc_class_of(i);
+      lite_u64(b, "litellm_proxy_failed_requests_metric_total", L_PROXY_FAILED, &c, se[k].s.status_code[i]);
+    }
+  }
+
+  lite_family(b, "litellm_request_total_latency_metric", "histogram", "Total latency (seconds) for a request");
+  for (size_t k = 0; k < n; k++) {
+    struct lite c = {.se = &se[k], .d = se[k].dep != SIZE_MAX ? &cfg->deployments[se[k].dep] : NULL};
+    lite_histogram(b, "litellm_request_total_latency_metric", L_TOTAL_LATENCY, &c, se[k].s.lat, se[k].s.lat_sum_us,
+                   bucket_le, SL_SHM_LAT_BUCKETS);
+  }
+  lite_family(b, "litellm_llm_api_latency_metric", "histogram",
+              "Total latency (seconds) for a model's LLM API call (the answering attempt)");
+  for (size_t k = 0; k < n; k++) {
+    if (se[k].dep == SIZE_MAX) continue;
+    struct lite c = {.se = &se[k], .d = &cfg->deployments[se[k].dep]};
+    lite_histogram(b, "litellm_llm_api_latency_metric", L_API_LATENCY, &c, se[k].s.up, se[k].s.up_sum_us, bucket_le,
+                   SL_SHM_LAT_BUCKETS);
+  }
+  lite_family(b, "litellm_llm_api_time_to_first_token_metric", "histogram",
+              "Time to first token (seconds) for a model's streamed LLM API call");
+  for (size_t k = 0; k < n; k++) {
+    if (se[k].dep == SIZE_MAX) continue;
+    struct lite c = {.se = &se[k], .d = &cfg->deployments[se[k].dep]};
+    lite_histogram(b, "litellm_llm_api_time_to_first_token_metric", L_API_LATENCY, &c, se[k].s.ttft,
+                   se[k].s.ttft_sum_us, bucket_le, SL_SHM_LAT_BUCKETS);
+  }
+  lite_family(b, "litellm_overhead_latency_metric", "histogram",
+              "Latency overhead (seconds) added by the gateway: total minus the answering call");
+  for (size_t k = 0; k < n; k++) {
+    if (se[k].dep == SIZE_MAX) continue;
+    struct lite c = {.se = &se[k], .d = &cfg->deployments[se[k].dep]};
+    lite_histogram(b, "litellm_overhead_latency_metric", L_OVERHEAD, &c, se[k].s.ovh, se[k].s.ovh_sum_us, ovh_le,
+                   SL_SHM_OVH_BUCKETS);
+  }
+
+  static const char *const tok_names[2] = {"litellm_input_tokens_metric_total", "litellm_output_tokens_metric_total"};
+  static const char *const tok_help[2] = {"Total number of input tokens from LLM requests",
+                                          "Total number of output tokens from LLM requests"};
+  for (int d = 0; d < 2; d++) {
+    lite_family(b, tok_names[d], "counter", tok_help[d]);
+    for (size_t k = 0; k < n; k++) {
+      struct lite c = {.se = &se[k], .d = se[k].dep != SIZE_MAX ? &cfg->deployments[se[k].dep] : NULL};
+      lite_u64(b, tok_names[d], L_TOKENS, &c, d ? se[k].s.tokens_out : se[k].s.tokens_in);
+    }
+  }
+  lite_family(b, "litellm_spend_metric_total", "counter", "Total spend on LLM requests (USD)");
+  for (size_t k = 0; k < n; k++) {
+    struct lite c = {.se = &se[k], .d = se[k].dep != SIZE_MAX ? &cfg->deployments[se[k].dep] : NULL};
+    sl_buf_puts(b, "litellm_spend_metric_total");
+    lite_labels(b, L_SPEND, &c);
+    sl_buf_puts(b, "} ");
+    put_micro(b, se[k].s.cost_micro);
+    sl_buf_puts(b, "\n");
+  }
+
+  /* Per deployment: state, outcomes, cooldowns, fallbacks that landed there. */
+  lite_family(b, "litellm_deployment_state", "gauge",
+              "The state of the deployment: 0 = healthy, 1 = partial outage (probing after a cooldown), "
+              "2 = complete outage (cooling down)");
+  for (size_t k = 0; k < n; k++) {
+    if (se[k].dep == SIZE_MAX) continue;
+    struct sl_shm_deployment *d = &s->deployments[se[k].dep];
+    uint64_t until = atomic_load(&d->cooldown_until_ms);
+    sl_shm_lock(&d->lock);
+    bool probing = d->half_open;
+    sl_shm_unlock(&d->lock);
+    bool solo = alone && alone[se[k].dep];
+    unsigned state = solo ? 0 : until > now ? 2 : probing ? 1 : 0;
+    struct lite c = {.se = &se[k], .d = &cfg->deployments[se[k].dep]};
+    lite_u64(b, "litellm_deployment_state", L_DEP_STATE, &c, state);
+  }
+  lite_family(b, "litellm_deployment_success_responses_total", "counter",
+              "Total number of successful LLM API calls (requests this deployment answered)");
+  for (size_t k = 0; k < n; k++) {
+    if (se[k].dep == SIZE_MAX) continue;
+    uint64_t ok = 0;
+    for (unsigned i = 0; i < SL_SHM_STATUS_SLOTS; i++)
+      if (slot_ok(i)) ok += se[k].s.status_code[i];
+    struct lite c = {.se = &se[k], .d = &cfg->deployments[se[k].dep]};
+    lite_u64(b, "litellm_deployment_success_responses_total", L_DEP_SUCCESS, &c, ok);
+  }
+  lite_family(b, "litellm_deployment_failure_responses_total", "counter",
+              "Total number of failed LLM API calls for a deployment (requests that ended failed there); "
+              "exception_status is the status the client got");
+  for (size_t k = 0; k < n; k++) {
+    if (se[k].dep == SIZE_MAX) continue;
+    struct lite c = {.se = &se[k], .d = &cfg->deployments[se[k].dep]};
+    for (unsigned i = 0; i < SL_SHM_STATUS_SLOTS; i++) {
+      if (!se[k].s.status_code[i] || !slot_failed(i)) continue;
+      c.status = slot_status(i, sb);
+      c.exc_class = exc_class_of(i);
+      lite_u64(b, "litellm_deployment_failure_responses_total", L_DEP_FAILURE, &c, se[k].s.status_code[i]);
+    }
+  }
+  lite_family(b, "litellm_deployment_cooled_down_total", "counter",
+              "Number of times a deployment has been cooled down (exception_status: \"\", not tracked)");
+  for (size_t k = 0; k < n; k++) {
+    if (se[k].dep == SIZE_MAX) continue;
+    struct lite c = {.se = &se[k], .d = &cfg->deployments[se[k].dep]};
+    lite_u64(b, "litellm_deployment_cooled_down_total", L_COOLED, &c, se[k].s.cooldowns);
+  }
+  lite_family(b, "litellm_deployment_successful_fallbacks_total", "counter",
+              "Number of successful fallback requests from primary model -> fallback model");
+  for (size_t k = 0; k < n; k++) {
+    if (se[k].dep == SIZE_MAX) continue;
+    for (size_t g = 0; g < SL_SHM_FALLBACK_FROM && g < w->ngroups; g++) {
+      if (!se[k].s.fallback_ok_from[g]) continue;
+      struct lite c = {.se = &se[k], .requested = w->groups[g].name, .fallback = se[k].group};
+      lite_u64(b, "litellm_deployment_successful_fallbacks_total", L_FALLBACK, &c, se[k].s.fallback_ok_from[g]);
+    }
+  }
+
+  lite_family(b, "litellm_remaining_api_key_budget_metric", "gauge",
+              "Remaining budget for api key (USD; keys with a max_budget that made a request)");
+  for (unsigned i = 0; s && i < SL_SHM_BUDGET_KEYS; i++) {
+    struct sl_shm_budget_key *e = &s->budget_keys[i];
+    uint64_t id = atomic_load(&e->id);
+    if (!id || !atomic_load(&e->ready)) continue;
+    double max = bits_to_d(atomic_load(&e->max_budget_bits));
+    if (!(max > 0)) continue;
+    struct sl_shm_key *slot = sl_shm_key_find(s, id);
+    double spent = slot && atomic_load(&slot->loaded) ? (double)atomic_load(&slot->period_spend_pico) / 1e12 : 0.0;
+    char hex[65];
+    for (int j = 0; j < 32; j++) snprintf(hex + 2 * j, 3, "%02x", e->hash[j]);
+    char alias[sizeof e->alias];
+    memcpy(alias, e->alias, sizeof alias);
+    alias[sizeof alias - 1] = 0;
+    struct lite c = {.key_hash = hex, .key_alias = alias};
+    sl_buf_puts(b, "litellm_remaining_api_key_budget_metric");
+    lite_labels(b, L_BUDGET, &c);
+    sl_buf_puts(b, "} ");
+    put_double(b, max - spent);
+    sl_buf_puts(b, "\n");
+  }
 }
 
 /* The counter families that every series (deployment or group-level) has. */
@@ -337,6 +717,16 @@ int sl_metrics_render(struct sl_worker *w, struct sl_buf *out) {
   for (size_t k = 0; k < n; k++)
     put_histogram(b, "sluice_time_to_first_token_seconds", &se[k], se[k].s.ttft, se[k].s.ttft_sum_us);
 
+  family(b, "sluice_upstream_duration_seconds", "histogram",
+         "The answering attempt's time on the provider (request sent to last byte), in seconds.");
+  for (size_t k = 0; k < n; k++)
+    put_histogram(b, "sluice_upstream_duration_seconds", &se[k], se[k].s.up, se[k].s.up_sum_us);
+  family(b, "sluice_overhead_seconds", "histogram",
+         "sluice's own time in an answered request: its total minus the answering attempt's time on the provider "
+         "(retries, hedges and fallbacks before it included), in seconds; measured in whole milliseconds.");
+  for (size_t k = 0; k < n; k++)
+    put_histogram_n(b, "sluice_overhead_seconds", &se[k], se[k].s.ovh, se[k].s.ovh_sum_us, ovh_le, SL_SHM_OVH_BUCKETS);
+
   family(b, "sluice_tokens_total", "counter", "Tokens consumed, by direction (in: prompt, out: completion).");
   for (size_t k = 0; k < n; k++)
     for (int d = 0; d < 2; d++) {
@@ -389,6 +779,7 @@ int sl_metrics_render(struct sl_worker *w, struct sl_buf *out) {
     uint64_t until = atomic_load(&s->deployments[se[k].dep].cooldown_until_ms);
     put_u64(b, "sluice_deployment_healthy", &se[k], (alone && alone[se[k].dep]) || until <= now ? 1 : 0);
   }
+  if (cfg->metrics.litellm_names && s) render_litellm(w, b, se, n, alone, now);
   free(alone);
   family(b, "sluice_deployment_inflight", "gauge", "Upstream attempts in flight to the deployment.");
   for (size_t k = 0; k < n; k++) {

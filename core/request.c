@@ -125,6 +125,7 @@ void sl_request_summarize(const struct sl_request *rq, uint64_t now_ms, struct s
   if (rq->key) {
     s->key = rq->key->key_alias[0] ? rq->key->key_alias : rq->key->display;
     s->key_id = rq->key->id;
+    s->key_record = rq->key;
   }
 }
 

@@ -15,6 +15,7 @@
 #include "core/routes.h"
 #include "net/base/buf.h"
 
+struct sl_key_record;
 struct sl_request_summary {
   const char *request_id;
   enum sl_route route;
@@ -60,6 +61,7 @@ struct sl_request_summary {
   /* who paid */
   const char *key; /* the virtual key's alias (else its display form); NULL: master/no auth */
   uint64_t key_id;
+  const struct sl_key_record *key_record; /* the key itself (valid until the request is freed); NULL: none */
 
   /* the access log's attempts array, prebuilt JSON ("[...]"); NULL: none */
   const char *attempts_json;

@@ -26,6 +26,9 @@
 #define SL_SHM_KEY_SLOTS_DEFAULT 50000
 #define SL_SHM_KEY_SLOTS_MAX 1000000
 #define SL_SHM_LAT_BUCKETS 16  /* Prometheus latency histogram buckets (see core/metrics.c) */
+#define SL_SHM_OVH_BUCKETS 11  /* overhead histogram buckets (core/metrics.c) */
+#define SL_SHM_STATUS_SLOTS 20 /* status codes counted one by one, then by class (core/metrics.c) */
+#define SL_SHM_FALLBACK_FROM 32 /* requested groups told apart in fallback counts (core/metrics.c) */
 
 /* Prometheus counters of one deployment (or, in `groups`, of requests of a group that
  * reached no deployment: cache hits, errors before routing). Plain shared atomics: every
@@ -41,6 +44,22 @@ struct sl_shm_metrics {
   _Atomic uint64_t usage_implausible; /* provider usage above SL_USAGE_MAX_TOKENS, replaced by an estimate */
   _Atomic uint64_t region_outside_preferred; /* attempts sent here outside the request's preferred regions */
   _Atomic uint64_t residency_refused; /* requests refused by a data-residency rule (403, 503) */
+  /* the winner's time on the provider, and the rest (sluice's overhead), core/metrics.c */
+  _Atomic uint64_t upstream_bucket[SL_SHM_LAT_BUCKETS], upstream_count, upstream_sum_us;
+  _Atomic uint64_t overhead_bucket[SL_SHM_OVH_BUCKETS], overhead_count, overhead_sum_us;
+  _Atomic uint64_t status_code[SL_SHM_STATUS_SLOTS]; /* finished requests by status (metrics.c's table) */
+  _Atomic uint64_t fallback_ok_from[SL_SHM_FALLBACK_FROM]; /* 2xx fallbacks here, by the requested group's index */
+};
+
+/* Virtual keys with a max_budget seen by a request (LiteLLM's remaining-budget gauge,
+ * core/metrics.c): claimed by id, first come; the table's size bounds the series. */
+#define SL_SHM_BUDGET_KEYS 256
+struct sl_shm_budget_key {
+  _Atomic uint64_t id;              /* 0 = free */
+  _Atomic uint32_t ready;           /* hash and alias written */
+  _Atomic uint64_t max_budget_bits; /* double, as last seen */
+  uint8_t hash[32];
+  char alias[128];
 };
 
 /* A sliding-window counter over one-minute windows (policy/ratelimit.h; exact across
@@ -188,6 +207,7 @@ struct sl_shm {
   struct sl_shm_metrics groups[SL_SHM_MAX_WORKERS]; /* by group index */
   struct sl_shm_router routers[SL_SHM_MAX_ROUTERS]; /* by router index (plan.h) */
   struct sl_shm_cluster_hc cluster_hc;              /* cluster mode's cooldowns and cache tier */
+  struct sl_shm_budget_key budget_keys[SL_SHM_BUDGET_KEYS]; /* core/metrics.c */
   struct { _Atomic uint64_t exported, dropped, failed; } trace_spans; /* core/trace.c */
   struct sl_shm_dash dash;                          /* the dashboard's recent requests */
   struct sl_shm_deployment deployments[];

@@ -287,6 +287,9 @@ struct sl_config {
     size_t max_size;  /* sluice_settings.responses.max_size: the store's map; default 256 MiB */
     uint64_t ttl_ms;  /* sluice_settings.responses.ttl: how long a response is kept; default 30 days */
   } responses;        /* stored responses (Responses API store / previous_response_id) */
+  struct {
+    bool litellm_names; /* sluice_settings.metrics.litellm_names: LiteLLM's metric families too */
+  } metrics;
   bool access_log;               /* default true */
   struct sl_cluster_settings cluster; /* cluster mode; cluster.redis.enabled false: one host */
   struct sl_tracing tracing;     /* OpenTelemetry traces; enabled false: none */

@@ -174,6 +174,15 @@ static const struct sl_cfg_key responses_keys[] = {
 static const struct sl_cfg_section responses_section = {
     responses_keys, N(responses_keys), NULL, NULL, SL_UNKNOWN_ERROR, NULL, NULL};
 
+/* ---- sluice_settings.metrics ---- */
+
+static const struct sl_cfg_key metrics_keys[] = {
+    KEY("litellm_names", SL_K_BOOL, SCR(c.metrics.litellm_names)),
+};
+
+static const struct sl_cfg_section metrics_section = {
+    metrics_keys, N(metrics_keys), NULL, NULL, SL_UNKNOWN_ERROR, NULL, NULL};
+
 /* ---- sluice_settings.tls ---- */
 
 /* Both files are required, readable, and loaded once here as the workers will load them,
@@ -242,6 +251,7 @@ static const struct sl_cfg_key sluice_keys[] = {
     KEY("hedging", SL_K_FUNC, SCR(c.hedging), .fn = parse_hedging),
     KEY("cache", SL_K_MAP, 0, .sub = &cache_section),
     KEY("responses", SL_K_MAP, 0, .sub = &responses_section),
+    KEY("metrics", SL_K_MAP, 0, .sub = &metrics_section),
     KEY("tls", SL_K_MAP, 0, .sub = &tls_section),
     KEY("cluster", SL_K_MAP, 0, .sub = &sl_cfg_cluster_section), /* config_cluster.c */
     KEY("tracing", SL_K_MAP, 0, .sub = &sl_cfg_tracing_section), /* config_tracing.c */

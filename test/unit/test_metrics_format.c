@@ -7,6 +7,7 @@
 #include "check.h"
 #include "core/metrics.h"
 #include "core/request_internal.h"
+#include "store/keys.h"
 
 static struct sl_deployment deps[3] = {
   {.model_name = "alpha", .id = "alpha-0"},
@@ -208,6 +209,90 @@ static void health_gauges(void) {
   CHECK(!strstr(t, "sluice_cache_entries")); /* no cache: no cache families */
 }
 
+/* sluice_settings.metrics.litellm_names: LiteLLM's families with its label names in its
+ * order, status codes one by one, the OpenAI SDK's exception class, the deployment state,
+ * a successful fallback by requested and fallback group, a budget key's remaining budget;
+ * sluice's upstream and overhead histograms (always). Off: no litellm_* line. */
+static void litellm_names(void) {
+  struct sl_worker *w = fresh_worker();
+  struct sl_request rq = req(w, &groups[0], 0, 429, 30);
+  att[0].t_start = 0;
+  att[0].t_end = 29; /* 29 ms on the provider of a 30 ms request: 1-2 ms of overhead */
+  rq.winner = &att[0];
+  done(w, &rq);
+  char *t = render(w);
+  CHECK(!strstr(t, "litellm_"));
+  CHECK(has_line(t, "sluice_upstream_duration_seconds_bucket{group=\"alpha\",deployment=\"alpha-0\",le=\"0.025\"} 0"));
+  CHECK(has_line(t, "sluice_upstream_duration_seconds_bucket{group=\"alpha\",deployment=\"alpha-0\",le=\"0.05\"} 1"));
+  CHECK(has_line(t, "sluice_upstream_duration_seconds_sum{group=\"alpha\",deployment=\"alpha-0\"} 0.029000"));
+  CHECK(has_line(t, "sluice_overhead_seconds_bucket{group=\"alpha\",deployment=\"alpha-0\",le=\"0.0005\"} 0"));
+  CHECK(has_line(t, "sluice_overhead_seconds_bucket{group=\"alpha\",deployment=\"alpha-0\",le=\"0.0025\"} 1"));
+  CHECK(has_line(t, "sluice_overhead_seconds_count{group=\"alpha\",deployment=\"alpha-0\"} 1"));
+  CHECK(has_line(t, "# TYPE sluice_overhead_seconds histogram"));
+
+  cfg.metrics.litellm_names = true;
+  /* a fallback from alpha answered by solo-0, through a key with a budget */
+  struct sl_key_record key = {.id = 77, .key_alias = "q\"a", .max_budget = 2.5};
+  for (int i = 0; i < 32; i++) key.hash[i] = (uint8_t)i;
+  rq = req(w, &groups[0], 2, 200, 5);
+  rq.fallback_used = "solo";
+  rq.key = &key;
+  done(w, &rq);
+  atomic_store(&w->shm->deployments[0].cooldown_until_ms, sl_now_ms() + 60000);
+  atomic_store(&w->shm->deployments[2].cooldown_until_ms, sl_now_ms() + 60000); /* alone: healthy */
+  t = render(w);
+  cfg.metrics.litellm_names = false;
+  CHECK(has_line(t, "# TYPE litellm_proxy_total_requests_metric_total counter"));
+  CHECK(has_line(t, "litellm_proxy_total_requests_metric_total{end_user=\"\",hashed_api_key=\"\",api_key_alias=\"\","
+                    "requested_model=\"alpha\",team=\"\",team_alias=\"\",user=\"\",status_code=\"429\",user_email=\"\","
+                    "route=\"\",client_ip=\"\",user_agent=\"\",model_id=\"alpha-0\"} 1"));
+  CHECK(has_line(t, "litellm_proxy_failed_requests_metric_total{end_user=\"\",hashed_api_key=\"\",api_key_alias=\"\","
+                    "requested_model=\"alpha\",team=\"\",team_alias=\"\",user=\"\",user_email=\"\","
+                    "exception_status=\"429\",exception_class=\"RateLimitError\",route=\"\",client_ip=\"\","
+                    "user_agent=\"\",model_id=\"alpha-0\"} 1"));
+  CHECK(!strstr(t, "litellm_proxy_failed_requests_metric_total{end_user=\"\",hashed_api_key=\"\",api_key_alias=\"\","
+                   "requested_model=\"solo\""));
+  CHECK(has_line(t, "# TYPE litellm_request_total_latency_metric histogram"));
+  CHECK(has_line(t, "litellm_llm_api_latency_metric_count{model=\"\",hashed_api_key=\"\",api_key_alias=\"\",team=\"\","
+                    "team_alias=\"\",requested_model=\"alpha\",end_user=\"\",user=\"\",model_id=\"alpha-0\"} 1"));
+  CHECK(has_line(t, "litellm_overhead_latency_metric_bucket{model_group=\"alpha\",api_provider=\"\",api_base=\"\","
+                    "litellm_model_name=\"\",hashed_api_key=\"\",api_key_alias=\"\",model_id=\"alpha-0\","
+                    "le=\"0.0025\"} 1"));
+  CHECK(has_line(t, "litellm_deployment_state{litellm_model_name=\"\",model_id=\"alpha-0\",api_base=\"\","
+                    "api_provider=\"\"} 2"));
+  CHECK(has_line(t, "litellm_deployment_state{litellm_model_name=\"\",model_id=\"solo-0\",api_base=\"\","
+                    "api_provider=\"\"} 0"));
+  CHECK(has_line(t, "litellm_deployment_success_responses_total{requested_model=\"solo\",litellm_model_name=\"\","
+                    "model_id=\"solo-0\",api_base=\"\",api_provider=\"\",hashed_api_key=\"\",api_key_alias=\"\","
+                    "team=\"\",team_alias=\"\",client_ip=\"\",user_agent=\"\"} 1"));
+  CHECK(has_line(t, "litellm_deployment_successful_fallbacks_total{requested_model=\"alpha\",fallback_model=\"solo\","
+                    "hashed_api_key=\"\",api_key_alias=\"\",team=\"\",team_alias=\"\",exception_status=\"\","
+                    "exception_class=\"\",model_id=\"solo-0\"} 1"));
+  CHECK(has_line(t, "# TYPE litellm_remaining_api_key_budget_metric gauge"));
+  CHECK(has_line(t, "litellm_remaining_api_key_budget_metric{hashed_api_key=\"000102030405060708090a0b0c0d0e0f"
+                    "101112131415161718191a1b1c1d1e1f\",api_key_alias=\"q\\\"a\"} 2.5"));
+  /* a key without a budget is not shown */
+  struct sl_key_record free_key = {.id = 78, .key_alias = "nobudget"};
+  rq = req(w, &groups[0], 0, 200, 1);
+  rq.key = &free_key;
+  cfg.metrics.litellm_names = true;
+  done(w, &rq);
+  t = render(w);
+  cfg.metrics.litellm_names = false;
+  CHECK(!strstr(t, "nobudget"));
+  CHECK(strstr(t, "api_key_alias=\"q\\\"a\"} 2.5"));
+  /* its budget removed: no longer shown */
+  key.max_budget = 0;
+  rq = req(w, &groups[0], 0, 200, 1);
+  rq.key = &key;
+  cfg.metrics.litellm_names = true;
+  done(w, &rq);
+  t = render(w);
+  cfg.metrics.litellm_names = false;
+  CHECK(has_line(t, "# TYPE litellm_remaining_api_key_budget_metric gauge"));
+  CHECK(!strstr(t, "litellm_remaining_api_key_budget_metric{"));
+}
+
 /* Every line is a comment (HELP/TYPE) or name{labels} value, and families are
  * announced before their samples. */
 static void every_line_is_well_formed(void) {
@@ -275,4 +360,4 @@ static void counters_carry_across_reloads(void) {
 
 CHECK_MAIN(T(request_lands_on_the_answering_deployment), T(status_classes_cache_results_and_group_series),
            T(retries_hedges_fallbacks_rate_limits), T(ttft_of_streams), T(health_gauges),
-           T(every_line_is_well_formed), T(counters_carry_across_reloads))
+           T(every_line_is_well_formed), T(counters_carry_across_reloads), T(litellm_names))
