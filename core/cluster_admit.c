@@ -65,6 +65,7 @@
 #include "core/region.h"
 #include "core/request_internal.h"
 #include "core/worker.h"
+#include "net/base/buf.h"
 #include "policy/choose.h"
 #include "policy/cost.h"
 #include "policy/ratelimit.h"
@@ -270,6 +271,14 @@ struct pending {
 
 static void batch_send(struct sl_worker *w, struct batch *b);
 
+/* v's decimal digits into b (at least 22 bytes), NUL-terminated; returns how many (no printf:
+ * an admission formats a dozen numbers). */
+static size_t i64s(char *b, int64_t v) {
+  if (v >= 0) return sl_fmt_u64((uint64_t)v, b);
+  b[0] = '-';
+  return 1 + sl_fmt_u64((uint64_t)0 - (uint64_t)v, b + 1);
+}
+
 int64_t sl_cluster_budget_micro(double usd) {
   int64_t p = sl_policy_budget_pico(usd);
   return p / 1000000 + (p % 1000000 != 0);
@@ -421,16 +430,16 @@ static size_t ops_argv(const struct op *ops, size_t n, const char **argv, size_t
                      : x->op == 'E' ? names[2]
                      : x->op == 'T' ? names[4]
                                     : names[3];
-    int l1 = snprintf(num[i], 24, "%d", x->key);
-    int l2 = snprintf(num[i] + 24, 24, "%" PRId64, x->b);
+    size_t l1 = i64s(num[i], x->key);
+    size_t l2 = i64s(num[i] + 24, x->b);
     argv[k] = nm;
     lens[k++] = 1;
     argv[k] = num[i];
-    lens[k++] = (size_t)l1;
+    lens[k++] = l1;
     argv[k] = x->a;
     lens[k++] = strlen(x->a);
     argv[k] = num[i] + 24;
-    lens[k++] = (size_t)l2;
+    lens[k++] = l2;
   }
   return k;
 }
@@ -522,8 +531,6 @@ static int batch_add(struct sl_worker *w, struct ops *o) {
   if (b->flush && !uv_is_active((uv_handle_t *)b->flush)) uv_prepare_start(b->flush, on_batch_flush);
   return 0;
 }
-
-static void i64s(char *b, int64_t v) { snprintf(b, 48, "%" PRId64, v); }
 
 /* The expiry of a spend hash: its period's end + a day (0: a period without end). */
 static int64_t spend_ttl(int64_t period, int64_t duration_s, int64_t now) {
@@ -947,22 +954,22 @@ enum sl_cluster_admit_rc sl_cluster_admit(struct sl_request *rq, const struct sl
   }
   char args[16][160];
   const struct sl_deployment *d = first >= 0 ? &w->cfg->deployments[first] : NULL;
-  snprintf(args[0], 160, "%" PRId64, p->rpm);
-  snprintf(args[1], 160, "%" PRId64, p->tpm);
-  snprintf(args[2], 160, "%" PRId64, p->tokens);
-  snprintf(args[3], 160, "%" PRId64, kb);
-  snprintf(args[4], 160, "%" PRId64, gb);
-  snprintf(args[5], 160, "%" PRId64, estimate_micro(rq, ask));
+  i64s(args[0], p->rpm);
+  i64s(args[1], p->tpm);
+  i64s(args[2], p->tokens);
+  i64s(args[3], kb);
+  i64s(args[4], gb);
+  i64s(args[5], estimate_micro(rq, ask));
   resv_field(w, cl->resv_seq, args[6], 160);
-  snprintf(args[7], 160, "%" PRIu64, (uint64_t)(w->cfg->timeout_s * 1000) + 60000);
-  snprintf(args[8], 160, "%" PRId64, d ? (d->rpm > 0 ? d->rpm : -1) : 0);
-  snprintf(args[9], 160, "%" PRId64, d ? (d->tpm > 0 ? d->tpm : -1) : 0);
-  snprintf(args[10], 160, "%" PRId64, rq->est_tokens);
-  snprintf(args[11], 160, "%" PRId64, kseed);
-  snprintf(args[12], 160, "%" PRId64, gseed);
-  snprintf(args[13], 160, "%" PRId64, cl->key_spend_ttl_s);
-  snprintf(args[14], 160, "%" PRId64, cl->gw_spend_ttl_s);
-  snprintf(args[15], 160, "%s", c->admit->host);
+  i64s(args[7], (int64_t)(w->cfg->timeout_s * 1000) + 60000);
+  i64s(args[8], d ? (d->rpm > 0 ? d->rpm : -1) : 0);
+  i64s(args[9], d ? (d->tpm > 0 ? d->tpm : -1) : 0);
+  i64s(args[10], rq->est_tokens);
+  i64s(args[11], kseed);
+  i64s(args[12], gseed);
+  i64s(args[13], cl->key_spend_ttl_s);
+  i64s(args[14], cl->gw_spend_ttl_s);
+  memcpy(args[15], c->admit->host, strlen(c->admit->host) + 1); /* host[136] fits args[15] */
   /* this iteration's settlements ride along (applied first): KEYS 7.., ARGV 17.. */
   const char *argv[6 + 16 + BATCH_KEYS + 4 * BATCH_OPS] = {nm.kwin, nm.kspend, nm.kresv, nm.gspend, nm.gresv, nm.dwin};
   size_t lens[6 + 16 + BATCH_KEYS + 4 * BATCH_OPS];
