@@ -38,6 +38,50 @@ long sl_resp_format(char **out, int argc, const char *const *argv, const size_t 
   return n;
 }
 
+static size_t ndigits(size_t v) {
+  size_t n = 1;
+  while (v >= 10) {
+    v /= 10;
+    n++;
+  }
+  return n;
+}
+
+static char *put_uint(char *p, size_t v) {
+  size_t n = ndigits(v);
+  for (size_t i = n; i-- > 0; v /= 10) p[i] = (char)('0' + v % 10);
+  return p + n;
+}
+
+size_t sl_resp_format_len(int argc, const char *const *argv, const size_t *lens) {
+  if (argc <= 0 || !argv || !lens) return 0;
+  size_t n = 1 + ndigits((size_t)argc) + 2; /* *<argc>\r\n */
+  for (int i = 0; i < argc; i++) {
+    if (!argv[i] && lens[i]) return 0;
+    n += 1 + ndigits(lens[i]) + 2 + lens[i] + 2; /* $<len>\r\n<bytes>\r\n */
+  }
+  return n;
+}
+
+size_t sl_resp_format_to(char *dst, int argc, const char *const *argv, const size_t *lens) {
+  char *p = dst;
+  *p++ = '*';
+  p = put_uint(p, (size_t)argc);
+  *p++ = '\r';
+  *p++ = '\n';
+  for (int i = 0; i < argc; i++) {
+    *p++ = '$';
+    p = put_uint(p, lens[i]);
+    *p++ = '\r';
+    *p++ = '\n';
+    if (lens[i]) memcpy(p, argv[i], lens[i]);
+    p += lens[i];
+    *p++ = '\r';
+    *p++ = '\n';
+  }
+  return (size_t)(p - dst);
+}
+
 void sl_resp_cmd_free(char *cmd) {
   if (cmd) redisFreeCommand(cmd);
 }

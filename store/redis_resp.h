@@ -20,6 +20,11 @@
  * sl_resp_cmd_free), or -1 on bad arguments / out of memory. */
 long sl_resp_format(char **out, int argc, const char *const *argv, const size_t *lens);
 void sl_resp_cmd_free(char *cmd);
+/* The same bytes written in place (no allocation, no copy): sl_resp_format_len is the
+ * exact length (0 on bad arguments), sl_resp_format_to writes that many into dst and
+ * returns it. */
+size_t sl_resp_format_len(int argc, const char *const *argv, const size_t *lens);
+size_t sl_resp_format_to(char *dst, int argc, const char *const *argv, const size_t *lens);
 
 struct sl_resp_reader;
 struct sl_resp_reader *sl_resp_reader_new(void);
