@@ -4,6 +4,7 @@
  * allocating whatever a peer announces. */
 #include "store/redis_resp.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,21 +22,6 @@ static void *(*default_create_array)(const redisReadTask *, int);
 static void *bounded_create_array(const redisReadTask *task, int elements) {
   if (elements < 0 || (unsigned)elements > SL_RESP_MAX_ELEMENTS) return NULL; /* -> reader error */
   return default_create_array(task, elements);
-}
-
-long sl_resp_format(char **out, int argc, const char *const *argv, const size_t *lens) {
-  *out = NULL;
-  if (argc <= 0 || !argv || !lens) return -1;
-  for (int i = 0; i < argc; i++)
-    if (!argv[i] && lens[i]) return -1;
-  char *cmd = NULL;
-  int n = redisFormatCommandArgv(&cmd, argc, (const char **)argv, lens);
-  if (n <= 0 || !cmd) {
-    free(cmd);
-    return -1;
-  }
-  *out = cmd;
-  return n;
 }
 
 static size_t ndigits(size_t v) {
@@ -82,9 +68,18 @@ size_t sl_resp_format_to(char *dst, int argc, const char *const *argv, const siz
   return (size_t)(p - dst);
 }
 
-void sl_resp_cmd_free(char *cmd) {
-  if (cmd) redisFreeCommand(cmd);
+long sl_resp_format(char **out, int argc, const char *const *argv, const size_t *lens) {
+  *out = NULL;
+  size_t n = sl_resp_format_len(argc, argv, lens);
+  if (!n || n > (size_t)LONG_MAX) return -1;
+  char *cmd = malloc(n);
+  if (!cmd) return -1;
+  sl_resp_format_to(cmd, argc, argv, lens);
+  *out = cmd;
+  return (long)n;
 }
+
+void sl_resp_cmd_free(char *cmd) { free(cmd); }
 
 struct sl_resp_reader *sl_resp_reader_new(void) {
   struct sl_resp_reader *rd = calloc(1, sizeof *rd);

@@ -1,4 +1,5 @@
-/* store/redis_resp: Redis's wire format (RESP2) as pure functions over hiredis's codec:
+/* store/redis_resp: Redis's wire format (RESP2) as pure functions (the reader is hiredis's;
+ * the formatter is ours, byte for byte hiredis's redisFormatCommandArgv, without printf):
  * a command (argv with explicit lengths, binary safe) formatted into a buffer, and a
  * reader that takes bytes in any chunking and hands back whole replies. No I/O: the
  * transport (core/redis_conn.c) owns the socket. The reader bounds what a peer can make
