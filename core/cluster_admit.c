@@ -3,7 +3,8 @@
  * rpm/tpm (see core/cluster_admit.h).
  *
  * The one idea: Redis holds the same sliding windows as shared memory does on one host
- * ({minute, prev, cur} per window, a hash "<ns>:{k:<key id>}:req"), the script decides
+ * ({minute, prev, cur} per window; a key's RPM and TPM windows are one hash
+ * "<ns>:{k:<key id>}:rl", fields m p c and tm tp tc, read and written once per admission), the script decides
  * with the same arithmetic as policy/ratelimit.c on the server's clock (TIME), and returns
  * the windows as it found them; the C side then replays policy's take on that copy, so the
  * headers, Retry-After and the verdict come from one implementation (a disagreement with
@@ -64,6 +65,7 @@
 #include "core/region.h"
 #include "core/request_internal.h"
 #include "core/worker.h"
+#include "net/base/buf.h"
 #include "policy/choose.h"
 #include "policy/cost.h"
 #include "policy/ratelimit.h"
@@ -78,10 +80,15 @@
   "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                                            \
   "local function fmt(x) return string.format('%d', x) end\n"                                                          \
   "local function nonneg(x) if x < 0 then return 0 end return x end\n"                                                 \
-  "local function getw(k)\n"                                                                                           \
-  "  local v = redis.call('HMGET', k, 'm', 'p', 'c')\n"                                                                \
+  "local function getw(k, f)\n"                                                                                        \
+  "  local v = redis.call('HMGET', k, f .. 'm', f .. 'p', f .. 'c')\n"                                                 \
   "  local m = tonumber(v[1]) or 0\n"                                                                                  \
   "  return {m, tonumber(v[2]) or 0, tonumber(v[3]) or 0, m}\n"                                                        \
+  "end\n"                                                                                                              \
+  "local function getw2(k)\n"                                                                                          \
+  "  local v = redis.call('HMGET', k, 'm', 'p', 'c', 'tm', 'tp', 'tc')\n"                                              \
+  "  local m, tm = tonumber(v[1]) or 0, tonumber(v[4]) or 0\n"                                                         \
+  "  return {m, tonumber(v[2]) or 0, tonumber(v[3]) or 0, m}, {tm, tonumber(v[5]) or 0, tonumber(v[6]) or 0, tm}\n"    \
   "end\n"                                                                                                              \
   "local function roll(w)\n"                                                                                           \
   "  local m = math.floor(now / M)\n"                                                                                  \
@@ -90,20 +97,26 @@
   "    w[3] = 0; w[1] = m\n"                                                                                           \
   "  end\n"                                                                                                            \
   "end\n"                                                                                                              \
-  "local function putw(k, w)\n"                                                                                        \
-  "  redis.call('HSET', k, 'm', fmt(w[1]), 'p', fmt(w[2]), 'c', fmt(w[3]))\n"                                          \
+  "local function putw(k, f, w)\n"                                                                                     \
+  "  redis.call('HSET', k, f .. 'm', fmt(w[1]), f .. 'p', fmt(w[2]), f .. 'c', fmt(w[3]))\n"                           \
   "  if w[1] ~= w[4] then redis.call('PEXPIRE', k, 180000); w[4] = w[1] end\n"                                         \
+  "end\n"                                                                                                              \
+  "local function putw2(k, r, t)\n"                                                                                    \
+  "  redis.call('HSET', k, 'm', fmt(r[1]), 'p', fmt(r[2]), 'c', fmt(r[3]), 'tm', fmt(t[1]), 'tp', fmt(t[2]), 'tc', "   \
+  "fmt(t[3]))\n"                                                                                                       \
+  "  if r[1] ~= r[4] or t[1] ~= t[4] then redis.call('PEXPIRE', k, 180000); r[4] = r[1]; t[4] = t[1] end\n"            \
   "end\n"                                                                                                              \
   "local function apply_ops(kb, i)\n"                                                                                  \
   "  while i + 3 <= #ARGV do\n"                                                                                        \
   "    local op, k, a, b = ARGV[i], KEYS[kb + tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3]\n"                      \
-  "    if op == 'W' then\n"                                                                                            \
-  "      local taken, delta = tonumber(a), tonumber(b)\n"                                                              \
+  "    if op == 'W' or op == 'T' then\n"                                                                               \
+  "      local taken, delta, f = tonumber(a), tonumber(b), ''\n"                                                       \
+  "      if op == 'T' then f = 't' end\n"                                                                              \
   "      if taken == 0 then taken = now end\n"                                                                         \
-  "      local w = getw(k); roll(w)\n"                                                                                 \
+  "      local w = getw(k, f); roll(w)\n"                                                                              \
   "      local tm = math.floor(taken / M)\n"                                                                           \
-  "      if tm >= w[1] then w[3] = nonneg(w[3] + delta); putw(k, w)\n"                                                 \
-  "      elseif tm + 1 == w[1] then w[2] = nonneg(w[2] + delta); putw(k, w) end\n"                                     \
+  "      if tm >= w[1] then w[3] = nonneg(w[3] + delta); putw(k, f, w)\n"                                              \
+  "      elseif tm + 1 == w[1] then w[2] = nonneg(w[2] + delta); putw(k, f, w) end\n"                                  \
   "    elseif op == 'M' then\n"                                                                                        \
   "      local v, cur = tonumber(b), tonumber(redis.call('HGET', k, a) or '0') or 0\n"                                 \
   "      if v > 0 and v > cur then redis.call('HSET', k, a, b) end\n"                                                  \
@@ -138,8 +151,8 @@ const char sl_cluster_admit_lua[] =
                "  local p, c, e = view(w)\n"
                "  return weigh_up(p, M - e) + c <= limit - amount\n"
                "end\n"
-               "local function take(k, w, amount)\n"
-               "  roll(w); w[3] = nonneg(w[3]) + nonneg(amount); putw(k, w)\n"
+               "local function add(w, amount)\n"
+               "  roll(w); w[3] = nonneg(w[3]) + nonneg(amount)\n"
                "end\n"
                "local function spent_of(k, seed, ttl)\n"
                "  local mine = tonumber(redis.call('HGET', k, host) or '0') or 0\n"
@@ -166,35 +179,38 @@ const char sl_cluster_admit_lua[] =
                "local kseed, gseed, kttl, gttl = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14]), "
                "tonumber(ARGV[15])\n"
                "host = ARGV[16]\n"
-               "apply_ops(8, 17)\n"
-               "local kr, kt = getw(KEYS[1]), getw(KEYS[2])\n"
+               "apply_ops(6, 17)\n"
+               "local kr, kt = getw2(KEYS[1])\n"
                "local out = {0, 0, now, kr[1], kr[2], kr[3], kt[1], kt[2], kt[3], 0}\n"
                "if gb > 0 then\n"
-               "  local s = spent_of(KEYS[5], gseed, gttl) + others(KEYS[6], field)\n"
+               "  local s = spent_of(KEYS[4], gseed, gttl) + others(KEYS[5], field)\n"
                "  if s >= gb then out[1] = 3; out[2] = s; return out end\n"
                "end\n"
                "if kb > 0 then\n"
-               "  local s = spent_of(KEYS[3], kseed, kttl) + others(KEYS[4], field)\n"
+               "  local s = spent_of(KEYS[2], kseed, kttl) + others(KEYS[3], field)\n"
                "  if s >= kb then out[1] = 2; out[2] = s; return out end\n"
                "end\n"
                "if not fits(kr, rpm, 1) or not fits(kt, tpm, tokens) then out[1] = 1; return out end\n"
-               "if rpm > 0 then take(KEYS[1], kr, 1) end\n"
-               "if tpm > 0 then take(KEYS[2], kt, tokens) end\n"
+               "if rpm > 0 then add(kr, 1) end\n"
+               "if tpm > 0 then add(kt, tokens) end\n"
+               "if rpm > 0 or tpm > 0 then putw2(KEYS[1], kr, kt) end\n"
                "local v = fmt(resv) .. ':' .. fmt(now + rttl)\n"
-               "if gb > 0 then redis.call('HSET', KEYS[6], field, v); redis.call('PEXPIRE', KEYS[6], rttl) end\n"
-               "if kb > 0 then redis.call('HSET', KEYS[4], field, v); redis.call('PEXPIRE', KEYS[4], rttl) end\n"
+               "if gb > 0 then redis.call('HSET', KEYS[5], field, v); redis.call('PEXPIRE', KEYS[5], rttl) end\n"
+               "if kb > 0 then redis.call('HSET', KEYS[3], field, v); redis.call('PEXPIRE', KEYS[3], rttl) end\n"
                "if drpm ~= 0 or dtpm ~= 0 then\n"
-               "  local dr, dt = getw(KEYS[7]), getw(KEYS[8])\n"
+               "  local dr, dt = getw2(KEYS[6])\n"
                "  if fits(dr, drpm, 1) and fits(dt, dtpm, dtokens) then\n"
-               "    if drpm ~= 0 then take(KEYS[7], dr, 1) end\n"
-               "    if dtpm ~= 0 then take(KEYS[8], dt, dtokens) end\n"
+               "    if drpm ~= 0 then add(dr, 1) end\n"
+               "    if dtpm ~= 0 then add(dt, dtokens) end\n"
+               "    putw2(KEYS[6], dr, dt)\n"
                "    out[10] = 1\n"
                "  end\n"
                "end\n"
                "return out\n";
 
-/* Ops, four ARGV each: W <key#> <taken ms, 0: now> <delta>: policy's settle (the count of
- * the minute the units were taken in); M <key#> <host> <micro>: a host's spend field of a
+/* Ops, four ARGV each: W|T <key#> <taken ms, 0: now> <delta>: policy's settle (the count of
+ * the minute the units were taken in) on the request (W: fields m p c) or token (T: fields
+ * tm tp tc) window of a windows hash; M <key#> <host> <micro>: a host's spend field of a
  * spend hash set to max(field, micro); E <key#> <ttl s> -: the key's expiry, when it has
  * none (ttl > 0); D <key#> <field> -: drop a reservation. */
 const char sl_cluster_ops_lua[] = LUA_WINDOW "apply_ops(0, 1)\n"
@@ -254,6 +270,14 @@ struct pending {
 };
 
 static void batch_send(struct sl_worker *w, struct batch *b);
+
+/* v's decimal digits into b (at least 22 bytes), NUL-terminated; returns how many (no printf:
+ * an admission formats a dozen numbers). */
+static size_t i64s(char *b, int64_t v) {
+  if (v >= 0) return sl_fmt_u64((uint64_t)v, b);
+  b[0] = '-';
+  return 1 + sl_fmt_u64((uint64_t)0 - (uint64_t)v, b + 1);
+}
 
 int64_t sl_cluster_budget_micro(double usd) {
   int64_t p = sl_policy_budget_pico(usd);
@@ -338,12 +362,11 @@ static void rec_add(struct sl_worker *w, enum rec_kind kind, uint64_t id, int64_
 /* ---- key names ---- */
 
 struct names {
-  char kreq[160], ktok[160], kspend[180], kresv[160], gspend[160], gresv[160], dreq[400], dtok[400];
+  char kwin[160], kspend[180], kresv[160], gspend[160], gresv[160], dwin[400];
 };
 
 static void key_names(const struct sl_cluster *c, uint64_t id, int64_t period, struct names *n) {
-  snprintf(n->kreq, sizeof n->kreq, "%s:{k:%016" PRIx64 "}:req", c->ns, id);
-  snprintf(n->ktok, sizeof n->ktok, "%s:{k:%016" PRIx64 "}:tok", c->ns, id);
+  snprintf(n->kwin, sizeof n->kwin, "%s:{k:%016" PRIx64 "}:rl", c->ns, id);
   snprintf(n->kspend, sizeof n->kspend, "%s:{k:%016" PRIx64 "}:spend:%" PRId64, c->ns, id, period);
   snprintf(n->kresv, sizeof n->kresv, "%s:{k:%016" PRIx64 "}:resv", c->ns, id);
 }
@@ -355,8 +378,7 @@ static void gw_names(const struct sl_cluster *c, int64_t period, struct names *n
 
 static void dep_names(const struct sl_worker *w, size_t dep, struct names *n) {
   const char *id = w->cfg->deployments[dep].id ? w->cfg->deployments[dep].id : "?";
-  snprintf(n->dreq, sizeof n->dreq, "%s:{d:%.300s}:req", w->cluster->ns, id);
-  snprintf(n->dtok, sizeof n->dtok, "%s:{d:%.300s}:tok", w->cluster->ns, id);
+  snprintf(n->dwin, sizeof n->dwin, "%s:{d:%.300s}:rl", w->cluster->ns, id);
 }
 
 static void resv_field(const struct sl_worker *w, uint64_t seq, char *out, size_t cap) {
@@ -399,21 +421,25 @@ static void on_ops_reply(void *ud, const struct redisReply *r, const char *err) 
 
 /* The ops' four ARGV each into argv/lens (num: 48 bytes per op for the numbers). */
 static size_t ops_argv(const struct op *ops, size_t n, const char **argv, size_t *lens, char (*num)[48]) {
-  static const char *const names[] = {"W", "M", "E", "D"};
+  static const char *const names[] = {"W", "M", "E", "D", "T"};
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
     const struct op *x = &ops[i];
-    const char *nm = x->op == 'W' ? names[0] : x->op == 'M' ? names[1] : x->op == 'E' ? names[2] : names[3];
-    int l1 = snprintf(num[i], 24, "%d", x->key);
-    int l2 = snprintf(num[i] + 24, 24, "%" PRId64, x->b);
+    const char *nm = x->op == 'W'   ? names[0]
+                     : x->op == 'M' ? names[1]
+                     : x->op == 'E' ? names[2]
+                     : x->op == 'T' ? names[4]
+                                    : names[3];
+    size_t l1 = i64s(num[i], x->key);
+    size_t l2 = i64s(num[i] + 24, x->b);
     argv[k] = nm;
     lens[k++] = 1;
     argv[k] = num[i];
-    lens[k++] = (size_t)l1;
+    lens[k++] = l1;
     argv[k] = x->a;
     lens[k++] = strlen(x->a);
     argv[k] = num[i] + 24;
-    lens[k++] = (size_t)l2;
+    lens[k++] = l2;
   }
   return k;
 }
@@ -506,8 +532,6 @@ static int batch_add(struct sl_worker *w, struct ops *o) {
   return 0;
 }
 
-static void i64s(char *b, int64_t v) { snprintf(b, 48, "%" PRId64, v); }
-
 /* The expiry of a spend hash: its period's end + a day (0: a period without end). */
 static int64_t spend_ttl(int64_t period, int64_t duration_s, int64_t now) {
   return duration_s > 0 ? period + duration_s - now + 86400 : 0;
@@ -548,13 +572,13 @@ static void reconcile(struct sl_cluster *c) {
     i64s(at, r->at * SL_RATE_WINDOW_MS);
     if (r->kind == REC_KEY) {
       key_names(c, r->id, 0, &nm);
-      if (r->req) ops_add(&o, 'W', nm.kreq, at, r->req);
-      if (r->tok) ops_add(&o, 'W', nm.ktok, at, r->tok);
+      if (r->req) ops_add(&o, 'W', nm.kwin, at, r->req);
+      if (r->tok) ops_add(&o, 'T', nm.kwin, at, r->tok);
     } else if (r->kind == REC_DEP) {
       if (r->id >= w->cfg->ndeployments) continue;
       dep_names(w, (size_t)r->id, &nm);
-      if (r->req) ops_add(&o, 'W', nm.dreq, at, r->req);
-      if (r->tok) ops_add(&o, 'W', nm.dtok, at, r->tok);
+      if (r->req) ops_add(&o, 'W', nm.dwin, at, r->req);
+      if (r->tok) ops_add(&o, 'T', nm.dwin, at, r->tok);
     } else { /* this host's whole spend of the period: its field, not a delta */
       char name[200];
       if (!spend_field(w, &o, r->kind == REC_GW_SPEND, r->id, r->at, r->ttl_s, name)) continue;
@@ -926,38 +950,36 @@ enum sl_cluster_admit_rc sl_cluster_admit(struct sl_request *rq, const struct sl
   if (first >= 0)
     dep_names(w, (size_t)first, &nm);
   else {
-    snprintf(nm.dreq, sizeof nm.dreq, "%s:{d:}:req", c->ns);
-    snprintf(nm.dtok, sizeof nm.dtok, "%s:{d:}:tok", c->ns);
+    snprintf(nm.dwin, sizeof nm.dwin, "%s:{d:}:rl", c->ns);
   }
   char args[16][160];
   const struct sl_deployment *d = first >= 0 ? &w->cfg->deployments[first] : NULL;
-  snprintf(args[0], 160, "%" PRId64, p->rpm);
-  snprintf(args[1], 160, "%" PRId64, p->tpm);
-  snprintf(args[2], 160, "%" PRId64, p->tokens);
-  snprintf(args[3], 160, "%" PRId64, kb);
-  snprintf(args[4], 160, "%" PRId64, gb);
-  snprintf(args[5], 160, "%" PRId64, estimate_micro(rq, ask));
+  i64s(args[0], p->rpm);
+  i64s(args[1], p->tpm);
+  i64s(args[2], p->tokens);
+  i64s(args[3], kb);
+  i64s(args[4], gb);
+  i64s(args[5], estimate_micro(rq, ask));
   resv_field(w, cl->resv_seq, args[6], 160);
-  snprintf(args[7], 160, "%" PRIu64, (uint64_t)(w->cfg->timeout_s * 1000) + 60000);
-  snprintf(args[8], 160, "%" PRId64, d ? (d->rpm > 0 ? d->rpm : -1) : 0);
-  snprintf(args[9], 160, "%" PRId64, d ? (d->tpm > 0 ? d->tpm : -1) : 0);
-  snprintf(args[10], 160, "%" PRId64, rq->est_tokens);
-  snprintf(args[11], 160, "%" PRId64, kseed);
-  snprintf(args[12], 160, "%" PRId64, gseed);
-  snprintf(args[13], 160, "%" PRId64, cl->key_spend_ttl_s);
-  snprintf(args[14], 160, "%" PRId64, cl->gw_spend_ttl_s);
-  snprintf(args[15], 160, "%s", c->admit->host);
-  /* this iteration's settlements ride along (applied first): KEYS 9.., ARGV 17.. */
-  const char *argv[8 + 16 + BATCH_KEYS + 4 * BATCH_OPS] = {nm.kreq,   nm.ktok,  nm.kspend, nm.kresv,
-                                                           nm.gspend, nm.gresv, nm.dreq,   nm.dtok};
-  size_t lens[8 + 16 + BATCH_KEYS + 4 * BATCH_OPS];
+  i64s(args[7], (int64_t)(w->cfg->timeout_s * 1000) + 60000);
+  i64s(args[8], d ? (d->rpm > 0 ? d->rpm : -1) : 0);
+  i64s(args[9], d ? (d->tpm > 0 ? d->tpm : -1) : 0);
+  i64s(args[10], rq->est_tokens);
+  i64s(args[11], kseed);
+  i64s(args[12], gseed);
+  i64s(args[13], cl->key_spend_ttl_s);
+  i64s(args[14], cl->gw_spend_ttl_s);
+  memcpy(args[15], c->admit->host, strlen(c->admit->host) + 1); /* host[136] fits args[15] */
+  /* this iteration's settlements ride along (applied first): KEYS 7.., ARGV 17.. */
+  const char *argv[6 + 16 + BATCH_KEYS + 4 * BATCH_OPS] = {nm.kwin, nm.kspend, nm.kresv, nm.gspend, nm.gresv, nm.dwin};
+  size_t lens[6 + 16 + BATCH_KEYS + 4 * BATCH_OPS];
   char num[BATCH_OPS][48];
   struct batch *b = c->admit->batch;
-  size_t nk = 8, na = 16;
-  if (b && b->nops) nk += batch_keys(b, argv + 8, lens + 8);
+  size_t nk = 6, na = 16;
+  if (b && b->nops) nk += batch_keys(b, argv + 6, lens + 6);
   for (int i = 0; i < 16; i++) argv[nk + (size_t)i] = args[i];
   for (size_t i = 0; i < nk + 16; i++)
-    if (i < 8 || i >= nk) lens[i] = strlen(argv[i]);
+    if (i < 6 || i >= nk) lens[i] = strlen(argv[i]);
   if (b && b->nops) na += ops_argv(b->ops, b->nops, argv + nk + 16, lens + nk + 16, num);
   rq->open_handles++; /* the request lives until the reply (or its timeout) comes */
   cl->ticket = sl_redis_eval(c->cmd, &c->admit->admit, on_admit_reply, p, (int)nk, (int)na, argv, lens);
@@ -990,7 +1012,7 @@ void sl_cluster_admit_settle(struct sl_worker *w, struct sl_tenancy_hold *hold, 
   i64s(taken, (int64_t)cl->taken_ms);
   if (mode == SL_CLUSTER_REDIS) {
     resv_field(w, cl->resv_seq, field, sizeof field);
-    if (tok_delta) ops_add(&o, 'W', nm.ktok, taken, tok_delta);
+    if (tok_delta) ops_add(&o, 'T', nm.kwin, taken, tok_delta);
     if (cl->key_budget) ops_add(&o, 'D', nm.kresv, field, 0);
     if (cl->gw_budget) ops_add(&o, 'D', nm.gresv, field, 0);
     if (cl->first_dep > 0 && cl->first_dep_ok && (size_t)cl->first_dep <= w->cfg->ndeployments) {
@@ -999,8 +1021,8 @@ void sl_cluster_admit_settle(struct sl_worker *w, struct sl_tenancy_hold *hold, 
       const struct sl_deployment *d = &w->cfg->deployments[cl->first_dep - 1];
       dep_names(w, (size_t)cl->first_dep - 1, &nm);
       if (d->rpm != 0 || d->tpm != 0) {
-        ops_add(&o, 'W', nm.dreq, taken, -1);
-        if (cl->dep_tokens > 0) ops_add(&o, 'W', nm.dtok, taken, -cl->dep_tokens);
+        ops_add(&o, 'W', nm.dwin, taken, -1);
+        if (cl->dep_tokens > 0) ops_add(&o, 'T', nm.dwin, taken, -cl->dep_tokens);
       }
     }
     cl->first_dep = 0;
@@ -1054,8 +1076,8 @@ bool sl_cluster_dep_begin(struct sl_worker *w, size_t dep, bool probe, int64_t e
   struct names nm;
   struct ops o = {0};
   dep_names(w, dep, &nm);
-  if (d->rpm > 0) ops_add(&o, 'W', nm.dreq, "0", 1);
-  if (d->tpm > 0 && est_tokens > 0) ops_add(&o, 'W', nm.dtok, "0", est_tokens);
+  if (d->rpm > 0) ops_add(&o, 'W', nm.dwin, "0", 1);
+  if (d->tpm > 0 && est_tokens > 0) ops_add(&o, 'T', nm.dwin, "0", est_tokens);
   if (batch_add(w, &o))
     rec_add(w, REC_DEP, dep, (int64_t)(wall_ms() / SL_RATE_WINDOW_MS), d->rpm > 0, d->tpm > 0 ? est_tokens : 0, 0, 0);
   return true;

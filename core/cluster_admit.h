@@ -48,16 +48,14 @@ bool sl_cluster_dep_begin(struct sl_worker *w, size_t dep, bool probe, int64_t e
 int64_t sl_cluster_budget_micro(double usd);
 
 /* The scripts' Lua (exported for test/unit/test_cluster_admit.c, which runs them on a
- * real redis-server against policy/ratelimit.c). admit: KEYS kreq ktok kspend kresv
- * gspend gresv dreq dtok; ARGV rpm tpm tokens key_budget gw_budget resv_micro resv_field
- * resv_ttl_ms dep_rpm dep_tpm dep_tokens key_seed gw_seed key_ttl_s gw_ttl_s host (kspend
- * and gspend are hashes: one field per host, its spend; the seeds are the admitting host's
- * own spend, written as max(field, seed) into its field `host`; the budget checks the
- * fields' sum); reply
- * {verdict (0 ok, 1 rate, 2 key budget, 3 gateway budget), spent, now_ms, the key's request
- * window m p c and token window m p c as found, deployment counted (0/1)}; ops (settlements
- * of the same loop iteration) may follow: KEYS 9.., ARGV 17.., applied first. ops: see the
- * file. */
+ * real redis-server against policy/ratelimit.c). admit: KEYS kwin kspend kresv gspend
+ * gresv dwin (kwin, dwin: one hash, request window m p c + token window tm tp tc); ARGV rpm tpm tokens key_budget
+ * gw_budget resv_micro resv_field resv_ttl_ms dep_rpm dep_tpm dep_tokens key_seed gw_seed key_ttl_s gw_ttl_s host
+ * (kspend and gspend are hashes: one field per host, its spend; the seeds are the admitting host's own spend, written
+ * as max(field, seed) into its field `host`; the budget checks the fields' sum); reply {verdict (0 ok, 1 rate, 2 key
+ * budget, 3 gateway budget), spent, now_ms, the key's request window m p c and token window m p c as found, deployment
+ * counted (0/1)}; ops (settlements of the same loop iteration) may follow: KEYS 7.., ARGV 17.., applied first. ops: see
+ * the file. */
 extern const char sl_cluster_admit_lua[], sl_cluster_ops_lua[];
 
 #endif

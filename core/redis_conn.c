@@ -122,7 +122,7 @@ static int sock_flush(struct rc_sock *s, char *err, size_t errlen);
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
-static int obuf_add(struct rc_obuf *b, const char *p, size_t n) {
+static int obuf_reserve(struct rc_obuf *b, size_t n) {
   if (b->len + n > b->cap) {
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + n) cap *= 2;
@@ -131,6 +131,11 @@ static int obuf_add(struct rc_obuf *b, const char *p, size_t n) {
     b->p = q;
     b->cap = cap;
   }
+  return 0;
+}
+
+static int obuf_add(struct rc_obuf *b, const char *p, size_t n) {
+  if (obuf_reserve(b, n)) return -ENOMEM;
   memcpy(b->p + b->len, p, n);
   b->len += n;
   return 0;
@@ -303,16 +308,29 @@ void sl_redis_flush(struct sl_redis *r) {
 static void arm_reply_timer(struct sl_redis *r);
 static void on_conn_timer(uv_timer_t *t);
 
-/* Formats and sends one command and queues its entry. Returns 0 or -errno (nothing
- * queued). A write that fails here breaks the connection later (from t_conn), so the
- * entry is still accepted and gets its callback then. */
-static int enqueue_raw(struct sl_redis *r, struct rc_ent *e, const char *cmd, size_t len) {
+/* A command to format straight into the write buffer. */
+struct rc_fmt {
+  int argc;
+  const char *const *argv;
+  const size_t *lens;
+};
+
+/* Sends one command (cmd, or f formatted in place: len from sl_resp_format_len) and
+ * queues its entry. Returns 0 or -errno (nothing queued). A write that fails here breaks
+ * the connection later (from t_conn), so the entry is still accepted and gets its
+ * callback then. */
+static int enqueue_raw(struct sl_redis *r, struct rc_ent *e, const char *cmd, size_t len, const struct rc_fmt *f) {
   struct rc_sock *s = r->s;
   if (!s || s->dead) return -ENOTCONN;
   if (q_push(&r->q, e)) return -ENOMEM;
   if (e->kind == K_USER) r->nuser++;
   char err[256];
-  int rc = obuf_add(&s->out, cmd, len);
+  int rc;
+  if (f) {
+    rc = obuf_reserve(&s->out, len);
+    if (!rc) s->out.len += sl_resp_format_to(s->out.p + s->out.len, f->argc, f->argv, f->lens);
+  } else
+    rc = obuf_add(&s->out, cmd, len);
   if (rc)
     snprintf(err, sizeof err, "out of memory for the write buffer");
   else if (!uv_is_active((uv_handle_t *)&r->p_flush)) /* one write per loop iteration */
@@ -327,6 +345,15 @@ static int enqueue_raw(struct sl_redis *r, struct rc_ent *e, const char *cmd, si
 
 static uint64_t enqueue(struct sl_redis *r, enum rc_kind kind, sl_redis_cb cb, void *ud, int argc,
                         const char *const *argv, const size_t *lens, struct sl_redis_script *script) {
+  if (!script) { /* nothing to keep: formatted straight into the write buffer */
+    size_t n = sl_resp_format_len(argc, argv, lens);
+    if (!n) return 0;
+    struct rc_ent e = {.deadline = uv_now(r->loop) + r->o.timeout_ms, .cb = cb, .ud = ud, .kind = (uint8_t)kind};
+    if (kind == K_USER) e.ticket = r->next_ticket++;
+    const struct rc_fmt f = {argc, argv, lens};
+    if (enqueue_raw(r, &e, NULL, n, &f)) return 0;
+    return kind == K_USER ? e.ticket : 1;
+  }
   char *cmd;
   long len = sl_resp_format(&cmd, argc, argv, lens);
   if (len <= 0) return 0;
@@ -337,7 +364,7 @@ static uint64_t enqueue(struct sl_redis *r, enum rc_kind kind, sl_redis_cb cb, v
     e.cmd = cmd;
     e.cmdlen = (size_t)len;
   }
-  if (enqueue_raw(r, &e, cmd, (size_t)len)) {
+  if (enqueue_raw(r, &e, cmd, (size_t)len, NULL)) {
     sl_resp_cmd_free(cmd);
     return 0;
   }
@@ -547,7 +574,8 @@ static void on_reply(struct sl_redis *r, redisReply *rep) {
       struct rc_ent again = e;
       again.retried = true;
       again.deadline = uv_now(r->loop) + r->o.timeout_ms;
-      if (enqueue(r, K_LOAD, NULL, e.script, 3, a, l, NULL) && enqueue_raw(r, &again, e.cmd, e.cmdlen) == 0) return;
+      if (enqueue(r, K_LOAD, NULL, e.script, 3, a, l, NULL) && enqueue_raw(r, &again, e.cmd, e.cmdlen, NULL) == 0)
+        return;
       sl_resp_cmd_free(e.cmd);
       if (e.cb) e.cb(e.ud, NULL, "connection lost");
       return;

@@ -4,6 +4,7 @@
  * allocating whatever a peer announces. */
 #include "store/redis_resp.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,24 +24,62 @@ static void *bounded_create_array(const redisReadTask *task, int elements) {
   return default_create_array(task, elements);
 }
 
-long sl_resp_format(char **out, int argc, const char *const *argv, const size_t *lens) {
-  *out = NULL;
-  if (argc <= 0 || !argv || !lens) return -1;
-  for (int i = 0; i < argc; i++)
-    if (!argv[i] && lens[i]) return -1;
-  char *cmd = NULL;
-  int n = redisFormatCommandArgv(&cmd, argc, (const char **)argv, lens);
-  if (n <= 0 || !cmd) {
-    free(cmd);
-    return -1;
+static size_t ndigits(size_t v) {
+  size_t n = 1;
+  while (v >= 10) {
+    v /= 10;
+    n++;
   }
-  *out = cmd;
   return n;
 }
 
-void sl_resp_cmd_free(char *cmd) {
-  if (cmd) redisFreeCommand(cmd);
+static char *put_uint(char *p, size_t v) {
+  size_t n = ndigits(v);
+  for (size_t i = n; i-- > 0; v /= 10) p[i] = (char)('0' + v % 10);
+  return p + n;
 }
+
+size_t sl_resp_format_len(int argc, const char *const *argv, const size_t *lens) {
+  if (argc <= 0 || !argv || !lens) return 0;
+  size_t n = 1 + ndigits((size_t)argc) + 2; /* *<argc>\r\n */
+  for (int i = 0; i < argc; i++) {
+    if (!argv[i] && lens[i]) return 0;
+    n += 1 + ndigits(lens[i]) + 2 + lens[i] + 2; /* $<len>\r\n<bytes>\r\n */
+  }
+  return n;
+}
+
+size_t sl_resp_format_to(char *dst, int argc, const char *const *argv, const size_t *lens) {
+  char *p = dst;
+  *p++ = '*';
+  p = put_uint(p, (size_t)argc);
+  *p++ = '\r';
+  *p++ = '\n';
+  for (int i = 0; i < argc; i++) {
+    *p++ = '$';
+    p = put_uint(p, lens[i]);
+    *p++ = '\r';
+    *p++ = '\n';
+    if (lens[i]) memcpy(p, argv[i], lens[i]);
+    p += lens[i];
+    *p++ = '\r';
+    *p++ = '\n';
+  }
+  return (size_t)(p - dst);
+}
+
+long sl_resp_format(char **out, int argc, const char *const *argv, const size_t *lens) {
+  *out = NULL;
+  size_t n = sl_resp_format_len(argc, argv, lens);
+  if (!n || n > (size_t)LONG_MAX) return -1;
+  char *cmd = malloc(n);
+  if (!cmd) return -1;
+  sl_resp_format_to(cmd, argc, argv, lens);
+  *out = cmd;
+  return (long)n;
+}
+
+void sl_resp_cmd_free(char *cmd) { free(cmd); }
 
 struct sl_resp_reader *sl_resp_reader_new(void) {
   struct sl_resp_reader *rd = calloc(1, sizeof *rd);

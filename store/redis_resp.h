@@ -1,4 +1,5 @@
-/* store/redis_resp: Redis's wire format (RESP2) as pure functions over hiredis's codec:
+/* store/redis_resp: Redis's wire format (RESP2) as pure functions (the reader is hiredis's;
+ * the formatter is ours, byte for byte hiredis's redisFormatCommandArgv, without printf):
  * a command (argv with explicit lengths, binary safe) formatted into a buffer, and a
  * reader that takes bytes in any chunking and hands back whole replies. No I/O: the
  * transport (core/redis_conn.c) owns the socket. The reader bounds what a peer can make
@@ -20,6 +21,11 @@
  * sl_resp_cmd_free), or -1 on bad arguments / out of memory. */
 long sl_resp_format(char **out, int argc, const char *const *argv, const size_t *lens);
 void sl_resp_cmd_free(char *cmd);
+/* The same bytes written in place (no allocation, no copy): sl_resp_format_len is the
+ * exact length (0 on bad arguments), sl_resp_format_to writes that many into dst and
+ * returns it. */
+size_t sl_resp_format_len(int argc, const char *const *argv, const size_t *lens);
+size_t sl_resp_format_to(char *dst, int argc, const char *const *argv, const size_t *lens);
 
 struct sl_resp_reader;
 struct sl_resp_reader *sl_resp_reader_new(void);

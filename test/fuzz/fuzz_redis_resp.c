@@ -97,6 +97,16 @@ static void check_format(const uint8_t *in, size_t n) {
   char *cmd;
   long len = sl_resp_format(&cmd, argc, argv, lens);
   if (len <= 0) __builtin_trap();
+  /* the same bytes as hiredis's formatter, and in place */
+  char *ref = NULL;
+  int rn = redisFormatCommandArgv(&ref, argc, argv, lens);
+  size_t n2 = sl_resp_format_len(argc, argv, lens);
+  char *direct = malloc(n2 ? n2 : 1);
+  if (rn != len || !ref || memcmp(ref, cmd, (size_t)len) || n2 != (size_t)len || !direct ||
+      sl_resp_format_to(direct, argc, argv, lens) != n2 || memcmp(direct, cmd, n2))
+    __builtin_trap();
+  free(direct);
+  redisFreeCommand(ref);
   struct sl_resp_reader *rd = sl_resp_reader_new();
   char err[160];
   redisReply *r = NULL;

@@ -284,7 +284,7 @@ test('Redis killed mid-load: only 429s within limits, each host on its share, me
   assert.ok(downOk >= 3, `served while degraded: ${downOk}`);
   let total = -1;
   await pollUntil(async () => {
-    const ks = await redis.cmd('KEYS', 'sluice:{k:*}:req');
+    const ks = await redis.cmd('KEYS', 'sluice:{k:*}:rl');
     if (ks.length !== 1) return false;
     const [p, c] = await redis.cmd('HMGET', ks[0], 'p', 'c');
     total = Number(p ?? 0) + Number(c ?? 0);

@@ -60,17 +60,26 @@ static void kill_srv(void) {
 
 static redisReply *cmd(int argc, const char **argv) { return redisCommandArgv(rc, argc, argv, NULL); }
 
-static void set_window(const char *k, int64_t m, int64_t p, int64_t c) {
-  char a[32], b[32], d[32];
+/* A windows hash holds two windows: f "" the request window (fields m p c), f "t" the
+ * token window (tm tp tc). */
+static void set_window(const char *k, const char *f, int64_t m, int64_t p, int64_t c) {
+  char a[32], b[32], d[32], fm[8], fp[8], fc[8];
   snprintf(a, sizeof a, "%" PRId64, m);
   snprintf(b, sizeof b, "%" PRId64, p);
   snprintf(d, sizeof d, "%" PRId64, c);
-  const char *argv[] = {"HSET", k, "m", a, "p", b, "c", d};
+  snprintf(fm, sizeof fm, "%sm", f);
+  snprintf(fp, sizeof fp, "%sp", f);
+  snprintf(fc, sizeof fc, "%sc", f);
+  const char *argv[] = {"HSET", k, fm, a, fp, b, fc, d};
   freeReplyObject(cmd(8, argv));
 }
 
-static struct sl_rate_window get_window(const char *k) {
-  const char *argv[] = {"HMGET", k, "m", "p", "c"};
+static struct sl_rate_window get_window(const char *k, const char *f) {
+  char fm[8], fp[8], fc[8];
+  snprintf(fm, sizeof fm, "%sm", f);
+  snprintf(fp, sizeof fp, "%sp", f);
+  snprintf(fc, sizeof fc, "%sc", f);
+  const char *argv[] = {"HMGET", k, fm, fp, fc};
   redisReply *r = cmd(5, argv);
   struct sl_rate_window w = {0, 0, 0};
   if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
@@ -117,11 +126,10 @@ static bool admit(const struct admit_args *a, int64_t x[10]) {
   snprintf(v[13], 64, "%" PRId64, a->kttl);
   snprintf(v[14], 64, "0");
   snprintf(v[15], 64, "%s", a->host ? a->host : "A");
-  const char *argv[3 + 8 + 16] = {
-      "EVAL",         sl_cluster_admit_lua, "8",           "t:{k:1}:req", "t:{k:1}:tok", "t:{k:1}:spend:0",
-      "t:{k:1}:resv", "t:{gw}:spend:0",     "t:{gw}:resv", "t:{d:x}:req", "t:{d:x}:tok"};
-  for (int i = 0; i < 16; i++) argv[11 + i] = v[i];
-  redisReply *r = cmd(27, argv);
+  const char *argv[3 + 6 + 16] = {"EVAL",         sl_cluster_admit_lua, "6",           "t:{k:1}:rl", "t:{k:1}:spend:0",
+                                  "t:{k:1}:resv", "t:{gw}:spend:0",     "t:{gw}:resv", "t:{d:x}:rl"};
+  for (int i = 0; i < 16; i++) argv[9 + i] = v[i];
+  redisReply *r = cmd(25, argv);
   bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 10;
   if (!ok) printf("admit reply: %s\n", r && r->str ? r->str : "?");
   for (size_t i = 0; ok && i < 10; i++) x[i] = r->element[i]->integer;
@@ -149,8 +157,8 @@ static void test_windows_match_policy(void) {
     int64_t offs[] = {0, 0, 0, -1, -1, -2, -5, 1};
     struct sl_rate_window r0 = {m + offs[rnd() % 8], rnd_in(0, rpm ? rpm * 2 : 50), rnd_in(0, rpm ? rpm : 50)};
     struct sl_rate_window t0 = {m + offs[rnd() % 8], rnd_in(0, tpm ? tpm * 2 : 5000), rnd_in(0, tpm ? tpm : 5000)};
-    set_window("t:{k:1}:req", (int64_t)r0.minute, r0.prev, r0.cur);
-    set_window("t:{k:1}:tok", (int64_t)t0.minute, t0.prev, t0.cur);
+    set_window("t:{k:1}:rl", "", (int64_t)r0.minute, r0.prev, r0.cur);
+    set_window("t:{k:1}:rl", "t", (int64_t)t0.minute, t0.prev, t0.cur);
     int64_t tokens = rnd_in(0, tpm ? tpm + tpm / 4 + 1 : 3000);
     struct admit_args a = {.rpm = rpm, .tpm = tpm, .tokens = tokens};
     int64_t x[10];
@@ -161,7 +169,7 @@ static void test_windows_match_policy(void) {
     if ((p != 0) != (x[0] == 1)) disagreements++;
     if (x[0] == 0) {
       admitted++;
-      struct sl_rate_window ra = get_window("t:{k:1}:req"), ta = get_window("t:{k:1}:tok");
+      struct sl_rate_window ra = get_window("t:{k:1}:rl", ""), ta = get_window("t:{k:1}:rl", "t");
       /* a window the script did not touch (limit 0) stays as set */
       if (rpm) CHECK(same(&ra, &r0));
       if (tpm) CHECK(same(&ta, &t0));
@@ -181,17 +189,17 @@ static void test_settle_matches_policy(void) {
     uint64_t m = server_minute();
     int64_t offs[] = {0, 0, -1, -2, 1};
     struct sl_rate_window w = {m + offs[rnd() % 5], rnd_in(0, 5000), rnd_in(0, 5000)};
-    set_window("t:{k:1}:tok", (int64_t)w.minute, w.prev, w.cur);
+    set_window("t:{k:1}:rl", "t", (int64_t)w.minute, w.prev, w.cur);
     int64_t toffs[] = {0, -1, -2, 1};
     uint64_t taken = (m + toffs[rnd() % 4]) * SL_RATE_WINDOW_MS + (uint64_t)rnd_in(0, 59999);
     int64_t reserved = rnd_in(0, 3000), actual = rnd_in(0, 3000);
     char ts[32], d[32];
     snprintf(ts, sizeof ts, "%" PRIu64, taken);
     snprintf(d, sizeof d, "%" PRId64, actual - reserved);
-    const char *argv[] = {"EVAL", sl_cluster_ops_lua, "1", "t:{k:1}:tok", "W", "1", ts, d};
+    const char *argv[] = {"EVAL", sl_cluster_ops_lua, "1", "t:{k:1}:rl", "T", "1", ts, d};
     freeReplyObject(cmd(8, argv));
     uint64_t after = server_minute();
-    struct sl_rate_window got = get_window("t:{k:1}:tok");
+    struct sl_rate_window got = get_window("t:{k:1}:rl", "t");
     if (after != m) continue; /* a minute turned between the two reads: not comparable */
     struct sl_rate_window want = w;
     sl_policy_rate_settle(&want, taken, reserved, actual, m * SL_RATE_WINDOW_MS + 1);
@@ -243,7 +251,7 @@ static void test_budgets(void) {
   reset();
   struct admit_args k = {.rpm = 5, .kb = 10, .kseed = 10};
   CHECK(admit(&k, x) && x[0] == 2);
-  struct sl_rate_window w = get_window("t:{k:1}:req");
+  struct sl_rate_window w = get_window("t:{k:1}:rl", "");
   CHECK(w.cur == 0);
 }
 
@@ -337,14 +345,14 @@ static void test_deployment(void) {
   struct admit_args a = {.drpm = 3, .dtpm = -1, .dtokens = 10};
   for (int i = 0; i < 3; i++) CHECK(admit(&a, x) && x[0] == 0 && x[9] == 1);
   CHECK(admit(&a, x) && x[0] == 0 && x[9] == 0); /* full: the request is still admitted */
-  struct sl_rate_window t = get_window("t:{d:x}:tok");
+  struct sl_rate_window t = get_window("t:{d:x}:rl", "t");
   CHECK(t.cur == 30); /* the unlimited side counted (usage-based routing reads it) */
   /* a key refusal counts nothing on the deployment */
   reset();
   struct admit_args k = {.rpm = 1, .drpm = 3};
   CHECK(admit(&k, x) && x[0] == 0 && x[9] == 1);
   CHECK(admit(&k, x) && x[0] == 1 && x[9] == 0);
-  CHECK(get_window("t:{d:x}:req").cur == 1);
+  CHECK(get_window("t:{d:x}:rl", "").cur == 1);
 }
 
 static void test_budget_micro(void) {
@@ -381,7 +389,7 @@ static int64_t pttl_of(const char *k) {
   return v;
 }
 
-/* Settlement ops riding on an admission (KEYS 9.., ARGV 17.., key numbers relative to the
+/* Settlement ops riding on an admission (KEYS 7.., ARGV 17.., key numbers relative to the
  * ops' own keys): applied first, exactly as the ops script applies them; the admission
  * itself answers as without them. A window gets its expiry when its minute changes (a new
  * key, a roll), not on every write. */
@@ -391,29 +399,27 @@ static void test_ops_on_admission(void) {
     uint64_t m = server_minute();
     int64_t offs[] = {0, 0, -1, -2, 1};
     struct sl_rate_window w = {m + offs[rnd() % 5], rnd_in(0, 5000), rnd_in(0, 5000)};
-    set_window("t:{k:2}:tok", (int64_t)w.minute, w.prev, w.cur);
-    set_window("t:{k:3}:tok", (int64_t)w.minute, w.prev, w.cur);
+    set_window("t:{k:2}:rl", "t", (int64_t)w.minute, w.prev, w.cur);
+    set_window("t:{k:3}:rl", "t", (int64_t)w.minute, w.prev, w.cur);
     int64_t toffs[] = {0, -1, 1};
     uint64_t taken = (m + toffs[rnd() % 3]) * SL_RATE_WINDOW_MS + (uint64_t)rnd_in(0, 59999);
     char ts[32], d[32];
     snprintf(ts, sizeof ts, "%" PRIu64, taken);
     snprintf(d, sizeof d, "%" PRId64, rnd_in(-3000, 3000));
     /* the reference: the ops script on key 3 */
-    const char *ref[] = {"EVAL", sl_cluster_ops_lua, "1", "t:{k:3}:tok", "W", "1", ts, d};
+    const char *ref[] = {"EVAL", sl_cluster_ops_lua, "1", "t:{k:3}:rl", "T", "1", ts, d};
     freeReplyObject(cmd(8, ref));
     /* the same op on key 2, riding on an admission of key 1 (rpm 5) */
     const char *argv[] = {"EVAL",
                           sl_cluster_admit_lua,
-                          "9",
-                          "t:{k:1}:req",
-                          "t:{k:1}:tok",
+                          "7",
+                          "t:{k:1}:rl",
                           "t:{k:1}:spend:0",
                           "t:{k:1}:resv",
                           "t:{gw}:spend:0",
                           "t:{gw}:resv",
-                          "t:{d:x}:req",
-                          "t:{d:x}:tok",
-                          "t:{k:2}:tok",
+                          "t:{d:x}:rl",
+                          "t:{k:2}:rl",
                           "5",
                           "0",
                           "0",
@@ -430,23 +436,23 @@ static void test_ops_on_admission(void) {
                           "0",
                           "0",
                           "A",
-                          "W",
+                          "T",
                           "1",
                           ts,
                           d};
-    redisReply *r = cmd(32, argv);
+    redisReply *r = cmd(30, argv);
     bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 10 && r->element[0]->integer == 0;
     freeReplyObject(r);
     if (server_minute() != m) continue;
     CHECK(ok);
-    struct sl_rate_window a = get_window("t:{k:2}:tok"), b = get_window("t:{k:3}:tok");
+    struct sl_rate_window a = get_window("t:{k:2}:rl", "t"), b = get_window("t:{k:3}:rl", "t");
     CHECK(same(&a, &b));
-    struct sl_rate_window k1 = get_window("t:{k:1}:req");
+    struct sl_rate_window k1 = get_window("t:{k:1}:rl", "");
     CHECK(k1.minute == m && k1.cur == 1);
-    CHECK(pttl_of("t:{k:1}:req") > 170000); /* a new window: its expiry set */
+    CHECK(pttl_of("t:{k:1}:rl") > 170000); /* a new window: its expiry set */
     /* an op that rolled the window sets the expiry; one that did not leaves it as it was */
-    if (w.minute < m && taken / SL_RATE_WINDOW_MS + 1 >= m) CHECK(pttl_of("t:{k:2}:tok") > 170000);
-    if (w.minute >= m) CHECK(pttl_of("t:{k:2}:tok") == -1);
+    if (w.minute < m && taken / SL_RATE_WINDOW_MS + 1 >= m) CHECK(pttl_of("t:{k:2}:rl") > 170000);
+    if (w.minute >= m) CHECK(pttl_of("t:{k:2}:rl") == -1);
   }
 }
 

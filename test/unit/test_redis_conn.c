@@ -208,6 +208,36 @@ static void test_resp_codec(void) {
   CHECK(cmd && memcmp(cmd, want, sizeof want - 1) == 0);
   sl_resp_cmd_free(cmd);
   CHECK(sl_resp_format(&cmd, 0, argv, lens) == -1);
+  CHECK(sl_resp_format_len(0, argv, lens) == 0);
+  /* in place: the same bytes as hiredis's redisFormatCommandArgv, on random argv */
+  unsigned seed = 12345;
+  for (int it = 0; it < 2000; it++) {
+    char bytes[16][300];
+    const char *av[16];
+    size_t al[16];
+    seed = seed * 1103515245u + 12345u;
+    int ac = 1 + (int)((seed >> 8) % 16);
+    for (int i = 0; i < ac; i++) {
+      seed = seed * 1103515245u + 12345u;
+      al[i] = (seed >> 8) % (i % 3 == 0 ? 300 : 12);
+      for (size_t j = 0; j < al[i]; j++) {
+        seed = seed * 1103515245u + 12345u;
+        bytes[i][j] = (char)(seed >> 16);
+      }
+      av[i] = bytes[i];
+    }
+    char *ref = NULL;
+    int rn = redisFormatCommandArgv(&ref, ac, av, al);
+    size_t dn = sl_resp_format_len(ac, av, al);
+    char *direct = malloc(dn + 1);
+    CHECK(rn > 0 && dn == (size_t)rn && direct);
+    if (direct && ref && dn == (size_t)rn) {
+      CHECK(sl_resp_format_to(direct, ac, av, al) == dn);
+      CHECK(memcmp(direct, ref, dn) == 0);
+    }
+    free(direct);
+    redisFreeCommand(ref);
+  }
 
   struct sl_resp_reader *rd = sl_resp_reader_new();
   char err[160];
