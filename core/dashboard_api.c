@@ -31,12 +31,6 @@
 #define WINDOW_MS 60000
 #define LIMIT_MAX 500
 
-static double bits_to_d(uint64_t b) {
-  double d;
-  memcpy(&d, &b, sizeof d);
-  return d;
-}
-
 static uint64_t wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -411,7 +405,7 @@ cJSON *sl__dash_deployments(struct sl_worker *w) {
     }
     cJSON_AddStringToObject(x, "state", state);
     cJSON_AddNumberToObject(x, "cooldown_left_ms", (double)left);
-    double e = bits_to_d(atomic_load(&s->ewma_ms_bits)), et = bits_to_d(atomic_load(&s->ewma_ttft_ms_bits));
+    double e = sl_shm_bits_to_d(atomic_load(&s->ewma_ms_bits)), et = sl_shm_bits_to_d(atomic_load(&s->ewma_ttft_ms_bits));
     if (e > 0 && isfinite(e))
       cJSON_AddNumberToObject(x, "ewma_latency_ms", round(e * 10) / 10);
     else

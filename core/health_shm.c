@@ -17,17 +17,6 @@ _Static_assert(SL_SHM_SKETCH == SL_SKETCH_BUCKETS, "shared sketch and policy ske
 #define EWMA_TAU_MS 5000.0
 #define SKETCH_MAX_TOTAL 4000
 
-static double bits_to_d(uint64_t b) {
-  double d;
-  memcpy(&d, &b, sizeof d);
-  return d;
-}
-static uint64_t d_to_bits(double d) {
-  uint64_t b;
-  memcpy(&b, &d, sizeof b);
-  return b;
-}
-
 uint64_t sl_health_minute_left(void) { return SL_RATE_WINDOW_MS - sl_now_ms() % SL_RATE_WINDOW_MS; }
 
 /* Copies between the shm window (plain fields under the lock) and policy's. */
@@ -70,7 +59,7 @@ void sl_health_snapshot(struct sl_worker *w, const struct sl_group *g, const boo
     /* The EWMA decays while a deployment gets no traffic, so one that was slow is
      * tried again after a while instead of being shunned forever. */
     bool ttft = stream && atomic_load(&d->ewma_ttft_ms_bits) != 0;
-    double e = bits_to_d(atomic_load(ttft ? &d->ewma_ttft_ms_bits : &d->ewma_ms_bits));
+    double e = sl_shm_bits_to_d(atomic_load(ttft ? &d->ewma_ttft_ms_bits : &d->ewma_ms_bits));
     uint64_t at = atomic_load(ttft ? &d->ewma_ttft_at_ms : &d->ewma_at_ms);
     c->ewma_ms = e > 0 && now > at ? sl_policy_ewma_decay(e, now - at, EWMA_TAU_MS) : e;
     c->inflight = atomic_load(&d->inflight);
@@ -118,9 +107,9 @@ bool sl_health_begin_limits(struct sl_worker *w, size_t dep, bool probe, int64_t
 
 static void ewma_update(_Atomic uint64_t *bits, _Atomic uint64_t *at, double sample, uint64_t now) {
   uint64_t prev_at = atomic_load(at);
-  double prev = bits_to_d(atomic_load(bits));
+  double prev = sl_shm_bits_to_d(atomic_load(bits));
   double v = sl_policy_ewma(prev, sample, prev_at ? now - prev_at : 0, EWMA_TAU_MS);
-  atomic_store(bits, d_to_bits(v));
+  atomic_store(bits, sl_shm_d_to_bits(v));
   atomic_store(at, now);
 }
 

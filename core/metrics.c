@@ -333,12 +333,6 @@ static void put_histogram(struct sl_buf *b, const char *name, const struct serie
   put_histogram_n(b, name, se, buckets, sum_us, bucket_le, SL_SHM_LAT_BUCKETS);
 }
 
-static double bits_to_d(uint64_t bits) {
-  double d;
-  memcpy(&d, &bits, sizeof d);
-  return d;
-}
-
 /* ---- LiteLLM's metric families (sluice_settings.metrics.litellm_names) ----
  * The names, types and label names of LiteLLM's Prometheus integration, rendered from
  * the same shared counters, so Grafana dashboards built for LiteLLM read sluice as is.
@@ -614,7 +608,7 @@ static void render_litellm(struct sl_worker *w, struct sl_buf *b, const struct s
     struct sl_shm_budget_key *e = &s->budget_keys[i];
     uint64_t id = atomic_load(&e->id);
     if (!id || !atomic_load(&e->ready)) continue;
-    double max = bits_to_d(atomic_load(&e->max_budget_bits));
+    double max = sl_shm_bits_to_d(atomic_load(&e->max_budget_bits));
     if (!(max > 0)) continue;
     struct sl_shm_key *slot = sl_shm_key_find(s, id);
     double spent = slot && atomic_load(&slot->loaded) ? (double)atomic_load(&slot->period_spend_pico) / 1e12 : 0.0;
@@ -799,7 +793,7 @@ int sl_metrics_render(struct sl_worker *w, struct sl_buf *out) {
     for (size_t k = 0; k < n; k++) {
       if (se[k].dep == SIZE_MAX) continue;
       struct sl_shm_deployment *d = &s->deployments[se[k].dep];
-      double ms = bits_to_d(atomic_load(e ? &d->ewma_ttft_ms_bits : &d->ewma_ms_bits));
+      double ms = sl_shm_bits_to_d(atomic_load(e ? &d->ewma_ttft_ms_bits : &d->ewma_ms_bits));
       sl_buf_printf(b, "%s{", ewma_names[e]);
       put_series_labels(b, &se[k]);
       sl_buf_puts(b, "} ");

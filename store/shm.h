@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SL_SHM_MAX_WORKERS 256
 #define SL_SHM_SKETCH 128 /* == SL_SKETCH_BUCKETS in policy/hedge.h */
@@ -215,6 +216,18 @@ struct sl_shm {
 };
 
 /* The key table (nkeys slots). */
+/* The EWMA fields hold doubles as their bit patterns (atomics of uint64_t): both ways. */
+static inline double sl_shm_bits_to_d(uint64_t b) {
+  double d;
+  memcpy(&d, &b, sizeof d);
+  return d;
+}
+static inline uint64_t sl_shm_d_to_bits(double d) {
+  uint64_t b;
+  memcpy(&b, &d, sizeof b);
+  return b;
+}
+
 static inline struct sl_shm_key *sl_shm_keys(struct sl_shm *s) {
   return (struct sl_shm_key *)(void *)((char *)s + s->keys_off);
 }
