@@ -1031,6 +1031,15 @@ void sl_cluster_admit_settle(struct sl_worker *w, struct sl_tenancy_hold *hold, 
   if (cl->key_budget) spend_field(w, &o, false, cl->key_id, cl->key_period, cl->key_spend_ttl_s, kname);
   if (cl->gw_budget) spend_field(w, &o, true, 0, cl->gw_period, cl->gw_spend_ttl_s, gname);
   bool sent = batch_add(w, &o) == 0;
+  /* A settlement leaves now, not at the end of the loop iteration: this runs before the
+   * answer's last bytes are written (core/respond.c), so the client's next request, to any
+   * host, reaches Redis after it, and sequential requests see exactly what one host would
+   * (a settlement still in a batch let a request on another host meet the previous one's
+   * reservation). It carries whatever else the iteration batched. */
+  if (sent) {
+    if (w->cluster->admit->batch) batch_send(w, w->cluster->admit->batch);
+    sl_redis_flush(w->cluster->cmd);
+  }
   if (mode == SL_CLUSTER_REDIS && sent) return;
   /* degraded, or Redis went away meanwhile (the reservations expire): the numbers wait */
   if (tok_delta) rec_add(w, REC_KEY, cl->key_id, (int64_t)(cl->taken_ms / SL_RATE_WINDOW_MS), 0, tok_delta, 0, 0);
