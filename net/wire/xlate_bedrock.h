@@ -1,0 +1,59 @@
+/* Wire-format translators for AWS Bedrock: the Converse / ConverseStream API (to and from
+ * the OpenAI chat format), Anthropic-on-Bedrock invoke bodies and stream chunks, Bedrock
+ * error bodies, and the Titan / Cohere embeddings bodies. The one idea: the rest of sluice
+ * sees a Bedrock Converse deployment as an OpenAI-wire deployment, so every function here
+ * is a pure translation between an OpenAI body (or stream) and Bedrock's, in the style of
+ * net/wire/xlate.h (caller-owned sl_buf, errors as codes, no I/O, no clock).
+ * Extend: a new Converse field is one more line in xlate_bedrock_req.c (request) or
+ * xlate_bedrock_resp.c (response); a new stop reason or error name is a table row. */
+#ifndef SL_NET_XLATE_BEDROCK_H
+#define SL_NET_XLATE_BEDROCK_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "net/base/buf.h"
+#include "net/wire/xlate.h"
+
+/* OpenAI chat request (parsed) -> Converse body (modelId goes in the path, not the body):
+ * messages/system, text + image (data URLs -> bytes base64; http URLs -> error) parts,
+ * tool_calls/tool results <-> toolUse/toolResult, tools -> toolConfig, tool_choice,
+ * max_tokens/temperature/top_p/stop -> inferenceConfig, response_format json -> a forced tool
+ * like the Anthropic translator does, reasoning_effort -> additionalModelRequestFields.thinking
+ * for Claude models (o->model names it), unknown fields dropped as the Anthropic translator does. */
+int sl_xlate_oai_to_converse_request(const cJSON *req, const struct sl_xlate_req_opts *o, struct sl_buf *out,
+                                     char *err, size_t errlen);
+/* Converse answer -> OpenAI chat completion (id, model = o->model... see sl_xlate_resp_opts; usage;
+ * stopReason -> finish_reason; toolUse -> tool_calls). -EINVAL on a body that is not one. */
+int sl_xlate_converse_to_oai_response(const char *p, size_t n, const struct sl_xlate_resp_opts *o,
+                                      const char *model, struct sl_buf *out, struct sl_xlate_usage *u);
+/* ConverseStream events (the frame's :event-type header and JSON payload) -> OpenAI SSE bytes. */
+struct sl_converse_stream;
+int sl_converse_stream_new(const struct sl_xlate_resp_opts *o, const char *model, struct sl_converse_stream **out);
+/* 0, -EPROTO (an error the stream reported), -EINVAL (a malformed event). */
+int sl_converse_stream_event(struct sl_converse_stream *s, const char *type, size_t tn, const char *payload,
+                             size_t pn, struct sl_buf *out);
+/* After the last frame: writes the usage chunk and [DONE] if not written; -EPIPE if the
+ * stream ended before messageStop. */
+int sl_converse_stream_finish(struct sl_converse_stream *s, struct sl_buf *out, struct sl_xlate_usage *u);
+void sl_converse_stream_free(struct sl_converse_stream *s);
+/* An Anthropic Messages body for invoke/rawPredict: model and stream removed,
+ * anthropic_version set (kept if the client gave one); *stream says whether stream was true. */
+int sl_anthropic_body_for_version(const char *body, size_t n, const char *version, struct sl_buf *out,
+                                  bool *stream, char *err, size_t errlen);
+/* One invoke-with-response-stream chunk payload {"bytes":"<b64>"} -> "event: <type>\ndata: <json>\n\n". */
+int sl_bedrock_invoke_chunk_to_sse(const char *payload, size_t n, struct sl_buf *out);
+/* A Bedrock error (status, x-amzn-ErrorType header value or NULL, body) -> an OpenAI error body
+ * {"error":{"message","type","code"}}; also for an event-stream exception frame (type from
+ * :exception-type). Always writes something (a generic message for an unreadable body). */
+int sl_bedrock_error_to_oai(int status, const char *type, size_t tn, const char *body, size_t n, struct sl_buf *out);
+enum sl_bedrock_embed { SL_BEDROCK_EMBED_TITAN, SL_BEDROCK_EMBED_COHERE };
+/* OpenAI embeddings request -> the model's invoke body (Titan: one input string, "dimensions"
+ * -> dimensions; a list of more than one -> error saying so; Cohere: texts (<= 96), input_type
+ * search_document unless given). */
+int sl_bedrock_embed_request(enum sl_bedrock_embed k, const cJSON *req, struct sl_buf *out, char *err, size_t errlen);
+int sl_bedrock_embed_response(enum sl_bedrock_embed k, const char *model, const char *p, size_t n,
+                              struct sl_buf *out, struct sl_xlate_usage *u);
+
+#endif
