@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/gcp_token.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/notify.h"
@@ -180,6 +181,7 @@ static void reload_answer(struct master *m, int status, const char *fmt, ...) {
 /* ---- generations ---- */
 
 static struct gen *gen_new(struct master *m, struct sl_config *cfg, char *err, size_t errlen) {
+  if (sl_gcp_tokens_init(cfg, err, errlen)) return NULL; /* Vertex AI token slots, before fork */
   struct gen *g = calloc(1, sizeof *g);
   int p[2] = {-1, -1};
   if (!g || !(g->slots = calloc(m->n, sizeof *g->slots)) || pipe2(p, O_CLOEXEC | O_NONBLOCK)) {

@@ -31,6 +31,7 @@
 #include "core/cluster.h"
 #include "core/router.h"
 #include "core/trace.h"
+#include "core/gcp_token.h"
 
 #include <errno.h>
 #include <math.h>
@@ -826,6 +827,7 @@ int sl_metrics_render(struct sl_worker *w, struct sl_buf *out) {
   sl_router_metrics(w, b);
   sl_cluster_metrics(w, b);
   sl_trace_metrics(w, b); /* OpenTelemetry export: spans exported, dropped, failed */
+  sl_gcp_tokens_metrics(b, sl_now_ms()); /* Vertex AI token exchanges and expiry */
   return b->oom ? -ENOMEM : 0;
 }
 

@@ -32,6 +32,7 @@
 #include "core/master.h"
 #include "core/reqcache.h"
 #include "core/responses.h"
+#include "core/gcp_token.h"
 #include "core/selfcall.h"
 #include "core/trace.h"
 #include "core/vectors.h"
@@ -335,6 +336,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   sl_reqcache_open(w); /* after fork: an LMDB environment never crosses one */
   sl_tenancy_open(w);
   sl_cluster_open(w); /* cluster mode: connects to Redis in the background */
+  sl_gcp_tokens_worker_start(w); /* Vertex AI access tokens (core/gcp_token.c) */
 
   w->ready_fd = ready_fd;
   tell_master(w, SL_WORKER_READY, false);
@@ -353,6 +355,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   if (w->ready_fd >= 0) close(w->ready_fd);
   sl_selfcall_worker_stop(w);
   sl_trace_worker_stop(w); /* the OpenTelemetry exporter (core/trace.c) */
+  sl_gcp_tokens_worker_stop(w);
   sl_cluster_close(w);
   for (size_t i = 0; i < cfg->ndeployments; i++)
     if (w->pools[i]) sl_upstream_pool_destroy(w->pools[i]);

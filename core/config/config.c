@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/config/config_internal.h"
+#include "net/wire/gcp_sa.h"
 
 #define SL_CFG_MAX_FILE (64u << 20)
 
@@ -239,6 +240,8 @@ void sl_cfg_config_clear(struct sl_config *c) {
   free(c->source);
   sl_cfg_cluster_clear(&c->cluster);
   sl_plan_free(c->plan);
+  for (size_t i = 0; i < c->ngcp_creds; i++) sl_gcp_sa_free(&c->gcp_creds[i]);
+  free(c->gcp_creds);
   memset(c, 0, sizeof *c);
 }
 

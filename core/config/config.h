@@ -227,6 +227,8 @@ struct sl_tracing {
   uint64_t export_timeout_ms; /* one export's limit; default 10000 */
 };
 
+struct sl_gcp_sa;
+
 struct sl_config {
   struct sl_deployment *deployments;
   size_t ndeployments;
@@ -293,6 +295,8 @@ struct sl_config {
   bool access_log;               /* default true */
   struct sl_cluster_settings cluster; /* cluster mode; cluster.redis.enabled false: one host */
   struct sl_tracing tracing;     /* OpenTelemetry traces; enabled false: none */
+  struct sl_gcp_sa *gcp_creds;   /* distinct Vertex AI service accounts (core/gcp_token.h) */
+  size_t ngcp_creds;
 
   char *source; /* file path or "<embedded>" */
 
