@@ -18,6 +18,7 @@
 
 #include "core/attempt_events.h"
 #include "core/cascade.h"
+#include "core/dialect.h"
 #include "core/cluster_admit.h"
 #include "core/errors.h"
 #include "core/health_shm.h"
@@ -59,6 +60,7 @@ static void attempt_end_health(struct sl_attempt *at, bool cancelled, bool ok, e
   at->rq->live--;
   at->t_end = sl_now_ms();
   uv_timer_stop(&at->timer);
+  sl_dialect_stop(at); /* a wait for a token ends with the attempt */
   double lat = (double)(at->t_end - at->t_start);
   double ttft = at->t_first ? (double)(at->t_first - at->t_start) : 0;
   sl_health_end(at->rq->w, at->dep, at->probe, cancelled, ok, kind, at->retry_after_ms, lat,
@@ -101,6 +103,7 @@ void sl_attempts_free(struct sl_request *rq) {
     if (at->xs) sl_xlate_stream_free(at->xs);
     sl_buf_free(&at->gate);
     if (at->gate_asm) sl_oai_asm_free(at->gate_asm);
+    sl_dialect_free(at);
     if (at->uf) {
       sl_usage_filter_free(at->uf);
     }
@@ -560,11 +563,36 @@ static void up_head(void *ud, int status, const struct sl_header *h, size_t n) {
   at->encoded = ce && ce->value.n && !sl_slice_eq_ci(ce->value, "identity");
   at->streaming = rq->stream && status >= 200 && status < 300 && cn >= 17 && !at->encoded &&
                   strncasecmp(at->ctype, "text/event-stream", 17) == 0;
+  if (rq->w->cfg->plan->deps[at->dep].dialect) sl_dialect_head(at, status, h, n); /* AWS event streams */
+}
+
+/* A dialect's stream failed (a bad frame, an exception frame): before any byte reached the
+ * client a failed attempt (retried, failed over); after, the stream ends with an error. */
+static void dialect_stream_failed(struct sl_request *rq, struct sl_attempt *at, int rc) {
+  if (at->up) sl_upstream_cancel(at->up);
+  at->up = NULL;
+  enum sl_attempt_outcome o = rc == -EPROTO ? SL_AO_UPSTREAM_ERROR : SL_AO_UPSTREAM_PROTOCOL_ERROR;
+  set_outcome(at, o);
+  if (rq->winner == at) {
+    attempt_end_health(at, false, false, SL_FAIL_ERROR);
+    stream_fail(rq, at->xerr, o);
+    return;
+  }
+  at->status = 0;
+  attempt_failed(at, SL_OUT_RETRY);
 }
 
 static void up_body(void *ud, const char *p, size_t n) {
   struct sl_attempt *at = ud;
   struct sl_request *rq = at->rq;
+  if (at->streaming && sl_dialect_streams(at)) { /* frames -> the wire format's SSE */
+    int drc = sl_dialect_stream(at, p, n, &p, &n);
+    if (drc) {
+      dialect_stream_failed(rq, at, drc);
+      return;
+    }
+    if (!n) return; /* nothing whole yet: no winner before its first decoded event */
+  }
   if (at->streaming) {
     if (!rq->winner) start_stream(at);
     if (rq->winner != at || !rq->conn) return;
@@ -606,9 +634,23 @@ static void up_done(void *ud) {
   struct sl_attempt *at = ud;
   struct sl_request *rq = at->rq;
   at->up = NULL;
+  bool dcut = false;
+  if (at->streaming && sl_dialect_streams(at)) { /* the last decoded bytes, or a cut stream */
+    const char *q;
+    size_t qn;
+    int drc = sl_dialect_stream_end(at, &q, &qn);
+    if (drc && at != rq->winner) {
+      dialect_stream_failed(rq, at, drc);
+      return;
+    }
+    dcut = drc != 0;
+    if (qn && !rq->winner) start_stream(at);
+    if (qn && rq->winner == at && rq->conn && forward_stream(rq, at, q, qn) < 0) dcut = true;
+    if (rq->winner != at) return; /* a cascade step escalated on its first tokens */
+  }
   if (at->streaming && at != rq->winner) start_stream(at); /* an empty 2xx stream: pass it on */
   if (at == rq->winner) { /* a stream that ended: well, unless an OpenAI stream lacks its [DONE] */
-    bool cut = (at->uf && at->uwire == SL_WIRE_OPENAI && !at->uf->saw_done && !at->uf->err) ||
+    bool cut = dcut || (at->uf && at->uwire == SL_WIRE_OPENAI && !at->uf->saw_done && !at->uf->err) ||
                (at->uwire == SL_WIRE_RESPONSES && !rq->resp_done_seen);
     set_outcome(at, cut ? SL_AO_UPSTREAM_PROTOCOL_ERROR : SL_AO_OK);
     attempt_end_health(at, false, !cut, SL_FAIL_ERROR);
@@ -627,6 +669,12 @@ static void up_done(void *ud) {
   }
   if (at->resp.oom) {
     set_outcome(at, SL_AO_OUT_OF_MEMORY);
+    attempt_failed(at, SL_OUT_RETRY);
+    return;
+  }
+  if (at->dl && sl_dialect_whole(at)) { /* Bedrock: a Converse answer, embeddings, an error */
+    set_outcome(at, SL_AO_UPSTREAM_PROTOCOL_ERROR);
+    at->status = 0;
     attempt_failed(at, SL_OUT_RETRY);
     return;
   }
@@ -821,7 +869,10 @@ static bool advance_group(struct sl_request *rq) {
   return true;
 }
 
+static void dialect_resume(struct sl_attempt *at, int rc);
+
 static int send_attempt(struct sl_attempt *at) {
+  if (sl_dialect_prepare(at, dialect_resume) == -EAGAIN) return 0; /* waits for a token */
   char err[256];
   struct sl_upstream_pool *pool = sl_worker_pool(at->rq->w, at->dep, err, sizeof err);
   if (!pool) return -1;
@@ -830,6 +881,25 @@ static int send_attempt(struct sl_attempt *at) {
   int rc = sl_attempt_request_build(at, hs, &nh);
   if (rc) return rc;
   return sl_upstream_send(pool, "POST", at->path.p, hs, nh, at->body, at->nbody, &up_cbs, at, &at->up);
+}
+
+/* What send_attempt's result means for the attempt; true when it is on its way. */
+static bool sent(struct sl_attempt *at, int src) {
+  struct sl_request *rq = at->rq;
+  if (src == -2) { /* the request cannot be said in this deployment's format */
+    at->up = NULL;
+    set_outcome(at, SL_AO_INVALID_REQUEST);
+    attempt_end_health(at, true, false, SL_FAIL_ERROR);
+    if (!rq->winner && rq->live == 0) rq->events->fail(rq, 400, sl_err_name(SL_ERR_INVALID_REQUEST), NULL, at->xerr);
+    return false;
+  }
+  if (src) {
+    at->up = NULL;
+    set_outcome(at, SL_AO_UPSTREAM_CONNECT_ERROR);
+    attempt_failed(at, SL_OUT_RETRY); /* goes on (or gives up) by itself */
+    return false;
+  }
+  return true;
 }
 
 /* The deployment's own timeout for this attempt (ms, compiled at load); 0: none. */
@@ -903,22 +973,19 @@ static int try_group(struct sl_request *rq, const struct sl_group *g, bool *trie
   if (!ms) ms = left_ms(rq);
   if (ms > left_ms(rq)) ms = left_ms(rq);
   uv_timer_start(&at->timer, attempt_timer, ms ? ms : 1, 0);
-  int src = send_attempt(at);
-  if (src == -2) { /* the request cannot be said in this deployment's format */
-    at->up = NULL;
-    set_outcome(at, SL_AO_INVALID_REQUEST);
-    attempt_end_health(at, true, false, SL_FAIL_ERROR);
-    if (!rq->winner && rq->live == 0) rq->events->fail(rq, 400, sl_err_name(SL_ERR_INVALID_REQUEST), NULL, at->xerr);
-    return 1;
-  }
-  if (src) {
-    at->up = NULL;
-    set_outcome(at, SL_AO_UPSTREAM_CONNECT_ERROR);
-    attempt_failed(at, SL_OUT_RETRY); /* goes on (or gives up) by itself */
-    return 1;
-  }
-  if (!hedge) arm_hedge(rq, dep);
+  if (sent(at, send_attempt(at)) && !hedge) arm_hedge(rq, dep);
   return 1;
+}
+
+/* After a token wait (core/dialect.h): send now, or fail with the 401 the dialect wrote. */
+static void dialect_resume(struct sl_attempt *at, int rc) {
+  if (!at->live) return;
+  if (rc < 0) {
+    set_outcome(at, SL_AO_HTTP_STATUS);
+    attempt_failed(at, sl_policy_classify(at->status, 0, at->resp.p, at->resp.n));
+    return;
+  }
+  sent(at, send_attempt(at));
 }
 
 /* A retry on a deployment of the current group that this request already tried (when

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/cascade.h"
+#include "core/dialect.h"
 #include "core/request_internal.h"
 #include "net/wire/json_scan.h"
 
@@ -191,11 +192,11 @@ int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t
   /* The provider's path and credentials, compiled at load (core/config/plan.h). */
   const struct sl_plan_dep *pd = &w->cfg->plan->deps[at->dep];
   enum sl_prov_route pr = prov_route(rq->route, at->uwire);
-  if (!pd->path[pr]) { /* a route the provider does not have */
+  if (!pd->dialect && !pd->path[pr]) { /* a route the provider does not have */
     snprintf(at->xerr, sizeof at->xerr, "deployment %s does not serve this endpoint", d->id);
     return -2;
   }
-  sl_buf_puts(&at->path, pd->path[pr]);
+  if (!pd->dialect) sl_buf_puts(&at->path, pd->path[pr]);
   size_t nh = 0;
   const struct sl_header *ct = rq->multipart ? sl_http_header_find(rq->hr->headers, rq->hr->nheaders, "content-type") : NULL;
   hs[nh++] = ct ? (struct sl_header){SL_SLICE_LIT("Content-Type"), ct->value} /* its boundary */
@@ -216,6 +217,10 @@ int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t
   if (pd->auth_value)
     hs[nh++] = (struct sl_header){{pd->auth_name, strlen(pd->auth_name)}, {pd->auth_value, pd->auth_value_len}};
   nh += sl_trace_attempt_headers(at, hs + nh); /* W3C trace context (core/trace.c) */
+  if (pd->dialect) { /* Bedrock, Vertex AI: the provider's body, path and credentials */
+    int drc = sl_dialect_request(at, pr, hs, &nh, SL_ATTEMPT_MAX_HEADERS);
+    if (drc) return drc;
+  }
   *nhp = nh;
   return at->path.oom ? -1 : 0;
 }

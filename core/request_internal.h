@@ -76,6 +76,8 @@ struct sl_attempt {
   size_t gate_events;
   bool json_tool;              /* the request's response_format went to Anthropic as the forced
                                 * tool SL_XLATE_JSON_TOOL: its input is the answer's content */
+  struct sl_dialect_att *dl;   /* Bedrock / Vertex AI: the rewritten request and the decoded
+                                * answer (core/dialect.h); NULL for other providers */
   uint8_t trace_span[8];       /* its CLIENT span id (core/trace.c); all zero: none yet */
   char traceparent[56];        /* the traceparent sent with it */
 };
@@ -198,8 +200,13 @@ bool sl_attempt_body_is_answer(enum sl_route route, const char *p, size_t n, siz
 /* attempt_send.c: builds the attempt's body slices (at->body), path (at->path) and
  * headers (into hs, at most SL_ATTEMPT_MAX_HEADERS; their count in *nh). 0; -2 when the
  * request cannot be said in the deployment's format (at->xerr says why); -1 otherwise. */
-#define SL_ATTEMPT_MAX_HEADERS 10 /* 8, and traceparent + tracestate */
+#define SL_ATTEMPT_MAX_HEADERS 14 /* 8, traceparent + tracestate, and a dialect's X-Amz-Date,
+                                   X-Amz-Security-Token, Authorization */
 int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t *nh);
+/* The model name the attempt sends upstream (its deployment's). */
+static inline const char *sl_attempt_model(const struct sl_attempt *at) {
+  return at->rq->w->cfg->deployments[at->dep].upstream_model;
+}
 
 /* request.c */
 void sl_request_finish(struct sl_request *rq);

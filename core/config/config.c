@@ -203,6 +203,15 @@ void sl_cfg_deployment_clear(struct sl_deployment *d) {
   free(d->id);
   free(d->region);
   free(d->responses_api);
+  free(d->aws_access_key_id);
+  free(d->aws_secret_access_key);
+  free(d->aws_session_token);
+  free(d->aws_region_name);
+  free(d->aws_profile_name);
+  free(d->aws_bedrock_runtime_endpoint);
+  free(d->vertex_project);
+  free(d->vertex_location);
+  free(d->vertex_credentials);
   memset(d, 0, sizeof *d);
 }
 

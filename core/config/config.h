@@ -47,6 +47,13 @@ struct sl_deployment {
                                      residency, policy/region.h); NULL: none */
   char *responses_api;            /* model_info.responses_api: "native" | "translate";
                                      NULL: the provider's default (openai, azure: native) */
+
+  /* Bedrock and Vertex AI (core/config/config_cloud.c) */
+  enum sl_dialect dialect;        /* SL_DIALECT_NONE for every other provider */
+  char *aws_access_key_id, *aws_secret_access_key, *aws_session_token; /* SigV4; NULL: none */
+  char *aws_region_name, *aws_profile_name, *aws_bedrock_runtime_endpoint;
+  char *vertex_project, *vertex_location, *vertex_credentials;
+  int gcp_cred;                   /* Vertex AI: index into sl_config.gcp_creds; -1: none */
 };
 
 

@@ -238,6 +238,12 @@ void sl_cfg_fallbacks_free(struct sl_fallback *v, size_t n);
 void sl_cfg_names_free(struct sl_name_list *l);
 /* A budget period (budget_duration): 0 when text is NULL or a whole number of seconds >= 1
  * (policy/duration.h), else the error naming at's line and path. */
+/* Bedrock and Vertex AI (config_cloud.c): a deployment's dialect, endpoint and credentials
+ * (from finish_litellm_params), then one credential slot per service account (finish_root). */
+int sl_cfg_cloud_finish(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map, yaml_node_t *model_node,
+                        struct sl_deployment *d);
+int sl_cfg_cloud_resolve(struct sl_cfg_ctx *c, struct sl_config *cfg);
+
 int sl_cfg_check_period(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path, const char *text);
 
 #endif

@@ -140,6 +140,8 @@ static int finish_litellm_params(struct sl_cfg_ctx *c, const char *path, yaml_no
   if (!pv)
     return unsupported_provider(c, seen[0], kp, d);
   d->ops = pv;
+  if ((rc = sl_cfg_cloud_finish(c, path, map, seen[0], d))) /* Bedrock, Vertex AI: config_cloud.c */
+    return rc;
   bool base_set = d->api_base != NULL;
   if ((rc = set_api_base(c, pv, map, seen[1], path, d)))
     return rc;
@@ -163,6 +165,15 @@ static const struct sl_cfg_key litellm_params_keys[] = {
     KEY("input_cost_per_token", SL_K_NUM, DEP(lp_in_cost)),
     KEY("output_cost_per_token", SL_K_NUM, DEP(lp_out_cost)),
     KEY("region", SL_K_STR, DEP(d.region)),
+    KEY("aws_access_key_id", SL_K_STR, DEP(d.aws_access_key_id)),
+    KEY("aws_secret_access_key", SL_K_STR, DEP(d.aws_secret_access_key)),
+    KEY("aws_session_token", SL_K_STR, DEP(d.aws_session_token)),
+    KEY("aws_region_name", SL_K_STR, DEP(d.aws_region_name)),
+    KEY("aws_profile_name", SL_K_STR, DEP(d.aws_profile_name)),
+    KEY("aws_bedrock_runtime_endpoint", SL_K_STR, DEP(d.aws_bedrock_runtime_endpoint)),
+    KEY("vertex_project", SL_K_STR, DEP(d.vertex_project)),
+    KEY("vertex_location", SL_K_STR, DEP(d.vertex_location)),
+    KEY("vertex_credentials", SL_K_STR, DEP(d.vertex_credentials)),
 };
 
 static const struct sl_cfg_section litellm_params_section = {
@@ -544,6 +555,8 @@ static int finish_root(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map,
     rc = sl_cfg_router_resolve(c, s);
   if (rc == 0)
     rc = sl_cfg_tracing_resolve(c, s);
+  if (rc == 0)
+    rc = sl_cfg_cloud_resolve(c, &s->c);
   return rc ? rc : sl_cfg_cluster_resolve(c, s);
 }
 

@@ -151,7 +151,11 @@ static int build_dep(struct sl_plan_dep *pd, const struct sl_deployment *d) {
   if (!d->ops) return -EINVAL;
   pd->ops = d->ops;
   pd->wire = d->ops->wire;
-  pd->responses = d->responses_api ? strcmp(d->responses_api, "native") == 0 && d->ops->wire == SL_WIRE_OPENAI
+  pd->dialect = d->dialect; /* Claude through Bedrock's invoke or Vertex speaks Anthropic's body */
+  if (d->dialect == SL_DIALECT_BEDROCK_INVOKE_ANTHROPIC || d->dialect == SL_DIALECT_VERTEX_ANTHROPIC)
+    pd->wire = SL_WIRE_ANTHROPIC;
+  pd->responses = d->dialect ? false
+                : d->responses_api ? strcmp(d->responses_api, "native") == 0 && d->ops->wire == SL_WIRE_OPENAI
                                    : d->ops->responses;
   for (int r = 0; r < SL_PROV_ROUTES; r++) {
     int n =
@@ -173,7 +177,9 @@ static int build_dep(struct sl_plan_dep *pd, const struct sl_deployment *d) {
     pd->price = (struct sl_price){.input = d->input_cost_per_token, .output = d->output_cost_per_token};
     pd->priced = true;
   } else {
-    const struct sl_price_entry *e = sl_prices_lookup(d->upstream_model);
+    const char *pm = d->upstream_model; /* Vertex's OpenAI endpoint names models google/<model> */
+    if (d->dialect == SL_DIALECT_VERTEX_OPENAI && strchr(pm, '/')) pm = strchr(pm, '/') + 1;
+    const struct sl_price_entry *e = sl_prices_lookup(pm);
     if (e) pd->price = e->price;
     pd->priced = e != NULL;
   }

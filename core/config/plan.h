@@ -67,6 +67,8 @@ struct sl_plan_router {
 struct sl_plan_dep {
   const struct sl_provider *ops;
   enum sl_wire wire;
+  enum sl_dialect dialect;    /* Bedrock / Vertex AI: the request is rewritten and signed per
+                                 attempt (core/dialect.c); path[] is then all NULL */
   bool responses;             /* serves /responses natively (provider default or model_info.responses_api) */
   char *path[SL_PROV_ROUTES]; /* NULL: the provider has no such route */
   const char *auth_name;      /* the credential header, "Authorization" / "x-api-key" / ... */

@@ -13,6 +13,7 @@ static const struct sl_prov_header anthropic_headers[] = {{"anthropic-version", 
 
 static const char *const openai_aliases[] = {"text-completion-openai", NULL};
 static const char *const ollama_aliases[] = {"ollama_chat", NULL};
+static const char *const vertex_aliases[] = {"vertex_ai_beta", NULL};
 
 #define OAI SL_WIRE_OPENAI, SL_PATH_OPENAI, SL_AUTH_BEARER, NULL, NULL, false
 #define OAI_RESPONSES SL_WIRE_OPENAI, SL_PATH_OPENAI, SL_AUTH_BEARER, NULL, NULL, true
@@ -39,6 +40,17 @@ static const struct sl_provider providers[] = {
      .auth = SL_AUTH_API_KEY,
      .default_api_version = "2024-10-21",
      .responses = true},
+    {.name = "bedrock", /* api_base from aws_region_name (core/config/config_cloud.c) */
+     .key_optional = true, /* SigV4 credentials, or a Bedrock API key: config_cloud.c warns */
+     .wire = SL_WIRE_OPENAI, /* per model: core/config/config_cloud.c sets the dialect */
+     .path = SL_PATH_DIALECT,
+     .auth = SL_AUTH_BEARER},
+    {.name = "vertex_ai", /* api_base from vertex_location */
+     .aliases = vertex_aliases,
+     .key_optional = true, /* a service account's tokens (core/gcp_token.c) */
+     .wire = SL_WIRE_OPENAI,
+     .path = SL_PATH_DIALECT,
+     .auth = SL_AUTH_BEARER},
     {"gemini", NULL, "https://generativelanguage.googleapis.com/v1beta/openai", {"GEMINI_API_KEY"}, false, false, OAI},
     {"hosted_vllm", NULL, NULL, {"HOSTED_VLLM_API_KEY"}, false, true, OAI},
     {"openrouter", NULL, "https://openrouter.ai/api/v1", {"OPENROUTER_API_KEY", "OR_API_KEY"}, false, false, OAI},
@@ -64,7 +76,7 @@ const struct sl_provider *sl_provider_find(const char *name) {
 
 /* Providers LiteLLM knows that sluice does not speak to (yet): named as such in errors. */
 static const char *const litellm_only[] = {
-    "azure_ai",   "azure_text",  "vertex_ai",  "vertex_ai_beta", "bedrock",     "sagemaker",  "sagemaker_chat",
+    "azure_ai",   "azure_text",  "sagemaker",  "sagemaker_chat",
     "cohere",     "cohere_chat", "codestral",  "perplexity",     "huggingface", "replicate",  "databricks",
     "watsonx",    "cloudflare",  "deepinfra",  "anyscale",       "voyage",      "nvidia_nim", "cerebras",
     "sambanova",  "ai21",        "nlp_cloud",  "aleph_alpha",    "palm",        "predibase",  "triton",
@@ -142,9 +154,68 @@ int sl_provider_path(const struct sl_provider *p, enum sl_prov_route r, const ch
                api_version              ? api_version
                : p->default_api_version ? p->default_api_version
                                         : "");
+  case SL_PATH_DIALECT: return -1; /* sl_provider_dialect_path, per attempt */
   default:
     if (r == SL_PROV_COUNT_TOKENS) return -1;
     return fmt(out, cap, "%s%s%s%s", base_path, endpoint, "", "");
+  }
+}
+
+/* Bedrock's model ids ("anthropic.claude-3-5-sonnet-20240620-v1:0", ARNs) go in the path
+ * percent-encoded: every byte but the unreserved ones. */
+static int pct_model(const char *m, char *out, size_t cap) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t k = 0;
+  for (const unsigned char *p = (const unsigned char *)m; *p; p++) {
+    bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+                 *p == '.' || *p == '_' || *p == '~';
+    if (plain) {
+      if (k + 1 < cap) out[k] = (char)*p;
+      k++;
+    } else {
+      if (k + 3 < cap) {
+        out[k] = '%';
+        out[k + 1] = hex[*p >> 4];
+        out[k + 2] = hex[*p & 15];
+      }
+      k += 3;
+    }
+  }
+  if (cap) out[k < cap ? k : cap - 1] = 0;
+  return k < cap ? (int)k : -1;
+}
+
+int sl_provider_dialect_path(enum sl_dialect d, enum sl_prov_route r, bool stream, const char *base_path,
+                             const char *model, const char *project, const char *location, char *out, size_t cap) {
+  if (!base_path) base_path = "";
+  bool chat = r == SL_PROV_CHAT || r == SL_PROV_MESSAGES || r == SL_PROV_RESPONSES;
+  char m[1024];
+  switch (d) {
+  case SL_DIALECT_BEDROCK_CONVERSE:
+  case SL_DIALECT_BEDROCK_INVOKE_ANTHROPIC:
+  case SL_DIALECT_BEDROCK_EMBED_TITAN:
+  case SL_DIALECT_BEDROCK_EMBED_COHERE: {
+    bool embed = d == SL_DIALECT_BEDROCK_EMBED_TITAN || d == SL_DIALECT_BEDROCK_EMBED_COHERE;
+    if (embed ? r != SL_PROV_EMBEDDINGS : !chat) return -1;
+    if (pct_model(model ? model : "", m, sizeof m) < 0) return -1;
+    const char *verb = d == SL_DIALECT_BEDROCK_CONVERSE ? (stream ? "converse-stream" : "converse")
+                       : stream && !embed               ? "invoke-with-response-stream"
+                                                        : "invoke";
+    return fmt(out, cap, "%s/model/%s/%s%s", base_path, m, verb, "");
+  }
+  case SL_DIALECT_VERTEX_ANTHROPIC:
+    if (!chat) return -1;
+    {
+      int n = snprintf(out, cap, "%s/v1/projects/%s/locations/%s/publishers/anthropic/models/%s:%s", base_path,
+                       project ? project : "", location ? location : "", model ? model : "",
+                       stream ? "streamRawPredict" : "rawPredict");
+      return n < 0 ? -1 : n;
+    }
+  case SL_DIALECT_VERTEX_OPENAI:
+    if (!chat) return -1;
+    return fmt(out, cap, "%s/v1/projects/%s/locations/%s/endpoints/openapi/chat/completions%s", base_path,
+               project ? project : "", location ? location : "", "");
+  default: return -1;
   }
 }
 

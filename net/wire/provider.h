@@ -33,6 +33,8 @@ enum sl_prov_route {
 };
 
 enum sl_prov_path {
+  SL_PATH_DIALECT,   /* built per attempt by the deployment's dialect (Bedrock, Vertex AI):
+                        sl_provider_path answers -1 for every route */
   SL_PATH_OPENAI,    /* api_base + endpoint */
   SL_PATH_AZURE,     /* api_base + /openai/deployments/<model> + endpoint + ?api-version= */
   SL_PATH_ANTHROPIC, /* api_base + /v1/messages (chat, messages, responses translated) and
@@ -43,6 +45,20 @@ enum sl_prov_auth {
   SL_AUTH_BEARER,    /* Authorization: Bearer <key> */
   SL_AUTH_X_API_KEY, /* x-api-key: <key> */
   SL_AUTH_API_KEY,   /* api-key: <key> */
+};
+
+/* How a deployment's provider differs from the plain OpenAI/Anthropic exchange, beyond a
+ * path and a header: the request body is rewritten, the answer (and its stream framing)
+ * read back, and the request signed or given a fetched token (core/dialect.c). Chosen per
+ * deployment at load from the provider and the model (core/config/config_cloud.c). */
+enum sl_dialect {
+  SL_DIALECT_NONE = 0,
+  SL_DIALECT_BEDROCK_CONVERSE,         /* OpenAI wire <-> Converse / ConverseStream */
+  SL_DIALECT_BEDROCK_INVOKE_ANTHROPIC, /* Anthropic wire: invoke / invoke-with-response-stream */
+  SL_DIALECT_BEDROCK_EMBED_TITAN,      /* OpenAI embeddings <-> Titan text embeddings (invoke) */
+  SL_DIALECT_BEDROCK_EMBED_COHERE,     /* OpenAI embeddings <-> Cohere embed (invoke) */
+  SL_DIALECT_VERTEX_OPENAI,            /* Vertex AI's OpenAI-compatible endpoint (Gemini, ...) */
+  SL_DIALECT_VERTEX_ANTHROPIC,         /* Claude on Vertex AI: rawPredict / streamRawPredict */
 };
 
 struct sl_prov_header {
@@ -86,6 +102,14 @@ const char *sl_provider_endpoint(enum sl_prov_route r);
  * for SL_PATH_OPENAI/AZURE when not NULL (other OpenAI paths passed through). */
 int sl_provider_path(const struct sl_provider *p, enum sl_prov_route r, const char *endpoint, const char *base_path,
                      const char *model, const char *api_version, char *out, size_t cap);
+
+/* The path (no query) of a request on route r to a dialect deployment (Bedrock: /model/<id,
+ * percent-encoded>/converse[-stream] | invoke[-with-response-stream]; Vertex AI:
+ * /v1/projects/<p>/locations/<l>/publishers/anthropic/models/<m>:[stream]rawPredict or
+ * .../endpoints/openapi/chat/completions), written like snprintf; -1 when the dialect has no
+ * such route. stream: the streaming variant. */
+int sl_provider_dialect_path(enum sl_dialect d, enum sl_prov_route r, bool stream, const char *base_path,
+                             const char *model, const char *project, const char *location, char *out, size_t cap);
 
 /* The credential header's name ("Authorization", "x-api-key", "api-key"), and its value for
  * key written like snprintf ("Bearer <key>" or the key); returns the length needed. */
