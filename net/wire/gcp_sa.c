@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,14 +57,17 @@ int sl_gcp_sa_parse(const char *json, size_t n, struct sl_gcp_sa *out, char *err
   }
   int rc = need(o, "type", &out->type, err, errlen);
   if (!rc && strcmp(out->type, "service_account") != 0) {
-    char t[64];
-    snprintf(t, sizeof t, "%s", out->type);
-    for (char *p = t; *p; p++)
-      if ((unsigned char)*p < 0x20 || *p == '"') *p = '?';
-    snprintf(err, errlen,
-             "service-account file: \"type\" is \"%s\", expected \"service_account\" (user or external-account "
-             "credentials are not supported)",
-             t);
+    /* The type is quoted only when it looks like one (a short lower-case word), so that
+     * nothing else of the file (a key pasted in the wrong place) reaches a message. */
+    size_t tl = strlen(out->type);
+    bool word = tl <= 40;
+    for (size_t i = 0; word && i < tl; i++) word = (out->type[i] >= 'a' && out->type[i] <= 'z') || out->type[i] == '_';
+    if (word)
+      snprintf(err, errlen,
+               "service-account file: \"type\" is \"%s\", expected \"service_account\" (user or external-account "
+               "credentials are not supported)",
+               out->type);
+    else snprintf(err, errlen, "service-account file: \"type\" must be \"service_account\"");
     rc = -EINVAL;
   }
   if (!rc) rc = need(o, "client_email", &out->client_email, err, errlen);
