@@ -233,6 +233,9 @@ int sl_gcp_tokens_init(const struct sl_config *cfg, char *err, size_t errlen) {
     }
     g_slots = p; /* kept for the master's life: reloads reuse the slots of unchanged keys */
   }
+  /* Room first: a config that does not fit takes no slot at all. */
+  unsigned free_slots = 0, need = 0;
+  for (unsigned k = 0; k < SL_GCP_SLOTS; k++) free_slots += !atomic_load(&g_slots[k].in_use);
   for (size_t i = 0; i < cfg->ngcp_creds; i++) {
     const struct sl_gcp_sa *sa = &cfg->gcp_creds[i];
     const char *kid = sa->private_key_id ? sa->private_key_id : "";
@@ -240,17 +243,26 @@ int sl_gcp_tokens_init(const struct sl_config *cfg, char *err, size_t errlen) {
       snprintf(err, errlen, "service account %.80s: client_email or private_key_id too long", sa->client_email);
       return -EINVAL;
     }
+    bool dup = slot_find(sa) != NULL;
+    for (size_t j = 0; j < i && !dup; j++) /* the same key twice in one config: one slot */
+      dup = !strcmp(cfg->gcp_creds[j].client_email, sa->client_email) &&
+            !strcmp(cfg->gcp_creds[j].private_key_id ? cfg->gcp_creds[j].private_key_id : "", kid);
+    need += !dup;
+  }
+  if (need > free_slots) {
+    snprintf(err, errlen, "more than %d distinct Vertex AI service accounts since start (restart to reset)",
+             SL_GCP_SLOTS);
+    return -ENOSPC;
+  }
+  for (size_t i = 0; i < cfg->ngcp_creds; i++) {
+    const struct sl_gcp_sa *sa = &cfg->gcp_creds[i];
     if (slot_find(sa)) continue;
     unsigned k = 0;
     while (k < SL_GCP_SLOTS && atomic_load(&g_slots[k].in_use)) k++;
-    if (k == SL_GCP_SLOTS) {
-      snprintf(err, errlen, "more than %d distinct Vertex AI service accounts since start (restart to reset)",
-               SL_GCP_SLOTS);
-      return -ENOSPC;
-    }
+    if (k == SL_GCP_SLOTS) return -ENOSPC; /* (counted above: never) */
     struct sl_gcp_slot *s = &g_slots[k];
     snprintf(s->client_email, sizeof s->client_email, "%s", sa->client_email);
-    snprintf(s->private_key_id, sizeof s->private_key_id, "%s", kid);
+    snprintf(s->private_key_id, sizeof s->private_key_id, "%s", sa->private_key_id ? sa->private_key_id : "");
     atomic_store(&s->in_use, 1);
   }
   return 0;
@@ -271,6 +283,7 @@ struct cred {
   int status;
   bool too_big;
   struct sl_buf form, answer;
+  int wstate; /* check_waiters' scratch */
 };
 
 struct gcp_state {
@@ -278,7 +291,6 @@ struct gcp_state {
   uv_timer_t timer;
   uint64_t timer_every;
   struct sl_gcp_waiter head; /* a ring: head.next is the first waiter */
-  size_t nwaiters;
   struct cred *creds;
   size_t n;
   struct sl_tls_ctx *own_tls;
@@ -325,32 +337,60 @@ static int parse_uri(struct cred *c, const char *uri) {
 static void on_tick(uv_timer_t *h);
 
 static void arm(struct gcp_state *g) {
-  uint64_t every = g->nwaiters ? POLL_MS : TICK_MS;
+  if (uv_is_closing((uv_handle_t *)&g->timer)) return;
+  uint64_t every = g->head.next != &g->head ? POLL_MS : TICK_MS;
   if (every == g->timer_every) return;
   g->timer_every = every;
   uv_timer_start(&g->timer, on_tick, every == POLL_MS ? 0 : every, every);
 }
 
-/* Calls back the waiters whose credential has a token or just failed. */
-static void check_waiters(struct gcp_state *g, uint64_t now) {
+/* Waiters' answer for credential i at now: 0 a token, -EIO the exchange failed (backing
+ * off), -ENOENT no such credential, 1 still waiting. */
+static int cred_state(struct gcp_state *g, unsigned i, uint64_t now) {
   static struct sl_gcp_tok t;
+  if (i >= g->n || !g->creds[i].slot) return -ENOENT;
+  struct sl_gcp_slot *s = g->creds[i].slot;
+  if (!sl_gcp_slot_read(s, &t) && sl_gcp_token_valid(t.expires_ms, now)) return 0;
+  if (atomic_load(&s->failures) && now < atomic_load(&s->next_try_ms)) return -EIO;
+  return 1;
+}
+
+/* Calls back the waiters whose credential has a token or just failed. The ready ones move
+ * to a ring of their own first, so that a callback may cancel (and free) any other waiter,
+ * or stop the worker, while the rest are answered. */
+static void check_waiters(struct gcp_state *g, uint64_t now) {
+  if (g->head.next == &g->head) {
+    arm(g);
+    return;
+  }
+  for (size_t i = 0; i < g->n; i++) g->creds[i].wstate = 2; /* not looked at yet */
+  struct sl_gcp_waiter ready = {.next = &ready, .prev = &ready};
   struct sl_gcp_waiter *wt = g->head.next;
   while (wt != &g->head) {
     struct sl_gcp_waiter *nx = wt->next;
-    int rc = 1;
-    if (wt->cred >= g->n || !g->creds[wt->cred].slot) rc = -ENOENT;
+    int rc;
+    if (wt->cred >= g->n) rc = -ENOENT;
     else {
       struct cred *c = &g->creds[wt->cred];
-      if (!sl_gcp_slot_read(c->slot, &t) && sl_gcp_token_valid(t.expires_ms, now)) rc = 0;
-      else if (atomic_load(&c->slot->failures) && now < atomic_load(&c->slot->next_try_ms)) rc = -EIO;
+      if (c->wstate == 2) c->wstate = cred_state(g, wt->cred, now);
+      rc = c->wstate;
     }
     if (rc <= 0) {
       sl_gcp_token_cancel(wt);
-      wt->cb(wt, rc);
+      wt->rc = rc;
+      wt->prev = ready.prev;
+      wt->next = &ready;
+      ((struct sl_gcp_waiter *)ready.prev)->next = wt;
+      ready.prev = wt;
     }
     wt = nx;
   }
-  arm(g);
+  while (ready.next != &ready) {
+    wt = ready.next;
+    sl_gcp_token_cancel(wt);
+    wt->cb(wt, wt->rc);
+  }
+  if (g_w == g) arm(g);
 }
 
 static void exchange_end(struct gcp_state *g, struct cred *c, bool ok, int status, const char *msg) {
@@ -531,7 +571,8 @@ static struct gcp_state *state_new(struct sl_worker *w) {
 }
 
 void sl_gcp_tokens_worker_start(struct sl_worker *w) {
-  if (!w->cfg->ngcp_creds || g_w || g_stopped) return;
+  if (!w->cfg->ngcp_creds || g_w) return;
+  g_stopped = false;
   state_new(w);
 }
 
@@ -605,7 +646,6 @@ void sl_gcp_token_wait(struct sl_worker *w, struct sl_gcp_waiter *wt) {
   wt->next = h;
   ((struct sl_gcp_waiter *)h->prev)->next = wt;
   h->prev = wt;
-  g->nwaiters++;
   arm(g);
 }
 
@@ -614,7 +654,6 @@ void sl_gcp_token_cancel(struct sl_gcp_waiter *wt) {
   ((struct sl_gcp_waiter *)wt->prev)->next = wt->next;
   ((struct sl_gcp_waiter *)wt->next)->prev = wt->prev;
   wt->next = wt->prev = NULL;
-  if (g_w && g_w->nwaiters) g_w->nwaiters--;
 }
 
 static void label(struct sl_buf *b, const char *s) {

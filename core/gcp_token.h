@@ -34,11 +34,13 @@ struct sl_gcp_waiter { /* embedded in the attempt */
   void *next, *prev;
   unsigned cred;
   void (*cb)(struct sl_gcp_waiter *wt, int rc);
+  int rc; /* (internal: the answer while callbacks run) */
 };
 /* Calls cb (never from inside this call) once a token exists (rc 0) or the exchange failed
  * for good for now (rc < 0: -EIO the exchange failed, sl_gcp_token_get's err says why;
  * -ETIMEDOUT nothing within 30 s; -ENOENT no such credential). Cancel before freeing the
- * waiter (cancelling one whose cb ran, or never queued, is a no-op). */
+ * waiter (cancelling one whose cb ran, or a zeroed one never queued, is a no-op). A cb may
+ * cancel other waiters; cb runs with rc -ECANCELED when the worker stops first. */
 void sl_gcp_token_wait(struct sl_worker *w, struct sl_gcp_waiter *wt);
 void sl_gcp_token_cancel(struct sl_gcp_waiter *wt);
 
