@@ -50,7 +50,7 @@ static bool find_dir(void) {
 }
 
 static char *slurp(const char *cs, const char *name, size_t *len) {
-  char path[8192];
+  char path[8704];
   snprintf(path, sizeof path, "%s/%s/%s", dir, cs, name);
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
@@ -209,7 +209,7 @@ static void aws_test_suite(void) {
   struct dirent *e;
   while ((e = readdir(d)) && nn < 128) {
     if (e->d_name[0] == '.') continue;
-    char p[8192];
+    char p[8704];
     snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
     if (is_dir(p)) names[nn++] = strdup(e->d_name);
   }
