@@ -153,16 +153,16 @@ static bool sigv4_check(struct mock_conn *c, const char *auth, size_t an, const 
 			return deny(c, "UnrecognizedClientException", BAD_TOKEN);
 	}
 
-	/* The signed headers with their received values (repeats joined by ","). */
+	/* The signed headers with their received values (repeats joined by ","), kept as offsets
+	 * into one buffer until it stops growing. */
 	struct sl_header h[MOCK_MAX_HEADERS];
+	size_t voff[MOCK_MAX_HEADERS];
 	size_t nh = 0;
-	struct mock_buf joined = {0}; /* values of repeated headers */
+	struct mock_buf joined = {0};
 	bool has_host = false;
 	bool ok = true;
 	const char *hp = signed_hdrs, *hend = signed_hdrs + hl;
-	if (mock_buf_reserve(&joined, c->hdrs.len + 16)) /* never reallocated below */
-		ok = false;
-	while (ok && hp < hend && nh < MOCK_MAX_HEADERS) {
+	while (hp < hend && nh < MOCK_MAX_HEADERS) {
 		const char *semi = memchr(hp, ';', (size_t)(hend - hp));
 		const char *e = semi ? semi : hend;
 		size_t nl = (size_t)(e - hp);
@@ -183,7 +183,8 @@ static bool sigv4_check(struct mock_conn *c, const char *auth, size_t an, const 
 		if (nl == 4 && strncasecmp(hp, "host", 4) == 0)
 			has_host = true;
 		h[nh].name = (struct sl_slice){hp, nl};
-		h[nh].value = (struct sl_slice){joined.p + start, joined.len - start};
+		voff[nh] = start;
+		h[nh].value.n = joined.len - start;
 		nh++;
 		hp = semi ? semi + 1 : hend;
 	}
@@ -191,6 +192,8 @@ static bool sigv4_check(struct mock_conn *c, const char *auth, size_t an, const 
 		mock_buf_free(&joined);
 		return deny(c, "InvalidSignatureException", MISMATCH);
 	}
+	for (size_t i = 0; i < nh; i++)
+		h[i].value.p = joined.p ? joined.p + voff[i] : "";
 
 	char hex[65];
 	struct sl_iov body = {c->body.p ? c->body.p : "", c->body.len};

@@ -311,6 +311,8 @@ void mock_vertex_generate(struct mock_conn *c, cJSON *req)
 			                  NULL);
 			return;
 		}
+		snprintf(r->path_model, sizeof r->path_model, "%s", m->valuestring);
+		mock_stats_note_cloud(c); /* the model this endpoint names in the body */
 		mock_openai_chat(c, req);
 		return;
 	}

@@ -148,6 +148,17 @@ test('ConverseStream: event-stream frames with good CRCs, the same words as Conv
   assert.deepEqual(frames.at(-1).json.usage, whole.usage);
 });
 
+test('ConverseStream is paced by the timing options (itl_ms between the deltas)', async () => {
+  const t0 = Date.now();
+  const r = await signed(br, 'converse-stream', { ...chat, mock: { itl_ms: 40 } });
+  const elapsed = Date.now() - t0;
+  assert.equal(r.status, 200);
+  assert.ok(elapsed >= 5 * 40 - 10, `6 deltas 40 ms apart took ${elapsed} ms`);
+  const { frames } = decodeEventStream(r.body);
+  assert.equal(frames.filter((f) => f.headers[':event-type'] === 'contentBlockDelta').length, 6);
+  assert.equal(frames.at(-1).headers[':event-type'], 'metadata');
+});
+
 test('ConverseStream with tools: contentBlockStart toolUse then input deltas that join into the arguments', async () => {
   const r = await signed(br, 'converse-stream', { ...chat, toolConfig: { tools: [{ toolSpec: { name: 'f', inputSchema: { json: { type: 'object', properties: { n: { type: 'integer' } } } } } }] } });
   const { frames } = decodeEventStream(r.body);
@@ -301,6 +312,8 @@ test('Vertex model routes want an issued, unexpired Bearer token; Claude rawPred
   assert.match(cs.text, /data: \[DONE\]/);
   assert.equal((await vxPost(chatUrl, { model: 'gemini-2.0-flash', messages: [{ role: 'user', content: 'Hi' }] }, token)).status, 400);
   const st = await vx.stats();
+  assert.deepEqual(st.last.at(-2).cloud, { service: 'vertex', operation: 'chat/completions', project: 'proj-1', location: 'us-east5', model: 'google/gemini-2.0-flash' });
+  assert.equal(st.last.at(-1).cloud.model, undefined, 'the refused request named no google/ model');
   const rec = st.last.find((e) => e.cloud?.operation === 'rawPredict');
   assert.deepEqual(rec.cloud, { service: 'vertex', operation: 'rawPredict', project: 'proj-1', location: 'us-east5', model: 'claude-3-5-sonnet-v2@20241022' });
 });
