@@ -33,6 +33,7 @@ struct sl_dialect_att {
   struct sl_buf out;         /* decoded stream bytes to forward */
   char errtype[96];          /* x-amzn-ErrorType, up to its ':' */
   bool frames;
+  bool b64;                  /* embeddings asked with encoding_format base64 */
 };
 
 static const struct sl_deployment *dep_of(const struct sl_attempt *at) {
@@ -183,6 +184,8 @@ static int rewrite_body(struct sl_attempt *at, struct sl_dialect_att *dl, const 
       struct sl_xlate_req_opts o = {.model = model};
       rc = sl_xlate_oai_to_converse_request(j, &o, &dl->body, at->xerr, sizeof at->xerr);
     } else {
+      dl->b64 = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "encoding_format")) &&
+                strcmp(cJSON_GetObjectItemCaseSensitive(j, "encoding_format")->valuestring, "base64") == 0;
       rc = sl_bedrock_embed_request(d->dialect == SL_DIALECT_BEDROCK_EMBED_TITAN ? SL_BEDROCK_EMBED_TITAN
                                                                                  : SL_BEDROCK_EMBED_COHERE,
                                     j, &dl->body, at->xerr, sizeof at->xerr);
@@ -351,9 +354,9 @@ int sl_dialect_whole(struct sl_attempt *at) {
     } else if (d->dialect == SL_DIALECT_BEDROCK_INVOKE_ANTHROPIC) {
       return 0; /* already an Anthropic message */
     } else {
-      rc = sl_bedrock_embed_response(d->dialect == SL_DIALECT_BEDROCK_EMBED_TITAN ? SL_BEDROCK_EMBED_TITAN
-                                                                                  : SL_BEDROCK_EMBED_COHERE,
-                                     sl_attempt_model(at), p, at->resp.n, &xb, &u);
+      rc = sl_bedrock_embed_response_fmt(d->dialect == SL_DIALECT_BEDROCK_EMBED_TITAN ? SL_BEDROCK_EMBED_TITAN
+                                                                                      : SL_BEDROCK_EMBED_COHERE,
+                                         sl_attempt_model(at), dl && dl->b64, p, at->resp.n, &xb, &u);
     }
   } else {
     const char *t = dl && dl->errtype[0] ? dl->errtype : NULL;
