@@ -52,18 +52,21 @@ static struct sl_dialect_att *state(struct sl_attempt *at) {
 
 /* ---- tokens (Vertex AI) ---- */
 
-/* The attempt's answer when no token came: a 401 from the deployment that says why, in
- * OpenAI's error shape (translated for Anthropic clients like any provider error). */
+/* The attempt's answer when no token came: a 401 from the deployment that says why, in the
+ * error shape of the deployment's wire format (Anthropic's for Claude on Vertex, else
+ * OpenAI's), so it is translated for the client like any provider error. */
 static void no_token_answer(struct sl_attempt *at, const char *why) {
   const struct sl_deployment *d = dep_of(at);
+  bool anth = at->uwire == SL_WIRE_ANTHROPIC;
   at->status = 401;
   at->resp.n = 0;
-  sl_buf_puts(&at->resp, "{\"error\":{\"message\":\"");
+  sl_buf_puts(&at->resp, anth ? "{\"type\":\"error\",\"error\":{\"type\":\"authentication_error\",\"message\":\""
+                              : "{\"error\":{\"message\":\"");
   char m[768];
   snprintf(m, sizeof m, "Vertex AI credentials of deployment %s (%s): %s", d->id,
            at->rq->w->cfg->gcp_creds[d->gcp_cred].client_email, why && *why ? why : "no access token yet");
   sl_buf_json_escape(&at->resp, m, strlen(m));
-  sl_buf_puts(&at->resp, "\",\"type\":\"authentication_error\",\"code\":\"401\"}}");
+  sl_buf_puts(&at->resp, anth ? "\"}}" : "\",\"type\":\"authentication_error\",\"code\":\"401\"}}");
   snprintf(at->ctype, sizeof at->ctype, "application/json");
 }
 
