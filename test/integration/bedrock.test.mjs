@@ -71,8 +71,17 @@ function startFake() {
           frame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: ' more' } })]));
         return;
       }
-      res.write(Buffer.concat([frame('messageStart', { role: 'assistant' }),
-        frame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'partial' } })]));
+      if (req.url.endsWith('/invoke-with-response-stream')) { // Anthropic events in chunk frames
+        const chunk = (ev) => frame('chunk', { bytes: Buffer.from(JSON.stringify(ev)).toString('base64') });
+        res.write(Buffer.concat([
+          chunk({ type: 'message_start', message: { id: 'msg_fake', type: 'message', role: 'assistant', model: 'anthropic.midex-v1',
+            content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 3, output_tokens: 1 } } }),
+          chunk({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
+          chunk({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'partial' } })]));
+      } else {
+        res.write(Buffer.concat([frame('messageStart', { role: 'assistant' }),
+          frame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'partial' } })]));
+      }
       await f.gate;
       res.end(exceptionFrame('throttlingException', 'Too many requests, please wait before trying again. (fake)'));
     });
@@ -121,6 +130,7 @@ before(async () => {
         'oai-500': [openai(o500, { order: 1 }), aws(br, `bedrock/${CLAUDE}`, { order: 2 })],
         'oai-429': [openai(o429, { order: 1 }), aws(br, `bedrock/${CLAUDE}`, { order: 2 })],
         midex: aws({ port: fake.port }, 'bedrock/midex.model-v1'),
+        midexinv: aws({ port: fake.port }, 'bedrock/invoke/anthropic.midex-v1'),
         'invoke-ex': aws(br, `bedrock/invoke/${CLAUDE}`),
       },
     }),
@@ -486,6 +496,25 @@ test('credentials from a profile of AWS_SHARED_CREDENTIALS_FILE (AWS_PROFILE, an
   await s.stop();
 });
 
+test('temporary credentials: aws_session_token goes as X-Amz-Security-Token, signed; a wrong one is refused', async () => {
+  const TOKEN = 'session-token-test-only';
+  const m = await startMock([...FLAGS, '--aws-access-key-id', AK, '--aws-secret-access-key', SK, '--aws-session-token', TOKEN,
+    '--aws-region', REGION]);
+  const { s, c } = await bareSluice(m, {}, { aws_access_key_id: AK, aws_secret_access_key: SK, aws_session_token: TOKEN,
+    aws_region_name: REGION });
+  const r = await c.chat.completions.create({ model: 'c', messages: chatMsgs });
+  assert.equal(r.choices[0].message.content.split(' ').length, 6);
+  const rec = await lastOf(m);
+  assert.equal(rec.headers['x-amz-security-token'] ?? rec.headers['X-Amz-Security-Token'], TOKEN);
+  assert.match(rec.headers.authorization ?? rec.headers.Authorization, /SignedHeaders=[a-z;-]*x-amz-security-token/);
+  await s.stop();
+  const bad = await bareSluice(m, {}, { aws_access_key_id: AK, aws_secret_access_key: SK, aws_session_token: 'expired-token',
+    aws_region_name: REGION });
+  await assert.rejects(bad.c.chat.completions.create({ model: 'c', messages: chatMsgs }), (e) => e.status === 403);
+  await bad.s.stop();
+  await m.stop();
+});
+
 test('a Bedrock API key from AWS_BEARER_TOKEN_BEDROCK', async () => {
   const { s, c } = await bareSluice(bk, { AWS_BEARER_TOKEN_BEDROCK: API_KEY, AWS_REGION: REGION });
   const r = await c.chat.completions.create({ model: 'c', messages: chatMsgs });
@@ -584,18 +613,49 @@ test('an exception frame mid-stream: the openai SDK gets an error event after th
   assert.match(String(err.message), /throttlingException|Too many requests/, String(err));
 });
 
-test('an exception frame mid-stream from invoke: the Anthropic SDK gets an error, never a message it takes as whole', async () => {
+test('an exception frame mid-stream: the Anthropic SDK gets an error event after the text (Converse and invoke)', async () => {
+  for (const model of ['midex', 'midexinv']) {
+    fake.arm();
+    const stream = anth.messages.stream({ model, max_tokens: 100, messages: [{ role: 'user', content: 'x' }] });
+    let text = '';
+    stream.on('text', (t) => {
+      text += t;
+      fake.release();
+    });
+    await assert.rejects(stream.finalMessage(), (e) => {
+      assert.match(String(e.message), /throttlingException|Too many requests/, `${model}: ${e}`);
+      return true;
+    });
+    assert.equal(text, 'partial', model);
+  }
+  assert.equal(fake.requests.at(-1).path, '/model/anthropic.midex-v1/invoke-with-response-stream');
+});
+
+test('an exception frame from the mock: the Anthropic SDK gets an error in its format, not a message; retried a bounded number of times', async () => {
+  const before = (await br.stats()).faults.stream_exception;
   const stream = anth.messages.stream({ model: 'invoke-ex', max_tokens: 100,
     messages: [{ role: 'user', content: 'x' }], mock: { fault: 'stream_exception', fault_at: 3 } });
-  let text = '';
-  stream.on('text', (t) => { text += t; });
+  let rid = null;
+  stream.on('connect', () => { rid = stream.response?.headers.get('x-sluice-request-id') ?? null; });
   await assert.rejects(stream.finalMessage(), (e) => {
-    assert.match(String(e.message), /throttlingException|Too many requests|overloaded|upstream/i, String(e));
+    // before any byte reached the client: a 502 in Anthropic's shape; after: the error event
+    if (e.status) {
+      assert.equal(e.status, 502, String(e));
+      assert.equal(e.error?.type, 'error', String(e));
+      rid = e.headers?.get?.('x-sluice-request-id') ?? e.headers?.['x-sluice-request-id'] ?? rid;
+    } else {
+      assert.match(String(e.message), /throttlingException|Too many requests/, String(e));
+    }
     return true;
   });
-  assert.ok(text.split(' ').filter(Boolean).length <= 3, text);
-  const st = await br.stats();
-  assert.ok(st.faults.stream_exception >= 1);
+  assert.ok(rid, 'a request id');
+  const line = await sluice.waitLine((l) => l.msg === 'access' && l.request_id === rid);
+  assert.equal(line.status, 502);
+  assert.ok(line.attempts.every((a) => a.outcome === 'upstream_error'), JSON.stringify(line));
+  // retried within the retry budget (each attempt met the exception), then given up
+  const n = (await br.stats()).faults.stream_exception - before;
+  assert.equal(n, line.attempts.length, JSON.stringify(line));
+  assert.ok(n >= 1 && n <= 3, `${n} attempts`);
 });
 
 test('the raw stream: a client without an SDK sees only SSE, each data line JSON', async () => {
