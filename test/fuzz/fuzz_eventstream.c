@@ -78,7 +78,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!in) return 0;
   memcpy(in, data + 3, n);
   size_t c1 = n ? data[1] % (n + 1) : 0, c2 = n ? data[2] % (n + 1) : 0;
-  if (c2 < c1) { size_t t = c1; c1 = c2; c2 = t; }
+  if (c2 < c1) {
+    size_t t = c1;
+    c1 = c2;
+    c2 = t;
+  }
   struct rec a, b, c;
   bool ia, ib, ic = true;
   int ra = run(in, n, max, n, n, 0, &a, &ia);

@@ -43,8 +43,9 @@ static void check_canonical(const char *c, size_t n) {
   size_t pn = (size_t)(l2 - path);
   check_encoded(path, pn, "/");
   for (size_t i = 0; i + 1 < pn; i++) /* segments: none empty, "." or ".." */
-    if (path[i] == '/' && (path[i + 1] == '/' || (path[i + 1] == '.' && (i + 2 == pn || path[i + 2] == '/')) ||
-                           (path[i + 1] == '.' && i + 2 < pn && path[i + 2] == '.' && (i + 3 == pn || path[i + 3] == '/'))))
+    if (path[i] == '/' &&
+        (path[i + 1] == '/' || (path[i + 1] == '.' && (i + 2 == pn || path[i + 2] == '/')) ||
+         (path[i + 1] == '.' && i + 2 < pn && path[i + 2] == '.' && (i + 3 == pn || path[i + 3] == '/'))))
       __builtin_trap();
   const char *q = l2 + 1, *l3 = memchr(q, '\n', (size_t)(c + n - q));
   if (!l3) __builtin_trap();
@@ -94,11 +95,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct sl_iov one = {(const char *)data, size};
   sl_sigv4_payload_hash(&one, 1, hex);
   size_t a = size / 3, b = size / 2;
-  struct sl_iov three[] = {{(const char *)data, a}, {(const char *)data + a, b - a}, {(const char *)data + b, size - b}};
+  struct sl_iov three[] = {
+      {(const char *)data, a}, {(const char *)data + a, b - a}, {(const char *)data + b, size - b}};
   sl_sigv4_payload_hash(three, 3, hex3);
   if (strcmp(hex, hex3) || strlen(hex) != 64) __builtin_trap();
-  struct sl_sigv4_req r = {"POST", lines[0], nl > 1 ? lines[1] : NULL, h, nh, hex, "us-east-1", "bedrock",
-                           "20240102T030405Z"};
+  struct sl_sigv4_req r = {"POST",      lines[0],  nl > 1 ? lines[1] : NULL, h, nh, hex,
+                           "us-east-1", "bedrock", "20240102T030405Z"};
   struct sl_aws_creds c = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL};
   struct sl_buf c1 = {0}, c2 = {0}, s1 = {0}, s2 = {0};
   int r1 = sl_sigv4_canonical_request(&r, &c1), r2 = sl_sigv4_canonical_request(&r, &c2);
