@@ -43,8 +43,10 @@ static void text_and_system(void) {
   int rc;
   cJSON *c = req("{\"model\":\"m\",\"stream\":true,\"user\":\"u\",\"seed\":3,\"messages\":["
                  "{\"role\":\"system\",\"content\":\"be brief\"},"
-                 "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"and kind\",\"cache_control\":{\"type\":\"ephemeral\"}}]},"
-                 "{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"there\"}]}],"
+                 "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"and "
+                 "kind\",\"cache_control\":{\"type\":\"ephemeral\"}}]},"
+                 "{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+                 "\"there\"}]}],"
                  "\"max_tokens\":100,\"temperature\":1.7,\"top_p\":0.5,\"stop\":\"END\"}",
                  "amazon.nova-pro-v1:0", &rc);
   CHECK(rc == 0);
@@ -66,7 +68,8 @@ static void images_and_documents(void) {
   cJSON *c = req("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"what?\"},"
                  "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}},"
                  "{\"type\":\"image_url\",\"image_url\":\"data:image/jpg;base64,/9j/4A==\"},"
-                 "{\"type\":\"file\",\"file\":{\"file_data\":\"data:application/pdf;base64,JVBERi0=\",\"filename\":\"a b.pdf\"}}]}]}",
+                 "{\"type\":\"file\",\"file\":{\"file_data\":\"data:application/pdf;base64,JVBERi0=\",\"filename\":\"a "
+                 "b.pdf\"}}]}]}",
                  "m", &rc);
   CHECK(rc == 0);
   CHECK(same(get(c, "messages"),
@@ -76,10 +79,12 @@ static void images_and_documents(void) {
              "{\"document\":{\"format\":\"pdf\",\"name\":\"document-1\",\"source\":{\"bytes\":\"JVBERi0=\"}}}]}]"));
   cJSON_Delete(c);
   /* an http URL: Converse takes bytes only */
-  c = req("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://x/a.png\"}}]}]}",
+  c = req("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://x/"
+          "a.png\"}}]}]}",
           "m", &rc);
   CHECK(!c && rc == -EINVAL && strstr(err, "base64 data URL"));
-  c = req("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/tiff;base64,AA==\"}}]}]}",
+  c = req("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/"
+          "tiff;base64,AA==\"}}]}]}",
           "m", &rc);
   CHECK(!c && rc == -EINVAL && strstr(err, "image/tiff"));
   c = req("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\",\"input_audio\":{}}]}]}", "m", &rc);
@@ -88,27 +93,30 @@ static void images_and_documents(void) {
 
 static void multi_turn_tools(void) {
   int rc;
-  cJSON *c = req(
-      "{\"messages\":[{\"role\":\"user\",\"content\":\"weather in Paris and Rome?\"},"
-      "{\"role\":\"assistant\",\"content\":\"Let me look.\",\"tool_calls\":["
-      "{\"id\":\"t1\",\"type\":\"function\",\"function\":{\"name\":\"wx\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}},"
-      "{\"id\":\"t2\",\"type\":\"function\",\"function\":{\"name\":\"wx\",\"arguments\":\"not json\"}}]},"
-      "{\"role\":\"tool\",\"tool_call_id\":\"t1\",\"content\":\"sunny\"},"
-      "{\"role\":\"tool\",\"tool_call_id\":\"t2\",\"content\":[{\"type\":\"text\",\"text\":\"rain\"}]},"
-      "{\"role\":\"user\",\"content\":\"thanks\"}],"
-      "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"wx\",\"description\":\"weather\",\"parameters\":"
-      "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}},"
-      "{\"type\":\"function\",\"function\":{\"name\":\"noargs\"}}],\"tool_choice\":\"auto\",\"parallel_tool_calls\":false}",
-      "anthropic.claude-3-5-sonnet", &rc);
+  cJSON *c =
+      req("{\"messages\":[{\"role\":\"user\",\"content\":\"weather in Paris and Rome?\"},"
+          "{\"role\":\"assistant\",\"content\":\"Let me look.\",\"tool_calls\":["
+          "{\"id\":\"t1\",\"type\":\"function\",\"function\":{\"name\":\"wx\",\"arguments\":\"{\\\"city\\\":"
+          "\\\"Paris\\\"}\"}},"
+          "{\"id\":\"t2\",\"type\":\"function\",\"function\":{\"name\":\"wx\",\"arguments\":\"not json\"}}]},"
+          "{\"role\":\"tool\",\"tool_call_id\":\"t1\",\"content\":\"sunny\"},"
+          "{\"role\":\"tool\",\"tool_call_id\":\"t2\",\"content\":[{\"type\":\"text\",\"text\":\"rain\"}]},"
+          "{\"role\":\"user\",\"content\":\"thanks\"}],"
+          "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"wx\",\"description\":\"weather\",\"parameters\":"
+          "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}},"
+          "{\"type\":\"function\",\"function\":{\"name\":\"noargs\"}}],\"tool_choice\":\"auto\",\"parallel_tool_"
+          "calls\":false}",
+          "anthropic.claude-3-5-sonnet", &rc);
   CHECK(rc == 0);
   static const char want_msgs[] =
-             "[{\"role\":\"user\",\"content\":[{\"text\":\"weather in Paris and Rome?\"}]},"
-             "{\"role\":\"assistant\",\"content\":[{\"text\":\"Let me look.\"},"
-             "{\"toolUse\":{\"toolUseId\":\"t1\",\"name\":\"wx\",\"input\":{\"city\":\"Paris\"}}},"
-             "{\"toolUse\":{\"toolUseId\":\"t2\",\"name\":\"wx\",\"input\":{}}}]},"
-             "{\"role\":\"user\",\"content\":[{\"toolResult\":{\"toolUseId\":\"t1\",\"content\":[{\"text\":\"sunny\"}],\"status\":\"success\"}},"
-             "{\"toolResult\":{\"toolUseId\":\"t2\",\"content\":[{\"text\":\"rain\"}],\"status\":\"success\"}},"
-             "{\"text\":\"thanks\"}]}]";
+      "[{\"role\":\"user\",\"content\":[{\"text\":\"weather in Paris and Rome?\"}]},"
+      "{\"role\":\"assistant\",\"content\":[{\"text\":\"Let me look.\"},"
+      "{\"toolUse\":{\"toolUseId\":\"t1\",\"name\":\"wx\",\"input\":{\"city\":\"Paris\"}}},"
+      "{\"toolUse\":{\"toolUseId\":\"t2\",\"name\":\"wx\",\"input\":{}}}]},"
+      "{\"role\":\"user\",\"content\":[{\"toolResult\":{\"toolUseId\":\"t1\",\"content\":[{\"text\":\"sunny\"}],"
+      "\"status\":\"success\"}},"
+      "{\"toolResult\":{\"toolUseId\":\"t2\",\"content\":[{\"text\":\"rain\"}],\"status\":\"success\"}},"
+      "{\"text\":\"thanks\"}]}]";
   CHECK(same(get(c, "messages"), want_msgs));
   CHECK(same(get(c, "toolConfig"),
              "{\"tools\":[{\"toolSpec\":{\"name\":\"wx\",\"description\":\"weather\",\"inputSchema\":{\"json\":"
@@ -117,7 +125,8 @@ static void multi_turn_tools(void) {
              "\"toolChoice\":{\"auto\":{}}}"));
   cJSON_Delete(c);
   /* a history with tool blocks but no tools offered: a placeholder keeps toolConfig */
-  c = req("{\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"a\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+  c = req("{\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"a\",\"function\":{\"name\":\"f\","
+          "\"arguments\":\"{}\"}}]},"
           "{\"role\":\"tool\",\"tool_call_id\":\"a\",\"content\":\"\"}]}",
           "m", &rc);
   CHECK(rc == 0);
@@ -144,8 +153,10 @@ static const char *choice_of(const char *tc) {
            "{\"name\":\"f\"}}],\"tool_choice\":%s}",
            tc);
   cJSON *c = req(body, "m", &rc);
-  if (rc) snprintf(buf, sizeof buf, "error %d", rc);
-  else if (!get(c, "toolConfig")) snprintf(buf, sizeof buf, "no tools");
+  if (rc)
+    snprintf(buf, sizeof buf, "error %d", rc);
+  else if (!get(c, "toolConfig"))
+    snprintf(buf, sizeof buf, "no tools");
   else {
     char *t = cJSON_PrintUnformatted(get(get(c, "toolConfig"), "toolChoice"));
     snprintf(buf, sizeof buf, "%s", t ? t : "none");
@@ -174,7 +185,8 @@ static void json_response_format(void) {
   CHECK(rc == 0);
   const cJSON *spec = get(cJSON_GetArrayItem(get(get(c, "toolConfig"), "tools"), 0), "toolSpec");
   CHECK_STR(cJSON_GetStringValue(get(spec, "name")) ?: "", SL_XLATE_JSON_TOOL);
-  CHECK(same(get(get(spec, "inputSchema"), "json"), "{\"properties\":{\"a\":{\"type\":\"integer\"}},\"type\":\"object\"}"));
+  CHECK(same(get(get(spec, "inputSchema"), "json"),
+             "{\"properties\":{\"a\":{\"type\":\"integer\"}},\"type\":\"object\"}"));
   CHECK(same(get(get(c, "toolConfig"), "toolChoice"), "{\"tool\":{\"name\":\"" SL_XLATE_JSON_TOOL "\"}}"));
   cJSON_Delete(c);
   /* json_object with client tools: both offered, any */
@@ -192,7 +204,8 @@ static void json_response_format(void) {
           "\"json_schema\":{\"schema\":{\"type\":\"array\"}}}}",
           "m", &rc);
   CHECK(!c && rc == -EINVAL);
-  c = req("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"grammar\"}}", "m", &rc);
+  c = req("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"grammar\"}}", "m",
+          &rc);
   CHECK(!c && rc == -EINVAL && strstr(err, "grammar"));
 }
 
@@ -227,21 +240,27 @@ static void thinking_for_claude(void) {
              "{\"reasoningContent\":{\"redactedContent\":\"R\"}},{\"text\":\"y\"}]"));
   cJSON_Delete(c);
   /* forced tool use with thinking: refused */
-  c = req("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"reasoning_effort\":\"low\",\"tool_choice\":\"required\","
-          "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
-          "anthropic.claude-3-7-sonnet", &rc);
+  c = req(
+      "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"reasoning_effort\":\"low\",\"tool_choice\":\"required\","
+      "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
+      "anthropic.claude-3-7-sonnet", &rc);
   CHECK(!c && rc == -EINVAL && strstr(err, "reasoning_effort"));
 }
 
 static void malformed_requests(void) {
   int rc;
   static const char *const bad[] = {
-    "[]", "{}", "{\"messages\":{}}", "{\"messages\":[1]}", "{\"messages\":[{\"role\":\"function\",\"content\":\"x\"}]}",
-    "{\"messages\":[{\"role\":\"wizard\"}]}", "{\"messages\":[{\"role\":\"user\",\"content\":5}]}",
-    "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"n\":2}",
-    "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stop\":[1]}",
-    "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":{}}",
-    "{\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"image_url\"}]}]}",
+      "[]",
+      "{}",
+      "{\"messages\":{}}",
+      "{\"messages\":[1]}",
+      "{\"messages\":[{\"role\":\"function\",\"content\":\"x\"}]}",
+      "{\"messages\":[{\"role\":\"wizard\"}]}",
+      "{\"messages\":[{\"role\":\"user\",\"content\":5}]}",
+      "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"n\":2}",
+      "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stop\":[1]}",
+      "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":{}}",
+      "{\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"image_url\"}]}]}",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     err[0] = 0;
@@ -272,9 +291,10 @@ static const char *finish(const cJSON *j) {
 static void answer_text_and_usage(void) {
   int rc;
   struct sl_xlate_usage u;
-  const char *body = "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":\"Hello\"},{\"text\":\" world\"}]}},"
-                     "\"stopReason\":\"end_turn\",\"usage\":{\"inputTokens\":10,\"outputTokens\":3,\"totalTokens\":13,"
-                     "\"cacheReadInputTokens\":20,\"cacheWriteInputTokens\":5},\"metrics\":{\"latencyMs\":120}}";
+  const char *body =
+      "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":\"Hello\"},{\"text\":\" world\"}]}},"
+      "\"stopReason\":\"end_turn\",\"usage\":{\"inputTokens\":10,\"outputTokens\":3,\"totalTokens\":13,"
+      "\"cacheReadInputTokens\":20,\"cacheWriteInputTokens\":5},\"metrics\":{\"latencyMs\":120}}";
   cJSON *j = resp(body, false, &rc, &u);
   CHECK(rc == 0);
   CHECK_STR(cJSON_GetStringValue(get(j, "object")) ?: "", "chat.completion");
@@ -327,12 +347,13 @@ static void stop_reasons(void) {
 
 static void answer_tools_reasoning_json(void) {
   int rc;
-  cJSON *j = resp("{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":["
-                  "{\"reasoningContent\":{\"reasoningText\":{\"text\":\"think\",\"signature\":\"SIG\"}}},"
-                  "{\"reasoningContent\":{\"redactedContent\":\"RED\"}},"
-                  "{\"text\":\"calling\"},{\"toolUse\":{\"toolUseId\":\"tu1\",\"name\":\"wx\",\"input\":{\"city\":\"Oslo\"}}},"
-                  "{\"toolUse\":{\"toolUseId\":\"tu2\",\"name\":\"now\",\"input\":{}}}]}},\"stopReason\":\"tool_use\"}",
-                  false, &rc, NULL);
+  cJSON *j =
+      resp("{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":["
+           "{\"reasoningContent\":{\"reasoningText\":{\"text\":\"think\",\"signature\":\"SIG\"}}},"
+           "{\"reasoningContent\":{\"redactedContent\":\"RED\"}},"
+           "{\"text\":\"calling\"},{\"toolUse\":{\"toolUseId\":\"tu1\",\"name\":\"wx\",\"input\":{\"city\":\"Oslo\"}}},"
+           "{\"toolUse\":{\"toolUseId\":\"tu2\",\"name\":\"now\",\"input\":{}}}]}},\"stopReason\":\"tool_use\"}",
+           false, &rc, NULL);
   CHECK(rc == 0);
   const cJSON *m = message(j);
   CHECK_STR(cJSON_GetStringValue(get(m, "content")) ?: "", "calling");
@@ -356,7 +377,12 @@ static void answer_tools_reasoning_json(void) {
 
 static void malformed_answers(void) {
   int rc;
-  static const char *const bodies[] = {NULL, "", "{", "[]", "{\"output\":{}}", "{\"output\":{\"message\":{\"content\":\"x\"}}}",
+  static const char *const bodies[] = {NULL,
+                                       "",
+                                       "{",
+                                       "[]",
+                                       "{\"output\":{}}",
+                                       "{\"output\":{\"message\":{\"content\":\"x\"}}}",
                                        "{\"message\":\"ValidationException\"}"};
   for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
     struct sl_xlate_usage u = {.known = true};
@@ -368,12 +394,14 @@ static void malformed_answers(void) {
 
 static void round_trip_tool_loop(void) {
   int rc;
-  cJSON *c = req("{\"messages\":[{\"role\":\"user\",\"content\":\"wx?\"}],\"tools\":[{\"type\":\"function\",\"function\":"
-                 "{\"name\":\"wx\",\"parameters\":{\"type\":\"object\"}}}]}",
-                 "m", &rc);
+  cJSON *c =
+      req("{\"messages\":[{\"role\":\"user\",\"content\":\"wx?\"}],\"tools\":[{\"type\":\"function\",\"function\":"
+          "{\"name\":\"wx\",\"parameters\":{\"type\":\"object\"}}}]}",
+          "m", &rc);
   CHECK(rc == 0 && get(c, "toolConfig"));
   cJSON_Delete(c);
-  cJSON *a = resp("{\"output\":{\"message\":{\"content\":[{\"toolUse\":{\"toolUseId\":\"q1\",\"name\":\"wx\",\"input\":{\"d\":2}}}]}},"
+  cJSON *a = resp("{\"output\":{\"message\":{\"content\":[{\"toolUse\":{\"toolUseId\":\"q1\",\"name\":\"wx\",\"input\":"
+                  "{\"d\":2}}}]}},"
                   "\"stopReason\":\"tool_use\"}",
                   false, &rc, NULL);
   CHECK(rc == 0);
@@ -386,10 +414,11 @@ static void round_trip_tool_loop(void) {
   char *t = cJSON_PrintUnformatted(next);
   c = req(t, "m", &rc);
   CHECK(rc == 0);
-  CHECK(same(get(c, "messages"),
-             "[{\"role\":\"user\",\"content\":[{\"text\":\"wx?\"}]},{\"role\":\"assistant\",\"content\":[{\"toolUse\":"
-             "{\"toolUseId\":\"q1\",\"name\":\"wx\",\"input\":{\"d\":2}}}]},{\"role\":\"user\",\"content\":[{\"toolResult\":"
-             "{\"toolUseId\":\"q1\",\"content\":[{\"text\":\"cold\"}],\"status\":\"success\"}}]}]"));
+  CHECK(same(
+      get(c, "messages"),
+      "[{\"role\":\"user\",\"content\":[{\"text\":\"wx?\"}]},{\"role\":\"assistant\",\"content\":[{\"toolUse\":"
+      "{\"toolUseId\":\"q1\",\"name\":\"wx\",\"input\":{\"d\":2}}}]},{\"role\":\"user\",\"content\":[{\"toolResult\":"
+      "{\"toolUseId\":\"q1\",\"content\":[{\"text\":\"cold\"}],\"status\":\"success\"}}]}]"));
   cJSON_free(t);
   cJSON_Delete(c);
   cJSON_Delete(next);
@@ -433,11 +462,13 @@ static void bedrock_errors(void) {
                  "rate_limit_exceeded", "Too many"));
   CHECK(error_is(403, "AccessDeniedException", "{\"Message\":\"no access\"}", "permission_error",
                  "AccessDeniedException", "no access"));
-  CHECK(error_is(403, "InvalidSignatureException", "{\"message\":\"The request signature we calculated does not match\"}",
-                 "authentication_error", "InvalidSignatureException", "signature"));
+  CHECK(error_is(403, "InvalidSignatureException",
+                 "{\"message\":\"The request signature we calculated does not match\"}", "authentication_error",
+                 "InvalidSignatureException", "signature"));
   CHECK(error_is(404, "ResourceNotFoundException", "{\"message\":\"Model not found\"}", "not_found_error",
                  "ResourceNotFoundException", "not found"));
-  CHECK(error_is(408, "ModelTimeoutException", "{\"message\":\"slow\"}", "timeout_error", "ModelTimeoutException", "slow"));
+  CHECK(error_is(408, "ModelTimeoutException", "{\"message\":\"slow\"}", "timeout_error", "ModelTimeoutException",
+                 "slow"));
   CHECK(error_is(503, "ServiceUnavailableException", "{\"message\":\"down\"}", "service_unavailable",
                  "ServiceUnavailableException", "down"));
   CHECK(error_is(429, "ModelNotReadyException", "{\"message\":\"warming\"}", "service_unavailable",
@@ -460,7 +491,8 @@ static void bedrock_errors(void) {
 static void anthropic_invoke_body(void) {
   struct sl_buf b = {0};
   bool stream = false;
-  const char *in = "{\"model\":\"claude\",\"stream\":true,\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+  const char *in =
+      "{\"model\":\"claude\",\"stream\":true,\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
   CHECK(sl_anthropic_body_for_version(in, strlen(in), "bedrock-2023-05-31", &b, &stream, err, sizeof err) == 0);
   cJSON *j = cJSON_ParseWithLength(b.p, b.n);
   CHECK(stream && same(j, "{\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
@@ -490,7 +522,11 @@ static void invoke_chunks(void) {
   CHECK(sl_bedrock_invoke_chunk_to_sse(c2, strlen(c2), &b) == 0);
   CHECK(b.n && memcmp(b.p, "event: ping\ndata: {\"type\":\"ping\",\"a\":1}\n\n", b.n) == 0);
   sl_buf_free(&b);
-  static const char *const bad[] = {"", "{}", "{\"bytes\":3}", "{\"bytes\":\"!!!\"}", "{\"bytes\":\"e30=\"}" /* {} */,
+  static const char *const bad[] = {"",
+                                    "{}",
+                                    "{\"bytes\":3}",
+                                    "{\"bytes\":\"!!!\"}",
+                                    "{\"bytes\":\"e30=\"}" /* {} */,
                                     "{\"bytes\":\"bm90IGpzb24=\"}" /* not json */};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     CHECK(sl_bedrock_invoke_chunk_to_sse(bad[i], strlen(bad[i]), &b) == -EINVAL && b.n == 0);
@@ -519,7 +555,8 @@ static void embeddings_requests(void) {
   j = embed_req(SL_BEDROCK_EMBED_TITAN, "{\"input\":[\"one\"]}", &rc);
   CHECK(rc == 0 && same(j, "{\"inputText\":\"one\"}"));
   cJSON_Delete(j);
-  CHECK(!embed_req(SL_BEDROCK_EMBED_TITAN, "{\"input\":[\"a\",\"b\"]}", &rc) && rc == -EINVAL && strstr(err, "one input"));
+  CHECK(!embed_req(SL_BEDROCK_EMBED_TITAN, "{\"input\":[\"a\",\"b\"]}", &rc) && rc == -EINVAL &&
+        strstr(err, "one input"));
   CHECK(!embed_req(SL_BEDROCK_EMBED_TITAN, "{\"input\":\"a\",\"dimensions\":-1}", &rc) && rc == -EINVAL);
   CHECK(!embed_req(SL_BEDROCK_EMBED_TITAN, "{\"input\":[1,2,3]}", &rc) && rc == -EINVAL && strstr(err, "token ids"));
   CHECK(!embed_req(SL_BEDROCK_EMBED_TITAN, "{\"input\":[]}", &rc) && rc == -EINVAL);
@@ -555,7 +592,8 @@ static void embeddings_responses(void) {
   CHECK_STR(cJSON_GetStringValue(get(cJSON_GetArrayItem(get(j, "data"), 0), "embedding")) ?: "", "AAAAPwAAoL8AAEBA");
   cJSON_Delete(j);
   sl_buf_free(&b);
-  const char *c = "{\"embeddings\":[[1,2],[3,4]],\"id\":\"x\",\"response_type\":\"embeddings_floats\",\"texts\":[\"a\",\"b\"]}";
+  const char *c =
+      "{\"embeddings\":[[1,2],[3,4]],\"id\":\"x\",\"response_type\":\"embeddings_floats\",\"texts\":[\"a\",\"b\"]}";
   CHECK(sl_bedrock_embed_response(SL_BEDROCK_EMBED_COHERE, "cohere", c, strlen(c), &b, &u) == 0);
   j = cJSON_ParseWithLength(b.p, b.n);
   CHECK(same(j, "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":0,\"embedding\":[1,2]},"
@@ -568,8 +606,8 @@ static void embeddings_responses(void) {
   CHECK(sl_bedrock_embed_response(SL_BEDROCK_EMBED_COHERE, "cohere", c, strlen(c), &b, &u) == 0 && u.known &&
         u.input == 2);
   sl_buf_free(&b);
-  static const char *const bad[] = {"", "{", "{}", "{\"embedding\":\"x\"}", "{\"embedding\":[\"a\"]}",
-                                    "{\"embeddings\":[[1,\"b\"]]}"};
+  static const char *const bad[] = {
+      "", "{", "{}", "{\"embedding\":\"x\"}", "{\"embedding\":[\"a\"]}", "{\"embeddings\":[[1,\"b\"]]}"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     enum sl_bedrock_embed k = strstr(bad[i], "embeddings") ? SL_BEDROCK_EMBED_COHERE : SL_BEDROCK_EMBED_TITAN;
     CHECK(sl_bedrock_embed_response(k, "m", bad[i], strlen(bad[i]), &b, NULL) == -EINVAL && b.n == 0);

@@ -54,19 +54,21 @@ static const char *str(const cJSON *o, const char *k) { return cJSON_GetStringVa
 
 static void text_then_tool_call(void) {
   static const struct ev evs[] = {
-    {"messageStart", "{\"role\":\"assistant\",\"p\":\"abc\"}"},
-    {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Let me \"},\"p\":\"ab\"}"},
-    {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"check.\"}}"},
-    {"contentBlockStop", "{\"contentBlockIndex\":0}"},
-    {"contentBlockStart", "{\"contentBlockIndex\":1,\"start\":{\"toolUse\":{\"toolUseId\":\"tooluse_1\",\"name\":\"wx\"}}}"},
-    {"contentBlockDelta", "{\"contentBlockIndex\":1,\"delta\":{\"toolUse\":{\"input\":\"{\\\"ci\"}}}"},
-    {"contentBlockDelta", "{\"contentBlockIndex\":1,\"delta\":{\"toolUse\":{\"input\":\"ty\\\":\\\"Oslo\\\"}\"}}}"},
-    {"contentBlockStop", "{\"contentBlockIndex\":1}"},
-    {"contentBlockStart", "{\"contentBlockIndex\":2,\"start\":{\"toolUse\":{\"toolUseId\":\"tooluse_2\",\"name\":\"now\"}}}"},
-    {"contentBlockStop", "{\"contentBlockIndex\":2}"},
-    {"messageStop", "{\"stopReason\":\"tool_use\"}"},
-    {"metadata", "{\"usage\":{\"inputTokens\":12,\"outputTokens\":30,\"totalTokens\":42,\"cacheReadInputTokens\":100,"
-                 "\"cacheWriteInputTokens\":8},\"metrics\":{\"latencyMs\":300}}"},
+      {"messageStart", "{\"role\":\"assistant\",\"p\":\"abc\"}"},
+      {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Let me \"},\"p\":\"ab\"}"},
+      {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"check.\"}}"},
+      {"contentBlockStop", "{\"contentBlockIndex\":0}"},
+      {"contentBlockStart",
+       "{\"contentBlockIndex\":1,\"start\":{\"toolUse\":{\"toolUseId\":\"tooluse_1\",\"name\":\"wx\"}}}"},
+      {"contentBlockDelta", "{\"contentBlockIndex\":1,\"delta\":{\"toolUse\":{\"input\":\"{\\\"ci\"}}}"},
+      {"contentBlockDelta", "{\"contentBlockIndex\":1,\"delta\":{\"toolUse\":{\"input\":\"ty\\\":\\\"Oslo\\\"}\"}}}"},
+      {"contentBlockStop", "{\"contentBlockIndex\":1}"},
+      {"contentBlockStart",
+       "{\"contentBlockIndex\":2,\"start\":{\"toolUse\":{\"toolUseId\":\"tooluse_2\",\"name\":\"now\"}}}"},
+      {"contentBlockStop", "{\"contentBlockIndex\":2}"},
+      {"messageStop", "{\"stopReason\":\"tool_use\"}"},
+      {"metadata", "{\"usage\":{\"inputTokens\":12,\"outputTokens\":30,\"totalTokens\":42,\"cacheReadInputTokens\":100,"
+                   "\"cacheWriteInputTokens\":8},\"metrics\":{\"latencyMs\":300}}"},
   };
   struct sl_buf out = {0};
   struct sl_xlate_usage u;
@@ -96,7 +98,8 @@ static void text_then_tool_call(void) {
         strcmp(str(get(tc, "function"), "arguments"), "") == 0);
   /* the arguments in pieces, put together by the client */
   char args[64];
-  snprintf(args, sizeof args, "%s%s", str(get(cJSON_GetArrayItem(get(delta(c[4]), "tool_calls"), 0), "function"), "arguments"),
+  snprintf(args, sizeof args, "%s%s",
+           str(get(cJSON_GetArrayItem(get(delta(c[4]), "tool_calls"), 0), "function"), "arguments"),
            str(get(cJSON_GetArrayItem(get(delta(c[5]), "tool_calls"), 0), "function"), "arguments"));
   CHECK_STR(args, "{\"city\":\"Oslo\"}");
   CHECK(get(cJSON_GetArrayItem(get(delta(c[5]), "tool_calls"), 0), "id") == NULL);
@@ -120,12 +123,13 @@ static void text_then_tool_call(void) {
 
 static void wrapped_payloads_and_reasoning(void) {
   static const struct ev evs[] = {
-    {"", "{\"messageStart\":{\"role\":\"assistant\"}}"},
-    {"contentBlockDelta", "{\"contentBlockDelta\":{\"contentBlockIndex\":0,\"delta\":{\"reasoningContent\":{\"text\":\"hm\"}}}}"},
-    {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"reasoningContent\":{\"signature\":\"SIG\"}}}"},
-    {"contentBlockDelta", "{\"contentBlockIndex\":1,\"delta\":{\"text\":\"hi\"}}"},
-    {"somethingNew", "{\"x\":1}"},
-    {"messageStop", "{\"stopReason\":\"max_tokens\"}"},
+      {"", "{\"messageStart\":{\"role\":\"assistant\"}}"},
+      {"contentBlockDelta",
+       "{\"contentBlockDelta\":{\"contentBlockIndex\":0,\"delta\":{\"reasoningContent\":{\"text\":\"hm\"}}}}"},
+      {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"reasoningContent\":{\"signature\":\"SIG\"}}}"},
+      {"contentBlockDelta", "{\"contentBlockIndex\":1,\"delta\":{\"text\":\"hi\"}}"},
+      {"somethingNew", "{\"x\":1}"},
+      {"messageStop", "{\"stopReason\":\"max_tokens\"}"},
   };
   struct sl_buf out = {0};
   struct sl_xlate_usage u;
@@ -148,13 +152,14 @@ static void wrapped_payloads_and_reasoning(void) {
 
 static void json_tool_is_content(void) {
   static const struct ev evs[] = {
-    {"messageStart", "{\"role\":\"assistant\"}"},
-    {"contentBlockStart", "{\"contentBlockIndex\":0,\"start\":{\"toolUse\":{\"toolUseId\":\"j\",\"name\":\"" SL_XLATE_JSON_TOOL "\"}}}"},
-    {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"toolUse\":{\"input\":\"{\\\"a\\\":\"}}}"},
-    {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"toolUse\":{\"input\":\"1}\"}}}"},
-    {"contentBlockStop", "{\"contentBlockIndex\":0}"},
-    {"messageStop", "{\"stopReason\":\"tool_use\"}"},
-    {"metadata", "{\"usage\":{\"inputTokens\":1,\"outputTokens\":2}}"},
+      {"messageStart", "{\"role\":\"assistant\"}"},
+      {"contentBlockStart",
+       "{\"contentBlockIndex\":0,\"start\":{\"toolUse\":{\"toolUseId\":\"j\",\"name\":\"" SL_XLATE_JSON_TOOL "\"}}}"},
+      {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"toolUse\":{\"input\":\"{\\\"a\\\":\"}}}"},
+      {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"toolUse\":{\"input\":\"1}\"}}}"},
+      {"contentBlockStop", "{\"contentBlockIndex\":0}"},
+      {"messageStop", "{\"stopReason\":\"tool_use\"}"},
+      {"metadata", "{\"usage\":{\"inputTokens\":1,\"outputTokens\":2}}"},
   };
   struct sl_buf out = {0};
   CHECK(run(evs, sizeof evs / sizeof evs[0], true, &out, NULL) == 0);
@@ -173,10 +178,10 @@ static void json_tool_is_content(void) {
 
 static void exception_event(void) {
   static const struct ev evs[] = {
-    {"messageStart", "{\"role\":\"assistant\"}"},
-    {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"par\"}}"},
-    {"throttlingException", "{\"message\":\"Too many tokens, please wait before trying again.\"}"},
-    {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"never\"}}"},
+      {"messageStart", "{\"role\":\"assistant\"}"},
+      {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"par\"}}"},
+      {"throttlingException", "{\"message\":\"Too many tokens, please wait before trying again.\"}"},
+      {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"never\"}}"},
   };
   struct sl_buf out = {0};
   CHECK(run(evs, sizeof evs / sizeof evs[0], false, &out, NULL) == -EPROTO);
@@ -195,8 +200,10 @@ static void exception_event(void) {
   /* each exception kind the stream may send */
   static const struct {
     const char *type, *otype;
-  } kinds[] = {{"internalServerException", "api_error"}, {"modelStreamErrorException", "api_error"},
-               {"validationException", "invalid_request_error"}, {"serviceUnavailableException", "service_unavailable"}};
+  } kinds[] = {{"internalServerException", "api_error"},
+               {"modelStreamErrorException", "api_error"},
+               {"validationException", "invalid_request_error"},
+               {"serviceUnavailableException", "service_unavailable"}};
   for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
     struct ev e2[] = {{"messageStart", "{}"}, {kinds[i].type, "{\"message\":\"m\"}"}};
     CHECK(run(e2, 2, false, &out, NULL) == -EPROTO);
@@ -207,8 +214,8 @@ static void exception_event(void) {
 
 static void cut_before_message_stop(void) {
   static const struct ev evs[] = {
-    {"messageStart", "{\"role\":\"assistant\"}"},
-    {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"half\"}}"},
+      {"messageStart", "{\"role\":\"assistant\"}"},
+      {"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"half\"}}"},
   };
   struct sl_buf out = {0};
   CHECK(run(evs, 2, false, &out, NULL) == -EPIPE);
@@ -221,13 +228,13 @@ static void cut_before_message_stop(void) {
 
 static void malformed_events(void) {
   static const struct ev bad[][2] = {
-    {{"messageStart", "{}"}, {"contentBlockDelta", "not json"}},
-    {{"messageStart", "{}"}, {"contentBlockDelta", "[1]"}},
-    {{"messageStart", "{}"}, {"contentBlockDelta", "{\"delta\":{\"text\":\"x\"}}"}},
-    {{"messageStart", "{}"}, {"contentBlockDelta", "{\"contentBlockIndex\":-1,\"delta\":{\"text\":\"x\"}}"}},
-    {{"messageStart", "{}"}, {"contentBlockStart", "{\"contentBlockIndex\":0}"}},
-    {{"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"x\"}}"}, {"messageStop", "{}"}},
-    {{"messageStart", ""}, {"messageStop", "{}"}},
+      {{"messageStart", "{}"}, {"contentBlockDelta", "not json"}},
+      {{"messageStart", "{}"}, {"contentBlockDelta", "[1]"}},
+      {{"messageStart", "{}"}, {"contentBlockDelta", "{\"delta\":{\"text\":\"x\"}}"}},
+      {{"messageStart", "{}"}, {"contentBlockDelta", "{\"contentBlockIndex\":-1,\"delta\":{\"text\":\"x\"}}"}},
+      {{"messageStart", "{}"}, {"contentBlockStart", "{\"contentBlockIndex\":0}"}},
+      {{"contentBlockDelta", "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"x\"}}"}, {"messageStop", "{}"}},
+      {{"messageStart", ""}, {"messageStop", "{}"}},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     struct sl_buf out = {0};
