@@ -263,6 +263,7 @@ static bool is_exception(const char *t, size_t n) {
 int sl_converse_stream_event(struct sl_converse_stream *s, const char *type, size_t tn, const char *payload, size_t pn,
                              struct sl_buf *out) {
   if (s->result) return s->result;
+  if (s->done) return 0; /* after the usage chunk and [DONE]: the answer is over, nothing more to say */
   if (!type) tn = 0;
   if (tn && is_exception(type, tn)) {
     int st = sl_bedrock_error_status(type, tn);
@@ -287,9 +288,7 @@ int sl_converse_stream_event(struct sl_converse_stream *s, const char *type, siz
     }
   }
   int rc = 0;
-  if (s->done) {
-    rc = 0; /* after the usage chunk and [DONE]: nothing more to say */
-  } else if (strcmp(name, "messageStart") == 0) {
+  if (strcmp(name, "messageStart") == 0) {
     if (!s->began) chunk(s, out, "{\"role\":\"assistant\",\"content\":\"\"}", NULL);
     s->began = true;
   } else if (strcmp(name, "metadata") == 0) {

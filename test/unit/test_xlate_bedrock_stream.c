@@ -258,5 +258,23 @@ static void two_streams_two_ids(void) {
   sl_converse_stream_free(b);
 }
 
-CHECK_MAIN(T(text_then_tool_call), T(wrapped_payloads_and_reasoning), T(json_tool_is_content), T(exception_event),
-           T(cut_before_message_stop), T(malformed_events), T(two_streams_two_ids))
+/* After [DONE] the answer is over: a later event (even a bad one) writes nothing. */
+static void silent_after_done(void) {
+  struct sl_converse_stream *s;
+  struct sl_xlate_resp_opts o = {0};
+  CHECK(sl_converse_stream_new(&o, "m", &s) == 0);
+  struct sl_buf out = {0};
+  CHECK(sl_converse_stream_event(s, "messageStart", 12, "{}", 2, &out) == 0);
+  CHECK(sl_converse_stream_event(s, "messageStop", 11, "{\"stopReason\":\"end_turn\"}", 25, &out) == 0);
+  CHECK(sl_converse_stream_event(s, "metadata", 8, "{\"usage\":{}}", 12, &out) == 0);
+  CHECK(out.n > 14 && memcmp(out.p + out.n - 14, "data: [DONE]\n\n", 14) == 0);
+  size_t n = out.n;
+  CHECK(sl_converse_stream_event(s, "metadata", 8, "not json", 8, &out) == 0);
+  CHECK(sl_converse_stream_event(s, "throttlingException", 19, "{}", 2, &out) == 0);
+  CHECK(sl_converse_stream_finish(s, &out, NULL) == 0 && out.n == n);
+  sl_buf_free(&out);
+  sl_converse_stream_free(s);
+}
+
+CHECK_MAIN(T(silent_after_done), T(text_then_tool_call), T(wrapped_payloads_and_reasoning), T(json_tool_is_content),
+           T(exception_event), T(cut_before_message_stop), T(malformed_events), T(two_streams_two_ids))
