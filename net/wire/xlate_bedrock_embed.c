@@ -42,8 +42,9 @@ int sl_bedrock_embed_request(enum sl_bedrock_embed k, const cJSON *req, struct s
   if (k == SL_BEDROCK_EMBED_TITAN) {
     if (cJSON_IsArray(in) && cJSON_GetArraySize(in) > 1) {
       cJSON_Delete(root);
-      return sl__xlate_bad(&x, "this deployment (Amazon Titan embeddings) embeds one input per request; send the %d "
-                               "inputs one by one",
+      return sl__xlate_bad(&x,
+                           "this deployment (Amazon Titan embeddings) embeds one input per request; send the %d "
+                           "inputs one by one",
                            cJSON_GetArraySize(in));
     }
     const char *text = cJSON_IsString(in) ? in->valuestring : cJSON_GetArrayItem(in, 0)->valuestring;
@@ -60,13 +61,16 @@ int sl_bedrock_embed_request(enum sl_bedrock_embed k, const cJSON *req, struct s
   } else {
     if (cJSON_IsArray(in) && cJSON_GetArraySize(in) > COHERE_MAX_TEXTS) {
       cJSON_Delete(root);
-      return sl__xlate_bad(&x, "this deployment (Cohere embeddings on Bedrock) takes at most %d inputs per request, "
-                               "got %d",
+      return sl__xlate_bad(&x,
+                           "this deployment (Cohere embeddings on Bedrock) takes at most %d inputs per request, "
+                           "got %d",
                            COHERE_MAX_TEXTS, cJSON_GetArraySize(in));
     }
     cJSON *texts = sl__xlate_add_arr(&x, root, "texts");
-    if (cJSON_IsString(in)) sl__xlate_add_str(&x, texts, NULL, in->valuestring);
-    else cJSON_ArrayForEach(it, in) sl__xlate_add_str(&x, texts, NULL, it->valuestring);
+    if (cJSON_IsString(in))
+      sl__xlate_add_str(&x, texts, NULL, in->valuestring);
+    else
+      cJSON_ArrayForEach(it, in) sl__xlate_add_str(&x, texts, NULL, it->valuestring);
     const char *itype = sl__xlate_getstr(req, "input_type"), *trunc = sl__xlate_getstr(req, "truncate");
     sl__xlate_add_str(&x, root, "input_type", itype ? itype : "search_document");
     if (trunc) sl__xlate_add_str(&x, root, "truncate", trunc);
@@ -108,8 +112,10 @@ static bool put_vector(struct sl_buf *out, const cJSON *vec, bool base64) {
     for (int b = 0; b < 4; b++) raw[i * 4 + (size_t)b] = (unsigned char)(bits >> (8 * b)); /* little-endian */
     i++;
   }
-  if (mbedtls_base64_encode(b64, (n * 4 + 2) / 3 * 4 + 1, &olen, raw, n * 4) != 0) out->oom = true;
-  else sl_buf_puts(out, "\""), sl_buf_append(out, b64, olen), sl_buf_puts(out, "\"");
+  if (mbedtls_base64_encode(b64, (n * 4 + 2) / 3 * 4 + 1, &olen, raw, n * 4) != 0)
+    out->oom = true;
+  else
+    sl_buf_puts(out, "\""), sl_buf_append(out, b64, olen), sl_buf_puts(out, "\"");
   free(raw);
   free(b64);
   return true;
@@ -170,7 +176,7 @@ int sl_bedrock_embed_response_fmt(enum sl_bedrock_embed k, const char *model, bo
   return 0;
 }
 
-int sl_bedrock_embed_response(enum sl_bedrock_embed k, const char *model, const char *p, size_t n,
-                              struct sl_buf *out, struct sl_xlate_usage *u) {
+int sl_bedrock_embed_response(enum sl_bedrock_embed k, const char *model, const char *p, size_t n, struct sl_buf *out,
+                              struct sl_xlate_usage *u) {
   return sl_bedrock_embed_response_fmt(k, model, false, p, n, out, u);
 }

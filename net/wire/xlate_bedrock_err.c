@@ -20,13 +20,13 @@
 static const struct {
   const char *bedrock, *oai;
 } reasons[] = {
-  {"end_turn", "stop"},
-  {"stop_sequence", "stop"},
-  {"max_tokens", "length"},
-  {"model_context_window_exceeded", "length"},
-  {"tool_use", "tool_calls"},
-  {"guardrail_intervened", "content_filter"},
-  {"content_filtered", "content_filter"},
+    {"end_turn", "stop"},
+    {"stop_sequence", "stop"},
+    {"max_tokens", "length"},
+    {"model_context_window_exceeded", "length"},
+    {"tool_use", "tool_calls"},
+    {"guardrail_intervened", "content_filter"},
+    {"content_filtered", "content_filter"},
 };
 
 const char *sl__bedrock_finish_reason(const char *stop_reason) {
@@ -45,7 +45,8 @@ void sl__bedrock_chat_id(char out[64], const struct sl_xlate_resp_opts *o, const
   uint64_t h1 = 1469598103934665603ull, h2 = 0x9e3779b97f4a7c15ull;
   int64_t created = o ? o->created : 0;
   const unsigned char *p = (const unsigned char *)&created;
-  for (size_t i = 0; i < sizeof created; i++) h1 = (h1 ^ p[i]) * 1099511628211ull, h2 = (h2 ^ p[i]) * 0x100000001b3ull + 7;
+  for (size_t i = 0; i < sizeof created; i++)
+    h1 = (h1 ^ p[i]) * 1099511628211ull, h2 = (h2 ^ p[i]) * 0x100000001b3ull + 7;
   p = seed;
   for (size_t i = 0; p && i < n; i++) h1 = (h1 ^ p[i]) * 1099511628211ull, h2 = (h2 ^ p[i]) * 0x100000001b3ull + 7;
   snprintf(out, 64, "chatcmpl-%016llx%08llx", (unsigned long long)h1, (unsigned long long)(h2 & 0xffffffffu));
@@ -59,23 +60,23 @@ static const struct {
   const char *name, *type, *code;
   int status;
 } errs[] = {
-  {"ValidationException", "invalid_request_error", NULL, 400},
-  {"AccessDeniedException", "permission_error", NULL, 403},
-  {"UnrecognizedClientException", "authentication_error", NULL, 403},
-  {"InvalidSignatureException", "authentication_error", NULL, 403},
-  {"IncompleteSignatureException", "authentication_error", NULL, 403},
-  {"MissingAuthenticationTokenException", "authentication_error", NULL, 403},
-  {"ExpiredTokenException", "authentication_error", NULL, 403},
-  {"ResourceNotFoundException", "not_found_error", NULL, 404},
-  {"ModelTimeoutException", "timeout_error", NULL, 408},
-  {"ThrottlingException", "rate_limit_error", "rate_limit_exceeded", 429},
-  {"TooManyRequestsException", "rate_limit_error", "rate_limit_exceeded", 429},
-  {"ServiceQuotaExceededException", "rate_limit_error", "rate_limit_exceeded", 429},
-  {"ModelNotReadyException", "service_unavailable", NULL, 503},
-  {"ServiceUnavailableException", "service_unavailable", NULL, 503},
-  {"InternalServerException", "api_error", NULL, 500},
-  {"ModelErrorException", "api_error", NULL, 424},
-  {"ModelStreamErrorException", "api_error", NULL, 424},
+    {"ValidationException", "invalid_request_error", NULL, 400},
+    {"AccessDeniedException", "permission_error", NULL, 403},
+    {"UnrecognizedClientException", "authentication_error", NULL, 403},
+    {"InvalidSignatureException", "authentication_error", NULL, 403},
+    {"IncompleteSignatureException", "authentication_error", NULL, 403},
+    {"MissingAuthenticationTokenException", "authentication_error", NULL, 403},
+    {"ExpiredTokenException", "authentication_error", NULL, 403},
+    {"ResourceNotFoundException", "not_found_error", NULL, 404},
+    {"ModelTimeoutException", "timeout_error", NULL, 408},
+    {"ThrottlingException", "rate_limit_error", "rate_limit_exceeded", 429},
+    {"TooManyRequestsException", "rate_limit_error", "rate_limit_exceeded", 429},
+    {"ServiceQuotaExceededException", "rate_limit_error", "rate_limit_exceeded", 429},
+    {"ModelNotReadyException", "service_unavailable", NULL, 503},
+    {"ServiceUnavailableException", "service_unavailable", NULL, 503},
+    {"InternalServerException", "api_error", NULL, 500},
+    {"ModelErrorException", "api_error", NULL, 424},
+    {"ModelStreamErrorException", "api_error", NULL, 424},
 };
 
 bool sl__bedrock_err_name(const char *name, size_t n, const char **type, const char **code, int *status) {
@@ -151,8 +152,8 @@ int sl_bedrock_error_status(const char *type, size_t tn) {
 
 /* ---- Anthropic on Bedrock / Vertex ---- */
 
-int sl_anthropic_body_for_version(const char *body, size_t n, const char *version, struct sl_buf *out,
-                                  bool *stream, char *err, size_t errlen) {
+int sl_anthropic_body_for_version(const char *body, size_t n, const char *version, struct sl_buf *out, bool *stream,
+                                  char *err, size_t errlen) {
   struct sl_xl x = {0, err, errlen};
   if (err && errlen) err[0] = 0;
   if (stream) *stream = false;
@@ -166,8 +167,10 @@ int sl_anthropic_body_for_version(const char *body, size_t n, const char *versio
   cJSON_DeleteItemFromObjectCaseSensitive(j, "model");
   cJSON_DeleteItemFromObjectCaseSensitive(j, "stream");
   const cJSON *v = sl__xlate_get(j, "anthropic_version");
-  if (v && !cJSON_IsString(v)) sl__xlate_bad(&x, "anthropic_version must be a string");
-  else if (!v) sl__xlate_add_str(&x, j, "anthropic_version", version ? version : "bedrock-2023-05-31");
+  if (v && !cJSON_IsString(v))
+    sl__xlate_bad(&x, "anthropic_version must be a string");
+  else if (!v)
+    sl__xlate_add_str(&x, j, "anthropic_version", version ? version : "bedrock-2023-05-31");
   sl__xlate_print(&x, j, out);
   cJSON_Delete(j);
   return x.rc;
@@ -190,8 +193,10 @@ int sl_bedrock_invoke_chunk_to_sse(const char *payload, size_t n, struct sl_buf 
       sl_buf_puts(out, "\ndata: ");
       if (memchr(dec, '\n', dl) || memchr(dec, '\r', dl) || memchr(dec, 0, dl)) { /* one line */
         char *t = cJSON_PrintUnformatted(ev);
-        if (t) sl_buf_puts(out, t);
-        else out->oom = true;
+        if (t)
+          sl_buf_puts(out, t);
+        else
+          out->oom = true;
         cJSON_free(t);
       } else {
         sl_buf_append(out, dec, dl);

@@ -38,7 +38,7 @@ struct ctx {
   struct sl_xl x;
   cJSON *system, *msgs, *last;
   enum sl__xlate_role last_role;
-  bool thinking;   /* reasoning on: thinking_blocks are passed on */
+  bool thinking;    /* reasoning on: thinking_blocks are passed on */
   bool tool_blocks; /* the history holds toolUse / toolResult blocks */
   int ndocs;
 };
@@ -47,20 +47,20 @@ struct ctx {
 static const struct {
   const char *mime, *fmt;
 } image_fmts[] = {
-  {"image/png", "png"}, {"image/jpeg", "jpeg"}, {"image/jpg", "jpeg"}, {"image/gif", "gif"}, {"image/webp", "webp"},
+    {"image/png", "png"}, {"image/jpeg", "jpeg"}, {"image/jpg", "jpeg"}, {"image/gif", "gif"}, {"image/webp", "webp"},
 };
 static const struct {
   const char *mime, *fmt;
 } doc_fmts[] = {
-  {"application/pdf", "pdf"},
-  {"text/csv", "csv"},
-  {"application/msword", "doc"},
-  {"application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"},
-  {"application/vnd.ms-excel", "xls"},
-  {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"},
-  {"text/html", "html"},
-  {"text/plain", "txt"},
-  {"text/markdown", "md"},
+    {"application/pdf", "pdf"},
+    {"text/csv", "csv"},
+    {"application/msword", "doc"},
+    {"application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"},
+    {"application/vnd.ms-excel", "xls"},
+    {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"},
+    {"text/html", "html"},
+    {"text/plain", "txt"},
+    {"text/markdown", "md"},
 };
 
 static void cache_point(struct ctx *c, cJSON *arr, const cJSON *part) {
@@ -143,14 +143,18 @@ static void user_content(struct ctx *c, cJSON *arr, const cJSON *content, bool d
   const cJSON *part;
   cJSON_ArrayForEach(part, content) {
     const char *type = sl__xlate_getstr(part, "type");
-    if (!type) sl__xlate_bad(&c->x, "%s: every content part needs a string type", where);
+    if (!type)
+      sl__xlate_bad(&c->x, "%s: every content part needs a string type", where);
     else if (strcmp(type, "text") == 0) {
       const char *text = sl__xlate_getstr(part, "text");
       if (!text) sl__xlate_bad(&c->x, "%s: text part without a string text", where);
       text_block(c, arr, text, part);
-    } else if (strcmp(type, "image_url") == 0) image_part(c, arr, part, where);
-    else if (strcmp(type, "file") == 0 && docs) file_part(c, arr, part, where);
-    else sl__xlate_bad(&c->x, "%s: content part type '%s' is not supported by this deployment", where, type);
+    } else if (strcmp(type, "image_url") == 0)
+      image_part(c, arr, part, where);
+    else if (strcmp(type, "file") == 0 && docs)
+      file_part(c, arr, part, where);
+    else
+      sl__xlate_bad(&c->x, "%s: content part type '%s' is not supported by this deployment", where, type);
     if (c->x.rc) return;
   }
 }
@@ -239,8 +243,8 @@ static void assistant_msg(struct ctx *c, const cJSON *m, const char *where) {
   } else if (cJSON_IsArray(content)) {
     cJSON_ArrayForEach(part, content) {
       const char *type = sl__xlate_getstr(part, "type");
-      const char *text = type && strcmp(type, "refusal") == 0 ? sl__xlate_getstr(part, "refusal")
-                                                              : sl__xlate_getstr(part, "text");
+      const char *text =
+          type && strcmp(type, "refusal") == 0 ? sl__xlate_getstr(part, "refusal") : sl__xlate_getstr(part, "text");
       if (!type || (strcmp(type, "text") != 0 && strcmp(type, "refusal") != 0) || !text) {
         sl__xlate_bad(&c->x, "%s: assistant content parts must be text or refusal", where);
         break;
@@ -291,7 +295,8 @@ static void tool_msg(struct ctx *c, const cJSON *m, const char *where) {
   const cJSON *mc = sl__xlate_get(m, "content");
   user_content(c, content, mc, false, where);
   /* a result always has content: an empty one is an empty text (as LiteLLM sends) */
-  if (!c->x.rc && cJSON_GetArraySize(content) == 0) sl__xlate_add_str(&c->x, sl__xlate_add_obj(&c->x, content, NULL), "text", "");
+  if (!c->x.rc && cJSON_GetArraySize(content) == 0)
+    sl__xlate_add_str(&c->x, sl__xlate_add_obj(&c->x, content, NULL), "text", "");
   sl__xlate_add_str(&c->x, tr, "status", "success");
   c->tool_blocks = true;
   emit(c, SL_XL_ROLE_USER, arr);
@@ -310,9 +315,7 @@ static void messages(struct ctx *c, const cJSON *msgs) {
     const char *role = sl__xlate_getstr(m, "role");
     const cJSON *content = sl__xlate_get(m, "content");
     switch (sl__xlate_oai_role(role)) {
-    case SL_XL_ROLE_SYSTEM:
-      system_msg(c, content, where);
-      break;
+    case SL_XL_ROLE_SYSTEM: system_msg(c, content, where); break;
     case SL_XL_ROLE_USER: {
       if (!cJSON_IsString(content) && !cJSON_IsArray(content)) {
         sl__xlate_bad(&c->x, "%s: user content must be a string or an array of parts", where);
@@ -323,17 +326,12 @@ static void messages(struct ctx *c, const cJSON *msgs) {
       emit(c, SL_XL_ROLE_USER, arr);
       break;
     }
-    case SL_XL_ROLE_ASSISTANT:
-      assistant_msg(c, m, where);
-      break;
-    case SL_XL_ROLE_TOOL:
-      tool_msg(c, m, where);
-      break;
+    case SL_XL_ROLE_ASSISTANT: assistant_msg(c, m, where); break;
+    case SL_XL_ROLE_TOOL: tool_msg(c, m, where); break;
     case SL_XL_ROLE_UNSUPPORTED:
       sl__xlate_bad(&c->x, "%s: role '%s' is not supported by this deployment", where, role);
       break;
-    default:
-      sl__xlate_bad(&c->x, "%s: unknown role%s%s", where, role ? " " : "", role ? role : "");
+    default: sl__xlate_bad(&c->x, "%s: unknown role%s%s", where, role ? " " : "", role ? role : "");
     }
     if (c->x.rc) return;
   }
@@ -380,8 +378,10 @@ static cJSON *response_format(struct ctx *c, const cJSON *req, const char **desc
     return NULL;
   }
   cJSON *s = schema ? cJSON_Duplicate(schema, 1) : cJSON_CreateObject();
-  if (!s) sl__xlate_oom(&c->x);
-  else if (!sl__xlate_get(s, "type")) sl__xlate_add_str(&c->x, s, "type", "object");
+  if (!s)
+    sl__xlate_oom(&c->x);
+  else if (!sl__xlate_get(s, "type"))
+    sl__xlate_add_str(&c->x, s, "type", "object");
   return s;
 }
 
@@ -413,16 +413,15 @@ static void tool_config(struct ctx *c, const cJSON *req, cJSON *root, cJSON *sch
   }
   const char *mode = NULL, *named = NULL; /* auto, any, tool, none */
   if (cJSON_IsString(tc)) {
-    static const struct {
-      const char *oai, *conv;
-    } modes[] = {{"auto", "auto"}, {"required", "any"}, {"none", "none"}};
+    static const struct { const char *oai, *conv; } modes[] = {{"auto", "auto"}, {"required", "any"}, {"none", "none"}};
     for (size_t k = 0; k < N(modes); k++)
       if (strcmp(tc->valuestring, modes[k].oai) == 0) mode = modes[k].conv;
     if (!mode) sl__xlate_bad(&c->x, "tool_choice '%s' is not supported", tc->valuestring);
   } else if (cJSON_IsObject(tc)) {
     named = sl__xlate_getstr(sl__xlate_get(tc, "function"), "name");
     if (!named)
-      sl__xlate_bad(&c->x, "tool_choice must be auto, required, none or {\"type\":\"function\",\"function\":{\"name\":...}}");
+      sl__xlate_bad(&c->x,
+                    "tool_choice must be auto, required, none or {\"type\":\"function\",\"function\":{\"name\":...}}");
     mode = "tool";
   } else if (tc && !cJSON_IsNull(tc)) {
     sl__xlate_bad(&c->x, "tool_choice must be a string or an object");
@@ -446,7 +445,8 @@ static void tool_config(struct ctx *c, const cJSON *req, cJSON *root, cJSON *sch
     const cJSON *params = sl__xlate_get(fn, "parameters");
     if (!type || strcmp(type, "function") != 0)
       sl__xlate_bad(&c->x, "tools[%d]: tool type '%s' is not supported by this deployment", i, type ? type : "");
-    else if (!name) sl__xlate_bad(&c->x, "tools[%d]: function.name must be a string", i);
+    else if (!name)
+      sl__xlate_bad(&c->x, "tools[%d]: function.name must be a string", i);
     else if (schema && strcmp(name, SL_XLATE_JSON_TOOL) == 0)
       sl__xlate_bad(&c->x, "tools[%d]: the name '%s' is taken on this deployment by response_format; rename the tool",
                     i, name);
@@ -468,12 +468,15 @@ static void tool_config(struct ctx *c, const cJSON *req, cJSON *root, cJSON *sch
     return;
   }
   const char *type = none ? NULL : mode, *name = named;
-  if (json && !client) type = "tool", name = SL_XLATE_JSON_TOOL;
-  else if (json && (!mode || strcmp(mode, "auto") == 0)) type = "any";
+  if (json && !client)
+    type = "tool", name = SL_XLATE_JSON_TOOL;
+  else if (json && (!mode || strcmp(mode, "auto") == 0))
+    type = "any";
   if (c->thinking && type && strcmp(type, "auto") != 0) {
     if (client && mode && (strcmp(mode, "any") == 0 || strcmp(mode, "tool") == 0)) {
-      sl__xlate_bad(&c->x, "tool_choice %s cannot be combined with reasoning_effort on this deployment (Claude "
-                           "refuses forced tool use with extended thinking)",
+      sl__xlate_bad(&c->x,
+                    "tool_choice %s cannot be combined with reasoning_effort on this deployment (Claude "
+                    "refuses forced tool use with extended thinking)",
                     named ? "naming a function" : "'required'");
       return;
     }
@@ -509,8 +512,8 @@ static bool given(const cJSON *req, const char *key) {
   return v && !cJSON_IsNull(v);
 }
 
-int sl_xlate_oai_to_converse_request(const cJSON *req, const struct sl_xlate_req_opts *o, struct sl_buf *out,
-                                     char *err, size_t errlen) {
+int sl_xlate_oai_to_converse_request(const cJSON *req, const struct sl_xlate_req_opts *o, struct sl_buf *out, char *err,
+                                     size_t errlen) {
   struct ctx c = {.x = {0, err, errlen}};
   if (err && errlen) err[0] = 0;
   if (!cJSON_IsObject(req)) return sl__xlate_bad(&c.x, "the request body must be a JSON object");
@@ -542,10 +545,14 @@ int sl_xlate_oai_to_converse_request(const cJSON *req, const struct sl_xlate_req
   messages(&c, msgs);
   const char *rf_desc = NULL;
   cJSON *schema = c.x.rc ? NULL : response_format(&c, req, &rf_desc);
-  if (!c.x.rc) tool_config(&c, req, root, schema, rf_desc);
-  else cJSON_Delete(schema);
-  if (cJSON_GetArraySize(c.system) > 0) sl__xlate_put(&c.x, root, "system", c.system);
-  else cJSON_Delete(c.system);
+  if (!c.x.rc)
+    tool_config(&c, req, root, schema, rf_desc);
+  else
+    cJSON_Delete(schema);
+  if (cJSON_GetArraySize(c.system) > 0)
+    sl__xlate_put(&c.x, root, "system", c.system);
+  else
+    cJSON_Delete(c.system);
 
   cJSON *ic = cJSON_CreateObject();
   if (!ic) sl__xlate_oom(&c.x);
@@ -553,15 +560,18 @@ int sl_xlate_oai_to_converse_request(const cJSON *req, const struct sl_xlate_req
                 : given(req, "max_completion_tokens") ? sl__xlate_getint(req, "max_completion_tokens")
                                                       : 0;
   if (c.thinking && max <= budget)
-    max += max > 0 ? budget : budget + (o && o->default_max_tokens > 0 ? o->default_max_tokens : SL_XLATE_DEFAULT_MAX_TOKENS);
+    max += max > 0 ? budget
+                   : budget + (o && o->default_max_tokens > 0 ? o->default_max_tokens : SL_XLATE_DEFAULT_MAX_TOKENS);
   if (max > 0) sl__xlate_add_num(&c.x, ic, "maxTokens", (double)max);
   double v;
   if (!c.thinking && sl__xlate_getnum(req, "temperature", &v))
     sl__xlate_add_num(&c.x, ic, "temperature", v < 0 ? 0 : v > 1 ? 1 : v);
   if (sl__xlate_getnum(req, "top_p", &v) && !(c.thinking && v < 0.95)) sl__xlate_add_num(&c.x, ic, "topP", v);
   stops(&c, req, ic);
-  if (cJSON_GetArraySize(ic) > 0) sl__xlate_put(&c.x, root, "inferenceConfig", ic);
-  else cJSON_Delete(ic);
+  if (cJSON_GetArraySize(ic) > 0)
+    sl__xlate_put(&c.x, root, "inferenceConfig", ic);
+  else
+    cJSON_Delete(ic);
 
   if (claude && (c.thinking || (!c.thinking && sl__xlate_getnum(req, "top_k", &v)))) {
     cJSON *amf = sl__xlate_add_obj(&c.x, root, "additionalModelRequestFields");

@@ -22,8 +22,8 @@ static void read_usage(const cJSON *usage, struct sl_xlate_usage *u) {
   u->cache_creation = sl__xlate_getint(usage, "cacheWriteInputTokens");
 }
 
-int sl_xlate_converse_to_oai_response(const char *p, size_t n, const struct sl_xlate_resp_opts *o,
-                                      const char *model, struct sl_buf *out, struct sl_xlate_usage *u) {
+int sl_xlate_converse_to_oai_response(const char *p, size_t n, const struct sl_xlate_resp_opts *o, const char *model,
+                                      struct sl_buf *out, struct sl_xlate_usage *u) {
   struct sl_xl x = {0};
   struct sl_xlate_usage us;
   memset(&us, 0, sizeof us);
@@ -98,15 +98,21 @@ int sl_xlate_converse_to_oai_response(const char *p, size_t n, const struct sl_x
     /* image, document, guardContent, citations...: no OpenAI chat form */
   }
   if (text.oom || thinking.oom) sl__xlate_oom(&x);
-  if (any_text) sl__xlate_add_str(&x, msg, "content", text.p ? text.p : "");
-  else sl__xlate_add_null(&x, msg, "content");
+  if (any_text)
+    sl__xlate_add_str(&x, msg, "content", text.p ? text.p : "");
+  else
+    sl__xlate_add_null(&x, msg, "content");
   sl__xlate_add_null(&x, msg, "refusal");
   if (any_thinking) sl__xlate_add_str(&x, msg, "reasoning_content", thinking.p ? thinking.p : "");
-  if (blocks && cJSON_GetArraySize(blocks) > 0) sl__xlate_put(&x, msg, "thinking_blocks", blocks);
-  else cJSON_Delete(blocks);
+  if (blocks && cJSON_GetArraySize(blocks) > 0)
+    sl__xlate_put(&x, msg, "thinking_blocks", blocks);
+  else
+    cJSON_Delete(blocks);
   int ncalls = calls ? cJSON_GetArraySize(calls) : 0;
-  if (ncalls > 0) sl__xlate_put(&x, msg, "tool_calls", calls);
-  else cJSON_Delete(calls);
+  if (ncalls > 0)
+    sl__xlate_put(&x, msg, "tool_calls", calls);
+  else
+    cJSON_Delete(calls);
   sl_buf_free(&text);
   sl_buf_free(&thinking);
   sl__xlate_add_null(&x, choice, "logprobs");

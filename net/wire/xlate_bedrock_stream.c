@@ -140,8 +140,10 @@ static void tool_chunk(struct sl_converse_stream *s, struct sl_buf *out, int ind
 static void tool_done(struct sl_converse_stream *s, struct map *m, struct sl_buf *out) {
   if ((m->kind != BLK_TOOL && m->kind != BLK_JSON) || m->args) return;
   m->args = true;
-  if (m->kind == BLK_JSON) text_chunk(s, out, "content", "{}");
-  else tool_chunk(s, out, m->tool, NULL, NULL, "{}");
+  if (m->kind == BLK_JSON)
+    text_chunk(s, out, "content", "{}");
+  else
+    tool_chunk(s, out, m->tool, NULL, NULL, "{}");
 }
 
 static void finish_chunk(struct sl_converse_stream *s, struct sl_buf *out) {
@@ -192,10 +194,10 @@ static void usage_from(struct sl_converse_stream *s, const cJSON *u) {
     const char *key;
     int64_t *dst;
   } fields[] = {
-    {"inputTokens", &s->usage.input},
-    {"outputTokens", &s->usage.output},
-    {"cacheReadInputTokens", &s->usage.cache_read},
-    {"cacheWriteInputTokens", &s->usage.cache_creation},
+      {"inputTokens", &s->usage.input},
+      {"outputTokens", &s->usage.output},
+      {"cacheReadInputTokens", &s->usage.cache_read},
+      {"cacheWriteInputTokens", &s->usage.cache_creation},
   };
   s->usage.known = true;
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
@@ -237,8 +239,10 @@ static int block_delta(struct sl_converse_stream *s, const cJSON *ev, struct sl_
   } else if (cJSON_IsObject(tu) && m && (m->kind == BLK_TOOL || m->kind == BLK_JSON)) {
     const char *in = sl__xlate_getstr(tu, "input");
     if (in && in[0]) {
-      if (m->kind == BLK_JSON) text_chunk(s, out, "content", in);
-      else tool_chunk(s, out, m->tool, NULL, NULL, in);
+      if (m->kind == BLK_JSON)
+        text_chunk(s, out, "content", in);
+      else
+        tool_chunk(s, out, m->tool, NULL, NULL, in);
       m->args = true;
     }
   }
@@ -256,9 +260,10 @@ static bool is_exception(const char *t, size_t n) {
   return n >= sizeof suffix - 1 && strncasecmp(t + n - (sizeof suffix - 1), suffix, sizeof suffix - 1) == 0;
 }
 
-int sl_converse_stream_event(struct sl_converse_stream *s, const char *type, size_t tn, const char *payload,
-                             size_t pn, struct sl_buf *out) {
+int sl_converse_stream_event(struct sl_converse_stream *s, const char *type, size_t tn, const char *payload, size_t pn,
+                             struct sl_buf *out) {
   if (s->result) return s->result;
+  if (s->done) return 0; /* after the usage chunk and [DONE]: the answer is over, nothing more to say */
   if (!type) tn = 0;
   if (tn && is_exception(type, tn)) {
     int st = sl_bedrock_error_status(type, tn);
@@ -283,9 +288,7 @@ int sl_converse_stream_event(struct sl_converse_stream *s, const char *type, siz
     }
   }
   int rc = 0;
-  if (s->done) {
-    rc = 0; /* after the usage chunk and [DONE]: nothing more to say */
-  } else if (strcmp(name, "messageStart") == 0) {
+  if (strcmp(name, "messageStart") == 0) {
     if (!s->began) chunk(s, out, "{\"role\":\"assistant\",\"content\":\"\"}", NULL);
     s->began = true;
   } else if (strcmp(name, "metadata") == 0) {
