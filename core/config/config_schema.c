@@ -246,7 +246,7 @@ static int finish_deployment(struct sl_cfg_ctx *c, const char *path, yaml_node_t
     d->input_cost_per_token = ds->lp_in_cost;
   if (ds->lp_out_cost >= 0)
     d->output_cost_per_token = ds->lp_out_cost;
-  int rc = sl_cfg_wild_check(c, path, map, d);
+  int rc = sl_cfg_wild_check(c, path, seen[0] ? seen[0] : map, seen[1] ? seen[1] : map, d);
   return rc ? rc : check_region(c, path, map, ds);
 }
 

@@ -26,20 +26,21 @@ static size_t count_stars(const char *s) {
   return n;
 }
 
-int sl_cfg_wild_check(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map, struct sl_deployment *d) {
+int sl_cfg_wild_check(struct sl_cfg_ctx *c, const char *path, yaml_node_t *name_node, yaml_node_t *params_node,
+                      struct sl_deployment *d) {
   size_t ns = count_stars(d->model_name), ms = count_stars(d->upstream_model);
   char kp[SL_CFG_PATH];
   if (ns > 1) {
     sl_cfg_path_join(kp, path, "model_name");
-    return sl_cfg_fail(c, map, kp, "'%s' has more than one '*' (a wildcard model_name has exactly one)",
+    return sl_cfg_fail(c, name_node, kp, "'%s' has more than one '*' (a wildcard model_name has exactly one)",
                        d->model_name);
   }
   if (ms > 1 || (ms && !ns)) {
     sl_cfg_path_join(kp, path, "litellm_params.model");
     if (ms > 1)
-      return sl_cfg_fail(c, map, kp, "'%s' has more than one '*' (the part of the client's model name that "
+      return sl_cfg_fail(c, params_node, kp, "'%s' has more than one '*' (the part of the client's model name that "
                          "model_name's '*' matched goes in its place: one '*')", d->model);
-    return sl_cfg_fail(c, map, kp, "'%s' has a '*' but model_name '%s' has none: nothing to put in its place "
+    return sl_cfg_fail(c, params_node, kp, "'%s' has a '*' but model_name '%s' has none: nothing to put in its place "
                        "(write model_name: \"%s\" to serve every model it matches)",
                        d->model, d->model_name, d->model);
   }
