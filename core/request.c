@@ -750,7 +750,7 @@ static void ev_whole(struct sl_request *rq, struct sl_attempt *at) {
   if (at->status == 200 && at->held && serve_held(rq, at)) return;
   rq->status = at->status;
   if (at->status >= 400 && !rq->err_code) rq->err_code = sl_err_name(SL_ERR_UPSTREAM_ERROR);
-  if (at->status >= 400 && at->uwire != rq->cwire) {
+  if (at->status >= 400 && (at->uwire != rq->cwire || sl_xlate_error_wrapped(at->resp.p ? at->resp.p : "", at->resp.n))) {
     struct sl_buf eb = {0};
     if (sl_xlate_error_body(rq->cwire, at->status, at->resp.p ? at->resp.p : "", at->resp.n, &eb) == 0) {
       sl_buf_free(&at->resp);
