@@ -41,6 +41,8 @@ static const char *const fault_names[MOCK_F_COUNT] = {
 	[MOCK_F_500] = "500",
 	[MOCK_F_503] = "503",
 	[MOCK_F_RESET_DURING] = "reset-during",
+	[MOCK_F_BAD_CRC] = "bad_crc",
+	[MOCK_F_STREAM_EXCEPTION] = "stream_exception",
 	[MOCK_F_STATUS] = "status",
 };
 
@@ -89,7 +91,7 @@ int mock_override_parse(const cJSON *m, struct mock_override *ov, char *err, siz
 		if (i == MOCK_F_STATUS) {
 			snprintf(err, errlen,
 			         "mock.fault must be one of 429, 500, 503, reset-before, reset-during, "
-			         "stall, none");
+			         "stall, bad_crc, stream_exception, none");
 			return -1;
 		}
 		ov->has_fault = true;
@@ -111,6 +113,10 @@ int mock_override_parse(const cJSON *m, struct mock_override *ov, char *err, siz
 		return -1;
 	if (ov->has_stall)
 		ov->stall_ms = (long)v;
+	if (num_field(m, "fault_at", 0, MOCK_MAX_TOKENS, true, &ov->has_fault_at, &v, err, errlen))
+		return -1;
+	if (ov->has_fault_at)
+		ov->fault_at = (long)v;
 	if (num_field(m, "status", 200, 599, true, &ov->has_status, &v, err, errlen))
 		return -1;
 	if (ov->has_status)

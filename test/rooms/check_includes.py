@@ -27,9 +27,10 @@ ROOMS = {
     "core/config": ({"core/config", "net", "net/wire", "net/base", "policy"},
                     lambda h: not h.startswith(("uv", "lmdb", "hiredis", "llhttp"))),
     "net": ({"net", "net/wire", "net/base"}, lambda h: not h.startswith(("lmdb", "hiredis"))),
-    # net/wire: pure formats, bytes in and bytes out (JSON via cJSON, SHA-256 via mbedtls).
+    # net/wire: pure formats, bytes in and bytes out (JSON via cJSON, SHA-256 via mbedtls,
+    # CRC-32 via zlib).
     "net/wire": ({"net/wire", "net/base"},
-                 lambda h: h in PURE_LIBC or h.startswith(("cjson/", "mbedtls/"))),
+                 lambda h: h in PURE_LIBC or h == "zlib.h" or h.startswith(("cjson/", "mbedtls/"))),
     # net/base: the base layer every room but policy/ may include.
     "net/base": ({"net/base"}, lambda h: h in PURE_LIBC),
     "policy": ({"policy"}, lambda h: h in PURE_LIBC),
