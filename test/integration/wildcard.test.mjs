@@ -6,17 +6,21 @@
 // gemini, "<provider>/..." -> that provider, else OpenAI), an unmatched name is the usual
 // model_not_found error in each client's format, /v1/models lists the concrete groups then
 // the patterns, and x-sluice-cost prices the requested model, not the pattern.
+// Gemini (gemini/*, on sluice-mock --gemini-errors): its errors, a JSON array
+// [{"error":{...}}], reach the OpenAI client as an OpenAI error and the Anthropic client in
+// Anthropic's shape; a stream asks for usage (stream_options.include_usage) upstream.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { startSluice, cleanup, request } from './lib.mjs';
+import { startSluice, startMock, cleanup, request, findRecorded } from './lib.mjs';
 import { startScriptedUpstream, anthMessage, oaiCompletion } from './providers_lib.mjs';
 
 let fake;    // one scripted upstream: /.../messages answers as Anthropic, the rest as OpenAI
 let sluice;  // openai/gpt-4o (exact), openai/*, anthropic/*, and a bare *
 let narrow;  // openai/* and anthropic/* only: other names are unknown
 let oai, anth;
+let gmock, gsluice; // gemini/* on a mock answering 429 in Gemini's array shape; gemini/* on a plain mock
 
 const USAGE_OAI = { prompt_tokens: 1000, completion_tokens: 1000, total_tokens: 2000 };
 
@@ -41,6 +45,13 @@ before(async () => {
   narrow = await startSluice({
     yaml: 'model_list:\n' + dep('openai/*', 'openai/*', '/oa/v1') + dep('anthropic/*', 'anthropic/*', '/an'),
   });
+  gmock = { bad: await startMock(['--gemini-errors', '--p-429', '1', '--retry-after', '0']), good: await startMock([]) };
+  gsluice = await startSluice({
+    yaml: 'model_list:\n' +
+      `  - model_name: 'gemini/*'\n    litellm_params: {model: 'gemini/*', api_base: '${gmock.bad.url}/v1', api_key: g}\n` +
+      `  - model_name: 'ok/*'\n    litellm_params: {model: 'gemini/*', api_base: '${gmock.good.url}/v1', api_key: g}\n` +
+      'router_settings:\n  num_retries: 0\n',
+  });
   oai = new OpenAI({ apiKey: 'none', baseURL: `${sluice.url}/v1`, maxRetries: 0 });
   anth = new Anthropic({ apiKey: 'none', baseURL: sluice.url, maxRetries: 0 });
 });
@@ -48,6 +59,8 @@ before(async () => {
 after(async () => {
   if (sluice) assert.equal(await sluice.stop(), 0, 'sluice exit code');
   if (narrow) assert.equal(await narrow.stop(), 0, 'narrow sluice exit code');
+  if (gsluice) assert.equal(await gsluice.stop(), 0, 'gemini sluice exit code');
+  if (gmock) { await gmock.bad.stop(); await gmock.good.stop(); }
   if (fake) await fake.close();
   await cleanup();
 });
@@ -155,4 +168,38 @@ test('x-sluice-cost: the requested model\'s price', async () => {
   assert.equal((await chat('openai/gpt-4.1')).h.get('x-sluice-cost'), '0.010000');
   assert.equal((await chat('claude-3-5-haiku-20241022')).h.get('x-sluice-cost'), '0.004800'); // 0.80 + 4.00 per M
   assert.equal((await chat('openai/no-such-model-xyz')).h.get('x-sluice-cost'), '0.000000');
+});
+
+test('gemini: array-shaped errors in each client\'s format; streams ask for usage', async () => {
+  const o = new OpenAI({ apiKey: 'none', baseURL: `${gsluice.url}/v1`, maxRetries: 0 });
+  const a = new Anthropic({ apiKey: 'none', baseURL: gsluice.url, maxRetries: 0 });
+  // what the mock sends, so the test fails if it stops sending the array shape
+  const direct = await request(`${gmock.bad.url}/v1/chat/completions`, { method: 'POST',
+    headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }) });
+  assert.equal(direct.status, 429);
+  assert.ok(Array.isArray(direct.json()) && direct.json()[0].error.status === 'RESOURCE_EXHAUSTED', direct.text);
+  const r = await request(`${gsluice.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gemini/gemini-2.5-flash', messages: [{ role: 'user', content: 'hi' }] }) });
+  assert.equal(r.status, 429);
+  const body = r.json();
+  assert.ok(!Array.isArray(body) && typeof body.error?.message === 'string' && body.error.message.length > 0, r.text);
+  assert.equal(body.error.type, 'rate_limit_error');
+  await assert.rejects(o.chat.completions.create({ model: 'gemini/gemini-2.5-flash', messages: [{ role: 'user', content: 'hi' }] }),
+    (e) => e instanceof OpenAI.RateLimitError && e.message.includes(direct.json()[0].error.message));
+  await assert.rejects(a.messages.create({ model: 'gemini/gemini-2.5-pro', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
+    (e) => e instanceof Anthropic.RateLimitError && e.error?.type === 'error' && e.error?.error?.type === 'rate_limit_error' &&
+      e.error.error.message === direct.json()[0].error.message);
+  // a stream without include_usage: sluice asks upstream, and strips the usage it asked for
+  const stream = await o.chat.completions.create({ model: 'ok/gemini-2.0-flash', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+  let text = '';
+  let usageSeen = false;
+  for await (const ch of stream) {
+    text += ch.choices[0]?.delta?.content ?? '';
+    if (ch.usage) usageSeen = true;
+  }
+  assert.ok(text.length > 0);
+  assert.equal(usageSeen, false);
+  const rec = findRecorded(await gmock.good.stats(), (b) => b?.model === 'gemini-2.0-flash' && b?.stream === true);
+  assert.ok(rec, 'the mock saw the stream with the upstream model');
+  assert.equal(rec.json.stream_options?.include_usage, true);
 });
