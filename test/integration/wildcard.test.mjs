@@ -15,6 +15,7 @@ import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startSluice, startMock, cleanup, request, findRecorded } from './lib.mjs';
 import { startScriptedUpstream, anthMessage, oaiCompletion } from './providers_lib.mjs';
+import { accessLineOf } from './routing_lib.mjs';
 
 let fake;    // one scripted upstream: /.../messages answers as Anthropic, the rest as OpenAI
 let sluice;  // openai/gpt-4o (exact), openai/*, anthropic/*, and a bare *
@@ -84,6 +85,11 @@ test('openai/*: the matched part goes upstream, on the pattern deployment', asyn
     assert.equal(h.get('x-sluice-model-group'), 'openai/*');
     assert.equal(h.get('x-sluice-upstream-model'), m);
   }
+  // the access log's attempt names the model sent upstream
+  const { h } = await chat('openai/gpt-4o-mini');
+  const line = await accessLineOf(sluice, { headers: { 'x-request-id': h.get('x-request-id') } });
+  assert.equal(line.attempts[0].model, 'gpt-4o-mini');
+  assert.equal(line.model_group, 'openai/*');
 });
 
 test('an exact group wins over a pattern that also matches', async () => {
