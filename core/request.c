@@ -379,7 +379,7 @@ static enum sl_cache_kind cache_stage(struct sl_request *rq) {
   const struct sl_cache_ask ask = {.body = rq->json,
                                    .hr = rq->hr,
                                    .key = rq->key,
-                                   .group = rq->group->name,
+                                   .group = sl_wild_cache_group(rq), /* a wildcard's: with the name */
                                    .upstream_path = rq->upstream_path,
                                    .openai_wire = cacheable(rq)};
   struct sl_cache_verdict v;

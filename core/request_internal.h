@@ -99,8 +99,9 @@ struct sl_request {
 
   /* routing state */
   const struct sl_group *group;     /* the group the client asked for (after aliasing) */
-  const char *wild_model;           /* the client's model name a wildcard group matched (arena,
-                                     * core/wildcard.c); NULL: an exact name */
+  const char *wild_model;           /* "<wildcard group>\x1f<the client's model name it matched>"
+                                     * (arena, core/wildcard.c; the name after the last 0x1f,
+                                     * which no matched name holds); NULL: an exact name */
   const struct sl_group *cur_group; /* the group being tried (a fallback after the first) */
   bool *tried;                      /* per position of cur_group */
   int attempts_in_group, max_retries;
@@ -256,5 +257,8 @@ const char *sl_attempt_model(const struct sl_attempt *at);
 /* The attempt's price per token: a wildcard deployment without configured prices is priced
  * as its upstream model (the built-in table), else the deployment's price. */
 const struct sl_price *sl_attempt_price(const struct sl_attempt *at);
+/* The group name the response cache keys rq under: the group, plus the matched name for a
+ * wildcard group (the key leaves the body's model out). */
+const char *sl_wild_cache_group(struct sl_request *rq);
 
 #endif

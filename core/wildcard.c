@@ -13,10 +13,13 @@
 const struct sl_group *sl_wild_group(struct sl_request *rq, const char *name) {
   const struct sl_group *g = sl_plan_match(rq->w->cfg->plan, name);
   if (!g) return NULL;
-  size_t n = strlen(name);
-  char *s = sl_arena_alloc(rq->arena, n + 1);
+  /* "<group>\x1f<name>" (request_internal.h): the name, and with its group the cache key's group */
+  size_t gn = strlen(g->name), n = strlen(name);
+  char *s = sl_arena_alloc(rq->arena, gn + n + 2);
   if (!s) return NULL;
-  memcpy(s, name, n + 1);
+  memcpy(s, g->name, gn);
+  s[gn] = 0x1f;
+  memcpy(s + gn + 1, name, n + 1);
   rq->wild_model = s;
   return g;
 }
@@ -28,7 +31,7 @@ int sl_wild_attempt_prepare(struct sl_attempt *at) {
   if (!d->wild) return 0;
   /* the name the pattern matched (checked there); reached otherwise (a router's target, a
    * fallback), the group's own name: its pattern, passed as written */
-  const char *name = rq->wild_model ? rq->wild_model : at->group->name;
+  const char *name = rq->wild_model ? strrchr(rq->wild_model, 0x1f) + 1 : at->group->name;
   int n = sl_plan_wild_model(d, name, NULL, 0);
   if (n < 0) return 0;
   char *s = sl_arena_alloc(rq->arena, (size_t)n + 1);
@@ -52,4 +55,10 @@ const struct sl_price *sl_attempt_price(const struct sl_attempt *at) {
     return e ? &e->price : &none;
   }
   return &w->prices[at->dep];
+}
+
+const char *sl_wild_cache_group(struct sl_request *rq) {
+  /* the cache key hashes the group instead of the body's model: for a wildcard the group and
+   * the name (two names a pattern serves are two models), as sl_wild_group wrote them */
+  return rq->wild_model ? rq->wild_model : rq->group->name;
 }

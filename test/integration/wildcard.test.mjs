@@ -44,7 +44,8 @@ before(async () => {
       dep('*', '*', '/any'),
   });
   narrow = await startSluice({
-    yaml: 'model_list:\n' + dep('openai/*', 'openai/*', '/oa/v1') + dep('anthropic/*', 'anthropic/*', '/an'),
+    yaml: 'model_list:\n' + dep('openai/*', 'openai/*', '/oa/v1') + dep('anthropic/*', 'anthropic/*', '/an') +
+      'litellm_settings:\n  cache: true\n',
   });
   gmock = { bad: await startMock(['--gemini-errors', '--p-429', '1', '--retry-after', '0']), good: await startMock([]) };
   gsluice = await startSluice({
@@ -208,4 +209,18 @@ test('gemini: array-shaped errors in each client\'s format; streams ask for usag
   const rec = findRecorded(await gmock.good.stats(), (b) => b?.model === 'gemini-2.0-flash' && b?.stream === true);
   assert.ok(rec, 'the mock saw the stream with the upstream model');
   assert.equal(rec.json.stream_options?.include_usage, true);
+});
+
+test('the response cache keeps the models a pattern serves apart', async () => {
+  const o = new OpenAI({ apiKey: 'none', baseURL: `${narrow.url}/v1`, maxRetries: 0 });
+  const ask = async (model) => {
+    const { data, response } = await o.chat.completions
+      .create({ model, messages: [{ role: 'user', content: 'the same question' }] }).withResponse();
+    return { text: data.choices[0].message.content, cache: response.headers.get('x-sluice-cache') };
+  };
+  const n0 = fake.requests.length;
+  assert.deepEqual(await ask('openai/gpt-4o-mini'), { text: 'openai-format gpt-4o-mini', cache: 'miss' });
+  assert.deepEqual(await ask('openai/gpt-4.1'), { text: 'openai-format gpt-4.1', cache: 'miss' });
+  assert.deepEqual(await ask('openai/gpt-4o-mini'), { text: 'openai-format gpt-4o-mini', cache: 'hit' });
+  assert.equal(fake.requests.length, n0 + 2);
 });
