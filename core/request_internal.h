@@ -208,10 +208,6 @@ bool sl_attempt_body_is_answer(enum sl_route route, const char *p, size_t n, siz
 #define SL_ATTEMPT_MAX_HEADERS 14 /* 8, traceparent + tracestate, and a dialect's X-Amz-Date,
                                    X-Amz-Security-Token, Authorization */
 int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t *nh);
-/* The model name the attempt sends upstream (its deployment's). */
-static inline const char *sl_attempt_model(const struct sl_attempt *at) {
-  return at->rq->w->cfg->deployments[at->dep].upstream_model;
-}
 
 /* request.c */
 void sl_request_finish(struct sl_request *rq);
