@@ -559,18 +559,19 @@ static const char three_deps[] =
 static const struct err_case provider_errors[] = {
     {"cohere/command-r",
      "t.yaml:8: model_list[2].litellm_params.model: provider 'cohere' is not supported yet "
-     "(supported: openai, anthropic, azure, gemini, hosted_vllm, openrouter, ollama, groq, deepseek, "
+     "(supported: openai, anthropic, azure, bedrock, vertex_ai, gemini, hosted_vllm, openrouter, ollama, groq, deepseek, "
      "mistral, together_ai, fireworks_ai, xai, lm_studio, custom_openai, and any OpenAI-compatible "
      "server as openai/ with api_base)"},
     {"azure/gpt-4o-eu",
      "t.yaml:8: model_list[2].litellm_params.api_base: missing; provider 'azure' needs api_base"},
-    {"bedrock/anthropic.claude-3",
-     "t.yaml:8: model_list[2].litellm_params.model: provider 'bedrock' is not supported yet"},
-    {"vertex_ai/gemini-pro", "t.yaml:8: model_list[2].litellm_params.model: provider 'vertex_ai'"},
+    {"bedrock/invoke/amazon.titan-text-express-v1", /* invoke is for Anthropic's body only */
+     "t.yaml:8: model_list[2].litellm_params.model: bedrock/invoke/ speaks the Anthropic Messages body "
+     "(anthropic.* models); use bedrock/converse/amazon.titan-text-express-v1 for "
+     "'amazon.titan-text-express-v1'"},
     {"sagemaker/llama3", "t.yaml:8: model_list[2].litellm_params.model: provider 'sagemaker' is not"},
     {"meta-llama/Llama-3-8B",
      "t.yaml:8: model_list[2].litellm_params.model: provider 'meta-llama' is not supported yet "
-     "(supported: openai, anthropic, azure, gemini, hosted_vllm, openrouter, ollama, groq, deepseek, "
+     "(supported: openai, anthropic, azure, bedrock, vertex_ai, gemini, hosted_vllm, openrouter, ollama, groq, deepseek, "
      "mistral, together_ai, fireworks_ai, xai, lm_studio, custom_openai, and any OpenAI-compatible "
      "server as openai/ with api_base); if "
      "'meta-llama/Llama-3-8B' is the model name your server expects, write "
@@ -617,6 +618,13 @@ static void errors_providers_and_urls(void) {
     snprintf(yaml, sizeof yaml, three_deps, provider_errors[i].yaml, "");
     CHECK(fails_with(yaml, provider_errors[i].want, err, sizeof err));
   }
+  /* Vertex AI: a key file that is not there is named (whatever the environment says) */
+  snprintf(yaml, sizeof yaml, three_deps, "vertex_ai/gemini-pro",
+           "      vertex_project: p\n      vertex_credentials: /nonexistent/sa.json\n");
+  CHECK(fails_with(yaml,
+                   "t.yaml:8: model_list[2].litellm_params.vertex_credentials: cannot read the service-account "
+                   "key file '/nonexistent/sa.json'",
+                   err, sizeof err));
   for (size_t i = 0; i < sizeof url_errors / sizeof url_errors[0]; i++) {
     snprintf(yaml, sizeof yaml, three_deps, "hosted_vllm/qwen", url_errors[i].yaml);
     CHECK(fails_with(yaml, url_errors[i].want, err, sizeof err));
