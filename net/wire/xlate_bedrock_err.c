@@ -120,8 +120,13 @@ int sl_bedrock_error_to_oai(int status, const char *type, size_t tn, const char 
   if (!msg) msg = sl__xlate_getstr(sl__xlate_get(j, "error"), "message");
   char generic[160];
   if (!msg) {
-    snprintf(generic, sizeof generic, "Bedrock returned an error (HTTP %d%s%.*s)", status ? status : dflt,
-             type && tn ? ", " : "", type ? (int)(tn > 80 ? 80 : tn) : 0, type ? type : "");
+    int st = status ? status : dflt;
+    if (st)
+      snprintf(generic, sizeof generic, "Bedrock returned an error (HTTP %d%s%.*s)", st, type && tn ? ", " : "",
+               type ? (int)(tn > 80 ? 80 : tn) : 0, type ? type : "");
+    else /* a stream exception of a name not in the table */
+      snprintf(generic, sizeof generic, "Bedrock returned an error (%.*s)", type && tn ? (int)(tn > 80 ? 80 : tn) : 7,
+               type && tn ? type : "unknown");
     msg = generic;
   }
   if (!code && strcmp(otype, "invalid_request_error") == 0)

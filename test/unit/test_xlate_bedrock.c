@@ -484,6 +484,8 @@ static void bedrock_errors(void) {
   CHECK(error_is(500, NULL, "<html>oops", "api_error", NULL, "HTTP 500"));
   CHECK(error_is(502, NULL, NULL, "api_error", NULL, "Bedrock returned an error"));
   CHECK(error_is(418, NULL, "{}", "invalid_request_error", NULL, "HTTP 418"));
+  CHECK(error_is(0, "newKindOfException", "", "api_error", NULL, "(newKindOfException)"));
+  CHECK(error_is(0, NULL, NULL, "api_error", NULL, "(unknown)"));
 }
 
 /* ---- invoke ---- */
