@@ -293,7 +293,6 @@ struct gcp_state {
   struct sl_gcp_waiter head; /* a ring: head.next is the first waiter */
   struct cred *creds;
   size_t n;
-  struct sl_tls_ctx *own_tls;
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
   bool drbg_ok;
@@ -398,11 +397,13 @@ static void exchange_end(struct gcp_state *g, struct cred *c, bool ok, int statu
   c->up = NULL;
   if (!ok) {
     sl_gcp_slot_fail(c->slot, status, msg, now);
-    struct sl_buf e = {0};
+    struct sl_buf e = {0}, who = {0};
     sl_buf_json_escape(&e, msg, strlen(msg));
-    sl_log(SL_LOG_WARN, "vertex token exchange failed", "\"worker\":%u,\"credential\":\"%s\",\"error\":\"%.*s\"",
-           g->w->index, c->slot->client_email, (int)e.n, e.p ? e.p : "");
+    sl_buf_json_escape(&who, c->slot->client_email, strlen(c->slot->client_email));
+    sl_log(SL_LOG_WARN, "vertex token exchange failed", "\"worker\":%u,\"credential\":\"%.*s\",\"error\":\"%.*s\"",
+           g->w->index, (int)who.n, who.p ? who.p : "", (int)e.n, e.p ? e.p : "");
     sl_buf_free(&e);
+    sl_buf_free(&who);
   }
   sl_gcp_lease_release(c->slot, c->claim);
   c->claim = 0;
@@ -431,8 +432,8 @@ static void up_done(void *ud) {
   else rc = sl_gcp_parse_token_answer(c->status, c->answer.p, c->answer.n, tok, sizeof tok, &len, &exp, msg, sizeof msg);
   if (!rc) {
     sl_gcp_slot_ok(c->slot, tok, len, exp, sl_now_ms());
-    sl_log(SL_LOG_DEBUG, "vertex token refreshed", "\"worker\":%u,\"credential\":\"%s\",\"expires_in\":%llu",
-           g->w->index, c->slot->client_email, (unsigned long long)exp);
+    sl_log(SL_LOG_DEBUG, "vertex token refreshed", "\"worker\":%u,\"credential\":%u,\"expires_in\":%llu",
+           g->w->index, (unsigned)(c - g->creds), (unsigned long long)exp);
   }
   exchange_end(g, c, rc == 0, c->status, msg);
 }
@@ -471,10 +472,11 @@ static void exchange_start(struct gcp_state *g, struct cred *c, uint64_t now) {
     return;
   }
   if (!c->pool) {
+    /* The worker's TLS context (CA bundle, RNG), made here when no deployment made it yet;
+     * the worker frees it (core/worker.c). */
+    if (c->tls && !g->w->tls && sl_tls_ctx_create(g->w->cfg->ca_file, &g->w->tls, err, sizeof err))
+      g->w->tls = NULL;
     struct sl_tls_ctx *tls = g->w->tls;
-    if (c->tls && !tls && !g->own_tls && sl_tls_ctx_create(g->w->cfg->ca_file, &g->own_tls, err, sizeof err))
-      g->own_tls = NULL;
-    if (!tls) tls = g->own_tls;
     struct sl_upstream_pool_opts o = {.host = c->host,
                                       .port = c->port,
                                       .tls = c->tls,
@@ -484,8 +486,8 @@ static void exchange_start(struct gcp_state *g, struct cred *c, uint64_t now) {
     if ((c->tls && !tls) || sl_upstream_pool_create(&g->w->loop, &o, &c->pool)) {
       c->pool = NULL;
       char m[SL_GCP_ERR_MAX];
-      snprintf(m, sizeof m, "token exchange with %s: %s", c->sa->token_uri,
-               c->tls && !tls ? "the CA bundle did not load" : "cannot create a connection pool");
+      if (c->tls && !tls) snprintf(m, sizeof m, "token exchange with %s: the CA bundle did not load (%s)", c->sa->token_uri, err);
+      else snprintf(m, sizeof m, "token exchange with %s: cannot create a connection pool", c->sa->token_uri);
       exchange_end(g, c, false, 0, m);
       return;
     }
@@ -527,6 +529,12 @@ static void on_tick(uv_timer_t *h) {
     if (!sl_gcp_should_try(c->slot, t.expires_ms, t.lifetime_ms, now)) continue;
     /* The owner id only has to differ between processes: the pid does. */
     if (!sl_gcp_lease_take(c->slot, (uint32_t)getpid(), now, SL_GCP_LEASE_MS, &c->claim)) continue;
+    /* Another worker may have finished an exchange between the read and the lease. */
+    if (sl_gcp_slot_read(c->slot, &t) || !sl_gcp_should_try(c->slot, t.expires_ms, t.lifetime_ms, now)) {
+      sl_gcp_lease_release(c->slot, c->claim);
+      c->claim = 0;
+      continue;
+    }
     exchange_start(g, c, now);
   }
   check_waiters(g, now);
@@ -608,7 +616,6 @@ void sl_gcp_tokens_worker_stop(struct sl_worker *w) {
     if (c->pool) sl_upstream_pool_destroy(c->pool);
     c->pool = NULL;
   }
-  if (g->own_tls) sl_tls_ctx_free(g->own_tls);
   uv_timer_stop(&g->timer);
   uv_close((uv_handle_t *)&g->timer, state_free);
 }

@@ -25,6 +25,7 @@
 #include "core/worker.h"
 #include "gcp_test_keys.h"
 #include "net/base/buf.h"
+#include "net/upstream.h"
 #include "net/wire/gcp_sa.h"
 #include "net/wire/jwt.h"
 
@@ -382,6 +383,7 @@ static void waited_cb(struct sl_gcp_waiter *wt, int rc) {
   uv_stop(w->loop);
 }
 
+static void dump(uv_handle_t *h, void *ud);
 static void guard_fired(uv_timer_t *t) { uv_stop(t->loop); }
 
 /* An HTTP answer with the right Content-Length (freed by the caller). */
@@ -553,6 +555,122 @@ static void exchange_refused(void) {
   }
 }
 
+/* Waiters: two wait for the first token and the first one's callback cancels the second
+ * (which then never hears); one that comes during the back-off after a failure hears -EIO
+ * from the loop without another exchange. */
+static struct waited *victim;
+static void cancelling_cb(struct sl_gcp_waiter *wt, int rc) {
+  waited_cb(wt, rc);
+  if (victim) sl_gcp_token_cancel(&victim->wt);
+}
+
+static void counting_cb(struct sl_gcp_waiter *wt, int rc) {
+  struct waited *w = (struct waited *)wt;
+  w->rc = rc;
+  w->calls++;
+}
+
+static void waiters(void) {
+  struct sl_worker *w = calloc(1, sizeof *w);
+  uv_loop_init(&w->loop);
+  struct mock m;
+  char *answer = http_answer("401 Unauthorized", "{\"error\":\"invalid_client\",\"error_description\":\"bad key\"}");
+  mock_start(&w->loop, &m, answer);
+  char uri[96];
+  snprintf(uri, sizeof uri, "http://127.0.0.1:%u/token", m.port);
+  struct sl_config *cfg = mk_cfg(2);
+  cfg->gcp_creds[0] = mk_sa("waiters@p.iam.gserviceaccount.com", "k", uri);
+  cfg->gcp_creds[1] = mk_sa("waiters@p.iam.gserviceaccount.com", "k", uri); /* the same account twice */
+  char err[512];
+  CHECK(sl_gcp_tokens_init(cfg, err, sizeof err) == 0);
+  w->cfg = cfg;
+  sl_gcp_tokens_worker_start(w);
+  uv_timer_t guard;
+  uv_timer_init(&w->loop, &guard);
+  uv_timer_start(&guard, guard_fired, 20000, 0);
+  struct waited a = {.wt = {.cred = 0, .cb = cancelling_cb}, .loop = &w->loop};
+  struct waited b = {.wt = {.cred = 1, .cb = waited_cb}, .loop = &w->loop};
+  victim = &b;
+  sl_gcp_token_wait(w, &a.wt);
+  sl_gcp_token_wait(w, &b.wt);
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  victim = NULL;
+  CHECK(a.calls == 1 && a.rc == -EIO);
+  CHECK(b.calls == 0); /* cancelled by a's callback before its own turn */
+  CHECK(m.conns == 1);  /* one slot for the account given twice: one exchange */
+  size_t len;
+  char tok[64];
+  CHECK(sl_gcp_token_get(1, tok, sizeof tok, &len, err, sizeof err) == -EAGAIN);
+  CHECK(strstr(err, "token endpoint answered 401: invalid_client: bad key") != NULL);
+  /* During the back-off: -EIO at once, from the loop, no new exchange. */
+  struct waited c = {.wt = {.cred = 1, .cb = waited_cb}, .loop = &w->loop};
+  sl_gcp_token_wait(w, &c.wt);
+  CHECK(c.calls == 0);
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  CHECK(c.calls == 1 && c.rc == -EIO && m.conns == 1);
+  /* A waiter still queued when the worker stops hears -ECANCELED. */
+  struct waited d = {.wt = {.cred = 0, .cb = counting_cb}, .loop = &w->loop};
+  sl_gcp_token_wait(w, &d.wt);
+  sl_gcp_tokens_worker_stop(w);
+  CHECK(d.calls == 1 && d.rc == -ECANCELED);
+  uv_close((uv_handle_t *)&guard, NULL);
+  uv_close((uv_handle_t *)&m.srv, NULL);
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  uv_walk(&w->loop, dump, NULL); /* (nothing when all is well) */
+  CHECK(uv_loop_close(&w->loop) == 0);
+  free(w);
+  free(answer);
+  sl_buf_free(&m.req);
+  sl_config_free(cfg);
+}
+
+/* An https token_uri is spoken TLS to (and verified): a plain-HTTP server fails it. */
+static void dump(uv_handle_t *h, void *ud) {
+  (void)ud;
+  printf("  open handle: %s closing=%d active=%d\n", uv_handle_type_name(h->type), uv_is_closing(h), uv_is_active(h));
+}
+
+static void exchange_tls(void) {
+  struct mock m;
+  char *answer = http_answer("200 OK", "{\"access_token\":\"x\",\"expires_in\":60}");
+  struct sl_worker *w = calloc(1, sizeof *w);
+  uv_loop_init(&w->loop);
+  mock_start(&w->loop, &m, answer);
+  char uri[96];
+  snprintf(uri, sizeof uri, "https://127.0.0.1:%u/token", m.port);
+  struct sl_config *cfg = mk_cfg(1);
+  cfg->gcp_creds[0] = mk_sa("tls@p.iam.gserviceaccount.com", "k", uri);
+  char err[512];
+  CHECK(sl_gcp_tokens_init(cfg, err, sizeof err) == 0);
+  w->cfg = cfg;
+  sl_gcp_tokens_worker_start(w);
+  uv_timer_t guard;
+  uv_timer_init(&w->loop, &guard);
+  uv_timer_start(&guard, guard_fired, 20000, 0);
+  struct waited a = {.wt = {.cred = 0, .cb = waited_cb}, .loop = &w->loop};
+  sl_gcp_token_wait(w, &a.wt);
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  CHECK(a.calls == 1 && a.rc == -EIO);
+  size_t len;
+  char tok[64];
+  CHECK(sl_gcp_token_get(0, tok, sizeof tok, &len, err, sizeof err) == -EAGAIN);
+  if (!strstr(err, "failed: ")) {
+    printf("  got \"%s\"\n", err);
+    CHECK(!"message");
+  }
+  CHECK(w->tls != NULL); /* the worker's context, made for the exchange */
+  sl_gcp_tokens_worker_stop(w);
+  uv_close((uv_handle_t *)&guard, NULL);
+  uv_close((uv_handle_t *)&m.srv, NULL);
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  CHECK(uv_loop_close(&w->loop) == 0);
+  if (w->tls) sl_tls_ctx_free(w->tls);
+  free(w);
+  free(answer);
+  sl_buf_free(&m.req);
+  sl_config_free(cfg);
+}
+
 int main(void) {
   sl_log_set_level(SL_LOG_ERROR);
   static const struct check_case cases[] = {
@@ -567,6 +685,8 @@ int main(void) {
       {"exchange_ok", exchange_ok},
       {"exchange_failures", exchange_failures},
       {"exchange_refused", exchange_refused},
+      {"waiters", waiters},
+      {"exchange_tls", exchange_tls},
   };
   return check_run(cases, sizeof cases / sizeof cases[0]);
 }
