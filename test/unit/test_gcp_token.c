@@ -31,7 +31,7 @@
 
 static void refresh_decision(void) {
   uint64_t now = 1000000;
-  CHECK(sl_gcp_needs_refresh(0, 0, now)); /* no token */
+  CHECK(sl_gcp_needs_refresh(0, 0, now));             /* no token */
   CHECK(sl_gcp_needs_refresh(now - 1, 3600000, now)); /* expired */
   CHECK(sl_gcp_needs_refresh(now, 3600000, now));
   /* An hour's token: 10 % (360 s) before expiry. */
@@ -63,10 +63,10 @@ static void lease(void) {
   struct sl_gcp_slot *s = new_slot();
   uint64_t a = 0, b = 0, c = 0;
   CHECK(sl_gcp_lease_take(s, 11, 5000, 20000, &a));
-  CHECK(!sl_gcp_lease_take(s, 12, 5000, 20000, &b));   /* held */
-  CHECK(!sl_gcp_lease_take(s, 12, 24999, 20000, &b));  /* still held */
-  CHECK(!sl_gcp_lease_take(s, 11, 24999, 20000, &b));  /* even by the same owner */
-  CHECK(sl_gcp_lease_take(s, 12, 25000, 20000, &b));   /* expired: a dead holder's claim passes on */
+  CHECK(!sl_gcp_lease_take(s, 12, 5000, 20000, &b));  /* held */
+  CHECK(!sl_gcp_lease_take(s, 12, 24999, 20000, &b)); /* still held */
+  CHECK(!sl_gcp_lease_take(s, 11, 24999, 20000, &b)); /* even by the same owner */
+  CHECK(sl_gcp_lease_take(s, 12, 25000, 20000, &b));  /* expired: a dead holder's claim passes on */
   CHECK(a != b);
   sl_gcp_lease_release(s, a); /* the old holder, late: does not free the new claim */
   CHECK(!sl_gcp_lease_take(s, 13, 26000, 20000, &c));
@@ -291,7 +291,7 @@ struct mock {
   uv_tcp_t srv;
   uint16_t port;
   const char *answer; /* the whole HTTP response */
-  struct sl_buf req;   /* what the last connection sent */
+  struct sl_buf req;  /* what the last connection sent */
   int conns;
 };
 
@@ -321,7 +321,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   if (n > 0) sl_buf_append(&c->m->req, b->base, (size_t)n);
   free(b->base);
   if (n < 0) {
-    if (!c->answered) uv_close((uv_handle_t *)&c->h, conn_closed);
+    if (!uv_is_closing((uv_handle_t *)&c->h) && (!c->answered || !c->m->answer[0]))
+      uv_close((uv_handle_t *)&c->h, conn_closed);
     return;
   }
   /* Answer once the head and Content-Length bytes are in. */
@@ -334,6 +335,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   size_t want = (size_t)(end + 4 - r->p) + strtoul(cl + 16, NULL, 10);
   if (r->n < want) return;
   c->answered = true;
+  if (!c->m->answer[0]) return; /* a server that never answers */
   uv_buf_t out = uv_buf_init((char *)c->m->answer, (unsigned)strlen(c->m->answer));
   c->wr.data = c;
   uv_write(&c->wr, s, &out, 1, wrote);
@@ -431,8 +433,10 @@ static int run_worker(const char *email, const char *answer, const char *uri, st
   err[0] = 0;
   int got = sl_gcp_token_get(0, tok, cap, &len, err, errlen);
   CHECK((got == 0) == (wd.rc == 0));
-  if (got == 0) CHECK(strlen(tok) == len);
-  else CHECK(got == -EAGAIN);
+  if (got == 0)
+    CHECK(strlen(tok) == len);
+  else
+    CHECK(got == -EAGAIN);
   if (metrics) sl_gcp_tokens_metrics(metrics, sl_now_ms());
   sl_gcp_token_cancel(&wd.wt); /* after its callback: a no-op */
   sl_gcp_tokens_worker_stop(w);
@@ -597,7 +601,7 @@ static void waiters(void) {
   victim = NULL;
   CHECK(a.calls == 1 && a.rc == -EIO);
   CHECK(b.calls == 0); /* cancelled by a's callback before its own turn */
-  CHECK(m.conns == 1);  /* one slot for the account given twice: one exchange */
+  CHECK(m.conns == 1); /* one slot for the account given twice: one exchange */
   size_t len;
   char tok[64];
   CHECK(sl_gcp_token_get(1, tok, sizeof tok, &len, err, sizeof err) == -EAGAIN);
@@ -671,6 +675,23 @@ static void exchange_tls(void) {
   sl_config_free(cfg);
 }
 
+/* An endpoint that takes the request and never answers: the exchange times out (the
+ * limit shortened for the test) and the connection is dropped. */
+static void exchange_timeout(void) {
+  sl_gcp_tokens_set_timeout(150);
+  struct mock m;
+  char tok[64], err[512];
+  int rc = run_worker("slow@p.iam.gserviceaccount.com", "", NULL, &m, tok, sizeof tok, err, sizeof err, NULL);
+  sl_gcp_tokens_set_timeout(0);
+  CHECK(rc == -EIO);
+  if (!strstr(err, "timed out after 150 ms")) {
+    printf("  got \"%s\"\n", err);
+    CHECK(!"message");
+  }
+  CHECK(m.conns == 1);
+  sl_buf_free(&m.req);
+}
+
 int main(void) {
   sl_log_set_level(SL_LOG_ERROR);
   static const struct check_case cases[] = {
@@ -686,6 +707,7 @@ int main(void) {
       {"exchange_failures", exchange_failures},
       {"exchange_refused", exchange_refused},
       {"waiters", waiters},
+      {"exchange_timeout", exchange_timeout},
       {"exchange_tls", exchange_tls},
   };
   return check_run(cases, sizeof cases / sizeof cases[0]);
