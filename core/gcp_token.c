@@ -525,6 +525,7 @@ static void on_tick(uv_timer_t *h) {
   static struct sl_gcp_tok t;
   uint64_t now = sl_now_ms();
   for (size_t i = 0; i < g->n; i++) {
+    if (g_w != g) return; /* a waiter's callback stopped the worker */
     struct cred *c = &g->creds[i];
     if (!c->slot) continue;
     if (c->up) {
@@ -550,7 +551,7 @@ static void on_tick(uv_timer_t *h) {
     }
     exchange_start(g, c, now);
   }
-  check_waiters(g, now);
+  if (g_w == g) check_waiters(g, now);
 }
 
 static bool g_stopped; /* after worker_stop: nothing starts again */
