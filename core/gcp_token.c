@@ -25,9 +25,12 @@
 #include "net/wire/gcp_sa.h"
 #include "net/wire/jwt.h"
 
-#define TICK_MS 1000
-#define POLL_MS 10
+#define TICK_MS             1000
+#define POLL_MS             10
 #define EXCHANGE_TIMEOUT_MS 15000
+static uint64_t g_timeout_ms = EXCHANGE_TIMEOUT_MS;
+
+void sl_gcp_tokens_set_timeout(uint64_t ms) { g_timeout_ms = ms ? ms : EXCHANGE_TIMEOUT_MS; }
 #define MAX_ANSWER (64u << 10)
 
 /* ---- the slot's pure logic ---- */
@@ -40,8 +43,7 @@ void sl_gcp_slot_write(struct sl_gcp_slot *s, const struct sl_gcp_tok *t) {
      * after a while: its half write is rewritten whole here. */
     if (!(q & 1) || ++spins > 100000) {
       unsigned want = (q & 1) ? q + 2 : q + 1;
-      if (atomic_compare_exchange_weak_explicit(&s->seq, &q, want, memory_order_acquire, memory_order_relaxed))
-        break;
+      if (atomic_compare_exchange_weak_explicit(&s->seq, &q, want, memory_order_acquire, memory_order_relaxed)) break;
     } else if (spins % 64 == 0) {
       sched_yield();
     }
@@ -150,7 +152,8 @@ int sl_gcp_parse_token_answer(int status, const char *body, size_t n, char *tok,
     const cJSON *e = o ? cJSON_GetObjectItemCaseSensitive(o, "error") : NULL;
     const cJSON *d = o ? cJSON_GetObjectItemCaseSensitive(o, "error_description") : NULL;
     char es[128] = "", ds[256] = "";
-    if (cJSON_IsString(e)) printable(es, sizeof es, e->valuestring, strlen(e->valuestring));
+    if (cJSON_IsString(e))
+      printable(es, sizeof es, e->valuestring, strlen(e->valuestring));
     else if (cJSON_IsObject(e)) { /* some Google endpoints: {"error":{"message","status"}} */
       const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
       const cJSON *st = cJSON_GetObjectItemCaseSensitive(e, "status");
@@ -158,9 +161,12 @@ int sl_gcp_parse_token_answer(int status, const char *body, size_t n, char *tok,
       if (cJSON_IsString(m)) printable(ds, sizeof ds, m->valuestring, strlen(m->valuestring));
     }
     if (cJSON_IsString(d)) printable(ds, sizeof ds, d->valuestring, strlen(d->valuestring));
-    if (es[0] && ds[0]) snprintf(msg, msglen, "token endpoint answered %d: %s: %s", status, es, ds);
-    else if (es[0] || ds[0]) snprintf(msg, msglen, "token endpoint answered %d: %s", status, es[0] ? es : ds);
-    else snprintf(msg, msglen, "token endpoint answered %d", status);
+    if (es[0] && ds[0])
+      snprintf(msg, msglen, "token endpoint answered %d: %s: %s", status, es, ds);
+    else if (es[0] || ds[0])
+      snprintf(msg, msglen, "token endpoint answered %d: %s", status, es[0] ? es : ds);
+    else
+      snprintf(msg, msglen, "token endpoint answered %d", status);
     goto out;
   }
   if (!cJSON_IsObject(o)) {
@@ -294,7 +300,6 @@ struct gcp_state {
   struct sl_gcp_waiter head; /* a ring: head.next is the first waiter */
   struct cred *creds;
   size_t n;
-  struct sl_tls_ctx *own_tls;
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
   bool drbg_ok;
@@ -304,9 +309,12 @@ static struct gcp_state *g_w; /* this worker's (one worker per process) */
 
 static int parse_uri(struct cred *c, const char *uri) {
   const char *p;
-  if (!strncmp(uri, "https://", 8)) c->tls = true, c->port = 443, p = uri + 8;
-  else if (!strncmp(uri, "http://", 7)) c->tls = false, c->port = 80, p = uri + 7;
-  else return -EINVAL;
+  if (!strncmp(uri, "https://", 8))
+    c->tls = true, c->port = 443, p = uri + 8;
+  else if (!strncmp(uri, "http://", 7))
+    c->tls = false, c->port = 80, p = uri + 7;
+  else
+    return -EINVAL;
   const char *hs = p, *he;
   if (*p == '[') {
     hs = p + 1;
@@ -330,8 +338,10 @@ static int parse_uri(struct cred *c, const char *uri) {
   const char *path = *p == '/' ? p : "/";
   size_t pl = strcspn(path, "#");
   if (!(c->path = malloc(pl + (*p == '?' ? 2 : 1)))) return -ENOMEM;
-  if (*p == '?') snprintf(c->path, pl + 2, "/%.*s", (int)pl, p);
-  else snprintf(c->path, pl + 1, "%.*s", (int)pl, path);
+  if (*p == '?')
+    snprintf(c->path, pl + 2, "/%.*s", (int)pl, p);
+  else
+    snprintf(c->path, pl + 1, "%.*s", (int)pl, path);
   return 0;
 }
 
@@ -370,7 +380,8 @@ static void check_waiters(struct gcp_state *g, uint64_t now) {
   while (wt != &g->head) {
     struct sl_gcp_waiter *nx = wt->next;
     int rc;
-    if (wt->cred >= g->n) rc = -ENOENT;
+    if (wt->cred >= g->n)
+      rc = -ENOENT;
     else {
       struct cred *c = &g->creds[wt->cred];
       if (c->wstate == 2) c->wstate = cred_state(g, wt->cred, now);
@@ -399,11 +410,13 @@ static void exchange_end(struct gcp_state *g, struct cred *c, bool ok, int statu
   c->up = NULL;
   if (!ok) {
     sl_gcp_slot_fail(c->slot, status, msg, now);
-    struct sl_buf e = {0};
+    struct sl_buf e = {0}, who = {0};
     sl_buf_json_escape(&e, msg, strlen(msg));
-    sl_log(SL_LOG_WARN, "vertex token exchange failed", "\"worker\":%u,\"credential\":\"%s\",\"error\":\"%.*s\"",
-           g->w->index, c->slot->client_email, (int)e.n, e.p ? e.p : "");
+    sl_buf_json_escape(&who, c->slot->client_email, strlen(c->slot->client_email));
+    sl_log(SL_LOG_WARN, "vertex token exchange failed", "\"worker\":%u,\"credential\":\"%.*s\",\"error\":\"%.*s\"",
+           g->w->index, (int)who.n, who.p ? who.p : "", (int)e.n, e.p ? e.p : "");
     sl_buf_free(&e);
+    sl_buf_free(&who);
   }
   sl_gcp_lease_release(c->slot, c->claim);
   c->claim = 0;
@@ -417,8 +430,10 @@ static void up_head(void *ud, int status, const struct sl_header *h, size_t n) {
 }
 static void up_body(void *ud, const char *p, size_t n) {
   struct cred *c = ud;
-  if (c->answer.n + n > MAX_ANSWER) c->too_big = true;
-  else sl_buf_append(&c->answer, p, n);
+  if (c->answer.n + n > MAX_ANSWER)
+    c->too_big = true;
+  else
+    sl_buf_append(&c->answer, p, n);
 }
 static void up_done(void *ud) {
   struct cred *c = ud;
@@ -428,12 +443,14 @@ static void up_done(void *ud) {
   size_t len = 0;
   uint64_t exp = 0;
   int rc = -EIO;
-  if (c->too_big || c->answer.oom) snprintf(msg, sizeof msg, "token endpoint answered %d with a body too large", c->status);
-  else rc = sl_gcp_parse_token_answer(c->status, c->answer.p, c->answer.n, tok, sizeof tok, &len, &exp, msg, sizeof msg);
+  if (c->too_big || c->answer.oom)
+    snprintf(msg, sizeof msg, "token endpoint answered %d with a body too large", c->status);
+  else
+    rc = sl_gcp_parse_token_answer(c->status, c->answer.p, c->answer.n, tok, sizeof tok, &len, &exp, msg, sizeof msg);
   if (!rc) {
     sl_gcp_slot_ok(c->slot, tok, len, exp, sl_now_ms());
-    sl_log(SL_LOG_DEBUG, "vertex token refreshed", "\"worker\":%u,\"credential\":\"%s\",\"expires_in\":%llu",
-           g->w->index, c->slot->client_email, (unsigned long long)exp);
+    sl_log(SL_LOG_DEBUG, "vertex token refreshed", "\"worker\":%u,\"credential\":%u,\"expires_in\":%llu", g->w->index,
+           (unsigned)(c - g->creds), (unsigned long long)exp);
   }
   exchange_end(g, c, rc == 0, c->status, msg);
 }
@@ -457,8 +474,8 @@ static void exchange_start(struct gcp_state *g, struct cred *c, uint64_t now) {
     exchange_end(g, c, false, 0, "token exchange: no random number generator for RSA blinding");
     return;
   }
-  if (sl_jwt_rs256_assertion(c->sa, SL_GCP_SCOPE_CLOUD, (int64_t)time(NULL), mbedtls_ctr_drbg_random, &g->drbg,
-                             &jwt, err, sizeof err)) {
+  if (sl_jwt_rs256_assertion(c->sa, SL_GCP_SCOPE_CLOUD, (int64_t)time(NULL), mbedtls_ctr_drbg_random, &g->drbg, &jwt,
+                             err, sizeof err)) {
     sl_buf_free(&jwt);
     exchange_end(g, c, false, 0, err);
     return;
@@ -472,21 +489,19 @@ static void exchange_start(struct gcp_state *g, struct cred *c, uint64_t now) {
     return;
   }
   if (!c->pool) {
+    /* The worker's TLS context (CA bundle, RNG), made here when no deployment made it yet;
+     * the worker frees it (core/worker.c). */
+    if (c->tls && !g->w->tls && sl_tls_ctx_create(g->w->cfg->ca_file, &g->w->tls, err, sizeof err)) g->w->tls = NULL;
     struct sl_tls_ctx *tls = g->w->tls;
-    if (c->tls && !tls && !g->own_tls && sl_tls_ctx_create(g->w->cfg->ca_file, &g->own_tls, err, sizeof err))
-      g->own_tls = NULL;
-    if (!tls) tls = g->own_tls;
-    struct sl_upstream_pool_opts o = {.host = c->host,
-                                      .port = c->port,
-                                      .tls = c->tls,
-                                      .tls_ctx = tls,
-                                      .connect_timeout_ms = 5000,
-                                      .max_idle = 1};
+    struct sl_upstream_pool_opts o = {
+        .host = c->host, .port = c->port, .tls = c->tls, .tls_ctx = tls, .connect_timeout_ms = 5000, .max_idle = 1};
     if ((c->tls && !tls) || sl_upstream_pool_create(&g->w->loop, &o, &c->pool)) {
       c->pool = NULL;
       char m[SL_GCP_ERR_MAX];
-      snprintf(m, sizeof m, "token exchange with %s: %s", c->sa->token_uri,
-               c->tls && !tls ? "the CA bundle did not load" : "cannot create a connection pool");
+      if (c->tls && !tls)
+        snprintf(m, sizeof m, "token exchange with %s: the CA bundle did not load (%s)", c->sa->token_uri, err);
+      else
+        snprintf(m, sizeof m, "token exchange with %s: cannot create a connection pool", c->sa->token_uri);
       exchange_end(g, c, false, 0, m);
       return;
     }
@@ -511,14 +526,15 @@ static void on_tick(uv_timer_t *h) {
   static struct sl_gcp_tok t;
   uint64_t now = sl_now_ms();
   for (size_t i = 0; i < g->n; i++) {
+    if (g_w != g) return; /* a waiter's callback stopped the worker */
     struct cred *c = &g->creds[i];
     if (!c->slot) continue;
     if (c->up) {
-      if (now - c->sent_ms >= EXCHANGE_TIMEOUT_MS) {
+      if (now - c->sent_ms >= g_timeout_ms) {
         sl_upstream_cancel(c->up);
         char m[SL_GCP_ERR_MAX];
-        snprintf(m, sizeof m, "token exchange with %s timed out after %d s", c->sa->token_uri,
-                 EXCHANGE_TIMEOUT_MS / 1000);
+        snprintf(m, sizeof m, "token exchange with %s timed out after %llu ms", c->sa->token_uri,
+                 (unsigned long long)g_timeout_ms);
         exchange_end(g, c, false, 0, m);
       }
       continue;
@@ -528,9 +544,15 @@ static void on_tick(uv_timer_t *h) {
     if (!sl_gcp_should_try(c->slot, t.expires_ms, t.lifetime_ms, now)) continue;
     /* The owner id only has to differ between processes: the pid does. */
     if (!sl_gcp_lease_take(c->slot, (uint32_t)getpid(), now, SL_GCP_LEASE_MS, &c->claim)) continue;
+    /* Another worker may have finished an exchange between the read and the lease. */
+    if (sl_gcp_slot_read(c->slot, &t) || !sl_gcp_should_try(c->slot, t.expires_ms, t.lifetime_ms, now)) {
+      sl_gcp_lease_release(c->slot, c->claim);
+      c->claim = 0;
+      continue;
+    }
     exchange_start(g, c, now);
   }
-  check_waiters(g, now);
+  if (g_w == g) check_waiters(g, now);
 }
 
 static bool g_stopped; /* after worker_stop: nothing starts again */
@@ -548,8 +570,8 @@ static struct gcp_state *state_new(struct sl_worker *w) {
   mbedtls_entropy_init(&g->entropy);
   mbedtls_ctr_drbg_init(&g->drbg);
   static const char pers[] = "sluice gcp jwt";
-  g->drbg_ok = !mbedtls_ctr_drbg_seed(&g->drbg, mbedtls_entropy_func, &g->entropy, (const unsigned char *)pers,
-                                      sizeof pers - 1);
+  g->drbg_ok =
+      !mbedtls_ctr_drbg_seed(&g->drbg, mbedtls_entropy_func, &g->entropy, (const unsigned char *)pers, sizeof pers - 1);
   for (size_t i = 0; i < cfg->ngcp_creds; i++) {
     struct cred *c = &g->creds[g->n++];
     c->sa = &cfg->gcp_creds[i];
@@ -609,7 +631,6 @@ void sl_gcp_tokens_worker_stop(struct sl_worker *w) {
     if (c->pool) sl_upstream_pool_destroy(c->pool);
     c->pool = NULL;
   }
-  if (g->own_tls) sl_tls_ctx_free(g->own_tls);
   uv_timer_stop(&g->timer);
   uv_close((uv_handle_t *)&g->timer, state_free);
 }
@@ -660,8 +681,10 @@ void sl_gcp_token_cancel(struct sl_gcp_waiter *wt) {
 static void label(struct sl_buf *b, const char *s) {
   for (; *s; s++) {
     if (*s == '"' || *s == '\\') sl_buf_append(b, "\\", 1);
-    if (*s == '\n') sl_buf_puts(b, "\\n");
-    else sl_buf_append(b, s, 1);
+    if (*s == '\n')
+      sl_buf_puts(b, "\\n");
+    else
+      sl_buf_append(b, s, 1);
   }
 }
 

@@ -36,9 +36,12 @@ static int field(const cJSON *o, const char *name, char **out) {
 
 static int need(const cJSON *o, const char *name, char **out, char *err, size_t errlen) {
   int rc = field(o, name, out);
-  if (rc == -ENOENT) snprintf(err, errlen, "service-account file: \"%s\" is missing", name);
-  else if (rc == -EINVAL) snprintf(err, errlen, "service-account file: \"%s\" must be a non-empty string", name);
-  else if (rc) snprintf(err, errlen, "service-account file: out of memory");
+  if (rc == -ENOENT)
+    snprintf(err, errlen, "service-account file: \"%s\" is missing", name);
+  else if (rc == -EINVAL)
+    snprintf(err, errlen, "service-account file: \"%s\" must be a non-empty string", name);
+  else if (rc)
+    snprintf(err, errlen, "service-account file: out of memory");
   return rc == -ENOENT ? -EINVAL : rc;
 }
 
@@ -67,15 +70,19 @@ int sl_gcp_sa_parse(const char *json, size_t n, struct sl_gcp_sa *out, char *err
                "service-account file: \"type\" is \"%s\", expected \"service_account\" (user or external-account "
                "credentials are not supported)",
                out->type);
-    else snprintf(err, errlen, "service-account file: \"type\" must be \"service_account\"");
+    else
+      snprintf(err, errlen, "service-account file: \"type\" must be \"service_account\"");
     rc = -EINVAL;
   }
   if (!rc) rc = need(o, "client_email", &out->client_email, err, errlen);
   if (!rc) {
     rc = field(o, "private_key", &out->private_key);
-    if (rc == -ENOENT) snprintf(err, errlen, "service-account file: \"private_key\" is missing");
-    else if (rc == -EINVAL) snprintf(err, errlen, "service-account file: \"private_key\" must be a non-empty string");
-    else if (rc) snprintf(err, errlen, "service-account file: out of memory");
+    if (rc == -ENOENT)
+      snprintf(err, errlen, "service-account file: \"private_key\" is missing");
+    else if (rc == -EINVAL)
+      snprintf(err, errlen, "service-account file: \"private_key\" must be a non-empty string");
+    else if (rc)
+      snprintf(err, errlen, "service-account file: out of memory");
     if (rc == -ENOENT) rc = -EINVAL;
   }
   if (!rc) {
@@ -91,14 +98,19 @@ int sl_gcp_sa_parse(const char *json, size_t n, struct sl_gcp_sa *out, char *err
   if (!rc) rc = need(o, "project_id", &out->project_id, err, errlen);
   if (!rc) {
     rc = field(o, "private_key_id", &out->private_key_id);
-    if (rc == -ENOENT) rc = 0; /* optional: the JWT then has no kid */
-    else if (rc == -EINVAL) snprintf(err, errlen, "service-account file: \"private_key_id\" must be a non-empty string");
-    else if (rc) snprintf(err, errlen, "service-account file: out of memory");
+    if (rc == -ENOENT)
+      rc = 0; /* optional: the JWT then has no kid */
+    else if (rc == -EINVAL)
+      snprintf(err, errlen, "service-account file: \"private_key_id\" must be a non-empty string");
+    else if (rc)
+      snprintf(err, errlen, "service-account file: out of memory");
   }
   if (!rc) {
     rc = field(o, "token_uri", &out->token_uri);
-    if (rc == -ENOENT) rc = (out->token_uri = strdup(SL_GCP_DEFAULT_TOKEN_URI)) ? 0 : -ENOMEM;
-    else if (rc == -EINVAL) snprintf(err, errlen, "service-account file: \"token_uri\" must be a non-empty string");
+    if (rc == -ENOENT)
+      rc = (out->token_uri = strdup(SL_GCP_DEFAULT_TOKEN_URI)) ? 0 : -ENOMEM;
+    else if (rc == -EINVAL)
+      snprintf(err, errlen, "service-account file: \"token_uri\" must be a non-empty string");
     if (rc == -ENOMEM) snprintf(err, errlen, "service-account file: out of memory");
     if (!rc && strncmp(out->token_uri, "https://", 8) != 0 && strncmp(out->token_uri, "http://", 7) != 0) {
       snprintf(err, errlen, "service-account file: \"token_uri\" must be an http:// or https:// URL");

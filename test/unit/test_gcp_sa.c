@@ -54,18 +54,23 @@ static void errors_name_the_field(void) {
       {"{\"type\":", "not valid JSON"},
       {"[1,2]", "expected a JSON object"},
       {"{}", "\"type\" is missing"},
-      {"{\"type\":\"authorized_user\",\"client_email\":\"a\"}", "\"type\" is \"authorized_user\", expected \"service_account\""},
+      {"{\"type\":\"authorized_user\",\"client_email\":\"a\"}",
+       "\"type\" is \"authorized_user\", expected \"service_account\""},
       {"{\"type\":7}", "\"type\" must be a non-empty string"},
-      {"{\"type\":\"service_account\",\"project_id\":\"p\",\"private_key\":\"" KEY "\"}", "\"client_email\" is missing"},
+      {"{\"type\":\"service_account\",\"project_id\":\"p\",\"private_key\":\"" KEY "\"}",
+       "\"client_email\" is missing"},
       {"{\"type\":\"service_account\",\"client_email\":\"\",\"private_key\":\"" KEY "\"}",
        "\"client_email\" must be a non-empty string"},
       {"{\"type\":\"service_account\",\"client_email\":\"a@b\",\"project_id\":\"p\"}", "\"private_key\" is missing"},
-      {"{\"type\":\"service_account\",\"client_email\":\"a@b\",\"private_key\":12}", "\"private_key\" must be a non-empty string"},
-      {"{\"type\":\"service_account\",\"client_email\":\"a@b\",\"private_key\":\"-----BEGIN RSA PRIVATE KEY-----\\nMIIE\\n-----END RSA PRIVATE KEY-----\\n\"}",
+      {"{\"type\":\"service_account\",\"client_email\":\"a@b\",\"private_key\":12}",
+       "\"private_key\" must be a non-empty string"},
+      {"{\"type\":\"service_account\",\"client_email\":\"a@b\",\"private_key\":\"-----BEGIN RSA PRIVATE "
+       "KEY-----\\nMIIE\\n-----END RSA PRIVATE KEY-----\\n\"}",
        "\"private_key\" is not a PEM PKCS#8 key"},
       {"{\"type\":\"service_account\",\"client_email\":\"a@b\",\"private_key\":\"-----BEGIN PRIVATE KEY-----\\nMIIE\"}",
        "\"private_key\" is not a PEM PKCS#8 key"},
-      {"{\"type\":\"service_account\",\"client_email\":\"a@b\",\"private_key\":\"" KEY "\"}", "\"project_id\" is missing"},
+      {"{\"type\":\"service_account\",\"client_email\":\"a@b\",\"private_key\":\"" KEY "\"}",
+       "\"project_id\" is missing"},
       {"{\"type\":\"service_account\",\"client_email\":\"a@b\",\"project_id\":\"p\",\"private_key\":\"" KEY
        "\",\"private_key_id\":5}",
        "\"private_key_id\" must be a non-empty string"},
@@ -93,8 +98,9 @@ static void errors_name_the_field(void) {
 }
 
 static void never_echoes_the_key(void) {
-  const char *j = "{\"type\":\"service_account\",\"client_email\":\"a@b\",\"project_id\":\"p\","
-                  "\"private_key\":\"-----BEGIN RSA PRIVATE KEY-----\\nSECRETMATERIAL\\n-----END RSA PRIVATE KEY-----\"}";
+  const char *j =
+      "{\"type\":\"service_account\",\"client_email\":\"a@b\",\"project_id\":\"p\","
+      "\"private_key\":\"-----BEGIN RSA PRIVATE KEY-----\\nSECRETMATERIAL\\n-----END RSA PRIVATE KEY-----\"}";
   struct sl_gcp_sa sa;
   char err[512];
   CHECK(parse(j, &sa, err, sizeof err) == -EINVAL);

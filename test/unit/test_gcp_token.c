@@ -25,12 +25,13 @@
 #include "core/worker.h"
 #include "gcp_test_keys.h"
 #include "net/base/buf.h"
+#include "net/upstream.h"
 #include "net/wire/gcp_sa.h"
 #include "net/wire/jwt.h"
 
 static void refresh_decision(void) {
   uint64_t now = 1000000;
-  CHECK(sl_gcp_needs_refresh(0, 0, now)); /* no token */
+  CHECK(sl_gcp_needs_refresh(0, 0, now));             /* no token */
   CHECK(sl_gcp_needs_refresh(now - 1, 3600000, now)); /* expired */
   CHECK(sl_gcp_needs_refresh(now, 3600000, now));
   /* An hour's token: 10 % (360 s) before expiry. */
@@ -69,10 +70,10 @@ static void lease(void) {
   struct sl_gcp_slot *s = new_slot();
   uint64_t a = 0, b = 0, c = 0;
   CHECK(sl_gcp_lease_take(s, 11, 5000, 20000, &a));
-  CHECK(!sl_gcp_lease_take(s, 12, 5000, 20000, &b));   /* held */
-  CHECK(!sl_gcp_lease_take(s, 12, 24999, 20000, &b));  /* still held */
-  CHECK(!sl_gcp_lease_take(s, 11, 24999, 20000, &b));  /* even by the same owner */
-  CHECK(sl_gcp_lease_take(s, 12, 25000, 20000, &b));   /* expired: a dead holder's claim passes on */
+  CHECK(!sl_gcp_lease_take(s, 12, 5000, 20000, &b));  /* held */
+  CHECK(!sl_gcp_lease_take(s, 12, 24999, 20000, &b)); /* still held */
+  CHECK(!sl_gcp_lease_take(s, 11, 24999, 20000, &b)); /* even by the same owner */
+  CHECK(sl_gcp_lease_take(s, 12, 25000, 20000, &b));  /* expired: a dead holder's claim passes on */
   CHECK(a != b);
   sl_gcp_lease_release(s, a); /* the old holder, late: does not free the new claim */
   CHECK(!sl_gcp_lease_take(s, 13, 26000, 20000, &c));
@@ -297,7 +298,7 @@ struct mock {
   uv_tcp_t srv;
   uint16_t port;
   const char *answer; /* the whole HTTP response */
-  struct sl_buf req;   /* what the last connection sent */
+  struct sl_buf req;  /* what the last connection sent */
   int conns;
 };
 
@@ -327,7 +328,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   if (n > 0) sl_buf_append(&c->m->req, b->base, (size_t)n);
   free(b->base);
   if (n < 0) {
-    if (!c->answered) uv_close((uv_handle_t *)&c->h, conn_closed);
+    if (!uv_is_closing((uv_handle_t *)&c->h) && (!c->answered || !c->m->answer[0]))
+      uv_close((uv_handle_t *)&c->h, conn_closed);
     return;
   }
   /* Answer once the head and Content-Length bytes are in. */
@@ -340,6 +342,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   size_t want = (size_t)(end + 4 - r->p) + strtoul(cl + 16, NULL, 10);
   if (r->n < want) return;
   c->answered = true;
+  if (!c->m->answer[0]) return; /* a server that never answers */
   uv_buf_t out = uv_buf_init((char *)c->m->answer, (unsigned)strlen(c->m->answer));
   c->wr.data = c;
   uv_write(&c->wr, s, &out, 1, wrote);
@@ -389,6 +392,7 @@ static void waited_cb(struct sl_gcp_waiter *wt, int rc) {
   uv_stop(w->loop);
 }
 
+static void dump(uv_handle_t *h, void *ud);
 static void guard_fired(uv_timer_t *t) { uv_stop(t->loop); }
 
 /* An HTTP answer with the right Content-Length (freed by the caller). */
@@ -436,8 +440,10 @@ static int run_worker(const char *email, const char *answer, const char *uri, st
   err[0] = 0;
   int got = sl_gcp_token_get(0, tok, cap, &len, err, errlen);
   CHECK((got == 0) == (wd.rc == 0));
-  if (got == 0) CHECK(strlen(tok) == len);
-  else CHECK(got == -EAGAIN);
+  if (got == 0)
+    CHECK(strlen(tok) == len);
+  else
+    CHECK(got == -EAGAIN);
   if (metrics) sl_gcp_tokens_metrics(metrics, sl_now_ms());
   sl_gcp_token_cancel(&wd.wt); /* after its callback: a no-op */
   sl_gcp_tokens_worker_stop(w);
@@ -560,6 +566,139 @@ static void exchange_refused(void) {
   }
 }
 
+/* Waiters: two wait for the first token and the first one's callback cancels the second
+ * (which then never hears); one that comes during the back-off after a failure hears -EIO
+ * from the loop without another exchange. */
+static struct waited *victim;
+static void cancelling_cb(struct sl_gcp_waiter *wt, int rc) {
+  waited_cb(wt, rc);
+  if (victim) sl_gcp_token_cancel(&victim->wt);
+}
+
+static void counting_cb(struct sl_gcp_waiter *wt, int rc) {
+  struct waited *w = (struct waited *)wt;
+  w->rc = rc;
+  w->calls++;
+}
+
+static void waiters(void) {
+  struct sl_worker *w = calloc(1, sizeof *w);
+  uv_loop_init(&w->loop);
+  struct mock m;
+  char *answer = http_answer("401 Unauthorized", "{\"error\":\"invalid_client\",\"error_description\":\"bad key\"}");
+  mock_start(&w->loop, &m, answer);
+  char uri[96];
+  snprintf(uri, sizeof uri, "http://127.0.0.1:%u/token", m.port);
+  struct sl_config *cfg = mk_cfg(2);
+  cfg->gcp_creds[0] = mk_sa("waiters@p.iam.gserviceaccount.com", "k", uri);
+  cfg->gcp_creds[1] = mk_sa("waiters@p.iam.gserviceaccount.com", "k", uri); /* the same account twice */
+  char err[512];
+  CHECK(sl_gcp_tokens_init(cfg, err, sizeof err) == 0);
+  w->cfg = cfg;
+  sl_gcp_tokens_worker_start(w);
+  uv_timer_t guard;
+  uv_timer_init(&w->loop, &guard);
+  uv_timer_start(&guard, guard_fired, 20000, 0);
+  struct waited a = {.wt = {.cred = 0, .cb = cancelling_cb}, .loop = &w->loop};
+  struct waited b = {.wt = {.cred = 1, .cb = waited_cb}, .loop = &w->loop};
+  victim = &b;
+  sl_gcp_token_wait(w, &a.wt);
+  sl_gcp_token_wait(w, &b.wt);
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  victim = NULL;
+  CHECK(a.calls == 1 && a.rc == -EIO);
+  CHECK(b.calls == 0); /* cancelled by a's callback before its own turn */
+  CHECK(m.conns == 1); /* one slot for the account given twice: one exchange */
+  size_t len;
+  char tok[64];
+  CHECK(sl_gcp_token_get(1, tok, sizeof tok, &len, err, sizeof err) == -EAGAIN);
+  CHECK(strstr(err, "token endpoint answered 401: invalid_client: bad key") != NULL);
+  /* During the back-off: -EIO at once, from the loop, no new exchange. */
+  struct waited c = {.wt = {.cred = 1, .cb = waited_cb}, .loop = &w->loop};
+  sl_gcp_token_wait(w, &c.wt);
+  CHECK(c.calls == 0);
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  CHECK(c.calls == 1 && c.rc == -EIO && m.conns == 1);
+  /* A waiter still queued when the worker stops hears -ECANCELED. */
+  struct waited d = {.wt = {.cred = 0, .cb = counting_cb}, .loop = &w->loop};
+  sl_gcp_token_wait(w, &d.wt);
+  sl_gcp_tokens_worker_stop(w);
+  CHECK(d.calls == 1 && d.rc == -ECANCELED);
+  uv_close((uv_handle_t *)&guard, NULL);
+  uv_close((uv_handle_t *)&m.srv, NULL);
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  uv_walk(&w->loop, dump, NULL); /* (nothing when all is well) */
+  CHECK(uv_loop_close(&w->loop) == 0);
+  free(w);
+  free(answer);
+  sl_buf_free(&m.req);
+  sl_config_free(cfg);
+}
+
+/* An https token_uri is spoken TLS to (and verified): a plain-HTTP server fails it. */
+static void dump(uv_handle_t *h, void *ud) {
+  (void)ud;
+  printf("  open handle: %s closing=%d active=%d\n", uv_handle_type_name(h->type), uv_is_closing(h), uv_is_active(h));
+}
+
+static void exchange_tls(void) {
+  struct mock m;
+  char *answer = http_answer("200 OK", "{\"access_token\":\"x\",\"expires_in\":60}");
+  struct sl_worker *w = calloc(1, sizeof *w);
+  uv_loop_init(&w->loop);
+  mock_start(&w->loop, &m, answer);
+  char uri[96];
+  snprintf(uri, sizeof uri, "https://127.0.0.1:%u/token", m.port);
+  struct sl_config *cfg = mk_cfg(1);
+  cfg->gcp_creds[0] = mk_sa("tls@p.iam.gserviceaccount.com", "k", uri);
+  char err[512];
+  CHECK(sl_gcp_tokens_init(cfg, err, sizeof err) == 0);
+  w->cfg = cfg;
+  sl_gcp_tokens_worker_start(w);
+  uv_timer_t guard;
+  uv_timer_init(&w->loop, &guard);
+  uv_timer_start(&guard, guard_fired, 20000, 0);
+  struct waited a = {.wt = {.cred = 0, .cb = waited_cb}, .loop = &w->loop};
+  sl_gcp_token_wait(w, &a.wt);
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  CHECK(a.calls == 1 && a.rc == -EIO);
+  size_t len;
+  char tok[64];
+  CHECK(sl_gcp_token_get(0, tok, sizeof tok, &len, err, sizeof err) == -EAGAIN);
+  if (!strstr(err, "failed: ")) {
+    printf("  got \"%s\"\n", err);
+    CHECK(!"message");
+  }
+  CHECK(w->tls != NULL); /* the worker's context, made for the exchange */
+  sl_gcp_tokens_worker_stop(w);
+  uv_close((uv_handle_t *)&guard, NULL);
+  uv_close((uv_handle_t *)&m.srv, NULL);
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  CHECK(uv_loop_close(&w->loop) == 0);
+  if (w->tls) sl_tls_ctx_free(w->tls);
+  free(w);
+  free(answer);
+  sl_buf_free(&m.req);
+  sl_config_free(cfg);
+}
+
+/* An endpoint that takes the request and never answers: the exchange times out (the
+ * limit shortened for the test) and the connection is dropped. */
+static void exchange_timeout(void) {
+  sl_gcp_tokens_set_timeout(150);
+  struct mock m;
+  char tok[64], err[512];
+  int rc = run_worker("slow@p.iam.gserviceaccount.com", "", NULL, &m, tok, sizeof tok, err, sizeof err, NULL);
+  sl_gcp_tokens_set_timeout(0);
+  CHECK(rc == -EIO);
+  if (!strstr(err, "timed out after 150 ms")) {
+    printf("  got \"%s\"\n", err);
+    CHECK(!"message");
+  }
+  CHECK(m.conns == 1);
+  sl_buf_free(&m.req);
+}
+
 int main(void) {
   sl_log_set_level(SL_LOG_ERROR);
   static const struct check_case cases[] = {
@@ -574,6 +713,9 @@ int main(void) {
       {"exchange_ok", exchange_ok},
       {"exchange_failures", exchange_failures},
       {"exchange_refused", exchange_refused},
+      {"waiters", waiters},
+      {"exchange_timeout", exchange_timeout},
+      {"exchange_tls", exchange_tls},
   };
   return check_run(cases, sizeof cases / sizeof cases[0]);
 }

@@ -27,8 +27,15 @@ static int fixed_entropy(void *ud, unsigned char *out, size_t n) {
 static void b64url(void) {
   static const struct {
     const char *in, *out;
-  } v[] = {{"", ""}, {"f", "Zg"}, {"fo", "Zm8"}, {"foo", "Zm9v"}, {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"},
-           {"foobar", "Zm9vYmFy"}, {"\xfb\xff", "-_8"}, {"\xff\xfe\xfd", "__79"}};
+  } v[] = {{"", ""},
+           {"f", "Zg"},
+           {"fo", "Zm8"},
+           {"foo", "Zm9v"},
+           {"foob", "Zm9vYg"},
+           {"fooba", "Zm9vYmE"},
+           {"foobar", "Zm9vYmFy"},
+           {"\xfb\xff", "-_8"},
+           {"\xff\xfe\xfd", "__79"}};
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
     struct sl_buf b = {0}, d = {0};
     sl_jwt_b64url(&b, v[i].in, strlen(v[i].in));
@@ -43,7 +50,7 @@ static void b64url(void) {
   CHECK(sl_jwt_b64url_decode("Zg==", 4, &d) == 0 && d.n == 1); /* padding tolerated */
   d.n = 0;
   CHECK(sl_jwt_b64url_decode("Z", 1, &d) == -EINVAL);
-  CHECK(sl_jwt_b64url_decode("Zh", 2, &d) == -EINVAL); /* stray low bits */
+  CHECK(sl_jwt_b64url_decode("Zh", 2, &d) == -EINVAL);   /* stray low bits */
   CHECK(sl_jwt_b64url_decode("Zm+v", 4, &d) == -EINVAL); /* base64, not base64url */
   CHECK(sl_jwt_b64url_decode("Zm.v", 4, &d) == -EINVAL);
   sl_buf_free(&d);
