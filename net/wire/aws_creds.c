@@ -3,7 +3,8 @@
  * section "[...]", "key = value" (or "key: value"; key names case-insensitive), or an
  * indented continuation of the previous value (nested settings such as "s3 =\n  region = x"
  * are not keys of the profile; one of the four keys continued over several lines is an
- * error). Anything else is an error with its line, as the AWS CLI refuses such a file too. Only the requested profile's four keys are kept. */
+ * error). Anything else is an error with its line, as the AWS CLI refuses such a file too. Only the requested profile's
+ * four keys are kept. */
 #include "net/wire/aws_creds.h"
 
 #include <errno.h>
@@ -16,10 +17,12 @@ struct key {
 };
 
 static const struct key KEYS[] = {
-    {"aws_access_key_id", offsetof(struct sl_aws_profile, access_key_id), sizeof(((struct sl_aws_profile *)0)->access_key_id)},
+    {"aws_access_key_id", offsetof(struct sl_aws_profile, access_key_id),
+     sizeof(((struct sl_aws_profile *)0)->access_key_id)},
     {"aws_secret_access_key", offsetof(struct sl_aws_profile, secret_access_key),
      sizeof(((struct sl_aws_profile *)0)->secret_access_key)},
-    {"aws_session_token", offsetof(struct sl_aws_profile, session_token), sizeof(((struct sl_aws_profile *)0)->session_token)},
+    {"aws_session_token", offsetof(struct sl_aws_profile, session_token),
+     sizeof(((struct sl_aws_profile *)0)->session_token)},
     {"region", offsetof(struct sl_aws_profile, region), sizeof(((struct sl_aws_profile *)0)->region)},
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])

@@ -10,7 +10,7 @@
 
 #include <zlib.h>
 
-#define PRELUDE 12
+#define PRELUDE   12
 #define MIN_FRAME 16 /* prelude + message CRC */
 
 struct sl_es_decoder {
@@ -96,8 +96,8 @@ static int deliver(struct sl_es_decoder *d, const char *p, uint32_t total,
   return rc;
 }
 
-int sl_es_decoder_feed(struct sl_es_decoder *d, const char *p, size_t n,
-                       int (*cb)(void *ud, const struct sl_es_msg *m), void *ud) {
+int sl_es_decoder_feed(struct sl_es_decoder *d, const char *p, size_t n, int (*cb)(void *ud, const struct sl_es_msg *m),
+                       void *ud) {
   if (d->failed) return d->failed;
   while (n) {
     if (d->n == 0 && n >= PRELUDE) { /* whole frames straight from the chunk */

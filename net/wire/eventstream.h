@@ -43,8 +43,8 @@ int sl_es_decoder_new(size_t max_frame, struct sl_es_decoder **out); /* max_fram
  * total length < 16 or > max_frame, headers length > total - 16, a prelude or message CRC
  * mismatch, a header with an empty name, a type above 9, a value or name running past the
  * headers, or more than SL_ES_MAX_HEADERS headers. */
-int sl_es_decoder_feed(struct sl_es_decoder *d, const char *p, size_t n,
-                       int (*cb)(void *ud, const struct sl_es_msg *m), void *ud);
+int sl_es_decoder_feed(struct sl_es_decoder *d, const char *p, size_t n, int (*cb)(void *ud, const struct sl_es_msg *m),
+                       void *ud);
 bool sl_es_decoder_idle(const struct sl_es_decoder *d); /* no partial frame buffered */
 void sl_es_decoder_free(struct sl_es_decoder *d);
 /* The header named name (string/bytes types), or NULL. */

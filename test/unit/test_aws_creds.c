@@ -46,8 +46,8 @@ static void credentials_file(void) {
   CHECK(parse(t, "Dev", false, &p, err) == -ENOENT); /* profile names are case-sensitive */
   /* a line indented deeper than the key before it continues that key's value (as in
    * configparser), even after a blank line: it is not a key of its own */
-  CHECK(parse("[a]\nregion = x\nname =\n  aws_access_key_id = NOTAKEY\n\n   aws_secret_access_key = NOR\nb = y\n",
-              "a", false, &p, err) == 0);
+  CHECK(parse("[a]\nregion = x\nname =\n  aws_access_key_id = NOTAKEY\n\n   aws_secret_access_key = NOR\nb = y\n", "a",
+              false, &p, err) == 0);
   CHECK_STR(p.region, "x");
   CHECK_STR(p.access_key_id, "");
   CHECK_STR(p.secret_access_key, "");

@@ -15,18 +15,19 @@
 #include "net/wire/eventstream.h"
 
 /* checked with botocore: EventStreamBuffer decodes these into the frames the tests build */
-#define BEDROCK_DELTA_HEX                                                                                          \
-  "000000bc00000057451afe2b0b3a6576656e742d74797065070011636f6e74656e74426c6f636b44656c74610d3a636f6e74656e742d74" \
-  "7970650700106170706c69636174696f6e2f6a736f6e0d3a6d6573736167652d747970650700056576656e747b22636f6e74656e7442" \
-  "6c6f636b496e646578223a302c2264656c7461223a7b2274657874223a2248656c6c6f227d2c2270223a226162636465666768696a6b" \
+#define BEDROCK_DELTA_HEX                                                                                              \
+  "000000bc00000057451afe2b0b3a6576656e742d74797065070011636f6e74656e74426c6f636b44656c74610d3a636f6e74656e742d74"     \
+  "7970650700106170706c69636174696f6e2f6a736f6e0d3a6d6573736167652d747970650700056576656e747b22636f6e74656e7442"       \
+  "6c6f636b496e646578223a302c2264656c7461223a7b2274657874223a2248656c6c6f227d2c2270223a226162636465666768696a6b"       \
   "6c6d6e6f707172737475767778797a41424344227dd4873a8b"
-#define BEDROCK_EXCEPTION_HEX                                                                                      \
-  "000000b2000000613590d5d30f3a657863657074696f6e2d747970650700137468726f74746c696e67457863657074696f6e0d3a636f" \
-  "6e74656e742d747970650700106170706c69636174696f6e2f6a736f6e0d3a6d6573736167652d74797065070009657863657074696f" \
-  "6e7b226d657373616765223a22546f6f206d616e792072657175657374732c20706c656173652077616974206265666f726520747279" \
+#define BEDROCK_EXCEPTION_HEX                                                                                          \
+  "000000b2000000613590d5d30f3a657863657074696f6e2d747970650700137468726f74746c696e67457863657074696f6e0d3a636f"       \
+  "6e74656e742d747970650700106170706c69636174696f6e2f6a736f6e0d3a6d6573736167652d74797065070009657863657074696f"       \
+  "6e7b226d657373616765223a22546f6f206d616e792072657175657374732c20706c656173652077616974206265666f726520747279"       \
   "696e6720616761696e2e227de8ffb26a"
 
-#define HDR(n, v) {(n), sizeof(n) - 1, 7, (v), sizeof(v) - 1}
+#define HDR(n, v)                                                                                                      \
+  { (n), sizeof(n) - 1, 7, (v), sizeof(v) - 1 }
 
 /* Every message decoded, flattened to one line "name:type=value|...#payload" each. */
 struct seen {
@@ -44,8 +45,10 @@ static int collect(void *ud, const struct sl_es_msg *m) {
     sl_buf_printf(b, ":%u=", m->h[i].type);
     for (size_t k = 0; k < m->h[i].value_len; k++) {
       unsigned char c = (unsigned char)m->h[i].value[k];
-      if (c >= 0x20 && c < 0x7f) sl_buf_append(b, &c, 1);
-      else sl_buf_printf(b, "\\x%02x", c);
+      if (c >= 0x20 && c < 0x7f)
+        sl_buf_append(b, &c, 1);
+      else
+        sl_buf_printf(b, "\\x%02x", c);
     }
     sl_buf_append(b, "|", 1);
   }
@@ -127,9 +130,15 @@ static void round_trip(void) {
 /* Every header type, re-encoded with sl_es_encode_typed, decodes to the same values. */
 static void typed_headers(void) {
   struct sl_es_header h[] = {
-      {"t", 1, 0, "", 0},           {"f", 1, 1, "", 0},           {"b", 1, 2, "\x7f", 1},
-      {"s", 1, 3, "\x01\x02", 2},   {"i", 1, 4, "\0\0\0\x2a", 4}, {"l", 1, 5, "\0\0\0\0\0\0\0\x01", 8},
-      {"y", 1, 6, "\0\xff", 2},     {"z", 1, 7, "str", 3},        {"ts", 2, 8, "\0\0\x01\x90\0\0\0\0", 8},
+      {"t", 1, 0, "", 0},
+      {"f", 1, 1, "", 0},
+      {"b", 1, 2, "\x7f", 1},
+      {"s", 1, 3, "\x01\x02", 2},
+      {"i", 1, 4, "\0\0\0\x2a", 4},
+      {"l", 1, 5, "\0\0\0\0\0\0\0\x01", 8},
+      {"y", 1, 6, "\0\xff", 2},
+      {"z", 1, 7, "str", 3},
+      {"ts", 2, 8, "\0\0\x01\x90\0\0\0\0", 8},
       {"u", 1, 9, "0123456789abcdef", 16},
   };
   struct sl_buf b = {0};
@@ -283,7 +292,7 @@ static void strict_structure(void) {
   /* a string header whose length runs past the headers: name "a", type 7, length 9 */
   memset(f, 0, sizeof f);
   put_be32(f, 16 + 6), put_be32(f + 4, 6);
-  memcpy(f + 12, "\x01" "a" "\x07" "\x00\x09" "x", 6);
+  memcpy(f + 12, "\1a\7\0\11x", 6);
   fix_crcs(f, 22);
   CHECK(decode_all(f, 22, &s) == -EBADMSG);
   /* the same with length 1: fine */
@@ -294,36 +303,36 @@ static void strict_structure(void) {
   /* type 10 */
   memset(f, 0, sizeof f);
   put_be32(f, 16 + 3), put_be32(f + 4, 3);
-  memcpy(f + 12, "\x01" "a" "\x0a", 3);
+  memcpy(f + 12, "\1a\12", 3);
   fix_crcs(f, 19);
   CHECK(decode_all(f, 19, &s) == -EBADMSG);
   /* an empty name */
-  memcpy(f + 12, "\x00" "\x00" "\x00", 3);
+  memcpy(f + 12, "\0\0\0", 3);
   fix_crcs(f, 19);
   CHECK(decode_all(f, 19, &s) == -EBADMSG);
   /* a name longer than the headers */
-  memcpy(f + 12, "\x05" "ab" "\x00", 3);
+  memcpy(f + 12, "\5ab\0", 3);
   fix_crcs(f, 19);
   CHECK(decode_all(f, 19, &s) == -EBADMSG);
   /* an int32 header cut short (type 4 needs 4 bytes, 2 left) */
   memset(f, 0, sizeof f);
   put_be32(f, 16 + 5), put_be32(f + 4, 5);
-  memcpy(f + 12, "\x01" "a" "\x04" "\x00\x00", 5);
+  memcpy(f + 12, "\1a\4\0\0", 5);
   fix_crcs(f, 21);
   CHECK(decode_all(f, 21, &s) == -EBADMSG);
   /* a uuid header (16 bytes) cut short */
-  memcpy(f + 12, "\x01" "a" "\x09" "\x00\x00", 5);
+  memcpy(f + 12, "\1a\11\0\0", 5);
   fix_crcs(f, 21);
   CHECK(decode_all(f, 21, &s) == -EBADMSG);
-  /* a string header with no room for its length */
-  memcpy(f + 12, "\x01" "a" "\x00" "\x01" "b", 5); /* "a" true, then "b" with no type */
+  /* a second header cut before its type byte */
+  memcpy(f + 12, "\1a\0\1b", 5); /* "a" true, then "b" with no type */
   fix_crcs(f, 21);
   CHECK(decode_all(f, 21, &s) == -EBADMSG);
   /* 17 headers of type 0 (3 bytes each) */
   char g[16 + 17 * 3];
   memset(g, 0, sizeof g);
   put_be32(g, sizeof g), put_be32(g + 4, 17 * 3);
-  for (int i = 0; i < 17; i++) memcpy(g + 12 + 3 * i, "\x01" "h" "\x00", 3);
+  for (int i = 0; i < 17; i++) memcpy(g + 12 + 3 * i, "\1h\0", 3);
   fix_crcs(g, sizeof g);
   CHECK(decode_all(g, sizeof g, &s) == -EBADMSG);
   /* 16 are fine */
@@ -376,7 +385,8 @@ static int keep(void *ud, const struct sl_es_msg *m) {
 static void bedrock_frame(void) {
   struct sl_es_header h[] = {HDR(":event-type", "contentBlockDelta"), HDR(":content-type", "application/json"),
                              HDR(":message-type", "event")};
-  const char *payload = "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Hello\"},\"p\":\"abcdefghijklmnopqrstuvwxyzABCD\"}";
+  const char *payload =
+      "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Hello\"},\"p\":\"abcdefghijklmnopqrstuvwxyzABCD\"}";
   struct sl_buf b = {0};
   CHECK(sl_es_encode(&b, h, 3, payload, strlen(payload)) == 0);
   char hex[1024];

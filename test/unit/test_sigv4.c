@@ -32,8 +32,10 @@ static bool find_dir(void) {
   char src[2048];
   snprintf(src, sizeof src, "%s", __FILE__);
   char *slash = strrchr(src, '/');
-  if (slash) *slash = 0;
-  else snprintf(src, sizeof src, ".");
+  if (slash)
+    *slash = 0;
+  else
+    snprintf(src, sizeof src, ".");
   if (src[0] == '/') return snprintf(dir, sizeof dir, "%s/data/sigv4", src), is_dir(dir);
   char exe[2048];
   ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -161,8 +163,8 @@ static void run_case(const char *cs) {
   sl_sigv4_payload_hash(&body, 1, hex);
   const cJSON *cr = cJSON_GetObjectItemCaseSensitive(v.ctx, "credentials");
   struct sl_aws_creds c = {ctx_str(cr, "access_key_id"), ctx_str(cr, "secret_access_key"), NULL};
-  struct sl_sigv4_req r = {v.method, v.path,          v.query,  v.h, v.nh, hex, ctx_str(v.ctx, "region"),
-                           ctx_str(v.ctx, "service"), v.amz_date};
+  struct sl_sigv4_req r = {
+      v.method, v.path, v.query, v.h, v.nh, hex, ctx_str(v.ctx, "region"), ctx_str(v.ctx, "service"), v.amz_date};
   /* the context's timestamp, as sl_sigv4_amz_date writes it, is the header's date */
   const char *ts = ctx_str(v.ctx, "timestamp");
   char d1[17] = {0};
@@ -174,7 +176,8 @@ static void run_case(const char *cs) {
   int rc = sl_sigv4_canonical_request(&r, &canon);
   CHECK(rc == 0);
   sl_buf_append(&canon, "", 1);
-  if (rc == 0 && strcmp(canon.p, v.want_canon) != 0) printf("  %s canonical:\n%s\n  want:\n%s\n", cs, canon.p, v.want_canon);
+  if (rc == 0 && strcmp(canon.p, v.want_canon) != 0)
+    printf("  %s canonical:\n%s\n  want:\n%s\n", cs, canon.p, v.want_canon);
   CHECK(rc == 0 && strcmp(canon.p, v.want_canon) == 0);
   rc = sl_sigv4_string_to_sign(&r, canon.p, canon.n - 1, &sts);
   CHECK(rc == 0);
@@ -255,9 +258,15 @@ static void bedrock_double_encoding(void) {
   char hex[65];
   sl_sigv4_payload_hash(NULL, 0, hex);
   CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  struct sl_sigv4_req r = {"POST", "/model/us.anthropic.claude-3-7-sonnet-20250219-v1%3A0/converse-stream", NULL, h, 2,
-                           hex,    "eu-west-1",
-                           "bedrock", "20240102T030405Z"};
+  struct sl_sigv4_req r = {"POST",
+                           "/model/us.anthropic.claude-3-7-sonnet-20250219-v1%3A0/converse-stream",
+                           NULL,
+                           h,
+                           2,
+                           hex,
+                           "eu-west-1",
+                           "bedrock",
+                           "20240102T030405Z"};
   struct sl_buf b = {0};
   CHECK(sl_sigv4_canonical_request(&r, &b) == 0);
   sl_buf_append(&b, "", 1);
@@ -327,7 +336,8 @@ static void refusals(void) {
 
 /* Paths and queries beyond the suite: what AWS's rules say for each. */
 static void canonical_parts(void) {
-  struct sl_header h[] = {{SL_SLICE_LIT("host"), SL_SLICE_LIT("h")}, {SL_SLICE_LIT("x-amz-date"), SL_SLICE_LIT("20150830T123600Z")}};
+  struct sl_header h[] = {{SL_SLICE_LIT("host"), SL_SLICE_LIT("h")},
+                          {SL_SLICE_LIT("x-amz-date"), SL_SLICE_LIT("20150830T123600Z")}};
   const char *hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
   static const struct {
     const char *path, *query, *want_path, *want_query;
