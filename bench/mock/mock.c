@@ -19,6 +19,7 @@ static const char usage[] =
     "         [--latency-ms F] [--latency-sigma F] [--ttft-ms F] [--itl-ms F] [--tokens N]\n"
     "         [--p-429 F] [--retry-after S] [--p-500 F] [--p-503 F]\n"
     "         [--p-reset-before F] [--p-reset-during F] [--p-stall F] [--stall-ms N]\n"
+    "         [--p-bad-crc F] [--p-stream-exception F]\n"
     "         [--models a,b,c] [--embedding-dim N]\n"
     "         [--answer-mode normal|truncated|refusal|empty|bad_json|bad_tool_args|wrong_math|low_logprob]\n"
     "         [--aws-access-key-id A --aws-secret-access-key S [--aws-session-token T]\n"
@@ -53,6 +54,8 @@ static const struct opt opts[] = {
 	{"p-reset-before", OPT_DBL, OFF(p_reset_before), 0, 1},
 	{"p-reset-during", OPT_DBL, OFF(p_reset_during), 0, 1},
 	{"p-stall", OPT_DBL, OFF(p_stall), 0, 1},
+	{"p-bad-crc", OPT_DBL, OFF(p_bad_crc), 0, 1},
+	{"p-stream-exception", OPT_DBL, OFF(p_stream_exception), 0, 1},
 	{"stall-ms", OPT_INT, OFF(stall_ms), 0, 1e9},
 	{"models", OPT_STR, OFF(models_buf), 0, 0},
 	{"embedding-dim", OPT_INT, OFF(embedding_dim), 1, MOCK_MAX_EMBED_DIM},

@@ -108,6 +108,7 @@ struct mock_config {
 	double latency_ms, latency_sigma, ttft_ms, itl_ms;
 	long tokens;
 	double p_429, p_500, p_503, p_reset_before, p_reset_during, p_stall;
+	double p_bad_crc, p_stream_exception; /* event streams only (Bedrock); drawn after the others */
 	double retry_after;
 	long stall_ms;
 	char *models_buf;     /* the --models string, split in place */

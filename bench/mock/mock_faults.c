@@ -1,9 +1,11 @@
 /* mock_faults.c: which fault a request gets, and the per-request "mock" override.
  *
  * The idea: one uniform draw per request, compared against the cumulative probabilities in a
- * fixed order (reset-before, stall, 429, 500, 503, reset-during), so a given --seed and request
- * order always produce the same faults. A test that needs one exact behaviour sends a "mock"
- * object in the request body instead, which wins over the draw for that request. */
+ * fixed order (reset-before, stall, 429, 500, 503, reset-during, bad_crc, stream_exception),
+ * so a given --seed and request order always produce the same faults (the last two change
+ * only AWS event streams; drawn for another request they are counted and do nothing). A test
+ * that needs one exact behaviour sends a "mock" object in the request body instead, which
+ * wins over the draw for that request. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +32,12 @@ enum mock_fault mock_fault_draw(const struct mock_config *cfg, double u)
 	acc += cfg->p_reset_during;
 	if (u < acc)
 		return MOCK_F_RESET_DURING;
+	acc += cfg->p_bad_crc;
+	if (u < acc)
+		return MOCK_F_BAD_CRC;
+	acc += cfg->p_stream_exception;
+	if (u < acc)
+		return MOCK_F_STREAM_EXCEPTION;
 	return MOCK_F_NONE;
 }
 

@@ -189,6 +189,18 @@ test('stream faults: bad_crc gives a frame whose CRC is wrong; stream_exception 
   assert.equal(st.faults.stream_exception, 1);
 });
 
+test('--p-bad-crc 1: every event stream gets a bad frame first; whole answers are unchanged', async () => {
+  const m = await startMock(['--p-bad-crc', '1', '--tokens', '4', '--ttft-ms', '0', '--itl-ms', '0']);
+  const url = `${m.url}/model/${MODEL_PATH}/converse-stream`;
+  const r = await rawRequest(url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat) });
+  const f = decodeEventStream(r.body).frames;
+  assert.deepEqual(f.map((x) => x.messageCrcOk), [true, false]);
+  const w = await rawRequest(url.replace('converse-stream', 'converse'), { headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat) });
+  assert.equal(w.status, 200);
+  assert.equal(w.json().stopReason, 'end_turn');
+  await m.stop();
+});
+
 test('status faults come in Bedrock\'s shape (x-amzn-ErrorType, {"message"})', async () => {
   const r = await signed(br, 'converse', { ...chat, mock: { fault: '429' } });
   assertBedrockError(r, 429, 'ThrottlingException', 'Rate limit');
