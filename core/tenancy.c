@@ -46,7 +46,7 @@ void sl_tenancy_open(struct sl_worker *w) {
   for (size_t i = 0; w->prices && i < c->ndeployments; i++) {
     const struct sl_plan_dep *pd = &c->plan->deps[i];
     w->prices[i] = pd->price;
-    if (!pd->priced && w->index == 0)
+    if (!pd->priced && w->index == 0 && !c->deployments[i].wild) /* a wildcard: priced per request */
       sl_log(SL_LOG_WARN, "deployment has no price: its requests cost 0", "\"deployment\":\"%s\",\"model\":\"%s\"",
              c->deployments[i].id, c->deployments[i].upstream_model);
   }

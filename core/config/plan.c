@@ -34,7 +34,7 @@ static bool pattern_matches(const struct sl_plan_pattern *pt, const char *name, 
 const struct sl_provider *sl_plan_wild_infer(const char *name, size_t *strip) {
   *strip = 0;
   const char *slash = strchr(name, '/');
-  if (slash && (size_t)(slash - name) < 64) {
+  if (slash && slash[1] && (size_t)(slash - name) < 64) {
     char pv[64];
     memcpy(pv, name, (size_t)(slash - name));
     pv[slash - name] = 0;
@@ -67,7 +67,7 @@ const struct sl_group *sl_plan_match(const struct sl_plan *p, const char *name) 
   if (!wild_name_ok(name, n)) return NULL;
   for (size_t i = 0; i < p->npatterns; i++) {
     const struct sl_plan_pattern *pt = &p->patterns[i];
-    if (!pattern_matches(pt, name, n)) continue;
+    if (!pattern_matches(pt, name, n) || n == pt->prefix + pt->suffix) continue; /* '*' matches 1+ bytes */
     if (pt->infer) {
       char part[512];
       size_t k = n - pt->prefix - pt->suffix, strip;
@@ -93,7 +93,7 @@ int sl_plan_wild_model(const struct sl_deployment *d, const char *name, char *ou
     k = n - pt.prefix - pt.suffix;
   }
   const char *slash = memchr(part, '/', k);
-  if (slash && (size_t)(slash - part) < 64) { /* "<its own provider>/" is dropped */
+  if (slash && (size_t)(slash - part) + 1 < k && (size_t)(slash - part) < 64) { /* "<its own provider>/" is dropped */
     char pv[64];
     memcpy(pv, part, (size_t)(slash - part));
     pv[slash - part] = 0;

@@ -122,8 +122,10 @@ void sl_plan_free(struct sl_plan *p);
 /* The group a client's model name means (a group name or an alias), or NULL. */
 const struct sl_group *sl_plan_group(const struct sl_plan *p, const char *name);
 
-/* The wildcard group whose pattern matches name (tried after sl_plan_group misses: exact names
- * and aliases win), or NULL. */
+/* The wildcard group whose pattern matches name, its '*' standing for at least one byte
+ * (tried after sl_plan_group misses: exact names and aliases win), or NULL. Names of other
+ * characters than letters, digits and "-._:/@+", with "..", or longer than 256 bytes match
+ * no pattern (the name may go into a path). */
 const struct sl_group *sl_plan_match(const struct sl_plan *p, const char *name);
 
 /* LiteLLM's provider inference for a bare "*" deployment: "<provider>/<model>" is that

@@ -314,6 +314,9 @@ static void wildcards(void) {
   CHECK(sl_plan_match(p, "bad name") == NULL && sl_plan_match(p, "openai/../x") == NULL);
   CHECK(sl_plan_match(p, "") == NULL);
   char m[128];
+  CHECK(sl_plan_match(p, "gpt-") == any); /* "gpt-*" needs a byte for its '*'; the bare '*' takes it */
+  CHECK(sl_plan_match(p, "openai/") == any);
+  CHECK(sl_plan_wild_model(&c->deployments[3], "openai/", m, sizeof m) > 0 && !strcmp(m, "openai/"));
   CHECK(sl_plan_wild_model(&c->deployments[0], "openai/gpt-4o-mini", m, sizeof m) == 11 && !strcmp(m, "gpt-4o-mini"));
   CHECK(sl_plan_wild_model(&c->deployments[2], "gpt-4.1", m, sizeof m) > 0 && !strcmp(m, "dep-4.1"));
   CHECK(sl_plan_wild_model(&c->deployments[3], "openai/o3", m, sizeof m) > 0 && !strcmp(m, "o3"));
