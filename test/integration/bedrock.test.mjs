@@ -38,6 +38,8 @@ let br;      // sluice-mock as Bedrock, SigV4 checked
 let bk;      // sluice-mock as Bedrock, API key checked
 let b500;    // Bedrock failing every call with 500
 let b429;    // Bedrock throttling every call
+let bcrc;    // Bedrock whose ConverseStream frames get a bad CRC
+let bexc;    // Bedrock whose ConverseStream ends in a throttlingException frame
 let o500;    // OpenAI failing every call with 500
 let o429;    // OpenAI throttling every call
 let oai;     // a healthy OpenAI mock
@@ -112,6 +114,10 @@ before(async () => {
     startMock([...FLAGS, '--p-429', '1', '--retry-after', '1']),
     startMock([...FLAGS, '--seed', '11']),
   ]);
+  [bcrc, bexc] = await Promise.all([
+    startMock([...FLAGS, ...keys, '--p-bad-crc', '1']),
+    startMock([...FLAGS, ...keys, '--p-stream-exception', '1']),
+  ]);
   fake = await startFake();
   sluice = await startSluice({
     yaml: sluiceConfig({
@@ -127,6 +133,8 @@ before(async () => {
         'br-500': [aws(b500, `bedrock/${CLAUDE}`, { order: 1 }), openai(oai, { order: 2 })],
         'br-429': [aws(b429, `bedrock/${CLAUDE}`, { order: 1 }), openai(oai, { order: 2 })],
         'br-crc': [aws({ port: fake.port }, 'bedrock/badcrc.model-v1', { order: 1 }), openai(oai, { order: 2 })],
+        'br-mcrc': [aws(bcrc, `bedrock/${CLAUDE}`, { order: 1 }), openai(oai, { order: 2 })],
+        'br-mexc': [aws(bexc, `bedrock/${CLAUDE}`, { order: 1 }), openai(oai, { order: 2 })],
         'oai-500': [openai(o500, { order: 1 }), aws(br, `bedrock/${CLAUDE}`, { order: 2 })],
         'oai-429': [openai(o429, { order: 1 }), aws(br, `bedrock/${CLAUDE}`, { order: 2 })],
         midex: aws({ port: fake.port }, 'bedrock/midex.model-v1'),
@@ -588,6 +596,33 @@ test('a ConverseStream frame with a bad CRC fails the attempt: the client gets O
   const rec = fake.requests.at(-1);
   assert.equal(rec.path, '/model/badcrc.model-v1/converse-stream');
   assert.match(rec.headers.authorization, /^AWS4-HMAC-SHA256 /);
+});
+
+test('the mock\'s ConverseStream faults (bad CRC, exception frame) in a group with OpenAI: a whole answer or an error event, never garbage', async () => {
+  for (const [g, mock, fault] of [['br-mcrc', bcrc, 'bad_crc'], ['br-mexc', bexc, 'stream_exception']]) {
+    const before = (await mock.stats()).faults[fault];
+    const { data, response } = await client.chat.completions.create({ model: g, messages: chatMsgs, stream: true }).withResponse();
+    let text = '';
+    let finish = null;
+    let err = null;
+    try {
+      for await (const ch of data) {
+        text += ch.choices[0]?.delta?.content ?? '';
+        finish = ch.choices[0]?.finish_reason ?? finish;
+      }
+    } catch (e) {
+      err = e;
+    }
+    assert.equal((await mock.stats()).faults[fault], before + 1, `${g}: the Bedrock mock broke its stream`);
+    if (err) { // some bytes had reached the client: an error event ends the stream
+      assert.match(String(err.message), /frame|CRC|throttling|Too many/i, `${g}: ${err}`);
+      assert.ok(text.split(' ').filter(Boolean).length < 6, `${g}: ${text}`);
+    } else { // before any byte: failed over to the OpenAI deployment, whole answer
+      assert.equal(response.headers.get('x-sluice-deployment'), `${g}-1`, g);
+      assert.equal(finish, 'stop', g);
+      assert.equal(text.split(' ').length, 6, `${g}: ${text}`);
+    }
+  }
 });
 
 // ------------------------------------------------------------------ errors mid-stream
