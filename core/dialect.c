@@ -63,8 +63,12 @@ static void no_token_answer(struct sl_attempt *at, const char *why) {
   sl_buf_puts(&at->resp, anth ? "{\"type\":\"error\",\"error\":{\"type\":\"authentication_error\",\"message\":\""
                               : "{\"error\":{\"message\":\"");
   char m[768];
-  snprintf(m, sizeof m, "Vertex AI credentials of deployment %s (%s): %s", d->id,
-           at->rq->w->cfg->gcp_creds[d->gcp_cred].client_email, why && *why ? why : "no access token yet");
+  const char *email = at->rq->w->cfg->gcp_creds[d->gcp_cred].client_email;
+  if (why && *why && strstr(why, email)) /* the exchange's error names the account already */
+    snprintf(m, sizeof m, "Vertex AI credentials of deployment %s: %s", d->id, why);
+  else
+    snprintf(m, sizeof m, "Vertex AI credentials of deployment %s (%s): %s", d->id, email,
+             why && *why ? why : "no access token yet");
   sl_buf_json_escape(&at->resp, m, strlen(m));
   sl_buf_puts(&at->resp, anth ? "\"}}" : "\",\"type\":\"authentication_error\",\"code\":\"401\"}}");
   snprintf(at->ctype, sizeof at->ctype, "application/json");
