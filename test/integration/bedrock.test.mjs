@@ -149,8 +149,14 @@ before(async () => {
 });
 
 after(async () => {
-  if (fake) await fake.close();
-  await cleanup();
+  if (fake) fake.release?.(); // a stream still held open by the gate
+  try {
+    if (sluice && !sluice.exited) await sluice.stop(); // SIGTERM, then no sanitizer report
+    for (const m of [br, bk, b500, b429, bcrc, bexc]) if (m && !m.exited) await m.stop();
+  } finally {
+    if (fake) await fake.close();
+    await cleanup();
+  }
 });
 
 // ------------------------------------------------------------------ helpers

@@ -66,7 +66,14 @@ before(async () => {
   anth = new Anthropic({ apiKey: 'sk-test', baseURL: sluice.url, maxRetries: 0, timeout: 15000 });
 });
 
-after(cleanup);
+after(async () => {
+  try {
+    if (sluice && !sluice.exited) await sluice.stop(); // SIGTERM, then no sanitizer report
+    if (vx && !vx.exited) await vx.stop();
+  } finally {
+    await cleanup();
+  }
+});
 
 const lastOf = async (mock, pred = () => true) => (await mock.stats()).last.filter(pred).at(-1);
 const base = `/v1/projects/${PROJECT}/locations/${LOCATION}`;
