@@ -90,8 +90,8 @@ int sl_gcp_sa_parse(const char *json, size_t n, struct sl_gcp_sa *out, char *err
     while (*k == ' ' || *k == '\t' || *k == '\r' || *k == '\n') k++;
     if (strncmp(k, "-----BEGIN PRIVATE KEY-----", 27) != 0 || !strstr(k + 27, "-----END PRIVATE KEY-----")) {
       snprintf(err, errlen,
-               "service-account file: \"private_key\" is not a PEM PKCS#8 key (-----BEGIN PRIVATE KEY----- ... "
-               "-----END PRIVATE KEY-----)");
+               "service-account file: \"private_key\" is not a PEM PKCS#8 key (a BEGIN PRIVATE KEY ... END "
+               "PRIVATE KEY block, as Google's key files have)");
       rc = -EINVAL;
     }
   }

@@ -699,6 +699,97 @@ static void exchange_timeout(void) {
   sl_buf_free(&m.req);
 }
 
+/* One exchange for all: three worker processes that start at once and each wait for the
+ * same account's token make exactly one request to the token endpoint (the lease), and all
+ * three get its token from the shared slot. */
+struct herd {
+  uv_signal_t sigchld;
+  uv_timer_t guard;
+  int reaped, ok;
+  struct mock *m;
+};
+
+static void herd_child(uv_signal_t *h, int sig) {
+  (void)sig;
+  struct herd *hd = h->data;
+  int st;
+  pid_t p;
+  while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+    hd->reaped++;
+    hd->ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  }
+  if (hd->reaped == 3) {
+    uv_close((uv_handle_t *)&hd->sigchld, NULL);
+    uv_close((uv_handle_t *)&hd->guard, NULL);
+    uv_close((uv_handle_t *)&hd->m->srv, NULL);
+  }
+}
+
+static void herd_guard(uv_timer_t *t) { uv_stop(t->loop); }
+
+static void one_exchange_for_all(void) {
+  static const char body[] = "{\"access_token\":\"ya29.shared\",\"expires_in\":3600,\"token_type\":\"Bearer\"}";
+  char *answer = http_answer("200 OK", body);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  struct mock m;
+  mock_start(&loop, &m, answer);
+  char uri[96];
+  snprintf(uri, sizeof uri, "http://127.0.0.1:%u/token", m.port);
+  struct sl_config *cfg = mk_cfg(1);
+  cfg->gcp_creds[0] = mk_sa("herd@p.iam.gserviceaccount.com", "k", uri);
+  char err[256];
+  CHECK(sl_gcp_tokens_init(cfg, err, sizeof err) == 0); /* the master, before fork */
+  struct herd hd = {.m = &m};
+  uv_signal_init(&loop, &hd.sigchld);
+  hd.sigchld.data = &hd;
+  uv_signal_start(&hd.sigchld, herd_child, SIGCHLD);
+  uv_timer_init(&loop, &hd.guard);
+  uv_timer_start(&hd.guard, herd_guard, 20000, 0);
+  for (int i = 0; i < 3; i++) {
+    if (fork() == 0) {
+      struct sl_worker *w = calloc(1, sizeof *w);
+      uv_loop_init(&w->loop);
+      w->cfg = cfg;
+      w->index = (unsigned)i;
+      sl_gcp_tokens_worker_start(w);
+      uv_timer_t guard;
+      uv_timer_init(&w->loop, &guard);
+      uv_timer_start(&guard, guard_fired, 15000, 0);
+      struct waited wd = {.wt = {.cred = 0, .cb = waited_cb}, .loop = &w->loop};
+      sl_gcp_token_wait(w, &wd.wt);
+      uv_run(&w->loop, UV_RUN_DEFAULT);
+      char tok[64];
+      size_t len = 0;
+      int ok = wd.calls == 1 && wd.rc == 0 && sl_gcp_token_get(0, tok, sizeof tok, &len, err, sizeof err) == 0 &&
+               strcmp(tok, "ya29.shared") == 0;
+      _exit(ok ? 0 : 1);
+    }
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(hd.reaped == 3);
+  CHECK(hd.ok == 3);
+  CHECK(m.conns == 1);
+  if (hd.reaped != 3) { /* the guard fired: close what is open */
+    uv_close((uv_handle_t *)&hd.sigchld, NULL);
+    uv_close((uv_handle_t *)&hd.guard, NULL);
+    uv_close((uv_handle_t *)&m.srv, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  /* The parent sees the token the children's exchange left in the shared slot. */
+  struct sl_buf met = {0};
+  sl_gcp_tokens_metrics(&met, sl_now_ms());
+  sl_buf_append(&met, "", 1);
+  const char *e = strstr(met.p, "{credential=\"herd@p.iam.gserviceaccount.com\"} ");
+  CHECK(e && strtod(strchr(e, '}') + 2, NULL) > 3500);
+  sl_buf_free(&met);
+  free(answer);
+  sl_buf_free(&m.req);
+  sl_config_free(cfg);
+}
+
 int main(void) {
   sl_log_set_level(SL_LOG_ERROR);
   static const struct check_case cases[] = {
@@ -716,6 +807,7 @@ int main(void) {
       {"waiters", waiters},
       {"exchange_timeout", exchange_timeout},
       {"exchange_tls", exchange_tls},
+      {"one_exchange_for_all", one_exchange_for_all},
   };
   return check_run(cases, sizeof cases / sizeof cases[0]);
 }
