@@ -4,7 +4,8 @@
 // Anthropic body and its event-stream chunks), bedrock/amazon.titan-embed-text-v2:0 and
 // bedrock/cohere.embed-english-v3 (embeddings). Credentials as LiteLLM users give them: aws_*
 // keys in litellm_params, the AWS_* environment, a profile of AWS_SHARED_CREDENTIALS_FILE, a
-// Bedrock API key (api_key, AWS_BEARER_TOKEN_BEDROCK). The `openai` client: chat plain,
+// Bedrock API key (api_key, AWS_BEARER_TOKEN_BEDROCK). The `openai` client: chat plain (and the
+// Responses API),
 // streaming (with and without include_usage), tools across turns, an image data URL,
 // embeddings; `@anthropic-ai/sdk`: messages plain / stream / tools to both chat dialects.
 // Failures: a wrong secret (the mock's 403 in the client's format, tried once), failover in
@@ -335,6 +336,27 @@ test('openai SDK -> Converse with an image data URL: the image goes as bytes wit
     return true;
   });
   assert.equal((await br.stats()).requests, before);
+});
+
+test('openai SDK Responses API -> Converse and -> invoke: plain and streamed, usage in the response', async () => {
+  for (const model of ['converse', 'invoke']) {
+    const r = await client.responses.create({ model, input: 'Hello through the Responses API' });
+    assert.equal(r.status, 'completed');
+    assert.equal(r.output_text.split(' ').length, 6, `${model}: ${r.output_text}`);
+    assert.equal(r.usage.output_tokens, 6);
+    const s = await client.responses.create({ model, input: 'Hello through the Responses API', stream: true });
+    let text = '';
+    let done = null;
+    for await (const ev of s) {
+      if (ev.type === 'response.output_text.delta') text += ev.delta;
+      if (ev.type === 'response.completed') done = ev.response;
+    }
+    assert.equal(text.split(' ').length, 6, `${model}: ${text}`);
+    assert.equal(done?.usage.output_tokens, 6);
+    const rec = await lastOf(br);
+    assert.match(rec.path, model === 'converse' ? /\/converse-stream$/ : /\/invoke-with-response-stream$/);
+    assertSigV4(rec, br);
+  }
 });
 
 // ------------------------------------------------------------------ embeddings
