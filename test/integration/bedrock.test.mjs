@@ -4,10 +4,9 @@
 // Anthropic body and its event-stream chunks), bedrock/amazon.titan-embed-text-v2:0 and
 // bedrock/cohere.embed-english-v3 (embeddings). Credentials as LiteLLM users give them: aws_*
 // keys in litellm_params, the AWS_* environment, a profile of AWS_SHARED_CREDENTIALS_FILE, a
-// Bedrock API key (api_key, AWS_BEARER_TOKEN_BEDROCK). The `openai` client: chat plain (and the
-// Responses API),
-// streaming (with and without include_usage), tools across turns, an image data URL,
-// embeddings; `@anthropic-ai/sdk`: messages plain / stream / tools to both chat dialects.
+// Bedrock API key (api_key, AWS_BEARER_TOKEN_BEDROCK). The `openai` client: chat plain,
+// streaming (with and without include_usage), tools across turns, an image data URL, the
+// Responses API, embeddings; `@anthropic-ai/sdk`: messages plain / stream / tools to both chat dialects.
 // Failures: a wrong secret (the mock's 403 in the client's format, tried once), failover in
 // one group between Bedrock and OpenAI deployments each failing in turn (5xx, throttling, a
 // stream whose frame has a bad CRC), an exception frame mid-stream (an error event in the
