@@ -19,10 +19,15 @@ static const char usage[] =
     "         [--latency-ms F] [--latency-sigma F] [--ttft-ms F] [--itl-ms F] [--tokens N]\n"
     "         [--p-429 F] [--retry-after S] [--p-500 F] [--p-503 F]\n"
     "         [--p-reset-before F] [--p-reset-during F] [--p-stall F] [--stall-ms N]\n"
+    "         [--p-bad-crc F] [--p-stream-exception F]\n"
     "         [--models a,b,c] [--embedding-dim N]\n"
-    "         [--answer-mode normal|truncated|refusal|empty|bad_json|bad_tool_args|wrong_math|low_logprob]\n";
+    "         [--answer-mode normal|truncated|refusal|empty|bad_json|bad_tool_args|wrong_math|low_logprob]\n"
+    "         [--aws-access-key-id A --aws-secret-access-key S [--aws-session-token T]\n"
+    "          [--aws-region R]] [--bedrock-api-key K]\n"
+    "         [--gcp-public-key FILE [--gcp-client-email E]] [--gcp-token-ttl SECONDS]\n"
+    "         [--gemini-errors]\n";
 
-enum opt_kind { OPT_STR, OPT_INT, OPT_U64, OPT_DBL };
+enum opt_kind { OPT_STR, OPT_INT, OPT_U64, OPT_DBL, OPT_FLAG };
 
 struct opt {
 	const char *name;
@@ -49,10 +54,21 @@ static const struct opt opts[] = {
 	{"p-reset-before", OPT_DBL, OFF(p_reset_before), 0, 1},
 	{"p-reset-during", OPT_DBL, OFF(p_reset_during), 0, 1},
 	{"p-stall", OPT_DBL, OFF(p_stall), 0, 1},
+	{"p-bad-crc", OPT_DBL, OFF(p_bad_crc), 0, 1},
+	{"p-stream-exception", OPT_DBL, OFF(p_stream_exception), 0, 1},
 	{"stall-ms", OPT_INT, OFF(stall_ms), 0, 1e9},
 	{"models", OPT_STR, OFF(models_buf), 0, 0},
 	{"embedding-dim", OPT_INT, OFF(embedding_dim), 1, MOCK_MAX_EMBED_DIM},
 	{"answer-mode", OPT_STR, OFF(answer_mode_str), 0, 0},
+	{"aws-access-key-id", OPT_STR, OFF(aws_access_key_id), 0, 0},
+	{"aws-secret-access-key", OPT_STR, OFF(aws_secret_access_key), 0, 0},
+	{"aws-session-token", OPT_STR, OFF(aws_session_token), 0, 0},
+	{"aws-region", OPT_STR, OFF(aws_region), 0, 0},
+	{"bedrock-api-key", OPT_STR, OFF(bedrock_api_key), 0, 0},
+	{"gcp-public-key", OPT_STR, OFF(gcp_public_key), 0, 0},
+	{"gcp-client-email", OPT_STR, OFF(gcp_client_email), 0, 0},
+	{"gcp-token-ttl", OPT_INT, OFF(gcp_token_ttl), 0, 86400 * 365},
+	{"gemini-errors", OPT_FLAG, OFF(gemini_errors), 0, 0},
 };
 
 static int set_opt(struct mock_config *cfg, const struct opt *o, const char *val)
@@ -61,6 +77,9 @@ static int set_opt(struct mock_config *cfg, const struct opt *o, const char *val
 	char *end = NULL;
 	errno = 0;
 	switch (o->kind) {
+	case OPT_FLAG:
+		*(bool *)(void *)base = true;
+		return 0;
 	case OPT_STR:
 		if (strcmp(o->name, "models") == 0) {
 			free(cfg->models_buf);
@@ -161,7 +180,11 @@ static int parse_args(int argc, char **argv, struct mock_config *cfg)
 			return -1;
 		}
 		const char *val = eq ? eq + 1 : NULL;
-		if (!val) {
+		if (o->kind == OPT_FLAG && eq) {
+			fprintf(stderr, "sluice-mock: --%s takes no value\n", o->name);
+			return -1;
+		}
+		if (!val && o->kind != OPT_FLAG) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "sluice-mock: --%s needs a value\n", o->name);
 				return -1;
@@ -174,6 +197,18 @@ static int parse_args(int argc, char **argv, struct mock_config *cfg)
 	if (cfg->answer_mode_str && (cfg->answer_mode = mock_answer_mode_parse(cfg->answer_mode_str)) < 0) {
 		fprintf(stderr, "sluice-mock: --answer-mode wants one of %s, got '%s'\n",
 		        mock_answer_mode_names(), cfg->answer_mode_str);
+		return -1;
+	}
+	if (!cfg->aws_access_key_id != !cfg->aws_secret_access_key) {
+		fprintf(stderr, "sluice-mock: --aws-access-key-id and --aws-secret-access-key go together\n");
+		return -1;
+	}
+	if ((cfg->aws_session_token || cfg->aws_region) && !cfg->aws_access_key_id) {
+		fprintf(stderr, "sluice-mock: --aws-session-token and --aws-region need --aws-access-key-id\n");
+		return -1;
+	}
+	if (cfg->gcp_client_email && !cfg->gcp_public_key) {
+		fprintf(stderr, "sluice-mock: --gcp-client-email needs --gcp-public-key\n");
 		return -1;
 	}
 	if (!cfg->models_buf && !(cfg->models_buf = strdup("mock-model"))) {
@@ -200,6 +235,7 @@ static void on_walk_close(uv_handle_t *h, void *arg)
 static void ctx_free(struct mock_ctx *ctx)
 {
 	mock_stats_free(ctx);
+	mock_cloud_free(ctx);
 	mock_wbuf_free_all(ctx);
 	mock_buf_free(&ctx->scratch);
 	mock_buf_free(&ctx->fscratch);
@@ -229,6 +265,7 @@ int main(int argc, char **argv)
 	cfg->retry_after = 1;
 	cfg->stall_ms = 30000;
 	cfg->embedding_dim = 8;
+	cfg->gcp_token_ttl = 3600;
 
 	int pr = parse_args(argc, argv, cfg);
 	if (pr != 0) {
@@ -237,6 +274,10 @@ int main(int argc, char **argv)
 		return pr > 0 ? 0 : 2;
 	}
 
+	if (mock_cloud_init(ctx) < 0) {
+		ctx_free(ctx);
+		return 2;
+	}
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) { /* writes to a closed peer must not kill us */
 		fprintf(stderr, "sluice-mock: cannot ignore SIGPIPE\n");
 		ctx_free(ctx);

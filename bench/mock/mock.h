@@ -108,6 +108,7 @@ struct mock_config {
 	double latency_ms, latency_sigma, ttft_ms, itl_ms;
 	long tokens;
 	double p_429, p_500, p_503, p_reset_before, p_reset_during, p_stall;
+	double p_bad_crc, p_stream_exception; /* event streams only (Bedrock); drawn after the others */
 	double retry_after;
 	long stall_ms;
 	char *models_buf;     /* the --models string, split in place */
@@ -116,6 +117,13 @@ struct mock_config {
 	long embedding_dim;
 	const char *answer_mode_str; /* --answer-mode (mock_badanswer.c) */
 	int answer_mode;             /* enum mock_answer_mode */
+	/* Bedrock (mock_aws.c): SigV4 checked when the access key id is given; a Bearer key too */
+	const char *aws_access_key_id, *aws_secret_access_key, *aws_session_token, *aws_region;
+	const char *bedrock_api_key;
+	/* Vertex (mock_vertex.c): JWTs checked and bearer tokens required with the public key */
+	const char *gcp_public_key, *gcp_client_email;
+	long gcp_token_ttl;
+	bool gemini_errors; /* --gemini-errors: OpenAI-route errors as Gemini's [{"error":...}] */
 };
 
 /* ---- faults (mock_faults.c) ------------------------------------------------------------- */
@@ -128,6 +136,8 @@ enum mock_fault {
 	MOCK_F_500,
 	MOCK_F_503,
 	MOCK_F_RESET_DURING,
+	MOCK_F_BAD_CRC,          /* event streams: a frame whose message CRC is wrong, then the end */
+	MOCK_F_STREAM_EXCEPTION, /* event streams: a throttlingException frame, then the end */
 	MOCK_F_STATUS, /* the per-request override asked for a given status */
 	MOCK_F_COUNT
 };
@@ -135,8 +145,9 @@ enum mock_fault {
 /* The request body's "mock" object. Strings point into the request's cJSON tree. */
 struct mock_override {
 	bool has_fault, has_tokens, has_ttft, has_itl, has_latency, has_stall, has_status,
-	     has_retry_after;
+	     has_retry_after, has_fault_at;
 	enum mock_fault fault;
+	long fault_at; /* event-stream faults: the token whose frame they replace (default 0) */
 	long tokens, stall_ms;
 	double ttft_ms, itl_ms, latency_ms, retry_after;
 	int status;
@@ -163,6 +174,17 @@ struct mock_stream_ops {
 	void (*preamble)(struct mock_conn *c, struct mock_buf *out);
 	void (*token)(struct mock_conn *c, struct mock_buf *out, const char *word, size_t n, bool first);
 	void (*end)(struct mock_conn *c, struct mock_buf *out);
+	/* Optional: the bad frame of MOCK_F_BAD_CRC / MOCK_F_STREAM_EXCEPTION (event streams). */
+	void (*fault)(struct mock_conn *c, struct mock_buf *out);
+};
+
+/* The shape of error answers (mock_reply_status). */
+enum mock_err_shape {
+	MOCK_E_OPENAI,
+	MOCK_E_ANTHROPIC,
+	MOCK_E_BEDROCK, /* {"message"} + x-amzn-ErrorType */
+	MOCK_E_GOOGLE,  /* {"error":{"code","message","status"}} */
+	MOCK_E_GEMINI,  /* [{"error":{"code","message","status"}}] (--gemini-errors) */
 };
 
 /* What a generation answers: words (the default), a tool call, or one JSON text (structured
@@ -202,6 +224,13 @@ struct mock_resp {
 	uint32_t seq;              /* Responses: the next event's sequence_number */
 	uint64_t num;              /* a per-request counter (ids of tool calls, responses) */
 	bool logprobs;             /* chat: the request asked for token logprobs */
+	enum mock_err_shape err_shape;
+	const char *stream_ctype;  /* NULL: text/event-stream */
+	uint32_t fault_at;         /* MOCK_F_BAD_CRC / MOCK_F_STREAM_EXCEPTION: at this token */
+	int cloud;                 /* enum mock_cloud_route of a Bedrock / Vertex path, 0 none */
+	char path_model[256];      /* the model of a Bedrock / Vertex path, percent-decoded */
+	const char *path_project, *path_location; /* Vertex: into c->url */
+	size_t path_project_len, path_location_len;
 };
 
 void mock_resp_start(struct mock_conn *c);
@@ -259,7 +288,7 @@ const char *mock_conn_header(const struct mock_conn *c, const char *name, size_t
  * MOCK_HDR_RESERVE). extra: more header lines, each ending in \r\n, or NULL. */
 int mock_http_whole(struct mock_wbuf *w, int status, const char *ctype, const char *extra,
                     bool keepalive, bool head);
-void mock_http_stream_head(struct mock_wbuf *w, bool http10, bool keepalive);
+void mock_http_stream_head(struct mock_wbuf *w, bool http10, bool keepalive, const char *ctype);
 void mock_http_chunk(struct mock_wbuf *w, const char *data, size_t n, bool http10);
 void mock_http_chunk_last(struct mock_wbuf *w, bool http10);
 
@@ -274,6 +303,8 @@ void mock_whole_end(struct mock_conn *c, struct mock_wbuf *w, int status, const 
                     const char *extra);
 /* An error reply in the shape of the request's API, with the usual type for the status. */
 void mock_reply_status(struct mock_conn *c, int status, const char *message, const char *extra);
+/* An error in Bedrock's shape with its own x-amzn-ErrorType (auth failures). */
+void mock_reply_bedrock(struct mock_conn *c, int status, const char *type, const char *message);
 /* Hash, words, created, model, stream flags and max_tokens cap of a generation request. */
 void mock_gen_setup(struct mock_conn *c, const cJSON *req);
 /* c->model from the request's "model" (else the path's deployment, else the first --models). */
@@ -292,6 +323,9 @@ void mock_openai_embeddings(struct mock_conn *c, const cJSON *req);
 void mock_openai_models(struct mock_conn *c, const char *id, size_t id_len);
 void mock_anthropic_error_body(struct mock_buf *b, const char *type, const char *message);
 void mock_anthropic_messages(struct mock_conn *c, const cJSON *req);
+extern const struct mock_stream_ops mock_anthropic_msg_ops;
+/* A unit vector of dim floats seeded by the input's hash (as /embeddings gives it), JSON. */
+void mock_put_embedding(struct mock_conn *c, struct mock_buf *b, const cJSON *in, long dim);
 void mock_anthropic_count_tokens(struct mock_conn *c, const cJSON *req);
 void mock_openai_responses(struct mock_conn *c, const cJSON *req);
 
@@ -357,6 +391,45 @@ void mock_put_logprobs(struct mock_conn *c, struct mock_buf *b, const char *tok,
 /* "logprobs" of a whole chat answer: null, or an entry per token. */
 void mock_put_logprobs_whole(struct mock_conn *c, struct mock_buf *b);
 
+/* ---- Bedrock and Vertex (mock_bedrock.c, mock_aws.c, mock_vertex.c) ------------------------ */
+
+enum mock_cloud_route {
+	MOCK_C_NONE,
+	MOCK_C_CONVERSE,           /* POST /model/{id}/converse */
+	MOCK_C_CONVERSE_STREAM,    /* POST /model/{id}/converse-stream */
+	MOCK_C_INVOKE,             /* POST /model/{id}/invoke */
+	MOCK_C_INVOKE_STREAM,      /* POST /model/{id}/invoke-with-response-stream */
+	MOCK_C_GCP_TOKEN,          /* POST /token */
+	MOCK_C_VERTEX_RAW,         /* .../publishers/anthropic/models/{m}:rawPredict */
+	MOCK_C_VERTEX_STREAM_RAW,  /* .../publishers/anthropic/models/{m}:streamRawPredict */
+	MOCK_C_VERTEX_CHAT,        /* .../endpoints/openapi/chat/completions */
+};
+
+/* A Bedrock or Vertex path: the route (model, project, location into c->resp), or MOCK_C_NONE;
+ * -1 for a Bedrock / Vertex path whose model id does not decode. */
+int mock_cloud_match(struct mock_conn *c, const char *p, size_t n);
+static inline bool mock_cloud_is_bedrock(int r)
+{
+	return r >= MOCK_C_CONVERSE && r <= MOCK_C_INVOKE_STREAM;
+}
+/* Bedrock auth (SigV4 or a Bedrock API key, when configured): true when the request may go
+ * on; else the 403 answer is set. */
+bool mock_aws_check(struct mock_conn *c, const char *path, size_t path_len);
+/* Vertex: the Bearer token check of the model routes (true: go on; else the 401 is set). */
+bool mock_vertex_check(struct mock_conn *c);
+/* POST /token: the JWT-bearer exchange. */
+void mock_gcp_token(struct mock_conn *c);
+void mock_bedrock_converse(struct mock_conn *c, cJSON *req);
+void mock_bedrock_invoke(struct mock_conn *c, cJSON *req);
+void mock_vertex_generate(struct mock_conn *c, cJSON *req);
+/* invoke / rawPredict body checks (anthropic_version, no model, stream as the path says);
+ * false: the 400 is set. */
+bool mock_anthropic_cloud_body(struct mock_conn *c, cJSON *req, const char *version,
+                               bool stream_allowed);
+void mock_bedrock_free(void);
+int mock_cloud_init(struct mock_ctx *ctx); /* after the options: load the GCP key (-1: exit) */
+void mock_cloud_free(struct mock_ctx *ctx);
+
 /* ---- stats (mock_stats.c) --------------------------------------------------------------- */
 
 struct mock_last {
@@ -365,6 +438,7 @@ struct mock_last {
 	unsigned nhdr;
 	size_t method_len, path_len, url_len, hdrs_len, body_len;
 	bool body_truncated;
+	char cloud[400]; /* a JSON object of the Bedrock / Vertex path's parts, or "" */
 };
 
 struct mock_path_count {
@@ -375,6 +449,7 @@ struct mock_path_count {
 struct mock_stats {
 	uint64_t requests, streams_started, streams_completed, streams_aborted;
 	uint64_t connections_accepted;
+	uint64_t token_exchanges, auth_failures; /* Vertex /token answers given; 401/403s of auth */
 	uint64_t inflight, connections_open; /* gauges: not zeroed by /mock/reset */
 	uint64_t faults[MOCK_F_COUNT];
 	struct mock_path_count paths[MOCK_MAX_PATHS];
@@ -387,6 +462,8 @@ struct mock_stats {
 void mock_stats_record(struct mock_conn *c, const char *method, const char *path, size_t path_len);
 void mock_stats_render(struct mock_ctx *ctx, struct mock_buf *out);
 void mock_stats_reset(struct mock_ctx *ctx);
+/* Notes the cloud path's parts on the last recorded request. */
+void mock_stats_note_cloud(struct mock_conn *c);
 void mock_stats_free(struct mock_ctx *ctx);
 
 /* ---- the context -------------------------------------------------------------------------- */
@@ -409,6 +486,9 @@ struct mock_ctx {
 	struct mock_buf fscratch;  /* embedding vectors */
 	struct mock_stats stats;
 	uint64_t serial;           /* API requests ever: ids that must differ (resp_mock_<n>) */
+	void *gcp_pk;              /* mbedtls_pk_context of --gcp-public-key, or NULL */
+	int64_t *gcp_tokens;       /* expiry (ms, monotonic wall clock) of token n at [n - 1] */
+	size_t n_gcp_tokens, cap_gcp_tokens;
 };
 
 #endif

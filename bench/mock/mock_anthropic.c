@@ -115,7 +115,7 @@ static void msg_end(struct mock_conn *c, struct mock_buf *b)
 	MOCK_PUTS(b, "}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
 }
 
-static const struct mock_stream_ops msg_ops = {msg_preamble, msg_token, msg_end};
+const struct mock_stream_ops mock_anthropic_msg_ops = {msg_preamble, msg_token, msg_end, NULL};
 
 /* Does the last user message carry a tool_result block? */
 static bool last_user_has_result(const cJSON *msgs)
@@ -201,7 +201,7 @@ void mock_anthropic_messages(struct mock_conn *c, const cJSON *req)
 	r->prompt_tokens = mock_prompt_tokens(chars);
 	msg_shape(c, req, msgs);
 	if (r->stream) {
-		r->ops = &msg_ops;
+		r->ops = &mock_anthropic_msg_ops;
 		return;
 	}
 	struct mock_wbuf *w = mock_whole_begin(c);

@@ -1,9 +1,11 @@
 /* mock_faults.c: which fault a request gets, and the per-request "mock" override.
  *
  * The idea: one uniform draw per request, compared against the cumulative probabilities in a
- * fixed order (reset-before, stall, 429, 500, 503, reset-during), so a given --seed and request
- * order always produce the same faults. A test that needs one exact behaviour sends a "mock"
- * object in the request body instead, which wins over the draw for that request. */
+ * fixed order (reset-before, stall, 429, 500, 503, reset-during, bad_crc, stream_exception),
+ * so a given --seed and request order always produce the same faults (the last two change
+ * only AWS event streams; drawn for another request they are counted and do nothing). A test
+ * that needs one exact behaviour sends a "mock" object in the request body instead, which
+ * wins over the draw for that request. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +32,12 @@ enum mock_fault mock_fault_draw(const struct mock_config *cfg, double u)
 	acc += cfg->p_reset_during;
 	if (u < acc)
 		return MOCK_F_RESET_DURING;
+	acc += cfg->p_bad_crc;
+	if (u < acc)
+		return MOCK_F_BAD_CRC;
+	acc += cfg->p_stream_exception;
+	if (u < acc)
+		return MOCK_F_STREAM_EXCEPTION;
 	return MOCK_F_NONE;
 }
 
@@ -41,6 +49,8 @@ static const char *const fault_names[MOCK_F_COUNT] = {
 	[MOCK_F_500] = "500",
 	[MOCK_F_503] = "503",
 	[MOCK_F_RESET_DURING] = "reset-during",
+	[MOCK_F_BAD_CRC] = "bad_crc",
+	[MOCK_F_STREAM_EXCEPTION] = "stream_exception",
 	[MOCK_F_STATUS] = "status",
 };
 
@@ -89,7 +99,7 @@ int mock_override_parse(const cJSON *m, struct mock_override *ov, char *err, siz
 		if (i == MOCK_F_STATUS) {
 			snprintf(err, errlen,
 			         "mock.fault must be one of 429, 500, 503, reset-before, reset-during, "
-			         "stall, none");
+			         "stall, bad_crc, stream_exception, none");
 			return -1;
 		}
 		ov->has_fault = true;
@@ -111,6 +121,10 @@ int mock_override_parse(const cJSON *m, struct mock_override *ov, char *err, siz
 		return -1;
 	if (ov->has_stall)
 		ov->stall_ms = (long)v;
+	if (num_field(m, "fault_at", 0, MOCK_MAX_TOKENS, true, &ov->has_fault_at, &v, err, errlen))
+		return -1;
+	if (ov->has_fault_at)
+		ov->fault_at = (long)v;
 	if (num_field(m, "status", 200, 599, true, &ov->has_status, &v, err, errlen))
 		return -1;
 	if (ov->has_status)

@@ -212,9 +212,14 @@ int mock_http_whole(struct mock_wbuf *w, int status, const char *ctype, const ch
 	return 0;
 }
 
-void mock_http_stream_head(struct mock_wbuf *w, bool http10, bool keepalive)
+void mock_http_stream_head(struct mock_wbuf *w, bool http10, bool keepalive, const char *ctype)
 {
-	if (http10)
+	if (ctype) { /* another stream type (AWS event streams): the same framing */
+		mock_buf_putf(&w->b,
+		              "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%sConnection: %s\r\n\r\n", ctype,
+		              http10 ? "" : "Transfer-Encoding: chunked\r\n",
+		              !http10 && keepalive ? "keep-alive" : "close");
+	} else if (http10)
 		MOCK_PUTS(&w->b, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
 		                 "Cache-Control: no-cache\r\nConnection: close\r\n\r\n");
 	else if (keepalive)

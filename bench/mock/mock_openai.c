@@ -117,7 +117,7 @@ static void chat_end(struct mock_conn *c, struct mock_buf *b)
 	MOCK_PUTS(b, "data: [DONE]\n\n");
 }
 
-static const struct mock_stream_ops chat_ops = {chat_preamble, chat_token, chat_end};
+static const struct mock_stream_ops chat_ops = {chat_preamble, chat_token, chat_end, NULL};
 
 /* Tool calls and JSON answers: the text goes out in pieces (mock_tools.c). */
 static void put_call_id(struct mock_conn *c, struct mock_buf *b)
@@ -148,7 +148,7 @@ static void tool_token(struct mock_conn *c, struct mock_buf *b, const char *w, s
 	chat_chunk_end(c, b, "null", p, pn);
 }
 
-static const struct mock_stream_ops chat_tool_ops = {tool_preamble, tool_token, chat_end};
+static const struct mock_stream_ops chat_tool_ops = {tool_preamble, tool_token, chat_end, NULL};
 
 static void json_token(struct mock_conn *c, struct mock_buf *b, const char *w, size_t n, bool first)
 {
@@ -162,7 +162,7 @@ static void json_token(struct mock_conn *c, struct mock_buf *b, const char *w, s
 	chat_chunk_end(c, b, "null", p, pn);
 }
 
-static const struct mock_stream_ops chat_json_ops = {chat_preamble, json_token, chat_end};
+static const struct mock_stream_ops chat_json_ops = {chat_preamble, json_token, chat_end, NULL};
 
 /* Tools, or a response_format asking for JSON: the answer's shape (words when neither). */
 static void chat_shape(struct mock_conn *c, const cJSON *req, const cJSON *msgs)
@@ -287,7 +287,7 @@ static void compl_end(struct mock_conn *c, struct mock_buf *b)
 	MOCK_PUTS(b, "data: [DONE]\n\n");
 }
 
-static const struct mock_stream_ops compl_ops = {compl_preamble, compl_token, compl_end};
+static const struct mock_stream_ops compl_ops = {compl_preamble, compl_token, compl_end, NULL};
 
 /* Prompt size: strings count chars/4, token arrays count their tokens. */
 static uint64_t prompt_size(const cJSON *p, uint64_t *tokens)
@@ -429,6 +429,11 @@ static void put_embedding(struct mock_conn *c, struct mock_buf *b, const cJSON *
 		mock_buf_putf(b, "%.9g", (double)v[i]);
 	}
 	MOCK_PUTS(b, "]");
+}
+
+void mock_put_embedding(struct mock_conn *c, struct mock_buf *b, const cJSON *in, long dim)
+{
+	put_embedding(c, b, in, dim, false, false);
 }
 
 void mock_openai_embeddings(struct mock_conn *c, const cJSON *req)

@@ -65,7 +65,12 @@ static int stream_fill(struct mock_conn *c, struct mock_wbuf *w)
 		r->ops->preamble(c, ev);
 		r->preamble_sent = true;
 	}
-	uint32_t limit = r->fault == MOCK_F_RESET_DURING ? r->reset_at : r->ntok;
+	/* Event-stream faults: a bad frame in place of token fault_at, then the end. */
+	bool cut = r->ops->fault &&
+	           (r->fault == MOCK_F_BAD_CRC || r->fault == MOCK_F_STREAM_EXCEPTION);
+	uint32_t limit = r->fault == MOCK_F_RESET_DURING ? r->reset_at
+	                 : cut && r->fault_at < r->ntok  ? r->fault_at
+	                                                 : r->ntok;
 	bool all = timer_ms(r->itl_ms) == 0;
 	while (r->sent < limit) {
 		size_t n;
@@ -78,6 +83,9 @@ static int stream_fill(struct mock_conn *c, struct mock_wbuf *w)
 	if (r->sent >= limit) {
 		if (r->fault == MOCK_F_RESET_DURING) {
 			flags = MOCK_W_RESET;
+		} else if (cut) {
+			r->ops->fault(c, ev);
+			flags = MOCK_W_END;
 		} else {
 			r->ops->end(c, ev);
 			flags = MOCK_W_END;
@@ -116,7 +124,7 @@ static void stream_begin(struct mock_conn *c)
 	if (r->http10)
 		r->keepalive = false; /* no chunked encoding: the body ends when the connection does */
 	c->ctx->stats.streams_started++;
-	mock_http_stream_head(w, r->http10, r->keepalive);
+	mock_http_stream_head(w, r->http10, r->keepalive, r->stream_ctype);
 	if (timer_ms(r->ttft_ms) > 0) {
 		r->phase = MOCK_P_TTFT;
 		mock_conn_write(c, w, 0);

@@ -235,7 +235,7 @@ static void resp_end(struct mock_conn *c, struct mock_buf *b)
 	MOCK_PUTS(b, "}\n\n");
 }
 
-static const struct mock_stream_ops resp_ops = {resp_preamble, resp_token, resp_end};
+static const struct mock_stream_ops resp_ops = {resp_preamble, resp_token, resp_end, NULL};
 
 /* ---- the request ---------------------------------------------------------------------------- */
 

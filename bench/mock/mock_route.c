@@ -30,6 +30,7 @@ enum route {
 	R_TRANSCRIPTIONS,
 	R_STATS,
 	R_RESET,
+	R_CLOUD, /* Bedrock / Vertex: c->resp.cloud says which (mock_bedrock.c, mock_vertex.c) */
 };
 
 static bool is(const char *p, size_t n, const char *lit)
@@ -51,6 +52,13 @@ static enum route match(struct mock_conn *c, const char *p, size_t n, const char
 		return R_STATS;
 	if (is(p, n, "/mock/reset"))
 		return R_RESET;
+	int cr = mock_cloud_match(c, p, n);
+	if (cr < 0)
+		return R_NONE;
+	if (cr > 0) {
+		c->resp.cloud = cr;
+		return R_CLOUD;
+	}
 	if (starts(p, n, "/v1/")) {
 		p += 3;
 		n -= 3;
@@ -150,17 +158,88 @@ static const char *anthropic_type(int status)
 	}
 }
 
+/* Bedrock's x-amzn-ErrorType for a status. */
+static const char *bedrock_type(int status)
+{
+	switch (status) {
+	case 400: return "ValidationException";
+	case 401:
+	case 403: return "AccessDeniedException";
+	case 404: return "ResourceNotFoundException";
+	case 408: return "ModelTimeoutException";
+	case 424: return "ModelErrorException";
+	case 429: return "ThrottlingException";
+	case 503: return "ServiceUnavailableException";
+	default: return status >= 500 ? "InternalServerException" : "ValidationException";
+	}
+}
+
+/* google.rpc.Code names of HTTP statuses, as Google APIs spell them in error bodies. */
+static const char *google_status(int status)
+{
+	switch (status) {
+	case 400: return "INVALID_ARGUMENT";
+	case 401: return "UNAUTHENTICATED";
+	case 403: return "PERMISSION_DENIED";
+	case 404: return "NOT_FOUND";
+	case 409: return "ABORTED";
+	case 429: return "RESOURCE_EXHAUSTED";
+	case 499: return "CANCELLED";
+	case 501: return "UNIMPLEMENTED";
+	case 503: return "UNAVAILABLE";
+	case 504: return "DEADLINE_EXCEEDED";
+	default: return status >= 500 ? "INTERNAL" : "FAILED_PRECONDITION";
+	}
+}
+
 void mock_reply_status(struct mock_conn *c, int status, const char *message, const char *extra)
 {
 	struct mock_wbuf *w = mock_whole_begin(c);
+	char hdr[512];
 	if (w) {
-		if (c->resp.anthropic)
-			mock_anthropic_error_body(&w->b, anthropic_type(status), message);
-		else
-			mock_openai_error_body(&w->b, message, openai_type(status),
+		struct mock_buf *b = &w->b;
+		switch (c->resp.err_shape) {
+		case MOCK_E_ANTHROPIC:
+			mock_anthropic_error_body(b, anthropic_type(status), message);
+			break;
+		case MOCK_E_BEDROCK:
+			MOCK_PUTS(b, "{\"message\":");
+			mock_buf_put_json_str(b, message, strlen(message));
+			MOCK_PUTS(b, "}");
+			snprintf(hdr, sizeof hdr, "x-amzn-ErrorType: %s\r\n%s", bedrock_type(status),
+			         extra ? extra : "");
+			extra = hdr;
+			break;
+		case MOCK_E_GOOGLE:
+		case MOCK_E_GEMINI:
+			if (c->resp.err_shape == MOCK_E_GEMINI)
+				MOCK_PUTS(b, "[");
+			mock_buf_putf(b, "{\"error\":{\"code\":%d,\"message\":", status);
+			mock_buf_put_json_str(b, message, strlen(message));
+			mock_buf_putf(b, ",\"status\":\"%s\"}}", google_status(status));
+			if (c->resp.err_shape == MOCK_E_GEMINI)
+				MOCK_PUTS(b, "]");
+			break;
+		default:
+			mock_openai_error_body(b, message, openai_type(status),
 			                       status == 429 ? "rate_limit_exceeded" : NULL);
+		}
 	}
 	mock_whole_end(c, w, status, "application/json", extra);
+}
+
+/* An error in Bedrock's shape with its own x-amzn-ErrorType (auth failures). */
+void mock_reply_bedrock(struct mock_conn *c, int status, const char *type, const char *message)
+{
+	struct mock_wbuf *w = mock_whole_begin(c);
+	if (w) {
+		MOCK_PUTS(&w->b, "{\"message\":");
+		mock_buf_put_json_str(&w->b, message, strlen(message));
+		MOCK_PUTS(&w->b, "}");
+	}
+	char hdr[128];
+	snprintf(hdr, sizeof hdr, "x-amzn-ErrorType: %s\r\n", type);
+	mock_whole_end(c, w, status, "application/json", hdr);
 }
 
 /* The error of a fault or of the override's "status"; 429 carries Retry-After. */
@@ -293,6 +372,7 @@ static void api_generate(struct mock_conn *c, enum route route)
 	r->fault = ov.has_status ? MOCK_F_STATUS : ov.has_fault ? ov.fault : mock_fault_draw(cfg, u);
 	if (r->fault != MOCK_F_NONE)
 		ctx->stats.faults[r->fault]++;
+	r->fault_at = ov.has_fault_at ? (uint32_t)ov.fault_at : 0;
 	r->latency_ms = ov.has_latency ? ov.latency_ms
 	                               : mock_rand_lognormal(&ctx->rng, cfg->latency_ms,
 	                                                     cfg->latency_sigma);
@@ -332,6 +412,14 @@ static void api_generate(struct mock_conn *c, enum route route)
 		case R_IMAGES: mock_openai_images(c, req); break;
 		case R_SPEECH: mock_openai_speech(c, req); break;
 		case R_TRANSCRIPTIONS: mock_openai_transcriptions(c, req); break;
+		case R_CLOUD:
+			if (r->cloud == MOCK_C_CONVERSE || r->cloud == MOCK_C_CONVERSE_STREAM)
+				mock_bedrock_converse(c, req);
+			else if (r->cloud == MOCK_C_INVOKE || r->cloud == MOCK_C_INVOKE_STREAM)
+				mock_bedrock_invoke(c, req);
+			else
+				mock_vertex_generate(c, req);
+			break;
 		default: mock_reply_status(c, 404, "Not found", NULL); break;
 		}
 	}
@@ -390,6 +478,16 @@ void mock_route_dispatch(struct mock_conn *c)
 	ctx->stats.inflight++;
 	mock_stats_record(c, llhttp_method_name((llhttp_method_t)method), path, path_len);
 	r->anthropic = route == R_MESSAGES || route == R_COUNT_TOKENS;
+	r->err_shape = r->anthropic ? MOCK_E_ANTHROPIC
+	               : ctx->cfg.gemini_errors ? MOCK_E_GEMINI
+	                                        : MOCK_E_OPENAI;
+	if (route == R_CLOUD) {
+		mock_stats_note_cloud(c);
+		if (mock_cloud_is_bedrock(r->cloud))
+			r->err_shape = MOCK_E_BEDROCK;
+		else if (r->cloud == MOCK_C_VERTEX_RAW || r->cloud == MOCK_C_VERTEX_STREAM_RAW)
+			r->err_shape = MOCK_E_GOOGLE;
+	}
 	c->gen.len = 0;
 	c->gen.oom = false;
 	r->num = ++ctx->serial;
@@ -407,6 +505,13 @@ void mock_route_dispatch(struct mock_conn *c)
 			mock_reply_status(c, 405, "Method not allowed", "Allow: GET, HEAD\r\n");
 	} else if (method != HTTP_POST) {
 		mock_reply_status(c, 405, "Method not allowed", "Allow: POST\r\n");
+	} else if (route == R_CLOUD && r->cloud == MOCK_C_GCP_TOKEN) {
+		mock_gcp_token(c);
+	} else if (route == R_CLOUD && mock_cloud_is_bedrock(r->cloud) &&
+	           !mock_aws_check(c, path, path_len)) {
+		ctx->stats.auth_failures++;
+	} else if (route == R_CLOUD && !mock_cloud_is_bedrock(r->cloud) && !mock_vertex_check(c)) {
+		ctx->stats.auth_failures++;
 	} else {
 		api_generate(c, route);
 	}

@@ -63,9 +63,47 @@ void mock_stats_record(struct mock_conn *c, const char *method, const char *path
 		memcpy(e->hdr, c->hdr, sizeof e->hdr[0] * c->nhdr);
 	}
 	e->body_truncated = blen < c->body.len;
+	e->cloud[0] = 0;
 	st->last_next = (st->last_next + 1) % MOCK_LAST_N;
 	if (st->last_count < MOCK_LAST_N)
 		st->last_count++;
+}
+
+static const char *const cloud_ops[] = {
+	[MOCK_C_CONVERSE] = "converse",
+	[MOCK_C_CONVERSE_STREAM] = "converse-stream",
+	[MOCK_C_INVOKE] = "invoke",
+	[MOCK_C_INVOKE_STREAM] = "invoke-with-response-stream",
+	[MOCK_C_GCP_TOKEN] = "token",
+	[MOCK_C_VERTEX_RAW] = "rawPredict",
+	[MOCK_C_VERTEX_STREAM_RAW] = "streamRawPredict",
+	[MOCK_C_VERTEX_CHAT] = "chat/completions",
+};
+
+void mock_stats_note_cloud(struct mock_conn *c)
+{
+	struct mock_stats *st = &c->ctx->stats;
+	const struct mock_resp *r = &c->resp;
+	struct mock_last *e = &st->last[(st->last_next + MOCK_LAST_N - 1) % MOCK_LAST_N];
+	struct mock_buf b = {0};
+	mock_buf_putf(&b, "{\"service\":\"%s\",\"operation\":\"%s\"",
+	              mock_cloud_is_bedrock(r->cloud) ? "bedrock" : "vertex", cloud_ops[r->cloud]);
+	if (r->path_project) {
+		MOCK_PUTS(&b, ",\"project\":");
+		mock_buf_put_json_str(&b, r->path_project, r->path_project_len);
+		MOCK_PUTS(&b, ",\"location\":");
+		mock_buf_put_json_str(&b, r->path_location, r->path_location_len);
+	}
+	if (r->path_model[0]) {
+		MOCK_PUTS(&b, ",\"model\":");
+		mock_buf_put_json_str(&b, r->path_model, strlen(r->path_model));
+	}
+	MOCK_PUTS(&b, "}");
+	if (!b.oom && b.len < sizeof e->cloud) {
+		memcpy(e->cloud, b.p, b.len);
+		e->cloud[b.len] = 0;
+	}
+	mock_buf_free(&b);
 }
 
 static void put_kv(struct mock_buf *b, const char *key, uint64_t v, bool comma)
@@ -129,6 +167,8 @@ void mock_stats_render(struct mock_ctx *ctx, struct mock_buf *b)
 	put_kv(b, "streams_aborted", st->streams_aborted, true);
 	put_kv(b, "connections_accepted", st->connections_accepted, true);
 	put_kv(b, "connections_open", st->connections_open, true);
+	put_kv(b, "token_exchanges", st->token_exchanges, true);
+	put_kv(b, "auth_failures", st->auth_failures, true);
 	MOCK_PUTS(b, ",\"last\":[");
 	unsigned start = (st->last_next + MOCK_LAST_N - st->last_count) % MOCK_LAST_N;
 	for (unsigned i = 0; i < st->last_count; i++) {
@@ -152,6 +192,10 @@ void mock_stats_render(struct mock_ctx *ctx, struct mock_buf *b)
 		mock_buf_put_json_str(b, body, e->body_len);
 		if (e->body_truncated)
 			MOCK_PUTS(b, ",\"body_truncated\":true");
+		if (e->cloud[0]) {
+			MOCK_PUTS(b, ",\"cloud\":");
+			mock_buf_puts(b, e->cloud);
+		}
 		MOCK_PUTS(b, "}");
 	}
 	MOCK_PUTS(b, "]}");
@@ -172,6 +216,7 @@ void mock_stats_reset(struct mock_ctx *ctx)
 	}
 	st->requests = st->streams_started = st->streams_completed = st->streams_aborted = 0;
 	st->connections_accepted = 0;
+	st->token_exchanges = st->auth_failures = 0;
 	memset(st->faults, 0, sizeof st->faults);
 	memset(st->paths, 0, sizeof st->paths);
 	st->npaths = 0;

@@ -38,14 +38,23 @@ struct sl_es_decoder; /* opaque, holds a partial frame */
 int sl_es_decoder_new(size_t max_frame, struct sl_es_decoder **out); /* max_frame e.g. 16 MiB */
 /* Feeds bytes; calls cb for each whole frame (pointers valid during the call). Returns 0, the
  * callback's nonzero value, or -EBADMSG (bad CRC, a length out of range, a bad header). After
- * an error the decoder stays failed. */
-int sl_es_decoder_feed(struct sl_es_decoder *d, const char *p, size_t n,
-                       int (*cb)(void *ud, const struct sl_es_msg *m), void *ud);
+ * an error the decoder stays failed. (A nonzero callback value stops the decoder too: the
+ * rest of the chunk is not read, and later feeds return that value again.) -EBADMSG when:
+ * total length < 16 or > max_frame, headers length > total - 16, a prelude or message CRC
+ * mismatch, a header with an empty name, a type above 9, a value or name running past the
+ * headers, or more than SL_ES_MAX_HEADERS headers. */
+int sl_es_decoder_feed(struct sl_es_decoder *d, const char *p, size_t n, int (*cb)(void *ud, const struct sl_es_msg *m),
+                       void *ud);
 bool sl_es_decoder_idle(const struct sl_es_decoder *d); /* no partial frame buffered */
 void sl_es_decoder_free(struct sl_es_decoder *d);
 /* The header named name (string/bytes types), or NULL. */
 const struct sl_es_header *sl_es_header_find(const struct sl_es_msg *m, const char *name);
-/* Encodes one frame with string headers (type 7) into out (for the mock provider and tests). */
+/* Encodes one frame with string headers (type 7) into out (for the mock provider and tests).
+ * 0, -EINVAL (a name empty or over 255 bytes, a value over 65535, more than
+ * SL_ES_MAX_HEADERS headers, a frame over 4 GiB), -ENOMEM. */
 int sl_es_encode(struct sl_buf *out, const struct sl_es_header *h, size_t nh, const char *payload, size_t n);
+/* The same with each header's own type (h[i].type 0..9; the fixed-size types need a value of
+ * exactly their size: 0 for 0/1, 1, 2, 4, 8, 8 for 8, 16 for 9): re-encodes a decoded frame. */
+int sl_es_encode_typed(struct sl_buf *out, const struct sl_es_header *h, size_t nh, const char *payload, size_t n);
 
 #endif
