@@ -48,6 +48,9 @@ int sl_bedrock_invoke_chunk_to_sse(const char *payload, size_t n, struct sl_buf 
  * {"error":{"message","type","code"}}; also for an event-stream exception frame (type from
  * :exception-type). Always writes something (a generic message for an unreadable body). */
 int sl_bedrock_error_to_oai(int status, const char *type, size_t tn, const char *body, size_t n, struct sl_buf *out);
+/* Added to the design: the HTTP status Bedrock gives an error name (e.g. throttlingException
+ * -> 429, for an event-stream exception frame, which has no status), 0 when unknown. */
+int sl_bedrock_error_status(const char *type, size_t tn);
 enum sl_bedrock_embed { SL_BEDROCK_EMBED_TITAN, SL_BEDROCK_EMBED_COHERE };
 /* OpenAI embeddings request -> the model's invoke body (Titan: one input string, "dimensions"
  * -> dimensions; a list of more than one -> error saying so; Cohere: texts (<= 96), input_type
@@ -55,5 +58,9 @@ enum sl_bedrock_embed { SL_BEDROCK_EMBED_TITAN, SL_BEDROCK_EMBED_COHERE };
 int sl_bedrock_embed_request(enum sl_bedrock_embed k, const cJSON *req, struct sl_buf *out, char *err, size_t errlen);
 int sl_bedrock_embed_response(enum sl_bedrock_embed k, const char *model, const char *p, size_t n,
                               struct sl_buf *out, struct sl_xlate_usage *u);
+/* Added to the design: the same, with the client's encoding_format: base64 true gives each
+ * embedding as the base64 of its little-endian float32 values (as OpenAI does). */
+int sl_bedrock_embed_response_fmt(enum sl_bedrock_embed k, const char *model, bool base64, const char *p, size_t n,
+                                  struct sl_buf *out, struct sl_xlate_usage *u);
 
 #endif
