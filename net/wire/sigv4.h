@@ -45,7 +45,10 @@ int sl_sigv4_canonical_request(const struct sl_sigv4_req *r, struct sl_buf *out)
 /* The string to sign of a canonical request. */
 int sl_sigv4_string_to_sign(const struct sl_sigv4_req *r, const char *canonical, size_t n, struct sl_buf *out);
 /* The Authorization header value: "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/bedrock/aws4_request,
- * SignedHeaders=host;x-amz-date, Signature=<64 hex>". Returns the length written like snprintf, -1 on error. */
+ * SignedHeaders=host;x-amz-date, Signature=<64 hex>". Returns the length written like snprintf, -1 on error.
+ * Every header of r is signed. c->session_token is not read here: a caller with one sends it
+ * as "X-Amz-Security-Token" and lists it in r->headers, as AWS expects (signed). A verifier
+ * (the mock provider) passes only the headers named in the request's SignedHeaders. */
 int sl_sigv4_authorization(const struct sl_sigv4_req *r, const struct sl_aws_creds *c, char *out, size_t cap);
 
 #endif
