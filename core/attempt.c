@@ -125,6 +125,11 @@ void sl_attempts_log(const struct sl_request *rq, struct sl_buf *b) {
                   at->probe ? ",\"probe\":true" : "");
     const char *region = rq->w->cfg->plan->deps[at->dep].region;
     if (region) sl_buf_printf(b, ",\"region\":\"%s\"", region); /* a region name needs no escaping */
+    if (at->wild_model) { /* a wildcard deployment's upstream model for this request */
+      sl_buf_puts(b, ",\"model\":\"");
+      sl_buf_json_escape(b, at->wild_model, strlen(at->wild_model));
+      sl_buf_puts(b, "\"");
+    }
     if (at->check_failed) sl_buf_printf(b, ",\"check\":\"%s\"", at->check_failed); /* a check name needs no escaping */
     sl_buf_puts(b, at->outside_preferred ? ",\"outside_preferred\":true}" : "}");
   }

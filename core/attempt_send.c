@@ -53,7 +53,7 @@ static int build_responses(struct sl_attempt *at, const struct sl_deployment *d)
     snprintf(at->xerr, sizeof at->xerr, "Previous response with id '%.200s' not found.", prev->valuestring);
     return -2;
   }
-  struct sl_xlate_req_opts o = {.model = d->upstream_model};
+  struct sl_xlate_req_opts o = {.model = sl_attempt_model(at)};
   cJSON *chat = NULL;
   int rc = sl_xlate_resp_to_chat_request(rq->json, &o, &chat, at->xerr, sizeof at->xerr);
   if (!rc && at->uwire == SL_WIRE_ANTHROPIC) {
@@ -75,7 +75,8 @@ static int build_multipart(struct sl_attempt *at, const struct sl_deployment *d)
   struct sl_request *rq = at->rq;
   const struct sl_http_request *hr = rq->hr;
   at->body[0] = uv_buf_init((char *)hr->body, (unsigned)rq->mp_vs);
-  at->body[1] = uv_buf_init(d->upstream_model, (unsigned)strlen(d->upstream_model));
+  const char *model = sl_attempt_model(at);
+  at->body[1] = uv_buf_init((char *)model, (unsigned)strlen(model));
   at->body[2] = uv_buf_init((char *)hr->body + rq->mp_ve, (unsigned)(hr->body_len - rq->mp_ve));
   at->nbody = 3;
   return 0;
@@ -95,14 +96,14 @@ static int build_body_from(struct sl_attempt *at, const struct sl_deployment *d,
       return -2;
     }
     at->json_tool = at->uwire == SL_WIRE_ANTHROPIC && wants_json(req);
-    struct sl_xlate_req_opts o = {.model = d->upstream_model};
+    struct sl_xlate_req_opts o = {.model = sl_attempt_model(at)};
     int rc = at->uwire == SL_WIRE_ANTHROPIC ? sl_xlate_oai_to_anth_request(req, &o, &at->xbody, at->xerr, sizeof at->xerr)
                                             : sl_xlate_anth_to_oai_request(req, &o, &at->xbody, at->xerr, sizeof at->xerr);
     if (rc) return rc == -EINVAL ? -2 : -1;
     return body_is_xbody(at);
   }
   sl_buf_puts(&at->model_val, "\"");
-  sl_buf_json_escape(&at->model_val, d->upstream_model, strlen(d->upstream_model));
+  sl_buf_json_escape(&at->model_val, sl_attempt_model(at), strlen(sl_attempt_model(at)));
   sl_buf_puts(&at->model_val, "\"");
   if (at->model_val.oom) return -1;
   struct edit e[2 + sizeof stripped_fields / sizeof stripped_fields[0]];
@@ -138,7 +139,7 @@ static int build_body_from(struct sl_attempt *at, const struct sl_deployment *d,
   /* Text the scanner will not walk (e.g. nesting deeper than it tracks): re-serialise. */
   cJSON *copy = cJSON_Duplicate(req, 1);
   if (!copy) return -1;
-  cJSON_ReplaceItemInObjectCaseSensitive(copy, "model", cJSON_CreateString(d->upstream_model));
+  cJSON_ReplaceItemInObjectCaseSensitive(copy, "model", cJSON_CreateString(sl_attempt_model(at)));
   for (size_t i = 0; i < sizeof stripped_fields / sizeof stripped_fields[0]; i++)
     cJSON_DeleteItemFromObjectCaseSensitive(copy, stripped_fields[i]);
   if ((rq->usage_ask == SL_USAGE_ASK_SPLICE || rq->usage_ask == SL_USAGE_ASK_RESERIALISE) && !at->held) {
@@ -187,6 +188,7 @@ int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t
   struct sl_request *rq = at->rq;
   struct sl_worker *w = rq->w;
   const struct sl_deployment *d = &w->cfg->deployments[at->dep];
+  if (sl_wild_attempt_prepare(at)) return -1; /* a wildcard's model for this request */
   int brc = build_body(at, d);
   if (brc) return brc;
   /* The provider's path and credentials, compiled at load (core/config/plan.h). */
@@ -196,7 +198,17 @@ int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t
     snprintf(at->xerr, sizeof at->xerr, "deployment %s does not serve this endpoint", d->id);
     return -2;
   }
-  if (!pd->dialect) sl_buf_puts(&at->path, pd->path[pr]);
+  if (pd->dialect) {
+    /* the dialect builds the path (core/dialect.c) */
+  } else if (at->wild_model) { /* a wildcard's path holds this request's model (Azure's does) */
+    int pn = sl_provider_path(d->ops, pr, NULL, d->base_path, at->wild_model, d->api_version, NULL, 0);
+    char *p = pn < 0 ? NULL : sl_arena_alloc(rq->arena, (size_t)pn + 1);
+    if (!p) return -1;
+    sl_provider_path(d->ops, pr, NULL, d->base_path, at->wild_model, d->api_version, p, (size_t)pn + 1);
+    sl_buf_append(&at->path, p, (size_t)pn);
+  } else {
+    sl_buf_puts(&at->path, pd->path[pr]);
+  }
   size_t nh = 0;
   const struct sl_header *ct = rq->multipart ? sl_http_header_find(rq->hr->headers, rq->hr->nheaders, "content-type") : NULL;
   hs[nh++] = ct ? (struct sl_header){SL_SLICE_LIT("Content-Type"), ct->value} /* its boundary */

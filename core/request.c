@@ -294,7 +294,9 @@ static bool parse(struct sl_request *rq, struct sl_refusal *r) {
     return sl_refuse(r, 400, SL_ERR_INVALID_REQUEST, NULL,
                      "'timeout' (body) and 'x-sluice-timeout' (header) must be seconds from 0.001 to 86400");
   char aliased[256];
-  rq->group = sl_worker_group(rq->w, sl_tenancy_key_alias(rq->key, model->valuestring, aliased, sizeof aliased));
+  const char *name = sl_tenancy_key_alias(rq->key, model->valuestring, aliased, sizeof aliased);
+  rq->group = sl_worker_group(rq->w, name);
+  if (!rq->group) rq->group = sl_wild_group(rq, name); /* exact names first, then patterns */
   if (!rq->group && !sl_router_parse_routellm(rq->w, model->valuestring, &rq->group, &rq->routellm_threshold))
     return unknown_model(rq, model->valuestring, r);
   const struct sl_header *ho = sl_http_header_find(hr->headers, hr->nheaders, "x-sluice-hedge");
@@ -377,7 +379,7 @@ static enum sl_cache_kind cache_stage(struct sl_request *rq) {
   const struct sl_cache_ask ask = {.body = rq->json,
                                    .hr = rq->hr,
                                    .key = rq->key,
-                                   .group = rq->group->name,
+                                   .group = sl_wild_cache_group(rq), /* a wildcard's: with the name */
                                    .upstream_path = rq->upstream_path,
                                    .openai_wire = cacheable(rq)};
   struct sl_cache_verdict v;
@@ -530,6 +532,7 @@ void sl_request_model(struct sl_request *rq) {
   bool bad = dn < 0;
   size_t n = bad ? 0 : (size_t)dn;
   const struct sl_group *g = bad || !n ? NULL : sl_worker_group(rq->w, id);
+  if (!g && !bad && n) g = sl_plan_match(rq->w->cfg->plan, id); /* a name a wildcard serves */
   const struct sl_key_record *k = rq->key;
   if (g && k && !sl_key_allows_model(k, id, n) && !sl_key_allows_model(k, g->name, strlen(g->name))) g = NULL;
   if (!g) {
@@ -747,7 +750,7 @@ static void ev_whole(struct sl_request *rq, struct sl_attempt *at) {
   if (at->status == 200 && at->held && serve_held(rq, at)) return;
   rq->status = at->status;
   if (at->status >= 400 && !rq->err_code) rq->err_code = sl_err_name(SL_ERR_UPSTREAM_ERROR);
-  if (at->status >= 400 && at->uwire != rq->cwire) {
+  if (at->status >= 400 && (at->uwire != rq->cwire || sl_xlate_error_wrapped(at->resp.p ? at->resp.p : "", at->resp.n))) {
     struct sl_buf eb = {0};
     if (sl_xlate_error_body(rq->cwire, at->status, at->resp.p ? at->resp.p : "", at->resp.n, &eb) == 0) {
       sl_buf_free(&at->resp);

@@ -80,6 +80,8 @@ struct sl_attempt {
                                 * answer (core/dialect.h); NULL for other providers */
   uint8_t trace_span[8];       /* its CLIENT span id (core/trace.c); all zero: none yet */
   char traceparent[56];        /* the traceparent sent with it */
+  const char *wild_model;      /* a wildcard deployment's upstream model for this request (arena,
+                                * core/wildcard.c); NULL: the deployment's own */
 };
 
 struct sl_request {
@@ -99,6 +101,9 @@ struct sl_request {
 
   /* routing state */
   const struct sl_group *group;     /* the group the client asked for (after aliasing) */
+  const char *wild_model;           /* "<wildcard group>\x1f<the client's model name it matched>"
+                                     * (arena, core/wildcard.c; the name after the last 0x1f,
+                                     * which no matched name holds); NULL: an exact name */
   const struct sl_group *cur_group; /* the group being tried (a fallback after the first) */
   bool *tried;                      /* per position of cur_group */
   int attempts_in_group, max_retries;
@@ -203,10 +208,6 @@ bool sl_attempt_body_is_answer(enum sl_route route, const char *p, size_t n, siz
 #define SL_ATTEMPT_MAX_HEADERS 14 /* 8, traceparent + tracestate, and a dialect's X-Amz-Date,
                                    X-Amz-Security-Token, Authorization */
 int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t *nh);
-/* The model name the attempt sends upstream (its deployment's). */
-static inline const char *sl_attempt_model(const struct sl_attempt *at) {
-  return at->rq->w->cfg->deployments[at->dep].upstream_model;
-}
 
 /* request.c */
 void sl_request_finish(struct sl_request *rq);
@@ -248,5 +249,19 @@ void sl_attempts_on_writable(struct sl_request *rq);
 void sl_attempts_free(struct sl_request *rq);
 /* JSON array of the attempts for the access log. */
 void sl_attempts_log(const struct sl_request *rq, struct sl_buf *b);
+
+/* Wildcard deployments (core/wildcard.c). The group a client's name matches by pattern, when
+ * no exact name did (rq->wild_model set), or NULL. */
+const struct sl_group *sl_wild_group(struct sl_request *rq, const char *name);
+/* Sets at->wild_model for a wildcard deployment: 0, or -1 (out of memory). */
+int sl_wild_attempt_prepare(struct sl_attempt *at);
+/* The model the attempt sends upstream: its wildcard model, else the deployment's. */
+const char *sl_attempt_model(const struct sl_attempt *at);
+/* The attempt's price per token: a wildcard deployment without configured prices is priced
+ * as its upstream model (the built-in table), else the deployment's price. */
+const struct sl_price *sl_attempt_price(const struct sl_attempt *at);
+/* The group name the response cache keys rq under: the group, plus the matched name for a
+ * wildcard group (the key leaves the body's model out). */
+const char *sl_wild_cache_group(struct sl_request *rq);
 
 #endif

@@ -36,6 +36,7 @@ void sl_respond_headers(struct sl_request *rq) {
   }
   const struct sl_attempt *last = rq->winner ? rq->winner : rq->natt ? rq->att[rq->natt - 1] : NULL;
   if (last) HDR(&rq->hdrs, "x-sluice-deployment: ", cfg->deployments[last->dep].id);
+  if (last && last->wild_model) HDR(&rq->hdrs, "x-sluice-upstream-model: ", last->wild_model); /* a wildcard's */
   if (rq->upstream_path && !rq->token_count_estimated) { /* a model endpoint that went upstream */
     char n[24];
     sl_fmt_u64((uint64_t)(rq->natt > 0 ? rq->natt : 0), n);

@@ -46,7 +46,7 @@ void sl_tenancy_open(struct sl_worker *w) {
   for (size_t i = 0; w->prices && i < c->ndeployments; i++) {
     const struct sl_plan_dep *pd = &c->plan->deps[i];
     w->prices[i] = pd->price;
-    if (!pd->priced && w->index == 0)
+    if (!pd->priced && w->index == 0 && !c->deployments[i].wild) /* a wildcard: priced per request */
       sl_log(SL_LOG_WARN, "deployment has no price: its requests cost 0", "\"deployment\":\"%s\",\"model\":\"%s\"",
              c->deployments[i].id, c->deployments[i].upstream_model);
   }
@@ -475,8 +475,9 @@ void sl_tenancy_cost(struct sl_request *rq) {
       t = (struct sl_tokens){u.prompt_tokens, u.completion_tokens, 0, 0};
     }
     if (w->prices) {
-      rq->cost_micro = sl_policy_add_sat(rq->cost_micro, sl_policy_cost_micro_tokens(&t, &w->prices[at->dep]));
-      rq->cost_pico = sl_policy_add_sat(rq->cost_pico, sl_policy_cost_pico_tokens(&t, &w->prices[at->dep]));
+      const struct sl_price *pr = sl_attempt_price(at); /* a wildcard's: its request's model's */
+      rq->cost_micro = sl_policy_add_sat(rq->cost_micro, sl_policy_cost_micro_tokens(&t, pr));
+      rq->cost_pico = sl_policy_add_sat(rq->cost_pico, sl_policy_cost_pico_tokens(&t, pr));
     }
     rq->tokens_in = sl_policy_add_sat(rq->tokens_in, t.prompt);
     rq->tokens_out = sl_policy_add_sat(rq->tokens_out, t.completion);

@@ -272,7 +272,8 @@ void sl_trace_request_done(struct sl_request *rq, const struct sl_request_summar
   a[n++] = A_STR("gen_ai.operation.name", op);
   if (wd) a[n++] = A_STR("gen_ai.provider.name", provider_name(wd->provider));
   if (req_model) a[n++] = A_STR("gen_ai.request.model", req_model);
-  const char *resp_model = an.model ? an.model : wd ? wd->upstream_model : NULL;
+  const struct sl_attempt *wa = rq->winner ? rq->winner : rq->natt ? rq->att[rq->natt - 1] : NULL;
+  const char *resp_model = an.model ? an.model : wd && wa ? sl_attempt_model(wa) : wd ? wd->upstream_model : NULL;
   if (resp_model && s->status >= 200 && s->status < 300) a[n++] = A_STR("gen_ai.response.model", resp_model);
   if (an.id) a[n++] = A_STR("gen_ai.response.id", an.id);
   if (an.nreasons)
@@ -335,13 +336,13 @@ void sl_trace_request_done(struct sl_request *rq, const struct sl_request_summar
     static const uint8_t zero[8];
     if (!memcmp(at->trace_span, zero, 8)) rand_bytes(t, at->trace_span, 8); /* never sent */
     char cname[256];
-    snprintf(cname, sizeof cname, "%s %s", op, d->upstream_model);
+    snprintf(cname, sizeof cname, "%s %s", op, sl_attempt_model(at));
     const char *outcome = sl_attempt_outcome_name(at->outcome, at->status);
     bool failed = failed_outcome(at->outcome);
     size_t k = 0;
     a[k++] = A_STR("gen_ai.operation.name", op);
     a[k++] = A_STR("gen_ai.provider.name", provider_name(d->provider));
-    a[k++] = A_STR("gen_ai.request.model", d->upstream_model);
+    a[k++] = A_STR("gen_ai.request.model", sl_attempt_model(at));
     if (at == rq->winner && an.model) a[k++] = A_STR("gen_ai.response.model", an.model);
     if (at == rq->winner && an.id) a[k++] = A_STR("gen_ai.response.id", an.id);
     if (at->has_usage) {

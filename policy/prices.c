@@ -84,6 +84,35 @@ static const struct sl_price_entry table[] = {
   {"gemini-2.5-pro-preview", "gemini", P(1.25, 10.00, 0.125, -1), "as gemini-2.5-pro"},
   {"gemini-2.5-flash", "gemini", P(0.30, 2.50, 0.03, -1), "GA prices; check the cache price (was 0.075)"},
   {"gemini-2.5-flash-lite", "gemini", P(0.10, 0.40, 0.01, -1), "check the cache price"},
+
+  /* ---- AWS Bedrock (model ids as Bedrock names them; the lookup drops "bedrock/",
+   * "bedrock/converse/", "bedrock/invoke/" and a cross-region profile's "us.", "eu.",
+   * "apac."... prefix, and takes "-<date>-v1:0" / "-v1:0" / ":0" as snapshot suffixes).
+   * Numbers from LiteLLM's model_prices_and_context_window.json (mid-2026 copy), on-demand
+   * us-east-1; a cross-region profile is priced as its base model (LiteLLM lists some EU/APAC
+   * profiles higher, e.g. Nova Pro 1.05/4.20 in eu). Check before relying. ---- */
+  {"anthropic.claude-3-haiku", "bedrock", P(0.25, 1.25, 0.025, 0.3125), "check: LiteLLM's Bedrock entry"},
+  {"anthropic.claude-3-5-haiku", "bedrock", P(0.80, 4.00, 0.08, 1.00), "check: LiteLLM's Bedrock entry"},
+  {"anthropic.claude-3-5-sonnet", "bedrock", P(3.00, 15.00, 0.30, 3.75), "check: v1 and v2 priced alike"},
+  {"anthropic.claude-sonnet-4", "bedrock", P(3.00, 15.00, 0.30, 3.75), "check: prompts > 200k cost 6/22.50"},
+  {"amazon.nova-micro", "bedrock", P(0.035, 0.14, -1, -1), "check: LiteLLM's Bedrock entry"},
+  {"amazon.nova-lite", "bedrock", P(0.06, 0.24, -1, -1), "check: LiteLLM's Bedrock entry"},
+  {"amazon.nova-pro", "bedrock", P(0.80, 3.20, -1, -1), "check: eu/apac profiles cost more"},
+  {"meta.llama3-1-8b-instruct", "bedrock", P(0.22, 0.22, -1, -1), "check: LiteLLM's Bedrock entry"},
+  {"meta.llama3-1-70b-instruct", "bedrock", P(0.99, 0.99, -1, -1), "check: LiteLLM's Bedrock entry"},
+  {"mistral.mistral-large-2407", "bedrock", P(3.00, 9.00, -1, -1), "check: LiteLLM's Bedrock entry"},
+  {"amazon.titan-embed-text-v2", "bedrock", P(0.02, 0, -1, -1), "check: LiteLLM's Bedrock entry"},
+  {"cohere.embed-english-v3", "bedrock", P(0.10, 0, -1, -1), "check: LiteLLM's Bedrock entry"},
+  {"cohere.embed-multilingual-v3", "bedrock", P(0.10, 0, -1, -1), "check: LiteLLM's Bedrock entry"},
+
+  /* ---- Google Vertex AI: Gemini names are the Gemini entries above ("google/gemini-2.5-pro"
+   * through the OpenAI-compatible endpoint too); Claude on Vertex is named
+   * "<family>@<date>", priced as Anthropic's entries except where LiteLLM lists a Vertex
+   * price of its own. Check before relying. ---- */
+  {"claude-3-5-haiku@20241022", "vertex_ai", P(1.00, 5.00, -1, -1),
+   "check: LiteLLM's Vertex price (Anthropic's own API: 0.80/4)"},
+  {"text-embedding-005", "vertex_ai", P(0.10, 0, -1, -1),
+   "check: Vertex bills 0.025 per million characters; LiteLLM's per-token equivalent"},
 };
 
 #define N (sizeof table / sizeof table[0])
@@ -97,6 +126,7 @@ static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 /* What may follow a family name for the name to still be that family (see prices.h). */
 static bool snapshot_suffix(const char *r) {
   if (*r == 0 || *r == '@') return true;
+  if (*r == ':' && is_digit(r[1])) return true; /* Bedrock's model version, "...-v2:0" */
   if (*r != '-') return false;
   r++;
   if (strncasecmp(r, "latest", 6) == 0) return r[6] == 0 || r[6] == '@';
@@ -112,6 +142,15 @@ const struct sl_price_entry *sl_prices_lookup(const char *model) {
   if (!model) return NULL;
   const char *slash = strrchr(model, '/');
   if (slash) model = slash + 1;
+  /* a Bedrock cross-region inference profile: "us.anthropic.claude-..." is the model's price */
+  static const char *const profiles[] = {"us.", "eu.", "apac.", "us-gov.", "jp.", "au.", "ca.", "global."};
+  for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++) {
+    size_t k = strlen(profiles[i]);
+    if (strncasecmp(model, profiles[i], k) == 0 && strchr(model + k, '.')) {
+      model += k;
+      break;
+    }
+  }
   const struct sl_price_entry *best = NULL;
   size_t best_len = 0;
   for (size_t i = 0; i < N; i++) {

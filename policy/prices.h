@@ -1,4 +1,5 @@
-/* The built-in price table: list prices of common OpenAI, Anthropic and Gemini models,
+/* The built-in price table: list prices of common OpenAI, Anthropic, Gemini, AWS Bedrock and
+ * Vertex AI models,
  * for deployments whose config gives no model_info prices. The one idea: the table is
  * plain data (policy/prices.c) with the date it was last checked, and a lookup that
  * maps the names people actually send (provider prefixes, dated snapshots, aliases)
@@ -29,9 +30,12 @@ struct sl_price_entry {
 
 /* The entry for a model name, or NULL when the table does not know it. Matching:
  * everything up to the last '/' is dropped ("openai/gpt-4o", "anthropic/...",
- * "gemini/...", "azure/..."), ASCII case is ignored, and an entry matches the name
+ * "gemini/...", "azure/...", "bedrock/converse/..."), then a Bedrock cross-region profile
+ * prefix ("us.", "eu.", "apac.", "us-gov.", "jp.", "au.", "ca.", "global." before a name with
+ * a '.'), ASCII case is ignored, and an entry matches the name
  * exactly or as a prefix followed by a snapshot suffix only:
- *   "@..." (Vertex: "claude-3-5-sonnet-v2@20241022"), "-latest", "-v<digit>...",
+ *   "@..." (Vertex: "claude-3-5-sonnet-v2@20241022"), ":<digit>..." (Bedrock: "...-v2:0"),
+ *   "-latest", "-v<digit>...",
  *   "-" and a run of 3+ digits ("-2024-08-06", "-20241022", "-0125", "-001"),
  *   "-" and two digits, '-' and a digit (a month-day date: the "-06-05" of
  *   gemini-2.5-pro-preview-06-05), or

@@ -195,6 +195,7 @@ void sl_cfg_deployment_clear(struct sl_deployment *d) {
   free(d->model);
   free(d->provider);
   free(d->upstream_model);
+  free(d->wild_name);
   free(d->api_base);
   free(d->api_key);
   free(d->api_version);

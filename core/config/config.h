@@ -15,13 +15,26 @@
 struct sl_route_model;
 #include "policy/region.h"
 
+/* Wildcard deployments (LiteLLM's model_name "openai/\*", "*"): flags of sl_deployment.wild. */
+enum {
+  SL_WILD_PATTERN = 1u,  /* model_name holds one '*': served for every name it matches */
+  SL_WILD_INFER = 2u,    /* litellm_params.model is a bare "*": the provider is inferred from
+                            the name per request (one deployment per provider, config_wild.c) */
+  SL_WILD_OWN_BASE = 4u, /* (load only) api_base was written, not the provider's default */
+  SL_WILD_OWN_KEY = 8u,  /* (load only) api_key was written, not read from the environment */
+};
+
 /* One model_list entry. */
 struct sl_deployment {
   char *model_name;      /* the group name clients ask for */
   char *model;           /* litellm_params.model as written, e.g. "openai/gpt-4o-mini" */
   char *provider;        /* "openai", "hosted_vllm", ... (prefix before '/'; "openai" if none) */
   const struct sl_provider *ops; /* its row in the adapter table (net/wire/provider.h) */
-  char *upstream_model;  /* model name sent upstream, e.g. "gpt-4o-mini" */
+  char *upstream_model;  /* model name sent upstream, e.g. "gpt-4o-mini"; a wildcard
+                            deployment's template ("*", "gpt-*": '*' is the matched part) */
+  unsigned wild;         /* SL_WILD_* flags (core/config/config_wild.c); 0: not a wildcard */
+  char *wild_name;       /* the pattern clients' names are matched against ("openai/\*", "*");
+                            NULL unless wild */
   char *api_base;        /* e.g. "https://api.openai.com/v1" (default per provider) */
   char *api_key;         /* may be NULL; os.environ/NAME already resolved */
   char *api_version;     /* azure: the api-version query parameter (default 2024-10-21) */

@@ -246,4 +246,10 @@ int sl_cfg_cloud_resolve(struct sl_cfg_ctx *c, struct sl_config *cfg);
 
 int sl_cfg_check_period(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path, const char *text);
 
+/* Wildcard deployments (config_wild.c): checks a deployment's '*'s (finish of a model_list
+ * entry), and turns each bare "*" deployment into one per provider with a key (before ids). */
+int sl_cfg_wild_check(struct sl_cfg_ctx *c, const char *path, yaml_node_t *name_node, yaml_node_t *params_node,
+                      struct sl_deployment *d);
+int sl_cfg_wild_expand(struct sl_cfg_ctx *c, struct sl_cfg_scratch *s);
+
 #endif

@@ -45,9 +45,12 @@ static int split_model(struct sl_cfg_ctx *c, yaml_node_t *at, const char *path,
   const char *m = d->model, *slash = strchr(m, '/');
   if (!*m || (slash && (slash == m || !slash[1])))
     return sl_cfg_fail(c, at, path, "expected 'provider/model' or a model name, got '%s'", m);
-  if (strchr(m, '*'))
-    return sl_cfg_fail(c, at, path, "wildcard models ('%s') are not supported yet; list each "
-                       "model as its own deployment", m);
+  if (strcmp(m, "*") == 0) { /* LiteLLM's bare "*": the provider comes from each name (config_wild.c) */
+    d->wild |= SL_WILD_INFER;
+    d->provider = strdup("openai");
+    d->upstream_model = strdup("*");
+    return d->provider && d->upstream_model ? 0 : -ENOMEM;
+  }
   d->provider = slash ? strndup(m, (size_t)(slash - m)) : strdup("openai");
   d->upstream_model = strdup(slash ? slash + 1 : m);
   return d->provider && d->upstream_model ? 0 : -ENOMEM;
@@ -143,6 +146,8 @@ static int finish_litellm_params(struct sl_cfg_ctx *c, const char *path, yaml_no
   if ((rc = sl_cfg_cloud_finish(c, path, map, seen[0], d))) /* Bedrock, Vertex AI: config_cloud.c */
     return rc;
   bool base_set = d->api_base != NULL;
+  if (d->wild & SL_WILD_INFER) /* what the per-provider copies keep (config_wild.c) */
+    d->wild |= (base_set ? SL_WILD_OWN_BASE : 0u) | (d->api_key && d->api_key[0] ? SL_WILD_OWN_KEY : 0u);
   if ((rc = set_api_base(c, pv, map, seen[1], path, d)))
     return rc;
   set_api_key_fallback(c, pv, base_set, map, path, d);
@@ -252,7 +257,8 @@ static int finish_deployment(struct sl_cfg_ctx *c, const char *path, yaml_node_t
     d->input_cost_per_token = ds->lp_in_cost;
   if (ds->lp_out_cost >= 0)
     d->output_cost_per_token = ds->lp_out_cost;
-  return check_region(c, path, map, ds);
+  int rc = sl_cfg_wild_check(c, path, seen[0] ? seen[0] : map, seen[1] ? seen[1] : map, d);
+  return rc ? rc : check_region(c, path, map, ds);
 }
 
 static const struct sl_cfg_key deployment_keys[] = {
@@ -547,6 +553,8 @@ static int finish_root(struct sl_cfg_ctx *c, const char *path, yaml_node_t *map,
     return sl_cfg_fail(c, map, "model_list",
                        "missing or empty; sluice has nothing to serve (add a deployment)");
   int rc = resolve_master_key(c, s);
+  if (rc == 0)
+    rc = sl_cfg_wild_expand(c, s); /* before ids: the copies get theirs */
   if (rc == 0)
     rc = assign_ids(c, s);
   if (rc == 0)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/config/config.h"
 #include "policy/duration.h"
@@ -23,6 +24,87 @@ const struct sl_group *sl_plan_group(const struct sl_plan *p, const char *name) 
   struct sl_plan_name key = {name, NULL};
   const struct sl_plan_name *f = bsearch(&key, p->names, p->nnames, sizeof *p->names, cmp_name);
   return f ? f->group : NULL;
+}
+
+static bool pattern_matches(const struct sl_plan_pattern *pt, const char *name, size_t n) {
+  return n >= pt->prefix + pt->suffix && strncmp(name, pt->pattern, pt->prefix) == 0 &&
+         memcmp(name + n - pt->suffix, pt->pattern + pt->prefix + 1, pt->suffix) == 0;
+}
+
+const struct sl_provider *sl_plan_wild_infer(const char *name, size_t *strip) {
+  *strip = 0;
+  const char *slash = strchr(name, '/');
+  if (slash && slash[1] && (size_t)(slash - name) < 64) {
+    char pv[64];
+    memcpy(pv, name, (size_t)(slash - name));
+    pv[slash - name] = 0;
+    const struct sl_provider *r = sl_provider_find(pv);
+    if (r) {
+      *strip = (size_t)(slash - name) + 1;
+      return r;
+    }
+  }
+  if (strncasecmp(name, "claude", 6) == 0) return sl_provider_find("anthropic");
+  if (strncasecmp(name, "gemini", 6) == 0) return sl_provider_find("gemini");
+  return sl_provider_find("openai");
+}
+
+/* A name a pattern may pass upstream: model names' characters only (it may end up in a
+ * path, Azure's, or a header), no "..", at most 256 bytes. */
+static bool wild_name_ok(const char *s, size_t n) {
+  if (!n || n > 256 || strstr(s, "..")) return false;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("-._:/@+", ch)))
+      return false;
+  }
+  return true;
+}
+
+const struct sl_group *sl_plan_match(const struct sl_plan *p, const char *name) {
+  if (!p || !name) return NULL;
+  size_t n = strlen(name);
+  if (!wild_name_ok(name, n)) return NULL;
+  for (size_t i = 0; i < p->npatterns; i++) {
+    const struct sl_plan_pattern *pt = &p->patterns[i];
+    if (!pattern_matches(pt, name, n) || n == pt->prefix + pt->suffix) continue; /* '*' matches 1+ bytes */
+    if (pt->infer) {
+      char part[512];
+      size_t k = n - pt->prefix - pt->suffix, strip;
+      if (k >= sizeof part) continue;
+      memcpy(part, name + pt->prefix, k);
+      part[k] = 0;
+      if (sl_plan_wild_infer(part, &strip) != pt->infer) continue;
+    }
+    return pt->group;
+  }
+  return NULL;
+}
+
+int sl_plan_wild_model(const struct sl_deployment *d, const char *name, char *out, size_t cap) {
+  if (!d->wild || !d->wild_name || !name) return -1;
+  const char *star = strchr(d->wild_name, '*');
+  struct sl_plan_pattern pt = {d->wild_name, (size_t)(star - d->wild_name), strlen(star + 1), NULL, NULL};
+  size_t n = strlen(name);
+  const char *part = name;
+  size_t k = n;
+  if (pattern_matches(&pt, name, n)) {
+    part = name + pt.prefix;
+    k = n - pt.prefix - pt.suffix;
+  }
+  const char *slash = memchr(part, '/', k);
+  if (slash && (size_t)(slash - part) + 1 < k && (size_t)(slash - part) < 64) { /* "<its own provider>/" is dropped */
+    char pv[64];
+    memcpy(pv, part, (size_t)(slash - part));
+    pv[slash - part] = 0;
+    if (d->ops && sl_provider_find(pv) == d->ops) {
+      k -= (size_t)(slash - part) + 1;
+      part = slash + 1;
+    }
+  }
+  const char *t = d->upstream_model, *ts = strchr(t, '*');
+  if (!ts) return snprintf(out, cap, "%s", t);
+  return snprintf(out, cap, "%.*s%.*s%s", (int)(ts - t), t, (int)k, part, ts + 1);
 }
 
 static struct sl_group *group_by_name(struct sl_plan *p, const char *name) {
@@ -98,6 +180,29 @@ static int build_names(struct sl_plan *p, const struct sl_config *c) {
     p->names[p->nnames++] = (struct sl_plan_name){c->aliases[i].alias, g};
   }
   qsort(p->names, p->nnames, sizeof *p->names, cmp_name);
+  return 0;
+}
+
+static int cmp_pattern(const void *a, const void *b) {
+  const struct sl_plan_pattern *x = a, *y = b;
+  if (x->prefix != y->prefix) return x->prefix > y->prefix ? -1 : 1;
+  return x->group->index < y->group->index ? -1 : x->group->index > y->group->index;
+}
+
+/* The wildcard groups, longest literal prefix first, then config order. */
+static int build_patterns(struct sl_plan *p, const struct sl_config *c) {
+  if (!(p->patterns = calloc(p->ngroups + 1, sizeof *p->patterns))) return -ENOMEM;
+  for (size_t i = 0; i < p->ngroups; i++) {
+    const struct sl_group *g = &p->groups[i];
+    if (!g->n || !(c->deployments[g->deps[0]].wild & SL_WILD_PATTERN)) continue;
+    const struct sl_deployment *d = &c->deployments[g->deps[0]];
+    const char *star = strchr(d->wild_name, '*');
+    struct sl_plan_pattern *pt = &p->patterns[p->npatterns++];
+    *pt = (struct sl_plan_pattern){d->wild_name, (size_t)(star - d->wild_name), strlen(star + 1), g, NULL};
+    for (size_t j = 0; j < g->n && !pt->infer; j++)
+      if (c->deployments[g->deps[j]].wild & SL_WILD_INFER) pt->infer = c->deployments[g->deps[j]].ops;
+  }
+  qsort(p->patterns, p->npatterns, sizeof *p->patterns, cmp_pattern);
   return 0;
 }
 
@@ -186,7 +291,8 @@ static int build_dep(struct sl_plan_dep *pd, const struct sl_deployment *d) {
   return 0;
 }
 
-/* GET /v1/models: groups in config order, then the aliases that are not hidden. */
+/* GET /v1/models: groups in config order, then the aliases that are not hidden, then the
+ * wildcard patterns. */
 static int build_models_json(struct sl_plan *p, const struct sl_config *c) {
   cJSON *root = cJSON_CreateObject(), *data = cJSON_CreateArray();
   if (!root || !data) {
@@ -196,10 +302,23 @@ static int build_models_json(struct sl_plan *p, const struct sl_config *c) {
   }
   cJSON_AddStringToObject(root, "object", "list");
   cJSON_AddItemToObject(root, "data", data);
-  for (size_t i = 0; i < p->ngroups + c->naliases; i++) {
-    if (i >= p->ngroups && c->aliases[i - p->ngroups].hidden) continue;
+  /* then each wildcard pattern once (a bare "*"'s per-provider copies share theirs) */
+  for (size_t i = 0; i < p->ngroups + c->naliases + p->ngroups; i++) {
+    if (i >= p->ngroups && i < p->ngroups + c->naliases && c->aliases[i - p->ngroups].hidden) continue;
+    const char *id = i < p->ngroups ? p->groups[i].name : i < p->ngroups + c->naliases ? c->aliases[i - p->ngroups].alias : NULL;
+    if (i < p->ngroups && p->groups[i].n && (c->deployments[p->groups[i].deps[0]].wild & SL_WILD_PATTERN)) continue;
+    if (!id) {
+      const struct sl_group *g = &p->groups[i - p->ngroups - c->naliases];
+      if (!g->n || !(c->deployments[g->deps[0]].wild & SL_WILD_PATTERN)) continue;
+      id = c->deployments[g->deps[0]].wild_name;
+      bool seen = false;
+      for (const struct sl_group *h = p->groups; h < g && !seen; h++)
+        seen = h->n && (c->deployments[h->deps[0]].wild & SL_WILD_PATTERN) &&
+               strcmp(c->deployments[h->deps[0]].wild_name, id) == 0;
+      if (seen) continue;
+    }
     cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "id", i < p->ngroups ? p->groups[i].name : c->aliases[i - p->ngroups].alias);
+    cJSON_AddStringToObject(m, "id", id);
     cJSON_AddStringToObject(m, "object", "model");
     cJSON_AddNumberToObject(m, "created", 1677610602);
     cJSON_AddStringToObject(m, "owned_by", "sluice");
@@ -223,6 +342,7 @@ int sl_plan_compile(const struct sl_config *c, struct sl_plan **out) {
   if (rc == 0) rc = build_groups(p, c);
   if (rc == 0) rc = build_routers(p, c);
   if (rc == 0) rc = build_names(p, c);
+  if (rc == 0) rc = build_patterns(p, c);
   for (size_t i = 0; rc == 0 && i < p->ngroups; i++) rc = build_fallbacks(p, c, &p->groups[i]);
   if (rc == 0 && !(p->deps = calloc(c->ndeployments ? c->ndeployments : 1, sizeof *p->deps))) rc = -ENOMEM;
   for (size_t i = 0; rc == 0 && i < c->ndeployments; i++) {
@@ -257,6 +377,7 @@ void sl_plan_free(struct sl_plan *p) {
   }
   free(p->deps);
   free(p->names);
+  free(p->patterns);
   cJSON_free(p->models_json);
   free(p);
 }

@@ -8,6 +8,8 @@
  *   with its group pointer: one binary search per request;
  * - per deployment: its provider adapter (net/wire/provider.h), wire format, the upstream
  *   path per route, the credential header, timeouts in ms, its price and its region;
+ * - patterns: the wildcard groups (model_name with a '*', core/config/config_wild.c), the
+ *   longest literal prefix first, then config order: tried after the exact names miss;
  * - the routing strategy as policy's enum, the gateway budget period in seconds, and the
  *   GET /v1/models body.
  * The one idea: the config says what the user wrote; the plan says what the workers do.
@@ -86,6 +88,15 @@ struct sl_plan_name {
   const struct sl_group *group;
 };
 
+/* A wildcard group: the names its pattern matches (and, for a bare "*" deployment's group,
+ * the names whose inferred provider is its own) are served by it. */
+struct sl_plan_pattern {
+  const char *pattern;            /* model_name as written, one '*' */
+  size_t prefix, suffix;          /* lengths of the literal text before and after the '*' */
+  const struct sl_group *group;
+  const struct sl_provider *infer; /* non-NULL: only names inferred to be this provider's */
+};
+
 struct sl_plan {
   struct sl_group *groups;
   size_t ngroups;
@@ -97,6 +108,8 @@ struct sl_plan {
   size_t nnames;
   enum sl_strategy strategy;
   int64_t budget_period_s; /* general_settings.budget_duration; 0: the budget never resets */
+  struct sl_plan_pattern *patterns; /* longest prefix first, then config order */
+  size_t npatterns;
   char *models_json;       /* GET /v1/models body (hidden aliases left out) */
   size_t models_json_len;
 };
@@ -108,5 +121,24 @@ void sl_plan_free(struct sl_plan *p);
 
 /* The group a client's model name means (a group name or an alias), or NULL. */
 const struct sl_group *sl_plan_group(const struct sl_plan *p, const char *name);
+
+/* The wildcard group whose pattern matches name, its '*' standing for at least one byte
+ * (tried after sl_plan_group misses: exact names and aliases win), or NULL. Names of other
+ * characters than letters, digits and "-._:/@+", with "..", or longer than 256 bytes match
+ * no pattern (the name may go into a path). */
+const struct sl_group *sl_plan_match(const struct sl_plan *p, const char *name);
+
+/* LiteLLM's provider inference for a bare "*" deployment: "<provider>/<model>" is that
+ * provider when the adapter table has it (*strip = its length plus the '/'), a name starting
+ * "claude" is anthropic's, "gemini" gemini's, anything else openai's (*strip 0). NULL only
+ * when the table lacks the row. */
+const struct sl_provider *sl_plan_wild_infer(const char *name, size_t *strip);
+
+/* The upstream model of wildcard deployment d for the client's model name: the part of name
+ * that d's pattern matched (the whole name when it does not match), without a leading
+ * "<provider>/" naming d's own provider, put in place of the '*' of d's upstream model.
+ * Written like snprintf (the length, -1 when d is not a wildcard). */
+struct sl_deployment;
+int sl_plan_wild_model(const struct sl_deployment *d, const char *name, char *out, size_t cap);
 
 #endif

@@ -367,6 +367,9 @@ int sl_xlate_resp_history(const cJSON *req, const char *resp, size_t len, struct
  * status -> the error body in the client's format, appended to out. Never fails except
  * -ENOMEM; a body that is not JSON becomes the message (cut at 1000 bytes). */
 int sl_xlate_error_body(enum sl_wire client, int status, const char *body, size_t len, struct sl_buf *out);
+/* Whether an error body is a JSON array (Gemini's OpenAI-compatible endpoint sends
+ * [{"error":{...}}]): such a body is rewritten even for a client of the same wire format. */
+bool sl_xlate_error_wrapped(const char *body, size_t len);
 /* An in-band stream error event in the client's format: OpenAI `data: {"error":{...}}`,
  * Anthropic `event: error` + `data: {"type":"error","error":{...}}`. type NULL: from the
  * status (0: server error); code (OpenAI's, may be NULL). */

@@ -12,6 +12,9 @@
 
 bool sl__xlate_err_read(const cJSON *root, struct sl__xlate_err *e) {
   memset(e, 0, sizeof *e);
+  /* Gemini's OpenAI-compatible endpoint wraps its error in a one-element array:
+   * [{"error":{"code":429,"message":"...","status":"RESOURCE_EXHAUSTED"}}] */
+  if (cJSON_IsArray(root) && cJSON_GetArraySize(root) == 1) root = cJSON_GetArrayItem(root, 0);
   if (!cJSON_IsObject(root)) return false;
   const cJSON *err = sl__xlate_get(root, "error");
   if (cJSON_IsObject(err)) { /* OpenAI {"error":{...}}, Anthropic {"type":"error","error":{...}} */
@@ -91,6 +94,11 @@ int sl_xlate_error_body(enum sl_wire client, int status, const char *body, size_
   sl__xlate_err_write(client, status, &e, out);
   cJSON_Delete(root);
   return out->oom ? -ENOMEM : 0;
+}
+
+bool sl_xlate_error_wrapped(const char *body, size_t len) {
+  while (len && (*body == ' ' || *body == '\n' || *body == '\r' || *body == '\t')) body++, len--;
+  return len && *body == '[';
 }
 
 /* Responses: the documented fields (code, message, param) and, nested, the same error

@@ -575,9 +575,8 @@ static const struct err_case provider_errors[] = {
      "server as openai/ with api_base); if "
      "'meta-llama/Llama-3-8B' is the model name your server expects, write "
      "'openai/meta-llama/Llama-3-8B'"},
-    {"openai/*",
-     "t.yaml:8: model_list[2].litellm_params.model: wildcard models ('openai/*') are not "
-     "supported yet"},
+    {"openai/*", /* a wildcard model needs a wildcard model_name (test_config_plan.c: wildcards) */
+     "t.yaml:8: model_list[2].litellm_params.model: 'openai/*' has a '*' but model_name 'c' has none"},
     {"hosted_vllm/qwen",
      "t.yaml:8: model_list[2].litellm_params.api_base: missing; provider 'hosted_vllm' needs "
      "api_base"},

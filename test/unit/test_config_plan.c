@@ -271,5 +271,81 @@ static void regions(void) {
   CHECK(c == NULL && strstr(err, "general_settings.preferred_regions[1]: expected a region name"));
 }
 
+/* Wildcard deployments: patterns after exact names (longest literal prefix first), a bare "*"
+ * copied once per provider with a key, and the upstream model each name means. */
+static void wildcards(void) {
+  char err[512];
+  unsetenv("OPENAI_API_KEY");
+  unsetenv("ANTHROPIC_API_KEY");
+  setenv("GEMINI_API_KEY", "g-key", 1);
+  struct sl_config *c = NULL;
+  const char *yaml = "model_list:\n"
+                     "  - model_name: 'openai/*'\n    litellm_params: {model: 'openai/*', api_base: 'http://127.0.0.1:9/v1'}\n"
+                     "  - model_name: openai/gpt-4o\n    litellm_params: {model: openai/gpt-4o, api_base: 'http://127.0.0.1:9/v1'}\n"
+                     "  - model_name: 'gpt-*'\n    litellm_params: {model: 'azure/dep-*', api_base: 'https://x.example', api_key: k}\n"
+                     "  - model_name: '*'\n    litellm_params: {model: '*'}\n"
+                     "    model_info: {id: any}\n";
+  int rc = sl_config_load_string(yaml, strlen(yaml), "p.yaml", NULL, NULL, &c, err, sizeof err);
+  unsetenv("GEMINI_API_KEY");
+  CHECK(rc == 0 && c);
+  if (!c) {
+    fprintf(stderr, "  %s\n", err);
+    return;
+  }
+  const struct sl_plan *p = c->plan;
+  CHECK(c->ndeployments == 5); /* the bare '*' and its gemini copy (no other key is set) */
+  CHECK_STR(c->deployments[4].model_name, "*@gemini");
+  CHECK_STR(c->deployments[4].id, "any@gemini");
+  CHECK_STR(c->deployments[4].api_key, "g-key");
+  CHECK_STR(c->deployments[4].host, "generativelanguage.googleapis.com");
+  CHECK(c->deployments[3].ops == sl_provider_find("openai") && c->deployments[4].ops == sl_provider_find("gemini"));
+  const struct sl_group *oa = sl_plan_group(p, "openai/*"), *exact = sl_plan_group(p, "openai/gpt-4o"),
+                        *gpt = sl_plan_group(p, "gpt-*"), *any = sl_plan_group(p, "*"), *gem = sl_plan_group(p, "*@gemini");
+  CHECK(oa && exact && gpt && any && gem);
+  CHECK(p->npatterns == 4 && p->patterns[0].group == oa && p->patterns[1].group == gpt); /* longest prefix first */
+  CHECK(sl_plan_match(p, "openai/gpt-4o-mini") == oa);
+  CHECK(sl_plan_group(p, "openai/gpt-4o") == exact); /* the exact name is looked up first */
+  CHECK(sl_plan_match(p, "gpt-4.1") == gpt);         /* "gpt-" is longer than "" */
+  CHECK(sl_plan_match(p, "o3") == any);
+  CHECK(sl_plan_match(p, "gemini-2.5-flash") == gem);
+  CHECK(sl_plan_match(p, "gemini/gemini-2.0-flash") == gem);
+  CHECK(sl_plan_match(p, "claude-3-5-haiku") == NULL); /* anthropic inferred, and no copy has its key */
+  CHECK(sl_plan_match(p, "anthropic/claude-3-5-haiku") == NULL);
+  CHECK(sl_plan_match(p, "bad name") == NULL && sl_plan_match(p, "openai/../x") == NULL);
+  CHECK(sl_plan_match(p, "") == NULL);
+  char m[128];
+  CHECK(sl_plan_match(p, "gpt-") == any); /* "gpt-*" needs a byte for its '*'; the bare '*' takes it */
+  CHECK(sl_plan_match(p, "openai/") == any);
+  CHECK(sl_plan_wild_model(&c->deployments[3], "openai/", m, sizeof m) > 0 && !strcmp(m, "openai/"));
+  CHECK(sl_plan_wild_model(&c->deployments[0], "openai/gpt-4o-mini", m, sizeof m) == 11 && !strcmp(m, "gpt-4o-mini"));
+  CHECK(sl_plan_wild_model(&c->deployments[2], "gpt-4.1", m, sizeof m) > 0 && !strcmp(m, "dep-4.1"));
+  CHECK(sl_plan_wild_model(&c->deployments[3], "openai/o3", m, sizeof m) > 0 && !strcmp(m, "o3"));
+  CHECK(sl_plan_wild_model(&c->deployments[3], "o3", m, sizeof m) > 0 && !strcmp(m, "o3"));
+  CHECK(sl_plan_wild_model(&c->deployments[4], "gemini/gemini-2.0-flash", m, sizeof m) > 0 &&
+        !strcmp(m, "gemini-2.0-flash"));
+  CHECK(sl_plan_wild_model(&c->deployments[1], "openai/gpt-4o", m, sizeof m) == -1); /* not a wildcard */
+  size_t strip;
+  CHECK(sl_plan_wild_infer("claude-sonnet-4", &strip) == sl_provider_find("anthropic") && strip == 0);
+  CHECK(sl_plan_wild_infer("groq/llama3", &strip) == sl_provider_find("groq") && strip == 5);
+  CHECK(sl_plan_wild_infer("meta-llama/Llama-3", &strip) == sl_provider_find("openai") && strip == 0);
+  /* /v1/models: the concrete groups, then each pattern once (not the per-provider copies) */
+  CHECK(strstr(p->models_json, "\"id\":\"openai/gpt-4o\"") && strstr(p->models_json, "\"id\":\"openai/*\""));
+  CHECK(strstr(p->models_json, "\"id\":\"*\"") && !strstr(p->models_json, "*@gemini"));
+  CHECK(strstr(p->models_json, "openai/gpt-4o") < strstr(p->models_json, "openai/*"));
+  /* the Azure path of a wildcard holds '*' until the request fills it */
+  CHECK(strstr(p->deps[2].path[SL_PROV_CHAT], "/openai/deployments/dep-*/chat/completions"));
+  sl_config_free(c);
+  c = load("model_list:\n" DEP("'a*b*'", "'openai/*'"), err, sizeof err);
+  CHECK(c == NULL && strstr(err, "model_list[0].model_name: 'a*b*' has more than one '*'"));
+  c = load("model_list:\n" DEP("x", "'openai/*'"), err, sizeof err);
+  CHECK(c == NULL && strstr(err, "model_list[0].litellm_params.model: 'openai/*' has a '*' but model_name 'x' has none"));
+  c = load("model_list:\n" DEP("'x-*'", "'openai/*-*'"), err, sizeof err);
+  CHECK(c == NULL && strstr(err, "litellm_params.model: 'openai/*-*' has more than one '*'"));
+  c = load("model_list:\n" DEP("'x-*'", "openai/fixed"), err, sizeof err); /* every match to one model */
+  CHECK(c && sl_plan_match(c->plan, "x-1") == sl_plan_group(c->plan, "x-*"));
+  if (c && sl_plan_wild_model(&c->deployments[0], "x-1", m, sizeof m) > 0) CHECK_STR(m, "fixed");
+  sl_config_free(c);
+}
+
 CHECK_MAIN(T(groups_and_names), T(fallbacks_per_kind), T(fallbacks_cap), T(strategies), T(deployments),
-           T(budget_period), T(regions))
+           T(budget_period), T(regions), T(wildcards))

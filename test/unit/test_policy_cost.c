@@ -115,7 +115,7 @@ static void table_sanity(void) {
   /* the date: YYYY-MM-DD */
   const char *d = SL_PRICES_CHECKED;
   CHECK(strlen(d) == 10 && d[4] == '-' && d[7] == '-' && isdigit((unsigned char)d[0]));
-  int openai = 0, anthropic = 0, gemini = 0;
+  int openai = 0, anthropic = 0, gemini = 0, bedrock = 0, vertex = 0;
   for (size_t i = 0; i < n; i++) {
     const struct sl_price_entry *e = sl_prices_at(i);
     const struct sl_price *p = &e->price;
@@ -128,7 +128,7 @@ static void table_sanity(void) {
     /* per-million prices with at most 5 decimals: whole tens of pico-USD per token (a
      * conversion that lost precision would give ...9999) */
     CHECK(in % 10 == 0 && out % 10 == 0);
-    if (strncmp(e->model, "text-embedding", 14) == 0)
+    if (strncmp(e->model, "text-embedding", 14) == 0 || strstr(e->model, ".titan-embed") || strstr(e->model, ".embed-"))
       CHECK(out == 0);
     else
       CHECK(out >= in); /* output never cheaper than input for these models */
@@ -136,8 +136,9 @@ static void table_sanity(void) {
       int64_t cr = sl_policy_price_pico(p->cache_read);
       CHECK(cr > 0 && cr < in && cr % 10 == 0);
     }
-    if (!strcmp(e->provider, "anthropic")) {
-      anthropic++;
+    if (!strcmp(e->provider, "anthropic") || (!strcmp(e->provider, "bedrock") && !strncmp(e->model, "anthropic.", 10))) {
+      anthropic += !strcmp(e->provider, "anthropic");
+      bedrock += !strcmp(e->provider, "bedrock");
       /* reads 0.1x, 5-minute writes 1.25x; Claude 3 Haiku is listed rounded (0.03, 0.30) */
       CHECK(p->has_cache_read && p->has_cache_write);
       if (strcmp(e->model, "claude-3-haiku") != 0) {
@@ -148,9 +149,12 @@ static void table_sanity(void) {
       CHECK(!p->has_cache_write);
       openai += !strcmp(e->provider, "openai");
       gemini += !strcmp(e->provider, "gemini");
+      bedrock += !strcmp(e->provider, "bedrock");
+      vertex += !strcmp(e->provider, "vertex_ai");
     }
   }
-  CHECK(openai >= 20 && anthropic >= 10 && gemini >= 8 && openai + anthropic + gemini == (int)n);
+  CHECK(openai >= 20 && anthropic >= 10 && gemini >= 8 && bedrock >= 13 && vertex >= 2 &&
+        openai + anthropic + gemini + bedrock + vertex == (int)n);
 }
 
 static const char *match(const char *model) {
@@ -222,6 +226,38 @@ static void lookup_rules(void) {
   CHECK_STR(match("azure/my-deployment"), "(none)");
   CHECK_STR(match("openai/"), "(none)");
   CHECK(sl_prices_lookup(NULL) == NULL);
+  /* Bedrock model ids (as sluice sends them: "bedrock/", "bedrock/converse/", "bedrock/invoke/"
+   * dropped) and cross-region inference profiles; Vertex names */
+  CHECK_STR(match("anthropic.claude-3-5-sonnet-20240620-v1:0"), "anthropic.claude-3-5-sonnet");
+  CHECK_STR(match("anthropic.claude-3-5-sonnet-20241022-v2:0"), "anthropic.claude-3-5-sonnet");
+  CHECK_STR(match("bedrock/anthropic.claude-3-5-haiku-20241022-v1:0"), "anthropic.claude-3-5-haiku");
+  CHECK_STR(match("bedrock/converse/anthropic.claude-3-haiku-20240307-v1:0"), "anthropic.claude-3-haiku");
+  CHECK_STR(match("bedrock/invoke/anthropic.claude-sonnet-4-20250514-v1:0"), "anthropic.claude-sonnet-4");
+  CHECK_STR(match("us.anthropic.claude-sonnet-4-20250514-v1:0"), "anthropic.claude-sonnet-4");
+  CHECK_STR(match("bedrock/eu.anthropic.claude-3-5-sonnet-20240620-v1:0"), "anthropic.claude-3-5-sonnet");
+  CHECK_STR(match("apac.anthropic.claude-3-haiku-20240307-v1:0"), "anthropic.claude-3-haiku");
+  CHECK_STR(match("amazon.nova-micro-v1:0"), "amazon.nova-micro");
+  CHECK_STR(match("us.amazon.nova-lite-v1:0"), "amazon.nova-lite");
+  CHECK_STR(match("bedrock/converse/amazon.nova-pro-v1:0"), "amazon.nova-pro");
+  CHECK_STR(match("meta.llama3-1-8b-instruct-v1:0"), "meta.llama3-1-8b-instruct");
+  CHECK_STR(match("us.meta.llama3-1-70b-instruct-v1:0"), "meta.llama3-1-70b-instruct");
+  CHECK_STR(match("mistral.mistral-large-2407-v1:0"), "mistral.mistral-large-2407");
+  CHECK_STR(match("amazon.titan-embed-text-v2:0"), "amazon.titan-embed-text-v2");
+  CHECK_STR(match("cohere.embed-english-v3"), "cohere.embed-english-v3");
+  CHECK_STR(match("cohere.embed-multilingual-v3"), "cohere.embed-multilingual-v3");
+  CHECK_STR(match("anthropic.claude-sonnet-4-5-20250929-v1:0"), "(none)"); /* not sonnet-4 */
+  CHECK_STR(match("amazon.titan-embed-text-v1"), "(none)");
+  CHECK_STR(match("mistral.mistral-large-2402-v1:0"), "(none)");
+  CHECK_STR(match("us.gpt-4o"), "(none)"); /* a profile prefix only before a dotted Bedrock id */
+  CHECK_STR(match("vertex_ai/claude-sonnet-4@20250514"), "claude-sonnet-4");
+  CHECK_STR(match("claude-3-5-haiku@20241022"), "claude-3-5-haiku@20241022"); /* Vertex's own */
+  CHECK_STR(match("vertex_ai/text-embedding-005"), "text-embedding-005");
+  CHECK_STR(match("vertex_ai/gemini-2.0-flash-lite"), "gemini-2.0-flash-lite");
+  CHECK_STR(match("google/gemini-2.5-flash"), "gemini-2.5-flash");
+  const struct sl_price_entry *b = sl_prices_lookup("bedrock/us.anthropic.claude-3-5-haiku-20241022-v1:0");
+  CHECK(b && sl_policy_cost_micro(1000000, 1000000, 0, &b->price) == 800000 + 4000000);
+  b = sl_prices_lookup("amazon.nova-micro-v1:0");
+  CHECK(b && sl_policy_cost_micro(1000000, 1000000, 0, &b->price) == 35000 + 140000);
   /* the looked-up prices are the right ones */
   const struct sl_price_entry *e = sl_prices_lookup("gpt-4o-mini-2024-07-18");
   CHECK(e && sl_policy_cost_micro(1000000, 1000000, 0, &e->price) == 150000 + 600000);

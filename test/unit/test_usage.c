@@ -516,7 +516,32 @@ static void inject(void) {
   CHECK(ask("{\"stream\":true,\"x\":[}", &sp) == -EINVAL);
 }
 
+/* Gemini's OpenAI-compatible stream (gemini/ deployments): usage comes only when
+ * stream_options.include_usage is asked (sluice asks for every OpenAI-wire deployment,
+ * request.c), on the last content chunk after "object"; captured, and cut when sluice asked. */
+static void gemini_stream(void) {
+  const char *in =
+      "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\",\"role\":\"assistant\"},\"index\":0}],\"created\":1,"
+      "\"id\":\"g1\",\"model\":\"gemini-2.5-flash\",\"object\":\"chat.completion.chunk\"}\r\n\r\n"
+      "data: {\"choices\":[{\"delta\":{\"content\":\"lo\",\"role\":\"assistant\"},\"finish_reason\":\"stop\",\"index\":0}],"
+      "\"created\":1,\"id\":\"g1\",\"model\":\"gemini-2.5-flash\",\"object\":\"chat.completion.chunk\","
+      "\"usage\":{\"completion_tokens\":2,\"prompt_tokens\":7,\"total_tokens\":9}}\r\n\r\n"
+      "data: [DONE]\r\n\r\n";
+  struct sl_usage_filter f;
+  char *out = run(in, strlen(in), SL_USAGE_STRIP, 0, 0, &f);
+  struct sl_usage u;
+  CHECK(sl_usage_filter_usage(&f, &u) == 0 && u.prompt_tokens == 7 && u.completion_tokens == 2);
+  CHECK(!strstr(out, "usage") && strstr(out, "\"lo\"") && strstr(out, "[DONE]") && f.dropped == 0);
+  CHECK(f.out_chars == 5 && f.out_deltas == 2);
+  free(out);
+  /* the ask for such a request: stream_options spliced into the client's body */
+  const char *req = "{\"model\":\"gemini/gemini-2.5-flash\",\"stream\":true,\"messages\":[]}";
+  struct sl_usage_splice sp;
+  CHECK(sl_usage_inject_stream_options(req, strlen(req), &sp) == SL_USAGE_ASK_SPLICE && sp.text &&
+        strstr(sp.text, "include_usage"));
+}
+
 CHECK_MAIN(T(openai_body), T(anthropic_body), T(body_errors), T(strip_gives_the_stream_without_usage),
            T(observe_is_identity), T(strip_matches_replayer), T(azure_comments_done), T(line_endings),
            T(usage_on_content_chunk), T(multiline_and_unterminated), T(oversized_event), T(anthropic_stream),
-           T(text_counting), T(responses_stream), T(inject))
+           T(text_counting), T(responses_stream), T(inject), T(gemini_stream))

@@ -107,5 +107,35 @@ static void stream_error_events(void) {
   sl_buf_free(&b);
 }
 
+/* Gemini's OpenAI-compatible endpoint: [{"error":{"code":429,"message":...,"status":...}}]
+ * becomes an OpenAI error object, or Anthropic's shape; only a one-element array is unwrapped. */
+static void gemini_array_errors(void) {
+  const char *in = "[{\n  \"error\": {\n    \"code\": 429,\n    \"message\": \"Resource has been exhausted "
+                   "(e.g. check quota).\",\n    \"status\": \"RESOURCE_EXHAUSTED\"\n  }\n}\n]";
+  CHECK(sl_xlate_error_wrapped(in, strlen(in)));
+  CHECK(sl_xlate_error_wrapped(" \n[1]", 5));
+  CHECK(!sl_xlate_error_wrapped("{\"error\":{}}", 12) && !sl_xlate_error_wrapped("", 0) && !sl_xlate_error_wrapped("  ", 2));
+  cJSON *j = body(SL_WIRE_OPENAI, 429, in, strlen(in));
+  CHECK_STR(get(j, "error", "message"), "Resource has been exhausted (e.g. check quota).");
+  CHECK_STR(get(j, "error", "type"), "rate_limit_error");
+  CHECK(cJSON_IsObject(j) && !cJSON_IsArray(j));
+  cJSON_Delete(j);
+  j = body(SL_WIRE_ANTHROPIC, 429, in, strlen(in));
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "type")), "error");
+  CHECK_STR(get(j, "error", "type"), "rate_limit_error");
+  CHECK_STR(get(j, "error", "message"), "Resource has been exhausted (e.g. check quota).");
+  cJSON_Delete(j);
+  const char *bad = "[{\"error\":{\"code\":400,\"message\":\"API key not valid\",\"status\":\"INVALID_ARGUMENT\"}}]";
+  j = body(SL_WIRE_OPENAI, 400, bad, strlen(bad));
+  CHECK_STR(get(j, "error", "message"), "API key not valid");
+  CHECK_STR(get(j, "error", "type"), "invalid_request_error");
+  cJSON_Delete(j);
+  /* two elements: not an error object sluice can read; the text itself is the message */
+  const char *two = "[{\"error\":{\"message\":\"a\"}},{\"error\":{\"message\":\"b\"}}]";
+  j = body(SL_WIRE_OPENAI, 500, two, strlen(two));
+  CHECK_STR(get(j, "error", "message"), two);
+  cJSON_Delete(j);
+}
+
 CHECK_MAIN(T(type_table), T(any_body_gives_a_well_formed_error), T(long_raw_body_cut_on_a_character),
-           T(keeps_openai_code_and_param), T(stream_error_events))
+           T(keeps_openai_code_and_param), T(stream_error_events), T(gemini_array_errors))
