@@ -25,9 +25,12 @@
 #include "net/wire/gcp_sa.h"
 #include "net/wire/jwt.h"
 
-#define TICK_MS 1000
-#define POLL_MS 10
+#define TICK_MS             1000
+#define POLL_MS             10
 #define EXCHANGE_TIMEOUT_MS 15000
+static uint64_t g_timeout_ms = EXCHANGE_TIMEOUT_MS;
+
+void sl_gcp_tokens_set_timeout(uint64_t ms) { g_timeout_ms = ms ? ms : EXCHANGE_TIMEOUT_MS; }
 #define MAX_ANSWER (64u << 10)
 
 /* ---- the slot's pure logic ---- */
@@ -40,8 +43,7 @@ void sl_gcp_slot_write(struct sl_gcp_slot *s, const struct sl_gcp_tok *t) {
      * after a while: its half write is rewritten whole here. */
     if (!(q & 1) || ++spins > 100000) {
       unsigned want = (q & 1) ? q + 2 : q + 1;
-      if (atomic_compare_exchange_weak_explicit(&s->seq, &q, want, memory_order_acquire, memory_order_relaxed))
-        break;
+      if (atomic_compare_exchange_weak_explicit(&s->seq, &q, want, memory_order_acquire, memory_order_relaxed)) break;
     } else if (spins % 64 == 0) {
       sched_yield();
     }
@@ -149,7 +151,8 @@ int sl_gcp_parse_token_answer(int status, const char *body, size_t n, char *tok,
     const cJSON *e = o ? cJSON_GetObjectItemCaseSensitive(o, "error") : NULL;
     const cJSON *d = o ? cJSON_GetObjectItemCaseSensitive(o, "error_description") : NULL;
     char es[128] = "", ds[256] = "";
-    if (cJSON_IsString(e)) printable(es, sizeof es, e->valuestring, strlen(e->valuestring));
+    if (cJSON_IsString(e))
+      printable(es, sizeof es, e->valuestring, strlen(e->valuestring));
     else if (cJSON_IsObject(e)) { /* some Google endpoints: {"error":{"message","status"}} */
       const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
       const cJSON *st = cJSON_GetObjectItemCaseSensitive(e, "status");
@@ -157,9 +160,12 @@ int sl_gcp_parse_token_answer(int status, const char *body, size_t n, char *tok,
       if (cJSON_IsString(m)) printable(ds, sizeof ds, m->valuestring, strlen(m->valuestring));
     }
     if (cJSON_IsString(d)) printable(ds, sizeof ds, d->valuestring, strlen(d->valuestring));
-    if (es[0] && ds[0]) snprintf(msg, msglen, "token endpoint answered %d: %s: %s", status, es, ds);
-    else if (es[0] || ds[0]) snprintf(msg, msglen, "token endpoint answered %d: %s", status, es[0] ? es : ds);
-    else snprintf(msg, msglen, "token endpoint answered %d", status);
+    if (es[0] && ds[0])
+      snprintf(msg, msglen, "token endpoint answered %d: %s: %s", status, es, ds);
+    else if (es[0] || ds[0])
+      snprintf(msg, msglen, "token endpoint answered %d: %s", status, es[0] ? es : ds);
+    else
+      snprintf(msg, msglen, "token endpoint answered %d", status);
     goto out;
   }
   if (!cJSON_IsObject(o)) {
@@ -233,6 +239,9 @@ int sl_gcp_tokens_init(const struct sl_config *cfg, char *err, size_t errlen) {
     }
     g_slots = p; /* kept for the master's life: reloads reuse the slots of unchanged keys */
   }
+  /* Room first: a config that does not fit takes no slot at all. */
+  unsigned free_slots = 0, need = 0;
+  for (unsigned k = 0; k < SL_GCP_SLOTS; k++) free_slots += !atomic_load(&g_slots[k].in_use);
   for (size_t i = 0; i < cfg->ngcp_creds; i++) {
     const struct sl_gcp_sa *sa = &cfg->gcp_creds[i];
     const char *kid = sa->private_key_id ? sa->private_key_id : "";
@@ -240,17 +249,26 @@ int sl_gcp_tokens_init(const struct sl_config *cfg, char *err, size_t errlen) {
       snprintf(err, errlen, "service account %.80s: client_email or private_key_id too long", sa->client_email);
       return -EINVAL;
     }
+    bool dup = slot_find(sa) != NULL;
+    for (size_t j = 0; j < i && !dup; j++) /* the same key twice in one config: one slot */
+      dup = !strcmp(cfg->gcp_creds[j].client_email, sa->client_email) &&
+            !strcmp(cfg->gcp_creds[j].private_key_id ? cfg->gcp_creds[j].private_key_id : "", kid);
+    need += !dup;
+  }
+  if (need > free_slots) {
+    snprintf(err, errlen, "more than %d distinct Vertex AI service accounts since start (restart to reset)",
+             SL_GCP_SLOTS);
+    return -ENOSPC;
+  }
+  for (size_t i = 0; i < cfg->ngcp_creds; i++) {
+    const struct sl_gcp_sa *sa = &cfg->gcp_creds[i];
     if (slot_find(sa)) continue;
     unsigned k = 0;
     while (k < SL_GCP_SLOTS && atomic_load(&g_slots[k].in_use)) k++;
-    if (k == SL_GCP_SLOTS) {
-      snprintf(err, errlen, "more than %d distinct Vertex AI service accounts since start (restart to reset)",
-               SL_GCP_SLOTS);
-      return -ENOSPC;
-    }
+    if (k == SL_GCP_SLOTS) return -ENOSPC; /* (counted above: never) */
     struct sl_gcp_slot *s = &g_slots[k];
     snprintf(s->client_email, sizeof s->client_email, "%s", sa->client_email);
-    snprintf(s->private_key_id, sizeof s->private_key_id, "%s", kid);
+    snprintf(s->private_key_id, sizeof s->private_key_id, "%s", sa->private_key_id ? sa->private_key_id : "");
     atomic_store(&s->in_use, 1);
   }
   return 0;
@@ -271,6 +289,7 @@ struct cred {
   int status;
   bool too_big;
   struct sl_buf form, answer;
+  int wstate; /* check_waiters' scratch */
 };
 
 struct gcp_state {
@@ -278,10 +297,8 @@ struct gcp_state {
   uv_timer_t timer;
   uint64_t timer_every;
   struct sl_gcp_waiter head; /* a ring: head.next is the first waiter */
-  size_t nwaiters;
   struct cred *creds;
   size_t n;
-  struct sl_tls_ctx *own_tls;
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
   bool drbg_ok;
@@ -291,9 +308,12 @@ static struct gcp_state *g_w; /* this worker's (one worker per process) */
 
 static int parse_uri(struct cred *c, const char *uri) {
   const char *p;
-  if (!strncmp(uri, "https://", 8)) c->tls = true, c->port = 443, p = uri + 8;
-  else if (!strncmp(uri, "http://", 7)) c->tls = false, c->port = 80, p = uri + 7;
-  else return -EINVAL;
+  if (!strncmp(uri, "https://", 8))
+    c->tls = true, c->port = 443, p = uri + 8;
+  else if (!strncmp(uri, "http://", 7))
+    c->tls = false, c->port = 80, p = uri + 7;
+  else
+    return -EINVAL;
   const char *hs = p, *he;
   if (*p == '[') {
     hs = p + 1;
@@ -317,40 +337,71 @@ static int parse_uri(struct cred *c, const char *uri) {
   const char *path = *p == '/' ? p : "/";
   size_t pl = strcspn(path, "#");
   if (!(c->path = malloc(pl + (*p == '?' ? 2 : 1)))) return -ENOMEM;
-  if (*p == '?') snprintf(c->path, pl + 2, "/%.*s", (int)pl, p);
-  else snprintf(c->path, pl + 1, "%.*s", (int)pl, path);
+  if (*p == '?')
+    snprintf(c->path, pl + 2, "/%.*s", (int)pl, p);
+  else
+    snprintf(c->path, pl + 1, "%.*s", (int)pl, path);
   return 0;
 }
 
 static void on_tick(uv_timer_t *h);
 
 static void arm(struct gcp_state *g) {
-  uint64_t every = g->nwaiters ? POLL_MS : TICK_MS;
+  if (uv_is_closing((uv_handle_t *)&g->timer)) return;
+  uint64_t every = g->head.next != &g->head ? POLL_MS : TICK_MS;
   if (every == g->timer_every) return;
   g->timer_every = every;
   uv_timer_start(&g->timer, on_tick, every == POLL_MS ? 0 : every, every);
 }
 
-/* Calls back the waiters whose credential has a token or just failed. */
-static void check_waiters(struct gcp_state *g, uint64_t now) {
+/* Waiters' answer for credential i at now: 0 a token, -EIO the exchange failed (backing
+ * off), -ENOENT no such credential, 1 still waiting. */
+static int cred_state(struct gcp_state *g, unsigned i, uint64_t now) {
   static struct sl_gcp_tok t;
+  if (i >= g->n || !g->creds[i].slot) return -ENOENT;
+  struct sl_gcp_slot *s = g->creds[i].slot;
+  if (!sl_gcp_slot_read(s, &t) && sl_gcp_token_valid(t.expires_ms, now)) return 0;
+  if (atomic_load(&s->failures) && now < atomic_load(&s->next_try_ms)) return -EIO;
+  return 1;
+}
+
+/* Calls back the waiters whose credential has a token or just failed. The ready ones move
+ * to a ring of their own first, so that a callback may cancel (and free) any other waiter,
+ * or stop the worker, while the rest are answered. */
+static void check_waiters(struct gcp_state *g, uint64_t now) {
+  if (g->head.next == &g->head) {
+    arm(g);
+    return;
+  }
+  for (size_t i = 0; i < g->n; i++) g->creds[i].wstate = 2; /* not looked at yet */
+  struct sl_gcp_waiter ready = {.next = &ready, .prev = &ready};
   struct sl_gcp_waiter *wt = g->head.next;
   while (wt != &g->head) {
     struct sl_gcp_waiter *nx = wt->next;
-    int rc = 1;
-    if (wt->cred >= g->n || !g->creds[wt->cred].slot) rc = -ENOENT;
+    int rc;
+    if (wt->cred >= g->n)
+      rc = -ENOENT;
     else {
       struct cred *c = &g->creds[wt->cred];
-      if (!sl_gcp_slot_read(c->slot, &t) && sl_gcp_token_valid(t.expires_ms, now)) rc = 0;
-      else if (atomic_load(&c->slot->failures) && now < atomic_load(&c->slot->next_try_ms)) rc = -EIO;
+      if (c->wstate == 2) c->wstate = cred_state(g, wt->cred, now);
+      rc = c->wstate;
     }
     if (rc <= 0) {
       sl_gcp_token_cancel(wt);
-      wt->cb(wt, rc);
+      wt->rc = rc;
+      wt->prev = ready.prev;
+      wt->next = &ready;
+      ((struct sl_gcp_waiter *)ready.prev)->next = wt;
+      ready.prev = wt;
     }
     wt = nx;
   }
-  arm(g);
+  while (ready.next != &ready) {
+    wt = ready.next;
+    sl_gcp_token_cancel(wt);
+    wt->cb(wt, wt->rc);
+  }
+  if (g_w == g) arm(g);
 }
 
 static void exchange_end(struct gcp_state *g, struct cred *c, bool ok, int status, const char *msg) {
@@ -358,11 +409,13 @@ static void exchange_end(struct gcp_state *g, struct cred *c, bool ok, int statu
   c->up = NULL;
   if (!ok) {
     sl_gcp_slot_fail(c->slot, status, msg, now);
-    struct sl_buf e = {0};
+    struct sl_buf e = {0}, who = {0};
     sl_buf_json_escape(&e, msg, strlen(msg));
-    sl_log(SL_LOG_WARN, "vertex token exchange failed", "\"worker\":%u,\"credential\":\"%s\",\"error\":\"%.*s\"",
-           g->w->index, c->slot->client_email, (int)e.n, e.p ? e.p : "");
+    sl_buf_json_escape(&who, c->slot->client_email, strlen(c->slot->client_email));
+    sl_log(SL_LOG_WARN, "vertex token exchange failed", "\"worker\":%u,\"credential\":\"%.*s\",\"error\":\"%.*s\"",
+           g->w->index, (int)who.n, who.p ? who.p : "", (int)e.n, e.p ? e.p : "");
     sl_buf_free(&e);
+    sl_buf_free(&who);
   }
   sl_gcp_lease_release(c->slot, c->claim);
   c->claim = 0;
@@ -376,8 +429,10 @@ static void up_head(void *ud, int status, const struct sl_header *h, size_t n) {
 }
 static void up_body(void *ud, const char *p, size_t n) {
   struct cred *c = ud;
-  if (c->answer.n + n > MAX_ANSWER) c->too_big = true;
-  else sl_buf_append(&c->answer, p, n);
+  if (c->answer.n + n > MAX_ANSWER)
+    c->too_big = true;
+  else
+    sl_buf_append(&c->answer, p, n);
 }
 static void up_done(void *ud) {
   struct cred *c = ud;
@@ -387,12 +442,14 @@ static void up_done(void *ud) {
   size_t len = 0;
   uint64_t exp = 0;
   int rc = -EIO;
-  if (c->too_big || c->answer.oom) snprintf(msg, sizeof msg, "token endpoint answered %d with a body too large", c->status);
-  else rc = sl_gcp_parse_token_answer(c->status, c->answer.p, c->answer.n, tok, sizeof tok, &len, &exp, msg, sizeof msg);
+  if (c->too_big || c->answer.oom)
+    snprintf(msg, sizeof msg, "token endpoint answered %d with a body too large", c->status);
+  else
+    rc = sl_gcp_parse_token_answer(c->status, c->answer.p, c->answer.n, tok, sizeof tok, &len, &exp, msg, sizeof msg);
   if (!rc) {
     sl_gcp_slot_ok(c->slot, tok, len, exp, sl_now_ms());
-    sl_log(SL_LOG_DEBUG, "vertex token refreshed", "\"worker\":%u,\"credential\":\"%s\",\"expires_in\":%llu",
-           g->w->index, c->slot->client_email, (unsigned long long)exp);
+    sl_log(SL_LOG_DEBUG, "vertex token refreshed", "\"worker\":%u,\"credential\":%u,\"expires_in\":%llu", g->w->index,
+           (unsigned)(c - g->creds), (unsigned long long)exp);
   }
   exchange_end(g, c, rc == 0, c->status, msg);
 }
@@ -416,8 +473,8 @@ static void exchange_start(struct gcp_state *g, struct cred *c, uint64_t now) {
     exchange_end(g, c, false, 0, "token exchange: no random number generator for RSA blinding");
     return;
   }
-  if (sl_jwt_rs256_assertion(c->sa, SL_GCP_SCOPE_CLOUD, (int64_t)time(NULL), mbedtls_ctr_drbg_random, &g->drbg,
-                             &jwt, err, sizeof err)) {
+  if (sl_jwt_rs256_assertion(c->sa, SL_GCP_SCOPE_CLOUD, (int64_t)time(NULL), mbedtls_ctr_drbg_random, &g->drbg, &jwt,
+                             err, sizeof err)) {
     sl_buf_free(&jwt);
     exchange_end(g, c, false, 0, err);
     return;
@@ -431,21 +488,19 @@ static void exchange_start(struct gcp_state *g, struct cred *c, uint64_t now) {
     return;
   }
   if (!c->pool) {
+    /* The worker's TLS context (CA bundle, RNG), made here when no deployment made it yet;
+     * the worker frees it (core/worker.c). */
+    if (c->tls && !g->w->tls && sl_tls_ctx_create(g->w->cfg->ca_file, &g->w->tls, err, sizeof err)) g->w->tls = NULL;
     struct sl_tls_ctx *tls = g->w->tls;
-    if (c->tls && !tls && !g->own_tls && sl_tls_ctx_create(g->w->cfg->ca_file, &g->own_tls, err, sizeof err))
-      g->own_tls = NULL;
-    if (!tls) tls = g->own_tls;
-    struct sl_upstream_pool_opts o = {.host = c->host,
-                                      .port = c->port,
-                                      .tls = c->tls,
-                                      .tls_ctx = tls,
-                                      .connect_timeout_ms = 5000,
-                                      .max_idle = 1};
+    struct sl_upstream_pool_opts o = {
+        .host = c->host, .port = c->port, .tls = c->tls, .tls_ctx = tls, .connect_timeout_ms = 5000, .max_idle = 1};
     if ((c->tls && !tls) || sl_upstream_pool_create(&g->w->loop, &o, &c->pool)) {
       c->pool = NULL;
       char m[SL_GCP_ERR_MAX];
-      snprintf(m, sizeof m, "token exchange with %s: %s", c->sa->token_uri,
-               c->tls && !tls ? "the CA bundle did not load" : "cannot create a connection pool");
+      if (c->tls && !tls)
+        snprintf(m, sizeof m, "token exchange with %s: the CA bundle did not load (%s)", c->sa->token_uri, err);
+      else
+        snprintf(m, sizeof m, "token exchange with %s: cannot create a connection pool", c->sa->token_uri);
       exchange_end(g, c, false, 0, m);
       return;
     }
@@ -470,14 +525,15 @@ static void on_tick(uv_timer_t *h) {
   static struct sl_gcp_tok t;
   uint64_t now = sl_now_ms();
   for (size_t i = 0; i < g->n; i++) {
+    if (g_w != g) return; /* a waiter's callback stopped the worker */
     struct cred *c = &g->creds[i];
     if (!c->slot) continue;
     if (c->up) {
-      if (now - c->sent_ms >= EXCHANGE_TIMEOUT_MS) {
+      if (now - c->sent_ms >= g_timeout_ms) {
         sl_upstream_cancel(c->up);
         char m[SL_GCP_ERR_MAX];
-        snprintf(m, sizeof m, "token exchange with %s timed out after %d s", c->sa->token_uri,
-                 EXCHANGE_TIMEOUT_MS / 1000);
+        snprintf(m, sizeof m, "token exchange with %s timed out after %llu ms", c->sa->token_uri,
+                 (unsigned long long)g_timeout_ms);
         exchange_end(g, c, false, 0, m);
       }
       continue;
@@ -487,9 +543,15 @@ static void on_tick(uv_timer_t *h) {
     if (!sl_gcp_should_try(c->slot, t.expires_ms, t.lifetime_ms, now)) continue;
     /* The owner id only has to differ between processes: the pid does. */
     if (!sl_gcp_lease_take(c->slot, (uint32_t)getpid(), now, SL_GCP_LEASE_MS, &c->claim)) continue;
+    /* Another worker may have finished an exchange between the read and the lease. */
+    if (sl_gcp_slot_read(c->slot, &t) || !sl_gcp_should_try(c->slot, t.expires_ms, t.lifetime_ms, now)) {
+      sl_gcp_lease_release(c->slot, c->claim);
+      c->claim = 0;
+      continue;
+    }
     exchange_start(g, c, now);
   }
-  check_waiters(g, now);
+  if (g_w == g) check_waiters(g, now);
 }
 
 static bool g_stopped; /* after worker_stop: nothing starts again */
@@ -507,8 +569,8 @@ static struct gcp_state *state_new(struct sl_worker *w) {
   mbedtls_entropy_init(&g->entropy);
   mbedtls_ctr_drbg_init(&g->drbg);
   static const char pers[] = "sluice gcp jwt";
-  g->drbg_ok = !mbedtls_ctr_drbg_seed(&g->drbg, mbedtls_entropy_func, &g->entropy, (const unsigned char *)pers,
-                                      sizeof pers - 1);
+  g->drbg_ok =
+      !mbedtls_ctr_drbg_seed(&g->drbg, mbedtls_entropy_func, &g->entropy, (const unsigned char *)pers, sizeof pers - 1);
   for (size_t i = 0; i < cfg->ngcp_creds; i++) {
     struct cred *c = &g->creds[g->n++];
     c->sa = &cfg->gcp_creds[i];
@@ -531,7 +593,8 @@ static struct gcp_state *state_new(struct sl_worker *w) {
 }
 
 void sl_gcp_tokens_worker_start(struct sl_worker *w) {
-  if (!w->cfg->ngcp_creds || g_w || g_stopped) return;
+  if (!w->cfg->ngcp_creds || g_w) return;
+  g_stopped = false;
   state_new(w);
 }
 
@@ -567,7 +630,6 @@ void sl_gcp_tokens_worker_stop(struct sl_worker *w) {
     if (c->pool) sl_upstream_pool_destroy(c->pool);
     c->pool = NULL;
   }
-  if (g->own_tls) sl_tls_ctx_free(g->own_tls);
   uv_timer_stop(&g->timer);
   uv_close((uv_handle_t *)&g->timer, state_free);
 }
@@ -605,7 +667,6 @@ void sl_gcp_token_wait(struct sl_worker *w, struct sl_gcp_waiter *wt) {
   wt->next = h;
   ((struct sl_gcp_waiter *)h->prev)->next = wt;
   h->prev = wt;
-  g->nwaiters++;
   arm(g);
 }
 
@@ -614,14 +675,15 @@ void sl_gcp_token_cancel(struct sl_gcp_waiter *wt) {
   ((struct sl_gcp_waiter *)wt->prev)->next = wt->next;
   ((struct sl_gcp_waiter *)wt->next)->prev = wt->prev;
   wt->next = wt->prev = NULL;
-  if (g_w && g_w->nwaiters) g_w->nwaiters--;
 }
 
 static void label(struct sl_buf *b, const char *s) {
   for (; *s; s++) {
     if (*s == '"' || *s == '\\') sl_buf_append(b, "\\", 1);
-    if (*s == '\n') sl_buf_puts(b, "\\n");
-    else sl_buf_append(b, s, 1);
+    if (*s == '\n')
+      sl_buf_puts(b, "\\n");
+    else
+      sl_buf_append(b, s, 1);
   }
 }
 

@@ -34,11 +34,13 @@ struct sl_gcp_waiter { /* embedded in the attempt */
   void *next, *prev;
   unsigned cred;
   void (*cb)(struct sl_gcp_waiter *wt, int rc);
+  int rc; /* (internal: the answer while callbacks run) */
 };
 /* Calls cb (never from inside this call) once a token exists (rc 0) or the exchange failed
  * for good for now (rc < 0: -EIO the exchange failed, sl_gcp_token_get's err says why;
  * -ETIMEDOUT nothing within 30 s; -ENOENT no such credential). Cancel before freeing the
- * waiter (cancelling one whose cb ran, or never queued, is a no-op). */
+ * waiter (cancelling one whose cb ran, or a zeroed one never queued, is a no-op). A cb may
+ * cancel other waiters; cb runs with rc -ECANCELED when the worker stops first. */
 void sl_gcp_token_wait(struct sl_worker *w, struct sl_gcp_waiter *wt);
 void sl_gcp_token_cancel(struct sl_gcp_waiter *wt);
 
@@ -47,12 +49,15 @@ void sl_gcp_token_cancel(struct sl_gcp_waiter *wt);
  * credentials. now_ms: monotonic. */
 void sl_gcp_tokens_metrics(struct sl_buf *b, uint64_t now_ms);
 
+/* One exchange's time limit (default 15 s; 0 restores it). For tests. */
+void sl_gcp_tokens_set_timeout(uint64_t ms);
+
 /* ---- the slot (shared memory) and its pure logic ---- */
 
-#define SL_GCP_SLOTS 32
-#define SL_GCP_TOKEN_MAX 4096
-#define SL_GCP_ERR_MAX 512
-#define SL_GCP_LEASE_MS 20000    /* one exchange's claim; the exchange itself times out at 15 s */
+#define SL_GCP_SLOTS          32
+#define SL_GCP_TOKEN_MAX      4096
+#define SL_GCP_ERR_MAX        512
+#define SL_GCP_LEASE_MS       20000 /* one exchange's claim; the exchange itself times out at 15 s */
 #define SL_GCP_BACKOFF_MIN_MS 1000
 #define SL_GCP_BACKOFF_MAX_MS 30000
 
@@ -63,19 +68,19 @@ struct sl_gcp_tok {
   uint64_t lifetime_ms; /* expires_in of the answer */
   uint32_t len;
   char token[SL_GCP_TOKEN_MAX];
-  int status;           /* last failed exchange's HTTP status; 0: a network error */
+  int status;               /* last failed exchange's HTTP status; 0: a network error */
   char err[SL_GCP_ERR_MAX]; /* last failed exchange's message; "" none since the last token */
 };
 
 struct sl_gcp_slot {
-  atomic_uint in_use;       /* written by the master before fork */
-  char client_email[256];   /* the key: client_email + private_key_id */
+  atomic_uint in_use;     /* written by the master before fork */
+  char client_email[256]; /* the key: client_email + private_key_id */
   char private_key_id[128];
-  atomic_uint seq;          /* seqlock: odd while a writer writes */
-  _Atomic uint64_t claim; /* refresh lease: (until_ms << 22) | owner id; 0 free */
+  atomic_uint seq;              /* seqlock: odd while a writer writes */
+  _Atomic uint64_t claim;       /* refresh lease: (until_ms << 22) | owner id; 0 free */
   _Atomic uint64_t next_try_ms; /* back-off: no exchange before */
-  atomic_uint failures;     /* consecutive failed exchanges */
-  atomic_uint fail_gen;     /* bumped by each failed exchange (waiters compare) */
+  atomic_uint failures;         /* consecutive failed exchanges */
+  atomic_uint fail_gen;         /* bumped by each failed exchange (for tests and tools) */
   _Atomic uint64_t ok_total, err_total;
   struct sl_gcp_tok tok;
 };
@@ -93,16 +98,13 @@ bool sl_gcp_token_valid(uint64_t expires_ms, uint64_t now_ms);
 uint64_t sl_gcp_backoff_ms(unsigned failures);
 /* Takes the refresh lease for owner (nonzero, < 2^22) until now + lease_ms when it is free
  * or its holder's claim expired; true when taken. Release gives it up (only one's own). */
-bool sl_gcp_lease_take(struct sl_gcp_slot *s, uint32_t owner, uint64_t now_ms, uint64_t lease_ms,
-                       uint64_t *claim);
+bool sl_gcp_lease_take(struct sl_gcp_slot *s, uint32_t owner, uint64_t now_ms, uint64_t lease_ms, uint64_t *claim);
 void sl_gcp_lease_release(struct sl_gcp_slot *s, uint64_t claim);
 /* Should this worker start an exchange at now: the token needs a refresh, no back-off, and
  * (checked separately) the lease is taken. */
-bool sl_gcp_should_try(const struct sl_gcp_slot *s, uint64_t expires_ms, uint64_t lifetime_ms,
-                       uint64_t now_ms);
+bool sl_gcp_should_try(const struct sl_gcp_slot *s, uint64_t expires_ms, uint64_t lifetime_ms, uint64_t now_ms);
 /* Records an exchange's outcome (ok: token + expires_in; failure: status + message). */
-void sl_gcp_slot_ok(struct sl_gcp_slot *s, const char *token, size_t n, uint64_t expires_in_s,
-                    uint64_t now_ms);
+void sl_gcp_slot_ok(struct sl_gcp_slot *s, const char *token, size_t n, uint64_t expires_in_s, uint64_t now_ms);
 void sl_gcp_slot_fail(struct sl_gcp_slot *s, int status, const char *msg, uint64_t now_ms);
 
 /* The token endpoint's answer: 2xx {access_token, expires_in, token_type "Bearer"} -> 0 and

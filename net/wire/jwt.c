@@ -67,8 +67,8 @@ int sl_jwt_b64url_decode(const char *s, size_t n, struct sl_buf *out) {
 }
 
 int sl_jwt_rs256_assertion(const struct sl_gcp_sa *sa, const char *scope, int64_t now_s,
-                           int (*f_rng)(void *, unsigned char *, size_t), void *p_rng,
-                           struct sl_buf *out, char *err, size_t errlen) {
+                           int (*f_rng)(void *, unsigned char *, size_t), void *p_rng, struct sl_buf *out, char *err,
+                           size_t errlen) {
   if (!sa || !sa->private_key || !sa->client_email || !sa->token_uri || !scope) {
     snprintf(err, errlen, "service account: incomplete credentials");
     return -EINVAL;
@@ -84,8 +84,7 @@ int sl_jwt_rs256_assertion(const struct sl_gcp_sa *sa, const char *scope, int64_
     return -EINVAL;
   }
   if (!mbedtls_pk_can_do(&pk, MBEDTLS_PK_RSA)) {
-    snprintf(err, errlen, "service account %s: the private key is not an RSA key (RS256 needs one)",
-             sa->client_email);
+    snprintf(err, errlen, "service account %s: the private key is not an RSA key (RS256 needs one)", sa->client_email);
     mbedtls_pk_free(&pk);
     return -EINVAL;
   }

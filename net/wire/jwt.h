@@ -18,8 +18,8 @@
  * claims {iss:client_email, scope, aud:token_uri, iat:now, exp:now+3600}. f_rng/p_rng: an
  * mbedtls RNG (RSA blinding). 0 or -EINVAL (err says why: not an RSA key, bad PEM). */
 int sl_jwt_rs256_assertion(const struct sl_gcp_sa *sa, const char *scope, int64_t now_s,
-                           int (*f_rng)(void *, unsigned char *, size_t), void *p_rng,
-                           struct sl_buf *out, char *err, size_t errlen);
+                           int (*f_rng)(void *, unsigned char *, size_t), void *p_rng, struct sl_buf *out, char *err,
+                           size_t errlen);
 /* base64url without padding of p[0..n), appended to out. */
 void sl_jwt_b64url(struct sl_buf *out, const void *p, size_t n);
 /* Decodes base64url (padding optional) into out; 0 or -EINVAL (tests, the mock). */

@@ -18,9 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
   struct sl_gcp_sa sa;
   char err[256];
   if (sl_gcp_sa_parse(s, n, &sa, err, sizeof err) == 0) {
-    if (!sa.type || strcmp(sa.type, "service_account") || !sa.client_email || !sa.client_email[0] ||
-        !sa.private_key || !strstr(sa.private_key, "-----BEGIN PRIVATE KEY-----") || !sa.project_id ||
-        !sa.project_id[0] || !sa.token_uri || !sa.token_uri[0])
+    if (!sa.type || strcmp(sa.type, "service_account") || !sa.client_email || !sa.client_email[0] || !sa.private_key ||
+        !strstr(sa.private_key, "-----BEGIN PRIVATE KEY-----") || !sa.project_id || !sa.project_id[0] ||
+        !sa.token_uri || !sa.token_uri[0])
       abort();
     sl_gcp_sa_free(&sa);
   } else {
