@@ -199,7 +199,7 @@ int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t
     return -2;
   }
   if (pd->dialect) {
-    /* Bedrock, Vertex AI: sl_dialect_request writes the path */
+    /* the dialect builds the path (core/dialect.c) */
   } else if (at->wild_model) { /* a wildcard's path holds this request's model (Azure's does) */
     int pn = sl_provider_path(d->ops, pr, NULL, d->base_path, at->wild_model, d->api_version, NULL, 0);
     char *p = pn < 0 ? NULL : sl_arena_alloc(rq->arena, (size_t)pn + 1);

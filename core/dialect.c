@@ -340,10 +340,13 @@ int sl_dialect_stream_end(struct sl_attempt *at, const char **out, size_t *outn)
   } else if (!dl->es) {
     rc = -EPIPE; /* no byte at all */
   }
-  if (rc) snprintf(at->xerr, sizeof at->xerr, "Deployment %s ended the stream before its last event", dep_of(at)->id);
+  if (rc) { /* the caller ends the stream with its own error event: not the translator's too */
+    snprintf(at->xerr, sizeof at->xerr, "Deployment %s ended the stream before its last event", dep_of(at)->id);
+    return rc;
+  }
   *out = dl->out.p;
   *outn = dl->out.n;
-  return rc;
+  return 0;
 }
 
 int sl_dialect_whole(struct sl_attempt *at) {

@@ -248,7 +248,9 @@ test('Redis killed mid-load: only 429s within limits, each host on its share, me
   await waitMetric(hosts, 'sluice_cluster_redis_up', (v) => v === 1, 'redis up');
   await waitMetric(hosts, 'sluice_cluster_live_hosts', (v) => v === 3, '3 live hosts');
   const key = await sameKey(hosts, { rpm_limit: 60 });
-  await roomInBothMinutes(20);
+  /* the whole test inside one minute of both clocks (a window that slides mid-test admits
+   * more; seen on a loaded machine with 20 s): 28 s, the most both clocks always share */
+  await roomInBothMinutes(28);
   const per = [0, 0, 0];
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
   const one = (h) => chat(hosts[h].url, key, 'm', { agent }).then((r) => {

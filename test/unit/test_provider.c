@@ -23,8 +23,10 @@ static void lookup(void) {
   CHECK(sl_provider_find("openai") != NULL);
   CHECK(sl_provider_find("text-completion-openai") == sl_provider_find("openai"));
   CHECK(sl_provider_find("ollama_chat") == sl_provider_find("ollama"));
-  CHECK(sl_provider_find("sagemaker") == NULL);
-  CHECK(sl_provider_find("bedrock") != NULL && sl_provider_find("vertex_ai") != NULL); /* dialects (issue 18) */
+  CHECK(sl_provider_find("cohere") == NULL);
+  CHECK(sl_provider_find("vertex_ai_beta") == sl_provider_find("vertex_ai"));
+  CHECK(sl_provider_find("bedrock")->path == SL_PATH_DIALECT); /* paths built per attempt */
+  CHECK(sl_provider_path(sl_provider_find("bedrock"), SL_PROV_CHAT, NULL, "", "m", NULL, NULL, 0) == -1);
   CHECK(sl_provider_find("OpenAI") == NULL); /* LiteLLM's prefixes are case-sensitive */
   CHECK(sl_provider_find(NULL) == NULL);
   CHECK(sl_provider_find("") == NULL);
@@ -149,7 +151,7 @@ static void names_and_unsupported(void) {
   CHECK(strstr(buf, ", custom_openai") && !strstr(buf, "text-completion-openai"));
   char small[10];
   CHECK(sl_provider_names(small, sizeof small) == n && strlen(small) == 9);
-  CHECK(sl_provider_litellm_only("sagemaker") && sl_provider_litellm_only("cohere"));
+  CHECK(sl_provider_litellm_only("cohere") && sl_provider_litellm_only("sagemaker"));
   CHECK(!sl_provider_litellm_only("bedrock") && !sl_provider_litellm_only("vertex_ai"));
   CHECK(!sl_provider_litellm_only("openai") && !sl_provider_litellm_only("nonsense") &&
         !sl_provider_litellm_only(NULL));
