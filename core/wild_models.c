@@ -69,8 +69,7 @@ static void rebuild(struct wm_state *g) {
   char *body = NULL;
   size_t n = 0;
   if (sl_plan_models_json(cfg->plan, cfg->deployments, g->lists, &body, &n)) {
-    sl_log(SL_LOG_WARN, "wildcard model list: cannot build /v1/models (out of memory)", "\"worker\":%u",
-           g->w->index);
+    sl_log(SL_LOG_WARN, "wildcard model list: cannot build /v1/models (out of memory)", "\"worker\":%u", g->w->index);
     return; /* the previous body stays */
   }
   free(g->body);
@@ -105,8 +104,8 @@ static void fetch_end(struct wm_state *g, struct src *s, const char *err) {
   struct sl_buf id = {0};
   json_str(&id, d->id);
   sl_log(s->failing || !s->listed ? SL_LOG_INFO : SL_LOG_DEBUG, "wildcard models listed",
-         "\"worker\":%u,\"deployment\":\"%.*s\",\"models\":%zu%s", g->w->index, (int)id.n, id.p ? id.p : "",
-         s->list.n, s->truncated ? ",\"truncated\":true" : "");
+         "\"worker\":%u,\"deployment\":\"%.*s\",\"models\":%zu%s", g->w->index, (int)id.n, id.p ? id.p : "", s->list.n,
+         s->truncated ? ",\"truncated\":true" : "");
   sl_buf_free(&id);
   s->failing = false;
   s->listed = true;
@@ -144,8 +143,8 @@ static void up_done(void *ud) {
     return;
   }
   bool more = false;
-  if (sl_plan_models_parse(s->answer.p, s->answer.n, MAX_IDS, &s->acc, &s->truncated, &more, s->after,
-                           sizeof s->after, err, sizeof err)) {
+  if (sl_plan_models_parse(s->answer.p, s->answer.n, MAX_IDS, &s->acc, &s->truncated, &more, s->after, sizeof s->after,
+                           err, sizeof err)) {
     fetch_end(g, s, err);
     return;
   }

@@ -77,13 +77,13 @@ bool sl_plan_models_listable(const struct sl_deployment *d) {
   if (!d || !(d->wild & SL_WILD_PATTERN) || !d->wild_name || !d->upstream_model) return false;
   if (strcmp(d->upstream_model, "*") != 0) return false; /* "dep-*", "fixed": not the provider's ids */
   const char *star = strchr(d->wild_name, '*');
-  if (!star || star[1]) return false;                    /* "a*b": no suffix */
-  return star == d->wild_name || star[-1] == '/';        /* "*", "<text>/\*" */
+  if (!star || star[1]) return false;             /* "a*b": no suffix */
+  return star == d->wild_name || star[-1] == '/'; /* "*", "<text>/\*" */
 }
 
 /* Whether the request path takes name to group g and deployment d's upstream model id. */
-static bool serves(const struct sl_plan *p, const struct sl_group *g, const struct sl_deployment *d,
-                   const char *name, const char *id) {
+static bool serves(const struct sl_plan *p, const struct sl_group *g, const struct sl_deployment *d, const char *name,
+                   const char *id) {
   if (sl_plan_group(p, name) || sl_plan_match(p, name) != g) return false; /* exact names win */
   char m[SL_MODELS_ID_MAX + 64];
   int k = sl_plan_wild_model(d, name, m, sizeof m);

@@ -15,12 +15,13 @@
 
 static struct sl_config *cfg;
 
-static const char yaml[] = "model_list:\n"
-                           "  - model_name: 'openai/gpt-4o'\n    litellm_params: {model: 'openai/gpt-4o', api_key: k}\n"
-                           "  - model_name: 'openai/*'\n    litellm_params: {model: 'openai/*', api_key: k}\n"
-                           "  - model_name: 'anthropic/*'\n    litellm_params: {model: 'anthropic/*', api_key: k}\n"
-                           "  - model_name: 'gpt-*-x'\n    litellm_params: {model: 'azure/d-*', api_base: 'https://a.example', api_key: k}\n"
-                           "  - model_name: '*'\n    litellm_params: {model: '*', api_key: k}\n";
+static const char yaml[] =
+    "model_list:\n"
+    "  - model_name: 'openai/gpt-4o'\n    litellm_params: {model: 'openai/gpt-4o', api_key: k}\n"
+    "  - model_name: 'openai/*'\n    litellm_params: {model: 'openai/*', api_key: k}\n"
+    "  - model_name: 'anthropic/*'\n    litellm_params: {model: 'anthropic/*', api_key: k}\n"
+    "  - model_name: 'gpt-*-x'\n    litellm_params: {model: 'azure/d-*', api_base: 'https://a.example', api_key: k}\n"
+    "  - model_name: '*'\n    litellm_params: {model: '*', api_key: k}\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!cfg) {

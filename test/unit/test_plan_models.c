@@ -28,7 +28,8 @@ static void parse_pages(void) {
   CHECK(l.n == 3 && !strcmp(l.ids[2], "claude-a") && more && !strcmp(last, "claude-a"));
   b = "{\"data\":[],\"has_more\":true}";
   CHECK(sl_plan_models_parse(b, strlen(b), 10, &l, &trunc, &more, last, sizeof last, err, sizeof err) == 0 && !more);
-  b = "{\"data\":[],\"has_more\":true,\"last_id\":\"0123456789012345678901234567890123456789012345678901234567890123456789\"}";
+  b = "{\"data\":[],\"has_more\":true,\"last_id\":"
+      "\"0123456789012345678901234567890123456789012345678901234567890123456789\"}";
   CHECK(sl_plan_models_parse(b, strlen(b), 10, &l, &trunc, &more, last, sizeof last, err, sizeof err) == 0 && !more);
   /* the count bound */
   b = "{\"data\":[{\"id\":\"a\"},{\"id\":\"b\"},{\"id\":\"c\"}]}";
@@ -72,24 +73,29 @@ static size_t dep_by_id(const struct sl_config *c, const char *id) {
 
 static void merged_body(void) {
   unsetenv("OPENAI_API_KEY");
-  const char *keys[] = {"ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GROQ_API_KEY", "MISTRAL_API_KEY",
-                        "DEEPSEEK_API_KEY", "TOGETHERAI_API_KEY", "XAI_API_KEY", "OPENROUTER_API_KEY"};
+  const char *keys[] = {"ANTHROPIC_API_KEY", "GEMINI_API_KEY",     "GROQ_API_KEY", "MISTRAL_API_KEY",
+                        "DEEPSEEK_API_KEY",  "TOGETHERAI_API_KEY", "XAI_API_KEY",  "OPENROUTER_API_KEY"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) unsetenv(keys[i]);
   setenv("ANTHROPIC_API_KEY", "an-key", 1);
   const char *yaml =
       "model_list:\n"
-      "  - model_name: openai/gpt-4o\n    litellm_params: {model: openai/gpt-4o, api_base: 'http://127.0.0.1:9/v1', api_key: k}\n"
-      "  - model_name: 'openai/*'\n    litellm_params: {model: 'openai/*', api_base: 'http://127.0.0.1:9/v1', api_key: k}\n"
+      "  - model_name: openai/gpt-4o\n    litellm_params: {model: openai/gpt-4o, api_base: 'http://127.0.0.1:9/v1', "
+      "api_key: k}\n"
+      "  - model_name: 'openai/*'\n    litellm_params: {model: 'openai/*', api_base: 'http://127.0.0.1:9/v1', api_key: "
+      "k}\n"
       "    model_info: {id: oa1}\n"
-      "  - model_name: 'openai/*'\n    litellm_params: {model: 'openai/*', api_base: 'http://127.0.0.1:8/v1', api_key: k}\n"
+      "  - model_name: 'openai/*'\n    litellm_params: {model: 'openai/*', api_base: 'http://127.0.0.1:8/v1', api_key: "
+      "k}\n"
       "    model_info: {id: oa2}\n"
       "  - model_name: 'gpt-*'\n    litellm_params: {model: 'azure/dep-*', api_base: 'https://x.example', api_key: k}\n"
       "    model_info: {id: az}\n"
-      "  - model_name: 'team/*'\n    litellm_params: {model: 'openai/*', api_base: 'http://127.0.0.1:7/v1', api_key: k}\n"
+      "  - model_name: 'team/*'\n    litellm_params: {model: 'openai/*', api_base: 'http://127.0.0.1:7/v1', api_key: "
+      "k}\n"
       "    model_info: {id: team}\n"
       "  - model_name: '*'\n    litellm_params: {model: '*', api_base: 'http://127.0.0.1:6/v1'}\n"
       "    model_info: {id: any}\n"
-      "router_settings:\n  model_group_alias: {fast: openai/gpt-4o, 'openai/o1': {model: openai/gpt-4o, hidden: true}}\n";
+      "router_settings:\n  model_group_alias: {fast: openai/gpt-4o, 'openai/o1': {model: openai/gpt-4o, hidden: "
+      "true}}\n";
   char err[512];
   struct sl_config *c = NULL;
   int rc = sl_config_load_string(yaml, strlen(yaml), "m.yaml", NULL, NULL, &c, err, sizeof err);
@@ -129,8 +135,8 @@ static void merged_body(void) {
   lists[oa2] = &a2;
   lists[anyan] = &aa;
   lists[any] = &ao;
-  lists[az] = &az_l;        /* never expanded */
-  lists[team] = &empty;     /* a list with nothing: the pattern stays */
+  lists[az] = &az_l;    /* never expanded */
+  lists[team] = &empty; /* a list with nothing: the pattern stays */
   CHECK(sl_plan_models_json(c->plan, c->deployments, lists, &out, &n) == 0 && out);
   if (out) {
     const char *want =
