@@ -164,6 +164,7 @@ int sl_tenancy_models_json(const struct sl_worker *w, const struct sl_key_record
     if (!k || !cJSON_IsString(id)) continue;
     const char *name = id->valuestring;
     const struct sl_group *g = sl_worker_group(w, name);
+    if (!g) g = sl_plan_match(w->cfg->plan, name); /* a name a pattern serves: its group, as the request path */
     bool ok = sl_key_allows_model(k, name, strlen(name)) || (g && sl_key_allows_model(k, g->name, strlen(g->name)));
     if (!ok) cJSON_Delete(cJSON_DetachItemViaPointer(data, m));
   }

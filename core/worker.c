@@ -35,6 +35,7 @@
 #include "core/gcp_token.h"
 #include "core/selfcall.h"
 #include "core/trace.h"
+#include "core/wild_models.h"
 #include "core/vectors.h"
 #include "core/embed.h"
 #include "core/request.h"
@@ -337,6 +338,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   sl_tenancy_open(w);
   sl_cluster_open(w); /* cluster mode: connects to Redis in the background */
   sl_gcp_tokens_worker_start(w); /* Vertex AI access tokens (core/gcp_token.c) */
+  sl_wild_models_worker_start(w); /* the providers' model lists for /v1/models (core/wild_models.c) */
 
   w->ready_fd = ready_fd;
   tell_master(w, SL_WORKER_READY, false);
@@ -356,6 +358,7 @@ int sl_worker_run(const struct sl_config *cfg, struct sl_shm *shm, struct sl_mas
   sl_selfcall_worker_stop(w);
   sl_trace_worker_stop(w); /* the OpenTelemetry exporter (core/trace.c) */
   sl_gcp_tokens_worker_stop(w);
+  sl_wild_models_worker_stop(w); /* before the pools go */
   sl_cluster_close(w);
   for (size_t i = 0; i < cfg->ndeployments; i++)
     if (w->pools[i]) sl_upstream_pool_destroy(w->pools[i]);

@@ -296,6 +296,8 @@ struct sl_config {
   struct sl_name_list allowed_hosts; /* Host names accepted without a master key */
   uint64_t drain_timeout_ms;     /* default 30000 */
   uint64_t connect_timeout_ms;   /* default 5000 */
+  uint64_t wild_models_refresh_ms; /* sluice_settings.wildcard_models_refresh: how often each worker
+                                     re-reads its wildcard deployments' provider lists; default 10 min; 0: never */
   char *ca_file;                 /* NULL: system bundle */
   char *tls_cert, *tls_key;      /* sluice_settings.tls PEM files; NULL: plain HTTP */
   char *log_level;               /* "debug" | "info" | "warn" | "error"; default "info" */

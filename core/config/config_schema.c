@@ -315,6 +315,7 @@ const struct sl_config sl_cfg_defaults = {
     .body_deadline_ms = 120000,
     .drain_timeout_ms = 30000,
     .connect_timeout_ms = 5000,
+    .wild_models_refresh_ms = 600000,
     .log_level = "info",
     .stream_idle_timeout_ms = 60000,
     .cooldown_max_ms = 300000,

@@ -241,6 +241,7 @@ static const struct sl_cfg_key sluice_keys[] = {
     KEY("allowed_hosts", SL_K_FUNC, SCR(c.allowed_hosts), .fn = parse_allowed_hosts),
     KEY("drain_timeout", SL_K_DUR, SCR(c.drain_timeout_ms)),
     KEY("connect_timeout", SL_K_DUR, SCR(c.connect_timeout_ms), .flags = SL_F_POSITIVE),
+    KEY("wildcard_models_refresh", SL_K_DUR, SCR(c.wild_models_refresh_ms)),
     KEY("ca_file", SL_K_STR, SCR(c.ca_file)),
     KEY("log_level", SL_K_ENUM, SCR(c.log_level), .choices = log_levels),
     KEY("log_file", SL_K_STR, SCR(c.log_file)),

@@ -54,6 +54,12 @@ before(async () => {
       `  - model_name: 'ok/*'\n    litellm_params: {model: 'gemini/*', api_base: '${gmock.good.url}/v1', api_key: g}\n` +
       'router_settings:\n  num_retries: 0\n',
   });
+  // each worker asks the wildcard deployments' providers for their model lists at start
+  // (core/wild_models.c); the fake answers those GETs with no "data" array: wait for them to
+  // be done, so that fake.requests holds only the tests' own requests from here on
+  const listed = (st, dep) => st.waitLine((l) => l.msg === 'wildcard model list failed' && l.deployment === dep, 10000);
+  for (const dep of ['openai/*-0', 'anthropic/*-0', '*-0']) await listed(sluice, dep);
+  for (const dep of ['openai/*-0', 'anthropic/*-0']) await listed(narrow, dep);
   oai = new OpenAI({ apiKey: 'none', baseURL: `${sluice.url}/v1`, maxRetries: 0 });
   anth = new Anthropic({ apiKey: 'none', baseURL: sluice.url, maxRetries: 0 });
 });
