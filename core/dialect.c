@@ -171,7 +171,7 @@ static int rewrite_body(struct sl_attempt *at, struct sl_dialect_att *dl, const 
   bool stream = false;
   cJSON *j = NULL;
   switch (d->dialect) {
-  case SL_DIALECT_BEDROCK_CONVERSE:
+  case SL_DIALECT_BEDROCK_CONVERSE: /* an Anthropic-wire deployment: the Anthropic body respelled */
   case SL_DIALECT_BEDROCK_EMBED_TITAN:
   case SL_DIALECT_BEDROCK_EMBED_COHERE:
     if (!(j = cJSON_ParseWithLength(in.p, in.n))) {
@@ -181,7 +181,7 @@ static int rewrite_body(struct sl_attempt *at, struct sl_dialect_att *dl, const 
     }
     if (d->dialect == SL_DIALECT_BEDROCK_CONVERSE) {
       struct sl_xlate_req_opts o = {.model = model};
-      rc = sl_xlate_oai_to_converse_request(j, &o, &dl->body, at->xerr, sizeof at->xerr);
+      rc = sl_xlate_anth_to_converse_request(j, &o, &dl->body, at->xerr, sizeof at->xerr);
     } else {
       rc = sl_bedrock_embed_request(d->dialect == SL_DIALECT_BEDROCK_EMBED_TITAN ? SL_BEDROCK_EMBED_TITAN
                                                                                  : SL_BEDROCK_EMBED_COHERE,
@@ -350,7 +350,7 @@ int sl_dialect_whole(struct sl_attempt *at) {
     struct sl_xlate_usage u;
     if (d->dialect == SL_DIALECT_BEDROCK_CONVERSE) {
       struct sl_xlate_resp_opts o = {.created = (int64_t)time(NULL)};
-      rc = sl_xlate_converse_to_oai_response(p, at->resp.n, &o, sl_attempt_model(at), &xb, &u);
+      rc = sl_xlate_converse_to_anth_response(p, at->resp.n, &o, sl_attempt_model(at), &xb, &u);
     } else if (d->dialect == SL_DIALECT_BEDROCK_INVOKE_ANTHROPIC) {
       return 0; /* already an Anthropic message */
     } else {
@@ -359,8 +359,11 @@ int sl_dialect_whole(struct sl_attempt *at) {
                                      sl_attempt_model(at), p, at->resp.n, &xb, &u);
     }
   } else {
+    /* in the deployment's wire format, which request.c translates for the client */
     const char *t = dl && dl->errtype[0] ? dl->errtype : NULL;
-    rc = sl_bedrock_error_to_oai(at->status, t, t ? strlen(t) : 0, p, at->resp.n, &xb);
+    rc = at->rq->w->cfg->plan->deps[at->dep].wire == SL_WIRE_ANTHROPIC
+             ? sl_bedrock_error_to_anth(at->status, t, t ? strlen(t) : 0, p, at->resp.n, &xb)
+             : sl_bedrock_error_to_oai(at->status, t, t ? strlen(t) : 0, p, at->resp.n, &xb);
   }
   if (rc || xb.oom) {
     sl_buf_free(&xb);
