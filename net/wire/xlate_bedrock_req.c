@@ -96,6 +96,7 @@ static void media_block(struct ctx *c, cJSON *arr, const cJSON *blk, bool image,
       sl__xlate_oom(&c->x);
       return;
     }
+    b64[on] = 0; /* mbedtls writes no NUL for an empty input */
     data = b64;
     if (!mime) mime = "text/plain";
   } else if (!st || strcmp(st, "base64") != 0 || !data) {

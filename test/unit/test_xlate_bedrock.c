@@ -84,6 +84,13 @@ static void images_and_documents(void) {
                 "{\"document\":{\"format\":\"txt\",\"name\":\"document-2\",\"source\":{\"bytes\":\"aGk=\"}}},"
                 "{\"text\":\"what?\"}]}],\"inferenceConfig\":{\"maxTokens\":5}}"));
   cJSON_Delete(c);
+  /* an empty text document: empty bytes */
+  c = req("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"document\",\"source\":{\"type\":\"text\","
+          "\"data\":\"\"}}]}]}",
+          "m", &rc);
+  CHECK(rc == 0 && same(get(cJSON_GetArrayItem(get(cJSON_GetArrayItem(get(c, "messages"), 0), "content"), 0), "document"),
+                        "{\"format\":\"txt\",\"name\":\"document-1\",\"source\":{\"bytes\":\"\"}}"));
+  cJSON_Delete(c);
   /* a URL source: Converse takes bytes only */
   c = req("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":{\"type\":\"url\","
           "\"url\":\"https://x/y.png\"}}]}]}",
