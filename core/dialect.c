@@ -33,6 +33,7 @@ struct sl_dialect_att {
   struct sl_buf out;         /* decoded stream bytes to forward */
   char errtype[96];          /* x-amzn-ErrorType, up to its ':' */
   bool frames;
+  bool b64;                  /* embeddings asked with encoding_format base64 */
 };
 
 static const struct sl_deployment *dep_of(const struct sl_attempt *at) {
@@ -51,18 +52,25 @@ static struct sl_dialect_att *state(struct sl_attempt *at) {
 
 /* ---- tokens (Vertex AI) ---- */
 
-/* The attempt's answer when no token came: a 401 from the deployment that says why, in
- * OpenAI's error shape (translated for Anthropic clients like any provider error). */
+/* The attempt's answer when no token came: a 401 from the deployment that says why, in the
+ * error shape of the deployment's wire format (Anthropic's for Claude on Vertex, else
+ * OpenAI's), so it is translated for the client like any provider error. */
 static void no_token_answer(struct sl_attempt *at, const char *why) {
   const struct sl_deployment *d = dep_of(at);
+  bool anth = at->uwire == SL_WIRE_ANTHROPIC;
   at->status = 401;
   at->resp.n = 0;
-  sl_buf_puts(&at->resp, "{\"error\":{\"message\":\"");
+  sl_buf_puts(&at->resp, anth ? "{\"type\":\"error\",\"error\":{\"type\":\"authentication_error\",\"message\":\""
+                              : "{\"error\":{\"message\":\"");
   char m[768];
-  snprintf(m, sizeof m, "Vertex AI credentials of deployment %s (%s): %s", d->id,
-           at->rq->w->cfg->gcp_creds[d->gcp_cred].client_email, why && *why ? why : "no access token yet");
+  const char *email = at->rq->w->cfg->gcp_creds[d->gcp_cred].client_email;
+  if (why && *why && strstr(why, email)) /* the exchange's error names the account already */
+    snprintf(m, sizeof m, "Vertex AI credentials of deployment %s: %s", d->id, why);
+  else
+    snprintf(m, sizeof m, "Vertex AI credentials of deployment %s (%s): %s", d->id, email,
+             why && *why ? why : "no access token yet");
   sl_buf_json_escape(&at->resp, m, strlen(m));
-  sl_buf_puts(&at->resp, "\",\"type\":\"authentication_error\",\"code\":\"401\"}}");
+  sl_buf_puts(&at->resp, anth ? "\"}}" : "\",\"type\":\"authentication_error\",\"code\":\"401\"}}");
   snprintf(at->ctype, sizeof at->ctype, "application/json");
 }
 
@@ -183,6 +191,8 @@ static int rewrite_body(struct sl_attempt *at, struct sl_dialect_att *dl, const 
       struct sl_xlate_req_opts o = {.model = model};
       rc = sl_xlate_anth_to_converse_request(j, &o, &dl->body, at->xerr, sizeof at->xerr);
     } else {
+      dl->b64 = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "encoding_format")) &&
+                strcmp(cJSON_GetObjectItemCaseSensitive(j, "encoding_format")->valuestring, "base64") == 0;
       rc = sl_bedrock_embed_request(d->dialect == SL_DIALECT_BEDROCK_EMBED_TITAN ? SL_BEDROCK_EMBED_TITAN
                                                                                  : SL_BEDROCK_EMBED_COHERE,
                                     j, &dl->body, at->xerr, sizeof at->xerr);
@@ -354,9 +364,9 @@ int sl_dialect_whole(struct sl_attempt *at) {
     } else if (d->dialect == SL_DIALECT_BEDROCK_INVOKE_ANTHROPIC) {
       return 0; /* already an Anthropic message */
     } else {
-      rc = sl_bedrock_embed_response(d->dialect == SL_DIALECT_BEDROCK_EMBED_TITAN ? SL_BEDROCK_EMBED_TITAN
-                                                                                  : SL_BEDROCK_EMBED_COHERE,
-                                     sl_attempt_model(at), p, at->resp.n, &xb, &u);
+      rc = sl_bedrock_embed_response_fmt(d->dialect == SL_DIALECT_BEDROCK_EMBED_TITAN ? SL_BEDROCK_EMBED_TITAN
+                                                                                      : SL_BEDROCK_EMBED_COHERE,
+                                         sl_attempt_model(at), dl && dl->b64, p, at->resp.n, &xb, &u);
     }
   } else {
     /* in the deployment's wire format, which request.c translates for the client */

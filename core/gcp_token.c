@@ -78,6 +78,7 @@ bool sl_gcp_needs_refresh(uint64_t expires_ms, uint64_t lifetime_ms, uint64_t no
   if (!sl_gcp_token_valid(expires_ms, now_ms)) return true;
   uint64_t margin = lifetime_ms / 10;
   if (margin < 60000) margin = 60000;
+  if (margin > lifetime_ms / 2) margin = lifetime_ms / 2; /* a short-lived token is not refreshed all the time */
   return expires_ms - now_ms <= margin;
 }
 

@@ -90,7 +90,7 @@ struct sl_gcp_slot {
 void sl_gcp_slot_write(struct sl_gcp_slot *s, const struct sl_gcp_tok *t);
 int sl_gcp_slot_read(struct sl_gcp_slot *s, struct sl_gcp_tok *t);
 /* Does the token need a refresh at now (missing, or within max(60 s, 10 % of its lifetime)
- * of expiry)? */
+ * of expiry, at most half its lifetime: a 10 s token is refreshed after 5 s, not at once)? */
 bool sl_gcp_needs_refresh(uint64_t expires_ms, uint64_t lifetime_ms, uint64_t now_ms);
 /* Is the token usable at now (present and not expired)? */
 bool sl_gcp_token_valid(uint64_t expires_ms, uint64_t now_ms);

@@ -40,6 +40,13 @@ static void refresh_decision(void) {
   /* A five-minute token: 60 s (more than 10 %). */
   CHECK(!sl_gcp_needs_refresh(now + 61000, 300000, now));
   CHECK(sl_gcp_needs_refresh(now + 60000, 300000, now));
+  /* Shorter than two minutes: half its lifetime (60 s would refresh a 10 s token always). */
+  CHECK(!sl_gcp_needs_refresh(now + 5001, 10000, now));
+  CHECK(sl_gcp_needs_refresh(now + 5000, 10000, now));
+  CHECK(!sl_gcp_needs_refresh(now + 60001, 120000, now));
+  CHECK(sl_gcp_needs_refresh(now + 60000, 120000, now));
+  CHECK(!sl_gcp_needs_refresh(now + 1501, 3000, now));
+  CHECK(sl_gcp_needs_refresh(now + 1500, 3000, now));
   CHECK(sl_gcp_token_valid(now + 1, now) && !sl_gcp_token_valid(now, now) && !sl_gcp_token_valid(0, now));
 }
 
