@@ -168,6 +168,14 @@ static int joined(const struct sl_attempt *at, struct sl_buf *b) {
   return b->oom ? -1 : 0;
 }
 
+/* Whether an OpenAI chat or Responses request set an output limit. */
+static bool given_limit(const cJSON *req) {
+  static const char *const keys[] = {"max_tokens", "max_completion_tokens", "max_output_tokens"};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(req, keys[i]))) return true;
+  return false;
+}
+
 static int rewrite_body(struct sl_attempt *at, struct sl_dialect_att *dl, const char *model) {
   const struct sl_deployment *d = dep_of(at);
   struct sl_buf in = {0};
@@ -188,6 +196,12 @@ static int rewrite_body(struct sl_attempt *at, struct sl_dialect_att *dl, const 
       break;
     }
     if (d->dialect == SL_DIALECT_BEDROCK_CONVERSE) {
+      /* An OpenAI client that set no output limit gets the model's own default, as before the
+       * translation to Anthropic's body (which needs one) put 4096 in: models with a smaller
+       * limit (Llama: 2048) refuse more. With thinking Converse needs it above the budget. */
+      if (at->rq->cwire != SL_WIRE_ANTHROPIC && !cJSON_GetObjectItemCaseSensitive(j, "thinking") &&
+          !given_limit(at->rq->json))
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "max_tokens");
       struct sl_xlate_req_opts o = {.model = model};
       rc = sl_xlate_anth_to_converse_request(j, &o, &dl->body, at->xerr, sizeof at->xerr);
     } else {
