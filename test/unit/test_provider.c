@@ -24,7 +24,6 @@ static void lookup(void) {
   CHECK(sl_provider_find("text-completion-openai") == sl_provider_find("openai"));
   CHECK(sl_provider_find("ollama_chat") == sl_provider_find("ollama"));
   CHECK(sl_provider_find("cohere") == NULL);
-  CHECK(sl_provider_find("sagemaker") == NULL);
   CHECK(sl_provider_find("vertex_ai_beta") == sl_provider_find("vertex_ai"));
   CHECK(sl_provider_find("bedrock")->path == SL_PATH_DIALECT); /* paths built per attempt */
   CHECK(sl_provider_path(sl_provider_find("bedrock"), SL_PROV_CHAT, NULL, "", "m", NULL, NULL, 0) == -1);
