@@ -104,8 +104,8 @@ static void media_block(struct ctx *c, cJSON *arr, const cJSON *blk, bool image,
                   image ? "images" : "documents");
     return;
   }
-  const char *fmt = image ? format_of(c, image_fmts, N(image_fmts), mime, where)
-                          : format_of(c, doc_fmts, N(doc_fmts), mime, where);
+  const char *fmt =
+      image ? format_of(c, image_fmts, N(image_fmts), mime, where) : format_of(c, doc_fmts, N(doc_fmts), mime, where);
   if (fmt) {
     cJSON *m = sl__xlate_add_obj(&c->x, sl__xlate_add_obj(&c->x, arr, NULL), image ? "image" : "document");
     sl__xlate_add_str(&c->x, m, "format", fmt);
@@ -177,8 +177,8 @@ static void block(struct ctx *c, cJSON *arr, const cJSON *blk, bool assistant, b
       sl__xlate_bad(&c->x, "%s: a thinking block needs string thinking and signature", where);
       return;
     }
-    cJSON *rt = sl__xlate_add_obj(&c->x, sl__xlate_add_obj(&c->x, sl__xlate_add_obj(&c->x, arr, NULL), "reasoningContent"),
-                                  "reasoningText");
+    cJSON *rt = sl__xlate_add_obj(
+        &c->x, sl__xlate_add_obj(&c->x, sl__xlate_add_obj(&c->x, arr, NULL), "reasoningContent"), "reasoningText");
     sl__xlate_add_str(&c->x, rt, "text", text);
     sl__xlate_add_str(&c->x, rt, "signature", sig);
   } else if (strcmp(type, "redacted_thinking") == 0 && assistant) {
@@ -191,7 +191,10 @@ static void block(struct ctx *c, cJSON *arr, const cJSON *blk, bool assistant, b
                       "redactedContent", data);
   } else {
     sl__xlate_bad(&c->x, "%s: content block type '%.60s' is not supported %sby this deployment (Bedrock Converse)",
-                  where, type, in_result ? "in a tool_result " : assistant ? "in an assistant turn " : "");
+                  where, type,
+                  in_result   ? "in a tool_result "
+                  : assistant ? "in an assistant turn "
+                              : "");
   }
 }
 
@@ -366,8 +369,10 @@ static void inference(struct ctx *c, const cJSON *req, cJSON *root) {
   if (cJSON_IsArray(stop) && cJSON_GetArraySize(stop) > 0) {
     cJSON *arr = sl__xlate_add_arr(&c->x, ic, "stopSequences");
     cJSON_ArrayForEach(s, stop) {
-      if (!cJSON_IsString(s)) sl__xlate_bad(&c->x, "stop_sequences must be an array of strings");
-      else sl__xlate_add_str(&c->x, arr, NULL, s->valuestring);
+      if (!cJSON_IsString(s))
+        sl__xlate_bad(&c->x, "stop_sequences must be an array of strings");
+      else
+        sl__xlate_add_str(&c->x, arr, NULL, s->valuestring);
     }
   } else if (stop && !cJSON_IsNull(stop) && !cJSON_IsArray(stop)) {
     sl__xlate_bad(&c->x, "stop_sequences must be an array of strings");
@@ -392,9 +397,9 @@ static void model_fields(struct ctx *c, const cJSON *req, cJSON *root, bool clau
 }
 
 /* The top-level members this file reads or drops; any other has no Converse form. */
-static const char *const top_keys[] = {"model",    "messages",   "system",         "max_tokens",    "temperature",
-                                       "top_p",    "top_k",      "stop_sequences", "tools",         "tool_choice",
-                                       "thinking", "stream",     "metadata",       "service_tier",  "anthropic_version"};
+static const char *const top_keys[] = {"model",    "messages", "system",         "max_tokens",   "temperature",
+                                       "top_p",    "top_k",    "stop_sequences", "tools",        "tool_choice",
+                                       "thinking", "stream",   "metadata",       "service_tier", "anthropic_version"};
 
 int sl_xlate_anth_to_converse_request(const cJSON *req, const struct sl_xlate_req_opts *o, struct sl_buf *out,
                                       char *err, size_t errlen) {

@@ -52,18 +52,21 @@ static void text_and_system(void) {
                  "\"max_tokens\":100,\"temperature\":0.7,\"top_p\":0.5,\"stop_sequences\":[\"END\"]}",
                  "amazon.nova-pro-v1:0", &rc);
   CHECK(rc == 0);
-  CHECK(same(c, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"hi\"},{\"text\":\"there\"}]}],"
-                "\"system\":[{\"text\":\"be brief\"},{\"text\":\"and kind\"},{\"cachePoint\":{\"type\":\"default\"}}],"
-                "\"inferenceConfig\":{\"maxTokens\":100,\"temperature\":0.7,\"topP\":0.5,\"stopSequences\":[\"END\"]}}"));
+  CHECK(same(c,
+             "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"hi\"},{\"text\":\"there\"}]}],"
+             "\"system\":[{\"text\":\"be brief\"},{\"text\":\"and kind\"},{\"cachePoint\":{\"type\":\"default\"}}],"
+             "\"inferenceConfig\":{\"maxTokens\":100,\"temperature\":0.7,\"topP\":0.5,\"stopSequences\":[\"END\"]}}"));
   cJSON_Delete(c);
   /* a string system; no model id in the body; an assistant turn; alternation kept */
   c = req("{\"model\":\"x\",\"system\":\"sys\",\"max_tokens\":7,\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
-          "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"a\"}]},{\"role\":\"user\",\"content\":\"r\"}]}",
+          "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"a\"}]},{\"role\":\"user\",\"content\":"
+          "\"r\"}]}",
           NULL, &rc);
   CHECK(rc == 0);
-  CHECK(same(c, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"q\"}]},{\"role\":\"assistant\",\"content\":"
-                "[{\"text\":\"a\"}]},{\"role\":\"user\",\"content\":[{\"text\":\"r\"}]}],\"system\":[{\"text\":\"sys\"}],"
-                "\"inferenceConfig\":{\"maxTokens\":7}}"));
+  CHECK(same(c,
+             "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"q\"}]},{\"role\":\"assistant\",\"content\":"
+             "[{\"text\":\"a\"}]},{\"role\":\"user\",\"content\":[{\"text\":\"r\"}]}],\"system\":[{\"text\":\"sys\"}],"
+             "\"inferenceConfig\":{\"maxTokens\":7}}"));
   cJSON_Delete(c);
 }
 
@@ -78,18 +81,20 @@ static void images_and_documents(void) {
                  "{\"type\":\"text\",\"text\":\"what?\"}]}]}",
                  "m", &rc);
   CHECK(rc == 0);
-  CHECK(same(c, "{\"messages\":[{\"role\":\"user\",\"content\":["
-                "{\"image\":{\"format\":\"png\",\"source\":{\"bytes\":\"iVBO\"}}},{\"cachePoint\":{\"type\":\"default\"}},"
-                "{\"document\":{\"format\":\"pdf\",\"name\":\"document-1\",\"source\":{\"bytes\":\"JVBE\"}}},"
-                "{\"document\":{\"format\":\"txt\",\"name\":\"document-2\",\"source\":{\"bytes\":\"aGk=\"}}},"
-                "{\"text\":\"what?\"}]}],\"inferenceConfig\":{\"maxTokens\":5}}"));
+  CHECK(same(c,
+             "{\"messages\":[{\"role\":\"user\",\"content\":["
+             "{\"image\":{\"format\":\"png\",\"source\":{\"bytes\":\"iVBO\"}}},{\"cachePoint\":{\"type\":\"default\"}},"
+             "{\"document\":{\"format\":\"pdf\",\"name\":\"document-1\",\"source\":{\"bytes\":\"JVBE\"}}},"
+             "{\"document\":{\"format\":\"txt\",\"name\":\"document-2\",\"source\":{\"bytes\":\"aGk=\"}}},"
+             "{\"text\":\"what?\"}]}],\"inferenceConfig\":{\"maxTokens\":5}}"));
   cJSON_Delete(c);
   /* an empty text document: empty bytes */
   c = req("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"document\",\"source\":{\"type\":\"text\","
           "\"data\":\"\"}}]}]}",
           "m", &rc);
-  CHECK(rc == 0 && same(get(cJSON_GetArrayItem(get(cJSON_GetArrayItem(get(c, "messages"), 0), "content"), 0), "document"),
-                        "{\"format\":\"txt\",\"name\":\"document-1\",\"source\":{\"bytes\":\"\"}}"));
+  CHECK(rc == 0 &&
+        same(get(cJSON_GetArrayItem(get(cJSON_GetArrayItem(get(c, "messages"), 0), "content"), 0), "document"),
+             "{\"format\":\"txt\",\"name\":\"document-1\",\"source\":{\"bytes\":\"\"}}"));
   cJSON_Delete(c);
   /* a URL source: Converse takes bytes only */
   c = req("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":{\"type\":\"url\","
@@ -116,17 +121,18 @@ static void multi_turn_tools(void) {
       "\"boom\"}]},{\"type\":\"tool_result\",\"tool_use_id\":\"tu3\"},{\"type\":\"text\",\"text\":\"and?\"}]}]}",
       "anthropic.claude-3", &rc);
   CHECK(rc == 0);
-  bool ok = same(c, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"weather in Paris?\"}]},"
-                "{\"role\":\"assistant\",\"content\":[{\"text\":\"checking\"},{\"toolUse\":{\"toolUseId\":\"tu1\","
-                "\"name\":\"get_weather\",\"input\":{\"city\":\"Paris\"}}}]},"
-                "{\"role\":\"user\",\"content\":[{\"toolResult\":{\"toolUseId\":\"tu1\",\"content\":[{\"text\":\"sunny\"}],"
-                "\"status\":\"success\"}},{\"toolResult\":{\"toolUseId\":\"tu2\",\"content\":[{\"text\":\"boom\"}],"
-                "\"status\":\"error\"}},{\"toolResult\":{\"toolUseId\":\"tu3\",\"content\":[{\"text\":\"\"}],"
-                "\"status\":\"success\"}},{\"text\":\"and?\"}]}],"
-                "\"toolConfig\":{\"tools\":[{\"toolSpec\":{\"name\":\"get_weather\",\"description\":\"Weather\","
-                "\"inputSchema\":{\"json\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}},"
-                "{\"cachePoint\":{\"type\":\"default\"}}],\"toolChoice\":{\"auto\":{}}},"
-                "\"inferenceConfig\":{\"maxTokens\":9}}");
+  bool ok = same(
+      c, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"weather in Paris?\"}]},"
+         "{\"role\":\"assistant\",\"content\":[{\"text\":\"checking\"},{\"toolUse\":{\"toolUseId\":\"tu1\","
+         "\"name\":\"get_weather\",\"input\":{\"city\":\"Paris\"}}}]},"
+         "{\"role\":\"user\",\"content\":[{\"toolResult\":{\"toolUseId\":\"tu1\",\"content\":[{\"text\":\"sunny\"}],"
+         "\"status\":\"success\"}},{\"toolResult\":{\"toolUseId\":\"tu2\",\"content\":[{\"text\":\"boom\"}],"
+         "\"status\":\"error\"}},{\"toolResult\":{\"toolUseId\":\"tu3\",\"content\":[{\"text\":\"\"}],"
+         "\"status\":\"success\"}},{\"text\":\"and?\"}]}],"
+         "\"toolConfig\":{\"tools\":[{\"toolSpec\":{\"name\":\"get_weather\",\"description\":\"Weather\","
+         "\"inputSchema\":{\"json\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}},"
+         "{\"cachePoint\":{\"type\":\"default\"}}],\"toolChoice\":{\"auto\":{}}},"
+         "\"inferenceConfig\":{\"maxTokens\":9}}");
   CHECK(ok);
   cJSON_Delete(c);
   /* a tool history without tools: Converse still wants a toolConfig (a placeholder) */
@@ -135,9 +141,10 @@ static void multi_turn_tools(void) {
           "\"content\":\"ok\"}]}]}",
           "m", &rc);
   CHECK(rc == 0);
-  CHECK(same(get(c, "toolConfig"), "{\"tools\":[{\"toolSpec\":{\"name\":\"sluice_no_tool\",\"description\":"
-                                   "\"Not a real tool: do not call it.\",\"inputSchema\":{\"json\":{\"type\":\"object\","
-                                   "\"properties\":{}}}}}]}"));
+  CHECK(same(get(c, "toolConfig"),
+             "{\"tools\":[{\"toolSpec\":{\"name\":\"sluice_no_tool\",\"description\":"
+             "\"Not a real tool: do not call it.\",\"inputSchema\":{\"json\":{\"type\":\"object\","
+             "\"properties\":{}}}}}]}"));
   cJSON_Delete(c);
 }
 
@@ -174,7 +181,8 @@ static void tool_choice_variants(void) {
                  "\"none\"},\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t\","
                  "\"name\":\"f\",\"input\":{}}]}]}",
                  "m", &rc);
-  CHECK(rc == 0 && cJSON_GetArraySize(get(get(c, "toolConfig"), "tools")) == 1 && !get(get(c, "toolConfig"), "toolChoice"));
+  CHECK(rc == 0 && cJSON_GetArraySize(get(get(c, "toolConfig"), "tools")) == 1 &&
+        !get(get(c, "toolConfig"), "toolChoice"));
   cJSON_Delete(c);
 }
 
@@ -332,7 +340,12 @@ static void answer_tools_reasoning(void) {
 }
 
 static void malformed_answers(void) {
-  static const char *const bad[] = {"", "{", "[]", "{}", "{\"output\":{}}", "{\"output\":{\"message\":{}}}",
+  static const char *const bad[] = {"",
+                                    "{",
+                                    "[]",
+                                    "{}",
+                                    "{\"output\":{}}",
+                                    "{\"output\":{\"message\":{}}}",
                                     "{\"output\":{\"message\":{\"content\":{}}}}"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     struct sl_buf b = {0};
@@ -411,8 +424,8 @@ static void bedrock_errors_anthropic(void) {
     int status;
     const char *type, *body, *atype, *msg;
   } cases[] = {
-      {400, "ValidationException", "{\"message\":\"Input is too long for requested model.\"}",
-       "invalid_request_error", "too long"},
+      {400, "ValidationException", "{\"message\":\"Input is too long for requested model.\"}", "invalid_request_error",
+       "too long"},
       {429, "ThrottlingException", "{\"message\":\"Too many requests\"}", "rate_limit_error", "Too many"},
       {403, "InvalidSignatureException", "{\"message\":\"The request signature we calculated does not match\"}",
        "authentication_error", "signature"},
@@ -570,5 +583,4 @@ static void embeddings_responses(void) {
 CHECK_MAIN(T(text_and_system), T(images_and_documents), T(multi_turn_tools), T(tool_choice_variants),
            T(thinking_for_claude), T(malformed_requests), T(answer_text_and_usage), T(stop_reasons),
            T(answer_tools_reasoning), T(malformed_answers), T(bedrock_errors), T(bedrock_errors_anthropic),
-           T(anthropic_invoke_body), T(invoke_chunks), T(embeddings_requests),
-           T(embeddings_responses))
+           T(anthropic_invoke_body), T(invoke_chunks), T(embeddings_requests), T(embeddings_responses))

@@ -100,7 +100,8 @@ static void text_then_tool_call(void) {
     const cJSON *m = get(e[0], "message");
     CHECK(strncmp(str(m, "id"), "msg_", 4) == 0 && strcmp(str(m, "model"), "bedrock/model") == 0 &&
           strcmp(str(m, "role"), "assistant") == 0 && cJSON_GetArraySize(get(m, "content")) == 0);
-    CHECK(same(e[1], "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}"));
+    CHECK(same(e[1],
+               "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}"));
     CHECK(same(e[2], "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
                      "\"Let me \"}}"));
     CHECK(same(e[3], "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
@@ -156,7 +157,8 @@ static void wrapped_payloads_and_reasoning(void) {
     CHECK(num(e[7], "index") == 2 && strcmp(str(get(e[7], "content_block"), "type"), "text") == 0);
     CHECK(strcmp(str(get(e[8], "delta"), "text"), "ok") == 0);
     CHECK(same(e[9], "{\"type\":\"content_block_stop\",\"index\":2}")); /* closed by messageStop */
-    CHECK(strcmp(str(get(e[10], "delta"), "stop_reason"), "max_tokens") == 0 && num(get(e[10], "usage"), "output_tokens") == 2);
+    CHECK(strcmp(str(get(e[10], "delta"), "stop_reason"), "max_tokens") == 0 &&
+          num(get(e[10], "usage"), "output_tokens") == 2);
     CHECK(strcmp(names[11], "message_stop") == 0);
   }
   CHECK(u.input == 1 && u.output == 2);
