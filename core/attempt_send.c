@@ -222,7 +222,10 @@ int sl_attempt_request_build(struct sl_attempt *at, struct sl_header *hs, size_t
   hs[nh++] = (struct sl_header){SL_SLICE_LIT("User-Agent"), SL_SLICE_LIT("sluice/0.1")};
   for (const struct sl_prov_header *x = pd->ops->extra; x && x->name && nh < SL_ATTEMPT_MAX_HEADERS - 4; x++)
     hs[nh++] = (struct sl_header){{x->name, strlen(x->name)}, {x->value, strlen(x->value)}};
-  if (at->uwire == SL_WIRE_ANTHROPIC && rq->cwire == SL_WIRE_ANTHROPIC) { /* the client's betas pass through */
+  /* the client's betas pass through to Anthropic's API and Claude on Vertex; Bedrock (Converse,
+   * invoke) knows no anthropic-beta header */
+  bool bedrock = pd->dialect == SL_DIALECT_BEDROCK_CONVERSE || pd->dialect == SL_DIALECT_BEDROCK_INVOKE_ANTHROPIC;
+  if (at->uwire == SL_WIRE_ANTHROPIC && rq->cwire == SL_WIRE_ANTHROPIC && !bedrock) {
     const struct sl_header *beta = sl_http_header_find(rq->hr->headers, rq->hr->nheaders, "anthropic-beta");
     if (beta) hs[nh++] = (struct sl_header){SL_SLICE_LIT("anthropic-beta"), beta->value};
   }

@@ -168,6 +168,14 @@ static int joined(const struct sl_attempt *at, struct sl_buf *b) {
   return b->oom ? -1 : 0;
 }
 
+/* Whether an OpenAI chat or Responses request set an output limit. */
+static bool given_limit(const cJSON *req) {
+  static const char *const keys[] = {"max_tokens", "max_completion_tokens", "max_output_tokens"};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(req, keys[i]))) return true;
+  return false;
+}
+
 static int rewrite_body(struct sl_attempt *at, struct sl_dialect_att *dl, const char *model) {
   const struct sl_deployment *d = dep_of(at);
   struct sl_buf in = {0};
@@ -179,7 +187,7 @@ static int rewrite_body(struct sl_attempt *at, struct sl_dialect_att *dl, const 
   bool stream = false;
   cJSON *j = NULL;
   switch (d->dialect) {
-  case SL_DIALECT_BEDROCK_CONVERSE:
+  case SL_DIALECT_BEDROCK_CONVERSE: /* an Anthropic-wire deployment: the Anthropic body respelled */
   case SL_DIALECT_BEDROCK_EMBED_TITAN:
   case SL_DIALECT_BEDROCK_EMBED_COHERE:
     if (!(j = cJSON_ParseWithLength(in.p, in.n))) {
@@ -188,8 +196,14 @@ static int rewrite_body(struct sl_attempt *at, struct sl_dialect_att *dl, const 
       break;
     }
     if (d->dialect == SL_DIALECT_BEDROCK_CONVERSE) {
+      /* An OpenAI client that set no output limit gets the model's own default, as before the
+       * translation to Anthropic's body (which needs one) put 4096 in: models with a smaller
+       * limit (Llama: 2048) refuse more. With thinking Converse needs it above the budget. */
+      if (at->rq->cwire != SL_WIRE_ANTHROPIC && !cJSON_GetObjectItemCaseSensitive(j, "thinking") &&
+          !given_limit(at->rq->json))
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "max_tokens");
       struct sl_xlate_req_opts o = {.model = model};
-      rc = sl_xlate_oai_to_converse_request(j, &o, &dl->body, at->xerr, sizeof at->xerr);
+      rc = sl_xlate_anth_to_converse_request(j, &o, &dl->body, at->xerr, sizeof at->xerr);
     } else {
       dl->b64 = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "encoding_format")) &&
                 strcmp(cJSON_GetObjectItemCaseSensitive(j, "encoding_format")->valuestring, "base64") == 0;
@@ -360,7 +374,7 @@ int sl_dialect_whole(struct sl_attempt *at) {
     struct sl_xlate_usage u;
     if (d->dialect == SL_DIALECT_BEDROCK_CONVERSE) {
       struct sl_xlate_resp_opts o = {.created = (int64_t)time(NULL)};
-      rc = sl_xlate_converse_to_oai_response(p, at->resp.n, &o, sl_attempt_model(at), &xb, &u);
+      rc = sl_xlate_converse_to_anth_response(p, at->resp.n, &o, sl_attempt_model(at), &xb, &u);
     } else if (d->dialect == SL_DIALECT_BEDROCK_INVOKE_ANTHROPIC) {
       return 0; /* already an Anthropic message */
     } else {
@@ -369,8 +383,11 @@ int sl_dialect_whole(struct sl_attempt *at) {
                                          sl_attempt_model(at), dl && dl->b64, p, at->resp.n, &xb, &u);
     }
   } else {
+    /* in the deployment's wire format, which request.c translates for the client */
     const char *t = dl && dl->errtype[0] ? dl->errtype : NULL;
-    rc = sl_bedrock_error_to_oai(at->status, t, t ? strlen(t) : 0, p, at->resp.n, &xb);
+    rc = at->rq->w->cfg->plan->deps[at->dep].wire == SL_WIRE_ANTHROPIC
+             ? sl_bedrock_error_to_anth(at->status, t, t ? strlen(t) : 0, p, at->resp.n, &xb)
+             : sl_bedrock_error_to_oai(at->status, t, t ? strlen(t) : 0, p, at->resp.n, &xb);
   }
   if (rc || xb.oom) {
     sl_buf_free(&xb);

@@ -1,9 +1,10 @@
 /* Bedrock and Vertex AI at the upstream boundary: the attempt's request is built as for an
- * OpenAI-wire (Converse, Vertex's OpenAI endpoint, Bedrock embeddings) or Anthropic-wire
- * (Bedrock invoke, Claude on Vertex) deployment, then rewritten here into the provider's body,
- * path and credentials (SigV4 signature, a service account's token); the answer is read back
- * into that wire format (Converse JSON -> a chat completion, AWS event-stream frames -> SSE,
- * Bedrock errors -> OpenAI error bodies) before the rest of the attempt sees it. So
+ * OpenAI-wire (Vertex's OpenAI endpoint, Bedrock embeddings) or Anthropic-wire (Bedrock
+ * Converse, Bedrock invoke, Claude on Vertex) deployment, then rewritten here into the
+ * provider's body, path and credentials (SigV4 signature, a service account's token); the
+ * answer is read back into that wire format (Converse JSON -> an Anthropic message, AWS
+ * event-stream frames -> Anthropic SSE, Bedrock errors -> the wire format's error bodies)
+ * before the rest of the attempt sees it. So
  * translation to the client's format, usage, cache, cascade and accounting stay unchanged.
  * Which dialect a deployment has is decided at load (core/config/config_cloud.c).
  * To add a dialect: its enum (net/wire/provider.h), its path (sl_provider_dialect_path), and

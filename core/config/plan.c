@@ -256,8 +256,9 @@ static int build_dep(struct sl_plan_dep *pd, const struct sl_deployment *d) {
   if (!d->ops) return -EINVAL;
   pd->ops = d->ops;
   pd->wire = d->ops->wire;
-  pd->dialect = d->dialect; /* Claude through Bedrock's invoke or Vertex speaks Anthropic's body */
-  if (d->dialect == SL_DIALECT_BEDROCK_INVOKE_ANTHROPIC || d->dialect == SL_DIALECT_VERTEX_ANTHROPIC)
+  pd->dialect = d->dialect; /* Converse, Claude through Bedrock's invoke or Vertex: Anthropic's body */
+  if (d->dialect == SL_DIALECT_BEDROCK_CONVERSE || d->dialect == SL_DIALECT_BEDROCK_INVOKE_ANTHROPIC ||
+      d->dialect == SL_DIALECT_VERTEX_ANTHROPIC)
     pd->wire = SL_WIRE_ANTHROPIC;
   pd->responses = d->dialect ? false
                 : d->responses_api ? strcmp(d->responses_api, "native") == 0 && d->ops->wire == SL_WIRE_OPENAI

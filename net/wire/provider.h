@@ -53,7 +53,7 @@ enum sl_prov_auth {
  * deployment at load from the provider and the model (core/config/config_cloud.c). */
 enum sl_dialect {
   SL_DIALECT_NONE = 0,
-  SL_DIALECT_BEDROCK_CONVERSE,         /* OpenAI wire <-> Converse / ConverseStream */
+  SL_DIALECT_BEDROCK_CONVERSE,         /* Anthropic wire <-> Converse / ConverseStream */
   SL_DIALECT_BEDROCK_INVOKE_ANTHROPIC, /* Anthropic wire: invoke / invoke-with-response-stream */
   SL_DIALECT_BEDROCK_EMBED_TITAN,      /* OpenAI embeddings <-> Titan text embeddings (invoke) */
   SL_DIALECT_BEDROCK_EMBED_COHERE,     /* OpenAI embeddings <-> Cohere embed (invoke) */

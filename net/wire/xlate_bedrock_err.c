@@ -1,11 +1,13 @@
-/* Bedrock's vocabularies and the small Bedrock body rewrites: the stopReason table, the
- * error-name table, Bedrock error bodies -> OpenAI error bodies, the Anthropic Messages body
+/* Bedrock's vocabularies and the small Bedrock body rewrites: the stopReason table (to
+ * Anthropic's stop_reason), usage, the error-name table, Bedrock error bodies -> OpenAI and
+ * Anthropic error bodies, the Anthropic Messages body
  * for invoke / rawPredict (anthropic_version instead of model and stream), and one
  * invoke-with-response-stream chunk {"bytes":"<base64>"} -> one Anthropic SSE event. The one
  * idea: what Bedrock names its own way is a table row here, so a new stop reason or
  * exception name is one line. */
 #include <errno.h>
 #include <mbedtls/base64.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,30 +17,30 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-/* ---- stopReason -> finish_reason ---- */
+/* ---- stopReason -> stop_reason, ids, usage ---- */
 
 static const struct {
-  const char *bedrock, *oai;
+  const char *bedrock, *anth;
 } reasons[] = {
-    {"end_turn", "stop"},
-    {"stop_sequence", "stop"},
-    {"max_tokens", "length"},
-    {"model_context_window_exceeded", "length"},
-    {"tool_use", "tool_calls"},
-    {"guardrail_intervened", "content_filter"},
-    {"content_filtered", "content_filter"},
+    {"end_turn", "end_turn"},
+    {"stop_sequence", "stop_sequence"},
+    {"max_tokens", "max_tokens"},
+    {"model_context_window_exceeded", "model_context_window_exceeded"},
+    {"tool_use", "tool_use"},
+    {"guardrail_intervened", "refusal"},
+    {"content_filtered", "refusal"},
 };
 
-const char *sl__bedrock_finish_reason(const char *stop_reason) {
+const char *sl__bedrock_stop_reason(const char *stop_reason) {
   for (size_t i = 0; stop_reason && i < N(reasons); i++)
-    if (strcmp(reasons[i].bedrock, stop_reason) == 0) return reasons[i].oai;
-  return "stop";
+    if (strcmp(reasons[i].bedrock, stop_reason) == 0) return reasons[i].anth;
+  return "end_turn";
 }
 
-void sl__bedrock_chat_id(char out[64], const struct sl_xlate_resp_opts *o, const void *seed, size_t n) {
+void sl__bedrock_msg_id(char out[64], const struct sl_xlate_resp_opts *o, const void *seed, size_t n) {
   const char *rid = o ? o->resp_id : NULL;
   if (rid && strncmp(rid, "resp_", 5) == 0 && rid[5] && strlen(rid) < 40) {
-    snprintf(out, 64, "chatcmpl-%s", rid + 5);
+    snprintf(out, 64, "msg_%s", rid + 5);
     return;
   }
   /* two FNV-1a 64 lanes over (created, seed) */
@@ -49,7 +51,24 @@ void sl__bedrock_chat_id(char out[64], const struct sl_xlate_resp_opts *o, const
     h1 = (h1 ^ p[i]) * 1099511628211ull, h2 = (h2 ^ p[i]) * 0x100000001b3ull + 7;
   p = seed;
   for (size_t i = 0; p && i < n; i++) h1 = (h1 ^ p[i]) * 1099511628211ull, h2 = (h2 ^ p[i]) * 0x100000001b3ull + 7;
-  snprintf(out, 64, "chatcmpl-%016llx%08llx", (unsigned long long)h1, (unsigned long long)(h2 & 0xffffffffu));
+  snprintf(out, 64, "msg_bdrk_%016llx%08llx", (unsigned long long)h1, (unsigned long long)(h2 & 0xffffffffu));
+}
+
+void sl__bedrock_usage(const cJSON *usage, struct sl_xlate_usage *u) {
+  static const struct {
+    const char *key;
+    size_t off;
+  } fields[] = {
+      {"inputTokens", offsetof(struct sl_xlate_usage, input)},
+      {"outputTokens", offsetof(struct sl_xlate_usage, output)},
+      {"cacheReadInputTokens", offsetof(struct sl_xlate_usage, cache_read)},
+      {"cacheWriteInputTokens", offsetof(struct sl_xlate_usage, cache_creation)},
+  };
+  if (!cJSON_IsObject(usage)) return;
+  u->known = true;
+  for (size_t i = 0; i < N(fields); i++) /* present counters are totals: they overwrite */
+    if (cJSON_IsNumber(sl__xlate_get(usage, fields[i].key)))
+      *(int64_t *)((char *)u + fields[i].off) = sl__xlate_getint(usage, fields[i].key);
 }
 
 /* ---- errors ---- */
@@ -148,6 +167,14 @@ int sl_bedrock_error_to_oai(int status, const char *type, size_t tn, const char 
   sl_buf_puts(out, "}}");
   cJSON_Delete(j);
   return out->oom ? -ENOMEM : 0;
+}
+
+int sl_bedrock_error_to_anth(int status, const char *type, size_t tn, const char *body, size_t n, struct sl_buf *out) {
+  struct sl_buf oai = {0};
+  int rc = sl_bedrock_error_to_oai(status, type, tn, body, n, &oai);
+  if (!rc) rc = sl_xlate_error_body(SL_WIRE_ANTHROPIC, status ? status : 500, oai.p, oai.n, out);
+  sl_buf_free(&oai);
+  return rc ? rc : out->oom ? -ENOMEM : 0;
 }
 
 int sl_bedrock_error_status(const char *type, size_t tn) {

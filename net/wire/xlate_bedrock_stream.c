@@ -1,23 +1,22 @@
-/* ConverseStream events -> OpenAI chat.completion.chunk SSE bytes. The one idea: like the
- * Anthropic stream translator, Converse addresses every delta to a content block by
- * contentBlockIndex; a small map from block index to (kind, tool_calls index) is all the
- * state a delta needs, and everything else is written as it comes. The stream is written
- * as if the client asked for stream_options.include_usage ("usage":null on every chunk, a
- * final usage chunk): sluice's usage filter strips it when the client did not ask.
- *   messageStart                      -> role chunk {"role":"assistant","content":""}
- *   contentBlockStart {toolUse}       -> tool call head (index, id, type, name, arguments "")
- *   contentBlockDelta {text}          -> delta.content
- *                     {toolUse:{input}} -> tool_calls[k].function.arguments piece
- *                     {reasoningContent:{text}} -> delta.reasoning_content (signature,
- *                                        redactedContent: no OpenAI stream field)
- *   contentBlockStop                  -> arguments "{}" for a tool call that got none
- *   messageStop {stopReason}          -> finish chunk (stopReason through the table)
- *   metadata {usage}                  -> usage chunk, then data: [DONE]
- *   *Exception {message}              -> data: {"error":{...}} and -EPROTO
- * The payload may also come wrapped in its event name ({"messageStart":{...}}, the shape of
- * the SDKs' union). With o.json_tool, the toolUse block named SL_XLATE_JSON_TOOL is content.
- * Errors (-EPROTO, -EINVAL, -EPIPE) end the output with an in-band OpenAI error event and
- * are sticky: later calls append nothing and return the same code.
+/* ConverseStream events -> Anthropic Messages SSE bytes. The one idea: ConverseStream is
+ * Anthropic's stream with other names, so each event becomes the Anthropic event it
+ * stands for, and the only state is a map from Converse's contentBlockIndex to the
+ * Anthropic block (index, kind) plus the block left open (Converse does not always say
+ * contentBlockStart for text, so a block starts at its first delta):
+ *   messageStart                         -> message_start (usage zero: Converse tells it last)
+ *   contentBlockStart {toolUse}          -> content_block_start tool_use {id, name, input:{}}
+ *   contentBlockDelta {text}             -> text_delta (a text block started first if none)
+ *                     {toolUse:{input}}  -> input_json_delta
+ *                     {reasoningContent:{text}|{signature}} -> thinking_delta / signature_delta
+ *                     {reasoningContent:{redactedContent}}  -> a redacted_thinking block
+ *   contentBlockStop                     -> content_block_stop
+ *   messageStop {stopReason}             -> the open block stopped; stop_reason kept
+ *   metadata {usage}                     -> usage kept
+ * and once both messageStop and metadata came: message_delta {stop_reason, stop_sequence,
+ * usage with input/output/cache tokens}, message_stop. *Exception events end the output
+ * with an Anthropic `event: error` and -EPROTO. The payload may also come wrapped in its
+ * event name ({"messageStart":{...}}, the shape of the SDKs' union). Errors (-EPROTO,
+ * -EINVAL, -EPIPE) are sticky: later calls append nothing and return the same code.
  * Extend: a new event is one branch in sl_converse_stream_event; a new delta kind one in
  * block_delta(). */
 #include <errno.h>
@@ -27,25 +26,24 @@
 
 #include "net/wire/xlate_bedrock_internal.h"
 
-enum blk { BLK_TEXT, BLK_REASONING, BLK_TOOL, BLK_JSON };
+enum blk { BLK_TEXT, BLK_THINKING, BLK_REDACTED, BLK_TOOL };
 
 struct map {
-  int index, tool;
+  int conv, anth;
   enum blk kind;
-  bool args;
 };
 
 struct sl_converse_stream {
   struct sl_xlate_resp_opts o;
   char id[64];
-  char *model;
+  char *model, *stop_seq;
   int result;
-  bool began, stopped, done, finish_sent, any_tool;
+  bool began, stopped, metadata, done;
   const char *reason;
   struct sl_xlate_usage usage;
   struct map *map;
   size_t nmap, cap;
-  int next_tool;
+  int open; /* the Anthropic index of the block left open, -1 none */
 };
 
 int sl_converse_stream_new(const struct sl_xlate_resp_opts *o, const char *model, struct sl_converse_stream **out) {
@@ -54,18 +52,18 @@ int sl_converse_stream_new(const struct sl_xlate_resp_opts *o, const char *model
   if (!s) return -ENOMEM;
   if (o) s->o = *o;
   s->o.resp_req = NULL;
+  s->open = -1;
   s->model = strdup(model ? model : "");
   if (!s->model) {
     free(s);
     return -ENOMEM;
   }
-  uintptr_t self = (uintptr_t)s; /* two streams in the same second get different ids */
-  struct {
+  struct { /* two streams in the same second get different ids */
     uintptr_t self;
     char model[64];
-  } seed = {self, {0}};
+  } seed = {(uintptr_t)s, {0}};
   strncpy(seed.model, s->model, sizeof seed.model - 1);
-  sl__bedrock_chat_id(s->id, o, &seed, sizeof seed);
+  sl__bedrock_msg_id(s->id, o, &seed, sizeof seed);
   *out = s;
   return 0;
 }
@@ -74,16 +72,30 @@ void sl_converse_stream_free(struct sl_converse_stream *s) {
   if (!s) return;
   free(s->map);
   free(s->model);
+  free(s->stop_seq);
   free(s);
 }
 
-static struct map *find(struct sl_converse_stream *s, int index) {
+static void event(struct sl_buf *out, const char *type) {
+  sl_buf_printf(out, "event: %s\ndata: {\"type\":\"%s\"", type, type);
+}
+
+static struct map *find(struct sl_converse_stream *s, int conv) {
   for (size_t i = 0; i < s->nmap; i++)
-    if (s->map[i].index == index) return &s->map[i];
+    if (s->map[i].conv == conv) return &s->map[i];
   return NULL;
 }
 
-static struct map *add(struct sl_converse_stream *s, int index, enum blk kind) {
+static void stop_open(struct sl_converse_stream *s, struct sl_buf *out) {
+  if (s->open < 0) return;
+  event(out, "content_block_stop");
+  sl_buf_printf(out, ",\"index\":%d}\n\n", s->open);
+  s->open = -1;
+}
+
+/* A new Anthropic block for Converse block conv: the open one stopped, content_block_start
+ * written up to its content_block object's members (the caller writes them and "}}\n\n"). */
+static struct map *start(struct sl_converse_stream *s, int conv, enum blk kind, struct sl_buf *out) {
   if (s->nmap >= SL_XL_MAX_BLOCKS) return NULL;
   if (s->nmap == s->cap) {
     size_t cap = s->cap ? s->cap * 2 : 8;
@@ -91,87 +103,49 @@ static struct map *add(struct sl_converse_stream *s, int index, enum blk kind) {
     if (!m) return NULL;
     s->map = m, s->cap = cap;
   }
-  struct map *m = &s->map[s->nmap++];
-  *m = (struct map){index, kind == BLK_TOOL ? s->next_tool++ : -1, kind, false};
+  stop_open(s, out);
+  struct map *m = &s->map[s->nmap];
+  *m = (struct map){conv, (int)s->nmap, kind};
+  s->nmap++;
+  s->open = m->anth;
+  static const char *const heads[] = {"{\"type\":\"text\",\"text\":\"\"",
+                                      "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"",
+                                      "{\"type\":\"redacted_thinking\",\"data\":", "{\"type\":\"tool_use\",\"id\":"};
+  event(out, "content_block_start");
+  sl_buf_printf(out, ",\"index\":%d,\"content_block\":%s", m->anth, heads[kind]);
   return m;
 }
 
-static void chunk_begin(struct sl_converse_stream *s, struct sl_buf *out) {
-  sl_buf_puts(out, "data: {\"id\":");
-  sl__xlate_put_jstr(out, s->id);
-  sl_buf_printf(out, ",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":", (long long)s->o.created);
-  sl__xlate_put_jstr(out, s->model);
-}
-
-static void chunk(struct sl_converse_stream *s, struct sl_buf *out, const char *delta, const char *finish) {
-  chunk_begin(s, out);
-  sl_buf_puts(out, ",\"choices\":[{\"index\":0,\"delta\":");
-  sl_buf_puts(out, delta);
-  sl_buf_puts(out, ",\"logprobs\":null,\"finish_reason\":");
-  sl__xlate_put_jstr(out, finish);
-  sl_buf_puts(out, "}],\"usage\":null}\n\n");
-}
-
-static void text_chunk(struct sl_converse_stream *s, struct sl_buf *out, const char *field, const char *text) {
-  if (!text || !text[0]) return;
-  chunk_begin(s, out);
-  sl_buf_printf(out, ",\"choices\":[{\"index\":0,\"delta\":{\"%s\":", field);
-  sl__xlate_put_jstr(out, text);
-  sl_buf_puts(out, "},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n");
-}
-
-static void tool_chunk(struct sl_converse_stream *s, struct sl_buf *out, int index, const char *id, const char *name,
-                       const char *args) {
-  chunk_begin(s, out);
-  sl_buf_printf(out, ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":%d", index);
-  if (id) {
-    sl_buf_puts(out, ",\"id\":");
-    sl__xlate_put_jstr(out, id);
-    sl_buf_puts(out, ",\"type\":\"function\",\"function\":{\"name\":");
-    sl__xlate_put_jstr(out, name ? name : "");
-    sl_buf_puts(out, ",\"arguments\":");
-  } else {
-    sl_buf_puts(out, ",\"function\":{\"arguments\":");
-  }
-  sl__xlate_put_jstr(out, args ? args : "");
-  sl_buf_puts(out, "}}]},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n");
-}
-
-static void tool_done(struct sl_converse_stream *s, struct map *m, struct sl_buf *out) {
-  if ((m->kind != BLK_TOOL && m->kind != BLK_JSON) || m->args) return;
-  m->args = true;
-  if (m->kind == BLK_JSON)
-    text_chunk(s, out, "content", "{}");
-  else
-    tool_chunk(s, out, m->tool, NULL, NULL, "{}");
-}
-
-static void finish_chunk(struct sl_converse_stream *s, struct sl_buf *out) {
-  if (s->finish_sent) return;
-  s->finish_sent = true;
-  for (size_t i = 0; i < s->nmap; i++) tool_done(s, &s->map[i], out);
-  chunk(s, out, "{}", s->reason ? s->reason : "stop");
+static void delta(struct sl_buf *out, int index, const char *type, const char *field, const char *v) {
+  event(out, "content_block_delta");
+  sl_buf_printf(out, ",\"index\":%d,\"delta\":{\"type\":\"%s\",\"%s\":", index, type, field);
+  sl__xlate_put_jstr(out, v);
+  sl_buf_puts(out, "}}\n\n");
 }
 
 static void end(struct sl_converse_stream *s, struct sl_buf *out) {
   if (s->done) return;
   s->done = true;
-  finish_chunk(s, out);
+  stop_open(s, out);
   const struct sl_xlate_usage *u = &s->usage;
-  int64_t prompt = u->input + u->cache_read + u->cache_creation;
-  chunk_begin(s, out);
+  event(out, "message_delta");
+  sl_buf_puts(out, ",\"delta\":{\"stop_reason\":");
+  sl__xlate_put_jstr(out, s->reason ? s->reason : "end_turn");
+  sl_buf_puts(out, ",\"stop_sequence\":");
+  sl__xlate_put_jstr(out, s->stop_seq);
   sl_buf_printf(out,
-                ",\"choices\":[],\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"total_tokens\":%lld,"
-                "\"prompt_tokens_details\":{\"cached_tokens\":%lld}}}\n\n",
-                (long long)prompt, (long long)u->output, (long long)(prompt + u->output), (long long)u->cache_read);
-  sl_buf_puts(out, "data: [DONE]\n\n");
+                "},\"usage\":{\"input_tokens\":%lld,\"cache_creation_input_tokens\":%lld,"
+                "\"cache_read_input_tokens\":%lld,\"output_tokens\":%lld}}\n\n",
+                (long long)u->input, (long long)u->cache_creation, (long long)u->cache_read, (long long)u->output);
+  event(out, "message_stop");
+  sl_buf_puts(out, "}\n\n");
 }
 
-/* Ends the stream with an in-band error; returns code (sticky). */
+/* Ends the stream with an in-band Anthropic error event; returns code (sticky). */
 static int fail(struct sl_converse_stream *s, int code, int status, const char *type, size_t tn, const char *payload,
                 size_t pn, struct sl_buf *out) {
-  sl_buf_puts(out, "data: ");
-  sl_bedrock_error_to_oai(status, type, tn, payload, pn, out);
+  sl_buf_puts(out, "event: error\ndata: ");
+  sl_bedrock_error_to_anth(status, type, tn, payload, pn, out);
   sl_buf_puts(out, "\n\n");
   s->result = code;
   return code;
@@ -188,21 +162,7 @@ static int bad(struct sl_converse_stream *s, struct sl_buf *out, const char *why
   return rc;
 }
 
-static void usage_from(struct sl_converse_stream *s, const cJSON *u) {
-  if (!cJSON_IsObject(u)) return;
-  const struct {
-    const char *key;
-    int64_t *dst;
-  } fields[] = {
-      {"inputTokens", &s->usage.input},
-      {"outputTokens", &s->usage.output},
-      {"cacheReadInputTokens", &s->usage.cache_read},
-      {"cacheWriteInputTokens", &s->usage.cache_creation},
-  };
-  s->usage.known = true;
-  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-    if (cJSON_IsNumber(sl__xlate_get(u, fields[i].key))) *fields[i].dst = sl__xlate_getint(u, fields[i].key);
-}
+static const char too_many[] = "Bedrock sent too many content blocks";
 
 static int block_start(struct sl_converse_stream *s, const cJSON *ev, struct sl_buf *out) {
   int idx;
@@ -212,13 +172,11 @@ static int block_start(struct sl_converse_stream *s, const cJSON *ev, struct sl_
   const cJSON *tu = sl__xlate_get(st, "toolUse");
   if (!cJSON_IsObject(tu) || find(s, idx)) return 0; /* other starts carry nothing to say; a repeat: keep the first */
   const char *name = sl__xlate_getstr(tu, "name"), *id = sl__xlate_getstr(tu, "toolUseId");
-  bool json = s->o.json_tool && name && strcmp(name, SL_XLATE_JSON_TOOL) == 0;
-  struct map *m = add(s, idx, json ? BLK_JSON : BLK_TOOL);
-  if (!m) return bad(s, out, "Bedrock sent too many content blocks");
-  if (!json) {
-    s->any_tool = true;
-    tool_chunk(s, out, m->tool, id ? id : "", name, "");
-  }
+  if (!start(s, idx, BLK_TOOL, out)) return bad(s, out, too_many);
+  sl__xlate_put_jstr(out, id ? id : "");
+  sl_buf_puts(out, ",\"name\":");
+  sl__xlate_put_jstr(out, name ? name : "");
+  sl_buf_puts(out, ",\"input\":{}}}\n\n");
   return 0;
 }
 
@@ -228,23 +186,33 @@ static int block_delta(struct sl_converse_stream *s, const cJSON *ev, struct sl_
   if (!sl__xlate_getidx(ev, "contentBlockIndex", &idx) || !cJSON_IsObject(d))
     return bad(s, out, "Bedrock sent a malformed contentBlockDelta");
   struct map *m = find(s, idx);
+  if (m && m->anth != s->open) return 0; /* a block already stopped: nothing to attach it to */
   const char *text = sl__xlate_getstr(d, "text");
   const cJSON *tu = sl__xlate_get(d, "toolUse"), *rc = sl__xlate_get(d, "reasoningContent");
   if (text) {
-    if (!m && !(m = add(s, idx, BLK_TEXT))) return bad(s, out, "Bedrock sent too many content blocks");
-    if (m->kind == BLK_TEXT) text_chunk(s, out, "content", text);
-  } else if (cJSON_IsObject(rc)) {
-    if (!m && !(m = add(s, idx, BLK_REASONING))) return bad(s, out, "Bedrock sent too many content blocks");
-    if (m->kind == BLK_REASONING) text_chunk(s, out, "reasoning_content", sl__xlate_getstr(rc, "text"));
-  } else if (cJSON_IsObject(tu) && m && (m->kind == BLK_TOOL || m->kind == BLK_JSON)) {
-    const char *in = sl__xlate_getstr(tu, "input");
-    if (in && in[0]) {
-      if (m->kind == BLK_JSON)
-        text_chunk(s, out, "content", in);
-      else
-        tool_chunk(s, out, m->tool, NULL, NULL, in);
-      m->args = true;
+    if (!m) {
+      if (!(m = start(s, idx, BLK_TEXT, out))) return bad(s, out, too_many);
+      sl_buf_puts(out, "}}\n\n");
     }
+    if (m->kind == BLK_TEXT && text[0]) delta(out, m->anth, "text_delta", "text", text);
+  } else if (cJSON_IsObject(rc)) {
+    const char *red = sl__xlate_getstr(rc, "redactedContent");
+    if (!m && red) {
+      if (!start(s, idx, BLK_REDACTED, out)) return bad(s, out, too_many);
+      sl__xlate_put_jstr(out, red);
+      sl_buf_puts(out, "}}\n\n");
+      return 0;
+    }
+    if (!m) {
+      if (!(m = start(s, idx, BLK_THINKING, out))) return bad(s, out, too_many);
+      sl_buf_puts(out, "}}\n\n");
+    }
+    const char *t = sl__xlate_getstr(rc, "text"), *sig = sl__xlate_getstr(rc, "signature");
+    if (m->kind == BLK_THINKING && t && t[0]) delta(out, m->anth, "thinking_delta", "thinking", t);
+    if (m->kind == BLK_THINKING && sig && sig[0]) delta(out, m->anth, "signature_delta", "signature", sig);
+  } else if (cJSON_IsObject(tu) && m && m->kind == BLK_TOOL) {
+    const char *in = sl__xlate_getstr(tu, "input");
+    if (in && in[0]) delta(out, m->anth, "input_json_delta", "partial_json", in);
   }
   /* a toolUse delta for a block never started: nothing to attach it to */
   return 0;
@@ -263,7 +231,7 @@ static bool is_exception(const char *t, size_t n) {
 int sl_converse_stream_event(struct sl_converse_stream *s, const char *type, size_t tn, const char *payload, size_t pn,
                              struct sl_buf *out) {
   if (s->result) return s->result;
-  if (s->done) return 0; /* after the usage chunk and [DONE]: the answer is over, nothing more to say */
+  if (s->done) return 0; /* after message_stop: the answer is over, nothing more to say */
   if (!type) tn = 0;
   if (tn && is_exception(type, tn)) {
     int st = sl_bedrock_error_status(type, tn);
@@ -289,10 +257,19 @@ int sl_converse_stream_event(struct sl_converse_stream *s, const char *type, siz
   }
   int rc = 0;
   if (strcmp(name, "messageStart") == 0) {
-    if (!s->began) chunk(s, out, "{\"role\":\"assistant\",\"content\":\"\"}", NULL);
+    if (!s->began) {
+      event(out, "message_start");
+      sl_buf_puts(out, ",\"message\":{\"id\":");
+      sl__xlate_put_jstr(out, s->id);
+      sl_buf_puts(out, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
+      sl__xlate_put_jstr(out, s->model);
+      sl_buf_puts(out, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
+                       "\"usage\":{\"input_tokens\":0,\"output_tokens\":0}}}\n\n");
+    }
     s->began = true;
   } else if (strcmp(name, "metadata") == 0) {
-    usage_from(s, sl__xlate_get(ev, "usage"));
+    sl__bedrock_usage(sl__xlate_get(ev, "usage"), &s->usage);
+    s->metadata = true;
     if (s->stopped) end(s, out);
   } else if (!s->began) {
     if (strcmp(name, "contentBlockStart") == 0 || strcmp(name, "contentBlockDelta") == 0 ||
@@ -307,13 +284,14 @@ int sl_converse_stream_event(struct sl_converse_stream *s, const char *type, siz
   } else if (strcmp(name, "contentBlockStop") == 0) {
     int idx;
     struct map *m = sl__xlate_getidx(ev, "contentBlockIndex", &idx) ? find(s, idx) : NULL;
-    if (m) tool_done(s, m, out);
+    if (m && m->anth == s->open) stop_open(s, out);
   } else if (strcmp(name, "messageStop") == 0) {
-    const char *sr = sl__xlate_getstr(ev, "stopReason");
-    s->reason = sl__bedrock_finish_reason(sr);
-    if (s->o.json_tool && !s->any_tool && strcmp(s->reason, "tool_calls") == 0) s->reason = "stop";
+    s->reason = sl__bedrock_stop_reason(sl__xlate_getstr(ev, "stopReason"));
+    const char *seq = sl__xlate_getstr(sl__xlate_get(ev, "additionalModelResponseFields"), "stop_sequence");
+    if (seq && !s->stop_seq && !(s->stop_seq = strdup(seq))) out->oom = true;
     s->stopped = true;
-    finish_chunk(s, out);
+    stop_open(s, out);
+    if (s->metadata) end(s, out);
   }
   /* unknown (newer) event types: nothing to say */
   cJSON_Delete(root);
@@ -324,11 +302,11 @@ int sl_converse_stream_event(struct sl_converse_stream *s, const char *type, siz
 int sl_converse_stream_finish(struct sl_converse_stream *s, struct sl_buf *out, struct sl_xlate_usage *u) {
   if (u) *u = s->usage;
   if (s->result) return s->result;
-  if (!s->stopped) {
-    static const char msg[] = "{\"message\":\"Bedrock stream ended before messageStop\"}";
-    return fail(s, -EPIPE, 502, NULL, 0, msg, sizeof msg - 1, out);
+  if (!s->done) {
+    static const char msg_stop[] = "{\"message\":\"Bedrock stream ended before messageStop\"}";
+    static const char msg_meta[] = "{\"message\":\"Bedrock stream ended before its metadata (usage) event\"}";
+    return s->stopped ? fail(s, -EPIPE, 502, NULL, 0, msg_meta, sizeof msg_meta - 1, out)
+                      : fail(s, -EPIPE, 502, NULL, 0, msg_stop, sizeof msg_stop - 1, out);
   }
-  end(s, out);
-  if (out->oom) return s->result = -ENOMEM;
-  return 0;
+  return out->oom ? (s->result = -ENOMEM) : 0;
 }

@@ -1,13 +1,16 @@
 /* libFuzzer target for the Bedrock answer-side rewrites (net/wire/xlate_bedrock.h): a
- * Converse answer -> OpenAI chat.completion, a Bedrock error (status, type, body) -> an
- * OpenAI error body, one invoke stream chunk -> one Anthropic SSE event, and the Anthropic
+ * Converse answer -> an Anthropic message, a Bedrock error (status, type, body) -> an
+ * OpenAI or Anthropic error body, one invoke stream chunk -> one Anthropic SSE event, and the Anthropic
  * body for invoke. The first byte picks the function and its options; the rest is the
- * body. Properties: the completion is JSON with one choice and usage, or -EINVAL; the
- * error body is ALWAYS a JSON {"error":{message,type,code}}; a chunk gives exactly one
+ * body. Properties: the message is JSON with type message, an id msg_..., a content array
+ * of typed blocks, a stop_reason and usage, or -EINVAL with usage unknown; the error body
+ * is ALWAYS a JSON {"error":{message,type,code}} (OpenAI) or {"type":"error","error":
+ * {type,message}} (Anthropic); a chunk gives exactly one
  * "event: T\ndata: <one JSON line>\n\n" or -EINVAL with nothing written; the invoke body
  * has anthropic_version and neither model nor stream. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +20,17 @@
 static void answer(const char *p, size_t n, uint8_t ctl) {
   struct sl_buf out = {0};
   struct sl_xlate_usage u;
-  struct sl_xlate_resp_opts o = {.created = 5, .json_tool = ctl & 4, .resp_id = (ctl & 8) ? "resp_00ff" : NULL};
-  int rc = sl_xlate_converse_to_oai_response(p, n, &o, (ctl & 16) ? NULL : "m", &out, &u);
+  struct sl_xlate_resp_opts o = {.created = 5, .resp_id = (ctl & 8) ? "resp_00ff" : NULL};
+  int rc = sl_xlate_converse_to_anth_response(p, n, &o, (ctl & 16) ? NULL : "m", &out, &u);
   if (rc == 0) {
     cJSON *j = cJSON_ParseWithLength(out.p, out.n);
-    if (!cJSON_IsObject(j) || cJSON_GetArraySize(cJSON_GetObjectItem(j, "choices")) != 1 ||
-        !cJSON_IsObject(cJSON_GetObjectItem(j, "usage")))
+    const cJSON *b, *content = cJSON_GetObjectItem(j, "content");
+    if (!cJSON_IsObject(j) || !cJSON_IsArray(content) || !cJSON_IsObject(cJSON_GetObjectItem(j, "usage")) ||
+        !cJSON_IsString(cJSON_GetObjectItem(j, "stop_reason")) ||
+        strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(j, "type")) ?: "", "message"))
       __builtin_trap();
-    if (strncmp(cJSON_GetStringValue(cJSON_GetObjectItem(j, "id")) ?: "", "chatcmpl-", 9)) __builtin_trap();
+    cJSON_ArrayForEach(b, content) if (!cJSON_IsString(cJSON_GetObjectItem(b, "type"))) __builtin_trap();
+    if (strncmp(cJSON_GetStringValue(cJSON_GetObjectItem(j, "id")) ?: "", "msg_", 4)) __builtin_trap();
     cJSON_Delete(j);
   } else if (rc != -EINVAL && rc != -ENOMEM) {
     __builtin_trap();
@@ -42,12 +48,15 @@ static void error(const char *p, size_t n, uint8_t ctl) {
   size_t tn = nl ? (size_t)(nl - p) : 0;
   if (nl) n -= tn + 1, p = nl + 1;
   struct sl_buf out = {0};
-  int rc = sl_bedrock_error_to_oai(statuses[(ctl >> 4) & 7], type, tn, p, n, &out);
+  bool anth = ctl & 4;
+  int rc = anth ? sl_bedrock_error_to_anth(statuses[(ctl >> 4) & 7], type, tn, p, n, &out)
+                : sl_bedrock_error_to_oai(statuses[(ctl >> 4) & 7], type, tn, p, n, &out);
   if (rc == 0) {
     cJSON *j = cJSON_ParseWithLength(out.p, out.n);
     const cJSON *e = cJSON_GetObjectItem(j, "error");
     if (!cJSON_IsString(cJSON_GetObjectItem(e, "message")) || !cJSON_IsString(cJSON_GetObjectItem(e, "type")) ||
-        !cJSON_GetObjectItem(e, "code"))
+        (anth ? strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(j, "type")) ?: "", "error")
+              : !cJSON_GetObjectItem(e, "code")))
       __builtin_trap();
     cJSON_Delete(j);
   } else if (rc != -ENOMEM) {

@@ -232,6 +232,8 @@ test('openai SDK -> bedrock/converse/<cross-region profile id>: the id goes in t
   const rec = await lastOf(br);
   assert.equal(rec.path, `/model/us.${CLAUDE.replace(':', '%3A')}/converse`);
   assertSigV4(rec, br);
+  // no max_tokens from the client: the model's own default (no maxTokens), not Anthropic's 4096
+  assert.equal(JSON.parse(rec.body).inferenceConfig?.maxTokens, undefined);
 });
 
 test('openai SDK -> ConverseStream: chunks of the whole answer, [DONE]; usage only when asked', async () => {

@@ -51,9 +51,9 @@ static void bedrock_dialects_and_endpoint(void) {
     enum sl_wire w;
   } cases[] = {
       {"bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0", "anthropic.claude-3-5-sonnet-20240620-v1:0",
-       SL_DIALECT_BEDROCK_CONVERSE, SL_WIRE_OPENAI},
+       SL_DIALECT_BEDROCK_CONVERSE, SL_WIRE_ANTHROPIC}, /* Converse is Anthropic-wire (xlate_bedrock.h) */
       {"bedrock/converse/meta.llama3-8b-instruct-v1:0", "meta.llama3-8b-instruct-v1:0", SL_DIALECT_BEDROCK_CONVERSE,
-       SL_WIRE_OPENAI},
+       SL_WIRE_ANTHROPIC},
       {"bedrock/invoke/anthropic.claude-3-haiku-20240307-v1:0", "anthropic.claude-3-haiku-20240307-v1:0",
        SL_DIALECT_BEDROCK_INVOKE_ANTHROPIC, SL_WIRE_ANTHROPIC},
       {"bedrock/invoke/us.anthropic.claude-3-haiku-20240307-v1:0", "us.anthropic.claude-3-haiku-20240307-v1:0",

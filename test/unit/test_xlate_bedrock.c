@@ -1,9 +1,11 @@
-/* Bedrock translators (net/wire/xlate_bedrock.h), requests and whole answers: OpenAI chat
- * -> Converse (text, system, images, documents, multi-turn tools with results, tool_choice
- * variants, response_format's json tool, thinking for Claude, inference parameters),
- * Converse -> OpenAI (stop reasons, usage with cache tokens, tool calls, reasoning, the
- * json tool), Bedrock errors -> OpenAI error bodies, invoke bodies and chunks, Titan and
- * Cohere embeddings, and malformed input refused with an error. */
+/* Bedrock translators (net/wire/xlate_bedrock.h), requests and whole answers: Anthropic
+ * Messages -> Converse (text, system with cache points, images and documents, multi-turn
+ * tools with results and errors, tool_choice variants incl. none, thinking and top_k for
+ * Claude only, inference parameters, blocks and members with no Converse form refused),
+ * Converse -> Anthropic messages (stop reasons, usage with cache tokens, tool_use, thinking
+ * with its signature, redacted thinking), Bedrock errors -> OpenAI and Anthropic error
+ * bodies, invoke bodies and chunks, Titan and Cohere embeddings, and malformed input refused
+ * with an error. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -17,9 +19,10 @@ static cJSON *req(const char *json, const char *model, int *rc) {
   cJSON *in = cJSON_Parse(json);
   struct sl_buf b = {0};
   struct sl_xlate_req_opts o = {.model = model};
-  *rc = sl_xlate_oai_to_converse_request(in, &o, &b, err, sizeof err);
+  *rc = sl_xlate_anth_to_converse_request(in, &o, &b, err, sizeof err);
   cJSON *out = *rc == 0 ? cJSON_ParseWithLength(b.p, b.n) : NULL;
   if (*rc == 0 && !out) *rc = -999;
+  if (*rc) CHECK(b.n == 0);
   sl_buf_free(&b);
   cJSON_Delete(in);
   return out;
@@ -41,388 +44,316 @@ static const cJSON *get(const cJSON *o, const char *k) { return cJSON_GetObjectI
 
 static void text_and_system(void) {
   int rc;
-  cJSON *c = req("{\"model\":\"m\",\"stream\":true,\"user\":\"u\",\"seed\":3,\"messages\":["
-                 "{\"role\":\"system\",\"content\":\"be brief\"},"
-                 "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"and "
-                 "kind\",\"cache_control\":{\"type\":\"ephemeral\"}}]},"
+  cJSON *c = req("{\"model\":\"m\",\"stream\":true,\"metadata\":{\"user_id\":\"u\"},"
+                 "\"system\":[{\"type\":\"text\",\"text\":\"be brief\"},{\"type\":\"text\",\"text\":\"and kind\","
+                 "\"cache_control\":{\"type\":\"ephemeral\"}}],\"messages\":["
                  "{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
-                 "\"there\"}]}],"
-                 "\"max_tokens\":100,\"temperature\":1.7,\"top_p\":0.5,\"stop\":\"END\"}",
+                 "\"there\"},{\"type\":\"text\",\"text\":\"\"}]}],"
+                 "\"max_tokens\":100,\"temperature\":0.7,\"top_p\":0.5,\"stop_sequences\":[\"END\"]}",
                  "amazon.nova-pro-v1:0", &rc);
   CHECK(rc == 0);
-  CHECK(same(c, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"hi\"},{\"text\":\"there\"}]}],"
-                "\"system\":[{\"text\":\"be brief\"},{\"text\":\"and kind\"},{\"cachePoint\":{\"type\":\"default\"}}],"
-                "\"inferenceConfig\":{\"maxTokens\":100,\"temperature\":1,\"topP\":0.5,\"stopSequences\":[\"END\"]}}"));
+  CHECK(same(c,
+             "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"hi\"},{\"text\":\"there\"}]}],"
+             "\"system\":[{\"text\":\"be brief\"},{\"text\":\"and kind\"},{\"cachePoint\":{\"type\":\"default\"}}],"
+             "\"inferenceConfig\":{\"maxTokens\":100,\"temperature\":0.7,\"topP\":0.5,\"stopSequences\":[\"END\"]}}"));
   cJSON_Delete(c);
-  /* no model id in the body; max_completion_tokens; stop array */
-  c = req("{\"model\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],\"max_completion_tokens\":7,"
-          "\"stop\":[\"a\",\"b\"]}",
+  /* a string system; no model id in the body; an assistant turn; alternation kept */
+  c = req("{\"model\":\"x\",\"system\":\"sys\",\"max_tokens\":7,\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+          "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"a\"}]},{\"role\":\"user\",\"content\":"
+          "\"r\"}]}",
           NULL, &rc);
-  CHECK(rc == 0 && get(c, "model") == NULL && get(c, "modelId") == NULL);
-  CHECK(same(get(c, "inferenceConfig"), "{\"maxTokens\":7,\"stopSequences\":[\"a\",\"b\"]}"));
+  CHECK(rc == 0);
+  CHECK(same(c,
+             "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"q\"}]},{\"role\":\"assistant\",\"content\":"
+             "[{\"text\":\"a\"}]},{\"role\":\"user\",\"content\":[{\"text\":\"r\"}]}],\"system\":[{\"text\":\"sys\"}],"
+             "\"inferenceConfig\":{\"maxTokens\":7}}"));
   cJSON_Delete(c);
 }
 
 static void images_and_documents(void) {
   int rc;
-  cJSON *c = req("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"what?\"},"
-                 "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}},"
-                 "{\"type\":\"image_url\",\"image_url\":\"data:image/jpg;base64,/9j/4A==\"},"
-                 "{\"type\":\"file\",\"file\":{\"file_data\":\"data:application/pdf;base64,JVBERi0=\",\"filename\":\"a "
-                 "b.pdf\"}}]}]}",
+  cJSON *c = req("{\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":["
+                 "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"iVBO\"},"
+                 "\"cache_control\":{\"type\":\"ephemeral\"}},"
+                 "{\"type\":\"document\",\"source\":{\"type\":\"base64\",\"media_type\":\"application/pdf\","
+                 "\"data\":\"JVBE\"}},"
+                 "{\"type\":\"document\",\"source\":{\"type\":\"text\",\"media_type\":\"text/plain\",\"data\":\"hi\"}},"
+                 "{\"type\":\"text\",\"text\":\"what?\"}]}]}",
                  "m", &rc);
   CHECK(rc == 0);
-  CHECK(same(get(c, "messages"),
-             "[{\"role\":\"user\",\"content\":[{\"text\":\"what?\"},"
-             "{\"image\":{\"format\":\"png\",\"source\":{\"bytes\":\"iVBORw0KGgo=\"}}},"
-             "{\"image\":{\"format\":\"jpeg\",\"source\":{\"bytes\":\"/9j/4A==\"}}},"
-             "{\"document\":{\"format\":\"pdf\",\"name\":\"document-1\",\"source\":{\"bytes\":\"JVBERi0=\"}}}]}]"));
+  CHECK(same(c,
+             "{\"messages\":[{\"role\":\"user\",\"content\":["
+             "{\"image\":{\"format\":\"png\",\"source\":{\"bytes\":\"iVBO\"}}},{\"cachePoint\":{\"type\":\"default\"}},"
+             "{\"document\":{\"format\":\"pdf\",\"name\":\"document-1\",\"source\":{\"bytes\":\"JVBE\"}}},"
+             "{\"document\":{\"format\":\"txt\",\"name\":\"document-2\",\"source\":{\"bytes\":\"aGk=\"}}},"
+             "{\"text\":\"what?\"}]}],\"inferenceConfig\":{\"maxTokens\":5}}"));
   cJSON_Delete(c);
-  /* an http URL: Converse takes bytes only */
-  c = req("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://x/"
-          "a.png\"}}]}]}",
+  /* an empty text document: empty bytes */
+  c = req("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"document\",\"source\":{\"type\":\"text\","
+          "\"data\":\"\"}}]}]}",
           "m", &rc);
-  CHECK(!c && rc == -EINVAL && strstr(err, "base64 data URL"));
-  c = req("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/"
-          "tiff;base64,AA==\"}}]}]}",
+  CHECK(rc == 0 &&
+        same(get(cJSON_GetArrayItem(get(cJSON_GetArrayItem(get(c, "messages"), 0), "content"), 0), "document"),
+             "{\"format\":\"txt\",\"name\":\"document-1\",\"source\":{\"bytes\":\"\"}}"));
+  cJSON_Delete(c);
+  /* a URL source: Converse takes bytes only */
+  c = req("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":{\"type\":\"url\","
+          "\"url\":\"https://x/y.png\"}}]}]}",
+          "m", &rc);
+  CHECK(!c && rc == -EINVAL && strstr(err, "base64"));
+  c = req("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":{\"type\":\"base64\","
+          "\"media_type\":\"image/tiff\",\"data\":\"AA\"}}]}]}",
           "m", &rc);
   CHECK(!c && rc == -EINVAL && strstr(err, "image/tiff"));
-  c = req("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\",\"input_audio\":{}}]}]}", "m", &rc);
-  CHECK(!c && rc == -EINVAL && strstr(err, "input_audio"));
 }
 
 static void multi_turn_tools(void) {
   int rc;
-  cJSON *c =
-      req("{\"messages\":[{\"role\":\"user\",\"content\":\"weather in Paris and Rome?\"},"
-          "{\"role\":\"assistant\",\"content\":\"Let me look.\",\"tool_calls\":["
-          "{\"id\":\"t1\",\"type\":\"function\",\"function\":{\"name\":\"wx\",\"arguments\":\"{\\\"city\\\":"
-          "\\\"Paris\\\"}\"}},"
-          "{\"id\":\"t2\",\"type\":\"function\",\"function\":{\"name\":\"wx\",\"arguments\":\"not json\"}}]},"
-          "{\"role\":\"tool\",\"tool_call_id\":\"t1\",\"content\":\"sunny\"},"
-          "{\"role\":\"tool\",\"tool_call_id\":\"t2\",\"content\":[{\"type\":\"text\",\"text\":\"rain\"}]},"
-          "{\"role\":\"user\",\"content\":\"thanks\"}],"
-          "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"wx\",\"description\":\"weather\",\"parameters\":"
-          "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}},"
-          "{\"type\":\"function\",\"function\":{\"name\":\"noargs\"}}],\"tool_choice\":\"auto\",\"parallel_tool_"
-          "calls\":false}",
-          "anthropic.claude-3-5-sonnet", &rc);
+  cJSON *c = req(
+      "{\"max_tokens\":9,\"tools\":[{\"name\":\"get_weather\",\"description\":\"Weather\",\"input_schema\":{\"type\":"
+      "\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}},\"cache_control\":{\"type\":\"ephemeral\"}}],"
+      "\"tool_choice\":{\"type\":\"auto\",\"disable_parallel_tool_use\":true},\"messages\":["
+      "{\"role\":\"user\",\"content\":\"weather in Paris?\"},"
+      "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"checking\"},{\"type\":\"tool_use\",\"id\":"
+      "\"tu1\",\"name\":\"get_weather\",\"input\":{\"city\":\"Paris\"}}]},"
+      "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"tu1\",\"content\":\"sunny\"},"
+      "{\"type\":\"tool_result\",\"tool_use_id\":\"tu2\",\"is_error\":true,\"content\":[{\"type\":\"text\",\"text\":"
+      "\"boom\"}]},{\"type\":\"tool_result\",\"tool_use_id\":\"tu3\"},{\"type\":\"text\",\"text\":\"and?\"}]}]}",
+      "anthropic.claude-3", &rc);
   CHECK(rc == 0);
-  static const char want_msgs[] =
-      "[{\"role\":\"user\",\"content\":[{\"text\":\"weather in Paris and Rome?\"}]},"
-      "{\"role\":\"assistant\",\"content\":[{\"text\":\"Let me look.\"},"
-      "{\"toolUse\":{\"toolUseId\":\"t1\",\"name\":\"wx\",\"input\":{\"city\":\"Paris\"}}},"
-      "{\"toolUse\":{\"toolUseId\":\"t2\",\"name\":\"wx\",\"input\":{}}}]},"
-      "{\"role\":\"user\",\"content\":[{\"toolResult\":{\"toolUseId\":\"t1\",\"content\":[{\"text\":\"sunny\"}],"
-      "\"status\":\"success\"}},"
-      "{\"toolResult\":{\"toolUseId\":\"t2\",\"content\":[{\"text\":\"rain\"}],\"status\":\"success\"}},"
-      "{\"text\":\"thanks\"}]}]";
-  CHECK(same(get(c, "messages"), want_msgs));
-  CHECK(same(get(c, "toolConfig"),
-             "{\"tools\":[{\"toolSpec\":{\"name\":\"wx\",\"description\":\"weather\",\"inputSchema\":{\"json\":"
-             "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}},"
-             "{\"toolSpec\":{\"name\":\"noargs\",\"inputSchema\":{\"json\":{\"type\":\"object\",\"properties\":{}}}}}],"
-             "\"toolChoice\":{\"auto\":{}}}"));
+  bool ok = same(
+      c, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"weather in Paris?\"}]},"
+         "{\"role\":\"assistant\",\"content\":[{\"text\":\"checking\"},{\"toolUse\":{\"toolUseId\":\"tu1\","
+         "\"name\":\"get_weather\",\"input\":{\"city\":\"Paris\"}}}]},"
+         "{\"role\":\"user\",\"content\":[{\"toolResult\":{\"toolUseId\":\"tu1\",\"content\":[{\"text\":\"sunny\"}],"
+         "\"status\":\"success\"}},{\"toolResult\":{\"toolUseId\":\"tu2\",\"content\":[{\"text\":\"boom\"}],"
+         "\"status\":\"error\"}},{\"toolResult\":{\"toolUseId\":\"tu3\",\"content\":[{\"text\":\"\"}],"
+         "\"status\":\"success\"}},{\"text\":\"and?\"}]}],"
+         "\"toolConfig\":{\"tools\":[{\"toolSpec\":{\"name\":\"get_weather\",\"description\":\"Weather\","
+         "\"inputSchema\":{\"json\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}},"
+         "{\"cachePoint\":{\"type\":\"default\"}}],\"toolChoice\":{\"auto\":{}}},"
+         "\"inferenceConfig\":{\"maxTokens\":9}}");
+  CHECK(ok);
   cJSON_Delete(c);
-  /* a history with tool blocks but no tools offered: a placeholder keeps toolConfig */
-  c = req("{\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"a\",\"function\":{\"name\":\"f\","
-          "\"arguments\":\"{}\"}}]},"
-          "{\"role\":\"tool\",\"tool_call_id\":\"a\",\"content\":\"\"}]}",
+  /* a tool history without tools: Converse still wants a toolConfig (a placeholder) */
+  c = req("{\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\","
+          "\"input\":{}}]},{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t\","
+          "\"content\":\"ok\"}]}]}",
           "m", &rc);
   CHECK(rc == 0);
-  const cJSON *tools = get(get(c, "toolConfig"), "tools");
-  CHECK(cJSON_GetArraySize(tools) == 1 && get(get(c, "toolConfig"), "toolChoice") == NULL);
-  CHECK(same(cJSON_GetArrayItem(get(cJSON_GetArrayItem(get(c, "messages"), 1), "content"), 0),
-             "{\"toolResult\":{\"toolUseId\":\"a\",\"content\":[{\"text\":\"\"}],\"status\":\"success\"}}"));
+  CHECK(same(get(c, "toolConfig"),
+             "{\"tools\":[{\"toolSpec\":{\"name\":\"sluice_no_tool\",\"description\":"
+             "\"Not a real tool: do not call it.\",\"inputSchema\":{\"json\":{\"type\":\"object\","
+             "\"properties\":{}}}}}]}"));
   cJSON_Delete(c);
-  /* malformed tool history */
-  c = req("{\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}", "m", &rc);
-  CHECK(!c && rc == -EINVAL && strstr(err, "tool_call_id"));
-  c = req("{\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"function\":{\"name\":\"f\"}}]}]}", "m", &rc);
-  CHECK(!c && rc == -EINVAL && strstr(err, "tool_calls[0]"));
-  c = req("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"web_search\"}]}", "m", &rc);
-  CHECK(!c && rc == -EINVAL && strstr(err, "web_search"));
 }
 
+/* tool_choice JSON -> the Converse toolChoice printed ("" when none) or NULL on error */
+static char choice_buf[256];
 static const char *choice_of(const char *tc) {
-  static char buf[256];
   char body[512];
-  int rc;
   snprintf(body, sizeof body,
-           "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\",\"function\":"
-           "{\"name\":\"f\"}}],\"tool_choice\":%s}",
+           "{\"tools\":[{\"name\":\"f\",\"input_schema\":{\"type\":\"object\"}}],\"tool_choice\":%s,"
+           "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
            tc);
+  int rc;
   cJSON *c = req(body, "m", &rc);
-  if (rc)
-    snprintf(buf, sizeof buf, "error %d", rc);
-  else if (!get(c, "toolConfig"))
-    snprintf(buf, sizeof buf, "no tools");
-  else {
-    char *t = cJSON_PrintUnformatted(get(get(c, "toolConfig"), "toolChoice"));
-    snprintf(buf, sizeof buf, "%s", t ? t : "none");
-    cJSON_free(t);
-  }
+  if (rc) return NULL;
+  const cJSON *cfg = get(c, "toolConfig"), *ch = get(cfg, "toolChoice");
+  char *t = ch ? cJSON_PrintUnformatted(ch) : NULL;
+  snprintf(choice_buf, sizeof choice_buf, "%s%s", cfg ? "" : "no-tools:", t ? t : "");
+  cJSON_free(t);
   cJSON_Delete(c);
-  return buf;
+  return choice_buf;
 }
 
 static void tool_choice_variants(void) {
-  CHECK_STR(choice_of("\"auto\""), "{\"auto\":{}}");
-  CHECK_STR(choice_of("\"required\""), "{\"any\":{}}");
-  CHECK_STR(choice_of("{\"type\":\"function\",\"function\":{\"name\":\"f\"}}"), "{\"tool\":{\"name\":\"f\"}}");
-  CHECK_STR(choice_of("\"none\""), "no tools");
-  CHECK_STR(choice_of("null"), "none");
-  CHECK_STR(choice_of("\"sometimes\""), "error -22");
-  CHECK_STR(choice_of("{\"type\":\"function\"}"), "error -22");
-  CHECK_STR(choice_of("3"), "error -22");
-}
-
-static void json_response_format(void) {
+  CHECK_STR(choice_of("{\"type\":\"auto\"}") ?: "?", "{\"auto\":{}}");
+  CHECK_STR(choice_of("{\"type\":\"any\"}") ?: "?", "{\"any\":{}}");
+  CHECK_STR(choice_of("{\"type\":\"tool\",\"name\":\"f\"}") ?: "?", "{\"tool\":{\"name\":\"f\"}}");
+  CHECK_STR(choice_of("null") ?: "?", "");
+  CHECK_STR(choice_of("{\"type\":\"none\"}") ?: "?", "no-tools:"); /* the tools withheld */
+  CHECK(choice_of("{\"type\":\"tool\"}") == NULL && strstr(err, "tool_choice"));
+  CHECK(choice_of("\"auto\"") == NULL);
+  /* none with a tool history: the tools stay (Converse needs them), no choice */
   int rc;
-  cJSON *c = req("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"json_schema\","
-                 "\"json_schema\":{\"name\":\"r\",\"schema\":{\"properties\":{\"a\":{\"type\":\"integer\"}}}}}}",
+  cJSON *c = req("{\"tools\":[{\"name\":\"f\",\"input_schema\":{\"type\":\"object\"}}],\"tool_choice\":{\"type\":"
+                 "\"none\"},\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t\","
+                 "\"name\":\"f\",\"input\":{}}]}]}",
                  "m", &rc);
-  CHECK(rc == 0);
-  const cJSON *spec = get(cJSON_GetArrayItem(get(get(c, "toolConfig"), "tools"), 0), "toolSpec");
-  CHECK_STR(cJSON_GetStringValue(get(spec, "name")) ?: "", SL_XLATE_JSON_TOOL);
-  CHECK(same(get(get(spec, "inputSchema"), "json"),
-             "{\"properties\":{\"a\":{\"type\":\"integer\"}},\"type\":\"object\"}"));
-  CHECK(same(get(get(c, "toolConfig"), "toolChoice"), "{\"tool\":{\"name\":\"" SL_XLATE_JSON_TOOL "\"}}"));
+  CHECK(rc == 0 && cJSON_GetArraySize(get(get(c, "toolConfig"), "tools")) == 1 &&
+        !get(get(c, "toolConfig"), "toolChoice"));
   cJSON_Delete(c);
-  /* json_object with client tools: both offered, any */
-  c = req("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"json_object\"},"
-          "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
-          "m", &rc);
-  CHECK(rc == 0 && cJSON_GetArraySize(get(get(c, "toolConfig"), "tools")) == 2);
-  CHECK(same(get(get(c, "toolConfig"), "toolChoice"), "{\"any\":{}}"));
-  cJSON_Delete(c);
-  /* text: nothing; a non-object root or another type: error */
-  c = req("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"text\"}}", "m", &rc);
-  CHECK(rc == 0 && !get(c, "toolConfig"));
-  cJSON_Delete(c);
-  c = req("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"json_schema\","
-          "\"json_schema\":{\"schema\":{\"type\":\"array\"}}}}",
-          "m", &rc);
-  CHECK(!c && rc == -EINVAL);
-  c = req("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"grammar\"}}", "m",
-          &rc);
-  CHECK(!c && rc == -EINVAL && strstr(err, "grammar"));
 }
 
 static void thinking_for_claude(void) {
   int rc;
-  cJSON *c = req("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"reasoning_effort\":\"medium\","
-                 "\"temperature\":0.3,\"top_p\":0.5,\"max_tokens\":1000}",
-                 "us.anthropic.claude-sonnet-4-20250514-v1:0", &rc);
+  const char *body = "{\"max_tokens\":3000,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":2048},\"top_k\":5,"
+                     "\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"assistant\",\"content\":["
+                     "{\"type\":\"thinking\",\"thinking\":\"hmm\",\"signature\":\"sig\"},{\"type\":"
+                     "\"redacted_thinking\",\"data\":\"enc\"},{\"type\":\"text\",\"text\":\"y\"}]}]}";
+  cJSON *c = req(body, "us.anthropic.claude-sonnet-4", &rc);
   CHECK(rc == 0);
-  CHECK(same(get(c, "additionalModelRequestFields"), "{\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":2048}}"));
-  CHECK(same(get(c, "inferenceConfig"), "{\"maxTokens\":3048}"));
+  CHECK(same(get(c, "additionalModelRequestFields"),
+             "{\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":2048},\"top_k\":5}"));
+  CHECK(same(get(cJSON_GetArrayItem(get(c, "messages"), 1), "content"),
+             "[{\"reasoningContent\":{\"reasoningText\":{\"text\":\"hmm\",\"signature\":\"sig\"}}},"
+             "{\"reasoningContent\":{\"redactedContent\":\"enc\"}},{\"text\":\"y\"}]"));
   cJSON_Delete(c);
-  /* another model: no thinking field (Converse would refuse it) */
-  c = req("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"reasoning_effort\":\"high\",\"top_k\":5}",
-          "meta.llama3-70b", &rc);
+  /* another model has no such fields: dropped */
+  c = req(body, "meta.llama3-70b", &rc);
   CHECK(rc == 0 && !get(c, "additionalModelRequestFields"));
   cJSON_Delete(c);
-  c = req("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"top_k\":5}", "anthropic.claude-3-haiku", &rc);
-  CHECK(rc == 0 && same(get(c, "additionalModelRequestFields"), "{\"top_k\":5}"));
+  /* thinking disabled: nothing to pass */
+  c = req("{\"thinking\":{\"type\":\"disabled\"},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "claude", &rc);
+  CHECK(rc == 0 && !get(c, "additionalModelRequestFields"));
   cJSON_Delete(c);
-  c = req("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"reasoning_effort\":\"lots\"}", "m", &rc);
-  CHECK(!c && rc == -EINVAL);
-  /* thinking_blocks of an assistant turn come back as reasoningContent */
-  c = req("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"assistant\",\"content\":\"y\","
-          "\"thinking_blocks\":[{\"type\":\"thinking\",\"thinking\":\"hmm\",\"signature\":\"S\"},"
-          "{\"type\":\"redacted_thinking\",\"data\":\"R\"}]},{\"role\":\"user\",\"content\":\"z\"}],"
-          "\"reasoning_effort\":\"low\"}",
-          "anthropic.claude-3-7-sonnet", &rc);
-  CHECK(rc == 0);
-  CHECK(same(get(cJSON_GetArrayItem(get(c, "messages"), 1), "content"),
-             "[{\"reasoningContent\":{\"reasoningText\":{\"text\":\"hmm\",\"signature\":\"S\"}}},"
-             "{\"reasoningContent\":{\"redactedContent\":\"R\"}},{\"text\":\"y\"}]"));
-  cJSON_Delete(c);
-  /* forced tool use with thinking: refused */
-  c = req(
-      "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"reasoning_effort\":\"low\",\"tool_choice\":\"required\","
-      "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]}",
-      "anthropic.claude-3-7-sonnet", &rc);
-  CHECK(!c && rc == -EINVAL && strstr(err, "reasoning_effort"));
+  /* a thinking block without its signature cannot be replayed */
+  c = req("{\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"h\"}]}]}",
+          "claude", &rc);
+  CHECK(!c && rc == -EINVAL && strstr(err, "signature"));
 }
 
 static void malformed_requests(void) {
-  int rc;
-  static const char *const bad[] = {
-      "[]",
-      "{}",
-      "{\"messages\":{}}",
-      "{\"messages\":[1]}",
-      "{\"messages\":[{\"role\":\"function\",\"content\":\"x\"}]}",
-      "{\"messages\":[{\"role\":\"wizard\"}]}",
-      "{\"messages\":[{\"role\":\"user\",\"content\":5}]}",
-      "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"n\":2}",
-      "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stop\":[1]}",
-      "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":{}}",
-      "{\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"image_url\"}]}]}",
+  static const struct {
+    const char *body, *why;
+  } bad[] = {
+      {"[]", "JSON object"},
+      {"{}", "'messages'"},
+      {"{\"messages\":{}}", "'messages'"},
+      {"{\"messages\":[{\"role\":\"system\",\"content\":\"x\"}]}", "role"},
+      {"{\"messages\":[{\"role\":\"user\"}]}", "content"},
+      {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"x\"}]}]}", "type"},
+      {"{\"messages\":[{\"role\":\"user\",\"content\":[\"x\"]}]}", "object"},
+      {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_use\",\"id\":\"a\",\"name\":\"b\"}]}]}",
+       "tool_use"},
+      {"{\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"image\",\"source\":{}}]}]}", "image"},
+      {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\"}]}]}", "tool_use_id"},
+      {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"search_result\"}]}]}", "search_result"},
+      {"{\"messages\":[],\"mcp_servers\":[]}", "mcp_servers"},
+      {"{\"messages\":[],\"container\":\"c\"}", "container"},
+      {"{\"messages\":[],\"tools\":[{\"type\":\"web_search_20250305\",\"name\":\"web_search\"}]}", "web_search"},
+      {"{\"messages\":[],\"tools\":[{\"name\":\"f\"}]}", "input_schema"},
+      {"{\"messages\":[],\"tools\":{}}", "tools"},
+      {"{\"messages\":[],\"system\":[{\"type\":\"image\"}]}", "system"},
+      {"{\"messages\":[],\"system\":5}", "system"},
+      {"{\"messages\":[],\"stop_sequences\":\"x\"}", "stop_sequences"},
+      {"{\"messages\":[],\"stop_sequences\":[1]}", "stop_sequences"},
+      {"{\"messages\":[],\"max_tokens\":\"5\"}", "max_tokens"},
+      {"{\"messages\":[],\"thinking\":true}", "thinking"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    err[0] = 0;
-    cJSON *c = req(bad[i], "m", &rc);
-    CHECK(!c && rc == -EINVAL && err[0]);
+    int rc;
+    cJSON *c = req(bad[i].body, "claude", &rc);
+    if (c || rc != -EINVAL || !strstr(err, bad[i].why)) fprintf(stderr, "case %zu: rc %d err '%s'\n", i, rc, err);
+    CHECK(!c && rc == -EINVAL && strstr(err, bad[i].why));
+    cJSON_Delete(c);
   }
-  struct sl_buf b = {0};
-  CHECK(sl_xlate_oai_to_converse_request(NULL, NULL, &b, NULL, 0) == -EINVAL && b.n == 0);
 }
 
-/* ---- whole answers ---- */
+/* ---- answers ---- */
 
-static cJSON *resp(const char *body, bool json_tool, int *rc, struct sl_xlate_usage *u) {
+static cJSON *resp(const char *body, int *rc, struct sl_xlate_usage *u) {
   struct sl_buf b = {0};
-  struct sl_xlate_resp_opts o = {.created = 99, .json_tool = json_tool};
-  *rc = sl_xlate_converse_to_oai_response(body, body ? strlen(body) : 0, &o, "bedrock/claude", &b, u);
+  struct sl_xlate_resp_opts o = {.created = 1700000000};
+  *rc = sl_xlate_converse_to_anth_response(body, strlen(body), &o, "bedrock/m", &b, u);
   cJSON *j = *rc == 0 ? cJSON_ParseWithLength(b.p, b.n) : NULL;
-  if (*rc == 0 && !j) *rc = -999;
   sl_buf_free(&b);
   return j;
-}
-
-static const cJSON *message(const cJSON *j) { return get(cJSON_GetArrayItem(get(j, "choices"), 0), "message"); }
-static const char *finish(const cJSON *j) {
-  return cJSON_GetStringValue(get(cJSON_GetArrayItem(get(j, "choices"), 0), "finish_reason"));
 }
 
 static void answer_text_and_usage(void) {
   int rc;
   struct sl_xlate_usage u;
-  const char *body =
-      "{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":\"Hello\"},{\"text\":\" world\"}]}},"
-      "\"stopReason\":\"end_turn\",\"usage\":{\"inputTokens\":10,\"outputTokens\":3,\"totalTokens\":13,"
-      "\"cacheReadInputTokens\":20,\"cacheWriteInputTokens\":5},\"metrics\":{\"latencyMs\":120}}";
-  cJSON *j = resp(body, false, &rc, &u);
+  cJSON *j = resp("{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":[{\"text\":\"Hello\"},{\"text\":\" "
+                  "there\"}]}},\"stopReason\":\"end_turn\",\"usage\":{\"inputTokens\":10,\"outputTokens\":4,"
+                  "\"totalTokens\":30,\"cacheReadInputTokens\":12,\"cacheWriteInputTokens\":4},\"metrics\":{}}",
+                  &rc, &u);
   CHECK(rc == 0);
-  CHECK_STR(cJSON_GetStringValue(get(j, "object")) ?: "", "chat.completion");
-  CHECK_STR(cJSON_GetStringValue(get(j, "model")) ?: "", "bedrock/claude");
-  CHECK(strncmp(cJSON_GetStringValue(get(j, "id")) ?: "", "chatcmpl-", 9) == 0);
-  CHECK(get(j, "created")->valueint == 99);
-  CHECK_STR(cJSON_GetStringValue(get(message(j), "content")) ?: "", "Hello world");
-  CHECK_STR(finish(j) ?: "", "stop");
-  CHECK(same(get(j, "usage"), "{\"prompt_tokens\":35,\"completion_tokens\":3,\"total_tokens\":38,"
-                              "\"prompt_tokens_details\":{\"cached_tokens\":20}}"));
-  CHECK(u.known && u.input == 10 && u.output == 3 && u.cache_read == 20 && u.cache_creation == 5);
-  /* the same answer gets the same id (derived, not random) */
-  cJSON *k = resp(body, false, &rc, NULL);
-  CHECK_STR(cJSON_GetStringValue(get(j, "id")) ?: "a", cJSON_GetStringValue(get(k, "id")) ?: "b");
-  cJSON_Delete(k);
+  const char *id = cJSON_GetStringValue(get(j, "id"));
+  CHECK(id && strncmp(id, "msg_", 4) == 0 && strlen(id) > 12);
+  cJSON_DeleteItemFromObject(j, "id");
+  CHECK(same(j, "{\"type\":\"message\",\"role\":\"assistant\",\"model\":\"bedrock/m\",\"content\":["
+                "{\"type\":\"text\",\"text\":\"Hello\"},{\"type\":\"text\",\"text\":\" there\"}],"
+                "\"stop_reason\":\"end_turn\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":10,"
+                "\"cache_creation_input_tokens\":4,\"cache_read_input_tokens\":12,\"output_tokens\":4}}"));
+  CHECK(u.known && u.input == 10 && u.output == 4 && u.cache_read == 12 && u.cache_creation == 4);
   cJSON_Delete(j);
-  /* the caller's resp id, when minted, names the answer */
-  struct sl_buf b = {0};
+  /* the same answer twice: the same id (a pure function of the bytes and created) */
+  const char *b = "{\"output\":{\"message\":{\"content\":[]}}}";
+  cJSON *a1 = resp(b, &rc, NULL), *a2 = resp(b, &rc, NULL);
+  CHECK(a1 && a2 && strcmp(cJSON_GetStringValue(get(a1, "id")), cJSON_GetStringValue(get(a2, "id"))) == 0);
+  CHECK(same(get(a1, "usage"), "{\"input_tokens\":0,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
+                               "\"output_tokens\":0}"));
+  cJSON_Delete(a1);
+  cJSON_Delete(a2);
+  /* a caller-minted id */
+  struct sl_buf bb = {0};
   struct sl_xlate_resp_opts o = {.resp_id = "resp_abc123"};
-  CHECK(sl_xlate_converse_to_oai_response(body, strlen(body), &o, NULL, &b, NULL) == 0);
-  CHECK(b.p && strstr(b.p, "\"id\":\"chatcmpl-abc123\""));
-  sl_buf_free(&b);
-  /* no usage: known false */
-  j = resp("{\"output\":{\"message\":{\"content\":[]}}}", false, &rc, &u);
-  CHECK(rc == 0 && !u.known && get(message(j), "content") && cJSON_IsNull(get(message(j), "content")));
-  cJSON_Delete(j);
+  CHECK(sl_xlate_converse_to_anth_response(b, strlen(b), &o, "m", &bb, NULL) == 0 && strstr(bb.p, "\"msg_abc123\""));
+  sl_buf_free(&bb);
 }
 
-static const char *finish_for(const char *sr) {
-  static char buf[64];
+static const char *stop_for(const char *sr) {
+  static char out[64];
   char body[256];
+  snprintf(body, sizeof body, "{\"output\":{\"message\":{\"content\":[]}},\"stopReason\":\"%s\"}", sr);
   int rc;
-  snprintf(body, sizeof body, "{\"output\":{\"message\":{\"content\":[{\"text\":\"x\"}]}},\"stopReason\":\"%s\"}", sr);
-  cJSON *j = resp(body, false, &rc, NULL);
-  snprintf(buf, sizeof buf, "%s", rc ? "error" : finish(j) ?: "null");
+  cJSON *j = resp(body, &rc, NULL);
+  snprintf(out, sizeof out, "%s", cJSON_GetStringValue(get(j, "stop_reason")) ?: "?");
   cJSON_Delete(j);
-  return buf;
+  return out;
 }
 
 static void stop_reasons(void) {
-  CHECK_STR(finish_for("end_turn"), "stop");
-  CHECK_STR(finish_for("stop_sequence"), "stop");
-  CHECK_STR(finish_for("max_tokens"), "length");
-  CHECK_STR(finish_for("tool_use"), "tool_calls");
-  CHECK_STR(finish_for("guardrail_intervened"), "content_filter");
-  CHECK_STR(finish_for("content_filtered"), "content_filter");
-  CHECK_STR(finish_for("model_context_window_exceeded"), "length");
-  CHECK_STR(finish_for("something_new"), "stop");
+  CHECK_STR(stop_for("end_turn"), "end_turn");
+  CHECK_STR(stop_for("stop_sequence"), "stop_sequence");
+  CHECK_STR(stop_for("max_tokens"), "max_tokens");
+  CHECK_STR(stop_for("model_context_window_exceeded"), "model_context_window_exceeded");
+  CHECK_STR(stop_for("tool_use"), "tool_use");
+  CHECK_STR(stop_for("guardrail_intervened"), "refusal");
+  CHECK_STR(stop_for("content_filtered"), "refusal");
+  CHECK_STR(stop_for("something_new"), "end_turn");
+  int rc;
+  cJSON *j = resp("{\"output\":{\"message\":{\"content\":[]}},\"stopReason\":\"stop_sequence\","
+                  "\"additionalModelResponseFields\":{\"stop_sequence\":\"END\"}}",
+                  &rc, NULL);
+  CHECK(rc == 0 && strcmp(cJSON_GetStringValue(get(j, "stop_sequence")) ?: "", "END") == 0);
+  cJSON_Delete(j);
 }
 
-static void answer_tools_reasoning_json(void) {
+static void answer_tools_reasoning(void) {
   int rc;
-  cJSON *j =
-      resp("{\"output\":{\"message\":{\"role\":\"assistant\",\"content\":["
-           "{\"reasoningContent\":{\"reasoningText\":{\"text\":\"think\",\"signature\":\"SIG\"}}},"
-           "{\"reasoningContent\":{\"redactedContent\":\"RED\"}},"
-           "{\"text\":\"calling\"},{\"toolUse\":{\"toolUseId\":\"tu1\",\"name\":\"wx\",\"input\":{\"city\":\"Oslo\"}}},"
-           "{\"toolUse\":{\"toolUseId\":\"tu2\",\"name\":\"now\",\"input\":{}}}]}},\"stopReason\":\"tool_use\"}",
-           false, &rc, NULL);
+  cJSON *j = resp("{\"output\":{\"message\":{\"content\":[{\"reasoningContent\":{\"reasoningText\":{\"text\":"
+                  "\"think\",\"signature\":\"sig\"}}},{\"reasoningContent\":{\"redactedContent\":\"enc\"}},"
+                  "{\"text\":\"ok\"},{\"toolUse\":{\"toolUseId\":\"tu1\",\"name\":\"f\",\"input\":{\"a\":1}}},"
+                  "{\"toolUse\":{\"toolUseId\":\"tu2\",\"name\":\"g\",\"input\":\"x\"}},{\"image\":{}}]}},"
+                  "\"stopReason\":\"tool_use\"}",
+                  &rc, NULL);
   CHECK(rc == 0);
-  const cJSON *m = message(j);
-  CHECK_STR(cJSON_GetStringValue(get(m, "content")) ?: "", "calling");
-  CHECK_STR(cJSON_GetStringValue(get(m, "reasoning_content")) ?: "", "think");
-  CHECK(same(get(m, "thinking_blocks"), "[{\"type\":\"thinking\",\"thinking\":\"think\",\"signature\":\"SIG\"},"
-                                        "{\"type\":\"redacted_thinking\",\"data\":\"RED\"}]"));
-  CHECK(same(get(m, "tool_calls"), "[{\"id\":\"tu1\",\"type\":\"function\",\"function\":{\"name\":\"wx\",\"arguments\":"
-                                   "\"{\\\"city\\\":\\\"Oslo\\\"}\"}},{\"id\":\"tu2\",\"type\":\"function\","
-                                   "\"function\":{\"name\":\"now\",\"arguments\":\"{}\"}}]"));
-  CHECK_STR(finish(j) ?: "", "tool_calls");
-  cJSON_Delete(j);
-  /* the json tool is content, finish stop */
-  j = resp("{\"output\":{\"message\":{\"content\":[{\"toolUse\":{\"toolUseId\":\"x\",\"name\":\"" SL_XLATE_JSON_TOOL
-           "\",\"input\":{\"a\":1}}}]}},\"stopReason\":\"tool_use\"}",
-           true, &rc, NULL);
-  CHECK(rc == 0 && !get(message(j), "tool_calls"));
-  CHECK_STR(cJSON_GetStringValue(get(message(j), "content")) ?: "", "{\"a\":1}");
-  CHECK_STR(finish(j) ?: "", "stop");
+  CHECK(same(get(j, "content"),
+             "[{\"type\":\"thinking\",\"thinking\":\"think\",\"signature\":\"sig\"},{\"type\":\"redacted_thinking\","
+             "\"data\":\"enc\"},{\"type\":\"text\",\"text\":\"ok\"},{\"type\":\"tool_use\",\"id\":\"tu1\",\"name\":"
+             "\"f\",\"input\":{\"a\":1}},{\"type\":\"tool_use\",\"id\":\"tu2\",\"name\":\"g\",\"input\":{}}]"));
+  CHECK_STR(cJSON_GetStringValue(get(j, "stop_reason")) ?: "", "tool_use");
   cJSON_Delete(j);
 }
 
 static void malformed_answers(void) {
-  int rc;
-  static const char *const bodies[] = {NULL,
-                                       "",
-                                       "{",
-                                       "[]",
-                                       "{\"output\":{}}",
-                                       "{\"output\":{\"message\":{\"content\":\"x\"}}}",
-                                       "{\"message\":\"ValidationException\"}"};
-  for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+  static const char *const bad[] = {"",
+                                    "{",
+                                    "[]",
+                                    "{}",
+                                    "{\"output\":{}}",
+                                    "{\"output\":{\"message\":{}}}",
+                                    "{\"output\":{\"message\":{\"content\":{}}}}"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct sl_buf b = {0};
     struct sl_xlate_usage u = {.known = true};
-    CHECK(resp(bodies[i], false, &rc, &u) == NULL && rc == -EINVAL && !u.known);
+    CHECK(sl_xlate_converse_to_anth_response(bad[i], strlen(bad[i]), NULL, "m", &b, &u) == -EINVAL && b.n == 0 &&
+          !u.known);
+    sl_buf_free(&b);
   }
-}
-
-/* ---- a round trip: the Converse request a chat history gives, answered, back to chat ---- */
-
-static void round_trip_tool_loop(void) {
-  int rc;
-  cJSON *c =
-      req("{\"messages\":[{\"role\":\"user\",\"content\":\"wx?\"}],\"tools\":[{\"type\":\"function\",\"function\":"
-          "{\"name\":\"wx\",\"parameters\":{\"type\":\"object\"}}}]}",
-          "m", &rc);
-  CHECK(rc == 0 && get(c, "toolConfig"));
-  cJSON_Delete(c);
-  cJSON *a = resp("{\"output\":{\"message\":{\"content\":[{\"toolUse\":{\"toolUseId\":\"q1\",\"name\":\"wx\",\"input\":"
-                  "{\"d\":2}}}]}},"
-                  "\"stopReason\":\"tool_use\"}",
-                  false, &rc, NULL);
-  CHECK(rc == 0);
-  /* the client sends the answer's message back with its tool result */
-  cJSON *next = cJSON_Parse("{\"messages\":[{\"role\":\"user\",\"content\":\"wx?\"}],\"tools\":[{\"type\":\"function\","
-                            "\"function\":{\"name\":\"wx\"}}]}");
-  cJSON *msgs = cJSON_GetObjectItem(next, "messages");
-  cJSON_AddItemToArray(msgs, cJSON_Duplicate(message(a), 1));
-  cJSON_AddItemToArray(msgs, cJSON_Parse("{\"role\":\"tool\",\"tool_call_id\":\"q1\",\"content\":\"cold\"}"));
-  char *t = cJSON_PrintUnformatted(next);
-  c = req(t, "m", &rc);
-  CHECK(rc == 0);
-  CHECK(same(
-      get(c, "messages"),
-      "[{\"role\":\"user\",\"content\":[{\"text\":\"wx?\"}]},{\"role\":\"assistant\",\"content\":[{\"toolUse\":"
-      "{\"toolUseId\":\"q1\",\"name\":\"wx\",\"input\":{\"d\":2}}}]},{\"role\":\"user\",\"content\":[{\"toolResult\":"
-      "{\"toolUseId\":\"q1\",\"content\":[{\"text\":\"cold\"}],\"status\":\"success\"}}]}]"));
-  cJSON_free(t);
-  cJSON_Delete(c);
-  cJSON_Delete(next);
-  cJSON_Delete(a);
 }
 
 /* ---- errors ---- */
@@ -486,6 +417,38 @@ static void bedrock_errors(void) {
   CHECK(error_is(418, NULL, "{}", "invalid_request_error", NULL, "HTTP 418"));
   CHECK(error_is(0, "newKindOfException", "", "api_error", NULL, "(newKindOfException)"));
   CHECK(error_is(0, NULL, NULL, "api_error", NULL, "(unknown)"));
+}
+
+static void bedrock_errors_anthropic(void) {
+  static const struct {
+    int status;
+    const char *type, *body, *atype, *msg;
+  } cases[] = {
+      {400, "ValidationException", "{\"message\":\"Input is too long for requested model.\"}", "invalid_request_error",
+       "too long"},
+      {429, "ThrottlingException", "{\"message\":\"Too many requests\"}", "rate_limit_error", "Too many"},
+      {403, "InvalidSignatureException", "{\"message\":\"The request signature we calculated does not match\"}",
+       "authentication_error", "signature"},
+      {403, "AccessDeniedException", "{\"Message\":\"no access\"}", "permission_error", "no access"},
+      {404, "ResourceNotFoundException", "{\"message\":\"Model not found\"}", "not_found_error", "not found"},
+      {503, "ServiceUnavailableException", "{\"message\":\"down\"}", "overloaded_error", "down"},
+      {500, NULL, "<html>oops", "api_error", "HTTP 500"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct sl_buf b = {0};
+    const char *t = cases[i].type;
+    CHECK(sl_bedrock_error_to_anth(cases[i].status, t, t ? strlen(t) : 0, cases[i].body, strlen(cases[i].body), &b) ==
+          0);
+    cJSON *j = cJSON_ParseWithLength(b.p, b.n);
+    const cJSON *e = get(j, "error");
+    bool ok = strcmp(cJSON_GetStringValue(get(j, "type")) ?: "", "error") == 0 &&
+              strcmp(cJSON_GetStringValue(get(e, "type")) ?: "", cases[i].atype) == 0 &&
+              strstr(cJSON_GetStringValue(get(e, "message")) ?: "", cases[i].msg);
+    if (!ok) fprintf(stderr, "case %zu: %.*s\n", i, (int)b.n, b.p);
+    CHECK(ok);
+    cJSON_Delete(j);
+    sl_buf_free(&b);
+  }
 }
 
 /* ---- invoke ---- */
@@ -618,7 +581,6 @@ static void embeddings_responses(void) {
 }
 
 CHECK_MAIN(T(text_and_system), T(images_and_documents), T(multi_turn_tools), T(tool_choice_variants),
-           T(json_response_format), T(thinking_for_claude), T(malformed_requests), T(answer_text_and_usage),
-           T(stop_reasons), T(answer_tools_reasoning_json), T(malformed_answers), T(round_trip_tool_loop),
-           T(bedrock_errors), T(anthropic_invoke_body), T(invoke_chunks), T(embeddings_requests),
-           T(embeddings_responses))
+           T(thinking_for_claude), T(malformed_requests), T(answer_text_and_usage), T(stop_reasons),
+           T(answer_tools_reasoning), T(malformed_answers), T(bedrock_errors), T(bedrock_errors_anthropic),
+           T(anthropic_invoke_body), T(invoke_chunks), T(embeddings_requests), T(embeddings_responses))
