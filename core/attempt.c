@@ -451,8 +451,12 @@ static void give_up_with(struct sl_request *rq, const struct sl_give_up *v) {
   case SL_GIVE_UP_ATTEMPT_FAILED: {
     /* Deployment id and group only: the upstream's address is for operators (access log). */
     const struct sl_deployment *d = &rq->w->cfg->deployments[lf->dep];
-    snprintf(msg, sizeof msg, "Deployment %s of model group '%s' failed: %s; no other deployment could serve", d->id,
-             lf->group->name, v->code);
+    if (lf->xerr[0]) /* what sluice saw (a malformed stream frame, ...) */
+      snprintf(msg, sizeof msg, "Deployment %s of model group '%s' failed: %s (%s); no other deployment could serve",
+               d->id, lf->group->name, v->code, lf->xerr);
+    else
+      snprintf(msg, sizeof msg, "Deployment %s of model group '%s' failed: %s; no other deployment could serve", d->id,
+               lf->group->name, v->code);
     rq->events->fail(rq, v->status, v->code, NULL, msg);
     return;
   }
@@ -581,6 +585,11 @@ static void dialect_stream_failed(struct sl_request *rq, struct sl_attempt *at, 
   if (rq->winner == at) {
     attempt_end_health(at, false, false, SL_FAIL_ERROR);
     stream_fail(rq, at->xerr, o);
+    return;
+  }
+  if (rc == -EPROTO && sl_dialect_exception_answer(at)) { /* e.g. throttlingException: as a 429 */
+    set_outcome(at, SL_AO_HTTP_STATUS);
+    attempt_failed(at, sl_policy_classify(at->status, 0, at->resp.p, at->resp.n));
     return;
   }
   at->status = 0;

@@ -32,6 +32,8 @@ struct sl_dialect_att {
   struct sl_converse_stream *cs;
   struct sl_buf out;         /* decoded stream bytes to forward */
   char errtype[96];          /* x-amzn-ErrorType, up to its ':' */
+  int exc_status;            /* an exception frame's HTTP status (throttlingException: 429) */
+  struct sl_buf exc_body;    /* and its error body in the deployment wire's format */
   bool frames;
   bool b64;                  /* embeddings asked with encoding_format base64 */
 };
@@ -296,6 +298,11 @@ static int exception(struct sl_dialect_att *dl, const struct sl_es_msg *m) {
            t ? (int)t->value_len : 9, t ? t->value : "exception", msg ? msg : "no message");
   cJSON_Delete(j);
   sl_buf_free(&e);
+  dl->exc_status = t ? sl_bedrock_error_status(t->value, t->value_len) : 500;
+  if (dl->exc_status < 400) dl->exc_status = 500;
+  dl->exc_body.n = 0;
+  sl_bedrock_error_to_anth(dl->exc_status, t ? t->value : NULL, t ? t->value_len : 0, m->payload, m->payload_len,
+                           &dl->exc_body);
   return -EPROTO;
 }
 
@@ -399,6 +406,17 @@ int sl_dialect_whole(struct sl_attempt *at) {
   return 0;
 }
 
+int sl_dialect_exception_answer(struct sl_attempt *at) {
+  struct sl_dialect_att *dl = at->dl;
+  if (!dl || !dl->exc_status || !dl->exc_body.n || dl->exc_body.oom) return 0;
+  at->resp.n = 0;
+  sl_buf_append(&at->resp, dl->exc_body.p, dl->exc_body.n);
+  if (at->resp.oom) return 0;
+  at->status = dl->exc_status;
+  snprintf(at->ctype, sizeof at->ctype, "application/json");
+  return at->status;
+}
+
 void sl_dialect_stop(struct sl_attempt *at) {
   struct sl_dialect_att *dl = at->dl;
   if (!dl || !dl->waiting) return;
@@ -412,6 +430,7 @@ void sl_dialect_free(struct sl_attempt *at) {
   sl_dialect_stop(at);
   sl_buf_free(&dl->body);
   sl_buf_free(&dl->out);
+  sl_buf_free(&dl->exc_body);
   if (dl->es) sl_es_decoder_free(dl->es);
   if (dl->cs) sl_converse_stream_free(dl->cs);
   dl->es = NULL;

@@ -42,6 +42,11 @@ int sl_dialect_stream(struct sl_attempt *at, const char *p, size_t n, const char
 /* The stream ended: what is left to forward; -EPIPE when it ended inside a frame or before its
  * last event (the stream was cut). */
 int sl_dialect_stream_end(struct sl_attempt *at, const char **out, size_t *outn);
+/* After sl_dialect_stream/_end gave -EPROTO (an exception frame) before any byte reached the
+ * client: the exception as the attempt's answer (at->status from its type, throttlingException
+ * 429, at->resp its error body in the deployment wire's format), so it is classified, cooled
+ * down and passed on like the same error in an HTTP status. Returns the status, or 0. */
+int sl_dialect_exception_answer(struct sl_attempt *at);
 /* Whether the attempt's stream is decoded here (its bytes are frames, not SSE). */
 bool sl_dialect_streams(const struct sl_attempt *at);
 

@@ -697,17 +697,20 @@ test('an exception frame mid-stream: the Anthropic SDK gets an error event after
   assert.equal(fake.requests.at(-1).path, '/model/anthropic.midex-v1/invoke-with-response-stream');
 });
 
-test('an exception frame from the mock: the Anthropic SDK gets an error in its format, not a message; retried a bounded number of times', async () => {
+test('an exception frame from the mock: the Anthropic SDK gets an error in its format, not a message; throttling is a 429, retried a bounded number of times', async () => {
   const before = (await br.stats()).faults.stream_exception;
   const stream = anth.messages.stream({ model: 'invoke-ex', max_tokens: 100,
     messages: [{ role: 'user', content: 'x' }], mock: { fault: 'stream_exception', fault_at: 3 } });
   let rid = null;
   stream.on('connect', () => { rid = stream.response?.headers.get('x-sluice-request-id') ?? null; });
   await assert.rejects(stream.finalMessage(), (e) => {
-    // before any byte reached the client: a 502 in Anthropic's shape; after: the error event
+    // before any byte reached the client: the throttlingException as the 429 it means, in
+    // Anthropic's shape with Bedrock's message; after: the error event
     if (e.status) {
-      assert.equal(e.status, 502, String(e));
+      assert.equal(e.status, 429, String(e));
       assert.equal(e.error?.type, 'error', String(e));
+      assert.equal(e.error?.error?.type, 'rate_limit_error', String(e));
+      assert.match(e.error?.error?.message, /Too many requests.*mock stream_exception/, String(e));
       rid = e.headers?.get?.('x-sluice-request-id') ?? e.headers?.['x-sluice-request-id'] ?? rid;
     } else {
       assert.match(String(e.message), /throttlingException|Too many requests/, String(e));
@@ -716,8 +719,8 @@ test('an exception frame from the mock: the Anthropic SDK gets an error in its f
   });
   assert.ok(rid, 'a request id');
   const line = await sluice.waitLine((l) => l.msg === 'access' && l.request_id === rid);
-  assert.equal(line.status, 502);
-  assert.ok(line.attempts.every((a) => a.outcome === 'upstream_error'), JSON.stringify(line));
+  assert.equal(line.status, 429);
+  assert.ok(line.attempts.every((a) => a.outcome === 'http_429'), JSON.stringify(line));
   // retried within the retry budget (each attempt met the exception), then given up
   const n = (await br.stats()).faults.stream_exception - before;
   assert.equal(n, line.attempts.length, JSON.stringify(line));
