@@ -365,6 +365,9 @@ void mock_put_words_from(uint64_t rng, uint32_t ntok, struct mock_buf *out);
 const char *mock_span_ptr(const struct mock_conn *c, struct mock_span s);
 /* A span as a quoted JSON string ("" when it could not be kept). */
 void mock_put_span(const struct mock_conn *c, struct mock_buf *b, struct mock_span s);
+/* A tool call's input as a JSON object value: the generated arguments, or {} (Anthropic's and
+ * Bedrock's answers carry the input as an object, not a string). */
+void mock_put_tool_input(const struct mock_conn *c, struct mock_buf *b, struct mock_span s);
 
 /* ---- answers bad on purpose, and token logprobs (mock_badanswer.c) ------------------------- */
 

@@ -221,11 +221,7 @@ void mock_anthropic_messages(struct mock_conn *c, const cJSON *req)
 			MOCK_PUTS(b, ",\"name\":");
 			mock_put_span(c, b, r->tool_name);
 			MOCK_PUTS(b, ",\"input\":");
-			const char *in = mock_span_ptr(c, r->text);
-			if (*in)
-				mock_buf_put(b, in, r->text.len);
-			else
-				MOCK_PUTS(b, "{}");
+			mock_put_tool_input(c, b, r->text);
 			MOCK_PUTS(b, "}");
 		} else {
 			MOCK_PUTS(b, "{\"type\":\"text\",\"text\":\"");

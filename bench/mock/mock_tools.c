@@ -151,6 +151,15 @@ void mock_put_span(const struct mock_conn *c, struct mock_buf *b, struct mock_sp
 	mock_buf_put_json_str(b, p, *p ? s.len : 0);
 }
 
+void mock_put_tool_input(const struct mock_conn *c, struct mock_buf *b, struct mock_span s)
+{
+	const char *in = mock_span_ptr(c, s);
+	if (*in)
+		mock_buf_put(b, in, s.len);
+	else
+		MOCK_PUTS(b, "{}");
+}
+
 static size_t cut(const char *p, size_t len, size_t at)
 {
 	while (at < len && ((unsigned char)p[at] & 0xC0) == 0x80)
