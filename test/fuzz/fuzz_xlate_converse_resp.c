@@ -93,8 +93,9 @@ static void invoke_body(const char *p, size_t n) {
   int rc = sl_anthropic_body_for_version(p, n, "bedrock-2023-05-31", &out, &stream, err, sizeof err);
   if (rc == 0) {
     cJSON *j = cJSON_ParseWithLength(out.p, out.n);
-    if (!cJSON_IsString(cJSON_GetObjectItem(j, "anthropic_version")) || cJSON_GetObjectItem(j, "model") ||
-        cJSON_GetObjectItem(j, "stream"))
+    /* case-sensitive, as the body's reader is: "Model" is another member (Bedrock refuses it) */
+    if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "anthropic_version")) ||
+        cJSON_GetObjectItemCaseSensitive(j, "model") || cJSON_GetObjectItemCaseSensitive(j, "stream"))
       __builtin_trap();
     cJSON_Delete(j);
   } else if (rc == -EINVAL ? !err[0] : rc != -ENOMEM) {
