@@ -14,6 +14,7 @@
 #include "core/gcp_token.h"
 #include "net/wire/gcp_sa.h"
 #include "core/request_internal.h"
+#include "net/upstream.h"
 #include "net/wire/eventstream.h"
 #include "net/wire/sigv4.h"
 #include "net/wire/xlate_bedrock.h"
@@ -110,14 +111,6 @@ int sl_dialect_prepare(struct sl_attempt *at, void (*resume)(struct sl_attempt *
 
 /* ---- the request ---- */
 
-/* The Host header's value as net/upstream.c writes it. */
-static void host_value(const struct sl_deployment *d, char *out, size_t cap) {
-  bool v6 = strchr(d->host, ':') != NULL;
-  int n = snprintf(out, cap, v6 ? "[%s]" : "%s", d->host);
-  if (n >= 0 && (size_t)n < cap && d->port != (d->tls ? 443 : 80))
-    snprintf(out + n, cap - (size_t)n, ":%u", (unsigned)d->port);
-}
-
 static void set_header(struct sl_header *hs, size_t *nh, size_t cap, const char *name, const char *value, size_t vn) {
   for (size_t i = 0; i < *nh; i++)
     if (hs[i].name.n == strlen(name) && strncasecmp(hs[i].name.p, name, hs[i].name.n) == 0) {
@@ -131,7 +124,7 @@ static void set_header(struct sl_header *hs, size_t *nh, size_t cap, const char 
 static int sign(struct sl_attempt *at, struct sl_dialect_att *dl, struct sl_header *hs, size_t *nh, size_t cap) {
   const struct sl_deployment *d = dep_of(at);
   char host[300], hash[65];
-  host_value(d, host, sizeof host);
+  sl_upstream_host_header(d->host, d->port, d->tls, host, sizeof host); /* as the pool sends it */
   struct sl_iov v = {dl->body.p ? dl->body.p : "", dl->body.n};
   sl_sigv4_payload_hash(&v, 1, hash);
   sl_sigv4_amz_date((int64_t)time(NULL), dl->amz_date);
@@ -290,19 +283,16 @@ bool sl_dialect_streams(const struct sl_attempt *at) { return at->dl && at->dl->
 static int exception(struct sl_dialect_att *dl, const struct sl_es_msg *m) {
   const struct sl_es_header *t = sl_es_header_find(m, ":exception-type");
   if (!t) t = sl_es_header_find(m, ":error-code");
-  struct sl_buf e = {0};
-  sl_bedrock_error_to_oai(500, t ? t->value : NULL, t ? t->value_len : 0, m->payload, m->payload_len, &e);
-  cJSON *j = e.p ? cJSON_ParseWithLength(e.p, e.n) : NULL;
+  dl->exc_status = t ? sl_bedrock_error_status(t->value, t->value_len) : 500;
+  if (dl->exc_status < 400) dl->exc_status = 500;
+  dl->exc_body.n = 0; /* the error body, once; its message also goes into xerr */
+  sl_bedrock_error_to_anth(dl->exc_status, t ? t->value : NULL, t ? t->value_len : 0, m->payload, m->payload_len,
+                           &dl->exc_body);
+  cJSON *j = dl->exc_body.p ? cJSON_ParseWithLength(dl->exc_body.p, dl->exc_body.n) : NULL;
   const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "error"), "message"));
   snprintf(dl->at->xerr, sizeof dl->at->xerr, "Deployment %s failed mid-stream: %.*s: %s", dep_of(dl->at)->id,
            t ? (int)t->value_len : 9, t ? t->value : "exception", msg ? msg : "no message");
   cJSON_Delete(j);
-  sl_buf_free(&e);
-  dl->exc_status = t ? sl_bedrock_error_status(t->value, t->value_len) : 500;
-  if (dl->exc_status < 400) dl->exc_status = 500;
-  dl->exc_body.n = 0;
-  sl_bedrock_error_to_anth(dl->exc_status, t ? t->value : NULL, t ? t->value_len : 0, m->payload, m->payload_len,
-                           &dl->exc_body);
   return -EPROTO;
 }
 

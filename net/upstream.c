@@ -924,6 +924,13 @@ static int req_connect(struct sl_upstream_req *r) {
 
 /* ---- public API ---- */
 
+int sl_upstream_host_header(const char *host, uint16_t port, bool tls, char *out, size_t cap) {
+  int n = snprintf(out, cap, strchr(host, ':') ? "[%s]" : "%s", host);
+  if (n >= 0 && (size_t)n < cap && port != (tls ? 443 : 80))
+    n += snprintf(out + n, cap - (size_t)n, ":%u", (unsigned)port);
+  return n;
+}
+
 int sl_upstream_pool_create(uv_loop_t *loop, const struct sl_upstream_pool_opts *o,
                             struct sl_upstream_pool **out) {
   *out = NULL;
@@ -962,10 +969,7 @@ int sl_upstream_pool_create(uv_loop_t *loop, const struct sl_upstream_pool_opts 
     p->literal = true;
     p->naddrs = 1;
   }
-  int n = snprintf(p->host_hdr, sizeof p->host_hdr, v6 ? "[%s]" : "%s", p->host);
-  if (o->port != (o->tls ? 443 : 80))
-    n += snprintf(p->host_hdr + n, sizeof p->host_hdr - (size_t)n, ":%u", (unsigned)o->port);
-  p->host_hdr_len = (size_t)n;
+  p->host_hdr_len = (size_t)sl_upstream_host_header(p->host, o->port, o->tls, p->host_hdr, sizeof p->host_hdr);
   *out = p;
   return 0;
 }

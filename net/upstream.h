@@ -47,6 +47,10 @@ struct sl_upstream_pool_opts {
 };
 
 struct sl_upstream_pool;
+/* The Host header's value the pool sends: "host[:port]" (the port only when not the scheme's
+ * default, brackets around an IPv6 literal), written like snprintf. A request signature over
+ * the Host header (AWS SigV4, core/dialect.c) must use exactly this. */
+int sl_upstream_host_header(const char *host, uint16_t port, bool tls, char *out, size_t cap);
 int sl_upstream_pool_create(uv_loop_t *loop, const struct sl_upstream_pool_opts *o,
                             struct sl_upstream_pool **out);
 /* Closes idle connections; in-flight exchanges are cancelled without callbacks. The
