@@ -6,6 +6,9 @@
  * Redis:  "<ns>:{keys}:all"   hash: field = the key's token (64 hex), value = record bytes
  *         "<ns>:{keys}:ver"   counter, INCR'd by every change
  *         "<ns>:{keys}:epoch" a random id, set once by the first host that finds Redis empty
+ *         "<ns>:{keys}:dead"  hash: tokens deleted since Redis last lost its data (tombstones,
+ *                             kept 7 days after the last deletion), so a merge never brings
+ *                             back a key deleted while Redis was down
  *         channel "<ns>:keys" "<ver> <token>" per change ("<ver> *": resync everything)
  *
  * Writes. An admin write commits to LMDB with a "to push" mark in the same txn; the
@@ -45,19 +48,24 @@
 #define RECHECK_MAX 1024
 #define NAME_MAX_   192
 
-/* KEYS: hash, ver, epoch; ARGV: channel, field, "1" (set) | "0" (delete), value.
- * Refused (-1) while Redis has no epoch: the leader seeds it first, then pushes marks. */
+/* KEYS: hash, ver, epoch, dead; ARGV: channel, field, "1" (set) | "0" (delete), value.
+ * Refused (-1) while Redis has no epoch: the leader seeds it first, then pushes marks. A
+ * delete leaves a tombstone that merges respect. */
 static const char PUSH_LUA[] = "if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end\n"
-                               "if ARGV[3] == '1' then redis.call('HSET', KEYS[1], ARGV[2], ARGV[4])\n"
-                               "else redis.call('HDEL', KEYS[1], ARGV[2]) end\n"
+                               "if ARGV[3] == '1' then redis.call('HSET', KEYS[1], ARGV[2], ARGV[4]); "
+                               "redis.call('HDEL', KEYS[4], ARGV[2])\n"
+                               "else redis.call('HDEL', KEYS[1], ARGV[2]); redis.call('HSET', KEYS[4], ARGV[2], '1'); "
+                               "redis.call('EXPIRE', KEYS[4], 604800) end\n"
                                "local v = redis.call('INCR', KEYS[2])\n"
                                "redis.call('PUBLISH', ARGV[1], v .. ' ' .. ARGV[2])\n"
                                "return v\n";
 
-/* KEYS: hash, ver; ARGV: channel, then field, value pairs: added when absent. */
+/* KEYS: hash, ver, dead; ARGV: channel, then field, value pairs: added when absent and not
+ * deleted meanwhile (a host that was away still holds keys another host deleted). */
 static const char MERGE_LUA[] =
     "local added = 0\n"
-    "for i = 2, #ARGV, 2 do added = added + redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
+    "for i = 2, #ARGV, 2 do if redis.call('HEXISTS', KEYS[3], ARGV[i]) == 0 then\n"
+    "  added = added + redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end end\n"
     "if added > 0 then local v = redis.call('INCR', KEYS[2]); redis.call('PUBLISH', ARGV[1], v .. ' *') end\n"
     "return added\n";
 
@@ -69,7 +77,7 @@ struct sl_cluster_keys {
   int refs; /* 1 (open) + callbacks and jobs outstanding */
   bool closed;
   bool leader; /* worker 0 */
-  char hname[NAME_MAX_], vname[NAME_MAX_], ename[NAME_MAX_], chan[NAME_MAX_];
+  char hname[NAME_MAX_], vname[NAME_MAX_], ename[NAME_MAX_], dname[NAME_MAX_], chan[NAME_MAX_];
   struct sl_redis_script push_s, merge_s;
   int64_t applied_ver; /* versions up to this are in LMDB (leader) */
   char epoch[64];      /* Redis's key epoch at the last full resync */
@@ -362,10 +370,12 @@ static int push_hash(struct sl_cluster_keys *k, const uint8_t hash[32], bool fro
   p->from_marks = from_marks;
   char hex[65];
   hex_of(hash, hex);
-  const char *argv[] = {k->hname, k->vname, k->ename, k->chan, hex, rc == 0 ? "1" : "0", val ? (const char *)val : ""};
-  size_t lens[] = {strlen(k->hname), strlen(k->vname), strlen(k->ename), strlen(k->chan), 64, 1, val ? n : 0};
+  const char *argv[] = {k->hname, k->vname, k->ename, k->dname, k->chan, hex, rc == 0 ? "1" : "0",
+                        val ? (const char *)val : ""};
+  size_t lens[] = {strlen(k->hname), strlen(k->vname), strlen(k->ename), strlen(k->dname), strlen(k->chan), 64, 1,
+                   val ? n : 0};
   kref(k);
-  uint64_t t = sl_redis_eval(k->c->cmd, &k->push_s, push_cb, p, 3, 4, argv, lens);
+  uint64_t t = sl_redis_eval(k->c->cmd, &k->push_s, push_cb, p, 4, 4, argv, lens);
   free(val);
   if (!t) {
     free(p);
@@ -651,7 +661,7 @@ static void merge_push(struct sl_cluster_keys *k, struct kjob *j) {
     merge_free(m);
     return;
   }
-  size_t argc = 3 + 2 * m->n;
+  size_t argc = 4 + 2 * m->n;
   const char **argv = calloc(argc, sizeof *argv);
   size_t *lens = calloc(argc, sizeof *lens);
   if (!argv || !lens) {
@@ -663,13 +673,14 @@ static void merge_push(struct sl_cluster_keys *k, struct kjob *j) {
   }
   argv[0] = k->hname, lens[0] = strlen(k->hname);
   argv[1] = k->vname, lens[1] = strlen(k->vname);
-  argv[2] = k->chan, lens[2] = strlen(k->chan);
+  argv[2] = k->dname, lens[2] = strlen(k->dname);
+  argv[3] = k->chan, lens[3] = strlen(k->chan);
   for (size_t i = 0; i < m->n; i++) {
-    argv[3 + 2 * i] = m->hex[i], lens[3 + 2 * i] = 64;
-    argv[4 + 2 * i] = m->vals[i], lens[4 + 2 * i] = m->vlens[i];
+    argv[4 + 2 * i] = m->hex[i], lens[4 + 2 * i] = 64;
+    argv[5 + 2 * i] = m->vals[i], lens[5 + 2 * i] = m->vlens[i];
   }
   kref(k);
-  uint64_t t = sl_redis_eval(k->c->cmd, &k->merge_s, merge_cb, m, 2, (int)(argc - 2), argv, lens);
+  uint64_t t = sl_redis_eval(k->c->cmd, &k->merge_s, merge_cb, m, 3, (int)(argc - 3), argv, lens);
   free(argv);
   free(lens);
   if (!t) {
@@ -693,6 +704,7 @@ int sl_cluster_keys_open(struct sl_cluster *c) {
   sl_cluster_name(c, "{keys}:all", k->hname, sizeof k->hname);
   sl_cluster_name(c, "{keys}:ver", k->vname, sizeof k->vname);
   sl_cluster_name(c, "{keys}:epoch", k->ename, sizeof k->ename);
+  sl_cluster_name(c, "{keys}:dead", k->dname, sizeof k->dname);
   sl_cluster_name(c, SL_CLUSTER_CH_KEYS, k->chan, sizeof k->chan);
   sl_redis_script_init(&k->push_s, "keys_push", PUSH_LUA);
   sl_redis_script_init(&k->merge_s, "keys_merge", MERGE_LUA);

@@ -13,7 +13,7 @@
 // assert the elapsed time.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startMock, startSluice, cleanup, pollUntil, HOST } from './lib.mjs';
+import { startMock, startSluice, cleanup, pollUntil, HOST, childPids } from './lib.mjs';
 import { startRedis } from './cluster_lib.mjs';
 import { MASTER, pricedConfig, admin, newKey, chat, micro, call as httpCall } from './keys_lib.mjs';
 
@@ -217,6 +217,48 @@ test('spend made on two hosts is reported exactly by either; local scope while R
         null;
     }, { timeoutMs: 15000, intervalMs: 100, what: `/key/info spend ${sum} on ${s.port} after Redis returned` });
   }
+  await Promise.all([A.stop(), B.stop(), again.kill(), mock.stop()]);
+});
+
+/** SIGSTOPs (or SIGCONTs) a sluice host: its master and workers. */
+function signalHost(h, sig) {
+  for (const pid of [h.pid, ...childPids(h.pid)]) process.kill(pid, sig);
+}
+
+test('a key deleted while Redis was down stays deleted when a host that still holds it merges later', async () => {
+  // The order the previous test leaves to chance, forced: A pushes its delete into the empty
+  // Redis first (a tombstone), then B, which was away and still holds the key, merges its
+  // keys into Redis. The merge must not bring the deleted key back (seen once in CI).
+  const mock = await startMock();
+  const redis = await startRedis();
+  const [A, B] = await startHosts(redis, mock, ['late-a', 'late-b']);
+  await waitSubscribed(redis, 4);
+  const keep = await newKey(A.url, { key_alias: 'keep' });
+  const doomed = await newKey(A.url, { key_alias: 'doomed-late' });
+  await untilStatus(B, doomed.key, 'gpt-a', (s) => s === 200, 'doomed on B');
+  await redis.kill();
+  assert.equal((await admin(A.url).del({ keys: [doomed.key] })).status, 200);
+  signalHost(B, 'SIGSTOP');
+  let again;
+  try {
+    again = await redis.restart();
+    // A alone (B is stopped): its merge (keep, one version) and its delete's push (one more)
+    await pollUntil(async () => (Number(await again.cmd('GET', `${NS}:{keys}:ver`)) >= 2 &&
+      (await again.cmd('HKEYS', HASH)).includes(keep.token)) || null,
+    { timeoutMs: 15000, what: 'A merged its keys and pushed its delete into the empty Redis' });
+  } finally {
+    signalHost(B, 'SIGCONT');
+  }
+  await waitSubscribed(again, 4);
+  // B merged (the key it still held is not added back) and resynced as Redis's own store
+  await pollUntil(async () => (await again.cmd('HKEYS', HASH)).includes(keep.token) || null,
+    { timeoutMs: 15000, what: 'the kept key back in Redis' });
+  await untilStatus(B, doomed.key, 'gpt-a', (s) => s === 401, 'the deleted key gone from B', 15000);
+  for (const s of [A, B]) {
+    assert.equal((await chat(s.url, keep.key, 'gpt-a')).status, 200);
+    assert.equal((await chat(s.url, doomed.key, 'gpt-a')).status, 401);
+  }
+  assert.deepEqual((await again.cmd('HKEYS', HASH)).sort(), [keep.token], 'the deleted key was not merged back');
   await Promise.all([A.stop(), B.stop(), again.kill(), mock.stop()]);
 });
 
